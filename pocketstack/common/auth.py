@@ -1,0 +1,94 @@
+"""Who is calling: the request context every manager function receives.
+
+The API layer validates ``X-Auth-Token`` through the Identity service's token provider
+(``pocketstack.identity.tokens``) and builds a ``RequestContext``; managers never see HTTP.
+Internal work (periodic tasks, bootstrap) uses ``RequestContext.system()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+
+def new_request_id() -> str:
+    """OpenStack-style request id: ``req-<uuid4>``."""
+    return f"req-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The authenticated caller of one request.
+
+    Attributes:
+        user_id, project_id: ids from the token (project-scoped tokens only reach services).
+        roles: role names on that project, e.g. ``("member", "reader")``.
+        request_id: ``req-<uuid>``, returned as ``X-Openstack-Request-Id`` and used as the
+            instance action's request id.
+        auth_token: the token string, for calls the controller makes on the user's behalf.
+    """
+
+    user_id: str | None = None
+    project_id: str | None = None
+    domain_id: str | None = None
+    user_name: str | None = None
+    project_name: str | None = None
+    roles: tuple[str, ...] = ()
+    request_id: str = field(default_factory=new_request_id)
+    auth_token: str | None = None
+    is_system: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        """True for the ``admin`` role (cloud administrator) or internal system work."""
+        return self.is_system or "admin" in self.roles
+
+    @property
+    def can_write(self) -> bool:
+        """True for admin and member; ``reader`` may only read."""
+        return self.is_admin or "member" in self.roles
+
+    def owns(self, project_id: str | None) -> bool:
+        """Whether a resource of ``project_id`` is this caller's own project's."""
+        return project_id is not None and project_id == self.project_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form for bus messages (the token is not sent)."""
+        return {"user_id": self.user_id, "project_id": self.project_id,
+                "domain_id": self.domain_id, "user_name": self.user_name,
+                "project_name": self.project_name, "roles": list(self.roles),
+                "request_id": self.request_id, "is_system": self.is_system}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestContext:
+        return cls(user_id=data.get("user_id"), project_id=data.get("project_id"),
+                   domain_id=data.get("domain_id"), user_name=data.get("user_name"),
+                   project_name=data.get("project_name"), roles=tuple(data.get("roles", ())),
+                   request_id=data.get("request_id") or new_request_id(),
+                   is_system=bool(data.get("is_system")))
+
+    @classmethod
+    def system(cls, request_id: str | None = None) -> RequestContext:
+        """The context of the cloud's own work (bootstrap, periodic tasks)."""
+        return cls(roles=("admin",), is_system=True,
+                   request_id=request_id or new_request_id())
+
+    def elevated(self) -> RequestContext:
+        """A copy with admin rights, for internal steps done on the caller's behalf."""
+        return replace(self, is_system=True)
+
+
+class TokenValidator(Protocol):
+    """What the API layer needs from Identity: turn a token string into a context.
+
+    Implemented by ``pocketstack.identity.tokens.TokenProvider``.
+    """
+
+    def validate(self, token: str) -> RequestContext:
+        """Return the caller's context.
+
+        Raises:
+            pocketstack.common.errors.Unauthorized: unknown, malformed, expired or revoked.
+        """
+        ...

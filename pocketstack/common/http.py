@@ -1,0 +1,289 @@
+"""The HTTP layer shared by every service API: routing, auth, errors, JSON.
+
+A service API is a list of ``Route``s made with ``route(...)``, mounted under the service's
+prefix by ``ServiceAPI``. Handlers are plain synchronous functions (they run in a worker
+thread) that take an ``ApiRequest`` and return an ``ApiResponse`` (or a dict, rendered as a
+200 JSON body, or a Starlette ``Response`` for streams)::
+
+    def show_flavor(req: ApiRequest) -> dict:
+        policy.enforce(req.ctx, "compute:flavors:show")
+        flavor = req.cloud.compute.get_flavor(req.ctx, req.params["flavor_id"])
+        return {"flavor": views.flavor(req, flavor)}
+
+    ROUTES = [route("GET", "/flavors/{flavor_id}", show_flavor)]
+
+Handlers parse, authorize, call one manager function and render the view; errors are raised
+as ``PocketError`` and rendered here, once, in the service's OpenStack error style (see
+``pocketstack.common.errors``). An unexpected exception becomes a 500 with a generic message
+and a logged traceback, never a traceback in the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext, new_request_id
+
+LOG = logging.getLogger(__name__)
+
+#: Error body styles, one per OpenStack service family.
+IDENTITY, COMPUTE, NETWORK, IMAGE, VOLUME, PLAIN = (
+    "identity", "compute", "network", "image", "volume", "plain")
+
+_COMPUTE_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
+                 405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest",
+                 413: "overLimit", 415: "badMediaType", 503: "serviceUnavailable"}
+
+
+def error_body(style: str, err: errors.PocketError) -> dict[str, Any]:
+    """The JSON body of ``err`` in ``style`` (see ``pocketstack.common.errors``)."""
+    if style == IDENTITY:
+        return {"error": {"code": err.status, "title": err.title, "message": err.message}}
+    if style in (COMPUTE, VOLUME):
+        key = _COMPUTE_KEYS.get(err.status, "computeFault")
+        return {key: {"code": err.status, "message": err.message}}
+    if style == NETWORK:
+        return {"NeutronError": {"type": err.type_name, "message": err.message, "detail": ""}}
+    return {"code": err.status, "title": err.title, "message": err.message}
+
+
+@dataclass
+class ApiRequest:
+    """One parsed API request, handed to a handler.
+
+    Attributes:
+        method: HTTP method.
+        params: path parameters (``{"server_id": "..."}``).
+        query: query parameters; ``query_all(name)`` gives repeated ones.
+        body: parsed JSON body, or ``None`` when there was none (raw-body routes: ``None``).
+        body_file: for ``raw_body`` routes, the request body spooled to a file object.
+        headers: request headers (case-insensitive).
+        ctx: the caller (``None`` on routes with ``auth=False``).
+        cloud: the ``pocketstack.service.Cloud`` with every manager.
+        base_url: the service's public base URL, e.g. ``http://127.0.0.1:8780/compute/v2.1``.
+    """
+
+    method: str
+    params: dict[str, str]
+    query: Any
+    body: Any
+    headers: Any
+    ctx: RequestContext | None
+    cloud: Any
+    base_url: str
+    root_url: str
+    body_file: Any = None
+    request_id: str = field(default_factory=new_request_id)
+
+    def query_all(self, name: str) -> list[str]:
+        return self.query.getlist(name)
+
+    def require_body(self, key: str) -> dict[str, Any]:
+        """``body[key]`` as a dict, or ``BadRequest`` naming what is missing."""
+        if not isinstance(self.body, dict) or not isinstance(self.body.get(key), dict):
+            raise errors.BadRequest(f"Request body must contain a '{key}' object.")
+        return self.body[key]
+
+
+@dataclass
+class ApiResponse:
+    """A handler's answer: status, JSON body (or None for an empty body) and headers."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[ApiRequest], Any]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One route before mounting; ``auth=False`` for version documents and token issue."""
+
+    method: str
+    path: str
+    handler: Handler
+    auth: bool = True
+    raw_body: bool = False
+    status: int = 200
+
+
+def route(method: str, path: str, handler: Handler, *, auth: bool = True,
+          raw_body: bool = False, status: int = 200) -> RouteSpec:
+    """Declare a route; ``status`` is used when the handler returns a bare dict."""
+    return RouteSpec(method, path, handler, auth, raw_body, status)
+
+
+class ServiceAPI:
+    """One OpenStack service mounted under a path prefix.
+
+    Args:
+        name: service name for logs (``compute``).
+        prefix: mount path, e.g. ``/compute``.
+        style: error body style (``COMPUTE``...).
+        routes: ``RouteSpec``s; paths relative to the prefix, e.g. ``/v2.1/servers``.
+        request_id_headers: headers that carry the request id back
+            (Nova also sends ``X-Compute-Request-Id``).
+    """
+
+    def __init__(self, name: str, prefix: str, style: str, routes: Sequence[RouteSpec],
+                 request_id_headers: Sequence[str] = ("X-Openstack-Request-Id",)):
+        self.name = name
+        self.prefix = prefix
+        self.style = style
+        self.specs = list(routes)
+        self.request_id_headers = tuple(request_id_headers)
+
+    def mount(self, app_state: Any) -> Mount:
+        """A Starlette ``Mount`` serving these routes with auth and error rendering."""
+        by_path: dict[str, list[RouteSpec]] = {}
+        for spec in self.specs:
+            by_path.setdefault(spec.path, []).append(spec)
+        routes: list[BaseRoute] = []
+        for path, specs in by_path.items():
+            # No method list: the endpoint answers 405 itself, in the service's error style.
+            routes.append(Route(path, self._endpoint(specs, app_state)))
+        router = Router(routes=routes, default=self._not_found)
+        return Mount(self.prefix, app=router)
+
+    async def _not_found(self, scope: Any, receive: Any, send: Any) -> None:
+        err = errors.NotFound("The resource could not be found.")
+        response = self._error_response(err, new_request_id())
+        await response(scope, receive, send)
+
+    def _error_response(self, err: errors.PocketError, request_id: str) -> Response:
+        headers = {h: request_id for h in self.request_id_headers}
+        headers.update(err.headers)
+        if err.status == 401 and "WWW-Authenticate" not in headers:
+            headers["WWW-Authenticate"] = 'Keystone uri="%s"' % "/identity"
+        return JSONResponse(error_body(self.style, err), status_code=err.status,
+                            headers=headers)
+
+    def _endpoint(self, specs: list[RouteSpec], state: Any) -> Callable[[Request], Any]:
+        by_method = {s.method: s for s in specs}
+        if "GET" in by_method and "HEAD" not in by_method:
+            by_method["HEAD"] = by_method["GET"]
+
+        async def endpoint(request: Request) -> Response:
+            request_id = new_request_id()
+            spec = by_method.get(request.method)
+            try:
+                if spec is None:
+                    raise errors.MethodNotAllowed(
+                        f"The method {request.method} is not allowed for this resource.")
+                api_req = await self._parse(request, spec, state, request_id)
+                result = await run_in_threadpool(spec.handler, api_req)
+                response = _to_response(result, spec.status)
+            except errors.PocketError as err:
+                if err.status >= 500:
+                    LOG.warning("%s %s: %s", request.method, request.url.path, err.message)
+                response = self._error_response(err, request_id)
+            except Exception:
+                LOG.exception("%s %s failed", request.method, request.url.path)
+                err = errors.PocketError("The server has either erred or is incapable of "
+                                         "performing the requested operation.")
+                response = self._error_response(err, request_id)
+            for h in self.request_id_headers:
+                response.headers.setdefault(h, request_id)
+            if request.method == "HEAD":
+                response.body = b""
+            return response
+
+        return endpoint
+
+    async def _parse(self, request: Request, spec: RouteSpec, state: Any,
+                     request_id: str) -> ApiRequest:
+        ctx = None
+        if spec.auth:
+            token = request.headers.get("x-auth-token")
+            if not token:
+                raise errors.Unauthorized()
+            ctx = await run_in_threadpool(state.token_validator.validate, token)
+            ctx = RequestContext(**{**ctx.__dict__, "request_id": request_id,
+                                    "auth_token": token})
+        body: Any = None
+        body_file = None
+        if spec.raw_body:
+            body_file = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+            async for chunk in request.stream():
+                body_file.write(chunk)
+            body_file.seek(0)
+        elif request.method in ("POST", "PUT", "PATCH"):
+            raw = await _read_limited(request, state.conf.max_request_body_size)
+            if raw.strip():
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    raise errors.BadRequest("Malformed request body: not valid JSON.") from None
+        root = state.conf.public_url.rstrip("/")
+        return ApiRequest(method=request.method, params=dict(request.path_params),
+                          query=request.query_params, body=body, headers=request.headers,
+                          ctx=ctx, cloud=state.cloud, base_url=root + self.prefix,
+                          root_url=root, body_file=body_file, request_id=request_id)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise errors.RequestTooLarge(f"Request is too large (over {limit} bytes).")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.RequestTooLarge(f"Request is too large (over {limit} bytes).")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _to_response(result: Any, default_status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, ApiResponse):
+        if result.body is None:
+            return Response(status_code=result.status, headers=result.headers)
+        return JSONResponse(result.body, status_code=result.status, headers=result.headers)
+    if result is None:
+        return Response(status_code=204 if default_status == 200 else default_status)
+    return JSONResponse(result, status_code=default_status)
+
+
+def parse_bool(value: Any, name: str) -> bool:
+    """Parse a boolean query/body value (``true``/``false``/``1``/``0``), or 400."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise errors.BadRequest(f"Invalid value {value!r} for {name}: expected a boolean.")
+
+
+def parse_int(value: Any, name: str, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """Parse an integer field with optional bounds, or 400 naming the field."""
+    if isinstance(value, bool):
+        raise errors.BadRequest(f"Invalid value for {name}: expected an integer.")
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise errors.BadRequest(f"Invalid value {value!r} for {name}: expected an integer.") \
+            from None
+    if minimum is not None and number < minimum:
+        raise errors.BadRequest(f"Invalid value for {name}: must be >= {minimum}.")
+    if maximum is not None and number > maximum:
+        raise errors.BadRequest(f"Invalid value for {name}: must be <= {maximum}.")
+    return number

@@ -1,0 +1,155 @@
+"""The hypervisor driver contract (after Nova's ``ComputeDriver``).
+
+A driver runs guests on one host for the compute agent (``pocketstack.compute.agent``). The
+agent owns the database and the workflow; the driver only touches the hypervisor. Rules every
+driver keeps (checked by ``tests/contract/test_compute_drivers.py`` against every driver):
+
+- ``spawn`` that fails cleans up everything it made (processes, disks, files) and raises
+  ``DriverError``.
+- ``destroy`` of an instance that is already gone succeeds.
+- Backend ids (pids, sockets, domain names) stay inside the driver; the agent speaks uuids.
+- The driver imports neither the database nor another driver.
+- ``capabilities`` declares what the driver supports.
+
+Instances are described by an ``InstanceSpec``, a JSON-safe dict built by the conductor and
+sent over the bus::
+
+    {
+      "uuid": "…", "name": "vm1", "hostname": "vm1", "project_id": "…",
+      "vcpus": 1, "memory_mb": 128, "root_gb": 1, "ephemeral_gb": 0,
+      "image": {"id": "…", "disk_format": "qcow2", "path": "/…/images/cache/<id>",
+                "properties": {…}},
+      "network_info": [{"port_id": "…", "network_id": "…", "mac_address": "fa:16:3e:…",
+                        "mtu": 1450, "devname": "tap…", "vif_type": "noop",
+                        "fixed_ips": [{"ip_address": "10.0.0.5", "subnet_id": "…",
+                                       "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
+                                       "enable_dhcp": true, "dns_nameservers": []}]}],
+      "metadata": {…}, "user_data": "<base64>" | null,
+      "public_keys": {"mykey": "ssh-ed25519 …"}, "availability_zone": "nova",
+      "launch_index": 0
+    }
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from typing import Any
+
+from pocketstack.common.errors import PocketError
+
+InstanceSpec = dict[str, Any]
+
+
+class PowerState(enum.IntEnum):
+    """Power states, with Nova's numbers (the API's ``OS-EXT-STS:power_state``)."""
+
+    NOSTATE = 0
+    RUNNING = 1
+    PAUSED = 3
+    SHUTDOWN = 4
+    CRASHED = 6
+    SUSPENDED = 7
+
+
+class DriverError(PocketError):
+    """The hypervisor failed an operation; the message is shown as the server's fault."""
+
+    status = 500
+    title = "Hypervisor error"
+
+
+class InstanceNotRunning(DriverError):
+    """An operation needs a running guest (e.g. a soft reboot) and there is none."""
+
+    status = 409
+
+
+class ComputeDriver(ABC):
+    """Base of every hypervisor driver.
+
+    Args:
+        conf: ``pocketstack.common.config.Config``; drivers read ``state_dir``, ``accel``,
+            ``compute_vcpus``/``compute_memory_mb``/``compute_disk_gb``.
+
+    Attributes:
+        name: registry name (``fake``, ``qemu``).
+        capabilities: ``{"console_log": bool, "real_guests": bool, "config_drive": bool}``.
+    """
+
+    name = "base"
+    capabilities: dict[str, bool] = {}
+
+    def __init__(self, conf: Any):
+        self.conf = conf
+
+    def init_host(self, host: str) -> None:
+        """Prepare the host (directories, probes). Called once when the agent starts."""
+
+    @abstractmethod
+    def spawn(self, spec: InstanceSpec) -> None:
+        """Create and start the guest described by ``spec``; returns when it is running.
+
+        Raises:
+            DriverError: nothing of the guest is left behind.
+        """
+
+    @abstractmethod
+    def destroy(self, uuid: str) -> None:
+        """Stop the guest hard and delete its disks and files; succeeds if already gone."""
+
+    @abstractmethod
+    def power_off(self, uuid: str, timeout: float = 30.0) -> None:
+        """Shut the guest down: ACPI power button, then a hard stop after ``timeout`` s.
+
+        Keeps the disks. Succeeds if the guest is already off.
+        """
+
+    @abstractmethod
+    def power_on(self, spec: InstanceSpec) -> None:
+        """Start a stopped guest from its existing disks (spec as given to ``spawn``)."""
+
+    @abstractmethod
+    def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
+        """Soft reboot (ACPI, then hard after a timeout) or hard reset.
+
+        A hard reboot of a guest that is not running starts it.
+        """
+
+    @abstractmethod
+    def get_power_state(self, uuid: str) -> PowerState:
+        """The guest's state now; ``NOSTATE`` when the driver does not know it."""
+
+    @abstractmethod
+    def list_instances(self) -> list[str]:
+        """Uuids of every guest this driver has anything of on this host (running or not)."""
+
+    @abstractmethod
+    def get_console_output(self, uuid: str, length: int | None = None) -> str:
+        """The serial console log, the last ``length`` lines when given.
+
+        Raises:
+            DriverError: no console log for that instance.
+        """
+
+    @abstractmethod
+    def get_host_resources(self) -> dict[str, Any]:
+        """Capacity of the host: ``{"vcpus": int, "memory_mb": int, "local_gb": int,
+        "hypervisor_type": str, "hypervisor_version": int, "cpu_info": str}``."""
+
+
+def load_driver(name: str, conf: Any) -> ComputeDriver:
+    """The driver registered under ``name``.
+
+    Raises:
+        ValueError: unknown driver name.
+    """
+    if name == "fake":
+        from pocketstack.compute.drivers.fake import FakeDriver
+
+        return FakeDriver(conf)
+    if name == "qemu":
+        from pocketstack.compute.drivers.qemu import QemuDriver
+
+        return QemuDriver(conf)
+    raise ValueError(f"unknown compute driver {name!r}: use fake or qemu")
