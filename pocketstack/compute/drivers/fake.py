@@ -1,0 +1,154 @@
+"""The fake hypervisor driver: the reference implementation of the driver contract.
+
+No process, no disk: guests live in a dict ``uuid -> _FakeGuest`` in memory, guarded by one
+lock so many spawns may run at once (the API, IaC and scale tests boot hundreds of them).
+Power actions only flip states; the console log is a short plausible boot log that ends with
+the same ``pocketstack guest <hostname> ready`` line the real guest image prints.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocketstack.compute.drivers.base import (
+    ComputeDriver,
+    DriverError,
+    InstanceNotRunning,
+    InstanceSpec,
+    PowerState,
+)
+
+#: Host capacity reported when ``conf.compute_*`` are 0 (big enough for scale tests).
+DEFAULT_VCPUS = 64
+DEFAULT_MEMORY_MB = 128 * 1024
+DEFAULT_DISK_GB = 2 * 1024
+
+
+@dataclass
+class _FakeGuest:
+    spec: InstanceSpec
+    state: PowerState = PowerState.RUNNING
+    console: list[str] = field(default_factory=list)
+
+
+class FakeDriver(ComputeDriver):
+    """In-memory driver: instant spawns, power actions that flip states, a fake console.
+
+    Spawning a uuid that already exists raises ``DriverError`` (as a real hypervisor would).
+    """
+
+    name = "fake"
+    capabilities = {"console_log": True, "real_guests": False, "config_drive": False}
+
+    def __init__(self, conf: Any):
+        super().__init__(conf)
+        self._lock = threading.Lock()
+        self._guests: dict[str, _FakeGuest] = {}
+
+    def spawn(self, spec: InstanceSpec) -> None:
+        """Record the guest as RUNNING and write its boot log."""
+        uuid = spec["uuid"]
+        with self._lock:
+            if uuid in self._guests:
+                raise DriverError(f"instance {uuid} already exists on this host")
+            guest = _FakeGuest(spec=dict(spec))
+            guest.console.extend(_boot_log(spec))
+            self._guests[uuid] = guest
+
+    def destroy(self, uuid: str) -> None:
+        """Forget the guest; succeeds if it is unknown."""
+        with self._lock:
+            self._guests.pop(uuid, None)
+
+    def power_off(self, uuid: str, timeout: float = 30.0) -> None:
+        """Flip to SHUTDOWN (already off is fine)."""
+        with self._lock:
+            guest = self._get(uuid)
+            if guest.state != PowerState.SHUTDOWN:
+                guest.console.append(_stamp("reboot: Power down"))
+            guest.state = PowerState.SHUTDOWN
+
+    def power_on(self, spec: InstanceSpec) -> None:
+        """Flip to RUNNING and append a fresh boot log."""
+        with self._lock:
+            guest = self._get(spec["uuid"])
+            if guest.state != PowerState.RUNNING:
+                guest.console.extend(_boot_log(guest.spec))
+            guest.state = PowerState.RUNNING
+
+    def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
+        """Soft needs a running guest (``InstanceNotRunning``); hard starts a stopped one."""
+        with self._lock:
+            guest = self._get(spec["uuid"])
+            if not hard and guest.state != PowerState.RUNNING:
+                raise InstanceNotRunning(f"instance {spec['uuid']} is not running")
+            guest.console.append(_stamp("reboot: Restarting system"))
+            guest.console.extend(_boot_log(guest.spec))
+            guest.state = PowerState.RUNNING
+
+    def get_power_state(self, uuid: str) -> PowerState:
+        """The recorded state; ``NOSTATE`` for an unknown uuid."""
+        with self._lock:
+            guest = self._guests.get(uuid)
+            return guest.state if guest else PowerState.NOSTATE
+
+    def list_instances(self) -> list[str]:
+        """Uuids of every recorded guest."""
+        with self._lock:
+            return list(self._guests)
+
+    def get_console_output(self, uuid: str, length: int | None = None) -> str:
+        """The fake boot log (last ``length`` lines when given).
+
+        Raises:
+            DriverError: unknown instance.
+        """
+        with self._lock:
+            lines = list(self._get(uuid).console)
+        if length is not None:
+            lines = lines[-length:] if length > 0 else []
+        return "".join(line + "\n" for line in lines)
+
+    def get_host_resources(self) -> dict[str, Any]:
+        """64 vCPUs / 128 GiB / 2 TiB unless ``conf.compute_*`` are non-zero."""
+        conf = self.conf
+        return {
+            "vcpus": getattr(conf, "compute_vcpus", 0) or DEFAULT_VCPUS,
+            "memory_mb": getattr(conf, "compute_memory_mb", 0) or DEFAULT_MEMORY_MB,
+            "local_gb": getattr(conf, "compute_disk_gb", 0) or DEFAULT_DISK_GB,
+            "hypervisor_type": "fake",
+            "hypervisor_version": 1000,
+            "cpu_info": "fake",
+        }
+
+    def _get(self, uuid: str) -> _FakeGuest:
+        guest = self._guests.get(uuid)
+        if guest is None:
+            raise DriverError(f"instance {uuid} not found on this host")
+        return guest
+
+
+def _stamp(text: str) -> str:
+    return f"[{time.monotonic() % 10000:10.6f}] {text}"
+
+
+def _boot_log(spec: InstanceSpec) -> list[str]:
+    """A plausible serial log: kernel banner, config drive, keys, network, ready line."""
+    hostname = spec.get("hostname") or spec.get("name") or spec["uuid"]
+    lines = [
+        _stamp("Linux version 6.1.0-fake (pocketstack fake hypervisor)"),
+        _stamp(f"Command line: console=ttyS0 root=/dev/vda1 ({spec.get('vcpus', 1)} vCPU, "
+               f"{spec.get('memory_mb', 0)} MB)"),
+        "pocketstack: mounted config drive config-2",
+        f"pocketstack: hostname {hostname}",
+    ]
+    for name, key in sorted((spec.get("public_keys") or {}).items()):
+        lines.append(f"pocketstack: installed key {name}: {key[:40]}")
+    for vif in spec.get("network_info") or []:
+        for ip in vif.get("fixed_ips") or []:
+            lines.append(f"pocketstack: eth0 {vif.get('mac_address')} {ip.get('ip_address')}")
+    lines.append(f"pocketstack guest {hostname} ready")
+    return lines

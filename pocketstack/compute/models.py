@@ -1,0 +1,206 @@
+"""Compute tables: flavors, keypairs, instances and their actions, services, compute nodes.
+
+Resource usage of hosts is kept as counters on ``compute_nodes`` changed by conditional
+``UPDATE`` (atomic claims, see ``pocketstack.compute.scheduler``) with one ``allocations`` row
+per instance so that a release is idempotent; the agent's periodic task recomputes the
+counters from the allocations (Nova's resource tracker does the same).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pocketstack.common.db import Base, TimestampMixin, new_id, utcnow
+
+
+class Flavor(TimestampMixin, Base):
+    """A hardware template (Nova ``flavors``); ``flavorid`` is the API id."""
+
+    __tablename__ = "flavors"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    flavorid: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    vcpus: Mapped[int]
+    memory_mb: Mapped[int]
+    root_gb: Mapped[int] = mapped_column(default=0)
+    ephemeral_gb: Mapped[int] = mapped_column(default=0)
+    swap: Mapped[int] = mapped_column(default=0)
+    rxtx_factor: Mapped[float] = mapped_column(default=1.0)
+    is_public: Mapped[bool] = mapped_column(default=True)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    extra_specs: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    #: project ids allowed to use a private flavor
+    projects: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+
+
+class KeyPair(TimestampMixin, Base):
+    """An SSH public key of a user (Nova keypairs are per user, not per project)."""
+
+    __tablename__ = "key_pairs"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    user_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(255))
+    public_key: Mapped[str] = mapped_column(sa.Text)
+    type: Mapped[str] = mapped_column(sa.String(16), default="ssh")
+
+
+class Instance(TimestampMixin, Base):
+    """A server. ``vm_state``/``task_state``/``power_state`` as in Nova (see ``states``)."""
+
+    __tablename__ = "instances"
+    uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    user_id: Mapped[str] = mapped_column(sa.String(64))
+    image_ref: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    flavor: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # snapshot of the flavor at boot
+    vcpus: Mapped[int]
+    memory_mb: Mapped[int]
+    root_gb: Mapped[int]
+    ephemeral_gb: Mapped[int] = mapped_column(default=0)
+    vm_state: Mapped[str] = mapped_column(sa.String(32), index=True)
+    task_state: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    power_state: Mapped[int] = mapped_column(default=0)
+    host: Mapped[str | None] = mapped_column(sa.String(255), default=None, index=True)
+    node: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    availability_zone: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    requested_availability_zone: Mapped[str | None] = mapped_column(sa.String(255),
+                                                                    default=None)
+    key_name: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    key_data: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    user_data: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON, default=dict)
+    security_groups: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    #: networks/ports asked for at create: [{"uuid"|"port"|"fixed_ip": ...}]
+    requested_networks: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    #: the network_info list from the network service (see drivers.base InstanceSpec)
+    network_info: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    config_drive: Mapped[bool] = mapped_column(default=True)
+    launch_index: Mapped[int] = mapped_column(default=0)
+    reservation_id: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    access_ip_v4: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    launched_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    terminated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    deleted: Mapped[bool] = mapped_column(default=False, index=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    locked: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+
+
+class InstanceFault(Base):
+    """The last error of a server (the API's ``fault``: code, message, details, created)."""
+
+    __tablename__ = "instance_faults"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    code: Mapped[int] = mapped_column(default=500)
+    message: Mapped[str] = mapped_column(sa.Text)
+    details: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+class InstanceAction(Base):
+    """One user request on a server (``create``, ``stop``...), keyed by its request id."""
+
+    __tablename__ = "instance_actions"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(sa.String(255))
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    request_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    project_id: Mapped[str | None] = mapped_column(sa.String(64))
+    start_time: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    finish_time: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    message: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=utcnow,
+                                                           onupdate=utcnow)
+
+
+class InstanceActionEvent(Base):
+    """One workflow step of an action (``compute_schedule_instances``...): times, result."""
+
+    __tablename__ = "instance_action_events"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(sa.ForeignKey("instance_actions.id",
+                                                         ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(sa.String(255))
+    start_time: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    finish_time: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    result: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    traceback: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    host: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    details: Mapped[str | None] = mapped_column(sa.Text, default=None)
+
+
+class Service(TimestampMixin, Base):
+    """A running binary on a host (``pocketstack-compute`` on ``node1``) with its heartbeat."""
+
+    __tablename__ = "services"
+    __table_args__ = (sa.UniqueConstraint("host", "binary"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), default=new_id, unique=True)
+    host: Mapped[str] = mapped_column(sa.String(255))
+    binary: Mapped[str] = mapped_column(sa.String(255))
+    topic: Mapped[str] = mapped_column(sa.String(255))
+    availability_zone: Mapped[str] = mapped_column(sa.String(255), default="nova")
+    disabled: Mapped[bool] = mapped_column(default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    forced_down: Mapped[bool] = mapped_column(default=False)
+    last_seen_up: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    report_count: Mapped[int] = mapped_column(default=0)
+
+
+class ComputeNode(TimestampMixin, Base):
+    """The resources of one hypervisor and what is claimed of them."""
+
+    __tablename__ = "compute_nodes"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), default=new_id, unique=True)
+    host: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    hypervisor_hostname: Mapped[str] = mapped_column(sa.String(255))
+    hypervisor_type: Mapped[str] = mapped_column(sa.String(64))
+    hypervisor_version: Mapped[int] = mapped_column(default=0)
+    host_ip: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    cpu_info: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    vcpus: Mapped[int]
+    memory_mb: Mapped[int]
+    local_gb: Mapped[int]
+    vcpus_used: Mapped[int] = mapped_column(default=0)
+    memory_mb_used: Mapped[int] = mapped_column(default=0)
+    local_gb_used: Mapped[int] = mapped_column(default=0)
+    running_vms: Mapped[int] = mapped_column(default=0)
+    cpu_allocation_ratio: Mapped[float] = mapped_column(default=4.0)
+    ram_allocation_ratio: Mapped[float] = mapped_column(default=1.5)
+    disk_allocation_ratio: Mapped[float] = mapped_column(default=1.0)
+    reserved_host_memory_mb: Mapped[int] = mapped_column(default=512)
+
+
+class Allocation(Base):
+    """What one instance has claimed on a compute node; deleting it releases the claim."""
+
+    __tablename__ = "allocations"
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(255), index=True)
+    vcpus: Mapped[int]
+    memory_mb: Mapped[int]
+    disk_gb: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+class Quota(Base):
+    """A per-project limit overriding the default (``instances``, ``cores``, ``ram``...)."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (sa.UniqueConstraint("project_id", "resource"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64))
+    resource: Mapped[str] = mapped_column(sa.String(255))
+    hard_limit: Mapped[int]

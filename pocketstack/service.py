@@ -1,0 +1,138 @@
+"""Assembling the cloud: the managers of a controller, the API app, the agents of a host.
+
+- ``Cloud``: every service manager of one controller process, sharing config, database and
+  bus. Managers reach each other through these attributes (``cloud.network.allocate_ports``),
+  never through each other's tables.
+- ``build_app(cloud)``: the one ASGI app with each service under its path prefix.
+- ``Controller``: API + managers + conductor (+ scheduler inside it) + controller periodic
+  tasks. ``ComputeHost``: the compute agent of one host with its hypervisor driver.
+- ``pocketstack up`` runs a ``Controller`` and a ``ComputeHost`` in one process on the
+  in-process bus; ``pocketstack controller`` / ``pocketstack compute`` run them apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from pocketstack.common.bus import Bus, connect
+from pocketstack.common.config import Config
+from pocketstack.common.db import Database
+
+LOG = logging.getLogger(__name__)
+
+#: (attribute, manager class path, API module path) of every service, in bootstrap order.
+SERVICES = (
+    ("identity", "pocketstack.identity.manager:IdentityManager", "pocketstack.identity.api"),
+    ("image", "pocketstack.image.manager:ImageManager", "pocketstack.image.api"),
+    ("network", "pocketstack.network.manager:NetworkManager", "pocketstack.network.api"),
+    ("compute", "pocketstack.compute.manager:ComputeManager", "pocketstack.compute.api"),
+)
+
+
+def _import(path: str) -> Any:
+    import importlib
+
+    module, _, attr = path.partition(":")
+    mod = importlib.import_module(module)
+    return getattr(mod, attr) if attr else mod
+
+
+class Cloud:
+    """The managers of one controller process.
+
+    Attributes:
+        conf, db, bus: shared by every manager.
+        identity, image, network, compute: the service managers, each built on first use
+            with ``<Manager>(cloud)`` (so a test of one service needs only that service).
+    """
+
+    identity: Any
+    image: Any
+    network: Any
+    compute: Any
+
+    def __init__(self, conf: Config, db: Database, bus: Bus):
+        self.conf = conf
+        self.db = db
+        self.bus = bus
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        paths = {attr: manager for attr, manager, _api in SERVICES}
+        if name not in paths:
+            raise AttributeError(name)
+        with self._lock:
+            if name not in self.__dict__:
+                self.__dict__[name] = _import(paths[name])(self)
+        return self.__dict__[name]
+
+
+def build_app(cloud: Cloud) -> Starlette:
+    """The ASGI app: each service's ``API`` (a ``ServiceAPI``) mounted at its prefix.
+
+    ``GET /`` lists the mounted services (a convenience for humans and health checks).
+    """
+    app = Starlette()
+    app.state.conf = cloud.conf
+    app.state.cloud = cloud
+    app.state.token_validator = cloud.identity.tokens
+    mounted = []
+    for _attr, _manager, api_path in SERVICES:
+        api = _import(api_path).API
+        app.router.routes.append(api.mount(app.state))
+        mounted.append({"name": api.name, "url": cloud.conf.public_url + api.prefix})
+
+    async def root(_request: Request) -> JSONResponse:
+        return JSONResponse({"pocketstack": {"services": mounted}})
+
+    app.router.add_route("/", root)
+    return app
+
+
+class Controller:
+    """API, managers and conductor of one controller process.
+
+    ``start()`` serves the conductor on the bus and starts controller periodic tasks; the
+    HTTP server itself is run by the CLI (uvicorn) on ``build_app(self.cloud)``.
+    """
+
+    def __init__(self, conf: Config, db: Database, bus: Bus):
+        self.cloud = Cloud(conf, db, bus)
+        from pocketstack.compute.conductor import Conductor
+
+        self.conductor = Conductor(self.cloud)
+
+    def start(self) -> None:
+        self.conductor.start()
+
+    def stop(self) -> None:
+        self.conductor.stop()
+
+
+class ComputeHost:
+    """The compute agent of this host (``compute.<hostname>`` on the bus) and its driver."""
+
+    def __init__(self, conf: Config, db: Database, bus: Bus):
+        from pocketstack.compute.agent import ComputeAgent
+        from pocketstack.compute.drivers.base import load_driver
+
+        self.agent = ComputeAgent(conf, db, bus, load_driver(conf.compute_driver, conf))
+
+    def start(self) -> None:
+        self.agent.start()
+
+    def stop(self) -> None:
+        self.agent.stop()
+
+
+def open_backends(conf: Config) -> tuple[Database, Bus]:
+    """Connect the database (migrated to head) and the bus named by ``conf``."""
+    db = Database(conf.database)
+    db.upgrade()
+    return db, connect(conf.transport)
