@@ -145,9 +145,11 @@ class ServiceAPI:
         self.style = style
         self.specs = list(routes)
         self.request_id_headers = tuple(request_id_headers)
+        self._identity_url = "/identity"
 
     def mount(self, app_state: Any) -> Mount:
         """A Starlette ``Mount`` serving these routes with auth and error rendering."""
+        self._identity_url = app_state.conf.public_url.rstrip("/") + "/identity"
         by_path: dict[str, list[RouteSpec]] = {}
         for spec in self.specs:
             by_path.setdefault(spec.path, []).append(spec)
@@ -167,7 +169,7 @@ class ServiceAPI:
         headers = {h: request_id for h in self.request_id_headers}
         headers.update(err.headers)
         if err.status == 401 and "WWW-Authenticate" not in headers:
-            headers["WWW-Authenticate"] = 'Keystone uri="%s"' % "/identity"
+            headers["WWW-Authenticate"] = f'Keystone uri="{self._identity_url}"'
         return JSONResponse(error_body(self.style, err), status_code=err.status,
                             headers=headers)
 

@@ -1,0 +1,223 @@
+"""The ``pocketstack`` command.
+
+    pocketstack up           the whole cloud in one process (SQLite, in-process bus, local
+                             compute host); Ctrl-C stops it
+    pocketstack controller   API + managers + conductor + scheduler (distributed mode)
+    pocketstack compute      the compute agent of this host (distributed mode)
+    pocketstack guest-image  build (or find cached) the default guest image and print its path
+    pocketstack db-upgrade   migrate the database to the newest schema
+
+Every option of ``pocketstack.common.config.OPTIONS`` is a flag of the run commands, and
+can also come from ``POCKETSTACK_<NAME>`` or the TOML file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from pocketstack.common.config import OPTIONS, Config
+
+LOG = logging.getLogger("pocketstack")
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    for opt in OPTIONS:
+        if not opt.cli:
+            continue
+        if opt.type is bool:
+            parser.add_argument(opt.flag, dest=opt.name, default=None,
+                                action=argparse.BooleanOptionalAction,
+                                help=f"{opt.help} (default {opt.default})")
+        else:
+            parser.add_argument(opt.flag, dest=opt.name, default=None, metavar=opt.name.upper(),
+                                help=f"{opt.help} (default {opt.default!r})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per process role."""
+    parser = argparse.ArgumentParser(prog="pocketstack",
+                                     description="A small cloud that speaks OpenStack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("up", "run the whole cloud in this process"),
+                           ("controller", "run API, managers, conductor and scheduler"),
+                           ("compute", "run this host's compute agent"),
+                           ("db-upgrade", "migrate the database schema to the newest revision"),
+                           ("guest-image", "build or find the cached default guest image")):
+        _add_options(sub.add_parser(name, help=helptext))
+    return parser
+
+
+def setup_logging(conf: Config, role: str) -> None:
+    """Log to ``<state_dir>/logs/<role>.log`` and to stderr (warnings and above)."""
+    logs = conf.path("logs")
+    logs.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(conf.log_level.upper())
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+    file_handler = logging.FileHandler(logs / f"{role}.log")
+    file_handler.setFormatter(fmt)
+    root.addHandler(file_handler)
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.WARNING)
+    err.setFormatter(fmt)
+    root.addHandler(err)
+
+
+def _lock(conf: Config, name: str) -> TextIO:
+    """Hold ``<state_dir>/<name>.lock`` for the life of the process (the kernel frees it on any
+    exit, kill -9 included), so two processes never run the same role on one state dir."""
+    conf.path().mkdir(parents=True, exist_ok=True)
+    f = open(conf.path(f"{name}.lock"), "w")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"pocketstack: another '{name}' runs on {conf.state_dir}") from None
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
+def _serve(conf: Config, cloud: Any, on_ready: Callable[[], None]) -> None:
+    """Serve the API with uvicorn until SIGINT/SIGTERM; call ``on_ready`` once listening."""
+    import uvicorn
+
+    from pocketstack.service import build_app
+
+    app = build_app(cloud)
+    server = uvicorn.Server(uvicorn.Config(app, host=conf.host, port=conf.port,
+                                           log_level="warning", lifespan="off",
+                                           access_log=False))
+
+    def wait_ready() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.02)
+        if server.started:
+            on_ready()
+
+    threading.Thread(target=wait_ready, name="ready", daemon=True).start()
+    import anyio.to_thread
+
+    async def run() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 64
+        await server.serve()
+
+    anyio.run(run)
+    if not server.started:
+        raise SystemExit(f"pocketstack: could not listen on {conf.host}:{conf.port}")
+
+
+def _print_ready(conf: Config, started: float, role: str) -> None:
+    print(f"pocketstack {role} ready in {time.monotonic() - started:.1f}s", flush=True)
+    print(f"  API:          {conf.public_url}  (identity {conf.public_url}/identity/v3, "
+          f"compute /compute/v2.1, image /image/v2, network /networking/v2.0)", flush=True)
+    print(f"  clouds.yaml:  {conf.path('clouds.yaml')}", flush=True)
+    print("  try:          openstack --os-cloud pocketstack-demo server list", flush=True)
+
+
+def cmd_up(conf: Config) -> None:
+    """Everything in one process: controller, bootstrap, local compute host, API."""
+    from pocketstack.bootstrap import bootstrap
+    from pocketstack.service import ComputeHost, Controller, open_backends
+
+    started = time.monotonic()
+    _lock(conf, "up")
+    setup_logging(conf, "pocketstack")
+    db, bus = open_backends(conf)
+    controller = Controller(conf, db, bus)
+    bootstrap(controller.cloud)
+    controller.start()
+    host = ComputeHost(conf, db, bus)
+    host.start()
+    try:
+        _serve(conf, controller.cloud, lambda: _print_ready(conf, started, "cloud"))
+    finally:
+        LOG.info("stopping")
+        host.stop()
+        controller.stop()
+        bus.stop()
+        db.dispose()
+
+
+def cmd_controller(conf: Config) -> None:
+    """API, managers, conductor and scheduler; several may run against one DB and bus."""
+    from pocketstack.bootstrap import bootstrap
+    from pocketstack.service import Controller, open_backends
+
+    started = time.monotonic()
+    setup_logging(conf, "controller")
+    db, bus = open_backends(conf)
+    controller = Controller(conf, db, bus)
+    bootstrap(controller.cloud)
+    controller.start()
+    try:
+        _serve(conf, controller.cloud, lambda: _print_ready(conf, started, "controller"))
+    finally:
+        controller.stop()
+        bus.stop()
+        db.dispose()
+
+
+def cmd_compute(conf: Config) -> None:
+    """The compute agent of this host until SIGINT/SIGTERM."""
+    import signal
+
+    from pocketstack.common.bus import connect
+    from pocketstack.common.db import Database
+    from pocketstack.service import ComputeHost
+
+    _lock(conf, f"compute-{conf.hostname}")
+    setup_logging(conf, f"compute-{conf.hostname}")
+    db = Database(conf.database)
+    bus = connect(conf.transport)
+    host = ComputeHost(conf, db, bus)
+    host.start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"pocketstack compute {conf.hostname} ready ({conf.compute_driver} driver)",
+          flush=True)
+    stop.wait()
+    host.stop()
+    bus.stop()
+    db.dispose()
+
+
+def cmd_db_upgrade(conf: Config) -> None:
+    from pocketstack.common.db import Database
+
+    Database(conf.database).upgrade()
+    print(f"database at the newest revision: {conf.database.split('@')[-1]}")
+
+
+def cmd_guest_image(conf: Config) -> None:
+    from pocketstack.bootstrap import guest_cache_dir
+    from pocketstack.guest.build import ensure_image
+
+    print(ensure_image(guest_cache_dir()))
+
+
+COMMANDS = {"up": cmd_up, "controller": cmd_controller, "compute": cmd_compute,
+            "db-upgrade": cmd_db_upgrade, "guest-image": cmd_guest_image}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``pocketstack`` console script."""
+    args = build_parser().parse_args(argv)
+    flags = {o.name: getattr(args, o.name, None) for o in OPTIONS}
+    try:
+        conf = Config.load(flags)
+    except ValueError as exc:
+        raise SystemExit(f"pocketstack: {exc}") from None
+    COMMANDS[args.command](conf)
+
+
+if __name__ == "__main__":
+    main()
