@@ -4,6 +4,9 @@ No process, no disk: guests live in a dict ``uuid -> _FakeGuest`` in memory, gua
 lock so many spawns may run at once (the API, IaC and scale tests boot hundreds of them).
 Power actions only flip states; the console log is a short plausible boot log that ends with
 the same ``pocketstack guest <hostname> ready`` line the real guest image prints.
+
+Failure injection (for rollback tests): an image property ``fake_spawn_error`` makes ``spawn``
+raise ``DriverError`` with that text, leaving nothing behind, like a real broken image.
 """
 
 from __future__ import annotations
@@ -49,8 +52,15 @@ class FakeDriver(ComputeDriver):
         self._guests: dict[str, _FakeGuest] = {}
 
     def spawn(self, spec: InstanceSpec) -> None:
-        """Record the guest as RUNNING and write its boot log."""
+        """Record the guest as RUNNING and write its boot log.
+
+        Raises:
+            DriverError: the uuid exists, or the image property ``fake_spawn_error`` is set.
+        """
         uuid = spec["uuid"]
+        error = ((spec.get("image") or {}).get("properties") or {}).get("fake_spawn_error")
+        if error:
+            raise DriverError(str(error))
         with self._lock:
             if uuid in self._guests:
                 raise DriverError(f"instance {uuid} already exists on this host")

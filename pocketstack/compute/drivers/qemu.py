@@ -1,0 +1,277 @@
+"""The qemu hypervisor driver: one real ``qemu-system-x86_64`` process per instance.
+
+Files of an instance, in ``<state_dir>/instances/<uuid>/``:
+
+- ``disk``: qcow2 overlay on the image (copy-on-write root disk; for ISO images a blank disk)
+- ``disk.config``: the config drive (ISO9660, label ``config-2``), a read-only virtio disk
+- ``console.log``: the serial console, appended to across power cycles
+- ``qmp.sock``: the QMP socket (power actions, status)
+- ``pid``: the QEMU pid
+
+Decisions:
+
+- QEMU runs with ``-daemonize``: it detaches (new session, reparented to init, so never a
+  zombie of the agent and unaffected by the agent's exit), and its parent returns only when
+  the machine is initialised or failed, so spawn errors are known at once with QEMU's own
+  message. The process is found again through the pidfile checked against /proc (see
+  ``qemu_process``), which is how a restarted agent re-adopts its running guests.
+- ``-no-shutdown``: a guest that powers off leaves QEMU alive in status ``shutdown``. That
+  makes a graceful soft reboot possible (ACPI power button, wait for the guest to shut down,
+  then ``system_reset`` + ``cont``); if the guest ignores ACPI for ``soft_reboot_timeout`` s it
+  is reset anyway. ``power_off`` ends the process once the guest is down.
+- KVM only when ``accel`` allows it and a probe shows guests really run (``choose_accel``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pocketstack.compute.configdrive import build_config_drive
+from pocketstack.compute.drivers import qemu_process as qp
+from pocketstack.compute.drivers.base import (
+    ComputeDriver,
+    DriverError,
+    InstanceNotRunning,
+    InstanceSpec,
+    PowerState,
+)
+from pocketstack.compute.drivers.qmp import QMPClient, QMPError
+
+_STATUS = {
+    "running": PowerState.RUNNING, "paused": PowerState.PAUSED,
+    "suspended": PowerState.SUSPENDED, "shutdown": PowerState.SHUTDOWN,
+    "guest-panicked": PowerState.CRASHED, "internal-error": PowerState.CRASHED,
+    "io-error": PowerState.CRASHED,
+}
+
+
+class QemuDriver(ComputeDriver):
+    """Real guests under QEMU (TCG, or KVM where it works). See the module docstring."""
+
+    name = "qemu"
+    capabilities = {"console_log": True, "real_guests": True, "config_drive": True}
+    soft_reboot_timeout = 30.0
+
+    def __init__(self, conf: Any):
+        super().__init__(conf)
+        self.instances_dir = Path(conf.state_dir, "instances")
+        self._locks: dict[str, threading.RLock] = {}
+        self._qmp_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def init_host(self, host: str) -> None:
+        """Create ``instances/`` and probe the accelerator and QEMU's version."""
+        self.instances_dir.mkdir(parents=True, exist_ok=True)
+        qp.qemu_version()
+        self.accel()
+
+    def accel(self) -> str:
+        """``kvm`` or ``tcg`` (see ``qemu_process.choose_accel``)."""
+        return qp.choose_accel(getattr(self.conf, "accel", "auto"))
+
+    # ------------------------------------------------------------ lifecycle
+
+    def spawn(self, spec: InstanceSpec) -> None:
+        """Create the disks and config drive and start QEMU.
+
+        Raises:
+            DriverError: the instance exists, or any step failed (nothing is left behind).
+        """
+        uuid = spec["uuid"]
+        paths = self._paths(uuid)
+        with self._lock(uuid):
+            self.instances_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                paths.dir.mkdir()
+            except FileExistsError:
+                raise DriverError(f"instance {uuid} already exists on this host") from None
+            try:
+                qp.create_root_disk(spec, paths)
+                build_config_drive(spec, paths.config)
+                qp.start(qp.build_command(spec, paths, self.accel()), paths, uuid)
+            except BaseException as exc:
+                self._remove(uuid, paths)
+                if isinstance(exc, DriverError):
+                    raise
+                if isinstance(exc, Exception):
+                    raise DriverError(f"spawn failed: {exc}") from exc
+                raise
+
+    def destroy(self, uuid: str) -> None:
+        """Kill QEMU (SIGKILL, waited for) and delete the instance directory; idempotent."""
+        with self._lock(uuid):
+            self._remove(uuid, self._paths(uuid))
+
+    def power_off(self, uuid: str, timeout: float = 30.0) -> None:
+        """ACPI power button, wait up to ``timeout`` s for the guest to shut down, then end
+        the process (SIGKILL after the timeout). Succeeds if already off.
+
+        Raises:
+            DriverError: unknown instance.
+        """
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            pid = qp.find_pid(paths, uuid)
+            if pid is None:
+                return
+            self._powerdown_and_wait(uuid, pid, timeout)
+            qp.kill(pid)
+
+    def power_on(self, spec: InstanceSpec) -> None:
+        """Start QEMU again on the existing disks; a no-op when the guest runs.
+
+        Raises:
+            DriverError: unknown instance, or QEMU failed to start.
+        """
+        uuid = spec["uuid"]
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            pid = qp.find_pid(paths, uuid)
+            if pid is not None and self.get_power_state(uuid) == PowerState.RUNNING:
+                return
+            if pid is not None:
+                qp.kill(pid)  # left in status "shutdown" by -no-shutdown
+            qp.start(qp.build_command(spec, paths, self.accel()), paths, uuid)
+
+    def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
+        """Hard: kill and start again (starts a stopped guest). Soft: ACPI shutdown of the
+        guest (kept alive by ``-no-shutdown``), then ``system_reset`` + ``cont``; a guest that
+        ignores ACPI for ``soft_reboot_timeout`` s is reset anyway.
+
+        Raises:
+            InstanceNotRunning: soft reboot of a guest that is not running.
+            DriverError: unknown instance or QEMU failure.
+        """
+        uuid = spec["uuid"]
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            pid = qp.find_pid(paths, uuid)
+            if hard:
+                if pid is not None:
+                    qp.kill(pid)
+                qp.start(qp.build_command(spec, paths, self.accel()), paths, uuid)
+                return
+            if pid is None or self.get_power_state(uuid) != PowerState.RUNNING:
+                raise InstanceNotRunning(f"instance {uuid} is not running")
+            self._powerdown_and_wait(uuid, pid, self.soft_reboot_timeout)
+            self._qmp(uuid, "system_reset")
+            if self._qmp(uuid, "query-status").get("status") != "running":
+                self._qmp(uuid, "cont")
+
+    # ------------------------------------------------------------ queries
+
+    def get_power_state(self, uuid: str) -> PowerState:
+        """From the live process and QMP ``query-status``; no process: SHUTDOWN when the
+        instance directory exists, else NOSTATE."""
+        paths = self._paths(uuid)
+        if qp.find_pid(paths, uuid) is None:
+            return PowerState.SHUTDOWN if paths.dir.is_dir() else PowerState.NOSTATE
+        try:
+            status = self._qmp(uuid, "query-status").get("status")
+        except QMPError:
+            return PowerState.RUNNING if qp.find_pid(paths, uuid) else PowerState.SHUTDOWN
+        return _STATUS.get(status, PowerState.RUNNING)
+
+    def list_instances(self) -> list[str]:
+        """Uuids with a directory under ``instances/`` plus orphan QEMU processes of this
+        state directory whose directory is gone."""
+        uuids = set(qp.scan_processes(self.instances_dir))
+        if self.instances_dir.is_dir():
+            uuids.update(p.name for p in self.instances_dir.iterdir() if p.is_dir())
+        return sorted(uuids)
+
+    def get_console_output(self, uuid: str, length: int | None = None) -> str:
+        """``console.log`` as text (``\\r\\n`` made ``\\n``), the last ``length`` lines.
+
+        Raises:
+            DriverError: no console log for that instance.
+        """
+        try:
+            raw = self._paths(uuid).console.read_bytes()
+        except OSError:
+            raise DriverError(f"no console log for instance {uuid}") from None
+        text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        if length is None:
+            return text
+        lines = text.splitlines(keepends=True)
+        return "".join(lines[-length:]) if length > 0 else ""
+
+    def get_host_resources(self) -> dict[str, Any]:
+        """CPUs, MemTotal and free GiB of the state directory, unless ``conf.compute_*``."""
+        conf = self.conf
+        version, banner = qp.qemu_version()
+        return {
+            "vcpus": getattr(conf, "compute_vcpus", 0) or os.cpu_count() or 1,
+            "memory_mb": getattr(conf, "compute_memory_mb", 0) or _mem_total_mb(),
+            "local_gb": getattr(conf, "compute_disk_gb", 0) or self._free_gb(),
+            "hypervisor_type": "QEMU",
+            "hypervisor_version": version,
+            "cpu_info": f"x86_64 ({banner})",
+        }
+
+    # ------------------------------------------------------------ helpers
+
+    def _paths(self, uuid: str) -> qp.InstancePaths:
+        if not uuid or "/" in uuid or uuid in (".", ".."):
+            raise DriverError(f"invalid instance uuid {uuid!r}")
+        return qp.InstancePaths(self.instances_dir / uuid)
+
+    def _existing(self, uuid: str) -> qp.InstancePaths:
+        paths = self._paths(uuid)
+        if not paths.dir.is_dir():
+            raise DriverError(f"instance {uuid} not found on this host")
+        return paths
+
+    def _lock(self, uuid: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._locks.setdefault(uuid, threading.RLock())
+
+    def _qmp(self, uuid: str, command: str, **arguments: Any) -> Any:
+        """One QMP command; sessions to a guest are serialised (QMP serves one client)."""
+        with self._locks_lock:
+            lock = self._qmp_locks.setdefault(uuid, threading.Lock())
+        with lock, QMPClient(self._paths(uuid).qmp) as client:
+            return client.execute(command, arguments or None)
+
+    def _powerdown_and_wait(self, uuid: str, pid: int, timeout: float) -> bool:
+        """Press the ACPI power button; True when the guest shut down within ``timeout``."""
+        try:
+            self._qmp(uuid, "system_powerdown")
+        except QMPError:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self._qmp(uuid, "query-status").get("status") == "shutdown":
+                    return True
+            except QMPError:
+                return qp.wait_gone(pid, 0)
+            time.sleep(0.2)
+        return False
+
+    def _remove(self, uuid: str, paths: qp.InstancePaths) -> None:
+        pid = qp.find_pid(paths, uuid) or qp.scan_processes(self.instances_dir).get(uuid)
+        if pid is not None:
+            qp.kill(pid)
+        shutil.rmtree(paths.dir, ignore_errors=True)
+        if paths.dir.exists():
+            raise DriverError(f"cannot remove {paths.dir}")
+
+    def _free_gb(self) -> int:
+        path = self.instances_dir if self.instances_dir.is_dir() else Path(self.conf.state_dir)
+        while not path.exists():
+            path = path.parent
+        return shutil.disk_usage(path).free // 1024**3
+
+
+def _mem_total_mb() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return 0

@@ -1,0 +1,331 @@
+"""QEMU process helpers for the qemu driver: command line, disks, /proc lookups, probes.
+
+A guest's QEMU is found again (after an agent restart) by its pidfile, and trusted only when
+``/proc/<pid>/cmdline`` carries ``-name pocketstack-<uuid>`` and a ``-pidfile`` inside this
+driver's instances directory (so two clouds on one machine never adopt each other's guests).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pocketstack.compute.drivers.base import DriverError, InstanceSpec
+
+LOG = logging.getLogger(__name__)
+
+QEMU = "qemu-system-x86_64"
+QEMU_IMG = "qemu-img"
+NAME_PREFIX = "pocketstack-"
+IMAGE_FORMATS = {"qcow2", "raw", "vmdk", "vdi", "vhdx"}
+MIN_USEFUL_MEMORY_MB = 128
+
+
+@dataclass(frozen=True)
+class InstancePaths:
+    """The files of one instance, all in ``<state_dir>/instances/<uuid>/``."""
+
+    dir: Path
+
+    @property
+    def disk(self) -> Path:
+        return self.dir / "disk"
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "disk.config"
+
+    @property
+    def console(self) -> Path:
+        return self.dir / "console.log"
+
+    @property
+    def qmp(self) -> Path:
+        return self.dir / "qmp.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / "pid"
+
+
+# ---------------------------------------------------------------- processes in /proc
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                return []  # a zombie: dead, only waiting to be reaped
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except (OSError, IndexError):
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def _guest_of(argv: list[str], instances_dir: Path) -> str | None:
+    """The uuid of the guest ``argv`` runs when it is one of ours, else ``None``."""
+    if not argv or "qemu-system" not in os.path.basename(argv[0]):
+        return None
+    opts = dict(zip(argv[1:], argv[2:], strict=False))
+    name = opts.get("-name", "")
+    pidfile = opts.get("-pidfile", "")
+    if not name.startswith(NAME_PREFIX) or not pidfile.startswith(f"{instances_dir}/"):
+        return None
+    return name[len(NAME_PREFIX):]
+
+
+def find_pid(paths: InstancePaths, uuid: str) -> int | None:
+    """The pid of the live QEMU of ``uuid`` from its pidfile, verified through /proc."""
+    try:
+        pid = int(paths.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _guest_of(_cmdline(pid), paths.dir.parent) == uuid else None
+
+
+def scan_processes(instances_dir: Path) -> dict[str, int]:
+    """``{uuid: pid}`` of every live QEMU of this instances directory, from /proc."""
+    found: dict[str, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            uuid = _guest_of(_cmdline(int(entry)), instances_dir)
+            if uuid:
+                found[uuid] = int(entry)
+    return found
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` has exited (zombies count as exited); True when it has."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not _cmdline(pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def kill(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL ``pid`` and wait for it to go.
+
+    Raises:
+        DriverError: it is still there after ``timeout`` s.
+    """
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    if not wait_gone(pid, timeout):
+        raise DriverError(f"QEMU process {pid} did not die after SIGKILL")
+
+
+# ---------------------------------------------------------------- versions and probes
+
+
+def qemu_version() -> tuple[int, str]:
+    """``(7002022, "QEMU emulator version 7.2.22 …")`` (major*1e6 + minor*1e3 + micro)."""
+    try:
+        out = subprocess.run([QEMU, "--version"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DriverError(f"{QEMU} not usable: {exc}") from None
+    match = re.search(r"version (\d+)\.(\d+)\.(\d+)", out)
+    if not match:
+        return 0, out.strip()
+    major, minor, micro = (int(x) for x in match.groups())
+    return major * 1_000_000 + minor * 1_000 + micro, out.splitlines()[0]
+
+
+_ACCEL_CACHE: dict[str, str] = {}
+_ACCEL_LOCK = threading.Lock()
+
+
+def choose_accel(setting: str) -> str:
+    """``kvm`` or ``tcg`` for ``conf.accel`` (``auto`` probes KVM once per process).
+
+    Raises:
+        DriverError: ``kvm`` was asked for but does not work, or an unknown setting.
+    """
+    if setting not in ("auto", "kvm", "tcg"):
+        raise DriverError(f"accel must be auto, kvm or tcg, not {setting!r}")
+    if setting == "tcg":
+        return "tcg"
+    with _ACCEL_LOCK:
+        if "kvm" not in _ACCEL_CACHE:
+            _ACCEL_CACHE["kvm"] = "kvm" if kvm_works() else "tcg"
+    if setting == "kvm" and _ACCEL_CACHE["kvm"] != "kvm":
+        raise DriverError("accel=kvm but KVM does not work on this host")
+    return _ACCEL_CACHE["kvm"]
+
+
+def kvm_works(timeout: float = 2.0) -> bool:
+    """Whether KVM really runs guest code: boot firmware only, under KVM, and see SeaBIOS
+    reach its boot menu on the serial port within ``timeout`` s (TCG takes ~0.1 s).
+
+    ``/dev/kvm`` opening (or ``-accel kvm -M none`` starting) is not enough: on nested hosts
+    KVM initialises but guests crawl or hang.
+    """
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    with tempfile.TemporaryDirectory(prefix="pocketstack-kvm-") as tmp:
+        serial = Path(tmp, "serial")
+        cmd = [QEMU, "-accel", "kvm", "-M", "q35,graphics=off", "-nodefaults", "-display",
+               "none", "-m", "64", "-serial", f"file:{serial}"]
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        except OSError:
+            return False
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and proc.poll() is None:
+                if serial.exists() and b"Booting from" in serial.read_bytes():
+                    return True
+                time.sleep(0.05)
+            return False
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------- disks
+
+
+def _run(cmd: list[str], what: str, timeout: float = 120) -> str:
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DriverError(f"{what}: {exc}") from None
+    if res.returncode != 0:
+        raise DriverError(f"{what}: {res.stderr.strip() or res.stdout.strip()}")
+    return res.stdout
+
+
+def image_info(path: Path, fmt: str) -> dict[str, Any]:
+    """``qemu-img info`` of ``path`` read as ``fmt``.
+
+    Raises:
+        DriverError: missing file or not a valid ``fmt`` image.
+    """
+    if not path.is_file():
+        raise DriverError(f"image file {path} not found")
+    out = _run([QEMU_IMG, "info", "-f", fmt, "--output", "json", str(path)],
+               f"image {path} is not a valid {fmt} image")
+    return json.loads(out)
+
+
+def create_root_disk(spec: InstanceSpec, paths: InstancePaths) -> None:
+    """Make ``disk``: a qcow2 overlay on the image (``root_gb`` GiB, or the image's size when
+    0); for an ``iso`` image a blank qcow2 of ``root_gb`` (default 1) GiB.
+
+    Raises:
+        DriverError: bad image, unsupported format, or a flavor disk smaller than the image.
+    """
+    image = spec["image"]
+    fmt = image.get("disk_format") or "qcow2"
+    root_gb = int(spec.get("root_gb") or 0)
+    src = Path(image["path"])
+    if fmt == "iso":
+        image_info(src, "raw")
+        _run([QEMU_IMG, "create", "-q", "-f", "qcow2", str(paths.disk), f"{root_gb or 1}G"],
+             "cannot create root disk")
+        return
+    if fmt not in IMAGE_FORMATS:
+        raise DriverError(f"unsupported disk format {fmt!r}")
+    virtual = int(image_info(src, fmt)["virtual-size"])
+    if root_gb and root_gb * 1024**3 < virtual:
+        raise DriverError(f"flavor's disk ({root_gb} GiB) is smaller than the image "
+                          f"({virtual / 1024**3:.2f} GiB)")
+    cmd = [QEMU_IMG, "create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(src.resolve()),
+           str(paths.disk)]
+    if root_gb:
+        cmd.append(f"{root_gb}G")
+    _run(cmd, "cannot create root disk overlay")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[str]:
+    """The full ``qemu-system-x86_64`` argv of ``spec`` (daemonized, QMP, serial to a file).
+
+    Raises:
+        DriverError: an unknown ``vif_type``.
+    """
+    uuid = spec["uuid"]
+    is_iso = spec["image"].get("disk_format") == "iso"
+    memory = int(spec.get("memory_mb") or MIN_USEFUL_MEMORY_MB)
+    if memory < MIN_USEFUL_MEMORY_MB:
+        LOG.warning("instance %s: %d MB of RAM; guests under ~96 MB print nothing", uuid,
+                    memory)
+    cmd = [
+        QEMU, "-name", NAME_PREFIX + uuid, "-uuid", uuid,
+        # ISO images boot from an IDE CD, which needs the pc machine (q35's is AHCI).
+        "-M", ("pc" if is_iso else "q35") + ",graphics=off", "-accel", accel,
+        "-cpu", "max" if accel == "tcg" else "host",
+        "-smp", str(int(spec.get("vcpus") or 1)), "-m", str(memory),
+        "-nodefaults", "-display", "none", "-vga", "none", "-no-shutdown",
+        "-daemonize", "-pidfile", str(paths.pidfile),
+        "-chardev", f"socket,id=qmp,path={paths.qmp},server=on,wait=off",
+        "-mon", "chardev=qmp,mode=control",
+        "-chardev", f"file,id=ser0,path={paths.console},append=on", "-serial", "chardev:ser0",
+    ]
+    cmd += _disk_args(spec, paths, is_iso)
+    for i, vif in enumerate(spec.get("network_info") or []):
+        cmd += _nic_args(i, vif)
+    return cmd
+
+
+def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[str]:
+    args = ["-drive", f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
+            "-device", f"virtio-blk-pci,drive=root,bootindex={1 if is_iso else 0}"]
+    if is_iso:
+        args += ["-drive", f"file={spec['image']['path']},if=none,id=cd0,media=cdrom,"
+                 "format=raw,readonly=on", "-device", "ide-cd,drive=cd0,bootindex=0"]
+    if paths.config.exists():
+        args += ["-drive", f"file={paths.config},if=none,id=config,format=raw,readonly=on",
+                 "-device", "virtio-blk-pci,drive=config"]
+    return args
+
+
+def _nic_args(index: int, vif: dict[str, Any]) -> list[str]:
+    netdev = f"net{index}"
+    vif_type = vif.get("vif_type") or "noop"
+    if vif_type == "noop":
+        # No data plane yet: an isolated user-mode backend (restrict=on: no host access).
+        backend = f"user,id={netdev},restrict=on"
+    elif vif_type == "tap":
+        backend = f"tap,id={netdev},ifname={vif['devname']},script=no,downscript=no"
+    else:
+        raise DriverError(f"unsupported vif_type {vif_type!r}")
+    return ["-netdev", backend,
+            "-device", f"virtio-net-pci,netdev={netdev},mac={vif['mac_address']}"]
+
+
+def start(cmd: list[str], paths: InstancePaths, uuid: str) -> int:
+    """Run ``cmd`` (which daemonizes) and return the guest's pid.
+
+    QEMU's ``-daemonize`` parent exits only once the machine is initialised, with status 1
+    and the error on stderr when it failed, so failures are known synchronously.
+
+    Raises:
+        DriverError: QEMU failed to start (its stderr is the message).
+    """
+    paths.pidfile.unlink(missing_ok=True)
+    paths.qmp.unlink(missing_ok=True)
+    _run(cmd, "QEMU failed to start", timeout=120)
+    pid = find_pid(paths, uuid)
+    if pid is None:
+        raise DriverError("QEMU started but its process is gone")
+    return pid

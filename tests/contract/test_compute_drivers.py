@@ -1,0 +1,348 @@
+"""The hypervisor driver contract (``pocketstack.compute.drivers.base``), run against every driver.
+
+``fake`` always runs; ``qemu`` tests boot real guests (the project's guest image from
+``pocketstack.guest.build.ensure_image``, cached in /tmp/pocketstack-test-cache) and are marked
+``slow``. Every test cleans up: its guests are destroyed and the teardown checks that no
+directory and no ``pocketstack-<uuid>`` QEMU process of the test survives.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import threading
+import time
+import uuid as uuidlib
+from pathlib import Path
+
+import pytest
+
+from pocketstack.common.config import Config
+from pocketstack.compute.drivers.base import (
+    DriverError,
+    InstanceNotRunning,
+    PowerState,
+    load_driver,
+)
+
+CACHE_DIR = Path("/tmp/pocketstack-test-cache")
+BOOT_TIMEOUT = 60.0
+
+DRIVERS = [
+    pytest.param("fake", id="fake"),
+    pytest.param("qemu", id="qemu", marks=pytest.mark.slow),
+]
+
+
+@pytest.fixture(scope="session")
+def guest_image() -> Path:
+    """The project's bootable guest image (built once, cached across sessions)."""
+    from pocketstack.guest.build import ensure_image
+
+    return ensure_image(CACHE_DIR)
+
+
+def _processes_of(uuids: set[str]) -> list[int]:
+    """Pids of live (non-zombie) processes whose argv names ``pocketstack-<uuid>``."""
+    names = {f"pocketstack-{u}".encode() for u in uuids}
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if stat.rsplit(b")", 1)[1].split()[0] != b"Z" and names & set(argv):
+            pids.append(int(entry))
+    return pids
+
+
+class Harness:
+    """A driver over a temp state directory plus spec building and cleanup bookkeeping."""
+
+    def __init__(self, name: str, state_dir: Path, request: pytest.FixtureRequest):
+        self.name = name
+        self.conf = Config.load({"state_dir": str(state_dir), "accel": "tcg"}, environ={})
+        self.driver = load_driver(name, self.conf)
+        self.driver.init_host("test-host")
+        if name == "qemu":
+            self.driver.soft_reboot_timeout = 20.0
+        self.image = request.getfixturevalue("guest_image") if name == "qemu" else None
+        self.tmp = state_dir.parent
+        self.uuids: set[str] = set()
+
+    @property
+    def real(self) -> bool:
+        return bool(self.driver.capabilities.get("real_guests"))
+
+    def spec(self, **changes) -> dict:
+        uuid = str(uuidlib.uuid4())
+        self.uuids.add(uuid)
+        hostname = "vm-" + uuid[:8]
+        spec = {
+            "uuid": uuid, "name": hostname, "hostname": hostname, "project_id": "p1",
+            "vcpus": 1, "memory_mb": 128, "root_gb": 1, "ephemeral_gb": 0,
+            "image": {"id": "img1", "disk_format": "qcow2",
+                      "path": str(self.image or "/nonexistent"), "properties": {}},
+            "network_info": [{
+                "port_id": "0a1b2c3d-1111-2222-3333-" + uuid[:12], "network_id": "net1",
+                "mac_address": "fa:16:3e:" + ":".join(uuid[i:i + 2] for i in (0, 2, 4)),
+                "mtu": 1450, "devname": "tap" + uuid[:11], "vif_type": "noop",
+                "fixed_ips": [{"ip_address": "10.0.0.5", "subnet_id": "sub1",
+                               "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
+                               "enable_dhcp": False, "dns_nameservers": []}],
+            }],
+            "metadata": {"role": "test"}, "user_data": None,
+            "public_keys": {"mykey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIContract test"},
+            "availability_zone": "nova", "launch_index": 0,
+        }
+        spec.update(changes)
+        return spec
+
+    def wait_console(self, uuid: str, text: str, count: int = 1,
+                     timeout: float = BOOT_TIMEOUT) -> str:
+        """Poll the console log until ``text`` appears ``count`` times; return the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.driver.get_console_output(uuid)
+            if log.count(text) >= count:
+                return log
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} x{count} not in console after {timeout} s:\n"
+                                     + log[-3000:])
+            time.sleep(0.1)
+
+    def ready_line(self, spec: dict) -> str:
+        return f"pocketstack guest {spec['hostname']} ready"
+
+    def cleanup(self) -> None:
+        errors = []
+        for uuid in self.uuids:
+            try:
+                self.driver.destroy(uuid)
+            except Exception as exc:  # keep destroying the others
+                errors.append(f"{uuid}: {exc}")
+        instances = Path(self.conf.state_dir, "instances")
+        left = [p.name for p in instances.iterdir()] if instances.is_dir() else []
+        procs = _processes_of(self.uuids)
+        assert not errors and not left and not procs, (errors, left, procs)
+
+
+@pytest.fixture(params=DRIVERS)
+def h(request, tmp_path):
+    harness = Harness(request.param, tmp_path / "state", request)
+    try:
+        yield harness
+    finally:
+        harness.cleanup()
+
+
+def _assert_gone(h: Harness, uuid: str) -> None:
+    assert uuid not in h.driver.list_instances()
+    assert h.driver.get_power_state(uuid) == PowerState.NOSTATE
+    assert not Path(h.conf.state_dir, "instances", uuid).exists()
+    assert _processes_of({uuid}) == []
+
+
+# ------------------------------------------------------------------------------ tests
+
+
+def test_spawn_running_and_listed(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.RUNNING
+    assert spec["uuid"] in h.driver.list_instances()
+
+
+def test_console_shows_ready_line_with_hostname(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    log = h.wait_console(spec["uuid"], h.ready_line(spec))
+    tail = h.driver.get_console_output(spec["uuid"], length=5)
+    assert len(tail.splitlines()) <= 5 and tail in log
+
+
+def test_user_data_runs_in_guest(h):
+    if not h.real:
+        pytest.skip("user_data runs only in real guests")
+    marker = "USERDATA-OK-" + uuidlib.uuid4().hex[:8]
+    script = f"#!/bin/sh\necho {marker}\n".encode()
+    spec = h.spec(user_data=base64.b64encode(script).decode())
+    h.driver.spawn(spec)
+    log = h.wait_console(spec["uuid"], h.ready_line(spec))
+    assert marker in log
+
+
+def test_power_off_then_on(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.wait_console(spec["uuid"], h.ready_line(spec))
+    h.driver.power_off(spec["uuid"], timeout=30)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.SHUTDOWN
+    assert spec["uuid"] in h.driver.list_instances()
+    h.driver.power_off(spec["uuid"], timeout=30)  # already off: fine
+    h.driver.power_on(spec)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.RUNNING
+    log = h.wait_console(spec["uuid"], h.ready_line(spec), count=2)
+    assert "power" in log.lower()
+
+
+def test_reboot_hard(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.wait_console(spec["uuid"], h.ready_line(spec))
+    h.driver.reboot(spec, hard=True)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.RUNNING
+    h.wait_console(spec["uuid"], h.ready_line(spec), count=2)
+
+
+def test_reboot_hard_starts_a_stopped_guest(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.driver.power_off(spec["uuid"], timeout=5)
+    h.driver.reboot(spec, hard=True)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.RUNNING
+
+
+def test_reboot_soft(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.wait_console(spec["uuid"], h.ready_line(spec))
+    h.driver.reboot(spec, hard=False)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.RUNNING
+    h.wait_console(spec["uuid"], h.ready_line(spec), count=2)
+
+
+def test_reboot_soft_of_stopped_guest_raises(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.driver.power_off(spec["uuid"], timeout=5)
+    with pytest.raises(InstanceNotRunning):
+        h.driver.reboot(spec, hard=False)
+
+
+def test_destroy_removes_everything_and_twice_is_ok(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.driver.destroy(spec["uuid"])
+    _assert_gone(h, spec["uuid"])
+    h.driver.destroy(spec["uuid"])
+    h.driver.destroy(str(uuidlib.uuid4()))  # never existed
+
+
+def test_destroy_stopped_guest(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.driver.power_off(spec["uuid"], timeout=5)
+    h.driver.destroy(spec["uuid"])
+    _assert_gone(h, spec["uuid"])
+
+
+def _broken(h: Harness) -> dict:
+    if h.name == "fake":
+        return h.spec(image={"id": "bad", "disk_format": "qcow2", "path": "/nonexistent",
+                             "properties": {"fake_spawn_error": "broken image"}})
+    bad = h.tmp / "broken.qcow2"
+    bad.write_bytes(b"this is not a disk image\n" * 100)
+    return h.spec(image={"id": "bad", "disk_format": "qcow2", "path": str(bad),
+                         "properties": {}})
+
+
+def test_spawn_broken_image_raises_and_leaves_nothing(h):
+    spec = _broken(h)
+    with pytest.raises(DriverError) as info:
+        h.driver.spawn(spec)
+    assert info.value.message
+    _assert_gone(h, spec["uuid"])
+
+
+def test_spawn_missing_image_raises_and_leaves_nothing(h):
+    if not h.real:
+        pytest.skip("the fake driver does not read images")
+    spec = h.spec(image={"id": "x", "disk_format": "qcow2", "path": str(h.tmp / "missing"),
+                         "properties": {}})
+    with pytest.raises(DriverError):
+        h.driver.spawn(spec)
+    _assert_gone(h, spec["uuid"])
+
+
+def test_spawn_existing_uuid_raises_and_keeps_guest(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    with pytest.raises(DriverError):
+        h.driver.spawn(spec)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.RUNNING
+
+
+def test_new_driver_readopts_running_guest(h):
+    if not h.real:
+        pytest.skip("the fake driver keeps guests in memory only")
+    spec = h.spec()
+    h.driver.spawn(spec)
+    again = load_driver(h.name, h.conf)
+    assert spec["uuid"] in again.list_instances()
+    assert again.get_power_state(spec["uuid"]) == PowerState.RUNNING
+    again.power_off(spec["uuid"], timeout=30)
+    assert h.driver.get_power_state(spec["uuid"]) == PowerState.SHUTDOWN
+
+
+def test_unknown_instance(h):
+    uuid = str(uuidlib.uuid4())
+    assert h.driver.get_power_state(uuid) == PowerState.NOSTATE
+    with pytest.raises(DriverError):
+        h.driver.get_console_output(uuid)
+
+
+def test_concurrent_spawns(h):
+    count = 40 if h.name == "fake" else 2
+    specs = [h.spec() for _ in range(count)]
+    errors: list[Exception] = []
+
+    def boot(spec):
+        try:
+            h.driver.spawn(spec)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=boot, args=(s,)) for s in specs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    listed = set(h.driver.list_instances())
+    assert {s["uuid"] for s in specs} <= listed
+    for s in specs:
+        assert h.driver.get_power_state(s["uuid"]) == PowerState.RUNNING
+
+
+def test_host_resources(h):
+    res = h.driver.get_host_resources()
+    for key in ("vcpus", "memory_mb", "local_gb", "hypervisor_version"):
+        assert isinstance(res[key], int) and res[key] > 0, key
+    assert isinstance(res["hypervisor_type"], str) and isinstance(res["cpu_info"], str)
+    forced = load_driver(h.name, h.conf.replace(compute_vcpus=3, compute_memory_mb=1000,
+                                                compute_disk_gb=7))
+    res = forced.get_host_resources()
+    assert (res["vcpus"], res["memory_mb"], res["local_gb"]) == (3, 1000, 7)
+
+
+def test_capabilities_declared(h):
+    caps = h.driver.capabilities
+    assert set(caps) >= {"console_log", "real_guests", "config_drive"}
+    assert all(isinstance(v, bool) for v in caps.values())
+
+
+def test_qemu_orphan_process_listed_and_destroyed(h):
+    if h.name != "qemu":
+        pytest.skip("qemu only: a QEMU whose instance directory was deleted")
+    spec = h.spec()
+    h.driver.spawn(spec)
+    inst = Path(h.conf.state_dir, "instances", spec["uuid"])
+    subprocess.run(["rm", "-rf", str(inst)], check=True)
+    assert spec["uuid"] in h.driver.list_instances()
+    h.driver.destroy(spec["uuid"])
+    _assert_gone(h, spec["uuid"])
