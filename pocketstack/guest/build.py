@@ -38,13 +38,26 @@ IMAGE_PREFIX = "cirros-pocketstack-"
 
 #: Debian packages whose files the build uses (the setup script installs these).
 DEBIAN_PACKAGES = (
-    "linux-image-cloud-amd64", "busybox-static", "dropbear-bin", "syslinux",
-    "syslinux-common", "mtools", "dosfstools", "fdisk", "e2fsprogs", "qemu-utils",
+    "linux-image-cloud-amd64",
+    "busybox-static",
+    "dropbear-bin",
+    "syslinux",
+    "syslinux-common",
+    "mtools",
+    "dosfstools",
+    "fdisk",
+    "e2fsprogs",
+    "qemu-utils",
 )
 #: host tool -> Debian package, checked before building.
 TOOLS = {
-    "mkfs.fat": "dosfstools", "syslinux": "syslinux", "mcopy": "mtools", "sfdisk": "fdisk",
-    "mke2fs": "e2fsprogs", "qemu-img": "qemu-utils", "ldd": "libc-bin",
+    "mkfs.fat": "dosfstools",
+    "syslinux": "syslinux",
+    "mcopy": "mtools",
+    "sfdisk": "fdisk",
+    "mke2fs": "e2fsprogs",
+    "qemu-img": "qemu-utils",
+    "ldd": "libc-bin",
 }
 BUSYBOX = Path("/bin/busybox")
 DROPBEAR_BINARIES = ("/usr/sbin/dropbear", "/usr/bin/dropbearkey")
@@ -52,8 +65,20 @@ SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
 #: Modules the initramfs loads (with their dependencies from modules.dep); missing ones
 #: (built in, or absent from another kernel flavour) are skipped.
 MODULES = (
-    "virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi", "virtio_rng", "virtio_console",
-    "isofs", "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859-1", "button", "evdev",
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_net",
+    "virtio_scsi",
+    "virtio_rng",
+    "virtio_console",
+    "isofs",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+    "nls_utf8",
+    "nls_iso8859-1",
+    "button",
+    "evdev",
 )
 KERNEL_CMDLINE = "root=/dev/vda2 console=ttyS0 quiet loglevel=3"
 MIB = 1024 * 1024
@@ -91,14 +116,19 @@ def check_host() -> None:
     find_kernel()
 
 
-def find_kernel(boot: Path = Path("/boot"), modules: Path = Path("/lib/modules")) -> tuple[Path, str]:
+def find_kernel(
+    boot: Path = Path("/boot"), modules: Path = Path("/lib/modules")
+) -> tuple[Path, str]:
     """The newest ``vmlinuz-<version>`` that has ``modules/<version>/modules.dep``.
 
     Cloud kernels (``*-cloud-amd64``) are preferred: they boot fastest under TCG.
     Returns (kernel path, version). Raises GuestBuildError when there is none.
     """
-    found = [k for k in boot.glob("vmlinuz-*")
-             if (modules / k.name.removeprefix("vmlinuz-") / "modules.dep").exists()]
+    found = [
+        k
+        for k in boot.glob("vmlinuz-*")
+        if (modules / k.name.removeprefix("vmlinuz-") / "modules.dep").exists()
+    ]
     if not found:
         raise GuestBuildError(f"no kernel with modules in {boot}: install linux-image-cloud-amd64")
     found.sort(key=lambda k: (k.name.endswith("-cloud-amd64"), k.stat().st_mtime))
@@ -131,9 +161,9 @@ def resolve_modules(modules_dep: str, names: tuple[str, ...] | list[str]) -> lis
         ordered.append(path)
 
     for name in names:
-        path = by_name.get(name.replace("-", "_"))
-        if path:
-            visit(path)
+        found = by_name.get(name.replace("-", "_"))
+        if found:
+            visit(found)
     return ordered
 
 
@@ -142,8 +172,9 @@ def module_name(path: str) -> str:
     return Path(path).name.split(".ko")[0].replace("-", "_")
 
 
-def newc_entry(name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0),
-               ino: int = 0) -> bytes:
+def newc_entry(
+    name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0), ino: int = 0
+) -> bytes:
     """One newc (``070701``) cpio record owned by root; ``mode`` includes the file type bits."""
     encoded = name.encode() + b"\0"
     fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0]
@@ -211,8 +242,23 @@ def install_file(name: str, root: Path, target: str, mode: int = 0o644) -> None:
 
 def populate_rootfs(root: Path) -> None:
     """Fill the folder ``root`` with the guest's root filesystem tree."""
-    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "tmp", "mnt",
-              "root", "var/log", "var/lib/pocketstack", "etc/dropbear", "etc/acpi/PWRF"):
+    for d in (
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "dev",
+        "proc",
+        "sys",
+        "run",
+        "tmp",
+        "mnt",
+        "root",
+        "var/log",
+        "var/lib/pocketstack",
+        "etc/dropbear",
+        "etc/acpi/PWRF",
+    ):
         (root / d).mkdir(parents=True, exist_ok=True)
     os.chmod(root / "tmp", 0o1777)
     os.chmod(root / "root", 0o700)
@@ -263,7 +309,8 @@ def make_boot_fs(path: Path, kernel: Path, initrd: bytes, work: Path) -> None:
     cfg.write_text(syslinux_cfg())
     (work / "initrd.gz").write_bytes(initrd)
     env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
-    for src, name in ((kernel, "vmlinuz"), (work / "initrd.gz", "initrd.gz"), (cfg, "syslinux.cfg")):
+    files = ((kernel, "vmlinuz"), (work / "initrd.gz", "initrd.gz"), (cfg, "syslinux.cfg"))
+    for src, name in files:
         run(["mcopy", "-o", "-i", str(path), str(src), f"::{name}"], env=env)
 
 
@@ -283,8 +330,23 @@ def syslinux_cfg(cmdline: str = KERNEL_CMDLINE) -> str:
 
 def make_root_fs(path: Path, folder: Path) -> None:
     """An ext4 image of :data:`ROOT_SIZE_MIB` filled from ``folder`` by ``mke2fs -d``."""
-    run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "cirros-rootfs", "-E", "root_owner=0:0",
-         "-d", str(folder), str(path), f"{ROOT_SIZE_MIB}M"])
+    run(
+        [
+            "mke2fs",
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            "-L",
+            "cirros-rootfs",
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            str(folder),
+            str(path),
+            f"{ROOT_SIZE_MIB}M",
+        ]
+    )
 
 
 def partition_table() -> str:
@@ -304,8 +366,7 @@ def assemble_disk(raw: Path, boot_fs: Path, root_fs: Path) -> None:
     with raw.open("wb") as disk:
         disk.truncate(total)
         disk.write(SYSLINUX_MBR.read_bytes()[:440])
-    run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", str(raw)],
-        input=partition_table())
+    run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", str(raw)], input=partition_table())
     offsets = ((boot_fs, BOOT_START_MIB), (root_fs, BOOT_START_MIB + BOOT_SIZE_MIB))
     with raw.open("r+b") as disk:
         for image, start_mib in offsets:

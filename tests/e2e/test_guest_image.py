@@ -45,8 +45,13 @@ def make_config_drive(path: Path, meta: dict, network: dict, user_data: str) -> 
     }
     for name, data in files.items():
         iso_name = name.upper().replace(".JSON", ".JSO").replace("_", "") + ";1"
-        iso.add_fp(io.BytesIO(data), len(data), f"/OPENSTACK/LATEST/{iso_name}", rr_name=name,
-                   joliet_path=f"/openstack/latest/{name}")
+        iso.add_fp(
+            io.BytesIO(data),
+            len(data),
+            f"/OPENSTACK/LATEST/{iso_name}",
+            rr_name=name,
+            joliet_path=f"/openstack/latest/{name}",
+        )
     iso.write(str(path))
     iso.close()
     return path
@@ -56,11 +61,17 @@ def network_data(ip: str = "10.0.0.5") -> dict:
     """A static IPv4 port on the link with :data:`MAC`, default route via 10.0.0.1."""
     return {
         "links": [{"id": "tap0", "type": "ovs", "ethernet_mac_address": MAC, "mtu": 1450}],
-        "networks": [{
-            "id": "network0", "type": "ipv4", "link": "tap0", "ip_address": ip,
-            "netmask": "255.255.255.0", "network_id": "n-1",
-            "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.0.0.1"}],
-        }],
+        "networks": [
+            {
+                "id": "network0",
+                "type": "ipv4",
+                "link": "tap0",
+                "ip_address": ip,
+                "netmask": "255.255.255.0",
+                "network_id": "n-1",
+                "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.0.0.1"}],
+            }
+        ],
         "services": [{"type": "dns", "address": "10.0.0.3"}],
     }
 
@@ -68,18 +79,40 @@ def network_data(ip: str = "10.0.0.5") -> dict:
 class Guest:
     """One QEMU process: q35, TCG, 256 MB, virtio disk(s) and NIC, serial to a file, QMP."""
 
-    def __init__(self, workdir: Path, disk: Path, config_drive: Path | None,
-                 ssh_port: int | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        disk: Path,
+        config_drive: Path | None,
+        ssh_port: int | None = None,
+        dhcp_server: bool = True,
+    ):
         self.log = workdir / f"console-{time.monotonic_ns()}.log"
         self.qmp_path = workdir / f"qmp-{time.monotonic_ns()}.sock"
         fwd = f",hostfwd=tcp:127.0.0.1:{ssh_port}-10.0.0.5:22" if ssh_port else ""
         cmd = [
-            "qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", "256", "-nodefaults",
-            "-display", "none", "-serial", f"file:{self.log}",
-            "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
-            "-drive", f"file={disk},if=virtio,format=qcow2",
-            "-netdev", f"user,id=n0,net=10.0.0.0/24,host=10.0.0.1{fwd}",
-            "-device", f"virtio-net-pci,netdev=n0,mac={MAC}",
+            "qemu-system-x86_64",
+            "-M",
+            "q35",
+            "-accel",
+            "tcg",
+            "-m",
+            "256",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-serial",
+            f"file:{self.log}",
+            "-qmp",
+            f"unix:{self.qmp_path},server=on,wait=off",
+            "-drive",
+            f"file={disk},if=virtio,format=qcow2",
+            "-netdev",
+            f"user,id=n0,net=10.0.0.0/24,host=10.0.0.1{fwd}"
+            if dhcp_server
+            else "hubport,id=n0,hubid=0",
+            "-device",
+            f"virtio-net-pci,netdev=n0,mac={MAC}",
         ]
         if config_drive:
             cmd += ["-drive", f"file={config_drive},if=virtio,format=raw,readonly=on"]
@@ -143,8 +176,10 @@ def workdir(tmp_path):
 
 
 def overlay(image: Path, path: Path) -> Path:
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image), "-F", "qcow2",
-                    str(path)], check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image), "-F", "qcow2", str(path)],
+        check=True,
+    )
     return path
 
 
@@ -164,13 +199,20 @@ def test_boots_without_config_drive(image, workdir):
 
 def test_config_drive_hostname_keys_network_user_data(image, workdir):
     tmp, guests = workdir
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "id")],
-                   check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "id")], check=True
+    )
     key = (tmp / "id.pub").read_text().strip()
-    meta = {"uuid": "1b3c5d7e-0000-4000-8000-000000000001", "hostname": "vm-e2e",
-            "name": "vm-e2e", "public_keys": {"mine": key + "\n", "other": KEY_A}}
-    script = "#!/bin/sh\necho USERDATA-MARKER $(hostname)\nsed 's/^/AUTHKEY /' " \
-             "/root/.ssh/authorized_keys\ncat /etc/resolv.conf\n"
+    meta = {
+        "uuid": "1b3c5d7e-0000-4000-8000-000000000001",
+        "hostname": "vm-e2e",
+        "name": "vm-e2e",
+        "public_keys": {"mine": key + "\n", "other": KEY_A},
+    }
+    script = (
+        "#!/bin/sh\necho USERDATA-MARKER $(hostname)\nsed 's/^/AUTHKEY /' "
+        "/root/.ssh/authorized_keys\ncat /etc/resolv.conf\n"
+    )
     drive = make_config_drive(tmp / "cd.iso", meta, network_data(), script)
     port = free_port()
     guests.append(guest := Guest(tmp, overlay(image, tmp / "disk.qcow2"), drive, port))
@@ -184,25 +226,49 @@ def test_config_drive_hostname_keys_network_user_data(image, workdir):
     assert "eth0 default via 10.0.0.1" in log
     assert "nameserver 10.0.0.3" in log
     guest.wait_for("ssh host key SHA256:")
-    ssh = ["ssh", "-i", str(tmp / "id"), "-p", str(port), "-o", "StrictHostKeyChecking=no",
-           "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
-           "-o", "BatchMode=yes", "root@127.0.0.1"]
+    ssh = [
+        "ssh",
+        "-i",
+        str(tmp / "id"),
+        "-p",
+        str(port),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "BatchMode=yes",
+        "root@127.0.0.1",
+    ]
     out = subprocess.run(ssh + ["hostname; id -u"], capture_output=True, text=True, timeout=30)
     assert out.stdout.split() == ["vm-e2e", "0"], out.stderr
-    nokey = subprocess.run(ssh[:1] + ssh[3:] + ["-o", "IdentitiesOnly=yes", "-o",
-                           "PreferredAuthentications=password", "true"],
-                           capture_output=True, text=True, timeout=30)
+    nokey = subprocess.run(
+        ssh[:1]
+        + ssh[3:]
+        + ["-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=password", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert nokey.returncode != 0
 
 
 def test_root_persists_across_reboot_reset_and_powerdown(image, workdir):
     tmp, guests = workdir
     disk = overlay(image, tmp / "disk.qcow2")
-    script = ("#!/bin/sh\nif [ -f /root/marker ]; then echo PERSIST-EXISTED $(cat /root/marker);"
-              " else echo PERSIST-NEW; echo from-first-boot > /root/marker; sync;"
-              " (sleep 1; reboot) & fi\n")
-    meta = {"uuid": "2b3c5d7e-0000-4000-8000-000000000002", "hostname": "vm-p", "name": "vm-p",
-            "public_keys": {}}
+    script = (
+        "#!/bin/sh\nif [ -f /root/marker ]; then echo PERSIST-EXISTED $(cat /root/marker);"
+        " else echo PERSIST-NEW; echo from-first-boot > /root/marker; sync;"
+        " (sleep 1; reboot) & fi\n"
+    )
+    meta = {
+        "uuid": "2b3c5d7e-0000-4000-8000-000000000002",
+        "hostname": "vm-p",
+        "name": "vm-p",
+        "public_keys": {},
+    }
     drive = make_config_drive(tmp / "cd.iso", meta, network_data(), script)
     guests.append(guest := Guest(tmp, disk, drive))
     guest.wait_for("PERSIST-NEW")
@@ -221,3 +287,18 @@ def test_root_persists_across_reboot_reset_and_powerdown(image, workdir):
     assert "PERSIST-EXISTED from-first-boot" in guest.text()
     assert "pocketstack guest: boot 4" in guest.text()
     assert os.path.getsize(disk) < 64 * 2**20
+
+
+def test_dhcp_without_server_does_not_stall_boot(image, workdir):
+    tmp, guests = workdir
+    network = network_data()
+    network["networks"][0]["type"] = "ipv4_dhcp"
+    meta = {"uuid": "4b3c5d7e-0000-4000-8000-000000000004", "hostname": "vm-d"}
+    drive = make_config_drive(tmp / "cd.iso", meta, network, "not a script\n")
+    guests.append(guest := Guest(tmp, overlay(image, tmp / "disk.qcow2"), drive, dhcp_server=False))
+    seconds = guest.wait_for("pocketstack guest vm-d ready")
+    print(f"boot to ready with an unanswered DHCP: {seconds:.1f} s")
+    log = guest.text()
+    assert "eth0 dhcp (udhcpc in the background)" in log
+    assert "user_data is not a script, ignored" in log
+    assert seconds < 10
