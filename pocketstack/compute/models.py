@@ -62,6 +62,8 @@ class Instance(TimestampMixin, Base):
     user_id: Mapped[str] = mapped_column(sa.String(64))
     image_ref: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     flavor: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # snapshot of the flavor at boot
+    #: the API id of the flavor at boot (the ``flavor`` list filter)
+    flavor_id: Mapped[str | None] = mapped_column(sa.String(255), default=None, index=True)
     vcpus: Mapped[int]
     memory_mb: Mapped[int]
     root_gb: Mapped[int]
@@ -83,6 +85,8 @@ class Instance(TimestampMixin, Base):
     requested_networks: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     #: the network_info list from the network service (see drivers.base InstanceSpec)
     network_info: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    #: the InstanceSpec built at boot (without the token), reused by power actions and reboots
+    spec: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
     config_drive: Mapped[bool] = mapped_column(default=True)
     launch_index: Mapped[int] = mapped_column(default=0)
     reservation_id: Mapped[str | None] = mapped_column(sa.String(255), default=None)

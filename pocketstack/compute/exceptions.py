@@ -1,0 +1,88 @@
+"""Compute errors, named by meaning (rendered in Nova's error style by the API layer).
+
+Messages follow Nova's where a client or a user may read them (e.g. ``Instance <id> could not
+be found.``). These are the server lifecycle's errors; flavor, keypair, quota and hypervisor
+errors live next to their managers (``flavors.py``, ``keypairs.py``...).
+
+Constructors keep ``PocketError``'s signature (a message) so the bus can rebuild an error
+sent back from an agent; ``for_id`` helpers build Nova's messages.
+"""
+
+from __future__ import annotations
+
+from pocketstack.common import errors
+
+
+class ServerNotFound(errors.NotFound):
+    """404: unknown server, or another project's (never revealed)."""
+
+    @classmethod
+    def for_id(cls, server_id: str) -> ServerNotFound:
+        """The error with Nova's message for ``server_id``."""
+        return cls(f"Instance {server_id} could not be found.")
+
+
+class InstanceActionNotFound(errors.NotFound):
+    """404: no action with that request id on that server."""
+
+    @classmethod
+    def for_request(cls, request_id: str, server_id: str) -> InstanceActionNotFound:
+        """The error with Nova's message."""
+        return cls(f"Action for request_id {request_id} on instance {server_id} not found")
+
+
+class InstanceInvalidState(errors.InvalidState):
+    """409: ``Cannot '<action>' instance <uuid> while it is in vm_state <x>``."""
+
+
+class InstanceNotReady(errors.Conflict):
+    """409: the server is not ready for this request (e.g. console of a building server)."""
+
+
+class ConsoleNotAvailable(errors.NotFound):
+    """404: the hypervisor has no console log for this server."""
+
+    def default_message(self) -> str:
+        return "Guest does not have a console available."
+
+
+class MetadataItemNotFound(errors.NotFound):
+    """404: ``DELETE /servers/{id}/metadata/{key}`` of a key the server does not have."""
+
+    def default_message(self) -> str:
+        return "Metadata item was not found"
+
+
+
+
+class FlavorMemoryTooSmall(errors.BadRequest):
+    """400: the image's ``min_ram`` is more than the flavor's RAM."""
+
+    def default_message(self) -> str:
+        return "Flavor's memory is too small for requested image."
+
+
+class FlavorDiskTooSmall(errors.BadRequest):
+    """400: the image's ``min_disk`` or size is more than the flavor's root disk."""
+
+    def default_message(self) -> str:
+        return "Flavor's disk is too small for requested image."
+
+
+class ImageNotActive(errors.BadRequest):
+    """400: the image is not ``active`` (queued, saving, deactivated)."""
+
+    @classmethod
+    def for_id(cls, image_id: str) -> ImageNotActive:
+        """The error with Nova's message."""
+        return cls(f"Image {image_id} is not active.")
+
+
+
+
+
+class AvailabilityZoneNotFound(errors.BadRequest):
+    """400: Nova answers an unknown requested availability zone with a 400."""
+
+    def default_message(self) -> str:
+        return "The requested availability zone is not available"
