@@ -300,5 +300,59 @@ def test_dhcp_without_server_does_not_stall_boot(image, workdir):
     print(f"boot to ready with an unanswered DHCP: {seconds:.1f} s")
     log = guest.text()
     assert "eth0 dhcp (udhcpc in the background)" in log
+    assert "eth0 ip 10.0.0.5 netmask 255.255.255.0 (static: no DHCP answer yet)" in log
     assert "user_data is not a script, ignored" in log
     assert seconds < 10
+
+
+def make_vfat_config_drive(path: Path, meta: dict, network: dict) -> Path:
+    """A vfat config drive (``mkfs.fat -n config-2``, files copied in with mtools)."""
+    subprocess.run(
+        ["mkfs.fat", "-C", "-n", "config-2", str(path), "2048"], check=True, capture_output=True
+    )
+    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
+    subprocess.run(
+        ["mmd", "-i", str(path), "::openstack", "::openstack/latest"], check=True, env=env
+    )
+    for name, doc in (("meta_data.json", meta), ("network_data.json", network)):
+        src = path.with_name(name)
+        src.write_text(json.dumps(doc))
+        subprocess.run(
+            ["mcopy", "-i", str(path), str(src), f"::openstack/latest/{name}"], check=True, env=env
+        )
+    return path
+
+
+def test_vfat_config_drive_and_dhcp_lease(image, workdir):
+    tmp, guests = workdir
+    network = network_data()
+    network["networks"][0]["type"] = "ipv4_dhcp"
+    meta = {
+        "uuid": "5b3c5d7e-0000-4000-8000-000000000005",
+        "hostname": "vm-fat",
+        "public_keys": {"k": KEY_A},
+    }
+    drive = make_vfat_config_drive(tmp / "cd.img", meta, network)
+    guests.append(guest := Guest(tmp, overlay(image, tmp / "disk.qcow2"), drive))
+    guest.wait_for("pocketstack guest vm-fat ready")
+    log = guest.text()
+    assert "installed 1 ssh key(s) for root" in log
+    assert "eth0 ip 10.0.0.15 netmask 255.255.255.0 (dhcp)" in log  # QEMU's user-net DHCP
+    assert "no DHCP answer" not in log
+
+
+def test_ensure_image_builds_once_per_recipe(tmp_path):
+    from pocketstack.guest.build import IMAGE_PREFIX, ensure_image, recipe_hash
+
+    first = ensure_image(tmp_path)
+    assert first.name == f"{IMAGE_PREFIX}{recipe_hash()}.qcow2"
+    info = subprocess.run(
+        ["qemu-img", "info", "--output", "json", str(first)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert json.loads(info)["format"] == "qcow2"
+    mtime = first.stat().st_mtime_ns
+    assert ensure_image(tmp_path) == first and first.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".guest-build.lock", first.name]
