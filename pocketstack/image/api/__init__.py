@@ -1,0 +1,44 @@
+"""The Image service API (Glance v2), mounted at ``/image``.
+
+Routes follow the Image API v2 reference; handlers live in ``images``, ``members`` and
+``versions``. Errors use Glance's body ``{"code": 404, "title": "Not Found", "message": ...}``,
+whose ``message`` openstacksdk shows.
+"""
+
+from __future__ import annotations
+
+from pocketstack.common.http import IMAGE, ServiceAPI, route
+from pocketstack.image import policies  # noqa: F401 - registers the rules
+from pocketstack.image.api import images, members, versions
+
+_IMG = "/v2/images/{image_id}"
+
+ROUTES = [
+    route("GET", "/", versions.list_versions, auth=False),
+    route("GET", "/versions", versions.show_versions, auth=False),
+    route("GET", "/v2/schemas/image", versions.image_schema),
+    route("GET", "/v2/schemas/images", versions.images_schema),
+    route("GET", "/v2/schemas/member", versions.member_schema),
+    route("GET", "/v2/schemas/members", versions.members_schema),
+    route("GET", "/v2/info/import", images.import_info),
+    route("GET", "/v2/images", images.list_images),
+    route("POST", "/v2/images", images.create_image),
+    route("GET", _IMG, images.show_image),
+    route("PATCH", _IMG, images.update_image),
+    route("DELETE", _IMG, images.delete_image),
+    route("PUT", _IMG + "/file", images.upload_image, raw_body=True),
+    route("GET", _IMG + "/file", images.download_image),
+    route("PUT", _IMG + "/stage", images.stage_image, raw_body=True),
+    route("POST", _IMG + "/import", images.import_image),
+    route("PUT", _IMG + "/tags/{tag}", images.add_tag),
+    route("DELETE", _IMG + "/tags/{tag}", images.delete_tag),
+    route("POST", _IMG + "/actions/deactivate", images.deactivate),
+    route("POST", _IMG + "/actions/reactivate", images.reactivate),
+    route("GET", _IMG + "/members", members.list_members),
+    route("POST", _IMG + "/members", members.add_member),
+    route("GET", _IMG + "/members/{member_id}", members.show_member),
+    route("PUT", _IMG + "/members/{member_id}", members.update_member),
+    route("DELETE", _IMG + "/members/{member_id}", members.delete_member),
+]
+
+API = ServiceAPI("image", "/image", IMAGE, ROUTES)

@@ -1,0 +1,190 @@
+"""Handlers of ``/v2/images`` (Image API v2 "Images", "Image data", "Image tags",
+"Interoperable image import"): parse, authorize, call one manager function, render."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.responses import StreamingResponse
+
+from pocketstack.common import policy
+from pocketstack.common.errors import BadRequest, UnsupportedMediaType
+from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
+from pocketstack.image import access, fields
+
+PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",
+               "application/openstack-images-v2.0-json-patch")
+#: query parameters that are not property filters
+_RESERVED_QUERY = {"limit", "marker", "sort_key", "sort_dir", "sort", "visibility",
+                   "member_status", "owner", "size_min", "size_max", "protected", "os_hidden",
+                   "tag", "id", "name", "status", "disk_format", "container_format",
+                   "created_at", "updated_at", "all_tenants", "all_projects"}
+
+
+def _images(req: ApiRequest) -> Any:
+    return req.cloud.image.images
+
+
+def list_images(req: ApiRequest) -> dict[str, Any]:
+    """GET /v2/images: ``{"images": [...], "first", "schema"[, "next"]}``."""
+    policy.enforce(req.ctx, "image:get_images")
+    filters = _list_filters(req)
+    limit = parse_int(req.query["limit"], "limit", minimum=0) if "limit" in req.query else None
+    images, next_marker = _images(req).list_images(
+        req.ctx, filters, sort=_sort(req), limit=limit, marker=req.query.get("marker"))
+    body: dict[str, Any] = {"images": images, "first": "/v2/images",
+                            "schema": "/v2/schemas/images"}
+    if next_marker:
+        query = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
+        body["next"] = "/v2/images?" + urlencode([*query, ("marker", next_marker)])
+    return body
+
+
+def _list_filters(req: ApiRequest) -> dict[str, Any]:
+    q = req.query
+    filters: dict[str, Any] = {k: q[k] for k in ("id", "name", "status", "disk_format",
+                                                 "container_format", "owner") if k in q}
+    if "visibility" in q:
+        if q["visibility"] not in (*access.VISIBILITIES, "all"):
+            raise BadRequest(f"Invalid visibility value: {q['visibility']}")
+        filters["visibility"] = q["visibility"]
+    if "member_status" in q:
+        if q["member_status"] not in (*access.MEMBER_STATUSES, "all"):
+            raise BadRequest(f"Invalid status value: {q['member_status']}")
+        filters["member_status"] = q["member_status"]
+    for key in ("size_min", "size_max"):
+        if key in q:
+            filters[key] = parse_int(q[key], key, minimum=0)
+    for key in ("protected", "os_hidden"):
+        if key in q:
+            filters[key] = parse_bool(q[key], key)
+    filters["tags"] = req.query_all("tag")
+    filters["properties"] = {k: v for k, v in q.items() if k not in _RESERVED_QUERY}
+    return filters
+
+
+def _sort(req: ApiRequest) -> list[tuple[str, str]] | None:
+    keys, dirs = req.query_all("sort_key"), req.query_all("sort_dir")
+    if "sort" in req.query:
+        if keys or dirs:
+            raise BadRequest("The 'sort' parameter cannot be used with sort_key/sort_dir.")
+        pairs = []
+        for item in req.query["sort"].split(","):
+            key, _, direction = item.strip().partition(":")
+            pairs.append((key, direction or "desc"))
+        return pairs
+    if not keys:
+        return [("created_at", dirs[0])] if dirs else None
+    if len(dirs) > 1 and len(dirs) != len(keys):
+        raise BadRequest("The number of sort_dir and sort_key values must match.")
+    return [(k, dirs[i] if len(dirs) > 1 else (dirs[0] if dirs else "desc"))
+            for i, k in enumerate(keys)]
+
+
+def create_image(req: ApiRequest) -> ApiResponse:
+    """POST /v2/images: 201 with the image; ``Location`` and the import methods header."""
+    policy.enforce(req.ctx, "image:add_image")
+    core, props = fields.parse_create(req.body if req.body is not None else {})
+    image = _images(req).create_image(req.ctx, core, props)
+    return ApiResponse(201, image, {
+        "Location": f"{req.base_url}/v2/images/{image['id']}",
+        "OpenStack-image-import-methods": "glance-direct"})
+
+
+def show_image(req: ApiRequest) -> dict[str, Any]:
+    """GET /v2/images/{image_id}."""
+    policy.enforce(req.ctx, "image:get_image")
+    return _images(req).get_image(req.ctx, req.params["image_id"])
+
+
+def update_image(req: ApiRequest) -> dict[str, Any]:
+    """PATCH /v2/images/{image_id} with a JSON patch (415 for another content type)."""
+    content_type = req.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in PATCH_TYPES:
+        raise UnsupportedMediaType(f"Unsupported Content-Type {content_type!r}: use "
+                                   f"{PATCH_TYPES[0]}.")
+    policy.enforce(req.ctx, "image:modify_image")
+    ops = fields.parse_patch(req.body)
+    return _images(req).update_image(req.ctx, req.params["image_id"], ops)
+
+
+def delete_image(req: ApiRequest) -> ApiResponse:
+    """DELETE /v2/images/{image_id}: 204."""
+    policy.enforce(req.ctx, "image:delete_image")
+    _images(req).delete_image(req.ctx, req.params["image_id"])
+    return ApiResponse(204)
+
+
+def _check_octet_stream(req: ApiRequest) -> None:
+    content_type = req.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in ("", "application/octet-stream"):
+        raise UnsupportedMediaType(f"Unsupported Content-Type {content_type!r}: use "
+                                   "application/octet-stream.")
+
+
+def upload_image(req: ApiRequest) -> ApiResponse:
+    """PUT /v2/images/{image_id}/file (raw body): 204; 409 unless the image is queued."""
+    _check_octet_stream(req)
+    policy.enforce(req.ctx, "image:upload_image")
+    req.cloud.image.data.upload_image(req.ctx, req.params["image_id"], req.body_file)
+    return ApiResponse(204)
+
+
+def download_image(req: ApiRequest) -> Any:
+    """GET /v2/images/{image_id}/file: the data with Content-MD5; 204 when there is none."""
+    policy.enforce(req.ctx, "image:download_image")
+    chunks, image = req.cloud.image.data.download_image(req.ctx, req.params["image_id"])
+    if chunks is None:
+        return ApiResponse(204)
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers={
+        "Content-MD5": image["checksum"], "Content-Length": str(image["size"])})
+
+
+def stage_image(req: ApiRequest) -> ApiResponse:
+    """PUT /v2/images/{image_id}/stage (raw body): 204; the image becomes ``uploading``."""
+    _check_octet_stream(req)
+    policy.enforce(req.ctx, "image:import_image")
+    req.cloud.image.data.stage_image(req.ctx, req.params["image_id"], req.body_file)
+    return ApiResponse(204)
+
+
+def import_image(req: ApiRequest) -> ApiResponse:
+    """POST /v2/images/{image_id}/import ``{"method": {"name": "glance-direct"}}``: 202."""
+    policy.enforce(req.ctx, "image:import_image")
+    method = req.require_body("method").get("name")
+    req.cloud.image.data.import_image(req.ctx, req.params["image_id"], method)
+    return ApiResponse(202)
+
+
+def import_info(req: ApiRequest) -> dict[str, Any]:
+    """GET /v2/info/import: the supported import methods."""
+    return req.cloud.image.data.import_info()
+
+
+def add_tag(req: ApiRequest) -> ApiResponse:
+    """PUT /v2/images/{image_id}/tags/{tag}: 204."""
+    policy.enforce(req.ctx, "image:modify_image")
+    _images(req).add_tag(req.ctx, req.params["image_id"], req.params["tag"])
+    return ApiResponse(204)
+
+
+def delete_tag(req: ApiRequest) -> ApiResponse:
+    """DELETE /v2/images/{image_id}/tags/{tag}: 204; 404 for a tag the image lacks."""
+    policy.enforce(req.ctx, "image:modify_image")
+    _images(req).delete_tag(req.ctx, req.params["image_id"], req.params["tag"])
+    return ApiResponse(204)
+
+
+def deactivate(req: ApiRequest) -> ApiResponse:
+    """POST /v2/images/{image_id}/actions/deactivate (admin): 204."""
+    policy.enforce(req.ctx, "image:deactivate")
+    _images(req).set_active(req.ctx, req.params["image_id"], False)
+    return ApiResponse(204)
+
+
+def reactivate(req: ApiRequest) -> ApiResponse:
+    """POST /v2/images/{image_id}/actions/reactivate (admin): 204."""
+    policy.enforce(req.ctx, "image:reactivate")
+    _images(req).set_active(req.ctx, req.params["image_id"], True)
+    return ApiResponse(204)

@@ -1,0 +1,39 @@
+"""Errors of the Image service (rendered in Glance's error style by the HTTP layer)."""
+
+from __future__ import annotations
+
+from pocketstack.common import errors
+
+
+class ImageNotFound(errors.NotFound):
+    """404: no image with that id, or one the caller may not see."""
+
+
+class MemberNotFound(errors.NotFound):
+    """404: the project is not a member of the image (or the caller may not see it)."""
+
+
+class ImageForbidden(errors.Forbidden):
+    """403: the caller sees the image but may not change it (not the owner, read-only field,
+    a public image by a non-admin, members of a non-shared image...)."""
+
+
+class ImageProtected(errors.Forbidden):
+    """403: delete of an image whose ``protected`` flag is set."""
+
+
+class InvalidImageStatus(errors.Conflict):
+    """409: the image's status does not allow the action (e.g. upload to an active image)."""
+
+
+class DuplicateMember(errors.Conflict):
+    """409: the project is already a member of the image."""
+
+
+class PropertyNotFound(errors.Conflict):
+    """409: a JSON-patch ``replace``/``remove`` of a property the image does not have
+    (Glance answers 409 here)."""
+
+
+class ImageDataNotFound(errors.NotFound):
+    """404: the image record is active but its data is not in this host's store."""

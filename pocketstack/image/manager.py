@@ -1,0 +1,58 @@
+"""The Image service's manager: one object per resource family, reached as
+``cloud.image.<family>``:
+
+- ``images`` (``images.ImageRecordManager``): list, show, create, update, delete, tags,
+  deactivate/reactivate;
+- ``data`` (``data.ImageDataManager``): upload, download, stage/import, local files;
+- ``members`` (``members.MemberManager``): sharing with other projects.
+
+Other services call the three functions defined here directly: ``get_image``,
+``image_path`` and ``create_image_from_file``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pocketstack.common.auth import RequestContext
+
+
+class ImageManager:
+    """Entry point of the Image service for the API layer and other services."""
+
+    def __init__(self, cloud: Any):
+        from pocketstack.image import policies  # noqa: F401 - registers the rules
+        from pocketstack.image.data import ImageDataManager
+        from pocketstack.image.images import ImageRecordManager
+        from pocketstack.image.members import MemberManager
+
+        self.cloud = cloud
+        self.images = ImageRecordManager(cloud, on_delete=lambda i: self.data.delete_data(i))
+        self.data = ImageDataManager(cloud, self.images)
+        self.members = MemberManager(cloud)
+
+    def get_image(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
+        """The API view dict of an image (id, name, status, disk_format, container_format,
+        size, virtual_size (bytes), min_disk (GB), min_ram (MB), visibility, owner, checksum,
+        protected, tags, and extra properties as top-level keys).
+
+        Raises:
+            ImageNotFound (404): unknown or not visible to ``ctx``.
+        """
+        return self.images.get_image(ctx, image_id)
+
+    def image_path(self, image_id: str) -> Path:
+        """The local store file of ``image_id`` (may not exist on other hosts)."""
+        return self.data.image_path(image_id)
+
+    def create_image_from_file(self, ctx: RequestContext, name: str, path: Path,
+                               disk_format: str = "qcow2", container_format: str = "bare",
+                               visibility: str = "public",
+                               properties: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Upload a local file as an active image; idempotent on name + checksum.
+
+        See ``data.ImageDataManager.create_image_from_file``.
+        """
+        return self.data.create_image_from_file(ctx, name, Path(path), disk_format,
+                                                container_format, visibility, properties)
