@@ -1,0 +1,40 @@
+"""The default guest image (``cirros``), built from Debian packages with no download.
+
+Use :func:`pocketstack.guest.build.ensure_image` (cached per recipe hash) or
+:func:`pocketstack.guest.build.build_image`; ``python -m pocketstack.guest.build DEST`` by hand.
+
+The image boots from the disk alone (syslinux in the MBR and a FAT boot partition; no
+``-kernel``) with ``-M q35``, virtio disk and NIC, 128 MB+ RAM, the boot disk first and the
+config drive as a second (read-only) disk. A ``virtio-rng-pci`` device is optional; without
+it the first SSH host key is ready about a second after the ready line. Root is a persistent
+ext4 partition (``/dev/vda2``).
+
+What the guest does at each boot (``files/rcS``); every line goes to the serial console::
+
+    pocketstack guest: boot <N>                      (a persistent boot counter)
+    pocketstack guest: config drive /dev/vdb         (or: no config drive)
+    pocketstack guest: installed <n> ssh key(s) for root
+    pocketstack guest: eth0 ip <ip> netmask <mask> (static)
+    pocketstack guest: eth0 default via <gateway>
+    pocketstack guest: eth0 dhcp (udhcpc in the background)
+    pocketstack guest: eth0 ip <ip> netmask <mask> (dhcp)
+    pocketstack guest: eth0 ip <ip> netmask <mask> (static: no DHCP answer yet)
+    pocketstack guest: running user_data / user_data exited with status <s>
+    pocketstack guest: user_data already ran for instance <uuid>
+    pocketstack guest <hostname> ready
+    pocketstack guest: ssh host key SHA256:...       (just after the ready line)
+
+- Config drive: the block device labelled ``config-2`` (ISO9660 or vfat), mounted read-only;
+  ``openstack/latest/*`` is copied to ``/run/config-drive`` and the device unmounted.
+- Hostname: ``hostname`` (else ``name``) of ``meta_data.json``, saved in /etc/hostname; with
+  no config drive the saved one (default ``cirros``).
+- Keys: every ``public_keys`` value is added to /root/.ssh/authorized_keys (never removed).
+- Network (``network_data.json``): each ``networks[]`` entry picks its interface by the MAC of
+  its link; ``ipv4`` sets address, routes and DNS; ``ipv4_dhcp`` runs udhcpc for at most about
+  a second and then in the background, and falls back to the entry's ``ip_address`` when
+  no lease came. Without network data: DHCP on eth0.
+- user_data: run when it starts with ``#!``, once per instance uuid (like cloud-init), before
+  the ready line, output on the console.
+- dropbear on port 22, public-key login only; acpid turns the ACPI power button (QMP
+  ``system_powerdown``) into ``poweroff``; ``reboot`` and ``system_reset`` reboot.
+"""
