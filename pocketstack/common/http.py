@@ -107,6 +107,8 @@ class ApiResponse:
 
 Handler = Callable[[ApiRequest], Any]
 
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
 
 @dataclass(frozen=True)
 class RouteSpec:
@@ -155,8 +157,9 @@ class ServiceAPI:
             by_path.setdefault(spec.path, []).append(spec)
         routes: list[BaseRoute] = []
         for path, specs in by_path.items():
-            # No method list: the endpoint answers 405 itself, in the service's error style.
-            routes.append(Route(path, self._endpoint(specs, app_state)))
+            # Every method reaches the endpoint (Starlette would allow only GET for a function
+            # endpoint): it answers 405 itself, in the service's error style.
+            routes.append(Route(path, self._endpoint(specs, app_state), methods=_ALL_METHODS))
         router = Router(routes=routes, default=self._not_found)
         return Mount(self.prefix, app=router)
 
