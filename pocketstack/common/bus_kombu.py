@@ -1,0 +1,217 @@
+"""The bus on RabbitMQ (AMQP 0-9-1), through kombu.
+
+Topology (all names prefixed ``pocketstack``):
+
+- one direct exchange ``pocketstack``; a server of target ``compute.node1`` consumes the
+  durable queue ``pocketstack.compute.node1`` bound with that routing key. Several servers
+  of one target (e.g. two controllers serving ``conductor``) share its queue: each message
+  goes to one of them. A cast to a host whose agent is restarting waits in its queue.
+- one fanout exchange per topic, ``pocketstack.fanout.<topic>``, each server binding an
+  exclusive auto-delete queue to it.
+- ``call`` replies go to this bus's exclusive reply queue (``reply_to`` + ``correlation_id``);
+  the request carries an expiration of the call's timeout so that a late request is dropped
+  instead of run after the caller gave up.
+
+Delivery is at most once (acknowledged on receipt), as with oslo.messaging's casts. One
+consumer thread owns the consuming connection; publishing goes through a second connection
+under a lock (kombu channels are not thread-safe). Handlers run on a thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.bus import (
+    DEFAULT_TIMEOUT,
+    Bus,
+    MessagingTimeout,
+    decode,
+    dispatch,
+    encode,
+    error_from_wire,
+    error_to_wire,
+)
+
+LOG = logging.getLogger(__name__)
+PREFIX = "pocketstack"
+
+
+class KombuBus(Bus):
+    """``Bus`` over AMQP.
+
+    Args:
+        url: ``amqp://user:password@host:5672/vhost``.
+        workers: handler threads.
+    """
+
+    def __init__(self, url: str, workers: int = 32):
+        self.url = url
+        self._direct = Exchange(PREFIX, type="direct", durable=True)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amqp")
+        self._publish_conn = Connection(url)
+        self._publish_lock = threading.Lock()
+        self._producer: Producer | None = None
+        self._reply_queue = Queue(f"{PREFIX}.reply.{uuid.uuid4().hex}", exclusive=True,
+                                  auto_delete=True, durable=False)
+        self._pending: dict[str, Future] = {}
+        self._pending_lock = threading.Lock()
+        self._endpoints: dict[str, Any] = {}  # queue name -> endpoint
+        self._queues: list[Queue] = [self._reply_queue]
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._attached = threading.Event()
+        self._thread = threading.Thread(target=self._consume_forever, name="amqp-consumer",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=30):
+            raise errors.ServiceUnavailable(f"Could not connect to the message bus {url}.")
+
+    # -- publishing -------------------------------------------------------------------
+
+    def _publish(self, body: str, exchange: Exchange | str, routing_key: str,
+                 **properties: Any) -> None:
+        with self._publish_lock:
+            self._publish_conn.ensure_connection(max_retries=5)
+            if self._producer is None or self._producer.channel is None:
+                self._producer = Producer(self._publish_conn.channel())
+            publish = self._publish_conn.ensure(self._producer, self._producer.publish,
+                                                max_retries=3)
+            publish(body, exchange=exchange, routing_key=routing_key,
+                    content_type="application/json", content_encoding="utf-8",
+                    serializer=None, retry=True, **properties)
+
+    def call(self, ctx: RequestContext, target: str, method: str,
+             timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
+        correlation_id = uuid.uuid4().hex
+        future: Future = Future()
+        with self._pending_lock:
+            self._pending[correlation_id] = future
+        try:
+            self._publish(encode(method, ctx, args), self._direct, target,
+                          reply_to=self._reply_queue.name, correlation_id=correlation_id,
+                          expiration=timeout, declare=[self._direct])
+            reply = future.result(timeout=timeout)
+        except FutureTimeout:
+            raise MessagingTimeout(f"Timed out after {timeout}s waiting for {target} "
+                                   f"to answer {method}.") from None
+        finally:
+            with self._pending_lock:
+                self._pending.pop(correlation_id, None)
+        if "error" in reply:
+            raise error_from_wire(reply["error"])
+        return reply.get("result")
+
+    def cast(self, ctx: RequestContext, target: str, method: str, **args: Any) -> None:
+        self._publish(encode(method, ctx, args), self._direct, target, declare=[self._direct])
+
+    def fanout(self, ctx: RequestContext, topic: str, method: str, **args: Any) -> None:
+        exchange = Exchange(f"{PREFIX}.fanout.{topic}", type="fanout", durable=False)
+        self._publish(encode(method, ctx, args), exchange, topic, declare=[exchange])
+
+    # -- serving ----------------------------------------------------------------------
+
+    def serve(self, target: str, endpoint: Any) -> None:
+        topic = target.split(".", 1)[0]
+        direct = Queue(f"{PREFIX}.{target}", self._direct, routing_key=target, durable=True)
+        fan = Queue(f"{PREFIX}.fanout.{target}.{uuid.uuid4().hex[:8]}",
+                    Exchange(f"{PREFIX}.fanout.{topic}", type="fanout", durable=False),
+                    exclusive=True, auto_delete=True, durable=False)
+        self._endpoints[direct.name] = endpoint
+        self._endpoints[fan.name] = endpoint
+        self._queues.extend([direct, fan])
+        self._attached.clear()
+        self._changed.set()
+        # Return only once consuming, so nothing sent after serve() can miss the queues.
+        if not self._attached.wait(timeout=30):
+            raise errors.ServiceUnavailable(f"Could not consume {target} on the message bus.")
+
+    def _on_reply(self, _decoded: Any, message: Any) -> None:
+        message.ack()
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id:
+            self._resolve(correlation_id, message.body)
+
+    def _on_request(self, endpoint: Any) -> Any:
+        def callback(_decoded: Any, message: Any) -> None:
+            message.ack()
+            props = message.properties
+            # message.body is the raw JSON; our own decode() checks the version field.
+            self._pool.submit(self._handle, message.body, endpoint, props.get("reply_to"),
+                              props.get("correlation_id"))
+
+        return callback
+
+    def _resolve(self, correlation_id: str, body: Any) -> None:
+        with self._pending_lock:
+            future = self._pending.get(correlation_id)
+        if future is not None and not future.done():
+            future.set_result(json.loads(body) if isinstance(body, (str, bytes)) else body)
+
+    def _handle(self, body: Any, endpoint: Any, reply_to: str | None,
+                correlation_id: str | None) -> None:
+        try:
+            method, ctx, args = decode(body)
+            reply: dict[str, Any] = {"result": dispatch(endpoint, method, ctx, args)}
+        except Exception as exc:
+            if reply_to is None:
+                LOG.exception("cast failed")
+            reply = {"error": error_to_wire(exc)}
+        if reply_to:
+            try:
+                self._publish(json.dumps(reply), "", reply_to, correlation_id=correlation_id)
+            except Exception:
+                LOG.exception("could not send the reply to %s", reply_to)
+
+    def _consume_forever(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with Connection(self.url) as conn:
+                    conn.ensure_connection(max_retries=3)
+                    self._consume(conn)
+            except Exception as exc:  # connection lost: reconnect
+                if self._stopping.is_set():
+                    return
+                LOG.warning("message bus connection lost (%s); reconnecting", exc)
+                self._stopping.wait(1.0)
+
+    def _consume(self, conn: Connection) -> None:
+        while not self._stopping.is_set():
+            self._changed.clear()
+            channel = conn.channel()
+            channel.basic_qos(0, 64, False)
+            consumers = [Consumer(channel, queues=[self._reply_queue],
+                                  callbacks=[self._on_reply], accept=None)]
+            consumers += [Consumer(channel, queues=[q], accept=None,
+                                   callbacks=[self._on_request(self._endpoints[q.name])])
+                          for q in list(self._queues) if q is not self._reply_queue]
+            with contextlib.ExitStack() as stack:
+                for consumer in consumers:
+                    stack.enter_context(consumer)
+                self._ready.set()
+                if not self._changed.is_set():
+                    self._attached.set()
+                while not self._stopping.is_set() and not self._changed.is_set():
+                    try:
+                        conn.drain_events(timeout=0.5)
+                    except TimeoutError:
+                        pass
+            channel.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._publish_lock:
+            self._publish_conn.release()
