@@ -16,8 +16,10 @@ formulas, see ``host_state.HostState``).
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,7 +49,7 @@ def _add_usage(session: Session, host: str, vcpus: int, memory_mb: int, disk_gb:
         )
         .execution_options(synchronize_session=False)
     )
-    return session.execute(stmt).rowcount == 1
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
 
 
 def _subtract_usage(session: Session, alloc: Allocation) -> None:
@@ -75,11 +77,12 @@ def _delete_allocation(session: Session, instance_uuid: str) -> Allocation | Non
     if alloc is None:
         return None
     session.expunge(alloc)
-    deleted = session.execute(
+    result = session.execute(
         sa.delete(Allocation)
         .where(Allocation.instance_uuid == instance_uuid)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    deleted = cast(CursorResult[Any], result).rowcount
     return alloc if deleted == 1 else None
 
 
