@@ -1,0 +1,71 @@
+"""Periodic tasks: functions run every ``interval`` seconds in one daemon thread.
+
+Used by agents (heartbeat, power-state sync, reconciliation) and controllers. A task that
+raises is logged with its traceback and the loop goes on; ``stop()`` wakes the thread at once
+and waits for the running task to return::
+
+    loop = PeriodicTasks("compute-agent", conf.periodic_interval, [self.heartbeat, self.sync])
+    loop.start()
+    ...
+    loop.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+LOG = logging.getLogger(__name__)
+
+
+class PeriodicTasks:
+    """Run ``tasks`` in order, every ``interval`` seconds, in a daemon thread named ``name``.
+
+    Args:
+        name: thread name (shows in logs and ``py-spy``).
+        interval: seconds between the end of one round and the start of the next.
+        tasks: callables without arguments.
+        run_first: run a round immediately on ``start()`` (else after one interval).
+    """
+
+    def __init__(self, name: str, interval: float, tasks: Sequence[Callable[[], object]],
+                 run_first: bool = False):
+        self.name = name
+        self.interval = max(0.05, float(interval))
+        self.tasks = list(tasks)
+        self.run_first = run_first
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (a second call is a no-op while it runs)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def run_once(self) -> None:
+        """Run every task once in this thread, logging (not raising) failures."""
+        for task in self.tasks:
+            if self._stop.is_set():
+                return
+            try:
+                task()
+            except Exception:
+                LOG.exception("%s: periodic task %s failed", self.name,
+                              getattr(task, "__name__", task))
+
+    def _loop(self) -> None:
+        if self.run_first:
+            self.run_once()
+        while not self._stop.wait(self.interval):
+            self.run_once()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the loop and wait up to ``timeout`` s for a running round to finish."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._thread = None

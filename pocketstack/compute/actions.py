@@ -1,0 +1,225 @@
+"""Instance actions and their events: the recorded workflow of every server request.
+
+An *action* is one user request on a server (``create``, ``stop``, ``delete``...) keyed by the
+request id (``X-Openstack-Request-Id``); its *events* are the workflow steps, each with start
+and finish times and a result (``Success``/``Error``), as in Nova's ``os-instance-actions``.
+The API records the action; the conductor and the compute agent record the steps with
+``event(...)``, which they find by ``(instance_uuid, ctx.request_id)`` — the request id
+travels with the context on the bus.
+
+Also here: the small row helpers the conductor and agent share (``update_instance`` with an
+expected-state guard, ``add_fault``).
+
+Event names (Nova's where Nova has them): ``api__authorize_and_validate`` (the API's checks),
+``compute__schedule_instances``, ``compute__allocate_network``,
+``compute__prepare_block_device``, ``compute__spawn``, ``compute_stop_instance``,
+``compute_start_instance``, ``compute_reboot_instance``, ``compute_terminate_instance``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import Database, utcnow
+from pocketstack.compute.exceptions import InstanceActionNotFound
+from pocketstack.compute.models import Instance, InstanceAction, InstanceActionEvent, InstanceFault
+
+LOG = logging.getLogger(__name__)
+
+SUCCESS = "Success"
+ERROR = "Error"
+
+EV_AUTHORIZE = "api__authorize_and_validate"
+EV_SCHEDULE = "compute__schedule_instances"
+EV_NETWORK = "compute__allocate_network"
+EV_BLOCK_DEVICE = "compute__prepare_block_device"
+EV_SPAWN = "compute__spawn"
+EV_STOP = "compute_stop_instance"
+EV_START = "compute_start_instance"
+EV_REBOOT = "compute_reboot_instance"
+EV_TERMINATE = "compute_terminate_instance"
+
+
+@contextlib.contextmanager
+def _session(target: Session | Database) -> Iterator[Session]:
+    if isinstance(target, Session):
+        yield target
+    else:
+        with target.transaction() as s:
+            yield s
+
+
+def start_action(target: Session | Database, ctx: RequestContext, instance_uuid: str,
+                 action: str, start_time: dt.datetime | None = None) -> InstanceAction:
+    """Record the start of ``action`` (``create``, ``stop``...) for ``ctx.request_id``.
+
+    ``target`` is an open session (to share the caller's transaction) or the ``Database``.
+    """
+    row = InstanceAction(action=action, instance_uuid=instance_uuid,
+                         request_id=ctx.request_id, user_id=ctx.user_id,
+                         project_id=ctx.project_id, start_time=start_time or utcnow())
+    with _session(target) as s:
+        s.add(row)
+        s.flush()
+    return row
+
+
+def record_event(session: Session, action: InstanceAction, name: str, start: dt.datetime,
+                 finish: dt.datetime, result: str = SUCCESS, host: str | None = None) -> None:
+    """Record an event that already ran (the API's validation step, timed by the caller)."""
+    session.add(InstanceActionEvent(action_id=action.id, event=name, start_time=start,
+                                    finish_time=finish, result=result, host=host))
+
+
+def _find_action(session: Session, instance_uuid: str, request_id: str) -> InstanceAction | None:
+    return session.scalars(
+        sa.select(InstanceAction)
+        .where(InstanceAction.instance_uuid == instance_uuid,
+               InstanceAction.request_id == request_id)
+        .order_by(InstanceAction.id.desc()).limit(1)).first()
+
+
+@contextlib.contextmanager
+def event(db: Database, ctx: RequestContext, instance_uuid: str, name: str,
+          host: str | None = None) -> Iterator[None]:
+    """Record the step ``name`` of the action of ``ctx.request_id`` around the ``with`` body.
+
+    Writes the event with its start time at once (visible while it runs), then its finish
+    time and ``Success``, or ``Error`` with the traceback (shown to admins only by the API),
+    marks the action's message ``Error`` and re-raises. Without an action for this request
+    (periodic work under a system context) the body runs unrecorded.
+    """
+    with db.transaction() as s:
+        action = _find_action(s, instance_uuid, ctx.request_id)
+        row = None
+        if action is not None:
+            row = InstanceActionEvent(action_id=action.id, event=name, host=host,
+                                      start_time=utcnow())
+            s.add(row)
+    try:
+        yield
+    except BaseException as exc:
+        if row is not None:
+            _finish_event(db, row.id, ERROR, _traceback_of(exc))
+        raise
+    if row is not None:
+        _finish_event(db, row.id, SUCCESS, None)
+
+
+def _traceback_of(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
+
+
+def _finish_event(db: Database, event_id: int, result: str, tb: str | None) -> None:
+    with db.transaction() as s:
+        row = s.get(InstanceActionEvent, event_id)
+        if row is None:
+            return
+        row.finish_time = utcnow()
+        row.result = result
+        row.traceback = tb
+        if result == ERROR:
+            action = s.get(InstanceAction, row.action_id)
+            if action is not None:
+                action.message = ERROR
+
+
+def finish_action(db: Database, ctx: RequestContext, instance_uuid: str,
+                  error: bool = False) -> None:
+    """Set the finish time of the action of ``ctx.request_id`` (message ``Error`` if failed)."""
+    with db.transaction() as s:
+        action = _find_action(s, instance_uuid, ctx.request_id)
+        if action is None:
+            return
+        action.finish_time = utcnow()
+        if error:
+            action.message = ERROR
+
+
+def add_fault(target: Session | Database, instance_uuid: str, message: str, code: int = 500,
+              details: str | None = None) -> None:
+    """Record the server's latest error (the API's ``fault``)."""
+    with _session(target) as s:
+        s.add(InstanceFault(instance_uuid=instance_uuid, code=code, message=message[:4000],
+                            details=details))
+
+
+def update_instance(db: Database, instance_uuid: str, expected: dict[str, Any] | None = None,
+                    **values: Any) -> bool:
+    """Change columns of a live server, only if its columns still hold ``expected``.
+
+    ``expected`` maps a column to a value or a tuple of allowed values (``None`` allowed);
+    the check and the write are one ``UPDATE`` so concurrent actors (API, conductor, agent,
+    periodic sync) never overwrite a transition they did not see. Returns whether it changed.
+    """
+    conds = [Instance.uuid == instance_uuid, Instance.deleted.is_(False)]
+    for column, value in (expected or {}).items():
+        col = getattr(Instance, column)
+        allowed = value if isinstance(value, tuple) else (value,)
+        parts = []
+        non_null = [v for v in allowed if v is not None]
+        if non_null:
+            parts.append(col.in_(non_null))
+        if None in allowed:
+            parts.append(col.is_(None))
+        conds.append(sa.or_(*parts))
+    values.setdefault("updated_at", utcnow())
+    with db.transaction() as s:
+        result = s.execute(sa.update(Instance).where(*conds).values(**values)
+                           .execution_options(synchronize_session=False))
+        return bool(result.rowcount)
+
+
+def load_instance(db: Database, instance_uuid: str) -> Instance | None:
+    """The server row (deleted ones too), detached; ``None`` when unknown."""
+    with db.reader() as s:
+        return s.get(Instance, instance_uuid)
+
+
+class ActionManager:
+    """``cloud.compute.actions``: the ``os-instance-actions`` reads (API reference "Servers
+    actions (servers, os-instance-actions)")."""
+
+    def __init__(self, cloud: Any):
+        self.cloud = cloud
+        self.db: Database = cloud.db
+
+    def list(self, ctx: RequestContext, server_id: str) -> list[InstanceAction]:
+        """Actions of a visible server (deleted servers too), newest first.
+
+        Raises:
+            ServerNotFound: unknown or another project's server.
+        """
+        self.cloud.compute.servers.get(ctx, server_id, include_deleted=True)
+        with self.db.reader() as s:
+            return list(s.scalars(
+                sa.select(InstanceAction).where(InstanceAction.instance_uuid == server_id)
+                .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())))
+
+    def get(self, ctx: RequestContext, server_id: str,
+            request_id: str) -> tuple[InstanceAction, list[InstanceActionEvent]]:
+        """One action and its events in the order they started.
+
+        Raises:
+            ServerNotFound: unknown or another project's server.
+            InstanceActionNotFound: no action with ``request_id`` on this server.
+        """
+        self.cloud.compute.servers.get(ctx, server_id, include_deleted=True)
+        with self.db.reader() as s:
+            action = _find_action(s, server_id, request_id)
+            if action is None:
+                raise InstanceActionNotFound.for_request(request_id, server_id)
+            events = list(s.scalars(
+                sa.select(InstanceActionEvent)
+                .where(InstanceActionEvent.action_id == action.id)
+                .order_by(InstanceActionEvent.start_time, InstanceActionEvent.id)))
+            return action, events

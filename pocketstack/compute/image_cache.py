@@ -1,0 +1,59 @@
+"""Images on a compute host: the image store's file when it is local, else a cached download.
+
+A remote agent (``pocketstack compute`` on another machine) has no access to the image store,
+so it downloads ``GET /image/v2/images/{id}/file`` with the user's token into
+``<state_dir>/images/cache/<id>`` (a temporary file, renamed when complete, so a crash never
+leaves a half image under the final name). One download per image at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pocketstack.compute.drivers.base import DriverError
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(image_id: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(image_id, threading.Lock())
+
+
+def ensure_image(conf: Any, image: dict[str, Any], auth_token: str | None) -> str:
+    """A local path of ``image`` (the spec's ``image`` dict: id, path, url).
+
+    Raises:
+        DriverError: the image is not local and the download failed.
+    """
+    path = image.get("path")
+    if path and os.path.exists(path):
+        return str(path)
+    cached = Path(conf.state_dir, "images", "cache", image["id"])
+    with _lock(image["id"]):
+        if cached.exists():
+            return str(cached)
+        if not image.get("url"):
+            raise DriverError(f"Image {image['id']} is not available on this host.")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        _download(image["url"], auth_token, cached)
+    return str(cached)
+
+
+def _download(url: str, token: str | None, dest: Path) -> None:
+    request = urllib.request.Request(url, headers={"X-Auth-Token": token or ""})
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=60) as resp:
+            shutil.copyfileobj(resp, out, 1024 * 1024)
+        os.replace(tmp, dest)
+    except Exception as exc:
+        os.unlink(tmp)
+        raise DriverError(f"Downloading image from {url} failed: {exc}") from exc

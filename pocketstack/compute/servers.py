@@ -1,0 +1,487 @@
+"""Servers: the lifecycle requests of the Nova "Servers" and "Servers - run an action" APIs.
+
+``cloud.compute.servers`` (``ServerManager``) is the controller side of the compute workflow
+(ARCHITECTURE.md "The compute workflow"): it validates a request completely before it writes
+anything, records the server and an instance action in one transaction, and hands the work
+to the conductor (builds, deletes finished on the controller) or to the server's compute
+agent (power actions, delete, console) over the bus. It returns detached ``Instance`` rows;
+the API layer renders them.
+
+Deletes: a server with a host whose compute service is up is destroyed by that host's agent,
+which then asks the conductor to finish (release the claim, deallocate ports, mark deleted).
+A server with no host (failed scheduling, or not scheduled yet) or on a host whose service is
+down is finished here at once; the down host's agent removes the orphaned guest when it comes
+back (its start-up reconciliation destroys guests the database no longer wants).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import Database, new_id, utcnow
+from pocketstack.compute import actions, states
+from pocketstack.compute.exceptions import (
+    AvailabilityZoneNotFound,
+    ConsoleNotAvailable,
+    FlavorDiskTooSmall,
+    FlavorMemoryTooSmall,
+    ImageNotActive,
+    InstanceNotReady,
+    MetadataItemNotFound,
+    ServerNotFound,
+)
+from pocketstack.compute.models import Instance, InstanceFault, Service
+from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
+
+GIB = 1024**3
+
+#: API sort keys (Nova's names and ours) -> Instance columns
+SORT_KEYS = {
+    "created_at": "created_at", "updated_at": "updated_at", "launched_at": "launched_at",
+    "terminated_at": "terminated_at", "display_name": "name", "name": "name",
+    "display_description": "description", "description": "description", "uuid": "uuid",
+    "id": "uuid", "hostname": "hostname", "host": "host", "node": "node",
+    "vm_state": "vm_state", "task_state": "task_state", "power_state": "power_state",
+    "key_name": "key_name", "project_id": "project_id", "user_id": "user_id",
+    "availability_zone": "availability_zone", "image_ref": "image_ref",
+    "flavor_id": "flavor_id", "instance_type_id": "flavor_id", "locked": "locked",
+}
+
+
+def sanitize_hostname(name: str, default: str) -> str:
+    """A DNS label from a server name, as Nova derives it: lowercase, spaces and ``_`` to
+    ``-``, other characters outside ``[a-z0-9.-]`` dropped, ``.``/``-`` trimmed at the ends,
+    at most 63 characters; ``default`` when nothing is left."""
+    text = name.lower()
+    text = re.sub(r"[ _]", "-", text)
+    text = re.sub(r"[^\w.-]+", "", text, flags=re.ASCII).replace("_", "-")
+    text = text[:63].strip(".-")
+    return text or default
+
+
+def _parse_time(value: Any, name: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None) if value.tzinfo is None else \
+            value.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.BadRequest(f"Invalid {name} value: {value!r}") from None
+    return _parse_time(parsed, name) if parsed.tzinfo else parsed
+
+
+class ServerManager:
+    """``cloud.compute.servers``: create, read, change and delete servers.
+
+    Every function takes the caller's ``RequestContext``; a server of another project is
+    ``ServerNotFound`` (404) unless the caller is admin.
+    """
+
+    def __init__(self, cloud: Any):
+        self.cloud = cloud
+        self.conf = cloud.conf
+        self.db: Database = cloud.db
+        self.conductor = ConductorClient(cloud.bus)
+        self.agents = ComputeAgentClient(cloud.bus)
+
+    # ------------------------------------------------------------------ create
+
+    def create(self, ctx: RequestContext, *, name: str, image_id: str, flavor_id: str,
+               networks: list[dict[str, Any]] | str, key_name: str | None = None,
+               user_data: str | None = None, metadata: dict[str, str] | None = None,
+               availability_zone: str | None = None,
+               security_groups: list[str] | None = None, min_count: int = 1,
+               max_count: int = 1, description: str | None = None,
+               access_ip_v4: str | None = None, config_drive: bool = True) -> list[Instance]:
+        """Validate a boot request, record the servers (BUILD) and cast them to the conductor.
+
+        ``networks``: ``[{"uuid", "fixed_ip"?} | {"port"}]``, or ``"auto"`` (the project's
+        network) or ``"none"``. ``user_data``: base64 text. Several servers
+        (``max_count`` > 1) are named ``name-1``, ``name-2``... Nothing is written unless
+        every check passes (API reference "Create Server").
+
+        Raises:
+            FlavorNotFound, ImageNotFound (404); ImageNotActive, FlavorMemoryTooSmall,
+            FlavorDiskTooSmall, AvailabilityZoneNotFound, BadRequest (400); KeypairNotFound
+            (404); QuotaExceeded (403); network errors from ``cloud.network``.
+        """
+        started = utcnow()
+        flavor = self.cloud.compute.flavors.get(ctx, flavor_id)
+        image = self._check_image(ctx, image_id, flavor)
+        requested = self._check_networks(ctx, networks)
+        key_data = self.cloud.compute.keypairs.get(ctx, key_name).public_key if key_name \
+            else None
+        groups = list(security_groups or ["default"])
+        if requested:
+            self.cloud.network.security_group_ids(ctx, ctx.project_id, groups)
+        zone, force_host = self._check_zone(ctx, availability_zone)
+        count = self._check_quota(ctx, flavor, min_count, max_count)
+        rows = self._new_rows(ctx, name=name, count=count, flavor=flavor, image=image,
+                              requested=requested, key_name=key_name, key_data=key_data,
+                              user_data=user_data, metadata=metadata or {}, zone=zone,
+                              groups=groups, description=description,
+                              access_ip_v4=access_ip_v4, config_drive=config_drive)
+        if force_host:
+            for row in rows:
+                row.node = force_host  # read by the conductor as the forced host
+        with self.db.transaction() as s:
+            s.add_all(rows)
+            s.flush()
+            for row in rows:
+                action = actions.start_action(s, ctx, row.uuid, "create", start_time=started)
+                actions.record_event(s, action, actions.EV_AUTHORIZE, started, utcnow())
+        self.conductor.build_instances(ctx, [r.uuid for r in rows], auth_token=ctx.auth_token)
+        return rows
+
+    def _check_image(self, ctx: RequestContext, image_id: str, flavor: Any) -> dict[str, Any]:
+        image = self.cloud.image.get_image(ctx, image_id)
+        if image.get("status") != "active":
+            raise ImageNotActive.for_id(image_id)
+        if int(image.get("min_ram") or 0) > flavor.memory_mb:
+            raise FlavorMemoryTooSmall()
+        if flavor.root_gb:
+            needed_gb = max(int(image.get("min_disk") or 0),
+                            -(-int(image.get("virtual_size") or image.get("size") or 0) // GIB))
+            if needed_gb > flavor.root_gb:
+                raise FlavorDiskTooSmall()
+        return image
+
+    def _check_networks(self, ctx: RequestContext,
+                        networks: list[dict[str, Any]] | str) -> list[dict[str, Any]]:
+        if networks == "none":
+            return []
+        if networks == "auto":
+            networks = []
+        if not isinstance(networks, list):
+            raise errors.BadRequest("networks must be a list, 'auto' or 'none'.")
+        return list(self.cloud.network.validate_networks(ctx, networks))
+
+    def _check_zone(self, ctx: RequestContext,
+                    requested: str | None) -> tuple[str | None, str | None]:
+        """``az``, or ``az:host`` (admins force a host, as in Nova) -> (zone, forced host)."""
+        if not requested:
+            return None, None
+        zone, _, host = requested.partition(":")
+        host = host.partition(":")[0]
+        if host and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized("Policy doesn't allow os_compute_api:servers:"
+                                             "create:forced_host to be performed.")
+        if zone and not self.cloud.compute.hypervisors.availability_zone_exists(zone):
+            raise AvailabilityZoneNotFound()
+        return zone or None, host or None
+
+    def _check_quota(self, ctx: RequestContext, flavor: Any, min_count: int,
+                     max_count: int) -> int:
+        """The number of servers to make: ``max_count``, else ``min_count`` if that fits."""
+        if min_count < 1 or max_count < min_count:
+            raise errors.BadRequest("min_count must be >= 1 and <= max_count.")
+        quotas = self.cloud.compute.quotas
+        try:
+            quotas.check_instances(ctx, ctx.project_id, max_count, flavor.vcpus * max_count,
+                                   flavor.memory_mb * max_count)
+            return max_count
+        except errors.QuotaExceeded:
+            if min_count == max_count:
+                raise
+        quotas.check_instances(ctx, ctx.project_id, min_count, flavor.vcpus * min_count,
+                               flavor.memory_mb * min_count)
+        return min_count
+
+    def _new_rows(self, ctx: RequestContext, *, name: str, count: int, flavor: Any,
+                  image: dict[str, Any], requested: list[dict[str, Any]], **fields: Any
+                  ) -> list[Instance]:
+        reservation = "r-" + secrets.token_hex(4)
+        snapshot = {"id": flavor.flavorid, "name": flavor.name, "vcpus": flavor.vcpus,
+                    "ram": flavor.memory_mb, "disk": flavor.root_gb,
+                    "ephemeral": flavor.ephemeral_gb, "swap": flavor.swap,
+                    "extra_specs": dict(flavor.extra_specs or {})}
+        rows = []
+        for index in range(count):
+            uuid = new_id()
+            display = f"{name}-{index + 1}" if count > 1 else name
+            rows.append(Instance(
+                uuid=uuid, name=display, hostname=sanitize_hostname(display, f"server-{uuid}"),
+                project_id=ctx.project_id, user_id=ctx.user_id, image_ref=image["id"],
+                flavor=snapshot, flavor_id=flavor.flavorid, vcpus=flavor.vcpus,
+                memory_mb=flavor.memory_mb, root_gb=flavor.root_gb,
+                ephemeral_gb=flavor.ephemeral_gb, vm_state=states.BUILDING,
+                task_state=states.SCHEDULING, power_state=0,
+                requested_availability_zone=fields["zone"], key_name=fields["key_name"],
+                key_data=fields["key_data"], user_data=fields["user_data"],
+                metadata_=dict(fields["metadata"]), security_groups=fields["groups"],
+                requested_networks=requested, config_drive=fields["config_drive"],
+                launch_index=index, reservation_id=reservation,
+                access_ip_v4=fields["access_ip_v4"], description=fields["description"],
+                created_at=utcnow(), updated_at=utcnow()))
+        return rows
+
+    # ------------------------------------------------------------------ read
+
+    def get(self, ctx: RequestContext, server_id: str,
+            include_deleted: bool = False) -> Instance:
+        """One server visible to the caller.
+
+        Raises:
+            ServerNotFound: unknown, deleted (unless ``include_deleted``), or another
+                project's server for a non-admin.
+        """
+        with self.db.reader() as s:
+            row = s.get(Instance, server_id)
+        if row is None or (row.deleted and not include_deleted) \
+                or not (ctx.is_admin or ctx.owns(row.project_id)):
+            raise ServerNotFound.for_id(server_id)
+        return row
+
+    def list(self, ctx: RequestContext, *, filters: dict[str, Any],
+             all_projects: bool = False, limit: int | None = None, marker: str | None = None,
+             sort_keys: list[str] | None = None,
+             sort_dirs: list[str] | None = None) -> list[Instance]:
+        """Servers matching ``filters`` (API reference "List Servers").
+
+        Filter keys: ``name`` (regular expression searched in the name, as Nova), ``status``
+        (API status), ``image``, ``flavor``, ``host``, ``project_id`` (admins), ``user_id``,
+        ``availability_zone``, ``changes-since`` (ISO time; includes deleted servers),
+        ``ip`` (regular expression on fixed IPs), ``deleted`` (only deleted servers).
+        Default order: newest first.
+
+        Raises:
+            errors.BadRequest: an unknown sort key or direction, a marker that is not in the
+                list, or a malformed filter value.
+        """
+        query = sa.select(Instance)
+        if not (ctx.is_admin and all_projects):
+            query = query.where(Instance.project_id == ctx.project_id)
+        elif filters.get("project_id"):
+            query = query.where(Instance.project_id == filters["project_id"])
+        query = _apply_filters(query, filters)
+        query = query.order_by(*_order(sort_keys, sort_dirs))
+        if limit is not None and marker is None and not filters.get("ip"):
+            query = query.limit(limit)
+        with self.db.reader() as s:
+            rows = list(s.scalars(query))
+        if filters.get("ip"):
+            rows = [r for r in rows if _ip_matches(r, str(filters["ip"]))]
+        if marker is not None:
+            ids = [r.uuid for r in rows]
+            if marker not in ids:
+                raise errors.BadRequest(f"marker [{marker}] not found")
+            rows = rows[ids.index(marker) + 1:]
+        return rows[:limit] if limit is not None else rows
+
+    def faults(self, uuids: list[str]) -> dict[str, InstanceFault]:
+        """The latest fault of each server that has one (for the views)."""
+        if not uuids:
+            return {}
+        with self.db.reader() as s:
+            rows = s.scalars(sa.select(InstanceFault)
+                             .where(InstanceFault.instance_uuid.in_(uuids))
+                             .order_by(InstanceFault.id))
+            return {f.instance_uuid: f for f in rows}
+
+    # ------------------------------------------------------------------ change
+
+    def update(self, ctx: RequestContext, server_id: str, *, name: str | None = None,
+               description: str | None = None) -> Instance:
+        """Rename a server or change its description (``PUT /servers/{id}``).
+
+        Raises:
+            ServerNotFound.
+        """
+        self.get(ctx, server_id)
+        with self.db.transaction() as s:
+            row = s.get(Instance, server_id)
+            if row is None or row.deleted:
+                raise ServerNotFound.for_id(server_id)
+            if name is not None:
+                row.name = name
+            if description is not None:
+                row.description = description
+            row.updated_at = utcnow()
+        return row
+
+    def update_metadata(self, ctx: RequestContext, server_id: str, metadata: dict[str, str],
+                        replace: bool) -> dict[str, str]:
+        """Merge ``metadata`` into the server's (or replace it all); returns the result.
+
+        Raises:
+            ServerNotFound.
+        """
+        self.get(ctx, server_id)
+        with self.db.transaction() as s:
+            row = s.get(Instance, server_id)
+            if row is None or row.deleted:
+                raise ServerNotFound.for_id(server_id)
+            merged = dict(metadata) if replace else {**(row.metadata_ or {}), **metadata}
+            row.metadata_ = merged
+            row.updated_at = utcnow()
+        return merged
+
+    def delete_metadata_item(self, ctx: RequestContext, server_id: str, key: str) -> None:
+        """Remove one metadata key.
+
+        Raises:
+            ServerNotFound; MetadataItemNotFound: the server has no such key.
+        """
+        self.get(ctx, server_id)
+        with self.db.transaction() as s:
+            row = s.get(Instance, server_id)
+            if row is None or row.deleted:
+                raise ServerNotFound.for_id(server_id)
+            current = dict(row.metadata_ or {})
+            if key not in current:
+                raise MetadataItemNotFound()
+            del current[key]
+            row.metadata_ = current
+            row.updated_at = utcnow()
+
+    # ------------------------------------------------------------------ actions
+
+    def delete(self, ctx: RequestContext, server_id: str) -> None:
+        """Delete a server in any state (``DELETE /servers/{id}``; 204, done asynchronously).
+
+        Raises:
+            ServerNotFound.
+        """
+        row = self.get(ctx, server_id)
+        states.check_action(row, "delete")
+        with self.db.transaction() as s:
+            inst = s.get(Instance, server_id)
+            if inst is None or inst.deleted:
+                raise ServerNotFound.for_id(server_id)
+            inst.task_state = states.DELETING
+            inst.updated_at = utcnow()
+            host = inst.host
+            actions.start_action(s, ctx, server_id, "delete")
+        if host and self._host_is_up(host):
+            self.agents.terminate_instance(ctx, host, server_id)
+            return
+        from pocketstack.compute.conductor import finish_delete
+
+        finish_delete(self.cloud, ctx, server_id)
+
+    def _host_is_up(self, host: str) -> bool:
+        from pocketstack.compute.scheduler.host_manager import COMPUTE_BINARY, service_is_up
+
+        with self.db.reader() as s:
+            svc = s.scalars(sa.select(Service).where(Service.host == host,
+                                                     Service.binary == COMPUTE_BINARY)).first()
+        return svc is not None and service_is_up(svc, self.conf)
+
+    def stop(self, ctx: RequestContext, server_id: str) -> None:
+        """Power a server off (``os-stop``; 202).
+
+        Raises:
+            ServerNotFound; InstanceInvalidState (409) unless ACTIVE or ERROR.
+        """
+        self._power_action(ctx, server_id, "stop", states.POWERING_OFF, "stop_instance")
+
+    def start(self, ctx: RequestContext, server_id: str) -> None:
+        """Power a stopped server on (``os-start``; 202).
+
+        Raises:
+            ServerNotFound; InstanceInvalidState (409) unless SHUTOFF.
+        """
+        self._power_action(ctx, server_id, "start", states.POWERING_ON, "start_instance")
+
+    def reboot(self, ctx: RequestContext, server_id: str, hard: bool) -> None:
+        """Reboot a server (``reboot``: SOFT from ACTIVE; HARD also from SHUTOFF/ERROR).
+
+        Raises:
+            ServerNotFound; InstanceInvalidState (409) in other states.
+        """
+        if hard:
+            self._power_action(ctx, server_id, "reboot_hard", states.REBOOTING_HARD,
+                               "reboot_instance", hard=True)
+        else:
+            self._power_action(ctx, server_id, "reboot", states.REBOOTING,
+                               "reboot_instance", hard=False)
+
+    def _power_action(self, ctx: RequestContext, server_id: str, action: str, task: str,
+                      method: str, **args: Any) -> None:
+        row = self.get(ctx, server_id)
+        states.check_action(row, action)
+        if not row.host:
+            raise InstanceNotReady(f"Instance {server_id} is not ready (it has no host).")
+        changed = actions.update_instance(
+            self.db, server_id, {"vm_state": row.vm_state, "task_state": row.task_state},
+            task_state=task)
+        if not changed:  # someone else changed the state in between: re-check and refuse
+            states.check_action(self.get(ctx, server_id), action)
+            raise InstanceNotReady(f"Instance {server_id} changed state; try again.")
+        actions.start_action(self.db, ctx, server_id, action.partition("_")[0])
+        getattr(self.agents, method)(ctx, row.host, server_id, **args)
+
+    def console_output(self, ctx: RequestContext, server_id: str,
+                       length: int | None) -> str:
+        """The server's serial console log, the last ``length`` lines when given.
+
+        Raises:
+            ServerNotFound; InstanceNotReady (409) while building; ConsoleNotAvailable
+            (404); MessagingTimeout (503) when the agent does not answer in 30 s.
+        """
+        row = self.get(ctx, server_id)
+        if row.vm_state == states.BUILDING or not row.host:
+            raise InstanceNotReady(f"Instance {server_id} is not ready yet.")
+        states.check_action(row, "console_output")
+        text = self.agents.get_console_output(ctx, row.host, server_id, length)
+        if text is None:
+            raise ConsoleNotAvailable()
+        return text
+
+
+def _apply_filters(query: Any, filters: dict[str, Any]) -> Any:
+    if filters.get("deleted") and str(filters["deleted"]).lower() not in ("false", "0"):
+        query = query.where(Instance.deleted.is_(True))
+    elif filters.get("changes-since") is None:
+        query = query.where(Instance.deleted.is_(False))
+    if filters.get("changes-since") is not None:
+        since = _parse_time(filters["changes-since"], "changes-since")
+        query = query.where(Instance.updated_at >= since)
+    if filters.get("name"):
+        query = query.where(Instance.name.regexp_match(str(filters["name"])))
+    simple = {"image": Instance.image_ref, "flavor": Instance.flavor_id,
+              "host": Instance.host, "user_id": Instance.user_id,
+              "availability_zone": Instance.availability_zone}
+    for key, column in simple.items():
+        if filters.get(key) is not None:
+            query = query.where(column == str(filters[key]))
+    if filters.get("status"):
+        vm_states, task_states = states.states_for_status(str(filters["status"]))
+        query = query.where(Instance.vm_state.in_(vm_states))
+        if task_states is not None:
+            query = query.where(Instance.task_state.in_(task_states))
+    return query
+
+
+def _order(sort_keys: list[str] | None, sort_dirs: list[str] | None) -> list[Any]:
+    keys = list(sort_keys or ["created_at"])
+    dirs = list(sort_dirs or [])
+    order = []
+    for i, key in enumerate(keys):
+        direction = dirs[i] if i < len(dirs) else (dirs[-1] if dirs else "desc")
+        if key not in SORT_KEYS or direction not in ("asc", "desc"):
+            raise errors.BadRequest(f"Invalid sort key or direction: {key} {direction}.")
+        column = getattr(Instance, SORT_KEYS[key])
+        order.append(column.asc() if direction == "asc" else column.desc())
+    order.append(Instance.uuid.desc())
+    return order
+
+
+def _ip_matches(row: Instance, pattern: str) -> bool:
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        raise errors.BadRequest(f"Invalid ip filter: {pattern!r}") from None
+    for vif in row.network_info or []:
+        for ip in vif.get("fixed_ips") or []:
+            if regex.search(str(ip.get("ip_address", ""))):
+                return True
+    return False
+
