@@ -1,12 +1,206 @@
-"""Shared fixtures: a config in a temp state directory, a migrated database, a bus, a Cloud."""
+"""Shared fixtures.
+
+- ``conf``, ``db``, ``bus``, ``cloud``: one service's managers in-process over a temp SQLite
+  database (unit and functional tests).
+- ``running_cloud`` (session) and ``launch_cloud(...)``: the whole cloud started as real
+  processes, the way a user does: embedded (default) ``pocketstack up``, or distributed
+  (``POCKETSTACK_TEST_MODE=distributed``): a fresh PostgreSQL database and RabbitMQ virtual
+  host, with ``pocketstack controller`` and ``pocketstack compute`` as separate processes.
+  ``RunningCloud`` runs the ``openstack`` CLI and opens openstacksdk connections against it.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pocketstack.common.bus import InProcessBus
 from pocketstack.common.config import Config
 from pocketstack.common.db import Base, Database, import_all_models
+
+VENV_BIN = Path(sys.executable).parent
+PG_ADMIN_URL = os.environ.get("POCKETSTACK_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+AMQP_URL = os.environ.get("POCKETSTACK_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningCloud:
+    """Handle on a cloud started by the fixture.
+
+    Attributes:
+        url: base URL (``http://127.0.0.1:<port>``).
+        state_dir: the cloud's state directory.
+        clouds_yaml: path of the clouds.yaml it wrote.
+    """
+
+    def __init__(self, url: str, state_dir: Path, procs: list[subprocess.Popen]):
+        self.url = url
+        self.state_dir = state_dir
+        self.clouds_yaml = state_dir / "clouds.yaml"
+        self.procs = procs
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
+        for key in [k for k in env if k.startswith("OS_") and k != "OS_CLIENT_CONFIG_FILE"]:
+            env.pop(key)
+        return env
+
+    def openstack(self, *args: str, cloud: str = "pocketstack-demo", check: bool = True,
+                  json_output: bool = True) -> Any:
+        """Run ``openstack --os-cloud <cloud> <args>``; parsed JSON when ``-f json`` applies.
+
+        Raises:
+            subprocess.CalledProcessError: non-zero exit when ``check`` (stderr attached).
+        """
+        cmd = [str(VENV_BIN / "openstack"), "--os-cloud", cloud, *args]
+        if json_output:
+            cmd += ["-f", "json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=120)
+        if check and proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
+        if not check:
+            return proc
+        if json_output and proc.stdout.strip():
+            return json.loads(proc.stdout)
+        return proc.stdout
+
+    def sdk(self, cloud: str = "pocketstack-demo") -> Any:
+        """An ``openstack.connection.Connection`` for ``cloud``."""
+        import openstack
+
+        return openstack.connect(cloud=cloud, config_files=[str(self.clouds_yaml)],
+                                 load_envvars=False)
+
+    def log(self) -> str:
+        """The cloud's log files, for failure messages."""
+        logs = self.state_dir / "logs"
+        return "\n".join(p.read_text()[-20000:] for p in sorted(logs.glob("*.log")))
+
+
+def _wait_ready(proc: subprocess.Popen, marker: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    seen = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited {proc.returncode}: {seen}"
+                               f"{proc.stderr.read() if proc.stderr else ''}")
+        chunk = proc.stdout.read()
+        if chunk:
+            seen += chunk
+            if marker in seen:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"not ready after {timeout}s: {seen}")
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([str(VENV_BIN / "pocketstack"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _common_flags(state_dir: Path, port: int, driver: str) -> list[str]:
+    return ["--state-dir", str(state_dir), "--port", str(port), "--compute-driver", driver,
+            "--no-write-user-clouds", "--periodic-interval", "2"]
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def launch_cloud(state_dir: Path, *, driver: str = "fake", extra: list[str] | None = None,
+                 mode: str | None = None) -> Iterator[RunningCloud]:
+    """Start a cloud as real processes in ``state_dir``; stop it and remove everything after.
+
+    Args:
+        driver: compute driver (``fake`` or ``qemu``).
+        extra: more ``pocketstack`` flags (e.g. ``["--compute-vcpus", "2"]``).
+        mode: ``embedded`` or ``distributed`` (default: ``$POCKETSTACK_TEST_MODE``).
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
+    procs: list[subprocess.Popen] = []
+    flags = _common_flags(state_dir, port, driver) + list(extra or [])
+    mode = mode or os.environ.get("POCKETSTACK_TEST_MODE", "embedded")
+    cleanup: list[Any] = []
+    try:
+        if mode == "distributed":
+            name = f"pstest_{uuid.uuid4().hex[:10]}"
+            subprocess.run(["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {name}"],
+                           check=True, capture_output=True)
+            cleanup.append(lambda: subprocess.run(
+                ["psql", PG_ADMIN_URL + "/postgres", "-c",
+                 f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True))
+            _rabbitmqctl("add_vhost", name)
+            _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+            cleanup.append(lambda: _rabbitmqctl("delete_vhost", name))
+            flags += ["--database", f"{PG_ADMIN_URL}/{name}", "--transport",
+                      f"{AMQP_URL}/{name}"]
+            procs.append(_start(["controller", *flags], env))
+            _wait_ready(procs[-1], "ready in", 180)
+            procs.append(_start(["compute", *flags, "--hostname", "compute1"], env))
+            _wait_ready(procs[-1], "ready", 60)
+        else:
+            procs.append(_start(["up", *flags], env))
+            _wait_ready(procs[-1], "ready in", 180)
+        cloud = RunningCloud(f"http://127.0.0.1:{port}", state_dir, procs)
+        _wait_compute_up(cloud)
+        yield cloud
+    finally:
+        _stop(procs)
+        for fn in reversed(cleanup):
+            fn()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def running_cloud(tmp_path_factory):
+    """The whole cloud with the fake driver, shared by the session's API tests."""
+    with launch_cloud(tmp_path_factory.mktemp("cloud") / "state") as cloud:
+        yield cloud
+
+
+def _wait_compute_up(cloud: RunningCloud, timeout: float = 60) -> None:
+    conn = cloud.sdk("pocketstack-admin")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(s.state == "up" for s in conn.compute.services()):
+            return
+        time.sleep(0.5)
+    raise RuntimeError("no compute service came up:\n" + cloud.log())
+
+
 
 
 @pytest.fixture
