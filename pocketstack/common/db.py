@@ -54,6 +54,19 @@ def isotime(value: dt.datetime | None) -> str | None:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
+def normalize_url(url: str) -> str:
+    """Pick the installed driver for a plain ``postgresql://`` or ``mysql://`` URL.
+
+    SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; pocketstack ships psycopg2 (binary
+    wheels), so the URL names it explicitly. URLs that name a driver are left alone.
+    """
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    if url.startswith("mysql://"):
+        return "mysql+pymysql://" + url[len("mysql://"):]
+    return url
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
@@ -87,6 +100,7 @@ class Database:
     """
 
     def __init__(self, url: str):
+        url = normalize_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -143,11 +157,16 @@ class Database:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:
-        """A read-only unit of work (never blocks writers on SQLite)."""
+        """A read-only unit of work (never blocks writers on SQLite).
+
+        Objects loaded here stay readable after the block (detached with their loaded
+        attributes): they are expunged before the rollback, which would otherwise expire them.
+        """
         session = self._reader()
         try:
             yield session
         finally:
+            session.expunge_all()
             session.rollback()
             session.close()
 
