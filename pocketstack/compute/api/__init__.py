@@ -1,0 +1,96 @@
+"""The Compute API: Nova v2.1 under ``/compute`` (OpenStack Compute API reference).
+
+Microversions: this API serves exactly **2.1** (min 2.1, max 2.1) and implements the 2.1
+shapes of every resource. That was chosen deliberately: python-openstackclient 10.5 and
+openstacksdk 4.22 negotiate the highest version both sides support, and every command the
+project needs (server create/list/show/delete/stop/start/reboot, console log, server events,
+keypair create/import/list/show/delete, flavors with properties, hypervisors, compute
+services, availability zones, limits, quotas) works at 2.1; what needs more (keypair
+``--type`` at 2.2, server descriptions at 2.19, tags at 2.26...) is refused by the client
+itself with a clear message. A version above 2.1 is answered 406; every answer carries
+``OpenStack-API-Version``, ``X-OpenStack-Nova-API-Version`` and ``Vary``.
+
+Errors use Nova's bodies (``{"itemNotFound": {"code": 404, "message": ...}}``) and every
+response carries ``X-Compute-Request-Id`` and ``X-Openstack-Request-Id``.
+"""
+
+from __future__ import annotations
+
+from pocketstack.common.http import COMPUTE, ServiceAPI
+from pocketstack.compute import policies  # noqa: F401  (registers the compute rules)
+from pocketstack.compute.api import (
+                                     flavors,
+                                     hosts,
+                                     keypairs,
+                                     quotas,
+                                     server_actions,
+                                     servers,
+                                     versions,
+)
+from pocketstack.compute.api.microversion import compute_route as r
+
+V = "/v2.1"
+S = V + "/servers/{server_id}"
+
+ROUTES = [
+    r("GET", "/", versions.list_versions, auth=False),
+    r("GET", V, versions.show_version, auth=False),
+    r("GET", V + "/", versions.show_version, auth=False),
+    # flavors
+    r("GET", V + "/flavors", flavors.list_flavors),
+    r("POST", V + "/flavors", flavors.create_flavor),
+    r("GET", V + "/flavors/detail", flavors.list_flavors_detail),
+    r("GET", V + "/flavors/{flavor_id}", flavors.show_flavor),
+    r("DELETE", V + "/flavors/{flavor_id}", flavors.delete_flavor, status=202),
+    r("POST", V + "/flavors/{flavor_id}/action", flavors.flavor_action),
+    r("GET", V + "/flavors/{flavor_id}/os-flavor-access", flavors.list_access),
+    r("GET", V + "/flavors/{flavor_id}/os-extra_specs", flavors.list_extra_specs),
+    r("POST", V + "/flavors/{flavor_id}/os-extra_specs", flavors.create_extra_specs),
+    r("GET", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.show_extra_spec),
+    r("PUT", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.update_extra_spec),
+    r("DELETE", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.delete_extra_spec),
+    # keypairs
+    r("GET", V + "/os-keypairs", keypairs.list_keypairs),
+    r("POST", V + "/os-keypairs", keypairs.create_keypair),
+    r("GET", V + "/os-keypairs/{name}", keypairs.show_keypair),
+    r("DELETE", V + "/os-keypairs/{name}", keypairs.delete_keypair, status=202),
+    # servers
+    r("GET", V + "/servers", servers.list_servers),
+    r("POST", V + "/servers", servers.create_server),
+    r("GET", V + "/servers/detail", servers.list_servers_detail),
+    r("GET", S, servers.show_server),
+    r("PUT", S, servers.update_server),
+    r("DELETE", S, servers.delete_server),
+    r("POST", S + "/action", server_actions.server_action),
+    r("GET", S + "/metadata", server_actions.list_metadata),
+    r("POST", S + "/metadata", server_actions.update_metadata),
+    r("PUT", S + "/metadata", server_actions.replace_metadata),
+    r("GET", S + "/metadata/{key}", server_actions.show_metadata_item),
+    r("PUT", S + "/metadata/{key}", server_actions.set_metadata_item),
+    r("DELETE", S + "/metadata/{key}", server_actions.delete_metadata_item),
+    r("GET", S + "/ips", server_actions.list_ips),
+    r("GET", S + "/ips/{network}", server_actions.show_ips),
+    r("GET", S + "/os-instance-actions", server_actions.list_instance_actions),
+    r("GET", S + "/os-instance-actions/{request_id}", server_actions.show_instance_action),
+    # hosts
+    r("GET", V + "/os-services", hosts.list_services),
+    r("PUT", V + "/os-services/{service_id}", hosts.update_service),
+    r("DELETE", V + "/os-services/{service_id}", hosts.delete_service),
+    r("GET", V + "/os-hypervisors", hosts.list_hypervisors),
+    r("GET", V + "/os-hypervisors/detail", hosts.list_hypervisors_detail),
+    r("GET", V + "/os-hypervisors/statistics", hosts.hypervisor_statistics),
+    r("GET", V + "/os-hypervisors/{pattern}/search", hosts.search_hypervisors),
+    r("GET", V + "/os-hypervisors/{hypervisor_id}", hosts.show_hypervisor),
+    r("GET", V + "/os-availability-zone", hosts.list_zones),
+    r("GET", V + "/os-availability-zone/detail", hosts.list_zones_detail),
+    # limits and quotas
+    r("GET", V + "/limits", quotas.show_limits),
+    r("GET", V + "/os-quota-sets/{project_id}", quotas.show_quota_set),
+    r("PUT", V + "/os-quota-sets/{project_id}", quotas.update_quota_set),
+    r("DELETE", V + "/os-quota-sets/{project_id}", quotas.delete_quota_set, status=202),
+    r("GET", V + "/os-quota-sets/{project_id}/defaults", quotas.show_defaults),
+    r("GET", V + "/os-quota-sets/{project_id}/detail", quotas.show_quota_set_detail),
+]
+
+API = ServiceAPI("compute", "/compute", COMPUTE, ROUTES,
+                 request_id_headers=("X-Compute-Request-Id", "X-Openstack-Request-Id"))

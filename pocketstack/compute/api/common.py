@@ -1,0 +1,59 @@
+"""Small helpers shared by the Compute API modules: links, paging, query parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from pocketstack.common import errors
+from pocketstack.common.http import ApiRequest, parse_bool, parse_int
+
+MAX_LIMIT = 1000
+
+
+def links(req: ApiRequest, collection: str, item_id: str) -> list[dict[str, str]]:
+    """Nova's ``self`` and ``bookmark`` links of one resource."""
+    return [{"rel": "self", "href": f"{req.base_url}/v2.1/{collection}/{item_id}"},
+            {"rel": "bookmark", "href": f"{req.base_url}/{collection}/{item_id}"}]
+
+
+def bookmark(req: ApiRequest, collection: str, item_id: str) -> list[dict[str, str]]:
+    """Only the ``bookmark`` link (used for a server's image and flavor)."""
+    return [{"rel": "bookmark", "href": f"{req.base_url}/{collection}/{item_id}"}]
+
+
+def paging(req: ApiRequest) -> tuple[int | None, str | None]:
+    """``(limit, marker)`` from the query string; limit capped at ``MAX_LIMIT``."""
+    limit = req.query.get("limit")
+    number = None if limit is None else min(parse_int(limit, "limit", minimum=0), MAX_LIMIT)
+    return number, req.query.get("marker")
+
+
+def next_links(req: ApiRequest, collection: str, items: list[Any], limit: int | None,
+               marker_of: Any) -> list[dict[str, str]]:
+    """``[{"rel": "next", "href": ...}]`` when a page was filled up to ``limit``."""
+    if not limit or len(items) < limit:
+        return []
+    params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
+    params.append(("marker", marker_of(items[-1])))
+    return [{"rel": "next", "href": f"{req.base_url}/v2.1/{collection}?{urlencode(params)}"}]
+
+
+def bool_param(req: ApiRequest, name: str, default: bool = False) -> bool:
+    """A boolean query parameter; present but empty counts as true (Nova's all_tenants)."""
+    if name not in req.query:
+        return default
+    value = req.query.get(name)
+    return True if value == "" else parse_bool(value, name)
+
+
+def body_object(req: ApiRequest, key: str) -> dict[str, Any]:
+    """``body[key]`` as a dict, or 400 (Nova's wording)."""
+    if not isinstance(req.body, dict) or key not in req.body:
+        raise errors.BadRequest(f"Invalid input for field/attribute {key}. Value: None. "
+                                f"'{key}' is a required property")
+    value = req.body[key]
+    if not isinstance(value, dict):
+        raise errors.BadRequest(f"Invalid input for field/attribute {key}. Value: {value}. "
+                                f"{value!r} is not of type 'object'")
+    return value

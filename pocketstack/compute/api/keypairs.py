@@ -1,0 +1,75 @@
+"""Keypairs (API reference "Keypairs (keypairs)"), 2.1 shapes: no ``type`` field, create
+answers 200 with the keypair (and ``private_key`` when generated), delete answers 202."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.common import errors, policy
+from pocketstack.common.db import isotime
+from pocketstack.common.http import ApiRequest
+from pocketstack.compute.api.common import body_object, paging
+from pocketstack.compute.models import KeyPair
+
+
+def keypair_view(kp: KeyPair, full: bool = False) -> dict[str, Any]:
+    """name, public_key, fingerprint (+ user_id and bookkeeping fields when ``full``)."""
+    view: dict[str, Any] = {"name": kp.name, "public_key": kp.public_key,
+                            "fingerprint": kp.fingerprint}
+    if full:
+        view.update(user_id=kp.user_id, id=kp.id, deleted=False,
+                    created_at=isotime(kp.created_at), updated_at=None, deleted_at=None)
+    return view
+
+
+def _user(req: ApiRequest) -> str | None:
+    user_id = req.query.get("user_id")
+    if user_id and user_id != req.ctx.user_id:
+        policy.enforce(req.ctx, "compute:keypairs:other_user")
+    return user_id
+
+
+def list_keypairs(req: ApiRequest) -> dict[str, Any]:
+    """``GET /os-keypairs``: the caller's keypairs (admin: ``?user_id=``)."""
+    policy.enforce(req.ctx, "compute:keypairs:index")
+    limit, marker = paging(req)
+    keypairs = req.cloud.compute.keypairs.list(req.ctx, _user(req), limit=limit,
+                                               marker=marker)
+    return {"keypairs": [{"keypair": keypair_view(kp)} for kp in keypairs]}
+
+
+def show_keypair(req: ApiRequest) -> dict[str, Any]:
+    """``GET /os-keypairs/{name}``; 404 when the user has no such keypair."""
+    policy.enforce(req.ctx, "compute:keypairs:show")
+    kp = req.cloud.compute.keypairs.get(req.ctx, req.params["name"], _user(req))
+    return {"keypair": keypair_view(kp, full=True)}
+
+
+def create_keypair(req: ApiRequest) -> dict[str, Any]:
+    """``POST /os-keypairs`` {"keypair": {"name", "public_key"?}}: import or generate."""
+    policy.enforce(req.ctx, "compute:keypairs:create")
+    body = body_object(req, "keypair")
+    name = body.get("name")
+    public_key = body.get("public_key")
+    if not isinstance(name, str):
+        raise errors.BadRequest("Invalid input for field/attribute name: a string is "
+                                "required.")
+    if public_key is not None and not isinstance(public_key, str):
+        raise errors.BadRequest("Invalid input for field/attribute public_key: a string is "
+                                "required.")
+    user_id = body.get("user_id")
+    if user_id is not None and user_id != req.ctx.user_id:
+        policy.enforce(req.ctx, "compute:keypairs:other_user")
+    kp, private = req.cloud.compute.keypairs.create(req.ctx, name, public_key,
+                                                    user_id=user_id)
+    view = keypair_view(kp)
+    view["user_id"] = kp.user_id
+    if private is not None:
+        view["private_key"] = private
+    return {"keypair": view}
+
+
+def delete_keypair(req: ApiRequest) -> None:
+    """``DELETE /os-keypairs/{name}`` → 202."""
+    policy.enforce(req.ctx, "compute:keypairs:delete")
+    req.cloud.compute.keypairs.delete(req.ctx, req.params["name"], _user(req))

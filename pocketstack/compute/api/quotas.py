@@ -1,0 +1,69 @@
+"""Limits and quota sets (API reference: "Limits (limits)", "Quota sets (os-quota-sets)"),
+2.1 shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.common import errors, policy
+from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
+from pocketstack.compute.api.common import body_object
+
+
+def show_limits(req: ApiRequest) -> dict[str, Any]:
+    """``GET /limits`` → ``{"limits": {"rate": [], "absolute": {...}}}`` (admins may pass
+    ``tenant_id``)."""
+    policy.enforce(req.ctx, "compute:limits")
+    project_id = req.ctx.project_id
+    tenant = req.query.get("tenant_id")
+    if tenant and tenant != project_id:
+        policy.enforce(req.ctx, "compute:quotas:show:other_project")
+        project_id = tenant
+    return {"limits": {"rate": [],
+                       "absolute": req.cloud.compute.quotas.limits(req.ctx, project_id)}}
+
+
+def _show(req: ApiRequest, detail: bool) -> dict[str, Any]:
+    policy.enforce(req.ctx, "compute:quotas:show")
+    project_id = req.params["project_id"]
+    if not req.ctx.owns(project_id):
+        policy.enforce(req.ctx, "compute:quotas:show:other_project")
+    quota_set = req.cloud.compute.quotas.show(req.ctx, project_id, detail=detail)
+    return {"quota_set": {"id": project_id, **quota_set}}
+
+
+def show_quota_set(req: ApiRequest) -> dict[str, Any]:
+    """``GET /os-quota-sets/{project_id}`` → ``{"quota_set": {"id", resource: limit}}``."""
+    return _show(req, detail=False)
+
+
+def show_quota_set_detail(req: ApiRequest) -> dict[str, Any]:
+    """``GET /os-quota-sets/{project_id}/detail``: limit, in_use, reserved per resource."""
+    return _show(req, detail=True)
+
+
+def show_defaults(req: ApiRequest) -> dict[str, Any]:
+    """``GET /os-quota-sets/{project_id}/defaults``."""
+    policy.enforce(req.ctx, "compute:quotas:defaults")
+    return {"quota_set": {"id": req.params["project_id"],
+                          **req.cloud.compute.quotas.defaults()}}
+
+
+def update_quota_set(req: ApiRequest) -> dict[str, Any]:
+    """``PUT /os-quota-sets/{project_id}`` {"quota_set": {resource: limit, "force"?}} (admin)."""
+    policy.enforce(req.ctx, "compute:quotas:update")
+    body = dict(body_object(req, "quota_set"))
+    force = parse_bool(body.pop("force", False), "force")
+    if req.query.get("user_id"):
+        raise errors.BadRequest("Per-user quotas are not supported.")
+    values = {name: parse_int(value, name) for name, value in body.items()}
+    quota_set = req.cloud.compute.quotas.update(req.ctx, req.params["project_id"], values,
+                                                force=force)
+    return {"quota_set": quota_set}
+
+
+def delete_quota_set(req: ApiRequest) -> ApiResponse:
+    """``DELETE /os-quota-sets/{project_id}`` (admin): back to the defaults → 202."""
+    policy.enforce(req.ctx, "compute:quotas:delete")
+    req.cloud.compute.quotas.delete(req.ctx, req.params["project_id"])
+    return ApiResponse(status=202)

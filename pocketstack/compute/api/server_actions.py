@@ -1,0 +1,192 @@
+"""Server sub-resources: ``/action`` (os-stop, os-start, reboot, os-getConsoleOutput),
+``/metadata``, ``/ips`` and ``/os-instance-actions`` (API reference sections "Servers - run an
+action", "Server metadata", "Servers IPs", "Servers actions"), 2.1 shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pocketstack.common import errors, policy
+from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
+from pocketstack.compute.api.common import body_object
+from pocketstack.compute.api.server_validation import metadata as parse_metadata
+from pocketstack.compute.api.server_views import addresses
+from pocketstack.compute.models import InstanceAction, InstanceActionEvent
+
+# ---------------------------------------------------------------------------- actions
+
+
+def _stop(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+    policy.enforce(req.ctx, "compute:servers:stop")
+    req.cloud.compute.servers.stop(req.ctx, server_id)
+    return ApiResponse(status=202)
+
+
+def _start(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+    policy.enforce(req.ctx, "compute:servers:start")
+    req.cloud.compute.servers.start(req.ctx, server_id)
+    return ApiResponse(status=202)
+
+
+def _reboot(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    kind = args.get("type") if isinstance(args, dict) else None
+    if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+        raise errors.BadRequest("Invalid input for field/attribute type. Value: "
+                                f"{kind}. 'type' must be one of SOFT, HARD")
+    policy.enforce(req.ctx, "compute:servers:reboot")
+    req.cloud.compute.servers.reboot(req.ctx, server_id, hard=kind.upper() == "HARD")
+    return ApiResponse(status=202)
+
+
+def _console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    if args is not None and not isinstance(args, dict):
+        raise errors.BadRequest("Invalid input for field/attribute os-getConsoleOutput.")
+    raw = (args or {}).get("length")
+    length = None if raw is None else parse_int(raw, "length", minimum=-1)
+    policy.enforce(req.ctx, "compute:servers:console_output")
+    output = req.cloud.compute.servers.console_output(
+        req.ctx, server_id, None if length in (None, -1) else length)
+    return ApiResponse(status=200, body={"output": output})
+
+
+ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
+    "os-stop": _stop,
+    "os-start": _start,
+    "reboot": _reboot,
+    "os-getConsoleOutput": _console_output,
+}
+
+
+def server_action(req: ApiRequest) -> ApiResponse:
+    """``POST /servers/{server_id}/action``: dispatch on the body's single key; unknown → 400."""
+    if not isinstance(req.body, dict) or len(req.body) != 1:
+        raise errors.BadRequest("The action body must hold exactly one action.")
+    (name, args), = req.body.items()
+    handler = ACTIONS.get(name)
+    if handler is None:
+        raise errors.BadRequest(f"There is no such action: {name}")
+    return handler(req, req.params["server_id"], args)
+
+
+# ---------------------------------------------------------------------------- metadata
+
+
+def list_metadata(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/{server_id}/metadata`` → ``{"metadata": {...}}``."""
+    policy.enforce(req.ctx, "compute:server-metadata:index")
+    server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
+    return {"metadata": dict(server.metadata_ or {})}
+
+
+def _set_metadata(req: ApiRequest, replace: bool) -> dict[str, Any]:
+    policy.enforce(req.ctx, "compute:server-metadata:update")
+    meta = parse_metadata(body_object(req, "metadata"))
+    return {"metadata": req.cloud.compute.servers.update_metadata(
+        req.ctx, req.params["server_id"], meta, replace=replace)}
+
+
+def update_metadata(req: ApiRequest) -> dict[str, Any]:
+    """``POST /servers/{server_id}/metadata``: merge keys → the whole metadata."""
+    return _set_metadata(req, replace=False)
+
+
+def replace_metadata(req: ApiRequest) -> dict[str, Any]:
+    """``PUT /servers/{server_id}/metadata``: replace all keys → the whole metadata."""
+    return _set_metadata(req, replace=True)
+
+
+def show_metadata_item(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/{server_id}/metadata/{key}`` → ``{"meta": {key: value}}``."""
+    from pocketstack.compute.exceptions import MetadataItemNotFound
+
+    policy.enforce(req.ctx, "compute:server-metadata:index")
+    server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
+    key = req.params["key"]
+    meta = server.metadata_ or {}
+    if key not in meta:
+        raise MetadataItemNotFound()
+    return {"meta": {key: meta[key]}}
+
+
+def set_metadata_item(req: ApiRequest) -> dict[str, Any]:
+    """``PUT /servers/{server_id}/metadata/{key}`` {"meta": {key: value}}."""
+    policy.enforce(req.ctx, "compute:server-metadata:update")
+    meta = parse_metadata(body_object(req, "meta"), "meta")
+    if list(meta) != [req.params["key"]]:
+        raise errors.BadRequest("Request body and URI mismatch")
+    req.cloud.compute.servers.update_metadata(req.ctx, req.params["server_id"], meta,
+                                              replace=False)
+    return {"meta": meta}
+
+
+def delete_metadata_item(req: ApiRequest) -> ApiResponse:
+    """``DELETE /servers/{server_id}/metadata/{key}`` → 204."""
+    policy.enforce(req.ctx, "compute:server-metadata:delete")
+    req.cloud.compute.servers.delete_metadata_item(req.ctx, req.params["server_id"],
+                                                   req.params["key"])
+    return ApiResponse(status=204)
+
+
+# ---------------------------------------------------------------------------- ips
+
+
+def list_ips(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/{server_id}/ips`` → ``{"addresses": {network: [...]}}``."""
+    policy.enforce(req.ctx, "compute:ips:index")
+    server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
+    return {"addresses": addresses(server.network_info)}
+
+
+def show_ips(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/{server_id}/ips/{network}`` → ``{network: [...]}``; 404 if absent."""
+    policy.enforce(req.ctx, "compute:ips:index")
+    server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
+    network = req.params["network"]
+    found = addresses(server.network_info)
+    if network not in found:
+        raise errors.NotFound("There is no such network")
+    return {network: found[network]}
+
+
+# ---------------------------------------------------------------------------- instance actions
+
+
+def action_view(action: InstanceAction) -> dict[str, Any]:
+    """One instance action (2.1: no updated_at)."""
+    return {"action": action.action, "instance_uuid": action.instance_uuid,
+            "request_id": action.request_id, "user_id": action.user_id,
+            "project_id": action.project_id, "start_time": _time(action.start_time),
+            "message": action.message}
+
+
+def _time(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def event_view(event: InstanceActionEvent, is_admin: bool) -> dict[str, Any]:
+    """One event: name, times, result; ``traceback`` for admins only."""
+    view = {"event": event.event, "start_time": _time(event.start_time),
+            "finish_time": _time(event.finish_time), "result": event.result}
+    if is_admin:
+        view["traceback"] = event.traceback
+    return view
+
+
+def list_instance_actions(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/{server_id}/os-instance-actions``, newest first."""
+    policy.enforce(req.ctx, "compute:instance-actions:index")
+    found = req.cloud.compute.actions.list(req.ctx, req.params["server_id"])
+    return {"instanceActions": [action_view(a) for a in found]}
+
+
+def show_instance_action(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/{server_id}/os-instance-actions/{request_id}`` with its events."""
+    policy.enforce(req.ctx, "compute:instance-actions:show")
+    action, events = req.cloud.compute.actions.get(req.ctx, req.params["server_id"],
+                                                   req.params["request_id"])
+    view = action_view(action)
+    view["events"] = [event_view(e, req.ctx.is_admin) for e in events]
+    return {"instanceAction": view}
+
+

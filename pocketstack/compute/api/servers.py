@@ -1,0 +1,119 @@
+"""Servers: list, show, create, update, delete (API reference "Servers (servers)"), 2.1.
+
+Create validates the body here (``server_validation``) and makes one call to
+``cloud.compute.servers.create``; everything about images, networks, keys, zones and quotas
+is checked there before anything is written.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from pocketstack.common import errors, policy
+from pocketstack.common.http import ApiRequest, ApiResponse
+from pocketstack.compute.api.common import body_object, bool_param, links, next_links, paging
+from pocketstack.compute.api.server_validation import parse_create
+from pocketstack.compute.api.server_views import (
+    security_group_names,
+    server_summary,
+    server_views,
+)
+
+#: query filters anyone may use, and those only admins may (silently ignored otherwise)
+_FILTERS = ("name", "status", "image", "flavor", "ip", "changes-since", "availability_zone",
+            "user_id")
+_ADMIN_FILTERS = ("host", "deleted", "project_id")
+
+
+def _filters(req: ApiRequest) -> tuple[dict[str, Any], bool]:
+    """``(filters, all_projects)`` from the query string."""
+    all_projects = bool_param(req, "all_tenants") or bool_param(req, "all_projects")
+    if all_projects:
+        policy.enforce(req.ctx, "compute:servers:index:all_tenants")
+    filters: dict[str, Any] = {}
+    allowed = _FILTERS + (_ADMIN_FILTERS if req.ctx.is_admin else ())
+    for key in allowed:
+        value = req.query.get(key)
+        if value not in (None, ""):
+            filters[key] = value.upper() if key == "status" else value
+    tenant = req.query.get("tenant_id")
+    if req.ctx.is_admin and tenant and "project_id" not in filters:
+        filters["project_id"] = tenant
+    if "project_id" in filters and req.ctx.is_admin:
+        all_projects = True
+    return filters, all_projects
+
+
+def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
+    policy.enforce(req.ctx, "compute:servers:index")
+    filters, all_projects = _filters(req)
+    limit, marker = paging(req)
+    servers = req.cloud.compute.servers.list(
+        req.ctx, filters=filters, all_projects=all_projects, limit=limit, marker=marker,
+        sort_keys=req.query_all("sort_key") or None, sort_dirs=req.query_all("sort_dir") or None)
+    views = server_views(req, servers) if detail else [server_summary(req, s) for s in servers]
+    body: dict[str, Any] = {"servers": views}
+    more = next_links(req, "servers" if not detail else "servers/detail", servers, limit,
+                      lambda s: s.uuid)
+    if more:
+        body["servers_links"] = more
+    return body
+
+
+def list_servers(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers``: id, name, links of the caller's (or, admin, all) servers."""
+    return _list(req, detail=False)
+
+
+def list_servers_detail(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/detail``: full server views."""
+    return _list(req, detail=True)
+
+
+def show_server(req: ApiRequest) -> dict[str, Any]:
+    """``GET /servers/{server_id}``; 404 for unknown or another project's server."""
+    policy.enforce(req.ctx, "compute:servers:show")
+    server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
+    return {"server": server_views(req, [server])[0]}
+
+
+def create_server(req: ApiRequest) -> ApiResponse:
+    """``POST /servers`` → 202 ``{"server": {id, links, adminPass, ...}}`` + ``Location``,
+    or ``{"reservation_id"}`` when ``return_reservation_id`` is true."""
+    policy.enforce(req.ctx, "compute:servers:create")
+    kwargs, want_reservation = parse_create(req.body)
+    servers = req.cloud.compute.servers.create(req.ctx, **kwargs)
+    first = servers[0]
+    if want_reservation:
+        return ApiResponse(status=202, body={"reservation_id": first.reservation_id})
+    body = {"server": {"id": first.uuid, "links": links(req, "servers", first.uuid),
+                       "OS-DCF:diskConfig": "MANUAL",
+                       "security_groups": security_group_names(first),
+                       "adminPass": secrets.token_urlsafe(9)}}
+    return ApiResponse(status=202, body=body,
+                       headers={"Location": f"{req.base_url}/v2.1/servers/{first.uuid}"})
+
+
+def update_server(req: ApiRequest) -> dict[str, Any]:
+    """``PUT /servers/{server_id}`` {"server": {"name"?}} → the updated server view."""
+    policy.enforce(req.ctx, "compute:servers:update")
+    body = body_object(req, "server")
+    unknown = set(body) - {"name", "accessIPv4", "accessIPv6"}
+    if unknown:
+        raise errors.BadRequest(f"Additional properties are not allowed "
+                                f"({', '.join(sorted(unknown))} were unexpected)")
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()
+                             or len(name) > 255):
+        raise errors.BadRequest("Invalid input for field/attribute name: a non-empty string "
+                                "of at most 255 characters is required.")
+    server = req.cloud.compute.servers.update(req.ctx, req.params["server_id"], name=name)
+    return {"server": server_views(req, [server])[0]}
+
+
+def delete_server(req: ApiRequest) -> ApiResponse:
+    """``DELETE /servers/{server_id}`` → 204 (the delete completes asynchronously)."""
+    policy.enforce(req.ctx, "compute:servers:delete")
+    req.cloud.compute.servers.delete(req.ctx, req.params["server_id"])
+    return ApiResponse(status=204)

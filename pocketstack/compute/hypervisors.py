@@ -1,0 +1,164 @@
+"""Compute services, hypervisors and availability zones (Nova ``os-services``,
+``os-hypervisors``, ``os-availability-zone``; API reference sections of the same names).
+
+The rows come from the scheduler's tables (``services`` heartbeats and ``compute_nodes``
+resources, written by ``compute.scheduler.host_manager``); this module only reads them and
+lets an admin enable, disable, force down or delete a service. An availability zone exists
+while an enabled service is in it; ``conf.availability_zone`` (the default zone) always does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.compute.models import ComputeNode, Service
+
+
+class ServiceNotFound(errors.NotFound):
+    """404: no compute service with this id, or host/binary pair."""
+
+
+class HypervisorNotFound(errors.NotFound):
+    """404: no hypervisor with this id."""
+
+
+def _is_up(service: Service | None, conf: Any) -> bool:
+    from pocketstack.compute.scheduler.host_manager import service_is_up
+
+    return service is not None and service_is_up(service, conf)
+
+
+class HypervisorManager:
+    """Services, hypervisors and zones; ``cloud.compute.hypervisors``."""
+
+    def __init__(self, cloud: Any):
+        self.cloud = cloud
+        self.db = cloud.db
+        self.conf = cloud.conf
+
+    # services ----------------------------------------------------------------------------
+
+    def list_services(self, ctx: RequestContext, *, host: str | None = None,
+                      binary: str | None = None) -> list[tuple[Service, bool]]:
+        """``(service, is_up)`` pairs, ordered by id, optionally filtered."""
+        with self.db.reader() as s:
+            query = sa.select(Service).order_by(Service.id)
+            if host:
+                query = query.where(Service.host == host)
+            if binary:
+                query = query.where(Service.binary == binary)
+            services = list(s.scalars(query))
+        return [(svc, _is_up(svc, self.conf)) for svc in services]
+
+    def update_service(self, ctx: RequestContext, *, host: str, binary: str,
+                       disabled: bool | None = None, disabled_reason: str | None = None,
+                       forced_down: bool | None = None) -> Service:
+        """Enable/disable (with a reason) or force down the service ``binary`` on ``host``.
+
+        Raises:
+            ServiceNotFound: no such service. errors.BadRequest: a reason over 255 chars.
+        """
+        if disabled_reason is not None and len(disabled_reason) > 255:
+            raise errors.BadRequest("disabled_reason is longer than 255 characters.")
+        with self.db.transaction() as s:
+            svc = s.scalars(sa.select(Service).where(Service.host == host,
+                                                     Service.binary == binary)).first()
+            if svc is None:
+                raise ServiceNotFound(f"Service {binary} on host {host} could not be found.")
+            if disabled is not None:
+                svc.disabled = disabled
+                svc.disabled_reason = disabled_reason if disabled else None
+            if forced_down is not None:
+                svc.forced_down = forced_down
+        return svc
+
+    def delete_service(self, ctx: RequestContext, service_id: str) -> None:
+        """Delete a service (by numeric id or uuid) and its compute node.
+
+        Raises:
+            ServiceNotFound: unknown id. errors.Conflict: the host still has servers.
+        """
+        from pocketstack.compute.models import Instance
+
+        with self.db.transaction() as s:
+            svc = self._service(s, service_id)
+            busy = s.scalar(sa.select(sa.func.count()).select_from(Instance).where(
+                Instance.host == svc.host, Instance.deleted.is_(False)))
+            if busy:
+                raise errors.Conflict(f"Unable to delete compute service that is hosting "
+                                      f"instances: {svc.host}.")
+            s.execute(sa.delete(ComputeNode).where(ComputeNode.host == svc.host))
+            s.delete(svc)
+
+    @staticmethod
+    def _service(s: Any, service_id: str) -> Service:
+        column = Service.id if str(service_id).isdigit() else Service.uuid
+        value: Any = int(service_id) if str(service_id).isdigit() else str(service_id)
+        svc = s.scalars(sa.select(Service).where(column == value)).first()
+        if svc is None:
+            raise ServiceNotFound(f"Service {service_id} could not be found.")
+        return svc
+
+    # hypervisors -------------------------------------------------------------------------
+
+    def list_hypervisors(self, ctx: RequestContext, *, hostname_pattern: str | None = None
+                         ) -> list[tuple[ComputeNode, Service | None, bool]]:
+        """``(node, its compute service, is_up)`` for every hypervisor, ordered by id;
+        ``hostname_pattern`` keeps nodes whose hypervisor_hostname contains it."""
+        with self.db.reader() as s:
+            nodes = list(s.scalars(sa.select(ComputeNode).order_by(ComputeNode.id)))
+            services = {svc.host: svc for svc in s.scalars(
+                sa.select(Service).where(Service.topic == "compute"))}
+        if hostname_pattern:
+            nodes = [n for n in nodes if hostname_pattern in n.hypervisor_hostname]
+        result = []
+        for node in nodes:
+            svc = services.get(node.host)
+            result.append((node, svc, _is_up(svc, self.conf)))
+        return result
+
+    def get_hypervisor(self, ctx: RequestContext, hypervisor_id: str
+                       ) -> tuple[ComputeNode, Service | None, bool]:
+        """One hypervisor by numeric id or uuid. Raises HypervisorNotFound."""
+        for node, svc, up in self.list_hypervisors(ctx):
+            if str(node.id) == str(hypervisor_id) or node.uuid == hypervisor_id:
+                return node, svc, up
+        raise HypervisorNotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
+
+    def statistics(self, ctx: RequestContext) -> dict[str, int]:
+        """Sums over all hypervisors (Nova's ``hypervisor_statistics``)."""
+        nodes = [n for n, _svc, _up in self.list_hypervisors(ctx)]
+        stats = {key: sum(getattr(n, key) for n in nodes) for key in (
+            "vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used", "local_gb_used",
+            "running_vms")}
+        stats.update(count=len(nodes), current_workload=0,
+                     free_ram_mb=stats["memory_mb"] - stats["memory_mb_used"],
+                     free_disk_gb=stats["local_gb"] - stats["local_gb_used"],
+                     disk_available_least=stats["local_gb"] - stats["local_gb_used"])
+        return stats
+
+    # availability zones ------------------------------------------------------------------
+
+    def availability_zones(self, ctx: RequestContext) -> dict[str, list[tuple[Service, bool]]]:
+        """``{zone: [(service, is_up), ...]}`` for zones with an enabled compute service
+        (the default zone is listed even before any service reports)."""
+        zones: dict[str, list[tuple[Service, bool]]] = {}
+        for svc, up in self.list_services(ctx):
+            if svc.topic == "compute" and not svc.disabled:
+                zones.setdefault(svc.availability_zone, []).append((svc, up))
+        zones.setdefault(self.conf.availability_zone, [])
+        return zones
+
+    def availability_zone_exists(self, name: str) -> bool:
+        """Whether ``name`` is an availability zone servers may be created in."""
+        if name == self.conf.availability_zone:
+            return True
+        with self.db.reader() as s:
+            found = s.scalars(sa.select(Service.id).where(
+                Service.availability_zone == name, Service.topic == "compute",
+                Service.disabled.is_(False))).first()
+        return found is not None

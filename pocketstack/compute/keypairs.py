@@ -1,0 +1,182 @@
+"""Keypairs: SSH public keys of a user (Nova ``os-keypairs``, API reference "Keypairs").
+
+Keypairs belong to a user, not a project. ``create`` either imports a public key (which may
+hold several keys, one per line: all are kept and each is validated; the fingerprint is the
+first key's) or generates an RSA 2048 key pair and returns the private key once.
+Fingerprints are Nova's: the MD5 of the key blob as colon-separated hex.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.compute.models import KeyPair
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9 _\-.@]{1,255}$")
+
+
+class KeypairNotFound(errors.NotFound):
+    """404: the user has no keypair of this name."""
+
+
+class KeypairExists(errors.Conflict):
+    """409: the user already has a keypair of this name."""
+
+
+class InvalidKeypair(errors.BadRequest):
+    """400: a bad keypair name or public key."""
+
+
+def fingerprint(public_key: str) -> str:
+    """Nova's fingerprint of one OpenSSH public key line: MD5 of the blob, colon hex.
+
+    Raises:
+        InvalidKeypair: the line is not ``<type> <base64> [comment]``.
+    """
+    parts = public_key.strip().split()
+    if len(parts) < 2:
+        raise InvalidKeypair("Keypair data is invalid: failed to generate fingerprint")
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidKeypair("Keypair data is invalid: failed to generate fingerprint") \
+            from None
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def validate_public_keys(text: str) -> list[str]:
+    """The non-empty lines of ``text``, each a valid OpenSSH public key.
+
+    Raises:
+        InvalidKeypair: no key, or a line that is not a public key.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise InvalidKeypair("Keypair data is invalid: no public key given")
+    for line in lines:
+        try:
+            serialization.load_ssh_public_key(line.encode())
+        except (ValueError, TypeError, binascii.Error):
+            raise InvalidKeypair("Keypair data is invalid: failed to generate fingerprint") \
+                from None
+        except Exception:  # cryptography raises UnsupportedAlgorithm for unknown types
+            raise InvalidKeypair(f"Keypair data is invalid: unsupported key type "
+                                 f"{line.split()[0]!r}") from None
+    return lines
+
+
+def generate_key_pair() -> tuple[str, str]:
+    """A new RSA 2048 key pair as ``(private PEM, public OpenSSH line)``."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                           serialization.PublicFormat.OpenSSH).decode()
+    return private, public + " Generated-by-Pocketstack"
+
+
+class KeypairManager:
+    """Keypair logic; ``cloud.compute.keypairs``. Returns detached ``KeyPair`` rows."""
+
+    def __init__(self, cloud: Any):
+        self.cloud = cloud
+        self.db = cloud.db
+
+    @staticmethod
+    def _owner(ctx: RequestContext, user_id: str | None) -> str:
+        if user_id and user_id != ctx.user_id and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized("Policy doesn't allow os_compute_api:"
+                                             "os-keypairs to be performed.")
+        owner = user_id or ctx.user_id
+        if owner is None:
+            raise errors.BadRequest("A user is required to own keypairs.")
+        return owner
+
+    def get(self, ctx: RequestContext, name: str, user_id: str | None = None) -> KeyPair:
+        """The keypair ``name`` of ``user_id`` (default: the caller).
+
+        Raises:
+            KeypairNotFound: no such keypair. errors.PolicyNotAuthorized: another user's
+            keypair asked for by a non-admin.
+        """
+        owner = self._owner(ctx, user_id)
+        with self.db.reader() as s:
+            kp = s.scalars(sa.select(KeyPair).where(KeyPair.user_id == owner,
+                                                    KeyPair.name == name)).first()
+        if kp is None:
+            raise KeypairNotFound(f"Keypair {name} not found for user {owner}")
+        return kp
+
+    def list(self, ctx: RequestContext, user_id: str | None = None, *,
+             limit: int | None = None, marker: str | None = None) -> list[KeyPair]:
+        """The user's keypairs sorted by name; ``marker`` is a keypair name.
+
+        Raises:
+            KeypairNotFound: the marker is not one of the user's keypairs.
+        """
+        owner = self._owner(ctx, user_id)
+        with self.db.reader() as s:
+            query = sa.select(KeyPair).where(KeyPair.user_id == owner).order_by(KeyPair.name)
+            if marker is not None:
+                if s.scalars(query.where(KeyPair.name == marker)).first() is None:
+                    raise KeypairNotFound(f"Marker {marker} could not be found.")
+                query = query.where(KeyPair.name > marker)
+            if limit is not None:
+                query = query.limit(limit)
+            return list(s.scalars(query))
+
+    def create(self, ctx: RequestContext, name: str, public_key: str | None = None,
+               key_type: str = "ssh", user_id: str | None = None
+               ) -> tuple[KeyPair, str | None]:
+        """Import ``public_key`` or generate a key pair for the caller (or ``user_id``).
+
+        Returns ``(keypair, private_key)``; ``private_key`` is None for an import.
+
+        Raises:
+            InvalidKeypair: bad name or key. KeypairExists: name taken.
+            errors.QuotaExceeded: over the ``key_pairs`` quota.
+        """
+        owner = self._owner(ctx, user_id)
+        if not isinstance(name, str) or not _NAME_RE.match(name) or name.strip() != name:
+            raise InvalidKeypair("Keypair data is invalid: Keypair name contains unsafe "
+                                 "characters")
+        if key_type != "ssh":
+            raise InvalidKeypair(f"Keypair data is invalid: unsupported key type {key_type}")
+        private = None
+        if public_key is None:
+            private, public_key = generate_key_pair()
+        lines = validate_public_keys(public_key)
+        keypair = KeyPair(name=name, user_id=owner, fingerprint=fingerprint(lines[0]),
+                          public_key="\n".join(lines), type=key_type)
+        with self.db.transaction() as s:
+            exists = s.scalars(sa.select(KeyPair.id).where(KeyPair.user_id == owner,
+                                                           KeyPair.name == name)).first()
+            if exists is not None:
+                raise KeypairExists(f"Key pair '{name}' already exists.")
+            used = s.scalar(sa.select(sa.func.count()).select_from(KeyPair)
+                            .where(KeyPair.user_id == owner)) or 0
+            self.cloud.compute.quotas.check_keypairs(ctx, ctx.project_id, used + 1)
+            s.add(keypair)
+        return keypair, private
+
+    def delete(self, ctx: RequestContext, name: str, user_id: str | None = None) -> None:
+        """Delete the keypair. Raises KeypairNotFound."""
+        owner = self._owner(ctx, user_id)
+        with self.db.transaction() as s:
+            kp = s.scalars(sa.select(KeyPair).where(KeyPair.user_id == owner,
+                                                    KeyPair.name == name)).first()
+            if kp is None:
+                raise KeypairNotFound(f"Keypair {name} not found for user {owner}")
+            s.delete(kp)

@@ -1,0 +1,70 @@
+"""Who may call which Compute API (Nova's default personas, roughly).
+
+Levels are those of ``pocketstack.common.policy``: ``any``, ``reader``, ``member``, ``admin``.
+Project scoping (another project's server is 404) is done by the managers; these rules only
+say whether a role may call an API at all. Keypairs belong to users: any member manages their
+own. Cloud-wide resources (flavor create/delete, services, hypervisors, quota updates, listing
+all projects' servers) are admin-only.
+"""
+
+from __future__ import annotations
+
+from pocketstack.common import policy
+
+RULES: dict[str, str] = {
+    # servers
+    "compute:servers:index": "reader",
+    "compute:servers:show": "reader",
+    "compute:servers:create": "member",
+    "compute:servers:update": "member",
+    "compute:servers:delete": "member",
+    "compute:servers:stop": "member",
+    "compute:servers:start": "member",
+    "compute:servers:reboot": "member",
+    "compute:servers:console_output": "member",
+    "compute:servers:index:all_tenants": "admin",
+    "compute:servers:show:host_status": "admin",
+    "compute:server-metadata:index": "reader",
+    "compute:server-metadata:update": "member",
+    "compute:server-metadata:delete": "member",
+    "compute:ips:index": "reader",
+    "compute:instance-actions:index": "reader",
+    "compute:instance-actions:show": "reader",
+    "compute:instance-actions:events:details": "admin",
+    # flavors
+    "compute:flavors:index": "any",
+    "compute:flavors:show": "any",
+    "compute:flavors:create": "admin",
+    "compute:flavors:update": "admin",
+    "compute:flavors:delete": "admin",
+    "compute:flavor-extra-specs:index": "any",
+    "compute:flavor-extra-specs:update": "admin",
+    "compute:flavor-extra-specs:delete": "admin",
+    "compute:flavor-access:index": "admin",
+    "compute:flavor-access:add": "admin",
+    "compute:flavor-access:remove": "admin",
+    # keypairs (per user)
+    "compute:keypairs:index": "reader",
+    "compute:keypairs:show": "reader",
+    "compute:keypairs:create": "member",
+    "compute:keypairs:delete": "member",
+    "compute:keypairs:other_user": "admin",
+    # limits and quotas
+    "compute:limits": "reader",
+    "compute:quotas:show": "reader",
+    "compute:quotas:defaults": "reader",
+    "compute:quotas:show:other_project": "admin",
+    "compute:quotas:update": "admin",
+    "compute:quotas:delete": "admin",
+    # hosts
+    "compute:availability-zone:index": "reader",
+    "compute:availability-zone:detail": "admin",
+    "compute:services:index": "admin",
+    "compute:services:update": "admin",
+    "compute:services:delete": "admin",
+    "compute:hypervisors:index": "admin",
+    "compute:hypervisors:show": "admin",
+    "compute:hypervisors:statistics": "admin",
+}
+
+policy.register(RULES)
