@@ -219,7 +219,11 @@ class ServerManager:
                 requested_networks=requested, config_drive=fields["config_drive"],
                 launch_index=index, reservation_id=reservation,
                 access_ip_v4=fields["access_ip_v4"], description=fields["description"],
-                created_at=utcnow(), updated_at=utcnow()))
+                created_at=utcnow(), updated_at=utcnow(),
+                # set explicitly: the returned rows are detached and must be fully loaded
+                host=None, node=None, availability_zone=None, launched_at=None,
+                terminated_at=None, deleted_at=None, spec=None, network_info=[],
+                deleted=False, locked=False))
         return rows
 
     # ------------------------------------------------------------------ read
