@@ -49,8 +49,13 @@ def build_config_drive(spec: InstanceSpec, dest: Path) -> Path:
     made: set[str] = set()
     for path, data in files.items():
         _add_dirs(iso, os.path.dirname(path), made)
-        iso.add_fp(io.BytesIO(data), len(data), _iso_path(path, is_dir=False),
-                   rr_name=os.path.basename(path), joliet_path="/" + path)
+        iso.add_fp(
+            io.BytesIO(data),
+            len(data),
+            _iso_path(path, is_dir=False),
+            rr_name=os.path.basename(path),
+            joliet_path="/" + path,
+        )
     dest = Path(dest)
     tmp = dest.with_name(dest.name + ".tmp")
     try:
@@ -122,10 +127,15 @@ def network_data(spec: InstanceSpec) -> dict[str, Any]:
     dns: list[str] = []
     for vif in spec.get("network_info") or []:
         link_id = vif.get("devname") or ("tap" + vif["port_id"][:11])
-        links.append({
-            "id": link_id, "type": "phy", "ethernet_mac_address": vif.get("mac_address"),
-            "mtu": vif.get("mtu"), "vif_id": vif["port_id"],
-        })
+        links.append(
+            {
+                "id": link_id,
+                "type": "phy",
+                "ethernet_mac_address": vif.get("mac_address"),
+                "mtu": vif.get("mtu"),
+                "vif_id": vif["port_id"],
+            }
+        )
         for ip in vif.get("fixed_ips") or []:
             if ipaddress.ip_address(ip["ip_address"]).version != 4:
                 continue
@@ -135,17 +145,22 @@ def network_data(spec: InstanceSpec) -> dict[str, Any]:
     return {"links": links, "networks": networks, "services": services}
 
 
-def _ipv4_network(net_id: str, link_id: str, vif: dict[str, Any],
-                  ip: dict[str, Any]) -> dict[str, Any]:
+def _ipv4_network(
+    net_id: str, link_id: str, vif: dict[str, Any], ip: dict[str, Any]
+) -> dict[str, Any]:
     net: dict[str, Any] = {
-        "id": net_id, "type": "ipv4_dhcp" if ip.get("enable_dhcp") else "ipv4",
-        "link": link_id, "ip_address": ip["ip_address"], "network_id": vif.get("network_id"),
+        "id": net_id,
+        "type": "ipv4_dhcp" if ip.get("enable_dhcp") else "ipv4",
+        "link": link_id,
+        "ip_address": ip["ip_address"],
+        "network_id": vif.get("network_id"),
     }
     if ip.get("cidr"):
         net["netmask"] = str(ipaddress.ip_network(ip["cidr"], strict=False).netmask)
     gateway = ip.get("gateway_ip")
-    net["routes"] = ([{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": gateway}]
-                     if gateway else [])
+    net["routes"] = (
+        [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": gateway}] if gateway else []
+    )
     net["services"] = [{"type": "dns", "address": d} for d in ip.get("dns_nameservers") or []]
     return net
 
@@ -160,8 +175,7 @@ def _add_dirs(iso: pycdlib.PyCdlib, path: str, made: set[str]) -> None:
         sub = "/".join(parts[:i])
         if sub in made:
             continue
-        iso.add_directory(_iso_path(sub, is_dir=True), rr_name=parts[i - 1],
-                          joliet_path="/" + sub)
+        iso.add_directory(_iso_path(sub, is_dir=True), rr_name=parts[i - 1], joliet_path="/" + sub)
         made.add(sub)
 
 

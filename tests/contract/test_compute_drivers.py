@@ -83,27 +83,52 @@ class Harness:
         self.uuids.add(uuid)
         hostname = "vm-" + uuid[:8]
         spec = {
-            "uuid": uuid, "name": hostname, "hostname": hostname, "project_id": "p1",
-            "vcpus": 1, "memory_mb": 128, "root_gb": 1, "ephemeral_gb": 0,
-            "image": {"id": "img1", "disk_format": "qcow2",
-                      "path": str(self.image or "/nonexistent"), "properties": {}},
-            "network_info": [{
-                "port_id": "0a1b2c3d-1111-2222-3333-" + uuid[:12], "network_id": "net1",
-                "mac_address": "fa:16:3e:" + ":".join(uuid[i:i + 2] for i in (0, 2, 4)),
-                "mtu": 1450, "devname": "tap" + uuid[:11], "vif_type": "noop",
-                "fixed_ips": [{"ip_address": "10.0.0.5", "subnet_id": "sub1",
-                               "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
-                               "enable_dhcp": False, "dns_nameservers": []}],
-            }],
-            "metadata": {"role": "test"}, "user_data": None,
+            "uuid": uuid,
+            "name": hostname,
+            "hostname": hostname,
+            "project_id": "p1",
+            "vcpus": 1,
+            "memory_mb": 128,
+            "root_gb": 1,
+            "ephemeral_gb": 0,
+            "image": {
+                "id": "img1",
+                "disk_format": "qcow2",
+                "path": str(self.image or "/nonexistent"),
+                "properties": {},
+            },
+            "network_info": [
+                {
+                    "port_id": "0a1b2c3d-1111-2222-3333-" + uuid[:12],
+                    "network_id": "net1",
+                    "mac_address": "fa:16:3e:" + ":".join(uuid[i : i + 2] for i in (0, 2, 4)),
+                    "mtu": 1450,
+                    "devname": "tap" + uuid[:11],
+                    "vif_type": "noop",
+                    "fixed_ips": [
+                        {
+                            "ip_address": "10.0.0.5",
+                            "subnet_id": "sub1",
+                            "cidr": "10.0.0.0/24",
+                            "gateway_ip": "10.0.0.1",
+                            "enable_dhcp": False,
+                            "dns_nameservers": [],
+                        }
+                    ],
+                }
+            ],
+            "metadata": {"role": "test"},
+            "user_data": None,
             "public_keys": {"mykey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIContract test"},
-            "availability_zone": "nova", "launch_index": 0,
+            "availability_zone": "nova",
+            "launch_index": 0,
         }
         spec.update(changes)
         return spec
 
-    def wait_console(self, uuid: str, text: str, count: int = 1,
-                     timeout: float = BOOT_TIMEOUT) -> str:
+    def wait_console(
+        self, uuid: str, text: str, count: int = 1, timeout: float = BOOT_TIMEOUT
+    ) -> str:
         """Poll the console log until ``text`` appears ``count`` times; return the log."""
         deadline = time.monotonic() + timeout
         while True:
@@ -111,8 +136,9 @@ class Harness:
             if log.count(text) >= count:
                 return log
             if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} x{count} not in console after {timeout} s:\n"
-                                     + log[-3000:])
+                raise AssertionError(
+                    f"{text!r} x{count} not in console after {timeout} s:\n" + log[-3000:]
+                )
             time.sleep(0.1)
 
     def ready_line(self, spec: dict) -> str:
@@ -163,6 +189,7 @@ def test_console_shows_ready_line_with_hostname(h):
     log = h.wait_console(spec["uuid"], h.ready_line(spec))
     tail = h.driver.get_console_output(spec["uuid"], length=5)
     assert len(tail.splitlines()) <= 5 and tail in log
+    assert "\x1b" not in log  # no terminal control sequences reach `console log show`
 
 
 def test_user_data_runs_in_guest(h):
@@ -243,12 +270,17 @@ def test_destroy_stopped_guest(h):
 
 def _broken(h: Harness) -> dict:
     if h.name == "fake":
-        return h.spec(image={"id": "bad", "disk_format": "qcow2", "path": "/nonexistent",
-                             "properties": {"fake_spawn_error": "broken image"}})
+        return h.spec(
+            image={
+                "id": "bad",
+                "disk_format": "qcow2",
+                "path": "/nonexistent",
+                "properties": {"fake_spawn_error": "broken image"},
+            }
+        )
     bad = h.tmp / "broken.qcow2"
     bad.write_bytes(b"this is not a disk image\n" * 100)
-    return h.spec(image={"id": "bad", "disk_format": "qcow2", "path": str(bad),
-                         "properties": {}})
+    return h.spec(image={"id": "bad", "disk_format": "qcow2", "path": str(bad), "properties": {}})
 
 
 def test_spawn_broken_image_raises_and_leaves_nothing(h):
@@ -262,8 +294,9 @@ def test_spawn_broken_image_raises_and_leaves_nothing(h):
 def test_spawn_missing_image_raises_and_leaves_nothing(h):
     if not h.real:
         pytest.skip("the fake driver does not read images")
-    spec = h.spec(image={"id": "x", "disk_format": "qcow2", "path": str(h.tmp / "missing"),
-                         "properties": {}})
+    spec = h.spec(
+        image={"id": "x", "disk_format": "qcow2", "path": str(h.tmp / "missing"), "properties": {}}
+    )
     with pytest.raises(DriverError):
         h.driver.spawn(spec)
     _assert_gone(h, spec["uuid"])
@@ -282,6 +315,7 @@ def test_new_driver_readopts_running_guest(h):
         pytest.skip("the fake driver keeps guests in memory only")
     spec = h.spec()
     h.driver.spawn(spec)
+    h.wait_console(spec["uuid"], h.ready_line(spec))  # acpid runs: power_off is graceful
     again = load_driver(h.name, h.conf)
     assert spec["uuid"] in again.list_instances()
     assert again.get_power_state(spec["uuid"]) == PowerState.RUNNING
@@ -324,8 +358,9 @@ def test_host_resources(h):
     for key in ("vcpus", "memory_mb", "local_gb", "hypervisor_version"):
         assert isinstance(res[key], int) and res[key] > 0, key
     assert isinstance(res["hypervisor_type"], str) and isinstance(res["cpu_info"], str)
-    forced = load_driver(h.name, h.conf.replace(compute_vcpus=3, compute_memory_mb=1000,
-                                                compute_disk_gb=7))
+    forced = load_driver(
+        h.name, h.conf.replace(compute_vcpus=3, compute_memory_mb=1000, compute_disk_gb=7)
+    )
     res = forced.get_host_resources()
     assert (res["vcpus"], res["memory_mb"], res["local_gb"]) == (3, 1000, 7)
 

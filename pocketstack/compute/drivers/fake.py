@@ -150,8 +150,10 @@ def _boot_log(spec: InstanceSpec) -> list[str]:
     hostname = spec.get("hostname") or spec.get("name") or spec["uuid"]
     lines = [
         _stamp("Linux version 6.1.0-fake (pocketstack fake hypervisor)"),
-        _stamp(f"Command line: console=ttyS0 root=/dev/vda1 ({spec.get('vcpus', 1)} vCPU, "
-               f"{spec.get('memory_mb', 0)} MB)"),
+        _stamp(
+            f"Command line: console=ttyS0 root=/dev/vda1 ({spec.get('vcpus', 1)} vCPU, "
+            f"{spec.get('memory_mb', 0)} MB)"
+        ),
         "pocketstack: mounted config drive config-2",
         f"pocketstack: hostname {hostname}",
     ]

@@ -25,6 +25,7 @@ Decisions:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -43,11 +44,18 @@ from pocketstack.compute.drivers.base import (
 from pocketstack.compute.drivers.qmp import QMPClient, QMPError
 
 _STATUS = {
-    "running": PowerState.RUNNING, "paused": PowerState.PAUSED,
-    "suspended": PowerState.SUSPENDED, "shutdown": PowerState.SHUTDOWN,
-    "guest-panicked": PowerState.CRASHED, "internal-error": PowerState.CRASHED,
+    "running": PowerState.RUNNING,
+    "paused": PowerState.PAUSED,
+    "suspended": PowerState.SUSPENDED,
+    "shutdown": PowerState.SHUTDOWN,
+    "guest-panicked": PowerState.CRASHED,
+    "internal-error": PowerState.CRASHED,
     "io-error": PowerState.CRASHED,
 }
+
+# Terminal control sequences (SeaBIOS and getty clear the screen): CSI sequences and 2-byte
+# escapes such as ESC c (reset), which would reset the terminal of `console log show`.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_a-z])")
 
 
 class QemuDriver(ComputeDriver):
@@ -186,7 +194,8 @@ class QemuDriver(ComputeDriver):
         return sorted(uuids)
 
     def get_console_output(self, uuid: str, length: int | None = None) -> str:
-        """``console.log`` as text (``\\r\\n`` made ``\\n``), the last ``length`` lines.
+        """``console.log`` as text (``\\r\\n`` made ``\\n``, terminal escapes removed), the
+        last ``length`` lines.
 
         Raises:
             DriverError: no console log for that instance.
@@ -196,6 +205,7 @@ class QemuDriver(ComputeDriver):
         except OSError:
             raise DriverError(f"no console log for instance {uuid}") from None
         text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        text = _ESCAPES.sub("", text)
         if length is None:
             return text
         lines = text.splitlines(keepends=True)

@@ -82,7 +82,7 @@ def _guest_of(argv: list[str], instances_dir: Path) -> str | None:
     pidfile = opts.get("-pidfile", "")
     if not name.startswith(NAME_PREFIX) or not pidfile.startswith(f"{instances_dir}/"):
         return None
-    return name[len(NAME_PREFIX):]
+    return name[len(NAME_PREFIX) :]
 
 
 def find_pid(paths: InstancePaths, uuid: str) -> int | None:
@@ -136,8 +136,9 @@ def kill(pid: int, timeout: float = 10.0) -> None:
 def qemu_version() -> tuple[int, str]:
     """``(7002022, "QEMU emulator version 7.2.22 …")`` (major*1e6 + minor*1e3 + micro)."""
     try:
-        out = subprocess.run([QEMU, "--version"], capture_output=True, text=True,
-                             timeout=30, check=True).stdout
+        out = subprocess.run(
+            [QEMU, "--version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise DriverError(f"{QEMU} not usable: {exc}") from None
     match = re.search(r"version (\d+)\.(\d+)\.(\d+)", out)
@@ -180,11 +181,24 @@ def kvm_works(timeout: float = 2.0) -> bool:
         return False
     with tempfile.TemporaryDirectory(prefix="pocketstack-kvm-") as tmp:
         serial = Path(tmp, "serial")
-        cmd = [QEMU, "-accel", "kvm", "-M", "q35,graphics=off", "-nodefaults", "-display",
-               "none", "-m", "64", "-serial", f"file:{serial}"]
+        cmd = [
+            QEMU,
+            "-accel",
+            "kvm",
+            "-M",
+            "q35,graphics=off",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-m",
+            "64",
+            "-serial",
+            f"file:{serial}",
+        ]
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         except OSError:
             return False
         try:
@@ -202,9 +216,9 @@ def kvm_works(timeout: float = 2.0) -> bool:
 # ---------------------------------------------------------------- disks
 
 
-def _run(cmd: list[str], what: str, timeout: float = 120) -> str:
+def _run(cmd: list[str], what: str, timeout: float = 120, cwd: Path | None = None) -> str:
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     except (OSError, subprocess.SubprocessError) as exc:
         raise DriverError(f"{what}: {exc}") from None
     if res.returncode != 0:
@@ -220,8 +234,10 @@ def image_info(path: Path, fmt: str) -> dict[str, Any]:
     """
     if not path.is_file():
         raise DriverError(f"image file {path} not found")
-    out = _run([QEMU_IMG, "info", "-f", fmt, "--output", "json", str(path)],
-               f"image {path} is not a valid {fmt} image")
+    out = _run(
+        [QEMU_IMG, "info", "-f", fmt, "--output", "json", str(path)],
+        f"image {path} is not a valid {fmt} image",
+    )
     return json.loads(out)
 
 
@@ -238,17 +254,30 @@ def create_root_disk(spec: InstanceSpec, paths: InstancePaths) -> None:
     src = Path(image["path"])
     if fmt == "iso":
         image_info(src, "raw")
-        _run([QEMU_IMG, "create", "-q", "-f", "qcow2", str(paths.disk), f"{root_gb or 1}G"],
-             "cannot create root disk")
+        _run(
+            [QEMU_IMG, "create", "-q", "-f", "qcow2", str(paths.disk), f"{root_gb or 1}G"],
+            "cannot create root disk",
+        )
         return
     if fmt not in IMAGE_FORMATS:
         raise DriverError(f"unsupported disk format {fmt!r}")
     virtual = int(image_info(src, fmt)["virtual-size"])
     if root_gb and root_gb * 1024**3 < virtual:
-        raise DriverError(f"flavor's disk ({root_gb} GiB) is smaller than the image "
-                          f"({virtual / 1024**3:.2f} GiB)")
-    cmd = [QEMU_IMG, "create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(src.resolve()),
-           str(paths.disk)]
+        raise DriverError(
+            f"flavor's disk ({root_gb} GiB) is smaller than the image ({virtual / 1024**3:.2f} GiB)"
+        )
+    cmd = [
+        QEMU_IMG,
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-F",
+        fmt,
+        "-b",
+        str(src.resolve()),
+        str(paths.disk),
+    ]
     if root_gb:
         cmd.append(f"{root_gb}G")
     _run(cmd, "cannot create root disk overlay")
@@ -267,19 +296,43 @@ def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[
     is_iso = spec["image"].get("disk_format") == "iso"
     memory = int(spec.get("memory_mb") or MIN_USEFUL_MEMORY_MB)
     if memory < MIN_USEFUL_MEMORY_MB:
-        LOG.warning("instance %s: %d MB of RAM; guests under ~96 MB print nothing", uuid,
-                    memory)
+        LOG.warning("instance %s: %d MB of RAM; guests under ~96 MB print nothing", uuid, memory)
     cmd = [
-        QEMU, "-name", NAME_PREFIX + uuid, "-uuid", uuid,
+        QEMU,
+        "-name",
+        NAME_PREFIX + uuid,
+        "-uuid",
+        uuid,
         # ISO images boot from an IDE CD, which needs the pc machine (q35's is AHCI).
-        "-M", ("pc" if is_iso else "q35") + ",graphics=off", "-accel", accel,
-        "-cpu", "max" if accel == "tcg" else "host",
-        "-smp", str(int(spec.get("vcpus") or 1)), "-m", str(memory),
-        "-nodefaults", "-display", "none", "-vga", "none", "-no-shutdown",
-        "-daemonize", "-pidfile", str(paths.pidfile),
-        "-chardev", f"socket,id=qmp,path={paths.qmp},server=on,wait=off",
-        "-mon", "chardev=qmp,mode=control",
-        "-chardev", f"file,id=ser0,path={paths.console},append=on", "-serial", "chardev:ser0",
+        "-M",
+        ("pc" if is_iso else "q35") + ",graphics=off",
+        "-accel",
+        accel,
+        "-cpu",
+        "max" if accel == "tcg" else "host",
+        "-smp",
+        str(int(spec.get("vcpus") or 1)),
+        "-m",
+        str(memory),
+        "-nodefaults",
+        "-display",
+        "none",
+        "-vga",
+        "none",
+        "-no-shutdown",
+        "-daemonize",
+        "-pidfile",
+        str(paths.pidfile),
+        # Relative to the instance directory (QEMU's cwd, see ``start``): a unix socket path
+        # must fit in 108 bytes, which a deep state directory would not.
+        "-chardev",
+        f"socket,id=qmp,path={paths.qmp.name},server=on,wait=off",
+        "-mon",
+        "chardev=qmp,mode=control",
+        "-chardev",
+        f"file,id=ser0,path={paths.console},append=on",
+        "-serial",
+        "chardev:ser0",
     ]
     cmd += _disk_args(spec, paths, is_iso)
     for i, vif in enumerate(spec.get("network_info") or []):
@@ -288,14 +341,26 @@ def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[
 
 
 def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[str]:
-    args = ["-drive", f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
-            "-device", f"virtio-blk-pci,drive=root,bootindex={1 if is_iso else 0}"]
+    args = [
+        "-drive",
+        f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
+        "-device",
+        f"virtio-blk-pci,drive=root,bootindex={1 if is_iso else 0}",
+    ]
     if is_iso:
-        args += ["-drive", f"file={spec['image']['path']},if=none,id=cd0,media=cdrom,"
-                 "format=raw,readonly=on", "-device", "ide-cd,drive=cd0,bootindex=0"]
+        args += [
+            "-drive",
+            f"file={spec['image']['path']},if=none,id=cd0,media=cdrom,format=raw,readonly=on",
+            "-device",
+            "ide-cd,drive=cd0,bootindex=0",
+        ]
     if paths.config.exists():
-        args += ["-drive", f"file={paths.config},if=none,id=config,format=raw,readonly=on",
-                 "-device", "virtio-blk-pci,drive=config"]
+        args += [
+            "-drive",
+            f"file={paths.config},if=none,id=config,format=raw,readonly=on",
+            "-device",
+            "virtio-blk-pci,drive=config",
+        ]
     return args
 
 
@@ -309,14 +374,19 @@ def _nic_args(index: int, vif: dict[str, Any]) -> list[str]:
         backend = f"tap,id={netdev},ifname={vif['devname']},script=no,downscript=no"
     else:
         raise DriverError(f"unsupported vif_type {vif_type!r}")
-    return ["-netdev", backend,
-            "-device", f"virtio-net-pci,netdev={netdev},mac={vif['mac_address']}"]
+    return [
+        "-netdev",
+        backend,
+        "-device",
+        f"virtio-net-pci,netdev={netdev},mac={vif['mac_address']}",
+    ]
 
 
 def start(cmd: list[str], paths: InstancePaths, uuid: str) -> int:
     """Run ``cmd`` (which daemonizes) and return the guest's pid.
 
-    QEMU's ``-daemonize`` parent exits only once the machine is initialised, with status 1
+    QEMU runs in the instance directory (relative QMP socket path). Its ``-daemonize`` parent
+    exits only once the machine is initialised, with status 1
     and the error on stderr when it failed, so failures are known synchronously.
 
     Raises:
@@ -324,7 +394,7 @@ def start(cmd: list[str], paths: InstancePaths, uuid: str) -> int:
     """
     paths.pidfile.unlink(missing_ok=True)
     paths.qmp.unlink(missing_ok=True)
-    _run(cmd, "QEMU failed to start", timeout=120)
+    _run(cmd, "QEMU failed to start", timeout=120, cwd=paths.dir)
     pid = find_pid(paths, uuid)
     if pid is None:
         raise DriverError("QEMU started but its process is gone")

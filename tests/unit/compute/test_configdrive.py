@@ -16,19 +16,38 @@ from pocketstack.compute.drivers.base import DriverError
 
 def _spec(**changes):
     spec = {
-        "uuid": "6f1b8c1e-0000-4000-8000-000000000001", "name": "vm1", "hostname": "vm1",
-        "project_id": "p1", "vcpus": 1, "memory_mb": 128, "root_gb": 1,
+        "uuid": "6f1b8c1e-0000-4000-8000-000000000001",
+        "name": "vm1",
+        "hostname": "vm1",
+        "project_id": "p1",
+        "vcpus": 1,
+        "memory_mb": 128,
+        "root_gb": 1,
         "public_keys": {"mykey": "ssh-ed25519 AAAAC3 me@host", "other": "ssh-rsa AAAAB3 x"},
-        "metadata": {"role": "web"}, "availability_zone": "nova", "launch_index": 2,
+        "metadata": {"role": "web"},
+        "availability_zone": "nova",
+        "launch_index": 2,
         "user_data": base64.b64encode(b"#!/bin/sh\necho USERDATA-OK\n").decode(),
-        "network_info": [{
-            "port_id": "0a1b2c3d-1111-2222-3333-444455556666", "network_id": "net1",
-            "mac_address": "fa:16:3e:00:00:01", "mtu": 1450, "devname": "tap0a1b2c3d-11",
-            "vif_type": "noop",
-            "fixed_ips": [{"ip_address": "10.0.0.5", "subnet_id": "sub1",
-                           "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
-                           "enable_dhcp": False, "dns_nameservers": ["10.0.0.2"]}],
-        }],
+        "network_info": [
+            {
+                "port_id": "0a1b2c3d-1111-2222-3333-444455556666",
+                "network_id": "net1",
+                "mac_address": "fa:16:3e:00:00:01",
+                "mtu": 1450,
+                "devname": "tap0a1b2c3d-11",
+                "vif_type": "noop",
+                "fixed_ips": [
+                    {
+                        "ip_address": "10.0.0.5",
+                        "subnet_id": "sub1",
+                        "cidr": "10.0.0.0/24",
+                        "gateway_ip": "10.0.0.1",
+                        "enable_dhcp": False,
+                        "dns_nameservers": ["10.0.0.2"],
+                    }
+                ],
+            }
+        ],
     }
     spec.update(changes)
     return spec
@@ -91,9 +110,15 @@ def test_bad_user_data_raises():
 
 def test_network_data_static():
     net = json.loads(config_drive_files(_spec())["openstack/latest/network_data.json"])
-    assert net["links"] == [{"id": "tap0a1b2c3d-11", "type": "phy",
-                             "ethernet_mac_address": "fa:16:3e:00:00:01", "mtu": 1450,
-                             "vif_id": "0a1b2c3d-1111-2222-3333-444455556666"}]
+    assert net["links"] == [
+        {
+            "id": "tap0a1b2c3d-11",
+            "type": "phy",
+            "ethernet_mac_address": "fa:16:3e:00:00:01",
+            "mtu": 1450,
+            "vif_id": "0a1b2c3d-1111-2222-3333-444455556666",
+        }
+    ]
     (n,) = net["networks"]
     assert n["id"] == "network0" and n["type"] == "ipv4" and n["link"] == "tap0a1b2c3d-11"
     assert (n["ip_address"], n["netmask"]) == ("10.0.0.5", "255.255.255.0")
@@ -113,6 +138,7 @@ def test_network_data_dhcp_keeps_static_fallback():
 
 
 def test_no_networks():
-    net = json.loads(config_drive_files(_spec(network_info=[]))[
-        "openstack/latest/network_data.json"])
+    net = json.loads(
+        config_drive_files(_spec(network_info=[]))["openstack/latest/network_data.json"]
+    )
     assert net == {"links": [], "networks": [], "services": []}
