@@ -1,0 +1,75 @@
+"""The network data-plane driver contract.
+
+A driver wires networks and ports on one host for the network agent (a later issue); the
+manager and the API never call it directly. Rules every driver keeps:
+
+- A failing call cleans up what it made and raises ``NetworkDriverError``.
+- Removing what is already gone succeeds (``delete_network``, ``unplug_vif`` are idempotent).
+- Backend names (bridges, VXLAN devices, namespaces) stay inside the driver.
+- The driver imports neither the database nor another driver.
+
+Networks and ports are the JSON-safe dicts of the Networking API (``id``, ``mtu``,
+``provider:segmentation_id``, ``mac_address``, ``fixed_ips``...).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from pocketstack.common.errors import PocketError
+
+
+class NetworkDriverError(PocketError):
+    """The data plane failed an operation."""
+
+    status = 500
+    title = "Network driver error"
+
+
+class NetworkDriver(ABC):
+    """Base of every network data-plane driver.
+
+    Attributes:
+        name: registry name (``noop``).
+        vif_type: what ports bound by this driver report as ``binding:vif_type`` and what
+            the hypervisor driver reads in ``network_info`` (``noop``, ``bridge``, ``tap``).
+        capabilities: ``{"dhcp": bool, "security_groups": bool, "vxlan": bool,
+            "external": bool}``: which parts of the API this driver makes real.
+    """
+
+    name = "base"
+    vif_type = "unbound"
+    capabilities: dict[str, bool] = {}
+
+    def __init__(self, conf: Any):
+        self.conf = conf
+
+    @abstractmethod
+    def ensure_network(self, network: dict[str, Any]) -> None:
+        """Make ``network`` exist on this host (bridge, VXLAN VNI, DHCP); idempotent."""
+
+    @abstractmethod
+    def delete_network(self, network_id: str) -> None:
+        """Remove everything of a network on this host; succeeds if already gone."""
+
+    @abstractmethod
+    def plug_vif(self, port: dict[str, Any], host: str) -> None:
+        """Attach ``port`` (its tap device, filters) on ``host``; idempotent."""
+
+    @abstractmethod
+    def unplug_vif(self, port_id: str, host: str) -> None:
+        """Detach a port on ``host``; succeeds if it is not plugged."""
+
+
+def load_driver(name: str, conf: Any) -> NetworkDriver:
+    """The driver registered under ``name``.
+
+    Raises:
+        ValueError: unknown driver name.
+    """
+    if name == "noop":
+        from pocketstack.network.drivers.noop import NoopDriver
+
+        return NoopDriver(conf)
+    raise ValueError(f"unknown network driver {name!r}: use noop")

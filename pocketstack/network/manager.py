@@ -1,0 +1,131 @@
+"""The Network service's manager (``cloud.network``): one object per resource family plus
+the functions other services call.
+
+- ``networks`` (``networks.NetworkFamily``), ``subnets`` (``subnets.SubnetFamily``),
+  ``ports`` (``ports.PortFamily``), ``security_groups`` (``secgroups.SecurityGroupFamily``):
+  what the Networking API calls, one function per request.
+- ``validate_networks``, ``allocate_for_instance``, ``deallocate_for_instance``,
+  ``get_instance_network_info``, ``security_group_ids``: what Compute calls (see
+  ``instances``).
+- ``bootstrap``: the ``public`` and ``private`` networks of a new cloud.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.network import instances
+from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
+from pocketstack.network.models import Network, Subnet
+from pocketstack.network.networks import NetworkFamily
+from pocketstack.network.ports import PortFamily
+from pocketstack.network.secgroups import SecurityGroupFamily
+from pocketstack.network.subnets import SubnetFamily
+
+
+class NetworkManager:
+    """Entry point of the Network service for the API layer and other services."""
+
+    def __init__(self, cloud: Any):
+        self.cloud = cloud
+        self.networks = NetworkFamily(cloud)
+        self.subnets = SubnetFamily(cloud)
+        self.ports = PortFamily(cloud)
+        self.security_groups = SecurityGroupFamily(cloud)
+
+    def validate_networks(self, ctx: RequestContext,
+                          requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Check the networks a server asks for, before anything is created.
+
+        Args:
+            requested: items ``{"uuid": net_id, "fixed_ip": optional str}`` or
+                ``{"port": port_id}``; empty means "the project's only network".
+
+        Returns:
+            The normalised list (``[{"uuid": ...}]`` for an empty request).
+
+        Raises:
+            NetworkNotFound / PortNotFound (404), PortInUse (409: the port has a device),
+            InvalidIpForSubnet (400), IpAddressAlreadyAllocated (409), NoNetworksAvailable
+            (400), NetworkAmbiguous (409: several usable networks and none asked for).
+        """
+        with self.cloud.db.reader() as s:
+            return instances.validate(s, ctx, requested)
+
+    def allocate_for_instance(self, ctx: RequestContext, instance_uuid: str, project_id: str,
+                              host: str, requested: list[dict[str, Any]],
+                              security_groups: list[str]) -> list[dict[str, Any]]:
+        """Give a server its ports: one new port per ``{"uuid"}`` item, the user's
+        ``{"port"}`` items bound; all with device_id ``instance_uuid``, device_owner
+        ``compute:nova``, ``binding:host_id`` ``host``, status ACTIVE.
+
+        All or nothing: on any error nothing is left and the error is raised (those of
+        ``validate_networks``, SecurityGroupNotFound, IpAddressGenerationFailure...).
+
+        Returns:
+            The server's ``network_info`` (see ``instances``).
+        """
+        vif = instances.vif_type(self.cloud.conf)
+        with self.cloud.db.transaction() as s:
+            instances.allocate(s, ctx, instance_uuid, project_id, host, requested,
+                               security_groups, vif)
+            return instances.network_info(s, instance_uuid)
+
+    def deallocate_for_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Delete the ports made for a server and unbind the user's; idempotent."""
+        with self.cloud.db.transaction() as s:
+            instances.deallocate(s, instance_uuid)
+
+    def get_instance_network_info(self, ctx: RequestContext,
+                                  instance_uuid: str) -> list[dict[str, Any]]:
+        """The current ``network_info`` of a server (``[]`` when it has no ports)."""
+        with self.cloud.db.reader() as s:
+            return instances.network_info(s, instance_uuid)
+
+    def security_group_ids(self, ctx: RequestContext, project_id: str,
+                           names: list[str]) -> list[str]:
+        """Ids of the project's groups given by name or id (``default`` made if needed).
+
+        Raises:
+            SecurityGroupNotFound (404), DuplicateSecurityGroupName (409: ambiguous name).
+        """
+        with self.cloud.db.transaction() as s:
+            return instances.group_ids(s, project_id, names)
+
+    def bootstrap(self, admin_project_id: str, demo_project_id: str) -> dict[str, str]:
+        """Create the ``public`` (external, admin's) and ``private`` (demo's) networks with
+        their subnets, and both projects' default groups; idempotent.
+
+        Returns:
+            ``{"public_network_id", "private_network_id"}``.
+        """
+        ctx = RequestContext.system()
+        public = self._ensure_network(ctx, admin_project_id, "public", True, {
+            "name": "public-subnet", "cidr": "172.24.4.0/24", "gateway_ip": "172.24.4.1",
+            "enable_dhcp": False})
+        private = self._ensure_network(ctx, demo_project_id, "private", False, {
+            "name": "private-subnet", "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
+            "enable_dhcp": True})
+        for project_id in (admin_project_id, demo_project_id):
+            self.security_groups.ensure_default(project_id)
+        return {"public_network_id": public, "private_network_id": private}
+
+    def _ensure_network(self, ctx: RequestContext, project_id: str, name: str,
+                        external: bool, subnet: dict[str, Any]) -> str:
+        with self.cloud.db.reader() as s:
+            network_id = s.scalar(sa.select(Network.id).where(
+                Network.project_id == project_id, Network.name == name))
+            has_subnet = network_id is not None and s.scalar(sa.select(Subnet.id).where(
+                Subnet.network_id == network_id, Subnet.name == subnet["name"])) is not None
+        if network_id is None:
+            body: dict[str, Any] = {"name": name, "project_id": project_id}
+            if external:
+                body["router:external"] = True
+            network_id = self.networks.create(ctx, body)["id"]
+        if not has_subnet:
+            self.subnets.create(ctx, {**subnet, "network_id": network_id,
+                                      "project_id": project_id})
+        return network_id
