@@ -83,7 +83,7 @@ class ComputeDriver(ABC):
     def __init__(self, conf: Any):
         self.conf = conf
 
-    def init_host(self, host: str) -> None:
+    def init_host(self, host: str) -> None:  # noqa: B027 - optional hook, empty by default
         """Prepare the host (directories, probes). Called once when the agent starts."""
 
     @abstractmethod
