@@ -1,0 +1,125 @@
+"""Domains and projects (Identity API v3 "Domains", "Projects")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.common import policy
+from pocketstack.common.http import ApiRequest, ApiResponse, route
+from pocketstack.identity.api import views
+from pocketstack.identity.api.parsing import changes, field, query, query_bool
+
+_DOMAIN_FIELDS = {"name": str, "description": str, "enabled": bool}
+_PROJECT_FIELDS = {"name": str, "description": str, "enabled": bool, "tags": list}
+
+
+def list_domains(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/domains?name=&enabled="""
+    policy.enforce(req.ctx, "identity:list_domains")
+    rows = req.cloud.identity.domains.list_domains(req.ctx, query(req, "name"),
+                                                   query_bool(req, "enabled"))
+    return views.collection(req, "domains", [views.domain(req, d) for d in rows])
+
+
+def show_domain(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/domains/{domain_id}"""
+    policy.enforce(req.ctx, "identity:get_domain")
+    d = req.cloud.identity.domains.get_domain(req.ctx, req.params["domain_id"])
+    return {"domain": views.domain(req, d)}
+
+
+def create_domain(req: ApiRequest) -> ApiResponse:
+    """POST /v3/domains (201)"""
+    policy.enforce(req.ctx, "identity:create_domain")
+    body = req.require_body("domain")
+    d = req.cloud.identity.domains.create_domain(
+        req.ctx, field(body, "name", required=True), field(body, "description", default=""),
+        field(body, "enabled", bool, default=True), field(body, "explicit_domain_id"))
+    return ApiResponse(201, {"domain": views.domain(req, d)})
+
+
+def update_domain(req: ApiRequest) -> dict[str, Any]:
+    """PATCH /v3/domains/{domain_id}"""
+    policy.enforce(req.ctx, "identity:update_domain")
+    d = req.cloud.identity.domains.update_domain(
+        req.ctx, req.params["domain_id"], changes(req.require_body("domain"), _DOMAIN_FIELDS))
+    return {"domain": views.domain(req, d)}
+
+
+def delete_domain(req: ApiRequest) -> ApiResponse:
+    """DELETE /v3/domains/{domain_id} (204; 403 while enabled)"""
+    policy.enforce(req.ctx, "identity:delete_domain")
+    req.cloud.identity.domains.delete_domain(req.ctx, req.params["domain_id"])
+    return ApiResponse(204)
+
+
+def _tags(req: ApiRequest, name: str) -> list[str] | None:
+    raw = query(req, name)
+    return [t for t in raw.split(",") if t] if raw else None
+
+
+def list_projects(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/projects?domain_id=&name=&enabled=&parent_id=&tags=&tags-any="""
+    policy.enforce(req.ctx, "identity:list_projects")
+    filters = {"domain_id": query(req, "domain_id"), "name": query(req, "name"),
+               "enabled": query_bool(req, "enabled"), "parent_id": query(req, "parent_id"),
+               "tags": _tags(req, "tags"), "tags-any": _tags(req, "tags-any")}
+    rows = req.cloud.identity.projects.list_projects(req.ctx, filters)
+    return views.collection(req, "projects", [views.project(req, p) for p in rows])
+
+
+def show_project(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/projects/{project_id}"""
+    policy.enforce(req.ctx, "identity:get_project")
+    p = req.cloud.identity.projects.get_project(req.ctx, req.params["project_id"])
+    return {"project": views.project(req, p)}
+
+
+def create_project(req: ApiRequest) -> ApiResponse:
+    """POST /v3/projects (201)"""
+    policy.enforce(req.ctx, "identity:create_project")
+    body = req.require_body("project")
+    p = req.cloud.identity.projects.create_project(
+        req.ctx, field(body, "name", required=True), field(body, "domain_id"),
+        field(body, "description", default=""), field(body, "enabled", bool, default=True),
+        field(body, "tags", list), field(body, "parent_id"))
+    return ApiResponse(201, {"project": views.project(req, p)})
+
+
+def update_project(req: ApiRequest) -> dict[str, Any]:
+    """PATCH /v3/projects/{project_id}"""
+    policy.enforce(req.ctx, "identity:update_project")
+    p = req.cloud.identity.projects.update_project(
+        req.ctx, req.params["project_id"],
+        changes(req.require_body("project"), _PROJECT_FIELDS))
+    return {"project": views.project(req, p)}
+
+
+def delete_project(req: ApiRequest) -> ApiResponse:
+    """DELETE /v3/projects/{project_id} (204)"""
+    policy.enforce(req.ctx, "identity:delete_project")
+    req.cloud.identity.projects.delete_project(req.ctx, req.params["project_id"])
+    return ApiResponse(204)
+
+
+def user_projects(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/users/{user_id}/projects (self or admin)"""
+    policy.enforce(req.ctx, "identity:list_user_projects")
+    rows = req.cloud.identity.projects.projects_for_user(req.ctx, req.params["user_id"])
+    return views.collection(req, "projects", [views.project(req, p) for p in rows],
+                            f"users/{req.params['user_id']}/projects")
+
+
+ROUTES = [
+    route("GET", "/v3/domains", list_domains),
+    route("POST", "/v3/domains", create_domain),
+    route("GET", "/v3/domains/{domain_id}", show_domain),
+    route("PATCH", "/v3/domains/{domain_id}", update_domain),
+    route("DELETE", "/v3/domains/{domain_id}", delete_domain),
+    route("GET", "/v3/projects", list_projects),
+    route("POST", "/v3/projects", create_project),
+    route("GET", "/v3/projects/{project_id}", show_project),
+    route("PATCH", "/v3/projects/{project_id}", update_project),
+    route("DELETE", "/v3/projects/{project_id}", delete_project),
+    route("GET", "/v3/users/{user_id}/projects", user_projects),
+]

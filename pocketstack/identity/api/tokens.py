@@ -1,0 +1,94 @@
+"""Version discovery and authentication (Identity API v3 "Versions", "Authentication and
+token management": /v3/auth/tokens, /v3/auth/catalog, /v3/auth/projects, /v3/auth/domains).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.common import policy
+from pocketstack.common.http import ApiRequest, ApiResponse, route
+from pocketstack.identity.api import views
+from pocketstack.identity.exceptions import ValidationError
+
+
+def list_versions(req: ApiRequest) -> ApiResponse:
+    """GET /identity/ : 300 Multiple Choices with the v3 document."""
+    return ApiResponse(300, {"versions": {"values": [views.version(req)]}})
+
+
+def show_version(req: ApiRequest) -> dict[str, Any]:
+    """GET /identity/v3 : the v3 version document."""
+    return {"version": views.version(req)}
+
+
+def _subject(req: ApiRequest) -> str:
+    token = req.headers.get("x-subject-token")
+    if not token:
+        raise ValidationError("X-Subject-Token header is required.")
+    return token
+
+
+def _nocatalog(req: ApiRequest) -> bool:
+    return "nocatalog" in req.query
+
+
+def issue_token(req: ApiRequest) -> ApiResponse:
+    """POST /v3/auth/tokens (201, ``X-Subject-Token``)."""
+    token, info, catalog = req.cloud.identity.auth.issue_token(
+        req.require_body("auth"), with_catalog=not _nocatalog(req))
+    return ApiResponse(201, {"token": views.token(info, catalog)},
+                       {"X-Subject-Token": token})
+
+
+def validate_token(req: ApiRequest) -> ApiResponse:
+    """GET/HEAD /v3/auth/tokens: the subject token (admin, or its own user)."""
+    policy.enforce(req.ctx, "identity:validate_token")
+    subject = _subject(req)
+    info, catalog = req.cloud.identity.auth.validate(req.ctx, subject,
+                                                     with_catalog=not _nocatalog(req))
+    return ApiResponse(200, {"token": views.token(info, catalog)},
+                       {"X-Subject-Token": subject})
+
+
+def revoke_token(req: ApiRequest) -> ApiResponse:
+    """DELETE /v3/auth/tokens (204)."""
+    policy.enforce(req.ctx, "identity:revoke_token")
+    req.cloud.identity.auth.revoke(req.ctx, _subject(req))
+    return ApiResponse(204)
+
+
+def auth_catalog(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/auth/catalog: the catalog of the caller's token."""
+    policy.enforce(req.ctx, "identity:get_auth_catalog")
+    catalog = req.cloud.identity.auth.catalog_for(req.ctx)
+    return views.collection(req, "catalog", catalog, "auth/catalog")
+
+
+def auth_projects(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/auth/projects: projects the caller may scope to."""
+    policy.enforce(req.ctx, "identity:get_auth_projects")
+    projects = req.cloud.identity.projects.projects_for_user(req.ctx, req.ctx.user_id)
+    return views.collection(req, "projects", [views.project(req, p) for p in projects],
+                            "auth/projects")
+
+
+def auth_domains(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/auth/domains: domains the caller may scope to."""
+    policy.enforce(req.ctx, "identity:get_auth_domains")
+    domains = req.cloud.identity.auth.domains_for(req.ctx)
+    return views.collection(req, "domains", [views.domain(req, d) for d in domains],
+                            "auth/domains")
+
+
+ROUTES = [
+    route("GET", "/", list_versions, auth=False),
+    route("GET", "/v3", show_version, auth=False),
+    route("GET", "/v3/", show_version, auth=False),
+    route("POST", "/v3/auth/tokens", issue_token, auth=False),
+    route("GET", "/v3/auth/tokens", validate_token),
+    route("DELETE", "/v3/auth/tokens", revoke_token),
+    route("GET", "/v3/auth/catalog", auth_catalog),
+    route("GET", "/v3/auth/projects", auth_projects),
+    route("GET", "/v3/auth/domains", auth_domains),
+]

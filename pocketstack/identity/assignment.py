@@ -1,0 +1,270 @@
+"""Roles, implied roles and role assignments (Keystone's ``assignment`` backend).
+
+Module-level query helpers (``effective_roles``, ``projects_of_user``) take an open session;
+the token provider uses them on every validation. ``RoleManager`` is the API-facing family
+(``cloud.identity.roles``).
+
+Effective roles of a user on a target = roles assigned to the user or to any of its groups on
+that target, closed over implied roles (admin => member => reader after bootstrap).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.identity import exceptions as exc
+from pocketstack.identity.models import (
+    Domain,
+    Group,
+    GroupMembership,
+    ImpliedRole,
+    Project,
+    Role,
+    RoleAssignment,
+    User,
+)
+
+ACTORS = {"user": (User, exc.UserNotFound), "group": (Group, exc.GroupNotFound)}
+TARGETS = {"project": (Project, exc.ProjectNotFound), "domain": (Domain, exc.DomainNotFound)}
+
+
+def expand_implied(session: Session, role_ids: set[str]) -> set[str]:
+    """``role_ids`` plus every role they imply, transitively."""
+    result = set(role_ids)
+    frontier = set(role_ids)
+    while frontier:
+        rows = session.scalars(sa.select(ImpliedRole.implied_role_id).where(
+            ImpliedRole.prior_role_id.in_(frontier))).all()
+        frontier = set(rows) - result
+        result |= frontier
+    return result
+
+
+def group_ids_of_user(session: Session, user_id: str) -> list[str]:
+    """Ids of the groups ``user_id`` is a member of."""
+    return list(session.scalars(sa.select(GroupMembership.group_id).where(
+        GroupMembership.user_id == user_id)))
+
+
+def direct_role_ids(session: Session, user_id: str, target_type: str,
+                    target_id: str) -> set[str]:
+    """Role ids assigned to the user or its groups on the target (no implied roles)."""
+    actors = [user_id, *group_ids_of_user(session, user_id)]
+    return set(session.scalars(sa.select(RoleAssignment.role_id).where(
+        RoleAssignment.actor_id.in_(actors), RoleAssignment.target_type == target_type,
+        RoleAssignment.target_id == target_id)))
+
+
+def effective_roles(session: Session, user_id: str, target_type: str, target_id: str,
+                    restrict_to: list[str] | None = None) -> list[Role]:
+    """The user's effective roles on a target, sorted by name.
+
+    Args:
+        restrict_to: role ids of an application credential; the result is then the
+            intersection of their expansion with the user's effective roles.
+    """
+    ids = expand_implied(session, direct_role_ids(session, user_id, target_type, target_id))
+    if restrict_to is not None:
+        ids &= expand_implied(session, set(restrict_to))
+    if not ids:
+        return []
+    return list(session.scalars(sa.select(Role).where(Role.id.in_(ids)).order_by(Role.name)))
+
+
+def projects_of_user(session: Session, user_id: str) -> list[Project]:
+    """Projects on which the user (directly or through a group) holds any role."""
+    actors = [user_id, *group_ids_of_user(session, user_id)]
+    ids = sa.select(RoleAssignment.target_id).where(
+        RoleAssignment.actor_id.in_(actors), RoleAssignment.target_type == "project")
+    return list(session.scalars(sa.select(Project).where(Project.id.in_(ids))
+                                .order_by(Project.name)))
+
+
+def _get(session: Session, kind: dict[str, Any], which: str, ident: str) -> Any:
+    model, error = kind[which]
+    row = session.get(model, ident)
+    if row is None:
+        raise error(f"Could not find {which}: {ident}.")
+    return row
+
+
+class RoleManager:
+    """Roles, implied roles and assignments (``cloud.identity.roles``)."""
+
+    def __init__(self, identity: Any):
+        self.db = identity.db
+        self.identity = identity
+
+    # -- roles ---------------------------------------------------------------------------
+    def list_roles(self, ctx: RequestContext, name: str | None = None) -> list[Role]:
+        """Roles, optionally filtered by exact ``name`` (GET /v3/roles)."""
+        q = sa.select(Role).order_by(Role.name)
+        if name is not None:
+            q = q.where(Role.name == name)
+        with self.db.reader() as s:
+            return list(s.scalars(q))
+
+    def get_role(self, ctx: RequestContext, role_id: str) -> Role:
+        """One role; raises ``RoleNotFound``."""
+        with self.db.reader() as s:
+            return _get_role(s, role_id)
+
+    def create_role(self, ctx: RequestContext, name: str,
+                    description: str | None = None, role_id: str | None = None) -> Role:
+        """A new global role; raises ``DuplicateEntry`` (409) when the name is taken."""
+        with self.db.transaction() as s:
+            if s.scalar(sa.select(Role).where(Role.name == name)) is not None:
+                raise exc.DuplicateEntry(f"Duplicate entry found with name {name}.")
+            role = Role(name=name, description=description)
+            if role_id:
+                role.id = role_id
+            s.add(role)
+        return role
+
+    def update_role(self, ctx: RequestContext, role_id: str, changes: dict[str, Any]) -> Role:
+        """Change ``name``/``description``; raises ``RoleNotFound``, ``DuplicateEntry``."""
+        with self.db.transaction() as s:
+            role = _get_role(s, role_id)
+            if "name" in changes and changes["name"] != role.name:
+                if s.scalar(sa.select(Role).where(Role.name == changes["name"])) is not None:
+                    raise exc.DuplicateEntry(f"Duplicate entry found with name "
+                                             f"{changes['name']}.")
+                role.name = changes["name"]
+            if "description" in changes:
+                role.description = changes["description"]
+        return role
+
+    def delete_role(self, ctx: RequestContext, role_id: str) -> None:
+        """Delete a role with its assignments and implications; raises ``RoleNotFound``."""
+        with self.db.transaction() as s:
+            role = _get_role(s, role_id)
+            s.execute(sa.delete(RoleAssignment).where(RoleAssignment.role_id == role_id))
+            s.execute(sa.delete(ImpliedRole).where(sa.or_(
+                ImpliedRole.prior_role_id == role_id, ImpliedRole.implied_role_id == role_id)))
+            s.delete(role)
+
+    # -- implied roles -------------------------------------------------------------------
+    def create_implied(self, ctx: RequestContext, prior_id: str, implied_id: str
+                       ) -> tuple[Role, Role]:
+        """``prior`` now implies ``implied`` (idempotent); returns both roles."""
+        with self.db.transaction() as s:
+            prior, implied = _get_role(s, prior_id), _get_role(s, implied_id)
+            if prior_id == implied_id or prior_id in expand_implied(s, {implied_id}):
+                raise exc.ValidationError("Implied roles must not form a cycle.")
+            if s.get(ImpliedRole, (prior_id, implied_id)) is None:
+                s.add(ImpliedRole(prior_role_id=prior_id, implied_role_id=implied_id))
+        return prior, implied
+
+    def get_implied(self, ctx: RequestContext, prior_id: str, implied_id: str
+                    ) -> tuple[Role, Role]:
+        """Both roles when ``prior`` implies ``implied``; raises ``ImpliedRoleNotFound``."""
+        with self.db.reader() as s:
+            prior, implied = _get_role(s, prior_id), _get_role(s, implied_id)
+            if s.get(ImpliedRole, (prior_id, implied_id)) is None:
+                raise exc.ImpliedRoleNotFound(f"{prior.name} does not imply {implied.name}.")
+            return prior, implied
+
+    def delete_implied(self, ctx: RequestContext, prior_id: str, implied_id: str) -> None:
+        """Remove an implication; raises ``ImpliedRoleNotFound``."""
+        self.get_implied(ctx, prior_id, implied_id)
+        with self.db.transaction() as s:
+            s.execute(sa.delete(ImpliedRole).where(ImpliedRole.prior_role_id == prior_id,
+                                                   ImpliedRole.implied_role_id == implied_id))
+
+    def list_implied(self, ctx: RequestContext, prior_id: str | None = None
+                     ) -> list[tuple[Role, list[Role]]]:
+        """``[(prior, [implied...])]`` for one prior role or for all (role_inferences)."""
+        with self.db.reader() as s:
+            q = sa.select(ImpliedRole)
+            if prior_id is not None:
+                _get_role(s, prior_id)
+                q = q.where(ImpliedRole.prior_role_id == prior_id)
+            pairs: dict[str, list[Role]] = {}
+            for row in s.scalars(q):
+                pairs.setdefault(row.prior_role_id, []).append(s.get(Role, row.implied_role_id))
+            if prior_id is not None and prior_id not in pairs:
+                pairs[prior_id] = []
+            return [(s.get(Role, p), sorted(i, key=lambda r: r.name)) for p, i in pairs.items()]
+
+    # -- assignments ---------------------------------------------------------------------
+    def grant(self, ctx: RequestContext, role_id: str, actor_type: str, actor_id: str,
+              target_type: str, target_id: str) -> None:
+        """Assign a role (idempotent); raises the NotFound of whichever part is missing."""
+        with self.db.transaction() as s:
+            _get(s, TARGETS, target_type, target_id)
+            _get(s, ACTORS, actor_type, actor_id)
+            _get_role(s, role_id)
+            key = (actor_type, actor_id, target_type, target_id, role_id)
+            if s.get(RoleAssignment, key) is None:
+                s.add(RoleAssignment(actor_type=actor_type, actor_id=actor_id,
+                                     target_type=target_type, target_id=target_id,
+                                     role_id=role_id))
+
+    def check(self, ctx: RequestContext, role_id: str, actor_type: str, actor_id: str,
+              target_type: str, target_id: str) -> None:
+        """Raise ``RoleAssignmentNotFound`` unless the assignment exists."""
+        with self.db.reader() as s:
+            _get(s, TARGETS, target_type, target_id)
+            _get(s, ACTORS, actor_type, actor_id)
+            _get_role(s, role_id)
+            key = (actor_type, actor_id, target_type, target_id, role_id)
+            if s.get(RoleAssignment, key) is None:
+                raise exc.RoleAssignmentNotFound(
+                    f"Could not find role assignment with role: {role_id}, {actor_type}: "
+                    f"{actor_id}, {target_type}: {target_id}.")
+
+    def revoke(self, ctx: RequestContext, role_id: str, actor_type: str, actor_id: str,
+               target_type: str, target_id: str) -> None:
+        """Remove an assignment; raises ``RoleAssignmentNotFound``.
+
+        Tokens already issued lose the role within the token cache window (a few seconds):
+        roles are recomputed at validation, not stored in the token.
+        """
+        self.check(ctx, role_id, actor_type, actor_id, target_type, target_id)
+        with self.db.transaction() as s:
+            s.execute(sa.delete(RoleAssignment).where(
+                RoleAssignment.actor_type == actor_type, RoleAssignment.actor_id == actor_id,
+                RoleAssignment.target_type == target_type,
+                RoleAssignment.target_id == target_id, RoleAssignment.role_id == role_id))
+
+    def roles_on(self, ctx: RequestContext, actor_type: str, actor_id: str,
+                 target_type: str, target_id: str) -> list[Role]:
+        """Roles directly assigned to the actor on the target."""
+        with self.db.reader() as s:
+            _get(s, TARGETS, target_type, target_id)
+            _get(s, ACTORS, actor_type, actor_id)
+            ids = sa.select(RoleAssignment.role_id).where(
+                RoleAssignment.actor_type == actor_type, RoleAssignment.actor_id == actor_id,
+                RoleAssignment.target_type == target_type,
+                RoleAssignment.target_id == target_id)
+            return list(s.scalars(sa.select(Role).where(Role.id.in_(ids)).order_by(Role.name)))
+
+    def list_assignments(self, ctx: RequestContext, filters: dict[str, Any]
+                         ) -> list[dict[str, Any]]:
+        """GET /v3/role_assignments.
+
+        Args:
+            filters: any of ``user_id``, ``group_id``, ``project_id``, ``domain_id``,
+                ``role_id`` (str), ``effective``, ``include_names`` (bool).
+
+        Returns:
+            ``[{"role": {...}, "user"|"group": {...}, "scope": {"project"|"domain": {...}},
+            "membership_group": group id or None, "prior_role": role id or None}]``.
+        """
+        from pocketstack.identity.assignment_list import list_assignments
+
+        if not ctx.is_admin:  # a non-admin sees only its own assignments
+            filters = {**filters, "user_id": ctx.user_id}
+        with self.db.reader() as s:
+            return list_assignments(s, filters)
+
+
+def _get_role(s: Session, role_id: str) -> Role:
+    role = s.get(Role, role_id)
+    if role is None:
+        raise exc.RoleNotFound(f"Could not find role: {role_id}.")
+    return role

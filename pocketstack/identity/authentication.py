@@ -1,0 +1,205 @@
+"""Authentication: POST /v3/auth/tokens (Identity API v3, "Password authentication with
+scoped authorization", "Token authentication", "Authenticating with an Application
+Credential").
+
+Methods: ``password`` (user by id, or by name with its domain's id or name), ``token``
+(rescope an existing token; expiry and audit chain are kept), ``application_credential``
+(by id, or by name with its user; the token is scoped to the credential's project).
+Scopes: project (id, or name with domain), domain (id or name), or none; with none, a user
+whose ``default_project_id`` gives it a role gets a token on that project (as Keystone).
+Every failure to identify the caller is the same 401, whichever part was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pocketstack.common.db import utcnow
+from pocketstack.common.errors import Forbidden
+from pocketstack.identity import exceptions as exc
+from pocketstack.identity.assignment import direct_role_ids
+from pocketstack.identity.hashing import check_secret
+from pocketstack.identity.models import ApplicationCredential, Domain, Project, User
+from pocketstack.identity.tokens import TokenInfo, TokenPayload
+
+
+def _need(obj: Any, key: str, kind: type = dict) -> Any:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, kind):
+        raise exc.ValidationError(f"Invalid authentication request: '{key}' is missing "
+                                  f"or not a{'n object' if kind is dict else ' string'}.")
+    return value
+
+
+def _domain_id(s: Session, ref: Any) -> str:
+    """A domain reference ``{"id"}`` or ``{"name"}`` to its id (401 when unknown)."""
+    if not isinstance(ref, dict):
+        raise exc.ValidationError("Invalid authentication request: a domain is required.")
+    if ref.get("id"):
+        dom = s.get(Domain, ref["id"])
+    else:
+        dom = s.scalar(sa.select(Domain).where(Domain.name == ref.get("name")))
+    if dom is None or not dom.enabled:
+        raise exc.AuthenticationFailed()
+    return dom.id
+
+
+def find_user(s: Session, ref: dict[str, Any]) -> User:
+    """A user reference ``{"id"}`` or ``{"name", "domain": {...}}``; 401 when unknown or
+    disabled."""
+    if ref.get("id"):
+        user = s.get(User, ref["id"])
+    elif ref.get("name"):
+        user = s.scalar(sa.select(User).where(User.name == ref["name"],
+                                              User.domain_id == _domain_id(s, ref.get("domain"))))
+    else:
+        raise exc.ValidationError("Invalid authentication request: user id or name required.")
+    if user is None or not user.enabled:
+        raise exc.AuthenticationFailed()
+    dom = s.get(Domain, user.domain_id)
+    if dom is None or not dom.enabled:
+        raise exc.AuthenticationFailed()
+    return user
+
+
+def _project_id(s: Session, ref: dict[str, Any]) -> str:
+    if ref.get("id"):
+        project = s.get(Project, ref["id"])
+    else:
+        project = s.scalar(sa.select(Project).where(
+            Project.name == ref.get("name"), Project.domain_id == _domain_id(s, ref.get("domain"))))
+    if project is None or not project.enabled:
+        which = ref.get("id") or ref.get("name")
+        raise exc.AuthenticationFailed(f"Could not find project: {which}.")
+    return project.id
+
+
+class AuthManager:
+    """Token issue, validation and revocation for the API (``cloud.identity.auth``)."""
+
+    def __init__(self, identity: Any):
+        self.identity = identity
+        self.db = identity.db
+        self.tokens = identity.tokens
+
+    def issue_token(self, auth: dict[str, Any], with_catalog: bool = True
+                    ) -> tuple[str, TokenInfo, list[dict[str, Any]] | None]:
+        """Authenticate ``auth`` (the body's ``auth`` object) and issue a token.
+
+        Returns:
+            ``(token, info, catalog)``: the ``X-Subject-Token`` value, its validated
+            contents and the service catalog (None when not asked for).
+
+        Raises:
+            ValidationError (400): a malformed request.
+            AuthenticationFailed (401): wrong or unknown credentials, no role on the scope.
+            Forbidden (403): rescoping an application credential token.
+        """
+        ident = _need(auth, "identity")
+        methods = _need(ident, "methods", list)
+        with self.db.reader() as s:
+            if "application_credential" in methods:
+                payload = self._by_app_cred(s, _need(ident, "application_credential"))
+            elif "token" in methods:
+                payload = self._by_token(_need(_need(ident, "token"), "id", str), s, auth)
+            elif "password" in methods:
+                payload = self._by_password(s, _need(_need(ident, "password"), "user"), auth)
+            else:
+                raise exc.AuthenticationFailed("Unsupported authentication method.")
+        token = self.tokens.issue(payload)
+        catalog = self.identity.catalog.catalog() if with_catalog else None
+        return token, self.tokens.inspect(token), catalog
+
+    def _by_password(self, s: Session, ref: dict[str, Any], auth: dict[str, Any]
+                     ) -> TokenPayload:
+        user = find_user(s, ref)
+        if not check_secret(ref.get("password", ""), user.password_hash):
+            raise exc.AuthenticationFailed()
+        payload = self.tokens.new_payload(user.id, ["password"])
+        self._scope(s, payload, auth.get("scope"), user)
+        return payload
+
+    def _by_token(self, token: str, s: Session, auth: dict[str, Any]) -> TokenPayload:
+        parent = self.tokens.inspect(token).payload
+        if parent.app_cred_id:
+            raise Forbidden("A token created with an application credential cannot be "
+                            "rescoped.")
+        methods = list(dict.fromkeys(["token", *parent.methods]))
+        payload = self.tokens.new_payload(parent.user_id, methods)
+        payload.expires_at = parent.expires_at
+        payload.audit_ids = [payload.audit_ids[0], parent.audit_ids[-1]]
+        user = s.get(User, parent.user_id)
+        self._scope(s, payload, auth.get("scope"), user)
+        return payload
+
+    def _by_app_cred(self, s: Session, ref: dict[str, Any]) -> TokenPayload:
+        if ref.get("id"):
+            cred = s.get(ApplicationCredential, ref["id"])
+        else:
+            user = find_user(s, _need(ref, "user"))
+            cred = s.scalar(sa.select(ApplicationCredential).where(
+                ApplicationCredential.user_id == user.id,
+                ApplicationCredential.name == ref.get("name")))
+        if cred is None or not check_secret(ref.get("secret", ""), cred.secret_hash):
+            raise exc.AuthenticationFailed()
+        if cred.expires_at is not None and cred.expires_at <= utcnow():
+            raise exc.AuthenticationFailed("The application credential has expired.")
+        find_user(s, {"id": cred.user_id})
+        return self.tokens.new_payload(cred.user_id, ["application_credential"],
+                                       project_id=cred.project_id, app_cred_id=cred.id)
+
+    def _scope(self, s: Session, payload: TokenPayload, scope: Any, user: User) -> None:
+        if isinstance(scope, dict) and isinstance(scope.get("project"), dict):
+            payload.project_id = _project_id(s, scope["project"])
+            target = ("project", payload.project_id)
+        elif isinstance(scope, dict) and isinstance(scope.get("domain"), dict):
+            payload.domain_id = _domain_id(s, scope["domain"])
+            target = ("domain", payload.domain_id)
+        elif scope in (None, "unscoped"):
+            default = user.default_project_id
+            if default and direct_role_ids(s, user.id, "project", default):
+                project = s.get(Project, default)
+                if project is not None and project.enabled:
+                    payload.project_id = default
+            return
+        else:
+            raise exc.ValidationError("Invalid authentication request: unsupported scope.")
+        if not direct_role_ids(s, user.id, *target):
+            raise exc.AuthenticationFailed(
+                f"User {user.id} has no access to {target[0]} {target[1]}.")
+
+    def validate(self, ctx: Any, subject_token: str, with_catalog: bool = False
+                 ) -> tuple[TokenInfo, list[dict[str, Any]] | None]:
+        """GET /v3/auth/tokens: the subject token's contents (and the catalog if asked).
+
+        Only an admin or the subject token's own user may look at it; anything else, and an
+        invalid subject token, is ``TokenNotFound`` (404) as in Keystone.
+        """
+        try:
+            info = self.tokens.inspect(subject_token)
+        except exc.Unauthorized:
+            raise exc.TokenNotFound("Could not find token.") from None
+        if not ctx.is_admin and info.user["id"] != ctx.user_id:
+            raise exc.TokenNotFound("Could not find token.")
+        catalog = self.identity.catalog.catalog() if with_catalog else None
+        return info, catalog
+
+    def revoke(self, ctx: Any, subject_token: str) -> None:
+        """DELETE /v3/auth/tokens: revoke the subject token (admin or its own user)."""
+        self.validate(ctx, subject_token)
+        self.tokens.revoke_token(subject_token)
+
+    def catalog_for(self, ctx: Any) -> list[dict[str, Any]]:
+        """GET /v3/auth/catalog: the catalog (empty for an unscoped token, as Keystone)."""
+        if not ctx.project_id and not ctx.domain_id:
+            return []
+        return self.identity.catalog.catalog()
+
+    def domains_for(self, ctx: Any) -> list[Domain]:
+        """GET /v3/auth/domains: domains where the caller holds a role."""
+        with self.db.reader() as s:
+            return [d for d in s.scalars(sa.select(Domain).order_by(Domain.name))
+                    if direct_role_ids(s, ctx.user_id, "domain", d.id)]

@@ -1,0 +1,226 @@
+"""The service catalog: regions, services, endpoints (Identity API v3 "Service catalog and
+endpoints", "Regions"), and the catalog rendered into tokens and GET /v3/auth/catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.identity import exceptions as exc
+from pocketstack.identity.models import Endpoint, Region, Service
+
+INTERFACES = ("public", "internal", "admin")
+
+
+def _get(s: Session, model: Any, error: type, ident: str, what: str) -> Any:
+    row = s.get(model, ident)
+    if row is None:
+        raise error(f"Could not find {what}: {ident}.")
+    return row
+
+
+class CatalogManager:
+    """Regions, services and endpoints (``cloud.identity.catalog``)."""
+
+    def __init__(self, identity: Any):
+        self.identity = identity
+        self.db = identity.db
+
+    # -- regions -------------------------------------------------------------------------
+    def list_regions(self, ctx: RequestContext, parent_region_id: str | None = None
+                     ) -> list[Region]:
+        """All regions (optionally children of ``parent_region_id``)."""
+        q = sa.select(Region).order_by(Region.id)
+        if parent_region_id is not None:
+            q = q.where(Region.parent_region_id == parent_region_id)
+        with self.db.reader() as s:
+            return list(s.scalars(q))
+
+    def get_region(self, ctx: RequestContext, region_id: str) -> Region:
+        """One region; raises ``RegionNotFound``."""
+        with self.db.reader() as s:
+            return _get(s, Region, exc.RegionNotFound, region_id, "region")
+
+    def create_region(self, ctx: RequestContext, region_id: str | None, description: str = "",
+                      parent_region_id: str | None = None) -> Region:
+        """A new region (id generated when not given); raises ``DuplicateEntry``."""
+        from pocketstack.common.db import new_id
+
+        region_id = region_id or new_id().replace("-", "")
+        with self.db.transaction() as s:
+            if s.get(Region, region_id) is not None:
+                raise exc.DuplicateEntry(f"Duplicate ID, {region_id}.")
+            if parent_region_id:
+                _get(s, Region, exc.RegionNotFound, parent_region_id, "region")
+            region = Region(id=region_id, description=description or "",
+                            parent_region_id=parent_region_id)
+            s.add(region)
+        return region
+
+    def update_region(self, ctx: RequestContext, region_id: str,
+                      changes: dict[str, Any]) -> Region:
+        """Change ``description``/``parent_region_id``."""
+        with self.db.transaction() as s:
+            region = _get(s, Region, exc.RegionNotFound, region_id, "region")
+            for key in ("description", "parent_region_id"):
+                if key in changes:
+                    setattr(region, key, changes[key])
+        return region
+
+    def delete_region(self, ctx: RequestContext, region_id: str) -> None:
+        """Delete a region; raises ``RegionNotFound``."""
+        with self.db.transaction() as s:
+            s.delete(_get(s, Region, exc.RegionNotFound, region_id, "region"))
+
+    # -- services ------------------------------------------------------------------------
+    def list_services(self, ctx: RequestContext, type: str | None = None,
+                      name: str | None = None) -> list[Service]:
+        """Services, optionally filtered by ``type`` and ``name``."""
+        q = sa.select(Service).order_by(Service.type)
+        if type is not None:
+            q = q.where(Service.type == type)
+        if name is not None:
+            q = q.where(Service.name == name)
+        with self.db.reader() as s:
+            return list(s.scalars(q))
+
+    def get_service(self, ctx: RequestContext, service_id: str) -> Service:
+        """One service; raises ``ServiceNotFound``."""
+        with self.db.reader() as s:
+            return _get(s, Service, exc.ServiceNotFound, service_id, "service")
+
+    def create_service(self, ctx: RequestContext, type: str, name: str | None = None,
+                       description: str | None = None, enabled: bool = True) -> Service:
+        """A new catalog service."""
+        with self.db.transaction() as s:
+            service = Service(type=type, name=name, description=description, enabled=enabled)
+            s.add(service)
+        return service
+
+    def update_service(self, ctx: RequestContext, service_id: str,
+                       changes: dict[str, Any]) -> Service:
+        """Change ``type``, ``name``, ``description``, ``enabled``."""
+        with self.db.transaction() as s:
+            service = _get(s, Service, exc.ServiceNotFound, service_id, "service")
+            for key in ("type", "name", "description", "enabled"):
+                if key in changes:
+                    setattr(service, key, changes[key])
+        return service
+
+    def delete_service(self, ctx: RequestContext, service_id: str) -> None:
+        """Delete a service and its endpoints."""
+        with self.db.transaction() as s:
+            service = _get(s, Service, exc.ServiceNotFound, service_id, "service")
+            s.execute(sa.delete(Endpoint).where(Endpoint.service_id == service_id))
+            s.delete(service)
+
+    # -- endpoints -----------------------------------------------------------------------
+    def list_endpoints(self, ctx: RequestContext, interface: str | None = None,
+                       service_id: str | None = None, region_id: str | None = None
+                       ) -> list[Endpoint]:
+        """Endpoints matching the filters."""
+        q = sa.select(Endpoint).order_by(Endpoint.service_id, Endpoint.interface)
+        for key, value in (("interface", interface), ("service_id", service_id),
+                           ("region_id", region_id)):
+            if value is not None:
+                q = q.where(getattr(Endpoint, key) == value)
+        with self.db.reader() as s:
+            return list(s.scalars(q))
+
+    def get_endpoint(self, ctx: RequestContext, endpoint_id: str) -> Endpoint:
+        """One endpoint; raises ``EndpointNotFound``."""
+        with self.db.reader() as s:
+            return _get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint")
+
+    def create_endpoint(self, ctx: RequestContext, service_id: str, interface: str, url: str,
+                        region_id: str | None = None, enabled: bool = True) -> Endpoint:
+        """A new endpoint.
+
+        Raises:
+            ValidationError: ``interface`` not public/internal/admin, or no ``url``.
+            ServiceNotFound, RegionNotFound.
+        """
+        _check_endpoint(interface, url)
+        with self.db.transaction() as s:
+            _get(s, Service, exc.ServiceNotFound, service_id, "service")
+            if region_id:
+                _get(s, Region, exc.RegionNotFound, region_id, "region")
+            endpoint = Endpoint(service_id=service_id, interface=interface, url=url,
+                                region_id=region_id, enabled=enabled)
+            s.add(endpoint)
+        return endpoint
+
+    def update_endpoint(self, ctx: RequestContext, endpoint_id: str,
+                        changes: dict[str, Any]) -> Endpoint:
+        """Change ``interface``, ``url``, ``region_id``, ``service_id``, ``enabled``."""
+        with self.db.transaction() as s:
+            endpoint = _get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint")
+            _check_endpoint(changes.get("interface", endpoint.interface),
+                            changes.get("url", endpoint.url))
+            if changes.get("service_id"):
+                _get(s, Service, exc.ServiceNotFound, changes["service_id"], "service")
+            for key in ("interface", "url", "region_id", "service_id", "enabled"):
+                if key in changes:
+                    setattr(endpoint, key, changes[key])
+        return endpoint
+
+    def delete_endpoint(self, ctx: RequestContext, endpoint_id: str) -> None:
+        """Delete an endpoint; raises ``EndpointNotFound``."""
+        with self.db.transaction() as s:
+            s.delete(_get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint"))
+
+    # -- the catalog ---------------------------------------------------------------------
+    def catalog(self) -> list[dict[str, Any]]:
+        """The token catalog: enabled services with their enabled endpoints::
+
+            [{"id", "type", "name", "endpoints": [{"id", "interface", "region",
+              "region_id", "url"}]}]
+        """
+        with self.db.reader() as s:
+            services = list(s.scalars(sa.select(Service).where(Service.enabled.is_(True))
+                                      .order_by(Service.type)))
+            endpoints = list(s.scalars(sa.select(Endpoint).where(Endpoint.enabled.is_(True))
+                                       .order_by(Endpoint.interface)))
+        out = []
+        for svc in services:
+            eps = [{"id": e.id, "interface": e.interface, "region": e.region_id,
+                    "region_id": e.region_id, "url": e.url}
+                   for e in endpoints if e.service_id == svc.id]
+            out.append({"id": svc.id, "type": svc.type, "name": svc.name or "",
+                        "endpoints": eps})
+        return out
+
+    def ensure_service(self, type: str, name: str, urls: dict[str, str], region: str) -> str:
+        """Bootstrap: the service of ``type`` with one endpoint per interface in
+        ``region``, URLs set to ``urls[interface]`` (updated when they changed)."""
+        with self.db.transaction() as s:
+            if s.get(Region, region) is None:
+                s.add(Region(id=region, description=""))
+                s.flush()
+            svc = s.scalar(sa.select(Service).where(Service.type == type))
+            if svc is None:
+                svc = Service(type=type, name=name, enabled=True)
+                s.add(svc)
+                s.flush()
+            for interface, url in urls.items():
+                ep = s.scalar(sa.select(Endpoint).where(
+                    Endpoint.service_id == svc.id, Endpoint.interface == interface,
+                    Endpoint.region_id == region))
+                if ep is None:
+                    s.add(Endpoint(service_id=svc.id, interface=interface, url=url,
+                                   region_id=region, enabled=True))
+                elif ep.url != url:
+                    ep.url = url
+            return svc.id
+
+
+def _check_endpoint(interface: str, url: str) -> None:
+    if interface not in INTERFACES:
+        raise exc.ValidationError(f"Invalid interface {interface!r}: expected one of "
+                                  f"{', '.join(INTERFACES)}.")
+    if not url or not isinstance(url, str):
+        raise exc.ValidationError("An endpoint needs a url.")

@@ -1,0 +1,163 @@
+"""The Identity service's manager: one object per resource family, reached as
+``cloud.identity.<family>``:
+
+- ``tokens`` (``tokens.TokenProvider``): token issue/validation/revocation; the API layer of
+  every service validates ``X-Auth-Token`` with it;
+- ``auth`` (``authentication.AuthManager``): POST/GET/DELETE /v3/auth/tokens;
+- ``domains``, ``projects`` (``resource``), ``users``, ``groups`` (``users``),
+  ``roles`` (``assignment``: roles, implied roles, assignments), ``catalog`` (regions,
+  services, endpoints), ``app_creds`` (``appcreds``).
+
+Functions other services call: ``bootstrap``, ``get_project``, ``project_id_by_name``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.identity.models import Domain, ImpliedRole, Project, Role, RoleAssignment, User
+from pocketstack.identity.tokens import TokenProvider
+
+#: (type, name, path under public_url) of the catalog services bootstrap registers.
+CATALOG = (
+    ("identity", "keystone", "/identity"),
+    ("compute", "nova", "/compute/v2.1"),
+    ("image", "glance", "/image"),
+    ("network", "neutron", "/networking"),
+)
+
+
+class IdentityManager:
+    """Entry point of the Identity service for the API layer and other services."""
+
+    def __init__(self, cloud: Any):
+        from pocketstack.identity import policies  # noqa: F401  (registers the rules)
+        from pocketstack.identity.appcreds import AppCredManager
+        from pocketstack.identity.assignment import RoleManager
+        from pocketstack.identity.authentication import AuthManager
+        from pocketstack.identity.catalog import CatalogManager
+        from pocketstack.identity.resource import DomainManager, ProjectManager
+        from pocketstack.identity.users import GroupManager, UserManager
+
+        self.cloud = cloud
+        self.conf = cloud.conf
+        self.db = cloud.db
+        self.tokens = TokenProvider(cloud.conf, cloud.db)
+        self.auth = AuthManager(self)
+        self.domains = DomainManager(self)
+        self.projects = ProjectManager(self)
+        self.users = UserManager(self)
+        self.groups = GroupManager(self)
+        self.roles = RoleManager(self)
+        self.catalog = CatalogManager(self)
+        self.app_creds = AppCredManager(self)
+
+    # -- for other services ----------------------------------------------------------------
+    def get_project(self, project_id: str) -> dict[str, Any] | None:
+        """``{"id", "name", "domain_id", "enabled", "description"}`` or None."""
+        with self.db.reader() as s:
+            p = s.get(Project, project_id)
+            if p is None:
+                return None
+            return {"id": p.id, "name": p.name, "domain_id": p.domain_id,
+                    "enabled": p.enabled, "description": p.description}
+
+    def project_id_by_name(self, name: str, domain_id: str = "default") -> str | None:
+        """The id of project ``name`` in ``domain_id``, or None."""
+        with self.db.reader() as s:
+            return s.scalar(sa.select(Project.id).where(Project.name == name,
+                                                        Project.domain_id == domain_id))
+
+    # -- bootstrap -------------------------------------------------------------------------
+    def bootstrap(self, admin_password: str, demo_password: str) -> dict[str, str]:
+        """Create what a new cloud needs; idempotent (safe on every start).
+
+        Makes domain ``default`` ("Default"); roles admin, member, reader with admin =>
+        member => reader; projects admin, demo, service; users ``admin`` (admin on project
+        admin) and ``demo`` (member on demo); region ``conf.region``; identity, compute,
+        image and network services with public/internal/admin endpoints under
+        ``conf.public_url`` (URLs rewritten when ``public_url`` changed).
+
+        Bootstrap owns the ``admin`` and ``demo`` accounts: on every run their passwords are
+        reset to the given ones (a changed password does not survive a restart), and they
+        are re-enabled.
+
+        Returns:
+            ``{"admin_project_id", "demo_project_id", "service_project_id",
+            "admin_user_id", "demo_user_id"}``.
+        """
+        ctx = RequestContext.system()
+        self._ensure_domain(ctx)
+        roles = {name: self._ensure_role(ctx, name) for name in ("admin", "member", "reader")}
+        self._ensure_implied(roles["admin"], roles["member"])
+        self._ensure_implied(roles["member"], roles["reader"])
+        ids = {f"{n}_project_id": self._ensure_project(ctx, n)
+               for n in ("admin", "demo", "service")}
+        for user, role, password in (("admin", "admin", admin_password),
+                                     ("demo", "member", demo_password)):
+            project_id = ids[f"{user}_project_id"]
+            user_id = self._ensure_user(ctx, user, password, project_id)
+            self._ensure_assignment(user_id, project_id, roles[role])
+            ids[f"{user}_user_id"] = user_id
+        base = self.conf.public_url.rstrip("/")
+        for type_, name, path in CATALOG:
+            url = base + path
+            self.catalog.ensure_service(type_, name, {i: url for i in
+                                                      ("public", "internal", "admin")},
+                                        self.conf.region)
+        return ids
+
+    def _ensure_domain(self, ctx: RequestContext) -> None:
+        with self.db.reader() as s:
+            if s.get(Domain, "default") is not None:
+                return
+        self.domains.create_domain(ctx, "Default", "The default domain", domain_id="default")
+
+    def _ensure_role(self, ctx: RequestContext, name: str) -> str:
+        found = self.roles.list_roles(ctx, name=name)
+        return found[0].id if found else self.roles.create_role(ctx, name).id
+
+    def _ensure_implied(self, prior: str, implied: str) -> None:
+        with self.db.transaction() as s:
+            if s.get(ImpliedRole, (prior, implied)) is None:
+                s.add(ImpliedRole(prior_role_id=prior, implied_role_id=implied))
+
+    def _ensure_project(self, ctx: RequestContext, name: str) -> str:
+        found = self.project_id_by_name(name)
+        if found:
+            return found
+        return self.projects.create_project(ctx, name, "default",
+                                            description=f"Bootstrap project {name}").id
+
+    def _ensure_user(self, ctx: RequestContext, name: str, password: str,
+                     project_id: str) -> str:
+        with self.db.reader() as s:
+            user_id = s.scalar(sa.select(User.id).where(User.name == name,
+                                                        User.domain_id == "default"))
+        if user_id is None:
+            return self.users.create_user(ctx, name, "default", password=password,
+                                          default_project_id=project_id).id
+        from pocketstack.identity.hashing import check_secret
+
+        with self.db.reader() as s:
+            user = s.get(User, user_id)
+            same = check_secret(password, user.password_hash) and user.enabled
+        if not same:
+            self.users.update_user(ctx, user_id, {"password": password, "enabled": True})
+        return user_id
+
+    def _ensure_assignment(self, user_id: str, project_id: str, role_id: str) -> None:
+        with self.db.transaction() as s:
+            key = ("user", user_id, "project", project_id, role_id)
+            if s.get(RoleAssignment, key) is None:
+                s.add(RoleAssignment(actor_type="user", actor_id=user_id,
+                                     target_type="project", target_id=project_id,
+                                     role_id=role_id))
+
+    def role_names(self) -> list[str]:
+        """All role names (for other services' checks and tests)."""
+        with self.db.reader() as s:
+            return list(s.scalars(sa.select(Role.name).order_by(Role.name)))

@@ -1,0 +1,243 @@
+"""Users and groups (Identity API v3 "Users" and "Groups").
+
+Passwords are bcrypt-hashed (``hashing``) and never returned. Deleting or disabling a user
+and changing its password revoke its tokens. A non-admin may show and update only itself
+(not its ``enabled`` flag or domain), and change only its own password.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.identity import exceptions as exc
+from pocketstack.identity.hashing import check_secret, hash_secret
+from pocketstack.identity.models import (
+    ApplicationCredential,
+    Group,
+    GroupMembership,
+    RoleAssignment,
+    User,
+)
+from pocketstack.identity.resource import get_domain
+
+_SELF_EDITABLE = {"description", "email", "default_project_id", "password"}
+
+
+def get_user(s: Session, user_id: str) -> User:
+    """A user by id; raises ``UserNotFound``."""
+    user = s.get(User, user_id)
+    if user is None:
+        raise exc.UserNotFound(f"Could not find user: {user_id}.")
+    return user
+
+
+def get_group(s: Session, group_id: str) -> Group:
+    """A group by id; raises ``GroupNotFound``."""
+    group = s.get(Group, group_id)
+    if group is None:
+        raise exc.GroupNotFound(f"Could not find group: {group_id}.")
+    return group
+
+
+def _self_or_admin(ctx: RequestContext, user_id: str) -> None:
+    if not ctx.is_admin and ctx.user_id != user_id:
+        raise exc.UserNotFound(f"Could not find user: {user_id}.")
+
+
+class UserManager:
+    """Users (``cloud.identity.users``)."""
+
+    def __init__(self, identity: Any):
+        self.identity = identity
+        self.db = identity.db
+
+    def list_users(self, ctx: RequestContext, domain_id: str | None = None,
+                   name: str | None = None, enabled: bool | None = None) -> list[User]:
+        """Users matching the filters (admin: all; others: only themselves)."""
+        q = sa.select(User).order_by(User.name)
+        for key, value in (("domain_id", domain_id), ("name", name), ("enabled", enabled)):
+            if value is not None:
+                q = q.where(getattr(User, key) == value)
+        if not ctx.is_admin:
+            q = q.where(User.id == ctx.user_id)
+        with self.db.reader() as s:
+            return list(s.scalars(q))
+
+    def get_user(self, ctx: RequestContext, user_id: str) -> User:
+        """One user (self or admin; 404 otherwise)."""
+        _self_or_admin(ctx, user_id)
+        with self.db.reader() as s:
+            return get_user(s, user_id)
+
+    def create_user(self, ctx: RequestContext, name: str, domain_id: str = "default",
+                    password: str | None = None, enabled: bool = True,
+                    default_project_id: str | None = None, description: str | None = None,
+                    email: str | None = None, user_id: str | None = None) -> User:
+        """A new user; raises ``DomainNotFound``, ``DuplicateEntry``."""
+        hashed = hash_secret(password) if password else None
+        with self.db.transaction() as s:
+            get_domain(s, domain_id)
+            if s.scalar(sa.select(User).where(User.domain_id == domain_id,
+                                              User.name == name)) is not None:
+                raise exc.DuplicateEntry(f"Duplicate entry found with name {name} in "
+                                         f"domain {domain_id}.")
+            user = User(name=name, domain_id=domain_id, password_hash=hashed, enabled=enabled,
+                        default_project_id=default_project_id, description=description,
+                        email=email)
+            if user_id:
+                user.id = user_id
+            s.add(user)
+        return user
+
+    def update_user(self, ctx: RequestContext, user_id: str, changes: dict[str, Any]) -> User:
+        """Change fields (``name``, ``enabled``, ``password``, ``default_project_id``,
+        ``description``, ``email``). Disabling or a new password revokes its tokens."""
+        _self_or_admin(ctx, user_id)
+        if not ctx.is_admin and set(changes) - _SELF_EDITABLE:
+            raise exc.ForbiddenAction("You may not change these attributes of your user: "
+                                      + ", ".join(sorted(set(changes) - _SELF_EDITABLE)))
+        hashed = hash_secret(changes["password"]) if changes.get("password") else None
+        with self.db.transaction() as s:
+            user = get_user(s, user_id)
+            if "name" in changes and changes["name"] != user.name:
+                if s.scalar(sa.select(User).where(User.domain_id == user.domain_id,
+                                                  User.name == changes["name"])):
+                    raise exc.DuplicateEntry(f"Duplicate entry found with name "
+                                             f"{changes['name']}.")
+                user.name = changes["name"]
+            for key in ("enabled", "default_project_id", "description", "email"):
+                if key in changes:
+                    setattr(user, key, changes[key])
+            if hashed:
+                user.password_hash = hashed
+        if hashed or changes.get("enabled") is False:
+            self.identity.tokens.revoke_user(user_id)
+        return user
+
+    def delete_user(self, ctx: RequestContext, user_id: str) -> None:
+        """Delete a user, its assignments, memberships and application credentials."""
+        with self.db.transaction() as s:
+            user = get_user(s, user_id)
+            s.execute(sa.delete(RoleAssignment).where(RoleAssignment.actor_type == "user",
+                                                      RoleAssignment.actor_id == user_id))
+            s.execute(sa.delete(GroupMembership).where(GroupMembership.user_id == user_id))
+            s.execute(sa.delete(ApplicationCredential).where(
+                ApplicationCredential.user_id == user_id))
+            s.delete(user)
+        self.identity.tokens.revoke_user(user_id)
+
+    def change_password(self, ctx: RequestContext, user_id: str, original: str,
+                        password: str) -> None:
+        """POST /v3/users/{id}/password: the user itself, knowing its current password.
+
+        Raises:
+            UserNotFound (another user); AuthenticationFailed (401) for a wrong original.
+        """
+        if ctx.user_id != user_id:
+            raise exc.UserNotFound(f"Could not find user: {user_id}.")
+        with self.db.reader() as s:
+            if not check_secret(original, get_user(s, user_id).password_hash):
+                raise exc.AuthenticationFailed("Invalid original password.")
+        hashed = hash_secret(password)
+        with self.db.transaction() as s:
+            get_user(s, user_id).password_hash = hashed
+        self.identity.tokens.revoke_user(user_id)
+
+    def groups_of_user(self, ctx: RequestContext, user_id: str) -> list[Group]:
+        """GET /v3/users/{id}/groups (self or admin)."""
+        _self_or_admin(ctx, user_id)
+        with self.db.reader() as s:
+            get_user(s, user_id)
+            ids = sa.select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
+            return list(s.scalars(sa.select(Group).where(Group.id.in_(ids))
+                                  .order_by(Group.name)))
+
+
+class GroupManager:
+    """Groups and their members (``cloud.identity.groups``); admin only (policy)."""
+
+    def __init__(self, identity: Any):
+        self.identity = identity
+        self.db = identity.db
+
+    def list_groups(self, ctx: RequestContext, domain_id: str | None = None,
+                    name: str | None = None) -> list[Group]:
+        """Groups matching the filters."""
+        q = sa.select(Group).order_by(Group.name)
+        if domain_id is not None:
+            q = q.where(Group.domain_id == domain_id)
+        if name is not None:
+            q = q.where(Group.name == name)
+        with self.db.reader() as s:
+            return list(s.scalars(q))
+
+    def get_group(self, ctx: RequestContext, group_id: str) -> Group:
+        """One group; raises ``GroupNotFound``."""
+        with self.db.reader() as s:
+            return get_group(s, group_id)
+
+    def create_group(self, ctx: RequestContext, name: str, domain_id: str = "default",
+                     description: str = "") -> Group:
+        """A new group; raises ``DomainNotFound``, ``DuplicateEntry``."""
+        with self.db.transaction() as s:
+            get_domain(s, domain_id)
+            if s.scalar(sa.select(Group).where(Group.domain_id == domain_id,
+                                               Group.name == name)) is not None:
+                raise exc.DuplicateEntry(f"Duplicate entry found with name {name}.")
+            group = Group(name=name, domain_id=domain_id, description=description or "")
+            s.add(group)
+        return group
+
+    def update_group(self, ctx: RequestContext, group_id: str,
+                     changes: dict[str, Any]) -> Group:
+        """Change ``name``/``description``."""
+        with self.db.transaction() as s:
+            group = get_group(s, group_id)
+            for key in ("name", "description"):
+                if key in changes:
+                    setattr(group, key, changes[key])
+        return group
+
+    def delete_group(self, ctx: RequestContext, group_id: str) -> None:
+        """Delete a group, its memberships and assignments."""
+        with self.db.transaction() as s:
+            group = get_group(s, group_id)
+            s.execute(sa.delete(RoleAssignment).where(RoleAssignment.actor_type == "group",
+                                                      RoleAssignment.actor_id == group_id))
+            s.execute(sa.delete(GroupMembership).where(GroupMembership.group_id == group_id))
+            s.delete(group)
+
+    def add_member(self, ctx: RequestContext, group_id: str, user_id: str) -> None:
+        """PUT /v3/groups/{g}/users/{u} (idempotent)."""
+        with self.db.transaction() as s:
+            get_group(s, group_id)
+            get_user(s, user_id)
+            if s.get(GroupMembership, (group_id, user_id)) is None:
+                s.add(GroupMembership(group_id=group_id, user_id=user_id))
+
+    def check_member(self, ctx: RequestContext, group_id: str, user_id: str) -> None:
+        """HEAD /v3/groups/{g}/users/{u}; raises ``MembershipNotFound``."""
+        with self.db.reader() as s:
+            get_group(s, group_id)
+            get_user(s, user_id)
+            if s.get(GroupMembership, (group_id, user_id)) is None:
+                raise exc.MembershipNotFound(f"User {user_id} is not a member of group "
+                                             f"{group_id}.")
+
+    def remove_member(self, ctx: RequestContext, group_id: str, user_id: str) -> None:
+        """DELETE /v3/groups/{g}/users/{u}; raises ``MembershipNotFound``."""
+        self.check_member(ctx, group_id, user_id)
+        with self.db.transaction() as s:
+            s.execute(sa.delete(GroupMembership).where(GroupMembership.group_id == group_id,
+                                                       GroupMembership.user_id == user_id))
+
+    def list_members(self, ctx: RequestContext, group_id: str) -> list[User]:
+        """GET /v3/groups/{g}/users."""
+        with self.db.reader() as s:
+            get_group(s, group_id)
+            ids = sa.select(GroupMembership.user_id).where(GroupMembership.group_id == group_id)
+            return list(s.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.name)))
