@@ -26,6 +26,16 @@ class HypervisorNotFound(errors.NotFound):
     """404: no hypervisor with this id."""
 
 
+class UptimeNotSupported(errors.PocketError):
+    """501: the hypervisor's uptime is not reported (Nova answers 501 the same way)."""
+
+    status = 501
+    title = "Not Implemented"
+
+    def default_message(self) -> str:
+        return "Hypervisor uptime is not supported by this cloud."
+
+
 def _is_up(service: Service | None, conf: Any) -> bool:
     from pocketstack.compute.scheduler.host_manager import service_is_up
 
@@ -128,6 +138,16 @@ class HypervisorManager:
             if str(node.id) == str(hypervisor_id) or node.uuid == hypervisor_id:
                 return node, svc, up
         raise HypervisorNotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
+
+    def uptime(self, ctx: RequestContext, hypervisor_id: str) -> str:
+        """The hypervisor's ``uptime`` line.
+
+        Raises:
+            HypervisorNotFound: unknown id. UptimeNotSupported: always otherwise (501; the
+            controller does not ask compute hosts for their uptime).
+        """
+        self.get_hypervisor(ctx, hypervisor_id)
+        raise UptimeNotSupported()
 
     def statistics(self, ctx: RequestContext) -> dict[str, int]:
         """Sums over all hypervisors (Nova's ``hypervisor_statistics``)."""

@@ -65,6 +65,7 @@ RULES: dict[str, str] = {
     "compute:hypervisors:index": "admin",
     "compute:hypervisors:show": "admin",
     "compute:hypervisors:statistics": "admin",
+    "compute:aggregates:index": "admin",
 }
 
 policy.register(RULES)

@@ -81,6 +81,8 @@ ROUTES = [
     r("GET", V + "/os-hypervisors/statistics", hosts.hypervisor_statistics),
     r("GET", V + "/os-hypervisors/{pattern}/search", hosts.search_hypervisors),
     r("GET", V + "/os-hypervisors/{hypervisor_id}", hosts.show_hypervisor),
+    r("GET", V + "/os-hypervisors/{hypervisor_id}/uptime", hosts.hypervisor_uptime),
+    r("GET", V + "/os-aggregates", hosts.list_aggregates),
     r("GET", V + "/os-availability-zone", hosts.list_zones),
     r("GET", V + "/os-availability-zone/detail", hosts.list_zones_detail),
     # limits and quotas

@@ -152,3 +152,17 @@ def list_zones_detail(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-availability-zone/detail`` (admin): zones with their hosts' services."""
     policy.enforce(req.ctx, "compute:availability-zone:detail")
     return _zones(req, detail=True)
+
+
+def hypervisor_uptime(req: ApiRequest) -> dict[str, Any]:
+    """``GET /os-hypervisors/{hypervisor_id}/uptime`` (admin): 501, not reported here."""
+    policy.enforce(req.ctx, "compute:hypervisors:show")
+    hypervisor_id = req.params["hypervisor_id"]
+    uptime = req.cloud.compute.hypervisors.uptime(req.ctx, hypervisor_id)
+    return {"hypervisor": {"id": hypervisor_id, "uptime": uptime}}
+
+
+def list_aggregates(req: ApiRequest) -> dict[str, Any]:
+    """``GET /os-aggregates`` (admin): host aggregates are not supported, so none."""
+    policy.enforce(req.ctx, "compute:aggregates:index")
+    return {"aggregates": []}
