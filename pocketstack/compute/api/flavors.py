@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.common import errors, policy
-from pocketstack.common.http import ApiRequest, parse_bool, parse_int
+from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.compute.api.common import body_object, links, next_links, paging
 from pocketstack.compute.models import Flavor
 
@@ -150,11 +150,12 @@ def update_extra_spec(req: ApiRequest) -> dict[str, Any]:
                                                         specs)
 
 
-def delete_extra_spec(req: ApiRequest) -> None:
-    """``DELETE /flavors/{flavor_id}/os-extra_specs/{key}`` (admin)."""
+def delete_extra_spec(req: ApiRequest) -> ApiResponse:
+    """``DELETE /flavors/{flavor_id}/os-extra_specs/{key}`` (admin) → 200, empty body."""
     policy.enforce(req.ctx, "compute:flavor-extra-specs:delete")
     req.cloud.compute.flavors.delete_extra_spec(req.ctx, req.params["flavor_id"],
                                                 req.params["key"])
+    return ApiResponse(status=200)
 
 
 def _access_view(flavor_id: str, projects: list[str]) -> dict[str, Any]:

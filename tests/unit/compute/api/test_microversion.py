@@ -1,0 +1,44 @@
+"""Microversion negotiation and the version documents."""
+
+from __future__ import annotations
+
+from tests.unit.compute.api.conftest import DEMO
+
+
+def test_version_documents_need_no_token(client):
+    root = client.get("/compute/")
+    assert root.status_code == 200
+    (version,) = root.json()["versions"]
+    assert (version["id"], version["status"]) == ("v2.1", "CURRENT")
+    assert (version["min_version"], version["version"]) == ("2.1", "2.1")
+    doc = client.get("/compute/v2.1/").json()["version"]
+    assert doc["links"][0]["href"].endswith("/compute/v2.1/")
+
+
+def test_every_answer_names_the_version(client):
+    r = client.get("/compute/v2.1/flavors", headers=DEMO)
+    assert r.headers["OpenStack-API-Version"] == "compute 2.1"
+    assert r.headers["X-OpenStack-Nova-API-Version"] == "2.1"
+    assert "OpenStack-API-Version" in r.headers["Vary"]
+    assert r.headers["X-Compute-Request-Id"].startswith("req-")
+    assert r.headers["X-Openstack-Request-Id"] == r.headers["X-Compute-Request-Id"]
+    missing = client.get("/compute/v2.1/servers/nope", headers=DEMO)
+    assert missing.headers["OpenStack-API-Version"] == "compute 2.1"
+
+
+def test_latest_and_explicit_versions(client):
+    for header in ({"OpenStack-API-Version": "compute latest"},
+                   {"OpenStack-API-Version": "compute 2.1"},
+                   {"X-OpenStack-Nova-API-Version": "2.1"}):
+        assert client.get("/compute/v2.1/flavors", headers={**DEMO, **header}).status_code \
+            == 200
+
+
+def test_unsupported_version_is_406_and_garbage_400(client):
+    r = client.get("/compute/v2.1/flavors",
+                   headers={**DEMO, "OpenStack-API-Version": "compute 2.90"})
+    assert r.status_code == 406
+    assert "maximum is 2.1" in r.json()["notAcceptable"]["message"]
+    r = client.get("/compute/v2.1/flavors",
+                   headers={**DEMO, "OpenStack-API-Version": "compute two"})
+    assert r.status_code == 400
