@@ -37,7 +37,7 @@ def role_refs(s: Session, role_ids: list[str]) -> list[dict[str, Any]]:
 
 def _resolve_roles(s: Session, asked: Any, user_id: str, project_id: str) -> list[str]:
     held = {r.id: r for r in effective_roles(s, user_id, "project", project_id)}
-    if asked is None:
+    if not asked:  # none or an empty list: all the roles the user holds there (Keystone)
         return sorted(held)
     if not isinstance(asked, list):
         raise exc.ValidationError("'roles' must be a list of {id} or {name} objects.")

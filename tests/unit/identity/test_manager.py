@@ -1,0 +1,155 @@
+"""Unit tests of the identity manager: bootstrap, lookups for other services, authentication
+rules, assignments and visibility."""
+
+from __future__ import annotations
+
+import pytest
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.errors import Forbidden, NotFound, Unauthorized
+from pocketstack.identity import exceptions as exc
+from pocketstack.service import Cloud
+
+SYS = RequestContext.system()
+
+
+def _auth(user, password, project=None, domain="default"):
+    auth = {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"id": domain}, "password": password}}}}
+    if project:
+        auth["scope"] = {"project": {"name": project, "domain": {"id": domain}}}
+    return auth
+
+
+def test_bootstrap_is_idempotent(cloud):
+    first = cloud.identity.bootstrap("adminpw", "demopw")
+    second = cloud.identity.bootstrap("adminpw", "demopw")
+    assert first == second
+    assert set(first) == {"admin_project_id", "demo_project_id", "service_project_id",
+                          "admin_user_id", "demo_user_id"}
+    im = cloud.identity
+    assert [r.name for r in im.roles.list_roles(SYS)] == ["admin", "member", "reader"]
+    assert len(im.catalog.list_endpoints(SYS)) == 12
+    assert {s.type for s in im.catalog.list_services(SYS)} == {
+        "identity", "compute", "image", "network"}
+    assert len(im.roles.list_assignments(SYS, {})) == 2
+    assert [(p.name) for p in im.projects.list_projects(SYS, {})] == [
+        "admin", "demo", "service"]
+
+
+def test_bootstrap_resets_passwords_and_follows_public_url(cloud, conf, db, bus):
+    ids = cloud.identity.bootstrap("adminpw", "demopw")
+    moved = Cloud(conf.replace(public_url="http://cloud.example:9000"), db, bus)
+    assert moved.identity.bootstrap("newadmin", "newdemo") == ids
+    urls = {e.url for e in moved.identity.catalog.list_endpoints(SYS)}
+    assert urls == {"http://cloud.example:9000/identity",
+                    "http://cloud.example:9000/compute/v2.1",
+                    "http://cloud.example:9000/image", "http://cloud.example:9000/networking"}
+    with pytest.raises(Unauthorized):
+        moved.identity.auth.issue_token(_auth("demo", "demopw", "demo"))
+    _token, info, catalog = moved.identity.auth.issue_token(_auth("demo", "newdemo", "demo"))
+    assert info.project["id"] == ids["demo_project_id"]
+    assert {c["type"] for c in catalog} == {"identity", "compute", "image", "network"}
+
+
+def test_lookups_for_other_services(cloud):
+    ids = cloud.identity.bootstrap("a", "d")
+    assert cloud.identity.project_id_by_name("demo") == ids["demo_project_id"]
+    assert cloud.identity.project_id_by_name("nope") is None
+    assert cloud.identity.get_project(ids["demo_project_id"])["name"] == "demo"
+    assert cloud.identity.get_project("missing") is None
+
+
+def test_authentication_failures_are_all_401(cloud):
+    cloud.identity.bootstrap("a", "d")
+    for auth in (_auth("demo", "wrong", "demo"), _auth("ghost", "d", "demo"),
+                 _auth("demo", "d", "admin"),  # no role on admin
+                 _auth("demo", "d", "nosuchproject")):
+        with pytest.raises(Unauthorized):
+            cloud.identity.auth.issue_token(auth)
+    with pytest.raises(exc.ValidationError):
+        cloud.identity.auth.issue_token({"identity": {"methods": ["password"]}})
+
+
+def test_unscoped_token_uses_default_project_and_rescope(cloud):
+    ids = cloud.identity.bootstrap("a", "d")
+    token, info, _ = cloud.identity.auth.issue_token(_auth("demo", "d"))
+    assert info.project["id"] == ids["demo_project_id"]  # default project of demo
+    im = cloud.identity
+    user = im.users.create_user(SYS, "nodefault", password="pw")
+    _t, info, _ = im.auth.issue_token(_auth("nodefault", "pw"))
+    assert info.project is None and info.roles == []
+    _t, rescoped, _ = im.auth.issue_token({"identity": {"methods": ["token"],
+                                                        "token": {"id": token}},
+                                           "scope": {"project": {"id": ids["demo_project_id"]}}})
+    parent = im.tokens.decode(token)
+    assert rescoped.payload.expires_at == parent.expires_at
+    assert rescoped.payload.audit_ids[1] == parent.audit_ids[0]
+    assert rescoped.payload.user_id != user.id
+
+
+def test_group_roles_and_effective_assignments(cloud):
+    ids = cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    user = im.users.create_user(SYS, "gu", password="pw")
+    group = im.groups.create_group(SYS, "g")
+    im.groups.add_member(SYS, group.id, user.id)
+    reader = im.roles.list_roles(SYS, "reader")[0]
+    member = im.roles.list_roles(SYS, "member")[0]
+    im.roles.grant(SYS, member.id, "group", group.id, "project", ids["demo_project_id"])
+    _t, info, _ = im.auth.issue_token(_auth("gu", "pw", "demo"))
+    assert {r["name"] for r in info.roles} == {"member", "reader"}
+    rows = im.roles.list_assignments(SYS, {"user_id": user.id, "effective": True,
+                                           "include_names": True})
+    assert {(r["role"]["name"], r["membership_group"]) for r in rows} == {
+        ("member", group.id), ("reader", group.id)}
+    assert rows[0]["user"]["name"] == "gu"
+    with pytest.raises(exc.RoleAssignmentNotFound):
+        im.roles.check(SYS, reader.id, "group", group.id, "project", ids["demo_project_id"])
+
+
+def test_non_admin_sees_only_itself(cloud):
+    ids = cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    _t, info, _ = im.auth.issue_token(_auth("demo", "d", "demo"))
+    ctx = info.context
+    assert [u.name for u in im.users.list_users(ctx)] == ["demo"]
+    with pytest.raises(NotFound):
+        im.users.get_user(ctx, ids["admin_user_id"])
+    with pytest.raises(NotFound):
+        im.projects.get_project(ctx, ids["admin_project_id"])
+    assert im.projects.get_project(ctx, ids["demo_project_id"]).name == "demo"
+    with pytest.raises(Forbidden):
+        im.users.update_user(ctx, ctx.user_id, {"enabled": False})
+    rows = im.roles.list_assignments(ctx, {})
+    assert {r["user"]["id"] for r in rows} == {ctx.user_id}
+
+
+def test_change_password_needs_original(cloud):
+    cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    _t, info, _ = im.auth.issue_token(_auth("demo", "d", "demo"))
+    with pytest.raises(Unauthorized):
+        im.users.change_password(info.context, info.context.user_id, "wrong", "new")
+    im.users.change_password(info.context, info.context.user_id, "d", "new")
+    im.auth.issue_token(_auth("demo", "new", "demo"))
+
+
+def test_domain_delete_needs_disable(cloud):
+    cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    dom = im.domains.create_domain(SYS, "d2")
+    im.projects.create_project(SYS, "p", dom.id)
+    with pytest.raises(Forbidden):
+        im.domains.delete_domain(SYS, dom.id)
+    im.domains.update_domain(SYS, dom.id, {"enabled": False})
+    im.domains.delete_domain(SYS, dom.id)
+    assert im.project_id_by_name("p", dom.id) is None
+
+
+def test_implied_role_cycle_refused(cloud):
+    cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    admin, reader = (im.roles.list_roles(SYS, n)[0] for n in ("admin", "reader"))
+    with pytest.raises(exc.ValidationError):
+        im.roles.create_implied(SYS, reader.id, admin.id)
