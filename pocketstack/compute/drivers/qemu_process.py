@@ -368,8 +368,10 @@ def _nic_args(index: int, vif: dict[str, Any]) -> list[str]:
     netdev = f"net{index}"
     vif_type = vif.get("vif_type") or "noop"
     if vif_type == "noop":
-        # No data plane yet: an isolated user-mode backend (restrict=on: no host access).
-        backend = f"user,id={netdev},restrict=on"
+        # No data plane: a NIC on a hub of its own. Nothing answers on it (no DHCP, no host
+        # access), so the guest configures the port's fixed IP from network_data.json, as it
+        # would on a real network; slirp's own DHCP would hand out 10.0.2.15 instead.
+        backend = f"hubport,id={netdev},hubid={index}"
     elif vif_type == "tap":
         backend = f"tap,id={netdev},ifname={vif['devname']},script=no,downscript=no"
     else:

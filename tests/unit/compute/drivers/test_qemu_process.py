@@ -48,7 +48,7 @@ def test_command_line_q35_virtio_daemonized(tmp_path):
     assert ("-smp", "2") in opts and ("-m", "256") in opts
     assert "-daemonize" in cmd and ("-pidfile", str(paths.pidfile)) in opts
     assert "virtio-blk-pci,drive=root,bootindex=0" in cmd
-    assert "user,id=net0,restrict=on" in cmd
+    assert "hubport,id=net0,hubid=0" in cmd
     assert "virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01" in cmd
     assert any("append=on" in a and str(paths.console) in a for a in cmd)
     assert "socket,id=qmp,path=qmp.sock,server=on,wait=off" in cmd
