@@ -84,10 +84,13 @@ class RunningCloud:
 
     def sdk(self, cloud: str = "pocketstack-demo") -> Any:
         """An ``openstack.connection.Connection`` for ``cloud``."""
-        import openstack
+        from openstack import connection
+        from openstack.config import loader
 
-        return openstack.connect(cloud=cloud, config_files=[str(self.clouds_yaml)],
-                                 load_envvars=False)
+        # openstack.connect() ignores config_files (it would read ~/.config/openstack).
+        region = loader.OpenStackConfig(config_files=[str(self.clouds_yaml)],
+                                        load_envvars=False).get_one(cloud)
+        return connection.Connection(config=region)
 
     def log(self) -> str:
         """The cloud's log files, for failure messages."""
