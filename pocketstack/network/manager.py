@@ -2,8 +2,8 @@
 the functions other services call.
 
 - ``networks`` (``networks.NetworkFamily``), ``subnets`` (``subnets.SubnetFamily``),
-  ``ports`` (``ports.PortFamily``), ``security_groups`` (``secgroups.SecurityGroupFamily``):
-  what the Networking API calls, one function per request.
+  ``ports`` (``ports.PortFamily``), ``security_groups`` and ``security_group_rules``
+  (``secgroups``): what the Networking API calls, one function per request.
 - ``validate_networks``, ``allocate_for_instance``, ``deallocate_for_instance``,
   ``get_instance_network_info``, ``security_group_ids``: what Compute calls (see
   ``instances``).
@@ -22,7 +22,7 @@ from pocketstack.network import policies as _policies  # noqa: F401  (registers 
 from pocketstack.network.models import Network, Subnet
 from pocketstack.network.networks import NetworkFamily
 from pocketstack.network.ports import PortFamily
-from pocketstack.network.secgroups import SecurityGroupFamily
+from pocketstack.network.secgroups import SecurityGroupFamily, SecurityGroupRuleFamily
 from pocketstack.network.subnets import SubnetFamily
 
 
@@ -35,6 +35,7 @@ class NetworkManager:
         self.subnets = SubnetFamily(cloud)
         self.ports = PortFamily(cloud)
         self.security_groups = SecurityGroupFamily(cloud)
+        self.security_group_rules = SecurityGroupRuleFamily(self.security_groups)
 
     def validate_networks(self, ctx: RequestContext,
                           requested: list[dict[str, Any]]) -> list[dict[str, Any]]:

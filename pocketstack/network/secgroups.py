@@ -369,3 +369,27 @@ class SecurityGroupFamily:
             if rule is None or not common.check_project_scope(ctx, rule.project_id):
                 raise exc.SecurityGroupRuleNotFound(rule_id)
             s.delete(rule)
+
+
+class SecurityGroupRuleFamily:
+    """The rules of ``cloud.network`` (``cloud.network.security_group_rules``), with the
+    same function names as the other families (no update: rules are immutable)."""
+
+    def __init__(self, groups: SecurityGroupFamily):
+        self.groups = groups
+
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        """See ``SecurityGroupFamily.create_rule``."""
+        return self.groups.create_rule(ctx, body)
+
+    def get(self, ctx: RequestContext, rule_id: str) -> dict[str, Any]:
+        """See ``SecurityGroupFamily.get_rule``."""
+        return self.groups.get_rule(ctx, rule_id)
+
+    def list(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
+        """See ``SecurityGroupFamily.list_rules``."""
+        return self.groups.list_rules(ctx, all_projects)
+
+    def delete(self, ctx: RequestContext, rule_id: str) -> None:
+        """See ``SecurityGroupFamily.delete_rule``."""
+        self.groups.delete_rule(ctx, rule_id)

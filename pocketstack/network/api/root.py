@@ -1,0 +1,99 @@
+"""Version documents, the v2.0 resource index and ``/v2.0/extensions``.
+
+``GET /networking/`` lists the API versions (only v2.0) and ``GET /networking/v2.0/`` the
+collections; both need no token (keystoneauth discovers the version with them). The
+extensions are the Neutron aliases this cloud implements; clients check some of them
+(``external-net``, ``security-group``, ``binding``...) before using an attribute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.common import policy
+from pocketstack.common.http import ApiRequest
+from pocketstack.network import exceptions as exc
+
+_UPDATED = "2026-01-01T00:00:00-00:00"
+EXTENSIONS: dict[str, tuple[str, str]] = {
+    "allowed-address-pairs": ("Allowed Address Pairs", "Extra addresses a port may use."),
+    "binding": ("Port Binding", "Expose port bindings of a virtual port to external apps."),
+    "external-net": ("Neutron external network", "Adds external network attribute."),
+    "network-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),
+    "port-security": ("Port Security", "Provides port security."),
+    "project-id": ("project_id field enabled", "Extension that indicates project_id."),
+    "provider": ("Provider Network", "Expose mapping of virtual networks to segments."),
+    "quotas": ("Quota management support", "Expose functions for quotas management."),
+    "security-group": ("security-group", "The security groups extension."),
+    "sort-key-validation": ("Sort keys validation", "Sort keys are validated."),
+    "standard-attr-description": ("standard-attr-description",
+                                  "Extension to add descriptions to standard attributes."),
+    "standard-attr-revisions": ("Resource revision numbers",
+                                "This extension will display the revision number."),
+    "standard-attr-timestamp": ("Resource timestamps",
+                                "Adds created_at and updated_at fields."),
+    "stateful-security-group": ("Stateful security group",
+                                "Indicates if the security group is stateful or not."),
+    "pagination": ("Pagination support", "Extension that indicates pagination is enabled."),
+    "sorting": ("Sorting support", "Extension that indicates sorting is enabled."),
+}
+COLLECTIONS = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
+               ("security_group", "security-groups"),
+               ("security_group_rule", "security-group-rules"), ("quota", "quotas"))
+
+
+def versions(req: ApiRequest) -> dict[str, Any]:
+    """``GET /networking/``: the one API version."""
+    return {"versions": [{"id": "v2.0", "status": "CURRENT",
+                          "links": [{"href": f"{req.base_url}/v2.0/", "rel": "self"}]}]}
+
+
+def resources(req: ApiRequest) -> dict[str, Any]:
+    """``GET /networking/v2.0/``: the collections of v2.0."""
+    return {"resources": [
+        {"name": name, "collection": coll,
+         "links": [{"href": f"{req.base_url}/v2.0/{coll}", "rel": "self"}]}
+        for name, coll in COLLECTIONS]}
+
+
+def _extension(alias: str) -> dict[str, Any]:
+    name, description = EXTENSIONS[alias]
+    return {"alias": alias, "name": name, "description": description, "updated": _UPDATED,
+            "links": []}
+
+
+def list_extensions(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/extensions``."""
+    policy.enforce(req.ctx, "network:extensions:list")
+    return {"extensions": [_extension(a) for a in sorted(EXTENSIONS)]}
+
+
+def show_extension(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/extensions/{alias}``; ExtensionNotFound (404) for others."""
+    policy.enforce(req.ctx, "network:extensions:list")
+    alias = req.params["alias"]
+    if alias not in EXTENSIONS:
+        raise exc.ExtensionNotFound(alias)
+    return {"extension": _extension(alias)}
+
+
+#: Default per-project limits shown by ``GET /v2.0/quotas/{project_id}`` (not enforced yet).
+DEFAULT_QUOTAS = {"network": 100, "subnet": 100, "port": 500, "security_group": 10,
+                  "security_group_rule": 100, "router": 10, "floatingip": 50,
+                  "rbac_policy": 10, "subnetpool": -1}
+
+
+def show_quota(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/quotas/{project_id}``: the limits of a project (own, or any for admin)."""
+    policy.enforce(req.ctx, "network:quotas:show")
+    project_id = req.params["project_id"]
+    if not (req.ctx.is_admin or req.ctx.owns(project_id)):
+        raise exc.NotAuthorized("Only an administrator may see another project's quotas.")
+    return {"quota": dict(DEFAULT_QUOTAS)}
+
+
+def show_quota_details(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/quotas/{project_id}/details.json``: limits with usage (usage not counted
+    yet: reported as 0)."""
+    quota = show_quota(req)["quota"]
+    return {"quota": {k: {"limit": v, "used": 0, "reserved": 0} for k, v in quota.items()}}

@@ -1,0 +1,156 @@
+"""The Networking API through the real clients (``openstack`` CLI and openstacksdk)."""
+
+from __future__ import annotations
+
+import uuid
+
+import openstack.exceptions
+import pytest
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _fails(cloud, *args: str, cloud_name: str = "pocketstack-demo") -> str:
+    """Run a CLI command that must fail; returns its stderr."""
+    proc = cloud.openstack(*args, cloud=cloud_name, check=False, json_output=False)
+    assert proc.returncode != 0, proc.stdout
+    return proc.stderr
+
+
+def test_network_lifecycle(running_cloud):
+    name = _name("net")
+    net = running_cloud.openstack("network", "create", name)
+    assert net["name"] == name and net["status"] == "ACTIVE" and net["mtu"] == 1450
+    assert net["provider:segmentation_id"] is None  # admin-only: hidden from demo
+    listed = running_cloud.openstack("network", "list")
+    assert name in [n["Name"] for n in listed]
+    running_cloud.openstack("network", "set", "--name", name + "-x", "--description", "d",
+                            name, json_output=False)
+    shown = running_cloud.openstack("network", "show", name + "-x")
+    assert shown["description"] == "d" and shown["revision_number"] > net["revision_number"]
+    admin_view = running_cloud.openstack("network", "show", net["id"],
+                                         cloud="pocketstack-admin")
+    assert admin_view["provider:network_type"] == "vxlan"
+    assert admin_view["provider:segmentation_id"] > 0
+    running_cloud.openstack("network", "delete", net["id"], json_output=False)
+    assert "No Network found" in _fails(running_cloud, "network", "show", net["id"])
+
+
+def test_subnet_and_port_with_fixed_ip(running_cloud):
+    net = running_cloud.openstack("network", "create", _name("net"))
+    subnet_name = _name("sub")
+    subnet = running_cloud.openstack("subnet", "create", "--network", net["id"],
+                                     "--subnet-range", "192.168.5.0/24", subnet_name)
+    assert subnet["cidr"] == "192.168.5.0/24" and subnet["gateway_ip"] == "192.168.5.1"
+    assert subnet["allocation_pools"] == [{"start": "192.168.5.2", "end": "192.168.5.254"}]
+    port = running_cloud.openstack(
+        "port", "create", "--network", net["id"],
+        "--fixed-ip", f"subnet={subnet_name},ip-address=192.168.5.10", _name("port"))
+    assert port["fixed_ips"] == [{"subnet_id": subnet["id"], "ip_address": "192.168.5.10"}]
+    assert port["mac_address"].startswith("fa:16:3e:") and port["status"] == "DOWN"
+    err = _fails(running_cloud, "port", "create", "--network", net["id"], "--fixed-ip",
+                 f"subnet={subnet_name},ip-address=192.168.5.10", _name("dup"))
+    assert "409" in err or "already allocated" in err
+    auto = running_cloud.openstack("port", "create", "--network", net["id"], _name("auto"))
+    assert auto["fixed_ips"][0]["ip_address"] == "192.168.5.2"
+    ports = running_cloud.openstack("port", "list", "--network", net["id"])
+    assert {p["ID"] for p in ports} == {port["id"], auto["id"]}
+
+
+def test_network_in_use_by_a_server_port(running_cloud):
+    conn = running_cloud.sdk("pocketstack-admin")
+    demo = running_cloud.sdk()
+    net = demo.network.create_network(name=_name("busy"))
+    demo.network.create_subnet(network_id=net.id, cidr="10.9.0.0/24", ip_version=4)
+    conn.network.create_port(network_id=net.id, device_owner="compute:nova",
+                             device_id=str(uuid.uuid4()), project_id=net.project_id)
+    with pytest.raises(openstack.exceptions.ConflictException) as err:
+        demo.network.delete_network(net.id)
+    assert "NetworkInUse" in str(err.value.details) or "in use" in str(err.value)
+    # a port without an owner goes away with its network
+    other = demo.network.create_network(name=_name("free"))
+    demo.network.create_subnet(network_id=other.id, cidr="10.9.1.0/24", ip_version=4)
+    port = demo.network.create_port(network_id=other.id)
+    demo.network.delete_network(other.id)
+    assert demo.network.find_port(port.id) is None
+
+
+def test_bad_subnet_input_is_400(running_cloud):
+    net = running_cloud.openstack("network", "create", _name("net"))
+    err = _fails(running_cloud, "subnet", "create", "--network", net["id"],
+                 "--subnet-range", "10.300.0.0/24", _name("bad"))
+    assert "400" in err or "not a valid" in err
+    err = _fails(running_cloud, "subnet", "create", "--network", net["id"], "--ip-version",
+                 "6", "--subnet-range", "fd00::/64", _name("v6"))
+    assert "IPv6" in err
+    demo = running_cloud.sdk()
+    with pytest.raises(openstack.exceptions.BadRequestException):
+        demo.network.create_subnet(network_id=net["id"], cidr="10.8.0.0/24", ip_version=4,
+                                   allocation_pools=[{"start": "10.8.1.2",
+                                                      "end": "10.8.1.9"}])
+
+
+def test_security_groups_and_rules(running_cloud):
+    rules = running_cloud.openstack("security", "group", "rule", "list", "default")
+    assert len(rules) == 4
+    assert sorted((r["Direction"], r["Ethertype"]) for r in rules) == [
+        ("egress", "IPv4"), ("egress", "IPv6"), ("ingress", "IPv4"), ("ingress", "IPv6")]
+    name = _name("sg")
+    group = running_cloud.openstack("security", "group", "create", name)
+    assert len(group["rules"]) == 2
+    rule = running_cloud.openstack("security", "group", "rule", "create", "--protocol",
+                                   "tcp", "--dst-port", "22", name)
+    assert (rule["port_range_min"], rule["port_range_max"]) == (22, 22)
+    assert rule["protocol"] == "tcp" and rule["direction"] == "ingress"
+    err = _fails(running_cloud, "security", "group", "rule", "create", "--protocol", "tcp",
+                 "--dst-port", "22", name)
+    assert "already exists" in err
+    demo = running_cloud.sdk()
+    # the CLI refuses 30:20 itself; the API must too
+    with pytest.raises(openstack.exceptions.BadRequestException) as bad:
+        demo.network.create_security_group_rule(
+            security_group_id=group["id"], direction="ingress", protocol="tcp",
+            port_range_min=30, port_range_max=20)
+    assert "port_range_min must be <= port_range_max" in str(bad.value)
+    default = demo.network.find_security_group("default")
+    with pytest.raises(openstack.exceptions.ConflictException):
+        demo.network.delete_security_group(default.id)
+    running_cloud.openstack("security", "group", "delete", name, json_output=False)
+
+
+def test_project_isolation_and_shared_networks(running_cloud):
+    admin = running_cloud.sdk("pocketstack-admin")
+    demo = running_cloud.sdk()
+    hidden = admin.network.create_network(name=_name("admin-only"))
+    shared = admin.network.create_network(name=_name("shared"), is_shared=True)
+    admin.network.create_subnet(network_id=shared.id, cidr="10.7.0.0/24", ip_version=4)
+    with pytest.raises(openstack.exceptions.NotFoundException):
+        demo.network.get_network(hidden.id)
+    assert demo.network.get_network(shared.id).is_shared
+    names = {n.name for n in demo.network.networks()}
+    assert shared.name in names and hidden.name not in names and "public" in names
+    # demo may plug into the shared network but not add subnets to it
+    port = demo.network.create_port(network_id=shared.id)
+    assert port.fixed_ips[0]["ip_address"].startswith("10.7.0.")
+    with pytest.raises(openstack.exceptions.ForbiddenException):
+        demo.network.create_subnet(network_id=shared.id, cidr="10.7.1.0/24", ip_version=4)
+    # admin sees everyone's with --all-projects
+    everyone = {n.id for n in admin.network.networks(all_projects=True)}
+    assert hidden.id in everyone and port.network_id in everyone
+
+
+def test_list_filters_fields_and_pagination(running_cloud):
+    demo = running_cloud.sdk()
+    prefix = _name("page")
+    made = [demo.network.create_network(name=f"{prefix}-{i}") for i in range(5)]
+    names = [n.name for n in demo.network.networks(name=[m.name for m in made[:2]])]
+    assert sorted(names) == [made[0].name, made[1].name]
+    # the sdk follows the `next` links page by page
+    paged = [n.id for n in demo.network.networks(limit=2, sort_key="name", sort_dir="asc")]
+    assert [m.id for m in made] == [i for i in paged if i in {m.id for m in made}]
+    resp = demo.network.get("/networks?fields=id&fields=name&limit=1")
+    body = resp.json()
+    assert set(body["networks"][0]) == {"id", "name"}
+    assert body["networks_links"][0]["rel"] == "next"
