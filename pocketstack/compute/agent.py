@@ -13,7 +13,8 @@ off), and reconciliation (guests the database does not want on this host are des
 Start-up runs the same reconciliation and also settles what a killed agent left mid-way:
 spawning -> ERROR ("Build interrupted by a compute restart"), deleting -> finished,
 powering/rebooting -> whatever the driver reports. A restart after ``kill -9`` converges by
-this path; guests left running by a stop without ``shutdown_instances`` are re-adopted.
+this path; guests left running by a stop without ``shutdown_instances`` are re-adopted
+(drivers without real guests, like ``fake``, get theirs re-created from the stored specs).
 """
 
 from __future__ import annotations
@@ -283,12 +284,29 @@ class ComputeAgent:
         """Start-up convergence: orphans, interrupted spawns/deletes/power actions, sync."""
         ctx = RequestContext.system()
         self.remove_orphans()
+        if not self.driver.capabilities.get("real_guests", True):
+            self._recreate_lost_guests()
         for inst in self._my_instances():
             try:
                 self._settle(ctx, inst)
             except Exception:
                 LOG.exception("settling %s failed", inst.uuid)
         self.sync_power_states()
+
+    def _recreate_lost_guests(self) -> None:
+        """A driver without real guests (``fake``) forgets them when the process ends: make
+        them again from their specs so servers keep their state across restarts."""
+        present = set(self.driver.list_instances())
+        for inst in self._my_instances():
+            if inst.uuid in present or not inst.spec or inst.task_state is not None \
+                    or inst.vm_state not in (states.ACTIVE, states.STOPPED):
+                continue
+            try:
+                self.driver.spawn(dict(inst.spec))
+                if inst.vm_state == states.STOPPED:
+                    self.driver.power_off(inst.uuid)
+            except Exception:
+                LOG.exception("re-creating the guest of %s failed", inst.uuid)
 
     def _settle(self, ctx: RequestContext, inst: Instance) -> None:
         if inst.task_state == states.SPAWNING:

@@ -37,7 +37,7 @@ from pocketstack.compute.exceptions import (
     MetadataItemNotFound,
     ServerNotFound,
 )
-from pocketstack.compute.models import Instance, InstanceFault, Service
+from pocketstack.compute.models import Instance, InstanceAction, InstanceFault, Service
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 
 GIB = 1024**3
@@ -137,6 +137,7 @@ class ServerManager:
             for row in rows:
                 action = actions.start_action(s, ctx, row.uuid, "create", start_time=started)
                 actions.record_event(s, action, actions.EV_AUTHORIZE, started, utcnow())
+        self._recheck_quota(ctx, rows)
         self.conductor.build_instances(ctx, [r.uuid for r in rows], auth_token=ctx.auth_token)
         return rows
 
@@ -193,6 +194,25 @@ class ServerManager:
         quotas.check_instances(ctx, ctx.project_id, min_count, flavor.vcpus * min_count,
                                flavor.memory_mb * min_count)
         return min_count
+
+    def _recheck_quota(self, ctx: RequestContext, rows: list[Instance]) -> None:
+        """Nova's quota recheck: concurrent creates may all have passed the first check, so
+        count again with the new rows in; over a limit, remove them and refuse (403)."""
+        quotas = self.cloud.compute.quotas
+        limits, used = quotas.get_limits(ctx.project_id), quotas.usage(ctx.project_id)
+        wanted = {"instances": len(rows), "cores": sum(r.vcpus for r in rows),
+                  "ram": sum(r.memory_mb for r in rows)}
+        for resource, amount in wanted.items():
+            limit = limits.get(resource, -1)
+            if 0 <= limit < used.get(resource, 0):
+                uuids = [r.uuid for r in rows]
+                with self.db.transaction() as s:
+                    s.execute(sa.delete(InstanceAction).where(
+                        InstanceAction.instance_uuid.in_(uuids)))
+                    s.execute(sa.delete(Instance).where(Instance.uuid.in_(uuids)))
+                raise errors.QuotaExceeded(
+                    f"Quota exceeded for {resource}: Requested {amount}, but already used "
+                    f"{used[resource] - amount} of {limit} {resource}")
 
     def _new_rows(self, ctx: RequestContext, *, name: str, count: int, flavor: Any,
                   image: dict[str, Any], requested: list[dict[str, Any]], **fields: Any

@@ -252,3 +252,20 @@ def test_conductor_restart_fails_interrupted_builds(env):
         CONTROLLER_INTERRUPTED
     assert node_usage(env) == (0, 0, 0)
     assert env.cloud.network.get_instance_network_info(DEMO, vm.uuid) == []
+
+
+def test_fake_guests_are_recreated_after_a_process_restart(env):
+    (running,) = boot(env, name="running")
+    (stopped,) = boot(env, name="stopped")
+    wait_status(env, running.uuid, "ACTIVE")
+    wait_status(env, stopped.uuid, "ACTIVE")
+    env.cloud.compute.servers.stop(DEMO, stopped.uuid)
+    wait_status(env, stopped.uuid, "SHUTOFF")
+    env.agent.stop()
+    env.driver = FakeDriver(env.conf)  # a new process: the fake forgot its guests
+    env.agent = ComputeAgent(env.conf, env.db, env.bus, env.driver)
+    env.agent.start()
+    assert env.driver.get_power_state(running.uuid) == PowerState.RUNNING
+    assert env.driver.get_power_state(stopped.uuid) == PowerState.SHUTDOWN
+    assert server(env, running.uuid).vm_state == states.ACTIVE
+    assert server(env, stopped.uuid).vm_state == states.STOPPED
