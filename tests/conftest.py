@@ -187,6 +187,76 @@ def launch_cloud(state_dir: Path, *, driver: str = "fake", extra: list[str] | No
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
+@pytest.fixture
+def cloud_launcher():
+    """``launch_cloud`` for tests that need a cloud of their own (qemu, small hosts)."""
+    return launch_cloud
+
+
+def qemu_pids(state_dir: Path) -> list[int]:
+    """Pids of QEMU processes whose command line names ``state_dir`` (this cloud's guests)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"qemu-system-x86_64") and \
+                any(str(state_dir).encode() in arg for arg in cmdline):
+            pids.append(int(entry.name))
+    return pids
+
+
+class UpProcess:
+    """``pocketstack up`` on a fixed state directory and port that a test can kill -9 and
+    start again (crash-recovery tests)."""
+
+    def __init__(self, state_dir: Path, driver: str, extra: list[str] | None = None):
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.flags = _common_flags(state_dir, self.port, driver) + list(extra or [])
+        self.proc: subprocess.Popen | None = None
+        self.cloud = RunningCloud(f"http://127.0.0.1:{self.port}", state_dir, [])
+
+    def start(self) -> RunningCloud:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
+        self.proc = _start(["up", *self.flags], env)
+        _wait_ready(self.proc, "ready in", 180)
+        self.cloud.procs = [self.proc]
+        _wait_compute_up(self.cloud)
+        return self.cloud
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop([self.proc])
+
+
+@pytest.fixture
+def up_process(tmp_path):
+    """Factory of ``UpProcess``es; stops them, kills any QEMU they left (after the test's
+    own assertions ran) and removes their state directories."""
+    made: list[UpProcess] = []
+
+    def factory(driver: str = "qemu", extra: list[str] | None = None) -> UpProcess:
+        up = UpProcess(tmp_path / f"state{len(made)}", driver, extra)
+        made.append(up)
+        return up
+
+    yield factory
+    for up in made:
+        up.stop()
+        for pid in qemu_pids(up.state_dir):
+            os.kill(pid, 9)
+        shutil.rmtree(up.state_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def running_cloud(tmp_path_factory):
     """The whole cloud with the fake driver, shared by the session's API tests."""
