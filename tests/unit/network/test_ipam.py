@@ -1,0 +1,156 @@
+"""IPAM: pools, requested addresses, exhaustion, and allocation under concurrency on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.bus import InProcessBus
+from pocketstack.common.db import Base, Database, import_all_models
+from pocketstack.network import exceptions as exc
+from pocketstack.network import ipam
+
+DEMO = RequestContext(user_id="u", project_id="demo", roles=("member",))
+PG_ADMIN_URL = os.environ.get("POCKETSTACK_TEST_PG",
+                              "postgresql+psycopg2://postgres@127.0.0.1:5432")
+
+
+def _subnet(net, cidr: str, **extra):
+    network = net.networks.create(DEMO, {"name": "n"})
+    return net.subnets.create(DEMO, {"network_id": network["id"], "cidr": cidr, **extra})
+
+
+def test_default_pool_is_every_host_but_the_gateway(cloud):
+    subnet = _subnet(cloud.network, "10.1.0.7/24")
+    assert subnet["cidr"] == "10.1.0.0/24"
+    assert subnet["gateway_ip"] == "10.1.0.1"
+    assert subnet["allocation_pools"] == [{"start": "10.1.0.2", "end": "10.1.0.254"}]
+    middle = ipam.default_pools(ipaddress.ip_network("10.1.0.0/29"), "10.1.0.3")
+    assert middle == [{"start": "10.1.0.1", "end": "10.1.0.2"},
+                      {"start": "10.1.0.4", "end": "10.1.0.6"}]
+
+
+@pytest.mark.parametrize("pools, gateway", [
+    ([{"start": "10.1.0.2", "end": "10.1.1.5"}], "10.1.0.1"),     # beyond the cidr
+    ([{"start": "10.1.0.9", "end": "10.1.0.5"}], "10.1.0.1"),     # inverted
+    ([{"start": "10.1.0.2", "end": "10.1.0.9"},
+      {"start": "10.1.0.9", "end": "10.1.0.20"}], "10.1.0.1"),    # overlapping
+    ([{"start": "10.1.0.1", "end": "10.1.0.9"}], "10.1.0.1"),     # holds the gateway
+])
+def test_invalid_pools_are_400(pools, gateway):
+    with pytest.raises(exc.InvalidAllocationPool) as err:
+        ipam.validate_pools(ipaddress.ip_network("10.1.0.0/24"), gateway, pools)
+    assert err.value.status == 400
+
+
+@pytest.mark.parametrize("cidr", ["10.300.0.0/24", "10.0.0.0", "fd00::/64", "10.0.0.0/31", 5])
+def test_invalid_cidrs_are_400(cidr):
+    with pytest.raises(exc.InvalidInput):
+        ipam.parse_cidr(cidr)
+
+
+def test_requested_addresses_are_checked(cloud):
+    subnet = _subnet(cloud.network, "10.2.0.0/24")
+    ports = cloud.network.ports
+    for bad in ("10.2.0.0", "10.2.0.255", "10.2.0.1", "10.3.0.5"):
+        with pytest.raises((exc.InvalidIpForSubnet, exc.InvalidIpForNetwork)) as err:
+            ports.create(DEMO, {"network_id": subnet["network_id"],
+                                "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": bad}]
+                                if bad != "10.3.0.5" else [{"ip_address": bad}]})
+        assert err.value.status == 400
+    ports.create(DEMO, {"network_id": subnet["network_id"],
+                        "fixed_ips": [{"ip_address": "10.2.0.77"}]})
+    with pytest.raises(exc.IpAddressAlreadyAllocated) as err:
+        ports.create(DEMO, {"network_id": subnet["network_id"],
+                            "fixed_ips": [{"ip_address": "10.2.0.77"}]})
+    assert err.value.status == 409
+
+
+def test_exhaustion_and_release(cloud):
+    subnet = _subnet(cloud.network, "10.4.0.0/29")  # 6 hosts, 5 after the gateway
+    net_id = subnet["network_id"]
+    made = [cloud.network.ports.create(DEMO, {"network_id": net_id}) for _ in range(5)]
+    assert [p["fixed_ips"][0]["ip_address"] for p in made] == \
+        [f"10.4.0.{i}" for i in range(2, 7)]
+    with pytest.raises(exc.IpAddressGenerationFailure) as err:
+        cloud.network.ports.create(DEMO, {"network_id": net_id})
+    assert err.value.status == 409
+    cloud.network.ports.delete(DEMO, made[2]["id"])
+    again = cloud.network.ports.create(DEMO, {"network_id": net_id})
+    assert again["fixed_ips"][0]["ip_address"] == "10.4.0.4"
+
+
+def _race(cloud, threads: int = 50, per_thread: int = 2) -> tuple[list[str], Counter]:
+    """``threads`` threads each create ``per_thread`` ports on a /26 at once."""
+    subnet = _subnet(cloud.network, "10.5.0.0/26")  # 62 hosts, 61 after the gateway
+    got: list[str] = []
+    failures: Counter = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(per_thread):
+            try:
+                port = cloud.network.ports.create(DEMO, {"network_id": subnet["network_id"]})
+                with lock:
+                    got.append(port["fixed_ips"][0]["ip_address"])
+            except Exception as error:  # noqa: BLE001 - counted and asserted below
+                with lock:
+                    failures[type(error).__name__] += 1
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=120)
+    return got, failures
+
+
+def _check_race(got: list[str], failures: Counter) -> None:
+    assert len(got) == 61 and len(set(got)) == 61
+    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("10.5.0.0/26") for ip in got)
+    assert "10.5.0.1" not in got
+    assert failures == Counter({"IpAddressGenerationFailure": 100 - 61})
+
+
+def test_concurrent_allocation_sqlite(cloud):
+    _check_race(*_race(cloud))
+
+
+@pytest.fixture
+def pg_cloud(conf):
+    """A Cloud over a fresh PostgreSQL database (dropped afterwards)."""
+    from pocketstack.service import Cloud
+
+    name = "pocketstack_ipam_" + uuid.uuid4().hex[:8]
+    try:
+        admin = sa.create_engine(PG_ADMIN_URL + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.exec_driver_sql(f"CREATE DATABASE {name}")
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error}")
+    import_all_models()
+    database = Database(f"{PG_ADMIN_URL}/{name}")
+    Base.metadata.create_all(database.engine)
+    bus = InProcessBus(workers=2)
+    try:
+        yield Cloud(conf.replace(database=database.url), database, bus)
+    finally:
+        bus.stop()
+        database.dispose()
+        with admin.connect() as c:
+            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def test_concurrent_allocation_postgresql(pg_cloud):
+    _check_race(*_race(pg_cloud))
