@@ -47,6 +47,10 @@ class FlavorNotFound(errors.NotFound):
     """404: no flavor with this id visible to the caller."""
 
 
+class InvalidFlavorRef(errors.BadRequest):
+    """400: a server create names a flavor that does not exist (Nova answers 400 there)."""
+
+
 class FlavorExists(errors.Conflict):
     """409: a flavor with this name or id already exists."""
 
@@ -80,16 +84,21 @@ class FlavorManager:
                     s.add(Flavor(flavorid=flavorid, name=name, vcpus=vcpus, memory_mb=ram,
                                  root_gb=disk, extra_specs={}, projects=[]))
 
-    def get(self, ctx: RequestContext, flavor_id: str) -> Flavor:
+    def get(self, ctx: RequestContext, flavor_id: str, *, for_boot: bool = False) -> Flavor:
         """The flavor with API id ``flavor_id``.
 
+        ``for_boot=True`` is for server create, where Nova answers an unknown flavorRef
+        with 400 instead of 404.
+
         Raises:
-            FlavorNotFound: unknown, or private and the caller's project has no access.
+            FlavorNotFound (404), or InvalidFlavorRef (400) with ``for_boot``: unknown, or
+            private and the caller's project has no access.
         """
         with self.db.reader() as s:
             flavor = s.scalars(sa.select(Flavor).where(Flavor.flavorid == str(flavor_id))).first()
         if flavor is None or not _visible(ctx, flavor):
-            raise FlavorNotFound(f"Flavor {flavor_id} could not be found.")
+            error = InvalidFlavorRef if for_boot else FlavorNotFound
+            raise error(f"Flavor {flavor_id} could not be found.")
         return flavor
 
     def list(self, ctx: RequestContext, *, is_public: bool | None = True,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pocketstack.common import errors, policy
@@ -63,6 +64,18 @@ def delete_service(req: ApiRequest) -> ApiResponse:
     return ApiResponse(status=204)
 
 
+def _cpu_info(value: str | None) -> str:
+    """2.1's ``cpu_info`` is a JSON object in a string; wrap a plain driver string."""
+    if not value:
+        return "{}"
+    try:
+        if isinstance(json.loads(value), dict):
+            return value
+    except ValueError:
+        pass
+    return json.dumps({"model": value})
+
+
 def hypervisor_view(node: ComputeNode, svc: Service | None, up: bool,
                     detail: bool) -> dict[str, Any]:
     """One hypervisor (2.1): id, hostname, state, status (+ resources when ``detail``)."""
@@ -74,7 +87,7 @@ def hypervisor_view(node: ComputeNode, svc: Service | None, up: bool,
         view.update({
             "hypervisor_type": node.hypervisor_type,
             "hypervisor_version": node.hypervisor_version, "host_ip": node.host_ip,
-            "cpu_info": node.cpu_info or "{}", "vcpus": node.vcpus,
+            "cpu_info": _cpu_info(node.cpu_info), "vcpus": node.vcpus,
             "vcpus_used": node.vcpus_used, "memory_mb": node.memory_mb,
             "memory_mb_used": node.memory_mb_used,
             "free_ram_mb": node.memory_mb - node.memory_mb_used, "local_gb": node.local_gb,

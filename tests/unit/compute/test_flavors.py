@@ -31,6 +31,8 @@ def test_bootstrap_creates_the_default_flavors_once(flavors):
 def test_unknown_flavor_is_404_with_novas_message(flavors):
     with pytest.raises(FlavorNotFound, match="Flavor nope could not be found."):
         flavors.get(DEMO, "nope")
+    with pytest.raises(errors.BadRequest, match="Flavor nope could not be found."):
+        flavors.get(DEMO, "nope", for_boot=True)
 
 
 def test_duplicate_name_or_id_is_409(flavors):
