@@ -107,7 +107,10 @@ def _wait_ready(proc: subprocess.Popen, marker: str, timeout: float) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited {proc.returncode}: {seen}"
                                f"{proc.stderr.read() if proc.stderr else ''}")
-        chunk = proc.stdout.read()
+        try:
+            chunk = proc.stdout.read()
+        except TypeError:  # a non-blocking text pipe with no data yet (CPython quirk)
+            chunk = None
         if chunk:
             seen += chunk
             if marker in seen:
@@ -182,6 +185,8 @@ def launch_cloud(state_dir: Path, *, driver: str = "fake", extra: list[str] | No
         yield cloud
     finally:
         _stop(procs)
+        for pid in qemu_pids(state_dir):  # guests are left running by design on stop
+            os.kill(pid, 9)
         for fn in reversed(cleanup):
             fn()
         shutil.rmtree(state_dir, ignore_errors=True)
