@@ -28,9 +28,12 @@ class ImageManager:
         from pocketstack.image.members import MemberManager
 
         self.cloud = cloud
-        self.images = ImageRecordManager(cloud, on_delete=lambda i: self.data.delete_data(i))
-        self.data = ImageDataManager(cloud, self.images)
+        self.images = ImageRecordManager(cloud, on_delete=self._delete_data)
+        self.data: ImageDataManager = ImageDataManager(cloud, self.images)
         self.members = MemberManager(cloud)
+
+    def _delete_data(self, image_id: str) -> None:
+        self.data.delete_data(image_id)
 
     def get_image(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
         """The API view dict of an image (id, name, status, disk_format, container_format,
