@@ -29,6 +29,17 @@ def _owner_check(ctx: RequestContext, user_id: str) -> None:
         raise exc.UserNotFound(f"Could not find user: {user_id}.")
 
 
+def _not_restricted(identity: Any, ctx: RequestContext) -> None:
+    """A token from a restricted application credential may not create or delete
+    application credentials (Keystone's rule: it could otherwise outlive its own)."""
+    if not ctx.auth_token:
+        return
+    app_cred = identity.tokens.inspect(ctx.auth_token).app_cred
+    if app_cred is not None and app_cred["restricted"]:
+        raise exc.ForbiddenAction("A restricted application credential may not manage "
+                                  "application credentials.")
+
+
 def role_refs(s: Session, role_ids: list[str]) -> list[dict[str, Any]]:
     """``[{"id", "name", "domain_id": None}]`` for the credential's role ids."""
     roles = s.scalars(sa.select(Role).where(Role.id.in_(role_ids)).order_by(Role.name))
@@ -76,6 +87,7 @@ class AppCredManager:
         """
         if ctx.user_id != user_id:
             raise exc.UserNotFound(f"Could not find user: {user_id}.")
+        _not_restricted(self.identity, ctx)
         if not ctx.project_id:
             raise exc.ValidationError("An application credential needs a project-scoped "
                                       "token.")
@@ -125,6 +137,7 @@ class AppCredManager:
     def delete_app_cred(self, ctx: RequestContext, user_id: str, cred_id: str) -> None:
         """Delete a credential and revoke the tokens issued with it."""
         self.get_app_cred(ctx, user_id, cred_id)
+        _not_restricted(self.identity, ctx)
         with self.db.transaction() as s:
             s.execute(sa.delete(ApplicationCredential).where(
                 ApplicationCredential.id == cred_id))

@@ -19,7 +19,7 @@ RULES = {
     "identity:create_domain": "admin", "identity:update_domain": "admin",
     "identity:delete_domain": "admin",
     # projects
-    "identity:list_projects": "admin", "identity:get_project": "reader",
+    "identity:list_projects": "reader", "identity:get_project": "reader",
     "identity:create_project": "admin", "identity:update_project": "admin",
     "identity:delete_project": "admin", "identity:list_user_projects": "any",
     # users

@@ -130,7 +130,8 @@ class ProjectManager:
 
     def list_projects(self, ctx: RequestContext, filters: dict[str, Any]) -> list[Project]:
         """Projects matching ``filters`` (``domain_id``, ``name``, ``enabled``,
-        ``parent_id``, ``tags``: all tags, ``tags-any``). Admin only (policy)."""
+        ``parent_id``, ``tags``: all tags, ``tags-any``). A non-admin sees only the
+        projects it has a role on."""
         q = sa.select(Project).order_by(Project.name)
         for key in ("domain_id", "name", "enabled"):
             if filters.get(key) is not None:
@@ -139,6 +140,9 @@ class ProjectManager:
             q = q.where(Project.domain_id == filters["parent_id"])
         with self.db.reader() as s:
             rows = list(s.scalars(q))
+            if not ctx.is_admin:
+                mine = {p.id for p in projects_of_user(s, ctx.user_id or "")}
+                rows = [p for p in rows if p.id in mine]
         if filters.get("tags"):
             want = set(filters["tags"])
             rows = [p for p in rows if want <= set(p.tags or [])]

@@ -139,6 +139,9 @@ def test_application_credential_authenticates_and_delete_revokes(running_cloud):
     body = resp.json()["token"]
     assert body["project"]["name"] == "demo"
     assert body["application_credential"]["id"] == cred["ID"]
+    nested = _app_cred_cli(running_cloud, cred["ID"], cred["Secret"], "application",
+                           "credential", "create", _name("nested"))
+    assert nested.returncode != 0 and "403" in nested.stderr
     listed = running_cloud.openstack("application", "credential", "list")
     assert name in [c["Name"] for c in listed]
     assert all("Secret" not in c for c in listed)
@@ -156,6 +159,8 @@ def test_sdk_lists_and_users_see_only_themselves(running_cloud):
     me = demo.identity.get_user(demo.current_user_id)
     assert me.name == "demo"
     assert [u.name for u in demo.identity.users()] == ["demo"]
+    visible = {p.name for p in demo.identity.projects()}
+    assert "demo" in visible and "admin" not in visible
     assert [p.name for p in demo.identity.user_projects(demo.current_user_id)] == ["demo"]
     with pytest.raises(Exception) as err:
         demo.identity.create_project(name=_name("sdk"))
