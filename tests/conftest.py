@@ -214,6 +214,12 @@ def qemu_pids(state_dir: Path) -> list[int]:
     return pids
 
 
+@pytest.fixture
+def find_qemu():
+    """``qemu_pids(state_dir)``: the QEMU processes of a cloud's state directory."""
+    return qemu_pids
+
+
 class UpProcess:
     """``pocketstack up`` on a fixed state directory and port that a test can kill -9 and
     start again (crash-recovery tests)."""
