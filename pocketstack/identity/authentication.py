@@ -131,7 +131,7 @@ class AuthManager:
         payload = self.tokens.new_payload(parent.user_id, methods)
         payload.expires_at = parent.expires_at
         payload.audit_ids = [payload.audit_ids[0], parent.audit_ids[-1]]
-        user = s.get(User, parent.user_id)
+        user = find_user(s, {"id": parent.user_id})
         self._scope(s, payload, auth.get("scope"), user)
         return payload
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pocketstack.common.http import ApiRequest, parse_bool
@@ -24,13 +25,14 @@ def field(obj: dict[str, Any], name: str, kind: type = str, required: bool = Fal
         return default
     if kind is bool:
         return parse_bool(value, name)
-    if not isinstance(value, kind) or (kind is str and required and not value.strip()):
+    if not isinstance(value, kind) or (required and isinstance(value, str)
+                                       and not value.strip()):
         raise ValidationError(f"Invalid input for field '{name}': expected "
                               f"{_TYPES.get(kind, kind.__name__)}.")
     return value
 
 
-def changes(obj: dict[str, Any], allowed: dict[str, type]) -> dict[str, Any]:
+def changes(obj: dict[str, Any], allowed: Mapping[str, type]) -> dict[str, Any]:
     """The fields of an update body that are in ``allowed`` (name -> type), type-checked;
     ``id`` and unknown keys are ignored as Keystone does for extra attributes."""
     out = {}

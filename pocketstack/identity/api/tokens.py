@@ -68,7 +68,9 @@ def auth_catalog(req: ApiRequest) -> dict[str, Any]:
 def auth_projects(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/auth/projects: projects the caller may scope to."""
     policy.enforce(req.ctx, "identity:get_auth_projects")
-    projects = req.cloud.identity.projects.projects_for_user(req.ctx, req.ctx.user_id)
+    ctx = req.ctx
+    assert ctx is not None  # an auth=True route
+    projects = req.cloud.identity.projects.projects_for_user(ctx, ctx.user_id)
     return views.collection(req, "projects", [views.project(req, p) for p in projects],
                             "auth/projects")
 
