@@ -12,6 +12,19 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture
+def made(running_cloud):
+    """Records networks and groups a test creates; deletes them (and their ports) afterwards,
+    so that the shared cloud keeps demo's single usable network for other tests."""
+    networks: list[str] = []
+    yield networks
+    admin = running_cloud.sdk("pocketstack-admin")
+    for network_id in reversed(networks):
+        for port in admin.network.ports(network_id=network_id):
+            admin.network.delete_port(port.id, ignore_missing=True)
+        admin.network.delete_network(network_id, ignore_missing=True)
+
+
 def _fails(cloud, *args: str, cloud_name: str = "pocketstack-demo") -> str:
     """Run a CLI command that must fail; returns its stderr."""
     proc = cloud.openstack(*args, cloud=cloud_name, check=False, json_output=False)
@@ -19,9 +32,10 @@ def _fails(cloud, *args: str, cloud_name: str = "pocketstack-demo") -> str:
     return proc.stderr
 
 
-def test_network_lifecycle(running_cloud):
+def test_network_lifecycle(running_cloud, made):
     name = _name("net")
     net = running_cloud.openstack("network", "create", name)
+    made.append(net["id"])
     assert net["name"] == name and net["status"] == "ACTIVE" and net["mtu"] == 1450
     assert net["provider:segmentation_id"] is None  # admin-only: hidden from demo
     listed = running_cloud.openstack("network", "list")
@@ -38,8 +52,9 @@ def test_network_lifecycle(running_cloud):
     assert "No Network found" in _fails(running_cloud, "network", "show", net["id"])
 
 
-def test_subnet_and_port_with_fixed_ip(running_cloud):
+def test_subnet_and_port_with_fixed_ip(running_cloud, made):
     net = running_cloud.openstack("network", "create", _name("net"))
+    made.append(net["id"])
     subnet_name = _name("sub")
     subnet = running_cloud.openstack("subnet", "create", "--network", net["id"],
                                      "--subnet-range", "192.168.5.0/24", subnet_name)
@@ -59,10 +74,11 @@ def test_subnet_and_port_with_fixed_ip(running_cloud):
     assert {p["ID"] for p in ports} == {port["id"], auto["id"]}
 
 
-def test_network_in_use_by_a_server_port(running_cloud):
+def test_network_in_use_by_a_server_port(running_cloud, made):
     conn = running_cloud.sdk("pocketstack-admin")
     demo = running_cloud.sdk()
     net = demo.network.create_network(name=_name("busy"))
+    made.append(net.id)
     demo.network.create_subnet(network_id=net.id, cidr="10.9.0.0/24", ip_version=4)
     conn.network.create_port(network_id=net.id, device_owner="compute:nova",
                              device_id=str(uuid.uuid4()), project_id=net.project_id)
@@ -71,14 +87,16 @@ def test_network_in_use_by_a_server_port(running_cloud):
     assert "NetworkInUse" in str(err.value.details) or "in use" in str(err.value)
     # a port without an owner goes away with its network
     other = demo.network.create_network(name=_name("free"))
+    made.append(other.id)
     demo.network.create_subnet(network_id=other.id, cidr="10.9.1.0/24", ip_version=4)
     port = demo.network.create_port(network_id=other.id)
     demo.network.delete_network(other.id)
     assert demo.network.find_port(port.id) is None
 
 
-def test_bad_subnet_input_is_400(running_cloud):
+def test_bad_subnet_input_is_400(running_cloud, made):
     net = running_cloud.openstack("network", "create", _name("net"))
+    made.append(net["id"])
     err = _fails(running_cloud, "subnet", "create", "--network", net["id"],
                  "--subnet-range", "10.300.0.0/24", _name("bad"))
     assert "400" in err or "not a valid" in err
@@ -120,11 +138,12 @@ def test_security_groups_and_rules(running_cloud):
     running_cloud.openstack("security", "group", "delete", name, json_output=False)
 
 
-def test_project_isolation_and_shared_networks(running_cloud):
+def test_project_isolation_and_shared_networks(running_cloud, made):
     admin = running_cloud.sdk("pocketstack-admin")
     demo = running_cloud.sdk()
     hidden = admin.network.create_network(name=_name("admin-only"))
     shared = admin.network.create_network(name=_name("shared"), is_shared=True)
+    made.extend([hidden.id, shared.id])
     admin.network.create_subnet(network_id=shared.id, cidr="10.7.0.0/24", ip_version=4)
     with pytest.raises(openstack.exceptions.NotFoundException):
         demo.network.get_network(hidden.id)
@@ -136,20 +155,23 @@ def test_project_isolation_and_shared_networks(running_cloud):
     assert port.fixed_ips[0]["ip_address"].startswith("10.7.0.")
     with pytest.raises(openstack.exceptions.ForbiddenException):
         demo.network.create_subnet(network_id=shared.id, cidr="10.7.1.0/24", ip_version=4)
-    # admin sees everyone's with --all-projects
-    everyone = {n.id for n in admin.network.networks(all_projects=True)}
-    assert hidden.id in everyone and port.network_id in everyone
+    # an admin lists every project's networks (as Neutron does), or one project's
+    private = demo.network.find_network("private")
+    assert private.id in {n.id for n in admin.network.networks()}
+    only_demo = {n.project_id for n in admin.network.networks(project_id=private.project_id)}
+    assert only_demo == {private.project_id}
 
 
-def test_list_filters_fields_and_pagination(running_cloud):
+def test_list_filters_fields_and_pagination(running_cloud, made):
     demo = running_cloud.sdk()
     prefix = _name("page")
-    made = [demo.network.create_network(name=f"{prefix}-{i}") for i in range(5)]
-    names = [n.name for n in demo.network.networks(name=[m.name for m in made[:2]])]
-    assert sorted(names) == [made[0].name, made[1].name]
+    nets = [demo.network.create_network(name=f"{prefix}-{i}") for i in range(5)]
+    made.extend(n.id for n in nets)
+    names = [n.name for n in demo.network.networks(name=[m.name for m in nets[:2]])]
+    assert sorted(names) == [nets[0].name, nets[1].name]
     # the sdk follows the `next` links page by page
     paged = [n.id for n in demo.network.networks(limit=2, sort_key="name", sort_dir="asc")]
-    assert [m.id for m in made] == [i for i in paged if i in {m.id for m in made}]
+    assert [m.id for m in nets] == [i for i in paged if i in {m.id for m in nets}]
     resp = demo.network.get("/networks?fields=id&fields=name&limit=1")
     body = resp.json()
     assert set(body["networks"][0]) == {"id", "name"}

@@ -45,15 +45,19 @@ def select_fields(req: ApiRequest, resource: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k in fields}
 
 
-def all_projects(req: ApiRequest) -> bool:
-    """Whether an admin asked for every project's resources (``all_projects``,
-    ``all_tenants``, or a ``project_id``/``tenant_id`` filter)."""
+def all_projects(req: ApiRequest, admin_default: bool = False) -> bool:
+    """Whether an admin gets every project's resources.
+
+    ``all_projects``/``all_tenants`` or a ``project_id``/``tenant_id`` filter ask for it;
+    ``admin_default`` gives it without asking, as Neutron does for networks, subnets and
+    ports (its clients have no ``--all-projects`` for them).
+    """
     if req.ctx is None or not req.ctx.is_admin:
         return False
     for key in ("all_projects", "all_tenants"):
-        if key in req.query and parse_bool(req.query[key] or "true", key):
-            return True
-    return "project_id" in req.query or "tenant_id" in req.query
+        if key in req.query:
+            return parse_bool(req.query[key] or "true", key)
+    return admin_default or "project_id" in req.query or "tenant_id" in req.query
 
 
 def _scalar_matches(actual: Any, wanted: str) -> bool:

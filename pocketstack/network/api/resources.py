@@ -24,13 +24,17 @@ class Collection:
         singular: body key of one resource (``network``, ``security_group``).
         family: attribute of ``cloud.network`` (``networks``, ``security_group_rules``).
         updatable: whether PUT exists.
+        admin_sees_all: an admin's list holds every project's resources unless
+            ``all_projects=false`` (Neutron's behaviour); otherwise only when asked.
     """
 
-    def __init__(self, path: str, singular: str, family: str, updatable: bool = True):
+    def __init__(self, path: str, singular: str, family: str, updatable: bool = True,
+                 admin_sees_all: bool = True):
         self.path = path
         self.singular = singular
         self.family = family
         self.updatable = updatable
+        self.admin_sees_all = admin_sees_all
 
     def _ops(self, req: ApiRequest) -> Any:
         return getattr(req.cloud.network, self.family)
@@ -44,7 +48,8 @@ class Collection:
     def index(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2.0/<path>`` with filters, fields, sorting and pagination."""
         policy.enforce(req.ctx, self._rule("list"))
-        items = self._ops(req).list(req.ctx, all_projects=listing.all_projects(req))
+        items = self._ops(req).list(req.ctx, all_projects=listing.all_projects(
+            req, self.admin_sees_all))
         return listing.page(req, self.path.replace("-", "_"), self.path,
                             [listing.view(req, i) for i in items])
 
@@ -86,7 +91,9 @@ COLLECTIONS = (
     Collection("networks", "network", "networks"),
     Collection("subnets", "subnet", "subnets"),
     Collection("ports", "port", "ports"),
-    Collection("security-groups", "security_group", "security_groups"),
+    # groups stay per project for admins too, so that ``default`` names one group
+    Collection("security-groups", "security_group", "security_groups",
+               admin_sees_all=False),
     Collection("security-group-rules", "security_group_rule", "security_group_rules",
-               updatable=False),
+               updatable=False, admin_sees_all=False),
 )
