@@ -20,6 +20,7 @@ and a logged traceback, never a traceback in the body.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -69,7 +70,8 @@ class ApiRequest:
         body: parsed JSON body, or ``None`` when there was none (raw-body routes: ``None``).
         body_file: for ``raw_body`` routes, the request body spooled to a file object.
         headers: request headers (case-insensitive).
-        ctx: the caller (``None`` on routes with ``auth=False``).
+        ctx: the caller; on routes with ``auth=False`` an anonymous context (no user, no
+            roles), so policy checks on it fail closed.
         cloud: the ``pocketstack.service.Cloud`` with every manager.
         base_url: the service's public base URL, e.g. ``http://127.0.0.1:8780/compute/v2.1``.
     """
@@ -79,7 +81,7 @@ class ApiRequest:
     query: Any
     body: Any
     headers: Any
-    ctx: RequestContext | None
+    ctx: RequestContext
     cloud: Any
     base_url: str
     root_url: str
@@ -197,27 +199,27 @@ class ServiceAPI:
                 response = self._error_response(err, request_id)
             except Exception:
                 LOG.exception("%s %s failed", request.method, request.url.path)
-                err = errors.PocketError("The server has either erred or is incapable of "
-                                         "performing the requested operation.")
-                response = self._error_response(err, request_id)
+                fault = errors.PocketError("The server has either erred or is incapable of "
+                                           "performing the requested operation.")
+                response = self._error_response(fault, request_id)
             for h in self.request_id_headers:
                 response.headers.setdefault(h, request_id)
             if request.method == "HEAD":
-                response.body = b""
+                response = Response(status_code=response.status_code,
+                                    headers=dict(response.headers))
             return response
 
         return endpoint
 
     async def _parse(self, request: Request, spec: RouteSpec, state: Any,
                      request_id: str) -> ApiRequest:
-        ctx = None
+        ctx = RequestContext(request_id=request_id)
         if spec.auth:
             token = request.headers.get("x-auth-token")
             if not token:
                 raise errors.Unauthorized()
-            ctx = await run_in_threadpool(state.token_validator.validate, token)
-            ctx = RequestContext(**{**ctx.__dict__, "request_id": request_id,
-                                    "auth_token": token})
+            caller = await run_in_threadpool(state.token_validator.validate, token)
+            ctx = dataclasses.replace(caller, request_id=request_id, auth_token=token)
         body: Any = None
         body_file = None
         if spec.raw_body:
