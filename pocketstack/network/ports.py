@@ -9,6 +9,7 @@ ones. A port bound to a host (``binding:host_id``) is ACTIVE, otherwise DOWN.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import random
 import re
@@ -74,7 +75,7 @@ def render_many(session: Session, ports: list[Port]) -> list[dict[str, Any]]:
     if ids:
         for a in session.scalars(sa.select(IPAllocation).where(IPAllocation.port_id.in_(ids))
                                  .order_by(IPAllocation.ip_address)):
-            ips[a.port_id].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+            ips[str(a.port_id)].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
         for b in session.scalars(sa.select(PortSecurityGroup)
                                  .where(PortSecurityGroup.port_id.in_(ids))):
             groups[b.port_id].append(b.security_group_id)
@@ -296,7 +297,7 @@ class PortFamily:
             return render_many(s, [port])[0]
 
     @staticmethod
-    def _current_groups(session: Session, port_id: str) -> list[str]:
+    def _current_groups(session: Session, port_id: str) -> builtins.list[str]:
         return list(session.scalars(sa.select(PortSecurityGroup.security_group_id)
                                     .where(PortSecurityGroup.port_id == port_id)))
 

@@ -8,6 +8,7 @@ are visible to their project only (and admins); others get 404.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 from typing import Any
 
@@ -160,8 +161,11 @@ def _ports(number: int | None, body: dict[str, Any]) -> tuple[int | None, int | 
         raise exc.SecurityGroupInvalidPortRange(
             f"Invalid protocol {number} for port range: only TCP, UDP, SCTP, DCCP and "
             "UDP-Lite rules take ports.")
+    if low is None:
+        raise exc.SecurityGroupInvalidPortRange(
+            "port_range_max is given without port_range_min.")
     high = low if high is None else high
-    if low is None or not (1 <= low <= 65535 and 1 <= high <= 65535):
+    if not (1 <= low <= 65535 and 1 <= high <= 65535):
         raise exc.SecurityGroupInvalidPortRange(
             "Invalid port range: ports must be integers from 1 to 65535.")
     if low > high:
@@ -350,7 +354,7 @@ class SecurityGroupFamily:
             return render_rule(rule, _default_ids(s))
 
     def list_rules(self, ctx: RequestContext,
-                   all_projects: bool = False) -> list[dict[str, Any]]:
+                   all_projects: bool = False) -> builtins.list[dict[str, Any]]:
         """Rules of the caller's groups (all projects' for an admin asking ``all_projects``)."""
         if ctx.project_id:
             self.ensure_default(ctx.project_id)

@@ -8,6 +8,7 @@ gateway (see ``ipam``).
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 from typing import Any
 
@@ -135,7 +136,7 @@ class SubnetFamily:
         fields = _parse_create(body)
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, str(body["network_id"]))
-            _check_overlap(s, net.id, ipaddress.ip_network(fields["cidr"]))
+            _check_overlap(s, net.id, ipaddress.IPv4Network(fields["cidr"]))
             subnet = Subnet(project_id=common.owner_project(ctx, body) if ctx.is_admin
                             else net.project_id, network_id=net.id, ip_version=4, **fields)
             s.add(subnet)
@@ -164,7 +165,7 @@ class SubnetFamily:
         with self.cloud.db.transaction() as s:
             subnet = load_subnet(s, ctx, subnet_id)
             load_owned_network(s, ctx, subnet.network_id)
-            cidr = ipaddress.ip_network(subnet.cidr)
+            cidr = ipaddress.IPv4Network(subnet.cidr)
             for key in ("name", "description"):
                 if key in body:
                     setattr(subnet, key, common.want_str(body, key))
@@ -205,7 +206,7 @@ class SubnetFamily:
             s.execute(sa.delete(IPAllocation).where(IPAllocation.subnet_id == subnet.id))
             s.delete(subnet)
 
-    def for_network(self, session: Session, network_id: str) -> list[Subnet]:
+    def for_network(self, session: Session, network_id: str) -> builtins.list[Subnet]:
         """The subnets of a network in creation order (IPAM tries them in this order)."""
         return list(session.scalars(sa.select(Subnet).where(Subnet.network_id == network_id)
                                     .order_by(Subnet.created_at, Subnet.id)))

@@ -102,14 +102,20 @@ def filter_items(req: ApiRequest, items: list[dict[str, Any]]) -> list[dict[str,
     return result
 
 
+def _sort_key(key: str) -> Any:
+    def value(item: dict[str, Any]) -> tuple[bool, str]:
+        return item.get(key) is None, str(item.get(key, ""))
+
+    return value
+
+
 def _sort(req: ApiRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys = req.query_all("sort_key")
     dirs = req.query_all("sort_dir")
     for index in reversed(range(len(keys))):
         key = keys[index]
         desc = (dirs[index] if index < len(dirs) else "asc").lower() == "desc"
-        items = sorted(items, key=lambda i, k=key: (i.get(k) is None, str(i.get(k, ""))),
-                       reverse=desc)
+        items = sorted(items, key=_sort_key(key), reverse=desc)
     return items
 
 
