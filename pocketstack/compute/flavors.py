@@ -20,6 +20,7 @@ m1.xlarge  5     8      4096       20
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Any
 
@@ -218,7 +219,7 @@ class FlavorManager:
 
     # access ------------------------------------------------------------------------------
 
-    def list_access(self, ctx: RequestContext, flavor_id: str) -> list[str]:
+    def list_access(self, ctx: RequestContext, flavor_id: str) -> builtins.list[str]:
         """Project ids allowed to use a private flavor.
 
         Raises:
@@ -229,7 +230,8 @@ class FlavorManager:
             raise errors.NotFound("Access list not available for public flavors.")
         return list(flavor.projects or [])
 
-    def add_access(self, ctx: RequestContext, flavor_id: str, project_id: str) -> list[str]:
+    def add_access(self, ctx: RequestContext, flavor_id: str,
+                   project_id: str) -> builtins.list[str]:
         """Allow ``project_id`` to use a private flavor; returns the new access list.
 
         Raises:
@@ -246,7 +248,8 @@ class FlavorManager:
             flavor.projects = projects + [project_id]
         return list(flavor.projects)
 
-    def remove_access(self, ctx: RequestContext, flavor_id: str, project_id: str) -> list[str]:
+    def remove_access(self, ctx: RequestContext, flavor_id: str,
+                      project_id: str) -> builtins.list[str]:
         """Revoke ``project_id``'s access; returns the new list. Raises FlavorAccessNotFound."""
         with self.db.transaction() as s:
             flavor = self._locked(s, ctx, flavor_id)

@@ -52,7 +52,7 @@ def _usage_time(value: Any) -> str | None:
     return None if value is None else value.replace(microsecond=0).isoformat()
 
 
-def security_group_names(instance: Instance) -> list[dict[str, str]]:
+def security_group_names(instance: Instance) -> list[dict[str, Any]]:
     """``[{"name": ...}]`` of the server's security groups (stored as names)."""
     groups = []
     for group in instance.security_groups or []:
