@@ -18,6 +18,7 @@ Event names (Nova's where Nova has them): ``api__authorize_and_validate`` (the A
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import logging
@@ -176,7 +177,7 @@ def update_instance(db: Database, instance_uuid: str, expected: dict[str, Any] |
     with db.transaction() as s:
         result = s.execute(sa.update(Instance).where(*conds).values(**values)
                            .execution_options(synchronize_session=False))
-        return bool(result.rowcount)
+        return bool(getattr(result, "rowcount", 0))
 
 
 def load_instance(db: Database, instance_uuid: str) -> Instance | None:
@@ -206,7 +207,7 @@ class ActionManager:
                 .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())))
 
     def get(self, ctx: RequestContext, server_id: str,
-            request_id: str) -> tuple[InstanceAction, list[InstanceActionEvent]]:
+            request_id: str) -> tuple[InstanceAction, builtins.list[InstanceActionEvent]]:
         """One action and its events in the order they started.
 
         Raises:

@@ -16,6 +16,7 @@ back (its start-up reconciliation destroys guests the database no longer wants).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import re
 import secrets
@@ -299,7 +300,7 @@ class ServerManager:
             rows = rows[ids.index(marker) + 1:]
         return rows[:limit] if limit is not None else rows
 
-    def faults(self, uuids: list[str]) -> dict[str, InstanceFault]:
+    def faults(self, uuids: builtins.list[str]) -> dict[str, InstanceFault]:
         """The latest fault of each server that has one (for the views)."""
         if not uuids:
             return {}
