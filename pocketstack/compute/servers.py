@@ -114,7 +114,7 @@ class ServerManager:
             (404); QuotaExceeded (403); network errors from ``cloud.network``.
         """
         started = utcnow()
-        flavor = self.cloud.compute.flavors.get(ctx, flavor_id)
+        flavor = self.cloud.compute.flavors.get(ctx, flavor_id, for_boot=True)
         image = self._check_image(ctx, image_id, flavor)
         requested = self._check_networks(ctx, networks)
         key_data = self.cloud.compute.keypairs.get(ctx, key_name).public_key if key_name \

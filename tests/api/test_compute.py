@@ -133,8 +133,6 @@ def test_isolation_and_all_projects(running_cloud, servers):
     assert demo_vm not in own
 
 
-@pytest.mark.xfail(reason="needs servers.create to look the flavor up with "
-                   "flavors.get(ctx, id, for_boot=True)", strict=False)
 def test_unknown_flavor_at_create_is_400_as_in_nova(running_cloud):
     conn = running_cloud.sdk()
     image = conn.image.find_image("cirros")
