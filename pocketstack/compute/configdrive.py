@@ -118,9 +118,12 @@ def meta_data(spec: InstanceSpec) -> dict[str, Any]:
 def network_data(spec: InstanceSpec) -> dict[str, Any]:
     """``network_data.json``: one link per port, one IPv4 network per fixed IP, DNS services.
 
-    Networks are ``ipv4`` (static) or ``ipv4_dhcp`` when the subnet has DHCP enabled; DHCP
-    entries also carry ``ip_address``/``netmask``/``routes`` (extra keys, harmless to other
-    readers) so our guest init can fall back to static addressing when no DHCP server answers.
+    Networks are ``ipv4`` (static) or ``ipv4_dhcp`` when the subnet has DHCP enabled and the
+    port's data plane serves DHCP; a ``noop`` VIF has no data plane, hence no DHCP server, so
+    the guest is told to configure the address statically instead of waiting for an answer
+    that cannot come. DHCP entries also carry ``ip_address``/``netmask``/``routes`` (extra
+    keys, harmless to other readers) so our guest init can fall back to static addressing
+    when no DHCP server answers.
     """
     links: list[dict[str, Any]] = []
     networks: list[dict[str, Any]] = []
@@ -145,12 +148,17 @@ def network_data(spec: InstanceSpec) -> dict[str, Any]:
     return {"links": links, "networks": networks, "services": services}
 
 
+def _serves_dhcp(vif: dict[str, Any]) -> bool:
+    """Whether the port's data plane can answer DHCP (``noop`` has none)."""
+    return (vif.get("vif_type") or "noop") != "noop"
+
+
 def _ipv4_network(
     net_id: str, link_id: str, vif: dict[str, Any], ip: dict[str, Any]
 ) -> dict[str, Any]:
     net: dict[str, Any] = {
         "id": net_id,
-        "type": "ipv4_dhcp" if ip.get("enable_dhcp") else "ipv4",
+        "type": "ipv4_dhcp" if ip.get("enable_dhcp") and _serves_dhcp(vif) else "ipv4",
         "link": link_id,
         "ip_address": ip["ip_address"],
         "network_id": vif.get("network_id"),

@@ -130,11 +130,20 @@ def test_network_data_static():
 def test_network_data_dhcp_keeps_static_fallback():
     spec = _spec()
     spec["network_info"][0]["fixed_ips"][0]["enable_dhcp"] = True
+    spec["network_info"][0]["vif_type"] = "tap"  # a data plane that can serve DHCP
     net = json.loads(config_drive_files(spec)["openstack/latest/network_data.json"])
     (n,) = net["networks"]
     assert n["type"] == "ipv4_dhcp"
     assert n["ip_address"] == "10.0.0.5" and n["netmask"] == "255.255.255.0"
     assert n["routes"][0]["gateway"] == "10.0.0.1"
+
+
+def test_noop_data_plane_has_no_dhcp_so_the_guest_configures_statically():
+    spec = _spec()
+    spec["network_info"][0]["fixed_ips"][0]["enable_dhcp"] = True
+    net = json.loads(config_drive_files(spec)["openstack/latest/network_data.json"])
+    (n,) = net["networks"]
+    assert n["type"] == "ipv4" and n["ip_address"] == "10.0.0.5"
 
 
 def test_no_networks():
