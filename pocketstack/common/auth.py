@@ -55,24 +55,34 @@ class RequestContext:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form for bus messages (the token is not sent)."""
-        return {"user_id": self.user_id, "project_id": self.project_id,
-                "domain_id": self.domain_id, "user_name": self.user_name,
-                "project_name": self.project_name, "roles": list(self.roles),
-                "request_id": self.request_id, "is_system": self.is_system}
+        return {
+            "user_id": self.user_id,
+            "project_id": self.project_id,
+            "domain_id": self.domain_id,
+            "user_name": self.user_name,
+            "project_name": self.project_name,
+            "roles": list(self.roles),
+            "request_id": self.request_id,
+            "is_system": self.is_system,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestContext:
-        return cls(user_id=data.get("user_id"), project_id=data.get("project_id"),
-                   domain_id=data.get("domain_id"), user_name=data.get("user_name"),
-                   project_name=data.get("project_name"), roles=tuple(data.get("roles", ())),
-                   request_id=data.get("request_id") or new_request_id(),
-                   is_system=bool(data.get("is_system")))
+        return cls(
+            user_id=data.get("user_id"),
+            project_id=data.get("project_id"),
+            domain_id=data.get("domain_id"),
+            user_name=data.get("user_name"),
+            project_name=data.get("project_name"),
+            roles=tuple(data.get("roles", ())),
+            request_id=data.get("request_id") or new_request_id(),
+            is_system=bool(data.get("is_system")),
+        )
 
     @classmethod
     def system(cls, request_id: str | None = None) -> RequestContext:
         """The context of the cloud's own work (bootstrap, periodic tasks)."""
-        return cls(roles=("admin",), is_system=True,
-                   request_id=request_id or new_request_id())
+        return cls(roles=("admin",), is_system=True, request_id=request_id or new_request_id())
 
     def elevated(self) -> RequestContext:
         """A copy with admin rights, for internal steps done on the caller's behalf."""

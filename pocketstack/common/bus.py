@@ -99,8 +99,14 @@ class Bus(ABC):
     """A message bus backend (see the module docstring for the semantics)."""
 
     @abstractmethod
-    def call(self, ctx: RequestContext, target: str, method: str,
-             timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
+    def call(
+        self,
+        ctx: RequestContext,
+        target: str,
+        method: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        **args: Any,
+    ) -> Any:
         """Send and wait; returns the endpoint's JSON-safe result.
 
         Raises:
@@ -154,8 +160,14 @@ class InProcessBus(Bus):
         method, ctx, args = decode(raw)
         return json.loads(json.dumps(dispatch(endpoint, method, ctx, args)))
 
-    def call(self, ctx: RequestContext, target: str, method: str,
-             timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
+    def call(
+        self,
+        ctx: RequestContext,
+        target: str,
+        method: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        **args: Any,
+    ) -> Any:
         endpoint = self._endpoint(target)
         if endpoint is None or self._stopped:
             raise MessagingTimeout(f"No server for {target} answered {method}.")
@@ -163,8 +175,9 @@ class InProcessBus(Bus):
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:
-            raise MessagingTimeout(f"Timed out after {timeout}s waiting for {target} "
-                                   f"to answer {method}.") from None
+            raise MessagingTimeout(
+                f"Timed out after {timeout}s waiting for {target} to answer {method}."
+            ) from None
         except errors.PocketError:
             raise
         except Exception as exc:
@@ -181,8 +194,11 @@ class InProcessBus(Bus):
     def fanout(self, ctx: RequestContext, topic: str, method: str, **args: Any) -> None:
         raw = encode(method, ctx, args)
         with self._lock:
-            targets = [(t, e) for t, e in self._endpoints.items()
-                       if t == topic or t.startswith(topic + ".")]
+            targets = [
+                (t, e)
+                for t, e in self._endpoints.items()
+                if t == topic or t.startswith(topic + ".")
+            ]
         for target, endpoint in targets:
             self._pool.submit(self._logged, raw, endpoint, target)
 

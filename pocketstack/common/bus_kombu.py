@@ -62,8 +62,9 @@ class KombuBus(Bus):
         self._publish_conn = Connection(url)
         self._publish_lock = threading.Lock()
         self._producer: Producer | None = None
-        self._reply_queue = Queue(f"{PREFIX}.reply.{uuid.uuid4().hex}", exclusive=True,
-                                  auto_delete=True, durable=False)
+        self._reply_queue = Queue(
+            f"{PREFIX}.reply.{uuid.uuid4().hex}", exclusive=True, auto_delete=True, durable=False
+        )
         self._pending: dict[str, Future] = {}
         self._pending_lock = threading.Lock()
         self._endpoints: dict[str, Any] = {}  # queue name -> endpoint
@@ -72,40 +73,63 @@ class KombuBus(Bus):
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._attached = threading.Event()
-        self._thread = threading.Thread(target=self._consume_forever, name="amqp-consumer",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._consume_forever, name="amqp-consumer", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(timeout=30):
             raise errors.ServiceUnavailable(f"Could not connect to the message bus {url}.")
 
     # -- publishing -------------------------------------------------------------------
 
-    def _publish(self, body: str, exchange: Exchange | str, routing_key: str,
-                 **properties: Any) -> None:
+    def _publish(
+        self, body: str, exchange: Exchange | str, routing_key: str, **properties: Any
+    ) -> None:
         with self._publish_lock:
             self._publish_conn.ensure_connection(max_retries=5)
             if self._producer is None or self._producer.channel is None:
                 self._producer = Producer(self._publish_conn.channel())
-            publish = self._publish_conn.ensure(self._producer, self._producer.publish,
-                                                max_retries=3)
-            publish(body, exchange=exchange, routing_key=routing_key,
-                    content_type="application/json", content_encoding="utf-8",
-                    serializer=None, retry=True, **properties)
+            publish = self._publish_conn.ensure(
+                self._producer, self._producer.publish, max_retries=3
+            )
+            publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                content_type="application/json",
+                content_encoding="utf-8",
+                serializer=None,
+                retry=True,
+                **properties,
+            )
 
-    def call(self, ctx: RequestContext, target: str, method: str,
-             timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
+    def call(
+        self,
+        ctx: RequestContext,
+        target: str,
+        method: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        **args: Any,
+    ) -> Any:
         correlation_id = uuid.uuid4().hex
         future: Future = Future()
         with self._pending_lock:
             self._pending[correlation_id] = future
         try:
-            self._publish(encode(method, ctx, args), self._direct, target,
-                          reply_to=self._reply_queue.name, correlation_id=correlation_id,
-                          expiration=timeout, declare=[self._direct])
+            self._publish(
+                encode(method, ctx, args),
+                self._direct,
+                target,
+                reply_to=self._reply_queue.name,
+                correlation_id=correlation_id,
+                expiration=timeout,
+                declare=[self._direct],
+            )
             reply = future.result(timeout=timeout)
         except FutureTimeout:
-            raise MessagingTimeout(f"Timed out after {timeout}s waiting for {target} "
-                                   f"to answer {method}.") from None
+            raise MessagingTimeout(
+                f"Timed out after {timeout}s waiting for {target} to answer {method}."
+            ) from None
         finally:
             with self._pending_lock:
                 self._pending.pop(correlation_id, None)
@@ -125,9 +149,13 @@ class KombuBus(Bus):
     def serve(self, target: str, endpoint: Any) -> None:
         topic = target.split(".", 1)[0]
         direct = Queue(f"{PREFIX}.{target}", self._direct, routing_key=target, durable=True)
-        fan = Queue(f"{PREFIX}.fanout.{target}.{uuid.uuid4().hex[:8]}",
-                    Exchange(f"{PREFIX}.fanout.{topic}", type="fanout", durable=False),
-                    exclusive=True, auto_delete=True, durable=False)
+        fan = Queue(
+            f"{PREFIX}.fanout.{target}.{uuid.uuid4().hex[:8]}",
+            Exchange(f"{PREFIX}.fanout.{topic}", type="fanout", durable=False),
+            exclusive=True,
+            auto_delete=True,
+            durable=False,
+        )
         self._endpoints[direct.name] = endpoint
         self._endpoints[fan.name] = endpoint
         self._queues.extend([direct, fan])
@@ -148,8 +176,13 @@ class KombuBus(Bus):
             message.ack()
             props = message.properties
             # message.body is the raw JSON; our own decode() checks the version field.
-            self._pool.submit(self._handle, message.body, endpoint, props.get("reply_to"),
-                              props.get("correlation_id"))
+            self._pool.submit(
+                self._handle,
+                message.body,
+                endpoint,
+                props.get("reply_to"),
+                props.get("correlation_id"),
+            )
 
         return callback
 
@@ -159,8 +192,9 @@ class KombuBus(Bus):
         if future is not None and not future.done():
             future.set_result(json.loads(body) if isinstance(body, (str, bytes)) else body)
 
-    def _handle(self, body: Any, endpoint: Any, reply_to: str | None,
-                correlation_id: str | None) -> None:
+    def _handle(
+        self, body: Any, endpoint: Any, reply_to: str | None, correlation_id: str | None
+    ) -> None:
         try:
             method, ctx, args = decode(body)
             reply: dict[str, Any] = {"result": dispatch(endpoint, method, ctx, args)}
@@ -191,11 +225,21 @@ class KombuBus(Bus):
             self._changed.clear()
             channel = conn.channel()
             channel.basic_qos(0, 64, False)
-            consumers = [Consumer(channel, queues=[self._reply_queue],
-                                  callbacks=[self._on_reply], accept=None)]
-            consumers += [Consumer(channel, queues=[q], accept=None,
-                                   callbacks=[self._on_request(self._endpoints[q.name])])
-                          for q in list(self._queues) if q is not self._reply_queue]
+            consumers = [
+                Consumer(
+                    channel, queues=[self._reply_queue], callbacks=[self._on_reply], accept=None
+                )
+            ]
+            consumers += [
+                Consumer(
+                    channel,
+                    queues=[q],
+                    accept=None,
+                    callbacks=[self._on_request(self._endpoints[q.name])],
+                )
+                for q in list(self._queues)
+                if q is not self._reply_queue
+            ]
             with contextlib.ExitStack() as stack:
                 for consumer in consumers:
                     stack.enter_context(consumer)

@@ -69,48 +69,102 @@ def _default_state_dir() -> str:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("state_dir", str, _default_state_dir(), "directory for the database, images, "
-           "instances, volumes, keys and logs"),
+    Option(
+        "state_dir",
+        str,
+        _default_state_dir(),
+        "directory for the database, images, instances, volumes, keys and logs",
+    ),
     Option("config", str, "", "TOML file of options (default <state-dir>/pocketstack.toml)"),
     Option("host", str, "127.0.0.1", "address the API listens on"),
     Option("port", int, 8780, "one HTTP port for all APIs (services under path prefixes)"),
-    Option("public_url", str, "", "base URL written into the service catalog "
-           "(default http://<host>:<port>)"),
-    Option("database", str, "", "SQLAlchemy URL (default sqlite in the state directory), "
-           "e.g. postgresql://user@127.0.0.1/pocketstack"),
-    Option("transport", str, "memory://", "message bus: memory:// (in-process) or "
-           "amqp://user:pass@host:5672//"),
+    Option(
+        "public_url",
+        str,
+        "",
+        "base URL written into the service catalog (default http://<host>:<port>)",
+    ),
+    Option(
+        "database",
+        str,
+        "",
+        "SQLAlchemy URL (default sqlite in the state directory), "
+        "e.g. postgresql://user@127.0.0.1/pocketstack",
+    ),
+    Option(
+        "transport",
+        str,
+        "memory://",
+        "message bus: memory:// (in-process) or amqp://user:pass@host:5672//",
+    ),
     Option("hostname", str, "", "this compute host's name (default: the machine's hostname)"),
     Option("compute_driver", str, "qemu", "hypervisor driver: fake or qemu"),
     Option("network_driver", str, "noop", "network data-plane driver: noop"),
     Option("availability_zone", str, "nova", "availability zone of this compute host"),
     Option("region", str, "RegionOne", "region name in the service catalog"),
     Option("token_expiration", int, 3600, "token lifetime in seconds"),
-    Option("cpu_allocation_ratio", float, 4.0, "virtual CPUs per physical CPU the scheduler "
-           "allows (overcommit)"),
-    Option("ram_allocation_ratio", float, 1.5, "virtual RAM per physical RAM the scheduler "
-           "allows"),
+    Option(
+        "cpu_allocation_ratio",
+        float,
+        4.0,
+        "virtual CPUs per physical CPU the scheduler allows (overcommit)",
+    ),
+    Option("ram_allocation_ratio", float, 1.5, "virtual RAM per physical RAM the scheduler allows"),
     Option("disk_allocation_ratio", float, 1.0, "virtual disk per physical disk"),
     Option("reserved_host_memory_mb", int, 512, "RAM kept back for the host itself"),
-    Option("weigher_multiplier", float, 1.0, "RAM/CPU weigher multiplier: positive spreads "
-           "servers across hosts, negative packs them"),
-    Option("compute_vcpus", int, 0, "vCPUs this host reports (0: the machine's count; the fake "
-           "driver defaults to 64)"),
+    Option(
+        "weigher_multiplier",
+        float,
+        1.0,
+        "RAM/CPU weigher multiplier: positive spreads servers across hosts, negative packs them",
+    ),
+    Option(
+        "compute_vcpus",
+        int,
+        0,
+        "vCPUs this host reports (0: the machine's count; the fake driver defaults to 64)",
+    ),
     Option("compute_memory_mb", int, 0, "RAM (MiB) this host reports (0: the machine's)"),
-    Option("compute_disk_gb", int, 0, "disk (GiB) this host reports (0: free space of the "
-           "state directory)"),
-    Option("periodic_interval", float, 10.0, "seconds between agent periodic tasks "
-           "(heartbeat, power-state sync, reconciliation)"),
-    Option("service_down_time", float, 60.0, "seconds without heartbeat after which a compute "
-           "service is reported down"),
-    Option("shutdown_instances", bool, False, "on stop, shut running VMs down instead of "
-           "leaving them running to be re-adopted by the next start"),
-    Option("max_request_body_size", int, 114688, "largest JSON request body in bytes "
-           "(413 above); image uploads are not limited by it"),
+    Option(
+        "compute_disk_gb",
+        int,
+        0,
+        "disk (GiB) this host reports (0: free space of the state directory)",
+    ),
+    Option(
+        "periodic_interval",
+        float,
+        10.0,
+        "seconds between agent periodic tasks (heartbeat, power-state sync, reconciliation)",
+    ),
+    Option(
+        "service_down_time",
+        float,
+        60.0,
+        "seconds without heartbeat after which a compute service is reported down",
+    ),
+    Option(
+        "shutdown_instances",
+        bool,
+        False,
+        "on stop, shut running VMs down instead of "
+        "leaving them running to be re-adopted by the next start",
+    ),
+    Option(
+        "max_request_body_size",
+        int,
+        114688,
+        "largest JSON request body in bytes (413 above); image uploads are not limited by it",
+    ),
     Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING"),
     Option("accel", str, "auto", "QEMU accelerator: auto (KVM when it works), kvm or tcg"),
-    Option("write_user_clouds", bool, True, "also add the pocketstack clouds to "
-           "~/.config/openstack/clouds.yaml so `openstack --os-cloud` finds them"),
+    Option(
+        "write_user_clouds",
+        bool,
+        True,
+        "also add the pocketstack clouds to "
+        "~/.config/openstack/clouds.yaml so `openstack --os-cloud` finds them",
+    ),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -146,8 +200,9 @@ class Config:
         return Config({**self._values, **changes})
 
     @classmethod
-    def load(cls, flags: Mapping[str, Any] | None = None,
-             environ: Mapping[str, str] | None = None) -> Config:
+    def load(
+        cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Config:
         flags = {k: v for k, v in (flags or {}).items() if v is not None}
         environ = os.environ if environ is None else environ
         values = {o.name: o.default for o in OPTIONS}

@@ -61,9 +61,9 @@ def normalize_url(url: str) -> str:
     wheels), so the URL names it explicitly. URLs that name a driver are left alone.
     """
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
     if url.startswith("mysql://"):
-        return "mysql+pymysql://" + url[len("mysql://"):]
+        return "mysql+pymysql://" + url[len("mysql://") :]
     return url
 
 
@@ -77,8 +77,9 @@ class TimestampMixin:
     """``created_at``/``updated_at`` columns kept by the ORM."""
 
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=utcnow,
-                                                           onupdate=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow
+    )
 
 
 def import_all_models() -> None:
@@ -110,16 +111,21 @@ class Database:
             self._write_engine = self._sqlite_engine(url, immediate=True)
             self._read_engine = self._sqlite_engine(url, immediate=False)
         else:
-            self._write_engine = sa.create_engine(url, pool_size=10, max_overflow=40,
-                                                  pool_pre_ping=True)
+            self._write_engine = sa.create_engine(
+                url, pool_size=10, max_overflow=40, pool_pre_ping=True
+            )
             self._read_engine = self._write_engine
         self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @staticmethod
     def _sqlite_engine(url: str, immediate: bool) -> sa.Engine:
-        engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
-                                  pool_size=20, max_overflow=40)
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            pool_size=20,
+            max_overflow=40,
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]

@@ -146,4 +146,3 @@ class NoValidHost(PocketError):
 
     def default_message(self) -> str:
         return "No valid host was found. There are not enough hosts available."
-

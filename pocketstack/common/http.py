@@ -40,11 +40,26 @@ LOG = logging.getLogger(__name__)
 
 #: Error body styles, one per OpenStack service family.
 IDENTITY, COMPUTE, NETWORK, IMAGE, VOLUME, PLAIN = (
-    "identity", "compute", "network", "image", "volume", "plain")
+    "identity",
+    "compute",
+    "network",
+    "image",
+    "volume",
+    "plain",
+)
 
-_COMPUTE_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-                 405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest",
-                 413: "overLimit", 415: "badMediaType", 503: "serviceUnavailable"}
+_COMPUTE_KEYS = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "notAcceptable",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    503: "serviceUnavailable",
+}
 
 
 def error_body(style: str, err: errors.PocketError) -> dict[str, Any]:
@@ -124,8 +139,15 @@ class RouteSpec:
     status: int = 200
 
 
-def route(method: str, path: str, handler: Handler, *, auth: bool = True,
-          raw_body: bool = False, status: int = 200) -> RouteSpec:
+def route(
+    method: str,
+    path: str,
+    handler: Handler,
+    *,
+    auth: bool = True,
+    raw_body: bool = False,
+    status: int = 200,
+) -> RouteSpec:
     """Declare a route; ``status`` is used when the handler returns a bare dict."""
     return RouteSpec(method, path, handler, auth, raw_body, status)
 
@@ -142,8 +164,14 @@ class ServiceAPI:
             (Nova also sends ``X-Compute-Request-Id``).
     """
 
-    def __init__(self, name: str, prefix: str, style: str, routes: Sequence[RouteSpec],
-                 request_id_headers: Sequence[str] = ("X-Openstack-Request-Id",)):
+    def __init__(
+        self,
+        name: str,
+        prefix: str,
+        style: str,
+        routes: Sequence[RouteSpec],
+        request_id_headers: Sequence[str] = ("X-Openstack-Request-Id",),
+    ):
         self.name = name
         self.prefix = prefix
         self.style = style
@@ -175,8 +203,7 @@ class ServiceAPI:
         headers.update(err.headers)
         if err.status == 401 and "WWW-Authenticate" not in headers:
             headers["WWW-Authenticate"] = f'Keystone uri="{self._identity_url}"'
-        return JSONResponse(error_body(self.style, err), status_code=err.status,
-                            headers=headers)
+        return JSONResponse(error_body(self.style, err), status_code=err.status, headers=headers)
 
     def _endpoint(self, specs: list[RouteSpec], state: Any) -> Callable[[Request], Any]:
         by_method = {s.method: s for s in specs}
@@ -189,7 +216,8 @@ class ServiceAPI:
             try:
                 if spec is None:
                     raise errors.MethodNotAllowed(
-                        f"The method {request.method} is not allowed for this resource.")
+                        f"The method {request.method} is not allowed for this resource."
+                    )
                 api_req = await self._parse(request, spec, state, request_id)
                 result = await run_in_threadpool(spec.handler, api_req)
                 response = _to_response(result, spec.status)
@@ -199,20 +227,24 @@ class ServiceAPI:
                 response = self._error_response(err, request_id)
             except Exception:
                 LOG.exception("%s %s failed", request.method, request.url.path)
-                fault = errors.PocketError("The server has either erred or is incapable of "
-                                           "performing the requested operation.")
+                fault = errors.PocketError(
+                    "The server has either erred or is incapable of "
+                    "performing the requested operation."
+                )
                 response = self._error_response(fault, request_id)
             for h in self.request_id_headers:
                 response.headers.setdefault(h, request_id)
             if request.method == "HEAD":
-                response = Response(status_code=response.status_code,
-                                    headers=dict(response.headers))
+                response = Response(
+                    status_code=response.status_code, headers=dict(response.headers)
+                )
             return response
 
         return endpoint
 
-    async def _parse(self, request: Request, spec: RouteSpec, state: Any,
-                     request_id: str) -> ApiRequest:
+    async def _parse(
+        self, request: Request, spec: RouteSpec, state: Any, request_id: str
+    ) -> ApiRequest:
         ctx = RequestContext(request_id=request_id)
         if spec.auth:
             token = request.headers.get("x-auth-token")
@@ -235,10 +267,19 @@ class ServiceAPI:
                 except ValueError:
                     raise errors.BadRequest("Malformed request body: not valid JSON.") from None
         root = state.conf.public_url.rstrip("/")
-        return ApiRequest(method=request.method, params=dict(request.path_params),
-                          query=request.query_params, body=body, headers=request.headers,
-                          ctx=ctx, cloud=state.cloud, base_url=root + self.prefix,
-                          root_url=root, body_file=body_file, request_id=request_id)
+        return ApiRequest(
+            method=request.method,
+            params=dict(request.path_params),
+            query=request.query_params,
+            body=body,
+            headers=request.headers,
+            ctx=ctx,
+            cloud=state.cloud,
+            base_url=root + self.prefix,
+            root_url=root,
+            body_file=body_file,
+            request_id=request_id,
+        )
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -279,16 +320,16 @@ def parse_bool(value: Any, name: str) -> bool:
     raise errors.BadRequest(f"Invalid value {value!r} for {name}: expected a boolean.")
 
 
-def parse_int(value: Any, name: str, minimum: int | None = None,
-              maximum: int | None = None) -> int:
+def parse_int(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     """Parse an integer field with optional bounds, or 400 naming the field."""
     if isinstance(value, bool):
         raise errors.BadRequest(f"Invalid value for {name}: expected an integer.")
     try:
         number = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
-        raise errors.BadRequest(f"Invalid value {value!r} for {name}: expected an integer.") \
-            from None
+        raise errors.BadRequest(
+            f"Invalid value {value!r} for {name}: expected an integer."
+        ) from None
     if minimum is not None and number < minimum:
         raise errors.BadRequest(f"Invalid value for {name}: must be >= {minimum}.")
     if maximum is not None and number > maximum:

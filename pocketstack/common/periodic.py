@@ -29,8 +29,13 @@ class PeriodicTasks:
         run_first: run a round immediately on ``start()`` (else after one interval).
     """
 
-    def __init__(self, name: str, interval: float, tasks: Sequence[Callable[[], object]],
-                 run_first: bool = False):
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        tasks: Sequence[Callable[[], object]],
+        run_first: bool = False,
+    ):
         self.name = name
         self.interval = max(0.05, float(interval))
         self.tasks = list(tasks)
@@ -54,8 +59,9 @@ class PeriodicTasks:
             try:
                 task()
             except Exception:
-                LOG.exception("%s: periodic task %s failed", self.name,
-                              getattr(task, "__name__", task))
+                LOG.exception(
+                    "%s: periodic task %s failed", self.name, getattr(task, "__name__", task)
+                )
 
     def _loop(self) -> None:
         if self.run_first:

@@ -44,10 +44,15 @@ class Echo:
 def _vhost():
     name = f"pstest_bus_{uuid.uuid4().hex[:8]}"
     try:
-        subprocess.run(["rabbitmqctl", "add_vhost", name], check=True, capture_output=True,
-                       timeout=60)
-        subprocess.run(["rabbitmqctl", "set_permissions", "-p", name, "guest", ".*", ".*",
-                        ".*"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["rabbitmqctl", "add_vhost", name], check=True, capture_output=True, timeout=60
+        )
+        subprocess.run(
+            ["rabbitmqctl", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"RabbitMQ not available: {exc}")
     return name

@@ -31,8 +31,9 @@ def test_sqlite_upgrade_matches_models(tmp_path):
 
 def test_postgresql_upgrade_matches_models():
     name = f"pstest_mig_{uuid.uuid4().hex[:8]}"
-    created = subprocess.run(["psql", f"{PG}/postgres", "-c", f"CREATE DATABASE {name}"],
-                             capture_output=True, text=True)
+    created = subprocess.run(
+        ["psql", f"{PG}/postgres", "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True
+    )
     if created.returncode != 0:
         pytest.skip(f"PostgreSQL not reachable: {created.stderr.strip()}")
     try:
@@ -41,5 +42,7 @@ def test_postgresql_upgrade_matches_models():
         assert _diff(db) == []
         db.dispose()
     finally:
-        subprocess.run(["psql", f"{PG}/postgres", "-c",
-                        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
+        subprocess.run(
+            ["psql", f"{PG}/postgres", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+            capture_output=True,
+        )
