@@ -25,8 +25,11 @@ def member_status(session: Session, image_id: str, project_id: str | None) -> st
     """The membership status of ``project_id`` on the image, or ``None`` if not a member."""
     if project_id is None:
         return None
-    return session.scalar(sa.select(ImageMember.status).where(
-        ImageMember.image_id == image_id, ImageMember.member_id == project_id))
+    return session.scalar(
+        sa.select(ImageMember.status).where(
+            ImageMember.image_id == image_id, ImageMember.member_id == project_id
+        )
+    )
 
 
 def is_visible(ctx: RequestContext, image: Image, status: str | None) -> bool:
@@ -43,8 +46,9 @@ def load_visible(session: Session, ctx: RequestContext, image_id: str) -> Image:
         ImageNotFound: unknown id or not visible to ``ctx``.
     """
     image = session.get(Image, image_id) if image_id else None
-    if image is None or not is_visible(ctx, image,
-                                       member_status(session, image_id, ctx.project_id)):
+    if image is None or not is_visible(
+        ctx, image, member_status(session, image_id, ctx.project_id)
+    ):
         raise ImageNotFound(f"No image found with ID {image_id}")
     return image
 
@@ -61,8 +65,9 @@ def load_owned(session: Session, ctx: RequestContext, image_id: str) -> Image:
     return image
 
 
-def list_clause(ctx: RequestContext, visibility: str | None,
-                status: str = "accepted") -> sa.ColumnElement[bool]:
+def list_clause(
+    ctx: RequestContext, visibility: str | None, status: str = "accepted"
+) -> sa.ColumnElement[bool]:
     """The SQL condition selecting the images ``ctx`` lists.
 
     Args:

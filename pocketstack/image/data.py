@@ -68,8 +68,9 @@ class ImageDataManager:
             raise
         self._finish(image_id, "saving", hashes)
 
-    def download_image(self, ctx: RequestContext,
-                       image_id: str) -> tuple[Iterator[bytes] | None, dict[str, Any]]:
+    def download_image(
+        self, ctx: RequestContext, image_id: str
+    ) -> tuple[Iterator[bytes] | None, dict[str, Any]]:
         """The image's data as chunks (``None`` when it has none yet) and its view.
 
         Raises:
@@ -80,8 +81,9 @@ class ImageDataManager:
             image = access.load_visible(s, ctx, image_id)
             view = image_view(image)
         if view["status"] == "deactivated" and not ctx.is_admin:
-            raise ImageForbidden("The requested image has been deactivated. Image data "
-                                 "download is forbidden.")
+            raise ImageForbidden(
+                "The requested image has been deactivated. Image data download is forbidden."
+            )
         if view["status"] not in ("active", "deactivated") or view["size"] is None:
             return None, view
         try:
@@ -109,8 +111,9 @@ class ImageDataManager:
             ImageNotFound, ImageForbidden: as for ``upload_image``.
         """
         if method not in IMPORT_METHODS:
-            raise BadRequest(f"Import method {method!r} is not supported; use "
-                             f"{', '.join(IMPORT_METHODS)}.")
+            raise BadRequest(
+                f"Import method {method!r} is not supported; use {', '.join(IMPORT_METHODS)}."
+            )
         self._move(ctx, image_id, "uploading", "importing")
         staged = self.staging.path(image_id)
         try:
@@ -124,13 +127,24 @@ class ImageDataManager:
     @staticmethod
     def import_info() -> dict[str, Any]:
         """The ``/v2/info/import`` document: the import methods this cloud supports."""
-        return {"import-methods": {"description": "Import methods available.",
-                                   "type": "array", "value": list(IMPORT_METHODS)}}
+        return {
+            "import-methods": {
+                "description": "Import methods available.",
+                "type": "array",
+                "value": list(IMPORT_METHODS),
+            }
+        }
 
-    def create_image_from_file(self, ctx: RequestContext, name: str, path: Path,
-                               disk_format: str = "qcow2", container_format: str = "bare",
-                               visibility: str = "public",
-                               properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    def create_image_from_file(
+        self,
+        ctx: RequestContext,
+        name: str,
+        path: Path,
+        disk_format: str = "qcow2",
+        container_format: str = "bare",
+        visibility: str = "public",
+        properties: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Make a local file an active image (bootstrap's ``cirros``); idempotent.
 
         An active image named ``name`` with the same MD5 is returned unchanged; otherwise a new
@@ -141,13 +155,19 @@ class ImageDataManager:
         """
         size, md5, _sha = file_hashes(path)
         with self.db.reader() as s:
-            found = s.scalars(sa.select(Image).where(
-                Image.name == name, Image.status == "active", Image.checksum == md5)).first()
+            found = s.scalars(
+                sa.select(Image).where(
+                    Image.name == name, Image.status == "active", Image.checksum == md5
+                )
+            ).first()
             if found is not None:
                 return image_view(found)
-        core = {"name": name, "disk_format": fields.coerce("disk_format", disk_format),
-                "container_format": fields.coerce("container_format", container_format),
-                "visibility": fields.coerce("visibility", visibility)}
+        core = {
+            "name": name,
+            "disk_format": fields.coerce("disk_format", disk_format),
+            "container_format": fields.coerce("container_format", container_format),
+            "visibility": fields.coerce("visibility", visibility),
+        }
         props = {k: fields.check_property(k, str(v)) for k, v in (properties or {}).items()}
         image_id = self.records.create_image(ctx, core, props)["id"]
         self._move(ctx, image_id, "queued", "saving")
@@ -163,20 +183,28 @@ class ImageDataManager:
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
             if image.status != old:
-                raise InvalidImageStatus(f"Image status transition from {image.status} to "
-                                         f"{new} is not allowed.")
+                raise InvalidImageStatus(
+                    f"Image status transition from {image.status} to {new} is not allowed."
+                )
             if not image.disk_format or not image.container_format:
-                raise BadRequest("Properties disk_format, container_format must be set prior "
-                                 "to saving data.")
-            if s.execute(sa.update(Image).where(Image.id == image_id, Image.status == old)
-                         .values(status=new)).rowcount != 1:
-                raise InvalidImageStatus(f"Image {image_id} is being changed by another "
-                                         "request.")
+                raise BadRequest(
+                    "Properties disk_format, container_format must be set prior to saving data."
+                )
+            if (
+                s.execute(
+                    sa.update(Image)
+                    .where(Image.id == image_id, Image.status == old)
+                    .values(status=new)
+                ).rowcount
+                != 1
+            ):
+                raise InvalidImageStatus(f"Image {image_id} is being changed by another request.")
 
     def _set_status(self, image_id: str, old: str, new: str) -> None:
         with self.db.transaction() as s:
-            s.execute(sa.update(Image).where(Image.id == image_id, Image.status == old)
-                      .values(status=new))
+            s.execute(
+                sa.update(Image).where(Image.id == image_id, Image.status == old).values(status=new)
+            )
 
     def _finish(self, image_id: str, old: str, hashes: Hashes) -> None:
         size, md5, sha512 = hashes
@@ -184,10 +212,18 @@ class ImageDataManager:
             disk_format = s.scalar(sa.select(Image.disk_format).where(Image.id == image_id))
         vsize = virtual_size(self.store.path(image_id), disk_format, size)
         with self.db.transaction() as s:
-            done = s.execute(sa.update(Image).where(Image.id == image_id, Image.status == old)
-                             .values(status="active", size=size, checksum=md5,
-                                     os_hash_algo="sha512", os_hash_value=sha512,
-                                     virtual_size=vsize)).rowcount
+            done = s.execute(
+                sa.update(Image)
+                .where(Image.id == image_id, Image.status == old)
+                .values(
+                    status="active",
+                    size=size,
+                    checksum=md5,
+                    os_hash_algo="sha512",
+                    os_hash_value=sha512,
+                    virtual_size=vsize,
+                )
+            ).rowcount
         if done != 1:
             self.delete_data(image_id)
             raise ImageNotFound(f"Image {image_id} was deleted while its data was saved.")

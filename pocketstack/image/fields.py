@@ -15,12 +15,40 @@ from pocketstack.image.exceptions import ImageForbidden
 from pocketstack.image.formats import CONTAINER_FORMATS, DISK_FORMATS
 
 #: set by the service only (403 when a client gives them)
-READ_ONLY = frozenset({"status", "size", "virtual_size", "checksum", "os_hash_algo",
-                       "os_hash_value", "created_at", "updated_at", "file", "schema", "self",
-                       "direct_url", "locations", "stores", "id"})
+READ_ONLY = frozenset(
+    {
+        "status",
+        "size",
+        "virtual_size",
+        "checksum",
+        "os_hash_algo",
+        "os_hash_value",
+        "created_at",
+        "updated_at",
+        "file",
+        "schema",
+        "self",
+        "direct_url",
+        "locations",
+        "stores",
+        "id",
+    }
+)
 #: standard fields a client sets (``id`` only at create)
-CORE = frozenset({"name", "visibility", "protected", "os_hidden", "min_disk", "min_ram",
-                  "disk_format", "container_format", "tags", "owner"})
+CORE = frozenset(
+    {
+        "name",
+        "visibility",
+        "protected",
+        "os_hidden",
+        "min_disk",
+        "min_ram",
+        "disk_format",
+        "container_format",
+        "tags",
+        "owner",
+    }
+)
 MAX_TAGS = 128
 MAX_PROPERTIES = 128
 
@@ -71,13 +99,16 @@ def coerce(key: str, value: Any) -> Any:
     if key in ("disk_format", "container_format"):
         allowed = DISK_FORMATS if key == "disk_format" else CONTAINER_FORMATS
         if value is not None and value not in allowed:
-            raise BadRequest(f"Invalid value '{value}' for {key}: expected one of "
-                             f"{', '.join(allowed)}.")
+            raise BadRequest(
+                f"Invalid value '{value}' for {key}: expected one of {', '.join(allowed)}."
+            )
         return value
     if key == "visibility":
         if value not in VISIBILITIES:
-            raise BadRequest(f"Invalid value '{value}' for visibility: expected one of "
-                             f"{', '.join(VISIBILITIES)}.")
+            raise BadRequest(
+                f"Invalid value '{value}' for visibility: expected one of "
+                f"{', '.join(VISIBILITIES)}."
+            )
         return value
     if key in ("protected", "os_hidden"):
         if not isinstance(value, bool):

@@ -12,8 +12,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso",
-                "ploop")
+DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("bare", "ovf", "ova", "aki", "ari", "ami", "docker", "compressed")
 
 _QCOW2_MAGIC = b"QFI\xfb"
@@ -44,8 +43,13 @@ def _qemu_img_virtual_size(path: Path, disk_format: str) -> int | None:
         return None
     fmt = {"vhd": "vpc", "ploop": "parallels"}.get(disk_format, disk_format)
     try:
-        out = subprocess.run([qemu_img, "info", "--output", "json", "-f", fmt, str(path)],
-                             capture_output=True, text=True, timeout=30, check=True).stdout
+        out = subprocess.run(
+            [qemu_img, "info", "--output", "json", "-f", fmt, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
         value = json.loads(out).get("virtual-size")
     except (OSError, subprocess.SubprocessError, ValueError):
         return None

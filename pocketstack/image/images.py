@@ -23,8 +23,21 @@ from pocketstack.image.exceptions import (
 from pocketstack.image.models import Image
 from pocketstack.image.views import image_view
 
-SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "virtual_size", "id",
-             "created_at", "updated_at", "visibility", "owner", "min_disk", "min_ram")
+SORT_KEYS = (
+    "name",
+    "status",
+    "container_format",
+    "disk_format",
+    "size",
+    "virtual_size",
+    "id",
+    "created_at",
+    "updated_at",
+    "visibility",
+    "owner",
+    "min_disk",
+    "min_ram",
+)
 #: filters that accept Glance's ``in:a,b`` operator
 IN_FILTERS = ("id", "name", "status", "disk_format", "container_format")
 DEFAULT_LIMIT = 25
@@ -45,9 +58,14 @@ class ImageRecordManager:
         with self.db.reader() as s:
             return image_view(access.load_visible(s, ctx, image_id))
 
-    def list_images(self, ctx: RequestContext, filters: dict[str, Any],
-                    sort: list[tuple[str, str]] | None = None, limit: int | None = None,
-                    marker: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    def list_images(
+        self,
+        ctx: RequestContext,
+        filters: dict[str, Any],
+        sort: list[tuple[str, str]] | None = None,
+        limit: int | None = None,
+        marker: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """Images ``ctx`` may list, filtered, sorted and paged (Image API "List images").
 
         Args:
@@ -63,8 +81,11 @@ class ImageRecordManager:
         Raises:
             BadRequest: an unknown sort key or direction, or a marker that is not listed.
         """
-        query = sa.select(Image).where(access.list_clause(
-            ctx, filters.get("visibility"), filters.get("member_status") or "accepted"))
+        query = sa.select(Image).where(
+            access.list_clause(
+                ctx, filters.get("visibility"), filters.get("member_status") or "accepted"
+            )
+        )
         query = query.where(*_column_filters(filters)).order_by(*_order_by(sort))
         with self.db.reader() as s:
             rows = [r for r in s.scalars(query) if _python_filters(r, filters)]
@@ -75,12 +96,13 @@ class ImageRecordManager:
                     raise BadRequest(f"Invalid marker. Image {marker} could not be found.")
                 start = ids.index(marker) + 1
             size = min(limit if limit is not None else DEFAULT_LIMIT, MAX_LIMIT)
-            page = rows[start:start + size]
+            page = rows[start : start + size]
             more = start + size < len(rows)
             return [image_view(r) for r in page], (page[-1].id if more and page else None)
 
-    def create_image(self, ctx: RequestContext, core: dict[str, Any],
-                     properties: dict[str, str]) -> dict[str, Any]:
+    def create_image(
+        self, ctx: RequestContext, core: dict[str, Any], properties: dict[str, str]
+    ) -> dict[str, Any]:
         """Record a new image in ``queued`` status (Image API "Create image").
 
         Args:
@@ -94,20 +116,26 @@ class ImageRecordManager:
         self._check_visibility(ctx, visibility)
         owner = core.get("owner") or ctx.project_id
         if owner != ctx.project_id and not ctx.is_admin:
-            raise ImageForbidden("You are not permitted to create images owned by "
-                                 f"'{owner}'.")
+            raise ImageForbidden(f"You are not permitted to create images owned by '{owner}'.")
         with self.db.transaction() as s:
             if core.get("id") and s.get(Image, core["id"]) is not None:
                 raise Conflict(f"Image with identifier {core['id']} already exists!")
             given = {k: v for k, v in core.items() if k not in ("owner", "visibility", "tags")}
-            image = Image(**given, owner=owner, visibility=visibility, status="queued",
-                          properties=dict(properties), tags=list(core.get("tags") or []))
+            image = Image(
+                **given,
+                owner=owner,
+                visibility=visibility,
+                status="queued",
+                properties=dict(properties),
+                tags=list(core.get("tags") or []),
+            )
             s.add(image)
             s.flush()
             return image_view(image)
 
-    def update_image(self, ctx: RequestContext, image_id: str,
-                     ops: list[tuple[str, str, Any]]) -> dict[str, Any]:
+    def update_image(
+        self, ctx: RequestContext, image_id: str, ops: list[tuple[str, str, Any]]
+    ) -> dict[str, Any]:
         """Apply JSON-patch operations (``fields.parse_patch``) to an image, all or none.
 
         Raises:
@@ -136,8 +164,9 @@ class ImageRecordManager:
             s.flush()
             return image_view(image)
 
-    def _patch_core(self, ctx: RequestContext, image: Image, op: str, name: str,
-                    value: Any) -> None:
+    def _patch_core(
+        self, ctx: RequestContext, image: Image, op: str, name: str, value: Any
+    ) -> None:
         if op == "remove":
             raise ImageForbidden(f"Attribute '{name}' cannot be removed.")
         value = fields.coerce(name, value)
@@ -145,8 +174,11 @@ class ImageRecordManager:
             self._check_visibility(ctx, value)
         if name == "owner" and not ctx.is_admin:
             raise ImageForbidden("Only an administrator can change the owner of an image.")
-        if name in ("disk_format", "container_format") and image.status != "queued" \
-                and getattr(image, name) != value:
+        if (
+            name in ("disk_format", "container_format")
+            and image.status != "queued"
+            and getattr(image, name) != value
+        ):
             raise ImageForbidden(f"Attribute {name} can be only replaced for a queued image.")
         setattr(image, name, value)
 
@@ -197,8 +229,7 @@ class ImageRecordManager:
             image = access.load_visible(s, ctx, image_id)
             if image.status not in ("active", "deactivated"):
                 verb = "reactivate" if active else "deactivate"
-                raise ImageForbidden(f"Not allowed to {verb} image in status "
-                                     f"'{image.status}'.")
+                raise ImageForbidden(f"Not allowed to {verb} image in status '{image.status}'.")
             image.status = "active" if active else "deactivated"
 
 

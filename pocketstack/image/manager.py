@@ -49,13 +49,20 @@ class ImageManager:
         """The local store file of ``image_id`` (may not exist on other hosts)."""
         return self.data.image_path(image_id)
 
-    def create_image_from_file(self, ctx: RequestContext, name: str, path: Path,
-                               disk_format: str = "qcow2", container_format: str = "bare",
-                               visibility: str = "public",
-                               properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    def create_image_from_file(
+        self,
+        ctx: RequestContext,
+        name: str,
+        path: Path,
+        disk_format: str = "qcow2",
+        container_format: str = "bare",
+        visibility: str = "public",
+        properties: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Upload a local file as an active image; idempotent on name + checksum.
 
         See ``data.ImageDataManager.create_image_from_file``.
         """
-        return self.data.create_image_from_file(ctx, name, Path(path), disk_format,
-                                                container_format, visibility, properties)
+        return self.data.create_image_from_file(
+            ctx, name, Path(path), disk_format, container_format, visibility, properties
+        )

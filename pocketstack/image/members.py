@@ -62,23 +62,26 @@ class MemberManager:
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
             if image.visibility != "shared":
-                raise ImageForbidden(f"Only shared images have members (image visibility is "
-                                     f"{image.visibility}).")
-            members = s.scalars(sa.select(ImageMember.member_id).where(
-                ImageMember.image_id == image_id)).all()
+                raise ImageForbidden(
+                    f"Only shared images have members (image visibility is {image.visibility})."
+                )
+            members = s.scalars(
+                sa.select(ImageMember.member_id).where(ImageMember.image_id == image_id)
+            ).all()
             if member_id in members:
-                raise DuplicateMember(f"The target member {member_id} is already associated "
-                                      f"with image {image_id}.")
+                raise DuplicateMember(
+                    f"The target member {member_id} is already associated with image {image_id}."
+                )
             if len(members) >= MAX_MEMBERS:
-                raise ImageForbidden(f"Maximum number of image members ({MAX_MEMBERS}) "
-                                     "exceeded.")
+                raise ImageForbidden(f"Maximum number of image members ({MAX_MEMBERS}) exceeded.")
             member = ImageMember(image_id=image_id, member_id=member_id, status="pending")
             s.add(member)
             s.flush()
             return member_view(member)
 
-    def update_member(self, ctx: RequestContext, image_id: str, member_id: str,
-                      status: str) -> dict[str, Any]:
+    def update_member(
+        self, ctx: RequestContext, image_id: str, member_id: str, status: str
+    ) -> dict[str, Any]:
         """Set a membership's status; only that member project (or admin) may.
 
         Raises:
@@ -86,8 +89,9 @@ class MemberManager:
             ImageForbidden: the caller is the owner or another project.
         """
         if status not in access.MEMBER_STATUSES:
-            raise BadRequest(f"Invalid status {status!r}: expected one of "
-                             f"{', '.join(access.MEMBER_STATUSES)}.")
+            raise BadRequest(
+                f"Invalid status {status!r}: expected one of {', '.join(access.MEMBER_STATUSES)}."
+            )
         with self.db.transaction() as s:
             image = access.load_visible(s, ctx, image_id)
             if not (ctx.is_admin or member_id == ctx.project_id):
@@ -110,8 +114,11 @@ class MemberManager:
 
     @staticmethod
     def _load(s: Any, image_id: str, member_id: str) -> ImageMember:
-        member = s.scalars(sa.select(ImageMember).where(
-            ImageMember.image_id == image_id, ImageMember.member_id == member_id)).first()
+        member = s.scalars(
+            sa.select(ImageMember).where(
+                ImageMember.image_id == image_id, ImageMember.member_id == member_id
+            )
+        ).first()
         if member is None:
             raise MemberNotFound(f"Member {member_id} not found for image {image_id}.")
         return member

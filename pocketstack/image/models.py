@@ -49,7 +49,8 @@ class ImageMember(TimestampMixin, Base):
     __tablename__ = "image_members"
     __table_args__ = (sa.UniqueConstraint("image_id", "member_id"),)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    image_id: Mapped[str] = mapped_column(sa.ForeignKey("images.id", ondelete="CASCADE"),
-                                          index=True)
+    image_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("images.id", ondelete="CASCADE"), index=True
+    )
     member_id: Mapped[str] = mapped_column(sa.String(255), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")

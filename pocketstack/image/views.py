@@ -16,30 +16,32 @@ def image_view(image: Image) -> dict[str, Any]:
     ``os_hash_value`` SHA-512 hex.
     """
     view: dict[str, Any] = dict(image.properties or {})
-    view.update({
-        "id": image.id,
-        "name": image.name,
-        "status": image.status,
-        "visibility": image.visibility,
-        "protected": bool(image.protected),
-        "os_hidden": bool(image.os_hidden),
-        "owner": image.owner,
-        "disk_format": image.disk_format,
-        "container_format": image.container_format,
-        "size": image.size,
-        "virtual_size": image.virtual_size,
-        "checksum": image.checksum,
-        "os_hash_algo": image.os_hash_algo,
-        "os_hash_value": image.os_hash_value,
-        "min_disk": image.min_disk or 0,
-        "min_ram": image.min_ram or 0,
-        "tags": list(image.tags or []),
-        "created_at": isotime(image.created_at),
-        "updated_at": isotime(image.updated_at),
-        "self": f"/v2/images/{image.id}",
-        "file": f"/v2/images/{image.id}/file",
-        "schema": "/v2/schemas/image",
-    })
+    view.update(
+        {
+            "id": image.id,
+            "name": image.name,
+            "status": image.status,
+            "visibility": image.visibility,
+            "protected": bool(image.protected),
+            "os_hidden": bool(image.os_hidden),
+            "owner": image.owner,
+            "disk_format": image.disk_format,
+            "container_format": image.container_format,
+            "size": image.size,
+            "virtual_size": image.virtual_size,
+            "checksum": image.checksum,
+            "os_hash_algo": image.os_hash_algo,
+            "os_hash_value": image.os_hash_value,
+            "min_disk": image.min_disk or 0,
+            "min_ram": image.min_ram or 0,
+            "tags": list(image.tags or []),
+            "created_at": isotime(image.created_at),
+            "updated_at": isotime(image.updated_at),
+            "self": f"/v2/images/{image.id}",
+            "file": f"/v2/images/{image.id}/file",
+            "schema": "/v2/schemas/image",
+        }
+    )
     return view
 
 

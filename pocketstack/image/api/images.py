@@ -13,13 +13,35 @@ from pocketstack.common.errors import BadRequest, UnsupportedMediaType
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.image import access, fields
 
-PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",
-               "application/openstack-images-v2.0-json-patch")
+PATCH_TYPES = (
+    "application/openstack-images-v2.1-json-patch",
+    "application/openstack-images-v2.0-json-patch",
+)
 #: query parameters that are not property filters
-_RESERVED_QUERY = {"limit", "marker", "sort_key", "sort_dir", "sort", "visibility",
-                   "member_status", "owner", "size_min", "size_max", "protected", "os_hidden",
-                   "tag", "id", "name", "status", "disk_format", "container_format",
-                   "created_at", "updated_at", "all_tenants", "all_projects"}
+_RESERVED_QUERY = {
+    "limit",
+    "marker",
+    "sort_key",
+    "sort_dir",
+    "sort",
+    "visibility",
+    "member_status",
+    "owner",
+    "size_min",
+    "size_max",
+    "protected",
+    "os_hidden",
+    "tag",
+    "id",
+    "name",
+    "status",
+    "disk_format",
+    "container_format",
+    "created_at",
+    "updated_at",
+    "all_tenants",
+    "all_projects",
+}
 
 
 def _images(req: ApiRequest) -> Any:
@@ -32,9 +54,9 @@ def list_images(req: ApiRequest) -> dict[str, Any]:
     filters = _list_filters(req)
     limit = parse_int(req.query["limit"], "limit", minimum=0) if "limit" in req.query else None
     images, next_marker = _images(req).list_images(
-        req.ctx, filters, sort=_sort(req), limit=limit, marker=req.query.get("marker"))
-    body: dict[str, Any] = {"images": images, "first": "/v2/images",
-                            "schema": "/v2/schemas/images"}
+        req.ctx, filters, sort=_sort(req), limit=limit, marker=req.query.get("marker")
+    )
+    body: dict[str, Any] = {"images": images, "first": "/v2/images", "schema": "/v2/schemas/images"}
     if next_marker:
         query = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
         body["next"] = "/v2/images?" + urlencode([*query, ("marker", next_marker)])
@@ -43,8 +65,11 @@ def list_images(req: ApiRequest) -> dict[str, Any]:
 
 def _list_filters(req: ApiRequest) -> dict[str, Any]:
     q = req.query
-    filters: dict[str, Any] = {k: q[k] for k in ("id", "name", "status", "disk_format",
-                                                 "container_format", "owner") if k in q}
+    filters: dict[str, Any] = {
+        k: q[k]
+        for k in ("id", "name", "status", "disk_format", "container_format", "owner")
+        if k in q
+    }
     if "visibility" in q:
         if q["visibility"] not in (*access.VISIBILITIES, "all"):
             raise BadRequest(f"Invalid visibility value: {q['visibility']}")
@@ -78,8 +103,9 @@ def _sort(req: ApiRequest) -> list[tuple[str, str]] | None:
         return [("created_at", dirs[0])] if dirs else None
     if len(dirs) > 1 and len(dirs) != len(keys):
         raise BadRequest("The number of sort_dir and sort_key values must match.")
-    return [(k, dirs[i] if len(dirs) > 1 else (dirs[0] if dirs else "desc"))
-            for i, k in enumerate(keys)]
+    return [
+        (k, dirs[i] if len(dirs) > 1 else (dirs[0] if dirs else "desc")) for i, k in enumerate(keys)
+    ]
 
 
 def create_image(req: ApiRequest) -> ApiResponse:
@@ -87,9 +113,14 @@ def create_image(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "image:add_image")
     core, props = fields.parse_create(req.body if req.body is not None else {})
     image = _images(req).create_image(req.ctx, core, props)
-    return ApiResponse(201, image, {
-        "Location": f"{req.base_url}/v2/images/{image['id']}",
-        "OpenStack-image-import-methods": "glance-direct"})
+    return ApiResponse(
+        201,
+        image,
+        {
+            "Location": f"{req.base_url}/v2/images/{image['id']}",
+            "OpenStack-image-import-methods": "glance-direct",
+        },
+    )
 
 
 def show_image(req: ApiRequest) -> dict[str, Any]:
@@ -102,8 +133,9 @@ def update_image(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v2/images/{image_id} with a JSON patch (415 for another content type)."""
     content_type = req.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in PATCH_TYPES:
-        raise UnsupportedMediaType(f"Unsupported Content-Type {content_type!r}: use "
-                                   f"{PATCH_TYPES[0]}.")
+        raise UnsupportedMediaType(
+            f"Unsupported Content-Type {content_type!r}: use {PATCH_TYPES[0]}."
+        )
     policy.enforce(req.ctx, "image:modify_image")
     ops = fields.parse_patch(req.body)
     return _images(req).update_image(req.ctx, req.params["image_id"], ops)
@@ -119,8 +151,9 @@ def delete_image(req: ApiRequest) -> ApiResponse:
 def _check_octet_stream(req: ApiRequest) -> None:
     content_type = req.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in ("", "application/octet-stream"):
-        raise UnsupportedMediaType(f"Unsupported Content-Type {content_type!r}: use "
-                                   "application/octet-stream.")
+        raise UnsupportedMediaType(
+            f"Unsupported Content-Type {content_type!r}: use application/octet-stream."
+        )
 
 
 def upload_image(req: ApiRequest) -> ApiResponse:
@@ -137,8 +170,11 @@ def download_image(req: ApiRequest) -> Any:
     chunks, image = req.cloud.image.data.download_image(req.ctx, req.params["image_id"])
     if chunks is None:
         return ApiResponse(204)
-    return StreamingResponse(chunks, media_type="application/octet-stream", headers={
-        "Content-MD5": image["checksum"], "Content-Length": str(image["size"])})
+    return StreamingResponse(
+        chunks,
+        media_type="application/octet-stream",
+        headers={"Content-MD5": image["checksum"], "Content-Length": str(image["size"])},
+    )
 
 
 def stage_image(req: ApiRequest) -> ApiResponse:

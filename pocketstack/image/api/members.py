@@ -39,8 +39,9 @@ def update_member(req: ApiRequest) -> dict[str, Any]:
     policy.enforce(req.ctx, "image:modify_member")
     if not isinstance(req.body, dict) or "status" not in req.body:
         raise BadRequest("Request body must contain a 'status'.")
-    return _members(req).update_member(req.ctx, req.params["image_id"],
-                                       req.params["member_id"], req.body["status"])
+    return _members(req).update_member(
+        req.ctx, req.params["image_id"], req.params["member_id"], req.body["status"]
+    )
 
 
 def delete_member(req: ApiRequest) -> ApiResponse:

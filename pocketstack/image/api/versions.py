@@ -34,12 +34,27 @@ def show_versions(req: ApiRequest) -> dict[str, Any]:
 def _image_schema() -> dict[str, Any]:
     string = {"type": ["null", "string"], "maxLength": 255}
     props: dict[str, Any] = {
-        "id": {"type": "string", "pattern": "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-"
-               "([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"},
+        "id": {
+            "type": "string",
+            "pattern": "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-"
+            "([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$",
+        },
         "name": string,
-        "status": {"type": "string", "readOnly": True, "enum": [
-            "queued", "saving", "active", "killed", "deleted", "uploading", "importing",
-            "pending_delete", "deactivated"]},
+        "status": {
+            "type": "string",
+            "readOnly": True,
+            "enum": [
+                "queued",
+                "saving",
+                "active",
+                "killed",
+                "deleted",
+                "uploading",
+                "importing",
+                "pending_delete",
+                "deactivated",
+            ],
+        },
         "visibility": {"type": "string", "enum": list(VISIBILITIES)},
         "protected": {"type": "boolean"},
         "os_hidden": {"type": "boolean"},
@@ -49,8 +64,7 @@ def _image_schema() -> dict[str, Any]:
         "owner": string,
         "size": {"type": ["null", "integer"], "readOnly": True},
         "virtual_size": {"type": ["null", "integer"], "readOnly": True},
-        "container_format": {"type": ["null", "string"],
-                             "enum": [None, *CONTAINER_FORMATS]},
+        "container_format": {"type": ["null", "string"], "enum": [None, *CONTAINER_FORMATS]},
         "disk_format": {"type": ["null", "string"], "enum": [None, *DISK_FORMATS]},
         "created_at": {"type": "string", "readOnly": True},
         "updated_at": {"type": "string", "readOnly": True},
@@ -61,19 +75,30 @@ def _image_schema() -> dict[str, Any]:
         "file": {"type": "string", "readOnly": True},
         "schema": {"type": "string", "readOnly": True},
     }
-    return {"name": "image", "properties": props,
-            "additionalProperties": {"type": "string"},
-            "links": [{"rel": "self", "href": "{self}"},
-                      {"rel": "enclosure", "href": "{file}"},
-                      {"rel": "describedby", "href": "{schema}"}]}
+    return {
+        "name": "image",
+        "properties": props,
+        "additionalProperties": {"type": "string"},
+        "links": [
+            {"rel": "self", "href": "{self}"},
+            {"rel": "enclosure", "href": "{file}"},
+            {"rel": "describedby", "href": "{schema}"},
+        ],
+    }
 
 
 def _member_schema() -> dict[str, Any]:
-    return {"name": "member", "properties": {
-        "created_at": {"type": "string"}, "updated_at": {"type": "string"},
-        "image_id": {"type": "string"}, "member_id": {"type": "string"},
-        "status": {"type": "string", "enum": list(MEMBER_STATUSES)},
-        "schema": {"type": "string", "readOnly": True}}}
+    return {
+        "name": "member",
+        "properties": {
+            "created_at": {"type": "string"},
+            "updated_at": {"type": "string"},
+            "image_id": {"type": "string"},
+            "member_id": {"type": "string"},
+            "status": {"type": "string", "enum": list(MEMBER_STATUSES)},
+            "schema": {"type": "string", "readOnly": True},
+        },
+    }
 
 
 def image_schema(req: ApiRequest) -> dict[str, Any]:
@@ -83,12 +108,20 @@ def image_schema(req: ApiRequest) -> dict[str, Any]:
 
 def images_schema(req: ApiRequest) -> dict[str, Any]:
     """GET /v2/schemas/images."""
-    return {"name": "images", "properties": {
-        "images": {"type": "array", "items": _image_schema()},
-        "schema": {"type": "string"}, "first": {"type": "string"},
-        "next": {"type": "string"}},
-        "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},
-                  {"rel": "describedby", "href": "{schema}"}]}
+    return {
+        "name": "images",
+        "properties": {
+            "images": {"type": "array", "items": _image_schema()},
+            "schema": {"type": "string"},
+            "first": {"type": "string"},
+            "next": {"type": "string"},
+        },
+        "links": [
+            {"rel": "first", "href": "{first}"},
+            {"rel": "next", "href": "{next}"},
+            {"rel": "describedby", "href": "{schema}"},
+        ],
+    }
 
 
 def member_schema(req: ApiRequest) -> dict[str, Any]:
@@ -98,7 +131,11 @@ def member_schema(req: ApiRequest) -> dict[str, Any]:
 
 def members_schema(req: ApiRequest) -> dict[str, Any]:
     """GET /v2/schemas/members."""
-    return {"name": "members", "properties": {
-        "members": {"type": "array", "items": _member_schema()},
-        "schema": {"type": "string"}},
-        "links": [{"rel": "schema", "href": "{schema}"}]}
+    return {
+        "name": "members",
+        "properties": {
+            "members": {"type": "array", "items": _member_schema()},
+            "schema": {"type": "string"},
+        },
+        "links": [{"rel": "schema", "href": "{schema}"}],
+    }

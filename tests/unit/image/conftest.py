@@ -6,13 +6,15 @@ import pytest
 
 from pocketstack.common.auth import RequestContext
 
-ROLES = {"admin": ("admin", "member", "reader"), "member": ("member", "reader"),
-         "reader": ("reader",)}
+ROLES = {
+    "admin": ("admin", "member", "reader"),
+    "member": ("member", "reader"),
+    "reader": ("reader",),
+}
 
 
 def make_ctx(project: str, role: str = "member") -> RequestContext:
-    return RequestContext(user_id=f"user-{project}-{role}", project_id=project,
-                          roles=ROLES[role])
+    return RequestContext(user_id=f"user-{project}-{role}", project_id=project, roles=ROLES[role])
 
 
 @pytest.fixture

@@ -17,8 +17,12 @@ from pocketstack.image.api import API
 from .conftest import make_ctx
 
 PATCH = "application/openstack-images-v2.1-json-patch"
-CALLERS = {"demo": ("p-demo", "member"), "alt": ("p-alt", "member"),
-           "admin": ("p-admin", "admin"), "reader": ("p-demo", "reader")}
+CALLERS = {
+    "demo": ("p-demo", "member"),
+    "alt": ("p-alt", "member"),
+    "admin": ("p-admin", "admin"),
+    "reader": ("p-demo", "reader"),
+}
 
 
 class Tokens:
@@ -51,8 +55,7 @@ def test_version_discovery_needs_no_token(client):
     resp = client.get("/image/")
     assert resp.status_code == 300
     current = resp.json()["versions"][0]
-    assert current["status"] == "CURRENT" and current["links"][0]["href"].endswith(
-        "/image/v2/")
+    assert current["status"] == "CURRENT" and current["links"][0]["href"].endswith("/image/v2/")
     assert client.get("/image/versions").status_code == 200
 
 
@@ -93,15 +96,31 @@ def test_bad_input_is_400(client):
 
 def test_patch_needs_the_json_patch_content_type(client):
     image = make_image(client).json()
-    resp = call(client, "PATCH", f"/v2/images/{image['id']}",
-                json=[{"op": "replace", "path": "/name", "value": "x"}])
+    resp = call(
+        client,
+        "PATCH",
+        f"/v2/images/{image['id']}",
+        json=[{"op": "replace", "path": "/name", "value": "x"}],
+    )
     assert resp.status_code == 415
-    resp = call(client, "PATCH", f"/v2/images/{image['id']}", headers={"Content-Type": PATCH},
-                json=[{"op": "replace", "path": "/name", "value": "x"},
-                      {"op": "add", "path": "/k", "value": "v"}])
+    resp = call(
+        client,
+        "PATCH",
+        f"/v2/images/{image['id']}",
+        headers={"Content-Type": PATCH},
+        json=[
+            {"op": "replace", "path": "/name", "value": "x"},
+            {"op": "add", "path": "/k", "value": "v"},
+        ],
+    )
     assert resp.status_code == 200 and (resp.json()["name"], resp.json()["k"]) == ("x", "v")
-    resp = call(client, "PATCH", f"/v2/images/{image['id']}", headers={"Content-Type": PATCH},
-                json=[{"op": "replace", "path": "/checksum", "value": "0"}])
+    resp = call(
+        client,
+        "PATCH",
+        f"/v2/images/{image['id']}",
+        headers={"Content-Type": PATCH},
+        json=[{"op": "replace", "path": "/checksum", "value": "0"}],
+    )
     assert resp.status_code == 403
 
 
@@ -110,15 +129,17 @@ def test_upload_download_and_second_upload(client):
     url = f"/v2/images/{image['id']}/file"
     assert call(client, "GET", url).status_code == 204
     data = b"\x00data" * 5000
-    resp = call(client, "PUT", url, content=data,
-                headers={"Content-Type": "application/octet-stream"})
+    resp = call(
+        client, "PUT", url, content=data, headers={"Content-Type": "application/octet-stream"}
+    )
     assert resp.status_code == 204
     resp = call(client, "GET", url)
     assert resp.status_code == 200 and resp.content == data
     assert resp.headers["content-md5"] == hashlib.md5(data).hexdigest()
     assert resp.headers["content-length"] == str(len(data))
-    again = call(client, "PUT", url, content=b"x",
-                 headers={"Content-Type": "application/octet-stream"})
+    again = call(
+        client, "PUT", url, content=b"x", headers={"Content-Type": "application/octet-stream"}
+    )
     assert again.status_code == 409
     bad = call(client, "PUT", url, content=b"x", headers={"Content-Type": "text/plain"})
     assert bad.status_code == 415
@@ -144,8 +165,13 @@ def test_unknown_image_is_404_in_glance_style(client):
 def test_delete_protected_is_403_then_204(client):
     image = make_image(client, protected=True).json()
     assert call(client, "DELETE", f"/v2/images/{image['id']}").status_code == 403
-    call(client, "PATCH", f"/v2/images/{image['id']}", headers={"Content-Type": PATCH},
-         json=[{"op": "replace", "path": "/protected", "value": False}])
+    call(
+        client,
+        "PATCH",
+        f"/v2/images/{image['id']}",
+        headers={"Content-Type": PATCH},
+        json=[{"op": "replace", "path": "/protected", "value": False}],
+    )
     assert call(client, "DELETE", f"/v2/images/{image['id']}").status_code == 204
     assert call(client, "GET", f"/v2/images/{image['id']}").status_code == 404
 
@@ -184,7 +210,8 @@ def test_members_flow(client):
 
 def test_glance_direct_import_over_http(client):
     assert call(client, "GET", "/v2/info/import").json()["import-methods"]["value"] == [
-        "glance-direct"]
+        "glance-direct"
+    ]
     image = make_image(client).json()
     base = f"/v2/images/{image['id']}"
     assert call(client, "PUT", base + "/stage", content=b"staged").status_code == 204

@@ -18,13 +18,13 @@ class Broken(io.RawIOBase):
 
 
 def qcow2_header(virtual: int) -> bytes:
-    return b"QFI\xfb" + struct.pack(">I", 3) + b"\0" * 16 + struct.pack(">Q", virtual) \
-        + b"\0" * 100
+    return b"QFI\xfb" + struct.pack(">I", 3) + b"\0" * 16 + struct.pack(">Q", virtual) + b"\0" * 100
 
 
 def new_image(cloud, ctx, **core):
     return cloud.image.images.create_image(
-        ctx, {"name": "img", "disk_format": "qcow2", "container_format": "bare", **core}, {})
+        ctx, {"name": "img", "disk_format": "qcow2", "container_format": "bare", **core}, {}
+    )
 
 
 def test_upload_sets_size_hashes_virtual_size_and_download_returns_the_bytes(cloud, demo):
@@ -63,8 +63,7 @@ def test_failed_upload_leaves_image_queued_and_no_file(cloud, demo):
         cloud.image.data.upload_image(demo, img["id"], Broken())
     assert cloud.image.get_image(demo, img["id"])["status"] == "queued"
     assert not cloud.image.image_path(img["id"]).exists()
-    assert [p.name for p in cloud.image.image_path(img["id"]).parent.iterdir()
-            if p.is_file()] == []
+    assert [p.name for p in cloud.image.image_path(img["id"]).parent.iterdir() if p.is_file()] == []
 
 
 def test_upload_needs_formats_and_ownership(cloud, demo, alt):
@@ -115,10 +114,14 @@ def test_glance_direct_import(cloud, demo):
 def test_create_image_from_file_is_idempotent(cloud, admin, tmp_path):
     path = tmp_path / "cirros.qcow2"
     path.write_bytes(qcow2_header(112 << 20))
-    first = cloud.image.create_image_from_file(admin, "cirros", path,
-                                               properties={"os_distro": "cirros"})
-    assert (first["status"], first["visibility"], first["os_distro"]) == \
-        ("active", "public", "cirros")
+    first = cloud.image.create_image_from_file(
+        admin, "cirros", path, properties={"os_distro": "cirros"}
+    )
+    assert (first["status"], first["visibility"], first["os_distro"]) == (
+        "active",
+        "public",
+        "cirros",
+    )
     assert first["virtual_size"] == 112 << 20
     again = cloud.image.create_image_from_file(admin, "cirros", path)
     assert again["id"] == first["id"]

@@ -15,13 +15,15 @@ from pocketstack.image.exceptions import (
 
 
 def create(images, ctx, name, props=None, **core):
-    return images.create_image(ctx, {"name": name, "disk_format": "qcow2",
-                                     "container_format": "bare", **core}, props or {})
+    return images.create_image(
+        ctx, {"name": name, "disk_format": "qcow2", "container_format": "bare", **core}, props or {}
+    )
 
 
 def test_create_body_validation():
-    core, props = fields.parse_create({"name": "x", "disk_format": "iso", "os_distro": "d",
-                                       "tags": ["a", "a", "b"]})
+    core, props = fields.parse_create(
+        {"name": "x", "disk_format": "iso", "os_distro": "d", "tags": ["a", "a", "b"]}
+    )
     assert core == {"name": "x", "disk_format": "iso", "tags": ["a", "b"]}
     assert props == {"os_distro": "d"}
     with pytest.raises(BadRequest):
@@ -45,8 +47,9 @@ def test_create_with_an_id_twice_conflicts(images, demo):
 
 def test_filters_on_columns_tags_and_properties(images, demo):
     create(images, demo, "a", {"os_distro": "debian"}, tags=["x", "y"], min_ram=64)
-    create(images, demo, "b", {"os_distro": "cirros"}, tags=["x"], disk_format="raw",
-           protected=True)
+    create(
+        images, demo, "b", {"os_distro": "cirros"}, tags=["x"], disk_format="raw", protected=True
+    )
 
     def names(**filters):
         return sorted(i["name"] for i in images.list_images(demo, filters)[0])
@@ -75,11 +78,24 @@ def test_sort_and_pages_with_marker(images, demo):
 
 def test_json_patch_add_replace_remove(images, demo):
     img = create(images, demo, "a", {"k": "v"})
-    out = images.update_image(demo, img["id"], [
-        ("add", "new", "1"), ("replace", "k", "v2"), ("replace", "name", "b"),
-        ("add", "tags", ["t"]), ("replace", "min_disk", 2)])
-    assert (out["new"], out["k"], out["name"], out["tags"], out["min_disk"]) == \
-        ("1", "v2", "b", ["t"], 2)
+    out = images.update_image(
+        demo,
+        img["id"],
+        [
+            ("add", "new", "1"),
+            ("replace", "k", "v2"),
+            ("replace", "name", "b"),
+            ("add", "tags", ["t"]),
+            ("replace", "min_disk", 2),
+        ],
+    )
+    assert (out["new"], out["k"], out["name"], out["tags"], out["min_disk"]) == (
+        "1",
+        "v2",
+        "b",
+        ["t"],
+        2,
+    )
     out = images.update_image(demo, img["id"], [("remove", "new", None)])
     assert "new" not in out
     with pytest.raises(PropertyNotFound):
@@ -95,17 +111,21 @@ def test_json_patch_add_replace_remove(images, demo):
 def test_failed_patch_changes_nothing(images, demo):
     img = create(images, demo, "a")
     with pytest.raises(ImageForbidden):
-        images.update_image(demo, img["id"], [("replace", "name", "b"),
-                                              ("replace", "size", 3)])
+        images.update_image(demo, img["id"], [("replace", "name", "b"), ("replace", "size", 3)])
     assert images.get_image(demo, img["id"])["name"] == "a"
 
 
 def test_parse_patch_paths():
-    ops = fields.parse_patch([{"op": "add", "path": "/a~1b", "value": "1"},
-                              {"op": "remove", "path": "/c"}])
+    ops = fields.parse_patch(
+        [{"op": "add", "path": "/a~1b", "value": "1"}, {"op": "remove", "path": "/c"}]
+    )
     assert ops == [("add", "a/b", "1"), ("remove", "c", None)]
-    for bad in ({"op": "move", "path": "/a"}, {"op": "add", "path": "a", "value": 1},
-                {"op": "add", "path": "/a/b", "value": 1}, {"op": "add", "path": "/a"}):
+    for bad in (
+        {"op": "move", "path": "/a"},
+        {"op": "add", "path": "a", "value": 1},
+        {"op": "add", "path": "/a/b", "value": 1},
+        {"op": "add", "path": "/a"},
+    ):
         with pytest.raises(BadRequest):
             fields.parse_patch([bad])
 

@@ -8,8 +8,9 @@ from pocketstack.image.exceptions import ImageForbidden, ImageNotFound, MemberNo
 
 
 def create(images, ctx, name, **core):
-    return images.create_image(ctx, {"name": name, "disk_format": "raw",
-                                     "container_format": "bare", **core}, {})
+    return images.create_image(
+        ctx, {"name": name, "disk_format": "raw", "container_format": "bare", **core}, {}
+    )
 
 
 def names(images, ctx, **filters):
@@ -27,8 +28,7 @@ def test_private_image_is_hidden_from_other_projects(images, demo, alt, admin):
     assert images.get_image(admin, img["id"])["id"] == img["id"]
 
 
-def test_public_image_is_listed_for_everyone_but_only_admin_creates_one(images, demo,
-                                                                       alt, admin):
+def test_public_image_is_listed_for_everyone_but_only_admin_creates_one(images, demo, alt, admin):
     with pytest.raises(ImageForbidden):
         create(images, demo, "pub", visibility="public")
     create(images, admin, "pub", visibility="public")
@@ -36,8 +36,7 @@ def test_public_image_is_listed_for_everyone_but_only_admin_creates_one(images, 
     assert names(images, demo, visibility="public") == ["pub"]
 
 
-def test_default_visibility_is_shared_and_members_see_accepted_images(cloud, images, demo,
-                                                                       alt):
+def test_default_visibility_is_shared_and_members_see_accepted_images(cloud, images, demo, alt):
     img = create(images, demo, "img")
     assert img["visibility"] == "shared"
     with pytest.raises(ImageNotFound):
@@ -54,8 +53,9 @@ def test_default_visibility_is_shared_and_members_see_accepted_images(cloud, ima
     assert names(images, alt) == []
 
 
-def test_only_the_owner_manages_members_and_only_the_member_sets_its_status(cloud, images,
-                                                                            demo, alt):
+def test_only_the_owner_manages_members_and_only_the_member_sets_its_status(
+    cloud, images, demo, alt
+):
     members = cloud.image.members
     img = create(images, demo, "img")
     members.add_member(demo, img["id"], "p-alt")
