@@ -68,8 +68,9 @@ def owner_project(ctx: RequestContext, body: dict[str, Any]) -> str:
     wanted = body.get("project_id") or body.get("tenant_id")
     if wanted and wanted != ctx.project_id:
         if not ctx.is_admin:
-            raise exc.NotAuthorized("Only an administrator may create resources for "
-                                    "another project.")
+            raise exc.NotAuthorized(
+                "Only an administrator may create resources for another project."
+            )
         return str(wanted)
     return ctx.project_id or ""
 
@@ -81,11 +82,17 @@ def check_project_scope(ctx: RequestContext, project_id: str) -> bool:
 
 def standard_attrs(row: Any) -> dict[str, Any]:
     """The standard attributes every Neutron resource shows."""
-    return {"id": row.id, "project_id": row.project_id, "tenant_id": row.project_id,
-            "name": row.name, "description": row.description or "",
-            "created_at": isotime(row.created_at),
-            "updated_at": isotime(row.updated_at or row.created_at),
-            "revision_number": row.revision_number, "tags": list(row.tags or [])}
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "tenant_id": row.project_id,
+        "name": row.name,
+        "description": row.description or "",
+        "created_at": isotime(row.created_at),
+        "updated_at": isotime(row.updated_at or row.created_at),
+        "revision_number": row.revision_number,
+        "tags": list(row.tags or []),
+    }
 
 
 def touch(row: Any) -> None:

@@ -69,8 +69,10 @@ class InvalidIpForNetwork(errors.BadRequest):
     """400: a requested address in none of the network's subnets."""
 
     def __init__(self, ip_address: str):
-        super().__init__(f"IP address {ip_address} is not a valid IP for any of the subnets "
-                         "on the specified network.")
+        super().__init__(
+            f"IP address {ip_address} is not a valid IP for any of the subnets "
+            "on the specified network."
+        )
 
 
 class SecurityGroupInvalidPortRange(errors.BadRequest):
@@ -103,32 +105,40 @@ class MacAddressInUse(errors.Conflict):
     """409: the requested MAC address is in use on that network."""
 
     def __init__(self, mac: str, network_id: str):
-        super().__init__(f"Unable to complete operation for network {network_id}. "
-                         f"The mac address {mac} is in use.")
+        super().__init__(
+            f"Unable to complete operation for network {network_id}. "
+            f"The mac address {mac} is in use."
+        )
 
 
 class NetworkInUse(errors.InUse):
     """409: the network has ports that belong to servers (or other owners)."""
 
     def __init__(self, network_id: str):
-        super().__init__(f"Unable to complete operation on network {network_id}. "
-                         "There are one or more ports still in use on the network.")
+        super().__init__(
+            f"Unable to complete operation on network {network_id}. "
+            "There are one or more ports still in use on the network."
+        )
 
 
 class SubnetInUse(errors.InUse):
     """409: addresses of the subnet are allocated to ports."""
 
     def __init__(self, subnet_id: str):
-        super().__init__(f"Unable to complete operation on subnet {subnet_id}: "
-                         "One or more ports have an IP allocation from this subnet.")
+        super().__init__(
+            f"Unable to complete operation on subnet {subnet_id}: "
+            "One or more ports have an IP allocation from this subnet."
+        )
 
 
 class PortInUse(errors.InUse):
     """409: the port is already attached to a device."""
 
     def __init__(self, port_id: str, device_id: str):
-        super().__init__(f"Unable to complete operation on port {port_id}. "
-                         f"The port is already in use by device {device_id}.")
+        super().__init__(
+            f"Unable to complete operation on port {port_id}. "
+            f"The port is already in use by device {device_id}."
+        )
 
 
 class SecurityGroupInUse(errors.InUse):
@@ -167,8 +177,7 @@ class NetworkAmbiguous(errors.Conflict):
     """409: a server asked for no network and the project can use several."""
 
     def __init__(self) -> None:
-        super().__init__("Multiple possible networks found, use a Network ID to be more "
-                         "specific.")
+        super().__init__("Multiple possible networks found, use a Network ID to be more specific.")
 
 
 class NotAuthorized(errors.Forbidden):

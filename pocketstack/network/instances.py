@@ -33,15 +33,20 @@ def _as_project(ctx: RequestContext, project_id: str) -> RequestContext:
     server's project (so a system context from the conductor cannot widen access)."""
     if ctx.is_admin and not ctx.is_system:
         return ctx
-    return RequestContext(project_id=project_id, user_id=ctx.user_id, roles=("member",),
-                          request_id=ctx.request_id)
+    return RequestContext(
+        project_id=project_id, user_id=ctx.user_id, roles=("member",), request_id=ctx.request_id
+    )
 
 
 def _usable_networks(session: Session, ctx: RequestContext) -> list[str]:
-    query = (sa.select(Network.id)
-             .where(sa.or_(Network.project_id == ctx.project_id, Network.shared.is_(True)),
-                    Network.external.is_(False))
-             .order_by(Network.created_at))
+    query = (
+        sa.select(Network.id)
+        .where(
+            sa.or_(Network.project_id == ctx.project_id, Network.shared.is_(True)),
+            Network.external.is_(False),
+        )
+        .order_by(Network.created_at)
+    )
     return list(session.scalars(query))
 
 
@@ -53,8 +58,10 @@ def _check_fixed_ip(session: Session, network_id: str, fixed_ip: Any) -> str:
     for subnet in session.scalars(sa.select(Subnet).where(Subnet.network_id == network_id)):
         net = ipaddress.ip_network(subnet.cidr)
         if addr in net:
-            if addr in (net.network_address, net.broadcast_address) \
-                    or str(addr) == subnet.gateway_ip:
+            if (
+                addr in (net.network_address, net.broadcast_address)
+                or str(addr) == subnet.gateway_ip
+            ):
                 raise exc.InvalidIpForSubnet(str(addr))
             if session.get(IPAllocation, (subnet.id, str(addr))) is not None:
                 raise exc.IpAddressAlreadyAllocated(str(addr), subnet.id)
@@ -62,8 +69,9 @@ def _check_fixed_ip(session: Session, network_id: str, fixed_ip: Any) -> str:
     raise exc.InvalidIpForSubnet(str(addr))
 
 
-def validate(session: Session, ctx: RequestContext,
-             requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def validate(
+    session: Session, ctx: RequestContext, requested: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Check a server's requested networks; see ``NetworkManager.validate_networks``."""
     if not requested:
         usable = _usable_networks(session, ctx)
@@ -84,8 +92,9 @@ def validate(session: Session, ctx: RequestContext,
             raise exc.InvalidInput("Each requested network needs a uuid or a port.")
         net = load_network(session, ctx, str(item["uuid"]))
         if not (ctx.is_admin or ctx.owns(net.project_id) or net.shared):
-            raise exc.NotAuthorized(f"Tenant {ctx.project_id} not allowed to create port on "
-                                    f"network {net.id}.")
+            raise exc.NotAuthorized(
+                f"Tenant {ctx.project_id} not allowed to create port on network {net.id}."
+            )
         entry: dict[str, Any] = {"uuid": net.id}
         if item.get("fixed_ip"):
             entry["fixed_ip"] = _check_fixed_ip(session, net.id, item["fixed_ip"])
@@ -104,19 +113,31 @@ def group_ids(session: Session, project_id: str, names: list[str]) -> list[str]:
         if group is not None and group.project_id == project_id:
             result.append(group.id)
             continue
-        matches = list(session.scalars(sa.select(SecurityGroup.id).where(
-            SecurityGroup.project_id == project_id, SecurityGroup.name == name)))
+        matches = list(
+            session.scalars(
+                sa.select(SecurityGroup.id).where(
+                    SecurityGroup.project_id == project_id, SecurityGroup.name == name
+                )
+            )
+        )
         if not matches:
             raise exc.SecurityGroupNotFound(name)
         if len(matches) > 1:
             raise exc.DuplicateSecurityGroupName(
-                f"Multiple security groups named {name} exist; use an id.")
+                f"Multiple security groups named {name} exist; use an id."
+            )
         result.append(matches[0])
     return list(dict.fromkeys(result))
 
 
-def _bind(session: Session, ctx: RequestContext, port_id: str, instance_uuid: str,
-          host: str, vif_type: str) -> Port:
+def _bind(
+    session: Session,
+    ctx: RequestContext,
+    port_id: str,
+    instance_uuid: str,
+    host: str,
+    vif_type: str,
+) -> Port:
     port = load_port(session, ctx, port_id)
     if port.device_id:
         raise exc.PortInUse(port.id, port.device_id)
@@ -129,9 +150,16 @@ def _bind(session: Session, ctx: RequestContext, port_id: str, instance_uuid: st
     return port
 
 
-def allocate(session: Session, ctx: RequestContext, instance_uuid: str, project_id: str,
-             host: str, requested: list[dict[str, Any]], security_groups: list[str],
-             vif_type: str) -> None:
+def allocate(
+    session: Session,
+    ctx: RequestContext,
+    instance_uuid: str,
+    project_id: str,
+    host: str,
+    requested: list[dict[str, Any]],
+    security_groups: list[str],
+    vif_type: str,
+) -> None:
     """Create or bind the server's ports in ``session`` (rolled back as a whole on error)."""
     view = _as_project(ctx, project_id)
     items = validate(session, view, requested)
@@ -141,39 +169,65 @@ def allocate(session: Session, ctx: RequestContext, instance_uuid: str, project_
             port = _bind(session, view, item["port"], instance_uuid, host, vif_type)
         else:
             body: dict[str, Any] = {
-                "network_id": item["uuid"], "project_id": project_id,
-                "device_id": instance_uuid, "device_owner": COMPUTE_OWNER,
-                "binding:host_id": host}
+                "network_id": item["uuid"],
+                "project_id": project_id,
+                "device_id": instance_uuid,
+                "device_owner": COMPUTE_OWNER,
+                "binding:host_id": host,
+            }
             if item.get("fixed_ip"):
                 body["fixed_ips"] = [{"ip_address": item["fixed_ip"]}]
             net = session.get(Network, item["uuid"])
             if net is not None and net.port_security_enabled:
                 body["security_groups"] = groups
-            port = create_port(session, ctx.elevated(), body, vif_type,
-                               created_by_compute=True)
+            port = create_port(session, ctx.elevated(), body, vif_type, created_by_compute=True)
         port.device_index = index
     session.flush()
 
 
 def network_info(session: Session, instance_uuid: str) -> list[dict[str, Any]]:
     """The ``network_info`` of a server's ports, in NIC order."""
-    ports = list(session.scalars(sa.select(Port).where(Port.device_id == instance_uuid)
-                                 .order_by(Port.device_index, Port.created_at)))
+    ports = list(
+        session.scalars(
+            sa.select(Port)
+            .where(Port.device_id == instance_uuid)
+            .order_by(Port.device_index, Port.created_at)
+        )
+    )
     result = []
     for port in ports:
         net = session.get(Network, port.network_id)
         allocs = session.execute(
-            sa.select(IPAllocation, Subnet).join(Subnet, Subnet.id == IPAllocation.subnet_id)
-            .where(IPAllocation.port_id == port.id).order_by(IPAllocation.ip_address))
-        fixed_ips = [{"ip_address": a.ip_address, "subnet_id": sub.id, "cidr": sub.cidr,
-                      "gateway_ip": sub.gateway_ip, "enable_dhcp": sub.enable_dhcp,
-                      "dns_nameservers": list(sub.dns_nameservers),
-                      "host_routes": [dict(r) for r in sub.host_routes], "version": 4}
-                     for a, sub in allocs]
-        result.append({"port_id": port.id, "network_id": port.network_id,
-                       "network_name": net.name if net else "", "mac_address": port.mac_address,
-                       "mtu": net.mtu if net else 1450, "devname": "tap" + port.id[:11],
-                       "vif_type": port.vif_type, "fixed_ips": fixed_ips})
+            sa.select(IPAllocation, Subnet)
+            .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+            .where(IPAllocation.port_id == port.id)
+            .order_by(IPAllocation.ip_address)
+        )
+        fixed_ips = [
+            {
+                "ip_address": a.ip_address,
+                "subnet_id": sub.id,
+                "cidr": sub.cidr,
+                "gateway_ip": sub.gateway_ip,
+                "enable_dhcp": sub.enable_dhcp,
+                "dns_nameservers": list(sub.dns_nameservers),
+                "host_routes": [dict(r) for r in sub.host_routes],
+                "version": 4,
+            }
+            for a, sub in allocs
+        ]
+        result.append(
+            {
+                "port_id": port.id,
+                "network_id": port.network_id,
+                "network_name": net.name if net else "",
+                "mac_address": port.mac_address,
+                "mtu": net.mtu if net else 1450,
+                "devname": "tap" + port.id[:11],
+                "vif_type": port.vif_type,
+                "fixed_ips": fixed_ips,
+            }
+        )
     return result
 
 

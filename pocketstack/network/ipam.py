@@ -71,12 +71,15 @@ def default_pools(net: ipaddress.IPv4Network, gateway: str | None) -> list[dict[
             ranges.append((gw + 1, last))
     else:
         ranges.append((first, last))
-    return [{"start": str(ipaddress.IPv4Address(a)), "end": str(ipaddress.IPv4Address(b))}
-            for a, b in ranges]
+    return [
+        {"start": str(ipaddress.IPv4Address(a)), "end": str(ipaddress.IPv4Address(b))}
+        for a, b in ranges
+    ]
 
 
-def validate_pools(net: ipaddress.IPv4Network, gateway: str | None,
-                   pools: Any) -> list[dict[str, str]]:
+def validate_pools(
+    net: ipaddress.IPv4Network, gateway: str | None, pools: Any
+) -> list[dict[str, str]]:
     """Check user-given pools: inside the cidr's hosts, start <= end, no overlap, no gateway.
 
     Returns:
@@ -98,7 +101,8 @@ def validate_pools(net: ipaddress.IPv4Network, gateway: str | None,
         if start > end or start < first or end > last:
             raise exc.InvalidAllocationPool(
                 f"The allocation pool {pool['start']}-{pool['end']} spans beyond the subnet "
-                f"cidr {net} or is inverted.")
+                f"cidr {net} or is inverted."
+            )
         ranges.append((start, end))
     ranges.sort()
     for (_a, b), (c, _d) in zip(ranges, ranges[1:], strict=False):
@@ -107,21 +111,27 @@ def validate_pools(net: ipaddress.IPv4Network, gateway: str | None,
     if gateway:
         gw = int(ipaddress.IPv4Address(gateway))
         if any(a <= gw <= b for a, b in ranges):
-            raise exc.InvalidAllocationPool(
-                f"Gateway ip {gateway} conflicts with allocation pool.")
-    return [{"start": str(ipaddress.IPv4Address(a)), "end": str(ipaddress.IPv4Address(b))}
-            for a, b in ranges]
+            raise exc.InvalidAllocationPool(f"Gateway ip {gateway} conflicts with allocation pool.")
+    return [
+        {"start": str(ipaddress.IPv4Address(a)), "end": str(ipaddress.IPv4Address(b))}
+        for a, b in ranges
+    ]
 
 
 def pool_size(pools: list[dict[str, str]]) -> int:
     """Number of addresses in ``pools``."""
-    return sum(int(ipaddress.IPv4Address(p["end"])) - int(ipaddress.IPv4Address(p["start"]))
-               + 1 for p in pools)
+    return sum(
+        int(ipaddress.IPv4Address(p["end"])) - int(ipaddress.IPv4Address(p["start"])) + 1
+        for p in pools
+    )
 
 
 def _used(session: Session, subnet_id: str) -> set[str]:
-    return set(session.scalars(
-        sa.select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id)))
+    return set(
+        session.scalars(
+            sa.select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id)
+        )
+    )
 
 
 def _free_addresses(subnet: Subnet, used: set[str]) -> Iterator[str]:
@@ -148,8 +158,14 @@ def _insert(session: Session, subnet: Subnet, ip: str, port_id: str | None) -> b
     """Insert one allocation in a savepoint; False when the address was taken meanwhile."""
     try:
         with session.begin_nested():
-            session.add(IPAllocation(subnet_id=subnet.id, ip_address=ip,
-                                     network_id=subnet.network_id, port_id=port_id))
+            session.add(
+                IPAllocation(
+                    subnet_id=subnet.id,
+                    ip_address=ip,
+                    network_id=subnet.network_id,
+                    port_id=port_id,
+                )
+            )
             session.flush()
     except IntegrityError:
         return False
@@ -183,14 +199,18 @@ def check_requested(subnet: Subnet, ip_address: Any) -> str:
     """
     addr = parse_ip(ip_address)
     net = ipaddress.ip_network(subnet.cidr)
-    if (addr not in net or addr in (net.network_address, net.broadcast_address)
-            or str(addr) == subnet.gateway_ip):
+    if (
+        addr not in net
+        or addr in (net.network_address, net.broadcast_address)
+        or str(addr) == subnet.gateway_ip
+    ):
         raise exc.InvalidIpForSubnet(str(addr))
     return str(addr)
 
 
-def allocate_specific(session: Session, subnet: Subnet, ip_address: Any,
-                      port_id: str | None) -> str:
+def allocate_specific(
+    session: Session, subnet: Subnet, ip_address: Any, port_id: str | None
+) -> str:
     """Allocate a requested address (it may lie outside the pools but inside the cidr).
 
     Raises:
@@ -203,8 +223,9 @@ def allocate_specific(session: Session, subnet: Subnet, ip_address: Any,
     return ip
 
 
-def allocate_on_network(session: Session, subnets: list[Subnet], port_id: str | None,
-                        network_id: str) -> dict[str, str] | None:
+def allocate_on_network(
+    session: Session, subnets: list[Subnet], port_id: str | None, network_id: str
+) -> dict[str, str] | None:
     """One address from the first subnet of a network that has one free.
 
     Returns:

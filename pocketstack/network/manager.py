@@ -37,8 +37,9 @@ class NetworkManager:
         self.security_groups = SecurityGroupFamily(cloud)
         self.security_group_rules = SecurityGroupRuleFamily(self.security_groups)
 
-    def validate_networks(self, ctx: RequestContext,
-                          requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def validate_networks(
+        self, ctx: RequestContext, requested: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """Check the networks a server asks for, before anything is created.
 
         Args:
@@ -56,9 +57,15 @@ class NetworkManager:
         with self.cloud.db.reader() as s:
             return instances.validate(s, ctx, requested)
 
-    def allocate_for_instance(self, ctx: RequestContext, instance_uuid: str, project_id: str,
-                              host: str, requested: list[dict[str, Any]],
-                              security_groups: list[str]) -> list[dict[str, Any]]:
+    def allocate_for_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        project_id: str,
+        host: str,
+        requested: list[dict[str, Any]],
+        security_groups: list[str],
+    ) -> list[dict[str, Any]]:
         """Give a server its ports: one new port per ``{"uuid"}`` item, the user's
         ``{"port"}`` items bound; all with device_id ``instance_uuid``, device_owner
         ``compute:nova``, ``binding:host_id`` ``host``, status ACTIVE.
@@ -71,8 +78,9 @@ class NetworkManager:
         """
         vif = instances.vif_type(self.cloud.conf)
         with self.cloud.db.transaction() as s:
-            instances.allocate(s, ctx, instance_uuid, project_id, host, requested,
-                               security_groups, vif)
+            instances.allocate(
+                s, ctx, instance_uuid, project_id, host, requested, security_groups, vif
+            )
             return instances.network_info(s, instance_uuid)
 
     def deallocate_for_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -80,14 +88,16 @@ class NetworkManager:
         with self.cloud.db.transaction() as s:
             instances.deallocate(s, instance_uuid)
 
-    def get_instance_network_info(self, ctx: RequestContext,
-                                  instance_uuid: str) -> list[dict[str, Any]]:
+    def get_instance_network_info(
+        self, ctx: RequestContext, instance_uuid: str
+    ) -> list[dict[str, Any]]:
         """The current ``network_info`` of a server (``[]`` when it has no ports)."""
         with self.cloud.db.reader() as s:
             return instances.network_info(s, instance_uuid)
 
-    def security_group_ids(self, ctx: RequestContext, project_id: str,
-                           names: list[str]) -> list[str]:
+    def security_group_ids(
+        self, ctx: RequestContext, project_id: str, names: list[str]
+    ) -> list[str]:
         """Ids of the project's groups given by name or id (``default`` made if needed).
 
         Raises:
@@ -104,29 +114,60 @@ class NetworkManager:
             ``{"public_network_id", "private_network_id"}``.
         """
         ctx = RequestContext.system()
-        public = self._ensure_network(ctx, admin_project_id, "public", True, {
-            "name": "public-subnet", "cidr": "172.24.4.0/24", "gateway_ip": "172.24.4.1",
-            "enable_dhcp": False})
-        private = self._ensure_network(ctx, demo_project_id, "private", False, {
-            "name": "private-subnet", "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
-            "enable_dhcp": True})
+        public = self._ensure_network(
+            ctx,
+            admin_project_id,
+            "public",
+            True,
+            {
+                "name": "public-subnet",
+                "cidr": "172.24.4.0/24",
+                "gateway_ip": "172.24.4.1",
+                "enable_dhcp": False,
+            },
+        )
+        private = self._ensure_network(
+            ctx,
+            demo_project_id,
+            "private",
+            False,
+            {
+                "name": "private-subnet",
+                "cidr": "10.0.0.0/24",
+                "gateway_ip": "10.0.0.1",
+                "enable_dhcp": True,
+            },
+        )
         for project_id in (admin_project_id, demo_project_id):
             self.security_groups.ensure_default(project_id)
         return {"public_network_id": public, "private_network_id": private}
 
-    def _ensure_network(self, ctx: RequestContext, project_id: str, name: str,
-                        external: bool, subnet: dict[str, Any]) -> str:
+    def _ensure_network(
+        self,
+        ctx: RequestContext,
+        project_id: str,
+        name: str,
+        external: bool,
+        subnet: dict[str, Any],
+    ) -> str:
         with self.cloud.db.reader() as s:
-            network_id = s.scalar(sa.select(Network.id).where(
-                Network.project_id == project_id, Network.name == name))
-            has_subnet = network_id is not None and s.scalar(sa.select(Subnet.id).where(
-                Subnet.network_id == network_id, Subnet.name == subnet["name"])) is not None
+            network_id = s.scalar(
+                sa.select(Network.id).where(Network.project_id == project_id, Network.name == name)
+            )
+            has_subnet = (
+                network_id is not None
+                and s.scalar(
+                    sa.select(Subnet.id).where(
+                        Subnet.network_id == network_id, Subnet.name == subnet["name"]
+                    )
+                )
+                is not None
+            )
         if network_id is None:
             body: dict[str, Any] = {"name": name, "project_id": project_id}
             if external:
                 body["router:external"] = True
             network_id = self.networks.create(ctx, body)["id"]
         if not has_subnet:
-            self.subnets.create(ctx, {**subnet, "network_id": network_id,
-                                      "project_id": project_id})
+            self.subnets.create(ctx, {**subnet, "network_id": network_id, "project_id": project_id})
         return network_id

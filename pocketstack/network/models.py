@@ -92,12 +92,14 @@ class IPAllocation(Base):
     """One address in use on a subnet, by a port."""
 
     __tablename__ = "ipallocations"
-    subnet_id: Mapped[str] = mapped_column(sa.ForeignKey("subnets.id", ondelete="CASCADE"),
-                                           primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
+    )
     ip_address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     network_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     port_id: Mapped[str | None] = mapped_column(
-        sa.ForeignKey("ports.id", ondelete="CASCADE"), index=True, default=None)
+        sa.ForeignKey("ports.id", ondelete="CASCADE"), index=True, default=None
+    )
 
 
 class SecurityGroup(TimestampMixin, Base):
@@ -119,7 +121,8 @@ class DefaultSecurityGroup(Base):
     __tablename__ = "default_security_groups"
     project_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     security_group_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("securitygroups.id", ondelete="CASCADE"))
+        sa.ForeignKey("securitygroups.id", ondelete="CASCADE")
+    )
 
 
 class SecurityGroupRule(TimestampMixin, Base):
@@ -129,7 +132,8 @@ class SecurityGroupRule(TimestampMixin, Base):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     security_group_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True
+    )
     direction: Mapped[str] = mapped_column(sa.String(16))
     ethertype: Mapped[str] = mapped_column(sa.String(8), default="IPv4")
     protocol: Mapped[str | None] = mapped_column(sa.String(40), default=None)
@@ -137,7 +141,8 @@ class SecurityGroupRule(TimestampMixin, Base):
     port_range_max: Mapped[int | None] = mapped_column(default=None)
     remote_ip_prefix: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     remote_group_id: Mapped[str | None] = mapped_column(
-        sa.ForeignKey("securitygroups.id", ondelete="CASCADE"), default=None)
+        sa.ForeignKey("securitygroups.id", ondelete="CASCADE"), default=None
+    )
     description: Mapped[str] = mapped_column(sa.Text, default="")
     revision_number: Mapped[int] = mapped_column(default=1)
 
@@ -146,7 +151,9 @@ class PortSecurityGroup(Base):
     """Which groups apply to which port."""
 
     __tablename__ = "port_security_groups"
-    port_id: Mapped[str] = mapped_column(sa.ForeignKey("ports.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    security_group_id: Mapped[str] = mapped_column(sa.ForeignKey("securitygroups.id"),
-                                                   primary_key=True, index=True)
+    port_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    security_group_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("securitygroups.id"), primary_key=True, index=True
+    )

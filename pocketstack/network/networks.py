@@ -21,27 +21,47 @@ from pocketstack.network.models import Network, Port, PortSecurityGroup, Subnet
 
 MAX_VNI = 2**24 - 1
 DEFAULT_MTU = 1450
-_CREATE_ATTRS = {"admin_state_up", "shared", "router:external", "mtu", "port_security_enabled",
-                 "provider:network_type", "provider:segmentation_id",
-                 "provider:physical_network", "availability_zone_hints", "is_default",
-                 "dns_domain", "qos_policy_id"}
-_UPDATE_ATTRS = {"name", "description", "admin_state_up", "shared", "router:external", "mtu",
-                 "port_security_enabled", "tags", "is_default", "qos_policy_id"}
+_CREATE_ATTRS = {
+    "admin_state_up",
+    "shared",
+    "router:external",
+    "mtu",
+    "port_security_enabled",
+    "provider:network_type",
+    "provider:segmentation_id",
+    "provider:physical_network",
+    "availability_zone_hints",
+    "is_default",
+    "dns_domain",
+    "qos_policy_id",
+}
+_UPDATE_ATTRS = {
+    "name",
+    "description",
+    "admin_state_up",
+    "shared",
+    "router:external",
+    "mtu",
+    "port_security_enabled",
+    "tags",
+    "is_default",
+    "qos_policy_id",
+}
 #: device owners whose ports keep a network (and its subnets) from being deleted
 BLOCKING_OWNER_PREFIXES = ("compute:", "network:router_interface", "network:router_gateway")
 
 
 def visible_filter(ctx: RequestContext) -> Any:
     """SQL condition: networks the caller may see (own, shared, external)."""
-    return sa.or_(Network.project_id == ctx.project_id, Network.shared.is_(True),
-                  Network.external.is_(True))
+    return sa.or_(
+        Network.project_id == ctx.project_id, Network.shared.is_(True), Network.external.is_(True)
+    )
 
 
 def load_network(session: Session, ctx: RequestContext, network_id: str) -> Network:
     """A network visible to ``ctx``. Raises NetworkNotFound (404)."""
     net = session.get(Network, network_id)
-    if net is None or not (ctx.is_admin or ctx.owns(net.project_id) or net.shared
-                           or net.external):
+    if net is None or not (ctx.is_admin or ctx.owns(net.project_id) or net.shared or net.external):
         raise exc.NetworkNotFound(network_id)
     return net
 
@@ -57,16 +77,27 @@ def load_owned_network(session: Session, ctx: RequestContext, network_id: str) -
 def render(net: Network, subnet_ids: list[str]) -> dict[str, Any]:
     """The Neutron view of a network, including the admin-only ``provider:*`` attributes."""
     data = common.standard_attrs(net)
-    data.update({
-        "admin_state_up": net.admin_state_up, "shared": net.shared,
-        "router:external": net.external, "mtu": net.mtu, "status": net.status,
-        "subnets": subnet_ids, "port_security_enabled": net.port_security_enabled,
-        "availability_zones": ["nova"], "availability_zone_hints": [],
-        "ipv4_address_scope": None, "ipv6_address_scope": None, "l2_adjacency": True,
-        "is_default": False, "qos_policy_id": None,
-        "provider:network_type": net.network_type, "provider:physical_network": None,
-        "provider:segmentation_id": net.segmentation_id,
-    })
+    data.update(
+        {
+            "admin_state_up": net.admin_state_up,
+            "shared": net.shared,
+            "router:external": net.external,
+            "mtu": net.mtu,
+            "status": net.status,
+            "subnets": subnet_ids,
+            "port_security_enabled": net.port_security_enabled,
+            "availability_zones": ["nova"],
+            "availability_zone_hints": [],
+            "ipv4_address_scope": None,
+            "ipv6_address_scope": None,
+            "l2_adjacency": True,
+            "is_default": False,
+            "qos_policy_id": None,
+            "provider:network_type": net.network_type,
+            "provider:physical_network": None,
+            "provider:segmentation_id": net.segmentation_id,
+        }
+    )
     return data
 
 
@@ -74,17 +105,24 @@ def _subnet_ids(session: Session, network_ids: list[str]) -> dict[str, list[str]
     result: dict[str, list[str]] = {nid: [] for nid in network_ids}
     if not network_ids:
         return result
-    rows = session.execute(sa.select(Subnet.network_id, Subnet.id)
-                           .where(Subnet.network_id.in_(network_ids))
-                           .order_by(Subnet.created_at, Subnet.id))
+    rows = session.execute(
+        sa.select(Subnet.network_id, Subnet.id)
+        .where(Subnet.network_id.in_(network_ids))
+        .order_by(Subnet.created_at, Subnet.id)
+    )
     for network_id, subnet_id in rows:
         result[network_id].append(subnet_id)
     return result
 
 
 def _check_admin_attrs(ctx: RequestContext, body: dict[str, Any]) -> None:
-    for key in ("shared", "router:external", "provider:network_type",
-                "provider:segmentation_id", "provider:physical_network"):
+    for key in (
+        "shared",
+        "router:external",
+        "provider:network_type",
+        "provider:segmentation_id",
+        "provider:physical_network",
+    ):
         if key in body and not ctx.is_admin:
             raise exc.NotAuthorized(f"Only an administrator may set {key}.")
     net_type = body.get("provider:network_type")
@@ -136,14 +174,16 @@ class NetworkFamily:
         _check_admin_attrs(ctx, body)
         project_id = common.owner_project(ctx, body)
         fields = dict(
-            project_id=project_id, name=common.want_str(body, "name"),
+            project_id=project_id,
+            name=common.want_str(body, "name"),
             description=common.want_str(body, "description", maxlen=255),
             admin_state_up=common.want_bool(body, "admin_state_up", True),
             shared=common.want_bool(body, "shared", False),
             external=common.want_bool(body, "router:external", False),
             mtu=_mtu(body, DEFAULT_MTU),
             port_security_enabled=common.want_bool(body, "port_security_enabled", True),
-            tags=[str(t) for t in common.want_list(body, "tags")])
+            tags=[str(t) for t in common.want_list(body, "tags")],
+        )
         with self.cloud.db.transaction() as s:
             if body.get("provider:segmentation_id") is not None:
                 vni = _vni(s, body)
@@ -168,8 +208,7 @@ class NetworkFamily:
             subnets = _subnet_ids(s, [n.id for n in nets])
             return [render(n, subnets[n.id]) for n in nets]
 
-    def update(self, ctx: RequestContext, network_id: str,
-               body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, ctx: RequestContext, network_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Change a network's attributes. Raises NetworkNotFound, NotAuthorized, InvalidInput."""
         common.check_attrs(body, _UPDATE_ATTRS)
         _check_admin_attrs(ctx, body)
@@ -186,8 +225,7 @@ class NetworkFamily:
             if "router:external" in body:
                 net.external = common.want_bool(body, "router:external", False)
             if "port_security_enabled" in body:
-                net.port_security_enabled = common.want_bool(body, "port_security_enabled",
-                                                             True)
+                net.port_security_enabled = common.want_bool(body, "port_security_enabled", True)
             if "mtu" in body:
                 net.mtu = _mtu(body, net.mtu)
             if "tags" in body:
@@ -222,6 +260,5 @@ def delete_ports(session: Session, port_ids: list[str]) -> None:
     if not port_ids:
         return
     session.execute(sa.delete(IPAllocation).where(IPAllocation.port_id.in_(port_ids)))
-    session.execute(sa.delete(PortSecurityGroup)
-                    .where(PortSecurityGroup.port_id.in_(port_ids)))
+    session.execute(sa.delete(PortSecurityGroup).where(PortSecurityGroup.port_id.in_(port_ids)))
     session.execute(sa.delete(Port).where(Port.id.in_(port_ids)))

@@ -34,11 +34,26 @@ from pocketstack.network.networks import delete_ports, load_network
 from pocketstack.network.secgroups import create_default
 
 _MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-_CREATE_ATTRS = {"network_id", "admin_state_up", "mac_address", "fixed_ips", "device_id",
-                 "device_owner", "binding:host_id", "binding:vnic_type", "binding:profile",
-                 "security_groups", "port_security_enabled", "allowed_address_pairs",
-                 "extra_dhcp_opts", "dns_name", "dns_domain", "qos_policy_id",
-                 "propagate_uplink_status", "numa_affinity_policy"}
+_CREATE_ATTRS = {
+    "network_id",
+    "admin_state_up",
+    "mac_address",
+    "fixed_ips",
+    "device_id",
+    "device_owner",
+    "binding:host_id",
+    "binding:vnic_type",
+    "binding:profile",
+    "security_groups",
+    "port_security_enabled",
+    "allowed_address_pairs",
+    "extra_dhcp_opts",
+    "dns_name",
+    "dns_domain",
+    "qos_policy_id",
+    "propagate_uplink_status",
+    "numa_affinity_policy",
+}
 _UPDATE_ATTRS = _CREATE_ATTRS - {"network_id"}
 
 
@@ -52,18 +67,28 @@ def vif_type_of(conf: Any) -> str:
 def render(port: Port, fixed_ips: list[dict[str, str]], groups: list[str]) -> dict[str, Any]:
     """The Neutron view of a port, including the admin-only ``binding:*`` attributes."""
     data = common.standard_attrs(port)
-    data.update({
-        "network_id": port.network_id, "mac_address": port.mac_address,
-        "admin_state_up": port.admin_state_up, "status": port.status,
-        "device_id": port.device_id, "device_owner": port.device_owner,
-        "fixed_ips": fixed_ips, "security_groups": groups,
-        "port_security_enabled": port.port_security_enabled,
-        "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
-        "extra_dhcp_opts": [], "propagate_uplink_status": False, "qos_policy_id": None,
-        "binding:host_id": port.host_id, "binding:vif_type": port.vif_type,
-        "binding:vnic_type": port.vnic_type, "binding:profile": {},
-        "binding:vif_details": {"port_filter": False} if port.host_id else {},
-    })
+    data.update(
+        {
+            "network_id": port.network_id,
+            "mac_address": port.mac_address,
+            "admin_state_up": port.admin_state_up,
+            "status": port.status,
+            "device_id": port.device_id,
+            "device_owner": port.device_owner,
+            "fixed_ips": fixed_ips,
+            "security_groups": groups,
+            "port_security_enabled": port.port_security_enabled,
+            "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
+            "extra_dhcp_opts": [],
+            "propagate_uplink_status": False,
+            "qos_policy_id": None,
+            "binding:host_id": port.host_id,
+            "binding:vif_type": port.vif_type,
+            "binding:vnic_type": port.vnic_type,
+            "binding:profile": {},
+            "binding:vif_details": {"port_filter": False} if port.host_id else {},
+        }
+    )
     return data
 
 
@@ -73,11 +98,15 @@ def render_many(session: Session, ports: list[Port]) -> list[dict[str, Any]]:
     ips: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
     groups: dict[str, list[str]] = {i: [] for i in ids}
     if ids:
-        for a in session.scalars(sa.select(IPAllocation).where(IPAllocation.port_id.in_(ids))
-                                 .order_by(IPAllocation.ip_address)):
+        for a in session.scalars(
+            sa.select(IPAllocation)
+            .where(IPAllocation.port_id.in_(ids))
+            .order_by(IPAllocation.ip_address)
+        ):
             ips[str(a.port_id)].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
-        for b in session.scalars(sa.select(PortSecurityGroup)
-                                 .where(PortSecurityGroup.port_id.in_(ids))):
+        for b in session.scalars(
+            sa.select(PortSecurityGroup).where(PortSecurityGroup.port_id.in_(ids))
+        ):
             groups[b.port_id].append(b.security_group_id)
     return [render(p, ips[p.id], sorted(groups[p.id])) for p in ports]
 
@@ -119,15 +148,21 @@ def _address_pairs(body: dict[str, Any]) -> list[dict[str, str]]:
 def _network_for_port(session: Session, ctx: RequestContext, network_id: str) -> Network:
     net = load_network(session, ctx, network_id)
     if not (ctx.is_admin or ctx.owns(net.project_id) or net.shared):
-        raise exc.NotAuthorized(f"Tenant {ctx.project_id} not allowed to create port on "
-                                f"network {network_id}.")
+        raise exc.NotAuthorized(
+            f"Tenant {ctx.project_id} not allowed to create port on network {network_id}."
+        )
     return net
 
 
 def _allocate(session: Session, net: Network, port_id: str, fixed_ips: Any) -> None:
     """Give the port its addresses: automatic when ``fixed_ips`` is None, else as asked."""
-    subnets = list(session.scalars(sa.select(Subnet).where(Subnet.network_id == net.id)
-                                   .order_by(Subnet.created_at, Subnet.id)))
+    subnets = list(
+        session.scalars(
+            sa.select(Subnet)
+            .where(Subnet.network_id == net.id)
+            .order_by(Subnet.created_at, Subnet.id)
+        )
+    )
     if fixed_ips is None:
         ipam.allocate_on_network(session, subnets, port_id, net.id)
         return
@@ -139,8 +174,10 @@ def _allocate(session: Session, net: Network, port_id: str, fixed_ips: Any) -> N
             raise exc.InvalidInput("fixed_ips entries need a subnet_id and/or an ip_address.")
         subnet = by_id.get(str(item.get("subnet_id") or ""))
         if item.get("subnet_id") and subnet is None:
-            raise exc.InvalidInput(f"Failed to create port on network {net.id}, because "
-                                   f"fixed_ips included invalid subnet {item['subnet_id']}")
+            raise exc.InvalidInput(
+                f"Failed to create port on network {net.id}, because "
+                f"fixed_ips included invalid subnet {item['subnet_id']}"
+            )
         if item.get("ip_address") is None:
             assert subnet is not None
             if ipam.allocate_any(session, subnet, port_id) is None:
@@ -148,8 +185,7 @@ def _allocate(session: Session, net: Network, port_id: str, fixed_ips: Any) -> N
             continue
         if subnet is None:
             addr = ipam.parse_ip(item["ip_address"])
-            subnet = next((s for s in subnets if addr in ipaddress.ip_network(s.cidr)),
-                          None)
+            subnet = next((s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
             if subnet is None:
                 raise exc.InvalidIpForNetwork(str(addr))
         ipam.allocate_specific(session, subnet, item["ip_address"], port_id)
@@ -170,9 +206,11 @@ def _set_groups(session: Session, ctx: RequestContext, port: Port, groups: Any) 
                 raise exc.SecurityGroupNotFound(group_id)
             ids.append(group_id)
         if ids and not port.port_security_enabled:
-            raise exc.errors.Conflict("Port has security group associated. Cannot disable "
-                                      "port security or ip address until security group is "
-                                      "removed")
+            raise exc.errors.Conflict(
+                "Port has security group associated. Cannot disable "
+                "port security or ip address until security group is "
+                "removed"
+            )
     session.add_all(PortSecurityGroup(port_id=port.id, security_group_id=g) for g in ids)
 
 
@@ -190,8 +228,13 @@ def _binding(ctx: RequestContext, body: dict[str, Any], port: Port, vif_type: st
     port.vif_type = vif_type if port.host_id else "unbound"
 
 
-def create_port(session: Session, ctx: RequestContext, body: dict[str, Any], vif_type: str,
-                created_by_compute: bool = False) -> Port:
+def create_port(
+    session: Session,
+    ctx: RequestContext,
+    body: dict[str, Any],
+    vif_type: str,
+    created_by_compute: bool = False,
+) -> Port:
     """Create a port in ``session`` (shared with ``allocate_for_instance``).
 
     Raises:
@@ -203,19 +246,25 @@ def create_port(session: Session, ctx: RequestContext, body: dict[str, Any], vif
         raise exc.InvalidInput("network_id is required.")
     net = _network_for_port(session, ctx, str(body["network_id"]))
     fields = dict(
-        project_id=common.owner_project(ctx, body), network_id=net.id,
-        name=common.want_str(body, "name"), description=common.want_str(body, "description"),
+        project_id=common.owner_project(ctx, body),
+        network_id=net.id,
+        name=common.want_str(body, "name"),
+        description=common.want_str(body, "description"),
         admin_state_up=common.want_bool(body, "admin_state_up", True),
         device_id=common.want_str(body, "device_id"),
         device_owner=common.want_str(body, "device_owner"),
-        port_security_enabled=common.want_bool(body, "port_security_enabled",
-                                               net.port_security_enabled),
-        allowed_address_pairs=_address_pairs(body), created_by_compute=created_by_compute,
-        tags=[str(t) for t in common.want_list(body, "tags")])
+        port_security_enabled=common.want_bool(
+            body, "port_security_enabled", net.port_security_enabled
+        ),
+        allowed_address_pairs=_address_pairs(body),
+        created_by_compute=created_by_compute,
+        tags=[str(t) for t in common.want_list(body, "tags")],
+    )
     mac = _mac(body)
     if mac is not None:
-        if session.scalar(sa.select(Port.id).where(Port.network_id == net.id,
-                                                   Port.mac_address == mac)):
+        if session.scalar(
+            sa.select(Port.id).where(Port.network_id == net.id, Port.mac_address == mac)
+        ):
             raise exc.MacAddressInUse(mac, net.id)
         port = common.add_unique(session, lambda: Port(mac_address=mac, **fields), 1)
     else:
@@ -272,8 +321,7 @@ class PortFamily:
             if "admin_state_up" in body:
                 port.admin_state_up = common.want_bool(body, "admin_state_up", True)
             if "port_security_enabled" in body:
-                port.port_security_enabled = common.want_bool(body, "port_security_enabled",
-                                                              True)
+                port.port_security_enabled = common.want_bool(body, "port_security_enabled", True)
             if "allowed_address_pairs" in body:
                 port.allowed_address_pairs = _address_pairs(body)
             if "tags" in body:
@@ -298,8 +346,13 @@ class PortFamily:
 
     @staticmethod
     def _current_groups(session: Session, port_id: str) -> builtins.list[str]:
-        return list(session.scalars(sa.select(PortSecurityGroup.security_group_id)
-                                    .where(PortSecurityGroup.port_id == port_id)))
+        return list(
+            session.scalars(
+                sa.select(PortSecurityGroup.security_group_id).where(
+                    PortSecurityGroup.port_id == port_id
+                )
+            )
+        )
 
     def delete(self, ctx: RequestContext, port_id: str) -> None:
         """Delete a port and free its addresses. Raises PortNotFound (404)."""

@@ -27,39 +27,84 @@ from pocketstack.network.models import (
     SecurityGroupRule,
 )
 
-PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "icmp": 1, "icmpv6": 58,
-             "igmp": 2, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58,
-             "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113,
-             "rsvp": 46, "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136, "vrrp": 112}
+PROTOCOLS = {
+    "ah": 51,
+    "dccp": 33,
+    "egp": 8,
+    "esp": 50,
+    "gre": 47,
+    "icmp": 1,
+    "icmpv6": 58,
+    "igmp": 2,
+    "ipip": 4,
+    "ipv6-encap": 41,
+    "ipv6-frag": 44,
+    "ipv6-icmp": 58,
+    "ipv6-nonxt": 59,
+    "ipv6-opts": 60,
+    "ipv6-route": 43,
+    "ospf": 89,
+    "pgm": 113,
+    "rsvp": 46,
+    "sctp": 132,
+    "tcp": 6,
+    "udp": 17,
+    "udplite": 136,
+    "vrrp": 112,
+}
 _PORT_PROTOCOLS = {6, 17, 33, 132, 136}
 _ICMP_PROTOCOLS = {1, 58}
 _GROUP_ATTRS = {"stateful"}
-_RULE_ATTRS = {"security_group_id", "direction", "ethertype", "protocol", "port_range_min",
-               "port_range_max", "remote_ip_prefix", "remote_group_id",
-               "remote_address_group_id"}
+_RULE_ATTRS = {
+    "security_group_id",
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "remote_group_id",
+    "remote_address_group_id",
+}
 
 
 def render_rule(rule: SecurityGroupRule, default_ids: set[str] | None = None) -> dict[str, Any]:
     """The Neutron view of a rule."""
-    return {"id": rule.id, "project_id": rule.project_id, "tenant_id": rule.project_id,
-            "security_group_id": rule.security_group_id, "direction": rule.direction,
-            "ethertype": rule.ethertype, "protocol": rule.protocol,
-            "port_range_min": rule.port_range_min, "port_range_max": rule.port_range_max,
-            "remote_ip_prefix": rule.remote_ip_prefix, "normalized_cidr": rule.remote_ip_prefix,
-            "remote_group_id": rule.remote_group_id, "remote_address_group_id": None,
-            "description": rule.description or "", "revision_number": rule.revision_number,
-            "created_at": isotime(rule.created_at),
-            "updated_at": isotime(rule.updated_at or rule.created_at),
-            "belongs_to_default_sg": rule.security_group_id in (default_ids or set())}
+    return {
+        "id": rule.id,
+        "project_id": rule.project_id,
+        "tenant_id": rule.project_id,
+        "security_group_id": rule.security_group_id,
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+        "protocol": rule.protocol,
+        "port_range_min": rule.port_range_min,
+        "port_range_max": rule.port_range_max,
+        "remote_ip_prefix": rule.remote_ip_prefix,
+        "normalized_cidr": rule.remote_ip_prefix,
+        "remote_group_id": rule.remote_group_id,
+        "remote_address_group_id": None,
+        "description": rule.description or "",
+        "revision_number": rule.revision_number,
+        "created_at": isotime(rule.created_at),
+        "updated_at": isotime(rule.updated_at or rule.created_at),
+        "belongs_to_default_sg": rule.security_group_id in (default_ids or set()),
+    }
 
 
-def render_group(group: SecurityGroup, rules: list[SecurityGroupRule],
-                 default_ids: set[str]) -> dict[str, Any]:
+def render_group(
+    group: SecurityGroup, rules: list[SecurityGroupRule], default_ids: set[str]
+) -> dict[str, Any]:
     """The Neutron view of a group with its rules."""
     data = common.standard_attrs(group)
-    data.update({"stateful": group.stateful, "shared": False,
-                 "is_default": group.id in default_ids,
-                 "security_group_rules": [render_rule(r, default_ids) for r in rules]})
+    data.update(
+        {
+            "stateful": group.stateful,
+            "shared": False,
+            "is_default": group.id in default_ids,
+            "security_group_rules": [render_rule(r, default_ids) for r in rules],
+        }
+    )
     return data
 
 
@@ -70,17 +115,26 @@ def _default_ids(session: Session) -> set[str]:
 def _rules_of(session: Session, group_ids: list[str]) -> dict[str, list[SecurityGroupRule]]:
     result: dict[str, list[SecurityGroupRule]] = {g: [] for g in group_ids}
     if group_ids:
-        query = (sa.select(SecurityGroupRule)
-                 .where(SecurityGroupRule.security_group_id.in_(group_ids))
-                 .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id))
+        query = (
+            sa.select(SecurityGroupRule)
+            .where(SecurityGroupRule.security_group_id.in_(group_ids))
+            .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
+        )
         for rule in session.scalars(query):
             result[rule.security_group_id].append(rule)
     return result
 
 
 def _egress_rules(group: SecurityGroup) -> list[SecurityGroupRule]:
-    return [SecurityGroupRule(project_id=group.project_id, security_group_id=group.id,
-                              direction="egress", ethertype=eth) for eth in ("IPv4", "IPv6")]
+    return [
+        SecurityGroupRule(
+            project_id=group.project_id,
+            security_group_id=group.id,
+            direction="egress",
+            ethertype=eth,
+        )
+        for eth in ("IPv4", "IPv6")
+    ]
 
 
 def create_default(session: Session, project_id: str) -> str:
@@ -93,15 +147,25 @@ def create_default(session: Session, project_id: str) -> str:
         return row.security_group_id
     try:
         with session.begin_nested():
-            group = SecurityGroup(project_id=project_id, name="default",
-                                  description="Default security group")
+            group = SecurityGroup(
+                project_id=project_id, name="default", description="Default security group"
+            )
             session.add(group)
             session.flush()
             session.add(DefaultSecurityGroup(project_id=project_id, security_group_id=group.id))
-            session.add_all(_egress_rules(group) + [
-                SecurityGroupRule(project_id=project_id, security_group_id=group.id,
-                                  direction="ingress", ethertype=eth, remote_group_id=group.id)
-                for eth in ("IPv4", "IPv6")])
+            session.add_all(
+                _egress_rules(group)
+                + [
+                    SecurityGroupRule(
+                        project_id=project_id,
+                        security_group_id=group.id,
+                        direction="ingress",
+                        ethertype=eth,
+                        remote_group_id=group.id,
+                    )
+                    for eth in ("IPv4", "IPv6")
+                ]
+            )
             session.flush()
         return group.id
     except IntegrityError:
@@ -129,7 +193,8 @@ def _protocol(value: Any) -> tuple[str | None, int | None]:
         return text, int(text)
     raise exc.SecurityGroupRuleInvalidProtocol(
         f"Security group rule protocol {value} not supported. Only protocol values "
-        f"{sorted(PROTOCOLS)} and integer representations [0 to 255] are supported.")
+        f"{sorted(PROTOCOLS)} and integer representations [0 to 255] are supported."
+    )
 
 
 def _port(value: Any, name: str) -> int | None:
@@ -147,30 +212,35 @@ def _ports(number: int | None, body: dict[str, Any]) -> tuple[int | None, int | 
         return None, None
     if number is None:
         raise exc.SecurityGroupInvalidPortRange(
-            "Must also specify protocol if port range is given.")
+            "Must also specify protocol if port range is given."
+        )
     if number in _ICMP_PROTOCOLS:
         if low is None:
             raise exc.SecurityGroupInvalidPortRange(
-                "ICMP code (port-range-max) is given without an ICMP type (port-range-min).")
+                "ICMP code (port-range-max) is given without an ICMP type (port-range-min)."
+            )
         for value, what in ((low, "type"), (high, "code")):
             if value is not None and not 0 <= value <= 255:
                 raise exc.SecurityGroupInvalidPortRange(
-                    f"Invalid value for ICMP {what}: {value}; it must be 0 to 255.")
+                    f"Invalid value for ICMP {what}: {value}; it must be 0 to 255."
+                )
         return low, high
     if number not in _PORT_PROTOCOLS:
         raise exc.SecurityGroupInvalidPortRange(
             f"Invalid protocol {number} for port range: only TCP, UDP, SCTP, DCCP and "
-            "UDP-Lite rules take ports.")
+            "UDP-Lite rules take ports."
+        )
     if low is None:
-        raise exc.SecurityGroupInvalidPortRange(
-            "port_range_max is given without port_range_min.")
+        raise exc.SecurityGroupInvalidPortRange("port_range_max is given without port_range_min.")
     high = low if high is None else high
     if not (1 <= low <= 65535 and 1 <= high <= 65535):
         raise exc.SecurityGroupInvalidPortRange(
-            "Invalid port range: ports must be integers from 1 to 65535.")
+            "Invalid port range: ports must be integers from 1 to 65535."
+        )
     if low > high:
         raise exc.SecurityGroupInvalidPortRange(
-            "For TCP/UDP protocols, port_range_min must be <= port_range_max")
+            "For TCP/UDP protocols, port_range_min must be <= port_range_max"
+        )
     return low, high
 
 
@@ -183,7 +253,8 @@ def _prefix(value: Any, ethertype: str) -> str | None:
         raise exc.InvalidInput(f"'{value}' is not a valid IP prefix.") from None
     if f"IPv{net.version}" != ethertype:
         raise exc.SecurityGroupRuleParameterConflict(
-            f"Conflicting value ethertype {ethertype} for CIDR {value}")
+            f"Conflicting value ethertype {ethertype} for CIDR {value}"
+        )
     return str(net)
 
 
@@ -192,8 +263,15 @@ def _rule_key(rule: SecurityGroupRule) -> tuple[Any, ...]:
     if prefix in ("0.0.0.0/0", "::/0"):
         prefix = None
     number = _protocol(rule.protocol)[1]
-    return (rule.direction, rule.ethertype, number, rule.port_range_min, rule.port_range_max,
-            prefix, rule.remote_group_id)
+    return (
+        rule.direction,
+        rule.ethertype,
+        number,
+        rule.port_range_min,
+        rule.port_range_max,
+        prefix,
+        rule.remote_group_id,
+    )
 
 
 def parse_rule(body: dict[str, Any]) -> dict[str, Any]:
@@ -215,14 +293,20 @@ def parse_rule(body: dict[str, Any]) -> dict[str, Any]:
     low, high = _ports(number, body)
     if body.get("remote_ip_prefix") and body.get("remote_group_id"):
         raise exc.SecurityGroupRuleParameterConflict(
-            "Only remote_ip_prefix or remote_group_id may be provided.")
+            "Only remote_ip_prefix or remote_group_id may be provided."
+        )
     if body.get("remote_address_group_id"):
         raise exc.InvalidInput("Address groups are not supported.")
-    return dict(direction=direction, ethertype=ethertype, protocol=protocol,
-                port_range_min=low, port_range_max=high,
-                remote_ip_prefix=_prefix(body.get("remote_ip_prefix"), ethertype),
-                remote_group_id=body.get("remote_group_id") or None,
-                description=common.want_str(body, "description"))
+    return dict(
+        direction=direction,
+        ethertype=ethertype,
+        protocol=protocol,
+        port_range_min=low,
+        port_range_max=high,
+        remote_ip_prefix=_prefix(body.get("remote_ip_prefix"), ethertype),
+        remote_group_id=body.get("remote_group_id") or None,
+        description=common.want_str(body, "description"),
+    )
 
 
 class SecurityGroupFamily:
@@ -246,14 +330,18 @@ class SecurityGroupFamily:
         project_id = common.owner_project(ctx, body)
         name = common.want_str(body, "name")
         if name == "default":
-            raise exc.InvalidInput("Default security group 'default' already exists; "
-                                   "choose another name.")
+            raise exc.InvalidInput(
+                "Default security group 'default' already exists; choose another name."
+            )
         with self.cloud.db.transaction() as s:
             if ctx.project_id:
                 create_default(s, project_id)
-            group = SecurityGroup(project_id=project_id, name=name,
-                                  description=common.want_str(body, "description"),
-                                  stateful=common.want_bool(body, "stateful", True))
+            group = SecurityGroup(
+                project_id=project_id,
+                name=name,
+                description=common.want_str(body, "description"),
+                stateful=common.want_bool(body, "stateful", True),
+            )
             s.add(group)
             s.flush()
             rules = _egress_rules(group)
@@ -274,8 +362,7 @@ class SecurityGroupFamily:
         if ctx.project_id:
             self.ensure_default(ctx.project_id)
         with self.cloud.db.reader() as s:
-            query = sa.select(SecurityGroup).order_by(SecurityGroup.created_at,
-                                                      SecurityGroup.id)
+            query = sa.select(SecurityGroup).order_by(SecurityGroup.created_at, SecurityGroup.id)
             if not (all_projects and ctx.is_admin):
                 query = query.where(SecurityGroup.project_id == ctx.project_id)
             groups = list(s.scalars(query))
@@ -283,8 +370,7 @@ class SecurityGroupFamily:
             defaults = _default_ids(s)
             return [render_group(g, rules[g.id], defaults) for g in groups]
 
-    def update(self, ctx: RequestContext, group_id: str,
-               body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, ctx: RequestContext, group_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Rename or describe a group. Raises SecurityGroupNotFound, InvalidInput, Conflict."""
         common.check_attrs(body, _GROUP_ATTRS)
         with self.cloud.db.transaction() as s:
@@ -315,12 +401,20 @@ class SecurityGroupFamily:
             group = load_group(s, ctx, group_id)
             if group.id in _default_ids(s):
                 raise exc.SecurityGroupCannotRemoveDefault()
-            if s.scalar(sa.select(PortSecurityGroup.port_id)
-                        .where(PortSecurityGroup.security_group_id == group.id).limit(1)):
+            if s.scalar(
+                sa.select(PortSecurityGroup.port_id)
+                .where(PortSecurityGroup.security_group_id == group.id)
+                .limit(1)
+            ):
                 raise exc.SecurityGroupInUse(group_id)
-            s.execute(sa.delete(SecurityGroupRule).where(sa.or_(
-                SecurityGroupRule.security_group_id == group.id,
-                SecurityGroupRule.remote_group_id == group.id)))
+            s.execute(
+                sa.delete(SecurityGroupRule).where(
+                    sa.or_(
+                        SecurityGroupRule.security_group_id == group.id,
+                        SecurityGroupRule.remote_group_id == group.id,
+                    )
+                )
+            )
             s.delete(group)
 
     def create_rule(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -335,8 +429,9 @@ class SecurityGroupFamily:
             group = load_group(s, ctx, str(body.get("security_group_id") or ""))
             if fields["remote_group_id"]:
                 load_group(s, ctx, fields["remote_group_id"])
-            rule = SecurityGroupRule(project_id=group.project_id, security_group_id=group.id,
-                                     **fields)
+            rule = SecurityGroupRule(
+                project_id=group.project_id, security_group_id=group.id, **fields
+            )
             for other in _rules_of(s, [group.id])[group.id]:
                 if _rule_key(other) == _rule_key(rule):
                     raise exc.SecurityGroupRuleExists(other.id)
@@ -353,14 +448,16 @@ class SecurityGroupFamily:
                 raise exc.SecurityGroupRuleNotFound(rule_id)
             return render_rule(rule, _default_ids(s))
 
-    def list_rules(self, ctx: RequestContext,
-                   all_projects: bool = False) -> builtins.list[dict[str, Any]]:
+    def list_rules(
+        self, ctx: RequestContext, all_projects: bool = False
+    ) -> builtins.list[dict[str, Any]]:
         """Rules of the caller's groups (all projects' for an admin asking ``all_projects``)."""
         if ctx.project_id:
             self.ensure_default(ctx.project_id)
         with self.cloud.db.reader() as s:
-            query = sa.select(SecurityGroupRule).order_by(SecurityGroupRule.created_at,
-                                                          SecurityGroupRule.id)
+            query = sa.select(SecurityGroupRule).order_by(
+                SecurityGroupRule.created_at, SecurityGroupRule.id
+            )
             if not (all_projects and ctx.is_admin):
                 query = query.where(SecurityGroupRule.project_id == ctx.project_id)
             defaults = _default_ids(s)

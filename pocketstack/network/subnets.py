@@ -22,26 +22,58 @@ from pocketstack.network import exceptions as exc
 from pocketstack.network.models import IPAllocation, Network, Port, Subnet
 from pocketstack.network.networks import load_network, load_owned_network, visible_filter
 
-_CREATE_ATTRS = {"network_id", "ip_version", "cidr", "gateway_ip", "allocation_pools",
-                 "enable_dhcp", "dns_nameservers", "host_routes", "subnetpool_id",
-                 "ipv6_ra_mode", "ipv6_address_mode", "service_types", "segment_id",
-                 "use_default_subnetpool", "prefixlen", "dns_publish_fixed_ip"}
-_UPDATE_ATTRS = {"name", "description", "gateway_ip", "allocation_pools", "enable_dhcp",
-                 "dns_nameservers", "host_routes", "tags", "service_types"}
+_CREATE_ATTRS = {
+    "network_id",
+    "ip_version",
+    "cidr",
+    "gateway_ip",
+    "allocation_pools",
+    "enable_dhcp",
+    "dns_nameservers",
+    "host_routes",
+    "subnetpool_id",
+    "ipv6_ra_mode",
+    "ipv6_address_mode",
+    "service_types",
+    "segment_id",
+    "use_default_subnetpool",
+    "prefixlen",
+    "dns_publish_fixed_ip",
+}
+_UPDATE_ATTRS = {
+    "name",
+    "description",
+    "gateway_ip",
+    "allocation_pools",
+    "enable_dhcp",
+    "dns_nameservers",
+    "host_routes",
+    "tags",
+    "service_types",
+}
 
 
 def render(subnet: Subnet) -> dict[str, Any]:
     """The Neutron view of a subnet."""
     data = common.standard_attrs(subnet)
-    data.update({
-        "network_id": subnet.network_id, "ip_version": subnet.ip_version,
-        "cidr": subnet.cidr, "gateway_ip": subnet.gateway_ip,
-        "allocation_pools": [dict(p) for p in subnet.allocation_pools],
-        "enable_dhcp": subnet.enable_dhcp, "dns_nameservers": list(subnet.dns_nameservers),
-        "host_routes": [dict(r) for r in subnet.host_routes], "subnetpool_id": None,
-        "ipv6_ra_mode": None, "ipv6_address_mode": None, "service_types": [],
-        "segment_id": None, "dns_publish_fixed_ip": None,
-    })
+    data.update(
+        {
+            "network_id": subnet.network_id,
+            "ip_version": subnet.ip_version,
+            "cidr": subnet.cidr,
+            "gateway_ip": subnet.gateway_ip,
+            "allocation_pools": [dict(p) for p in subnet.allocation_pools],
+            "enable_dhcp": subnet.enable_dhcp,
+            "dns_nameservers": list(subnet.dns_nameservers),
+            "host_routes": [dict(r) for r in subnet.host_routes],
+            "subnetpool_id": None,
+            "ipv6_ra_mode": None,
+            "ipv6_address_mode": None,
+            "service_types": [],
+            "segment_id": None,
+            "dns_publish_fixed_ip": None,
+        }
+    )
     return data
 
 
@@ -69,8 +101,9 @@ def _gateway(body: dict[str, Any], net: ipaddress.IPv4Network) -> str | None:
 
 
 def _dns(body: dict[str, Any]) -> list[str]:
-    servers = [str(ipam.parse_ip(v, "dns_nameservers"))
-               for v in common.want_list(body, "dns_nameservers")]
+    servers = [
+        str(ipam.parse_ip(v, "dns_nameservers")) for v in common.want_list(body, "dns_nameservers")
+    ]
     if len(set(servers)) != len(servers):
         raise exc.InvalidInput(f"Duplicate nameserver in {servers}.")
     return servers
@@ -81,25 +114,35 @@ def _routes(body: dict[str, Any]) -> list[dict[str, str]]:
     for route in common.want_list(body, "host_routes"):
         if not isinstance(route, dict) or not {"destination", "nexthop"} <= set(route):
             raise exc.InvalidInput("host_routes entries need 'destination' and 'nexthop'.")
-        dest = ipam.parse_cidr(route["destination"]) if route["destination"] != "0.0.0.0/0" \
+        dest = (
+            ipam.parse_cidr(route["destination"])
+            if route["destination"] != "0.0.0.0/0"
             else ipaddress.ip_network("0.0.0.0/0")
-        routes.append({"destination": str(dest),
-                       "nexthop": str(ipam.parse_ip(route["nexthop"], "host_routes"))})
+        )
+        routes.append(
+            {
+                "destination": str(dest),
+                "nexthop": str(ipam.parse_ip(route["nexthop"], "host_routes")),
+            }
+        )
     return routes
 
 
 def _check_overlap(session: Session, network_id: str, cidr: ipaddress.IPv4Network) -> None:
     for other in session.scalars(sa.select(Subnet.cidr).where(Subnet.network_id == network_id)):
         if ipaddress.ip_network(other).overlaps(cidr):
-            raise exc.InvalidInput(f"Requested subnet with cidr: {cidr} for network: "
-                                   f"{network_id} overlaps with another subnet")
+            raise exc.InvalidInput(
+                f"Requested subnet with cidr: {cidr} for network: "
+                f"{network_id} overlaps with another subnet"
+            )
 
 
 def _parse_create(body: dict[str, Any]) -> dict[str, Any]:
     common.check_attrs(body, _CREATE_ATTRS)
     if str(body.get("ip_version", 4)) == "6":
-        raise exc.InvalidInput("IPv6 subnets are not supported yet (ip_version 6); "
-                               "create an IPv4 subnet.")
+        raise exc.InvalidInput(
+            "IPv6 subnets are not supported yet (ip_version 6); create an IPv4 subnet."
+        )
     if str(body.get("ip_version", 4)) != "4":
         raise exc.InvalidInput(f"'{body.get('ip_version')}' is not a valid ip_version.")
     if body.get("subnetpool_id") or body.get("use_default_subnetpool"):
@@ -110,14 +153,22 @@ def _parse_create(body: dict[str, Any]) -> dict[str, Any]:
         raise exc.InvalidInput("cidr is required.")
     cidr = ipam.parse_cidr(body["cidr"])
     gateway = _gateway(body, cidr)
-    pools = (ipam.validate_pools(cidr, gateway, body["allocation_pools"])
-             if body.get("allocation_pools") else ipam.default_pools(cidr, gateway))
-    return dict(cidr=str(cidr), gateway_ip=gateway, allocation_pools=pools,
-                enable_dhcp=common.want_bool(body, "enable_dhcp", True),
-                dns_nameservers=_dns(body), host_routes=_routes(body),
-                name=common.want_str(body, "name"),
-                description=common.want_str(body, "description"),
-                tags=[str(t) for t in common.want_list(body, "tags")])
+    pools = (
+        ipam.validate_pools(cidr, gateway, body["allocation_pools"])
+        if body.get("allocation_pools")
+        else ipam.default_pools(cidr, gateway)
+    )
+    return dict(
+        cidr=str(cidr),
+        gateway_ip=gateway,
+        allocation_pools=pools,
+        enable_dhcp=common.want_bool(body, "enable_dhcp", True),
+        dns_nameservers=_dns(body),
+        host_routes=_routes(body),
+        name=common.want_str(body, "name"),
+        description=common.want_str(body, "description"),
+        tags=[str(t) for t in common.want_list(body, "tags")],
+    )
 
 
 class SubnetFamily:
@@ -137,8 +188,12 @@ class SubnetFamily:
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, str(body["network_id"]))
             _check_overlap(s, net.id, ipaddress.IPv4Network(fields["cidr"]))
-            subnet = Subnet(project_id=common.owner_project(ctx, body) if ctx.is_admin
-                            else net.project_id, network_id=net.id, ip_version=4, **fields)
+            subnet = Subnet(
+                project_id=common.owner_project(ctx, body) if ctx.is_admin else net.project_id,
+                network_id=net.id,
+                ip_version=4,
+                **fields,
+            )
             s.add(subnet)
             common.touch(net)
             s.flush()
@@ -152,14 +207,16 @@ class SubnetFamily:
     def list(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
         """Subnets of the networks the caller sees (all when ``all_projects`` and admin)."""
         with self.cloud.db.reader() as s:
-            query = (sa.select(Subnet).join(Network, Network.id == Subnet.network_id)
-                     .order_by(Subnet.created_at, Subnet.id))
+            query = (
+                sa.select(Subnet)
+                .join(Network, Network.id == Subnet.network_id)
+                .order_by(Subnet.created_at, Subnet.id)
+            )
             if not (all_projects and ctx.is_admin):
                 query = query.where(visible_filter(ctx))
             return [render(sub) for sub in s.scalars(query)]
 
-    def update(self, ctx: RequestContext, subnet_id: str,
-               body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, ctx: RequestContext, subnet_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Change a subnet. Raises SubnetNotFound, NotAuthorized, InvalidInput."""
         common.check_attrs(body, _UPDATE_ATTRS)
         with self.cloud.db.transaction() as s:
@@ -174,8 +231,9 @@ class SubnetFamily:
             if "gateway_ip" in body:
                 subnet.gateway_ip = _gateway(body, cidr)
             if "allocation_pools" in body:
-                subnet.allocation_pools = ipam.validate_pools(cidr, subnet.gateway_ip,
-                                                              body["allocation_pools"])
+                subnet.allocation_pools = ipam.validate_pools(
+                    cidr, subnet.gateway_ip, body["allocation_pools"]
+                )
             elif "gateway_ip" in body:
                 ipam.validate_pools(cidr, subnet.gateway_ip, subnet.allocation_pools)
             if "dns_nameservers" in body:
@@ -198,9 +256,11 @@ class SubnetFamily:
         with self.cloud.db.transaction() as s:
             subnet = load_subnet(s, ctx, subnet_id)
             load_owned_network(s, ctx, subnet.network_id)
-            owners = s.scalars(sa.select(Port.device_owner)
-                               .join(IPAllocation, IPAllocation.port_id == Port.id)
-                               .where(IPAllocation.subnet_id == subnet.id))
+            owners = s.scalars(
+                sa.select(Port.device_owner)
+                .join(IPAllocation, IPAllocation.port_id == Port.id)
+                .where(IPAllocation.subnet_id == subnet.id)
+            )
             if any(o != "network:dhcp" for o in owners):
                 raise exc.SubnetInUse(subnet_id)
             s.execute(sa.delete(IPAllocation).where(IPAllocation.subnet_id == subnet.id))
@@ -208,5 +268,10 @@ class SubnetFamily:
 
     def for_network(self, session: Session, network_id: str) -> builtins.list[Subnet]:
         """The subnets of a network in creation order (IPAM tries them in this order)."""
-        return list(session.scalars(sa.select(Subnet).where(Subnet.network_id == network_id)
-                                    .order_by(Subnet.created_at, Subnet.id)))
+        return list(
+            session.scalars(
+                sa.select(Subnet)
+                .where(Subnet.network_id == network_id)
+                .order_by(Subnet.created_at, Subnet.id)
+            )
+        )

@@ -22,12 +22,26 @@ from urllib.parse import urlencode
 
 from pocketstack.common.http import ApiRequest, parse_bool, parse_int
 
-_CONTROL = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse",
-            "all_projects", "all_tenants"}
+_CONTROL = {
+    "fields",
+    "limit",
+    "marker",
+    "sort_key",
+    "sort_dir",
+    "page_reverse",
+    "all_projects",
+    "all_tenants",
+}
 _TAG_FILTERS = {"tags", "tags-any", "not-tags", "not-tags-any"}
-_ADMIN_ONLY = ("provider:network_type", "provider:physical_network",
-               "provider:segmentation_id", "binding:host_id", "binding:vif_type",
-               "binding:vif_details", "binding:profile")
+_ADMIN_ONLY = (
+    "provider:network_type",
+    "provider:physical_network",
+    "provider:segmentation_id",
+    "binding:host_id",
+    "binding:vif_type",
+    "binding:vif_details",
+    "binding:profile",
+)
 
 
 def view(req: ApiRequest, resource: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +95,12 @@ def _tags_match(req: ApiRequest, resource: dict[str, Any]) -> bool:
     tags = set(resource.get("tags") or [])
     for key in _TAG_FILTERS & set(req.query.keys()):
         wanted = {t for v in req.query_all(key) for t in v.split(",") if t}
-        ok = {"tags": wanted <= tags, "tags-any": bool(wanted & tags),
-              "not-tags": not wanted <= tags, "not-tags-any": not wanted & tags}[key]
+        ok = {
+            "tags": wanted <= tags,
+            "tags-any": bool(wanted & tags),
+            "not-tags": not wanted <= tags,
+            "not-tags-any": not wanted & tags,
+        }[key]
         if not ok:
             return False
     return True
@@ -90,14 +108,17 @@ def _tags_match(req: ApiRequest, resource: dict[str, Any]) -> bool:
 
 def filter_items(req: ApiRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Items matching every filter of the query (unknown attributes are ignored)."""
-    filters = {k: req.query_all(k) for k in req.query.keys()
-               if k not in _CONTROL and k not in _TAG_FILTERS}
+    filters = {
+        k: req.query_all(k) for k in req.query.keys() if k not in _CONTROL and k not in _TAG_FILTERS
+    }
     result = []
     for item in items:
         if not _tags_match(req, item):
             continue
-        if all(key not in item or any(_matches(item[key], w) for w in wanted)
-               for key, wanted in filters.items()):
+        if all(
+            key not in item or any(_matches(item[key], w) for w in wanted)
+            for key, wanted in filters.items()
+        ):
             result.append(item)
     return result
 
@@ -120,14 +141,19 @@ def _sort(req: ApiRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _link(req: ApiRequest, path: str, **changes: Any) -> str:
-    pairs = [(k, v) for k in req.query.keys() if k not in ("marker", "page_reverse")
-             for v in req.query_all(k)]
+    pairs = [
+        (k, v)
+        for k in req.query.keys()
+        if k not in ("marker", "page_reverse")
+        for v in req.query_all(k)
+    ]
     pairs += [(k, str(v)) for k, v in changes.items()]
     return f"{req.base_url}/v2.0/{path}?{urlencode(pairs)}"
 
 
-def page(req: ApiRequest, collection: str, path: str,
-         items: list[dict[str, Any]]) -> dict[str, Any]:
+def page(
+    req: ApiRequest, collection: str, path: str, items: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The list response body ``{collection: [...], collection_links: [...]?}``.
 
     ``collection`` is the body key (``security_groups``), ``path`` the URL path
@@ -140,7 +166,7 @@ def page(req: ApiRequest, collection: str, path: str,
         items = list(reversed(items))
     if marker:
         ids = [i["id"] for i in items]
-        items = items[ids.index(marker) + 1:] if marker in ids else items
+        items = items[ids.index(marker) + 1 :] if marker in ids else items
     links = []
     limit = req.query.get("limit")
     if limit:
@@ -148,12 +174,14 @@ def page(req: ApiRequest, collection: str, path: str,
         more = len(items) > size
         items = items[:size]
         if more and items:
-            links.append({"rel": "next", "href": _link(req, path,
-                                                       marker=items[-1]["id"])})
+            links.append({"rel": "next", "href": _link(req, path, marker=items[-1]["id"])})
         if marker and items:
-            links.append({"rel": "previous", "href": _link(req, path,
-                                                           marker=items[0]["id"],
-                                                           page_reverse="True")})
+            links.append(
+                {
+                    "rel": "previous",
+                    "href": _link(req, path, marker=items[0]["id"], page_reverse="True"),
+                }
+            )
     if reverse:
         items = list(reversed(items))
     body: dict[str, Any] = {collection: [select_fields(req, i) for i in items]}

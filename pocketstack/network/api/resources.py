@@ -28,8 +28,14 @@ class Collection:
             ``all_projects=false`` (Neutron's behaviour); otherwise only when asked.
     """
 
-    def __init__(self, path: str, singular: str, family: str, updatable: bool = True,
-                 admin_sees_all: bool = True):
+    def __init__(
+        self,
+        path: str,
+        singular: str,
+        family: str,
+        updatable: bool = True,
+        admin_sees_all: bool = True,
+    ):
         self.path = path
         self.singular = singular
         self.family = family
@@ -48,10 +54,12 @@ class Collection:
     def index(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2.0/<path>`` with filters, fields, sorting and pagination."""
         policy.enforce(req.ctx, self._rule("list"))
-        items = self._ops(req).list(req.ctx, all_projects=listing.all_projects(
-            req, self.admin_sees_all))
-        return listing.page(req, self.path.replace("-", "_"), self.path,
-                            [listing.view(req, i) for i in items])
+        items = self._ops(req).list(
+            req.ctx, all_projects=listing.all_projects(req, self.admin_sees_all)
+        )
+        return listing.page(
+            req, self.path.replace("-", "_"), self.path, [listing.view(req, i) for i in items]
+        )
 
     def show(self, req: ApiRequest) -> dict[str, Any]:
         """``GET /v2.0/<path>/{id}``."""
@@ -80,8 +88,11 @@ class Collection:
         coll = f"/v2.0/{self.path}"
         item = f"/v2.0/{self.path}/{{id}}"
         handlers: list[tuple[str, str, Callable[[ApiRequest], Any], int]] = [
-            ("GET", coll, self.index, 200), ("POST", coll, self.create, 201),
-            ("GET", item, self.show, 200), ("DELETE", item, self.delete, 204)]
+            ("GET", coll, self.index, 200),
+            ("POST", coll, self.create, 201),
+            ("GET", item, self.show, 200),
+            ("DELETE", item, self.delete, 204),
+        ]
         if self.updatable:
             handlers.append(("PUT", item, self.update, 200))
         return [route(m, p, h, status=s) for m, p, h, s in handlers]
@@ -92,8 +103,12 @@ COLLECTIONS = (
     Collection("subnets", "subnet", "subnets"),
     Collection("ports", "port", "ports"),
     # groups stay per project for admins too, so that ``default`` names one group
-    Collection("security-groups", "security_group", "security_groups",
-               admin_sees_all=False),
-    Collection("security-group-rules", "security_group_rule", "security_group_rules",
-               updatable=False, admin_sees_all=False),
+    Collection("security-groups", "security_group", "security_groups", admin_sees_all=False),
+    Collection(
+        "security-group-rules",
+        "security_group_rule",
+        "security_group_rules",
+        updatable=False,
+        admin_sees_all=False,
+    ),
 )

@@ -26,40 +26,68 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "quotas": ("Quota management support", "Expose functions for quotas management."),
     "security-group": ("security-group", "The security groups extension."),
     "sort-key-validation": ("Sort keys validation", "Sort keys are validated."),
-    "standard-attr-description": ("standard-attr-description",
-                                  "Extension to add descriptions to standard attributes."),
-    "standard-attr-revisions": ("Resource revision numbers",
-                                "This extension will display the revision number."),
-    "standard-attr-timestamp": ("Resource timestamps",
-                                "Adds created_at and updated_at fields."),
-    "stateful-security-group": ("Stateful security group",
-                                "Indicates if the security group is stateful or not."),
+    "standard-attr-description": (
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes.",
+    ),
+    "standard-attr-revisions": (
+        "Resource revision numbers",
+        "This extension will display the revision number.",
+    ),
+    "standard-attr-timestamp": ("Resource timestamps", "Adds created_at and updated_at fields."),
+    "stateful-security-group": (
+        "Stateful security group",
+        "Indicates if the security group is stateful or not.",
+    ),
     "pagination": ("Pagination support", "Extension that indicates pagination is enabled."),
     "sorting": ("Sorting support", "Extension that indicates sorting is enabled."),
 }
-COLLECTIONS = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
-               ("security_group", "security-groups"),
-               ("security_group_rule", "security-group-rules"), ("quota", "quotas"))
+COLLECTIONS = (
+    ("network", "networks"),
+    ("subnet", "subnets"),
+    ("port", "ports"),
+    ("security_group", "security-groups"),
+    ("security_group_rule", "security-group-rules"),
+    ("quota", "quotas"),
+)
 
 
 def versions(req: ApiRequest) -> dict[str, Any]:
     """``GET /networking/``: the one API version."""
-    return {"versions": [{"id": "v2.0", "status": "CURRENT",
-                          "links": [{"href": f"{req.base_url}/v2.0/", "rel": "self"}]}]}
+    return {
+        "versions": [
+            {
+                "id": "v2.0",
+                "status": "CURRENT",
+                "links": [{"href": f"{req.base_url}/v2.0/", "rel": "self"}],
+            }
+        ]
+    }
 
 
 def resources(req: ApiRequest) -> dict[str, Any]:
     """``GET /networking/v2.0/``: the collections of v2.0."""
-    return {"resources": [
-        {"name": name, "collection": coll,
-         "links": [{"href": f"{req.base_url}/v2.0/{coll}", "rel": "self"}]}
-        for name, coll in COLLECTIONS]}
+    return {
+        "resources": [
+            {
+                "name": name,
+                "collection": coll,
+                "links": [{"href": f"{req.base_url}/v2.0/{coll}", "rel": "self"}],
+            }
+            for name, coll in COLLECTIONS
+        ]
+    }
 
 
 def _extension(alias: str) -> dict[str, Any]:
     name, description = EXTENSIONS[alias]
-    return {"alias": alias, "name": name, "description": description, "updated": _UPDATED,
-            "links": []}
+    return {
+        "alias": alias,
+        "name": name,
+        "description": description,
+        "updated": _UPDATED,
+        "links": [],
+    }
 
 
 def list_extensions(req: ApiRequest) -> dict[str, Any]:
@@ -78,9 +106,17 @@ def show_extension(req: ApiRequest) -> dict[str, Any]:
 
 
 #: Default per-project limits shown by ``GET /v2.0/quotas/{project_id}`` (not enforced yet).
-DEFAULT_QUOTAS = {"network": 100, "subnet": 100, "port": 500, "security_group": 10,
-                  "security_group_rule": 100, "router": 10, "floatingip": 50,
-                  "rbac_policy": 10, "subnetpool": -1}
+DEFAULT_QUOTAS = {
+    "network": 100,
+    "subnet": 100,
+    "port": 500,
+    "security_group": 10,
+    "security_group_rule": 100,
+    "router": 10,
+    "floatingip": 50,
+    "rbac_policy": 10,
+    "subnetpool": -1,
+}
 
 
 def show_quota(req: ApiRequest) -> dict[str, Any]:

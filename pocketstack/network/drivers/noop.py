@@ -16,8 +16,7 @@ class NoopDriver(NetworkDriver):
 
     name = "noop"
     vif_type = "noop"
-    capabilities = {"dhcp": False, "security_groups": False, "vxlan": False,
-                    "external": False}
+    capabilities = {"dhcp": False, "security_groups": False, "vxlan": False, "external": False}
 
     def __init__(self, conf: Any = None):
         super().__init__(conf)

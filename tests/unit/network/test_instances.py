@@ -27,8 +27,11 @@ def test_bootstrap_is_idempotent_and_makes_public_and_private(net):
     private = net.networks.get(DEMO, ids["private_network_id"])
     assert private["project_id"] == "demo"
     subnet = net.subnets.get(DEMO, private["subnets"][0])
-    assert (subnet["cidr"], subnet["gateway_ip"], subnet["enable_dhcp"]) == \
-        ("10.0.0.0/24", "10.0.0.1", True)
+    assert (subnet["cidr"], subnet["gateway_ip"], subnet["enable_dhcp"]) == (
+        "10.0.0.0/24",
+        "10.0.0.1",
+        True,
+    )
     pub_subnet = net.subnets.get(DEMO, public["subnets"][0])
     assert (pub_subnet["name"], pub_subnet["enable_dhcp"]) == ("public-subnet", False)
 
@@ -57,8 +60,9 @@ def test_validate_rejects_unknown_and_foreign_networks_and_bad_ips(net):
         net.validate_networks(DEMO, [{"uuid": private, "fixed_ip": "192.168.1.5"}])
     with pytest.raises(exc.InvalidIpForSubnet):
         net.validate_networks(DEMO, [{"uuid": private, "fixed_ip": "10.0.0.1"}])
-    assert net.validate_networks(DEMO, [{"uuid": private, "fixed_ip": "10.0.0.50"}]) == \
-        [{"uuid": private, "fixed_ip": "10.0.0.50"}]
+    assert net.validate_networks(DEMO, [{"uuid": private, "fixed_ip": "10.0.0.50"}]) == [
+        {"uuid": private, "fixed_ip": "10.0.0.50"}
+    ]
 
 
 def test_allocate_and_deallocate_for_instance(net):
@@ -100,12 +104,18 @@ def test_failed_allocation_leaves_nothing(net):
     before = net.ports.list(DEMO)
     with pytest.raises(exc.SecurityGroupNotFound):
         net.allocate_for_instance(DEMO, "vm-3", "demo", "h", [{"uuid": private}], ["nosuch"])
-    taken = net.ports.create(DEMO, {"network_id": private,
-                                    "fixed_ips": [{"ip_address": "10.0.0.9"}]})
+    taken = net.ports.create(
+        DEMO, {"network_id": private, "fixed_ips": [{"ip_address": "10.0.0.9"}]}
+    )
     with pytest.raises(exc.IpAddressAlreadyAllocated):
-        net.allocate_for_instance(DEMO, "vm-3", "demo", "h",
-                                  [{"uuid": private}, {"uuid": private, "fixed_ip": "10.0.0.9"}],
-                                  [])
+        net.allocate_for_instance(
+            DEMO,
+            "vm-3",
+            "demo",
+            "h",
+            [{"uuid": private}, {"uuid": private, "fixed_ip": "10.0.0.9"}],
+            [],
+        )
     assert net.ports.list(DEMO) == before + [taken]
     assert net.get_instance_network_info(DEMO, "vm-3") == []
 
@@ -113,8 +123,10 @@ def test_failed_allocation_leaves_nothing(net):
 def test_security_group_ids_by_name_or_id(net):
     group = net.security_groups.create(DEMO, {"name": "web"})
     default = net.security_group_ids(DEMO, "demo", ["default"])[0]
-    assert net.security_group_ids(DEMO, "demo", ["web", group["id"], "default"]) == \
-        [group["id"], default]
+    assert net.security_group_ids(DEMO, "demo", ["web", group["id"], "default"]) == [
+        group["id"],
+        default,
+    ]
     with pytest.raises(exc.SecurityGroupNotFound):
         net.security_group_ids(DEMO, "demo", ["nope"])
     net.security_groups.create(DEMO, {"name": "web"})

@@ -19,8 +19,9 @@ from pocketstack.network import exceptions as exc
 from pocketstack.network import ipam
 
 DEMO = RequestContext(user_id="u", project_id="demo", roles=("member",))
-PG_ADMIN_URL = os.environ.get("POCKETSTACK_TEST_PG",
-                              "postgresql+psycopg2://postgres@127.0.0.1:5432")
+PG_ADMIN_URL = os.environ.get(
+    "POCKETSTACK_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432"
+)
 
 
 def _subnet(net, cidr: str, **extra):
@@ -34,17 +35,24 @@ def test_default_pool_is_every_host_but_the_gateway(cloud):
     assert subnet["gateway_ip"] == "10.1.0.1"
     assert subnet["allocation_pools"] == [{"start": "10.1.0.2", "end": "10.1.0.254"}]
     middle = ipam.default_pools(ipaddress.ip_network("10.1.0.0/29"), "10.1.0.3")
-    assert middle == [{"start": "10.1.0.1", "end": "10.1.0.2"},
-                      {"start": "10.1.0.4", "end": "10.1.0.6"}]
+    assert middle == [
+        {"start": "10.1.0.1", "end": "10.1.0.2"},
+        {"start": "10.1.0.4", "end": "10.1.0.6"},
+    ]
 
 
-@pytest.mark.parametrize("pools, gateway", [
-    ([{"start": "10.1.0.2", "end": "10.1.1.5"}], "10.1.0.1"),     # beyond the cidr
-    ([{"start": "10.1.0.9", "end": "10.1.0.5"}], "10.1.0.1"),     # inverted
-    ([{"start": "10.1.0.2", "end": "10.1.0.9"},
-      {"start": "10.1.0.9", "end": "10.1.0.20"}], "10.1.0.1"),    # overlapping
-    ([{"start": "10.1.0.1", "end": "10.1.0.9"}], "10.1.0.1"),     # holds the gateway
-])
+@pytest.mark.parametrize(
+    "pools, gateway",
+    [
+        ([{"start": "10.1.0.2", "end": "10.1.1.5"}], "10.1.0.1"),  # beyond the cidr
+        ([{"start": "10.1.0.9", "end": "10.1.0.5"}], "10.1.0.1"),  # inverted
+        (
+            [{"start": "10.1.0.2", "end": "10.1.0.9"}, {"start": "10.1.0.9", "end": "10.1.0.20"}],
+            "10.1.0.1",
+        ),  # overlapping
+        ([{"start": "10.1.0.1", "end": "10.1.0.9"}], "10.1.0.1"),  # holds the gateway
+    ],
+)
 def test_invalid_pools_are_400(pools, gateway):
     with pytest.raises(exc.InvalidAllocationPool) as err:
         ipam.validate_pools(ipaddress.ip_network("10.1.0.0/24"), gateway, pools)
@@ -62,15 +70,23 @@ def test_requested_addresses_are_checked(cloud):
     ports = cloud.network.ports
     for bad in ("10.2.0.0", "10.2.0.255", "10.2.0.1", "10.3.0.5"):
         with pytest.raises((exc.InvalidIpForSubnet, exc.InvalidIpForNetwork)) as err:
-            ports.create(DEMO, {"network_id": subnet["network_id"],
-                                "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": bad}]
-                                if bad != "10.3.0.5" else [{"ip_address": bad}]})
+            ports.create(
+                DEMO,
+                {
+                    "network_id": subnet["network_id"],
+                    "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": bad}]
+                    if bad != "10.3.0.5"
+                    else [{"ip_address": bad}],
+                },
+            )
         assert err.value.status == 400
-    ports.create(DEMO, {"network_id": subnet["network_id"],
-                        "fixed_ips": [{"ip_address": "10.2.0.77"}]})
+    ports.create(
+        DEMO, {"network_id": subnet["network_id"], "fixed_ips": [{"ip_address": "10.2.0.77"}]}
+    )
     with pytest.raises(exc.IpAddressAlreadyAllocated) as err:
-        ports.create(DEMO, {"network_id": subnet["network_id"],
-                            "fixed_ips": [{"ip_address": "10.2.0.77"}]})
+        ports.create(
+            DEMO, {"network_id": subnet["network_id"], "fixed_ips": [{"ip_address": "10.2.0.77"}]}
+        )
     assert err.value.status == 409
 
 
@@ -78,8 +94,7 @@ def test_exhaustion_and_release(cloud):
     subnet = _subnet(cloud.network, "10.4.0.0/29")  # 6 hosts, 5 after the gateway
     net_id = subnet["network_id"]
     made = [cloud.network.ports.create(DEMO, {"network_id": net_id}) for _ in range(5)]
-    assert [p["fixed_ips"][0]["ip_address"] for p in made] == \
-        [f"10.4.0.{i}" for i in range(2, 7)]
+    assert [p["fixed_ips"][0]["ip_address"] for p in made] == [f"10.4.0.{i}" for i in range(2, 7)]
     with pytest.raises(exc.IpAddressGenerationFailure) as err:
         cloud.network.ports.create(DEMO, {"network_id": net_id})
     assert err.value.status == 409

@@ -34,32 +34,38 @@ def test_visibility_of_private_shared_and_external_networks(cloud):
         cloud.network.networks.get(OTHER, mine["id"])
     with pytest.raises(exc.NetworkNotFound):
         cloud.network.networks.delete(OTHER, mine["id"])
-    assert {n["id"] for n in cloud.network.networks.list(OTHER)} == {shared["id"],
-                                                                      external["id"]}
+    assert {n["id"] for n in cloud.network.networks.list(OTHER)} == {shared["id"], external["id"]}
     with pytest.raises(exc.NotAuthorized):
         cloud.network.networks.update(OTHER, shared["id"], {"name": "mine now"})
     cloud.network.ports.create(OTHER, {"network_id": shared["id"]})
     with pytest.raises(exc.NotAuthorized):
         cloud.network.ports.create(OTHER, {"network_id": external["id"]})
     with pytest.raises(exc.NotAuthorized):
-        cloud.network.subnets.create(OTHER, {"network_id": shared["id"],
-                                             "cidr": "10.0.0.0/24"})
+        cloud.network.subnets.create(OTHER, {"network_id": shared["id"], "cidr": "10.0.0.0/24"})
 
 
 def test_subnet_rules(cloud):
     net = cloud.network.networks.create(DEMO, {"name": "n"})
     with pytest.raises(exc.InvalidInput, match="IPv6"):
-        cloud.network.subnets.create(DEMO, {"network_id": net["id"], "ip_version": 6,
-                                            "cidr": "fd00::/64"})
-    sub = cloud.network.subnets.create(DEMO, {"network_id": net["id"], "cidr": "10.0.0.0/24",
-                                              "gateway_ip": None,
-                                              "dns_nameservers": ["8.8.8.8"]})
+        cloud.network.subnets.create(
+            DEMO, {"network_id": net["id"], "ip_version": 6, "cidr": "fd00::/64"}
+        )
+    sub = cloud.network.subnets.create(
+        DEMO,
+        {
+            "network_id": net["id"],
+            "cidr": "10.0.0.0/24",
+            "gateway_ip": None,
+            "dns_nameservers": ["8.8.8.8"],
+        },
+    )
     assert sub["gateway_ip"] is None
     assert sub["allocation_pools"] == [{"start": "10.0.0.1", "end": "10.0.0.254"}]
     with pytest.raises(exc.InvalidInput, match="overlaps"):
         cloud.network.subnets.create(DEMO, {"network_id": net["id"], "cidr": "10.0.0.128/25"})
-    port = cloud.network.ports.create(DEMO, {"network_id": net["id"],
-                                             "device_owner": "compute:nova"})
+    port = cloud.network.ports.create(
+        DEMO, {"network_id": net["id"], "device_owner": "compute:nova"}
+    )
     with pytest.raises(exc.SubnetInUse):
         cloud.network.subnets.delete(DEMO, sub["id"])
     with pytest.raises(exc.NetworkInUse):
@@ -71,12 +77,14 @@ def test_subnet_rules(cloud):
 
 def test_port_mac_and_groups(cloud):
     net = cloud.network.networks.create(DEMO, {"name": "n"})
-    port = cloud.network.ports.create(DEMO, {"network_id": net["id"],
-                                             "mac_address": "fa:16:3e:00:00:01"})
+    port = cloud.network.ports.create(
+        DEMO, {"network_id": net["id"], "mac_address": "fa:16:3e:00:00:01"}
+    )
     assert port["fixed_ips"] == [] and port["mac_address"] == "fa:16:3e:00:00:01"
     with pytest.raises(exc.MacAddressInUse):
-        cloud.network.ports.create(DEMO, {"network_id": net["id"],
-                                          "mac_address": "FA:16:3E:00:00:01"})
+        cloud.network.ports.create(
+            DEMO, {"network_id": net["id"], "mac_address": "FA:16:3E:00:00:01"}
+        )
     default = cloud.network.security_group_ids(DEMO, "demo", ["default"])
     assert port["security_groups"] == default
     with pytest.raises(exc.NotAuthorized):
@@ -91,31 +99,48 @@ def test_port_mac_and_groups(cloud):
 def test_default_group_rules_and_protection(cloud):
     [default] = cloud.network.security_groups.list(DEMO)
     assert default["name"] == "default"
-    rules = {(r["direction"], r["ethertype"], r["remote_group_id"])
-             for r in default["security_group_rules"]}
-    assert rules == {("egress", "IPv4", None), ("egress", "IPv6", None),
-                     ("ingress", "IPv4", default["id"]), ("ingress", "IPv6", default["id"])}
+    rules = {
+        (r["direction"], r["ethertype"], r["remote_group_id"])
+        for r in default["security_group_rules"]
+    }
+    assert rules == {
+        ("egress", "IPv4", None),
+        ("egress", "IPv6", None),
+        ("ingress", "IPv4", default["id"]),
+        ("ingress", "IPv6", default["id"]),
+    }
     with pytest.raises(exc.SecurityGroupCannotRemoveDefault):
         cloud.network.security_groups.delete(DEMO, default["id"])
     with pytest.raises(exc.SecurityGroupNotFound):
         cloud.network.security_groups.get(OTHER, default["id"])
 
 
-@pytest.mark.parametrize("rule, error", [
-    ({"protocol": "tcp", "port_range_min": 30, "port_range_max": 20},
-     exc.SecurityGroupInvalidPortRange),
-    ({"protocol": "tcp", "port_range_min": 0, "port_range_max": 70000},
-     exc.SecurityGroupInvalidPortRange),
-    ({"port_range_min": 22, "port_range_max": 22}, exc.SecurityGroupInvalidPortRange),
-    ({"protocol": "gre", "port_range_min": 22, "port_range_max": 22},
-     exc.SecurityGroupInvalidPortRange),
-    ({"protocol": "bogus"}, exc.SecurityGroupRuleInvalidProtocol),
-    ({"protocol": "icmp", "port_range_min": 300}, exc.SecurityGroupInvalidPortRange),
-    ({"remote_ip_prefix": "fd00::/64"}, exc.SecurityGroupRuleParameterConflict),
-    ({"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "x"},
-     exc.SecurityGroupRuleParameterConflict),
-    ({"direction": "sideways"}, exc.InvalidInput),
-])
+@pytest.mark.parametrize(
+    "rule, error",
+    [
+        (
+            {"protocol": "tcp", "port_range_min": 30, "port_range_max": 20},
+            exc.SecurityGroupInvalidPortRange,
+        ),
+        (
+            {"protocol": "tcp", "port_range_min": 0, "port_range_max": 70000},
+            exc.SecurityGroupInvalidPortRange,
+        ),
+        ({"port_range_min": 22, "port_range_max": 22}, exc.SecurityGroupInvalidPortRange),
+        (
+            {"protocol": "gre", "port_range_min": 22, "port_range_max": 22},
+            exc.SecurityGroupInvalidPortRange,
+        ),
+        ({"protocol": "bogus"}, exc.SecurityGroupRuleInvalidProtocol),
+        ({"protocol": "icmp", "port_range_min": 300}, exc.SecurityGroupInvalidPortRange),
+        ({"remote_ip_prefix": "fd00::/64"}, exc.SecurityGroupRuleParameterConflict),
+        (
+            {"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "x"},
+            exc.SecurityGroupRuleParameterConflict,
+        ),
+        ({"direction": "sideways"}, exc.InvalidInput),
+    ],
+)
 def test_invalid_rules_are_400(cloud, rule, error):
     group = cloud.network.security_groups.create(DEMO, {"name": "g"})
     body = {"security_group_id": group["id"], "direction": "ingress", **rule}
@@ -127,17 +152,33 @@ def test_invalid_rules_are_400(cloud, rule, error):
 def test_rule_normalisation_duplicates_and_group_in_use(cloud):
     group = cloud.network.security_groups.create(DEMO, {"name": "web"})
     assert len(group["security_group_rules"]) == 2
-    rule = cloud.network.security_group_rules.create(DEMO, {
-        "security_group_id": group["id"], "direction": "ingress", "protocol": "6",
-        "port_range_min": 80, "remote_ip_prefix": "10.1.2.3/16"})
+    rule = cloud.network.security_group_rules.create(
+        DEMO,
+        {
+            "security_group_id": group["id"],
+            "direction": "ingress",
+            "protocol": "6",
+            "port_range_min": 80,
+            "remote_ip_prefix": "10.1.2.3/16",
+        },
+    )
     assert rule["remote_ip_prefix"] == "10.1.0.0/16" and rule["port_range_max"] == 80
     with pytest.raises(exc.SecurityGroupRuleExists):
-        cloud.network.security_group_rules.create(DEMO, {
-            "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp",
-            "port_range_min": 80, "port_range_max": 80, "remote_ip_prefix": "10.1.0.0/16"})
+        cloud.network.security_group_rules.create(
+            DEMO,
+            {
+                "security_group_id": group["id"],
+                "direction": "ingress",
+                "protocol": "tcp",
+                "port_range_min": 80,
+                "port_range_max": 80,
+                "remote_ip_prefix": "10.1.0.0/16",
+            },
+        )
     net = cloud.network.networks.create(DEMO, {"name": "n"})
-    port = cloud.network.ports.create(DEMO, {"network_id": net["id"],
-                                             "security_groups": [group["id"]]})
+    port = cloud.network.ports.create(
+        DEMO, {"network_id": net["id"], "security_groups": [group["id"]]}
+    )
     with pytest.raises(exc.SecurityGroupInUse):
         cloud.network.security_groups.delete(DEMO, group["id"])
     cloud.network.ports.delete(DEMO, port["id"])
@@ -146,7 +187,6 @@ def test_rule_normalisation_duplicates_and_group_in_use(cloud):
 
 def test_reader_may_only_read():
     assert policy.allowed(READER, "network:networks:list")
-    for op in ("networks:create", "ports:update", "security_group_rules:create",
-               "subnets:delete"):
+    for op in ("networks:create", "ports:update", "security_group_rules:create", "subnets:delete"):
         assert not policy.allowed(READER, f"network:{op}")
         assert policy.allowed(DEMO, f"network:{op}")
