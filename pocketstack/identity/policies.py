@@ -3,10 +3,13 @@
 - admin manages domains, projects, users, groups, roles, assignments, regions, services and
   endpoints;
 - any authenticated user may show and update itself, change its own password, list its own
-  projects and groups, and manage its own application credentials (the managers answer 404
-  when the user id is not the caller's);
+  projects (``/v3/users/{id}/projects``, ``/v3/auth/projects``) and groups, and manage its
+  own application credentials;
 - reader (and member) may read roles, regions, services, endpoints, its own domain and the
-  projects it has a role on.
+  projects it has a role on;
+- as Keystone's defaults, a non-admin gets 403 (not 404) for listing projects or users and
+  for showing a domain, project or user it may not see: clients rely on it
+  (openstackclient's ``find_project``/``find_user`` then use the id as given).
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ RULES = {
     "identity:create_domain": "admin", "identity:update_domain": "admin",
     "identity:delete_domain": "admin",
     # projects
-    "identity:list_projects": "reader", "identity:get_project": "reader",
+    "identity:list_projects": "admin", "identity:get_project": "reader",
     "identity:create_project": "admin", "identity:update_project": "admin",
     "identity:delete_project": "admin", "identity:list_user_projects": "any",
     # users
-    "identity:list_users": "reader", "identity:get_user": "any",
+    "identity:list_users": "admin", "identity:get_user": "any",
     "identity:create_user": "admin", "identity:update_user": "any",
     "identity:delete_user": "admin", "identity:change_password": "any",
     "identity:list_groups_for_user": "any",

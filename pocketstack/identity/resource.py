@@ -60,9 +60,14 @@ class DomainManager:
             return list(s.scalars(q))
 
     def get_domain(self, ctx: RequestContext, domain_id: str) -> Domain:
-        """One domain; a non-admin may see only its own (404 otherwise)."""
+        """One domain; a non-admin may see only its own.
+
+        Raises:
+            DomainNotFound (admin, unknown id); ForbiddenAction (403) for a non-admin asking
+            for any other domain, known or not (Keystone's default ``identity:get_domain``).
+        """
         if not ctx.is_admin and domain_id != ctx.domain_id:
-            raise exc.DomainNotFound(f"Could not find domain: {domain_id}.")
+            raise exc.ForbiddenAction(exc.NOT_YOURS)
         with self.db.reader() as s:
             return get_domain(s, domain_id)
 
@@ -130,7 +135,9 @@ class ProjectManager:
 
     def list_projects(self, ctx: RequestContext, filters: dict[str, Any]) -> list[Project]:
         """Projects matching ``filters`` (``domain_id``, ``name``, ``enabled``,
-        ``parent_id``, ``tags``: all tags, ``tags-any``). A non-admin sees only the
+        ``parent_id``, ``tags``: all tags, ``tags-any``). Policy admits only admins (a
+        non-admin gets 403, as Keystone's default; it lists its own projects with
+        ``projects_for_user``); should a non-admin context get here, it sees only the
         projects it has a role on."""
         q = sa.select(Project).order_by(Project.name)
         for key in ("domain_id", "name", "enabled"):
@@ -152,13 +159,19 @@ class ProjectManager:
         return rows
 
     def get_project(self, ctx: RequestContext, project_id: str) -> Project:
-        """One project; a non-admin sees only projects it has a role on (404 otherwise)."""
+        """One project; a non-admin sees only projects it has a role on.
+
+        Raises:
+            ProjectNotFound (admin or own project, unknown id); ForbiddenAction (403) for a
+            non-admin asking for any other project, known or not. This follows Keystone's
+            default ``identity:get_project`` policy; clients rely on it (openstackclient's
+            ``find_project`` uses the id as given only when Identity answers 403).
+        """
         with self.db.reader() as s:
-            project = get_project(s, project_id)
             if not ctx.is_admin and project_id != ctx.project_id and project_id not in {
                     p.id for p in projects_of_user(s, ctx.user_id or "")}:
-                raise exc.ProjectNotFound(f"Could not find project: {project_id}.")
-            return project
+                raise exc.ForbiddenAction(exc.NOT_YOURS)
+            return get_project(s, project_id)
 
     def create_project(self, ctx: RequestContext, name: str, domain_id: str | None = None,
                        description: str = "", enabled: bool = True,
@@ -215,8 +228,9 @@ class ProjectManager:
         self.identity.tokens.revoke_project(project_id)
 
     def projects_for_user(self, ctx: RequestContext, user_id: str) -> list[Project]:
-        """Projects the user has a role on (GET /v3/users/{id}/projects; self or admin)."""
+        """Projects the user has a role on (GET /v3/users/{id}/projects; self or admin,
+        ForbiddenAction (403) for anyone else, as Keystone)."""
         if not ctx.is_admin and user_id != ctx.user_id:
-            raise exc.UserNotFound(f"Could not find user: {user_id}.")
+            raise exc.ForbiddenAction(exc.NOT_YOURS)
         with self.db.reader() as s:
             return [p for p in projects_of_user(s, user_id)]

@@ -44,8 +44,10 @@ def get_group(s: Session, group_id: str) -> Group:
 
 
 def _self_or_admin(ctx: RequestContext, user_id: str) -> None:
+    """ForbiddenAction (403) unless the caller is admin or that user, known or not
+    (Keystone's default ``identity:get_user``; clients fall back to the id on 403)."""
     if not ctx.is_admin and ctx.user_id != user_id:
-        raise exc.UserNotFound(f"Could not find user: {user_id}.")
+        raise exc.ForbiddenAction(exc.NOT_YOURS)
 
 
 class UserManager:
@@ -57,7 +59,8 @@ class UserManager:
 
     def list_users(self, ctx: RequestContext, domain_id: str | None = None,
                    name: str | None = None, enabled: bool | None = None) -> list[User]:
-        """Users matching the filters (admin: all; others: only themselves)."""
+        """Users matching the filters. Policy admits only admins (403 for others, as
+        Keystone's default); should a non-admin context get here, it sees only itself."""
         q = sa.select(User).order_by(User.name)
         for key, value in (("domain_id", domain_id), ("name", name), ("enabled", enabled)):
             if value is not None:
@@ -68,7 +71,7 @@ class UserManager:
             return list(s.scalars(q))
 
     def get_user(self, ctx: RequestContext, user_id: str) -> User:
-        """One user (self or admin; 404 otherwise)."""
+        """One user (self or admin; ForbiddenAction (403) for another user; UserNotFound)."""
         _self_or_admin(ctx, user_id)
         with self.db.reader() as s:
             return get_user(s, user_id)
