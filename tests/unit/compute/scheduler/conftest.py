@@ -15,25 +15,48 @@ from pocketstack.compute.scheduler import host_manager
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1/postgres"
 
 
-def _add_host(db, conf, host, *, vcpus=8, memory_mb=8192, local_gb=100, az="nova",
-             hypervisor_type="QEMU", cpu_info="x86_64 (QEMU 8.2)", **conf_changes):
+def _add_host(
+    db,
+    conf,
+    host,
+    *,
+    vcpus=8,
+    memory_mb=8192,
+    local_gb=100,
+    az="nova",
+    hypervisor_type="QEMU",
+    cpu_info="x86_64 (QEMU 8.2)",
+    **conf_changes,
+):
     """Register ``host`` as its compute agent would: heartbeat, then resources.
 
     ``conf_changes`` (e.g. ``cpu_allocation_ratio=1.0``) set that node's ratios.
     """
     host_manager.report_service(db, host, availability_zone=az)
     node_conf = conf.replace(**conf_changes) if conf_changes else conf
-    host_manager.report_compute_node(db, node_conf, host, {
-        "vcpus": vcpus, "memory_mb": memory_mb, "local_gb": local_gb,
-        "hypervisor_type": hypervisor_type, "hypervisor_version": 8002000,
-        "cpu_info": cpu_info,
-    })
+    host_manager.report_compute_node(
+        db,
+        node_conf,
+        host,
+        {
+            "vcpus": vcpus,
+            "memory_mb": memory_mb,
+            "local_gb": local_gb,
+            "hypervisor_type": hypervisor_type,
+            "hypervisor_version": 8002000,
+            "cpu_info": cpu_info,
+        },
+    )
 
 
 def _exact_conf(conf):
     """``conf`` without overcommit or reserved memory: totals are the limits."""
-    return conf.replace(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0,
-                        disk_allocation_ratio=1.0, reserved_host_memory_mb=0)
+    return conf.replace(
+        cpu_allocation_ratio=1.0,
+        ram_allocation_ratio=1.0,
+        disk_allocation_ratio=1.0,
+        reserved_host_memory_mb=0,
+    )
 
 
 @pytest.fixture

@@ -21,12 +21,14 @@ def usage(db, host="node1"):
 
 def allocation_sums(db, host="node1"):
     with db.reader() as s:
-        row = s.execute(sa.select(
-            sa.func.coalesce(sa.func.sum(Allocation.vcpus), 0),
-            sa.func.coalesce(sa.func.sum(Allocation.memory_mb), 0),
-            sa.func.coalesce(sa.func.sum(Allocation.disk_gb), 0),
-            sa.func.count(Allocation.instance_uuid),
-        ).where(Allocation.host == host)).one()
+        row = s.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(Allocation.vcpus), 0),
+                sa.func.coalesce(sa.func.sum(Allocation.memory_mb), 0),
+                sa.func.coalesce(sa.func.sum(Allocation.disk_gb), 0),
+                sa.func.count(Allocation.instance_uuid),
+            ).where(Allocation.host == host)
+        ).one()
         return tuple(int(v) for v in row)
 
 
@@ -55,8 +57,9 @@ def test_release_is_idempotent(db, exact_conf, add_host):
     assert usage(db) == (1, 512, 1, 1)
 
 
-@pytest.mark.parametrize("request_", [(5, 256, 1), (1, 4097, 1), (1, 256, 41)],
-                         ids=["vcpus", "ram", "disk"])
+@pytest.mark.parametrize(
+    "request_", [(5, 256, 1), (1, 4097, 1), (1, 256, 41)], ids=["vcpus", "ram", "disk"]
+)
 def test_claim_over_capacity_is_lost_and_changes_nothing(db, exact_conf, add_host, request_):
     add_host(db, exact_conf, "node1", vcpus=4, memory_mb=4096, local_gb=40)
     assert not claims.claim(db, "node1", "i1", *request_)
@@ -65,8 +68,17 @@ def test_claim_over_capacity_is_lost_and_changes_nothing(db, exact_conf, add_hos
 
 
 def test_claim_limits_count_ratio_and_reserved_memory(db, conf, add_host):
-    add_host(db, conf, "node1", vcpus=2, memory_mb=2048, local_gb=10,
-             cpu_allocation_ratio=4.0, ram_allocation_ratio=1.5, reserved_host_memory_mb=512)
+    add_host(
+        db,
+        conf,
+        "node1",
+        vcpus=2,
+        memory_mb=2048,
+        local_gb=10,
+        cpu_allocation_ratio=4.0,
+        ram_allocation_ratio=1.5,
+        reserved_host_memory_mb=512,
+    )
     assert claims.claim(db, "node1", "i1", 8, 2560, 1)  # 2*4 vCPUs, 2048*1.5-512 MB
     assert not claims.claim(db, "node1", "i2", 1, 1, 1)
 

@@ -8,8 +8,14 @@ from pocketstack.common.db import utcnow
 from pocketstack.compute.models import Allocation, ComputeNode, Service
 from pocketstack.compute.scheduler import host_manager
 
-RESOURCES = {"vcpus": 4, "memory_mb": 4096, "local_gb": 40, "hypervisor_type": "QEMU",
-             "hypervisor_version": 8002000, "cpu_info": "x86_64 (QEMU 8.2)"}
+RESOURCES = {
+    "vcpus": 4,
+    "memory_mb": 4096,
+    "local_gb": 40,
+    "hypervisor_type": "QEMU",
+    "hypervisor_version": 8002000,
+    "cpu_info": "x86_64 (QEMU 8.2)",
+}
 
 
 def service(db, host):
@@ -30,7 +36,10 @@ def test_report_service_creates_then_counts_heartbeats(db):
     host_manager.report_service(db, "node1", availability_zone="zone-a")
     second = service(db, "node1")
     assert (first.binary, first.topic, first.availability_zone) == (
-        "pocketstack-compute", "compute", "zone-a")
+        "pocketstack-compute",
+        "compute",
+        "zone-a",
+    )
     assert (first.report_count, second.report_count) == (1, 2)
     assert second.last_seen_up >= first.last_seen_up
     assert second.id == first.id
@@ -60,15 +69,26 @@ def test_service_is_up(db, conf):
 
 
 def test_report_compute_node_stores_resources_and_ratios(db, conf):
-    conf = conf.replace(cpu_allocation_ratio=2.0, ram_allocation_ratio=1.0,
-                        disk_allocation_ratio=1.5, reserved_host_memory_mb=256)
+    conf = conf.replace(
+        cpu_allocation_ratio=2.0,
+        ram_allocation_ratio=1.0,
+        disk_allocation_ratio=1.5,
+        reserved_host_memory_mb=256,
+    )
     host_manager.report_compute_node(db, conf, "node1", RESOURCES)
     n = node(db, "node1")
     assert (n.hypervisor_hostname, n.hypervisor_type, n.hypervisor_version) == (
-        "node1", "QEMU", 8002000)
+        "node1",
+        "QEMU",
+        8002000,
+    )
     assert (n.vcpus, n.memory_mb, n.local_gb) == (4, 4096, 40)
-    assert (n.cpu_allocation_ratio, n.ram_allocation_ratio, n.disk_allocation_ratio,
-            n.reserved_host_memory_mb) == (2.0, 1.0, 1.5, 256)
+    assert (
+        n.cpu_allocation_ratio,
+        n.ram_allocation_ratio,
+        n.disk_allocation_ratio,
+        n.reserved_host_memory_mb,
+    ) == (2.0, 1.0, 1.5, 256)
     host_manager.report_compute_node(db, conf, "node1", {**RESOURCES, "vcpus": 8})
     assert node(db, "node1").vcpus == 8
     with db.reader() as s:

@@ -17,9 +17,18 @@ CTX = RequestContext(user_id="u", project_id="p", roles=("member",))
 
 
 def spec(**kw):
-    return {"instance_uuid": str(uuid.uuid4()), "project_id": "p", "vcpus": 1,
-            "memory_mb": 256, "disk_gb": 1, "availability_zone": None,
-            "image_properties": {}, "ignore_hosts": [], "force_host": None, **kw}
+    return {
+        "instance_uuid": str(uuid.uuid4()),
+        "project_id": "p",
+        "vcpus": 1,
+        "memory_mb": 256,
+        "disk_gb": 1,
+        "availability_zone": None,
+        "image_properties": {},
+        "ignore_hosts": [],
+        "force_host": None,
+        **kw,
+    }
 
 
 @pytest.fixture
@@ -61,10 +70,15 @@ def test_selected_host_holds_the_claim(three_hosts, exact_conf):
     dest = SchedulerManager(exact_conf, three_hosts).select_destination(CTX, request)
     with three_hosts.reader() as s:
         alloc = s.get(Allocation, request["instance_uuid"])
-        node = s.execute(sa.select(ComputeNode).where(ComputeNode.host == dest["host"])
-                         ).scalar_one()
+        node = s.execute(
+            sa.select(ComputeNode).where(ComputeNode.host == dest["host"])
+        ).scalar_one()
         assert (alloc.host, alloc.vcpus, alloc.memory_mb, alloc.disk_gb) == (
-            dest["host"], 2, 2048, 5)
+            dest["host"],
+            2,
+            2048,
+            5,
+        )
         assert (node.vcpus_used, node.memory_mb_used, node.local_gb_used) == (2, 2048, 5)
 
 
@@ -105,7 +119,8 @@ def test_no_valid_host_message(db, exact_conf, add_host):
     with pytest.raises(NoValidHost) as err:
         place(db, exact_conf, memory_mb=2048)
     assert err.value.message.startswith(
-        "No valid host was found. There are not enough hosts available.")
+        "No valid host was found. There are not enough hosts available."
+    )
     assert "RamFilter (start: 1, end: 0)" in err.value.message
 
 
@@ -181,6 +196,7 @@ def test_concurrent_creates_fill_hosts_exactly(request, backend, exact_conf, add
         w.join()
     assert (placed.count("h6"), placed.count("h4"), len(refused)) == (6, 4, 30)
     with db.reader() as s:
-        rows = s.execute(sa.select(ComputeNode.host, ComputeNode.vcpus_used,
-                                   ComputeNode.memory_mb_used)).all()
+        rows = s.execute(
+            sa.select(ComputeNode.host, ComputeNode.vcpus_used, ComputeNode.memory_mb_used)
+        ).all()
         assert sorted(rows) == [("h4", 4, 1024), ("h6", 6, 1536)]

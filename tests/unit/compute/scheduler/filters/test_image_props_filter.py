@@ -17,16 +17,26 @@ def test_image_without_properties_runs_anywhere():
     assert ImagePropertiesFilter().host_passes(QEMU_X86, {})
 
 
-@pytest.mark.parametrize("props", [
-    {"hw_architecture": "x86_64"}, {"architecture": "amd64"}, {"hw_architecture": "X86_64"},
-])
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"hw_architecture": "x86_64"},
+        {"architecture": "amd64"},
+        {"hw_architecture": "X86_64"},
+    ],
+)
 def test_matching_architecture_passes(props):
     assert passes(QEMU_X86, props)
 
 
-@pytest.mark.parametrize("props", [
-    {"hw_architecture": "aarch64"}, {"architecture": "arm64"}, {"hw_architecture": "vax"},
-])
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"hw_architecture": "aarch64"},
+        {"architecture": "arm64"},
+        {"hw_architecture": "vax"},
+    ],
+)
 def test_other_architecture_fails(props):
     assert not passes(QEMU_X86, props)
 

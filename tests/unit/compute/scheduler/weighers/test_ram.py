@@ -6,8 +6,14 @@ from pocketstack.compute.scheduler.weighers.ram import RAMWeigher
 
 
 def host(name, used):
-    return HostState(name, name, memory_mb=4096, memory_mb_used=used,
-                     ram_allocation_ratio=1.5, reserved_host_memory_mb=512)
+    return HostState(
+        name,
+        name,
+        memory_mb=4096,
+        memory_mb_used=used,
+        ram_allocation_ratio=1.5,
+        reserved_host_memory_mb=512,
+    )
 
 
 def test_weighs_free_ram():
