@@ -41,8 +41,7 @@ def load_passwords(conf: Config) -> dict[str, str]:
     path = conf.path("bootstrap.json")
     if path.exists():
         return json.loads(path.read_text())
-    data = {"admin_password": secrets.token_urlsafe(16),
-            "demo_password": secrets.token_urlsafe(16)}
+    data = {"admin_password": secrets.token_urlsafe(16), "demo_password": secrets.token_urlsafe(16)}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -66,12 +65,20 @@ def bootstrap(cloud: Any, with_image: bool = True) -> dict[str, Any]:
         from pocketstack.guest.build import ensure_image
 
         path = ensure_image(guest_cache_dir())
-        ctx = RequestContext(user_id=ids["admin_user_id"], project_id=ids["admin_project_id"],
-                             roles=("admin", "member", "reader"))
+        ctx = RequestContext(
+            user_id=ids["admin_user_id"],
+            project_id=ids["admin_project_id"],
+            roles=("admin", "member", "reader"),
+        )
         image = cloud.image.create_image_from_file(
-            ctx, "cirros", path, disk_format="qcow2", container_format="bare",
-            visibility="public", properties={"os_distro": "pocketstack-guest",
-                                             "hw_architecture": "x86_64"})
+            ctx,
+            "cirros",
+            path,
+            disk_format="qcow2",
+            container_format="bare",
+            visibility="public",
+            properties={"os_distro": "pocketstack-guest", "hw_architecture": "x86_64"},
+        )
         ids["image_id"] = image["id"]
     write_clouds_yaml(conf, passwords)
     return ids
@@ -81,14 +88,24 @@ def clouds_config(conf: Config, passwords: dict[str, str]) -> dict[str, Any]:
     """The ``clouds:`` mapping for clouds.yaml (what ``openstack --os-cloud`` reads)."""
 
     def cloud(user: str, project: str, password: str) -> dict[str, Any]:
-        return {"auth": {"auth_url": f"{conf.public_url}/identity", "username": user,
-                         "password": password, "project_name": project,
-                         "user_domain_name": "Default", "project_domain_name": "Default"},
-                "region_name": conf.region, "identity_api_version": 3,
-                "interface": "public"}
+        return {
+            "auth": {
+                "auth_url": f"{conf.public_url}/identity",
+                "username": user,
+                "password": password,
+                "project_name": project,
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            },
+            "region_name": conf.region,
+            "identity_api_version": 3,
+            "interface": "public",
+        }
 
-    return {ADMIN_CLOUD: cloud("admin", "admin", passwords["admin_password"]),
-            DEMO_CLOUD: cloud("demo", "demo", passwords["demo_password"])}
+    return {
+        ADMIN_CLOUD: cloud("admin", "admin", passwords["admin_password"]),
+        DEMO_CLOUD: cloud("demo", "demo", passwords["demo_password"]),
+    }
 
 
 def write_clouds_yaml(conf: Config, passwords: dict[str, str]) -> Path:

@@ -33,24 +33,36 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         if not opt.cli:
             continue
         if opt.type is bool:
-            parser.add_argument(opt.flag, dest=opt.name, default=None,
-                                action=argparse.BooleanOptionalAction,
-                                help=f"{opt.help} (default {opt.default})")
+            parser.add_argument(
+                opt.flag,
+                dest=opt.name,
+                default=None,
+                action=argparse.BooleanOptionalAction,
+                help=f"{opt.help} (default {opt.default})",
+            )
         else:
-            parser.add_argument(opt.flag, dest=opt.name, default=None, metavar=opt.name.upper(),
-                                help=f"{opt.help} (default {opt.default!r})")
+            parser.add_argument(
+                opt.flag,
+                dest=opt.name,
+                default=None,
+                metavar=opt.name.upper(),
+                help=f"{opt.help} (default {opt.default!r})",
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per process role."""
-    parser = argparse.ArgumentParser(prog="pocketstack",
-                                     description="A small cloud that speaks OpenStack.")
+    parser = argparse.ArgumentParser(
+        prog="pocketstack", description="A small cloud that speaks OpenStack."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, helptext in (("up", "run the whole cloud in this process"),
-                           ("controller", "run API, managers, conductor and scheduler"),
-                           ("compute", "run this host's compute agent"),
-                           ("db-upgrade", "migrate the database schema to the newest revision"),
-                           ("guest-image", "build or find the cached default guest image")):
+    for name, helptext in (
+        ("up", "run the whole cloud in this process"),
+        ("controller", "run API, managers, conductor and scheduler"),
+        ("compute", "run this host's compute agent"),
+        ("db-upgrade", "migrate the database schema to the newest revision"),
+        ("guest-image", "build or find the cached default guest image"),
+    ):
         _add_options(sub.add_parser(name, help=helptext))
     return parser
 
@@ -92,9 +104,16 @@ def _serve(conf: Config, cloud: Any, on_ready: Callable[[], None]) -> None:
     from pocketstack.service import build_app
 
     app = build_app(cloud)
-    server = uvicorn.Server(uvicorn.Config(app, host=conf.host, port=conf.port,
-                                           log_level="warning", lifespan="off",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=conf.host,
+            port=conf.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
 
     def wait_ready() -> None:
         while not server.started and not server.should_exit:
@@ -116,8 +135,11 @@ def _serve(conf: Config, cloud: Any, on_ready: Callable[[], None]) -> None:
 
 def _print_ready(conf: Config, started: float, role: str) -> None:
     print(f"pocketstack {role} ready in {time.monotonic() - started:.1f}s", flush=True)
-    print(f"  API:          {conf.public_url}  (identity {conf.public_url}/identity/v3, "
-          f"compute /compute/v2.1, image /image/v2, network /networking/v2.0)", flush=True)
+    print(
+        f"  API:          {conf.public_url}  (identity {conf.public_url}/identity/v3, "
+        f"compute /compute/v2.1, image /image/v2, network /networking/v2.0)",
+        flush=True,
+    )
     print(f"  clouds.yaml:  {conf.path('clouds.yaml')}", flush=True)
     print("  try:          openstack --os-cloud pocketstack-demo server list", flush=True)
 
@@ -182,8 +204,7 @@ def cmd_compute(conf: Config) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"pocketstack compute {conf.hostname} ready ({conf.compute_driver} driver)",
-          flush=True)
+    print(f"pocketstack compute {conf.hostname} ready ({conf.compute_driver} driver)", flush=True)
     stop.wait()
     host.stop()
     bus.stop()
@@ -204,8 +225,13 @@ def cmd_guest_image(conf: Config) -> None:
     print(ensure_image(guest_cache_dir()))
 
 
-COMMANDS = {"up": cmd_up, "controller": cmd_controller, "compute": cmd_compute,
-            "db-upgrade": cmd_db_upgrade, "guest-image": cmd_guest_image}
+COMMANDS = {
+    "up": cmd_up,
+    "controller": cmd_controller,
+    "compute": cmd_compute,
+    "db-upgrade": cmd_db_upgrade,
+    "guest-image": cmd_guest_image,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
