@@ -51,9 +51,20 @@ class Cloud:
         """Start; return seconds until the first token is issued."""
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            [str(BIN), "up", "--state-dir", str(self.state_dir), "--port", str(self.port),
-             "--compute-driver", self.driver, "--no-write-user-clouds"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(BIN),
+                "up",
+                "--state-dir",
+                str(self.state_dir),
+                "--port",
+                str(self.port),
+                "--compute-driver",
+                self.driver,
+                "--no-write-user-clouds",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         while time.monotonic() - t0 < 300:
             try:
                 self.token("admin")
@@ -67,9 +78,21 @@ class Cloud:
         return clouds[f"pocketstack-{user}"]["auth"]["password"]
 
     def token(self, user: str) -> str:
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "domain": {"id": "default"}, "password": self.password(user)}}},
-            "scope": {"project": {"name": user, "domain": {"id": "default"}}}}}
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": user,
+                            "domain": {"id": "default"},
+                            "password": self.password(user),
+                        }
+                    },
+                },
+                "scope": {"project": {"name": user, "domain": {"id": "default"}}},
+            }
+        }
         r = httpx.post(f"{self.url}/identity/v3/auth/tokens", json=body, timeout=10)
         r.raise_for_status()
         return r.headers["X-Subject-Token"]
@@ -77,8 +100,7 @@ class Cloud:
     def rss_mb(self) -> float:
         assert self.proc is not None
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        kb = next(int(line.split()[1]) for line in status.splitlines()
-                  if line.startswith("VmRSS:"))
+        kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
         return kb / 1024
 
     def stop(self) -> None:
@@ -96,8 +118,9 @@ def _ids(cloud: Cloud, token: str) -> tuple[str, str, str]:
     flavors = httpx.get(f"{cloud.url}/compute/v2.1/flavors", headers=h).json()["flavors"]
     flavor = next(f["id"] for f in flavors if f["name"] == "m1.tiny")
     images = httpx.get(f"{cloud.url}/image/v2/images?name=cirros", headers=h).json()["images"]
-    nets = httpx.get(f"{cloud.url}/networking/v2.0/networks?name=private",
-                     headers=h).json()["networks"]
+    nets = httpx.get(f"{cloud.url}/networking/v2.0/networks?name=private", headers=h).json()[
+        "networks"
+    ]
     return flavor, images[0]["id"], nets[0]["id"]
 
 
@@ -105,9 +128,11 @@ def _raise_quota(cloud: Cloud, count: int) -> None:
     admin = {"X-Auth-Token": cloud.token("admin")}
     projects = httpx.get(f"{cloud.url}/identity/v3/projects?name=demo", headers=admin).json()
     project_id = projects["projects"][0]["id"]
-    r = httpx.put(f"{cloud.url}/compute/v2.1/os-quota-sets/{project_id}", headers=admin,
-                  json={"quota_set": {"instances": count, "cores": count * 4,
-                                      "ram": count * 4096}})
+    r = httpx.put(
+        f"{cloud.url}/compute/v2.1/os-quota-sets/{project_id}",
+        headers=admin,
+        json={"quota_set": {"instances": count, "cores": count * 4, "ram": count * 4096}},
+    )
     r.raise_for_status()
 
 
@@ -119,9 +144,16 @@ async def _create_many(cloud: Cloud, count: int) -> tuple[list[float], float]:
     active: dict[str, float] = {}
     t0 = time.monotonic()
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=64)) as c:
+
         async def create(i: int) -> None:
-            body = {"server": {"name": f"bench-{i}", "imageRef": image, "flavorRef": flavor,
-                               "networks": [{"uuid": net}]}}
+            body = {
+                "server": {
+                    "name": f"bench-{i}",
+                    "imageRef": image,
+                    "flavorRef": flavor,
+                    "networks": [{"uuid": net}],
+                }
+            }
             r = await c.post(f"{cloud.url}/compute/v2.1/servers", json=body, headers=h)
             r.raise_for_status()
             created[r.json()["server"]["id"]] = time.monotonic()
@@ -149,15 +181,24 @@ def _qemu_ready_seconds(cloud: Cloud) -> float:
     token = cloud.token("demo")
     flavor, image, net = _ids(cloud, token)
     h = {"X-Auth-Token": token}
-    body = {"server": {"name": "benchvm", "imageRef": image, "flavorRef": flavor,
-                       "networks": [{"uuid": net}]}}
+    body = {
+        "server": {
+            "name": "benchvm",
+            "imageRef": image,
+            "flavorRef": flavor,
+            "networks": [{"uuid": net}],
+        }
+    }
     t0 = time.monotonic()
     r = httpx.post(f"{cloud.url}/compute/v2.1/servers", json=body, headers=h)
     r.raise_for_status()
     sid = r.json()["server"]["id"]
     while time.monotonic() - t0 < 120:
-        r = httpx.post(f"{cloud.url}/compute/v2.1/servers/{sid}/action", headers=h,
-                       json={"os-getConsoleOutput": {"length": 50}})
+        r = httpx.post(
+            f"{cloud.url}/compute/v2.1/servers/{sid}/action",
+            headers=h,
+            json={"os-getConsoleOutput": {"length": 50}},
+        )
         if r.status_code == 200 and "pocketstack guest benchvm ready" in r.json()["output"]:
             elapsed = time.monotonic() - t0
             httpx.delete(f"{cloud.url}/compute/v2.1/servers/{sid}", headers=h)
@@ -186,8 +227,13 @@ def main() -> None:
         latencies, total = asyncio.run(_create_many(cloud, args.servers))
         q = statistics.quantiles(latencies, n=20)
         rows.append((f"{args.servers} creates: all ACTIVE", "< 10 s", f"{total:.2f} s"))
-        rows.append(("create -> ACTIVE p50 / p95", "", f"{statistics.median(latencies):.2f} s"
-                     f" / {q[18]:.2f} s"))
+        rows.append(
+            (
+                "create -> ACTIVE p50 / p95",
+                "",
+                f"{statistics.median(latencies):.2f} s / {q[18]:.2f} s",
+            )
+        )
         rows.append(("servers ACTIVE per second", "", f"{args.servers / total:.1f}"))
         cloud.stop()
         if not args.skip_qemu:

@@ -63,8 +63,13 @@ class RunningCloud:
             env.pop(key)
         return env
 
-    def openstack(self, *args: str, cloud: str = "pocketstack-demo", check: bool = True,
-                  json_output: bool = True) -> Any:
+    def openstack(
+        self,
+        *args: str,
+        cloud: str = "pocketstack-demo",
+        check: bool = True,
+        json_output: bool = True,
+    ) -> Any:
         """Run ``openstack --os-cloud <cloud> <args>``; parsed JSON when ``-f json`` applies.
 
         Raises:
@@ -88,8 +93,9 @@ class RunningCloud:
         from openstack.config import loader
 
         # openstack.connect() ignores config_files (it would read ~/.config/openstack).
-        region = loader.OpenStackConfig(config_files=[str(self.clouds_yaml)],
-                                        load_envvars=False).get_one(cloud)
+        region = loader.OpenStackConfig(
+            config_files=[str(self.clouds_yaml)], load_envvars=False
+        ).get_one(cloud)
         return connection.Connection(config=region)
 
     def log(self) -> str:
@@ -105,8 +111,10 @@ def _wait_ready(proc: subprocess.Popen, marker: str, timeout: float) -> None:
     seen = ""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"process exited {proc.returncode}: {seen}"
-                               f"{proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"process exited {proc.returncode}: {seen}"
+                f"{proc.stderr.read() if proc.stderr else ''}"
+            )
         try:
             chunk = proc.stdout.read()
         except TypeError:  # a non-blocking text pipe with no data yet (CPython quirk)
@@ -120,8 +128,13 @@ def _wait_ready(proc: subprocess.Popen, marker: str, timeout: float) -> None:
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([str(VENV_BIN / "pocketstack"), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [str(VENV_BIN / "pocketstack"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -136,8 +149,17 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _common_flags(state_dir: Path, port: int, driver: str) -> list[str]:
-    return ["--state-dir", str(state_dir), "--port", str(port), "--compute-driver", driver,
-            "--no-write-user-clouds", "--periodic-interval", "2"]
+    return [
+        "--state-dir",
+        str(state_dir),
+        "--port",
+        str(port),
+        "--compute-driver",
+        driver,
+        "--no-write-user-clouds",
+        "--periodic-interval",
+        "2",
+    ]
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -145,8 +167,13 @@ def _rabbitmqctl(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def launch_cloud(state_dir: Path, *, driver: str = "fake", extra: list[str] | None = None,
-                 mode: str | None = None) -> Iterator[RunningCloud]:
+def launch_cloud(
+    state_dir: Path,
+    *,
+    driver: str = "fake",
+    extra: list[str] | None = None,
+    mode: str | None = None,
+) -> Iterator[RunningCloud]:
     """Start a cloud as real processes in ``state_dir``; stop it and remove everything after.
 
     Args:
@@ -163,16 +190,26 @@ def launch_cloud(state_dir: Path, *, driver: str = "fake", extra: list[str] | No
     try:
         if mode == "distributed":
             name = f"pstest_{uuid.uuid4().hex[:10]}"
-            subprocess.run(["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {name}"],
-                           check=True, capture_output=True)
-            cleanup.append(lambda: subprocess.run(
-                ["psql", PG_ADMIN_URL + "/postgres", "-c",
-                 f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True))
+            subprocess.run(
+                ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {name}"],
+                check=True,
+                capture_output=True,
+            )
+            cleanup.append(
+                lambda: subprocess.run(
+                    [
+                        "psql",
+                        PG_ADMIN_URL + "/postgres",
+                        "-c",
+                        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+                    ],
+                    capture_output=True,
+                )
+            )
             _rabbitmqctl("add_vhost", name)
             _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
             cleanup.append(lambda: _rabbitmqctl("delete_vhost", name))
-            flags += ["--database", f"{PG_ADMIN_URL}/{name}", "--transport",
-                      f"{AMQP_URL}/{name}"]
+            flags += ["--database", f"{PG_ADMIN_URL}/{name}", "--transport", f"{AMQP_URL}/{name}"]
             procs.append(_start(["controller", *flags], env))
             _wait_ready(procs[-1], "ready in", 180)
             procs.append(_start(["compute", *flags, "--hostname", "compute1"], env))
@@ -208,8 +245,11 @@ def qemu_pids(state_dir: Path) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and cmdline[0].endswith(b"qemu-system-x86_64") and \
-                any(str(state_dir).encode() in arg for arg in cmdline):
+        if (
+            cmdline
+            and cmdline[0].endswith(b"qemu-system-x86_64")
+            and any(str(state_dir).encode() in arg for arg in cmdline)
+        ):
             pids.append(int(entry.name))
     return pids
 
@@ -285,13 +325,10 @@ def _wait_compute_up(cloud: RunningCloud, timeout: float = 60) -> None:
     raise RuntimeError("no compute service came up:\n" + cloud.log())
 
 
-
-
 @pytest.fixture
 def conf(tmp_path):
     """A ``Config`` with its state directory in ``tmp_path`` and no env/file influence."""
-    return Config.load({"state_dir": str(tmp_path / "state"), "compute_driver": "fake"},
-                       environ={})
+    return Config.load({"state_dir": str(tmp_path / "state"), "compute_driver": "fake"}, environ={})
 
 
 @pytest.fixture

@@ -28,8 +28,19 @@ def _settled(conn, ids, timeout=120.0):
 def test_concurrent_creates_fill_a_small_host_exactly(cloud_launcher, tmp_path):
     small = ["--compute-vcpus", "2", "--compute-memory-mb", "2048", "--compute-disk-gb", "10"]
     with cloud_launcher(tmp_path / "state", driver="fake", extra=small) as cloud:
-        cloud.openstack("quota", "set", "--instances", "50", "--cores", "100", "--ram",
-                        "100000", "demo", cloud="pocketstack-admin", json_output=False)
+        cloud.openstack(
+            "quota",
+            "set",
+            "--instances",
+            "50",
+            "--cores",
+            "100",
+            "--ram",
+            "100000",
+            "demo",
+            cloud="pocketstack-admin",
+            json_output=False,
+        )
         demo = cloud.sdk()
         flavor = demo.compute.find_flavor("m1.tiny")
         image = demo.image.find_image("cirros")
@@ -37,8 +48,9 @@ def test_concurrent_creates_fill_a_small_host_exactly(cloud_launcher, tmp_path):
 
         def create(i: int) -> str:
             conn = cloud.sdk()  # one connection per thread
-            server = conn.compute.create_server(name=f"c{i}", flavor_id=flavor.id,
-                                                image_id=image.id, networks=[{"uuid": net.id}])
+            server = conn.compute.create_server(
+                name=f"c{i}", flavor_id=flavor.id, image_id=image.id, networks=[{"uuid": net.id}]
+            )
             return server.id
 
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:

@@ -31,14 +31,26 @@ def _wait(cloud, name, statuses, timeout=120.0):
 
 
 def _create(cloud, name, wait=True):
-    args = ["server", "create", "--flavor", "m1.tiny", "--image", "cirros",
-            "--network", "private", name]
+    args = [
+        "server",
+        "create",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "cirros",
+        "--network",
+        "private",
+        name,
+    ]
     return cloud.openstack(*args, *(["--wait"] if wait else []))
 
 
 def _guest_pid(state_dir, server_id, qemu_pids):
-    pids = [p for p in qemu_pids(state_dir)
-            if server_id.encode() in open(f"/proc/{p}/cmdline", "rb").read()]
+    pids = [
+        p
+        for p in qemu_pids(state_dir)
+        if server_id.encode() in open(f"/proc/{p}/cmdline", "rb").read()
+    ]
     return pids[0] if pids else None
 
 

@@ -36,19 +36,30 @@ def test_tour_with_fake_driver(running_cloud, tmp_path):
     images = cloud.openstack("image", "list", "--public")
     assert "cirros" in [i["Name"] for i in images]
     _keypair(cloud, tmp_path, "tourkey")
-    server = cloud.openstack("server", "create", "--flavor", "m1.tiny", "--image", "cirros",
-                             "--network", "private", "--key-name", "tourkey", "--wait",
-                             "tour-vm")
+    server = cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "cirros",
+        "--network",
+        "private",
+        "--key-name",
+        "tourkey",
+        "--wait",
+        "tour-vm",
+    )
     try:
         assert server["status"] == "ACTIVE"
-        assert server["addresses"]["private"][0].startswith("10.0.0.") or \
-            "10.0.0." in str(server["addresses"])
+        assert server["addresses"]["private"][0].startswith("10.0.0.") or "10.0.0." in str(
+            server["addresses"]
+        )
         log = _wait_console(cloud, "tour-vm", "pocketstack guest tour-vm ready")
         assert "tourkey" in log
         events = cloud.openstack("server", "event", "list", "tour-vm")
         assert [e["Action"] for e in events] == ["create"]
-        detail = cloud.openstack("server", "event", "show", "tour-vm",
-                                 events[0]["Request ID"])
+        detail = cloud.openstack("server", "event", "show", "tour-vm", events[0]["Request ID"])
         names = [e["event"] for e in detail["events"]]
         for step in ("schedule", "network", "block_device", "spawn"):
             assert any(step in n for n in names), (step, names)
@@ -64,9 +75,22 @@ def test_tour_with_qemu_boots_the_real_guest(cloud_launcher, tmp_path):
         key = _keypair(cloud, tmp_path)
         user_data = tmp_path / "user_data.sh"
         user_data.write_text("#!/bin/sh\necho USERDATA-SIDE-EFFECT-$(hostname)\n")
-        server = cloud.openstack("server", "create", "--flavor", "m1.tiny", "--image",
-                                 "cirros", "--network", "private", "--key-name", "mykey",
-                                 "--user-data", str(user_data), "--wait", "vm1")
+        server = cloud.openstack(
+            "server",
+            "create",
+            "--flavor",
+            "m1.tiny",
+            "--image",
+            "cirros",
+            "--network",
+            "private",
+            "--key-name",
+            "mykey",
+            "--user-data",
+            str(user_data),
+            "--wait",
+            "vm1",
+        )
         assert server["status"] == "ACTIVE"
         log = _wait_console(cloud, "vm1", "pocketstack guest vm1 ready")
         assert "USERDATA-SIDE-EFFECT-vm1" in log
