@@ -59,39 +59,68 @@ def _session(target: Session | Database) -> Iterator[Session]:
             yield s
 
 
-def start_action(target: Session | Database, ctx: RequestContext, instance_uuid: str,
-                 action: str, start_time: dt.datetime | None = None) -> InstanceAction:
+def start_action(
+    target: Session | Database,
+    ctx: RequestContext,
+    instance_uuid: str,
+    action: str,
+    start_time: dt.datetime | None = None,
+) -> InstanceAction:
     """Record the start of ``action`` (``create``, ``stop``...) for ``ctx.request_id``.
 
     ``target`` is an open session (to share the caller's transaction) or the ``Database``.
     """
-    row = InstanceAction(action=action, instance_uuid=instance_uuid,
-                         request_id=ctx.request_id, user_id=ctx.user_id,
-                         project_id=ctx.project_id, start_time=start_time or utcnow())
+    row = InstanceAction(
+        action=action,
+        instance_uuid=instance_uuid,
+        request_id=ctx.request_id,
+        user_id=ctx.user_id,
+        project_id=ctx.project_id,
+        start_time=start_time or utcnow(),
+    )
     with _session(target) as s:
         s.add(row)
         s.flush()
     return row
 
 
-def record_event(session: Session, action: InstanceAction, name: str, start: dt.datetime,
-                 finish: dt.datetime, result: str = SUCCESS, host: str | None = None) -> None:
+def record_event(
+    session: Session,
+    action: InstanceAction,
+    name: str,
+    start: dt.datetime,
+    finish: dt.datetime,
+    result: str = SUCCESS,
+    host: str | None = None,
+) -> None:
     """Record an event that already ran (the API's validation step, timed by the caller)."""
-    session.add(InstanceActionEvent(action_id=action.id, event=name, start_time=start,
-                                    finish_time=finish, result=result, host=host))
+    session.add(
+        InstanceActionEvent(
+            action_id=action.id,
+            event=name,
+            start_time=start,
+            finish_time=finish,
+            result=result,
+            host=host,
+        )
+    )
 
 
 def _find_action(session: Session, instance_uuid: str, request_id: str) -> InstanceAction | None:
     return session.scalars(
         sa.select(InstanceAction)
-        .where(InstanceAction.instance_uuid == instance_uuid,
-               InstanceAction.request_id == request_id)
-        .order_by(InstanceAction.id.desc()).limit(1)).first()
+        .where(
+            InstanceAction.instance_uuid == instance_uuid, InstanceAction.request_id == request_id
+        )
+        .order_by(InstanceAction.id.desc())
+        .limit(1)
+    ).first()
 
 
 @contextlib.contextmanager
-def event(db: Database, ctx: RequestContext, instance_uuid: str, name: str,
-          host: str | None = None) -> Iterator[None]:
+def event(
+    db: Database, ctx: RequestContext, instance_uuid: str, name: str, host: str | None = None
+) -> Iterator[None]:
     """Record the step ``name`` of the action of ``ctx.request_id`` around the ``with`` body.
 
     Writes the event with its start time at once (visible while it runs), then its finish
@@ -103,8 +132,9 @@ def event(db: Database, ctx: RequestContext, instance_uuid: str, name: str,
         action = _find_action(s, instance_uuid, ctx.request_id)
         row = None
         if action is not None:
-            row = InstanceActionEvent(action_id=action.id, event=name, host=host,
-                                      start_time=utcnow())
+            row = InstanceActionEvent(
+                action_id=action.id, event=name, host=host, start_time=utcnow()
+            )
             s.add(row)
     try:
         yield
@@ -134,8 +164,9 @@ def _finish_event(db: Database, event_id: int, result: str, tb: str | None) -> N
                 action.message = ERROR
 
 
-def finish_action(db: Database, ctx: RequestContext, instance_uuid: str,
-                  error: bool = False) -> None:
+def finish_action(
+    db: Database, ctx: RequestContext, instance_uuid: str, error: bool = False
+) -> None:
     """Set the finish time of the action of ``ctx.request_id`` (message ``Error`` if failed)."""
     with db.transaction() as s:
         action = _find_action(s, instance_uuid, ctx.request_id)
@@ -146,16 +177,25 @@ def finish_action(db: Database, ctx: RequestContext, instance_uuid: str,
             action.message = ERROR
 
 
-def add_fault(target: Session | Database, instance_uuid: str, message: str, code: int = 500,
-              details: str | None = None) -> None:
+def add_fault(
+    target: Session | Database,
+    instance_uuid: str,
+    message: str,
+    code: int = 500,
+    details: str | None = None,
+) -> None:
     """Record the server's latest error (the API's ``fault``)."""
     with _session(target) as s:
-        s.add(InstanceFault(instance_uuid=instance_uuid, code=code, message=message[:4000],
-                            details=details))
+        s.add(
+            InstanceFault(
+                instance_uuid=instance_uuid, code=code, message=message[:4000], details=details
+            )
+        )
 
 
-def update_instance(db: Database, instance_uuid: str, expected: dict[str, Any] | None = None,
-                    **values: Any) -> bool:
+def update_instance(
+    db: Database, instance_uuid: str, expected: dict[str, Any] | None = None, **values: Any
+) -> bool:
     """Change columns of a live server, only if its columns still hold ``expected``.
 
     ``expected`` maps a column to a value or a tuple of allowed values (``None`` allowed);
@@ -175,8 +215,12 @@ def update_instance(db: Database, instance_uuid: str, expected: dict[str, Any] |
         conds.append(sa.or_(*parts))
     values.setdefault("updated_at", utcnow())
     with db.transaction() as s:
-        result = s.execute(sa.update(Instance).where(*conds).values(**values)
-                           .execution_options(synchronize_session=False))
+        result = s.execute(
+            sa.update(Instance)
+            .where(*conds)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
         return bool(getattr(result, "rowcount", 0))
 
 
@@ -202,12 +246,17 @@ class ActionManager:
         """
         self.cloud.compute.servers.get(ctx, server_id, include_deleted=True)
         with self.db.reader() as s:
-            return list(s.scalars(
-                sa.select(InstanceAction).where(InstanceAction.instance_uuid == server_id)
-                .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())))
+            return list(
+                s.scalars(
+                    sa.select(InstanceAction)
+                    .where(InstanceAction.instance_uuid == server_id)
+                    .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())
+                )
+            )
 
-    def get(self, ctx: RequestContext, server_id: str,
-            request_id: str) -> tuple[InstanceAction, builtins.list[InstanceActionEvent]]:
+    def get(
+        self, ctx: RequestContext, server_id: str, request_id: str
+    ) -> tuple[InstanceAction, builtins.list[InstanceActionEvent]]:
         """One action and its events in the order they started.
 
         Raises:
@@ -219,8 +268,11 @@ class ActionManager:
             action = _find_action(s, server_id, request_id)
             if action is None:
                 raise InstanceActionNotFound.for_request(request_id, server_id)
-            events = list(s.scalars(
-                sa.select(InstanceActionEvent)
-                .where(InstanceActionEvent.action_id == action.id)
-                .order_by(InstanceActionEvent.start_time, InstanceActionEvent.id)))
+            events = list(
+                s.scalars(
+                    sa.select(InstanceActionEvent)
+                    .where(InstanceActionEvent.action_id == action.id)
+                    .order_by(InstanceActionEvent.start_time, InstanceActionEvent.id)
+                )
+            )
             return action, events

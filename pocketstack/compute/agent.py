@@ -43,8 +43,7 @@ from pocketstack.compute.scheduler.host_manager import report_compute_node, repo
 LOG = logging.getLogger(__name__)
 
 COMPUTE_INTERRUPTED = "Build interrupted by a compute restart"
-_POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING,
-                states.REBOOTING_HARD)
+_POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING, states.REBOOTING_HARD)
 
 
 def _message(exc: BaseException) -> str:
@@ -70,9 +69,11 @@ class ComputeAgent:
         self.conductor = ConductorClient(bus)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._periodic = PeriodicTasks(f"compute-{self.host}", conf.periodic_interval,
-                                       [self.report, self.sync_power_states,
-                                        self.remove_orphans])
+        self._periodic = PeriodicTasks(
+            f"compute-{self.host}",
+            conf.periodic_interval,
+            [self.report, self.sync_power_states, self.remove_orphans],
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -96,9 +97,13 @@ class ComputeAgent:
             if self.driver.get_power_state(uuid) == PowerState.RUNNING:
                 try:
                     self.driver.power_off(uuid)
-                    actions.update_instance(self.db, uuid, {"vm_state": states.ACTIVE},
-                                            vm_state=states.STOPPED,
-                                            power_state=int(PowerState.SHUTDOWN))
+                    actions.update_instance(
+                        self.db,
+                        uuid,
+                        {"vm_state": states.ACTIVE},
+                        vm_state=states.STOPPED,
+                        power_state=int(PowerState.SHUTDOWN),
+                    )
                 except Exception:
                     LOG.exception("powering off %s failed", uuid)
 
@@ -121,8 +126,12 @@ class ComputeAgent:
         token = spec.pop("auth_token", None)
         with self._serialized(uuid):
             inst = actions.load_instance(self.db, uuid)
-            if inst is None or inst.deleted or inst.task_state != states.SPAWNING \
-                    or inst.host != self.host:
+            if (
+                inst is None
+                or inst.deleted
+                or inst.task_state != states.SPAWNING
+                or inst.host != self.host
+            ):
                 LOG.info("not spawning %s: it is no longer waiting for this host", uuid)
                 return
             try:
@@ -134,8 +143,15 @@ class ComputeAgent:
                 return
             power = self.driver.get_power_state(uuid)
             if not actions.update_instance(
-                    self.db, uuid, {"task_state": states.SPAWNING}, vm_state=states.ACTIVE,
-                    task_state=None, power_state=int(power), launched_at=utcnow(), spec=spec):
+                self.db,
+                uuid,
+                {"task_state": states.SPAWNING},
+                vm_state=states.ACTIVE,
+                task_state=None,
+                power_state=int(power),
+                launched_at=utcnow(),
+                spec=spec,
+            ):
                 LOG.info("%s was deleted while spawning; destroying the guest", uuid)
                 self.driver.destroy(uuid)
                 return
@@ -143,8 +159,14 @@ class ComputeAgent:
 
     def _spawn_failed(self, ctx: RequestContext, uuid: str, message: str) -> None:
         LOG.warning("spawn of %s failed: %s", uuid, message)
-        if actions.update_instance(self.db, uuid, {"task_state": states.SPAWNING},
-                                   vm_state=states.ERROR, task_state=None, power_state=0):
+        if actions.update_instance(
+            self.db,
+            uuid,
+            {"task_state": states.SPAWNING},
+            vm_state=states.ERROR,
+            task_state=None,
+            power_state=0,
+        ):
             actions.add_fault(self.db, uuid, message, 500)
             actions.finish_action(self.db, ctx, uuid, error=True)
         self.conductor.instance_build_failed(ctx, uuid, message)
@@ -156,12 +178,14 @@ class ComputeAgent:
         """
         with self._serialized(instance_uuid):
             try:
-                with actions.event(self.db, ctx, instance_uuid, actions.EV_TERMINATE,
-                                   host=self.host):
+                with actions.event(
+                    self.db, ctx, instance_uuid, actions.EV_TERMINATE, host=self.host
+                ):
                     self.driver.destroy(instance_uuid)
             except Exception as exc:
-                actions.update_instance(self.db, instance_uuid, None, vm_state=states.ERROR,
-                                        task_state=None)
+                actions.update_instance(
+                    self.db, instance_uuid, None, vm_state=states.ERROR, task_state=None
+                )
                 actions.add_fault(self.db, instance_uuid, _message(exc), 500)
                 actions.finish_action(self.db, ctx, instance_uuid, error=True)
                 return
@@ -173,8 +197,13 @@ class ComputeAgent:
 
     def stop_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Power the guest off -> SHUTOFF."""
-        self._power(ctx, instance_uuid, actions.EV_STOP, states.POWERING_OFF,
-                    lambda spec: self.driver.power_off(instance_uuid))
+        self._power(
+            ctx,
+            instance_uuid,
+            actions.EV_STOP,
+            states.POWERING_OFF,
+            lambda spec: self.driver.power_off(instance_uuid),
+        )
 
     def start_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Power the guest on -> ACTIVE (re-created from its spec if the driver lost it)."""
@@ -183,8 +212,13 @@ class ComputeAgent:
     def reboot_instance(self, ctx: RequestContext, instance_uuid: str, hard: bool) -> None:
         """Reboot the guest (soft: ACPI then reset; hard: reset) -> ACTIVE."""
         task = states.REBOOTING_HARD if hard else states.REBOOTING
-        self._power(ctx, instance_uuid, actions.EV_REBOOT, task,
-                    lambda spec: self.driver.reboot(spec, hard=hard))
+        self._power(
+            ctx,
+            instance_uuid,
+            actions.EV_REBOOT,
+            task,
+            lambda spec: self.driver.reboot(spec, hard=hard),
+        )
 
     def _power_on(self, spec: dict[str, Any]) -> None:
         if spec["uuid"] in self.driver.list_instances():
@@ -194,8 +228,14 @@ class ComputeAgent:
         spec["image"]["path"] = ensure_image(self.conf, spec["image"], None)
         self.driver.spawn(spec)
 
-    def _power(self, ctx: RequestContext, uuid: str, event: str, task: str,
-               operation: Callable[[dict[str, Any]], None]) -> None:
+    def _power(
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        event: str,
+        task: str,
+        operation: Callable[[dict[str, Any]], None],
+    ) -> None:
         with self._serialized(uuid):
             inst = actions.load_instance(self.db, uuid)
             if inst is None or inst.deleted or inst.task_state != task:
@@ -205,19 +245,31 @@ class ComputeAgent:
                 with actions.event(self.db, ctx, uuid, event, host=self.host):
                     operation(dict(inst.spec or {"uuid": uuid}))
             except Exception as exc:
-                actions.update_instance(self.db, uuid, {"task_state": task}, task_state=None,
-                                        power_state=int(self.driver.get_power_state(uuid)))
+                actions.update_instance(
+                    self.db,
+                    uuid,
+                    {"task_state": task},
+                    task_state=None,
+                    power_state=int(self.driver.get_power_state(uuid)),
+                )
                 actions.add_fault(self.db, uuid, _message(exc), getattr(exc, "status", 500))
                 actions.finish_action(self.db, ctx, uuid, error=True)
                 return
             power = self.driver.get_power_state(uuid)
             vm_state = states.ACTIVE if power == PowerState.RUNNING else states.STOPPED
-            actions.update_instance(self.db, uuid, {"task_state": task}, vm_state=vm_state,
-                                    task_state=None, power_state=int(power))
+            actions.update_instance(
+                self.db,
+                uuid,
+                {"task_state": task},
+                vm_state=vm_state,
+                task_state=None,
+                power_state=int(power),
+            )
             actions.finish_action(self.db, ctx, uuid)
 
-    def get_console_output(self, ctx: RequestContext, instance_uuid: str,
-                           length: int | None = None) -> str:
+    def get_console_output(
+        self, ctx: RequestContext, instance_uuid: str, length: int | None = None
+    ) -> str:
         """The guest's console log (last ``length`` lines).
 
         Raises:
@@ -237,8 +289,13 @@ class ComputeAgent:
 
     def _my_instances(self) -> list[Instance]:
         with self.db.reader() as s:
-            return list(s.scalars(sa.select(Instance).where(Instance.host == self.host,
-                                                            Instance.deleted.is_(False))))
+            return list(
+                s.scalars(
+                    sa.select(Instance).where(
+                        Instance.host == self.host, Instance.deleted.is_(False)
+                    )
+                )
+            )
 
     def remove_orphans(self) -> list[str]:
         """Destroy guests the database does not want on this host; returns their uuids."""
@@ -264,19 +321,17 @@ class ComputeAgent:
     def _sync_one(self, inst: Instance) -> None:
         power = self.driver.get_power_state(inst.uuid)
         guard = {"vm_state": inst.vm_state, "task_state": None}
-        if inst.vm_state == states.ACTIVE and power not in (PowerState.RUNNING,
-                                                            PowerState.PAUSED):
-            LOG.warning("guest of %s is not running (%s): server stopped", inst.uuid,
-                        power.name)
+        if inst.vm_state == states.ACTIVE and power not in (PowerState.RUNNING, PowerState.PAUSED):
+            LOG.warning("guest of %s is not running (%s): server stopped", inst.uuid, power.name)
             new = PowerState.SHUTDOWN if power == PowerState.NOSTATE else power
-            actions.update_instance(self.db, inst.uuid, guard, vm_state=states.STOPPED,
-                                    power_state=int(new))
+            actions.update_instance(
+                self.db, inst.uuid, guard, vm_state=states.STOPPED, power_state=int(new)
+            )
         elif inst.vm_state == states.STOPPED and power == PowerState.RUNNING:
             LOG.warning("stopped server %s found running: powering it off", inst.uuid)
             with self._serialized(inst.uuid):
                 self.driver.power_off(inst.uuid)
-            actions.update_instance(self.db, inst.uuid, guard,
-                                    power_state=int(PowerState.SHUTDOWN))
+            actions.update_instance(self.db, inst.uuid, guard, power_state=int(PowerState.SHUTDOWN))
         elif int(power) != inst.power_state and inst.vm_state != states.BUILDING:
             actions.update_instance(self.db, inst.uuid, guard, power_state=int(power))
 
@@ -298,8 +353,12 @@ class ComputeAgent:
         them again from their specs so servers keep their state across restarts."""
         present = set(self.driver.list_instances())
         for inst in self._my_instances():
-            if inst.uuid in present or not inst.spec or inst.task_state is not None \
-                    or inst.vm_state not in (states.ACTIVE, states.STOPPED):
+            if (
+                inst.uuid in present
+                or not inst.spec
+                or inst.task_state is not None
+                or inst.vm_state not in (states.ACTIVE, states.STOPPED)
+            ):
                 continue
             try:
                 self.driver.spawn(dict(inst.spec))
@@ -318,6 +377,11 @@ class ComputeAgent:
         elif inst.task_state in _POWER_TASKS:
             power = self.driver.get_power_state(inst.uuid)
             vm_state = states.ACTIVE if power == PowerState.RUNNING else states.STOPPED
-            actions.update_instance(self.db, inst.uuid, {"task_state": inst.task_state},
-                                    vm_state=vm_state, task_state=None,
-                                    power_state=int(power))
+            actions.update_instance(
+                self.db,
+                inst.uuid,
+                {"task_state": inst.task_state},
+                vm_state=vm_state,
+                task_state=None,
+                power_state=int(power),
+            )

@@ -41,12 +41,35 @@ LOG = logging.getLogger(__name__)
 
 GIB = 1024**3
 #: image fields that are not "properties" in the InstanceSpec
-IMAGE_FIELDS = frozenset({
-    "id", "name", "status", "disk_format", "container_format", "size", "virtual_size",
-    "min_disk", "min_ram", "visibility", "owner", "checksum", "os_hash_algo",
-    "os_hash_value", "protected", "tags", "created_at", "updated_at", "file", "self",
-    "schema", "direct_url", "locations", "os_hidden", "stores",
-})
+IMAGE_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "status",
+        "disk_format",
+        "container_format",
+        "size",
+        "virtual_size",
+        "min_disk",
+        "min_ram",
+        "visibility",
+        "owner",
+        "checksum",
+        "os_hash_algo",
+        "os_hash_value",
+        "protected",
+        "tags",
+        "created_at",
+        "updated_at",
+        "file",
+        "self",
+        "schema",
+        "direct_url",
+        "locations",
+        "os_hidden",
+        "stores",
+    }
+)
 
 CONTROLLER_INTERRUPTED = "Build interrupted by a controller restart"
 
@@ -87,12 +110,17 @@ def finish_delete(cloud: Any, ctx: RequestContext, instance_uuid: str) -> None:
     actions.finish_action(cloud.db, ctx, instance_uuid)
 
 
-def fail_build(cloud: Any, ctx: RequestContext, instance_uuid: str, message: str,
-               details: str | None = None) -> None:
+def fail_build(
+    cloud: Any, ctx: RequestContext, instance_uuid: str, message: str, details: str | None = None
+) -> None:
     """Put a server that was building into ERROR with a fault and release its resources."""
-    if actions.update_instance(cloud.db, instance_uuid,
-                               {"vm_state": states.BUILDING},
-                               vm_state=states.ERROR, task_state=None):
+    if actions.update_instance(
+        cloud.db,
+        instance_uuid,
+        {"vm_state": states.BUILDING},
+        vm_state=states.ERROR,
+        task_state=None,
+    ):
         actions.add_fault(cloud.db, instance_uuid, message, 500, details)
         actions.finish_action(cloud.db, ctx, instance_uuid, error=True)
     release_resources(cloud, ctx, instance_uuid)
@@ -113,8 +141,9 @@ class Conductor:
         self.db = cloud.db
         self.scheduler = SchedulerManager(cloud.conf, cloud.db)
         self.agents = ComputeAgentClient(cloud.bus)
-        self._periodic = PeriodicTasks("conductor-periodic", cloud.conf.periodic_interval,
-                                       [self.finish_deletes_on_down_hosts])
+        self._periodic = PeriodicTasks(
+            "conductor-periodic", cloud.conf.periodic_interval, [self.finish_deletes_on_down_hosts]
+        )
 
     def start(self) -> None:
         """Recover interrupted work, serve on the bus, start the periodic tasks."""
@@ -131,8 +160,9 @@ class Conductor:
 
     # ------------------------------------------------------------------ bus methods
 
-    def build_instances(self, ctx: RequestContext, instance_uuids: list[str],
-                        auth_token: str | None = None) -> None:
+    def build_instances(
+        self, ctx: RequestContext, instance_uuids: list[str], auth_token: str | None = None
+    ) -> None:
         """Build each server: schedule, network, block device, then cast to its agent."""
         for uuid in instance_uuids:
             try:
@@ -141,8 +171,7 @@ class Conductor:
                 LOG.exception("build of %s failed unexpectedly", uuid)
                 fail_build(self.cloud, ctx, uuid, "Unexpected error while building.")
 
-    def instance_build_failed(self, ctx: RequestContext, instance_uuid: str,
-                              message: str) -> None:
+    def instance_build_failed(self, ctx: RequestContext, instance_uuid: str, message: str) -> None:
         """The agent failed to spawn (server already ERROR): release claim and ports."""
         LOG.info("build of %s failed on its host: %s", instance_uuid, message)
         release_resources(self.cloud, ctx, instance_uuid)
@@ -170,47 +199,68 @@ class Conductor:
             LOG.exception("build of %s failed", uuid)
             fail_build(self.cloud, ctx, uuid, f"Build failed: {exc}", type(exc).__name__)
             return
-        self.agents.build_and_run_instance(ctx, spec["host"],
-                                           {**spec, "auth_token": auth_token})
+        self.agents.build_and_run_instance(ctx, spec["host"], {**spec, "auth_token": auth_token})
 
     def _advance(self, uuid: str, expected_task: str, **values: Any) -> None:
-        if not actions.update_instance(self.db, uuid, {"task_state": expected_task},
-                                       **values):
+        if not actions.update_instance(self.db, uuid, {"task_state": expected_task}, **values):
             raise _BuildAborted()
 
     def _prepare(self, ctx: RequestContext, inst: Instance) -> dict[str, Any]:
         uuid = inst.uuid
         with actions.event(self.db, ctx, uuid, actions.EV_SCHEDULE):
             image = self.cloud.image.get_image(ctx, inst.image_ref)
-            dest = self.scheduler.select_destination(ctx, {
-                "instance_uuid": uuid, "project_id": inst.project_id, "vcpus": inst.vcpus,
-                "memory_mb": inst.memory_mb, "disk_gb": inst.root_gb + inst.ephemeral_gb,
-                "availability_zone": inst.requested_availability_zone,
-                "image_properties": image_properties(image), "ignore_hosts": [],
-                # an admin's forced host (``az:host``) waits in ``node`` until scheduled
-                "force_host": inst.node})
+            dest = self.scheduler.select_destination(
+                ctx,
+                {
+                    "instance_uuid": uuid,
+                    "project_id": inst.project_id,
+                    "vcpus": inst.vcpus,
+                    "memory_mb": inst.memory_mb,
+                    "disk_gb": inst.root_gb + inst.ephemeral_gb,
+                    "availability_zone": inst.requested_availability_zone,
+                    "image_properties": image_properties(image),
+                    "ignore_hosts": [],
+                    # an admin's forced host (``az:host``) waits in ``node`` until scheduled
+                    "force_host": inst.node,
+                },
+            )
         zone = inst.requested_availability_zone or self._zone_of(dest["host"])
-        self._advance(uuid, states.SCHEDULING, host=dest["host"], node=dest["node"],
-                      availability_zone=zone, task_state=states.NETWORKING)
+        self._advance(
+            uuid,
+            states.SCHEDULING,
+            host=dest["host"],
+            node=dest["node"],
+            availability_zone=zone,
+            task_state=states.NETWORKING,
+        )
         with actions.event(self.db, ctx, uuid, actions.EV_NETWORK):
             network_info = []
             if inst.requested_networks:
                 network_info = self.cloud.network.allocate_for_instance(
-                    ctx, uuid, inst.project_id, dest["host"], inst.requested_networks,
-                    list(inst.security_groups or []))
-        self._advance(uuid, states.NETWORKING, network_info=network_info,
-                      task_state=states.BLOCK_DEVICE_MAPPING)
+                    ctx,
+                    uuid,
+                    inst.project_id,
+                    dest["host"],
+                    inst.requested_networks,
+                    list(inst.security_groups or []),
+                )
+        self._advance(
+            uuid,
+            states.NETWORKING,
+            network_info=network_info,
+            task_state=states.BLOCK_DEVICE_MAPPING,
+        )
         with actions.event(self.db, ctx, uuid, actions.EV_BLOCK_DEVICE):
             check_root_disk(inst, image)
             spec = build_spec(self.cloud, inst, image, network_info, zone, dest["host"])
-        self._advance(uuid, states.BLOCK_DEVICE_MAPPING, spec=spec,
-                      task_state=states.SPAWNING)
+        self._advance(uuid, states.BLOCK_DEVICE_MAPPING, spec=spec, task_state=states.SPAWNING)
         return spec
 
     def _zone_of(self, host: str) -> str:
         with self.db.reader() as s:
-            zone = s.scalars(sa.select(Service.availability_zone)
-                             .where(Service.host == host)).first()
+            zone = s.scalars(
+                sa.select(Service.availability_zone).where(Service.host == host)
+            ).first()
         return zone or self.conf.availability_zone
 
     # ------------------------------------------------------------------ recovery
@@ -219,12 +269,22 @@ class Conductor:
         """Settle work a dead controller left: builds in controller steps, host-less deletes."""
         ctx = RequestContext.system()
         with self.db.reader() as s:
-            stuck = list(s.scalars(sa.select(Instance).where(
-                Instance.deleted.is_(False),
-                sa.or_(sa.and_(Instance.vm_state == states.BUILDING,
-                               Instance.task_state.in_(states.BUILD_TASKS)),
-                       sa.and_(Instance.task_state == states.DELETING,
-                               Instance.host.is_(None))))))
+            stuck = list(
+                s.scalars(
+                    sa.select(Instance).where(
+                        Instance.deleted.is_(False),
+                        sa.or_(
+                            sa.and_(
+                                Instance.vm_state == states.BUILDING,
+                                Instance.task_state.in_(states.BUILD_TASKS),
+                            ),
+                            sa.and_(
+                                Instance.task_state == states.DELETING, Instance.host.is_(None)
+                            ),
+                        ),
+                    )
+                )
+            )
         for inst in stuck:
             if inst.task_state == states.DELETING:
                 LOG.info("finishing the delete of %s", inst.uuid)
@@ -239,11 +299,16 @@ class Conductor:
         from pocketstack.compute.scheduler.host_manager import COMPUTE_BINARY, service_is_up
 
         with self.db.reader() as s:
-            rows = list(s.execute(
-                sa.select(Instance.uuid, Service)
-                .join(Service, sa.and_(Service.host == Instance.host,
-                                       Service.binary == COMPUTE_BINARY))
-                .where(Instance.deleted.is_(False), Instance.task_state == states.DELETING)))
+            rows = list(
+                s.execute(
+                    sa.select(Instance.uuid, Service)
+                    .join(
+                        Service,
+                        sa.and_(Service.host == Instance.host, Service.binary == COMPUTE_BINARY),
+                    )
+                    .where(Instance.deleted.is_(False), Instance.task_state == states.DELETING)
+                )
+            )
         for uuid, service in rows:
             if not service_is_up(service, self.conf):
                 finish_delete(self.cloud, RequestContext.system(), uuid)
@@ -268,9 +333,14 @@ def check_root_disk(inst: Instance, image: dict[str, Any]) -> None:
         raise FlavorDiskTooSmall()
 
 
-def build_spec(cloud: Any, inst: Instance, image: dict[str, Any],
-               network_info: list[dict[str, Any]], zone: str | None,
-               host: str) -> dict[str, Any]:
+def build_spec(
+    cloud: Any,
+    inst: Instance,
+    image: dict[str, Any],
+    network_info: list[dict[str, Any]],
+    zone: str | None,
+    host: str,
+) -> dict[str, Any]:
     """The ``InstanceSpec`` (``drivers.base``) of a server, without the user's token."""
     try:
         path = str(cloud.image.image_path(image["id"]))
@@ -278,16 +348,29 @@ def build_spec(cloud: Any, inst: Instance, image: dict[str, Any],
         path = ""
     public_keys = {inst.key_name: inst.key_data} if inst.key_name and inst.key_data else {}
     return {
-        "uuid": inst.uuid, "name": inst.name, "hostname": inst.hostname,
-        "project_id": inst.project_id, "user_id": inst.user_id,
-        "host": host, "vcpus": inst.vcpus, "memory_mb": inst.memory_mb,
-        "root_gb": inst.root_gb, "ephemeral_gb": inst.ephemeral_gb,
-        "image": {"id": image["id"], "disk_format": image.get("disk_format"),
-                  "size": image.get("size"), "properties": image_properties(image),
-                  "path": path,
-                  "url": f"{cloud.conf.public_url}/image/v2/images/{image['id']}/file"},
-        "network_info": network_info, "metadata": dict(inst.metadata_ or {}),
-        "user_data": inst.user_data, "public_keys": public_keys,
-        "availability_zone": zone, "launch_index": inst.launch_index,
+        "uuid": inst.uuid,
+        "name": inst.name,
+        "hostname": inst.hostname,
+        "project_id": inst.project_id,
+        "user_id": inst.user_id,
+        "host": host,
+        "vcpus": inst.vcpus,
+        "memory_mb": inst.memory_mb,
+        "root_gb": inst.root_gb,
+        "ephemeral_gb": inst.ephemeral_gb,
+        "image": {
+            "id": image["id"],
+            "disk_format": image.get("disk_format"),
+            "size": image.get("size"),
+            "properties": image_properties(image),
+            "path": path,
+            "url": f"{cloud.conf.public_url}/image/v2/images/{image['id']}/file",
+        },
+        "network_info": network_info,
+        "metadata": dict(inst.metadata_ or {}),
+        "user_data": inst.user_data,
+        "public_keys": public_keys,
+        "availability_zone": zone,
+        "launch_index": inst.launch_index,
         "config_drive": inst.config_drive,
     }

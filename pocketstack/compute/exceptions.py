@@ -53,8 +53,6 @@ class MetadataItemNotFound(errors.NotFound):
         return "Metadata item was not found"
 
 
-
-
 class FlavorMemoryTooSmall(errors.BadRequest):
     """400: the image's ``min_ram`` is more than the flavor's RAM."""
 
@@ -76,9 +74,6 @@ class ImageNotActive(errors.BadRequest):
     def for_id(cls, image_id: str) -> ImageNotActive:
         """The error with Nova's message."""
         return cls(f"Image {image_id} is not active.")
-
-
-
 
 
 class AvailabilityZoneNotFound(errors.BadRequest):

@@ -40,8 +40,18 @@ DEFAULT_FLAVORS = (
 )
 
 _ID_RE = re.compile(r"^[\w\.\- ]{1,255}$")
-_SORT_KEYS = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap",
-              "rxtx_factor", "created_at", "id")
+_SORT_KEYS = (
+    "flavorid",
+    "name",
+    "memory_mb",
+    "vcpus",
+    "root_gb",
+    "ephemeral_gb",
+    "swap",
+    "rxtx_factor",
+    "created_at",
+    "id",
+)
 
 
 class FlavorNotFound(errors.NotFound):
@@ -82,8 +92,17 @@ class FlavorManager:
             names = set(s.scalars(sa.select(Flavor.name)))
             for flavorid, name, vcpus, ram, disk in DEFAULT_FLAVORS:
                 if flavorid not in have and name not in names:
-                    s.add(Flavor(flavorid=flavorid, name=name, vcpus=vcpus, memory_mb=ram,
-                                 root_gb=disk, extra_specs={}, projects=[]))
+                    s.add(
+                        Flavor(
+                            flavorid=flavorid,
+                            name=name,
+                            vcpus=vcpus,
+                            memory_mb=ram,
+                            root_gb=disk,
+                            extra_specs={},
+                            projects=[],
+                        )
+                    )
 
     def get(self, ctx: RequestContext, flavor_id: str, *, for_boot: bool = False) -> Flavor:
         """The flavor with API id ``flavor_id``.
@@ -102,10 +121,18 @@ class FlavorManager:
             raise error(f"Flavor {flavor_id} could not be found.")
         return flavor
 
-    def list(self, ctx: RequestContext, *, is_public: bool | None = True,
-             min_ram: int | None = None, min_disk: int | None = None,
-             limit: int | None = None, marker: str | None = None,
-             sort_key: str = "flavorid", sort_dir: str = "asc") -> list[Flavor]:
+    def list(
+        self,
+        ctx: RequestContext,
+        *,
+        is_public: bool | None = True,
+        min_ram: int | None = None,
+        min_disk: int | None = None,
+        limit: int | None = None,
+        marker: str | None = None,
+        sort_key: str = "flavorid",
+        sort_dir: str = "asc",
+    ) -> list[Flavor]:
         """Flavors as Nova lists them.
 
         ``is_public``: True (default) lists public flavors (plus, for non-admins, the private
@@ -120,8 +147,11 @@ class FlavorManager:
         column = getattr(Flavor, sort_key)
         order = column.asc() if sort_dir == "asc" else column.desc()
         with self.db.reader() as s:
-            query = sa.select(Flavor).where(Flavor.disabled.is_(False)).order_by(
-                order, Flavor.flavorid.asc())
+            query = (
+                sa.select(Flavor)
+                .where(Flavor.disabled.is_(False))
+                .order_by(order, Flavor.flavorid.asc())
+            )
             if min_ram is not None:
                 query = query.where(Flavor.memory_mb >= min_ram)
             if min_disk is not None:
@@ -138,13 +168,24 @@ class FlavorManager:
             ids = [f.flavorid for f in flavors]
             if marker not in ids:
                 raise errors.BadRequest(f"marker [{marker}] not found")
-            flavors = flavors[ids.index(marker) + 1:]
+            flavors = flavors[ids.index(marker) + 1 :]
         return flavors[:limit] if limit is not None else flavors
 
-    def create(self, ctx: RequestContext, *, name: str, ram: int, vcpus: int, disk: int,
-               flavorid: str | None = None, ephemeral: int = 0, swap: int = 0,
-               rxtx_factor: float = 1.0, is_public: bool = True,
-               description: str | None = None) -> Flavor:
+    def create(
+        self,
+        ctx: RequestContext,
+        *,
+        name: str,
+        ram: int,
+        vcpus: int,
+        disk: int,
+        flavorid: str | None = None,
+        ephemeral: int = 0,
+        swap: int = 0,
+        rxtx_factor: float = 1.0,
+        is_public: bool = True,
+        description: str | None = None,
+    ) -> Flavor:
         """Create a flavor (``flavorid`` None or "auto" → a new UUID).
 
         Raises:
@@ -161,10 +202,20 @@ class FlavorManager:
                 raise FlavorExists(f"Flavor with name {name} already exists.")
             if s.scalars(sa.select(Flavor).where(Flavor.flavorid == flavorid)).first():
                 raise FlavorExists(f"Flavor with ID {flavorid} already exists.")
-            flavor = Flavor(flavorid=flavorid, name=name, memory_mb=ram, vcpus=vcpus,
-                            root_gb=disk, ephemeral_gb=ephemeral, swap=swap,
-                            rxtx_factor=rxtx_factor, is_public=is_public,
-                            description=description, extra_specs={}, projects=[])
+            flavor = Flavor(
+                flavorid=flavorid,
+                name=name,
+                memory_mb=ram,
+                vcpus=vcpus,
+                root_gb=disk,
+                ephemeral_gb=ephemeral,
+                swap=swap,
+                rxtx_factor=rxtx_factor,
+                is_public=is_public,
+                description=description,
+                extra_specs={},
+                projects=[],
+            )
             s.add(flavor)
         return flavor
 
@@ -199,8 +250,9 @@ class FlavorManager:
             raise errors.NotFound(f"Flavor {flavor_id} has no extra specs with key {key}.")
         return specs[key]
 
-    def update_extra_specs(self, ctx: RequestContext, flavor_id: str,
-                           specs: dict[str, str]) -> dict[str, str]:
+    def update_extra_specs(
+        self, ctx: RequestContext, flavor_id: str, specs: dict[str, str]
+    ) -> dict[str, str]:
         """Add or replace extra specs (keys and values are strings); returns ``specs``."""
         with self.db.transaction() as s:
             flavor = self._locked(s, ctx, flavor_id)
@@ -230,8 +282,9 @@ class FlavorManager:
             raise errors.NotFound("Access list not available for public flavors.")
         return list(flavor.projects or [])
 
-    def add_access(self, ctx: RequestContext, flavor_id: str,
-                   project_id: str) -> builtins.list[str]:
+    def add_access(
+        self, ctx: RequestContext, flavor_id: str, project_id: str
+    ) -> builtins.list[str]:
         """Allow ``project_id`` to use a private flavor; returns the new access list.
 
         Raises:
@@ -243,20 +296,24 @@ class FlavorManager:
                 raise errors.Conflict("Can not add access to a public flavor.")
             projects = list(flavor.projects or [])
             if project_id in projects:
-                raise FlavorAccessExists(f"Flavor access already exists for flavor "
-                                         f"{flavor_id} and project {project_id} combination.")
+                raise FlavorAccessExists(
+                    f"Flavor access already exists for flavor "
+                    f"{flavor_id} and project {project_id} combination."
+                )
             flavor.projects = projects + [project_id]
         return list(flavor.projects)
 
-    def remove_access(self, ctx: RequestContext, flavor_id: str,
-                      project_id: str) -> builtins.list[str]:
+    def remove_access(
+        self, ctx: RequestContext, flavor_id: str, project_id: str
+    ) -> builtins.list[str]:
         """Revoke ``project_id``'s access; returns the new list. Raises FlavorAccessNotFound."""
         with self.db.transaction() as s:
             flavor = self._locked(s, ctx, flavor_id)
             projects = list(flavor.projects or [])
             if project_id not in projects:
-                raise FlavorAccessNotFound(f"Flavor access not found for {flavor_id} / "
-                                           f"{project_id} combination.")
+                raise FlavorAccessNotFound(
+                    f"Flavor access not found for {flavor_id} / {project_id} combination."
+                )
             projects.remove(project_id)
             flavor.projects = projects
         return projects

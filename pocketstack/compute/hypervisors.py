@@ -52,8 +52,9 @@ class HypervisorManager:
 
     # services ----------------------------------------------------------------------------
 
-    def list_services(self, ctx: RequestContext, *, host: str | None = None,
-                      binary: str | None = None) -> list[tuple[Service, bool]]:
+    def list_services(
+        self, ctx: RequestContext, *, host: str | None = None, binary: str | None = None
+    ) -> list[tuple[Service, bool]]:
         """``(service, is_up)`` pairs, ordered by id, optionally filtered."""
         with self.db.reader() as s:
             query = sa.select(Service).order_by(Service.id)
@@ -64,9 +65,16 @@ class HypervisorManager:
             services = list(s.scalars(query))
         return [(svc, _is_up(svc, self.conf)) for svc in services]
 
-    def update_service(self, ctx: RequestContext, *, host: str, binary: str,
-                       disabled: bool | None = None, disabled_reason: str | None = None,
-                       forced_down: bool | None = None) -> Service:
+    def update_service(
+        self,
+        ctx: RequestContext,
+        *,
+        host: str,
+        binary: str,
+        disabled: bool | None = None,
+        disabled_reason: str | None = None,
+        forced_down: bool | None = None,
+    ) -> Service:
         """Enable/disable (with a reason) or force down the service ``binary`` on ``host``.
 
         Raises:
@@ -75,8 +83,9 @@ class HypervisorManager:
         if disabled_reason is not None and len(disabled_reason) > 255:
             raise errors.BadRequest("disabled_reason is longer than 255 characters.")
         with self.db.transaction() as s:
-            svc = s.scalars(sa.select(Service).where(Service.host == host,
-                                                     Service.binary == binary)).first()
+            svc = s.scalars(
+                sa.select(Service).where(Service.host == host, Service.binary == binary)
+            ).first()
             if svc is None:
                 raise ServiceNotFound(f"Service {binary} on host {host} could not be found.")
             if disabled is not None:
@@ -96,11 +105,15 @@ class HypervisorManager:
 
         with self.db.transaction() as s:
             svc = self._service(s, service_id)
-            busy = s.scalar(sa.select(sa.func.count()).select_from(Instance).where(
-                Instance.host == svc.host, Instance.deleted.is_(False)))
+            busy = s.scalar(
+                sa.select(sa.func.count())
+                .select_from(Instance)
+                .where(Instance.host == svc.host, Instance.deleted.is_(False))
+            )
             if busy:
-                raise errors.Conflict(f"Unable to delete compute service that is hosting "
-                                      f"instances: {svc.host}.")
+                raise errors.Conflict(
+                    f"Unable to delete compute service that is hosting instances: {svc.host}."
+                )
             s.execute(sa.delete(ComputeNode).where(ComputeNode.host == svc.host))
             s.delete(svc)
 
@@ -115,14 +128,17 @@ class HypervisorManager:
 
     # hypervisors -------------------------------------------------------------------------
 
-    def list_hypervisors(self, ctx: RequestContext, *, hostname_pattern: str | None = None
-                         ) -> list[tuple[ComputeNode, Service | None, bool]]:
+    def list_hypervisors(
+        self, ctx: RequestContext, *, hostname_pattern: str | None = None
+    ) -> list[tuple[ComputeNode, Service | None, bool]]:
         """``(node, its compute service, is_up)`` for every hypervisor, ordered by id;
         ``hostname_pattern`` keeps nodes whose hypervisor_hostname contains it."""
         with self.db.reader() as s:
             nodes = list(s.scalars(sa.select(ComputeNode).order_by(ComputeNode.id)))
-            services = {svc.host: svc for svc in s.scalars(
-                sa.select(Service).where(Service.topic == "compute"))}
+            services = {
+                svc.host: svc
+                for svc in s.scalars(sa.select(Service).where(Service.topic == "compute"))
+            }
         if hostname_pattern:
             nodes = [n for n in nodes if hostname_pattern in n.hypervisor_hostname]
         result = []
@@ -131,8 +147,9 @@ class HypervisorManager:
             result.append((node, svc, _is_up(svc, self.conf)))
         return result
 
-    def get_hypervisor(self, ctx: RequestContext, hypervisor_id: str
-                       ) -> tuple[ComputeNode, Service | None, bool]:
+    def get_hypervisor(
+        self, ctx: RequestContext, hypervisor_id: str
+    ) -> tuple[ComputeNode, Service | None, bool]:
         """One hypervisor by numeric id or uuid. Raises HypervisorNotFound."""
         for node, svc, up in self.list_hypervisors(ctx):
             if str(node.id) == str(hypervisor_id) or node.uuid == hypervisor_id:
@@ -152,13 +169,25 @@ class HypervisorManager:
     def statistics(self, ctx: RequestContext) -> dict[str, int]:
         """Sums over all hypervisors (Nova's ``hypervisor_statistics``)."""
         nodes = [n for n, _svc, _up in self.list_hypervisors(ctx)]
-        stats = {key: sum(getattr(n, key) for n in nodes) for key in (
-            "vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used", "local_gb_used",
-            "running_vms")}
-        stats.update(count=len(nodes), current_workload=0,
-                     free_ram_mb=stats["memory_mb"] - stats["memory_mb_used"],
-                     free_disk_gb=stats["local_gb"] - stats["local_gb_used"],
-                     disk_available_least=stats["local_gb"] - stats["local_gb_used"])
+        stats = {
+            key: sum(getattr(n, key) for n in nodes)
+            for key in (
+                "vcpus",
+                "memory_mb",
+                "local_gb",
+                "vcpus_used",
+                "memory_mb_used",
+                "local_gb_used",
+                "running_vms",
+            )
+        }
+        stats.update(
+            count=len(nodes),
+            current_workload=0,
+            free_ram_mb=stats["memory_mb"] - stats["memory_mb_used"],
+            free_disk_gb=stats["local_gb"] - stats["local_gb_used"],
+            disk_available_least=stats["local_gb"] - stats["local_gb_used"],
+        )
         return stats
 
     # availability zones ------------------------------------------------------------------
@@ -178,7 +207,11 @@ class HypervisorManager:
         if name == self.conf.availability_zone:
             return True
         with self.db.reader() as s:
-            found = s.scalars(sa.select(Service.id).where(
-                Service.availability_zone == name, Service.topic == "compute",
-                Service.disabled.is_(False))).first()
+            found = s.scalars(
+                sa.select(Service.id).where(
+                    Service.availability_zone == name,
+                    Service.topic == "compute",
+                    Service.disabled.is_(False),
+                )
+            ).first()
         return found is not None

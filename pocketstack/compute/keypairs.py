@@ -49,10 +49,9 @@ def fingerprint(public_key: str) -> str:
     try:
         blob = base64.b64decode(parts[1], validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidKeypair("Keypair data is invalid: failed to generate fingerprint") \
-            from None
+        raise InvalidKeypair("Keypair data is invalid: failed to generate fingerprint") from None
     digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def validate_public_keys(text: str) -> list[str]:
@@ -68,22 +67,29 @@ def validate_public_keys(text: str) -> list[str]:
         try:
             serialization.load_ssh_public_key(line.encode())
         except (ValueError, TypeError, binascii.Error):
-            raise InvalidKeypair("Keypair data is invalid: failed to generate fingerprint") \
-                from None
+            raise InvalidKeypair(
+                "Keypair data is invalid: failed to generate fingerprint"
+            ) from None
         except Exception:  # cryptography raises UnsupportedAlgorithm for unknown types
-            raise InvalidKeypair(f"Keypair data is invalid: unsupported key type "
-                                 f"{line.split()[0]!r}") from None
+            raise InvalidKeypair(
+                f"Keypair data is invalid: unsupported key type {line.split()[0]!r}"
+            ) from None
     return lines
 
 
 def generate_key_pair() -> tuple[str, str]:
     """A new RSA 2048 key pair as ``(private PEM, public OpenSSH line)``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     return private, public + " Generated-by-Pocketstack"
 
 
@@ -97,8 +103,9 @@ class KeypairManager:
     @staticmethod
     def _owner(ctx: RequestContext, user_id: str | None) -> str:
         if user_id and user_id != ctx.user_id and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized("Policy doesn't allow os_compute_api:"
-                                             "os-keypairs to be performed.")
+            raise errors.PolicyNotAuthorized(
+                "Policy doesn't allow os_compute_api:os-keypairs to be performed."
+            )
         owner = user_id or ctx.user_id
         if owner is None:
             raise errors.BadRequest("A user is required to own keypairs.")
@@ -113,14 +120,21 @@ class KeypairManager:
         """
         owner = self._owner(ctx, user_id)
         with self.db.reader() as s:
-            kp = s.scalars(sa.select(KeyPair).where(KeyPair.user_id == owner,
-                                                    KeyPair.name == name)).first()
+            kp = s.scalars(
+                sa.select(KeyPair).where(KeyPair.user_id == owner, KeyPair.name == name)
+            ).first()
         if kp is None:
             raise KeypairNotFound(f"Keypair {name} not found for user {owner}")
         return kp
 
-    def list(self, ctx: RequestContext, user_id: str | None = None, *,
-             limit: int | None = None, marker: str | None = None) -> list[KeyPair]:
+    def list(
+        self,
+        ctx: RequestContext,
+        user_id: str | None = None,
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+    ) -> list[KeyPair]:
         """The user's keypairs sorted by name; ``marker`` is a keypair name.
 
         Raises:
@@ -137,9 +151,14 @@ class KeypairManager:
                 query = query.limit(limit)
             return list(s.scalars(query))
 
-    def create(self, ctx: RequestContext, name: str, public_key: str | None = None,
-               key_type: str = "ssh", user_id: str | None = None
-               ) -> tuple[KeyPair, str | None]:
+    def create(
+        self,
+        ctx: RequestContext,
+        name: str,
+        public_key: str | None = None,
+        key_type: str = "ssh",
+        user_id: str | None = None,
+    ) -> tuple[KeyPair, str | None]:
         """Import ``public_key`` or generate a key pair for the caller (or ``user_id``).
 
         Returns ``(keypair, private_key)``; ``private_key`` is None for an import.
@@ -150,23 +169,32 @@ class KeypairManager:
         """
         owner = self._owner(ctx, user_id)
         if not isinstance(name, str) or not _NAME_RE.match(name) or name.strip() != name:
-            raise InvalidKeypair("Keypair data is invalid: Keypair name contains unsafe "
-                                 "characters")
+            raise InvalidKeypair("Keypair data is invalid: Keypair name contains unsafe characters")
         if key_type != "ssh":
             raise InvalidKeypair(f"Keypair data is invalid: unsupported key type {key_type}")
         private = None
         if public_key is None:
             private, public_key = generate_key_pair()
         lines = validate_public_keys(public_key)
-        keypair = KeyPair(name=name, user_id=owner, fingerprint=fingerprint(lines[0]),
-                          public_key="\n".join(lines), type=key_type)
+        keypair = KeyPair(
+            name=name,
+            user_id=owner,
+            fingerprint=fingerprint(lines[0]),
+            public_key="\n".join(lines),
+            type=key_type,
+        )
         with self.db.transaction() as s:
-            exists = s.scalars(sa.select(KeyPair.id).where(KeyPair.user_id == owner,
-                                                           KeyPair.name == name)).first()
+            exists = s.scalars(
+                sa.select(KeyPair.id).where(KeyPair.user_id == owner, KeyPair.name == name)
+            ).first()
             if exists is not None:
                 raise KeypairExists(f"Key pair '{name}' already exists.")
-            used = s.scalar(sa.select(sa.func.count()).select_from(KeyPair)
-                            .where(KeyPair.user_id == owner)) or 0
+            used = (
+                s.scalar(
+                    sa.select(sa.func.count()).select_from(KeyPair).where(KeyPair.user_id == owner)
+                )
+                or 0
+            )
             self.cloud.compute.quotas.check_keypairs(ctx, ctx.project_id, used + 1)
             s.add(keypair)
         return keypair, private
@@ -175,8 +203,9 @@ class KeypairManager:
         """Delete the keypair. Raises KeypairNotFound."""
         owner = self._owner(ctx, user_id)
         with self.db.transaction() as s:
-            kp = s.scalars(sa.select(KeyPair).where(KeyPair.user_id == owner,
-                                                    KeyPair.name == name)).first()
+            kp = s.scalars(
+                sa.select(KeyPair).where(KeyPair.user_id == owner, KeyPair.name == name)
+            ).first()
             if kp is None:
                 raise KeypairNotFound(f"Keypair {name} not found for user {owner}")
             s.delete(kp)

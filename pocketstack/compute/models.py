@@ -74,8 +74,7 @@ class Instance(TimestampMixin, Base):
     host: Mapped[str | None] = mapped_column(sa.String(255), default=None, index=True)
     node: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     availability_zone: Mapped[str | None] = mapped_column(sa.String(255), default=None)
-    requested_availability_zone: Mapped[str | None] = mapped_column(sa.String(255),
-                                                                    default=None)
+    requested_availability_zone: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     key_name: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     key_data: Mapped[str | None] = mapped_column(sa.Text, default=None)
     user_data: Mapped[str | None] = mapped_column(sa.Text, default=None)
@@ -124,8 +123,9 @@ class InstanceAction(Base):
     start_time: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     finish_time: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
     message: Mapped[str | None] = mapped_column(sa.String(255), default=None)
-    updated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=utcnow,
-                                                           onupdate=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow
+    )
 
 
 class InstanceActionEvent(Base):
@@ -133,8 +133,9 @@ class InstanceActionEvent(Base):
 
     __tablename__ = "instance_action_events"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    action_id: Mapped[int] = mapped_column(sa.ForeignKey("instance_actions.id",
-                                                         ondelete="CASCADE"), index=True)
+    action_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("instance_actions.id", ondelete="CASCADE"), index=True
+    )
     event: Mapped[str] = mapped_column(sa.String(255))
     start_time: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     finish_time: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)

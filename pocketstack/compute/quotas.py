@@ -56,19 +56,29 @@ class QuotaManager:
         """In-use counts: instances, cores, ram (MiB) of the project; key_pairs of the user."""
         with self.db.reader() as s:
             count, cores, ram = s.execute(
-                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Instance.vcpus), 0),
-                          sa.func.coalesce(sa.func.sum(Instance.memory_mb), 0))
-                .where(Instance.project_id == project_id, Instance.deleted.is_(False))).one()
+                sa.select(
+                    sa.func.count(),
+                    sa.func.coalesce(sa.func.sum(Instance.vcpus), 0),
+                    sa.func.coalesce(sa.func.sum(Instance.memory_mb), 0),
+                ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
+            ).one()
             keys = 0
             if user_id:
-                keys = s.scalar(sa.select(sa.func.count()).select_from(KeyPair)
-                                .where(KeyPair.user_id == user_id)) or 0
+                keys = (
+                    s.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(KeyPair)
+                        .where(KeyPair.user_id == user_id)
+                    )
+                    or 0
+                )
         used = {name: 0 for name in DEFAULTS}
         used.update(instances=int(count), cores=int(cores), ram=int(ram), key_pairs=int(keys))
         return used
 
-    def check_instances(self, ctx: RequestContext, project_id: str, count: int, vcpus: int,
-                        memory_mb: int) -> None:
+    def check_instances(
+        self, ctx: RequestContext, project_id: str, count: int, vcpus: int, memory_mb: int
+    ) -> None:
         """Check that ``count`` more servers using ``vcpus`` cores and ``memory_mb`` MiB IN
         TOTAL (flavor size times ``count``) fit the project's instances, cores and ram quotas.
 
@@ -84,7 +94,8 @@ class QuotaManager:
             if limit >= 0 and used[resource] + wanted[resource] > limit:
                 raise errors.QuotaExceeded(
                     f"Quota exceeded for {resource}: Requested {wanted[resource]}, but already "
-                    f"used {used[resource]} of {limit} {resource}")
+                    f"used {used[resource]} of {limit} {resource}"
+                )
 
     def check_keypairs(self, ctx: RequestContext, project_id: str | None, total: int) -> None:
         """Check that a user may own ``total`` keypairs. Raises errors.QuotaExceeded."""
@@ -97,9 +108,12 @@ class QuotaManager:
         q = self.get_limits(project_id)
         used = self.usage(project_id)
         return {
-            "maxTotalInstances": q["instances"], "maxTotalCores": q["cores"],
-            "maxTotalRAMSize": q["ram"], "maxTotalKeypairs": q["key_pairs"],
-            "maxServerMeta": q["metadata_items"], "maxImageMeta": 128,
+            "maxTotalInstances": q["instances"],
+            "maxTotalCores": q["cores"],
+            "maxTotalRAMSize": q["ram"],
+            "maxTotalKeypairs": q["key_pairs"],
+            "maxServerMeta": q["metadata_items"],
+            "maxImageMeta": 128,
             "maxPersonality": q["injected_files"],
             "maxPersonalitySize": q["injected_file_content_bytes"],
             "maxServerGroups": q["server_groups"],
@@ -107,13 +121,15 @@ class QuotaManager:
             "maxSecurityGroups": q["security_groups"],
             "maxSecurityGroupRules": q["security_group_rules"],
             "maxTotalFloatingIps": q["floating_ips"],
-            "totalInstancesUsed": used["instances"], "totalCoresUsed": used["cores"],
-            "totalRAMUsed": used["ram"], "totalServerGroupsUsed": 0,
-            "totalSecurityGroupsUsed": 0, "totalFloatingIpsUsed": 0,
+            "totalInstancesUsed": used["instances"],
+            "totalCoresUsed": used["cores"],
+            "totalRAMUsed": used["ram"],
+            "totalServerGroupsUsed": 0,
+            "totalSecurityGroupsUsed": 0,
+            "totalFloatingIpsUsed": 0,
         }
 
-    def show(self, ctx: RequestContext, project_id: str, *, detail: bool = False
-             ) -> dict[str, Any]:
+    def show(self, ctx: RequestContext, project_id: str, *, detail: bool = False) -> dict[str, Any]:
         """The quota set of a project: ``{resource: limit}``, or with ``detail``
         ``{resource: {"limit", "in_use", "reserved"}}``.
 
@@ -121,21 +137,25 @@ class QuotaManager:
             errors.PolicyNotAuthorized: a non-admin asking for another project.
         """
         if not ctx.is_admin and not ctx.owns(project_id):
-            raise errors.PolicyNotAuthorized("Policy doesn't allow os_compute_api:"
-                                             "os-quota-sets:show to be performed.")
+            raise errors.PolicyNotAuthorized(
+                "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed."
+            )
         limits = self.get_limits(project_id)
         if not detail:
             return limits
         used = self.usage(project_id, ctx.user_id if ctx.owns(project_id) else None)
-        return {name: {"limit": limit, "in_use": used[name], "reserved": 0}
-                for name, limit in limits.items()}
+        return {
+            name: {"limit": limit, "in_use": used[name], "reserved": 0}
+            for name, limit in limits.items()
+        }
 
     def defaults(self) -> dict[str, int]:
         """Nova's default quota set."""
         return dict(DEFAULTS)
 
-    def update(self, ctx: RequestContext, project_id: str, values: dict[str, int], *,
-               force: bool = False) -> dict[str, int]:
+    def update(
+        self, ctx: RequestContext, project_id: str, values: dict[str, int], *, force: bool = False
+    ) -> dict[str, int]:
         """Set limits of a project; returns its whole quota set.
 
         Raises:
@@ -148,15 +168,18 @@ class QuotaManager:
         used = self.usage(project_id)
         for name, value in values.items():
             if value < -1:
-                raise errors.BadRequest(f"Quota limit {value} for {name} must be -1 or "
-                                        f"greater.")
+                raise errors.BadRequest(f"Quota limit {value} for {name} must be -1 or greater.")
             if not force and name in _COUNTED and value != -1 and value < used[name]:
-                raise errors.BadRequest(f"Quota limit {value} for {name} must be greater "
-                                        f"than or equal to already used and reserved "
-                                        f"{used[name]}.")
+                raise errors.BadRequest(
+                    f"Quota limit {value} for {name} must be greater "
+                    f"than or equal to already used and reserved "
+                    f"{used[name]}."
+                )
         with self.db.transaction() as s:
-            rows = {q.resource: q for q in s.scalars(
-                sa.select(Quota).where(Quota.project_id == project_id))}
+            rows = {
+                q.resource: q
+                for q in s.scalars(sa.select(Quota).where(Quota.project_id == project_id))
+            }
             for name, value in values.items():
                 if name in rows:
                     rows[name].hard_limit = value

@@ -34,8 +34,14 @@ CONDUCTOR_MESSAGES: dict[str, tuple[str, float | None]] = {
 MESSAGES = {"compute": AGENT_MESSAGES, "conductor": CONDUCTOR_MESSAGES}
 
 
-def _send(bus: Bus, table: dict[str, tuple[str, float | None]], ctx: RequestContext,
-          target: str, method: str, **args: Any) -> Any:
+def _send(
+    bus: Bus,
+    table: dict[str, tuple[str, float | None]],
+    ctx: RequestContext,
+    target: str,
+    method: str,
+    **args: Any,
+) -> Any:
     verb, timeout = table[method]
     if verb == "call":
         return bus.call(ctx, target, method, timeout=timeout or 60.0, **args)
@@ -52,8 +58,7 @@ class ComputeAgentClient:
     def _send(self, ctx: RequestContext, host: str, method: str, **args: Any) -> Any:
         return _send(self.bus, AGENT_MESSAGES, ctx, f"compute.{host}", method, **args)
 
-    def build_and_run_instance(self, ctx: RequestContext, host: str,
-                               spec: dict[str, Any]) -> None:
+    def build_and_run_instance(self, ctx: RequestContext, host: str, spec: dict[str, Any]) -> None:
         """Spawn the guest of ``spec`` (an InstanceSpec plus ``auth_token``)."""
         self._send(ctx, host, "build_and_run_instance", spec=spec)
 
@@ -69,16 +74,19 @@ class ComputeAgentClient:
         """Power the guest on."""
         self._send(ctx, host, "start_instance", instance_uuid=instance_uuid)
 
-    def reboot_instance(self, ctx: RequestContext, host: str, instance_uuid: str,
-                        hard: bool) -> None:
+    def reboot_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str, hard: bool
+    ) -> None:
         """Reboot the guest (soft: ACPI first; hard: reset)."""
         self._send(ctx, host, "reboot_instance", instance_uuid=instance_uuid, hard=hard)
 
-    def get_console_output(self, ctx: RequestContext, host: str, instance_uuid: str,
-                           length: int | None) -> str:
+    def get_console_output(
+        self, ctx: RequestContext, host: str, instance_uuid: str, length: int | None
+    ) -> str:
         """The serial console log (last ``length`` lines); waits up to 30 s."""
-        return self._send(ctx, host, "get_console_output", instance_uuid=instance_uuid,
-                          length=length)
+        return self._send(
+            ctx, host, "get_console_output", instance_uuid=instance_uuid, length=length
+        )
 
 
 class ConductorClient:
@@ -90,18 +98,17 @@ class ConductorClient:
     def _send(self, ctx: RequestContext, method: str, **args: Any) -> Any:
         return _send(self.bus, CONDUCTOR_MESSAGES, ctx, "conductor", method, **args)
 
-    def build_instances(self, ctx: RequestContext, instance_uuids: list[str],
-                        auth_token: str | None = None) -> None:
+    def build_instances(
+        self, ctx: RequestContext, instance_uuids: list[str], auth_token: str | None = None
+    ) -> None:
         """Schedule, allocate networks and hand the servers to their compute agents.
 
         ``auth_token`` is the user's token (not part of a bus context) so a remote agent can
         download the image.
         """
-        self._send(ctx, "build_instances", instance_uuids=instance_uuids,
-                   auth_token=auth_token)
+        self._send(ctx, "build_instances", instance_uuids=instance_uuids, auth_token=auth_token)
 
-    def instance_build_failed(self, ctx: RequestContext, instance_uuid: str,
-                              message: str) -> None:
+    def instance_build_failed(self, ctx: RequestContext, instance_uuid: str, message: str) -> None:
         """The agent could not spawn: release the claim and the ports."""
         self._send(ctx, "instance_build_failed", instance_uuid=instance_uuid, message=message)
 

@@ -45,14 +45,30 @@ GIB = 1024**3
 
 #: API sort keys (Nova's names and ours) -> Instance columns
 SORT_KEYS = {
-    "created_at": "created_at", "updated_at": "updated_at", "launched_at": "launched_at",
-    "terminated_at": "terminated_at", "display_name": "name", "name": "name",
-    "display_description": "description", "description": "description", "uuid": "uuid",
-    "id": "uuid", "hostname": "hostname", "host": "host", "node": "node",
-    "vm_state": "vm_state", "task_state": "task_state", "power_state": "power_state",
-    "key_name": "key_name", "project_id": "project_id", "user_id": "user_id",
-    "availability_zone": "availability_zone", "image_ref": "image_ref",
-    "flavor_id": "flavor_id", "instance_type_id": "flavor_id", "locked": "locked",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "launched_at": "launched_at",
+    "terminated_at": "terminated_at",
+    "display_name": "name",
+    "name": "name",
+    "display_description": "description",
+    "description": "description",
+    "uuid": "uuid",
+    "id": "uuid",
+    "hostname": "hostname",
+    "host": "host",
+    "node": "node",
+    "vm_state": "vm_state",
+    "task_state": "task_state",
+    "power_state": "power_state",
+    "key_name": "key_name",
+    "project_id": "project_id",
+    "user_id": "user_id",
+    "availability_zone": "availability_zone",
+    "image_ref": "image_ref",
+    "flavor_id": "flavor_id",
+    "instance_type_id": "flavor_id",
+    "locked": "locked",
 }
 
 
@@ -69,8 +85,11 @@ def sanitize_hostname(name: str, default: str) -> str:
 
 def _parse_time(value: Any, name: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else \
-            value.astimezone(dt.UTC).replace(tzinfo=None)
+        return (
+            value.replace(tzinfo=None)
+            if value.tzinfo is None
+            else value.astimezone(dt.UTC).replace(tzinfo=None)
+        )
     try:
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
@@ -94,13 +113,25 @@ class ServerManager:
 
     # ------------------------------------------------------------------ create
 
-    def create(self, ctx: RequestContext, *, name: str, image_id: str, flavor_id: str,
-               networks: list[dict[str, Any]] | str, key_name: str | None = None,
-               user_data: str | None = None, metadata: dict[str, str] | None = None,
-               availability_zone: str | None = None,
-               security_groups: list[str] | None = None, min_count: int = 1,
-               max_count: int = 1, description: str | None = None,
-               access_ip_v4: str | None = None, config_drive: bool = True) -> list[Instance]:
+    def create(
+        self,
+        ctx: RequestContext,
+        *,
+        name: str,
+        image_id: str,
+        flavor_id: str,
+        networks: list[dict[str, Any]] | str,
+        key_name: str | None = None,
+        user_data: str | None = None,
+        metadata: dict[str, str] | None = None,
+        availability_zone: str | None = None,
+        security_groups: list[str] | None = None,
+        min_count: int = 1,
+        max_count: int = 1,
+        description: str | None = None,
+        access_ip_v4: str | None = None,
+        config_drive: bool = True,
+    ) -> list[Instance]:
         """Validate a boot request, record the servers (BUILD) and cast them to the conductor.
 
         ``networks``: ``[{"uuid", "fixed_ip"?} | {"port"}]``, or ``"auto"`` (the project's
@@ -117,18 +148,29 @@ class ServerManager:
         flavor = self.cloud.compute.flavors.get(ctx, flavor_id, for_boot=True)
         image = self._check_image(ctx, image_id, flavor)
         requested = self._check_networks(ctx, networks)
-        key_data = self.cloud.compute.keypairs.get(ctx, key_name).public_key if key_name \
-            else None
+        key_data = self.cloud.compute.keypairs.get(ctx, key_name).public_key if key_name else None
         groups = list(security_groups or ["default"])
         if requested:
             self.cloud.network.security_group_ids(ctx, ctx.project_id, groups)
         zone, force_host = self._check_zone(ctx, availability_zone)
         count = self._check_quota(ctx, flavor, min_count, max_count)
-        rows = self._new_rows(ctx, name=name, count=count, flavor=flavor, image=image,
-                              requested=requested, key_name=key_name, key_data=key_data,
-                              user_data=user_data, metadata=metadata or {}, zone=zone,
-                              groups=groups, description=description,
-                              access_ip_v4=access_ip_v4, config_drive=config_drive)
+        rows = self._new_rows(
+            ctx,
+            name=name,
+            count=count,
+            flavor=flavor,
+            image=image,
+            requested=requested,
+            key_name=key_name,
+            key_data=key_data,
+            user_data=user_data,
+            metadata=metadata or {},
+            zone=zone,
+            groups=groups,
+            description=description,
+            access_ip_v4=access_ip_v4,
+            config_drive=config_drive,
+        )
         if force_host:
             for row in rows:
                 row.node = force_host  # read by the conductor as the forced host
@@ -149,14 +191,17 @@ class ServerManager:
         if int(image.get("min_ram") or 0) > flavor.memory_mb:
             raise FlavorMemoryTooSmall()
         if flavor.root_gb:
-            needed_gb = max(int(image.get("min_disk") or 0),
-                            -(-int(image.get("virtual_size") or image.get("size") or 0) // GIB))
+            needed_gb = max(
+                int(image.get("min_disk") or 0),
+                -(-int(image.get("virtual_size") or image.get("size") or 0) // GIB),
+            )
             if needed_gb > flavor.root_gb:
                 raise FlavorDiskTooSmall()
         return image
 
-    def _check_networks(self, ctx: RequestContext,
-                        networks: list[dict[str, Any]] | str) -> list[dict[str, Any]]:
+    def _check_networks(
+        self, ctx: RequestContext, networks: list[dict[str, Any]] | str
+    ) -> list[dict[str, Any]]:
         if networks == "none":
             return []
         if networks == "auto":
@@ -165,35 +210,42 @@ class ServerManager:
             raise errors.BadRequest("networks must be a list, 'auto' or 'none'.")
         return list(self.cloud.network.validate_networks(ctx, networks))
 
-    def _check_zone(self, ctx: RequestContext,
-                    requested: str | None) -> tuple[str | None, str | None]:
+    def _check_zone(
+        self, ctx: RequestContext, requested: str | None
+    ) -> tuple[str | None, str | None]:
         """``az``, or ``az:host`` (admins force a host, as in Nova) -> (zone, forced host)."""
         if not requested:
             return None, None
         zone, _, host = requested.partition(":")
         host = host.partition(":")[0]
         if host and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized("Policy doesn't allow os_compute_api:servers:"
-                                             "create:forced_host to be performed.")
+            raise errors.PolicyNotAuthorized(
+                "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed."
+            )
         if zone and not self.cloud.compute.hypervisors.availability_zone_exists(zone):
             raise AvailabilityZoneNotFound()
         return zone or None, host or None
 
-    def _check_quota(self, ctx: RequestContext, flavor: Any, min_count: int,
-                     max_count: int) -> int:
+    def _check_quota(self, ctx: RequestContext, flavor: Any, min_count: int, max_count: int) -> int:
         """The number of servers to make: ``max_count``, else ``min_count`` if that fits."""
         if min_count < 1 or max_count < min_count:
             raise errors.BadRequest("min_count must be >= 1 and <= max_count.")
         quotas = self.cloud.compute.quotas
         try:
-            quotas.check_instances(ctx, ctx.project_id, max_count, flavor.vcpus * max_count,
-                                   flavor.memory_mb * max_count)
+            quotas.check_instances(
+                ctx,
+                ctx.project_id,
+                max_count,
+                flavor.vcpus * max_count,
+                flavor.memory_mb * max_count,
+            )
             return max_count
         except errors.QuotaExceeded:
             if min_count == max_count:
                 raise
-        quotas.check_instances(ctx, ctx.project_id, min_count, flavor.vcpus * min_count,
-                               flavor.memory_mb * min_count)
+        quotas.check_instances(
+            ctx, ctx.project_id, min_count, flavor.vcpus * min_count, flavor.memory_mb * min_count
+        )
         return min_count
 
     def _recheck_quota(self, ctx: RequestContext, rows: list[Instance]) -> None:
@@ -201,56 +253,100 @@ class ServerManager:
         count again with the new rows in; over a limit, remove them and refuse (403)."""
         quotas = self.cloud.compute.quotas
         limits, used = quotas.get_limits(ctx.project_id), quotas.usage(ctx.project_id)
-        wanted = {"instances": len(rows), "cores": sum(r.vcpus for r in rows),
-                  "ram": sum(r.memory_mb for r in rows)}
+        wanted = {
+            "instances": len(rows),
+            "cores": sum(r.vcpus for r in rows),
+            "ram": sum(r.memory_mb for r in rows),
+        }
         for resource, amount in wanted.items():
             limit = limits.get(resource, -1)
             if 0 <= limit < used.get(resource, 0):
                 uuids = [r.uuid for r in rows]
                 with self.db.transaction() as s:
-                    s.execute(sa.delete(InstanceAction).where(
-                        InstanceAction.instance_uuid.in_(uuids)))
+                    s.execute(
+                        sa.delete(InstanceAction).where(InstanceAction.instance_uuid.in_(uuids))
+                    )
                     s.execute(sa.delete(Instance).where(Instance.uuid.in_(uuids)))
                 raise errors.QuotaExceeded(
                     f"Quota exceeded for {resource}: Requested {amount}, but already used "
-                    f"{used[resource] - amount} of {limit} {resource}")
+                    f"{used[resource] - amount} of {limit} {resource}"
+                )
 
-    def _new_rows(self, ctx: RequestContext, *, name: str, count: int, flavor: Any,
-                  image: dict[str, Any], requested: list[dict[str, Any]], **fields: Any
-                  ) -> list[Instance]:
+    def _new_rows(
+        self,
+        ctx: RequestContext,
+        *,
+        name: str,
+        count: int,
+        flavor: Any,
+        image: dict[str, Any],
+        requested: list[dict[str, Any]],
+        **fields: Any,
+    ) -> list[Instance]:
         reservation = "r-" + secrets.token_hex(4)
-        snapshot = {"id": flavor.flavorid, "name": flavor.name, "vcpus": flavor.vcpus,
-                    "ram": flavor.memory_mb, "disk": flavor.root_gb,
-                    "ephemeral": flavor.ephemeral_gb, "swap": flavor.swap,
-                    "extra_specs": dict(flavor.extra_specs or {})}
+        snapshot = {
+            "id": flavor.flavorid,
+            "name": flavor.name,
+            "vcpus": flavor.vcpus,
+            "ram": flavor.memory_mb,
+            "disk": flavor.root_gb,
+            "ephemeral": flavor.ephemeral_gb,
+            "swap": flavor.swap,
+            "extra_specs": dict(flavor.extra_specs or {}),
+        }
         rows = []
         for index in range(count):
             uuid = new_id()
             display = f"{name}-{index + 1}" if count > 1 else name
-            rows.append(Instance(
-                uuid=uuid, name=display, hostname=sanitize_hostname(display, f"server-{uuid}"),
-                project_id=ctx.project_id, user_id=ctx.user_id, image_ref=image["id"],
-                flavor=snapshot, flavor_id=flavor.flavorid, vcpus=flavor.vcpus,
-                memory_mb=flavor.memory_mb, root_gb=flavor.root_gb,
-                ephemeral_gb=flavor.ephemeral_gb, vm_state=states.BUILDING,
-                task_state=states.SCHEDULING, power_state=0,
-                requested_availability_zone=fields["zone"], key_name=fields["key_name"],
-                key_data=fields["key_data"], user_data=fields["user_data"],
-                metadata_=dict(fields["metadata"]), security_groups=fields["groups"],
-                requested_networks=requested, config_drive=fields["config_drive"],
-                launch_index=index, reservation_id=reservation,
-                access_ip_v4=fields["access_ip_v4"], description=fields["description"],
-                created_at=utcnow(), updated_at=utcnow(),
-                # set explicitly: the returned rows are detached and must be fully loaded
-                host=None, node=None, availability_zone=None, launched_at=None,
-                terminated_at=None, deleted_at=None, spec=None, network_info=[],
-                deleted=False, locked=False))
+            rows.append(
+                Instance(
+                    uuid=uuid,
+                    name=display,
+                    hostname=sanitize_hostname(display, f"server-{uuid}"),
+                    project_id=ctx.project_id,
+                    user_id=ctx.user_id,
+                    image_ref=image["id"],
+                    flavor=snapshot,
+                    flavor_id=flavor.flavorid,
+                    vcpus=flavor.vcpus,
+                    memory_mb=flavor.memory_mb,
+                    root_gb=flavor.root_gb,
+                    ephemeral_gb=flavor.ephemeral_gb,
+                    vm_state=states.BUILDING,
+                    task_state=states.SCHEDULING,
+                    power_state=0,
+                    requested_availability_zone=fields["zone"],
+                    key_name=fields["key_name"],
+                    key_data=fields["key_data"],
+                    user_data=fields["user_data"],
+                    metadata_=dict(fields["metadata"]),
+                    security_groups=fields["groups"],
+                    requested_networks=requested,
+                    config_drive=fields["config_drive"],
+                    launch_index=index,
+                    reservation_id=reservation,
+                    access_ip_v4=fields["access_ip_v4"],
+                    description=fields["description"],
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                    # set explicitly: the returned rows are detached and must be fully loaded
+                    host=None,
+                    node=None,
+                    availability_zone=None,
+                    launched_at=None,
+                    terminated_at=None,
+                    deleted_at=None,
+                    spec=None,
+                    network_info=[],
+                    deleted=False,
+                    locked=False,
+                )
+            )
         return rows
 
     # ------------------------------------------------------------------ read
 
-    def get(self, ctx: RequestContext, server_id: str,
-            include_deleted: bool = False) -> Instance:
+    def get(self, ctx: RequestContext, server_id: str, include_deleted: bool = False) -> Instance:
         """One server visible to the caller.
 
         Raises:
@@ -259,15 +355,25 @@ class ServerManager:
         """
         with self.db.reader() as s:
             row = s.get(Instance, server_id)
-        if row is None or (row.deleted and not include_deleted) \
-                or not (ctx.is_admin or ctx.owns(row.project_id)):
+        if (
+            row is None
+            or (row.deleted and not include_deleted)
+            or not (ctx.is_admin or ctx.owns(row.project_id))
+        ):
             raise ServerNotFound.for_id(server_id)
         return row
 
-    def list(self, ctx: RequestContext, *, filters: dict[str, Any],
-             all_projects: bool = False, limit: int | None = None, marker: str | None = None,
-             sort_keys: list[str] | None = None,
-             sort_dirs: list[str] | None = None) -> list[Instance]:
+    def list(
+        self,
+        ctx: RequestContext,
+        *,
+        filters: dict[str, Any],
+        all_projects: bool = False,
+        limit: int | None = None,
+        marker: str | None = None,
+        sort_keys: list[str] | None = None,
+        sort_dirs: list[str] | None = None,
+    ) -> list[Instance]:
         """Servers matching ``filters`` (API reference "List Servers").
 
         Filter keys: ``name`` (regular expression searched in the name, as Nova), ``status``
@@ -297,7 +403,7 @@ class ServerManager:
             ids = [r.uuid for r in rows]
             if marker not in ids:
                 raise errors.BadRequest(f"marker [{marker}] not found")
-            rows = rows[ids.index(marker) + 1:]
+            rows = rows[ids.index(marker) + 1 :]
         return rows[:limit] if limit is not None else rows
 
     def faults(self, uuids: builtins.list[str]) -> dict[str, InstanceFault]:
@@ -305,15 +411,23 @@ class ServerManager:
         if not uuids:
             return {}
         with self.db.reader() as s:
-            rows = s.scalars(sa.select(InstanceFault)
-                             .where(InstanceFault.instance_uuid.in_(uuids))
-                             .order_by(InstanceFault.id))
+            rows = s.scalars(
+                sa.select(InstanceFault)
+                .where(InstanceFault.instance_uuid.in_(uuids))
+                .order_by(InstanceFault.id)
+            )
             return {f.instance_uuid: f for f in rows}
 
     # ------------------------------------------------------------------ change
 
-    def update(self, ctx: RequestContext, server_id: str, *, name: str | None = None,
-               description: str | None = None) -> Instance:
+    def update(
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Instance:
         """Rename a server or change its description (``PUT /servers/{id}``).
 
         Raises:
@@ -331,8 +445,9 @@ class ServerManager:
             row.updated_at = utcnow()
         return row
 
-    def update_metadata(self, ctx: RequestContext, server_id: str, metadata: dict[str, str],
-                        replace: bool) -> dict[str, str]:
+    def update_metadata(
+        self, ctx: RequestContext, server_id: str, metadata: dict[str, str], replace: bool
+    ) -> dict[str, str]:
         """Merge ``metadata`` into the server's (or replace it all); returns the result.
 
         Raises:
@@ -395,8 +510,9 @@ class ServerManager:
         from pocketstack.compute.scheduler.host_manager import COMPUTE_BINARY, service_is_up
 
         with self.db.reader() as s:
-            svc = s.scalars(sa.select(Service).where(Service.host == host,
-                                                     Service.binary == COMPUTE_BINARY)).first()
+            svc = s.scalars(
+                sa.select(Service).where(Service.host == host, Service.binary == COMPUTE_BINARY)
+            ).first()
         return svc is not None and service_is_up(svc, self.conf)
 
     def stop(self, ctx: RequestContext, server_id: str) -> None:
@@ -422,29 +538,34 @@ class ServerManager:
             ServerNotFound; InstanceInvalidState (409) in other states.
         """
         if hard:
-            self._power_action(ctx, server_id, "reboot_hard", states.REBOOTING_HARD,
-                               "reboot_instance", hard=True)
+            self._power_action(
+                ctx, server_id, "reboot_hard", states.REBOOTING_HARD, "reboot_instance", hard=True
+            )
         else:
-            self._power_action(ctx, server_id, "reboot", states.REBOOTING,
-                               "reboot_instance", hard=False)
+            self._power_action(
+                ctx, server_id, "reboot", states.REBOOTING, "reboot_instance", hard=False
+            )
 
-    def _power_action(self, ctx: RequestContext, server_id: str, action: str, task: str,
-                      method: str, **args: Any) -> None:
+    def _power_action(
+        self, ctx: RequestContext, server_id: str, action: str, task: str, method: str, **args: Any
+    ) -> None:
         row = self.get(ctx, server_id)
         states.check_action(row, action)
         if not row.host:
             raise InstanceNotReady(f"Instance {server_id} is not ready (it has no host).")
         changed = actions.update_instance(
-            self.db, server_id, {"vm_state": row.vm_state, "task_state": row.task_state},
-            task_state=task)
+            self.db,
+            server_id,
+            {"vm_state": row.vm_state, "task_state": row.task_state},
+            task_state=task,
+        )
         if not changed:  # someone else changed the state in between: re-check and refuse
             states.check_action(self.get(ctx, server_id), action)
             raise InstanceNotReady(f"Instance {server_id} changed state; try again.")
         actions.start_action(self.db, ctx, server_id, action.partition("_")[0])
         getattr(self.agents, method)(ctx, row.host, server_id, **args)
 
-    def console_output(self, ctx: RequestContext, server_id: str,
-                       length: int | None) -> str:
+    def console_output(self, ctx: RequestContext, server_id: str, length: int | None) -> str:
         """The server's serial console log, the last ``length`` lines when given.
 
         Raises:
@@ -471,9 +592,13 @@ def _apply_filters(query: Any, filters: dict[str, Any]) -> Any:
         query = query.where(Instance.updated_at >= since)
     if filters.get("name"):
         query = query.where(Instance.name.regexp_match(str(filters["name"])))
-    simple = {"image": Instance.image_ref, "flavor": Instance.flavor_id,
-              "host": Instance.host, "user_id": Instance.user_id,
-              "availability_zone": Instance.availability_zone}
+    simple = {
+        "image": Instance.image_ref,
+        "flavor": Instance.flavor_id,
+        "host": Instance.host,
+        "user_id": Instance.user_id,
+        "availability_zone": Instance.availability_zone,
+    }
     for key, column in simple.items():
         if filters.get(key) is not None:
             query = query.where(column == str(filters[key]))
@@ -509,4 +634,3 @@ def _ip_matches(row: Instance, pattern: str) -> bool:
             if regex.search(str(ip.get("ip_address", ""))):
                 return True
     return False
-

@@ -89,8 +89,10 @@ _ALLOWED: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] 
     "stop": (frozenset({ACTIVE, ERROR}), frozenset({None})),
     "start": (frozenset({STOPPED}), frozenset({None})),
     "reboot": (frozenset({ACTIVE}), frozenset({None})),
-    "reboot_hard": (frozenset({ACTIVE, STOPPED, ERROR}),
-                    frozenset({None, REBOOTING, REBOOTING_HARD})),
+    "reboot_hard": (
+        frozenset({ACTIVE, STOPPED, ERROR}),
+        frozenset({None, REBOOTING, REBOOTING_HARD}),
+    ),
     "delete": (None, None),
     "update": (None, None),
     "console_output": (frozenset({ACTIVE, STOPPED, ERROR, PAUSED, SUSPENDED}), None),
@@ -118,8 +120,11 @@ def check_action(instance: Any, action: str) -> None:
     vm_states, task_states = _ALLOWED[action]
     name = _PUBLIC_NAME.get(action, action)
     if vm_states is not None and instance.vm_state not in vm_states:
-        raise InstanceInvalidState(f"Cannot '{name}' instance {instance.uuid} while it is in "
-                                   f"vm_state {instance.vm_state}")
+        raise InstanceInvalidState(
+            f"Cannot '{name}' instance {instance.uuid} while it is in vm_state {instance.vm_state}"
+        )
     if task_states is not None and instance.task_state not in task_states:
-        raise InstanceInvalidState(f"Cannot '{name}' instance {instance.uuid} while it is in "
-                                   f"task_state {instance.task_state}")
+        raise InstanceInvalidState(
+            f"Cannot '{name}' instance {instance.uuid} while it is in "
+            f"task_state {instance.task_state}"
+        )

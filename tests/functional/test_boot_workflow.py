@@ -21,11 +21,17 @@ from pocketstack.compute.exceptions import ServerNotFound
 from pocketstack.compute.models import Allocation, ComputeNode
 from pocketstack.service import Cloud
 
-DEMO = RequestContext(user_id="demo-user", project_id="demo-project", roles=("member",),
-                      auth_token="token")
+DEMO = RequestContext(
+    user_id="demo-user", project_id="demo-project", roles=("member",), auth_token="token"
+)
 ADMIN = RequestContext(user_id="admin-user", project_id="admin-project", roles=("admin",))
-BOOT_EVENTS = [actions.EV_AUTHORIZE, actions.EV_SCHEDULE, actions.EV_NETWORK,
-               actions.EV_BLOCK_DEVICE, actions.EV_SPAWN]
+BOOT_EVENTS = [
+    actions.EV_AUTHORIZE,
+    actions.EV_SCHEDULE,
+    actions.EV_NETWORK,
+    actions.EV_BLOCK_DEVICE,
+    actions.EV_SPAWN,
+]
 
 
 def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
@@ -41,8 +47,13 @@ def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
 
 @pytest.fixture
 def env(conf, db, bus, tmp_path):
-    conf = conf.replace(hostname="node1", periodic_interval=0.2, compute_vcpus=8,
-                        compute_memory_mb=4096, compute_disk_gb=100)
+    conf = conf.replace(
+        hostname="node1",
+        periodic_interval=0.2,
+        compute_vcpus=8,
+        compute_memory_mb=4096,
+        compute_disk_gb=100,
+    )
     cloud = Cloud(conf, db, bus)
     cloud.compute.flavors.bootstrap()
     cloud.network.bootstrap(ADMIN.project_id, DEMO.project_id)
@@ -50,24 +61,34 @@ def env(conf, db, bus, tmp_path):
     disk.write_bytes(b"\0" * 4096)
     system = RequestContext.system()
     image = cloud.image.create_image_from_file(system, "cirros", disk, disk_format="raw")
-    broken = cloud.image.create_image_from_file(system, "broken", disk, disk_format="raw",
-                                                properties={"fake_spawn_error": "disk boom"})
+    broken = cloud.image.create_image_from_file(
+        system, "broken", disk, disk_format="raw", properties={"fake_spawn_error": "disk boom"}
+    )
     conductor = Conductor(cloud)
     conductor.start()
     driver = FakeDriver(conf)
     agent = ComputeAgent(conf, db, bus, driver)
     agent.start()
-    ns = types.SimpleNamespace(cloud=cloud, conf=conf, db=db, bus=bus, driver=driver,
-                               agent=agent, conductor=conductor, image=image["id"],
-                               broken_image=broken["id"])
+    ns = types.SimpleNamespace(
+        cloud=cloud,
+        conf=conf,
+        db=db,
+        bus=bus,
+        driver=driver,
+        agent=agent,
+        conductor=conductor,
+        image=image["id"],
+        broken_image=broken["id"],
+    )
     yield ns
     ns.agent.stop()
     conductor.stop()
 
 
 def boot(env, name="vm1", flavor="1", image=None, **kw):
-    servers = env.cloud.compute.servers.create(DEMO, name=name, image_id=image or env.image,
-                                               flavor_id=flavor, networks="auto", **kw)
+    servers = env.cloud.compute.servers.create(
+        DEMO, name=name, image_id=image or env.image, flavor_id=flavor, networks="auto", **kw
+    )
     return servers
 
 
@@ -79,6 +100,7 @@ def wait_status(env, uuid, status, timeout=10.0):
     def check():
         row = env.cloud.compute.servers.get(DEMO, uuid)
         return row if states.status_of(row.vm_state, row.task_state) == status else None
+
     return wait_for(check, timeout, f"{uuid} to be {status}")
 
 
@@ -105,9 +127,13 @@ def test_boot_reaches_active_with_host_network_and_recorded_steps(env):
     assert [e.event for e in events] == BOOT_EVENTS
     for e in events:
         assert e.result == "Success" and e.start_time <= e.finish_time
-    assert wait_for(lambda: actions.load_instance(env.db, vm.uuid) and
-                    env.cloud.compute.actions.get(DEMO, vm.uuid, DEMO.request_id)[0]
-                    .finish_time, what="action finished")
+    assert wait_for(
+        lambda: (
+            actions.load_instance(env.db, vm.uuid)
+            and env.cloud.compute.actions.get(DEMO, vm.uuid, DEMO.request_id)[0].finish_time
+        ),
+        what="action finished",
+    )
     console = env.cloud.compute.servers.console_output(DEMO, vm.uuid, None)
     assert "pocketstack guest my-vm-1 ready" in console
     assert node_usage(env) == (1, 256, 1)
@@ -124,12 +150,14 @@ def test_list_filters_and_multi_create(env):
     assert len(servers.list(DEMO, filters={"status": "ACTIVE", "flavor": "1"})) == 2
     ip = servers.get(DEMO, rows[0].uuid).network_info[0]["fixed_ips"][0]["ip_address"]
     assert [r.uuid for r in servers.list(DEMO, filters={"ip": ip + "$"})] == [rows[0].uuid]
-    first, second = servers.list(DEMO, filters={}, sort_keys=["display_name"],
-                                 sort_dirs=["asc"])
+    first, second = servers.list(DEMO, filters={}, sort_keys=["display_name"], sort_dirs=["asc"])
     assert (first.name, second.name) == ("web-1", "web-2")
-    assert [r.name for r in servers.list(DEMO, filters={}, marker=first.uuid,
-                                         sort_keys=["display_name"], sort_dirs=["asc"])] \
-        == ["web-2"]
+    assert [
+        r.name
+        for r in servers.list(
+            DEMO, filters={}, marker=first.uuid, sort_keys=["display_name"], sort_dirs=["asc"]
+        )
+    ] == ["web-2"]
     other = RequestContext(user_id="x", project_id="other", roles=("member",))
     assert servers.list(other, filters={}) == []
     with pytest.raises(ServerNotFound):
@@ -173,8 +201,9 @@ def test_delete_releases_claim_ports_and_guest(env):
     with pytest.raises(ServerNotFound):
         server(env, vm.uuid)
     assert env.cloud.compute.servers.list(DEMO, filters={}) == []
-    assert [r.uuid for r in env.cloud.compute.servers.list(
-        DEMO, filters={"deleted": True})] == [vm.uuid]
+    assert [r.uuid for r in env.cloud.compute.servers.list(DEMO, filters={"deleted": True})] == [
+        vm.uuid
+    ]
     assert node_usage(env) == (0, 0, 0)
     assert env.cloud.network.get_instance_network_info(DEMO, vm.uuid) == []
     assert vm.uuid not in env.driver.list_instances()
@@ -183,8 +212,7 @@ def test_delete_releases_claim_ports_and_guest(env):
 
 
 def test_no_valid_host_sets_error_with_fault_and_claims_nothing(env):
-    env.cloud.compute.flavors.create(ADMIN, name="huge", ram=16384, vcpus=1, disk=1,
-                                     flavorid="99")
+    env.cloud.compute.flavors.create(ADMIN, name="huge", ram=16384, vcpus=1, disk=1, flavorid="99")
     (vm,) = boot(env, flavor="99")
     row = wait_status(env, vm.uuid, "ERROR")
     fault = env.cloud.compute.servers.faults([vm.uuid])[vm.uuid]
@@ -193,7 +221,9 @@ def test_no_valid_host_sets_error_with_fault_and_claims_nothing(env):
     action, events = env.cloud.compute.actions.get(DEMO, vm.uuid, DEMO.request_id)
     assert action.message == "Error"
     assert [(e.event, e.result) for e in events] == [
-        (actions.EV_AUTHORIZE, "Success"), (actions.EV_SCHEDULE, "Error")]
+        (actions.EV_AUTHORIZE, "Success"),
+        (actions.EV_SCHEDULE, "Error"),
+    ]
     env.cloud.compute.servers.delete(DEMO, vm.uuid)  # no host: finished at once
     assert actions.load_instance(env.db, vm.uuid).deleted
 
@@ -203,8 +233,10 @@ def test_spawn_failure_sets_error_and_releases_claim_and_ports(env):
     wait_status(env, vm.uuid, "ERROR")
     assert env.cloud.compute.servers.faults([vm.uuid])[vm.uuid].message == "disk boom"
     wait_for(lambda: node_usage(env) == (0, 0, 0), what="claim released")
-    wait_for(lambda: env.cloud.network.get_instance_network_info(DEMO, vm.uuid) == [],
-             what="ports deleted")
+    wait_for(
+        lambda: env.cloud.network.get_instance_network_info(DEMO, vm.uuid) == [],
+        what="ports deleted",
+    )
     _, events = env.cloud.compute.actions.get(DEMO, vm.uuid, DEMO.request_id)
     assert events[-1].event == actions.EV_SPAWN and events[-1].result == "Error"
     assert "disk boom" in events[-1].traceback
@@ -225,8 +257,9 @@ def test_agent_restart_destroys_orphans_and_fails_interrupted_spawns(env):
     env.agent.stop()
     env.driver.spawn({"uuid": "orphan-guest", "name": "orphan"})
     # as if the agent was killed while spawning vm
-    actions.update_instance(env.db, vm.uuid, None, vm_state=states.BUILDING,
-                            task_state=states.SPAWNING)
+    actions.update_instance(
+        env.db, vm.uuid, None, vm_state=states.BUILDING, task_state=states.SPAWNING
+    )
     env.agent = ComputeAgent(env.conf, env.db, env.bus, env.driver)
     env.agent.start()
     assert "orphan-guest" not in env.driver.list_instances()
@@ -241,15 +274,15 @@ def test_agent_restart_destroys_orphans_and_fails_interrupted_spawns(env):
 def test_conductor_restart_fails_interrupted_builds(env):
     (vm,) = boot(env)
     wait_status(env, vm.uuid, "ACTIVE")
-    actions.update_instance(env.db, vm.uuid, None, vm_state=states.BUILDING,
-                            task_state=states.NETWORKING)
+    actions.update_instance(
+        env.db, vm.uuid, None, vm_state=states.BUILDING, task_state=states.NETWORKING
+    )
     env.conductor.stop()
     env.conductor = Conductor(env.cloud)
     env.conductor.start()
     row = server(env, vm.uuid)
     assert row.vm_state == states.ERROR
-    assert env.cloud.compute.servers.faults([vm.uuid])[vm.uuid].message == \
-        CONTROLLER_INTERRUPTED
+    assert env.cloud.compute.servers.faults([vm.uuid])[vm.uuid].message == CONTROLLER_INTERRUPTED
     assert node_usage(env) == (0, 0, 0)
     assert env.cloud.network.get_instance_network_info(DEMO, vm.uuid) == []
 

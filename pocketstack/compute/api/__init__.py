@@ -19,13 +19,13 @@ from __future__ import annotations
 from pocketstack.common.http import COMPUTE, ServiceAPI
 from pocketstack.compute import policies  # noqa: F401  (registers the compute rules)
 from pocketstack.compute.api import (
-                                     flavors,
-                                     hosts,
-                                     keypairs,
-                                     quotas,
-                                     server_actions,
-                                     servers,
-                                     versions,
+    flavors,
+    hosts,
+    keypairs,
+    quotas,
+    server_actions,
+    servers,
+    versions,
 )
 from pocketstack.compute.api.microversion import compute_route as r
 
@@ -94,5 +94,10 @@ ROUTES = [
     r("GET", V + "/os-quota-sets/{project_id}/detail", quotas.show_quota_set_detail),
 ]
 
-API = ServiceAPI("compute", "/compute", COMPUTE, ROUTES,
-                 request_id_headers=("X-Compute-Request-Id", "X-Openstack-Request-Id"))
+API = ServiceAPI(
+    "compute",
+    "/compute",
+    COMPUTE,
+    ROUTES,
+    request_id_headers=("X-Compute-Request-Id", "X-Openstack-Request-Id"),
+)

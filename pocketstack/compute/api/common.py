@@ -13,8 +13,10 @@ MAX_LIMIT = 1000
 
 def links(req: ApiRequest, collection: str, item_id: str) -> list[dict[str, str]]:
     """Nova's ``self`` and ``bookmark`` links of one resource."""
-    return [{"rel": "self", "href": f"{req.base_url}/v2.1/{collection}/{item_id}"},
-            {"rel": "bookmark", "href": f"{req.base_url}/{collection}/{item_id}"}]
+    return [
+        {"rel": "self", "href": f"{req.base_url}/v2.1/{collection}/{item_id}"},
+        {"rel": "bookmark", "href": f"{req.base_url}/{collection}/{item_id}"},
+    ]
 
 
 def bookmark(req: ApiRequest, collection: str, item_id: str) -> list[dict[str, str]]:
@@ -29,8 +31,9 @@ def paging(req: ApiRequest) -> tuple[int | None, str | None]:
     return number, req.query.get("marker")
 
 
-def next_links(req: ApiRequest, collection: str, items: list[Any], limit: int | None,
-               marker_of: Any) -> list[dict[str, str]]:
+def next_links(
+    req: ApiRequest, collection: str, items: list[Any], limit: int | None, marker_of: Any
+) -> list[dict[str, str]]:
     """``[{"rel": "next", "href": ...}]`` when a page was filled up to ``limit``."""
     if not limit or len(items) < limit:
         return []
@@ -50,10 +53,13 @@ def bool_param(req: ApiRequest, name: str, default: bool = False) -> bool:
 def body_object(req: ApiRequest, key: str) -> dict[str, Any]:
     """``body[key]`` as a dict, or 400 (Nova's wording)."""
     if not isinstance(req.body, dict) or key not in req.body:
-        raise errors.BadRequest(f"Invalid input for field/attribute {key}. Value: None. "
-                                f"'{key}' is a required property")
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute {key}. Value: None. '{key}' is a required property"
+        )
     value = req.body[key]
     if not isinstance(value, dict):
-        raise errors.BadRequest(f"Invalid input for field/attribute {key}. Value: {value}. "
-                                f"{value!r} is not of type 'object'")
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute {key}. Value: {value}. "
+            f"{value!r} is not of type 'object'"
+        )
     return value

@@ -19,18 +19,24 @@ def _time(value: Any) -> str | None:
 
 def service_view(svc: Service, up: bool) -> dict[str, Any]:
     """One compute service (2.1)."""
-    return {"id": svc.id, "binary": svc.binary, "host": svc.host,
-            "zone": svc.availability_zone, "status": "disabled" if svc.disabled else "enabled",
-            "state": "up" if up else "down",
-            "updated_at": _time(svc.last_seen_up or svc.updated_at),
-            "disabled_reason": svc.disabled_reason}
+    return {
+        "id": svc.id,
+        "binary": svc.binary,
+        "host": svc.host,
+        "zone": svc.availability_zone,
+        "status": "disabled" if svc.disabled else "enabled",
+        "state": "up" if up else "down",
+        "updated_at": _time(svc.last_seen_up or svc.updated_at),
+        "disabled_reason": svc.disabled_reason,
+    }
 
 
 def list_services(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-services`` (admin), filters ``host`` and ``binary``."""
     policy.enforce(req.ctx, "compute:services:index")
     found = req.cloud.compute.hypervisors.list_services(
-        req.ctx, host=req.query.get("host"), binary=req.query.get("binary"))
+        req.ctx, host=req.query.get("host"), binary=req.query.get("binary")
+    )
     return {"services": [service_view(svc, up) for svc, up in found]}
 
 
@@ -48,10 +54,13 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
     if action == "disable-log-reason" and not isinstance(reason, str):
         raise errors.BadRequest("Missing disabled reason field")
     svc = req.cloud.compute.hypervisors.update_service(
-        req.ctx, host=host, binary=binary, disabled=action != "enable",
-        disabled_reason=reason)
-    view = {"host": svc.host, "binary": svc.binary,
-            "status": "disabled" if svc.disabled else "enabled"}
+        req.ctx, host=host, binary=binary, disabled=action != "enable", disabled_reason=reason
+    )
+    view = {
+        "host": svc.host,
+        "binary": svc.binary,
+        "status": "disabled" if svc.disabled else "enabled",
+    }
     if reason is not None:
         view["disabled_reason"] = reason
     return {"service": view}
@@ -76,28 +85,41 @@ def _cpu_info(value: str | None) -> str:
     return json.dumps({"model": value})
 
 
-def hypervisor_view(node: ComputeNode, svc: Service | None, up: bool,
-                    detail: bool) -> dict[str, Any]:
+def hypervisor_view(
+    node: ComputeNode, svc: Service | None, up: bool, detail: bool
+) -> dict[str, Any]:
     """One hypervisor (2.1): id, hostname, state, status (+ resources when ``detail``)."""
-    view: dict[str, Any] = {"id": node.id, "hypervisor_hostname": node.hypervisor_hostname,
-                            "state": "up" if up else "down",
-                            "status": "disabled" if svc is not None and svc.disabled
-                            else "enabled"}
+    view: dict[str, Any] = {
+        "id": node.id,
+        "hypervisor_hostname": node.hypervisor_hostname,
+        "state": "up" if up else "down",
+        "status": "disabled" if svc is not None and svc.disabled else "enabled",
+    }
     if detail:
-        view.update({
-            "hypervisor_type": node.hypervisor_type,
-            "hypervisor_version": node.hypervisor_version, "host_ip": node.host_ip,
-            "cpu_info": _cpu_info(node.cpu_info), "vcpus": node.vcpus,
-            "vcpus_used": node.vcpus_used, "memory_mb": node.memory_mb,
-            "memory_mb_used": node.memory_mb_used,
-            "free_ram_mb": node.memory_mb - node.memory_mb_used, "local_gb": node.local_gb,
-            "local_gb_used": node.local_gb_used,
-            "free_disk_gb": node.local_gb - node.local_gb_used,
-            "disk_available_least": node.local_gb - node.local_gb_used,
-            "running_vms": node.running_vms, "current_workload": 0,
-            "service": {"host": node.host, "id": svc.id if svc else None,
-                        "disabled_reason": svc.disabled_reason if svc else None},
-        })
+        view.update(
+            {
+                "hypervisor_type": node.hypervisor_type,
+                "hypervisor_version": node.hypervisor_version,
+                "host_ip": node.host_ip,
+                "cpu_info": _cpu_info(node.cpu_info),
+                "vcpus": node.vcpus,
+                "vcpus_used": node.vcpus_used,
+                "memory_mb": node.memory_mb,
+                "memory_mb_used": node.memory_mb_used,
+                "free_ram_mb": node.memory_mb - node.memory_mb_used,
+                "local_gb": node.local_gb,
+                "local_gb_used": node.local_gb_used,
+                "free_disk_gb": node.local_gb - node.local_gb_used,
+                "disk_available_least": node.local_gb - node.local_gb_used,
+                "running_vms": node.running_vms,
+                "current_workload": 0,
+                "service": {
+                    "host": node.host,
+                    "id": svc.id if svc else None,
+                    "disabled_reason": svc.disabled_reason if svc else None,
+                },
+            }
+        )
     return view
 
 
@@ -121,8 +143,7 @@ def search_hypervisors(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-hypervisors/{pattern}/search`` (admin); 404 when nothing matches."""
     body = _hypervisors(req, detail=False, pattern=req.params["pattern"])
     if not body["hypervisors"]:
-        raise errors.NotFound(f"No hypervisor matching '{req.params['pattern']}' could be "
-                              f"found.")
+        raise errors.NotFound(f"No hypervisor matching '{req.params['pattern']}' could be found.")
     return body
 
 
@@ -130,7 +151,8 @@ def show_hypervisor(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-hypervisors/{hypervisor_id}`` (admin)."""
     policy.enforce(req.ctx, "compute:hypervisors:show")
     node, svc, up = req.cloud.compute.hypervisors.get_hypervisor(
-        req.ctx, req.params["hypervisor_id"])
+        req.ctx, req.params["hypervisor_id"]
+    )
     return {"hypervisor": hypervisor_view(node, svc, up, detail=True)}
 
 
@@ -144,13 +166,22 @@ def _zones(req: ApiRequest, detail: bool) -> dict[str, Any]:
     zones = req.cloud.compute.hypervisors.availability_zones(req.ctx)
     info = []
     for name, members in sorted(zones.items()):
-        entry: dict[str, Any] = {"zoneName": name,
-                                 "zoneState": {"available": any(up for _s, up in members)},
-                                 "hosts": None}
+        entry: dict[str, Any] = {
+            "zoneName": name,
+            "zoneState": {"available": any(up for _s, up in members)},
+            "hosts": None,
+        }
         if detail and members:
-            entry["hosts"] = {svc.host: {svc.binary: {
-                "available": up, "active": not svc.disabled,
-                "updated_at": _time(svc.last_seen_up)}} for svc, up in members}
+            entry["hosts"] = {
+                svc.host: {
+                    svc.binary: {
+                        "available": up,
+                        "active": not svc.disabled,
+                        "updated_at": _time(svc.last_seen_up),
+                    }
+                }
+                for svc, up in members
+            }
         info.append(entry)
     return {"availabilityZoneInfo": info}
 

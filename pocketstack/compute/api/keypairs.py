@@ -14,11 +14,20 @@ from pocketstack.compute.models import KeyPair
 
 def keypair_view(kp: KeyPair, full: bool = False) -> dict[str, Any]:
     """name, public_key, fingerprint (+ user_id and bookkeeping fields when ``full``)."""
-    view: dict[str, Any] = {"name": kp.name, "public_key": kp.public_key,
-                            "fingerprint": kp.fingerprint}
+    view: dict[str, Any] = {
+        "name": kp.name,
+        "public_key": kp.public_key,
+        "fingerprint": kp.fingerprint,
+    }
     if full:
-        view.update(user_id=kp.user_id, id=kp.id, deleted=False,
-                    created_at=isotime(kp.created_at), updated_at=None, deleted_at=None)
+        view.update(
+            user_id=kp.user_id,
+            id=kp.id,
+            deleted=False,
+            created_at=isotime(kp.created_at),
+            updated_at=None,
+            deleted_at=None,
+        )
     return view
 
 
@@ -33,8 +42,7 @@ def list_keypairs(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-keypairs``: the caller's keypairs (admin: ``?user_id=``)."""
     policy.enforce(req.ctx, "compute:keypairs:index")
     limit, marker = paging(req)
-    keypairs = req.cloud.compute.keypairs.list(req.ctx, _user(req), limit=limit,
-                                               marker=marker)
+    keypairs = req.cloud.compute.keypairs.list(req.ctx, _user(req), limit=limit, marker=marker)
     return {"keypairs": [{"keypair": keypair_view(kp)} for kp in keypairs]}
 
 
@@ -52,16 +60,15 @@ def create_keypair(req: ApiRequest) -> dict[str, Any]:
     name = body.get("name")
     public_key = body.get("public_key")
     if not isinstance(name, str):
-        raise errors.BadRequest("Invalid input for field/attribute name: a string is "
-                                "required.")
+        raise errors.BadRequest("Invalid input for field/attribute name: a string is required.")
     if public_key is not None and not isinstance(public_key, str):
-        raise errors.BadRequest("Invalid input for field/attribute public_key: a string is "
-                                "required.")
+        raise errors.BadRequest(
+            "Invalid input for field/attribute public_key: a string is required."
+        )
     user_id = body.get("user_id")
     if user_id is not None and user_id != req.ctx.user_id:
         policy.enforce(req.ctx, "compute:keypairs:other_user")
-    kp, private = req.cloud.compute.keypairs.create(req.ctx, name, public_key,
-                                                    user_id=user_id)
+    kp, private = req.cloud.compute.keypairs.create(req.ctx, name, public_key, user_id=user_id)
     view = keypair_view(kp)
     view["user_id"] = kp.user_id
     if private is not None:

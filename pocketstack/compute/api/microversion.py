@@ -47,20 +47,25 @@ def requested_version(headers: Any) -> tuple[int, int]:
         return MAX_VERSION
     match = _VERSION_RE.match(text)
     if not match:
-        raise errors.BadRequest(f"API Version String {text} is of invalid format. Must be of "
-                                f"format MajorNum.MinorNum.")
+        raise errors.BadRequest(
+            f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
+        )
     version = (int(match.group(1)), int(match.group(2)))
     if not MIN_VERSION <= version <= MAX_VERSION:
-        raise errors.NotAcceptable(f"Version {text} is not supported by the API. Minimum is "
-                                   f"{fmt(MIN_VERSION)} and maximum is {fmt(MAX_VERSION)}.")
+        raise errors.NotAcceptable(
+            f"Version {text} is not supported by the API. Minimum is "
+            f"{fmt(MIN_VERSION)} and maximum is {fmt(MAX_VERSION)}."
+        )
     return version
 
 
 def version_headers(version: tuple[int, int]) -> dict[str, str]:
     """The response headers naming ``version``."""
-    return {"OpenStack-API-Version": f"compute {fmt(version)}",
-            "X-OpenStack-Nova-API-Version": fmt(version),
-            "Vary": "OpenStack-API-Version, X-OpenStack-Nova-API-Version"}
+    return {
+        "OpenStack-API-Version": f"compute {fmt(version)}",
+        "X-OpenStack-Nova-API-Version": fmt(version),
+        "Vary": "OpenStack-API-Version, X-OpenStack-Nova-API-Version",
+    }
 
 
 def versioned(handler: Callable[[ApiRequest], Any], status: int) -> Callable[[ApiRequest], Any]:
@@ -79,8 +84,9 @@ def versioned(handler: Callable[[ApiRequest], Any], status: int) -> Callable[[Ap
             result.headers = {**version_headers(version), **result.headers}
             return result
         if result is None:
-            return ApiResponse(status=204 if status == 200 else status,
-                               headers=version_headers(version))
+            return ApiResponse(
+                status=204 if status == 200 else status, headers=version_headers(version)
+            )
         return ApiResponse(status=status, body=result, headers=version_headers(version))
 
     wrapper.__name__ = getattr(handler, "__name__", "handler")
@@ -88,7 +94,13 @@ def versioned(handler: Callable[[ApiRequest], Any], status: int) -> Callable[[Ap
     return wrapper
 
 
-def compute_route(method: str, path: str, handler: Callable[[ApiRequest], Any], *,
-                  status: int = 200, auth: bool = True) -> RouteSpec:
+def compute_route(
+    method: str,
+    path: str,
+    handler: Callable[[ApiRequest], Any],
+    *,
+    status: int = 200,
+    auth: bool = True,
+) -> RouteSpec:
     """``route(...)`` for a Compute v2.1 handler (microversion-aware)."""
     return route(method, path, versioned(handler, status), auth=auth, status=status)

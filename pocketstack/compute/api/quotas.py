@@ -19,8 +19,9 @@ def show_limits(req: ApiRequest) -> dict[str, Any]:
     if tenant and tenant != project_id:
         policy.enforce(req.ctx, "compute:quotas:show:other_project")
         project_id = tenant
-    return {"limits": {"rate": [],
-                       "absolute": req.cloud.compute.quotas.limits(req.ctx, project_id)}}
+    return {
+        "limits": {"rate": [], "absolute": req.cloud.compute.quotas.limits(req.ctx, project_id)}
+    }
 
 
 def _show(req: ApiRequest, detail: bool) -> dict[str, Any]:
@@ -45,8 +46,7 @@ def show_quota_set_detail(req: ApiRequest) -> dict[str, Any]:
 def show_defaults(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-quota-sets/{project_id}/defaults``."""
     policy.enforce(req.ctx, "compute:quotas:defaults")
-    return {"quota_set": {"id": req.params["project_id"],
-                          **req.cloud.compute.quotas.defaults()}}
+    return {"quota_set": {"id": req.params["project_id"], **req.cloud.compute.quotas.defaults()}}
 
 
 def update_quota_set(req: ApiRequest) -> dict[str, Any]:
@@ -57,8 +57,9 @@ def update_quota_set(req: ApiRequest) -> dict[str, Any]:
     if req.query.get("user_id"):
         raise errors.BadRequest("Per-user quotas are not supported.")
     values = {name: parse_int(value, name) for name, value in body.items()}
-    quota_set = req.cloud.compute.quotas.update(req.ctx, req.params["project_id"], values,
-                                                force=force)
+    quota_set = req.cloud.compute.quotas.update(
+        req.ctx, req.params["project_id"], values, force=force
+    )
     return {"quota_set": quota_set}
 
 

@@ -32,8 +32,10 @@ def _start(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
 def _reboot(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     kind = args.get("type") if isinstance(args, dict) else None
     if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
-        raise errors.BadRequest("Invalid input for field/attribute type. Value: "
-                                f"{kind}. 'type' must be one of SOFT, HARD")
+        raise errors.BadRequest(
+            "Invalid input for field/attribute type. Value: "
+            f"{kind}. 'type' must be one of SOFT, HARD"
+        )
     policy.enforce(req.ctx, "compute:servers:reboot")
     req.cloud.compute.servers.reboot(req.ctx, server_id, hard=kind.upper() == "HARD")
     return ApiResponse(status=202)
@@ -46,7 +48,8 @@ def _console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     length = None if raw is None else parse_int(raw, "length", minimum=-1)
     policy.enforce(req.ctx, "compute:servers:console_output")
     output = req.cloud.compute.servers.console_output(
-        req.ctx, server_id, None if length in (None, -1) else length)
+        req.ctx, server_id, None if length in (None, -1) else length
+    )
     return ApiResponse(status=200, body={"output": output})
 
 
@@ -62,7 +65,7 @@ def server_action(req: ApiRequest) -> ApiResponse:
     """``POST /servers/{server_id}/action``: dispatch on the body's single key; unknown → 400."""
     if not isinstance(req.body, dict) or len(req.body) != 1:
         raise errors.BadRequest("The action body must hold exactly one action.")
-    (name, args), = req.body.items()
+    ((name, args),) = req.body.items()
     handler = ACTIONS.get(name)
     if handler is None:
         raise errors.BadRequest(f"There is no such action: {name}")
@@ -82,8 +85,11 @@ def list_metadata(req: ApiRequest) -> dict[str, Any]:
 def _set_metadata(req: ApiRequest, replace: bool) -> dict[str, Any]:
     policy.enforce(req.ctx, "compute:server-metadata:update")
     meta = parse_metadata(body_object(req, "metadata"))
-    return {"metadata": req.cloud.compute.servers.update_metadata(
-        req.ctx, req.params["server_id"], meta, replace=replace)}
+    return {
+        "metadata": req.cloud.compute.servers.update_metadata(
+            req.ctx, req.params["server_id"], meta, replace=replace
+        )
+    }
 
 
 def update_metadata(req: ApiRequest) -> dict[str, Any]:
@@ -115,16 +121,16 @@ def set_metadata_item(req: ApiRequest) -> dict[str, Any]:
     meta = parse_metadata(body_object(req, "meta"), "meta")
     if list(meta) != [req.params["key"]]:
         raise errors.BadRequest("Request body and URI mismatch")
-    req.cloud.compute.servers.update_metadata(req.ctx, req.params["server_id"], meta,
-                                              replace=False)
+    req.cloud.compute.servers.update_metadata(req.ctx, req.params["server_id"], meta, replace=False)
     return {"meta": meta}
 
 
 def delete_metadata_item(req: ApiRequest) -> ApiResponse:
     """``DELETE /servers/{server_id}/metadata/{key}`` → 204."""
     policy.enforce(req.ctx, "compute:server-metadata:delete")
-    req.cloud.compute.servers.delete_metadata_item(req.ctx, req.params["server_id"],
-                                                   req.params["key"])
+    req.cloud.compute.servers.delete_metadata_item(
+        req.ctx, req.params["server_id"], req.params["key"]
+    )
     return ApiResponse(status=204)
 
 
@@ -154,10 +160,15 @@ def show_ips(req: ApiRequest) -> dict[str, Any]:
 
 def action_view(action: InstanceAction) -> dict[str, Any]:
     """One instance action (2.1: no updated_at)."""
-    return {"action": action.action, "instance_uuid": action.instance_uuid,
-            "request_id": action.request_id, "user_id": action.user_id,
-            "project_id": action.project_id, "start_time": _time(action.start_time),
-            "message": action.message}
+    return {
+        "action": action.action,
+        "instance_uuid": action.instance_uuid,
+        "request_id": action.request_id,
+        "user_id": action.user_id,
+        "project_id": action.project_id,
+        "start_time": _time(action.start_time),
+        "message": action.message,
+    }
 
 
 def _time(value: Any) -> str | None:
@@ -166,8 +177,12 @@ def _time(value: Any) -> str | None:
 
 def event_view(event: InstanceActionEvent, is_admin: bool) -> dict[str, Any]:
     """One event: name, times, result; ``traceback`` for admins only."""
-    view = {"event": event.event, "start_time": _time(event.start_time),
-            "finish_time": _time(event.finish_time), "result": event.result}
+    view = {
+        "event": event.event,
+        "start_time": _time(event.start_time),
+        "finish_time": _time(event.finish_time),
+        "result": event.result,
+    }
     if is_admin:
         view["traceback"] = event.traceback
     return view
@@ -183,10 +198,9 @@ def list_instance_actions(req: ApiRequest) -> dict[str, Any]:
 def show_instance_action(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/os-instance-actions/{request_id}`` with its events."""
     policy.enforce(req.ctx, "compute:instance-actions:show")
-    action, events = req.cloud.compute.actions.get(req.ctx, req.params["server_id"],
-                                                   req.params["request_id"])
+    action, events = req.cloud.compute.actions.get(
+        req.ctx, req.params["server_id"], req.params["request_id"]
+    )
     view = action_view(action)
     view["events"] = [event_view(e, req.ctx.is_admin) for e in events]
     return {"instanceAction": view}
-
-

@@ -42,8 +42,11 @@ def _name(value: Any) -> str:
     if not isinstance(value, str):
         raise _bad("name", "'name' is a required property and must be a string")
     if not value.strip() or value.strip() != value:
-        raise _bad("name", f"Value: {value!r}. The name must be non-empty and must not "
-                           f"start or end with whitespace.")
+        raise _bad(
+            "name",
+            f"Value: {value!r}. The name must be non-empty and must not "
+            f"start or end with whitespace.",
+        )
     if len(value) > 255:
         raise _bad("name", "The name is longer than 255 characters.")
     return value
@@ -57,8 +60,10 @@ def _networks(value: Any) -> list[dict[str, Any]]:
     result = []
     for item in value:
         if not isinstance(item, dict) or set(item) - {"uuid", "fixed_ip", "port", "tag"}:
-            raise _bad("networks", f"Value: {item!r}. Each network is an object with "
-                                   f"uuid, fixed_ip or port.")
+            raise _bad(
+                "networks",
+                f"Value: {item!r}. Each network is an object with uuid, fixed_ip or port.",
+            )
         net: dict[str, Any] = {}
         if item.get("port"):
             net["port"] = _uuid(item["port"], "port")
@@ -68,12 +73,10 @@ def _networks(value: Any) -> list[dict[str, Any]]:
             try:
                 ipaddress.ip_address(item["fixed_ip"])
             except ValueError:
-                raise errors.BadRequest(f"Invalid fixed IP address "
-                                        f"({item['fixed_ip']})") from None
+                raise errors.BadRequest(f"Invalid fixed IP address ({item['fixed_ip']})") from None
             net["fixed_ip"] = item["fixed_ip"]
         if not net.get("port") and not net.get("uuid"):
-            raise errors.BadRequest("Bad networks format: network uuid is not in proper "
-                                    "format")
+            raise errors.BadRequest("Bad networks format: network uuid is not in proper format")
         result.append(net)
     return result
 
@@ -82,8 +85,9 @@ def _uuid(value: Any, what: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise errors.BadRequest(f"Bad networks format: {what} is not in proper format "
-                                f"({value})") from None
+        raise errors.BadRequest(
+            f"Bad networks format: {what} is not in proper format ({value})"
+        ) from None
 
 
 def _user_data(value: Any) -> str | None:
@@ -96,8 +100,10 @@ def _user_data(value: Any) -> str | None:
     except (binascii.Error, ValueError):
         raise errors.BadRequest("User data needs to be valid base 64.") from None
     if len(decoded) > MAX_USER_DATA:
-        raise errors.BadRequest(f"User data too large. User-data size is {len(decoded)} "
-                                f"bytes, maximum is {MAX_USER_DATA} bytes.")
+        raise errors.BadRequest(
+            f"User data too large. User-data size is {len(decoded)} "
+            f"bytes, maximum is {MAX_USER_DATA} bytes."
+        )
     return value
 
 
@@ -111,8 +117,9 @@ def metadata(value: Any, field: str = "metadata") -> dict[str, str]:
         if not isinstance(key, str) or not 1 <= len(key) <= 255:
             raise _bad(field, f"Metadata key {key!r} must be 1 to 255 characters.")
         if not isinstance(item, str) or len(item) > 255:
-            raise _bad(field, f"Metadata value of {key!r} must be a string of at most 255 "
-                              f"characters.")
+            raise _bad(
+                field, f"Metadata value of {key!r} must be a string of at most 255 characters."
+            )
     return dict(value)
 
 
@@ -120,11 +127,10 @@ def _security_groups(value: Any) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise _bad("security_groups", "Expected a list of {\"name\": ...} objects.")
+        raise _bad("security_groups", 'Expected a list of {"name": ...} objects.')
     names = []
     for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
-                or not item["name"]:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise _bad("security_groups", f"Value: {item!r}. Each group needs a name.")
         names.append(item["name"])
     return names
@@ -163,8 +169,10 @@ def parse_create(body: Any) -> tuple[dict[str, Any], bool]:
     server = body["server"]
     image_id = _ref(server.get("imageRef"), "imageRef", required=False)
     if image_id is None:
-        raise errors.BadRequest("Block Device Mapping is Invalid: boot from volume is not "
-                                "supported; imageRef is required.")
+        raise errors.BadRequest(
+            "Block Device Mapping is Invalid: boot from volume is not "
+            "supported; imageRef is required."
+        )
     min_count = _count(server.get("min_count", 1), "min_count")
     max_count = _count(server.get("max_count", min_count), "max_count")
     if min_count > max_count:
@@ -183,12 +191,12 @@ def parse_create(body: Any) -> tuple[dict[str, Any], bool]:
         "min_count": min_count,
         "max_count": max_count,
         "access_ip_v4": _access_ip(server.get("accessIPv4")),
-        "config_drive": True if config_drive in (None, "") else parse_bool(config_drive,
-                                                                           "config_drive"),
+        "config_drive": True
+        if config_drive in (None, "")
+        else parse_bool(config_drive, "config_drive"),
     }
     for field in ("key_name", "availability_zone"):
         if kwargs[field] is not None and not isinstance(kwargs[field], str):
             raise _bad(field, "Expected a string.")
-    reservation = parse_bool(server.get("return_reservation_id", False),
-                             "return_reservation_id")
+    reservation = parse_bool(server.get("return_reservation_id", False), "return_reservation_id")
     return kwargs, reservation

@@ -27,18 +27,34 @@ def addresses(network_info: list[dict[str, Any]] | None) -> dict[str, list[dict[
     from a server's ``network_info``."""
     result: dict[str, list[dict[str, Any]]] = {}
     for vif in network_info or []:
-        label = (vif.get("network_name") or (vif.get("network") or {}).get("label")
-                 or vif.get("network_id") or "network")
+        label = (
+            vif.get("network_name")
+            or (vif.get("network") or {}).get("label")
+            or vif.get("network_id")
+            or "network"
+        )
         entries = result.setdefault(label, [])
         mac = vif.get("mac_address")
         for ip in vif.get("fixed_ips") or []:
             addr = ip.get("ip_address")
-            entries.append({"version": 6 if ":" in str(addr) else 4, "addr": addr,
-                            "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac})
+            entries.append(
+                {
+                    "version": 6 if ":" in str(addr) else 4,
+                    "addr": addr,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": mac,
+                }
+            )
         for fip in vif.get("floating_ips") or []:
             addr = fip.get("floating_ip_address") if isinstance(fip, dict) else fip
-            entries.append({"version": 4, "addr": addr, "OS-EXT-IPS:type": "floating",
-                            "OS-EXT-IPS-MAC:mac_addr": mac})
+            entries.append(
+                {
+                    "version": 4,
+                    "addr": addr,
+                    "OS-EXT-IPS:type": "floating",
+                    "OS-EXT-IPS-MAC:mac_addr": mac,
+                }
+            )
     return result
 
 
@@ -62,8 +78,11 @@ def security_group_names(instance: Instance) -> list[dict[str, Any]]:
 
 def fault_view(fault: InstanceFault, is_admin: bool) -> dict[str, Any]:
     """``{"code", "message", "created"}`` plus ``details`` for admins."""
-    view: dict[str, Any] = {"code": fault.code, "message": fault.message,
-                            "created": isotime(fault.created_at)}
+    view: dict[str, Any] = {
+        "code": fault.code,
+        "message": fault.message,
+        "created": isotime(fault.created_at),
+    }
     if is_admin and fault.details:
         view["details"] = fault.details
     return view
@@ -71,12 +90,16 @@ def fault_view(fault: InstanceFault, is_admin: bool) -> dict[str, Any]:
 
 def server_summary(req: ApiRequest, instance: Instance) -> dict[str, Any]:
     """The non-detail list entry: id, name, links."""
-    return {"id": instance.uuid, "name": instance.name,
-            "links": links(req, "servers", instance.uuid)}
+    return {
+        "id": instance.uuid,
+        "name": instance.name,
+        "links": links(req, "servers", instance.uuid),
+    }
 
 
-def server_view(req: ApiRequest, instance: Instance,
-                fault: InstanceFault | None = None) -> dict[str, Any]:
+def server_view(
+    req: ApiRequest, instance: Instance, fault: InstanceFault | None = None
+) -> dict[str, Any]:
     """The full 2.1 server view of ``instance`` for the caller of ``req``."""
     from pocketstack.compute.states import status_of
 
@@ -85,17 +108,21 @@ def server_view(req: ApiRequest, instance: Instance,
     view: dict[str, Any] = {
         **server_summary(req, instance),
         "status": status,
-        "tenant_id": instance.project_id, "user_id": instance.user_id,
+        "tenant_id": instance.project_id,
+        "user_id": instance.user_id,
         "metadata": dict(instance.metadata_ or {}),
         "hostId": host_id(instance.project_id, instance.host),
-        "image": ({"id": instance.image_ref,
-                   "links": bookmark(req, "images", instance.image_ref)}
-                  if instance.image_ref else ""),
+        "image": (
+            {"id": instance.image_ref, "links": bookmark(req, "images", instance.image_ref)}
+            if instance.image_ref
+            else ""
+        ),
         "flavor": {"id": flavor_id, "links": bookmark(req, "flavors", flavor_id)},
         "created": isotime(instance.created_at),
         "updated": isotime(instance.updated_at or instance.created_at),
         "addresses": addresses(instance.network_info),
-        "accessIPv4": instance.access_ip_v4 or "", "accessIPv6": "",
+        "accessIPv4": instance.access_ip_v4 or "",
+        "accessIPv6": "",
         "key_name": instance.key_name,
         "progress": 100 if status == "ACTIVE" else 0,
         "OS-DCF:diskConfig": "MANUAL",

@@ -21,8 +21,16 @@ from pocketstack.compute.api.server_views import (
 )
 
 #: query filters anyone may use, and those only admins may (silently ignored otherwise)
-_FILTERS = ("name", "status", "image", "flavor", "ip", "changes-since", "availability_zone",
-            "user_id")
+_FILTERS = (
+    "name",
+    "status",
+    "image",
+    "flavor",
+    "ip",
+    "changes-since",
+    "availability_zone",
+    "user_id",
+)
 _ADMIN_FILTERS = ("host", "deleted", "project_id")
 
 
@@ -50,12 +58,19 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
     filters, all_projects = _filters(req)
     limit, marker = paging(req)
     servers = req.cloud.compute.servers.list(
-        req.ctx, filters=filters, all_projects=all_projects, limit=limit, marker=marker,
-        sort_keys=req.query_all("sort_key") or None, sort_dirs=req.query_all("sort_dir") or None)
+        req.ctx,
+        filters=filters,
+        all_projects=all_projects,
+        limit=limit,
+        marker=marker,
+        sort_keys=req.query_all("sort_key") or None,
+        sort_dirs=req.query_all("sort_dir") or None,
+    )
     views = server_views(req, servers) if detail else [server_summary(req, s) for s in servers]
     body: dict[str, Any] = {"servers": views}
-    more = next_links(req, "servers" if not detail else "servers/detail", servers, limit,
-                      lambda s: s.uuid)
+    more = next_links(
+        req, "servers" if not detail else "servers/detail", servers, limit, lambda s: s.uuid
+    )
     if more:
         body["servers_links"] = more
     return body
@@ -87,12 +102,18 @@ def create_server(req: ApiRequest) -> ApiResponse:
     first = servers[0]
     if want_reservation:
         return ApiResponse(status=202, body={"reservation_id": first.reservation_id})
-    body = {"server": {"id": first.uuid, "links": links(req, "servers", first.uuid),
-                       "OS-DCF:diskConfig": "MANUAL",
-                       "security_groups": security_group_names(first),
-                       "adminPass": secrets.token_urlsafe(9)}}
-    return ApiResponse(status=202, body=body,
-                       headers={"Location": f"{req.base_url}/v2.1/servers/{first.uuid}"})
+    body = {
+        "server": {
+            "id": first.uuid,
+            "links": links(req, "servers", first.uuid),
+            "OS-DCF:diskConfig": "MANUAL",
+            "security_groups": security_group_names(first),
+            "adminPass": secrets.token_urlsafe(9),
+        }
+    }
+    return ApiResponse(
+        status=202, body=body, headers={"Location": f"{req.base_url}/v2.1/servers/{first.uuid}"}
+    )
 
 
 def update_server(req: ApiRequest) -> dict[str, Any]:
@@ -101,13 +122,15 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
     body = body_object(req, "server")
     unknown = set(body) - {"name", "accessIPv4", "accessIPv6"}
     if unknown:
-        raise errors.BadRequest(f"Additional properties are not allowed "
-                                f"({', '.join(sorted(unknown))} were unexpected)")
+        raise errors.BadRequest(
+            f"Additional properties are not allowed ({', '.join(sorted(unknown))} were unexpected)"
+        )
     name = body.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip()
-                             or len(name) > 255):
-        raise errors.BadRequest("Invalid input for field/attribute name: a non-empty string "
-                                "of at most 255 characters is required.")
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 255):
+        raise errors.BadRequest(
+            "Invalid input for field/attribute name: a non-empty string "
+            "of at most 255 characters is required."
+        )
     server = req.cloud.compute.servers.update(req.ctx, req.params["server_id"], name=name)
     return {"server": server_views(req, [server])[0]}
 

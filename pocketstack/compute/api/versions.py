@@ -12,13 +12,21 @@ from pocketstack.compute.api.microversion import MAX_VERSION, MIN_VERSION, fmt
 def version_doc(req: ApiRequest) -> dict[str, Any]:
     """The v2.1 version object: id, status CURRENT, min_version/version, links."""
     return {
-        "id": "v2.1", "status": "CURRENT", "version": fmt(MAX_VERSION),
-        "min_version": fmt(MIN_VERSION), "updated": "2013-07-23T11:33:21Z",
-        "links": [{"rel": "self", "href": f"{req.base_url}/v2.1/"},
-                  {"rel": "describedby", "type": "text/html",
-                   "href": "https://docs.openstack.org/"}],
-        "media-types": [{"base": "application/json",
-                         "type": "application/vnd.openstack.compute+json;version=2.1"}],
+        "id": "v2.1",
+        "status": "CURRENT",
+        "version": fmt(MAX_VERSION),
+        "min_version": fmt(MIN_VERSION),
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [
+            {"rel": "self", "href": f"{req.base_url}/v2.1/"},
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+        ],
+        "media-types": [
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.compute+json;version=2.1",
+            }
+        ],
     }
 
 

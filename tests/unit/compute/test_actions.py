@@ -18,9 +18,18 @@ def owner():
 
 @pytest.fixture
 def server(db, owner):
-    row = Instance(uuid="11111111-2222-3333-4444-555555555555", name="vm1", hostname="vm1",
-                   project_id=owner.project_id, user_id=owner.user_id, flavor={}, vcpus=1,
-                   memory_mb=256, root_gb=1, vm_state="active")
+    row = Instance(
+        uuid="11111111-2222-3333-4444-555555555555",
+        name="vm1",
+        hostname="vm1",
+        project_id=owner.project_id,
+        user_id=owner.user_id,
+        flavor={},
+        vcpus=1,
+        memory_mb=256,
+        root_gb=1,
+        vm_state="active",
+    )
     with db.transaction() as s:
         s.add(row)
     return actions.load_instance(db, row.uuid)
@@ -49,7 +58,10 @@ def test_list_is_newest_first(cloud, db, owner, server):
         ctx = RequestContext(user_id="u1", project_id="p1", roles=("member",))
         actions.start_action(db, ctx, server.uuid, name)
     assert [a.action for a in cloud.compute.actions.list(owner, server.uuid)] == [
-        "start", "stop", "create"]
+        "start",
+        "stop",
+        "create",
+    ]
 
 
 def test_recorded_event_and_unrecorded_periodic_work(cloud, db, owner, server):
@@ -74,9 +86,13 @@ def test_other_projects_and_unknown_requests_are_404(cloud, db, owner, server):
 
 
 def test_update_instance_is_guarded_by_expected_state(db, server):
-    assert not actions.update_instance(db, server.uuid, {"task_state": "spawning"},
-                                       vm_state="error")
-    assert actions.update_instance(db, server.uuid, {"task_state": None,
-                                                     "vm_state": ("active", "error")},
-                                   task_state="powering-off")
+    assert not actions.update_instance(
+        db, server.uuid, {"task_state": "spawning"}, vm_state="error"
+    )
+    assert actions.update_instance(
+        db,
+        server.uuid,
+        {"task_state": None, "vm_state": ("active", "error")},
+        task_state="powering-off",
+    )
     assert actions.load_instance(db, server.uuid).task_state == "powering-off"

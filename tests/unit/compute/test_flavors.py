@@ -22,8 +22,7 @@ def flavors(cloud):
 def test_bootstrap_creates_the_default_flavors_once(flavors):
     flavors.bootstrap()
     listed = flavors.list(DEMO)
-    assert [f.name for f in listed] == ["m1.tiny", "m1.small", "m1.medium", "m1.large",
-                                        "m1.xlarge"]
+    assert [f.name for f in listed] == ["m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge"]
     tiny = flavors.get(DEMO, "1")
     assert (tiny.vcpus, tiny.memory_mb, tiny.root_gb) == (1, 256, 1)
 

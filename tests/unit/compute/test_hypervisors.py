@@ -16,17 +16,31 @@ def hosts(cloud, db, conf):
     host_manager.report_service(db, "node1")
     host_manager.report_service(db, "node2", availability_zone="az2")
     for host in ("node1", "node2"):
-        host_manager.report_compute_node(db, conf, host, {
-            "vcpus": 4, "memory_mb": 8192, "local_gb": 50, "hypervisor_type": "fake",
-            "hypervisor_hostname": host})
+        host_manager.report_compute_node(
+            db,
+            conf,
+            host,
+            {
+                "vcpus": 4,
+                "memory_mb": 8192,
+                "local_gb": 50,
+                "hypervisor_type": "fake",
+                "hypervisor_hostname": host,
+            },
+        )
     return cloud.compute.hypervisors
 
 
 def test_services_are_listed_up_and_can_be_disabled(hosts):
     services = hosts.list_services(ADMIN)
     assert [(s.host, up) for s, up in services] == [("node1", True), ("node2", True)]
-    svc = hosts.update_service(ADMIN, host="node2", binary=services[1][0].binary,
-                               disabled=True, disabled_reason="maintenance")
+    svc = hosts.update_service(
+        ADMIN,
+        host="node2",
+        binary=services[1][0].binary,
+        disabled=True,
+        disabled_reason="maintenance",
+    )
     assert svc.disabled and svc.disabled_reason == "maintenance"
     assert not hosts.availability_zone_exists("az2")
     with pytest.raises(ServiceNotFound):

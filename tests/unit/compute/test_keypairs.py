@@ -19,14 +19,15 @@ OTHER = RequestContext(user_id="u-other", project_id="p-demo", roles=("member",)
 
 def public_key(comment: str = "me@host") -> str:
     key = ed25519.Ed25519PrivateKey.generate().public_key()
-    line = key.public_bytes(serialization.Encoding.OpenSSH,
-                            serialization.PublicFormat.OpenSSH).decode()
+    line = key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
     return f"{line} {comment}"
 
 
 def md5_fingerprint(line: str) -> str:
     digest = hashlib.md5(base64.b64decode(line.split()[1])).hexdigest()
-    return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
+    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))
 
 
 def test_import_keeps_every_key_and_fingerprints_the_first(cloud):
@@ -42,8 +43,11 @@ def test_generate_returns_the_private_key_once(cloud):
     kp, private = cloud.compute.keypairs.create(DEMO, "gen")
     assert private.startswith("-----BEGIN RSA PRIVATE KEY-----")
     loaded = serialization.load_pem_private_key(private.encode(), password=None)
-    expected = loaded.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                                serialization.PublicFormat.OpenSSH).decode()
+    expected = (
+        loaded.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     assert kp.public_key.startswith(expected)
 
 

@@ -12,13 +12,25 @@ ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin",)
 DEMO = RequestContext(user_id="u-demo", project_id="p-demo", roles=("member",))
 
 
-def add_instances(db, project_id: str, count: int, vcpus: int = 1, ram: int = 256,
-                  deleted: bool = False) -> None:
+def add_instances(
+    db, project_id: str, count: int, vcpus: int = 1, ram: int = 256, deleted: bool = False
+) -> None:
     with db.transaction() as s:
         for i in range(count):
-            s.add(Instance(name=f"vm{i}", hostname=f"vm{i}", project_id=project_id,
-                           user_id="u", flavor={"id": "1"}, vcpus=vcpus, memory_mb=ram,
-                           root_gb=1, vm_state="active", deleted=deleted))
+            s.add(
+                Instance(
+                    name=f"vm{i}",
+                    hostname=f"vm{i}",
+                    project_id=project_id,
+                    user_id="u",
+                    flavor={"id": "1"},
+                    vcpus=vcpus,
+                    memory_mb=ram,
+                    root_gb=1,
+                    vm_state="active",
+                    deleted=deleted,
+                )
+            )
 
 
 def test_defaults_are_novas(cloud):
@@ -31,16 +43,19 @@ def test_check_instances_counts_live_servers_only(cloud, db):
     add_instances(db, "p-demo", 10)
     add_instances(db, "p-demo", 5, deleted=True)
     add_instances(db, "p-other", 3)
-    with pytest.raises(errors.QuotaExceeded, match="Quota exceeded for instances: Requested "
-                       "1, but already used 10 of 10 instances"):
+    with pytest.raises(
+        errors.QuotaExceeded,
+        match="Quota exceeded for instances: Requested 1, but already used 10 of 10 instances",
+    ):
         cloud.compute.quotas.check_instances(DEMO, "p-demo", 1, 1, 256)
     cloud.compute.quotas.check_instances(DEMO, "p-other", 7, 7, 7 * 256)
 
 
 def test_cores_and_ram_are_totals(cloud, db):
     add_instances(db, "p-demo", 1, vcpus=16, ram=1024)
-    with pytest.raises(errors.QuotaExceeded, match="cores: Requested 6, but already used 16 "
-                                                   "of 20 cores"):
+    with pytest.raises(
+        errors.QuotaExceeded, match="cores: Requested 6, but already used 16 of 20 cores"
+    ):
         cloud.compute.quotas.check_instances(DEMO, "p-demo", 2, 6, 512)
     cloud.compute.quotas.check_instances(DEMO, "p-demo", 2, 4, 512)
 

@@ -19,10 +19,17 @@ DEMO = RequestContext(user_id="demo-user", project_id="demo-project", roles=("me
 ADMIN = RequestContext(user_id="admin-user", project_id="admin-project", roles=("admin",))
 
 
-@pytest.mark.parametrize(("name", "hostname"), [
-    ("vm1", "vm1"), ("My VM_1", "my-vm-1"), ("web.example.com", "web.example.com"),
-    ("--odd!!name--", "oddname"), ("ü", "server-x"), ("a" * 80, "a" * 63),
-])
+@pytest.mark.parametrize(
+    ("name", "hostname"),
+    [
+        ("vm1", "vm1"),
+        ("My VM_1", "my-vm-1"),
+        ("web.example.com", "web.example.com"),
+        ("--odd!!name--", "oddname"),
+        ("ü", "server-x"),
+        ("a" * 80, "a" * 63),
+    ],
+)
 def test_hostname_is_derived_like_nova(name, hostname):
     assert sanitize_hostname(name, "server-x") == hostname
 
@@ -33,12 +40,15 @@ def setup(cloud, tmp_path):
     cloud.network.bootstrap(ADMIN.project_id, DEMO.project_id)
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\0" * 1024)
-    image = cloud.image.create_image_from_file(RequestContext.system(), "cirros", disk,
-                                               disk_format="raw")
-    big = cloud.image.create_image_from_file(RequestContext.system(), "big", disk,
-                                             disk_format="raw")
-    cloud.image.images.update_image(RequestContext.system(), big["id"],
-                                    [("replace", "min_ram", 100000)])
+    image = cloud.image.create_image_from_file(
+        RequestContext.system(), "cirros", disk, disk_format="raw"
+    )
+    big = cloud.image.create_image_from_file(
+        RequestContext.system(), "big", disk, disk_format="raw"
+    )
+    cloud.image.images.update_image(
+        RequestContext.system(), big["id"], [("replace", "min_ram", 100000)]
+    )
     return cloud, image["id"], big["id"]
 
 
@@ -78,13 +88,13 @@ def test_flavor_memory_too_small_for_image(setup):
 
 def test_create_records_build_state_and_action(setup):
     cloud, image_id, _ = setup
-    rows = _create(cloud, image_id, name="db", min_count=1, max_count=3,
-                   metadata={"k": "v"}, description="d")
+    rows = _create(
+        cloud, image_id, name="db", min_count=1, max_count=3, metadata={"k": "v"}, description="d"
+    )
     assert [r.name for r in rows] == ["db-1", "db-2", "db-3"]
     assert len({r.reservation_id for r in rows}) == 1
     for index, row in enumerate(rows):
-        assert (row.vm_state, row.task_state, row.launch_index) == ("building", "scheduling",
-                                                                     index)
+        assert (row.vm_state, row.task_state, row.launch_index) == ("building", "scheduling", index)
         assert row.flavor["ram"] == 256 and row.flavor_id == "1"
         assert row.security_groups == ["default"] and row.metadata_ == {"k": "v"}
         assert row.requested_networks and row.host is None
@@ -104,7 +114,9 @@ def test_update_and_metadata(setup):
     assert servers.update(DEMO, row.uuid, name="renamed").name == "renamed"
     assert servers.update_metadata(DEMO, row.uuid, {"a": "1"}, replace=False) == {"a": "1"}
     assert servers.update_metadata(DEMO, row.uuid, {"b": "2"}, replace=False) == {
-        "a": "1", "b": "2"}
+        "a": "1",
+        "b": "2",
+    }
     assert servers.update_metadata(DEMO, row.uuid, {"c": "3"}, replace=True) == {"c": "3"}
     servers.delete_metadata_item(DEMO, row.uuid, "c")
     with pytest.raises(MetadataItemNotFound):

@@ -12,12 +12,11 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 
 USERS = {
-    "admin-token": RequestContext(user_id="u-admin", project_id="p-admin",
-                                  roles=("admin", "member", "reader")),
-    "demo-token": RequestContext(user_id="u-demo", project_id="p-demo",
-                                 roles=("member", "reader")),
-    "reader-token": RequestContext(user_id="u-reader", project_id="p-demo",
-                                   roles=("reader",)),
+    "admin-token": RequestContext(
+        user_id="u-admin", project_id="p-admin", roles=("admin", "member", "reader")
+    ),
+    "demo-token": RequestContext(user_id="u-demo", project_id="p-demo", roles=("member", "reader")),
+    "reader-token": RequestContext(user_id="u-reader", project_id="p-demo", roles=("reader",)),
 }
 ADMIN = {"X-Auth-Token": "admin-token"}
 DEMO = {"X-Auth-Token": "demo-token"}

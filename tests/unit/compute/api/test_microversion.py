@@ -27,18 +27,21 @@ def test_every_answer_names_the_version(client):
 
 
 def test_latest_and_explicit_versions(client):
-    for header in ({"OpenStack-API-Version": "compute latest"},
-                   {"OpenStack-API-Version": "compute 2.1"},
-                   {"X-OpenStack-Nova-API-Version": "2.1"}):
-        assert client.get("/compute/v2.1/flavors", headers={**DEMO, **header}).status_code \
-            == 200
+    for header in (
+        {"OpenStack-API-Version": "compute latest"},
+        {"OpenStack-API-Version": "compute 2.1"},
+        {"X-OpenStack-Nova-API-Version": "2.1"},
+    ):
+        assert client.get("/compute/v2.1/flavors", headers={**DEMO, **header}).status_code == 200
 
 
 def test_unsupported_version_is_406_and_garbage_400(client):
-    r = client.get("/compute/v2.1/flavors",
-                   headers={**DEMO, "OpenStack-API-Version": "compute 2.90"})
+    r = client.get(
+        "/compute/v2.1/flavors", headers={**DEMO, "OpenStack-API-Version": "compute 2.90"}
+    )
     assert r.status_code == 406
     assert "maximum is 2.1" in r.json()["notAcceptable"]["message"]
-    r = client.get("/compute/v2.1/flavors",
-                   headers={**DEMO, "OpenStack-API-Version": "compute two"})
+    r = client.get(
+        "/compute/v2.1/flavors", headers={**DEMO, "OpenStack-API-Version": "compute two"}
+    )
     assert r.status_code == 400

@@ -13,8 +13,9 @@ V = "/compute/v2.1"
 
 def public_key() -> str:
     key = ed25519.Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(serialization.Encoding.OpenSSH,
-                            serialization.PublicFormat.OpenSSH).decode()
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
 
 
 def test_flavor_list_show_and_detail(client):
@@ -26,8 +27,9 @@ def test_flavor_list_show_and_detail(client):
     assert client.get(V + "/flavors/1", headers=DEMO).json()["flavor"]["name"] == "m1.tiny"
     missing = client.get(V + "/flavors/nope", headers=DEMO)
     assert missing.status_code == 404
-    assert missing.json() == {"itemNotFound": {"code": 404,
-                                               "message": "Flavor nope could not be found."}}
+    assert missing.json() == {
+        "itemNotFound": {"code": 404, "message": "Flavor nope could not be found."}
+    }
     page = client.get(V + "/flavors?limit=2", headers=DEMO).json()
     assert len(page["flavors"]) == 2 and "marker=2" in page["flavors_links"][0]["href"]
 
@@ -40,8 +42,9 @@ def test_flavor_create_is_admin_only_and_extra_specs(client):
     assert client.post(V + "/flavors", json=new, headers=ADMIN).status_code == 409
     bad = {"flavor": {"name": "f2", "ram": "lots", "vcpus": 1, "disk": 1}}
     assert client.post(V + "/flavors", json=bad, headers=ADMIN).status_code == 400
-    specs = client.post(V + "/flavors/f1/os-extra_specs", json={"extra_specs": {"k": "v"}},
-                        headers=ADMIN)
+    specs = client.post(
+        V + "/flavors/f1/os-extra_specs", json={"extra_specs": {"k": "v"}}, headers=ADMIN
+    )
     assert specs.json() == {"extra_specs": {"k": "v"}}
     assert client.get(V + "/flavors/f1/os-extra_specs/k", headers=DEMO).json() == {"k": "v"}
     assert client.delete(V + "/flavors/f1/os-extra_specs/k", headers=ADMIN).status_code == 200
@@ -50,12 +53,21 @@ def test_flavor_create_is_admin_only_and_extra_specs(client):
 
 
 def test_private_flavor_access(client):
-    new = {"flavor": {"name": "p", "ram": 64, "vcpus": 1, "disk": 0, "id": "p",
-                      "os-flavor-access:is_public": False}}
+    new = {
+        "flavor": {
+            "name": "p",
+            "ram": 64,
+            "vcpus": 1,
+            "disk": 0,
+            "id": "p",
+            "os-flavor-access:is_public": False,
+        }
+    }
     client.post(V + "/flavors", json=new, headers=ADMIN)
     assert client.get(V + "/flavors/p", headers=DEMO).status_code == 404
-    r = client.post(V + "/flavors/p/action", json={"addTenantAccess": {"tenant": "p-demo"}},
-                    headers=ADMIN)
+    r = client.post(
+        V + "/flavors/p/action", json={"addTenantAccess": {"tenant": "p-demo"}}, headers=ADMIN
+    )
     assert r.json() == {"flavor_access": [{"flavor_id": "p", "tenant_id": "p-demo"}]}
     assert client.get(V + "/flavors/p", headers=DEMO).status_code == 200
     bad = client.post(V + "/flavors/p/action", json={"explode": {}}, headers=ADMIN)
@@ -64,8 +76,9 @@ def test_private_flavor_access(client):
 
 def test_keypair_import_generate_list_show_delete(client):
     keys = public_key() + "\n" + public_key()
-    r = client.post(V + "/os-keypairs", json={"keypair": {"name": "k", "public_key": keys}},
-                    headers=DEMO)
+    r = client.post(
+        V + "/os-keypairs", json={"keypair": {"name": "k", "public_key": keys}}, headers=DEMO
+    )
     assert r.status_code == 200
     assert r.json()["keypair"]["public_key"] == keys and "private_key" not in r.json()["keypair"]
     gen = client.post(V + "/os-keypairs", json={"keypair": {"name": "g"}}, headers=DEMO)
@@ -77,8 +90,10 @@ def test_keypair_import_generate_list_show_delete(client):
     assert client.get(V + "/os-keypairs/k", headers=ADMIN).status_code == 404
     dup = client.post(V + "/os-keypairs", json={"keypair": {"name": "k"}}, headers=DEMO)
     assert dup.status_code == 409 and "conflictingRequest" in dup.json()
-    assert client.post(V + "/os-keypairs", json={"keypair": {"name": "r"}},
-                       headers=READER).status_code == 403
+    assert (
+        client.post(V + "/os-keypairs", json={"keypair": {"name": "r"}}, headers=READER).status_code
+        == 403
+    )
     assert client.delete(V + "/os-keypairs/k", headers=DEMO).status_code == 202
     assert client.delete(V + "/os-keypairs/k", headers=DEMO).status_code == 404
 
@@ -87,8 +102,7 @@ def test_limits_and_quota_sets(client):
     absolute = client.get(V + "/limits", headers=DEMO).json()["limits"]["absolute"]
     assert absolute["maxTotalInstances"] == 10 and absolute["totalInstancesUsed"] == 0
     change = {"quota_set": {"instances": 2}}
-    assert client.put(V + "/os-quota-sets/p-demo", json=change,
-                      headers=DEMO).status_code == 403
+    assert client.put(V + "/os-quota-sets/p-demo", json=change, headers=DEMO).status_code == 403
     r = client.put(V + "/os-quota-sets/p-demo", json=change, headers=ADMIN)
     assert r.json()["quota_set"]["instances"] == 2
     shown = client.get(V + "/os-quota-sets/p-demo", headers=DEMO).json()["quota_set"]
@@ -98,28 +112,47 @@ def test_limits_and_quota_sets(client):
     assert client.get(V + "/os-quota-sets/p-admin", headers=DEMO).status_code == 403
     defaults = client.get(V + "/os-quota-sets/p-demo/defaults", headers=DEMO).json()
     assert defaults["quota_set"]["instances"] == 10
-    bad = client.put(V + "/os-quota-sets/p-demo", json={"quota_set": {"instances": -5}},
-                     headers=ADMIN)
+    bad = client.put(
+        V + "/os-quota-sets/p-demo", json={"quota_set": {"instances": -5}}, headers=ADMIN
+    )
     assert bad.status_code == 400
 
 
 def test_services_hypervisors_zones(client, db, conf):
     host_manager.report_service(db, "node1")
-    host_manager.report_compute_node(db, conf, "node1", {
-        "vcpus": 4, "memory_mb": 4096, "local_gb": 20, "hypervisor_type": "fake",
-        "hypervisor_hostname": "node1"})
+    host_manager.report_compute_node(
+        db,
+        conf,
+        "node1",
+        {
+            "vcpus": 4,
+            "memory_mb": 4096,
+            "local_gb": 20,
+            "hypervisor_type": "fake",
+            "hypervisor_hostname": "node1",
+        },
+    )
     assert client.get(V + "/os-services", headers=DEMO).status_code == 403
     (svc,) = client.get(V + "/os-services", headers=ADMIN).json()["services"]
     assert (svc["host"], svc["status"], svc["state"], svc["zone"]) == (
-        "node1", "enabled", "up", "nova")
-    r = client.put(V + "/os-services/disable-log-reason", headers=ADMIN,
-                   json={"host": "node1", "binary": svc["binary"],
-                         "disabled_reason": "maint"})
+        "node1",
+        "enabled",
+        "up",
+        "nova",
+    )
+    r = client.put(
+        V + "/os-services/disable-log-reason",
+        headers=ADMIN,
+        json={"host": "node1", "binary": svc["binary"], "disabled_reason": "maint"},
+    )
     assert r.json()["service"]["status"] == "disabled"
-    assert client.get(V + "/os-services", headers=ADMIN).json()["services"][0][
-        "disabled_reason"] == "maint"
-    client.put(V + "/os-services/enable", headers=ADMIN,
-               json={"host": "node1", "binary": svc["binary"]})
+    assert (
+        client.get(V + "/os-services", headers=ADMIN).json()["services"][0]["disabled_reason"]
+        == "maint"
+    )
+    client.put(
+        V + "/os-services/enable", headers=ADMIN, json={"host": "node1", "binary": svc["binary"]}
+    )
     (hyp,) = client.get(V + "/os-hypervisors", headers=ADMIN).json()["hypervisors"]
     assert hyp["hypervisor_hostname"] == "node1" and hyp["state"] == "up"
     shown = client.get(V + f"/os-hypervisors/{hyp['id']}", headers=ADMIN).json()
@@ -128,9 +161,11 @@ def test_services_hypervisors_zones(client, db, conf):
     stats = client.get(V + "/os-hypervisors/statistics", headers=ADMIN).json()
     assert stats["hypervisor_statistics"]["count"] == 1
     zones = client.get(V + "/os-availability-zone", headers=DEMO).json()
-    assert zones == {"availabilityZoneInfo": [{"zoneName": "nova",
-                                               "zoneState": {"available": True},
-                                               "hosts": None}]}
+    assert zones == {
+        "availabilityZoneInfo": [
+            {"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}
+        ]
+    }
     assert client.get(V + "/os-availability-zone/detail", headers=DEMO).status_code == 403
 
 

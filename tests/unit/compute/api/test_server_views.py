@@ -10,9 +10,15 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.compute.api.server_views import addresses, host_id, server_view
 from pocketstack.compute.models import Instance, InstanceFault
 
-NETWORK_INFO = [{"port_id": "p1", "network_id": "n1", "network_name": "private",
-                 "mac_address": "fa:16:3e:00:00:01",
-                 "fixed_ips": [{"ip_address": "10.0.0.5"}, {"ip_address": "fd00::5"}]}]
+NETWORK_INFO = [
+    {
+        "port_id": "p1",
+        "network_id": "n1",
+        "network_name": "private",
+        "mac_address": "fa:16:3e:00:00:01",
+        "fixed_ips": [{"ip_address": "10.0.0.5"}, {"ip_address": "fd00::5"}],
+    }
+]
 
 
 def request(admin: bool = False):
@@ -22,15 +28,33 @@ def request(admin: bool = False):
 
 
 def instance(**fields) -> Instance:
-    values = dict(uuid="0a1b2c3d-0000-0000-0000-000000000000", name="vm1", hostname="vm1",
-                  project_id="p", user_id="u", image_ref="img", flavor={"id": "1"}, vcpus=1,
-                  memory_mb=256, root_gb=1, vm_state="active", task_state=None,
-                  power_state=1, host="node1", node="node1", availability_zone="nova",
-                  key_name="mykey", metadata_={"a": "b"}, security_groups=["default"],
-                  network_info=NETWORK_INFO, config_drive=True,
-                  created_at=dt.datetime(2026, 1, 2, 3, 4, 5),
-                  updated_at=dt.datetime(2026, 1, 2, 3, 4, 6),
-                  launched_at=dt.datetime(2026, 1, 2, 3, 4, 6, 123), access_ip_v4=None)
+    values = dict(
+        uuid="0a1b2c3d-0000-0000-0000-000000000000",
+        name="vm1",
+        hostname="vm1",
+        project_id="p",
+        user_id="u",
+        image_ref="img",
+        flavor={"id": "1"},
+        vcpus=1,
+        memory_mb=256,
+        root_gb=1,
+        vm_state="active",
+        task_state=None,
+        power_state=1,
+        host="node1",
+        node="node1",
+        availability_zone="nova",
+        key_name="mykey",
+        metadata_={"a": "b"},
+        security_groups=["default"],
+        network_info=NETWORK_INFO,
+        config_drive=True,
+        created_at=dt.datetime(2026, 1, 2, 3, 4, 5),
+        updated_at=dt.datetime(2026, 1, 2, 3, 4, 6),
+        launched_at=dt.datetime(2026, 1, 2, 3, 4, 6, 123),
+        access_ip_v4=None,
+    )
     values.update(fields)
     return Instance(**values)
 
@@ -41,11 +65,22 @@ def test_host_id_is_sha224_of_project_and_host():
 
 
 def test_addresses_by_network_name():
-    assert addresses(NETWORK_INFO) == {"private": [
-        {"version": 4, "addr": "10.0.0.5", "OS-EXT-IPS:type": "fixed",
-         "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
-        {"version": 6, "addr": "fd00::5", "OS-EXT-IPS:type": "fixed",
-         "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"}]}
+    assert addresses(NETWORK_INFO) == {
+        "private": [
+            {
+                "version": 4,
+                "addr": "10.0.0.5",
+                "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01",
+            },
+            {
+                "version": 6,
+                "addr": "fd00::5",
+                "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01",
+            },
+        ]
+    }
 
 
 def test_member_view():
@@ -67,14 +102,23 @@ def test_member_view():
 
 
 def test_admin_sees_host_fields_and_fault_details():
-    fault = InstanceFault(instance_uuid="x", code=500, message="No valid host was found.",
-                          details="trace", created_at=dt.datetime(2026, 1, 1))
+    fault = InstanceFault(
+        instance_uuid="x",
+        code=500,
+        message="No valid host was found.",
+        details="trace",
+        created_at=dt.datetime(2026, 1, 1),
+    )
     server = instance(vm_state="error", host=None, node=None)
     view = server_view(request(admin=True), server, fault)
     assert view["status"] == "ERROR" and view["hostId"] == ""
     assert view["OS-EXT-SRV-ATTR:instance_name"] == "instance-0a1b2c3d"
-    assert view["fault"] == {"code": 500, "message": "No valid host was found.",
-                             "created": "2026-01-01T00:00:00Z", "details": "trace"}
+    assert view["fault"] == {
+        "code": 500,
+        "message": "No valid host was found.",
+        "created": "2026-01-01T00:00:00Z",
+        "details": "trace",
+    }
     assert "details" not in server_view(request(), server, fault)["fault"]
 
 

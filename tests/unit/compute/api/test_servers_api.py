@@ -12,10 +12,24 @@ V = "/compute/v2.1"
 
 
 def plant(db, name: str, project_id: str, vm_state: str = "active", **fields) -> str:
-    row = Instance(name=name, hostname=name, project_id=project_id, user_id="u",
-                   image_ref="img", flavor={"id": "1"}, vcpus=1, memory_mb=256, root_gb=1,
-                   vm_state=vm_state, host="node1", node="node1", availability_zone="nova",
-                   security_groups=["default"], metadata_={"a": "1"}, **fields)
+    row = Instance(
+        name=name,
+        hostname=name,
+        project_id=project_id,
+        user_id="u",
+        image_ref="img",
+        flavor={"id": "1"},
+        vcpus=1,
+        memory_mb=256,
+        root_gb=1,
+        vm_state=vm_state,
+        host="node1",
+        node="node1",
+        availability_zone="nova",
+        security_groups=["default"],
+        metadata_={"a": "1"},
+        **fields,
+    )
     with db.transaction() as s:
         s.add(row)
     return row.uuid
@@ -23,9 +37,11 @@ def plant(db, name: str, project_id: str, vm_state: str = "active", **fields) ->
 
 @pytest.fixture
 def servers(db):
-    return {"demo": plant(db, "vm1", "p-demo"),
-            "stopped": plant(db, "vm2", "p-demo", vm_state="stopped", power_state=4),
-            "admin": plant(db, "adminvm", "p-admin")}
+    return {
+        "demo": plant(db, "vm1", "p-demo"),
+        "stopped": plant(db, "vm2", "p-demo", vm_state="stopped", power_state=4),
+        "admin": plant(db, "adminvm", "p-admin"),
+    }
 
 
 def test_list_and_detail_only_own_project(client, servers):
@@ -53,21 +69,31 @@ def test_all_tenants_is_admin_only(client, servers):
 def test_other_projects_server_is_404(client, servers):
     r = client.get(V + f"/servers/{servers['admin']}", headers=DEMO)
     assert r.status_code == 404
-    assert r.json() == {"itemNotFound": {
-        "code": 404, "message": f"Instance {servers['admin']} could not be found."}}
+    assert r.json() == {
+        "itemNotFound": {"code": 404, "message": f"Instance {servers['admin']} could not be found."}
+    }
     assert client.delete(V + f"/servers/{servers['admin']}", headers=DEMO).status_code == 404
 
 
 def test_show_update_and_reader(client, servers):
     shown = client.get(V + f"/servers/{servers['demo']}", headers=READER).json()["server"]
     assert shown["name"] == "vm1" and shown["metadata"] == {"a": "1"}
-    r = client.put(V + f"/servers/{servers['demo']}", json={"server": {"name": "renamed"}},
-                   headers=DEMO)
+    r = client.put(
+        V + f"/servers/{servers['demo']}", json={"server": {"name": "renamed"}}, headers=DEMO
+    )
     assert r.status_code == 200 and r.json()["server"]["name"] == "renamed"
-    assert client.put(V + f"/servers/{servers['demo']}", json={"server": {"name": "x"}},
-                      headers=READER).status_code == 403
-    assert client.put(V + f"/servers/{servers['demo']}", json={"server": {"bogus": 1}},
-                      headers=DEMO).status_code == 400
+    assert (
+        client.put(
+            V + f"/servers/{servers['demo']}", json={"server": {"name": "x"}}, headers=READER
+        ).status_code
+        == 403
+    )
+    assert (
+        client.put(
+            V + f"/servers/{servers['demo']}", json={"server": {"bogus": 1}}, headers=DEMO
+        ).status_code
+        == 400
+    )
 
 
 def test_metadata(client, servers):
@@ -78,7 +104,8 @@ def test_metadata(client, servers):
     replaced = client.put(url, json={"metadata": {"c": "3"}}, headers=DEMO).json()
     assert replaced == {"metadata": {"c": "3"}}
     assert client.put(url + "/d", json={"meta": {"d": "4"}}, headers=DEMO).json() == {
-        "meta": {"d": "4"}}
+        "meta": {"d": "4"}
+    }
     assert client.put(url + "/d", json={"meta": {"e": "4"}}, headers=DEMO).status_code == 400
     assert client.get(url + "/d", headers=DEMO).json() == {"meta": {"d": "4"}}
     assert client.delete(url + "/d", headers=DEMO).status_code == 204
@@ -91,32 +118,42 @@ def test_actions_check_state_and_unknown_actions(client, servers):
     r = client.post(url, json={"os-stop": None}, headers=DEMO)
     assert r.status_code == 409
     assert "while it is in vm_state stopped" in r.json()["conflictingRequest"]["message"]
-    assert client.post(url, json={"reboot": {"type": "SOFT"}}, headers=DEMO).status_code \
-        == 409
-    assert client.post(url, json={"reboot": {"type": "GENTLE"}}, headers=DEMO).status_code \
-        == 400
+    assert client.post(url, json={"reboot": {"type": "SOFT"}}, headers=DEMO).status_code == 409
+    assert client.post(url, json={"reboot": {"type": "GENTLE"}}, headers=DEMO).status_code == 400
     assert client.post(url, json={"os-explode": None}, headers=DEMO).status_code == 400
     assert client.post(url, json={}, headers=DEMO).status_code == 400
     assert client.post(url, json={"os-start": None}, headers=READER).status_code == 403
 
 
 def test_create_rejects_bad_bodies_before_anything(client, servers):
-    r = client.post(V + "/servers", json={"server": {"name": "", "imageRef": "i",
-                                                     "flavorRef": "1"}}, headers=DEMO)
+    r = client.post(
+        V + "/servers",
+        json={"server": {"name": "", "imageRef": "i", "flavorRef": "1"}},
+        headers=DEMO,
+    )
     assert r.status_code == 400 and "badRequest" in r.json()
     r = client.post(V + "/servers", content=b"{not json", headers=DEMO)
     assert r.status_code == 400
-    huge = {"server": {"name": "vm", "imageRef": "i", "flavorRef": "1",
-                       "user_data": "A" * 200000}}
+    huge = {"server": {"name": "vm", "imageRef": "i", "flavorRef": "1", "user_data": "A" * 200000}}
     assert client.post(V + "/servers", json=huge, headers=DEMO).status_code == 413
-    assert client.post(V + "/servers", json={"server": {"name": "vm", "imageRef": "i",
-                                                        "flavorRef": "1"}},
-                       headers=READER).status_code == 403
+    assert (
+        client.post(
+            V + "/servers",
+            json={"server": {"name": "vm", "imageRef": "i", "flavorRef": "1"}},
+            headers=READER,
+        ).status_code
+        == 403
+    )
 
 
 def test_ips(client, db):
-    info = [{"network_name": "private", "mac_address": "fa:16:3e:00:00:01",
-             "fixed_ips": [{"ip_address": "10.0.0.7"}]}]
+    info = [
+        {
+            "network_name": "private",
+            "mac_address": "fa:16:3e:00:00:01",
+            "fixed_ips": [{"ip_address": "10.0.0.7"}],
+        }
+    ]
     uuid = plant(db, "vm3", "p-demo", network_info=info)
     ips = client.get(V + f"/servers/{uuid}/ips", headers=DEMO).json()
     assert ips["addresses"]["private"][0]["addr"] == "10.0.0.7"
