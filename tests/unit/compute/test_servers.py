@@ -12,6 +12,7 @@ from pocketstack.compute.exceptions import (
     FlavorMemoryTooSmall,
     MetadataItemNotFound,
 )
+from pocketstack.compute.flavors import InvalidFlavorRef
 from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.compute.servers import sanitize_hostname
 
@@ -65,7 +66,7 @@ def _create(cloud, image_id, **kw):
 
 def test_invalid_requests_write_nothing(setup):
     cloud, image_id, _ = setup
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(InvalidFlavorRef):  # 400 at create, as in Nova
         _create(cloud, image_id, flavor_id="nope")
     with pytest.raises(errors.NotFound):
         _create(cloud, "00000000-0000-0000-0000-000000000000")
