@@ -165,10 +165,13 @@ def _finish_event(db: Database, event_id: int, result: str, tb: str | None) -> N
 
 
 def finish_action(
-    db: Database, ctx: RequestContext, instance_uuid: str, error: bool = False
+    target: Session | Database, ctx: RequestContext, instance_uuid: str, error: bool = False
 ) -> None:
-    """Set the finish time of the action of ``ctx.request_id`` (message ``Error`` if failed)."""
-    with db.transaction() as s:
+    """Set the finish time of the action of ``ctx.request_id`` (message ``Error`` if failed).
+
+    ``target`` is an open session (to share the caller's transaction) or the ``Database``.
+    """
+    with _session(target) as s:
         action = _find_action(s, instance_uuid, ctx.request_id)
         if action is None:
             return
@@ -194,13 +197,17 @@ def add_fault(
 
 
 def update_instance(
-    db: Database, instance_uuid: str, expected: dict[str, Any] | None = None, **values: Any
+    target: Session | Database,
+    instance_uuid: str,
+    expected: dict[str, Any] | None = None,
+    **values: Any,
 ) -> bool:
     """Change columns of a live server, only if its columns still hold ``expected``.
 
     ``expected`` maps a column to a value or a tuple of allowed values (``None`` allowed);
     the check and the write are one ``UPDATE`` so concurrent actors (API, conductor, agent,
     periodic sync) never overwrite a transition they did not see. Returns whether it changed.
+    ``target`` is an open session (to commit the change with a fault, say) or the ``Database``.
     """
     conds = [Instance.uuid == instance_uuid, Instance.deleted.is_(False)]
     for column, value in (expected or {}).items():
@@ -214,7 +221,7 @@ def update_instance(
             parts.append(col.is_(None))
         conds.append(sa.or_(*parts))
     values.setdefault("updated_at", utcnow())
-    with db.transaction() as s:
+    with _session(target) as s:
         result = s.execute(
             sa.update(Instance)
             .where(*conds)

@@ -159,16 +159,17 @@ class ComputeAgent:
 
     def _spawn_failed(self, ctx: RequestContext, uuid: str, message: str) -> None:
         LOG.warning("spawn of %s failed: %s", uuid, message)
-        if actions.update_instance(
-            self.db,
-            uuid,
-            {"task_state": states.SPAWNING},
-            vm_state=states.ERROR,
-            task_state=None,
-            power_state=0,
-        ):
-            actions.add_fault(self.db, uuid, message, 500)
-            actions.finish_action(self.db, ctx, uuid, error=True)
+        with self.db.transaction() as s:  # ERROR and its fault become visible together
+            if actions.update_instance(
+                s,
+                uuid,
+                {"task_state": states.SPAWNING},
+                vm_state=states.ERROR,
+                task_state=None,
+                power_state=0,
+            ):
+                actions.add_fault(s, uuid, message, 500)
+                actions.finish_action(s, ctx, uuid, error=True)
         self.conductor.instance_build_failed(ctx, uuid, message)
 
     def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
@@ -183,11 +184,12 @@ class ComputeAgent:
                 ):
                     self.driver.destroy(instance_uuid)
             except Exception as exc:
-                actions.update_instance(
-                    self.db, instance_uuid, None, vm_state=states.ERROR, task_state=None
-                )
-                actions.add_fault(self.db, instance_uuid, _message(exc), 500)
-                actions.finish_action(self.db, ctx, instance_uuid, error=True)
+                with self.db.transaction() as s:  # ERROR and its fault become visible together
+                    actions.update_instance(
+                        s, instance_uuid, None, vm_state=states.ERROR, task_state=None
+                    )
+                    actions.add_fault(s, instance_uuid, _message(exc), 500)
+                    actions.finish_action(s, ctx, instance_uuid, error=True)
                 return
         with self._locks_guard:
             self._locks.pop(instance_uuid, None)
@@ -245,15 +247,13 @@ class ComputeAgent:
                 with actions.event(self.db, ctx, uuid, event, host=self.host):
                     operation(dict(inst.spec or {"uuid": uuid}))
             except Exception as exc:
-                actions.update_instance(
-                    self.db,
-                    uuid,
-                    {"task_state": task},
-                    task_state=None,
-                    power_state=int(self.driver.get_power_state(uuid)),
-                )
-                actions.add_fault(self.db, uuid, _message(exc), getattr(exc, "status", 500))
-                actions.finish_action(self.db, ctx, uuid, error=True)
+                power = self.driver.get_power_state(uuid)
+                with self.db.transaction() as s:  # the task ends with its fault visible
+                    actions.update_instance(
+                        s, uuid, {"task_state": task}, task_state=None, power_state=int(power)
+                    )
+                    actions.add_fault(s, uuid, _message(exc), getattr(exc, "status", 500))
+                    actions.finish_action(s, ctx, uuid, error=True)
                 return
             power = self.driver.get_power_state(uuid)
             vm_state = states.ACTIVE if power == PowerState.RUNNING else states.STOPPED

@@ -113,16 +113,17 @@ def finish_delete(cloud: Any, ctx: RequestContext, instance_uuid: str) -> None:
 def fail_build(
     cloud: Any, ctx: RequestContext, instance_uuid: str, message: str, details: str | None = None
 ) -> None:
-    """Put a server that was building into ERROR with a fault and release its resources."""
-    if actions.update_instance(
-        cloud.db,
-        instance_uuid,
-        {"vm_state": states.BUILDING},
-        vm_state=states.ERROR,
-        task_state=None,
-    ):
-        actions.add_fault(cloud.db, instance_uuid, message, 500, details)
-        actions.finish_action(cloud.db, ctx, instance_uuid, error=True)
+    """Put a server that was building into ERROR with a fault and release its resources.
+
+    The state, the fault and the action's result commit together: a client that sees ERROR
+    also sees the fault.
+    """
+    with cloud.db.transaction() as s:
+        if actions.update_instance(
+            s, instance_uuid, {"vm_state": states.BUILDING}, vm_state=states.ERROR, task_state=None
+        ):
+            actions.add_fault(s, instance_uuid, message, 500, details)
+            actions.finish_action(s, ctx, instance_uuid, error=True)
     release_resources(cloud, ctx, instance_uuid)
 
 
