@@ -48,7 +48,13 @@ _UPDATE_ATTRS = {
     "qos_policy_id",
 }
 #: device owners whose ports keep a network (and its subnets) from being deleted
-BLOCKING_OWNER_PREFIXES = ("compute:", "network:router_interface", "network:router_gateway")
+# Ports Neutron deletes with their network; any other port (a user's unowned port too) keeps
+# the network in use (409 NetworkInUse), as Neutron's delete_network.
+AUTO_DELETE_PORT_OWNERS = (
+    "network:dhcp",
+    "network:distributed",
+    "network:floatingip_agent_gateway",
+)
 
 
 def visible_filter(ctx: RequestContext) -> Any:
@@ -236,16 +242,16 @@ class NetworkFamily:
             return render(net, _subnet_ids(s, [net.id])[net.id])
 
     def delete(self, ctx: RequestContext, network_id: str) -> None:
-        """Delete a network with its subnets and its unowned ports.
+        """Delete a network with its subnets and its DHCP (auto-delete) ports.
 
         Raises:
-            NetworkNotFound (404), NotAuthorized (403), NetworkInUse (409: ports of servers
-            or routers remain).
+            NetworkNotFound (404), NotAuthorized (403), NetworkInUse (409: any other port
+            remains, a server's, a router's or a user's own).
         """
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, network_id)
             owners = s.scalars(sa.select(Port.device_owner).where(Port.network_id == net.id))
-            if any(o.startswith(BLOCKING_OWNER_PREFIXES) for o in owners):
+            if any(o not in AUTO_DELETE_PORT_OWNERS for o in owners):
                 raise exc.NetworkInUse(network_id)
             port_ids = list(s.scalars(sa.select(Port.id).where(Port.network_id == net.id)))
             delete_ports(s, port_ids)

@@ -190,3 +190,17 @@ def test_reader_may_only_read():
     for op in ("networks:create", "ports:update", "security_group_rules:create", "subnets:delete"):
         assert not policy.allowed(READER, f"network:{op}")
         assert policy.allowed(DEMO, f"network:{op}")
+
+
+def test_network_with_a_users_own_port_is_in_use(cloud):
+    """Regression: delete_network removed a user's unowned port with the network; Neutron
+    answers 409 NetworkInUse and only auto-deletes DHCP ports."""
+    net = cloud.network.networks.create(DEMO, {"name": "n"})
+    cloud.network.subnets.create(DEMO, {"network_id": net["id"], "cidr": "10.9.0.0/24"})
+    port = cloud.network.ports.create(DEMO, {"network_id": net["id"]})
+    cloud.network.ports.create(DEMO, {"network_id": net["id"], "device_owner": "network:dhcp"})
+    with pytest.raises(exc.NetworkInUse):
+        cloud.network.networks.delete(DEMO, net["id"])
+    assert cloud.network.ports.get(DEMO, port["id"])["id"] == port["id"]
+    cloud.network.ports.delete(DEMO, port["id"])
+    cloud.network.networks.delete(DEMO, net["id"])
