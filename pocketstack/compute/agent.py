@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import Bus
+from pocketstack.common.config import Config
 from pocketstack.common.db import Database, utcnow
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, states
@@ -59,7 +60,7 @@ class ComputeAgent:
         db: the ``Database``; bus: the ``Bus``; driver: a ``ComputeDriver``.
     """
 
-    def __init__(self, conf: Any, db: Database, bus: Bus, driver: ComputeDriver):
+    def __init__(self, conf: Config, db: Database, bus: Bus, driver: ComputeDriver):
         self.conf = conf
         self.db = db
         self.bus = bus

@@ -30,7 +30,8 @@ import sqlalchemy as sa
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import utcnow
+from pocketstack.common.config import Config
+from pocketstack.common.db import Database, utcnow
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, states
 from pocketstack.compute.exceptions import FlavorDiskTooSmall
@@ -138,8 +139,8 @@ class Conductor:
         from pocketstack.compute.scheduler.manager import SchedulerManager
 
         self.cloud = cloud
-        self.conf = cloud.conf
-        self.db = cloud.db
+        self.conf: Config = cloud.conf
+        self.db: Database = cloud.db
         self.scheduler = SchedulerManager(cloud.conf, cloud.db)
         self.agents = ComputeAgentClient(cloud.bus)
         self._periodic = PeriodicTasks(

@@ -25,10 +25,11 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import new_id
+from pocketstack.common.db import Database, new_id
 from pocketstack.compute.models import Flavor
 
 DEFAULT_FLAVORS = (
@@ -83,7 +84,7 @@ class FlavorManager:
 
     def __init__(self, cloud: Any):
         self.cloud = cloud
-        self.db = cloud.db
+        self.db: Database = cloud.db
 
     def bootstrap(self) -> None:
         """Create the default flavors m1.tiny..m1.xlarge (ids "1".."5") when missing."""
@@ -231,7 +232,7 @@ class FlavorManager:
         with self.db.transaction() as s:
             s.delete(self._locked(s, ctx, flavor_id))
 
-    def _locked(self, s: Any, ctx: RequestContext, flavor_id: str) -> Flavor:
+    def _locked(self, s: Session, ctx: RequestContext, flavor_id: str) -> Flavor:
         flavor = s.scalars(sa.select(Flavor).where(Flavor.flavorid == str(flavor_id))).first()
         if flavor is None or not _visible(ctx, flavor):
             raise FlavorNotFound(f"Flavor {flavor_id} could not be found.")

@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.config import Config
+from pocketstack.common.db import Database
 from pocketstack.compute.models import ComputeNode, Service
 
 
@@ -47,8 +50,8 @@ class HypervisorManager:
 
     def __init__(self, cloud: Any):
         self.cloud = cloud
-        self.db = cloud.db
-        self.conf = cloud.conf
+        self.db: Database = cloud.db
+        self.conf: Config = cloud.conf
 
     # services ----------------------------------------------------------------------------
 
@@ -118,7 +121,7 @@ class HypervisorManager:
             s.delete(svc)
 
     @staticmethod
-    def _service(s: Any, service_id: str) -> Service:
+    def _service(s: Session, service_id: str) -> Service:
         column = Service.id if str(service_id).isdigit() else Service.uuid
         value: Any = int(service_id) if str(service_id).isdigit() else str(service_id)
         svc = s.scalars(sa.select(Service).where(column == value)).first()

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import Database
 from pocketstack.compute.models import KeyPair
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9 _\-.@]{1,255}$")
@@ -98,7 +99,7 @@ class KeypairManager:
 
     def __init__(self, cloud: Any):
         self.cloud = cloud
-        self.db = cloud.db
+        self.db: Database = cloud.db
 
     @staticmethod
     def _owner(ctx: RequestContext, user_id: str | None) -> str:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import Database
 from pocketstack.compute.models import Instance, KeyPair, Quota
 
 #: Nova's default quotas (2.1 quota set; the network-related ones are informational).
@@ -43,7 +44,7 @@ class QuotaManager:
 
     def __init__(self, cloud: Any):
         self.cloud = cloud
-        self.db = cloud.db
+        self.db: Database = cloud.db
 
     def get_limits(self, project_id: str) -> dict[str, int]:
         """Every resource's limit for ``project_id`` (defaults overlaid with overrides)."""

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.config import Config
 from pocketstack.common.db import Database, new_id, utcnow
 from pocketstack.compute import actions, states
 from pocketstack.compute.exceptions import (
@@ -106,7 +107,7 @@ class ServerManager:
 
     def __init__(self, cloud: Any):
         self.cloud = cloud
-        self.conf = cloud.conf
+        self.conf: Config = cloud.conf
         self.db: Database = cloud.db
         self.conductor = ConductorClient(cloud.bus)
         self.agents = ComputeAgentClient(cloud.bus)
