@@ -39,7 +39,7 @@ from pocketstack.compute.exceptions import (
     MetadataItemNotFound,
     ServerNotFound,
 )
-from pocketstack.compute.models import Instance, InstanceAction, InstanceFault, Service
+from pocketstack.compute.models import Flavor, Instance, InstanceAction, InstanceFault, Service
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 
 GIB = 1024**3
@@ -98,6 +98,20 @@ def _parse_time(value: Any, name: str) -> dt.datetime:
     return _parse_time(parsed, name) if parsed.tzinfo else parsed
 
 
+def _flavor_snapshot(flavor: Flavor) -> dict[str, Any]:
+    """The copy of the flavor a server keeps (Nova's embedded flavor; survives its deletion)."""
+    return {
+        "id": flavor.flavorid,
+        "name": flavor.name,
+        "vcpus": flavor.vcpus,
+        "ram": flavor.memory_mb,
+        "disk": flavor.root_gb,
+        "ephemeral": flavor.ephemeral_gb,
+        "swap": flavor.swap,
+        "extra_specs": dict(flavor.extra_specs or {}),
+    }
+
+
 class ServerManager:
     """``cloud.compute.servers``: create, read, change and delete servers.
 
@@ -141,7 +155,7 @@ class ServerManager:
         every check passes (API reference "Create Server").
 
         Raises:
-            FlavorNotFound, ImageNotFound (404); ImageNotActive, FlavorMemoryTooSmall,
+            ImageNotFound (404); InvalidFlavorRef, ImageNotActive, FlavorMemoryTooSmall,
             FlavorDiskTooSmall, AvailabilityZoneNotFound, BadRequest (400); KeypairNotFound
             (404); QuotaExceeded (403); network errors from ``cloud.network``.
         """
@@ -175,17 +189,23 @@ class ServerManager:
         if force_host:
             for row in rows:
                 row.node = force_host  # read by the conductor as the forced host
+        self._record_created(ctx, rows, started)
+        self._recheck_quota(ctx, rows)
+        self.conductor.build_instances(ctx, [r.uuid for r in rows], auth_token=ctx.auth_token)
+        return rows
+
+    def _record_created(
+        self, ctx: RequestContext, rows: list[Instance], started: dt.datetime
+    ) -> None:
+        """Insert the new rows with their ``create`` actions (validation timed from ``started``)."""
         with self.db.transaction() as s:
             s.add_all(rows)
             s.flush()
             for row in rows:
                 action = actions.start_action(s, ctx, row.uuid, "create", start_time=started)
                 actions.record_event(s, action, actions.EV_AUTHORIZE, started, utcnow())
-        self._recheck_quota(ctx, rows)
-        self.conductor.build_instances(ctx, [r.uuid for r in rows], auth_token=ctx.auth_token)
-        return rows
 
-    def _check_image(self, ctx: RequestContext, image_id: str, flavor: Any) -> dict[str, Any]:
+    def _check_image(self, ctx: RequestContext, image_id: str, flavor: Flavor) -> dict[str, Any]:
         image = self.cloud.image.get_image(ctx, image_id)
         if image.get("status") != "active":
             raise ImageNotActive.for_id(image_id)
@@ -227,7 +247,9 @@ class ServerManager:
             raise AvailabilityZoneNotFound()
         return zone or None, host or None
 
-    def _check_quota(self, ctx: RequestContext, flavor: Any, min_count: int, max_count: int) -> int:
+    def _check_quota(
+        self, ctx: RequestContext, flavor: Flavor, min_count: int, max_count: int
+    ) -> int:
         """The number of servers to make: ``max_count``, else ``min_count`` if that fits."""
         if min_count < 1 or max_count < min_count:
             raise errors.BadRequest("min_count must be >= 1 and <= max_count.")
@@ -279,22 +301,13 @@ class ServerManager:
         *,
         name: str,
         count: int,
-        flavor: Any,
+        flavor: Flavor,
         image: dict[str, Any],
         requested: list[dict[str, Any]],
         **fields: Any,
     ) -> list[Instance]:
         reservation = "r-" + secrets.token_hex(4)
-        snapshot = {
-            "id": flavor.flavorid,
-            "name": flavor.name,
-            "vcpus": flavor.vcpus,
-            "ram": flavor.memory_mb,
-            "disk": flavor.root_gb,
-            "ephemeral": flavor.ephemeral_gb,
-            "swap": flavor.swap,
-            "extra_specs": dict(flavor.extra_specs or {}),
-        }
+        snapshot = _flavor_snapshot(flavor)
         rows = []
         for index in range(count):
             uuid = new_id()
