@@ -37,8 +37,9 @@ def expand_implied(session: Session, role_ids: set[str]) -> set[str]:
     result = set(role_ids)
     frontier = set(role_ids)
     while frontier:
-        rows = session.scalars(sa.select(ImpliedRole.implied_role_id).where(
-            ImpliedRole.prior_role_id.in_(frontier))).all()
+        rows = session.scalars(
+            sa.select(ImpliedRole.implied_role_id).where(ImpliedRole.prior_role_id.in_(frontier))
+        ).all()
         frontier = set(rows) - result
         result |= frontier
     return result
@@ -46,21 +47,34 @@ def expand_implied(session: Session, role_ids: set[str]) -> set[str]:
 
 def group_ids_of_user(session: Session, user_id: str) -> list[str]:
     """Ids of the groups ``user_id`` is a member of."""
-    return list(session.scalars(sa.select(GroupMembership.group_id).where(
-        GroupMembership.user_id == user_id)))
+    return list(
+        session.scalars(
+            sa.select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
+        )
+    )
 
 
-def direct_role_ids(session: Session, user_id: str, target_type: str,
-                    target_id: str) -> set[str]:
+def direct_role_ids(session: Session, user_id: str, target_type: str, target_id: str) -> set[str]:
     """Role ids assigned to the user or its groups on the target (no implied roles)."""
     actors = [user_id, *group_ids_of_user(session, user_id)]
-    return set(session.scalars(sa.select(RoleAssignment.role_id).where(
-        RoleAssignment.actor_id.in_(actors), RoleAssignment.target_type == target_type,
-        RoleAssignment.target_id == target_id)))
+    return set(
+        session.scalars(
+            sa.select(RoleAssignment.role_id).where(
+                RoleAssignment.actor_id.in_(actors),
+                RoleAssignment.target_type == target_type,
+                RoleAssignment.target_id == target_id,
+            )
+        )
+    )
 
 
-def effective_roles(session: Session, user_id: str, target_type: str, target_id: str,
-                    restrict_to: list[str] | None = None) -> list[Role]:
+def effective_roles(
+    session: Session,
+    user_id: str,
+    target_type: str,
+    target_id: str,
+    restrict_to: list[str] | None = None,
+) -> list[Role]:
     """The user's effective roles on a target, sorted by name.
 
     Args:
@@ -79,9 +93,11 @@ def projects_of_user(session: Session, user_id: str) -> list[Project]:
     """Projects on which the user (directly or through a group) holds any role."""
     actors = [user_id, *group_ids_of_user(session, user_id)]
     ids = sa.select(RoleAssignment.target_id).where(
-        RoleAssignment.actor_id.in_(actors), RoleAssignment.target_type == "project")
-    return list(session.scalars(sa.select(Project).where(Project.id.in_(ids))
-                                .order_by(Project.name)))
+        RoleAssignment.actor_id.in_(actors), RoleAssignment.target_type == "project"
+    )
+    return list(
+        session.scalars(sa.select(Project).where(Project.id.in_(ids)).order_by(Project.name))
+    )
 
 
 def _get(session: Session, kind: dict[str, Any], which: str, ident: str) -> Any:
@@ -113,8 +129,13 @@ class RoleManager:
         with self.db.reader() as s:
             return _get_role(s, role_id)
 
-    def create_role(self, ctx: RequestContext, name: str,
-                    description: str | None = None, role_id: str | None = None) -> Role:
+    def create_role(
+        self,
+        ctx: RequestContext,
+        name: str,
+        description: str | None = None,
+        role_id: str | None = None,
+    ) -> Role:
         """A new global role; raises ``DuplicateEntry`` (409) when the name is taken."""
         with self.db.transaction() as s:
             if s.scalar(sa.select(Role).where(Role.name == name)) is not None:
@@ -131,8 +152,7 @@ class RoleManager:
             role = _get_role(s, role_id)
             if "name" in changes and changes["name"] != role.name:
                 if s.scalar(sa.select(Role).where(Role.name == changes["name"])) is not None:
-                    raise exc.DuplicateEntry(f"Duplicate entry found with name "
-                                             f"{changes['name']}.")
+                    raise exc.DuplicateEntry(f"Duplicate entry found with name {changes['name']}.")
                 role.name = changes["name"]
             if "description" in changes:
                 role.description = changes["description"]
@@ -143,13 +163,19 @@ class RoleManager:
         with self.db.transaction() as s:
             role = _get_role(s, role_id)
             s.execute(sa.delete(RoleAssignment).where(RoleAssignment.role_id == role_id))
-            s.execute(sa.delete(ImpliedRole).where(sa.or_(
-                ImpliedRole.prior_role_id == role_id, ImpliedRole.implied_role_id == role_id)))
+            s.execute(
+                sa.delete(ImpliedRole).where(
+                    sa.or_(
+                        ImpliedRole.prior_role_id == role_id, ImpliedRole.implied_role_id == role_id
+                    )
+                )
+            )
             s.delete(role)
 
     # -- implied roles -------------------------------------------------------------------
-    def create_implied(self, ctx: RequestContext, prior_id: str, implied_id: str
-                       ) -> tuple[Role, Role]:
+    def create_implied(
+        self, ctx: RequestContext, prior_id: str, implied_id: str
+    ) -> tuple[Role, Role]:
         """``prior`` now implies ``implied`` (idempotent); returns both roles."""
         with self.db.transaction() as s:
             prior, implied = _get_role(s, prior_id), _get_role(s, implied_id)
@@ -159,8 +185,7 @@ class RoleManager:
                 s.add(ImpliedRole(prior_role_id=prior_id, implied_role_id=implied_id))
         return prior, implied
 
-    def get_implied(self, ctx: RequestContext, prior_id: str, implied_id: str
-                    ) -> tuple[Role, Role]:
+    def get_implied(self, ctx: RequestContext, prior_id: str, implied_id: str) -> tuple[Role, Role]:
         """Both roles when ``prior`` implies ``implied``; raises ``ImpliedRoleNotFound``."""
         with self.db.reader() as s:
             prior, implied = _get_role(s, prior_id), _get_role(s, implied_id)
@@ -172,11 +197,15 @@ class RoleManager:
         """Remove an implication; raises ``ImpliedRoleNotFound``."""
         self.get_implied(ctx, prior_id, implied_id)
         with self.db.transaction() as s:
-            s.execute(sa.delete(ImpliedRole).where(ImpliedRole.prior_role_id == prior_id,
-                                                   ImpliedRole.implied_role_id == implied_id))
+            s.execute(
+                sa.delete(ImpliedRole).where(
+                    ImpliedRole.prior_role_id == prior_id, ImpliedRole.implied_role_id == implied_id
+                )
+            )
 
-    def list_implied(self, ctx: RequestContext, prior_id: str | None = None
-                     ) -> list[tuple[Role, list[Role]]]:
+    def list_implied(
+        self, ctx: RequestContext, prior_id: str | None = None
+    ) -> list[tuple[Role, list[Role]]]:
         """``[(prior, [implied...])]`` for one prior role or for all (role_inferences)."""
         with self.db.reader() as s:
             q = sa.select(ImpliedRole)
@@ -191,8 +220,15 @@ class RoleManager:
             return [(s.get(Role, p), sorted(i, key=lambda r: r.name)) for p, i in pairs.items()]
 
     # -- assignments ---------------------------------------------------------------------
-    def grant(self, ctx: RequestContext, role_id: str, actor_type: str, actor_id: str,
-              target_type: str, target_id: str) -> None:
+    def grant(
+        self,
+        ctx: RequestContext,
+        role_id: str,
+        actor_type: str,
+        actor_id: str,
+        target_type: str,
+        target_id: str,
+    ) -> None:
         """Assign a role (idempotent); raises the NotFound of whichever part is missing."""
         with self.db.transaction() as s:
             _get(s, TARGETS, target_type, target_id)
@@ -200,12 +236,25 @@ class RoleManager:
             _get_role(s, role_id)
             key = (actor_type, actor_id, target_type, target_id, role_id)
             if s.get(RoleAssignment, key) is None:
-                s.add(RoleAssignment(actor_type=actor_type, actor_id=actor_id,
-                                     target_type=target_type, target_id=target_id,
-                                     role_id=role_id))
+                s.add(
+                    RoleAssignment(
+                        actor_type=actor_type,
+                        actor_id=actor_id,
+                        target_type=target_type,
+                        target_id=target_id,
+                        role_id=role_id,
+                    )
+                )
 
-    def check(self, ctx: RequestContext, role_id: str, actor_type: str, actor_id: str,
-              target_type: str, target_id: str) -> None:
+    def check(
+        self,
+        ctx: RequestContext,
+        role_id: str,
+        actor_type: str,
+        actor_id: str,
+        target_type: str,
+        target_id: str,
+    ) -> None:
         """Raise ``RoleAssignmentNotFound`` unless the assignment exists."""
         with self.db.reader() as s:
             _get(s, TARGETS, target_type, target_id)
@@ -215,10 +264,18 @@ class RoleManager:
             if s.get(RoleAssignment, key) is None:
                 raise exc.RoleAssignmentNotFound(
                     f"Could not find role assignment with role: {role_id}, {actor_type}: "
-                    f"{actor_id}, {target_type}: {target_id}.")
+                    f"{actor_id}, {target_type}: {target_id}."
+                )
 
-    def revoke(self, ctx: RequestContext, role_id: str, actor_type: str, actor_id: str,
-               target_type: str, target_id: str) -> None:
+    def revoke(
+        self,
+        ctx: RequestContext,
+        role_id: str,
+        actor_type: str,
+        actor_id: str,
+        target_type: str,
+        target_id: str,
+    ) -> None:
         """Remove an assignment; raises ``RoleAssignmentNotFound``.
 
         Tokens already issued lose the role within the token cache window (a few seconds):
@@ -226,25 +283,34 @@ class RoleManager:
         """
         self.check(ctx, role_id, actor_type, actor_id, target_type, target_id)
         with self.db.transaction() as s:
-            s.execute(sa.delete(RoleAssignment).where(
-                RoleAssignment.actor_type == actor_type, RoleAssignment.actor_id == actor_id,
-                RoleAssignment.target_type == target_type,
-                RoleAssignment.target_id == target_id, RoleAssignment.role_id == role_id))
+            s.execute(
+                sa.delete(RoleAssignment).where(
+                    RoleAssignment.actor_type == actor_type,
+                    RoleAssignment.actor_id == actor_id,
+                    RoleAssignment.target_type == target_type,
+                    RoleAssignment.target_id == target_id,
+                    RoleAssignment.role_id == role_id,
+                )
+            )
 
-    def roles_on(self, ctx: RequestContext, actor_type: str, actor_id: str,
-                 target_type: str, target_id: str) -> list[Role]:
+    def roles_on(
+        self, ctx: RequestContext, actor_type: str, actor_id: str, target_type: str, target_id: str
+    ) -> list[Role]:
         """Roles directly assigned to the actor on the target."""
         with self.db.reader() as s:
             _get(s, TARGETS, target_type, target_id)
             _get(s, ACTORS, actor_type, actor_id)
             ids = sa.select(RoleAssignment.role_id).where(
-                RoleAssignment.actor_type == actor_type, RoleAssignment.actor_id == actor_id,
+                RoleAssignment.actor_type == actor_type,
+                RoleAssignment.actor_id == actor_id,
                 RoleAssignment.target_type == target_type,
-                RoleAssignment.target_id == target_id)
+                RoleAssignment.target_id == target_id,
+            )
             return list(s.scalars(sa.select(Role).where(Role.id.in_(ids)).order_by(Role.name)))
 
-    def list_assignments(self, ctx: RequestContext, filters: dict[str, Any]
-                         ) -> list[dict[str, Any]]:
+    def list_assignments(
+        self, ctx: RequestContext, filters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """GET /v3/role_assignments.
 
         Args:

@@ -27,31 +27,49 @@ from pocketstack.identity.models import (
 def _raw_rows(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
     q = sa.select(RoleAssignment)
     if f.get("project_id"):
-        q = q.where(RoleAssignment.target_type == "project",
-                    RoleAssignment.target_id == f["project_id"])
+        q = q.where(
+            RoleAssignment.target_type == "project", RoleAssignment.target_id == f["project_id"]
+        )
     if f.get("domain_id"):
-        q = q.where(RoleAssignment.target_type == "domain",
-                    RoleAssignment.target_id == f["domain_id"])
+        q = q.where(
+            RoleAssignment.target_type == "domain", RoleAssignment.target_id == f["domain_id"]
+        )
     if f.get("group_id"):
-        q = q.where(RoleAssignment.actor_type == "group",
-                    RoleAssignment.actor_id == f["group_id"])
+        q = q.where(RoleAssignment.actor_type == "group", RoleAssignment.actor_id == f["group_id"])
     if f.get("user_id") and not f.get("effective"):
-        q = q.where(RoleAssignment.actor_type == "user",
-                    RoleAssignment.actor_id == f["user_id"])
-    return [{"actor_type": r.actor_type, "actor_id": r.actor_id, "target_type": r.target_type,
-             "target_id": r.target_id, "role_id": r.role_id, "membership_group": None,
-             "prior_role": None} for r in s.scalars(q)]
+        q = q.where(RoleAssignment.actor_type == "user", RoleAssignment.actor_id == f["user_id"])
+    return [
+        {
+            "actor_type": r.actor_type,
+            "actor_id": r.actor_id,
+            "target_type": r.target_type,
+            "target_id": r.target_id,
+            "role_id": r.role_id,
+            "membership_group": None,
+            "prior_role": None,
+        }
+        for r in s.scalars(q)
+    ]
 
 
 def _expand(s: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for row in rows:
         if row["actor_type"] == "group":
-            members = s.scalars(sa.select(GroupMembership.user_id).where(
-                GroupMembership.group_id == row["actor_id"]))
+            members = s.scalars(
+                sa.select(GroupMembership.user_id).where(
+                    GroupMembership.group_id == row["actor_id"]
+                )
+            )
             for user_id in members:
-                out.append({**row, "actor_type": "user", "actor_id": user_id,
-                            "membership_group": row["actor_id"]})
+                out.append(
+                    {
+                        **row,
+                        "actor_type": "user",
+                        "actor_id": user_id,
+                        "membership_group": row["actor_id"],
+                    }
+                )
         else:
             out.append(row)
     implied: list[dict[str, Any]] = []
@@ -60,8 +78,9 @@ def _expand(s: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         frontier = [(row["role_id"])]
         while frontier:
             prior = frontier.pop()
-            for imp in s.scalars(sa.select(ImpliedRole.implied_role_id).where(
-                    ImpliedRole.prior_role_id == prior)):
+            for imp in s.scalars(
+                sa.select(ImpliedRole.implied_role_id).where(ImpliedRole.prior_role_id == prior)
+            ):
                 if imp not in seen:
                     seen.add(imp)
                     frontier.append(imp)
@@ -89,8 +108,11 @@ def _render(s: Session, row: dict[str, Any], names: bool) -> dict[str, Any]:
     return {
         "role": _named(s, Role, row["role_id"], names, False),
         row["actor_type"]: _named(s, actor_model, row["actor_id"], names, True),
-        "scope": {row["target_type"]: _named(s, target_model, row["target_id"], names,
-                                             row["target_type"] == "project")},
+        "scope": {
+            row["target_type"]: _named(
+                s, target_model, row["target_id"], names, row["target_type"] == "project"
+            )
+        },
         "membership_group": row["membership_group"],
         "prior_role": row["prior_role"],
     }
@@ -102,8 +124,7 @@ def list_assignments(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
     if f.get("effective"):
         rows = _expand(s, rows)
         if f.get("user_id"):
-            rows = [r for r in rows if r["actor_type"] == "user"
-                    and r["actor_id"] == f["user_id"]]
+            rows = [r for r in rows if r["actor_type"] == "user" and r["actor_id"] == f["user_id"]]
     if f.get("role_id"):
         rows = [r for r in rows if r["role_id"] == f["role_id"]]
     return [_render(s, r, bool(f.get("include_names"))) for r in rows]

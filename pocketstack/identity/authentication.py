@@ -29,8 +29,10 @@ from pocketstack.identity.tokens import TokenInfo, TokenPayload
 def _need(obj: Any, key: str, kind: type = dict) -> Any:
     value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, kind):
-        raise exc.ValidationError(f"Invalid authentication request: '{key}' is missing "
-                                  f"or not a{'n object' if kind is dict else ' string'}.")
+        raise exc.ValidationError(
+            f"Invalid authentication request: '{key}' is missing "
+            f"or not a{'n object' if kind is dict else ' string'}."
+        )
     return value
 
 
@@ -53,8 +55,11 @@ def find_user(s: Session, ref: dict[str, Any]) -> User:
     if ref.get("id"):
         user = s.get(User, ref["id"])
     elif ref.get("name"):
-        user = s.scalar(sa.select(User).where(User.name == ref["name"],
-                                              User.domain_id == _domain_id(s, ref.get("domain"))))
+        user = s.scalar(
+            sa.select(User).where(
+                User.name == ref["name"], User.domain_id == _domain_id(s, ref.get("domain"))
+            )
+        )
     else:
         raise exc.ValidationError("Invalid authentication request: user id or name required.")
     if user is None or not user.enabled:
@@ -69,8 +74,12 @@ def _project_id(s: Session, ref: dict[str, Any]) -> str:
     if ref.get("id"):
         project = s.get(Project, ref["id"])
     else:
-        project = s.scalar(sa.select(Project).where(
-            Project.name == ref.get("name"), Project.domain_id == _domain_id(s, ref.get("domain"))))
+        project = s.scalar(
+            sa.select(Project).where(
+                Project.name == ref.get("name"),
+                Project.domain_id == _domain_id(s, ref.get("domain")),
+            )
+        )
     if project is None or not project.enabled:
         which = ref.get("id") or ref.get("name")
         raise exc.AuthenticationFailed(f"Could not find project: {which}.")
@@ -85,8 +94,9 @@ class AuthManager:
         self.db = identity.db
         self.tokens = identity.tokens
 
-    def issue_token(self, auth: dict[str, Any], with_catalog: bool = True
-                    ) -> tuple[str, TokenInfo, list[dict[str, Any]] | None]:
+    def issue_token(
+        self, auth: dict[str, Any], with_catalog: bool = True
+    ) -> tuple[str, TokenInfo, list[dict[str, Any]] | None]:
         """Authenticate ``auth`` (the body's ``auth`` object) and issue a token.
 
         Returns:
@@ -113,8 +123,7 @@ class AuthManager:
         catalog = self.identity.catalog.catalog() if with_catalog else None
         return token, self.tokens.inspect(token), catalog
 
-    def _by_password(self, s: Session, ref: dict[str, Any], auth: dict[str, Any]
-                     ) -> TokenPayload:
+    def _by_password(self, s: Session, ref: dict[str, Any], auth: dict[str, Any]) -> TokenPayload:
         user = find_user(s, ref)
         if not check_secret(ref.get("password", ""), user.password_hash):
             raise exc.AuthenticationFailed()
@@ -125,8 +134,7 @@ class AuthManager:
     def _by_token(self, token: str, s: Session, auth: dict[str, Any]) -> TokenPayload:
         parent = self.tokens.inspect(token).payload
         if parent.app_cred_id:
-            raise Forbidden("A token created with an application credential cannot be "
-                            "rescoped.")
+            raise Forbidden("A token created with an application credential cannot be rescoped.")
         methods = list(dict.fromkeys(["token", *parent.methods]))
         payload = self.tokens.new_payload(parent.user_id, methods)
         payload.expires_at = parent.expires_at
@@ -140,16 +148,23 @@ class AuthManager:
             cred = s.get(ApplicationCredential, ref["id"])
         else:
             user = find_user(s, _need(ref, "user"))
-            cred = s.scalar(sa.select(ApplicationCredential).where(
-                ApplicationCredential.user_id == user.id,
-                ApplicationCredential.name == ref.get("name")))
+            cred = s.scalar(
+                sa.select(ApplicationCredential).where(
+                    ApplicationCredential.user_id == user.id,
+                    ApplicationCredential.name == ref.get("name"),
+                )
+            )
         if cred is None or not check_secret(ref.get("secret", ""), cred.secret_hash):
             raise exc.AuthenticationFailed()
         if cred.expires_at is not None and cred.expires_at <= utcnow():
             raise exc.AuthenticationFailed("The application credential has expired.")
         find_user(s, {"id": cred.user_id})
-        return self.tokens.new_payload(cred.user_id, ["application_credential"],
-                                       project_id=cred.project_id, app_cred_id=cred.id)
+        return self.tokens.new_payload(
+            cred.user_id,
+            ["application_credential"],
+            project_id=cred.project_id,
+            app_cred_id=cred.id,
+        )
 
     def _scope(self, s: Session, payload: TokenPayload, scope: Any, user: User) -> None:
         if isinstance(scope, dict) and isinstance(scope.get("project"), dict):
@@ -169,10 +184,12 @@ class AuthManager:
             raise exc.ValidationError("Invalid authentication request: unsupported scope.")
         if not direct_role_ids(s, user.id, *target):
             raise exc.AuthenticationFailed(
-                f"User {user.id} has no access to {target[0]} {target[1]}.")
+                f"User {user.id} has no access to {target[0]} {target[1]}."
+            )
 
-    def validate(self, ctx: Any, subject_token: str, with_catalog: bool = False
-                 ) -> tuple[TokenInfo, list[dict[str, Any]] | None]:
+    def validate(
+        self, ctx: Any, subject_token: str, with_catalog: bool = False
+    ) -> tuple[TokenInfo, list[dict[str, Any]] | None]:
         """GET /v3/auth/tokens: the subject token's contents (and the catalog if asked).
 
         Only an admin or the subject token's own user may look at it; anything else, and an
@@ -201,5 +218,8 @@ class AuthManager:
     def domains_for(self, ctx: Any) -> list[Domain]:
         """GET /v3/auth/domains: domains where the caller holds a role."""
         with self.db.reader() as s:
-            return [d for d in s.scalars(sa.select(Domain).order_by(Domain.name))
-                    if direct_role_ids(s, ctx.user_id, "domain", d.id)]
+            return [
+                d
+                for d in s.scalars(sa.select(Domain).order_by(Domain.name))
+                if direct_role_ids(s, ctx.user_id, "domain", d.id)
+            ]

@@ -31,8 +31,9 @@ class CatalogManager:
         self.db = identity.db
 
     # -- regions -------------------------------------------------------------------------
-    def list_regions(self, ctx: RequestContext, parent_region_id: str | None = None
-                     ) -> list[Region]:
+    def list_regions(
+        self, ctx: RequestContext, parent_region_id: str | None = None
+    ) -> list[Region]:
         """All regions (optionally children of ``parent_region_id``)."""
         q = sa.select(Region).order_by(Region.id)
         if parent_region_id is not None:
@@ -45,8 +46,13 @@ class CatalogManager:
         with self.db.reader() as s:
             return _get(s, Region, exc.RegionNotFound, region_id, "region")
 
-    def create_region(self, ctx: RequestContext, region_id: str | None, description: str = "",
-                      parent_region_id: str | None = None) -> Region:
+    def create_region(
+        self,
+        ctx: RequestContext,
+        region_id: str | None,
+        description: str = "",
+        parent_region_id: str | None = None,
+    ) -> Region:
         """A new region (id generated when not given); raises ``DuplicateEntry``."""
         from pocketstack.common.db import new_id
 
@@ -56,13 +62,13 @@ class CatalogManager:
                 raise exc.DuplicateEntry(f"Duplicate ID, {region_id}.")
             if parent_region_id:
                 _get(s, Region, exc.RegionNotFound, parent_region_id, "region")
-            region = Region(id=region_id, description=description or "",
-                            parent_region_id=parent_region_id)
+            region = Region(
+                id=region_id, description=description or "", parent_region_id=parent_region_id
+            )
             s.add(region)
         return region
 
-    def update_region(self, ctx: RequestContext, region_id: str,
-                      changes: dict[str, Any]) -> Region:
+    def update_region(self, ctx: RequestContext, region_id: str, changes: dict[str, Any]) -> Region:
         """Change ``description``/``parent_region_id``."""
         with self.db.transaction() as s:
             region = _get(s, Region, exc.RegionNotFound, region_id, "region")
@@ -77,8 +83,9 @@ class CatalogManager:
             s.delete(_get(s, Region, exc.RegionNotFound, region_id, "region"))
 
     # -- services ------------------------------------------------------------------------
-    def list_services(self, ctx: RequestContext, type: str | None = None,
-                      name: str | None = None) -> list[Service]:
+    def list_services(
+        self, ctx: RequestContext, type: str | None = None, name: str | None = None
+    ) -> list[Service]:
         """Services, optionally filtered by ``type`` and ``name``."""
         q = sa.select(Service).order_by(Service.type)
         if type is not None:
@@ -93,16 +100,23 @@ class CatalogManager:
         with self.db.reader() as s:
             return _get(s, Service, exc.ServiceNotFound, service_id, "service")
 
-    def create_service(self, ctx: RequestContext, type: str, name: str | None = None,
-                       description: str | None = None, enabled: bool = True) -> Service:
+    def create_service(
+        self,
+        ctx: RequestContext,
+        type: str,
+        name: str | None = None,
+        description: str | None = None,
+        enabled: bool = True,
+    ) -> Service:
         """A new catalog service."""
         with self.db.transaction() as s:
             service = Service(type=type, name=name, description=description, enabled=enabled)
             s.add(service)
         return service
 
-    def update_service(self, ctx: RequestContext, service_id: str,
-                       changes: dict[str, Any]) -> Service:
+    def update_service(
+        self, ctx: RequestContext, service_id: str, changes: dict[str, Any]
+    ) -> Service:
         """Change ``type``, ``name``, ``description``, ``enabled``."""
         with self.db.transaction() as s:
             service = _get(s, Service, exc.ServiceNotFound, service_id, "service")
@@ -119,13 +133,20 @@ class CatalogManager:
             s.delete(service)
 
     # -- endpoints -----------------------------------------------------------------------
-    def list_endpoints(self, ctx: RequestContext, interface: str | None = None,
-                       service_id: str | None = None, region_id: str | None = None
-                       ) -> list[Endpoint]:
+    def list_endpoints(
+        self,
+        ctx: RequestContext,
+        interface: str | None = None,
+        service_id: str | None = None,
+        region_id: str | None = None,
+    ) -> list[Endpoint]:
         """Endpoints matching the filters."""
         q = sa.select(Endpoint).order_by(Endpoint.service_id, Endpoint.interface)
-        for key, value in (("interface", interface), ("service_id", service_id),
-                           ("region_id", region_id)):
+        for key, value in (
+            ("interface", interface),
+            ("service_id", service_id),
+            ("region_id", region_id),
+        ):
             if value is not None:
                 q = q.where(getattr(Endpoint, key) == value)
         with self.db.reader() as s:
@@ -136,8 +157,15 @@ class CatalogManager:
         with self.db.reader() as s:
             return _get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint")
 
-    def create_endpoint(self, ctx: RequestContext, service_id: str, interface: str, url: str,
-                        region_id: str | None = None, enabled: bool = True) -> Endpoint:
+    def create_endpoint(
+        self,
+        ctx: RequestContext,
+        service_id: str,
+        interface: str,
+        url: str,
+        region_id: str | None = None,
+        enabled: bool = True,
+    ) -> Endpoint:
         """A new endpoint.
 
         Raises:
@@ -149,18 +177,25 @@ class CatalogManager:
             _get(s, Service, exc.ServiceNotFound, service_id, "service")
             if region_id:
                 _get(s, Region, exc.RegionNotFound, region_id, "region")
-            endpoint = Endpoint(service_id=service_id, interface=interface, url=url,
-                                region_id=region_id, enabled=enabled)
+            endpoint = Endpoint(
+                service_id=service_id,
+                interface=interface,
+                url=url,
+                region_id=region_id,
+                enabled=enabled,
+            )
             s.add(endpoint)
         return endpoint
 
-    def update_endpoint(self, ctx: RequestContext, endpoint_id: str,
-                        changes: dict[str, Any]) -> Endpoint:
+    def update_endpoint(
+        self, ctx: RequestContext, endpoint_id: str, changes: dict[str, Any]
+    ) -> Endpoint:
         """Change ``interface``, ``url``, ``region_id``, ``service_id``, ``enabled``."""
         with self.db.transaction() as s:
             endpoint = _get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint")
-            _check_endpoint(changes.get("interface", endpoint.interface),
-                            changes.get("url", endpoint.url))
+            _check_endpoint(
+                changes.get("interface", endpoint.interface), changes.get("url", endpoint.url)
+            )
             if changes.get("service_id"):
                 _get(s, Service, exc.ServiceNotFound, changes["service_id"], "service")
             for key in ("interface", "url", "region_id", "service_id", "enabled"):
@@ -177,21 +212,36 @@ class CatalogManager:
     def catalog(self) -> list[dict[str, Any]]:
         """The token catalog: enabled services with their enabled endpoints::
 
-            [{"id", "type", "name", "endpoints": [{"id", "interface", "region",
-              "region_id", "url"}]}]
+        [{"id", "type", "name", "endpoints": [{"id", "interface", "region",
+          "region_id", "url"}]}]
         """
         with self.db.reader() as s:
-            services = list(s.scalars(sa.select(Service).where(Service.enabled.is_(True))
-                                      .order_by(Service.type)))
-            endpoints = list(s.scalars(sa.select(Endpoint).where(Endpoint.enabled.is_(True))
-                                       .order_by(Endpoint.interface)))
+            services = list(
+                s.scalars(
+                    sa.select(Service).where(Service.enabled.is_(True)).order_by(Service.type)
+                )
+            )
+            endpoints = list(
+                s.scalars(
+                    sa.select(Endpoint)
+                    .where(Endpoint.enabled.is_(True))
+                    .order_by(Endpoint.interface)
+                )
+            )
         out = []
         for svc in services:
-            eps = [{"id": e.id, "interface": e.interface, "region": e.region_id,
-                    "region_id": e.region_id, "url": e.url}
-                   for e in endpoints if e.service_id == svc.id]
-            out.append({"id": svc.id, "type": svc.type, "name": svc.name or "",
-                        "endpoints": eps})
+            eps = [
+                {
+                    "id": e.id,
+                    "interface": e.interface,
+                    "region": e.region_id,
+                    "region_id": e.region_id,
+                    "url": e.url,
+                }
+                for e in endpoints
+                if e.service_id == svc.id
+            ]
+            out.append({"id": svc.id, "type": svc.type, "name": svc.name or "", "endpoints": eps})
         return out
 
     def ensure_service(self, type: str, name: str, urls: dict[str, str], region: str) -> str:
@@ -207,12 +257,23 @@ class CatalogManager:
                 s.add(svc)
                 s.flush()
             for interface, url in urls.items():
-                ep = s.scalar(sa.select(Endpoint).where(
-                    Endpoint.service_id == svc.id, Endpoint.interface == interface,
-                    Endpoint.region_id == region))
+                ep = s.scalar(
+                    sa.select(Endpoint).where(
+                        Endpoint.service_id == svc.id,
+                        Endpoint.interface == interface,
+                        Endpoint.region_id == region,
+                    )
+                )
                 if ep is None:
-                    s.add(Endpoint(service_id=svc.id, interface=interface, url=url,
-                                   region_id=region, enabled=True))
+                    s.add(
+                        Endpoint(
+                            service_id=svc.id,
+                            interface=interface,
+                            url=url,
+                            region_id=region,
+                            enabled=True,
+                        )
+                    )
                 elif ep.url != url:
                     ep.url = url
             return svc.id
@@ -220,7 +281,8 @@ class CatalogManager:
 
 def _check_endpoint(interface: str, url: str) -> None:
     if interface not in INTERFACES:
-        raise exc.ValidationError(f"Invalid interface {interface!r}: expected one of "
-                                  f"{', '.join(INTERFACES)}.")
+        raise exc.ValidationError(
+            f"Invalid interface {interface!r}: expected one of {', '.join(INTERFACES)}."
+        )
     if not url or not isinstance(url, str):
         raise exc.ValidationError("An endpoint needs a url.")

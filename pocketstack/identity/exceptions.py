@@ -78,5 +78,3 @@ NOT_YOURS = "You are not authorized to perform the requested action."
 
 class TokenNotFound(NotFound):
     """404: the subject token of GET/HEAD/DELETE /v3/auth/tokens is invalid."""
-
-

@@ -62,14 +62,20 @@ class IdentityManager:
             p = s.get(Project, project_id)
             if p is None:
                 return None
-            return {"id": p.id, "name": p.name, "domain_id": p.domain_id,
-                    "enabled": p.enabled, "description": p.description}
+            return {
+                "id": p.id,
+                "name": p.name,
+                "domain_id": p.domain_id,
+                "enabled": p.enabled,
+                "description": p.description,
+            }
 
     def project_id_by_name(self, name: str, domain_id: str = "default") -> str | None:
         """The id of project ``name`` in ``domain_id``, or None."""
         with self.db.reader() as s:
-            return s.scalar(sa.select(Project.id).where(Project.name == name,
-                                                        Project.domain_id == domain_id))
+            return s.scalar(
+                sa.select(Project.id).where(Project.name == name, Project.domain_id == domain_id)
+            )
 
     # -- bootstrap -------------------------------------------------------------------------
     def bootstrap(self, admin_password: str, demo_password: str) -> dict[str, str]:
@@ -94,10 +100,13 @@ class IdentityManager:
         roles = {name: self._ensure_role(ctx, name) for name in ("admin", "member", "reader")}
         self._ensure_implied(roles["admin"], roles["member"])
         self._ensure_implied(roles["member"], roles["reader"])
-        ids = {f"{n}_project_id": self._ensure_project(ctx, n)
-               for n in ("admin", "demo", "service")}
-        for user, role, password in (("admin", "admin", admin_password),
-                                     ("demo", "member", demo_password)):
+        ids = {
+            f"{n}_project_id": self._ensure_project(ctx, n) for n in ("admin", "demo", "service")
+        }
+        for user, role, password in (
+            ("admin", "admin", admin_password),
+            ("demo", "member", demo_password),
+        ):
             project_id = ids[f"{user}_project_id"]
             user_id = self._ensure_user(ctx, user, password, project_id)
             self._ensure_assignment(user_id, project_id, roles[role])
@@ -105,9 +114,9 @@ class IdentityManager:
         base = self.conf.public_url.rstrip("/")
         for type_, name, path in CATALOG:
             url = base + path
-            self.catalog.ensure_service(type_, name, {i: url for i in
-                                                      ("public", "internal", "admin")},
-                                        self.conf.region)
+            self.catalog.ensure_service(
+                type_, name, {i: url for i in ("public", "internal", "admin")}, self.conf.region
+            )
         return ids
 
     def _ensure_domain(self, ctx: RequestContext) -> None:
@@ -129,17 +138,19 @@ class IdentityManager:
         found = self.project_id_by_name(name)
         if found:
             return found
-        return self.projects.create_project(ctx, name, "default",
-                                            description=f"Bootstrap project {name}").id
+        return self.projects.create_project(
+            ctx, name, "default", description=f"Bootstrap project {name}"
+        ).id
 
-    def _ensure_user(self, ctx: RequestContext, name: str, password: str,
-                     project_id: str) -> str:
+    def _ensure_user(self, ctx: RequestContext, name: str, password: str, project_id: str) -> str:
         with self.db.reader() as s:
-            user_id = s.scalar(sa.select(User.id).where(User.name == name,
-                                                        User.domain_id == "default"))
+            user_id = s.scalar(
+                sa.select(User.id).where(User.name == name, User.domain_id == "default")
+            )
         if user_id is None:
-            return self.users.create_user(ctx, name, "default", password=password,
-                                          default_project_id=project_id).id
+            return self.users.create_user(
+                ctx, name, "default", password=password, default_project_id=project_id
+            ).id
         from pocketstack.identity.hashing import check_secret
 
         with self.db.reader() as s:
@@ -153,9 +164,15 @@ class IdentityManager:
         with self.db.transaction() as s:
             key = ("user", user_id, "project", project_id, role_id)
             if s.get(RoleAssignment, key) is None:
-                s.add(RoleAssignment(actor_type="user", actor_id=user_id,
-                                     target_type="project", target_id=project_id,
-                                     role_id=role_id))
+                s.add(
+                    RoleAssignment(
+                        actor_type="user",
+                        actor_id=user_id,
+                        target_type="project",
+                        target_id=project_id,
+                        role_id=role_id,
+                    )
+                )
 
     def role_names(self) -> list[str]:
         """All role names (for other services' checks and tests)."""

@@ -76,9 +76,11 @@ class GroupMembership(Base):
 
     __tablename__ = "identity_group_members"
     group_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("identity_groups.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("identity_groups.id", ondelete="CASCADE"), primary_key=True
+    )
     user_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("identity_users.id", ondelete="CASCADE"), primary_key=True, index=True)
+        sa.ForeignKey("identity_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Role(TimestampMixin, Base):
@@ -95,9 +97,11 @@ class ImpliedRole(Base):
 
     __tablename__ = "identity_implied_roles"
     prior_role_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True
+    )
     implied_role_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class RoleAssignment(Base):
@@ -110,7 +114,8 @@ class RoleAssignment(Base):
     target_type: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # project|domain
     target_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
     role_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Region(TimestampMixin, Base):
@@ -139,7 +144,8 @@ class Endpoint(TimestampMixin, Base):
     __tablename__ = "identity_endpoints"
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=_hex_id)
     service_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("identity_services.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("identity_services.id", ondelete="CASCADE"), index=True
+    )
     interface: Mapped[str] = mapped_column(sa.String(8))
     region_id: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     url: Mapped[str] = mapped_column(sa.Text)
@@ -157,7 +163,8 @@ class ApplicationCredential(Base):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=_hex_id)
     name: Mapped[str] = mapped_column(sa.String(255))
     user_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("identity_users.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
     project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     description: Mapped[str | None] = mapped_column(sa.Text, default=None)
     secret_hash: Mapped[str] = mapped_column(sa.String(255))

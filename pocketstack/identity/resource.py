@@ -35,8 +35,11 @@ def get_project(s: Session, project_id: str) -> Project:
 
 
 def _delete_assignments(s: Session, target_type: str, target_id: str) -> None:
-    s.execute(sa.delete(RoleAssignment).where(RoleAssignment.target_type == target_type,
-                                              RoleAssignment.target_id == target_id))
+    s.execute(
+        sa.delete(RoleAssignment).where(
+            RoleAssignment.target_type == target_type, RoleAssignment.target_id == target_id
+        )
+    )
 
 
 class DomainManager:
@@ -46,8 +49,9 @@ class DomainManager:
         self.identity = identity
         self.db = identity.db
 
-    def list_domains(self, ctx: RequestContext, name: str | None = None,
-                     enabled: bool | None = None) -> list[Domain]:
+    def list_domains(
+        self, ctx: RequestContext, name: str | None = None, enabled: bool | None = None
+    ) -> list[Domain]:
         """Domains matching the filters; a non-admin sees only its own domain."""
         q = sa.select(Domain).order_by(Domain.name)
         if name is not None:
@@ -71,8 +75,14 @@ class DomainManager:
         with self.db.reader() as s:
             return get_domain(s, domain_id)
 
-    def create_domain(self, ctx: RequestContext, name: str, description: str = "",
-                      enabled: bool = True, domain_id: str | None = None) -> Domain:
+    def create_domain(
+        self,
+        ctx: RequestContext,
+        name: str,
+        description: str = "",
+        enabled: bool = True,
+        domain_id: str | None = None,
+    ) -> Domain:
         """A new domain; raises ``DuplicateEntry`` when the name is taken."""
         with self.db.transaction() as s:
             if s.scalar(sa.select(Domain).where(Domain.name == name)) is not None:
@@ -83,15 +93,13 @@ class DomainManager:
             s.add(dom)
         return dom
 
-    def update_domain(self, ctx: RequestContext, domain_id: str,
-                      changes: dict[str, Any]) -> Domain:
+    def update_domain(self, ctx: RequestContext, domain_id: str, changes: dict[str, Any]) -> Domain:
         """Change ``name``, ``description``, ``enabled``."""
         with self.db.transaction() as s:
             dom = get_domain(s, domain_id)
             if "name" in changes and changes["name"] != dom.name:
                 if s.scalar(sa.select(Domain).where(Domain.name == changes["name"])):
-                    raise exc.DuplicateEntry(f"Duplicate entry found with name "
-                                             f"{changes['name']}.")
+                    raise exc.DuplicateEntry(f"Duplicate entry found with name {changes['name']}.")
                 dom.name = changes["name"]
             for key in ("description", "enabled"):
                 if key in changes:
@@ -107,10 +115,10 @@ class DomainManager:
         with self.db.transaction() as s:
             dom = get_domain(s, domain_id)
             if dom.enabled:
-                raise exc.ForbiddenAction("Cannot delete a domain that is enabled, please "
-                                          "disable it first.")
-            projects = list(s.scalars(sa.select(Project.id).where(
-                Project.domain_id == domain_id)))
+                raise exc.ForbiddenAction(
+                    "Cannot delete a domain that is enabled, please disable it first."
+                )
+            projects = list(s.scalars(sa.select(Project.id).where(Project.domain_id == domain_id)))
             users = list(s.scalars(sa.select(User.id).where(User.domain_id == domain_id)))
             for pid in projects:
                 _delete_assignments(s, "project", pid)
@@ -168,15 +176,25 @@ class ProjectManager:
             ``find_project`` uses the id as given only when Identity answers 403).
         """
         with self.db.reader() as s:
-            if not ctx.is_admin and project_id != ctx.project_id and project_id not in {
-                    p.id for p in projects_of_user(s, ctx.user_id or "")}:
+            if (
+                not ctx.is_admin
+                and project_id != ctx.project_id
+                and project_id not in {p.id for p in projects_of_user(s, ctx.user_id or "")}
+            ):
                 raise exc.ForbiddenAction(exc.NOT_YOURS)
             return get_project(s, project_id)
 
-    def create_project(self, ctx: RequestContext, name: str, domain_id: str | None = None,
-                       description: str = "", enabled: bool = True,
-                       tags: list[str] | None = None, parent_id: str | None = None,
-                       project_id: str | None = None) -> Project:
+    def create_project(
+        self,
+        ctx: RequestContext,
+        name: str,
+        domain_id: str | None = None,
+        description: str = "",
+        enabled: bool = True,
+        tags: list[str] | None = None,
+        parent_id: str | None = None,
+        project_id: str | None = None,
+    ) -> Project:
         """A new project in ``domain_id`` (default: ``parent_id``, else ``default``).
 
         Raises:
@@ -185,32 +203,46 @@ class ProjectManager:
         """
         domain_id = domain_id or parent_id or "default"
         if parent_id and parent_id != domain_id:
-            raise exc.ValidationError("Nested projects are not supported: parent_id must "
-                                      "be the project's domain.")
+            raise exc.ValidationError(
+                "Nested projects are not supported: parent_id must be the project's domain."
+            )
         with self.db.transaction() as s:
             get_domain(s, domain_id)
-            if s.scalar(sa.select(Project).where(Project.domain_id == domain_id,
-                                                 Project.name == name)) is not None:
-                raise exc.DuplicateEntry(f"Duplicate entry found with name {name} in "
-                                         f"domain {domain_id}.")
-            project = Project(name=name, domain_id=domain_id, description=description or "",
-                              enabled=enabled, tags=list(tags or []))
+            if (
+                s.scalar(
+                    sa.select(Project).where(Project.domain_id == domain_id, Project.name == name)
+                )
+                is not None
+            ):
+                raise exc.DuplicateEntry(
+                    f"Duplicate entry found with name {name} in domain {domain_id}."
+                )
+            project = Project(
+                name=name,
+                domain_id=domain_id,
+                description=description or "",
+                enabled=enabled,
+                tags=list(tags or []),
+            )
             if project_id:
                 project.id = project_id
             s.add(project)
         return project
 
-    def update_project(self, ctx: RequestContext, project_id: str,
-                       changes: dict[str, Any]) -> Project:
+    def update_project(
+        self, ctx: RequestContext, project_id: str, changes: dict[str, Any]
+    ) -> Project:
         """Change ``name``, ``description``, ``enabled``, ``tags``; disabling revokes the
         project's tokens."""
         with self.db.transaction() as s:
             project = get_project(s, project_id)
             if "name" in changes and changes["name"] != project.name:
-                if s.scalar(sa.select(Project).where(Project.domain_id == project.domain_id,
-                                                     Project.name == changes["name"])):
-                    raise exc.DuplicateEntry(f"Duplicate entry found with name "
-                                             f"{changes['name']}.")
+                if s.scalar(
+                    sa.select(Project).where(
+                        Project.domain_id == project.domain_id, Project.name == changes["name"]
+                    )
+                ):
+                    raise exc.DuplicateEntry(f"Duplicate entry found with name {changes['name']}.")
                 project.name = changes["name"]
             for key in ("description", "enabled", "tags"):
                 if key in changes:

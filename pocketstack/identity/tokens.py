@@ -88,10 +88,14 @@ class TokenPayload:
     app_cred_id: str | None = None
 
     def pack(self) -> bytes:
-        data: dict[str, Any] = {"u": self.user_id, "m": self.methods, "e": self.expires_at,
-                                "i": self.issued_at, "a": self.audit_ids}
-        for key, value in (("p", self.project_id), ("d", self.domain_id),
-                           ("c", self.app_cred_id)):
+        data: dict[str, Any] = {
+            "u": self.user_id,
+            "m": self.methods,
+            "e": self.expires_at,
+            "i": self.issued_at,
+            "a": self.audit_ids,
+        }
+        for key, value in (("p", self.project_id), ("d", self.domain_id), ("c", self.app_cred_id)):
             if value:
                 data[key] = value
         return json.dumps(data, separators=(",", ":")).encode()
@@ -99,9 +103,16 @@ class TokenPayload:
     @classmethod
     def unpack(cls, raw: bytes) -> TokenPayload:
         d = json.loads(raw)
-        return cls(user_id=d["u"], methods=list(d["m"]), expires_at=float(d["e"]),
-                   issued_at=float(d["i"]), audit_ids=list(d["a"]), project_id=d.get("p"),
-                   domain_id=d.get("d"), app_cred_id=d.get("c"))
+        return cls(
+            user_id=d["u"],
+            methods=list(d["m"]),
+            expires_at=float(d["e"]),
+            issued_at=float(d["i"]),
+            audit_ids=list(d["a"]),
+            project_id=d.get("p"),
+            domain_id=d.get("d"),
+            app_cred_id=d.get("c"),
+        )
 
 
 @dataclass
@@ -215,8 +226,11 @@ class Revocations:
         try:
             self._refreshed = time.monotonic()
             with self.db.reader() as s:
-                rows = s.scalars(sa.select(RevocationEvent).where(
-                    RevocationEvent.id > self._last_id).order_by(RevocationEvent.id)).all()
+                rows = s.scalars(
+                    sa.select(RevocationEvent)
+                    .where(RevocationEvent.id > self._last_id)
+                    .order_by(RevocationEvent.id)
+                ).all()
             for ev in rows:
                 self._add(ev)
         finally:
@@ -251,8 +265,9 @@ class Revocations:
         with self.db.transaction() as s:
             s.add(RevocationEvent(issued_before=now, created_at=now, **match))
             cutoff = now.replace(tzinfo=dt.UTC).timestamp() - self.retention
-            s.execute(sa.delete(RevocationEvent).where(
-                RevocationEvent.created_at < _from_ts(cutoff)))
+            s.execute(
+                sa.delete(RevocationEvent).where(RevocationEvent.created_at < _from_ts(cutoff))
+            )
         self.refresh(force=True)
 
 
@@ -279,8 +294,13 @@ class TokenProvider:
     def new_payload(self, user_id: str, methods: list[str], **scope: Any) -> TokenPayload:
         """A payload expiring ``conf.token_expiration`` seconds from now."""
         now = time.time()
-        return TokenPayload(user_id=user_id, methods=methods, issued_at=now,
-                            expires_at=now + self.conf.token_expiration, **scope)
+        return TokenPayload(
+            user_id=user_id,
+            methods=methods,
+            issued_at=now,
+            expires_at=now + self.conf.token_expiration,
+            **scope,
+        )
 
     # -- validate ------------------------------------------------------------------------
     def decode(self, token: str) -> TokenPayload:
@@ -326,20 +346,33 @@ class TokenProvider:
             user = s.get(User, p.user_id)
             if user is None or not user.enabled or not _domain_enabled(s, user.domain_id):
                 raise Unauthorized("The user of this token is disabled or deleted.")
-            info = TokenInfo(payload=p, context=RequestContext(),
-                             user={"id": user.id, "name": user.name,
-                                   "domain": _domain_ref(s, user.domain_id),
-                                   "password_expires_at": None}, roles=[])
+            info = TokenInfo(
+                payload=p,
+                context=RequestContext(),
+                user={
+                    "id": user.id,
+                    "name": user.name,
+                    "domain": _domain_ref(s, user.domain_id),
+                    "password_expires_at": None,
+                },
+                roles=[],
+            )
             restrict = None
             if p.app_cred_id:
                 restrict = self._app_cred(s, p, info)
             if p.project_id:
                 project = s.get(Project, p.project_id)
-                if project is None or not project.enabled or not _domain_enabled(
-                        s, project.domain_id):
+                if (
+                    project is None
+                    or not project.enabled
+                    or not _domain_enabled(s, project.domain_id)
+                ):
                     raise Unauthorized("The project of this token is disabled or deleted.")
-                info.project = {"id": project.id, "name": project.name,
-                                "domain": _domain_ref(s, project.domain_id)}
+                info.project = {
+                    "id": project.id,
+                    "name": project.name,
+                    "domain": _domain_ref(s, project.domain_id),
+                }
                 roles = effective_roles(s, user.id, "project", project.id, restrict)
             elif p.domain_id:
                 if not _domain_enabled(s, p.domain_id):
@@ -393,9 +426,14 @@ class TokenProvider:
 def _context(info: TokenInfo) -> RequestContext:
     project = info.project or {}
     domain_id = (project.get("domain") or {}).get("id") or (info.domain or {}).get("id")
-    return RequestContext(user_id=info.user["id"], user_name=info.user["name"],
-                          project_id=project.get("id"), project_name=project.get("name"),
-                          domain_id=domain_id, roles=tuple(r["name"] for r in info.roles))
+    return RequestContext(
+        user_id=info.user["id"],
+        user_name=info.user["name"],
+        project_id=project.get("id"),
+        project_name=project.get("name"),
+        domain_id=domain_id,
+        roles=tuple(r["name"] for r in info.roles),
+    )
 
 
 def _domain_ref(s: Any, domain_id: str) -> dict[str, Any]:

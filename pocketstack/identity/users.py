@@ -57,8 +57,13 @@ class UserManager:
         self.identity = identity
         self.db = identity.db
 
-    def list_users(self, ctx: RequestContext, domain_id: str | None = None,
-                   name: str | None = None, enabled: bool | None = None) -> list[User]:
+    def list_users(
+        self,
+        ctx: RequestContext,
+        domain_id: str | None = None,
+        name: str | None = None,
+        enabled: bool | None = None,
+    ) -> list[User]:
         """Users matching the filters. Policy admits only admins (403 for others, as
         Keystone's default); should a non-admin context get here, it sees only itself."""
         q = sa.select(User).order_by(User.name)
@@ -76,21 +81,38 @@ class UserManager:
         with self.db.reader() as s:
             return get_user(s, user_id)
 
-    def create_user(self, ctx: RequestContext, name: str, domain_id: str = "default",
-                    password: str | None = None, enabled: bool = True,
-                    default_project_id: str | None = None, description: str | None = None,
-                    email: str | None = None, user_id: str | None = None) -> User:
+    def create_user(
+        self,
+        ctx: RequestContext,
+        name: str,
+        domain_id: str = "default",
+        password: str | None = None,
+        enabled: bool = True,
+        default_project_id: str | None = None,
+        description: str | None = None,
+        email: str | None = None,
+        user_id: str | None = None,
+    ) -> User:
         """A new user; raises ``DomainNotFound``, ``DuplicateEntry``."""
         hashed = hash_secret(password) if password else None
         with self.db.transaction() as s:
             get_domain(s, domain_id)
-            if s.scalar(sa.select(User).where(User.domain_id == domain_id,
-                                              User.name == name)) is not None:
-                raise exc.DuplicateEntry(f"Duplicate entry found with name {name} in "
-                                         f"domain {domain_id}.")
-            user = User(name=name, domain_id=domain_id, password_hash=hashed, enabled=enabled,
-                        default_project_id=default_project_id, description=description,
-                        email=email)
+            if (
+                s.scalar(sa.select(User).where(User.domain_id == domain_id, User.name == name))
+                is not None
+            ):
+                raise exc.DuplicateEntry(
+                    f"Duplicate entry found with name {name} in domain {domain_id}."
+                )
+            user = User(
+                name=name,
+                domain_id=domain_id,
+                password_hash=hashed,
+                enabled=enabled,
+                default_project_id=default_project_id,
+                description=description,
+                email=email,
+            )
             if user_id:
                 user.id = user_id
             s.add(user)
@@ -101,16 +123,20 @@ class UserManager:
         ``description``, ``email``). Disabling or a new password revokes its tokens."""
         _self_or_admin(ctx, user_id)
         if not ctx.is_admin and set(changes) - _SELF_EDITABLE:
-            raise exc.ForbiddenAction("You may not change these attributes of your user: "
-                                      + ", ".join(sorted(set(changes) - _SELF_EDITABLE)))
+            raise exc.ForbiddenAction(
+                "You may not change these attributes of your user: "
+                + ", ".join(sorted(set(changes) - _SELF_EDITABLE))
+            )
         hashed = hash_secret(changes["password"]) if changes.get("password") else None
         with self.db.transaction() as s:
             user = get_user(s, user_id)
             if "name" in changes and changes["name"] != user.name:
-                if s.scalar(sa.select(User).where(User.domain_id == user.domain_id,
-                                                  User.name == changes["name"])):
-                    raise exc.DuplicateEntry(f"Duplicate entry found with name "
-                                             f"{changes['name']}.")
+                if s.scalar(
+                    sa.select(User).where(
+                        User.domain_id == user.domain_id, User.name == changes["name"]
+                    )
+                ):
+                    raise exc.DuplicateEntry(f"Duplicate entry found with name {changes['name']}.")
                 user.name = changes["name"]
             for key in ("enabled", "default_project_id", "description", "email"):
                 if key in changes:
@@ -125,16 +151,21 @@ class UserManager:
         """Delete a user, its assignments, memberships and application credentials."""
         with self.db.transaction() as s:
             user = get_user(s, user_id)
-            s.execute(sa.delete(RoleAssignment).where(RoleAssignment.actor_type == "user",
-                                                      RoleAssignment.actor_id == user_id))
+            s.execute(
+                sa.delete(RoleAssignment).where(
+                    RoleAssignment.actor_type == "user", RoleAssignment.actor_id == user_id
+                )
+            )
             s.execute(sa.delete(GroupMembership).where(GroupMembership.user_id == user_id))
-            s.execute(sa.delete(ApplicationCredential).where(
-                ApplicationCredential.user_id == user_id))
+            s.execute(
+                sa.delete(ApplicationCredential).where(ApplicationCredential.user_id == user_id)
+            )
             s.delete(user)
         self.identity.tokens.revoke_user(user_id)
 
-    def change_password(self, ctx: RequestContext, user_id: str, original: str,
-                        password: str) -> None:
+    def change_password(
+        self, ctx: RequestContext, user_id: str, original: str, password: str
+    ) -> None:
         """POST /v3/users/{id}/password: the user itself, knowing its current password.
 
         Raises:
@@ -156,8 +187,7 @@ class UserManager:
         with self.db.reader() as s:
             get_user(s, user_id)
             ids = sa.select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
-            return list(s.scalars(sa.select(Group).where(Group.id.in_(ids))
-                                  .order_by(Group.name)))
+            return list(s.scalars(sa.select(Group).where(Group.id.in_(ids)).order_by(Group.name)))
 
 
 class GroupManager:
@@ -167,8 +197,9 @@ class GroupManager:
         self.identity = identity
         self.db = identity.db
 
-    def list_groups(self, ctx: RequestContext, domain_id: str | None = None,
-                    name: str | None = None) -> list[Group]:
+    def list_groups(
+        self, ctx: RequestContext, domain_id: str | None = None, name: str | None = None
+    ) -> list[Group]:
         """Groups matching the filters."""
         q = sa.select(Group).order_by(Group.name)
         if domain_id is not None:
@@ -183,20 +214,22 @@ class GroupManager:
         with self.db.reader() as s:
             return get_group(s, group_id)
 
-    def create_group(self, ctx: RequestContext, name: str, domain_id: str = "default",
-                     description: str = "") -> Group:
+    def create_group(
+        self, ctx: RequestContext, name: str, domain_id: str = "default", description: str = ""
+    ) -> Group:
         """A new group; raises ``DomainNotFound``, ``DuplicateEntry``."""
         with self.db.transaction() as s:
             get_domain(s, domain_id)
-            if s.scalar(sa.select(Group).where(Group.domain_id == domain_id,
-                                               Group.name == name)) is not None:
+            if (
+                s.scalar(sa.select(Group).where(Group.domain_id == domain_id, Group.name == name))
+                is not None
+            ):
                 raise exc.DuplicateEntry(f"Duplicate entry found with name {name}.")
             group = Group(name=name, domain_id=domain_id, description=description or "")
             s.add(group)
         return group
 
-    def update_group(self, ctx: RequestContext, group_id: str,
-                     changes: dict[str, Any]) -> Group:
+    def update_group(self, ctx: RequestContext, group_id: str, changes: dict[str, Any]) -> Group:
         """Change ``name``/``description``."""
         with self.db.transaction() as s:
             group = get_group(s, group_id)
@@ -209,8 +242,11 @@ class GroupManager:
         """Delete a group, its memberships and assignments."""
         with self.db.transaction() as s:
             group = get_group(s, group_id)
-            s.execute(sa.delete(RoleAssignment).where(RoleAssignment.actor_type == "group",
-                                                      RoleAssignment.actor_id == group_id))
+            s.execute(
+                sa.delete(RoleAssignment).where(
+                    RoleAssignment.actor_type == "group", RoleAssignment.actor_id == group_id
+                )
+            )
             s.execute(sa.delete(GroupMembership).where(GroupMembership.group_id == group_id))
             s.delete(group)
 
@@ -228,15 +264,17 @@ class GroupManager:
             get_group(s, group_id)
             get_user(s, user_id)
             if s.get(GroupMembership, (group_id, user_id)) is None:
-                raise exc.MembershipNotFound(f"User {user_id} is not a member of group "
-                                             f"{group_id}.")
+                raise exc.MembershipNotFound(f"User {user_id} is not a member of group {group_id}.")
 
     def remove_member(self, ctx: RequestContext, group_id: str, user_id: str) -> None:
         """DELETE /v3/groups/{g}/users/{u}; raises ``MembershipNotFound``."""
         self.check_member(ctx, group_id, user_id)
         with self.db.transaction() as s:
-            s.execute(sa.delete(GroupMembership).where(GroupMembership.group_id == group_id,
-                                                       GroupMembership.user_id == user_id))
+            s.execute(
+                sa.delete(GroupMembership).where(
+                    GroupMembership.group_id == group_id, GroupMembership.user_id == user_id
+                )
+            )
 
     def list_members(self, ctx: RequestContext, group_id: str) -> list[User]:
         """GET /v3/groups/{g}/users."""

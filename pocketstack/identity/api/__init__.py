@@ -10,6 +10,9 @@ from pocketstack.common.http import IDENTITY, ServiceAPI
 from pocketstack.identity import policies  # noqa: F401  (registers the rules)
 from pocketstack.identity.api import catalog, resource, roles, tokens, users
 
-API = ServiceAPI("identity", "/identity", IDENTITY,
-                 [*tokens.ROUTES, *resource.ROUTES, *users.ROUTES, *roles.ROUTES,
-                  *catalog.ROUTES])
+API = ServiceAPI(
+    "identity",
+    "/identity",
+    IDENTITY,
+    [*tokens.ROUTES, *resource.ROUTES, *users.ROUTES, *roles.ROUTES, *catalog.ROUTES],
+)

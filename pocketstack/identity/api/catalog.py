@@ -12,8 +12,13 @@ from pocketstack.identity.api.parsing import changes, field, query
 
 _REGION_FIELDS = {"description": str, "parent_region_id": str}
 _SERVICE_FIELDS = {"type": str, "name": str, "description": str, "enabled": bool}
-_ENDPOINT_FIELDS = {"interface": str, "url": str, "region_id": str, "service_id": str,
-                    "enabled": bool}
+_ENDPOINT_FIELDS = {
+    "interface": str,
+    "url": str,
+    "region_id": str,
+    "service_id": str,
+    "enabled": bool,
+}
 
 
 def list_regions(req: ApiRequest) -> dict[str, Any]:
@@ -26,17 +31,20 @@ def list_regions(req: ApiRequest) -> dict[str, Any]:
 def show_region(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/regions/{region_id}"""
     policy.enforce(req.ctx, "identity:get_region")
-    return {"region": views.region(req, req.cloud.identity.catalog.get_region(
-        req.ctx, req.params["region_id"]))}
+    return {
+        "region": views.region(
+            req, req.cloud.identity.catalog.get_region(req.ctx, req.params["region_id"])
+        )
+    }
 
 
 def create_region(req: ApiRequest) -> ApiResponse:
     """POST /v3/regions (201)"""
     policy.enforce(req.ctx, "identity:create_region")
     b = req.require_body("region")
-    r = req.cloud.identity.catalog.create_region(req.ctx, field(b, "id"),
-                                                 field(b, "description", default=""),
-                                                 field(b, "parent_region_id"))
+    r = req.cloud.identity.catalog.create_region(
+        req.ctx, field(b, "id"), field(b, "description", default=""), field(b, "parent_region_id")
+    )
     return ApiResponse(201, {"region": views.region(req, r)})
 
 
@@ -44,7 +52,8 @@ def update_region(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/regions/{region_id}"""
     policy.enforce(req.ctx, "identity:update_region")
     r = req.cloud.identity.catalog.update_region(
-        req.ctx, req.params["region_id"], changes(req.require_body("region"), _REGION_FIELDS))
+        req.ctx, req.params["region_id"], changes(req.require_body("region"), _REGION_FIELDS)
+    )
     return {"region": views.region(req, r)}
 
 
@@ -58,16 +67,18 @@ def delete_region(req: ApiRequest) -> ApiResponse:
 def list_services(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/services?type=&name="""
     policy.enforce(req.ctx, "identity:list_services")
-    rows = req.cloud.identity.catalog.list_services(req.ctx, query(req, "type"),
-                                                    query(req, "name"))
+    rows = req.cloud.identity.catalog.list_services(req.ctx, query(req, "type"), query(req, "name"))
     return views.collection(req, "services", [views.service(req, s) for s in rows])
 
 
 def show_service(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/services/{service_id}"""
     policy.enforce(req.ctx, "identity:get_service")
-    return {"service": views.service(req, req.cloud.identity.catalog.get_service(
-        req.ctx, req.params["service_id"]))}
+    return {
+        "service": views.service(
+            req, req.cloud.identity.catalog.get_service(req.ctx, req.params["service_id"])
+        )
+    }
 
 
 def create_service(req: ApiRequest) -> ApiResponse:
@@ -75,8 +86,12 @@ def create_service(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:create_service")
     b = req.require_body("service")
     s = req.cloud.identity.catalog.create_service(
-        req.ctx, field(b, "type", required=True), field(b, "name"), field(b, "description"),
-        field(b, "enabled", bool, default=True))
+        req.ctx,
+        field(b, "type", required=True),
+        field(b, "name"),
+        field(b, "description"),
+        field(b, "enabled", bool, default=True),
+    )
     return ApiResponse(201, {"service": views.service(req, s)})
 
 
@@ -84,8 +99,8 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/services/{service_id}"""
     policy.enforce(req.ctx, "identity:update_service")
     s = req.cloud.identity.catalog.update_service(
-        req.ctx, req.params["service_id"],
-        changes(req.require_body("service"), _SERVICE_FIELDS))
+        req.ctx, req.params["service_id"], changes(req.require_body("service"), _SERVICE_FIELDS)
+    )
     return {"service": views.service(req, s)}
 
 
@@ -100,16 +115,22 @@ def list_endpoints(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/endpoints?interface=&service_id=&region_id="""
     policy.enforce(req.ctx, "identity:list_endpoints")
     rows = req.cloud.identity.catalog.list_endpoints(
-        req.ctx, query(req, "interface"), query(req, "service_id"),
-        query(req, "region_id") or query(req, "region"))
+        req.ctx,
+        query(req, "interface"),
+        query(req, "service_id"),
+        query(req, "region_id") or query(req, "region"),
+    )
     return views.collection(req, "endpoints", [views.endpoint(req, e) for e in rows])
 
 
 def show_endpoint(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/endpoints/{endpoint_id}"""
     policy.enforce(req.ctx, "identity:get_endpoint")
-    return {"endpoint": views.endpoint(req, req.cloud.identity.catalog.get_endpoint(
-        req.ctx, req.params["endpoint_id"]))}
+    return {
+        "endpoint": views.endpoint(
+            req, req.cloud.identity.catalog.get_endpoint(req.ctx, req.params["endpoint_id"])
+        )
+    }
 
 
 def create_endpoint(req: ApiRequest) -> ApiResponse:
@@ -117,9 +138,13 @@ def create_endpoint(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:create_endpoint")
     b = req.require_body("endpoint")
     e = req.cloud.identity.catalog.create_endpoint(
-        req.ctx, field(b, "service_id", required=True), field(b, "interface", required=True),
-        field(b, "url", required=True), field(b, "region_id") or field(b, "region"),
-        field(b, "enabled", bool, default=True))
+        req.ctx,
+        field(b, "service_id", required=True),
+        field(b, "interface", required=True),
+        field(b, "url", required=True),
+        field(b, "region_id") or field(b, "region"),
+        field(b, "enabled", bool, default=True),
+    )
     return ApiResponse(201, {"endpoint": views.endpoint(req, e)})
 
 
@@ -127,8 +152,8 @@ def update_endpoint(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/endpoints/{endpoint_id}"""
     policy.enforce(req.ctx, "identity:update_endpoint")
     e = req.cloud.identity.catalog.update_endpoint(
-        req.ctx, req.params["endpoint_id"],
-        changes(req.require_body("endpoint"), _ENDPOINT_FIELDS))
+        req.ctx, req.params["endpoint_id"], changes(req.require_body("endpoint"), _ENDPOINT_FIELDS)
+    )
     return {"endpoint": views.endpoint(req, e)}
 
 

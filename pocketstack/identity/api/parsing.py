@@ -11,8 +11,9 @@ from pocketstack.identity.exceptions import ValidationError
 _TYPES = {str: "a string", bool: "a boolean", list: "a list", dict: "an object"}
 
 
-def field(obj: dict[str, Any], name: str, kind: type = str, required: bool = False,
-          default: Any = None) -> Any:
+def field(
+    obj: dict[str, Any], name: str, kind: type = str, required: bool = False, default: Any = None
+) -> Any:
     """``obj[name]`` checked to be of ``kind`` (None allowed unless required).
 
     Raises:
@@ -25,10 +26,10 @@ def field(obj: dict[str, Any], name: str, kind: type = str, required: bool = Fal
         return default
     if kind is bool:
         return parse_bool(value, name)
-    if not isinstance(value, kind) or (required and isinstance(value, str)
-                                       and not value.strip()):
-        raise ValidationError(f"Invalid input for field '{name}': expected "
-                              f"{_TYPES.get(kind, kind.__name__)}.")
+    if not isinstance(value, kind) or (required and isinstance(value, str) and not value.strip()):
+        raise ValidationError(
+            f"Invalid input for field '{name}': expected {_TYPES.get(kind, kind.__name__)}."
+        )
     return value
 
 
@@ -38,8 +39,9 @@ def changes(obj: dict[str, Any], allowed: Mapping[str, type]) -> dict[str, Any]:
     out = {}
     for name, kind in allowed.items():
         if name in obj:
-            out[name] = obj[name] if obj[name] is None and kind is not bool else \
-                field(obj, name, kind)
+            out[name] = (
+                obj[name] if obj[name] is None and kind is not bool else field(obj, name, kind)
+            )
     return out
 
 

@@ -16,8 +16,9 @@ _PROJECT_FIELDS = {"name": str, "description": str, "enabled": bool, "tags": lis
 def list_domains(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/domains?name=&enabled="""
     policy.enforce(req.ctx, "identity:list_domains")
-    rows = req.cloud.identity.domains.list_domains(req.ctx, query(req, "name"),
-                                                   query_bool(req, "enabled"))
+    rows = req.cloud.identity.domains.list_domains(
+        req.ctx, query(req, "name"), query_bool(req, "enabled")
+    )
     return views.collection(req, "domains", [views.domain(req, d) for d in rows])
 
 
@@ -33,8 +34,12 @@ def create_domain(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:create_domain")
     body = req.require_body("domain")
     d = req.cloud.identity.domains.create_domain(
-        req.ctx, field(body, "name", required=True), field(body, "description", default=""),
-        field(body, "enabled", bool, default=True), field(body, "explicit_domain_id"))
+        req.ctx,
+        field(body, "name", required=True),
+        field(body, "description", default=""),
+        field(body, "enabled", bool, default=True),
+        field(body, "explicit_domain_id"),
+    )
     return ApiResponse(201, {"domain": views.domain(req, d)})
 
 
@@ -42,7 +47,8 @@ def update_domain(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/domains/{domain_id}"""
     policy.enforce(req.ctx, "identity:update_domain")
     d = req.cloud.identity.domains.update_domain(
-        req.ctx, req.params["domain_id"], changes(req.require_body("domain"), _DOMAIN_FIELDS))
+        req.ctx, req.params["domain_id"], changes(req.require_body("domain"), _DOMAIN_FIELDS)
+    )
     return {"domain": views.domain(req, d)}
 
 
@@ -61,9 +67,14 @@ def _tags(req: ApiRequest, name: str) -> list[str] | None:
 def list_projects(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/projects?domain_id=&name=&enabled=&parent_id=&tags=&tags-any="""
     policy.enforce(req.ctx, "identity:list_projects")
-    filters = {"domain_id": query(req, "domain_id"), "name": query(req, "name"),
-               "enabled": query_bool(req, "enabled"), "parent_id": query(req, "parent_id"),
-               "tags": _tags(req, "tags"), "tags-any": _tags(req, "tags-any")}
+    filters = {
+        "domain_id": query(req, "domain_id"),
+        "name": query(req, "name"),
+        "enabled": query_bool(req, "enabled"),
+        "parent_id": query(req, "parent_id"),
+        "tags": _tags(req, "tags"),
+        "tags-any": _tags(req, "tags-any"),
+    }
     rows = req.cloud.identity.projects.list_projects(req.ctx, filters)
     return views.collection(req, "projects", [views.project(req, p) for p in rows])
 
@@ -80,9 +91,14 @@ def create_project(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:create_project")
     body = req.require_body("project")
     p = req.cloud.identity.projects.create_project(
-        req.ctx, field(body, "name", required=True), field(body, "domain_id"),
-        field(body, "description", default=""), field(body, "enabled", bool, default=True),
-        field(body, "tags", list), field(body, "parent_id"))
+        req.ctx,
+        field(body, "name", required=True),
+        field(body, "domain_id"),
+        field(body, "description", default=""),
+        field(body, "enabled", bool, default=True),
+        field(body, "tags", list),
+        field(body, "parent_id"),
+    )
     return ApiResponse(201, {"project": views.project(req, p)})
 
 
@@ -90,8 +106,8 @@ def update_project(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/projects/{project_id}"""
     policy.enforce(req.ctx, "identity:update_project")
     p = req.cloud.identity.projects.update_project(
-        req.ctx, req.params["project_id"],
-        changes(req.require_body("project"), _PROJECT_FIELDS))
+        req.ctx, req.params["project_id"], changes(req.require_body("project"), _PROJECT_FIELDS)
+    )
     return {"project": views.project(req, p)}
 
 
@@ -106,8 +122,12 @@ def user_projects(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/projects (self or admin)"""
     policy.enforce(req.ctx, "identity:list_user_projects")
     rows = req.cloud.identity.projects.projects_for_user(req.ctx, req.params["user_id"])
-    return views.collection(req, "projects", [views.project(req, p) for p in rows],
-                            f"users/{req.params['user_id']}/projects")
+    return views.collection(
+        req,
+        "projects",
+        [views.project(req, p) for p in rows],
+        f"users/{req.params['user_id']}/projects",
+    )
 
 
 ROUTES = [

@@ -24,24 +24,27 @@ def list_roles(req: ApiRequest) -> dict[str, Any]:
 def show_role(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/roles/{role_id}"""
     policy.enforce(req.ctx, "identity:get_role")
-    return {"role": views.role(req, req.cloud.identity.roles.get_role(
-        req.ctx, req.params["role_id"]))}
+    return {
+        "role": views.role(req, req.cloud.identity.roles.get_role(req.ctx, req.params["role_id"]))
+    }
 
 
 def create_role(req: ApiRequest) -> ApiResponse:
     """POST /v3/roles (201)"""
     policy.enforce(req.ctx, "identity:create_role")
     b = req.require_body("role")
-    r = req.cloud.identity.roles.create_role(req.ctx, field(b, "name", required=True),
-                                             field(b, "description"))
+    r = req.cloud.identity.roles.create_role(
+        req.ctx, field(b, "name", required=True), field(b, "description")
+    )
     return ApiResponse(201, {"role": views.role(req, r)})
 
 
 def update_role(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/roles/{role_id}"""
     policy.enforce(req.ctx, "identity:update_role")
-    r = req.cloud.identity.roles.update_role(req.ctx, req.params["role_id"],
-                                             changes(req.require_body("role"), _ROLE_FIELDS))
+    r = req.cloud.identity.roles.update_role(
+        req.ctx, req.params["role_id"], changes(req.require_body("role"), _ROLE_FIELDS)
+    )
     return {"role": views.role(req, r)}
 
 
@@ -53,16 +56,21 @@ def delete_role(req: ApiRequest) -> ApiResponse:
 
 
 def _inference_body(req: ApiRequest, prior: Any, implied: Any) -> dict[str, Any]:
-    return {"role_inference": {"prior_role": views.role_ref(req, prior),
-                               "implies": views.role_ref(req, implied)},
-            "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies/{implied.id}"}}
+    return {
+        "role_inference": {
+            "prior_role": views.role_ref(req, prior),
+            "implies": views.role_ref(req, implied),
+        },
+        "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies/{implied.id}"},
+    }
 
 
 def create_implied(req: ApiRequest) -> ApiResponse:
     """PUT /v3/roles/{prior_id}/implies/{implied_id} (201)"""
     policy.enforce(req.ctx, "identity:create_implied_role")
     prior, implied = req.cloud.identity.roles.create_implied(
-        req.ctx, req.params["prior_id"], req.params["implied_id"])
+        req.ctx, req.params["prior_id"], req.params["implied_id"]
+    )
     return ApiResponse(201, _inference_body(req, prior, implied))
 
 
@@ -70,15 +78,17 @@ def show_implied(req: ApiRequest) -> dict[str, Any]:
     """GET/HEAD /v3/roles/{prior_id}/implies/{implied_id}"""
     policy.enforce(req.ctx, "identity:get_implied_role")
     prior, implied = req.cloud.identity.roles.get_implied(
-        req.ctx, req.params["prior_id"], req.params["implied_id"])
+        req.ctx, req.params["prior_id"], req.params["implied_id"]
+    )
     return _inference_body(req, prior, implied)
 
 
 def delete_implied(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/roles/{prior_id}/implies/{implied_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_implied_role")
-    req.cloud.identity.roles.delete_implied(req.ctx, req.params["prior_id"],
-                                            req.params["implied_id"])
+    req.cloud.identity.roles.delete_implied(
+        req.ctx, req.params["prior_id"], req.params["implied_id"]
+    )
     return ApiResponse(204)
 
 
@@ -86,16 +96,17 @@ def list_implied(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/roles/{prior_id}/implies"""
     policy.enforce(req.ctx, "identity:list_implied_roles")
     [(prior, implied)] = req.cloud.identity.roles.list_implied(req.ctx, req.params["prior_id"])
-    return {"role_inference": views.inference(req, prior, implied),
-            "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies"}}
+    return {
+        "role_inference": views.inference(req, prior, implied),
+        "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies"},
+    }
 
 
 def list_inferences(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/role_inferences"""
     policy.enforce(req.ctx, "identity:list_role_inference_rules")
     rows = req.cloud.identity.roles.list_implied(req.ctx)
-    return views.collection(req, "role_inferences",
-                            [views.inference(req, p, i) for p, i in rows])
+    return views.collection(req, "role_inferences", [views.inference(req, p, i) for p, i in rows])
 
 
 def _grant_args(target: str, actor: str, req: ApiRequest) -> tuple[str, str, str, str]:
@@ -105,24 +116,23 @@ def _grant_args(target: str, actor: str, req: ApiRequest) -> tuple[str, str, str
 def grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """PUT /v3/{projects|domains}/{id}/{users|groups}/{id}/roles/{role_id} (204)"""
     policy.enforce(req.ctx, "identity:create_grant")
-    req.cloud.identity.roles.grant(req.ctx, req.params["role_id"],
-                                   *_grant_args(target, actor, req))
+    req.cloud.identity.roles.grant(req.ctx, req.params["role_id"], *_grant_args(target, actor, req))
     return ApiResponse(204)
 
 
 def check_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """HEAD/GET .../roles/{role_id} (204 or 404)"""
     policy.enforce(req.ctx, "identity:check_grant")
-    req.cloud.identity.roles.check(req.ctx, req.params["role_id"],
-                                   *_grant_args(target, actor, req))
+    req.cloud.identity.roles.check(req.ctx, req.params["role_id"], *_grant_args(target, actor, req))
     return ApiResponse(204)
 
 
 def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """DELETE .../roles/{role_id} (204)"""
     policy.enforce(req.ctx, "identity:revoke_grant")
-    req.cloud.identity.roles.revoke(req.ctx, req.params["role_id"],
-                                    *_grant_args(target, actor, req))
+    req.cloud.identity.roles.revoke(
+        req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
+    )
     return ApiResponse(204)
 
 
@@ -138,11 +148,15 @@ def list_assignments(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/role_assignments?user.id=&group.id=&scope.project.id=&scope.domain.id=
     &role.id=&effective&include_names (non-admins see only their own)."""
     policy.enforce(req.ctx, "identity:list_role_assignments")
-    filters = {"user_id": query(req, "user.id"), "group_id": query(req, "group.id"),
-               "project_id": query(req, "scope.project.id"),
-               "domain_id": query(req, "scope.domain.id"), "role_id": query(req, "role.id"),
-               "effective": query_bool(req, "effective"),
-               "include_names": query_bool(req, "include_names")}
+    filters = {
+        "user_id": query(req, "user.id"),
+        "group_id": query(req, "group.id"),
+        "project_id": query(req, "scope.project.id"),
+        "domain_id": query(req, "scope.domain.id"),
+        "role_id": query(req, "role.id"),
+        "effective": query_bool(req, "effective"),
+        "include_names": query_bool(req, "include_names"),
+    }
     rows = req.cloud.identity.roles.list_assignments(req.ctx, filters)
     return views.collection(req, "role_assignments", [views.assignment(req, a) for a in rows])
 
@@ -152,11 +166,13 @@ def _grant_routes() -> list[Any]:
     for target in ("project", "domain"):
         for actor in ("user", "group"):
             base = f"/v3/{target}s/{{target_id}}/{actor}s/{{actor_id}}/roles"
-            out += [route("GET", base, partial(list_grants, target, actor)),
-                    route("PUT", base + "/{role_id}", partial(grant, target, actor)),
-                    route("GET", base + "/{role_id}", partial(check_grant, target, actor)),
-                    route("HEAD", base + "/{role_id}", partial(check_grant, target, actor)),
-                    route("DELETE", base + "/{role_id}", partial(revoke_grant, target, actor))]
+            out += [
+                route("GET", base, partial(list_grants, target, actor)),
+                route("PUT", base + "/{role_id}", partial(grant, target, actor)),
+                route("GET", base + "/{role_id}", partial(check_grant, target, actor)),
+                route("HEAD", base + "/{role_id}", partial(check_grant, target, actor)),
+                route("DELETE", base + "/{role_id}", partial(revoke_grant, target, actor)),
+            ]
     return out
 
 

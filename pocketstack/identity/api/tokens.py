@@ -36,19 +36,19 @@ def _nocatalog(req: ApiRequest) -> bool:
 def issue_token(req: ApiRequest) -> ApiResponse:
     """POST /v3/auth/tokens (201, ``X-Subject-Token``)."""
     token, info, catalog = req.cloud.identity.auth.issue_token(
-        req.require_body("auth"), with_catalog=not _nocatalog(req))
-    return ApiResponse(201, {"token": views.token(info, catalog)},
-                       {"X-Subject-Token": token})
+        req.require_body("auth"), with_catalog=not _nocatalog(req)
+    )
+    return ApiResponse(201, {"token": views.token(info, catalog)}, {"X-Subject-Token": token})
 
 
 def validate_token(req: ApiRequest) -> ApiResponse:
     """GET/HEAD /v3/auth/tokens: the subject token (admin, or its own user)."""
     policy.enforce(req.ctx, "identity:validate_token")
     subject = _subject(req)
-    info, catalog = req.cloud.identity.auth.validate(req.ctx, subject,
-                                                     with_catalog=not _nocatalog(req))
-    return ApiResponse(200, {"token": views.token(info, catalog)},
-                       {"X-Subject-Token": subject})
+    info, catalog = req.cloud.identity.auth.validate(
+        req.ctx, subject, with_catalog=not _nocatalog(req)
+    )
+    return ApiResponse(200, {"token": views.token(info, catalog)}, {"X-Subject-Token": subject})
 
 
 def revoke_token(req: ApiRequest) -> ApiResponse:
@@ -71,16 +71,16 @@ def auth_projects(req: ApiRequest) -> dict[str, Any]:
     ctx = req.ctx
     assert ctx is not None  # an auth=True route
     projects = req.cloud.identity.projects.projects_for_user(ctx, ctx.user_id)
-    return views.collection(req, "projects", [views.project(req, p) for p in projects],
-                            "auth/projects")
+    return views.collection(
+        req, "projects", [views.project(req, p) for p in projects], "auth/projects"
+    )
 
 
 def auth_domains(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/auth/domains: domains the caller may scope to."""
     policy.enforce(req.ctx, "identity:get_auth_domains")
     domains = req.cloud.identity.auth.domains_for(req.ctx)
-    return views.collection(req, "domains", [views.domain(req, d) for d in domains],
-                            "auth/domains")
+    return views.collection(req, "domains", [views.domain(req, d) for d in domains], "auth/domains")
 
 
 ROUTES = [

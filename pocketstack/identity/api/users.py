@@ -12,24 +12,32 @@ from pocketstack.identity.api import views
 from pocketstack.identity.api.parsing import changes, field, query, query_bool
 from pocketstack.identity.exceptions import ValidationError
 
-_USER_FIELDS = {"name": str, "enabled": bool, "password": str, "default_project_id": str,
-                "description": str, "email": str}
+_USER_FIELDS = {
+    "name": str,
+    "enabled": bool,
+    "password": str,
+    "default_project_id": str,
+    "description": str,
+    "email": str,
+}
 _GROUP_FIELDS = {"name": str, "description": str}
 
 
 def list_users(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users?domain_id=&name=&enabled="""
     policy.enforce(req.ctx, "identity:list_users")
-    rows = req.cloud.identity.users.list_users(req.ctx, query(req, "domain_id"),
-                                               query(req, "name"), query_bool(req, "enabled"))
+    rows = req.cloud.identity.users.list_users(
+        req.ctx, query(req, "domain_id"), query(req, "name"), query_bool(req, "enabled")
+    )
     return views.collection(req, "users", [views.user(req, u) for u in rows])
 
 
 def show_user(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id} (self or admin)"""
     policy.enforce(req.ctx, "identity:get_user")
-    return {"user": views.user(req, req.cloud.identity.users.get_user(
-        req.ctx, req.params["user_id"]))}
+    return {
+        "user": views.user(req, req.cloud.identity.users.get_user(req.ctx, req.params["user_id"]))
+    }
 
 
 def create_user(req: ApiRequest) -> ApiResponse:
@@ -37,17 +45,24 @@ def create_user(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:create_user")
     b = req.require_body("user")
     u = req.cloud.identity.users.create_user(
-        req.ctx, field(b, "name", required=True), field(b, "domain_id", default="default"),
-        field(b, "password"), field(b, "enabled", bool, default=True),
-        field(b, "default_project_id"), field(b, "description"), field(b, "email"))
+        req.ctx,
+        field(b, "name", required=True),
+        field(b, "domain_id", default="default"),
+        field(b, "password"),
+        field(b, "enabled", bool, default=True),
+        field(b, "default_project_id"),
+        field(b, "description"),
+        field(b, "email"),
+    )
     return ApiResponse(201, {"user": views.user(req, u)})
 
 
 def update_user(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/users/{user_id} (admin; a user may change some of its own fields)"""
     policy.enforce(req.ctx, "identity:update_user")
-    u = req.cloud.identity.users.update_user(req.ctx, req.params["user_id"],
-                                             changes(req.require_body("user"), _USER_FIELDS))
+    u = req.cloud.identity.users.update_user(
+        req.ctx, req.params["user_id"], changes(req.require_body("user"), _USER_FIELDS)
+    )
     return {"user": views.user(req, u)}
 
 
@@ -63,8 +78,11 @@ def change_password(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:change_password")
     b = req.require_body("user")
     req.cloud.identity.users.change_password(
-        req.ctx, req.params["user_id"], field(b, "original_password", required=True),
-        field(b, "password", required=True))
+        req.ctx,
+        req.params["user_id"],
+        field(b, "original_password", required=True),
+        field(b, "password", required=True),
+    )
     return ApiResponse(204)
 
 
@@ -72,23 +90,28 @@ def user_groups(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/groups"""
     policy.enforce(req.ctx, "identity:list_groups_for_user")
     rows = req.cloud.identity.users.groups_of_user(req.ctx, req.params["user_id"])
-    return views.collection(req, "groups", [views.group(req, g) for g in rows],
-                            f"users/{req.params['user_id']}/groups")
+    return views.collection(
+        req, "groups", [views.group(req, g) for g in rows], f"users/{req.params['user_id']}/groups"
+    )
 
 
 def list_groups(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/groups?domain_id=&name="""
     policy.enforce(req.ctx, "identity:list_groups")
-    rows = req.cloud.identity.groups.list_groups(req.ctx, query(req, "domain_id"),
-                                                 query(req, "name"))
+    rows = req.cloud.identity.groups.list_groups(
+        req.ctx, query(req, "domain_id"), query(req, "name")
+    )
     return views.collection(req, "groups", [views.group(req, g) for g in rows])
 
 
 def show_group(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/groups/{group_id}"""
     policy.enforce(req.ctx, "identity:get_group")
-    return {"group": views.group(req, req.cloud.identity.groups.get_group(
-        req.ctx, req.params["group_id"]))}
+    return {
+        "group": views.group(
+            req, req.cloud.identity.groups.get_group(req.ctx, req.params["group_id"])
+        )
+    }
 
 
 def create_group(req: ApiRequest) -> ApiResponse:
@@ -96,16 +119,20 @@ def create_group(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:create_group")
     b = req.require_body("group")
     g = req.cloud.identity.groups.create_group(
-        req.ctx, field(b, "name", required=True), field(b, "domain_id", default="default"),
-        field(b, "description", default=""))
+        req.ctx,
+        field(b, "name", required=True),
+        field(b, "domain_id", default="default"),
+        field(b, "description", default=""),
+    )
     return ApiResponse(201, {"group": views.group(req, g)})
 
 
 def update_group(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/groups/{group_id}"""
     policy.enforce(req.ctx, "identity:update_group")
-    g = req.cloud.identity.groups.update_group(req.ctx, req.params["group_id"],
-                                               changes(req.require_body("group"), _GROUP_FIELDS))
+    g = req.cloud.identity.groups.update_group(
+        req.ctx, req.params["group_id"], changes(req.require_body("group"), _GROUP_FIELDS)
+    )
     return {"group": views.group(req, g)}
 
 
@@ -120,31 +147,29 @@ def group_users(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/groups/{group_id}/users"""
     policy.enforce(req.ctx, "identity:list_users_in_group")
     rows = req.cloud.identity.groups.list_members(req.ctx, req.params["group_id"])
-    return views.collection(req, "users", [views.user(req, u) for u in rows],
-                            f"groups/{req.params['group_id']}/users")
+    return views.collection(
+        req, "users", [views.user(req, u) for u in rows], f"groups/{req.params['group_id']}/users"
+    )
 
 
 def add_member(req: ApiRequest) -> ApiResponse:
     """PUT /v3/groups/{group_id}/users/{user_id} (204)"""
     policy.enforce(req.ctx, "identity:add_user_to_group")
-    req.cloud.identity.groups.add_member(req.ctx, req.params["group_id"],
-                                         req.params["user_id"])
+    req.cloud.identity.groups.add_member(req.ctx, req.params["group_id"], req.params["user_id"])
     return ApiResponse(204)
 
 
 def check_member(req: ApiRequest) -> ApiResponse:
     """HEAD /v3/groups/{group_id}/users/{user_id} (204 or 404)"""
     policy.enforce(req.ctx, "identity:check_user_in_group")
-    req.cloud.identity.groups.check_member(req.ctx, req.params["group_id"],
-                                           req.params["user_id"])
+    req.cloud.identity.groups.check_member(req.ctx, req.params["group_id"], req.params["user_id"])
     return ApiResponse(204)
 
 
 def remove_member(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/groups/{group_id}/users/{user_id} (204)"""
     policy.enforce(req.ctx, "identity:remove_user_from_group")
-    req.cloud.identity.groups.remove_member(req.ctx, req.params["group_id"],
-                                            req.params["user_id"])
+    req.cloud.identity.groups.remove_member(req.ctx, req.params["group_id"], req.params["user_id"])
     return ApiResponse(204)
 
 
@@ -165,36 +190,47 @@ def create_app_cred(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "identity:create_application_credential")
     b = req.require_body("application_credential")
     cred, secret, roles = req.cloud.identity.app_creds.create_app_cred(
-        req.ctx, req.params["user_id"], field(b, "name", required=True), field(b, "secret"),
-        field(b, "description"), b.get("roles"), _expiry(b.get("expires_at")),
-        field(b, "unrestricted", bool, default=False))
-    return ApiResponse(201, {"application_credential": views.app_cred(req, cred, roles,
-                                                                      secret)})
+        req.ctx,
+        req.params["user_id"],
+        field(b, "name", required=True),
+        field(b, "secret"),
+        field(b, "description"),
+        b.get("roles"),
+        _expiry(b.get("expires_at")),
+        field(b, "unrestricted", bool, default=False),
+    )
+    return ApiResponse(201, {"application_credential": views.app_cred(req, cred, roles, secret)})
 
 
 def list_app_creds(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/application_credentials?name="""
     policy.enforce(req.ctx, "identity:list_application_credentials")
-    rows = req.cloud.identity.app_creds.list_app_creds(req.ctx, req.params["user_id"],
-                                                       query(req, "name"))
-    return views.collection(req, "application_credentials",
-                            [views.app_cred(req, c, r) for c, r in rows],
-                            f"users/{req.params['user_id']}/application_credentials")
+    rows = req.cloud.identity.app_creds.list_app_creds(
+        req.ctx, req.params["user_id"], query(req, "name")
+    )
+    return views.collection(
+        req,
+        "application_credentials",
+        [views.app_cred(req, c, r) for c, r in rows],
+        f"users/{req.params['user_id']}/application_credentials",
+    )
 
 
 def show_app_cred(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/application_credentials/{cred_id}"""
     policy.enforce(req.ctx, "identity:get_application_credential")
-    cred, roles = req.cloud.identity.app_creds.get_app_cred(req.ctx, req.params["user_id"],
-                                                            req.params["cred_id"])
+    cred, roles = req.cloud.identity.app_creds.get_app_cred(
+        req.ctx, req.params["user_id"], req.params["cred_id"]
+    )
     return {"application_credential": views.app_cred(req, cred, roles)}
 
 
 def delete_app_cred(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/users/{user_id}/application_credentials/{cred_id} (204; revokes tokens)"""
     policy.enforce(req.ctx, "identity:delete_application_credential")
-    req.cloud.identity.app_creds.delete_app_cred(req.ctx, req.params["user_id"],
-                                                 req.params["cred_id"])
+    req.cloud.identity.app_creds.delete_app_cred(
+        req.ctx, req.params["user_id"], req.params["cred_id"]
+    )
     return ApiResponse(204)
 
 

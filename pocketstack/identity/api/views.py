@@ -16,8 +16,9 @@ def _link(req: ApiRequest, path: str) -> dict[str, str]:
     return {"self": f"{req.base_url}/v3/{path}"}
 
 
-def collection(req: ApiRequest, key: str, items: list[dict[str, Any]],
-               path: str | None = None) -> dict[str, Any]:
+def collection(
+    req: ApiRequest, key: str, items: list[dict[str, Any]], path: str | None = None
+) -> dict[str, Any]:
     """``{key: items, "links": {"self", "previous", "next"}}`` (self: ``/v3/<path>``)."""
     url = f"{req.base_url}/v3/{path or key}"
     return {key: items, "links": {"self": url, "previous": None, "next": None}}
@@ -25,10 +26,15 @@ def collection(req: ApiRequest, key: str, items: list[dict[str, Any]],
 
 def version(req: ApiRequest) -> dict[str, Any]:
     """The v3 version document (GET /identity/v3)."""
-    return {"id": VERSION_ID, "status": "stable", "updated": "2020-04-07T00:00:00Z",
-            "links": [{"rel": "self", "href": req.base_url + "/v3/"}],
-            "media-types": [{"base": "application/json",
-                             "type": "application/vnd.openstack.identity-v3+json"}]}
+    return {
+        "id": VERSION_ID,
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": req.base_url + "/v3/"}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+        ],
+    }
 
 
 def token_time(ts: float) -> str:
@@ -39,9 +45,13 @@ def token_time(ts: float) -> str:
 def token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The ``token`` object of POST/GET /v3/auth/tokens."""
     p = info.payload
-    body: dict[str, Any] = {"methods": p.methods, "user": info.user, "audit_ids": p.audit_ids,
-                            "expires_at": token_time(p.expires_at),
-                            "issued_at": token_time(p.issued_at)}
+    body: dict[str, Any] = {
+        "methods": p.methods,
+        "user": info.user,
+        "audit_ids": p.audit_ids,
+        "expires_at": token_time(p.expires_at),
+        "issued_at": token_time(p.issued_at),
+    }
     if info.project is not None:
         body["project"] = info.project
         body["is_domain"] = False
@@ -57,20 +67,43 @@ def token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str, An
 
 
 def domain(req: ApiRequest, d: Any) -> dict[str, Any]:
-    return {"id": d.id, "name": d.name, "description": d.description, "enabled": d.enabled,
-            "tags": [], "options": {}, "links": _link(req, f"domains/{d.id}")}
+    return {
+        "id": d.id,
+        "name": d.name,
+        "description": d.description,
+        "enabled": d.enabled,
+        "tags": [],
+        "options": {},
+        "links": _link(req, f"domains/{d.id}"),
+    }
 
 
 def project(req: ApiRequest, p: Any) -> dict[str, Any]:
-    return {"id": p.id, "name": p.name, "domain_id": p.domain_id, "parent_id": p.domain_id,
-            "description": p.description, "enabled": p.enabled, "is_domain": False,
-            "tags": list(p.tags or []), "options": {}, "links": _link(req, f"projects/{p.id}")}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "domain_id": p.domain_id,
+        "parent_id": p.domain_id,
+        "description": p.description,
+        "enabled": p.enabled,
+        "is_domain": False,
+        "tags": list(p.tags or []),
+        "options": {},
+        "links": _link(req, f"projects/{p.id}"),
+    }
 
 
 def user(req: ApiRequest, u: Any) -> dict[str, Any]:
-    out = {"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
-           "default_project_id": u.default_project_id, "password_expires_at": None,
-           "options": {}, "links": _link(req, f"users/{u.id}")}
+    out = {
+        "id": u.id,
+        "name": u.name,
+        "domain_id": u.domain_id,
+        "enabled": u.enabled,
+        "default_project_id": u.default_project_id,
+        "password_expires_at": None,
+        "options": {},
+        "links": _link(req, f"users/{u.id}"),
+    }
     for key in ("description", "email"):
         if getattr(u, key) is not None:
             out[key] = getattr(u, key)
@@ -78,13 +111,24 @@ def user(req: ApiRequest, u: Any) -> dict[str, Any]:
 
 
 def group(req: ApiRequest, g: Any) -> dict[str, Any]:
-    return {"id": g.id, "name": g.name, "domain_id": g.domain_id,
-            "description": g.description, "links": _link(req, f"groups/{g.id}")}
+    return {
+        "id": g.id,
+        "name": g.name,
+        "domain_id": g.domain_id,
+        "description": g.description,
+        "links": _link(req, f"groups/{g.id}"),
+    }
 
 
 def role(req: ApiRequest, r: Any) -> dict[str, Any]:
-    return {"id": r.id, "name": r.name, "domain_id": None, "description": r.description,
-            "options": {}, "links": _link(req, f"roles/{r.id}")}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "domain_id": None,
+        "description": r.description,
+        "options": {},
+        "links": _link(req, f"roles/{r.id}"),
+    }
 
 
 def role_ref(req: ApiRequest, r: Any) -> dict[str, Any]:
@@ -100,43 +144,67 @@ def assignment(req: ApiRequest, a: dict[str, Any]) -> dict[str, Any]:
     """One entry of GET /v3/role_assignments, with Keystone's ``links``."""
     actor = "user" if "user" in a else "group"
     target = "project" if "project" in a["scope"] else "domain"
-    path = (f"{target}s/{a['scope'][target]['id']}/{actor}s/{a[actor]['id']}/roles/"
-            f"{a['role']['id']}")
+    path = f"{target}s/{a['scope'][target]['id']}/{actor}s/{a[actor]['id']}/roles/{a['role']['id']}"
     links: dict[str, str] = {"assignment": f"{req.base_url}/v3/{path}"}
     if a.get("membership_group"):
-        links["membership"] = (f"{req.base_url}/v3/groups/{a['membership_group']}/users/"
-                               f"{a[actor]['id']}")
+        links["membership"] = (
+            f"{req.base_url}/v3/groups/{a['membership_group']}/users/{a[actor]['id']}"
+        )
     if a.get("prior_role"):
         links["prior_role"] = f"{req.base_url}/v3/roles/{a['prior_role']}"
     return {"role": a["role"], actor: a[actor], "scope": a["scope"], "links": links}
 
 
 def region(req: ApiRequest, r: Any) -> dict[str, Any]:
-    return {"id": r.id, "description": r.description, "parent_region_id": r.parent_region_id,
-            "links": _link(req, f"regions/{r.id}")}
+    return {
+        "id": r.id,
+        "description": r.description,
+        "parent_region_id": r.parent_region_id,
+        "links": _link(req, f"regions/{r.id}"),
+    }
 
 
 def service(req: ApiRequest, s: Any) -> dict[str, Any]:
-    out = {"id": s.id, "type": s.type, "name": s.name, "enabled": s.enabled,
-           "links": _link(req, f"services/{s.id}")}
+    out = {
+        "id": s.id,
+        "type": s.type,
+        "name": s.name,
+        "enabled": s.enabled,
+        "links": _link(req, f"services/{s.id}"),
+    }
     if s.description is not None:
         out["description"] = s.description
     return out
 
 
 def endpoint(req: ApiRequest, e: Any) -> dict[str, Any]:
-    return {"id": e.id, "interface": e.interface, "region_id": e.region_id,
-            "region": e.region_id, "service_id": e.service_id, "url": e.url,
-            "enabled": e.enabled, "links": _link(req, f"endpoints/{e.id}")}
+    return {
+        "id": e.id,
+        "interface": e.interface,
+        "region_id": e.region_id,
+        "region": e.region_id,
+        "service_id": e.service_id,
+        "url": e.url,
+        "enabled": e.enabled,
+        "links": _link(req, f"endpoints/{e.id}"),
+    }
 
 
-def app_cred(req: ApiRequest, c: Any, roles: list[dict[str, Any]],
-             secret: str | None = None) -> dict[str, Any]:
-    out = {"id": c.id, "name": c.name, "description": c.description,
-           "user_id": c.user_id, "project_id": c.project_id, "roles": roles,
-           "unrestricted": c.unrestricted, "access_rules": [],
-           "expires_at": c.expires_at.isoformat() if c.expires_at else None,
-           "links": _link(req, f"users/{c.user_id}/application_credentials/{c.id}")}
+def app_cred(
+    req: ApiRequest, c: Any, roles: list[dict[str, Any]], secret: str | None = None
+) -> dict[str, Any]:
+    out = {
+        "id": c.id,
+        "name": c.name,
+        "description": c.description,
+        "user_id": c.user_id,
+        "project_id": c.project_id,
+        "roles": roles,
+        "unrestricted": c.unrestricted,
+        "access_rules": [],
+        "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+        "links": _link(req, f"users/{c.user_id}/application_credentials/{c.id}"),
+    }
     if secret is not None:
         out["secret"] = secret
     return out

@@ -14,8 +14,12 @@ SYS = RequestContext.system()
 
 
 def _auth(user, password, project=None, domain="default"):
-    auth = {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user, "domain": {"id": domain}, "password": password}}}}
+    auth = {
+        "identity": {
+            "methods": ["password"],
+            "password": {"user": {"name": user, "domain": {"id": domain}, "password": password}},
+        }
+    }
     if project:
         auth["scope"] = {"project": {"name": project, "domain": {"id": domain}}}
     return auth
@@ -25,16 +29,24 @@ def test_bootstrap_is_idempotent(cloud):
     first = cloud.identity.bootstrap("adminpw", "demopw")
     second = cloud.identity.bootstrap("adminpw", "demopw")
     assert first == second
-    assert set(first) == {"admin_project_id", "demo_project_id", "service_project_id",
-                          "admin_user_id", "demo_user_id"}
+    assert set(first) == {
+        "admin_project_id",
+        "demo_project_id",
+        "service_project_id",
+        "admin_user_id",
+        "demo_user_id",
+    }
     im = cloud.identity
     assert [r.name for r in im.roles.list_roles(SYS)] == ["admin", "member", "reader"]
     assert len(im.catalog.list_endpoints(SYS)) == 12
     assert {s.type for s in im.catalog.list_services(SYS)} == {
-        "identity", "compute", "image", "network"}
+        "identity",
+        "compute",
+        "image",
+        "network",
+    }
     assert len(im.roles.list_assignments(SYS, {})) == 2
-    assert [(p.name) for p in im.projects.list_projects(SYS, {})] == [
-        "admin", "demo", "service"]
+    assert [(p.name) for p in im.projects.list_projects(SYS, {})] == ["admin", "demo", "service"]
 
 
 def test_bootstrap_resets_passwords_and_follows_public_url(cloud, conf, db, bus):
@@ -42,9 +54,12 @@ def test_bootstrap_resets_passwords_and_follows_public_url(cloud, conf, db, bus)
     moved = Cloud(conf.replace(public_url="http://cloud.example:9000"), db, bus)
     assert moved.identity.bootstrap("newadmin", "newdemo") == ids
     urls = {e.url for e in moved.identity.catalog.list_endpoints(SYS)}
-    assert urls == {"http://cloud.example:9000/identity",
-                    "http://cloud.example:9000/compute/v2.1",
-                    "http://cloud.example:9000/image", "http://cloud.example:9000/networking"}
+    assert urls == {
+        "http://cloud.example:9000/identity",
+        "http://cloud.example:9000/compute/v2.1",
+        "http://cloud.example:9000/image",
+        "http://cloud.example:9000/networking",
+    }
     with pytest.raises(Unauthorized):
         moved.identity.auth.issue_token(_auth("demo", "demopw", "demo"))
     _token, info, catalog = moved.identity.auth.issue_token(_auth("demo", "newdemo", "demo"))
@@ -62,9 +77,12 @@ def test_lookups_for_other_services(cloud):
 
 def test_authentication_failures_are_all_401(cloud):
     cloud.identity.bootstrap("a", "d")
-    for auth in (_auth("demo", "wrong", "demo"), _auth("ghost", "d", "demo"),
-                 _auth("demo", "d", "admin"),  # no role on admin
-                 _auth("demo", "d", "nosuchproject")):
+    for auth in (
+        _auth("demo", "wrong", "demo"),
+        _auth("ghost", "d", "demo"),
+        _auth("demo", "d", "admin"),  # no role on admin
+        _auth("demo", "d", "nosuchproject"),
+    ):
         with pytest.raises(Unauthorized):
             cloud.identity.auth.issue_token(auth)
     with pytest.raises(exc.ValidationError):
@@ -79,9 +97,12 @@ def test_unscoped_token_uses_default_project_and_rescope(cloud):
     user = im.users.create_user(SYS, "nodefault", password="pw")
     _t, info, _ = im.auth.issue_token(_auth("nodefault", "pw"))
     assert info.project is None and info.roles == []
-    _t, rescoped, _ = im.auth.issue_token({"identity": {"methods": ["token"],
-                                                        "token": {"id": token}},
-                                           "scope": {"project": {"id": ids["demo_project_id"]}}})
+    _t, rescoped, _ = im.auth.issue_token(
+        {
+            "identity": {"methods": ["token"], "token": {"id": token}},
+            "scope": {"project": {"id": ids["demo_project_id"]}},
+        }
+    )
     parent = im.tokens.decode(token)
     assert rescoped.payload.expires_at == parent.expires_at
     assert rescoped.payload.audit_ids[1] == parent.audit_ids[0]
@@ -99,10 +120,13 @@ def test_group_roles_and_effective_assignments(cloud):
     im.roles.grant(SYS, member.id, "group", group.id, "project", ids["demo_project_id"])
     _t, info, _ = im.auth.issue_token(_auth("gu", "pw", "demo"))
     assert {r["name"] for r in info.roles} == {"member", "reader"}
-    rows = im.roles.list_assignments(SYS, {"user_id": user.id, "effective": True,
-                                           "include_names": True})
+    rows = im.roles.list_assignments(
+        SYS, {"user_id": user.id, "effective": True, "include_names": True}
+    )
     assert {(r["role"]["name"], r["membership_group"]) for r in rows} == {
-        ("member", group.id), ("reader", group.id)}
+        ("member", group.id),
+        ("reader", group.id),
+    }
     assert rows[0]["user"]["name"] == "gu"
     with pytest.raises(exc.RoleAssignmentNotFound):
         im.roles.check(SYS, reader.id, "group", group.id, "project", ids["demo_project_id"])

@@ -27,8 +27,12 @@ def provider(cloud, ids):
 
 
 def _password_token(cloud, user="demo", password="demopw", project="demo"):
-    auth = {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user, "domain": {"id": "default"}, "password": password}}}}
+    auth = {
+        "identity": {
+            "methods": ["password"],
+            "password": {"user": {"name": user, "domain": {"id": "default"}, "password": password}},
+        }
+    }
     if project:
         auth["scope"] = {"project": {"name": project, "domain": {"name": "Default"}}}
     token, _info, _catalog = cloud.identity.auth.issue_token(auth)
@@ -66,8 +70,9 @@ def test_rotation_keeps_old_tokens_valid(cloud, conf, db, provider):
 
 def test_expired_token_is_refused(cloud, conf, db, ids):
     short = TokenProvider(conf.replace(token_expiration=1), db)
-    payload = short.new_payload(ids["demo_user_id"], ["password"],
-                                project_id=ids["demo_project_id"])
+    payload = short.new_payload(
+        ids["demo_user_id"], ["password"], project_id=ids["demo_project_id"]
+    )
     token = short.issue(payload)
     assert short.validate(token).project_name == "demo"
     time.sleep(1.1)
@@ -75,12 +80,15 @@ def test_expired_token_is_refused(cloud, conf, db, ids):
         short.validate(token)
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t[:-4] + ("AAAA" if not t.endswith("AAAA") else "BBBB"),
-    lambda t: t[:20],
-    lambda t: "not-a-token",
-    lambda t: "",
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-4] + ("AAAA" if not t.endswith("AAAA") else "BBBB"),
+        lambda t: t[:20],
+        lambda t: "not-a-token",
+        lambda t: "",
+    ],
+)
 def test_tampered_or_malformed_token_is_refused(cloud, provider, mangle):
     token = _password_token(cloud)
     with pytest.raises(Unauthorized):
@@ -106,8 +114,14 @@ def test_revoke_token(cloud, provider):
 def test_revoke_by_user_on_delete_disable_and_password_change(cloud, ids, provider):
     im = cloud.identity
     user = im.users.create_user(SYS, "u1", password="pw1")
-    im.roles.grant(SYS, im.roles.list_roles(SYS, "member")[0].id, "user", user.id,
-                   "project", ids["demo_project_id"])
+    im.roles.grant(
+        SYS,
+        im.roles.list_roles(SYS, "member")[0].id,
+        "user",
+        user.id,
+        "project",
+        ids["demo_project_id"],
+    )
     token = _password_token(cloud, "u1", "pw1")
     provider.validate(token)
     im.users.update_user(SYS, user.id, {"password": "pw2"})
@@ -128,8 +142,14 @@ def test_revoke_by_user_on_delete_disable_and_password_change(cloud, ids, provid
 def test_revoke_by_project_delete(cloud, ids, provider):
     im = cloud.identity
     project = im.projects.create_project(SYS, "p1")
-    im.roles.grant(SYS, im.roles.list_roles(SYS, "member")[0].id, "user",
-                   ids["demo_user_id"], "project", project.id)
+    im.roles.grant(
+        SYS,
+        im.roles.list_roles(SYS, "member")[0].id,
+        "user",
+        ids["demo_user_id"],
+        "project",
+        project.id,
+    )
     token = _password_token(cloud, project="p1")
     demo_token = _password_token(cloud)
     assert provider.validate(token).project_name == "p1"
@@ -144,9 +164,14 @@ def test_revoke_by_application_credential_delete(cloud, ids, provider):
     demo_ctx = provider.validate(_password_token(cloud))
     cred, secret, roles = im.app_creds.create_app_cred(demo_ctx, ids["demo_user_id"], "ac")
     assert {r["name"] for r in roles} == {"member", "reader"}
-    token, info, _ = im.auth.issue_token({"identity": {
-        "methods": ["application_credential"],
-        "application_credential": {"id": cred.id, "secret": secret}}})
+    token, info, _ = im.auth.issue_token(
+        {
+            "identity": {
+                "methods": ["application_credential"],
+                "application_credential": {"id": cred.id, "secret": secret},
+            }
+        }
+    )
     assert info.context.project_id == ids["demo_project_id"]
     im.app_creds.delete_app_cred(demo_ctx, ids["demo_user_id"], cred.id)
     with pytest.raises(Unauthorized):
