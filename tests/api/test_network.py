@@ -85,13 +85,17 @@ def test_network_in_use_by_a_server_port(running_cloud, made):
     with pytest.raises(openstack.exceptions.ConflictException) as err:
         demo.network.delete_network(net.id)
     assert "NetworkInUse" in str(err.value.details) or "in use" in str(err.value)
-    # a port without an owner goes away with its network
+    # a user's own port (no owner) keeps the network in use too, as in Neutron (only DHCP
+    # ports go away with their network)
     other = demo.network.create_network(name=_name("free"))
     made.append(other.id)
     demo.network.create_subnet(network_id=other.id, cidr="10.9.1.0/24", ip_version=4)
     port = demo.network.create_port(network_id=other.id)
+    with pytest.raises(openstack.exceptions.ConflictException):
+        demo.network.delete_network(other.id)
+    assert demo.network.find_port(port.id) is not None
+    demo.network.delete_port(port.id)
     demo.network.delete_network(other.id)
-    assert demo.network.find_port(port.id) is None
 
 
 def test_bad_subnet_input_is_400(running_cloud, made):
