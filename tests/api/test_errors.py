@@ -42,7 +42,7 @@ def check_error(resp: httpx.Response, service: str, status: int) -> str:
         assert err["code"] == status and err["title"] and err["message"]
         return err["message"]
     if service == "compute":
-        (key, err), = body.items()
+        ((key, err),) = body.items()
         assert err["code"] == status and err["message"], body
         return err["message"]
     if service == "network":
@@ -101,13 +101,11 @@ def test_404_for_an_unknown_id_and_an_unknown_path(http, service):
     prefix, collection, _key = SERVICES[service]
     unknown = str(uuid.uuid4())
     check_error(http.get(f"{prefix}{collection}/{unknown}", headers=http.admin), service, 404)
-    check_error(http.delete(f"{prefix}{collection}/{unknown}", headers=http.admin),
-                service, 404)
+    check_error(http.delete(f"{prefix}{collection}/{unknown}", headers=http.admin), service, 404)
     check_error(http.get(f"{prefix}/no-such-thing", headers=http.admin), service, 404)
     check_error(http.get(f"{prefix}/no-such-thing"), service, 404)
     if service != "identity":  # a non-admin is answered 403 there, as Keystone
-        check_error(http.get(f"{prefix}{collection}/{unknown}", headers=http.demo),
-                    service, 404)
+        check_error(http.get(f"{prefix}{collection}/{unknown}", headers=http.demo), service, 404)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -130,8 +128,12 @@ def test_413_for_a_body_over_the_limit(http, service):
         for _ in range(BODY_LIMIT // 1024 + 2):
             yield b"x" * 1024
         yield b'"}'
-    resp = http.post(prefix + collection, content=chunks(),
-                     headers={**http.admin, "Content-Type": "application/json"})
+
+    resp = http.post(
+        prefix + collection,
+        content=chunks(),
+        headers={**http.admin, "Content-Type": "application/json"},
+    )
     check_error(resp, service, 413)
 
 
@@ -142,51 +144,76 @@ def test_413_for_a_body_over_the_limit(http, service):
 def server(running_cloud):
     """An ACTIVE demo server (fake driver); deleted after."""
     name = _name("vm")
-    created = running_cloud.openstack("server", "create", "--flavor", "m1.tiny", "--image",
-                                      "cirros", "--network", "private", "--wait", name)
+    created = running_cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "cirros",
+        "--network",
+        "private",
+        "--wait",
+        name,
+    )
     yield created
-    running_cloud.openstack("server", "delete", "--wait", created["id"], check=False,
-                            json_output=False)
+    running_cloud.openstack(
+        "server", "delete", "--wait", created["id"], check=False, json_output=False
+    )
 
 
 def test_409_compute_start_an_active_server(http, server):
-    resp = http.post(f"/compute/v2.1/servers/{server['id']}/action",
-                     json={"os-start": None}, headers=http.demo)
+    resp = http.post(
+        f"/compute/v2.1/servers/{server['id']}/action", json={"os-start": None}, headers=http.demo
+    )
     message = check_error(resp, "compute", 409)
     assert "conflictingRequest" in resp.json()
     assert "ACTIVE" in message or "state" in message
 
 
 def test_409_network_delete_a_network_in_use(http):
-    net = http.post("/networking/v2.0/networks", json={"network": {"name": _name("net")}},
-                    headers=http.demo).json()["network"]
+    net = http.post(
+        "/networking/v2.0/networks", json={"network": {"name": _name("net")}}, headers=http.demo
+    ).json()["network"]
     try:
-        http.post("/networking/v2.0/subnets", headers=http.demo, json={"subnet": {
-            "network_id": net["id"], "cidr": "10.88.0.0/24", "ip_version": 4}})
-        port = http.post("/networking/v2.0/ports", json={"port": {"network_id": net["id"]}},
-                         headers=http.demo)
+        http.post(
+            "/networking/v2.0/subnets",
+            headers=http.demo,
+            json={"subnet": {"network_id": net["id"], "cidr": "10.88.0.0/24", "ip_version": 4}},
+        )
+        port = http.post(
+            "/networking/v2.0/ports", json={"port": {"network_id": net["id"]}}, headers=http.demo
+        )
         assert port.status_code == 201, port.text
         resp = http.delete(f"/networking/v2.0/networks/{net['id']}", headers=http.demo)
         check_error(resp, "network", 409)
         assert resp.json()["NeutronError"]["type"] == "NetworkInUse"
-        assert http.get(f"/networking/v2.0/networks/{net['id']}",
-                        headers=http.demo).status_code == 200
+        assert (
+            http.get(f"/networking/v2.0/networks/{net['id']}", headers=http.demo).status_code == 200
+        )
         http.delete(f"/networking/v2.0/ports/{port.json()['port']['id']}", headers=http.demo)
     finally:
-        assert http.delete(f"/networking/v2.0/networks/{net['id']}",
-                           headers=http.demo).status_code == 204
+        assert (
+            http.delete(f"/networking/v2.0/networks/{net['id']}", headers=http.demo).status_code
+            == 204
+        )
 
 
 def test_409_image_upload_twice(http):
-    image = http.post("/image/v2/images", headers=http.demo, json={
-        "name": _name("img"), "disk_format": "raw", "container_format": "bare"}).json()
+    image = http.post(
+        "/image/v2/images",
+        headers=http.demo,
+        json={"name": _name("img"), "disk_format": "raw", "container_format": "bare"},
+    ).json()
     try:
         octets = {**http.demo, "Content-Type": "application/octet-stream"}
-        first = http.put(f"/image/v2/images/{image['id']}/file", content=b"a" * 4096,
-                         headers=octets)
+        first = http.put(
+            f"/image/v2/images/{image['id']}/file", content=b"a" * 4096, headers=octets
+        )
         assert first.status_code == 204, first.text
-        second = http.put(f"/image/v2/images/{image['id']}/file", content=b"b" * 4096,
-                          headers=octets)
+        second = http.put(
+            f"/image/v2/images/{image['id']}/file", content=b"b" * 4096, headers=octets
+        )
         check_error(second, "image", 409)
         shown = http.get(f"/image/v2/images/{image['id']}", headers=http.demo).json()
         assert shown["status"] == "active" and shown["size"] == 4096
@@ -216,8 +243,11 @@ def test_a_failed_server_create_leaves_no_server_and_no_port(http, running_cloud
         {"imageRef": image, "networks": [{"uuid": private}, {"uuid": str(uuid.uuid4())}]},
         {"imageRef": image, "networks": [{"port": str(uuid.uuid4())}]},
         {"imageRef": image, "networks": [{"uuid": private, "fixed_ip": "192.0.2.300"}]},
-        {"imageRef": image, "networks": [{"uuid": private}], "security_groups": [
-            {"name": "no-such-group"}]},
+        {
+            "imageRef": image,
+            "networks": [{"uuid": private}],
+            "security_groups": [{"name": "no-such-group"}],
+        },
     ]
     for extra in bad:
         body = {"server": {"name": _name("half"), "flavorRef": flavor, **extra}}
@@ -231,13 +261,19 @@ def test_a_failed_server_create_leaves_no_server_and_no_port(http, running_cloud
 def test_a_failed_port_or_image_create_leaves_nothing(http, running_cloud):
     private = running_cloud.sdk().network.find_network("private", ignore_missing=False).id
     ports = _ids(http, "/networking/v2.0/ports", "ports")
-    resp = http.post("/networking/v2.0/ports", headers=http.demo, json={"port": {
-        "network_id": private, "fixed_ips": [{"ip_address": "203.0.113.7"}]}})
+    resp = http.post(
+        "/networking/v2.0/ports",
+        headers=http.demo,
+        json={"port": {"network_id": private, "fixed_ips": [{"ip_address": "203.0.113.7"}]}},
+    )
     check_error(resp, "network", 400)
     assert _ids(http, "/networking/v2.0/ports", "ports") == ports
     images = _ids(http, "/image/v2/images", "images")
-    resp = http.post("/image/v2/images", headers=http.demo, json={
-        "name": _name("img"), "disk_format": "floppy", "container_format": "bare"})
+    resp = http.post(
+        "/image/v2/images",
+        headers=http.demo,
+        json={"name": _name("img"), "disk_format": "floppy", "container_format": "bare"},
+    )
     check_error(resp, "image", 400)
     assert _ids(http, "/image/v2/images", "images") == images
 
@@ -247,21 +283,32 @@ def test_no_valid_host_leaves_an_error_server_with_a_fault_and_no_port(http, run
     network step made for it is released (the conductor's rollback)."""
     admin = running_cloud.sdk(ADMIN)
     # within the quotas (which count instances, cores and RAM) but no host has this disk
-    flavor = admin.compute.create_flavor(name=_name("huge"), ram=64, vcpus=1,
-                                         disk=1024 * 1024 * 1024)
+    flavor = admin.compute.create_flavor(
+        name=_name("huge"), ram=64, vcpus=1, disk=1024 * 1024 * 1024
+    )
     sdk = running_cloud.sdk()
     private = sdk.network.find_network("private", ignore_missing=False).id
     image = sdk.image.find_image("cirros", ignore_missing=False).id
     ports = _ids(http, "/networking/v2.0/ports", "ports")
     server_id = None
     try:
-        resp = http.post("/compute/v2.1/servers", headers=http.demo, json={"server": {
-            "name": _name("nohost"), "flavorRef": flavor.id, "imageRef": image,
-            "networks": [{"uuid": private}]}})
+        resp = http.post(
+            "/compute/v2.1/servers",
+            headers=http.demo,
+            json={
+                "server": {
+                    "name": _name("nohost"),
+                    "flavorRef": flavor.id,
+                    "imageRef": image,
+                    "networks": [{"uuid": private}],
+                }
+            },
+        )
         assert resp.status_code == 202, resp.text
         server_id = resp.json()["server"]["id"]
-        server = sdk.compute.wait_for_server(sdk.compute.get_server(server_id), status="ERROR",
-                                             failures=["ACTIVE"], wait=60)
+        server = sdk.compute.wait_for_server(
+            sdk.compute.get_server(server_id), status="ERROR", failures=["ACTIVE"], wait=60
+        )
         assert "No valid host" in server.fault["message"], server.fault
         assert not _PYTHON_REPR.search(str(server.fault))
         assert _ids(http, "/networking/v2.0/ports", "ports") == ports

@@ -27,16 +27,23 @@ def _name(prefix: str) -> str:
     return f"iso-{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def clouds_with(cloud: RunningCloud, tmp_dir: Path,
-                extra: dict[str, tuple[str, str, str]]) -> RunningCloud:
+def clouds_with(
+    cloud: RunningCloud, tmp_dir: Path, extra: dict[str, tuple[str, str, str]]
+) -> RunningCloud:
     """A handle on the same cloud whose clouds.yaml (a copy in ``tmp_dir``; the shared file is
     left alone) has extra clouds ``{cloud_name: (username, password, project_name)}``."""
     config = yaml.safe_load(cloud.clouds_yaml.read_text())
     template = config["clouds"][DEMO]
     for cloud_name, (user, password, project) in extra.items():
-        config["clouds"][cloud_name] = {**template, "auth": {
-            **template["auth"], "username": user, "password": password,
-            "project_name": project}}
+        config["clouds"][cloud_name] = {
+            **template,
+            "auth": {
+                **template["auth"],
+                "username": user,
+                "password": password,
+                "project_name": project,
+            },
+        }
     (tmp_dir / "clouds.yaml").write_text(yaml.safe_dump(config))
     return RunningCloud(cloud.url, tmp_dir, [])
 
@@ -56,13 +63,24 @@ def clouds(running_cloud, tmp_path_factory):
     password = uuid.uuid4().hex
     cli("project", "create", project, cloud=ADMIN)
     try:
-        for user, proj, role in ((other_user, project, "member"),
-                                 (reader_user, "demo", "reader")):
+        for user, proj, role in ((other_user, project, "member"), (reader_user, "demo", "reader")):
             cli("user", "create", "--project", proj, "--password", password, user, cloud=ADMIN)
-            cli("role", "add", "--project", proj, "--user", user, role, cloud=ADMIN,
-                json_output=False)
-        yield clouds_with(running_cloud, tmp_path_factory.mktemp("iso"), {
-            OTHER: (other_user, password, project), READER: (reader_user, password, "demo")})
+            cli(
+                "role",
+                "add",
+                "--project",
+                proj,
+                "--user",
+                user,
+                role,
+                cloud=ADMIN,
+                json_output=False,
+            )
+        yield clouds_with(
+            running_cloud,
+            tmp_path_factory.mktemp("iso"),
+            {OTHER: (other_user, password, project), READER: (reader_user, password, "demo")},
+        )
     finally:
         for user in (other_user, reader_user):
             cli("user", "delete", user, cloud=ADMIN, check=False, json_output=False)
@@ -79,20 +97,48 @@ def demo_things(clouds, tmp_path_factory):
     disk.write_bytes(os.urandom(64 * 1024))
     try:
         things["network"] = cli("network", "create", _name("net"))["id"]
-        cli("subnet", "create", "--network", things["network"], "--subnet-range",
-            "10.77.0.0/24", _name("subnet"))
-        things["image"] = cli("image", "create", "--private", "--file", str(disk),
-                              "--disk-format", "raw", "--container-format", "bare",
-                              _name("img"))["id"]
+        cli(
+            "subnet",
+            "create",
+            "--network",
+            things["network"],
+            "--subnet-range",
+            "10.77.0.0/24",
+            _name("subnet"),
+        )
+        things["image"] = cli(
+            "image",
+            "create",
+            "--private",
+            "--file",
+            str(disk),
+            "--disk-format",
+            "raw",
+            "--container-format",
+            "bare",
+            _name("img"),
+        )["id"]
         things["keypair"] = _name("key")
         cli("keypair", "create", things["keypair"], json_output=False)
         things["security_group"] = cli("security", "group", "create", _name("sg"))["id"]
-        things["server"] = cli("server", "create", "--flavor", "m1.tiny", "--image", "cirros",
-                               "--network", "private", "--wait", _name("vm"))["id"]
+        things["server"] = cli(
+            "server",
+            "create",
+            "--flavor",
+            "m1.tiny",
+            "--image",
+            "cirros",
+            "--network",
+            "private",
+            "--wait",
+            _name("vm"),
+        )["id"]
         yield things
     finally:
+
         def drop(*args: str) -> None:
             cli(*args, check=False, json_output=False)
+
         if "server" in things:
             drop("server", "delete", "--wait", things["server"])
         if "security_group" in things:
@@ -110,25 +156,29 @@ def _status(conn, service: str, path: str) -> int:
 
 def test_other_project_gets_404_for_each_of_demos_resources(clouds, demo_things):
     demo, other = clouds.sdk(), clouds.sdk(OTHER)
-    for service, path in (("compute", f"/servers/{demo_things['server']}"),
-                          ("compute", f"/os-keypairs/{demo_things['keypair']}"),
-                          ("network", f"/networks/{demo_things['network']}"),
-                          ("network", f"/security-groups/{demo_things['security_group']}"),
-                          ("image", f"/images/{demo_things['image']}")):
+    for service, path in (
+        ("compute", f"/servers/{demo_things['server']}"),
+        ("compute", f"/os-keypairs/{demo_things['keypair']}"),
+        ("network", f"/networks/{demo_things['network']}"),
+        ("network", f"/security-groups/{demo_things['security_group']}"),
+        ("image", f"/images/{demo_things['image']}"),
+    ):
         assert _status(demo, service, path) == 200, path  # the path is right for demo
         assert _status(other, service, path) == 404, path
-    for args in (("server", "show", demo_things["server"]),
-                 ("network", "show", demo_things["network"]),
-                 ("image", "show", demo_things["image"]),
-                 ("security", "group", "show", demo_things["security_group"]),
-                 ("keypair", "show", demo_things["keypair"])):
+    for args in (
+        ("server", "show", demo_things["server"]),
+        ("network", "show", demo_things["network"]),
+        ("image", "show", demo_things["image"]),
+        ("security", "group", "show", demo_things["security_group"]),
+        ("keypair", "show", demo_things["keypair"]),
+    ):
         _fails(clouds, *args, cloud_name=OTHER)
 
 
 def test_other_project_lists_none_of_demos_resources(clouds, demo_things):
     def ids(*args: str) -> set[str]:
-        return {row.get("ID") or row.get("Name") for row in
-                clouds.openstack(*args, cloud=OTHER)}
+        return {row.get("ID") or row.get("Name") for row in clouds.openstack(*args, cloud=OTHER)}
+
     assert demo_things["server"] not in ids("server", "list")
     assert demo_things["network"] not in ids("network", "list")
     assert demo_things["image"] not in ids("image", "list")
@@ -145,12 +195,12 @@ def test_other_project_cannot_use_demos_private_network(clouds, demo_things):
     demo_private = clouds.openstack("network", "show", "private")["id"]
     ports_before = {p.id for p in clouds.sdk().network.ports(network_id=demo_private)}
     for network_id in (demo_things["network"], demo_private):
-        resp = other.network.post("/ports", json={"port": {"network_id": network_id}},
-                                  raise_exc=False)
+        resp = other.network.post(
+            "/ports", json={"port": {"network_id": network_id}}, raise_exc=False
+        )
         assert resp.status_code == 404, resp.text
         assert resp.json()["NeutronError"]["type"] == "NetworkNotFound"
-    _fails(clouds, "port", "create", "--network", demo_private, _name("port"),
-           cloud_name=OTHER)
+    _fails(clouds, "port", "create", "--network", demo_private, _name("port"), cloud_name=OTHER)
     assert all(p.network_id != demo_private for p in other.network.ports())
     assert ports_before == {p.id for p in clouds.sdk().network.ports(network_id=demo_private)}
 
@@ -167,22 +217,43 @@ def test_all_projects_is_admin_only(clouds, demo_things):
 def test_reader_reads_but_cannot_create_or_delete(clouds, demo_things, tmp_path):
     listed = clouds.openstack("server", "list", cloud=READER)
     assert demo_things["server"] in {s["ID"] for s in listed}
-    assert clouds.openstack("server", "show", demo_things["server"],
-                            cloud=READER)["id"] == demo_things["server"]
-    assert demo_things["network"] in {n["ID"] for n in
-                                      clouds.openstack("network", "list", cloud=READER)}
+    assert (
+        clouds.openstack("server", "show", demo_things["server"], cloud=READER)["id"]
+        == demo_things["server"]
+    )
+    assert demo_things["network"] in {
+        n["ID"] for n in clouds.openstack("network", "list", cloud=READER)
+    }
     refused = _name("vm")
-    stderr = _fails(clouds, "server", "create", "--flavor", "m1.tiny", "--image", "cirros",
-                    "--network", "private", refused, cloud_name=READER)
+    stderr = _fails(
+        clouds,
+        "server",
+        "create",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "cirros",
+        "--network",
+        "private",
+        refused,
+        cloud_name=READER,
+    )
     assert "403" in stderr
-    assert "403" in _fails(clouds, "server", "delete", demo_things["server"],
-                           cloud_name=READER)
+    assert "403" in _fails(clouds, "server", "delete", demo_things["server"], cloud_name=READER)
     assert clouds.openstack("server", "show", demo_things["server"])["status"] == "ACTIVE"
     assert "403" in _fails(clouds, "network", "create", _name("net"), cloud_name=READER)
-    assert "403" in _fails(clouds, "security", "group", "create", _name("sg"),
-                           cloud_name=READER)
+    assert "403" in _fails(clouds, "security", "group", "create", _name("sg"), cloud_name=READER)
     disk = tmp_path / "d.raw"
     disk.write_bytes(b"\0" * 4096)
-    assert "403" in _fails(clouds, "image", "create", "--file", str(disk), "--disk-format",
-                           "raw", _name("img"), cloud_name=READER)
+    assert "403" in _fails(
+        clouds,
+        "image",
+        "create",
+        "--file",
+        str(disk),
+        "--disk-format",
+        "raw",
+        _name("img"),
+        cloud_name=READER,
+    )
     assert refused not in {s["Name"] for s in clouds.openstack("server", "list")}
