@@ -11,8 +11,13 @@ import pytest
 
 from tests.conftest import VENV_BIN
 
-KEYSTONE_401 = {"error": {"code": 401, "title": "Unauthorized",
-                          "message": "The request you have made requires authentication."}}
+KEYSTONE_401 = {
+    "error": {
+        "code": 401,
+        "title": "Unauthorized",
+        "message": "The request you have made requires authentication.",
+    }
+}
 
 
 def _name(prefix: str) -> str:
@@ -41,8 +46,7 @@ def test_token_issue_and_revoke(running_cloud):
     token = running_cloud.openstack("token", "issue")
     assert token["project_id"] and token["user_id"] and token["expires"]
     headers = {"X-Auth-Token": token["id"]}
-    assert httpx.get(_identity(running_cloud) + "/auth/catalog",
-                     headers=headers).status_code == 200
+    assert httpx.get(_identity(running_cloud) + "/auth/catalog", headers=headers).status_code == 200
     running_cloud.openstack("token", "revoke", token["id"], json_output=False)
     resp = httpx.get(_identity(running_cloud) + "/auth/catalog", headers=headers)
     assert resp.status_code == 401
@@ -50,8 +54,16 @@ def test_token_issue_and_revoke(running_cloud):
 
 
 def test_bad_password_is_401_with_keystone_body(running_cloud):
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "demo", "domain": {"id": "default"}, "password": "wrong"}}}}}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "demo", "domain": {"id": "default"}, "password": "wrong"}
+                },
+            }
+        }
+    }
     resp = httpx.post(_identity(running_cloud) + "/auth/tokens", json=body)
     assert resp.status_code == 401
     assert resp.json() == KEYSTONE_401
@@ -61,9 +73,10 @@ def test_bad_password_is_401_with_keystone_body(running_cloud):
 def test_validate_token_shows_scope_roles_and_catalog(running_cloud):
     conn = running_cloud.sdk("pocketstack-admin")
     demo = running_cloud.sdk()
-    resp = httpx.get(_identity(running_cloud) + "/auth/tokens",
-                     headers={"X-Auth-Token": conn.auth_token,
-                              "X-Subject-Token": demo.auth_token})
+    resp = httpx.get(
+        _identity(running_cloud) + "/auth/tokens",
+        headers={"X-Auth-Token": conn.auth_token, "X-Subject-Token": demo.auth_token},
+    )
     assert resp.status_code == 200
     token = resp.json()["token"]
     assert token["project"]["name"] == "demo" and token["user"]["name"] == "demo"
@@ -73,22 +86,44 @@ def test_validate_token_shows_scope_roles_and_catalog(running_cloud):
 
 def test_admin_creates_project_user_and_assignment(running_cloud):
     project, user = _name("proj"), _name("user")
-    created = running_cloud.openstack("project", "create", project, "--description", "api",
-                                      cloud="pocketstack-admin")
+    created = running_cloud.openstack(
+        "project", "create", project, "--description", "api", cloud="pocketstack-admin"
+    )
     assert created["name"] == project and created["domain_id"] == "default"
-    names = [p["Name"] for p in running_cloud.openstack("project", "list",
-                                                        cloud="pocketstack-admin")]
+    names = [
+        p["Name"] for p in running_cloud.openstack("project", "list", cloud="pocketstack-admin")
+    ]
     assert project in names and "demo" in names
-    running_cloud.openstack("user", "create", "--password", "s3cret-pw", user,
-                            cloud="pocketstack-admin")
-    running_cloud.openstack("role", "add", "--project", project, "--user", user, "member",
-                            cloud="pocketstack-admin", json_output=False)
-    rows = running_cloud.openstack("role", "assignment", "list", "--names", "--user", user,
-                                   cloud="pocketstack-admin")
+    running_cloud.openstack(
+        "user", "create", "--password", "s3cret-pw", user, cloud="pocketstack-admin"
+    )
+    running_cloud.openstack(
+        "role",
+        "add",
+        "--project",
+        project,
+        "--user",
+        user,
+        "member",
+        cloud="pocketstack-admin",
+        json_output=False,
+    )
+    rows = running_cloud.openstack(
+        "role", "assignment", "list", "--names", "--user", user, cloud="pocketstack-admin"
+    )
     assert [(r["Role"], r["User"], r["Project"]) for r in rows] == [
-        ("member", f"{user}@Default", f"{project}@Default")]
-    token = running_cloud.openstack("token", "issue", "--os-username", user,
-                                    "--os-password", "s3cret-pw", "--os-project-name", project)
+        ("member", f"{user}@Default", f"{project}@Default")
+    ]
+    token = running_cloud.openstack(
+        "token",
+        "issue",
+        "--os-username",
+        user,
+        "--os-password",
+        "s3cret-pw",
+        "--os-project-name",
+        project,
+    )
     assert token["project_id"] == created["id"]
 
 
@@ -99,12 +134,14 @@ def test_member_cannot_create_project(running_cloud):
 
 def test_unknown_user_is_404(running_cloud):
     conn = running_cloud.sdk("pocketstack-admin")
-    resp = httpx.get(_identity(running_cloud) + "/users/no-such-user",
-                     headers={"X-Auth-Token": conn.auth_token})
+    resp = httpx.get(
+        _identity(running_cloud) + "/users/no-such-user", headers={"X-Auth-Token": conn.auth_token}
+    )
     assert resp.status_code == 404
     assert resp.json()["error"]["title"] == "Not Found"
-    assert "No user" in _fails(running_cloud, "user", "show", "no-such-user",
-                               cloud_name="pocketstack-admin").replace("User", "user")
+    assert "No user" in _fails(
+        running_cloud, "user", "show", "no-such-user", cloud_name="pocketstack-admin"
+    ).replace("User", "user")
 
 
 def test_catalog_and_endpoints(running_cloud):
@@ -119,11 +156,20 @@ def test_catalog_and_endpoints(running_cloud):
 def _app_cred_cli(cloud, cred_id: str, secret: str, *args: str) -> subprocess.CompletedProcess:
     env = cloud.env()
     env.pop("OS_CLIENT_CONFIG_FILE", None)
-    cmd = [str(VENV_BIN / "openstack"), "--os-auth-type", "v3applicationcredential",
-           "--os-auth-url", cloud.url + "/identity", "--os-identity-api-version", "3",
-           "--os-application-credential-id", cred_id,
-           # "=": a random secret may start with "-" and would read as an option
-           f"--os-application-credential-secret={secret}", *args]
+    cmd = [
+        str(VENV_BIN / "openstack"),
+        "--os-auth-type",
+        "v3applicationcredential",
+        "--os-auth-url",
+        cloud.url + "/identity",
+        "--os-identity-api-version",
+        "3",
+        "--os-application-credential-id",
+        cred_id,
+        # "=": a random secret may start with "-" and would read as an option
+        f"--os-application-credential-secret={secret}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -131,24 +177,38 @@ def test_application_credential_authenticates_and_delete_revokes(running_cloud):
     name = _name("ac")
     cred = running_cloud.openstack("application", "credential", "create", name)
     assert cred["Secret"] and {r["name"] for r in cred["Roles"]} == {"member", "reader"}
-    proc = _app_cred_cli(running_cloud, cred["ID"], cred["Secret"], "token", "issue",
-                         "-f", "value", "-c", "id")
+    proc = _app_cred_cli(
+        running_cloud, cred["ID"], cred["Secret"], "token", "issue", "-f", "value", "-c", "id"
+    )
     assert proc.returncode == 0, proc.stderr
     token = proc.stdout.strip()
-    resp = httpx.get(_identity(running_cloud) + "/auth/tokens",
-                     headers={"X-Auth-Token": token, "X-Subject-Token": token})
+    resp = httpx.get(
+        _identity(running_cloud) + "/auth/tokens",
+        headers={"X-Auth-Token": token, "X-Subject-Token": token},
+    )
     body = resp.json()["token"]
     assert body["project"]["name"] == "demo"
     assert body["application_credential"]["id"] == cred["ID"]
-    nested = _app_cred_cli(running_cloud, cred["ID"], cred["Secret"], "application",
-                           "credential", "create", _name("nested"))
+    nested = _app_cred_cli(
+        running_cloud,
+        cred["ID"],
+        cred["Secret"],
+        "application",
+        "credential",
+        "create",
+        _name("nested"),
+    )
     assert nested.returncode != 0 and "403" in nested.stderr
     listed = running_cloud.openstack("application", "credential", "list")
     assert name in [c["Name"] for c in listed]
     assert all("Secret" not in c for c in listed)
     running_cloud.openstack("application", "credential", "delete", name, json_output=False)
-    assert httpx.get(_identity(running_cloud) + "/auth/catalog",
-                     headers={"X-Auth-Token": token}).status_code == 401
+    assert (
+        httpx.get(
+            _identity(running_cloud) + "/auth/catalog", headers={"X-Auth-Token": token}
+        ).status_code
+        == 401
+    )
     proc = _app_cred_cli(running_cloud, cred["ID"], cred["Secret"], "token", "issue")
     assert proc.returncode != 0
 
@@ -173,17 +233,24 @@ def test_non_admin_gets_403_for_what_it_may_not_see(running_cloud):
     headers = {"X-Auth-Token": demo.auth_token}
     base = _identity(running_cloud)
     admin_project = admin.identity.find_project("admin", ignore_missing=False)
-    for path in ("/projects", "/projects?name=admin", f"/projects/{admin_project.id}",
-                 "/projects/no-such-project", "/users", "/users?name=admin",
-                 f"/users/{admin.current_user_id}", "/users/no-such-user",
-                 f"/users/{admin.current_user_id}/projects"):
+    for path in (
+        "/projects",
+        "/projects?name=admin",
+        f"/projects/{admin_project.id}",
+        "/projects/no-such-project",
+        "/users",
+        "/users?name=admin",
+        f"/users/{admin.current_user_id}",
+        "/users/no-such-user",
+        f"/users/{admin.current_user_id}/projects",
+    ):
         resp = httpx.get(base + path, headers=headers)
         assert resp.status_code == 403, (path, resp.text)
         assert resp.json()["error"]["code"] == 403
-    assert httpx.get(base + f"/projects/{demo.current_project_id}",
-                     headers=headers).status_code == 200
-    assert httpx.get(base + f"/users/{demo.current_user_id}",
-                     headers=headers).status_code == 200
+    assert (
+        httpx.get(base + f"/projects/{demo.current_project_id}", headers=headers).status_code == 200
+    )
+    assert httpx.get(base + f"/users/{demo.current_user_id}", headers=headers).status_code == 200
     # the sdk's find_project/find_user surface the 403 (OSC then uses the id as given)
     with pytest.raises(Exception) as err:
         demo.identity.find_project(admin_project.id, ignore_missing=False)

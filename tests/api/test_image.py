@@ -21,26 +21,48 @@ class Project:
     def __init__(self, cloud, tmp_path, name: str):
         password = uuid.uuid4().hex
         self.id = cloud.openstack("project", "create", name, cloud="pocketstack-admin")["id"]
-        cloud.openstack("user", "create", "--project", name, "--password", password, name,
-                        cloud="pocketstack-admin")
-        cloud.openstack("role", "add", "--project", name, "--user", name, "member",
-                        cloud="pocketstack-admin", json_output=False)
-        self.flags = ["--os-username", name, "--os-password", password,
-                      "--os-project-name", name]
+        cloud.openstack(
+            "user",
+            "create",
+            "--project",
+            name,
+            "--password",
+            password,
+            name,
+            cloud="pocketstack-admin",
+        )
+        cloud.openstack(
+            "role",
+            "add",
+            "--project",
+            name,
+            "--user",
+            name,
+            "member",
+            cloud="pocketstack-admin",
+            json_output=False,
+        )
+        self.flags = ["--os-username", name, "--os-password", password, "--os-project-name", name]
         config = yaml.safe_load(cloud.clouds_yaml.read_text())
         entry = dict(config["clouds"]["pocketstack-demo"])
-        entry["auth"] = {**entry["auth"], "username": name, "password": password,
-                         "project_name": name}
+        entry["auth"] = {
+            **entry["auth"],
+            "username": name,
+            "password": password,
+            "project_name": name,
+        }
         path = tmp_path / "alt-clouds.yaml"
         path.write_text(yaml.safe_dump({"clouds": {"alt": entry}}))
-        self.conn = connection.Connection(config=loader.OpenStackConfig(
-            config_files=[str(path)], load_envvars=False).get_one("alt"))
+        self.conn = connection.Connection(
+            config=loader.OpenStackConfig(config_files=[str(path)], load_envvars=False).get_one(
+                "alt"
+            )
+        )
 
 
 @pytest.fixture(scope="module")
 def alt(running_cloud, tmp_path_factory):
-    return Project(running_cloud, tmp_path_factory.mktemp("alt"),
-                   f"img-alt-{uuid.uuid4().hex[:8]}")
+    return Project(running_cloud, tmp_path_factory.mktemp("alt"), f"img-alt-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
@@ -56,8 +78,18 @@ def image_file(tmp_path):
 
 
 def create(cli, path, name, *extra):
-    return cli("image", "create", "--file", str(path), "--disk-format", "qcow2",
-               "--container-format", "bare", *extra, name)
+    return cli(
+        "image",
+        "create",
+        "--file",
+        str(path),
+        "--disk-format",
+        "qcow2",
+        "--container-format",
+        "bare",
+        *extra,
+        name,
+    )
 
 
 def unique(prefix: str) -> str:
@@ -89,8 +121,7 @@ def test_properties_set_unset_and_list_filters(cli, image_file):
     image = create(cli, image_file, name, "--private")
     cli("image", "set", "--property", "flavor=blue", name, json_output=False)
     assert cli("image", "show", name)["properties"]["flavor"] == "blue"
-    assert [i["ID"] for i in cli("image", "list", "--property", "flavor=blue")] == \
-        [image["id"]]
+    assert [i["ID"] for i in cli("image", "list", "--property", "flavor=blue")] == [image["id"]]
     assert image["id"] in [i["ID"] for i in cli("image", "list", "--private")]
     assert image["id"] not in [i["ID"] for i in cli("image", "list", "--shared")]
     cli("image", "unset", "--property", "flavor", name, json_output=False)
@@ -138,8 +169,9 @@ def test_sharing_with_a_project_and_accepting(running_cloud, cli, image_file, al
 def test_bad_disk_format_is_400(running_cloud):
     conn = running_cloud.sdk()
     with pytest.raises(exceptions.BadRequestException) as err:
-        conn.image.create_image(name=unique("bad"), disk_format="exe",
-                                container_format="bare", allow_duplicates=True)
+        conn.image.create_image(
+            name=unique("bad"), disk_format="exe", container_format="bare", allow_duplicates=True
+        )
     assert "disk_format" in str(err.value)
 
 
@@ -157,8 +189,9 @@ def test_second_upload_to_an_active_image_is_409(running_cloud, cli, image_file)
     image = conn.image.get_image(create(cli, image_file, unique("img"))["id"])
     response = image.upload(conn.image, data=b"other bytes")
     assert response.status_code == 409
-    assert conn.image.get_image(image.id).checksum == \
-        hashlib.md5(image_file.read_bytes()).hexdigest()
+    assert (
+        conn.image.get_image(image.id).checksum == hashlib.md5(image_file.read_bytes()).hexdigest()
+    )
 
 
 def test_delete_protected_is_403(running_cloud, cli, image_file):
@@ -173,8 +206,18 @@ def test_delete_protected_is_403(running_cloud, cli, image_file):
 
 
 def test_import_with_glance_direct(cli, image_file):
-    image = cli("image", "create", "--import", "--file", str(image_file), "--disk-format",
-                "raw", "--container-format", "bare", unique("imp"))
+    image = cli(
+        "image",
+        "create",
+        "--import",
+        "--file",
+        str(image_file),
+        "--disk-format",
+        "raw",
+        "--container-format",
+        "bare",
+        unique("imp"),
+    )
     assert image["status"] == "active"
     assert image["checksum"] == hashlib.md5(image_file.read_bytes()).hexdigest()
     assert image["virtual_size"] == image_file.stat().st_size

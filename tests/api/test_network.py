@@ -40,12 +40,12 @@ def test_network_lifecycle(running_cloud, made):
     assert net["provider:segmentation_id"] is None  # admin-only: hidden from demo
     listed = running_cloud.openstack("network", "list")
     assert name in [n["Name"] for n in listed]
-    running_cloud.openstack("network", "set", "--name", name + "-x", "--description", "d",
-                            name, json_output=False)
+    running_cloud.openstack(
+        "network", "set", "--name", name + "-x", "--description", "d", name, json_output=False
+    )
     shown = running_cloud.openstack("network", "show", name + "-x")
     assert shown["description"] == "d" and shown["revision_number"] > net["revision_number"]
-    admin_view = running_cloud.openstack("network", "show", net["id"],
-                                         cloud="pocketstack-admin")
+    admin_view = running_cloud.openstack("network", "show", net["id"], cloud="pocketstack-admin")
     assert admin_view["provider:network_type"] == "vxlan"
     assert admin_view["provider:segmentation_id"] > 0
     running_cloud.openstack("network", "delete", net["id"], json_output=False)
@@ -56,17 +56,32 @@ def test_subnet_and_port_with_fixed_ip(running_cloud, made):
     net = running_cloud.openstack("network", "create", _name("net"))
     made.append(net["id"])
     subnet_name = _name("sub")
-    subnet = running_cloud.openstack("subnet", "create", "--network", net["id"],
-                                     "--subnet-range", "192.168.5.0/24", subnet_name)
+    subnet = running_cloud.openstack(
+        "subnet", "create", "--network", net["id"], "--subnet-range", "192.168.5.0/24", subnet_name
+    )
     assert subnet["cidr"] == "192.168.5.0/24" and subnet["gateway_ip"] == "192.168.5.1"
     assert subnet["allocation_pools"] == [{"start": "192.168.5.2", "end": "192.168.5.254"}]
     port = running_cloud.openstack(
-        "port", "create", "--network", net["id"],
-        "--fixed-ip", f"subnet={subnet_name},ip-address=192.168.5.10", _name("port"))
+        "port",
+        "create",
+        "--network",
+        net["id"],
+        "--fixed-ip",
+        f"subnet={subnet_name},ip-address=192.168.5.10",
+        _name("port"),
+    )
     assert port["fixed_ips"] == [{"subnet_id": subnet["id"], "ip_address": "192.168.5.10"}]
     assert port["mac_address"].startswith("fa:16:3e:") and port["status"] == "DOWN"
-    err = _fails(running_cloud, "port", "create", "--network", net["id"], "--fixed-ip",
-                 f"subnet={subnet_name},ip-address=192.168.5.10", _name("dup"))
+    err = _fails(
+        running_cloud,
+        "port",
+        "create",
+        "--network",
+        net["id"],
+        "--fixed-ip",
+        f"subnet={subnet_name},ip-address=192.168.5.10",
+        _name("dup"),
+    )
     assert "409" in err or "already allocated" in err
     auto = running_cloud.openstack("port", "create", "--network", net["id"], _name("auto"))
     assert auto["fixed_ips"][0]["ip_address"] == "192.168.5.2"
@@ -80,8 +95,12 @@ def test_network_in_use_by_a_server_port(running_cloud, made):
     net = demo.network.create_network(name=_name("busy"))
     made.append(net.id)
     demo.network.create_subnet(network_id=net.id, cidr="10.9.0.0/24", ip_version=4)
-    conn.network.create_port(network_id=net.id, device_owner="compute:nova",
-                             device_id=str(uuid.uuid4()), project_id=net.project_id)
+    conn.network.create_port(
+        network_id=net.id,
+        device_owner="compute:nova",
+        device_id=str(uuid.uuid4()),
+        project_id=net.project_id,
+    )
     with pytest.raises(openstack.exceptions.ConflictException) as err:
         demo.network.delete_network(net.id)
     assert "NetworkInUse" in str(err.value.details) or "in use" in str(err.value)
@@ -101,40 +120,80 @@ def test_network_in_use_by_a_server_port(running_cloud, made):
 def test_bad_subnet_input_is_400(running_cloud, made):
     net = running_cloud.openstack("network", "create", _name("net"))
     made.append(net["id"])
-    err = _fails(running_cloud, "subnet", "create", "--network", net["id"],
-                 "--subnet-range", "10.300.0.0/24", _name("bad"))
+    err = _fails(
+        running_cloud,
+        "subnet",
+        "create",
+        "--network",
+        net["id"],
+        "--subnet-range",
+        "10.300.0.0/24",
+        _name("bad"),
+    )
     assert "400" in err or "not a valid" in err
-    err = _fails(running_cloud, "subnet", "create", "--network", net["id"], "--ip-version",
-                 "6", "--subnet-range", "fd00::/64", _name("v6"))
+    err = _fails(
+        running_cloud,
+        "subnet",
+        "create",
+        "--network",
+        net["id"],
+        "--ip-version",
+        "6",
+        "--subnet-range",
+        "fd00::/64",
+        _name("v6"),
+    )
     assert "IPv6" in err
     demo = running_cloud.sdk()
     with pytest.raises(openstack.exceptions.BadRequestException):
-        demo.network.create_subnet(network_id=net["id"], cidr="10.8.0.0/24", ip_version=4,
-                                   allocation_pools=[{"start": "10.8.1.2",
-                                                      "end": "10.8.1.9"}])
+        demo.network.create_subnet(
+            network_id=net["id"],
+            cidr="10.8.0.0/24",
+            ip_version=4,
+            allocation_pools=[{"start": "10.8.1.2", "end": "10.8.1.9"}],
+        )
 
 
 def test_security_groups_and_rules(running_cloud):
     rules = running_cloud.openstack("security", "group", "rule", "list", "default")
     assert len(rules) == 4
     assert sorted((r["Direction"], r["Ethertype"]) for r in rules) == [
-        ("egress", "IPv4"), ("egress", "IPv6"), ("ingress", "IPv4"), ("ingress", "IPv6")]
+        ("egress", "IPv4"),
+        ("egress", "IPv6"),
+        ("ingress", "IPv4"),
+        ("ingress", "IPv6"),
+    ]
     name = _name("sg")
     group = running_cloud.openstack("security", "group", "create", name)
     assert len(group["rules"]) == 2
-    rule = running_cloud.openstack("security", "group", "rule", "create", "--protocol",
-                                   "tcp", "--dst-port", "22", name)
+    rule = running_cloud.openstack(
+        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22", name
+    )
     assert (rule["port_range_min"], rule["port_range_max"]) == (22, 22)
     assert rule["protocol"] == "tcp" and rule["direction"] == "ingress"
-    err = _fails(running_cloud, "security", "group", "rule", "create", "--protocol", "tcp",
-                 "--dst-port", "22", name)
+    err = _fails(
+        running_cloud,
+        "security",
+        "group",
+        "rule",
+        "create",
+        "--protocol",
+        "tcp",
+        "--dst-port",
+        "22",
+        name,
+    )
     assert "already exists" in err
     demo = running_cloud.sdk()
     # the CLI refuses 30:20 itself; the API must too
     with pytest.raises(openstack.exceptions.BadRequestException) as bad:
         demo.network.create_security_group_rule(
-            security_group_id=group["id"], direction="ingress", protocol="tcp",
-            port_range_min=30, port_range_max=20)
+            security_group_id=group["id"],
+            direction="ingress",
+            protocol="tcp",
+            port_range_min=30,
+            port_range_max=20,
+        )
     assert "port_range_min must be <= port_range_max" in str(bad.value)
     default = demo.network.find_security_group("default")
     with pytest.raises(openstack.exceptions.ConflictException):
