@@ -34,6 +34,13 @@ class KeypairExists(errors.Conflict):
     """409: the user already has a keypair of this name."""
 
 
+class InvalidKeyName(errors.BadRequest):
+    """400: a server create names a keypair the user does not have (Nova answers 400)."""
+
+    def default_message(self) -> str:
+        return "Invalid key_name provided."
+
+
 class InvalidKeypair(errors.BadRequest):
     """400: a bad keypair name or public key."""
 
@@ -112,11 +119,14 @@ class KeypairManager:
             raise errors.BadRequest("A user is required to own keypairs.")
         return owner
 
-    def get(self, ctx: RequestContext, name: str, user_id: str | None = None) -> KeyPair:
+    def get(
+        self, ctx: RequestContext, name: str, user_id: str | None = None, *, for_boot: bool = False
+    ) -> KeyPair:
         """The keypair ``name`` of ``user_id`` (default: the caller).
 
         Raises:
-            KeypairNotFound: no such keypair. errors.PolicyNotAuthorized: another user's
+            KeypairNotFound: no such keypair (``InvalidKeyName``, 400, with ``for_boot``: the
+            server-create case, as in Nova). errors.PolicyNotAuthorized: another user's
             keypair asked for by a non-admin.
         """
         owner = self._owner(ctx, user_id)
@@ -125,6 +135,8 @@ class KeypairManager:
                 sa.select(KeyPair).where(KeyPair.user_id == owner, KeyPair.name == name)
             ).first()
         if kp is None:
+            if for_boot:
+                raise InvalidKeyName()
             raise KeypairNotFound(f"Keypair {name} not found for user {owner}")
         return kp
 

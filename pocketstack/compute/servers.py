@@ -163,7 +163,11 @@ class ServerManager:
         flavor = self.cloud.compute.flavors.get(ctx, flavor_id, for_boot=True)
         image = self._check_image(ctx, image_id, flavor)
         requested = self._check_networks(ctx, networks)
-        key_data = self.cloud.compute.keypairs.get(ctx, key_name).public_key if key_name else None
+        key_data = (
+            self.cloud.compute.keypairs.get(ctx, key_name, for_boot=True).public_key
+            if key_name
+            else None
+        )
         groups = list(security_groups or ["default"])
         if requested:
             self.cloud.network.security_group_ids(ctx, ctx.project_id, groups)

@@ -248,11 +248,14 @@ def test_a_failed_server_create_leaves_no_server_and_no_port(http, running_cloud
             "networks": [{"uuid": private}],
             "security_groups": [{"name": "no-such-group"}],
         },
+        {"imageRef": image, "networks": [{"uuid": private}], "key_name": "no-such-key"},
     ]
     for extra in bad:
         body = {"server": {"name": _name("half"), "flavorRef": flavor, **extra}}
+        expected = 400 if "key_name" in extra else None  # Nova: "Invalid key_name provided."
         resp = http.post("/compute/v2.1/servers", json=body, headers=http.demo)
         assert 400 <= resp.status_code < 500, (extra, resp.text)
+        assert expected in (None, resp.status_code), (extra, resp.text)
         check_error(resp, "compute", resp.status_code)
         assert _ids(http, "/compute/v2.1/servers", "servers") == servers, extra
         assert _ids(http, "/networking/v2.0/ports", "ports") == ports, extra
