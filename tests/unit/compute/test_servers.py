@@ -13,6 +13,7 @@ from pocketstack.compute.exceptions import (
     MetadataItemNotFound,
 )
 from pocketstack.compute.flavors import InvalidFlavorRef
+from pocketstack.compute.keypairs import InvalidKeyName
 from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.compute.servers import sanitize_hostname
 
@@ -72,7 +73,7 @@ def test_invalid_requests_write_nothing(setup):
         _create(cloud, "00000000-0000-0000-0000-000000000000")
     with pytest.raises(AvailabilityZoneNotFound):
         _create(cloud, image_id, availability_zone="mars")
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(InvalidKeyName):  # 400 at create, as in Nova
         _create(cloud, image_id, key_name="nokey")
     with pytest.raises(errors.Forbidden):
         _create(cloud, image_id, availability_zone="nova:node1")  # forcing a host: admins
