@@ -12,7 +12,15 @@ The initramfs (written in Python as a newc cpio, so it can hold ``/dev/console``
 root) loads the virtio/isofs/vfat/button modules and switch_roots to ``/dev/vda2``. What the
 guest does at boot is documented in ``files/rcS``.
 
-API: :func:`build_image`, :func:`ensure_image`; ``python -m pocketstack.guest.build DEST``.
+The same guest also builds as a live ISO (:func:`build_iso`): an El Torito (no emulation)
+ISO9660 CD, volume label :data:`ISO_LABEL` (never ``config-2``), booted by ISOLINUX, whose
+initramfs carries the whole root filesystem tree. ``pocketstack.live`` on the kernel command
+line makes ``files/initramfs-init`` run ``/sbin/init`` from RAM instead of switch_root, so
+the boot scripts are the very same files; nothing persists across reboots. No isohybrid MBR:
+SeaBIOS boots the CD through El Torito; the ISO is not meant to boot as a hard disk.
+
+API: :func:`build_image`, :func:`ensure_image`, :func:`build_iso`, :func:`ensure_iso`;
+``python -m pocketstack.guest.build DEST.qcow2|DEST.iso``.
 Debian packages needed: see :data:`DEBIAN_PACKAGES`.
 """
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -43,6 +52,7 @@ DEBIAN_PACKAGES = (
     "dropbear-bin",
     "syslinux",
     "syslinux-common",
+    "isolinux",
     "mtools",
     "dosfstools",
     "fdisk",
@@ -62,6 +72,11 @@ TOOLS = {
 BUSYBOX = Path("/bin/busybox")
 DROPBEAR_BINARIES = ("/usr/sbin/dropbear", "/usr/bin/dropbearkey")
 SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
+ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
+LDLINUX_C32 = Path("/usr/lib/syslinux/modules/bios/ldlinux.c32")
+#: Volume label of the live ISO (the config drive is ``config-2``; rcS looks only for that).
+ISO_LABEL = "POCKETSTACK_LIVE"
+ISO_PREFIX = "cirros-pocketstack-live-"
 #: Modules the initramfs loads (with their dependencies from modules.dep); missing ones
 #: (built in, or absent from another kernel flavour) are skipped.
 MODULES = (
@@ -81,6 +96,7 @@ MODULES = (
     "evdev",
 )
 KERNEL_CMDLINE = "root=/dev/vda2 console=ttyS0 quiet loglevel=3"
+LIVE_CMDLINE = "pocketstack.live console=ttyS0 quiet loglevel=3"
 MIB = 1024 * 1024
 BOOT_START_MIB, BOOT_SIZE_MIB, ROOT_SIZE_MIB = 1, 32, 200
 
@@ -103,12 +119,22 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
         raise GuestBuildError(f"{' '.join(cmd)} failed ({exc.returncode}): {detail}") from exc
 
 
-def check_host() -> None:
-    """Raise GuestBuildError naming the Debian package of the first missing tool or file."""
-    for tool, package in TOOLS.items():
+def check_host(live: bool = False) -> None:
+    """Raise GuestBuildError naming the Debian package of the first missing tool or file.
+
+    ``live``: check what :func:`build_iso` needs (ISOLINUX) instead of the disk tools.
+    """
+    tools = {"ldd": "libc-bin"} if live else TOOLS
+    for tool, package in tools.items():
         if shutil.which(tool) is None and not Path("/sbin", tool).exists():
             raise GuestBuildError(f"{tool} not found: install the Debian package {package}")
     needed = {BUSYBOX: "busybox-static", SYSLINUX_MBR: "syslinux-common"}
+    if live:
+        needed = {
+            BUSYBOX: "busybox-static",
+            ISOLINUX_BIN: "isolinux",
+            LDLINUX_C32: "syslinux-common",
+        }
     needed.update({Path(p): "dropbear-bin" for p in DROPBEAR_BINARIES})
     for path, package in needed.items():
         if not path.exists():
@@ -191,16 +217,60 @@ def write_cpio(entries: list[tuple[str, int, bytes, tuple[int, int]]]) -> bytes:
     return b"".join(out)
 
 
+CpioEntry = tuple[str, int, bytes, tuple[int, int]]
+
+
 def build_initramfs(kernel_version: str, modules_dir: Path = Path("/lib/modules")) -> bytes:
     """The gzip'd initramfs: busybox, the modules of :data:`MODULES`, ``/init``."""
-    kdir = modules_dir / kernel_version
-    mods = resolve_modules((kdir / "modules.dep").read_text(), MODULES)
     dirs = ["bin", "sbin", "dev", "proc", "sys", "etc", "newroot", "lib", "lib/modules"]
-    entries = [(d, 0o40755, b"", (0, 0)) for d in dirs]
-    entries.append(("dev/console", 0o20600, b"", (5, 1)))
+    entries: list[CpioEntry] = [(d, 0o40755, b"", (0, 0)) for d in dirs]
     entries.append(("bin/busybox", 0o100755, BUSYBOX.read_bytes(), (0, 0)))
     for applet in ("sh", "mount", "insmod", "usleep", "findfs", "switch_root", "cat"):
         entries.append((f"bin/{applet}", 0o120777, b"busybox", (0, 0)))
+    entries += initramfs_boot_entries(kernel_version, modules_dir)
+    return gzip.compress(write_cpio(entries), compresslevel=6, mtime=0)
+
+
+def build_live_initramfs(
+    root: Path, kernel_version: str, modules_dir: Path = Path("/lib/modules")
+) -> bytes:
+    """The gzip'd initramfs of the live ISO: the whole tree ``root`` (see
+    :func:`populate_rootfs`) plus the modules, ``/dev/console`` and ``/init``."""
+    entries = tree_entries(root)
+    names = {e[0] for e in entries}
+    for d in ("lib", "lib/modules", "dev", "proc", "sys", "etc"):
+        if d not in names:
+            entries.append((d, 0o40755, b"", (0, 0)))
+    entries += initramfs_boot_entries(kernel_version, modules_dir)
+    return gzip.compress(write_cpio(entries), compresslevel=6, mtime=0)
+
+
+def tree_entries(root: Path) -> list[CpioEntry]:
+    """cpio entries for every directory, file and symlink under ``root`` (parents first,
+    sorted; owner root; modes as on disk). Other file types are skipped."""
+    entries: list[CpioEntry] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        for name in sorted(dirnames) + sorted(filenames):
+            path = base / name
+            rel = str(path.relative_to(root))
+            st = path.lstat()
+            if path.is_symlink():
+                entries.append((rel, 0o120777, os.readlink(path).encode(), (0, 0)))
+            elif path.is_dir():
+                entries.append((rel, 0o40000 | (st.st_mode & 0o7777), b"", (0, 0)))
+            elif path.is_file():
+                entries.append((rel, 0o100000 | (st.st_mode & 0o7777), path.read_bytes(), (0, 0)))
+    return entries
+
+
+def initramfs_boot_entries(kernel_version: str, modules_dir: Path) -> list[CpioEntry]:
+    """``/dev/console``, the modules of :data:`MODULES` (flat in ``/lib/modules``) with
+    ``/etc/modules`` listing their load order, and ``/init`` (``files/initramfs-init``)."""
+    kdir = modules_dir / kernel_version
+    mods = resolve_modules((kdir / "modules.dep").read_text(), MODULES)
+    entries: list[CpioEntry] = [("dev/console", 0o20600, b"", (5, 1))]
     listing = []
     for rel in mods:
         flat = Path(rel).name
@@ -209,7 +279,7 @@ def build_initramfs(kernel_version: str, modules_dir: Path = Path("/lib/modules"
     entries.append(("etc/modules", 0o100644, ("\n".join(listing) + "\n").encode(), (0, 0)))
     init = (FILES / "initramfs-init").read_bytes()
     entries.append(("init", 0o100755, init, (0, 0)))
-    return gzip.compress(write_cpio(entries), compresslevel=6, mtime=0)
+    return entries
 
 
 def shared_libraries(binary: str) -> list[Path]:
@@ -240,8 +310,9 @@ def install_file(name: str, root: Path, target: str, mode: int = 0o644) -> None:
     os.chmod(dest, mode)
 
 
-def populate_rootfs(root: Path) -> None:
-    """Fill the folder ``root`` with the guest's root filesystem tree."""
+def populate_rootfs(root: Path, live: bool = False) -> None:
+    """Fill the folder ``root`` with the guest's root filesystem tree (``live``: for the
+    ISO's initramfs, with no root disk in ``/etc/fstab``)."""
     for d in (
         "bin",
         "sbin",
@@ -274,10 +345,10 @@ def populate_rootfs(root: Path) -> None:
         for lib in shared_libraries(binary):
             if not (root / str(lib).lstrip("/")).exists():
                 copy_file(lib, root, 0o755)
-    write_etc(root)
+    write_etc(root, live)
 
 
-def write_etc(root: Path) -> None:
+def write_etc(root: Path, live: bool = False) -> None:
     """Scripts from ``files/`` and the small /etc files (root account with no password)."""
     install_file("inittab", root, "/etc/inittab")
     install_file("rcS", root, "/etc/init.d/rcS", 0o755)
@@ -292,7 +363,9 @@ def write_etc(root: Path) -> None:
         "group": "root:x:0:\ntty:x:5:\n",
         "shells": "/bin/sh\n/bin/ash\n",
         "hosts": "127.0.0.1\tlocalhost\n",
-        "fstab": "/dev/vda2\t/\text4\trw,relatime\t0\t1\n",
+        "fstab": "rootfs\t/\trootfs\trw\t0\t0\n"
+        if live
+        else "/dev/vda2\t/\text4\trw,relatime\t0\t1\n",
         "profile": "export PATH=/bin:/sbin:/usr/bin:/usr/sbin\nexport PS1='\\u@\\h:\\w\\$ '\n",
         "pocketstack-image": f"recipe {recipe_hash()}\n",
     }
@@ -315,7 +388,8 @@ def make_boot_fs(path: Path, kernel: Path, initrd: bytes, work: Path) -> None:
 
 
 def syslinux_cfg(cmdline: str = KERNEL_CMDLINE) -> str:
-    """The syslinux configuration: boot the one entry at once, messages on the serial port."""
+    """The syslinux (and isolinux) configuration: boot the one entry at once, messages on
+    the serial port; ``/vmlinuz`` and ``/initrd.gz`` at the root of the boot filesystem."""
     return (
         "SERIAL 0 115200\n"
         "DEFAULT pocketstack\n"
@@ -444,15 +518,98 @@ def ensure_image(cache_dir: Path) -> Path:
     return image
 
 
+def build_iso(dest: Path, work_dir: Path | None = None) -> Path:
+    """Build the live ISO of the guest at ``dest`` (written to a temp name, then renamed).
+
+    Layout (ISO9660 level 1 names, Rock Ridge and Joliet names in lower case): ``/vmlinuz``,
+    ``/initrd.gz`` (the live initramfs, see :func:`build_live_initramfs`),
+    ``/isolinux/isolinux.bin`` (the El Torito no-emulation boot image, boot info table
+    patched in), ``/isolinux/ldlinux.c32``, ``/isolinux/isolinux.cfg`` and the boot catalog
+    ``/isolinux/boot.cat``; volume label :data:`ISO_LABEL`. Returns ``dest``.
+
+    Raises:
+        GuestBuildError: a missing tool or package, or a failing step.
+    """
+    import pycdlib
+
+    check_host(live=True)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    kernel, version = find_kernel()
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix="guest-iso-") as tmp:
+        root = Path(tmp, "root")
+        populate_rootfs(root, live=True)
+        files = {
+            "/vmlinuz": kernel.read_bytes(),
+            "/initrd.gz": build_live_initramfs(root, version),
+            "/isolinux/isolinux.bin": ISOLINUX_BIN.read_bytes(),
+            "/isolinux/ldlinux.c32": LDLINUX_C32.read_bytes(),
+            "/isolinux/isolinux.cfg": syslinux_cfg(LIVE_CMDLINE).encode(),
+        }
+        iso = pycdlib.PyCdlib()
+        iso.new(interchange_level=1, joliet=3, rock_ridge="1.09", vol_ident=ISO_LABEL)
+        iso.add_directory("/ISOLINUX", rr_name="isolinux", joliet_path="/isolinux")
+        for path, data in files.items():
+            iso.add_fp(
+                io.BytesIO(data),
+                len(data),
+                iso9660_name(path),
+                rr_name=path.rsplit("/", 1)[1],
+                joliet_path=path,
+            )
+        iso.add_eltorito(
+            iso9660_name("/isolinux/isolinux.bin"),
+            bootcatfile=iso9660_name("/isolinux/boot.cat"),
+            rr_bootcatname="boot.cat",
+            joliet_bootcatfile="/isolinux/boot.cat",
+            boot_load_size=4,
+            boot_info_table=True,
+        )
+        partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+        try:
+            iso.write(str(partial))
+            iso.close()
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
+    return dest
+
+
+def iso9660_name(path: str) -> str:
+    """``/isolinux/isolinux.bin`` -> ``/ISOLINUX/ISOLINUX.BIN;1``, ``/vmlinuz`` ->
+    ``/VMLINUZ.;1`` (level 1: 8.3 upper case; ``-`` becomes ``_``)."""
+    parts = path.strip("/").upper().replace("-", "_").split("/")
+    *dirs, name = parts
+    stem, _, ext = name.partition(".")
+    return "/" + "/".join([*dirs, f"{stem[:8]}.{ext[:3]};1"])
+
+
+def ensure_iso(cache_dir: Path) -> Path:
+    """The cached live ISO ``cache_dir/cirros-pocketstack-live-<recipe hash>.iso``, built
+    if missing (same recipe hash and lock as :func:`ensure_image`). Raises GuestBuildError."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    iso = cache_dir / f"{ISO_PREFIX}{recipe_hash()}.iso"
+    if iso.exists():
+        return iso
+    with (cache_dir / ".guest-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not iso.exists():
+            build_iso(iso, work_dir=cache_dir)
+    return iso
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pocketstack.guest.build DEST``: build the image at DEST, print size and time."""
+    """``python -m pocketstack.guest.build DEST``: build the qcow2 image (or the live ISO when
+    DEST ends in ``.iso``) at DEST, print size and time."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m pocketstack.guest.build DEST.qcow2", file=sys.stderr)
+        print("usage: python -m pocketstack.guest.build DEST.qcow2|DEST.iso", file=sys.stderr)
         return 2
     start = time.monotonic()
+    builder = build_iso if args[0].endswith(".iso") else build_image
     try:
-        dest = build_image(Path(args[0]))
+        dest = builder(Path(args[0]))
     except GuestBuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
