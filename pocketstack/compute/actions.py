@@ -117,6 +117,20 @@ def _find_action(session: Session, instance_uuid: str, request_id: str) -> Insta
     ).first()
 
 
+def pending_request_id(db: Database, instance_uuid: str) -> str | None:
+    """The request id of the server's newest unfinished action (None when all finished)."""
+    with db.reader() as s:
+        return s.scalars(
+            sa.select(InstanceAction.request_id)
+            .where(
+                InstanceAction.instance_uuid == instance_uuid,
+                InstanceAction.finish_time.is_(None),
+            )
+            .order_by(InstanceAction.id.desc())
+            .limit(1)
+        ).first()
+
+
 @contextlib.contextmanager
 def event(
     db: Database, ctx: RequestContext, instance_uuid: str, name: str, host: str | None = None

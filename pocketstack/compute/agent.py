@@ -12,9 +12,11 @@ sync (a guest that died turns its server SHUTOFF; a stopped server found running
 off), and reconciliation (guests the database does not want on this host are destroyed).
 Start-up runs the same reconciliation and also settles what a killed agent left mid-way:
 spawning -> ERROR ("Build interrupted by a compute restart"), deleting -> finished,
-powering/rebooting -> whatever the driver reports. A restart after ``kill -9`` converges by
-this path; guests left running by a stop without ``shutdown_instances`` are re-adopted
-(drivers without real guests, like ``fake``, get theirs re-created from the stored specs).
+powering-off/powering-on/rebooting -> the action is carried out (as Nova's ``_init_instance``
+does; a cast sent while the agent was down waits in its queue and is then ignored). A
+restart after ``kill -9`` converges by this path; guests left running by a stop without
+``shutdown_instances`` are re-adopted (drivers without real guests, like ``fake``, get
+theirs re-created from the stored specs).
 """
 
 from __future__ import annotations
@@ -357,7 +359,7 @@ class ComputeAgent:
             if (
                 inst.uuid in present
                 or not inst.spec
-                or inst.task_state is not None
+                or inst.task_state not in (None, *_POWER_TASKS)
                 or inst.vm_state not in (states.ACTIVE, states.STOPPED)
             ):
                 continue
@@ -376,13 +378,19 @@ class ComputeAgent:
         elif inst.task_state == states.DELETING:
             self.terminate_instance(ctx, inst.uuid)
         elif inst.task_state in _POWER_TASKS:
-            power = self.driver.get_power_state(inst.uuid)
-            vm_state = states.ACTIVE if power == PowerState.RUNNING else states.STOPPED
-            actions.update_instance(
-                self.db,
-                inst.uuid,
-                {"task_state": inst.task_state},
-                vm_state=vm_state,
-                task_state=None,
-                power_state=int(power),
-            )
+            self._resume_power_task(inst)
+
+    def _resume_power_task(self, inst: Instance) -> None:
+        """Carry out a stop/start/reboot that a killed agent left running or that was cast
+        while the agent was away (its message, still queued, then finds the task done and
+        is ignored), under the request id of the user's action so it gets finished."""
+        LOG.warning(
+            "%s of %s was pending or interrupted; carrying it out", inst.task_state, inst.uuid
+        )
+        ctx = RequestContext.system(actions.pending_request_id(self.db, inst.uuid))
+        if inst.task_state == states.POWERING_OFF:
+            self.stop_instance(ctx, inst.uuid)
+        elif inst.task_state == states.POWERING_ON:
+            self.start_instance(ctx, inst.uuid)
+        else:
+            self.reboot_instance(ctx, inst.uuid, hard=inst.task_state == states.REBOOTING_HARD)
