@@ -308,6 +308,120 @@ def up_process(tmp_path):
         shutil.rmtree(up.state_dir, ignore_errors=True)
 
 
+class DistributedCloud:
+    """``pocketstack controller`` and ``pocketstack compute`` as separate processes on a
+    fresh PostgreSQL database and RabbitMQ virtual host, each of which a test can kill -9
+    and start again (distributed crash-recovery tests), whatever ``POCKETSTACK_TEST_MODE``.
+
+    ``close()`` stops both, kills the QEMU guests of ``state_dir``, drops the database and
+    the virtual host and removes ``state_dir``.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        driver: str = "fake",
+        extra: list[str] | None = None,
+        hostname: str = "compute1",
+    ):
+        self.state_dir = state_dir
+        self.hostname = hostname
+        self.name = f"pstest_{uuid.uuid4().hex[:10]}"
+        self.port = free_port()
+        self.flags = _common_flags(state_dir, self.port, driver) + list(extra or [])
+        self.flags += [
+            "--database",
+            f"{PG_ADMIN_URL}/{self.name}",
+            "--transport",
+            f"{AMQP_URL}/{self.name}",
+        ]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
+        self.controller: subprocess.Popen | None = None
+        self.compute: subprocess.Popen | None = None
+        self.cloud = RunningCloud(f"http://127.0.0.1:{self.port}", state_dir, [])
+        self._backends = False
+
+    def _create_backends(self) -> None:
+        subprocess.run(
+            ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {self.name}"],
+            check=True,
+            capture_output=True,
+        )
+        self._backends = True
+        _rabbitmqctl("add_vhost", self.name)
+        _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+
+    def _procs(self) -> list[subprocess.Popen]:
+        return [p for p in (self.controller, self.compute) if p is not None]
+
+    def start_controller(self) -> RunningCloud:
+        """Start the controller (the first time: on a new database and virtual host)."""
+        if not self._backends:
+            self._create_backends()
+        self.controller = _start(["controller", *self.flags], self.env)
+        _wait_ready(self.controller, "ready in", 180)
+        self.cloud.procs = self._procs()
+        return self.cloud
+
+    def start_compute(self, wait_up: bool = True) -> None:
+        """Start the compute agent; with ``wait_up``, until a compute service is ``up``."""
+        self.compute = _start(["compute", *self.flags, "--hostname", self.hostname], self.env)
+        _wait_ready(self.compute, "ready", 60)
+        self.cloud.procs = self._procs()
+        if wait_up:
+            _wait_compute_up(self.cloud)
+
+    def start(self) -> RunningCloud:
+        """Controller, then compute agent, then wait for the agent to be ``up``."""
+        self.start_controller()
+        self.start_compute()
+        return self.cloud
+
+    def kill9_controller(self) -> None:
+        assert self.controller is not None
+        self.controller.kill()
+        self.controller.wait()
+
+    def kill9_compute(self) -> None:
+        assert self.compute is not None
+        self.compute.kill()
+        self.compute.wait()
+
+    def close(self) -> None:
+        _stop(self._procs())
+        for pid in qemu_pids(self.state_dir):
+            os.kill(pid, 9)
+        if self._backends:
+            subprocess.run(
+                [
+                    "psql",
+                    PG_ADMIN_URL + "/postgres",
+                    "-c",
+                    f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
+                ],
+                capture_output=True,
+            )
+            subprocess.run(
+                ["rabbitmqctl", "delete_vhost", self.name], capture_output=True, timeout=60
+            )
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def distributed_cloud(tmp_path):
+    """Factory of ``DistributedCloud``s (not started); closes them all after the test."""
+    made: list[DistributedCloud] = []
+
+    def factory(driver: str = "fake", extra: list[str] | None = None) -> DistributedCloud:
+        dc = DistributedCloud(tmp_path / f"dstate{len(made)}", driver, extra)
+        made.append(dc)
+        return dc
+
+    yield factory
+    for dc in made:
+        dc.close()
+
+
 @pytest.fixture(scope="session")
 def running_cloud(tmp_path_factory):
     """The whole cloud with the fake driver, shared by the session's API tests."""
