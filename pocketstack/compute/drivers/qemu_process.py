@@ -294,6 +294,7 @@ def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[
     """
     uuid = spec["uuid"]
     is_iso = spec["image"].get("disk_format") == "iso"
+    machine = machine_type(spec)
     memory = int(spec.get("memory_mb") or MIN_USEFUL_MEMORY_MB)
     if memory < MIN_USEFUL_MEMORY_MB:
         LOG.warning("instance %s: %d MB of RAM; guests under ~96 MB print nothing", uuid, memory)
@@ -303,9 +304,8 @@ def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[
         NAME_PREFIX + uuid,
         "-uuid",
         uuid,
-        # ISO images boot from an IDE CD, which needs the pc machine (q35's is AHCI).
         "-M",
-        ("pc" if is_iso else "q35") + ",graphics=off",
+        machine + ",graphics=off",
         "-accel",
         accel,
         "-cpu",
@@ -340,7 +340,22 @@ def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[
     return cmd
 
 
+def machine_type(spec: InstanceSpec) -> str:
+    """The QEMU machine: the image property ``hw_machine_type`` (as in Nova: ``pc``, ``q35``
+    or a versioned name such as ``pc-i440fx-7.2``), else ``q35``.
+
+    Raises:
+        DriverError: a value that is not a plain machine name.
+    """
+    props = spec["image"].get("properties") or {}
+    machine = str(props.get("hw_machine_type") or "q35")
+    if not re.fullmatch(r"(pc|q35|pc-i440fx-[0-9.]+|pc-q35-[0-9.]+)", machine):
+        raise DriverError(f"unsupported hw_machine_type {machine!r} (use pc or q35)")
+    return machine
+
+
 def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[str]:
+    """Root disk (virtio), the ISO as a CD booted first, the config drive (virtio)."""
     args = [
         "-drive",
         f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
@@ -352,7 +367,9 @@ def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[s
             "-drive",
             f"file={spec['image']['path']},if=none,id=cd0,media=cdrom,format=raw,readonly=on",
             "-device",
-            "ide-cd,drive=cd0,bootindex=0",
+            # ide.0: port 0 of q35's AHCI controller, or the pc machine's primary IDE
+            # channel; SeaBIOS boots El Torito CDs from either (AHCI is the faster one).
+            "ide-cd,drive=cd0,bus=ide.0,bootindex=0",
         ]
     if paths.config.exists():
         args += [

@@ -54,12 +54,23 @@ def test_command_line_q35_virtio_daemonized(tmp_path):
     assert "socket,id=qmp,path=qmp.sock,server=on,wait=off" in cmd
 
 
-def test_command_line_iso_boots_ide_cd_on_pc(tmp_path):
+def test_command_line_iso_boots_a_cd_on_q35_ahci(tmp_path):
     spec = _spec(image={"disk_format": "iso", "path": "/img/x.iso"})
     cmd = qp.build_command(spec, qp.InstancePaths(tmp_path / "u-1"), "kvm")
-    assert ("-M", "pc,graphics=off") in _opts(cmd) and ("-cpu", "host") in _opts(cmd)
-    assert "ide-cd,drive=cd0,bootindex=0" in cmd
+    assert ("-M", "q35,graphics=off") in _opts(cmd) and ("-cpu", "host") in _opts(cmd)
+    assert "ide-cd,drive=cd0,bus=ide.0,bootindex=0" in cmd
     assert "virtio-blk-pci,drive=root,bootindex=1" in cmd
+
+
+def test_command_line_machine_from_hw_machine_type(tmp_path):
+    paths = qp.InstancePaths(tmp_path / "u-1")
+    spec = _spec(
+        image={"disk_format": "iso", "path": "/x", "properties": {"hw_machine_type": "pc"}}
+    )
+    assert ("-M", "pc,graphics=off") in _opts(qp.build_command(spec, paths, "tcg"))
+    spec["image"]["properties"]["hw_machine_type"] = "pc,accel=kvm"
+    with pytest.raises(DriverError):
+        qp.build_command(spec, paths, "tcg")
 
 
 def test_command_line_tap_and_unknown_vif(tmp_path):

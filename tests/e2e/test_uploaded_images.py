@@ -1,0 +1,163 @@
+"""Images a user uploads boot like the default guest (issue 2, section 6), end to end through the
+real ``openstack`` CLI with the qemu driver:
+
+- the default guest converted to **raw** (``--disk-format raw``) boots to its ready line and
+  runs user_data;
+- the guest's live **ISO** (``--disk-format iso``, booted as a CD, a blank root disk attached)
+  boots to the ready line with the server's hostname and runs user_data;
+- a qcow2 with nothing bootable on it: the server is ACTIVE (the hypervisor runs it; what the
+  guest does is the guest's business, as in Nova) and its console log shows SeaBIOS's
+  boot failure.
+
+Each test starts a cloud of its own, deletes its servers and images and checks that no QEMU
+process or instance directory is left; the fixtures remove the state and temp directories.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pocketstack.bootstrap import guest_cache_dir
+from pocketstack.guest.build import ensure_image, ensure_iso
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs QEMU"),
+]
+
+USER_DATA = "#!/bin/sh\necho UPLOADED-USERDATA-$(hostname)\n"
+
+
+def _upload(cloud, path: Path, disk_format: str, name: str) -> dict:
+    return cloud.openstack(
+        "image",
+        "create",
+        "--disk-format",
+        disk_format,
+        "--container-format",
+        "bare",
+        "--file",
+        str(path),
+        name,
+    )
+
+
+def _create(cloud, image: str, name: str, tmp_path: Path) -> tuple[dict, float]:
+    """``server create`` (no ``--wait``: the console is watched from the start) with the test
+    user_data; (server, monotonic start time)."""
+    user_data = tmp_path / "user_data.sh"
+    user_data.write_text(USER_DATA)
+    started = time.monotonic()
+    server = cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        image,
+        "--network",
+        "private",
+        "--user-data",
+        str(user_data),
+        name,
+    )
+    return server, started
+
+
+def _wait_active(cloud, name: str, timeout: float = 90.0) -> dict:
+    deadline = time.monotonic() + timeout
+    server: dict = {}
+    while time.monotonic() < deadline:
+        server = cloud.openstack("server", "show", name)
+        if server["status"] in ("ACTIVE", "ERROR"):
+            break
+        time.sleep(0.5)
+    assert server.get("status") == "ACTIVE", server
+    return server
+
+
+def _wait_console_file(cloud, server_id: str, text: str, timeout: float = 90.0) -> float:
+    """Poll the instance's console.log file (fine-grained timing); monotonic time seen."""
+    log = cloud.state_dir / "instances" / server_id / "console.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text.encode() in log.read_bytes():
+            # QEMU writes its pidfile as it starts: the guest's own boot time.
+            boot = time.time() - log.with_name("pid").stat().st_mtime
+            print(f"\n{text!r}: {boot:.1f} s after QEMU started")
+            return time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in {log}:\n{log.read_bytes()[-3000:]!r}")
+
+
+def _console(cloud, server: str) -> str:
+    return cloud.openstack("console", "log", "show", server, json_output=False)
+
+
+def _delete_all(cloud, servers: list[dict], images: list[str]) -> None:
+    for server in servers:
+        cloud.openstack("server", "delete", "--wait", server["id"], json_output=False)
+        assert not (cloud.state_dir / "instances" / server["id"]).exists()
+    for image in images:
+        cloud.openstack("image", "delete", image, json_output=False)
+    out = subprocess.run(["pgrep", "-af", "qemu-system"], capture_output=True, text=True).stdout
+    assert str(cloud.state_dir) not in out
+
+
+def _boots_to_ready(cloud, tmp_path, image_file: Path, disk_format: str, name: str) -> None:
+    image = _upload(cloud, image_file, disk_format, f"my{disk_format}")
+    servers: list[dict] = []
+    try:
+        server, started = _create(cloud, image["id"], name, tmp_path)
+        servers.append(server)
+        ready = _wait_console_file(cloud, server["id"], f"pocketstack guest {name} ready")
+        print(f"{disk_format}: create -> ready line {ready - started:.1f} s")
+        _wait_active(cloud, name)
+        log = _console(cloud, name)
+        assert f"pocketstack guest {name} ready" in log
+        assert f"UPLOADED-USERDATA-{name}" in log
+        fixed_ip = cloud.openstack("server", "show", name)["addresses"]["private"][0]
+        assert f"eth0 ip {fixed_ip} " in log
+    finally:
+        _delete_all(cloud, servers, [image["id"]])
+
+
+def test_raw_upload_of_the_guest_boots(cloud_launcher, tmp_path):
+    raw = tmp_path / "guest.raw"
+    qcow2 = ensure_image(guest_cache_dir())
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(qcow2), str(raw)], check=True)
+    try:
+        with cloud_launcher(tmp_path / "state", driver="qemu") as cloud:
+            _boots_to_ready(cloud, tmp_path, raw, "raw", "rawvm")
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def test_live_iso_upload_boots_from_cd(cloud_launcher, tmp_path):
+    iso = ensure_iso(guest_cache_dir())
+    with cloud_launcher(tmp_path / "state", driver="qemu") as cloud:
+        _boots_to_ready(cloud, tmp_path, iso, "iso", "isovm")
+
+
+def test_unbootable_qcow2_runs_and_shows_the_bios_boot_failure(cloud_launcher, tmp_path):
+    blank = tmp_path / "blank.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(blank), "64M"], check=True)
+    with cloud_launcher(tmp_path / "state", driver="qemu") as cloud:
+        image = _upload(cloud, blank, "qcow2", "blank")
+        servers: list[dict] = []
+        try:
+            server, _ = _create(cloud, image["id"], "blankvm", tmp_path)
+            servers.append(server)
+            _wait_console_file(cloud, server["id"], "Boot failed: not a bootable disk")
+            _wait_active(cloud, "blankvm")
+            log = _console(cloud, "blankvm")
+            assert "SeaBIOS" in log and "Boot failed: not a bootable disk" in log
+            assert "pocketstack guest" not in log
+            assert cloud.openstack("server", "show", "blankvm")["status"] == "ACTIVE"
+        finally:
+            _delete_all(cloud, servers, [image["id"]])
