@@ -9,6 +9,15 @@ config drive as a second (read-only) disk. A ``virtio-rng-pci`` device is option
 it the first SSH host key is ready about a second after the ready line. Root is a persistent
 ext4 partition (``/dev/vda2``).
 
+The same guest as a live CD: :func:`pocketstack.guest.build.ensure_iso` /
+:func:`~pocketstack.guest.build.build_iso` (``python -m pocketstack.guest.build DEST.iso``),
+an El Torito ISO (ISOLINUX, volume label ``POCKETSTACK_LIVE``) whose initramfs holds the
+whole userland and runs it from RAM (``pocketstack.live`` on the kernel command line). Same
+boot scripts and console lines, preceded by ``pocketstack guest: live boot, running from
+RAM``; nothing persists (the boot counter restarts at 1, user_data runs at every boot). It
+boots from a CD (IDE or AHCI) with any blank disks attached; upload it with
+``--disk-format iso``.
+
 What the guest does at each boot (``files/rcS``); every line goes to the serial console::
 
     pocketstack guest: boot <N>                      (a persistent boot counter)
