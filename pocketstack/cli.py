@@ -17,6 +17,7 @@ import argparse
 import fcntl
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -97,6 +98,10 @@ def _lock(conf: Config, name: str) -> TextIO:
     return f
 
 
+def _ignore_signal(_signum: int, _frame: Any) -> None:
+    """A handler that does nothing (see ``_serve``)."""
+
+
 def _serve(conf: Config, cloud: Any, on_ready: Callable[[], None]) -> None:
     """Serve the API with uvicorn until SIGINT/SIGTERM; call ``on_ready`` once listening."""
     import uvicorn
@@ -128,7 +133,16 @@ def _serve(conf: Config, cloud: Any, on_ready: Callable[[], None]) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = 64
         await server.serve()
 
-    anyio.run(run)
+    # Once shut down, uvicorn raises again the signal that stopped it: with the default
+    # handlers a SIGINT became a KeyboardInterrupt traceback (exit status -2) and a SIGTERM
+    # killed the process before the caller's clean-up (guests, bus, database) ran. Absorb
+    # that re-raise; a further Ctrl-C during the clean-up interrupts it as usual.
+    previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        anyio.run(run)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if not server.started:
         raise SystemExit(f"pocketstack: could not listen on {conf.host}:{conf.port}")
 
@@ -189,8 +203,6 @@ def cmd_controller(conf: Config) -> None:
 
 def cmd_compute(conf: Config) -> None:
     """The compute agent of this host until SIGINT/SIGTERM."""
-    import signal
-
     from pocketstack.common.bus import connect
     from pocketstack.common.db import Database
     from pocketstack.service import ComputeHost
