@@ -131,6 +131,18 @@ def pending_request_id(db: Database, instance_uuid: str) -> str | None:
         ).first()
 
 
+def has_event(db: Database, instance_uuid: str, name: str) -> bool:
+    """True when any action of the server recorded the step ``name`` (e.g. ``EV_SPAWN``)."""
+    with db.reader() as s:
+        found = s.scalars(
+            sa.select(InstanceActionEvent.id)
+            .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
+            .where(InstanceAction.instance_uuid == instance_uuid, InstanceActionEvent.event == name)
+            .limit(1)
+        ).first()
+    return found is not None
+
+
 @contextlib.contextmanager
 def event(
     db: Database, ctx: RequestContext, instance_uuid: str, name: str, host: str | None = None

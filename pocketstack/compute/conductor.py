@@ -17,8 +17,10 @@ The agent reaches other services only through the conductor: ``instance_build_fa
 
 Recovery on ``start()``: servers left building in a controller step (the process died
 mid-way) go to ERROR with a fault and their claims/ports are released; servers left deleting
-without a host are finished. Caveat: with several controllers, a restarting controller also
-fails builds another controller is running at that moment.
+without a host are finished; servers handed to an agent (``spawning``) whose spawn has not
+begun get their ``build_and_run_instance`` cast again (the process may have died between
+recording the hand-over and sending it). Caveat: with several controllers, a restarting
+controller also fails builds another controller is running at that moment.
 """
 
 from __future__ import annotations
@@ -294,6 +296,30 @@ class Conductor:
             else:
                 LOG.warning("build of %s was interrupted; setting ERROR", inst.uuid)
                 fail_build(self.cloud, ctx, inst.uuid, CONTROLLER_INTERRUPTED)
+        self._resend_spawns()
+
+    def _resend_spawns(self) -> None:
+        """Cast again the spawns a dead controller may have recorded but not sent: servers
+        ``spawning`` whose agent has not begun (no spawn step yet). The agent ignores the
+        duplicate of a message it also receives (it spawns only while ``spawning``)."""
+        with self.db.reader() as s:
+            waiting = list(
+                s.scalars(
+                    sa.select(Instance).where(
+                        Instance.deleted.is_(False),
+                        Instance.vm_state == states.BUILDING,
+                        Instance.task_state == states.SPAWNING,
+                        Instance.host.is_not(None),
+                    )
+                )
+            )
+        for inst in waiting:
+            if not inst.spec or actions.has_event(self.db, inst.uuid, actions.EV_SPAWN):
+                continue
+            LOG.info("sending the spawn of %s to %s again", inst.uuid, inst.host)
+            ctx = RequestContext.system(actions.pending_request_id(self.db, inst.uuid))
+            spec = {**inst.spec, "auth_token": None}
+            self.agents.build_and_run_instance(ctx, str(inst.host), spec)
 
     def finish_deletes_on_down_hosts(self) -> None:
         """Finish deletes whose host's compute service is down (its agent will remove the

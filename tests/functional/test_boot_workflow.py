@@ -302,3 +302,45 @@ def test_fake_guests_are_recreated_after_a_process_restart(env):
     assert env.driver.get_power_state(stopped.uuid) == PowerState.SHUTDOWN
     assert server(env, running.uuid).vm_state == states.ACTIVE
     assert server(env, stopped.uuid).vm_state == states.STOPPED
+
+
+def test_conductor_restart_resends_a_spawn_it_recorded_but_never_sent(env):
+    env.agent.stop()
+    env.bus._endpoints.pop(env.agent.target, None)  # the in-process bus has no unserve
+    (vm,) = boot(env)  # handed to node1 (spawning), but the cast finds no agent: lost
+    wait_for(lambda: server(env, vm.uuid).task_state == states.SPAWNING, what="spawning")
+    env.bus.serve(env.agent.target, env.agent)  # the agent is back, nothing arrives
+    time.sleep(0.3)
+    assert server(env, vm.uuid).task_state == states.SPAWNING
+    env.conductor.stop()
+    env.conductor = Conductor(env.cloud)
+    env.conductor.start()
+    wait_status(env, vm.uuid, "ACTIVE")
+    assert vm.uuid in env.driver.list_instances()
+    events = env.cloud.compute.actions.list(DEMO, vm.uuid)
+    assert all(a.finish_time for a in events)
+
+
+def test_agent_restart_carries_out_power_actions_cast_while_it_was_away(env):
+    (running,) = boot(env, name="running")
+    (stopped,) = boot(env, name="stopped")
+    wait_status(env, running.uuid, "ACTIVE")
+    wait_status(env, stopped.uuid, "ACTIVE")
+    env.cloud.compute.servers.stop(DEMO, stopped.uuid)
+    wait_status(env, stopped.uuid, "SHUTOFF")
+    env.agent.stop()
+    env.bus._endpoints.pop(env.agent.target, None)
+    env.cloud.compute.servers.stop(DEMO, running.uuid)  # accepted; the agent is away
+    env.cloud.compute.servers.start(DEMO, stopped.uuid)
+    assert server(env, running.uuid).task_state == states.POWERING_OFF
+    env.driver = FakeDriver(env.conf)  # a new process
+    env.agent = ComputeAgent(env.conf, env.db, env.bus, env.driver)
+    env.agent.start()
+    row = server(env, running.uuid)
+    assert (row.vm_state, row.task_state) == (states.STOPPED, None)
+    assert env.driver.get_power_state(running.uuid) == PowerState.SHUTDOWN
+    row = server(env, stopped.uuid)
+    assert (row.vm_state, row.task_state) == (states.ACTIVE, None)
+    assert env.driver.get_power_state(stopped.uuid) == PowerState.RUNNING
+    for uuid in (running.uuid, stopped.uuid):  # the user's stop/start actions are finished
+        assert all(a.finish_time for a in env.cloud.compute.actions.list(DEMO, uuid))
