@@ -145,20 +145,22 @@ class ComputeAgent:
                 self._spawn_failed(ctx, uuid, _message(exc))
                 return
             power = self.driver.get_power_state(uuid)
-            if not actions.update_instance(
-                self.db,
-                uuid,
-                {"task_state": states.SPAWNING},
-                vm_state=states.ACTIVE,
-                task_state=None,
-                power_state=int(power),
-                launched_at=utcnow(),
-                spec=spec,
-            ):
+            with self.db.transaction() as s:  # ACTIVE and the finished action together
+                active = actions.update_instance(
+                    s,
+                    uuid,
+                    {"task_state": states.SPAWNING},
+                    vm_state=states.ACTIVE,
+                    task_state=None,
+                    power_state=int(power),
+                    launched_at=utcnow(),
+                    spec=spec,
+                )
+                if active:
+                    actions.finish_action(s, ctx, uuid)
+            if not active:
                 LOG.info("%s was deleted while spawning; destroying the guest", uuid)
                 self.driver.destroy(uuid)
-                return
-            actions.finish_action(self.db, ctx, uuid)
 
     def _spawn_failed(self, ctx: RequestContext, uuid: str, message: str) -> None:
         LOG.warning("spawn of %s failed: %s", uuid, message)
@@ -260,15 +262,16 @@ class ComputeAgent:
                 return
             power = self.driver.get_power_state(uuid)
             vm_state = states.ACTIVE if power == PowerState.RUNNING else states.STOPPED
-            actions.update_instance(
-                self.db,
-                uuid,
-                {"task_state": task},
-                vm_state=vm_state,
-                task_state=None,
-                power_state=int(power),
-            )
-            actions.finish_action(self.db, ctx, uuid)
+            with self.db.transaction() as s:  # the new state and the finished action together
+                actions.update_instance(
+                    s,
+                    uuid,
+                    {"task_state": task},
+                    vm_state=vm_state,
+                    task_state=None,
+                    power_state=int(power),
+                )
+                actions.finish_action(s, ctx, uuid)
 
     def get_console_output(
         self, ctx: RequestContext, instance_uuid: str, length: int | None = None

@@ -110,7 +110,7 @@ def finish_delete(cloud: Any, ctx: RequestContext, instance_uuid: str) -> None:
         inst.task_state = None
         inst.power_state = 0
         inst.updated_at = now
-    actions.finish_action(cloud.db, ctx, instance_uuid)
+        actions.finish_action(s, ctx, instance_uuid)  # visible together with the delete
 
 
 def fail_build(
