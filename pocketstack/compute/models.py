@@ -146,7 +146,7 @@ class InstanceActionEvent(Base):
 
 
 class Service(TimestampMixin, Base):
-    """A running binary on a host (``pocketstack-compute`` on ``node1``) with its heartbeat."""
+    """A running binary on a host (``nova-compute`` on ``node1``) with its heartbeat."""
 
     __tablename__ = "services"
     __table_args__ = (sa.UniqueConstraint("host", "binary"),)

@@ -293,6 +293,10 @@ def test_hosts_zones_limits(running_cloud):
     services = running_cloud.openstack("compute", "service", "list", cloud=ADMIN)
     (svc,) = [s for s in services if s["Host"] == hypervisors[0]["Hypervisor Hostname"]]
     assert (svc["Status"], svc["State"]) == ("enabled", "up")
+    filtered = running_cloud.openstack(
+        "compute", "service", "list", "--service", "nova-compute", cloud=ADMIN
+    )
+    assert svc["ID"] in [s["ID"] for s in filtered]  # Nova's binary name, as scripts expect
     assert "403" in _fails(running_cloud, "compute", "service", "list")
     running_cloud.openstack(
         "compute",

@@ -17,7 +17,9 @@ from pocketstack.compute.models import ComputeNode, Service
 from pocketstack.compute.scheduler.claims import recompute_usage
 from pocketstack.compute.scheduler.host_state import HostState, arch_from_cpu_info
 
-COMPUTE_BINARY = "pocketstack-compute"
+#: The compute agent's service binary. Nova's name, because clients and automation filter
+#: on it (``openstack compute service list --service nova-compute``, Ansible, Terraform).
+COMPUTE_BINARY = "nova-compute"
 
 
 def report_service(
@@ -126,7 +128,7 @@ def _host_state(node: ComputeNode, svc: Service | None, conf: Any) -> HostState:
 def list_host_states(db: Database, conf: Any) -> list[HostState]:
     """Every compute node with its compute service's state, ordered by host name.
 
-    A node without a ``pocketstack-compute`` service row is listed as disabled and down.
+    A node without a ``nova-compute`` service row is listed as disabled and down.
     """
     with db.reader() as s:
         rows = s.execute(

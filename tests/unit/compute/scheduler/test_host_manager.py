@@ -36,7 +36,7 @@ def test_report_service_creates_then_counts_heartbeats(db):
     host_manager.report_service(db, "node1", availability_zone="zone-a")
     second = service(db, "node1")
     assert (first.binary, first.topic, first.availability_zone) == (
-        "pocketstack-compute",
+        "nova-compute",
         "compute",
         "zone-a",
     )
