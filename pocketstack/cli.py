@@ -224,6 +224,7 @@ def cmd_compute(conf: Config) -> None:
 
 
 def cmd_db_upgrade(conf: Config) -> None:
+    """Migrate ``conf.database`` to the newest Alembic revision (idempotent)."""
     from pocketstack.common.db import Database
 
     Database(conf.database).upgrade()
@@ -231,6 +232,7 @@ def cmd_db_upgrade(conf: Config) -> None:
 
 
 def cmd_guest_image(conf: Config) -> None:
+    """Print the path of the cached guest image, building it first if needed."""
     from pocketstack.bootstrap import guest_cache_dir
     from pocketstack.guest.build import ensure_image
 

@@ -109,9 +109,11 @@ class Controller:
         self.conductor = Conductor(self.cloud)
 
     def start(self) -> None:
+        """Serve the conductor on the bus and start its recovery and periodic tasks."""
         self.conductor.start()
 
     def stop(self) -> None:
+        """Stop the conductor's periodic tasks."""
         self.conductor.stop()
 
 
@@ -125,9 +127,11 @@ class ComputeHost:
         self.agent = ComputeAgent(conf, db, bus, load_driver(conf.compute_driver, conf))
 
     def start(self) -> None:
+        """Reconcile this host's guests, report it, then serve ``compute.<host>`` on the bus."""
         self.agent.start()
 
     def stop(self) -> None:
+        """Stop the agent; guests keep running unless ``conf.shutdown_instances``."""
         self.agent.stop()
 
 

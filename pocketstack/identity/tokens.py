@@ -88,6 +88,7 @@ class TokenPayload:
     app_cred_id: str | None = None
 
     def pack(self) -> bytes:
+        """The compact JSON sealed in the Fernet token (keys u, m, e, i, a, p, d, c)."""
         data: dict[str, Any] = {
             "u": self.user_id,
             "m": self.methods,
@@ -102,6 +103,7 @@ class TokenPayload:
 
     @classmethod
     def unpack(cls, raw: bytes) -> TokenPayload:
+        """Inverse of ``pack``; raises KeyError/ValueError on a malformed payload."""
         d = json.loads(raw)
         return cls(
             user_id=d["u"],

@@ -67,6 +67,7 @@ def token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str, An
 
 
 def domain(req: ApiRequest, d: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a domain (Keystone API reference)."""
     return {
         "id": d.id,
         "name": d.name,
@@ -79,6 +80,7 @@ def domain(req: ApiRequest, d: Any) -> dict[str, Any]:
 
 
 def project(req: ApiRequest, p: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a project (Keystone API reference)."""
     return {
         "id": p.id,
         "name": p.name,
@@ -94,6 +96,7 @@ def project(req: ApiRequest, p: Any) -> dict[str, Any]:
 
 
 def user(req: ApiRequest, u: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a user (never the password) (Keystone API reference)."""
     out = {
         "id": u.id,
         "name": u.name,
@@ -111,6 +114,7 @@ def user(req: ApiRequest, u: Any) -> dict[str, Any]:
 
 
 def group(req: ApiRequest, g: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a group (Keystone API reference)."""
     return {
         "id": g.id,
         "name": g.name,
@@ -121,6 +125,7 @@ def group(req: ApiRequest, g: Any) -> dict[str, Any]:
 
 
 def role(req: ApiRequest, r: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a role (Keystone API reference)."""
     return {
         "id": r.id,
         "name": r.name,
@@ -132,6 +137,7 @@ def role(req: ApiRequest, r: Any) -> dict[str, Any]:
 
 
 def role_ref(req: ApiRequest, r: Any) -> dict[str, Any]:
+    """A role reference ``{id, name, links}`` in tokens and assignments (Keystone v3)."""
     return {"id": r.id, "name": r.name, "links": _link(req, f"roles/{r.id}")}
 
 
@@ -156,6 +162,7 @@ def assignment(req: ApiRequest, a: dict[str, Any]) -> dict[str, Any]:
 
 
 def region(req: ApiRequest, r: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a region (Keystone API reference)."""
     return {
         "id": r.id,
         "description": r.description,
@@ -165,6 +172,7 @@ def region(req: ApiRequest, r: Any) -> dict[str, Any]:
 
 
 def service(req: ApiRequest, s: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a service (Keystone API reference)."""
     out = {
         "id": s.id,
         "type": s.type,
@@ -178,6 +186,7 @@ def service(req: ApiRequest, s: Any) -> dict[str, Any]:
 
 
 def endpoint(req: ApiRequest, e: Any) -> dict[str, Any]:
+    """The Identity v3 API view of a endpoint (Keystone API reference)."""
     return {
         "id": e.id,
         "interface": e.interface,
@@ -193,6 +202,7 @@ def endpoint(req: ApiRequest, e: Any) -> dict[str, Any]:
 def app_cred(
     req: ApiRequest, c: Any, roles: list[dict[str, Any]], secret: str | None = None
 ) -> dict[str, Any]:
+    """The Identity v3 view of an application credential; ``secret`` only at creation."""
     out = {
         "id": c.id,
         "name": c.name,
