@@ -88,11 +88,23 @@ def build_app(cloud: Cloud) -> Starlette:
         app.router.routes.append(api.mount(app.state))
         mounted.append({"name": api.name, "url": cloud.conf.public_url + api.prefix})
 
-    async def root(_request: Request) -> JSONResponse:
+    async def root(request: Request) -> JSONResponse:
+        if request.method not in ("GET", "HEAD"):
+            return _plain_error(405, "Method Not Allowed", "Only GET is allowed here.")
         return JSONResponse({"pocketstack": {"services": mounted}})
 
-    app.router.add_route("/", root)
+    async def not_found(scope: Any, receive: Any, send: Any) -> None:
+        response = _plain_error(404, "Not Found", "The resource could not be found.")
+        await response(scope, receive, send)
+
+    app.router.add_route("/", root, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    app.router.default = not_found
     return app
+
+
+def _plain_error(status: int, title: str, message: str) -> JSONResponse:
+    """An error outside every service (unknown path or method), as JSON, not plain text."""
+    return JSONResponse({"code": status, "title": title, "message": message}, status_code=status)
 
 
 class Controller:

@@ -21,10 +21,9 @@ and a logged traceback, never a traceback in the body.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext, new_request_id
+from pocketstack.common.validation import BodySchema, load_json
 
 LOG = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ def error_body(style: str, err: errors.PocketError) -> dict[str, Any]:
         key = _COMPUTE_KEYS.get(err.status, "computeFault")
         return {key: {"code": err.status, "message": err.message}}
     if style == NETWORK:
-        return {"NeutronError": {"type": err.type_name, "message": err.message, "detail": ""}}
+        kind = getattr(err, "neutron_type", None) or err.type_name
+        return {"NeutronError": {"type": kind, "message": err.message, "detail": ""}}
     return {"code": err.status, "title": err.title, "message": err.message}
 
 
@@ -129,7 +130,16 @@ _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """One route before mounting; ``auth=False`` for version documents and token issue."""
+    """One route before mounting.
+
+    Attributes:
+        auth: False for version documents and token issue (no ``X-Auth-Token`` needed).
+        raw_body: the body is streamed to ``ApiRequest.body_file`` instead of parsed.
+        status: the status of a bare-dict answer.
+        schema: the request body's JSON schema (``pocketstack.common.validation``); every
+            route that takes a JSON body declares one.
+        content_types: media types the body may have; None means the service's default.
+    """
 
     method: str
     path: str
@@ -137,6 +147,8 @@ class RouteSpec:
     auth: bool = True
     raw_body: bool = False
     status: int = 200
+    schema: BodySchema | None = None
+    content_types: tuple[str, ...] | None = None
 
 
 def route(
@@ -147,9 +159,21 @@ def route(
     auth: bool = True,
     raw_body: bool = False,
     status: int = 200,
+    schema: Mapping[str, Any] | None = None,
+    content_types: Sequence[str] | None = None,
 ) -> RouteSpec:
-    """Declare a route; ``status`` is used when the handler returns a bare dict."""
-    return RouteSpec(method, path, handler, auth, raw_body, status)
+    """Declare a route; ``status`` is used when the handler returns a bare dict, ``schema``
+    is the body's JSON schema (compiled and checked now, so a broken one fails at import)."""
+    return RouteSpec(
+        method,
+        path,
+        handler,
+        auth,
+        raw_body,
+        status,
+        BodySchema(schema) if schema is not None else None,
+        tuple(content_types) if content_types is not None else None,
+    )
 
 
 class ServiceAPI:
@@ -162,6 +186,10 @@ class ServiceAPI:
         routes: ``RouteSpec``s; paths relative to the prefix, e.g. ``/v2.1/servers``.
         request_id_headers: headers that carry the request id back
             (Nova also sends ``X-Compute-Request-Id``).
+        content_types: media types a JSON body may be sent as (a request without
+            ``Content-Type`` is taken as JSON); a route may name others.
+        media_type_error: the error for a body in another type: 415 by default; Keystone
+            answers 400 ``ValidationError`` instead.
     """
 
     def __init__(
@@ -171,12 +199,16 @@ class ServiceAPI:
         style: str,
         routes: Sequence[RouteSpec],
         request_id_headers: Sequence[str] = ("X-Openstack-Request-Id",),
+        content_types: Sequence[str] = ("application/json",),
+        media_type_error: Callable[[str], errors.PocketError] | None = None,
     ):
         self.name = name
         self.prefix = prefix
         self.style = style
         self.specs = list(routes)
         self.request_id_headers = tuple(request_id_headers)
+        self.content_types = tuple(content_types)
+        self.media_type_error = media_type_error or _unsupported_media_type
         self._identity_url = "/identity"
 
     def mount(self, app_state: Any) -> Mount:
@@ -254,6 +286,8 @@ class ServiceAPI:
             ctx = dataclasses.replace(caller, request_id=request_id, auth_token=token)
         body: Any = None
         body_file = None
+        if request.method in ("POST", "PUT", "PATCH"):
+            self._check_media_type(request, spec)
         if spec.raw_body:
             body_file = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
             async for chunk in request.stream():
@@ -262,10 +296,9 @@ class ServiceAPI:
         elif request.method in ("POST", "PUT", "PATCH"):
             raw = await _read_limited(request, state.conf.max_request_body_size)
             if raw.strip():
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    raise errors.BadRequest("Malformed request body: not valid JSON.") from None
+                body = load_json(raw)
+            if spec.schema is not None:
+                spec.schema.validate(body)
         root = state.conf.public_url.rstrip("/")
         return ApiRequest(
             method=request.method,
@@ -280,6 +313,22 @@ class ServiceAPI:
             body_file=body_file,
             request_id=request_id,
         )
+
+    def _check_media_type(self, request: Request, spec: RouteSpec) -> None:
+        """Raise the service's media-type error for a body in a type the route doesn't take."""
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        accepted = spec.content_types if spec.content_types is not None else self.content_types
+        if media_type in accepted:
+            return
+        if media_type == "" and "application/json" in accepted:
+            return  # no Content-Type: JSON is assumed, as the OpenStack services do
+        if request.headers.get("content-length") == "0":
+            return  # no body at all: nothing to misread
+        raise self.media_type_error(media_type)
+
+
+def _unsupported_media_type(media_type: str) -> errors.PocketError:
+    return errors.UnsupportedMediaType(f"Unsupported Content-Type {media_type!r}.")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

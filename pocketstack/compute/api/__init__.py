@@ -100,4 +100,6 @@ API = ServiceAPI(
     COMPUTE,
     ROUTES,
     request_id_headers=("X-Compute-Request-Id", "X-Openstack-Request-Id"),
+    # Nova reads a text/plain body as JSON too; any other type is 415.
+    content_types=("application/json", "text/plain"),
 )

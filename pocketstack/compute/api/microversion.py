@@ -9,7 +9,7 @@ outside ``[MIN_VERSION, MAX_VERSION]`` is 406, a malformed one 400.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pocketstack.common import errors
@@ -101,6 +101,8 @@ def compute_route(
     *,
     status: int = 200,
     auth: bool = True,
+    schema: Mapping[str, Any] | None = None,
 ) -> RouteSpec:
-    """``route(...)`` for a Compute v2.1 handler (microversion-aware)."""
-    return route(method, path, versioned(handler, status), auth=auth, status=status)
+    """``route(...)`` for a Compute v2.1 handler (microversion-aware); ``schema`` is the
+    request body's JSON schema (see ``pocketstack.common.validation``)."""
+    return route(method, path, versioned(handler, status), auth=auth, status=status, schema=schema)

@@ -12,6 +12,8 @@ from pocketstack.image import policies  # noqa: F401 - registers the rules
 from pocketstack.image.api import images, members, versions
 
 _IMG = "/v2/images/{image_id}"
+#: Image data is octet-stream; a request without Content-Type is taken as such.
+_DATA = ("application/octet-stream", "")
 
 ROUTES = [
     route("GET", "/", versions.list_versions, auth=False),
@@ -24,11 +26,11 @@ ROUTES = [
     route("GET", "/v2/images", images.list_images),
     route("POST", "/v2/images", images.create_image),
     route("GET", _IMG, images.show_image),
-    route("PATCH", _IMG, images.update_image),
+    route("PATCH", _IMG, images.update_image, content_types=images.PATCH_TYPES),
     route("DELETE", _IMG, images.delete_image),
-    route("PUT", _IMG + "/file", images.upload_image, raw_body=True),
+    route("PUT", _IMG + "/file", images.upload_image, raw_body=True, content_types=_DATA),
     route("GET", _IMG + "/file", images.download_image),
-    route("PUT", _IMG + "/stage", images.stage_image, raw_body=True),
+    route("PUT", _IMG + "/stage", images.stage_image, raw_body=True, content_types=_DATA),
     route("POST", _IMG + "/import", images.import_image),
     route("PUT", _IMG + "/tags/{tag}", images.add_tag),
     route("DELETE", _IMG + "/tags/{tag}", images.delete_tag),

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.responses import StreamingResponse
 
 from pocketstack.common import policy
-from pocketstack.common.errors import BadRequest, UnsupportedMediaType
+from pocketstack.common.errors import BadRequest
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.image import access, fields
 
@@ -131,11 +131,6 @@ def show_image(req: ApiRequest) -> dict[str, Any]:
 
 def update_image(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v2/images/{image_id} with a JSON patch (415 for another content type)."""
-    content_type = req.headers.get("content-type", "").split(";")[0].strip()
-    if content_type not in PATCH_TYPES:
-        raise UnsupportedMediaType(
-            f"Unsupported Content-Type {content_type!r}: use {PATCH_TYPES[0]}."
-        )
     policy.enforce(req.ctx, "image:modify_image")
     ops = fields.parse_patch(req.body)
     return _images(req).update_image(req.ctx, req.params["image_id"], ops)
@@ -148,17 +143,9 @@ def delete_image(req: ApiRequest) -> ApiResponse:
     return ApiResponse(204)
 
 
-def _check_octet_stream(req: ApiRequest) -> None:
-    content_type = req.headers.get("content-type", "").split(";")[0].strip()
-    if content_type not in ("", "application/octet-stream"):
-        raise UnsupportedMediaType(
-            f"Unsupported Content-Type {content_type!r}: use application/octet-stream."
-        )
-
 
 def upload_image(req: ApiRequest) -> ApiResponse:
     """PUT /v2/images/{image_id}/file (raw body): 204; 409 unless the image is queued."""
-    _check_octet_stream(req)
     policy.enforce(req.ctx, "image:upload_image")
     req.cloud.image.data.upload_image(req.ctx, req.params["image_id"], req.body_file)
     return ApiResponse(204)
@@ -179,7 +166,6 @@ def download_image(req: ApiRequest) -> Any:
 
 def stage_image(req: ApiRequest) -> ApiResponse:
     """PUT /v2/images/{image_id}/stage (raw body): 204; the image becomes ``uploading``."""
-    _check_octet_stream(req)
     policy.enforce(req.ctx, "image:import_image")
     req.cloud.image.data.stage_image(req.ctx, req.params["image_id"], req.body_file)
     return ApiResponse(204)
