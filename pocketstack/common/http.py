@@ -58,6 +58,8 @@ _COMPUTE_KEYS = {
     409: "conflictingRequest",
     413: "overLimit",
     415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
     503: "serviceUnavailable",
 }
 
