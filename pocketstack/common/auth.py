@@ -27,6 +27,9 @@ class RequestContext:
         request_id: ``req-<uuid>``, returned as ``X-Openstack-Request-Id`` and used as the
             instance action's request id.
         auth_token: the token string, for calls the controller makes on the user's behalf.
+        app_cred_id: the application credential the token was obtained with, or None.
+        app_cred_restricted: True when that credential is restricted (Keystone's default):
+            such a token may not create or delete application credentials (or trusts).
     """
 
     user_id: str | None = None
@@ -38,6 +41,8 @@ class RequestContext:
     request_id: str = field(default_factory=new_request_id)
     auth_token: str | None = None
     is_system: bool = False
+    app_cred_id: str | None = None
+    app_cred_restricted: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -49,12 +54,20 @@ class RequestContext:
         """True for admin and member; ``reader`` may only read."""
         return self.is_admin or "member" in self.roles
 
+    @property
+    def may_delegate(self) -> bool:
+        """Whether this caller may create or delete delegations (application credentials,
+        trusts): every token except one from a restricted application credential, which
+        could otherwise mint a credential that outlives its own (as Keystone)."""
+        return not (self.app_cred_id and self.app_cred_restricted)
+
     def owns(self, project_id: str | None) -> bool:
         """Whether a resource of ``project_id`` is this caller's own project's."""
         return project_id is not None and project_id == self.project_id
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form for bus messages (the token is not sent)."""
+        """JSON-safe form for bus messages (the token and secrets are not sent; keys added
+        since the first version are optional in ``from_dict``)."""
         return {
             "user_id": self.user_id,
             "project_id": self.project_id,
@@ -64,10 +77,13 @@ class RequestContext:
             "roles": list(self.roles),
             "request_id": self.request_id,
             "is_system": self.is_system,
+            "app_cred_id": self.app_cred_id,
+            "app_cred_restricted": self.app_cred_restricted,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestContext:
+        """Inverse of ``to_dict``; missing optional keys take their defaults."""
         return cls(
             user_id=data.get("user_id"),
             project_id=data.get("project_id"),
@@ -77,6 +93,8 @@ class RequestContext:
             roles=tuple(data.get("roles", ())),
             request_id=data.get("request_id") or new_request_id(),
             is_system=bool(data.get("is_system")),
+            app_cred_id=data.get("app_cred_id"),
+            app_cred_restricted=bool(data.get("app_cred_restricted")),
         )
 
     @classmethod

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import importlib
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,34 @@ def normalize_url(url: str) -> str:
     return url
 
 
+#: Files SQLite keeps beside a database file while it is open.
+SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the SQLite file ``path`` readable by its owner only, whatever the umask.
+
+    The database holds password hashes and user data. A new file is created empty with mode
+    0600 (its directory, when missing, 0700) before SQLite opens it; SQLite then gives the
+    ``-wal``, ``-shm`` and ``-journal`` files it makes the database file's mode. An existing
+    file, and those siblings when present, lose their group and other bits.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for name in ("", *SQLITE_SIBLINGS):
+        sibling = path.with_name(path.name + name)
+        try:
+            mode = stat.S_IMODE(sibling.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            sibling.chmod(mode & ~0o077)
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
@@ -107,7 +136,7 @@ class Database:
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite_file(Path(path.split("?", 1)[0]))
             self._write_engine = self._sqlite_engine(url, immediate=True)
             self._read_engine = self._sqlite_engine(url, immediate=False)
         else:

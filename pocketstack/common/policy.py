@@ -1,52 +1,83 @@
 """Role-based policy: who may do what.
 
 Each service lists its rules in ``<service>/policies.py`` as ``RULES = {"compute:servers:create":
-"member", ...}`` and registers them with ``register``. A rule names the least role needed,
-following OpenStack's default personas (the "Secure RBAC" defaults):
+"member", ...}`` and registers them with ``register``. A rule is one check or several joined
+by `` or `` (the caller passes when any passes), in the spirit of oslo.policy check strings.
+Role checks follow OpenStack's default personas (the "Secure RBAC" defaults):
 
 - ``admin``: the cloud administrator (role ``admin``).
 - ``member``: creates and changes resources of its project (role ``member`` or ``admin``).
 - ``reader``: reads its project's resources (``reader``, ``member`` or ``admin``).
 - ``any``: any authenticated caller.
 
+Target checks compare the caller with the object acted on, given as ``target`` to
+``enforce``/``allowed`` (a mapping; a missing key fails the check):
+
+- ``owner``: ``target["user_id"]`` is the caller's user (Keystone's ``user_id:%(user_id)s``).
+- ``project``: ``target["project_id"]`` is the caller's token project.
+- ``domain``: ``target["domain_id"]`` is the caller's domain (the domain of its token's
+  project, or its domain scope).
+
+Internal work (``RequestContext.system()``) passes every rule; an admin passes every role
+check but not a target check it does not meet (``owner`` alone is the user itself only).
+
 Project scoping (a project never sees another's resources, answered 404) is the manager's job
-through ``RequestContext.owns``; policy only answers "may this role call this at all".
+through ``RequestContext.owns``; policy answers "may this caller call this at all".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.errors import PolicyNotAuthorized
 
-_RULES: dict[str, str] = {}
-_LEVELS = ("any", "reader", "member", "admin")
+_RULES: dict[str, tuple[str, ...]] = {}
+_ROLE_CHECKS = ("any", "reader", "member", "admin")
+_TARGET_CHECKS = {"owner": "user_id", "project": "project_id", "domain": "domain_id"}
 
 
 def register(rules: Mapping[str, str]) -> None:
-    """Add a service's rules. Raises ValueError for an unknown level."""
-    for name, level in rules.items():
-        if level not in _LEVELS:
-            raise ValueError(f"policy {name}: unknown level {level!r}")
-        _RULES[name] = level
+    """Add a service's rules. Raises ValueError for an unknown check."""
+    for name, rule in rules.items():
+        checks = tuple(c.strip() for c in rule.split(" or "))
+        unknown = [c for c in checks if c not in _ROLE_CHECKS and c not in _TARGET_CHECKS]
+        if unknown:
+            raise ValueError(f"policy {name}: unknown check {unknown[0]!r}")
+        _RULES[name] = checks
 
 
-def allowed(ctx: RequestContext, rule: str) -> bool:
-    """Whether ``ctx`` passes ``rule``. Unknown rules are admin-only (fail closed)."""
-    level = _RULES.get(rule, "admin")
+def rule(name: str) -> str:
+    """The check string of a registered rule (``"admin"`` for an unknown one)."""
+    return " or ".join(_RULES.get(name, ("admin",)))
+
+
+def _passes(ctx: RequestContext, check: str, target: Mapping[str, Any]) -> bool:
+    if check in _TARGET_CHECKS:
+        mine = getattr(ctx, _TARGET_CHECKS[check])
+        return mine is not None and target.get(_TARGET_CHECKS[check]) == mine
     if ctx.is_admin:
         return True
-    if level == "any":
+    if check == "any":
         return ctx.user_id is not None
-    if level == "reader":
+    if check == "reader":
         return bool({"reader", "member"} & set(ctx.roles))
-    if level == "member":
+    if check == "member":
         return ctx.can_write
     return False
 
 
-def enforce(ctx: RequestContext, rule: str) -> None:
-    """Raise ``PolicyNotAuthorized`` (403) unless ``ctx`` passes ``rule``."""
-    if not allowed(ctx, rule):
+def allowed(ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``ctx`` passes ``rule`` on ``target``. Unknown rules are admin-only (fail
+    closed)."""
+    if ctx.is_system:
+        return True
+    checks = _RULES.get(rule, ("admin",))
+    return any(_passes(ctx, check, target or {}) for check in checks)
+
+
+def enforce(ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None) -> None:
+    """Raise ``PolicyNotAuthorized`` (403) unless ``ctx`` passes ``rule`` on ``target``."""
+    if not allowed(ctx, rule, target):
         raise PolicyNotAuthorized(f"Policy doesn't allow {rule} to be performed.")

@@ -4,7 +4,10 @@ A user delegates a subset of its roles on one project (the project of the token 
 create it) to a secret. The secret is returned once at creation (generated when not given)
 and stored as a bcrypt hash. Authenticating with it gives a token scoped to that project
 with those roles (intersected with what the user still holds). Deleting it revokes its
-tokens. Only the user itself (or an admin) manages its credentials; others get 404.
+tokens. Only the user itself (or an admin, except for creation) manages its credentials: the
+policy's ``owner`` checks on the path's user (``policies.py``); a credential is found only
+under its own user's path (404 under another's). A token obtained from a restricted
+credential may not create or delete credentials.
 """
 
 from __future__ import annotations
@@ -24,20 +27,14 @@ from pocketstack.identity.models import ApplicationCredential, Role
 from pocketstack.identity.users import get_user
 
 
-def _owner_check(ctx: RequestContext, user_id: str) -> None:
-    if not ctx.is_admin and ctx.user_id != user_id:
-        raise exc.UserNotFound(f"Could not find user: {user_id}.")
-
-
-def _not_restricted(identity: Any, ctx: RequestContext) -> None:
-    """A token from a restricted application credential may not create or delete
-    application credentials (Keystone's rule: it could otherwise outlive its own)."""
-    if not ctx.auth_token:
-        return
-    app_cred = identity.tokens.inspect(ctx.auth_token).app_cred
-    if app_cred is not None and app_cred["restricted"]:
+def _may_delegate(ctx: RequestContext) -> None:
+    """ForbiddenAction (403) for a token from a restricted application credential: it may
+    not create or delete application credentials (Keystone's rule: a credential it made
+    could outlive, or outrank, its own)."""
+    if not ctx.may_delegate:
         raise exc.ForbiddenAction(
-            "A restricted application credential may not manage application credentials."
+            "A token from a restricted application credential cannot create or delete "
+            "application credentials."
         )
 
 
@@ -47,9 +44,22 @@ def role_refs(s: Session, role_ids: list[str]) -> list[dict[str, Any]]:
     return [{"id": r.id, "name": r.name, "domain_id": None} for r in roles]
 
 
-def _resolve_roles(s: Session, asked: Any, user_id: str, project_id: str) -> list[str]:
-    held = {r.id: r for r in effective_roles(s, user_id, "project", project_id)}
-    if not asked:  # none or an empty list: all the roles the user holds there (Keystone)
+def _resolve_roles(s: Session, asked: Any, ctx: RequestContext) -> list[str]:
+    """Role ids for a new credential: those asked for, each of which the caller's token
+    must carry (as Keystone: a token from a credential with fewer roles cannot mint one
+    with more), or all of the token's roles when none are asked for.
+
+    Raises:
+        ValidationError (400): not a list of ``{id}``/``{name}``, or a role the token
+            does not carry.
+    """
+    assert ctx.user_id is not None and ctx.project_id is not None
+    held = {
+        r.id: r
+        for r in effective_roles(s, ctx.user_id, "project", ctx.project_id)
+        if r.name in ctx.roles
+    }
+    if not asked:  # none or an empty list: all the token's roles (Keystone)
         return sorted(held)
     if not isinstance(asked, list):
         raise exc.ValidationError("'roles' must be a list of {id} or {name} objects.")
@@ -61,8 +71,9 @@ def _resolve_roles(s: Session, asked: Any, user_id: str, project_id: str) -> lis
             if isinstance(ref, dict) and (r.id == ref.get("id") or r.name == ref.get("name"))
         ]
         if not match:
-            raise exc.ForbiddenAction(
-                f"You may not delegate role {ref!r}: you do not hold it on the project."
+            raise exc.ValidationError(
+                f"Cannot create an application credential with role {ref!r}: "
+                "the token used does not carry it."
             )
         out.append(match[0].id)
     return sorted(set(out))
@@ -93,12 +104,15 @@ class AppCredManager:
             ``[{"id", "name", "domain_id"}]``.
 
         Raises:
-            UserNotFound (another user), ValidationError (no project scope, bad expiry),
-            ForbiddenAction (a role the user does not hold), DuplicateEntry (name taken).
+            ForbiddenAction: for another user than the caller, or from a restricted
+                application credential's token.
+            ValidationError: no project scope, bad expiry, a role the token does not
+                carry.
+            DuplicateEntry: the name is taken.
         """
-        if ctx.user_id != user_id:
-            raise exc.UserNotFound(f"Could not find user: {user_id}.")
-        _not_restricted(self.identity, ctx)
+        if ctx.user_id != user_id:  # policy's "owner" already; the credential is the caller's
+            raise exc.ForbiddenAction("Cannot create an application credential for another user.")
+        _may_delegate(ctx)
         if not ctx.project_id:
             raise exc.ValidationError("An application credential needs a project-scoped token.")
         if expires_at is not None and expires_at <= utcnow():
@@ -116,7 +130,7 @@ class AppCredManager:
                 is not None
             ):
                 raise exc.DuplicateEntry(f"Duplicate entry found with name {name}.")
-            role_ids = _resolve_roles(s, roles, user_id, ctx.project_id)
+            role_ids = _resolve_roles(s, roles, ctx)
             cred = ApplicationCredential(
                 name=name,
                 user_id=user_id,
@@ -135,8 +149,7 @@ class AppCredManager:
     def list_app_creds(
         self, ctx: RequestContext, user_id: str, name: str | None = None
     ) -> list[tuple[ApplicationCredential, list[dict[str, Any]]]]:
-        """The user's credentials with their role refs (self or admin)."""
-        _owner_check(ctx, user_id)
+        """The user's credentials with their role refs; raises ``UserNotFound``."""
         q = sa.select(ApplicationCredential).where(ApplicationCredential.user_id == user_id)
         if name is not None:
             q = q.where(ApplicationCredential.name == name)
@@ -150,8 +163,8 @@ class AppCredManager:
     def get_app_cred(
         self, ctx: RequestContext, user_id: str, cred_id: str
     ) -> tuple[ApplicationCredential, list[dict[str, Any]]]:
-        """One credential; raises ``ApplicationCredentialNotFound``."""
-        _owner_check(ctx, user_id)
+        """One credential of ``user_id``; raises ``ApplicationCredentialNotFound`` when
+        there is none with that id, or it belongs to another user."""
         with self.db.reader() as s:
             cred = s.get(ApplicationCredential, cred_id)
             if cred is None or cred.user_id != user_id:
@@ -161,9 +174,14 @@ class AppCredManager:
             return cred, role_refs(s, cred.roles)
 
     def delete_app_cred(self, ctx: RequestContext, user_id: str, cred_id: str) -> None:
-        """Delete a credential and revoke the tokens issued with it."""
+        """Delete a credential and revoke the tokens issued with it.
+
+        Raises:
+            ApplicationCredentialNotFound; ForbiddenAction from a restricted application
+            credential's token.
+        """
+        _may_delegate(ctx)
         self.get_app_cred(ctx, user_id, cred_id)
-        _not_restricted(self.identity, ctx)
         with self.db.transaction() as s:
             s.execute(sa.delete(ApplicationCredential).where(ApplicationCredential.id == cred_id))
         self.identity.tokens.revoke_app_cred(cred_id)

@@ -17,6 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pocketstack.common import policy
+from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.common.errors import Forbidden
 from pocketstack.identity import exceptions as exc
@@ -188,26 +190,32 @@ class AuthManager:
             )
 
     def validate(
-        self, ctx: Any, subject_token: str, with_catalog: bool = False
+        self, ctx: RequestContext, subject_token: str, with_catalog: bool = False
     ) -> tuple[TokenInfo, list[dict[str, Any]] | None]:
         """GET /v3/auth/tokens: the subject token's contents (and the catalog if asked).
 
-        Only an admin or the subject token's own user may look at it; anything else, and an
-        invalid subject token, is ``TokenNotFound`` (404) as in Keystone.
+        Raises:
+            TokenNotFound (404): the subject token is invalid (as Keystone).
+            PolicyNotAuthorized (403): the caller is neither an admin nor the subject
+                token's user (``identity:validate_token``).
         """
+        info = self._subject(ctx, subject_token, "identity:validate_token")
+        catalog = self.identity.catalog.catalog() if with_catalog else None
+        return info, catalog
+
+    def revoke(self, ctx: RequestContext, subject_token: str) -> None:
+        """DELETE /v3/auth/tokens: revoke the subject token; raises as ``validate``
+        (``identity:revoke_token``)."""
+        self._subject(ctx, subject_token, "identity:revoke_token")
+        self.tokens.revoke_token(subject_token)
+
+    def _subject(self, ctx: RequestContext, subject_token: str, rule: str) -> TokenInfo:
         try:
             info = self.tokens.inspect(subject_token)
         except exc.Unauthorized:
             raise exc.TokenNotFound("Could not find token.") from None
-        if not ctx.is_admin and info.user["id"] != ctx.user_id:
-            raise exc.TokenNotFound("Could not find token.")
-        catalog = self.identity.catalog.catalog() if with_catalog else None
-        return info, catalog
-
-    def revoke(self, ctx: Any, subject_token: str) -> None:
-        """DELETE /v3/auth/tokens: revoke the subject token (admin or its own user)."""
-        self.validate(ctx, subject_token)
-        self.tokens.revoke_token(subject_token)
+        policy.enforce(ctx, rule, {"user_id": info.user["id"]})
+        return info
 
     def catalog_for(self, ctx: Any) -> list[dict[str, Any]]:
         """GET /v3/auth/catalog: the catalog (empty for an unscoped token, as Keystone)."""

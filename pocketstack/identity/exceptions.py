@@ -72,9 +72,5 @@ class ForbiddenAction(Forbidden):
     """403: an action the identity service refuses (e.g. deleting an enabled domain)."""
 
 
-NOT_YOURS = "You are not authorized to perform the requested action."
-"""Message of the 403 a non-admin gets for a domain, project or user it may not see."""
-
-
 class TokenNotFound(NotFound):
     """404: the subject token of GET/HEAD/DELETE /v3/auth/tokens is invalid."""

@@ -1,15 +1,36 @@
-"""Who may call which Identity API (roughly Keystone's defaults).
+"""Who may call which Identity API: Keystone's current default policies, mapped onto
+pocketstack's personas.
 
-- admin manages domains, projects, users, groups, roles, assignments, regions, services and
-  endpoints;
-- any authenticated user may show and update itself, change its own password, list its own
-  projects (``/v3/users/{id}/projects``, ``/v3/auth/projects``) and groups, and manage its
-  own application credentials;
-- reader (and member) may read roles, regions, services, endpoints, its own domain and the
-  projects it has a role on;
-- as Keystone's defaults, a non-admin gets 403 (not 404) for listing projects or users and
-  for showing a domain, project or user it may not see: clients rely on it
-  (openstackclient's ``find_project``/``find_user`` then use the id as given).
+pocketstack has no system scope and no domain managers: the ``admin`` role (on any project)
+is the cloud administrator, as Keystone's ``admin_required`` (``role:admin``) makes it.
+Keystone's "system reader" and "domain reader/manager" branches therefore grant nothing
+here; where they are the only non-admin way in, the rule is ``admin``.
+
+Summary (Keystone's default, then ours):
+
+- domains, projects, users, groups, roles, implied roles, grants, role assignments, services,
+  endpoints: reading and writing are admin's (Keystone: admin, system reader or domain
+  reader/manager), except:
+- a user may show itself, list its own projects and groups (``admin or owner``), and change
+  only its own password, knowing the current one (``owner``; 401 for a wrong original);
+  ``PATCH /v3/users/{id}`` is admin's even on oneself (Keystone's ``identity:update_user``);
+- a project-scoped caller may show its token's project and that project's domain
+  (Keystone: ``project_id:%(target.project.id)s``, ``token.project.domain.id:...``);
+- regions and the ``/v3/auth/*`` lookups are open to any authenticated caller;
+- tokens: the subject token's user or an admin may validate or revoke it (403 for others,
+  404 for an invalid subject token, as Keystone);
+- application credentials: listed, shown and deleted by their user or an admin, created by
+  their user only (not even an admin creates one for someone else). A token obtained from a
+  restricted application credential may not create or delete application credentials
+  (checked by the manager through ``RequestContext.may_delegate``, as Keystone's API does).
+
+A non-admin gets 403 (not 404) for what it may not see, known or not: openstackclient's
+``find_project``/``find_user`` rely on it (they then use the id as given).
+
+Where the target is enforced: rules with ``owner``/``project``/``domain`` get their target
+from the path in the handler (``policy.enforce(ctx, rule, {"user_id": ...})``), except the
+token rules, whose target (the subject token's user) the manager knows only after decoding
+it. ``tests/unit/identity/test_policies.py`` walks every route with every persona.
 """
 
 from __future__ import annotations
@@ -18,26 +39,26 @@ from pocketstack.common import policy
 
 RULES = {
     # domains
-    "identity:list_domains": "reader",
-    "identity:get_domain": "reader",
+    "identity:list_domains": "admin",
+    "identity:get_domain": "admin or domain",
     "identity:create_domain": "admin",
     "identity:update_domain": "admin",
     "identity:delete_domain": "admin",
     # projects
     "identity:list_projects": "admin",
-    "identity:get_project": "reader",
+    "identity:get_project": "admin or project",
     "identity:create_project": "admin",
     "identity:update_project": "admin",
     "identity:delete_project": "admin",
-    "identity:list_user_projects": "any",
+    "identity:list_user_projects": "admin or owner",
     # users
     "identity:list_users": "admin",
-    "identity:get_user": "any",
+    "identity:get_user": "admin or owner",
     "identity:create_user": "admin",
-    "identity:update_user": "any",
+    "identity:update_user": "admin",
     "identity:delete_user": "admin",
-    "identity:change_password": "any",
-    "identity:list_groups_for_user": "any",
+    "identity:change_password": "owner",
+    "identity:list_groups_for_user": "admin or owner",
     # groups
     "identity:list_groups": "admin",
     "identity:get_group": "admin",
@@ -49,48 +70,49 @@ RULES = {
     "identity:check_user_in_group": "admin",
     "identity:remove_user_from_group": "admin",
     # roles and implied roles
-    "identity:list_roles": "reader",
-    "identity:get_role": "reader",
+    "identity:list_roles": "admin",
+    "identity:get_role": "admin",
     "identity:create_role": "admin",
     "identity:update_role": "admin",
     "identity:delete_role": "admin",
-    "identity:list_implied_roles": "reader",
-    "identity:get_implied_role": "reader",
+    "identity:list_implied_roles": "admin",
+    "identity:get_implied_role": "admin",
     "identity:create_implied_role": "admin",
     "identity:delete_implied_role": "admin",
-    "identity:list_role_inference_rules": "reader",
+    "identity:list_role_inference_rules": "admin",
     # assignments
     "identity:list_grants": "admin",
     "identity:check_grant": "admin",
     "identity:create_grant": "admin",
     "identity:revoke_grant": "admin",
-    "identity:list_role_assignments": "any",
+    "identity:list_role_assignments": "admin",
     # catalog
-    "identity:list_regions": "reader",
-    "identity:get_region": "reader",
+    "identity:list_regions": "any",
+    "identity:get_region": "any",
     "identity:create_region": "admin",
     "identity:update_region": "admin",
     "identity:delete_region": "admin",
-    "identity:list_services": "reader",
-    "identity:get_service": "reader",
+    "identity:list_services": "admin",
+    "identity:get_service": "admin",
     "identity:create_service": "admin",
     "identity:update_service": "admin",
     "identity:delete_service": "admin",
-    "identity:list_endpoints": "reader",
-    "identity:get_endpoint": "reader",
+    "identity:list_endpoints": "admin",
+    "identity:get_endpoint": "admin",
     "identity:create_endpoint": "admin",
     "identity:update_endpoint": "admin",
     "identity:delete_endpoint": "admin",
-    # tokens and application credentials
-    "identity:validate_token": "any",
-    "identity:revoke_token": "any",
+    # tokens (target: the subject token's user) and the caller's own lookups
+    "identity:validate_token": "admin or owner",
+    "identity:revoke_token": "admin or owner",
     "identity:get_auth_catalog": "any",
     "identity:get_auth_projects": "any",
     "identity:get_auth_domains": "any",
-    "identity:list_application_credentials": "any",
-    "identity:get_application_credential": "any",
-    "identity:create_application_credential": "any",
-    "identity:delete_application_credential": "any",
+    # application credentials (target: the user in the path)
+    "identity:list_application_credentials": "admin or owner",
+    "identity:get_application_credential": "admin or owner",
+    "identity:create_application_credential": "owner",
+    "identity:delete_application_credential": "admin or owner",
 }
 
 policy.register(RULES)

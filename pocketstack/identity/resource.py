@@ -64,14 +64,8 @@ class DomainManager:
             return list(s.scalars(q))
 
     def get_domain(self, ctx: RequestContext, domain_id: str) -> Domain:
-        """One domain; a non-admin may see only its own.
-
-        Raises:
-            DomainNotFound (admin, unknown id); ForbiddenAction (403) for a non-admin asking
-            for any other domain, known or not (Keystone's default ``identity:get_domain``).
-        """
-        if not ctx.is_admin and domain_id != ctx.domain_id:
-            raise exc.ForbiddenAction(exc.NOT_YOURS)
+        """One domain; raises ``DomainNotFound``. (The API lets a non-admin see only its
+        own domain, 403 for any other, known or not: ``identity:get_domain``.)"""
         with self.db.reader() as s:
             return get_domain(s, domain_id)
 
@@ -167,21 +161,11 @@ class ProjectManager:
         return rows
 
     def get_project(self, ctx: RequestContext, project_id: str) -> Project:
-        """One project; a non-admin sees only projects it has a role on.
-
-        Raises:
-            ProjectNotFound (admin or own project, unknown id); ForbiddenAction (403) for a
-            non-admin asking for any other project, known or not. This follows Keystone's
-            default ``identity:get_project`` policy; clients rely on it (openstackclient's
-            ``find_project`` uses the id as given only when Identity answers 403).
-        """
+        """One project; raises ``ProjectNotFound``. (The API lets a non-admin see only its
+        token's project, 403 for any other, known or not, as Keystone's default
+        ``identity:get_project``; openstackclient's ``find_project`` then uses the id as
+        given.)"""
         with self.db.reader() as s:
-            if (
-                not ctx.is_admin
-                and project_id != ctx.project_id
-                and project_id not in {p.id for p in projects_of_user(s, ctx.user_id or "")}
-            ):
-                raise exc.ForbiddenAction(exc.NOT_YOURS)
             return get_project(s, project_id)
 
     def create_project(
@@ -260,9 +244,7 @@ class ProjectManager:
         self.identity.tokens.revoke_project(project_id)
 
     def projects_for_user(self, ctx: RequestContext, user_id: str) -> list[Project]:
-        """Projects the user has a role on (GET /v3/users/{id}/projects; self or admin,
-        ForbiddenAction (403) for anyone else, as Keystone)."""
-        if not ctx.is_admin and user_id != ctx.user_id:
-            raise exc.ForbiddenAction(exc.NOT_YOURS)
+        """Projects the user has a role on (GET /v3/users/{id}/projects, and
+        /v3/auth/projects for the caller itself)."""
         with self.db.reader() as s:
             return [p for p in projects_of_user(s, user_id)]

@@ -435,6 +435,8 @@ def _context(info: TokenInfo) -> RequestContext:
         project_name=project.get("name"),
         domain_id=domain_id,
         roles=tuple(r["name"] for r in info.roles),
+        app_cred_id=(info.app_cred or {}).get("id"),
+        app_cred_restricted=bool((info.app_cred or {}).get("restricted")),
     )
 
 

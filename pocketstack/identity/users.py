@@ -1,8 +1,9 @@
 """Users and groups (Identity API v3 "Users" and "Groups").
 
 Passwords are bcrypt-hashed (``hashing``) and never returned. Deleting or disabling a user
-and changing its password revoke its tokens. A non-admin may show and update only itself
-(not its ``enabled`` flag or domain), and change only its own password.
+and changing its password revoke its tokens. Who may call what (a user shows itself and
+changes its own password; everything else is admin's) is the policy's (``policies.py``),
+enforced by the API with the path's user as target.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from pocketstack.identity.models import (
 )
 from pocketstack.identity.resource import get_domain
 
-_SELF_EDITABLE = {"description", "email", "default_project_id", "password"}
-
 
 def get_user(s: Session, user_id: str) -> User:
     """A user by id; raises ``UserNotFound``."""
@@ -41,13 +40,6 @@ def get_group(s: Session, group_id: str) -> Group:
     if group is None:
         raise exc.GroupNotFound(f"Could not find group: {group_id}.")
     return group
-
-
-def _self_or_admin(ctx: RequestContext, user_id: str) -> None:
-    """ForbiddenAction (403) unless the caller is admin or that user, known or not
-    (Keystone's default ``identity:get_user``; clients fall back to the id on 403)."""
-    if not ctx.is_admin and ctx.user_id != user_id:
-        raise exc.ForbiddenAction(exc.NOT_YOURS)
 
 
 class UserManager:
@@ -76,8 +68,7 @@ class UserManager:
             return list(s.scalars(q))
 
     def get_user(self, ctx: RequestContext, user_id: str) -> User:
-        """One user (self or admin; ForbiddenAction (403) for another user; UserNotFound)."""
-        _self_or_admin(ctx, user_id)
+        """One user; raises ``UserNotFound``."""
         with self.db.reader() as s:
             return get_user(s, user_id)
 
@@ -120,13 +111,8 @@ class UserManager:
 
     def update_user(self, ctx: RequestContext, user_id: str, changes: dict[str, Any]) -> User:
         """Change fields (``name``, ``enabled``, ``password``, ``default_project_id``,
-        ``description``, ``email``). Disabling or a new password revokes its tokens."""
-        _self_or_admin(ctx, user_id)
-        if not ctx.is_admin and set(changes) - _SELF_EDITABLE:
-            raise exc.ForbiddenAction(
-                "You may not change these attributes of your user: "
-                + ", ".join(sorted(set(changes) - _SELF_EDITABLE))
-            )
+        ``description``, ``email``). Disabling or a new password revokes its tokens.
+        (PATCH /v3/users/{id}: admin only, as Keystone's ``identity:update_user``.)"""
         hashed = hash_secret(changes["password"]) if changes.get("password") else None
         with self.db.transaction() as s:
             user = get_user(s, user_id)
@@ -166,13 +152,12 @@ class UserManager:
     def change_password(
         self, ctx: RequestContext, user_id: str, original: str, password: str
     ) -> None:
-        """POST /v3/users/{id}/password: the user itself, knowing its current password.
+        """POST /v3/users/{id}/password: a new password, given the current one (the API
+        lets only the user itself call it: ``identity:change_password`` is ``owner``).
 
         Raises:
-            UserNotFound (another user); AuthenticationFailed (401) for a wrong original.
+            UserNotFound; AuthenticationFailed (401) for a wrong original.
         """
-        if ctx.user_id != user_id:
-            raise exc.UserNotFound(f"Could not find user: {user_id}.")
         with self.db.reader() as s:
             if not check_secret(original, get_user(s, user_id).password_hash):
                 raise exc.AuthenticationFailed("Invalid original password.")
@@ -182,8 +167,7 @@ class UserManager:
         self.identity.tokens.revoke_user(user_id)
 
     def groups_of_user(self, ctx: RequestContext, user_id: str) -> list[Group]:
-        """GET /v3/users/{id}/groups (self or admin)."""
-        _self_or_admin(ctx, user_id)
+        """GET /v3/users/{id}/groups; raises ``UserNotFound``."""
         with self.db.reader() as s:
             get_user(s, user_id)
             ids = sa.select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)

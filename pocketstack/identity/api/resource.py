@@ -24,7 +24,7 @@ def list_domains(req: ApiRequest) -> dict[str, Any]:
 
 def show_domain(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/domains/{domain_id}"""
-    policy.enforce(req.ctx, "identity:get_domain")
+    policy.enforce(req.ctx, "identity:get_domain", {"domain_id": req.params["domain_id"]})
     d = req.cloud.identity.domains.get_domain(req.ctx, req.params["domain_id"])
     return {"domain": views.domain(req, d)}
 
@@ -81,7 +81,7 @@ def list_projects(req: ApiRequest) -> dict[str, Any]:
 
 def show_project(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/projects/{project_id}"""
-    policy.enforce(req.ctx, "identity:get_project")
+    policy.enforce(req.ctx, "identity:get_project", {"project_id": req.params["project_id"]})
     p = req.cloud.identity.projects.get_project(req.ctx, req.params["project_id"])
     return {"project": views.project(req, p)}
 
@@ -120,7 +120,7 @@ def delete_project(req: ApiRequest) -> ApiResponse:
 
 def user_projects(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/projects (self or admin)"""
-    policy.enforce(req.ctx, "identity:list_user_projects")
+    policy.enforce(req.ctx, "identity:list_user_projects", {"user_id": req.params["user_id"]})
     rows = req.cloud.identity.projects.projects_for_user(req.ctx, req.params["user_id"])
     return views.collection(
         req,

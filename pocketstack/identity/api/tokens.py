@@ -42,8 +42,8 @@ def issue_token(req: ApiRequest) -> ApiResponse:
 
 
 def validate_token(req: ApiRequest) -> ApiResponse:
-    """GET/HEAD /v3/auth/tokens: the subject token (admin, or its own user)."""
-    policy.enforce(req.ctx, "identity:validate_token")
+    """GET/HEAD /v3/auth/tokens: the subject token (admin, or its own user; the manager
+    enforces ``identity:validate_token`` once it knows the subject's user)."""
     subject = _subject(req)
     info, catalog = req.cloud.identity.auth.validate(
         req.ctx, subject, with_catalog=not _nocatalog(req)
@@ -52,8 +52,8 @@ def validate_token(req: ApiRequest) -> ApiResponse:
 
 
 def revoke_token(req: ApiRequest) -> ApiResponse:
-    """DELETE /v3/auth/tokens (204)."""
-    policy.enforce(req.ctx, "identity:revoke_token")
+    """DELETE /v3/auth/tokens (204; admin, or the subject token's own user: the manager
+    enforces ``identity:revoke_token``)."""
     req.cloud.identity.auth.revoke(req.ctx, _subject(req))
     return ApiResponse(204)
 

@@ -23,6 +23,11 @@ _USER_FIELDS = {
 _GROUP_FIELDS = {"name": str, "description": str}
 
 
+def _owner(req: ApiRequest) -> dict[str, str]:
+    """The policy target of a ``/v3/users/{user_id}/...`` call: the user in the path."""
+    return {"user_id": req.params["user_id"]}
+
+
 def list_users(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users?domain_id=&name=&enabled="""
     policy.enforce(req.ctx, "identity:list_users")
@@ -34,7 +39,7 @@ def list_users(req: ApiRequest) -> dict[str, Any]:
 
 def show_user(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id} (self or admin)"""
-    policy.enforce(req.ctx, "identity:get_user")
+    policy.enforce(req.ctx, "identity:get_user", _owner(req))
     return {
         "user": views.user(req, req.cloud.identity.users.get_user(req.ctx, req.params["user_id"]))
     }
@@ -58,7 +63,8 @@ def create_user(req: ApiRequest) -> ApiResponse:
 
 
 def update_user(req: ApiRequest) -> dict[str, Any]:
-    """PATCH /v3/users/{user_id} (admin; a user may change some of its own fields)"""
+    """PATCH /v3/users/{user_id} (admin only, even on oneself: a user changes its password
+    with POST .../password, which asks for the current one)"""
     policy.enforce(req.ctx, "identity:update_user")
     u = req.cloud.identity.users.update_user(
         req.ctx, req.params["user_id"], changes(req.require_body("user"), _USER_FIELDS)
@@ -75,7 +81,7 @@ def delete_user(req: ApiRequest) -> ApiResponse:
 
 def change_password(req: ApiRequest) -> ApiResponse:
     """POST /v3/users/{user_id}/password (204; the user itself, with original_password)"""
-    policy.enforce(req.ctx, "identity:change_password")
+    policy.enforce(req.ctx, "identity:change_password", _owner(req))
     b = req.require_body("user")
     req.cloud.identity.users.change_password(
         req.ctx,
@@ -88,7 +94,7 @@ def change_password(req: ApiRequest) -> ApiResponse:
 
 def user_groups(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/groups"""
-    policy.enforce(req.ctx, "identity:list_groups_for_user")
+    policy.enforce(req.ctx, "identity:list_groups_for_user", _owner(req))
     rows = req.cloud.identity.users.groups_of_user(req.ctx, req.params["user_id"])
     return views.collection(
         req, "groups", [views.group(req, g) for g in rows], f"users/{req.params['user_id']}/groups"
@@ -187,7 +193,7 @@ def _expiry(value: Any) -> dt.datetime | None:
 
 def create_app_cred(req: ApiRequest) -> ApiResponse:
     """POST /v3/users/{user_id}/application_credentials (201; ``secret`` shown once)"""
-    policy.enforce(req.ctx, "identity:create_application_credential")
+    policy.enforce(req.ctx, "identity:create_application_credential", _owner(req))
     b = req.require_body("application_credential")
     cred, secret, roles = req.cloud.identity.app_creds.create_app_cred(
         req.ctx,
@@ -204,7 +210,7 @@ def create_app_cred(req: ApiRequest) -> ApiResponse:
 
 def list_app_creds(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/application_credentials?name="""
-    policy.enforce(req.ctx, "identity:list_application_credentials")
+    policy.enforce(req.ctx, "identity:list_application_credentials", _owner(req))
     rows = req.cloud.identity.app_creds.list_app_creds(
         req.ctx, req.params["user_id"], query(req, "name")
     )
@@ -218,7 +224,7 @@ def list_app_creds(req: ApiRequest) -> dict[str, Any]:
 
 def show_app_cred(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/application_credentials/{cred_id}"""
-    policy.enforce(req.ctx, "identity:get_application_credential")
+    policy.enforce(req.ctx, "identity:get_application_credential", _owner(req))
     cred, roles = req.cloud.identity.app_creds.get_app_cred(
         req.ctx, req.params["user_id"], req.params["cred_id"]
     )
@@ -227,7 +233,7 @@ def show_app_cred(req: ApiRequest) -> dict[str, Any]:
 
 def delete_app_cred(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/users/{user_id}/application_credentials/{cred_id} (204; revokes tokens)"""
-    policy.enforce(req.ctx, "identity:delete_application_credential")
+    policy.enforce(req.ctx, "identity:delete_application_credential", _owner(req))
     req.cloud.identity.app_creds.delete_app_cred(
         req.ctx, req.params["user_id"], req.params["cred_id"]
     )

@@ -132,31 +132,19 @@ def test_group_roles_and_effective_assignments(cloud):
         im.roles.check(SYS, reader.id, "group", group.id, "project", ids["demo_project_id"])
 
 
-def test_non_admin_sees_only_itself(cloud):
-    ids = cloud.identity.bootstrap("a", "d")
+def test_non_admin_lists_only_itself(cloud):
+    """The managers' own filters. (Who may call what, with its 403s, is the policy's:
+    test_policies.py walks every route with every persona.)"""
+    cloud.identity.bootstrap("a", "d")
     im = cloud.identity
     _t, info, _ = im.auth.issue_token(_auth("demo", "d", "demo"))
     ctx = info.context
     assert [u.name for u in im.users.list_users(ctx)] == ["demo"]
-    # Keystone's defaults: 403 (not 404) for what a non-admin may not see, known or not.
-    for user_id in (ids["admin_user_id"], "no-such-user"):
-        with pytest.raises(Forbidden):
-            im.users.get_user(ctx, user_id)
-    for project_id in (ids["admin_project_id"], "no-such-project"):
-        with pytest.raises(Forbidden):
-            im.projects.get_project(ctx, project_id)
-    with pytest.raises(Forbidden):
-        im.projects.projects_for_user(ctx, ids["admin_user_id"])
-    with pytest.raises(Forbidden):
-        im.domains.get_domain(ctx, "no-such-domain")
-    assert im.projects.get_project(ctx, ids["demo_project_id"]).name == "demo"
-    assert im.users.get_user(ctx, ctx.user_id).name == "demo"
-    with pytest.raises(NotFound):
-        im.projects.get_project(SYS, "no-such-project")
-    with pytest.raises(Forbidden):
-        im.users.update_user(ctx, ctx.user_id, {"enabled": False})
+    assert [p.name for p in im.projects.list_projects(ctx, {})] == ["demo"]
     rows = im.roles.list_assignments(ctx, {})
     assert {r["user"]["id"] for r in rows} == {ctx.user_id}
+    with pytest.raises(NotFound):
+        im.projects.get_project(SYS, "no-such-project")
 
 
 def test_change_password_needs_original(cloud):
