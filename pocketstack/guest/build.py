@@ -26,6 +26,7 @@ Debian packages needed: see :data:`DEBIAN_PACKAGES`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gzip
 import hashlib
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from pocketstack.common.errors import PocketError
@@ -310,9 +312,25 @@ def install_file(name: str, root: Path, target: str, mode: int = 0o644) -> None:
     os.chmod(dest, mode)
 
 
+@contextlib.contextmanager
+def _tree_umask() -> Iterator[None]:
+    """Umask 022 while the guest tree is written: its modes go into the image as they are on
+    disk, so they must be the recipe's, not the caller's (``pocketstack`` runs with 077)."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 def populate_rootfs(root: Path, live: bool = False) -> None:
     """Fill the folder ``root`` with the guest's root filesystem tree (``live``: for the
-    ISO's initramfs, with no root disk in ``/etc/fstab``)."""
+    ISO's initramfs, with no root disk in ``/etc/fstab``), whatever the process umask."""
+    with _tree_umask():
+        _populate_rootfs(root, live)
+
+
+def _populate_rootfs(root: Path, live: bool) -> None:
     for d in (
         "bin",
         "sbin",

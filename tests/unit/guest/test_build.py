@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 
 import pytest
@@ -145,3 +147,24 @@ def test_initramfs_holds_init_console_and_modules():
     archive = gzip.decompress(build.build_initramfs(version))
     assert b"dev/console\0" in archive and b"init\0" in archive
     assert b"virtio_blk.ko" in archive and b"isofs.ko" in archive
+
+
+@pytest.mark.skipif(not build.BUSYBOX.exists(), reason="needs busybox-static")
+def test_rootfs_modes_are_the_recipes_whatever_the_umask(tmp_path):
+    """``pocketstack`` runs with umask 077; the guest tree (whose modes go into the image as
+    they are on disk) must not inherit it, and the caller's umask is given back."""
+    previous = os.umask(0o077)
+    try:
+        build.populate_rootfs(tmp_path / "root")
+        assert os.umask(0o077) == 0o077
+    finally:
+        os.umask(previous)
+    root = tmp_path / "root"
+
+    def mode(rel: str) -> int:
+        return stat.S_IMODE((root / rel).lstat().st_mode)
+
+    assert mode("etc") == mode("usr/bin") == mode("var/lib/pocketstack") == 0o755
+    assert mode("etc/passwd") == mode("etc/hostname") == 0o644
+    assert mode("etc/init.d/rcS") == mode("bin/busybox") == 0o755
+    assert mode("root") == 0o700 and mode("etc/shadow") == 0o600 and mode("tmp") == 0o1777
