@@ -10,6 +10,9 @@ services, availability zones, limits, quotas) works at 2.1; what needs more (key
 itself with a clear message. A version above 2.1 is answered 406; every answer carries
 ``OpenStack-API-Version``, ``X-OpenStack-Nova-API-Version`` and ``Vary``.
 
+Every body a route takes has a JSON schema (``schemas``), Nova's 2.1 one, checked before
+the handler runs.
+
 Errors use Nova's bodies (``{"itemNotFound": {"code": 404, "message": ...}}``) and every
 response carries ``X-Compute-Request-Id`` and ``X-Openstack-Request-Id``.
 """
@@ -23,6 +26,7 @@ from pocketstack.compute.api import (
     hosts,
     keypairs,
     quotas,
+    schemas,
     server_actions,
     servers,
     versions,
@@ -38,35 +42,55 @@ ROUTES = [
     r("GET", V + "/", versions.show_version, auth=False),
     # flavors
     r("GET", V + "/flavors", flavors.list_flavors),
-    r("POST", V + "/flavors", flavors.create_flavor),
+    r("POST", V + "/flavors", flavors.create_flavor, schema=schemas.FLAVOR_CREATE),
     r("GET", V + "/flavors/detail", flavors.list_flavors_detail),
     r("GET", V + "/flavors/{flavor_id}", flavors.show_flavor),
     r("DELETE", V + "/flavors/{flavor_id}", flavors.delete_flavor, status=202),
-    r("POST", V + "/flavors/{flavor_id}/action", flavors.flavor_action),
+    r(
+        "POST",
+        V + "/flavors/{flavor_id}/action",
+        flavors.flavor_action,
+        schema=schemas.FLAVOR_ACTION,
+    ),
     r("GET", V + "/flavors/{flavor_id}/os-flavor-access", flavors.list_access),
     r("GET", V + "/flavors/{flavor_id}/os-extra_specs", flavors.list_extra_specs),
-    r("POST", V + "/flavors/{flavor_id}/os-extra_specs", flavors.create_extra_specs),
+    r(
+        "POST",
+        V + "/flavors/{flavor_id}/os-extra_specs",
+        flavors.create_extra_specs,
+        schema=schemas.EXTRA_SPECS_CREATE,
+    ),
     r("GET", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.show_extra_spec),
-    r("PUT", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.update_extra_spec),
+    r(
+        "PUT",
+        V + "/flavors/{flavor_id}/os-extra_specs/{key}",
+        flavors.update_extra_spec,
+        schema=schemas.EXTRA_SPEC_UPDATE,
+    ),
     r("DELETE", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.delete_extra_spec),
     # keypairs
     r("GET", V + "/os-keypairs", keypairs.list_keypairs),
-    r("POST", V + "/os-keypairs", keypairs.create_keypair),
+    r("POST", V + "/os-keypairs", keypairs.create_keypair, schema=schemas.KEYPAIR_CREATE),
     r("GET", V + "/os-keypairs/{name}", keypairs.show_keypair),
     r("DELETE", V + "/os-keypairs/{name}", keypairs.delete_keypair, status=202),
     # servers
     r("GET", V + "/servers", servers.list_servers),
-    r("POST", V + "/servers", servers.create_server),
+    r("POST", V + "/servers", servers.create_server, schema=schemas.SERVER_CREATE),
     r("GET", V + "/servers/detail", servers.list_servers_detail),
     r("GET", S, servers.show_server),
-    r("PUT", S, servers.update_server),
+    r("PUT", S, servers.update_server, schema=schemas.SERVER_UPDATE),
     r("DELETE", S, servers.delete_server),
-    r("POST", S + "/action", server_actions.server_action),
+    r("POST", S + "/action", server_actions.server_action, schema=schemas.SERVER_ACTION),
     r("GET", S + "/metadata", server_actions.list_metadata),
-    r("POST", S + "/metadata", server_actions.update_metadata),
-    r("PUT", S + "/metadata", server_actions.replace_metadata),
+    r("POST", S + "/metadata", server_actions.update_metadata, schema=schemas.METADATA_SET),
+    r("PUT", S + "/metadata", server_actions.replace_metadata, schema=schemas.METADATA_SET),
     r("GET", S + "/metadata/{key}", server_actions.show_metadata_item),
-    r("PUT", S + "/metadata/{key}", server_actions.set_metadata_item),
+    r(
+        "PUT",
+        S + "/metadata/{key}",
+        server_actions.set_metadata_item,
+        schema=schemas.METADATA_ITEM,
+    ),
     r("DELETE", S + "/metadata/{key}", server_actions.delete_metadata_item),
     r("GET", S + "/ips", server_actions.list_ips),
     r("GET", S + "/ips/{network}", server_actions.show_ips),
@@ -74,7 +98,12 @@ ROUTES = [
     r("GET", S + "/os-instance-actions/{request_id}", server_actions.show_instance_action),
     # hosts
     r("GET", V + "/os-services", hosts.list_services),
-    r("PUT", V + "/os-services/{service_id}", hosts.update_service),
+    r(
+        "PUT",
+        V + "/os-services/{service_id}",
+        hosts.update_service,
+        schema=schemas.SERVICE_UPDATE,
+    ),
     r("DELETE", V + "/os-services/{service_id}", hosts.delete_service),
     r("GET", V + "/os-hypervisors", hosts.list_hypervisors),
     r("GET", V + "/os-hypervisors/detail", hosts.list_hypervisors_detail),
@@ -88,7 +117,12 @@ ROUTES = [
     # limits and quotas
     r("GET", V + "/limits", quotas.show_limits),
     r("GET", V + "/os-quota-sets/{project_id}", quotas.show_quota_set),
-    r("PUT", V + "/os-quota-sets/{project_id}", quotas.update_quota_set),
+    r(
+        "PUT",
+        V + "/os-quota-sets/{project_id}",
+        quotas.update_quota_set,
+        schema=schemas.QUOTA_SET_UPDATE,
+    ),
     r("DELETE", V + "/os-quota-sets/{project_id}", quotas.delete_quota_set, status=202),
     r("GET", V + "/os-quota-sets/{project_id}/defaults", quotas.show_defaults),
     r("GET", V + "/os-quota-sets/{project_id}/detail", quotas.show_quota_set_detail),

@@ -8,12 +8,14 @@ outside ``[MIN_VERSION, MAX_VERSION]`` is 406, a malformed one 400.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pocketstack.common import errors
 from pocketstack.common.http import ApiRequest, ApiResponse, RouteSpec, route
+from pocketstack.common.validation import BodySchema
 
 MIN_VERSION = (2, 1)
 #: The highest microversion whose shapes this API implements (see ``compute.api``).
@@ -101,8 +103,14 @@ def compute_route(
     *,
     status: int = 200,
     auth: bool = True,
-    schema: Mapping[str, Any] | None = None,
+    schema: Mapping[str, Any] | BodySchema | None = None,
 ) -> RouteSpec:
     """``route(...)`` for a Compute v2.1 handler (microversion-aware); ``schema`` is the
-    request body's JSON schema (see ``pocketstack.common.validation``)."""
-    return route(method, path, versioned(handler, status), auth=auth, status=status, schema=schema)
+    request body's JSON schema (see ``pocketstack.common.validation``), or an already built
+    ``BodySchema`` such as ``schemas.ActionSchema`` (API reference: "Servers - run an
+    action")."""
+    wrapped = versioned(handler, status)
+    if isinstance(schema, BodySchema):
+        spec = route(method, path, wrapped, auth=auth, status=status)
+        return dataclasses.replace(spec, schema=schema)
+    return route(method, path, wrapped, auth=auth, status=status, schema=schema)

@@ -3,6 +3,8 @@ project isolation, all_tenants, and the request checks done before any manager c
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from pocketstack.compute.models import Instance
@@ -139,7 +141,7 @@ def test_create_rejects_bad_bodies_before_anything(client, servers):
     assert (
         client.post(
             V + "/servers",
-            json={"server": {"name": "vm", "imageRef": "i", "flavorRef": "1"}},
+            json={"server": {"name": "vm", "imageRef": str(uuid.uuid4()), "flavorRef": "1"}},
             headers=READER,
         ).status_code
         == 403

@@ -1,0 +1,364 @@
+"""Request-body schemas of the Compute API v2.1 (Nova), one per body a route takes.
+
+Each is attached to its route (``compute_route("POST", V + "/servers", create_server,
+schema=schemas.SERVER_CREATE)``) and checked by the HTTP layer before the handler runs: a
+body that does not match is a 400 in Nova's error shape (``{"badRequest": ...}``) and
+nothing is written. Handlers then only convert (``"1024"`` → 1024) and check what needs the
+cloud (the flavor exists, the image exists, the name is free...).
+
+What they follow, from Nova's own 2.1 request schemas (``nova/api/openstack/compute/schemas``,
+the 2.1 variant of each, not the 2.0 compatibility one):
+
+- Every object takes only the attributes Nova 2.1 knows (``additionalProperties: false``);
+  what a later microversion added (``description``, ``tags``, a network's ``tag``,
+  a keypair's ``type``...) is refused, as Nova 2.1 refuses it. Scheduler hints take extra
+  keys, as in Nova.
+- Names (``parameter_types.name``) are 1..255 printable characters that neither start nor
+  end with whitespace; metadata keys are 1..255 of ``A-Z a-z 0-9 - _ : .`` and space,
+  values strings of at most 255.
+- Booleans are Nova's lenient ones (``true``, ``"True"``, ``"on"``, ``"1"``...); integers
+  may be decimal strings (``"1024"``), as Nova takes them; JSON numbers are bounded by the
+  database column (``2**31 - 1``), strings by their digits, and the handler converts them.
+- ids Nova checks with ``format: uuid`` (``imageRef``, a network's ``port``) are UUIDs
+  here too (our validator does not check formats, so they are patterns).
+
+Where pocketstack is more lenient than Nova 2.1, to keep what it already did: keypair names
+may hold ``.`` and ``@`` (Nova 2.92's set, which the keypair manager accepts), an admin may
+create a keypair for another ``user_id`` (Nova: 2.10), and ``os-start``/``os-stop`` take
+``{}`` as well as ``null`` (Nova takes anything there).
+
+Sections of the Compute API reference are named on each schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pocketstack.common import schema_types as t
+from pocketstack.common.validation import BodySchema, InvalidInput
+from pocketstack.compute.quotas import DEFAULTS as QUOTA_DEFAULTS
+
+Schema = t.Schema
+
+#: Largest value of an integer column (Nova's ``db.constants.MAX_INT``).
+MAX_INT = 2**31 - 1
+#: Longest piece of an unknown action's name echoed back.
+_ECHO = 64
+
+
+# -- building blocks (Nova's parameter_types) ---------------------------------------------
+#: Nova's ``name``: 1..255 characters, no control or line-separator characters, not starting
+#: or ending with whitespace (``\Z``, not ``$``, so a trailing newline is not let through).
+NAME: Schema = t.string(255, 1, pattern=r"^(?!\s)[^\x00-\x1f\x7f-\x9f\u2028\u2029]*(?<!\s)\Z")
+#: A UUID, with or without dashes (Nova's ``format: uuid``).
+UUID: Schema = t.UUID
+#: An IPv4 address in dotted-quad form (Nova's ``accessIPv4``: ``format: ipv4``).
+IPV4: Schema = t.string(
+    15,
+    7,
+    pattern=r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\Z",
+)
+#: An IPv4 or IPv6 address, by its characters (Nova's ``ip_address``); the handler parses it.
+IP_ADDRESS: Schema = t.string(45, 2, pattern=r"^[0-9a-fA-F:.]+\Z")
+#: An IPv6 address, by its characters (Nova's ``accessIPv6``; kept by Nova, ignored here).
+IPV6: Schema = t.string(45, 2, pattern=r"^[0-9a-fA-F.]*:[0-9a-fA-F:.]*\Z")
+#: A positive count (``min_count``, ``ram``...): a number or a decimal string.
+POSITIVE_INTEGER: Schema = t.integer_like(1, MAX_INT)
+#: A size that may be 0 (``disk``, ``swap``...): a number or a decimal string.
+NON_NEGATIVE_INTEGER: Schema = t.integer_like(0, MAX_INT)
+#: Server metadata and flavor extra-spec keys (Nova's ``metadata`` key pattern).
+METADATA_KEY = r"^[a-zA-Z0-9_:. -]{1,255}\Z"
+#: Nova's ``metadata``: keys as above, string values of at most 255 characters.
+METADATA: Schema = {
+    "type": "object",
+    "propertyNames": {"pattern": METADATA_KEY},
+    "additionalProperties": t.string(255),
+}
+#: Nova's ``boolean``: JSON booleans and ``"true"``/``"False"``/``"on"``/``"1"``...
+BOOLEAN: Schema = t.BOOLEAN_LENIENT
+#: Nova's ``disk_config``.
+DISK_CONFIG: Schema = t.enum("AUTO", "MANUAL")
+
+
+def _strings_or_list(item: Schema) -> Schema:
+    """One value or a list of them (scheduler hints)."""
+    return {"anyOf": [item, t.array(item)]}
+
+
+# -- servers ------------------------------------------------------------------------------
+_NETWORK = t.obj(
+    {
+        "uuid": t.string(255),  # the handler checks it is a UUID, with Nova's message
+        "port": t.nullable(UUID),
+        "fixed_ip": IP_ADDRESS,
+    }
+)
+
+_LEGACY_BDM: dict[str, Schema] = {
+    "virtual_name": t.string(255),
+    "volume_id": UUID,
+    "snapshot_id": UUID,
+    "volume_size": POSITIVE_INTEGER,
+    "device_name": t.string(255, 1, pattern=r"^[a-zA-Z0-9._/-]*\Z"),
+    "delete_on_termination": BOOLEAN,
+    # Nova takes anything here (only its presence counts); any scalar is enough.
+    "no_device": {"type": ["boolean", "string", "null", "integer"], "maxLength": 255},
+    "connection_info": t.string(65535),
+}
+_BDM_V2: dict[str, Schema] = {
+    **_LEGACY_BDM,
+    "source_type": t.enum("volume", "image", "snapshot", "blank"),
+    "uuid": t.string(255, 1, pattern=r"^[a-zA-Z0-9._-]*\Z"),
+    "image_id": UUID,
+    "destination_type": t.enum("local", "volume"),
+    "guest_format": t.string(255),
+    "device_type": t.string(255),
+    "disk_bus": t.string(255),
+    # Nova takes null too (the legacy v2 API did).
+    "boot_index": {
+        "anyOf": [t.integer(-1, MAX_INT), t.string(11, 1, pattern=r"^-?[0-9]+\Z"), {"type": "null"}]
+    },
+}
+
+_PERSONALITY = t.array(
+    t.obj(
+        {
+            "path": t.string(255),
+            "contents": t.string(65535, pattern=r"^[A-Za-z0-9+/=\s]*\Z"),  # base64
+        }
+    )
+)
+
+#: Nova's scheduler hints: the known ones type-checked, others taken (and ignored here).
+_SCHEDULER_HINTS = t.obj(
+    {
+        "group": UUID,
+        "different_host": _strings_or_list(UUID),
+        "same_host": _strings_or_list(UUID),
+        "query": {"type": ["string", "object"], "maxLength": 65535},
+        "target_cell": NAME,
+        "different_cell": _strings_or_list(t.string(255)),
+        "build_near_host_ip": IP_ADDRESS,
+        "cidr": t.string(64, 2, pattern=r"^/[0-9a-f.:]+\Z"),
+    },
+    additional=True,
+)
+
+#: "Servers (servers)" — Create Server (``POST /servers``), the 2.1 body.
+SERVER_CREATE: Schema = t.obj(
+    {
+        "server": t.obj(
+            {
+                "name": NAME,
+                # "" is Nova's boot from volume (refused by the handler, with its reason)
+                "imageRef": {"anyOf": [UUID, t.string(0)]},
+                "flavorRef": {"anyOf": [t.string(255, 1), t.integer(0)]},
+                "adminPass": t.string(4096),
+                "metadata": METADATA,
+                "networks": t.array(_NETWORK),
+                "OS-DCF:diskConfig": DISK_CONFIG,
+                "accessIPv4": IPV4,
+                "accessIPv6": IPV6,
+                "personality": _PERSONALITY,
+                "availability_zone": NAME,
+                "block_device_mapping": t.array(t.obj(_LEGACY_BDM)),
+                "block_device_mapping_v2": t.array(t.obj(_BDM_V2)),
+                "config_drive": BOOLEAN,
+                "key_name": NAME,
+                "min_count": POSITIVE_INTEGER,
+                "max_count": POSITIVE_INTEGER,
+                "return_reservation_id": BOOLEAN,
+                "security_groups": t.array(t.obj({"name": NAME}, required=["name"])),
+                # base64, decoded and checked by the handler (Nova's ``format: base64``)
+                "user_data": t.string(65535),
+            },
+            required=["name", "flavorRef"],
+        ),
+        "os:scheduler_hints": _SCHEDULER_HINTS,
+        "OS-SCH-HNT:scheduler_hints": _SCHEDULER_HINTS,
+    },
+    required=["server"],
+)
+
+#: "Servers (servers)" — Update Server (``PUT /servers/{server_id}``), the 2.1 body.
+SERVER_UPDATE: Schema = t.wrapped(
+    "server",
+    t.obj(
+        {
+            "name": NAME,
+            "OS-DCF:diskConfig": DISK_CONFIG,
+            "accessIPv4": IPV4,
+            "accessIPv6": IPV6,
+        }
+    ),
+)
+
+
+class ActionSchema(BodySchema):
+    """The body of an ``/action`` route: one key naming an implemented action, its value in
+    that action's own shape ("Servers - run an action (servers, action)", "Flavors access
+    (flavors, os-flavor-access, action)").
+
+    Nova picks the action by the body's key before it validates the body against that
+    action's schema, so a body that is not exactly one action, or that names an action
+    which does not exist, keeps Nova's answers (400 ``There is no such action: <name>``)
+    instead of a schema message; everything else is checked by the schema.
+
+    Args:
+        actions: action name → the schema of its value.
+    """
+
+    def __init__(self, actions: Mapping[str, Schema]):
+        self.actions: dict[str, Schema] = dict(actions)
+        super().__init__(
+            t.obj(self.actions, minProperties=1, maxProperties=1),
+        )
+
+    def validate(self, body: Any) -> None:
+        """Check ``body`` (see ``BodySchema.validate``).
+
+        Raises:
+            InvalidInput: not one action, an unknown action, or its value in the wrong shape.
+        """
+        if not isinstance(body, dict) or len(body) != 1:
+            raise InvalidInput("The action body must hold exactly one action.")
+        (name,) = body
+        if name not in self.actions:
+            shown = name if len(name) <= _ECHO else name[:_ECHO] + "..."
+            raise InvalidInput(f"There is no such action: {shown}")
+        super().validate(body)
+
+
+#: An action without arguments: Nova clients send ``null`` (some ``{}``).
+_NO_ARGUMENTS: Schema = {"anyOf": [{"type": "null"}, t.obj({})]}
+
+#: "Servers - run an action (servers, action)": Start Server (``os-start``), Stop Server
+#: (``os-stop``), Reboot Server (``reboot``) and Show Console Output
+#: (``os-getConsoleOutput``) — exactly the actions ``server_actions.ACTIONS`` implements.
+SERVER_ACTION = ActionSchema(
+    {
+        "os-start": _NO_ARGUMENTS,
+        "os-stop": _NO_ARGUMENTS,
+        "reboot": t.obj(
+            {"type": t.enum("HARD", "Hard", "hard", "SOFT", "Soft", "soft")},
+            required=["type"],
+        ),
+        "os-getConsoleOutput": t.obj(
+            # -1 and null mean the whole log
+            {"length": t.nullable(t.integer_like(-1))}
+        ),
+    }
+)
+
+
+# -- server metadata ----------------------------------------------------------------------
+#: "Server metadata (servers, metadata)" — Create or Update Metadata Items
+#: (``POST /servers/{server_id}/metadata``) and Replace Metadata Items (``PUT``).
+METADATA_SET: Schema = t.wrapped("metadata", METADATA)
+
+#: "Server metadata (servers, metadata)" — Create Or Update Metadata Item
+#: (``PUT /servers/{server_id}/metadata/{key}``): exactly one key.
+METADATA_ITEM: Schema = t.wrapped("meta", {**METADATA, "minProperties": 1, "maxProperties": 1})
+
+
+# -- flavors ------------------------------------------------------------------------------
+#: "Flavors (flavors)" — Create Flavor (``POST /flavors``), the 2.1 body.
+FLAVOR_CREATE: Schema = t.wrapped(
+    "flavor",
+    t.obj(
+        {
+            "name": NAME,
+            # null or absent: the service picks a UUID
+            "id": t.nullable(
+                {
+                    "anyOf": [
+                        t.string(255, 1, pattern=r"^(?! )[a-zA-Z0-9. _-]+(?<! )\Z"),
+                        t.integer(0),
+                    ]
+                }
+            ),
+            "ram": POSITIVE_INTEGER,
+            "vcpus": POSITIVE_INTEGER,
+            "disk": NON_NEGATIVE_INTEGER,
+            "OS-FLV-EXT-DATA:ephemeral": NON_NEGATIVE_INTEGER,
+            "swap": NON_NEGATIVE_INTEGER,
+            # a positive float (Nova: at most the largest single-precision float)
+            "rxtx_factor": {
+                "anyOf": [
+                    {"type": "number", "exclusiveMinimum": 0, "maximum": 3.40282e38},
+                    t.string(40, 1, pattern=r"^[0-9]+(\.[0-9]+)?\Z"),
+                ]
+            },
+            "os-flavor-access:is_public": BOOLEAN,
+        },
+        required=["name", "ram", "vcpus", "disk"],
+    ),
+)
+
+_TENANT: Schema = t.obj({"tenant": t.string(255, 1)}, required=["tenant"])
+
+#: "Flavors access (flavors, os-flavor-access, action)" — Add Flavor Access To Tenant
+#: (``addTenantAccess``) and Remove Flavor Access From Tenant (``removeTenantAccess``).
+FLAVOR_ACTION = ActionSchema({"addTenantAccess": _TENANT, "removeTenantAccess": _TENANT})
+
+#: Extra-spec values: strings of at most 255 characters or numbers (stored as strings).
+_EXTRA_SPECS: Schema = {
+    "type": "object",
+    "propertyNames": {"pattern": METADATA_KEY},
+    "additionalProperties": {"type": ["string", "number"], "maxLength": 255},
+}
+
+#: "Flavors extra-specs (flavors, os-flavor-extra-specs)" — Create Extra Specs For A Flavor
+#: (``POST /flavors/{flavor_id}/os-extra_specs``).
+EXTRA_SPECS_CREATE: Schema = t.wrapped("extra_specs", _EXTRA_SPECS)
+
+#: "Flavors extra-specs (flavors, os-flavor-extra-specs)" — Update An Extra Spec For A
+#: Flavor (``PUT /flavors/{flavor_id}/os-extra_specs/{key}``): ``{key: value}``, one key.
+EXTRA_SPEC_UPDATE: Schema = {**_EXTRA_SPECS, "minProperties": 1, "maxProperties": 1}
+
+
+# -- keypairs -----------------------------------------------------------------------------
+#: "Keypairs (keypairs)" — Import Or Create Keypair (``POST /os-keypairs``): the 2.1 body
+#: plus an admin's ``user_id`` (Nova: 2.10).
+KEYPAIR_CREATE: Schema = t.wrapped(
+    "keypair",
+    t.obj(
+        {
+            "name": t.string(255, 1, pattern=r"^(?! )[a-zA-Z0-9 _.@-]+(?<! )\Z"),
+            # OpenSSH public key lines (several are kept); generated when absent
+            "public_key": t.string(65535),
+            "user_id": t.ID,
+        },
+        required=["name"],
+    ),
+)
+
+
+# -- compute services ---------------------------------------------------------------------
+#: "Compute services (os-services)" — Enable Scheduling, Disable Scheduling and Log
+#: Disabled Compute Service Information (``PUT /os-services/{enable|disable|
+#: disable-log-reason}``), the 2.1 body.
+SERVICE_UPDATE: Schema = t.obj(
+    {
+        "host": t.string(255, 1, pattern=r"^[a-zA-Z0-9._-]*\Z"),  # Nova's ``fqdn``
+        "binary": t.string(255, 1),
+        "disabled_reason": t.string(255, 1),
+    },
+    required=["host", "binary"],
+)
+
+
+# -- quotas -------------------------------------------------------------------------------
+#: "Quota sets (os-quota-sets)" — Update Quotas (``PUT /os-quota-sets/{project_id}``): the
+#: 2.1 resources, each a limit from -1 (unlimited) up, and ``force``.
+QUOTA_SET_UPDATE: Schema = t.wrapped(
+    "quota_set",
+    t.obj(
+        {
+            **{resource: t.integer_like(-1, MAX_INT) for resource in QUOTA_DEFAULTS},
+            "force": BOOLEAN,
+        }
+    ),
+)
