@@ -9,6 +9,12 @@
 
 Every option of ``pocketstack.common.config.OPTIONS`` is a flag of the run commands, and
 can also come from ``POCKETSTACK_<NAME>`` or the TOML file.
+
+Files are private to the user pocketstack runs as: the process umask is ``PRIVATE_UMASK``
+(new directories 0700, new files 0600) and each command first narrows the modes an older
+version left in the state directory (``secure_state_dir``). The database holds password
+hashes and user data, ``keys/`` the token keys, the logs request details. QEMU, qemu-img and
+the other tools pocketstack starts run as the same user, so they need nothing more.
 """
 
 from __future__ import annotations
@@ -18,15 +24,22 @@ import fcntl
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from pocketstack.common.config import OPTIONS, Config
 
 LOG = logging.getLogger("pocketstack")
+
+#: Process umask from start-up on: what pocketstack creates is its user's only.
+PRIVATE_UMASK = 0o077
+#: State subdirectories whose every file is narrowed too (the top level's always are).
+PRIVATE_FILE_DIRS = ("logs", "keys")
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +79,51 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         _add_options(sub.add_parser(name, help=helptext))
     return parser
+
+
+def _narrow(path: Path) -> None:
+    """Clear the group and other bits of ``path`` (never follows a symlink)."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
+        return
+    if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
+
+
+def secure_state_dir(conf: Config, create: bool = True) -> None:
+    """Make the state directory its owner's only, narrowing what an older version left.
+
+    The directory becomes 0700, and so does every directory directly in it (``logs``,
+    ``keys``, ``images``, ``instances``...); every file directly in it (``pocketstack.db``
+    and its ``-wal``/``-shm``/``-journal``, ``bootstrap.json``, ``clouds.yaml``, the locks)
+    and in ``logs/`` and ``keys/`` loses its group and other bits. Modes are only narrowed,
+    symlinks left alone. Without ``create`` a missing directory is left missing.
+
+    Raises:
+        SystemExit: the directory is shared (sticky bit, like ``/tmp``) or its mode cannot
+            be changed (another user's).
+    """
+    state = conf.path()
+    if not state.exists():
+        if not create:
+            return
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if state.stat().st_mode & stat.S_ISVTX:
+        raise SystemExit(
+            f"pocketstack: the state directory {state} is shared (sticky bit); "
+            "give pocketstack a directory of its own (--state-dir)"
+        )
+    try:
+        os.chmod(state, stat.S_IMODE(state.stat().st_mode) & ~0o077)
+        for entry in state.iterdir():
+            _narrow(entry)
+        for name in PRIVATE_FILE_DIRS:
+            folder = state / name
+            if folder.is_dir() and not folder.is_symlink():
+                for entry in folder.iterdir():
+                    _narrow(entry)
+    except PermissionError as exc:
+        raise SystemExit(f"pocketstack: cannot make {state} private: {exc}") from None
 
 
 def setup_logging(conf: Config, role: str) -> None:
@@ -164,6 +222,7 @@ def cmd_up(conf: Config) -> None:
     from pocketstack.service import ComputeHost, Controller, open_backends
 
     started = time.monotonic()
+    secure_state_dir(conf)
     _lock(conf, "up")
     setup_logging(conf, "pocketstack")
     db, bus = open_backends(conf)
@@ -188,6 +247,7 @@ def cmd_controller(conf: Config) -> None:
     from pocketstack.service import Controller, open_backends
 
     started = time.monotonic()
+    secure_state_dir(conf)
     setup_logging(conf, "controller")
     db, bus = open_backends(conf)
     controller = Controller(conf, db, bus)
@@ -207,6 +267,7 @@ def cmd_compute(conf: Config) -> None:
     from pocketstack.common.db import Database
     from pocketstack.service import ComputeHost
 
+    secure_state_dir(conf)
     _lock(conf, f"compute-{conf.hostname}")
     setup_logging(conf, f"compute-{conf.hostname}")
     db = Database(conf.database)
@@ -227,6 +288,7 @@ def cmd_db_upgrade(conf: Config) -> None:
     """Migrate ``conf.database`` to the newest Alembic revision (idempotent)."""
     from pocketstack.common.db import Database
 
+    secure_state_dir(conf, create=False)
     Database(conf.database).upgrade()
     print(f"database at the newest revision: {conf.database.split('@')[-1]}")
 
@@ -250,6 +312,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pocketstack`` console script."""
+    os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
     flags = {o.name: getattr(args, o.name, None) for o in OPTIONS}
     try:
