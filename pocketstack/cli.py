@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,6 +41,7 @@ LOG = logging.getLogger("pocketstack")
 PRIVATE_UMASK = 0o077
 #: State subdirectories whose every file is narrowed too (the top level's always are).
 PRIVATE_FILE_DIRS = ("logs", "keys")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -126,19 +128,31 @@ def secure_state_dir(conf: Config, create: bool = True) -> None:
         raise SystemExit(f"pocketstack: cannot make {state} private: {exc}") from None
 
 
-def setup_logging(conf: Config, role: str) -> None:
-    """Log to ``<state_dir>/logs/<role>.log`` and to stderr (warnings and above)."""
+def log_file_handler(conf: Config, name: str) -> RotatingFileHandler:
+    """A handler writing ``<state_dir>/logs/<name>.log``, rotated when it would pass
+    ``conf.log_max_bytes``: ``<name>.log.1`` is the newest older file, at most
+    ``conf.log_backup_count`` of them are kept (either option 0: never rotated)."""
     logs = conf.path("logs")
-    logs.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handler = RotatingFileHandler(
+        logs / f"{name}.log",
+        maxBytes=conf.log_max_bytes,
+        backupCount=conf.log_backup_count,
+        encoding="utf-8",
+    )
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    return handler
+
+
+def setup_logging(conf: Config, role: str) -> None:
+    """Log to ``<state_dir>/logs/<role>.log`` (rotated, see ``log_file_handler``) and to
+    stderr (warnings and above)."""
     root = logging.getLogger()
     root.setLevel(conf.log_level.upper())
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
-    file_handler = logging.FileHandler(logs / f"{role}.log")
-    file_handler.setFormatter(fmt)
-    root.addHandler(file_handler)
+    root.addHandler(log_file_handler(conf, role))
     err = logging.StreamHandler(sys.stderr)
     err.setLevel(logging.WARNING)
-    err.setFormatter(fmt)
+    err.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(err)
 
 

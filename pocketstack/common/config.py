@@ -157,6 +157,13 @@ OPTIONS: tuple[Option, ...] = (
         "largest JSON request body in bytes (413 above); image uploads are not limited by it",
     ),
     Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING"),
+    Option(
+        "log_max_bytes",
+        int,
+        10 * 1024 * 1024,
+        "size in bytes at which a log file in <state-dir>/logs is rotated (0: never)",
+    ),
+    Option("log_backup_count", int, 5, "rotated log files kept per process (<name>.log.1...)"),
     Option("accel", str, "auto", "QEMU accelerator: auto (KVM when it works), kvm or tcg"),
     Option(
         "write_user_clouds",

@@ -1,7 +1,8 @@
-"""Unit tests of pocketstack.cli: private state directory."""
+"""Unit tests of pocketstack.cli: private state directory, rotating log."""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 
@@ -74,3 +75,31 @@ def test_secure_state_dir_refuses_a_shared_directory(tmp_path):
     with pytest.raises(SystemExit, match="shared"):
         cli.secure_state_dir(_conf(shared))
     assert _mode(shared) == 0o1777
+
+
+def test_log_file_rotates_at_max_bytes_and_keeps_backup_count(tmp_path):
+    conf = _conf(tmp_path / "state", log_max_bytes="2000", log_backup_count="3")
+    handler = cli.log_file_handler(conf, "unit")
+    logger = logging.getLogger("pocketstack.test_cli.rotation")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        for i in range(400):
+            logger.info("line %04d %s", i, "x" * 40)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    logs = tmp_path / "state" / "logs"
+    names = sorted(p.name for p in logs.iterdir())
+    assert names == ["unit.log", "unit.log.1", "unit.log.2", "unit.log.3"]
+    for name in names:
+        assert (logs / name).stat().st_size <= 2000, name
+    assert "line 0399" in (logs / "unit.log").read_text()  # the newest lines are kept
+    assert "line 0000" not in "".join((logs / n).read_text() for n in names)
+
+
+def test_log_options_have_bounded_defaults():
+    conf = Config.load({}, environ={})
+    assert conf.log_max_bytes == 10 * 1024 * 1024
+    assert conf.log_backup_count == 5
