@@ -144,9 +144,77 @@ def log_file_handler(conf: Config, name: str) -> RotatingFileHandler:
     return handler
 
 
+def _second_response(exc: BaseException) -> bool:
+    """Whether ``exc`` is h11 refusing a second response to one request.
+
+    uvicorn answers 400 on its own when a client breaks HTTP after its request line and
+    headers were accepted (a malformed chunk, say) while the app is already handling that
+    request; whichever of the two answers comes second then fails this way (logged by uvicorn
+    as "Exception in ASGI application", or by asyncio as a fatal ``data_received`` error).
+    The app itself never starts two responses (uvicorn refuses that before h11 sees it).
+    """
+    import h11
+
+    text = str(exc)
+    return (
+        isinstance(exc, h11.LocalProtocolError)
+        and text.startswith("can't handle event type Response when role=SERVER")
+        and "state=SEND_RESPONSE" not in text
+    )
+
+
+class OneLineClientErrors(logging.Filter):
+    """Log what a client got wrong as one line, never a traceback.
+
+    - uvicorn warns about unparsable requests (a bad request line, an invalid header, a
+      malformed body framing); some versions attach the parser's exception: its type and
+      text are appended to the line instead.
+    - A client breaking HTTP mid-request makes h11 refuse a second response (see
+      ``_second_response``): an ERROR with a traceback from uvicorn or asyncio, which
+      becomes one WARNING line.
+
+    Any other error (an exception escaping the app: a 500) keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Fold a client error's exception into its message; keep every record."""
+        if not record.exc_info:
+            return True
+        exc = record.exc_info[1]
+        if record.levelno >= logging.ERROR:
+            if exc is None or not _second_response(exc):
+                return True
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            text = "A client broke HTTP mid-request; its connection was closed."
+        else:
+            text = record.getMessage()
+        if exc is not None:
+            text = f"{text} ({type(exc).__name__}: {exc})"
+        record.msg, record.args = text, None
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+#: Loggers whose client-caused records ``OneLineClientErrors`` folds into one line.
+CLIENT_ERROR_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi", "asyncio")
+
+
+def configure_uvicorn_logging() -> None:
+    """Send uvicorn's records through pocketstack's handlers (log file, stderr), a client's
+    mistake as one line (``OneLineClientErrors``); uvicorn itself installs no handler (the
+    server is built with ``log_config=None``) and logs no access lines."""
+    for name in CLIENT_ERROR_LOGGERS:
+        logger = logging.getLogger(name)
+        if name.startswith("uvicorn"):
+            logger.handlers.clear()
+            logger.propagate = True
+        if not any(isinstance(f, OneLineClientErrors) for f in logger.filters):
+            logger.addFilter(OneLineClientErrors())
+
+
 def setup_logging(conf: Config, role: str) -> None:
     """Log to ``<state_dir>/logs/<role>.log`` (rotated, see ``log_file_handler``) and to
-    stderr (warnings and above)."""
+    stderr (warnings and above); uvicorn's records go the same way."""
     root = logging.getLogger()
     root.setLevel(conf.log_level.upper())
     root.addHandler(log_file_handler(conf, role))
@@ -154,6 +222,7 @@ def setup_logging(conf: Config, role: str) -> None:
     err.setLevel(logging.WARNING)
     err.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(err)
+    configure_uvicorn_logging()
 
 
 def _lock(conf: Config, name: str) -> TextIO:
@@ -187,6 +256,7 @@ def _serve(conf: Config, cloud: Any, on_ready: Callable[[], None]) -> None:
             host=conf.host,
             port=conf.port,
             log_level="warning",
+            log_config=None,
             lifespan="off",
             access_log=False,
         )

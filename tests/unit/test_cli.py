@@ -1,11 +1,14 @@
-"""Unit tests of pocketstack.cli: private state directory, rotating log."""
+"""Unit tests of pocketstack.cli: private state directory, rotating log, one-line client
+errors in the log."""
 
 from __future__ import annotations
 
 import logging
 import os
 import stat
+import sys
 
+import h11
 import pytest
 
 from pocketstack import cli
@@ -103,3 +106,68 @@ def test_log_options_have_bounded_defaults():
     conf = Config.load({}, environ={})
     assert conf.log_max_bytes == 10 * 1024 * 1024
     assert conf.log_backup_count == 5
+
+
+def _record(level: int, msg: str, exc: BaseException) -> logging.LogRecord:
+    try:
+        raise exc
+    except BaseException:
+        exc_info = sys.exc_info()
+    return logging.LogRecord("uvicorn.error", level, __file__, 1, msg, None, exc_info)
+
+
+def _render(record: logging.LogRecord) -> str:
+    assert cli.OneLineClientErrors().filter(record)
+    return logging.Formatter(cli.LOG_FORMAT).format(record)
+
+
+def test_a_client_error_warning_is_one_line():
+    record = _record(
+        logging.WARNING, "Invalid HTTP request received.", h11.RemoteProtocolError("bad")
+    )
+    text = _render(record)
+    assert "\n" not in text and "Traceback" not in text
+    assert "Invalid HTTP request received. (RemoteProtocolError: bad)" in text
+
+
+def test_a_second_response_after_uvicorns_400_is_one_warning_line():
+    """A client breaking HTTP mid-body: uvicorn answered 400, then the app's answer fails."""
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+    assert isinstance(conn.next_event(), h11.Request)
+    with pytest.raises(h11.RemoteProtocolError):
+        conn.next_event()
+    conn.send(h11.Response(status_code=400, headers=[("connection", "close")]))
+    conn.send(h11.EndOfMessage())
+    with pytest.raises(h11.LocalProtocolError) as caught:
+        conn.send(h11.Response(status_code=401, headers=[]))
+    record = _record(logging.ERROR, "Exception in ASGI application\n", caught.value)
+    text = _render(record)
+    assert record.levelno == logging.WARNING
+    assert "\n" not in text and "Traceback" not in text
+    assert "A client broke HTTP mid-request" in text
+
+
+def test_a_server_error_keeps_its_traceback():
+    record = _record(logging.ERROR, "Exception in ASGI application\n", KeyError("bug"))
+    text = _render(record)
+    assert record.levelno == logging.ERROR and "Traceback" in text and "KeyError" in text
+    wrong_order = h11.LocalProtocolError(
+        "can't handle event type Data when role=SERVER and state=SEND_RESPONSE"
+    )
+    assert "Traceback" in _render(_record(logging.ERROR, "Exception", wrong_order))
+
+
+def test_uvicorn_records_reach_the_log_file_through_the_filter():
+    loggers = [logging.getLogger(name) for name in cli.CLIENT_ERROR_LOGGERS]
+    saved = [(lg.filters[:], lg.handlers[:], lg.propagate) for lg in loggers]
+    try:
+        cli.configure_uvicorn_logging()
+        cli.configure_uvicorn_logging()  # idempotent: one filter each
+        for logger in loggers:
+            assert [type(f) for f in logger.filters].count(cli.OneLineClientErrors) == 1
+            if logger.name.startswith("uvicorn"):
+                assert logger.propagate and not logger.handlers
+    finally:
+        for logger, (filters, handlers, propagate) in zip(loggers, saved, strict=True):
+            logger.filters[:], logger.handlers[:], logger.propagate = filters, handlers, propagate
