@@ -133,12 +133,24 @@ def _mac(body: dict[str, Any]) -> str | None:
     return mac
 
 
+def _pair_address(value: Any) -> str:
+    """An allowed address pair's ``ip_address``: an address or a CIDR, normalised."""
+    try:
+        if "/" in str(value):
+            return str(ipaddress.ip_network(str(value).strip(), strict=False))
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise exc.InvalidInput(
+            f"'{str(value)[:64]}' is not a valid IP address or CIDR for allowed_address_pairs."
+        ) from None
+
+
 def _address_pairs(body: dict[str, Any]) -> list[dict[str, str]]:
     pairs = []
     for pair in common.want_list(body, "allowed_address_pairs"):
         if not isinstance(pair, dict) or "ip_address" not in pair:
             raise exc.InvalidInput("allowed_address_pairs entries need an ip_address.")
-        item = {"ip_address": str(pair["ip_address"])}
+        item = {"ip_address": _pair_address(pair["ip_address"])}
         if pair.get("mac_address"):
             item["mac_address"] = _mac({"mac_address": pair["mac_address"]}) or ""
         pairs.append(item)
@@ -179,7 +191,8 @@ def _allocate(session: Session, net: Network, port_id: str, fixed_ips: Any) -> N
                 f"fixed_ips included invalid subnet {item['subnet_id']}"
             )
         if item.get("ip_address") is None:
-            assert subnet is not None
+            if subnet is None:  # {"subnet_id": null}, {"ip_address": null}: nothing asked
+                raise exc.InvalidInput("fixed_ips entries need a subnet_id and/or an ip_address.")
             if ipam.allocate_any(session, subnet, port_id) is None:
                 raise exc.IpAddressGenerationFailure(net.id)
             continue

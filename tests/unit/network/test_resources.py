@@ -204,3 +204,37 @@ def test_network_with_a_users_own_port_is_in_use(cloud):
     assert cloud.network.ports.get(DEMO, port["id"])["id"] == port["id"]
     cloud.network.ports.delete(DEMO, port["id"])
     cloud.network.networks.delete(DEMO, net["id"])
+
+
+@pytest.mark.parametrize(
+    "fixed_ip", [{"subnet_id": None}, {"ip_address": None}, {"subnet_id": "", "ip_address": None}]
+)
+def test_fixed_ip_naming_neither_subnet_nor_address_is_400_not_an_assert(cloud, fixed_ip):
+    """Regression: ``fixed_ips: [{"subnet_id": null}]`` reached an ``assert`` in
+    ``ports._allocate`` (500); the API schema refuses it first, the logic refuses it too for
+    in-process callers."""
+    net = cloud.network.networks.create(DEMO, {"name": "n"})
+    cloud.network.subnets.create(DEMO, {"network_id": net["id"], "cidr": "10.5.0.0/24"})
+    with pytest.raises(exc.InvalidInput, match="subnet_id and/or an ip_address"):
+        cloud.network.ports.create(DEMO, {"network_id": net["id"], "fixed_ips": [fixed_ip]})
+    assert cloud.network.ports.list(DEMO) == []
+
+
+def test_allowed_address_pairs_must_be_addresses_or_cidrs(cloud):
+    net = cloud.network.networks.create(DEMO, {"name": "n"})
+    port = cloud.network.ports.create(
+        DEMO,
+        {
+            "network_id": net["id"],
+            "allowed_address_pairs": [{"ip_address": "10.1.2.3"}, {"ip_address": "10.1.2.9/24"}],
+        },
+    )
+    assert port["allowed_address_pairs"] == [
+        {"ip_address": "10.1.2.3"},
+        {"ip_address": "10.1.2.0/24"},
+    ]
+    for bad in ("not-an-ip", "10.1.2.300", "10.0.0.0/99"):
+        with pytest.raises(exc.InvalidInput, match="allowed_address_pairs"):
+            cloud.network.ports.update(
+                DEMO, port["id"], {"allowed_address_pairs": [{"ip_address": bad}]}
+            )
