@@ -49,6 +49,9 @@ CORE = frozenset(
         "owner",
     }
 )
+#: names Glance keeps for itself (403 "Attribute '...' is reserved."), and its namespace
+RESERVED = frozenset({"location", "deleted", "deleted_at"})
+RESERVED_PREFIX = "os_glance"
 MAX_TAGS = 128
 MAX_PROPERTIES = 128
 
@@ -72,10 +75,22 @@ def parse_create(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
         elif key in READ_ONLY:
             raise ImageForbidden(f"Attribute '{key}' is read-only.")
         else:
+            check_not_reserved(key)
             props[key] = check_property(key, value)
     if len(props) > MAX_PROPERTIES:
         raise BadRequest(f"Maximum number of image properties ({MAX_PROPERTIES}) exceeded.")
     return core, props
+
+
+def check_not_reserved(name: str) -> None:
+    """Refuse a property name Glance reserves: ``location``, ``deleted``, ``deleted_at`` and
+    the ``os_glance`` namespace (Image API "Images": "Create image", "Update image").
+
+    Raises:
+        ImageForbidden: the name is reserved (403, as Glance).
+    """
+    if name in RESERVED or name.startswith(RESERVED_PREFIX):
+        raise ImageForbidden(f"Attribute '{name}' is reserved.")
 
 
 def check_id(value: Any) -> str:
@@ -162,9 +177,13 @@ def parse_patch(body: Any) -> list[tuple[str, str, Any]]:
     """JSON-patch operations (``application/openstack-images-v2.1-json-patch``) as
     ``(op, attribute, value)`` with op in add/replace/remove and ``value`` ``None`` for remove.
 
+    The body's shape is checked first by the route's schema (``api.schemas.IMAGE_UPDATE``);
+    these checks hold for a caller that bypasses it.
+
     Raises:
         BadRequest: not a list of operations, an unknown op, a path that is not
             ``/<attribute>``, or a missing value.
+        ImageForbidden: a reserved attribute (``check_not_reserved``).
     """
     if not isinstance(body, list):
         raise BadRequest("Request body must be a JSON array of patch operations.")
@@ -173,11 +192,10 @@ def parse_patch(body: Any) -> list[tuple[str, str, Any]]:
         if not isinstance(item, dict) or item.get("op") not in ("add", "replace", "remove"):
             raise BadRequest("Each operation must be an object with op add, replace or remove.")
         path = item.get("path")
-        if isinstance(path, list) and len(path) == 1:  # the v2.0 form: ["name"]
-            path = "/" + str(path[0])
         if not isinstance(path, str) or not path.startswith("/") or path.count("/") != 1:
             raise BadRequest(f"Invalid JSON pointer for this resource: {path!r}.")
         name = path[1:].replace("~1", "/").replace("~0", "~")
+        check_not_reserved(name)
         if item["op"] != "remove" and "value" not in item:
             raise BadRequest(f"Operation {item['op']} on {path} needs a value.")
         ops.append((item["op"], name, item.get("value")))
