@@ -157,7 +157,21 @@ def _best_error(validator: Draft202012Validator, body: Any) -> SchemaError | Non
     return best_match(validator.iter_errors(body))
 
 
+#: Attributes whose values an error message never echoes (nor anything beneath them).
+SECRET_FIELDS = frozenset({"password", "original_password", "secret", "token", "adminPass"})
+
+
+def _redact(value: Any) -> Any:
+    """``value`` with the values of secret attributes (at any depth) replaced by ``***``."""
+    if isinstance(value, dict):
+        return {k: "***" if k in SECRET_FIELDS else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
 def _echo(value: Any) -> str:
+    value = _redact(value)
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= _ECHO else text[:_ECHO] + "..."
 
@@ -165,9 +179,12 @@ def _echo(value: Any) -> str:
 def describe(error: SchemaError) -> str:
     """A short message for a schema mismatch, in the words of Nova/Keystone's messages:
     ``Invalid input for field/attribute user.name. Value: '...'. '...' is too long``;
-    long values are cut so a 100 KB name is never echoed whole."""
+    long values are cut so a 100 KB name is never echoed whole, and the value of a secret
+    (``SECRET_FIELDS``: a password...) is never echoed at all."""
     where = ".".join(str(p) for p in error.absolute_path) or "body"
     value: Any = error.instance
+    if SECRET_FIELDS.intersection(str(p) for p in error.absolute_path):
+        value = "***"
     kind: Any = error.validator
     limit: Any = error.validator_value
     schema: Any = error.schema
@@ -194,6 +211,16 @@ def describe(error: SchemaError) -> str:
         reason = f"violates {kind} {error.validator_value}"
     elif kind == "pattern":
         reason = "does not match the expected format"
-    else:
-        reason = error.message[:200]
+    elif kind in ("minProperties", "maxProperties", "minItems", "maxItems"):
+        what = "attributes" if kind.endswith("Properties") else "items"
+        bound = "at least" if kind.startswith("min") else "at most"
+        reason = f"must have {bound} {limit} {what}"
+    elif kind == "uniqueItems":
+        reason = "has repeated items"
+    elif kind == "const":
+        reason = f"is not {_echo(limit)}"
+    elif kind in ("anyOf", "oneOf"):
+        reason = "matches none of the accepted forms"
+    else:  # never jsonschema's own message: it shows the whole value
+        reason = f"is not valid ({kind})"
     return f"Invalid input for field/attribute {where}. Value: {_echo(value)}. {reason}"

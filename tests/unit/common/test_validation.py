@@ -202,3 +202,24 @@ def test_paths_and_methods_outside_every_service_answer_json(cloud):
             assert resp.headers["content-type"].startswith("application/json"), (method, path)
             assert resp.json()
         assert client.get("/").json()["pocketstack"]["services"]
+
+
+def test_a_mismatch_never_echoes_a_secret_nor_the_whole_value():
+    schema = BodySchema(
+        t.wrapped(
+            "user",
+            t.obj({"name": t.name(), "password": t.string(10), "roles": t.array(t.ID, 1)}),
+        )
+    )
+    for body in (
+        {"user": {"password": "hunter2-too-long"}},
+        {"user": {"password": ["hunter2"]}},
+        {"user": [{"password": "hunter2"}]},
+        {"user": {"name": ["x"], "password": "hunter2"}},
+    ):
+        with pytest.raises(InvalidInput) as exc:
+            schema.validate(body)
+        assert "hunter2" not in exc.value.message
+    with pytest.raises(InvalidInput) as exc:
+        schema.validate({"user": {"roles": ["a", "b"]}})
+    assert exc.value.message.endswith("must have at most 1 items")
