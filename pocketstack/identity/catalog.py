@@ -69,12 +69,21 @@ class CatalogManager:
         return region
 
     def update_region(self, ctx: RequestContext, region_id: str, changes: dict[str, Any]) -> Region:
-        """Change ``description``/``parent_region_id``."""
+        """Change ``description`` (null clears it) and ``parent_region_id``.
+
+        Raises:
+            RegionNotFound (the region or the new parent); ValidationError when the new
+            parent is the region itself or one of its descendants (as Keystone).
+        """
         with self.db.transaction() as s:
             region = _get(s, Region, exc.RegionNotFound, region_id, "region")
-            for key in ("description", "parent_region_id"):
-                if key in changes:
-                    setattr(region, key, changes[key])
+            if "description" in changes:
+                region.description = changes["description"] or ""
+            parent_id = changes.get("parent_region_id")
+            if parent_id:
+                _check_parent(s, region_id, parent_id)
+            if "parent_region_id" in changes:
+                region.parent_region_id = parent_id
         return region
 
     def delete_region(self, ctx: RequestContext, region_id: str) -> None:
@@ -277,6 +286,20 @@ class CatalogManager:
                 elif ep.url != url:
                     ep.url = url
             return svc.id
+
+
+def _check_parent(s: Session, region_id: str, parent_id: str) -> None:
+    """RegionNotFound for an unknown parent; ValidationError when ``parent_id`` is the
+    region itself or below it (the tree would loop)."""
+    seen = {region_id}
+    ancestor: str | None = parent_id
+    while ancestor:
+        if ancestor in seen:
+            raise exc.ValidationError(
+                f"Circular reference or a repeated entry found in region tree - {region_id}."
+            )
+        seen.add(ancestor)
+        ancestor = _get(s, Region, exc.RegionNotFound, ancestor, "region").parent_region_id
 
 
 def _check_endpoint(interface: str, url: str) -> None:

@@ -81,6 +81,8 @@ class DomainManager:
         with self.db.transaction() as s:
             if s.scalar(sa.select(Domain).where(Domain.name == name)) is not None:
                 raise exc.DuplicateEntry(f"Duplicate entry found with name {name}.")
+            if domain_id and s.get(Domain, domain_id) is not None:
+                raise exc.DuplicateEntry(f"Duplicate entry found with ID {domain_id}.")
             dom = Domain(name=name, description=description or "", enabled=enabled)
             if domain_id:
                 dom.id = domain_id
@@ -95,9 +97,10 @@ class DomainManager:
                 if s.scalar(sa.select(Domain).where(Domain.name == changes["name"])):
                     raise exc.DuplicateEntry(f"Duplicate entry found with name {changes['name']}.")
                 dom.name = changes["name"]
-            for key in ("description", "enabled"):
-                if key in changes:
-                    setattr(dom, key, changes[key])
+            if "description" in changes:  # null clears it, as in Keystone
+                dom.description = changes["description"] or ""
+            if "enabled" in changes:
+                dom.enabled = changes["enabled"]
         return dom
 
     def delete_domain(self, ctx: RequestContext, domain_id: str) -> None:
@@ -228,7 +231,9 @@ class ProjectManager:
                 ):
                     raise exc.DuplicateEntry(f"Duplicate entry found with name {changes['name']}.")
                 project.name = changes["name"]
-            for key in ("description", "enabled", "tags"):
+            if "description" in changes:  # null clears it, as in Keystone
+                project.description = changes["description"] or ""
+            for key in ("enabled", "tags"):
                 if key in changes:
                     setattr(project, key, changes[key])
         if changes.get("enabled") is False:

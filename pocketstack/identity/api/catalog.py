@@ -7,7 +7,7 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
-from pocketstack.identity.api import views
+from pocketstack.identity.api import schemas, views
 from pocketstack.identity.api.parsing import changes, field, query
 
 _REGION_FIELDS = {"description": str, "parent_region_id": str}
@@ -166,18 +166,18 @@ def delete_endpoint(req: ApiRequest) -> ApiResponse:
 
 ROUTES = [
     route("GET", "/v3/regions", list_regions),
-    route("POST", "/v3/regions", create_region),
+    route("POST", "/v3/regions", create_region, schema=schemas.REGION_CREATE),
     route("GET", "/v3/regions/{region_id}", show_region),
-    route("PATCH", "/v3/regions/{region_id}", update_region),
+    route("PATCH", "/v3/regions/{region_id}", update_region, schema=schemas.REGION_UPDATE),
     route("DELETE", "/v3/regions/{region_id}", delete_region),
     route("GET", "/v3/services", list_services),
-    route("POST", "/v3/services", create_service),
+    route("POST", "/v3/services", create_service, schema=schemas.SERVICE_CREATE),
     route("GET", "/v3/services/{service_id}", show_service),
-    route("PATCH", "/v3/services/{service_id}", update_service),
+    route("PATCH", "/v3/services/{service_id}", update_service, schema=schemas.SERVICE_UPDATE),
     route("DELETE", "/v3/services/{service_id}", delete_service),
     route("GET", "/v3/endpoints", list_endpoints),
-    route("POST", "/v3/endpoints", create_endpoint),
+    route("POST", "/v3/endpoints", create_endpoint, schema=schemas.ENDPOINT_CREATE),
     route("GET", "/v3/endpoints/{endpoint_id}", show_endpoint),
-    route("PATCH", "/v3/endpoints/{endpoint_id}", update_endpoint),
+    route("PATCH", "/v3/endpoints/{endpoint_id}", update_endpoint, schema=schemas.ENDPOINT_UPDATE),
     route("DELETE", "/v3/endpoints/{endpoint_id}", delete_endpoint),
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
-from pocketstack.identity.api import views
+from pocketstack.identity.api import schemas, views
 from pocketstack.identity.api.parsing import changes, field, query, query_bool
 
 _DOMAIN_FIELDS = {"name": str, "description": str, "enabled": bool}
@@ -132,14 +132,14 @@ def user_projects(req: ApiRequest) -> dict[str, Any]:
 
 ROUTES = [
     route("GET", "/v3/domains", list_domains),
-    route("POST", "/v3/domains", create_domain),
+    route("POST", "/v3/domains", create_domain, schema=schemas.DOMAIN_CREATE),
     route("GET", "/v3/domains/{domain_id}", show_domain),
-    route("PATCH", "/v3/domains/{domain_id}", update_domain),
+    route("PATCH", "/v3/domains/{domain_id}", update_domain, schema=schemas.DOMAIN_UPDATE),
     route("DELETE", "/v3/domains/{domain_id}", delete_domain),
     route("GET", "/v3/projects", list_projects),
-    route("POST", "/v3/projects", create_project),
+    route("POST", "/v3/projects", create_project, schema=schemas.PROJECT_CREATE),
     route("GET", "/v3/projects/{project_id}", show_project),
-    route("PATCH", "/v3/projects/{project_id}", update_project),
+    route("PATCH", "/v3/projects/{project_id}", update_project, schema=schemas.PROJECT_UPDATE),
     route("DELETE", "/v3/projects/{project_id}", delete_project),
     route("GET", "/v3/users/{user_id}/projects", user_projects),
 ]

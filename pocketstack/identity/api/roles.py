@@ -8,7 +8,7 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
-from pocketstack.identity.api import views
+from pocketstack.identity.api import schemas, views
 from pocketstack.identity.api.parsing import changes, field, query, query_bool
 
 _ROLE_FIELDS = {"name": str, "description": str}
@@ -168,7 +168,12 @@ def _grant_routes() -> list[Any]:
             base = f"/v3/{target}s/{{target_id}}/{actor}s/{{actor_id}}/roles"
             out += [
                 route("GET", base, partial(list_grants, target, actor)),
-                route("PUT", base + "/{role_id}", partial(grant, target, actor)),
+                route(
+                    "PUT",
+                    base + "/{role_id}",
+                    partial(grant, target, actor),
+                    schema=schemas.NO_BODY,
+                ),
                 route("GET", base + "/{role_id}", partial(check_grant, target, actor)),
                 route("HEAD", base + "/{role_id}", partial(check_grant, target, actor)),
                 route("DELETE", base + "/{role_id}", partial(revoke_grant, target, actor)),
@@ -179,12 +184,12 @@ def _grant_routes() -> list[Any]:
 _I = "/v3/roles/{prior_id}/implies"
 ROUTES = [
     route("GET", "/v3/roles", list_roles),
-    route("POST", "/v3/roles", create_role),
+    route("POST", "/v3/roles", create_role, schema=schemas.ROLE_CREATE),
     route("GET", "/v3/roles/{role_id}", show_role),
-    route("PATCH", "/v3/roles/{role_id}", update_role),
+    route("PATCH", "/v3/roles/{role_id}", update_role, schema=schemas.ROLE_UPDATE),
     route("DELETE", "/v3/roles/{role_id}", delete_role),
     route("GET", _I, list_implied),
-    route("PUT", _I + "/{implied_id}", create_implied),
+    route("PUT", _I + "/{implied_id}", create_implied, schema=schemas.NO_BODY),
     route("GET", _I + "/{implied_id}", show_implied),
     route("DELETE", _I + "/{implied_id}", delete_implied),
     route("GET", "/v3/role_inferences", list_inferences),
