@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from pocketstack.common import errors
 from pocketstack.common.http import ApiRequest, parse_bool, parse_int
 
 MAX_LIMIT = 1000
@@ -48,18 +47,3 @@ def bool_param(req: ApiRequest, name: str, default: bool = False) -> bool:
         return default
     value = req.query.get(name)
     return True if value == "" else parse_bool(value, name)
-
-
-def body_object(req: ApiRequest, key: str) -> dict[str, Any]:
-    """``body[key]`` as a dict, or 400 (Nova's wording)."""
-    if not isinstance(req.body, dict) or key not in req.body:
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {key}. Value: None. '{key}' is a required property"
-        )
-    value = req.body[key]
-    if not isinstance(value, dict):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {key}. Value: {value}. "
-            f"{value!r} is not of type 'object'"
-        )
-    return value

@@ -1,5 +1,9 @@
 """Flavors, their extra specs and access lists (API reference: "Flavors", "Flavors
-extra-specs", "Flavors access"), 2.1 shapes."""
+extra-specs", "Flavors access"), 2.1 shapes.
+
+Bodies are checked against ``schemas.FLAVOR_CREATE``, ``FLAVOR_ACTION``,
+``EXTRA_SPECS_CREATE`` and ``EXTRA_SPEC_UPDATE`` before a handler runs; handlers convert
+decimal strings and booleans given as words."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
-from pocketstack.compute.api.common import body_object, links, next_links, paging
+from pocketstack.compute.api.common import links, next_links, paging
 from pocketstack.compute.models import Flavor
 
 
@@ -78,12 +82,9 @@ def show_flavor(req: ApiRequest) -> dict[str, Any]:
     }
 
 
-def _int_field(body: dict[str, Any], name: str, minimum: int, default: int | None = None) -> int:
-    if name not in body or body[name] in (None, ""):
-        if default is None:
-            raise errors.BadRequest(
-                f"Invalid input for field/attribute flavor. '{name}' is a required property"
-            )
+def _int_field(body: dict[str, Any], name: str, minimum: int, default: int = 0) -> int:
+    """An integer attribute given as a number or a decimal string (schema), bounded."""
+    if name not in body:
         return default
     return parse_int(body[name], name, minimum=minimum, maximum=2**31 - 1)
 
@@ -91,30 +92,22 @@ def _int_field(body: dict[str, Any], name: str, minimum: int, default: int | Non
 def create_flavor(req: ApiRequest) -> dict[str, Any]:
     """``POST /flavors`` (admin): name, ram, vcpus, disk required; id optional."""
     policy.enforce(req.ctx, "compute:flavors:create")
-    body = body_object(req, "flavor")
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise errors.BadRequest(
-            "Invalid input for field/attribute name: a non-empty string "
-            "of at most 255 characters is required."
-        )
+    body = req.body["flavor"]
     flavorid = body.get("id")
-    if flavorid is not None and not isinstance(flavorid, str | int):
-        raise errors.BadRequest("Invalid input for field/attribute id.")
-    rxtx = body.get("rxtx_factor", 1.0)
-    if isinstance(rxtx, bool) or not isinstance(rxtx, int | float) or rxtx <= 0:
+    rxtx = float(body.get("rxtx_factor", 1.0))  # a positive number or decimal string
+    if not 0 < rxtx < float("inf"):
         raise errors.BadRequest("Invalid input for field/attribute rxtx_factor.")
     is_public = parse_bool(body.get("os-flavor-access:is_public", True), "is_public")
     flavor = req.cloud.compute.flavors.create(
         req.ctx,
-        name=name.strip(),
+        name=body["name"],
         ram=_int_field(body, "ram", 1),
         vcpus=_int_field(body, "vcpus", 1),
         disk=_int_field(body, "disk", 0),
         flavorid=None if flavorid is None else str(flavorid),
-        ephemeral=_int_field(body, "OS-FLV-EXT-DATA:ephemeral", 0, 0),
-        swap=_int_field(body, "swap", 0, 0),
-        rxtx_factor=float(rxtx),
+        ephemeral=_int_field(body, "OS-FLV-EXT-DATA:ephemeral", 0),
+        swap=_int_field(body, "swap", 0),
+        rxtx_factor=rxtx,
         is_public=is_public,
     )
     return {"flavor": flavor_view(req, flavor)}
@@ -134,24 +127,19 @@ def list_extra_specs(req: ApiRequest) -> dict[str, Any]:
     }
 
 
-def _specs(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise errors.BadRequest("Invalid input for field/attribute extra_specs.")
-    for key, item in value.items():
-        if (
-            not key
-            or len(key) > 255
-            or not isinstance(item, str | int | float | bool)
-            or len(str(item)) > 255
-        ):
-            raise errors.BadRequest(f"Invalid input for field/attribute extra_specs: key {key!r}.")
-    return {k: str(v) for k, v in value.items()}
+def _specs(value: dict[str, str | int | float]) -> dict[str, str]:
+    """Extra specs as stored: numbers become strings (Nova returns strings)."""
+    specs = {k: str(v) for k, v in value.items()}
+    for key, item in specs.items():
+        if len(item) > 255:  # a number written out longer than a value may be
+            raise errors.BadRequest(f"Invalid input for field/attribute extra_specs.{key}.")
+    return specs
 
 
 def create_extra_specs(req: ApiRequest) -> dict[str, Any]:
     """``POST /flavors/{flavor_id}/os-extra_specs`` {"extra_specs": {...}} (admin)."""
     policy.enforce(req.ctx, "compute:flavor-extra-specs:update")
-    specs = _specs(body_object(req, "extra_specs"))
+    specs = _specs(req.body["extra_specs"])
     return {
         "extra_specs": req.cloud.compute.flavors.update_extra_specs(
             req.ctx, req.params["flavor_id"], specs
@@ -196,15 +184,7 @@ def list_access(req: ApiRequest) -> dict[str, Any]:
 def flavor_action(req: ApiRequest) -> dict[str, Any]:
     """``POST /flavors/{flavor_id}/action``: ``addTenantAccess`` / ``removeTenantAccess``."""
     flavor_id = req.params["flavor_id"]
-    if not isinstance(req.body, dict) or len(req.body) != 1:
-        raise errors.BadRequest("Flavor action body must hold exactly one action.")
-    ((action, args),) = req.body.items()
-    if action not in ("addTenantAccess", "removeTenantAccess"):
-        raise errors.BadRequest(f"There is no such action: {action}")
-    if not isinstance(args, dict) or not isinstance(args.get("tenant"), str):
-        raise errors.BadRequest(
-            f"Invalid input for field/attribute {action}: 'tenant' is a required property"
-        )
+    ((action, args),) = req.body.items()  # one of the two, with a tenant (schema)
     if action == "addTenantAccess":
         policy.enforce(req.ctx, "compute:flavor-access:add")
         projects = req.cloud.compute.flavors.add_access(req.ctx, flavor_id, args["tenant"])

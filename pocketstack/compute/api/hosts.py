@@ -46,12 +46,10 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
     action = req.params["service_id"]  # 2.1: the path names the action
     if action not in ("disable", "disable-log-reason", "enable"):
         raise errors.NotFound(f"Unknown action {action}")
-    body = req.body if isinstance(req.body, dict) else {}
-    host, binary = body.get("host"), body.get("binary")
-    if not isinstance(host, str) or not isinstance(binary, str):
-        raise errors.BadRequest("Invalid input: 'host' and 'binary' are required strings.")
+    body = req.body  # host and binary, strings (schemas.SERVICE_UPDATE)
+    host, binary = body["host"], body["binary"]
     reason = body.get("disabled_reason") if action == "disable-log-reason" else None
-    if action == "disable-log-reason" and not isinstance(reason, str):
+    if action == "disable-log-reason" and reason is None:
         raise errors.BadRequest("Missing disabled reason field")
     svc = req.cloud.compute.hypervisors.update_service(
         req.ctx, host=host, binary=binary, disabled=action != "enable", disabled_reason=reason

@@ -1,14 +1,15 @@
 """Keypairs (API reference "Keypairs (keypairs)"), 2.1 shapes: no ``type`` field, create
-answers 200 with the keypair (and ``private_key`` when generated), delete answers 202."""
+answers 200 with the keypair (and ``private_key`` when generated), delete answers 202.
+The create body is checked against ``schemas.KEYPAIR_CREATE`` before the handler runs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pocketstack.common import errors, policy
+from pocketstack.common import policy
 from pocketstack.common.db import isotime
 from pocketstack.common.http import ApiRequest
-from pocketstack.compute.api.common import body_object, paging
+from pocketstack.compute.api.common import paging
 from pocketstack.compute.models import KeyPair
 
 
@@ -56,16 +57,8 @@ def show_keypair(req: ApiRequest) -> dict[str, Any]:
 def create_keypair(req: ApiRequest) -> dict[str, Any]:
     """``POST /os-keypairs`` {"keypair": {"name", "public_key"?}}: import or generate."""
     policy.enforce(req.ctx, "compute:keypairs:create")
-    body = body_object(req, "keypair")
-    name = body.get("name")
-    public_key = body.get("public_key")
-    if not isinstance(name, str):
-        raise errors.BadRequest("Invalid input for field/attribute name: a string is required.")
-    if public_key is not None and not isinstance(public_key, str):
-        raise errors.BadRequest(
-            "Invalid input for field/attribute public_key: a string is required."
-        )
-    user_id = body.get("user_id")
+    body = req.body["keypair"]
+    name, public_key, user_id = body["name"], body.get("public_key"), body.get("user_id")
     if user_id is not None and user_id != req.ctx.user_id:
         policy.enforce(req.ctx, "compute:keypairs:other_user")
     kp, private = req.cloud.compute.keypairs.create(req.ctx, name, public_key, user_id=user_id)

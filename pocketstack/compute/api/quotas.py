@@ -1,5 +1,6 @@
 """Limits and quota sets (API reference: "Limits (limits)", "Quota sets (os-quota-sets)"),
-2.1 shapes."""
+2.1 shapes. An update body is checked against ``schemas.QUOTA_SET_UPDATE`` before the
+handler runs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
-from pocketstack.compute.api.common import body_object
 
 
 def show_limits(req: ApiRequest) -> dict[str, Any]:
@@ -52,11 +52,11 @@ def show_defaults(req: ApiRequest) -> dict[str, Any]:
 def update_quota_set(req: ApiRequest) -> dict[str, Any]:
     """``PUT /os-quota-sets/{project_id}`` {"quota_set": {resource: limit, "force"?}} (admin)."""
     policy.enforce(req.ctx, "compute:quotas:update")
-    body = dict(body_object(req, "quota_set"))
+    body = dict(req.body["quota_set"])  # known resources, numbers or decimal strings
     force = parse_bool(body.pop("force", False), "force")
     if req.query.get("user_id"):
         raise errors.BadRequest("Per-user quotas are not supported.")
-    values = {name: parse_int(value, name) for name, value in body.items()}
+    values = {name: parse_int(value, name, -1, 2**31 - 1) for name, value in body.items()}
     quota_set = req.cloud.compute.quotas.update(
         req.ctx, req.params["project_id"], values, force=force
     )

@@ -1,6 +1,9 @@
 """Server sub-resources: ``/action`` (os-stop, os-start, reboot, os-getConsoleOutput),
 ``/metadata``, ``/ips`` and ``/os-instance-actions`` (API reference sections "Servers - run an
-action", "Server metadata", "Servers IPs", "Servers actions"), 2.1 shapes."""
+action", "Server metadata", "Servers IPs", "Servers actions"), 2.1 shapes.
+
+Bodies are checked against ``schemas.SERVER_ACTION``, ``METADATA_SET`` and ``METADATA_ITEM``
+before a handler runs."""
 
 from __future__ import annotations
 
@@ -9,8 +12,6 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
-from pocketstack.compute.api.common import body_object
-from pocketstack.compute.api.server_validation import metadata as parse_metadata
 from pocketstack.compute.api.server_views import addresses
 from pocketstack.compute.models import InstanceAction, InstanceActionEvent
 
@@ -30,21 +31,14 @@ def _start(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
 
 
 def _reboot(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
-    kind = args.get("type") if isinstance(args, dict) else None
-    if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
-        raise errors.BadRequest(
-            "Invalid input for field/attribute type. Value: "
-            f"{kind}. 'type' must be one of SOFT, HARD"
-        )
     policy.enforce(req.ctx, "compute:servers:reboot")
-    req.cloud.compute.servers.reboot(req.ctx, server_id, hard=kind.upper() == "HARD")
+    hard = args["type"].upper() == "HARD"  # the schema allows SOFT/HARD in three cases
+    req.cloud.compute.servers.reboot(req.ctx, server_id, hard=hard)
     return ApiResponse(status=202)
 
 
 def _console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
-    if args is not None and not isinstance(args, dict):
-        raise errors.BadRequest("Invalid input for field/attribute os-getConsoleOutput.")
-    raw = (args or {}).get("length")
+    raw = args.get("length")  # a number or a decimal string (schema), -1/null: everything
     length = None if raw is None else parse_int(raw, "length", minimum=-1)
     policy.enforce(req.ctx, "compute:servers:console_output")
     output = req.cloud.compute.servers.console_output(
@@ -53,6 +47,7 @@ def _console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     return ApiResponse(status=200, body={"output": output})
 
 
+#: The actions this API implements; ``schemas.SERVER_ACTION`` allows exactly these.
 ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "os-stop": _stop,
     "os-start": _start,
@@ -62,14 +57,10 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
 
 
 def server_action(req: ApiRequest) -> ApiResponse:
-    """``POST /servers/{server_id}/action``: dispatch on the body's single key; unknown → 400."""
-    if not isinstance(req.body, dict) or len(req.body) != 1:
-        raise errors.BadRequest("The action body must hold exactly one action.")
+    """``POST /servers/{server_id}/action``: dispatch on the body's single key (the schema
+    let through only one of ``ACTIONS``, in its shape)."""
     ((name, args),) = req.body.items()
-    handler = ACTIONS.get(name)
-    if handler is None:
-        raise errors.BadRequest(f"There is no such action: {name}")
-    return handler(req, req.params["server_id"], args)
+    return ACTIONS[name](req, req.params["server_id"], args)
 
 
 # ---------------------------------------------------------------------------- metadata
@@ -84,7 +75,7 @@ def list_metadata(req: ApiRequest) -> dict[str, Any]:
 
 def _set_metadata(req: ApiRequest, replace: bool) -> dict[str, Any]:
     policy.enforce(req.ctx, "compute:server-metadata:update")
-    meta = parse_metadata(body_object(req, "metadata"))
+    meta = dict(req.body["metadata"])
     return {
         "metadata": req.cloud.compute.servers.update_metadata(
             req.ctx, req.params["server_id"], meta, replace=replace
@@ -118,7 +109,7 @@ def show_metadata_item(req: ApiRequest) -> dict[str, Any]:
 def set_metadata_item(req: ApiRequest) -> dict[str, Any]:
     """``PUT /servers/{server_id}/metadata/{key}`` {"meta": {key: value}}."""
     policy.enforce(req.ctx, "compute:server-metadata:update")
-    meta = parse_metadata(body_object(req, "meta"), "meta")
+    meta = dict(req.body["meta"])  # exactly one key (schema)
     if list(meta) != [req.params["key"]]:
         raise errors.BadRequest("Request body and URI mismatch")
     req.cloud.compute.servers.update_metadata(req.ctx, req.params["server_id"], meta, replace=False)

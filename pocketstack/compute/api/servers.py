@@ -1,8 +1,9 @@
 """Servers: list, show, create, update, delete (API reference "Servers (servers)"), 2.1.
 
-Create validates the body here (``server_validation``) and makes one call to
-``cloud.compute.servers.create``; everything about images, networks, keys, zones and quotas
-is checked there before anything is written.
+Bodies are checked against their schemas (``schemas.SERVER_CREATE``, ``SERVER_UPDATE``)
+before a handler runs. Create converts the body (``server_validation``) and makes one call
+to ``cloud.compute.servers.create``; everything about images, networks, keys, zones and
+quotas is checked there before anything is written.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from pocketstack.common import errors, policy
+from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse
-from pocketstack.compute.api.common import body_object, bool_param, links, next_links, paging
+from pocketstack.compute.api.common import bool_param, links, next_links, paging
 from pocketstack.compute.api.server_validation import parse_create
 from pocketstack.compute.api.server_views import (
     security_group_names,
@@ -117,20 +118,10 @@ def create_server(req: ApiRequest) -> ApiResponse:
 
 
 def update_server(req: ApiRequest) -> dict[str, Any]:
-    """``PUT /servers/{server_id}`` {"server": {"name"?}} → the updated server view."""
+    """``PUT /servers/{server_id}`` {"server": {"name"?}} → the updated server view
+    (``accessIPv4``/``accessIPv6``/``OS-DCF:diskConfig`` are taken and ignored)."""
     policy.enforce(req.ctx, "compute:servers:update")
-    body = body_object(req, "server")
-    unknown = set(body) - {"name", "accessIPv4", "accessIPv6"}
-    if unknown:
-        raise errors.BadRequest(
-            f"Additional properties are not allowed ({', '.join(sorted(unknown))} were unexpected)"
-        )
-    name = body.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 255):
-        raise errors.BadRequest(
-            "Invalid input for field/attribute name: a non-empty string "
-            "of at most 255 characters is required."
-        )
+    name = req.body["server"].get("name")
     server = req.cloud.compute.servers.update(req.ctx, req.params["server_id"], name=name)
     return {"server": server_views(req, [server])[0]}
 
