@@ -104,6 +104,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("region", str, "RegionOne", "region name in the service catalog"),
     Option("token_expiration", int, 3600, "token lifetime in seconds"),
     Option(
+        "lockout_failure_attempts",
+        int,
+        5,
+        "failed logins in a row that lock a user out for lockout_duration seconds "
+        "(0: never lock; Keystone leaves it off by default)",
+    ),
+    Option(
+        "lockout_duration",
+        int,
+        1800,
+        "seconds a locked-out user stays locked, even with the right password; an admin "
+        "unlocks it sooner by setting its password or enabled flag",
+    ),
+    Option(
         "cpu_allocation_ratio",
         float,
         4.0,

@@ -92,6 +92,7 @@ class ApiRequest:
             roles), so policy checks on it fail closed.
         cloud: the ``pocketstack.service.Cloud`` with every manager.
         base_url: the service's public base URL, e.g. ``http://127.0.0.1:8780/compute/v2.1``.
+        client_addr: the peer's address (``host:port``), or None when unknown; for logs.
     """
 
     method: str
@@ -105,6 +106,7 @@ class ApiRequest:
     root_url: str
     body_file: Any = None
     request_id: str = field(default_factory=new_request_id)
+    client_addr: str | None = None
 
     def query_all(self, name: str) -> list[str]:
         return self.query.getlist(name)
@@ -314,6 +316,7 @@ class ServiceAPI:
             root_url=root,
             body_file=body_file,
             request_id=request_id,
+            client_addr=f"{request.client.host}:{request.client.port}" if request.client else None,
         )
 
     def _check_media_type(self, request: Request, spec: RouteSpec) -> None:

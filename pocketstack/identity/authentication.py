@@ -7,7 +7,9 @@ Methods: ``password`` (user by id, or by name with its domain's id or name), ``t
 (by id, or by name with its user; the token is scoped to the credential's project).
 Scopes: project (id, or name with domain), domain (id or name), or none; with none, a user
 whose ``default_project_id`` gives it a role gets a token on that project (as Keystone).
-Every failure to identify the caller is the same 401, whichever part was wrong.
+Every failure to identify the caller is the same 401, whichever part was wrong, and costs
+one bcrypt verification whether or not the user or credential exists (``lockout``: even
+cost, Keystone's lockout, a log line per failure).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pocketstack.common.errors import Forbidden
 from pocketstack.identity import exceptions as exc
 from pocketstack.identity.assignment import direct_role_ids
 from pocketstack.identity.hashing import check_secret
+from pocketstack.identity.lockout import PasswordChecker, log_failure
 from pocketstack.identity.models import ApplicationCredential, Domain, Project, User
 from pocketstack.identity.tokens import TokenInfo, TokenPayload
 
@@ -40,30 +43,52 @@ def _need(obj: Any, key: str, kind: type = dict) -> Any:
 
 def _domain_id(s: Session, ref: Any) -> str:
     """A domain reference ``{"id"}`` or ``{"name"}`` to its id (401 when unknown)."""
-    if not isinstance(ref, dict):
-        raise exc.ValidationError("Invalid authentication request: a domain is required.")
-    if ref.get("id"):
-        dom = s.get(Domain, ref["id"])
-    else:
-        dom = s.scalar(sa.select(Domain).where(Domain.name == ref.get("name")))
+    dom = _find_domain(s, ref)
     if dom is None or not dom.enabled:
         raise exc.AuthenticationFailed()
     return dom.id
 
 
+def _find_domain(s: Session, ref: Any) -> Domain | None:
+    """A domain reference ``{"id"}`` or ``{"name"}``, or None when there is no such domain
+    (400 when the reference is not an object)."""
+    if not isinstance(ref, dict):
+        raise exc.ValidationError("Invalid authentication request: a domain is required.")
+    if ref.get("id"):
+        return s.get(Domain, ref["id"])
+    return s.scalar(sa.select(Domain).where(Domain.name == ref.get("name")))
+
+
+def lookup_user(s: Session, ref: dict[str, Any]) -> User | None:
+    """The user of a reference ``{"id"}`` or ``{"name", "domain": {...}}``, or None when
+    there is none (no error, so that the caller spends the same time either way).
+
+    Raises:
+        ValidationError (400): neither id nor name, or no domain object with a name.
+    """
+    if ref.get("id"):
+        return s.get(User, ref["id"])
+    if not ref.get("name"):
+        raise exc.ValidationError("Invalid authentication request: user id or name required.")
+    dom = _find_domain(s, ref.get("domain"))
+    if dom is None:
+        return None
+    return s.scalar(sa.select(User).where(User.name == ref["name"], User.domain_id == dom.id))
+
+
+def _who(ref: dict[str, Any]) -> str:
+    """How a request named a user, for the log."""
+    if ref.get("id"):
+        return str(ref["id"])
+    dom = ref.get("domain")
+    where = (dom.get("id") or dom.get("name")) if isinstance(dom, dict) else None
+    return f"{ref.get('name')}@{where}"
+
+
 def find_user(s: Session, ref: dict[str, Any]) -> User:
     """A user reference ``{"id"}`` or ``{"name", "domain": {...}}``; 401 when unknown or
-    disabled."""
-    if ref.get("id"):
-        user = s.get(User, ref["id"])
-    elif ref.get("name"):
-        user = s.scalar(
-            sa.select(User).where(
-                User.name == ref["name"], User.domain_id == _domain_id(s, ref.get("domain"))
-            )
-        )
-    else:
-        raise exc.ValidationError("Invalid authentication request: user id or name required.")
+    disabled (for a caller already authenticated otherwise: no even cost here)."""
+    user = lookup_user(s, ref)
     if user is None or not user.enabled:
         raise exc.AuthenticationFailed()
     dom = s.get(Domain, user.domain_id)
@@ -95,11 +120,15 @@ class AuthManager:
         self.identity = identity
         self.db = identity.db
         self.tokens = identity.tokens
+        self.passwords = PasswordChecker(identity.conf, identity.db)
 
     def issue_token(
-        self, auth: dict[str, Any], with_catalog: bool = True
+        self, auth: dict[str, Any], with_catalog: bool = True, source: str | None = None
     ) -> tuple[str, TokenInfo, list[dict[str, Any]] | None]:
         """Authenticate ``auth`` (the body's ``auth`` object) and issue a token.
+
+        Args:
+            source: the client's address, logged with a failure.
 
         Returns:
             ``(token, info, catalog)``: the ``X-Subject-Token`` value, its validated
@@ -108,27 +137,31 @@ class AuthManager:
         Raises:
             ValidationError (400): a malformed request.
             AuthenticationFailed (401): wrong or unknown credentials, no role on the scope.
+            AccountLocked (401): the right password of a locked-out user.
             Forbidden (403): rescoping an application credential token.
         """
         ident = _need(auth, "identity")
         methods = _need(ident, "methods", list)
         with self.db.reader() as s:
             if "application_credential" in methods:
-                payload = self._by_app_cred(s, _need(ident, "application_credential"))
+                payload = self._by_app_cred(s, _need(ident, "application_credential"), source)
             elif "token" in methods:
                 payload = self._by_token(_need(_need(ident, "token"), "id", str), s, auth)
             elif "password" in methods:
-                payload = self._by_password(s, _need(_need(ident, "password"), "user"), auth)
+                user_ref = _need(_need(ident, "password"), "user")
+                payload = self._by_password(s, user_ref, auth, source)
             else:
                 raise exc.AuthenticationFailed("Unsupported authentication method.")
         token = self.tokens.issue(payload)
         catalog = self.identity.catalog.catalog() if with_catalog else None
         return token, self.tokens.inspect(token), catalog
 
-    def _by_password(self, s: Session, ref: dict[str, Any], auth: dict[str, Any]) -> TokenPayload:
-        user = find_user(s, ref)
-        if not check_secret(ref.get("password", ""), user.password_hash):
-            raise exc.AuthenticationFailed()
+    def _by_password(
+        self, s: Session, ref: dict[str, Any], auth: dict[str, Any], source: str | None
+    ) -> TokenPayload:
+        user = lookup_user(s, ref)
+        self.passwords.check(s, user, ref.get("password", ""), _who(ref), source)
+        assert user is not None  # check() passes only for a real user
         payload = self.tokens.new_payload(user.id, ["password"])
         self._scope(s, payload, auth.get("scope"), user)
         return payload
@@ -145,19 +178,28 @@ class AuthManager:
         self._scope(s, payload, auth.get("scope"), user)
         return payload
 
-    def _by_app_cred(self, s: Session, ref: dict[str, Any]) -> TokenPayload:
+    def _by_app_cred(self, s: Session, ref: dict[str, Any], source: str | None) -> TokenPayload:
+        cred = None
         if ref.get("id"):
             cred = s.get(ApplicationCredential, ref["id"])
+            who = str(ref["id"])
         else:
-            user = find_user(s, _need(ref, "user"))
-            cred = s.scalar(
-                sa.select(ApplicationCredential).where(
-                    ApplicationCredential.user_id == user.id,
-                    ApplicationCredential.name == ref.get("name"),
+            user_ref = _need(ref, "user")
+            user = lookup_user(s, user_ref)
+            who = f"{ref.get('name')} of {_who(user_ref)}"
+            if user is not None:
+                cred = s.scalar(
+                    sa.select(ApplicationCredential).where(
+                        ApplicationCredential.user_id == user.id,
+                        ApplicationCredential.name == ref.get("name"),
+                    )
                 )
-            )
-        if cred is None or not check_secret(ref.get("secret", ""), cred.secret_hash):
+        # one bcrypt verification either way (against a dummy hash when there is no cred)
+        if not check_secret(ref.get("secret", ""), cred.secret_hash if cred else None):
+            reason = "wrong secret" if cred else "unknown application credential"
+            log_failure(f"application credential {who}", source, reason)
             raise exc.AuthenticationFailed()
+        assert cred is not None
         if cred.expires_at is not None and cred.expires_at <= utcnow():
             raise exc.AuthenticationFailed("The application credential has expired.")
         find_user(s, {"id": cred.user_id})

@@ -68,6 +68,15 @@ class AuthenticationFailed(Unauthorized):
         return "The request you have made requires authentication."
 
 
+class AccountLocked(AuthenticationFailed):
+    """401: too many failed logins in a row (``lockout_failure_attempts``); the user stays
+    locked for ``lockout_duration`` seconds even with the right password (Keystone's
+    ``[security_compliance]`` lockout). Told only to a caller who gave the right password."""
+
+    def __init__(self, user_id: str):
+        super().__init__(f"The account is locked for user: {user_id}.")
+
+
 class ForbiddenAction(Forbidden):
     """403: an action the identity service refuses (e.g. deleting an enabled domain)."""
 

@@ -15,6 +15,12 @@ import bcrypt
 #: bcrypt cost factor (2**ROUNDS iterations); 10 is ~50 ms on one core.
 ROUNDS = 10
 
+#: A bcrypt hash of cost ``ROUNDS`` of a random secret nobody knows. Authentication checks
+#: the given secret against it when there is no real hash to check (unknown or disabled user,
+#: user without a password, unknown application credential), so that those answers cost one
+#: bcrypt verification like a wrong password does and do not tell which names exist.
+DUMMY_HASH = "$2b$10$6yfUvoUMnaJ.xVi3TGm5pulgQsh9YagtgmL/GHvlVgu46mehWzL2q"
+
 
 def _prepare(secret: str) -> bytes:
     raw = secret.encode("utf-8")
@@ -29,8 +35,11 @@ def hash_secret(secret: str) -> str:
 
 
 def check_secret(secret: str, hashed: str | None) -> bool:
-    """Whether ``secret`` matches ``hashed`` (False when there is no hash)."""
+    """Whether ``secret`` matches ``hashed``. Without a hash (or with a secret that is not a
+    string) the secret is checked against ``DUMMY_HASH``, so the answer (False) takes as
+    long as a real check."""
     if not hashed or not isinstance(secret, str):
+        bcrypt.checkpw(_prepare(secret if isinstance(secret, str) else ""), DUMMY_HASH.encode())
         return False
     try:
         return bcrypt.checkpw(_prepare(secret), hashed.encode("ascii"))

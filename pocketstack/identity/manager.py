@@ -89,7 +89,7 @@ class IdentityManager:
 
         Bootstrap owns the ``admin`` and ``demo`` accounts: on every run their passwords are
         reset to the given ones (a changed password does not survive a restart), and they
-        are re-enabled.
+        are re-enabled and unlocked (a restart ends a lockout of the admin).
 
         Returns:
             ``{"admin_project_id", "demo_project_id", "service_project_id",
@@ -155,7 +155,11 @@ class IdentityManager:
 
         with self.db.reader() as s:
             user = s.get(User, user_id)
-            same = check_secret(password, user.password_hash) and user.enabled
+            same = (
+                check_secret(password, user.password_hash)
+                and user.enabled
+                and not user.failed_auth_count
+            )
         if not same:
             self.users.update_user(ctx, user_id, {"password": password, "enabled": True})
         return user_id

@@ -46,7 +46,12 @@ class Project(TimestampMixin, Base):
 
 
 class User(TimestampMixin, Base):
-    """A person or service account; ``password_hash`` is bcrypt (never returned)."""
+    """A person or service account; ``password_hash`` is bcrypt (never returned).
+
+    ``failed_auth_count`` counts failed logins in a row and ``failed_auth_at`` is the last
+    one (Keystone's lockout columns): the user is locked out when the count reaches
+    ``lockout_failure_attempts`` until ``lockout_duration`` seconds after that time.
+    """
 
     __tablename__ = "identity_users"
     __table_args__ = (sa.UniqueConstraint("domain_id", "name"),)
@@ -58,6 +63,8 @@ class User(TimestampMixin, Base):
     default_project_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     description: Mapped[str | None] = mapped_column(sa.Text, default=None)
     email: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    failed_auth_count: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    failed_auth_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
 
 
 class Group(TimestampMixin, Base):

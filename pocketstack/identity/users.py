@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
-from pocketstack.identity.hashing import check_secret, hash_secret
+from pocketstack.identity.hashing import hash_secret
 from pocketstack.identity.models import (
     ApplicationCredential,
     Group,
@@ -111,7 +111,8 @@ class UserManager:
 
     def update_user(self, ctx: RequestContext, user_id: str, changes: dict[str, Any]) -> User:
         """Change fields (``name``, ``enabled``, ``password``, ``default_project_id``,
-        ``description``, ``email``). Disabling or a new password revokes its tokens.
+        ``description``, ``email``). Disabling or a new password revokes its tokens; setting
+        the password or ``enabled`` unlocks a locked-out user (``lockout``).
         (PATCH /v3/users/{id}: admin only, as Keystone's ``identity:update_user``.)"""
         hashed = hash_secret(changes["password"]) if changes.get("password") else None
         with self.db.transaction() as s:
@@ -129,6 +130,8 @@ class UserManager:
                     setattr(user, key, changes[key])
             if hashed:
                 user.password_hash = hashed
+            if hashed or "enabled" in changes:
+                user.failed_auth_count, user.failed_auth_at = 0, None
         if hashed or changes.get("enabled") is False:
             self.identity.tokens.revoke_user(user_id)
         return user
@@ -150,17 +153,28 @@ class UserManager:
         self.identity.tokens.revoke_user(user_id)
 
     def change_password(
-        self, ctx: RequestContext, user_id: str, original: str, password: str
+        self,
+        ctx: RequestContext,
+        user_id: str,
+        original: str,
+        password: str,
+        source: str | None = None,
     ) -> None:
         """POST /v3/users/{id}/password: a new password, given the current one (the API
-        lets only the user itself call it: ``identity:change_password`` is ``owner``).
+        lets only the user itself call it: ``identity:change_password`` is ``owner``). The
+        original is checked as a login is: a wrong one counts towards the lockout, so a
+        token is no way to guess the password faster.
+
+        Args:
+            source: the client's address, logged with a failure.
 
         Raises:
-            UserNotFound; AuthenticationFailed (401) for a wrong original.
+            UserNotFound; AuthenticationFailed (401) for a wrong original; AccountLocked
+            (401) while the user is locked out.
         """
         with self.db.reader() as s:
-            if not check_secret(original, get_user(s, user_id).password_hash):
-                raise exc.AuthenticationFailed("Invalid original password.")
+            user = get_user(s, user_id)
+            self.identity.auth.passwords.check(s, user, original, user_id, source)
         hashed = hash_secret(password)
         with self.db.transaction() as s:
             get_user(s, user_id).password_hash = hashed

@@ -36,7 +36,7 @@ def _nocatalog(req: ApiRequest) -> bool:
 def issue_token(req: ApiRequest) -> ApiResponse:
     """POST /v3/auth/tokens (201, ``X-Subject-Token``)."""
     token, info, catalog = req.cloud.identity.auth.issue_token(
-        req.require_body("auth"), with_catalog=not _nocatalog(req)
+        req.require_body("auth"), with_catalog=not _nocatalog(req), source=req.client_addr
     )
     return ApiResponse(201, {"token": views.token(info, catalog)}, {"X-Subject-Token": token})
 

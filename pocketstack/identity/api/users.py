@@ -88,6 +88,7 @@ def change_password(req: ApiRequest) -> ApiResponse:
         req.params["user_id"],
         field(b, "original_password", required=True),
         field(b, "password", required=True),
+        req.client_addr,
     )
     return ApiResponse(204)
 

@@ -440,7 +440,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     from pocketstack.service import Cloud
 
     state = tmp_path_factory.mktemp("policy") / "state"
-    conf = Config.load({"state_dir": str(state), "compute_driver": "fake"}, environ={})
+    # no lockout: the rows' wrong original passwords would lock demo out (test_lockout.py)
+    flags = {"state_dir": str(state), "compute_driver": "fake", "lockout_failure_attempts": 0}
+    conf = Config.load(flags, environ={})
     import_all_models()
     db = Database(conf.database)
     Base.metadata.create_all(db.engine)
