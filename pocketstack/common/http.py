@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 
@@ -257,6 +257,10 @@ class ServiceAPI:
                 api_req = await self._parse(request, spec, state, request_id)
                 result = await run_in_threadpool(spec.handler, api_req)
                 response = _to_response(result, spec.status)
+            except ClientDisconnect:
+                # The client hung up before sending its whole body: nobody to answer.
+                LOG.info("%s %s: client disconnected mid-request", request.method, request.url.path)
+                return Response(status_code=400)
             except errors.PocketError as err:
                 if err.status >= 500:
                     LOG.warning("%s %s: %s", request.method, request.url.path, err.message)

@@ -111,11 +111,6 @@ def test_a_body_breaking_http_framing_is_one_log_line(running_cloud, new_log):
     assert "Traceback" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pocketstack.common.http logs a ClientDisconnect while reading the body as an "
-    "unexpected exception (traceback, attempted 500); it needs its own except clause",
-)
 def test_a_client_hanging_up_mid_body_is_no_traceback(running_cloud, token, new_log):
     head = (
         b"POST /compute/v2.1/servers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
