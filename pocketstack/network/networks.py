@@ -138,11 +138,17 @@ def _check_admin_attrs(ctx: RequestContext, body: dict[str, Any]) -> None:
         raise exc.InvalidInput("provider:physical_network is not supported for vxlan.")
 
 
+def _digits(text: str) -> bool:
+    """Whether ``text`` is ASCII decimal digits (``str.isdigit`` also takes ``²``, which
+    ``int()`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _mtu(body: dict[str, Any], default: int) -> int:
     value = body.get("mtu", default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, int | str) or not _digits(str(value)):
         raise exc.InvalidInput(f"'{value}' is not a valid integer for mtu.")
     mtu = int(value)
     if not 68 <= mtu <= DEFAULT_MTU:
@@ -153,7 +159,7 @@ def _mtu(body: dict[str, Any], default: int) -> int:
 def _vni(session: Session, body: dict[str, Any]) -> int:
     wanted = body.get("provider:segmentation_id")
     if wanted is not None:
-        if not str(wanted).isdigit() or not 1 <= int(wanted) <= MAX_VNI:
+        if not _digits(str(wanted)) or not 1 <= int(wanted) <= MAX_VNI:
             raise exc.InvalidInput(f"provider:segmentation_id must be in 1..{MAX_VNI}.")
         return int(wanted)
     highest = session.scalar(sa.select(sa.func.max(Network.segmentation_id)))

@@ -200,9 +200,10 @@ def _protocol(value: Any) -> tuple[str | None, int | None]:
 def _port(value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not str(value).strip().isdigit():
-        raise exc.InvalidInput(f"'{value}' is not an integer for {name}.")
-    return int(value)
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise exc.InvalidInput(f"'{str(value)[:64]}' is not an integer for {name}.")
+    return int(text)
 
 
 def _ports(number: int | None, body: dict[str, Any]) -> tuple[int | None, int | None]:

@@ -24,6 +24,9 @@ def test_networks_get_unique_vnis_and_admin_only_attributes(cloud):
         cloud.network.networks.create(DEMO, {"name": "x", "shared": True})
     with pytest.raises(exc.InvalidInput):
         cloud.network.networks.create(DEMO, {"name": "x", "bogus": 1})
+    for bad in ("\u00b2", "\uff11\uff14\uff10\uff10", " 1400"):  # int() refuses "²" (was 500)
+        with pytest.raises(exc.InvalidInput):
+            cloud.network.networks.create(DEMO, {"name": "x", "mtu": bad})
 
 
 def test_visibility_of_private_shared_and_external_networks(cloud):
@@ -139,6 +142,8 @@ def test_default_group_rules_and_protection(cloud):
             exc.SecurityGroupRuleParameterConflict,
         ),
         ({"direction": "sideways"}, exc.InvalidInput),
+        # regression: int() refused what str.isdigit() let through (500)
+        ({"protocol": "tcp", "port_range_min": "\u00b2"}, exc.InvalidInput),
     ],
 )
 def test_invalid_rules_are_400(cloud, rule, error):
