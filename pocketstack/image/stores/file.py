@@ -1,7 +1,9 @@
 """The file store: image data as plain files in ``<state_dir>/images/<image id>``.
 
-Data is written to a temporary file in the same directory and renamed into place, so a failed
-or interrupted upload never leaves a partial image file behind.
+Data is written to a partial file ``.upload-<image id>-<random>`` in the same directory and
+renamed into place, so readers never see half an image. A failed write removes its partial
+file at once; one left by a process that died mid-write is found by ``partial_files()``, whose
+names say which image each was for.
 """
 
 from __future__ import annotations
@@ -12,12 +14,73 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 CHUNK = 1024 * 1024
+#: name prefix of a partial file: ``.upload-<image id>-<random>``
+PARTIAL_PREFIX = ".upload-"
 
 #: (size in bytes, MD5 hex digest, SHA-512 hex digest)
 Hashes = tuple[int, str, str]
+
+
+class Readable(Protocol):
+    """What the store reads data from: ``read(n)`` gives up to ``n`` bytes, ``b""`` at the
+    end (a file, a request body stream, a ``LimitedReader``)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class PartialFile:
+    """A partial file being filled with the data of one image; ``commit()`` renames it into
+    place, ``discard()`` removes it (both idempotent, and ``discard`` after ``commit`` is a
+    no-op).
+
+    Attributes:
+        path: the partial file. target: where ``commit()`` puts it.
+        committed: whether ``commit()`` ran.
+    """
+
+    def __init__(self, path: Path, target: Path):
+        self.path = path
+        self.target = target
+        self.committed = False
+
+    def fill(self, stream: Readable) -> Hashes:
+        """Write ``stream`` (read to EOF, in chunks of up to 1 MiB) and fsync; returns the
+        hashes. Raises whatever reading or writing raises (the caller discards)."""
+        md5, sha512, size = hashlib.md5(), hashlib.sha512(), 0
+        with open(self.path, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                md5.update(chunk)
+                sha512.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        return size, md5.hexdigest(), sha512.hexdigest()
+
+    def link_from(self, source: Path) -> Hashes:
+        """Make the partial file ``source`` itself (a hard link on the same file system, no
+        copy) or a copy of it; returns the hashes. Raises ``OSError`` when ``source`` cannot
+        be read."""
+        try:
+            _unlink(self.path)
+            os.link(source, self.path)
+        except OSError:
+            shutil.copyfile(source, self.path)
+        return file_hashes(self.path)
+
+    def commit(self) -> None:
+        """Rename the partial file into place (atomic; replaces existing data)."""
+        if not self.committed:
+            os.replace(self.path, self.target)
+            self.committed = True
+
+    def discard(self) -> None:
+        """Remove the partial file unless it was committed."""
+        if not self.committed:
+            _unlink(self.path)
 
 
 class FileStore:
@@ -32,32 +95,41 @@ class FileStore:
             raise ValueError(f"invalid image id {image_id!r}")
         return self.root / image_id
 
-    def _tempfile(self) -> tuple[int, str]:
+    def partial(self, image_id: str) -> PartialFile:
+        """A new, empty partial file for the data of ``image_id`` (the root is created)."""
+        target = self.path(image_id)
         self.root.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f"{PARTIAL_PREFIX}{image_id}-")
+        os.close(fd)
+        return PartialFile(Path(tmp), target)
 
-    def add(self, image_id: str, stream: BinaryIO) -> Hashes:
+    def partial_files(self) -> list[tuple[str, Path]]:
+        """``(image id, path)`` of every partial file in the store (none when it is missing);
+        the id is ``""`` for a partial file of an older version, whose name did not carry it."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            if name.startswith(PARTIAL_PREFIX):
+                image_id = name[len(PARTIAL_PREFIX) :].rpartition("-")[0]
+                found.append((image_id, self.root / name))
+        return found
+
+    def add(self, image_id: str, stream: Readable) -> Hashes:
         """Write ``stream`` (read to EOF) as the data of ``image_id``; returns its hashes.
 
         Replaces existing data. Raises whatever reading or writing raises (``OSError``...),
-        after removing the temporary file.
+        after removing the partial file.
         """
-        fd, tmp = self._tempfile()
+        partial = self.partial(image_id)
         try:
-            md5, sha512, size = hashlib.md5(), hashlib.sha512(), 0
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    md5.update(chunk)
-                    sha512.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path(image_id))
-        except BaseException:
-            _unlink(tmp)
-            raise
-        return size, md5.hexdigest(), sha512.hexdigest()
+            hashes = partial.fill(stream)
+            partial.commit()
+        finally:
+            partial.discard()
+        return hashes
 
     def add_file(self, image_id: str, source: Path) -> Hashes:
         """Make ``source`` the data of ``image_id``: a hard link when ``source`` is on the same
@@ -66,19 +138,12 @@ class FileStore:
         Raises:
             OSError: ``source`` cannot be read or the store cannot be written.
         """
-        fd, tmp = self._tempfile()
-        os.close(fd)
+        partial = self.partial(image_id)
         try:
-            try:
-                os.unlink(tmp)
-                os.link(source, tmp)
-            except OSError:
-                shutil.copyfile(source, tmp)
-            hashes = file_hashes(Path(tmp))
-            os.replace(tmp, self.path(image_id))
-        except BaseException:
-            _unlink(tmp)
-            raise
+            hashes = partial.link_from(source)
+            partial.commit()
+        finally:
+            partial.discard()
         return hashes
 
     def move_from(self, image_id: str, source: Path) -> None:

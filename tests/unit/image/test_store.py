@@ -76,3 +76,26 @@ def test_read_of_missing_data_raises_at_once(tmp_path):
 def test_path_refuses_ids_that_escape_the_store(tmp_path, bad):
     with pytest.raises(ValueError):
         FileStore(tmp_path).path(bad)
+
+
+def test_partial_files_carry_their_image_id(tmp_path):
+    store = FileStore(tmp_path / "images")
+    assert store.partial_files() == []
+    image_id = "0f8e2c1a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+    partial = store.partial(image_id)
+    assert partial.path.name.startswith(f".upload-{image_id}-")
+    assert store.partial_files() == [(image_id, partial.path)]
+
+
+def test_partial_commit_renames_into_place_and_discard_after_it_is_a_no_op(tmp_path):
+    store = FileStore(tmp_path)
+    partial = store.partial("img-1")
+    partial.fill(io.BytesIO(b"data"))
+    partial.commit()
+    partial.discard()
+    assert store.path("img-1").read_bytes() == b"data"
+    assert store.partial_files() == []
+    dropped = store.partial("img-2")
+    dropped.fill(io.BytesIO(b"half"))
+    dropped.discard()
+    assert store.partial_files() == [] and not store.exists("img-2")
