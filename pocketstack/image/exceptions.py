@@ -37,3 +37,8 @@ class PropertyNotFound(errors.Conflict):
 
 class ImageDataNotFound(errors.NotFound):
     """404: the image record is active but its data is not in this host's store."""
+
+
+class ImageUploadInterrupted(errors.BadRequest):
+    """400: the client went away before the end of the image data (nobody reads the answer;
+    raised so the upload unwinds without a logged traceback)."""
