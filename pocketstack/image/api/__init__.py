@@ -1,15 +1,16 @@
 """The Image service API (Glance v2), mounted at ``/image``.
 
 Routes follow the Image API v2 reference; handlers live in ``images``, ``members`` and
-``versions``. Errors use Glance's body ``{"code": 404, "title": "Not Found", "message": ...}``,
-whose ``message`` openstacksdk shows.
+``versions``, and every JSON body a route takes is checked against its schema in ``schemas``
+before the handler runs. Errors use Glance's body
+``{"code": 404, "title": "Not Found", "message": ...}``, whose ``message`` openstacksdk shows.
 """
 
 from __future__ import annotations
 
 from pocketstack.common.http import IMAGE, route
 from pocketstack.image import policies  # noqa: F401 - registers the rules
-from pocketstack.image.api import images, members, versions
+from pocketstack.image.api import images, members, schemas, versions
 from pocketstack.image.api.streaming import ImageServiceAPI
 
 _IMG = "/v2/images/{image_id}"
@@ -25,22 +26,30 @@ ROUTES = [
     route("GET", "/v2/schemas/members", versions.members_schema),
     route("GET", "/v2/info/import", images.import_info),
     route("GET", "/v2/images", images.list_images),
-    route("POST", "/v2/images", images.create_image),
+    route("POST", "/v2/images", images.create_image, schema=schemas.IMAGE_CREATE),
     route("GET", _IMG, images.show_image),
-    route("PATCH", _IMG, images.update_image, content_types=images.PATCH_TYPES),
+    route(
+        "PATCH",
+        _IMG,
+        images.update_image,
+        schema=schemas.IMAGE_UPDATE,
+        content_types=images.PATCH_TYPES,
+    ),
     route("DELETE", _IMG, images.delete_image),
     route("PUT", _IMG + "/file", images.upload_image, raw_body=True, content_types=_DATA),
     route("GET", _IMG + "/file", images.download_image),
     route("PUT", _IMG + "/stage", images.stage_image, raw_body=True, content_types=_DATA),
-    route("POST", _IMG + "/import", images.import_image),
-    route("PUT", _IMG + "/tags/{tag}", images.add_tag),
+    route("POST", _IMG + "/import", images.import_image, schema=schemas.IMAGE_IMPORT),
+    route("PUT", _IMG + "/tags/{tag}", images.add_tag, schema=schemas.NO_BODY),
     route("DELETE", _IMG + "/tags/{tag}", images.delete_tag),
-    route("POST", _IMG + "/actions/deactivate", images.deactivate),
-    route("POST", _IMG + "/actions/reactivate", images.reactivate),
+    route("POST", _IMG + "/actions/deactivate", images.deactivate, schema=schemas.NO_BODY),
+    route("POST", _IMG + "/actions/reactivate", images.reactivate, schema=schemas.NO_BODY),
     route("GET", _IMG + "/members", members.list_members),
-    route("POST", _IMG + "/members", members.add_member),
+    route("POST", _IMG + "/members", members.add_member, schema=schemas.MEMBER_CREATE),
     route("GET", _IMG + "/members/{member_id}", members.show_member),
-    route("PUT", _IMG + "/members/{member_id}", members.update_member),
+    route(
+        "PUT", _IMG + "/members/{member_id}", members.update_member, schema=schemas.MEMBER_UPDATE
+    ),
     route("DELETE", _IMG + "/members/{member_id}", members.delete_member),
 ]
 

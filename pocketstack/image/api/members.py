@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.common import policy
-from pocketstack.common.errors import BadRequest
 from pocketstack.common.http import ApiRequest, ApiResponse
 
 
@@ -21,10 +20,9 @@ def list_members(req: ApiRequest) -> dict[str, Any]:
 
 
 def add_member(req: ApiRequest) -> dict[str, Any]:
-    """POST .../members ``{"member": "<project id>"}``: 200 with the member (pending)."""
+    """POST .../members ``{"member": "<project id>"}`` (``schemas.MEMBER_CREATE``): 200 with
+    the member (pending)."""
     policy.enforce(req.ctx, "image:add_member")
-    if not isinstance(req.body, dict) or "member" not in req.body:
-        raise BadRequest("Request body must contain a 'member' project id.")
     return _members(req).add_member(req.ctx, req.params["image_id"], req.body["member"])
 
 
@@ -35,10 +33,9 @@ def show_member(req: ApiRequest) -> dict[str, Any]:
 
 
 def update_member(req: ApiRequest) -> dict[str, Any]:
-    """PUT .../members/{member_id} ``{"status": "accepted"}`` (by the member itself)."""
+    """PUT .../members/{member_id} ``{"status": "accepted"}`` (``schemas.MEMBER_UPDATE``; by
+    the member itself)."""
     policy.enforce(req.ctx, "image:modify_member")
-    if not isinstance(req.body, dict) or "status" not in req.body:
-        raise BadRequest("Request body must contain a 'status'.")
     return _members(req).update_member(
         req.ctx, req.params["image_id"], req.params["member_id"], req.body["status"]
     )
