@@ -3,7 +3,8 @@
 Every collection has the same five operations (rules have no update), so one small factory
 builds them: parse, ``policy.enforce(ctx, "network:<family>:<op>")``, call the family's
 function on ``cloud.network.<family>``, render with ``listing``. Status codes follow the
-Networking API reference: 201 on create, 204 on delete, 200 otherwise.
+Networking API reference: 201 on create, 204 on delete, 200 otherwise. The create and update
+bodies are declared in ``schemas`` and checked by the HTTP layer before a handler runs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, RouteSpec, route
-from pocketstack.network.api import listing
+from pocketstack.common.schema_types import Schema
+from pocketstack.network.api import listing, schemas
 
 
 class Collection:
@@ -23,7 +25,9 @@ class Collection:
         path: collection path (``networks``, ``security-groups``).
         singular: body key of one resource (``network``, ``security_group``).
         family: attribute of ``cloud.network`` (``networks``, ``security_group_rules``).
-        updatable: whether PUT exists.
+        create_schema: JSON schema of the ``POST`` body (``schemas``).
+        update_schema: JSON schema of the ``PUT`` body; None when the collection has no
+            update (rules), so every PUT route has a schema.
         admin_sees_all: an admin's list holds every project's resources unless
             ``all_projects=false`` (Neutron's behaviour); otherwise only when asked.
     """
@@ -33,13 +37,15 @@ class Collection:
         path: str,
         singular: str,
         family: str,
-        updatable: bool = True,
+        create_schema: Schema,
+        update_schema: Schema | None,
         admin_sees_all: bool = True,
     ):
         self.path = path
         self.singular = singular
         self.family = family
-        self.updatable = updatable
+        self.create_schema = create_schema
+        self.update_schema = update_schema
         self.admin_sees_all = admin_sees_all
 
     def _ops(self, req: ApiRequest) -> Any:
@@ -87,28 +93,36 @@ class Collection:
         """The collection's routes."""
         coll = f"/v2.0/{self.path}"
         item = f"/v2.0/{self.path}/{{id}}"
-        handlers: list[tuple[str, str, Callable[[ApiRequest], Any], int]] = [
-            ("GET", coll, self.index, 200),
-            ("POST", coll, self.create, 201),
-            ("GET", item, self.show, 200),
-            ("DELETE", item, self.delete, 204),
+        handlers: list[tuple[str, str, Callable[[ApiRequest], Any], int, Schema | None]] = [
+            ("GET", coll, self.index, 200, None),
+            ("POST", coll, self.create, 201, self.create_schema),
+            ("GET", item, self.show, 200, None),
+            ("DELETE", item, self.delete, 204, None),
         ]
-        if self.updatable:
-            handlers.append(("PUT", item, self.update, 200))
-        return [route(m, p, h, status=s) for m, p, h, s in handlers]
+        if self.update_schema is not None:
+            handlers.append(("PUT", item, self.update, 200, self.update_schema))
+        return [route(m, p, h, status=s, schema=b) for m, p, h, s, b in handlers]
 
 
 COLLECTIONS = (
-    Collection("networks", "network", "networks"),
-    Collection("subnets", "subnet", "subnets"),
-    Collection("ports", "port", "ports"),
+    Collection("networks", "network", "networks", schemas.NETWORK_CREATE, schemas.NETWORK_UPDATE),
+    Collection("subnets", "subnet", "subnets", schemas.SUBNET_CREATE, schemas.SUBNET_UPDATE),
+    Collection("ports", "port", "ports", schemas.PORT_CREATE, schemas.PORT_UPDATE),
     # groups stay per project for admins too, so that ``default`` names one group
-    Collection("security-groups", "security_group", "security_groups", admin_sees_all=False),
+    Collection(
+        "security-groups",
+        "security_group",
+        "security_groups",
+        schemas.SECURITY_GROUP_CREATE,
+        schemas.SECURITY_GROUP_UPDATE,
+        admin_sees_all=False,
+    ),
     Collection(
         "security-group-rules",
         "security_group_rule",
         "security_group_rules",
-        updatable=False,
+        schemas.SECURITY_GROUP_RULE_CREATE,
+        None,
         admin_sees_all=False,
     ),
 )
