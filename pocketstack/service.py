@@ -5,7 +5,8 @@
   never through each other's tables.
 - ``build_app(cloud)``: the one ASGI app with each service under its path prefix.
 - ``Controller``: API + managers + conductor (+ scheduler inside it) + controller periodic
-  tasks. ``ComputeHost``: the compute agent of one host with its hypervisor driver.
+  tasks (the conductor's, and the image service's upload leases). ``ComputeHost``: the
+  compute agent of one host with its hypervisor driver.
 - ``pocketstack up`` runs a ``Controller`` and a ``ComputeHost`` in one process on the
   in-process bus; ``pocketstack controller`` / ``pocketstack compute`` run them apart.
 """
@@ -121,11 +122,14 @@ class Controller:
         self.conductor = Conductor(self.cloud)
 
     def start(self) -> None:
-        """Serve the conductor on the bus and start its recovery and periodic tasks."""
+        """Serve the conductor on the bus and start its recovery and periodic tasks, and the
+        image service's (uploads a dead controller left are put back to queued)."""
         self.conductor.start()
+        self.cloud.image.start()
 
     def stop(self) -> None:
-        """Stop the conductor's periodic tasks."""
+        """Stop the conductor's and the image service's periodic tasks."""
+        self.cloud.image.stop()
         self.conductor.stop()
 
 

@@ -170,6 +170,13 @@ OPTIONS: tuple[Option, ...] = (
         114688,
         "largest JSON request body in bytes (413 above); image uploads are not limited by it",
     ),
+    Option(
+        "image_upload_lease",
+        float,
+        60.0,
+        "seconds an image upload, stage or import stays its controller's without renewal; "
+        "after a crash, any controller then puts the image back to queued",
+    ),
     Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING"),
     Option(
         "log_max_bytes",

@@ -1,20 +1,33 @@
 """Image data: upload, download, glance-direct import (stage + import), local files.
 
 Reached as ``cloud.image.data``. Status moves ``queued -> saving -> active`` for an upload and
-``queued -> uploading -> importing -> active`` for an import; the ``queued``/``uploading``
-check and the move are one conditional ``UPDATE`` so two concurrent uploads cannot both win.
-A failed upload leaves no data file and the image back in ``queued``.
+``queued -> uploading -> importing -> active`` for an import (Image API v2 "Image data" and
+"Interoperable image import").
+
+Every data operation runs under the image's data lease (``pocketstack.image.uploads``):
+
+1. begin: one transaction checks the caller and the status and takes the lease with the
+   status move, so two concurrent uploads cannot both win;
+2. the data streams into a partial file;
+3. record: one transaction records the outcome, releases the lease and renames the partial
+   file into place; it writes nothing if the lease was lost.
+
+An upload that fails in this process (client gone, store error) removes its partial file and
+puts the image back to ``queued``, as Glance does; one whose process died is put back by a
+reaper once its lease lapses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import utcnow
 from pocketstack.common.errors import BadRequest
 from pocketstack.image import access, fields
 from pocketstack.image.exceptions import (
@@ -22,23 +35,40 @@ from pocketstack.image.exceptions import (
     ImageForbidden,
     ImageNotFound,
     InvalidImageStatus,
+    UploadLeaseLost,
 )
 from pocketstack.image.formats import virtual_size
 from pocketstack.image.models import Image
-from pocketstack.image.stores.file import FileStore, Hashes, file_hashes
+from pocketstack.image.stores.file import FileStore, Hashes, PartialFile, Readable, file_hashes
+from pocketstack.image.uploads import Clock, Lease, Reaper, UploadLeases
 from pocketstack.image.views import image_view
+
+LOG = logging.getLogger(__name__)
 
 IMPORT_METHODS = ("glance-direct",)
 
 
 class ImageDataManager:
-    """Moves image data in and out of the file store and keeps the status in step."""
+    """Moves image data in and out of the file store and keeps the status in step.
 
-    def __init__(self, cloud: Any, records: Any):
+    Args:
+        cloud: supplies ``conf`` and ``db``. records: the ``ImageRecordManager``.
+        clock: naive-UTC "now" of the leases (tests inject one).
+
+    Attributes:
+        store, staging: this host's image store and glance-direct staging area.
+        leases: this process's data leases (renewed by ``ImageManager``'s periodic task).
+        reaper: puts images whose lease lapsed back to ``queued``, removes stale partials.
+    """
+
+    def __init__(self, cloud: Any, records: Any, clock: Clock = utcnow):
+        conf = cloud.conf
         self.db = cloud.db
         self.records = records
-        self.store = FileStore(cloud.conf.path("images"))
-        self.staging = FileStore(cloud.conf.path("images", "staging"))
+        self.store = FileStore(conf.path("images"))
+        self.staging = FileStore(conf.path("images", "staging"))
+        self.leases = UploadLeases(self.db, conf.image_upload_lease, clock=clock)
+        self.reaper = Reaper(self.leases, (self.store, self.staging))
 
     def image_path(self, image_id: str) -> Path:
         """The local store file of ``image_id`` (it may not exist on other hosts)."""
@@ -49,24 +79,32 @@ class ImageDataManager:
         self.store.delete(image_id)
         self.staging.delete(image_id)
 
-    def upload_image(self, ctx: RequestContext, image_id: str, stream: BinaryIO) -> None:
+    def upload_image(self, ctx: RequestContext, image_id: str, stream: Readable) -> None:
         """Store ``stream`` as the image's data (Image API "Upload binary image data").
 
-        Sets ``size``, ``checksum`` (MD5), ``os_hash_algo``/``os_hash_value`` (SHA-512) and
-        ``virtual_size``; status becomes ``active``.
+        Args:
+            stream: the data, read to EOF (a file-like object with ``read(n)``).
+
+        Sets ``size`` (bytes), ``checksum`` (MD5), ``os_hash_algo``/``os_hash_value``
+        (SHA-512) and ``virtual_size``; status becomes ``active``. On any failure the image is
+        back in ``queued`` and no data is kept.
 
         Raises:
             ImageNotFound: unknown, not visible, or deleted during the upload.
             ImageForbidden: not the owner. BadRequest: disk/container format not set.
             InvalidImageStatus (409): the image is not ``queued``.
+            UploadLeaseLost (409): another controller took the upload over (this one had
+                stopped renewing its lease).
+            Whatever reading ``stream`` raises (``ImageUploadInterrupted`` for a client gone).
         """
-        self._move(ctx, image_id, "queued", "saving")
-        try:
-            hashes = self.store.add(image_id, stream)
-        except BaseException:
-            self._set_status(image_id, "saving", "queued")
-            raise
-        self._finish(image_id, "saving", hashes)
+        lease = self._begin(ctx, image_id, "queued", "saving")
+        self._receive(
+            lease,
+            "saving",
+            self.store,
+            lambda partial: partial.fill(stream),
+            lambda partial, hashes: self._record_active(lease, "saving", hashes, partial),
+        )
 
     def download_image(
         self, ctx: RequestContext, image_id: str
@@ -91,38 +129,53 @@ class ImageDataManager:
         except FileNotFoundError:
             raise ImageDataNotFound(f"Image {image_id} has no data on this host.") from None
 
-    def stage_image(self, ctx: RequestContext, image_id: str, stream: BinaryIO) -> None:
-        """Stage data for a ``glance-direct`` import; status ``queued -> uploading``.
+    def stage_image(self, ctx: RequestContext, image_id: str, stream: Readable) -> None:
+        """Stage data for a ``glance-direct`` import (Image API "Stage binary image data");
+        status ``queued -> uploading``, where it stays until the import.
 
-        Raises the same errors as ``upload_image``.
+        A failed stage keeps nothing and the image is back in ``queued``. Raises the same
+        errors as ``upload_image``.
         """
-        self._move(ctx, image_id, "queued", "uploading")
-        try:
-            self.staging.add(image_id, stream)
-        except BaseException:
-            self._set_status(image_id, "uploading", "queued")
-            raise
+        lease = self._begin(ctx, image_id, "queued", "uploading")
+        self._receive(
+            lease,
+            "uploading",
+            self.staging,
+            lambda partial: partial.fill(stream),
+            lambda partial, _hashes: self._record_staged(lease, partial),
+        )
 
     def import_image(self, ctx: RequestContext, image_id: str, method: str) -> None:
         """Import staged data (``glance-direct``); runs to completion before returning.
 
+        A failure puts the image back to ``uploading`` while the staged data is still there
+        (the import can be retried), else to ``queued``.
+
         Raises:
             BadRequest: an unsupported method. InvalidImageStatus (409): nothing staged.
-            ImageNotFound, ImageForbidden: as for ``upload_image``.
+            ImageDataNotFound: the staged data is not on this host.
+            ImageNotFound, ImageForbidden, UploadLeaseLost: as for ``upload_image``.
         """
         if method not in IMPORT_METHODS:
             raise BadRequest(
                 f"Import method {method!r} is not supported; use {', '.join(IMPORT_METHODS)}."
             )
-        self._move(ctx, image_id, "uploading", "importing")
-        staged = self.staging.path(image_id)
+        lease = self._begin(ctx, image_id, "uploading", "importing")
+        staged = PartialFile(self.staging.path(image_id), self.store.path(image_id))
         try:
-            hashes = file_hashes(staged)
-            self.store.move_from(image_id, staged)
+            try:
+                hashes = file_hashes(staged.path)
+            except FileNotFoundError:
+                raise ImageDataNotFound(
+                    f"Image {image_id} has no staged data on this host."
+                ) from None
+            self._record_active(lease, "importing", hashes, staged)
         except BaseException:
-            self._set_status(image_id, "importing", "uploading")
+            back = "queued" if staged.committed or not staged.path.exists() else "uploading"
+            self._unwind(lease, "importing", back, staged)
             raise
-        self._finish(image_id, "importing", hashes)
+        finally:
+            self.leases.done(lease)
 
     @staticmethod
     def import_info() -> dict[str, Any]:
@@ -170,16 +223,21 @@ class ImageDataManager:
         }
         props = {k: fields.check_property(k, str(v)) for k, v in (properties or {}).items()}
         image_id = self.records.create_image(ctx, core, props)["id"]
-        self._move(ctx, image_id, "queued", "saving")
-        try:
-            hashes = self.store.add_file(image_id, Path(path))
-        except BaseException:
-            self._set_status(image_id, "saving", "queued")
-            raise
-        self._finish(image_id, "saving", hashes)
+        lease = self._begin(ctx, image_id, "queued", "saving")
+        self._receive(
+            lease,
+            "saving",
+            self.store,
+            lambda partial: partial.link_from(Path(path)),
+            lambda partial, hashes: self._record_active(lease, "saving", hashes, partial),
+        )
         return self.records.get_image(ctx, image_id)
 
-    def _move(self, ctx: RequestContext, image_id: str, old: str, new: str) -> None:
+    # ------------------------------------------------------------------ the three steps
+
+    def _begin(self, ctx: RequestContext, image_id: str, old: str, new: str) -> Lease:
+        """Check the caller, status and formats, then move ``old -> new`` taking the image's
+        lease, in one transaction."""
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
             if image.status != old:
@@ -190,40 +248,82 @@ class ImageDataManager:
                 raise BadRequest(
                     "Properties disk_format, container_format must be set prior to saving data."
                 )
-            if (
-                s.execute(
-                    sa.update(Image)
-                    .where(Image.id == image_id, Image.status == old)
-                    .values(status=new)
-                ).rowcount
-                != 1
-            ):
+            lease = self.leases.take(s, image_id, Image.status == old, status=new)
+            if lease is None:
                 raise InvalidImageStatus(f"Image {image_id} is being changed by another request.")
+        return lease
 
-    def _set_status(self, image_id: str, old: str, new: str) -> None:
-        with self.db.transaction() as s:
-            s.execute(
-                sa.update(Image).where(Image.id == image_id, Image.status == old).values(status=new)
-            )
+    def _receive(
+        self,
+        lease: Lease,
+        status: str,
+        store: FileStore,
+        fill: Callable[[PartialFile], Hashes],
+        record: Callable[[PartialFile, Hashes], None],
+    ) -> None:
+        """Fill a partial file in ``store``, then ``record`` (which commits it); on any
+        failure (``BaseException``: a cancelled worker too) undo everything and re-raise."""
+        partial = store.partial(lease.image_id)
+        try:
+            record(partial, fill(partial))
+        except BaseException:
+            partial.discard()
+            self._unwind(lease, status, "queued", partial)
+            raise
+        finally:
+            self.leases.done(lease)
 
-    def _finish(self, image_id: str, old: str, hashes: Hashes) -> None:
+    def _record_active(self, lease: Lease, old: str, hashes: Hashes, data: PartialFile) -> None:
+        """Record ``hashes`` and status ``active``, release the lease and commit ``data``
+        into the store, in one transaction."""
         size, md5, sha512 = hashes
         with self.db.reader() as s:
-            disk_format = s.scalar(sa.select(Image.disk_format).where(Image.id == image_id))
-        vsize = virtual_size(self.store.path(image_id), disk_format, size)
+            disk_format = s.scalar(sa.select(Image.disk_format).where(Image.id == lease.image_id))
+        vsize = virtual_size(data.path, disk_format, size)
         with self.db.transaction() as s:
-            done = s.execute(
-                sa.update(Image)
-                .where(Image.id == image_id, Image.status == old)
-                .values(
-                    status="active",
-                    size=size,
-                    checksum=md5,
-                    os_hash_algo="sha512",
-                    os_hash_value=sha512,
-                    virtual_size=vsize,
-                )
-            ).rowcount
-        if done != 1:
-            self.delete_data(image_id)
-            raise ImageNotFound(f"Image {image_id} was deleted while its data was saved.")
+            recorded = self.leases.release(
+                s,
+                lease,
+                Image.status == old,
+                status="active",
+                size=size,
+                checksum=md5,
+                os_hash_algo="sha512",
+                os_hash_value=sha512,
+                virtual_size=vsize,
+            )
+            if not recorded:
+                raise self._lost(lease)
+            data.commit()
+
+    def _record_staged(self, lease: Lease, partial: PartialFile) -> None:
+        """Release the lease (the image stays ``uploading``) and commit the staged data."""
+        with self.db.transaction() as s:
+            if not self.leases.release(s, lease, Image.status == "uploading"):
+                raise self._lost(lease)
+            partial.commit()
+
+    def _lost(self, lease: Lease) -> Exception:
+        with self.db.reader() as s:
+            exists = s.get(Image, lease.image_id) is not None
+        if not exists:
+            return ImageNotFound(f"Image {lease.image_id} was deleted while its data was saved.")
+        return UploadLeaseLost(
+            f"The upload to image {lease.image_id} was taken over by another controller."
+        )
+
+    def _unwind(self, lease: Lease, status: str, back: str, data: PartialFile) -> None:
+        """After a failure: move the image ``status -> back`` and release the lease, removing
+        ``data`` if it was renamed into place (its record rolled back) while the lease is still
+        held. Never raises: if this fails too, the lease lapses and a reaper finishes it."""
+        try:
+            with self.db.transaction() as s:
+                if self.leases.release(s, lease, Image.status == status, status=back):
+                    if data.committed:
+                        data.target.unlink(missing_ok=True)
+        except Exception:
+            LOG.exception(
+                "could not put image %s back to %s; a reaper will once its lease lapses",
+                lease.image_id,
+                back,
+            )

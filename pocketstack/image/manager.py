@@ -8,6 +8,11 @@
 
 Other services call the three functions defined here directly: ``get_image``,
 ``image_path`` and ``create_image_from_file``.
+
+A controller ``start()``s the service's periodic task: it renews the data leases of this
+process's uploads and puts back to ``queued`` the uploads no process serves any more (see
+``pocketstack.image.uploads``); one round runs at once, so a restart after a crash clears
+what that crash left as soon as the leases lapse.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.periodic import PeriodicTasks
 
 
 class ImageManager:
@@ -31,6 +37,22 @@ class ImageManager:
         self.images = ImageRecordManager(cloud, on_delete=self._delete_data)
         self.data: ImageDataManager = ImageDataManager(cloud, self.images)
         self.members = MemberManager(cloud)
+        interval = min(cloud.conf.periodic_interval, cloud.conf.image_upload_lease / 3)
+        self._periodic = PeriodicTasks(
+            "image-periodic", interval, [self.data.leases.renew, self.data.reaper.run]
+        )
+
+    def start(self) -> None:
+        """Run one round of the periodic task now (reset the uploads of dead processes whose
+        lease has lapsed, remove stale partial files), then every
+        ``min(periodic_interval, image_upload_lease / 3)`` seconds in a daemon thread."""
+        self._periodic.run_once()
+        self._periodic.start()
+
+    def stop(self) -> None:
+        """Stop the periodic task (uploads still running keep their leases until they end
+        or lapse)."""
+        self._periodic.stop()
 
     def _delete_data(self, image_id: str) -> None:
         self.data.delete_data(image_id)

@@ -6,6 +6,7 @@ images are few per cloud, so filters on them run in Python after the SQL filters
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,11 @@ class Image(TimestampMixin, Base):
 
     ``size``/``virtual_size`` are bytes; ``checksum`` is the MD5 hex digest of the data and
     ``os_hash_value`` its SHA-512 hex digest (``os_hash_algo`` = ``sha512``).
+
+    ``upload_lease_owner``/``upload_lease_expires_at``: the controller process that holds the
+    image's data lease (it is uploading, staging, importing or cleaning up the image's files)
+    and the naive-UTC time the lease lapses unless renewed; both NULL when nobody holds it.
+    See ``pocketstack.image.uploads``.
     """
 
     __tablename__ = "images"
@@ -41,6 +47,10 @@ class Image(TimestampMixin, Base):
     #: extra string properties, shown as top-level keys of the API view
     properties: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    upload_lease_owner: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    upload_lease_expires_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime, default=None, index=True
+    )
 
 
 class ImageMember(TimestampMixin, Base):

@@ -2,8 +2,9 @@
 
 Data is written to a partial file ``.upload-<image id>-<random>`` in the same directory and
 renamed into place, so readers never see half an image. A failed write removes its partial
-file at once; one left by a process that died mid-write is found by ``partial_files()``, whose
-names say which image each was for.
+file at once; one left by a process that died mid-write is found by ``partial_files()`` (the
+name says which image it was for) and removed by the image service's lease reaper
+(``pocketstack.image.uploads``).
 """
 
 from __future__ import annotations
