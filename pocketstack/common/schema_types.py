@@ -45,7 +45,7 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Schema:
 def integer_like(minimum: int | None = None, maximum: int | None = None) -> Schema:
     """An integer given as a JSON number or a decimal string (Nova takes ``"1024"`` for
     ``ram``), bounded when it is a number; the handler converts a string and checks it."""
-    return {"anyOf": [integer(minimum, maximum), string(20, 1, pattern=r"^\s*-?[0-9]+\s*$")]}
+    return {"anyOf": [integer(minimum, maximum), string(20, 1, pattern=r"^ *-?[0-9]+ *$")]}
 
 
 def enum(*values: Any) -> Schema:
