@@ -80,14 +80,6 @@ def main() -> None:
             ms = sorted(_timed(fn, args.rounds))
             p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
             print(f"{name:<18} {statistics.median(ms):>10.1f} {p95:>8.1f}")
-        token, _info, _catalog = im.auth.issue_token(_auth("alice", "alice-pw"), False)
-        im.tokens.validate(token)
-        n = 2000
-        start = time.perf_counter()
-        for _ in range(n):
-            im.tokens.validate(token)
-        per_call = (time.perf_counter() - start) / n * 1e6
-        print(f"cached token validation: {per_call:.1f} us per call")
         bus.stop()
         db.dispose()
 

@@ -147,7 +147,8 @@ class RoleManager:
         return role
 
     def update_role(self, ctx: RequestContext, role_id: str, changes: dict[str, Any]) -> Role:
-        """Change ``name``/``description``; raises ``RoleNotFound``, ``DuplicateEntry``."""
+        """Change ``name``/``description``; raises ``RoleNotFound``, ``DuplicateEntry``.
+        A rename is seen by tokens at once (policies name roles)."""
         with self.db.transaction() as s:
             role = _get_role(s, role_id)
             if "name" in changes and changes["name"] != role.name:
@@ -156,10 +157,13 @@ class RoleManager:
                 role.name = changes["name"]
             if "description" in changes:
                 role.description = changes["description"]
+        if "name" in changes:
+            self.identity.tokens.invalidate()
         return role
 
     def delete_role(self, ctx: RequestContext, role_id: str) -> None:
-        """Delete a role with its assignments and implications; raises ``RoleNotFound``."""
+        """Delete a role with its assignments and implications; raises ``RoleNotFound``.
+        Tokens lose it at once (``TokenProvider.invalidate``)."""
         with self.db.transaction() as s:
             role = _get_role(s, role_id)
             s.execute(sa.delete(RoleAssignment).where(RoleAssignment.role_id == role_id))
@@ -171,6 +175,7 @@ class RoleManager:
                 )
             )
             s.delete(role)
+        self.identity.tokens.invalidate()
 
     # -- implied roles -------------------------------------------------------------------
     def create_implied(
@@ -183,6 +188,7 @@ class RoleManager:
                 raise exc.ValidationError("Implied roles must not form a cycle.")
             if s.get(ImpliedRole, (prior_id, implied_id)) is None:
                 s.add(ImpliedRole(prior_role_id=prior_id, implied_role_id=implied_id))
+        self.identity.tokens.invalidate()
         return prior, implied
 
     def get_implied(self, ctx: RequestContext, prior_id: str, implied_id: str) -> tuple[Role, Role]:
@@ -194,7 +200,8 @@ class RoleManager:
             return prior, implied
 
     def delete_implied(self, ctx: RequestContext, prior_id: str, implied_id: str) -> None:
-        """Remove an implication; raises ``ImpliedRoleNotFound``."""
+        """Remove an implication (tokens lose the implied role at once); raises
+        ``ImpliedRoleNotFound``."""
         self.get_implied(ctx, prior_id, implied_id)
         with self.db.transaction() as s:
             s.execute(
@@ -202,6 +209,7 @@ class RoleManager:
                     ImpliedRole.prior_role_id == prior_id, ImpliedRole.implied_role_id == implied_id
                 )
             )
+        self.identity.tokens.invalidate()
 
     def list_implied(
         self, ctx: RequestContext, prior_id: str | None = None
@@ -229,7 +237,8 @@ class RoleManager:
         target_type: str,
         target_id: str,
     ) -> None:
-        """Assign a role (idempotent); raises the NotFound of whichever part is missing."""
+        """Assign a role (idempotent; tokens carry it from their next use); raises the
+        NotFound of whichever part is missing."""
         with self.db.transaction() as s:
             _get(s, TARGETS, target_type, target_id)
             _get(s, ACTORS, actor_type, actor_id)
@@ -245,6 +254,7 @@ class RoleManager:
                         role_id=role_id,
                     )
                 )
+        self.identity.tokens.invalidate()
 
     def check(
         self,
@@ -278,8 +288,9 @@ class RoleManager:
     ) -> None:
         """Remove an assignment; raises ``RoleAssignmentNotFound``.
 
-        Tokens already issued lose the role within the token cache window (a few seconds):
-        roles are recomputed at validation, not stored in the token.
+        Tokens already issued lose the role from their next use on this controller, within
+        ``tokens.REVOCATION_REFRESH`` on the others (``TokenProvider.invalidate``); a token
+        left with no role on its project is refused (401).
         """
         self.check(ctx, role_id, actor_type, actor_id, target_type, target_id)
         with self.db.transaction() as s:
@@ -292,6 +303,7 @@ class RoleManager:
                     RoleAssignment.role_id == role_id,
                 )
             )
+        self.identity.tokens.invalidate()
 
     def roles_on(
         self, ctx: RequestContext, actor_type: str, actor_id: str, target_type: str, target_id: str

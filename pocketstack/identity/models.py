@@ -184,9 +184,11 @@ class ApplicationCredential(Base):
 class RevocationEvent(Base):
     """Tokens matching this event are revoked.
 
-    Exactly one of the match fields is set: ``audit_id`` (one token and its rescoped
+    At most one of the match fields is set: ``audit_id`` (one token and its rescoped
     children), ``user_id``, ``project_id`` or ``app_cred_id``. For user and project events
     only tokens issued at or before ``issued_before`` are revoked, so that new tokens work.
+    An event with none set revokes nothing: it tells every controller to recompute the
+    token contexts it cached (roles changed; see ``tokens.TokenProvider.invalidate``).
     """
 
     __tablename__ = "identity_revocation_events"

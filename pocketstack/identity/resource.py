@@ -90,7 +90,11 @@ class DomainManager:
         return dom
 
     def update_domain(self, ctx: RequestContext, domain_id: str, changes: dict[str, Any]) -> Domain:
-        """Change ``name``, ``description``, ``enabled``."""
+        """Change ``name``, ``description``, ``enabled``. Disabling revokes the tokens of
+        the domain's users and of its projects (as Keystone), at once on every controller
+        within ``tokens.REVOCATION_REFRESH``."""
+        projects: list[str] = []
+        users: list[str] = []
         with self.db.transaction() as s:
             dom = get_domain(s, domain_id)
             if "name" in changes and changes["name"] != dom.name:
@@ -101,7 +105,17 @@ class DomainManager:
                 dom.description = changes["description"] or ""
             if "enabled" in changes:
                 dom.enabled = changes["enabled"]
+            if changes.get("enabled") is False:
+                projects = list(s.scalars(sa.select(Project.id).where(Project.domain_id == dom.id)))
+                users = list(s.scalars(sa.select(User.id).where(User.domain_id == dom.id)))
+        self._revoke_tokens(projects, users)
         return dom
+
+    def _revoke_tokens(self, projects: list[str], users: list[str]) -> None:
+        for pid in projects:
+            self.identity.tokens.revoke_project(pid)
+        for uid in users:
+            self.identity.tokens.revoke_user(uid)
 
     def delete_domain(self, ctx: RequestContext, domain_id: str) -> None:
         """Delete a disabled domain and everything in it.
@@ -125,10 +139,7 @@ class DomainManager:
             s.execute(sa.delete(User).where(User.domain_id == domain_id))
             s.execute(sa.delete(Group).where(Group.domain_id == domain_id))
             s.delete(dom)
-        for pid in projects:
-            self.identity.tokens.revoke_project(pid)
-        for uid in users:
-            self.identity.tokens.revoke_user(uid)
+        self._revoke_tokens(projects, users)
 
 
 class ProjectManager:

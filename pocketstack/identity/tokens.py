@@ -5,8 +5,8 @@ Token format
     payload: ``u`` user id, ``m`` auth methods, ``p`` project id or ``d`` domain id (scope),
     ``i`` issued-at and ``e`` expires-at (UNIX seconds, float), ``a`` audit ids (this
     token's, then its parent's when rescoped), ``c`` application credential id. Roles are
-    not in the token: they are recomputed at validation (so removing a role takes effect
-    within the cache window below).
+    not in the token: they are recomputed at validation (see "Validation cost" for when a
+    change of roles is seen).
 
 Keys and rotation
     Keys live in ``<state_dir>/keys/``, one file per key named by an integer, mode 0600. The
@@ -22,9 +22,17 @@ Validation cost and its trade-off
     ``CACHE_TTL`` seconds (keyed by the token string). Revocation is checked on every call,
     cache hits included, against an in-memory copy of the revocation events that is
     refreshed from the database at most every ``REVOCATION_REFRESH`` seconds (one indexed
-    ``id > last`` query), and at once in the process that revokes. So: a revocation made by
-    another controller takes effect within ``REVOCATION_REFRESH`` seconds; changes that are
-    not revocations (a role removed, a project renamed) take effect within ``CACHE_TTL``.
+    ``id > last`` query), and at once in the process that records one.
+
+    Changes that are not revocations but change what a token may do (a role assignment
+    granted or revoked, group membership, a role or an implication deleted) record an
+    *invalidation* event: a revocation event matching no token. Whenever a refresh loads
+    any new event, the process's cache generation moves on and every context cached before
+    is recomputed at its next use (a context being built while the event arrives is never
+    cached as current). So the controller that made the change sees it on the very next
+    request and the others within ``REVOCATION_REFRESH`` seconds; a token keeps working
+    after losing a role as long as some role on its project is left (401 when none is).
+    Only a rename of a project or user may stay visible for ``CACHE_TTL`` seconds.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,27 +215,35 @@ class KeyRing:
 
 
 class Revocations:
-    """In-memory copy of the revocation events, refreshed incrementally (see module doc)."""
+    """In-memory copy of the revocation events, refreshed incrementally (see module doc).
 
-    def __init__(self, db: Database, retention: float):
+    ``generation`` counts the refreshes that loaded new events: a cached context built
+    under an older generation may be out of date.
+    """
+
+    def __init__(self, db: Database, retention: float, clock: Callable[[], float] = time.monotonic):
         self.db = db
         self.retention = retention
+        self.clock = clock
+        self.generation = 0
         self._lock = threading.Lock()
         self._last_id = 0
-        self._refreshed = 0.0
+        self._refreshed: float | None = None
         self.audit_ids: set[str] = set()
         self.app_creds: set[str] = set()
         self.users: dict[str, float] = {}
         self.projects: dict[str, float] = {}
 
     def refresh(self, force: bool = False) -> None:
-        """Load events newer than the last seen one (at most every REVOCATION_REFRESH s)."""
-        if not force and time.monotonic() - self._refreshed < REVOCATION_REFRESH:
+        """Load events newer than the last seen one (at most every REVOCATION_REFRESH s, or
+        now with ``force``); new events move ``generation`` on."""
+        last = self._refreshed
+        if not force and last is not None and self.clock() - last < REVOCATION_REFRESH:
             return
         if not self._lock.acquire(blocking=force):
             return  # another thread is refreshing; use what we have
         try:
-            self._refreshed = time.monotonic()
+            self._refreshed = self.clock()
             with self.db.reader() as s:
                 rows = s.scalars(
                     sa.select(RevocationEvent)
@@ -235,6 +252,8 @@ class Revocations:
                 ).all()
             for ev in rows:
                 self._add(ev)
+            if rows:
+                self.generation += 1
         finally:
             self._lock.release()
 
@@ -262,7 +281,8 @@ class Revocations:
 
     def record(self, **match: str) -> None:
         """Insert one event (``audit_id=``, ``user_id=``, ``project_id=`` or
-        ``app_cred_id=``) and apply it here at once; prunes events past retention."""
+        ``app_cred_id=``; none for an invalidation) and apply it here at once; prunes
+        events past retention."""
         now = utcnow()
         with self.db.transaction() as s:
             s.add(RevocationEvent(issued_before=now, created_at=now, **match))
@@ -279,14 +299,27 @@ class TokenProvider:
     Args:
         conf: uses ``state_dir`` (keys) and ``token_expiration`` (seconds).
         db: the identity tables.
+        clock: monotonic seconds for the cache and the refresh interval.
+        wall_clock: UNIX seconds for issue and expiry times. (Tests pass their own clocks to
+            move time instead of sleeping.)
     """
 
-    def __init__(self, conf: Config, db: Database):
+    def __init__(
+        self,
+        conf: Config,
+        db: Database,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ):
         self.conf = conf
         self.db = db
+        self.clock = clock
+        self.wall_clock = wall_clock
         self.keys = KeyRing(Path(conf.state_dir, "keys"))
-        self.revocations = Revocations(db, retention=2.0 * conf.token_expiration + 60)
-        self._cache: dict[str, tuple[TokenInfo, float]] = {}
+        self.revocations = Revocations(db, 2.0 * conf.token_expiration + 60, clock)
+        # token -> (info, cached at, revocation generation it was built under)
+        self._cache: dict[str, tuple[TokenInfo, float, int]] = {}
+        self._cache_generation = 0
 
     # -- issue ---------------------------------------------------------------------------
     def issue(self, payload: TokenPayload) -> str:
@@ -295,7 +328,7 @@ class TokenProvider:
 
     def new_payload(self, user_id: str, methods: list[str], **scope: Any) -> TokenPayload:
         """A payload expiring ``conf.token_expiration`` seconds from now."""
-        now = time.time()
+        now = self.wall_clock()
         return TokenPayload(
             user_id=user_id,
             methods=methods,
@@ -311,7 +344,7 @@ class TokenProvider:
             payload = TokenPayload.unpack(self.keys.decrypt(token))
         except (InvalidToken, ValueError, KeyError, TypeError, UnicodeError):
             raise Unauthorized("The request you have made requires authentication.") from None
-        if payload.expires_at <= time.time():
+        if payload.expires_at <= self.wall_clock():
             raise Unauthorized("The token has expired.")
         return payload
 
@@ -326,19 +359,23 @@ class TokenProvider:
             Unauthorized: malformed, tampered, expired, revoked, user or project disabled or
                 deleted, or no role left on the project.
         """
-        now = time.monotonic()
-        hit = self._cache.get(token)
         self.revocations.refresh()
-        if hit is not None and now - hit[1] < CACHE_TTL:
+        generation = self.revocations.generation
+        if generation != self._cache_generation:
+            self._cache.clear()  # contexts of an older generation may be out of date
+            self._cache_generation = generation
+        now = self.clock()
+        hit = self._cache.get(token)
+        if hit is not None and hit[2] == generation and now - hit[1] < CACHE_TTL:
             info = hit[0]
-            if info.payload.expires_at <= time.time():
+            if info.payload.expires_at <= self.wall_clock():
                 raise Unauthorized("The token has expired.")
         else:
             payload = self.decode(token)
             info = self._build(payload)
             if len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
-            self._cache[token] = (info, now)
+            self._cache[token] = (info, now, generation)
         if self.revocations.is_revoked(info.payload):
             raise Unauthorized("The token has been revoked.")
         return info
@@ -419,6 +456,13 @@ class TokenProvider:
     def revoke_app_cred(self, app_cred_id: str) -> None:
         """Revoke every token obtained with an application credential (delete)."""
         self.revocations.record(app_cred_id=app_cred_id)
+
+    def invalidate(self) -> None:
+        """Have every controller recompute the contexts it cached (roles, scope) at their
+        next use: here at once, elsewhere within ``REVOCATION_REFRESH`` seconds. For changes
+        that alter what tokens may do without revoking them (role assignments, group
+        membership, roles and implications)."""
+        self.revocations.record()
 
     def rotate_keys(self) -> None:
         """Add a new primary Fernet key (see "Keys and rotation")."""

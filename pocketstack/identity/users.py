@@ -237,7 +237,8 @@ class GroupManager:
         return group
 
     def delete_group(self, ctx: RequestContext, group_id: str) -> None:
-        """Delete a group, its memberships and assignments."""
+        """Delete a group, its memberships and assignments (its members' tokens lose the
+        group's roles at once)."""
         with self.db.transaction() as s:
             group = get_group(s, group_id)
             s.execute(
@@ -247,6 +248,7 @@ class GroupManager:
             )
             s.execute(sa.delete(GroupMembership).where(GroupMembership.group_id == group_id))
             s.delete(group)
+        self.identity.tokens.invalidate()
 
     def add_member(self, ctx: RequestContext, group_id: str, user_id: str) -> None:
         """PUT /v3/groups/{g}/users/{u} (idempotent)."""
@@ -255,6 +257,7 @@ class GroupManager:
             get_user(s, user_id)
             if s.get(GroupMembership, (group_id, user_id)) is None:
                 s.add(GroupMembership(group_id=group_id, user_id=user_id))
+        self.identity.tokens.invalidate()
 
     def check_member(self, ctx: RequestContext, group_id: str, user_id: str) -> None:
         """HEAD /v3/groups/{g}/users/{u}; raises ``MembershipNotFound``."""
@@ -265,7 +268,8 @@ class GroupManager:
                 raise exc.MembershipNotFound(f"User {user_id} is not a member of group {group_id}.")
 
     def remove_member(self, ctx: RequestContext, group_id: str, user_id: str) -> None:
-        """DELETE /v3/groups/{g}/users/{u}; raises ``MembershipNotFound``."""
+        """DELETE /v3/groups/{g}/users/{u} (the user's tokens lose the group's roles at
+        once); raises ``MembershipNotFound``."""
         self.check_member(ctx, group_id, user_id)
         with self.db.transaction() as s:
             s.execute(
@@ -273,6 +277,7 @@ class GroupManager:
                     GroupMembership.group_id == group_id, GroupMembership.user_id == user_id
                 )
             )
+        self.identity.tokens.invalidate()
 
     def list_members(self, ctx: RequestContext, group_id: str) -> list[User]:
         """GET /v3/groups/{g}/users."""
