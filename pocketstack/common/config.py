@@ -171,6 +171,20 @@ OPTIONS: tuple[Option, ...] = (
         "largest JSON request body in bytes (413 above); image uploads are not limited by it",
     ),
     Option(
+        "image_size_cap",
+        int,
+        1099511627776,
+        "largest image data in bytes an upload or stage may carry (413 above), "
+        "as Glance's image_size_cap (1 TiB)",
+    ),
+    Option(
+        "image_user_storage_quota",
+        int,
+        0,
+        "bytes of image data each project may own (413 above; 0: unlimited), "
+        "as Glance's user_storage_quota",
+    ),
+    Option(
         "image_upload_lease",
         float,
         60.0,

@@ -6,15 +6,16 @@ Reached as ``cloud.image.data``. Status moves ``queued -> saving -> active`` for
 
 Every data operation runs under the image's data lease (``pocketstack.image.uploads``):
 
-1. begin: one transaction checks the caller and the status and takes the lease with the
-   status move, so two concurrent uploads cannot both win;
-2. the data streams into a partial file;
-3. record: one transaction records the outcome, releases the lease and renames the partial
-   file into place; it writes nothing if the lease was lost.
+1. begin: one transaction checks the caller, the status and the limits (``limits``; a
+   ``Content-Length`` over them is refused here, before anything is read) and takes the lease
+   with the status move, so two concurrent uploads cannot both win;
+2. the data streams into a partial file, counted against the limits as it arrives;
+3. record: one transaction re-checks the quota, records the outcome, releases the lease and
+   renames the partial file into place; it writes nothing if the lease was lost.
 
-An upload that fails in this process (client gone, store error) removes its partial file and
-puts the image back to ``queued``, as Glance does; one whose process died is put back by a
-reaper once its lease lapses.
+An upload that fails in this process (client gone, store error, size cap or quota) removes
+its partial file and puts the image back to ``queued``, as Glance does; one whose process died
+is put back by a reaper once its lease lapses.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
-from pocketstack.common.errors import BadRequest
+from pocketstack.common.errors import BadRequest, RequestTooLarge
 from pocketstack.image import access, fields
 from pocketstack.image.exceptions import (
     ImageDataNotFound,
@@ -38,6 +39,7 @@ from pocketstack.image.exceptions import (
     UploadLeaseLost,
 )
 from pocketstack.image.formats import virtual_size
+from pocketstack.image.limits import Allowance, ImageLimits, LimitedReader
 from pocketstack.image.models import Image
 from pocketstack.image.stores.file import FileStore, Hashes, PartialFile, Readable, file_hashes
 from pocketstack.image.uploads import Clock, Lease, Reaper, UploadLeases
@@ -58,6 +60,7 @@ class ImageDataManager:
     Attributes:
         store, staging: this host's image store and glance-direct staging area.
         leases: this process's data leases (renewed by ``ImageManager``'s periodic task).
+        limits: ``image_size_cap`` and ``image_user_storage_quota``.
         reaper: puts images whose lease lapsed back to ``queued``, removes stale partials.
     """
 
@@ -68,6 +71,7 @@ class ImageDataManager:
         self.store = FileStore(conf.path("images"))
         self.staging = FileStore(conf.path("images", "staging"))
         self.leases = UploadLeases(self.db, conf.image_upload_lease, clock=clock)
+        self.limits = ImageLimits(conf.image_size_cap, conf.image_user_storage_quota)
         self.reaper = Reaper(self.leases, (self.store, self.staging))
 
     def image_path(self, image_id: str) -> Path:
@@ -79,11 +83,15 @@ class ImageDataManager:
         self.store.delete(image_id)
         self.staging.delete(image_id)
 
-    def upload_image(self, ctx: RequestContext, image_id: str, stream: Readable) -> None:
+    def upload_image(
+        self, ctx: RequestContext, image_id: str, stream: Readable, size: int | None = None
+    ) -> None:
         """Store ``stream`` as the image's data (Image API "Upload binary image data").
 
         Args:
             stream: the data, read to EOF (a file-like object with ``read(n)``).
+            size: the announced size in bytes (``Content-Length``), ``None`` when unknown;
+                the data itself is counted as it arrives whatever this says.
 
         Sets ``size`` (bytes), ``checksum`` (MD5), ``os_hash_algo``/``os_hash_value``
         (SHA-512) and ``virtual_size``; status becomes ``active``. On any failure the image is
@@ -93,16 +101,18 @@ class ImageDataManager:
             ImageNotFound: unknown, not visible, or deleted during the upload.
             ImageForbidden: not the owner. BadRequest: disk/container format not set.
             InvalidImageStatus (409): the image is not ``queued``.
+            ImageSizeLimitExceeded, StorageQuotaFull (413): over ``image_size_cap`` or the
+                owner's ``image_user_storage_quota``.
             UploadLeaseLost (409): another controller took the upload over (this one had
                 stopped renewing its lease).
             Whatever reading ``stream`` raises (``ImageUploadInterrupted`` for a client gone).
         """
-        lease = self._begin(ctx, image_id, "queued", "saving")
+        lease, allowance = self._begin(ctx, image_id, "queued", "saving", size)
         self._receive(
             lease,
             "saving",
             self.store,
-            lambda partial: partial.fill(stream),
+            lambda partial: partial.fill(LimitedReader(stream, allowance)),
             lambda partial, hashes: self._record_active(lease, "saving", hashes, partial),
         )
 
@@ -129,19 +139,21 @@ class ImageDataManager:
         except FileNotFoundError:
             raise ImageDataNotFound(f"Image {image_id} has no data on this host.") from None
 
-    def stage_image(self, ctx: RequestContext, image_id: str, stream: Readable) -> None:
+    def stage_image(
+        self, ctx: RequestContext, image_id: str, stream: Readable, size: int | None = None
+    ) -> None:
         """Stage data for a ``glance-direct`` import (Image API "Stage binary image data");
         status ``queued -> uploading``, where it stays until the import.
 
-        A failed stage keeps nothing and the image is back in ``queued``. Raises the same
-        errors as ``upload_image``.
+        Staged data is limited like an upload; a failed stage keeps nothing and the image is
+        back in ``queued``. Raises the same errors as ``upload_image``.
         """
-        lease = self._begin(ctx, image_id, "queued", "uploading")
+        lease, allowance = self._begin(ctx, image_id, "queued", "uploading", size)
         self._receive(
             lease,
             "uploading",
             self.staging,
-            lambda partial: partial.fill(stream),
+            lambda partial: partial.fill(LimitedReader(stream, allowance)),
             lambda partial, _hashes: self._record_staged(lease, partial),
         )
 
@@ -149,18 +161,21 @@ class ImageDataManager:
         """Import staged data (``glance-direct``); runs to completion before returning.
 
         A failure puts the image back to ``uploading`` while the staged data is still there
-        (the import can be retried), else to ``queued``.
+        (the import can be retried), else to ``queued``; data over the cap or the quota is
+        removed (``queued``).
 
         Raises:
             BadRequest: an unsupported method. InvalidImageStatus (409): nothing staged.
             ImageDataNotFound: the staged data is not on this host.
+            ImageSizeLimitExceeded, StorageQuotaFull (413).
             ImageNotFound, ImageForbidden, UploadLeaseLost: as for ``upload_image``.
         """
         if method not in IMPORT_METHODS:
             raise BadRequest(
                 f"Import method {method!r} is not supported; use {', '.join(IMPORT_METHODS)}."
             )
-        lease = self._begin(ctx, image_id, "uploading", "importing")
+        # The limits are checked as the import is recorded, on the staged data's size.
+        lease, _allowance = self._begin(ctx, image_id, "uploading", "importing", limited=False)
         staged = PartialFile(self.staging.path(image_id), self.store.path(image_id))
         try:
             try:
@@ -170,7 +185,9 @@ class ImageDataManager:
                     f"Image {image_id} has no staged data on this host."
                 ) from None
             self._record_active(lease, "importing", hashes, staged)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, RequestTooLarge):
+                staged.discard()
             back = "queued" if staged.committed or not staged.path.exists() else "uploading"
             self._unwind(lease, "importing", back, staged)
             raise
@@ -202,6 +219,7 @@ class ImageDataManager:
 
         An active image named ``name`` with the same MD5 is returned unchanged; otherwise a new
         image is created and the file hard-linked (same file system) or copied into the store.
+        The operator's files are not subject to the size cap or the quota.
 
         Raises:
             OSError: ``path`` cannot be read. BadRequest: an invalid format or property.
@@ -223,21 +241,31 @@ class ImageDataManager:
         }
         props = {k: fields.check_property(k, str(v)) for k, v in (properties or {}).items()}
         image_id = self.records.create_image(ctx, core, props)["id"]
-        lease = self._begin(ctx, image_id, "queued", "saving")
+        lease, _allowance = self._begin(ctx, image_id, "queued", "saving", limited=False)
         self._receive(
             lease,
             "saving",
             self.store,
             lambda partial: partial.link_from(Path(path)),
-            lambda partial, hashes: self._record_active(lease, "saving", hashes, partial),
+            lambda partial, hashes: self._record_active(
+                lease, "saving", hashes, partial, limited=False
+            ),
         )
         return self.records.get_image(ctx, image_id)
 
     # ------------------------------------------------------------------ the three steps
 
-    def _begin(self, ctx: RequestContext, image_id: str, old: str, new: str) -> Lease:
-        """Check the caller, status and formats, then move ``old -> new`` taking the image's
-        lease, in one transaction."""
+    def _begin(
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        old: str,
+        new: str,
+        size: int | None = None,
+        limited: bool = True,
+    ) -> tuple[Lease, Allowance]:
+        """Check the caller, status, formats and limits, then move ``old -> new`` taking the
+        image's lease, in one transaction. Returns the lease and what the upload may write."""
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
             if image.status != old:
@@ -248,10 +276,12 @@ class ImageDataManager:
                 raise BadRequest(
                     "Properties disk_format, container_format must be set prior to saving data."
                 )
+            allowance = self.limits.allowance(s, image) if limited else Allowance(None)
+            allowance.check(size)
             lease = self.leases.take(s, image_id, Image.status == old, status=new)
             if lease is None:
                 raise InvalidImageStatus(f"Image {image_id} is being changed by another request.")
-        return lease
+        return lease, allowance
 
     def _receive(
         self,
@@ -273,14 +303,25 @@ class ImageDataManager:
         finally:
             self.leases.done(lease)
 
-    def _record_active(self, lease: Lease, old: str, hashes: Hashes, data: PartialFile) -> None:
+    def _record_active(
+        self,
+        lease: Lease,
+        old: str,
+        hashes: Hashes,
+        data: PartialFile,
+        limited: bool = True,
+    ) -> None:
         """Record ``hashes`` and status ``active``, release the lease and commit ``data``
-        into the store, in one transaction."""
+        into the store, in one transaction (the quota re-checked with the owner's rows
+        locked)."""
         size, md5, sha512 = hashes
         with self.db.reader() as s:
             disk_format = s.scalar(sa.select(Image.disk_format).where(Image.id == lease.image_id))
         vsize = virtual_size(data.path, disk_format, size)
         with self.db.transaction() as s:
+            owner = s.scalar(sa.select(Image.owner).where(Image.id == lease.image_id))
+            if limited:
+                self.limits.check_recorded(s, lease.image_id, owner, size)
             recorded = self.leases.release(
                 s,
                 lease,

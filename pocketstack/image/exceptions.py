@@ -39,6 +39,16 @@ class ImageDataNotFound(errors.NotFound):
     """404: the image record is active but its data is not in this host's store."""
 
 
+class ImageSizeLimitExceeded(errors.RequestTooLarge):
+    """413: the image data is larger than ``image_size_cap`` (Glance's "The incoming image is
+    too large")."""
+
+
+class StorageQuotaFull(errors.RequestTooLarge):
+    """413: the data would take the owner project past ``image_user_storage_quota`` (Glance's
+    "Image exceeds the storage quota")."""
+
+
 class ImageUploadInterrupted(errors.BadRequest):
     """400: the client went away before the end of the image data (nobody reads the answer;
     raised so the upload unwinds without a logged traceback)."""

@@ -143,11 +143,19 @@ def delete_image(req: ApiRequest) -> ApiResponse:
     return ApiResponse(204)
 
 
+def _content_length(req: ApiRequest) -> int | None:
+    """The announced body size in bytes, ``None`` when absent (chunked) or not a number."""
+    value = req.headers.get("content-length", "").strip()
+    return int(value) if value.isdigit() else None
+
 
 def upload_image(req: ApiRequest) -> ApiResponse:
-    """PUT /v2/images/{image_id}/file (raw body): 204; 409 unless the image is queued."""
+    """PUT /v2/images/{image_id}/file (raw body, streamed): 204; 409 unless the image is
+    queued; 413 over ``image_size_cap`` or the project's ``image_user_storage_quota``."""
     policy.enforce(req.ctx, "image:upload_image")
-    req.cloud.image.data.upload_image(req.ctx, req.params["image_id"], req.body_file)
+    req.cloud.image.data.upload_image(
+        req.ctx, req.params["image_id"], req.body_file, _content_length(req)
+    )
     return ApiResponse(204)
 
 
@@ -165,9 +173,12 @@ def download_image(req: ApiRequest) -> Any:
 
 
 def stage_image(req: ApiRequest) -> ApiResponse:
-    """PUT /v2/images/{image_id}/stage (raw body): 204; the image becomes ``uploading``."""
+    """PUT /v2/images/{image_id}/stage (raw body, streamed): 204; the image becomes
+    ``uploading``; 413 as for an upload."""
     policy.enforce(req.ctx, "image:import_image")
-    req.cloud.image.data.stage_image(req.ctx, req.params["image_id"], req.body_file)
+    req.cloud.image.data.stage_image(
+        req.ctx, req.params["image_id"], req.body_file, _content_length(req)
+    )
     return ApiResponse(204)
 
 

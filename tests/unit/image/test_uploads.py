@@ -90,7 +90,7 @@ def lease_columns(cloud, image_id):
 def crashed_mid_upload(data, ctx, image_id):
     """What a controller killed mid-upload leaves: the image saving under its lease, and a
     partial file with half the data."""
-    lease = data._begin(ctx, image_id, "queued", "saving")
+    lease, _allowance = data._begin(ctx, image_id, "queued", "saving")
     data.store.partial(image_id).path.write_bytes(b"half an image")
     return lease
 
