@@ -109,9 +109,10 @@ def _sort(req: ApiRequest) -> list[tuple[str, str]] | None:
 
 
 def create_image(req: ApiRequest) -> ApiResponse:
-    """POST /v2/images: 201 with the image; ``Location`` and the import methods header."""
+    """POST /v2/images (body: ``schemas.IMAGE_CREATE``): 201 with the image; ``Location``
+    and the import methods header."""
     policy.enforce(req.ctx, "image:add_image")
-    core, props = fields.parse_create(req.body if req.body is not None else {})
+    core, props = fields.parse_create(req.body)
     image = _images(req).create_image(req.ctx, core, props)
     return ApiResponse(
         201,
@@ -130,7 +131,8 @@ def show_image(req: ApiRequest) -> dict[str, Any]:
 
 
 def update_image(req: ApiRequest) -> dict[str, Any]:
-    """PATCH /v2/images/{image_id} with a JSON patch (415 for another content type)."""
+    """PATCH /v2/images/{image_id} with a JSON patch (``schemas.IMAGE_UPDATE``; 415 for
+    another content type)."""
     policy.enforce(req.ctx, "image:modify_image")
     ops = fields.parse_patch(req.body)
     return _images(req).update_image(req.ctx, req.params["image_id"], ops)
@@ -183,9 +185,10 @@ def stage_image(req: ApiRequest) -> ApiResponse:
 
 
 def import_image(req: ApiRequest) -> ApiResponse:
-    """POST /v2/images/{image_id}/import ``{"method": {"name": "glance-direct"}}``: 202."""
+    """POST /v2/images/{image_id}/import ``{"method": {"name": "glance-direct"}}``
+    (``schemas.IMAGE_IMPORT``): 202."""
     policy.enforce(req.ctx, "image:import_image")
-    method = req.require_body("method").get("name")
+    method = req.body["method"]["name"]
     req.cloud.image.data.import_image(req.ctx, req.params["image_id"], method)
     return ApiResponse(202)
 
