@@ -228,12 +228,21 @@ class GroupManager:
         return group
 
     def update_group(self, ctx: RequestContext, group_id: str, changes: dict[str, Any]) -> Group:
-        """Change ``name``/``description``."""
+        """Change ``name``/``description`` (null clears it); raises ``GroupNotFound``,
+        ``DuplicateEntry`` (409) when another group of its domain has that name."""
         with self.db.transaction() as s:
             group = get_group(s, group_id)
-            for key in ("name", "description"):
-                if key in changes:
-                    setattr(group, key, changes[key])
+            name = changes.get("name", group.name)
+            if name != group.name and s.scalar(
+                sa.select(Group).where(Group.domain_id == group.domain_id, Group.name == name)
+            ):
+                raise exc.DuplicateEntry(
+                    "Conflict occurred attempting to store group - "
+                    f"Duplicate entry found with name {name}."
+                )
+            group.name = name
+            if "description" in changes:
+                group.description = changes["description"] or ""
         return group
 
     def delete_group(self, ctx: RequestContext, group_id: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
-from pocketstack.identity.api import views
+from pocketstack.identity.api import schemas, views
 from pocketstack.identity.exceptions import ValidationError
 
 
@@ -87,7 +87,7 @@ ROUTES = [
     route("GET", "/", list_versions, auth=False),
     route("GET", "/v3", show_version, auth=False),
     route("GET", "/v3/", show_version, auth=False),
-    route("POST", "/v3/auth/tokens", issue_token, auth=False),
+    route("POST", "/v3/auth/tokens", issue_token, auth=False, schema=schemas.AUTH),
     route("GET", "/v3/auth/tokens", validate_token),
     route("DELETE", "/v3/auth/tokens", revoke_token),
     route("GET", "/v3/auth/catalog", auth_catalog),

@@ -8,7 +8,7 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
-from pocketstack.identity.api import views
+from pocketstack.identity.api import schemas, views
 from pocketstack.identity.api.parsing import changes, field, query, query_bool
 from pocketstack.identity.exceptions import ValidationError
 
@@ -246,23 +246,23 @@ _G = "/v3/groups/{group_id}"
 _AC = _U + "/application_credentials"
 ROUTES = [
     route("GET", "/v3/users", list_users),
-    route("POST", "/v3/users", create_user),
+    route("POST", "/v3/users", create_user, schema=schemas.USER_CREATE),
     route("GET", _U, show_user),
-    route("PATCH", _U, update_user),
+    route("PATCH", _U, update_user, schema=schemas.USER_UPDATE),
     route("DELETE", _U, delete_user),
-    route("POST", _U + "/password", change_password),
+    route("POST", _U + "/password", change_password, schema=schemas.PASSWORD_CHANGE),
     route("GET", _U + "/groups", user_groups),
     route("GET", "/v3/groups", list_groups),
-    route("POST", "/v3/groups", create_group),
+    route("POST", "/v3/groups", create_group, schema=schemas.GROUP_CREATE),
     route("GET", _G, show_group),
-    route("PATCH", _G, update_group),
+    route("PATCH", _G, update_group, schema=schemas.GROUP_UPDATE),
     route("DELETE", _G, delete_group),
     route("GET", _G + "/users", group_users),
-    route("PUT", _G + "/users/{user_id}", add_member),
+    route("PUT", _G + "/users/{user_id}", add_member, schema=schemas.NO_BODY),
     route("HEAD", _G + "/users/{user_id}", check_member),
     route("DELETE", _G + "/users/{user_id}", remove_member),
     route("GET", _AC, list_app_creds),
-    route("POST", _AC, create_app_cred),
+    route("POST", _AC, create_app_cred, schema=schemas.APPLICATION_CREDENTIAL_CREATE),
     route("GET", _AC + "/{cred_id}", show_app_cred),
     route("DELETE", _AC + "/{cred_id}", delete_app_cred),
 ]
