@@ -15,7 +15,7 @@ from typing import Any
 
 from pocketstack.common import errors
 from pocketstack.common.http import ApiRequest, ApiResponse, RouteSpec, route
-from pocketstack.common.validation import BodySchema
+from pocketstack.common.validation import BodySchema, InvalidInput
 
 MIN_VERSION = (2, 1)
 #: The highest microversion whose shapes this API implements (see ``compute.api``).
@@ -96,6 +96,32 @@ def versioned(handler: Callable[[ApiRequest], Any], status: int) -> Callable[[Ap
     return wrapper
 
 
+class VersionedBodySchema(BodySchema):
+    """A Compute body schema whose 400 names the microversion, as every Compute answer does
+    (API reference: "Microversions").
+
+    The HTTP layer validates the body before ``versioned`` reads the request's version, so
+    the refusal carries the only version this API serves (``MIN_VERSION == MAX_VERSION``);
+    serving a range would need the HTTP layer to hand the request's headers to the schema.
+    """
+
+    def validate(self, body: Any) -> None:
+        """``check(body)``, with the version headers on its ``InvalidInput``."""
+        try:
+            self.check(body)
+        except InvalidInput as err:
+            err.headers = {**version_headers(MIN_VERSION), **err.headers}
+            raise
+
+    def check(self, body: Any) -> None:
+        """The checks proper: ``BodySchema.validate``; a subclass may add its own first.
+
+        Raises:
+            InvalidInput: the body does not match.
+        """
+        super().validate(body)
+
+
 def compute_route(
     method: str,
     path: str,
@@ -106,11 +132,12 @@ def compute_route(
     schema: Mapping[str, Any] | BodySchema | None = None,
 ) -> RouteSpec:
     """``route(...)`` for a Compute v2.1 handler (microversion-aware); ``schema`` is the
-    request body's JSON schema (see ``pocketstack.common.validation``), or an already built
-    ``BodySchema`` such as ``schemas.ActionSchema`` (API reference: "Servers - run an
-    action")."""
-    wrapped = versioned(handler, status)
-    if isinstance(schema, BodySchema):
-        spec = route(method, path, wrapped, auth=auth, status=status)
-        return dataclasses.replace(spec, schema=schema)
-    return route(method, path, wrapped, auth=auth, status=status, schema=schema)
+    request body's JSON schema (see ``pocketstack.common.validation``), compiled as a
+    ``VersionedBodySchema``, or one already built such as ``schemas.ActionSchema``
+    (API reference: "Servers - run an action")."""
+    spec = route(method, path, versioned(handler, status), auth=auth, status=status)
+    if schema is None:
+        return spec
+    if not isinstance(schema, BodySchema):
+        schema = VersionedBodySchema(schema)
+    return dataclasses.replace(spec, schema=schema)

@@ -374,6 +374,18 @@ def test_a_100_kb_name_is_not_echoed_back(world):
     assert "server.name" in message and "longer than 255" in message
 
 
+def test_a_refused_body_still_names_the_microversion(world):
+    for url, body in (
+        ("/servers", {"server": None}),
+        (f"/servers/{ACTIVE}/action", {"os-explode": None}),
+        (f"/servers/{ACTIVE}/action", {"reboot": {"type": "GENTLE"}}),
+    ):
+        resp = world.post(V + url, json=body, headers=DEMO)
+        assert resp.status_code == 400
+        assert resp.headers["OpenStack-API-Version"] == "compute 2.1", body
+        assert resp.headers["X-OpenStack-Nova-API-Version"] == "2.1", body
+
+
 # -- the keypair saved for a user named "Inf" ---------------------------------------------
 
 
