@@ -50,6 +50,14 @@ class BadRequest(PocketError):
     title = "Bad Request"
 
 
+class ClientDisconnected(BadRequest):
+    """400: the client went away before the end of its request body (nobody reads the answer;
+    raised so the work under way unwinds without a logged traceback)."""
+
+    def default_message(self) -> str:
+        return "The client disconnected before the end of the request body."
+
+
 class Unauthorized(PocketError):
     """401: no token, an invalid or expired token, wrong credentials."""
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.from_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext, new_request_id
-from pocketstack.common.validation import BodySchema, load_json
+from pocketstack.common.validation import BodySchema, InvalidInput, load_json
 
 LOG = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ class ApiRequest:
         params: path parameters (``{"server_id": "..."}``).
         query: query parameters; ``query_all(name)`` gives repeated ones.
         body: parsed JSON body, or ``None`` when there was none (raw-body routes: ``None``).
-        body_file: for ``raw_body`` routes, the request body spooled to a file object.
+        body_file: for ``raw_body`` routes, the body as it arrives: a ``RequestBodyStream``
+            read with blocking ``read(n)`` calls (nothing is buffered before the handler).
         headers: request headers (case-insensitive).
         ctx: the caller; on routes with ``auth=False`` an anonymous context (no user, no
             roles), so policy checks on it fail closed.
@@ -138,7 +139,7 @@ class RouteSpec:
 
     Attributes:
         auth: False for version documents and token issue (no ``X-Auth-Token`` needed).
-        raw_body: the body is streamed to ``ApiRequest.body_file`` instead of parsed.
+        raw_body: the body is handed to the handler unread, as ``ApiRequest.body_file``.
         status: the status of a bare-dict answer.
         schema: the request body's JSON schema (``pocketstack.common.validation``); every
             route that takes a JSON body declares one.
@@ -194,6 +195,9 @@ class ServiceAPI:
             ``Content-Type`` is taken as JSON); a route may name others.
         media_type_error: the error for a body in another type: 415 by default; Keystone
             answers 400 ``ValidationError`` instead.
+        response_headers: called with the request's headers before anything else; returns
+            headers every answer to it carries, errors included (Nova's microversion
+            headers), or raises the service's error (406 for a version it doesn't serve).
     """
 
     def __init__(
@@ -205,6 +209,7 @@ class ServiceAPI:
         request_id_headers: Sequence[str] = ("X-Openstack-Request-Id",),
         content_types: Sequence[str] = ("application/json",),
         media_type_error: Callable[[str], errors.PocketError] | None = None,
+        response_headers: Callable[[Any], dict[str, str]] | None = None,
     ):
         self.name = name
         self.prefix = prefix
@@ -213,6 +218,7 @@ class ServiceAPI:
         self.request_id_headers = tuple(request_id_headers)
         self.content_types = tuple(content_types)
         self.media_type_error = media_type_error or _unsupported_media_type
+        self.response_headers = response_headers
         self._identity_url = "/identity"
 
     def mount(self, app_state: Any) -> Mount:
@@ -249,7 +255,10 @@ class ServiceAPI:
         async def endpoint(request: Request) -> Response:
             request_id = new_request_id()
             spec = by_method.get(request.method)
+            always: dict[str, str] = {}
             try:
+                if self.response_headers is not None:
+                    always = self.response_headers(request.headers)
                 if spec is None:
                     raise errors.MethodNotAllowed(
                         f"The method {request.method} is not allowed for this resource."
@@ -274,6 +283,8 @@ class ServiceAPI:
                 response = self._error_response(fault, request_id)
             for h in self.request_id_headers:
                 response.headers.setdefault(h, request_id)
+            for name, value in always.items():
+                response.headers.setdefault(name, value)
             if request.method == "HEAD":
                 response = Response(
                     status_code=response.status_code, headers=dict(response.headers)
@@ -297,14 +308,13 @@ class ServiceAPI:
         if request.method in ("POST", "PUT", "PATCH"):
             self._check_media_type(request, spec)
         if spec.raw_body:
-            body_file = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-            async for chunk in request.stream():
-                body_file.write(chunk)
-            body_file.seek(0)
+            body_file = RequestBodyStream(request)
         elif request.method in ("POST", "PUT", "PATCH"):
             raw = await _read_limited(request, state.conf.max_request_body_size)
             if raw.strip():
                 body = load_json(raw)
+                if not isinstance(body, dict | list):  # a literal null, number or string
+                    raise InvalidInput("The request body must be a JSON object.")
             if spec.schema is not None:
                 spec.schema.validate(body)
         root = state.conf.public_url.rstrip("/")
@@ -334,6 +344,56 @@ class ServiceAPI:
         if request.headers.get("content-length") == "0":
             return  # no body at all: nothing to misread
         raise self.media_type_error(media_type)
+
+
+class RequestBodyStream:
+    """The body of a request being received, read from a handler's worker thread with
+    blocking ``read(n)`` calls, so a handler sees each chunk as it arrives (an image upload
+    can stop at a size limit, and is under way while it streams).
+
+    Each call that needs data waits on the event loop once, for as many chunks as make ``n``
+    bytes (a large upload crosses threads once per ``read``, not once per network chunk);
+    what is over ``n`` is kept for the next call.
+
+    Raises ``errors.ClientDisconnected`` from ``read`` when the client goes away mid-body.
+    """
+
+    def __init__(self, request: Request):
+        self._chunks: AsyncIterator[bytes] = request.stream()
+        self._buffer = b""
+        self._eof = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (``-1``/``None``: all the rest); ``b""`` only at the end."""
+        if size is None or size < 0:
+            parts = [self._buffer]
+            self._buffer = b""
+            while not self._eof:
+                parts.append(self._fetch(1 << 20))
+            return b"".join(parts)
+        while not self._buffer and not self._eof:
+            self._buffer = self._fetch(size)
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    def _fetch(self, want: int) -> bytes:
+        data, self._eof = anyio.from_thread.run(self._receive, want)
+        return data
+
+    async def _receive(self, want: int) -> tuple[bytes, bool]:
+        """At least ``want`` bytes unless the body ends first; and whether it ended."""
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while got < want:
+                chunk = await self._chunks.__anext__()
+                parts.append(chunk)
+                got += len(chunk)
+        except StopAsyncIteration:
+            return b"".join(parts), True
+        except ClientDisconnect:
+            raise errors.ClientDisconnected() from None
+        return b"".join(parts), False
 
 
 def _unsupported_media_type(media_type: str) -> errors.PocketError:

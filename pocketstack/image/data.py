@@ -105,7 +105,7 @@ class ImageDataManager:
                 owner's ``image_user_storage_quota``.
             UploadLeaseLost (409): another controller took the upload over (this one had
                 stopped renewing its lease).
-            Whatever reading ``stream`` raises (``ImageUploadInterrupted`` for a client gone).
+            Whatever reading ``stream`` raises (``errors.ClientDisconnected`` for a client gone).
         """
         lease, allowance = self._begin(ctx, image_id, "queued", "saving", size)
         self._receive(

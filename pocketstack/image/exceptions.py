@@ -49,11 +49,6 @@ class StorageQuotaFull(errors.RequestTooLarge):
     "Image exceeds the storage quota")."""
 
 
-class ImageUploadInterrupted(errors.BadRequest):
-    """400: the client went away before the end of the image data (nobody reads the answer;
-    raised so the upload unwinds without a logged traceback)."""
-
-
 class UploadLeaseLost(errors.Conflict):
     """409: another controller took the image's data lease over while this one was still
     uploading (this one had stopped renewing it for longer than ``image_upload_lease``)."""

@@ -25,6 +25,7 @@ from pocketstack.compute.api import (
     flavors,
     hosts,
     keypairs,
+    microversion,
     quotas,
     schemas,
     server_actions,
@@ -136,4 +137,5 @@ API = ServiceAPI(
     request_id_headers=("X-Compute-Request-Id", "X-Openstack-Request-Id"),
     # Nova reads a text/plain body as JSON too; any other type is 415.
     content_types=("application/json", "text/plain"),
+    response_headers=microversion.response_headers,
 )

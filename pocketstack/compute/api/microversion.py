@@ -15,7 +15,7 @@ from typing import Any
 
 from pocketstack.common import errors
 from pocketstack.common.http import ApiRequest, ApiResponse, RouteSpec, route
-from pocketstack.common.validation import BodySchema, InvalidInput
+from pocketstack.common.validation import BodySchema
 
 MIN_VERSION = (2, 1)
 #: The highest microversion whose shapes this API implements (see ``compute.api``).
@@ -96,30 +96,19 @@ def versioned(handler: Callable[[ApiRequest], Any], status: int) -> Callable[[Ap
     return wrapper
 
 
-class VersionedBodySchema(BodySchema):
-    """A Compute body schema whose 400 names the microversion, as every Compute answer does
-    (API reference: "Microversions").
+def response_headers(headers: Any) -> dict[str, str]:
+    """The microversion headers every Compute answer carries, errors included: the
+    ``response_headers`` hook of the Compute ``ServiceAPI``, run before the body is read.
 
-    The HTTP layer validates the body before ``versioned`` reads the request's version, so
-    the refusal carries the only version this API serves (``MIN_VERSION == MAX_VERSION``);
-    serving a range would need the HTTP layer to hand the request's headers to the schema.
+    Raises:
+        errors.BadRequest, errors.NotAcceptable: as ``requested_version``; the error carries
+            the minimum version's headers (Nova answers a bad version this way).
     """
-
-    def validate(self, body: Any) -> None:
-        """``check(body)``, with the version headers on its ``InvalidInput``."""
-        try:
-            self.check(body)
-        except InvalidInput as err:
-            err.headers = {**version_headers(MIN_VERSION), **err.headers}
-            raise
-
-    def check(self, body: Any) -> None:
-        """The checks proper: ``BodySchema.validate``; a subclass may add its own first.
-
-        Raises:
-            InvalidInput: the body does not match.
-        """
-        super().validate(body)
+    try:
+        return version_headers(requested_version(headers))
+    except errors.PocketError as err:
+        err.headers = {**version_headers(MIN_VERSION), **err.headers}
+        raise
 
 
 def compute_route(
@@ -133,11 +122,11 @@ def compute_route(
 ) -> RouteSpec:
     """``route(...)`` for a Compute v2.1 handler (microversion-aware); ``schema`` is the
     request body's JSON schema (see ``pocketstack.common.validation``), compiled as a
-    ``VersionedBodySchema``, or one already built such as ``schemas.ActionSchema``
+    a ``BodySchema``, or one already built such as ``schemas.ActionSchema``
     (API reference: "Servers - run an action")."""
     spec = route(method, path, versioned(handler, status), auth=auth, status=status)
     if schema is None:
         return spec
     if not isinstance(schema, BodySchema):
-        schema = VersionedBodySchema(schema)
+        schema = BodySchema(schema)
     return dataclasses.replace(spec, schema=schema)

@@ -36,8 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pocketstack.common import schema_types as t
-from pocketstack.common.validation import InvalidInput
-from pocketstack.compute.api.microversion import VersionedBodySchema
+from pocketstack.common.validation import BodySchema, InvalidInput
 from pocketstack.compute.quotas import DEFAULTS as QUOTA_DEFAULTS
 
 Schema = t.Schema
@@ -197,7 +196,7 @@ SERVER_UPDATE: Schema = t.wrapped(
 )
 
 
-class ActionSchema(VersionedBodySchema):
+class ActionSchema(BodySchema):
     """The body of an ``/action`` route: one key naming an implemented action, its value in
     that action's own shape ("Servers - run an action (servers, action)", "Flavors access
     (flavors, os-flavor-access, action)").
@@ -217,8 +216,8 @@ class ActionSchema(VersionedBodySchema):
             t.obj(self.actions, minProperties=1, maxProperties=1),
         )
 
-    def check(self, body: Any) -> None:
-        """Check ``body`` (see ``VersionedBodySchema.validate``).
+    def validate(self, body: Any) -> None:
+        """Check ``body`` (see ``BodySchema.validate``).
 
         Raises:
             InvalidInput: not one action, an unknown action, or its value in the wrong shape.
@@ -229,7 +228,7 @@ class ActionSchema(VersionedBodySchema):
         if name not in self.actions:
             shown = name if len(name) <= _ECHO else name[:_ECHO] + "..."
             raise InvalidInput(f"There is no such action: {shown}")
-        super().check(body)
+        super().validate(body)
 
 
 #: An action without arguments: Nova clients send ``null`` (some ``{}``).

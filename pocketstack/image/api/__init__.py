@@ -8,10 +8,9 @@ before the handler runs. Errors use Glance's body
 
 from __future__ import annotations
 
-from pocketstack.common.http import IMAGE, route
+from pocketstack.common.http import IMAGE, ServiceAPI, route
 from pocketstack.image import policies  # noqa: F401 - registers the rules
 from pocketstack.image.api import images, members, schemas, versions
-from pocketstack.image.api.streaming import ImageServiceAPI
 
 _IMG = "/v2/images/{image_id}"
 #: Image data is octet-stream; a request without Content-Type is taken as such.
@@ -53,5 +52,5 @@ ROUTES = [
     route("DELETE", _IMG + "/members/{member_id}", members.delete_member),
 ]
 
-#: image data routes (``raw_body``) read the body as it arrives (see ``streaming``)
-API = ImageServiceAPI("image", "/image", IMAGE, ROUTES)
+#: image data routes (``raw_body``) read the body as it arrives (``RequestBodyStream``)
+API = ServiceAPI("image", "/image", IMAGE, ROUTES)

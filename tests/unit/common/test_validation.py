@@ -223,3 +223,20 @@ def test_a_mismatch_never_echoes_a_secret_nor_the_whole_value():
     with pytest.raises(InvalidInput) as exc:
         schema.validate({"user": {"roles": ["a", "b"]}})
     assert exc.value.message.endswith("must have at most 1 items")
+
+
+@pytest.mark.parametrize("raw", [b"null", b"1", b'"text"', b"true"])
+def test_a_body_that_is_not_an_object_or_list_is_400_even_where_none_is_needed(raw):
+    """A literal ``null`` body is not "no body": a route that takes none still refuses it."""
+    WRITES.clear()
+    api = ServiceAPI(
+        "svc",
+        "/svc",
+        COMPUTE,
+        [route("POST", "/things", _create, schema={"anyOf": [{"type": "null"}, t.obj({})]})],
+    )
+    conf = types.SimpleNamespace(public_url="http://127.0.0.1:1", max_request_body_size=65536)
+    state = types.SimpleNamespace(conf=conf, cloud=None, token_validator=_Tokens())
+    client = TestClient(Starlette(routes=[api.mount(state)]))
+    assert _post(client, raw).status_code == 400
+    assert WRITES == []

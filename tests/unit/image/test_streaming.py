@@ -1,5 +1,6 @@
-"""Image data over HTTP (pocketstack.image.api.streaming): the body reaches the manager as it
-arrives, so the upload is ``saving`` while it streams, a body over the limits is answered 413
+"""Image data over HTTP (the raw-body routes of pocketstack.common.http): the body reaches the
+manager as it arrives, so the upload is ``saving`` while it streams, a body over the limits is
+answered 413
 in Glance's error body without being read further, and a client that goes away leaves the
 image ``queued`` with no partial file. Driven in-process (TestClient, or the ASGI app called
 with a scripted ``receive``)."""

@@ -45,3 +45,29 @@ def test_unsupported_version_is_406_and_garbage_400(client):
         "/compute/v2.1/flavors", headers={**DEMO, "OpenStack-API-Version": "compute two"}
     )
     assert r.status_code == 400
+
+
+def test_refusals_before_the_handler_name_the_version_too(client):
+    """Bodies refused by the HTTP layer (schema 400, malformed JSON, 415, 413) carry the
+    version headers like every other Compute answer."""
+    for kwargs in (
+        {"json": {"server": {"name": None}}},
+        {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+        {"content": b"name=x", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+        {"content": b"{" + b" " * 200_000 + b"}", "headers": {"Content-Type": "application/json"}},
+    ):
+        headers = {**DEMO, **kwargs.pop("headers", {})}
+        r = client.post("/compute/v2.1/servers", headers=headers, **kwargs)
+        assert r.status_code in (400, 413, 415), r.text
+        assert r.headers["OpenStack-API-Version"] == "compute 2.1", r.status_code
+
+
+def test_an_unsupported_version_wins_over_a_bad_body(client):
+    """Nova checks the version before it reads the body: 406, not 400."""
+    r = client.post(
+        "/compute/v2.1/servers",
+        headers={**DEMO, "OpenStack-API-Version": "compute 2.999"},
+        json={"server": {"name": None}},
+    )
+    assert r.status_code == 406
+    assert r.headers["OpenStack-API-Version"] == "compute 2.1"
