@@ -15,10 +15,8 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,16 +27,11 @@ import pytest
 from pocketstack.common.bus import InProcessBus
 from pocketstack.common.config import Config
 from pocketstack.common.db import Base, Database, import_all_models
+from tests.helpers import AMQP_URL, PG_ADMIN_URL, free_port, wait_until
+
+__all__ = ["AMQP_URL", "PG_ADMIN_URL", "free_port", "wait_until"]  # re-exported for tests
 
 VENV_BIN = Path(sys.executable).parent
-PG_ADMIN_URL = os.environ.get("POCKETSTACK_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-AMQP_URL = os.environ.get("POCKETSTACK_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RunningCloud:
@@ -103,28 +96,71 @@ class RunningCloud:
         logs = self.state_dir / "logs"
         return "\n".join(p.read_text()[-20000:] for p in sorted(logs.glob("*.log")))
 
+    def create_server(
+        self,
+        name: str,
+        *extra: str,
+        image: str = "cirros",
+        flavor: str = "m1.tiny",
+        network: str = "private",
+        wait: bool = False,
+        cloud: str = "pocketstack-demo",
+    ) -> dict[str, Any]:
+        """``openstack server create --flavor m1.tiny --image cirros --network private
+        <extra> <name>`` (``--wait`` with ``wait``); the server as the CLI shows it."""
+        args = ["server", "create", "--flavor", flavor, "--image", image, "--network", network]
+        args += [*extra, *(["--wait"] if wait else []), name]
+        return self.openstack(*args, cloud=cloud)
+
+    def wait_for_server(
+        self,
+        name_or_id: str,
+        status: str | set[str] | frozenset[str],
+        timeout: float = 90.0,
+        cloud: str = "pocketstack-demo",
+    ) -> dict[str, Any]:
+        """Poll ``server show`` until the server's status is ``status`` (or one of a set);
+        the server. Fails with its last status, task state and the cloud's log."""
+        wanted = {status} if isinstance(status, str) else set(status)
+        last: dict[str, Any] = {}
+
+        def reached() -> dict[str, Any] | None:
+            nonlocal last
+            last = self.openstack("server", "show", name_or_id, cloud=cloud)
+            return last if last["status"] in wanted else None
+
+        return wait_until(
+            reached,
+            timeout,
+            f"server {name_or_id} to be {'/'.join(sorted(wanted))}",
+            interval=0.5,
+            detail=lambda: (
+                f"it is {last.get('status')}/{last.get('OS-EXT-STS:task_state')}\n{self.log()}"
+            ),
+        )
+
 
 def _wait_ready(proc: subprocess.Popen, marker: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
     assert proc.stdout is not None
-    os.set_blocking(proc.stdout.fileno(), False)
+    stdout = proc.stdout
+    os.set_blocking(stdout.fileno(), False)
     seen = ""
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
+        nonlocal seen
         if proc.poll() is not None:
             raise RuntimeError(
                 f"process exited {proc.returncode}: {seen}"
                 f"{proc.stderr.read() if proc.stderr else ''}"
             )
         try:
-            chunk = proc.stdout.read()
+            chunk = stdout.read()
         except TypeError:  # a non-blocking text pipe with no data yet (CPython quirk)
             chunk = None
-        if chunk:
-            seen += chunk
-            if marker in seen:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"not ready after {timeout}s: {seen}")
+        seen += chunk or ""
+        return marker in seen
+
+    wait_until(ready, timeout, f"{marker!r} on {proc.args}", interval=0.1, detail=lambda: seen)
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -337,6 +373,8 @@ class DistributedCloud:
         ]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
         self.controller: subprocess.Popen | None = None
+        #: a second controller (``start_second_controller``)
+        self.controller2: subprocess.Popen | None = None
         self.compute: subprocess.Popen | None = None
         self.cloud = RunningCloud(f"http://127.0.0.1:{self.port}", state_dir, [])
         self._backends = False
@@ -352,7 +390,7 @@ class DistributedCloud:
         _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
 
     def _procs(self) -> list[subprocess.Popen]:
-        return [p for p in (self.controller, self.compute) if p is not None]
+        return [p for p in (self.controller, self.controller2, self.compute) if p is not None]
 
     def start_controller(self) -> RunningCloud:
         """Start the controller (the first time: on a new database and virtual host)."""
@@ -360,6 +398,19 @@ class DistributedCloud:
             self._create_backends()
         self.controller = _start(["controller", *self.flags], self.env)
         _wait_ready(self.controller, "ready in", 180)
+        self.cloud.procs = self._procs()
+        return self.cloud
+
+    def start_second_controller(self) -> RunningCloud:
+        """Start another controller on the same database, bus and state directory, with an
+        API port of its own; clients go to it from then on (it rewrites ``clouds.yaml`` and
+        the catalog)."""
+        port = free_port()
+        flags = list(self.flags)
+        flags[flags.index("--port") + 1] = str(port)
+        self.controller2 = _start(["controller", *flags], self.env)
+        _wait_ready(self.controller2, "ready in", 180)
+        self.cloud.url = f"http://127.0.0.1:{port}"
         self.cloud.procs = self._procs()
         return self.cloud
 
@@ -431,12 +482,13 @@ def running_cloud(tmp_path_factory):
 
 def _wait_compute_up(cloud: RunningCloud, timeout: float = 60) -> None:
     conn = cloud.sdk("pocketstack-admin")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(s.state == "up" for s in conn.compute.services()):
-            return
-        time.sleep(0.5)
-    raise RuntimeError("no compute service came up:\n" + cloud.log())
+    wait_until(
+        lambda: any(s.state == "up" for s in conn.compute.services()),
+        timeout,
+        "a compute service to be up",
+        interval=0.5,
+        detail=cloud.log,
+    )
 
 
 @pytest.fixture

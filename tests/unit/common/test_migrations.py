@@ -6,13 +6,12 @@ from __future__ import annotations
 import subprocess
 import uuid
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from pocketstack.common.db import Base, Database, import_all_models
-
-PG = "postgresql://postgres@127.0.0.1:5432"
+from tests.helpers import PG_ADMIN_URL as PG
+from tests.helpers import backend_unavailable
 
 
 def _diff(db: Database) -> list:
@@ -35,7 +34,7 @@ def test_postgresql_upgrade_matches_models():
         ["psql", f"{PG}/postgres", "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True
     )
     if created.returncode != 0:
-        pytest.skip(f"PostgreSQL not reachable: {created.stderr.strip()}")
+        backend_unavailable("PostgreSQL", created.stderr.strip())
     try:
         db = Database(f"{PG}/{name}")
         db.upgrade()

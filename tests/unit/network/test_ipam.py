@@ -4,7 +4,6 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import ipaddress
-import os
 import threading
 import uuid
 from collections import Counter
@@ -14,14 +13,12 @@ import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import InProcessBus
-from pocketstack.common.db import Base, Database, import_all_models
+from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from pocketstack.network import exceptions as exc
 from pocketstack.network import ipam
+from tests.helpers import PG_ADMIN_URL, backend_unavailable
 
 DEMO = RequestContext(user_id="u", project_id="demo", roles=("member",))
-PG_ADMIN_URL = os.environ.get(
-    "POCKETSTACK_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432"
-)
 
 
 def _subnet(net, cidr: str, **extra):
@@ -148,11 +145,13 @@ def pg_cloud(conf):
 
     name = "pocketstack_ipam_" + uuid.uuid4().hex[:8]
     try:
-        admin = sa.create_engine(PG_ADMIN_URL + "/postgres", isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            normalize_url(PG_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as c:
             c.exec_driver_sql(f"CREATE DATABASE {name}")
     except Exception as error:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error}")
+        backend_unavailable(f"PostgreSQL at {PG_ADMIN_URL}", error)
     import_all_models()
     database = Database(f"{PG_ADMIN_URL}/{name}")
     Base.metadata.create_all(database.engine)

@@ -8,11 +8,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from pocketstack.common.db import Base, Database, import_all_models
+from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from pocketstack.compute.scheduler import host_manager
-
-#: psycopg2 named explicitly: SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3
-PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1/postgres"
+from tests.helpers import PG_ADMIN_URL, backend_unavailable
 
 
 def _add_host(
@@ -76,18 +74,21 @@ def exact_conf(conf):
 def pg_db():
     """A PostgreSQL database created for this test (tables by ``create_all``), then dropped.
 
-    Skips when the local PostgreSQL server (trust auth, user postgres) is unreachable.
+    When the local PostgreSQL server (trust auth, user postgres) is unreachable: fails in
+    CI, skips elsewhere.
     """
     name = f"sched_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        normalize_url(PG_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
+    )
     try:
         with admin.connect() as c:
             c.exec_driver_sql(f"CREATE DATABASE {name}")
     except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
         admin.dispose()
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc.__class__.__name__}")
+        backend_unavailable(f"PostgreSQL at {PG_ADMIN_URL}", exc.__class__.__name__)
     import_all_models()
-    database = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    database = Database(f"{PG_ADMIN_URL}/{name}")
     try:
         Base.metadata.create_all(database.engine)
         yield database
