@@ -1,8 +1,8 @@
 """Project errors: logic raises these, one middleware renders them.
 
-Every error carries an HTTP status and a message. The API layer renders each one in the
-error-body style of the service that was called (see ``pocketstack.common.http``), following
-the OpenStack API references:
+Every error carries an HTTP status and a message. The API layer renders each one with the
+error renderers of the service that was called (``<service>/api/errors.py``, registered with
+``pocketstack.common.http.ErrorRenderers``), following the OpenStack API references:
 
 - Identity v3:   ``{"error": {"code": 404, "title": "Not Found", "message": "..."}}``
 - Compute v2.1:  ``{"itemNotFound": {"code": 404, "message": "..."}}`` (key per status)

@@ -13,9 +13,10 @@ thread) that take an ``ApiRequest`` and return an ``ApiResponse`` (or a dict, re
     ROUTES = [route("GET", "/flavors/{flavor_id}", show_flavor)]
 
 Handlers parse, authorize, call one manager function and render the view; errors are raised
-as ``PocketError`` and rendered here, once, in the service's OpenStack error style (see
-``pocketstack.common.errors``). An unexpected exception becomes a 500 with a generic message
-and a logged traceback, never a traceback in the body.
+as ``PocketError`` and rendered here, once, by the ``ErrorRenderers`` the service registers
+(its ``api/errors.py``: exception class -> its OpenStack error body, most specific class
+wins). An unexpected exception becomes a 500 with a generic message and a logged traceback,
+never a traceback in the body.
 """
 
 from __future__ import annotations
@@ -37,44 +38,6 @@ from pocketstack.common.auth import RequestContext, new_request_id
 from pocketstack.common.validation import BodySchema, InvalidInput, load_json
 
 LOG = logging.getLogger(__name__)
-
-#: Error body styles, one per OpenStack service family.
-IDENTITY, COMPUTE, NETWORK, IMAGE, VOLUME, PLAIN = (
-    "identity",
-    "compute",
-    "network",
-    "image",
-    "volume",
-    "plain",
-)
-
-_COMPUTE_KEYS = {
-    400: "badRequest",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "itemNotFound",
-    405: "badMethod",
-    406: "notAcceptable",
-    409: "conflictingRequest",
-    413: "overLimit",
-    415: "badMediaType",
-    429: "overLimit",
-    501: "notImplemented",
-    503: "serviceUnavailable",
-}
-
-
-def error_body(style: str, err: errors.PocketError) -> dict[str, Any]:
-    """The JSON body of ``err`` in ``style`` (see ``pocketstack.common.errors``)."""
-    if style == IDENTITY:
-        return {"error": {"code": err.status, "title": err.title, "message": err.message}}
-    if style in (COMPUTE, VOLUME):
-        key = _COMPUTE_KEYS.get(err.status, "computeFault")
-        return {key: {"code": err.status, "message": err.message}}
-    if style == NETWORK:
-        kind = getattr(err, "neutron_type", None) or err.type_name
-        return {"NeutronError": {"type": kind, "message": err.message, "detail": ""}}
-    return {"code": err.status, "title": err.title, "message": err.message}
 
 
 @dataclass
@@ -126,6 +89,92 @@ class ApiResponse:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+#: Turns one exception into the answer a client gets (``ApiResponse``: status, JSON body,
+#: headers). Takes the exception class it is registered for, or a subclass of it.
+ErrorRenderer = Callable[[Any], ApiResponse]
+
+#: What an unexpected exception (a bug) tells the client; the traceback goes to the log only.
+UNEXPECTED_MESSAGE = (
+    "The server has either erred or is incapable of performing the requested operation."
+)
+
+
+class ErrorRenderers:
+    """A service's error renderers, keyed by exception class; the most specific class wins.
+
+    As Starlette's ``ExceptionMiddleware`` looks its handlers up, ``render(exc)`` walks
+    ``type(exc).__mro__`` and uses the first class registered, so a service renders all of
+    ``PocketError`` in its OpenStack shape and may give any subclass its own answer without
+    ``pocketstack.common.http`` knowing about it::
+
+        RENDERERS = ErrorRenderers(
+            lambda err: {"error": {"code": err.status, "message": err.message}},
+            {InvalidInput: _bad_input},  # a subclass answered its own way
+        )
+
+    Args:
+        body: the service's JSON body for a ``PocketError`` (its OpenStack API reference's
+            error shape); the answer's status is ``err.status``, its headers ``err.headers``.
+        more: ``{exception class: ErrorRenderer}`` for classes answered another way.
+
+    Every registry also answers any other ``Exception`` (a bug): a 500 in the service's shape
+    with ``UNEXPECTED_MESSAGE``, never the exception's text; ``ServiceAPI`` logs its traceback.
+    """
+
+    def __init__(
+        self,
+        body: Callable[[errors.PocketError], Any],
+        more: Mapping[type[BaseException], ErrorRenderer] | None = None,
+    ):
+        self.body = body
+        self._renderers: dict[type[BaseException], ErrorRenderer] = {
+            Exception: self._unexpected,
+            errors.PocketError: self._pocket_error,
+        }
+        self._renderers.update(more or {})
+
+    def register(self, exc_class: type[BaseException], renderer: ErrorRenderer) -> None:
+        """Answer ``exc_class`` (and its subclasses not registered themselves) with
+        ``renderer``."""
+        self._renderers[exc_class] = renderer
+
+    def lookup(self, exc: BaseException) -> ErrorRenderer:
+        """The renderer of the most specific registered class in ``type(exc).__mro__``.
+
+        Raises ``LookupError`` for a ``BaseException`` that is no ``Exception`` (e.g.
+        ``KeyboardInterrupt``): those are not errors to answer.
+        """
+        for cls in type(exc).__mro__:
+            renderer = self._renderers.get(cls)
+            if renderer is not None:
+                return renderer
+        raise LookupError(f"no error renderer for {type(exc).__name__}")
+
+    def is_unexpected(self, exc: BaseException) -> bool:
+        """True when only the last resort (``Exception``) answers ``exc``: a bug."""
+        return self.lookup(exc) == self._unexpected
+
+    def render(self, exc: BaseException) -> ApiResponse:
+        """The answer to ``exc`` (see ``lookup``)."""
+        return self.lookup(exc)(exc)
+
+    def _pocket_error(self, err: errors.PocketError) -> ApiResponse:
+        return ApiResponse(err.status, self.body(err), dict(err.headers))
+
+    def _unexpected(self, _exc: BaseException) -> ApiResponse:
+        return self.render(errors.PocketError(UNEXPECTED_MESSAGE))
+
+
+def plain_error_body(err: errors.PocketError) -> dict[str, Any]:
+    """``{"code": 404, "title": "Not Found", "message": ...}``: the body of an error outside
+    every service (an unknown path under ``/``)."""
+    return {"code": err.status, "title": err.title, "message": err.message}
+
+
+#: The answers of paths outside every service (``pocketstack.service.build_app``).
+PLAIN_ERRORS = ErrorRenderers(plain_error_body)
 
 
 Handler = Callable[[ApiRequest], Any]
@@ -187,7 +236,8 @@ class ServiceAPI:
     Args:
         name: service name for logs (``compute``).
         prefix: mount path, e.g. ``/compute``.
-        style: error body style (``COMPUTE``...).
+        error_renderers: how the service answers each exception (``ErrorRenderers``, from
+            its ``api/errors.py``): its OpenStack error body.
         routes: ``RouteSpec``s; paths relative to the prefix, e.g. ``/v2.1/servers``.
         request_id_headers: headers that carry the request id back
             (Nova also sends ``X-Compute-Request-Id``).
@@ -204,7 +254,7 @@ class ServiceAPI:
         self,
         name: str,
         prefix: str,
-        style: str,
+        error_renderers: ErrorRenderers,
         routes: Sequence[RouteSpec],
         request_id_headers: Sequence[str] = ("X-Openstack-Request-Id",),
         content_types: Sequence[str] = ("application/json",),
@@ -213,7 +263,7 @@ class ServiceAPI:
     ):
         self.name = name
         self.prefix = prefix
-        self.style = style
+        self.error_renderers = error_renderers
         self.specs = list(routes)
         self.request_id_headers = tuple(request_id_headers)
         self.content_types = tuple(content_types)
@@ -240,12 +290,26 @@ class ServiceAPI:
         response = self._error_response(err, new_request_id())
         await response(scope, receive, send)
 
-    def _error_response(self, err: errors.PocketError, request_id: str) -> Response:
+    def _error_response(self, exc: Exception, request_id: str) -> Response:
+        """``exc`` answered by the service's renderer, with the request id headers (and
+        where to authenticate on a 401)."""
+        answer = self.error_renderers.render(exc)
         headers = {h: request_id for h in self.request_id_headers}
-        headers.update(err.headers)
-        if err.status == 401 and "WWW-Authenticate" not in headers:
+        headers.update(answer.headers)
+        if answer.status == 401 and "WWW-Authenticate" not in headers:
             headers["WWW-Authenticate"] = f'Keystone uri="{self._identity_url}"'
-        return JSONResponse(error_body(self.style, err), status_code=err.status, headers=headers)
+        if answer.body is None:
+            return Response(status_code=answer.status, headers=headers)
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+    def _log_error(self, request: Request, exc: Exception, status: int) -> None:
+        """A bug (an exception no renderer but the last resort knows) is logged once, with
+        its traceback; a known error that is still a 5xx (a peer that did not answer) without.
+        """
+        if self.error_renderers.is_unexpected(exc):
+            LOG.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        elif status >= 500:
+            LOG.warning("%s %s: %s", request.method, request.url.path, exc)
 
     def _endpoint(self, specs: list[RouteSpec], state: Any) -> Callable[[Request], Any]:
         by_method = {s.method: s for s in specs}
@@ -270,17 +334,9 @@ class ServiceAPI:
                 # The client hung up before sending its whole body: nobody to answer.
                 LOG.info("%s %s: client disconnected mid-request", request.method, request.url.path)
                 return Response(status_code=400)
-            except errors.PocketError as err:
-                if err.status >= 500:
-                    LOG.warning("%s %s: %s", request.method, request.url.path, err.message)
-                response = self._error_response(err, request_id)
-            except Exception:
-                LOG.exception("%s %s failed", request.method, request.url.path)
-                fault = errors.PocketError(
-                    "The server has either erred or is incapable of "
-                    "performing the requested operation."
-                )
-                response = self._error_response(fault, request_id)
+            except Exception as exc:  # every error is answered here, and only here
+                response = self._error_response(exc, request_id)
+                self._log_error(request, exc, response.status_code)
             for h in self.request_id_headers:
                 response.headers.setdefault(h, request_id)
             for name, value in always.items():

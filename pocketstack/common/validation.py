@@ -40,10 +40,9 @@ _ECHO = 64
 class InvalidInput(errors.BadRequest):
     """400: the body is not valid JSON or does not match the route's schema.
 
-    Rendered in each service's error shape; Neutron names the type ``HTTPBadRequest``.
+    Rendered in each service's error shape (Neutron's renderer names its type
+    ``HTTPBadRequest``: ``pocketstack.network.api.errors``).
     """
-
-    neutron_type = "HTTPBadRequest"
 
 
 def _reject_constant(name: str) -> Any:

@@ -13,13 +13,13 @@ itself with a clear message. A version above 2.1 is answered 406; every answer c
 Every body a route takes has a JSON schema (``schemas``), Nova's 2.1 one, checked before
 the handler runs.
 
-Errors use Nova's bodies (``{"itemNotFound": {"code": 404, "message": ...}}``) and every
+Errors use Nova's bodies (``{"itemNotFound": {"code": 404, "message": ...}}``, ``errors``) and every
 response carries ``X-Compute-Request-Id`` and ``X-Openstack-Request-Id``.
 """
 
 from __future__ import annotations
 
-from pocketstack.common.http import COMPUTE, ServiceAPI
+from pocketstack.common.http import ServiceAPI
 from pocketstack.compute import policies  # noqa: F401  (registers the compute rules)
 from pocketstack.compute.api import (
     flavors,
@@ -32,6 +32,7 @@ from pocketstack.compute.api import (
     servers,
     versions,
 )
+from pocketstack.compute.api.errors import RENDERERS
 from pocketstack.compute.api.microversion import compute_route as r
 
 V = "/v2.1"
@@ -132,7 +133,7 @@ ROUTES = [
 API = ServiceAPI(
     "compute",
     "/compute",
-    COMPUTE,
+    RENDERERS,
     ROUTES,
     request_id_headers=("X-Compute-Request-Id", "X-Openstack-Request-Id"),
     # Nova reads a text/plain body as JSON too; any other type is 415.

@@ -6,9 +6,10 @@ Handlers live in one module per resource family; this module only assembles them
 
 from __future__ import annotations
 
-from pocketstack.common.http import IDENTITY, ServiceAPI
+from pocketstack.common.http import ServiceAPI
 from pocketstack.identity import policies  # noqa: F401  (registers the rules)
 from pocketstack.identity.api import catalog, resource, roles, tokens, users
+from pocketstack.identity.api.errors import RENDERERS
 from pocketstack.identity.exceptions import ValidationError
 
 
@@ -24,7 +25,7 @@ def _not_json(_media_type: str) -> ValidationError:
 API = ServiceAPI(
     "identity",
     "/identity",
-    IDENTITY,
+    RENDERERS,
     [*tokens.ROUTES, *resource.ROUTES, *users.ROUTES, *roles.ROUTES, *catalog.ROUTES],
     media_type_error=_not_json,
 )

@@ -3,14 +3,16 @@
 Routes follow the Image API v2 reference; handlers live in ``images``, ``members`` and
 ``versions``, and every JSON body a route takes is checked against its schema in ``schemas``
 before the handler runs. Errors use Glance's body
-``{"code": 404, "title": "Not Found", "message": ...}``, whose ``message`` openstacksdk shows.
+``{"code": 404, "title": "Not Found", "message": ...}``, whose ``message`` openstacksdk shows
+(``errors``).
 """
 
 from __future__ import annotations
 
-from pocketstack.common.http import IMAGE, ServiceAPI, route
+from pocketstack.common.http import ServiceAPI, route
 from pocketstack.image import policies  # noqa: F401 - registers the rules
 from pocketstack.image.api import images, members, schemas, versions
+from pocketstack.image.api.errors import RENDERERS
 
 _IMG = "/v2/images/{image_id}"
 #: Image data is octet-stream; a request without Content-Type is taken as such.
@@ -53,4 +55,4 @@ ROUTES = [
 ]
 
 #: image data routes (``raw_body``) read the body as it arrives (``RequestBodyStream``)
-API = ServiceAPI("image", "/image", IMAGE, ROUTES)
+API = ServiceAPI("image", "/image", RENDERERS, ROUTES)

@@ -3,14 +3,15 @@
 Routes are relative to the prefix: ``/`` (versions), ``/v2.0/`` (collections),
 ``/v2.0/extensions``, ``/v2.0/{networks,subnets,ports,security-groups,
 security-group-rules}[/{id}]``, ``/v2.0/quotas/{project_id}``. Errors are rendered as
-``{"NeutronError": {"type", "message", "detail"}}``.
+``{"NeutronError": {"type", "message", "detail"}}`` (``errors``).
 """
 
 from __future__ import annotations
 
-from pocketstack.common.http import NETWORK, ServiceAPI, route
+from pocketstack.common.http import ServiceAPI, route
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.api import resources, root
+from pocketstack.network.api.errors import RENDERERS
 
 ROUTES = [
     route("GET", "/", root.versions, auth=False),
@@ -25,4 +26,4 @@ ROUTES = [
 for _collection in resources.COLLECTIONS:
     ROUTES += _collection.routes()
 
-API = ServiceAPI("network", "/networking", NETWORK, ROUTES)
+API = ServiceAPI("network", "/networking", RENDERERS, ROUTES)

@@ -12,8 +12,11 @@ from starlette.testclient import TestClient
 from pocketstack.common import errors
 from pocketstack.common import schema_types as t
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.http import COMPUTE, IDENTITY, NETWORK, ApiRequest, ServiceAPI, route
+from pocketstack.common.http import ApiRequest, ServiceAPI, route
 from pocketstack.common.validation import MAX_DEPTH, BodySchema, InvalidInput, load_json
+from pocketstack.compute.api.errors import RENDERERS as COMPUTE
+from pocketstack.identity.api.errors import RENDERERS as IDENTITY
+from pocketstack.network.api.errors import RENDERERS as NETWORK
 
 # -- load_json -------------------------------------------------------------------------
 
