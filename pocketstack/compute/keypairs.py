@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -78,7 +79,7 @@ def validate_public_keys(text: str) -> list[str]:
             raise InvalidKeypair(
                 "Keypair data is invalid: failed to generate fingerprint"
             ) from None
-        except Exception:  # cryptography raises UnsupportedAlgorithm for unknown types
+        except UnsupportedAlgorithm:  # a key type cryptography does not know
             raise InvalidKeypair(
                 f"Keypair data is invalid: unsupported key type {line.split()[0]!r}"
             ) from None

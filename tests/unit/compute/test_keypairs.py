@@ -73,6 +73,22 @@ def test_bad_keys_and_names_are_400_and_duplicates_409(cloud):
         cloud.compute.keypairs.create(DEMO, "k", public_key())
 
 
+def test_an_unknown_key_type_is_400_naming_it_and_a_bug_is_not_taken_for_a_bad_key(
+    monkeypatch,
+):
+    from pocketstack.compute import keypairs
+
+    with pytest.raises(InvalidKeypair, match="unsupported key type 'ssh-foo'"):
+        keypairs.validate_public_keys("ssh-foo AAAAB3NzaC1yc2EAAAADAQABAAABAQ")
+
+    def broken(_data: bytes) -> None:
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr(keypairs.serialization, "load_ssh_public_key", broken)
+    with pytest.raises(RuntimeError):
+        keypairs.validate_public_keys(public_key())
+
+
 def test_delete_and_quota(cloud):
     cloud.compute.quotas.update(DEMO, "p-demo", {"key_pairs": 1})
     cloud.compute.keypairs.create(DEMO, "one", public_key())
