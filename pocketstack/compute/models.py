@@ -96,6 +96,9 @@ class Instance(TimestampMixin, Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
     locked: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    #: the controller (``ControllerService.id``) running this server's build steps: set by
+    #: the API that records it, taken by the conductor that builds it (``conductor``)
+    controller_id: Mapped[str | None] = mapped_column(sa.String(255), default=None, index=True)
 
 
 class InstanceFault(Base):
@@ -159,6 +162,21 @@ class Service(TimestampMixin, Base):
     disabled: Mapped[bool] = mapped_column(default=False)
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     forced_down: Mapped[bool] = mapped_column(default=False)
+    last_seen_up: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    report_count: Mapped[int] = mapped_column(default=0)
+
+
+class ControllerService(Base):
+    """A controller (``pocketstack controller`` or ``up``) with its heartbeat.
+
+    ``id`` names the controller, ``<hostname>:<port>``, the same across its restarts; builds
+    record it (``Instance.controller_id``) so that only builds of a dead controller are
+    recovered (``pocketstack.compute.controllers``).
+    """
+
+    __tablename__ = "controllers"
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     last_seen_up: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
     report_count: Mapped[int] = mapped_column(default=0)
 

@@ -28,7 +28,7 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database, new_id, utcnow
-from pocketstack.compute import actions, states
+from pocketstack.compute import actions, controllers, states
 from pocketstack.compute.exceptions import (
     AvailabilityZoneNotFound,
     ConsoleNotAvailable,
@@ -333,6 +333,9 @@ class ServerManager:
                     vm_state=states.BUILDING,
                     task_state=states.SCHEDULING,
                     power_state=0,
+                    # this controller's until a conductor takes it: if this process dies
+                    # before casting the build, the build is recovered as this one's
+                    controller_id=controllers.controller_id(self.conf),
                     requested_availability_zone=fields["zone"],
                     key_name=fields["key_name"],
                     key_data=fields["key_data"],
