@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from pocketstack.common.errors import RequestTooLarge
 from pocketstack.image.exceptions import ImageSizeLimitExceeded, StorageQuotaFull
 from pocketstack.image.models import Image
-from pocketstack.image.stores.file import Readable
+from pocketstack.image.stores.base import Readable
 
 
 @dataclass(frozen=True)

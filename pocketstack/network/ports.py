@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
+from pocketstack.common.drivers import NETWORK_DRIVERS
 from pocketstack.network import common, ipam
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
@@ -59,9 +60,7 @@ _UPDATE_ATTRS = _CREATE_ATTRS - {"network_id"}
 
 def vif_type_of(conf: Any) -> str:
     """The ``binding:vif_type`` of ports bound on this cloud (from the network driver)."""
-    from pocketstack.network.drivers.base import load_driver
-
-    return load_driver(conf.network_driver, conf).vif_type
+    return NETWORK_DRIVERS.load_class(conf.network_driver).vif_type
 
 
 def render(port: Port, fixed_ips: list[dict[str, str]], groups: list[str]) -> dict[str, Any]:

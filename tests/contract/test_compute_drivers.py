@@ -1,9 +1,11 @@
 """The hypervisor driver contract (``pocketstack.compute.drivers.base``), run against every driver.
 
-``fake`` always runs; ``qemu`` tests boot real guests (the project's guest image from
+The drivers are those registered in ``pocketstack.common.drivers.COMPUTE_DRIVERS``. ``fake``
+always runs; ``qemu`` tests boot real guests (the project's guest image from
 ``pocketstack.guest.build.ensure_image``, cached in /tmp/pocketstack-test-cache) and are marked
-``slow``. Every test cleans up: its guests are destroyed and the teardown checks that no
-directory and no ``pocketstack-<uuid>`` QEMU process of the test survives.
+``slow`` (as is every driver whose capabilities say ``real_guests``). Every test cleans up: its
+guests are destroyed and the teardown checks that no directory and no ``pocketstack-<uuid>``
+QEMU process of the test survives.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pocketstack.common.config import Config
+from pocketstack.common.drivers import COMPUTE_DRIVERS
 from pocketstack.compute.drivers.base import (
     DriverError,
     InstanceNotRunning,
@@ -29,9 +32,16 @@ from pocketstack.compute.drivers.base import (
 CACHE_DIR = Path("/tmp/pocketstack-test-cache")
 BOOT_TIMEOUT = 60.0
 
+#: every registered driver; those booting real guests are ``slow``.
 DRIVERS = [
-    pytest.param("fake", id="fake"),
-    pytest.param("qemu", id="qemu", marks=pytest.mark.slow),
+    pytest.param(
+        name,
+        id=name,
+        marks=[pytest.mark.slow]
+        if COMPUTE_DRIVERS.load_class(name).capabilities.get("real_guests")
+        else [],
+    )
+    for name in COMPUTE_DRIVERS.names
 ]
 
 

@@ -11,6 +11,9 @@ driver keeps (checked by ``tests/contract/test_compute_drivers.py`` against ever
 - The driver imports neither the database nor another driver.
 - ``capabilities`` declares what the driver supports.
 
+Drivers are registered by name in ``pocketstack.common.drivers.COMPUTE_DRIVERS`` and loaded
+from the ``compute_driver`` option; this module imports none of them.
+
 Instances are described by an ``InstanceSpec``, a JSON-safe dict built by the conductor and
 sent over the bus::
 
@@ -36,6 +39,7 @@ import enum
 from abc import ABC, abstractmethod
 from typing import Any
 
+from pocketstack.common.drivers import COMPUTE_DRIVERS
 from pocketstack.common.errors import PocketError
 
 InstanceSpec = dict[str, Any]
@@ -139,17 +143,10 @@ class ComputeDriver(ABC):
 
 
 def load_driver(name: str, conf: Any) -> ComputeDriver:
-    """The driver registered under ``name``.
+    """The driver registered under ``name`` in ``COMPUTE_DRIVERS``, built with ``conf``.
 
     Raises:
-        ValueError: unknown driver name.
+        UnknownDriver (a ``ValueError``): ``name`` is not registered; the message lists the
+            known names.
     """
-    if name == "fake":
-        from pocketstack.compute.drivers.fake import FakeDriver
-
-        return FakeDriver(conf)
-    if name == "qemu":
-        from pocketstack.compute.drivers.qemu import QemuDriver
-
-        return QemuDriver(conf)
-    raise ValueError(f"unknown compute driver {name!r}: use fake or qemu")
+    return COMPUTE_DRIVERS.load(name, conf)

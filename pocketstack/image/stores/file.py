@@ -15,21 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
-CHUNK = 1024 * 1024
+from pocketstack.image.stores.base import CHUNK, Hashes, ImageStore, Readable
+
 #: name prefix of a partial file: ``.upload-<image id>-<random>``
 PARTIAL_PREFIX = ".upload-"
-
-#: (size in bytes, MD5 hex digest, SHA-512 hex digest)
-Hashes = tuple[int, str, str]
-
-
-class Readable(Protocol):
-    """What the store reads data from: ``read(n)`` gives up to ``n`` bytes, ``b""`` at the
-    end (a file, a request body stream, a ``LimitedReader``)."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class PartialFile:
@@ -84,11 +75,23 @@ class PartialFile:
             _unlink(self.path)
 
 
-class FileStore:
-    """Image data files under ``root`` (created on first use)."""
+class FileStore(ImageStore):
+    """Image data files under ``root`` (created on first use).
+
+    Besides the ``ImageStore`` contract, the image service uses what only a local store has:
+    ``path``, two-phase writes (``partial``), ``add_file``, ``move_from``, ``partial_files``.
+    """
+
+    name = "file"
+    capabilities = {"local_path": True}
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+
+    @classmethod
+    def from_conf(cls, conf: Any) -> FileStore:
+        """The store in ``<state_dir>/images``."""
+        return cls(conf.path("images"))
 
     def path(self, image_id: str) -> Path:
         """Where the data of ``image_id`` lives (the file may not exist)."""
@@ -159,6 +162,14 @@ class FileStore:
     def exists(self, image_id: str) -> bool:
         """Whether this host's store holds data for ``image_id``."""
         return self.path(image_id).is_file()
+
+    def size(self, image_id: str) -> int:
+        """The size in bytes of the data of ``image_id``.
+
+        Raises:
+            FileNotFoundError: no data for ``image_id``.
+        """
+        return self.path(image_id).stat().st_size
 
     def read(self, image_id: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """Iterate over the data of ``image_id`` in chunks.

@@ -8,6 +8,9 @@ manager and the API never call it directly. Rules every driver keeps:
 - Backend names (bridges, VXLAN devices, namespaces) stay inside the driver.
 - The driver imports neither the database nor another driver.
 
+Drivers are registered by name in ``pocketstack.common.drivers.NETWORK_DRIVERS`` and loaded
+from the ``network_driver`` option; this module imports none of them.
+
 Networks and ports are the JSON-safe dicts of the Networking API (``id``, ``mtu``,
 ``provider:segmentation_id``, ``mac_address``, ``fixed_ips``...).
 """
@@ -60,16 +63,3 @@ class NetworkDriver(ABC):
     @abstractmethod
     def unplug_vif(self, port_id: str, host: str) -> None:
         """Detach a port on ``host``; succeeds if it is not plugged."""
-
-
-def load_driver(name: str, conf: Any) -> NetworkDriver:
-    """The driver registered under ``name``.
-
-    Raises:
-        ValueError: unknown driver name.
-    """
-    if name == "noop":
-        from pocketstack.network.drivers.noop import NoopDriver
-
-        return NoopDriver(conf)
-    raise ValueError(f"unknown network driver {name!r}: use noop")
