@@ -8,6 +8,8 @@ leaves a half image under the final name). One download per image at a time.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -48,12 +50,27 @@ def ensure_image(conf: Any, image: dict[str, Any], auth_token: str | None) -> st
 
 
 def _download(url: str, token: str | None, dest: Path) -> None:
+    """Download ``url`` to ``dest`` through a temporary file, removed whatever happens.
+
+    Raises:
+        DriverError: the image service refused or could not be reached, the connection broke
+            or the disk is full (``OSError``: ``URLError``, ``HTTPError`` and timeouts are
+            ones; ``HTTPException``: a malformed answer), or the body was shorter than its
+            ``Content-Length``. Anything else is a bug and propagates as it is.
+    """
     request = urllib.request.Request(url, headers={"X-Auth-Token": token or ""})
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=60) as resp:
             shutil.copyfileobj(resp, out, 1024 * 1024)
+            if resp.length:  # http.client ends a short body silently: never cache half an image
+                raise DriverError(
+                    f"Downloading image from {url} failed: the connection closed "
+                    f"{resp.length} bytes before the end."
+                )
         os.replace(tmp, dest)
-    except Exception as exc:
-        os.unlink(tmp)
+    except (OSError, http.client.HTTPException) as exc:
         raise DriverError(f"Downloading image from {url} failed: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):  # renamed into place: nothing left
+            os.unlink(tmp)
