@@ -21,9 +21,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from pocketstack.common import errors
 from pocketstack.common.bus import Bus, connect
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database
+from pocketstack.common.http import PLAIN_ERRORS
 
 LOG = logging.getLogger(__name__)
 
@@ -91,11 +93,11 @@ def build_app(cloud: Cloud) -> Starlette:
 
     async def root(request: Request) -> JSONResponse:
         if request.method not in ("GET", "HEAD"):
-            return _plain_error(405, "Method Not Allowed", "Only GET is allowed here.")
+            return _plain_error(errors.MethodNotAllowed("Only GET is allowed here."))
         return JSONResponse({"pocketstack": {"services": mounted}})
 
     async def not_found(scope: Any, receive: Any, send: Any) -> None:
-        response = _plain_error(404, "Not Found", "The resource could not be found.")
+        response = _plain_error(errors.NotFound("The resource could not be found."))
         await response(scope, receive, send)
 
     app.router.add_route("/", root, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
@@ -103,9 +105,10 @@ def build_app(cloud: Cloud) -> Starlette:
     return app
 
 
-def _plain_error(status: int, title: str, message: str) -> JSONResponse:
+def _plain_error(err: errors.PocketError) -> JSONResponse:
     """An error outside every service (unknown path or method), as JSON, not plain text."""
-    return JSONResponse({"code": status, "title": title, "message": message}, status_code=status)
+    answer = PLAIN_ERRORS.render(err)
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 class Controller:
