@@ -58,7 +58,7 @@ class PeriodicTasks:
                 return
             try:
                 task()
-            except Exception:
+            except Exception:  # a supervisor: one failing task must not stop the others; logged
                 LOG.exception(
                     "%s: periodic task %s failed", self.name, getattr(task, "__name__", task)
                 )
