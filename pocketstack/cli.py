@@ -6,9 +6,11 @@
     pocketstack compute      the compute agent of this host (distributed mode)
     pocketstack guest-image  build (or find cached) the default guest image and print its path
     pocketstack db-upgrade   migrate the database to the newest schema
+    pocketstack config show  print the effective configuration by section (secrets masked)
 
-Every option of ``pocketstack.common.config.OPTIONS`` is a flag of the run commands, and
-can also come from ``POCKETSTACK_<NAME>`` or the TOML file.
+Every option of ``pocketstack.common.config.OPTIONS`` is a flag of these commands, listed by
+``--help`` in one group per section of the TOML file, and can also come from
+``POCKETSTACK_<NAME>`` or the TOML file.
 
 Files are private to the user pocketstack runs as: the process umask is ``PRIVATE_UMASK``
 (new directories 0700, new files 0600) and each command first narrows the modes an older
@@ -33,7 +35,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any, TextIO
 
-from pocketstack.common.config import OPTIONS, Config
+from pocketstack.common.config import DEFAULT, OPTIONS, SECTIONS, Config
 
 LOG = logging.getLogger("pocketstack")
 
@@ -45,24 +47,32 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per option, in one argument group per section (``[compute] options``...)."""
+    groups: dict[str, Any] = {}
+    for section, text in SECTIONS.items():
+        if any(o.cli and o.section == section for o in OPTIONS):
+            title = "general options" if section == DEFAULT else f"[{section}] options"
+            groups[section] = parser.add_argument_group(title, text)
     for opt in OPTIONS:
         if not opt.cli:
             continue
+        group = groups[opt.section]
+        text = opt.help if opt.key == opt.name else f"{opt.help}; in the file: {opt.where}"
         if opt.type is bool:
-            parser.add_argument(
+            group.add_argument(
                 opt.flag,
                 dest=opt.name,
                 default=None,
                 action=argparse.BooleanOptionalAction,
-                help=f"{opt.help} (default {opt.default})",
+                help=f"{text} (default {opt.default})",
             )
         else:
-            parser.add_argument(
+            group.add_argument(
                 opt.flag,
                 dest=opt.name,
                 default=None,
                 metavar=opt.name.upper(),
-                help=f"{opt.help} (default {opt.default!r})",
+                help=f"{text} (default {opt.default!r})",
             )
 
 
@@ -80,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("guest-image", "build or find the cached default guest image"),
     ):
         _add_options(sub.add_parser(name, help=helptext))
+    config = sub.add_parser("config", help="inspect the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    _add_options(
+        config_sub.add_parser(
+            "show",
+            help="print the effective configuration as TOML, by section, secrets masked",
+            description="Print the configuration these flags, POCKETSTACK_* variables and "
+            "the TOML file give, as a TOML file; a value not at its default ends in a "
+            "comment naming its source. Passwords in URLs are masked.",
+        )
+    )
     return parser
 
 
@@ -377,6 +398,11 @@ def cmd_db_upgrade(conf: Config) -> None:
     print(f"database at the newest revision: {conf.database.split('@')[-1]}")
 
 
+def cmd_config_show(conf: Config) -> None:
+    """Print the effective configuration as TOML by section (``Config.to_toml``)."""
+    print(conf.to_toml(), end="")
+
+
 def cmd_guest_image(conf: Config) -> None:
     """Print the path of the cached guest image, building it first if needed."""
     from pocketstack.bootstrap import guest_cache_dir
@@ -391,6 +417,7 @@ COMMANDS = {
     "compute": cmd_compute,
     "db-upgrade": cmd_db_upgrade,
     "guest-image": cmd_guest_image,
+    "config show": cmd_config_show,
 }
 
 
@@ -403,7 +430,10 @@ def main(argv: list[str] | None = None) -> None:
         conf = Config.load(flags)
     except ValueError as exc:
         raise SystemExit(f"pocketstack: {exc}") from None
-    COMMANDS[args.command](conf)
+    for notice in conf.notices:
+        print(f"pocketstack: warning: {notice}", file=sys.stderr)
+    command = " ".join(filter(None, (args.command, getattr(args, "config_command", None))))
+    COMMANDS[command](conf)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,58 @@
-"""Configuration: every option declared once, with type, default and help.
+"""Configuration: every option declared once, with its section, type, default and help.
 
 Sources, later ones winning: declared default < TOML file (``--config`` or
 ``<state_dir>/pocketstack.toml``) < ``POCKETSTACK_<NAME>`` environment variables < command-line
-flags. Option names use underscores; the TOML file is flat (``port = 8774``) and the
-environment variable of ``state_dir`` is ``POCKETSTACK_STATE_DIR``.
+flags. Option names use underscores (``compute_driver``: flag ``--compute-driver``, variable
+``POCKETSTACK_COMPUTE_DRIVER``) and code reads them flat: ``conf.compute_driver``.
 
-The CLI builds its flags from ``OPTIONS`` (see ``pocketstack.cli``), so a new option is
-declared here and nowhere else.
+The TOML file groups options in sections, as OpenStack's services do (nova.conf's
+``[DEFAULT]``, ``[database]``...)::
+
+    state_dir = "/srv/pocketstack"      # general options ([DEFAULT]) sit at the top level
+
+    [api]
+    port = 8774
+
+    [database]
+    connection = "postgresql://pocketstack@127.0.0.1/pocketstack"
+
+A key in a section is the option's name, except ``[database] connection`` (option
+``database``) and ``[transport] url`` (option ``transport``). ``SECTIONS`` lists the sections;
+a ``[DEFAULT]`` table is accepted as well as top-level keys. The older flat file (every option
+at the top level: ``port = 8774``) still loads, with a deprecation notice per key
+(``Config.notices``); an unknown section or key, or a key in the wrong section, is an error
+naming the file, the section and the key.
+
+The CLI builds its flags from ``OPTIONS``, one argument group per section (see
+``pocketstack.cli``), so a new option is declared here and nowhere else.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+#: The general section: top-level keys of the TOML file (or a ``[DEFAULT]`` table).
+DEFAULT = "DEFAULT"
+
+#: Sections of the TOML file (and groups of ``--help``) in order, with one line each.
+SECTIONS: dict[str, str] = {
+    DEFAULT: "the top level of the TOML file (or a [DEFAULT] table)",
+    "api": "the one HTTP endpoint all APIs share",
+    "logging": "log files in <state-dir>/logs",
+    "database": "where the state is kept",
+    "transport": "the message bus between controllers and agents",
+    "identity": "Keystone: tokens, login lockout, the service catalog",
+    "compute": "Nova: hypervisor driver, scheduler, this host's resources",
+    "network": "Neutron: the network data plane",
+    "image": "Glance: image data limits and uploads",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +65,9 @@ class Option:
         default: value when no source sets it.
         help: one line for ``--help``.
         cli: whether ``pocketstack`` exposes it as a flag.
+        section: its section of the TOML file and group of ``--help`` (one of ``SECTIONS``).
+        key: its key inside the section when not ``name`` (``[database] connection``).
+        secret: ``pocketstack config show`` masks it (a password in a URL).
     """
 
     name: str
@@ -36,14 +75,30 @@ class Option:
     default: Any
     help: str
     cli: bool = True
+    section: str = DEFAULT
+    key: str = ""
+    secret: bool = False
+
+    def __post_init__(self) -> None:
+        if self.section not in SECTIONS:
+            raise ValueError(f"option {self.name}: unknown section {self.section!r}")
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
 
     @property
     def flag(self) -> str:
+        """The command-line flag: ``--state-dir``."""
         return "--" + self.name.replace("_", "-")
 
     @property
     def env(self) -> str:
+        """The environment variable: ``POCKETSTACK_STATE_DIR``."""
         return "POCKETSTACK_" + self.name.upper()
+
+    @property
+    def where(self) -> str:
+        """Where it goes in the TOML file: ``[compute] compute_driver``, or ``state_dir``."""
+        return self.key if self.section == DEFAULT else f"[{self.section}] {self.key}"
 
     def parse(self, raw: Any) -> Any:
         """Convert a raw value (string from env/flags, or TOML value) to ``self.type``.
@@ -74,15 +129,29 @@ OPTIONS: tuple[Option, ...] = (
         str,
         _default_state_dir(),
         "directory for the database, images, instances, volumes, keys and logs",
+        section="DEFAULT",
     ),
-    Option("config", str, "", "TOML file of options (default <state-dir>/pocketstack.toml)"),
-    Option("host", str, "127.0.0.1", "address the API listens on"),
-    Option("port", int, 8780, "one HTTP port for all APIs (services under path prefixes)"),
+    Option(
+        "config",
+        str,
+        "",
+        "TOML file of options (default <state-dir>/pocketstack.toml)",
+        section="DEFAULT",
+    ),
+    Option("host", str, "127.0.0.1", "address the API listens on", section="api"),
+    Option(
+        "port",
+        int,
+        8780,
+        "one HTTP port for all APIs (services under path prefixes)",
+        section="api",
+    ),
     Option(
         "public_url",
         str,
         "",
         "base URL written into the service catalog (default http://<host>:<port>)",
+        section="api",
     ),
     Option(
         "database",
@@ -90,25 +159,44 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "SQLAlchemy URL (default sqlite in the state directory), "
         "e.g. postgresql://user@127.0.0.1/pocketstack",
+        section="database",
+        key="connection",
+        secret=True,
     ),
     Option(
         "transport",
         str,
         "memory://",
         "message bus: memory:// (in-process) or amqp://user:pass@host:5672//",
+        section="transport",
+        key="url",
+        secret=True,
     ),
-    Option("hostname", str, "", "this compute host's name (default: the machine's hostname)"),
-    Option("compute_driver", str, "qemu", "hypervisor driver: fake or qemu"),
-    Option("network_driver", str, "noop", "network data-plane driver: noop"),
-    Option("availability_zone", str, "nova", "availability zone of this compute host"),
-    Option("region", str, "RegionOne", "region name in the service catalog"),
-    Option("token_expiration", int, 3600, "token lifetime in seconds"),
+    Option(
+        "hostname",
+        str,
+        "",
+        "this compute host's name (default: the machine's hostname)",
+        section="DEFAULT",
+    ),
+    Option("compute_driver", str, "qemu", "hypervisor driver: fake or qemu", section="compute"),
+    Option("network_driver", str, "noop", "network data-plane driver: noop", section="network"),
+    Option(
+        "availability_zone",
+        str,
+        "nova",
+        "availability zone of this compute host",
+        section="compute",
+    ),
+    Option("region", str, "RegionOne", "region name in the service catalog", section="identity"),
+    Option("token_expiration", int, 3600, "token lifetime in seconds", section="identity"),
     Option(
         "lockout_failure_attempts",
         int,
         5,
         "failed logins in a row that lock a user out for lockout_duration seconds "
         "(0: never lock; Keystone leaves it off by default)",
+        section="identity",
     ),
     Option(
         "lockout_duration",
@@ -116,46 +204,69 @@ OPTIONS: tuple[Option, ...] = (
         1800,
         "seconds a locked-out user stays locked, even with the right password; an admin "
         "unlocks it sooner by setting its password or enabled flag",
+        section="identity",
     ),
     Option(
         "cpu_allocation_ratio",
         float,
         4.0,
         "virtual CPUs per physical CPU the scheduler allows (overcommit)",
+        section="compute",
     ),
-    Option("ram_allocation_ratio", float, 1.5, "virtual RAM per physical RAM the scheduler allows"),
-    Option("disk_allocation_ratio", float, 1.0, "virtual disk per physical disk"),
-    Option("reserved_host_memory_mb", int, 512, "RAM kept back for the host itself"),
+    Option(
+        "ram_allocation_ratio",
+        float,
+        1.5,
+        "virtual RAM per physical RAM the scheduler allows",
+        section="compute",
+    ),
+    Option(
+        "disk_allocation_ratio", float, 1.0, "virtual disk per physical disk", section="compute"
+    ),
+    Option(
+        "reserved_host_memory_mb", int, 512, "RAM kept back for the host itself", section="compute"
+    ),
     Option(
         "weigher_multiplier",
         float,
         1.0,
         "RAM/CPU weigher multiplier: positive spreads servers across hosts, negative packs them",
+        section="compute",
     ),
     Option(
         "compute_vcpus",
         int,
         0,
         "vCPUs this host reports (0: the machine's count; the fake driver defaults to 64)",
+        section="compute",
     ),
-    Option("compute_memory_mb", int, 0, "RAM (MiB) this host reports (0: the machine's)"),
+    Option(
+        "compute_memory_mb",
+        int,
+        0,
+        "RAM (MiB) this host reports (0: the machine's)",
+        section="compute",
+    ),
     Option(
         "compute_disk_gb",
         int,
         0,
         "disk (GiB) this host reports (0: free space of the state directory)",
+        section="compute",
     ),
     Option(
         "periodic_interval",
         float,
         10.0,
         "seconds between agent periodic tasks (heartbeat, power-state sync, reconciliation)",
+        section="DEFAULT",
     ),
     Option(
         "service_down_time",
         float,
         60.0,
         "seconds without heartbeat after which a compute service is reported down",
+        section="compute",
     ),
     Option(
         "shutdown_instances",
@@ -163,12 +274,14 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "on stop, shut running VMs down instead of "
         "leaving them running to be re-adopted by the next start",
+        section="compute",
     ),
     Option(
         "max_request_body_size",
         int,
         114688,
         "largest JSON request body in bytes (413 above); image uploads are not limited by it",
+        section="api",
     ),
     Option(
         "image_size_cap",
@@ -176,6 +289,7 @@ OPTIONS: tuple[Option, ...] = (
         1099511627776,
         "largest image data in bytes an upload or stage may carry (413 above), "
         "as Glance's image_size_cap (1 TiB)",
+        section="image",
     ),
     Option(
         "image_user_storage_quota",
@@ -183,6 +297,7 @@ OPTIONS: tuple[Option, ...] = (
         0,
         "bytes of image data each project may own (413 above; 0: unlimited), "
         "as Glance's user_storage_quota",
+        section="image",
     ),
     Option(
         "image_upload_lease",
@@ -190,40 +305,70 @@ OPTIONS: tuple[Option, ...] = (
         60.0,
         "seconds an image upload, stage or import stays its controller's without renewal; "
         "after a crash, any controller then puts the image back to queued",
+        section="image",
     ),
-    Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING"),
+    Option("image_store", str, "file", "image data store: file", section="image"),
+    Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING", section="logging"),
     Option(
         "log_max_bytes",
         int,
         10 * 1024 * 1024,
         "size in bytes at which a log file in <state-dir>/logs is rotated (0: never)",
+        section="logging",
     ),
-    Option("log_backup_count", int, 5, "rotated log files kept per process (<name>.log.1...)"),
-    Option("accel", str, "auto", "QEMU accelerator: auto (KVM when it works), kvm or tcg"),
+    Option(
+        "log_backup_count",
+        int,
+        5,
+        "rotated log files kept per process (<name>.log.1...)",
+        section="logging",
+    ),
+    Option(
+        "accel",
+        str,
+        "auto",
+        "QEMU accelerator: auto (KVM when it works), kvm or tcg",
+        section="compute",
+    ),
     Option(
         "write_user_clouds",
         bool,
         True,
         "also add the pocketstack clouds to "
         "~/.config/openstack/clouds.yaml so `openstack --os-cloud` finds them",
+        section="DEFAULT",
     ),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
+_BY_KEY = {(o.section, o.key): o for o in OPTIONS}
 
 
 class Config:
     """Resolved options, read as attributes: ``conf.state_dir``, ``conf.port``.
 
     Build with ``Config.load(flags)`` where ``flags`` holds only the options given on the
-    command line (unset flags are absent or ``None``).
+    command line (unset flags are absent or ``None``). ``conf.section("compute")`` gives one
+    section's options; ``conf.to_toml()`` all of them as a TOML file, secrets masked.
+
+    Attributes:
+        sources: where each option's value came from (``default``, the file's path,
+            ``POCKETSTACK_<NAME>``, ``--<flag>``).
+        notices: deprecations met while loading (old flat keys in the TOML file).
 
     Raises:
         ValueError: an unknown option in the TOML file or a value that does not convert.
     """
 
-    def __init__(self, values: Mapping[str, Any]):
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        sources: Mapping[str, str] | None = None,
+        notices: tuple[str, ...] = (),
+    ):
         self._values = dict(values)
+        self.sources = dict(sources or {})
+        self.notices = notices
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -232,52 +377,188 @@ class Config:
             raise AttributeError(name) from None
 
     def as_dict(self) -> dict[str, Any]:
+        """Every option's value by name."""
         return dict(self._values)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The options of section ``name`` by option name: ``{"compute_driver": "qemu", ...}``.
+
+        Raises:
+            KeyError: not a section of ``SECTIONS``.
+        """
+        if name not in SECTIONS:
+            raise KeyError(name)
+        return {o.name: self._values[o.name] for o in OPTIONS if o.section == name}
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some options changed (tests and multi-host setups use this)."""
         unknown = set(changes) - set(_BY_NAME)
         if unknown:
             raise ValueError(f"unknown options: {sorted(unknown)}")
-        return Config({**self._values, **changes})
+        sources = {**self.sources, **dict.fromkeys(changes, "replace()")}
+        return Config({**self._values, **changes}, sources, self.notices)
 
     @classmethod
     def load(
         cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> Config:
+        """Resolve every option: default < TOML file < environment < ``flags``.
+
+        Raises:
+            ValueError: the file is not valid TOML, has an unknown section or key, a key in
+                the wrong section, or a value (anywhere) does not convert.
+        """
         flags = {k: v for k, v in (flags or {}).items() if v is not None}
         environ = os.environ if environ is None else environ
         values = {o.name: o.default for o in OPTIONS}
+        sources = dict.fromkeys(values, "default")
         for o in OPTIONS:
             if o.env in environ:
                 values[o.name] = o.parse(environ[o.env])
+                sources[o.name] = o.env
         for name, raw in flags.items():
             values[name] = _BY_NAME[name].parse(raw)
+            sources[name] = _BY_NAME[name].flag
         values["state_dir"] = os.path.abspath(os.path.expanduser(values["state_dir"]))
         toml_path = values["config"] or os.path.join(values["state_dir"], "pocketstack.toml")
-        file_values = _read_toml(toml_path)
+        file_values, notices = read_toml(toml_path)
         # File values sit between defaults and env/flags: apply only where env/flags are silent.
         for name, raw in file_values.items():
-            opt = _BY_NAME.get(name)
-            if opt is None:
-                raise ValueError(f"{toml_path}: unknown option {name!r}")
+            opt = _BY_NAME[name]
             if opt.env not in environ and name not in flags:
-                values[name] = opt.parse(raw)
+                try:
+                    values[name] = opt.parse(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{toml_path}: {opt.where}: {exc}") from None
+                sources[name] = toml_path
         if not values["database"]:
             values["database"] = "sqlite:///" + os.path.join(values["state_dir"], "pocketstack.db")
         if not values["hostname"]:
             values["hostname"] = os.uname().nodename
         if not values["public_url"]:
             values["public_url"] = f"http://{values['host']}:{values['port']}"
-        return cls(values)
+        return cls(values, sources, tuple(notices))
 
     def path(self, *parts: str) -> Path:
         """A path inside the state directory, e.g. ``conf.path("instances", uuid)``."""
         return Path(self.state_dir, *parts)
 
+    def to_toml(self, with_sources: bool = True) -> str:
+        """The effective configuration as a TOML file, section by section, secrets masked.
 
-def _read_toml(path: str) -> dict[str, Any]:
+        With ``with_sources`` each value not at its default ends in a comment naming where
+        it came from. The file's own path (option ``config``) is a comment on top.
+        """
+        file = self._values["config"] or str(self.path("pocketstack.toml"))
+        state = "read" if os.path.exists(file) else "absent"
+        lines = [f"# configuration file: {file} ({state})"]
+        for section in SECTIONS:
+            opts = [o for o in OPTIONS if o.section == section and o.name != "config"]
+            if not opts:
+                continue
+            lines.append(
+                f"# [{DEFAULT}]: {SECTIONS[section]}" if section == DEFAULT else f"\n[{section}]"
+            )
+            for o in opts:
+                value = self._values[o.name]
+                line = f"{o.key} = {_toml_value(_mask(value) if o.secret else value)}"
+                source = self.sources.get(o.name, "default")
+                if with_sources and source != "default":
+                    line += f"  # {source}"
+                lines.append(line)
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    """``value`` as a TOML literal (str, bool, int or float)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _mask(value: Any) -> Any:
+    """A URL with its password replaced by ``***`` (any other secret: ``***``)."""
+    if not value:
+        return value
+    try:
+        parts = urlsplit(str(value))
+        password = parts.password
+    except ValueError:
+        return "***"
+    if not parts.scheme:
+        return "***"
+    if password is None:
+        return value
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def read_toml(path: str) -> tuple[dict[str, Any], list[str]]:
+    """The options a TOML file sets, by option name (raw values), and deprecation notices.
+
+    A missing file sets nothing. Top-level keys are ``[DEFAULT]`` options, or (deprecated)
+    any other option by its name, as the older flat file had them.
+
+    Raises:
+        ValueError: not valid TOML, an unknown section or key, a key in the wrong section,
+            or one option set twice; the message names the file, section and key.
+    """
     if not os.path.exists(path):
-        return {}
+        return {}, []
     with open(path, "rb") as f:
-        return tomllib.load(f)
+        try:
+            data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    notices: list[str] = []
+
+    def put(opt: Option, raw: Any) -> None:
+        if opt.name in values:
+            raise ValueError(f"{path}: {opt.where} is set twice (at the top level and in it)")
+        values[opt.name] = raw
+
+    top: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key in SECTIONS and isinstance(raw, dict):
+            if key == DEFAULT:
+                top.update(raw)
+                continue
+            for sub_key, sub_raw in raw.items():
+                put(_find(path, key, sub_key), sub_raw)
+        elif isinstance(raw, dict):
+            known = ", ".join(f"[{s}]" for s in SECTIONS)
+            raise ValueError(f"{path}: unknown section [{key}] (sections: {known})")
+        else:
+            top[key] = raw
+    for key, raw in top.items():
+        opt = _find(path, DEFAULT, key)
+        if opt.section != DEFAULT:
+            notices.append(
+                f"{path}: {key!r} at the top level is deprecated; write it as {opt.where}"
+            )
+        put(opt, raw)
+    return values, notices
+
+
+def _find(path: str, section: str, key: str) -> Option:
+    """The option ``key`` of ``section`` in file ``path`` (top-level: also old flat names).
+
+    Raises:
+        ValueError: unknown key, or a key that belongs to another section.
+    """
+    opt = _BY_KEY.get((section, key))
+    if opt is None and section == DEFAULT:
+        opt = _BY_NAME.get(key)  # the older flat file: every option by name at the top level
+    if opt is not None:
+        return opt
+    label = "the top level ([DEFAULT])" if section == DEFAULT else f"[{section}]"
+    elsewhere = [o for o in OPTIONS if key in (o.key, o.name)]
+    if elsewhere:
+        raise ValueError(
+            f"{path}: {key!r} is not an option of {label}; "
+            f"it belongs in {' or '.join(o.where for o in elsewhere)}"
+        )
+    raise ValueError(f"{path}: unknown option {key!r} in {label}")
