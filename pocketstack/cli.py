@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pocketstack.common.config import DEFAULT, OPTIONS, SECTIONS, Config
+from pocketstack.common.drivers import check_config
 
 LOG = logging.getLogger("pocketstack")
 
@@ -428,6 +429,7 @@ def main(argv: list[str] | None = None) -> None:
     flags = {o.name: getattr(args, o.name, None) for o in OPTIONS}
     try:
         conf = Config.load(flags)
+        check_config(conf)  # an unknown driver or store name stops here, before anything starts
     except ValueError as exc:
         raise SystemExit(f"pocketstack: {exc}") from None
     for notice in conf.notices:

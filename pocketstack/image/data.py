@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
+from pocketstack.common.drivers import IMAGE_STORES
 from pocketstack.common.errors import BadRequest, RequestTooLarge
 from pocketstack.image import access, fields
 from pocketstack.image.exceptions import (
@@ -41,13 +42,28 @@ from pocketstack.image.exceptions import (
 from pocketstack.image.formats import virtual_size
 from pocketstack.image.limits import Allowance, ImageLimits, LimitedReader
 from pocketstack.image.models import Image
-from pocketstack.image.stores.file import FileStore, Hashes, PartialFile, Readable, file_hashes
+from pocketstack.image.stores.base import Hashes, Readable
+from pocketstack.image.stores.file import FileStore, PartialFile, file_hashes
 from pocketstack.image.uploads import Clock, Lease, Reaper, UploadLeases
 from pocketstack.image.views import image_view
 
 LOG = logging.getLogger(__name__)
 
 IMPORT_METHODS = ("glance-direct",)
+
+
+def _local_store(conf: Any) -> FileStore:
+    """The store named by ``conf.image_store``. Uploads, imports and local files rely on what
+    only a store on this host's disk has (two-phase writes, paths, hard links).
+
+    Raises:
+        UnknownDriver (a ``ValueError``): an unregistered store name.
+        ValueError: a store that is not on this host's disk.
+    """
+    store = IMAGE_STORES.load_class(conf.image_store).from_conf(conf)
+    if not isinstance(store, FileStore):
+        raise ValueError(f"image_store {conf.image_store!r} keeps no files on this host")
+    return store
 
 
 class ImageDataManager:
@@ -58,7 +74,8 @@ class ImageDataManager:
         clock: naive-UTC "now" of the leases (tests inject one).
 
     Attributes:
-        store, staging: this host's image store and glance-direct staging area.
+        store, staging: this host's image store (``conf.image_store``) and glance-direct
+            staging area.
         leases: this process's data leases (renewed by ``ImageManager``'s periodic task).
         limits: ``image_size_cap`` and ``image_user_storage_quota``.
         reaper: puts images whose lease lapsed back to ``queued``, removes stale partials.
@@ -68,7 +85,7 @@ class ImageDataManager:
         conf = cloud.conf
         self.db = cloud.db
         self.records = records
-        self.store = FileStore(conf.path("images"))
+        self.store = _local_store(conf)
         self.staging = FileStore(conf.path("images", "staging"))
         self.leases = UploadLeases(self.db, conf.image_upload_lease, clock=clock)
         self.limits = ImageLimits(conf.image_size_cap, conf.image_user_storage_quota)

@@ -171,3 +171,24 @@ def test_uvicorn_records_reach_the_log_file_through_the_filter():
     finally:
         for logger, (filters, handlers, propagate) in zip(loggers, saved, strict=True):
             logger.filters[:], logger.handlers[:], logger.propagate = filters, handlers, propagate
+
+
+@pytest.mark.parametrize(
+    "flag,message",
+    [
+        ("--compute-driver=xen", "unknown compute_driver 'xen': known are fake, qemu"),
+        ("--network-driver=ovs", "unknown network_driver 'ovs': known are noop"),
+        ("--image-store=swift", "unknown image_store 'swift': known are file"),
+    ],
+)
+def test_an_unknown_driver_name_stops_at_startup(tmp_path, monkeypatch, flag, message):
+    for name in ("COMPUTE_DRIVER", "NETWORK_DRIVER", "IMAGE_STORE"):
+        monkeypatch.delenv(f"POCKETSTACK_{name}", raising=False)
+    umask = os.umask(0o022)
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli.main(["compute", f"--state-dir={tmp_path}", flag])
+    finally:
+        os.umask(umask)
+    assert str(info.value) == f"pocketstack: {message}"
+    assert not os.listdir(tmp_path)  # nothing started, nothing written

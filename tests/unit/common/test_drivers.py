@@ -17,6 +17,7 @@ from pocketstack.common.drivers import (
     REGISTRIES,
     Registry,
     UnknownDriver,
+    check_config,
 )
 
 
@@ -84,3 +85,13 @@ def test_load_builds_the_driver_with_the_arguments(tmp_path):
     conf = Config.load({"state_dir": str(tmp_path)}, environ={})
     driver = COMPUTE_DRIVERS.load("fake", conf)
     assert driver.conf is conf and driver.name == "fake"
+
+
+def test_check_config(tmp_path):
+    conf = Config.load({"state_dir": str(tmp_path)}, environ={})
+    check_config(conf)  # the defaults are all registered
+    check_config(conf.replace(compute_driver="fake"))
+    with pytest.raises(UnknownDriver, match="network_driver 'linuxbridge'"):
+        check_config(conf.replace(network_driver="linuxbridge"))
+    with pytest.raises(UnknownDriver, match="image_store 'swift'"):
+        check_config(conf.replace(image_store="swift"))

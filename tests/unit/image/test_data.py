@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+from types import SimpleNamespace
 
 import pytest
 
+from pocketstack.common.drivers import UnknownDriver
 from pocketstack.common.errors import BadRequest
+from pocketstack.image.data import ImageDataManager
 from pocketstack.image.exceptions import ImageForbidden, ImageNotFound, InvalidImageStatus
 
 
@@ -129,3 +132,10 @@ def test_create_image_from_file_is_idempotent(cloud, admin, tmp_path):
     path.write_bytes(qcow2_header(200 << 20))
     changed = cloud.image.create_image_from_file(admin, "cirros", path)
     assert changed["id"] != first["id"]
+
+
+def test_the_store_is_the_configured_one(cloud):
+    assert cloud.conf.image_store == "file" and cloud.image.data.store.name == "file"
+    elsewhere = SimpleNamespace(conf=cloud.conf.replace(image_store="swift"), db=cloud.db)
+    with pytest.raises(UnknownDriver, match="unknown image_store 'swift': known are file"):
+        ImageDataManager(elsewhere, cloud.image.images)
