@@ -140,10 +140,10 @@ class ComputeHost:
     """The compute agent of this host (``compute.<hostname>`` on the bus) and its driver."""
 
     def __init__(self, conf: Config, db: Database, bus: Bus):
+        from pocketstack.common.drivers import COMPUTE_DRIVERS
         from pocketstack.compute.agent import ComputeAgent
-        from pocketstack.compute.drivers.base import load_driver
 
-        self.agent = ComputeAgent(conf, db, bus, load_driver(conf.compute_driver, conf))
+        self.agent = ComputeAgent(conf, db, bus, COMPUTE_DRIVERS.load(conf.compute_driver, conf))
 
     def start(self) -> None:
         """Reconcile this host's guests, report it, then serve ``compute.<host>`` on the bus."""

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pocketstack.common.drivers import COMPUTE_DRIVERS, IMAGE_STORES, NETWORK_DRIVERS
+
 #: The general section: top-level keys of the TOML file (or a ``[DEFAULT]`` table).
 DEFAULT = "DEFAULT"
 
@@ -179,8 +181,20 @@ OPTIONS: tuple[Option, ...] = (
         "this compute host's name (default: the machine's hostname)",
         section="DEFAULT",
     ),
-    Option("compute_driver", str, "qemu", "hypervisor driver: fake or qemu", section="compute"),
-    Option("network_driver", str, "noop", "network data-plane driver: noop", section="network"),
+    Option(
+        "compute_driver",
+        str,
+        "qemu",
+        "hypervisor driver: " + " or ".join(COMPUTE_DRIVERS.names),
+        section="compute",
+    ),
+    Option(
+        "network_driver",
+        str,
+        "noop",
+        "network data-plane driver: " + " or ".join(NETWORK_DRIVERS.names),
+        section="network",
+    ),
     Option(
         "availability_zone",
         str,
@@ -307,7 +321,13 @@ OPTIONS: tuple[Option, ...] = (
         "after a crash, any controller then puts the image back to queued",
         section="image",
     ),
-    Option("image_store", str, "file", "image data store: file", section="image"),
+    Option(
+        "image_store",
+        str,
+        "file",
+        "image data store: " + " or ".join(IMAGE_STORES.names),
+        section="image",
+    ),
     Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING", section="logging"),
     Option(
         "log_max_bytes",

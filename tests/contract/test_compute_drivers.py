@@ -26,7 +26,6 @@ from pocketstack.compute.drivers.base import (
     DriverError,
     InstanceNotRunning,
     PowerState,
-    load_driver,
 )
 
 CACHE_DIR = Path("/tmp/pocketstack-test-cache")
@@ -76,7 +75,7 @@ class Harness:
     def __init__(self, name: str, state_dir: Path, request: pytest.FixtureRequest):
         self.name = name
         self.conf = Config.load({"state_dir": str(state_dir), "accel": "tcg"}, environ={})
-        self.driver = load_driver(name, self.conf)
+        self.driver = COMPUTE_DRIVERS.load(name, self.conf)
         self.driver.init_host("test-host")
         if name == "qemu":
             self.driver.soft_reboot_timeout = 20.0
@@ -326,7 +325,7 @@ def test_new_driver_readopts_running_guest(h):
     spec = h.spec()
     h.driver.spawn(spec)
     h.wait_console(spec["uuid"], h.ready_line(spec))  # acpid runs: power_off is graceful
-    again = load_driver(h.name, h.conf)
+    again = COMPUTE_DRIVERS.load(h.name, h.conf)
     assert spec["uuid"] in again.list_instances()
     assert again.get_power_state(spec["uuid"]) == PowerState.RUNNING
     again.power_off(spec["uuid"], timeout=30)
@@ -368,7 +367,7 @@ def test_host_resources(h):
     for key in ("vcpus", "memory_mb", "local_gb", "hypervisor_version"):
         assert isinstance(res[key], int) and res[key] > 0, key
     assert isinstance(res["hypervisor_type"], str) and isinstance(res["cpu_info"], str)
-    forced = load_driver(
+    forced = COMPUTE_DRIVERS.load(
         h.name, h.conf.replace(compute_vcpus=3, compute_memory_mb=1000, compute_disk_gb=7)
     )
     res = forced.get_host_resources()

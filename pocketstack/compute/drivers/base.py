@@ -39,7 +39,6 @@ import enum
 from abc import ABC, abstractmethod
 from typing import Any
 
-from pocketstack.common.drivers import COMPUTE_DRIVERS
 from pocketstack.common.errors import PocketError
 
 InstanceSpec = dict[str, Any]
@@ -140,13 +139,3 @@ class ComputeDriver(ABC):
     def get_host_resources(self) -> dict[str, Any]:
         """Capacity of the host: ``{"vcpus": int, "memory_mb": int, "local_gb": int,
         "hypervisor_type": str, "hypervisor_version": int, "cpu_info": str}``."""
-
-
-def load_driver(name: str, conf: Any) -> ComputeDriver:
-    """The driver registered under ``name`` in ``COMPUTE_DRIVERS``, built with ``conf``.
-
-    Raises:
-        UnknownDriver (a ``ValueError``): ``name`` is not registered; the message lists the
-            known names.
-    """
-    return COMPUTE_DRIVERS.load(name, conf)
