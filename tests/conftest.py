@@ -105,12 +105,14 @@ class RunningCloud:
         network: str = "private",
         wait: bool = False,
         cloud: str = "pocketstack-demo",
-    ) -> dict[str, Any]:
+        check: bool = True,
+    ) -> Any:
         """``openstack server create --flavor m1.tiny --image cirros --network private
-        <extra> <name>`` (``--wait`` with ``wait``); the server as the CLI shows it."""
+        <extra> <name>`` (``--wait`` with ``wait``): the server as the CLI shows it; with
+        ``check=False`` the finished process (for creates that must be refused)."""
         args = ["server", "create", "--flavor", flavor, "--image", image, "--network", network]
         args += [*extra, *(["--wait"] if wait else []), name]
-        return self.openstack(*args, cloud=cloud)
+        return self.openstack(*args, cloud=cloud, check=check, json_output=check)
 
     def wait_for_server(
         self,

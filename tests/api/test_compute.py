@@ -30,7 +30,11 @@ def _public_key(comment: str) -> str:
 
 
 def _fails(cloud, *args: str, cloud_name: str = "pocketstack-demo") -> str:
-    proc = cloud.openstack(*args, cloud=cloud_name, check=False, json_output=False)
+    return _refused(cloud.openstack(*args, cloud=cloud_name, check=False, json_output=False))
+
+
+def _refused(proc) -> str:
+    """The stderr of a CLI command that had to fail."""
     assert proc.returncode != 0, proc.stdout
     return proc.stderr
 
@@ -56,18 +60,12 @@ def servers(running_cloud):
 def _boot(cloud, servers: list[str], *extra: str, admin: bool = False) -> dict:
     name = _name("vm")
     servers.append(("admin:" if admin else "") + name)
-    if admin:  # the admin project has no network of its own; it may use the external one
-        extra = ("--network", "public", *extra)
-    return cloud.openstack(
-        "server",
-        "create",
-        "--flavor",
-        "m1.tiny",
-        "--image",
-        "cirros",
-        *extra,
-        "--wait",
+    # the admin project has no network of its own; it may use the external one
+    return cloud.create_server(
         name,
+        *extra,
+        network="public" if admin else "private",
+        wait=True,
         cloud=ADMIN if admin else "pocketstack-demo",
     )
 
@@ -84,8 +82,6 @@ def test_tour(running_cloud, servers, tmp_path: Path):
         server = _boot(
             running_cloud,
             servers,
-            "--network",
-            "private",
             "--key-name",
             key,
             "--user-data",
@@ -119,7 +115,7 @@ def test_tour(running_cloud, servers, tmp_path: Path):
 
 
 def test_list_filters_update_metadata(running_cloud, servers):
-    name = _boot(running_cloud, servers, "--network", "private")["name"]
+    name = _boot(running_cloud, servers)["name"]
     listed = running_cloud.openstack("server", "list", "--name", name, "--long")
     assert [s["Name"] for s in listed] == [name] and listed[0]["Status"] == "ACTIVE"
     assert running_cloud.openstack("server", "list", "--status", "SHUTOFF", "--name", name) == []
@@ -135,7 +131,7 @@ def test_list_filters_update_metadata(running_cloud, servers):
 
 
 def test_power_actions_and_wrong_state(running_cloud, servers):
-    name = _boot(running_cloud, servers, "--network", "private")["name"]
+    name = _boot(running_cloud, servers)["name"]
     conn = running_cloud.sdk()
     server = conn.compute.find_server(name)
     running_cloud.openstack("server", "stop", name, json_output=False)
@@ -154,7 +150,7 @@ def test_power_actions_and_wrong_state(running_cloud, servers):
 
 def test_isolation_and_all_projects(running_cloud, servers):
     admin_vm = _boot(running_cloud, servers, admin=True)
-    demo_vm = _boot(running_cloud, servers, "--network", "private")["name"]
+    demo_vm = _boot(running_cloud, servers)["name"]
     demo = running_cloud.sdk()
     resp = demo.compute.get(f"/servers/{admin_vm['id']}", raise_exc=False)
     assert resp.status_code == 404
@@ -213,18 +209,8 @@ def test_quota_exceeded_is_403(running_cloud, servers):
     try:
         name = _name("over")
         servers.append("admin:" + name)
-        err = _fails(
-            running_cloud,
-            "server",
-            "create",
-            "--flavor",
-            "m1.tiny",
-            "--image",
-            "cirros",
-            "--network",
-            "public",
-            name,
-            cloud_name=ADMIN,
+        err = _refused(
+            running_cloud.create_server(name, network="public", cloud=ADMIN, check=False)
         )
         assert "Quota exceeded for instances" in err
     finally:

@@ -144,18 +144,7 @@ def test_413_for_a_body_over_the_limit(http, service):
 def server(running_cloud):
     """An ACTIVE demo server (fake driver); deleted after."""
     name = _name("vm")
-    created = running_cloud.openstack(
-        "server",
-        "create",
-        "--flavor",
-        "m1.tiny",
-        "--image",
-        "cirros",
-        "--network",
-        "private",
-        "--wait",
-        name,
-    )
+    created = running_cloud.create_server(name, wait=True)
     yield created
     running_cloud.openstack(
         "server", "delete", "--wait", created["id"], check=False, json_output=False

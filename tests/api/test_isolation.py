@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -49,7 +50,11 @@ def clouds_with(
 
 
 def _fails(cloud: RunningCloud, *args: str, cloud_name: str) -> str:
-    proc = cloud.openstack(*args, cloud=cloud_name, check=False, json_output=False)
+    return _refused(cloud.openstack(*args, cloud=cloud_name, check=False, json_output=False))
+
+
+def _refused(proc: Any) -> str:
+    """The stderr of a CLI command that had to fail."""
     assert proc.returncode != 0, proc.stdout
     return proc.stderr
 
@@ -121,18 +126,7 @@ def demo_things(clouds, tmp_path_factory):
         things["keypair"] = _name("key")
         cli("keypair", "create", things["keypair"], json_output=False)
         things["security_group"] = cli("security", "group", "create", _name("sg"))["id"]
-        things["server"] = cli(
-            "server",
-            "create",
-            "--flavor",
-            "m1.tiny",
-            "--image",
-            "cirros",
-            "--network",
-            "private",
-            "--wait",
-            _name("vm"),
-        )["id"]
+        things["server"] = clouds.create_server(_name("vm"), wait=True)["id"]
         yield things
     finally:
 
@@ -225,19 +219,7 @@ def test_reader_reads_but_cannot_create_or_delete(clouds, demo_things, tmp_path)
         n["ID"] for n in clouds.openstack("network", "list", cloud=READER)
     }
     refused = _name("vm")
-    stderr = _fails(
-        clouds,
-        "server",
-        "create",
-        "--flavor",
-        "m1.tiny",
-        "--image",
-        "cirros",
-        "--network",
-        "private",
-        refused,
-        cloud_name=READER,
-    )
+    stderr = _refused(clouds.create_server(refused, cloud=READER, check=False))
     assert "403" in stderr
     assert "403" in _fails(clouds, "server", "delete", demo_things["server"], cloud_name=READER)
     assert clouds.openstack("server", "show", demo_things["server"])["status"] == "ACTIVE"

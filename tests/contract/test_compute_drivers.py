@@ -14,7 +14,6 @@ import base64
 import os
 import subprocess
 import threading
-import time
 import uuid as uuidlib
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from pocketstack.compute.drivers.base import (
     InstanceNotRunning,
     PowerState,
 )
+from tests.helpers import wait_until
 
 CACHE_DIR = Path("/tmp/pocketstack-test-cache")
 BOOT_TIMEOUT = 60.0
@@ -139,16 +139,20 @@ class Harness:
         self, uuid: str, text: str, count: int = 1, timeout: float = BOOT_TIMEOUT
     ) -> str:
         """Poll the console log until ``text`` appears ``count`` times; return the log."""
-        deadline = time.monotonic() + timeout
-        while True:
+        log = ""
+
+        def shown() -> str | None:
+            nonlocal log
             log = self.driver.get_console_output(uuid)
-            if log.count(text) >= count:
-                return log
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{text!r} x{count} not in console after {timeout} s:\n" + log[-3000:]
-                )
-            time.sleep(0.1)
+            return log if log.count(text) >= count else None
+
+        return wait_until(
+            shown,
+            timeout,
+            f"{text!r} x{count} on the console",
+            interval=0.1,
+            detail=lambda: log[-3000:],
+        )
 
     def ready_line(self, spec: dict) -> str:
         return f"pocketstack guest {spec['hostname']} ready"

@@ -8,21 +8,29 @@ RAM 1.5 less 512 MiB reserved, disk 1.0) it holds exactly 8 m1.tiny servers
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
+
+from tests.helpers import wait_until
 
 CAPACITY = 8
 REQUESTS = 20
 
 
 def _settled(conn, ids, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    servers: list = []
+
+    def settled() -> list | None:
+        nonlocal servers
         servers = [conn.compute.get_server(i) for i in ids]
-        if all(s.status in ("ACTIVE", "ERROR") for s in servers):
-            return servers
-        time.sleep(0.5)
-    raise AssertionError("servers did not settle: " + str([s.status for s in servers]))
+        return servers if all(s.status in ("ACTIVE", "ERROR") for s in servers) else None
+
+    return wait_until(
+        settled,
+        timeout,
+        "every server ACTIVE or ERROR",
+        interval=0.5,
+        detail=lambda: str([s.status for s in servers]),
+    )
 
 
 def test_concurrent_creates_fill_a_small_host_exactly(cloud_launcher, tmp_path):
