@@ -14,33 +14,23 @@ mid-upload when the test acts; every wait polls a condition with a deadline.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.helpers import free_port, wait_until
+
 LEASE = ["--image-upload-lease", "3"]
 VENV_BIN = Path(sys.executable).parent
-
-
-def _wait_for(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-    """Poll ``check`` until it returns something true; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _partials(state_dir: Path) -> list[Path]:
@@ -99,8 +89,9 @@ def test_kill9_mid_upload_leaves_image_queued_without_partial_file(up_process):
     conn = cloud.sdk()
     image = conn.image.create_image(name="interrupted", disk_format="raw", container_format="bare")
     upload = SlowUpload(_upload_url(cloud, image.id), conn.auth_token)
-    _wait_for(
+    wait_until(
         lambda: _image(conn, image.id).status == "saving" and _partials(cloud.state_dir),
+        90,
         "the upload to be saving with its partial file",
     )
 
@@ -110,8 +101,9 @@ def test_kill9_mid_upload_leaves_image_queued_without_partial_file(up_process):
 
     cloud = up.start()
     conn = cloud.sdk()
-    _wait_for(
+    wait_until(
         lambda: _image(conn, image.id).status == "queued" and not _partials(cloud.state_dir),
+        90,
         "the interrupted upload to be reset",
     )
     data = os.urandom(256 * 1024)
@@ -132,10 +124,18 @@ def test_kill9_mid_upload_leaves_image_queued_without_partial_file(up_process):
     assert _partials(cloud.state_dir) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _lease_expiry(dsn: str, image_id: str) -> dt.datetime | None:
+    """The image's ``upload_lease_expires_at`` in the database (``None``: no lease)."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT upload_lease_expires_at FROM images WHERE id = %s", (image_id,))
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
 
 
 def _start_controller(flags: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -155,7 +155,7 @@ def _start_controller(flags: list[str], env: dict[str, str]) -> subprocess.Popen
         seen.extend(proc.stdout.read() or b"" if proc.stdout else b"")
         return b"ready in" in seen
 
-    _wait_for(ready, "the second controller to be ready", timeout=180)
+    wait_until(ready, 180, "the second controller to be ready")
     return proc
 
 
@@ -168,21 +168,30 @@ def test_second_controller_starting_mid_upload_leaves_it_alone(distributed_cloud
     upload = SlowUpload(_upload_url(cloud, image.id), conn.auth_token)
     second = None
     try:
-        _wait_for(
+        wait_until(
             lambda: _image(conn, image.id).status == "saving" and _partials(cloud.state_dir),
+            90,
             "the upload to be saving with its partial file",
         )
         # Another controller behind the same public URL (a load balancer), on its own port,
         # sharing the database, the bus and the state directory (keys, passwords, and the
         # image store where the first one's partial file is).
         flags = list(dc.flags)
-        flags[flags.index("--port") + 1] = str(_free_port())
+        flags[flags.index("--port") + 1] = str(free_port())
         flags += ["--public-url", cloud.url]
         # Its start-up round of the reaper has run once it is ready; let its periodic rounds
-        # run for a few lease lifetimes while the first controller keeps streaming.
+        # run for a few lease lifetimes while the first controller keeps streaming: until the
+        # first one has renewed the lease 4 lifetimes (4 x 3 s) past where it stood now.
+        dsn = dc.flags[dc.flags.index("--database") + 1]
+        expiry = _lease_expiry(dsn, image.id)
+        assert expiry is not None
         second = _start_controller(flags, dc.env)
-        keep_streaming_until = time.monotonic() + 4 * 3
-        _wait_for(lambda: time.monotonic() > keep_streaming_until, "a few lease lifetimes")
+        wait_until(
+            lambda: (_lease_expiry(dsn, image.id) or expiry) >= expiry + dt.timedelta(seconds=12),
+            90,
+            "the first controller to renew its upload lease over 4 lease lifetimes",
+            interval=0.5,
+        )
         assert _image(conn, image.id).status == "saving"
         upload.finish()
     finally:
