@@ -8,9 +8,10 @@ key) and ran user_data.
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
+
+from tests.helpers import wait_until
 
 
 def _keypair(cloud, tmp_path, name="mykey"):
@@ -21,14 +22,16 @@ def _keypair(cloud, tmp_path, name="mykey"):
 
 
 def _wait_console(cloud, server, text, timeout=90.0):
-    deadline = time.monotonic() + timeout
     log = ""
-    while time.monotonic() < deadline:
+
+    def shown() -> str | None:
+        nonlocal log
         log = cloud.openstack("console", "log", "show", server, json_output=False)
-        if text in log:
-            return log
-        time.sleep(1)
-    raise AssertionError(f"{text!r} not in the console log:\n{log}")
+        return log if text in log else None
+
+    return wait_until(
+        shown, timeout, f"{text!r} in {server}'s console log", interval=1, detail=lambda: log
+    )
 
 
 def test_tour_with_fake_driver(running_cloud, tmp_path):
@@ -36,20 +39,7 @@ def test_tour_with_fake_driver(running_cloud, tmp_path):
     images = cloud.openstack("image", "list", "--public")
     assert "cirros" in [i["Name"] for i in images]
     _keypair(cloud, tmp_path, "tourkey")
-    server = cloud.openstack(
-        "server",
-        "create",
-        "--flavor",
-        "m1.tiny",
-        "--image",
-        "cirros",
-        "--network",
-        "private",
-        "--key-name",
-        "tourkey",
-        "--wait",
-        "tour-vm",
-    )
+    server = cloud.create_server("tour-vm", "--key-name", "tourkey", wait=True)
     try:
         assert server["status"] == "ACTIVE"
         assert server["addresses"]["private"][0].startswith("10.0.0.") or "10.0.0." in str(
@@ -75,21 +65,8 @@ def test_tour_with_qemu_boots_the_real_guest(cloud_launcher, tmp_path):
         key = _keypair(cloud, tmp_path)
         user_data = tmp_path / "user_data.sh"
         user_data.write_text("#!/bin/sh\necho USERDATA-SIDE-EFFECT-$(hostname)\n")
-        server = cloud.openstack(
-            "server",
-            "create",
-            "--flavor",
-            "m1.tiny",
-            "--image",
-            "cirros",
-            "--network",
-            "private",
-            "--key-name",
-            "mykey",
-            "--user-data",
-            str(user_data),
-            "--wait",
-            "vm1",
+        server = cloud.create_server(
+            "vm1", "--key-name", "mykey", "--user-data", str(user_data), wait=True
         )
         assert server["status"] == "ACTIVE"
         log = _wait_console(cloud, "vm1", "pocketstack guest vm1 ready")
@@ -102,24 +79,13 @@ def test_tour_with_qemu_boots_the_real_guest(cloud_launcher, tmp_path):
         assert (instance_dir / "disk").exists()
 
         cloud.openstack("server", "stop", "vm1", json_output=False)
-        _wait_status(cloud, "vm1", "SHUTOFF")
+        cloud.wait_for_server("vm1", "SHUTOFF")
         cloud.openstack("server", "start", "vm1", json_output=False)
-        _wait_status(cloud, "vm1", "ACTIVE")
+        cloud.wait_for_server("vm1", "ACTIVE")
 
         cloud.openstack("server", "delete", "--wait", "vm1", json_output=False)
         assert not instance_dir.exists()
         assert not _qemu_running(cloud.state_dir)
-
-
-def _wait_status(cloud, server, status, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    current = None
-    while time.monotonic() < deadline:
-        current = cloud.openstack("server", "show", server)["status"]
-        if current == status:
-            return
-        time.sleep(1)
-    raise AssertionError(f"{server} is {current}, not {status}")
 
 
 def _qemu_running(state_dir) -> bool:
