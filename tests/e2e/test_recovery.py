@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -17,32 +16,6 @@ pytestmark = pytest.mark.slow
 
 def _status(cloud, name):
     return cloud.openstack("server", "show", name)
-
-
-def _wait(cloud, name, statuses, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    server = None
-    while time.monotonic() < deadline:
-        server = _status(cloud, name)
-        if server["status"] in statuses:
-            return server
-        time.sleep(1)
-    raise AssertionError(f"{name} stuck in {server and server['status']}:\n{cloud.log()}")
-
-
-def _create(cloud, name, wait=True):
-    args = [
-        "server",
-        "create",
-        "--flavor",
-        "m1.tiny",
-        "--image",
-        "cirros",
-        "--network",
-        "private",
-        name,
-    ]
-    return cloud.openstack(*args, *(["--wait"] if wait else []))
 
 
 def _guest_pid(state_dir, server_id, qemu_pids):
@@ -59,7 +32,7 @@ def test_kill_and_restart_readopts_guests_and_settles_builds(up_process, find_qe
     up = up_process("qemu", ["--periodic-interval", "2"])
     cloud = up.start()
 
-    vm1 = _create(cloud, "vm1")
+    vm1 = cloud.create_server("vm1", wait=True)
     assert vm1["status"] == "ACTIVE"
     pid = _guest_pid(up.state_dir, vm1["id"], qemu)
     assert pid is not None
@@ -72,10 +45,10 @@ def test_kill_and_restart_readopts_guests_and_settles_builds(up_process, find_qe
     assert _guest_pid(up.state_dir, vm1["id"], qemu) == pid
 
     # 2. kill -9 in the middle of a build: after the restart the server settles
-    vm2 = _create(cloud, "vm2", wait=False)
+    vm2 = cloud.create_server("vm2")
     up.kill9()
     cloud = up.start()
-    vm2 = _wait(cloud, "vm2", {"ACTIVE", "ERROR"})
+    vm2 = cloud.wait_for_server("vm2", {"ACTIVE", "ERROR"}, timeout=120)
     guest = _guest_pid(up.state_dir, vm2["id"], qemu)
     if vm2["status"] == "ERROR":
         assert guest is None
@@ -85,7 +58,7 @@ def test_kill_and_restart_readopts_guests_and_settles_builds(up_process, find_qe
 
     # 3. a guest that dies behind the cloud's back is reported SHUTOFF by the periodic sync
     os.kill(pid, signal.SIGKILL)
-    _wait(cloud, "vm1", {"SHUTOFF"}, timeout=60)
+    cloud.wait_for_server("vm1", "SHUTOFF", timeout=60)
 
     # 4. deleting everything leaves no process, disk or port behind
     for name in ("vm1", "vm2"):
