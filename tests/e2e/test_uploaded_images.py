@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from pocketstack.bootstrap import guest_cache_dir
 from pocketstack.guest.build import ensure_image, ensure_iso
+from tests.helpers import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,52 +47,30 @@ def _upload(cloud, path: Path, disk_format: str, name: str) -> dict:
     )
 
 
-def _create(cloud, image: str, name: str, tmp_path: Path) -> tuple[dict, float]:
+def _create(cloud, image: str, name: str, tmp_path: Path) -> dict:
     """``server create`` (no ``--wait``: the console is watched from the start) with the test
-    user_data; (server, monotonic start time)."""
+    user_data."""
     user_data = tmp_path / "user_data.sh"
     user_data.write_text(USER_DATA)
-    started = time.monotonic()
-    server = cloud.openstack(
-        "server",
-        "create",
-        "--flavor",
-        "m1.tiny",
-        "--image",
-        image,
-        "--network",
-        "private",
-        "--user-data",
-        str(user_data),
-        name,
-    )
-    return server, started
+    return cloud.create_server(name, "--user-data", str(user_data), image=image)
 
 
 def _wait_active(cloud, name: str, timeout: float = 90.0) -> dict:
-    deadline = time.monotonic() + timeout
-    server: dict = {}
-    while time.monotonic() < deadline:
-        server = cloud.openstack("server", "show", name)
-        if server["status"] in ("ACTIVE", "ERROR"):
-            break
-        time.sleep(0.5)
-    assert server.get("status") == "ACTIVE", server
+    server = cloud.wait_for_server(name, {"ACTIVE", "ERROR"}, timeout)
+    assert server["status"] == "ACTIVE", server
     return server
 
 
-def _wait_console_file(cloud, server_id: str, text: str, timeout: float = 90.0) -> float:
-    """Poll the instance's console.log file (fine-grained timing); monotonic time seen."""
+def _wait_console_file(cloud, server_id: str, text: str, timeout: float = 90.0) -> None:
+    """Poll the instance's console.log file (it shows the line before the console API does)."""
     log = cloud.state_dir / "instances" / server_id / "console.log"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and text.encode() in log.read_bytes():
-            # QEMU writes its pidfile as it starts: the guest's own boot time.
-            boot = time.time() - log.with_name("pid").stat().st_mtime
-            print(f"\n{text!r}: {boot:.1f} s after QEMU started")
-            return time.monotonic()
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} not in {log}:\n{log.read_bytes()[-3000:]!r}")
+    wait_until(
+        lambda: log.exists() and text.encode() in log.read_bytes(),
+        timeout,
+        f"{text!r} in {log}",
+        interval=0.1,
+        detail=lambda: repr(log.read_bytes()[-3000:]) if log.exists() else "(no console.log)",
+    )
 
 
 def _console(cloud, server: str) -> str:
@@ -113,10 +91,9 @@ def _boots_to_ready(cloud, tmp_path, image_file: Path, disk_format: str, name: s
     image = _upload(cloud, image_file, disk_format, f"my{disk_format}")
     servers: list[dict] = []
     try:
-        server, started = _create(cloud, image["id"], name, tmp_path)
+        server = _create(cloud, image["id"], name, tmp_path)
         servers.append(server)
-        ready = _wait_console_file(cloud, server["id"], f"pocketstack guest {name} ready")
-        print(f"{disk_format}: create -> ready line {ready - started:.1f} s")
+        _wait_console_file(cloud, server["id"], f"pocketstack guest {name} ready")
         _wait_active(cloud, name)
         log = _console(cloud, name)
         assert f"pocketstack guest {name} ready" in log
@@ -151,7 +128,7 @@ def test_unbootable_qcow2_runs_and_shows_the_bios_boot_failure(cloud_launcher, t
         image = _upload(cloud, blank, "qcow2", "blank")
         servers: list[dict] = []
         try:
-            server, _ = _create(cloud, image["id"], "blankvm", tmp_path)
+            server = _create(cloud, image["id"], "blankvm", tmp_path)
             servers.append(server)
             _wait_console_file(cloud, server["id"], "Boot failed: not a bootable disk")
             _wait_active(cloud, "blankvm")
