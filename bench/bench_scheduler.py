@@ -20,6 +20,7 @@ import uuid
 from pocketstack.common.config import Config
 from pocketstack.common.db import Base, Database, import_all_models
 from pocketstack.common.errors import NoValidHost
+from pocketstack.compute import liveness
 from pocketstack.compute.scheduler import host_manager
 from pocketstack.compute.scheduler.manager import SchedulerManager
 
@@ -40,7 +41,7 @@ def run(url: str, args: argparse.Namespace, state_dir: str) -> None:
     db = Database(url)
     Base.metadata.create_all(db.engine)
     for i in range(args.hosts):
-        host_manager.report_service(db, f"bench-{i}")
+        liveness.report_service(db, f"bench-{i}")
         host_manager.report_compute_node(db, conf, f"bench-{i}", RESOURCES)
     sched = SchedulerManager(conf, db)
     latencies: list[float] = []

@@ -2,19 +2,29 @@
 
 Three verbs, on a *target* ``topic`` or ``topic.host`` (``compute.node1``, ``conductor``):
 
-- ``call(target, method, timeout=..., **args)``: send and wait for the result (RPC).
-- ``cast(target, method, **args)``: fire and forget.
-- ``fanout(topic, method, **args)``: every server of ``topic``, on any host.
+- ``call(ctx, target, message, **args)``: send and wait for the result (RPC).
+- ``cast(ctx, target, message, **args)``: fire and forget.
+- ``fanout(ctx, topic, message, **args)``: a cast to every server of ``topic``, on any host.
 
-A server side registers an *endpoint* object with ``serve(target, endpoint)``; a message
-``method`` runs ``endpoint.<method>(ctx, **args)`` where ``ctx`` is the sender's
-``RequestContext``. Payloads are JSON with a version field::
+The bus carries only *declared* messages. Every server kind declares one ``MessageTable``
+(in its service's ``rpcapi.py``): each ``Message`` has a name, a kind (``call`` or
+``cast``), a timeout for calls and a payload version. The sender's typed client sends the
+table's ``Message``; the receiver registers ``serve(target, endpoint, table)`` and a message
+runs ``endpoint.<name>(ctx, **args)`` (``ctx`` is the sender's ``RequestContext``) only when
+the table declares that name, with that kind and payload version. Anything else is refused
+with ``MessageRefused`` (a call's sender gets it raised; a refused cast is logged). So the
+same operation name appears in the client, the table and the endpoint, and no other public
+method of an endpoint is reachable over the bus. Payloads are JSON::
 
-    {"v": 1, "method": "build_and_run_instance", "args": {...}, "context": {...}}
+    {"v": 1, "method": "build_and_run_instance", "version": 1, "args": {...},
+     "context": {...}}
+
+(``v`` is the envelope's format, ``version`` the payload version of that message.) The
+verbs take ``ctx``, ``target`` and ``message`` positionally only, so a payload argument may
+have any name.
 
 Errors raised by the endpoint travel back to a ``call``er as the same ``PocketError`` class
-when it is one (``RemoteError`` otherwise). Every service declares its messages in one table
-(``MESSAGES`` in its ``rpcapi.py``) with a typed client on top of this module.
+when it is one (``RemoteError`` otherwise).
 
 Backends: ``InProcessBus`` (``memory://``; embedded mode, one process) and
 ``pocketstack.common.bus_kombu.KombuBus`` (``amqp://``; RabbitMQ through kombu).
@@ -26,9 +36,11 @@ import json
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
@@ -50,24 +62,143 @@ class MessagingTimeout(errors.ServiceUnavailable):
     """A ``call`` got no answer within its timeout (the peer is down or busy)."""
 
 
-def encode(method: str, ctx: RequestContext, args: dict[str, Any]) -> str:
+class MessageRefused(RemoteError):
+    """The receiver does not declare the message: unknown name, wrong kind (a call of a
+    cast or the reverse) or a payload version it does not speak."""
+
+
+CALL: Literal["call"] = "call"
+CAST: Literal["cast"] = "cast"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One declared bus message.
+
+    Attributes:
+        name: the operation, also the name of the typed client's method and of the
+            endpoint's method that handles it.
+        kind: ``CALL`` (the sender waits for the result) or ``CAST`` (fire and forget;
+            also what ``fanout`` sends).
+        timeout: seconds a ``call`` waits before ``MessagingTimeout``; unused for casts.
+        version: the payload version; bump it when the arguments change meaning, and the
+            receiver refuses any other version.
+    """
+
+    name: str
+    kind: Literal["call", "cast"]
+    timeout: float = DEFAULT_TIMEOUT
+    version: int = 1
+
+
+class MessageTable:
+    """The messages one server kind (a bus topic) accepts: the single declaration used by
+    the sender's typed client (``table["name"]``) and the receiver's dispatch (``serve``).
+
+    Args:
+        topic: the topic its servers serve (``compute``, ``conductor``), named in errors.
+        messages: the declared messages; names must be unique.
+
+    Raises:
+        ValueError: a name declared twice, or a private name (starting with ``_``).
+    """
+
+    def __init__(self, topic: str, messages: Iterable[Message]):
+        self.topic = topic
+        self._messages: dict[str, Message] = {}
+        for message in messages:
+            if message.name in self._messages or message.name.startswith("_"):
+                raise ValueError(f"{topic}: bad or duplicate message name {message.name!r}")
+            self._messages[message.name] = message
+
+    def __getitem__(self, name: str) -> Message:
+        """The declared message ``name``; raises KeyError when it is not declared."""
+        return self._messages[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._messages
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._messages.values())
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def check_endpoint(self, endpoint: Any) -> None:
+        """Raise TypeError unless ``endpoint`` has a method for every declared message."""
+        missing = [m.name for m in self if not callable(getattr(endpoint, m.name, None))]
+        if missing:
+            raise TypeError(
+                f"{type(endpoint).__name__} does not handle {self.topic} messages {missing}"
+            )
+
+    def accept(self, name: str, kind: str, version: int | None) -> Message:
+        """The declared message a received ``name`` stands for.
+
+        Raises:
+            MessageRefused: ``name`` is not declared, or is declared with another kind or
+                payload version.
+        """
+        message = self._messages.get(name)
+        if message is None:
+            raise MessageRefused(f"{self.topic} does not accept the message {name!r}.")
+        if message.kind != kind:
+            raise MessageRefused(
+                f"{self.topic} message {name!r} is a {message.kind}, not a {kind}."
+            )
+        if version != message.version:
+            raise MessageRefused(
+                f"{self.topic} message {name!r} has payload version {message.version}, "
+                f"not {version!r}."
+            )
+        return message
+
+
+def encode(message: Message, ctx: RequestContext, args: dict[str, Any]) -> str:
     """Serialize a message; raises TypeError for a payload that is not JSON-safe."""
-    return json.dumps({"v": VERSION, "method": method, "args": args, "context": ctx.to_dict()})
+    return json.dumps(
+        {
+            "v": VERSION,
+            "method": message.name,
+            "version": message.version,
+            "args": args,
+            "context": ctx.to_dict(),
+        }
+    )
 
 
-def decode(raw: str | bytes) -> tuple[str, RequestContext, dict[str, Any]]:
-    """Parse a message into ``(method, ctx, args)``; raises ValueError when malformed."""
+def decode(raw: str | bytes) -> tuple[str, int | None, RequestContext, dict[str, Any]]:
+    """Parse a message into ``(name, payload version, ctx, args)``.
+
+    Raises:
+        ValueError: malformed JSON, or an envelope format other than ``VERSION``.
+    """
     data = json.loads(raw)
     if data.get("v") != VERSION:
         raise ValueError(f"unsupported message version {data.get('v')!r}")
-    return data["method"], RequestContext.from_dict(data.get("context") or {}), data["args"]
+    ctx = RequestContext.from_dict(data.get("context") or {})
+    return data["method"], data.get("version"), ctx, data["args"]
 
 
-def dispatch(endpoint: Any, method: str, ctx: RequestContext, args: dict[str, Any]) -> Any:
-    """Run ``endpoint.<method>(ctx, **args)``; private names are refused."""
-    if method.startswith("_") or not callable(getattr(endpoint, method, None)):
-        raise RemoteError(f"unknown method {method!r} on {type(endpoint).__name__}")
-    return getattr(endpoint, method)(ctx, **args)
+def dispatch(endpoint: Any, table: MessageTable, raw: str | bytes, kind: str) -> Any:
+    """Decode ``raw`` and run ``endpoint.<name>(ctx, **args)`` if ``table`` declares it.
+
+    Args:
+        kind: how it arrived: ``CALL`` (an answer is awaited) or ``CAST``.
+
+    Raises:
+        MessageRefused: see ``MessageTable.accept``; ValueError: a malformed message;
+        whatever the endpoint raises.
+    """
+    name, version, ctx, args = decode(raw)
+    message = table.accept(name, kind, version)
+    return getattr(endpoint, message.name)(ctx, **args)
+
+
+def require_kind(message: Message, kind: str) -> None:
+    """Raise ValueError unless ``message`` is declared with ``kind`` (a sender's check)."""
+    if message.kind != kind:
+        raise ValueError(f"{message.name!r} is declared as a {message.kind}, not a {kind}")
 
 
 def error_to_wire(exc: BaseException) -> dict[str, Any]:
@@ -99,112 +230,135 @@ class Bus(ABC):
     """A message bus backend (see the module docstring for the semantics)."""
 
     @abstractmethod
-    def call(
-        self,
-        ctx: RequestContext,
-        target: str,
-        method: str,
-        timeout: float = DEFAULT_TIMEOUT,
-        **args: Any,
-    ) -> Any:
-        """Send and wait; returns the endpoint's JSON-safe result.
+    def call(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> Any:
+        """Send and wait up to ``message.timeout``; returns the endpoint's JSON-safe result.
 
         Raises:
-            MessagingTimeout: no answer within ``timeout`` seconds (or no server for target).
+            ValueError: ``message`` is declared as a cast.
+            MessagingTimeout: no answer in time (or no server for target).
+            MessageRefused: the receiver does not declare the message.
             PocketError: the endpoint's own error, rebuilt.
         """
 
     @abstractmethod
-    def cast(self, ctx: RequestContext, target: str, method: str, **args: Any) -> None:
+    def cast(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> None:
         """Send without waiting. A message to a target with no server is queued (AMQP) or
-        dropped with a warning (in-process, where no server can appear later)."""
+        dropped with a warning (in-process, where no server can appear later).
+
+        Raises:
+            ValueError: ``message`` is declared as a call.
+        """
 
     @abstractmethod
-    def fanout(self, ctx: RequestContext, topic: str, method: str, **args: Any) -> None:
-        """Send to every server of ``topic`` (all hosts)."""
+    def fanout(self, ctx: RequestContext, topic: str, message: Message, /, **args: Any) -> None:
+        """Cast to every server of ``topic`` (all hosts).
+
+        Raises:
+            ValueError: ``message`` is declared as a call.
+        """
 
     @abstractmethod
-    def serve(self, target: str, endpoint: Any) -> None:
-        """Deliver messages for ``target`` (``topic`` or ``topic.host``) to ``endpoint``.
+    def serve(self, target: str, endpoint: Any, table: MessageTable) -> None:
+        """Deliver the messages ``table`` declares for ``target`` (``topic`` or
+        ``topic.host``) to ``endpoint``'s methods of the same names; refuse all others.
 
         A server of ``compute.node1`` also receives ``fanout("compute", ...)``.
+
+        Raises:
+            TypeError: ``endpoint`` lacks a method for a declared message.
         """
+
+    @abstractmethod
+    def unserve(self, target: str) -> None:
+        """Stop delivering messages for ``target`` in this process (no-op when not served).
+        Casts sent afterwards wait in the target's queue (AMQP) or are dropped
+        (in-process)."""
 
     @abstractmethod
     def stop(self) -> None:
         """Stop consuming and release connections; waits for running handlers briefly."""
 
+    def send(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> Any:
+        """``call`` or ``cast`` as ``message`` is declared; a cast returns None."""
+        if message.kind == CALL:
+            return self.call(ctx, target, message, **args)
+        self.cast(ctx, target, message, **args)
+        return None
+
 
 class InProcessBus(Bus):
     """The embedded bus: targets map to endpoint objects in this process.
 
-    Messages still go through JSON (``encode``/``decode``) so that what works here works on
-    RabbitMQ. Handlers run on a thread pool of ``workers`` threads.
+    Messages still go through JSON (``encode``/``dispatch``) so that what works here works
+    on RabbitMQ. Handlers run on a thread pool of ``workers`` threads.
     """
 
     def __init__(self, workers: int = 32):
-        self._endpoints: dict[str, Any] = {}
+        self._endpoints: dict[str, tuple[Any, MessageTable]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bus")
         self._stopped = False
 
-    def serve(self, target: str, endpoint: Any) -> None:
+    def serve(self, target: str, endpoint: Any, table: MessageTable) -> None:
+        table.check_endpoint(endpoint)
         with self._lock:
-            self._endpoints[target] = endpoint
+            self._endpoints[target] = (endpoint, table)
 
-    def _endpoint(self, target: str) -> Any:
+    def unserve(self, target: str) -> None:
+        with self._lock:
+            self._endpoints.pop(target, None)
+
+    def _server(self, target: str) -> tuple[Any, MessageTable] | None:
         with self._lock:
             return self._endpoints.get(target)
 
-    def _run(self, raw: str, endpoint: Any) -> Any:
-        method, ctx, args = decode(raw)
-        return json.loads(json.dumps(dispatch(endpoint, method, ctx, args)))
+    @staticmethod
+    def _run(raw: str, server: tuple[Any, MessageTable], kind: str) -> Any:
+        endpoint, table = server
+        return json.loads(json.dumps(dispatch(endpoint, table, raw, kind)))
 
-    def call(
-        self,
-        ctx: RequestContext,
-        target: str,
-        method: str,
-        timeout: float = DEFAULT_TIMEOUT,
-        **args: Any,
-    ) -> Any:
-        endpoint = self._endpoint(target)
-        if endpoint is None or self._stopped:
-            raise MessagingTimeout(f"No server for {target} answered {method}.")
-        future = self._pool.submit(self._run, encode(method, ctx, args), endpoint)
+    def call(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> Any:
+        require_kind(message, CALL)
+        raw = encode(message, ctx, args)
+        server = self._server(target)
+        if server is None or self._stopped:
+            raise MessagingTimeout(f"No server for {target} answered {message.name}.")
+        future = self._pool.submit(self._run, raw, server, CALL)
         try:
-            return future.result(timeout=timeout)
+            return future.result(timeout=message.timeout)
         except FutureTimeout:
             raise MessagingTimeout(
-                f"Timed out after {timeout}s waiting for {target} to answer {method}."
+                f"Timed out after {message.timeout}s waiting for {target} to answer {message.name}."
             ) from None
         except errors.PocketError:
             raise
         except Exception as exc:
             raise error_from_wire(error_to_wire(exc)) from exc
 
-    def cast(self, ctx: RequestContext, target: str, method: str, **args: Any) -> None:
-        endpoint = self._endpoint(target)
-        if endpoint is None or self._stopped:
-            LOG.warning("cast %s to %s dropped: no server", method, target)
+    def cast(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> None:
+        require_kind(message, CAST)
+        raw = encode(message, ctx, args)
+        server = self._server(target)
+        if server is None or self._stopped:
+            LOG.warning("cast %s to %s dropped: no server", message.name, target)
             return
-        raw = encode(method, ctx, args)
-        self._pool.submit(self._logged, raw, endpoint, target)
+        self._pool.submit(self._logged, raw, server, target)
 
-    def fanout(self, ctx: RequestContext, topic: str, method: str, **args: Any) -> None:
-        raw = encode(method, ctx, args)
+    def fanout(self, ctx: RequestContext, topic: str, message: Message, /, **args: Any) -> None:
+        require_kind(message, CAST)
+        raw = encode(message, ctx, args)
         with self._lock:
             targets = [
-                (t, e)
-                for t, e in self._endpoints.items()
+                (t, server)
+                for t, server in self._endpoints.items()
                 if t == topic or t.startswith(topic + ".")
             ]
-        for target, endpoint in targets:
-            self._pool.submit(self._logged, raw, endpoint, target)
+        for target, server in targets:
+            self._pool.submit(self._logged, raw, server, target)
 
-    def _logged(self, raw: str, endpoint: Any, target: str) -> None:
+    def _logged(self, raw: str, server: tuple[Any, MessageTable], target: str) -> None:
         try:
-            self._run(raw, endpoint)
+            self._run(raw, server, CAST)
         except Exception:
             LOG.exception("cast to %s failed", target)
 

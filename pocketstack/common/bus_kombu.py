@@ -33,14 +33,17 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import (
-    DEFAULT_TIMEOUT,
+    CALL,
+    CAST,
     Bus,
+    Message,
+    MessageTable,
     MessagingTimeout,
-    decode,
     dispatch,
     encode,
     error_from_wire,
     error_to_wire,
+    require_kind,
 )
 
 LOG = logging.getLogger(__name__)
@@ -67,8 +70,10 @@ class KombuBus(Bus):
         )
         self._pending: dict[str, Future] = {}
         self._pending_lock = threading.Lock()
-        self._endpoints: dict[str, Any] = {}  # queue name -> endpoint
-        self._queues: list[Queue] = [self._reply_queue]
+        # queue name -> (endpoint, table); target -> its queues (guarded by _serve_lock)
+        self._endpoints: dict[str, tuple[Any, MessageTable]] = {}
+        self._served: dict[str, list[Queue]] = {}
+        self._serve_lock = threading.Lock()
         self._changed = threading.Event()
         self._stopping = threading.Event()
         self._ready = threading.Event()
@@ -103,21 +108,17 @@ class KombuBus(Bus):
                 **properties,
             )
 
-    def call(
-        self,
-        ctx: RequestContext,
-        target: str,
-        method: str,
-        timeout: float = DEFAULT_TIMEOUT,
-        **args: Any,
-    ) -> Any:
+    def call(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> Any:
+        require_kind(message, CALL)
+        body = encode(message, ctx, args)
+        timeout = message.timeout
         correlation_id = uuid.uuid4().hex
         future: Future = Future()
         with self._pending_lock:
             self._pending[correlation_id] = future
         try:
             self._publish(
-                encode(method, ctx, args),
+                body,
                 self._direct,
                 target,
                 reply_to=self._reply_queue.name,
@@ -128,7 +129,7 @@ class KombuBus(Bus):
             reply = future.result(timeout=timeout)
         except FutureTimeout:
             raise MessagingTimeout(
-                f"Timed out after {timeout}s waiting for {target} to answer {method}."
+                f"Timed out after {timeout}s waiting for {target} to answer {message.name}."
             ) from None
         finally:
             with self._pending_lock:
@@ -137,16 +138,19 @@ class KombuBus(Bus):
             raise error_from_wire(reply["error"])
         return reply.get("result")
 
-    def cast(self, ctx: RequestContext, target: str, method: str, **args: Any) -> None:
-        self._publish(encode(method, ctx, args), self._direct, target, declare=[self._direct])
+    def cast(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> None:
+        require_kind(message, CAST)
+        self._publish(encode(message, ctx, args), self._direct, target, declare=[self._direct])
 
-    def fanout(self, ctx: RequestContext, topic: str, method: str, **args: Any) -> None:
+    def fanout(self, ctx: RequestContext, topic: str, message: Message, /, **args: Any) -> None:
+        require_kind(message, CAST)
         exchange = Exchange(f"{PREFIX}.fanout.{topic}", type="fanout", durable=False)
-        self._publish(encode(method, ctx, args), exchange, topic, declare=[exchange])
+        self._publish(encode(message, ctx, args), exchange, topic, declare=[exchange])
 
     # -- serving ----------------------------------------------------------------------
 
-    def serve(self, target: str, endpoint: Any) -> None:
+    def serve(self, target: str, endpoint: Any, table: MessageTable) -> None:
+        table.check_endpoint(endpoint)
         topic = target.split(".", 1)[0]
         direct = Queue(f"{PREFIX}.{target}", self._direct, routing_key=target, durable=True)
         fan = Queue(
@@ -156,12 +160,28 @@ class KombuBus(Bus):
             auto_delete=True,
             durable=False,
         )
-        self._endpoints[direct.name] = endpoint
-        self._endpoints[fan.name] = endpoint
-        self._queues.extend([direct, fan])
+        with self._serve_lock:
+            for queue in self._served.pop(target, []):
+                self._endpoints.pop(queue.name, None)
+            self._endpoints[direct.name] = (endpoint, table)
+            self._endpoints[fan.name] = (endpoint, table)
+            self._served[target] = [direct, fan]
+        self._resubscribe(target)
+
+    def unserve(self, target: str) -> None:
+        with self._serve_lock:
+            queues = self._served.pop(target, None)
+            for queue in queues or []:
+                self._endpoints.pop(queue.name, None)
+        if queues and not self._stopping.is_set():
+            self._resubscribe(target)
+
+    def _resubscribe(self, target: str) -> None:
+        """Make the consumer thread consume the served queues again and wait for it, so
+        nothing sent after ``serve`` misses the queues and nothing after ``unserve`` is
+        still delivered here."""
         self._attached.clear()
         self._changed.set()
-        # Return only once consuming, so nothing sent after serve() can miss the queues.
         if not self._attached.wait(timeout=30):
             raise errors.ServiceUnavailable(f"Could not consume {target} on the message bus.")
 
@@ -171,7 +191,7 @@ class KombuBus(Bus):
         if correlation_id:
             self._resolve(correlation_id, message.body)
 
-    def _on_request(self, endpoint: Any) -> Any:
+    def _on_request(self, server: tuple[Any, MessageTable]) -> Any:
         def callback(_decoded: Any, message: Any) -> None:
             message.ack()
             props = message.properties
@@ -179,7 +199,7 @@ class KombuBus(Bus):
             self._pool.submit(
                 self._handle,
                 message.body,
-                endpoint,
+                server,
                 props.get("reply_to"),
                 props.get("correlation_id"),
             )
@@ -193,11 +213,16 @@ class KombuBus(Bus):
             future.set_result(json.loads(body) if isinstance(body, (str, bytes)) else body)
 
     def _handle(
-        self, body: Any, endpoint: Any, reply_to: str | None, correlation_id: str | None
+        self,
+        body: Any,
+        server: tuple[Any, MessageTable],
+        reply_to: str | None,
+        correlation_id: str | None,
     ) -> None:
+        endpoint, table = server
         try:
-            method, ctx, args = decode(body)
-            reply: dict[str, Any] = {"result": dispatch(endpoint, method, ctx, args)}
+            result = dispatch(endpoint, table, body, CALL if reply_to else CAST)
+            reply: dict[str, Any] = {"result": result}
         except Exception as exc:
             if reply_to is None:
                 LOG.exception("cast failed")
@@ -230,15 +255,11 @@ class KombuBus(Bus):
                     channel, queues=[self._reply_queue], callbacks=[self._on_reply], accept=None
                 )
             ]
+            with self._serve_lock:
+                served = [(q, self._endpoints[q.name]) for qs in self._served.values() for q in qs]
             consumers += [
-                Consumer(
-                    channel,
-                    queues=[q],
-                    accept=None,
-                    callbacks=[self._on_request(self._endpoints[q.name])],
-                )
-                for q in list(self._queues)
-                if q is not self._reply_queue
+                Consumer(channel, queues=[q], accept=None, callbacks=[self._on_request(server)])
+                for q, server in served
             ]
             with contextlib.ExitStack() as stack:
                 for consumer in consumers:

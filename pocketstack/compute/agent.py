@@ -1,8 +1,9 @@
 """The compute agent of one host: runs guests through the hypervisor driver.
 
-Served on the bus as ``compute.<hostname>`` (messages in ``rpcapi.AGENT_MESSAGES``). It writes
-only the compute tables (its servers' states, faults, action events) and reaches other
-services through the conductor (``instance_build_failed``, ``terminate_finished``).
+Served on the bus as ``compute.<hostname>``: only the messages of ``rpcapi.AGENT_MESSAGES``
+reach it (its other public methods are not bus operations). It writes only the compute tables
+(its servers' states, faults, action events) and reaches other services through the conductor
+(``instance_build_failed``, ``terminate_finished``).
 
 Operations on one server run one at a time (a per-server lock), so a delete that arrives
 during a spawn waits for it and then destroys the guest.
@@ -39,9 +40,10 @@ from pocketstack.compute import actions, states
 from pocketstack.compute.drivers.base import ComputeDriver, DriverError, PowerState
 from pocketstack.compute.exceptions import ConsoleNotAvailable
 from pocketstack.compute.image_cache import ensure_image
+from pocketstack.compute.liveness import report_service
 from pocketstack.compute.models import Instance
-from pocketstack.compute.rpcapi import ConductorClient
-from pocketstack.compute.scheduler.host_manager import report_compute_node, report_service
+from pocketstack.compute.rpcapi import AGENT_MESSAGES, ConductorClient
+from pocketstack.compute.scheduler.host_manager import report_compute_node
 
 LOG = logging.getLogger(__name__)
 
@@ -49,8 +51,18 @@ COMPUTE_INTERRUPTED = "Build interrupted by a compute restart"
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING, states.REBOOTING_HARD)
 
 
-def _message(exc: BaseException) -> str:
-    return exc.message if isinstance(exc, errors.PocketError) else f"{type(exc).__name__}: {exc}"
+def _fault_message(exc: BaseException, what: str, uuid: str) -> str:
+    """The fault a failed guest operation leaves on its server.
+
+    A guest operation catches every exception so that its server never stays stuck in a task
+    (it goes ERROR, or back to its state, with a fault). A ``PocketError`` (``DriverError``...)
+    is an expected failure: its message is the fault. Anything else is a bug: logged here with
+    its traceback, and the fault names its class.
+    """
+    if isinstance(exc, errors.PocketError):
+        return exc.message
+    LOG.error("%s of %s failed unexpectedly", what, uuid, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class ComputeAgent:
@@ -85,15 +97,13 @@ class ComputeAgent:
         self.driver.init_host(self.host)
         self.reconcile()
         self.report()
-        self.bus.serve(self.target, self)
+        self.bus.serve(self.target, self, AGENT_MESSAGES)
         self._periodic.start()
 
     def stop(self) -> None:
         """Stop periodics and serving; power guests off only if ``conf.shutdown_instances``."""
         self._periodic.stop()
-        unserve = getattr(self.bus, "unserve", None)
-        if unserve is not None:
-            unserve(self.target)
+        self.bus.unserve(self.target)
         if not getattr(self.conf, "shutdown_instances", False):
             return
         for uuid in self.driver.list_instances():
@@ -107,7 +117,7 @@ class ComputeAgent:
                         vm_state=states.STOPPED,
                         power_state=int(PowerState.SHUTDOWN),
                     )
-                except Exception:
+                except Exception:  # shutting down: power off the others all the same; logged
                     LOG.exception("powering off %s failed", uuid)
 
     @contextlib.contextmanager
@@ -142,7 +152,7 @@ class ComputeAgent:
                     spec["image"]["path"] = ensure_image(self.conf, spec["image"], token)
                     self.driver.spawn(spec)
             except Exception as exc:
-                self._spawn_failed(ctx, uuid, _message(exc))
+                self._spawn_failed(ctx, uuid, _fault_message(exc, "spawn", uuid))
                 return
             power = self.driver.get_power_state(uuid)
             with self.db.transaction() as s:  # ACTIVE and the finished action together
@@ -193,7 +203,8 @@ class ComputeAgent:
                     actions.update_instance(
                         s, instance_uuid, None, vm_state=states.ERROR, task_state=None
                     )
-                    actions.add_fault(s, instance_uuid, _message(exc), 500)
+                    message = _fault_message(exc, "destroy", instance_uuid)
+                    actions.add_fault(s, instance_uuid, message, 500)
                     actions.finish_action(s, ctx, instance_uuid, error=True)
                 return
         with self._locks_guard:
@@ -257,7 +268,8 @@ class ComputeAgent:
                     actions.update_instance(
                         s, uuid, {"task_state": task}, task_state=None, power_state=int(power)
                     )
-                    actions.add_fault(s, uuid, _message(exc), getattr(exc, "status", 500))
+                    message = _fault_message(exc, event, uuid)
+                    actions.add_fault(s, uuid, message, getattr(exc, "status", 500))
                     actions.finish_action(s, ctx, uuid, error=True)
                 return
             power = self.driver.get_power_state(uuid)
@@ -321,7 +333,7 @@ class ComputeAgent:
                 continue
             try:
                 self._sync_one(inst)
-            except Exception:
+            except Exception:  # a periodic task: the other servers still sync; logged
                 LOG.exception("power-state sync of %s failed", inst.uuid)
 
     def _sync_one(self, inst: Instance) -> None:
@@ -350,7 +362,7 @@ class ComputeAgent:
         for inst in self._my_instances():
             try:
                 self._settle(ctx, inst)
-            except Exception:
+            except Exception:  # start-up: one server must not keep the host down; logged
                 LOG.exception("settling %s failed", inst.uuid)
         self.sync_power_states()
 
@@ -370,7 +382,7 @@ class ComputeAgent:
                 self.driver.spawn(dict(inst.spec))
                 if inst.vm_state == states.STOPPED:
                     self.driver.power_off(inst.uuid)
-            except Exception:
+            except Exception:  # start-up: the other guests are re-created; logged
                 LOG.exception("re-creating the guest of %s failed", inst.uuid)
 
     def _settle(self, ctx: RequestContext, inst: Instance) -> None:

@@ -15,12 +15,16 @@ notices, undoes its own steps and stops.
 The agent reaches other services only through the conductor: ``instance_build_failed`` and
 ``terminate_finished`` release claims and ports here.
 
-Recovery on ``start()``: servers left building in a controller step (the process died
-mid-way) go to ERROR with a fault and their claims/ports are released; servers left deleting
-without a host are finished; servers handed to an agent (``spawning``) whose spawn has not
-begun get their ``build_and_run_instance`` cast again (the process may have died between
-recording the hand-over and sending it). Caveat: with several controllers, a restarting
-controller also fails builds another controller is running at that moment.
+Every build records the controller running it (``Instance.controller_id``, see
+``controllers``) and every controller writes a heartbeat. Recovery on ``start()``: servers
+left building in a controller step by this controller (the process died mid-way), by one
+whose heartbeat is gone or by no recorded one go to ERROR with a fault and their
+claims/ports are released; builds of another live controller are left alone. Servers left
+deleting without a host are finished; servers handed to an agent (``spawning``) whose spawn
+has not begun get their ``build_and_run_instance`` cast again (the process may have died
+between recording the hand-over and sending it). A periodic task does the same for the builds
+of controllers that died meanwhile (``recover_orphaned_builds``), so an orphan never waits
+for some controller to restart.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database, utcnow
 from pocketstack.common.periodic import PeriodicTasks
-from pocketstack.compute import actions, states
+from pocketstack.compute import actions, controllers, states
 from pocketstack.compute.exceptions import FlavorDiskTooSmall
+from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
-from pocketstack.compute.rpcapi import ComputeAgentClient
+from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES, ComputeAgentClient
 
 LOG = logging.getLogger(__name__)
 
@@ -85,6 +90,8 @@ def release_resources(cloud: Any, ctx: RequestContext, instance_uuid: str) -> No
     """Give back the server's claim and ports (idempotent; failures are logged)."""
     from pocketstack.compute.scheduler.manager import SchedulerManager
 
+    # Cleanup after a failure or a delete: a claim that could not be released must not keep
+    # the ports; each failure is logged with its traceback (kept broad on purpose).
     try:
         SchedulerManager(cloud.conf, cloud.db).release(instance_uuid)
     except Exception:
@@ -114,20 +121,32 @@ def finish_delete(cloud: Any, ctx: RequestContext, instance_uuid: str) -> None:
 
 
 def fail_build(
-    cloud: Any, ctx: RequestContext, instance_uuid: str, message: str, details: str | None = None
+    cloud: Any,
+    ctx: RequestContext,
+    instance_uuid: str,
+    message: str,
+    details: str | None = None,
+    expected: dict[str, Any] | None = None,
 ) -> None:
     """Put a server that was building into ERROR with a fault and release its resources.
 
     The state, the fault and the action's result commit together: a client that sees ERROR
-    also sees the fault.
+    also sees the fault. ``expected``: more columns the server must still hold (as
+    ``actions.update_instance``), else nothing is done.
     """
     with cloud.db.transaction() as s:
-        if actions.update_instance(
-            s, instance_uuid, {"vm_state": states.BUILDING}, vm_state=states.ERROR, task_state=None
-        ):
+        failed = actions.update_instance(
+            s,
+            instance_uuid,
+            {"vm_state": states.BUILDING, **(expected or {})},
+            vm_state=states.ERROR,
+            task_state=None,
+        )
+        if failed:
             actions.add_fault(s, instance_uuid, message, 500, details)
             actions.finish_action(s, ctx, instance_uuid, error=True)
-    release_resources(cloud, ctx, instance_uuid)
+    if failed or not expected:
+        release_resources(cloud, ctx, instance_uuid)
 
 
 class Conductor:
@@ -145,33 +164,53 @@ class Conductor:
         self.db: Database = cloud.db
         self.scheduler = SchedulerManager(cloud.conf, cloud.db)
         self.agents = ComputeAgentClient(cloud.bus)
+        #: this controller's id, recorded on the builds it runs (``controllers``)
+        self.controller_id = controllers.controller_id(cloud.conf)
+        # the heartbeat has a thread of its own: a long recovery round never makes this
+        # controller look dead to the others
+        self._heartbeat = PeriodicTasks(
+            "conductor-heartbeat", cloud.conf.periodic_interval, [self.report_controller]
+        )
         self._periodic = PeriodicTasks(
-            "conductor-periodic", cloud.conf.periodic_interval, [self.finish_deletes_on_down_hosts]
+            "conductor-periodic",
+            cloud.conf.periodic_interval,
+            [self.finish_deletes_on_down_hosts, self.recover_orphaned_builds],
         )
 
     def start(self) -> None:
-        """Recover interrupted work, serve on the bus, start the periodic tasks."""
+        """Report alive, recover interrupted work, serve on the bus, start the periodic
+        tasks."""
+        self.report_controller()
+        self._heartbeat.start()
         self.recover()
-        self.cloud.bus.serve("conductor", self)
+        self.cloud.bus.serve("conductor", self, CONDUCTOR_MESSAGES)
         self._periodic.start()
 
     def stop(self) -> None:
-        """Stop the periodic tasks (the bus is stopped by its owner)."""
+        """Stop the periodic tasks and remove the heartbeat, so that the other controllers
+        settle this one's unfinished builds at once (the bus is stopped by its owner)."""
         self._periodic.stop()
-        unserve = getattr(self.cloud.bus, "unserve", None)
-        if unserve is not None:
-            unserve("conductor")
+        self._heartbeat.stop()
+        controllers.forget_controller(self.db, self.controller_id)
+        self.cloud.bus.unserve("conductor")
 
     # ------------------------------------------------------------------ bus methods
+    # (the only ones the bus reaches: ``rpcapi.CONDUCTOR_MESSAGES``)
 
     def build_instances(
         self, ctx: RequestContext, instance_uuids: list[str], auth_token: str | None = None
     ) -> None:
-        """Build each server: schedule, network, block device, then cast to its agent."""
+        """Build each server: schedule, network, block device, then cast to its agent.
+
+        Every server of the request is taken first (``_take``): should this controller die
+        while building one, the others are recovered as its own too.
+        """
+        for uuid in instance_uuids:
+            self._take(uuid)
         for uuid in instance_uuids:
             try:
                 self._build_one(ctx, uuid, auth_token)
-            except Exception:  # never leave the others unbuilt because of one
+            except Exception:  # never leave the others unbuilt because of one; logged
                 LOG.exception("build of %s failed unexpectedly", uuid)
                 fail_build(self.cloud, ctx, uuid, "Unexpected error while building.")
 
@@ -186,9 +225,21 @@ class Conductor:
 
     # ------------------------------------------------------------------ the build
 
+    def _take(self, uuid: str) -> bool:
+        """Record this controller as running the build of ``uuid`` (not begun yet): from
+        then on it is this controller's to finish, or to recover if it dies."""
+        return actions.update_instance(
+            self.db,
+            uuid,
+            {"vm_state": states.BUILDING, "task_state": states.SCHEDULING},
+            controller_id=self.controller_id,
+        )
+
     def _build_one(self, ctx: RequestContext, uuid: str, auth_token: str | None) -> None:
         inst = actions.load_instance(self.db, uuid)
         if inst is None or inst.deleted or inst.task_state != states.SCHEDULING:
+            return
+        if inst.controller_id != self.controller_id:  # another controller took it
             return
         try:
             spec = self._prepare(ctx, inst)
@@ -199,7 +250,7 @@ class Conductor:
         except errors.PocketError as exc:
             fail_build(self.cloud, ctx, uuid, exc.message, type(exc).__name__)
             return
-        except Exception as exc:
+        except Exception as exc:  # a bug: logged with its traceback, the server goes ERROR
             LOG.exception("build of %s failed", uuid)
             fail_build(self.cloud, ctx, uuid, f"Build failed: {exc}", type(exc).__name__)
             return
@@ -269,50 +320,91 @@ class Conductor:
 
     # ------------------------------------------------------------------ recovery
 
+    def report_controller(self) -> None:
+        """Write this controller's heartbeat (periodic task)."""
+        controllers.report_controller(self.db, self.controller_id)
+
     def recover(self) -> None:
-        """Settle work a dead controller left: builds in controller steps, host-less deletes."""
+        """Settle work a dead controller left: builds in controller steps that were this
+        controller's (before it restarted), a dead controller's or nobody's; host-less
+        deletes."""
         ctx = RequestContext.system()
         with self.db.reader() as s:
-            stuck = list(
+            deletes = list(
                 s.scalars(
-                    sa.select(Instance).where(
+                    sa.select(Instance.uuid).where(
                         Instance.deleted.is_(False),
-                        sa.or_(
-                            sa.and_(
-                                Instance.vm_state == states.BUILDING,
-                                Instance.task_state.in_(states.BUILD_TASKS),
-                            ),
-                            sa.and_(
-                                Instance.task_state == states.DELETING, Instance.host.is_(None)
-                            ),
-                        ),
+                        Instance.task_state == states.DELETING,
+                        Instance.host.is_(None),
                     )
                 )
             )
-        for inst in stuck:
-            if inst.task_state == states.DELETING:
-                LOG.info("finishing the delete of %s", inst.uuid)
-                finish_delete(self.cloud, ctx, inst.uuid)
-            else:
-                LOG.warning("build of %s was interrupted; setting ERROR", inst.uuid)
-                fail_build(self.cloud, ctx, inst.uuid, CONTROLLER_INTERRUPTED)
+        for uuid in deletes:
+            LOG.info("finishing the delete of %s", uuid)
+            finish_delete(self.cloud, ctx, uuid)
+        self._fail_orphans(include_mine=True)
         self._resend_spawns()
 
-    def _resend_spawns(self) -> None:
-        """Cast again the spawns a dead controller may have recorded but not sent: servers
-        ``spawning`` whose agent has not begun (no spawn step yet). The agent ignores the
-        duplicate of a message it also receives (it spawns only while ``spawning``)."""
+    def recover_orphaned_builds(self) -> None:
+        """Settle the builds of controllers whose heartbeat is gone (periodic task): those in
+        a controller step go to ERROR (claims and ports released); those handed to an agent
+        whose spawn has not begun are adopted and their spawn cast again."""
+        self._fail_orphans(include_mine=False)
+        live = controllers.live_controllers(self.db, self.conf) | {self.controller_id}
         with self.db.reader() as s:
             waiting = list(
-                s.scalars(
-                    sa.select(Instance).where(
+                s.execute(
+                    sa.select(Instance.uuid, Instance.controller_id).where(
                         Instance.deleted.is_(False),
                         Instance.vm_state == states.BUILDING,
                         Instance.task_state == states.SPAWNING,
-                        Instance.host.is_not(None),
+                        Instance.controller_id.is_not(None),
+                        Instance.controller_id.not_in(live),
                     )
                 )
             )
+        adopted = [
+            uuid
+            for uuid, owner in waiting
+            if actions.update_instance(
+                self.db,
+                uuid,
+                {"task_state": states.SPAWNING, "controller_id": owner},
+                controller_id=self.controller_id,
+            )
+        ]
+        if adopted:
+            self._resend_spawns(adopted)
+
+    def _fail_orphans(self, include_mine: bool) -> None:
+        orphans = controllers.orphaned_builds(
+            self.db, self.conf, self.controller_id, include_mine=include_mine
+        )
+        for uuid, owner in orphans:
+            LOG.warning("build of %s (controller %s) was interrupted; setting ERROR", uuid, owner)
+            fail_build(
+                self.cloud,
+                RequestContext.system(),
+                uuid,
+                CONTROLLER_INTERRUPTED,
+                expected={"controller_id": owner, "task_state": states.BUILD_TASKS},
+            )
+
+    def _resend_spawns(self, uuids: list[str] | None = None) -> None:
+        """Cast again the spawns a dead controller may have recorded but not sent: servers
+        ``spawning`` (of ``uuids``, default all) whose agent has not begun (no spawn step
+        yet). The agent ignores the duplicate of a message it also receives (it spawns only
+        while ``spawning``)."""
+        query = sa.select(Instance).where(
+            Instance.deleted.is_(False),
+            Instance.vm_state == states.BUILDING,
+            Instance.task_state == states.SPAWNING,
+            Instance.host.is_not(None),
+        )
+        if uuids is not None:
+            query = query.where(Instance.uuid.in_(uuids))
+        with self.db.reader() as s:
+            waiting = list(s.scalars(query))
         for inst in waiting:
             if not inst.spec or actions.has_event(self.db, inst.uuid, actions.EV_SPAWN):
                 continue
@@ -324,8 +416,6 @@ class Conductor:
     def finish_deletes_on_down_hosts(self) -> None:
         """Finish deletes whose host's compute service is down (its agent will remove the
         guest as an orphan when it comes back)."""
-        from pocketstack.compute.scheduler.host_manager import COMPUTE_BINARY, service_is_up
-
         with self.db.reader() as s:
             rows = list(
                 s.execute(
@@ -370,10 +460,9 @@ def build_spec(
     host: str,
 ) -> dict[str, Any]:
     """The ``InstanceSpec`` (``drivers.base``) of a server, without the user's token."""
-    try:
-        path = str(cloud.image.image_path(image["id"]))
-    except Exception:  # a remote image store: the agent downloads from the URL
-        path = ""
+    # The image's file in the controller's store; an agent on a host where that file is not
+    # (another machine) downloads it from the URL instead (``image_cache.ensure_image``).
+    path = str(cloud.image.image_path(image["id"]))
     public_keys = {inst.key_name: inst.key_data} if inst.key_name and inst.key_data else {}
     return {
         "uuid": inst.uuid,

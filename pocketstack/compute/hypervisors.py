@@ -1,10 +1,11 @@
 """Compute services, hypervisors and availability zones (Nova ``os-services``,
 ``os-hypervisors``, ``os-availability-zone``; API reference sections of the same names).
 
-The rows come from the scheduler's tables (``services`` heartbeats and ``compute_nodes``
-resources, written by ``compute.scheduler.host_manager``); this module only reads them and
-lets an admin enable, disable, force down or delete a service. An availability zone exists
-while an enabled service is in it; ``conf.availability_zone`` (the default zone) always does.
+The rows come from the agents' heartbeats (``services``, written by ``compute.liveness``)
+and resources (``compute_nodes``, by ``compute.scheduler.host_manager``); this module only
+reads them and lets an admin enable, disable, force down or delete a service. An availability
+zone exists while an enabled service is in it; ``conf.availability_zone`` (the default zone)
+always does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database
+from pocketstack.compute.liveness import service_is_up
 from pocketstack.compute.models import ComputeNode, Service
 
 
@@ -40,8 +42,6 @@ class UptimeNotSupported(errors.PocketError):
 
 
 def _is_up(service: Service | None, conf: Any) -> bool:
-    from pocketstack.compute.scheduler.host_manager import service_is_up
-
     return service is not None and service_is_up(service, conf)
 
 

@@ -1,9 +1,13 @@
 """Compute's bus messages: one table per server kind, and typed clients on top.
 
 Targets: the conductor serves ``conductor``; the agent of host ``h`` serves ``compute.h``.
-Every message is JSON (the bus adds the version field and the caller's context without its
-token). ``cast`` fires and forgets; ``call`` waits up to the timeout (seconds) and raises
-``MessagingTimeout`` (503) when the peer does not answer.
+Each table (``AGENT_MESSAGES``, ``CONDUCTOR_MESSAGES``) is the whole bus API of its server:
+the typed client below sends only its messages and the server's ``bus.serve`` dispatches only
+them, to the endpoint method of the same name (``ComputeAgent``, ``Conductor``); any other
+name is refused. ``cast`` fires and forgets; ``call`` waits up to the message's timeout
+(seconds) and raises ``MessagingTimeout`` (503) when the peer does not answer. Every payload
+is JSON with a version field (the bus adds it and the caller's context without its token);
+change a message's arguments incompatibly and you bump its ``version``.
 """
 
 from __future__ import annotations
@@ -11,42 +15,33 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.bus import Bus
+from pocketstack.common.bus import CALL, CAST, Bus, Message, MessageTable
 
-#: compute agent messages: name -> (verb, timeout seconds or None for casts)
-AGENT_MESSAGES: dict[str, tuple[str, float | None]] = {
-    "build_and_run_instance": ("cast", None),
-    "terminate_instance": ("cast", None),
-    "stop_instance": ("cast", None),
-    "start_instance": ("cast", None),
-    "reboot_instance": ("cast", None),
-    "get_console_output": ("call", 30.0),
-}
+#: the compute agent's messages (target ``compute.<host>``), handled by ``ComputeAgent``
+AGENT_MESSAGES = MessageTable(
+    "compute",
+    [
+        Message("build_and_run_instance", CAST),
+        Message("terminate_instance", CAST),
+        Message("stop_instance", CAST),
+        Message("start_instance", CAST),
+        Message("reboot_instance", CAST),
+        Message("get_console_output", CALL, timeout=30.0),
+    ],
+)
 
-#: conductor messages
-CONDUCTOR_MESSAGES: dict[str, tuple[str, float | None]] = {
-    "build_instances": ("cast", None),
-    "instance_build_failed": ("cast", None),
-    "terminate_finished": ("cast", None),
-}
+#: the conductor's messages (target ``conductor``), handled by ``Conductor``
+CONDUCTOR_MESSAGES = MessageTable(
+    "conductor",
+    [
+        Message("build_instances", CAST),
+        Message("instance_build_failed", CAST),
+        Message("terminate_finished", CAST),
+    ],
+)
 
-#: every compute message by topic
+#: every compute message table by topic
 MESSAGES = {"compute": AGENT_MESSAGES, "conductor": CONDUCTOR_MESSAGES}
-
-
-def _send(
-    bus: Bus,
-    table: dict[str, tuple[str, float | None]],
-    ctx: RequestContext,
-    target: str,
-    method: str,
-    **args: Any,
-) -> Any:
-    verb, timeout = table[method]
-    if verb == "call":
-        return bus.call(ctx, target, method, timeout=timeout or 60.0, **args)
-    bus.cast(ctx, target, method, **args)
-    return None
 
 
 class ComputeAgentClient:
@@ -56,7 +51,7 @@ class ComputeAgentClient:
         self.bus = bus
 
     def _send(self, ctx: RequestContext, host: str, method: str, **args: Any) -> Any:
-        return _send(self.bus, AGENT_MESSAGES, ctx, f"compute.{host}", method, **args)
+        return self.bus.send(ctx, f"compute.{host}", AGENT_MESSAGES[method], **args)
 
     def build_and_run_instance(self, ctx: RequestContext, host: str, spec: dict[str, Any]) -> None:
         """Spawn the guest of ``spec`` (an InstanceSpec plus ``auth_token``)."""
@@ -96,7 +91,7 @@ class ConductorClient:
         self.bus = bus
 
     def _send(self, ctx: RequestContext, method: str, **args: Any) -> Any:
-        return _send(self.bus, CONDUCTOR_MESSAGES, ctx, "conductor", method, **args)
+        return self.bus.send(ctx, "conductor", CONDUCTOR_MESSAGES[method], **args)
 
     def build_instances(
         self, ctx: RequestContext, instance_uuids: list[str], auth_token: str | None = None

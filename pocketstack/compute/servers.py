@@ -39,6 +39,7 @@ from pocketstack.compute.exceptions import (
     MetadataItemNotFound,
     ServerNotFound,
 )
+from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Flavor, Instance, InstanceAction, InstanceFault, Service
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 
@@ -528,8 +529,6 @@ class ServerManager:
         finish_delete(self.cloud, ctx, server_id)
 
     def _host_is_up(self, host: str) -> bool:
-        from pocketstack.compute.scheduler.host_manager import COMPUTE_BINARY, service_is_up
-
         with self.db.reader() as s:
             svc = s.scalars(
                 sa.select(Service).where(Service.host == host, Service.binary == COMPUTE_BINARY)

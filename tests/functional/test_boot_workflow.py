@@ -4,7 +4,6 @@ deletes, failures and restarts."""
 
 from __future__ import annotations
 
-import time
 import types
 
 import pytest
@@ -19,7 +18,9 @@ from pocketstack.compute.drivers.base import PowerState
 from pocketstack.compute.drivers.fake import FakeDriver
 from pocketstack.compute.exceptions import ServerNotFound
 from pocketstack.compute.models import Allocation, ComputeNode
+from pocketstack.compute.rpcapi import AGENT_MESSAGES
 from pocketstack.service import Cloud
+from tests.helpers import wait_until
 
 DEMO = RequestContext(
     user_id="demo-user", project_id="demo-project", roles=("member",), auth_token="token"
@@ -32,17 +33,6 @@ BOOT_EVENTS = [
     actions.EV_BLOCK_DEVICE,
     actions.EV_SPAWN,
 ]
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -101,7 +91,7 @@ def wait_status(env, uuid, status, timeout=10.0):
         row = env.cloud.compute.servers.get(DEMO, uuid)
         return row if states.status_of(row.vm_state, row.task_state) == status else None
 
-    return wait_for(check, timeout, f"{uuid} to be {status}")
+    return wait_until(check, timeout, f"{uuid} to be {status}", interval=0.02)
 
 
 def node_usage(env):
@@ -127,12 +117,14 @@ def test_boot_reaches_active_with_host_network_and_recorded_steps(env):
     assert [e.event for e in events] == BOOT_EVENTS
     for e in events:
         assert e.result == "Success" and e.start_time <= e.finish_time
-    assert wait_for(
+    assert wait_until(
         lambda: (
             actions.load_instance(env.db, vm.uuid)
             and env.cloud.compute.actions.get(DEMO, vm.uuid, DEMO.request_id)[0].finish_time
         ),
-        what="action finished",
+        10,
+        "action finished",
+        interval=0.02,
     )
     console = env.cloud.compute.servers.console_output(DEMO, vm.uuid, None)
     assert "pocketstack guest my-vm-1 ready" in console
@@ -197,7 +189,7 @@ def test_delete_releases_claim_ports_and_guest(env):
     wait_status(env, vm.uuid, "ACTIVE")
     assert env.cloud.network.get_instance_network_info(DEMO, vm.uuid)
     env.cloud.compute.servers.delete(DEMO, vm.uuid)
-    wait_for(lambda: actions.load_instance(env.db, vm.uuid).deleted, what="deleted")
+    wait_until(lambda: actions.load_instance(env.db, vm.uuid).deleted, 10, "deleted", interval=0.02)
     with pytest.raises(ServerNotFound):
         server(env, vm.uuid)
     assert env.cloud.compute.servers.list(DEMO, filters={}) == []
@@ -232,10 +224,12 @@ def test_spawn_failure_sets_error_and_releases_claim_and_ports(env):
     (vm,) = boot(env, image=env.broken_image)
     wait_status(env, vm.uuid, "ERROR")
     assert env.cloud.compute.servers.faults([vm.uuid])[vm.uuid].message == "disk boom"
-    wait_for(lambda: node_usage(env) == (0, 0, 0), what="claim released")
-    wait_for(
+    wait_until(lambda: node_usage(env) == (0, 0, 0), 10, "claim released", interval=0.02)
+    wait_until(
         lambda: env.cloud.network.get_instance_network_info(DEMO, vm.uuid) == [],
-        what="ports deleted",
+        10,
+        "ports deleted",
+        interval=0.02,
     )
     _, events = env.cloud.compute.actions.get(DEMO, vm.uuid, DEMO.request_id)
     assert events[-1].event == actions.EV_SPAWN and events[-1].result == "Error"
@@ -267,7 +261,7 @@ def test_agent_restart_destroys_orphans_and_fails_interrupted_spawns(env):
     assert kept.uuid in env.driver.list_instances()
     wait_status(env, vm.uuid, "ERROR")
     assert env.cloud.compute.servers.faults([vm.uuid])[vm.uuid].message == COMPUTE_INTERRUPTED
-    wait_for(lambda: node_usage(env)[2] == 1, what="the interrupted claim released")
+    wait_until(lambda: node_usage(env)[2] == 1, 10, "the interrupted claim released", interval=0.02)
     assert server(env, kept.uuid).vm_state == states.ACTIVE
 
 
@@ -305,12 +299,13 @@ def test_fake_guests_are_recreated_after_a_process_restart(env):
 
 
 def test_conductor_restart_resends_a_spawn_it_recorded_but_never_sent(env):
-    env.agent.stop()
-    env.bus._endpoints.pop(env.agent.target, None)  # the in-process bus has no unserve
+    env.agent.stop()  # unserves compute.node1
     (vm,) = boot(env)  # handed to node1 (spawning), but the cast finds no agent: lost
-    wait_for(lambda: server(env, vm.uuid).task_state == states.SPAWNING, what="spawning")
-    env.bus.serve(env.agent.target, env.agent)  # the agent is back, nothing arrives
-    time.sleep(0.3)
+    wait_until(
+        lambda: server(env, vm.uuid).task_state == states.SPAWNING, 10, "spawning", interval=0.02
+    )
+    env.bus.serve(env.agent.target, env.agent, AGENT_MESSAGES)  # back, nothing arrives
+    env.conductor.recover_orphaned_builds()  # not even after a periodic round: its own build
     assert server(env, vm.uuid).task_state == states.SPAWNING
     env.conductor.stop()
     env.conductor = Conductor(env.cloud)
@@ -328,8 +323,7 @@ def test_agent_restart_carries_out_power_actions_cast_while_it_was_away(env):
     wait_status(env, stopped.uuid, "ACTIVE")
     env.cloud.compute.servers.stop(DEMO, stopped.uuid)
     wait_status(env, stopped.uuid, "SHUTOFF")
-    env.agent.stop()
-    env.bus._endpoints.pop(env.agent.target, None)
+    env.agent.stop()  # unserves compute.node1: the casts below find no agent
     env.cloud.compute.servers.stop(DEMO, running.uuid)  # accepted; the agent is away
     env.cloud.compute.servers.start(DEMO, stopped.uuid)
     assert server(env, running.uuid).task_state == states.POWERING_OFF

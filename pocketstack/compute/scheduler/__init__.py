@@ -12,6 +12,6 @@ Then ``claims.claim`` reserves the resources on the best host with one condition
 (atomic on SQLite and PostgreSQL) and falls back to the next host when it loses a race.
 
 - ``manager.SchedulerManager``: ``select_destination``, ``release``, ``claim`` (the conductor).
-- ``host_manager``: ``report_service``, ``report_compute_node`` (the compute agent),
-  ``service_is_up``, ``list_host_states``.
+- ``host_manager``: ``report_compute_node`` (the compute agent), ``list_host_states``;
+  service heartbeats and ``service_is_up`` live in ``pocketstack.compute.liveness``.
 """

@@ -1,59 +1,20 @@
-"""Host bookkeeping: compute service heartbeats, compute node resources, host states.
+"""Host bookkeeping: compute node resources and the host states the scheduler reads.
 
-The compute agent calls ``report_service`` and ``report_compute_node`` from its periodic task
-(and once at start); the scheduler reads ``list_host_states``; the API's services and
-hypervisors views use ``service_is_up``.
+The compute agent calls ``report_compute_node`` from its periodic task (and once at start);
+the scheduler reads ``list_host_states``, each host marked up or down by ``liveness``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 
-from pocketstack.common.db import Database, utcnow
+from pocketstack.common.db import Database
+from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import ComputeNode, Service
 from pocketstack.compute.scheduler.claims import recompute_usage
 from pocketstack.compute.scheduler.host_state import HostState, arch_from_cpu_info
-
-#: The compute agent's service binary. Nova's name, because clients and automation filter
-#: on it (``openstack compute service list --service nova-compute``, Ansible, Terraform).
-COMPUTE_BINARY = "nova-compute"
-
-
-def report_service(
-    db: Database,
-    host: str,
-    binary: str = COMPUTE_BINARY,
-    topic: str = "compute",
-    availability_zone: str = "nova",
-) -> None:
-    """Record a heartbeat of ``binary`` on ``host``: create or update its ``services`` row.
-
-    Sets ``last_seen_up`` to now and adds one to ``report_count``; keeps ``disabled``,
-    ``disabled_reason`` and ``forced_down`` as the admin set them.
-    """
-    with db.transaction() as s:
-        svc = s.execute(
-            sa.select(Service).where(Service.host == host, Service.binary == binary)
-        ).scalar_one_or_none()
-        if svc is None:
-            s.add(
-                Service(
-                    host=host,
-                    binary=binary,
-                    topic=topic,
-                    availability_zone=availability_zone,
-                    last_seen_up=utcnow(),
-                    report_count=1,
-                )
-            )
-            return
-        svc.topic = topic
-        svc.availability_zone = availability_zone
-        svc.last_seen_up = utcnow()
-        svc.report_count = Service.report_count + 1
 
 
 def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str, Any]) -> None:
@@ -90,15 +51,6 @@ def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str,
         node.reserved_host_memory_mb = int(conf.reserved_host_memory_mb)
         s.flush()
         recompute_usage(s, node)
-
-
-def service_is_up(service: Service, conf: Any) -> bool:
-    """True when ``service`` is not forced down and reported within ``conf.service_down_time``
-    seconds."""
-    if service.forced_down or service.last_seen_up is None:
-        return False
-    age = utcnow() - service.last_seen_up
-    return age <= dt.timedelta(seconds=float(conf.service_down_time))
 
 
 def _host_state(node: ComputeNode, svc: Service | None, conf: Any) -> HostState:

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 import uuid
 
 import pytest
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.bus import InProcessBus, MessagingTimeout, RemoteError
-
-AMQP = "amqp://guest:guest@127.0.0.1:5672"
+from pocketstack.common.bus import (
+    CALL,
+    CAST,
+    InProcessBus,
+    Message,
+    MessageRefused,
+    MessageTable,
+    MessagingTimeout,
+    RemoteError,
+)
+from tests.helpers import AMQP_URL, backend_unavailable
 
 
 class Echo:
@@ -22,6 +29,7 @@ class Echo:
     def __init__(self):
         self.casts: list[tuple[str, dict]] = []
         self.event = threading.Event()
+        self.release = threading.Event()
 
     def echo(self, ctx, value):
         return {"value": value, "project_id": ctx.project_id, "request_id": ctx.request_id}
@@ -33,12 +41,32 @@ class Echo:
         raise ValueError("broken")
 
     def slow(self, ctx, seconds):
-        time.sleep(seconds)
+        """Answers only once the test lets it (``release``), or after ``seconds``."""
+        self.release.wait(seconds)
         return "late"
 
     def remember(self, ctx, item):
         self.casts.append((ctx.user_id, item))
         self.event.set()
+
+    def undeclared(self, ctx):
+        """Public, but not in the table: the bus must never run it."""
+        raise AssertionError("an undeclared method ran")
+
+
+TABLE = MessageTable(
+    "compute",
+    [
+        Message("echo", CALL, timeout=10),
+        Message("missing", CALL, timeout=10),
+        Message("boom", CALL, timeout=10),
+        Message("slow", CALL, timeout=0.5),
+        Message("remember", CAST),
+    ],
+)
+ECHO, MISSING, BOOM, SLOW, REMEMBER = (
+    TABLE[n] for n in ("echo", "missing", "boom", "slow", "remember")
+)
 
 
 def _vhost():
@@ -54,7 +82,7 @@ def _vhost():
             timeout=60,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"RabbitMQ not available: {exc}")
+        backend_unavailable("RabbitMQ", exc)
     return name
 
 
@@ -69,7 +97,7 @@ def bus_pair(request):
     from pocketstack.common.bus_kombu import KombuBus
 
     vhost = _vhost()
-    server, client = KombuBus(f"{AMQP}/{vhost}"), KombuBus(f"{AMQP}/{vhost}")
+    server, client = KombuBus(f"{AMQP_URL}/{vhost}"), KombuBus(f"{AMQP_URL}/{vhost}")
     yield server, client
     client.stop()
     server.stop()
@@ -81,14 +109,14 @@ CTX = RequestContext(user_id="u1", project_id="p1", roles=("member",))
 
 def _served(server, target="compute.node1"):
     endpoint = Echo()
-    server.serve(target, endpoint)
+    server.serve(target, endpoint, TABLE)
     return endpoint
 
 
 def test_call_returns_result_and_carries_context(bus_pair):
     server, client = bus_pair
     _served(server)
-    result = client.call(CTX, "compute.node1", "echo", value=[1, "two"])
+    result = client.call(CTX, "compute.node1", ECHO, value=[1, "two"])
     assert result == {"value": [1, "two"], "project_id": "p1", "request_id": CTX.request_id}
 
 
@@ -96,42 +124,84 @@ def test_call_reraises_project_errors_as_their_class(bus_pair):
     server, client = bus_pair
     _served(server)
     with pytest.raises(errors.NotFound, match="vm1 could not be found"):
-        client.call(CTX, "compute.node1", "missing", name="vm1")
+        client.call(CTX, "compute.node1", MISSING, name="vm1")
 
 
 def test_unexpected_errors_become_remote_errors(bus_pair):
     server, client = bus_pair
     _served(server)
     with pytest.raises(RemoteError, match="ValueError: broken"):
-        client.call(CTX, "compute.node1", "boom")
+        client.call(CTX, "compute.node1", BOOM)
 
 
-def test_private_and_unknown_methods_are_refused(bus_pair):
+def test_only_declared_messages_are_dispatched(bus_pair):
+    server, client = bus_pair
+    endpoint = _served(server)
+    for name in ("undeclared", "_served", "nope"):  # public, private, absent
+        with pytest.raises(MessageRefused, match="does not accept"):
+            client.call(CTX, "compute.node1", Message(name, CALL, timeout=10))
+    client.cast(CTX, "compute.node1", Message("undeclared", CAST))  # refused, logged
+    assert client.call(CTX, "compute.node1", ECHO, value=1)["value"] == 1  # declared: runs
+    assert endpoint.casts == []
+
+
+def test_a_message_must_have_its_declared_kind_and_version(bus_pair):
     server, client = bus_pair
     _served(server)
-    with pytest.raises(RemoteError):
-        client.call(CTX, "compute.node1", "_served")
-    with pytest.raises(RemoteError):
-        client.call(CTX, "compute.node1", "nope")
+    with pytest.raises(MessageRefused, match="is a cast, not a call"):
+        client.call(CTX, "compute.node1", Message("remember", CALL, timeout=10), item="x")
+    with pytest.raises(MessageRefused, match="payload version 1, not 2"):
+        client.call(CTX, "compute.node1", Message("echo", CALL, timeout=10, version=2), value=1)
+    with pytest.raises(ValueError):  # the sender checks the kind before sending
+        client.cast(CTX, "compute.node1", ECHO, value=1)
+
+
+def test_serve_refuses_an_endpoint_missing_a_declared_message(bus_pair):
+    server, _client = bus_pair
+    with pytest.raises(TypeError, match="remember"):
+        server.serve("compute.node1", object(), MessageTable("compute", [REMEMBER]))
+
+
+def test_unserve_stops_delivery_and_serve_resumes_it(bus_pair):
+    server, client = bus_pair
+    _served(server)
+    server.unserve("compute.node1")
+    with pytest.raises(MessagingTimeout):
+        client.call(CTX, "compute.node1", Message("echo", CALL, timeout=1), value=1)
+    server.unserve("compute.node1")  # not served: no-op
+    _served(server)
+    assert client.call(CTX, "compute.node1", ECHO, value=2)["value"] == 2
+
+
+def test_payload_arguments_may_have_any_name(bus_pair):
+    server, client = bus_pair
+    _served(server)
+    table = MessageTable("compute", [Message("echo", CALL, timeout=10)])
+    # ``message`` goes to the endpoint (which does not take it), not to the bus verb
+    with pytest.raises(RemoteError, match="unexpected keyword argument 'message'"):
+        client.call(CTX, "compute.node1", table["echo"], value=1, message="m")
 
 
 def test_call_times_out(bus_pair):
     server, client = bus_pair
-    _served(server)
-    with pytest.raises(MessagingTimeout):
-        client.call(CTX, "compute.node1", "slow", timeout=0.5, seconds=2)
+    endpoint = _served(server)
+    try:
+        with pytest.raises(MessagingTimeout):
+            client.call(CTX, "compute.node1", SLOW, seconds=30)
+    finally:
+        endpoint.release.set()  # the answer comes only after the caller gave up
 
 
 def test_call_to_nobody_times_out(bus_pair):
     _server, client = bus_pair
     with pytest.raises(MessagingTimeout):
-        client.call(CTX, "compute.nowhere", "echo", timeout=1, value=1)
+        client.call(CTX, "compute.nowhere", Message("echo", CALL, timeout=1), value=1)
 
 
 def test_cast_is_delivered(bus_pair):
     server, client = bus_pair
     endpoint = _served(server)
-    client.cast(CTX, "compute.node1", "remember", item="x")
+    client.cast(CTX, "compute.node1", REMEMBER, item="x")
     assert endpoint.event.wait(10)
     assert endpoint.casts == [("u1", "x")]
 
@@ -140,7 +210,7 @@ def test_fanout_reaches_every_host_of_a_topic(bus_pair):
     server, client = bus_pair
     one = _served(server, "compute.node1")
     two = _served(server, "compute.node2")
-    client.fanout(CTX, "compute", "remember", item="all")
+    client.fanout(CTX, "compute", REMEMBER, item="all")
     assert one.event.wait(10) and two.event.wait(10)
     assert one.casts == [("u1", "all")] and two.casts == [("u1", "all")]
 
@@ -149,4 +219,4 @@ def test_payload_must_be_json(bus_pair):
     server, client = bus_pair
     _served(server)
     with pytest.raises(TypeError):
-        client.cast(CTX, "compute.node1", "remember", item=object())
+        client.cast(CTX, "compute.node1", REMEMBER, item=object())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pocketstack.common.auth import RequestContext
+from pocketstack.compute import liveness
 from pocketstack.compute.hypervisors import HypervisorNotFound, ServiceNotFound
 from pocketstack.compute.scheduler import host_manager
 
@@ -13,8 +14,8 @@ ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin",)
 
 @pytest.fixture
 def hosts(cloud, db, conf):
-    host_manager.report_service(db, "node1")
-    host_manager.report_service(db, "node2", availability_zone="az2")
+    liveness.report_service(db, "node1")
+    liveness.report_service(db, "node2", availability_zone="az2")
     for host in ("node1", "node2"):
         host_manager.report_compute_node(
             db,

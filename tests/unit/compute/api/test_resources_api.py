@@ -5,6 +5,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from pocketstack.compute import liveness
 from pocketstack.compute.scheduler import host_manager
 from tests.unit.compute.api.conftest import ADMIN, DEMO, READER
 
@@ -119,7 +120,7 @@ def test_limits_and_quota_sets(client):
 
 
 def test_services_hypervisors_zones(client, db, conf):
-    host_manager.report_service(db, "node1")
+    liveness.report_service(db, "node1")
     host_manager.report_compute_node(
         db,
         conf,

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from pocketstack.common.db import Base, Database, import_all_models, normalize_url
+from pocketstack.compute import liveness
 from pocketstack.compute.scheduler import host_manager
 from tests.helpers import PG_ADMIN_URL, backend_unavailable
 
@@ -30,7 +31,7 @@ def _add_host(
 
     ``conf_changes`` (e.g. ``cpu_allocation_ratio=1.0``) set that node's ratios.
     """
-    host_manager.report_service(db, host, availability_zone=az)
+    liveness.report_service(db, host, availability_zone=az)
     node_conf = conf.replace(**conf_changes) if conf_changes else conf
     host_manager.report_compute_node(
         db,

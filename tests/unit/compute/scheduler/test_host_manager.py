@@ -1,11 +1,8 @@
-"""Host bookkeeping: heartbeats, compute node resources, host states."""
-
-import datetime as dt
+"""Host bookkeeping: compute node resources, host states."""
 
 import sqlalchemy as sa
 
-from pocketstack.common.db import utcnow
-from pocketstack.compute.models import Allocation, ComputeNode, Service
+from pocketstack.compute.models import Allocation, ComputeNode
 from pocketstack.compute.scheduler import host_manager
 
 RESOURCES = {
@@ -18,54 +15,10 @@ RESOURCES = {
 }
 
 
-def service(db, host):
-    """The ``services`` row of ``host``, detached with its values loaded."""
-    with db.transaction() as s:
-        return s.execute(sa.select(Service).where(Service.host == host)).scalar_one()
-
-
 def node(db, host):
     """The ``compute_nodes`` row of ``host``, detached with its values loaded."""
     with db.transaction() as s:
         return s.execute(sa.select(ComputeNode).where(ComputeNode.host == host)).scalar_one()
-
-
-def test_report_service_creates_then_counts_heartbeats(db):
-    host_manager.report_service(db, "node1", availability_zone="zone-a")
-    first = service(db, "node1")
-    host_manager.report_service(db, "node1", availability_zone="zone-a")
-    second = service(db, "node1")
-    assert (first.binary, first.topic, first.availability_zone) == (
-        "nova-compute",
-        "compute",
-        "zone-a",
-    )
-    assert (first.report_count, second.report_count) == (1, 2)
-    assert second.last_seen_up >= first.last_seen_up
-    assert second.id == first.id
-
-
-def test_report_service_keeps_admin_disable_and_forced_down(db):
-    host_manager.report_service(db, "node1")
-    with db.transaction() as s:
-        svc = s.execute(sa.select(Service)).scalar_one()
-        svc.disabled, svc.disabled_reason, svc.forced_down = True, "maintenance", True
-    host_manager.report_service(db, "node1")
-    svc = service(db, "node1")
-    assert (svc.disabled, svc.disabled_reason, svc.forced_down) == (True, "maintenance", True)
-
-
-def test_service_is_up(db, conf):
-    host_manager.report_service(db, "node1")
-    svc = service(db, "node1")
-    assert host_manager.service_is_up(svc, conf)
-    svc.last_seen_up = utcnow() - dt.timedelta(seconds=conf.service_down_time + 1)
-    assert not host_manager.service_is_up(svc, conf)
-    svc.last_seen_up = utcnow()
-    svc.forced_down = True
-    assert not host_manager.service_is_up(svc, conf)
-    svc.forced_down, svc.last_seen_up = False, None
-    assert not host_manager.service_is_up(svc, conf)
 
 
 def test_report_compute_node_stores_resources_and_ratios(db, conf):

@@ -1,0 +1,65 @@
+"""Service liveness: heartbeats of the compute services and whether each is up.
+
+Every compute agent records a heartbeat of its service (``report_service``, at start and from
+its periodic task); a service is *up* while its last heartbeat is younger than
+``conf.service_down_time`` seconds and an admin has not forced it down (``service_is_up``).
+The scheduler's ``ComputeFilter``, the conductor (deletes on down hosts) and the API's
+services, hypervisors and host checks read it from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from pocketstack.common.db import Database, utcnow
+from pocketstack.compute.models import Service
+
+#: The compute agent's service binary. Nova's name, because clients and automation filter
+#: on it (``openstack compute service list --service nova-compute``, Ansible, Terraform).
+COMPUTE_BINARY = "nova-compute"
+
+
+def report_service(
+    db: Database,
+    host: str,
+    binary: str = COMPUTE_BINARY,
+    topic: str = "compute",
+    availability_zone: str = "nova",
+) -> None:
+    """Record a heartbeat of ``binary`` on ``host``: create or update its ``services`` row.
+
+    Sets ``last_seen_up`` to now and adds one to ``report_count``; keeps ``disabled``,
+    ``disabled_reason`` and ``forced_down`` as the admin set them.
+    """
+    with db.transaction() as s:
+        svc = s.execute(
+            sa.select(Service).where(Service.host == host, Service.binary == binary)
+        ).scalar_one_or_none()
+        if svc is None:
+            s.add(
+                Service(
+                    host=host,
+                    binary=binary,
+                    topic=topic,
+                    availability_zone=availability_zone,
+                    last_seen_up=utcnow(),
+                    report_count=1,
+                )
+            )
+            return
+        svc.topic = topic
+        svc.availability_zone = availability_zone
+        svc.last_seen_up = utcnow()
+        svc.report_count = Service.report_count + 1
+
+
+def service_is_up(service: Service, conf: Any) -> bool:
+    """True when ``service`` is not forced down and reported within ``conf.service_down_time``
+    seconds."""
+    if service.forced_down or service.last_seen_up is None:
+        return False
+    age = utcnow() - service.last_seen_up
+    return age <= dt.timedelta(seconds=float(conf.service_down_time))
