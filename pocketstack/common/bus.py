@@ -333,6 +333,9 @@ class InProcessBus(Bus):
         except errors.PocketError:
             raise
         except Exception as exc:
+            # A bug in the endpoint: its traceback is logged here, where it happened (the
+            # caller only gets a RemoteError, as it would from another process).
+            LOG.error("%s on %s failed", message.name, target, exc_info=exc)
             raise error_from_wire(error_to_wire(exc)) from exc
 
     def cast(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> None:

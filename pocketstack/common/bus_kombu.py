@@ -223,9 +223,11 @@ class KombuBus(Bus):
         try:
             result = dispatch(endpoint, table, body, CALL if reply_to else CAST)
             reply: dict[str, Any] = {"result": result}
-        except Exception as exc:
-            if reply_to is None:
-                LOG.exception("cast failed")
+        except Exception as exc:  # the server outlives its endpoint's failures
+            # A cast's failure has nobody to go to, and a bug's traceback does not cross the
+            # wire (the caller gets a RemoteError): both are logged here, where they happened.
+            if reply_to is None or not isinstance(exc, errors.PocketError):
+                LOG.exception("%s failed", "call" if reply_to else "cast")
             reply = {"error": error_to_wire(exc)}
         if reply_to:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 import uuid
@@ -132,6 +133,19 @@ def test_unexpected_errors_become_remote_errors(bus_pair):
     _served(server)
     with pytest.raises(RemoteError, match="ValueError: broken"):
         client.call(CTX, "compute.node1", BOOM)
+
+
+def test_a_bug_behind_a_call_is_logged_once_with_its_traceback_where_it_happened(bus_pair, caplog):
+    server, client = bus_pair
+    _served(server)
+    with caplog.at_level(logging.INFO, logger="pocketstack.common"):
+        with pytest.raises(RemoteError):
+            client.call(CTX, "compute.node1", BOOM)
+        with pytest.raises(errors.NotFound):  # an expected error: the caller's to report
+            client.call(CTX, "compute.node1", MISSING, name="vm1")
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1
+    assert "ValueError: broken" in caplog.text
 
 
 def test_only_declared_messages_are_dispatched(bus_pair):
