@@ -379,7 +379,7 @@ class ImageDataManager:
                 if self.leases.release(s, lease, Image.status == status, status=back):
                     if data.committed:
                         data.target.unlink(missing_ok=True)
-        except Exception:
+        except Exception:  # already failing: must not hide the first error; logged
             LOG.exception(
                 "could not put image %s back to %s; a reaper will once its lease lapses",
                 lease.image_id,
