@@ -12,11 +12,12 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
+from tests.helpers import wait_until
 
 ADMIN = "pocketstack-admin"
 #: a compute service is down 6 s after its last heartbeat; heartbeats every 2 s
@@ -26,28 +27,8 @@ FAST = ["--service-down-time", "6", "--periodic-interval", "2"]
 # ---------------------------------------------------------------------- helpers
 
 
-def _create(cloud, name: str, wait: bool = False) -> dict[str, Any]:
-    args = ["server", "create", "--flavor", "m1.tiny", "--image", "cirros"]
-    args += ["--network", "private", name]
-    return cloud.openstack(*args, *(["--wait"] if wait else []))
-
-
 def _show(cloud, name_or_id: str) -> dict[str, Any]:
     return cloud.openstack("server", "show", name_or_id)
-
-
-def _wait(cloud, name_or_id: str, statuses: set[str], timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    server: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        server = _show(cloud, name_or_id)
-        if server["status"] in statuses:
-            return server
-        time.sleep(0.5)
-    raise AssertionError(
-        f"{name_or_id} stuck in {server.get('status')}/{server.get('OS-EXT-STS:task_state')}"
-        f"\n{cloud.log()}"
-    )
 
 
 def _servers(cloud) -> list[dict[str, Any]]:
@@ -56,30 +37,67 @@ def _servers(cloud) -> list[dict[str, Any]]:
 
 def _wait_settled(cloud, timeout: float = 60.0) -> list[dict[str, Any]]:
     """Every server ACTIVE or ERROR (none BUILD or with a task); returns them."""
-    deadline = time.monotonic() + timeout
     servers: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+
+    def settled() -> list[dict[str, Any]] | None:
+        nonlocal servers
         servers = _servers(cloud)
-        if all(s["Status"] in ("ACTIVE", "ERROR") and not s["Task State"] for s in servers):
-            return servers
-        time.sleep(1)
-    stuck = [(s["Name"], s["Status"], s["Task State"]) for s in servers]
-    raise AssertionError(f"servers not settled: {stuck}\n{cloud.log()}")
+        done = all(s["Status"] in ("ACTIVE", "ERROR") and not s["Task State"] for s in servers)
+        return servers if done else None
+
+    return wait_until(
+        settled,
+        timeout,
+        "every server ACTIVE or ERROR without a task",
+        interval=1,
+        detail=lambda: (
+            f"{[(s['Name'], s['Status'], s['Task State']) for s in servers]}\n" + cloud.log()
+        ),
+    )
+
+
+def _compute_service(cloud, host: str | None = "compute1") -> dict[str, Any]:
+    """The compute service row of ``host`` (``None``: the only one) in the admin's list."""
+    services = cloud.openstack("compute", "service", "list", cloud=ADMIN)
+    return next(
+        s for s in services if "compute" in s["Binary"] and (host is None or s["Host"] == host)
+    )
 
 
 def _service_state(cloud, host: str = "compute1") -> str:
-    services = cloud.openstack("compute", "service", "list", cloud=ADMIN)
-    return next(s["State"] for s in services if s["Host"] == host and "compute" in s["Binary"])
+    return _compute_service(cloud, host)["State"]
 
 
-def _wait_service(cloud, state: str, timeout: float) -> float:
-    """Seconds until compute1's service shows ``state``."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if _service_state(cloud) == state:
-            return time.monotonic() - started
-        time.sleep(0.5)
-    raise AssertionError(f"compute1 not {state} after {timeout}s\n{cloud.log()}")
+def _wait_service(cloud, state: str, timeout: float) -> None:
+    """Until compute1's service shows ``state`` (``timeout``: the bound the test promises)."""
+    wait_until(
+        lambda: _service_state(cloud) == state,
+        timeout,
+        f"compute1 to be reported {state}",
+        interval=0.5,
+        detail=cloud.log,
+    )
+
+
+def _wait_periodic_rounds(cloud, rounds: int = 2, host: str | None = "compute1") -> None:
+    """Until the compute agent has run ``rounds`` whole rounds of its periodic tasks
+    (heartbeat, power-state sync, orphan sweep) from now: its heartbeat seen changing
+    ``rounds + 1`` times. What "a little later" means, without a clock in the test."""
+    seen = [_compute_service(cloud, host)["Updated At"]]
+
+    def ran() -> bool:
+        beat = _compute_service(cloud, host)["Updated At"]
+        if beat != seen[-1]:
+            seen.append(beat)
+        return len(seen) > rounds + 1
+
+    wait_until(
+        ran,
+        60,
+        f"{rounds} rounds of the compute agent's periodic tasks",
+        interval=0.5,
+        detail=lambda: f"heartbeats seen: {seen}\n{cloud.log()}",
+    )
 
 
 def _vcpus_used(cloud) -> int:
@@ -120,15 +138,15 @@ def _delete_all(cloud) -> None:
 def test_compute_agent_kill9_goes_down_and_comes_back(distributed_cloud):
     dc = distributed_cloud("fake", FAST)
     cloud = dc.start()
-    before = [_create(cloud, f"before{i}", wait=True) for i in range(2)]
+    before = [cloud.create_server(f"before{i}", wait=True) for i in range(2)]
     assert all(s["status"] == "ACTIVE" for s in before)
 
     dc.kill9_compute()
     # sent before the scheduler can know the agent is gone: waits in the agent's queue
-    early = _create(cloud, "early")
-    assert _wait_service(cloud, "down", timeout=15) < 12
+    early = cloud.create_server("early")
+    _wait_service(cloud, "down", timeout=12)  # service-down-time 6 s, heartbeats every 2 s
     # once the service is down, the scheduler has no host: ERROR with No valid host
-    late = _wait(cloud, _create(cloud, "late")["id"], {"ERROR"})
+    late = cloud.wait_for_server(cloud.create_server("late")["id"], {"ERROR"})
     assert "No valid host" in _faults(cloud, late["id"])
 
     dc.start_compute()
@@ -136,12 +154,12 @@ def test_compute_agent_kill9_goes_down_and_comes_back(distributed_cloud):
     # the build that waited in the agent's queue is settled on the agent's start-up, as Nova
     # does with builds a compute restart interrupted: ERROR with a fault, claim and ports
     # released (checked below); never BUILD forever
-    early = _wait(cloud, early["id"], {"ACTIVE", "ERROR"})
+    early = cloud.wait_for_server(early["id"], {"ACTIVE", "ERROR"})
     assert early["status"] == "ERROR"
     assert "compute restart" in _faults(cloud, early["id"])
     for server in before:
         assert _show(cloud, server["id"])["status"] == "ACTIVE"
-    after = _create(cloud, "after", wait=True)
+    after = cloud.create_server("after", wait=True)
     assert after["status"] == "ACTIVE"
     _wait_settled(cloud)
     _check_accounting(cloud)
@@ -151,26 +169,26 @@ def test_compute_agent_kill9_goes_down_and_comes_back(distributed_cloud):
 def test_casts_to_a_down_agent_are_carried_out_when_it_returns(distributed_cloud):
     dc = distributed_cloud("fake", FAST)
     cloud = dc.start()
-    running = _create(cloud, "running", wait=True)
-    stopped = _create(cloud, "stopped", wait=True)
+    running = cloud.create_server("running", wait=True)
+    stopped = cloud.create_server("stopped", wait=True)
     cloud.openstack("server", "stop", stopped["id"], json_output=False)
-    _wait(cloud, stopped["id"], {"SHUTOFF"})
-    rebooted = _create(cloud, "rebooted", wait=True)
+    cloud.wait_for_server(stopped["id"], {"SHUTOFF"})
+    rebooted = cloud.create_server("rebooted", wait=True)
 
     dc.kill9_compute()
     # the API accepts these while the agent is away; the casts wait in its durable queue
     cloud.openstack("server", "stop", running["id"], json_output=False)
     cloud.openstack("server", "start", stopped["id"], json_output=False)
     cloud.openstack("server", "reboot", rebooted["id"], json_output=False)
-    time.sleep(3)
+    _wait_service(cloud, "down", timeout=15)  # long enough for anyone else to have taken them
     assert _show(cloud, running["id"])["OS-EXT-STS:task_state"] == "powering-off"
 
     dc.start_compute()
-    assert _wait(cloud, running["id"], {"SHUTOFF"})["OS-EXT-STS:task_state"] is None
-    assert _wait(cloud, stopped["id"], {"ACTIVE"})["OS-EXT-STS:task_state"] is None
-    assert _wait(cloud, rebooted["id"], {"ACTIVE"})["OS-EXT-STS:task_state"] is None
+    assert cloud.wait_for_server(running["id"], {"SHUTOFF"})["OS-EXT-STS:task_state"] is None
+    assert cloud.wait_for_server(stopped["id"], {"ACTIVE"})["OS-EXT-STS:task_state"] is None
+    assert cloud.wait_for_server(rebooted["id"], {"ACTIVE"})["OS-EXT-STS:task_state"] is None
     # and they stay so: the queued messages did not undo the settled state
-    time.sleep(3)
+    _wait_periodic_rounds(cloud)
     assert _show(cloud, running["id"])["status"] == "SHUTOFF"
     assert _show(cloud, stopped["id"])["status"] == "ACTIVE"
     _delete_all(cloud)
@@ -179,7 +197,7 @@ def test_casts_to_a_down_agent_are_carried_out_when_it_returns(distributed_cloud
 def test_controller_kill9_during_creates_settles_every_server(distributed_cloud):
     dc = distributed_cloud("fake", FAST)
     cloud = dc.start()
-    kept = _create(cloud, "kept", wait=True)
+    kept = cloud.create_server("kept", wait=True)
     cloud.openstack(
         "quota",
         *("set", "--instances", "100", "--cores", "100", "--ram", "1000000", "demo"),
@@ -224,7 +242,7 @@ def test_controller_kill9_during_creates_settles_every_server(distributed_cloud)
     assert _show(cloud, kept["id"])["status"] == "ACTIVE"
     _check_accounting(cloud)
     # the cloud still works
-    assert _create(cloud, "after", wait=True)["status"] == "ACTIVE"
+    assert cloud.create_server("after", wait=True)["status"] == "ACTIVE"
     _delete_all(cloud)
 
 
@@ -239,34 +257,32 @@ def _guest_pid(state_dir, server_id, find_qemu):
     return None
 
 
-def _sigint_and_wait(up, timeout: float = 10.0) -> float:
-    """SIGINT to ``pocketstack up``; the seconds it took to exit (asserts exit status 0)."""
+def _sigint_and_wait(up, timeout: float = 10.0) -> None:
+    """SIGINT to ``pocketstack up``; asserts it exits, with status 0, within ``timeout`` s."""
     assert up.proc is not None
-    started = time.monotonic()
     up.proc.send_signal(signal.SIGINT)
     try:
         code = up.proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise AssertionError(f"up did not exit {timeout}s after SIGINT\n{up.cloud.log()}") from None
     assert code == 0, up.proc.stderr.read() if up.proc.stderr else code
-    return time.monotonic() - started
 
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_guests_running_or_shuts_them_down(up_process, find_qemu):
     up = up_process("qemu")
     cloud = up.start()
-    vm = _create(cloud, "vm1", wait=True)
+    vm = cloud.create_server("vm1", wait=True)
     pid = _guest_pid(up.state_dir, vm["id"], find_qemu)
     assert pid is not None
 
     # default: Ctrl-C leaves the guest running; the next up re-adopts it
-    assert _sigint_and_wait(up) < 10
+    _sigint_and_wait(up, timeout=10)
     assert os.path.exists(f"/proc/{pid}")
     cloud = up.start()
     assert _show(cloud, vm["id"])["status"] == "ACTIVE"
     assert _guest_pid(up.state_dir, vm["id"], find_qemu) == pid
-    time.sleep(5)  # a power-state sync or two later it is still the same guest
+    _wait_periodic_rounds(cloud, host=None)  # a power-state sync or two later: the same guest
     assert _show(cloud, vm["id"])["status"] == "ACTIVE"
     assert _guest_pid(up.state_dir, vm["id"], find_qemu) == pid
 
@@ -274,13 +290,13 @@ def test_ctrl_c_leaves_guests_running_or_shuts_them_down(up_process, find_qemu):
     up.stop()
     up.flags.append("--shutdown-instances")
     cloud = up.start()
-    assert _wait(cloud, vm["id"], {"ACTIVE"})["id"] == vm["id"]
-    assert _sigint_and_wait(up, timeout=45) < 45
+    assert cloud.wait_for_server(vm["id"], {"ACTIVE"})["id"] == vm["id"]
+    _sigint_and_wait(up, timeout=45)
     assert _guest_pid(up.state_dir, vm["id"], find_qemu) is None
     cloud = up.start()
     assert _show(cloud, vm["id"])["status"] == "SHUTOFF"
     cloud.openstack("server", "start", vm["id"], json_output=False)
-    assert _wait(cloud, vm["id"], {"ACTIVE"})["status"] == "ACTIVE"
+    assert cloud.wait_for_server(vm["id"], {"ACTIVE"})["status"] == "ACTIVE"
     assert _guest_pid(up.state_dir, vm["id"], find_qemu) is not None
 
     cloud.openstack("server", "delete", "--wait", vm["id"], json_output=False)
@@ -292,17 +308,17 @@ def test_ctrl_c_leaves_guests_running_or_shuts_them_down(up_process, find_qemu):
 def test_compute_agent_kill9_readopts_its_qemu_guest(distributed_cloud, find_qemu):
     dc = distributed_cloud("qemu", FAST)
     cloud = dc.start()
-    vm = _create(cloud, "vm1", wait=True)
+    vm = cloud.create_server("vm1", wait=True)
     pid = _guest_pid(dc.state_dir, vm["id"], find_qemu)
     assert pid is not None
 
     dc.kill9_compute()
-    assert _wait_service(cloud, "down", timeout=15) < 12
+    _wait_service(cloud, "down", timeout=12)
     assert os.path.exists(f"/proc/{pid}")  # the guest outlives its agent
     dc.start_compute()
     assert _show(cloud, vm["id"])["status"] == "ACTIVE"
     assert _guest_pid(dc.state_dir, vm["id"], find_qemu) == pid
-    time.sleep(5)  # power-state syncs and orphan sweeps leave the re-adopted guest alone
+    _wait_periodic_rounds(cloud)  # power-state syncs and orphan sweeps leave it alone
     assert _show(cloud, vm["id"])["status"] == "ACTIVE"
     assert _guest_pid(dc.state_dir, vm["id"], find_qemu) == pid
 
@@ -310,3 +326,88 @@ def test_compute_agent_kill9_readopts_its_qemu_guest(distributed_cloud, find_qem
     assert find_qemu(dc.state_dir) == []
     assert list((dc.state_dir / "instances").iterdir()) == []
     assert _instance_ports(cloud) == []
+
+
+# ---------------------------------------------------------------------- two controllers
+
+
+def _dsn(dc) -> str:
+    return dc.flags[dc.flags.index("--database") + 1]
+
+
+def _hold_port_writes(conn) -> None:
+    """Hold every write to ``ports`` in a transaction of the test's own (``conn.rollback()``
+    lets go): a build reaching its network step waits there, in a controller step."""
+    with conn.cursor() as cur:
+        cur.execute("LOCK TABLE ports IN EXCLUSIVE MODE")
+
+
+def _build_row(db, server_id: str) -> tuple[str, str | None, str | None]:
+    """``(vm_state, task_state, controller_id)`` of a server, read from the database."""
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT vm_state, task_state, controller_id FROM instances WHERE uuid = %s",
+            (server_id,),
+        )
+        return cur.fetchone()
+
+
+def _wait_in_network_step(db, server_id: str, timeout: float = 60.0) -> str:
+    """Wait until the server's build waits in its network step; the controller running it."""
+
+    def owner() -> str | None:
+        row = _build_row(db, server_id)
+        return row[2] if row and row[1] == "networking" else None
+
+    return wait_until(owner, timeout, f"the build of {server_id} in its network step")
+
+
+def test_controllers_recover_only_the_builds_of_dead_controllers(distributed_cloud):
+    import psycopg2
+
+    dc = distributed_cloud("fake", FAST)
+    cloud = dc.start()
+    a = f":{dc.port}"  # controller ids are <hostname>:<API port>
+    db = psycopg2.connect(_dsn(dc))
+    db.autocommit = True
+    hold = psycopg2.connect(_dsn(dc))
+    try:
+        # controller A runs a build that waits in its network step
+        _hold_port_writes(hold)
+        held = cloud.create_server("held")
+        assert _wait_in_network_step(db, held["id"]).endswith(a)
+
+        # B starts: its start-up recovery (done before it is ready) leaves A's build alone
+        dc.start_second_controller()
+        assert _build_row(db, held["id"])[:2] == ("building", "networking")
+        hold.rollback()
+        assert cloud.wait_for_server(held["id"], {"ACTIVE", "ERROR"})["status"] == "ACTIVE"
+
+        # builds of both controllers wait in their network step; A is killed -9
+        _hold_port_writes(hold)
+        owners: dict[str, str] = {}
+        for i in range(6):
+            server = cloud.create_server(f"build{i}")
+            owners[server["id"]] = _wait_in_network_step(db, server["id"])
+            if any(o.endswith(a) for o in owners.values()) and len(owners) > 1:
+                break
+        of_a = [uuid for uuid, owner in owners.items() if owner.endswith(a)]
+        of_b = [uuid for uuid, owner in owners.items() if not owner.endswith(a)]
+        assert of_a, owners
+        dc.kill9_controller()
+        hold.rollback()
+
+        # B, alive, settles A's builds once A's heartbeat is gone; its own go on
+        for uuid in of_a:
+            assert cloud.wait_for_server(uuid, {"ERROR"})["status"] == "ERROR"
+            assert "interrupted" in _faults(cloud, uuid)
+        for uuid in of_b:
+            assert cloud.wait_for_server(uuid, {"ACTIVE", "ERROR"})["status"] == "ACTIVE"
+        assert _show(cloud, held["id"])["status"] == "ACTIVE"
+        _wait_settled(cloud)
+        _check_accounting(cloud)
+        assert cloud.create_server("after", wait=True)["status"] == "ACTIVE"
+        _delete_all(cloud)
+    finally:
+        hold.close()
+        db.close()
