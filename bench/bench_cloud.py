@@ -242,11 +242,16 @@ def main() -> None:
                 qcloud.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print_figures(rows, f"{os.cpu_count()} cores")
+
+
+def print_figures(rows: list[tuple[str, str, str]], machine: str) -> None:
+    """Print ``(figure, target, measured)`` rows as an aligned table, then the machine."""
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'target':<9} measured")
     for name, target, value in rows:
         print(f"{name:<{width}}  {target:<9} {value}")
-    print(f"(machine: {os.cpu_count()} cores, python {sys.version.split()[0]})")
+    print(f"(machine: {machine}, python {sys.version.split()[0]})")
 
 
 if __name__ == "__main__":

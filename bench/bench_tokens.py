@@ -27,7 +27,6 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_cloud import Cloud, free_port
+from bench_cloud import Cloud, free_port, print_figures
 
 from pocketstack.identity import hashing
 
@@ -236,14 +235,10 @@ def main() -> None:
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'target':<9} measured")
-    for name, target, value in rows:
-        print(f"{name:<{width}}  {target:<9} {value}")
-    print(
-        f"(machine: {os.cpu_count()} cores shared by the cloud and the clients, "
-        f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after, "
-        f"python {sys.version.split()[0]})"
+    print_figures(
+        rows,
+        f"{os.cpu_count()} cores shared by the cloud and the clients, "
+        f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after",
     )
 
 
