@@ -72,7 +72,7 @@ def env(conf, db, bus, tmp_path):
     )
     yield ns
     ns.agent.stop()
-    conductor.stop()
+    ns.conductor.stop()  # the one running now: a test may have restarted it
 
 
 def boot(env, name="vm1", flavor="1", image=None, **kw):
