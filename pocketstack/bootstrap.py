@@ -16,12 +16,15 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def load_passwords(conf: Config) -> dict[str, str]:
     return data
 
 
-def bootstrap(cloud: Any, with_image: bool = True) -> dict[str, Any]:
+def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
     """Create the default identities, catalog, flavors, networks and image; idempotent.
 
     Returns:

@@ -33,10 +33,13 @@ import time
 from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pocketstack.common.config import DEFAULT, OPTIONS, SECTIONS, Config
 from pocketstack.common.drivers import check_config
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 LOG = logging.getLogger("pocketstack")
 
@@ -265,7 +268,7 @@ def _ignore_signal(_signum: int, _frame: Any) -> None:
     """A handler that does nothing (see ``_serve``)."""
 
 
-def _serve(conf: Config, cloud: Any, on_ready: Callable[[], None]) -> None:
+def _serve(conf: Config, cloud: Cloud, on_ready: Callable[[], None]) -> None:
     """Serve the API with uvicorn until SIGINT/SIGTERM; call ``on_ready`` once listening."""
     import uvicorn
 

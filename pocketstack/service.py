@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,6 +25,12 @@ from pocketstack.common import errors
 from pocketstack.common.bus import Bus, connect
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database
+
+if TYPE_CHECKING:  # the managers are imported when first used, not with this module
+    from pocketstack.compute.manager import ComputeManager
+    from pocketstack.identity.manager import IdentityManager
+    from pocketstack.image.manager import ImageManager
+    from pocketstack.network.manager import NetworkManager
 from pocketstack.common.http import PLAIN_ERRORS
 
 LOG = logging.getLogger(__name__)
@@ -55,10 +61,10 @@ class Cloud:
             with ``<Manager>(cloud)`` (so a test of one service needs only that service).
     """
 
-    identity: Any
-    image: Any
-    network: Any
-    compute: Any
+    identity: IdentityManager
+    image: ImageManager
+    network: NetworkManager
+    compute: ComputeManager
 
     def __init__(self, conf: Config, db: Database, bus: Bus):
         self.conf = conf

@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,6 +33,9 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, utcnow
 from pocketstack.compute.exceptions import InstanceActionNotFound
 from pocketstack.compute.models import Instance, InstanceAction, InstanceActionEvent, InstanceFault
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
 
@@ -267,7 +270,7 @@ class ActionManager:
     """``cloud.compute.actions``: the ``os-instance-actions`` reads (API reference "Servers
     actions (servers, os-instance-actions)")."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.db: Database = cloud.db
 

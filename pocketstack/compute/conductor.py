@@ -30,7 +30,7 @@ for some controller to restart.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -44,6 +44,9 @@ from pocketstack.compute.exceptions import FlavorDiskTooSmall
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES, ComputeAgentClient
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ class _BuildAborted(Exception):
     """The server left the build (deleted meanwhile): undo and stop quietly."""
 
 
-def release_resources(cloud: Any, ctx: RequestContext, instance_uuid: str) -> None:
+def release_resources(cloud: Cloud, ctx: RequestContext, instance_uuid: str) -> None:
     """Give back the server's claim and ports (idempotent; failures are logged)."""
     from pocketstack.compute.scheduler.manager import SchedulerManager
 
@@ -102,7 +105,7 @@ def release_resources(cloud: Any, ctx: RequestContext, instance_uuid: str) -> No
         LOG.exception("deallocating the ports of %s failed", instance_uuid)
 
 
-def finish_delete(cloud: Any, ctx: RequestContext, instance_uuid: str) -> None:
+def finish_delete(cloud: Cloud, ctx: RequestContext, instance_uuid: str) -> None:
     """Release everything of a server and mark it deleted (``vm_state`` deleted)."""
     release_resources(cloud, ctx, instance_uuid)
     now = utcnow()
@@ -121,7 +124,7 @@ def finish_delete(cloud: Any, ctx: RequestContext, instance_uuid: str) -> None:
 
 
 def fail_build(
-    cloud: Any,
+    cloud: Cloud,
     ctx: RequestContext,
     instance_uuid: str,
     message: str,
@@ -156,7 +159,7 @@ class Conductor:
         cloud: the ``pocketstack.service.Cloud`` (conf, db, bus and the other managers).
     """
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         from pocketstack.compute.scheduler.manager import SchedulerManager
 
         self.cloud = cloud
@@ -263,7 +266,7 @@ class Conductor:
     def _prepare(self, ctx: RequestContext, inst: Instance) -> dict[str, Any]:
         uuid = inst.uuid
         with actions.event(self.db, ctx, uuid, actions.EV_SCHEDULE):
-            image = self.cloud.image.get_image(ctx, inst.image_ref)
+            image = self.cloud.image.get_image(ctx, inst.image_ref or "")  # "": not found
             dest = self.scheduler.select_destination(
                 ctx,
                 {
@@ -452,7 +455,7 @@ def check_root_disk(inst: Instance, image: dict[str, Any]) -> None:
 
 
 def build_spec(
-    cloud: Any,
+    cloud: Cloud,
     inst: Instance,
     image: dict[str, Any],
     network_info: list[dict[str, Any]],

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -31,6 +31,9 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, new_id
 from pocketstack.compute.models import Flavor
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 DEFAULT_FLAVORS = (
     ("1", "m1.tiny", 1, 256, 1),
@@ -82,7 +85,7 @@ def _visible(ctx: RequestContext, flavor: Flavor) -> bool:
 class FlavorManager:
     """Flavor logic; ``cloud.compute.flavors``. Returns detached ``Flavor`` rows."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.db: Database = cloud.db
 

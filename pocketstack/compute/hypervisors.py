@@ -10,7 +10,7 @@ always does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from pocketstack.common.config import Config
 from pocketstack.common.db import Database
 from pocketstack.compute.liveness import service_is_up
 from pocketstack.compute.models import ComputeNode, Service
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 
 class ServiceNotFound(errors.NotFound):
@@ -48,7 +51,7 @@ def _is_up(service: Service | None, conf: Any) -> bool:
 class HypervisorManager:
     """Services, hypervisors and zones; ``cloud.compute.hypervisors``."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.db: Database = cloud.db
         self.conf: Config = cloud.conf

@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -23,6 +23,9 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.compute.models import KeyPair
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9 _\-.@]{1,255}$")
 
@@ -105,7 +108,7 @@ def generate_key_pair() -> tuple[str, str]:
 class KeypairManager:
     """Keypair logic; ``cloud.compute.keypairs``. Returns detached ``KeyPair`` rows."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.db: Database = cloud.db
 

@@ -13,13 +13,16 @@ per request.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 
 class ComputeManager:
     """Entry point of the Compute service for the API layer and other services."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         from pocketstack.compute.actions import ActionManager
         from pocketstack.compute.flavors import FlavorManager
         from pocketstack.compute.hypervisors import HypervisorManager

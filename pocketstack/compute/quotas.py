@@ -8,7 +8,7 @@ user's keypairs) rather than kept in counters, so it can never drift.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -16,6 +16,9 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.compute.models import Instance, KeyPair, Quota
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 #: Nova's default quotas (2.1 quota set; the network-related ones are informational).
 DEFAULTS: dict[str, int] = {
@@ -42,7 +45,7 @@ _COUNTED = ("instances", "cores", "ram", "key_pairs")
 class QuotaManager:
     """Quota logic; ``cloud.compute.quotas``."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.db: Database = cloud.db
 

@@ -20,7 +20,7 @@ import builtins
 import datetime as dt
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -42,6 +42,9 @@ from pocketstack.compute.exceptions import (
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Flavor, Instance, InstanceAction, InstanceFault, Service
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 GIB = 1024**3
 
@@ -72,6 +75,17 @@ SORT_KEYS = {
     "instance_type_id": "flavor_id",
     "locked": "locked",
 }
+
+
+def _project(ctx: RequestContext) -> str:
+    """The caller's project; servers are only created with a project-scoped token.
+
+    Raises:
+        errors.Forbidden: the token is not scoped to a project.
+    """
+    if ctx.project_id is None:
+        raise errors.Forbidden("A project-scoped token is required to create servers.")
+    return ctx.project_id
 
 
 def sanitize_hostname(name: str, default: str) -> str:
@@ -120,7 +134,7 @@ class ServerManager:
     ``ServerNotFound`` (404) unless the caller is admin.
     """
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.conf: Config = cloud.conf
         self.db: Database = cloud.db
@@ -171,7 +185,7 @@ class ServerManager:
         )
         groups = list(security_groups or ["default"])
         if requested:
-            self.cloud.network.security_group_ids(ctx, ctx.project_id, groups)
+            self.cloud.network.security_group_ids(ctx, _project(ctx), groups)
         zone, force_host = self._check_zone(ctx, availability_zone)
         count = self._check_quota(ctx, flavor, min_count, max_count)
         rows = self._new_rows(
@@ -262,7 +276,7 @@ class ServerManager:
         try:
             quotas.check_instances(
                 ctx,
-                ctx.project_id,
+                _project(ctx),
                 max_count,
                 flavor.vcpus * max_count,
                 flavor.memory_mb * max_count,
@@ -272,7 +286,7 @@ class ServerManager:
             if min_count == max_count:
                 raise
         quotas.check_instances(
-            ctx, ctx.project_id, min_count, flavor.vcpus * min_count, flavor.memory_mb * min_count
+            ctx, _project(ctx), min_count, flavor.vcpus * min_count, flavor.memory_mb * min_count
         )
         return min_count
 
@@ -280,7 +294,7 @@ class ServerManager:
         """Nova's quota recheck: concurrent creates may all have passed the first check, so
         count again with the new rows in; over a limit, remove them and refuse (403)."""
         quotas = self.cloud.compute.quotas
-        limits, used = quotas.get_limits(ctx.project_id), quotas.usage(ctx.project_id)
+        limits, used = quotas.get_limits(_project(ctx)), quotas.usage(_project(ctx))
         wanted = {
             "instances": len(rows),
             "cores": sum(r.vcpus for r in rows),

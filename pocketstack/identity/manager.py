@@ -13,13 +13,16 @@ Functions other services call: ``bootstrap``, ``get_project``, ``project_id_by_n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity.models import Domain, ImpliedRole, Project, Role, RoleAssignment, User
 from pocketstack.identity.tokens import TokenProvider
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 #: (type, name, path under public_url) of the catalog services bootstrap registers.
 CATALOG = (
@@ -33,7 +36,7 @@ CATALOG = (
 class IdentityManager:
     """Entry point of the Identity service for the API layer and other services."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         from pocketstack.identity import policies  # noqa: F401  (registers the rules)
         from pocketstack.identity.appcreds import AppCredManager
         from pocketstack.identity.assignment import RoleManager
@@ -156,7 +159,8 @@ class IdentityManager:
         with self.db.reader() as s:
             user = s.get(User, user_id)
             same = (
-                check_secret(password, user.password_hash)
+                user is not None
+                and check_secret(password, user.password_hash)
                 and user.enabled
                 and not user.failed_auth_count
             )

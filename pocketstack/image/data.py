@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -46,6 +46,9 @@ from pocketstack.image.stores.base import Hashes, Readable
 from pocketstack.image.stores.file import FileStore, PartialFile, file_hashes
 from pocketstack.image.uploads import Clock, Lease, Reaper, UploadLeases
 from pocketstack.image.views import image_view
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ class ImageDataManager:
         reaper: puts images whose lease lapsed back to ``queued``, removes stale partials.
     """
 
-    def __init__(self, cloud: Any, records: Any, clock: Clock = utcnow):
+    def __init__(self, cloud: Cloud, records: Any, clock: Clock = utcnow):
         conf = cloud.conf
         self.db = cloud.db
         self.records = records

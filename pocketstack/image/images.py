@@ -6,7 +6,7 @@ returns API view dicts (see ``views.image_view``); visibility rules are in ``acc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -22,6 +22,9 @@ from pocketstack.image.exceptions import (
 )
 from pocketstack.image.models import Image
 from pocketstack.image.views import image_view
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 SORT_KEYS = (
     "name",
@@ -47,7 +50,7 @@ MAX_LIMIT = 1000
 class ImageRecordManager:
     """The image records of the Image service (no data handling: see ``data``)."""
 
-    def __init__(self, cloud: Any, on_delete: Any = None):
+    def __init__(self, cloud: Cloud, on_delete: Any = None):
         self.cloud = cloud
         self.db = cloud.db
         self._on_delete = on_delete or (lambda image_id: None)

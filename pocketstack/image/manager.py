@@ -18,16 +18,19 @@ what that crash left as soon as the leases lapse.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.periodic import PeriodicTasks
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 
 class ImageManager:
     """Entry point of the Image service for the API layer and other services."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         from pocketstack.image import policies  # noqa: F401 - registers the rules
         from pocketstack.image.data import ImageDataManager
         from pocketstack.image.images import ImageRecordManager

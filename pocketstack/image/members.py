@@ -7,7 +7,7 @@ in the member's default image list.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -18,13 +18,16 @@ from pocketstack.image.exceptions import DuplicateMember, ImageForbidden, Member
 from pocketstack.image.models import ImageMember
 from pocketstack.image.views import member_view
 
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
+
 MAX_MEMBERS = 128
 
 
 class MemberManager:
     """Members of shared images."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.db = cloud.db
 
     def list_members(self, ctx: RequestContext, image_id: str) -> list[dict[str, Any]]:

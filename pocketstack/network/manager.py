@@ -12,7 +12,7 @@ the functions other services call.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -25,11 +25,14 @@ from pocketstack.network.ports import PortFamily
 from pocketstack.network.secgroups import SecurityGroupFamily, SecurityGroupRuleFamily
 from pocketstack.network.subnets import SubnetFamily
 
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
+
 
 class NetworkManager:
     """Entry point of the Network service for the API layer and other services."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.networks = NetworkFamily(cloud)
         self.subnets = SubnetFamily(cloud)

@@ -8,7 +8,7 @@ network is a VXLAN segment with a unique VNI (``provider:segmentation_id``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,6 +18,9 @@ from pocketstack.common.db import utcnow
 from pocketstack.network import common
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import Network, Port, PortSecurityGroup, Subnet
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 MAX_VNI = 2**24 - 1
 DEFAULT_MTU = 1450
@@ -172,7 +175,7 @@ def _vni(session: Session, body: dict[str, Any]) -> int:
 class NetworkFamily:
     """The network resource family of ``cloud.network`` (``cloud.network.networks``)."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:

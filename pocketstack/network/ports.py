@@ -13,7 +13,7 @@ import builtins
 import ipaddress
 import random
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,6 +33,9 @@ from pocketstack.network.models import (
 )
 from pocketstack.network.networks import delete_ports, load_network
 from pocketstack.network.secgroups import create_default
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 _MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 _CREATE_ATTRS = {
@@ -291,7 +294,7 @@ def create_port(
 class PortFamily:
     """The port resource family of ``cloud.network`` (``cloud.network.ports``)."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
 
     @property
@@ -344,7 +347,10 @@ class PortFamily:
             if "fixed_ips" in body:
                 ipam.release_port(s, port.id)
                 s.flush()
-                _allocate(s, s.get(Network, port.network_id), port.id, body["fixed_ips"] or [])
+                network = s.get(Network, port.network_id)
+                if network is None:  # deleted under the port (the port goes with it)
+                    raise exc.NetworkNotFound(f"Network {port.network_id} could not be found.")
+                _allocate(s, network, port.id, body["fixed_ips"] or [])
             if "security_groups" in body or "port_security_enabled" in body:
                 groups = body.get("security_groups")
                 if groups is None and "security_groups" not in body:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,9 @@ from pocketstack.network.models import (
     SecurityGroup,
     SecurityGroupRule,
 )
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 PROTOCOLS = {
     "ah": 51,
@@ -313,7 +316,7 @@ def parse_rule(body: dict[str, Any]) -> dict[str, Any]:
 class SecurityGroupFamily:
     """Security groups and rules of ``cloud.network`` (``cloud.network.security_groups``)."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
 
     def ensure_default(self, project_id: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from pocketstack.network import common, ipam
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import IPAllocation, Network, Port, Subnet
 from pocketstack.network.networks import load_network, load_owned_network, visible_filter
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 _CREATE_ATTRS = {
     "network_id",
@@ -174,7 +177,7 @@ def _parse_create(body: dict[str, Any]) -> dict[str, Any]:
 class SubnetFamily:
     """The subnet resource family of ``cloud.network`` (``cloud.network.subnets``)."""
 
-    def __init__(self, cloud: Any):
+    def __init__(self, cloud: Cloud):
         self.cloud = cloud
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
