@@ -26,6 +26,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
+from jsonschema.exceptions import best_match
 
 from pocketstack.common import errors
 
@@ -151,8 +152,6 @@ class BodySchema:
 
 
 def _best_error(validator: Draft202012Validator, body: Any) -> SchemaError | None:
-    from jsonschema.exceptions import best_match
-
     return best_match(validator.iter_errors(body))
 
 
