@@ -9,10 +9,17 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from typing import NoReturn, TypeVar
 
 import pytest
+from starlette.applications import Starlette
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.config import Config
+from pocketstack.common.http import ServiceAPI
 
 #: libpq-style URL of the test PostgreSQL server (no database): ``psql`` takes it as is,
 #: ``Database`` picks psycopg2 for it; plain SQLAlchemy wants ``normalize_url`` first.
@@ -69,3 +76,28 @@ def backend_unavailable(what: str, why: object) -> NoReturn:
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(f"{message} (CI is set: the test servers must be running)", pytrace=False)
     pytest.skip(f"{message} (set CI=true to make this a failure)")
+
+
+class FixedTokens:
+    """A token validator for an API driven in-process: each known token string stands for
+    a fixed caller; any other is 401, as Keystone would answer.
+
+    Args:
+        callers: token string -> the ``RequestContext`` it stands for.
+    """
+
+    def __init__(self, callers: Mapping[str, RequestContext]):
+        self.callers = dict(callers)
+
+    def validate(self, token: str) -> RequestContext:
+        """The caller of ``token``; raises ``errors.Unauthorized`` for an unknown one."""
+        if token not in self.callers:
+            raise errors.Unauthorized()
+        return self.callers[token]
+
+
+def service_app(api: ServiceAPI, conf: Config, cloud: object, tokens: FixedTokens) -> Starlette:
+    """One service's ``ServiceAPI`` mounted alone on a Starlette app, callers fixed by
+    ``tokens`` (for a ``TestClient``)."""
+    state = types.SimpleNamespace(conf=conf, cloud=cloud, token_validator=tokens)
+    return Starlette(routes=[api.mount(state)])

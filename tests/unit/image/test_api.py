@@ -5,14 +5,12 @@ tests/api/test_image.py."""
 from __future__ import annotations
 
 import hashlib
-import types
 
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pocketstack.common import errors
 from pocketstack.image.api import API
+from tests.helpers import FixedTokens, service_app
 
 from .conftest import make_ctx
 
@@ -25,17 +23,12 @@ CALLERS = {
 }
 
 
-class Tokens:
-    def validate(self, token):
-        if token not in CALLERS:
-            raise errors.Unauthorized()
-        return make_ctx(*CALLERS[token])
+TOKENS = FixedTokens({t: make_ctx(*caller) for t, caller in CALLERS.items()})
 
 
 @pytest.fixture
 def client(conf, cloud):
-    state = types.SimpleNamespace(conf=conf, cloud=cloud, token_validator=Tokens())
-    with TestClient(Starlette(routes=[API.mount(state)])) as c:
+    with TestClient(service_app(API, conf, cloud, TOKENS)) as c:
         yield c
 
 

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import types
 import uuid
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from pocketstack.common.validation import BodySchema, InvalidInput
@@ -22,14 +20,14 @@ from pocketstack.image import fields
 from pocketstack.image.api import API, ROUTES, schemas
 from pocketstack.image.models import Image, ImageMember
 from pocketstack.image.views import image_view, member_view
+from tests.helpers import service_app
 
-from .test_api import PATCH, Tokens, call, make_image
+from .test_api import PATCH, TOKENS, call, make_image
 
 
 @pytest.fixture
 def client(conf, cloud):
-    state = types.SimpleNamespace(conf=conf, cloud=cloud, token_validator=Tokens())
-    with TestClient(Starlette(routes=[API.mount(state)])) as c:
+    with TestClient(service_app(API, conf, cloud, TOKENS)) as c:
         yield c
 
 

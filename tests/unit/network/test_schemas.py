@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.network.api import API
 from pocketstack.network.models import (
@@ -25,6 +23,7 @@ from pocketstack.network.models import (
     SecurityGroupRule,
     Subnet,
 )
+from tests.helpers import FixedTokens, service_app
 
 USERS = {
     "admin": RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member")),
@@ -34,17 +33,9 @@ UNKNOWN_ID = "6f1c5a4e-0d5e-4f4e-9d6a-2b1c3d4e5f60"
 TABLES = (Network, Subnet, Port, IPAllocation, PortSecurityGroup, SecurityGroup, SecurityGroupRule)
 
 
-class Tokens:
-    def validate(self, token: str) -> RequestContext:
-        if token not in USERS:
-            raise errors.Unauthorized()
-        return USERS[token]
-
-
 @pytest.fixture
 def client(cloud, conf):
-    state = types.SimpleNamespace(conf=conf, cloud=cloud, token_validator=Tokens())
-    with TestClient(Starlette(routes=[API.mount(state)])) as test_client:
+    with TestClient(service_app(API, conf, cloud, FixedTokens(USERS))) as test_client:
         yield test_client
 
 

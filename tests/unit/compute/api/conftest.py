@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import types
-
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
+from tests.helpers import FixedTokens, service_app
 
 USERS = {
     "admin-token": RequestContext(
@@ -23,18 +20,10 @@ DEMO = {"X-Auth-Token": "demo-token"}
 READER = {"X-Auth-Token": "reader-token"}
 
 
-class Validator:
-    def validate(self, token: str) -> RequestContext:
-        if token not in USERS:
-            raise errors.Unauthorized()
-        return USERS[token]
-
-
 @pytest.fixture
 def client(cloud, conf):
     from pocketstack.compute.api import API
 
     cloud.compute.bootstrap()
-    state = types.SimpleNamespace(conf=conf, cloud=cloud, token_validator=Validator())
-    with TestClient(Starlette(routes=[API.mount(state)])) as test_client:
+    with TestClient(service_app(API, conf, cloud, FixedTokens(USERS))) as test_client:
         yield test_client
