@@ -49,7 +49,9 @@ class SortSpec:
         default=lambda message: errors.BadRequest(message)
     )
 
-    def order(self, keys: Sequence[str] | None, dirs: Sequence[str] | None) -> list[tuple[Any, str]]:
+    def order(
+        self, keys: Sequence[str] | None, dirs: Sequence[str] | None
+    ) -> list[tuple[Any, str]]:
         """``[(column, "asc"|"desc")]`` for the request, tie-breaker last.
 
         A key without its own direction takes the last given direction (Nova's rule), or
@@ -64,7 +66,9 @@ class SortSpec:
             given = list(dirs or [])
             pairs = []
             for i, key in enumerate(keys):
-                direction = given[i] if i < len(given) else (given[-1] if given else self.default_dir)
+                direction = (
+                    given[i] if i < len(given) else (given[-1] if given else self.default_dir)
+                )
                 pairs.append((key, direction))
         else:
             pairs = list(self.default)
