@@ -345,8 +345,8 @@ class ServerManager:
                     memory_mb=flavor.memory_mb,
                     root_gb=flavor.root_gb,
                     ephemeral_gb=flavor.ephemeral_gb,
-                    vm_state=states.BUILDING,
-                    task_state=states.SCHEDULING,
+                    vm_state=states.CREATED[0],
+                    task_state=states.CREATED[1],
                     power_state=0,
                     # this controller's until a conductor takes it: if this process dies
                     # before casting the build, the build is recovered as this one's
@@ -531,7 +531,7 @@ class ServerManager:
             inst = s.get(Instance, server_id)
             if inst is None or inst.deleted:
                 raise ServerNotFound.for_id(server_id)
-            inst.task_state = states.DELETING
+            states.transition(inst, task_state=states.DELETING)
             inst.updated_at = utcnow()
             host = inst.host
             actions.start_action(s, ctx, server_id, "delete")

@@ -1,4 +1,6 @@
-"""Server states as Nova names them, the API status they show as, and which actions they allow.
+"""Server states as Nova names them, the transitions between them, the API status they show
+as and which actions they allow (Nova's ``nova/compute/vm_states.py`` and ``task_states.py``;
+Compute API reference "Server status" / "Servers - run an action").
 
 A server has three states (Nova's ``vm_states``, ``task_states``, ``power_state``):
 
@@ -11,10 +13,43 @@ A server has three states (Nova's ``vm_states``, ``task_states``, ``power_state`
 The API shows one ``status`` computed from the first two (``status_of``), e.g. ``active`` +
 ``rebooting`` is ``REBOOT``; ``check_action`` refuses an action the states do not allow with
 Nova's 409 message.
+
+The transition table
+--------------------
+``TASKS`` says, for each ``task_state``, in which ``vm_state`` it may begin, which task it
+may replace (``None``: no task was running), and in which ``vm_state`` it ends when it works
+and when it fails (``SAME``: the ``vm_state`` it began in). ``NO_TASK_CHANGES`` holds the
+only changes made while no task runs (the power-state sync finding a guest shut down).
+``CREATED`` is the state a new server is inserted in. ``allowed(from, to)`` reads them:
+
+- a task begins (or replaces the running one, e.g. a build step hands over to the next):
+  ``(vm, old task) -> (vm, task)`` when ``vm`` is in the task's ``begins_in`` and
+  ``old task`` in its ``replaces``; the ``vm_state`` does not change when a task begins;
+- a task ends: ``(vm, task) -> (new vm, None)`` when ``new vm`` is in its ``success`` or
+  ``failure`` (``SAME`` allows ``new vm == vm``);
+- no task: ``(vm, None) -> (new vm, None)`` when ``NO_TASK_CHANGES`` has it;
+- nothing changes: always allowed.
+
+How to use it
+-------------
+Every write of ``vm_state``/``task_state`` goes through the table:
+
+- a compare-and-set ``UPDATE``: ``actions.update_instance(target, uuid, expected, **values)``
+  checks the row's current state (which must also hold ``expected``) against the table
+  before writing, and raises ``IllegalTransition`` (nothing written) when it is not there;
+- a row loaded in the caller's transaction: ``states.transition(inst, task_state=DELETING)``
+  checks then assigns (never ``inst.vm_state = ...`` directly);
+- a new server: insert it in ``CREATED``.
+
+``IllegalTransition`` is a programming error (a 500 if it reaches the API), never a user's
+409: a user asking for an action the state does not allow gets ``check_action``'s
+``InstanceInvalidState``, which reads the same table. A new task (resize, migrate...) is a
+new row of ``TASKS`` (and its action in ``ACTION_TASKS``), nothing else.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pocketstack.compute.exceptions import InstanceInvalidState
@@ -42,6 +77,161 @@ DELETING = "deleting"
 
 #: task states of a build in the controller (before the compute agent has the server)
 BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
+
+#: ``(vm_state, task_state)`` of a server when the API inserts it
+CREATED = (BUILDING, SCHEDULING)
+
+#: every vm_state of a server that is not deleted
+LIVE = frozenset({BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR, SOFT_DELETED})
+
+#: in a task's ``failure``: the task ends in the vm_state it began in
+SAME = "<same vm_state>"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One ``task_state``: where it may begin and where it ends (a row of ``TASKS``).
+
+    Attributes:
+        begins_in: vm_states the task may begin in (and runs in: a task never changes the
+            vm_state while it runs).
+        replaces: task_states it may take over from; ``None`` is "no task running".
+        success: vm_states it ends in when it worked (empty: it never ends by itself, it
+            hands over to the next task).
+        failure: vm_states it ends in when it failed (``SAME``: the one it began in).
+    """
+
+    begins_in: frozenset[str]
+    replaces: frozenset[str | None]
+    success: frozenset[str]
+    failure: frozenset[str]
+
+    @classmethod
+    def of(cls, begins_in: Any, replaces: Any, success: Any, failure: Any) -> Task:
+        """A row from plain sets (keeps the table short)."""
+        return cls(
+            frozenset(begins_in), frozenset(replaces), frozenset(success), frozenset(failure)
+        )
+
+
+#: every task_state a server may be in, and "no task"
+ANY_TASK: frozenset[str | None] = frozenset(
+    {None, SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING, SPAWNING}
+    | {POWERING_OFF, POWERING_ON, REBOOTING, REBOOTING_HARD, DELETING}
+)
+
+#: task_state -> where it begins and where it ends. Read as Nova's state diagram:
+#:
+#:   task_state            begins in (replacing)               ends well    ends badly
+#:   scheduling            building (no task)                  -            error
+#:   networking            building (scheduling)               -            error
+#:   block_device_mapping  building (networking)               -            error
+#:   spawning              building (block_device_mapping)     active       error
+#:   powering-off          active, error (no task)             the guest's  unchanged
+#:   powering-on           stopped (no task)                   the guest's  unchanged
+#:   rebooting             active (no task)                    the guest's  unchanged
+#:   rebooting_hard        active, stopped, error (no task,    the guest's  unchanged
+#:                         rebooting, rebooting_hard)
+#:   deleting              any live state (any task)           deleted      error
+#:
+#: The build walks scheduling -> networking -> block_device_mapping (conductor) -> spawning
+#: (agent) -> active; a power task ends in the state the guest is found in (active when it
+#: runs, else stopped); a delete ends deleted, or error when the guest could not be destroyed.
+TASKS: dict[str, Task] = {
+    SCHEDULING: Task.of(begins_in={BUILDING}, replaces={None}, success=(), failure={ERROR}),
+    NETWORKING: Task.of(begins_in={BUILDING}, replaces={SCHEDULING}, success=(), failure={ERROR}),
+    BLOCK_DEVICE_MAPPING: Task.of(
+        begins_in={BUILDING}, replaces={NETWORKING}, success=(), failure={ERROR}
+    ),
+    SPAWNING: Task.of(
+        begins_in={BUILDING}, replaces={BLOCK_DEVICE_MAPPING}, success={ACTIVE}, failure={ERROR}
+    ),
+    POWERING_OFF: Task.of(
+        begins_in={ACTIVE, ERROR}, replaces={None}, success={STOPPED, ACTIVE}, failure={SAME}
+    ),
+    POWERING_ON: Task.of(
+        begins_in={STOPPED}, replaces={None}, success={ACTIVE, STOPPED}, failure={SAME}
+    ),
+    REBOOTING: Task.of(
+        begins_in={ACTIVE}, replaces={None}, success={ACTIVE, STOPPED}, failure={SAME}
+    ),
+    REBOOTING_HARD: Task.of(
+        begins_in={ACTIVE, STOPPED, ERROR},
+        replaces={None, REBOOTING, REBOOTING_HARD},
+        success={ACTIVE, STOPPED},
+        failure={SAME},
+    ),
+    DELETING: Task.of(begins_in=LIVE, replaces=ANY_TASK, success={DELETED}, failure={ERROR}),
+}
+
+#: vm_state -> vm_states it may change to while no task runs: the agent's power-state sync
+#: finding an active server's guest shut down (Nova's ``_sync_instance_power_state``)
+NO_TASK_CHANGES: dict[str, frozenset[str]] = {ACTIVE: frozenset({STOPPED})}
+
+#: API action (``check_action``'s name) -> the task it begins
+ACTION_TASKS = {
+    "stop": POWERING_OFF,
+    "start": POWERING_ON,
+    "reboot": REBOOTING,
+    "reboot_hard": REBOOTING_HARD,
+    "delete": DELETING,
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A state change the table does not hold: a programming error, not a user's 409."""
+
+
+def allowed(from_state: tuple[str, str | None], to_state: tuple[str, str | None]) -> bool:
+    """Whether ``(vm_state, task_state)`` may change to ``to_state`` (see the module doc)."""
+    (vm, task), (new_vm, new_task) = from_state, to_state
+    if from_state == to_state:
+        return True
+    if new_task is not None:  # a task begins, or takes over from the running one
+        row = TASKS.get(new_task)
+        return row is not None and new_vm == vm and vm in row.begins_in and task in row.replaces
+    if task is None:  # no task runs: only the power-state sync changes the vm_state
+        return new_vm in NO_TASK_CHANGES.get(vm, frozenset())
+    row = TASKS.get(task)
+    if row is None or vm not in row.begins_in:
+        return False
+    return new_vm in row.success or new_vm in row.failure or (SAME in row.failure and new_vm == vm)
+
+
+def check_transition(
+    uuid: str, from_state: tuple[str, str | None], to_state: tuple[str, str | None]
+) -> None:
+    """Raise ``IllegalTransition`` unless the table allows ``from_state -> to_state``.
+
+    Raises:
+        IllegalTransition: ``server <uuid>: (vm, task) -> (vm, task) is not in states.TASKS``.
+    """
+    if not allowed(from_state, to_state):
+        raise IllegalTransition(
+            f"server {uuid}: {from_state} -> {to_state} is not a transition of states.TASKS"
+        )
+
+
+def transition(instance: Any, **changes: str | None) -> None:
+    """Change ``vm_state``/``task_state`` of a loaded row (an ``Instance`` in the caller's
+    session) through the table: checks, then assigns.
+
+    Args:
+        instance: anything with ``uuid``, ``vm_state`` and ``task_state``.
+        changes: ``vm_state=...`` and/or ``task_state=...`` (omitted: unchanged).
+
+    Raises:
+        IllegalTransition: the table does not hold the change (nothing is assigned).
+        TypeError: another keyword than ``vm_state``/``task_state``.
+    """
+    unknown = set(changes) - {"vm_state", "task_state"}
+    if unknown:
+        raise TypeError(f"transition() changes only vm_state and task_state, not {unknown}")
+    before = (instance.vm_state, instance.task_state)
+    after = (changes.get("vm_state", before[0]), changes.get("task_state", before[1]))
+    check_transition(instance.uuid, before, after)
+    instance.vm_state, instance.task_state = after
+
 
 #: vm_state -> (default status, {task_state: status})
 _STATUS = {
@@ -84,16 +274,8 @@ def states_for_status(status: str) -> tuple[list[str], list[str] | None]:
     return vm_states, None
 
 
-#: action -> (vm_states allowed, task_states allowed); ``None`` means any.
-_ALLOWED: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] = {
-    "stop": (frozenset({ACTIVE, ERROR}), frozenset({None})),
-    "start": (frozenset({STOPPED}), frozenset({None})),
-    "reboot": (frozenset({ACTIVE}), frozenset({None})),
-    "reboot_hard": (
-        frozenset({ACTIVE, STOPPED, ERROR}),
-        frozenset({None, REBOOTING, REBOOTING_HARD}),
-    ),
-    "delete": (None, None),
+#: actions that begin no task -> (vm_states allowed, task_states allowed); ``None``: any
+_READS: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] = {
     "update": (None, None),
     "console_output": (frozenset({ACTIVE, STOPPED, ERROR, PAUSED, SUSPENDED}), None),
 }
@@ -102,8 +284,20 @@ _ALLOWED: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] 
 _PUBLIC_NAME = {"reboot_hard": "reboot"}
 
 
+def _allowed_for(action: str) -> tuple[frozenset[str] | None, frozenset[str | None] | None]:
+    if action in ACTION_TASKS:
+        row = TASKS[ACTION_TASKS[action]]
+        return row.begins_in, row.replaces
+    if action in _READS:
+        return _READS[action]
+    raise ValueError(f"unknown server action {action!r}")
+
+
 def check_action(instance: Any, action: str) -> None:
     """Refuse ``action`` unless the server's vm_state and task_state allow it.
+
+    An action that begins a task (``ACTION_TASKS``) is allowed where ``TASKS`` lets that
+    task begin; ``update`` and ``console_output`` begin none.
 
     Args:
         instance: anything with ``uuid``, ``vm_state`` and ``task_state`` (an ``Instance``).
@@ -115,9 +309,7 @@ def check_action(instance: Any, action: str) -> None:
             vm_state <x>`` (or ``task_state <y>`` when the transition is the obstacle).
         ValueError: an unknown action name (a programming error).
     """
-    if action not in _ALLOWED:
-        raise ValueError(f"unknown server action {action!r}")
-    vm_states, task_states = _ALLOWED[action]
+    vm_states, task_states = _allowed_for(action)
     name = _PUBLIC_NAME.get(action, action)
     if vm_states is not None and instance.vm_state not in vm_states:
         raise InstanceInvalidState(

@@ -6,7 +6,7 @@ import pytest
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
-from pocketstack.compute import actions
+from pocketstack.compute import actions, states
 from pocketstack.compute.exceptions import InstanceActionNotFound, ServerNotFound
 from pocketstack.compute.models import Instance
 
@@ -96,3 +96,42 @@ def test_update_instance_is_guarded_by_expected_state(db, server):
         task_state="powering-off",
     )
     assert actions.load_instance(db, server.uuid).task_state == "powering-off"
+
+
+def _state(db, uuid):
+    row = actions.load_instance(db, uuid)
+    return row.vm_state, row.task_state
+
+
+def test_update_instance_writes_transitions_of_the_table(db, server):
+    assert actions.update_instance(db, server.uuid, None, task_state=states.DELETING)
+    assert actions.update_instance(
+        db, server.uuid, {"task_state": states.DELETING}, vm_state="error", task_state=None
+    )
+    assert _state(db, server.uuid) == ("error", None)
+
+
+@pytest.mark.parametrize(
+    ("expected", "values"),
+    [
+        (None, {"vm_state": states.BUILDING, "task_state": states.SPAWNING}),
+        ({"vm_state": "active"}, {"vm_state": states.ERROR}),
+        (None, {"task_state": states.POWERING_ON}),
+        ({"task_state": None}, {"vm_state": states.DELETED}),
+    ],
+)
+def test_update_instance_refuses_transitions_outside_the_table(db, server, expected, values):
+    before = actions.load_instance(db, server.uuid)
+    with pytest.raises(states.IllegalTransition):
+        actions.update_instance(db, server.uuid, expected, **values)
+    after = actions.load_instance(db, server.uuid)
+    assert (after.vm_state, after.task_state, after.updated_at) == (
+        before.vm_state,
+        before.task_state,
+        before.updated_at,
+    )
+
+
+def test_update_instance_checks_nothing_when_the_state_does_not_change(db, server):
+    assert actions.update_instance(db, server.uuid, None, power_state=4, host="h1")
+    assert not actions.update_instance(db, "no-such-server", None, vm_state="error")

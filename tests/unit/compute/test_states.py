@@ -89,3 +89,108 @@ def test_hard_reboot_is_reported_as_reboot_and_soft_needs_active():
 def test_unknown_action_is_a_programming_error():
     with pytest.raises(ValueError):
         states.check_action(_server("active"), "fly")
+
+
+# ---------------------------------------------------------------------------- transition table
+
+
+def _table_transitions():
+    """Every ``(from, to)`` the table holds, spelled out from ``TASKS`` and
+    ``NO_TASK_CHANGES`` the way the module's docstring reads them."""
+    found = set()
+    for task, row in states.TASKS.items():
+        for vm in row.begins_in:
+            for previous in row.replaces:
+                if previous is None or vm in states.TASKS[previous].begins_in:
+                    found.add(((vm, previous), (vm, task)))
+            for end in row.success | row.failure:
+                found.add(((vm, task), (vm if end == states.SAME else end, None)))
+    for vm, ends in states.NO_TASK_CHANGES.items():
+        found.update(((vm, None), (end, None)) for end in ends)
+    return sorted(((f, t) for f, t in found if f != t), key=str)
+
+
+TABLE = _table_transitions()
+
+#: what the code does today (API, conductor, agent and its reports): the table must hold it
+PERFORMED = [
+    # the API: power actions and delete begin a task
+    (("active", None), ("active", "powering-off")),
+    (("error", None), ("error", "powering-off")),
+    (("stopped", None), ("stopped", "powering-on")),
+    (("active", None), ("active", "rebooting")),
+    (("active", "rebooting"), ("active", "rebooting_hard")),
+    (("stopped", None), ("stopped", "rebooting_hard")),
+    (("building", "spawning"), ("building", "deleting")),
+    (("error", None), ("error", "deleting")),
+    # the conductor: the build's controller steps, a failed build, the end of a delete
+    (("building", "scheduling"), ("building", "networking")),
+    (("building", "networking"), ("building", "block_device_mapping")),
+    (("building", "block_device_mapping"), ("building", "spawning")),
+    (("building", "networking"), ("error", None)),
+    (("building", "deleting"), ("error", None)),
+    (("active", "deleting"), ("deleted", None)),
+    # the agent (or the conductor on its report): spawn, power tasks, destroy, sync
+    (("building", "spawning"), ("active", None)),
+    (("building", "spawning"), ("error", None)),
+    (("active", "powering-off"), ("stopped", None)),
+    (("active", "powering-off"), ("active", None)),
+    (("stopped", "powering-on"), ("active", None)),
+    (("active", "rebooting_hard"), ("active", None)),
+    (("stopped", "deleting"), ("error", None)),
+    (("active", None), ("stopped", None)),
+]
+
+#: changes the table refuses
+REFUSED = [
+    (("active", None), ("building", "spawning")),  # a build never starts again
+    (("stopped", None), ("stopped", "powering-off")),  # already off
+    (("active", "powering-off"), ("active", "powering-on")),  # one task at a time
+    (("building", "scheduling"), ("building", "spawning")),  # a build skips no step
+    (("building", "scheduling"), ("active", None)),  # only a spawn ends active
+    (("active", "rebooting"), ("error", None)),  # a failed reboot keeps its vm_state
+    (("stopped", None), ("active", None)),  # a stopped server starts through a task
+    (("deleted", None), ("deleted", "deleting")),  # a deleted server is gone
+    (("active", None), ("active", "no-such-task")),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), PERFORMED)
+def test_the_table_holds_every_transition_the_code_performs(before, after):
+    assert (before, after) in TABLE
+    assert states.allowed(before, after)
+
+
+@pytest.mark.parametrize(("before", "after"), TABLE)
+def test_every_transition_of_the_table_is_allowed(before, after):
+    assert states.allowed(before, after)
+    server = _server(*before)
+    states.transition(server, vm_state=after[0], task_state=after[1])
+    assert (server.vm_state, server.task_state) == after
+
+
+@pytest.mark.parametrize(("before", "after"), REFUSED)
+def test_transitions_outside_the_table_are_refused_and_nothing_is_assigned(before, after):
+    assert not states.allowed(before, after)
+    server = _server(*before)
+    with pytest.raises(states.IllegalTransition, match="is not a transition of states.TASKS"):
+        states.transition(server, vm_state=after[0], task_state=after[1])
+    assert (server.vm_state, server.task_state) == before
+
+
+def test_nothing_changing_is_always_allowed_and_omitted_states_are_kept():
+    assert states.allowed(("active", "deleting"), ("active", "deleting"))
+    server = _server("active", "powering-off")
+    states.transition(server, task_state=None)  # a failed stop: vm_state unchanged
+    assert (server.vm_state, server.task_state) == ("active", None)
+    with pytest.raises(TypeError):
+        states.transition(server, power_state=1)
+
+
+def test_check_action_reads_the_table():
+    for action, task in states.ACTION_TASKS.items():
+        row = states.TASKS[task]
+        for vm in sorted(row.begins_in):
+            previous = next(iter(sorted(row.replaces, key=str)))
+            states.check_action(_server(vm, previous), action)
+    assert states.CREATED == ("building", "scheduling")
