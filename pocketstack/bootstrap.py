@@ -82,7 +82,7 @@ def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
             visibility="public",
             properties={"os_distro": "pocketstack-guest", "hw_architecture": "x86_64"},
         )
-        ids["image_id"] = image["id"]
+        ids["image_id"] = image.id
     write_clouds_yaml(conf, passwords)
     return ids
 

@@ -1,8 +1,9 @@
 """Image data: upload, download, glance-direct import (stage + import), local files.
 
-Reached as ``cloud.image.data``. Status moves ``queued -> saving -> active`` for an upload and
-``queued -> uploading -> importing -> active`` for an import (Image API v2 "Image data" and
-"Interoperable image import").
+Reached as ``cloud.image.data`` (``ImageData``). Status moves ``queued -> saving -> active``
+for an upload and ``queued -> uploading -> importing -> active`` for an import (Image API v2
+"Image data" and "Interoperable image import"); every move is a ``states.transition`` and each
+operation starts only from the status ``states.ACTIONS`` gives it.
 
 Every data operation runs under the image's data lease (``pocketstack.image.uploads``):
 
@@ -31,7 +32,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.common.drivers import IMAGE_STORES
 from pocketstack.common.errors import BadRequest, RequestTooLarge
-from pocketstack.image import access, fields
+from pocketstack.image import access, fields, states
 from pocketstack.image.exceptions import (
     ImageDataNotFound,
     ImageForbidden,
@@ -40,12 +41,12 @@ from pocketstack.image.exceptions import (
     UploadLeaseLost,
 )
 from pocketstack.image.formats import virtual_size
+from pocketstack.image.images import Images
 from pocketstack.image.limits import Allowance, ImageLimits, LimitedReader
 from pocketstack.image.models import Image
 from pocketstack.image.stores.base import Hashes, Readable
 from pocketstack.image.stores.file import FileStore, PartialFile, file_hashes
 from pocketstack.image.uploads import Clock, Lease, Reaper, UploadLeases
-from pocketstack.image.views import image_view
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -69,11 +70,11 @@ def _local_store(conf: Any) -> FileStore:
     return store
 
 
-class ImageDataManager:
+class ImageData:
     """Moves image data in and out of the file store and keeps the status in step.
 
     Args:
-        cloud: supplies ``conf`` and ``db``. records: the ``ImageRecordManager``.
+        cloud: supplies ``conf`` and ``db``. records: the image records (``Images``).
         clock: naive-UTC "now" of the leases (tests inject one).
 
     Attributes:
@@ -84,7 +85,7 @@ class ImageDataManager:
         reaper: puts images whose lease lapsed back to ``queued``, removes stale partials.
     """
 
-    def __init__(self, cloud: Cloud, records: Any, clock: Clock = utcnow):
+    def __init__(self, cloud: Cloud, records: Images, clock: Clock = utcnow):
         conf = cloud.conf
         self.db = cloud.db
         self.records = records
@@ -103,7 +104,7 @@ class ImageDataManager:
         self.store.delete(image_id)
         self.staging.delete(image_id)
 
-    def upload_image(
+    def upload(
         self, ctx: RequestContext, image_id: str, stream: Readable, size: int | None = None
     ) -> None:
         """Store ``stream`` as the image's data (Image API "Upload binary image data").
@@ -127,58 +128,58 @@ class ImageDataManager:
                 stopped renewing its lease).
             Whatever reading ``stream`` raises (``errors.ClientDisconnected`` for a client gone).
         """
-        lease, allowance = self._begin(ctx, image_id, "queued", "saving", size)
+        lease, allowance = self._begin(ctx, image_id, "upload", size)
         self._receive(
             lease,
-            "saving",
+            states.SAVING,
             self.store,
             lambda partial: partial.fill(LimitedReader(stream, allowance)),
-            lambda partial, hashes: self._record_active(lease, "saving", hashes, partial),
+            lambda partial, hashes: self._record_active(lease, states.SAVING, hashes, partial),
         )
 
-    def download_image(
-        self, ctx: RequestContext, image_id: str
-    ) -> tuple[Iterator[bytes] | None, dict[str, Any]]:
-        """The image's data as chunks (``None`` when it has none yet) and its view.
+    def download(self, ctx: RequestContext, image_id: str) -> tuple[Iterator[bytes] | None, Image]:
+        """The image's data as chunks (``None`` when it has none yet) and the image (Image
+        API "Download binary image data"; ``checksum`` and ``size`` give the headers).
 
         Raises:
-            ImageNotFound: unknown or not visible. ImageForbidden: deactivated (non-admin).
-            ImageDataNotFound: active but the data is not in this host's store.
+            ImageNotFound (404): unknown or not visible. ImageForbidden (403): deactivated
+            (non-admin). ImageDataNotFound (404): active but the data is not in this host's
+            store.
         """
         with self.db.reader() as s:
             image = access.load_visible(s, ctx, image_id)
-            view = image_view(image)
-        if view["status"] == "deactivated" and not ctx.is_admin:
+        if image.status == states.DEACTIVATED and not ctx.is_admin:
             raise ImageForbidden(
                 "The requested image has been deactivated. Image data download is forbidden."
             )
-        if view["status"] not in ("active", "deactivated") or view["size"] is None:
-            return None, view
+        if image.status not in states.DOWNLOADABLE or image.size is None:
+            return None, image
         try:
-            return self.store.read(image_id), view
+            return self.store.read(image_id), image
         except FileNotFoundError:
             raise ImageDataNotFound(f"Image {image_id} has no data on this host.") from None
 
-    def stage_image(
+    def stage(
         self, ctx: RequestContext, image_id: str, stream: Readable, size: int | None = None
     ) -> None:
         """Stage data for a ``glance-direct`` import (Image API "Stage binary image data");
         status ``queued -> uploading``, where it stays until the import.
 
         Staged data is limited like an upload; a failed stage keeps nothing and the image is
-        back in ``queued``. Raises the same errors as ``upload_image``.
+        back in ``queued``. Raises the same errors as ``upload``.
         """
-        lease, allowance = self._begin(ctx, image_id, "queued", "uploading", size)
+        lease, allowance = self._begin(ctx, image_id, "stage", size)
         self._receive(
             lease,
-            "uploading",
+            states.UPLOADING,
             self.staging,
             lambda partial: partial.fill(LimitedReader(stream, allowance)),
             lambda partial, _hashes: self._record_staged(lease, partial),
         )
 
-    def import_image(self, ctx: RequestContext, image_id: str, method: str) -> None:
-        """Import staged data (``glance-direct``); runs to completion before returning.
+    def import_(self, ctx: RequestContext, image_id: str, method: str) -> None:
+        """Import staged data (``glance-direct``; Image API "Import an image"); runs to
+        completion before returning. (``import`` is a Python keyword, hence the ``_``.)
 
         A failure puts the image back to ``uploading`` while the staged data is still there
         (the import can be retried), else to ``queued``; data over the cap or the quota is
@@ -188,14 +189,14 @@ class ImageDataManager:
             BadRequest: an unsupported method. InvalidImageStatus (409): nothing staged.
             ImageDataNotFound: the staged data is not on this host.
             ImageSizeLimitExceeded, StorageQuotaFull (413).
-            ImageNotFound, ImageForbidden, UploadLeaseLost: as for ``upload_image``.
+            ImageNotFound, ImageForbidden, UploadLeaseLost: as for ``upload``.
         """
         if method not in IMPORT_METHODS:
             raise BadRequest(
                 f"Import method {method!r} is not supported; use {', '.join(IMPORT_METHODS)}."
             )
         # The limits are checked as the import is recorded, on the staged data's size.
-        lease, _allowance = self._begin(ctx, image_id, "uploading", "importing", limited=False)
+        lease, _allowance = self._begin(ctx, image_id, "import", limited=False)
         staged = PartialFile(self.staging.path(image_id), self.store.path(image_id))
         try:
             try:
@@ -204,12 +205,13 @@ class ImageDataManager:
                 raise ImageDataNotFound(
                     f"Image {image_id} has no staged data on this host."
                 ) from None
-            self._record_active(lease, "importing", hashes, staged)
+            self._record_active(lease, states.IMPORTING, hashes, staged)
         except BaseException as exc:
             if isinstance(exc, RequestTooLarge):
                 staged.discard()
-            back = "queued" if staged.committed or not staged.path.exists() else "uploading"
-            self._unwind(lease, "importing", back, staged)
+            retry = not staged.committed and staged.path.exists()
+            back = states.UPLOADING if retry else states.QUEUED
+            self._unwind(lease, states.IMPORTING, back, staged)
             raise
         finally:
             self.leases.done(lease)
@@ -225,7 +227,7 @@ class ImageDataManager:
             }
         }
 
-    def create_image_from_file(
+    def create_from_file(
         self,
         ctx: RequestContext,
         name: str,
@@ -234,7 +236,7 @@ class ImageDataManager:
         container_format: str = "bare",
         visibility: str = "public",
         properties: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Image:
         """Make a local file an active image (bootstrap's ``cirros``); idempotent.
 
         An active image named ``name`` with the same MD5 is returned unchanged; otherwise a new
@@ -248,11 +250,11 @@ class ImageDataManager:
         with self.db.reader() as s:
             found = s.scalars(
                 sa.select(Image).where(
-                    Image.name == name, Image.status == "active", Image.checksum == md5
+                    Image.name == name, Image.status == states.ACTIVE, Image.checksum == md5
                 )
             ).first()
             if found is not None:
-                return image_view(found)
+                return found
         core = {
             "name": name,
             "disk_format": fields.coerce("disk_format", disk_format),
@@ -260,18 +262,18 @@ class ImageDataManager:
             "visibility": fields.coerce("visibility", visibility),
         }
         props = {k: fields.check_property(k, str(v)) for k, v in (properties or {}).items()}
-        image_id = self.records.create_image(ctx, core, props)["id"]
-        lease, _allowance = self._begin(ctx, image_id, "queued", "saving", limited=False)
+        image_id = self.records.create(ctx, core, props).id
+        lease, _allowance = self._begin(ctx, image_id, "upload", limited=False)
         self._receive(
             lease,
-            "saving",
+            states.SAVING,
             self.store,
             lambda partial: partial.link_from(Path(path)),
             lambda partial, hashes: self._record_active(
-                lease, "saving", hashes, partial, limited=False
+                lease, states.SAVING, hashes, partial, limited=False
             ),
         )
-        return self.records.get_image(ctx, image_id)
+        return self.records.get(ctx, image_id)
 
     # ------------------------------------------------------------------ the three steps
 
@@ -279,16 +281,17 @@ class ImageDataManager:
         self,
         ctx: RequestContext,
         image_id: str,
-        old: str,
-        new: str,
+        action: str,
         size: int | None = None,
         limited: bool = True,
     ) -> tuple[Lease, Allowance]:
-        """Check the caller, status, formats and limits, then move ``old -> new`` taking the
-        image's lease, in one transaction. Returns the lease and what the upload may write."""
+        """Check the caller, status (``states.ACTIONS[action]``), formats and limits, then
+        move the image into the action's status taking its lease, in one transaction. Returns
+        the lease and what the upload may write."""
+        ((old, new),) = states.ACTIONS[action].items()
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
-            if image.status != old:
+            if states.action_target(action, image.status) is None:
                 raise InvalidImageStatus(
                     f"Image status transition from {image.status} to {new} is not allowed."
                 )
@@ -298,7 +301,7 @@ class ImageDataManager:
                 )
             allowance = self.limits.allowance(s, image) if limited else Allowance(None)
             allowance.check(size)
-            lease = self.leases.take(s, image_id, Image.status == old, status=new)
+            lease = self.leases.take(s, image_id, old, new)
             if lease is None:
                 raise InvalidImageStatus(f"Image {image_id} is being changed by another request.")
         return lease, allowance
@@ -318,7 +321,7 @@ class ImageDataManager:
             record(partial, fill(partial))
         except BaseException:
             partial.discard()
-            self._unwind(lease, status, "queued", partial)
+            self._unwind(lease, status, states.QUEUED, partial)
             raise
         finally:
             self.leases.done(lease)
@@ -331,7 +334,7 @@ class ImageDataManager:
         data: PartialFile,
         limited: bool = True,
     ) -> None:
-        """Record ``hashes`` and status ``active``, release the lease and commit ``data``
+        """Record ``hashes`` and move ``old -> active``, release the lease and commit ``data``
         into the store, in one transaction (the quota re-checked with the owner's rows
         locked)."""
         size, md5, sha512 = hashes
@@ -345,8 +348,8 @@ class ImageDataManager:
             recorded = self.leases.release(
                 s,
                 lease,
-                Image.status == old,
-                status="active",
+                old,
+                states.ACTIVE,
                 size=size,
                 checksum=md5,
                 os_hash_algo="sha512",
@@ -360,7 +363,7 @@ class ImageDataManager:
     def _record_staged(self, lease: Lease, partial: PartialFile) -> None:
         """Release the lease (the image stays ``uploading``) and commit the staged data."""
         with self.db.transaction() as s:
-            if not self.leases.release(s, lease, Image.status == "uploading"):
+            if not self.leases.release(s, lease, states.UPLOADING, states.UPLOADING):
                 raise self._lost(lease)
             partial.commit()
 
@@ -379,7 +382,7 @@ class ImageDataManager:
         held. Never raises: if this fails too, the lease lapses and a reaper finishes it."""
         try:
             with self.db.transaction() as s:
-                if self.leases.release(s, lease, Image.status == status, status=back):
+                if self.leases.release(s, lease, status, back):
                     if data.committed:
                         data.target.unlink(missing_ok=True)
         except Exception:  # already failing: must not hide the first error; logged

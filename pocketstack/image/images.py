@@ -1,27 +1,38 @@
-"""Image records: list, show, create, update (JSON patch), delete, tags, deactivate.
+"""Image records: list, get, create, update (JSON patch), delete, tags, deactivate/reactivate.
 
-Reached as ``cloud.image.images``. Each function takes the caller's ``RequestContext`` and
-returns API view dicts (see ``views.image_view``); visibility rules are in ``access``.
+Reached as ``cloud.image.images`` (``Images``). Each method takes the caller's
+``RequestContext`` and returns ``models.Image`` rows (detached, readable after the call); the
+API renders them through ``api/views.py``. Visibility rules are in ``access``, statuses and
+their transitions in ``states``.
+
+Lists page in SQL (``common.paging``): every filter, tags and extra properties included, is
+a condition of the one ``SELECT``, so ``limit`` and ``marker`` count the rows the caller sees.
 """
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
 
 from pocketstack.common import policy
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.errors import BadRequest, Conflict
-from pocketstack.image import access, fields
+from pocketstack.common.paging import SortSpec, paginate
+from pocketstack.image import access, fields, states
 from pocketstack.image.exceptions import (
     ImageForbidden,
     ImageNotFound,
     ImageProtected,
+    InvalidImageStatus,
     PropertyNotFound,
 )
 from pocketstack.image.models import Image
-from pocketstack.image.views import image_view
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -41,35 +52,117 @@ SORT_KEYS = (
     "min_disk",
     "min_ram",
 )
+#: Glance's sort keys -> columns; newest first by default, ``id`` breaks ties
+SORT = SortSpec(
+    columns={key: getattr(Image, key) for key in SORT_KEYS},
+    default=[("created_at", "desc")],
+    tie_breaker=Image.id,
+)
 #: filters that accept Glance's ``in:a,b`` operator
 IN_FILTERS = ("id", "name", "status", "disk_format", "container_format")
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
 
 
-class ImageRecordManager:
-    """The image records of the Image service (no data handling: see ``data``)."""
+@dataclass(frozen=True)
+class ImageInfo:
+    """What other services read of an image (compute's boot): a typed record, not the API
+    view.
 
-    def __init__(self, cloud: Cloud, on_delete: Any = None):
+    Attributes:
+        id, name, status, disk_format, container_format: as the Image API shows them.
+        size, virtual_size: bytes (``None`` until data is uploaded).
+        min_disk: GB; min_ram: MB. checksum: MD5 hex of the data.
+        properties: the extra properties (``os_distro``, ``hw_disk_bus``...).
+        file: the path of the data below the Image API's root (``/v2/images/<id>/file``).
+    """
+
+    id: str
+    name: str | None
+    status: str
+    visibility: str
+    owner: str | None
+    disk_format: str | None
+    container_format: str | None
+    size: int | None
+    virtual_size: int | None
+    min_disk: int
+    min_ram: int
+    checksum: str | None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        """The data's path below the Image API root, as Glance's ``file`` attribute."""
+        return f"/v2/images/{self.id}/file"
+
+    @classmethod
+    def of(cls, image: Image) -> ImageInfo:
+        """The record of an image row."""
+        return cls(
+            id=image.id,
+            name=image.name,
+            status=image.status,
+            visibility=image.visibility,
+            owner=image.owner,
+            disk_format=image.disk_format,
+            container_format=image.container_format,
+            size=image.size,
+            virtual_size=image.virtual_size,
+            min_disk=image.min_disk or 0,
+            min_ram=image.min_ram or 0,
+            checksum=image.checksum,
+            properties=dict(image.properties or {}),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Glance's flat shape: the extra properties, then the standard fields above as
+        top-level keys (what ``ImageManager.get_image`` gives callers that read a dict)."""
+        flat: dict[str, Any] = dict(self.properties)
+        flat.update({k: v for k, v in self.__dict__.items() if k != "properties"})
+        flat["file"] = self.file
+        return flat
+
+
+@dataclass(frozen=True)
+class ImagePage:
+    """One page of a list: the rows, and the marker of the next page (``None``: the last)."""
+
+    images: list[Image]
+    next_marker: str | None
+
+
+class Images:
+    """The image records of the Image service (no data handling: see ``data``).
+
+    Args:
+        cloud: supplies ``db``. on_delete: ``image_id -> None``, called after a delete
+            commits (``ImageManager`` removes the data).
+    """
+
+    def __init__(self, cloud: Cloud, on_delete: Callable[[str], None] | None = None):
         self.cloud = cloud
         self.db = cloud.db
         self._on_delete = on_delete or (lambda image_id: None)
 
-    def get_image(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
-        """The view of image ``image_id``. Raises ImageNotFound (404) when unknown or not
-        visible to ``ctx``."""
-        with self.db.reader() as s:
-            return image_view(access.load_visible(s, ctx, image_id))
+    def get(self, ctx: RequestContext, image_id: str) -> Image:
+        """Image ``image_id`` (Image API "Show image").
 
-    def list_images(
+        Raises:
+            ImageNotFound (404): unknown or not visible to ``ctx``.
+        """
+        with self.db.reader() as s:
+            return access.load_visible(s, ctx, image_id)
+
+    def list(
         self,
         ctx: RequestContext,
         filters: dict[str, Any],
-        sort: list[tuple[str, str]] | None = None,
+        sort: builtins.list[tuple[str, str]] | None = None,
         limit: int | None = None,
         marker: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Images ``ctx`` may list, filtered, sorted and paged (Image API "List images").
+    ) -> ImagePage:
+        """Images ``ctx`` may list, filtered, sorted and paged in SQL (Image API "List images").
 
         Args:
             filters: ``visibility``, ``member_status`` (default accepted), ``owner``,
@@ -77,43 +170,56 @@ class ImageRecordManager:
                 False), ``tags`` (all must match), ``properties`` (extra properties that must
                 be equal), and ``id``/``name``/``status``/``disk_format``/``container_format``
                 (a value, or ``in:a,b``).
-            sort: ``(key, "asc"|"desc")`` pairs; default newest first.
-            limit: page size (default 25, at most 1000). marker: id of the last image seen.
+            sort: ``(key, "asc"|"desc")`` pairs (keys of ``SORT_KEYS``); default newest first.
+            limit: page size (default 25, at most 1000).
+            marker: id of the last image seen; it must be one this list holds.
         Returns:
-            ``(page, next_marker)``; ``next_marker`` is ``None`` on the last page.
+            The page and the next page's marker (``None`` on the last page).
         Raises:
-            BadRequest: an unknown sort key or direction, or a marker that is not listed.
+            BadRequest (400): an unknown sort key or direction, or a marker that is not
+                listed ("Invalid marker. Image <id> could not be found.").
         """
-        query = sa.select(Image).where(
-            access.list_clause(
-                ctx, filters.get("visibility"), filters.get("member_status") or "accepted"
-            )
-        )
-        query = query.where(*_column_filters(filters)).order_by(*_order_by(sort))
+        order = SORT.order(*_checked_sort(sort))
+        size = min(limit if limit is not None else DEFAULT_LIMIT, MAX_LIMIT)
         with self.db.reader() as s:
-            rows = [r for r in s.scalars(query) if _python_filters(r, filters)]
-            ids = [r.id for r in rows]
-            start = 0
-            if marker:
-                if marker not in ids:
-                    raise BadRequest(f"Invalid marker. Image {marker} could not be found.")
-                start = ids.index(marker) + 1
-            size = min(limit if limit is not None else DEFAULT_LIMIT, MAX_LIMIT)
-            page = rows[start : start + size]
-            more = start + size < len(rows)
-            return [image_view(r) for r in page], (page[-1].id if more and page else None)
+            query = sa.select(Image).where(
+                access.list_clause(
+                    ctx, filters.get("visibility"), filters.get("member_status") or "accepted"
+                ),
+                *_column_filters(filters),
+                *_json_filters(s, filters),
+            )
+            page = list(
+                s.scalars(
+                    paginate(
+                        s,
+                        query,
+                        order,
+                        limit=size + 1,
+                        marker=marker or None,
+                        marker_row=lambda s, m: s.scalars(query.where(Image.id == m)).first(),
+                        marker_missing=lambda m: BadRequest(
+                            f"Invalid marker. Image {m} could not be found."
+                        ),
+                    )
+                )
+            )
+        more = len(page) > size
+        page = page[:size]
+        return ImagePage(page, page[-1].id if more and page else None)
 
-    def create_image(
+    def create(
         self, ctx: RequestContext, core: dict[str, Any], properties: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> Image:
         """Record a new image in ``queued`` status (Image API "Create image").
 
         Args:
             core: validated standard fields (``fields.parse_create``), ``id`` optional.
             properties: extra string properties.
         Raises:
-            ImageForbidden: public visibility without admin, or another project as owner.
-            Conflict: an image with the given ``id`` exists.
+            ImageForbidden (403): public visibility without admin, or another project as
+                owner.
+            Conflict (409): an image with the given ``id`` exists.
         """
         visibility = core.get("visibility", "shared")
         self._check_visibility(ctx, visibility)
@@ -128,24 +234,25 @@ class ImageRecordManager:
                 **given,
                 owner=owner,
                 visibility=visibility,
-                status="queued",
+                status=states.QUEUED,
                 properties=dict(properties),
                 tags=list(core.get("tags") or []),
             )
             s.add(image)
             s.flush()
-            return image_view(image)
+            return image
 
-    def update_image(
-        self, ctx: RequestContext, image_id: str, ops: list[tuple[str, str, Any]]
-    ) -> dict[str, Any]:
-        """Apply JSON-patch operations (``fields.parse_patch``) to an image, all or none.
+    def update(
+        self, ctx: RequestContext, image_id: str, ops: builtins.list[tuple[str, str, Any]]
+    ) -> Image:
+        """Apply JSON-patch operations (``fields.parse_patch``) to an image, all or none
+        (Image API "Update image").
 
         Raises:
-            ImageNotFound: unknown or not visible. ImageForbidden: not the owner, a read-only
-            attribute, removing a standard attribute, or making it public without admin.
-            PropertyNotFound (409): replace/remove of a property the image does not have.
-            BadRequest: an invalid value.
+            ImageNotFound (404): unknown or not visible. ImageForbidden (403): not the owner,
+            a read-only attribute, removing a standard attribute, or making it public without
+            admin. PropertyNotFound (409): replace/remove of a property the image does not
+            have. BadRequest (400): an invalid value.
         """
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
@@ -165,7 +272,7 @@ class ImageRecordManager:
                 raise BadRequest("Maximum number of image properties exceeded.")
             image.properties = props
             s.flush()
-            return image_view(image)
+            return image
 
     def _patch_core(
         self, ctx: RequestContext, image: Image, op: str, name: str, value: Any
@@ -179,7 +286,7 @@ class ImageRecordManager:
             raise ImageForbidden("Only an administrator can change the owner of an image.")
         if (
             name in ("disk_format", "container_format")
-            and image.status != "queued"
+            and image.status != states.QUEUED
             and getattr(image, name) != value
         ):
             raise ImageForbidden(f"Attribute {name} can be only replaced for a queued image.")
@@ -190,11 +297,11 @@ class ImageRecordManager:
         if visibility == "public" and not policy.allowed(ctx, "image:publicize_image"):
             raise ImageForbidden("You are not authorized to complete publicize_image action.")
 
-    def delete_image(self, ctx: RequestContext, image_id: str) -> None:
-        """Delete an image and its data (Image API "Delete image").
+    def delete(self, ctx: RequestContext, image_id: str) -> None:
+        """Delete an image and its data (Image API "Delete image"); the row is removed.
 
         Raises:
-            ImageNotFound: unknown or not visible. ImageForbidden: not the owner.
+            ImageNotFound (404): unknown or not visible. ImageForbidden (403): not the owner.
             ImageProtected (403): the image is protected.
         """
         with self.db.transaction() as s:
@@ -205,8 +312,12 @@ class ImageRecordManager:
         self._on_delete(image_id)
 
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
-        """Add ``tag`` to the image (idempotent). Raises ImageNotFound, ImageForbidden,
-        BadRequest (invalid tag or too many tags)."""
+        """Add ``tag`` to the image, idempotent (Image API "Add image tag").
+
+        Raises:
+            ImageNotFound (404), ImageForbidden (403), BadRequest (400): an invalid tag or
+            too many tags.
+        """
         tag = fields.check_tag(tag)
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
@@ -214,26 +325,62 @@ class ImageRecordManager:
                 image.tags = fields.check_tags([*(image.tags or []), tag])
 
     def delete_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
-        """Remove ``tag`` from the image. Raises ImageNotFound (also for a missing tag),
-        ImageForbidden."""
+        """Remove ``tag`` from the image (Image API "Delete image tag").
+
+        Raises:
+            ImageNotFound (404): also for a tag the image does not have. ImageForbidden (403).
+        """
         with self.db.transaction() as s:
             image = access.load_owned(s, ctx, image_id)
             if tag not in (image.tags or []):
                 raise ImageNotFound(f"Tag {tag} not found on image {image_id}.")
             image.tags = [t for t in image.tags if t != tag]
 
-    def set_active(self, ctx: RequestContext, image_id: str, active: bool) -> None:
-        """Deactivate (``active=False``) or reactivate an image; admin only by policy.
+    def deactivate(self, ctx: RequestContext, image_id: str) -> None:
+        """Deactivate an image (Image API "Deactivate image"; admin only by policy): only
+        admins may download its data then. A deactivated image stays so (204 in Glance).
 
-        A deactivated image cannot be downloaded by non-admins. Raises ImageNotFound, and
-        ImageForbidden when the image is neither active nor deactivated.
+        Raises:
+            ImageNotFound (404). ImageForbidden (403): the image is neither active nor
+            deactivated. InvalidImageStatus (409): its status changed meanwhile.
         """
+        self._act(ctx, image_id, "deactivate")
+
+    def reactivate(self, ctx: RequestContext, image_id: str) -> None:
+        """Reactivate a deactivated image (Image API "Reactivate image"; admin only by
+        policy). An active image stays so.
+
+        Raises:
+            As ``deactivate``.
+        """
+        self._act(ctx, image_id, "reactivate")
+
+    def _act(self, ctx: RequestContext, image_id: str, action: str) -> None:
         with self.db.transaction() as s:
             image = access.load_visible(s, ctx, image_id)
-            if image.status not in ("active", "deactivated"):
-                verb = "reactivate" if active else "deactivate"
-                raise ImageForbidden(f"Not allowed to {verb} image in status '{image.status}'.")
-            image.status = "active" if active else "deactivated"
+            target = states.action_target(action, image.status)
+            if target is None:
+                raise ImageForbidden(f"Not allowed to {action} image in status '{image.status}'.")
+            if target != image.status and not states.transition(s, image_id, image.status, target):
+                raise InvalidImageStatus(f"Image {image_id} is being changed by another request.")
+
+
+def _checked_sort(
+    sort: list[tuple[str, str]] | None,
+) -> tuple[list[str] | None, list[str] | None]:
+    """``sort`` as ``SortSpec.order``'s keys and directions, refused with Glance's messages.
+
+    Raises:
+        BadRequest (400): an unknown key or direction.
+    """
+    if not sort:
+        return None, None
+    for key, direction in sort:
+        if key not in SORT_KEYS:
+            raise BadRequest(f"Invalid sort key: {key}. It is not allowed.")
+        if direction not in ("asc", "desc"):
+            raise BadRequest(f"Invalid sort direction: {direction}.")
+    return [k for k, _ in sort], [d for _, d in sort]
 
 
 def _column_filters(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
@@ -259,24 +406,36 @@ def _column_filters(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     return conds
 
 
-def _python_filters(image: Image, filters: dict[str, Any]) -> bool:
-    tags = image.tags or []
-    if any(t not in tags for t in filters.get("tags") or ()):
-        return False
-    props = image.properties or {}
-    return all(props.get(k) == v for k, v in (filters.get("properties") or {}).items())
+def _json_filters(session: Session, filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    """SQL for the ``tag`` filters (the image has every tag) and the extra-property filters
+    (the image has each property with that exact value), on the JSON columns of ``images``.
+
+    SQLite: ``EXISTS`` over ``json_each``; PostgreSQL and MySQL: JSON containment
+    (``@>``, ``JSON_CONTAINS``).
+    """
+    dialect = session.get_bind().dialect.name
+    tags = list(filters.get("tags") or ())
+    props = dict(filters.get("properties") or {})
+    if dialect == "sqlite":
+        return [_sqlite_has(Image.tags, None, t) for t in tags] + [
+            _sqlite_has(Image.properties, k, v) for k, v in props.items()
+        ]
+    if dialect == "postgresql":
+        return [sa.cast(Image.tags, JSONB).op("@>")(sa.func.jsonb_build_array(t)) for t in tags] + [
+            sa.cast(Image.properties, JSONB).op("@>")(sa.func.jsonb_build_object(k, v))
+            for k, v in props.items()
+        ]
+    return [sa.func.json_contains(Image.tags, sa.func.json_array(t)) == 1 for t in tags] + [
+        sa.func.json_contains(Image.properties, sa.func.json_object(k, v)) == 1
+        for k, v in props.items()
+    ]
 
 
-def _order_by(sort: list[tuple[str, str]] | None) -> list[Any]:
-    sort = list(sort or [("created_at", "desc")])
-    if "id" not in [k for k, _ in sort]:
-        sort.append(("id", sort[-1][1]))
-    order = []
-    for key, direction in sort:
-        if key not in SORT_KEYS:
-            raise BadRequest(f"Invalid sort key: {key}. It is not allowed.")
-        if direction not in ("asc", "desc"):
-            raise BadRequest(f"Invalid sort direction: {direction}.")
-        column = getattr(Image, key)
-        order.append(column.asc() if direction == "asc" else column.desc())
-    return order
+def _sqlite_has(column: Any, key: str | None, value: Any) -> sa.ColumnElement[bool]:
+    """SQLite: ``EXISTS (SELECT 1 FROM json_each(column) WHERE [key = :key AND] value =
+    :value)``; matches string elements only (tags and property values are strings)."""
+    each = sa.func.json_each(column).table_valued("key", "value", "type")
+    conds = [each.c.value == value, each.c.type == "text"]
+    if key is not None:
+        conds.append(each.c.key == key)
+    return sa.exists().select_from(each).where(*conds)

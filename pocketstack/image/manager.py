@@ -1,12 +1,14 @@
 """The Image service's manager: one object per resource family, reached as
 ``cloud.image.<family>``:
 
-- ``images`` (``images.ImageRecordManager``): list, show, create, update, delete, tags,
+- ``images`` (``images.Images``): list, get, create, update, delete, add_tag/delete_tag,
   deactivate/reactivate;
-- ``data`` (``data.ImageDataManager``): upload, download, stage/import, local files;
-- ``members`` (``members.MemberManager``): sharing with other projects.
+- ``data`` (``data.ImageData``): upload, download, stage/import, local files;
+- ``members`` (``members.ImageMembers``): sharing with other projects.
 
-Other services call the three functions defined here directly: ``get_image``,
+The families return model rows (``models.Image``, ``models.ImageMember``); only the API
+renders them (``api/views.py``). Other services call the functions defined here:
+``get_image_info`` (a typed ``images.ImageInfo``), ``get_image`` (the same as a flat dict),
 ``image_path`` and ``create_image_from_file``.
 
 A controller ``start()``s the service's periodic task: it renews the data leases of this
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.periodic import PeriodicTasks
+from pocketstack.image.images import ImageInfo
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -32,14 +35,14 @@ class ImageManager:
 
     def __init__(self, cloud: Cloud):
         from pocketstack.image import policies  # noqa: F401 - registers the rules
-        from pocketstack.image.data import ImageDataManager
-        from pocketstack.image.images import ImageRecordManager
-        from pocketstack.image.members import MemberManager
+        from pocketstack.image.data import ImageData
+        from pocketstack.image.images import Images
+        from pocketstack.image.members import ImageMembers
 
         self.cloud = cloud
-        self.images = ImageRecordManager(cloud, on_delete=self._delete_data)
-        self.data: ImageDataManager = ImageDataManager(cloud, self.images)
-        self.members = MemberManager(cloud)
+        self.images = Images(cloud, on_delete=self._delete_data)
+        self.data = ImageData(cloud, self.images)
+        self.members = ImageMembers(cloud)
         interval = min(cloud.conf.periodic_interval, cloud.conf.image_upload_lease / 3)
         self._periodic = PeriodicTasks(
             "image-periodic", interval, [self.data.leases.renew, self.data.reaper.run]
@@ -60,15 +63,24 @@ class ImageManager:
     def _delete_data(self, image_id: str) -> None:
         self.data.delete_data(image_id)
 
-    def get_image(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
-        """The API view dict of an image (id, name, status, disk_format, container_format,
-        size, virtual_size (bytes), min_disk (GB), min_ram (MB), visibility, owner, checksum,
-        protected, tags, and extra properties as top-level keys).
+    def get_image_info(self, ctx: RequestContext, image_id: str) -> ImageInfo:
+        """What another service needs of an image: ``images.ImageInfo`` (id, name, status,
+        visibility, owner, disk_format, container_format, size and virtual_size in bytes,
+        min_disk (GB), min_ram (MB), checksum, properties, and the data's ``file`` path).
 
         Raises:
             ImageNotFound (404): unknown or not visible to ``ctx``.
         """
-        return self.images.get_image(ctx, image_id)
+        return ImageInfo.of(self.images.get(ctx, image_id))
+
+    def get_image(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
+        """``get_image_info`` as Glance's flat dict (``ImageInfo.as_dict``: the fields above,
+        ``file``, and the extra properties as top-level keys), for callers that read one.
+
+        Raises:
+            ImageNotFound (404): unknown or not visible to ``ctx``.
+        """
+        return self.get_image_info(ctx, image_id).as_dict()
 
     def image_path(self, image_id: str) -> Path:
         """The local store file of ``image_id`` (may not exist on other hosts)."""
@@ -83,11 +95,13 @@ class ImageManager:
         container_format: str = "bare",
         visibility: str = "public",
         properties: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> ImageInfo:
         """Upload a local file as an active image; idempotent on name + checksum.
 
-        See ``data.ImageDataManager.create_image_from_file``.
+        See ``data.ImageData.create_from_file``.
         """
-        return self.data.create_image_from_file(
-            ctx, name, Path(path), disk_format, container_format, visibility, properties
+        return ImageInfo.of(
+            self.data.create_from_file(
+                ctx, name, Path(path), disk_format, container_format, visibility, properties
+            )
         )

@@ -1,7 +1,7 @@
 """Image tables: images (Glance v2 image records) and their members (sharing with projects).
 
 Extra properties (``os_distro``, ``hw_disk_bus``...) live in one JSON column, tags in another;
-images are few per cloud, so filters on them run in Python after the SQL filters.
+lists filter on them in SQL too (``images._json_filters``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pocketstack.common.db import Base, TimestampMixin, new_id
 
 
 class Image(TimestampMixin, Base):
-    """One image. ``status``: queued, saving, uploading, importing, active, deactivated.
+    """One image. ``status``: queued, saving, uploading, importing, active, deactivated
+    (``states``; every change of it goes through ``states.transition``).
 
     ``size``/``virtual_size`` are bytes; ``checksum`` is the MD5 hex digest of the data and
     ``os_hash_value`` its SHA-512 hex digest (``os_hash_algo`` = ``sha512``).

@@ -9,7 +9,8 @@ serves it and until when.
 The rule:
 
 - A process moves an image into ``saving``, ``uploading`` or ``importing`` only by taking the
-  image's **lease** (``UploadLeases.take``): one conditional ``UPDATE`` that sets the status,
+  image's **lease** (``UploadLeases.take``): one conditional ``UPDATE`` (``states.transition``,
+  so only a move ``states.TRANSITIONS`` holds) that sets the status,
   ``upload_lease_owner`` (a token naming this process and this piece of work) and
   ``upload_lease_expires_at`` (now + ``ttl``), and matches only while no live lease is held.
 - While the work runs, the process's periodic task renews each lease it holds
@@ -45,13 +46,11 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from pocketstack.common.db import Database, utcnow
+from pocketstack.image import states
 from pocketstack.image.models import Image
 from pocketstack.image.stores.file import FileStore
 
 LOG = logging.getLogger(__name__)
-
-#: where an image goes when the lease of its work in each status lapses
-RESET_STATUS = {"saving": "queued", "uploading": "queued", "importing": "queued"}
 
 Clock = Callable[[], dt.datetime]
 
@@ -101,45 +100,61 @@ class UploadLeases:
         expires = Image.upload_lease_expires_at
         return sa.or_(expires.is_(None), expires < now)
 
-    def take(self, session: Session, image_id: str, *where: Any, **values: Any) -> Lease | None:
-        """Take the free lease of ``image_id`` and set ``values`` (e.g. ``status="saving"``) in
-        ``session``'s transaction, if the row also matches ``where``.
+    def take(
+        self, session: Session, image_id: str, old: str, new: str, *where: Any
+    ) -> Lease | None:
+        """Take the free lease of ``image_id`` and move it ``old -> new``
+        (``states.transition``; ``old == new`` keeps the status) in ``session``'s transaction,
+        if the row also matches ``where``.
 
         Returns the lease, now renewed by ``renew`` until ``done``, or ``None`` when the image
-        is gone, leased, or does not match. The caller commits.
+        is gone, leased, not in ``old`` or does not match. The caller commits.
+
+        Raises:
+            InvalidImageStatus: ``states.TRANSITIONS`` does not hold ``old -> new``.
         """
         now = self.clock()
         lease = Lease(image_id, f"{self.process_id}/{uuid.uuid4().hex[:16]}")
-        taken = _rowcount(
+        taken = states.transition(
             session,
-            sa.update(Image)
-            .where(Image.id == image_id, self.is_free(now), *where)
-            .values(
-                upload_lease_owner=lease.token,
-                upload_lease_expires_at=now + self.ttl,
-                **values,
-            ),
+            image_id,
+            old,
+            new,
+            self.is_free(now),
+            *where,
+            upload_lease_owner=lease.token,
+            upload_lease_expires_at=now + self.ttl,
         )
-        if taken != 1:
+        if not taken:
             return None
         with self._lock:
             self._held[image_id] = lease
         return lease
 
-    def release(self, session: Session, lease: Lease, *where: Any, **values: Any) -> bool:
-        """Set ``values`` (the work's outcome) and clear the lease in ``session``'s
+    def release(
+        self, session: Session, lease: Lease, old: str, new: str, *where: Any, **values: Any
+    ) -> bool:
+        """Move the image ``old -> new`` (``states.transition``; ``old == new`` keeps the
+        status), set ``values`` (the work's outcome) and clear the lease in ``session``'s
         transaction, if ``lease`` is still held and the row matches ``where``.
 
         Returns False, having written nothing, when the lease was lost (taken over after it
-        lapsed, or the image deleted).
+        lapsed, or the image deleted) or the image is no longer in ``old``.
+
+        Raises:
+            InvalidImageStatus: ``states.TRANSITIONS`` does not hold ``old -> new``.
         """
-        released = _rowcount(
+        return states.transition(
             session,
-            sa.update(Image)
-            .where(Image.id == lease.image_id, Image.upload_lease_owner == lease.token, *where)
-            .values(upload_lease_owner=None, upload_lease_expires_at=None, **values),
+            lease.image_id,
+            old,
+            new,
+            Image.upload_lease_owner == lease.token,
+            *where,
+            upload_lease_owner=None,
+            upload_lease_expires_at=None,
+            **values,
         )
-        return released == 1
 
     def still_held(self, session: Session, lease: Lease) -> bool:
         """Whether the image's row still names ``lease`` as its holder."""
@@ -238,18 +253,17 @@ class Reaper:
 
     def reset(self, image_id: str, status: str, token: str) -> bool:
         """Take over the lapsed lease ``token`` of ``image_id`` (in ``status``), remove the
-        image's partial and unrecorded data on this host and give it its ``RESET_STATUS``.
+        image's partial and unrecorded data on this host and give it its
+        ``states.RESET_STATUS``.
 
         Returns False when that lease was renewed, released or taken over meanwhile.
         """
         with self.db.transaction() as s:
-            lease = self.leases.take(
-                s, image_id, Image.status == status, Image.upload_lease_owner == token
-            )
+            lease = self.leases.take(s, image_id, status, status, Image.upload_lease_owner == token)
         if lease is None:
             return False
         try:
-            back = RESET_STATUS.get(status)
+            back = states.RESET_STATUS.get(status)
             if back is not None:  # the data of an in-flight status was never recorded
                 for store in self.stores:
                     for partial_id, path in store.partial_files():
@@ -257,7 +271,7 @@ class Reaper:
                             path.unlink(missing_ok=True)
                     store.delete(image_id)
             with self.db.transaction() as s:
-                done = self.leases.release(s, lease, status=back or status)
+                done = self.leases.release(s, lease, status, back or status)
         finally:
             self.leases.done(lease)
         if done and back is not None:

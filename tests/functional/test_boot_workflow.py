@@ -67,8 +67,8 @@ def env(conf, db, bus, tmp_path):
         driver=driver,
         agent=agent,
         conductor=conductor,
-        image=image["id"],
-        broken_image=broken["id"],
+        image=image.id,
+        broken_image=broken.id,
     )
     yield ns
     ns.agent.stop()

@@ -28,7 +28,7 @@ ROUTES = [
     route("GET", "/v2/info/import", images.import_info),
     route("GET", "/v2/images", images.list_images),
     route("POST", "/v2/images", images.create_image, schema=schemas.IMAGE_CREATE),
-    route("GET", _IMG, images.show_image),
+    route("GET", _IMG, images.get_image),
     route(
         "PATCH",
         _IMG,
@@ -43,11 +43,11 @@ ROUTES = [
     route("POST", _IMG + "/import", images.import_image, schema=schemas.IMAGE_IMPORT),
     route("PUT", _IMG + "/tags/{tag}", images.add_tag, schema=schemas.NO_BODY),
     route("DELETE", _IMG + "/tags/{tag}", images.delete_tag),
-    route("POST", _IMG + "/actions/deactivate", images.deactivate, schema=schemas.NO_BODY),
-    route("POST", _IMG + "/actions/reactivate", images.reactivate, schema=schemas.NO_BODY),
+    route("POST", _IMG + "/actions/deactivate", images.deactivate_image, schema=schemas.NO_BODY),
+    route("POST", _IMG + "/actions/reactivate", images.reactivate_image, schema=schemas.NO_BODY),
     route("GET", _IMG + "/members", members.list_members),
-    route("POST", _IMG + "/members", members.add_member, schema=schemas.MEMBER_CREATE),
-    route("GET", _IMG + "/members/{member_id}", members.show_member),
+    route("POST", _IMG + "/members", members.create_member, schema=schemas.MEMBER_CREATE),
+    route("GET", _IMG + "/members/{member_id}", members.get_member),
     route(
         "PUT", _IMG + "/members/{member_id}", members.update_member, schema=schemas.MEMBER_UPDATE
     ),

@@ -12,6 +12,9 @@ from pocketstack.common import policy
 from pocketstack.common.errors import BadRequest
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.image import access, fields
+from pocketstack.image.api import views
+from pocketstack.image.data import ImageData
+from pocketstack.image.images import Images
 
 PATCH_TYPES = (
     "application/openstack-images-v2.1-json-patch",
@@ -44,23 +47,28 @@ _RESERVED_QUERY = {
 }
 
 
-def _images(req: ApiRequest) -> Any:
+def _images(req: ApiRequest) -> Images:
     return req.cloud.image.images
 
 
+def _data(req: ApiRequest) -> ImageData:
+    return req.cloud.image.data
+
+
 def list_images(req: ApiRequest) -> dict[str, Any]:
-    """GET /v2/images: ``{"images": [...], "first", "schema"[, "next"]}``."""
+    """GET /v2/images: ``{"images": [...], "first", "schema"[, "next"]}`` (25 a page by
+    default, at most 1000; ``next`` repeats the query with the last image as ``marker``)."""
     policy.enforce(req.ctx, "image:get_images")
     filters = _list_filters(req)
     limit = parse_int(req.query["limit"], "limit", minimum=0) if "limit" in req.query else None
-    images, next_marker = _images(req).list_images(
+    page = _images(req).list(
         req.ctx, filters, sort=_sort(req), limit=limit, marker=req.query.get("marker")
     )
-    body: dict[str, Any] = {"images": images, "first": "/v2/images", "schema": "/v2/schemas/images"}
-    if next_marker:
+    next_link = None
+    if page.next_marker:
         query = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
-        body["next"] = "/v2/images?" + urlencode([*query, ("marker", next_marker)])
-    return body
+        next_link = "/v2/images?" + urlencode([*query, ("marker", page.next_marker)])
+    return views.images_view(page.images, next_link)
 
 
 def _list_filters(req: ApiRequest) -> dict[str, Any]:
@@ -113,21 +121,21 @@ def create_image(req: ApiRequest) -> ApiResponse:
     and the import methods header."""
     policy.enforce(req.ctx, "image:add_image")
     core, props = fields.parse_create(req.body)
-    image = _images(req).create_image(req.ctx, core, props)
+    image = _images(req).create(req.ctx, core, props)
     return ApiResponse(
         201,
-        image,
+        views.image_view(image),
         {
-            "Location": f"{req.base_url}/v2/images/{image['id']}",
+            "Location": f"{req.base_url}/v2/images/{image.id}",
             "OpenStack-image-import-methods": "glance-direct",
         },
     )
 
 
-def show_image(req: ApiRequest) -> dict[str, Any]:
-    """GET /v2/images/{image_id}."""
+def get_image(req: ApiRequest) -> dict[str, Any]:
+    """GET /v2/images/{image_id}: the image (``views.image_view``)."""
     policy.enforce(req.ctx, "image:get_image")
-    return _images(req).get_image(req.ctx, req.params["image_id"])
+    return views.image_view(_images(req).get(req.ctx, req.params["image_id"]))
 
 
 def update_image(req: ApiRequest) -> dict[str, Any]:
@@ -135,13 +143,13 @@ def update_image(req: ApiRequest) -> dict[str, Any]:
     another content type)."""
     policy.enforce(req.ctx, "image:modify_image")
     ops = fields.parse_patch(req.body)
-    return _images(req).update_image(req.ctx, req.params["image_id"], ops)
+    return views.image_view(_images(req).update(req.ctx, req.params["image_id"], ops))
 
 
 def delete_image(req: ApiRequest) -> ApiResponse:
     """DELETE /v2/images/{image_id}: 204."""
     policy.enforce(req.ctx, "image:delete_image")
-    _images(req).delete_image(req.ctx, req.params["image_id"])
+    _images(req).delete(req.ctx, req.params["image_id"])
     return ApiResponse(204)
 
 
@@ -155,22 +163,20 @@ def upload_image(req: ApiRequest) -> ApiResponse:
     """PUT /v2/images/{image_id}/file (raw body, streamed): 204; 409 unless the image is
     queued; 413 over ``image_size_cap`` or the project's ``image_user_storage_quota``."""
     policy.enforce(req.ctx, "image:upload_image")
-    req.cloud.image.data.upload_image(
-        req.ctx, req.params["image_id"], req.body_file, _content_length(req)
-    )
+    _data(req).upload(req.ctx, req.params["image_id"], req.body_file, _content_length(req))
     return ApiResponse(204)
 
 
 def download_image(req: ApiRequest) -> Any:
     """GET /v2/images/{image_id}/file: the data with Content-MD5; 204 when there is none."""
     policy.enforce(req.ctx, "image:download_image")
-    chunks, image = req.cloud.image.data.download_image(req.ctx, req.params["image_id"])
+    chunks, image = _data(req).download(req.ctx, req.params["image_id"])
     if chunks is None:
         return ApiResponse(204)
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
-        headers={"Content-MD5": image["checksum"], "Content-Length": str(image["size"])},
+        headers={"Content-MD5": image.checksum or "", "Content-Length": str(image.size)},
     )
 
 
@@ -178,9 +184,7 @@ def stage_image(req: ApiRequest) -> ApiResponse:
     """PUT /v2/images/{image_id}/stage (raw body, streamed): 204; the image becomes
     ``uploading``; 413 as for an upload."""
     policy.enforce(req.ctx, "image:import_image")
-    req.cloud.image.data.stage_image(
-        req.ctx, req.params["image_id"], req.body_file, _content_length(req)
-    )
+    _data(req).stage(req.ctx, req.params["image_id"], req.body_file, _content_length(req))
     return ApiResponse(204)
 
 
@@ -189,13 +193,13 @@ def import_image(req: ApiRequest) -> ApiResponse:
     (``schemas.IMAGE_IMPORT``): 202."""
     policy.enforce(req.ctx, "image:import_image")
     method = req.body["method"]["name"]
-    req.cloud.image.data.import_image(req.ctx, req.params["image_id"], method)
+    _data(req).import_(req.ctx, req.params["image_id"], method)
     return ApiResponse(202)
 
 
 def import_info(req: ApiRequest) -> dict[str, Any]:
     """GET /v2/info/import: the supported import methods."""
-    return req.cloud.image.data.import_info()
+    return _data(req).import_info()
 
 
 def add_tag(req: ApiRequest) -> ApiResponse:
@@ -212,15 +216,17 @@ def delete_tag(req: ApiRequest) -> ApiResponse:
     return ApiResponse(204)
 
 
-def deactivate(req: ApiRequest) -> ApiResponse:
-    """POST /v2/images/{image_id}/actions/deactivate (admin): 204."""
+def deactivate_image(req: ApiRequest) -> ApiResponse:
+    """POST /v2/images/{image_id}/actions/deactivate (admin): 204; 403 unless the image is
+    active or deactivated (``states.ACTIONS``)."""
     policy.enforce(req.ctx, "image:deactivate")
-    _images(req).set_active(req.ctx, req.params["image_id"], False)
+    _images(req).deactivate(req.ctx, req.params["image_id"])
     return ApiResponse(204)
 
 
-def reactivate(req: ApiRequest) -> ApiResponse:
-    """POST /v2/images/{image_id}/actions/reactivate (admin): 204."""
+def reactivate_image(req: ApiRequest) -> ApiResponse:
+    """POST /v2/images/{image_id}/actions/reactivate (admin): 204; 403 unless the image is
+    deactivated or active (``states.ACTIONS``)."""
     policy.enforce(req.ctx, "image:reactivate")
-    _images(req).set_active(req.ctx, req.params["image_id"], True)
+    _images(req).reactivate(req.ctx, req.params["image_id"])
     return ApiResponse(204)

@@ -48,10 +48,8 @@ def setup(cloud, tmp_path):
     big = cloud.image.create_image_from_file(
         RequestContext.system(), "big", disk, disk_format="raw"
     )
-    cloud.image.images.update_image(
-        RequestContext.system(), big["id"], [("replace", "min_ram", 100000)]
-    )
-    return cloud, image["id"], big["id"]
+    cloud.image.images.update(RequestContext.system(), big.id, [("replace", "min_ram", 100000)])
+    return cloud, image.id, big.id
 
 
 def _count(cloud, model):

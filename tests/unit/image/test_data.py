@@ -11,7 +11,7 @@ import pytest
 
 from pocketstack.common.drivers import UnknownDriver
 from pocketstack.common.errors import BadRequest
-from pocketstack.image.data import ImageDataManager
+from pocketstack.image.data import ImageData
 from pocketstack.image.exceptions import ImageForbidden, ImageNotFound, InvalidImageStatus
 
 
@@ -25,7 +25,7 @@ def qcow2_header(virtual: int) -> bytes:
 
 
 def new_image(cloud, ctx, **core):
-    return cloud.image.images.create_image(
+    return cloud.image.images.create(
         ctx, {"name": "img", "disk_format": "qcow2", "container_format": "bare", **core}, {}
     )
 
@@ -33,85 +33,85 @@ def new_image(cloud, ctx, **core):
 def test_upload_sets_size_hashes_virtual_size_and_download_returns_the_bytes(cloud, demo):
     img = new_image(cloud, demo)
     data = qcow2_header(1 << 30) + b"payload"
-    cloud.image.data.upload_image(demo, img["id"], io.BytesIO(data))
-    shown = cloud.image.get_image(demo, img["id"])
-    assert shown["status"] == "active"
-    assert shown["size"] == len(data)
-    assert shown["checksum"] == hashlib.md5(data).hexdigest()
-    assert shown["os_hash_algo"] == "sha512"
-    assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
-    assert shown["virtual_size"] == 1 << 30
-    chunks, view = cloud.image.data.download_image(demo, img["id"])
-    assert b"".join(chunks) == data and view["id"] == img["id"]
-    assert cloud.image.image_path(img["id"]).read_bytes() == data
+    cloud.image.data.upload(demo, img.id, io.BytesIO(data))
+    shown = cloud.image.images.get(demo, img.id)
+    assert shown.status == "active"
+    assert shown.size == len(data)
+    assert shown.checksum == hashlib.md5(data).hexdigest()
+    assert shown.os_hash_algo == "sha512"
+    assert shown.os_hash_value == hashlib.sha512(data).hexdigest()
+    assert shown.virtual_size == 1 << 30
+    chunks, image = cloud.image.data.download(demo, img.id)
+    assert b"".join(chunks) == data and image.id == img.id
+    assert cloud.image.image_path(img.id).read_bytes() == data
 
 
 def test_raw_virtual_size_is_the_size(cloud, demo):
     img = new_image(cloud, demo, disk_format="raw")
-    cloud.image.data.upload_image(demo, img["id"], io.BytesIO(b"x" * 4096))
-    assert cloud.image.get_image(demo, img["id"])["virtual_size"] == 4096
+    cloud.image.data.upload(demo, img.id, io.BytesIO(b"x" * 4096))
+    assert cloud.image.get_image(demo, img.id)["virtual_size"] == 4096
 
 
 def test_second_upload_conflicts(cloud, demo):
     img = new_image(cloud, demo)
-    cloud.image.data.upload_image(demo, img["id"], io.BytesIO(b"one"))
+    cloud.image.data.upload(demo, img.id, io.BytesIO(b"one"))
     with pytest.raises(InvalidImageStatus):
-        cloud.image.data.upload_image(demo, img["id"], io.BytesIO(b"two"))
-    assert b"".join(cloud.image.data.download_image(demo, img["id"])[0]) == b"one"
+        cloud.image.data.upload(demo, img.id, io.BytesIO(b"two"))
+    assert b"".join(cloud.image.data.download(demo, img.id)[0]) == b"one"
 
 
 def test_failed_upload_leaves_image_queued_and_no_file(cloud, demo):
     img = new_image(cloud, demo)
     with pytest.raises(ConnectionError):
-        cloud.image.data.upload_image(demo, img["id"], Broken())
-    assert cloud.image.get_image(demo, img["id"])["status"] == "queued"
-    assert not cloud.image.image_path(img["id"]).exists()
-    assert [p.name for p in cloud.image.image_path(img["id"]).parent.iterdir() if p.is_file()] == []
+        cloud.image.data.upload(demo, img.id, Broken())
+    assert cloud.image.get_image(demo, img.id)["status"] == "queued"
+    assert not cloud.image.image_path(img.id).exists()
+    assert [p.name for p in cloud.image.image_path(img.id).parent.iterdir() if p.is_file()] == []
 
 
 def test_upload_needs_formats_and_ownership(cloud, demo, alt):
-    img = cloud.image.images.create_image(demo, {"name": "x"}, {})
+    img = cloud.image.images.create(demo, {"name": "x"}, {})
     with pytest.raises(BadRequest):
-        cloud.image.data.upload_image(demo, img["id"], io.BytesIO(b"x"))
+        cloud.image.data.upload(demo, img.id, io.BytesIO(b"x"))
     with pytest.raises(ImageNotFound):
-        cloud.image.data.upload_image(alt, img["id"], io.BytesIO(b"x"))
+        cloud.image.data.upload(alt, img.id, io.BytesIO(b"x"))
 
 
 def test_queued_image_has_no_data(cloud, demo):
     img = new_image(cloud, demo)
-    assert cloud.image.data.download_image(demo, img["id"])[0] is None
+    assert cloud.image.data.download(demo, img.id)[0] is None
 
 
 def test_delete_removes_the_data(cloud, demo):
     img = new_image(cloud, demo)
-    cloud.image.data.upload_image(demo, img["id"], io.BytesIO(b"data"))
-    cloud.image.images.delete_image(demo, img["id"])
-    assert not cloud.image.image_path(img["id"]).exists()
+    cloud.image.data.upload(demo, img.id, io.BytesIO(b"data"))
+    cloud.image.images.delete(demo, img.id)
+    assert not cloud.image.image_path(img.id).exists()
 
 
 def test_deactivated_image_downloads_only_for_admin(cloud, demo, admin):
     img = new_image(cloud, demo)
-    cloud.image.data.upload_image(demo, img["id"], io.BytesIO(b"data"))
-    cloud.image.images.set_active(admin, img["id"], False)
-    assert cloud.image.get_image(demo, img["id"])["status"] == "deactivated"
+    cloud.image.data.upload(demo, img.id, io.BytesIO(b"data"))
+    cloud.image.images.deactivate(admin, img.id)
+    assert cloud.image.get_image(demo, img.id)["status"] == "deactivated"
     with pytest.raises(ImageForbidden):
-        cloud.image.data.download_image(demo, img["id"])
-    assert b"".join(cloud.image.data.download_image(admin, img["id"])[0]) == b"data"
-    cloud.image.images.set_active(admin, img["id"], True)
-    assert cloud.image.get_image(demo, img["id"])["status"] == "active"
+        cloud.image.data.download(demo, img.id)
+    assert b"".join(cloud.image.data.download(admin, img.id)[0]) == b"data"
+    cloud.image.images.reactivate(admin, img.id)
+    assert cloud.image.get_image(demo, img.id)["status"] == "active"
 
 
 def test_glance_direct_import(cloud, demo):
     img = new_image(cloud, demo)
-    cloud.image.data.stage_image(demo, img["id"], io.BytesIO(b"staged"))
-    assert cloud.image.get_image(demo, img["id"])["status"] == "uploading"
+    cloud.image.data.stage(demo, img.id, io.BytesIO(b"staged"))
+    assert cloud.image.get_image(demo, img.id)["status"] == "uploading"
     with pytest.raises(BadRequest):
-        cloud.image.data.import_image(demo, img["id"], "web-download")
-    cloud.image.data.import_image(demo, img["id"], "glance-direct")
-    shown = cloud.image.get_image(demo, img["id"])
+        cloud.image.data.import_(demo, img.id, "web-download")
+    cloud.image.data.import_(demo, img.id, "glance-direct")
+    shown = cloud.image.get_image(demo, img.id)
     assert (shown["status"], shown["size"]) == ("active", 6)
     with pytest.raises(InvalidImageStatus):
-        cloud.image.data.import_image(demo, img["id"], "glance-direct")
+        cloud.image.data.import_(demo, img.id, "glance-direct")
 
 
 def test_create_image_from_file_is_idempotent(cloud, admin, tmp_path):
@@ -120,22 +120,22 @@ def test_create_image_from_file_is_idempotent(cloud, admin, tmp_path):
     first = cloud.image.create_image_from_file(
         admin, "cirros", path, properties={"os_distro": "cirros"}
     )
-    assert (first["status"], first["visibility"], first["os_distro"]) == (
+    assert (first.status, first.visibility, first.properties["os_distro"]) == (
         "active",
         "public",
         "cirros",
     )
-    assert first["virtual_size"] == 112 << 20
+    assert first.virtual_size == 112 << 20
     again = cloud.image.create_image_from_file(admin, "cirros", path)
-    assert again["id"] == first["id"]
+    assert again.id == first.id
     path.unlink()  # a rebuilt image is a new file (the store hard-links the old one)
     path.write_bytes(qcow2_header(200 << 20))
     changed = cloud.image.create_image_from_file(admin, "cirros", path)
-    assert changed["id"] != first["id"]
+    assert changed.id != first.id
 
 
 def test_the_store_is_the_configured_one(cloud):
     assert cloud.conf.image_store == "file" and cloud.image.data.store.name == "file"
     elsewhere = SimpleNamespace(conf=cloud.conf.replace(image_store="swift"), db=cloud.db)
     with pytest.raises(UnknownDriver, match="unknown image_store 'swift': known are file"):
-        ImageDataManager(elsewhere, cloud.image.images)
+        ImageData(elsewhere, cloud.image.images)

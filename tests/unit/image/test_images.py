@@ -6,6 +6,7 @@ import pytest
 
 from pocketstack.common.errors import BadRequest, Conflict
 from pocketstack.image import fields
+from pocketstack.image.api.views import image_view
 from pocketstack.image.exceptions import (
     ImageForbidden,
     ImageNotFound,
@@ -15,7 +16,7 @@ from pocketstack.image.exceptions import (
 
 
 def create(images, ctx, name, props=None, **core):
-    return images.create_image(
+    return images.create(
         ctx, {"name": name, "disk_format": "qcow2", "container_format": "bare", **core}, props or {}
     )
 
@@ -40,7 +41,7 @@ def test_create_body_validation():
 
 def test_create_with_an_id_twice_conflicts(images, demo):
     image_id = "2b1a4b44-1a57-4d2b-8a86-6f5c3a1f0c11"
-    assert create(images, demo, "a", id=image_id)["id"] == image_id
+    assert create(images, demo, "a", id=image_id).id == image_id
     with pytest.raises(Conflict):
         create(images, demo, "b", id=image_id)
 
@@ -52,7 +53,7 @@ def test_filters_on_columns_tags_and_properties(images, demo):
     )
 
     def names(**filters):
-        return sorted(i["name"] for i in images.list_images(demo, filters)[0])
+        return sorted(i.name for i in images.list(demo, filters).images)
 
     assert names(tags=["x"]) == ["a", "b"]
     assert names(tags=["x", "y"]) == ["a"]
@@ -66,28 +67,30 @@ def test_filters_on_columns_tags_and_properties(images, demo):
 def test_sort_and_pages_with_marker(images, demo):
     for name in ("c", "a", "d", "b"):
         create(images, demo, name)
-    page, marker = images.list_images(demo, {}, sort=[("name", "asc")], limit=3)
-    assert [i["name"] for i in page] == ["a", "b", "c"]
-    page, last = images.list_images(demo, {}, sort=[("name", "asc")], limit=3, marker=marker)
-    assert [i["name"] for i in page] == ["d"] and last is None
+    page = images.list(demo, {}, sort=[("name", "asc")], limit=3)
+    assert [i.name for i in page.images] == ["a", "b", "c"]
+    page = images.list(demo, {}, sort=[("name", "asc")], limit=3, marker=page.next_marker)
+    assert [i.name for i in page.images] == ["d"] and page.next_marker is None
     with pytest.raises(BadRequest):
-        images.list_images(demo, {}, sort=[("checksum", "asc")])
+        images.list(demo, {}, sort=[("checksum", "asc")])
     with pytest.raises(BadRequest):
-        images.list_images(demo, {}, marker="not-an-image")
+        images.list(demo, {}, marker="not-an-image")
 
 
 def test_json_patch_add_replace_remove(images, demo):
     img = create(images, demo, "a", {"k": "v"})
-    out = images.update_image(
-        demo,
-        img["id"],
-        [
-            ("add", "new", "1"),
-            ("replace", "k", "v2"),
-            ("replace", "name", "b"),
-            ("add", "tags", ["t"]),
-            ("replace", "min_disk", 2),
-        ],
+    out = image_view(
+        images.update(
+            demo,
+            img.id,
+            [
+                ("add", "new", "1"),
+                ("replace", "k", "v2"),
+                ("replace", "name", "b"),
+                ("add", "tags", ["t"]),
+                ("replace", "min_disk", 2),
+            ],
+        )
     )
     assert (out["new"], out["k"], out["name"], out["tags"], out["min_disk"]) == (
         "1",
@@ -96,23 +99,23 @@ def test_json_patch_add_replace_remove(images, demo):
         ["t"],
         2,
     )
-    out = images.update_image(demo, img["id"], [("remove", "new", None)])
+    out = image_view(images.update(demo, img.id, [("remove", "new", None)]))
     assert "new" not in out
     with pytest.raises(PropertyNotFound):
-        images.update_image(demo, img["id"], [("remove", "missing", None)])
+        images.update(demo, img.id, [("remove", "missing", None)])
     with pytest.raises(ImageForbidden):
-        images.update_image(demo, img["id"], [("replace", "status", "active")])
+        images.update(demo, img.id, [("replace", "status", "active")])
     with pytest.raises(ImageForbidden):
-        images.update_image(demo, img["id"], [("remove", "name", None)])
+        images.update(demo, img.id, [("remove", "name", None)])
     with pytest.raises(BadRequest):
-        images.update_image(demo, img["id"], [("replace", "disk_format", "exe")])
+        images.update(demo, img.id, [("replace", "disk_format", "exe")])
 
 
 def test_failed_patch_changes_nothing(images, demo):
     img = create(images, demo, "a")
     with pytest.raises(ImageForbidden):
-        images.update_image(demo, img["id"], [("replace", "name", "b"), ("replace", "size", 3)])
-    assert images.get_image(demo, img["id"])["name"] == "a"
+        images.update(demo, img.id, [("replace", "name", "b"), ("replace", "size", 3)])
+    assert images.get(demo, img.id).name == "a"
 
 
 def test_parse_patch_paths():
@@ -132,19 +135,19 @@ def test_parse_patch_paths():
 
 def test_tags(images, demo):
     img = create(images, demo, "a")
-    images.add_tag(demo, img["id"], "t1")
-    images.add_tag(demo, img["id"], "t1")
-    assert images.get_image(demo, img["id"])["tags"] == ["t1"]
-    images.delete_tag(demo, img["id"], "t1")
+    images.add_tag(demo, img.id, "t1")
+    images.add_tag(demo, img.id, "t1")
+    assert images.get(demo, img.id).tags == ["t1"]
+    images.delete_tag(demo, img.id, "t1")
     with pytest.raises(ImageNotFound):
-        images.delete_tag(demo, img["id"], "t1")
+        images.delete_tag(demo, img.id, "t1")
 
 
 def test_protected_image_cannot_be_deleted(images, demo):
     img = create(images, demo, "a", protected=True)
     with pytest.raises(ImageProtected):
-        images.delete_image(demo, img["id"])
-    images.update_image(demo, img["id"], [("replace", "protected", False)])
-    images.delete_image(demo, img["id"])
+        images.delete(demo, img.id)
+    images.update(demo, img.id, [("replace", "protected", False)])
+    images.delete(demo, img.id)
     with pytest.raises(ImageNotFound):
-        images.get_image(demo, img["id"])
+        images.get(demo, img.id)

@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 from pocketstack.common.validation import BodySchema, InvalidInput
 from pocketstack.image import fields
 from pocketstack.image.api import API, ROUTES, schemas
+from pocketstack.image.api.views import image_view, member_view
 from pocketstack.image.models import Image, ImageMember
-from pocketstack.image.views import image_view, member_view
 from tests.helpers import service_app
 
 from .test_api import PATCH, TOKENS, call, make_image

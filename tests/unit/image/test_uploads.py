@@ -1,6 +1,6 @@
 """Data leases (pocketstack.image.uploads): an upload a live controller serves is never reset,
 one whose controller died is put back to queued once its lease lapses, and its partial file is
-removed. Two ``ImageDataManager``s over one database and state directory play two controller
+removed. Two ``ImageData``s over one database and state directory play two controller
 processes; time is a fake clock moved by hand (nothing sleeps)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from pocketstack.image.data import ImageDataManager
+from pocketstack.image.data import ImageData
 from pocketstack.image.exceptions import InvalidImageStatus, UploadLeaseLost
 from pocketstack.image.models import Image
 
@@ -59,15 +59,15 @@ def clock():
 def controllers(cloud, clock):
     """Controller processes A and B: two data managers on one database and state dir."""
     return (
-        ImageDataManager(cloud, cloud.image.images, clock=clock),
-        ImageDataManager(cloud, cloud.image.images, clock=clock),
+        ImageData(cloud, cloud.image.images, clock=clock),
+        ImageData(cloud, cloud.image.images, clock=clock),
     )
 
 
 def new_image(cloud, ctx):
-    return cloud.image.images.create_image(
+    return cloud.image.images.create(
         ctx, {"name": "img", "disk_format": "raw", "container_format": "bare"}, {}
-    )["id"]
+    ).id
 
 
 def status(cloud, ctx, image_id):
@@ -90,7 +90,7 @@ def lease_columns(cloud, image_id):
 def crashed_mid_upload(data, ctx, image_id):
     """What a controller killed mid-upload leaves: the image saving under its lease, and a
     partial file with half the data."""
-    lease, _allowance = data._begin(ctx, image_id, "queued", "saving")
+    lease, _allowance = data._begin(ctx, image_id, "upload")
     data.store.partial(image_id).path.write_bytes(b"half an image")
     return lease
 
@@ -108,7 +108,7 @@ def test_live_upload_is_not_reset_by_another_controller_starting(cloud, demo, cl
             assert a.leases.renew() == []
             seen.setdefault("reset", []).extend(b.reaper.run())  # B starts, then its rounds
 
-    a.upload_image(demo, image_id, During(data, between))
+    a.upload(demo, image_id, During(data, between))
     assert seen == {"status": "saving", "partials": 1, "reset": []}
     shown = cloud.image.get_image(demo, image_id)
     assert (shown["status"], shown["checksum"]) == ("active", hashlib.md5(data).hexdigest())
@@ -129,7 +129,7 @@ def test_upload_of_a_dead_controller_is_reset_once_its_lease_lapses(
     assert status(cloud, demo, image_id) == "queued"
     assert partials(b) == [] and tuple(lease_columns(cloud, image_id)) == (None, None)
     assert b.reaper.run() == []
-    b.upload_image(demo, image_id, io.BytesIO(b"whole"))
+    b.upload(demo, image_id, io.BytesIO(b"whole"))
     assert cloud.image.get_image(demo, image_id)["checksum"] == hashlib.md5(b"whole").hexdigest()
 
 
@@ -140,7 +140,7 @@ def test_new_upload_is_409_while_the_dead_upload_still_holds_its_lease(
     image_id = new_image(cloud, demo)
     crashed_mid_upload(a, demo, image_id)
     with pytest.raises(InvalidImageStatus):
-        b.upload_image(demo, image_id, io.BytesIO(b"x"))
+        b.upload(demo, image_id, io.BytesIO(b"x"))
     assert status(cloud, demo, image_id) == "saving"
 
 
@@ -154,11 +154,11 @@ def test_owner_that_lost_its_lease_writes_nothing(cloud, demo, clock, controller
         reset.extend(b.reaper.run())
 
     with pytest.raises(UploadLeaseLost):
-        a.upload_image(demo, image_id, During(b"lost data" * 100, between))
+        a.upload(demo, image_id, During(b"lost data" * 100, between))
     assert reset == [image_id]
     assert status(cloud, demo, image_id) == "queued"
     assert not a.store.exists(image_id) and partials(a) == []
-    b.upload_image(demo, image_id, io.BytesIO(b"again"))
+    b.upload(demo, image_id, io.BytesIO(b"again"))
     assert status(cloud, demo, image_id) == "active"
 
 
@@ -178,7 +178,7 @@ def test_stage_of_a_dead_controller_is_reset_and_its_partial_removed(
 ):
     a, b = controllers
     image_id = new_image(cloud, demo)
-    a._begin(demo, image_id, "queued", "uploading")
+    a._begin(demo, image_id, "stage")
     a.staging.partial(image_id).path.write_bytes(b"half")
     clock.advance(TTL + 1)
     assert b.reaper.run() == [image_id]
@@ -188,8 +188,8 @@ def test_stage_of_a_dead_controller_is_reset_and_its_partial_removed(
 def test_import_of_a_dead_controller_is_reset_and_its_data_removed(cloud, demo, clock, controllers):
     a, b = controllers
     image_id = new_image(cloud, demo)
-    a.stage_image(demo, image_id, io.BytesIO(b"staged"))
-    a._begin(demo, image_id, "uploading", "importing")  # ... and A dies mid-import
+    a.stage(demo, image_id, io.BytesIO(b"staged"))
+    a._begin(demo, image_id, "import")  # ... and A dies mid-import
     clock.advance(TTL + 1)
     assert b.reaper.run() == [image_id]
     assert status(cloud, demo, image_id) == "queued"
@@ -199,11 +199,11 @@ def test_import_of_a_dead_controller_is_reset_and_its_data_removed(cloud, demo, 
 def test_staged_image_waiting_for_its_import_is_left_alone(cloud, demo, clock, controllers):
     a, b = controllers
     image_id = new_image(cloud, demo)
-    a.stage_image(demo, image_id, io.BytesIO(b"staged"))
+    a.stage(demo, image_id, io.BytesIO(b"staged"))
     clock.advance(TTL * 10)
     assert b.reaper.run() == []
     assert status(cloud, demo, image_id) == "uploading" and b.staging.exists(image_id)
-    b.import_image(demo, image_id, "glance-direct")
+    b.import_(demo, image_id, "glance-direct")
     assert status(cloud, demo, image_id) == "active"
 
 
@@ -230,7 +230,7 @@ def test_failed_upload_in_process_releases_the_lease(cloud, demo, controllers):
             raise OSError("store device gone")
 
     with pytest.raises(OSError):
-        a.upload_image(demo, image_id, Broken())
+        a.upload(demo, image_id, Broken())
     assert status(cloud, demo, image_id) == "queued"
     assert tuple(lease_columns(cloud, image_id)) == (None, None)
     assert a.leases.held() == [] and partials(a) == []

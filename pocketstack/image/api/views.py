@@ -1,8 +1,10 @@
-"""The Glance v2 views of images and members (Image API v2 reference, "Show image" and
-"Show image member details"). Links are relative (``/v2/images/<id>``) as in Glance."""
+"""The Glance v2 views of images and members (Image API v2 reference, "Show image", "List
+images", "Show image member details" and "List image members"): model rows -> the API's JSON.
+Links are relative (``/v2/images/<id>``) as in Glance."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pocketstack.common.db import isotime
@@ -55,3 +57,21 @@ def member_view(member: ImageMember) -> dict[str, Any]:
         "updated_at": isotime(member.updated_at),
         "schema": "/v2/schemas/member",
     }
+
+
+def images_view(images: Iterable[Image], next_link: str | None = None) -> dict[str, Any]:
+    """The ``GET /v2/images`` body: ``{"images": [...], "first", "schema"[, "next"]}``;
+    ``next_link`` is the relative URL of the next page (``None`` on the last page)."""
+    body: dict[str, Any] = {
+        "images": [image_view(i) for i in images],
+        "first": "/v2/images",
+        "schema": "/v2/schemas/images",
+    }
+    if next_link:
+        body["next"] = next_link
+    return body
+
+
+def members_view(members: Iterable[ImageMember]) -> dict[str, Any]:
+    """The ``GET /v2/images/{image_id}/members`` body: ``{"members": [...], "schema"}``."""
+    return {"members": [member_view(m) for m in members], "schema": "/v2/schemas/members"}
