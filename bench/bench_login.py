@@ -60,8 +60,8 @@ def main() -> None:
         im = Cloud(conf, db, bus).identity
         im.bootstrap("adminpw", "demopw")
         sys_ctx = RequestContext.system()
-        im.users.create_user(sys_ctx, "alice", password="alice-pw")
-        im.users.create_user(sys_ctx, "bob", password="bob-pw", enabled=False)
+        im.users.create(sys_ctx, "alice", password="alice-pw")
+        im.users.create(sys_ctx, "bob", password="bob-pw", enabled=False)
         app_cred = {
             "identity": {
                 "methods": ["application_credential"],
@@ -69,11 +69,11 @@ def main() -> None:
             }
         }
         cases: dict[str, Callable[[], Any]] = {
-            "success": lambda: im.auth.issue_token(_auth("alice", "alice-pw"), False),
-            "wrong password": lambda: im.auth.issue_token(_auth("alice", "nope"), False),
-            "unknown user": lambda: im.auth.issue_token(_auth("ghost", "nope"), False),
-            "disabled user": lambda: im.auth.issue_token(_auth("bob", "bob-pw"), False),
-            "unknown app cred": lambda: im.auth.issue_token(app_cred, False),
+            "success": lambda: im.auth.issue(_auth("alice", "alice-pw"), False),
+            "wrong password": lambda: im.auth.issue(_auth("alice", "nope"), False),
+            "unknown user": lambda: im.auth.issue(_auth("ghost", "nope"), False),
+            "disabled user": lambda: im.auth.issue(_auth("bob", "bob-pw"), False),
+            "unknown app cred": lambda: im.auth.issue(app_cred, False),
         }
         print(f"{'outcome':<18} {'median ms':>10} {'p95 ms':>8}")
         for name, fn in cases.items():

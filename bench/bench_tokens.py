@@ -177,7 +177,7 @@ def cached_validation_seconds(state_dir: Path) -> float:
         managers = Managers(conf, db, bus)
         managers.identity.bootstrap("adminpw", "demopw")
         auth = _auth_body("demo", "demopw")["auth"]
-        token, _info, _catalog = managers.identity.auth.issue_token(auth)
+        token, _info, _catalog = managers.identity.auth.issue(auth)
         provider = managers.identity.tokens
         provider.validate(token)
         start = time.perf_counter()

@@ -1,16 +1,38 @@
 """The conductor: owns the build and delete workflows on the controller (seeds 002/004).
 
-Build of one server, each step an event of its ``create`` action::
+Each workflow is a ``tasks.Workflow``: steps with check, execute and rollback, each step an
+event of the server's action. The build of one server (action ``create``)::
 
     compute__schedule_instances    scheduler: filters, weighers, atomic claim -> host
+                                   (rollback: release the claim)
     compute__allocate_network      cloud.network.allocate_for_instance -> network_info
-    compute__prepare_block_device  root disk of the flavor vs the image (no volumes yet)
+                                   (rollback: deallocate the ports)
+    compute__prepare_block_device  check: root disk of the flavor vs the image (no volumes
+                                   yet); the InstanceSpec of the agent
     -> cast build_and_run_instance to compute.<host>  (the agent records compute__spawn)
 
-A failing step rolls back what earlier steps did (claim released, ports deallocated) and
-leaves the server in ERROR with a fault. Every state change is guarded by the task state the
-step expects (``actions.update_instance``), so a delete that arrives mid-build wins: the build
-notices, undoes its own steps and stops.
+A build request carries its request spec (``request_spec``): the image as the API looked it
+up (once per request) and an admin's forced host. The user's token never travels on the bus
+(an agent that downloads an image uses a service credential, ``image_cache``).
+
+A failing step rolls back the completed ones (claim released, ports deallocated, each
+recorded as ``<step>_rollback``) and leaves the server in ERROR with a fault. Every state
+change is guarded by the task state the step expects (``actions.update_instance``), so a
+delete that arrives mid-build wins: the step notices, undoes its own part, the completed
+steps are rolled back and the build stops.
+
+A delete (action ``delete``) ends in one place, ``Conductor.finish_delete``, whoever drives
+it: the API calls ``delete_instance``, which casts ``terminate_instance`` to the server's
+agent when its host is up (the agent records ``compute_terminate_instance`` and answers
+``terminate_finished``) and otherwise finishes at once; the periodic sweep of deletes on
+hosts that went down and the start-up recovery finish theirs the same way. Its steps::
+
+    compute__deallocate_network    the server's ports
+    compute__release_claim         the scheduler's claim
+    (complete the deletion)        the server deleted and its action finished, together
+
+A failing step leaves the server ERROR with a fault (delete it again: the steps are
+idempotent).
 
 The agent reaches other services only through the conductor: ``instance_build_failed`` and
 ``terminate_finished`` release claims and ports here.
@@ -29,7 +51,9 @@ for some controller to restart.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -39,10 +63,10 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database, utcnow
 from pocketstack.common.periodic import PeriodicTasks
-from pocketstack.compute import actions, controllers, states
-from pocketstack.compute.exceptions import FlavorDiskTooSmall
+from pocketstack.compute import actions, controllers, states, tasks
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
+from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk
 from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES, ComputeAgentClient
 
 if TYPE_CHECKING:
@@ -50,43 +74,32 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-GIB = 1024**3
-#: image fields that are not "properties" in the InstanceSpec
-IMAGE_FIELDS = frozenset(
-    {
-        "id",
-        "name",
-        "status",
-        "disk_format",
-        "container_format",
-        "size",
-        "virtual_size",
-        "min_disk",
-        "min_ram",
-        "visibility",
-        "owner",
-        "checksum",
-        "os_hash_algo",
-        "os_hash_value",
-        "protected",
-        "tags",
-        "created_at",
-        "updated_at",
-        "file",
-        "self",
-        "schema",
-        "direct_url",
-        "locations",
-        "os_hidden",
-        "stores",
-    }
-)
-
 CONTROLLER_INTERRUPTED = "Build interrupted by a controller restart"
 
 
 class _BuildAborted(Exception):
     """The server left the build (deleted meanwhile): undo and stop quietly."""
+
+
+@dataclasses.dataclass(kw_only=True)
+class BuildTask(tasks.Task):
+    """The state of one server's build (``Conductor.build``).
+
+    Attributes:
+        inst: the server as the API recorded it (detached row).
+        request: the request spec (``request_spec.RequestSpec``).
+        host, node, zone: where the scheduling step placed it.
+        network_info: what the network step allocated (``[]`` without networks).
+        spec: the ``InstanceSpec`` (``build_spec``) the block-device step made for the agent.
+    """
+
+    inst: Instance
+    request: RequestSpec
+    host: str | None = None
+    node: str | None = None
+    zone: str | None = None
+    network_info: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    spec: dict[str, Any] | None = None
 
 
 def release_resources(cloud: Cloud, ctx: RequestContext, instance_uuid: str) -> None:
@@ -105,24 +118,6 @@ def release_resources(cloud: Cloud, ctx: RequestContext, instance_uuid: str) -> 
         LOG.exception("deallocating the ports of %s failed", instance_uuid)
 
 
-def finish_delete(cloud: Cloud, ctx: RequestContext, instance_uuid: str) -> None:
-    """Release everything of a server and mark it deleted (``vm_state`` deleted)."""
-    release_resources(cloud, ctx, instance_uuid)
-    now = utcnow()
-    with cloud.db.transaction() as s:
-        inst = s.get(Instance, instance_uuid)
-        if inst is None or inst.deleted:
-            return
-        inst.deleted = True
-        inst.deleted_at = now
-        inst.terminated_at = now
-        inst.vm_state = states.DELETED
-        inst.task_state = None
-        inst.power_state = 0
-        inst.updated_at = now
-        actions.finish_action(s, ctx, instance_uuid)  # visible together with the delete
-
-
 def fail_build(
     cloud: Cloud,
     ctx: RequestContext,
@@ -134,14 +129,16 @@ def fail_build(
     """Put a server that was building into ERROR with a fault and release its resources.
 
     The state, the fault and the action's result commit together: a client that sees ERROR
-    also sees the fault. ``expected``: more columns the server must still hold (as
-    ``actions.update_instance``), else nothing is done.
+    also sees the fault. The server must still be building (a delete that came meanwhile
+    wins); ``expected``: more columns it must still hold (as ``actions.update_instance``),
+    else nothing is done.
     """
+    building = (*states.BUILD_TASKS, states.SPAWNING)
     with cloud.db.transaction() as s:
         failed = actions.update_instance(
             s,
             instance_uuid,
-            {"vm_state": states.BUILDING, **(expected or {})},
+            {"vm_state": states.BUILDING, "task_state": building, **(expected or {})},
             vm_state=states.ERROR,
             task_state=None,
         )
@@ -179,6 +176,31 @@ class Conductor:
             cloud.conf.periodic_interval,
             [self.finish_deletes_on_down_hosts, self.recover_orphaned_builds],
         )
+        #: the build of one server (``build_instances``), on a ``BuildTask``
+        self.build: tasks.Workflow[BuildTask] = tasks.Workflow(
+            "build",
+            [
+                tasks.Step(actions.EV_SCHEDULE, self._schedule, rollback=self._release_claim),
+                tasks.Step(
+                    actions.EV_NETWORK, self._allocate_network, rollback=self._deallocate_network
+                ),
+                tasks.Step(
+                    actions.EV_BLOCK_DEVICE,
+                    self._prepare_block_device,
+                    check=self._check_root_disk,
+                ),
+                tasks.Step(None, self._cast_spawn),  # the agent records compute__spawn
+            ],
+        )
+        #: the end of every delete (``finish_delete``), on a plain ``tasks.Task``
+        self.delete: tasks.Workflow[tasks.Task] = tasks.Workflow(
+            "delete",
+            [
+                tasks.Step(actions.EV_DEALLOCATE_NETWORK, self._deallocate_network),
+                tasks.Step(actions.EV_RELEASE_CLAIM, self._release_claim),
+                tasks.Step(None, self._complete_deletion),  # finishes the action with it
+            ],
+        )
 
     def start(self) -> None:
         """Report alive, recover interrupted work, serve on the bus, start the periodic
@@ -201,9 +223,10 @@ class Conductor:
     # (the only ones the bus reaches: ``rpcapi.CONDUCTOR_MESSAGES``)
 
     def build_instances(
-        self, ctx: RequestContext, instance_uuids: list[str], auth_token: str | None = None
+        self, ctx: RequestContext, instance_uuids: list[str], request_spec: RequestSpec
     ) -> None:
-        """Build each server: schedule, network, block device, then cast to its agent.
+        """Build each server of one request (``self.build``: schedule, network, block device,
+        then cast to its agent), all with the request's ``request_spec``.
 
         Every server of the request is taken first (``_take``): should this controller die
         while building one, the others are recovered as its own too.
@@ -212,7 +235,7 @@ class Conductor:
             self._take(uuid)
         for uuid in instance_uuids:
             try:
-                self._build_one(ctx, uuid, auth_token)
+                self._build_one(ctx, uuid, request_spec)
             except Exception:  # never leave the others unbuilt because of one; logged
                 LOG.exception("build of %s failed unexpectedly", uuid)
                 fail_build(self.cloud, ctx, uuid, "Unexpected error while building.")
@@ -223,8 +246,82 @@ class Conductor:
         release_resources(self.cloud, ctx, instance_uuid)
 
     def terminate_finished(self, ctx: RequestContext, instance_uuid: str) -> None:
-        """The agent destroyed the guest: release claim and ports, mark the server deleted."""
-        finish_delete(self.cloud, ctx, instance_uuid)
+        """The agent destroyed the guest: finish the delete (``finish_delete``)."""
+        self.finish_delete(ctx, instance_uuid)
+
+    def delete_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Carry out a delete the API recorded (task state ``deleting``, action ``delete``).
+
+        A server whose host's compute service is up is handed to that agent (cast
+        ``terminate_instance``: it destroys the guest, then answers ``terminate_finished``);
+        one without a host (not scheduled, or scheduling failed) or on a host that is down is
+        finished at once (``finish_delete``; a down host's agent destroys the guest as an
+        orphan when it comes back). Anything else (deleted meanwhile) is left alone.
+        """
+        inst = actions.load_instance(self.db, instance_uuid)
+        if inst is None or inst.deleted or inst.task_state != states.DELETING:
+            return
+        if inst.host and self._host_is_up(inst.host):
+            self.agents.terminate_instance(ctx, inst.host, instance_uuid)
+            return
+        self.finish_delete(ctx, instance_uuid)
+
+    # ------------------------------------------------------------------ the delete
+
+    def finish_delete(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """The one end of every delete (``self.delete``): the ports deallocated, the claim
+        released, then the server deleted (``vm_state`` deleted) with its action finished.
+
+        The steps are events of the action of ``ctx.request_id`` (the user's ``delete``;
+        periodic callers pass ``actions.pending_request_id``). A server already deleted is
+        left alone. A failing step leaves the server ERROR with a fault and the action
+        ``Error`` (delete it again: the steps are idempotent).
+        """
+        inst = actions.load_instance(self.db, instance_uuid)
+        if inst is None or inst.deleted:
+            return
+        try:
+            self.delete.run(tasks.Task(db=self.db, ctx=ctx, instance_uuid=instance_uuid))
+        except Exception as exc:  # the server must not stay deleting: ERROR with a fault
+            if isinstance(exc, errors.PocketError):
+                message = exc.message
+            else:  # a bug: logged with its traceback
+                LOG.exception("delete of %s failed", instance_uuid)
+                message = f"Delete failed: {exc}"
+            with self.db.transaction() as s:  # ERROR and its fault become visible together
+                if actions.update_instance(
+                    s, instance_uuid, None, vm_state=states.ERROR, task_state=None
+                ):
+                    actions.add_fault(s, instance_uuid, message, 500, type(exc).__name__)
+                    actions.finish_action(s, ctx, instance_uuid, error=True)
+
+    def _complete_deletion(self, task: tasks.Task) -> None:
+        """Mark the server deleted and finish its action, in one transaction."""
+        now = utcnow()
+        with self.db.transaction() as s:
+            inst = s.get(Instance, task.instance_uuid)
+            if inst is None or inst.deleted:
+                return
+            inst.deleted = True
+            inst.deleted_at = now
+            inst.terminated_at = now
+            inst.vm_state = states.DELETED
+            inst.task_state = None
+            inst.power_state = 0
+            inst.updated_at = now
+            actions.finish_action(s, task.ctx, task.instance_uuid)  # visible with the delete
+
+    def _host_is_up(self, host: str) -> bool:
+        with self.db.reader() as s:
+            svc = s.scalars(
+                sa.select(Service).where(Service.host == host, Service.binary == COMPUTE_BINARY)
+            ).first()
+        return svc is not None and service_is_up(svc, self.conf)
+
+    def _pending_ctx(self, instance_uuid: str) -> RequestContext:
+        """A system context under the request id of the server's unfinished action (the
+        user's delete), so work done for it by a periodic task is recorded and finishes it."""
+        return RequestContext.system(actions.pending_request_id(self.db, instance_uuid))
 
     # ------------------------------------------------------------------ the build
 
@@ -238,81 +335,115 @@ class Conductor:
             controller_id=self.controller_id,
         )
 
-    def _build_one(self, ctx: RequestContext, uuid: str, auth_token: str | None) -> None:
+    def _build_one(self, ctx: RequestContext, uuid: str, request_spec: RequestSpec) -> None:
         inst = actions.load_instance(self.db, uuid)
         if inst is None or inst.deleted or inst.task_state != states.SCHEDULING:
             return
         if inst.controller_id != self.controller_id:  # another controller took it
             return
+        task = BuildTask(db=self.db, ctx=ctx, instance_uuid=uuid, inst=inst, request=request_spec)
         try:
-            spec = self._prepare(ctx, inst)
-        except _BuildAborted:
+            self.build.run(task)
+        except _BuildAborted:  # the completed steps were rolled back
             LOG.info("build of %s stopped: the server is being deleted", uuid)
-            release_resources(self.cloud, ctx, uuid)
-            return
+            actions.finish_action(self.db, ctx, uuid, error=True)
         except errors.PocketError as exc:
-            fail_build(self.cloud, ctx, uuid, exc.message, type(exc).__name__)
-            return
+            fail_build(self.cloud, ctx, uuid, exc.message, _details(exc, task))
         except Exception as exc:  # a bug: logged with its traceback, the server goes ERROR
             LOG.exception("build of %s failed", uuid)
-            fail_build(self.cloud, ctx, uuid, f"Build failed: {exc}", type(exc).__name__)
+            fail_build(self.cloud, ctx, uuid, f"Build failed: {exc}", _details(exc, task))
+
+    def _advance(
+        self,
+        task: BuildTask,
+        expected_task: str,
+        undo: Callable[[BuildTask], None] | None,
+        **values: Any,
+    ) -> None:
+        """Record a step's outcome if the server still waits for it (``expected_task``);
+        else undo the step's own work and abort the build (a delete came)."""
+        if actions.update_instance(
+            self.db, task.instance_uuid, {"task_state": expected_task}, **values
+        ):
             return
-        self.agents.build_and_run_instance(ctx, spec["host"], {**spec, "auth_token": auth_token})
+        if undo is not None:
+            undo(task)
+        raise _BuildAborted()
 
-    def _advance(self, uuid: str, expected_task: str, **values: Any) -> None:
-        if not actions.update_instance(self.db, uuid, {"task_state": expected_task}, **values):
-            raise _BuildAborted()
-
-    def _prepare(self, ctx: RequestContext, inst: Instance) -> dict[str, Any]:
-        uuid = inst.uuid
-        with actions.event(self.db, ctx, uuid, actions.EV_SCHEDULE):
-            image = self.cloud.image.get_image(ctx, inst.image_ref or "")  # "": not found
-            dest = self.scheduler.select_destination(
-                ctx,
-                {
-                    "instance_uuid": uuid,
-                    "project_id": inst.project_id,
-                    "vcpus": inst.vcpus,
-                    "memory_mb": inst.memory_mb,
-                    "disk_gb": inst.root_gb + inst.ephemeral_gb,
-                    "availability_zone": inst.requested_availability_zone,
-                    "image_properties": image_properties(image),
-                    "ignore_hosts": [],
-                    # an admin's forced host (``az:host``) waits in ``node`` until scheduled
-                    "force_host": inst.node,
-                },
-            )
-        zone = inst.requested_availability_zone or self._zone_of(dest["host"])
+    def _schedule(self, task: BuildTask) -> None:
+        """Choose a host and claim its resources there (a forced host skips the filters)."""
+        inst = task.inst
+        dest = self.scheduler.select_destination(
+            task.ctx,
+            {
+                "instance_uuid": inst.uuid,
+                "project_id": inst.project_id,
+                "vcpus": inst.vcpus,
+                "memory_mb": inst.memory_mb,
+                "disk_gb": inst.root_gb + inst.ephemeral_gb,
+                "availability_zone": inst.requested_availability_zone,
+                "image_properties": task.request["image"]["properties"],
+                "ignore_hosts": [],
+                "force_host": task.request.get("force_host"),
+            },
+        )
+        task.host, task.node = dest["host"], dest["node"]
+        task.zone = inst.requested_availability_zone or self._zone_of(dest["host"])
         self._advance(
-            uuid,
+            task,
             states.SCHEDULING,
-            host=dest["host"],
-            node=dest["node"],
-            availability_zone=zone,
+            self._release_claim,
+            host=task.host,
+            node=task.node,
+            availability_zone=task.zone,
             task_state=states.NETWORKING,
         )
-        with actions.event(self.db, ctx, uuid, actions.EV_NETWORK):
-            network_info = []
-            if inst.requested_networks:
-                network_info = self.cloud.network.allocate_for_instance(
-                    ctx,
-                    uuid,
-                    inst.project_id,
-                    dest["host"],
-                    inst.requested_networks,
-                    list(inst.security_groups or []),
-                )
+
+    def _release_claim(self, task: tasks.Task) -> None:
+        self.scheduler.release(task.instance_uuid)
+
+    def _allocate_network(self, task: BuildTask) -> None:
+        """Allocate the requested networks' ports on the chosen host."""
+        inst = task.inst
+        if inst.requested_networks:
+            task.network_info = self.cloud.network.allocate_for_instance(
+                task.ctx,
+                inst.uuid,
+                inst.project_id,
+                str(task.host),
+                inst.requested_networks,
+                list(inst.security_groups or []),
+            )
         self._advance(
-            uuid,
+            task,
             states.NETWORKING,
-            network_info=network_info,
+            self._deallocate_network,
+            network_info=task.network_info,
             task_state=states.BLOCK_DEVICE_MAPPING,
         )
-        with actions.event(self.db, ctx, uuid, actions.EV_BLOCK_DEVICE):
-            check_root_disk(inst, image)
-            spec = build_spec(self.cloud, inst, image, network_info, zone, dest["host"])
-        self._advance(uuid, states.BLOCK_DEVICE_MAPPING, spec=spec, task_state=states.SPAWNING)
-        return spec
+
+    def _deallocate_network(self, task: tasks.Task) -> None:
+        self.cloud.network.deallocate_for_instance(task.ctx.elevated(), task.instance_uuid)
+
+    def _check_root_disk(self, task: BuildTask) -> None:
+        check_root_disk(task.inst.root_gb, task.request["image"])
+
+    def _prepare_block_device(self, task: BuildTask) -> None:
+        """The root disk from the image (no volumes yet): the agent's ``InstanceSpec``."""
+        task.spec = build_spec(
+            self.cloud,
+            task.inst,
+            task.request["image"],
+            task.network_info,
+            task.zone,
+            str(task.host),
+        )
+        self._advance(
+            task, states.BLOCK_DEVICE_MAPPING, None, spec=task.spec, task_state=states.SPAWNING
+        )
+
+    def _cast_spawn(self, task: BuildTask) -> None:
+        self.agents.build_and_run_instance(task.ctx, str(task.host), dict(task.spec or {}))
 
     def _zone_of(self, host: str) -> str:
         with self.db.reader() as s:
@@ -331,7 +462,6 @@ class Conductor:
         """Settle work a dead controller left: builds in controller steps that were this
         controller's (before it restarted), a dead controller's or nobody's; host-less
         deletes."""
-        ctx = RequestContext.system()
         with self.db.reader() as s:
             deletes = list(
                 s.scalars(
@@ -344,7 +474,7 @@ class Conductor:
             )
         for uuid in deletes:
             LOG.info("finishing the delete of %s", uuid)
-            finish_delete(self.cloud, ctx, uuid)
+            self.finish_delete(self._pending_ctx(uuid), uuid)
         self._fail_orphans(include_mine=True)
         self._resend_spawns()
 
@@ -412,9 +542,9 @@ class Conductor:
             if not inst.spec or actions.has_event(self.db, inst.uuid, actions.EV_SPAWN):
                 continue
             LOG.info("sending the spawn of %s to %s again", inst.uuid, inst.host)
-            ctx = RequestContext.system(actions.pending_request_id(self.db, inst.uuid))
-            spec = {**inst.spec, "auth_token": None}
-            self.agents.build_and_run_instance(ctx, str(inst.host), spec)
+            self.agents.build_and_run_instance(
+                self._pending_ctx(inst.uuid), str(inst.host), dict(inst.spec)
+            )
 
     def finish_deletes_on_down_hosts(self) -> None:
         """Finish deletes whose host's compute service is down (its agent will remove the
@@ -432,37 +562,25 @@ class Conductor:
             )
         for uuid, service in rows:
             if not service_is_up(service, self.conf):
-                finish_delete(self.cloud, RequestContext.system(), uuid)
+                self.finish_delete(self._pending_ctx(uuid), uuid)
 
 
-def image_properties(image: dict[str, Any]) -> dict[str, Any]:
-    """The image's extra properties (everything but Glance's standard fields)."""
-    return {k: v for k, v in image.items() if k not in IMAGE_FIELDS}
-
-
-def check_root_disk(inst: Instance, image: dict[str, Any]) -> None:
-    """Refuse a root disk smaller than the image needs (``min_disk``, virtual size).
-
-    Raises:
-        FlavorDiskTooSmall.
-    """
-    if not inst.root_gb:
-        return
-    size = int(image.get("virtual_size") or image.get("size") or 0)
-    needed = max(int(image.get("min_disk") or 0), -(-size // GIB))
-    if needed > inst.root_gb:
-        raise FlavorDiskTooSmall()
+def _details(exc: BaseException, task: tasks.Task) -> str:
+    """The fault details of a failed build: the error's class, and each rollback that
+    failed (recorded as its event too)."""
+    return "\n".join([type(exc).__name__, *(f"rollback failed: {e}" for e in task.rollback_errors)])
 
 
 def build_spec(
     cloud: Cloud,
     inst: Instance,
-    image: dict[str, Any],
+    image: ImageMeta,
     network_info: list[dict[str, Any]],
     zone: str | None,
     host: str,
 ) -> dict[str, Any]:
-    """The ``InstanceSpec`` (``drivers.base``) of a server, without the user's token."""
+    """The ``InstanceSpec`` (``drivers.base``) of a server; ``image`` as the request spec
+    has it (``request_spec.ImageMeta``)."""
     # The image's file in the controller's store; an agent on a host where that file is not
     # (another machine) downloads it from the URL instead (``image_cache.ensure_image``).
     path = str(cloud.image.image_path(image["id"]))
@@ -482,7 +600,7 @@ def build_spec(
             "id": image["id"],
             "disk_format": image.get("disk_format"),
             "size": image.get("size"),
-            "properties": image_properties(image),
+            "properties": dict(image.get("properties") or {}),
             "path": path,
             "url": f"{cloud.conf.public_url}/image/v2/images/{image['id']}/file",
         },

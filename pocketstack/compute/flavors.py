@@ -21,13 +21,14 @@ m1.xlarge  5     8      4096       20
 from __future__ import annotations
 
 import builtins
+import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pocketstack.common import errors
+from pocketstack.common import errors, paging
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, new_id
 from pocketstack.compute.models import Flavor
@@ -44,17 +45,27 @@ DEFAULT_FLAVORS = (
 )
 
 _ID_RE = re.compile(r"^[\w\.\- ]{1,255}$")
-_SORT_KEYS = (
-    "flavorid",
-    "name",
-    "memory_mb",
-    "vcpus",
-    "root_gb",
-    "ephemeral_gb",
-    "swap",
-    "rxtx_factor",
-    "created_at",
-    "id",
+
+#: how flavors are sorted and paged (Nova: by flavorid, ascending; the flavorid breaks ties)
+SORT = paging.SortSpec(
+    columns={
+        key: getattr(Flavor, key)
+        for key in (
+            "flavorid",
+            "name",
+            "memory_mb",
+            "vcpus",
+            "root_gb",
+            "ephemeral_gb",
+            "swap",
+            "rxtx_factor",
+            "created_at",
+            "id",
+        )
+    },
+    default=[("flavorid", paging.ASC)],
+    tie_breaker=Flavor.flavorid,
+    default_dir=paging.ASC,
 )
 
 
@@ -80,6 +91,20 @@ class FlavorAccessExists(errors.Conflict):
 
 def _visible(ctx: RequestContext, flavor: Flavor) -> bool:
     return flavor.is_public or ctx.is_admin or ctx.project_id in (flavor.projects or [])
+
+
+def _may_use(project_id: str | None) -> Any:
+    """SQL for "``project_id`` is on the flavor's access list".
+
+    The list is a JSON array of strings; its text holds ``"<project_id>"`` (quotes
+    included) exactly when the project is on it, which ``LIKE`` finds the same way on
+    SQLite, PostgreSQL and MySQL (their JSON functions differ).
+    """
+    if not project_id:
+        return sa.false()
+    quoted = json.dumps(project_id).replace("\\", "\\\\")
+    quoted = quoted.replace("%", "\\%").replace("_", "\\_")
+    return sa.cast(Flavor.projects, sa.Text).like(f"%{quoted}%", escape="\\")
 
 
 class FlavorManager:
@@ -143,37 +168,34 @@ class FlavorManager:
         ones their project may use); False lists private ones; None lists all (admins; a
         non-admin still sees only what it may use).
 
+        Sorting, ``marker`` (a flavorid in this list) and ``limit`` are done in SQL
+        (``common.paging``).
+
         Raises:
             errors.BadRequest: unknown sort key/direction, or a marker that is not a flavor.
         """
-        if sort_key not in _SORT_KEYS or sort_dir not in ("asc", "desc"):
-            raise errors.BadRequest(f"Invalid sort key or direction: {sort_key} {sort_dir}.")
-        column = getattr(Flavor, sort_key)
-        order = column.asc() if sort_dir == "asc" else column.desc()
+        order = SORT.order([sort_key], [sort_dir])
+        query = sa.select(Flavor).where(Flavor.disabled.is_(False))
+        if min_ram is not None:
+            query = query.where(Flavor.memory_mb >= min_ram)
+        if min_disk is not None:
+            query = query.where(Flavor.root_gb >= min_disk)
+        if not ctx.is_admin:
+            query = query.where(sa.or_(Flavor.is_public.is_(True), _may_use(ctx.project_id)))
+        if is_public is not None and (ctx.is_admin or is_public is False):
+            query = query.where(Flavor.is_public.is_(is_public))
         with self.db.reader() as s:
-            query = (
-                sa.select(Flavor)
-                .where(Flavor.disabled.is_(False))
-                .order_by(order, Flavor.flavorid.asc())
+            page = paging.paginate(
+                s,
+                query,
+                order,
+                limit=limit,
+                marker=marker,
+                marker_row=lambda s, flavorid: s.scalars(
+                    query.where(Flavor.flavorid == str(flavorid))
+                ).first(),
             )
-            if min_ram is not None:
-                query = query.where(Flavor.memory_mb >= min_ram)
-            if min_disk is not None:
-                query = query.where(Flavor.root_gb >= min_disk)
-            flavors = list(s.scalars(query))
-        if ctx.is_admin:
-            if is_public is not None:
-                flavors = [f for f in flavors if f.is_public == is_public]
-        else:
-            flavors = [f for f in flavors if _visible(ctx, f)]
-            if is_public is False:
-                flavors = [f for f in flavors if not f.is_public]
-        if marker is not None:
-            ids = [f.flavorid for f in flavors]
-            if marker not in ids:
-                raise errors.BadRequest(f"marker [{marker}] not found")
-            flavors = flavors[ids.index(marker) + 1 :]
-        return flavors[:limit] if limit is not None else flavors
+            return builtins.list(s.scalars(page))
 
     def create(
         self,

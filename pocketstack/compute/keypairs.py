@@ -19,7 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pocketstack.common import errors
+from pocketstack.common import errors, paging
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.compute.models import KeyPair
@@ -152,21 +152,25 @@ class KeypairManager:
         limit: int | None = None,
         marker: str | None = None,
     ) -> list[KeyPair]:
-        """The user's keypairs sorted by name; ``marker`` is a keypair name.
+        """The user's keypairs sorted by name; ``marker`` is a keypair name (paged in SQL,
+        ``common.paging``).
 
         Raises:
             KeypairNotFound: the marker is not one of the user's keypairs.
         """
         owner = self._owner(ctx, user_id)
+        query = sa.select(KeyPair).where(KeyPair.user_id == owner)
         with self.db.reader() as s:
-            query = sa.select(KeyPair).where(KeyPair.user_id == owner).order_by(KeyPair.name)
-            if marker is not None:
-                if s.scalars(query.where(KeyPair.name == marker)).first() is None:
-                    raise KeypairNotFound(f"Marker {marker} could not be found.")
-                query = query.where(KeyPair.name > marker)
-            if limit is not None:
-                query = query.limit(limit)
-            return list(s.scalars(query))
+            page = paging.paginate(
+                s,
+                query,
+                [(KeyPair.name, paging.ASC)],  # a user's names are unique: no tie to break
+                limit=limit,
+                marker=marker,
+                marker_row=lambda s, name: s.scalars(query.where(KeyPair.name == name)).first(),
+                marker_missing=lambda name: KeypairNotFound(f"Marker {name} could not be found."),
+            )
+            return list(s.scalars(page))
 
     def create(
         self,

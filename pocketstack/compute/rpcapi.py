@@ -12,10 +12,13 @@ change a message's arguments incompatibly and you bump its ``version``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import CALL, CAST, Bus, Message, MessageTable
+
+if TYPE_CHECKING:
+    from pocketstack.compute.request_spec import RequestSpec
 
 #: the compute agent's messages (target ``compute.<host>``), handled by ``ComputeAgent``
 AGENT_MESSAGES = MessageTable(
@@ -34,7 +37,9 @@ AGENT_MESSAGES = MessageTable(
 CONDUCTOR_MESSAGES = MessageTable(
     "conductor",
     [
-        Message("build_instances", CAST),
+        # version 2: a request spec, and no user's token
+        Message("build_instances", CAST, version=2),
+        Message("delete_instance", CALL, timeout=30.0),
         Message("instance_build_failed", CAST),
         Message("terminate_finished", CAST),
     ],
@@ -54,7 +59,7 @@ class ComputeAgentClient:
         return self.bus.send(ctx, f"compute.{host}", AGENT_MESSAGES[method], **args)
 
     def build_and_run_instance(self, ctx: RequestContext, host: str, spec: dict[str, Any]) -> None:
-        """Spawn the guest of ``spec`` (an InstanceSpec plus ``auth_token``)."""
+        """Spawn the guest of ``spec`` (an InstanceSpec, ``conductor.build_spec``)."""
         self._send(ctx, host, "build_and_run_instance", spec=spec)
 
     def terminate_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
@@ -94,14 +99,16 @@ class ConductorClient:
         return self.bus.send(ctx, "conductor", CONDUCTOR_MESSAGES[method], **args)
 
     def build_instances(
-        self, ctx: RequestContext, instance_uuids: list[str], auth_token: str | None = None
+        self, ctx: RequestContext, instance_uuids: list[str], request_spec: RequestSpec
     ) -> None:
-        """Schedule, allocate networks and hand the servers to their compute agents.
+        """Schedule, allocate networks and hand the servers of one request to their compute
+        agents; ``request_spec``: what the API learned (``request_spec.RequestSpec``)."""
+        self._send(ctx, "build_instances", instance_uuids=instance_uuids, request_spec=request_spec)
 
-        ``auth_token`` is the user's token (not part of a bus context) so a remote agent can
-        download the image.
-        """
-        self._send(ctx, "build_instances", instance_uuids=instance_uuids, auth_token=auth_token)
+    def delete_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Carry out a recorded delete: hand it to the server's agent, or finish it at once
+        (no host, or its host is down); waits up to 30 s for that decision."""
+        self._send(ctx, "delete_instance", instance_uuid=instance_uuid)
 
     def instance_build_failed(self, ctx: RequestContext, instance_uuid: str, message: str) -> None:
         """The agent could not spawn: release the claim and the ports."""

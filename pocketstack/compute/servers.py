@@ -3,15 +3,15 @@
 ``cloud.compute.servers`` (``ServerManager``) is the controller side of the compute workflow
 (ARCHITECTURE.md "The compute workflow"): it validates a request completely before it writes
 anything, records the server and an instance action in one transaction, and hands the work
-to the conductor (builds, deletes finished on the controller) or to the server's compute
-agent (power actions, delete, console) over the bus. It returns detached ``Instance`` rows;
-the API layer renders them.
+to the conductor (builds, deletes) or to the server's compute agent (power actions, console)
+over the bus. It returns detached ``Instance`` rows; the API layer renders them.
 
-Deletes: a server with a host whose compute service is up is destroyed by that host's agent,
-which then asks the conductor to finish (release the claim, deallocate ports, mark deleted).
-A server with no host (failed scheduling, or not scheduled yet) or on a host whose service is
-down is finished here at once; the down host's agent removes the orphaned guest when it comes
-back (its start-up reconciliation destroys guests the database no longer wants).
+Builds: the image is looked up once, here; what the build needs of it and an admin's forced
+host travel to the conductor in the request spec (``request_spec``), never the user's token.
+
+Deletes: recorded here (task state ``deleting``, action ``delete``), carried out by the
+conductor (``Conductor.delete_instance``): the host's agent destroys the guest when its
+compute service is up, and every delete ends in ``Conductor.finish_delete``.
 """
 
 from __future__ import annotations
@@ -32,21 +32,18 @@ from pocketstack.compute import actions, controllers, states
 from pocketstack.compute.exceptions import (
     AvailabilityZoneNotFound,
     ConsoleNotAvailable,
-    FlavorDiskTooSmall,
     FlavorMemoryTooSmall,
     ImageNotActive,
     InstanceNotReady,
     MetadataItemNotFound,
     ServerNotFound,
 )
-from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
-from pocketstack.compute.models import Flavor, Instance, InstanceAction, InstanceFault, Service
+from pocketstack.compute.models import Flavor, Instance, InstanceAction, InstanceFault
+from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk, image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
-
-GIB = 1024**3
 
 #: API sort keys (Nova's names and ours) -> Instance columns
 SORT_KEYS = {
@@ -205,12 +202,10 @@ class ServerManager:
             access_ip_v4=access_ip_v4,
             config_drive=config_drive,
         )
-        if force_host:
-            for row in rows:
-                row.node = force_host  # read by the conductor as the forced host
         self._record_created(ctx, rows, started)
         self._recheck_quota(ctx, rows)
-        self.conductor.build_instances(ctx, [r.uuid for r in rows], auth_token=ctx.auth_token)
+        spec: RequestSpec = {"image": image, "force_host": force_host}
+        self.conductor.build_instances(ctx, [r.uuid for r in rows], spec)
         return rows
 
     def _record_created(
@@ -224,19 +219,20 @@ class ServerManager:
                 action = actions.start_action(s, ctx, row.uuid, "create", start_time=started)
                 actions.record_event(s, action, actions.EV_AUTHORIZE, started, utcnow())
 
-    def _check_image(self, ctx: RequestContext, image_id: str, flavor: Flavor) -> dict[str, Any]:
-        image = self.cloud.image.get_image(ctx, image_id)
-        if image.get("status") != "active":
+    def _check_image(self, ctx: RequestContext, image_id: str, flavor: Flavor) -> ImageMeta:
+        """The image of a boot request, looked up (the only time in a build) and checked
+        against the flavor; what the build needs of it.
+
+        Raises:
+            ImageNotFound (404); ImageNotActive, FlavorMemoryTooSmall, FlavorDiskTooSmall
+            (400).
+        """
+        image = image_meta(self.cloud.image.get_image(ctx, image_id))
+        if image["status"] != "active":
             raise ImageNotActive.for_id(image_id)
-        if int(image.get("min_ram") or 0) > flavor.memory_mb:
+        if image["min_ram"] > flavor.memory_mb:
             raise FlavorMemoryTooSmall()
-        if flavor.root_gb:
-            needed_gb = max(
-                int(image.get("min_disk") or 0),
-                -(-int(image.get("virtual_size") or image.get("size") or 0) // GIB),
-            )
-            if needed_gb > flavor.root_gb:
-                raise FlavorDiskTooSmall()
+        check_root_disk(flavor.root_gb, image)
         return image
 
     def _check_networks(
@@ -321,7 +317,7 @@ class ServerManager:
         name: str,
         count: int,
         flavor: Flavor,
-        image: dict[str, Any],
+        image: ImageMeta,
         requested: list[dict[str, Any]],
         **fields: Any,
     ) -> list[Instance]:
@@ -345,8 +341,8 @@ class ServerManager:
                     memory_mb=flavor.memory_mb,
                     root_gb=flavor.root_gb,
                     ephemeral_gb=flavor.ephemeral_gb,
-                    vm_state=states.CREATED[0],
-                    task_state=states.CREATED[1],
+                    vm_state=states.BUILDING,
+                    task_state=states.SCHEDULING,
                     power_state=0,
                     # this controller's until a conductor takes it: if this process dies
                     # before casting the build, the build is recovered as this one's
@@ -520,10 +516,14 @@ class ServerManager:
     # ------------------------------------------------------------------ actions
 
     def delete(self, ctx: RequestContext, server_id: str) -> None:
-        """Delete a server in any state (``DELETE /servers/{id}``; 204, done asynchronously).
+        """Delete a server in any state (``DELETE /servers/{id}``; 204): record it, then let
+        the conductor carry it out (``Conductor.delete_instance``; a server without a host
+        or on a down host is deleted when this returns, one on a live host by its agent).
 
         Raises:
-            ServerNotFound.
+            ServerNotFound; MessagingTimeout (503) when no conductor answers in 30 s (the
+            delete stays recorded; a conductor's start-up finishes one without a host, an
+            agent's start-up one on its host).
         """
         row = self.get(ctx, server_id)
         states.check_action(row, "delete")
@@ -531,23 +531,10 @@ class ServerManager:
             inst = s.get(Instance, server_id)
             if inst is None or inst.deleted:
                 raise ServerNotFound.for_id(server_id)
-            states.transition(inst, task_state=states.DELETING)
+            inst.task_state = states.DELETING
             inst.updated_at = utcnow()
-            host = inst.host
             actions.start_action(s, ctx, server_id, "delete")
-        if host and self._host_is_up(host):
-            self.agents.terminate_instance(ctx, host, server_id)
-            return
-        from pocketstack.compute.conductor import finish_delete
-
-        finish_delete(self.cloud, ctx, server_id)
-
-    def _host_is_up(self, host: str) -> bool:
-        with self.db.reader() as s:
-            svc = s.scalars(
-                sa.select(Service).where(Service.host == host, Service.binary == COMPUTE_BINARY)
-            ).first()
-        return svc is not None and service_is_up(svc, self.conf)
+        self.conductor.delete_instance(ctx, server_id)
 
     def stop(self, ctx: RequestContext, server_id: str) -> None:
         """Power a server off (``os-stop``; 202).

@@ -12,8 +12,9 @@ credential may not create or delete credentials.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,6 +26,9 @@ from pocketstack.identity.assignment import effective_roles
 from pocketstack.identity.hashing import generate_secret, hash_secret
 from pocketstack.identity.models import ApplicationCredential, Role
 from pocketstack.identity.users import get_user
+
+if TYPE_CHECKING:
+    from pocketstack.identity.manager import IdentityManager
 
 
 def _may_delegate(ctx: RequestContext) -> None:
@@ -38,10 +42,9 @@ def _may_delegate(ctx: RequestContext) -> None:
         )
 
 
-def role_refs(s: Session, role_ids: list[str]) -> list[dict[str, Any]]:
-    """``[{"id", "name", "domain_id": None}]`` for the credential's role ids."""
-    roles = s.scalars(sa.select(Role).where(Role.id.in_(role_ids)).order_by(Role.name))
-    return [{"id": r.id, "name": r.name, "domain_id": None} for r in roles]
+def roles_of(s: Session, role_ids: list[str]) -> list[Role]:
+    """The credential's roles (by their ids), sorted by name."""
+    return list(s.scalars(sa.select(Role).where(Role.id.in_(role_ids)).order_by(Role.name)))
 
 
 def _resolve_roles(s: Session, asked: Any, ctx: RequestContext) -> list[str]:
@@ -79,14 +82,14 @@ def _resolve_roles(s: Session, asked: Any, ctx: RequestContext) -> list[str]:
     return sorted(set(out))
 
 
-class AppCredManager:
-    """Application credentials (``cloud.identity.app_creds``)."""
+class ApplicationCredentials:
+    """Application credentials (``cloud.identity.application_credentials``)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
 
-    def create_app_cred(
+    def create(
         self,
         ctx: RequestContext,
         user_id: str,
@@ -96,12 +99,12 @@ class AppCredManager:
         roles: Any = None,
         expires_at: dt.datetime | None = None,
         unrestricted: bool = False,
-    ) -> tuple[ApplicationCredential, str, list[dict[str, Any]]]:
+    ) -> tuple[ApplicationCredential, str, list[Role]]:
         """Create a credential for the caller's current project.
 
         Returns:
             ``(credential, secret, roles)``: the secret in clear (shown only now) and
-            ``[{"id", "name", "domain_id"}]``.
+            the roles it delegates.
 
         Raises:
             ForbiddenAction: for another user than the caller, or from a restricted
@@ -143,26 +146,25 @@ class AppCredManager:
             )
             s.add(cred)
             s.flush()
-            refs = role_refs(s, role_ids)
-        return cred, secret, refs
+            roles_held = roles_of(s, role_ids)
+        return cred, secret, roles_held
 
-    def list_app_creds(
+    def list(
         self, ctx: RequestContext, user_id: str, name: str | None = None
-    ) -> list[tuple[ApplicationCredential, list[dict[str, Any]]]]:
-        """The user's credentials with their role refs; raises ``UserNotFound``."""
+    ) -> list[tuple[ApplicationCredential, list[Role]]]:
+        """The user's credentials with their roles; raises ``UserNotFound``."""
         q = sa.select(ApplicationCredential).where(ApplicationCredential.user_id == user_id)
         if name is not None:
             q = q.where(ApplicationCredential.name == name)
         with self.db.reader() as s:
             get_user(s, user_id)
             return [
-                (c, role_refs(s, c.roles))
-                for c in s.scalars(q.order_by(ApplicationCredential.name))
+                (c, roles_of(s, c.roles)) for c in s.scalars(q.order_by(ApplicationCredential.name))
             ]
 
-    def get_app_cred(
+    def get(
         self, ctx: RequestContext, user_id: str, cred_id: str
-    ) -> tuple[ApplicationCredential, list[dict[str, Any]]]:
+    ) -> tuple[ApplicationCredential, builtins.list[Role]]:
         """One credential of ``user_id``; raises ``ApplicationCredentialNotFound`` when
         there is none with that id, or it belongs to another user."""
         with self.db.reader() as s:
@@ -171,9 +173,9 @@ class AppCredManager:
                 raise exc.ApplicationCredentialNotFound(
                     f"Could not find Application Credential: {cred_id}."
                 )
-            return cred, role_refs(s, cred.roles)
+            return cred, roles_of(s, cred.roles)
 
-    def delete_app_cred(self, ctx: RequestContext, user_id: str, cred_id: str) -> None:
+    def delete(self, ctx: RequestContext, user_id: str, cred_id: str) -> None:
         """Delete a credential and revoke the tokens issued with it.
 
         Raises:
@@ -181,7 +183,7 @@ class AppCredManager:
             credential's token.
         """
         _may_delegate(ctx)
-        self.get_app_cred(ctx, user_id, cred_id)
+        self.get(ctx, user_id, cred_id)
         with self.db.transaction() as s:
             s.execute(sa.delete(ApplicationCredential).where(ApplicationCredential.id == cred_id))
         self.identity.tokens.revoke_app_cred(cred_id)

@@ -1,7 +1,7 @@
 """Roles, implied roles and role assignments (Keystone's ``assignment`` backend).
 
 Module-level query helpers (``effective_roles``, ``projects_of_user``) take an open session;
-the token provider uses them on every validation. ``RoleManager`` is the API-facing family
+the token provider uses them on every validation. ``Roles`` is the API-facing family
 (``cloud.identity.roles``).
 
 Effective roles of a user on a target = roles assigned to the user or to any of its groups on
@@ -10,13 +10,15 @@ that target, closed over implied roles (admin => member => reader after bootstra
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
+from pocketstack.identity.assignment_list import Assignment, list_assignments
 from pocketstack.identity.models import (
     Domain,
     Group,
@@ -27,6 +29,9 @@ from pocketstack.identity.models import (
     RoleAssignment,
     User,
 )
+
+if TYPE_CHECKING:
+    from pocketstack.identity.manager import IdentityManager
 
 ACTORS = {"user": (User, exc.UserNotFound), "group": (Group, exc.GroupNotFound)}
 TARGETS = {"project": (Project, exc.ProjectNotFound), "domain": (Domain, exc.DomainNotFound)}
@@ -108,15 +113,15 @@ def _get(session: Session, kind: dict[str, Any], which: str, ident: str) -> Any:
     return row
 
 
-class RoleManager:
+class Roles:
     """Roles, implied roles and assignments (``cloud.identity.roles``)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.db = identity.db
         self.identity = identity
 
     # -- roles ---------------------------------------------------------------------------
-    def list_roles(self, ctx: RequestContext, name: str | None = None) -> list[Role]:
+    def list(self, ctx: RequestContext, name: str | None = None) -> list[Role]:
         """Roles, optionally filtered by exact ``name`` (GET /v3/roles)."""
         q = sa.select(Role).order_by(Role.name)
         if name is not None:
@@ -124,12 +129,12 @@ class RoleManager:
         with self.db.reader() as s:
             return list(s.scalars(q))
 
-    def get_role(self, ctx: RequestContext, role_id: str) -> Role:
+    def get(self, ctx: RequestContext, role_id: str) -> Role:
         """One role; raises ``RoleNotFound``."""
         with self.db.reader() as s:
             return _get_role(s, role_id)
 
-    def create_role(
+    def create(
         self,
         ctx: RequestContext,
         name: str,
@@ -146,7 +151,7 @@ class RoleManager:
             s.add(role)
         return role
 
-    def update_role(self, ctx: RequestContext, role_id: str, changes: dict[str, Any]) -> Role:
+    def update(self, ctx: RequestContext, role_id: str, changes: dict[str, Any]) -> Role:
         """Change ``name``/``description``; raises ``RoleNotFound``, ``DuplicateEntry``.
         A rename is seen by tokens at once (policies name roles)."""
         with self.db.transaction() as s:
@@ -161,7 +166,7 @@ class RoleManager:
             self.identity.tokens.invalidate()
         return role
 
-    def delete_role(self, ctx: RequestContext, role_id: str) -> None:
+    def delete(self, ctx: RequestContext, role_id: str) -> None:
         """Delete a role with its assignments and implications; raises ``RoleNotFound``.
         Tokens lose it at once (``TokenProvider.invalidate``)."""
         with self.db.transaction() as s:
@@ -213,7 +218,7 @@ class RoleManager:
 
     def list_implied(
         self, ctx: RequestContext, prior_id: str | None = None
-    ) -> list[tuple[Role, list[Role]]]:
+    ) -> builtins.list[tuple[Role, builtins.list[Role]]]:
         """``[(prior, [implied...])]`` for one prior role or for all (role_inferences)."""
         with self.db.reader() as s:
             q = sa.select(ImpliedRole)
@@ -222,10 +227,10 @@ class RoleManager:
                 q = q.where(ImpliedRole.prior_role_id == prior_id)
             pairs: dict[str, list[Role]] = {}
             for row in s.scalars(q):
-                pairs.setdefault(row.prior_role_id, []).append(s.get(Role, row.implied_role_id))
+                pairs.setdefault(row.prior_role_id, []).append(_get_role(s, row.implied_role_id))
             if prior_id is not None and prior_id not in pairs:
                 pairs[prior_id] = []
-            return [(s.get(Role, p), sorted(i, key=lambda r: r.name)) for p, i in pairs.items()]
+            return [(_get_role(s, p), sorted(i, key=lambda r: r.name)) for p, i in pairs.items()]
 
     # -- assignments ---------------------------------------------------------------------
     def grant(
@@ -256,7 +261,7 @@ class RoleManager:
                 )
         self.identity.tokens.invalidate()
 
-    def check(
+    def check_grant(
         self,
         ctx: RequestContext,
         role_id: str,
@@ -277,7 +282,7 @@ class RoleManager:
                     f"{actor_id}, {target_type}: {target_id}."
                 )
 
-    def revoke(
+    def revoke_grant(
         self,
         ctx: RequestContext,
         role_id: str,
@@ -292,7 +297,7 @@ class RoleManager:
         ``tokens.REVOCATION_REFRESH`` on the others (``TokenProvider.invalidate``); a token
         left with no role on its project is refused (401).
         """
-        self.check(ctx, role_id, actor_type, actor_id, target_type, target_id)
+        self.check_grant(ctx, role_id, actor_type, actor_id, target_type, target_id)
         with self.db.transaction() as s:
             s.execute(
                 sa.delete(RoleAssignment).where(
@@ -305,9 +310,9 @@ class RoleManager:
             )
         self.identity.tokens.invalidate()
 
-    def roles_on(
+    def list_grants(
         self, ctx: RequestContext, actor_type: str, actor_id: str, target_type: str, target_id: str
-    ) -> list[Role]:
+    ) -> builtins.list[Role]:
         """Roles directly assigned to the actor on the target."""
         with self.db.reader() as s:
             _get(s, TARGETS, target_type, target_id)
@@ -322,19 +327,13 @@ class RoleManager:
 
     def list_assignments(
         self, ctx: RequestContext, filters: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[Assignment]:
         """GET /v3/role_assignments.
 
         Args:
             filters: any of ``user_id``, ``group_id``, ``project_id``, ``domain_id``,
                 ``role_id`` (str), ``effective``, ``include_names`` (bool).
-
-        Returns:
-            ``[{"role": {...}, "user"|"group": {...}, "scope": {"project"|"domain": {...}},
-            "membership_group": group id or None, "prior_role": role id or None}]``.
         """
-        from pocketstack.identity.assignment_list import list_assignments
-
         if not ctx.is_admin:  # a non-admin sees only its own assignments
             filters = {**filters, "user_id": ctx.user_id}
         with self.db.reader() as s:

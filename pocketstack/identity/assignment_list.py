@@ -7,6 +7,7 @@ implies (remembering the prior role).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,38 +89,72 @@ def _expand(s: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out + implied
 
 
-def _named(s: Session, model: Any, ident: str, names: bool, domain: bool) -> dict[str, Any]:
-    ref: dict[str, Any] = {"id": ident}
+@dataclass(frozen=True)
+class DomainRef:
+    """The domain of a user, group or project in a listing with names."""
+
+    id: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Named:
+    """A role, actor or target of an assignment: its id, and with ``include_names`` its
+    name (None when not asked for, or the row is gone) and, for users, groups and projects,
+    its domain."""
+
+    id: str
+    name: str | None = None
+    domain: DomainRef | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One role assignment of GET /v3/role_assignments.
+
+    Attributes:
+        actor_type: ``user`` or ``group``; target_type: ``project`` or ``domain``.
+        membership_group: in effective mode, the group the user holds the role through.
+        prior_role: in effective mode, the role id that implies this one.
+    """
+
+    role: Named
+    actor_type: str
+    actor: Named
+    target_type: str
+    target: Named
+    membership_group: str | None = None
+    prior_role: str | None = None
+
+
+def _named(s: Session, model: Any, ident: str, names: bool, domain: bool) -> Named:
     if not names:
-        return ref
+        return Named(ident)
     row = s.get(model, ident)
     if row is None:
-        return ref
-    ref["name"] = row.name
-    if domain:
-        dom = s.get(Domain, row.domain_id)
-        ref["domain"] = {"id": row.domain_id, "name": dom.name if dom else None}
-    return ref
+        return Named(ident)
+    if not domain:
+        return Named(ident, row.name)
+    dom = s.get(Domain, row.domain_id)
+    return Named(ident, row.name, DomainRef(row.domain_id, dom.name if dom else None))
 
 
-def _render(s: Session, row: dict[str, Any], names: bool) -> dict[str, Any]:
+def _record(s: Session, row: dict[str, Any], names: bool) -> Assignment:
     actor_model = User if row["actor_type"] == "user" else Group
     target_model = Project if row["target_type"] == "project" else Domain
-    return {
-        "role": _named(s, Role, row["role_id"], names, False),
-        row["actor_type"]: _named(s, actor_model, row["actor_id"], names, True),
-        "scope": {
-            row["target_type"]: _named(
-                s, target_model, row["target_id"], names, row["target_type"] == "project"
-            )
-        },
-        "membership_group": row["membership_group"],
-        "prior_role": row["prior_role"],
-    }
+    return Assignment(
+        role=_named(s, Role, row["role_id"], names, False),
+        actor_type=row["actor_type"],
+        actor=_named(s, actor_model, row["actor_id"], names, True),
+        target_type=row["target_type"],
+        target=_named(s, target_model, row["target_id"], names, row["target_type"] == "project"),
+        membership_group=row["membership_group"],
+        prior_role=row["prior_role"],
+    )
 
 
-def list_assignments(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
-    """Assignments matching the filters ``f`` (see ``RoleManager.list_assignments``)."""
+def list_assignments(s: Session, f: dict[str, Any]) -> list[Assignment]:
+    """Assignments matching the filters ``f`` (see ``Roles.list_assignments``)."""
     rows = _raw_rows(s, f)
     if f.get("effective"):
         rows = _expand(s, rows)
@@ -127,4 +162,4 @@ def list_assignments(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
             rows = [r for r in rows if r["actor_type"] == "user" and r["actor_id"] == f["user_id"]]
     if f.get("role_id"):
         rows = [r for r in rows if r["role_id"] == f["role_id"]]
-    return [_render(s, r, bool(f.get("include_names"))) for r in rows]
+    return [_record(s, r, bool(f.get("include_names"))) for r in rows]

@@ -14,7 +14,7 @@ cost, Keystone's lockout, a log line per failure).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,11 +24,15 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.common.errors import Forbidden
 from pocketstack.identity import exceptions as exc
-from pocketstack.identity.assignment import direct_role_ids
+from pocketstack.identity.assignment import direct_role_ids, projects_of_user
 from pocketstack.identity.hashing import check_secret
 from pocketstack.identity.lockout import PasswordChecker, log_failure
 from pocketstack.identity.models import ApplicationCredential, Domain, Project, User
 from pocketstack.identity.tokens import TokenInfo, TokenPayload
+
+if TYPE_CHECKING:
+    from pocketstack.identity.catalog import CatalogEntry
+    from pocketstack.identity.manager import IdentityManager
 
 
 def _need(obj: Any, key: str, kind: type = dict) -> Any:
@@ -113,18 +117,19 @@ def _project_id(s: Session, ref: dict[str, Any]) -> str:
     return project.id
 
 
-class AuthManager:
-    """Token issue, validation and revocation for the API (``cloud.identity.auth``)."""
+class Auth:
+    """Token issue, validation and revocation, and what a token may scope to
+    (``cloud.identity.auth``: the routes under /v3/auth)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
         self.tokens = identity.tokens
         self.passwords = PasswordChecker(identity.conf, identity.db)
 
-    def issue_token(
+    def issue(
         self, auth: dict[str, Any], with_catalog: bool = True, source: str | None = None
-    ) -> tuple[str, TokenInfo, list[dict[str, Any]] | None]:
+    ) -> tuple[str, TokenInfo, list[CatalogEntry] | None]:
         """Authenticate ``auth`` (the body's ``auth`` object) and issue a token.
 
         Args:
@@ -153,7 +158,7 @@ class AuthManager:
             else:
                 raise exc.AuthenticationFailed("Unsupported authentication method.")
         token = self.tokens.issue(payload)
-        catalog = self.identity.catalog.catalog() if with_catalog else None
+        catalog = self.identity.catalog.list() if with_catalog else None
         return token, self.tokens.inspect(token), catalog
 
     def _by_password(
@@ -233,7 +238,7 @@ class AuthManager:
 
     def validate(
         self, ctx: RequestContext, subject_token: str, with_catalog: bool = False
-    ) -> tuple[TokenInfo, list[dict[str, Any]] | None]:
+    ) -> tuple[TokenInfo, list[CatalogEntry] | None]:
         """GET /v3/auth/tokens: the subject token's contents (and the catalog if asked).
 
         Raises:
@@ -242,7 +247,7 @@ class AuthManager:
                 token's user (``identity:validate_token``).
         """
         info = self._subject(ctx, subject_token, "identity:validate_token")
-        catalog = self.identity.catalog.catalog() if with_catalog else None
+        catalog = self.identity.catalog.list() if with_catalog else None
         return info, catalog
 
     def revoke(self, ctx: RequestContext, subject_token: str) -> None:
@@ -256,17 +261,26 @@ class AuthManager:
             info = self.tokens.inspect(subject_token)
         except exc.Unauthorized:
             raise exc.TokenNotFound("Could not find token.") from None
-        policy.enforce(ctx, rule, {"user_id": info.user["id"]})
+        policy.enforce(ctx, rule, {"user_id": info.user.id})
         return info
 
-    def catalog_for(self, ctx: Any) -> list[dict[str, Any]]:
+    def get_catalog(self, ctx: RequestContext) -> list[CatalogEntry]:
         """GET /v3/auth/catalog: the catalog (empty for an unscoped token, as Keystone)."""
         if not ctx.project_id and not ctx.domain_id:
             return []
-        return self.identity.catalog.catalog()
+        return self.identity.catalog.list()
 
-    def domains_for(self, ctx: Any) -> list[Domain]:
+    def list_projects(self, ctx: RequestContext) -> list[Project]:
+        """GET /v3/auth/projects: projects where the caller holds a role."""
+        if ctx.user_id is None:
+            return []
+        with self.db.reader() as s:
+            return projects_of_user(s, ctx.user_id)
+
+    def list_domains(self, ctx: RequestContext) -> list[Domain]:
         """GET /v3/auth/domains: domains where the caller holds a role."""
+        if ctx.user_id is None:
+            return []
         with self.db.reader() as s:
             return [
                 d

@@ -1,10 +1,13 @@
 """The service catalog: regions, services, endpoints (Identity API v3 "Service catalog and
-endpoints", "Regions"), and the catalog rendered into tokens and GET /v3/auth/catalog.
+endpoints", "Regions"), one family each (``cloud.identity.regions``, ``.services``,
+``.endpoints``), and ``Catalog``: the enabled services with their endpoints, as tokens and
+GET /v3/auth/catalog carry them (rendered by ``api/views.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,7 +16,17 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
 from pocketstack.identity.models import Endpoint, Region, Service
 
+if TYPE_CHECKING:
+    from pocketstack.identity.manager import IdentityManager
+
 INTERFACES = ("public", "internal", "admin")
+
+
+class CatalogEntry(NamedTuple):
+    """One service of the token catalog with its enabled endpoints."""
+
+    service: Service
+    endpoints: list[Endpoint]
 
 
 def _get(s: Session, model: Any, error: type, ident: str, what: str) -> Any:
@@ -23,17 +36,14 @@ def _get(s: Session, model: Any, error: type, ident: str, what: str) -> Any:
     return row
 
 
-class CatalogManager:
-    """Regions, services and endpoints (``cloud.identity.catalog``)."""
+class Regions:
+    """Regions (``cloud.identity.regions``)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
 
-    # -- regions -------------------------------------------------------------------------
-    def list_regions(
-        self, ctx: RequestContext, parent_region_id: str | None = None
-    ) -> list[Region]:
+    def list(self, ctx: RequestContext, parent_region_id: str | None = None) -> list[Region]:
         """All regions (optionally children of ``parent_region_id``)."""
         q = sa.select(Region).order_by(Region.id)
         if parent_region_id is not None:
@@ -41,12 +51,12 @@ class CatalogManager:
         with self.db.reader() as s:
             return list(s.scalars(q))
 
-    def get_region(self, ctx: RequestContext, region_id: str) -> Region:
+    def get(self, ctx: RequestContext, region_id: str) -> Region:
         """One region; raises ``RegionNotFound``."""
         with self.db.reader() as s:
             return _get(s, Region, exc.RegionNotFound, region_id, "region")
 
-    def create_region(
+    def create(
         self,
         ctx: RequestContext,
         region_id: str | None,
@@ -68,7 +78,7 @@ class CatalogManager:
             s.add(region)
         return region
 
-    def update_region(self, ctx: RequestContext, region_id: str, changes: dict[str, Any]) -> Region:
+    def update(self, ctx: RequestContext, region_id: str, changes: dict[str, Any]) -> Region:
         """Change ``description`` (null clears it) and ``parent_region_id``.
 
         Raises:
@@ -86,13 +96,20 @@ class CatalogManager:
                 region.parent_region_id = parent_id
         return region
 
-    def delete_region(self, ctx: RequestContext, region_id: str) -> None:
+    def delete(self, ctx: RequestContext, region_id: str) -> None:
         """Delete a region; raises ``RegionNotFound``."""
         with self.db.transaction() as s:
             s.delete(_get(s, Region, exc.RegionNotFound, region_id, "region"))
 
-    # -- services ------------------------------------------------------------------------
-    def list_services(
+
+class Services:
+    """Catalog services (``cloud.identity.services``)."""
+
+    def __init__(self, identity: IdentityManager):
+        self.identity = identity
+        self.db = identity.db
+
+    def list(
         self, ctx: RequestContext, type: str | None = None, name: str | None = None
     ) -> list[Service]:
         """Services, optionally filtered by ``type`` and ``name``."""
@@ -104,12 +121,12 @@ class CatalogManager:
         with self.db.reader() as s:
             return list(s.scalars(q))
 
-    def get_service(self, ctx: RequestContext, service_id: str) -> Service:
+    def get(self, ctx: RequestContext, service_id: str) -> Service:
         """One service; raises ``ServiceNotFound``."""
         with self.db.reader() as s:
             return _get(s, Service, exc.ServiceNotFound, service_id, "service")
 
-    def create_service(
+    def create(
         self,
         ctx: RequestContext,
         type: str,
@@ -123,9 +140,7 @@ class CatalogManager:
             s.add(service)
         return service
 
-    def update_service(
-        self, ctx: RequestContext, service_id: str, changes: dict[str, Any]
-    ) -> Service:
+    def update(self, ctx: RequestContext, service_id: str, changes: dict[str, Any]) -> Service:
         """Change ``type``, ``name``, ``description``, ``enabled``."""
         with self.db.transaction() as s:
             service = _get(s, Service, exc.ServiceNotFound, service_id, "service")
@@ -134,15 +149,22 @@ class CatalogManager:
                     setattr(service, key, changes[key])
         return service
 
-    def delete_service(self, ctx: RequestContext, service_id: str) -> None:
+    def delete(self, ctx: RequestContext, service_id: str) -> None:
         """Delete a service and its endpoints."""
         with self.db.transaction() as s:
             service = _get(s, Service, exc.ServiceNotFound, service_id, "service")
             s.execute(sa.delete(Endpoint).where(Endpoint.service_id == service_id))
             s.delete(service)
 
-    # -- endpoints -----------------------------------------------------------------------
-    def list_endpoints(
+
+class Endpoints:
+    """Endpoints (``cloud.identity.endpoints``)."""
+
+    def __init__(self, identity: IdentityManager):
+        self.identity = identity
+        self.db = identity.db
+
+    def list(
         self,
         ctx: RequestContext,
         interface: str | None = None,
@@ -161,12 +183,12 @@ class CatalogManager:
         with self.db.reader() as s:
             return list(s.scalars(q))
 
-    def get_endpoint(self, ctx: RequestContext, endpoint_id: str) -> Endpoint:
+    def get(self, ctx: RequestContext, endpoint_id: str) -> Endpoint:
         """One endpoint; raises ``EndpointNotFound``."""
         with self.db.reader() as s:
             return _get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint")
 
-    def create_endpoint(
+    def create(
         self,
         ctx: RequestContext,
         service_id: str,
@@ -196,9 +218,7 @@ class CatalogManager:
             s.add(endpoint)
         return endpoint
 
-    def update_endpoint(
-        self, ctx: RequestContext, endpoint_id: str, changes: dict[str, Any]
-    ) -> Endpoint:
+    def update(self, ctx: RequestContext, endpoint_id: str, changes: dict[str, Any]) -> Endpoint:
         """Change ``interface``, ``url``, ``region_id``, ``service_id``, ``enabled``."""
         with self.db.transaction() as s:
             endpoint = _get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint")
@@ -212,18 +232,21 @@ class CatalogManager:
                     setattr(endpoint, key, changes[key])
         return endpoint
 
-    def delete_endpoint(self, ctx: RequestContext, endpoint_id: str) -> None:
+    def delete(self, ctx: RequestContext, endpoint_id: str) -> None:
         """Delete an endpoint; raises ``EndpointNotFound``."""
         with self.db.transaction() as s:
             s.delete(_get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint"))
 
-    # -- the catalog ---------------------------------------------------------------------
-    def catalog(self) -> list[dict[str, Any]]:
-        """The token catalog: enabled services with their enabled endpoints::
 
-        [{"id", "type", "name", "endpoints": [{"id", "interface", "region",
-          "region_id", "url"}]}]
-        """
+class Catalog:
+    """The catalog of tokens and GET /v3/auth/catalog (``cloud.identity.catalog``)."""
+
+    def __init__(self, identity: IdentityManager):
+        self.identity = identity
+        self.db = identity.db
+
+    def list(self) -> builtins.list[CatalogEntry]:
+        """The enabled services, by type, each with its enabled endpoints."""
         with self.db.reader() as s:
             services = list(
                 s.scalars(
@@ -237,21 +260,9 @@ class CatalogManager:
                     .order_by(Endpoint.interface)
                 )
             )
-        out = []
-        for svc in services:
-            eps = [
-                {
-                    "id": e.id,
-                    "interface": e.interface,
-                    "region": e.region_id,
-                    "region_id": e.region_id,
-                    "url": e.url,
-                }
-                for e in endpoints
-                if e.service_id == svc.id
-            ]
-            out.append({"id": svc.id, "type": svc.type, "name": svc.name or "", "endpoints": eps})
-        return out
+        return [
+            CatalogEntry(svc, [e for e in endpoints if e.service_id == svc.id]) for svc in services
+        ]
 
     def ensure_service(self, type: str, name: str, urls: dict[str, str], region: str) -> str:
         """Bootstrap: the service of ``type`` with one endpoint per interface in

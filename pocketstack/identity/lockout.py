@@ -12,7 +12,7 @@ Lockout
     After ``lockout_failure_attempts`` failed checks in a row a user is locked out for
     ``lockout_duration`` seconds after the last one (0: until an admin unlocks it), even with
     the right password; a successful check resets the count, and so does an admin setting
-    the user's password or ``enabled`` flag (``UserManager.update_user``). The count and the
+    the user's password or ``enabled`` flag (``Users.update``). The count and the
     time of the last failure live in the user's row, so every controller sees them. Unlike
     Keystone, the "account is locked" message is given only to a caller who gave the right
     password: to anyone else a locked user looks like any failure, so locking a name out

@@ -3,23 +3,30 @@
 
 - ``tokens`` (``tokens.TokenProvider``): token issue/validation/revocation; the API layer of
   every service validates ``X-Auth-Token`` with it;
-- ``auth`` (``authentication.AuthManager``): POST/GET/DELETE /v3/auth/tokens;
+- ``auth`` (``authentication.Auth``): /v3/auth (tokens, catalog, projects, domains);
 - ``domains``, ``projects`` (``resource``), ``users``, ``groups`` (``users``),
-  ``roles`` (``assignment``: roles, implied roles, assignments), ``catalog`` (regions,
-  services, endpoints), ``app_creds`` (``appcreds``).
+  ``roles`` (``assignment``: roles, implied roles, grants, assignments), ``regions``,
+  ``services``, ``endpoints`` and ``catalog`` (``catalog``), ``application_credentials``
+  (``appcreds``).
 
 Functions other services call: ``bootstrap``, ``get_project``, ``project_id_by_name``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
+from pocketstack.identity.appcreds import ApplicationCredentials
+from pocketstack.identity.assignment import Roles
+from pocketstack.identity.authentication import Auth
+from pocketstack.identity.catalog import Catalog, Endpoints, Regions, Services
 from pocketstack.identity.models import Domain, ImpliedRole, Project, Role, RoleAssignment, User
+from pocketstack.identity.resource import Domains, Projects
 from pocketstack.identity.tokens import TokenProvider
+from pocketstack.identity.users import Groups, Users
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -38,28 +45,25 @@ class IdentityManager:
 
     def __init__(self, cloud: Cloud):
         from pocketstack.identity import policies  # noqa: F401  (registers the rules)
-        from pocketstack.identity.appcreds import AppCredManager
-        from pocketstack.identity.assignment import RoleManager
-        from pocketstack.identity.authentication import AuthManager
-        from pocketstack.identity.catalog import CatalogManager
-        from pocketstack.identity.resource import DomainManager, ProjectManager
-        from pocketstack.identity.users import GroupManager, UserManager
 
         self.cloud = cloud
         self.conf = cloud.conf
         self.db = cloud.db
         self.tokens = TokenProvider(cloud.conf, cloud.db)
-        self.auth = AuthManager(self)
-        self.domains = DomainManager(self)
-        self.projects = ProjectManager(self)
-        self.users = UserManager(self)
-        self.groups = GroupManager(self)
-        self.roles = RoleManager(self)
-        self.catalog = CatalogManager(self)
-        self.app_creds = AppCredManager(self)
+        self.auth = Auth(self)
+        self.domains = Domains(self)
+        self.projects = Projects(self)
+        self.users = Users(self)
+        self.groups = Groups(self)
+        self.roles = Roles(self)
+        self.regions = Regions(self)
+        self.services = Services(self)
+        self.endpoints = Endpoints(self)
+        self.catalog = Catalog(self)
+        self.application_credentials = ApplicationCredentials(self)
 
     # -- for other services ----------------------------------------------------------------
-    def get_project(self, project_id: str) -> dict[str, Any] | None:
+    def get_project(self, project_id: str) -> dict[str, str | bool | None] | None:
         """``{"id", "name", "domain_id", "enabled", "description"}`` or None."""
         with self.db.reader() as s:
             p = s.get(Project, project_id)
@@ -81,7 +85,9 @@ class IdentityManager:
             )
 
     # -- bootstrap -------------------------------------------------------------------------
-    def bootstrap(self, admin_password: str, demo_password: str) -> dict[str, str]:
+    def bootstrap(
+        self, admin_password: str, demo_password: str, service_password: str | None = None
+    ) -> dict[str, str]:
         """Create what a new cloud needs; idempotent (safe on every start).
 
         Makes domain ``default`` ("Default"); roles admin, member, reader with admin =>
@@ -94,9 +100,15 @@ class IdentityManager:
         reset to the given ones (a changed password does not survive a restart), and they
         are re-enabled and unlocked (a restart ends a lockout of the admin).
 
+        With ``service_password`` it also makes the compute service user
+        (``conf.service_user_name``, default ``nova``: admin on project
+        ``conf.service_user_project``, as devstack makes Nova's; its password reset the same
+        way), whose token compute hosts download images with (``compute.service_auth``).
+
         Returns:
             ``{"admin_project_id", "demo_project_id", "service_project_id",
-            "admin_user_id", "demo_user_id"}``.
+            "admin_user_id", "demo_user_id"}`` (and ``"service_user_id"`` with
+            ``service_password``).
         """
         ctx = RequestContext.system()
         self._ensure_domain(ctx)
@@ -114,6 +126,13 @@ class IdentityManager:
             user_id = self._ensure_user(ctx, user, password, project_id)
             self._ensure_assignment(user_id, project_id, roles[role])
             ids[f"{user}_user_id"] = user_id
+        if service_password:
+            project_id = self._ensure_project(ctx, self.conf.service_user_project)
+            user_id = self._ensure_user(
+                ctx, self.conf.service_user_name, service_password, project_id
+            )
+            self._ensure_assignment(user_id, project_id, roles["admin"])
+            ids["service_user_id"] = user_id
         base = self.conf.public_url.rstrip("/")
         for type_, name, path in CATALOG:
             url = base + path
@@ -126,11 +145,11 @@ class IdentityManager:
         with self.db.reader() as s:
             if s.get(Domain, "default") is not None:
                 return
-        self.domains.create_domain(ctx, "Default", "The default domain", domain_id="default")
+        self.domains.create(ctx, "Default", "The default domain", domain_id="default")
 
     def _ensure_role(self, ctx: RequestContext, name: str) -> str:
-        found = self.roles.list_roles(ctx, name=name)
-        return found[0].id if found else self.roles.create_role(ctx, name).id
+        found = self.roles.list(ctx, name=name)
+        return found[0].id if found else self.roles.create(ctx, name).id
 
     def _ensure_implied(self, prior: str, implied: str) -> None:
         with self.db.transaction() as s:
@@ -141,7 +160,7 @@ class IdentityManager:
         found = self.project_id_by_name(name)
         if found:
             return found
-        return self.projects.create_project(
+        return self.projects.create(
             ctx, name, "default", description=f"Bootstrap project {name}"
         ).id
 
@@ -151,7 +170,7 @@ class IdentityManager:
                 sa.select(User.id).where(User.name == name, User.domain_id == "default")
             )
         if user_id is None:
-            return self.users.create_user(
+            return self.users.create(
                 ctx, name, "default", password=password, default_project_id=project_id
             ).id
         from pocketstack.identity.hashing import check_secret
@@ -165,7 +184,7 @@ class IdentityManager:
                 and not user.failed_auth_count
             )
         if not same:
-            self.users.update_user(ctx, user_id, {"password": password, "enabled": True})
+            self.users.update(ctx, user_id, {"password": password, "enabled": True})
         return user_id
 
     def _ensure_assignment(self, user_id: str, project_id: str, role_id: str) -> None:

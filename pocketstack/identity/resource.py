@@ -7,7 +7,8 @@ otherwise, as Keystone), and deleting it deletes its projects, users and groups.
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -16,6 +17,9 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
 from pocketstack.identity.assignment import projects_of_user
 from pocketstack.identity.models import Domain, Group, Project, RoleAssignment, User
+
+if TYPE_CHECKING:
+    from pocketstack.identity.manager import IdentityManager
 
 
 def get_domain(s: Session, domain_id: str) -> Domain:
@@ -42,14 +46,14 @@ def _delete_assignments(s: Session, target_type: str, target_id: str) -> None:
     )
 
 
-class DomainManager:
+class Domains:
     """Domains (``cloud.identity.domains``)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
 
-    def list_domains(
+    def list(
         self, ctx: RequestContext, name: str | None = None, enabled: bool | None = None
     ) -> list[Domain]:
         """Domains matching the filters; a non-admin sees only its own domain."""
@@ -63,13 +67,13 @@ class DomainManager:
         with self.db.reader() as s:
             return list(s.scalars(q))
 
-    def get_domain(self, ctx: RequestContext, domain_id: str) -> Domain:
+    def get(self, ctx: RequestContext, domain_id: str) -> Domain:
         """One domain; raises ``DomainNotFound``. (The API lets a non-admin see only its
         own domain, 403 for any other, known or not: ``identity:get_domain``.)"""
         with self.db.reader() as s:
             return get_domain(s, domain_id)
 
-    def create_domain(
+    def create(
         self,
         ctx: RequestContext,
         name: str,
@@ -89,7 +93,7 @@ class DomainManager:
             s.add(dom)
         return dom
 
-    def update_domain(self, ctx: RequestContext, domain_id: str, changes: dict[str, Any]) -> Domain:
+    def update(self, ctx: RequestContext, domain_id: str, changes: dict[str, Any]) -> Domain:
         """Change ``name``, ``description``, ``enabled``. Disabling revokes the tokens of
         the domain's users and of its projects (as Keystone), at once on every controller
         within ``tokens.REVOCATION_REFRESH``."""
@@ -111,13 +115,13 @@ class DomainManager:
         self._revoke_tokens(projects, users)
         return dom
 
-    def _revoke_tokens(self, projects: list[str], users: list[str]) -> None:
+    def _revoke_tokens(self, projects: builtins.list[str], users: builtins.list[str]) -> None:
         for pid in projects:
             self.identity.tokens.revoke_project(pid)
         for uid in users:
             self.identity.tokens.revoke_user(uid)
 
-    def delete_domain(self, ctx: RequestContext, domain_id: str) -> None:
+    def delete(self, ctx: RequestContext, domain_id: str) -> None:
         """Delete a disabled domain and everything in it.
 
         Raises:
@@ -142,18 +146,18 @@ class DomainManager:
         self._revoke_tokens(projects, users)
 
 
-class ProjectManager:
+class Projects:
     """Projects (``cloud.identity.projects``)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
 
-    def list_projects(self, ctx: RequestContext, filters: dict[str, Any]) -> list[Project]:
+    def list(self, ctx: RequestContext, filters: dict[str, Any]) -> list[Project]:
         """Projects matching ``filters`` (``domain_id``, ``name``, ``enabled``,
         ``parent_id``, ``tags``: all tags, ``tags-any``). Policy admits only admins (a
         non-admin gets 403, as Keystone's default; it lists its own projects with
-        ``projects_for_user``); should a non-admin context get here, it sees only the
+        ``list_for_user``); should a non-admin context get here, it sees only the
         projects it has a role on."""
         q = sa.select(Project).order_by(Project.name)
         for key in ("domain_id", "name", "enabled"):
@@ -174,7 +178,7 @@ class ProjectManager:
             rows = [p for p in rows if anyof & set(p.tags or [])]
         return rows
 
-    def get_project(self, ctx: RequestContext, project_id: str) -> Project:
+    def get(self, ctx: RequestContext, project_id: str) -> Project:
         """One project; raises ``ProjectNotFound``. (The API lets a non-admin see only its
         token's project, 403 for any other, known or not, as Keystone's default
         ``identity:get_project``; openstackclient's ``find_project`` then uses the id as
@@ -182,14 +186,14 @@ class ProjectManager:
         with self.db.reader() as s:
             return get_project(s, project_id)
 
-    def create_project(
+    def create(
         self,
         ctx: RequestContext,
         name: str,
         domain_id: str | None = None,
         description: str = "",
         enabled: bool = True,
-        tags: list[str] | None = None,
+        tags: builtins.list[str] | None = None,
         parent_id: str | None = None,
         project_id: str | None = None,
     ) -> Project:
@@ -227,9 +231,7 @@ class ProjectManager:
             s.add(project)
         return project
 
-    def update_project(
-        self, ctx: RequestContext, project_id: str, changes: dict[str, Any]
-    ) -> Project:
+    def update(self, ctx: RequestContext, project_id: str, changes: dict[str, Any]) -> Project:
         """Change ``name``, ``description``, ``enabled``, ``tags``; disabling revokes the
         project's tokens."""
         with self.db.transaction() as s:
@@ -251,7 +253,7 @@ class ProjectManager:
             self.identity.tokens.revoke_project(project_id)
         return project
 
-    def delete_project(self, ctx: RequestContext, project_id: str) -> None:
+    def delete(self, ctx: RequestContext, project_id: str) -> None:
         """Delete a project and its assignments; revokes its tokens."""
         with self.db.transaction() as s:
             project = get_project(s, project_id)
@@ -259,7 +261,7 @@ class ProjectManager:
             s.delete(project)
         self.identity.tokens.revoke_project(project_id)
 
-    def projects_for_user(self, ctx: RequestContext, user_id: str) -> list[Project]:
+    def list_for_user(self, ctx: RequestContext, user_id: str) -> builtins.list[Project]:
         """Projects the user has a role on (GET /v3/users/{id}/projects, and
         /v3/auth/projects for the caller itself)."""
         with self.db.reader() as s:

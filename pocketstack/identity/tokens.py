@@ -126,22 +126,48 @@ class TokenPayload:
         )
 
 
+@dataclass(frozen=True)
+class Ref:
+    """The id and name of what a token names: a domain or a role."""
+
+    id: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class DomainScopedRef:
+    """The id and name of a token's user or project, and its domain."""
+
+    id: str
+    name: str
+    domain: Ref
+
+
+@dataclass(frozen=True)
+class AppCredRef:
+    """The application credential a token was obtained with."""
+
+    id: str
+    name: str
+    restricted: bool
+
+
 @dataclass
 class TokenInfo:
-    """A validated token: payload, the caller's context and the names for the token body.
+    """A validated token: payload, the caller's context and the names for the token body
+    (``api/views.py`` renders Keystone's token body from it).
 
-    ``user``/``project``/``domain`` are ``{"id", "name", ...}`` dicts (Keystone's token body
-    shapes); ``roles`` is ``[{"id", "name"}]``; ``app_cred`` is ``{"id", "name",
-    "restricted"}`` or None.
+    ``project`` or ``domain`` is the scope (neither: unscoped); ``roles`` are the effective
+    roles on it; ``app_cred`` is set for a token from an application credential.
     """
 
     payload: TokenPayload
     context: RequestContext
-    user: dict[str, Any]
-    roles: list[dict[str, str]]
-    project: dict[str, Any] | None = None
-    domain: dict[str, Any] | None = None
-    app_cred: dict[str, Any] | None = None
+    user: DomainScopedRef
+    roles: list[Ref]
+    project: DomainScopedRef | None = None
+    domain: Ref | None = None
+    app_cred: AppCredRef | None = None
 
 
 class KeyRing:
@@ -388,12 +414,7 @@ class TokenProvider:
             info = TokenInfo(
                 payload=p,
                 context=RequestContext(),
-                user={
-                    "id": user.id,
-                    "name": user.name,
-                    "domain": _domain_ref(s, user.domain_id),
-                    "password_expires_at": None,
-                },
+                user=DomainScopedRef(user.id, user.name, _domain_ref(s, user.domain_id)),
                 roles=[],
             )
             restrict = None
@@ -407,11 +428,9 @@ class TokenProvider:
                     or not _domain_enabled(s, project.domain_id)
                 ):
                     raise Unauthorized("The project of this token is disabled or deleted.")
-                info.project = {
-                    "id": project.id,
-                    "name": project.name,
-                    "domain": _domain_ref(s, project.domain_id),
-                }
+                info.project = DomainScopedRef(
+                    project.id, project.name, _domain_ref(s, project.domain_id)
+                )
                 roles = effective_roles(s, user.id, "project", project.id, restrict)
             elif p.domain_id:
                 if not _domain_enabled(s, p.domain_id):
@@ -422,7 +441,7 @@ class TokenProvider:
                 roles = []
             if (p.project_id or p.domain_id) and not roles:
                 raise Unauthorized("The user has no role on the scope of this token.")
-            info.roles = [{"id": r.id, "name": r.name} for r in roles]
+            info.roles = [Ref(r.id, r.name) for r in roles]
         info.context = _context(info)
         return info
 
@@ -431,7 +450,7 @@ class TokenProvider:
         cred = s.get(ApplicationCredential, p.app_cred_id)
         if cred is None or (cred.expires_at is not None and cred.expires_at <= utcnow()):
             raise Unauthorized("The application credential of this token is gone.")
-        info.app_cred = {"id": cred.id, "name": cred.name, "restricted": not cred.unrestricted}
+        info.app_cred = AppCredRef(cred.id, cred.name, not cred.unrestricted)
         return list(cred.roles)
 
     # -- revoke --------------------------------------------------------------------------
@@ -470,23 +489,23 @@ class TokenProvider:
 
 
 def _context(info: TokenInfo) -> RequestContext:
-    project = info.project or {}
-    domain_id = (project.get("domain") or {}).get("id") or (info.domain or {}).get("id")
+    project, domain, app_cred = info.project, info.domain, info.app_cred
+    domain_id = project.domain.id if project else (domain.id if domain else None)
     return RequestContext(
-        user_id=info.user["id"],
-        user_name=info.user["name"],
-        project_id=project.get("id"),
-        project_name=project.get("name"),
+        user_id=info.user.id,
+        user_name=info.user.name,
+        project_id=project.id if project else None,
+        project_name=project.name if project else None,
         domain_id=domain_id,
-        roles=tuple(r["name"] for r in info.roles),
-        app_cred_id=(info.app_cred or {}).get("id"),
-        app_cred_restricted=bool((info.app_cred or {}).get("restricted")),
+        roles=tuple(r.name for r in info.roles if r.name is not None),
+        app_cred_id=app_cred.id if app_cred else None,
+        app_cred_restricted=bool(app_cred and app_cred.restricted),
     )
 
 
-def _domain_ref(s: Any, domain_id: str) -> dict[str, Any]:
+def _domain_ref(s: Any, domain_id: str) -> Ref:
     dom = s.get(Domain, domain_id)
-    return {"id": domain_id, "name": dom.name if dom else None}
+    return Ref(domain_id, dom.name if dom else None)
 
 
 def _domain_enabled(s: Any, domain_id: str) -> bool:

@@ -8,7 +8,8 @@ enforced by the API with the path's user as target.
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,6 +25,9 @@ from pocketstack.identity.models import (
     User,
 )
 from pocketstack.identity.resource import get_domain
+
+if TYPE_CHECKING:
+    from pocketstack.identity.manager import IdentityManager
 
 
 def get_user(s: Session, user_id: str) -> User:
@@ -42,14 +46,14 @@ def get_group(s: Session, group_id: str) -> Group:
     return group
 
 
-class UserManager:
+class Users:
     """Users (``cloud.identity.users``)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
 
-    def list_users(
+    def list(
         self,
         ctx: RequestContext,
         domain_id: str | None = None,
@@ -67,12 +71,12 @@ class UserManager:
         with self.db.reader() as s:
             return list(s.scalars(q))
 
-    def get_user(self, ctx: RequestContext, user_id: str) -> User:
+    def get(self, ctx: RequestContext, user_id: str) -> User:
         """One user; raises ``UserNotFound``."""
         with self.db.reader() as s:
             return get_user(s, user_id)
 
-    def create_user(
+    def create(
         self,
         ctx: RequestContext,
         name: str,
@@ -109,7 +113,7 @@ class UserManager:
             s.add(user)
         return user
 
-    def update_user(self, ctx: RequestContext, user_id: str, changes: dict[str, Any]) -> User:
+    def update(self, ctx: RequestContext, user_id: str, changes: dict[str, Any]) -> User:
         """Change fields (``name``, ``enabled``, ``password``, ``default_project_id``,
         ``description``, ``email``). Disabling or a new password revokes its tokens; setting
         the password or ``enabled`` unlocks a locked-out user (``lockout``).
@@ -136,7 +140,7 @@ class UserManager:
             self.identity.tokens.revoke_user(user_id)
         return user
 
-    def delete_user(self, ctx: RequestContext, user_id: str) -> None:
+    def delete(self, ctx: RequestContext, user_id: str) -> None:
         """Delete a user, its assignments, memberships and application credentials."""
         with self.db.transaction() as s:
             user = get_user(s, user_id)
@@ -180,7 +184,7 @@ class UserManager:
             get_user(s, user_id).password_hash = hashed
         self.identity.tokens.revoke_user(user_id)
 
-    def groups_of_user(self, ctx: RequestContext, user_id: str) -> list[Group]:
+    def list_groups(self, ctx: RequestContext, user_id: str) -> builtins.list[Group]:
         """GET /v3/users/{id}/groups; raises ``UserNotFound``."""
         with self.db.reader() as s:
             get_user(s, user_id)
@@ -188,14 +192,14 @@ class UserManager:
             return list(s.scalars(sa.select(Group).where(Group.id.in_(ids)).order_by(Group.name)))
 
 
-class GroupManager:
+class Groups:
     """Groups and their members (``cloud.identity.groups``); admin only (policy)."""
 
-    def __init__(self, identity: Any):
+    def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
 
-    def list_groups(
+    def list(
         self, ctx: RequestContext, domain_id: str | None = None, name: str | None = None
     ) -> list[Group]:
         """Groups matching the filters."""
@@ -207,12 +211,12 @@ class GroupManager:
         with self.db.reader() as s:
             return list(s.scalars(q))
 
-    def get_group(self, ctx: RequestContext, group_id: str) -> Group:
+    def get(self, ctx: RequestContext, group_id: str) -> Group:
         """One group; raises ``GroupNotFound``."""
         with self.db.reader() as s:
             return get_group(s, group_id)
 
-    def create_group(
+    def create(
         self, ctx: RequestContext, name: str, domain_id: str = "default", description: str = ""
     ) -> Group:
         """A new group; raises ``DomainNotFound``, ``DuplicateEntry``."""
@@ -227,7 +231,7 @@ class GroupManager:
             s.add(group)
         return group
 
-    def update_group(self, ctx: RequestContext, group_id: str, changes: dict[str, Any]) -> Group:
+    def update(self, ctx: RequestContext, group_id: str, changes: dict[str, Any]) -> Group:
         """Change ``name``/``description`` (null clears it); raises ``GroupNotFound``,
         ``DuplicateEntry`` (409) when another group of its domain has that name."""
         with self.db.transaction() as s:
@@ -245,7 +249,7 @@ class GroupManager:
                 group.description = changes["description"] or ""
         return group
 
-    def delete_group(self, ctx: RequestContext, group_id: str) -> None:
+    def delete(self, ctx: RequestContext, group_id: str) -> None:
         """Delete a group, its memberships and assignments (its members' tokens lose the
         group's roles at once)."""
         with self.db.transaction() as s:
@@ -288,7 +292,7 @@ class GroupManager:
             )
         self.identity.tokens.invalidate()
 
-    def list_members(self, ctx: RequestContext, group_id: str) -> list[User]:
+    def list_members(self, ctx: RequestContext, group_id: str) -> builtins.list[User]:
         """GET /v3/groups/{g}/users."""
         with self.db.reader() as s:
             get_group(s, group_id)

@@ -24,16 +24,16 @@ _ENDPOINT_FIELDS = {
 def list_regions(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/regions?parent_region_id="""
     policy.enforce(req.ctx, "identity:list_regions")
-    rows = req.cloud.identity.catalog.list_regions(req.ctx, query(req, "parent_region_id"))
+    rows = req.cloud.identity.regions.list(req.ctx, query(req, "parent_region_id"))
     return views.collection(req, "regions", [views.region(req, r) for r in rows])
 
 
-def show_region(req: ApiRequest) -> dict[str, Any]:
+def get_region(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/regions/{region_id}"""
     policy.enforce(req.ctx, "identity:get_region")
     return {
         "region": views.region(
-            req, req.cloud.identity.catalog.get_region(req.ctx, req.params["region_id"])
+            req, req.cloud.identity.regions.get(req.ctx, req.params["region_id"])
         )
     }
 
@@ -42,7 +42,7 @@ def create_region(req: ApiRequest) -> ApiResponse:
     """POST /v3/regions (201)"""
     policy.enforce(req.ctx, "identity:create_region")
     b = req.require_body("region")
-    r = req.cloud.identity.catalog.create_region(
+    r = req.cloud.identity.regions.create(
         req.ctx, field(b, "id"), field(b, "description", default=""), field(b, "parent_region_id")
     )
     return ApiResponse(201, {"region": views.region(req, r)})
@@ -51,7 +51,7 @@ def create_region(req: ApiRequest) -> ApiResponse:
 def update_region(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/regions/{region_id}"""
     policy.enforce(req.ctx, "identity:update_region")
-    r = req.cloud.identity.catalog.update_region(
+    r = req.cloud.identity.regions.update(
         req.ctx, req.params["region_id"], changes(req.require_body("region"), _REGION_FIELDS)
     )
     return {"region": views.region(req, r)}
@@ -60,23 +60,23 @@ def update_region(req: ApiRequest) -> dict[str, Any]:
 def delete_region(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/regions/{region_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_region")
-    req.cloud.identity.catalog.delete_region(req.ctx, req.params["region_id"])
+    req.cloud.identity.regions.delete(req.ctx, req.params["region_id"])
     return ApiResponse(204)
 
 
 def list_services(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/services?type=&name="""
     policy.enforce(req.ctx, "identity:list_services")
-    rows = req.cloud.identity.catalog.list_services(req.ctx, query(req, "type"), query(req, "name"))
+    rows = req.cloud.identity.services.list(req.ctx, query(req, "type"), query(req, "name"))
     return views.collection(req, "services", [views.service(req, s) for s in rows])
 
 
-def show_service(req: ApiRequest) -> dict[str, Any]:
+def get_service(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/services/{service_id}"""
     policy.enforce(req.ctx, "identity:get_service")
     return {
         "service": views.service(
-            req, req.cloud.identity.catalog.get_service(req.ctx, req.params["service_id"])
+            req, req.cloud.identity.services.get(req.ctx, req.params["service_id"])
         )
     }
 
@@ -85,7 +85,7 @@ def create_service(req: ApiRequest) -> ApiResponse:
     """POST /v3/services (201)"""
     policy.enforce(req.ctx, "identity:create_service")
     b = req.require_body("service")
-    s = req.cloud.identity.catalog.create_service(
+    s = req.cloud.identity.services.create(
         req.ctx,
         field(b, "type", required=True),
         field(b, "name"),
@@ -98,7 +98,7 @@ def create_service(req: ApiRequest) -> ApiResponse:
 def update_service(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/services/{service_id}"""
     policy.enforce(req.ctx, "identity:update_service")
-    s = req.cloud.identity.catalog.update_service(
+    s = req.cloud.identity.services.update(
         req.ctx, req.params["service_id"], changes(req.require_body("service"), _SERVICE_FIELDS)
     )
     return {"service": views.service(req, s)}
@@ -107,14 +107,14 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
 def delete_service(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/services/{service_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_service")
-    req.cloud.identity.catalog.delete_service(req.ctx, req.params["service_id"])
+    req.cloud.identity.services.delete(req.ctx, req.params["service_id"])
     return ApiResponse(204)
 
 
 def list_endpoints(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/endpoints?interface=&service_id=&region_id="""
     policy.enforce(req.ctx, "identity:list_endpoints")
-    rows = req.cloud.identity.catalog.list_endpoints(
+    rows = req.cloud.identity.endpoints.list(
         req.ctx,
         query(req, "interface"),
         query(req, "service_id"),
@@ -123,12 +123,12 @@ def list_endpoints(req: ApiRequest) -> dict[str, Any]:
     return views.collection(req, "endpoints", [views.endpoint(req, e) for e in rows])
 
 
-def show_endpoint(req: ApiRequest) -> dict[str, Any]:
+def get_endpoint(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/endpoints/{endpoint_id}"""
     policy.enforce(req.ctx, "identity:get_endpoint")
     return {
         "endpoint": views.endpoint(
-            req, req.cloud.identity.catalog.get_endpoint(req.ctx, req.params["endpoint_id"])
+            req, req.cloud.identity.endpoints.get(req.ctx, req.params["endpoint_id"])
         )
     }
 
@@ -137,7 +137,7 @@ def create_endpoint(req: ApiRequest) -> ApiResponse:
     """POST /v3/endpoints (201)"""
     policy.enforce(req.ctx, "identity:create_endpoint")
     b = req.require_body("endpoint")
-    e = req.cloud.identity.catalog.create_endpoint(
+    e = req.cloud.identity.endpoints.create(
         req.ctx,
         field(b, "service_id", required=True),
         field(b, "interface", required=True),
@@ -151,7 +151,7 @@ def create_endpoint(req: ApiRequest) -> ApiResponse:
 def update_endpoint(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/endpoints/{endpoint_id}"""
     policy.enforce(req.ctx, "identity:update_endpoint")
-    e = req.cloud.identity.catalog.update_endpoint(
+    e = req.cloud.identity.endpoints.update(
         req.ctx, req.params["endpoint_id"], changes(req.require_body("endpoint"), _ENDPOINT_FIELDS)
     )
     return {"endpoint": views.endpoint(req, e)}
@@ -160,24 +160,24 @@ def update_endpoint(req: ApiRequest) -> dict[str, Any]:
 def delete_endpoint(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/endpoints/{endpoint_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_endpoint")
-    req.cloud.identity.catalog.delete_endpoint(req.ctx, req.params["endpoint_id"])
+    req.cloud.identity.endpoints.delete(req.ctx, req.params["endpoint_id"])
     return ApiResponse(204)
 
 
 ROUTES = [
     route("GET", "/v3/regions", list_regions),
     route("POST", "/v3/regions", create_region, schema=schemas.REGION_CREATE),
-    route("GET", "/v3/regions/{region_id}", show_region),
+    route("GET", "/v3/regions/{region_id}", get_region),
     route("PATCH", "/v3/regions/{region_id}", update_region, schema=schemas.REGION_UPDATE),
     route("DELETE", "/v3/regions/{region_id}", delete_region),
     route("GET", "/v3/services", list_services),
     route("POST", "/v3/services", create_service, schema=schemas.SERVICE_CREATE),
-    route("GET", "/v3/services/{service_id}", show_service),
+    route("GET", "/v3/services/{service_id}", get_service),
     route("PATCH", "/v3/services/{service_id}", update_service, schema=schemas.SERVICE_UPDATE),
     route("DELETE", "/v3/services/{service_id}", delete_service),
     route("GET", "/v3/endpoints", list_endpoints),
     route("POST", "/v3/endpoints", create_endpoint, schema=schemas.ENDPOINT_CREATE),
-    route("GET", "/v3/endpoints/{endpoint_id}", show_endpoint),
+    route("GET", "/v3/endpoints/{endpoint_id}", get_endpoint),
     route("PATCH", "/v3/endpoints/{endpoint_id}", update_endpoint, schema=schemas.ENDPOINT_UPDATE),
     route("DELETE", "/v3/endpoints/{endpoint_id}", delete_endpoint),
 ]

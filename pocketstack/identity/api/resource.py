@@ -16,16 +16,14 @@ _PROJECT_FIELDS = {"name": str, "description": str, "enabled": bool, "tags": lis
 def list_domains(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/domains?name=&enabled="""
     policy.enforce(req.ctx, "identity:list_domains")
-    rows = req.cloud.identity.domains.list_domains(
-        req.ctx, query(req, "name"), query_bool(req, "enabled")
-    )
+    rows = req.cloud.identity.domains.list(req.ctx, query(req, "name"), query_bool(req, "enabled"))
     return views.collection(req, "domains", [views.domain(req, d) for d in rows])
 
 
-def show_domain(req: ApiRequest) -> dict[str, Any]:
+def get_domain(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/domains/{domain_id}"""
     policy.enforce(req.ctx, "identity:get_domain", {"domain_id": req.params["domain_id"]})
-    d = req.cloud.identity.domains.get_domain(req.ctx, req.params["domain_id"])
+    d = req.cloud.identity.domains.get(req.ctx, req.params["domain_id"])
     return {"domain": views.domain(req, d)}
 
 
@@ -33,7 +31,7 @@ def create_domain(req: ApiRequest) -> ApiResponse:
     """POST /v3/domains (201)"""
     policy.enforce(req.ctx, "identity:create_domain")
     body = req.require_body("domain")
-    d = req.cloud.identity.domains.create_domain(
+    d = req.cloud.identity.domains.create(
         req.ctx,
         field(body, "name", required=True),
         field(body, "description", default=""),
@@ -46,7 +44,7 @@ def create_domain(req: ApiRequest) -> ApiResponse:
 def update_domain(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/domains/{domain_id}"""
     policy.enforce(req.ctx, "identity:update_domain")
-    d = req.cloud.identity.domains.update_domain(
+    d = req.cloud.identity.domains.update(
         req.ctx, req.params["domain_id"], changes(req.require_body("domain"), _DOMAIN_FIELDS)
     )
     return {"domain": views.domain(req, d)}
@@ -55,7 +53,7 @@ def update_domain(req: ApiRequest) -> dict[str, Any]:
 def delete_domain(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/domains/{domain_id} (204; 403 while enabled)"""
     policy.enforce(req.ctx, "identity:delete_domain")
-    req.cloud.identity.domains.delete_domain(req.ctx, req.params["domain_id"])
+    req.cloud.identity.domains.delete(req.ctx, req.params["domain_id"])
     return ApiResponse(204)
 
 
@@ -75,14 +73,14 @@ def list_projects(req: ApiRequest) -> dict[str, Any]:
         "tags": _tags(req, "tags"),
         "tags-any": _tags(req, "tags-any"),
     }
-    rows = req.cloud.identity.projects.list_projects(req.ctx, filters)
+    rows = req.cloud.identity.projects.list(req.ctx, filters)
     return views.collection(req, "projects", [views.project(req, p) for p in rows])
 
 
-def show_project(req: ApiRequest) -> dict[str, Any]:
+def get_project(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/projects/{project_id}"""
     policy.enforce(req.ctx, "identity:get_project", {"project_id": req.params["project_id"]})
-    p = req.cloud.identity.projects.get_project(req.ctx, req.params["project_id"])
+    p = req.cloud.identity.projects.get(req.ctx, req.params["project_id"])
     return {"project": views.project(req, p)}
 
 
@@ -90,7 +88,7 @@ def create_project(req: ApiRequest) -> ApiResponse:
     """POST /v3/projects (201)"""
     policy.enforce(req.ctx, "identity:create_project")
     body = req.require_body("project")
-    p = req.cloud.identity.projects.create_project(
+    p = req.cloud.identity.projects.create(
         req.ctx,
         field(body, "name", required=True),
         field(body, "domain_id"),
@@ -105,7 +103,7 @@ def create_project(req: ApiRequest) -> ApiResponse:
 def update_project(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/projects/{project_id}"""
     policy.enforce(req.ctx, "identity:update_project")
-    p = req.cloud.identity.projects.update_project(
+    p = req.cloud.identity.projects.update(
         req.ctx, req.params["project_id"], changes(req.require_body("project"), _PROJECT_FIELDS)
     )
     return {"project": views.project(req, p)}
@@ -114,14 +112,14 @@ def update_project(req: ApiRequest) -> dict[str, Any]:
 def delete_project(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/projects/{project_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_project")
-    req.cloud.identity.projects.delete_project(req.ctx, req.params["project_id"])
+    req.cloud.identity.projects.delete(req.ctx, req.params["project_id"])
     return ApiResponse(204)
 
 
-def user_projects(req: ApiRequest) -> dict[str, Any]:
+def list_user_projects(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/projects (self or admin)"""
     policy.enforce(req.ctx, "identity:list_user_projects", {"user_id": req.params["user_id"]})
-    rows = req.cloud.identity.projects.projects_for_user(req.ctx, req.params["user_id"])
+    rows = req.cloud.identity.projects.list_for_user(req.ctx, req.params["user_id"])
     return views.collection(
         req,
         "projects",
@@ -133,13 +131,13 @@ def user_projects(req: ApiRequest) -> dict[str, Any]:
 ROUTES = [
     route("GET", "/v3/domains", list_domains),
     route("POST", "/v3/domains", create_domain, schema=schemas.DOMAIN_CREATE),
-    route("GET", "/v3/domains/{domain_id}", show_domain),
+    route("GET", "/v3/domains/{domain_id}", get_domain),
     route("PATCH", "/v3/domains/{domain_id}", update_domain, schema=schemas.DOMAIN_UPDATE),
     route("DELETE", "/v3/domains/{domain_id}", delete_domain),
     route("GET", "/v3/projects", list_projects),
     route("POST", "/v3/projects", create_project, schema=schemas.PROJECT_CREATE),
-    route("GET", "/v3/projects/{project_id}", show_project),
+    route("GET", "/v3/projects/{project_id}", get_project),
     route("PATCH", "/v3/projects/{project_id}", update_project, schema=schemas.PROJECT_UPDATE),
     route("DELETE", "/v3/projects/{project_id}", delete_project),
-    route("GET", "/v3/users/{user_id}/projects", user_projects),
+    route("GET", "/v3/users/{user_id}/projects", list_user_projects),
 ]

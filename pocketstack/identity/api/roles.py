@@ -17,23 +17,21 @@ _ROLE_FIELDS = {"name": str, "description": str}
 def list_roles(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/roles?name="""
     policy.enforce(req.ctx, "identity:list_roles")
-    rows = req.cloud.identity.roles.list_roles(req.ctx, query(req, "name"))
+    rows = req.cloud.identity.roles.list(req.ctx, query(req, "name"))
     return views.collection(req, "roles", [views.role(req, r) for r in rows])
 
 
-def show_role(req: ApiRequest) -> dict[str, Any]:
+def get_role(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/roles/{role_id}"""
     policy.enforce(req.ctx, "identity:get_role")
-    return {
-        "role": views.role(req, req.cloud.identity.roles.get_role(req.ctx, req.params["role_id"]))
-    }
+    return {"role": views.role(req, req.cloud.identity.roles.get(req.ctx, req.params["role_id"]))}
 
 
 def create_role(req: ApiRequest) -> ApiResponse:
     """POST /v3/roles (201)"""
     policy.enforce(req.ctx, "identity:create_role")
     b = req.require_body("role")
-    r = req.cloud.identity.roles.create_role(
+    r = req.cloud.identity.roles.create(
         req.ctx, field(b, "name", required=True), field(b, "description")
     )
     return ApiResponse(201, {"role": views.role(req, r)})
@@ -42,7 +40,7 @@ def create_role(req: ApiRequest) -> ApiResponse:
 def update_role(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/roles/{role_id}"""
     policy.enforce(req.ctx, "identity:update_role")
-    r = req.cloud.identity.roles.update_role(
+    r = req.cloud.identity.roles.update(
         req.ctx, req.params["role_id"], changes(req.require_body("role"), _ROLE_FIELDS)
     )
     return {"role": views.role(req, r)}
@@ -51,39 +49,29 @@ def update_role(req: ApiRequest) -> dict[str, Any]:
 def delete_role(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/roles/{role_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_role")
-    req.cloud.identity.roles.delete_role(req.ctx, req.params["role_id"])
+    req.cloud.identity.roles.delete(req.ctx, req.params["role_id"])
     return ApiResponse(204)
 
 
-def _inference_body(req: ApiRequest, prior: Any, implied: Any) -> dict[str, Any]:
-    return {
-        "role_inference": {
-            "prior_role": views.role_ref(req, prior),
-            "implies": views.role_ref(req, implied),
-        },
-        "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies/{implied.id}"},
-    }
-
-
-def create_implied(req: ApiRequest) -> ApiResponse:
+def create_implied_role(req: ApiRequest) -> ApiResponse:
     """PUT /v3/roles/{prior_id}/implies/{implied_id} (201)"""
     policy.enforce(req.ctx, "identity:create_implied_role")
     prior, implied = req.cloud.identity.roles.create_implied(
         req.ctx, req.params["prior_id"], req.params["implied_id"]
     )
-    return ApiResponse(201, _inference_body(req, prior, implied))
+    return ApiResponse(201, views.implied_role(req, prior, implied))
 
 
-def show_implied(req: ApiRequest) -> dict[str, Any]:
+def get_implied_role(req: ApiRequest) -> dict[str, Any]:
     """GET/HEAD /v3/roles/{prior_id}/implies/{implied_id}"""
     policy.enforce(req.ctx, "identity:get_implied_role")
     prior, implied = req.cloud.identity.roles.get_implied(
         req.ctx, req.params["prior_id"], req.params["implied_id"]
     )
-    return _inference_body(req, prior, implied)
+    return views.implied_role(req, prior, implied)
 
 
-def delete_implied(req: ApiRequest) -> ApiResponse:
+def delete_implied_role(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/roles/{prior_id}/implies/{implied_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_implied_role")
     req.cloud.identity.roles.delete_implied(
@@ -92,17 +80,14 @@ def delete_implied(req: ApiRequest) -> ApiResponse:
     return ApiResponse(204)
 
 
-def list_implied(req: ApiRequest) -> dict[str, Any]:
+def list_implied_roles(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/roles/{prior_id}/implies"""
     policy.enforce(req.ctx, "identity:list_implied_roles")
     [(prior, implied)] = req.cloud.identity.roles.list_implied(req.ctx, req.params["prior_id"])
-    return {
-        "role_inference": views.inference(req, prior, implied),
-        "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies"},
-    }
+    return views.implied_roles(req, prior, implied)
 
 
-def list_inferences(req: ApiRequest) -> dict[str, Any]:
+def list_role_inferences(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/role_inferences"""
     policy.enforce(req.ctx, "identity:list_role_inference_rules")
     rows = req.cloud.identity.roles.list_implied(req.ctx)
@@ -113,7 +98,7 @@ def _grant_args(target: str, actor: str, req: ApiRequest) -> tuple[str, str, str
     return actor, req.params["actor_id"], target, req.params["target_id"]
 
 
-def grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
+def create_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """PUT /v3/{projects|domains}/{id}/{users|groups}/{id}/roles/{role_id} (204)"""
     policy.enforce(req.ctx, "identity:create_grant")
     req.cloud.identity.roles.grant(req.ctx, req.params["role_id"], *_grant_args(target, actor, req))
@@ -123,14 +108,16 @@ def grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
 def check_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """HEAD/GET .../roles/{role_id} (204 or 404)"""
     policy.enforce(req.ctx, "identity:check_grant")
-    req.cloud.identity.roles.check(req.ctx, req.params["role_id"], *_grant_args(target, actor, req))
+    req.cloud.identity.roles.check_grant(
+        req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
+    )
     return ApiResponse(204)
 
 
 def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """DELETE .../roles/{role_id} (204)"""
     policy.enforce(req.ctx, "identity:revoke_grant")
-    req.cloud.identity.roles.revoke(
+    req.cloud.identity.roles.revoke_grant(
         req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
     )
     return ApiResponse(204)
@@ -139,12 +126,12 @@ def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
 def list_grants(target: str, actor: str, req: ApiRequest) -> dict[str, Any]:
     """GET /v3/{projects|domains}/{id}/{users|groups}/{id}/roles"""
     policy.enforce(req.ctx, "identity:list_grants")
-    rows = req.cloud.identity.roles.roles_on(req.ctx, *_grant_args(target, actor, req))
+    rows = req.cloud.identity.roles.list_grants(req.ctx, *_grant_args(target, actor, req))
     path = f"{target}s/{req.params['target_id']}/{actor}s/{req.params['actor_id']}/roles"
     return views.collection(req, "roles", [views.role(req, r) for r in rows], path)
 
 
-def list_assignments(req: ApiRequest) -> dict[str, Any]:
+def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/role_assignments?user.id=&group.id=&scope.project.id=&scope.domain.id=
     &role.id=&effective&include_names (non-admins see only their own)."""
     policy.enforce(req.ctx, "identity:list_role_assignments")
@@ -171,7 +158,7 @@ def _grant_routes() -> list[Any]:
                 route(
                     "PUT",
                     base + "/{role_id}",
-                    partial(grant, target, actor),
+                    partial(create_grant, target, actor),
                     schema=schemas.NO_BODY,
                 ),
                 route("GET", base + "/{role_id}", partial(check_grant, target, actor)),
@@ -185,14 +172,14 @@ _I = "/v3/roles/{prior_id}/implies"
 ROUTES = [
     route("GET", "/v3/roles", list_roles),
     route("POST", "/v3/roles", create_role, schema=schemas.ROLE_CREATE),
-    route("GET", "/v3/roles/{role_id}", show_role),
+    route("GET", "/v3/roles/{role_id}", get_role),
     route("PATCH", "/v3/roles/{role_id}", update_role, schema=schemas.ROLE_UPDATE),
     route("DELETE", "/v3/roles/{role_id}", delete_role),
-    route("GET", _I, list_implied),
-    route("PUT", _I + "/{implied_id}", create_implied, schema=schemas.NO_BODY),
-    route("GET", _I + "/{implied_id}", show_implied),
-    route("DELETE", _I + "/{implied_id}", delete_implied),
-    route("GET", "/v3/role_inferences", list_inferences),
-    route("GET", "/v3/role_assignments", list_assignments),
+    route("GET", _I, list_implied_roles),
+    route("PUT", _I + "/{implied_id}", create_implied_role, schema=schemas.NO_BODY),
+    route("GET", _I + "/{implied_id}", get_implied_role),
+    route("DELETE", _I + "/{implied_id}", delete_implied_role),
+    route("GET", "/v3/role_inferences", list_role_inferences),
+    route("GET", "/v3/role_assignments", list_role_assignments),
     *_grant_routes(),
 ]

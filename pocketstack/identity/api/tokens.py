@@ -17,7 +17,7 @@ def list_versions(req: ApiRequest) -> ApiResponse:
     return ApiResponse(300, {"versions": {"values": [views.version(req)]}})
 
 
-def show_version(req: ApiRequest) -> dict[str, Any]:
+def get_version(req: ApiRequest) -> dict[str, Any]:
     """GET /identity/v3 : the v3 version document."""
     return {"version": views.version(req)}
 
@@ -35,7 +35,7 @@ def _nocatalog(req: ApiRequest) -> bool:
 
 def issue_token(req: ApiRequest) -> ApiResponse:
     """POST /v3/auth/tokens (201, ``X-Subject-Token``)."""
-    token, info, catalog = req.cloud.identity.auth.issue_token(
+    token, info, catalog = req.cloud.identity.auth.issue(
         req.require_body("auth"), with_catalog=not _nocatalog(req), source=req.client_addr
     )
     return ApiResponse(201, {"token": views.token(info, catalog)}, {"X-Subject-Token": token})
@@ -58,39 +58,37 @@ def revoke_token(req: ApiRequest) -> ApiResponse:
     return ApiResponse(204)
 
 
-def auth_catalog(req: ApiRequest) -> dict[str, Any]:
+def get_auth_catalog(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/auth/catalog: the catalog of the caller's token."""
     policy.enforce(req.ctx, "identity:get_auth_catalog")
-    catalog = req.cloud.identity.auth.catalog_for(req.ctx)
-    return views.collection(req, "catalog", catalog, "auth/catalog")
+    entries = req.cloud.identity.auth.get_catalog(req.ctx)
+    return views.collection(req, "catalog", views.catalog(entries), "auth/catalog")
 
 
-def auth_projects(req: ApiRequest) -> dict[str, Any]:
+def list_auth_projects(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/auth/projects: projects the caller may scope to."""
     policy.enforce(req.ctx, "identity:get_auth_projects")
-    ctx = req.ctx
-    assert ctx is not None  # an auth=True route
-    projects = req.cloud.identity.projects.projects_for_user(ctx, ctx.user_id)
+    projects = req.cloud.identity.auth.list_projects(req.ctx)
     return views.collection(
         req, "projects", [views.project(req, p) for p in projects], "auth/projects"
     )
 
 
-def auth_domains(req: ApiRequest) -> dict[str, Any]:
+def list_auth_domains(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/auth/domains: domains the caller may scope to."""
     policy.enforce(req.ctx, "identity:get_auth_domains")
-    domains = req.cloud.identity.auth.domains_for(req.ctx)
+    domains = req.cloud.identity.auth.list_domains(req.ctx)
     return views.collection(req, "domains", [views.domain(req, d) for d in domains], "auth/domains")
 
 
 ROUTES = [
     route("GET", "/", list_versions, auth=False),
-    route("GET", "/v3", show_version, auth=False),
-    route("GET", "/v3/", show_version, auth=False),
+    route("GET", "/v3", get_version, auth=False),
+    route("GET", "/v3/", get_version, auth=False),
     route("POST", "/v3/auth/tokens", issue_token, auth=False, schema=schemas.AUTH),
     route("GET", "/v3/auth/tokens", validate_token),
     route("DELETE", "/v3/auth/tokens", revoke_token),
-    route("GET", "/v3/auth/catalog", auth_catalog),
-    route("GET", "/v3/auth/projects", auth_projects),
-    route("GET", "/v3/auth/domains", auth_domains),
+    route("GET", "/v3/auth/catalog", get_auth_catalog),
+    route("GET", "/v3/auth/projects", list_auth_projects),
+    route("GET", "/v3/auth/domains", list_auth_domains),
 ]

@@ -31,25 +31,23 @@ def _owner(req: ApiRequest) -> dict[str, str]:
 def list_users(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users?domain_id=&name=&enabled="""
     policy.enforce(req.ctx, "identity:list_users")
-    rows = req.cloud.identity.users.list_users(
+    rows = req.cloud.identity.users.list(
         req.ctx, query(req, "domain_id"), query(req, "name"), query_bool(req, "enabled")
     )
     return views.collection(req, "users", [views.user(req, u) for u in rows])
 
 
-def show_user(req: ApiRequest) -> dict[str, Any]:
+def get_user(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id} (self or admin)"""
     policy.enforce(req.ctx, "identity:get_user", _owner(req))
-    return {
-        "user": views.user(req, req.cloud.identity.users.get_user(req.ctx, req.params["user_id"]))
-    }
+    return {"user": views.user(req, req.cloud.identity.users.get(req.ctx, req.params["user_id"]))}
 
 
 def create_user(req: ApiRequest) -> ApiResponse:
     """POST /v3/users (201)"""
     policy.enforce(req.ctx, "identity:create_user")
     b = req.require_body("user")
-    u = req.cloud.identity.users.create_user(
+    u = req.cloud.identity.users.create(
         req.ctx,
         field(b, "name", required=True),
         field(b, "domain_id", default="default"),
@@ -66,7 +64,7 @@ def update_user(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/users/{user_id} (admin only, even on oneself: a user changes its password
     with POST .../password, which asks for the current one)"""
     policy.enforce(req.ctx, "identity:update_user")
-    u = req.cloud.identity.users.update_user(
+    u = req.cloud.identity.users.update(
         req.ctx, req.params["user_id"], changes(req.require_body("user"), _USER_FIELDS)
     )
     return {"user": views.user(req, u)}
@@ -75,7 +73,7 @@ def update_user(req: ApiRequest) -> dict[str, Any]:
 def delete_user(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/users/{user_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_user")
-    req.cloud.identity.users.delete_user(req.ctx, req.params["user_id"])
+    req.cloud.identity.users.delete(req.ctx, req.params["user_id"])
     return ApiResponse(204)
 
 
@@ -93,10 +91,10 @@ def change_password(req: ApiRequest) -> ApiResponse:
     return ApiResponse(204)
 
 
-def user_groups(req: ApiRequest) -> dict[str, Any]:
+def list_user_groups(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/groups"""
     policy.enforce(req.ctx, "identity:list_groups_for_user", _owner(req))
-    rows = req.cloud.identity.users.groups_of_user(req.ctx, req.params["user_id"])
+    rows = req.cloud.identity.users.list_groups(req.ctx, req.params["user_id"])
     return views.collection(
         req, "groups", [views.group(req, g) for g in rows], f"users/{req.params['user_id']}/groups"
     )
@@ -105,19 +103,15 @@ def user_groups(req: ApiRequest) -> dict[str, Any]:
 def list_groups(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/groups?domain_id=&name="""
     policy.enforce(req.ctx, "identity:list_groups")
-    rows = req.cloud.identity.groups.list_groups(
-        req.ctx, query(req, "domain_id"), query(req, "name")
-    )
+    rows = req.cloud.identity.groups.list(req.ctx, query(req, "domain_id"), query(req, "name"))
     return views.collection(req, "groups", [views.group(req, g) for g in rows])
 
 
-def show_group(req: ApiRequest) -> dict[str, Any]:
+def get_group(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/groups/{group_id}"""
     policy.enforce(req.ctx, "identity:get_group")
     return {
-        "group": views.group(
-            req, req.cloud.identity.groups.get_group(req.ctx, req.params["group_id"])
-        )
+        "group": views.group(req, req.cloud.identity.groups.get(req.ctx, req.params["group_id"]))
     }
 
 
@@ -125,7 +119,7 @@ def create_group(req: ApiRequest) -> ApiResponse:
     """POST /v3/groups (201)"""
     policy.enforce(req.ctx, "identity:create_group")
     b = req.require_body("group")
-    g = req.cloud.identity.groups.create_group(
+    g = req.cloud.identity.groups.create(
         req.ctx,
         field(b, "name", required=True),
         field(b, "domain_id", default="default"),
@@ -137,7 +131,7 @@ def create_group(req: ApiRequest) -> ApiResponse:
 def update_group(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/groups/{group_id}"""
     policy.enforce(req.ctx, "identity:update_group")
-    g = req.cloud.identity.groups.update_group(
+    g = req.cloud.identity.groups.update(
         req.ctx, req.params["group_id"], changes(req.require_body("group"), _GROUP_FIELDS)
     )
     return {"group": views.group(req, g)}
@@ -146,11 +140,11 @@ def update_group(req: ApiRequest) -> dict[str, Any]:
 def delete_group(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/groups/{group_id} (204)"""
     policy.enforce(req.ctx, "identity:delete_group")
-    req.cloud.identity.groups.delete_group(req.ctx, req.params["group_id"])
+    req.cloud.identity.groups.delete(req.ctx, req.params["group_id"])
     return ApiResponse(204)
 
 
-def group_users(req: ApiRequest) -> dict[str, Any]:
+def list_members(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/groups/{group_id}/users"""
     policy.enforce(req.ctx, "identity:list_users_in_group")
     rows = req.cloud.identity.groups.list_members(req.ctx, req.params["group_id"])
@@ -192,11 +186,11 @@ def _expiry(value: Any) -> dt.datetime | None:
     return parsed
 
 
-def create_app_cred(req: ApiRequest) -> ApiResponse:
+def create_application_credential(req: ApiRequest) -> ApiResponse:
     """POST /v3/users/{user_id}/application_credentials (201; ``secret`` shown once)"""
     policy.enforce(req.ctx, "identity:create_application_credential", _owner(req))
     b = req.require_body("application_credential")
-    cred, secret, roles = req.cloud.identity.app_creds.create_app_cred(
+    cred, secret, roles = req.cloud.identity.application_credentials.create(
         req.ctx,
         req.params["user_id"],
         field(b, "name", required=True),
@@ -206,36 +200,38 @@ def create_app_cred(req: ApiRequest) -> ApiResponse:
         _expiry(b.get("expires_at")),
         field(b, "unrestricted", bool, default=False),
     )
-    return ApiResponse(201, {"application_credential": views.app_cred(req, cred, roles, secret)})
+    return ApiResponse(
+        201, {"application_credential": views.application_credential(req, cred, roles, secret)}
+    )
 
 
-def list_app_creds(req: ApiRequest) -> dict[str, Any]:
+def list_application_credentials(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/application_credentials?name="""
     policy.enforce(req.ctx, "identity:list_application_credentials", _owner(req))
-    rows = req.cloud.identity.app_creds.list_app_creds(
+    rows = req.cloud.identity.application_credentials.list(
         req.ctx, req.params["user_id"], query(req, "name")
     )
     return views.collection(
         req,
         "application_credentials",
-        [views.app_cred(req, c, r) for c, r in rows],
+        [views.application_credential(req, c, r) for c, r in rows],
         f"users/{req.params['user_id']}/application_credentials",
     )
 
 
-def show_app_cred(req: ApiRequest) -> dict[str, Any]:
+def get_application_credential(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id}/application_credentials/{cred_id}"""
     policy.enforce(req.ctx, "identity:get_application_credential", _owner(req))
-    cred, roles = req.cloud.identity.app_creds.get_app_cred(
+    cred, roles = req.cloud.identity.application_credentials.get(
         req.ctx, req.params["user_id"], req.params["cred_id"]
     )
-    return {"application_credential": views.app_cred(req, cred, roles)}
+    return {"application_credential": views.application_credential(req, cred, roles)}
 
 
-def delete_app_cred(req: ApiRequest) -> ApiResponse:
+def delete_application_credential(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/users/{user_id}/application_credentials/{cred_id} (204; revokes tokens)"""
     policy.enforce(req.ctx, "identity:delete_application_credential", _owner(req))
-    req.cloud.identity.app_creds.delete_app_cred(
+    req.cloud.identity.application_credentials.delete(
         req.ctx, req.params["user_id"], req.params["cred_id"]
     )
     return ApiResponse(204)
@@ -247,22 +243,22 @@ _AC = _U + "/application_credentials"
 ROUTES = [
     route("GET", "/v3/users", list_users),
     route("POST", "/v3/users", create_user, schema=schemas.USER_CREATE),
-    route("GET", _U, show_user),
+    route("GET", _U, get_user),
     route("PATCH", _U, update_user, schema=schemas.USER_UPDATE),
     route("DELETE", _U, delete_user),
     route("POST", _U + "/password", change_password, schema=schemas.PASSWORD_CHANGE),
-    route("GET", _U + "/groups", user_groups),
+    route("GET", _U + "/groups", list_user_groups),
     route("GET", "/v3/groups", list_groups),
     route("POST", "/v3/groups", create_group, schema=schemas.GROUP_CREATE),
-    route("GET", _G, show_group),
+    route("GET", _G, get_group),
     route("PATCH", _G, update_group, schema=schemas.GROUP_UPDATE),
     route("DELETE", _G, delete_group),
-    route("GET", _G + "/users", group_users),
+    route("GET", _G + "/users", list_members),
     route("PUT", _G + "/users/{user_id}", add_member, schema=schemas.NO_BODY),
     route("HEAD", _G + "/users/{user_id}", check_member),
     route("DELETE", _G + "/users/{user_id}", remove_member),
-    route("GET", _AC, list_app_creds),
-    route("POST", _AC, create_app_cred, schema=schemas.APPLICATION_CREDENTIAL_CREATE),
-    route("GET", _AC + "/{cred_id}", show_app_cred),
-    route("DELETE", _AC + "/{cred_id}", delete_app_cred),
+    route("GET", _AC, list_application_credentials),
+    route("POST", _AC, create_application_credential, schema=schemas.APPLICATION_CREDENTIAL_CREATE),
+    route("GET", _AC + "/{cred_id}", get_application_credential),
+    route("DELETE", _AC + "/{cred_id}", delete_application_credential),
 ]

@@ -6,7 +6,10 @@ import datetime as dt
 from typing import Any
 
 from pocketstack.common.http import ApiRequest
-from pocketstack.identity.tokens import TokenInfo
+from pocketstack.identity.assignment_list import Assignment, Named
+from pocketstack.identity.catalog import CatalogEntry
+from pocketstack.identity.models import Role
+from pocketstack.identity.tokens import DomainScopedRef, Ref, TokenInfo
 
 #: The v3 version this API reports (keystoneauth only needs the major version).
 VERSION_ID = "v3.14"
@@ -42,28 +45,61 @@ def token_time(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def token(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """The ``token`` object of POST/GET /v3/auth/tokens."""
+def _ref(r: Ref) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name}
+
+
+def _scoped_ref(r: DomainScopedRef) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "domain": _ref(r.domain)}
+
+
+def token(info: TokenInfo, entries: list[CatalogEntry] | None) -> dict[str, Any]:
+    """The ``token`` object of POST/GET /v3/auth/tokens (``catalog`` with a scope, when
+    ``entries`` is given)."""
     p = info.payload
     body: dict[str, Any] = {
         "methods": p.methods,
-        "user": info.user,
+        "user": {**_scoped_ref(info.user), "password_expires_at": None},
         "audit_ids": p.audit_ids,
         "expires_at": token_time(p.expires_at),
         "issued_at": token_time(p.issued_at),
     }
     if info.project is not None:
-        body["project"] = info.project
+        body["project"] = _scoped_ref(info.project)
         body["is_domain"] = False
     if info.domain is not None:
-        body["domain"] = info.domain
+        body["domain"] = _ref(info.domain)
     if info.project is not None or info.domain is not None:
-        body["roles"] = info.roles
-        if catalog is not None:
-            body["catalog"] = catalog
+        body["roles"] = [_ref(r) for r in info.roles]
+        if entries is not None:
+            body["catalog"] = catalog(entries)
     if info.app_cred is not None:
-        body["application_credential"] = info.app_cred
+        c = info.app_cred
+        body["application_credential"] = {"id": c.id, "name": c.name, "restricted": c.restricted}
     return body
+
+
+def catalog(entries: list[CatalogEntry]) -> list[dict[str, Any]]:
+    """The catalog of a token and of GET /v3/auth/catalog: each enabled service with its
+    enabled endpoints."""
+    return [
+        {
+            "id": e.service.id,
+            "type": e.service.type,
+            "name": e.service.name or "",
+            "endpoints": [
+                {
+                    "id": ep.id,
+                    "interface": ep.interface,
+                    "region": ep.region_id,
+                    "region_id": ep.region_id,
+                    "url": ep.url,
+                }
+                for ep in e.endpoints
+            ],
+        }
+        for e in entries
+    ]
 
 
 def domain(req: ApiRequest, d: Any) -> dict[str, Any]:
@@ -146,19 +182,50 @@ def inference(req: ApiRequest, prior: Any, implied: list[Any]) -> dict[str, Any]
     return {"prior_role": role_ref(req, prior), "implies": [role_ref(req, r) for r in implied]}
 
 
-def assignment(req: ApiRequest, a: dict[str, Any]) -> dict[str, Any]:
+def implied_role(req: ApiRequest, prior: Any, implied: Any) -> dict[str, Any]:
+    """The body of PUT/GET /v3/roles/{prior_id}/implies/{implied_id}."""
+    return {
+        "role_inference": {
+            "prior_role": role_ref(req, prior),
+            "implies": role_ref(req, implied),
+        },
+        "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies/{implied.id}"},
+    }
+
+
+def implied_roles(req: ApiRequest, prior: Any, implied: list[Any]) -> dict[str, Any]:
+    """The body of GET /v3/roles/{prior_id}/implies."""
+    return {
+        "role_inference": inference(req, prior, implied),
+        "links": {"self": f"{req.base_url}/v3/roles/{prior.id}/implies"},
+    }
+
+
+def _named(n: Named) -> dict[str, Any]:
+    """``{"id"}``, with ``name`` (and ``domain``) when the listing asked for names."""
+    out: dict[str, Any] = {"id": n.id}
+    if n.name is not None:
+        out["name"] = n.name
+    if n.domain is not None:
+        out["domain"] = {"id": n.domain.id, "name": n.domain.name}
+    return out
+
+
+def assignment(req: ApiRequest, a: Assignment) -> dict[str, Any]:
     """One entry of GET /v3/role_assignments, with Keystone's ``links``."""
-    actor = "user" if "user" in a else "group"
-    target = "project" if "project" in a["scope"] else "domain"
-    path = f"{target}s/{a['scope'][target]['id']}/{actor}s/{a[actor]['id']}/roles/{a['role']['id']}"
+    actor, target = a.actor_type, a.target_type
+    path = f"{target}s/{a.target.id}/{actor}s/{a.actor.id}/roles/{a.role.id}"
     links: dict[str, str] = {"assignment": f"{req.base_url}/v3/{path}"}
-    if a.get("membership_group"):
-        links["membership"] = (
-            f"{req.base_url}/v3/groups/{a['membership_group']}/users/{a[actor]['id']}"
-        )
-    if a.get("prior_role"):
-        links["prior_role"] = f"{req.base_url}/v3/roles/{a['prior_role']}"
-    return {"role": a["role"], actor: a[actor], "scope": a["scope"], "links": links}
+    if a.membership_group:
+        links["membership"] = f"{req.base_url}/v3/groups/{a.membership_group}/users/{a.actor.id}"
+    if a.prior_role:
+        links["prior_role"] = f"{req.base_url}/v3/roles/{a.prior_role}"
+    return {
+        "role": _named(a.role),
+        actor: _named(a.actor),
+        "scope": {target: _named(a.target)},
+        "links": links,
+    }
 
 
 def region(req: ApiRequest, r: Any) -> dict[str, Any]:
@@ -199,8 +266,8 @@ def endpoint(req: ApiRequest, e: Any) -> dict[str, Any]:
     }
 
 
-def app_cred(
-    req: ApiRequest, c: Any, roles: list[dict[str, Any]], secret: str | None = None
+def application_credential(
+    req: ApiRequest, c: Any, roles: list[Role], secret: str | None = None
 ) -> dict[str, Any]:
     """The Identity v3 view of an application credential; ``secret`` only at creation."""
     out = {
@@ -209,7 +276,7 @@ def app_cred(
         "description": c.description,
         "user_id": c.user_id,
         "project_id": c.project_id,
-        "roles": roles,
+        "roles": [{"id": r.id, "name": r.name, "domain_id": None} for r in roles],
         "unrestricted": c.unrestricted,
         "access_rules": [],
         "expires_at": c.expires_at.isoformat() if c.expires_at else None,

@@ -11,8 +11,10 @@ from pocketstack.common.db import utcnow
 from pocketstack.compute import controllers, states
 from pocketstack.compute.conductor import CONTROLLER_INTERRUPTED, Conductor, fail_build
 from pocketstack.compute.models import ControllerService, Instance, InstanceFault
+from pocketstack.compute.request_spec import image_meta
 
 LIVE, DEAD, GONE = "live:1", "dead:2", "gone:3"  # GONE has no heartbeat row at all
+REQUEST = {"image": image_meta({"id": "img", "status": "active"}), "force_host": None}
 
 
 def _instance(s, name: str, owner: str | None, task: str | None = states.NETWORKING) -> str:
@@ -131,13 +133,12 @@ def test_a_conductor_takes_every_build_of_a_request_before_building_one(cloud, d
     conductor = Conductor(cloud)
     seen = []
 
-    def prepare(ctx, inst):
+    def run(task):  # the build workflow of one server
         with db.reader() as s:
             seen.append({uuid: s.get(Instance, uuid).controller_id for uuid in (first, second)})
-        return {"host": "node1"}
 
-    monkeypatch.setattr(conductor, "_prepare", prepare)
+    monkeypatch.setattr(conductor.build, "run", run)
     monkeypatch.setattr(conductor.agents, "build_and_run_instance", lambda *a: None)
-    conductor.build_instances(RequestContext.system(), [first, second])
+    conductor.build_instances(RequestContext.system(), [first, second], REQUEST)
     me = conductor.controller_id
     assert seen == [{first: me, second: me}] * 2

@@ -70,7 +70,7 @@ def test_the_conductor_runs_declared_messages_only(conductor, bus, monkeypatch):
         bus.call(CTX, "conductor", Message("recover", CALL, timeout=5))
     with pytest.raises(MessageRefused, match="is a cast, not a call"):
         bus.call(CTX, "conductor", Message("build_instances", CALL, timeout=5))
-    ConductorClient(bus).build_instances(CTX, ["vm-1"])
+    ConductorClient(bus).build_instances(CTX, ["vm-1"], {"image": {}, "force_host": None})
     assert ran.wait(10)
 
 

@@ -52,7 +52,7 @@ def clock(im):
 
 @pytest.fixture
 def user(im):
-    return im.users.create_user(SYS, "alice", password=PASSWORD)
+    return im.users.create(SYS, "alice", password=PASSWORD)
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def _password_auth(password: str, name: str = "alice", domain: dict | None = Non
 
 
 def _login(im, password: str = PASSWORD, name: str = "alice", **kw):
-    return im.auth.issue_token(_password_auth(password, name, **kw), with_catalog=False)
+    return im.auth.issue(_password_auth(password, name, **kw), with_catalog=False)
 
 
 def _fail(im, times: int, password: str = "wrong") -> None:
@@ -96,8 +96,8 @@ def test_dummy_hash_has_the_cost_of_real_hashes():
 def test_unknown_user_login_costs_a_bcrypt_verify(im, user, checkpw_calls):
     """An unknown user was refused before any bcrypt (~1 ms) and a wrong password after
     one (~55 ms): the time told which names exist."""
-    disabled = im.users.create_user(SYS, "bob", password=PASSWORD, enabled=False)
-    im.users.create_user(SYS, "nopass")
+    disabled = im.users.create(SYS, "bob", password=PASSWORD, enabled=False)
+    im.users.create(SYS, "nopass")
     cases = {
         "wrong password": _password_auth("wrong"),
         "unknown name": _password_auth(PASSWORD, "ghost"),
@@ -114,7 +114,7 @@ def test_unknown_user_login_costs_a_bcrypt_verify(im, user, checkpw_calls):
     for what, auth in cases.items():
         checkpw_calls.clear()
         with pytest.raises(Unauthorized) as err:
-            im.auth.issue_token(auth, with_catalog=False)
+            im.auth.issue(auth, with_catalog=False)
         assert err.value.message == exc.AuthenticationFailed().message, what
         assert [_cost(h) for h in checkpw_calls] == [hashing.ROUNDS], what
     assert disabled.enabled is False
@@ -128,7 +128,7 @@ def test_unknown_app_cred_costs_a_bcrypt_verify(im, checkpw_calls):
         checkpw_calls.clear()
         auth = {"identity": {"methods": ["application_credential"], "application_credential": ref}}
         with pytest.raises(Unauthorized):
-            im.auth.issue_token(auth, with_catalog=False)
+            im.auth.issue(auth, with_catalog=False)
         assert [_cost(h) for h in checkpw_calls] == [hashing.ROUNDS]
 
 
@@ -174,7 +174,7 @@ def test_successful_login_resets_the_count(im, user, clock, conf):
 @pytest.mark.parametrize("change", [{"enabled": True}, {"password": "brand-new-pw"}])
 def test_admin_update_unlocks(im, user, clock, conf, change):
     _fail(im, conf.lockout_failure_attempts)
-    im.users.update_user(SYS, user.id, change)
+    im.users.update(SYS, user.id, change)
     _login(im, change.get("password", PASSWORD))
 
 
@@ -190,7 +190,7 @@ def test_lockout_disabled_with_zero_attempts(cloud, conf, db, bus):
 
     open_cloud = Cloud(conf.replace(lockout_failure_attempts=0), db, bus)
     open_cloud.identity.bootstrap("adminpw", "demopw")
-    open_cloud.identity.users.create_user(SYS, "alice", password=PASSWORD)
+    open_cloud.identity.users.create(SYS, "alice", password=PASSWORD)
     _fail(open_cloud.identity, 8)
     _login(open_cloud.identity)
 

@@ -37,23 +37,23 @@ def test_bootstrap_is_idempotent(cloud):
         "demo_user_id",
     }
     im = cloud.identity
-    assert [r.name for r in im.roles.list_roles(SYS)] == ["admin", "member", "reader"]
-    assert len(im.catalog.list_endpoints(SYS)) == 12
-    assert {s.type for s in im.catalog.list_services(SYS)} == {
+    assert [r.name for r in im.roles.list(SYS)] == ["admin", "member", "reader"]
+    assert len(im.endpoints.list(SYS)) == 12
+    assert {s.type for s in im.services.list(SYS)} == {
         "identity",
         "compute",
         "image",
         "network",
     }
     assert len(im.roles.list_assignments(SYS, {})) == 2
-    assert [(p.name) for p in im.projects.list_projects(SYS, {})] == ["admin", "demo", "service"]
+    assert [(p.name) for p in im.projects.list(SYS, {})] == ["admin", "demo", "service"]
 
 
 def test_bootstrap_resets_passwords_and_follows_public_url(cloud, conf, db, bus):
     ids = cloud.identity.bootstrap("adminpw", "demopw")
     moved = Cloud(conf.replace(public_url="http://cloud.example:9000"), db, bus)
     assert moved.identity.bootstrap("newadmin", "newdemo") == ids
-    urls = {e.url for e in moved.identity.catalog.list_endpoints(SYS)}
+    urls = {e.url for e in moved.identity.endpoints.list(SYS)}
     assert urls == {
         "http://cloud.example:9000/identity",
         "http://cloud.example:9000/compute/v2.1",
@@ -61,10 +61,10 @@ def test_bootstrap_resets_passwords_and_follows_public_url(cloud, conf, db, bus)
         "http://cloud.example:9000/networking",
     }
     with pytest.raises(Unauthorized):
-        moved.identity.auth.issue_token(_auth("demo", "demopw", "demo"))
-    _token, info, catalog = moved.identity.auth.issue_token(_auth("demo", "newdemo", "demo"))
-    assert info.project["id"] == ids["demo_project_id"]
-    assert {c["type"] for c in catalog} == {"identity", "compute", "image", "network"}
+        moved.identity.auth.issue(_auth("demo", "demopw", "demo"))
+    _token, info, catalog = moved.identity.auth.issue(_auth("demo", "newdemo", "demo"))
+    assert info.project.id == ids["demo_project_id"]
+    assert {c.service.type for c in catalog} == {"identity", "compute", "image", "network"}
 
 
 def test_lookups_for_other_services(cloud):
@@ -84,20 +84,20 @@ def test_authentication_failures_are_all_401(cloud):
         _auth("demo", "d", "nosuchproject"),
     ):
         with pytest.raises(Unauthorized):
-            cloud.identity.auth.issue_token(auth)
+            cloud.identity.auth.issue(auth)
     with pytest.raises(exc.ValidationError):
-        cloud.identity.auth.issue_token({"identity": {"methods": ["password"]}})
+        cloud.identity.auth.issue({"identity": {"methods": ["password"]}})
 
 
 def test_unscoped_token_uses_default_project_and_rescope(cloud):
     ids = cloud.identity.bootstrap("a", "d")
-    token, info, _ = cloud.identity.auth.issue_token(_auth("demo", "d"))
-    assert info.project["id"] == ids["demo_project_id"]  # default project of demo
+    token, info, _ = cloud.identity.auth.issue(_auth("demo", "d"))
+    assert info.project.id == ids["demo_project_id"]  # default project of demo
     im = cloud.identity
-    user = im.users.create_user(SYS, "nodefault", password="pw")
-    _t, info, _ = im.auth.issue_token(_auth("nodefault", "pw"))
+    user = im.users.create(SYS, "nodefault", password="pw")
+    _t, info, _ = im.auth.issue(_auth("nodefault", "pw"))
     assert info.project is None and info.roles == []
-    _t, rescoped, _ = im.auth.issue_token(
+    _t, rescoped, _ = im.auth.issue(
         {
             "identity": {"methods": ["token"], "token": {"id": token}},
             "scope": {"project": {"id": ids["demo_project_id"]}},
@@ -112,24 +112,24 @@ def test_unscoped_token_uses_default_project_and_rescope(cloud):
 def test_group_roles_and_effective_assignments(cloud):
     ids = cloud.identity.bootstrap("a", "d")
     im = cloud.identity
-    user = im.users.create_user(SYS, "gu", password="pw")
-    group = im.groups.create_group(SYS, "g")
+    user = im.users.create(SYS, "gu", password="pw")
+    group = im.groups.create(SYS, "g")
     im.groups.add_member(SYS, group.id, user.id)
-    reader = im.roles.list_roles(SYS, "reader")[0]
-    member = im.roles.list_roles(SYS, "member")[0]
+    reader = im.roles.list(SYS, "reader")[0]
+    member = im.roles.list(SYS, "member")[0]
     im.roles.grant(SYS, member.id, "group", group.id, "project", ids["demo_project_id"])
-    _t, info, _ = im.auth.issue_token(_auth("gu", "pw", "demo"))
-    assert {r["name"] for r in info.roles} == {"member", "reader"}
+    _t, info, _ = im.auth.issue(_auth("gu", "pw", "demo"))
+    assert {r.name for r in info.roles} == {"member", "reader"}
     rows = im.roles.list_assignments(
         SYS, {"user_id": user.id, "effective": True, "include_names": True}
     )
-    assert {(r["role"]["name"], r["membership_group"]) for r in rows} == {
+    assert {(r.role.name, r.membership_group) for r in rows} == {
         ("member", group.id),
         ("reader", group.id),
     }
-    assert rows[0]["user"]["name"] == "gu"
+    assert rows[0].actor_type == "user" and rows[0].actor.name == "gu"
     with pytest.raises(exc.RoleAssignmentNotFound):
-        im.roles.check(SYS, reader.id, "group", group.id, "project", ids["demo_project_id"])
+        im.roles.check_grant(SYS, reader.id, "group", group.id, "project", ids["demo_project_id"])
 
 
 def test_non_admin_lists_only_itself(cloud):
@@ -137,41 +137,41 @@ def test_non_admin_lists_only_itself(cloud):
     test_policies.py walks every route with every persona.)"""
     cloud.identity.bootstrap("a", "d")
     im = cloud.identity
-    _t, info, _ = im.auth.issue_token(_auth("demo", "d", "demo"))
+    _t, info, _ = im.auth.issue(_auth("demo", "d", "demo"))
     ctx = info.context
-    assert [u.name for u in im.users.list_users(ctx)] == ["demo"]
-    assert [p.name for p in im.projects.list_projects(ctx, {})] == ["demo"]
+    assert [u.name for u in im.users.list(ctx)] == ["demo"]
+    assert [p.name for p in im.projects.list(ctx, {})] == ["demo"]
     rows = im.roles.list_assignments(ctx, {})
-    assert {r["user"]["id"] for r in rows} == {ctx.user_id}
+    assert {(r.actor_type, r.actor.id) for r in rows} == {("user", ctx.user_id)}
     with pytest.raises(NotFound):
-        im.projects.get_project(SYS, "no-such-project")
+        im.projects.get(SYS, "no-such-project")
 
 
 def test_change_password_needs_original(cloud):
     cloud.identity.bootstrap("a", "d")
     im = cloud.identity
-    _t, info, _ = im.auth.issue_token(_auth("demo", "d", "demo"))
+    _t, info, _ = im.auth.issue(_auth("demo", "d", "demo"))
     with pytest.raises(Unauthorized):
         im.users.change_password(info.context, info.context.user_id, "wrong", "new")
     im.users.change_password(info.context, info.context.user_id, "d", "new")
-    im.auth.issue_token(_auth("demo", "new", "demo"))
+    im.auth.issue(_auth("demo", "new", "demo"))
 
 
 def test_domain_delete_needs_disable(cloud):
     cloud.identity.bootstrap("a", "d")
     im = cloud.identity
-    dom = im.domains.create_domain(SYS, "d2")
-    im.projects.create_project(SYS, "p", dom.id)
+    dom = im.domains.create(SYS, "d2")
+    im.projects.create(SYS, "p", dom.id)
     with pytest.raises(Forbidden):
-        im.domains.delete_domain(SYS, dom.id)
-    im.domains.update_domain(SYS, dom.id, {"enabled": False})
-    im.domains.delete_domain(SYS, dom.id)
+        im.domains.delete(SYS, dom.id)
+    im.domains.update(SYS, dom.id, {"enabled": False})
+    im.domains.delete(SYS, dom.id)
     assert im.project_id_by_name("p", dom.id) is None
 
 
 def test_implied_role_cycle_refused(cloud):
     cloud.identity.bootstrap("a", "d")
     im = cloud.identity
-    admin, reader = (im.roles.list_roles(SYS, n)[0] for n in ("admin", "reader"))
+    admin, reader = (im.roles.list(SYS, n)[0] for n in ("admin", "reader"))
     with pytest.raises(exc.ValidationError):
         im.roles.create_implied(SYS, reader.id, admin.id)

@@ -319,7 +319,7 @@ class Env:
 
     # -- set-up ----------------------------------------------------------------------------
     def role(self, name: str) -> str:
-        return self.im.roles.list_roles(SYS, name)[0].id
+        return self.im.roles.list(SYS, name)[0].id
 
     def add_password_persona(self, name: str, user_id: str, password: str, project: str) -> None:
         p = Persona(name, user_id, project, password, lambda: "")
@@ -351,7 +351,7 @@ class Env:
 
     def cred_of(self, user_id: str, project_id: str) -> str:
         ctx = RequestContext(user_id=user_id, project_id=project_id, roles=("reader",))
-        return self.im.app_creds.create_app_cred(ctx, user_id, f"c-{uuid.uuid4().hex}")[0].id
+        return self.im.application_credentials.create(ctx, user_id, f"c-{uuid.uuid4().hex}")[0].id
 
     # -- placeholders ----------------------------------------------------------------------
     def value(self, name: str, persona: Persona, scratch: dict[str, str]) -> str:
@@ -361,7 +361,7 @@ class Env:
         im, uniq = self.im, uuid.uuid4().hex[:12]
         someone, group = self.fixed["someone"], self.fixed["group"]
         if name == "fresh_grant":  # a role held by the row's actor on the row's target
-            role = im.roles.create_role(SYS, f"r-{uniq}").id
+            role = im.roles.create(SYS, f"r-{uniq}").id
             target = ("project", self.ids["demo_project_id"])
             if scratch["_path"].startswith("/v3/domains"):
                 target = ("domain", "default")
@@ -369,7 +369,7 @@ class Env:
             im.roles.grant(SYS, role, *actor, *target)
             return role
         if name == "fresh_prior":
-            prior, implied = (im.roles.create_role(SYS, f"r{i}-{uniq}").id for i in (1, 2))
+            prior, implied = (im.roles.create(SYS, f"r{i}-{uniq}").id for i in (1, 2))
             im.roles.create_implied(SYS, prior, implied)
             scratch["fresh_implied"] = implied
             return prior
@@ -384,18 +384,18 @@ class Env:
             "my_cred": lambda: self.fixed[f"cred_of_{persona.user_id}"],
             "my_fresh_cred": lambda: self.cred_of(persona.user_id, persona.project_id),
             "someones_fresh_cred": lambda: self.cred_of(someone, self.ids["demo_project_id"]),
-            "new_user": lambda: im.users.create_user(SYS, f"u-{uniq}").id,
-            "new_group": lambda: im.groups.create_group(SYS, f"g-{uniq}").id,
+            "new_user": lambda: im.users.create(SYS, f"u-{uniq}").id,
+            "new_group": lambda: im.groups.create(SYS, f"g-{uniq}").id,
             "fresh_member_group": lambda: self._group_with(someone, uniq),
-            "new_project": lambda: im.projects.create_project(SYS, f"p-{uniq}").id,
-            "new_domain": lambda: im.domains.create_domain(SYS, f"d-{uniq}").id,
-            "disabled_domain": lambda: im.domains.create_domain(SYS, f"d-{uniq}", enabled=False).id,
-            "new_role": lambda: im.roles.create_role(SYS, f"r-{uniq}").id,
-            "new_role2": lambda: im.roles.create_role(SYS, f"r2-{uniq}").id,
-            "new_region": lambda: im.catalog.create_region(SYS, f"r-{uniq}").id,
-            "new_service": lambda: im.catalog.create_service(SYS, f"t-{uniq}").id,
+            "new_project": lambda: im.projects.create(SYS, f"p-{uniq}").id,
+            "new_domain": lambda: im.domains.create(SYS, f"d-{uniq}").id,
+            "disabled_domain": lambda: im.domains.create(SYS, f"d-{uniq}", enabled=False).id,
+            "new_role": lambda: im.roles.create(SYS, f"r-{uniq}").id,
+            "new_role2": lambda: im.roles.create(SYS, f"r2-{uniq}").id,
+            "new_region": lambda: im.regions.create(SYS, f"r-{uniq}").id,
+            "new_service": lambda: im.services.create(SYS, f"t-{uniq}").id,
             "new_endpoint": lambda: (
-                im.catalog.create_endpoint(
+                im.endpoints.create(
                     SYS, self.fixed["service"], "public", f"http://127.0.0.1/{uniq}"
                 ).id
             ),
@@ -403,7 +403,7 @@ class Env:
         return makers[name]()
 
     def _group_with(self, user_id: str, uniq: str) -> str:
-        group = self.im.groups.create_group(SYS, f"g-{uniq}").id
+        group = self.im.groups.create(SYS, f"g-{uniq}").id
         self.im.groups.add_member(SYS, group, user_id)
         return group
 
@@ -461,22 +461,22 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def _set_up(e: Env) -> None:
     im, ids = e.im, e.ids
     demo_project = ids["demo_project_id"]
-    reader = im.users.create_user(SYS, "reader", password="readerpw").id
+    reader = im.users.create(SYS, "reader", password="readerpw").id
     im.roles.grant(SYS, e.role("reader"), "user", reader, "project", demo_project)
-    alt = im.projects.create_project(SYS, "alt").id
-    other = im.users.create_user(SYS, "other", password="otherpw").id
+    alt = im.projects.create(SYS, "alt").id
+    other = im.users.create(SYS, "other", password="otherpw").id
     im.roles.grant(SYS, e.role("member"), "user", other, "project", alt)
-    someone = im.users.create_user(SYS, "bystander").id
+    someone = im.users.create(SYS, "bystander").id
     im.roles.grant(SYS, e.role("member"), "user", someone, "project", demo_project)
-    someones_project = im.projects.create_project(SYS, "bystanders").id
+    someones_project = im.projects.create(SYS, "bystanders").id
     im.roles.grant(SYS, e.role("member"), "user", someone, "project", someones_project)
-    group = im.groups.create_group(SYS, "staff").id
+    group = im.groups.create(SYS, "staff").id
     im.groups.add_member(SYS, group, someone)
-    observer = im.roles.create_role(SYS, "observer").id
+    observer = im.roles.create(SYS, "observer").id
     for actor in (("user", someone), ("group", group)):
         im.roles.grant(SYS, observer, *actor, "project", demo_project)
         im.roles.grant(SYS, observer, *actor, "domain", "default")
-    service = im.catalog.create_service(SYS, "policy-test").id
+    service = im.services.create(SYS, "policy-test").id
     e.fixed.update(
         demo_project=demo_project,
         someones_project=someones_project,
@@ -484,8 +484,8 @@ def _set_up(e: Env) -> None:
         group=group,
         observer=observer,
         service=service,
-        endpoint=im.catalog.create_endpoint(SYS, service, "public", "http://127.0.0.1/x").id,
-        login_user=im.users.create_user(SYS, "login", password="loginpw").id,
+        endpoint=im.endpoints.create(SYS, service, "public", "http://127.0.0.1/x").id,
+        login_user=im.users.create(SYS, "login", password="loginpw").id,
         admin_role=e.role("admin"),
         member_role=e.role("member"),
         someones_cred=e.cred_of(someone, demo_project),

@@ -66,15 +66,15 @@ def _token(client: TestClient, name: str, password: str, project: str) -> dict[s
 def identity(cloud, conf) -> Iterator[Identity]:
     ids = dict(cloud.identity.bootstrap("adminpw", "demopw"))
     ident = cloud.identity
-    ids["group_id"] = ident.groups.create_group(SYS, "staff").id
-    ids["other_group_id"] = ident.groups.create_group(SYS, "ops").id
-    ids["role_id"] = ident.roles.create_role(SYS, "auditor").id
-    ids["service_id"] = ident.catalog.create_service(SYS, "widget", "widgets").id
-    ids["endpoint_id"] = ident.catalog.create_endpoint(
+    ids["group_id"] = ident.groups.create(SYS, "staff").id
+    ids["other_group_id"] = ident.groups.create(SYS, "ops").id
+    ids["role_id"] = ident.roles.create(SYS, "auditor").id
+    ids["service_id"] = ident.services.create(SYS, "widget", "widgets").id
+    ids["endpoint_id"] = ident.endpoints.create(
         SYS, ids["service_id"], "public", "http://127.0.0.1:1/w", "RegionOne"
     ).id
-    ids["region_id"] = ident.catalog.create_region(SYS, "RegionTwo").id
-    ids["domain_id"] = ident.domains.create_domain(SYS, "other").id
+    ids["region_id"] = ident.regions.create(SYS, "RegionTwo").id
+    ids["domain_id"] = ident.domains.create(SYS, "other").id
     state = types.SimpleNamespace(conf=conf, cloud=cloud, token_validator=ident.tokens)
     with TestClient(Starlette(routes=[API.mount(state)])) as client:
         yield Identity(
@@ -457,7 +457,7 @@ def _cli_bodies(ids: dict[str, str]) -> list[tuple[str, str, Any]]:
 
 
 def test_the_bodies_openstackclient_sends_pass(identity):
-    for role in identity.cloud.identity.roles.list_roles(SYS):
+    for role in identity.cloud.identity.roles.list(SYS):
         identity.ids[f"role_{role.name}"] = role.id
     for method, path, body in _cli_bodies(identity.ids):
         if body is None:
@@ -603,9 +603,9 @@ def test_a_malformed_authentication_is_400(identity):
 def test_every_way_to_authenticate_passes_the_schema(identity):
     ids = identity.ids
     admin_token = identity.admin["X-Auth-Token"]
-    cred = identity.cloud.identity.app_creds
+    cred = identity.cloud.identity.application_credentials
     ctx = identity.cloud.identity.tokens.validate(admin_token)
-    ac, secret, _roles = cred.create_app_cred(ctx, ids["admin_user_id"], "for-auth")
+    ac, secret, _roles = cred.create(ctx, ids["admin_user_id"], "for-auth")
     by_id = {"id": ids["admin_user_id"], "password": "adminpw"}
     project_by_name = {"project": {"name": "admin", "domain": {"name": "Default"}}}
     ok = [

@@ -53,7 +53,7 @@ def _password_token(cloud, user="demo", password="demopw", project="demo"):
     }
     if project:
         auth["scope"] = {"project": {"name": project, "domain": {"name": "Default"}}}
-    token, _info, _catalog = cloud.identity.auth.issue_token(auth)
+    token, _info, _catalog = cloud.identity.auth.issue(auth)
     return token
 
 
@@ -134,10 +134,10 @@ def test_revoke_token(cloud, provider):
 
 def test_revoke_by_user_on_delete_disable_and_password_change(cloud, ids, provider):
     im = cloud.identity
-    user = im.users.create_user(SYS, "u1", password="pw1")
+    user = im.users.create(SYS, "u1", password="pw1")
     im.roles.grant(
         SYS,
-        im.roles.list_roles(SYS, "member")[0].id,
+        im.roles.list(SYS, "member")[0].id,
         "user",
         user.id,
         "project",
@@ -145,27 +145,27 @@ def test_revoke_by_user_on_delete_disable_and_password_change(cloud, ids, provid
     )
     token = _password_token(cloud, "u1", "pw1")
     provider.validate(token)
-    im.users.update_user(SYS, user.id, {"password": "pw2"})
+    im.users.update(SYS, user.id, {"password": "pw2"})
     with pytest.raises(Unauthorized):
         provider.validate(token)
     token = _password_token(cloud, "u1", "pw2")
     provider.validate(token)
-    im.users.update_user(SYS, user.id, {"enabled": False})
+    im.users.update(SYS, user.id, {"enabled": False})
     with pytest.raises(Unauthorized):
         provider.validate(token)
-    im.users.update_user(SYS, user.id, {"enabled": True})
+    im.users.update(SYS, user.id, {"enabled": True})
     token = _password_token(cloud, "u1", "pw2")
-    im.users.delete_user(SYS, user.id)
+    im.users.delete(SYS, user.id)
     with pytest.raises(Unauthorized):
         provider.validate(token)
 
 
 def test_revoke_by_project_delete(cloud, ids, provider):
     im = cloud.identity
-    project = im.projects.create_project(SYS, "p1")
+    project = im.projects.create(SYS, "p1")
     im.roles.grant(
         SYS,
-        im.roles.list_roles(SYS, "member")[0].id,
+        im.roles.list(SYS, "member")[0].id,
         "user",
         ids["demo_user_id"],
         "project",
@@ -174,7 +174,7 @@ def test_revoke_by_project_delete(cloud, ids, provider):
     token = _password_token(cloud, project="p1")
     demo_token = _password_token(cloud)
     assert provider.validate(token).project_name == "p1"
-    im.projects.delete_project(SYS, project.id)
+    im.projects.delete(SYS, project.id)
     with pytest.raises(Unauthorized):
         provider.validate(token)
     assert provider.validate(demo_token).project_name == "demo"
@@ -183,9 +183,9 @@ def test_revoke_by_project_delete(cloud, ids, provider):
 def test_revoke_by_application_credential_delete(cloud, ids, provider):
     im = cloud.identity
     demo_ctx = provider.validate(_password_token(cloud))
-    cred, secret, roles = im.app_creds.create_app_cred(demo_ctx, ids["demo_user_id"], "ac")
-    assert {r["name"] for r in roles} == {"member", "reader"}
-    token, info, _ = im.auth.issue_token(
+    cred, secret, roles = im.application_credentials.create(demo_ctx, ids["demo_user_id"], "ac")
+    assert {r.name for r in roles} == {"member", "reader"}
+    token, info, _ = im.auth.issue(
         {
             "identity": {
                 "methods": ["application_credential"],
@@ -194,7 +194,7 @@ def test_revoke_by_application_credential_delete(cloud, ids, provider):
         }
     )
     assert info.context.project_id == ids["demo_project_id"]
-    im.app_creds.delete_app_cred(demo_ctx, ids["demo_user_id"], cred.id)
+    im.application_credentials.delete(demo_ctx, ids["demo_user_id"], cred.id)
     with pytest.raises(Unauthorized):
         provider.validate(token)
 
@@ -231,12 +231,12 @@ def test_cached_validation_decrypts_and_reads_the_database_once(cloud, provider,
 
 
 def _role(cloud, name):
-    return cloud.identity.roles.list_roles(SYS, name)[0].id
+    return cloud.identity.roles.list(SYS, name)[0].id
 
 
 def _demo_user(cloud, ids, name="carol", role="member"):
     """A user with ``role`` on project demo; its password is ``<name>-pw``."""
-    user = cloud.identity.users.create_user(SYS, name, password=f"{name}-pw")
+    user = cloud.identity.users.create(SYS, name, password=f"{name}-pw")
     cloud.identity.roles.grant(
         SYS, _role(cloud, role), "user", user.id, "project", ids["demo_project_id"]
     )
@@ -256,7 +256,7 @@ def test_member_token_loses_member_only_calls_on_the_next_request(cloud, ids, pr
         assert client.post("/image/v2/images", json=body, headers=headers).status_code == 201
         im, demo = cloud.identity, ids["demo_project_id"]
         im.roles.grant(SYS, _role(cloud, "reader"), "user", user.id, "project", demo)
-        im.roles.revoke(SYS, _role(cloud, "member"), "user", user.id, "project", demo)
+        im.roles.revoke_grant(SYS, _role(cloud, "member"), "user", user.id, "project", demo)
         assert client.post("/image/v2/images", json=body, headers=headers).status_code == 403
         assert client.get("/image/v2/images", headers=headers).status_code == 200  # still valid
     assert provider.validate(token).roles == ("reader",)
@@ -266,7 +266,7 @@ def test_token_with_no_role_left_is_refused(cloud, ids, provider):
     user = _demo_user(cloud, ids)
     token = _password_token(cloud, "carol", "carol-pw")
     provider.validate(token)
-    cloud.identity.roles.revoke(
+    cloud.identity.roles.revoke_grant(
         SYS, _role(cloud, "member"), "user", user.id, "project", ids["demo_project_id"]
     )
     with pytest.raises(Unauthorized):
@@ -284,7 +284,7 @@ def test_other_controller_follows_a_role_change_within_the_refresh_interval(clou
     assert "member" in other.validate(token).roles  # cached there
     im, demo = cloud.identity, ids["demo_project_id"]
     im.roles.grant(SYS, _role(cloud, "reader"), "user", user.id, "project", demo)
-    im.roles.revoke(SYS, _role(cloud, "member"), "user", user.id, "project", demo)
+    im.roles.revoke_grant(SYS, _role(cloud, "member"), "user", user.id, "project", demo)
     assert "member" in other.validate(token).roles  # the window this design allows
     clock.advance(tokens_mod.REVOCATION_REFRESH)
     assert other.validate(token).roles == ("reader",)
@@ -298,10 +298,10 @@ def test_other_controller_follows_a_role_change_within_the_refresh_interval(clou
 def test_group_and_role_changes_take_effect_at_once(cloud, ids, provider, change):
     """Each of these took up to 5 s to reach a token's roles."""
     im, demo = cloud.identity, ids["demo_project_id"]
-    user = im.users.create_user(SYS, "dave", password="dave-pw")
-    group = im.groups.create_group(SYS, "devs")
+    user = im.users.create(SYS, "dave", password="dave-pw")
+    group = im.groups.create(SYS, "devs")
     im.groups.add_member(SYS, group.id, user.id)
-    extra = im.roles.create_role(SYS, "extra")
+    extra = im.roles.create(SYS, "extra")
     im.roles.create_implied(SYS, extra.id, _role(cloud, "reader"))
     im.roles.grant(SYS, _role(cloud, "member"), "group", group.id, "project", demo)
     im.roles.grant(SYS, extra.id, "user", user.id, "project", demo)
@@ -311,10 +311,10 @@ def test_group_and_role_changes_take_effect_at_once(cloud, ids, provider, change
         im.groups.remove_member(SYS, group.id, user.id)
         expected = {"extra", "reader"}
     elif change == "delete group":
-        im.groups.delete_group(SYS, group.id)
+        im.groups.delete(SYS, group.id)
         expected = {"extra", "reader"}
     elif change == "delete role":
-        im.roles.delete_role(SYS, extra.id)
+        im.roles.delete(SYS, extra.id)
         expected = {"member", "reader"}
     else:
         im.roles.delete_implied(SYS, _role(cloud, "member"), _role(cloud, "reader"))
@@ -330,9 +330,9 @@ def test_disabling_a_domain_revokes_its_tokens_at_once(cloud, ids, conf, db):
     clock = Clock()
     other = TokenProvider(conf, db, clock=clock)
     im = cloud.identity
-    dom = im.domains.create_domain(SYS, "acme")
-    project = im.projects.create_project(SYS, "p", dom.id)
-    user = im.users.create_user(SYS, "erin", dom.id, password="erin-pw")
+    dom = im.domains.create(SYS, "acme")
+    project = im.projects.create(SYS, "p", dom.id)
+    user = im.users.create(SYS, "erin", dom.id, password="erin-pw")
     im.roles.grant(SYS, _role(cloud, "member"), "user", user.id, "project", project.id)
     auth = {
         "identity": {
@@ -341,16 +341,16 @@ def test_disabling_a_domain_revokes_its_tokens_at_once(cloud, ids, conf, db):
         },
         "scope": {"project": {"id": project.id}},
     }
-    token, _info, _catalog = im.auth.issue_token(auth, with_catalog=False)
+    token, _info, _catalog = im.auth.issue(auth, with_catalog=False)
     im.tokens.validate(token)
     other.validate(token)
-    im.domains.update_domain(SYS, dom.id, {"enabled": False})
+    im.domains.update(SYS, dom.id, {"enabled": False})
     with pytest.raises(Unauthorized):
         im.tokens.validate(token)
     clock.advance(tokens_mod.REVOCATION_REFRESH)
     with pytest.raises(Unauthorized):
         other.validate(token)
-    im.domains.update_domain(SYS, dom.id, {"enabled": True})
+    im.domains.update(SYS, dom.id, {"enabled": True})
     with pytest.raises(Unauthorized):  # revoked, not merely suspended (as Keystone)
         im.tokens.validate(token)
 
@@ -359,7 +359,7 @@ def test_deleting_an_app_cred_reaches_the_other_controller(cloud, ids, conf, db,
     clock = Clock()
     other = TokenProvider(conf, db, clock=clock)
     demo_ctx = provider.validate(_password_token(cloud))
-    cred, secret, _roles = cloud.identity.app_creds.create_app_cred(
+    cred, secret, _roles = cloud.identity.application_credentials.create(
         demo_ctx, ids["demo_user_id"], "ac2"
     )
     auth = {
@@ -368,9 +368,9 @@ def test_deleting_an_app_cred_reaches_the_other_controller(cloud, ids, conf, db,
             "application_credential": {"id": cred.id, "secret": secret},
         }
     }
-    token, _info, _catalog = cloud.identity.auth.issue_token(auth, with_catalog=False)
+    token, _info, _catalog = cloud.identity.auth.issue(auth, with_catalog=False)
     assert other.validate(token).app_cred_id == cred.id
-    cloud.identity.app_creds.delete_app_cred(demo_ctx, ids["demo_user_id"], cred.id)
+    cloud.identity.application_credentials.delete(demo_ctx, ids["demo_user_id"], cred.id)
     clock.advance(tokens_mod.REVOCATION_REFRESH)
     with pytest.raises(Unauthorized):
         other.validate(token)
@@ -388,7 +388,7 @@ def test_context_built_during_a_role_change_is_not_kept(cloud, ids, provider, mo
         info = build(payload)  # roles read: member, reader
         monkeypatch.setattr(provider, "_build", build)
         im.roles.grant(SYS, _role(cloud, "reader"), "user", user.id, "project", demo)
-        im.roles.revoke(SYS, _role(cloud, "member"), "user", user.id, "project", demo)
+        im.roles.revoke_grant(SYS, _role(cloud, "member"), "user", user.id, "project", demo)
         return info
 
     provider.invalidate()  # issue_token cached the context: have the next use build it

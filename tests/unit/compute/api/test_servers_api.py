@@ -162,3 +162,28 @@ def test_ips(client, db):
     one = client.get(V + f"/servers/{uuid}/ips/private", headers=DEMO).json()
     assert one["private"][0]["version"] == 4
     assert client.get(V + f"/servers/{uuid}/ips/public", headers=DEMO).status_code == 404
+
+
+def test_paging_follows_next_links_with_the_sort_kept(client, db):
+    for i in range(5):
+        plant(db, f"p{i}", "p-demo")
+    url = V + "/servers/detail?limit=2&sort_key=display_name&sort_dir=asc"
+    seen, pages = [], 0
+    while url:
+        body = client.get(url, headers=DEMO).json()
+        seen += [s["name"] for s in body["servers"]]
+        pages += 1
+        links = body.get("servers_links", [])
+        assert all(link["rel"] == "next" for link in links)
+        if links:
+            href = links[0]["href"]
+            assert "sort_key=display_name" in href and "limit=2" in href
+            assert f"marker={body['servers'][-1]['id']}" in href
+            url = href.replace("http://testserver", "")
+        else:
+            url = None
+    assert seen == [f"p{i}" for i in range(5)] and pages == 3
+    bad = client.get(V + "/servers?marker=nope", headers=DEMO)
+    assert bad.status_code == 400
+    assert bad.json()["badRequest"]["message"] == "marker [nope] not found"
+    assert client.get(V + "/servers?sort_key=password", headers=DEMO).status_code == 400
