@@ -137,6 +137,8 @@ def after(order: Sequence[tuple[Any, str]], row: Any) -> Any:
     equal_so_far: list[Any] = []
     for column, direction in order:
         value = getattr(row, column.key)
+        if isinstance(value, bool):  # SQLAlchemy takes only = and IS against a Python bool
+            value = sa.literal(value, column.type)
         alternatives.append(sa.and_(*equal_so_far, _beyond(column, direction, value)))
         equal_so_far.append(column.is_(None) if value is None else column == value)
     return sa.or_(*alternatives)

@@ -149,3 +149,38 @@ def test_unknown_marker_raises_the_services_error(db):
             marker_row=lambda s, m: s.get(Thing, m),
             marker_missing=lambda m: MarkerNotFound(f"marker {m}"),
         )
+
+
+class Flag(_Base):
+    __tablename__ = "paging_flags"
+    id: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    on: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_a_boolean_sort_key_pages_past_its_marker(db, direction):
+    """Regression: a marker row's Python ``True`` met ``column > True``, which SQLAlchemy
+    refuses (the Networking API sorts by ``admin_state_up``)."""
+    with db.transaction() as s:
+        s.add_all(Flag(id=f"f{i}", on=i % 2 == 0) for i in range(5))
+    spec = SortSpec(columns={"on": Flag.on}, default=[("on", direction)], tie_breaker=Flag.id)
+    seen: list[str] = []
+    marker = None
+    while True:
+        with db.reader() as s:
+            query = paginate(
+                s,
+                sa.select(Flag),
+                spec.order(None, None),
+                limit=2,
+                marker=marker,
+                marker_row=lambda s, m: s.get(Flag, m),
+            )
+            page = [f.id for f in s.scalars(query)]
+        seen += page
+        if len(page) < 2:
+            break
+        marker = page[-1]
+    falses, trues = ["f1", "f3"], ["f0", "f2", "f4"]
+    expected = falses + trues if direction == "asc" else trues[::-1] + falses[::-1]
+    assert seen == expected
