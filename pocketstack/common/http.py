@@ -5,14 +5,15 @@ prefix by ``ServiceAPI``. Handlers are plain synchronous functions (they run in 
 thread) that take an ``ApiRequest`` and return an ``ApiResponse`` (or a dict, rendered as a
 200 JSON body, or a Starlette ``Response`` for streams)::
 
-    def show_flavor(req: ApiRequest) -> dict:
+    def get_flavor(req: ApiRequest) -> dict:
         policy.enforce(req.ctx, "compute:flavors:show")
-        flavor = req.cloud.compute.get_flavor(req.ctx, req.params["flavor_id"])
+        flavor = req.cloud.compute.flavors.get(req.ctx, req.params["flavor_id"])
         return {"flavor": views.flavor(req, flavor)}
 
-    ROUTES = [route("GET", "/flavors/{flavor_id}", show_flavor)]
+    ROUTES = [route("GET", "/flavors/{flavor_id}", get_flavor)]
 
-Handlers parse, authorize, call one manager function and render the view; errors are raised
+Handlers parse, authorize, call one manager function and render the view; ``req.cloud`` is
+the typed ``Cloud``, so mypy checks every handler's manager call. Errors are raised
 as ``PocketError`` and rendered here, once, by the ``ErrorRenderers`` the service registers
 (its ``api/errors.py``: exception class -> its OpenStack error body, most specific class
 wins). An unexpected exception becomes a 500 with a generic message and a logged traceback,
@@ -25,7 +26,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.from_thread
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +37,9 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext, new_request_id
 from pocketstack.common.validation import BodySchema, InvalidInput, load_json
+
+if TYPE_CHECKING:  # service.py imports this module
+    from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
 
@@ -54,7 +58,8 @@ class ApiRequest:
         headers: request headers (case-insensitive).
         ctx: the caller; on routes with ``auth=False`` an anonymous context (no user, no
             roles), so policy checks on it fail closed.
-        cloud: the ``pocketstack.service.Cloud`` with every manager.
+        cloud: the ``pocketstack.service.Cloud`` with every manager (typed, so mypy checks
+            the handlers' manager calls).
         base_url: the service's public base URL, e.g. ``http://127.0.0.1:8780/compute/v2.1``.
         client_addr: the peer's address (``host:port``), or None when unknown; for logs.
     """
@@ -65,7 +70,7 @@ class ApiRequest:
     body: Any
     headers: Any
     ctx: RequestContext
-    cloud: Any
+    cloud: Cloud
     base_url: str
     root_url: str
     body_file: Any = None
