@@ -8,7 +8,8 @@ The API records the action; the conductor and the compute agent record the steps
 travels with the context on the bus.
 
 Also here: the small row helpers the conductor and agent share (``update_instance`` with an
-expected-state guard, ``add_fault``).
+expected-state guard, which sends every change of ``vm_state``/``task_state`` through the
+transition table of ``states``; ``add_fault``).
 
 Event names (Nova's where Nova has them): ``api__authorize_and_validate`` (the API's checks),
 ``compute__schedule_instances``, ``compute__allocate_network``,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, utcnow
+from pocketstack.compute import states
 from pocketstack.compute.exceptions import InstanceActionNotFound
 from pocketstack.compute.models import Instance, InstanceAction, InstanceActionEvent, InstanceFault
 
@@ -242,27 +244,58 @@ def update_instance(
     the check and the write are one ``UPDATE`` so concurrent actors (API, conductor, agent,
     periodic sync) never overwrite a transition they did not see. Returns whether it changed.
     ``target`` is an open session (to commit the change with a fault, say) or the ``Database``.
+
+    A change of ``vm_state``/``task_state`` goes through the transition table: the server's
+    current state (read in the same transaction, and holding ``expected``) and the new one
+    must be a transition of ``states.TASKS``, and the ``UPDATE`` also requires that current
+    state (a concurrent change is read again, up to a few times).
+
+    Raises:
+        states.IllegalTransition: the table does not hold the change (nothing is written).
     """
     conds = [Instance.uuid == instance_uuid, Instance.deleted.is_(False)]
     for column, value in (expected or {}).items():
-        col = getattr(Instance, column)
-        allowed = value if isinstance(value, tuple) else (value,)
-        parts = []
-        non_null = [v for v in allowed if v is not None]
-        if non_null:
-            parts.append(col.in_(non_null))
-        if None in allowed:
-            parts.append(col.is_(None))
-        conds.append(sa.or_(*parts))
+        conds.append(_one_of(getattr(Instance, column), value))
     values.setdefault("updated_at", utcnow())
+    changes_state = "vm_state" in values or "task_state" in values
     with _session(target) as s:
-        result = s.execute(
-            sa.update(Instance)
-            .where(*conds)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(getattr(result, "rowcount", 0))
+        for _attempt in range(_STATE_READS if changes_state else 1):
+            where = list(conds)
+            if changes_state:
+                current = s.execute(
+                    sa.select(Instance.vm_state, Instance.task_state).where(*where)
+                ).first()
+                if current is None:
+                    return False
+                before = (current.vm_state, current.task_state)
+                after = (values.get("vm_state", before[0]), values.get("task_state", before[1]))
+                states.check_transition(instance_uuid, before, after)
+                where += [Instance.vm_state == before[0], _one_of(Instance.task_state, before[1])]
+            result = s.execute(
+                sa.update(Instance)
+                .where(*where)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0):
+                return True
+        return False
+
+
+#: how many times ``update_instance`` reads a state that changed under it before giving up
+_STATE_READS = 3
+
+
+def _one_of(column: Any, value: Any) -> Any:
+    """``column`` holds ``value``, or one of a tuple of values (``None`` is ``IS NULL``)."""
+    allowed = value if isinstance(value, tuple) else (value,)
+    parts = []
+    non_null = [v for v in allowed if v is not None]
+    if non_null:
+        parts.append(column.in_(non_null))
+    if None in allowed:
+        parts.append(column.is_(None))
+    return sa.or_(*parts)
 
 
 def load_instance(db: Database, instance_uuid: str) -> Instance | None:

@@ -23,8 +23,9 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from pocketstack.common import errors
+from pocketstack.common import errors, paging
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database, new_id, utcnow
@@ -72,6 +73,15 @@ SORT_KEYS = {
     "instance_type_id": "flavor_id",
     "locked": "locked",
 }
+
+#: how servers are sorted and paged (Nova: newest first; a key without a direction takes the
+#: last given one, else ``desc``; the uuid breaks ties)
+SORT = paging.SortSpec(
+    columns={key: getattr(Instance, column) for key, column in SORT_KEYS.items()},
+    default=[("created_at", paging.DESC)],
+    tie_breaker=Instance.uuid,
+    default_dir=paging.DESC,
+)
 
 
 def _project(ctx: RequestContext) -> str:
@@ -341,8 +351,8 @@ class ServerManager:
                     memory_mb=flavor.memory_mb,
                     root_gb=flavor.root_gb,
                     ephemeral_gb=flavor.ephemeral_gb,
-                    vm_state=states.BUILDING,
-                    task_state=states.SCHEDULING,
+                    vm_state=states.CREATED[0],
+                    task_state=states.CREATED[1],
                     power_state=0,
                     # this controller's until a conductor takes it: if this process dies
                     # before casting the build, the build is recovered as this one's
@@ -412,7 +422,8 @@ class ServerManager:
         (API status), ``image``, ``flavor``, ``host``, ``project_id`` (admins), ``user_id``,
         ``availability_zone``, ``changes-since`` (ISO time; includes deleted servers),
         ``ip`` (regular expression on fixed IPs), ``deleted`` (only deleted servers).
-        Default order: newest first.
+        Default order: newest first. Sorting, ``marker`` (a server uuid) and ``limit`` are
+        done in SQL (``common.paging``); so is every filter but ``ip`` (see ``_ip_page``).
 
         Raises:
             errors.BadRequest: an unknown sort key or direction, a marker that is not in the
@@ -424,19 +435,20 @@ class ServerManager:
         elif filters.get("project_id"):
             query = query.where(Instance.project_id == filters["project_id"])
         query = _apply_filters(query, filters)
-        query = query.order_by(*_order(sort_keys, sort_dirs))
-        if limit is not None and marker is None and not filters.get("ip"):
-            query = query.limit(limit)
+        order = SORT.order(sort_keys, sort_dirs)
+        ip = _ip_regex(filters["ip"]) if filters.get("ip") else None
+
+        def marker_row(s: Session, uuid: str) -> Instance | None:
+            row = s.scalars(query.where(Instance.uuid == uuid)).first()
+            return row if row is not None and (ip is None or _ip_matches(row, ip)) else None
+
         with self.db.reader() as s:
-            rows = list(s.scalars(query))
-        if filters.get("ip"):
-            rows = [r for r in rows if _ip_matches(r, str(filters["ip"]))]
-        if marker is not None:
-            ids = [r.uuid for r in rows]
-            if marker not in ids:
-                raise errors.BadRequest(f"marker [{marker}] not found")
-            rows = rows[ids.index(marker) + 1 :]
-        return rows[:limit] if limit is not None else rows
+            if ip is None:
+                page = paging.paginate(
+                    s, query, order, limit=limit, marker=marker, marker_row=marker_row
+                )
+                return builtins.list(s.scalars(page))
+            return _ip_page(s, query, order, ip, limit, marker, marker_row)
 
     def faults(self, uuids: builtins.list[str]) -> dict[str, InstanceFault]:
         """The latest fault of each server that has one (for the views)."""
@@ -531,7 +543,7 @@ class ServerManager:
             inst = s.get(Instance, server_id)
             if inst is None or inst.deleted:
                 raise ServerNotFound.for_id(server_id)
-            inst.task_state = states.DELETING
+            states.transition(inst, task_state=states.DELETING)
             inst.updated_at = utcnow()
             actions.start_action(s, ctx, server_id, "delete")
         self.conductor.delete_instance(ctx, server_id)
@@ -631,25 +643,61 @@ def _apply_filters(query: Any, filters: dict[str, Any]) -> Any:
     return query
 
 
-def _order(sort_keys: list[str] | None, sort_dirs: list[str] | None) -> list[Any]:
-    keys = list(sort_keys or ["created_at"])
-    dirs = list(sort_dirs or [])
-    order = []
-    for i, key in enumerate(keys):
-        direction = dirs[i] if i < len(dirs) else (dirs[-1] if dirs else "desc")
-        if key not in SORT_KEYS or direction not in ("asc", "desc"):
-            raise errors.BadRequest(f"Invalid sort key or direction: {key} {direction}.")
-        column = getattr(Instance, SORT_KEYS[key])
-        order.append(column.asc() if direction == "asc" else column.desc())
-    order.append(Instance.uuid.desc())
-    return order
+#: rows read per query while the ``ip`` filter pages in Python (``_ip_page``)
+IP_FILTER_BATCH = 200
 
 
-def _ip_matches(row: Instance, pattern: str) -> bool:
+def _ip_page(
+    s: Session,
+    query: sa.Select[Any],
+    order: list[tuple[Any, str]],
+    ip: re.Pattern[str],
+    limit: int | None,
+    marker: str | None,
+    marker_row: Any,
+) -> list[Instance]:
+    """A page of the servers whose fixed IPs match ``ip``.
+
+    The ``ip`` filter is a regular expression over the addresses inside the ``network_info``
+    JSON, which no SQL dialect pocketstack runs on (SQLite, PostgreSQL, MySQL) searches the
+    same way; so it stays in Python, and paging stays right: the rows are read in SQL keyset
+    batches of ``IP_FILTER_BATCH`` in the list's order, starting after the marker (which
+    must itself match), until ``limit`` matching rows are found or the rows run out.
+    """
+    found: list[Instance] = []
+    if limit == 0:
+        marker_ok = marker is None or marker_row(s, marker) is not None
+        if not marker_ok:
+            raise errors.BadRequest(f"marker [{marker}] not found")
+        return found
+    after, lookup = marker, marker_row
+    while True:
+        batch = list(
+            s.scalars(
+                paging.paginate(
+                    s, query, order, limit=IP_FILTER_BATCH, marker=after, marker_row=lookup
+                )
+            )
+        )
+        for row in batch:
+            if _ip_matches(row, ip):
+                found.append(row)
+                if limit is not None and len(found) >= limit:
+                    return found
+        if len(batch) < IP_FILTER_BATCH:
+            return found
+        last = batch[-1]
+        after, lookup = last.uuid, (lambda _s, _uuid, last=last: last)
+
+
+def _ip_regex(pattern: Any) -> re.Pattern[str]:
     try:
-        regex = re.compile(pattern)
+        return re.compile(str(pattern))
     except re.error:
         raise errors.BadRequest(f"Invalid ip filter: {pattern!r}") from None
+
+
+def _ip_matches(row: Instance, regex: re.Pattern[str]) -> bool:
     for vif in row.network_info or []:
         for ip in vif.get("fixed_ips") or []:
             if regex.search(str(ip.get("ip_address", ""))):
