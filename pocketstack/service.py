@@ -13,13 +13,16 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from pocketstack.common import errors
 from pocketstack.common.bus import Bus, connect
@@ -31,7 +34,7 @@ if TYPE_CHECKING:  # the managers are imported when first used, not with this mo
     from pocketstack.identity.manager import IdentityManager
     from pocketstack.image.manager import ImageManager
     from pocketstack.network.manager import NetworkManager
-from pocketstack.common.http import PLAIN_ERRORS
+from pocketstack.common.http import PLAIN_ERRORS, ServiceAPI
 
 LOG = logging.getLogger(__name__)
 
@@ -44,12 +47,17 @@ SERVICES = (
 )
 
 
-def _import(path: str) -> Any:
-    import importlib
-
+def _manager_class(path: str) -> Callable[[Cloud], object]:
+    """The manager class named by ``module:Class``."""
     module, _, attr = path.partition(":")
-    mod = importlib.import_module(module)
-    return getattr(mod, attr) if attr else mod
+    factory: Callable[[Cloud], object] = getattr(importlib.import_module(module), attr)
+    return factory
+
+
+def _service_api(path: str) -> ServiceAPI:
+    """The ``API`` of the service API package at ``path``."""
+    api: ServiceAPI = importlib.import_module(path).API
+    return api
 
 
 class Cloud:
@@ -72,13 +80,14 @@ class Cloud:
         self.bus = bus
         self._lock = threading.RLock()
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
+        # only the managers declared above get here; their types are the annotations
         paths = {attr: manager for attr, manager, _api in SERVICES}
         if name not in paths:
             raise AttributeError(name)
         with self._lock:
             if name not in self.__dict__:
-                self.__dict__[name] = _import(paths[name])(self)
+                self.__dict__[name] = _manager_class(paths[name])(self)
         return self.__dict__[name]
 
 
@@ -93,7 +102,7 @@ def build_app(cloud: Cloud) -> Starlette:
     app.state.token_validator = cloud.identity.tokens
     mounted = []
     for _attr, _manager, api_path in SERVICES:
-        api = _import(api_path).API
+        api = _service_api(api_path)
         app.router.routes.append(api.mount(app.state))
         mounted.append({"name": api.name, "url": cloud.conf.public_url + api.prefix})
 
@@ -102,7 +111,7 @@ def build_app(cloud: Cloud) -> Starlette:
             return _plain_error(errors.MethodNotAllowed("Only GET is allowed here."))
         return JSONResponse({"pocketstack": {"services": mounted}})
 
-    async def not_found(scope: Any, receive: Any, send: Any) -> None:
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         response = _plain_error(errors.NotFound("The resource could not be found."))
         await response(scope, receive, send)
 

@@ -138,11 +138,11 @@ def test_only_what_no_renderer_but_the_last_resort_knows_is_a_bug():
 
 
 def test_every_service_api_brings_its_own_renderers():
-    from pocketstack.service import SERVICES, _import
+    from pocketstack.service import SERVICES, _service_api
 
     shapes = {}
     for _attr, _manager, api_path in SERVICES:
-        api = _import(api_path).API
+        api = _service_api(api_path)
         assert isinstance(api.error_renderers, ErrorRenderers)
         shapes[api.name] = api.error_renderers.render(errors.NotFound("gone")).body
     assert shapes == {
