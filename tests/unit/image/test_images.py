@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+import sqlalchemy as sa
 
 from pocketstack.common.errors import BadRequest, Conflict
 from pocketstack.image import fields
@@ -13,6 +16,7 @@ from pocketstack.image.exceptions import (
     ImageProtected,
     PropertyNotFound,
 )
+from pocketstack.image.images import Images
 
 
 def create(images, ctx, name, props=None, **core):
@@ -151,3 +155,96 @@ def test_protected_image_cannot_be_deleted(images, demo):
     images.delete(demo, img.id)
     with pytest.raises(ImageNotFound):
         images.get(demo, img.id)
+
+
+@pytest.fixture
+def any_images(any_db):
+    """``Images`` over the test's SQLite database, then over a PostgreSQL one."""
+    return Images(SimpleNamespace(db=any_db))
+
+
+def walk(images, ctx, filters, sort, limit):
+    """Every page of a list, following the markers; returns the pages' names."""
+    pages, marker = [], None
+    while True:
+        page = images.list(ctx, filters, sort=sort, limit=limit, marker=marker)
+        pages.append([i.name for i in page.images])
+        if page.next_marker is None:
+            return pages
+        assert page.next_marker == page.images[-1].id
+        marker = page.next_marker
+
+
+def test_tag_and_property_filters_page_in_sql(any_images, demo):
+    for n in range(7):
+        tags = ["even"] if n % 2 == 0 else ["odd"]
+        props = {"os_distro": "debian" if n < 4 else "cirros", "a/b~c": f"v{n}"}
+        create(any_images, demo, f"i{n}", props, tags=[*tags, "all"])
+    create(any_images, demo, "decoy", {"even": "even"}, tags=["evens"])
+
+    by_name = [("name", "asc")]
+    assert walk(any_images, demo, {"tags": ["even"]}, by_name, 2) == [["i0", "i2"], ["i4", "i6"]]
+    assert walk(any_images, demo, {"tags": ["even", "all"]}, by_name, 3) == [
+        ["i0", "i2", "i4"],
+        ["i6"],
+    ]
+    assert walk(any_images, demo, {"properties": {"os_distro": "debian"}}, by_name, 3) == [
+        ["i0", "i1", "i2"],
+        ["i3"],
+    ]
+    both = {"tags": ["odd"], "properties": {"os_distro": "cirros"}}
+    assert walk(any_images, demo, both, [("name", "desc")], 1) == [["i5"]]
+    assert walk(any_images, demo, {"properties": {"a/b~c": "v3"}}, by_name, 5) == [["i3"]]
+    # exact values only: no prefix, no other key's value, no tag named like a property
+    assert walk(any_images, demo, {"properties": {"os_distro": "deb"}}, by_name, 5) == [[]]
+    assert walk(any_images, demo, {"properties": {"a/b~c": "debian"}}, by_name, 5) == [[]]
+    assert walk(any_images, demo, {"tags": ["os_distro"]}, by_name, 5) == [[]]
+    assert walk(any_images, demo, {"properties": {"even": "even"}}, by_name, 5) == [["decoy"]]
+
+
+def test_a_marker_the_filters_leave_out_is_an_invalid_marker(any_images, demo):
+    kept = create(any_images, demo, "kept", tags=["x"])
+    left_out = create(any_images, demo, "left-out")
+    assert [i.id for i in any_images.list(demo, {"tags": ["x"]}).images] == [kept.id]
+    with pytest.raises(BadRequest, match=f"Invalid marker. Image {left_out.id} could not be"):
+        any_images.list(demo, {"tags": ["x"]}, marker=left_out.id)
+
+
+def test_pages_never_repeat_or_skip_rows_with_equal_and_null_sort_values(any_images, demo):
+    for n in range(6):
+        create(any_images, demo, f"i{n}", min_ram=n % 2)
+    names = sorted(f"i{n}" for n in range(6))
+    for sort in ([("min_ram", "asc")], [("size", "desc")], [("name", "asc"), ("size", "asc")]):
+        pages = walk(any_images, demo, {}, sort, 2)
+        assert sorted(n for page in pages for n in page) == names, sort
+        assert all(len(page) == 2 for page in pages), sort
+
+
+def test_the_default_page_is_the_newest_25_and_at_most_1000(images, demo):
+    for n in range(27):
+        create(images, demo, f"i{n:02}")
+    page = images.list(demo, {})
+    assert len(page.images) == 25 and page.next_marker == page.images[-1].id
+    newest_first = [(i.created_at, i.id) for i in page.images]
+    assert newest_first == sorted(newest_first, reverse=True)
+    assert len(images.list(demo, {}, limit=5000).images) == 27
+    assert images.list(demo, {}, limit=0).images == []
+
+
+def test_a_list_reads_only_its_page(images, demo):
+    """One SELECT with the tag and property filters and a LIMIT: no row is filtered or
+    counted in Python (a list used to load every visible image)."""
+    for n in range(5):
+        create(images, demo, f"i{n}", tags=["t"])
+    statements = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", seen)
+    try:
+        images.list(demo, {"tags": ["t"], "properties": {"k": "v"}}, limit=2)
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", seen)
+    (select,) = [s for s in statements if "FROM images" in s and "LIMIT" in s]
+    assert "json_each" in select
