@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
-from pocketstack.identity.assignment import projects_of_user
+from pocketstack.identity.assignment import project_ids_of_user, projects_of_user
 from pocketstack.identity.models import Domain, Group, Project, RoleAssignment, User
 
 if TYPE_CHECKING:
@@ -158,18 +158,18 @@ class Projects:
         ``parent_id``, ``tags``: all tags, ``tags-any``). Policy admits only admins (a
         non-admin gets 403, as Keystone's default; it lists its own projects with
         ``list_for_user``); should a non-admin context get here, it sees only the
-        projects it has a role on."""
+        projects it has a role on. Filters are SQL but the tag ones: tags are a JSON
+        column, matched here."""
         q = sa.select(Project).order_by(Project.name)
         for key in ("domain_id", "name", "enabled"):
             if filters.get(key) is not None:
                 q = q.where(getattr(Project, key) == filters[key])
         if filters.get("parent_id"):
             q = q.where(Project.domain_id == filters["parent_id"])
+        if not ctx.is_admin:
+            q = q.where(Project.id.in_(project_ids_of_user(ctx.user_id or "")))
         with self.db.reader() as s:
             rows = list(s.scalars(q))
-            if not ctx.is_admin:
-                mine = {p.id for p in projects_of_user(s, ctx.user_id or "")}
-                rows = [p for p in rows if p.id in mine]
         if filters.get("tags"):
             want = set(filters["tags"])
             rows = [p for p in rows if want <= set(p.tags or [])]
@@ -265,4 +265,4 @@ class Projects:
         """Projects the user has a role on (GET /v3/users/{id}/projects, and
         /v3/auth/projects for the caller itself)."""
         with self.db.reader() as s:
-            return [p for p in projects_of_user(s, user_id)]
+            return projects_of_user(s, user_id)

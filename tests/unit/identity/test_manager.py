@@ -175,3 +175,17 @@ def test_implied_role_cycle_refused(cloud):
     admin, reader = (im.roles.list(SYS, n)[0] for n in ("admin", "reader"))
     with pytest.raises(exc.ValidationError):
         im.roles.create_implied(SYS, reader.id, admin.id)
+
+
+def test_non_admin_project_list_counts_roles_held_through_a_group(cloud):
+    """The non-admin filter of ``projects.list`` is SQL over direct and group assignments."""
+    ids = cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    user = im.users.create(SYS, "gm", password="pw")
+    group = im.groups.create(SYS, "readers")
+    im.groups.add_member(SYS, group.id, user.id)
+    reader = im.roles.list(SYS, "reader")[0]
+    im.roles.grant(SYS, reader.id, "group", group.id, "project", ids["admin_project_id"])
+    _t, info, _ = im.auth.issue(_auth("gm", "pw", "admin"))
+    assert [p.name for p in im.projects.list(info.context, {})] == ["admin"]
+    assert [p.name for p in im.auth.list_projects(info.context)] == ["admin"]
