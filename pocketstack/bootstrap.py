@@ -40,16 +40,29 @@ def guest_cache_dir() -> Path:
 
 
 def load_passwords(conf: Config) -> dict[str, str]:
-    """The bootstrap passwords, generated and saved (0600) on the first call."""
+    """The bootstrap passwords, generated and saved (0600) on the first call.
+
+    ``service_password`` (the compute service user's, see ``service_password``) is added to
+    a file an older version wrote.
+    """
     path = conf.path("bootstrap.json")
-    if path.exists():
-        return json.loads(path.read_text())
-    data = {"admin_password": secrets.token_urlsafe(16), "demo_password": secrets.token_urlsafe(16)}
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if {"admin_password", "demo_password", "service_password"} <= set(data):
+        return data
+    for key in ("admin_password", "demo_password", "service_password"):
+        data.setdefault(key, secrets.token_urlsafe(16))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f)
     return data
+
+
+def service_password(conf: Config) -> str:
+    """The compute service user's password: ``[service_user] password`` when set, else the
+    one generated into ``<state_dir>/bootstrap.json`` (which a compute host on another
+    machine does not have: configure it there, see ``pocketstack config show``)."""
+    return conf.service_user_password or load_passwords(conf)["service_password"]
 
 
 def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
@@ -61,7 +74,11 @@ def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
     """
     conf = cloud.conf
     passwords = load_passwords(conf)
-    ids = dict(cloud.identity.bootstrap(passwords["admin_password"], passwords["demo_password"]))
+    ids = dict(
+        cloud.identity.bootstrap(
+            passwords["admin_password"], passwords["demo_password"], service_password(conf)
+        )
+    )
     cloud.compute.bootstrap()
     ids.update(cloud.network.bootstrap(ids["admin_project_id"], ids["demo_project_id"]))
     if with_image:

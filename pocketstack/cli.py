@@ -3,7 +3,8 @@
     pocketstack up           the whole cloud in one process (SQLite, in-process bus, local
                              compute host); Ctrl-C stops it
     pocketstack controller   API + managers + conductor + scheduler (distributed mode)
-    pocketstack compute      the compute agent of this host (distributed mode)
+    pocketstack compute      the compute agent of this host (distributed mode; bus only,
+                             no database)
     pocketstack guest-image  build (or find cached) the default guest image and print its path
     pocketstack db-upgrade   migrate the database to the newest schema
     pocketstack config show  print the effective configuration by section (secrets masked)
@@ -327,7 +328,7 @@ def _print_ready(conf: Config, started: float, role: str) -> None:
 
 def cmd_up(conf: Config) -> None:
     """Everything in one process: controller, bootstrap, local compute host, API."""
-    from pocketstack.bootstrap import bootstrap
+    from pocketstack.bootstrap import bootstrap, service_password
     from pocketstack.service import ComputeHost, Controller, open_backends
 
     started = time.monotonic()
@@ -338,7 +339,8 @@ def cmd_up(conf: Config) -> None:
     controller = Controller(conf, db, bus)
     bootstrap(controller.cloud)
     controller.start()
-    host = ComputeHost(conf, db, bus)
+    # the local agent gets the bus only, and the service user's password bootstrap used
+    host = ComputeHost(conf.replace(service_user_password=service_password(conf)), bus)
     host.start()
     try:
         _serve(conf, controller.cloud, lambda: _print_ready(conf, started, "cloud"))
@@ -371,17 +373,27 @@ def cmd_controller(conf: Config) -> None:
 
 
 def cmd_compute(conf: Config) -> None:
-    """The compute agent of this host until SIGINT/SIGTERM."""
+    """The compute agent of this host until SIGINT/SIGTERM.
+
+    It needs ``--transport`` (RabbitMQ) and ``[service_user] password`` (to fetch images),
+    and no database: the agent reaches the database only through the conductor. A database
+    URL given anyway (flag, variable or a configuration file shared with a controller) is
+    ignored with a warning, never opened.
+    """
     from pocketstack.common.bus import connect
-    from pocketstack.common.db import Database
     from pocketstack.service import ComputeHost
 
+    if conf.sources.get("database", "default") != "default":
+        print(
+            f"pocketstack: warning: {conf.sources['database']}: the database is ignored: a "
+            "compute host reaches it only through the conductor",
+            file=sys.stderr,
+        )
     secure_state_dir(conf)
     _lock(conf, f"compute-{conf.hostname}")
     setup_logging(conf, f"compute-{conf.hostname}")
-    db = Database(conf.database)
     bus = connect(conf.transport)
-    host = ComputeHost(conf, db, bus)
+    host = ComputeHost(conf, bus)
     host.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -390,7 +402,6 @@ def cmd_compute(conf: Config) -> None:
     stop.wait()
     host.stop()
     bus.stop()
-    db.dispose()
 
 
 def cmd_db_upgrade(conf: Config) -> None:

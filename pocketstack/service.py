@@ -6,7 +6,7 @@
 - ``build_app(cloud)``: the one ASGI app with each service under its path prefix.
 - ``Controller``: API + managers + conductor (+ scheduler inside it) + controller periodic
   tasks (the conductor's, and the image service's upload leases). ``ComputeHost``: the
-  compute agent of one host with its hypervisor driver.
+  compute agent of one host with its hypervisor driver, on the bus only (no database).
 - ``pocketstack up`` runs a ``Controller`` and a ``ComputeHost`` in one process on the
   in-process bus; ``pocketstack controller`` / ``pocketstack compute`` run them apart.
 """
@@ -152,13 +152,17 @@ class Controller:
 
 
 class ComputeHost:
-    """The compute agent of this host (``compute.<hostname>`` on the bus) and its driver."""
+    """The compute agent of this host (``compute.<hostname>`` on the bus) and its driver.
 
-    def __init__(self, conf: Config, db: Database, bus: Bus):
+    It gets no ``Database``: the agent reads and writes through the conductor on ``bus``,
+    in ``pocketstack up`` (in-process bus) as in ``pocketstack compute`` (RabbitMQ).
+    """
+
+    def __init__(self, conf: Config, bus: Bus):
         from pocketstack.common.drivers import COMPUTE_DRIVERS
         from pocketstack.compute.agent import ComputeAgent
 
-        self.agent = ComputeAgent(conf, db, bus, COMPUTE_DRIVERS.load(conf.compute_driver, conf))
+        self.agent = ComputeAgent(conf, bus, COMPUTE_DRIVERS.load(conf.compute_driver, conf))
 
     def start(self) -> None:
         """Reconcile this host's guests, report it, then serve ``compute.<host>`` on the bus."""

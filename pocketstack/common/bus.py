@@ -290,14 +290,24 @@ class InProcessBus(Bus):
     """The embedded bus: targets map to endpoint objects in this process.
 
     Messages still go through JSON (``encode``/``dispatch``) so that what works here works
-    on RabbitMQ. Handlers run on a thread pool of ``workers`` threads.
+    on RabbitMQ. Handlers run on a thread pool of ``workers`` threads. A ``call`` made by a
+    handler (the compute agent asking the conductor while it handles a cast) runs in the
+    handler's own thread instead: handlers waiting on calls queued behind them would
+    otherwise exhaust the pool and deadlock. Such a nested call is not bounded by its
+    timeout (the callee is in this process and cannot be "down").
     """
 
     def __init__(self, workers: int = 32):
         self._endpoints: dict[str, tuple[Any, MessageTable]] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bus")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="bus", initializer=self._mark_worker
+        )
+        self._local = threading.local()
         self._stopped = False
+
+    def _mark_worker(self) -> None:
+        self._local.worker = True
 
     def serve(self, target: str, endpoint: Any, table: MessageTable) -> None:
         table.check_endpoint(endpoint)
@@ -323,9 +333,10 @@ class InProcessBus(Bus):
         server = self._server(target)
         if server is None or self._stopped:
             raise MessagingTimeout(f"No server for {target} answered {message.name}.")
-        future = self._pool.submit(self._run, raw, server, CALL)
         try:
-            return future.result(timeout=message.timeout)
+            if getattr(self._local, "worker", False):  # a handler's call: run it here
+                return self._run(raw, server, CALL)
+            return self._pool.submit(self._run, raw, server, CALL).result(timeout=message.timeout)
         except FutureTimeout:
             raise MessagingTimeout(
                 f"Timed out after {message.timeout}s waiting for {target} to answer {message.name}."

@@ -54,6 +54,8 @@ SECTIONS: dict[str, str] = {
     "compute": "Nova: hypervisor driver, scheduler, this host's resources",
     "network": "Neutron: the network data plane",
     "image": "Glance: image data limits and uploads",
+    "service_user": "the compute service's own Keystone user, whose token compute hosts fetch "
+    "images with (Nova's [service_user]); bootstrap creates it with this password",
 }
 
 
@@ -349,6 +351,41 @@ OPTIONS: tuple[Option, ...] = (
         "auto",
         "QEMU accelerator: auto (KVM when it works), kvm or tcg",
         section="compute",
+    ),
+    Option(
+        "service_user_name",
+        str,
+        "nova",
+        "name of the compute service user (domain default)",
+        section="service_user",
+        key="username",
+    ),
+    Option(
+        "service_user_password",
+        str,
+        "",
+        "its password, the same on the controllers and every compute host (empty: the "
+        "controller generates one into <state-dir>/bootstrap.json and compute hosts "
+        "cannot download images)",
+        section="service_user",
+        key="password",
+        secret=True,
+    ),
+    Option(
+        "service_user_project",
+        str,
+        "service",
+        "project of its token (domain default); it has the admin role there",
+        section="service_user",
+        key="project_name",
+    ),
+    Option(
+        "service_auth_url",
+        str,
+        "",
+        "Identity URL compute hosts get its token from (default <public-url>/identity)",
+        section="service_user",
+        key="auth_url",
     ),
     Option(
         "write_user_clouds",

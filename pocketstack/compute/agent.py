@@ -1,23 +1,32 @@
 """The compute agent of one host: runs guests through the hypervisor driver.
 
 Served on the bus as ``compute.<hostname>``: only the messages of ``rpcapi.AGENT_MESSAGES``
-reach it (its other public methods are not bus operations). It writes only the compute tables
-(its servers' states, faults, action events) and reaches other services through the conductor
-(``instance_build_failed``, ``terminate_finished``).
+reach it (its other public methods are not bus operations).
+
+The agent holds no database credentials and no ``Database`` (ARCHITECTURE.md; as
+``nova-compute`` reaches the database only through the conductor). What it needs it learns
+from the messages (the spec of a build) and from calls to the conductor
+(``instances_on_host``; ``action_event_start``, which also tells whether the server still
+waits for the step); every change it reports to the conductor (``agent_reports``):
+``instance_spawned``/``instance_spawn_failed``, ``instance_power_action_finished``,
+``instance_terminate_failed``/``terminate_finished``, ``instance_power_state_changed``,
+``report_service``/``report_compute_node``. Outcomes are casts: they wait in the
+conductor's queue while no controller runs, so a controller restart loses none. Images are
+fetched with the compute service user's token (``service_auth``), never the user's.
 
 Operations on one server run one at a time (a per-server lock), so a delete that arrives
 during a spawn waits for it and then destroys the guest.
 
 Periodic tasks (every ``conf.periodic_interval`` s): heartbeat and host resources, power-state
 sync (a guest that died turns its server SHUTOFF; a stopped server found running is powered
-off), and reconciliation (guests the database does not want on this host are destroyed).
-Start-up runs the same reconciliation and also settles what a killed agent left mid-way:
-spawning -> ERROR ("Build interrupted by a compute restart"), deleting -> finished,
-powering-off/powering-on/rebooting -> the action is carried out (as Nova's ``_init_instance``
-does; a cast sent while the agent was down waits in its queue and is then ignored). A
-restart after ``kill -9`` converges by this path; guests left running by a stop without
-``shutdown_instances`` are re-adopted (drivers without real guests, like ``fake``, get
-theirs re-created from the stored specs).
+off), and reconciliation (guests the conductor does not list on this host are destroyed).
+Start-up waits for a conductor (``CONDUCTOR_WAIT`` s at most), then runs the same
+reconciliation and also settles what a killed agent left mid-way: spawning -> ERROR ("Build
+interrupted by a compute restart"), deleting -> finished, powering-off/powering-on/rebooting
+-> the action is carried out (as Nova's ``_init_instance`` does; a cast sent while the agent
+was down waits in its queue and is then ignored). A restart after ``kill -9`` converges by
+this path; guests left running by a stop without ``shutdown_instances`` are re-adopted
+(drivers without real guests, like ``fake``, get theirs re-created from the stored specs).
 """
 
 from __future__ import annotations
@@ -25,30 +34,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
-
-import sqlalchemy as sa
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import Bus
 from pocketstack.common.config import Config
-from pocketstack.common.db import Database, utcnow
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, states
 from pocketstack.compute.drivers.base import ComputeDriver, DriverError, PowerState
 from pocketstack.compute.exceptions import ConsoleNotAvailable
-from pocketstack.compute.image_cache import ensure_image
-from pocketstack.compute.liveness import report_service
-from pocketstack.compute.models import Instance
-from pocketstack.compute.rpcapi import AGENT_MESSAGES, ConductorClient
-from pocketstack.compute.scheduler.host_manager import report_compute_node
+from pocketstack.compute.image_cache import TokenSource, ensure_image
+from pocketstack.compute.liveness import COMPUTE_BINARY
+from pocketstack.compute.rpcapi import AGENT_MESSAGES, ALLOCATION_KEYS, ConductorClient
+from pocketstack.compute.service_auth import ServiceAuth
 
 LOG = logging.getLogger(__name__)
 
 COMPUTE_INTERRUPTED = "Build interrupted by a compute restart"
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING, states.REBOOTING_HARD)
+#: seconds ``start()`` waits for a conductor to answer before it gives up
+CONDUCTOR_WAIT = 300.0
 
 
 def _fault_message(exc: BaseException, what: str, uuid: str) -> str:
@@ -65,23 +74,38 @@ def _fault_message(exc: BaseException, what: str, uuid: str) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _fault(exc: BaseException, what: str, uuid: str, code: int = 500) -> dict[str, Any]:
+    """The fault of a failed guest operation as reported to the conductor:
+    ``{"message": _fault_message(...), "code": code, "traceback": its traceback}``."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"message": _fault_message(exc, what, uuid), "code": code, "traceback": tb[-8000:]}
+
+
 class ComputeAgent:
-    """The agent of host ``conf.hostname`` driving ``driver``.
+    """The agent of host ``conf.hostname`` driving ``driver``; it has no database.
 
     Args:
         conf: ``Config`` (hostname, availability_zone, periodic_interval, state_dir,
-            shutdown_instances).
-        db: the ``Database``; bus: the ``Bus``; driver: a ``ComputeDriver``.
+            shutdown_instances, the allocation ratios it reports, ``[service_user]``).
+        bus: the ``Bus`` to the conductor; driver: a ``ComputeDriver``.
+        images_auth: the token source of image downloads (default: a ``ServiceAuth`` of
+            ``conf``'s service user).
     """
 
-    def __init__(self, conf: Config, db: Database, bus: Bus, driver: ComputeDriver):
+    def __init__(
+        self,
+        conf: Config,
+        bus: Bus,
+        driver: ComputeDriver,
+        images_auth: TokenSource | None = None,
+    ):
         self.conf = conf
-        self.db = db
         self.bus = bus
         self.driver = driver
         self.host: str = conf.hostname
         self.target = f"compute.{self.host}"
         self.conductor = ConductorClient(bus)
+        self.images_auth: TokenSource = images_auth or ServiceAuth(conf)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._periodic = PeriodicTasks(
@@ -93,29 +117,46 @@ class ComputeAgent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Prepare the host, settle leftovers, report, serve on the bus, start periodics."""
+        """Prepare the host, wait for a conductor (reporting the host to it), settle
+        leftovers, serve on the bus, start periodics.
+
+        Raises:
+            MessagingTimeout: no conductor answered within ``CONDUCTOR_WAIT`` s.
+        """
         self.driver.init_host(self.host)
+        self._wait_for_conductor()
         self.reconcile()
-        self.report()
         self.bus.serve(self.target, self, AGENT_MESSAGES)
         self._periodic.start()
 
+    def _wait_for_conductor(self) -> None:
+        """Report the host until a conductor answers (as nova-compute waits for
+        nova-conductor at start-up), logging while it waits."""
+        deadline = time.monotonic() + CONDUCTOR_WAIT
+        while True:
+            try:
+                self.report()
+                return
+            except errors.ServiceUnavailable as exc:  # MessagingTimeout: none answered yet
+                if time.monotonic() >= deadline:
+                    raise
+                LOG.warning("waiting for a conductor: %s", exc.message)
+                time.sleep(1.0)
+
     def stop(self) -> None:
-        """Stop periodics and serving; power guests off only if ``conf.shutdown_instances``."""
+        """Stop periodics and serving; power guests off only if ``conf.shutdown_instances``
+        (reporting each server SHUTOFF)."""
         self._periodic.stop()
         self.bus.unserve(self.target)
         if not getattr(self.conf, "shutdown_instances", False):
             return
+        ctx = RequestContext.system()
         for uuid in self.driver.list_instances():
             if self.driver.get_power_state(uuid) == PowerState.RUNNING:
                 try:
                     self.driver.power_off(uuid)
-                    actions.update_instance(
-                        self.db,
-                        uuid,
-                        {"vm_state": states.ACTIVE},
-                        vm_state=states.STOPPED,
-                        power_state=int(PowerState.SHUTDOWN),
+                    self.conductor.instance_power_state_changed(
+                        ctx, uuid, states.ACTIVE, int(PowerState.SHUTDOWN), states.STOPPED
                     )
                 except Exception:  # shutting down: power off the others all the same; logged
                     LOG.exception("powering off %s failed", uuid)
@@ -127,65 +168,53 @@ class ComputeAgent:
         with lock:
             yield
 
+    def _begin(
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        event: str,
+        expected_task_states: list[str | None] | None,
+    ) -> dict[str, Any] | None:
+        """Start the step ``event`` with the conductor (``action_event_start``): the server
+        as a dict while it still waits for the step, else None. A conductor that does not
+        answer also gives None (the step is not run; the conductor's recovery or the
+        agent's next start re-does it)."""
+        try:
+            return self.conductor.action_event_start(
+                ctx, uuid, event, self.host, expected_task_states
+            )
+        except errors.PocketError as exc:
+            LOG.warning("%s of %s not started: %s", event, uuid, exc.message)
+            return None
+
     # ------------------------------------------------------------------ build, delete
 
     def build_and_run_instance(self, ctx: RequestContext, spec: dict[str, Any]) -> None:
-        """Spawn the guest of ``spec`` (see ``conductor.build_spec``) and make it ACTIVE.
+        """Spawn the guest of ``spec`` (see ``conductor.build_spec``) and report it running.
 
-        On failure the driver has cleaned up; the server goes to ERROR with a fault and the
-        conductor releases its claim and ports.
+        Runs only while the server waits for this host's spawn (a duplicate or late message
+        is ignored). On failure the driver has cleaned up and the conductor puts the server
+        in ERROR with a fault and releases its claim and ports (``instance_spawn_failed``).
+        The image comes from the local store or is downloaded with the service user's token.
         """
         uuid = spec["uuid"]
-        token = spec.pop("auth_token", None)
+        spec.pop("auth_token", None)  # an older conductor's: never used, never stored
         with self._serialized(uuid):
-            inst = actions.load_instance(self.db, uuid)
-            if (
-                inst is None
-                or inst.deleted
-                or inst.task_state != states.SPAWNING
-                or inst.host != self.host
-            ):
+            if self._begin(ctx, uuid, actions.EV_SPAWN, [states.SPAWNING]) is None:
                 LOG.info("not spawning %s: it is no longer waiting for this host", uuid)
                 return
             try:
-                with actions.event(self.db, ctx, uuid, actions.EV_SPAWN, host=self.host):
-                    spec["image"]["path"] = ensure_image(self.conf, spec["image"], token)
-                    self.driver.spawn(spec)
+                spec["image"]["path"] = ensure_image(self.conf, spec["image"], self.images_auth)
+                self.driver.spawn(spec)
             except Exception as exc:
-                self._spawn_failed(ctx, uuid, _fault_message(exc, "spawn", uuid))
+                self._spawn_failed(ctx, uuid, _fault(exc, "spawn", uuid))
                 return
             power = self.driver.get_power_state(uuid)
-            with self.db.transaction() as s:  # ACTIVE and the finished action together
-                active = actions.update_instance(
-                    s,
-                    uuid,
-                    {"task_state": states.SPAWNING},
-                    vm_state=states.ACTIVE,
-                    task_state=None,
-                    power_state=int(power),
-                    launched_at=utcnow(),
-                    spec=spec,
-                )
-                if active:
-                    actions.finish_action(s, ctx, uuid)
-            if not active:
-                LOG.info("%s was deleted while spawning; destroying the guest", uuid)
-                self.driver.destroy(uuid)
+            self.conductor.instance_spawned(ctx, uuid, self.host, int(power))
 
-    def _spawn_failed(self, ctx: RequestContext, uuid: str, message: str) -> None:
-        LOG.warning("spawn of %s failed: %s", uuid, message)
-        with self.db.transaction() as s:  # ERROR and its fault become visible together
-            if actions.update_instance(
-                s,
-                uuid,
-                {"task_state": states.SPAWNING},
-                vm_state=states.ERROR,
-                task_state=None,
-                power_state=0,
-            ):
-                actions.add_fault(s, uuid, message, 500)
-                actions.finish_action(s, ctx, uuid, error=True)
-        self.conductor.instance_build_failed(ctx, uuid, message)
+    def _spawn_failed(self, ctx: RequestContext, uuid: str, fault: dict[str, Any]) -> None:
+        LOG.warning("spawn of %s failed: %s", uuid, fault["message"])
+        self.conductor.instance_spawn_failed(ctx, uuid, self.host, fault)
 
     def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Destroy the guest, then ask the conductor to finish the delete.
@@ -193,20 +222,14 @@ class ComputeAgent:
         A destroy that fails leaves the server ERROR with a fault (delete it again).
         """
         with self._serialized(instance_uuid):
+            self._begin(ctx, instance_uuid, actions.EV_TERMINATE, None)  # destroys in any case
             try:
-                with actions.event(
-                    self.db, ctx, instance_uuid, actions.EV_TERMINATE, host=self.host
-                ):
-                    self.driver.destroy(instance_uuid)
+                self.driver.destroy(instance_uuid)
             except Exception as exc:
-                with self.db.transaction() as s:  # ERROR and its fault become visible together
-                    actions.update_instance(
-                        s, instance_uuid, None, vm_state=states.ERROR, task_state=None
-                    )
-                    message = _fault_message(exc, "destroy", instance_uuid)
-                    actions.add_fault(s, instance_uuid, message, 500)
-                    actions.finish_action(s, ctx, instance_uuid, error=True)
+                fault = _fault(exc, "destroy", instance_uuid)
+                self.conductor.instance_terminate_failed(ctx, instance_uuid, fault)
                 return
+            self.conductor.action_event_finish(ctx, instance_uuid, actions.EV_TERMINATE, None)
         with self._locks_guard:
             self._locks.pop(instance_uuid, None)
         self.conductor.terminate_finished(ctx, instance_uuid)
@@ -243,7 +266,7 @@ class ComputeAgent:
             self.driver.power_on(spec)
             return
         LOG.warning("guest %s is unknown to the driver; creating it again", spec["uuid"])
-        spec["image"]["path"] = ensure_image(self.conf, spec["image"], None)
+        spec["image"]["path"] = ensure_image(self.conf, spec["image"], self.images_auth)
         self.driver.spawn(spec)
 
     def _power(
@@ -254,36 +277,20 @@ class ComputeAgent:
         task: str,
         operation: Callable[[dict[str, Any]], None],
     ) -> None:
+        """Run ``operation`` on the stored spec while the server is in ``task``, then report
+        the guest's power state (and the fault, if it failed) to the conductor."""
         with self._serialized(uuid):
-            inst = actions.load_instance(self.db, uuid)
-            if inst is None or inst.deleted or inst.task_state != task:
+            inst = self._begin(ctx, uuid, event, [task])
+            if inst is None:
                 LOG.info("not running %s on %s: state changed", event, uuid)
                 return
+            fault = None
             try:
-                with actions.event(self.db, ctx, uuid, event, host=self.host):
-                    operation(dict(inst.spec or {"uuid": uuid}))
+                operation(dict(inst["spec"] or {"uuid": uuid}))
             except Exception as exc:
-                power = self.driver.get_power_state(uuid)
-                with self.db.transaction() as s:  # the task ends with its fault visible
-                    actions.update_instance(
-                        s, uuid, {"task_state": task}, task_state=None, power_state=int(power)
-                    )
-                    message = _fault_message(exc, event, uuid)
-                    actions.add_fault(s, uuid, message, getattr(exc, "status", 500))
-                    actions.finish_action(s, ctx, uuid, error=True)
-                return
+                fault = _fault(exc, event, uuid, getattr(exc, "status", 500))
             power = self.driver.get_power_state(uuid)
-            vm_state = states.ACTIVE if power == PowerState.RUNNING else states.STOPPED
-            with self.db.transaction() as s:  # the new state and the finished action together
-                actions.update_instance(
-                    s,
-                    uuid,
-                    {"task_state": task},
-                    vm_state=vm_state,
-                    task_state=None,
-                    power_state=int(power),
-                )
-                actions.finish_action(s, ctx, uuid)
+            self.conductor.instance_power_action_finished(ctx, uuid, event, task, int(power), fault)
 
     def get_console_output(
         self, ctx: RequestContext, instance_uuid: str, length: int | None = None
@@ -301,24 +308,29 @@ class ComputeAgent:
     # ------------------------------------------------------------------ periodic tasks
 
     def report(self) -> None:
-        """Heartbeat of the service and the host's resources (also repairs usage drift)."""
-        report_service(self.db, self.host, availability_zone=self.conf.availability_zone)
-        report_compute_node(self.db, self.conf, self.host, self.driver.get_host_resources())
+        """Heartbeat of the service and the host's resources (the conductor also repairs
+        usage drift), both calls to the conductor.
 
-    def _my_instances(self) -> list[Instance]:
-        with self.db.reader() as s:
-            return list(
-                s.scalars(
-                    sa.select(Instance).where(
-                        Instance.host == self.host, Instance.deleted.is_(False)
-                    )
-                )
-            )
+        Raises:
+            MessagingTimeout: no conductor answered.
+        """
+        ctx = RequestContext.system()
+        self.conductor.report_service(
+            ctx, self.host, COMPUTE_BINARY, "compute", self.conf.availability_zone
+        )
+        allocation = {key: getattr(self.conf, key) for key in ALLOCATION_KEYS}
+        self.conductor.report_compute_node(
+            ctx, self.host, self.driver.get_host_resources(), allocation
+        )
+
+    def _my_instances(self) -> list[dict[str, Any]]:
+        """This host's live servers, from the conductor (``instances_on_host``)."""
+        return self.conductor.instances_on_host(RequestContext.system(), self.host)
 
     def remove_orphans(self) -> list[str]:
-        """Destroy guests the database does not want on this host; returns their uuids."""
-        present = set(self.driver.list_instances())  # before the DB read: no spawn race
-        wanted = {i.uuid for i in self._my_instances()}
+        """Destroy guests the conductor does not list on this host; returns their uuids."""
+        present = set(self.driver.list_instances())  # before the read: no spawn race
+        wanted = {i["uuid"] for i in self._my_instances()}
         orphans = sorted(present - wanted)
         for uuid in orphans:
             LOG.warning("destroying orphaned guest %s", uuid)
@@ -329,29 +341,32 @@ class ComputeAgent:
     def sync_power_states(self) -> None:
         """Make the servers of this host follow what the driver reports."""
         for inst in self._my_instances():
-            if inst.task_state is not None:
+            if inst["task_state"] is not None:
                 continue
             try:
                 self._sync_one(inst)
             except Exception:  # a periodic task: the other servers still sync; logged
-                LOG.exception("power-state sync of %s failed", inst.uuid)
+                LOG.exception("power-state sync of %s failed", inst["uuid"])
 
-    def _sync_one(self, inst: Instance) -> None:
-        power = self.driver.get_power_state(inst.uuid)
-        guard = {"vm_state": inst.vm_state, "task_state": None}
-        if inst.vm_state == states.ACTIVE and power not in (PowerState.RUNNING, PowerState.PAUSED):
-            LOG.warning("guest of %s is not running (%s): server stopped", inst.uuid, power.name)
+    def _sync_one(self, inst: dict[str, Any]) -> None:
+        uuid, vm_state = inst["uuid"], inst["vm_state"]
+        power = self.driver.get_power_state(uuid)
+        ctx = RequestContext.system()
+        if vm_state == states.ACTIVE and power not in (PowerState.RUNNING, PowerState.PAUSED):
+            LOG.warning("guest of %s is not running (%s): server stopped", uuid, power.name)
             new = PowerState.SHUTDOWN if power == PowerState.NOSTATE else power
-            actions.update_instance(
-                self.db, inst.uuid, guard, vm_state=states.STOPPED, power_state=int(new)
+            self.conductor.instance_power_state_changed(
+                ctx, uuid, vm_state, int(new), states.STOPPED
             )
-        elif inst.vm_state == states.STOPPED and power == PowerState.RUNNING:
-            LOG.warning("stopped server %s found running: powering it off", inst.uuid)
-            with self._serialized(inst.uuid):
-                self.driver.power_off(inst.uuid)
-            actions.update_instance(self.db, inst.uuid, guard, power_state=int(PowerState.SHUTDOWN))
-        elif int(power) != inst.power_state and inst.vm_state != states.BUILDING:
-            actions.update_instance(self.db, inst.uuid, guard, power_state=int(power))
+        elif vm_state == states.STOPPED and power == PowerState.RUNNING:
+            LOG.warning("stopped server %s found running: powering it off", uuid)
+            with self._serialized(uuid):
+                self.driver.power_off(uuid)
+            self.conductor.instance_power_state_changed(
+                ctx, uuid, vm_state, int(PowerState.SHUTDOWN), None
+            )
+        elif int(power) != inst["power_state"] and vm_state != states.BUILDING:
+            self.conductor.instance_power_state_changed(ctx, uuid, vm_state, int(power), None)
 
     def reconcile(self) -> None:
         """Start-up convergence: orphans, interrupted spawns/deletes/power actions, sync."""
@@ -363,7 +378,7 @@ class ComputeAgent:
             try:
                 self._settle(ctx, inst)
             except Exception:  # start-up: one server must not keep the host down; logged
-                LOG.exception("settling %s failed", inst.uuid)
+                LOG.exception("settling %s failed", inst["uuid"])
         self.sync_power_states()
 
     def _recreate_lost_guests(self) -> None:
@@ -372,40 +387,41 @@ class ComputeAgent:
         present = set(self.driver.list_instances())
         for inst in self._my_instances():
             if (
-                inst.uuid in present
-                or not inst.spec
-                or inst.task_state not in (None, *_POWER_TASKS)
-                or inst.vm_state not in (states.ACTIVE, states.STOPPED)
+                inst["uuid"] in present
+                or not inst["spec"]
+                or inst["task_state"] not in (None, *_POWER_TASKS)
+                or inst["vm_state"] not in (states.ACTIVE, states.STOPPED)
             ):
                 continue
             try:
-                self.driver.spawn(dict(inst.spec))
-                if inst.vm_state == states.STOPPED:
-                    self.driver.power_off(inst.uuid)
+                self.driver.spawn(dict(inst["spec"]))
+                if inst["vm_state"] == states.STOPPED:
+                    self.driver.power_off(inst["uuid"])
             except Exception:  # start-up: the other guests are re-created; logged
-                LOG.exception("re-creating the guest of %s failed", inst.uuid)
+                LOG.exception("re-creating the guest of %s failed", inst["uuid"])
 
-    def _settle(self, ctx: RequestContext, inst: Instance) -> None:
-        if inst.task_state == states.SPAWNING:
-            LOG.warning("spawn of %s was interrupted; setting ERROR", inst.uuid)
-            self.driver.destroy(inst.uuid)
-            self._spawn_failed(ctx, inst.uuid, COMPUTE_INTERRUPTED)
-        elif inst.task_state == states.DELETING:
-            self.terminate_instance(ctx, inst.uuid)
-        elif inst.task_state in _POWER_TASKS:
+    def _settle(self, ctx: RequestContext, inst: dict[str, Any]) -> None:
+        uuid, task = inst["uuid"], inst["task_state"]
+        if task == states.SPAWNING:
+            LOG.warning("spawn of %s was interrupted; setting ERROR", uuid)
+            self.driver.destroy(uuid)
+            fault = {"message": COMPUTE_INTERRUPTED, "code": 500, "traceback": None}
+            self._spawn_failed(ctx, uuid, fault)
+        elif task == states.DELETING:
+            self.terminate_instance(ctx, uuid)
+        elif task in _POWER_TASKS:
             self._resume_power_task(inst)
 
-    def _resume_power_task(self, inst: Instance) -> None:
+    def _resume_power_task(self, inst: dict[str, Any]) -> None:
         """Carry out a stop/start/reboot that a killed agent left running or that was cast
         while the agent was away (its message, still queued, then finds the task done and
         is ignored), under the request id of the user's action so it gets finished."""
-        LOG.warning(
-            "%s of %s was pending or interrupted; carrying it out", inst.task_state, inst.uuid
-        )
-        ctx = RequestContext.system(actions.pending_request_id(self.db, inst.uuid))
-        if inst.task_state == states.POWERING_OFF:
-            self.stop_instance(ctx, inst.uuid)
-        elif inst.task_state == states.POWERING_ON:
-            self.start_instance(ctx, inst.uuid)
+        uuid, task = inst["uuid"], inst["task_state"]
+        LOG.warning("%s of %s was pending or interrupted; carrying it out", task, uuid)
+        ctx = RequestContext.system(inst.get("request_id"))
+        if task == states.POWERING_OFF:
+            self.stop_instance(ctx, uuid)
+        elif task == states.POWERING_ON:
+            self.start_instance(ctx, uuid)
         else:
-            self.reboot_instance(ctx, inst.uuid, hard=inst.task_state == states.REBOOTING_HARD)
+            self.reboot_instance(ctx, uuid, hard=task == states.REBOOTING_HARD)

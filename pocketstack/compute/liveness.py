@@ -1,8 +1,10 @@
 """Service liveness: heartbeats of the compute services and whether each is up.
 
-Every compute agent records a heartbeat of its service (``report_service``, at start and from
-its periodic task); a service is *up* while its last heartbeat is younger than
-``conf.service_down_time`` seconds and an admin has not forced it down (``service_is_up``).
+Every compute agent reports a heartbeat of its service over the bus (the conductor's
+``report_service`` message, at start and from its periodic task: an agent has no database)
+and the conductor records it here (``report_service``); a service is *up* while its last
+heartbeat is younger than ``conf.service_down_time`` seconds and an admin has not forced it
+down (``service_is_up``).
 The scheduler's ``ComputeFilter``, the conductor (deletes on down hosts) and the API's
 services, hypervisors and host checks read it from here.
 """

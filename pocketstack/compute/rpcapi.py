@@ -42,7 +42,30 @@ CONDUCTOR_MESSAGES = MessageTable(
         Message("delete_instance", CALL, timeout=30.0),
         Message("instance_build_failed", CAST),
         Message("terminate_finished", CAST),
+        # the compute agent's reports (``agent_reports``): an agent holds no database
+        # credentials, it reads and writes its servers through these. Reads and the guarded
+        # start of a step are calls; outcomes are casts, which wait in the conductor's queue
+        # while no controller runs (a controller restart loses none).
+        Message("instances_on_host", CALL, timeout=30.0),
+        Message("action_event_start", CALL, timeout=30.0),
+        Message("action_event_finish", CAST),
+        Message("instance_spawned", CAST),
+        Message("instance_spawn_failed", CAST),
+        Message("instance_power_action_finished", CAST),
+        Message("instance_terminate_failed", CAST),
+        Message("instance_power_state_changed", CAST),
+        Message("report_service", CALL, timeout=30.0),
+        Message("report_compute_node", CALL, timeout=30.0),
     ],
+)
+
+#: the keys of ``report_compute_node``'s ``allocation``: the host's ``[compute]`` options the
+#: scheduler applies to its resources
+ALLOCATION_KEYS = (
+    "cpu_allocation_ratio",
+    "ram_allocation_ratio",
+    "disk_allocation_ratio",
+    "reserved_host_memory_mb",
 )
 
 #: every compute message table by topic
@@ -117,3 +140,134 @@ class ConductorClient:
     def terminate_finished(self, ctx: RequestContext, instance_uuid: str) -> None:
         """The agent destroyed the guest: release, deallocate, mark the server deleted."""
         self._send(ctx, "terminate_finished", instance_uuid=instance_uuid)
+
+    # -- the compute agent's reports (handled by ``agent_reports.AgentReports``) ----------
+    # ``fault`` arguments are ``{"message": str, "code": int, "traceback": str | None}``.
+
+    def instances_on_host(self, ctx: RequestContext, host: str) -> list[dict[str, Any]]:
+        """The live servers of ``host`` as ``agent_reports.instance_view`` dicts (with
+        ``request_id``: the newest unfinished action's, or None); waits up to 30 s."""
+        return self._send(ctx, "instances_on_host", host=host)
+
+    def action_event_start(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        event: str,
+        host: str,
+        expected_task_states: list[str | None] | None,
+    ) -> dict[str, Any] | None:
+        """Begin step ``event`` of the action of ``ctx.request_id`` if the server is live,
+        on ``host`` and in one of ``expected_task_states`` (None: any): the server as an
+        ``instance_view`` dict, or None (nothing recorded: it no longer waits for this)."""
+        return self._send(
+            ctx,
+            "action_event_start",
+            instance_uuid=instance_uuid,
+            event=event,
+            host=host,
+            expected_task_states=expected_task_states,
+        )
+
+    def action_event_finish(
+        self, ctx: RequestContext, instance_uuid: str, event: str, traceback: str | None
+    ) -> None:
+        """Finish step ``event`` (``Error`` with ``traceback`` when given, else ``Success``)."""
+        self._send(
+            ctx,
+            "action_event_finish",
+            instance_uuid=instance_uuid,
+            event=event,
+            traceback=traceback,
+        )
+
+    def instance_spawned(
+        self, ctx: RequestContext, instance_uuid: str, host: str, power_state: int
+    ) -> None:
+        """The guest runs: spawn step done, server ACTIVE, ``create`` action finished."""
+        self._send(
+            ctx, "instance_spawned", instance_uuid=instance_uuid, host=host, power_state=power_state
+        )
+
+    def instance_spawn_failed(
+        self, ctx: RequestContext, instance_uuid: str, host: str, fault: dict[str, Any]
+    ) -> None:
+        """The spawn failed (the driver cleaned up): server ERROR with ``fault``, claim and
+        ports released."""
+        self._send(
+            ctx, "instance_spawn_failed", instance_uuid=instance_uuid, host=host, fault=fault
+        )
+
+    def instance_power_action_finished(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        event: str,
+        task_state: str,
+        power_state: int,
+        fault: dict[str, Any] | None,
+    ) -> None:
+        """A stop/start/reboot (``event``, begun in ``task_state``) ended with the guest in
+        ``power_state``; ``fault`` when it failed."""
+        self._send(
+            ctx,
+            "instance_power_action_finished",
+            instance_uuid=instance_uuid,
+            event=event,
+            task_state=task_state,
+            power_state=power_state,
+            fault=fault,
+        )
+
+    def instance_terminate_failed(
+        self, ctx: RequestContext, instance_uuid: str, fault: dict[str, Any]
+    ) -> None:
+        """Destroying the guest failed: server ERROR with ``fault`` (delete it again)."""
+        self._send(ctx, "instance_terminate_failed", instance_uuid=instance_uuid, fault=fault)
+
+    def instance_power_state_changed(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        expected_vm_state: str,
+        power_state: int,
+        vm_state: str | None,
+    ) -> None:
+        """The agent found the guest in ``power_state`` (periodic sync, shutdown): record it
+        (and ``vm_state`` when given) if the server is still ``expected_vm_state`` with no
+        task."""
+        self._send(
+            ctx,
+            "instance_power_state_changed",
+            instance_uuid=instance_uuid,
+            expected_vm_state=expected_vm_state,
+            power_state=power_state,
+            vm_state=vm_state,
+        )
+
+    def report_service(
+        self, ctx: RequestContext, host: str, binary: str, topic: str, availability_zone: str
+    ) -> None:
+        """Heartbeat of ``binary`` on ``host`` (``liveness.report_service``); waits 30 s."""
+        self._send(
+            ctx,
+            "report_service",
+            host=host,
+            binary=binary,
+            topic=topic,
+            availability_zone=availability_zone,
+        )
+
+    def report_compute_node(
+        self,
+        ctx: RequestContext,
+        host: str,
+        resources: dict[str, Any],
+        allocation: dict[str, Any],
+    ) -> None:
+        """The host's resources (driver's ``get_host_resources()``) and its ``allocation``
+        settings (``cpu_allocation_ratio``, ``ram_allocation_ratio``,
+        ``disk_allocation_ratio``, ``reserved_host_memory_mb``); waits up to 30 s."""
+        self._send(
+            ctx, "report_compute_node", host=host, resources=resources, allocation=allocation
+        )

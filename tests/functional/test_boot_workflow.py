@@ -57,7 +57,7 @@ def env(conf, db, bus, tmp_path):
     conductor = Conductor(cloud)
     conductor.start()
     driver = FakeDriver(conf)
-    agent = ComputeAgent(conf, db, bus, driver)
+    agent = ComputeAgent(conf, bus, driver)
     agent.start()
     ns = types.SimpleNamespace(
         cloud=cloud,
@@ -263,7 +263,7 @@ def test_agent_restart_destroys_orphans_and_fails_interrupted_spawns(env):
     env.driver.spawn({"uuid": "orphan-guest", "name": "orphan"})
     # as if the agent was killed while spawning vm
     plant_state(env, vm.uuid, states.BUILDING, states.SPAWNING)
-    env.agent = ComputeAgent(env.conf, env.db, env.bus, env.driver)
+    env.agent = ComputeAgent(env.conf, env.bus, env.driver)
     env.agent.start()
     assert "orphan-guest" not in env.driver.list_instances()
     assert vm.uuid not in env.driver.list_instances()
@@ -297,7 +297,7 @@ def test_fake_guests_are_recreated_after_a_process_restart(env):
     wait_status(env, stopped.uuid, "SHUTOFF")
     env.agent.stop()
     env.driver = FakeDriver(env.conf)  # a new process: the fake forgot its guests
-    env.agent = ComputeAgent(env.conf, env.db, env.bus, env.driver)
+    env.agent = ComputeAgent(env.conf, env.bus, env.driver)
     env.agent.start()
     assert env.driver.get_power_state(running.uuid) == PowerState.RUNNING
     assert env.driver.get_power_state(stopped.uuid) == PowerState.SHUTDOWN
@@ -335,12 +335,13 @@ def test_agent_restart_carries_out_power_actions_cast_while_it_was_away(env):
     env.cloud.compute.servers.start(DEMO, stopped.uuid)
     assert server(env, running.uuid).task_state == states.POWERING_OFF
     env.driver = FakeDriver(env.conf)  # a new process
-    env.agent = ComputeAgent(env.conf, env.db, env.bus, env.driver)
+    env.agent = ComputeAgent(env.conf, env.bus, env.driver)
     env.agent.start()
-    row = server(env, running.uuid)
+    # the agent reports the outcomes as casts to the conductor: wait for them to be written
+    row = wait_status(env, running.uuid, "SHUTOFF")
     assert (row.vm_state, row.task_state) == (states.STOPPED, None)
     assert env.driver.get_power_state(running.uuid) == PowerState.SHUTDOWN
-    row = server(env, stopped.uuid)
+    row = wait_status(env, stopped.uuid, "ACTIVE")
     assert (row.vm_state, row.task_state) == (states.ACTIVE, None)
     assert env.driver.get_power_state(stopped.uuid) == PowerState.RUNNING
     for uuid in (running.uuid, stopped.uuid):  # the user's stop/start actions are finished

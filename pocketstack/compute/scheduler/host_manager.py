@@ -1,6 +1,7 @@
 """Host bookkeeping: compute node resources and the host states the scheduler reads.
 
-The compute agent calls ``report_compute_node`` from its periodic task (and once at start);
+The conductor calls ``report_compute_node`` when a compute agent reports its host over the bus
+(``agent_reports``: from the agent's periodic task, and once at start);
 the scheduler reads ``list_host_states``, each host marked up or down by ``liveness``.
 """
 

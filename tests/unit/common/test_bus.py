@@ -234,3 +234,38 @@ def test_payload_must_be_json(bus_pair):
     _served(server)
     with pytest.raises(TypeError):
         client.cast(CTX, "compute.node1", REMEMBER, item=object())
+
+
+class _Relay:
+    """Handles each cast by calling ``echo`` on another target (as the compute agent calls
+    the conductor while it handles a cast)."""
+
+    def __init__(self, bus, count):
+        self.bus = bus
+        self.answers: list[int] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.count = count
+        self.hold = threading.Barrier(count, timeout=10)
+
+    def relay(self, ctx, value):
+        self.hold.wait()  # every worker is busy in a handler before any of them calls
+        answer = self.bus.call(ctx, "conductor", ECHO, value=value)["value"]
+        with self.lock:
+            self.answers.append(answer)
+            if len(self.answers) == self.count:
+                self.done.set()
+
+
+def test_handlers_calling_while_every_worker_is_busy_do_not_deadlock():
+    bus = InProcessBus(workers=4)
+    try:
+        relay = _Relay(bus, 4)
+        bus.serve("conductor", Echo(), TABLE)
+        bus.serve("compute.node1", relay, MessageTable("compute", [Message("relay", CAST)]))
+        for value in range(4):
+            bus.cast(CTX, "compute.node1", Message("relay", CAST), value=value)
+        assert relay.done.wait(10), relay.answers
+        assert sorted(relay.answers) == [0, 1, 2, 3]
+    finally:
+        bus.stop()

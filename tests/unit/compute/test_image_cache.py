@@ -81,3 +81,38 @@ def test_a_bug_is_not_reported_as_a_failed_download(tmp_path, server, monkeypatc
     with pytest.raises(TypeError):
         image_cache.ensure_image(conf, _image(server + "/ok"), "tok")
     assert list((tmp_path / "images" / "cache").iterdir()) == []
+
+
+class _Tokens:
+    """A token source whose first token the image service refuses (revoked)."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = tokens
+        self.invalidated = 0
+
+    def token(self) -> str:
+        return self.tokens[0]
+
+    def invalidate(self) -> None:
+        self.invalidated += 1
+        self.tokens.pop(0)
+
+
+def test_a_refused_service_token_is_replaced_once(tmp_path, server):
+    conf = types.SimpleNamespace(state_dir=str(tmp_path))
+    tokens = _Tokens(["revoked", "tok"])
+    got = image_cache.ensure_image(conf, _image(server + "/ok"), tokens)
+    assert open(got, "rb").read() == DATA and tokens.invalidated == 1
+    with pytest.raises(DriverError):  # refused again: a failure, not a loop
+        image_cache.ensure_image(conf, _image(server + "/ok", "img-2"), _Tokens(["a", "b"]))
+
+
+def test_no_token_is_asked_for_a_local_image(tmp_path):
+    class _NoTokens(_Tokens):
+        def token(self) -> str:
+            raise AssertionError("a token was asked for")
+
+    conf = types.SimpleNamespace(state_dir=str(tmp_path))
+    local = tmp_path / "store-file"
+    local.write_bytes(b"x")
+    assert image_cache.ensure_image(conf, _image("", path=str(local)), _NoTokens([])) == str(local)

@@ -1,0 +1,337 @@
+"""What the compute agents report, written by the conductor: the agent side of the database.
+
+A compute agent holds no database credentials (ARCHITECTURE.md; as ``nova-compute`` reaches
+the database only through ``nova-conductor``). It learns what it needs from the messages it
+receives (the spec of a build) and from the conductor's calls below, and it reports every
+change as a bus message that one of these handlers writes. ``Conductor`` serves them on the
+``conductor`` topic (``rpcapi.CONDUCTOR_MESSAGES``), delegating to ``AgentReports``.
+
+- Reads: ``instances_on_host`` (reconciliation and power-state sync).
+- A step of an action: ``action_event_start`` (a call: it also checks that the server still
+  waits for the step, so the agent never runs a step twice or for a deleted server) and its
+  end, with the server's new state in the same transaction, so that a client that sees the
+  new state also sees the step finished and the fault: ``instance_spawned``,
+  ``instance_spawn_failed``, ``instance_power_action_finished``,
+  ``instance_terminate_failed``, or ``action_event_finish`` alone (a terminate, whose end is
+  ``terminate_finished``).
+- What the agent found: ``instance_power_state_changed``; heartbeats: ``report_service``,
+  ``report_compute_node``.
+
+Every state change is guarded by the state the agent saw (``actions.update_instance``), so a
+report that arrives late (it waited in the queue while no controller ran) never overwrites a
+transition it did not know about. A server found by its guard no longer in the expected
+state is left as it is and the report is only logged.
+
+Payloads are plain JSON: a server is an ``instance_view`` dict; a ``fault`` is
+``{"message": str, "code": int, "traceback": str | None}`` (the traceback goes to the
+step's event, shown to admins only, as in Nova's ``os-instance-actions``).
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import Database, utcnow
+from pocketstack.compute import actions, states
+from pocketstack.compute.drivers.base import PowerState
+from pocketstack.compute.liveness import report_service
+from pocketstack.compute.models import Instance, InstanceAction, InstanceActionEvent
+from pocketstack.compute.rpcapi import ALLOCATION_KEYS
+from pocketstack.compute.scheduler.host_manager import report_compute_node
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
+
+LOG = logging.getLogger(__name__)
+
+
+def instance_view(inst: Instance) -> dict[str, Any]:
+    """What an agent may know of a server: ``{"uuid", "host", "vm_state", "task_state",
+    "power_state", "spec"}`` (``spec``: the stored ``InstanceSpec``, or None before the
+    build stored one)."""
+    return {
+        "uuid": inst.uuid,
+        "host": inst.host,
+        "vm_state": inst.vm_state,
+        "task_state": inst.task_state,
+        "power_state": inst.power_state,
+        "spec": dict(inst.spec) if inst.spec else None,
+    }
+
+
+def _find_action(session: Session, instance_uuid: str, request_id: str) -> InstanceAction | None:
+    """The newest action of the server with ``request_id`` (the request's own)."""
+    return session.scalars(
+        sa.select(InstanceAction)
+        .where(
+            InstanceAction.instance_uuid == instance_uuid, InstanceAction.request_id == request_id
+        )
+        .order_by(InstanceAction.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _open_event(
+    session: Session, ctx: RequestContext, instance_uuid: str, name: str
+) -> InstanceActionEvent | None:
+    """The newest unfinished event ``name`` of the action of ``ctx.request_id``."""
+    return session.scalars(
+        sa.select(InstanceActionEvent)
+        .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
+        .where(
+            InstanceAction.instance_uuid == instance_uuid,
+            InstanceAction.request_id == ctx.request_id,
+            InstanceActionEvent.event == name,
+            InstanceActionEvent.finish_time.is_(None),
+        )
+        .order_by(InstanceActionEvent.id.desc())
+        .limit(1)
+    ).first()
+
+
+def finish_event(
+    session: Session,
+    ctx: RequestContext,
+    instance_uuid: str,
+    name: str,
+    traceback: str | None = None,
+) -> None:
+    """Finish the open step ``name`` of the action of ``ctx.request_id``: ``Success``, or
+    ``Error`` with ``traceback`` (and the action's message ``Error``) when one is given.
+    Without such an open step (periodic work, a duplicate report) nothing is written."""
+    row = _open_event(session, ctx, instance_uuid, name)
+    if row is None:
+        return
+    row.finish_time = utcnow()
+    row.result = actions.SUCCESS if traceback is None else actions.ERROR
+    row.traceback = traceback[-8000:] if traceback else None
+    if traceback is not None:
+        action = session.get(InstanceAction, row.action_id)
+        if action is not None:
+            action.message = actions.ERROR
+
+
+class AgentReports:
+    """The conductor's handlers of the compute agents' reports (see the module docstring).
+
+    Args:
+        cloud: the ``pocketstack.service.Cloud`` of the controller (its ``db``).
+    """
+
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+        self.db: Database = cloud.db
+
+    # ------------------------------------------------------------------ reads
+
+    def instances_on_host(self, ctx: RequestContext, host: str) -> list[dict[str, Any]]:
+        """The live (not deleted) servers of ``host``: ``instance_view`` dicts with
+        ``request_id``, the request id of the newest unfinished action of a server in a
+        task (so the agent can finish a stop it carries out after a restart), else None."""
+        with self.db.reader() as s:
+            rows = list(
+                s.scalars(
+                    sa.select(Instance)
+                    .where(Instance.host == host, Instance.deleted.is_(False))
+                    .order_by(Instance.created_at, Instance.uuid)
+                )
+            )
+        views = []
+        for inst in rows:
+            view = instance_view(inst)
+            view["request_id"] = (
+                actions.pending_request_id(self.db, inst.uuid) if inst.task_state else None
+            )
+            views.append(view)
+        return views
+
+    # ------------------------------------------------------------------ steps of actions
+
+    def action_event_start(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        event: str,
+        host: str,
+        expected_task_states: list[str | None] | None,
+    ) -> dict[str, Any] | None:
+        """Begin the step ``event`` of the action of ``ctx.request_id`` on ``host``.
+
+        With ``expected_task_states`` the server must be live, on ``host`` and in one of
+        those task states, else nothing is recorded and None returned (the agent then does
+        not run the step: the server was deleted or changed meanwhile, or this is a
+        duplicate message). Without (None) the step is recorded whatever the state (a
+        terminate, which must destroy the guest in any case).
+
+        Returns:
+            The server as ``instance_view`` (None when unknown or refused).
+        """
+        with self.db.transaction() as s:
+            inst = s.get(Instance, instance_uuid)
+            if expected_task_states is not None and (
+                inst is None
+                or inst.deleted
+                or inst.host != host
+                or inst.task_state not in expected_task_states
+            ):
+                return None
+            action = _find_action(s, instance_uuid, ctx.request_id)
+            if action is not None:
+                s.add(
+                    InstanceActionEvent(
+                        action_id=action.id, event=event, host=host, start_time=utcnow()
+                    )
+                )
+            return instance_view(inst) if inst is not None else None
+
+    def action_event_finish(
+        self, ctx: RequestContext, instance_uuid: str, event: str, traceback: str | None
+    ) -> None:
+        """Finish the step ``event`` (``finish_event``) with no change of state."""
+        with self.db.transaction() as s:
+            finish_event(s, ctx, instance_uuid, event, traceback)
+
+    def instance_spawned(
+        self, ctx: RequestContext, instance_uuid: str, host: str, power_state: int
+    ) -> None:
+        """The guest of a server spawning on ``host`` runs: the spawn step, ``ACTIVE`` (with
+        ``power_state`` and ``launched_at``) and the finished ``create`` action commit
+        together. A server no longer spawning there (deleted meanwhile) is left alone: the
+        delete destroys the guest, or the host's reconciliation does as an orphan."""
+        with self.db.transaction() as s:
+            active = actions.update_instance(
+                s,
+                instance_uuid,
+                {"task_state": states.SPAWNING, "host": host},
+                vm_state=states.ACTIVE,
+                task_state=None,
+                power_state=int(power_state),
+                launched_at=utcnow(),
+            )
+            finish_event(s, ctx, instance_uuid, actions.EV_SPAWN)
+            if active:
+                actions.finish_action(s, ctx, instance_uuid)
+        if not active:
+            LOG.info("%s left spawning while its guest started on %s", instance_uuid, host)
+
+    def instance_spawn_failed(
+        self, ctx: RequestContext, instance_uuid: str, host: str, fault: dict[str, Any]
+    ) -> bool:
+        """The spawn on ``host`` failed: ``ERROR``, the fault, the failed step and action
+        commit together, if the server was still spawning there.
+
+        Returns:
+            Whether the server went ``ERROR`` (the caller then releases claim and ports).
+        """
+        with self.db.transaction() as s:
+            failed = actions.update_instance(
+                s,
+                instance_uuid,
+                {"task_state": states.SPAWNING, "host": host},
+                vm_state=states.ERROR,
+                task_state=None,
+                power_state=0,
+            )
+            finish_event(s, ctx, instance_uuid, actions.EV_SPAWN, _traceback(fault))
+            if failed:
+                actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
+                actions.finish_action(s, ctx, instance_uuid, error=True)
+        return failed
+
+    def instance_power_action_finished(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        event: str,
+        task_state: str,
+        power_state: int,
+        fault: dict[str, Any] | None,
+    ) -> None:
+        """A stop/start/reboot begun in ``task_state`` ended with the guest in
+        ``power_state``: the server's state follows the guest (``ACTIVE`` when running, else
+        ``SHUTOFF``); with a ``fault`` the state stays and the fault is recorded. The task
+        ends, the step and the action finish, all in one transaction (state and task only
+        if the server is still in ``task_state``)."""
+        with self.db.transaction() as s:
+            values: dict[str, Any] = {"task_state": None, "power_state": int(power_state)}
+            if fault is None:
+                running = int(power_state) == int(PowerState.RUNNING)
+                values["vm_state"] = states.ACTIVE if running else states.STOPPED
+            actions.update_instance(s, instance_uuid, {"task_state": task_state}, **values)
+            finish_event(s, ctx, instance_uuid, event, _traceback(fault))
+            if fault is not None:
+                code = int(fault.get("code", 500))
+                actions.add_fault(s, instance_uuid, fault["message"], code)
+            actions.finish_action(s, ctx, instance_uuid, error=fault is not None)
+
+    def instance_terminate_failed(
+        self, ctx: RequestContext, instance_uuid: str, fault: dict[str, Any]
+    ) -> None:
+        """Destroying the guest failed: ``ERROR`` (if the server was still deleting) with
+        the fault (the user deletes it again), the failed step and action, together."""
+        with self.db.transaction() as s:
+            actions.update_instance(
+                s,
+                instance_uuid,
+                {"task_state": states.DELETING},
+                vm_state=states.ERROR,
+                task_state=None,
+            )
+            finish_event(s, ctx, instance_uuid, actions.EV_TERMINATE, _traceback(fault))
+            actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
+            actions.finish_action(s, ctx, instance_uuid, error=True)
+
+    # ------------------------------------------------------------------ what agents found
+
+    def instance_power_state_changed(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        expected_vm_state: str,
+        power_state: int,
+        vm_state: str | None,
+    ) -> bool:
+        """Record the guest's ``power_state`` (and ``vm_state`` when given), as Nova's
+        ``_sync_instance_power_state`` does, only if the server is still
+        ``expected_vm_state`` with no task running. Returns whether it changed."""
+        values: dict[str, Any] = {"power_state": int(power_state)}
+        if vm_state is not None:
+            values["vm_state"] = vm_state
+        return actions.update_instance(
+            self.db, instance_uuid, {"vm_state": expected_vm_state, "task_state": None}, **values
+        )
+
+    def report_service(
+        self, ctx: RequestContext, host: str, binary: str, topic: str, availability_zone: str
+    ) -> None:
+        """A heartbeat of ``binary`` on ``host`` (``liveness.report_service``)."""
+        report_service(self.db, host, binary, topic, availability_zone)
+
+    def report_compute_node(
+        self,
+        ctx: RequestContext,
+        host: str,
+        resources: dict[str, Any],
+        allocation: dict[str, Any],
+    ) -> None:
+        """The resources of ``host`` (``host_manager.report_compute_node``), with the
+        allocation ratios and reserved memory the host is configured with.
+
+        Raises:
+            KeyError: ``allocation`` lacks one of ``ALLOCATION_KEYS``.
+        """
+        ratios = types.SimpleNamespace(**{key: allocation[key] for key in ALLOCATION_KEYS})
+        report_compute_node(self.db, ratios, host, resources)
+
+
+def _traceback(fault: dict[str, Any] | None) -> str | None:
+    """The traceback a failed step records: the fault's, else its message."""
+    if fault is None:
+        return None
+    return fault.get("traceback") or fault["message"]
