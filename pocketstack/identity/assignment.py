@@ -94,19 +94,19 @@ def effective_roles(
     return list(session.scalars(sa.select(Role).where(Role.id.in_(ids)).order_by(Role.name)))
 
 
-def project_ids_of_user(user_id: str) -> sa.Select[str]:
-    """The ``SELECT`` of the ids of the projects on which the user (directly or through a
-    group) holds any role, for ``Project.id.in_(...)``."""
+def target_ids_of_user(user_id: str, target_type: str = "project") -> sa.Select[str]:
+    """The ``SELECT`` of the ids of the projects (or domains) on which the user (directly
+    or through a group) holds any role, for ``Project.id.in_(...)``."""
     groups = sa.select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
     return sa.select(RoleAssignment.target_id).where(
-        RoleAssignment.target_type == "project",
+        RoleAssignment.target_type == target_type,
         sa.or_(RoleAssignment.actor_id == user_id, RoleAssignment.actor_id.in_(groups)),
     )
 
 
 def projects_of_user(session: Session, user_id: str) -> list[Project]:
     """Projects on which the user (directly or through a group) holds any role."""
-    q = sa.select(Project).where(Project.id.in_(project_ids_of_user(user_id)))
+    q = sa.select(Project).where(Project.id.in_(target_ids_of_user(user_id)))
     return list(session.scalars(q.order_by(Project.name)))
 
 

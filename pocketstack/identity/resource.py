@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
-from pocketstack.identity.assignment import project_ids_of_user, projects_of_user
+from pocketstack.identity.assignment import projects_of_user, target_ids_of_user
 from pocketstack.identity.models import Domain, Group, Project, RoleAssignment, User
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class Projects:
         if filters.get("parent_id"):
             q = q.where(Project.domain_id == filters["parent_id"])
         if not ctx.is_admin:
-            q = q.where(Project.id.in_(project_ids_of_user(ctx.user_id or "")))
+            q = q.where(Project.id.in_(target_ids_of_user(ctx.user_id or "")))
         with self.db.reader() as s:
             rows = list(s.scalars(q))
         if filters.get("tags"):

@@ -189,3 +189,18 @@ def test_non_admin_project_list_counts_roles_held_through_a_group(cloud):
     _t, info, _ = im.auth.issue(_auth("gm", "pw", "admin"))
     assert [p.name for p in im.projects.list(info.context, {})] == ["admin"]
     assert [p.name for p in im.auth.list_projects(info.context)] == ["admin"]
+
+
+def test_auth_domains_are_those_with_a_role_direct_or_through_a_group(cloud):
+    cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    user = im.users.create(SYS, "dm", password="pw")
+    group = im.groups.create(SYS, "domain-readers")
+    im.groups.add_member(SYS, group.id, user.id)
+    reader = im.roles.list(SYS, "reader")[0]
+    acme, _other = im.domains.create(SYS, "acme"), im.domains.create(SYS, "other")
+    _t, info, _ = im.auth.issue(_auth("dm", "pw"))
+    assert im.auth.list_domains(info.context) == []
+    im.roles.grant(SYS, reader.id, "user", user.id, "domain", "default")
+    im.roles.grant(SYS, reader.id, "group", group.id, "domain", acme.id)
+    assert {d.name for d in im.auth.list_domains(info.context)} == {"Default", "acme"}
