@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.network import exceptions as exc
+from pocketstack.network import states
 from pocketstack.network.models import IPAllocation, Network, Port, SecurityGroup, Subnet
 from pocketstack.network.networks import delete_ports, load_network
-from pocketstack.network.ports import create_port, load_port, vif_type_of
+from pocketstack.network.ports import PortCreate, create_port, load_port, vif_type_of
 from pocketstack.network.secgroups import create_default
 
 COMPUTE_OWNER = "compute:nova"
@@ -144,7 +145,7 @@ def _bind(
     port.device_id = instance_uuid
     port.device_owner = COMPUTE_OWNER
     port.host_id = host
-    port.status = "ACTIVE"
+    states.transition(port, states.ACTIVE)
     port.vif_type = vif_type
     port.revision_number += 1
     return port
@@ -168,19 +169,17 @@ def allocate(
         if "port" in item:
             port = _bind(session, view, item["port"], instance_uuid, host, vif_type)
         else:
-            body: dict[str, Any] = {
-                "network_id": item["uuid"],
-                "project_id": project_id,
-                "device_id": instance_uuid,
-                "device_owner": COMPUTE_OWNER,
-                "binding:host_id": host,
-            }
-            if item.get("fixed_ip"):
-                body["fixed_ips"] = [{"ip_address": item["fixed_ip"]}]
             net = session.get(Network, item["uuid"])
-            if net is not None and net.port_security_enabled:
-                body["security_groups"] = groups
-            port = create_port(session, ctx.elevated(), body, vif_type, created_by_compute=True)
+            spec = PortCreate(
+                network_id=item["uuid"],
+                project_id=project_id,
+                device_id=instance_uuid,
+                device_owner=COMPUTE_OWNER,
+                host_id=host,
+                fixed_ips=[{"ip_address": item["fixed_ip"]}] if item.get("fixed_ip") else None,
+                security_groups=groups if net is not None and net.port_security_enabled else None,
+            )
+            port = create_port(session, ctx.elevated(), spec, vif_type, created_by_compute=True)
         port.device_index = index
     session.flush()
 
@@ -240,7 +239,7 @@ def deallocate(session: Session, instance_uuid: str) -> None:
             port.device_id = ""
             port.device_owner = ""
             port.host_id = ""
-            port.status = "DOWN"
+            states.transition(port, states.DOWN)
             port.vif_type = "unbound"
             port.revision_number += 1
 

@@ -1,17 +1,21 @@
 """The Network service's manager (``cloud.network``): one object per resource family plus
 the functions other services call.
 
-- ``networks`` (``networks.NetworkFamily``), ``subnets`` (``subnets.SubnetFamily``),
-  ``ports`` (``ports.PortFamily``), ``security_groups`` and ``security_group_rules``
-  (``secgroups``): what the Networking API calls, one function per request.
+- ``networks`` (``networks.Networks``), ``subnets`` (``subnets.Subnets``),
+  ``ports`` (``ports.Ports``), ``security_groups`` and ``security_group_rules``
+  (``secgroups.SecurityGroups``, ``secgroups.SecurityGroupRules``): what the Networking
+  API calls, ``list``/``get``/``create``/``update``/``delete`` each, taking typed records
+  and returning models or records (``network/api`` parses and renders).
 - ``validate_networks``, ``allocate_for_instance``, ``deallocate_for_instance``,
   ``get_instance_network_info``, ``security_group_ids``: what Compute calls (see
-  ``instances``).
+  ``instances``). They keep the names of Nova's Neutron API (``nova.network.neutron``),
+  the interface Compute is written against.
 - ``bootstrap``: the ``public`` and ``private`` networks of a new cloud.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -20,10 +24,10 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.network import instances
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.models import Network, Subnet
-from pocketstack.network.networks import NetworkFamily
-from pocketstack.network.ports import PortFamily
-from pocketstack.network.secgroups import SecurityGroupFamily, SecurityGroupRuleFamily
-from pocketstack.network.subnets import SubnetFamily
+from pocketstack.network.networks import NetworkCreate, Networks
+from pocketstack.network.ports import Ports
+from pocketstack.network.secgroups import SecurityGroupRules, SecurityGroups
+from pocketstack.network.subnets import SubnetCreate, Subnets
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -34,11 +38,11 @@ class NetworkManager:
 
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
-        self.networks = NetworkFamily(cloud)
-        self.subnets = SubnetFamily(cloud)
-        self.ports = PortFamily(cloud)
-        self.security_groups = SecurityGroupFamily(cloud)
-        self.security_group_rules = SecurityGroupRuleFamily(self.security_groups)
+        self.networks = Networks(cloud)
+        self.subnets = Subnets(cloud)
+        self.ports = Ports(cloud)
+        self.security_groups = SecurityGroups(cloud)
+        self.security_group_rules = SecurityGroupRules(cloud, self.security_groups)
 
     def validate_networks(
         self, ctx: RequestContext, requested: list[dict[str, Any]]
@@ -122,24 +126,26 @@ class NetworkManager:
             admin_project_id,
             "public",
             True,
-            {
-                "name": "public-subnet",
-                "cidr": "172.24.4.0/24",
-                "gateway_ip": "172.24.4.1",
-                "enable_dhcp": False,
-            },
+            SubnetCreate(
+                network_id="",
+                name="public-subnet",
+                cidr="172.24.4.0/24",
+                gateway_ip="172.24.4.1",
+                enable_dhcp=False,
+            ),
         )
         private = self._ensure_network(
             ctx,
             demo_project_id,
             "private",
             False,
-            {
-                "name": "private-subnet",
-                "cidr": "10.0.0.0/24",
-                "gateway_ip": "10.0.0.1",
-                "enable_dhcp": True,
-            },
+            SubnetCreate(
+                network_id="",
+                name="private-subnet",
+                cidr="10.0.0.0/24",
+                gateway_ip="10.0.0.1",
+                enable_dhcp=True,
+            ),
         )
         for project_id in (admin_project_id, demo_project_id):
             self.security_groups.ensure_default(project_id)
@@ -151,8 +157,10 @@ class NetworkManager:
         project_id: str,
         name: str,
         external: bool,
-        subnet: dict[str, Any],
+        subnet: SubnetCreate,
     ) -> str:
+        """The id of ``project_id``'s network ``name`` with ``subnet`` (its ``network_id``
+        filled in), made if missing."""
         with self.cloud.db.reader() as s:
             network_id = s.scalar(
                 sa.select(Network.id).where(Network.project_id == project_id, Network.name == name)
@@ -161,16 +169,16 @@ class NetworkManager:
                 network_id is not None
                 and s.scalar(
                     sa.select(Subnet.id).where(
-                        Subnet.network_id == network_id, Subnet.name == subnet["name"]
+                        Subnet.network_id == network_id, Subnet.name == subnet.name
                     )
                 )
                 is not None
             )
         if network_id is None:
-            body: dict[str, Any] = {"name": name, "project_id": project_id}
-            if external:
-                body["router:external"] = True
-            network_id = self.networks.create(ctx, body)["id"]
+            spec = NetworkCreate(name=name, project_id=project_id, external=external or None)
+            network_id = self.networks.create(ctx, spec).network.id
         if not has_subnet:
-            self.subnets.create(ctx, {**subnet, "network_id": network_id, "project_id": project_id})
+            self.subnets.create(
+                ctx, dataclasses.replace(subnet, network_id=network_id, project_id=project_id)
+            )
         return network_id

@@ -1,4 +1,4 @@
-"""Networks (Neutron v2.0 ``/networks``): create, show, list, update, delete.
+"""Networks (Neutron v2.0 ``/networks``): list, get, create, update, delete.
 
 Visibility: a project sees its own networks plus ``shared`` and ``router:external`` ones;
 anything else is ``NetworkNotFound`` (404). Only the owner (or an admin) changes a network;
@@ -8,6 +8,7 @@ network is a VXLAN segment with a unique VNI (``provider:segmentation_id``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
-from pocketstack.network import common
+from pocketstack.network import common, lists, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import Network, Port, PortSecurityGroup, Subnet
 
@@ -24,32 +25,6 @@ if TYPE_CHECKING:
 
 MAX_VNI = 2**24 - 1
 DEFAULT_MTU = 1450
-_CREATE_ATTRS = {
-    "admin_state_up",
-    "shared",
-    "router:external",
-    "mtu",
-    "port_security_enabled",
-    "provider:network_type",
-    "provider:segmentation_id",
-    "provider:physical_network",
-    "availability_zone_hints",
-    "is_default",
-    "dns_domain",
-    "qos_policy_id",
-}
-_UPDATE_ATTRS = {
-    "name",
-    "description",
-    "admin_state_up",
-    "shared",
-    "router:external",
-    "mtu",
-    "port_security_enabled",
-    "tags",
-    "is_default",
-    "qos_policy_id",
-}
 #: device owners whose ports keep a network (and its subnets) from being deleted
 # Ports Neutron deletes with their network; any other port (a user's unowned port too) keeps
 # the network in use (409 NetworkInUse), as Neutron's delete_network.
@@ -83,31 +58,97 @@ def load_owned_network(session: Session, ctx: RequestContext, network_id: str) -
     return net
 
 
-def render(net: Network, subnet_ids: list[str]) -> dict[str, Any]:
-    """The Neutron view of a network, including the admin-only ``provider:*`` attributes."""
-    data = common.standard_attrs(net)
-    data.update(
-        {
-            "admin_state_up": net.admin_state_up,
-            "shared": net.shared,
-            "router:external": net.external,
-            "mtu": net.mtu,
-            "status": net.status,
-            "subnets": subnet_ids,
-            "port_security_enabled": net.port_security_enabled,
-            "availability_zones": ["nova"],
-            "availability_zone_hints": [],
-            "ipv4_address_scope": None,
-            "ipv6_address_scope": None,
-            "l2_adjacency": True,
-            "is_default": False,
-            "qos_policy_id": None,
-            "provider:network_type": net.network_type,
-            "provider:physical_network": None,
-            "provider:segmentation_id": net.segmentation_id,
-        }
-    )
-    return data
+@dataclass(frozen=True)
+class NetworkCreate:
+    """The attributes of a new network (``POST /v2.0/networks``, parsed by
+    ``api/networks.py``). ``None`` for ``shared``, ``external`` and the ``provider:*``
+    attributes means "not asked" (only an admin may ask)."""
+
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    admin_state_up: bool = True
+    shared: bool | None = None
+    external: bool | None = None
+    mtu: int | None = None
+    port_security_enabled: bool = True
+    tags: list[str] = field(default_factory=list)
+    network_type: str | None = None
+    segmentation_id: int | None = None
+    physical_network: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkUpdate:
+    """The changes of ``PUT /v2.0/networks/{id}``; ``None`` leaves an attribute as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    admin_state_up: bool | None = None
+    shared: bool | None = None
+    external: bool | None = None
+    mtu: int | None = None
+    port_security_enabled: bool | None = None
+    tags: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class NetworkRecord:
+    """A network with the ids of its subnets (oldest first), what its view shows."""
+
+    network: Network
+    subnet_ids: list[str]
+
+
+def _has_subnet(wanted: str) -> Any:
+    return sa.exists().where(Subnet.network_id == Network.id, Subnet.id == wanted)
+
+
+#: API attribute -> what a list filters it on (see ``lists``).
+FILTERS: dict[str, Any] = {
+    "id": Network.id,
+    "name": Network.name,
+    "description": Network.description,
+    "project_id": Network.project_id,
+    "tenant_id": Network.project_id,
+    "status": Network.status,
+    "admin_state_up": Network.admin_state_up,
+    "shared": Network.shared,
+    "router:external": Network.external,
+    "mtu": Network.mtu,
+    "port_security_enabled": Network.port_security_enabled,
+    "revision_number": Network.revision_number,
+    "provider:network_type": Network.network_type,
+    "provider:segmentation_id": Network.segmentation_id,
+    "provider:physical_network": sa.null(),
+    "subnets": _has_subnet,
+    "is_default": sa.literal(False),
+    "l2_adjacency": sa.literal(True),
+    "qos_policy_id": sa.null(),
+    "ipv4_address_scope": sa.null(),
+    "ipv6_address_scope": sa.null(),
+}
+SORT = lists.sort_spec(
+    {
+        "id": Network.id,
+        "name": Network.name,
+        "description": Network.description,
+        "project_id": Network.project_id,
+        "tenant_id": Network.project_id,
+        "status": Network.status,
+        "admin_state_up": Network.admin_state_up,
+        "shared": Network.shared,
+        "router:external": Network.external,
+        "mtu": Network.mtu,
+        "port_security_enabled": Network.port_security_enabled,
+        "revision_number": Network.revision_number,
+        "provider:network_type": Network.network_type,
+        "provider:segmentation_id": Network.segmentation_id,
+        "created_at": Network.created_at,
+        "updated_at": Network.updated_at,
+    },
+    Network.id,
+)
 
 
 def _subnet_ids(session: Session, network_ids: list[str]) -> dict[str, list[str]]:
@@ -124,47 +165,36 @@ def _subnet_ids(session: Session, network_ids: list[str]) -> dict[str, list[str]
     return result
 
 
-def _check_admin_attrs(ctx: RequestContext, body: dict[str, Any]) -> None:
-    for key in (
-        "shared",
-        "router:external",
-        "provider:network_type",
-        "provider:segmentation_id",
-        "provider:physical_network",
-    ):
-        if key in body and not ctx.is_admin:
+def _records(session: Session, nets: list[Network]) -> list[NetworkRecord]:
+    subnets = _subnet_ids(session, [n.id for n in nets])
+    return [NetworkRecord(n, subnets[n.id]) for n in nets]
+
+
+def _check_admin_attrs(ctx: RequestContext, asked: dict[str, Any]) -> None:
+    """Refuse admin-only attributes to others, and provider values this cloud lacks."""
+    for key, value in asked.items():
+        if value is not None and not ctx.is_admin:
             raise exc.NotAuthorized(f"Only an administrator may set {key}.")
-    net_type = body.get("provider:network_type")
+    net_type = asked.get("provider:network_type")
     if net_type not in (None, "vxlan"):
         raise exc.InvalidInput(f"Network type {net_type} is not supported: use vxlan.")
-    if body.get("provider:physical_network") is not None:
+    if asked.get("provider:physical_network") is not None:
         raise exc.InvalidInput("provider:physical_network is not supported for vxlan.")
 
 
-def _digits(text: str) -> bool:
-    """Whether ``text`` is ASCII decimal digits (``str.isdigit`` also takes ``²``, which
-    ``int()`` refuses)."""
-    return text.isascii() and text.isdigit()
-
-
-def _mtu(body: dict[str, Any], default: int) -> int:
-    value = body.get("mtu", default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | str) or not _digits(str(value)):
-        raise exc.InvalidInput(f"'{value}' is not a valid integer for mtu.")
-    mtu = int(value)
+def _mtu(mtu: int) -> int:
     if not 68 <= mtu <= DEFAULT_MTU:
         raise exc.InvalidInput(f"Requested MTU {mtu} must be between 68 and {DEFAULT_MTU}.")
     return mtu
 
 
-def _vni(session: Session, body: dict[str, Any]) -> int:
-    wanted = body.get("provider:segmentation_id")
-    if wanted is not None:
-        if not _digits(str(wanted)) or not 1 <= int(wanted) <= MAX_VNI:
-            raise exc.InvalidInput(f"provider:segmentation_id must be in 1..{MAX_VNI}.")
-        return int(wanted)
+def _check_vni(vni: int) -> int:
+    if not 1 <= vni <= MAX_VNI:
+        raise exc.InvalidInput(f"provider:segmentation_id must be in 1..{MAX_VNI}.")
+    return vni
+
+
+def _next_vni(session: Session) -> int:
     highest = session.scalar(sa.select(sa.func.max(Network.segmentation_id)))
     if highest is None or highest < MAX_VNI:
         return (highest or 1000) + 1
@@ -172,83 +202,106 @@ def _vni(session: Session, body: dict[str, Any]) -> int:
     return next(v for v in range(1, MAX_VNI + 1) if v not in used)
 
 
-class NetworkFamily:
-    """The network resource family of ``cloud.network`` (``cloud.network.networks``)."""
+class Networks:
+    """The networks of ``cloud.network`` (``cloud.network.networks``); Networking API v2.0
+    reference, "Networks". Every method returns ``NetworkRecord``s (rendered by
+    ``api/views.py``)."""
 
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a network from the ``network`` body of ``POST /v2.0/networks``.
+    def create(self, ctx: RequestContext, spec: NetworkCreate) -> NetworkRecord:
+        """Create a network (a VXLAN segment with a unique VNI).
 
         Raises:
-            InvalidInput (400), NotAuthorized (403: admin-only attribute), Conflict (409:
-            the requested segmentation id is taken).
+            InvalidInput (400: MTU, VNI range, provider type), NotAuthorized (403:
+            admin-only attribute, another project), TunnelIdInUse (409: the requested
+            segmentation id is taken).
         """
-        common.check_attrs(body, _CREATE_ATTRS)
-        _check_admin_attrs(ctx, body)
-        project_id = common.owner_project(ctx, body)
-        fields = dict(
-            project_id=project_id,
-            name=common.want_str(body, "name"),
-            description=common.want_str(body, "description", maxlen=255),
-            admin_state_up=common.want_bool(body, "admin_state_up", True),
-            shared=common.want_bool(body, "shared", False),
-            external=common.want_bool(body, "router:external", False),
-            mtu=_mtu(body, DEFAULT_MTU),
-            port_security_enabled=common.want_bool(body, "port_security_enabled", True),
-            tags=[str(t) for t in common.want_list(body, "tags")],
+        _check_admin_attrs(
+            ctx,
+            {
+                "shared": spec.shared,
+                "router:external": spec.external,
+                "provider:network_type": spec.network_type,
+                "provider:segmentation_id": spec.segmentation_id,
+                "provider:physical_network": spec.physical_network,
+            },
         )
+        values = dict(
+            project_id=common.owner_project(ctx, spec.project_id),
+            name=spec.name,
+            description=spec.description,
+            admin_state_up=spec.admin_state_up,
+            shared=bool(spec.shared),
+            external=bool(spec.external),
+            mtu=DEFAULT_MTU if spec.mtu is None else _mtu(spec.mtu),
+            port_security_enabled=spec.port_security_enabled,
+            status=states.NETWORK_INITIAL,
+            tags=list(spec.tags),
+        )
+        wanted = None if spec.segmentation_id is None else _check_vni(spec.segmentation_id)
         with self.cloud.db.transaction() as s:
-            if body.get("provider:segmentation_id") is not None:
-                vni = _vni(s, body)
-                if s.scalar(sa.select(Network.id).where(Network.segmentation_id == vni)):
-                    raise exc.TunnelIdInUse(vni)
-            net = common.add_unique(s, lambda: Network(segmentation_id=_vni(s, body), **fields))
-            return render(net, [])
+            if wanted is not None:
+                if s.scalar(sa.select(Network.id).where(Network.segmentation_id == wanted)):
+                    raise exc.TunnelIdInUse(wanted)
+                net = common.add_unique(s, lambda: Network(segmentation_id=wanted, **values))
+            else:
+                net = common.add_unique(s, lambda: Network(segmentation_id=_next_vni(s), **values))
+            return NetworkRecord(net, [])
 
-    def get(self, ctx: RequestContext, network_id: str) -> dict[str, Any]:
+    def get(self, ctx: RequestContext, network_id: str) -> NetworkRecord:
         """One network. Raises NetworkNotFound (404)."""
         with self.cloud.db.reader() as s:
-            net = load_network(s, ctx, network_id)
-            return render(net, _subnet_ids(s, [net.id])[net.id])
+            return _records(s, [load_network(s, ctx, network_id)])[0]
 
-    def list(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
-        """Networks the caller sees (every project's when ``all_projects`` and admin)."""
+    def list(self, ctx: RequestContext, query: lists.ListQuery) -> lists.Page[NetworkRecord]:
+        """Networks the caller sees (own, shared, external; every project's when
+        ``query.all_projects`` and admin), filtered, sorted and paged in SQL.
+
+        Raises:
+            InvalidInput (400: sort key or direction), NetworkNotFound (404: the marker).
+        """
         with self.cloud.db.reader() as s:
-            query = sa.select(Network).order_by(Network.created_at, Network.id)
-            if not (all_projects and ctx.is_admin):
-                query = query.where(visible_filter(ctx))
-            nets = list(s.scalars(query))
-            subnets = _subnet_ids(s, [n.id for n in nets])
-            return [render(n, subnets[n.id]) for n in nets]
+            select = sa.select(Network).where(
+                lists.filter_condition(FILTERS, query),
+                lists.tag_condition(s, Network.tags, query.tags),
+            )
+            if not (query.all_projects and ctx.is_admin):
+                select = select.where(visible_filter(ctx))
+            page = lists.fetch(s, select, SORT, query, exc.NetworkNotFound)
+            return lists.Page(_records(s, page.items), page.more)
 
-    def update(self, ctx: RequestContext, network_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Change a network's attributes. Raises NetworkNotFound, NotAuthorized, InvalidInput."""
-        common.check_attrs(body, _UPDATE_ATTRS)
-        _check_admin_attrs(ctx, body)
+    def update(self, ctx: RequestContext, network_id: str, changes: NetworkUpdate) -> NetworkRecord:
+        """Change a network's attributes.
+
+        Raises:
+            NetworkNotFound (404), NotAuthorized (403: not the owner, admin-only
+            attribute), InvalidInput (400: MTU).
+        """
+        _check_admin_attrs(ctx, {"shared": changes.shared, "router:external": changes.external})
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, network_id)
-            if "name" in body:
-                net.name = common.want_str(body, "name")
-            if "description" in body:
-                net.description = common.want_str(body, "description")
-            if "admin_state_up" in body:
-                net.admin_state_up = common.want_bool(body, "admin_state_up", True)
-            if "shared" in body:
-                net.shared = common.want_bool(body, "shared", False)
-            if "router:external" in body:
-                net.external = common.want_bool(body, "router:external", False)
-            if "port_security_enabled" in body:
-                net.port_security_enabled = common.want_bool(body, "port_security_enabled", True)
-            if "mtu" in body:
-                net.mtu = _mtu(body, net.mtu)
-            if "tags" in body:
-                net.tags = [str(t) for t in common.want_list(body, "tags")]
+            if changes.name is not None:
+                net.name = changes.name
+            if changes.description is not None:
+                net.description = changes.description
+            if changes.admin_state_up is not None:
+                net.admin_state_up = changes.admin_state_up
+            if changes.shared is not None:
+                net.shared = changes.shared
+            if changes.external is not None:
+                net.external = changes.external
+            if changes.port_security_enabled is not None:
+                net.port_security_enabled = changes.port_security_enabled
+            if changes.mtu is not None:
+                net.mtu = _mtu(changes.mtu)
+            if changes.tags is not None:
+                net.tags = list(changes.tags)
             common.touch(net)
             net.updated_at = utcnow()
             s.flush()
-            return render(net, _subnet_ids(s, [net.id])[net.id])
+            return _records(s, [net])[0]
 
     def delete(self, ctx: RequestContext, network_id: str) -> None:
         """Delete a network with its subnets and its DHCP (auto-delete) ports.

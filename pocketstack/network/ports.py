@@ -13,6 +13,7 @@ import builtins
 import ipaddress
 import random
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.common.drivers import NETWORK_DRIVERS
-from pocketstack.network import common, ipam
+from pocketstack.network import common, ipam, lists, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
     IPAllocation,
@@ -38,27 +39,64 @@ if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
 _MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-_CREATE_ATTRS = {
-    "network_id",
-    "admin_state_up",
-    "mac_address",
-    "fixed_ips",
-    "device_id",
-    "device_owner",
-    "binding:host_id",
-    "binding:vnic_type",
-    "binding:profile",
-    "security_groups",
-    "port_security_enabled",
-    "allowed_address_pairs",
-    "extra_dhcp_opts",
-    "dns_name",
-    "dns_domain",
-    "qos_policy_id",
-    "propagate_uplink_status",
-    "numa_affinity_policy",
-}
-_UPDATE_ATTRS = _CREATE_ATTRS - {"network_id"}
+
+
+@dataclass(frozen=True)
+class PortCreate:
+    """The attributes of a new port (``POST /v2.0/ports``, parsed by ``api/ports.py``, or
+    made by ``instances.allocate``).
+
+    ``fixed_ips`` None: one address from the first subnet with a free one;
+    ``security_groups`` None: the project's default group (when port security is on);
+    ``port_security_enabled`` None: the network's; ``host_id``/``vnic_type`` None: not
+    asked (binding a host is admin only). MAC, fixed IPs and address pairs are checked
+    here, not by the parser.
+    """
+
+    network_id: str
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    admin_state_up: bool = True
+    mac_address: str | None = None
+    fixed_ips: list[Any] | None = None
+    device_id: str = ""
+    device_owner: str = ""
+    host_id: str | None = None
+    vnic_type: str | None = None
+    security_groups: list[str] | None = None
+    port_security_enabled: bool | None = None
+    allowed_address_pairs: list[Any] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PortUpdate:
+    """The changes of ``PUT /v2.0/ports/{id}``; ``None`` leaves an attribute as it is
+    (``fixed_ips: []``/``security_groups: []`` remove them all)."""
+
+    name: str | None = None
+    description: str | None = None
+    admin_state_up: bool | None = None
+    mac_address: str | None = None
+    fixed_ips: list[Any] | None = None
+    device_id: str | None = None
+    device_owner: str | None = None
+    host_id: str | None = None
+    vnic_type: str | None = None
+    security_groups: list[str] | None = None
+    port_security_enabled: bool | None = None
+    allowed_address_pairs: list[Any] | None = None
+    tags: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class PortRecord:
+    """A port with its addresses (by address) and its groups' ids (sorted)."""
+
+    port: Port
+    fixed_ips: list[IPAllocation]
+    security_group_ids: list[str]
 
 
 def vif_type_of(conf: Any) -> str:
@@ -66,38 +104,73 @@ def vif_type_of(conf: Any) -> str:
     return NETWORK_DRIVERS.load_class(conf.network_driver).vif_type
 
 
-def render(port: Port, fixed_ips: list[dict[str, str]], groups: list[str]) -> dict[str, Any]:
-    """The Neutron view of a port, including the admin-only ``binding:*`` attributes."""
-    data = common.standard_attrs(port)
-    data.update(
-        {
-            "network_id": port.network_id,
-            "mac_address": port.mac_address,
-            "admin_state_up": port.admin_state_up,
-            "status": port.status,
-            "device_id": port.device_id,
-            "device_owner": port.device_owner,
-            "fixed_ips": fixed_ips,
-            "security_groups": groups,
-            "port_security_enabled": port.port_security_enabled,
-            "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
-            "extra_dhcp_opts": [],
-            "propagate_uplink_status": False,
-            "qos_policy_id": None,
-            "binding:host_id": port.host_id,
-            "binding:vif_type": port.vif_type,
-            "binding:vnic_type": port.vnic_type,
-            "binding:profile": {},
-            "binding:vif_details": {"port_filter": False} if port.host_id else {},
-        }
+def _has_fixed_ip(wanted: str) -> Any:
+    """``fixed_ips=ip_address=10.0.0.5`` or ``fixed_ips=subnet_id=<id>``."""
+    key, _, value = wanted.partition("=")
+    column = {"ip_address": IPAllocation.ip_address, "subnet_id": IPAllocation.subnet_id}.get(key)
+    if column is None:
+        return sa.false()
+    return sa.exists().where(IPAllocation.port_id == Port.id, column == value)
+
+
+def _has_group(wanted: str) -> Any:
+    return sa.exists().where(
+        PortSecurityGroup.port_id == Port.id, PortSecurityGroup.security_group_id == wanted
     )
-    return data
 
 
-def render_many(session: Session, ports: list[Port]) -> list[dict[str, Any]]:
-    """Render ports with their fixed IPs and groups read in two queries."""
+#: API attribute -> what a list filters it on (see ``lists``).
+FILTERS: dict[str, Any] = {
+    "id": Port.id,
+    "name": Port.name,
+    "description": Port.description,
+    "project_id": Port.project_id,
+    "tenant_id": Port.project_id,
+    "network_id": Port.network_id,
+    "mac_address": Port.mac_address,
+    "admin_state_up": Port.admin_state_up,
+    "status": Port.status,
+    "device_id": Port.device_id,
+    "device_owner": Port.device_owner,
+    "port_security_enabled": Port.port_security_enabled,
+    "revision_number": Port.revision_number,
+    "binding:host_id": Port.host_id,
+    "binding:vif_type": Port.vif_type,
+    "binding:vnic_type": Port.vnic_type,
+    "fixed_ips": _has_fixed_ip,
+    "security_groups": _has_group,
+    "qos_policy_id": sa.null(),
+    "propagate_uplink_status": sa.literal(False),
+}
+SORT = lists.sort_spec(
+    {
+        "id": Port.id,
+        "name": Port.name,
+        "description": Port.description,
+        "project_id": Port.project_id,
+        "tenant_id": Port.project_id,
+        "network_id": Port.network_id,
+        "mac_address": Port.mac_address,
+        "admin_state_up": Port.admin_state_up,
+        "status": Port.status,
+        "device_id": Port.device_id,
+        "device_owner": Port.device_owner,
+        "port_security_enabled": Port.port_security_enabled,
+        "revision_number": Port.revision_number,
+        "binding:host_id": Port.host_id,
+        "binding:vif_type": Port.vif_type,
+        "binding:vnic_type": Port.vnic_type,
+        "created_at": Port.created_at,
+        "updated_at": Port.updated_at,
+    },
+    Port.id,
+)
+
+
+def records(session: Session, ports: list[Port]) -> list[PortRecord]:
+    """Ports with their fixed IPs and groups, read in two queries."""
     ids = [p.id for p in ports]
-    ips: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+    ips: dict[str, list[IPAllocation]] = {i: [] for i in ids}
     groups: dict[str, list[str]] = {i: [] for i in ids}
     if ids:
         for a in session.scalars(
@@ -105,12 +178,12 @@ def render_many(session: Session, ports: list[Port]) -> list[dict[str, Any]]:
             .where(IPAllocation.port_id.in_(ids))
             .order_by(IPAllocation.ip_address)
         ):
-            ips[str(a.port_id)].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+            ips[str(a.port_id)].append(a)
         for b in session.scalars(
             sa.select(PortSecurityGroup).where(PortSecurityGroup.port_id.in_(ids))
         ):
             groups[b.port_id].append(b.security_group_id)
-    return [render(p, ips[p.id], sorted(groups[p.id])) for p in ports]
+    return [PortRecord(p, ips[p.id], sorted(groups[p.id])) for p in ports]
 
 
 def load_port(session: Session, ctx: RequestContext, port_id: str) -> Port:
@@ -125,13 +198,12 @@ def _random_mac() -> str:
     return "fa:16:3e:" + ":".join(f"{random.randint(0, 255):02x}" for _ in range(3))
 
 
-def _mac(body: dict[str, Any]) -> str | None:
-    mac = body.get("mac_address")
-    if mac is None:
+def _mac(given: str | None) -> str | None:
+    if given is None:
         return None
-    mac = str(mac).lower()
+    mac = str(given).lower()
     if not _MAC_RE.match(mac) or int(mac[:2], 16) & 1:
-        raise exc.InvalidInput(f"'{body['mac_address']}' is not a valid MAC address.")
+        raise exc.InvalidInput(f"'{given}' is not a valid MAC address.")
     return mac
 
 
@@ -147,14 +219,14 @@ def _pair_address(value: Any) -> str:
         ) from None
 
 
-def _address_pairs(body: dict[str, Any]) -> list[dict[str, str]]:
+def _address_pairs(given: list[Any]) -> list[dict[str, str]]:
     pairs = []
-    for pair in common.want_list(body, "allowed_address_pairs"):
+    for pair in given:
         if not isinstance(pair, dict) or "ip_address" not in pair:
             raise exc.InvalidInput("allowed_address_pairs entries need an ip_address.")
         item = {"ip_address": _pair_address(pair["ip_address"])}
         if pair.get("mac_address"):
-            item["mac_address"] = _mac({"mac_address": pair["mac_address"]}) or ""
+            item["mac_address"] = _mac(str(pair["mac_address"])) or ""
         pairs.append(item)
     return pairs
 
@@ -229,24 +301,25 @@ def _set_groups(session: Session, ctx: RequestContext, port: Port, groups: Any) 
     session.add_all(PortSecurityGroup(port_id=port.id, security_group_id=g) for g in ids)
 
 
-def _binding(ctx: RequestContext, body: dict[str, Any], port: Port, vif_type: str) -> None:
-    if "binding:host_id" in body:
+def _binding(
+    ctx: RequestContext, host_id: str | None, vnic: str | None, port: Port, vif_type: str
+) -> None:
+    if host_id is not None:
         if not ctx.is_admin:
             raise exc.NotAuthorized("Only an administrator may set binding:host_id.")
-        port.host_id = str(body["binding:host_id"] or "")
-    vnic = body.get("binding:vnic_type")
+        port.host_id = host_id
     if vnic is not None:
         if vnic != "normal":
             raise exc.InvalidInput(f"binding:vnic_type {vnic} is not supported: use normal.")
         port.vnic_type = vnic
-    port.status = "ACTIVE" if port.host_id else "DOWN"
+    states.transition(port, states.bound_status(port.host_id))
     port.vif_type = vif_type if port.host_id else "unbound"
 
 
 def create_port(
     session: Session,
     ctx: RequestContext,
-    body: dict[str, Any],
+    spec: PortCreate,
     vif_type: str,
     created_by_compute: bool = False,
 ) -> Port:
@@ -256,43 +329,43 @@ def create_port(
         NetworkNotFound (404), NotAuthorized (403), InvalidInput / InvalidIpForSubnet (400),
         IpAddressAlreadyAllocated / IpAddressGenerationFailure / MacAddressInUse (409).
     """
-    common.check_attrs(body, _CREATE_ATTRS)
-    if not body.get("network_id"):
-        raise exc.InvalidInput("network_id is required.")
-    net = _network_for_port(session, ctx, str(body["network_id"]))
-    fields = dict(
-        project_id=common.owner_project(ctx, body),
+    net = _network_for_port(session, ctx, spec.network_id)
+    values = dict(
+        project_id=common.owner_project(ctx, spec.project_id),
         network_id=net.id,
-        name=common.want_str(body, "name"),
-        description=common.want_str(body, "description"),
-        admin_state_up=common.want_bool(body, "admin_state_up", True),
-        device_id=common.want_str(body, "device_id"),
-        device_owner=common.want_str(body, "device_owner"),
-        port_security_enabled=common.want_bool(
-            body, "port_security_enabled", net.port_security_enabled
-        ),
-        allowed_address_pairs=_address_pairs(body),
+        name=spec.name,
+        description=spec.description,
+        admin_state_up=spec.admin_state_up,
+        device_id=spec.device_id,
+        device_owner=spec.device_owner,
+        port_security_enabled=net.port_security_enabled
+        if spec.port_security_enabled is None
+        else spec.port_security_enabled,
+        allowed_address_pairs=_address_pairs(spec.allowed_address_pairs),
         created_by_compute=created_by_compute,
-        tags=[str(t) for t in common.want_list(body, "tags")],
+        status=states.PORT_INITIAL,
+        tags=list(spec.tags),
     )
-    mac = _mac(body)
+    mac = _mac(spec.mac_address)
     if mac is not None:
         if session.scalar(
             sa.select(Port.id).where(Port.network_id == net.id, Port.mac_address == mac)
         ):
             raise exc.MacAddressInUse(mac, net.id)
-        port = common.add_unique(session, lambda: Port(mac_address=mac, **fields), 1)
+        port = common.add_unique(session, lambda: Port(mac_address=mac, **values), 1)
     else:
-        port = common.add_unique(session, lambda: Port(mac_address=_random_mac(), **fields))
-    _binding(ctx, body, port, vif_type)
-    _allocate(session, net, port.id, body.get("fixed_ips"))
-    _set_groups(session, ctx, port, body.get("security_groups"))
+        port = common.add_unique(session, lambda: Port(mac_address=_random_mac(), **values))
+    _binding(ctx, spec.host_id, spec.vnic_type, port, vif_type)
+    _allocate(session, net, port.id, spec.fixed_ips)
+    _set_groups(session, ctx, port, spec.security_groups)
     session.flush()
     return port
 
 
-class PortFamily:
-    """The port resource family of ``cloud.network`` (``cloud.network.ports``)."""
+class Ports:
+    """The ports of ``cloud.network`` (``cloud.network.ports``); Networking API v2.0
+    reference, "Ports". Every method returns ``PortRecord``s (rendered by
+    ``api/views.py``)."""
 
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
@@ -302,65 +375,72 @@ class PortFamily:
         """``binding:vif_type`` of bound ports."""
         return vif_type_of(self.cloud.conf)
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a port from the ``port`` body of ``POST /v2.0/ports`` (see ``create_port``)."""
+    def create(self, ctx: RequestContext, spec: PortCreate) -> PortRecord:
+        """Create a port (see ``create_port`` for the errors)."""
         with self.cloud.db.transaction() as s:
-            port = create_port(s, ctx, body, self.vif_type)
-            return render_many(s, [port])[0]
+            port = create_port(s, ctx, spec, self.vif_type)
+            return records(s, [port])[0]
 
-    def get(self, ctx: RequestContext, port_id: str) -> dict[str, Any]:
+    def get(self, ctx: RequestContext, port_id: str) -> PortRecord:
         """One port. Raises PortNotFound (404)."""
         with self.cloud.db.reader() as s:
-            return render_many(s, [load_port(s, ctx, port_id)])[0]
+            return records(s, [load_port(s, ctx, port_id)])[0]
 
-    def list(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
-        """The caller's ports (all projects' for an admin asking ``all_projects``)."""
+    def list(self, ctx: RequestContext, query: lists.ListQuery) -> lists.Page[PortRecord]:
+        """The caller's ports (every project's for an admin asking ``all_projects``),
+        filtered, sorted and paged in SQL.
+
+        Raises:
+            InvalidInput (400: sort key or direction), PortNotFound (404: the marker).
+        """
         with self.cloud.db.reader() as s:
-            query = sa.select(Port).order_by(Port.created_at, Port.id)
-            if not (all_projects and ctx.is_admin):
-                query = query.where(Port.project_id == ctx.project_id)
-            return render_many(s, list(s.scalars(query)))
+            select = sa.select(Port).where(
+                lists.filter_condition(FILTERS, query),
+                lists.tag_condition(s, Port.tags, query.tags),
+            )
+            if not (query.all_projects and ctx.is_admin):
+                select = select.where(Port.project_id == ctx.project_id)
+            page = lists.fetch(s, select, SORT, query, exc.PortNotFound)
+            return lists.Page(records(s, page.items), page.more)
 
-    def update(self, ctx: RequestContext, port_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, ctx: RequestContext, port_id: str, changes: PortUpdate) -> PortRecord:
         """Change a port (name, device, binding, fixed IPs, groups...).
 
         Raises:
             PortNotFound (404), NotAuthorized (403), the 400s and 409s of ``create_port``.
         """
-        common.check_attrs(body, _UPDATE_ATTRS)
         with self.cloud.db.transaction() as s:
             port = load_port(s, ctx, port_id)
             for key in ("name", "description", "device_id", "device_owner"):
-                if key in body:
-                    setattr(port, key, common.want_str(body, key))
-            if "admin_state_up" in body:
-                port.admin_state_up = common.want_bool(body, "admin_state_up", True)
-            if "port_security_enabled" in body:
-                port.port_security_enabled = common.want_bool(body, "port_security_enabled", True)
-            if "allowed_address_pairs" in body:
-                port.allowed_address_pairs = _address_pairs(body)
-            if "tags" in body:
-                port.tags = [str(t) for t in common.want_list(body, "tags")]
-            if "mac_address" in body and _mac(body) != port.mac_address:
+                if getattr(changes, key) is not None:
+                    setattr(port, key, getattr(changes, key))
+            if changes.admin_state_up is not None:
+                port.admin_state_up = changes.admin_state_up
+            if changes.port_security_enabled is not None:
+                port.port_security_enabled = changes.port_security_enabled
+            if changes.allowed_address_pairs is not None:
+                port.allowed_address_pairs = _address_pairs(changes.allowed_address_pairs)
+            if changes.tags is not None:
+                port.tags = list(changes.tags)
+            if changes.mac_address is not None and _mac(changes.mac_address) != port.mac_address:
                 raise exc.InvalidInput("mac_address cannot be changed.")
-            _binding(ctx, body, port, self.vif_type)
-            if "fixed_ips" in body:
+            _binding(ctx, changes.host_id, changes.vnic_type, port, self.vif_type)
+            if changes.fixed_ips is not None:
                 ipam.release_port(s, port.id)
                 s.flush()
                 network = s.get(Network, port.network_id)
                 if network is None:  # deleted under the port (the port goes with it)
                     raise exc.NetworkNotFound(f"Network {port.network_id} could not be found.")
-                _allocate(s, network, port.id, body["fixed_ips"] or [])
-            if "security_groups" in body or "port_security_enabled" in body:
-                groups = body.get("security_groups")
-                if groups is None and "security_groups" not in body:
-                    groups = self._current_groups(s, port.id)
-                    groups = groups if port.port_security_enabled else []
-                _set_groups(s, ctx, port, groups if groups is not None else [])
+                _allocate(s, network, port.id, changes.fixed_ips)
+            if changes.security_groups is not None or changes.port_security_enabled is not None:
+                groups = changes.security_groups
+                if groups is None:
+                    groups = self._current_groups(s, port.id) if port.port_security_enabled else []
+                _set_groups(s, ctx, port, groups)
             common.touch(port)
             port.updated_at = utcnow()
             s.flush()
-            return render_many(s, [port])[0]
+            return records(s, [port])[0]
 
     @staticmethod
     def _current_groups(session: Session, port_id: str) -> builtins.list[str]:

@@ -8,8 +8,8 @@ are visible to their project only (and admins); others get 404.
 
 from __future__ import annotations
 
-import builtins
 import ipaddress
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import isotime, utcnow
-from pocketstack.network import common
+from pocketstack.common.db import utcnow
+from pocketstack.network import common, lists
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
     DefaultSecurityGroup,
@@ -57,58 +57,145 @@ PROTOCOLS = {
 }
 _PORT_PROTOCOLS = {6, 17, 33, 132, 136}
 _ICMP_PROTOCOLS = {1, 58}
-_GROUP_ATTRS = {"stateful"}
-_RULE_ATTRS = {
-    "security_group_id",
-    "direction",
-    "ethertype",
-    "protocol",
-    "port_range_min",
-    "port_range_max",
-    "remote_ip_prefix",
-    "remote_group_id",
-    "remote_address_group_id",
+
+
+@dataclass(frozen=True)
+class SecurityGroupCreate:
+    """A new group (``POST /v2.0/security-groups``, parsed by ``api/security_groups.py``)."""
+
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    stateful: bool = True
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SecurityGroupUpdate:
+    """The changes of ``PUT /v2.0/security-groups/{id}``; ``None`` leaves one as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    stateful: bool | None = None
+    tags: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class SecurityGroupRuleCreate:
+    """A new rule (``POST /v2.0/security-group-rules``, parsed by
+    ``api/security_group_rules.py``): values as given, typed; ``check_rule`` checks and
+    normalises them (protocol names, port ranges, prefixes)."""
+
+    security_group_id: str
+    direction: str | None = None
+    ethertype: str | None = None
+    protocol: str | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+    remote_address_group_id: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SecurityGroupRecord:
+    """A group with its rules (oldest first) and whether it is its project's default."""
+
+    group: SecurityGroup
+    rules: list[SecurityGroupRule]
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class SecurityGroupRuleRecord:
+    """A rule and whether its group is its project's default (``belongs_to_default_sg``)."""
+
+    rule: SecurityGroupRule
+    in_default_group: bool
+
+
+def _is_default_group(group_id: Any) -> Any:
+    return sa.exists().where(DefaultSecurityGroup.security_group_id == group_id)
+
+
+def _bool_filter(condition: Any) -> Any:
+    """A filter on a computed boolean: ``true``/``1`` holds, ``false``/``0`` does not."""
+
+    def match(wanted: str) -> Any:
+        text = wanted.lower()
+        if text in ("true", "1"):
+            return condition
+        return sa.not_(condition) if text in ("false", "0") else sa.false()
+
+    return match
+
+
+#: API attribute -> what a list of groups filters it on (see ``lists``).
+GROUP_FILTERS: dict[str, Any] = {
+    "id": SecurityGroup.id,
+    "name": SecurityGroup.name,
+    "description": SecurityGroup.description,
+    "project_id": SecurityGroup.project_id,
+    "tenant_id": SecurityGroup.project_id,
+    "stateful": SecurityGroup.stateful,
+    "revision_number": SecurityGroup.revision_number,
+    "shared": sa.literal(False),
+    "is_default": _bool_filter(_is_default_group(SecurityGroup.id)),
 }
-
-
-def render_rule(rule: SecurityGroupRule, default_ids: set[str] | None = None) -> dict[str, Any]:
-    """The Neutron view of a rule."""
-    return {
-        "id": rule.id,
-        "project_id": rule.project_id,
-        "tenant_id": rule.project_id,
-        "security_group_id": rule.security_group_id,
-        "direction": rule.direction,
-        "ethertype": rule.ethertype,
-        "protocol": rule.protocol,
-        "port_range_min": rule.port_range_min,
-        "port_range_max": rule.port_range_max,
-        "remote_ip_prefix": rule.remote_ip_prefix,
-        "normalized_cidr": rule.remote_ip_prefix,
-        "remote_group_id": rule.remote_group_id,
-        "remote_address_group_id": None,
-        "description": rule.description or "",
-        "revision_number": rule.revision_number,
-        "created_at": isotime(rule.created_at),
-        "updated_at": isotime(rule.updated_at or rule.created_at),
-        "belongs_to_default_sg": rule.security_group_id in (default_ids or set()),
-    }
-
-
-def render_group(
-    group: SecurityGroup, rules: list[SecurityGroupRule], default_ids: set[str]
-) -> dict[str, Any]:
-    """The Neutron view of a group with its rules."""
-    data = common.standard_attrs(group)
-    data.update(
-        {
-            "stateful": group.stateful,
-            "shared": False,
-            "is_default": group.id in default_ids,
-            "security_group_rules": [render_rule(r, default_ids) for r in rules],
-        }
-    )
-    return data
+GROUP_SORT = lists.sort_spec(
+    {
+        "id": SecurityGroup.id,
+        "name": SecurityGroup.name,
+        "description": SecurityGroup.description,
+        "project_id": SecurityGroup.project_id,
+        "tenant_id": SecurityGroup.project_id,
+        "stateful": SecurityGroup.stateful,
+        "revision_number": SecurityGroup.revision_number,
+        "created_at": SecurityGroup.created_at,
+        "updated_at": SecurityGroup.updated_at,
+    },
+    SecurityGroup.id,
+)
+#: API attribute -> what a list of rules filters it on (see ``lists``).
+RULE_FILTERS: dict[str, Any] = {
+    "id": SecurityGroupRule.id,
+    "project_id": SecurityGroupRule.project_id,
+    "tenant_id": SecurityGroupRule.project_id,
+    "security_group_id": SecurityGroupRule.security_group_id,
+    "direction": SecurityGroupRule.direction,
+    "ethertype": SecurityGroupRule.ethertype,
+    "protocol": SecurityGroupRule.protocol,
+    "port_range_min": SecurityGroupRule.port_range_min,
+    "port_range_max": SecurityGroupRule.port_range_max,
+    "remote_ip_prefix": SecurityGroupRule.remote_ip_prefix,
+    "normalized_cidr": SecurityGroupRule.remote_ip_prefix,
+    "remote_group_id": SecurityGroupRule.remote_group_id,
+    "remote_address_group_id": sa.null(),
+    "description": SecurityGroupRule.description,
+    "revision_number": SecurityGroupRule.revision_number,
+    "belongs_to_default_sg": _bool_filter(_is_default_group(SecurityGroupRule.security_group_id)),
+}
+RULE_SORT = lists.sort_spec(
+    {
+        "id": SecurityGroupRule.id,
+        "project_id": SecurityGroupRule.project_id,
+        "tenant_id": SecurityGroupRule.project_id,
+        "security_group_id": SecurityGroupRule.security_group_id,
+        "direction": SecurityGroupRule.direction,
+        "ethertype": SecurityGroupRule.ethertype,
+        "protocol": SecurityGroupRule.protocol,
+        "port_range_min": SecurityGroupRule.port_range_min,
+        "port_range_max": SecurityGroupRule.port_range_max,
+        "remote_ip_prefix": SecurityGroupRule.remote_ip_prefix,
+        "remote_group_id": SecurityGroupRule.remote_group_id,
+        "description": SecurityGroupRule.description,
+        "revision_number": SecurityGroupRule.revision_number,
+        "created_at": SecurityGroupRule.created_at,
+        "updated_at": SecurityGroupRule.updated_at,
+    },
+    SecurityGroupRule.id,
+)
 
 
 def _default_ids(session: Session) -> set[str]:
@@ -126,6 +213,12 @@ def _rules_of(session: Session, group_ids: list[str]) -> dict[str, list[Security
         for rule in session.scalars(query):
             result[rule.security_group_id].append(rule)
     return result
+
+
+def _group_records(session: Session, groups: list[SecurityGroup]) -> list[SecurityGroupRecord]:
+    rules = _rules_of(session, [g.id for g in groups])
+    defaults = _default_ids(session)
+    return [SecurityGroupRecord(g, rules[g.id], g.id in defaults) for g in groups]
 
 
 def _egress_rules(group: SecurityGroup) -> list[SecurityGroupRule]:
@@ -200,18 +293,7 @@ def _protocol(value: Any) -> tuple[str | None, int | None]:
     )
 
 
-def _port(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
-        raise exc.InvalidInput(f"'{str(value)[:64]}' is not an integer for {name}.")
-    return int(text)
-
-
-def _ports(number: int | None, body: dict[str, Any]) -> tuple[int | None, int | None]:
-    low = _port(body.get("port_range_min"), "port_range_min")
-    high = _port(body.get("port_range_max"), "port_range_max")
+def _ports(number: int | None, low: int | None, high: int | None) -> tuple[int | None, int | None]:
     if low is None and high is None:
         return None, None
     if number is None:
@@ -278,28 +360,26 @@ def _rule_key(rule: SecurityGroupRule) -> tuple[Any, ...]:
     )
 
 
-def parse_rule(body: dict[str, Any]) -> dict[str, Any]:
-    """Validate a rule body into column values (without the group).
+def check_rule(spec: SecurityGroupRuleCreate) -> dict[str, Any]:
+    """Check a rule and normalise it into column values (without the group).
 
     Raises:
         InvalidInput, SecurityGroupRuleInvalidProtocol, SecurityGroupInvalidPortRange,
         SecurityGroupRuleParameterConflict (all 400).
     """
-    common.check_attrs(body, _RULE_ATTRS)
-    direction = body.get("direction")
+    direction = spec.direction
     if direction not in ("ingress", "egress"):
         raise exc.InvalidInput(f"'{direction}' is not in ['ingress', 'egress'] (direction).")
-    ethertype = body.get("ethertype") or "IPv4"
-    ethertype = {"ipv4": "IPv4", "ipv6": "IPv6"}.get(str(ethertype).lower())
+    ethertype = {"ipv4": "IPv4", "ipv6": "IPv6"}.get(str(spec.ethertype or "IPv4").lower())
     if ethertype is None:
-        raise exc.InvalidInput(f"'{body.get('ethertype')}' is not in ['IPv4', 'IPv6'].")
-    protocol, number = _protocol(body.get("protocol"))
-    low, high = _ports(number, body)
-    if body.get("remote_ip_prefix") and body.get("remote_group_id"):
+        raise exc.InvalidInput(f"'{spec.ethertype}' is not in ['IPv4', 'IPv6'].")
+    protocol, number = _protocol(spec.protocol)
+    low, high = _ports(number, spec.port_range_min, spec.port_range_max)
+    if spec.remote_ip_prefix and spec.remote_group_id:
         raise exc.SecurityGroupRuleParameterConflict(
             "Only remote_ip_prefix or remote_group_id may be provided."
         )
-    if body.get("remote_address_group_id"):
+    if spec.remote_address_group_id:
         raise exc.InvalidInput("Address groups are not supported.")
     return dict(
         direction=direction,
@@ -307,14 +387,16 @@ def parse_rule(body: dict[str, Any]) -> dict[str, Any]:
         protocol=protocol,
         port_range_min=low,
         port_range_max=high,
-        remote_ip_prefix=_prefix(body.get("remote_ip_prefix"), ethertype),
-        remote_group_id=body.get("remote_group_id") or None,
-        description=common.want_str(body, "description"),
+        remote_ip_prefix=_prefix(spec.remote_ip_prefix, ethertype),
+        remote_group_id=spec.remote_group_id or None,
+        description=spec.description,
     )
 
 
-class SecurityGroupFamily:
-    """Security groups and rules of ``cloud.network`` (``cloud.network.security_groups``)."""
+class SecurityGroups:
+    """The security groups of ``cloud.network`` (``cloud.network.security_groups``);
+    Networking API v2.0 reference, "Security groups (security-groups)". Every method
+    returns ``SecurityGroupRecord``s (rendered by ``api/views.py``)."""
 
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
@@ -328,12 +410,14 @@ class SecurityGroupFamily:
         with self.cloud.db.transaction() as s:
             return create_default(s, project_id)
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a group with the two egress rules. Raises InvalidInput (400)."""
-        common.check_attrs(body, _GROUP_ATTRS)
-        project_id = common.owner_project(ctx, body)
-        name = common.want_str(body, "name")
-        if name == "default":
+    def create(self, ctx: RequestContext, spec: SecurityGroupCreate) -> SecurityGroupRecord:
+        """Create a group with the two egress rules.
+
+        Raises:
+            InvalidInput (400: named ``default``), NotAuthorized (403: another project).
+        """
+        project_id = common.owner_project(ctx, spec.project_id)
+        if spec.name == "default":
             raise exc.InvalidInput(
                 "Default security group 'default' already exists; choose another name."
             )
@@ -342,57 +426,69 @@ class SecurityGroupFamily:
                 create_default(s, project_id)
             group = SecurityGroup(
                 project_id=project_id,
-                name=name,
-                description=common.want_str(body, "description"),
-                stateful=common.want_bool(body, "stateful", True),
+                name=spec.name,
+                description=spec.description,
+                stateful=spec.stateful,
+                tags=list(spec.tags),
             )
             s.add(group)
             s.flush()
             rules = _egress_rules(group)
             s.add_all(rules)
             s.flush()
-            return render_group(group, rules, set())
+            return SecurityGroupRecord(group, rules, False)
 
-    def get(self, ctx: RequestContext, group_id: str) -> dict[str, Any]:
+    def get(self, ctx: RequestContext, group_id: str) -> SecurityGroupRecord:
         """One group with its rules. Raises SecurityGroupNotFound (404)."""
         if ctx.project_id:
             self.ensure_default(ctx.project_id)
         with self.cloud.db.reader() as s:
-            group = load_group(s, ctx, group_id)
-            return render_group(group, _rules_of(s, [group.id])[group.id], _default_ids(s))
+            return _group_records(s, [load_group(s, ctx, group_id)])[0]
 
-    def list(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
-        """The caller's groups (all projects' for an admin asking ``all_projects``)."""
+    def list(self, ctx: RequestContext, query: lists.ListQuery) -> lists.Page[SecurityGroupRecord]:
+        """The caller's groups (every project's for an admin asking ``all_projects``),
+        filtered, sorted and paged in SQL; the caller's default group is made first.
+
+        Raises:
+            InvalidInput (400: sort key or direction), SecurityGroupNotFound (404: marker).
+        """
         if ctx.project_id:
             self.ensure_default(ctx.project_id)
         with self.cloud.db.reader() as s:
-            query = sa.select(SecurityGroup).order_by(SecurityGroup.created_at, SecurityGroup.id)
-            if not (all_projects and ctx.is_admin):
-                query = query.where(SecurityGroup.project_id == ctx.project_id)
-            groups = list(s.scalars(query))
-            rules = _rules_of(s, [g.id for g in groups])
-            defaults = _default_ids(s)
-            return [render_group(g, rules[g.id], defaults) for g in groups]
+            select = sa.select(SecurityGroup).where(
+                lists.filter_condition(GROUP_FILTERS, query),
+                lists.tag_condition(s, SecurityGroup.tags, query.tags),
+            )
+            if not (query.all_projects and ctx.is_admin):
+                select = select.where(SecurityGroup.project_id == ctx.project_id)
+            page = lists.fetch(s, select, GROUP_SORT, query, exc.SecurityGroupNotFound)
+            return lists.Page(_group_records(s, page.items), page.more)
 
-    def update(self, ctx: RequestContext, group_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Rename or describe a group. Raises SecurityGroupNotFound, InvalidInput, Conflict."""
-        common.check_attrs(body, _GROUP_ATTRS)
+    def update(
+        self, ctx: RequestContext, group_id: str, changes: SecurityGroupUpdate
+    ) -> SecurityGroupRecord:
+        """Rename or describe a group.
+
+        Raises:
+            SecurityGroupNotFound (404), Conflict (409: renaming the default group).
+        """
         with self.cloud.db.transaction() as s:
             group = load_group(s, ctx, group_id)
-            defaults = _default_ids(s)
-            if "name" in body and group.id in defaults and body["name"] != "default":
+            is_default = group.id in _default_ids(s)
+            if changes.name is not None and is_default and changes.name != "default":
                 raise exc.errors.Conflict("Updating default security group name not allowed.")
-            for key in ("name", "description"):
-                if key in body:
-                    setattr(group, key, common.want_str(body, key))
-            if "stateful" in body:
-                group.stateful = common.want_bool(body, "stateful", True)
-            if "tags" in body:
-                group.tags = [str(t) for t in common.want_list(body, "tags")]
+            if changes.name is not None:
+                group.name = changes.name
+            if changes.description is not None:
+                group.description = changes.description
+            if changes.stateful is not None:
+                group.stateful = changes.stateful
+            if changes.tags is not None:
+                group.tags = list(changes.tags)
             common.touch(group)
             group.updated_at = utcnow()
             s.flush()
-            return render_group(group, _rules_of(s, [group.id])[group.id], defaults)
+            return SecurityGroupRecord(group, _rules_of(s, [group.id])[group.id], is_default)
 
     def delete(self, ctx: RequestContext, group_id: str) -> None:
         """Delete a group and its rules.
@@ -421,20 +517,30 @@ class SecurityGroupFamily:
             )
             s.delete(group)
 
-    def create_rule(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        """Add a rule to a group (``POST /v2.0/security-group-rules``).
+
+class SecurityGroupRules:
+    """The rules of ``cloud.network`` (``cloud.network.security_group_rules``); Networking
+    API v2.0 reference, "Security group rules (security-group-rules)". No update: rules are
+    immutable. Every method returns ``SecurityGroupRuleRecord``s."""
+
+    def __init__(self, cloud: Cloud, groups: SecurityGroups):
+        self.cloud = cloud
+        self.groups = groups
+
+    def create(self, ctx: RequestContext, spec: SecurityGroupRuleCreate) -> SecurityGroupRuleRecord:
+        """Add a rule to a group.
 
         Raises:
             SecurityGroupNotFound (404: the group or the remote group), the 400s of
-            ``parse_rule``, SecurityGroupRuleExists (409).
+            ``check_rule``, SecurityGroupRuleExists (409).
         """
-        fields = parse_rule(body)
+        values = check_rule(spec)
         with self.cloud.db.transaction() as s:
-            group = load_group(s, ctx, str(body.get("security_group_id") or ""))
-            if fields["remote_group_id"]:
-                load_group(s, ctx, fields["remote_group_id"])
+            group = load_group(s, ctx, spec.security_group_id)
+            if values["remote_group_id"]:
+                load_group(s, ctx, values["remote_group_id"])
             rule = SecurityGroupRule(
-                project_id=group.project_id, security_group_id=group.id, **fields
+                project_id=group.project_id, security_group_id=group.id, **values
             )
             for other in _rules_of(s, [group.id])[group.id]:
                 if _rule_key(other) == _rule_key(rule):
@@ -442,59 +548,43 @@ class SecurityGroupFamily:
             s.add(rule)
             common.touch(group)
             s.flush()
-            return render_rule(rule, _default_ids(s))
+            return SecurityGroupRuleRecord(rule, group.id in _default_ids(s))
 
-    def get_rule(self, ctx: RequestContext, rule_id: str) -> dict[str, Any]:
+    def get(self, ctx: RequestContext, rule_id: str) -> SecurityGroupRuleRecord:
         """One rule. Raises SecurityGroupRuleNotFound (404)."""
         with self.cloud.db.reader() as s:
             rule = s.get(SecurityGroupRule, rule_id)
             if rule is None or not common.check_project_scope(ctx, rule.project_id):
                 raise exc.SecurityGroupRuleNotFound(rule_id)
-            return render_rule(rule, _default_ids(s))
+            return SecurityGroupRuleRecord(rule, rule.security_group_id in _default_ids(s))
 
-    def list_rules(
-        self, ctx: RequestContext, all_projects: bool = False
-    ) -> builtins.list[dict[str, Any]]:
-        """Rules of the caller's groups (all projects' for an admin asking ``all_projects``)."""
+    def list(
+        self, ctx: RequestContext, query: lists.ListQuery
+    ) -> lists.Page[SecurityGroupRuleRecord]:
+        """Rules of the caller's groups (every project's for an admin asking
+        ``all_projects``), filtered, sorted and paged in SQL.
+
+        Raises:
+            InvalidInput (400: sort key or direction), SecurityGroupRuleNotFound (404:
+            the marker).
+        """
         if ctx.project_id:
-            self.ensure_default(ctx.project_id)
+            self.groups.ensure_default(ctx.project_id)
         with self.cloud.db.reader() as s:
-            query = sa.select(SecurityGroupRule).order_by(
-                SecurityGroupRule.created_at, SecurityGroupRule.id
-            )
-            if not (all_projects and ctx.is_admin):
-                query = query.where(SecurityGroupRule.project_id == ctx.project_id)
+            select = sa.select(SecurityGroupRule).where(lists.filter_condition(RULE_FILTERS, query))
+            if not (query.all_projects and ctx.is_admin):
+                select = select.where(SecurityGroupRule.project_id == ctx.project_id)
+            page = lists.fetch(s, select, RULE_SORT, query, exc.SecurityGroupRuleNotFound)
             defaults = _default_ids(s)
-            return [render_rule(r, defaults) for r in s.scalars(query)]
+            return lists.Page(
+                [SecurityGroupRuleRecord(r, r.security_group_id in defaults) for r in page.items],
+                page.more,
+            )
 
-    def delete_rule(self, ctx: RequestContext, rule_id: str) -> None:
+    def delete(self, ctx: RequestContext, rule_id: str) -> None:
         """Remove a rule. Raises SecurityGroupRuleNotFound (404)."""
         with self.cloud.db.transaction() as s:
             rule = s.get(SecurityGroupRule, rule_id)
             if rule is None or not common.check_project_scope(ctx, rule.project_id):
                 raise exc.SecurityGroupRuleNotFound(rule_id)
             s.delete(rule)
-
-
-class SecurityGroupRuleFamily:
-    """The rules of ``cloud.network`` (``cloud.network.security_group_rules``), with the
-    same function names as the other families (no update: rules are immutable)."""
-
-    def __init__(self, groups: SecurityGroupFamily):
-        self.groups = groups
-
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        """See ``SecurityGroupFamily.create_rule``."""
-        return self.groups.create_rule(ctx, body)
-
-    def get(self, ctx: RequestContext, rule_id: str) -> dict[str, Any]:
-        """See ``SecurityGroupFamily.get_rule``."""
-        return self.groups.get_rule(ctx, rule_id)
-
-    def list(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
-        """See ``SecurityGroupFamily.list_rules``."""
-        return self.groups.list_rules(ctx, all_projects)
-
-    def delete(self, ctx: RequestContext, rule_id: str) -> None:
-        """See ``SecurityGroupFamily.delete_rule``."""
-        self.groups.delete_rule(ctx, rule_id)

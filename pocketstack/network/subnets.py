@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import ipaddress
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
-from pocketstack.network import common, ipam
+from pocketstack.network import common, ipam, lists
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import IPAllocation, Network, Port, Subnet
 from pocketstack.network.networks import load_network, load_owned_network, visible_filter
@@ -25,59 +26,82 @@ from pocketstack.network.networks import load_network, load_owned_network, visib
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
-_CREATE_ATTRS = {
-    "network_id",
-    "ip_version",
-    "cidr",
-    "gateway_ip",
-    "allocation_pools",
-    "enable_dhcp",
-    "dns_nameservers",
-    "host_routes",
-    "subnetpool_id",
-    "ipv6_ra_mode",
-    "ipv6_address_mode",
-    "service_types",
-    "segment_id",
-    "use_default_subnetpool",
-    "prefixlen",
-    "dns_publish_fixed_ip",
-}
-_UPDATE_ATTRS = {
-    "name",
-    "description",
-    "gateway_ip",
-    "allocation_pools",
-    "enable_dhcp",
-    "dns_nameservers",
-    "host_routes",
-    "tags",
-    "service_types",
-}
+
+@dataclass(frozen=True)
+class SubnetCreate:
+    """The attributes of a new subnet (``POST /v2.0/subnets``, parsed by ``api/subnets.py``).
+
+    ``gateway_ip`` ``UNSET`` is the cidr's first host, ``None`` no gateway;
+    ``allocation_pools`` None are every host but the gateway. Addresses are checked here
+    (``ipam``), not by the parser.
+    """
+
+    network_id: str
+    cidr: str
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    gateway_ip: str | None | common.Unset = common.UNSET
+    allocation_pools: list[Any] | None = None
+    enable_dhcp: bool = True
+    dns_nameservers: list[Any] = field(default_factory=list)
+    host_routes: list[Any] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
 
-def render(subnet: Subnet) -> dict[str, Any]:
-    """The Neutron view of a subnet."""
-    data = common.standard_attrs(subnet)
-    data.update(
-        {
-            "network_id": subnet.network_id,
-            "ip_version": subnet.ip_version,
-            "cidr": subnet.cidr,
-            "gateway_ip": subnet.gateway_ip,
-            "allocation_pools": [dict(p) for p in subnet.allocation_pools],
-            "enable_dhcp": subnet.enable_dhcp,
-            "dns_nameservers": list(subnet.dns_nameservers),
-            "host_routes": [dict(r) for r in subnet.host_routes],
-            "subnetpool_id": None,
-            "ipv6_ra_mode": None,
-            "ipv6_address_mode": None,
-            "service_types": [],
-            "segment_id": None,
-            "dns_publish_fixed_ip": None,
-        }
-    )
-    return data
+@dataclass(frozen=True)
+class SubnetUpdate:
+    """The changes of ``PUT /v2.0/subnets/{id}``; ``None`` (``UNSET`` for ``gateway_ip``)
+    leaves an attribute as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    gateway_ip: str | None | common.Unset = common.UNSET
+    allocation_pools: list[Any] | None = None
+    enable_dhcp: bool | None = None
+    dns_nameservers: list[Any] | None = None
+    host_routes: list[Any] | None = None
+    tags: list[str] | None = None
+
+
+#: API attribute -> what a list filters it on (see ``lists``); ``dns_nameservers`` is added
+#: per query (``lists.json_contains`` needs the session's dialect).
+FILTERS: dict[str, Any] = {
+    "id": Subnet.id,
+    "name": Subnet.name,
+    "description": Subnet.description,
+    "project_id": Subnet.project_id,
+    "tenant_id": Subnet.project_id,
+    "network_id": Subnet.network_id,
+    "ip_version": Subnet.ip_version,
+    "cidr": Subnet.cidr,
+    "gateway_ip": Subnet.gateway_ip,
+    "enable_dhcp": Subnet.enable_dhcp,
+    "revision_number": Subnet.revision_number,
+    "subnetpool_id": sa.null(),
+    "ipv6_ra_mode": sa.null(),
+    "ipv6_address_mode": sa.null(),
+    "segment_id": sa.null(),
+    "dns_publish_fixed_ip": sa.null(),
+}
+SORT = lists.sort_spec(
+    {
+        "id": Subnet.id,
+        "name": Subnet.name,
+        "description": Subnet.description,
+        "project_id": Subnet.project_id,
+        "tenant_id": Subnet.project_id,
+        "network_id": Subnet.network_id,
+        "ip_version": Subnet.ip_version,
+        "cidr": Subnet.cidr,
+        "gateway_ip": Subnet.gateway_ip,
+        "enable_dhcp": Subnet.enable_dhcp,
+        "revision_number": Subnet.revision_number,
+        "created_at": Subnet.created_at,
+        "updated_at": Subnet.updated_at,
+    },
+    Subnet.id,
+)
 
 
 def load_subnet(session: Session, ctx: RequestContext, subnet_id: str) -> Subnet:
@@ -92,29 +116,27 @@ def load_subnet(session: Session, ctx: RequestContext, subnet_id: str) -> Subnet
     return subnet
 
 
-def _gateway(body: dict[str, Any], net: ipaddress.IPv4Network) -> str | None:
-    if "gateway_ip" not in body:
+def _gateway(wanted: str | None | common.Unset, net: ipaddress.IPv4Network) -> str | None:
+    if wanted is common.UNSET:
         return str(net.network_address + 1)
-    if body["gateway_ip"] is None:
+    if wanted is None:
         return None
-    gw = ipam.parse_ip(body["gateway_ip"], "gateway_ip")
+    gw = ipam.parse_ip(wanted, "gateway_ip")
     if gw not in net or gw in (net.network_address, net.broadcast_address):
         raise exc.InvalidInput(f"Gateway IP {gw} is not a host address of subnet {net}.")
     return str(gw)
 
 
-def _dns(body: dict[str, Any]) -> list[str]:
-    servers = [
-        str(ipam.parse_ip(v, "dns_nameservers")) for v in common.want_list(body, "dns_nameservers")
-    ]
+def _dns(values: builtins.list[Any]) -> builtins.list[str]:
+    servers = [str(ipam.parse_ip(v, "dns_nameservers")) for v in values]
     if len(set(servers)) != len(servers):
         raise exc.InvalidInput(f"Duplicate nameserver in {servers}.")
     return servers
 
 
-def _routes(body: dict[str, Any]) -> list[dict[str, str]]:
+def _routes(values: builtins.list[Any]) -> builtins.list[dict[str, str]]:
     routes = []
-    for route in common.want_list(body, "host_routes"):
+    for route in values:
         if not isinstance(route, dict) or not {"destination", "nexthop"} <= set(route):
             raise exc.InvalidInput("host_routes entries need 'destination' and 'nexthop'.")
         dest = (
@@ -140,115 +162,124 @@ def _check_overlap(session: Session, network_id: str, cidr: ipaddress.IPv4Networ
             )
 
 
-def _parse_create(body: dict[str, Any]) -> dict[str, Any]:
-    common.check_attrs(body, _CREATE_ATTRS)
-    if str(body.get("ip_version", 4)) == "6":
-        raise exc.InvalidInput(
-            "IPv6 subnets are not supported yet (ip_version 6); create an IPv4 subnet."
-        )
-    if str(body.get("ip_version", 4)) != "4":
-        raise exc.InvalidInput(f"'{body.get('ip_version')}' is not a valid ip_version.")
-    if body.get("subnetpool_id") or body.get("use_default_subnetpool"):
-        raise exc.InvalidInput("Subnet pools are not supported; give a cidr.")
-    if not body.get("network_id"):
-        raise exc.InvalidInput("network_id is required.")
-    if body.get("cidr") is None:
-        raise exc.InvalidInput("cidr is required.")
-    cidr = ipam.parse_cidr(body["cidr"])
-    gateway = _gateway(body, cidr)
+def _values(spec: SubnetCreate) -> dict[str, Any]:
+    """The checked column values of a new subnet (addresses parsed and normalised)."""
+    cidr = ipam.parse_cidr(spec.cidr)
+    gateway = _gateway(spec.gateway_ip, cidr)
     pools = (
-        ipam.validate_pools(cidr, gateway, body["allocation_pools"])
-        if body.get("allocation_pools")
+        ipam.validate_pools(cidr, gateway, spec.allocation_pools)
+        if spec.allocation_pools
         else ipam.default_pools(cidr, gateway)
     )
     return dict(
         cidr=str(cidr),
         gateway_ip=gateway,
         allocation_pools=pools,
-        enable_dhcp=common.want_bool(body, "enable_dhcp", True),
-        dns_nameservers=_dns(body),
-        host_routes=_routes(body),
-        name=common.want_str(body, "name"),
-        description=common.want_str(body, "description"),
-        tags=[str(t) for t in common.want_list(body, "tags")],
+        enable_dhcp=spec.enable_dhcp,
+        dns_nameservers=_dns(spec.dns_nameservers),
+        host_routes=_routes(spec.host_routes),
+        name=spec.name,
+        description=spec.description,
+        tags=list(spec.tags),
     )
 
 
-class SubnetFamily:
-    """The subnet resource family of ``cloud.network`` (``cloud.network.subnets``)."""
+class Subnets:
+    """The subnets of ``cloud.network`` (``cloud.network.subnets``); Networking API v2.0
+    reference, "Subnets". Every method returns ``Subnet`` rows (rendered by
+    ``api/views.py``)."""
 
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a subnet from the ``subnet`` body of ``POST /v2.0/subnets``.
+    def create(self, ctx: RequestContext, spec: SubnetCreate) -> Subnet:
+        """Create an IPv4 subnet on a network the caller owns.
 
         Raises:
-            InvalidInput (400: bad cidr, ip_version 6, overlap...), InvalidAllocationPool
+            InvalidInput (400: bad cidr or address, overlap...), InvalidAllocationPool
             (400), NetworkNotFound (404), NotAuthorized (403: not the network's owner).
         """
-        fields = _parse_create(body)
+        values = _values(spec)
         with self.cloud.db.transaction() as s:
-            net = load_owned_network(s, ctx, str(body["network_id"]))
-            _check_overlap(s, net.id, ipaddress.IPv4Network(fields["cidr"]))
+            net = load_owned_network(s, ctx, spec.network_id)
+            _check_overlap(s, net.id, ipaddress.IPv4Network(values["cidr"]))
             subnet = Subnet(
-                project_id=common.owner_project(ctx, body) if ctx.is_admin else net.project_id,
+                project_id=common.owner_project(ctx, spec.project_id)
+                if ctx.is_admin
+                else net.project_id,
                 network_id=net.id,
                 ip_version=4,
-                **fields,
+                **values,
             )
             s.add(subnet)
             common.touch(net)
             s.flush()
-            return render(subnet)
+            return subnet
 
-    def get(self, ctx: RequestContext, subnet_id: str) -> dict[str, Any]:
+    def get(self, ctx: RequestContext, subnet_id: str) -> Subnet:
         """One subnet. Raises SubnetNotFound (404)."""
         with self.cloud.db.reader() as s:
-            return render(load_subnet(s, ctx, subnet_id))
+            return load_subnet(s, ctx, subnet_id)
 
-    def list(self, ctx: RequestContext, all_projects: bool = False) -> list[dict[str, Any]]:
-        """Subnets of the networks the caller sees (all when ``all_projects`` and admin)."""
+    def list(self, ctx: RequestContext, query: lists.ListQuery) -> lists.Page[Subnet]:
+        """Subnets of the networks the caller sees (every project's when
+        ``query.all_projects`` and admin), filtered, sorted and paged in SQL.
+
+        Raises:
+            InvalidInput (400: sort key or direction), SubnetNotFound (404: the marker).
+        """
         with self.cloud.db.reader() as s:
-            query = (
+            filters = {
+                **FILTERS,
+                "dns_nameservers": lambda w: lists.json_contains(s, Subnet.dns_nameservers, w),
+            }
+            select = (
                 sa.select(Subnet)
                 .join(Network, Network.id == Subnet.network_id)
-                .order_by(Subnet.created_at, Subnet.id)
+                .where(
+                    lists.filter_condition(filters, query),
+                    lists.tag_condition(s, Subnet.tags, query.tags),
+                )
             )
-            if not (all_projects and ctx.is_admin):
-                query = query.where(visible_filter(ctx))
-            return [render(sub) for sub in s.scalars(query)]
+            if not (query.all_projects and ctx.is_admin):
+                select = select.where(visible_filter(ctx))
+            return lists.fetch(s, select, SORT, query, exc.SubnetNotFound)
 
-    def update(self, ctx: RequestContext, subnet_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Change a subnet. Raises SubnetNotFound, NotAuthorized, InvalidInput."""
-        common.check_attrs(body, _UPDATE_ATTRS)
+    def update(self, ctx: RequestContext, subnet_id: str, changes: SubnetUpdate) -> Subnet:
+        """Change a subnet.
+
+        Raises:
+            SubnetNotFound (404), NotAuthorized (403), InvalidInput /
+            InvalidAllocationPool (400).
+        """
         with self.cloud.db.transaction() as s:
             subnet = load_subnet(s, ctx, subnet_id)
             load_owned_network(s, ctx, subnet.network_id)
             cidr = ipaddress.IPv4Network(subnet.cidr)
-            for key in ("name", "description"):
-                if key in body:
-                    setattr(subnet, key, common.want_str(body, key))
-            if "enable_dhcp" in body:
-                subnet.enable_dhcp = common.want_bool(body, "enable_dhcp", True)
-            if "gateway_ip" in body:
-                subnet.gateway_ip = _gateway(body, cidr)
-            if "allocation_pools" in body:
+            if changes.name is not None:
+                subnet.name = changes.name
+            if changes.description is not None:
+                subnet.description = changes.description
+            if changes.enable_dhcp is not None:
+                subnet.enable_dhcp = changes.enable_dhcp
+            if changes.gateway_ip is not common.UNSET:
+                subnet.gateway_ip = _gateway(changes.gateway_ip, cidr)
+            if changes.allocation_pools is not None:
                 subnet.allocation_pools = ipam.validate_pools(
-                    cidr, subnet.gateway_ip, body["allocation_pools"]
+                    cidr, subnet.gateway_ip, changes.allocation_pools
                 )
-            elif "gateway_ip" in body:
+            elif changes.gateway_ip is not common.UNSET:
                 ipam.validate_pools(cidr, subnet.gateway_ip, subnet.allocation_pools)
-            if "dns_nameservers" in body:
-                subnet.dns_nameservers = _dns(body)
-            if "host_routes" in body:
-                subnet.host_routes = _routes(body)
-            if "tags" in body:
-                subnet.tags = [str(t) for t in common.want_list(body, "tags")]
+            if changes.dns_nameservers is not None:
+                subnet.dns_nameservers = _dns(changes.dns_nameservers)
+            if changes.host_routes is not None:
+                subnet.host_routes = _routes(changes.host_routes)
+            if changes.tags is not None:
+                subnet.tags = list(changes.tags)
             common.touch(subnet)
             subnet.updated_at = utcnow()
             s.flush()
-            return render(subnet)
+            return subnet
 
     def delete(self, ctx: RequestContext, subnet_id: str) -> None:
         """Delete a subnet whose addresses are unused (DHCP and unowned ports lose theirs).

@@ -1,6 +1,6 @@
 """Request-body schemas of the Networking API v2.0 (Neutron), one per body a route takes.
 
-Each is given to its collection (``resources.Collection``) and checked by the HTTP layer
+Each is given to its route (``api/__init__.py``) and checked by the HTTP layer
 before the handler runs: a body that does not match is a 400 in Neutron's error shape
 (``{"NeutronError": {"type": "HTTPBadRequest", ...}}``) and nothing is written.
 

@@ -13,10 +13,11 @@ OTHER = RequestContext(user_id="u-other", project_id="other", roles=("member",))
 
 
 @pytest.fixture
-def net(cloud):
-    """The network manager of a bootstrapped cloud (admin project 'admin', demo 'demo')."""
-    cloud.network.bootstrap("admin", "demo")
-    return cloud.network
+def net(network):
+    """The network service of a bootstrapped cloud (admin project 'admin', demo 'demo'),
+    its families driven as the API drives them (``conftest.InProcessNetwork``)."""
+    network.bootstrap("admin", "demo")
+    return network
 
 
 def test_bootstrap_is_idempotent_and_makes_public_and_private(net):

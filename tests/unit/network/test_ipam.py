@@ -26,8 +26,8 @@ def _subnet(net, cidr: str, **extra):
     return net.subnets.create(DEMO, {"network_id": network["id"], "cidr": cidr, **extra})
 
 
-def test_default_pool_is_every_host_but_the_gateway(cloud):
-    subnet = _subnet(cloud.network, "10.1.0.7/24")
+def test_default_pool_is_every_host_but_the_gateway(network):
+    subnet = _subnet(network, "10.1.0.7/24")
     assert subnet["cidr"] == "10.1.0.0/24"
     assert subnet["gateway_ip"] == "10.1.0.1"
     assert subnet["allocation_pools"] == [{"start": "10.1.0.2", "end": "10.1.0.254"}]
@@ -62,9 +62,9 @@ def test_invalid_cidrs_are_400(cidr):
         ipam.parse_cidr(cidr)
 
 
-def test_requested_addresses_are_checked(cloud):
-    subnet = _subnet(cloud.network, "10.2.0.0/24")
-    ports = cloud.network.ports
+def test_requested_addresses_are_checked(network):
+    subnet = _subnet(network, "10.2.0.0/24")
+    ports = network.ports
     for bad in ("10.2.0.0", "10.2.0.255", "10.2.0.1", "10.3.0.5"):
         with pytest.raises((exc.InvalidIpForSubnet, exc.InvalidIpForNetwork)) as err:
             ports.create(
@@ -87,22 +87,22 @@ def test_requested_addresses_are_checked(cloud):
     assert err.value.status == 409
 
 
-def test_exhaustion_and_release(cloud):
-    subnet = _subnet(cloud.network, "10.4.0.0/29")  # 6 hosts, 5 after the gateway
+def test_exhaustion_and_release(network):
+    subnet = _subnet(network, "10.4.0.0/29")  # 6 hosts, 5 after the gateway
     net_id = subnet["network_id"]
-    made = [cloud.network.ports.create(DEMO, {"network_id": net_id}) for _ in range(5)]
+    made = [network.ports.create(DEMO, {"network_id": net_id}) for _ in range(5)]
     assert [p["fixed_ips"][0]["ip_address"] for p in made] == [f"10.4.0.{i}" for i in range(2, 7)]
     with pytest.raises(exc.IpAddressGenerationFailure) as err:
-        cloud.network.ports.create(DEMO, {"network_id": net_id})
+        network.ports.create(DEMO, {"network_id": net_id})
     assert err.value.status == 409
-    cloud.network.ports.delete(DEMO, made[2]["id"])
-    again = cloud.network.ports.create(DEMO, {"network_id": net_id})
+    network.ports.delete(DEMO, made[2]["id"])
+    again = network.ports.create(DEMO, {"network_id": net_id})
     assert again["fixed_ips"][0]["ip_address"] == "10.4.0.4"
 
 
-def _race(cloud, threads: int = 50, per_thread: int = 2) -> tuple[list[str], Counter]:
+def _race(network, threads: int = 50, per_thread: int = 2) -> tuple[list[str], Counter]:
     """``threads`` threads each create ``per_thread`` ports on a /26 at once."""
-    subnet = _subnet(cloud.network, "10.5.0.0/26")  # 62 hosts, 61 after the gateway
+    subnet = _subnet(network, "10.5.0.0/26")  # 62 hosts, 61 after the gateway
     got: list[str] = []
     failures: Counter = Counter()
     lock = threading.Lock()
@@ -112,7 +112,7 @@ def _race(cloud, threads: int = 50, per_thread: int = 2) -> tuple[list[str], Cou
         start.wait()
         for _ in range(per_thread):
             try:
-                port = cloud.network.ports.create(DEMO, {"network_id": subnet["network_id"]})
+                port = network.ports.create(DEMO, {"network_id": subnet["network_id"]})
                 with lock:
                     got.append(port["fixed_ips"][0]["ip_address"])
             except Exception as error:  # noqa: BLE001 - counted and asserted below
@@ -134,8 +134,8 @@ def _check_race(got: list[str], failures: Counter) -> None:
     assert failures == Counter({"IpAddressGenerationFailure": 100 - 61})
 
 
-def test_concurrent_allocation_sqlite(cloud):
-    _check_race(*_race(cloud))
+def test_concurrent_allocation_sqlite(network):
+    _check_race(*_race(network))
 
 
 @pytest.fixture
@@ -166,5 +166,5 @@ def pg_cloud(conf):
         admin.dispose()
 
 
-def test_concurrent_allocation_postgresql(pg_cloud):
-    _check_race(*_race(pg_cloud))
+def test_concurrent_allocation_postgresql(pg_cloud, in_process):
+    _check_race(*_race(in_process(pg_cloud.network)))

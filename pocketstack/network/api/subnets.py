@@ -1,0 +1,151 @@
+"""Handlers of ``/v2.0/subnets`` (Networking API v2.0 reference, "Subnets").
+
+Each parses (``parse_create``/``parse_update``), authorizes (``network:subnets:<op>``),
+calls one function of ``cloud.network.subnets`` and renders with ``views.subnet``. 201 on
+create, 204 on delete, 200 otherwise. IPv4 only: ``ip_version`` 6 and subnet pools are a
+400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.common import policy
+from pocketstack.common.http import ApiRequest
+from pocketstack.network import exceptions as exc
+from pocketstack.network.api import listing, parse, views
+from pocketstack.network.common import UNSET, Unset
+from pocketstack.network.subnets import SubnetCreate, SubnetUpdate
+
+_CREATE_ATTRS = frozenset(
+    {
+        "network_id",
+        "ip_version",
+        "cidr",
+        "gateway_ip",
+        "allocation_pools",
+        "enable_dhcp",
+        "dns_nameservers",
+        "host_routes",
+        "subnetpool_id",
+        "ipv6_ra_mode",
+        "ipv6_address_mode",
+        "service_types",
+        "segment_id",
+        "use_default_subnetpool",
+        "prefixlen",
+        "dns_publish_fixed_ip",
+    }
+)
+_UPDATE_ATTRS = frozenset(
+    {
+        "name",
+        "description",
+        "gateway_ip",
+        "allocation_pools",
+        "enable_dhcp",
+        "dns_nameservers",
+        "host_routes",
+        "tags",
+        "service_types",
+    }
+)
+
+
+def _gateway(body: dict[str, Any]) -> str | None | Unset:
+    if "gateway_ip" not in body:
+        return UNSET
+    return None if body["gateway_ip"] is None else parse.want_str(body, "gateway_ip")
+
+
+def parse_create(body: dict[str, Any]) -> SubnetCreate:
+    """The ``subnet`` body of ``POST /v2.0/subnets`` as a ``SubnetCreate``.
+
+    Raises:
+        InvalidInput (400): an unknown attribute, a wrong type, ``ip_version`` other than 4,
+        a subnet pool, no ``network_id`` or no ``cidr``.
+    """
+    parse.check_attrs(body, _CREATE_ATTRS)
+    version = str(body.get("ip_version", 4))
+    if version == "6":
+        raise exc.InvalidInput(
+            "IPv6 subnets are not supported yet (ip_version 6); create an IPv4 subnet."
+        )
+    if version != "4":
+        raise exc.InvalidInput(f"'{body.get('ip_version')}' is not a valid ip_version.")
+    if body.get("subnetpool_id") or body.get("use_default_subnetpool"):
+        raise exc.InvalidInput("Subnet pools are not supported; give a cidr.")
+    if not body.get("network_id"):
+        raise exc.InvalidInput("network_id is required.")
+    if body.get("cidr") is None:
+        raise exc.InvalidInput("cidr is required.")
+    return SubnetCreate(
+        network_id=str(body["network_id"]),
+        cidr=parse.want_str(body, "cidr"),
+        name=parse.want_str(body, "name"),
+        description=parse.want_str(body, "description"),
+        project_id=parse.project(body),
+        gateway_ip=_gateway(body),
+        allocation_pools=parse.optional_list(body, "allocation_pools"),
+        enable_dhcp=parse.want_bool(body, "enable_dhcp", True),
+        dns_nameservers=parse.want_list(body, "dns_nameservers"),
+        host_routes=parse.want_list(body, "host_routes"),
+        tags=parse.tags(body),
+    )
+
+
+def parse_update(body: dict[str, Any]) -> SubnetUpdate:
+    """The ``subnet`` body of ``PUT /v2.0/subnets/{id}`` as a ``SubnetUpdate``.
+
+    Raises:
+        InvalidInput (400): an attribute that cannot change, a wrong type.
+    """
+    parse.check_attrs(body, _UPDATE_ATTRS)
+    return SubnetUpdate(
+        name=parse.optional_str(body, "name"),
+        description=parse.optional_str(body, "description"),
+        gateway_ip=_gateway(body),
+        allocation_pools=parse.optional_list(body, "allocation_pools"),
+        enable_dhcp=parse.optional_bool(body, "enable_dhcp"),
+        dns_nameservers=parse.optional_list(body, "dns_nameservers"),
+        host_routes=parse.optional_list(body, "host_routes"),
+        tags=parse.optional_tags(body),
+    )
+
+
+def list_subnets(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/subnets``: filters, ``fields``, sorting, pagination (``listing``); an
+    admin sees every project's unless ``all_projects=false``."""
+    query = listing.parse(req, admin_sees_all=True)
+    policy.enforce(req.ctx, "network:subnets:list")
+    found = req.cloud.network.subnets.list(req.ctx, query)
+    return views.page(req, query, "subnets", found, views.subnet)
+
+
+def get_subnet(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/subnets/{id}``."""
+    policy.enforce(req.ctx, "network:subnets:show")
+    row = req.cloud.network.subnets.get(req.ctx, req.params["id"])
+    return views.one(req, "subnet", views.subnet(row))
+
+
+def create_subnet(req: ApiRequest) -> dict[str, Any]:
+    """``POST /v2.0/subnets`` with ``{"subnet": {...}}``; 201."""
+    spec = parse_create(req.require_body("subnet"))
+    policy.enforce(req.ctx, "network:subnets:create")
+    row = req.cloud.network.subnets.create(req.ctx, spec)
+    return views.one(req, "subnet", views.subnet(row))
+
+
+def update_subnet(req: ApiRequest) -> dict[str, Any]:
+    """``PUT /v2.0/subnets/{id}`` with ``{"subnet": {changes}}``."""
+    changes = parse_update(req.require_body("subnet"))
+    policy.enforce(req.ctx, "network:subnets:update")
+    row = req.cloud.network.subnets.update(req.ctx, req.params["id"], changes)
+    return views.one(req, "subnet", views.subnet(row))
+
+
+def delete_subnet(req: ApiRequest) -> None:
+    """``DELETE /v2.0/subnets/{id}``; 204."""
+    policy.enforce(req.ctx, "network:subnets:delete")
+    req.cloud.network.subnets.delete(req.ctx, req.params["id"])
