@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-import uuid
 from collections import Counter
 
 import pytest
-import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.bus import InProcessBus
-from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from pocketstack.network import exceptions as exc
 from pocketstack.network import ipam
-from tests.helpers import PG_ADMIN_URL, backend_unavailable
 
 DEMO = RequestContext(user_id="u", project_id="demo", roles=("member",))
 
@@ -136,34 +131,6 @@ def _check_race(got: list[str], failures: Counter) -> None:
 
 def test_concurrent_allocation_sqlite(network):
     _check_race(*_race(network))
-
-
-@pytest.fixture
-def pg_cloud(conf):
-    """A Cloud over a fresh PostgreSQL database (dropped afterwards)."""
-    from pocketstack.service import Cloud
-
-    name = "pocketstack_ipam_" + uuid.uuid4().hex[:8]
-    try:
-        admin = sa.create_engine(
-            normalize_url(PG_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as c:
-            c.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as error:  # noqa: BLE001
-        backend_unavailable(f"PostgreSQL at {PG_ADMIN_URL}", error)
-    import_all_models()
-    database = Database(f"{PG_ADMIN_URL}/{name}")
-    Base.metadata.create_all(database.engine)
-    bus = InProcessBus(workers=2)
-    try:
-        yield Cloud(conf.replace(database=database.url), database, bus)
-    finally:
-        bus.stop()
-        database.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 def test_concurrent_allocation_postgresql(pg_cloud, in_process):

@@ -33,6 +33,13 @@ def client(cloud, conf):
         yield test_client
 
 
+@pytest.fixture
+def pg_client(pg_cloud, conf):
+    """The API over PostgreSQL, whose JSON tags and keyset comparisons differ from SQLite's."""
+    with TestClient(service_app(API, conf, pg_cloud, FixedTokens(USERS))) as test_client:
+        yield test_client
+
+
 def call(client, method: str, path: str, body: Any = None, token: str = "demo"):
     headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
     content = None if body is None else json.dumps(body)
@@ -280,3 +287,47 @@ def test_marker_of_an_unlisted_row_is_the_familys_404(cloud):
     with pytest.raises(exc.PortNotFound):
         cloud.network.ports.list(DEMO, query)
     assert cloud.network.networks.list(DEMO, query).items == []
+
+
+def test_filters_tags_and_pages_on_postgresql(pg_client):
+    client = pg_client
+    tags = {0: ["a"], 1: ["a", "b"], 2: ["b"]}
+    nets = [
+        make(
+            client,
+            "networks",
+            "network",
+            {"name": f"n{i}", "admin_state_up": i not in (1, 4), "tags": tags.get(i, [])},
+        )
+        for i in range(6)
+    ]
+    assert _names(get(client, "/networks?tags=a,b")) == ["n1"]
+    assert _names(get(client, "/networks?not-tags-any=a")) == ["n2", "n3", "n4", "n5"]
+    assert _names(get(client, "/networks?admin_state_up=false&name=n1&name=n2")) == ["n1"]
+    subnet = make(
+        client,
+        "subnets",
+        "subnet",
+        {"network_id": nets[0]["id"], "cidr": "10.8.0.0/24", "dns_nameservers": ["8.8.8.8"]},
+    )
+    found = get(client, "/subnets?dns_nameservers=8.8.8.8")["subnets"]
+    assert [s["id"] for s in found] == [subnet["id"]]
+    port = make(client, "ports", "port", {"network_id": nets[0]["id"]})
+    ip = port["fixed_ips"][0]["ip_address"]
+    assert [p["id"] for p in get(client, f"/ports?fixed_ips=ip_address%3D{ip}")["ports"]] == [
+        port["id"]
+    ]
+    seen: list[str] = []
+    path = "/networks?limit=4&sort_key=admin_state_up&sort_key=name&sort_dir=desc"
+    while True:
+        body = get(client, path)
+        seen += _names(body)
+        nexts = [link for link in body.get("networks_links", []) if link["rel"] == "next"]
+        if not nexts:
+            break
+        path = "/networks?" + urlsplit(nexts[0]["href"]).query
+    assert seen == ["n5", "n3", "n2", "n0", "n4", "n1"]
+    back = get(client, f"/networks?limit=2&sort_key=name&marker={nets[4]['id']}&page_reverse=1")
+    assert _names(back) == ["n2", "n3"]
+    assert get(client, "/networks?name=%00")["networks"] == []
+    assert call(client, "GET", "/networks?marker=%00").status_code == 404
