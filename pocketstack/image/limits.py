@@ -11,7 +11,7 @@ times: against ``Content-Length`` before the image leaves ``queued`` (nothing is
 the data streams (``LimitedReader`` stops at the limit, whatever the headers said, so a chunked
 body is never read further than the limit + 1 byte), and once more when the upload is recorded,
 with the owner's image rows locked, so uploads that ran concurrently cannot together pass the
-quota. A refused upload keeps nothing (see ``ImageDataManager``).
+quota. A refused upload keeps nothing (see ``data.ImageData``).
 """
 
 from __future__ import annotations
