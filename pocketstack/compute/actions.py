@@ -247,7 +247,7 @@ def update_instance(
 
     A change of ``vm_state``/``task_state`` goes through the transition table: the server's
     current state (read in the same transaction, and holding ``expected``) and the new one
-    must be a transition of ``states.TASKS``, and the ``UPDATE`` also requires that current
+    must be a transition of ``states.TRANSITIONS``, and the ``UPDATE`` also requires that current
     state (a concurrent change is read again, up to a few times).
 
     Raises:
@@ -304,7 +304,7 @@ def load_instance(db: Database, instance_uuid: str) -> Instance | None:
         return s.get(Instance, instance_uuid)
 
 
-class ActionManager:
+class InstanceActions:
     """``cloud.compute.actions``: the ``os-instance-actions`` reads (API reference "Servers
     actions (servers, os-instance-actions)")."""
 

@@ -107,7 +107,7 @@ def _may_use(project_id: str | None) -> Any:
     return sa.cast(Flavor.projects, sa.Text).like(f"%{quoted}%", escape="\\")
 
 
-class FlavorManager:
+class Flavors:
     """Flavor logic; ``cloud.compute.flavors``. Returns detached ``Flavor`` rows."""
 
     def __init__(self, cloud: Cloud):

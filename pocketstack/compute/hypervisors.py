@@ -10,6 +10,8 @@ always does.
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -48,7 +50,21 @@ def _is_up(service: Service | None, conf: Any) -> bool:
     return service is not None and service_is_up(service, conf)
 
 
-class HypervisorManager:
+@dataclasses.dataclass(frozen=True)
+class HypervisorStatistics:
+    """Resources summed over every hypervisor, and how many there are."""
+
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    vcpus_used: int
+    memory_mb_used: int
+    local_gb_used: int
+    running_vms: int
+    count: int
+
+
+class Hypervisors:
     """Services, hypervisors and zones; ``cloud.compute.hypervisors``."""
 
     def __init__(self, cloud: Cloud):
@@ -134,7 +150,7 @@ class HypervisorManager:
 
     # hypervisors -------------------------------------------------------------------------
 
-    def list_hypervisors(
+    def list(
         self, ctx: RequestContext, *, hostname_pattern: str | None = None
     ) -> list[tuple[ComputeNode, Service | None, bool]]:
         """``(node, its compute service, is_up)`` for every hypervisor, ordered by id;
@@ -153,11 +169,11 @@ class HypervisorManager:
             result.append((node, svc, _is_up(svc, self.conf)))
         return result
 
-    def get_hypervisor(
+    def get(
         self, ctx: RequestContext, hypervisor_id: str
     ) -> tuple[ComputeNode, Service | None, bool]:
         """One hypervisor by numeric id or uuid. Raises HypervisorNotFound."""
-        for node, svc, up in self.list_hypervisors(ctx):
+        for node, svc, up in self.list(ctx):
             if str(node.id) == str(hypervisor_id) or node.uuid == hypervisor_id:
                 return node, svc, up
         raise HypervisorNotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
@@ -169,36 +185,24 @@ class HypervisorManager:
             HypervisorNotFound: unknown id. UptimeNotSupported: always otherwise (501; the
             controller does not ask compute hosts for their uptime).
         """
-        self.get_hypervisor(ctx, hypervisor_id)
+        self.get(ctx, hypervisor_id)
         raise UptimeNotSupported()
 
-    def statistics(self, ctx: RequestContext) -> dict[str, int]:
+    def statistics(self, ctx: RequestContext) -> HypervisorStatistics:
         """Sums over all hypervisors (Nova's ``hypervisor_statistics``)."""
-        nodes = [n for n, _svc, _up in self.list_hypervisors(ctx)]
-        stats = {
-            key: sum(getattr(n, key) for n in nodes)
-            for key in (
-                "vcpus",
-                "memory_mb",
-                "local_gb",
-                "vcpus_used",
-                "memory_mb_used",
-                "local_gb_used",
-                "running_vms",
-            )
+        nodes = [n for n, _svc, _up in self.list(ctx)]
+        sums = {
+            f.name: sum(getattr(n, f.name) for n in nodes)
+            for f in dataclasses.fields(HypervisorStatistics)
+            if f.name != "count"
         }
-        stats.update(
-            count=len(nodes),
-            current_workload=0,
-            free_ram_mb=stats["memory_mb"] - stats["memory_mb_used"],
-            free_disk_gb=stats["local_gb"] - stats["local_gb_used"],
-            disk_available_least=stats["local_gb"] - stats["local_gb_used"],
-        )
-        return stats
+        return HypervisorStatistics(count=len(nodes), **sums)
 
     # availability zones ------------------------------------------------------------------
 
-    def availability_zones(self, ctx: RequestContext) -> dict[str, list[tuple[Service, bool]]]:
+    def availability_zones(
+        self, ctx: RequestContext
+    ) -> dict[str, builtins.list[tuple[Service, bool]]]:
         """``{zone: [(service, is_up), ...]}`` for zones with an enabled compute service
         (the default zone is listed even before any service reports)."""
         zones: dict[str, list[tuple[Service, bool]]] = {}

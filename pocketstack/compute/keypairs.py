@@ -105,7 +105,7 @@ def generate_key_pair() -> tuple[str, str]:
     return private, public + " Generated-by-Pocketstack"
 
 
-class KeypairManager:
+class Keypairs:
     """Keypair logic; ``cloud.compute.keypairs``. Returns detached ``KeyPair`` rows."""
 
     def __init__(self, cloud: Cloud):

@@ -1,10 +1,10 @@
 """The Compute service's manager: one object per resource family, reached as
 ``cloud.compute.<family>``.
 
-- ``flavors`` (``flavors.FlavorManager``), ``keypairs`` (``keypairs.KeypairManager``),
-  ``quotas`` (``quotas.QuotaManager``), ``hypervisors`` (``hypervisors.HypervisorManager``:
+- ``flavors`` (``flavors.Flavors``), ``keypairs`` (``keypairs.Keypairs``),
+  ``quotas`` (``quotas.Quotas``), ``hypervisors`` (``hypervisors.Hypervisors``:
   compute services, hypervisors, availability zones) — the resource APIs;
-- ``servers`` (``servers.ServerManager``) and ``actions`` (``actions.ActionManager``) — the
+- ``servers`` (``servers.Servers``) and ``actions`` (``actions.InstanceActions``) — the
   server lifecycle, handed to the conductor and compute agents over the bus.
 
 Each family module stays under ~800 lines; the API layer calls exactly one of their functions
@@ -23,20 +23,20 @@ class ComputeManager:
     """Entry point of the Compute service for the API layer and other services."""
 
     def __init__(self, cloud: Cloud):
-        from pocketstack.compute.actions import ActionManager
-        from pocketstack.compute.flavors import FlavorManager
-        from pocketstack.compute.hypervisors import HypervisorManager
-        from pocketstack.compute.keypairs import KeypairManager
-        from pocketstack.compute.quotas import QuotaManager
-        from pocketstack.compute.servers import ServerManager
+        from pocketstack.compute.actions import InstanceActions
+        from pocketstack.compute.flavors import Flavors
+        from pocketstack.compute.hypervisors import Hypervisors
+        from pocketstack.compute.keypairs import Keypairs
+        from pocketstack.compute.quotas import Quotas
+        from pocketstack.compute.servers import Servers
 
         self.cloud = cloud
-        self.flavors = FlavorManager(cloud)
-        self.keypairs = KeypairManager(cloud)
-        self.quotas = QuotaManager(cloud)
-        self.hypervisors = HypervisorManager(cloud)
-        self.actions = ActionManager(cloud)
-        self.servers = ServerManager(cloud)
+        self.flavors = Flavors(cloud)
+        self.keypairs = Keypairs(cloud)
+        self.quotas = Quotas(cloud)
+        self.hypervisors = Hypervisors(cloud)
+        self.actions = InstanceActions(cloud)
+        self.servers = Servers(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

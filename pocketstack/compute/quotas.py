@@ -8,7 +8,7 @@ user's keypairs) rather than kept in counters, so it can never drift.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 
@@ -42,8 +42,17 @@ DEFAULTS: dict[str, int] = {
 _COUNTED = ("instances", "cores", "ram", "key_pairs")
 
 
-class QuotaManager:
-    """Quota logic; ``cloud.compute.quotas``."""
+class QuotaUsage(NamedTuple):
+    """A project's quota set and what it uses of it (resource name -> number; ``-1``
+    limit: unlimited)."""
+
+    limits: dict[str, int]
+    in_use: dict[str, int]
+
+
+class Quotas:
+    """Quota logic; ``cloud.compute.quotas``. Returns plain numbers by resource name
+    (``QuotaUsage``); ``api/views.py`` renders them as limits and quota sets."""
 
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
@@ -107,35 +116,15 @@ class QuotaManager:
         if 0 <= limit < total:
             raise errors.QuotaExceeded("Quota exceeded, too many key pairs.")
 
-    def limits(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
-        """The ``limits.absolute`` dict of ``GET /limits`` (2.1 keys) for ``project_id``."""
-        q = self.get_limits(project_id)
-        used = self.usage(project_id)
-        return {
-            "maxTotalInstances": q["instances"],
-            "maxTotalCores": q["cores"],
-            "maxTotalRAMSize": q["ram"],
-            "maxTotalKeypairs": q["key_pairs"],
-            "maxServerMeta": q["metadata_items"],
-            "maxImageMeta": 128,
-            "maxPersonality": q["injected_files"],
-            "maxPersonalitySize": q["injected_file_content_bytes"],
-            "maxServerGroups": q["server_groups"],
-            "maxServerGroupMembers": q["server_group_members"],
-            "maxSecurityGroups": q["security_groups"],
-            "maxSecurityGroupRules": q["security_group_rules"],
-            "maxTotalFloatingIps": q["floating_ips"],
-            "totalInstancesUsed": used["instances"],
-            "totalCoresUsed": used["cores"],
-            "totalRAMUsed": used["ram"],
-            "totalServerGroupsUsed": 0,
-            "totalSecurityGroupsUsed": 0,
-            "totalFloatingIpsUsed": 0,
-        }
+    def limits(self, ctx: RequestContext, project_id: str | None) -> QuotaUsage:
+        """What ``GET /limits`` shows of ``project_id``: its limits and the project's usage
+        (keypairs not counted: the absolute limits show no keypair usage)."""
+        project = project_id or ""
+        return QuotaUsage(self.get_limits(project), self.usage(project))
 
-    def show(self, ctx: RequestContext, project_id: str, *, detail: bool = False) -> dict[str, Any]:
-        """The quota set of a project: ``{resource: limit}``, or with ``detail``
-        ``{resource: {"limit", "in_use", "reserved"}}``.
+    def get(self, ctx: RequestContext, project_id: str) -> QuotaUsage:
+        """The quota set of a project and its usage (the caller's keypairs when it is the
+        caller's project), for ``os-quota-sets`` and its ``detail``.
 
         Raises:
             errors.PolicyNotAuthorized: a non-admin asking for another project.
@@ -144,14 +133,8 @@ class QuotaManager:
             raise errors.PolicyNotAuthorized(
                 "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed."
             )
-        limits = self.get_limits(project_id)
-        if not detail:
-            return limits
         used = self.usage(project_id, ctx.user_id if ctx.owns(project_id) else None)
-        return {
-            name: {"limit": limit, "in_use": used[name], "reserved": 0}
-            for name, limit in limits.items()
-        }
+        return QuotaUsage(self.get_limits(project_id), used)
 
     def defaults(self) -> dict[str, int]:
         """Nova's default quota set."""

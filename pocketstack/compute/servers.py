@@ -1,6 +1,6 @@
 """Servers: the lifecycle requests of the Nova "Servers" and "Servers - run an action" APIs.
 
-``cloud.compute.servers`` (``ServerManager``) is the controller side of the compute workflow
+``cloud.compute.servers`` (``Servers``) is the controller side of the compute workflow
 (ARCHITECTURE.md "The compute workflow"): it validates a request completely before it writes
 anything, records the server and an instance action in one transaction, and hands the work
 to the conductor (builds, deletes) or to the server's compute agent (power actions, console)
@@ -134,7 +134,7 @@ def _flavor_snapshot(flavor: Flavor) -> dict[str, Any]:
     }
 
 
-class ServerManager:
+class Servers:
     """``cloud.compute.servers``: create, read, change and delete servers.
 
     Every function takes the caller's ``RequestContext``; a server of another project is

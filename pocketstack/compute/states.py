@@ -16,7 +16,7 @@ Nova's 409 message.
 
 The transition table
 --------------------
-``TASKS`` says, for each ``task_state``, in which ``vm_state`` it may begin, which task it
+``TRANSITIONS`` says, for each ``task_state``, in which ``vm_state`` it may begin, which task it
 may replace (``None``: no task was running), and in which ``vm_state`` it ends when it works
 and when it fails (``SAME``: the ``vm_state`` it began in). ``NO_TASK_CHANGES`` holds the
 only changes made while no task runs (the power-state sync finding a guest shut down).
@@ -44,7 +44,7 @@ Every write of ``vm_state``/``task_state`` goes through the table:
 ``IllegalTransition`` is a programming error (a 500 if it reaches the API), never a user's
 409: a user asking for an action the state does not allow gets ``check_action``'s
 ``InstanceInvalidState``, which reads the same table. A new task (resize, migrate...) is a
-new row of ``TASKS`` (and its action in ``ACTION_TASKS``), nothing else.
+new row of ``TRANSITIONS`` (and its action in ``ACTION_TASKS``), nothing else.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ SAME = "<same vm_state>"
 
 @dataclass(frozen=True)
 class Task:
-    """One ``task_state``: where it may begin and where it ends (a row of ``TASKS``).
+    """One ``task_state``: where it may begin and where it ends (a row of ``TRANSITIONS``).
 
     Attributes:
         begins_in: vm_states the task may begin in (and runs in: a task never changes the
@@ -137,7 +137,7 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #: The build walks scheduling -> networking -> block_device_mapping (conductor) -> spawning
 #: (agent) -> active; a power task ends in the state the guest is found in (active when it
 #: runs, else stopped); a delete ends deleted, or error when the guest could not be destroyed.
-TASKS: dict[str, Task] = {
+TRANSITIONS: dict[str, Task] = {
     SCHEDULING: Task.of(begins_in={BUILDING}, replaces={None}, success=(), failure={ERROR}),
     NETWORKING: Task.of(begins_in={BUILDING}, replaces={SCHEDULING}, success=(), failure={ERROR}),
     BLOCK_DEVICE_MAPPING: Task.of(
@@ -188,11 +188,11 @@ def allowed(from_state: tuple[str, str | None], to_state: tuple[str, str | None]
     if from_state == to_state:
         return True
     if new_task is not None:  # a task begins, or takes over from the running one
-        row = TASKS.get(new_task)
+        row = TRANSITIONS.get(new_task)
         return row is not None and new_vm == vm and vm in row.begins_in and task in row.replaces
     if task is None:  # no task runs: only the power-state sync changes the vm_state
         return new_vm in NO_TASK_CHANGES.get(vm, frozenset())
-    row = TASKS.get(task)
+    row = TRANSITIONS.get(task)
     if row is None or vm not in row.begins_in:
         return False
     return new_vm in row.success or new_vm in row.failure or (SAME in row.failure and new_vm == vm)
@@ -204,11 +204,11 @@ def check_transition(
     """Raise ``IllegalTransition`` unless the table allows ``from_state -> to_state``.
 
     Raises:
-        IllegalTransition: ``server <uuid>: (vm, task) -> (vm, task) is not in states.TASKS``.
+        IllegalTransition: ``server <uuid>: (vm, task) -> (vm, task) is not in states.TRANSITIONS``.
     """
     if not allowed(from_state, to_state):
         raise IllegalTransition(
-            f"server {uuid}: {from_state} -> {to_state} is not a transition of states.TASKS"
+            f"server {uuid}: {from_state} -> {to_state} is not a transition of states.TRANSITIONS"
         )
 
 
@@ -286,7 +286,7 @@ _PUBLIC_NAME = {"reboot_hard": "reboot"}
 
 def _allowed_for(action: str) -> tuple[frozenset[str] | None, frozenset[str | None] | None]:
     if action in ACTION_TASKS:
-        row = TASKS[ACTION_TASKS[action]]
+        row = TRANSITIONS[ACTION_TASKS[action]]
         return row.begins_in, row.replaces
     if action in _READS:
         return _READS[action]
@@ -296,7 +296,7 @@ def _allowed_for(action: str) -> tuple[frozenset[str] | None, frozenset[str | No
 def check_action(instance: Any, action: str) -> None:
     """Refuse ``action`` unless the server's vm_state and task_state allow it.
 
-    An action that begins a task (``ACTION_TASKS``) is allowed where ``TASKS`` lets that
+    An action that begins a task (``ACTION_TASKS``) is allowed where ``TRANSITIONS`` lets that
     task begin; ``update`` and ``console_output`` begin none.
 
     Args:

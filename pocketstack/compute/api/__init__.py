@@ -40,21 +40,21 @@ S = V + "/servers/{server_id}"
 
 ROUTES = [
     r("GET", "/", versions.list_versions, auth=False),
-    r("GET", V, versions.show_version, auth=False),
-    r("GET", V + "/", versions.show_version, auth=False),
+    r("GET", V, versions.get_version, auth=False),
+    r("GET", V + "/", versions.get_version, auth=False),
     # flavors
     r("GET", V + "/flavors", flavors.list_flavors),
     r("POST", V + "/flavors", flavors.create_flavor, schema=schemas.FLAVOR_CREATE),
     r("GET", V + "/flavors/detail", flavors.list_flavors_detail),
-    r("GET", V + "/flavors/{flavor_id}", flavors.show_flavor),
+    r("GET", V + "/flavors/{flavor_id}", flavors.get_flavor),
     r("DELETE", V + "/flavors/{flavor_id}", flavors.delete_flavor, status=202),
     r(
         "POST",
         V + "/flavors/{flavor_id}/action",
-        flavors.flavor_action,
+        flavors.run_flavor_action,
         schema=schemas.FLAVOR_ACTION,
     ),
-    r("GET", V + "/flavors/{flavor_id}/os-flavor-access", flavors.list_access),
+    r("GET", V + "/flavors/{flavor_id}/os-flavor-access", flavors.list_flavor_access),
     r("GET", V + "/flavors/{flavor_id}/os-extra_specs", flavors.list_extra_specs),
     r(
         "POST",
@@ -62,7 +62,7 @@ ROUTES = [
         flavors.create_extra_specs,
         schema=schemas.EXTRA_SPECS_CREATE,
     ),
-    r("GET", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.show_extra_spec),
+    r("GET", V + "/flavors/{flavor_id}/os-extra_specs/{key}", flavors.get_extra_spec),
     r(
         "PUT",
         V + "/flavors/{flavor_id}/os-extra_specs/{key}",
@@ -73,20 +73,20 @@ ROUTES = [
     # keypairs
     r("GET", V + "/os-keypairs", keypairs.list_keypairs),
     r("POST", V + "/os-keypairs", keypairs.create_keypair, schema=schemas.KEYPAIR_CREATE),
-    r("GET", V + "/os-keypairs/{name}", keypairs.show_keypair),
+    r("GET", V + "/os-keypairs/{name}", keypairs.get_keypair),
     r("DELETE", V + "/os-keypairs/{name}", keypairs.delete_keypair, status=202),
     # servers
     r("GET", V + "/servers", servers.list_servers),
     r("POST", V + "/servers", servers.create_server, schema=schemas.SERVER_CREATE),
     r("GET", V + "/servers/detail", servers.list_servers_detail),
-    r("GET", S, servers.show_server),
+    r("GET", S, servers.get_server),
     r("PUT", S, servers.update_server, schema=schemas.SERVER_UPDATE),
     r("DELETE", S, servers.delete_server),
-    r("POST", S + "/action", server_actions.server_action, schema=schemas.SERVER_ACTION),
+    r("POST", S + "/action", server_actions.run_server_action, schema=schemas.SERVER_ACTION),
     r("GET", S + "/metadata", server_actions.list_metadata),
     r("POST", S + "/metadata", server_actions.update_metadata, schema=schemas.METADATA_SET),
     r("PUT", S + "/metadata", server_actions.replace_metadata, schema=schemas.METADATA_SET),
-    r("GET", S + "/metadata/{key}", server_actions.show_metadata_item),
+    r("GET", S + "/metadata/{key}", server_actions.get_metadata_item),
     r(
         "PUT",
         S + "/metadata/{key}",
@@ -95,9 +95,9 @@ ROUTES = [
     ),
     r("DELETE", S + "/metadata/{key}", server_actions.delete_metadata_item),
     r("GET", S + "/ips", server_actions.list_ips),
-    r("GET", S + "/ips/{network}", server_actions.show_ips),
+    r("GET", S + "/ips/{network}", server_actions.get_ips),
     r("GET", S + "/os-instance-actions", server_actions.list_instance_actions),
-    r("GET", S + "/os-instance-actions/{request_id}", server_actions.show_instance_action),
+    r("GET", S + "/os-instance-actions/{request_id}", server_actions.get_instance_action),
     # hosts
     r("GET", V + "/os-services", hosts.list_services),
     r(
@@ -109,16 +109,16 @@ ROUTES = [
     r("DELETE", V + "/os-services/{service_id}", hosts.delete_service),
     r("GET", V + "/os-hypervisors", hosts.list_hypervisors),
     r("GET", V + "/os-hypervisors/detail", hosts.list_hypervisors_detail),
-    r("GET", V + "/os-hypervisors/statistics", hosts.hypervisor_statistics),
+    r("GET", V + "/os-hypervisors/statistics", hosts.get_hypervisor_statistics),
     r("GET", V + "/os-hypervisors/{pattern}/search", hosts.search_hypervisors),
-    r("GET", V + "/os-hypervisors/{hypervisor_id}", hosts.show_hypervisor),
-    r("GET", V + "/os-hypervisors/{hypervisor_id}/uptime", hosts.hypervisor_uptime),
+    r("GET", V + "/os-hypervisors/{hypervisor_id}", hosts.get_hypervisor),
+    r("GET", V + "/os-hypervisors/{hypervisor_id}/uptime", hosts.get_hypervisor_uptime),
     r("GET", V + "/os-aggregates", hosts.list_aggregates),
-    r("GET", V + "/os-availability-zone", hosts.list_zones),
-    r("GET", V + "/os-availability-zone/detail", hosts.list_zones_detail),
+    r("GET", V + "/os-availability-zone", hosts.list_availability_zones),
+    r("GET", V + "/os-availability-zone/detail", hosts.list_availability_zones_detail),
     # limits and quotas
-    r("GET", V + "/limits", quotas.show_limits),
-    r("GET", V + "/os-quota-sets/{project_id}", quotas.show_quota_set),
+    r("GET", V + "/limits", quotas.get_limits),
+    r("GET", V + "/os-quota-sets/{project_id}", quotas.get_quota_set),
     r(
         "PUT",
         V + "/os-quota-sets/{project_id}",
@@ -126,8 +126,8 @@ ROUTES = [
         schema=schemas.QUOTA_SET_UPDATE,
     ),
     r("DELETE", V + "/os-quota-sets/{project_id}", quotas.delete_quota_set, status=202),
-    r("GET", V + "/os-quota-sets/{project_id}/defaults", quotas.show_defaults),
-    r("GET", V + "/os-quota-sets/{project_id}/detail", quotas.show_quota_set_detail),
+    r("GET", V + "/os-quota-sets/{project_id}/defaults", quotas.get_quota_set_defaults),
+    r("GET", V + "/os-quota-sets/{project_id}/detail", quotas.get_quota_set_detail),
 ]
 
 API = ServiceAPI(

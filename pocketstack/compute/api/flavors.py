@@ -11,31 +11,8 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
-from pocketstack.compute.api.common import links, next_links, paging
-from pocketstack.compute.models import Flavor
-
-
-def flavor_view(req: ApiRequest, flavor: Flavor, detail: bool = True) -> dict[str, Any]:
-    """One flavor; without ``detail`` only id, name, links."""
-    view: dict[str, Any] = {
-        "id": flavor.flavorid,
-        "name": flavor.name,
-        "links": links(req, "flavors", flavor.flavorid),
-    }
-    if detail:
-        view.update(
-            {
-                "ram": flavor.memory_mb,
-                "vcpus": flavor.vcpus,
-                "disk": flavor.root_gb,
-                "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral_gb,
-                "OS-FLV-DISABLED:disabled": flavor.disabled,
-                "swap": flavor.swap or "",
-                "rxtx_factor": flavor.rxtx_factor,
-                "os-flavor-access:is_public": flavor.is_public,
-            }
-        )
-    return view
+from pocketstack.compute.api.common import next_links, paging
+from pocketstack.compute.api.views import flavor_access_view, flavor_view
 
 
 def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
@@ -74,7 +51,7 @@ def list_flavors_detail(req: ApiRequest) -> dict[str, Any]:
     return _list(req, detail=True)
 
 
-def show_flavor(req: ApiRequest) -> dict[str, Any]:
+def get_flavor(req: ApiRequest) -> dict[str, Any]:
     """``GET /flavors/{flavor_id}``; 404 when not visible."""
     policy.enforce(req.ctx, "compute:flavors:show")
     return {
@@ -147,7 +124,7 @@ def create_extra_specs(req: ApiRequest) -> dict[str, Any]:
     }
 
 
-def show_extra_spec(req: ApiRequest) -> dict[str, Any]:
+def get_extra_spec(req: ApiRequest) -> dict[str, Any]:
     """``GET /flavors/{flavor_id}/os-extra_specs/{key}`` → ``{key: value}``."""
     policy.enforce(req.ctx, "compute:flavor-extra-specs:index")
     key = req.params["key"]
@@ -170,18 +147,14 @@ def delete_extra_spec(req: ApiRequest) -> ApiResponse:
     return ApiResponse(status=200)
 
 
-def _access_view(flavor_id: str, projects: list[str]) -> dict[str, Any]:
-    return {"flavor_access": [{"flavor_id": flavor_id, "tenant_id": p} for p in projects]}
-
-
-def list_access(req: ApiRequest) -> dict[str, Any]:
+def list_flavor_access(req: ApiRequest) -> dict[str, Any]:
     """``GET /flavors/{flavor_id}/os-flavor-access`` (admin; 404 for public flavors)."""
     policy.enforce(req.ctx, "compute:flavor-access:index")
     flavor_id = req.params["flavor_id"]
-    return _access_view(flavor_id, req.cloud.compute.flavors.list_access(req.ctx, flavor_id))
+    return flavor_access_view(flavor_id, req.cloud.compute.flavors.list_access(req.ctx, flavor_id))
 
 
-def flavor_action(req: ApiRequest) -> dict[str, Any]:
+def run_flavor_action(req: ApiRequest) -> dict[str, Any]:
     """``POST /flavors/{flavor_id}/action``: ``addTenantAccess`` / ``removeTenantAccess``."""
     flavor_id = req.params["flavor_id"]
     ((action, args),) = req.body.items()  # one of the two, with a tenant (schema)
@@ -191,4 +164,4 @@ def flavor_action(req: ApiRequest) -> dict[str, Any]:
     else:
         policy.enforce(req.ctx, "compute:flavor-access:remove")
         projects = req.cloud.compute.flavors.remove_access(req.ctx, flavor_id, args["tenant"])
-    return _access_view(flavor_id, projects)
+    return flavor_access_view(flavor_id, projects)

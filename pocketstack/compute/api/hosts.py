@@ -5,30 +5,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse
-from pocketstack.compute.models import ComputeNode, Service
-
-
-def _time(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def service_view(svc: Service, up: bool) -> dict[str, Any]:
-    """One compute service (2.1)."""
-    return {
-        "id": svc.id,
-        "binary": svc.binary,
-        "host": svc.host,
-        "zone": svc.availability_zone,
-        "status": "disabled" if svc.disabled else "enabled",
-        "state": "up" if up else "down",
-        "updated_at": _time(svc.last_seen_up or svc.updated_at),
-        "disabled_reason": svc.disabled_reason,
-    }
+from pocketstack.compute.api.views import (
+    hypervisor_statistics_view,
+    hypervisor_view,
+    service_status_view,
+    service_view,
+    zones_view,
+)
 
 
 def list_services(req: ApiRequest) -> dict[str, Any]:
@@ -54,14 +41,7 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
     svc = req.cloud.compute.hypervisors.update_service(
         req.ctx, host=host, binary=binary, disabled=action != "enable", disabled_reason=reason
     )
-    view = {
-        "host": svc.host,
-        "binary": svc.binary,
-        "status": "disabled" if svc.disabled else "enabled",
-    }
-    if reason is not None:
-        view["disabled_reason"] = reason
-    return {"service": view}
+    return {"service": service_status_view(svc, reason)}
 
 
 def delete_service(req: ApiRequest) -> ApiResponse:
@@ -71,59 +51,9 @@ def delete_service(req: ApiRequest) -> ApiResponse:
     return ApiResponse(status=204)
 
 
-def _cpu_info(value: str | None) -> str:
-    """2.1's ``cpu_info`` is a JSON object in a string; wrap a plain driver string."""
-    if not value:
-        return "{}"
-    try:
-        if isinstance(json.loads(value), dict):
-            return value
-    except ValueError:
-        pass
-    return json.dumps({"model": value})
-
-
-def hypervisor_view(
-    node: ComputeNode, svc: Service | None, up: bool, detail: bool
-) -> dict[str, Any]:
-    """One hypervisor (2.1): id, hostname, state, status (+ resources when ``detail``)."""
-    view: dict[str, Any] = {
-        "id": node.id,
-        "hypervisor_hostname": node.hypervisor_hostname,
-        "state": "up" if up else "down",
-        "status": "disabled" if svc is not None and svc.disabled else "enabled",
-    }
-    if detail:
-        view.update(
-            {
-                "hypervisor_type": node.hypervisor_type,
-                "hypervisor_version": node.hypervisor_version,
-                "host_ip": node.host_ip,
-                "cpu_info": _cpu_info(node.cpu_info),
-                "vcpus": node.vcpus,
-                "vcpus_used": node.vcpus_used,
-                "memory_mb": node.memory_mb,
-                "memory_mb_used": node.memory_mb_used,
-                "free_ram_mb": node.memory_mb - node.memory_mb_used,
-                "local_gb": node.local_gb,
-                "local_gb_used": node.local_gb_used,
-                "free_disk_gb": node.local_gb - node.local_gb_used,
-                "disk_available_least": node.local_gb - node.local_gb_used,
-                "running_vms": node.running_vms,
-                "current_workload": 0,
-                "service": {
-                    "host": node.host,
-                    "id": svc.id if svc else None,
-                    "disabled_reason": svc.disabled_reason if svc else None,
-                },
-            }
-        )
-    return view
-
-
 def _hypervisors(req: ApiRequest, detail: bool, pattern: str | None = None) -> dict[str, Any]:
     policy.enforce(req.ctx, "compute:hypervisors:index")
-    found = req.cloud.compute.hypervisors.list_hypervisors(req.ctx, hostname_pattern=pattern)
+    found = req.cloud.compute.hypervisors.list(req.ctx, hostname_pattern=pattern)
     return {"hypervisors": [hypervisor_view(n, s, up, detail) for n, s, up in found]}
 
 
@@ -145,58 +75,38 @@ def search_hypervisors(req: ApiRequest) -> dict[str, Any]:
     return body
 
 
-def show_hypervisor(req: ApiRequest) -> dict[str, Any]:
+def get_hypervisor(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-hypervisors/{hypervisor_id}`` (admin)."""
     policy.enforce(req.ctx, "compute:hypervisors:show")
-    node, svc, up = req.cloud.compute.hypervisors.get_hypervisor(
-        req.ctx, req.params["hypervisor_id"]
-    )
+    node, svc, up = req.cloud.compute.hypervisors.get(req.ctx, req.params["hypervisor_id"])
     return {"hypervisor": hypervisor_view(node, svc, up, detail=True)}
 
 
-def hypervisor_statistics(req: ApiRequest) -> dict[str, Any]:
+def get_hypervisor_statistics(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-hypervisors/statistics`` (admin)."""
     policy.enforce(req.ctx, "compute:hypervisors:statistics")
-    return {"hypervisor_statistics": req.cloud.compute.hypervisors.statistics(req.ctx)}
+    stats = req.cloud.compute.hypervisors.statistics(req.ctx)
+    return {"hypervisor_statistics": hypervisor_statistics_view(stats)}
 
 
 def _zones(req: ApiRequest, detail: bool) -> dict[str, Any]:
     zones = req.cloud.compute.hypervisors.availability_zones(req.ctx)
-    info = []
-    for name, members in sorted(zones.items()):
-        entry: dict[str, Any] = {
-            "zoneName": name,
-            "zoneState": {"available": any(up for _s, up in members)},
-            "hosts": None,
-        }
-        if detail and members:
-            entry["hosts"] = {
-                svc.host: {
-                    svc.binary: {
-                        "available": up,
-                        "active": not svc.disabled,
-                        "updated_at": _time(svc.last_seen_up),
-                    }
-                }
-                for svc, up in members
-            }
-        info.append(entry)
-    return {"availabilityZoneInfo": info}
+    return {"availabilityZoneInfo": zones_view(zones, detail)}
 
 
-def list_zones(req: ApiRequest) -> dict[str, Any]:
+def list_availability_zones(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-availability-zone``: zones and whether they are available."""
     policy.enforce(req.ctx, "compute:availability-zone:index")
     return _zones(req, detail=False)
 
 
-def list_zones_detail(req: ApiRequest) -> dict[str, Any]:
+def list_availability_zones_detail(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-availability-zone/detail`` (admin): zones with their hosts' services."""
     policy.enforce(req.ctx, "compute:availability-zone:detail")
     return _zones(req, detail=True)
 
 
-def hypervisor_uptime(req: ApiRequest) -> dict[str, Any]:
+def get_hypervisor_uptime(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-hypervisors/{hypervisor_id}/uptime`` (admin): 501, not reported here."""
     policy.enforce(req.ctx, "compute:hypervisors:show")
     hypervisor_id = req.params["hypervisor_id"]

@@ -7,29 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from pocketstack.common import policy
-from pocketstack.common.db import isotime
 from pocketstack.common.http import ApiRequest
 from pocketstack.compute.api.common import paging
-from pocketstack.compute.models import KeyPair
-
-
-def keypair_view(kp: KeyPair, full: bool = False) -> dict[str, Any]:
-    """name, public_key, fingerprint (+ user_id and bookkeeping fields when ``full``)."""
-    view: dict[str, Any] = {
-        "name": kp.name,
-        "public_key": kp.public_key,
-        "fingerprint": kp.fingerprint,
-    }
-    if full:
-        view.update(
-            user_id=kp.user_id,
-            id=kp.id,
-            deleted=False,
-            created_at=isotime(kp.created_at),
-            updated_at=None,
-            deleted_at=None,
-        )
-    return view
+from pocketstack.compute.api.views import created_keypair, keypair_view
 
 
 def _user(req: ApiRequest) -> str | None:
@@ -47,7 +27,7 @@ def list_keypairs(req: ApiRequest) -> dict[str, Any]:
     return {"keypairs": [{"keypair": keypair_view(kp)} for kp in keypairs]}
 
 
-def show_keypair(req: ApiRequest) -> dict[str, Any]:
+def get_keypair(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-keypairs/{name}``; 404 when the user has no such keypair."""
     policy.enforce(req.ctx, "compute:keypairs:show")
     kp = req.cloud.compute.keypairs.get(req.ctx, req.params["name"], _user(req))
@@ -62,11 +42,7 @@ def create_keypair(req: ApiRequest) -> dict[str, Any]:
     if user_id is not None and user_id != req.ctx.user_id:
         policy.enforce(req.ctx, "compute:keypairs:other_user")
     kp, private = req.cloud.compute.keypairs.create(req.ctx, name, public_key, user_id=user_id)
-    view = keypair_view(kp)
-    view["user_id"] = kp.user_id
-    if private is not None:
-        view["private_key"] = private
-    return {"keypair": view}
+    return {"keypair": created_keypair(kp, private)}
 
 
 def delete_keypair(req: ApiRequest) -> None:

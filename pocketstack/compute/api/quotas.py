@@ -8,9 +8,10 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
+from pocketstack.compute.api.views import absolute_limits, quota_set_view
 
 
-def show_limits(req: ApiRequest) -> dict[str, Any]:
+def get_limits(req: ApiRequest) -> dict[str, Any]:
     """``GET /limits`` → ``{"limits": {"rate": [], "absolute": {...}}}`` (admins may pass
     ``tenant_id``)."""
     policy.enforce(req.ctx, "compute:limits")
@@ -19,9 +20,8 @@ def show_limits(req: ApiRequest) -> dict[str, Any]:
     if tenant and tenant != project_id:
         policy.enforce(req.ctx, "compute:quotas:show:other_project")
         project_id = tenant
-    return {
-        "limits": {"rate": [], "absolute": req.cloud.compute.quotas.limits(req.ctx, project_id)}
-    }
+    usage = req.cloud.compute.quotas.limits(req.ctx, project_id)
+    return {"limits": {"rate": [], "absolute": absolute_limits(usage)}}
 
 
 def _show(req: ApiRequest, detail: bool) -> dict[str, Any]:
@@ -29,24 +29,25 @@ def _show(req: ApiRequest, detail: bool) -> dict[str, Any]:
     project_id = req.params["project_id"]
     if not req.ctx.owns(project_id):
         policy.enforce(req.ctx, "compute:quotas:show:other_project")
-    quota_set = req.cloud.compute.quotas.show(req.ctx, project_id, detail=detail)
-    return {"quota_set": {"id": project_id, **quota_set}}
+    usage = req.cloud.compute.quotas.get(req.ctx, project_id)
+    return {"quota_set": quota_set_view(project_id, usage.limits, usage.in_use if detail else None)}
 
 
-def show_quota_set(req: ApiRequest) -> dict[str, Any]:
+def get_quota_set(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-quota-sets/{project_id}`` → ``{"quota_set": {"id", resource: limit}}``."""
     return _show(req, detail=False)
 
 
-def show_quota_set_detail(req: ApiRequest) -> dict[str, Any]:
+def get_quota_set_detail(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-quota-sets/{project_id}/detail``: limit, in_use, reserved per resource."""
     return _show(req, detail=True)
 
 
-def show_defaults(req: ApiRequest) -> dict[str, Any]:
+def get_quota_set_defaults(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-quota-sets/{project_id}/defaults``."""
     policy.enforce(req.ctx, "compute:quotas:defaults")
-    return {"quota_set": {"id": req.params["project_id"], **req.cloud.compute.quotas.defaults()}}
+    defaults = req.cloud.compute.quotas.defaults()
+    return {"quota_set": quota_set_view(req.params["project_id"], defaults)}
 
 
 def update_quota_set(req: ApiRequest) -> dict[str, Any]:

@@ -12,32 +12,31 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
-from pocketstack.compute.api.server_views import addresses
-from pocketstack.compute.models import InstanceAction, InstanceActionEvent
+from pocketstack.compute.api.views import action_view, action_with_events, addresses
 
 # ---------------------------------------------------------------------------- actions
 
 
-def _stop(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+def stop_server(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
     policy.enforce(req.ctx, "compute:servers:stop")
     req.cloud.compute.servers.stop(req.ctx, server_id)
     return ApiResponse(status=202)
 
 
-def _start(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+def start_server(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
     policy.enforce(req.ctx, "compute:servers:start")
     req.cloud.compute.servers.start(req.ctx, server_id)
     return ApiResponse(status=202)
 
 
-def _reboot(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+def reboot_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     policy.enforce(req.ctx, "compute:servers:reboot")
     hard = args["type"].upper() == "HARD"  # the schema allows SOFT/HARD in three cases
     req.cloud.compute.servers.reboot(req.ctx, server_id, hard=hard)
     return ApiResponse(status=202)
 
 
-def _console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+def get_console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     raw = args.get("length")  # a number or a decimal string (schema), -1/null: everything
     length = None if raw is None else parse_int(raw, "length", minimum=-1)
     policy.enforce(req.ctx, "compute:servers:console_output")
@@ -49,14 +48,14 @@ def _console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
 
 #: The actions this API implements; ``schemas.SERVER_ACTION`` allows exactly these.
 ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
-    "os-stop": _stop,
-    "os-start": _start,
-    "reboot": _reboot,
-    "os-getConsoleOutput": _console_output,
+    "os-stop": stop_server,
+    "os-start": start_server,
+    "reboot": reboot_server,
+    "os-getConsoleOutput": get_console_output,
 }
 
 
-def server_action(req: ApiRequest) -> ApiResponse:
+def run_server_action(req: ApiRequest) -> ApiResponse:
     """``POST /servers/{server_id}/action``: dispatch on the body's single key (the schema
     let through only one of ``ACTIONS``, in its shape)."""
     ((name, args),) = req.body.items()
@@ -93,7 +92,7 @@ def replace_metadata(req: ApiRequest) -> dict[str, Any]:
     return _set_metadata(req, replace=True)
 
 
-def show_metadata_item(req: ApiRequest) -> dict[str, Any]:
+def get_metadata_item(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/metadata/{key}`` → ``{"meta": {key: value}}``."""
     from pocketstack.compute.exceptions import MetadataItemNotFound
 
@@ -135,7 +134,7 @@ def list_ips(req: ApiRequest) -> dict[str, Any]:
     return {"addresses": addresses(server.network_info)}
 
 
-def show_ips(req: ApiRequest) -> dict[str, Any]:
+def get_ips(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/ips/{network}`` → ``{network: [...]}``; 404 if absent."""
     policy.enforce(req.ctx, "compute:ips:index")
     server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
@@ -149,36 +148,6 @@ def show_ips(req: ApiRequest) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- instance actions
 
 
-def action_view(action: InstanceAction) -> dict[str, Any]:
-    """One instance action (2.1: no updated_at)."""
-    return {
-        "action": action.action,
-        "instance_uuid": action.instance_uuid,
-        "request_id": action.request_id,
-        "user_id": action.user_id,
-        "project_id": action.project_id,
-        "start_time": _time(action.start_time),
-        "message": action.message,
-    }
-
-
-def _time(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def event_view(event: InstanceActionEvent, is_admin: bool) -> dict[str, Any]:
-    """One event: name, times, result; ``traceback`` for admins only."""
-    view = {
-        "event": event.event,
-        "start_time": _time(event.start_time),
-        "finish_time": _time(event.finish_time),
-        "result": event.result,
-    }
-    if is_admin:
-        view["traceback"] = event.traceback
-    return view
-
-
 def list_instance_actions(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/os-instance-actions``, newest first."""
     policy.enforce(req.ctx, "compute:instance-actions:index")
@@ -186,12 +155,10 @@ def list_instance_actions(req: ApiRequest) -> dict[str, Any]:
     return {"instanceActions": [action_view(a) for a in found]}
 
 
-def show_instance_action(req: ApiRequest) -> dict[str, Any]:
+def get_instance_action(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/os-instance-actions/{request_id}`` with its events."""
     policy.enforce(req.ctx, "compute:instance-actions:show")
     action, events = req.cloud.compute.actions.get(
         req.ctx, req.params["server_id"], req.params["request_id"]
     )
-    view = action_view(action)
-    view["events"] = [event_view(e, req.ctx.is_admin) for e in events]
-    return {"instanceAction": view}
+    return {"instanceAction": action_with_events(action, events, req.ctx.is_admin)}

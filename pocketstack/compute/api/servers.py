@@ -13,13 +13,10 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse
-from pocketstack.compute.api.common import bool_param, links, next_links, paging
+from pocketstack.compute.api.common import bool_param, next_links, paging
 from pocketstack.compute.api.server_validation import parse_create
-from pocketstack.compute.api.server_views import (
-    security_group_names,
-    server_summary,
-    server_views,
-)
+from pocketstack.compute.api.views import created_server, server_summary, server_views
+from pocketstack.compute.models import Instance
 
 #: query filters anyone may use, and those only admins may (silently ignored otherwise)
 _FILTERS = (
@@ -67,7 +64,7 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
         sort_keys=req.query_all("sort_key") or None,
         sort_dirs=req.query_all("sort_dir") or None,
     )
-    views = server_views(req, servers) if detail else [server_summary(req, s) for s in servers]
+    views = _full_views(req, servers) if detail else [server_summary(req, s) for s in servers]
     body: dict[str, Any] = {"servers": views}
     more = next_links(
         req, "servers" if not detail else "servers/detail", servers, limit, lambda s: s.uuid
@@ -75,6 +72,12 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
     if more:
         body["servers_links"] = more
     return body
+
+
+def _full_views(req: ApiRequest, servers: list[Instance]) -> list[dict[str, Any]]:
+    """Full views of a page of servers, with their faults read in one call."""
+    faults = req.cloud.compute.servers.faults([s.uuid for s in servers]) if servers else {}
+    return server_views(req, servers, faults)
 
 
 def list_servers(req: ApiRequest) -> dict[str, Any]:
@@ -87,11 +90,11 @@ def list_servers_detail(req: ApiRequest) -> dict[str, Any]:
     return _list(req, detail=True)
 
 
-def show_server(req: ApiRequest) -> dict[str, Any]:
+def get_server(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}``; 404 for unknown or another project's server."""
     policy.enforce(req.ctx, "compute:servers:show")
     server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
-    return {"server": server_views(req, [server])[0]}
+    return {"server": _full_views(req, [server])[0]}
 
 
 def create_server(req: ApiRequest) -> ApiResponse:
@@ -103,15 +106,7 @@ def create_server(req: ApiRequest) -> ApiResponse:
     first = servers[0]
     if want_reservation:
         return ApiResponse(status=202, body={"reservation_id": first.reservation_id})
-    body = {
-        "server": {
-            "id": first.uuid,
-            "links": links(req, "servers", first.uuid),
-            "OS-DCF:diskConfig": "MANUAL",
-            "security_groups": security_group_names(first),
-            "adminPass": secrets.token_urlsafe(9),
-        }
-    }
+    body = {"server": created_server(req, first, secrets.token_urlsafe(9))}
     return ApiResponse(
         status=202, body=body, headers={"Location": f"{req.base_url}/v2.1/servers/{first.uuid}"}
     )
@@ -123,7 +118,7 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
     policy.enforce(req.ctx, "compute:servers:update")
     name = req.body["server"].get("name")
     server = req.cloud.compute.servers.update(req.ctx, req.params["server_id"], name=name)
-    return {"server": server_views(req, [server])[0]}
+    return {"server": _full_views(req, [server])[0]}
 
 
 def delete_server(req: ApiRequest) -> ApiResponse:

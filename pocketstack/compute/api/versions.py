@@ -35,6 +35,6 @@ def list_versions(req: ApiRequest) -> dict[str, Any]:
     return {"versions": [version_doc(req)]}
 
 
-def show_version(req: ApiRequest) -> dict[str, Any]:
+def get_version(req: ApiRequest) -> dict[str, Any]:
     """``GET /compute/v2.1/``: ``{"version": {...}}``."""
     return {"version": version_doc(req)}

@@ -1,4 +1,4 @@
-"""FlavorManager: defaults, visibility of private flavors, extra specs and access lists."""
+"""Flavors: defaults, visibility of private flavors, extra specs and access lists."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HypervisorManager: services, hypervisors, statistics and availability zones."""
+"""Hypervisors: services, hypervisors, statistics and availability zones."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.compute import liveness
+from pocketstack.compute.api.views import hypervisor_statistics_view
 from pocketstack.compute.hypervisors import HypervisorNotFound, ServiceNotFound
 from pocketstack.compute.scheduler import host_manager
 
@@ -57,20 +58,22 @@ def test_zones(hosts):
 
 
 def test_hypervisors_and_statistics(hosts):
-    found = hosts.list_hypervisors(ADMIN)
+    found = hosts.list(ADMIN)
     assert [n.hypervisor_hostname for n, _s, _up in found] == ["node1", "node2"]
-    node, svc, up = hosts.get_hypervisor(ADMIN, str(found[0][0].id))
+    node, svc, up = hosts.get(ADMIN, str(found[0][0].id))
     assert node.host == "node1" and svc.host == "node1" and up
     with pytest.raises(HypervisorNotFound):
-        hosts.get_hypervisor(ADMIN, "999")
+        hosts.get(ADMIN, "999")
     stats = hosts.statistics(ADMIN)
-    assert stats["count"] == 2 and stats["vcpus"] == 8 and stats["memory_mb"] == 16384
+    assert stats.count == 2 and stats.vcpus == 8 and stats.memory_mb == 16384
+    view = hypervisor_statistics_view(stats)
+    assert view["count"] == 2 and view["free_ram_mb"] == 16384 - stats.memory_mb_used
 
 
 def test_delete_service(hosts):
     svc_id = str(hosts.list_services(ADMIN)[1][0].id)
     hosts.delete_service(ADMIN, svc_id)
     assert [s.host for s, _up in hosts.list_services(ADMIN)] == ["node1"]
-    assert len(hosts.list_hypervisors(ADMIN)) == 1
+    assert len(hosts.list(ADMIN)) == 1
     with pytest.raises(ServiceNotFound):
         hosts.delete_service(ADMIN, svc_id)

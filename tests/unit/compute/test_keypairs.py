@@ -1,4 +1,4 @@
-"""KeypairManager: import (several keys), generate, per-user scope, errors, quota."""
+"""Keypairs: import (several keys), generate, per-user scope, errors, quota."""
 
 from __future__ import annotations
 

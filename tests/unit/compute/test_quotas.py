@@ -1,4 +1,4 @@
-"""QuotaManager: defaults, overrides, usage from live instances, Nova's messages."""
+"""Quotas: defaults, overrides, usage from live instances, Nova's messages."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
+from pocketstack.compute.api.views import absolute_limits, quota_set_view
 from pocketstack.compute.models import Instance
 
 ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin",))
@@ -34,7 +35,7 @@ def add_instances(
 
 
 def test_defaults_are_novas(cloud):
-    q = cloud.compute.quotas.show(DEMO, "p-demo")
+    q = cloud.compute.quotas.get(DEMO, "p-demo").limits
     assert (q["instances"], q["cores"], q["ram"], q["key_pairs"]) == (10, 20, 51200, 100)
     assert q["metadata_items"] == 128 and q["server_groups"] == 10
 
@@ -67,15 +68,16 @@ def test_update_show_detail_limits_and_delete(cloud, db):
     with pytest.raises(errors.BadRequest):
         cloud.compute.quotas.update(ADMIN, "p-demo", {"bogus": 1})
     assert cloud.compute.quotas.update(ADMIN, "p-demo", {"instances": 2})["instances"] == 2
-    detail = cloud.compute.quotas.show(DEMO, "p-demo", detail=True)
+    usage = cloud.compute.quotas.get(DEMO, "p-demo")
+    detail = quota_set_view("p-demo", usage.limits, usage.in_use)
     assert detail["instances"] == {"limit": 2, "in_use": 2, "reserved": 0}
-    limits = cloud.compute.quotas.limits(DEMO, "p-demo")
+    limits = absolute_limits(cloud.compute.quotas.limits(DEMO, "p-demo"))
     assert limits["maxTotalInstances"] == 2 and limits["totalCoresUsed"] == 4
     assert limits["totalRAMUsed"] == 1024
     with pytest.raises(errors.PolicyNotAuthorized):
-        cloud.compute.quotas.show(DEMO, "p-admin")
+        cloud.compute.quotas.get(DEMO, "p-admin")
     cloud.compute.quotas.delete(ADMIN, "p-demo")
-    assert cloud.compute.quotas.show(DEMO, "p-demo")["instances"] == 10
+    assert cloud.compute.quotas.get(DEMO, "p-demo").limits["instances"] == 10
 
 
 def test_unlimited(cloud, db):

@@ -1,4 +1,4 @@
-"""ServerManager.create validation: every check runs before anything is written."""
+"""Servers.create validation: every check runs before anything is written."""
 
 from __future__ import annotations
 

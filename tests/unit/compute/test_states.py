@@ -95,13 +95,13 @@ def test_unknown_action_is_a_programming_error():
 
 
 def _table_transitions():
-    """Every ``(from, to)`` the table holds, spelled out from ``TASKS`` and
+    """Every ``(from, to)`` the table holds, spelled out from ``TRANSITIONS`` and
     ``NO_TASK_CHANGES`` the way the module's docstring reads them."""
     found = set()
-    for task, row in states.TASKS.items():
+    for task, row in states.TRANSITIONS.items():
         for vm in row.begins_in:
             for previous in row.replaces:
-                if previous is None or vm in states.TASKS[previous].begins_in:
+                if previous is None or vm in states.TRANSITIONS[previous].begins_in:
                     found.add(((vm, previous), (vm, task)))
             for end in row.success | row.failure:
                 found.add(((vm, task), (vm if end == states.SAME else end, None)))
@@ -173,7 +173,7 @@ def test_every_transition_of_the_table_is_allowed(before, after):
 def test_transitions_outside_the_table_are_refused_and_nothing_is_assigned(before, after):
     assert not states.allowed(before, after)
     server = _server(*before)
-    with pytest.raises(states.IllegalTransition, match="is not a transition of states.TASKS"):
+    with pytest.raises(states.IllegalTransition, match="is not a transition of states.TRANSITIONS"):
         states.transition(server, vm_state=after[0], task_state=after[1])
     assert (server.vm_state, server.task_state) == before
 
@@ -189,7 +189,7 @@ def test_nothing_changing_is_always_allowed_and_omitted_states_are_kept():
 
 def test_check_action_reads_the_table():
     for action, task in states.ACTION_TASKS.items():
-        row = states.TASKS[task]
+        row = states.TRANSITIONS[task]
         for vm in sorted(row.begins_in):
             previous = next(iter(sorted(row.replaces, key=str)))
             states.check_action(_server(vm, previous), action)

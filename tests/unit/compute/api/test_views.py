@@ -1,4 +1,5 @@
-"""The server view: shape of every field, admin-only fields, faults."""
+"""The views (``compute/api/views.py``): the server view's every field, admin-only fields,
+faults."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 import types
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.compute.api.server_views import addresses, host_id, server_view
+from pocketstack.compute.api.views import addresses, host_id, server_view
 from pocketstack.compute.models import Instance, InstanceFault
 
 NETWORK_INFO = [

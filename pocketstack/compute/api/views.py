@@ -1,0 +1,456 @@
+"""The Compute API's view of every resource: model -> the 2.1 JSON of the Compute API
+reference (servers, flavors, keypairs, instance actions, limits and quota sets, services,
+hypervisors, availability zones).
+
+Handlers call one manager function and pass what it returned here; nothing in this module
+reads the database or calls a manager. Per-caller redaction (admin-only attributes, fault
+details, event tracebacks) happens here, from ``req.ctx``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.common.db import isotime
+from pocketstack.common.http import ApiRequest
+from pocketstack.compute.api.common import bookmark, links
+from pocketstack.compute.models import (
+    ComputeNode,
+    Flavor,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+    KeyPair,
+    Service,
+)
+from pocketstack.compute.states import status_of
+
+if TYPE_CHECKING:
+    from pocketstack.compute.hypervisors import HypervisorStatistics
+    from pocketstack.compute.quotas import QuotaUsage
+
+
+def _time(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# ---------------------------------------------------------------------------- servers
+
+
+def host_id(project_id: str, host: str | None) -> str:
+    """Nova's opaque ``hostId``: sha224 hex of project id + host, "" without a host."""
+    if not host:
+        return ""
+    return hashlib.sha224((project_id + host).encode()).hexdigest()
+
+
+def addresses(network_info: list[dict[str, Any]] | None) -> dict[str, list[dict[str, Any]]]:
+    """``{network name: [{"version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}``
+    from a server's ``network_info`` (API reference "Servers IPs")."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    for vif in network_info or []:
+        label = (
+            vif.get("network_name")
+            or (vif.get("network") or {}).get("label")
+            or vif.get("network_id")
+            or "network"
+        )
+        entries = result.setdefault(label, [])
+        mac = vif.get("mac_address")
+        for ip in vif.get("fixed_ips") or []:
+            addr = ip.get("ip_address")
+            entries.append(
+                {
+                    "version": 6 if ":" in str(addr) else 4,
+                    "addr": addr,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": mac,
+                }
+            )
+        for fip in vif.get("floating_ips") or []:
+            addr = fip.get("floating_ip_address") if isinstance(fip, dict) else fip
+            entries.append(
+                {
+                    "version": 4,
+                    "addr": addr,
+                    "OS-EXT-IPS:type": "floating",
+                    "OS-EXT-IPS-MAC:mac_addr": mac,
+                }
+            )
+    return result
+
+
+def flavor_id_of(instance: Instance) -> str:
+    """The API id of the flavor snapshot a server was booted with."""
+    flavor = instance.flavor or {}
+    return str(flavor.get("flavorid") or flavor.get("id") or "")
+
+
+def _usage_time(value: Any) -> str | None:
+    return None if value is None else value.replace(microsecond=0).isoformat()
+
+
+def security_group_names(instance: Instance) -> list[dict[str, Any]]:
+    """``[{"name": ...}]`` of the server's security groups (stored as names)."""
+    groups = []
+    for group in instance.security_groups or []:
+        groups.append({"name": group.get("name") if isinstance(group, dict) else str(group)})
+    return groups
+
+
+def fault_view(fault: InstanceFault, is_admin: bool) -> dict[str, Any]:
+    """``{"code", "message", "created"}`` plus ``details`` for admins."""
+    view: dict[str, Any] = {
+        "code": fault.code,
+        "message": fault.message,
+        "created": isotime(fault.created_at),
+    }
+    if is_admin and fault.details:
+        view["details"] = fault.details
+    return view
+
+
+def server_summary(req: ApiRequest, instance: Instance) -> dict[str, Any]:
+    """The non-detail list entry: id, name, links."""
+    return {
+        "id": instance.uuid,
+        "name": instance.name,
+        "links": links(req, "servers", instance.uuid),
+    }
+
+
+def server_view(
+    req: ApiRequest, instance: Instance, fault: InstanceFault | None = None
+) -> dict[str, Any]:
+    """The full 2.1 server view of ``instance`` for the caller of ``req`` (API reference
+    "Show Server Details"); ``fault`` (the server's latest) shows on ERROR and DELETED
+    servers, its ``details`` to admins only, as do the ``OS-EXT-SRV-ATTR`` fields."""
+    status = status_of(instance.vm_state, instance.task_state)
+    flavor_id = flavor_id_of(instance)
+    view: dict[str, Any] = {
+        **server_summary(req, instance),
+        "status": status,
+        "tenant_id": instance.project_id,
+        "user_id": instance.user_id,
+        "metadata": dict(instance.metadata_ or {}),
+        "hostId": host_id(instance.project_id, instance.host),
+        "image": (
+            {"id": instance.image_ref, "links": bookmark(req, "images", instance.image_ref)}
+            if instance.image_ref
+            else ""
+        ),
+        "flavor": {"id": flavor_id, "links": bookmark(req, "flavors", flavor_id)},
+        "created": isotime(instance.created_at),
+        "updated": isotime(instance.updated_at or instance.created_at),
+        "addresses": addresses(instance.network_info),
+        "accessIPv4": instance.access_ip_v4 or "",
+        "accessIPv6": "",
+        "key_name": instance.key_name,
+        "progress": 100 if status == "ACTIVE" else 0,
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": instance.availability_zone or "",
+        "config_drive": "True" if instance.config_drive else "",
+        "OS-EXT-STS:vm_state": instance.vm_state,
+        "OS-EXT-STS:task_state": instance.task_state,
+        "OS-EXT-STS:power_state": instance.power_state,
+        "OS-SRV-USG:launched_at": _usage_time(instance.launched_at),
+        "OS-SRV-USG:terminated_at": _usage_time(instance.terminated_at),
+        "security_groups": security_group_names(instance),
+        "os-extended-volumes:volumes_attached": [],
+    }
+    if fault is not None and status in ("ERROR", "DELETED"):
+        view["fault"] = fault_view(fault, req.ctx.is_admin)
+    if req.ctx.is_admin:
+        view["OS-EXT-SRV-ATTR:host"] = instance.host
+        view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.node
+        view["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + instance.uuid.replace("-", "")[:8]
+    return view
+
+
+def server_views(
+    req: ApiRequest, instances: list[Instance], faults: Mapping[str, InstanceFault]
+) -> list[dict[str, Any]]:
+    """Full views of a page of servers; ``faults``: the latest fault of each server that has
+    one (``cloud.compute.servers.faults``)."""
+    return [server_view(req, i, faults.get(i.uuid)) for i in instances]
+
+
+def created_server(req: ApiRequest, instance: Instance, admin_pass: str) -> dict[str, Any]:
+    """The ``server`` of a ``POST /servers`` answer: id, links, diskConfig, security
+    groups and the generated ``adminPass`` (API reference "Create Server")."""
+    return {
+        "id": instance.uuid,
+        "links": links(req, "servers", instance.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": security_group_names(instance),
+        "adminPass": admin_pass,
+    }
+
+
+# ---------------------------------------------------------------------------- instance actions
+
+
+def action_view(action: InstanceAction) -> dict[str, Any]:
+    """One instance action (2.1: no updated_at; API reference "Servers actions")."""
+    return {
+        "action": action.action,
+        "instance_uuid": action.instance_uuid,
+        "request_id": action.request_id,
+        "user_id": action.user_id,
+        "project_id": action.project_id,
+        "start_time": _time(action.start_time),
+        "message": action.message,
+    }
+
+
+def event_view(event: InstanceActionEvent, is_admin: bool) -> dict[str, Any]:
+    """One event: name, times, result; ``traceback`` for admins only."""
+    view = {
+        "event": event.event,
+        "start_time": _time(event.start_time),
+        "finish_time": _time(event.finish_time),
+        "result": event.result,
+    }
+    if is_admin:
+        view["traceback"] = event.traceback
+    return view
+
+
+def action_with_events(
+    action: InstanceAction, events: list[InstanceActionEvent], is_admin: bool
+) -> dict[str, Any]:
+    """``GET /servers/{id}/os-instance-actions/{request_id}``'s ``instanceAction``."""
+    return {**action_view(action), "events": [event_view(e, is_admin) for e in events]}
+
+
+# ---------------------------------------------------------------------------- flavors
+
+
+def flavor_view(req: ApiRequest, flavor: Flavor, detail: bool = True) -> dict[str, Any]:
+    """One flavor (API reference "Flavors"); without ``detail`` only id, name, links."""
+    view: dict[str, Any] = {
+        "id": flavor.flavorid,
+        "name": flavor.name,
+        "links": links(req, "flavors", flavor.flavorid),
+    }
+    if detail:
+        view.update(
+            {
+                "ram": flavor.memory_mb,
+                "vcpus": flavor.vcpus,
+                "disk": flavor.root_gb,
+                "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral_gb,
+                "OS-FLV-DISABLED:disabled": flavor.disabled,
+                "swap": flavor.swap or "",
+                "rxtx_factor": flavor.rxtx_factor,
+                "os-flavor-access:is_public": flavor.is_public,
+            }
+        )
+    return view
+
+
+def flavor_access_view(flavor_id: str, projects: list[str]) -> dict[str, Any]:
+    """``{"flavor_access": [{"flavor_id", "tenant_id"}]}`` (API reference "Flavors access")."""
+    return {"flavor_access": [{"flavor_id": flavor_id, "tenant_id": p} for p in projects]}
+
+
+# ---------------------------------------------------------------------------- keypairs
+
+
+def keypair_view(kp: KeyPair, full: bool = False) -> dict[str, Any]:
+    """name, public_key, fingerprint (+ user_id and bookkeeping fields when ``full``: the
+    show answer) (API reference "Keypairs", 2.1: no ``type``)."""
+    view: dict[str, Any] = {
+        "name": kp.name,
+        "public_key": kp.public_key,
+        "fingerprint": kp.fingerprint,
+    }
+    if full:
+        view.update(
+            user_id=kp.user_id,
+            id=kp.id,
+            deleted=False,
+            created_at=isotime(kp.created_at),
+            updated_at=None,
+            deleted_at=None,
+        )
+    return view
+
+
+def created_keypair(kp: KeyPair, private_key: str | None) -> dict[str, Any]:
+    """The ``keypair`` of a create answer: the view, ``user_id``, and ``private_key`` when
+    the key pair was generated (shown this once)."""
+    view = keypair_view(kp)
+    view["user_id"] = kp.user_id
+    if private_key is not None:
+        view["private_key"] = private_key
+    return view
+
+
+# ---------------------------------------------------------------------------- limits, quotas
+
+
+def absolute_limits(usage: QuotaUsage) -> dict[str, int]:
+    """The ``limits.absolute`` dict of ``GET /limits`` (2.1 keys; API reference "Limits")."""
+    q, used = usage.limits, usage.in_use
+    return {
+        "maxTotalInstances": q["instances"],
+        "maxTotalCores": q["cores"],
+        "maxTotalRAMSize": q["ram"],
+        "maxTotalKeypairs": q["key_pairs"],
+        "maxServerMeta": q["metadata_items"],
+        "maxImageMeta": 128,
+        "maxPersonality": q["injected_files"],
+        "maxPersonalitySize": q["injected_file_content_bytes"],
+        "maxServerGroups": q["server_groups"],
+        "maxServerGroupMembers": q["server_group_members"],
+        "maxSecurityGroups": q["security_groups"],
+        "maxSecurityGroupRules": q["security_group_rules"],
+        "maxTotalFloatingIps": q["floating_ips"],
+        "totalInstancesUsed": used["instances"],
+        "totalCoresUsed": used["cores"],
+        "totalRAMUsed": used["ram"],
+        "totalServerGroupsUsed": 0,
+        "totalSecurityGroupsUsed": 0,
+        "totalFloatingIpsUsed": 0,
+    }
+
+
+def quota_set_view(
+    project_id: str, limits: Mapping[str, int], in_use: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """``{"id", resource: limit}``, or with ``in_use`` (the detail answer)
+    ``{"id", resource: {"limit", "in_use", "reserved"}}`` (API reference "Quota sets")."""
+    if in_use is None:
+        return {"id": project_id, **limits}
+    return {
+        "id": project_id,
+        **{
+            name: {"limit": limit, "in_use": in_use.get(name, 0), "reserved": 0}
+            for name, limit in limits.items()
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- services, hypervisors
+
+
+def service_view(svc: Service, up: bool) -> dict[str, Any]:
+    """One compute service (2.1, API reference "Compute services")."""
+    return {
+        "id": svc.id,
+        "binary": svc.binary,
+        "host": svc.host,
+        "zone": svc.availability_zone,
+        "status": "disabled" if svc.disabled else "enabled",
+        "state": "up" if up else "down",
+        "updated_at": _time(svc.last_seen_up or svc.updated_at),
+        "disabled_reason": svc.disabled_reason,
+    }
+
+
+def service_status_view(svc: Service, reason: str | None) -> dict[str, Any]:
+    """The ``service`` of a 2.1 enable/disable answer: host, binary, status (+ the reason
+    given to ``disable-log-reason``)."""
+    view = {
+        "host": svc.host,
+        "binary": svc.binary,
+        "status": "disabled" if svc.disabled else "enabled",
+    }
+    if reason is not None:
+        view["disabled_reason"] = reason
+    return view
+
+
+def _cpu_info(value: str | None) -> str:
+    """2.1's ``cpu_info`` is a JSON object in a string; wrap a plain driver string."""
+    if not value:
+        return "{}"
+    try:
+        if isinstance(json.loads(value), dict):
+            return value
+    except ValueError:
+        pass
+    return json.dumps({"model": value})
+
+
+def hypervisor_view(
+    node: ComputeNode, svc: Service | None, up: bool, detail: bool
+) -> dict[str, Any]:
+    """One hypervisor (2.1, API reference "Hypervisors"): id, hostname, state, status
+    (+ resources when ``detail``)."""
+    view: dict[str, Any] = {
+        "id": node.id,
+        "hypervisor_hostname": node.hypervisor_hostname,
+        "state": "up" if up else "down",
+        "status": "disabled" if svc is not None and svc.disabled else "enabled",
+    }
+    if detail:
+        view.update(
+            {
+                "hypervisor_type": node.hypervisor_type,
+                "hypervisor_version": node.hypervisor_version,
+                "host_ip": node.host_ip,
+                "cpu_info": _cpu_info(node.cpu_info),
+                "vcpus": node.vcpus,
+                "vcpus_used": node.vcpus_used,
+                "memory_mb": node.memory_mb,
+                "memory_mb_used": node.memory_mb_used,
+                "free_ram_mb": node.memory_mb - node.memory_mb_used,
+                "local_gb": node.local_gb,
+                "local_gb_used": node.local_gb_used,
+                "free_disk_gb": node.local_gb - node.local_gb_used,
+                "disk_available_least": node.local_gb - node.local_gb_used,
+                "running_vms": node.running_vms,
+                "current_workload": 0,
+                "service": {
+                    "host": node.host,
+                    "id": svc.id if svc else None,
+                    "disabled_reason": svc.disabled_reason if svc else None,
+                },
+            }
+        )
+    return view
+
+
+def hypervisor_statistics_view(stats: HypervisorStatistics) -> dict[str, int]:
+    """``hypervisor_statistics``: the sums over all hypervisors, and the free amounts."""
+    return {
+        **dataclasses.asdict(stats),
+        "current_workload": 0,
+        "free_ram_mb": stats.memory_mb - stats.memory_mb_used,
+        "free_disk_gb": stats.local_gb - stats.local_gb_used,
+        "disk_available_least": stats.local_gb - stats.local_gb_used,
+    }
+
+
+def zones_view(
+    zones: Mapping[str, list[tuple[Service, bool]]], detail: bool
+) -> list[dict[str, Any]]:
+    """``availabilityZoneInfo`` (API reference "Availability zones"): each zone, available
+    when a service in it is up; with ``detail`` its hosts' services."""
+    info = []
+    for name, members in sorted(zones.items()):
+        entry: dict[str, Any] = {
+            "zoneName": name,
+            "zoneState": {"available": any(up for _s, up in members)},
+            "hosts": None,
+        }
+        if detail and members:
+            entry["hosts"] = {
+                svc.host: {
+                    svc.binary: {
+                        "available": up,
+                        "active": not svc.disabled,
+                        "updated_at": _time(svc.last_seen_up),
+                    }
+                }
+                for svc, up in members
+            }
+        info.append(entry)
+    return info
