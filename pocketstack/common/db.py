@@ -24,6 +24,7 @@ import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -53,6 +54,20 @@ def isotime(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.replace(microsecond=0).isoformat() + "Z"
+
+
+def json_contains(session: Session, column: Any, value: str) -> Any:
+    """SQL condition: the JSON list in ``column`` holds the string ``value``.
+
+    ``json_each`` on SQLite, ``json_array_elements_text`` on PostgreSQL (the columns are
+    ``JSON``, not ``JSONB``, so ``@>`` does not apply).
+    """
+    if "\x00" in value:  # no row holds NUL (PostgreSQL refuses it in a query)
+        return sa.false()
+    name = session.get_bind().dialect.name
+    function = sa.func.json_array_elements_text if name == "postgresql" else sa.func.json_each
+    elements = function(column).table_valued("value").alias()
+    return sa.exists(sa.select(1).select_from(elements).where(elements.c.value == value))
 
 
 def normalize_url(url: str) -> str:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import json_contains
 from pocketstack.identity import exceptions as exc
 from pocketstack.identity.assignment import projects_of_user, target_ids_of_user
 from pocketstack.identity.models import Domain, Group, Project, RoleAssignment, User
@@ -158,8 +159,8 @@ class Projects:
         ``parent_id``, ``tags``: all tags, ``tags-any``). Policy admits only admins (a
         non-admin gets 403, as Keystone's default; it lists its own projects with
         ``list_for_user``); should a non-admin context get here, it sees only the
-        projects it has a role on. Filters are SQL but the tag ones: tags are a JSON
-        column, matched here."""
+        projects it has a role on. Every filter is SQL (tags through
+        ``common.db.json_contains``)."""
         q = sa.select(Project).order_by(Project.name)
         for key in ("domain_id", "name", "enabled"):
             if filters.get(key) is not None:
@@ -169,14 +170,13 @@ class Projects:
         if not ctx.is_admin:
             q = q.where(Project.id.in_(target_ids_of_user(ctx.user_id or "")))
         with self.db.reader() as s:
-            rows = list(s.scalars(q))
-        if filters.get("tags"):
-            want = set(filters["tags"])
-            rows = [p for p in rows if want <= set(p.tags or [])]
-        if filters.get("tags-any"):
-            anyof = set(filters["tags-any"])
-            rows = [p for p in rows if anyof & set(p.tags or [])]
-        return rows
+            every = [json_contains(s, Project.tags, t) for t in sorted(filters.get("tags") or [])]
+            anyof = [json_contains(s, Project.tags, t) for t in filters.get("tags-any") or []]
+            if every:
+                q = q.where(*every)
+            if anyof:
+                q = q.where(sa.or_(*anyof))
+            return list(s.scalars(q))
 
     def get(self, ctx: RequestContext, project_id: str) -> Project:
         """One project; raises ``ProjectNotFound``. (The API lets a non-admin see only its

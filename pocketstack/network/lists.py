@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common import paging
+from pocketstack.common.db import json_contains
 from pocketstack.network import exceptions as exc
 
 T = TypeVar("T")
@@ -98,20 +99,6 @@ def equals(expr: Any, wanted: str) -> Any:
     else:
         match = expr == wanted
     return sa.or_(expr.is_(None), match) if wanted in _NULLISH else match
-
-
-def json_contains(session: Session, column: Any, value: str) -> Any:
-    """SQL condition: the JSON list in ``column`` holds the string ``value``.
-
-    ``json_each`` on SQLite, ``json_array_elements_text`` on PostgreSQL (the columns are
-    ``JSON``, not ``JSONB``, so ``@>`` does not apply).
-    """
-    if "\x00" in value:  # no row holds NUL (PostgreSQL refuses it in a query)
-        return sa.false()
-    name = session.get_bind().dialect.name
-    function = sa.func.json_array_elements_text if name == "postgresql" else sa.func.json_each
-    elements = function(column).table_valued("value").alias()
-    return sa.exists(sa.select(1).select_from(elements).where(elements.c.value == value))
 
 
 def tag_condition(session: Session, column: Any, tags: Mapping[str, frozenset[str]]) -> Any:

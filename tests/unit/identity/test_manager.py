@@ -204,3 +204,20 @@ def test_auth_domains_are_those_with_a_role_direct_or_through_a_group(cloud):
     im.roles.grant(SYS, reader.id, "user", user.id, "domain", "default")
     im.roles.grant(SYS, reader.id, "group", group.id, "domain", acme.id)
     assert {d.name for d in im.auth.list_domains(info.context)} == {"Default", "acme"}
+
+
+def test_project_tag_filters(cloud):
+    cloud.identity.bootstrap("a", "d")
+    im = cloud.identity
+    im.projects.create(SYS, "ab", tags=["a", "b"])
+    im.projects.create(SYS, "b", tags=["b"])
+    im.projects.create(SYS, "none")
+
+    def names(**filters):
+        return sorted(p.name for p in im.projects.list(SYS, filters))
+
+    assert names(tags=["a", "b"]) == ["ab"]
+    assert names(tags=["b"]) == ["ab", "b"]
+    assert names(**{"tags-any": ["a", "c"]}) == ["ab"]
+    assert names(**{"tags-any": ["b"]}, tags=["a"]) == ["ab"]
+    assert names(tags=["zz"]) == []
