@@ -18,18 +18,22 @@ from pocketstack.compute.api.views import action_view, action_with_events, addre
 
 
 def stop_server(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+    """``{"os-stop": null}`` → 202; 409 unless ACTIVE or ERROR ("Stop Server")."""
     policy.enforce(req.ctx, "compute:servers:stop")
     req.cloud.compute.servers.stop(req.ctx, server_id)
     return ApiResponse(status=202)
 
 
 def start_server(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+    """``{"os-start": null}`` → 202; 409 unless SHUTOFF ("Start Server")."""
     policy.enforce(req.ctx, "compute:servers:start")
     req.cloud.compute.servers.start(req.ctx, server_id)
     return ApiResponse(status=202)
 
 
 def reboot_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"reboot": {"type": "SOFT"|"HARD"}}`` → 202; SOFT needs ACTIVE, HARD also takes
+    SHUTOFF and ERROR ("Reboot Server")."""
     policy.enforce(req.ctx, "compute:servers:reboot")
     hard = args["type"].upper() == "HARD"  # the schema allows SOFT/HARD in three cases
     req.cloud.compute.servers.reboot(req.ctx, server_id, hard=hard)
@@ -37,6 +41,9 @@ def reboot_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
 
 
 def get_console_output(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"os-getConsoleOutput": {"length"?}}`` → 200 ``{"output"}``, the last ``length``
+    lines (all with -1 or none); 409 while building, 404 without a console ("Show Console
+    Output")."""
     raw = args.get("length")  # a number or a decimal string (schema), -1/null: everything
     length = None if raw is None else parse_int(raw, "length", minimum=-1)
     policy.enforce(req.ctx, "compute:servers:console_output")
