@@ -35,7 +35,8 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
         sort_dir=req.query.get("sort_dir", "asc"),
     )
     body: dict[str, Any] = {"flavors": [flavor_view(req, f, detail) for f in flavors]}
-    more = next_links(req, "flavors", flavors, limit, lambda f: f.flavorid)
+    collection = "flavors/detail" if detail else "flavors"
+    more = next_links(req, collection, flavors, limit, lambda f: f.flavorid)
     if more:
         body["flavors_links"] = more
     return body

@@ -35,6 +35,21 @@ def test_flavor_list_show_and_detail(client):
     assert len(page["flavors"]) == 2 and "marker=2" in page["flavors_links"][0]["href"]
 
 
+def test_flavor_pages_follow_next_links_in_the_requested_order(client):
+    url = V + "/flavors/detail?limit=2&sort_key=memory_mb&sort_dir=desc"
+    rams = []
+    while url:
+        body = client.get(url, headers=DEMO).json()
+        rams += [f["ram"] for f in body["flavors"]]
+        links = body.get("flavors_links")
+        assert links is None or "sort_key=memory_mb" in links[0]["href"]
+        url = links[0]["href"].replace("http://testserver", "") if links else None
+    assert rams == [4096, 2048, 1024, 512, 256]
+    bad = client.get(V + "/flavors?marker=nope", headers=DEMO)
+    assert bad.status_code == 400
+    assert bad.json()["badRequest"]["message"] == "marker [nope] not found"
+
+
 def test_flavor_create_is_admin_only_and_extra_specs(client):
     new = {"flavor": {"name": "f1", "ram": 128, "vcpus": 1, "disk": 1, "id": "f1"}}
     assert client.post(V + "/flavors", json=new, headers=DEMO).status_code == 403
