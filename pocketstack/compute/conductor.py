@@ -275,12 +275,14 @@ class Conductor:
         released, then the server deleted (``vm_state`` deleted) with its action finished.
 
         The steps are events of the action of ``ctx.request_id`` (the user's ``delete``;
-        periodic callers pass ``actions.pending_request_id``). A server already deleted is
-        left alone. A failing step leaves the server ERROR with a fault and the action
-        ``Error`` (delete it again: the steps are idempotent).
+        periodic callers pass ``actions.pending_request_id``). Only a server being deleted
+        (task state ``deleting``) is finished; any other (deleted already, or its destroy
+        failed) is left alone. A failing step leaves the server ERROR with a fault and the
+        action ``Error`` (delete it again: the steps are idempotent).
         """
         inst = actions.load_instance(self.db, instance_uuid)
-        if inst is None or inst.deleted:
+        if inst is None or inst.deleted or inst.task_state != states.DELETING:
+            LOG.info("not finishing the delete of %s: it is no longer being deleted", instance_uuid)
             return
         try:
             self.delete.run(tasks.Task(db=self.db, ctx=ctx, instance_uuid=instance_uuid))
@@ -304,11 +306,10 @@ class Conductor:
             inst = s.get(Instance, task.instance_uuid)
             if inst is None or inst.deleted:
                 return
+            states.transition(inst, vm_state=states.DELETED, task_state=None)
             inst.deleted = True
             inst.deleted_at = now
             inst.terminated_at = now
-            inst.vm_state = states.DELETED
-            inst.task_state = None
             inst.power_state = 0
             inst.updated_at = now
             actions.finish_action(s, task.ctx, task.instance_uuid)  # visible with the delete

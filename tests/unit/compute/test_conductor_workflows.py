@@ -266,6 +266,10 @@ def test_a_delete_on_a_live_host_ends_in_finish_delete_when_the_agent_answers(en
     assert _row(env, vm.uuid).task_state == states.DELETING  # the agent destroys the guest
     env.conductor.terminate_finished(ctx, vm.uuid)  # its answer
     _assert_deleted_and_released(env, vm.uuid)
+    finished = _delete_action(env, vm.uuid).finish_time
+    env.conductor.terminate_finished(ctx, vm.uuid)  # a duplicate answer changes nothing
+    assert _delete_action(env, vm.uuid).finish_time == finished
+    assert len(_events(env, vm.uuid, "delete")) == 2
 
 
 def test_every_delete_path_ends_in_the_same_function(env):
