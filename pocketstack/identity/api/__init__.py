@@ -1,14 +1,27 @@
 """The Identity v3 API (Keystone) mounted at ``/identity``: version discovery, tokens,
 domains, projects, users, groups, roles, assignments, catalog, application credentials.
 
-Handlers live in one module per resource family; this module only assembles them.
+Handlers live in one module per resource family (``api/<family>.py``, named as the
+``cloud.identity.<family>`` they call); this module only assembles them.
 """
 
 from __future__ import annotations
 
 from pocketstack.common.http import ServiceAPI
 from pocketstack.identity import policies  # noqa: F401  (registers the rules)
-from pocketstack.identity.api import catalog, resource, roles, tokens, users
+from pocketstack.identity.api import (
+    application_credentials,
+    auth,
+    domains,
+    endpoints,
+    groups,
+    projects,
+    regions,
+    roles,
+    services,
+    users,
+    versions,
+)
 from pocketstack.identity.api.errors import RENDERERS
 from pocketstack.identity.exceptions import ValidationError
 
@@ -26,6 +39,18 @@ API = ServiceAPI(
     "identity",
     "/identity",
     RENDERERS,
-    [*tokens.ROUTES, *resource.ROUTES, *users.ROUTES, *roles.ROUTES, *catalog.ROUTES],
+    [
+        *versions.ROUTES,
+        *auth.ROUTES,
+        *domains.ROUTES,
+        *projects.ROUTES,
+        *users.ROUTES,
+        *groups.ROUTES,
+        *application_credentials.ROUTES,
+        *roles.ROUTES,
+        *regions.ROUTES,
+        *services.ROUTES,
+        *endpoints.ROUTES,
+    ],
     media_type_error=_not_json,
 )

@@ -45,6 +45,11 @@ def changes(obj: dict[str, Any], allowed: Mapping[str, type]) -> dict[str, Any]:
     return out
 
 
+def owner(req: ApiRequest) -> dict[str, str]:
+    """The policy target of a ``/v3/users/{user_id}/...`` call: the user in the path."""
+    return {"user_id": req.params["user_id"]}
+
+
 def query_bool(req: ApiRequest, name: str) -> bool | None:
     """A boolean query filter, or None when absent; a bare ``?name`` counts as true."""
     if name not in req.query:

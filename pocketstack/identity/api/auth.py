@@ -1,6 +1,5 @@
-"""Version discovery and authentication (Identity API v3 "Versions", "Authentication and
-token management": /v3/auth/tokens, /v3/auth/catalog, /v3/auth/projects, /v3/auth/domains).
-"""
+"""Authentication and token management (Identity API v3 "Authentication and token
+management": /v3/auth/tokens, /v3/auth/catalog, /v3/auth/projects, /v3/auth/domains)."""
 
 from __future__ import annotations
 
@@ -10,16 +9,6 @@ from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
 from pocketstack.identity.api import schemas, views
 from pocketstack.identity.exceptions import ValidationError
-
-
-def list_versions(req: ApiRequest) -> ApiResponse:
-    """GET /identity/ : 300 Multiple Choices with the v3 document."""
-    return ApiResponse(300, {"versions": {"values": [views.version(req)]}})
-
-
-def get_version(req: ApiRequest) -> dict[str, Any]:
-    """GET /identity/v3 : the v3 version document."""
-    return {"version": views.version(req)}
 
 
 def _subject(req: ApiRequest) -> str:
@@ -82,9 +71,6 @@ def list_auth_domains(req: ApiRequest) -> dict[str, Any]:
 
 
 ROUTES = [
-    route("GET", "/", list_versions, auth=False),
-    route("GET", "/v3", get_version, auth=False),
-    route("GET", "/v3/", get_version, auth=False),
     route("POST", "/v3/auth/tokens", issue_token, auth=False, schema=schemas.AUTH),
     route("GET", "/v3/auth/tokens", validate_token),
     route("DELETE", "/v3/auth/tokens", revoke_token),
