@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.compute import actions, states
 from pocketstack.compute.exceptions import InstanceActionNotFound, ServerNotFound
 from pocketstack.compute.models import Instance
+from tests.unit.compute.test_states import TABLE
 
 
 @pytest.fixture
@@ -135,3 +137,18 @@ def test_update_instance_refuses_transitions_outside_the_table(db, server, expec
 def test_update_instance_checks_nothing_when_the_state_does_not_change(db, server):
     assert actions.update_instance(db, server.uuid, None, power_state=4, host="h1")
     assert not actions.update_instance(db, "no-such-server", None, vm_state="error")
+
+
+@pytest.mark.parametrize(("before", "after"), TABLE)
+def test_update_instance_writes_every_transition_of_the_table(db, server, before, after):
+    with db.transaction() as s:  # plant the starting state as it is, outside the table
+        s.execute(
+            sa.update(Instance)
+            .where(Instance.uuid == server.uuid)
+            .values(vm_state=before[0], task_state=before[1])
+        )
+    expected = {"vm_state": before[0], "task_state": before[1]}
+    assert actions.update_instance(
+        db, server.uuid, expected, vm_state=after[0], task_state=after[1]
+    )
+    assert _state(db, server.uuid) == after
