@@ -110,6 +110,15 @@ def projects_of_user(session: Session, user_id: str) -> list[Project]:
     return list(session.scalars(q.order_by(Project.name)))
 
 
+def delete_assignments_on(session: Session, target_type: str, target_id: str) -> None:
+    """Delete every assignment on a project or domain (it is being deleted)."""
+    session.execute(
+        sa.delete(RoleAssignment).where(
+            RoleAssignment.target_type == target_type, RoleAssignment.target_id == target_id
+        )
+    )
+
+
 def _get(session: Session, kind: dict[str, Any], which: str, ident: str) -> Any:
     model, error = kind[which]
     row = session.get(model, ident)

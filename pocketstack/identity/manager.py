@@ -3,11 +3,10 @@
 
 - ``tokens`` (``tokens.TokenProvider``): token issue/validation/revocation; the API layer of
   every service validates ``X-Auth-Token`` with it;
-- ``auth`` (``authentication.Auth``): /v3/auth (tokens, catalog, projects, domains);
-- ``domains``, ``projects`` (``resource``), ``users``, ``groups`` (``users``),
-  ``roles`` (``assignment``: roles, implied roles, grants, assignments), ``regions``,
-  ``services``, ``endpoints`` and ``catalog`` (``catalog``), ``application_credentials``
-  (``appcreds``).
+- ``auth`` (``auth.Auth``): /v3/auth (tokens, catalog, projects, domains);
+- ``domains``, ``projects``, ``users``, ``groups``, ``application_credentials`` (a module
+  each, named as the family); ``roles`` (``assignment``: roles, implied roles, grants,
+  assignments); ``regions``, ``services``, ``endpoints`` and ``catalog`` (``catalog``).
 
 Functions other services call: ``bootstrap``, ``get_project``, ``project_id_by_name``.
 """
@@ -19,14 +18,16 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.identity.appcreds import ApplicationCredentials
+from pocketstack.identity.application_credentials import ApplicationCredentials
 from pocketstack.identity.assignment import Roles
-from pocketstack.identity.authentication import Auth
+from pocketstack.identity.auth import Auth
 from pocketstack.identity.catalog import Catalog, Endpoints, Regions, Services
+from pocketstack.identity.domains import Domains
+from pocketstack.identity.groups import Groups
 from pocketstack.identity.models import Domain, ImpliedRole, Project, Role, RoleAssignment, User
-from pocketstack.identity.resource import Domains, Projects
+from pocketstack.identity.projects import Projects
 from pocketstack.identity.tokens import TokenProvider
-from pocketstack.identity.users import Groups, Users
+from pocketstack.identity.users import Users
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
