@@ -175,6 +175,31 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def _start_elsewhere(hidden: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """``_start`` in a mount namespace of its own where ``hidden`` (the controller's image
+    store) is an empty tmpfs: the process sees the files of the controller's state
+    directory as a host on another machine would, that is not at all."""
+    hidden.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount -t tmpfs tmpfs "$0" && exec "$@"',
+            str(hidden),
+            str(VENV_BIN / "pocketstack"),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
 def _stop(procs: list[subprocess.Popen]) -> None:
     for proc in reversed(procs):
         if proc.poll() is None:
@@ -200,6 +225,11 @@ def _common_flags(state_dir: Path, port: int, driver: str) -> list[str]:
     ]
 
 
+#: the compute service user's password the test clouds share between controller and compute
+#: host (``[service_user] password``): the agent fetches images with its token
+SERVICE_PASSWORD = "service-user-secret"
+
+
 def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
 
@@ -223,6 +253,7 @@ def launch_cloud(
     env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
     procs: list[subprocess.Popen] = []
     flags = _common_flags(state_dir, port, driver) + list(extra or [])
+    flags += ["--service-user-password", SERVICE_PASSWORD]
     mode = mode or os.environ.get("POCKETSTACK_TEST_MODE", "embedded")
     cleanup: list[Any] = []
     try:
@@ -247,9 +278,11 @@ def launch_cloud(
             _rabbitmqctl("add_vhost", name)
             _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
             cleanup.append(lambda: _rabbitmqctl("delete_vhost", name))
-            flags += ["--database", f"{PG_ADMIN_URL}/{name}", "--transport", f"{AMQP_URL}/{name}"]
-            procs.append(_start(["controller", *flags], env))
+            flags += ["--transport", f"{AMQP_URL}/{name}"]
+            database = ["--database", f"{PG_ADMIN_URL}/{name}"]
+            procs.append(_start(["controller", *flags, *database], env))
             _wait_ready(procs[-1], "ready in", 180)
+            # the compute host gets the bus only: an agent has no database credentials
             procs.append(_start(["compute", *flags, "--hostname", "compute1"], env))
             _wait_ready(procs[-1], "ready", 60)
         else:
@@ -351,6 +384,12 @@ class DistributedCloud:
     fresh PostgreSQL database and RabbitMQ virtual host, each of which a test can kill -9
     and start again (distributed crash-recovery tests), whatever ``POCKETSTACK_TEST_MODE``.
 
+    The compute agent gets no database URL (``compute_flags``: only the controllers get
+    ``--database``); both get the compute service user's password. With
+    ``compute_state_dir`` the agent has a state directory of its own and runs in a mount
+    namespace where the controller's image store is hidden, as on another machine, so it
+    downloads its images from the Image API.
+
     ``close()`` stops both, kills the QEMU guests of ``state_dir``, drops the database and
     the virtual host and removes ``state_dir``.
     """
@@ -361,18 +400,26 @@ class DistributedCloud:
         driver: str = "fake",
         extra: list[str] | None = None,
         hostname: str = "compute1",
+        compute_state_dir: Path | None = None,
     ):
         self.state_dir = state_dir
         self.hostname = hostname
         self.name = f"pstest_{uuid.uuid4().hex[:10]}"
         self.port = free_port()
-        self.flags = _common_flags(state_dir, self.port, driver) + list(extra or [])
-        self.flags += [
-            "--database",
-            f"{PG_ADMIN_URL}/{self.name}",
+        common = _common_flags(state_dir, self.port, driver) + list(extra or [])
+        common += [
             "--transport",
             f"{AMQP_URL}/{self.name}",
+            "--service-user-password",
+            SERVICE_PASSWORD,
         ]
+        #: the controllers' flags
+        self.flags = [*common, "--database", f"{PG_ADMIN_URL}/{self.name}"]
+        #: the compute agent's: no database
+        self.compute_flags = list(common)
+        self.compute_state_dir = compute_state_dir or state_dir
+        if compute_state_dir is not None:
+            self.compute_flags[self.compute_flags.index("--state-dir") + 1] = str(compute_state_dir)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
         self.controller: subprocess.Popen | None = None
         #: a second controller (``start_second_controller``)
@@ -418,7 +465,11 @@ class DistributedCloud:
 
     def start_compute(self, wait_up: bool = True) -> None:
         """Start the compute agent; with ``wait_up``, until a compute service is ``up``."""
-        self.compute = _start(["compute", *self.flags, "--hostname", self.hostname], self.env)
+        args = ["compute", *self.compute_flags, "--hostname", self.hostname]
+        if self.compute_state_dir == self.state_dir:
+            self.compute = _start(args, self.env)
+        else:  # as on another machine: its own state, the controller's images out of sight
+            self.compute = _start_elsewhere(self.state_dir / "images", args, self.env)
         _wait_ready(self.compute, "ready", 60)
         self.cloud.procs = self._procs()
         if wait_up:
@@ -442,7 +493,7 @@ class DistributedCloud:
 
     def close(self) -> None:
         _stop(self._procs())
-        for pid in qemu_pids(self.state_dir):
+        for pid in {*qemu_pids(self.state_dir), *qemu_pids(self.compute_state_dir)}:
             os.kill(pid, 9)
         if self._backends:
             subprocess.run(
@@ -458,6 +509,7 @@ class DistributedCloud:
                 ["rabbitmqctl", "delete_vhost", self.name], capture_output=True, timeout=60
             )
         shutil.rmtree(self.state_dir, ignore_errors=True)
+        shutil.rmtree(self.compute_state_dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -465,8 +517,12 @@ def distributed_cloud(tmp_path):
     """Factory of ``DistributedCloud``s (not started); closes them all after the test."""
     made: list[DistributedCloud] = []
 
-    def factory(driver: str = "fake", extra: list[str] | None = None) -> DistributedCloud:
-        dc = DistributedCloud(tmp_path / f"dstate{len(made)}", driver, extra)
+    def factory(
+        driver: str = "fake", extra: list[str] | None = None, own_compute_state: bool = False
+    ) -> DistributedCloud:
+        n = len(made)
+        own = tmp_path / f"dstate{n}-compute" if own_compute_state else None
+        dc = DistributedCloud(tmp_path / f"dstate{n}", driver, extra, compute_state_dir=own)
         made.append(dc)
         return dc
 

@@ -58,6 +58,9 @@ COMPUTE_INTERRUPTED = "Build interrupted by a compute restart"
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING, states.REBOOTING_HARD)
 #: seconds ``start()`` waits for a conductor to answer before it gives up
 CONDUCTOR_WAIT = 300.0
+#: seconds ``start()`` waits for the conductor to write what the start-up reconciliation
+#: reported before the agent serves its queue anyway
+SETTLE_WAIT = 30.0
 
 
 def _fault_message(exc: BaseException, what: str, uuid: str) -> str:
@@ -374,12 +377,31 @@ class ComputeAgent:
         self.remove_orphans()
         if not self.driver.capabilities.get("real_guests", True):
             self._recreate_lost_guests()
+        settled = {}
         for inst in self._my_instances():
             try:
-                self._settle(ctx, inst)
+                if self._settle(ctx, inst):
+                    settled[inst["uuid"]] = inst["task_state"]
             except Exception:  # start-up: one server must not keep the host down; logged
                 LOG.exception("settling %s failed", inst["uuid"])
+        self._wait_settled(settled)
         self.sync_power_states()
+
+    def _wait_settled(self, settled: dict[str, str]) -> None:
+        """Wait (``SETTLE_WAIT`` s at most) until the conductor has written what
+        ``reconcile`` reported (casts): no server of ``settled`` (uuid -> the task it was
+        settled from) still in that task. Only then does the agent serve its queue, so a
+        build or stop that waited there finds the server settled and is ignored."""
+        deadline = time.monotonic() + SETTLE_WAIT
+        while settled:
+            current = {i["uuid"]: i["task_state"] for i in self._my_instances()}
+            settled = {u: t for u, t in settled.items() if current.get(u) == t}
+            if not settled:
+                return
+            if time.monotonic() >= deadline:
+                LOG.warning("the conductor has not settled %s yet; serving all the same", settled)
+                return
+            time.sleep(0.2)
 
     def _recreate_lost_guests(self) -> None:
         """A driver without real guests (``fake``) forgets them when the process ends: make
@@ -400,7 +422,8 @@ class ComputeAgent:
             except Exception:  # start-up: the other guests are re-created; logged
                 LOG.exception("re-creating the guest of %s failed", inst["uuid"])
 
-    def _settle(self, ctx: RequestContext, inst: dict[str, Any]) -> None:
+    def _settle(self, ctx: RequestContext, inst: dict[str, Any]) -> bool:
+        """Settle a server a killed agent left in a task; whether there was one."""
         uuid, task = inst["uuid"], inst["task_state"]
         if task == states.SPAWNING:
             LOG.warning("spawn of %s was interrupted; setting ERROR", uuid)
@@ -411,6 +434,9 @@ class ComputeAgent:
             self.terminate_instance(ctx, uuid)
         elif task in _POWER_TASKS:
             self._resume_power_task(inst)
+        else:
+            return False
+        return True
 
     def _resume_power_task(self, inst: dict[str, Any]) -> None:
         """Carry out a stop/start/reboot that a killed agent left running or that was cast
