@@ -192,3 +192,60 @@ def test_an_unknown_driver_name_stops_at_startup(tmp_path, monkeypatch, flag, me
         os.umask(umask)
     assert str(info.value) == f"pocketstack: {message}"
     assert not os.listdir(tmp_path)  # nothing started, nothing written
+
+
+def test_compute_opens_no_database_and_warns_about_a_given_one(tmp_path, monkeypatch, capsys):
+    """``pocketstack compute`` gets the bus only: a ``--database`` given anyway is ignored
+    with a warning and never opened (the agent reaches it only through the conductor)."""
+    import pocketstack.common.bus as bus_module
+    import pocketstack.common.db as db_module
+    import pocketstack.service as service_module
+
+    for opt in ("DATABASE", "TRANSPORT", "COMPUTE_DRIVER"):
+        monkeypatch.delenv(f"POCKETSTACK_{opt}", raising=False)
+    hosts: list[tuple] = []
+
+    class FakeHost:
+        def __init__(self, *args):
+            hosts.append(args)
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+    class Stopped:
+        def set(self) -> None:
+            pass
+
+        def wait(self) -> bool:
+            return True  # as if SIGTERM came at once
+
+    def no_database(*_args, **_kwargs):
+        raise AssertionError("pocketstack compute opened the database")
+
+    fake_bus = type("FakeBus", (), {"stop": lambda self: None})()
+    monkeypatch.setattr(service_module, "ComputeHost", FakeHost)
+    monkeypatch.setattr(bus_module, "connect", lambda url: fake_bus)
+    monkeypatch.setattr(db_module.Database, "__init__", no_database)
+    monkeypatch.setattr(cli, "setup_logging", lambda *args: None)
+    monkeypatch.setattr(cli, "_lock", lambda *args: None)
+    monkeypatch.setattr(cli.threading, "Event", Stopped)
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    umask = os.umask(0o022)
+    try:
+        cli.main(
+            [
+                "compute",
+                f"--state-dir={tmp_path}",
+                "--compute-driver=fake",
+                "--database=postgresql://nova:secret@db.example/pocketstack",
+            ]
+        )
+    finally:
+        os.umask(umask)
+    ((conf, bus),) = hosts  # ComputeHost(conf, bus): no database among its arguments
+    assert bus is fake_bus and conf.hostname
+    err = capsys.readouterr().err
+    assert "--database: the database is ignored" in err and "secret" not in err
