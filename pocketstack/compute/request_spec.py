@@ -2,7 +2,7 @@
 
 As Nova's ``RequestSpec`` object travels from nova-api to nova-conductor and the scheduler,
 the API's checks are not repeated downstream: the image is looked up once, by the API
-(``ServerManager.create``), and what the build needs of it travels here; an admin's forced
+(``servers.Servers.create``), and what the build needs of it travels here; an admin's forced
 host (``availability_zone="az:host"``) travels here too, never through a server column.
 It is plain JSON (a bus payload)::
 
@@ -16,42 +16,14 @@ It is plain JSON (a bus payload)::
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pocketstack.compute.exceptions import FlavorDiskTooSmall
 
-GIB = 1024**3
+if TYPE_CHECKING:
+    from pocketstack.image.images import ImageInfo
 
-#: Glance's standard image fields; every other key of an image is an extra property
-IMAGE_FIELDS = frozenset(
-    {
-        "id",
-        "name",
-        "status",
-        "disk_format",
-        "container_format",
-        "size",
-        "virtual_size",
-        "min_disk",
-        "min_ram",
-        "visibility",
-        "owner",
-        "checksum",
-        "os_hash_algo",
-        "os_hash_value",
-        "protected",
-        "tags",
-        "created_at",
-        "updated_at",
-        "file",
-        "self",
-        "schema",
-        "direct_url",
-        "locations",
-        "os_hidden",
-        "stores",
-    }
-)
+GIB = 1024**3
 
 
 class ImageMeta(TypedDict):
@@ -75,30 +47,20 @@ class RequestSpec(TypedDict):
     force_host: str | None
 
 
-def image_properties(image: dict[str, Any]) -> dict[str, Any]:
-    """The extra properties of a Glance image view (every key but the standard fields)."""
-    return {k: v for k, v in image.items() if k not in IMAGE_FIELDS}
-
-
-def image_meta(image: dict[str, Any]) -> ImageMeta:
-    """The ``ImageMeta`` of an image as ``cloud.image.get_image`` returns it."""
+def image_meta(image: ImageInfo) -> ImageMeta:
+    """The ``ImageMeta`` of an image as the image service gives it to other services
+    (``cloud.image.get_image_info``)."""
     return {
-        "id": image["id"],
-        "name": image.get("name"),
-        "status": image.get("status"),
-        "disk_format": image.get("disk_format"),
-        "size": image.get("size"),
-        "virtual_size": image.get("virtual_size"),
-        "min_disk": int(image.get("min_disk") or 0),
-        "min_ram": int(image.get("min_ram") or 0),
-        "properties": image_properties(image),
+        "id": image.id,
+        "name": image.name,
+        "status": image.status,
+        "disk_format": image.disk_format,
+        "size": image.size,
+        "virtual_size": image.virtual_size,
+        "min_disk": int(image.min_disk or 0),
+        "min_ram": int(image.min_ram or 0),
+        "properties": dict(image.properties),
     }
-
-
-def new(image: dict[str, Any], force_host: str | None = None) -> RequestSpec:
-    """The request spec of a boot request: ``image`` as ``get_image`` returned it, and the
-    host an admin forced (None: the scheduler chooses)."""
-    return {"image": image_meta(image), "force_host": force_host}
 
 
 def check_root_disk(root_gb: int, image: ImageMeta) -> None:

@@ -237,7 +237,7 @@ class Servers:
             ImageNotFound (404); ImageNotActive, FlavorMemoryTooSmall, FlavorDiskTooSmall
             (400).
         """
-        image = image_meta(self.cloud.image.get_image(ctx, image_id))
+        image = image_meta(self.cloud.image.get_image_info(ctx, image_id))
         if image["status"] != "active":
             raise ImageNotActive.for_id(image_id)
         if image["min_ram"] > flavor.memory_mb:

@@ -172,9 +172,14 @@ def _host_down(env) -> None:
 
 def test_a_build_gets_the_request_spec_and_looks_the_image_up_once(env, monkeypatch):
     lookups: list[str] = []
-    real_get = env.cloud.image.get_image
+    real_get, real_get_info = env.cloud.image.get_image, env.cloud.image.get_image_info
     monkeypatch.setattr(
         env.cloud.image, "get_image", lambda ctx, i: lookups.append(i) or real_get(ctx, i)
+    )
+    monkeypatch.setattr(
+        env.cloud.image,
+        "get_image_info",
+        lambda ctx, i: lookups.append(i) or real_get_info(ctx, i),
     )
     sent: list[dict] = []
     client = env.cloud.compute.servers.conductor

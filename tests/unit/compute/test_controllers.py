@@ -11,10 +11,9 @@ from pocketstack.common.db import utcnow
 from pocketstack.compute import controllers, states
 from pocketstack.compute.conductor import CONTROLLER_INTERRUPTED, Conductor, fail_build
 from pocketstack.compute.models import ControllerService, Instance, InstanceFault
-from pocketstack.compute.request_spec import image_meta
 
 LIVE, DEAD, GONE = "live:1", "dead:2", "gone:3"  # GONE has no heartbeat row at all
-REQUEST = {"image": image_meta({"id": "img", "status": "active"}), "force_host": None}
+REQUEST = {"image": {"id": "img", "properties": {}}, "force_host": None}  # a request spec
 
 
 def _instance(s, name: str, owner: str | None, task: str | None = states.NETWORKING) -> str:
