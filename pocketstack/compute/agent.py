@@ -19,7 +19,9 @@ during a spawn waits for it and then destroys the guest.
 
 Periodic tasks (every ``conf.periodic_interval`` s): heartbeat and host resources, power-state
 sync (a guest that died turns its server SHUTOFF; a stopped server found running is powered
-off), and reconciliation (guests the conductor does not list on this host are destroyed).
+off), reconciliation (guests the conductor does not list on this host are destroyed), and
+outcomes sent again when the conductor has not written them (the bus delivers at most once:
+a controller killed after it took a report loses it).
 Start-up waits for a conductor (``CONDUCTOR_WAIT`` s at most), then runs the same
 reconciliation and also settles what a killed agent left mid-way: spawning -> ERROR ("Build
 interrupted by a compute restart"), deleting -> finished, powering-off/powering-on/rebooting
@@ -111,10 +113,17 @@ class ComputeAgent:
         self.images_auth: TokenSource = images_auth or ServiceAuth(conf)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        #: uuid -> (the task an outcome ended, when it was sent, how to send it again)
+        self._outcomes: dict[str, tuple[str, float, Callable[[], None]]] = {}
+        # the heartbeat runs apart, so that a call to a dead controller in the other tasks
+        # (30 s until it times out) never makes a live host look down
+        self._heartbeat = PeriodicTasks(
+            f"compute-{self.host}-heartbeat", conf.periodic_interval, [self.report]
+        )
         self._periodic = PeriodicTasks(
             f"compute-{self.host}",
             conf.periodic_interval,
-            [self.report, self.sync_power_states, self.remove_orphans],
+            [self.sync_power_states, self.remove_orphans, self.resend_lost_outcomes],
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -130,14 +139,16 @@ class ComputeAgent:
         self._wait_for_conductor()
         self.reconcile()
         self.bus.serve(self.target, self, AGENT_MESSAGES)
+        self._heartbeat.start()
         self._periodic.start()
 
     def _wait_for_conductor(self) -> None:
-        """Report the host until a conductor answers (as nova-compute waits for
-        nova-conductor at start-up), logging while it waits."""
+        """Ask for this host's servers until a conductor answers (as nova-compute waits
+        for nova-conductor at start-up), logging while it waits; then report the host."""
         deadline = time.monotonic() + CONDUCTOR_WAIT
         while True:
             try:
+                self._my_instances()
                 self.report()
                 return
             except errors.ServiceUnavailable as exc:  # MessagingTimeout: none answered yet
@@ -150,6 +161,7 @@ class ComputeAgent:
         """Stop periodics and serving; power guests off only if ``conf.shutdown_instances``
         (reporting each server SHUTOFF)."""
         self._periodic.stop()
+        self._heartbeat.stop()
         self.bus.unserve(self.target)
         if not getattr(self.conf, "shutdown_instances", False):
             return
@@ -180,15 +192,25 @@ class ComputeAgent:
     ) -> dict[str, Any] | None:
         """Start the step ``event`` with the conductor (``action_event_start``): the server
         as a dict while it still waits for the step, else None. A conductor that does not
-        answer also gives None (the step is not run; the conductor's recovery or the
-        agent's next start re-does it)."""
-        try:
-            return self.conductor.action_event_start(
-                ctx, uuid, event, self.host, expected_task_states
-            )
-        except errors.PocketError as exc:
-            LOG.warning("%s of %s not started: %s", event, uuid, exc.message)
-            return None
+        answer is asked again for up to ``CONDUCTOR_WAIT`` s (the call is idempotent), then
+        gives None (the step is not run; the agent's next start settles it)."""
+        deadline = time.monotonic() + CONDUCTOR_WAIT
+        while True:
+            try:
+                return self.conductor.action_event_start(
+                    ctx, uuid, event, self.host, expected_task_states
+                )
+            except errors.ServiceUnavailable as exc:
+                # no answer: the conductor may have recorded the step and died before it
+                # replied, and its successor's recovery then leaves the step to us; the
+                # call is idempotent, so ask again (the next controller answers)
+                if time.monotonic() >= deadline:
+                    LOG.warning("%s of %s not started: %s", event, uuid, exc.message)
+                    return None
+                LOG.warning("%s of %s: no answer from a conductor, asking again", event, uuid)
+            except errors.PocketError as exc:
+                LOG.warning("%s of %s not started: %s", event, uuid, exc.message)
+                return None
 
     # ------------------------------------------------------------------ build, delete
 
@@ -206,18 +228,43 @@ class ComputeAgent:
             if self._begin(ctx, uuid, actions.EV_SPAWN, [states.SPAWNING]) is None:
                 LOG.info("not spawning %s: it is no longer waiting for this host", uuid)
                 return
+            if uuid in self.driver.list_instances():
+                # a duplicate spawn (a recovering conductor sent it again) that ran before
+                # the conductor wrote our first report: the guest exists, report it again
+                LOG.info("not spawning %s again: its guest exists", uuid)
+                self._spawned(ctx, uuid)
+                return
             try:
                 spec["image"]["path"] = ensure_image(self.conf, spec["image"], self.images_auth)
                 self.driver.spawn(spec)
             except Exception as exc:
                 self._spawn_failed(ctx, uuid, _fault(exc, "spawn", uuid))
                 return
-            power = self.driver.get_power_state(uuid)
-            self.conductor.instance_spawned(ctx, uuid, self.host, int(power))
+            self._spawned(ctx, uuid)
+
+    def _spawned(self, ctx: RequestContext, uuid: str) -> None:
+        power = int(self.driver.get_power_state(uuid))
+        self._outcome(
+            uuid,
+            states.SPAWNING,
+            lambda: self.conductor.instance_spawned(ctx, uuid, self.host, power),
+        )
 
     def _spawn_failed(self, ctx: RequestContext, uuid: str, fault: dict[str, Any]) -> None:
         LOG.warning("spawn of %s failed: %s", uuid, fault["message"])
-        self.conductor.instance_spawn_failed(ctx, uuid, self.host, fault)
+        self._outcome(
+            uuid,
+            states.SPAWNING,
+            lambda: self.conductor.instance_spawn_failed(ctx, uuid, self.host, fault),
+        )
+
+    def _outcome(self, uuid: str, task: str, send: Callable[[], None]) -> None:
+        """Send the outcome of ``task`` on ``uuid`` (a cast to the conductor) and keep it
+        until the conductor has written it: the bus delivers at most once, so a controller
+        killed after it took the message loses it (``resend_lost_outcomes``)."""
+        with self._locks_guard:
+            self._outcomes[uuid] = (task, time.monotonic(), send)
+        send()
 
     def terminate_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Destroy the guest, then ask the conductor to finish the delete.
@@ -230,12 +277,20 @@ class ComputeAgent:
                 self.driver.destroy(instance_uuid)
             except Exception as exc:
                 fault = _fault(exc, "destroy", instance_uuid)
-                self.conductor.instance_terminate_failed(ctx, instance_uuid, fault)
+                self._outcome(
+                    instance_uuid,
+                    states.DELETING,
+                    lambda: self.conductor.instance_terminate_failed(ctx, instance_uuid, fault),
+                )
                 return
             self.conductor.action_event_finish(ctx, instance_uuid, actions.EV_TERMINATE, None)
         with self._locks_guard:
             self._locks.pop(instance_uuid, None)
-        self.conductor.terminate_finished(ctx, instance_uuid)
+        self._outcome(
+            instance_uuid,
+            states.DELETING,
+            lambda: self.conductor.terminate_finished(ctx, instance_uuid),
+        )
 
     # ------------------------------------------------------------------ power actions
 
@@ -292,8 +347,14 @@ class ComputeAgent:
                 operation(dict(inst["spec"] or {"uuid": uuid}))
             except Exception as exc:
                 fault = _fault(exc, event, uuid, getattr(exc, "status", 500))
-            power = self.driver.get_power_state(uuid)
-            self.conductor.instance_power_action_finished(ctx, uuid, event, task, int(power), fault)
+            power = int(self.driver.get_power_state(uuid))
+            self._outcome(
+                uuid,
+                task,
+                lambda: self.conductor.instance_power_action_finished(
+                    ctx, uuid, event, task, power, fault
+                ),
+            )
 
     def get_console_output(
         self, ctx: RequestContext, instance_uuid: str, length: int | None = None
@@ -312,11 +373,8 @@ class ComputeAgent:
 
     def report(self) -> None:
         """Heartbeat of the service and the host's resources (the conductor also repairs
-        usage drift), both calls to the conductor.
-
-        Raises:
-            MessagingTimeout: no conductor answered.
-        """
+        usage drift), both casts to the conductor: a heartbeat never waits, and those sent
+        while no controller runs are written when one comes back."""
         ctx = RequestContext.system()
         self.conductor.report_service(
             ctx, self.host, COMPUTE_BINARY, "compute", self.conf.availability_zone
@@ -340,6 +398,36 @@ class ComputeAgent:
             with self._serialized(uuid):
                 self.driver.destroy(uuid)
         return orphans
+
+    def resend_lost_outcomes(self) -> None:
+        """Send again the outcomes the conductor has not written (periodic task).
+
+        An outcome sent at least ``periodic_interval`` s ago whose server is still in the
+        task it ended (and that no operation of this agent is working on) was lost with a
+        controller killed after it took the message; the conductor's handlers change a
+        server only from the state the outcome ended, so a late duplicate changes nothing.
+        Outcomes of servers that left the task (or are gone) are forgotten.
+        """
+        with self._locks_guard:
+            if not self._outcomes:
+                return
+        current = {i["uuid"]: i["task_state"] for i in self._my_instances()}
+        now = time.monotonic()
+        with self._locks_guard:
+            pending = list(self._outcomes.items())
+        for uuid, (task, sent, send) in pending:
+            if current.get(uuid) != task:
+                with self._locks_guard:
+                    if self._outcomes.get(uuid, (None, 0.0))[1] == sent:
+                        del self._outcomes[uuid]
+                continue
+            lock = self._locks.get(uuid)
+            if now - sent < self.conf.periodic_interval or (lock is not None and lock.locked()):
+                continue
+            LOG.warning("the outcome of %s on %s was not written; sending it again", task, uuid)
+            with self._locks_guard:
+                self._outcomes[uuid] = (task, now, send)
+            send()
 
     def sync_power_states(self) -> None:
         """Make the servers of this host follow what the driver reports."""

@@ -167,7 +167,9 @@ class AgentReports:
         those task states, else nothing is recorded and None returned (the agent then does
         not run the step: the server was deleted or changed meanwhile, or this is a
         duplicate message). Without (None) the step is recorded whatever the state (a
-        terminate, which must destroy the guest in any case).
+        terminate, which must destroy the guest in any case). Idempotent: an open event of
+        the same name and action is not recorded twice, so the agent may call again when
+        an answer was lost.
 
         Returns:
             The server as ``instance_view`` (None when unknown or refused).
@@ -182,7 +184,9 @@ class AgentReports:
             ):
                 return None
             action = _find_action(s, instance_uuid, ctx.request_id)
-            if action is not None:
+            # a retry of a call whose answer was lost (the controller died after the
+            # commit) finds its event already open: record it once
+            if action is not None and _open_event(s, ctx, instance_uuid, event) is None:
                 s.add(
                     InstanceActionEvent(
                         action_id=action.id, event=event, host=host, start_time=utcnow()

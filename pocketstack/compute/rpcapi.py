@@ -54,8 +54,8 @@ CONDUCTOR_MESSAGES = MessageTable(
         Message("instance_power_action_finished", CAST),
         Message("instance_terminate_failed", CAST),
         Message("instance_power_state_changed", CAST),
-        Message("report_service", CALL, timeout=30.0),
-        Message("report_compute_node", CALL, timeout=30.0),
+        Message("report_service", CAST),
+        Message("report_compute_node", CAST),
     ],
 )
 
@@ -248,7 +248,7 @@ class ConductorClient:
     def report_service(
         self, ctx: RequestContext, host: str, binary: str, topic: str, availability_zone: str
     ) -> None:
-        """Heartbeat of ``binary`` on ``host`` (``liveness.report_service``); waits 30 s."""
+        """Heartbeat of ``binary`` on ``host`` (``liveness.report_service``); a cast."""
         self._send(
             ctx,
             "report_service",
@@ -267,7 +267,7 @@ class ConductorClient:
     ) -> None:
         """The host's resources (driver's ``get_host_resources()``) and its ``allocation``
         settings (``cpu_allocation_ratio``, ``ram_allocation_ratio``,
-        ``disk_allocation_ratio``, ``reserved_host_memory_mb``); waits up to 30 s."""
+        ``disk_allocation_ratio``, ``reserved_host_memory_mb``); a cast."""
         self._send(
             ctx, "report_compute_node", host=host, resources=resources, allocation=allocation
         )

@@ -89,6 +89,18 @@ def test_spawn_starts_only_for_a_server_spawning_on_that_host(reports, cloud, db
     assert (event.event, event.host, event.finish_time) == (actions.EV_SPAWN, "node1", None)
 
 
+def test_a_repeated_start_whose_answer_was_lost_records_the_step_once(reports, cloud, db):
+    """The agent asks again when a controller died after recording the step but before it
+    answered; the step is still one event, and the server is still handed back."""
+    _server(db)
+    actions.start_action(db, OWNER, UUID, "create")
+    begin = reports.action_event_start
+    for _ in range(2):
+        assert begin(OWNER, UUID, actions.EV_SPAWN, "node1", [states.SPAWNING])["uuid"] == UUID
+    (event,) = _events(cloud)[1]
+    assert (event.event, event.finish_time) == (actions.EV_SPAWN, None)
+
+
 def test_spawned_makes_the_server_active_with_its_step_and_action_finished(reports, cloud, db):
     _server(db)
     actions.start_action(db, OWNER, UUID, "create")
