@@ -293,8 +293,12 @@ class Conductor:
                 LOG.exception("delete of %s failed", instance_uuid)
                 message = f"Delete failed: {exc}"
             with self.db.transaction() as s:  # ERROR and its fault become visible together
-                if actions.update_instance(
-                    s, instance_uuid, None, vm_state=states.ERROR, task_state=None
+                if actions.update_instance(  # unless something else ended the delete
+                    s,
+                    instance_uuid,
+                    {"task_state": states.DELETING},
+                    vm_state=states.ERROR,
+                    task_state=None,
                 ):
                     actions.add_fault(s, instance_uuid, message, 500, type(exc).__name__)
                     actions.finish_action(s, ctx, instance_uuid, error=True)
