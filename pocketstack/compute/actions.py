@@ -116,7 +116,9 @@ def record_event(
     )
 
 
-def _find_action(session: Session, instance_uuid: str, request_id: str) -> InstanceAction | None:
+def find_action(session: Session, instance_uuid: str, request_id: str) -> InstanceAction | None:
+    """The newest action of server ``instance_uuid`` recorded for ``request_id`` (the
+    request's own), or None."""
     return session.scalars(
         sa.select(InstanceAction)
         .where(
@@ -165,7 +167,7 @@ def event(
     (periodic work under a system context) the body runs unrecorded.
     """
     with db.transaction() as s:
-        action = _find_action(s, instance_uuid, ctx.request_id)
+        action = find_action(s, instance_uuid, ctx.request_id)
         row = None
         if action is not None:
             row = InstanceActionEvent(
@@ -208,7 +210,7 @@ def finish_action(
     ``target`` is an open session (to share the caller's transaction) or the ``Database``.
     """
     with _session(target) as s:
-        action = _find_action(s, instance_uuid, ctx.request_id)
+        action = find_action(s, instance_uuid, ctx.request_id)
         if action is None:
             return
         action.finish_time = utcnow()
@@ -339,7 +341,7 @@ class InstanceActions:
         """
         self.cloud.compute.servers.get(ctx, server_id, include_deleted=True)
         with self.db.reader() as s:
-            action = _find_action(s, server_id, request_id)
+            action = find_action(s, server_id, request_id)
             if action is None:
                 raise InstanceActionNotFound.for_request(request_id, server_id)
             events = list(

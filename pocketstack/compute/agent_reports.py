@@ -65,18 +65,6 @@ def instance_view(inst: Instance) -> dict[str, Any]:
     }
 
 
-def _find_action(session: Session, instance_uuid: str, request_id: str) -> InstanceAction | None:
-    """The newest action of the server with ``request_id`` (the request's own)."""
-    return session.scalars(
-        sa.select(InstanceAction)
-        .where(
-            InstanceAction.instance_uuid == instance_uuid, InstanceAction.request_id == request_id
-        )
-        .order_by(InstanceAction.id.desc())
-        .limit(1)
-    ).first()
-
-
 def _open_event(
     session: Session, ctx: RequestContext, instance_uuid: str, name: str
 ) -> InstanceActionEvent | None:
@@ -183,7 +171,7 @@ class AgentReports:
                 or inst.task_state not in expected_task_states
             ):
                 return None
-            action = _find_action(s, instance_uuid, ctx.request_id)
+            action = actions.find_action(s, instance_uuid, ctx.request_id)
             # a retry of a call whose answer was lost (the controller died after the
             # commit) finds its event already open: record it once
             if action is not None and _open_event(s, ctx, instance_uuid, event) is None:
