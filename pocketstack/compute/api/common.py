@@ -23,17 +23,27 @@ def bookmark(req: ApiRequest, collection: str, item_id: str) -> list[dict[str, s
     return [{"rel": "bookmark", "href": f"{req.base_url}/{collection}/{item_id}"}]
 
 
-def paging(req: ApiRequest) -> tuple[int | None, str | None]:
-    """``(limit, marker)`` from the query string; limit capped at ``MAX_LIMIT``."""
+def paging(req: ApiRequest) -> tuple[int, str | None]:
+    """``(limit, marker)`` from the query string.
+
+    The limit is ``MAX_LIMIT`` when none is given and never more (Nova's
+    ``common.get_limit_and_marker`` with ``[api] max_limit = 1000``), so a list without a
+    ``limit`` is one page too, with a ``next`` link when it is full.
+
+    Raises:
+        errors.BadRequest: a limit that is not an integer >= 0.
+    """
     limit = req.query.get("limit")
-    number = None if limit is None else min(parse_int(limit, "limit", minimum=0), MAX_LIMIT)
+    number = MAX_LIMIT if limit is None else min(parse_int(limit, "limit", minimum=0), MAX_LIMIT)
     return number, req.query.get("marker")
 
 
 def next_links(
     req: ApiRequest, collection: str, items: list[Any], limit: int | None, marker_of: Any
 ) -> list[dict[str, str]]:
-    """``[{"rel": "next", "href": ...}]`` when a page was filled up to ``limit``."""
+    """``[{"rel": "next", "href": ...}]`` when a page was filled up to ``limit`` (Nova's
+    ``_get_collection_links``): the request's query with ``marker`` set to ``marker_of`` the
+    last item, under ``/v2.1/<collection>``; ``[]`` otherwise."""
     if not limit or len(items) < limit:
         return []
     params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]

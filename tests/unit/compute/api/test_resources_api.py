@@ -6,6 +6,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from pocketstack.compute import liveness
+from pocketstack.compute.api import common as api_common
 from pocketstack.compute.scheduler import host_manager
 from tests.unit.compute.api.conftest import ADMIN, DEMO, READER
 
@@ -48,6 +49,15 @@ def test_flavor_pages_follow_next_links_in_the_requested_order(client):
     bad = client.get(V + "/flavors?marker=nope", headers=DEMO)
     assert bad.status_code == 400
     assert bad.json()["badRequest"]["message"] == "marker [nope] not found"
+
+
+def test_a_list_without_limit_is_capped_at_max_limit_with_a_next_link(client, monkeypatch):
+    # Nova's get_limit_and_marker: no limit means [api] max_limit, and a full page links on
+    monkeypatch.setattr(api_common, "MAX_LIMIT", 2)
+    body = client.get(V + "/flavors", headers=DEMO).json()
+    assert [f["id"] for f in body["flavors"]] == ["1", "2"]
+    assert "marker=2" in body["flavors_links"][0]["href"]
+    assert len(client.get(V + "/flavors?limit=50", headers=DEMO).json()["flavors"]) == 2
 
 
 def test_flavor_create_is_admin_only_and_extra_specs(client):
