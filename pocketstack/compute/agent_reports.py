@@ -4,7 +4,7 @@ A compute agent holds no database credentials (ARCHITECTURE.md; as ``nova-comput
 the database only through ``nova-conductor``). It learns what it needs from the messages it
 receives (the spec of a build) and from the conductor's calls below, and it reports every
 change as a bus message that one of these handlers writes. ``Conductor`` serves them on the
-``conductor`` topic (``rpcapi.CONDUCTOR_MESSAGES``), delegating to ``AgentReports``.
+``conductor`` topic (``rpcapi.CONDUCTOR_MESSAGES``): it is an ``AgentReports``.
 
 - Reads: ``instances_on_host`` (reconciliation and power-state sync).
 - A step of an action: ``action_event_start`` (a call: it also checks that the server still

@@ -52,7 +52,6 @@ for some controller to restart.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -62,7 +61,7 @@ import sqlalchemy as sa
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
-from pocketstack.common.db import Database, utcnow
+from pocketstack.common.db import utcnow
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, controllers, states, tasks
 from pocketstack.compute.agent_reports import AgentReports
@@ -151,8 +150,9 @@ def fail_build(
         release_resources(cloud, ctx, instance_uuid)
 
 
-class Conductor:
-    """The conductor of one controller, served on the bus as ``conductor``.
+class Conductor(AgentReports):
+    """The conductor of one controller, served on the bus as ``conductor``; it handles the
+    compute agents' reports as the ``AgentReports`` it is.
 
     Args:
         cloud: the ``pocketstack.service.Cloud`` (conf, db, bus and the other managers).
@@ -161,9 +161,8 @@ class Conductor:
     def __init__(self, cloud: Cloud):
         from pocketstack.compute.scheduler.manager import SchedulerManager
 
-        self.cloud = cloud
+        super().__init__(cloud)  # self.cloud, self.db
         self.conf: Config = cloud.conf
-        self.db: Database = cloud.db
         self.scheduler = SchedulerManager(cloud.conf, cloud.db)
         self.agents = ComputeAgentClient(cloud.bus)
         #: this controller's id, recorded on the builds it runs (``controllers``)
@@ -572,99 +571,19 @@ class Conductor:
                 self.finish_delete(self._pending_ctx(uuid), uuid)
 
     # ------------------------------------------------------------------ agents' reports
-    # Bus methods too (``rpcapi.CONDUCTOR_MESSAGES``): a compute agent has no database, it
-    # reads and writes its servers through these (``agent_reports``).
-
-    @functools.cached_property
-    def agent_reports(self) -> AgentReports:
-        """The handlers of the agents' reports (``agent_reports.AgentReports``)."""
-        return AgentReports(self.cloud)
-
-    def instances_on_host(self, ctx: RequestContext, host: str) -> list[dict[str, Any]]:
-        """See ``AgentReports.instances_on_host``."""
-        return self.agent_reports.instances_on_host(ctx, host)
-
-    def action_event_start(
-        self,
-        ctx: RequestContext,
-        instance_uuid: str,
-        event: str,
-        host: str,
-        expected_task_states: list[str | None] | None,
-    ) -> dict[str, Any] | None:
-        """See ``AgentReports.action_event_start``."""
-        return self.agent_reports.action_event_start(
-            ctx, instance_uuid, event, host, expected_task_states
-        )
-
-    def action_event_finish(
-        self, ctx: RequestContext, instance_uuid: str, event: str, traceback: str | None
-    ) -> None:
-        """See ``AgentReports.action_event_finish``."""
-        self.agent_reports.action_event_finish(ctx, instance_uuid, event, traceback)
-
-    def instance_spawned(
-        self, ctx: RequestContext, instance_uuid: str, host: str, power_state: int
-    ) -> None:
-        """See ``AgentReports.instance_spawned``."""
-        self.agent_reports.instance_spawned(ctx, instance_uuid, host, power_state)
+    # The other report handlers are ``AgentReports``' own, served as they are (``rpcapi.
+    # CONDUCTOR_MESSAGES``): a compute agent has no database, it reads and writes its servers
+    # through them.
 
     def instance_spawn_failed(
         self, ctx: RequestContext, instance_uuid: str, host: str, fault: dict[str, Any]
-    ) -> None:
-        """See ``AgentReports.instance_spawn_failed``; then, as ``instance_build_failed``,
-        release the claim and the ports."""
-        if self.agent_reports.instance_spawn_failed(ctx, instance_uuid, host, fault):
+    ) -> bool:
+        """``AgentReports.instance_spawn_failed``; then, as ``instance_build_failed``,
+        release the claim and the ports. Returns whether the server went ``ERROR``."""
+        failed = super().instance_spawn_failed(ctx, instance_uuid, host, fault)
+        if failed:
             self.instance_build_failed(ctx, instance_uuid, fault["message"])
-
-    def instance_power_action_finished(
-        self,
-        ctx: RequestContext,
-        instance_uuid: str,
-        event: str,
-        task_state: str,
-        power_state: int,
-        fault: dict[str, Any] | None,
-    ) -> None:
-        """See ``AgentReports.instance_power_action_finished``."""
-        self.agent_reports.instance_power_action_finished(
-            ctx, instance_uuid, event, task_state, power_state, fault
-        )
-
-    def instance_terminate_failed(
-        self, ctx: RequestContext, instance_uuid: str, fault: dict[str, Any]
-    ) -> None:
-        """See ``AgentReports.instance_terminate_failed``."""
-        self.agent_reports.instance_terminate_failed(ctx, instance_uuid, fault)
-
-    def instance_power_state_changed(
-        self,
-        ctx: RequestContext,
-        instance_uuid: str,
-        expected_vm_state: str,
-        power_state: int,
-        vm_state: str | None,
-    ) -> None:
-        """See ``AgentReports.instance_power_state_changed``."""
-        self.agent_reports.instance_power_state_changed(
-            ctx, instance_uuid, expected_vm_state, power_state, vm_state
-        )
-
-    def report_service(
-        self, ctx: RequestContext, host: str, binary: str, topic: str, availability_zone: str
-    ) -> None:
-        """See ``AgentReports.report_service``."""
-        self.agent_reports.report_service(ctx, host, binary, topic, availability_zone)
-
-    def report_compute_node(
-        self,
-        ctx: RequestContext,
-        host: str,
-        resources: dict[str, Any],
-        allocation: dict[str, Any],
-    ) -> None:
-        """See ``AgentReports.report_compute_node``."""
-        self.agent_reports.report_compute_node(ctx, host, resources, allocation)
+        return failed
 
 
 def _details(exc: BaseException, task: tasks.Task) -> str:
