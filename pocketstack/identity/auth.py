@@ -137,7 +137,7 @@ class Auth:
 
         Returns:
             ``(token, info, catalog)``: the ``X-Subject-Token`` value, its validated
-            contents and the service catalog (None when not asked for).
+            contents and the service catalog (None when not asked for or unscoped).
 
         Raises:
             ValidationError (400): a malformed request.
@@ -158,8 +158,8 @@ class Auth:
             else:
                 raise exc.AuthenticationFailed("Unsupported authentication method.")
         token = self.tokens.issue(payload)
-        catalog = self.identity.catalog.list() if with_catalog else None
-        return token, self.tokens.inspect(token), catalog
+        info = self.tokens.inspect(token)
+        return token, info, self._token_catalog(info, with_catalog)
 
     def _by_password(
         self, s: Session, ref: dict[str, Any], auth: dict[str, Any], source: str | None
@@ -247,8 +247,14 @@ class Auth:
                 token's user (``identity:validate_token``).
         """
         info = self._subject(ctx, subject_token, "identity:validate_token")
-        catalog = self.identity.catalog.list() if with_catalog else None
-        return info, catalog
+        return info, self._token_catalog(info, with_catalog)
+
+    def _token_catalog(self, info: TokenInfo, wanted: bool) -> list[CatalogEntry] | None:
+        """The catalog a token body carries: a scoped token's, when asked for (Keystone
+        gives an unscoped token none, so it is not loaded for one)."""
+        if not wanted or (info.project is None and info.domain is None):
+            return None
+        return self.identity.catalog.list()
 
     def revoke(self, ctx: RequestContext, subject_token: str) -> None:
         """DELETE /v3/auth/tokens: revoke the subject token; raises as ``validate``
