@@ -1,5 +1,6 @@
 """What every kind of test shares: where the test servers are, a free port, waiting for a
-condition with a deadline, and what to do when PostgreSQL or RabbitMQ is not there.
+condition with a deadline, a fresh PostgreSQL database, and what to do when PostgreSQL or
+RabbitMQ is not there.
 
 Plain functions (no fixtures), so bench/ can use them too.
 """
@@ -10,15 +11,19 @@ import os
 import socket
 import time
 import types
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import NoReturn, TypeVar
 
 import pytest
+import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
+from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from pocketstack.common.http import ServiceAPI
 
 #: libpq-style URL of the test PostgreSQL server (no database): ``psql`` takes it as is,
@@ -76,6 +81,42 @@ def backend_unavailable(what: str, why: object) -> NoReturn:
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(f"{message} (CI is set: the test servers must be running)", pytrace=False)
     pytest.skip(f"{message} (set CI=true to make this a failure)")
+
+
+@contextmanager
+def pg_database(prefix: str, tables: sa.MetaData | None = None) -> Iterator[Database]:
+    """A ``Database`` on a PostgreSQL database created for this use, dropped (forcibly, open
+    sessions and all) on exit.
+
+    Args:
+        prefix: start of the database's name (a random suffix follows), e.g. ``"image_test"``.
+        tables: the tables to create (``create_all``); by default every pocketstack model's.
+
+    When the server at ``PG_ADMIN_URL`` is unreachable: ``backend_unavailable`` (fails in CI,
+    skips elsewhere).
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(
+        normalize_url(PG_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as c:
+            c.exec_driver_sql(f"CREATE DATABASE {name}")
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
+        admin.dispose()
+        backend_unavailable(f"PostgreSQL at {PG_ADMIN_URL}", exc.__class__.__name__)
+    if tables is None:
+        import_all_models()
+        tables = Base.metadata
+    database = Database(f"{PG_ADMIN_URL}/{name}")
+    try:
+        tables.create_all(database.engine)
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as c:
+            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
 
 
 class FixedTokens:

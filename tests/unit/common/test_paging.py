@@ -3,17 +3,17 @@ rows of one sorted read, in the same order, on SQLite and PostgreSQL, NULLs incl
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pocketstack.common import errors
-from pocketstack.common.db import Database, normalize_url
+from pocketstack.common.db import Database
 from pocketstack.common.paging import SortSpec, paginate
-from tests.helpers import PG_ADMIN_URL, backend_unavailable
+from tests.helpers import pg_database
 
 
 class _Base(DeclarativeBase):
@@ -80,30 +80,16 @@ def _walk(db: Database, keys: list[str], dirs: list[str], limit: int) -> list[st
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path):
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/paging.db")
-        admin = name = None
-    else:
-        name = f"paging_test_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(
-            normalize_url(PG_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
-        )
-        try:
-            with admin.connect() as c:
-                c.exec_driver_sql(f"CREATE DATABASE {name}")
-        except Exception as exc:  # noqa: BLE001 - any connection failure: no server here
-            admin.dispose()
-            backend_unavailable(f"PostgreSQL at {PG_ADMIN_URL}", exc.__class__.__name__)
-        database = Database(f"{PG_ADMIN_URL}/{name}")
-    _Base.metadata.create_all(database.engine)
-    with database.transaction() as s:
-        s.add_all(Thing(id=i, name=n, size=z) for i, n, z in ROWS)
-    yield database
-    database.dispose()
-    if admin is not None:
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            database = Database(f"sqlite:///{tmp_path}/paging.db")
+            stack.callback(database.dispose)
+            _Base.metadata.create_all(database.engine)
+        else:
+            database = stack.enter_context(pg_database("paging_test", _Base.metadata))
+        with database.transaction() as s:
+            s.add_all(Thing(id=i, name=n, size=z) for i, n, z in ROWS)
+        yield database
 
 
 @pytest.mark.parametrize(

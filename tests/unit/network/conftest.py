@@ -11,16 +11,13 @@ is the manager's own.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import InProcessBus
-from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from pocketstack.network.api import (
     networks,
     ports,
@@ -30,7 +27,7 @@ from pocketstack.network.api import (
     views,
 )
 from pocketstack.network.lists import ListQuery
-from tests.helpers import PG_ADMIN_URL, backend_unavailable
+from tests.helpers import pg_database
 
 
 class Family:
@@ -110,24 +107,9 @@ def pg_cloud(conf):
     """A Cloud over a fresh PostgreSQL database (dropped afterwards)."""
     from pocketstack.service import Cloud
 
-    name = "pocketstack_network_" + uuid.uuid4().hex[:8]
-    try:
-        admin = sa.create_engine(
-            normalize_url(PG_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as c:
-            c.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as error:  # noqa: BLE001
-        backend_unavailable(f"PostgreSQL at {PG_ADMIN_URL}", error)
-    import_all_models()
-    database = Database(f"{PG_ADMIN_URL}/{name}")
-    Base.metadata.create_all(database.engine)
-    bus = InProcessBus(workers=2)
-    try:
-        yield Cloud(conf.replace(database=database.url), database, bus)
-    finally:
-        bus.stop()
-        database.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    with pg_database("pocketstack_network") as database:
+        bus = InProcessBus(workers=2)
+        try:
+            yield Cloud(conf.replace(database=database.url), database, bus)
+        finally:
+            bus.stop()

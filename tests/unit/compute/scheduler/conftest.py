@@ -3,15 +3,11 @@ throw-away PostgreSQL database for the concurrency guarantee."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-import sqlalchemy as sa
 
-from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from pocketstack.compute import liveness
 from pocketstack.compute.scheduler import host_manager
-from tests.helpers import PG_ADMIN_URL, backend_unavailable
+from tests.helpers import pg_database
 
 
 def _add_host(
@@ -73,28 +69,7 @@ def exact_conf(conf):
 
 @pytest.fixture
 def pg_db():
-    """A PostgreSQL database created for this test (tables by ``create_all``), then dropped.
-
-    When the local PostgreSQL server (trust auth, user postgres) is unreachable: fails in
-    CI, skips elsewhere.
-    """
-    name = f"sched_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(
-        normalize_url(PG_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with admin.connect() as c:
-            c.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
-        admin.dispose()
-        backend_unavailable(f"PostgreSQL at {PG_ADMIN_URL}", exc.__class__.__name__)
-    import_all_models()
-    database = Database(f"{PG_ADMIN_URL}/{name}")
-    try:
-        Base.metadata.create_all(database.engine)
+    """A PostgreSQL database created for this test (tables by ``create_all``), then dropped
+    (``tests.helpers.pg_database``: fails in CI, skips elsewhere when the server is down)."""
+    with pg_database("sched_test") as database:
         yield database
-    finally:
-        database.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
