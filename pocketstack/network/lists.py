@@ -134,13 +134,15 @@ def filter_condition(filters: Mapping[str, Any], query: ListQuery) -> Any:
     return sa.and_(sa.true(), *conditions)
 
 
-def sort_spec(columns: Mapping[str, Any], tie_breaker: Any) -> paging.SortSpec:
-    """Neutron's sorting of one family (``columns`` must hold ``created_at``): ascending by
-    default, oldest first when the request names no key; an unknown key is a 400."""
+def sort_spec(columns: Mapping[str, Any], model: Any) -> paging.SortSpec:
+    """Neutron's sorting of one family: by ``columns`` (API attribute -> mapped column, the
+    ones its ``FILTERS`` also match on) and ``model``'s ``created_at``/``updated_at``,
+    ascending by default, oldest first when the request names no key, ties broken by
+    ``model.id``; an unknown key is a 400."""
     return paging.SortSpec(
-        columns=columns,
+        columns={**columns, "created_at": model.created_at, "updated_at": model.updated_at},
         default=[("created_at", paging.ASC)],
-        tie_breaker=tie_breaker,
+        tie_breaker=model.id,
         default_dir=paging.ASC,
         invalid=lambda message: exc.InvalidInput(message),
     )

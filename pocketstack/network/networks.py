@@ -104,8 +104,8 @@ def _has_subnet(wanted: str) -> Any:
     return sa.exists().where(Subnet.network_id == Network.id, Subnet.id == wanted)
 
 
-#: API attribute -> what a list filters it on (see ``lists``).
-FILTERS: dict[str, Any] = {
+#: API attribute -> the column a list both filters and sorts on.
+_COLUMNS: dict[str, Any] = {
     "id": Network.id,
     "name": Network.name,
     "description": Network.description,
@@ -120,6 +120,10 @@ FILTERS: dict[str, Any] = {
     "revision_number": Network.revision_number,
     "provider:network_type": Network.network_type,
     "provider:segmentation_id": Network.segmentation_id,
+}
+#: API attribute -> what a list filters it on (see ``lists``).
+FILTERS: dict[str, Any] = {
+    **_COLUMNS,
     "provider:physical_network": sa.null(),
     "subnets": _has_subnet,
     "is_default": sa.literal(False),
@@ -128,27 +132,7 @@ FILTERS: dict[str, Any] = {
     "ipv4_address_scope": sa.null(),
     "ipv6_address_scope": sa.null(),
 }
-SORT = lists.sort_spec(
-    {
-        "id": Network.id,
-        "name": Network.name,
-        "description": Network.description,
-        "project_id": Network.project_id,
-        "tenant_id": Network.project_id,
-        "status": Network.status,
-        "admin_state_up": Network.admin_state_up,
-        "shared": Network.shared,
-        "router:external": Network.external,
-        "mtu": Network.mtu,
-        "port_security_enabled": Network.port_security_enabled,
-        "revision_number": Network.revision_number,
-        "provider:network_type": Network.network_type,
-        "provider:segmentation_id": Network.segmentation_id,
-        "created_at": Network.created_at,
-        "updated_at": Network.updated_at,
-    },
-    Network.id,
-)
+SORT = lists.sort_spec(_COLUMNS, Network)
 
 
 def _subnet_ids(session: Session, network_ids: list[str]) -> dict[str, list[str]]:

@@ -119,8 +119,8 @@ def _has_group(wanted: str) -> Any:
     )
 
 
-#: API attribute -> what a list filters it on (see ``lists``).
-FILTERS: dict[str, Any] = {
+#: API attribute -> the column a list both filters and sorts on.
+_COLUMNS: dict[str, Any] = {
     "id": Port.id,
     "name": Port.name,
     "description": Port.description,
@@ -137,34 +137,16 @@ FILTERS: dict[str, Any] = {
     "binding:host_id": Port.host_id,
     "binding:vif_type": Port.vif_type,
     "binding:vnic_type": Port.vnic_type,
+}
+#: API attribute -> what a list filters it on (see ``lists``).
+FILTERS: dict[str, Any] = {
+    **_COLUMNS,
     "fixed_ips": _has_fixed_ip,
     "security_groups": _has_group,
     "qos_policy_id": sa.null(),
     "propagate_uplink_status": sa.literal(False),
 }
-SORT = lists.sort_spec(
-    {
-        "id": Port.id,
-        "name": Port.name,
-        "description": Port.description,
-        "project_id": Port.project_id,
-        "tenant_id": Port.project_id,
-        "network_id": Port.network_id,
-        "mac_address": Port.mac_address,
-        "admin_state_up": Port.admin_state_up,
-        "status": Port.status,
-        "device_id": Port.device_id,
-        "device_owner": Port.device_owner,
-        "port_security_enabled": Port.port_security_enabled,
-        "revision_number": Port.revision_number,
-        "binding:host_id": Port.host_id,
-        "binding:vif_type": Port.vif_type,
-        "binding:vnic_type": Port.vnic_type,
-        "created_at": Port.created_at,
-        "updated_at": Port.updated_at,
-    },
-    Port.id,
-)
+SORT = lists.sort_spec(_COLUMNS, Port)
 
 
 def records(session: Session, ports: list[Port]) -> list[PortRecord]:

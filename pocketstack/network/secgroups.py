@@ -131,8 +131,8 @@ def _bool_filter(condition: Any) -> Any:
     return match
 
 
-#: API attribute -> what a list of groups filters it on (see ``lists``).
-GROUP_FILTERS: dict[str, Any] = {
+#: API attribute -> the column a list both filters and sorts on.
+_GROUP_COLUMNS: dict[str, Any] = {
     "id": SecurityGroup.id,
     "name": SecurityGroup.name,
     "description": SecurityGroup.description,
@@ -140,25 +140,16 @@ GROUP_FILTERS: dict[str, Any] = {
     "tenant_id": SecurityGroup.project_id,
     "stateful": SecurityGroup.stateful,
     "revision_number": SecurityGroup.revision_number,
+}
+#: API attribute -> what a list of groups filters it on (see ``lists``).
+GROUP_FILTERS: dict[str, Any] = {
+    **_GROUP_COLUMNS,
     "shared": sa.literal(False),
     "is_default": _bool_filter(_is_default_group(SecurityGroup.id)),
 }
-GROUP_SORT = lists.sort_spec(
-    {
-        "id": SecurityGroup.id,
-        "name": SecurityGroup.name,
-        "description": SecurityGroup.description,
-        "project_id": SecurityGroup.project_id,
-        "tenant_id": SecurityGroup.project_id,
-        "stateful": SecurityGroup.stateful,
-        "revision_number": SecurityGroup.revision_number,
-        "created_at": SecurityGroup.created_at,
-        "updated_at": SecurityGroup.updated_at,
-    },
-    SecurityGroup.id,
-)
-#: API attribute -> what a list of rules filters it on (see ``lists``).
-RULE_FILTERS: dict[str, Any] = {
+GROUP_SORT = lists.sort_spec(_GROUP_COLUMNS, SecurityGroup)
+#: API attribute -> the column a list of rules both filters and sorts on.
+_RULE_COLUMNS: dict[str, Any] = {
     "id": SecurityGroupRule.id,
     "project_id": SecurityGroupRule.project_id,
     "tenant_id": SecurityGroupRule.project_id,
@@ -169,33 +160,18 @@ RULE_FILTERS: dict[str, Any] = {
     "port_range_min": SecurityGroupRule.port_range_min,
     "port_range_max": SecurityGroupRule.port_range_max,
     "remote_ip_prefix": SecurityGroupRule.remote_ip_prefix,
-    "normalized_cidr": SecurityGroupRule.remote_ip_prefix,
     "remote_group_id": SecurityGroupRule.remote_group_id,
-    "remote_address_group_id": sa.null(),
     "description": SecurityGroupRule.description,
     "revision_number": SecurityGroupRule.revision_number,
+}
+#: API attribute -> what a list of rules filters it on (see ``lists``).
+RULE_FILTERS: dict[str, Any] = {
+    **_RULE_COLUMNS,
+    "normalized_cidr": SecurityGroupRule.remote_ip_prefix,
+    "remote_address_group_id": sa.null(),
     "belongs_to_default_sg": _bool_filter(_is_default_group(SecurityGroupRule.security_group_id)),
 }
-RULE_SORT = lists.sort_spec(
-    {
-        "id": SecurityGroupRule.id,
-        "project_id": SecurityGroupRule.project_id,
-        "tenant_id": SecurityGroupRule.project_id,
-        "security_group_id": SecurityGroupRule.security_group_id,
-        "direction": SecurityGroupRule.direction,
-        "ethertype": SecurityGroupRule.ethertype,
-        "protocol": SecurityGroupRule.protocol,
-        "port_range_min": SecurityGroupRule.port_range_min,
-        "port_range_max": SecurityGroupRule.port_range_max,
-        "remote_ip_prefix": SecurityGroupRule.remote_ip_prefix,
-        "remote_group_id": SecurityGroupRule.remote_group_id,
-        "description": SecurityGroupRule.description,
-        "revision_number": SecurityGroupRule.revision_number,
-        "created_at": SecurityGroupRule.created_at,
-        "updated_at": SecurityGroupRule.updated_at,
-    },
-    SecurityGroupRule.id,
-)
+RULE_SORT = lists.sort_spec(_RULE_COLUMNS, SecurityGroupRule)
 
 
 def _default_ids(session: Session) -> set[str]:

@@ -64,9 +64,8 @@ class SubnetUpdate:
     tags: list[str] | None = None
 
 
-#: API attribute -> what a list filters it on (see ``lists``); ``dns_nameservers`` is added
-#: per query (``lists.json_contains`` needs the session's dialect).
-FILTERS: dict[str, Any] = {
+#: API attribute -> the column a list both filters and sorts on.
+_COLUMNS: dict[str, Any] = {
     "id": Subnet.id,
     "name": Subnet.name,
     "description": Subnet.description,
@@ -78,30 +77,18 @@ FILTERS: dict[str, Any] = {
     "gateway_ip": Subnet.gateway_ip,
     "enable_dhcp": Subnet.enable_dhcp,
     "revision_number": Subnet.revision_number,
+}
+#: API attribute -> what a list filters it on (see ``lists``); ``dns_nameservers`` is added
+#: per query (``lists.json_contains`` needs the session's dialect).
+FILTERS: dict[str, Any] = {
+    **_COLUMNS,
     "subnetpool_id": sa.null(),
     "ipv6_ra_mode": sa.null(),
     "ipv6_address_mode": sa.null(),
     "segment_id": sa.null(),
     "dns_publish_fixed_ip": sa.null(),
 }
-SORT = lists.sort_spec(
-    {
-        "id": Subnet.id,
-        "name": Subnet.name,
-        "description": Subnet.description,
-        "project_id": Subnet.project_id,
-        "tenant_id": Subnet.project_id,
-        "network_id": Subnet.network_id,
-        "ip_version": Subnet.ip_version,
-        "cidr": Subnet.cidr,
-        "gateway_ip": Subnet.gateway_ip,
-        "enable_dhcp": Subnet.enable_dhcp,
-        "revision_number": Subnet.revision_number,
-        "created_at": Subnet.created_at,
-        "updated_at": Subnet.updated_at,
-    },
-    Subnet.id,
-)
+SORT = lists.sort_spec(_COLUMNS, Subnet)
 
 
 def load_subnet(session: Session, ctx: RequestContext, subnet_id: str) -> Subnet:
