@@ -665,13 +665,8 @@ def _ip_page(
     must itself match), until ``limit`` matching rows are found or the rows run out.
     """
     found: list[Instance] = []
-    if limit == 0:
-        marker_ok = marker is None or marker_row(s, marker) is not None
-        if not marker_ok:
-            raise errors.BadRequest(f"marker [{marker}] not found")
-        return found
     after, lookup = marker, marker_row
-    while True:
+    while True:  # the first batch is read even for limit 0: it checks the marker
         batch = list(
             s.scalars(
                 paging.paginate(
@@ -679,13 +674,9 @@ def _ip_page(
                 )
             )
         )
-        for row in batch:
-            if _ip_matches(row, ip):
-                found.append(row)
-                if limit is not None and len(found) >= limit:
-                    return found
-        if len(batch) < IP_FILTER_BATCH:
-            return found
+        found += [row for row in batch if _ip_matches(row, ip)]
+        if len(batch) < IP_FILTER_BATCH or (limit is not None and len(found) >= limit):
+            return found[:limit]
         last = batch[-1]
         after, lookup = last.uuid, (lambda _s, _uuid, last=last: last)
 

@@ -138,6 +138,8 @@ def test_the_ip_filter_pages_like_the_others(cloud, planted, monkeypatch, batch,
     assert servers.list(DEMO, filters=filters, limit=0) == []
     with pytest.raises(errors.BadRequest, match="not found"):  # vm2's address does not match
         servers.list(DEMO, filters=filters, marker=planted["vm2"], limit=limit)
+    with pytest.raises(errors.BadRequest, match=r"marker \[.*\] not found"):  # even for no rows
+        servers.list(DEMO, filters=filters, marker=planted["vm2"], limit=0)
     with pytest.raises(errors.BadRequest, match="Invalid ip filter"):
         servers.list(DEMO, filters={"ip": "("})
 
