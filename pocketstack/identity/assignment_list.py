@@ -73,15 +73,21 @@ def _expand(s: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 )
         else:
             out.append(row)
+    # the implication graph is small: read it once rather than once per row and step
+    implies: dict[str, list[str]] = {}
+    for prior_id, implied_id in s.execute(
+        sa.select(ImpliedRole.prior_role_id, ImpliedRole.implied_role_id).order_by(
+            ImpliedRole.prior_role_id, ImpliedRole.implied_role_id
+        )
+    ):
+        implies.setdefault(prior_id, []).append(implied_id)
     implied: list[dict[str, Any]] = []
     for row in out:
         seen = {row["role_id"]}
-        frontier = [(row["role_id"])]
+        frontier = [row["role_id"]]
         while frontier:
             prior = frontier.pop()
-            for imp in s.scalars(
-                sa.select(ImpliedRole.implied_role_id).where(ImpliedRole.prior_role_id == prior)
-            ):
+            for imp in implies.get(prior, []):
                 if imp not in seen:
                     seen.add(imp)
                     frontier.append(imp)
