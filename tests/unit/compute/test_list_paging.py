@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.compute import servers as servers_module
-from pocketstack.compute.models import Instance
+from tests.unit.compute import builders
 
 DEMO = RequestContext(user_id="u-demo", project_id="p-demo", roles=("member",))
 OTHER = RequestContext(user_id="u-other", project_id="p-other", roles=("member",))
@@ -22,22 +22,14 @@ T0 = dt.datetime(2026, 1, 1)
 
 
 def plant(db, name, project_id="p-demo", minutes=0, ip=None, vm_state="active"):
-    row = Instance(
+    return builders.plant(
+        db,
         name=name,
-        hostname=name,
         project_id=project_id,
-        user_id="u",
-        flavor={"id": "1"},
-        vcpus=1,
-        memory_mb=256,
-        root_gb=1,
         vm_state=vm_state,
         created_at=T0 + dt.timedelta(minutes=minutes),
         network_info=[{"fixed_ips": [{"ip_address": ip}]}] if ip else [],
     )
-    with db.transaction() as s:
-        s.add(row)
-    return row.uuid
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from pocketstack.compute.models import (
     Quota,
     Service,
 )
+from tests.unit.compute import builders
 from tests.unit.compute.api.conftest import ADMIN, DEMO
 
 V = "/compute/v2.1"
@@ -47,17 +48,12 @@ def _public_key() -> str:
 
 
 def _plant_server(db: Any, uuid: str, vm_state: str, power_state: int) -> None:
-    row = Instance(
+    builders.plant(
+        db,
         uuid=uuid,
         name=f"vm-{vm_state}",
-        hostname=f"vm-{vm_state}",
-        project_id="p-demo",
         user_id="u-demo",
         image_ref=IMAGE,
-        flavor={"id": "1"},
-        vcpus=1,
-        memory_mb=256,
-        root_gb=1,
         vm_state=vm_state,
         power_state=power_state,
         host="node1",
@@ -66,8 +62,6 @@ def _plant_server(db: Any, uuid: str, vm_state: str, power_state: int) -> None:
         security_groups=["default"],
         metadata_={"a": "1"},
     )
-    with db.transaction() as s:
-        s.add(row)
 
 
 @pytest.fixture

@@ -7,24 +7,20 @@ import uuid
 
 import pytest
 
-from pocketstack.compute.models import Instance
+from tests.unit.compute import builders
 from tests.unit.compute.api.conftest import ADMIN, DEMO, READER
 
 V = "/compute/v2.1"
 
 
 def plant(db, name: str, project_id: str, vm_state: str = "active", **fields) -> str:
-    row = Instance(
+    """A server of ``project_id`` on node1 in zone nova (image, default group, metadata)."""
+    return builders.plant(
+        db,
         name=name,
-        hostname=name,
         project_id=project_id,
-        user_id="u",
-        image_ref="img",
-        flavor={"id": "1"},
-        vcpus=1,
-        memory_mb=256,
-        root_gb=1,
         vm_state=vm_state,
+        image_ref="img",
         host="node1",
         node="node1",
         availability_zone="nova",
@@ -32,9 +28,6 @@ def plant(db, name: str, project_id: str, vm_state: str = "active", **fields) ->
         metadata_={"a": "1"},
         **fields,
     )
-    with db.transaction() as s:
-        s.add(row)
-    return row.uuid
 
 
 @pytest.fixture

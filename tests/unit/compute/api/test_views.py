@@ -10,6 +10,7 @@ import types
 from pocketstack.common.auth import RequestContext
 from pocketstack.compute.api.views import addresses, host_id, server_view
 from pocketstack.compute.models import Instance, InstanceFault
+from tests.unit.compute import builders
 
 NETWORK_INFO = [
     {
@@ -29,35 +30,29 @@ def request(admin: bool = False):
 
 
 def instance(**fields) -> Instance:
-    values = dict(
-        uuid="0a1b2c3d-0000-0000-0000-000000000000",
-        name="vm1",
-        hostname="vm1",
-        project_id="p",
-        user_id="u",
-        image_ref="img",
-        flavor={"id": "1"},
-        vcpus=1,
-        memory_mb=256,
-        root_gb=1,
-        vm_state="active",
-        task_state=None,
-        power_state=1,
-        host="node1",
-        node="node1",
-        availability_zone="nova",
-        key_name="mykey",
-        metadata_={"a": "b"},
-        security_groups=["default"],
-        network_info=NETWORK_INFO,
-        config_drive=True,
-        created_at=dt.datetime(2026, 1, 2, 3, 4, 5),
-        updated_at=dt.datetime(2026, 1, 2, 3, 4, 6),
-        launched_at=dt.datetime(2026, 1, 2, 3, 4, 6, 123),
-        access_ip_v4=None,
+    """A fully filled server (every field a view shows) of project p."""
+    return builders.instance(
+        **{
+            "uuid": "0a1b2c3d-0000-0000-0000-000000000000",
+            "project_id": "p",
+            "image_ref": "img",
+            "task_state": None,
+            "power_state": 1,
+            "host": "node1",
+            "node": "node1",
+            "availability_zone": "nova",
+            "key_name": "mykey",
+            "metadata_": {"a": "b"},
+            "security_groups": ["default"],
+            "network_info": NETWORK_INFO,
+            "config_drive": True,
+            "created_at": dt.datetime(2026, 1, 2, 3, 4, 5),
+            "updated_at": dt.datetime(2026, 1, 2, 3, 4, 6),
+            "launched_at": dt.datetime(2026, 1, 2, 3, 4, 6, 123),
+            "access_ip_v4": None,
+            **fields,
+        }
     )
-    values.update(fields)
-    return Instance(**values)
 
 
 def test_host_id_is_sha224_of_project_and_host():
