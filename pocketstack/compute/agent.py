@@ -223,7 +223,6 @@ class ComputeAgent:
         The image comes from the local store or is downloaded with the service user's token.
         """
         uuid = spec["uuid"]
-        spec.pop("auth_token", None)  # an older conductor's: never used, never stored
         with self._serialized(uuid):
             if self._begin(ctx, uuid, actions.EV_SPAWN, [states.SPAWNING]) is None:
                 LOG.info("not spawning %s: it is no longer waiting for this host", uuid)

@@ -34,7 +34,7 @@ hosts that went down and the start-up recovery finish theirs the same way. Its s
 A failing step leaves the server ERROR with a fault (delete it again: the steps are
 idempotent).
 
-The agent reaches other services only through the conductor: ``instance_build_failed`` and
+The agent reaches other services only through the conductor: ``instance_spawn_failed`` and
 ``terminate_finished`` release claims and ports here.
 
 Every build records the controller running it (``Instance.controller_id``, see
@@ -240,11 +240,6 @@ class Conductor(AgentReports):
             except Exception:  # never leave the others unbuilt because of one; logged
                 LOG.exception("build of %s failed unexpectedly", uuid)
                 fail_build(self.cloud, ctx, uuid, "Unexpected error while building.")
-
-    def instance_build_failed(self, ctx: RequestContext, instance_uuid: str, message: str) -> None:
-        """The agent failed to spawn (server already ERROR): release claim and ports."""
-        LOG.info("build of %s failed on its host: %s", instance_uuid, message)
-        release_resources(self.cloud, ctx, instance_uuid)
 
     def terminate_finished(self, ctx: RequestContext, instance_uuid: str) -> None:
         """The agent destroyed the guest: finish the delete (``finish_delete``)."""
@@ -578,11 +573,12 @@ class Conductor(AgentReports):
     def instance_spawn_failed(
         self, ctx: RequestContext, instance_uuid: str, host: str, fault: dict[str, Any]
     ) -> bool:
-        """``AgentReports.instance_spawn_failed``; then, as ``instance_build_failed``,
-        release the claim and the ports. Returns whether the server went ``ERROR``."""
+        """``AgentReports.instance_spawn_failed``; then, if the server went ``ERROR``,
+        release its claim and ports (``release_resources``). Returns whether it did."""
         failed = super().instance_spawn_failed(ctx, instance_uuid, host, fault)
         if failed:
-            self.instance_build_failed(ctx, instance_uuid, fault["message"])
+            LOG.info("build of %s failed on %s: %s", instance_uuid, host, fault["message"])
+            release_resources(self.cloud, ctx, instance_uuid)
         return failed
 
 

@@ -40,7 +40,6 @@ CONDUCTOR_MESSAGES = MessageTable(
         # version 2: a request spec, and no user's token
         Message("build_instances", CAST, version=2),
         Message("delete_instance", CALL, timeout=30.0),
-        Message("instance_build_failed", CAST),
         Message("terminate_finished", CAST),
         # the compute agent's reports (``agent_reports``): an agent holds no database
         # credentials, it reads and writes its servers through these. Reads and the guarded
@@ -132,10 +131,6 @@ class ConductorClient:
         """Carry out a recorded delete: hand it to the server's agent, or finish it at once
         (no host, or its host is down); waits up to 30 s for that decision."""
         self._send(ctx, "delete_instance", instance_uuid=instance_uuid)
-
-    def instance_build_failed(self, ctx: RequestContext, instance_uuid: str, message: str) -> None:
-        """The agent could not spawn: release the claim and the ports."""
-        self._send(ctx, "instance_build_failed", instance_uuid=instance_uuid, message=message)
 
     def terminate_finished(self, ctx: RequestContext, instance_uuid: str) -> None:
         """The agent destroyed the guest: release, deallocate, mark the server deleted."""
