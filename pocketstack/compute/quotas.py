@@ -122,9 +122,10 @@ class Quotas:
         project = project_id or ""
         return QuotaUsage(self.get_limits(project), self.usage(project))
 
-    def get(self, ctx: RequestContext, project_id: str) -> QuotaUsage:
-        """The quota set of a project and its usage (the caller's keypairs when it is the
-        caller's project), for ``os-quota-sets`` and its ``detail``.
+    def get(self, ctx: RequestContext, project_id: str, *, detail: bool = False) -> QuotaUsage:
+        """The quota set of a project, for ``os-quota-sets``; with ``detail`` (its
+        ``/detail``) also its usage (the caller's keypairs when it is the caller's project),
+        else ``in_use`` is ``{}`` and nothing is counted.
 
         Raises:
             errors.PolicyNotAuthorized: a non-admin asking for another project.
@@ -133,7 +134,9 @@ class Quotas:
             raise errors.PolicyNotAuthorized(
                 "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed."
             )
-        used = self.usage(project_id, ctx.user_id if ctx.owns(project_id) else None)
+        used = {}
+        if detail:
+            used = self.usage(project_id, ctx.user_id if ctx.owns(project_id) else None)
         return QuotaUsage(self.get_limits(project_id), used)
 
     def defaults(self) -> dict[str, int]:

@@ -29,7 +29,7 @@ def _show(req: ApiRequest, detail: bool) -> dict[str, Any]:
     project_id = req.params["project_id"]
     if not req.ctx.owns(project_id):
         policy.enforce(req.ctx, "compute:quotas:show:other_project")
-    usage = req.cloud.compute.quotas.get(req.ctx, project_id)
+    usage = req.cloud.compute.quotas.get(req.ctx, project_id, detail=detail)
     return {"quota_set": quota_set_view(project_id, usage.limits, usage.in_use if detail else None)}
 
 

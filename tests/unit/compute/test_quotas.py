@@ -68,7 +68,8 @@ def test_update_show_detail_limits_and_delete(cloud, db):
     with pytest.raises(errors.BadRequest):
         cloud.compute.quotas.update(ADMIN, "p-demo", {"bogus": 1})
     assert cloud.compute.quotas.update(ADMIN, "p-demo", {"instances": 2})["instances"] == 2
-    usage = cloud.compute.quotas.get(DEMO, "p-demo")
+    assert cloud.compute.quotas.get(DEMO, "p-demo").in_use == {}  # counted only for detail
+    usage = cloud.compute.quotas.get(DEMO, "p-demo", detail=True)
     detail = quota_set_view("p-demo", usage.limits, usage.in_use)
     assert detail["instances"] == {"limit": 2, "in_use": 2, "reserved": 0}
     limits = absolute_limits(cloud.compute.quotas.limits(DEMO, "p-demo"))
