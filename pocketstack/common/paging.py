@@ -39,6 +39,8 @@ class SortSpec:
         tie_breaker: a unique column ordered last (and compared last after a marker).
         default_dir: direction of a key given without one (``desc`` for Nova, ``asc`` for
             Neutron).
+        invalid: ``message -> error`` raised by ``order`` for an unknown key or direction
+            (default: 400 ``BadRequest``, as Nova and Glance answer).
     """
 
     columns: Mapping[str, Any]
