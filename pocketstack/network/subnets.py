@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import utcnow
+from pocketstack.common.db import json_contains, utcnow
 from pocketstack.network import common, ipam, lists
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import IPAllocation, Network, Port, Subnet
@@ -79,7 +79,7 @@ _COLUMNS: dict[str, Any] = {
     "revision_number": Subnet.revision_number,
 }
 #: API attribute -> what a list filters it on (see ``lists``); ``dns_nameservers`` is added
-#: per query (``lists.json_contains`` needs the session's dialect).
+#: per query (``common.db.json_contains`` needs the session's dialect).
 FILTERS: dict[str, Any] = {
     **_COLUMNS,
     "subnetpool_id": sa.null(),
@@ -218,7 +218,7 @@ class Subnets:
         with self.cloud.db.reader() as s:
             filters = {
                 **FILTERS,
-                "dns_nameservers": lambda w: lists.json_contains(s, Subnet.dns_nameservers, w),
+                "dns_nameservers": lambda w: json_contains(s, Subnet.dns_nameservers, w),
             }
             select = (
                 sa.select(Subnet)
