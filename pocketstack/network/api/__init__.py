@@ -9,17 +9,39 @@ security-group-rules}[/{id}]`` (handlers ``<verb>_<resource>`` in ``api/<family>
 
 from __future__ import annotations
 
-from pocketstack.common.http import ServiceAPI, route
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from pocketstack.common.http import RouteSpec, ServiceAPI, route
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.api import networks, ports, root, schemas, security_group_rules, subnets
 from pocketstack.network.api import security_groups as groups
 from pocketstack.network.api.errors import RENDERERS
 
-_NETS, _NET = "/v2.0/networks", "/v2.0/networks/{id}"
-_SUBNETS, _SUBNET = "/v2.0/subnets", "/v2.0/subnets/{id}"
-_PORTS, _PORT = "/v2.0/ports", "/v2.0/ports/{id}"
-_GROUPS, _GROUP = "/v2.0/security-groups", "/v2.0/security-groups/{id}"
-_RULES, _RULE = "/v2.0/security-group-rules", "/v2.0/security-group-rules/{id}"
+
+def collection(
+    path: str,
+    family: ModuleType,
+    resource: str,
+    create: Mapping[str, Any],
+    update: Mapping[str, Any] | None,
+) -> list[RouteSpec]:
+    """The routes of one collection at ``path`` (``/v2.0/<plural>``) and ``path/{id}``:
+    ``list_<resource>s``, ``create_<resource>`` (201, body schema ``create``),
+    ``get_<resource>``, ``update_<resource>`` (body schema ``update``; no PUT when None) and
+    ``delete_<resource>`` (204), the handlers of ``family`` (``api/<family>.py``)."""
+    one = path + "/{id}"
+    routes = [
+        route("GET", path, getattr(family, f"list_{resource}s")),
+        route("POST", path, getattr(family, f"create_{resource}"), status=201, schema=create),
+        route("GET", one, getattr(family, f"get_{resource}")),
+    ]
+    if update is not None:
+        routes.append(route("PUT", one, getattr(family, f"update_{resource}"), schema=update))
+    routes.append(route("DELETE", one, getattr(family, f"delete_{resource}"), status=204))
+    return routes
+
 
 ROUTES = [
     route("GET", "/", root.versions, auth=False),
@@ -30,42 +52,25 @@ ROUTES = [
     route("GET", "/v2.0/extensions/{alias}", root.show_extension),
     route("GET", "/v2.0/quotas/{project_id}", root.show_quota),
     route("GET", "/v2.0/quotas/{project_id}/details.json", root.show_quota_details),
-    route("GET", _NETS, networks.list_networks),
-    route("POST", _NETS, networks.create_network, status=201, schema=schemas.NETWORK_CREATE),
-    route("GET", _NET, networks.get_network),
-    route("PUT", _NET, networks.update_network, schema=schemas.NETWORK_UPDATE),
-    route("DELETE", _NET, networks.delete_network, status=204),
-    route("GET", _SUBNETS, subnets.list_subnets),
-    route("POST", _SUBNETS, subnets.create_subnet, status=201, schema=schemas.SUBNET_CREATE),
-    route("GET", _SUBNET, subnets.get_subnet),
-    route("PUT", _SUBNET, subnets.update_subnet, schema=schemas.SUBNET_UPDATE),
-    route("DELETE", _SUBNET, subnets.delete_subnet, status=204),
-    route("GET", _PORTS, ports.list_ports),
-    route("POST", _PORTS, ports.create_port, status=201, schema=schemas.PORT_CREATE),
-    route("GET", _PORT, ports.get_port),
-    route("PUT", _PORT, ports.update_port, schema=schemas.PORT_UPDATE),
-    route("DELETE", _PORT, ports.delete_port, status=204),
-    route("GET", _GROUPS, groups.list_security_groups),
-    route(
-        "POST",
-        _GROUPS,
-        groups.create_security_group,
-        status=201,
-        schema=schemas.SECURITY_GROUP_CREATE,
+    *collection(
+        "/v2.0/networks", networks, "network", schemas.NETWORK_CREATE, schemas.NETWORK_UPDATE
     ),
-    route("GET", _GROUP, groups.get_security_group),
-    route("PUT", _GROUP, groups.update_security_group, schema=schemas.SECURITY_GROUP_UPDATE),
-    route("DELETE", _GROUP, groups.delete_security_group, status=204),
-    route("GET", _RULES, security_group_rules.list_security_group_rules),
-    route(
-        "POST",
-        _RULES,
-        security_group_rules.create_security_group_rule,
-        status=201,
-        schema=schemas.SECURITY_GROUP_RULE_CREATE,
+    *collection("/v2.0/subnets", subnets, "subnet", schemas.SUBNET_CREATE, schemas.SUBNET_UPDATE),
+    *collection("/v2.0/ports", ports, "port", schemas.PORT_CREATE, schemas.PORT_UPDATE),
+    *collection(
+        "/v2.0/security-groups",
+        groups,
+        "security_group",
+        schemas.SECURITY_GROUP_CREATE,
+        schemas.SECURITY_GROUP_UPDATE,
     ),
-    route("GET", _RULE, security_group_rules.get_security_group_rule),
-    route("DELETE", _RULE, security_group_rules.delete_security_group_rule, status=204),
+    *collection(
+        "/v2.0/security-group-rules",
+        security_group_rules,
+        "security_group_rule",
+        schemas.SECURITY_GROUP_RULE_CREATE,
+        None,
+    ),
 ]
 
 API = ServiceAPI("network", "/networking", RENDERERS, ROUTES)
