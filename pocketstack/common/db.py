@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 #: Modules whose import registers tables on ``Base`` (Alembic and ``create_all`` need them all).
@@ -60,14 +61,37 @@ def json_contains(session: Session, column: Any, value: str) -> Any:
     """SQL condition: the JSON list in ``column`` holds the string ``value``.
 
     ``json_each`` on SQLite, ``json_array_elements_text`` on PostgreSQL (the columns are
-    ``JSON``, not ``JSONB``, so ``@>`` does not apply).
+    ``JSON``, not ``JSONB``, so ``@>`` does not apply), ``JSON_CONTAINS`` on MySQL.
     """
     if "\x00" in value:  # no row holds NUL (PostgreSQL refuses it in a query)
         return sa.false()
     name = session.get_bind().dialect.name
+    if name == "mysql":
+        return sa.func.json_contains(column, sa.func.json_array(value)) == 1
     function = sa.func.json_array_elements_text if name == "postgresql" else sa.func.json_each
     elements = function(column).table_valued("value").alias()
     return sa.exists(sa.select(1).select_from(elements).where(elements.c.value == value))
+
+
+def json_has_item(session: Session, column: Any, key: str, value: str) -> Any:
+    """SQL condition: the JSON object in ``column`` maps ``key`` to the string ``value``.
+
+    SQLite: ``EXISTS`` over ``json_each`` (string members only); PostgreSQL: ``@>`` on the
+    column cast to ``JSONB``; MySQL: ``JSON_CONTAINS``.
+    """
+    if "\x00" in key or "\x00" in value:  # as json_contains
+        return sa.false()
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return sa.cast(column, JSONB).op("@>")(sa.func.jsonb_build_object(key, value))
+    if name == "mysql":
+        return sa.func.json_contains(column, sa.func.json_object(key, value)) == 1
+    each = sa.func.json_each(column).table_valued("key", "value", "type")
+    return (
+        sa.exists()
+        .select_from(each)
+        .where(each.c.key == key, each.c.value == value, each.c.type == "text")
+    )
 
 
 def normalize_url(url: str) -> str:

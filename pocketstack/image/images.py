@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from pocketstack.common import policy
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import json_contains, json_has_item
 from pocketstack.common.errors import BadRequest, Conflict
 from pocketstack.common.paging import SortSpec, paginate
 from pocketstack.image import access, fields, states
@@ -408,34 +408,9 @@ def _column_filters(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
 
 def _json_filters(session: Session, filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     """SQL for the ``tag`` filters (the image has every tag) and the extra-property filters
-    (the image has each property with that exact value), on the JSON columns of ``images``.
-
-    SQLite: ``EXISTS`` over ``json_each``; PostgreSQL and MySQL: JSON containment
-    (``@>``, ``JSON_CONTAINS``).
-    """
-    dialect = session.get_bind().dialect.name
-    tags = list(filters.get("tags") or ())
-    props = dict(filters.get("properties") or {})
-    if dialect == "sqlite":
-        return [_sqlite_has(Image.tags, None, t) for t in tags] + [
-            _sqlite_has(Image.properties, k, v) for k, v in props.items()
-        ]
-    if dialect == "postgresql":
-        return [sa.cast(Image.tags, JSONB).op("@>")(sa.func.jsonb_build_array(t)) for t in tags] + [
-            sa.cast(Image.properties, JSONB).op("@>")(sa.func.jsonb_build_object(k, v))
-            for k, v in props.items()
-        ]
-    return [sa.func.json_contains(Image.tags, sa.func.json_array(t)) == 1 for t in tags] + [
-        sa.func.json_contains(Image.properties, sa.func.json_object(k, v)) == 1
-        for k, v in props.items()
+    (the image has each property with that exact value), on the JSON columns of ``images``
+    (``common.db.json_contains``, ``json_has_item``)."""
+    return [json_contains(session, Image.tags, t) for t in filters.get("tags") or ()] + [
+        json_has_item(session, Image.properties, k, v)
+        for k, v in (filters.get("properties") or {}).items()
     ]
-
-
-def _sqlite_has(column: Any, key: str | None, value: Any) -> sa.ColumnElement[bool]:
-    """SQLite: ``EXISTS (SELECT 1 FROM json_each(column) WHERE [key = :key AND] value =
-    :value)``; matches string elements only (tags and property values are strings)."""
-    each = sa.func.json_each(column).table_valued("key", "value", "type")
-    conds = [each.c.value == value, each.c.type == "text"]
-    if key is not None:
-        conds.append(each.c.key == key)
-    return sa.exists().select_from(each).where(*conds)

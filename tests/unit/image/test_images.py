@@ -200,6 +200,9 @@ def test_tag_and_property_filters_page_in_sql(any_images, demo):
     assert walk(any_images, demo, {"properties": {"a/b~c": "debian"}}, by_name, 5) == [[]]
     assert walk(any_images, demo, {"tags": ["os_distro"]}, by_name, 5) == [[]]
     assert walk(any_images, demo, {"properties": {"even": "even"}}, by_name, 5) == [["decoy"]]
+    # NUL (PostgreSQL refuses it in a query) matches nothing instead of failing
+    assert walk(any_images, demo, {"tags": ["even\x00"]}, by_name, 5) == [[]]
+    assert walk(any_images, demo, {"properties": {"os_distro": "debian\x00"}}, by_name, 5) == [[]]
 
 
 def test_a_marker_the_filters_leave_out_is_an_invalid_marker(any_images, demo):
