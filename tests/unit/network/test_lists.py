@@ -83,6 +83,18 @@ def _marker(link: dict[str, str]) -> tuple[str, bool]:
     return query["marker"][0], query.get("page_reverse", ["False"])[0] == "True"
 
 
+def _walk_next_links(client, path: str) -> list[str]:
+    """The names of every page from ``path`` on, following each ``next`` link."""
+    seen: list[str] = []
+    while True:
+        body = get(client, path)
+        seen += _names(body)
+        nexts = [link for link in body.get("networks_links", []) if link["rel"] == "next"]
+        if not nexts:
+            return seen
+        path = "/networks?" + urlsplit(nexts[0]["href"]).query
+
+
 def test_default_order_is_oldest_first(client, nets):
     assert _names(get(client, "/networks")) == [f"n{i}" for i in range(6)]
 
@@ -161,15 +173,9 @@ def test_pages_walk_forwards_and_backwards_with_links(client, nets):
 
 
 def test_walking_next_links_gives_the_whole_sorted_list_once(client, nets):
-    seen: list[str] = []
-    path = "/networks?limit=4&sort_key=admin_state_up&sort_key=name&sort_dir=desc"
-    while True:
-        body = get(client, path)
-        seen += _names(body)
-        nexts = [link for link in body.get("networks_links", []) if link["rel"] == "next"]
-        if not nexts:
-            break
-        path = "/networks?" + urlsplit(nexts[0]["href"]).query
+    seen = _walk_next_links(
+        client, "/networks?limit=4&sort_key=admin_state_up&sort_key=name&sort_dir=desc"
+    )
     whole = get(client, "/networks?sort_key=admin_state_up&sort_key=name&sort_dir=desc")
     assert seen == _names(whole) and len(seen) == 6
 
@@ -317,15 +323,9 @@ def test_filters_tags_and_pages_on_postgresql(pg_client):
     assert [p["id"] for p in get(client, f"/ports?fixed_ips=ip_address%3D{ip}")["ports"]] == [
         port["id"]
     ]
-    seen: list[str] = []
-    path = "/networks?limit=4&sort_key=admin_state_up&sort_key=name&sort_dir=desc"
-    while True:
-        body = get(client, path)
-        seen += _names(body)
-        nexts = [link for link in body.get("networks_links", []) if link["rel"] == "next"]
-        if not nexts:
-            break
-        path = "/networks?" + urlsplit(nexts[0]["href"]).query
+    seen = _walk_next_links(
+        client, "/networks?limit=4&sort_key=admin_state_up&sort_key=name&sort_dir=desc"
+    )
     assert seen == ["n5", "n3", "n2", "n0", "n4", "n1"]
     back = get(client, f"/networks?limit=2&sort_key=name&marker={nets[4]['id']}&page_reverse=1")
     assert _names(back) == ["n2", "n3"]
