@@ -96,8 +96,9 @@ def _expand(s: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class DomainRef:
-    """The domain of a user, group or project in a listing with names."""
+class Ref:
+    """An id and its name (None when the row is gone): the domain of a user, group or
+    project in a listing with names, and a token's domain and roles (``tokens.py``)."""
 
     id: str
     name: str | None
@@ -111,7 +112,7 @@ class Named:
 
     id: str
     name: str | None = None
-    domain: DomainRef | None = None
+    domain: Ref | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _named(s: Session, model: Any, ident: str, names: bool, domain: bool) -> Nam
     if not domain:
         return Named(ident, row.name)
     dom = s.get(Domain, row.domain_id)
-    return Named(ident, row.name, DomainRef(row.domain_id, dom.name if dom else None))
+    return Named(ident, row.name, Ref(row.domain_id, dom.name if dom else None))
 
 
 def _record(s: Session, row: dict[str, Any], names: bool) -> Assignment:

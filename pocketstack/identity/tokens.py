@@ -58,6 +58,7 @@ from pocketstack.common.config import Config
 from pocketstack.common.db import Database, utcnow
 from pocketstack.common.errors import Unauthorized
 from pocketstack.identity.assignment import effective_roles
+from pocketstack.identity.assignment_list import Ref
 from pocketstack.identity.models import (
     ApplicationCredential,
     Domain,
@@ -124,14 +125,6 @@ class TokenPayload:
             domain_id=d.get("d"),
             app_cred_id=d.get("c"),
         )
-
-
-@dataclass(frozen=True)
-class Ref:
-    """The id and name of what a token names: a domain or a role."""
-
-    id: str
-    name: str | None
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 from pocketstack.common.http import ApiRequest
-from pocketstack.identity.assignment_list import Assignment, Named
+from pocketstack.identity.assignment_list import Assignment, Named, Ref
 from pocketstack.identity.catalog import CatalogEntry
 from pocketstack.identity.models import Role
-from pocketstack.identity.tokens import DomainScopedRef, Ref, TokenInfo
+from pocketstack.identity.tokens import DomainScopedRef, TokenInfo
 
 #: The v3 version this API reports (keystoneauth only needs the major version).
 VERSION_ID = "v3.14"
@@ -207,7 +207,7 @@ def _named(n: Named) -> dict[str, Any]:
     if n.name is not None:
         out["name"] = n.name
     if n.domain is not None:
-        out["domain"] = {"id": n.domain.id, "name": n.domain.name}
+        out["domain"] = _ref(n.domain)
     return out
 
 
