@@ -300,13 +300,15 @@ class InProcessBus(Bus):
     def __init__(self, workers: int = 32):
         self._endpoints: dict[str, tuple[Any, MessageTable]] = {}
         self._lock = threading.Lock()
+        #: ``worker`` is set in this bus's pool threads: a ``call`` made there is nested
+        self._local = threading.local()
         self._pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="bus", initializer=self._mark_worker
         )
-        self._local = threading.local()
         self._stopped = False
 
     def _mark_worker(self) -> None:
+        """Pool thread initializer: mark the thread as one that runs this bus's handlers."""
         self._local.worker = True
 
     def serve(self, target: str, endpoint: Any, table: MessageTable) -> None:
