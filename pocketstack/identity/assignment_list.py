@@ -37,8 +37,17 @@ def _raw_rows(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if f.get("group_id"):
         q = q.where(RoleAssignment.actor_type == "group", RoleAssignment.actor_id == f["group_id"])
-    if f.get("user_id") and not f.get("effective"):
-        q = q.where(RoleAssignment.actor_type == "user", RoleAssignment.actor_id == f["user_id"])
+    if f.get("user_id"):
+        user = sa.and_(RoleAssignment.actor_type == "user", RoleAssignment.actor_id == f["user_id"])
+        if f.get("effective"):  # and the user's groups, whose members _expand picks out
+            groups = sa.select(GroupMembership.group_id).where(
+                GroupMembership.user_id == f["user_id"]
+            )
+            user = sa.or_(
+                user,
+                sa.and_(RoleAssignment.actor_type == "group", RoleAssignment.actor_id.in_(groups)),
+            )
+        q = q.where(user)
     return [
         {
             "actor_type": r.actor_type,
