@@ -49,6 +49,20 @@ def test_bootstrap_is_idempotent(cloud):
     assert [(p.name) for p in im.projects.list(SYS, {})] == ["admin", "demo", "service"]
 
 
+def test_bootstrap_makes_the_service_user_once(cloud):
+    """The compute service user: admin on project service, made on the first start; a
+    start with the same password changes nothing (no new bcrypt hash)."""
+    first = cloud.identity.bootstrap("adminpw", "demopw", "novapw")
+    im = cloud.identity
+    hashed = im.users.get(SYS, first["service_user_id"]).password_hash
+    assert cloud.identity.bootstrap("adminpw", "demopw", "novapw") == first
+    assert im.users.get(SYS, first["service_user_id"]).password_hash == hashed
+    _token, info, _catalog = im.auth.issue(_auth("nova", "novapw", "service"))
+    assert info.user.id == first["service_user_id"]
+    assert info.project.id == first["service_project_id"]
+    assert "admin" in {r.name for r in info.roles}
+
+
 def test_bootstrap_resets_passwords_and_follows_public_url(cloud, conf, db, bus):
     ids = cloud.identity.bootstrap("adminpw", "demopw")
     moved = Cloud(conf.replace(public_url="http://cloud.example:9000"), db, bus)
