@@ -24,7 +24,7 @@ from pocketstack.identity.auth import Auth
 from pocketstack.identity.catalog import Catalog, Endpoints, Regions, Services
 from pocketstack.identity.domains import Domains
 from pocketstack.identity.groups import Groups
-from pocketstack.identity.models import Domain, ImpliedRole, Project, Role, RoleAssignment, User
+from pocketstack.identity.models import Domain, ImpliedRole, Project, RoleAssignment, User
 from pocketstack.identity.projects import Projects
 from pocketstack.identity.tokens import TokenProvider
 from pocketstack.identity.users import Users
@@ -201,8 +201,3 @@ class IdentityManager:
                         role_id=role_id,
                     )
                 )
-
-    def role_names(self) -> list[str]:
-        """All role names (for other services' checks and tests)."""
-        with self.db.reader() as s:
-            return list(s.scalars(sa.select(Role.name).order_by(Role.name)))
