@@ -48,6 +48,15 @@ def check_project_scope(ctx: RequestContext, project_id: str) -> bool:
     return ctx.is_admin or ctx.owns(project_id)
 
 
+def set_given(row: Any, changes: Any, names: tuple[str, ...]) -> None:
+    """Copy each of ``names`` from an update record (``NetworkUpdate``...) onto ``row``
+    where the request gave it (not ``None``); a list is copied, not shared."""
+    for name in names:
+        value = getattr(changes, name)
+        if value is not None:
+            setattr(row, name, list(value) if isinstance(value, list) else value)
+
+
 def touch(row: Any) -> None:
     """Bump a row's revision number (updated_at follows through the ORM)."""
     row.revision_number = (row.revision_number or 0) + 1

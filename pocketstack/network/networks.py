@@ -100,6 +100,18 @@ class NetworkRecord:
     subnet_ids: list[str]
 
 
+#: ``NetworkUpdate`` attributes set on the row as given.
+_PLAIN_CHANGES = (
+    "name",
+    "description",
+    "admin_state_up",
+    "shared",
+    "external",
+    "port_security_enabled",
+    "tags",
+)
+
+
 def _has_subnet(wanted: str) -> Any:
     return sa.exists().where(Subnet.network_id == Network.id, Subnet.id == wanted)
 
@@ -266,22 +278,9 @@ class Networks:
         _check_admin_attrs(ctx, {"shared": changes.shared, "router:external": changes.external})
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, network_id)
-            if changes.name is not None:
-                net.name = changes.name
-            if changes.description is not None:
-                net.description = changes.description
-            if changes.admin_state_up is not None:
-                net.admin_state_up = changes.admin_state_up
-            if changes.shared is not None:
-                net.shared = changes.shared
-            if changes.external is not None:
-                net.external = changes.external
-            if changes.port_security_enabled is not None:
-                net.port_security_enabled = changes.port_security_enabled
+            common.set_given(net, changes, _PLAIN_CHANGES)
             if changes.mtu is not None:
                 net.mtu = _mtu(changes.mtu)
-            if changes.tags is not None:
-                net.tags = list(changes.tags)
             common.touch(net)
             net.updated_at = utcnow()
             s.flush()

@@ -104,6 +104,18 @@ def vif_type_of(conf: Any) -> str:
     return NETWORK_DRIVERS.load_class(conf.network_driver).vif_type
 
 
+#: ``PortUpdate`` attributes set on the row as given.
+_PLAIN_CHANGES = (
+    "name",
+    "description",
+    "device_id",
+    "device_owner",
+    "admin_state_up",
+    "port_security_enabled",
+    "tags",
+)
+
+
 def _has_fixed_ip(wanted: str) -> Any:
     """``fixed_ips=ip_address=10.0.0.5`` or ``fixed_ips=subnet_id=<id>``."""
     key, _, value = wanted.partition("=")
@@ -393,17 +405,9 @@ class Ports:
         """
         with self.cloud.db.transaction() as s:
             port = load_port(s, ctx, port_id)
-            for key in ("name", "description", "device_id", "device_owner"):
-                if getattr(changes, key) is not None:
-                    setattr(port, key, getattr(changes, key))
-            if changes.admin_state_up is not None:
-                port.admin_state_up = changes.admin_state_up
-            if changes.port_security_enabled is not None:
-                port.port_security_enabled = changes.port_security_enabled
+            common.set_given(port, changes, _PLAIN_CHANGES)
             if changes.allowed_address_pairs is not None:
                 port.allowed_address_pairs = _address_pairs(changes.allowed_address_pairs)
-            if changes.tags is not None:
-                port.tags = list(changes.tags)
             if changes.mac_address is not None and _mac(changes.mac_address) != port.mac_address:
                 raise exc.InvalidInput("mac_address cannot be changed.")
             _binding(ctx, changes.host_id, changes.vnic_type, port, self.vif_type)

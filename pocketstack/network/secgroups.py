@@ -453,14 +453,7 @@ class SecurityGroups:
             is_default = group.id in _default_ids(s)
             if changes.name is not None and is_default and changes.name != "default":
                 raise exc.errors.Conflict("Updating default security group name not allowed.")
-            if changes.name is not None:
-                group.name = changes.name
-            if changes.description is not None:
-                group.description = changes.description
-            if changes.stateful is not None:
-                group.stateful = changes.stateful
-            if changes.tags is not None:
-                group.tags = list(changes.tags)
+            common.set_given(group, changes, ("name", "description", "stateful", "tags"))
             common.touch(group)
             group.updated_at = utcnow()
             s.flush()

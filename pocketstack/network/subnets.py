@@ -243,12 +243,7 @@ class Subnets:
             subnet = load_subnet(s, ctx, subnet_id)
             load_owned_network(s, ctx, subnet.network_id)
             cidr = ipaddress.IPv4Network(subnet.cidr)
-            if changes.name is not None:
-                subnet.name = changes.name
-            if changes.description is not None:
-                subnet.description = changes.description
-            if changes.enable_dhcp is not None:
-                subnet.enable_dhcp = changes.enable_dhcp
+            common.set_given(subnet, changes, ("name", "description", "enable_dhcp", "tags"))
             if changes.gateway_ip is not common.UNSET:
                 subnet.gateway_ip = _gateway(changes.gateway_ip, cidr)
             if changes.allocation_pools is not None:
@@ -261,8 +256,6 @@ class Subnets:
                 subnet.dns_nameservers = _dns(changes.dns_nameservers)
             if changes.host_routes is not None:
                 subnet.host_routes = _routes(changes.host_routes)
-            if changes.tags is not None:
-                subnet.tags = list(changes.tags)
             common.touch(subnet)
             subnet.updated_at = utcnow()
             s.flush()
