@@ -58,7 +58,8 @@ def set_given(row: Any, changes: Any, names: tuple[str, ...]) -> None:
 
 
 def touch(row: Any) -> None:
-    """Bump a row's revision number (updated_at follows through the ORM)."""
+    """Bump a row's revision number; the change makes the ORM set ``updated_at``
+    (``TimestampMixin``'s ``onupdate``) when the row is flushed."""
     row.revision_number = (row.revision_number or 0) + 1
 
 

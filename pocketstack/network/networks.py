@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import utcnow
 from pocketstack.network import common, lists, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import Network, Port, PortSecurityGroup, Subnet
@@ -282,7 +281,6 @@ class Networks:
             if changes.mtu is not None:
                 net.mtu = _mtu(changes.mtu)
             common.touch(net)
-            net.updated_at = utcnow()
             s.flush()
             return _records(s, [net])[0]
 

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import utcnow
 from pocketstack.common.drivers import NETWORK_DRIVERS
 from pocketstack.network import common, ipam, lists, states
 from pocketstack.network import exceptions as exc
@@ -424,7 +423,6 @@ class Ports:
                     groups = self._current_groups(s, port.id) if port.port_security_enabled else []
                 _set_groups(s, ctx, port, groups)
             common.touch(port)
-            port.updated_at = utcnow()
             s.flush()
             return records(s, [port])[0]
 

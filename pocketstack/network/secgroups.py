@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import utcnow
 from pocketstack.network import common, lists
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
@@ -455,7 +454,6 @@ class SecurityGroups:
                 raise exc.errors.Conflict("Updating default security group name not allowed.")
             common.set_given(group, changes, ("name", "description", "stateful", "tags"))
             common.touch(group)
-            group.updated_at = utcnow()
             s.flush()
             return SecurityGroupRecord(group, _rules_of(s, [group.id])[group.id], is_default)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.common.db import json_contains, utcnow
+from pocketstack.common.db import json_contains
 from pocketstack.network import common, ipam, lists
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import IPAllocation, Network, Port, Subnet
@@ -257,7 +257,6 @@ class Subnets:
             if changes.host_routes is not None:
                 subnet.host_routes = _routes(changes.host_routes)
             common.touch(subnet)
-            subnet.updated_at = utcnow()
             s.flush()
             return subnet
 
