@@ -8,7 +8,17 @@ from typing import Any
 from pocketstack.common.http import ApiRequest
 from pocketstack.identity.assignment_list import Assignment, Named, Ref
 from pocketstack.identity.catalog import CatalogEntry
-from pocketstack.identity.models import Role
+from pocketstack.identity.models import (
+    ApplicationCredential,
+    Domain,
+    Endpoint,
+    Group,
+    Project,
+    Region,
+    Role,
+    Service,
+    User,
+)
 from pocketstack.identity.tokens import DomainScopedRef, TokenInfo
 
 #: The v3 version this API reports (keystoneauth only needs the major version).
@@ -102,7 +112,7 @@ def catalog(entries: list[CatalogEntry]) -> list[dict[str, Any]]:
     ]
 
 
-def domain(req: ApiRequest, d: Any) -> dict[str, Any]:
+def domain(req: ApiRequest, d: Domain) -> dict[str, Any]:
     """The Identity v3 API view of a domain (Keystone API reference)."""
     return {
         "id": d.id,
@@ -115,7 +125,7 @@ def domain(req: ApiRequest, d: Any) -> dict[str, Any]:
     }
 
 
-def project(req: ApiRequest, p: Any) -> dict[str, Any]:
+def project(req: ApiRequest, p: Project) -> dict[str, Any]:
     """The Identity v3 API view of a project (Keystone API reference)."""
     return {
         "id": p.id,
@@ -131,7 +141,7 @@ def project(req: ApiRequest, p: Any) -> dict[str, Any]:
     }
 
 
-def user(req: ApiRequest, u: Any) -> dict[str, Any]:
+def user(req: ApiRequest, u: User) -> dict[str, Any]:
     """The Identity v3 API view of a user (never the password) (Keystone API reference)."""
     out = {
         "id": u.id,
@@ -149,7 +159,7 @@ def user(req: ApiRequest, u: Any) -> dict[str, Any]:
     return out
 
 
-def group(req: ApiRequest, g: Any) -> dict[str, Any]:
+def group(req: ApiRequest, g: Group) -> dict[str, Any]:
     """The Identity v3 API view of a group (Keystone API reference)."""
     return {
         "id": g.id,
@@ -160,7 +170,7 @@ def group(req: ApiRequest, g: Any) -> dict[str, Any]:
     }
 
 
-def role(req: ApiRequest, r: Any) -> dict[str, Any]:
+def role(req: ApiRequest, r: Role) -> dict[str, Any]:
     """The Identity v3 API view of a role (Keystone API reference)."""
     return {
         "id": r.id,
@@ -172,17 +182,17 @@ def role(req: ApiRequest, r: Any) -> dict[str, Any]:
     }
 
 
-def role_ref(req: ApiRequest, r: Any) -> dict[str, Any]:
+def role_ref(req: ApiRequest, r: Role) -> dict[str, Any]:
     """A role reference ``{id, name, links}`` in tokens and assignments (Keystone v3)."""
     return {"id": r.id, "name": r.name, "links": _link(req, f"roles/{r.id}")}
 
 
-def inference(req: ApiRequest, prior: Any, implied: list[Any]) -> dict[str, Any]:
+def inference(req: ApiRequest, prior: Role, implied: list[Role]) -> dict[str, Any]:
     """``{"prior_role": {...}, "implies": [...]}`` (implied roles)."""
     return {"prior_role": role_ref(req, prior), "implies": [role_ref(req, r) for r in implied]}
 
 
-def implied_role(req: ApiRequest, prior: Any, implied: Any) -> dict[str, Any]:
+def implied_role(req: ApiRequest, prior: Role, implied: Role) -> dict[str, Any]:
     """The body of PUT/GET /v3/roles/{prior_id}/implies/{implied_id}."""
     return {
         "role_inference": {
@@ -193,7 +203,7 @@ def implied_role(req: ApiRequest, prior: Any, implied: Any) -> dict[str, Any]:
     }
 
 
-def implied_roles(req: ApiRequest, prior: Any, implied: list[Any]) -> dict[str, Any]:
+def implied_roles(req: ApiRequest, prior: Role, implied: list[Role]) -> dict[str, Any]:
     """The body of GET /v3/roles/{prior_id}/implies."""
     return {
         "role_inference": inference(req, prior, implied),
@@ -228,7 +238,7 @@ def assignment(req: ApiRequest, a: Assignment) -> dict[str, Any]:
     }
 
 
-def region(req: ApiRequest, r: Any) -> dict[str, Any]:
+def region(req: ApiRequest, r: Region) -> dict[str, Any]:
     """The Identity v3 API view of a region (Keystone API reference)."""
     return {
         "id": r.id,
@@ -238,7 +248,7 @@ def region(req: ApiRequest, r: Any) -> dict[str, Any]:
     }
 
 
-def service(req: ApiRequest, s: Any) -> dict[str, Any]:
+def service(req: ApiRequest, s: Service) -> dict[str, Any]:
     """The Identity v3 API view of a service (Keystone API reference)."""
     out = {
         "id": s.id,
@@ -252,8 +262,8 @@ def service(req: ApiRequest, s: Any) -> dict[str, Any]:
     return out
 
 
-def endpoint(req: ApiRequest, e: Any) -> dict[str, Any]:
-    """The Identity v3 API view of a endpoint (Keystone API reference)."""
+def endpoint(req: ApiRequest, e: Endpoint) -> dict[str, Any]:
+    """The Identity v3 API view of an endpoint (Keystone API reference)."""
     return {
         "id": e.id,
         "interface": e.interface,
@@ -267,7 +277,7 @@ def endpoint(req: ApiRequest, e: Any) -> dict[str, Any]:
 
 
 def application_credential(
-    req: ApiRequest, c: Any, roles: list[Role], secret: str | None = None
+    req: ApiRequest, c: ApplicationCredential, roles: list[Role], secret: str | None = None
 ) -> dict[str, Any]:
     """The Identity v3 view of an application credential; ``secret`` only at creation."""
     out = {
