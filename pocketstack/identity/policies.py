@@ -77,6 +77,7 @@ RULES = {
     "identity:delete_role": "admin",
     "identity:list_implied_roles": "admin",
     "identity:get_implied_role": "admin",
+    "identity:check_implied_role": "admin",
     "identity:create_implied_role": "admin",
     "identity:delete_implied_role": "admin",
     "identity:list_role_inference_rules": "admin",

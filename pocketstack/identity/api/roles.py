@@ -63,12 +63,19 @@ def create_implied_role(req: ApiRequest) -> ApiResponse:
 
 
 def get_implied_role(req: ApiRequest) -> dict[str, Any]:
-    """GET/HEAD /v3/roles/{prior_id}/implies/{implied_id}"""
+    """GET /v3/roles/{prior_id}/implies/{implied_id}"""
     policy.enforce(req.ctx, "identity:get_implied_role")
     prior, implied = req.cloud.identity.roles.get_implied(
         req.ctx, req.params["prior_id"], req.params["implied_id"]
     )
     return views.implied_role(req, prior, implied)
+
+
+def check_implied_role(req: ApiRequest) -> ApiResponse:
+    """HEAD /v3/roles/{prior_id}/implies/{implied_id} (204 or 404, as Keystone)"""
+    policy.enforce(req.ctx, "identity:check_implied_role")
+    req.cloud.identity.roles.get_implied(req.ctx, req.params["prior_id"], req.params["implied_id"])
+    return ApiResponse(204)
 
 
 def delete_implied_role(req: ApiRequest) -> ApiResponse:
@@ -178,6 +185,7 @@ ROUTES = [
     route("GET", _I, list_implied_roles),
     route("PUT", _I + "/{implied_id}", create_implied_role, schema=schemas.NO_BODY),
     route("GET", _I + "/{implied_id}", get_implied_role),
+    route("HEAD", _I + "/{implied_id}", check_implied_role),
     route("DELETE", _I + "/{implied_id}", delete_implied_role),
     route("GET", "/v3/role_inferences", list_role_inferences),
     route("GET", "/v3/role_assignments", list_role_assignments),

@@ -201,6 +201,7 @@ TABLE = [
     Op("GET", "/v3/roles/{admin_role}/implies", admin_only(200)),
     Op("PUT", "/v3/roles/{new_role}/implies/{new_role2}", admin_only(201)),
     Op("GET", "/v3/roles/{admin_role}/implies/{member_role}", admin_only(200)),
+    Op("HEAD", "/v3/roles/{admin_role}/implies/{member_role}", admin_only(204)),
     Op("DELETE", "/v3/roles/{fresh_prior}/implies/{fresh_implied}", admin_only(204)),
     Op("GET", "/v3/role_inferences", admin_only(200)),
     Op("GET", "/v3/role_assignments", admin_only(200)),
