@@ -123,7 +123,7 @@ class ComputeAgent:
         self._periodic = PeriodicTasks(
             f"compute-{self.host}",
             conf.periodic_interval,
-            [self.sync_power_states, self.remove_orphans, self.resend_lost_outcomes],
+            [self.run_periodic_round],
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -387,10 +387,35 @@ class ComputeAgent:
         """This host's live servers, from the conductor (``instances_on_host``)."""
         return self.conductor.instances_on_host(RequestContext.system(), self.host)
 
-    def remove_orphans(self) -> list[str]:
-        """Destroy guests the conductor does not list on this host; returns their uuids."""
+    def run_periodic_round(self) -> None:
+        """One periodic round on a single read of this host's servers (``instances_on_host``):
+        ``sync_power_states``, ``remove_orphans``, ``resend_lost_outcomes``. A task that
+        fails is logged and the others still run."""
         present = set(self.driver.list_instances())  # before the read: no spawn race
-        wanted = {i["uuid"] for i in self._my_instances()}
+        mine = self._my_instances()
+        for task in (
+            lambda: self.sync_power_states(mine),
+            lambda: self.remove_orphans(present, mine),
+            lambda: self.resend_lost_outcomes(mine),
+        ):
+            try:
+                task()
+            except Exception:  # a periodic task: the others still run; logged
+                LOG.exception("periodic task of %s failed", self.host)
+
+    def remove_orphans(
+        self, present: set[str] | None = None, mine: list[dict[str, Any]] | None = None
+    ) -> list[str]:
+        """Destroy guests the conductor does not list on this host; returns their uuids.
+
+        ``present`` (the driver's guests) and ``mine`` (``instances_on_host``) are read here
+        unless given; ``present`` must be listed before ``mine`` was read, so a guest spawned
+        in between is never taken for an orphan.
+        """
+        if present is None or mine is None:
+            present = set(self.driver.list_instances())  # before the read: no spawn race
+            mine = self._my_instances()
+        wanted = {i["uuid"] for i in mine}
         orphans = sorted(present - wanted)
         for uuid in orphans:
             LOG.warning("destroying orphaned guest %s", uuid)
@@ -398,8 +423,9 @@ class ComputeAgent:
                 self.driver.destroy(uuid)
         return orphans
 
-    def resend_lost_outcomes(self) -> None:
-        """Send again the outcomes the conductor has not written (periodic task).
+    def resend_lost_outcomes(self, mine: list[dict[str, Any]] | None = None) -> None:
+        """Send again the outcomes the conductor has not written (periodic task); ``mine``:
+        this host's servers (``instances_on_host``), read here unless given.
 
         An outcome sent at least ``periodic_interval`` s ago whose server is still in the
         task it ended (and that no operation of this agent is working on) was lost with a
@@ -410,7 +436,9 @@ class ComputeAgent:
         with self._locks_guard:
             if not self._outcomes:
                 return
-        current = {i["uuid"]: i["task_state"] for i in self._my_instances()}
+        if mine is None:
+            mine = self._my_instances()
+        current = {i["uuid"]: i["task_state"] for i in mine}
         now = time.monotonic()
         with self._locks_guard:
             pending = list(self._outcomes.items())
@@ -428,9 +456,10 @@ class ComputeAgent:
                 self._outcomes[uuid] = (task, now, send)
             send()
 
-    def sync_power_states(self) -> None:
-        """Make the servers of this host follow what the driver reports."""
-        for inst in self._my_instances():
+    def sync_power_states(self, mine: list[dict[str, Any]] | None = None) -> None:
+        """Make the servers of this host follow what the driver reports; ``mine``: this
+        host's servers (``instances_on_host``), read here unless given."""
+        for inst in self._my_instances() if mine is None else mine:
             if inst["task_state"] is not None:
                 continue
             try:
@@ -461,11 +490,13 @@ class ComputeAgent:
     def reconcile(self) -> None:
         """Start-up convergence: orphans, interrupted spawns/deletes/power actions, sync."""
         ctx = RequestContext.system()
-        self.remove_orphans()
+        present = set(self.driver.list_instances())  # before the read: no spawn race
+        mine = self._my_instances()
+        self.remove_orphans(present, mine)
         if not self.driver.capabilities.get("real_guests", True):
-            self._recreate_lost_guests()
+            self._recreate_lost_guests(present, mine)
         settled = {}
-        for inst in self._my_instances():
+        for inst in mine:
             try:
                 if self._settle(ctx, inst):
                     settled[inst["uuid"]] = inst["task_state"]
@@ -490,11 +521,11 @@ class ComputeAgent:
                 return
             time.sleep(0.2)
 
-    def _recreate_lost_guests(self) -> None:
+    def _recreate_lost_guests(self, present: set[str], mine: list[dict[str, Any]]) -> None:
         """A driver without real guests (``fake``) forgets them when the process ends: make
-        them again from their specs so servers keep their state across restarts."""
-        present = set(self.driver.list_instances())
-        for inst in self._my_instances():
+        them again from their specs so servers keep their state across restarts (``present``:
+        the driver's guests; ``mine``: this host's servers)."""
+        for inst in mine:
             if (
                 inst["uuid"] in present
                 or not inst["spec"]
