@@ -198,6 +198,13 @@ OPTIONS: tuple[Option, ...] = (
         section="network",
     ),
     Option(
+        "dhcp_lease_duration",
+        int,
+        86400,
+        "DHCP lease time in seconds that the DHCP agent's dnsmasq hands out (Neutron's option)",
+        section="network",
+    ),
+    Option(
         "availability_zone",
         str,
         "nova",
