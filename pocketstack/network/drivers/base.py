@@ -39,11 +39,16 @@ class NetworkDriver(ABC):
             the hypervisor driver reads in ``network_info`` (``noop``, ``bridge``, ``tap``).
         capabilities: ``{"dhcp": bool, "security_groups": bool, "vxlan": bool,
             "external": bool}``: which parts of the API this driver makes real.
+        has_agents: whether network agents wire the ports (``linuxbridge``, ``fake``): a
+            port bound to a host is then ``DOWN`` until its host's agent reports it wired
+            (``ports_up``), and the server fans out ``sync`` after data-plane changes.
+            Without (``noop``) a bound port is ``ACTIVE`` at once and no agent runs.
     """
 
     name = "base"
     vif_type = "unbound"
     capabilities: dict[str, bool] = {}
+    has_agents = False
 
     def __init__(self, conf: Any):
         self.conf = conf
