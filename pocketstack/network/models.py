@@ -6,18 +6,21 @@ Following Neutron's schema in spirit:
   so two concurrent allocations of one address cannot both commit (see ``ipam``).
 - ``networks.segmentation_id`` (the VXLAN VNI) and ``ports (network_id, mac_address)`` are
   unique for the same reason.
+- ``agents`` has one row per ``(agent_type, host)``, written by the agents' ``report_state``
+  (see docs/network-dataplane.md "Tables").
 - ``default_security_groups`` maps a project to its default group, one row per project, so
   two requests that create it at once end with one group.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pocketstack.common.db import Base, TimestampMixin, new_id
+from pocketstack.common.db import Base, TimestampMixin, new_id, utcnow
 
 
 class Network(TimestampMixin, Base):
@@ -34,7 +37,10 @@ class Network(TimestampMixin, Base):
     mtu: Mapped[int] = mapped_column(default=1450)
     status: Mapped[str] = mapped_column(sa.String(16), default="ACTIVE")
     network_type: Mapped[str] = mapped_column(sa.String(32), default="vxlan")
-    segmentation_id: Mapped[int] = mapped_column(unique=True)
+    #: the VXLAN VNI; None for a flat network (which has no segment id)
+    segmentation_id: Mapped[int | None] = mapped_column(unique=True, default=None)
+    #: the provider physical network of a flat network (``public``); None for vxlan
+    physical_network: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     port_security_enabled: Mapped[bool] = mapped_column(default=True)
     revision_number: Mapped[int] = mapped_column(default=1)
     tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
@@ -157,3 +163,112 @@ class PortSecurityGroup(Base):
     security_group_id: Mapped[str] = mapped_column(
         sa.ForeignKey("securitygroups.id"), primary_key=True, index=True
     )
+
+
+class Agent(Base):
+    """A network agent of one host (Neutron ``agents``), kept alive by ``report_state``.
+
+    ``agent_type`` is ``Linux bridge agent``, ``DHCP agent`` or ``L3 agent``; ``binary`` the
+    matching ``neutron-*-agent`` name; ``configurations`` the agent's JSON report
+    (``local_ip``, ``bridge_mappings``...). The API's ``alive`` is computed from
+    ``heartbeat_timestamp`` against ``[network] agent_down_time``.
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (sa.UniqueConstraint("agent_type", "host"),)
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    agent_type: Mapped[str] = mapped_column(sa.String(255))
+    binary: Mapped[str] = mapped_column(sa.String(255))
+    host: Mapped[str] = mapped_column(sa.String(255), index=True)
+    topic: Mapped[str] = mapped_column(sa.String(255))
+    availability_zone: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    admin_state_up: Mapped[bool] = mapped_column(default=True)
+    configurations: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+class NetworkQuota(Base):
+    """A project's limit on one network resource, overriding the default (Neutron ``quotas``).
+
+    ``resource`` is one of Neutron's quota keys (``network``, ``subnet``, ``port``,
+    ``router``, ``floatingip``, ``security_group``, ``security_group_rule``); ``limit`` -1
+    means unlimited.
+    """
+
+    __tablename__ = "network_quotas"
+    __table_args__ = (sa.UniqueConstraint("project_id", "resource"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    resource: Mapped[str] = mapped_column(sa.String(255))
+    limit: Mapped[int]
+
+
+class Router(TimestampMixin, Base):
+    """A project's virtual router (Neutron ``routers``, with the ``ext-gw-mode`` attribute).
+
+    Its ports are ordinary ``ports`` rows with ``device_id`` = the router's id and
+    ``device_owner`` ``network:router_interface`` (one per attached subnet) or
+    ``network:router_gateway`` (at most one, on ``gw_network_id``).
+    """
+
+    __tablename__ = "routers"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    admin_state_up: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="ACTIVE")
+    #: the external network of the gateway, None without one
+    gw_network_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("networks.id"), index=True, default=None
+    )
+    #: SNAT of the internal networks to the gateway address (``enable_snat``)
+    enable_snat: Mapped[bool] = mapped_column(default=True)
+    revision_number: Mapped[int] = mapped_column(default=1)
+    tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+
+
+class RouterRoute(Base):
+    """One extra route of a router (Neutron ``routerroutes``, the ``extraroute`` extension)."""
+
+    __tablename__ = "routerroutes"
+    router_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
+    )
+    destination: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    nexthop: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+class FloatingIP(TimestampMixin, Base):
+    """An address of an external network, optionally mapped to a fixed IP of a port
+    (Neutron ``floatingips``). Its address is held by ``floating_port_id``, a port with
+    ``device_owner`` ``network:floatingip``; ``router_id`` is the router that connects the
+    fixed port's subnet to the external network while associated.
+
+    One fixed IP of a port has at most one floating IP per external network (unique
+    ``(floating_network_id, port_id, fixed_ip_address)``).
+    """
+
+    __tablename__ = "floatingips"
+    __table_args__ = (sa.UniqueConstraint("floating_network_id", "port_id", "fixed_ip_address"),)
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    floating_network_id: Mapped[str] = mapped_column(sa.ForeignKey("networks.id"), index=True)
+    floating_ip_address: Mapped[str] = mapped_column(sa.String(64))
+    floating_port_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("ports.id", ondelete="CASCADE"), index=True
+    )
+    port_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("ports.id"), index=True, default=None
+    )
+    fixed_ip_address: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    router_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("routers.id"), index=True, default=None
+    )
+    status: Mapped[str] = mapped_column(sa.String(16), default="DOWN")
+    revision_number: Mapped[int] = mapped_column(default=1)
+    tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
