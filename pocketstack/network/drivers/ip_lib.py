@@ -224,13 +224,59 @@ def move_link(name: str, to_netns: str, netns: str | None = None) -> None:
     ip(["link", "set", "dev", name, "netns", to_netns], netns)
 
 
+def plug_veth(
+    device: str,
+    inner: str,
+    inner_netns: str,
+    mac: str,
+    mtu: int,
+    netns: str | None = None,
+    bridge: str | None = None,
+) -> bool:
+    """Make the veth pair ``device`` (bridge side, in ``netns``) <-> ``inner`` (inside
+    ``inner_netns``, with ``mac``) exist, both ends up at ``mtu``; Neutron's way of putting a
+    DHCP or router port into its namespace.
+
+    ``device`` is enslaved to ``bridge`` when that bridge exists in ``netns`` (else it is
+    left for the L2 agent). A stale ``device`` without its ``inner`` end is replaced.
+
+    Returns:
+        True when the pair was created now, False when it was already there.
+
+    Raises:
+        NetworkDriverError: a namespace is missing or the kernel refused.
+    """
+    created = False
+    if not link_exists(inner, inner_netns):
+        delete_link(device, netns)
+        add_veth(device, inner, netns=netns, peer_netns=inner_netns)
+        created = True
+    current = link(inner, inner_netns) or {}
+    if str(current.get("address", "")).lower() != mac.lower() or current.get("mtu") != mtu:
+        set_link(inner, inner_netns, address=mac, mtu=mtu)
+    set_link(inner, inner_netns, up=True)
+    outer = link(device, netns) or {}
+    if outer.get("mtu") != mtu:
+        set_link(device, netns, mtu=mtu)
+    if bridge and outer.get("master") != bridge and link_exists(bridge, netns):
+        set_link(device, netns, master=bridge)
+    set_link(device, netns, up=True)
+    return created
+
+
 # --- addresses and routes ---------------------------------------------------------------
 
 
 def addresses(name: str, netns: str | None = None) -> list[str]:
     """The addresses of link ``name`` as ``"ip/prefixlen"``, global scope, v4 and v6."""
     found = _json(ip(["-j", "addr", "show", "dev", name, "scope", "global"], netns))
-    return [f"{a['local']}/{a['prefixlen']}" for entry in found for a in entry.get("addr_info", [])]
+    # iproute2 6.1 renders the addresses its scope filter drops as empty objects: skip them
+    return [
+        f"{a['local']}/{a['prefixlen']}"
+        for entry in found
+        for a in entry.get("addr_info", [])
+        if "local" in a
+    ]
 
 
 def add_address(name: str, cidr: str, netns: str | None = None) -> None:
@@ -246,6 +292,25 @@ def delete_address(name: str, cidr: str, netns: str | None = None) -> None:
     """Remove ``cidr`` from link ``name``; succeeds if it is not there."""
     if cidr in addresses(name, netns):
         ip(["addr", "del", cidr, "dev", name], netns)
+
+
+def set_addresses(name: str, cidrs: Sequence[str], netns: str | None = None) -> bool:
+    """Make the global addresses of link ``name`` exactly ``cidrs`` (``"10.0.0.1/24"``):
+    add the missing ones, remove the others (link-local ones stay).
+
+    Returns:
+        True when something changed.
+
+    Raises:
+        NetworkDriverError: the kernel refused (no such link, bad address).
+    """
+    have = set(addresses(name, netns))
+    wanted = set(cidrs)
+    for cidr in sorted(have - wanted):
+        ip(["addr", "del", cidr, "dev", name], netns)
+    for cidr in sorted(wanted - have):
+        add_address(name, cidr, netns)
+    return have != wanted
 
 
 def routes(netns: str | None = None, table: str = "main") -> list[dict[str, Any]]:
