@@ -198,10 +198,64 @@ OPTIONS: tuple[Option, ...] = (
         section="network",
     ),
     Option(
+        "local_ip",
+        str,
+        "",
+        "this host's VXLAN tunnel endpoint address (Neutron's [vxlan] local_ip); empty: the "
+        "kernel picks the source address",
+        section="network",
+    ),
+    Option(
+        "tunnel_interface",
+        str,
+        "",
+        "underlay interface VXLAN devices are bound to (dev of vxlan-<vni>); empty: by route",
+        section="network",
+    ),
+    Option(
+        "physical_interface_mappings",
+        str,
+        "public:eth-ext",
+        "physical_network:interface pairs, comma-separated, for flat networks (Neutron's "
+        "[linux_bridge] physical_interface_mappings)",
+        section="network",
+    ),
+    Option(
         "dhcp_lease_duration",
         int,
         86400,
         "DHCP lease time in seconds that the DHCP agent's dnsmasq hands out (Neutron's option)",
+        section="network",
+    ),
+    Option(
+        "agent_down_time",
+        int,
+        15,
+        "seconds after its last heartbeat that a network agent is shown dead (alive false; "
+        "Neutron's option)",
+        section="network",
+    ),
+    Option(
+        "agent_report_interval",
+        int,
+        5,
+        "seconds between a network agent's report_state heartbeats (Neutron's "
+        "[agent] report_interval)",
+        section="network",
+    ),
+    Option(
+        "agent_sync_interval",
+        int,
+        10,
+        "seconds between a network agent's full reconciliations of its host's wanted state",
+        section="network",
+    ),
+    Option(
+        "vni_ranges",
+        str,
+        "1:16000000",
+        "VXLAN VNIs given to tenant networks, comma-separated min:max ranges (Neutron's "
+        "[ml2_type_vxlan] vni_ranges)",
         section="network",
     ),
     Option(
