@@ -27,7 +27,8 @@ Errors raised by the endpoint travel back to a ``call``er as the same ``PocketEr
 when it is one (``RemoteError`` otherwise).
 
 Backends: ``InProcessBus`` (``memory://``; embedded mode, one process) and
-``pocketstack.common.bus_kombu.KombuBus`` (``amqp://``; RabbitMQ through kombu).
+``pocketstack.common.bus_kombu.KombuBus`` (``amqp://``: RabbitMQ through kombu; or
+``filesystem:///<dir>``: kombu's filesystem transport, several processes of one machine).
 """
 
 from __future__ import annotations
@@ -384,15 +385,15 @@ class InProcessBus(Bus):
 
 
 def connect(url: str) -> Bus:
-    """The bus for a transport URL: ``memory://`` or ``amqp://...``.
+    """The bus for a transport URL: ``memory://``, ``amqp://...`` or ``filesystem:///<dir>``.
 
     Raises:
         ValueError: an unknown scheme.
     """
     if url.startswith("memory:"):
         return InProcessBus()
-    if url.startswith(("amqp:", "pyamqp:")):
+    if url.startswith(("amqp:", "pyamqp:", "filesystem:")):
         from pocketstack.common.bus_kombu import KombuBus
 
         return KombuBus(url)
-    raise ValueError(f"unknown transport {url!r}: use memory:// or amqp://")
+    raise ValueError(f"unknown transport {url!r}: use memory://, amqp:// or filesystem:///<dir>")

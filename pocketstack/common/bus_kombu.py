@@ -12,6 +12,13 @@ Topology (all names prefixed ``pocketstack``):
   the request carries an expiration of the call's timeout so that a late request is dropped
   instead of run after the caller gave up.
 
+``filesystem:///<dir>`` runs the same topology on kombu's filesystem transport: messages are
+files in ``<dir>/data``, exchange bindings files in ``<dir>/control`` (so direct routing and
+fanout work across the processes of one machine with no broker; ``pocketstack up --hosts N``
+uses it for its lab hosts' agents). Consumers poll every ``FILESYSTEM_POLL`` seconds. Its
+queues are never exclusive, so ``stop`` unbinds this bus's fanout queues itself (a
+``kill -9``'d process leaves its fanout queue bound: later fanouts leave files nobody reads).
+
 Delivery is at most once (acknowledged on receipt), as with oslo.messaging's casts. One
 consumer thread owns the consuming connection; publishing goes through a second connection
 under a lock (kombu channels are not thread-safe). Handlers run on a thread pool.
@@ -22,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,21 +56,52 @@ from pocketstack.common.bus import (
 
 LOG = logging.getLogger(__name__)
 PREFIX = "pocketstack"
+#: Seconds between two polls of the filesystem transport's message folder.
+FILESYSTEM_POLL = 0.05
+
+
+def connection_args(url: str) -> tuple[str, dict[str, Any]]:
+    """kombu's URL and transport options for a bus URL.
+
+    ``filesystem:///<dir>`` becomes kombu's ``filesystem://`` with ``data_folder_in`` and
+    ``data_folder_out`` at ``<dir>/data`` and ``control_folder`` at ``<dir>/control``
+    (created, mode 0700); any other URL is kombu's as it is, without options.
+
+    Raises:
+        ValueError: a ``filesystem://`` URL without an absolute directory.
+    """
+    if not url.startswith("filesystem:"):
+        return url, {}
+    folder = url.removeprefix("filesystem:").removeprefix("//")
+    if not folder.startswith("/"):
+        raise ValueError(f"{url!r}: give the bus directory as filesystem:///absolute/path")
+    data, control = os.path.join(folder, "data"), os.path.join(folder, "control")
+    for path in (data, control):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    options = {
+        "data_folder_in": data,
+        "data_folder_out": data,
+        "control_folder": control,
+        "polling_interval": FILESYSTEM_POLL,
+    }
+    return "filesystem://", options
 
 
 class KombuBus(Bus):
     """``Bus`` over AMQP.
 
     Args:
-        url: ``amqp://user:password@host:5672/vhost``.
+        url: ``amqp://user:password@host:5672/vhost`` or ``filesystem:///<dir>``.
         workers: handler threads.
     """
 
     def __init__(self, url: str, workers: int = 32):
         self.url = url
+        self._kombu_url, self._options = connection_args(url)
+        self._filesystem = url.startswith("filesystem:")
         self._direct = Exchange(PREFIX, type="direct", durable=True)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amqp")
-        self._publish_conn = Connection(url)
+        self._publish_conn = self._connection()
         self._publish_lock = threading.Lock()
         self._producer: Producer | None = None
         self._reply_queue = Queue(
@@ -84,6 +123,9 @@ class KombuBus(Bus):
         self._thread.start()
         if not self._ready.wait(timeout=30):
             raise errors.ServiceUnavailable(f"Could not connect to the message bus {url}.")
+
+    def _connection(self) -> Connection:
+        return Connection(self._kombu_url, transport_options=self._options)
 
     # -- publishing -------------------------------------------------------------------
 
@@ -185,6 +227,21 @@ class KombuBus(Bus):
         if not self._attached.wait(timeout=30):
             raise errors.ServiceUnavailable(f"Could not consume {target} on the message bus.")
 
+    def _unbind_fanout(self) -> None:
+        """Delete this bus's fanout queues (the filesystem transport has no exclusive
+        queues: a stopped process's would stay bound and collect every later fanout)."""
+        with self._serve_lock:
+            queues = [q for qs in self._served.values() for q in qs if q.exclusive]
+            self._served.clear()
+        with self._publish_lock:
+            channel = self._publish_conn.channel()
+            for queue in queues:
+                try:
+                    queue.bind(channel).delete()
+                except Exception:
+                    LOG.warning("could not delete the fanout queue %s", queue.name)
+            channel.close()
+
     def _on_reply(self, _decoded: Any, message: Any) -> None:
         message.ack()
         correlation_id = message.properties.get("correlation_id")
@@ -238,7 +295,7 @@ class KombuBus(Bus):
     def _consume_forever(self) -> None:
         while not self._stopping.is_set():
             try:
-                with Connection(self.url) as conn:
+                with self._connection() as conn:
                     conn.ensure_connection(max_retries=3)
                     self._consume(conn)
             except Exception as exc:  # connection lost: reconnect
@@ -280,5 +337,7 @@ class KombuBus(Bus):
         self._stopping.set()
         self._thread.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._filesystem:
+            self._unbind_fanout()
         with self._publish_lock:
             self._publish_conn.release()

@@ -87,15 +87,28 @@ def _vhost():
     return name
 
 
-@pytest.fixture(params=["memory", "amqp"])
-def bus_pair(request):
-    """(server bus, client bus): the same object in-process; two connections on AMQP."""
+@pytest.fixture(params=["memory", "amqp", "filesystem"])
+def bus_pair(request, tmp_path):
+    """(server bus, client bus): the same object in-process; two connections on AMQP and
+    on kombu's filesystem transport (a bus directory of the test's own)."""
     if request.param == "memory":
         bus = InProcessBus(workers=4)
         yield bus, bus
         bus.stop()
         return
     from pocketstack.common.bus_kombu import KombuBus
+
+    if request.param == "filesystem":
+        from kombu.transport.filesystem import Transport
+
+        # kombu remembers bindings per process, not per folder: forget the last test's
+        Transport.global_state.clear()
+        url = f"filesystem://{tmp_path}/bus"
+        server, client = KombuBus(url), KombuBus(url)
+        yield server, client
+        client.stop()
+        server.stop()
+        return
 
     vhost = _vhost()
     server, client = KombuBus(f"{AMQP_URL}/{vhost}"), KombuBus(f"{AMQP_URL}/{vhost}")
