@@ -128,6 +128,14 @@ def ensure_netns(name: str) -> None:
     ip(["link", "set", "lo", "up"], netns=name)
 
 
+def netns_pids(name: str) -> list[int]:
+    """The ids of the processes whose network namespace is ``name`` (``ip netns pids``);
+    empty when the namespace does not exist."""
+    if not netns_exists(name):
+        return []
+    return [int(pid) for pid in run(["ip", "netns", "pids", name], check=False).split()]
+
+
 def delete_netns(name: str) -> None:
     """Delete network namespace ``name``; succeeds if it is already gone.
 
