@@ -1,0 +1,146 @@
+"""DnsmasqDhcp against the real kernel and a real dnsmasq: guests in throwaway namespaces on a
+bridge ask for leases with busybox udhcpc and get what the host state says."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pocketstack.common.config import Config
+from pocketstack.network.drivers.dhcp import DnsmasqDhcp, namespace_name
+from tests.unit.network.drivers.sandbox import Sandbox, netns_exists, process_runs, sh
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
+
+GUEST1_MAC = "fa:16:3e:00:00:05"
+GUEST2_MAC = "fa:16:3e:00:00:06"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(tmp_path)
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def dhcp(tmp_path: Path, sandbox: Sandbox) -> Iterator[DnsmasqDhcp]:
+    """The driver acting in the sandbox's ``host`` namespace; cleaned up after the test."""
+    host = sandbox.netns("host")
+    conf = Config.load({"state_dir": str(tmp_path / "state")}, environ={})
+    driver = DnsmasqDhcp(conf, netns=host, state_dir=str(tmp_path / "state"))
+    yield driver
+    driver.cleanup()
+
+
+def network(network_id: str, hosts: list[dict[str, Any]], **subnet: Any) -> dict[str, Any]:
+    """A host state ``dhcp`` item: one subnet 10.0.0.0/24, the DHCP port on 10.0.0.2."""
+    subnet_id = str(uuid.uuid4())
+    return {
+        "network_id": network_id,
+        "mtu": 1450,
+        "port": {
+            "id": str(uuid.uuid4()),
+            "mac_address": "fa:16:3e:00:00:02",
+            "fixed_ips": [{"subnet_id": subnet_id, "ip_address": "10.0.0.2"}],
+        },
+        "subnets": [
+            {
+                "id": subnet_id,
+                "cidr": "10.0.0.0/24",
+                "gateway_ip": "10.0.0.1",
+                "dns_nameservers": [],
+                "host_routes": [],
+                **subnet,
+            }
+        ],
+        "hosts": hosts,
+    }
+
+
+def host(mac: str, ip: str, hostname: str = "", **opts: str) -> dict[str, Any]:
+    return {
+        "mac_address": mac,
+        "ip_address": ip,
+        "hostname": hostname,
+        "extra_dhcp_opts": [{"opt_name": k, "opt_value": v} for k, v in opts.items()],
+    }
+
+
+def test_guests_get_their_fixed_ip_router_mtu_and_a_new_port_without_a_restart(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp
+) -> None:
+    net_id = str(uuid.uuid4())
+    host_ns = dhcp.netns
+    assert host_ns
+    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11], mtu=1450)
+    guest1 = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
+    guest2 = sandbox.guest("g2", host_ns, bridge, GUEST2_MAC)
+    wanted = network(
+        net_id,
+        [host(GUEST1_MAC, "10.0.0.5", "vm-one")],
+        dns_nameservers=["10.0.0.53"],
+        host_routes=[{"destination": "192.168.7.0/24", "nexthop": "10.0.0.7"}],
+    )
+
+    assert dhcp.sync([wanted]) == {net_id: "started"}
+
+    lease = sandbox.udhcpc(guest1)
+    assert lease["ip"] == "10.0.0.5"
+    assert lease["mask"] == "24"
+    assert lease["router"] == "10.0.0.1"
+    assert lease["mtu"] == "1450"
+    assert lease["dns"] == "10.0.0.53"
+    assert lease["hostname"] == "vm-one"
+    assert lease["staticroutes"] == "192.168.7.0/24 10.0.0.7 0.0.0.0/0 10.0.0.1"
+    assert sandbox.udhcpc(guest2, tries=1) == {}  # not a host of the network yet
+    assert dhcp.sync([wanted]) == {net_id: "unchanged"}
+    pid = dhcp.pid(net_id)
+
+    wanted["hosts"].append(host(GUEST2_MAC, "10.0.0.6", **{"domain-name": "example.test"}))
+    assert dhcp.sync([wanted]) == {net_id: "reloaded"}
+
+    lease = sandbox.udhcpc(guest2)
+    assert lease["ip"] == "10.0.0.6"
+    assert lease["hostname"] == "host-10-0-0-6"
+    assert lease["domain"] == "example.test"
+    assert sandbox.udhcpc(guest1)["domain"] == ""  # extra options are per port
+    assert dhcp.pid(net_id) == pid
+
+
+def test_subnet_changes_restart_dnsmasq_and_removal_kills_it(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp
+) -> None:
+    net_id = str(uuid.uuid4())
+    host_ns = dhcp.netns
+    assert host_ns
+    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11])
+    guest = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
+    wanted = network(net_id, [host(GUEST1_MAC, "10.0.0.5")])
+    dhcp.sync([wanted])
+    first = dhcp.pid(net_id)
+
+    wanted["subnets"][0]["gateway_ip"] = None
+    assert dhcp.sync([wanted]) == {net_id: "restarted"}
+
+    assert dhcp.pid(net_id) not in (None, first)
+    lease = sandbox.udhcpc(guest)
+    assert lease["ip"] == "10.0.0.5"
+    assert lease["router"] == ""  # no gateway: no router, not dnsmasq's own address
+
+    pid = dhcp.pid(net_id)
+    foreign = namespace_name(str(uuid.uuid4()))  # a qdhcp- namespace that is not ours
+    sandbox.namespaces.append(foreign)
+    sh("ip", "netns", "add", foreign)
+    assert dhcp.sync([]) == {net_id: "removed"}
+
+    assert pid is not None and not process_runs(pid)
+    assert not netns_exists(namespace_name(net_id))
+    assert not os.path.exists(os.path.join(dhcp.root, net_id))
+    assert netns_exists(foreign)
+    assert sandbox.udhcpc(guest, tries=1) == {}
