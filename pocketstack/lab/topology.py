@@ -188,9 +188,7 @@ class Lab:
         ip_lib.set_link(name, netns, up=True)
 
     @staticmethod
-    def _uplink(
-        netns: str, name: str, peer: str, peer_netns: str | None, bridge: str
-    ) -> None:
+    def _uplink(netns: str, name: str, peer: str, peer_netns: str | None, bridge: str) -> None:
         """The veth ``name`` (in ``netns``) <-> ``peer`` (in ``peer_netns``, enslaved to
         ``bridge``), both up; a half left by an interrupted run is replaced."""
         if not ip_lib.link_exists(peer, peer_netns):

@@ -25,6 +25,11 @@ def _links(netns: str | None = None) -> dict[str, dict]:
     return {link["ifname"]: link for link in json.loads(_sh("ip", *ns, "-j", "-d", "link"))}
 
 
+def _ping(netns: str, address: str) -> None:
+    """One ping from inside ``netns`` (busybox's: the lab's own namespaces only)."""
+    _sh("ip", "netns", "exec", netns, "busybox", "ping", "-c1", "-W2", address)
+
+
 def _addrs(netns: str, dev: str) -> list[str]:
     out = json.loads(_sh("ip", "-n", netns, "-j", "addr", "show", "dev", dev, "scope", "global"))
     return [f"{a['local']}/{a['prefixlen']}" for e in out for a in e["addr_info"] if "local" in a]
@@ -70,9 +75,9 @@ def test_setup_builds_the_hosts_underlay_and_outside_world(lab):
 
     # the hosts reach each other over the underlay, and the network node's eth-ext reaches
     # the outside world's bridge (an address added for the check, in the lab's namespace)
-    _sh("ip", "netns", "exec", f"{p}-host1", "busybox", "ping", "-c1", "-W2", "10.255.0.12")
+    _ping(f"{p}-host1", "10.255.0.12")
     _sh("ip", "-n", f"{p}-host1", "addr", "add", "172.24.4.99/24", "dev", "eth-ext")
-    _sh("ip", "netns", "exec", f"{p}-host1", "busybox", "ping", "-c1", "-W2", "172.24.4.1")
+    _ping(f"{p}-host1", "172.24.4.1")
 
 
 def test_setup_is_idempotent_and_repairs_a_missing_link(lab):
@@ -83,7 +88,7 @@ def test_setup_is_idempotent_and_repairs_a_missing_link(lab):
     _sh("ip", "-n", f"{lab.prefix}-host2", "link", "del", "eth-underlay")
     lab.setup()
     assert {ns: sorted(_links(ns)) for ns in lab.namespaces} == first
-    _sh("ip", "netns", "exec", f"{lab.prefix}-host2", "busybox", "ping", "-c1", "-W2", "10.255.0.11")
+    _ping(f"{lab.prefix}-host2", "10.255.0.11")
 
 
 def test_teardown_stops_processes_in_the_namespaces_and_removes_everything(lab):
@@ -91,7 +96,8 @@ def test_teardown_stops_processes_in_the_namespaces_and_removes_everything(lab):
     ns = f"{lab.prefix}-host1"
     sleeper = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "600"])
     try:
-        assert wait_until(lambda: _sh("ip", "netns", "pids", ns).split(), 10, "the sleep in the namespace")
+        pids = lambda: _sh("ip", "netns", "pids", ns).split()  # noqa: E731
+        assert wait_until(pids, 10, "the sleep in the namespace")
         lab.teardown()
         sleeper.wait(timeout=10)  # the sleep inside was stopped: ip netns exec returned
     finally:
@@ -108,7 +114,7 @@ def test_two_labs_live_side_by_side(lab):
         lab.setup()
         other.setup()
         assert other.tag != lab.tag
-        _sh("ip", "netns", "exec", f"{lab.prefix}-host1", "busybox", "ping", "-c1", "-W2", "10.255.0.12")
+        _ping(f"{lab.prefix}-host1", "10.255.0.12")
     finally:
         other.teardown()
     assert lab.exists() and not other.exists()
