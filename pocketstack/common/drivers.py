@@ -109,6 +109,7 @@ NETWORK_DRIVERS: Registry[NetworkDriver] = Registry(
     option="network_driver",
     base="pocketstack.network.drivers.base:NetworkDriver",
     entries={
+        "linuxbridge": "pocketstack.network.drivers.linuxbridge:LinuxBridgeDriver",
         "noop": "pocketstack.network.drivers.noop:NoopDriver",
     },
 )

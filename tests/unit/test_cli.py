@@ -177,7 +177,7 @@ def test_uvicorn_records_reach_the_log_file_through_the_filter():
     "flag,message",
     [
         ("--compute-driver=xen", "unknown compute_driver 'xen': known are fake, qemu"),
-        ("--network-driver=ovs", "unknown network_driver 'ovs': known are noop"),
+        ("--network-driver=ovs", "unknown network_driver 'ovs': known are linuxbridge, noop"),
         ("--image-store=swift", "unknown image_store 'swift': known are file"),
     ],
 )

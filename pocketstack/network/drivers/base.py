@@ -1,23 +1,35 @@
-"""The network data-plane driver contract.
+"""The network data-plane driver contract (the L2 agent's driver, Neutron's linuxbridge
+agent's ``LinuxBridgeManager``).
 
-A driver wires networks and ports on one host for the network agent (a later issue); the
-manager and the API never call it directly. Rules every driver keeps:
+A driver makes the kernel of one host match the wanted state the network agent pulled from
+the server (docs/network-dataplane.md, "Shape: level-triggered agents"); the manager and the
+API never call it. The agent hands it the *whole* wanted state of its host at every round, so
+the contract is one level-triggered call instead of add/remove deltas that can be lost:
 
-- A failing call cleans up what it made and raises ``NetworkDriverError``.
-- Removing what is already gone succeeds (``delete_network``, ``unplug_vif`` are idempotent).
-- Backend names (bridges, VXLAN devices, namespaces) stay inside the driver.
+- ``sync(networks, ports)`` lists what the kernel has, adds what is missing, removes what is
+  no longer wanted and returns the ids of the ports it wired. It is idempotent: a second call
+  with the same arguments changes nothing and returns the same set. A restart (or a crash and
+  ``kill -9``) converges by the same call.
+- It removes only objects carrying pocketstack's names (``brq*``, ``vxlan-*``), never
+  anything else of a real host.
+- ``cleanup()`` removes everything of pocketstack's the driver made on the host; removing
+  what is already gone succeeds.
+- Failures raise ``NetworkDriverError`` (with the failing command's stderr); the next
+  ``sync`` retries from whatever state the kernel is in.
 - The driver imports neither the database nor another driver.
 
 Drivers are registered by name in ``pocketstack.common.drivers.NETWORK_DRIVERS`` and loaded
-from the ``network_driver`` option; this module imports none of them.
+from the ``network_driver`` option with ``(conf)`` (plus ``netns=`` in the lab); this module
+imports none of them.
 
-Networks and ports are the JSON-safe dicts of the Networking API (``id``, ``mtu``,
-``provider:segmentation_id``, ``mac_address``, ``fixed_ips``...).
+Networks and ports are the dicts of the host state (``get_host_state``), see the docstring
+of ``NetworkDriver.sync``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 from pocketstack.common.errors import PocketError
@@ -43,6 +55,8 @@ class NetworkDriver(ABC):
             port bound to a host is then ``DOWN`` until its host's agent reports it wired
             (``ports_up``), and the server fans out ``sync`` after data-plane changes.
             Without (``noop``) a bound port is ``ACTIVE`` at once and no agent runs.
+        conf: the configuration it was built with.
+        netns: the network namespace it acts in (a lab host's), None for the current one.
     """
 
     name = "base"
@@ -50,21 +64,38 @@ class NetworkDriver(ABC):
     capabilities: dict[str, bool] = {}
     has_agents = False
 
-    def __init__(self, conf: Any):
+    def __init__(self, conf: Any, netns: str | None = None):
         self.conf = conf
+        self.netns = netns
 
     @abstractmethod
-    def ensure_network(self, network: dict[str, Any]) -> None:
-        """Make ``network`` exist on this host (bridge, VXLAN VNI, DHCP); idempotent."""
+    def sync(self, networks: Sequence[dict[str, Any]], ports: Sequence[dict[str, Any]]) -> set[str]:
+        """Make this host's L2 data plane match ``networks`` and ``ports``; idempotent.
+
+        Args:
+            networks: the networks present on this host, each ``{"id", "name", "mtu",
+                "network_type": "vxlan"|"flat", "segmentation_id": int|None,
+                "physical_network": str|None, "remote_vteps": [ip, ...]}``
+                (``remote_vteps``: the ``local_ip`` of every other host with ports on it).
+                Networks not listed are removed from the host.
+            ports: the ports bound to this host, each at least ``{"id", "network_id",
+                "mac_address", "admin_state_up", "fixed_ips"}``. A port whose device does not
+                exist yet (the guest is still booting) is not wired this round and not an
+                error.
+
+        Returns:
+            the ids of the ports wired (device present, attached and up); the agent reports
+            them with ``ports_up``.
+
+        Raises:
+            NetworkDriverError: the kernel refused a change.
+        """
 
     @abstractmethod
-    def delete_network(self, network_id: str) -> None:
-        """Remove everything of a network on this host; succeeds if already gone."""
+    def cleanup(self) -> None:
+        """Remove everything pocketstack-named this driver made on the host (bridges, tunnel
+        devices); succeeds when nothing is there.
 
-    @abstractmethod
-    def plug_vif(self, port: dict[str, Any], host: str) -> None:
-        """Attach ``port`` (its tap device, filters) on ``host``; idempotent."""
-
-    @abstractmethod
-    def unplug_vif(self, port_id: str, host: str) -> None:
-        """Detach a port on ``host``; succeeds if it is not plugged."""
+        Raises:
+            NetworkDriverError: an object exists and could not be removed.
+        """

@@ -104,6 +104,24 @@ def _json(text: str) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else [data]
 
 
+# --- kernel names (docs/network-dataplane.md, "Kernel names"; 15 bytes max, IFNAMSIZ) ------
+
+
+def bridge_name(network_id: str) -> str:
+    """The bridge of a network on a host: ``brq`` + network_id[:11] (Neutron's)."""
+    return "brq" + network_id[:11]
+
+
+def vxlan_name(vni: int) -> str:
+    """The VXLAN device of a tenant network: ``vxlan-<vni>``."""
+    return f"vxlan-{vni}"
+
+
+def tap_name(port_id: str) -> str:
+    """The host-side device of a port: ``tap`` + port_id[:11]."""
+    return "tap" + port_id[:11]
+
+
 # --- namespaces -------------------------------------------------------------------------
 
 

@@ -1,40 +1,41 @@
 """The no-op network driver: records what it was asked, wires nothing.
 
-Used until the real data plane exists (and by API tests): ports bind with ``vif_type``
-``noop`` and guests get their addresses from the config drive only.
+Used while no data plane runs (and by API tests): ports bind with ``vif_type`` ``noop`` and
+guests get their addresses from the config drive only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pocketstack.network.drivers.base import NetworkDriver
 
 
 class NoopDriver(NetworkDriver):
-    """A driver that keeps the networks and plugged ports in memory and does nothing else."""
+    """A driver that keeps the last wanted networks and ports in memory and does nothing else.
+
+    Attributes:
+        networks: ``network_id -> network`` of the last ``sync``.
+        ports: ``port_id -> port`` of the last ``sync`` whose network was wanted.
+    """
 
     name = "noop"
     vif_type = "noop"
     capabilities = {"dhcp": False, "security_groups": False, "vxlan": False, "external": False}
 
-    def __init__(self, conf: Any = None):
-        super().__init__(conf)
+    def __init__(self, conf: Any = None, netns: str | None = None):
+        super().__init__(conf, netns)
         self.networks: dict[str, dict[str, Any]] = {}
-        self.plugged: dict[str, str] = {}
+        self.ports: dict[str, dict[str, Any]] = {}
 
-    def ensure_network(self, network: dict[str, Any]) -> None:
-        """Remember the network."""
-        self.networks[network["id"]] = dict(network)
+    def sync(self, networks: Sequence[dict[str, Any]], ports: Sequence[dict[str, Any]]) -> set[str]:
+        """Remember ``networks`` and the ports of those networks; returns their port ids."""
+        self.networks = {net["id"]: dict(net) for net in networks}
+        self.ports = {p["id"]: dict(p) for p in ports if p["network_id"] in self.networks}
+        return set(self.ports)
 
-    def delete_network(self, network_id: str) -> None:
-        """Forget the network (no error when unknown)."""
-        self.networks.pop(network_id, None)
-
-    def plug_vif(self, port: dict[str, Any], host: str) -> None:
-        """Remember the port as plugged on ``host``."""
-        self.plugged[port["id"]] = host
-
-    def unplug_vif(self, port_id: str, host: str) -> None:
-        """Forget the port (no error when unknown)."""
-        self.plugged.pop(port_id, None)
+    def cleanup(self) -> None:
+        """Forget everything."""
+        self.networks.clear()
+        self.ports.clear()
