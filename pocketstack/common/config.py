@@ -54,6 +54,7 @@ SECTIONS: dict[str, str] = {
     "compute": "Nova: hypervisor driver, scheduler, this host's resources",
     "network": "Neutron: the network data plane",
     "image": "Glance: image data limits and uploads",
+    "lab": "pocketstack up --hosts N: N hosts in network namespaces on this machine",
     "service_user": "the compute service's own Keystone user, whose token compute hosts fetch "
     "images with (Nova's [service_user]); bootstrap creates it with this password",
 }
@@ -171,7 +172,8 @@ OPTIONS: tuple[Option, ...] = (
         "transport",
         str,
         "memory://",
-        "message bus: memory:// (in-process) or amqp://user:pass@host:5672//",
+        "message bus: memory:// (in-process), amqp://user:pass@host:5672// or "
+        "filesystem:///<dir> (processes of one machine; up --hosts N uses <state-dir>/bus)",
         section="transport",
         key="url",
         secret=True,
@@ -181,6 +183,14 @@ OPTIONS: tuple[Option, ...] = (
         str,
         "",
         "this compute host's name (default: the machine's hostname)",
+        section="DEFAULT",
+    ),
+    Option(
+        "netns",
+        str,
+        "",
+        "network namespace this host's agents act in and its guests run in (the lab sets "
+        "it per host; empty: the current namespace, as on a real machine)",
         section="DEFAULT",
     ),
     Option(
@@ -390,6 +400,30 @@ OPTIONS: tuple[Option, ...] = (
         "file",
         "image data store: " + " or ".join(IMAGE_STORES.names),
         section="image",
+    ),
+    Option(
+        "hosts",
+        int,
+        0,
+        "lab hosts pocketstack up builds in network namespaces, each with its own compute "
+        "and network agents and the linuxbridge driver (0: this machine is the one host)",
+        section="lab",
+    ),
+    Option(
+        "lab_prefix",
+        str,
+        "pocketstack",
+        "start of the lab's namespace names (<prefix>-host1...); tests use their own",
+        section="lab",
+        key="prefix",
+    ),
+    Option(
+        "external_on_host",
+        bool,
+        False,
+        "put the lab's outside world (br-ext, 172.24.4.1/24) in the root namespace so this "
+        "machine reaches floating IPs, instead of in <prefix>-ext",
+        section="lab",
     ),
     Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING", section="logging"),
     Option(

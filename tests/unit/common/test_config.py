@@ -45,7 +45,8 @@ def test_every_option_has_a_known_section():
 def test_the_general_section_holds_only_general_options():
     """A new option names its service's section; [DEFAULT] is for what all of them share."""
     general = {o.name for o in OPTIONS if o.section == DEFAULT}
-    assert general <= {"state_dir", "config", "hostname", "periodic_interval", "write_user_clouds"}
+    shared = {"state_dir", "config", "hostname", "netns", "periodic_interval", "write_user_clouds"}
+    assert general <= shared
 
 
 def test_no_option_shadows_a_config_attribute():
