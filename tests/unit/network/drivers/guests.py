@@ -1,0 +1,77 @@
+"""Hosts and guests for the L2 and firewall driver tests, on top of ``sandbox.Sandbox``.
+
+A *host* is a namespace standing in for a hypervisor (what ``netns`` of a driver names); a
+*guest* is a namespace whose ``eth0`` is one end of a veth pair whose other end, in the host,
+is called ``tap<port_id[:11]>`` as the compute driver names a guest's NIC. Packets only travel
+between these namespaces (``ip netns exec <guest> ...``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from typing import Any
+
+from pocketstack.network.drivers import ip_lib
+from tests.unit.network.drivers.sandbox import Sandbox, sh
+
+
+def port(network_id: str, ip: str, **changes: Any) -> dict[str, Any]:
+    """A compute port of the host state with one fixed IP."""
+    port_id = str(uuid.uuid4())
+    body = {
+        "id": port_id,
+        "network_id": network_id,
+        "mac_address": "fa:16:3e:" + ":".join(port_id[i : i + 2] for i in (0, 2, 4)),
+        "device_owner": "compute:nova",
+        "admin_state_up": True,
+        "fixed_ips": [{"subnet_id": "subnet-1", "ip_address": ip}],
+        "port_security_enabled": True,
+        "allowed_address_pairs": [],
+        "security_group_ids": [],
+    }
+    body.update(changes)
+    return body
+
+
+def vxlan_network(
+    vni: int, remote_vteps: list[str] | None = None, **changes: Any
+) -> dict[str, Any]:
+    """A VXLAN tenant network of the host state."""
+    net = {
+        "id": str(uuid.uuid4()),
+        "name": f"net{vni}",
+        "mtu": 1450,
+        "network_type": "vxlan",
+        "segmentation_id": vni,
+        "physical_network": None,
+        "remote_vteps": list(remote_vteps or []),
+    }
+    net.update(changes)
+    return net
+
+
+def plug_guest(box: Sandbox, host: str, port: dict[str, Any], prefixlen: int = 24) -> str:
+    """A guest namespace for ``port``: ``eth0`` with the port's MAC and first fixed IP, its
+    peer ``tap<port_id[:11]>`` left unattached in ``host`` (the L2 driver's job)."""
+    guest = box.netns("g" + port["id"][:6])
+    tap = ip_lib.tap_name(port["id"])
+    sh("ip", "-n", host, "link", "add", tap, "type", "veth", "peer", "name", "eth0",
+       "netns", guest)  # fmt: skip
+    sh("ip", "-n", guest, "link", "set", "eth0", "address", port["mac_address"], "up")
+    ip = port["fixed_ips"][0]["ip_address"]
+    sh("ip", "-n", guest, "addr", "add", f"{ip}/{prefixlen}", "dev", "eth0")
+    return guest
+
+
+def ping(guest: str, address: str, wait: int = 1) -> bool:
+    """Whether one ICMP echo from ``guest`` to ``address`` is answered within ``wait`` s."""
+    argv = ["ip", "netns", "exec", guest, "busybox", "ping", "-c1", f"-W{wait}", address]
+    return subprocess.run(argv, capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def tx_packets(host: str, device: str) -> int:
+    """The transmitted-packets counter of ``device`` in ``host``."""
+    out = json.loads(sh("ip", "-s", "-j", "link", "show", "dev", device, netns=host))
+    return int(out[0]["stats64"]["tx"]["packets"])

@@ -1,0 +1,184 @@
+"""LinuxBridgeDriver against the real kernel: two "hosts" (namespaces) joined by a veth
+underlay, guests in namespaces of their own on ``tap<port>`` veths, packets across VXLAN."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pocketstack.network.drivers import ip_lib
+from pocketstack.network.drivers.linuxbridge import LinuxBridgeDriver
+from tests.unit.network.drivers.guests import ping, plug_guest, port, tx_packets, vxlan_network
+from tests.unit.network.drivers.sandbox import Sandbox, sh
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
+
+VTEP1, VTEP2 = "10.255.0.11", "10.255.0.12"
+
+
+class TwoHosts:
+    """host1 and host2 with ``eth-underlay`` (a veth between them, VTEP1/VTEP2 /24), each
+    with a LinuxBridgeDriver acting in it."""
+
+    def __init__(self, box: Sandbox):
+        self.box = box
+        self.host1, self.host2 = box.netns("host1"), box.netns("host2")
+        sh("ip", "-n", self.host1, "link", "add", "eth-underlay", "type", "veth",
+           "peer", "name", "eth-underlay", "netns", self.host2)  # fmt: skip
+        self.drivers = {}
+        for host, vtep in ((self.host1, VTEP1), (self.host2, VTEP2)):
+            sh("ip", "-n", host, "addr", "add", f"{vtep}/24", "dev", "eth-underlay")
+            sh("ip", "-n", host, "link", "set", "eth-underlay", "up")
+            conf = SimpleNamespace(
+                local_ip=vtep,
+                tunnel_interface="eth-underlay",
+                physical_interface_mappings="public:eth-ext",
+            )
+            self.drivers[host] = LinuxBridgeDriver(conf, netns=host)
+
+    def close(self) -> None:
+        for driver in self.drivers.values():
+            driver.cleanup()
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    sandbox = Sandbox(tmp_path)
+    yield sandbox
+    sandbox.close()
+
+
+@pytest.fixture
+def hosts(box: Sandbox) -> Iterator[TwoHosts]:
+    pair = TwoHosts(box)
+    yield pair
+    pair.close()
+
+
+def flood_vteps(host: str, device: str) -> set[str]:
+    """The destinations of ``device``'s all-zero (flooding) FDB entries in ``host``."""
+    entries = json.loads(sh("bridge", "-j", "fdb", "show", "dev", device, netns=host) or "[]")
+    return {e["dst"] for e in entries if e["mac"] == "00:00:00:00:00:00" and "dst" in e}
+
+
+def link(host: str, name: str) -> dict[str, Any] | None:
+    return ip_lib.link(name, host)
+
+
+def test_guests_on_two_hosts_talk_over_vxlan(hosts, box):
+    net = vxlan_network(1001)
+    p1, p2 = port(net["id"], "10.0.0.5"), port(net["id"], "10.0.0.6")
+    g1, g2 = plug_guest(box, hosts.host1, p1), plug_guest(box, hosts.host2, p2)
+    wired1 = hosts.drivers[hosts.host1].sync([dict(net, remote_vteps=[VTEP2])], [p1])
+    wired2 = hosts.drivers[hosts.host2].sync([dict(net, remote_vteps=[VTEP1])], [p2])
+    assert (wired1, wired2) == ({p1["id"]}, {p2["id"]})
+
+    before = tx_packets(hosts.host1, "vxlan-1001")
+    assert ping(g1, "10.0.0.6", wait=2)
+    assert ping(g2, "10.0.0.5")
+    assert tx_packets(hosts.host1, "vxlan-1001") > before
+
+    bridge = ip_lib.bridge_name(net["id"])
+    vxlan = link(hosts.host1, "vxlan-1001")
+    assert vxlan is not None and vxlan["master"] == bridge and vxlan["mtu"] == 1450
+    data = vxlan["linkinfo"]["info_data"]
+    assert (data["id"], data["port"], data["local"], data["learning"]) == (1001, 4789, VTEP1, False)
+    tap = link(hosts.host1, ip_lib.tap_name(p1["id"]))
+    assert tap is not None and tap["master"] == bridge and "UP" in tap["flags"]
+
+
+def test_without_the_remote_vtep_the_guests_do_not_reach_each_other(hosts, box):
+    """L2 population: no FDB entry towards a host means no flooding there, so no ARP."""
+    net = vxlan_network(1002)
+    p1, p2 = port(net["id"], "10.0.0.5"), port(net["id"], "10.0.0.6")
+    g1 = plug_guest(box, hosts.host1, p1)
+    plug_guest(box, hosts.host2, p2)
+    hosts.drivers[hosts.host1].sync([net], [p1])
+    hosts.drivers[hosts.host2].sync([dict(net, remote_vteps=[VTEP1])], [p2])
+    assert not ping(g1, "10.0.0.6")
+
+
+def test_fdb_holds_exactly_the_remote_vteps(hosts):
+    driver = hosts.drivers[hosts.host1]
+    net = vxlan_network(1003, ["10.255.0.20", "10.255.0.21"])
+    driver.sync([net], [])
+    assert flood_vteps(hosts.host1, "vxlan-1003") == {"10.255.0.20", "10.255.0.21"}
+    driver.sync([dict(net, remote_vteps=["10.255.0.21", "10.255.0.22"])], [])
+    assert flood_vteps(hosts.host1, "vxlan-1003") == {"10.255.0.21", "10.255.0.22"}
+    driver.sync([dict(net, remote_vteps=[])], [])
+    assert flood_vteps(hosts.host1, "vxlan-1003") == set()
+
+
+def test_a_port_is_wired_once_its_tap_exists(hosts, box):
+    driver = hosts.drivers[hosts.host1]
+    net = vxlan_network(1004)
+    p1 = port(net["id"], "10.0.0.5")
+    assert driver.sync([net], [p1]) == set()  # the guest is still booting
+    plug_guest(box, hosts.host1, p1)
+    assert driver.sync([net], [p1]) == {p1["id"]}
+
+
+def test_an_admin_down_port_is_attached_but_kept_down(hosts, box):
+    driver = hosts.drivers[hosts.host1]
+    net = vxlan_network(1005)
+    p1 = port(net["id"], "10.0.0.5", admin_state_up=False)
+    plug_guest(box, hosts.host1, p1)
+    assert driver.sync([net], [p1]) == set()
+    tap = link(hosts.host1, ip_lib.tap_name(p1["id"]))
+    assert tap is not None and "UP" not in tap["flags"]
+    assert driver.sync([net], [dict(p1, admin_state_up=True)]) == {p1["id"]}
+
+
+def test_a_network_no_longer_wanted_goes_and_nothing_else(hosts, box):
+    driver = hosts.drivers[hosts.host1]
+    keep, drop = vxlan_network(1006), vxlan_network(1007)
+    p1 = port(drop["id"], "10.0.0.5")
+    plug_guest(box, hosts.host1, p1)
+    box.bridge(hosts.host1, "br-other")  # not pocketstack's: must stay
+    driver.sync([keep, drop], [p1])
+    driver.sync([keep], [p1])
+    assert link(hosts.host1, ip_lib.bridge_name(drop["id"])) is None
+    assert link(hosts.host1, "vxlan-1007") is None
+    assert link(hosts.host1, ip_lib.bridge_name(keep["id"])) is not None
+    assert link(hosts.host1, "vxlan-1006") is not None
+    assert link(hosts.host1, "br-other") is not None
+    tap = link(hosts.host1, ip_lib.tap_name(p1["id"]))
+    assert tap is not None and "master" not in tap  # released, not deleted
+
+
+def test_a_flat_network_gets_its_mapped_interface(hosts, box):
+    driver = hosts.drivers[hosts.host1]
+    sh("ip", "-n", hosts.host1, "link", "add", "eth-ext", "type", "veth", "peer", "name", "x")
+    net = vxlan_network(0, network_type="flat", segmentation_id=None, physical_network="public")
+    driver.sync([net], [])
+    ext = link(hosts.host1, "eth-ext")
+    assert ext is not None and ext["master"] == ip_lib.bridge_name(net["id"])
+    assert not [n for n in ip_lib.links(hosts.host1) if n["ifname"].startswith("vxlan-")]
+
+
+def test_a_changed_vni_or_mtu_is_applied(hosts):
+    driver = hosts.drivers[hosts.host1]
+    net = vxlan_network(1008)
+    driver.sync([net], [])
+    driver.sync([dict(net, segmentation_id=1009, mtu=1400)], [])
+    assert link(hosts.host1, "vxlan-1008") is None
+    vxlan = link(hosts.host1, "vxlan-1009")
+    assert vxlan is not None and vxlan["mtu"] == 1400
+    bridge = link(hosts.host1, ip_lib.bridge_name(net["id"]))
+    assert bridge is not None and bridge["mtu"] == 1400
+
+
+def test_cleanup_removes_only_pocketstack_names(hosts, box):
+    driver = hosts.drivers[hosts.host1]
+    box.bridge(hosts.host1, "br-other")
+    driver.sync([vxlan_network(1010), vxlan_network(1011)], [])
+    driver.cleanup()
+    names = {n["ifname"] for n in ip_lib.links(hosts.host1)}
+    assert not {n for n in names if n.startswith(("brq", "vxlan-"))}
+    assert {"br-other", "eth-underlay"} <= names
