@@ -189,3 +189,33 @@ class TunnelIdInUse(errors.Conflict):
 
     def __init__(self, vni: int):
         super().__init__(f"Unable to create the network. The tunnel ID {vni} is in use.")
+
+
+# -- agents, quotas and tags ----------------------------------------------------------------
+class AgentNotFound(errors.NotFound):
+    """404: no agent with that id (agents are an admin's only)."""
+
+    def __init__(self, agent_id: str):
+        super().__init__(f"Agent {agent_id} could not be found.")
+
+
+class OverQuota(errors.Conflict):
+    """409: creating would take the project past its quota of ``resources`` (Neutron's
+    ``OverQuota``, "Quota exceeded for resources: ['network'].")."""
+
+    def __init__(self, resources: list[str]):
+        super().__init__(f"Quota exceeded for resources: {sorted(resources)}.")
+
+
+class QuotaResourceUnknown(errors.NotFound):
+    """404: a quota key this cloud does not count (Neutron's ``QuotaResourceUnknown``)."""
+
+    def __init__(self, resources: list[str]):
+        super().__init__(f"Unknown quota resources {sorted(resources)}.")
+
+
+class TagNotFound(errors.NotFound):
+    """404: the resource has no such tag (Neutron's tag extension ``TagNotFound``)."""
+
+    def __init__(self, resource: str, resource_id: str, tag: str):
+        super().__init__(f"Tag {tag} could not be found for {resource} {resource_id}.")

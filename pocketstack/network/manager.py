@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pocketstack.common.auth import RequestContext
 from pocketstack.network import instances
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
+from pocketstack.network.agents import Agents
 from pocketstack.network.models import Network, Subnet
 from pocketstack.network.networks import NetworkCreate, Networks
 from pocketstack.network.ports import Ports
@@ -39,6 +40,7 @@ class NetworkManager:
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.networks = Networks(cloud)
+        self.agents = Agents(cloud)
         self.subnets = Subnets(cloud)
         self.ports = Ports(cloud)
         self.security_groups = SecurityGroups(cloud)

@@ -38,6 +38,16 @@ RULES: dict[str, str] = {
     "network:security_group_rules:create": "member",
     "network:security_group_rules:delete": "member",
     "network:quotas:show": "reader",
+    "network:quotas:list": "admin",
+    "network:quotas:update": "admin",
+    "network:quotas:delete": "admin",
+    "network:agents:list": "admin",
+    "network:agents:show": "admin",
+    "network:agents:update": "admin",
+    "network:agents:delete": "admin",
+    "network:tags:show": "reader",
+    "network:tags:update": "member",
+    "network:tags:delete": "member",
 }
 
 policy.register(RULES)

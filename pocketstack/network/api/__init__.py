@@ -15,7 +15,15 @@ from typing import Any
 
 from pocketstack.common.http import RouteSpec, ServiceAPI, route
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
-from pocketstack.network.api import networks, ports, root, schemas, security_group_rules, subnets
+from pocketstack.network.api import (
+    agents,
+    networks,
+    ports,
+    root,
+    schemas,
+    security_group_rules,
+    subnets,
+)
 from pocketstack.network.api import security_groups as groups
 from pocketstack.network.api.errors import RENDERERS
 
@@ -50,6 +58,10 @@ ROUTES = [
     route("GET", "/v2.0/extensions", root.list_extensions),
     route("GET", "/v2.0/extensions.json", root.list_extensions),
     route("GET", "/v2.0/extensions/{alias}", root.show_extension),
+    route("GET", "/v2.0/agents", agents.list_agents),
+    route("GET", "/v2.0/agents/{id}", agents.get_agent),
+    route("PUT", "/v2.0/agents/{id}", agents.update_agent, schema=schemas.AGENT_UPDATE),
+    route("DELETE", "/v2.0/agents/{id}", agents.delete_agent, status=204),
     route("GET", "/v2.0/quotas/{project_id}", root.show_quota),
     route("GET", "/v2.0/quotas/{project_id}/details.json", root.show_quota_details),
     *collection(

@@ -250,6 +250,11 @@ PORT_CREATE: Schema = _body(
 #: Ports > Update port (``PUT /v2.0/ports/{port_id}``).
 PORT_UPDATE: Schema = _body("port", {**_COMMON_UPDATE, **_PORT_MUTABLE})
 
+# -- agents -------------------------------------------------------------------------------
+#: Networking Agents > Update agent (``PUT /v2.0/agents/{agent_id}``): an admin changes
+#: only these two; agents are made by their heartbeats.
+AGENT_UPDATE: Schema = _body("agent", {"admin_state_up": BOOLEAN, "description": DESCRIPTION})
+
 # -- security groups and rules ------------------------------------------------------------
 #: Security groups (security-groups) > Create security group.
 SECURITY_GROUP_CREATE: Schema = _body("security_group", {**_COMMON_CREATE, "stateful": BOOLEAN})

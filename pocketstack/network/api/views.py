@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from pocketstack.common.db import isotime
 from pocketstack.common.http import ApiRequest
+from pocketstack.network.agents import AgentRecord
 from pocketstack.network.lists import ListQuery, Page
 from pocketstack.network.models import SecurityGroupRule, Subnet
 from pocketstack.network.networks import NetworkRecord
@@ -179,6 +180,32 @@ def security_group(record: SecurityGroupRecord) -> dict[str, Any]:
         }
     )
     return data
+
+
+def _agent_time(value: Any) -> str | None:
+    """An agent's timestamp as Neutron shows it: ``2026-11-30 14:05:09`` (UTC, no zone)."""
+    return None if value is None else value.replace(microsecond=0).isoformat(" ")
+
+
+def agent(record: AgentRecord) -> dict[str, Any]:
+    """An agent ("Networking Agents" > "Show agent details"), ``alive`` computed."""
+    row = record.agent
+    return {
+        "id": row.id,
+        "agent_type": row.agent_type,
+        "binary": row.binary,
+        "host": row.host,
+        "topic": row.topic,
+        "availability_zone": row.availability_zone,
+        "admin_state_up": row.admin_state_up,
+        "alive": record.alive,
+        "configurations": dict(row.configurations or {}),
+        "description": row.description or None,
+        "created_at": _agent_time(row.created_at),
+        "started_at": _agent_time(row.started_at),
+        "heartbeat_timestamp": _agent_time(row.heartbeat_timestamp),
+        "resources_synced": None,
+    }
 
 
 def redact(req: ApiRequest, data: dict[str, Any]) -> dict[str, Any]:

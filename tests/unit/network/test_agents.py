@@ -1,0 +1,137 @@
+"""``/v2.0/agents`` through the API app: Neutron's agent view, ``alive`` from the heartbeat
+against ``[network] agent_down_time``, the filters, admin-only access, update and delete.
+
+No agent writes the table in these tests: rows are inserted through the model, as the
+agents' ``report_state`` would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import utcnow
+from pocketstack.network.api import API
+from pocketstack.network.models import Agent
+from tests.helpers import FixedTokens, service_app
+
+USERS = {
+    "admin": RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member")),
+    "demo": RequestContext(user_id="u-demo", project_id="p-demo", roles=("member", "reader")),
+}
+
+
+@pytest.fixture
+def client(cloud, conf):
+    with TestClient(service_app(API, conf, cloud, FixedTokens(USERS))) as test_client:
+        yield test_client
+
+
+def call(client, method: str, path: str, body: Any = None, token: str = "admin"):
+    headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
+    content = None if body is None else json.dumps(body)
+    return client.request(method, "/networking/v2.0" + path, content=content, headers=headers)
+
+
+def add_agent(cloud, agent_type: str, binary: str, host: str, age: float = 0.0) -> str:
+    """An agent row whose last heartbeat was ``age`` seconds ago; returns its id."""
+    with cloud.db.transaction() as s:
+        agent = Agent(
+            agent_type=agent_type,
+            binary=binary,
+            host=host,
+            topic="network_agent" if agent_type != "DHCP agent" else "dhcp_agent",
+            availability_zone=None if agent_type == "Linux bridge agent" else "nova",
+            configurations={"local_ip": "10.255.0.11"},
+            heartbeat_timestamp=utcnow() - dt.timedelta(seconds=age),
+        )
+        s.add(agent)
+        s.flush()
+        return agent.id
+
+
+@pytest.fixture
+def agents(cloud):
+    """host1: a live L2 and a live DHCP agent; host2: an L2 agent silent for 60 s."""
+    return {
+        "l2": add_agent(cloud, "Linux bridge agent", "neutron-linuxbridge-agent", "host1"),
+        "dhcp": add_agent(cloud, "DHCP agent", "neutron-dhcp-agent", "host1"),
+        "dead": add_agent(cloud, "Linux bridge agent", "neutron-linuxbridge-agent", "host2", 60),
+    }
+
+
+def test_agent_view_and_alive(client, agents):
+    resp = call(client, "GET", f"/agents/{agents['dhcp']}")
+    assert resp.status_code == 200, resp.text
+    agent = resp.json()["agent"]
+    assert agent["agent_type"] == "DHCP agent" and agent["binary"] == "neutron-dhcp-agent"
+    assert agent["host"] == "host1" and agent["alive"] is True
+    assert agent["admin_state_up"] is True and agent["availability_zone"] == "nova"
+    assert agent["configurations"] == {"local_ip": "10.255.0.11"}
+    # Neutron's agent timestamps: "YYYY-MM-DD HH:MM:SS", UTC, no zone
+    dt.datetime.strptime(agent["heartbeat_timestamp"], "%Y-%m-%d %H:%M:%S")
+    dead = call(client, "GET", f"/agents/{agents['dead']}").json()["agent"]
+    assert dead["alive"] is False
+
+
+def test_agent_down_time_decides_alive(cloud, conf, agents):
+    slow = conf.replace(agent_down_time=120)
+    with TestClient(
+        service_app(API, slow, cloud.__class__(slow, cloud.db, cloud.bus), FixedTokens(USERS))
+    ) as client:
+        assert call(client, "GET", f"/agents/{agents['dead']}").json()["agent"]["alive"] is True
+
+
+@pytest.mark.parametrize(
+    ("query", "wanted"),
+    [
+        ("", {"l2", "dhcp", "dead"}),
+        ("?agent_type=Linux%20bridge%20agent", {"l2", "dead"}),
+        ("?host=host1", {"l2", "dhcp"}),
+        ("?binary=neutron-dhcp-agent", {"dhcp"}),
+        ("?alive=true", {"l2", "dhcp"}),
+        ("?alive=false", {"dead"}),
+        ("?alive=False&host=host1", set()),
+        ("?admin_state_up=true&host=host2", {"dead"}),
+    ],
+)
+def test_list_filters(client, agents, query, wanted):
+    resp = call(client, "GET", "/agents" + query)
+    assert resp.status_code == 200, resp.text
+    names = {v: k for k, v in agents.items()}
+    assert {names[a["id"]] for a in resp.json()["agents"]} == wanted
+
+
+def test_update_and_delete(client, agents):
+    resp = call(
+        client,
+        "PUT",
+        f"/agents/{agents['l2']}",
+        {"agent": {"admin_state_up": False, "description": "drain"}},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["agent"]["admin_state_up"] is False
+    shown = call(client, "GET", f"/agents/{agents['l2']}").json()["agent"]
+    assert shown["admin_state_up"] is False and shown["description"] == "drain"
+    resp = call(client, "PUT", f"/agents/{agents['l2']}", {"agent": {"host": "elsewhere"}})
+    assert resp.status_code == 400, resp.text
+    assert call(client, "DELETE", f"/agents/{agents['l2']}").status_code == 204
+    resp = call(client, "GET", f"/agents/{agents['l2']}")
+    assert resp.status_code == 404
+    assert resp.json()["NeutronError"]["type"] == "AgentNotFound"
+
+
+def test_agents_are_for_admins_only(client, agents):
+    for method, path, body in [
+        ("GET", "/agents", None),
+        ("GET", f"/agents/{agents['l2']}", None),
+        ("PUT", f"/agents/{agents['l2']}", {"agent": {"description": "x"}}),
+        ("DELETE", f"/agents/{agents['l2']}", None),
+    ]:
+        resp = call(client, method, path, body, token="demo")
+        assert resp.status_code == 403, (method, path, resp.text)
+    assert call(client, "GET", f"/agents/{agents['l2']}").json()["agent"]["description"] is None
