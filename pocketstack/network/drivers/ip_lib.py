@@ -241,6 +241,40 @@ def add_veth(name: str, peer: str, netns: str | None = None, peer_netns: str | N
     ip(args, netns)
 
 
+def ensure_tap(name: str, mtu: int | None = None, netns: str | None = None) -> bool:
+    """Make the persistent tap device ``name`` exist in ``netns`` (``ip tuntap add mode
+    tap``), at ``mtu`` when given, and up; a hypervisor opens it by name (QEMU's
+    ``-netdev tap,ifname=``). A link of that name that is not a tap is replaced.
+
+    Returns:
+        True when the tap was created now.
+
+    Raises:
+        NetworkDriverError: the kernel refused (no /dev/net/tun, a namespace missing).
+    """
+    current = link(name, netns)
+    created = False
+    if current is not None and link_kind(current) != "tun":
+        delete_link(name, netns)
+        current = None
+    if current is None:
+        ip(["tuntap", "add", "dev", name, "mode", "tap"], netns)
+        created = True
+    if mtu and (current or {}).get("mtu") != mtu:
+        set_link(name, netns, mtu=mtu)
+    set_link(name, netns, up=True)
+    return created
+
+
+def taps(netns: str | None = None) -> list[str]:
+    """Names of the tap (tun-kind) devices of ``netns`` called ``tap...``."""
+    return [
+        str(info["ifname"])
+        for info in links(netns)
+        if link_kind(info) == "tun" and str(info.get("ifname", "")).startswith("tap")
+    ]
+
+
 def move_link(name: str, to_netns: str, netns: str | None = None) -> None:
     """Move link ``name`` from ``netns`` into ``to_netns``.
 
