@@ -138,14 +138,18 @@ def _bind(
     instance_uuid: str,
     host: str,
     vif_type: str,
+    has_agents: bool,
 ) -> Port:
     port = load_port(session, ctx, port_id)
     if port.device_id:
         raise exc.PortInUse(port.id, port.device_id)
     port.device_id = instance_uuid
     port.device_owner = COMPUTE_OWNER
+    same_host = port.host_id == host
     port.host_id = host
-    states.transition(port, states.ACTIVE)
+    states.transition(
+        port, states.bound_status(host, has_agents, port.status if same_host else None)
+    )
     port.vif_type = vif_type
     port.revision_number += 1
     return port
@@ -160,14 +164,17 @@ def allocate(
     requested: list[dict[str, Any]],
     security_groups: list[str],
     vif_type: str,
+    has_agents: bool = False,
 ) -> None:
-    """Create or bind the server's ports in ``session`` (rolled back as a whole on error)."""
+    """Create or bind the server's ports in ``session`` (rolled back as a whole on error);
+    bound ports are ``ACTIVE``, or ``DOWN`` until the host's agent wires them when
+    ``has_agents`` (``states.bound_status``)."""
     view = _as_project(ctx, project_id)
     items = validate(session, view, requested)
     groups = group_ids(session, project_id, security_groups or ["default"])
     for index, item in enumerate(items):
         if "port" in item:
-            port = _bind(session, view, item["port"], instance_uuid, host, vif_type)
+            port = _bind(session, view, item["port"], instance_uuid, host, vif_type, has_agents)
         else:
             net = session.get(Network, item["uuid"])
             spec = PortCreate(
@@ -179,7 +186,14 @@ def allocate(
                 fixed_ips=[{"ip_address": item["fixed_ip"]}] if item.get("fixed_ip") else None,
                 security_groups=groups if net is not None and net.port_security_enabled else None,
             )
-            port = create_port(session, ctx.elevated(), spec, vif_type, created_by_compute=True)
+            port = create_port(
+                session,
+                ctx.elevated(),
+                spec,
+                vif_type,
+                created_by_compute=True,
+                has_agents=has_agents,
+            )
         port.device_index = index
     session.flush()
 

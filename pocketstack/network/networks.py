@@ -282,7 +282,9 @@ class Networks:
                 net.mtu = _mtu(changes.mtu)
             common.touch(net)
             s.flush()
-            return _records(s, [net])[0]
+            record = _records(s, [net])[0]
+        self.cloud.network.notify_dataplane()  # mtu, admin_state_up
+        return record
 
     def delete(self, ctx: RequestContext, network_id: str) -> None:
         """Delete a network with its subnets and its DHCP (auto-delete) ports.

@@ -4,7 +4,11 @@ A project sees its own ports (admins all). A port may be created on a network th
 owns or a shared one (admins anywhere); an external network that is not shared is 403.
 Fixed IPs come from IPAM (``ipam``): ``fixed_ips`` absent means one address from the first
 subnet with a free one; ``[{"subnet_id"}]``, ``[{"ip_address"}]`` or both ask for specific
-ones. A port bound to a host (``binding:host_id``) is ACTIVE, otherwise DOWN.
+ones. A port bound to a host (``binding:host_id``) is ACTIVE, otherwise DOWN; with a
+driver that has agents (``linuxbridge``) a bound port stays DOWN until its host's network
+agent reports it wired (``ports_up``). Every change fans out ``sync`` to the agents
+(``NetworkManager.notify_dataplane``): a port's addresses and groups reach other hosts'
+filters too.
 """
 
 from __future__ import annotations
@@ -101,6 +105,11 @@ class PortRecord:
 def vif_type_of(conf: Any) -> str:
     """The ``binding:vif_type`` of ports bound on this cloud (from the network driver)."""
     return NETWORK_DRIVERS.load_class(conf.network_driver).vif_type
+
+
+def has_agents(conf: Any) -> bool:
+    """Whether network agents wire this cloud's ports (the driver's ``has_agents``)."""
+    return bool(NETWORK_DRIVERS.load_class(conf.network_driver).has_agents)
 
 
 #: ``PortUpdate`` attributes set on the row as given.
@@ -295,8 +304,17 @@ def _set_groups(session: Session, ctx: RequestContext, port: Port, groups: Any) 
 
 
 def _binding(
-    ctx: RequestContext, host_id: str | None, vnic: str | None, port: Port, vif_type: str
+    ctx: RequestContext,
+    host_id: str | None,
+    vnic: str | None,
+    port: Port,
+    vif_type: str,
+    has_agents: bool = False,
 ) -> None:
+    """Set the port's binding (admin only) and the status it gives (``states.bound_status``:
+    with ``has_agents`` a port bound to a new host is ``DOWN`` until that host's agent
+    reports it wired; on the same host it keeps its status)."""
+    previous = port.host_id
     if host_id is not None:
         if not ctx.is_admin:
             raise exc.NotAuthorized("Only an administrator may set binding:host_id.")
@@ -305,7 +323,10 @@ def _binding(
         if vnic != "normal":
             raise exc.InvalidInput(f"binding:vnic_type {vnic} is not supported: use normal.")
         port.vnic_type = vnic
-    states.transition(port, states.bound_status(port.host_id))
+    same_host = bool(previous) and previous == port.host_id
+    states.transition(
+        port, states.bound_status(port.host_id, has_agents, port.status if same_host else None)
+    )
     port.vif_type = vif_type if port.host_id else "unbound"
 
 
@@ -315,8 +336,10 @@ def create_port(
     spec: PortCreate,
     vif_type: str,
     created_by_compute: bool = False,
+    has_agents: bool = False,
 ) -> Port:
-    """Create a port in ``session`` (shared with ``allocate_for_instance``).
+    """Create a port in ``session`` (shared with ``allocate_for_instance``); ``has_agents``:
+    see ``_binding``.
 
     Raises:
         NetworkNotFound (404), NotAuthorized (403), InvalidInput / InvalidIpForSubnet (400),
@@ -348,7 +371,7 @@ def create_port(
         port = common.add_unique(session, lambda: Port(mac_address=mac, **values), 1)
     else:
         port = common.add_unique(session, lambda: Port(mac_address=_random_mac(), **values))
-    _binding(ctx, spec.host_id, spec.vnic_type, port, vif_type)
+    _binding(ctx, spec.host_id, spec.vnic_type, port, vif_type, has_agents)
     _allocate(session, net, port.id, spec.fixed_ips)
     _set_groups(session, ctx, port, spec.security_groups)
     session.flush()
@@ -371,8 +394,10 @@ class Ports:
     def create(self, ctx: RequestContext, spec: PortCreate) -> PortRecord:
         """Create a port (see ``create_port`` for the errors)."""
         with self.cloud.db.transaction() as s:
-            port = create_port(s, ctx, spec, self.vif_type)
-            return records(s, [port])[0]
+            port = create_port(s, ctx, spec, self.vif_type, has_agents=has_agents(self.cloud.conf))
+            record = records(s, [port])[0]
+        self.cloud.network.notify_dataplane()
+        return record
 
     def get(self, ctx: RequestContext, port_id: str) -> PortRecord:
         """One port. Raises PortNotFound (404)."""
@@ -409,7 +434,14 @@ class Ports:
                 port.allowed_address_pairs = _address_pairs(changes.allowed_address_pairs)
             if changes.mac_address is not None and _mac(changes.mac_address) != port.mac_address:
                 raise exc.InvalidInput("mac_address cannot be changed.")
-            _binding(ctx, changes.host_id, changes.vnic_type, port, self.vif_type)
+            _binding(
+                ctx,
+                changes.host_id,
+                changes.vnic_type,
+                port,
+                self.vif_type,
+                has_agents(self.cloud.conf),
+            )
             if changes.fixed_ips is not None:
                 ipam.release_port(s, port.id)
                 s.flush()
@@ -424,7 +456,9 @@ class Ports:
                 _set_groups(s, ctx, port, groups)
             common.touch(port)
             s.flush()
-            return records(s, [port])[0]
+            record = records(s, [port])[0]
+        self.cloud.network.notify_dataplane()
+        return record
 
     @staticmethod
     def _current_groups(session: Session, port_id: str) -> builtins.list[str]:

@@ -483,6 +483,7 @@ class SecurityGroups:
                 )
             )
             s.delete(group)
+        self.cloud.network.notify_dataplane()  # rules naming it as remote group went
 
 
 class SecurityGroupRules:
@@ -515,7 +516,9 @@ class SecurityGroupRules:
             s.add(rule)
             common.touch(group)
             s.flush()
-            return SecurityGroupRuleRecord(rule, group.id in _default_ids(s))
+            record = SecurityGroupRuleRecord(rule, group.id in _default_ids(s))
+        self.cloud.network.notify_dataplane()
+        return record
 
     def get(self, ctx: RequestContext, rule_id: str) -> SecurityGroupRuleRecord:
         """One rule. Raises SecurityGroupRuleNotFound (404)."""
@@ -555,3 +558,4 @@ class SecurityGroupRules:
             if rule is None or not common.check_project_scope(ctx, rule.project_id):
                 raise exc.SecurityGroupRuleNotFound(rule_id)
             s.delete(rule)
+        self.cloud.network.notify_dataplane()

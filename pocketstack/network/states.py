@@ -3,8 +3,10 @@
 Networking API v2.0 reference, "Networks" and "Ports" (``status``): a network is ``ACTIVE``
 (this cloud has no agent that would keep one ``BUILD`` or ``DOWN``); a port is ``DOWN``
 until bound to a host (``binding:host_id``), ``ACTIVE`` while bound, and ``DOWN`` again when
-unbound. ``BUILD`` is a port being wired by an agent (none yet). Every write of a port's
-status goes through ``transition``.
+unbound. With a driver that has agents (``linuxbridge``) a bound port stays ``DOWN``
+until its host's network agent reports it wired (``ports_up``: ``ACTIVE``) and goes
+``DOWN`` again when the agent loses it (``ports_down``). Every write of a port's status goes
+through ``transition``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def bound_status(host_id: str) -> str:
-    """The status of a port bound to ``host_id`` (``ACTIVE``), or unbound (``""``: ``DOWN``)."""
-    return ACTIVE if host_id else DOWN
+def bound_status(host_id: str, has_agents: bool = False, current: str | None = None) -> str:
+    """The status of a port bound to ``host_id``, or unbound (``""``: ``DOWN``).
+
+    Without agents (``noop``) a bound port is ``ACTIVE`` at once. With agents
+    (``linuxbridge``) it is what its host's agent last reported: ``current`` when the
+    binding did not change, else ``DOWN`` until the agent reports it wired (``ports_up``).
+    """
+    if not host_id:
+        return DOWN
+    if not has_agents:
+        return ACTIVE
+    return current or DOWN
 
 
 def transition(port: Port, status: str) -> None:

@@ -201,7 +201,8 @@ class Subnets:
             s.add(subnet)
             common.touch(net)
             s.flush()
-            return subnet
+        self.cloud.network.notify_dataplane()  # DHCP servers
+        return subnet
 
     def get(self, ctx: RequestContext, subnet_id: str) -> Subnet:
         """One subnet. Raises SubnetNotFound (404)."""
@@ -258,7 +259,8 @@ class Subnets:
                 subnet.host_routes = _routes(changes.host_routes)
             common.touch(subnet)
             s.flush()
-            return subnet
+        self.cloud.network.notify_dataplane()  # DHCP servers
+        return subnet
 
     def delete(self, ctx: RequestContext, subnet_id: str) -> None:
         """Delete a subnet whose addresses are unused (DHCP and unowned ports lose theirs).
@@ -278,6 +280,7 @@ class Subnets:
                 raise exc.SubnetInUse(subnet_id)
             s.execute(sa.delete(IPAllocation).where(IPAllocation.subnet_id == subnet.id))
             s.delete(subnet)
+        self.cloud.network.notify_dataplane()  # DHCP servers
 
     def for_network(self, session: Session, network_id: str) -> builtins.list[Subnet]:
         """The subnets of a network in creation order (IPAM tries them in this order)."""

@@ -14,6 +14,13 @@ def test_bound_ports_are_active_and_unbound_down():
     assert states.bound_status("") == states.DOWN
 
 
+def test_with_agents_a_port_is_down_until_its_agent_reports_it():
+    assert states.bound_status("host-1", has_agents=True) == states.DOWN
+    # the same binding keeps what the agent reported; unbinding is DOWN whatever it was
+    assert states.bound_status("host-1", True, states.ACTIVE) == states.ACTIVE
+    assert states.bound_status("", True, states.ACTIVE) == states.DOWN
+
+
 @pytest.mark.parametrize(
     ("start", "end"),
     [("DOWN", "ACTIVE"), ("ACTIVE", "DOWN"), ("DOWN", "DOWN"), ("BUILD", "ACTIVE")],
