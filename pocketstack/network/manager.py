@@ -16,6 +16,7 @@ the functions other services call.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -26,12 +27,15 @@ from pocketstack.network import policies as _policies  # noqa: F401  (registers 
 from pocketstack.network.agents import Agents
 from pocketstack.network.models import Network, Subnet
 from pocketstack.network.networks import NetworkCreate, Networks
-from pocketstack.network.ports import Ports
+from pocketstack.network.ports import Ports, has_agents
+from pocketstack.network.rpcapi import NetworkAgentClient
 from pocketstack.network.secgroups import SecurityGroupRules, SecurityGroups
 from pocketstack.network.subnets import SubnetCreate, Subnets
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
+
+LOG = logging.getLogger(__name__)
 
 
 class NetworkManager:
@@ -77,7 +81,9 @@ class NetworkManager:
     ) -> list[dict[str, Any]]:
         """Give a server its ports: one new port per ``{"uuid"}`` item, the user's
         ``{"port"}`` items bound; all with device_id ``instance_uuid``, device_owner
-        ``compute:nova``, ``binding:host_id`` ``host``, status ACTIVE.
+        ``compute:nova``, ``binding:host_id`` ``host``, status ACTIVE (with a driver that
+        has agents: DOWN until ``host``'s network agent wires them); then the agents are
+        told to sync (``notify_dataplane``).
 
         All or nothing: on any error nothing is left and the error is raised (those of
         ``validate_networks``, SecurityGroupNotFound, IpAddressGenerationFailure...).
@@ -86,16 +92,34 @@ class NetworkManager:
             The server's ``network_info`` (see ``instances``).
         """
         vif = instances.vif_type(self.cloud.conf)
+        agents = has_agents(self.cloud.conf)
         with self.cloud.db.transaction() as s:
             instances.allocate(
-                s, ctx, instance_uuid, project_id, host, requested, security_groups, vif
+                s, ctx, instance_uuid, project_id, host, requested, security_groups, vif, agents
             )
-            return instances.network_info(s, instance_uuid)
+            info = instances.network_info(s, instance_uuid)
+        self.notify_dataplane()
+        return info
 
     def deallocate_for_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
-        """Delete the ports made for a server and unbind the user's; idempotent."""
+        """Delete the ports made for a server and unbind the user's; idempotent. The
+        agents are told to sync (``notify_dataplane``)."""
         with self.cloud.db.transaction() as s:
             instances.deallocate(s, instance_uuid)
+        self.notify_dataplane()
+
+    def notify_dataplane(self) -> None:
+        """Tell every network agent to pull its host's state now (a ``sync`` fanout
+        without payload; docs/network-dataplane.md, "Shape"), after a change that touches
+        the data plane has committed: ports, bindings, security groups and rules,
+        subnets, networks, routers. Nothing with a driver without agents (``noop``). A
+        bus failure is logged, never raised: the agents' periodic sync catches up."""
+        if not has_agents(self.cloud.conf):
+            return
+        try:
+            NetworkAgentClient(self.cloud.bus).sync(RequestContext.system())
+        except Exception:  # a notification: the change is committed; agents resync anyway
+            LOG.warning("sync fanout to the network agents failed", exc_info=True)
 
     def get_instance_network_info(
         self, ctx: RequestContext, instance_uuid: str
