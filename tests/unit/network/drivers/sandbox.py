@@ -36,6 +36,17 @@ def sh(*args: str, netns: str | None = None, check: bool = True) -> str:
     return proc.stdout
 
 
+def succeeds(*args: str, netns: str) -> bool:
+    """Whether a command run inside ``netns`` exits 0."""
+    argv = ["ip", "netns", "exec", netns, *args]
+    return subprocess.run(argv, capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def pings(netns: str, address: str) -> bool:
+    """Whether ``address`` answers one ping (1 s) sent from inside ``netns``."""
+    return succeeds("busybox", "ping", "-c", "1", "-W", "1", address, netns=netns)
+
+
 def netns_exists(name: str) -> bool:
     """Whether the named namespace exists."""
     return os.path.exists(f"/run/netns/{name}")

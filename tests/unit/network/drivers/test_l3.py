@@ -1,0 +1,183 @@
+"""RouterNamespaces against the real kernel: guests on two internal bridges and an "outside"
+namespace on an external bridge, all throwaway namespaces; the router namespace routes
+between them, SNATs to its gateway IP and DNATs floating IPs."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pocketstack.common.config import Config
+from pocketstack.network.drivers import ip_lib
+from pocketstack.network.drivers.l3 import RouterNamespaces, namespace_name
+from tests.unit.network.drivers.sandbox import Sandbox, netns_exists, pings, sh
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
+
+# the outside records the source address of every ping it receives
+PROBE = """
+table ip probe {
+  set sources { type ipv4_addr; flags dynamic; }
+  chain input {
+    type filter hook input priority 0; policy accept;
+    icmp type echo-request add @sources { ip saddr }
+  }
+}
+"""
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(tmp_path)
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def l3(tmp_path: Path, sandbox: Sandbox) -> Iterator[RouterNamespaces]:
+    """The driver acting in the sandbox's ``host`` namespace; cleaned up after the test."""
+    host = sandbox.netns("host")
+    conf = Config.load({"state_dir": str(tmp_path / "state")}, environ={})
+    driver = RouterNamespaces(conf, netns=host)
+    yield driver
+    driver.cleanup()
+
+
+class Topology:
+    """Internal networks ``a`` (10.1.0.0/24) and ``b`` (10.2.0.0/24) with one guest each at
+    .5 (default route via .1), and an external network of this test's own prefix whose
+    "outside" namespace holds ``<ext>.1`` and no route to the internal networks.
+
+    Attributes:
+        router: a host state ``routers`` item joining a and b, its gateway ``<ext>.2``.
+    """
+
+    def __init__(self, sandbox: Sandbox, host: str):
+        self.nets = {name: str(uuid.uuid4()) for name in ("a", "b", "ext")}
+        for net_id in self.nets.values():
+            sandbox.bridge(host, "brq" + net_id[:11])
+        self.ext = f"172.24.{100 + int(sandbox.uid, 16) % 100}"
+        self.guest_a = self._guest(sandbox, host, "a", "10.1.0")
+        self.guest_b = self._guest(sandbox, host, "b", "10.2.0")
+        ext_bridge = "brq" + self.nets["ext"][:11]
+        self.outside = sandbox.guest(
+            "out", host, ext_bridge, "fa:16:3e:00:0e:01", self.ext + ".1/24"
+        )
+        ip_lib.nft_apply(PROBE, self.outside)
+        self.router: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "admin_state_up": True,
+            "enable_snat": True,
+            "gateway": self._port("ext", self.ext + ".2/24", gateway_ip=self.ext + ".1"),
+            "interfaces": [self._port("a", "10.1.0.1/24"), self._port("b", "10.2.0.1/24")],
+            "routes": [],
+            "floating_ips": [],
+        }
+
+    def _guest(self, sandbox: Sandbox, host: str, net: str, prefix: str) -> str:
+        mac = f"fa:16:3e:00:0{net}:05"
+        guest = sandbox.guest(net, host, "brq" + self.nets[net][:11], mac, prefix + ".5/24")
+        sh("ip", "route", "add", "default", "via", prefix + ".1", netns=guest)
+        return guest
+
+    def _port(self, net: str, ip_cidr: str, **extra: Any) -> dict[str, Any]:
+        port_id = str(uuid.uuid4())
+        return {
+            "port_id": port_id,
+            "mac_address": f"fa:16:3e:{port_id[:2]}:{port_id[2:4]}:{port_id[4:6]}",
+            "ip_cidr": ip_cidr,
+            "network_id": self.nets[net],
+            "mtu": 1450,
+            **extra,
+        }
+
+    def sources_seen(self) -> set[str]:
+        """Sources of the pings the outside received since the last call."""
+        listed = json.loads(
+            sh("nft", "-j", "list", "set", "ip", "probe", "sources", netns=self.outside)
+        )
+        sh("nft", "flush", "set", "ip", "probe", "sources", netns=self.outside)
+        return {
+            e for item in listed["nftables"] if "set" in item for e in item["set"].get("elem", [])
+        }
+
+
+@pytest.fixture
+def topology(sandbox: Sandbox, l3: RouterNamespaces) -> Topology:
+    assert l3.netns
+    return Topology(sandbox, l3.netns)
+
+
+def test_router_joins_two_subnets_and_snats_to_its_gateway_ip(
+    l3: RouterNamespaces, topology: Topology
+) -> None:
+    router = topology.router
+    router["routes"] = [{"destination": "192.168.50.0/24", "nexthop": "10.2.0.5"}]
+
+    assert l3.sync([router]) == {router["id"]: "created"}
+
+    assert pings(topology.guest_a, "10.2.0.5")
+    assert pings(topology.guest_b, "10.1.0.5")
+    assert pings(topology.guest_a, topology.ext + ".1")
+    assert topology.sources_seen() == {topology.ext + ".2"}
+    routes = {(r["dst"], r.get("gateway")) for r in ip_lib.routes(namespace_name(router["id"]))}
+    assert ("default", topology.ext + ".1") in routes
+    assert ("192.168.50.0/24", "10.2.0.5") in routes
+    assert l3.sync([router]) == {router["id"]: "unchanged"}
+
+    router["enable_snat"] = False
+    assert l3.sync([router]) == {router["id"]: "updated"}
+
+    assert not pings(topology.guest_a, topology.ext + ".1")  # the outside cannot answer 10.1.0.5
+    assert topology.sources_seen() == {"10.1.0.5"}
+
+
+def test_floating_ip_reaches_the_guest_until_it_is_removed(
+    l3: RouterNamespaces, topology: Topology
+) -> None:
+    router = topology.router
+    floating = topology.ext + ".10"
+    l3.sync([router])
+    assert not pings(topology.outside, floating)
+
+    router["floating_ips"] = [{"floating_ip_address": floating, "fixed_ip_address": "10.1.0.5"}]
+    assert l3.sync([router]) == {router["id"]: "updated"}
+
+    assert pings(topology.outside, floating)
+    assert pings(topology.guest_a, topology.ext + ".1")
+    assert pings(topology.guest_b, topology.ext + ".1")
+    assert topology.sources_seen() == {floating, topology.ext + ".2"}
+
+    router["floating_ips"] = []
+    l3.sync([router])
+
+    assert not pings(topology.outside, floating)
+
+
+def test_routers_no_longer_wanted_lose_namespace_and_veths(
+    sandbox: Sandbox, l3: RouterNamespaces, topology: Topology
+) -> None:
+    router = topology.router
+    foreign = namespace_name(str(uuid.uuid4()))  # a qrouter- namespace that is not ours
+    sh("ip", "netns", "add", foreign)
+    sandbox.namespaces.append(foreign)
+    l3.sync([router])
+    taps = {"tap" + p["port_id"][:11] for p in [router["gateway"], *router["interfaces"]]}
+    assert taps <= {link["ifname"] for link in ip_lib.links(l3.netns)}
+
+    router["interfaces"] = router["interfaces"][:1]
+    assert l3.sync([router]) == {router["id"]: "updated"}
+    assert not pings(topology.guest_a, "10.2.0.5")
+    router["admin_state_up"] = False
+    assert l3.sync([router]) == {router["id"]: "removed"}
+
+    assert not netns_exists(namespace_name(router["id"]))
+    assert not taps & {link["ifname"] for link in ip_lib.links(l3.netns)}
+    assert netns_exists(foreign)
+    assert not pings(topology.guest_a, topology.ext + ".1")
