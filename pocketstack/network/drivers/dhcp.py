@@ -147,13 +147,14 @@ class DnsmasqDhcp:
         namespace = namespace_name(network_id)
         # the directory first: it is what marks the namespace as ours
         os.makedirs(self._path(network_id), mode=0o700, exist_ok=True)
+        replugged = not ip_lib.netns_exists(namespace)
         ip_lib.ensure_netns(namespace)
         inner = "ns-" + port_id[:11]
         for info in ip_lib.links(namespace):
             name = str(info.get("ifname", ""))
             if name.startswith("ns-") and name != inner:
                 ip_lib.delete_link(name, namespace)
-        ip_lib.plug_veth(
+        replugged |= ip_lib.plug_veth(
             "tap" + port_id[:11],
             inner,
             namespace,
@@ -169,7 +170,8 @@ class DnsmasqDhcp:
         if pid is None:
             self._start(network_id, namespace, argv)
             return "started"
-        if _cmdline(pid)[1:] != argv[1:]:
+        # a new namespace or interface (deleted behind our back) needs a dnsmasq bound to it
+        if replugged or _cmdline(pid)[1:] != argv[1:]:
             self._stop(pid)
             self._start(network_id, namespace, argv)
             return "restarted"

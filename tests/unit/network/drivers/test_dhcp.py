@@ -4,6 +4,7 @@ bridge ask for leases with busybox udhcpc and get what the host state says."""
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from pocketstack.common.config import Config
 from pocketstack.network.drivers.dhcp import DnsmasqDhcp, namespace_name
+from tests.helpers import wait_until
 from tests.unit.network.drivers.sandbox import Sandbox, netns_exists, process_runs, sh
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
@@ -144,3 +146,30 @@ def test_subnet_changes_restart_dnsmasq_and_removal_kills_it(
     assert not os.path.exists(os.path.join(dhcp.root, net_id))
     assert netns_exists(foreign)
     assert sandbox.udhcpc(guest, tries=1) == {}
+
+
+def test_a_killed_dnsmasq_or_a_deleted_namespace_converge_on_the_next_sync(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp
+) -> None:
+    net_id = str(uuid.uuid4())
+    host_ns = dhcp.netns
+    assert host_ns
+    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11])
+    guest = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
+    wanted = network(net_id, [host(GUEST1_MAC, "10.0.0.5")])
+    dhcp.sync([wanted])
+    killed = dhcp.pid(net_id)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: not process_runs(killed), 5, "dnsmasq to die")
+
+    assert dhcp.sync([wanted]) == {net_id: "started"}
+    assert sandbox.udhcpc(guest)["ip"] == "10.0.0.5"
+
+    orphaned = dhcp.pid(net_id)
+    assert orphaned is not None
+    sh("ip", "netns", "delete", namespace_name(net_id))  # dnsmasq keeps the old one alive
+    assert dhcp.sync([wanted]) == {net_id: "restarted"}
+
+    assert not process_runs(orphaned)
+    assert sandbox.udhcpc(guest)["ip"] == "10.0.0.5"
