@@ -214,8 +214,147 @@ class QuotaResourceUnknown(errors.NotFound):
         super().__init__(f"Unknown quota resources {sorted(resources)}.")
 
 
+class InvalidQuotaValue(errors.Conflict):
+    """409: a limit below what the project already uses, asked with ``check_limit``
+    (Neutron's ``InvalidQuotaValue``)."""
+
+    def __init__(self, resources: list[str]):
+        super().__init__(
+            "Change would make usage less than 0 for the following resources: "
+            f"{sorted(resources)}."
+        )
+
+
 class TagNotFound(errors.NotFound):
     """404: the resource has no such tag (Neutron's tag extension ``TagNotFound``)."""
 
     def __init__(self, resource: str, resource_id: str, tag: str):
         super().__init__(f"Tag {tag} could not be found for {resource} {resource_id}.")
+
+
+# -- routers and floating IPs (Neutron's l3 exceptions) ------------------------------------
+class BadRequest(errors.BadRequest):
+    """400: Neutron's generic ``BadRequest`` ("Bad <resource> request: <why>.")."""
+
+    def __init__(self, resource: str, message: str):
+        super().__init__(f"Bad {resource} request: {message}")
+
+
+class RouterNotFound(errors.NotFound):
+    """404: no router with that id visible to the caller."""
+
+    def __init__(self, router_id: str):
+        super().__init__(f"Router {router_id} could not be found")
+
+
+class RouterInUse(errors.InUse):
+    """409: the router still has interfaces (delete them first)."""
+
+    def __init__(self, router_id: str):
+        super().__init__(f"Router {router_id} still has ports")
+
+
+class RouterInterfaceNotFound(errors.NotFound):
+    """404: remove_router_interface names a port that is not an interface of the router."""
+
+    def __init__(self, router_id: str, port_id: str):
+        super().__init__(f"Router {router_id} does not have an interface with id {port_id}")
+
+
+class RouterInterfaceNotFoundForSubnet(errors.NotFound):
+    """404: remove_router_interface names a subnet the router has no interface on."""
+
+    def __init__(self, router_id: str, subnet_id: str):
+        super().__init__(f"Router {router_id} has no interface on subnet {subnet_id}")
+
+
+class RouterInterfaceInUseByFloatingIP(errors.InUse):
+    """409: floating IPs reach their fixed IPs through this interface."""
+
+    def __init__(self, router_id: str, subnet_id: str):
+        super().__init__(
+            f"Router interface for subnet {subnet_id} on router {router_id} cannot be "
+            "deleted, as it is required by one or more floating IPs."
+        )
+
+
+class RouterInterfaceInUseByRoute(errors.InUse):
+    """409: an extra route of the router has its next hop on this interface's subnet."""
+
+    def __init__(self, router_id: str, subnet_id: str):
+        super().__init__(
+            f"Router interface for subnet {subnet_id} on router {router_id} cannot be "
+            "deleted, as it is required by one or more routes."
+        )
+
+
+class RouterExternalGatewayInUseByFloatingIp(errors.InUse):
+    """409: the gateway cannot be removed or moved while floating IPs use it."""
+
+    def __init__(self, router_id: str, net_id: str):
+        super().__init__(
+            f"Gateway cannot be updated for router {router_id}, since a gateway to external "
+            f"network {net_id} is required by one or more floating IPs."
+        )
+
+
+class InvalidRoutes(errors.BadRequest):
+    """400: an extra route that is malformed or whose next hop the router cannot reach."""
+
+    def __init__(self, routes: object, reason: str):
+        super().__init__(f"Invalid format for routes: {routes}, {reason}")
+
+
+class RoutesExhausted(errors.BadRequest):
+    """400: more extra routes than ``max_routes`` (30, Neutron's default)."""
+
+    def __init__(self, router_id: str, quota: int):
+        super().__init__(
+            f"Unable to complete operation for {router_id}. "
+            f"The number of routes exceeds the maximum {quota}."
+        )
+
+
+class ServicePortInUse(errors.InUse):
+    """409: a router's or floating IP's port deleted through ``/ports``."""
+
+    def __init__(self, port_id: str, reason: str):
+        super().__init__(f"Port {port_id} cannot be deleted directly via the port API: {reason}")
+
+
+class FloatingIPNotFound(errors.NotFound):
+    """404: no floating IP with that id visible to the caller."""
+
+    def __init__(self, floatingip_id: str):
+        super().__init__(f"Floating IP {floatingip_id} could not be found")
+
+
+class ExternalGatewayForFloatingIPNotFound(errors.NotFound):
+    """404: no router with a gateway on the floating IP's network has an interface on the
+    fixed port's subnet."""
+
+    def __init__(self, external_network_id: str, subnet_id: str, port_id: str):
+        super().__init__(
+            f"External network {external_network_id} is not reachable from subnet "
+            f"{subnet_id}.  Therefore, cannot associate Port {port_id} with a Floating IP."
+        )
+
+
+class FloatingIPPortAlreadyAssociated(errors.InUse):
+    """409: that fixed IP of that port already has a floating IP on the same network."""
+
+    def __init__(self, fip_address: str, fip_id: str, port_id: str, fixed_ip: str, net_id: str):
+        super().__init__(
+            f"Cannot associate floating IP {fip_address} ({fip_id}) with port {port_id} using "
+            f"fixed IP {fixed_ip}, as that fixed IP already has a floating IP on external "
+            f"network {net_id}."
+        )
+
+
+class SubnetMismatchForPort(errors.BadRequest):
+    """400: remove_router_interface names a port and a subnet the port has no address on."""
+
+    def __init__(self, port_id: str, subnet_id: str):
+        super().__init__(
+            f"Subnet on port {port_id} does not match the requested subnet {subnet_id}"
+        )

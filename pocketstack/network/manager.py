@@ -2,6 +2,7 @@
 the functions other services call.
 
 - ``networks`` (``networks.Networks``), ``subnets`` (``subnets.Subnets``),
+  ``routers`` (``routers.Routers``), ``floating_ips`` (``floatingips.FloatingIPs``),
   ``ports`` (``ports.Ports``), ``security_groups`` and ``security_group_rules``
   (``secgroups.SecurityGroups``, ``secgroups.SecurityGroupRules``): what the Networking
   API calls, ``list``/``get``/``create``/``update``/``delete`` each, taking typed records
@@ -22,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import instances
+from pocketstack.network import instances, quotas
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.agents import Agents
+from pocketstack.network.floatingips import FloatingIPs
 from pocketstack.network.models import Network, Subnet
 from pocketstack.network.networks import NetworkCreate, Networks
 from pocketstack.network.ports import Ports, has_agents
+from pocketstack.network.routers import Routers
 from pocketstack.network.rpcapi import NetworkAgentClient
 from pocketstack.network.secgroups import SecurityGroupRules, SecurityGroups
 from pocketstack.network.subnets import SubnetCreate, Subnets
@@ -45,10 +48,13 @@ class NetworkManager:
         self.cloud = cloud
         self.networks = Networks(cloud)
         self.agents = Agents(cloud)
+        self.quotas = quotas.Quotas(cloud)
         self.subnets = Subnets(cloud)
         self.ports = Ports(cloud)
         self.security_groups = SecurityGroups(cloud)
         self.security_group_rules = SecurityGroupRules(cloud, self.security_groups)
+        self.routers = Routers(cloud)
+        self.floating_ips = FloatingIPs(cloud, self.routers)
 
     def validate_networks(
         self, ctx: RequestContext, requested: list[dict[str, Any]]

@@ -302,14 +302,27 @@ class Networks:
             delete_ports(s, port_ids)
             s.execute(sa.delete(Subnet).where(Subnet.network_id == net.id))
             s.delete(net)
+        self.cloud.network.notify_dataplane()  # its DHCP server, bridges and VXLAN devices
 
 
 def delete_ports(session: Session, port_ids: list[str]) -> None:
-    """Delete ports with their addresses and group bindings (no checks)."""
-    from pocketstack.network.models import IPAllocation
+    """Delete ports with their addresses and group bindings (no checks); floating IPs
+    mapped to them are disassociated (``DOWN``), as Neutron's delete_port does."""
+    from pocketstack.network.models import FloatingIP, IPAllocation
 
     if not port_ids:
         return
+    session.execute(
+        sa.update(FloatingIP)
+        .where(FloatingIP.port_id.in_(port_ids))
+        .values(
+            port_id=None,
+            fixed_ip_address=None,
+            router_id=None,
+            status="DOWN",
+            revision_number=FloatingIP.revision_number + 1,
+        )
+    )
     session.execute(sa.delete(IPAllocation).where(IPAllocation.port_id.in_(port_ids)))
     session.execute(sa.delete(PortSecurityGroup).where(PortSecurityGroup.port_id.in_(port_ids)))
     session.execute(sa.delete(Port).where(Port.id.in_(port_ids)))

@@ -28,10 +28,12 @@ from pocketstack.common.drivers import NETWORK_DRIVERS
 from pocketstack.network import common, ipam, lists, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
+    FloatingIP,
     IPAllocation,
     Network,
     Port,
     PortSecurityGroup,
+    Router,
     SecurityGroup,
     Subnet,
 )
@@ -378,6 +380,18 @@ def create_port(
     return port
 
 
+def _check_not_service_port(session: Session, port: Port) -> None:
+    """Refuse deleting a port its router or floating IP still owns (Neutron's
+    ``prevent_l3_port_deletion``): ServicePortInUse (409)."""
+    owner = {
+        "network:router_interface": Router,
+        "network:router_gateway": Router,
+        "network:floatingip": FloatingIP,
+    }.get(port.device_owner)
+    if owner is not None and session.get(owner, port.device_id) is not None:
+        raise exc.ServicePortInUse(port.id, f"has device owner {port.device_owner}")
+
+
 class Ports:
     """The ports of ``cloud.network`` (``cloud.network.ports``); Networking API v2.0
     reference, "Ports". Every method returns ``PortRecord``s (rendered by
@@ -471,7 +485,15 @@ class Ports:
         )
 
     def delete(self, ctx: RequestContext, port_id: str) -> None:
-        """Delete a port and free its addresses. Raises PortNotFound (404)."""
+        """Delete a port and free its addresses (a floating IP mapped to it is
+        disassociated).
+
+        Raises:
+            PortNotFound (404), ServicePortInUse (409: a router's or a floating IP's port,
+            which only ``remove_router_interface``, the router or the floating IP delete).
+        """
         with self.cloud.db.transaction() as s:
             port = load_port(s, ctx, port_id)
+            _check_not_service_port(s, port)
             delete_ports(s, [port.id])
+        self.cloud.network.notify_dataplane()
