@@ -20,10 +20,19 @@ Decisions:
   then ``system_reset`` + ``cont``); if the guest ignores ACPI for ``soft_reboot_timeout`` s it
   is reset anyway. ``power_off`` ends the process once the guest is down.
 - KVM only when ``accel`` allows it and a probe shows guests really run (``choose_accel``).
+- VIFs of type ``bridge`` (and ``tap``) get a persistent tap ``tap<port_id[:11]>`` at the
+  port's MTU before QEMU starts (the L2 agent enslaves it to the network's bridge); their
+  names go in ``taps.json`` and they are deleted with the guest. With ``conf.netns`` set (a
+  lab host) the taps are made in that namespace and QEMU runs inside it (``ip netns
+  exec``), and ``init_host`` deletes the ``tap*`` devices there that no guest of this
+  driver recorded (left by a crash between making a tap and recording it). Outside a lab
+  the root namespace's taps are never swept: they may be someone else's.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import shutil
@@ -42,6 +51,10 @@ from pocketstack.compute.drivers.base import (
     PowerState,
 )
 from pocketstack.compute.drivers.qmp import QMPClient, QMPError
+from pocketstack.network.drivers import ip_lib
+from pocketstack.network.drivers.base import NetworkDriverError
+
+LOG = logging.getLogger(__name__)
 
 _STATUS = {
     "running": PowerState.RUNNING,
@@ -71,12 +84,16 @@ class QemuDriver(ComputeDriver):
         self._locks: dict[str, threading.RLock] = {}
         self._qmp_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self.netns: str | None = getattr(conf, "netns", "") or None
 
     def init_host(self, host: str) -> None:
-        """Create ``instances/`` and probe the accelerator and QEMU's version."""
+        """Create ``instances/``, probe the accelerator and QEMU's version, and in a lab
+        host's namespace delete the taps no guest recorded."""
         self.instances_dir.mkdir(parents=True, exist_ok=True)
         qp.qemu_version()
         self.accel()
+        if self.netns:
+            self._sweep_taps()
 
     def accel(self) -> str:
         """``kvm`` or ``tcg`` (see ``qemu_process.choose_accel``)."""
@@ -101,7 +118,7 @@ class QemuDriver(ComputeDriver):
             try:
                 qp.create_root_disk(spec, paths)
                 build_config_drive(spec, paths.config)
-                qp.start(qp.build_command(spec, paths, self.accel()), paths, uuid)
+                self._start(spec, paths)
             except BaseException as exc:
                 self._remove(uuid, paths)
                 if isinstance(exc, DriverError):
@@ -144,7 +161,7 @@ class QemuDriver(ComputeDriver):
                 return
             if pid is not None:
                 qp.kill(pid)  # left in status "shutdown" by -no-shutdown
-            qp.start(qp.build_command(spec, paths, self.accel()), paths, uuid)
+            self._start(spec, paths)
 
     def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
         """Hard: kill and start again (starts a stopped guest). Soft: ACPI shutdown of the
@@ -162,7 +179,7 @@ class QemuDriver(ComputeDriver):
             if hard:
                 if pid is not None:
                     qp.kill(pid)
-                qp.start(qp.build_command(spec, paths, self.accel()), paths, uuid)
+                self._start(spec, paths)
                 return
             if pid is None or self.get_power_state(uuid) != PowerState.RUNNING:
                 raise InstanceNotRunning(f"instance {uuid} is not running")
@@ -226,6 +243,50 @@ class QemuDriver(ComputeDriver):
 
     # ------------------------------------------------------------ helpers
 
+    def _start(self, spec: InstanceSpec, paths: qp.InstancePaths) -> None:
+        """Make the guest's taps (recorded first, so a failure still deletes them), then
+        start QEMU, in ``self.netns`` when set."""
+        devices = qp.tap_devices(spec)
+        recorded = set(self._recorded_taps(paths))
+        names = sorted(recorded | {name for name, _mtu in devices})
+        if names:
+            paths.taps.write_text(json.dumps(names))
+        try:
+            for name, mtu in devices:
+                ip_lib.ensure_tap(name, mtu, self.netns)
+        except NetworkDriverError as exc:
+            raise DriverError(f"cannot create the guest's tap device: {exc}") from exc
+        qp.start(qp.build_command(spec, paths, self.accel(), self.netns), paths, spec["uuid"])
+
+    @staticmethod
+    def _recorded_taps(paths: qp.InstancePaths) -> list[str]:
+        try:
+            names = json.loads(paths.taps.read_text())
+        except (OSError, ValueError):
+            return []
+        return [str(n) for n in names] if isinstance(names, list) else []
+
+    def _unplug(self, paths: qp.InstancePaths) -> None:
+        """Delete the taps recorded for the guest (QEMU is gone: nothing holds them)."""
+        for name in self._recorded_taps(paths):
+            try:
+                ip_lib.delete_link(name, self.netns)
+            except NetworkDriverError as exc:
+                raise DriverError(f"cannot delete tap {name}: {exc}") from exc
+
+    def _sweep_taps(self) -> None:
+        """Delete the ``tap*`` devices of ``self.netns`` no instance directory records."""
+        known: set[str] = set()
+        if self.instances_dir.is_dir():
+            for entry in self.instances_dir.iterdir():
+                known.update(self._recorded_taps(qp.InstancePaths(entry)))
+        try:
+            for name in sorted(set(ip_lib.taps(self.netns)) - known):
+                LOG.warning("deleting orphaned tap %s in %s", name, self.netns)
+                ip_lib.delete_link(name, self.netns)
+        except NetworkDriverError as exc:
+            LOG.warning("could not sweep the taps of %s: %s", self.netns, exc)
+
     def _paths(self, uuid: str) -> qp.InstancePaths:
         if not uuid or "/" in uuid or uuid in (".", ".."):
             raise DriverError(f"invalid instance uuid {uuid!r}")
@@ -268,6 +329,7 @@ class QemuDriver(ComputeDriver):
         pid = qp.find_pid(paths, uuid) or qp.scan_processes(self.instances_dir).get(uuid)
         if pid is not None:
             qp.kill(pid)
+        self._unplug(paths)
         shutil.rmtree(paths.dir, ignore_errors=True)
         if paths.dir.exists():
             raise DriverError(f"cannot remove {paths.dir}")

@@ -57,6 +57,11 @@ class InstancePaths:
     def pidfile(self) -> Path:
         return self.dir / "pid"
 
+    @property
+    def taps(self) -> Path:
+        """JSON list of the tap devices made for the guest (deleted with it)."""
+        return self.dir / "taps.json"
+
 
 # ---------------------------------------------------------------- processes in /proc
 
@@ -286,8 +291,13 @@ def create_root_disk(spec: InstanceSpec, paths: InstancePaths) -> None:
 # ---------------------------------------------------------------- command line
 
 
-def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[str]:
-    """The full ``qemu-system-x86_64`` argv of ``spec`` (daemonized, QMP, serial to a file).
+def build_command(
+    spec: InstanceSpec, paths: InstancePaths, accel: str, netns: str | None = None
+) -> list[str]:
+    """The full ``qemu-system-x86_64`` argv of ``spec`` (daemonized, QMP, serial to a file),
+    behind ``ip netns exec <netns>`` when a namespace is given (a lab host's guests run in
+    its namespace, where their taps are; the daemonized QEMU's own argv, which ``find_pid``
+    checks, is unchanged).
 
     Raises:
         DriverError: an unknown ``vif_type``.
@@ -337,7 +347,21 @@ def build_command(spec: InstanceSpec, paths: InstancePaths, accel: str) -> list[
     cmd += _disk_args(spec, paths, is_iso)
     for i, vif in enumerate(spec.get("network_info") or []):
         cmd += _nic_args(i, vif)
-    return cmd
+    return ["ip", "netns", "exec", netns, *cmd] if netns else cmd
+
+
+#: VIF types whose NIC is a tap device of the host (``bridge``: the L2 agent enslaves it to
+#: the network's ``brq`` bridge).
+TAP_VIF_TYPES = ("tap", "bridge")
+
+
+def tap_devices(spec: InstanceSpec) -> list[tuple[str, int | None]]:
+    """``[(devname, mtu)]`` of the VIFs of ``spec`` that need a tap on the host."""
+    return [
+        (str(vif["devname"]), int(vif["mtu"]) if vif.get("mtu") else None)
+        for vif in spec.get("network_info") or []
+        if (vif.get("vif_type") or "noop") in TAP_VIF_TYPES
+    ]
 
 
 def machine_type(spec: InstanceSpec) -> str:
@@ -389,7 +413,7 @@ def _nic_args(index: int, vif: dict[str, Any]) -> list[str]:
         # access), so the guest configures the port's fixed IP from network_data.json, as it
         # would on a real network; slirp's own DHCP would hand out 10.0.2.15 instead.
         backend = f"hubport,id={netdev},hubid={index}"
-    elif vif_type == "tap":
+    elif vif_type in TAP_VIF_TYPES:
         backend = f"tap,id={netdev},ifname={vif['devname']},script=no,downscript=no"
     else:
         raise DriverError(f"unsupported vif_type {vif_type!r}")
