@@ -160,7 +160,7 @@ def test_floating_ip_reaches_the_guest_until_it_is_removed(
     assert not pings(topology.outside, floating)
 
 
-def test_routers_no_longer_wanted_lose_namespace_and_veths(
+def test_a_deleted_namespace_comes_back_and_unwanted_routers_go(
     sandbox: Sandbox, l3: RouterNamespaces, topology: Topology
 ) -> None:
     router = topology.router
@@ -170,6 +170,11 @@ def test_routers_no_longer_wanted_lose_namespace_and_veths(
     l3.sync([router])
     taps = {"tap" + p["port_id"][:11] for p in [router["gateway"], *router["interfaces"]]}
     assert taps <= {link["ifname"] for link in ip_lib.links(l3.netns)}
+
+    sh("ip", "netns", "delete", namespace_name(router["id"]))  # behind the agent's back
+    assert l3.sync([router]) == {router["id"]: "created"}
+    assert pings(topology.guest_a, "10.2.0.5")
+    assert pings(topology.guest_a, topology.ext + ".1")
 
     router["interfaces"] = router["interfaces"][:1]
     assert l3.sync([router]) == {router["id"]: "updated"}
