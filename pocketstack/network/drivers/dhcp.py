@@ -17,10 +17,15 @@ For each network in the host state's ``dhcp`` list (docs/network-dataplane.md):
   ``addn_hosts`` (``<ip> <hostname>``), ``leases``, ``pid``.
 
 A change of hosts or options rewrites the files and sends dnsmasq SIGHUP (it re-reads them);
-a change of its command line (subnets, MTU, the port) restarts it. A network is ours when
-its directory exists under ``<state_dir>/dhcp/``: networks no longer wanted lose their
-dnsmasq (killed by pid file, after checking ``/proc/<pid>/cmdline`` names the network), their
-namespace and their directory; other ``qdhcp-`` namespaces are left alone.
+a change of its command line (subnets, MTU, the port) restarts it, and so does a host entry
+whose address is still leased to another MAC (a deleted port's: dnsmasq would refuse it;
+the restart drops leases that are no host entry any more, where Neutron uses
+``dhcp_release``).
+
+A network is ours when its directory exists under ``<state_dir>/dhcp/``: networks no longer
+wanted lose their dnsmasq (killed by pid file, after checking ``/proc/<pid>/cmdline`` names
+the network), their namespace and their directory; other ``qdhcp-`` namespaces are left
+alone.
 
 dnsmasq runs as root (``--user=root``): after dropping to ``nobody`` it could not re-read its
 files on SIGHUP, the state directory being private to root. IPv6 subnets get no DHCP range.
@@ -166,15 +171,25 @@ class DnsmasqDhcp:
         ip_lib.set_addresses(inner, _port_cidrs(port, subnets), namespace)
         files_changed = self._write_files(network_id, network.get("hosts") or [])
         argv = self._command(network_id, inner, mtu, subnets)
+        leases = self._path(network_id, "leases")
+        pairs = _host_pairs(network.get("hosts") or [])
         pid = self.pid(network_id)
-        if pid is None:
-            self._start(network_id, namespace, argv)
-            return "started"
-        # a new namespace or interface (deleted behind our back) needs a dnsmasq bound to it
-        if replugged or _cmdline(pid)[1:] != argv[1:]:
+        # a new namespace or interface (deleted behind our back) needs a dnsmasq bound to it;
+        # an address still leased to another MAC (a deleted port's) is refused after SIGHUP
+        # until its lease is gone from dnsmasq's memory
+        if pid is not None and (
+            replugged
+            or _cmdline(pid)[1:] != argv[1:]
+            or (files_changed and _lease_conflicts(leases, pairs))
+        ):
             self._stop(pid)
+            _prune_leases(leases, pairs)
             self._start(network_id, namespace, argv)
             return "restarted"
+        if pid is None:
+            _prune_leases(leases, pairs)
+            self._start(network_id, namespace, argv)
+            return "started"
         if files_changed:
             os.kill(pid, signal.SIGHUP)
             return "reloaded"
@@ -333,6 +348,48 @@ def _render_hosts(hosts: list[dict[str, Any]]) -> tuple[list[str], list[str], li
             host_lines.append(f"{mac},{hostname},{address}")
         addn_lines.append(f"{address}\t{hostname}")
     return host_lines, opt_lines, addn_lines
+
+
+def _host_pairs(hosts: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """``(mac, ip)`` of every IPv4 host entry, normalised as dnsmasq's lease file has them."""
+    pairs = set()
+    for host in hosts:
+        address = ipaddress.ip_address(str(host["ip_address"]))
+        if address.version == 4:
+            pairs.add((str(host["mac_address"]).lower(), str(address)))
+    return pairs
+
+
+def _read_leases(path: str) -> list[tuple[str, str, str]]:
+    """``(line, mac, ip)`` of each IPv4 lease in dnsmasq's lease file
+    (``<expiry> <mac> <ip> <hostname> <client-id>``); other lines as ``(line, "", "")``."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 3 and re.match(r"^\d+\.\d+\.\d+\.\d+$", parts[2]):
+            found.append((line, parts[1].lower(), parts[2]))
+        else:
+            found.append((line, "", ""))
+    return found
+
+
+def _lease_conflicts(path: str, pairs: set[tuple[str, str]]) -> bool:
+    """Whether an address of ``pairs`` is leased to another MAC."""
+    wanted = {ip: mac for mac, ip in pairs}
+    return any(ip in wanted and wanted[ip] != mac for _, mac, ip in _read_leases(path) if ip)
+
+
+def _prune_leases(path: str, pairs: set[tuple[str, str]]) -> None:
+    """Drop the IPv4 leases that are not a current host entry (dnsmasq must not run)."""
+    entries = _read_leases(path)
+    kept = [line for line, mac, ip in entries if not ip or (mac, ip) in pairs]
+    if len(kept) != len(entries):
+        _write_if_changed(path, kept)
 
 
 def _option_key(name: str) -> str:

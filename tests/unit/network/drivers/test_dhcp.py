@@ -173,3 +173,23 @@ def test_a_killed_dnsmasq_or_a_deleted_namespace_converge_on_the_next_sync(
 
     assert not process_runs(orphaned)
     assert sandbox.udhcpc(guest)["ip"] == "10.0.0.5"
+
+
+def test_an_address_of_a_deleted_port_is_served_to_the_new_port_that_gets_it(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp
+) -> None:
+    net_id = str(uuid.uuid4())
+    host_ns = dhcp.netns
+    assert host_ns
+    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11])
+    old_guest = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
+    new_guest = sandbox.guest("g2", host_ns, bridge, GUEST2_MAC)
+    wanted = network(net_id, [host(GUEST1_MAC, "10.0.0.5")])
+    dhcp.sync([wanted])
+    assert sandbox.udhcpc(old_guest)["ip"] == "10.0.0.5"
+
+    wanted["hosts"] = [host(GUEST2_MAC, "10.0.0.5")]
+    dhcp.sync([wanted])
+
+    assert sandbox.udhcpc(new_guest)["ip"] == "10.0.0.5"
+    assert sandbox.udhcpc(old_guest, tries=1) == {}
