@@ -1,0 +1,180 @@
+"""Running a lab: one agents process per lab host, started and stopped by ``pocketstack up
+--hosts N`` (docs/network-dataplane.md, "The lab").
+
+Each lab host is a child process ``pocketstack lab-host`` with the host's options
+(``LabHost.options()``: hostname ``host<i>``, ``netns``, ``local_ip``...), its own state
+directory ``<state_dir>/hosts/host<i>`` (instances, image cache, the DHCP and router files of
+the network node: each host's files are its own, as on separate machines) and the
+controller's bus: ``up`` switches the ``memory://`` transport to kombu's filesystem
+transport in ``<state_dir>/bus``, which needs no broker and crosses processes. The other
+options reach the child as ``POCKETSTACK_*`` variables (the service user's password among
+them, never on a command line); the TOML file is the parent's.
+
+A child dies with its parent (``PR_SET_PDEATHSIG``), so a ``kill -9`` of ``up`` leaves no
+agent behind; guests (QEMU in the host namespaces) and dnsmasq stay, and the next ``up``
+adopts them with the lab's namespaces.
+
+``stop`` ends the children (SIGTERM: each agent stops as ``pocketstack compute`` does,
+powering guests off only with ``shutdown_instances``), then tears the lab down unless a
+guest is still running in a host's namespace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pocketstack.common.config import OPTIONS, Config
+from pocketstack.lab.topology import Lab, LabHost
+
+LOG = logging.getLogger(__name__)
+
+#: Seconds a lab host's agents get to stop after SIGTERM before SIGKILL.
+STOP_TIMEOUT = 60.0
+_PR_SET_PDEATHSIG = 1
+
+
+def lab_conf(conf: Config) -> Config:
+    """The controller's configuration in a lab: the ``linuxbridge`` network driver, and a
+    bus other processes reach (``filesystem://<state_dir>/bus`` instead of ``memory://``)."""
+    changes: dict[str, Any] = {"network_driver": "linuxbridge"}
+    if conf.transport.startswith("memory:"):
+        changes["transport"] = f"filesystem://{conf.path('bus')}"
+    return conf.replace(**changes)
+
+
+def host_state_dir(conf: Config, host: LabHost) -> Path:
+    """``<state_dir>/hosts/<hostname>``: the files of one lab host."""
+    return conf.path("hosts", host.hostname)
+
+
+def host_env(conf: Config, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a lab host's process: ``environ`` (default ours) with every
+    option of ``conf`` not at its default as its ``POCKETSTACK_*`` variable, except those
+    each host sets itself (state directory, database, the host's own options)."""
+    env = dict(os.environ if environ is None else environ)
+    own = {"state_dir", "config", "database", "hostname", "netns", "local_ip"}
+    own |= {"tunnel_interface", "physical_interface_mappings"}
+    for opt in OPTIONS:
+        value = getattr(conf, opt.name)
+        if opt.name in own or value == opt.default or value is None:
+            env.pop(opt.env, None)
+            continue
+        env[opt.env] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return env
+
+
+def host_command(conf: Config, host: LabHost) -> list[str]:
+    """The argv of ``pocketstack lab-host`` for ``host`` (this Python, this package); the
+    lab's prefix and size come through the environment, so the child finds its ``LabHost``
+    (whether it is the network node) in the same ``Lab``."""
+    toml = conf.config or str(conf.path("pocketstack.toml"))
+    argv = [sys.executable, "-m", "pocketstack.cli", "lab-host"]
+    argv += ["--state-dir", str(host_state_dir(conf, host)), "--config", toml]
+    argv += ["--public-url", conf.public_url]
+    for name, value in host.options().items():
+        argv += ["--" + name.replace("_", "-"), str(value)]
+    return argv
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+class LabHosts:
+    """The lab of ``conf`` (``[lab] hosts``, ``prefix``) and its hosts' processes.
+
+    Args:
+        conf: the controller's configuration (after ``lab_conf``).
+    """
+
+    def __init__(self, conf: Config):
+        self.conf = conf
+        self.lab = Lab(conf.lab_prefix, conf.hosts, external_on_host=conf.external_on_host)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def setup(self) -> list[LabHost]:
+        """Build (or adopt) the lab's namespaces; see ``Lab.setup``."""
+        return self.lab.setup()
+
+    def start(self) -> None:
+        """Start ``pocketstack lab-host`` for every host (already running ones are kept)."""
+        env = host_env(self.conf)
+        for host in self.lab.hosts:
+            proc = self.procs.get(host.hostname)
+            if proc is not None and proc.poll() is None:
+                continue
+            host_state_dir(self.conf, host).mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.procs[host.hostname] = subprocess.Popen(
+                host_command(self.conf, host),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches `up` only; it stops us in order
+                preexec_fn=_die_with_parent,
+            )
+            LOG.info(
+                "lab %s: started %s (pid %d)",
+                self.lab.prefix,
+                host.hostname,
+                self.procs[host.hostname].pid,
+            )
+
+    def stop(self) -> bool:
+        """Stop the hosts' processes; tear the lab down unless guests still run in it.
+
+        Returns:
+            True when the lab was torn down.
+        """
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for hostname, proc in self.procs.items():
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                LOG.warning("lab host %s did not stop in %.0fs; killing it", hostname, STOP_TIMEOUT)
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+        running = self.guests_running()
+        if running:
+            LOG.info("lab %s kept: %d guest processes still run", self.lab.prefix, running)
+            return False
+        self.teardown()
+        return True
+
+    def guests_running(self) -> int:
+        """How many processes run in the hosts' namespaces (guests' QEMU)."""
+        from pocketstack.network.drivers import ip_lib
+
+        return sum(len(ip_lib.netns_pids(h.netns)) for h in self.lab.hosts)
+
+    def dataplane_namespaces(self) -> list[str]:
+        """The DHCP and router namespaces of the lab's hosts, from the markers their
+        drivers keep in each host's state directory (``dhcp/<network_id>``,
+        ``l3/<router_id>``): their names are Neutron's, not the lab's."""
+        return sorted(self._markers())
+
+    def _markers(self) -> Iterator[str]:
+        for host in self.lab.hosts:
+            state = host_state_dir(self.conf, host)
+            for folder, prefix in (("dhcp", "qdhcp-"), ("l3", "qrouter-")):
+                if (state / folder).is_dir():
+                    yield from (prefix + p.name for p in (state / folder).iterdir())
+
+    def teardown(self) -> None:
+        """Delete the lab's namespaces, its DHCP and router namespaces and their markers
+        (what runs inside is stopped first)."""
+        self.lab.teardown(tuple(self.dataplane_namespaces()))
+        for host in self.lab.hosts:
+            for folder in ("dhcp", "l3"):
+                shutil.rmtree(host_state_dir(self.conf, host) / folder, ignore_errors=True)

@@ -1,0 +1,58 @@
+"""What ``pocketstack up --hosts N`` gives each lab host's process: its own options and
+state directory, the controller's other options through the environment, a bus that
+crosses processes. (The processes themselves run in tests/e2e/test_network_dataplane.py.)"""
+
+from __future__ import annotations
+
+from pocketstack.common.config import Config
+from pocketstack.lab import Lab
+from pocketstack.lab.runner import LabHosts, host_command, host_env, lab_conf
+
+
+def _conf(tmp_path, **flags):
+    return Config.load({"state_dir": str(tmp_path), **flags}, environ={})
+
+
+def test_the_controller_of_a_lab_uses_linuxbridge_on_a_filesystem_bus(tmp_path):
+    conf = lab_conf(_conf(tmp_path, hosts=2))
+    assert conf.network_driver == "linuxbridge"
+    assert conf.transport == f"filesystem://{tmp_path}/bus"
+    amqp = lab_conf(_conf(tmp_path, hosts=2, transport="amqp://u:p@127.0.0.1//"))
+    assert amqp.transport == "amqp://u:p@127.0.0.1//"  # a real broker is kept
+
+
+def test_each_host_runs_with_its_own_options_and_state(tmp_path):
+    conf = lab_conf(_conf(tmp_path, hosts=2, lab_prefix="pstx", accel="tcg"))
+    host2 = Lab("pstx", 2).host("host2")
+    argv = host_command(conf, host2)
+    opts = dict(zip(argv, argv[1:], strict=False))
+    assert argv[1:4] == ["-m", "pocketstack.cli", "lab-host"]
+    assert opts["--state-dir"] == str(tmp_path / "hosts" / "host2")
+    assert opts["--config"] == str(tmp_path / "pocketstack.toml")
+    assert opts["--hostname"] == "host2" and opts["--netns"] == "pstx-host2"
+    assert opts["--local-ip"] == "10.255.0.12" and opts["--tunnel-interface"] == "eth-underlay"
+
+    env = host_env(conf.replace(service_user_password="s3cret"), environ={"PATH": "/bin"})
+    assert env["POCKETSTACK_SERVICE_USER_PASSWORD"] == "s3cret"  # never on the command line
+    assert "s3cret" not in " ".join(argv)
+    assert env["POCKETSTACK_NETWORK_DRIVER"] == "linuxbridge"
+    assert env["POCKETSTACK_TRANSPORT"] == conf.transport
+    assert env["POCKETSTACK_HOSTS"] == "2" and env["POCKETSTACK_LAB_PREFIX"] == "pstx"
+    assert env["POCKETSTACK_ACCEL"] == "tcg" and env["PATH"] == "/bin"
+    for own in ("STATE_DIR", "DATABASE", "HOSTNAME", "NETNS", "CONFIG"):
+        assert f"POCKETSTACK_{own}" not in env
+
+    # the child finds the same lab, and in it whether it is the network node
+    child = Config.load(
+        dict(zip([a[2:].replace("-", "_") for a in argv[4::2]], argv[5::2], strict=True)),
+        environ=env,
+    )
+    assert child.hostname == "host2" and child.hosts == 2 and child.lab_prefix == "pstx"
+    assert not Lab(child.lab_prefix, child.hosts).host(child.hostname).network_node
+
+
+def test_the_dhcp_and_router_namespaces_are_found_from_the_hosts_markers(tmp_path):
+    conf = lab_conf(_conf(tmp_path, hosts=2, lab_prefix="pstx"))
+    (tmp_path / "hosts" / "host1" / "dhcp" / "net-1").mkdir(parents=True)
+    (tmp_path / "hosts" / "host1" / "l3" / "router-1").mkdir(parents=True)
+    assert LabHosts(conf).dataplane_namespaces() == ["qdhcp-net-1", "qrouter-router-1"]
