@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from pocketstack.network.drivers import ip_lib
+from tests.helpers import wait_until
 from tests.unit.network.drivers.sandbox import Sandbox, sh
 
 
@@ -63,6 +64,22 @@ def plug_guest(box: Sandbox, host: str, port: dict[str, Any], prefixlen: int = 2
     ip = port["fixed_ips"][0]["ip_address"]
     sh("ip", "-n", guest, "addr", "add", f"{ip}/{prefixlen}", "dev", "eth0")
     return guest
+
+
+def link_ready(netns: str, device: str) -> bool:
+    """Whether ``device`` in ``netns`` is up with its queue activated: the kernel activates a
+    device's qdisc from linkwatch, up to a second after carrier, and drops what is sent
+    before (so a first ping right after wiring would be lost)."""
+    out = json.loads(sh("ip", "-j", "link", "show", "dev", device, netns=netns))
+    return out[0]["operstate"] == "UP" and out[0].get("qdisc") != "noop"
+
+
+def wait_wired(host: str, guest: str, port: dict[str, Any]) -> None:
+    """Wait until both ends of ``port``'s veth can carry packets."""
+    tap = ip_lib.tap_name(port["id"])
+    wait_until(
+        lambda: link_ready(guest, "eth0") and link_ready(host, tap), 5, f"{tap} carries packets"
+    )
 
 
 def ping(guest: str, address: str, wait: int = 1) -> bool:

@@ -1,0 +1,397 @@
+"""Security groups and port security on the Linux bridge, in nftables (the role of Neutron's
+linuxbridge agent's iptables firewall driver, ``IptablesFirewallDriver``).
+
+The kernel here has no ``nf_conntrack_bridge``, so the ``bridge`` family cannot use ``ct``
+(``ct state`` there fails with EPROTO). Bridged IP traffic does pass br_netfilter, which runs
+the IP family's hooks (conntrack and the ``inet`` forward hook) from the bridge's own forward
+hook at priority 0. So each host netns gets two tables, written in one ``nft -f -``
+transaction (atomic):
+
+- ``inet pocketstack``: chain ``forward`` marks packets of known connections
+  (``ct state established,related``) with the ``ESTABLISHED_MARK`` bit of the packet mark.
+  There the in/out devices are the bridge itself (br_netfilter's view), so it cannot tell
+  ports apart; that is the bridge table's job.
+- ``bridge pocketstack``: chain ``forward`` (priority 100, after br_netfilter) sends frames
+  coming from a port's ``tap`` to ``port-<id11>-egress`` and frames going to it to
+  ``port-<id11>-ingress``; sets ``sg-<group_id[:11]>`` (IPv4) and ``sg6-<group_id[:11]>``
+  (IPv6) hold each security group's member IPs, so a membership change rewrites one set.
+
+Per port (``port_security_enabled`` true and not a ``network:*`` port, which Neutron trusts):
+
+- egress (frames from the guest): the source MAC must be the port's or an allowed address
+  pair's; the (MAC, source IP) of IP and ARP frames must be the port's fixed IPs or an allowed
+  address pair (a CIDR pair allows its range); a DHCP client's discover from 0.0.0.0 to
+  255.255.255.255 and ARP probes from 0.0.0.0 pass; a guest's DHCP server replies and IPv6
+  router advertisements are dropped; then known connections pass, then the egress rules of
+  the port's groups, else drop.
+- ingress (frames to the guest): ARP, DHCP(v6) replies and IPv6 neighbour discovery pass,
+  then known connections, then the ingress rules of the port's groups, else drop.
+
+Rules follow Neutron's security group rule API: ``protocol`` None/"any" (every protocol),
+a name (``tcp``, ``udp``, ``icmp``, ``ipv6-icmp``...) or a number; ``port_range_min``/
+``port_range_max`` are ports for tcp/udp/sctp/udplite/dccp, and ICMP type/code for ICMP;
+``remote_ip_prefix`` and ``remote_group_id`` limit the other end (source for ingress,
+destination for egress).
+
+A ``sync`` whose rendered ruleset equals the last one applied changes nothing (one sha256
+of the text); a sync that only changes groups' members rewrites just those sets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocketstack.network.drivers import ip_lib
+from pocketstack.network.drivers.base import NetworkDriverError
+
+LOG = logging.getLogger(__name__)
+
+TABLE = "pocketstack"
+#: the packet mark bit the inet table sets on packets of established/related connections
+ESTABLISHED_MARK = 0x40000000
+#: priority of the bridge forward chain: after br_netfilter's forward hook (priority 0)
+BRIDGE_PRIORITY = 100
+
+#: Neutron's protocol names (neutron-lib constants) and their IP protocol numbers
+PROTOCOLS = {
+    "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2,
+    "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "icmpv6": 58,
+    "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46,
+    "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136, "vrrp": 112,
+}  # fmt: skip
+#: protocols whose rules' port ranges are transport ports
+PORT_PROTOCOLS = {6, 17, 33, 132, 136}
+FAMILIES = {"IPv4": ("ip", 4), "IPv6": ("ip6", 6)}
+
+
+def port_chain(port_id: str, direction: str) -> str:
+    """The chain of a port's ``direction`` (``ingress``/``egress``): ``port-<id11>-<dir>``."""
+    return f"port-{port_id[:11]}-{direction}"
+
+
+def group_set(group_id: str, version: int) -> str:
+    """The address set of a group's members: ``sg-<id11>`` (IPv4), ``sg6-<id11>`` (IPv6)."""
+    return f"sg{'' if version == 4 else '6'}-{group_id[:11]}"
+
+
+def filtered(port: dict[str, Any]) -> bool:
+    """Whether ``port`` gets chains: port security on and not a ``network:*`` port."""
+    if not port.get("port_security_enabled", True):
+        return False
+    return not str(port.get("device_owner") or "").startswith("network:")
+
+
+@dataclass
+class Ruleset:
+    """A rendered ruleset: the structure (tables, chains, rules) and each set's elements."""
+
+    structure: str
+    sets: dict[str, list[str]] = field(default_factory=dict)
+
+    def script(self) -> str:
+        """The whole ``nft -f`` script: replace both tables with this ruleset."""
+        return "".join(
+            [
+                f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n",
+                f"table bridge {TABLE} {{}}\ndelete table bridge {TABLE}\n",
+                self.structure,
+                *(self._elements(name) for name in sorted(self.sets)),
+            ]
+        )
+
+    def set_script(self, names: Iterable[str]) -> str:
+        """An ``nft -f`` script rewriting only the sets ``names``."""
+        return "".join(
+            f"flush set bridge {TABLE} {name}\n" + self._elements(name) for name in sorted(names)
+        )
+
+    def _elements(self, name: str) -> str:
+        items = self.sets[name]
+        return f"add element bridge {TABLE} {name} {{ {', '.join(items)} }}\n" if items else ""
+
+    def digest(self) -> str:
+        """sha256 of structure and set contents."""
+        return hashlib.sha256(self.script().encode()).hexdigest()
+
+
+class NftablesFirewall:
+    """Security groups of the ports of one host (docs/network-dataplane.md).
+
+    Attributes:
+        netns: the network namespace it acts in (a lab host), None for the current one.
+    """
+
+    def __init__(self, conf: Any = None, netns: str | None = None):
+        self.conf = conf
+        self.netns = netns
+        self._applied: Ruleset | None = None
+
+    def sync(
+        self, ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, Any]]
+    ) -> bool:
+        """Make the host's filtering match ``ports`` and ``security_groups``; idempotent.
+
+        Args:
+            ports: the ports bound to this host, as ``get_host_state`` lists them (``id``,
+                ``mac_address``, ``fixed_ips``, ``allowed_address_pairs``,
+                ``port_security_enabled``, ``security_group_ids``, ``device_owner``).
+            security_groups: ``[{"id", "rules": [{"direction", "ethertype", "protocol",
+                "port_range_min", "port_range_max", "remote_ip_prefix",
+                "remote_group_id"}], "member_ips": [...]}]``: the groups the ports use and
+                the groups their rules name.
+
+        Returns:
+            True when the kernel's ruleset was changed, False when it already matched.
+
+        Raises:
+            NetworkDriverError: nft refused the ruleset (nothing of it is applied).
+        """
+        wanted = render(ports, security_groups)
+        applied = self._applied if self._tables_present() else None
+        if applied is not None and applied.digest() == wanted.digest():
+            return False
+        self._applied = None  # unknown until nft answers
+        if applied is not None and applied.structure == wanted.structure:
+            changed = [n for n in wanted.sets if wanted.sets[n] != applied.sets.get(n)]
+            ip_lib.nft_apply(wanted.set_script(changed), self.netns)
+        else:
+            self._enable_br_netfilter()
+            ip_lib.nft_apply(wanted.script(), self.netns)
+        self._applied = wanted
+        return True
+
+    def _tables_present(self) -> bool:
+        """Whether both tables are still there (one ``nft list tables``: cheap), so that a
+        flushed ruleset or a recreated namespace is noticed by the next sync."""
+        if self._applied is None:
+            return False
+        listed = ip_lib.run(["nft", "list", "tables"], self.netns).split("\n")
+        return {f"table inet {TABLE}", f"table bridge {TABLE}"} <= {line.strip() for line in listed}
+
+    def cleanup(self) -> None:
+        """Delete both ``pocketstack`` tables; succeeds when they are gone."""
+        script = "".join(
+            f"table {family} {TABLE} {{}}\ndelete table {family} {TABLE}\n"
+            for family in ("inet", "bridge")
+        )
+        ip_lib.nft_apply(script, self.netns)
+        self._applied = None
+
+    def _enable_br_netfilter(self) -> None:
+        for key in ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
+            try:
+                if ip_lib.get_sysctl(key, self.netns) != "1":
+                    ip_lib.set_sysctl(key, 1, self.netns)
+            except NetworkDriverError:
+                LOG.warning("%s is not available: bridged traffic is not stateful", key)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, Any]]) -> Ruleset:
+    """The ruleset for ``ports`` and ``security_groups`` (shapes as ``NftablesFirewall.sync``).
+
+    Rules that cannot be expressed (an unknown protocol name, a prefix of the other family)
+    are logged and left out; the port stays default-deny for them.
+    """
+    groups = {g["id"]: g for g in security_groups}
+    ports = sorted((p for p in ports if filtered(p)), key=lambda p: p["id"])
+    named = {g for p in ports for g in p.get("security_group_ids") or ()}
+    named |= {
+        r["remote_group_id"]
+        for gid in named
+        for r in groups.get(gid, {}).get("rules", ())
+        if r.get("remote_group_id")
+    }
+    sets = _group_sets(named, groups)
+    lines = [f"table bridge {TABLE} {{"]
+    for name in sorted(sets):
+        kind = "ipv4_addr" if name.startswith("sg-") else "ipv6_addr"
+        lines.append(f"  set {name} {{ type {kind}; flags interval; auto-merge; }}")
+    for port in ports:
+        rules = [r for gid in port.get("security_group_ids") or () for r in _rules(groups, gid)]
+        lines += _chain(port_chain(port["id"], "egress"), _egress(port, rules))
+        lines += _chain(port_chain(port["id"], "ingress"), _ingress(rules))
+    lines.append("  chain forward {")
+    lines.append(f"    type filter hook forward priority {BRIDGE_PRIORITY}; policy accept;")
+    for match, direction in (("iifname", "egress"), ("oifname", "ingress")):
+        if ports:
+            jumps = ", ".join(
+                f'"{ip_lib.tap_name(p["id"])}" : jump {port_chain(p["id"], direction)}'
+                for p in ports
+            )
+            lines.append(f"    {match} vmap {{ {jumps} }}")
+    lines += ["  }", "}", _inet_table()]
+    return Ruleset("\n".join(lines) + "\n", sets)
+
+
+def _inet_table() -> str:
+    return (
+        f"table inet {TABLE} {{\n"
+        "  chain forward {\n"
+        "    type filter hook forward priority filter; policy accept;\n"
+        f'    iifname "brq*" ct state established,related meta mark set meta mark | '
+        f"{ESTABLISHED_MARK:#x}\n"
+        "  }\n"
+        "}"
+    )
+
+
+def _rules(groups: dict[str, dict[str, Any]], group_id: str) -> list[dict[str, Any]]:
+    group = groups.get(group_id)
+    if group is None:
+        LOG.warning("security group %s of a port is not in the host state", group_id)
+        return []
+    return list(group.get("rules") or ())
+
+
+def _group_sets(names: set[str], groups: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    sets: dict[str, list[str]] = {}
+    for gid in sorted(names):
+        members: dict[int, set[str]] = {4: set(), 6: set()}
+        for raw in groups.get(gid, {}).get("member_ips") or ():
+            try:
+                net = ipaddress.ip_network(str(raw), strict=False)
+            except ValueError:
+                LOG.warning("security group %s: member %r is not an address", gid, raw)
+                continue
+            members[net.version].add(str(net) if net.num_addresses > 1 else str(net[0]))
+        for version, found in members.items():
+            sets[group_set(gid, version)] = sorted(found)
+    return sets
+
+
+def _chain(name: str, body: list[str]) -> list[str]:
+    return [f"  chain {name} {{", *(f"    {line}" for line in body), "  }"]
+
+
+def _addresses(port: dict[str, Any]) -> list[tuple[str, str]]:
+    """(mac, address or CIDR) the port may send from: fixed IPs and allowed address pairs."""
+    mac = str(port["mac_address"]).lower()
+    found = [(mac, str(ip["ip_address"])) for ip in port.get("fixed_ips") or ()]
+    for pair in port.get("allowed_address_pairs") or ():
+        found.append((str(pair.get("mac_address") or mac).lower(), str(pair["ip_address"])))
+    return found
+
+
+def _egress(port: dict[str, Any], rules: list[dict[str, Any]]) -> list[str]:
+    mac = str(port["mac_address"]).lower()
+    pairs: dict[int, list[str]] = {4: [], 6: []}
+    for pair_mac, address in _addresses(port):
+        try:
+            version = ipaddress.ip_network(address, strict=False).version
+        except ValueError:
+            continue
+        pairs[version].append(f"{pair_mac} . {address}")
+    macs = sorted({m for m, _ in _addresses(port)} | {mac})
+    v4 = ", ".join(sorted(set(pairs[4]))) or f"{mac} . 255.255.255.255"
+    v6 = ", ".join(sorted(set(pairs[6] + [f"{m} . fe80::/10" for m in macs])))
+    body = [
+        f"ether saddr != {{ {', '.join(macs)} }} drop",
+        "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",
+        "arp saddr ip 0.0.0.0 accept",
+        f"ether saddr . arp saddr ip != {{ {v4} }} drop",
+        "ether type arp accept",
+        f"ether saddr . ip saddr != {{ {v4} }} drop",
+        "ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return",
+        f"ether saddr . ip6 saddr != {{ {v6} }} drop",
+        "ether type != { ip, ip6 } drop",
+        "udp sport 67 udp dport 68 drop",
+        "udp sport 547 udp dport 546 drop",
+        "icmpv6 type nd-router-advert drop",
+        f"meta mark & {ESTABLISHED_MARK:#x} == {ESTABLISHED_MARK:#x} return",
+    ]
+    body += [f"{m} return" for m in _matches(rules, "egress")]
+    return [*body, "drop"]
+
+
+def _ingress(rules: list[dict[str, Any]]) -> list[str]:
+    body = [
+        "ether type arp accept",
+        f"meta mark & {ESTABLISHED_MARK:#x} == {ESTABLISHED_MARK:#x} accept",
+        "udp sport 67 udp dport 68 accept",
+        "udp sport 547 udp dport 546 accept",
+        "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, "
+        "mld-listener-query } accept",
+    ]
+    body += [f"{m} accept" for m in _matches(rules, "ingress")]
+    return [*body, "drop"]
+
+
+def _matches(rules: list[dict[str, Any]], direction: str) -> list[str]:
+    found: list[str] = []
+    for rule in rules:
+        if rule.get("direction") != direction:
+            continue
+        match = rule_match(rule)
+        if match is not None and match not in found:
+            found.append(match)
+    return found
+
+
+def rule_match(rule: dict[str, Any]) -> str | None:
+    """The nftables match (bridge family) of one security group rule, None when the rule
+    cannot be expressed (logged). Shapes: Neutron's security group rule."""
+    family, version = FAMILIES.get(str(rule.get("ethertype") or "IPv4"), (None, 0))
+    if family is None:
+        LOG.warning("security group rule %s: unknown ethertype", rule.get("id"))
+        return None
+    parts = [f"ether type {family}"]
+    peer = "saddr" if rule["direction"] == "ingress" else "daddr"
+    prefix = rule.get("remote_ip_prefix")
+    if prefix:
+        try:
+            net = ipaddress.ip_network(str(prefix), strict=False)
+        except ValueError:
+            net = None
+        if net is None or net.version != version:
+            LOG.warning("security group rule %s: bad remote_ip_prefix %r", rule.get("id"), prefix)
+            return None
+        if net.prefixlen:
+            parts.append(f"{family} {peer} {net}")
+    if rule.get("remote_group_id"):
+        parts.append(f"{family} {peer} @{group_set(str(rule['remote_group_id']), version)}")
+    proto = _protocol(rule.get("protocol"), version)
+    if proto == -1:
+        LOG.warning("security group rule %s: unknown protocol %r", rule.get("id"), rule["protocol"])
+        return None
+    if proto is not None:
+        parts.append(f"meta l4proto {proto}")
+        parts += _port_match(proto, rule.get("port_range_min"), rule.get("port_range_max"))
+    return " ".join(parts)
+
+
+def _protocol(raw: Any, version: int) -> int | None:
+    """The IP protocol number of a rule's ``protocol``; None for any (None, "any", "0"),
+    -1 when unknown."""
+    if raw is None or str(raw).lower() in ("", "any", "0"):
+        return None
+    text = str(raw).lower()
+    number = int(text) if text.isdigit() else PROTOCOLS.get(text, -1)
+    if number == 1 and version == 6:
+        return 58  # Neutron accepts "icmp" in IPv6 rules for ICMPv6
+    return number if 0 <= number <= 255 else -1
+
+
+def _port_match(proto: int, low: Any, high: Any) -> list[str]:
+    if proto in PORT_PROTOCOLS:
+        if low is None and high is None:
+            return []
+        low = low if low is not None else high
+        high = high if high is not None else low
+        return [f"th dport {low}" if low == high else f"th dport {low}-{high}"]
+    if proto in (1, 58):
+        keyword = "icmp" if proto == 1 else "icmpv6"
+        found = []
+        if low is not None:
+            found.append(f"{keyword} type {int(low)}")
+            if high is not None:
+                found.append(f"{keyword} code {int(high)}")
+        return found
+    return []
