@@ -81,38 +81,60 @@ class LinuxBridgeDriver(NetworkDriver):
             ids of the ports whose ``tap`` exists, is enslaved to its network's bridge and is
             up (an ``admin_state_up`` false port is enslaved but kept down, not returned).
 
+        A network or port the kernel refuses (a VNI taken by a foreign device, an MTU above
+        the underlay's) is logged and left out (its ports are not returned); the others are
+        still wired, and the next ``sync`` tries it again.
+
         Raises:
-            NetworkDriverError: the kernel refused a change.
+            NetworkDriverError: the host's links cannot be listed (no such ``netns``).
         """
-        have = {entry["ifname"]: entry for entry in ip_lib.links(self.netns)}
-        wanted_bridges: dict[str, dict[str, Any]] = {}
-        wanted_vxlans: set[str] = set()
+        have = self._links()
+        ready: dict[str, dict[str, Any]] = {}
+        keep_bridges: set[str] = set()
+        keep_vxlans: set[str] = set()
         for net in networks:
-            bridge = ip_lib.bridge_name(net["id"])
-            wanted_bridges[net["id"]] = net
-            self._ensure_bridge(bridge, net, have)
-            kind = _get(net, "network_type")
-            if kind == "vxlan":
-                wanted_vxlans.add(self._ensure_vxlan(bridge, net, have))
-            elif kind == "flat":
-                self._ensure_physical(bridge, net, have)
-            else:
-                LOG.warning("network %s: type %r is not supported by linuxbridge", net["id"], kind)
-        self._remove_unwanted(have, {ip_lib.bridge_name(n) for n in wanted_bridges}, wanted_vxlans)
-        have = {entry["ifname"]: entry for entry in ip_lib.links(self.netns)}
+            keep_bridges.add(ip_lib.bridge_name(net["id"]))
+            vni = _get(net, "segmentation_id")
+            if _get(net, "network_type") == "vxlan" and vni is not None:
+                keep_vxlans.add(ip_lib.vxlan_name(int(vni)))
+            try:
+                self._ensure_network(net, have)
+            except NetworkDriverError as exc:
+                LOG.error("network %s is not wired on this host: %s", net["id"], exc)
+                continue
+            ready[net["id"]] = net
+        self._remove_unwanted(have, keep_bridges, keep_vxlans)
+        have = self._links()
         wired: set[str] = set()
         for port in ports:
-            wanted = wanted_bridges.get(port["network_id"])
-            if wanted is not None and self._plug(port, wanted, have):
-                wired.add(port["id"])
+            wanted = ready.get(port["network_id"])
+            try:
+                if wanted is not None and self._plug(port, wanted, have):
+                    wired.add(port["id"])
+            except NetworkDriverError as exc:
+                LOG.error("port %s is not wired: %s", port["id"], exc)
         return wired
 
     def cleanup(self) -> None:
         """Delete every ``brq*`` bridge and ``vxlan-*`` device of the host (taps are only
         released, never deleted: they belong to the compute driver)."""
-        self._remove_unwanted({e["ifname"]: e for e in ip_lib.links(self.netns)}, set(), set())
+        self._remove_unwanted(self._links(), set(), set())
 
     # --- steps ----------------------------------------------------------------------------
+
+    def _links(self) -> dict[str, dict[str, Any]]:
+        return {entry["ifname"]: entry for entry in ip_lib.links(self.netns)}
+
+    def _ensure_network(self, net: dict[str, Any], have: dict[str, Any]) -> None:
+        bridge = ip_lib.bridge_name(net["id"])
+        self._ensure_bridge(bridge, net, have)
+        kind = _get(net, "network_type")
+        if kind == "vxlan":
+            self._ensure_vxlan(bridge, net, have)
+        elif kind == "flat":
+            self._ensure_physical(bridge, net, have)
+        else:
+            LOG.warning("network %s: type %r is not supported by linuxbridge", net["id"], kind)
 
     def _ensure_bridge(self, bridge: str, net: dict[str, Any], have: dict[str, Any]) -> None:
         current = have.get(bridge)
@@ -128,7 +150,7 @@ class LinuxBridgeDriver(NetworkDriver):
         if "UP" not in current.get("flags", []):
             ip_lib.set_link(bridge, self.netns, up=True)
 
-    def _ensure_vxlan(self, bridge: str, net: dict[str, Any], have: dict[str, Any]) -> str:
+    def _ensure_vxlan(self, bridge: str, net: dict[str, Any], have: dict[str, Any]) -> None:
         vni = _get(net, "segmentation_id")
         if vni is None:
             raise NetworkDriverError(f"network {net['id']}: vxlan without segmentation_id")
@@ -154,7 +176,6 @@ class LinuxBridgeDriver(NetworkDriver):
         if "UP" not in current.get("flags", []):
             ip_lib.set_link(name, self.netns, up=True)
         self._sync_fdb(name, set(net.get("remote_vteps") or ()))
-        return name
 
     def _vxlan_matches(self, current: dict[str, Any], vni: int) -> bool:
         if ip_lib.link_kind(current) != "vxlan":

@@ -14,7 +14,14 @@ import pytest
 
 from pocketstack.network.drivers import ip_lib
 from pocketstack.network.drivers.linuxbridge import LinuxBridgeDriver
-from tests.unit.network.drivers.guests import ping, plug_guest, port, tx_packets, vxlan_network
+from tests.unit.network.drivers.guests import (
+    ping,
+    plug_guest,
+    port,
+    tx_packets,
+    vxlan_network,
+    wait_wired,
+)
 from tests.unit.network.drivers.sandbox import Sandbox, sh
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
@@ -78,9 +85,11 @@ def test_guests_on_two_hosts_talk_over_vxlan(hosts, box):
     wired1 = hosts.drivers[hosts.host1].sync([dict(net, remote_vteps=[VTEP2])], [p1])
     wired2 = hosts.drivers[hosts.host2].sync([dict(net, remote_vteps=[VTEP1])], [p2])
     assert (wired1, wired2) == ({p1["id"]}, {p2["id"]})
+    wait_wired(hosts.host1, g1, p1)
+    wait_wired(hosts.host2, g2, p2)
 
     before = tx_packets(hosts.host1, "vxlan-1001")
-    assert ping(g1, "10.0.0.6", wait=2)
+    assert ping(g1, "10.0.0.6")
     assert ping(g2, "10.0.0.5")
     assert tx_packets(hosts.host1, "vxlan-1001") > before
 
@@ -97,11 +106,14 @@ def test_without_the_remote_vtep_the_guests_do_not_reach_each_other(hosts, box):
     """L2 population: no FDB entry towards a host means no flooding there, so no ARP."""
     net = vxlan_network(1002)
     p1, p2 = port(net["id"], "10.0.0.5"), port(net["id"], "10.0.0.6")
-    g1 = plug_guest(box, hosts.host1, p1)
-    plug_guest(box, hosts.host2, p2)
+    g1, g2 = plug_guest(box, hosts.host1, p1), plug_guest(box, hosts.host2, p2)
     hosts.drivers[hosts.host1].sync([net], [p1])
     hosts.drivers[hosts.host2].sync([dict(net, remote_vteps=[VTEP1])], [p2])
+    wait_wired(hosts.host1, g1, p1)
+    wait_wired(hosts.host2, g2, p2)
     assert not ping(g1, "10.0.0.6")
+    hosts.drivers[hosts.host1].sync([dict(net, remote_vteps=[VTEP2])], [p1])
+    assert ping(g1, "10.0.0.6")
 
 
 def test_fdb_holds_exactly_the_remote_vteps(hosts):
@@ -172,6 +184,16 @@ def test_a_changed_vni_or_mtu_is_applied(hosts):
     assert vxlan is not None and vxlan["mtu"] == 1400
     bridge = link(hosts.host1, ip_lib.bridge_name(net["id"]))
     assert bridge is not None and bridge["mtu"] == 1400
+
+
+def test_a_network_the_kernel_refuses_does_not_stop_the_others(hosts, box):
+    driver = hosts.drivers[hosts.host1]
+    bad, good = vxlan_network(1012, mtu=9000), vxlan_network(1013)  # above the underlay's
+    p_bad, p_good = port(bad["id"], "10.0.0.5"), port(good["id"], "10.0.0.6")
+    plug_guest(box, hosts.host1, p_bad)
+    plug_guest(box, hosts.host1, p_good)
+    assert driver.sync([bad, good], [p_bad, p_good]) == {p_good["id"]}
+    assert driver.sync([dict(bad, mtu=1450), good], [p_bad, p_good]) == {p_bad["id"], p_good["id"]}
 
 
 def test_cleanup_removes_only_pocketstack_names(hosts, box):
