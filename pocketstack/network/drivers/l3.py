@@ -13,7 +13,8 @@ For each router of the host state's ``routers`` list (docs/network-dataplane.md)
   (``destination`` via ``nexthop``); any other route through a next hop is removed;
 - nftables table ``ip pocketstack-nat``: per floating IP, DNAT floating -> fixed in
   prerouting and SNAT fixed -> floating for packets leaving ``qg-``; then, when
-  ``enable_snat``, SNAT of the internal subnets leaving ``qg-`` to the gateway IP. The table
+  ``enable_snat``, SNAT of the internal subnets leaving ``qg-`` to the gateway IP; and a
+  forward chain dropping flows still NATed to an address no longer in use. The table
   is replaced in one ``nft -f`` transaction and only when its text changed (the table's
   comment holds a digest of what was loaded).
 
@@ -213,23 +214,35 @@ def _sync_routes(router: dict[str, Any], namespace: str) -> bool:
 
 
 def render_nat(router: dict[str, Any]) -> str:
-    """The body (chains) of table ``ip pocketstack-nat`` for ``router``; "" when the router
-    needs no NAT (no gateway, or neither SNAT nor floating IPs).
+    """The body (chains) of table ``ip pocketstack-nat`` for ``router``; "" when it has no
+    (IPv4) gateway.
+
+    - ``prerouting``: per floating IP, DNAT floating -> fixed;
+    - ``postrouting``: per floating IP, SNAT fixed -> floating leaving ``qg-``; then, with
+      ``enable_snat``, the internal subnets leaving ``qg-`` SNAT to the gateway IP;
+    - ``forward``: drop the packets of flows NATed to an address no longer in use (a removed
+      floating IP, the gateway IP once SNAT is off): conntrack keeps applying the NAT of an
+      existing flow whatever the rules say now, where Neutron deletes the conntrack entries.
 
     Raises:
-        ValueError: an address of the router is not an IPv4/IPv6 address or prefix.
+        ValueError: an address of the router is not an IP address or prefix.
     """
     gateway = router.get("gateway")
     if not gateway:
         return ""
-    qg = "qg-" + _check_id(gateway["port_id"], "port id")[:11]
     gateway_ip = ipaddress.ip_interface(str(gateway["ip_cidr"])).ip
+    if gateway_ip.version != 4:
+        return ""
+    qg = "qg-" + _check_id(gateway["port_id"], "port id")[:11]
     dnat: list[str] = []
     snat: list[str] = []
+    floating_ips: list[str] = []
     for fip in _fips(router):
         floating, fixed = _address(fip["floating_ip_address"]), _address(fip["fixed_ip_address"])
+        floating_ips.append(str(floating))
         dnat.append(f"ip daddr {floating} dnat to {fixed}")
         snat.append(f'oifname "{qg}" ip saddr {fixed} snat to {floating}')
+    sources = list(floating_ips)
     if router.get("enable_snat", True):
         internal = sorted(
             {
@@ -240,12 +253,22 @@ def render_nat(router: dict[str, Any]) -> str:
         )
         if internal:
             snat.append(f'oifname "{qg}" ip saddr {{ {", ".join(internal)} }} snat to {gateway_ip}')
-    if not dnat and not snat:
-        return ""
+            sources.append(str(gateway_ip))
     lines = ["chain prerouting {", "type nat hook prerouting priority dstnat; policy accept;"]
     lines += [*dnat, "}", "chain postrouting {"]
     lines += ["type nat hook postrouting priority srcnat; policy accept;", *snat, "}"]
+    lines += ["chain forward {", "type filter hook forward priority filter; policy accept;"]
+    lines.append("ct status dnat " + _unless_in("ct original ip daddr", floating_ips) + "drop")
+    lines.append("ct status snat " + _unless_in("ct reply ip daddr", sources) + "drop")
+    lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _unless_in(selector: str, addresses: list[str]) -> str:
+    """``<selector> != { a, b } `` (nothing when the list is empty: the rule matches all)."""
+    if not addresses:
+        return ""
+    return f"{selector} != {{ {', '.join(sorted(set(addresses)))} }} "
 
 
 def _sync_nat(router: dict[str, Any], namespace: str) -> bool:

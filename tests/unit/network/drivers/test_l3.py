@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,17 +17,18 @@ import pytest
 from pocketstack.common.config import Config
 from pocketstack.network.drivers import ip_lib
 from pocketstack.network.drivers.l3 import RouterNamespaces, namespace_name
+from tests.helpers import wait_until
 from tests.unit.network.drivers.sandbox import Sandbox, netns_exists, pings, sh
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
-# the outside records the source address of every ping it receives
+# a namespace counts the pings it receives and records their sources
 PROBE = """
 table ip probe {
   set sources { type ipv4_addr; flags dynamic; }
   chain input {
     type filter hook input priority 0; policy accept;
-    icmp type echo-request add @sources { ip saddr }
+    icmp type echo-request counter add @sources { ip saddr }
   }
 }
 """
@@ -64,6 +66,7 @@ class Topology:
             sandbox.bridge(host, "brq" + net_id[:11])
         self.ext = f"172.24.{100 + int(sandbox.uid, 16) % 100}"
         self.guest_a = self._guest(sandbox, host, "a", "10.1.0")
+        ip_lib.nft_apply(PROBE, self.guest_a)
         self.guest_b = self._guest(sandbox, host, "b", "10.2.0")
         ext_bridge = "brq" + self.nets["ext"][:11]
         self.outside = sandbox.guest(
@@ -106,6 +109,18 @@ class Topology:
         return {
             e for item in listed["nftables"] if "set" in item for e in item["set"].get("elem", [])
         }
+
+
+def echo_requests(netns: str) -> int:
+    """How many pings ``netns`` received (its probe's counter)."""
+    listed = json.loads(sh("nft", "-j", "list", "chain", "ip", "probe", "input", netns=netns))
+    return sum(
+        expr["counter"]["packets"]
+        for item in listed["nftables"]
+        if "rule" in item
+        for expr in item["rule"]["expr"]
+        if "counter" in expr
+    )
 
 
 @pytest.fixture
@@ -186,3 +201,28 @@ def test_a_deleted_namespace_comes_back_and_unwanted_routers_go(
     assert not taps & {link["ifname"] for link in ip_lib.links(l3.netns)}
     assert netns_exists(foreign)
     assert not pings(topology.guest_a, topology.ext + ".1")
+
+
+def test_removing_a_floating_ip_cuts_the_flows_already_through_it(
+    l3: RouterNamespaces, topology: Topology
+) -> None:
+    router = topology.router
+    floating = topology.ext + ".10"
+    router["floating_ips"] = [{"floating_ip_address": floating, "fixed_ip_address": "10.1.0.5"}]
+    l3.sync([router])
+    # one ICMP flow (one conntrack entry) for its whole life, a ping each 0.1 s for 2 s
+    argv = ["ip", "netns", "exec", topology.outside, "busybox", "ping", "-q", "-i", "0.1"]
+    ping = subprocess.Popen([*argv, "-w", "2", floating], stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: echo_requests(topology.guest_a) >= 3, 5, "pings through the FIP")
+
+        router["floating_ips"] = []
+        l3.sync([router])
+        reached = echo_requests(topology.guest_a)
+        ping.wait(timeout=10)
+    finally:
+        if ping.poll() is None:
+            ping.kill()
+            ping.wait()
+
+    assert echo_requests(topology.guest_a) - reached <= 1  # one may have been in flight
