@@ -51,3 +51,33 @@ RULES: dict[str, str] = {
 }
 
 policy.register(RULES)
+
+#: The L3 API's rules keep Neutron's own names (``neutron/conf/policies/router.py`` and
+#: ``floatingip.py``), sub-attribute rules included: a rule ``<action>:<attribute>`` is
+#: checked only when the request gives that attribute. As in Neutron, only an admin sets
+#: ``enable_snat`` or picks the gateway's or a floating IP's address.
+L3_RULES: dict[str, str] = {
+    "get_router": "reader",
+    "create_router": "member",
+    "create_router:external_gateway_info": "member",
+    "create_router:external_gateway_info:network_id": "member",
+    "create_router:external_gateway_info:enable_snat": "admin",
+    "create_router:external_gateway_info:external_fixed_ips": "admin",
+    "update_router": "member",
+    "update_router:external_gateway_info": "member",
+    "update_router:external_gateway_info:network_id": "member",
+    "update_router:external_gateway_info:enable_snat": "admin",
+    "update_router:external_gateway_info:external_fixed_ips": "admin",
+    "delete_router": "member",
+    "add_router_interface": "member",
+    "remove_router_interface": "member",
+    "add_extraroutes": "member",
+    "remove_extraroutes": "member",
+    "get_floatingip": "reader",
+    "create_floatingip": "member",
+    "create_floatingip:floating_ip_address": "admin",
+    "update_floatingip": "member",
+    "delete_floatingip": "member",
+}
+
+policy.register(L3_RULES)

@@ -2,8 +2,10 @@
 
 Routes are relative to the prefix: ``/`` (versions), ``/v2.0/`` (collections),
 ``/v2.0/extensions``, ``/v2.0/{networks,subnets,ports,security-groups,
-security-group-rules}[/{id}]`` (handlers ``<verb>_<resource>`` in ``api/<family>.py``),
-``/v2.0/quotas/{project_id}``. Errors are rendered as
+security-group-rules,routers,floatingips}[/{id}]`` (handlers ``<verb>_<resource>`` in
+``api/<family>.py``), the router actions ``/v2.0/routers/{id}/{add,remove}_router_interface``
+and ``/v2.0/routers/{id}/{add,remove}_extraroutes``, ``/v2.0/quotas/{project_id}``.
+Errors are rendered as
 ``{"NeutronError": {"type", "message", "detail"}}`` (``errors``).
 """
 
@@ -17,9 +19,11 @@ from pocketstack.common.http import RouteSpec, ServiceAPI, route
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.api import (
     agents,
+    floatingips,
     networks,
     ports,
     root,
+    routers,
     schemas,
     security_group_rules,
     subnets,
@@ -75,6 +79,23 @@ ROUTES = [
         "security_group",
         schemas.SECURITY_GROUP_CREATE,
         schemas.SECURITY_GROUP_UPDATE,
+    ),
+    *collection("/v2.0/routers", routers, "router", schemas.ROUTER_CREATE, schemas.ROUTER_UPDATE),
+    *(
+        route("PUT", f"/v2.0/routers/{{id}}/{action}", getattr(routers, action), schema=schema)
+        for action, schema in (
+            ("add_router_interface", schemas.ROUTER_INTERFACE),
+            ("remove_router_interface", schemas.ROUTER_INTERFACE),
+            ("add_extraroutes", schemas.ROUTER_EXTRAROUTES),
+            ("remove_extraroutes", schemas.ROUTER_EXTRAROUTES),
+        )
+    ),
+    *collection(
+        "/v2.0/floatingips",
+        floatingips,
+        "floatingip",
+        schemas.FLOATINGIP_CREATE,
+        schemas.FLOATINGIP_UPDATE,
     ),
     *collection(
         "/v2.0/security-group-rules",

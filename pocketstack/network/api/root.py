@@ -39,6 +39,11 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
         "Stateful security group",
         "Indicates if the security group is stateful or not.",
     ),
+    "router": ("Neutron L3 Router", "Router abstraction for basic L3 forwarding."),
+    "ext-gw-mode": ("Neutron L3 Configurable external gateway mode", "enable_snat."),
+    "extraroute": ("Neutron Extra Route", "Extra routes configuration for L3 router."),
+    "extraroute-atomic": ("Atomically add/remove extra routes", "add/remove_extraroutes."),
+    "fip-port-details": ("Floating IP Port Details Extension", "Port details of a FIP."),
     "pagination": ("Pagination support", "Extension that indicates pagination is enabled."),
     "sorting": ("Sorting support", "Extension that indicates sorting is enabled."),
 }
@@ -48,6 +53,8 @@ COLLECTIONS = (
     ("port", "ports"),
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
+    ("router", "routers"),
+    ("floatingip", "floatingips"),
     ("quota", "quotas"),
 )
 

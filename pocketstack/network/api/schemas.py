@@ -280,3 +280,69 @@ SECURITY_GROUP_RULE_CREATE: Schema = _body(
     },
     required=("security_group_id", "direction"),
 )
+
+# -- routers and floating IPs -------------------------------------------------------------
+#: ``external_gateway_info`` (``ext-gw-mode``): ``{}`` or null clears the gateway.
+_GATEWAY_INFO: Schema = t.nullable(
+    t.obj(
+        {
+            "network_id": UUID,
+            "enable_snat": BOOLEAN,
+            "external_fixed_ips": t.array(FIXED_IP),
+            "qos_policy_id": t.nullable(UUID),
+        }
+    )
+)
+#: ``routes`` (``extraroute``); their number is the logic's (RoutesExhausted past 30).
+_ROUTE_LIST: Schema = t.array(
+    t.obj({"destination": CIDR, "nexthop": IP_ADDRESS}, required=("destination", "nexthop"))
+)
+_ROUTES: Schema = t.nullable(_ROUTE_LIST)
+_ROUTER_MUTABLE: dict[str, Schema] = {
+    "admin_state_up": BOOLEAN,
+    "external_gateway_info": _GATEWAY_INFO,
+    "distributed": BOOLEAN,
+    "ha": BOOLEAN,
+}
+#: Routers > Create router (``POST /v2.0/routers``).
+ROUTER_CREATE: Schema = _body(
+    "router",
+    {
+        **_COMMON_CREATE,
+        **_ROUTER_MUTABLE,
+        "availability_zone_hints": t.array(t.string(255)),
+        "flavor_id": t.nullable(UUID),
+    },
+)
+#: Routers > Update router (``PUT /v2.0/routers/{router_id}``).
+ROUTER_UPDATE: Schema = _body("router", {**_COMMON_UPDATE, **_ROUTER_MUTABLE, "routes": _ROUTES})
+#: Routers > Add / Remove interface (``PUT /v2.0/routers/{router_id}/add_router_interface``,
+#: ``remove_router_interface``): a bare ``{"subnet_id"}`` or ``{"port_id"}``.
+ROUTER_INTERFACE: Schema = t.obj({"subnet_id": UUID, "port_id": UUID})
+#: Routers > Add / Remove extra routes (``PUT /v2.0/routers/{router_id}/add_extraroutes``,
+#: ``remove_extraroutes``, ``extraroute-atomic``).
+ROUTER_EXTRAROUTES: Schema = _body("router", {"routes": _ROUTE_LIST}, required=("routes",))
+_FLOATINGIP_COMMON: dict[str, Schema] = {
+    "description": DESCRIPTION,
+    "tags": TAGS,
+    "port_id": t.nullable(UUID),
+    "fixed_ip_address": t.nullable(IP_ADDRESS),
+    "qos_policy_id": t.nullable(UUID),
+}
+#: Floating IPs > Create floating IP (``POST /v2.0/floatingips``); floating IPs have no name.
+FLOATINGIP_CREATE: Schema = _body(
+    "floatingip",
+    {
+        **_FLOATINGIP_COMMON,
+        "floating_network_id": UUID,
+        "floating_ip_address": IP_ADDRESS,
+        "subnet_id": t.nullable(UUID),
+        "tenant_id": PROJECT_ID,
+        "project_id": PROJECT_ID,
+        "dns_name": t.string(255),
+        "dns_domain": t.string(255),
+    },
+    required=("floating_network_id",),
+)
+#: Floating IPs > Update floating IP (``PUT /v2.0/floatingips/{floatingip_id}``).
+FLOATINGIP_UPDATE: Schema = _body("floatingip", _FLOATINGIP_COMMON)

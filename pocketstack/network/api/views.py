@@ -18,10 +18,12 @@ from urllib.parse import urlencode
 from pocketstack.common.db import isotime
 from pocketstack.common.http import ApiRequest
 from pocketstack.network.agents import AgentRecord
+from pocketstack.network.floatingips import FloatingIPRecord
 from pocketstack.network.lists import ListQuery, Page
 from pocketstack.network.models import SecurityGroupRule, Subnet
 from pocketstack.network.networks import NetworkRecord
 from pocketstack.network.ports import PortRecord
+from pocketstack.network.routers import RouterInterface, RouterRecord
 from pocketstack.network.secgroups import SecurityGroupRecord, SecurityGroupRuleRecord
 
 T = TypeVar("T")
@@ -37,6 +39,8 @@ ADMIN_ONLY = frozenset(
         "binding:vif_type",
         "binding:vif_details",
         "binding:profile",
+        "distributed",
+        "ha",
     }
 )
 
@@ -205,6 +209,87 @@ def agent(record: AgentRecord) -> dict[str, Any]:
         "started_at": _agent_time(row.started_at),
         "heartbeat_timestamp": _agent_time(row.heartbeat_timestamp),
         "resources_synced": None,
+    }
+
+
+def router(record: RouterRecord) -> dict[str, Any]:
+    """A router ("Routers" > "Show router details"): ``external_gateway_info`` null
+    without a gateway; ``distributed``/``ha`` (admin-only) always false."""
+    row = record.router
+    data = standard_attrs(row)
+    gateway = None
+    if row.gw_network_id is not None:
+        gateway = {
+            "network_id": row.gw_network_id,
+            "enable_snat": row.enable_snat,
+            "external_fixed_ips": [
+                {"subnet_id": a.subnet_id, "ip_address": a.ip_address} for a in record.gateway_ips
+            ],
+        }
+    data.update(
+        {
+            "admin_state_up": row.admin_state_up,
+            "status": row.status,
+            "external_gateway_info": gateway,
+            "routes": [{"destination": r.destination, "nexthop": r.nexthop} for r in record.routes],
+            "distributed": False,
+            "ha": False,
+            "availability_zone_hints": [],
+            "availability_zones": ["nova"],
+            "flavor_id": None,
+        }
+    )
+    return data
+
+
+def router_interface(found: RouterInterface) -> dict[str, Any]:
+    """The answer of add/remove_router_interface ("Add interface to router"): not
+    wrapped."""
+    return {
+        "id": found.id,
+        "tenant_id": found.project_id,
+        "project_id": found.project_id,
+        "port_id": found.port_id,
+        "network_id": found.network_id,
+        "subnet_id": found.subnet_id,
+        "subnet_ids": list(found.subnet_ids),
+    }
+
+
+def floatingip(record: FloatingIPRecord) -> dict[str, Any]:
+    """A floating IP ("Floating IPs" > "Show floating IP details") with ``port_details``
+    (``fip-port-details``: null when not associated)."""
+    row = record.floatingip
+    port = record.port
+    details = None
+    if port is not None:
+        details = {
+            "name": port.name,
+            "network_id": port.network_id,
+            "mac_address": port.mac_address,
+            "admin_state_up": port.admin_state_up,
+            "status": port.status,
+            "device_id": port.device_id,
+            "device_owner": port.device_owner,
+        }
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "tenant_id": row.project_id,
+        "description": row.description or "",
+        "floating_network_id": row.floating_network_id,
+        "floating_ip_address": row.floating_ip_address,
+        "port_id": row.port_id,
+        "fixed_ip_address": row.fixed_ip_address,
+        "router_id": row.router_id,
+        "status": row.status,
+        "port_details": details,
+        "port_forwardings": [],
+        "qos_policy_id": None,
+        "created_at": isotime(row.created_at),
+        "updated_at": isotime(row.updated_at or row.created_at),
+        "revision_number": row.revision_number,
+        "tags": list(row.tags or []),
     }
 
 
