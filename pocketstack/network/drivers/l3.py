@@ -220,9 +220,10 @@ def render_nat(router: dict[str, Any]) -> str:
     - ``prerouting``: per floating IP, DNAT floating -> fixed;
     - ``postrouting``: per floating IP, SNAT fixed -> floating leaving ``qg-``; then, with
       ``enable_snat``, the internal subnets leaving ``qg-`` SNAT to the gateway IP;
-    - ``forward``: drop the packets of flows NATed to an address no longer in use (a removed
-      floating IP, the gateway IP once SNAT is off): conntrack keeps applying the NAT of an
-      existing flow whatever the rules say now, where Neutron deletes the conntrack entries.
+    - ``forward``: drop the packets of flows NATed as no rule says any more (a removed or
+      moved floating IP, the gateway IP once SNAT is off): conntrack keeps applying the NAT
+      of an existing flow whatever the rules say now, where Neutron deletes the conntrack
+      entries.
 
     Raises:
         ValueError: an address of the router is not an IP address or prefix.
@@ -237,9 +238,11 @@ def render_nat(router: dict[str, Any]) -> str:
     dnat: list[str] = []
     snat: list[str] = []
     floating_ips: list[str] = []
+    mappings: list[str] = []
     for fip in _fips(router):
         floating, fixed = _address(fip["floating_ip_address"]), _address(fip["fixed_ip_address"])
         floating_ips.append(str(floating))
+        mappings.append(f"{floating} . {fixed}")
         dnat.append(f"ip daddr {floating} dnat to {fixed}")
         snat.append(f'oifname "{qg}" ip saddr {fixed} snat to {floating}')
     sources = list(floating_ips)
@@ -258,14 +261,16 @@ def render_nat(router: dict[str, Any]) -> str:
     lines += [*dnat, "}", "chain postrouting {"]
     lines += ["type nat hook postrouting priority srcnat; policy accept;", *snat, "}"]
     lines += ["chain forward {", "type filter hook forward priority filter; policy accept;"]
-    lines.append("ct status dnat " + _unless_in("ct original ip daddr", floating_ips) + "drop")
+    dnat_pair = "ct original ip daddr . ct reply ip saddr"
+    lines.append("ct status dnat " + _unless_in(dnat_pair, mappings) + "drop")
     lines.append("ct status snat " + _unless_in("ct reply ip daddr", sources) + "drop")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def _unless_in(selector: str, addresses: list[str]) -> str:
-    """``<selector> != { a, b } `` (nothing when the list is empty: the rule matches all)."""
+    """``<selector> != { a, b } `` (nothing when the list is empty: the rule then matches
+    every flow)."""
     if not addresses:
         return ""
     return f"{selector} != {{ {', '.join(sorted(set(addresses)))} }} "
