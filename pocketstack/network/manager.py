@@ -49,6 +49,7 @@ class NetworkManager:
         self.networks = Networks(cloud)
         self.agents = Agents(cloud)
         self.quotas = quotas.Quotas(cloud)
+        self.quotas = quotas.Quotas(cloud)
         self.subnets = Subnets(cloud)
         self.ports = Ports(cloud)
         self.security_groups = SecurityGroups(cloud)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import common, lists, states
+from pocketstack.network import common, lists, quotas, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import Network, Port, PortSecurityGroup, Subnet
 
@@ -237,6 +237,7 @@ class Networks:
         )
         wanted = None if spec.segmentation_id is None else _check_vni(spec.segmentation_id)
         with self.cloud.db.transaction() as s:
+            quotas.check(s, str(values["project_id"]), "network")
             if wanted is not None:
                 if s.scalar(sa.select(Network.id).where(Network.segmentation_id == wanted)):
                     raise exc.TunnelIdInUse(wanted)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.drivers import NETWORK_DRIVERS
-from pocketstack.network import common, ipam, lists, states
+from pocketstack.network import common, ipam, lists, quotas, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
     FloatingIP,
@@ -406,8 +406,10 @@ class Ports:
         return vif_type_of(self.cloud.conf)
 
     def create(self, ctx: RequestContext, spec: PortCreate) -> PortRecord:
-        """Create a port (see ``create_port`` for the errors)."""
+        """Create a port (see ``create_port`` for the errors; OverQuota, 409, past the
+        project's port quota)."""
         with self.cloud.db.transaction() as s:
+            quotas.check(s, common.owner_project(ctx, spec.project_id), "port")
             port = create_port(s, ctx, spec, self.vif_type, has_agents=has_agents(self.cloud.conf))
             record = records(s, [port])[0]
         self.cloud.network.notify_dataplane()

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import common, lists
+from pocketstack.network import common, lists, quotas
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
     DefaultSecurityGroup,
@@ -399,6 +399,7 @@ class SecurityGroups:
         with self.cloud.db.transaction() as s:
             if ctx.project_id:
                 create_default(s, project_id)
+            quotas.check(s, project_id, "security_group")
             group = SecurityGroup(
                 project_id=project_id,
                 name=spec.name,
@@ -505,6 +506,7 @@ class SecurityGroupRules:
         values = check_rule(spec)
         with self.cloud.db.transaction() as s:
             group = load_group(s, ctx, spec.security_group_id)
+            quotas.check(s, group.project_id, "security_group_rule")
             if values["remote_group_id"]:
                 load_group(s, ctx, values["remote_group_id"])
             rule = SecurityGroupRule(

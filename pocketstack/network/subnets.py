@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import json_contains
-from pocketstack.network import common, ipam, lists
+from pocketstack.network import common, ipam, lists, quotas
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import IPAllocation, Network, Port, Subnet
 from pocketstack.network.networks import load_network, load_owned_network, visible_filter
@@ -198,6 +198,7 @@ class Subnets:
                 ip_version=4,
                 **values,
             )
+            quotas.check(s, subnet.project_id, "subnet")
             s.add(subnet)
             common.touch(net)
             s.flush()

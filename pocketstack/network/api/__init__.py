@@ -22,6 +22,7 @@ from pocketstack.network.api import (
     floatingips,
     networks,
     ports,
+    quotas,
     root,
     routers,
     schemas,
@@ -66,8 +67,13 @@ ROUTES = [
     route("GET", "/v2.0/agents/{id}", agents.get_agent),
     route("PUT", "/v2.0/agents/{id}", agents.update_agent, schema=schemas.AGENT_UPDATE),
     route("DELETE", "/v2.0/agents/{id}", agents.delete_agent, status=204),
-    route("GET", "/v2.0/quotas/{project_id}", root.show_quota),
-    route("GET", "/v2.0/quotas/{project_id}/details.json", root.show_quota_details),
+    route("GET", "/v2.0/quotas", quotas.list_quotas),
+    route("GET", "/v2.0/quotas/{project_id}", quotas.get_quota),
+    route("PUT", "/v2.0/quotas/{project_id}", quotas.update_quota, schema=schemas.QUOTA_UPDATE),
+    route("DELETE", "/v2.0/quotas/{project_id}", quotas.delete_quota, status=204),
+    route("GET", "/v2.0/quotas/{project_id}/default", quotas.get_quota_default),
+    route("GET", "/v2.0/quotas/{project_id}/details", quotas.get_quota_details),
+    route("GET", "/v2.0/quotas/{project_id}/details.json", quotas.get_quota_details),
     *collection(
         "/v2.0/networks", networks, "network", schemas.NETWORK_CREATE, schemas.NETWORK_UPDATE
     ),

@@ -111,32 +111,3 @@ def show_extension(req: ApiRequest) -> dict[str, Any]:
         raise exc.ExtensionNotFound(alias)
     return {"extension": _extension(alias)}
 
-
-#: Default per-project limits shown by ``GET /v2.0/quotas/{project_id}`` (not enforced yet).
-DEFAULT_QUOTAS = {
-    "network": 100,
-    "subnet": 100,
-    "port": 500,
-    "security_group": 10,
-    "security_group_rule": 100,
-    "router": 10,
-    "floatingip": 50,
-    "rbac_policy": 10,
-    "subnetpool": -1,
-}
-
-
-def show_quota(req: ApiRequest) -> dict[str, Any]:
-    """``GET /v2.0/quotas/{project_id}``: the limits of a project (own, or any for admin)."""
-    policy.enforce(req.ctx, "network:quotas:show")
-    project_id = req.params["project_id"]
-    if not (req.ctx.is_admin or req.ctx.owns(project_id)):
-        raise exc.NotAuthorized("Only an administrator may see another project's quotas.")
-    return {"quota": dict(DEFAULT_QUOTAS)}
-
-
-def show_quota_details(req: ApiRequest) -> dict[str, Any]:
-    """``GET /v2.0/quotas/{project_id}/details.json``: limits with usage (usage not counted
-    yet: reported as 0)."""
-    quota = show_quota(req)["quota"]
-    return {"quota": {k: {"limit": v, "used": 0, "reserved": 0} for k, v in quota.items()}}

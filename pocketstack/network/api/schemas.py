@@ -39,6 +39,7 @@ Sections of the Networking API v2.0 reference are named on each schema.
 from __future__ import annotations
 
 from pocketstack.common import schema_types as t
+from pocketstack.network.quotas import DEFAULTS as QUOTA_DEFAULTS
 from pocketstack.network.secgroups import PROTOCOLS
 
 Schema = t.Schema
@@ -254,6 +255,20 @@ PORT_UPDATE: Schema = _body("port", {**_COMMON_UPDATE, **_PORT_MUTABLE})
 #: Networking Agents > Update agent (``PUT /v2.0/agents/{agent_id}``): an admin changes
 #: only these two; agents are made by their heartbeats.
 AGENT_UPDATE: Schema = _body("agent", {"admin_state_up": BOOLEAN, "description": DESCRIPTION})
+
+# -- quotas -------------------------------------------------------------------------------
+#: A quota limit (``convert_to_int``, range -1..): an integer or a string of digits.
+_QUOTA_LIMIT: Schema = {"anyOf": [t.integer(-1, 2**31 - 1), t.string(20, 1, pattern="^-?[0-9]+$")]}
+#: Quotas extension > Update quota for a project (``PUT /v2.0/quotas/{project_id}``): the
+#: counted resources, and the ``force``/``check_limit`` flags ``openstack quota set`` sends.
+QUOTA_UPDATE: Schema = _body(
+    "quota",
+    {
+        **dict.fromkeys(QUOTA_DEFAULTS, _QUOTA_LIMIT),
+        "force": BOOLEAN,
+        "check_limit": BOOLEAN,
+    },
+)
 
 # -- security groups and rules ------------------------------------------------------------
 #: Security groups (security-groups) > Create security group.

@@ -11,7 +11,7 @@ only the ``fields=`` asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -23,6 +23,7 @@ from pocketstack.network.lists import ListQuery, Page
 from pocketstack.network.models import SecurityGroupRule, Subnet
 from pocketstack.network.networks import NetworkRecord
 from pocketstack.network.ports import PortRecord
+from pocketstack.network.quotas import QuotaUsage
 from pocketstack.network.routers import RouterInterface, RouterRecord
 from pocketstack.network.secgroups import SecurityGroupRecord, SecurityGroupRuleRecord
 
@@ -291,6 +292,21 @@ def floatingip(record: FloatingIPRecord) -> dict[str, Any]:
         "revision_number": row.revision_number,
         "tags": list(row.tags or []),
     }
+
+
+def quota(limits: Mapping[str, int], project_id: str | None = None) -> dict[str, Any]:
+    """A project's network limits ("Quotas extension" > "Show quota"); in a list
+    ("List quotas for projects with non-default quota values") with its project."""
+    body: dict[str, Any] = dict(limits)
+    if project_id is not None:
+        body.update(project_id=project_id, tenant_id=project_id)
+    return body
+
+
+def quota_details(usage: Mapping[str, QuotaUsage]) -> dict[str, Any]:
+    """Limits with usage ("Show quota details for a tenant"): ``{resource: {"limit",
+    "used", "reserved"}}``."""
+    return {r: {"limit": u.limit, "used": u.used, "reserved": u.reserved} for r, u in usage.items()}
 
 
 def redact(req: ApiRequest, data: dict[str, Any]) -> dict[str, Any]:
