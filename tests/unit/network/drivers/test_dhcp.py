@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pocketstack.common.config import Config
+from pocketstack.network.drivers.base import NetworkDriverError
 from pocketstack.network.drivers.dhcp import DnsmasqDhcp, namespace_name
 from tests.helpers import wait_until
 from tests.unit.network.drivers.sandbox import Sandbox, netns_exists, process_runs, sh
@@ -193,3 +194,14 @@ def test_an_address_of_a_deleted_port_is_served_to_the_new_port_that_gets_it(
 
     assert sandbox.udhcpc(new_guest)["ip"] == "10.0.0.5"
     assert sandbox.udhcpc(old_guest, tries=1) == {}
+
+
+def test_a_bad_network_fails_alone(dhcp: DnsmasqDhcp) -> None:
+    good = network(str(uuid.uuid4()), [host(GUEST1_MAC, "10.0.0.5")])
+    bad = network("../../etc", [])
+
+    with pytest.raises(NetworkDriverError, match=r"\.\./\.\./etc: invalid network id"):
+        dhcp.sync([bad, good])
+
+    assert dhcp.pid(good["network_id"]) is not None
+    assert dhcp.networks() == {good["network_id"]}

@@ -16,6 +16,7 @@ import pytest
 
 from pocketstack.common.config import Config
 from pocketstack.network.drivers import ip_lib
+from pocketstack.network.drivers.base import NetworkDriverError
 from pocketstack.network.drivers.l3 import RouterNamespaces, namespace_name
 from tests.helpers import wait_until
 from tests.unit.network.drivers.sandbox import Sandbox, netns_exists, pings, sh
@@ -226,3 +227,21 @@ def test_removing_a_floating_ip_cuts_the_flows_already_through_it(
             ping.wait()
 
     assert echo_requests(topology.guest_a) - reached <= 1  # one may have been in flight
+
+
+def test_a_bad_router_fails_alone(l3: RouterNamespaces, topology: Topology) -> None:
+    bad = {**topology.router, "id": "no/slashes"}
+    bad_route = {
+        **topology.router,
+        "id": str(uuid.uuid4()),
+        "gateway": None,
+        "interfaces": [],
+        "routes": [{"destination": "10.9.0.0/24", "nexthop": "not-an-address"}],
+    }
+
+    with pytest.raises(NetworkDriverError) as raised:
+        l3.sync([bad, bad_route, topology.router])
+
+    assert "no/slashes: invalid router id" in str(raised.value)
+    assert f"{bad_route['id']}: " in str(raised.value)
+    assert pings(topology.guest_a, "10.2.0.5")
