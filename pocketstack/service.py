@@ -4,11 +4,14 @@
   bus. Managers reach each other through these attributes (``cloud.network.allocate_ports``),
   never through each other's tables.
 - ``build_app(cloud)``: the one ASGI app with each service under its path prefix.
-- ``Controller``: API + managers + conductor (+ scheduler inside it) + controller periodic
-  tasks (the conductor's, and the image service's upload leases). ``ComputeHost``: the
-  compute agent of one host with its hypervisor driver, on the bus only (no database).
-- ``pocketstack up`` runs a ``Controller`` and a ``ComputeHost`` in one process on the
-  in-process bus; ``pocketstack controller`` / ``pocketstack compute`` run them apart.
+- ``Controller``: API + managers + conductor (+ scheduler inside it) + the network server's
+  agent endpoint (topic ``network``) + controller periodic tasks (the conductor's, and the
+  image service's upload leases). ``ComputeHost``: the compute agent of one host with its
+  hypervisor driver, on the bus only (no database). ``NetworkHost``: the network agent of
+  one host with its data-plane drivers, on the bus only.
+- ``pocketstack up`` runs a ``Controller``, a ``ComputeHost`` and (with a network driver
+  that has agents) a ``NetworkHost`` with every role in one process on the in-process bus;
+  ``pocketstack controller`` / ``compute`` / ``network-agent`` run them apart.
 """
 
 from __future__ import annotations
@@ -136,18 +139,28 @@ class Controller:
     def __init__(self, conf: Config, db: Database, bus: Bus):
         self.cloud = Cloud(conf, db, bus)
         from pocketstack.compute.conductor import Conductor
+        from pocketstack.network.agent_reports import NetworkAgentReports
 
         self.conductor = Conductor(self.cloud)
+        self.network_reports = NetworkAgentReports(self.cloud)
 
     def start(self) -> None:
-        """Serve the conductor on the bus and start its recovery and periodic tasks, and the
-        image service's (uploads a dead controller left are put back to queued)."""
+        """Serve the conductor on the bus and start its recovery and periodic tasks, serve
+        the network agents' messages (topic ``network``), and start the image service's
+        tasks (uploads a dead controller left are put back to queued)."""
+        from pocketstack.network.rpcapi import SERVER_MESSAGES, SERVER_TOPIC
+
         self.conductor.start()
+        self.cloud.bus.serve(SERVER_TOPIC, self.network_reports, SERVER_MESSAGES)
         self.cloud.image.start()
 
     def stop(self) -> None:
-        """Stop the conductor's and the image service's periodic tasks."""
+        """Stop the conductor's and the image service's periodic tasks and the network
+        agents' endpoint."""
+        from pocketstack.network.rpcapi import SERVER_TOPIC
+
         self.cloud.image.stop()
+        self.cloud.bus.unserve(SERVER_TOPIC)
         self.conductor.stop()
 
 
@@ -171,6 +184,70 @@ class ComputeHost:
     def stop(self) -> None:
         """Stop the agent; guests keep running unless ``conf.shutdown_instances``."""
         self.agent.stop()
+
+
+class NetworkHost:
+    """The network agent of one host (``network_agent.<host>`` on the bus) with the parts of
+    the network driver ``conf.network_driver`` (which must have agents: ``linuxbridge``,
+    ``fake``); no ``Database``, as ``ComputeHost``.
+
+    Args:
+        conf: the host's ``Config`` (``hostname``, ``netns``, ``local_ip``...).
+        bus: the bus to the controllers.
+        network_node: also run the DHCP and L3 roles (the network node).
+        host, netns: override ``conf.hostname`` / ``conf.netns`` (a lab host's).
+
+    Raises:
+        UnknownDriver: the driver has no agents (``noop``) or is unknown.
+    """
+
+    def __init__(
+        self,
+        conf: Config,
+        bus: Bus,
+        network_node: bool = False,
+        host: str | None = None,
+        netns: str | None = None,
+    ):
+        from pocketstack.common.drivers import NETWORK_DRIVERS, load_network_agent_part
+        from pocketstack.network.agent import NetworkAgent
+
+        name = conf.network_driver
+        netns = (netns if netns is not None else conf.netns) or None
+        l2 = NETWORK_DRIVERS.load(name, conf, netns=netns)
+        if not l2.has_agents:
+            from pocketstack.common.drivers import UnknownDriver
+
+            raise UnknownDriver(f"network_driver {name!r} runs no network agent")
+
+        def part(kind: str) -> object:
+            return load_network_agent_part(name, kind, conf, netns=netns)
+
+        self.agent = NetworkAgent(
+            conf,
+            bus,
+            l2,
+            part("firewall"),
+            dhcp=part("dhcp") if network_node else None,
+            l3=part("l3") if network_node else None,
+            host=host or conf.hostname,
+            netns=netns,
+        )
+
+    def start(self) -> None:
+        """Report the agent's roles, serve its bus target and make the data plane match."""
+        self.agent.start()
+
+    def stop(self) -> None:
+        """Stop the agent; the data plane stays as it is."""
+        self.agent.stop()
+
+
+def network_agents_enabled(conf: Config) -> bool:
+    """Whether ``conf.network_driver`` runs network agents (``NetworkDriver.has_agents``)."""
+    from pocketstack.common.drivers import NETWORK_DRIVERS
+
+    return bool(NETWORK_DRIVERS.load_class(conf.network_driver).has_agents)
 
 
 def open_backends(conf: Config) -> tuple[Database, Bus]:

@@ -109,10 +109,42 @@ NETWORK_DRIVERS: Registry[NetworkDriver] = Registry(
     option="network_driver",
     base="pocketstack.network.drivers.base:NetworkDriver",
     entries={
+        "fake": "pocketstack.network.drivers.fake:FakeDriver",
         "linuxbridge": "pocketstack.network.drivers.linuxbridge:LinuxBridgeDriver",
         "noop": "pocketstack.network.drivers.noop:NoopDriver",
     },
 )
+
+#: the other parts of the network agent of each network driver that has agents
+#: (``NetworkDriver.has_agents``): ``"module:Class"`` of its security group, DHCP and router
+#: roles, each built with ``(conf, netns=...)`` and offering ``sync(...)``
+#: (docs/network-dataplane.md, "Drivers").
+NETWORK_AGENT_PARTS: Mapping[str, Mapping[str, str]] = {
+    "linuxbridge": {
+        "firewall": "pocketstack.network.drivers.firewall:NftablesFirewall",
+        "dhcp": "pocketstack.network.drivers.dhcp:DnsmasqDhcp",
+        "l3": "pocketstack.network.drivers.l3:RouterNamespaces",
+    },
+    "fake": {
+        "firewall": "pocketstack.network.drivers.fake:FakeFirewall",
+        "dhcp": "pocketstack.network.drivers.fake:FakeDhcp",
+        "l3": "pocketstack.network.drivers.fake:FakeL3",
+    },
+}
+
+
+def load_network_agent_part(driver: str, part: str, *args: Any, **kwargs: Any) -> Any:
+    """An instance of the ``part`` (``firewall``, ``dhcp`` or ``l3``) of the network agent of
+    ``driver``, built with ``args``/``kwargs``.
+
+    Raises:
+        UnknownDriver: ``driver`` has no agent parts. ImportError: its module is missing.
+    """
+    parts = NETWORK_AGENT_PARTS.get(driver)
+    if parts is None or part not in parts:
+        raise UnknownDriver(f"network_driver {driver!r} has no network agent {part!r} part")
+    return _import(parts[part])(*args, **kwargs)
+
 
 #: image data stores (``pocketstack.image.stores.base``), built with ``Class.from_conf(conf)``.
 IMAGE_STORES: Registry[ImageStore] = Registry(
