@@ -7,10 +7,12 @@ the IP family's hooks (conntrack and the ``inet`` forward hook) from the bridge'
 hook at priority 0. So each host netns gets two tables, written in one ``nft -f -``
 transaction (atomic):
 
-- ``inet pocketstack``: chain ``forward`` marks packets of known connections
-  (``ct state established,related``) with the ``ESTABLISHED_MARK`` bit of the packet mark.
-  There the in/out devices are the bridge itself (br_netfilter's view), so it cannot tell
-  ports apart; that is the bridge table's job.
+- ``inet pocketstack``: chain ``prerouting`` (priority raw, before conntrack) puts each
+  network's bridged traffic in a conntrack zone of its own (``conntrack_zone``), so networks
+  with overlapping addresses never match each other's connections; chain ``forward`` marks
+  packets of known connections (``ct state established,related``) with the
+  ``ESTABLISHED_MARK`` bit of the packet mark. There the in/out devices are the bridge itself
+  (br_netfilter's view), so it cannot tell ports apart; that is the bridge table's job.
 - ``bridge pocketstack``: chain ``forward`` (priority 100, after br_netfilter) sends frames
   coming from a port's ``tap`` to ``port-<id11>-egress`` and frames going to it to
   ``port-<id11>-ingress``; sets ``sg-<group_id[:11]>`` (IPv4) and ``sg6-<group_id[:11]>``
@@ -201,6 +203,7 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
     are logged and left out; the port stays default-deny for them.
     """
     groups = {g["id"]: g for g in security_groups}
+    all_ports = [p for p in ports if p.get("network_id")]
     ports = sorted((p for p in ports if filtered(p)), key=lambda p: p["id"])
     named = {g for p in ports for g in p.get("security_group_ids") or ()}
     named |= {
@@ -227,14 +230,33 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
                 for p in ports
             )
             lines.append(f"    {match} vmap {{ {jumps} }}")
-    lines += ["  }", "}", _inet_table()]
+    lines += ["  }", "}", _inet_table({str(p["network_id"]) for p in all_ports})]
     return Ruleset("\n".join(lines) + "\n", sets)
 
 
-def _inet_table() -> str:
+def conntrack_zone(network_id: str) -> int:
+    """The conntrack zone of a network's bridged traffic (1..65535), from its id so that it
+    stays the same across agent restarts (renumbering would turn live connections into new
+    ones). Zones keep networks with overlapping addresses from matching each other's
+    connections, as Neutron's per-network zones do; two networks sharing a zone (1 in 65535)
+    only lose that separation."""
+    return 1 + int(hashlib.sha256(network_id.encode()).hexdigest()[:8], 16) % 65535
+
+
+def _inet_table(network_ids: set[str]) -> str:
+    zones = ", ".join(
+        f'"{ip_lib.bridge_name(n)}" : {conntrack_zone(n)}' for n in sorted(network_ids)
+    )
+    prerouting = (
+        "  chain prerouting {\n"
+        "    type filter hook prerouting priority raw; policy accept;\n"
+        f"    ct zone set iifname map {{ {zones} }}\n"
+        "  }\n"
+        if zones
+        else ""
+    )
     return (
-        f"table inet {TABLE} {{\n"
-        "  chain forward {\n"
+        f"table inet {TABLE} {{\n" + prerouting + "  chain forward {\n"
         "    type filter hook forward priority filter; policy accept;\n"
         f'    iifname "brq*" ct state established,related meta mark set meta mark | '
         f"{ESTABLISHED_MARK:#x}\n"

@@ -76,15 +76,20 @@ class Host:
         conf = SimpleNamespace(local_ip="", tunnel_interface="", physical_interface_mappings="")
         self.l2 = LinuxBridgeDriver(conf, netns=self.netns)
         self.firewall = NftablesFirewall(netns=self.netns)
-        self.network = vxlan_network(2001)
+        self.networks = [vxlan_network(2001), vxlan_network(2002)]
+        self.network = self.networks[0]
         self.ports: list[dict[str, Any]] = []
 
-    def guest(self, ip: str, *groups: dict[str, Any], **changes: Any) -> tuple[dict, str]:
-        """A port in ``groups`` with a guest namespace on it, wired to the bridge."""
-        p = port(self.network["id"], ip, security_group_ids=[g["id"] for g in groups], **changes)
+    def guest(
+        self, ip: str, *groups: dict[str, Any], network: int = 0, **changes: Any
+    ) -> tuple[dict, str]:
+        """A port in ``groups`` with a guest namespace on it, wired to the bridge of
+        ``self.networks[network]``."""
+        net_id = self.networks[network]["id"]
+        p = port(net_id, ip, security_group_ids=[g["id"] for g in groups], **changes)
         ns = plug_guest(self.box, self.netns, p)
         self.ports.append(p)
-        assert p["id"] in self.l2.sync([self.network], self.ports)
+        assert p["id"] in self.l2.sync(self.networks, self.ports)
         wait_wired(self.netns, ns, p)
         return p, ns
 
@@ -115,6 +120,50 @@ def host(tmp_path: Path) -> Iterator[Host]:
         h.close()
     finally:
         box.close()
+
+
+#: a UDP listener: prints "ready" once bound, then "got" or "nothing" within argv[2] s
+LISTEN = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.settimeout(float(sys.argv[2]))
+print("ready", flush=True)
+try:
+    s.recvfrom(100)
+    print("got")
+except OSError:
+    print("nothing")
+"""
+#: a UDP sender from port argv[1] to argv[2]:argv[3], three datagrams
+SEND = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+for _ in range(3):
+    s.sendto(b"x", (sys.argv[2], int(sys.argv[3])))
+    time.sleep(0.1)
+"""
+
+
+def udp(sender: str, sport: int, receiver: str, address: str, dport: int) -> bool:
+    """Whether a datagram ``sender`` sends from ``sport`` to ``address:dport`` reaches a
+    listener in ``receiver``."""
+    listen = subprocess.Popen(
+        ["ip", "netns", "exec", receiver, sys.executable, "-c", LISTEN, str(dport), "1.5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert listen.stdout is not None and listen.stdout.readline().strip() == "ready"
+        send = ["ip", "netns", "exec", sender, sys.executable, "-c", SEND, str(sport)]
+        subprocess.run([*send, address, str(dport)], check=True, timeout=30)
+        out, _ = listen.communicate(timeout=30)
+    finally:
+        if listen.poll() is None:
+            listen.kill()
+            listen.wait()
+    return out.strip() == "got"
 
 
 def connect(guest: str, address: str, tcp_port: int) -> str:
@@ -231,3 +280,22 @@ def test_cleanup_leaves_no_table_and_sync_restores_a_flushed_ruleset(host):
     host.firewall.cleanup()
     assert "pocketstack" not in sh("nft", "list", "tables", netns=host.netns)
     assert ping(g1, "10.0.0.6")
+
+
+def test_networks_with_the_same_addresses_do_not_share_connections(host):
+    """Per-network conntrack zones: a flow on one network does not make the mirror-image
+    packet on another network with the same addresses "established"."""
+    client = group([EGRESS_ALL])
+    server = group([EGRESS_ALL, rule("ingress", protocol="udp", port_range_min=53,
+                                     port_range_max=53)])  # fmt: skip
+    _, a1 = host.guest("10.0.0.5", client)
+    _, a2 = host.guest("10.0.0.6", server)
+    _, b1 = host.guest("10.0.0.6", client, network=1)
+    _, b2 = host.guest("10.0.0.5", client, network=1)
+    host.apply(client, server)
+    assert udp(a1, 5000, a2, "10.0.0.6", 53)  # network 0: a1 -> a2:53 is a connection
+    assert not udp(b1, 53, b2, "10.0.0.5", 5000)  # network 1: its mirror image is not a reply
+    client["rules"].append(rule("ingress", protocol="udp", port_range_min=5000,
+                                port_range_max=5000))  # fmt: skip
+    host.apply(client, server)
+    assert udp(b1, 53, b2, "10.0.0.5", 5000)
