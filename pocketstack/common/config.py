@@ -261,6 +261,14 @@ OPTIONS: tuple[Option, ...] = (
         section="network",
     ),
     Option(
+        "network_node",
+        bool,
+        False,
+        "pocketstack network-agent also runs the DHCP and L3 roles on this host (the network "
+        "node; pocketstack up always does)",
+        section="network",
+    ),
+    Option(
         "vni_ranges",
         str,
         "1:16000000",
