@@ -11,8 +11,9 @@ A router's ports are ordinary ports with ``device_id`` = the router's id:
 - ``network:router_gateway``: at most one, on the external network of
   ``external_gateway_info`` (project ``""`` as in Neutron, so only admins list it).
 
-Both are bound to the L3 agent's host when ``cloud.network.l3_agent_host()`` names one
-(the agent work adds it), else left unbound. After every change the data plane sees
+Both are made unbound; the server binds them to the host of an alive L3 agent when it
+builds that host's state (``host_state.ensure_network_node_ports``). After every change
+the data plane sees
 (interfaces, gateway, routes, admin state) ``cloud.network.notify_dataplane()`` is called
 when it exists, so the L3 agent syncs at once.
 
@@ -376,15 +377,9 @@ class Routers:
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
 
-    # -- hooks of the data plane work (absent: no-ops) ----------------------------------
     def _notify(self) -> None:
         """Tell the agents the wanted state changed (``cloud.network.notify_dataplane``)."""
         getattr(self.cloud.network, "notify_dataplane", lambda: None)()
-
-    def _l3_host(self) -> str | None:
-        """The host router ports are bound to (``cloud.network.l3_agent_host()``), if any."""
-        find = getattr(self.cloud.network, "l3_agent_host", None)
-        return find() if callable(find) else None
 
     def service_port(
         self,
@@ -396,7 +391,8 @@ class Routers:
         device_id: str,
         fixed_ips: builtins.list[Any] | None,
     ) -> Port:
-        """A router (or floating IP) port: no security groups, bound to the L3 host."""
+        """A router (or floating IP) port of ``project_id`` (``""``: no project's, as a
+        gateway's), without security groups, unbound."""
         spec = PortCreate(
             network_id=network_id,
             project_id=project_id or None,
@@ -404,7 +400,6 @@ class Routers:
             device_owner=owner,
             fixed_ips=fixed_ips,
             security_groups=[],
-            host_id=self._l3_host(),
         )
         port = create_port(session, ctx.elevated(), spec, vif_type_of(self.cloud.conf))
         port.project_id = project_id
