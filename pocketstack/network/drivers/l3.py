@@ -5,10 +5,10 @@ For each router of the host state's ``routers`` list (docs/network-dataplane.md)
 ``admin_state_up`` is true:
 
 - namespace ``qrouter-<router_id>``, ``lo`` up, ``net.ipv4.ip_forward=1`` inside;
-- per interface a veth pair ``qr-<port_id[:11]>`` inside (the port's MAC and ``ip_cidr``)
-  <-> ``tap<port_id[:11]>`` in the host namespace, enslaved to ``brq<network_id[:11]>`` when
-  that bridge exists (else the L2 agent does it); the gateway likewise as ``qg-``, which also
-  carries each floating IP as a /32;
+- per interface a veth pair ``qr-<port_id[:11]>`` inside (the port's MAC, its
+  ``ip_cidrs``, or ``ip_cidr`` alone) <-> ``tap<port_id[:11]>`` in the host namespace,
+  enslaved to ``brq<network_id[:11]>`` when that bridge exists (else the L2 agent does it);
+  the gateway likewise as ``qg-``, which also carries each floating IP as a /32;
 - routes: the default route via the gateway's ``gateway_ip`` and the router's extra routes
   (``destination`` via ``nexthop``); any other route through a next hop is removed;
 - nftables table ``ip pocketstack-nat``: per floating IP, DNAT floating -> fixed in
@@ -150,12 +150,12 @@ class RouterNamespaces:
         ports: dict[str, tuple[dict[str, Any], list[str]]] = {}
         for iface in router.get("interfaces") or []:
             port_id = _check_id(iface["port_id"], "port id")
-            ports["qr-" + port_id[:11]] = (iface, [_cidr(iface["ip_cidr"])])
+            ports["qr-" + port_id[:11]] = (iface, _port_cidrs(iface))
         gateway = router.get("gateway")
         if gateway:
             port_id = _check_id(gateway["port_id"], "port id")
             fips = [f"{_address(f['floating_ip_address'])}/32" for f in _fips(router)]
-            ports["qg-" + port_id[:11]] = (gateway, [_cidr(gateway["ip_cidr"]), *fips])
+            ports["qg-" + port_id[:11]] = (gateway, [*_port_cidrs(gateway), *fips])
         changed = False
         for info in ip_lib.links(namespace):
             name = str(info.get("ifname", ""))
@@ -184,7 +184,7 @@ def _sync_routes(router: dict[str, Any], namespace: str) -> bool:
     hop go. A route the kernel refuses (next hop not on a link) is logged and skipped."""
     wanted: dict[str, str] = {}
     gateway = router.get("gateway")
-    if gateway and gateway.get("gateway_ip"):
+    if gateway and gateway.get("gateway_ip") and _address(gateway["gateway_ip"]).version == 4:
         wanted["0.0.0.0/0"] = str(_address(gateway["gateway_ip"]))
     for route in router.get("routes") or []:
         network = ipaddress.ip_network(str(route["destination"]), strict=False)
@@ -231,9 +231,10 @@ def render_nat(router: dict[str, Any]) -> str:
     gateway = router.get("gateway")
     if not gateway:
         return ""
-    gateway_ip = ipaddress.ip_interface(str(gateway["ip_cidr"])).ip
-    if gateway_ip.version != 4:
+    own = [c for c in _port_cidrs(gateway) if ipaddress.ip_interface(c).version == 4]
+    if not own:
         return ""
+    gateway_ip = ipaddress.ip_interface(own[0]).ip
     qg = "qg-" + _check_id(gateway["port_id"], "port id")[:11]
     dnat: list[str] = []
     snat: list[str] = []
@@ -249,9 +250,10 @@ def render_nat(router: dict[str, Any]) -> str:
     if router.get("enable_snat", True):
         internal = sorted(
             {
-                str(ipaddress.ip_interface(str(i["ip_cidr"])).network)
+                str(ipaddress.ip_interface(c).network)
                 for i in router.get("interfaces") or []
-                if ipaddress.ip_interface(str(i["ip_cidr"])).version == 4
+                for c in _port_cidrs(i)
+                if ipaddress.ip_interface(c).version == 4
             }
         )
         if internal:
@@ -314,6 +316,12 @@ def _fips(router: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(str(value))
+
+
+def _port_cidrs(port: dict[str, Any]) -> list[str]:
+    """A router port's addresses: ``ip_cidrs`` (all its fixed IPs) when given, else
+    ``[ip_cidr]``, normalised; raises ValueError when one is not an address/prefix."""
+    return [_cidr(c) for c in port.get("ip_cidrs") or [port["ip_cidr"]]]
 
 
 def _cidr(value: Any) -> str:

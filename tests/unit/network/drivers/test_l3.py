@@ -66,9 +66,9 @@ class Topology:
         for net_id in self.nets.values():
             sandbox.bridge(host, "brq" + net_id[:11])
         self.ext = f"172.24.{100 + int(sandbox.uid, 16) % 100}"
-        self.guest_a = self._guest(sandbox, host, "a", "10.1.0")
+        self.guest_a = self.guest(sandbox, host, "a", "10.1.0")
         ip_lib.nft_apply(PROBE, self.guest_a)
-        self.guest_b = self._guest(sandbox, host, "b", "10.2.0")
+        self.guest_b = self.guest(sandbox, host, "b", "10.2.0")
         ext_bridge = "brq" + self.nets["ext"][:11]
         self.outside = sandbox.guest(
             "out", host, ext_bridge, "fa:16:3e:00:0e:01", self.ext + ".1/24"
@@ -84,9 +84,11 @@ class Topology:
             "floating_ips": [],
         }
 
-    def _guest(self, sandbox: Sandbox, host: str, net: str, prefix: str) -> str:
-        mac = f"fa:16:3e:00:0{net}:05"
-        guest = sandbox.guest(net, host, "brq" + self.nets[net][:11], mac, prefix + ".5/24")
+    def guest(self, sandbox: Sandbox, host: str, net: str, prefix: str, name: str = "") -> str:
+        """A guest ``<prefix>.5/24`` on network ``net``, default route via ``<prefix>.1``."""
+        name = name or net
+        mac = f"fa:16:3e:00:0{name}:05"
+        guest = sandbox.guest(name, host, "brq" + self.nets[net][:11], mac, prefix + ".5/24")
         sh("ip", "route", "add", "default", "via", prefix + ".1", netns=guest)
         return guest
 
@@ -130,17 +132,22 @@ def topology(sandbox: Sandbox, l3: RouterNamespaces) -> Topology:
     return Topology(sandbox, l3.netns)
 
 
-def test_router_joins_two_subnets_and_snats_to_its_gateway_ip(
-    l3: RouterNamespaces, topology: Topology
+def test_router_joins_subnets_and_snats_to_its_gateway_ip(
+    sandbox: Sandbox, l3: RouterNamespaces, topology: Topology
 ) -> None:
     router = topology.router
     router["routes"] = [{"destination": "192.168.50.0/24", "nexthop": "10.2.0.5"}]
+    # a second subnet on network a, through the same router port
+    router["interfaces"][0]["ip_cidrs"] = ["10.1.0.1/24", "10.3.0.1/24"]
+    guest_c = topology.guest(sandbox, l3.netns or "", "a", "10.3.0", "c")
 
     assert l3.sync([router]) == {router["id"]: "created"}
 
     assert pings(topology.guest_a, "10.2.0.5")
     assert pings(topology.guest_b, "10.1.0.5")
+    assert pings(guest_c, "10.2.0.5")
     assert pings(topology.guest_a, topology.ext + ".1")
+    assert pings(guest_c, topology.ext + ".1")
     assert topology.sources_seen() == {topology.ext + ".2"}
     routes = {(r["dst"], r.get("gateway")) for r in ip_lib.routes(namespace_name(router["id"]))}
     assert ("default", topology.ext + ".1") in routes
