@@ -114,6 +114,10 @@ def test_guests_get_their_fixed_ip_router_mtu_and_a_new_port_without_a_restart(
     assert lease["domain"] == "example.test"
     assert sandbox.udhcpc(guest1)["domain"] == ""  # extra options are per port
     assert dhcp.pid(net_id) == pid
+    # dnsmasq also answers for the hosts' names
+    sh("ip", "addr", "add", "10.0.0.6/24", "dev", "eth0", netns=guest2)
+    answer = sh("busybox", "nslookup", "vm-one", "10.0.0.2", netns=guest2, check=False)
+    assert "Address: 10.0.0.5" in answer
 
 
 def test_subnet_changes_restart_dnsmasq_and_removal_kills_it(
