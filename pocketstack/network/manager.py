@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import instances, quotas
+from pocketstack.network import instances, quotas, tags
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.agents import Agents
 from pocketstack.network.floatingips import FloatingIPs
@@ -49,7 +49,7 @@ class NetworkManager:
         self.networks = Networks(cloud)
         self.agents = Agents(cloud)
         self.quotas = quotas.Quotas(cloud)
-        self.quotas = quotas.Quotas(cloud)
+        self.tags = tags.Tags(cloud)
         self.subnets = Subnets(cloud)
         self.ports = Ports(cloud)
         self.security_groups = SecurityGroups(cloud)

@@ -28,9 +28,11 @@ from pocketstack.network.api import (
     schemas,
     security_group_rules,
     subnets,
+    tags,
 )
 from pocketstack.network.api import security_groups as groups
 from pocketstack.network.api.errors import RENDERERS
+from pocketstack.network.tags import RESOURCES
 
 
 def collection(
@@ -111,5 +113,9 @@ ROUTES = [
         None,
     ),
 ]
+#: the tag sub-resources of every taggable collection mounted above (``api/tags.py``)
+ROUTES += tags.routes(
+    [c for c in RESOURCES if any(r.path == f"/v2.0/{c}" and r.method == "POST" for r in ROUTES)]
+)
 
 API = ServiceAPI("network", "/networking", RENDERERS, ROUTES)

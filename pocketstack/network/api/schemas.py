@@ -270,6 +270,13 @@ QUOTA_UPDATE: Schema = _body(
     },
 )
 
+# -- tags ---------------------------------------------------------------------------------
+#: Tag extension > Replace all tags (``PUT /v2.0/{resources}/{id}/tags``).
+TAGS_UPDATE: Schema = t.obj({"tags": TAGS}, required=("tags",))
+#: Tag extension > Add a tag (``PUT /v2.0/{resources}/{id}/tags/{tag}``): no body (an empty
+#: object is taken too).
+NO_BODY: Schema = {"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]}
+
 # -- security groups and rules ------------------------------------------------------------
 #: Security groups (security-groups) > Create security group.
 SECURITY_GROUP_CREATE: Schema = _body("security_group", {**_COMMON_CREATE, "stateful": BOOLEAN})
