@@ -225,17 +225,6 @@ class InvalidQuotaValue(errors.Conflict):
         )
 
 
-class InvalidQuotaValue(errors.Conflict):
-    """409: a limit below what the project already uses, asked with ``check_limit``
-    (Neutron's ``InvalidQuotaValue``)."""
-
-    def __init__(self, resources: list[str]):
-        super().__init__(
-            "Change would make usage less than 0 for the following resources: "
-            f"{sorted(resources)}."
-        )
-
-
 class TagNotFound(errors.NotFound):
     """404: the resource has no such tag (Neutron's tag extension ``TagNotFound``)."""
 
