@@ -5,6 +5,8 @@
     pocketstack controller   API + managers + conductor + scheduler (distributed mode)
     pocketstack compute      the compute agent of this host (distributed mode; bus only,
                              no database)
+    pocketstack network-agent  the network agent of this host (distributed mode; bus only,
+                             no database; --network-node adds the DHCP and L3 roles)
     pocketstack guest-image  build (or find cached) the default guest image and print its path
     pocketstack db-upgrade   migrate the database to the newest schema
     pocketstack config show  print the effective configuration by section (secrets masked)
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("up", "run the whole cloud in this process"),
         ("controller", "run API, managers, conductor and scheduler"),
         ("compute", "run this host's compute agent"),
+        ("network-agent", "run this host's network agent (linuxbridge driver)"),
         ("db-upgrade", "migrate the database schema to the newest revision"),
         ("guest-image", "build or find the cached default guest image"),
     ):
@@ -329,7 +332,13 @@ def _print_ready(conf: Config, started: float, role: str) -> None:
 def cmd_up(conf: Config) -> None:
     """Everything in one process: controller, bootstrap, local compute host, API."""
     from pocketstack.bootstrap import bootstrap, service_password
-    from pocketstack.service import ComputeHost, Controller, open_backends
+    from pocketstack.service import (
+        ComputeHost,
+        Controller,
+        NetworkHost,
+        network_agents_enabled,
+        open_backends,
+    )
 
     started = time.monotonic()
     secure_state_dir(conf)
@@ -342,10 +351,16 @@ def cmd_up(conf: Config) -> None:
     # the local agent gets the bus only, and the service user's password bootstrap used
     host = ComputeHost(conf.replace(service_user_password=service_password(conf)), bus)
     host.start()
+    # a driver with agents (linuxbridge): this host's network agent with every role
+    network = NetworkHost(conf, bus, network_node=True) if network_agents_enabled(conf) else None
+    if network is not None:
+        network.start()
     try:
         _serve(conf, controller.cloud, lambda: _print_ready(conf, started, "cloud"))
     finally:
         LOG.info("stopping")
+        if network is not None:
+            network.stop()
         host.stop()
         controller.stop()
         bus.stop()
@@ -404,6 +419,45 @@ def cmd_compute(conf: Config) -> None:
     bus.stop()
 
 
+def cmd_network_agent(conf: Config) -> None:
+    """The network agent of this host until SIGINT/SIGTERM (``service.NetworkHost``).
+
+    It needs ``--transport`` (RabbitMQ) and a network driver with agents
+    (``--network-driver linuxbridge``); ``--network-node`` adds the DHCP and L3 roles,
+    ``--netns`` makes it act in a namespace, ``--local-ip`` is its VXLAN endpoint. No
+    database: it reaches the server only over the bus (a database URL given anyway is
+    ignored with a warning, as for ``compute``).
+    """
+    from pocketstack.common.bus import connect
+    from pocketstack.service import NetworkHost, network_agents_enabled
+
+    if not network_agents_enabled(conf):
+        raise SystemExit(
+            f"pocketstack: network_driver {conf.network_driver!r} runs no network agent "
+            "(use --network-driver linuxbridge)"
+        )
+    if conf.sources.get("database", "default") != "default":
+        print(
+            f"pocketstack: warning: {conf.sources['database']}: the database is ignored: a "
+            "network agent reaches it only through the server",
+            file=sys.stderr,
+        )
+    secure_state_dir(conf)
+    _lock(conf, f"network-agent-{conf.hostname}")
+    setup_logging(conf, f"network-agent-{conf.hostname}")
+    bus = connect(conf.transport)
+    agent = NetworkHost(conf, bus, network_node=conf.network_node)
+    agent.start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    roles = "L2, DHCP and L3" if conf.network_node else "L2"
+    print(f"pocketstack network-agent {conf.hostname} ready ({roles})", flush=True)
+    stop.wait()
+    agent.stop()
+    bus.stop()
+
+
 def cmd_db_upgrade(conf: Config) -> None:
     """Migrate ``conf.database`` to the newest Alembic revision (idempotent)."""
     from pocketstack.common.db import Database
@@ -430,6 +484,7 @@ COMMANDS = {
     "up": cmd_up,
     "controller": cmd_controller,
     "compute": cmd_compute,
+    "network-agent": cmd_network_agent,
     "db-upgrade": cmd_db_upgrade,
     "guest-image": cmd_guest_image,
     "config show": cmd_config_show,

@@ -177,7 +177,7 @@ def test_uvicorn_records_reach_the_log_file_through_the_filter():
     "flag,message",
     [
         ("--compute-driver=xen", "unknown compute_driver 'xen': known are fake, qemu"),
-        ("--network-driver=ovs", "unknown network_driver 'ovs': known are linuxbridge, noop"),
+        ("--network-driver=ovs", "unknown network_driver 'ovs': known are fake, linuxbridge, noop"),
         ("--image-store=swift", "unknown image_store 'swift': known are file"),
     ],
 )
@@ -249,3 +249,67 @@ def test_compute_opens_no_database_and_warns_about_a_given_one(tmp_path, monkeyp
     assert bus is fake_bus and conf.hostname
     err = capsys.readouterr().err
     assert "--database: the database is ignored" in err and "secret" not in err
+
+
+def test_network_agent_refuses_a_driver_without_agents(tmp_path, monkeypatch):
+    monkeypatch.delenv("POCKETSTACK_NETWORK_DRIVER", raising=False)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["network-agent", f"--state-dir={tmp_path}", "--network-driver=noop"])
+    assert "runs no network agent" in str(info.value)
+
+
+def test_network_agent_runs_its_roles_on_the_bus_only(tmp_path, monkeypatch, capsys):
+    """``pocketstack network-agent --network-node`` builds a ``NetworkHost`` with the DHCP
+    and L3 roles from the bus alone (no database opened)."""
+    import pocketstack.common.bus as bus_module
+    import pocketstack.common.db as db_module
+    import pocketstack.service as service_module
+
+    for opt in ("DATABASE", "TRANSPORT", "NETWORK_DRIVER", "NETWORK_NODE"):
+        monkeypatch.delenv(f"POCKETSTACK_{opt}", raising=False)
+    hosts: list[tuple] = []
+
+    class FakeHost:
+        def __init__(self, *args, **kwargs):
+            hosts.append((args, kwargs))
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+    class Stopped:
+        def set(self) -> None:
+            pass
+
+        def wait(self) -> bool:
+            return True  # as if SIGTERM came at once
+
+    def no_database(*_args, **_kwargs):
+        raise AssertionError("pocketstack network-agent opened the database")
+
+    fake_bus = type("FakeBus", (), {"stop": lambda self: None})()
+    monkeypatch.setattr(service_module, "NetworkHost", FakeHost)
+    monkeypatch.setattr(bus_module, "connect", lambda url: fake_bus)
+    monkeypatch.setattr(db_module.Database, "__init__", no_database)
+    monkeypatch.setattr(cli, "setup_logging", lambda *args: None)
+    monkeypatch.setattr(cli, "_lock", lambda *args: None)
+    monkeypatch.setattr(cli.threading, "Event", Stopped)
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    umask = os.umask(0o022)
+    try:
+        cli.main(
+            [
+                "network-agent",
+                f"--state-dir={tmp_path}",
+                "--network-driver=fake",
+                "--hostname=net1",
+                "--network-node",
+            ]
+        )
+    finally:
+        os.umask(umask)
+    (((conf, bus), kwargs),) = hosts
+    assert bus is fake_bus and conf.hostname == "net1" and kwargs == {"network_node": True}
+    assert "network-agent net1 ready (L2, DHCP and L3)" in capsys.readouterr().out
