@@ -17,6 +17,7 @@ import pytest
 
 from pocketstack.network.drivers.firewall import NftablesFirewall
 from pocketstack.network.drivers.linuxbridge import LinuxBridgeDriver
+from tests.helpers import wait_until
 from tests.unit.network.drivers.guests import (
     ping,
     plug_guest,
@@ -299,3 +300,51 @@ def test_networks_with_the_same_addresses_do_not_share_connections(host):
                                 port_range_max=5000))  # fmt: skip
     host.apply(client, server)
     assert udp(b1, 53, b2, "10.0.0.5", 5000)
+
+
+def udhcpd(host: Host, guest: str, config: str) -> subprocess.Popen:
+    """busybox udhcpd in the foreground in ``guest`` with ``config`` (text)."""
+    path = host.box.tmp_path / f"udhcpd-{guest}.conf"
+    leases = host.box.tmp_path / f"udhcpd-{guest}.leases"
+    leases.touch()
+    path.write_text(config + f"\ninterface eth0\nlease_file {leases}\n")
+    argv = ["ip", "netns", "exec", guest, "busybox", "udhcpd", "-f", str(path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(
+        lambda: ":67 " in sh("busybox", "netstat", "-lun", netns=guest) or proc.poll() is not None,
+        5,
+        "udhcpd listens",
+    )
+    assert proc.poll() is None, "udhcpd did not start"
+    return proc
+
+
+def test_a_guest_gets_its_lease_but_may_not_serve_one(host):
+    """The DHCP client's exchange from 0.0.0.0 passes anti-spoofing; a guest's DHCP server
+    does not reach the others (Neutron blocks DHCP server replies from instances)."""
+    sg = group([EGRESS_ALL])
+    client, g1 = host.guest("10.0.0.5", sg)
+    _, dhcp_ns = host.guest("10.0.0.2", device_owner="network:dhcp")
+    _, rogue_ns = host.guest("10.0.0.3", sg)
+    host.apply(sg)
+    sh("ip", "addr", "flush", "dev", "eth0", netns=g1)
+    rogue = udhcpd(
+        host,
+        rogue_ns,
+        f"start 10.0.0.200\nend 10.0.0.210\nstatic_lease {client['mac_address']} 10.0.0.66",
+    )
+    try:
+        assert host.box.udhcpc(g1, tries=1) == {}
+    finally:
+        rogue.kill()
+        rogue.wait()
+    server = udhcpd(
+        host,
+        dhcp_ns,
+        f"start 10.0.0.100\nend 10.0.0.110\nstatic_lease {client['mac_address']} 10.0.0.5",
+    )
+    try:
+        assert host.box.udhcpc(g1).get("ip") == "10.0.0.5"
+    finally:
+        server.kill()
+        server.wait()
