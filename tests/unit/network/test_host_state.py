@@ -258,3 +258,61 @@ def test_a_bad_report_is_refused(reports):
         reports.report_state(SYSTEM, {"host": "h", "agent_type": "Open vSwitch agent"})
     with pytest.raises(errors.BadRequest):
         reports.report_state(SYSTEM, {"agent_type": L3_AGENT})
+
+
+def test_the_l3_host_gets_the_routers_with_their_ports_bound_to_it(network, reports, db):
+    from pocketstack.network.api import floatingips as fip_api
+    from pocketstack.network.api import routers as router_api
+
+    report(reports, "host1")
+    report(reports, "host1", L3_AGENT)
+    ext = network.networks.create(ADMIN, {"name": "public", "router:external": True})["id"]
+    network.subnets.create(
+        ADMIN,
+        {
+            "network_id": ext,
+            "cidr": "172.24.4.0/24",
+            "gateway_ip": "172.24.4.1",
+            "enable_dhcp": False,
+        },
+    )
+    inside = make_network(network, "inside", "10.1.0.0/24", dhcp=False)
+    subnet = network.networks.get(ADMIN, inside)["subnets"][0]
+    routers = network.manager.routers
+    router = routers.create(
+        ADMIN, router_api.parse_create({"name": "r", "external_gateway_info": {"network_id": ext}})
+    ).router
+    routers.add_interface(ADMIN, router.id, subnet_id=subnet)
+    guest = bound_port(network, inside, "host2")
+    network.manager.floating_ips.create(
+        ADMIN, fip_api.parse_create({"floating_network_id": ext, "port_id": guest["id"]})
+    )
+
+    assert reports.get_host_state(SYSTEM, "host2")["routers"] == []  # not the L3 host
+    state = reports.get_host_state(SYSTEM, "host1")
+    [item] = state["routers"]
+    assert (item["id"], item["admin_state_up"], item["enable_snat"]) == (router.id, True, True)
+    gateway = item["gateway"]
+    assert (gateway["ip_cidr"], gateway["gateway_ip"], gateway["network_id"]) == (
+        "172.24.4.2/24",
+        "172.24.4.1",
+        ext,
+    )
+    [interface] = item["interfaces"]
+    assert (interface["ip_cidr"], interface["network_id"], interface["mtu"]) == (
+        "10.1.0.1/24",
+        inside,
+        1450,
+    )
+    assert item["floating_ips"] == [
+        {"floating_ip_address": "172.24.4.3", "fixed_ip_address": "10.1.0.2"}
+    ]
+    # its ports are bound to the L3 host (DOWN until wired), so its L2 part plugs them
+    router_ports = {gateway["port_id"], interface["port_id"]}
+    assert router_ports <= set(by_id(state["ports"]))
+    assert {by_id(state["ports"])[p]["status"] for p in router_ports} == {"DOWN"}
+    with db.reader() as s:
+        assert {s.get(Port, p).host_id for p in router_ports} == {"host1"}
+    # the guest's host now tunnels to the network node
+    host2 = reports.get_host_state(SYSTEM, "host2")
+    assert by_id(host2["networks"])[inside]["remote_vteps"] == [VTEP["host1"]]
