@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import new_id
-from pocketstack.network import common, lists
+from pocketstack.network import common, lists, quotas
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import FloatingIP, IPAllocation, Port, Router
 from pocketstack.network.networks import delete_ports
@@ -233,11 +233,13 @@ class FloatingIPs:
             NetworkNotFound / SubnetNotFound (404), BadRequest (400: not an external
             network, a subnet of another network, no IPv4 subnet), InvalidIpForSubnet
             (400), IpAddressAlreadyAllocated / IpAddressGenerationFailure (409: the
-            address is taken, none is left), NotAuthorized (403: another project), the
-            errors of ``associate``.
+            address is taken, none is left), OverQuota (409: the project's ``floatingip``
+            quota), NotAuthorized (403: another project), the errors of ``associate``.
         """
         fip_id = new_id()
+        project_id = common.owner_project(ctx, spec.project_id)
         with self.cloud.db.transaction() as s:
+            quotas.check(s, project_id, "floatingip")
             net = external_network(s, ctx, spec.floating_network_id, "floatingip")
             fixed: dict[str, str] = {}
             if spec.subnet_id:
@@ -262,7 +264,7 @@ class FloatingIPs:
                 )
             fip = FloatingIP(
                 id=fip_id,
-                project_id=common.owner_project(ctx, spec.project_id),
+                project_id=project_id,
                 description=spec.description,
                 floating_network_id=net.id,
                 floating_ip_address=address,

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import common, lists
+from pocketstack.network import common, lists, quotas
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
     FloatingIP,
@@ -411,12 +411,15 @@ class Routers:
 
         Raises:
             NotAuthorized (403: another project), NetworkNotFound (404), BadRequest (400:
-            the gateway network is not external), IpAddressGenerationFailure /
+            the gateway network is not external), OverQuota (409: the project's
+            ``router`` quota), IpAddressGenerationFailure /
             IpAddressAlreadyAllocated (409), InvalidIpForSubnet (400).
         """
+        project_id = common.owner_project(ctx, spec.project_id)
         with self.cloud.db.transaction() as s:
+            quotas.check(s, project_id, "router")
             router = Router(
-                project_id=common.owner_project(ctx, spec.project_id),
+                project_id=project_id,
                 name=spec.name,
                 description=spec.description,
                 admin_state_up=spec.admin_state_up,

@@ -172,3 +172,14 @@ def test_list_filters_and_paging(world):
     lowest = min(associated["floating_ip_address"], free["floating_ip_address"])
     assert [r.floatingip.floating_ip_address for r in page.items] == [lowest] and page.more
     assert len(world.fips.list(ADMIN, ListQuery(all_projects=True)).items) == 3
+
+
+def test_router_and_floating_ip_quotas(cloud, world):
+    cloud.network.quotas.update(ADMIN, "demo", {"router": 1, "floatingip": 1})
+    world.create(DEMO)
+    with pytest.raises(exc.OverQuota, match="floatingip"):
+        world.create(DEMO)
+    world.connect()
+    with pytest.raises(exc.OverQuota, match="router"):
+        world.network.routers.create(DEMO, RouterCreate(name="second"))
+    assert world.create(OTHER)["project_id"] == "other"  # others' quotas are their own
