@@ -8,6 +8,7 @@ extensions are the Neutron aliases this cloud implements; clients check some of 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pocketstack.common import policy
@@ -19,11 +20,14 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "allowed-address-pairs": ("Allowed Address Pairs", "Extra addresses a port may use."),
     "binding": ("Port Binding", "Expose port bindings of a virtual port to external apps."),
     "external-net": ("Neutron external network", "Adds external network attribute."),
-    "network-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),
+    "agent": ("agent", "The agent management extension."),
+    "net-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),
+    "net-mtu-writable": ("Network MTU (writable)", "Lets the MTU of a network be set."),
     "port-security": ("Port Security", "Provides port security."),
     "project-id": ("project_id field enabled", "Extension that indicates project_id."),
     "provider": ("Provider Network", "Expose mapping of virtual networks to segments."),
     "quotas": ("Quota management support", "Expose functions for quotas management."),
+    "quota_details": ("Quota details management support", "Quota limits with their usage."),
     "security-group": ("security-group", "The security groups extension."),
     "sort-key-validation": ("Sort keys validation", "Sort keys are validated."),
     "standard-attr-description": (
@@ -35,6 +39,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
         "This extension will display the revision number.",
     ),
     "standard-attr-timestamp": ("Resource timestamps", "Adds created_at and updated_at fields."),
+    "standard-attr-tag": ("Tag support", "Tags on resources with standard attributes."),
     "stateful-security-group": (
         "Stateful security group",
         "Indicates if the security group is stateful or not.",
@@ -46,6 +51,22 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "fip-port-details": ("Floating IP Port Details Extension", "Port details of a FIP."),
     "pagination": ("Pagination support", "Extension that indicates pagination is enabled."),
     "sorting": ("Sorting support", "Extension that indicates sorting is enabled."),
+}
+#: alias -> a route (method, path) that must be mounted for the alias to be listed, so the
+#: list never names an API this cloud lacks; aliases not here are attributes the views
+#: always render.
+REQUIRES: dict[str, tuple[str, str]] = {
+    "agent": ("GET", "/v2.0/agents"),
+    "quotas": ("PUT", "/v2.0/quotas/{project_id}"),
+    "quota_details": ("GET", "/v2.0/quotas/{project_id}/details"),
+    "standard-attr-tag": ("PUT", "/v2.0/{collection}/{id}/tags"),
+    "security-group": ("POST", "/v2.0/security-groups"),
+    "stateful-security-group": ("POST", "/v2.0/security-groups"),
+    "router": ("POST", "/v2.0/routers"),
+    "ext-gw-mode": ("POST", "/v2.0/routers"),
+    "extraroute": ("PUT", "/v2.0/routers/{id}"),
+    "extraroute-atomic": ("PUT", "/v2.0/routers/{id}/add_extraroutes"),
+    "fip-port-details": ("POST", "/v2.0/floatingips"),
 }
 COLLECTIONS = (
     ("network", "networks"),
@@ -97,17 +118,26 @@ def _extension(alias: str) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def available() -> tuple[str, ...]:
+    """The aliases of ``EXTENSIONS`` whose ``REQUIRES`` route is in the mounted route table
+    (``network.api.ROUTES``, read once), sorted."""
+    from pocketstack.network.api import ROUTES  # the table is built after this module
+
+    mounted = {(r.method, r.path) for r in ROUTES}
+    return tuple(sorted(a for a in EXTENSIONS if a not in REQUIRES or REQUIRES[a] in mounted))
+
+
 def list_extensions(req: ApiRequest) -> dict[str, Any]:
-    """``GET /v2.0/extensions``."""
+    """``GET /v2.0/extensions``: the extensions ``available``."""
     policy.enforce(req.ctx, "network:extensions:list")
-    return {"extensions": [_extension(a) for a in sorted(EXTENSIONS)]}
+    return {"extensions": [_extension(a) for a in available()]}
 
 
 def show_extension(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/extensions/{alias}``; ExtensionNotFound (404) for others."""
     policy.enforce(req.ctx, "network:extensions:list")
     alias = req.params["alias"]
-    if alias not in EXTENSIONS:
+    if alias not in available():
         raise exc.ExtensionNotFound(alias)
     return {"extension": _extension(alias)}
-
