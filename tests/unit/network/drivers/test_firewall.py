@@ -348,3 +348,27 @@ def test_a_guest_gets_its_lease_but_may_not_serve_one(host):
     finally:
         server.kill()
         server.wait()
+
+
+def add_ipv6(guest: str, address: str) -> None:
+    sh("ip", "addr", "add", f"{address}/64", "dev", "eth0", "nodad", netns=guest)
+
+
+def test_ipv6_rules_neighbour_discovery_and_anti_spoofing(host):
+    sg = group([rule("egress", ethertype="IPv6")])
+    p1, g1 = host.guest("10.0.0.5", sg)
+    p2, g2 = host.guest("10.0.0.6", sg)
+    for p, g, address in ((p1, g1, "fd00::5"), (p2, g2, "fd00::6")):
+        p["fixed_ips"].append({"subnet_id": "subnet-6", "ip_address": address})
+        add_ipv6(g, address)
+    host.apply(sg)
+    assert not ping(g1, "fd00::6")
+    sg["rules"].append(rule("ingress", ethertype="IPv6", protocol="ipv6-icmp"))
+    host.apply(sg)
+    assert ping(g1, "fd00::6")
+    add_ipv6(g1, "fd00::50")
+    sh("ip", "-6", "route", "replace", "fd00::6", "dev", "eth0", "src", "fd00::50", netns=g1)
+    assert not ping(g1, "fd00::6")
+    p1["allowed_address_pairs"] = [{"ip_address": "fd00::50", "mac_address": None}]
+    host.apply(sg)
+    assert ping(g1, "fd00::6")
