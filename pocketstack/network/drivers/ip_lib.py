@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from typing import Any
@@ -406,6 +407,23 @@ def fdb_entries(dev: str, netns: str | None = None) -> list[dict[str, Any]]:
     """The FDB entries of ``dev`` (``bridge -j fdb show dev <dev>``): dicts with ``mac``,
     ``dst`` (for VXLAN remote entries), ``flags``, ``state``."""
     return _json(bridge(["-j", "fdb", "show", "dev", dev], netns))
+
+
+def send_gratuitous_arp(dev: str, address: str, netns: str | None = None) -> bool:
+    """Announce that ``address`` (IPv4, on ``dev``) now answers at ``dev``'s MAC: one
+    unsolicited ARP (``arping -U``, iputils' or busybox's), so neighbours that cached another
+    MAC for it (a moved floating IP, a replaced router port) update at once, as Neutron's
+    ``send_ip_addr_adv_notif``.
+
+    Returns:
+        whether it was sent (False when no arping is installed or it failed: best effort).
+    """
+    tool = ["arping"] if shutil.which("arping") else ["busybox", "arping"]
+    try:
+        run([*tool, "-U", "-c", "1", "-I", dev, "-s", address, address], netns)
+    except NetworkDriverError:
+        return False
+    return True
 
 
 # --- sysctl -----------------------------------------------------------------------------
