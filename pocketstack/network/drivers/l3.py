@@ -8,7 +8,8 @@ For each router of the host state's ``routers`` list (docs/network-dataplane.md)
 - per interface a veth pair ``qr-<port_id[:11]>`` inside (the port's MAC, its
   ``ip_cidrs``, or ``ip_cidr`` alone) <-> ``tap<port_id[:11]>`` in the host namespace,
   enslaved to ``brq<network_id[:11]>`` when that bridge exists (else the L2 agent does it);
-  the gateway likewise as ``qg-``, which also carries each floating IP as a /32;
+  the gateway likewise as ``qg-``, which also carries each floating IP as a /32; a new
+  address is announced with a gratuitous ARP;
 - routes: the default route via the gateway's ``gateway_ip`` and the router's extra routes
   (``destination`` via ``nexthop``); any other route through a next hop is removed;
 - nftables table ``ip pocketstack-nat``: per floating IP, DNAT floating -> fixed in
@@ -163,7 +164,7 @@ class RouterNamespaces:
                 ip_lib.delete_link(name, namespace)
                 changed = True
         for name, (port, cidrs) in ports.items():
-            changed |= ip_lib.plug_veth(
+            plugged = ip_lib.plug_veth(
                 "tap" + name[3:],
                 name,
                 namespace,
@@ -172,7 +173,14 @@ class RouterNamespaces:
                 netns=self.netns,
                 bridge="brq" + _check_id(port["network_id"], "network id")[:11],
             )
-            changed |= ip_lib.set_addresses(name, cidrs, namespace)
+            before = set() if plugged else set(ip_lib.addresses(name, namespace))
+            if ip_lib.set_addresses(name, cidrs, namespace) or plugged:
+                changed = True
+                # neighbours may still hold another MAC for a new address (a moved
+                # floating IP, a replaced router port): tell them
+                for cidr in cidrs:
+                    if cidr not in before and ipaddress.ip_interface(cidr).version == 4:
+                        ip_lib.send_gratuitous_arp(name, cidr.split("/")[0], namespace)
         return changed
 
 

@@ -78,8 +78,8 @@ class Topology:
             "id": str(uuid.uuid4()),
             "admin_state_up": True,
             "enable_snat": True,
-            "gateway": self._port("ext", self.ext + ".2/24", gateway_ip=self.ext + ".1"),
-            "interfaces": [self._port("a", "10.1.0.1/24"), self._port("b", "10.2.0.1/24")],
+            "gateway": self.port("ext", self.ext + ".2/24", gateway_ip=self.ext + ".1"),
+            "interfaces": [self.port("a", "10.1.0.1/24"), self.port("b", "10.2.0.1/24")],
             "routes": [],
             "floating_ips": [],
         }
@@ -92,7 +92,7 @@ class Topology:
         sh("ip", "route", "add", "default", "via", prefix + ".1", netns=guest)
         return guest
 
-    def _port(self, net: str, ip_cidr: str, **extra: Any) -> dict[str, Any]:
+    def port(self, net: str, ip_cidr: str, **extra: Any) -> dict[str, Any]:
         port_id = str(uuid.uuid4())
         return {
             "port_id": port_id,
@@ -176,6 +176,15 @@ def test_floating_ip_reaches_the_guest_until_it_is_removed(
     assert pings(topology.guest_a, topology.ext + ".1")
     assert pings(topology.guest_b, topology.ext + ".1")
     assert topology.sources_seen() == {floating, topology.ext + ".2"}
+
+    # a new gateway port (another MAC) with the same addresses: the outside, which has the
+    # old MAC cached for the floating IP, learns the new one from a gratuitous ARP
+    router["gateway"] = {
+        **topology.port("ext", topology.ext + ".2/24", gateway_ip=topology.ext + ".1")
+    }
+    l3.sync([router])
+
+    assert pings(topology.outside, floating)
 
     router["floating_ips"] = []
     l3.sync([router])
