@@ -107,14 +107,14 @@ class DnsmasqDhcp:
             wanted.add(network_id)
             try:
                 done[network_id] = self._sync_network(network)
-            except (NetworkDriverError, KeyError, TypeError, ValueError) as exc:
+            except (NetworkDriverError, OSError, KeyError, TypeError, ValueError) as exc:
                 LOG.warning("DHCP for network %s failed: %s", network_id, exc)
                 errors.append(f"{network_id}: {exc}")
         for network_id in sorted(self.networks() - wanted):
             try:
                 self._remove_network(network_id)
                 done[network_id] = "removed"
-            except NetworkDriverError as exc:
+            except (NetworkDriverError, OSError) as exc:
                 errors.append(f"{network_id}: {exc}")
         if errors:
             raise NetworkDriverError("DHCP sync failed for " + "; ".join(errors))
@@ -146,33 +146,57 @@ class DnsmasqDhcp:
     def _sync_network(self, network: dict[str, Any]) -> str:
         network_id = _check_id(network["network_id"], "network id")
         port = network["port"]
-        port_id = _check_id(port["id"], "port id")
+        interface = "ns-" + _check_id(port["id"], "port id")[:11]
         mtu = int(network.get("mtu") or 1500)
         subnets = list(network.get("subnets") or [])
-        namespace = namespace_name(network_id)
+        hosts = list(network.get("hosts") or [])
         # the directory first: it is what marks the namespace as ours
         os.makedirs(self._path(network_id), mode=0o700, exist_ok=True)
-        replugged = not ip_lib.netns_exists(namespace)
+        replugged = self._plug(network_id, port, interface, mtu, subnets)
+        files_changed = self._write_files(network_id, hosts)
+        argv = self._command(network_id, interface, mtu, subnets)
+        return self._converge(network_id, argv, replugged, files_changed, _host_pairs(hosts))
+
+    def _plug(
+        self,
+        network_id: str,
+        port: dict[str, Any],
+        interface: str,
+        mtu: int,
+        subnets: list[dict[str, Any]],
+    ) -> bool:
+        """The namespace and the DHCP port's veth with its addresses; True when either had
+        to be made (a dnsmasq already running is bound to what was there before)."""
+        namespace = namespace_name(network_id)
+        made = not ip_lib.netns_exists(namespace)
         ip_lib.ensure_netns(namespace)
-        inner = "ns-" + port_id[:11]
         for info in ip_lib.links(namespace):
             name = str(info.get("ifname", ""))
-            if name.startswith("ns-") and name != inner:
+            if name.startswith("ns-") and name != interface:
                 ip_lib.delete_link(name, namespace)
-        replugged |= ip_lib.plug_veth(
-            "tap" + port_id[:11],
-            inner,
+        made |= ip_lib.plug_veth(
+            "tap" + interface[3:],
+            interface,
             namespace,
             str(port["mac_address"]),
             mtu,
             netns=self.netns,
             bridge="brq" + network_id[:11],
         )
-        ip_lib.set_addresses(inner, _port_cidrs(port, subnets), namespace)
-        files_changed = self._write_files(network_id, network.get("hosts") or [])
-        argv = self._command(network_id, inner, mtu, subnets)
+        ip_lib.set_addresses(interface, _port_cidrs(port, subnets), namespace)
+        return made
+
+    def _converge(
+        self,
+        network_id: str,
+        argv: list[str],
+        replugged: bool,
+        files_changed: bool,
+        pairs: set[tuple[str, str]],
+    ) -> str:
+        """Start, restart, SIGHUP or leave the network's dnsmasq; the action taken."""
+        namespace = namespace_name(network_id)
         leases = self._path(network_id, "leases")
-        pairs = _host_pairs(network.get("hosts") or [])
         pid = self.pid(network_id)
         # a new namespace or interface (deleted behind our back) needs a dnsmasq bound to it;
         # an address still leased to another MAC (a deleted port's) is refused after SIGHUP

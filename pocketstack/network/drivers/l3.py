@@ -98,7 +98,7 @@ class RouterNamespaces:
             wanted.add(router_id)
             try:
                 done[router_id] = self._sync_router(router)
-            except (NetworkDriverError, KeyError, TypeError, ValueError) as exc:
+            except (NetworkDriverError, OSError, KeyError, TypeError, ValueError) as exc:
                 LOG.warning("router %s failed: %s", router_id, exc)
                 errors.append(f"{router_id}: {exc}")
         for router_id in sorted(self.routers() - wanted):
