@@ -308,3 +308,19 @@ def test_changes_tell_the_data_plane(cloud, l3):
     l3.remove(DEMO, router["id"], subnet_id=one.id)
     l3.routers.delete(DEMO, router["id"])
     assert len(calls) - before == 3
+
+
+def test_policies_keep_neutrons_names_and_personas():
+    from pocketstack.common import policy
+
+    reader = RequestContext(user_id="u3", project_id="demo", roles=("reader",))
+    for rule in ("get_router", "get_floatingip"):
+        assert policy.allowed(reader, rule)
+    for rule in ("create_router", "add_router_interface", "add_extraroutes", "create_floatingip"):
+        assert not policy.allowed(reader, rule) and policy.allowed(DEMO, rule)
+    for rule in (
+        "create_router:external_gateway_info:enable_snat",
+        "update_router:external_gateway_info:external_fixed_ips",
+        "create_floatingip:floating_ip_address",
+    ):
+        assert not policy.allowed(DEMO, rule) and policy.allowed(ADMIN, rule)
