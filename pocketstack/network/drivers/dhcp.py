@@ -175,13 +175,13 @@ class DnsmasqDhcp:
             if name.startswith("ns-") and name != interface:
                 ip_lib.delete_link(name, namespace)
         made |= ip_lib.plug_veth(
-            "tap" + interface[3:],
+            ip_lib.tap_name(str(port["id"])),
             interface,
             namespace,
             str(port["mac_address"]),
             mtu,
             netns=self.netns,
-            bridge="brq" + network_id[:11],
+            bridge=ip_lib.bridge_name(network_id),
         )
         ip_lib.set_addresses(interface, _port_cidrs(port, subnets), namespace)
         return made

@@ -165,13 +165,13 @@ class RouterNamespaces:
                 changed = True
         for name, (port, cidrs) in ports.items():
             plugged = ip_lib.plug_veth(
-                "tap" + name[3:],
+                ip_lib.tap_name(str(port["port_id"])),
                 name,
                 namespace,
                 str(port["mac_address"]),
                 int(port.get("mtu") or 1500),
                 netns=self.netns,
-                bridge="brq" + _check_id(port["network_id"], "network id")[:11],
+                bridge=ip_lib.bridge_name(_check_id(port["network_id"], "network id")),
             )
             before = set() if plugged else set(ip_lib.addresses(name, namespace))
             if ip_lib.set_addresses(name, cidrs, namespace) or plugged:
