@@ -138,6 +138,11 @@ class NetworkAgent:
         self.report_state()
         self.bus.serve(self.target, self, AGENT_MESSAGES)
         self.run_round()
+        self.start_threads()
+
+    def start_threads(self) -> None:
+        """Start the heartbeat thread and the sync loop (what ``start`` ends with)."""
+        self._stopping.clear()
         self._heartbeat.start()
         self._thread = threading.Thread(
             target=self._loop, name=f"network-{self.host}-sync", daemon=True

@@ -108,12 +108,14 @@ class NetworkAgentReports:
         when ``host`` runs an alive DHCP or L3 agent, its DHCP ports are made and router
         ports bound first (then the other agents are told to sync: their tunnels to the
         network node may change)."""
-        with self.db.transaction() as s:
-            changed = host_state.ensure_network_node_ports(
-                s, self.cloud.conf, host, vif_type_of(self.cloud.conf)
-            )
-        if changed:
-            self.cloud.network.notify_dataplane()
+        conf, vif_type = self.cloud.conf, vif_type_of(self.cloud.conf)
+        with self.db.reader() as s:  # most rounds change nothing: no write lock for them
+            needed = host_state.ensure_network_node_ports(s, conf, host, vif_type, apply=False)
+        if needed:
+            with self.db.transaction() as s:
+                changed = host_state.ensure_network_node_ports(s, conf, host, vif_type)
+            if changed:
+                self.cloud.network.notify_dataplane()
         with self.db.reader() as s:
             return host_state.build(s, self.cloud.conf, host)
 

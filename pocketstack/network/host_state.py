@@ -67,15 +67,20 @@ def alive_hosts(session: Session, conf: Any, agent_type: str) -> set[str]:
 # ---------------------------------------------------------------- the network node's ports
 
 
-def ensure_network_node_ports(session: Session, conf: Any, host: str, vif_type: str) -> bool:
+def ensure_network_node_ports(
+    session: Session, conf: Any, host: str, vif_type: str, apply: bool = True
+) -> bool:
     """Make and bind the ports the DHCP and L3 roles of ``host`` need (see the module
     docstring); nothing when ``host`` runs neither role (alive). Returns whether a port
-    was made, bound or deleted (other hosts' FDB may then change)."""
+    was made, bound, given an address or deleted (other hosts' FDB may then change).
+
+    With ``apply`` false nothing is written: the answer is whether something would be (so
+    a caller can look in a read-only session first and take the write lock only then)."""
     changed = False
     if host in alive_hosts(session, conf, DHCP_AGENT):
-        changed |= _ensure_dhcp_ports(session, conf, host, vif_type)
-    if host in alive_hosts(session, conf, L3_AGENT):
-        changed |= _bind_ports(session, conf, host, vif_type, ROUTER_OWNERS, L3_AGENT)
+        changed |= _ensure_dhcp_ports(session, conf, host, vif_type, apply)
+    if (apply or not changed) and host in alive_hosts(session, conf, L3_AGENT):
+        changed |= _bind_ports(session, conf, host, vif_type, ROUTER_OWNERS, L3_AGENT, apply)
     return changed
 
 
@@ -89,7 +94,7 @@ def _dhcp_subnets(session: Session) -> dict[str, list[Subnet]]:
     return found
 
 
-def _ensure_dhcp_ports(session: Session, conf: Any, host: str, vif_type: str) -> bool:
+def _ensure_dhcp_ports(session: Session, conf: Any, host: str, vif_type: str, apply: bool) -> bool:
     """One DHCP port per network that needs one, bound to ``host`` unless an alive DHCP
     agent of another host has it; DHCP ports of networks without a DHCP-enabled subnet go."""
     wanted = _dhcp_subnets(session)
@@ -99,6 +104,8 @@ def _ensure_dhcp_ports(session: Session, conf: Any, host: str, vif_type: str) ->
     changed = False
     stale = [p.id for net, ports in dhcp_ports.items() if net not in wanted for p in ports]
     if stale:
+        if not apply:
+            return True
         _delete_ports(session, stale)
         changed = True
     used = set(
@@ -111,10 +118,14 @@ def _ensure_dhcp_ports(session: Session, conf: Any, host: str, vif_type: str) ->
         existing = dhcp_ports.get(network_id, [])
         if not existing and network_id not in used:
             continue  # no other port: nobody to serve yet
+        if not apply:
+            if _ensure_dhcp_port(session, host, vif_type, network_id, subnets, existing, serving):
+                return True
+            continue
         try:
             with session.begin_nested():
                 changed |= _ensure_dhcp_port(
-                    session, host, vif_type, network_id, subnets, existing, serving
+                    session, host, vif_type, network_id, subnets, existing, serving, apply
                 )
         except errors.PocketError as exc:  # IPAM exhausted...: the other networks still get theirs
             LOG.warning("no DHCP port for network %s on %s: %s", network_id, host, exc.message)
@@ -129,14 +140,17 @@ def _ensure_dhcp_port(
     subnets: list[Subnet],
     existing: list[Port],
     serving: set[str],
+    apply: bool = False,
 ) -> bool:
+    """Make, bind or complete the DHCP port of one network (only tell whether it would,
+    unless ``apply``)."""
     port = existing[0] if existing else None
     if port is not None and port.host_id and port.host_id != host and port.host_id in serving:
         return False  # another network node serves it
     if port is None:
         net = session.get(Network, network_id)
-        if net is None:
-            return False
+        if net is None or not apply:
+            return net is not None
         spec = PortCreate(
             network_id=network_id,
             project_id=net.project_id,
@@ -152,28 +166,42 @@ def _ensure_dhcp_port(
         return True
     changed = False
     if port.host_id != host:
+        if not apply:
+            return True
         _rebind(port, host, vif_type)
         changed = True
     have = set(
         session.scalars(sa.select(IPAllocation.subnet_id).where(IPAllocation.port_id == port.id))
     )
     for subnet in subnets:
-        if subnet.id not in have:
-            if ipam.allocate_any(session, subnet, port.id) is None:
-                LOG.warning("subnet %s has no address left for its DHCP port", subnet.id)
+        if subnet.id in have:
+            continue
+        if not apply:
+            return True
+        if ipam.allocate_any(session, subnet, port.id) is None:
+            LOG.warning("subnet %s has no address left for its DHCP port", subnet.id)
+        else:
             changed = True
     return changed
 
 
 def _bind_ports(
-    session: Session, conf: Any, host: str, vif_type: str, owners: Iterable[str], agent_type: str
+    session: Session,
+    conf: Any,
+    host: str,
+    vif_type: str,
+    owners: Iterable[str],
+    agent_type: str,
+    apply: bool,
 ) -> bool:
     """Bind to ``host`` the ports of ``owners`` not bound to a host with an alive agent of
-    ``agent_type``."""
+    ``agent_type`` (only tell whether there are any, unless ``apply``)."""
     serving = alive_hosts(session, conf, agent_type)
     changed = False
     for port in session.scalars(sa.select(Port).where(Port.device_owner.in_(tuple(owners)))):
         if port.host_id != host and port.host_id not in serving:
+            if not apply:
+                return True
             _rebind(port, host, vif_type)
             changed = True
     return changed

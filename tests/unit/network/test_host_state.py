@@ -316,3 +316,22 @@ def test_the_l3_host_gets_the_routers_with_their_ports_bound_to_it(network, repo
     # the guest's host now tunnels to the network node
     host2 = reports.get_host_state(SYSTEM, "host2")
     assert by_id(host2["networks"])[inside]["remote_vteps"] == [VTEP["host1"]]
+
+
+def test_the_dhcp_port_gets_an_address_on_a_dhcp_subnet_added_later(network, reports, db):
+    report(reports, "host1", DHCP_AGENT)
+    net = make_network(network, "n", "10.1.0.0/24")
+    bound_port(network, net, "host2")
+    reports.get_host_state(SYSTEM, "host1")
+    network.subnets.create(ADMIN, {"network_id": net, "cidr": "10.5.0.0/24", "ip_version": 4})
+    [dhcp] = reports.get_host_state(SYSTEM, "host1")["dhcp"]
+    assert sorted(ip["ip_address"] for ip in dhcp["port"]["fixed_ips"]) == [
+        "10.1.0.3",
+        "10.5.0.2",
+    ]
+    assert len(dhcp["subnets"]) == 2 and len(_dhcp_ports(db)) == 1
+    # a network whose last DHCP subnet stops serving loses its DHCP port
+    for subnet in network.networks.get(ADMIN, net)["subnets"]:
+        network.subnets.update(ADMIN, subnet, {"enable_dhcp": False})
+    assert reports.get_host_state(SYSTEM, "host1")["dhcp"] == []
+    assert _dhcp_ports(db) == []
