@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,8 @@ PROTOCOLS = {
 #: protocols whose rules' port ranges are transport ports
 PORT_PROTOCOLS = {6, 17, 33, 132, 136}
 FAMILIES = {"IPv4": ("ip", 4), "IPv6": ("ip6", 6)}
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 def port_chain(port_id: str, direction: str) -> str:
@@ -96,7 +99,8 @@ class Ruleset:
     sets: dict[str, list[str]] = field(default_factory=dict)
 
     def script(self) -> str:
-        """The whole ``nft -f`` script: replace both tables with this ruleset."""
+        """The whole ``nft -f`` script: replace both tables with this ruleset (an empty
+        structure only deletes them)."""
         return "".join(
             [
                 f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n",
@@ -154,7 +158,7 @@ class NftablesFirewall:
             NetworkDriverError: nft refused the ruleset (nothing of it is applied).
         """
         wanted = render(ports, security_groups)
-        applied = self._applied if self._tables_present() else None
+        applied = self._applied if self._kernel_matches() else None
         if applied is not None and applied.digest() == wanted.digest():
             return False
         self._applied = None  # unknown until nft answers
@@ -167,13 +171,16 @@ class NftablesFirewall:
         self._applied = wanted
         return True
 
-    def _tables_present(self) -> bool:
-        """Whether both tables are still there (one ``nft list tables``: cheap), so that a
+    def _kernel_matches(self) -> bool:
+        """Whether the tables the last sync left are still as it left them (present, or
+        absent when there was nothing to filter), checked with one ``nft list tables`` so a
         flushed ruleset or a recreated namespace is noticed by the next sync."""
         if self._applied is None:
             return False
         listed = ip_lib.run(["nft", "list", "tables"], self.netns).split("\n")
-        return {f"table inet {TABLE}", f"table bridge {TABLE}"} <= {line.strip() for line in listed}
+        present = {line.strip() for line in listed}
+        ours = {f"table inet {TABLE}", f"table bridge {TABLE}"}
+        return ours <= present if self._applied.structure else not ours & present
 
     def cleanup(self) -> None:
         """Delete both ``pocketstack`` tables; succeeds when they are gone."""
@@ -204,6 +211,8 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
     """
     groups = {g["id"]: g for g in security_groups}
     all_ports = [p for p in ports if p.get("network_id")]
+    if not all_ports:
+        return Ruleset("")  # nothing on the host: no tables (and no conntrack) at all
     ports = sorted((p for p in ports if filtered(p)), key=lambda p: p["id"])
     named = {g for p in ports for g in p.get("security_group_ids") or ()}
     named |= {
@@ -219,8 +228,15 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
         lines.append(f"  set {name} {{ type {kind}; flags interval; auto-merge; }}")
     for port in ports:
         rules = [r for gid in port.get("security_group_ids") or () for r in _rules(groups, gid)]
-        lines += _chain(port_chain(port["id"], "egress"), _egress(port, rules))
-        lines += _chain(port_chain(port["id"], "ingress"), _ingress(rules))
+        if MAC.fullmatch(str(port.get("mac_address") or "").lower()):
+            egress, ingress = _egress(port, rules), _ingress(rules)
+        else:  # nothing to anchor anti-spoofing to: closed, not open
+            LOG.warning(
+                "port %s: MAC %r is not valid: all dropped", port["id"], port.get("mac_address")
+            )
+            egress = ingress = ["drop"]
+        lines += _chain(port_chain(port["id"], "egress"), egress)
+        lines += _chain(port_chain(port["id"], "ingress"), ingress)
     lines.append("  chain forward {")
     lines.append(f"    type filter hook forward priority {BRIDGE_PRIORITY}; policy accept;")
     for match, direction in (("iifname", "egress"), ("oifname", "ingress")):
@@ -276,44 +292,66 @@ def _rules(groups: dict[str, dict[str, Any]], group_id: str) -> list[dict[str, A
 def _group_sets(names: set[str], groups: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     sets: dict[str, list[str]] = {}
     for gid in sorted(names):
-        members: dict[int, set[str]] = {4: set(), 6: set()}
+        members: dict[int, list[Network]] = {4: [], 6: []}
         for raw in groups.get(gid, {}).get("member_ips") or ():
             try:
                 net = ipaddress.ip_network(str(raw), strict=False)
             except ValueError:
                 LOG.warning("security group %s: member %r is not an address", gid, raw)
                 continue
-            members[net.version].add(str(net) if net.num_addresses > 1 else str(net[0]))
+            members[net.version].append(net)
         for version, found in members.items():
-            sets[group_set(gid, version)] = sorted(found)
+            sets[group_set(gid, version)] = _collapsed(found)
     return sets
+
+
+def _collapsed(nets: list[Network]) -> list[str]:
+    """``nets`` (one IP version) merged so that none overlaps (nft refuses overlapping
+    interval elements), single addresses without a prefix length."""
+    merged = ipaddress.collapse_addresses(nets)  # type: ignore[type-var]  # one version
+    return [str(n[0]) if n.num_addresses == 1 else str(n) for n in merged]
 
 
 def _chain(name: str, body: list[str]) -> list[str]:
     return [f"  chain {name} {{", *(f"    {line}" for line in body), "  }"]
 
 
-def _addresses(port: dict[str, Any]) -> list[tuple[str, str]]:
-    """(mac, address or CIDR) the port may send from: fixed IPs and allowed address pairs."""
+def _addresses(port: dict[str, Any]) -> list[tuple[str, Network]]:
+    """(mac, address or CIDR) the port may send from: its fixed IPs and allowed
+    address pairs (a pair without a MAC uses the port's). Malformed entries are logged and
+    left out, so one bad pair cannot make nft refuse the host's whole ruleset."""
     mac = str(port["mac_address"]).lower()
-    found = [(mac, str(ip["ip_address"])) for ip in port.get("fixed_ips") or ()]
-    for pair in port.get("allowed_address_pairs") or ():
-        found.append((str(pair.get("mac_address") or mac).lower(), str(pair["ip_address"])))
+    raw = [(mac, ip.get("ip_address")) for ip in port.get("fixed_ips") or ()]
+    raw += [
+        (str(pair.get("mac_address") or mac).lower(), pair.get("ip_address"))
+        for pair in port.get("allowed_address_pairs") or ()
+    ]
+    found: list[tuple[str, Network]] = []
+    for pair_mac, address in raw:
+        try:
+            net = ipaddress.ip_network(str(address), strict=False)
+        except ValueError:
+            net = None
+        if net is None or not MAC.fullmatch(pair_mac):
+            LOG.warning("port %s: address %r / MAC %r left out", port["id"], address, pair_mac)
+            continue
+        found.append((pair_mac, net))
     return found
 
 
 def _egress(port: dict[str, Any], rules: list[dict[str, Any]]) -> list[str]:
     mac = str(port["mac_address"]).lower()
+    allowed = _addresses(port)
+    macs = sorted({m for m, _ in allowed} | {mac})
+    link_local = ipaddress.ip_network("fe80::/10")
+    allowed += [(m, link_local) for m in macs]
     pairs: dict[int, list[str]] = {4: [], 6: []}
-    for pair_mac, address in _addresses(port):
-        try:
-            version = ipaddress.ip_network(address, strict=False).version
-        except ValueError:
-            continue
-        pairs[version].append(f"{pair_mac} . {address}")
-    macs = sorted({m for m, _ in _addresses(port)} | {mac})
-    v4 = ", ".join(sorted(set(pairs[4]))) or f"{mac} . 255.255.255.255"
-    v6 = ", ".join(sorted(set(pairs[6] + [f"{m} . fe80::/10" for m in macs])))
+    for version in (4, 6):
+        for m in macs:
+            nets = [net for owner, net in allowed if owner == m and net.version == version]
+            pairs[version] += [f"{m} . {text}" for text in _collapsed(nets)]
+    v4 = ", ".join(pairs[4]) or f"{mac} . 255.255.255.255"
+    v6 = ", ".join(pairs[6])
     body = [
         f"ether saddr != {{ {', '.join(macs)} }} drop",
         "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",

@@ -9,6 +9,7 @@ between these namespaces (``ip netns exec <guest> ...``).
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import uuid
 from typing import Any
@@ -82,10 +83,18 @@ def wait_wired(host: str, guest: str, port: dict[str, Any]) -> None:
     )
 
 
-def ping(guest: str, address: str, wait: int = 1) -> bool:
-    """Whether one ICMP echo from ``guest`` to ``address`` is answered within ``wait`` s."""
-    argv = ["ip", "netns", "exec", guest, "busybox", "ping", "-c1", f"-W{wait}", address]
+def ping(guest: str, address: str, wait: float = 2.0) -> bool:
+    """Whether one ICMP echo from ``guest`` to ``address`` is answered within ``wait`` s
+    (an answer ends the wait at once)."""
+    argv = ["timeout", str(wait), "ip", "netns", "exec", guest, "busybox", "ping", "-c1",
+            f"-W{math.ceil(wait)}", address]  # fmt: skip
     return subprocess.run(argv, capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def unreachable(guest: str, address: str) -> bool:
+    """Whether an ICMP echo from ``guest`` to ``address`` goes unanswered for half a second
+    (between namespaces of one machine an answer, ARP included, takes milliseconds)."""
+    return not ping(guest, address, wait=0.5)
 
 
 def tx_packets(host: str, device: str) -> int:

@@ -19,6 +19,7 @@ from tests.unit.network.drivers.guests import (
     plug_guest,
     port,
     tx_packets,
+    unreachable,
     vxlan_network,
     wait_wired,
 )
@@ -111,7 +112,7 @@ def test_without_the_remote_vtep_the_guests_do_not_reach_each_other(hosts, box):
     hosts.drivers[hosts.host2].sync([dict(net, remote_vteps=[VTEP1])], [p2])
     wait_wired(hosts.host1, g1, p1)
     wait_wired(hosts.host2, g2, p2)
-    assert not ping(g1, "10.0.0.6")
+    assert unreachable(g1, "10.0.0.6")
     hosts.drivers[hosts.host1].sync([dict(net, remote_vteps=[VTEP2])], [p1])
     assert ping(g1, "10.0.0.6")
 
