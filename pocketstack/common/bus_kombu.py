@@ -31,12 +31,16 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils import json as kombu_json
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
@@ -58,6 +62,50 @@ LOG = logging.getLogger(__name__)
 PREFIX = "pocketstack"
 #: Seconds between two polls of the filesystem transport's message folder.
 FILESYSTEM_POLL = 0.05
+
+
+class _FilesystemChannel(filesystem.Channel):
+    """kombu's filesystem channel, with its files appearing only once complete.
+
+    kombu creates a message file, and an exchange's binding file, by opening it for writing
+    (empty) and only then locking and filling it, while readers list the folder and read
+    without that lock: a consumer took a message file before its content was there (a JSON
+    error, the message lost and the consumer's connection dropped), and a process binding
+    at the moment a binding file appeared read it empty or overwrote the other's binding.
+    Here a message is written to a temporary name and renamed into place, and a binding file
+    appears with ``[]`` in it (a hard link of a filled temporary file), so every reader and
+    writer then takes kombu's locked read-modify-write path on a valid table.
+    """
+
+    def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        folder = self.data_folder_out
+        tmp = os.path.join(folder, f".{uuid.uuid4().hex}.tmp")  # never a queue's name
+        try:
+            with open(tmp, "wb") as f:
+                f.write(kombu_json.dumps(message).encode())
+            os.rename(tmp, os.path.join(folder, name))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise ChannelError(f"Cannot add a message to {folder}: {exc}") from exc
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        path = self._exchange_file(exchange)
+        if not path.exists():
+            self.control_folder.mkdir(exist_ok=True)
+            tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
+            tmp.write_text("[]")
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+            tmp.unlink()
+        super()._queue_bind(exchange, routing_key, pattern, queue)
+
+
+class _FilesystemTransport(filesystem.Transport):
+    """kombu's filesystem transport on ``_FilesystemChannel``."""
+
+    Channel = _FilesystemChannel
 
 
 def connection_args(url: str) -> tuple[str, dict[str, Any]]:
@@ -125,6 +173,8 @@ class KombuBus(Bus):
             raise errors.ServiceUnavailable(f"Could not connect to the message bus {url}.")
 
     def _connection(self) -> Connection:
+        if self._filesystem:
+            return Connection(transport=_FilesystemTransport, transport_options=self._options)
         return Connection(self._kombu_url, transport_options=self._options)
 
     # -- publishing -------------------------------------------------------------------
