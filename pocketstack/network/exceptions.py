@@ -219,9 +219,25 @@ class InvalidQuotaValue(errors.Conflict):
     (Neutron's ``InvalidQuotaValue``)."""
 
     def __init__(self, resources: list[str]):
+        message = "Change would make usage less than 0 for the following resources"
+        super().__init__(f"{message}: {sorted(resources)}.")
+
+
+class FlatNetworkInUse(errors.Conflict):
+    """409: the physical network already carries a flat network."""
+
+    def __init__(self, physical_network: str):
         super().__init__(
-            "Change would make usage less than 0 for the following resources: "
-            f"{sorted(resources)}."
+            f"Unable to create the flat network. Physical network {physical_network} is in use."
+        )
+
+
+class NoNetworkAvailable(errors.ServiceUnavailable):
+    """503: every VNI of ``[network] vni_ranges`` is taken."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Unable to create the network. No tenant network is available for allocation."
         )
 
 

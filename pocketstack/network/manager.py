@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import instances, quotas, tags
+from pocketstack.network import instances, quotas, segments, tags
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.agents import Agents
 from pocketstack.network.floatingips import FloatingIPs
@@ -193,7 +193,8 @@ class NetworkManager:
         subnet: SubnetCreate,
     ) -> str:
         """The id of ``project_id``'s network ``name`` with ``subnet`` (its ``network_id``
-        filled in), made if missing."""
+        filled in), made if missing; an ``external`` one is flat on the physical network
+        ``public`` (converted if an older version made it vxlan)."""
         with self.cloud.db.reader() as s:
             network_id = s.scalar(
                 sa.select(Network.id).where(Network.project_id == project_id, Network.name == name)
@@ -207,9 +208,16 @@ class NetworkManager:
                 )
                 is not None
             )
+        # the external network is flat on the physical network "public"
+        flat = {"network_type": "flat", "physical_network": "public"} if external else {}
         if network_id is None:
-            spec = NetworkCreate(name=name, project_id=project_id, external=external or None)
+            spec = NetworkCreate(
+                name=name, project_id=project_id, external=external or None, **flat
+            )
             network_id = self.networks.create(ctx, spec).network.id
+        elif external:  # made as vxlan before flat networks existed
+            with self.cloud.db.transaction() as s:
+                segments.make_flat(s, network_id, "public")
         if not has_subnet:
             self.subnets.create(
                 ctx, dataclasses.replace(subnet, network_id=network_id, project_id=project_id)

@@ -2,8 +2,9 @@
 
 Visibility: a project sees its own networks plus ``shared`` and ``router:external`` ones;
 anything else is ``NetworkNotFound`` (404). Only the owner (or an admin) changes a network;
-another project that only sees it (shared, external) gets ``NotAuthorized`` (403). Every
-network is a VXLAN segment with a unique VNI (``provider:segmentation_id``).
+another project that only sees it (shared, external) gets ``NotAuthorized`` (403). A
+network is a VXLAN segment with a unique VNI (``provider:segmentation_id``) or, made by an
+admin, a flat physical network (``segments``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import common, lists, quotas, states
+from pocketstack.network import common, lists, quotas, segments, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import Network, Port, PortSecurityGroup, Subnet
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
-MAX_VNI = 2**24 - 1
-DEFAULT_MTU = 1450
+MAX_VNI = segments.MAX_VNI
+DEFAULT_MTU = segments.MTUS["vxlan"]
 #: device owners whose ports keep a network (and its subnets) from being deleted
 # Ports Neutron deletes with their network; any other port (a user's unowned port too) keeps
 # the network in use (409 NetworkInUse), as Neutron's delete_network.
@@ -131,11 +132,11 @@ _COLUMNS: dict[str, Any] = {
     "revision_number": Network.revision_number,
     "provider:network_type": Network.network_type,
     "provider:segmentation_id": Network.segmentation_id,
+    "provider:physical_network": Network.physical_network,
 }
 #: API attribute -> what a list filters it on (see ``lists``).
 FILTERS: dict[str, Any] = {
     **_COLUMNS,
-    "provider:physical_network": sa.null(),
     "subnets": _has_subnet,
     "is_default": sa.literal(False),
     "l2_adjacency": sa.literal(True),
@@ -166,35 +167,11 @@ def _records(session: Session, nets: list[Network]) -> list[NetworkRecord]:
 
 
 def _check_admin_attrs(ctx: RequestContext, asked: dict[str, Any]) -> None:
-    """Refuse admin-only attributes to others, and provider values this cloud lacks."""
+    """Refuse admin-only attributes to others (``segments.requested`` checks the
+    provider values)."""
     for key, value in asked.items():
         if value is not None and not ctx.is_admin:
             raise exc.NotAuthorized(f"Only an administrator may set {key}.")
-    net_type = asked.get("provider:network_type")
-    if net_type not in (None, "vxlan"):
-        raise exc.InvalidInput(f"Network type {net_type} is not supported: use vxlan.")
-    if asked.get("provider:physical_network") is not None:
-        raise exc.InvalidInput("provider:physical_network is not supported for vxlan.")
-
-
-def _mtu(mtu: int) -> int:
-    if not 68 <= mtu <= DEFAULT_MTU:
-        raise exc.InvalidInput(f"Requested MTU {mtu} must be between 68 and {DEFAULT_MTU}.")
-    return mtu
-
-
-def _check_vni(vni: int) -> int:
-    if not 1 <= vni <= MAX_VNI:
-        raise exc.InvalidInput(f"provider:segmentation_id must be in 1..{MAX_VNI}.")
-    return vni
-
-
-def _next_vni(session: Session) -> int:
-    highest = session.scalar(sa.select(sa.func.max(Network.segmentation_id)))
-    if highest is None or highest < MAX_VNI:
-        return (highest or 1000) + 1
-    used = set(session.scalars(sa.select(Network.segmentation_id)))
-    return next(v for v in range(1, MAX_VNI + 1) if v not in used)
 
 
 class Networks:
@@ -206,12 +183,13 @@ class Networks:
         self.cloud = cloud
 
     def create(self, ctx: RequestContext, spec: NetworkCreate) -> NetworkRecord:
-        """Create a network (a VXLAN segment with a unique VNI).
+        """Create a network: a VXLAN segment with a VNI of ``[network] vni_ranges``, or
+        what an admin asks (``segments``).
 
         Raises:
-            InvalidInput (400: MTU, VNI range, provider type), NotAuthorized (403:
-            admin-only attribute, another project), TunnelIdInUse (409: the requested
-            segmentation id is taken).
+            InvalidInput (400: MTU, VNI range, provider attributes), NotAuthorized (403:
+            admin-only attribute, another project), TunnelIdInUse / FlatNetworkInUse (409:
+            the segment is taken), OverQuota (409), NoNetworkAvailable (503: no VNI left).
         """
         _check_admin_attrs(
             ctx,
@@ -223,6 +201,9 @@ class Networks:
                 "provider:physical_network": spec.physical_network,
             },
         )
+        segment = segments.requested(
+            self.cloud.conf, spec.network_type, spec.segmentation_id, spec.physical_network
+        )
         values = dict(
             project_id=common.owner_project(ctx, spec.project_id),
             name=spec.name,
@@ -230,20 +211,14 @@ class Networks:
             admin_state_up=spec.admin_state_up,
             shared=bool(spec.shared),
             external=bool(spec.external),
-            mtu=DEFAULT_MTU if spec.mtu is None else _mtu(spec.mtu),
+            mtu=segment.mtu(spec.mtu),
             port_security_enabled=spec.port_security_enabled,
             status=states.NETWORK_INITIAL,
             tags=list(spec.tags),
         )
-        wanted = None if spec.segmentation_id is None else _check_vni(spec.segmentation_id)
         with self.cloud.db.transaction() as s:
             quotas.check(s, str(values["project_id"]), "network")
-            if wanted is not None:
-                if s.scalar(sa.select(Network.id).where(Network.segmentation_id == wanted)):
-                    raise exc.TunnelIdInUse(wanted)
-                net = common.add_unique(s, lambda: Network(segmentation_id=wanted, **values))
-            else:
-                net = common.add_unique(s, lambda: Network(segmentation_id=_next_vni(s), **values))
+            net = segments.add_network(s, self.cloud.conf, segment, values)
             return NetworkRecord(net, [])
 
     def get(self, ctx: RequestContext, network_id: str) -> NetworkRecord:
@@ -280,7 +255,7 @@ class Networks:
             net = load_owned_network(s, ctx, network_id)
             common.set_given(net, changes, _PLAIN_CHANGES)
             if changes.mtu is not None:
-                net.mtu = _mtu(changes.mtu)
+                net.mtu = segments.mtu_for(net.network_type, changes.mtu)
             common.touch(net)
             s.flush()
             record = _records(s, [net])[0]

@@ -83,7 +83,7 @@ def network(record: NetworkRecord) -> dict[str, Any]:
             "is_default": False,
             "qos_policy_id": None,
             "provider:network_type": net.network_type,
-            "provider:physical_network": None,
+            "provider:physical_network": net.physical_network,
             "provider:segmentation_id": net.segmentation_id,
         }
     )
@@ -114,6 +114,16 @@ def subnet(row: Subnet) -> dict[str, Any]:
     return data
 
 
+def vif_details(row: Any) -> dict[str, Any]:
+    """A port's ``binding:vif_details``: for a port bound as ``bridge`` (the linuxbridge
+    driver) the filtering it gets and the bridge of its network, ``brq`` +
+    network_id[:11] (docs/network-dataplane.md, "Kernel names"), as Neutron's linuxbridge
+    mechanism driver reports them; ``{}`` for any other binding."""
+    if row.vif_type != "bridge":
+        return {}
+    return {"port_filter": True, "bridge_name": "brq" + row.network_id[:11]}
+
+
 def port(record: PortRecord) -> dict[str, Any]:
     """A port ("Show port details"), ``binding:*`` included."""
     row = record.port
@@ -139,7 +149,7 @@ def port(record: PortRecord) -> dict[str, Any]:
             "binding:vif_type": row.vif_type,
             "binding:vnic_type": row.vnic_type,
             "binding:profile": {},
-            "binding:vif_details": {"port_filter": False} if row.host_id else {},
+            "binding:vif_details": vif_details(row),
         }
     )
     return data

@@ -74,7 +74,7 @@ def _network() -> NetworkRecord:
     return NetworkRecord(net, ["s1", "s2"])
 
 
-def _port(host: str = "h1") -> PortRecord:
+def _port(host: str = "h1", vif_type: str = "ovs") -> PortRecord:
     port = Port(
         id="p1",
         name="",
@@ -86,7 +86,7 @@ def _port(host: str = "h1") -> PortRecord:
         device_owner="compute:nova",
         host_id=host,
         vnic_type="normal",
-        vif_type="ovs",
+        vif_type=vif_type,
         port_security_enabled=True,
         allowed_address_pairs=[{"ip_address": "10.0.0.9"}],
         **_standard(),
@@ -125,12 +125,15 @@ def test_subnet_view():
     assert data["allocation_pools"] == [{"start": "10.0.0.2", "end": "10.0.0.254"}]
 
 
-def test_port_view_binding_details_follow_the_host():
-    data = views.port(_port())
+def test_port_view_binding_details_follow_the_vif_type():
+    data = views.port(_port(vif_type="bridge"))
     assert data["fixed_ips"] == [{"subnet_id": "s1", "ip_address": "10.0.0.5"}]
     assert data["security_groups"] == ["g1", "g2"]
-    assert data["binding:vif_details"] == {"port_filter": False}
-    assert views.port(_port(host=""))["binding:vif_details"] == {}
+    # linuxbridge: filtered, on the network's brq bridge (network id "n1": "brq" + "n1")
+    assert data["binding:vif_details"] == {"port_filter": True, "bridge_name": "brqn1"}
+    assert (data["binding:vif_type"], data["binding:profile"]) == ("bridge", {})
+    assert views.port(_port(vif_type="ovs"))["binding:vif_details"] == {}
+    assert views.port(_port(host="", vif_type="unbound"))["binding:vif_details"] == {}
 
 
 def test_group_view_marks_its_rules_as_the_defaults_when_it_is():
