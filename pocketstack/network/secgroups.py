@@ -462,12 +462,13 @@ class SecurityGroups:
         """Delete a group and its rules.
 
         Raises:
-            SecurityGroupNotFound (404), SecurityGroupCannotRemoveDefault (409),
-            SecurityGroupInUse (409: ports use it).
+            SecurityGroupNotFound (404), SecurityGroupCannotRemoveDefault (409: the
+            project's default group, unless an admin asks; the project gets a new one on
+            next need), SecurityGroupInUse (409: ports use it).
         """
         with self.cloud.db.transaction() as s:
             group = load_group(s, ctx, group_id)
-            if group.id in _default_ids(s):
+            if group.id in _default_ids(s) and not ctx.is_admin:  # Neutron lets an admin
                 raise exc.SecurityGroupCannotRemoveDefault()
             if s.scalar(
                 sa.select(PortSecurityGroup.port_id)

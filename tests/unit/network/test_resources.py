@@ -112,6 +112,17 @@ def test_default_group_rules_and_protection(network):
         network.security_groups.get(OTHER, default["id"])
 
 
+def test_admin_may_delete_a_projects_default_group_which_comes_back_on_need(network):
+    [default] = network.security_groups.list(DEMO)
+    network.security_groups.delete(ADMIN, default["id"])
+    with pytest.raises(exc.SecurityGroupNotFound):
+        network.security_groups.get(DEMO, default["id"])
+    [again] = network.security_groups.list(DEMO)
+    assert again["name"] == "default" and again["id"] != default["id"]
+    with pytest.raises(exc.SecurityGroupCannotRemoveDefault):
+        network.security_groups.delete(DEMO, again["id"])
+
+
 @pytest.mark.parametrize(
     "rule, error",
     [
