@@ -1,7 +1,10 @@
 """The ``pocketstack`` command.
 
     pocketstack up           the whole cloud in one process (SQLite, in-process bus, local
-                             compute host); Ctrl-C stops it
+                             compute host); Ctrl-C stops it. With --hosts N: a lab of N hosts
+                             in network namespaces instead of the local host (see
+                             pocketstack.lab), one ``lab-host`` process each
+    pocketstack lab-host     the compute and network agents of one lab host (started by up)
     pocketstack controller   API + managers + conductor + scheduler (distributed mode)
     pocketstack compute      the compute agent of this host (distributed mode; bus only,
                              no database)
@@ -96,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("network-agent", "run this host's network agent (linuxbridge driver)"),
         ("db-upgrade", "migrate the database schema to the newest revision"),
         ("guest-image", "build or find the cached default guest image"),
+        ("lab-host", "run one lab host's agents (pocketstack up --hosts N starts these)"),
     ):
         _add_options(sub.add_parser(name, help=helptext))
     config = sub.add_parser("config", help="inspect the configuration")
@@ -330,7 +334,8 @@ def _print_ready(conf: Config, started: float, role: str) -> None:
 
 
 def cmd_up(conf: Config) -> None:
-    """Everything in one process: controller, bootstrap, local compute host, API."""
+    """Everything in one process: controller, bootstrap, local compute host, API; with
+    ``--hosts N`` a lab instead of the local host (``_up_lab``)."""
     from pocketstack.bootstrap import bootstrap, service_password
     from pocketstack.service import (
         ComputeHost,
@@ -340,6 +345,9 @@ def cmd_up(conf: Config) -> None:
         open_backends,
     )
 
+    if conf.hosts:
+        _up_lab(conf)
+        return
     started = time.monotonic()
     secure_state_dir(conf)
     _lock(conf, "up")
@@ -365,6 +373,79 @@ def cmd_up(conf: Config) -> None:
         controller.stop()
         bus.stop()
         db.dispose()
+
+
+def _up_lab(conf: Config) -> None:
+    """``pocketstack up --hosts N``: build (or adopt) the lab's namespaces, run the
+    controller here with the linuxbridge network driver on a filesystem bus, and one
+    ``pocketstack lab-host`` process per host (``pocketstack.lab.runner``). Ctrl-C stops
+    the hosts' agents, then removes the lab unless guests are left running in it (they are
+    unless ``--shutdown-instances``); the next ``up`` adopts it."""
+    from pocketstack.bootstrap import bootstrap, service_password
+    from pocketstack.lab.runner import LabHosts, lab_conf
+    from pocketstack.network.drivers.base import NetworkDriverError
+    from pocketstack.service import Controller, open_backends
+
+    started = time.monotonic()
+    secure_state_dir(conf)
+    _lock(conf, "up")
+    setup_logging(conf, "pocketstack")
+    conf = lab_conf(conf)
+    try:
+        lab = LabHosts(conf)
+        hosts = lab.setup()
+    except (ValueError, NetworkDriverError) as exc:
+        raise SystemExit(f"pocketstack: cannot build the lab: {exc}") from None
+    db, bus = open_backends(conf)
+    controller = Controller(conf, db, bus)
+    bootstrap(controller.cloud)
+    controller.start()
+    lab.conf = conf.replace(service_user_password=service_password(conf))
+    lab.start()
+
+    def ready() -> None:
+        _print_ready(conf, started, "cloud")
+        names = ", ".join(f"{h.hostname} ({h.netns}, {h.local_ip})" for h in hosts)
+        print(f"  lab hosts:    {names}; host1 is the network node", flush=True)
+
+    try:
+        _serve(conf, controller.cloud, ready)
+    finally:
+        LOG.info("stopping")
+        torn_down = lab.stop()
+        controller.stop()
+        bus.stop()
+        db.dispose()
+        if not torn_down:
+            print(
+                f"pocketstack: guests still run: lab {conf.lab_prefix} kept for the next up",
+                flush=True,
+            )
+
+
+def cmd_lab_host(conf: Config) -> None:
+    """The agents of one lab host until SIGTERM (or its parent ``up`` dies): the compute
+    agent (QEMU in the host's namespace) and the network agent, with the DHCP and L3 roles
+    on the lab's network node. Options come from ``up`` (see ``pocketstack.lab.runner``)."""
+    from pocketstack.common.bus import connect
+    from pocketstack.service import ComputeHost, NetworkHost
+
+    secure_state_dir(conf)
+    _lock(conf, f"lab-host-{conf.hostname}")
+    setup_logging(conf, f"lab-{conf.hostname}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    bus = connect(conf.transport)
+    compute = ComputeHost(conf, bus)
+    network = NetworkHost(conf, bus, network_node=conf.network_node)
+    compute.start()
+    network.start()
+    print(f"pocketstack lab host {conf.hostname} ready in {conf.netns}", flush=True)
+    stop.wait()
+    network.stop()
+    compute.stop()
+    bus.stop()
 
 
 def cmd_controller(conf: Config) -> None:
@@ -487,6 +568,7 @@ COMMANDS = {
     "network-agent": cmd_network_agent,
     "db-upgrade": cmd_db_upgrade,
     "guest-image": cmd_guest_image,
+    "lab-host": cmd_lab_host,
     "config show": cmd_config_show,
 }
 

@@ -62,7 +62,7 @@ def host_env(conf: Config, environ: dict[str, str] | None = None) -> dict[str, s
     each host sets itself (state directory, database, the host's own options)."""
     env = dict(os.environ if environ is None else environ)
     own = {"state_dir", "config", "database", "hostname", "netns", "local_ip"}
-    own |= {"tunnel_interface", "physical_interface_mappings"}
+    own |= {"tunnel_interface", "physical_interface_mappings", "network_node"}
     for opt in OPTIONS:
         value = getattr(conf, opt.name)
         if opt.name in own or value == opt.default or value is None:
@@ -73,15 +73,17 @@ def host_env(conf: Config, environ: dict[str, str] | None = None) -> dict[str, s
 
 
 def host_command(conf: Config, host: LabHost) -> list[str]:
-    """The argv of ``pocketstack lab-host`` for ``host`` (this Python, this package); the
-    lab's prefix and size come through the environment, so the child finds its ``LabHost``
-    (whether it is the network node) in the same ``Lab``."""
+    """The argv of ``pocketstack lab-host`` for ``host`` (this Python, this package)."""
     toml = conf.config or str(conf.path("pocketstack.toml"))
     argv = [sys.executable, "-m", "pocketstack.cli", "lab-host"]
     argv += ["--state-dir", str(host_state_dir(conf, host)), "--config", toml]
     argv += ["--public-url", conf.public_url]
     for name, value in host.options().items():
-        argv += ["--" + name.replace("_", "-"), str(value)]
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            argv += [f"--{flag}", str(value)]
     return argv
 
 

@@ -88,6 +88,7 @@ class LabHost:
             "local_ip": self.local_ip,
             "tunnel_interface": self.tunnel_interface,
             "physical_interface_mappings": self.physical_interface_mappings,
+            "network_node": self.network_node,
         }
 
 

@@ -56,6 +56,7 @@ def test_setup_builds_the_hosts_underlay_and_outside_world(lab):
         "local_ip": "10.255.0.11",
         "tunnel_interface": "eth-underlay",
         "physical_interface_mappings": "public:eth-ext",
+        "network_node": True,
     }
     assert hosts[1].physical_interface_mappings == "" and not hosts[1].network_node
 

@@ -4,7 +4,8 @@ crosses processes. (The processes themselves run in tests/e2e/test_network_datap
 
 from __future__ import annotations
 
-from pocketstack.common.config import Config
+from pocketstack.cli import build_parser
+from pocketstack.common.config import OPTIONS, Config
 from pocketstack.lab import Lab
 from pocketstack.lab.runner import LabHosts, host_command, host_env, lab_conf
 
@@ -31,6 +32,9 @@ def test_each_host_runs_with_its_own_options_and_state(tmp_path):
     assert opts["--config"] == str(tmp_path / "pocketstack.toml")
     assert opts["--hostname"] == "host2" and opts["--netns"] == "pstx-host2"
     assert opts["--local-ip"] == "10.255.0.12" and opts["--tunnel-interface"] == "eth-underlay"
+    assert "--no-network-node" in argv and "--network-node" in host_command(
+        conf, Lab("pstx", 2).hosts[0]
+    )
 
     env = host_env(conf.replace(service_user_password="s3cret"), environ={"PATH": "/bin"})
     assert env["POCKETSTACK_SERVICE_USER_PASSWORD"] == "s3cret"  # never on the command line
@@ -39,16 +43,14 @@ def test_each_host_runs_with_its_own_options_and_state(tmp_path):
     assert env["POCKETSTACK_TRANSPORT"] == conf.transport
     assert env["POCKETSTACK_HOSTS"] == "2" and env["POCKETSTACK_LAB_PREFIX"] == "pstx"
     assert env["POCKETSTACK_ACCEL"] == "tcg" and env["PATH"] == "/bin"
-    for own in ("STATE_DIR", "DATABASE", "HOSTNAME", "NETNS", "CONFIG"):
+    for own in ("STATE_DIR", "DATABASE", "HOSTNAME", "NETNS", "CONFIG", "NETWORK_NODE"):
         assert f"POCKETSTACK_{own}" not in env
 
-    # the child finds the same lab, and in it whether it is the network node
-    child = Config.load(
-        dict(zip([a[2:].replace("-", "_") for a in argv[4::2]], argv[5::2], strict=True)),
-        environ=env,
-    )
-    assert child.hostname == "host2" and child.hosts == 2 and child.lab_prefix == "pstx"
-    assert not Lab(child.lab_prefix, child.hosts).host(child.hostname).network_node
+    # what the child's command line parses to
+    args = build_parser().parse_args(argv[3:])
+    child = Config.load({o.name: getattr(args, o.name, None) for o in OPTIONS}, environ=env)
+    assert child.hostname == "host2" and child.netns == "pstx-host2" and not child.network_node
+    assert child.network_driver == "linuxbridge" and child.state_dir.endswith("hosts/host2")
 
 
 def test_the_dhcp_and_router_namespaces_are_found_from_the_hosts_markers(tmp_path):
