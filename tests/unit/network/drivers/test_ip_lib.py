@@ -65,10 +65,8 @@ def test_sysctl_is_per_namespace(netns):
 
 def test_an_nft_script_applies_whole_or_not_at_all(netns):
     with pytest.raises(NetworkDriverError, match="nft"):
-        ip_lib.nft_apply(
-            "add table inet pti\nadd chain inet pti c\nadd rule inet pti c ip saddr @missing accept\n",
-            netns,
-        )
+        script = "add table inet pti\nadd chain inet pti c\n"
+        ip_lib.nft_apply(script + "add rule inet pti c ip saddr @missing accept\n", netns)
     assert not [e for e in ip_lib.nft_json(["list", "tables"], netns) if "table" in e]
     ip_lib.nft_apply("add table inet pti\n", netns)
     tables = [
