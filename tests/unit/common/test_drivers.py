@@ -65,7 +65,7 @@ def test_unknown_name_is_an_error_listing_the_known_ones():
         COMPUTE_DRIVERS.load("xen", None)
     assert str(info.value) == "unknown compute_driver 'xen': known are fake, qemu"
     assert isinstance(info.value, ValueError)  # the CLI turns it into a one-line exit
-    known = "known are linuxbridge, noop"
+    known = "known are fake, linuxbridge, noop"
     with pytest.raises(UnknownDriver, match=f"unknown network_driver 'ovs': {known}"):
         NETWORK_DRIVERS.load_class("ovs")
     with pytest.raises(UnknownDriver, match="unknown image_store 'swift': known are file"):
