@@ -138,6 +138,16 @@ def test_network_data_dhcp_keeps_static_fallback():
     assert n["routes"][0]["gateway"] == "10.0.0.1"
 
 
+@pytest.mark.parametrize(("enable_dhcp", "kind"), [(True, "ipv4_dhcp"), (False, "ipv4")])
+def test_a_linuxbridge_port_uses_dhcp_only_where_its_subnet_enables_it(enable_dhcp, kind):
+    spec = _spec()
+    spec["network_info"][0]["fixed_ips"][0]["enable_dhcp"] = enable_dhcp
+    spec["network_info"][0]["vif_type"] = "bridge"
+    net = json.loads(config_drive_files(spec)["openstack/latest/network_data.json"])
+    (n,) = net["networks"]
+    assert n["type"] == kind and n["ip_address"] == "10.0.0.5"
+
+
 def test_noop_data_plane_has_no_dhcp_so_the_guest_configures_statically():
     spec = _spec()
     spec["network_info"][0]["fixed_ips"][0]["enable_dhcp"] = True
