@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from pocketstack.common.bus import InProcessBus
 from pocketstack.common.config import Config
-from pocketstack.common.db import Base, Database, import_all_models
+from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from tests import cli_fork
 from tests.helpers import AMQP_URL, PG_ADMIN_URL, free_port, wait_until
 
@@ -580,12 +581,28 @@ def conf(tmp_path):
     return Config.load({"state_dir": str(tmp_path / "state"), "compute_driver": "fake"}, environ={})
 
 
-@pytest.fixture
-def db(conf):
-    """A SQLite database in the temp state directory with every table created."""
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory) -> bytes:
+    """A SQLite database file with every table created (``create_all``) and no rows, as
+    bytes: made once a session, where ``create_all`` per test cost 0.2-0.7 s."""
     import_all_models()
-    database = Database(conf.database)
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    database = Database(f"sqlite:///{path}")
     Base.metadata.create_all(database.engine)
+    database.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    return path.read_bytes()
+
+
+@pytest.fixture
+def db(conf, sqlite_schema):
+    """A SQLite database in the temp state directory with every table created (a copy of
+    ``sqlite_schema``)."""
+    path = Path(sa.make_url(normalize_url(conf.database)).database or "")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(sqlite_schema)
+    database = Database(conf.database)
     yield database
     database.dispose()
 
