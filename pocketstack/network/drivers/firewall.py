@@ -227,18 +227,32 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
         kind = "ipv4_addr" if name.startswith("sg-") else "ipv6_addr"
         lines.append(f"  set {name} {{ type {kind}; flags interval; auto-merge; }}")
     for port in ports:
-        rules = [r for gid in port.get("security_group_ids") or () for r in _rules(groups, gid)]
-        if MAC.fullmatch(str(port.get("mac_address") or "").lower()):
-            egress, ingress = _egress(port, rules), _ingress(rules)
-        else:  # nothing to anchor anti-spoofing to: closed, not open
-            LOG.warning(
-                "port %s: MAC %r is not valid: all dropped", port["id"], port.get("mac_address")
-            )
-            egress = ingress = ["drop"]
-        lines += _chain(port_chain(port["id"], "egress"), egress)
-        lines += _chain(port_chain(port["id"], "ingress"), ingress)
-    lines.append("  chain forward {")
-    lines.append(f"    type filter hook forward priority {BRIDGE_PRIORITY}; policy accept;")
+        lines += _port_chains(port, groups)
+    lines += _forward_chain(ports)
+    lines += ["}", _inet_table({str(p["network_id"]) for p in all_ports})]
+    return Ruleset("\n".join(lines) + "\n", sets)
+
+
+def _port_chains(port: dict[str, Any], groups: dict[str, dict[str, Any]]) -> list[str]:
+    rules = [r for gid in port.get("security_group_ids") or () for r in _rules(groups, gid)]
+    if MAC.fullmatch(str(port.get("mac_address") or "").lower()):
+        egress, ingress = _egress(port, rules), _ingress(rules)
+    else:  # nothing to anchor anti-spoofing to: closed, not open
+        LOG.warning("port %s: MAC %r is not valid: all dropped", port["id"], port["mac_address"])
+        egress = ingress = ["drop"]
+    return [
+        *_chain(port_chain(port["id"], "egress"), egress),
+        *_chain(port_chain(port["id"], "ingress"), ingress),
+    ]
+
+
+def _forward_chain(ports: list[dict[str, Any]]) -> list[str]:
+    """The base chain: frames from a port's tap to its egress chain, frames to it to its
+    ingress chain (verdict maps: one lookup whatever the number of ports)."""
+    lines = [
+        "  chain forward {",
+        f"    type filter hook forward priority {BRIDGE_PRIORITY}; policy accept;",
+    ]
     for match, direction in (("iifname", "egress"), ("oifname", "ingress")):
         if ports:
             jumps = ", ".join(
@@ -246,8 +260,7 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
                 for p in ports
             )
             lines.append(f"    {match} vmap {{ {jumps} }}")
-    lines += ["  }", "}", _inet_table({str(p["network_id"]) for p in all_ports})]
-    return Ruleset("\n".join(lines) + "\n", sets)
+    return [*lines, "  }"]
 
 
 def conntrack_zone(network_id: str) -> int:
