@@ -82,7 +82,9 @@ def test_a_port_goes_active_and_its_guest_gets_its_address(network, lab, sandbox
 
     wait_until(lambda: status() == "ACTIVE", 20, "the port ACTIVE", detail=status)
     assert f"master brq{net_id[:11]}" in sh("ip", "-n", host_ns, "-o", "link", "show", tap)
-    assert netns_exists(namespace_name(net_id))  # the DHCP server the agent started
+    # the DHCP server the agent started (in this round, or the next if the DHCP role's
+    # first heartbeat reached the server after this round's host state was built)
+    wait_until(lambda: netns_exists(namespace_name(net_id)), 20, "the DHCP namespace")
     lease = sandbox.udhcpc(guest, tries=5)
     assert lease.get("ip") == port["fixed_ips"][0]["ip_address"]
 
