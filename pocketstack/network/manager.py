@@ -12,6 +12,9 @@ the functions other services call.
   ``instances``). They keep the names of Nova's Neutron API (``nova.network.neutron``),
   the interface Compute is written against.
 - ``bootstrap``: the ``public`` and ``private`` networks of a new cloud.
+- ``notify_dataplane``: the ``sync`` fanout to the network agents, called by the families
+  after every committed change the data plane sees (the agents then pull their host's
+  state from ``agent_reports.NetworkAgentReports``, served by the controller).
 """
 
 from __future__ import annotations
