@@ -74,6 +74,19 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str, *args: Any) -> None:
+    """Log a rendering problem once per process, not at every sync (every few seconds)."""
+    text = message % args
+    if text not in _WARNED:
+        if len(_WARNED) > 10000:
+            _WARNED.clear()
+        _WARNED.add(text)
+        LOG.warning(text)
+
+
 def port_chain(port_id: str, direction: str) -> str:
     """The chain of a port's ``direction`` (``ingress``/``egress``): ``port-<id11>-<dir>``."""
     return f"port-{port_id[:11]}-{direction}"
@@ -238,7 +251,7 @@ def _port_chains(port: dict[str, Any], groups: dict[str, dict[str, Any]]) -> lis
     if MAC.fullmatch(str(port.get("mac_address") or "").lower()):
         egress, ingress = _egress(port, rules), _ingress(rules)
     else:  # nothing to anchor anti-spoofing to: closed, not open
-        LOG.warning("port %s: MAC %r is not valid: all dropped", port["id"], port["mac_address"])
+        _warn_once("port %s: MAC %r is not valid: all dropped", port["id"], port["mac_address"])
         egress = ingress = ["drop"]
     return [
         *_chain(port_chain(port["id"], "egress"), egress),
@@ -297,7 +310,7 @@ def _inet_table(network_ids: set[str]) -> str:
 def _rules(groups: dict[str, dict[str, Any]], group_id: str) -> list[dict[str, Any]]:
     group = groups.get(group_id)
     if group is None:
-        LOG.warning("security group %s of a port is not in the host state", group_id)
+        _warn_once("security group %s of a port is not in the host state", group_id)
         return []
     return list(group.get("rules") or ())
 
@@ -310,7 +323,7 @@ def _group_sets(names: set[str], groups: dict[str, dict[str, Any]]) -> dict[str,
             try:
                 net = ipaddress.ip_network(str(raw), strict=False)
             except ValueError:
-                LOG.warning("security group %s: member %r is not an address", gid, raw)
+                _warn_once("security group %s: member %r is not an address", gid, raw)
                 continue
             members[net.version].append(net)
         for version, found in members.items():
@@ -346,7 +359,7 @@ def _addresses(port: dict[str, Any]) -> list[tuple[str, Network]]:
         except ValueError:
             net = None
         if net is None or not MAC.fullmatch(pair_mac):
-            LOG.warning("port %s: address %r / MAC %r left out", port["id"], address, pair_mac)
+            _warn_once("port %s: address %r / MAC %r left out", port["id"], address, pair_mac)
             continue
         found.append((pair_mac, net))
     return found
@@ -413,7 +426,7 @@ def rule_match(rule: dict[str, Any]) -> str | None:
     cannot be expressed (logged). Shapes: Neutron's security group rule."""
     family, version = FAMILIES.get(str(rule.get("ethertype") or "IPv4"), (None, 0))
     if family is None:
-        LOG.warning("security group rule %s: unknown ethertype", rule.get("id"))
+        _warn_once("security group rule %s: unknown ethertype", rule.get("id"))
         return None
     parts = [f"ether type {family}"]
     peer = "saddr" if rule["direction"] == "ingress" else "daddr"
@@ -424,7 +437,7 @@ def rule_match(rule: dict[str, Any]) -> str | None:
         except ValueError:
             net = None
         if net is None or net.version != version:
-            LOG.warning("security group rule %s: bad remote_ip_prefix %r", rule.get("id"), prefix)
+            _warn_once("security group rule %s: bad remote_ip_prefix %r", rule.get("id"), prefix)
             return None
         if net.prefixlen:
             parts.append(f"{family} {peer} {net}")
@@ -432,7 +445,7 @@ def rule_match(rule: dict[str, Any]) -> str | None:
         parts.append(f"{family} {peer} @{group_set(str(rule['remote_group_id']), version)}")
     proto = _protocol(rule.get("protocol"), version)
     if proto == -1:
-        LOG.warning("security group rule %s: unknown protocol %r", rule.get("id"), rule["protocol"])
+        _warn_once("security group rule %s: unknown protocol %r", rule.get("id"), rule["protocol"])
         return None
     if proto is not None:
         parts.append(f"meta l4proto {proto}")
