@@ -1,0 +1,147 @@
+"""The network data plane end to end: ``pocketstack up --hosts 2`` (a lab with its own prefix),
+two real QEMU guests of one project on one tenant (VXLAN) network, one on each host (admin's
+``nova:host1`` / ``nova:host2``). Each gets its address from the network node's dnsmasq, and
+a user_data script pings the other guest and prints the answer on its console; the packets
+crossed the hosts' ``vxlan-<vni>`` devices, whose counters rose.
+
+Marked ``slow`` (real guests) and ``dataplane`` (``pytest -m dataplane`` picks it for CI).
+Pings go only between the guests, inside the lab's namespaces.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pocketstack.lab import Lab, random_prefix
+from tests.helpers import wait_until
+
+ADMIN = "pocketstack-admin"
+CIDR = "10.42.0.0/24"
+
+#: user_data: ping the other guest until it answers (it may boot later), print the outcome
+PINGER = """#!/bin/sh
+for i in $(seq 1 240); do
+    if ping -c 1 -W 1 {peer} >/dev/null 2>&1; then
+        echo "DATAPLANE-PING-OK {peer}"
+        exit 0
+    fi
+    sleep 1
+done
+echo "DATAPLANE-PING-FAILED {peer}"
+"""
+
+
+def _console(cloud, server: str, text: str, timeout: float) -> str:
+    log = ""
+
+    def shown() -> str | None:
+        nonlocal log
+        log = cloud.openstack("console", "log", "show", server, cloud=ADMIN, json_output=False)
+        return log if text in log else None
+
+    detail = lambda: f"{log[-3000:]}\n{cloud.log()[-6000:]}"  # noqa: E731
+    return wait_until(shown, timeout, f"{text!r} on {server}'s console", interval=2, detail=detail)
+
+
+def _vxlan_counters(netns: str) -> dict[str, tuple[int, int]]:
+    """``{device: (tx_packets, rx_packets)}`` of the VXLAN devices of ``netns``."""
+    out = subprocess.run(
+        ["ip", "-n", netns, "-j", "-s", "link", "show", "type", "vxlan"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        link["ifname"]: (link["stats64"]["tx"]["packets"], link["stats64"]["rx"]["packets"])
+        for link in json.loads(out or "[]")
+    }
+
+
+def _leftover_namespaces(state_dir: Path) -> list[str]:
+    """The DHCP/router namespaces the lab's network node made (from its markers)."""
+    names = []
+    for folder, prefix in (("dhcp", "qdhcp-"), ("l3", "qrouter-")):
+        path = state_dir / "hosts" / "host1" / folder
+        if path.is_dir():
+            names += [prefix + p.name for p in path.iterdir()]
+    return names
+
+
+@pytest.mark.slow
+@pytest.mark.dataplane
+@pytest.mark.timeout(1200)
+def test_two_guests_on_two_hosts_get_dhcp_leases_and_ping_over_vxlan(cloud_launcher, tmp_path):
+    prefix = random_prefix()
+    lab = Lab(prefix, hosts=2)
+    state = tmp_path / "state"
+    dataplane: list[str] = []
+    flags = ["--hosts", "2", "--lab-prefix", prefix, "--shutdown-instances"]
+    try:
+        with cloud_launcher(state, driver="qemu", extra=flags, mode="embedded") as cloud:
+            hypervisors = cloud.openstack("hypervisor", "list", cloud=ADMIN)
+            assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["host1", "host2"]
+
+            cloud.openstack("network", "create", "dp-net", cloud=ADMIN)
+            cloud.openstack(
+                "subnet",
+                "create",
+                "--network",
+                "dp-net",
+                "--subnet-range",
+                CIDR,
+                "dp-subnet",
+                cloud=ADMIN,
+            )
+            ports = {}
+            for name in ("vm1", "vm2"):
+                port = cloud.openstack("port", "create", "--network", "dp-net", name, cloud=ADMIN)
+                ports[name] = (port["id"], port["fixed_ips"][0]["ip_address"])
+            peers = {"vm1": ports["vm2"][1], "vm2": ports["vm1"][1]}
+            for name, host in (("vm1", "host1"), ("vm2", "host2")):
+                script = tmp_path / f"{name}.sh"
+                script.write_text(PINGER.format(peer=peers[name]))
+                cloud.openstack(
+                    "server",
+                    "create",
+                    "--flavor",
+                    "m1.tiny",
+                    "--image",
+                    "cirros",
+                    "--port",
+                    ports[name][0],
+                    "--availability-zone",
+                    f"nova:{host}",
+                    "--user-data",
+                    str(script),
+                    name,
+                    cloud=ADMIN,
+                )
+            for name, host in (("vm1", "host1"), ("vm2", "host2")):
+                server = cloud.wait_for_server(name, "ACTIVE", timeout=300, cloud=ADMIN)
+                assert server["OS-EXT-SRV-ATTR:host"] == host
+            dataplane = _leftover_namespaces(state)
+
+            for name in ("vm1", "vm2"):
+                ip = ports[name][1]
+                # the lease itself (udhcpc's script), not the static fallback of the first second
+                log = _console(cloud, name, f"eth0 ip {ip} netmask 255.255.255.0 (dhcp)", 600)
+                assert f"eth0 ip {ip}" in log
+            for name in ("vm1", "vm2"):
+                log = _console(cloud, name, "DATAPLANE-PING-", 600)
+                assert f"DATAPLANE-PING-OK {peers[name]}" in log, log[-3000:]
+
+            for host in lab.hosts:
+                counters = _vxlan_counters(host.netns)
+                assert counters, f"no vxlan device in {host.netns}"
+                assert any(tx > 0 and rx > 0 for tx, rx in counters.values()), counters
+
+            port_status = cloud.openstack("port", "show", ports["vm1"][0], cloud=ADMIN)["status"]
+            assert port_status == "ACTIVE"
+            dataplane = _leftover_namespaces(state)
+    finally:
+        lab.teardown(tuple(dataplane))
+    assert not lab.exists()
