@@ -126,6 +126,11 @@ def test_quota_set_show_and_enforcement(running_cloud, demo_quota):
     shown = running_cloud.openstack("quota", "show", "--network", demo_quota)
     limits = {row["Resource"]: row["Limit"] for row in shown}
     assert limits["networks"] == used + 1 and limits["ports"] == 500
+    every = running_cloud.openstack("quota", "show", demo_quota)  # compute's and network's
+    every_limit = {row["Resource"]: row["Limit"] for row in every}
+    assert every_limit["networks"] == used + 1 and every_limit["instances"] > 0
+    usage = running_cloud.openstack("quota", "show", "--usage", "--network", demo_quota)
+    assert {r["Resource"]: r["In Use"] for r in usage}["networks"] == used
     first = running_cloud.openstack("network", "create", _name("q"))
     try:
         proc = running_cloud.openstack(
