@@ -12,9 +12,11 @@ import json
 import math
 import subprocess
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from pocketstack.network.drivers import ip_lib
+from pocketstack.network.drivers.linuxbridge import LinuxBridgeDriver
 from tests.helpers import wait_until
 from tests.unit.network.drivers.sandbox import Sandbox, sh
 
@@ -101,3 +103,31 @@ def tx_packets(host: str, device: str) -> int:
     """The transmitted-packets counter of ``device`` in ``host``."""
     out = json.loads(sh("ip", "-s", "-j", "link", "show", "dev", device, netns=host))
     return int(out[0]["stats64"]["tx"]["packets"])
+
+
+VTEP1, VTEP2 = "10.255.0.11", "10.255.0.12"
+
+
+class TwoHosts:
+    """host1 and host2 with ``eth-underlay`` (a veth between them, VTEP1/VTEP2 /24), each
+    with a LinuxBridgeDriver acting in it."""
+
+    def __init__(self, box: Sandbox):
+        self.box = box
+        self.host1, self.host2 = box.netns("host1"), box.netns("host2")
+        sh("ip", "-n", self.host1, "link", "add", "eth-underlay", "type", "veth",
+           "peer", "name", "eth-underlay", "netns", self.host2)  # fmt: skip
+        self.drivers = {}
+        for host, vtep in ((self.host1, VTEP1), (self.host2, VTEP2)):
+            sh("ip", "-n", host, "addr", "add", f"{vtep}/24", "dev", "eth-underlay")
+            sh("ip", "-n", host, "link", "set", "eth-underlay", "up")
+            conf = SimpleNamespace(
+                local_ip=vtep,
+                tunnel_interface="eth-underlay",
+                physical_interface_mappings="public:eth-ext",
+            )
+            self.drivers[host] = LinuxBridgeDriver(conf, netns=host)
+
+    def close(self) -> None:
+        for driver in self.drivers.values():
+            driver.cleanup()

@@ -19,6 +19,9 @@ from pocketstack.network.drivers.firewall import NftablesFirewall
 from pocketstack.network.drivers.linuxbridge import LinuxBridgeDriver
 from tests.helpers import wait_until
 from tests.unit.network.drivers.guests import (
+    VTEP1,
+    VTEP2,
+    TwoHosts,
     ping,
     plug_guest,
     port,
@@ -417,3 +420,34 @@ def test_no_ports_no_tables(host):
     assert host.apply(sg)
     assert "pocketstack" not in sh("nft", "list", "tables", netns=host.netns)
     assert not host.apply(sg)
+
+
+def test_guests_on_two_hosts_filtered_across_vxlan(tmp_path):
+    """The deployed shape: each host filters its own ports; what arrives over VXLAN meets
+    the receiving host's ingress chains, and replies are known on both sides."""
+    box = Sandbox(tmp_path)
+    hosts = TwoHosts(box)
+    firewalls = {h: NftablesFirewall(netns=h) for h in (hosts.host1, hosts.host2)}
+    try:
+        client = group([EGRESS_ALL], members=["10.0.0.5"])
+        server = group([EGRESS_ALL, rule("ingress", protocol="icmp", remote_group_id=client["id"])])
+        net = vxlan_network(3001)
+        p1 = port(net["id"], "10.0.0.5", security_group_ids=[client["id"]])
+        p2 = port(net["id"], "10.0.0.6", security_group_ids=[server["id"]])
+        guests = {}
+        for host, p, vtep in ((hosts.host1, p1, VTEP2), (hosts.host2, p2, VTEP1)):
+            guests[host] = plug_guest(box, host, p)
+            assert hosts.drivers[host].sync([dict(net, remote_vteps=[vtep])], [p]) == {p["id"]}
+            firewalls[host].sync([p], [client, server])
+            wait_wired(host, guests[host], p)
+        g1, g2 = guests[hosts.host1], guests[hosts.host2]
+        assert ping(g1, "10.0.0.6")
+        assert unreachable(g2, "10.0.0.5")
+        client["member_ips"] = []  # the client left the group the server admits
+        firewalls[hosts.host2].sync([p2], [client, server])
+        assert unreachable(g1, "10.0.0.6")
+    finally:
+        for firewall in firewalls.values():
+            firewall.cleanup()
+        hosts.close()
+        box.close()

@@ -7,14 +7,15 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from pocketstack.network.drivers import ip_lib
-from pocketstack.network.drivers.linuxbridge import LinuxBridgeDriver
 from tests.unit.network.drivers.guests import (
+    VTEP1,
+    VTEP2,
+    TwoHosts,
     ping,
     plug_guest,
     port,
@@ -26,33 +27,6 @@ from tests.unit.network.drivers.guests import (
 from tests.unit.network.drivers.sandbox import Sandbox, sh
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
-
-VTEP1, VTEP2 = "10.255.0.11", "10.255.0.12"
-
-
-class TwoHosts:
-    """host1 and host2 with ``eth-underlay`` (a veth between them, VTEP1/VTEP2 /24), each
-    with a LinuxBridgeDriver acting in it."""
-
-    def __init__(self, box: Sandbox):
-        self.box = box
-        self.host1, self.host2 = box.netns("host1"), box.netns("host2")
-        sh("ip", "-n", self.host1, "link", "add", "eth-underlay", "type", "veth",
-           "peer", "name", "eth-underlay", "netns", self.host2)  # fmt: skip
-        self.drivers = {}
-        for host, vtep in ((self.host1, VTEP1), (self.host2, VTEP2)):
-            sh("ip", "-n", host, "addr", "add", f"{vtep}/24", "dev", "eth-underlay")
-            sh("ip", "-n", host, "link", "set", "eth-underlay", "up")
-            conf = SimpleNamespace(
-                local_ip=vtep,
-                tunnel_interface="eth-underlay",
-                physical_interface_mappings="public:eth-ext",
-            )
-            self.drivers[host] = LinuxBridgeDriver(conf, netns=host)
-
-    def close(self) -> None:
-        for driver in self.drivers.values():
-            driver.cleanup()
 
 
 @pytest.fixture
