@@ -145,3 +145,80 @@ def test_two_guests_on_two_hosts_get_dhcp_leases_and_ping_over_vxlan(cloud_launc
     finally:
         lab.teardown(tuple(dataplane))
     assert not lab.exists()
+
+
+def _link(netns: str, name: str) -> dict | None:
+    out = subprocess.run(
+        ["ip", "-n", netns, "-j", "link", "show", "dev", name], capture_output=True, text=True
+    )
+    return json.loads(out.stdout)[0] if out.returncode == 0 else None
+
+
+def _netns_pids(netns: str) -> set[int]:
+    out = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout
+    return {int(pid) for pid in out.split()}
+
+
+@pytest.mark.slow
+@pytest.mark.dataplane
+@pytest.mark.timeout(900)
+def test_a_stop_with_guests_keeps_the_lab_and_the_next_up_adopts_it(up_process):
+    prefix = random_prefix()
+    lab = Lab(prefix, hosts=2)
+    up = up_process("qemu", ["--hosts", "2", "--lab-prefix", prefix])
+    host2 = lab.host("host2").netns
+    try:
+        cloud = up.start()
+        cloud.openstack("network", "create", "keep-net", cloud=ADMIN)
+        cloud.openstack(
+            "subnet",
+            "create",
+            "--network",
+            "keep-net",
+            "--subnet-range",
+            CIDR,
+            "keep-subnet",
+            cloud=ADMIN,
+        )
+        port = cloud.openstack("port", "create", "--network", "keep-net", "keep", cloud=ADMIN)
+        tap = "tap" + port["id"][:11]
+        cloud.openstack(
+            "server",
+            "create",
+            "--flavor",
+            "m1.tiny",
+            "--image",
+            "cirros",
+            "--port",
+            port["id"],
+            "--availability-zone",
+            "nova:host2",
+            "keep",
+            cloud=ADMIN,
+        )
+        cloud.wait_for_server("keep", "ACTIVE", timeout=300, cloud=ADMIN)
+        guests = _netns_pids(host2)
+        assert guests and _link(host2, tap) is not None
+
+        up.stop()  # without --shutdown-instances the guest keeps running: so does the lab
+        assert lab.exists() and _netns_pids(host2) == guests
+        assert _link(host2, tap) is not None
+
+        cloud = up.start()  # adopts the namespaces, the guest and its tap
+        server = cloud.wait_for_server("keep", "ACTIVE", timeout=120, cloud=ADMIN)
+        assert server["OS-EXT-SRV-ATTR:host"] == "host2"
+        assert server["OS-EXT-STS:power_state"] in ("Running", 1)
+        assert _netns_pids(host2) == guests
+        wait_until(
+            lambda: (_link(host2, tap) or {}).get("master", "").startswith("brq"),
+            60,
+            f"{tap} enslaved to its network's bridge again",
+        )
+
+        cloud.openstack("server", "delete", "--wait", "keep", cloud=ADMIN, json_output=False)
+        assert _link(host2, tap) is None  # the QEMU driver deleted the guest's tap
+        up.stop()  # no guest left: the lab goes
+        assert not lab.exists()
+    finally:
+        up.stop()
+        lab.teardown(tuple(_leftover_namespaces(up.state_dir)))
