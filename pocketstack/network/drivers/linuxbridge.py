@@ -77,13 +77,14 @@ class LinuxBridgeDriver(NetworkDriver):
         are logged and skipped; so are flat networks whose physical network has no mapping
         or whose interface does not exist (the bridge is still made).
 
+        A network or port the kernel refuses (a VNI taken by a foreign device, an MTU above
+        the underlay's) is logged and left out (its ports are not returned); the others are
+        still wired, and the next ``sync`` tries it again. So is a device that cannot be
+        removed.
+
         Returns:
             ids of the ports whose ``tap`` exists, is enslaved to its network's bridge and is
             up (an ``admin_state_up`` false port is enslaved but kept down, not returned).
-
-        A network or port the kernel refuses (a VNI taken by a foreign device, an MTU above
-        the underlay's) is logged and left out (its ports are not returned); the others are
-        still wired, and the next ``sync`` tries it again.
 
         Raises:
             NetworkDriverError: the host's links cannot be listed (no such ``netns``).
@@ -117,8 +118,12 @@ class LinuxBridgeDriver(NetworkDriver):
 
     def cleanup(self) -> None:
         """Delete every ``brq*`` bridge and ``vxlan-*`` device of the host (taps are only
-        released, never deleted: they belong to the compute driver)."""
-        self._remove_unwanted(self._links(), set(), set())
+        released, never deleted: they belong to the compute driver).
+
+        Raises:
+            NetworkDriverError: a device could not be deleted (after trying the others).
+        """
+        self._remove_unwanted(self._links(), set(), set(), strict=True)
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -230,12 +235,23 @@ class LinuxBridgeDriver(NetworkDriver):
             ip_lib.set_link(tap, self.netns, up=up)
         return up
 
-    def _remove_unwanted(self, have: dict[str, Any], bridges: set[str], vxlans: set[str]) -> None:
-        for name, entry in sorted(have.items()):
-            kind = ip_lib.link_kind(entry)
-            if name.startswith("vxlan-") and kind == "vxlan" and name not in vxlans:
+    def _remove_unwanted(
+        self, have: dict[str, Any], bridges: set[str], vxlans: set[str], strict: bool = False
+    ) -> None:
+        """Delete the ``vxlan-*`` then ``brq*`` devices of ``have`` not in ``vxlans`` /
+        ``bridges``. A refused deletion is logged (``strict``: raised after the others)."""
+        unwanted = [
+            name
+            for prefix, kind, keep in (("vxlan-", "vxlan", vxlans), ("brq", "bridge", bridges))
+            for name, entry in sorted(have.items())
+            if name.startswith(prefix) and ip_lib.link_kind(entry) == kind and name not in keep
+        ]
+        failed: list[str] = []
+        for name in unwanted:
+            try:
                 ip_lib.delete_link(name, self.netns)
-        for name, entry in sorted(have.items()):
-            kind = ip_lib.link_kind(entry)
-            if name.startswith("brq") and kind == "bridge" and name not in bridges:
-                ip_lib.delete_link(name, self.netns)
+            except NetworkDriverError as exc:
+                LOG.error("%s could not be removed: %s", name, exc)
+                failed.append(str(exc))
+        if strict and failed:
+            raise NetworkDriverError("; ".join(failed))
