@@ -382,7 +382,7 @@ def _up_lab(conf: Config) -> None:
     the hosts' agents, then removes the lab unless guests are left running in it (they are
     unless ``--shutdown-instances``); the next ``up`` adopts it."""
     from pocketstack.bootstrap import bootstrap, service_password
-    from pocketstack.lab.runner import LabHosts, lab_conf
+    from pocketstack.lab.runner import LabHosts, forget_stale_fanouts, lab_conf
     from pocketstack.network.drivers.base import NetworkDriverError
     from pocketstack.service import Controller, open_backends
 
@@ -396,6 +396,7 @@ def _up_lab(conf: Config) -> None:
         hosts = lab.setup()
     except (ValueError, NetworkDriverError) as exc:
         raise SystemExit(f"pocketstack: cannot build the lab: {exc}") from None
+    forget_stale_fanouts(conf)
     db, bus = open_backends(conf)
     controller = Controller(conf, db, bus)
     bootstrap(controller.cloud)

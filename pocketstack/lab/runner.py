@@ -51,6 +51,22 @@ def lab_conf(conf: Config) -> Config:
     return conf.replace(**changes)
 
 
+def forget_stale_fanouts(conf: Config) -> int:
+    """Unbind every fanout queue of a ``filesystem://`` bus and drop their messages; run by
+    ``up`` before anything serves (it holds the state directory's lock, and the hosts of an
+    earlier run died with it). A process killed with ``kill -9`` could not unbind its fanout
+    queues, which would otherwise collect a file per fanout forever. Direct queues (a cast
+    waiting for a restarting agent) are kept. Returns how many files went."""
+    if not conf.transport.startswith("filesystem:"):
+        return 0
+    folder = Path(conf.transport.removeprefix("filesystem:").removeprefix("//"))
+    stale = list((folder / "control").glob("pocketstack.fanout.*.exchange"))
+    stale += (folder / "data").glob("*.pocketstack.fanout.*.msg")
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def host_state_dir(conf: Config, host: LabHost) -> Path:
     """``<state_dir>/hosts/<hostname>``: the files of one lab host."""
     return conf.path("hosts", host.hostname)

@@ -7,7 +7,13 @@ from __future__ import annotations
 from pocketstack.cli import build_parser
 from pocketstack.common.config import OPTIONS, Config
 from pocketstack.lab import Lab
-from pocketstack.lab.runner import LabHosts, host_command, host_env, lab_conf
+from pocketstack.lab.runner import (
+    LabHosts,
+    forget_stale_fanouts,
+    host_command,
+    host_env,
+    lab_conf,
+)
 
 
 def _conf(tmp_path, **flags):
@@ -58,3 +64,22 @@ def test_the_dhcp_and_router_namespaces_are_found_from_the_hosts_markers(tmp_pat
     (tmp_path / "hosts" / "host1" / "dhcp" / "net-1").mkdir(parents=True)
     (tmp_path / "hosts" / "host1" / "l3" / "router-1").mkdir(parents=True)
     assert LabHosts(conf).dataplane_namespaces() == ["qdhcp-net-1", "qrouter-router-1"]
+
+
+def test_a_new_up_forgets_the_fanout_queues_of_killed_processes(tmp_path):
+    conf = lab_conf(_conf(tmp_path, hosts=1))
+    bus = tmp_path / "bus"
+    (bus / "control").mkdir(parents=True)
+    (bus / "data").mkdir()
+    kept = [
+        bus / "control" / "pocketstack.exchange",
+        bus / "data" / "1_a.pocketstack.compute.host1.msg",
+    ]
+    gone = [
+        bus / "control" / "pocketstack.fanout.network_agent.exchange",
+        bus / "data" / "2_b.pocketstack.fanout.network_agent.host1.0a1b2c3d.msg",
+    ]
+    for path in kept + gone:
+        path.write_text("[]")
+    assert forget_stale_fanouts(conf) == 2
+    assert all(p.exists() for p in kept) and not any(p.exists() for p in gone)
