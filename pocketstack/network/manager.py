@@ -211,11 +211,14 @@ class NetworkManager:
                 )
                 is not None
             )
-        # the external network is flat on the physical network "public"
-        flat = {"network_type": "flat", "physical_network": "public"} if external else {}
         if network_id is None:
             spec = NetworkCreate(
-                name=name, project_id=project_id, external=external or None, **flat
+                name=name,
+                project_id=project_id,
+                external=external or None,
+                # the external network is flat on the physical network "public"
+                network_type="flat" if external else None,
+                physical_network="public" if external else None,
             )
             network_id = self.networks.create(ctx, spec).network.id
         elif external:  # made as vxlan before flat networks existed
