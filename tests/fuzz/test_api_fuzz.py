@@ -56,7 +56,7 @@ _COMPUTE_FAULT_KEYS = {
     "serviceUnavailable",
 }
 #: Tables and columns that change on their own (heartbeats, resource reports, lockout).
-_VOLATILE_TABLES = {"services", "compute_nodes", "controllers"}
+_VOLATILE_TABLES = {"services", "compute_nodes", "controllers", "agents"}
 _VOLATILE_COLUMNS = ("updated_at", "last_", "failed_auth", "heartbeat", "lease", "power_state")
 #: Tables only API requests write (no background workflow touches them).
 _REQUEST_ONLY_TABLES = (
@@ -79,6 +79,7 @@ _REQUEST_ONLY_TABLES = (
     "networks",
     "subnets",
     "quotas",
+    "network_quotas",
 )
 
 
@@ -220,9 +221,10 @@ class Fuzzed:
                     for r in con.execute(f'PRAGMA table_info("{table}")')
                     if not any(v in r[1] for v in _VOLATILE_COLUMNS)
                 ]
+                quoted = ", ".join(f'"{c}"' for c in cols)  # network_quotas has "limit"
                 rows = sorted(
                     repr(r)
-                    for r in con.execute(f'SELECT {", ".join(cols)} FROM "{table}"')  # noqa: S608
+                    for r in con.execute(f'SELECT {quoted} FROM "{table}"')  # noqa: S608
                 )
                 out[table] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
             return out

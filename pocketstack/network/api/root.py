@@ -59,7 +59,7 @@ REQUIRES: dict[str, tuple[str, str]] = {
     "agent": ("GET", "/v2.0/agents"),
     "quotas": ("PUT", "/v2.0/quotas/{project_id}"),
     "quota_details": ("GET", "/v2.0/quotas/{project_id}/details"),
-    "standard-attr-tag": ("PUT", "/v2.0/{collection}/{id}/tags"),
+    "standard-attr-tag": ("PUT", "/v2.0/networks/{id}/tags"),
     "security-group": ("POST", "/v2.0/security-groups"),
     "stateful-security-group": ("POST", "/v2.0/security-groups"),
     "router": ("POST", "/v2.0/routers"),

@@ -13,82 +13,72 @@ own visibility and ownership are checked by ``cloud.network.tags``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from pocketstack.common import errors, policy
+from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, RouteSpec, route
 from pocketstack.network.api import schemas
 
-#: The collections whose tag routes are mounted (set by ``routes``).
-_MOUNTED: set[str] = set()
 
-
-def _collection(req: ApiRequest) -> str:
-    """The URL collection of the request (``/v2.0/<collection>/{id}/tags...``).
-
-    Raises:
-        NotFound (404): a collection without tags here.
-    """
-    collection = req.params["collection"]
-    if collection not in _MOUNTED:
-        raise errors.NotFound(f"The resource could not be found: {collection}.")
-    return collection
-
-
-def get_tags(req: ApiRequest) -> dict[str, Any]:
+def get_tags(req: ApiRequest, collection: str) -> dict[str, Any]:
     """``GET /v2.0/<collection>/{id}/tags``."""
     policy.enforce(req.ctx, "network:tags:show")
-    tags = req.cloud.network.tags.get(req.ctx, _collection(req), req.params["id"])
+    tags = req.cloud.network.tags.get(req.ctx, collection, req.params["id"])
     return {"tags": tags}
 
 
-def update_tags(req: ApiRequest) -> dict[str, Any]:
+def update_tags(req: ApiRequest, collection: str) -> dict[str, Any]:
     """``PUT /v2.0/<collection>/{id}/tags`` with ``{"tags": [...]}``: replace all."""
     wanted = [str(t) for t in (req.body or {}).get("tags", [])]
     policy.enforce(req.ctx, "network:tags:update")
-    tags = req.cloud.network.tags.replace(req.ctx, _collection(req), req.params["id"], wanted)
+    tags = req.cloud.network.tags.replace(req.ctx, collection, req.params["id"], wanted)
     return {"tags": tags}
 
 
-def delete_tags(req: ApiRequest) -> None:
+def delete_tags(req: ApiRequest, collection: str) -> None:
     """``DELETE /v2.0/<collection>/{id}/tags``: remove all; 204."""
     policy.enforce(req.ctx, "network:tags:delete")
-    req.cloud.network.tags.clear(req.ctx, _collection(req), req.params["id"])
+    req.cloud.network.tags.clear(req.ctx, collection, req.params["id"])
 
 
-def get_tag(req: ApiRequest) -> ApiResponse:
+def get_tag(req: ApiRequest, collection: str) -> ApiResponse:
     """``GET /v2.0/<collection>/{id}/tags/{tag}``: 204 when the resource has it."""
     policy.enforce(req.ctx, "network:tags:show")
-    req.cloud.network.tags.check(req.ctx, _collection(req), req.params["id"], req.params["tag"])
+    req.cloud.network.tags.check(req.ctx, collection, req.params["id"], req.params["tag"])
     return ApiResponse(204)
 
 
-def add_tag(req: ApiRequest) -> ApiResponse:
+def add_tag(req: ApiRequest, collection: str) -> ApiResponse:
     """``PUT /v2.0/<collection>/{id}/tags/{tag}``: 201, no body."""
     policy.enforce(req.ctx, "network:tags:update")
-    req.cloud.network.tags.add(req.ctx, _collection(req), req.params["id"], req.params["tag"])
+    req.cloud.network.tags.add(req.ctx, collection, req.params["id"], req.params["tag"])
     return ApiResponse(201)
 
 
-def delete_tag(req: ApiRequest) -> None:
+def delete_tag(req: ApiRequest, collection: str) -> None:
     """``DELETE /v2.0/<collection>/{id}/tags/{tag}``: 204."""
     policy.enforce(req.ctx, "network:tags:delete")
-    req.cloud.network.tags.remove(req.ctx, _collection(req), req.params["id"], req.params["tag"])
+    req.cloud.network.tags.remove(req.ctx, collection, req.params["id"], req.params["tag"])
 
 
 def routes(collections: list[str]) -> list[RouteSpec]:
-    """The six tag routes, ``/v2.0/{collection}/{id}/tags[/{tag}]``, answering for each of
-    ``collections`` (URL collection names, keys of ``network.tags.RESOURCES``) and 404 for
-    any other."""
-    _MOUNTED.clear()
-    _MOUNTED.update(collections)
-    base = "/v2.0/{collection}/{id}/tags"
-    one = base + "/{tag}"
-    return [
-        route("GET", base, get_tags),
-        route("PUT", base, update_tags, schema=schemas.TAGS_UPDATE),
-        route("DELETE", base, delete_tags, status=204),
-        route("GET", one, get_tag),
-        route("PUT", one, add_tag, status=201, schema=schemas.NO_BODY),
-        route("DELETE", one, delete_tag, status=204),
-    ]
+    """The six tag routes of each of ``collections`` (URL collection names, keys of
+    ``network.tags.RESOURCES``): ``/v2.0/<collection>/{id}/tags[/{tag}]``."""
+    specs = []
+    for collection in collections:
+        base = f"/v2.0/{collection}/{{id}}/tags"
+        one = base + "/{tag}"
+
+        def bound(handler: Any, collection: str = collection) -> Any:
+            return functools.partial(handler, collection=collection)
+
+        specs += [
+            route("GET", base, bound(get_tags)),
+            route("PUT", base, bound(update_tags), schema=schemas.TAGS_UPDATE),
+            route("DELETE", base, bound(delete_tags), status=204),
+            route("GET", one, bound(get_tag)),
+            route("PUT", one, bound(add_tag), status=201, schema=schemas.NO_BODY),
+            route("DELETE", one, bound(delete_tag), status=204),
+        ]
+    return specs
