@@ -135,3 +135,14 @@ def test_agents_are_for_admins_only(client, agents):
         resp = call(client, method, path, body, token="demo")
         assert resp.status_code == 403, (method, path, resp.text)
     assert call(client, "GET", f"/agents/{agents['l2']}").json()["agent"]["description"] is None
+
+
+def test_alive_filter_on_postgresql(pg_cloud):
+    """The ``alive`` filter is SQL against the heartbeat cut-off on PostgreSQL too."""
+    from pocketstack.network.lists import ListQuery
+
+    live = add_agent(pg_cloud, "L3 agent", "neutron-l3-agent", "host1")
+    add_agent(pg_cloud, "L3 agent", "neutron-l3-agent", "host2", age=60)
+    admin = USERS["admin"]
+    found = pg_cloud.network.agents.list(admin, ListQuery(filters={"alive": ("true",)}))
+    assert [(r.agent.id, r.alive) for r in found.items] == [(live, True)]

@@ -144,3 +144,13 @@ def test_check_is_what_other_families_call(cloud):
         quotas.check(s, "p-x", "router", delta=10)
         with pytest.raises(quotas.exc.OverQuota):
             quotas.check(s, "p-x", "router", delta=11)
+
+
+def test_quotas_on_postgresql(pg_cloud):
+    """PostgreSQL quotes the ``limit`` column and counts the same way."""
+    admin = USERS["admin"]
+    assert pg_cloud.network.quotas.update(admin, "p-pg", {"network": 0})["network"] == 0
+    assert pg_cloud.network.quotas.list(admin)["p-pg"]["network"] == 0
+    with pg_cloud.db.transaction() as s, pytest.raises(quotas.exc.OverQuota):
+        quotas.check(s, "p-pg", "network")
+    assert pg_cloud.network.quotas.details(admin, "p-pg")["network"].used == 0
