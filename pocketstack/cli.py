@@ -387,14 +387,17 @@ def _up_lab(conf: Config) -> None:
     from pocketstack.service import Controller, open_backends
 
     started = time.monotonic()
-    secure_state_dir(conf)
-    _lock(conf, "up")
-    setup_logging(conf, "pocketstack")
     conf = lab_conf(conf)
     try:
         lab = LabHosts(conf)
+    except ValueError as exc:
+        raise SystemExit(f"pocketstack: cannot build the lab: {exc}") from None
+    secure_state_dir(conf)
+    _lock(conf, "up")
+    setup_logging(conf, "pocketstack")
+    try:
         hosts = lab.setup()
-    except (ValueError, NetworkDriverError) as exc:
+    except NetworkDriverError as exc:
         raise SystemExit(f"pocketstack: cannot build the lab: {exc}") from None
     forget_stale_fanouts(conf)
     db, bus = open_backends(conf)

@@ -14,6 +14,9 @@ A child dies with its parent (``PR_SET_PDEATHSIG``), so a ``kill -9`` of ``up`` 
 agent behind; guests (QEMU in the host namespaces) and dnsmasq stay, and the next ``up``
 adopts them with the lab's namespaces.
 
+Each host logs to ``<state_dir>/hosts/host<i>/logs/lab-host<i>.log``, linked from
+``<state_dir>/logs/``.
+
 ``stop`` ends the children (SIGTERM: each agent stops as ``pocketstack compute`` does,
 powering guests off only with ``shutdown_instances``), then tears the lab down unless a
 guest is still running in a host's namespace.
@@ -132,6 +135,7 @@ class LabHosts:
             if proc is not None and proc.poll() is None:
                 continue
             host_state_dir(self.conf, host).mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._link_log(host)
             self.procs[host.hostname] = subprocess.Popen(
                 host_command(self.conf, host),
                 env=env,
@@ -145,6 +149,16 @@ class LabHosts:
                 host.hostname,
                 self.procs[host.hostname].pid,
             )
+
+    def _link_log(self, host: LabHost) -> None:
+        """``<state_dir>/logs/lab-<host>.log``: a symlink to the host's own log, so the
+        cloud's logs are in one folder."""
+        logs = self.conf.path("logs")
+        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        link = logs / f"lab-{host.hostname}.log"
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to(host_state_dir(self.conf, host) / "logs" / link.name)
 
     def stop(self) -> bool:
         """Stop the hosts' processes; tear the lab down unless guests still run in it.

@@ -4,6 +4,8 @@ crosses processes. (The processes themselves run in tests/e2e/test_network_datap
 
 from __future__ import annotations
 
+import pytest
+
 from pocketstack.cli import build_parser
 from pocketstack.common.config import OPTIONS, Config
 from pocketstack.lab import Lab
@@ -83,3 +85,15 @@ def test_a_new_up_forgets_the_fanout_queues_of_killed_processes(tmp_path):
         path.write_text("[]")
     assert forget_stale_fanouts(conf) == 2
     assert all(p.exists() for p in kept) and not any(p.exists() for p in gone)
+
+
+def test_a_bad_host_count_stops_up_with_a_message_not_a_traceback(tmp_path, capsys):
+    from pocketstack.cli import main
+
+    argv = ["up", "--hosts", "300", "--state-dir", str(tmp_path), "--no-write-user-clouds"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert (
+        str(exc.value)
+        == "pocketstack: cannot build the lab: lab hosts: 300 is not between 1 and 244"
+    )
