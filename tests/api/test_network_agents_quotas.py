@@ -217,3 +217,32 @@ def test_admin_deletes_a_projects_default_security_group(running_cloud):
         assert default_id not in [g["ID"] for g in left]
     finally:
         running_cloud.openstack("project", "delete", project["id"], cloud=ADMIN, json_output=False)
+
+
+def test_port_binding_attributes_are_an_admins(running_cloud):
+    net = running_cloud.openstack("network", "create", _name("bound"))
+    try:
+        port = running_cloud.openstack(
+            "port",
+            "create",
+            "--network",
+            net["id"],
+            "--host",
+            "h1",
+            "--project",
+            net["project_id"],
+            _name("p"),
+            cloud=ADMIN,
+        )
+        shown = running_cloud.openstack("port", "show", port["id"], cloud=ADMIN)
+        assert shown["binding_host_id"] == "h1" and shown["binding_vnic_type"] == "normal"
+        assert shown["binding_vif_type"] == "noop"  # the API tests' network driver
+        assert shown["binding_vif_details"] == {} and shown["binding_profile"] == {}
+        demo_view = running_cloud.sdk().network.get_port(port["id"])
+        assert demo_view.binding_host_id is None and demo_view.binding_vif_type is None
+        assert demo_view.binding_vnic_type == "normal"
+    finally:
+        admin = running_cloud.sdk(ADMIN)
+        for p in admin.network.ports(network_id=net["id"]):
+            admin.network.delete_port(p.id)
+        running_cloud.openstack("network", "delete", net["id"], json_output=False)
