@@ -262,9 +262,7 @@ class FloatingIP(TimestampMixin, Base):
     floating_port_id: Mapped[str] = mapped_column(
         sa.ForeignKey("ports.id", ondelete="CASCADE"), index=True
     )
-    port_id: Mapped[str | None] = mapped_column(
-        sa.ForeignKey("ports.id"), index=True, default=None
-    )
+    port_id: Mapped[str | None] = mapped_column(sa.ForeignKey("ports.id"), index=True, default=None)
     fixed_ip_address: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     router_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("routers.id"), index=True, default=None
