@@ -156,9 +156,12 @@ class LabHosts:
         logs = self.conf.path("logs")
         logs.mkdir(parents=True, exist_ok=True, mode=0o700)
         link = logs / f"lab-{host.hostname}.log"
+        target = host_state_dir(self.conf, host) / "logs" / link.name
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target.touch(mode=0o600)  # a reader of logs/ finds a file from the start
         if not link.is_symlink():
             link.unlink(missing_ok=True)
-            link.symlink_to(host_state_dir(self.conf, host) / "logs" / link.name)
+            link.symlink_to(target)
 
     def stop(self) -> bool:
         """Stop the hosts' processes; tear the lab down unless guests still run in it.
