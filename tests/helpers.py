@@ -32,6 +32,12 @@ PG_ADMIN_URL = os.environ.get("POCKETSTACK_TEST_PG", "postgresql://postgres@127.
 #: the test RabbitMQ server (no virtual host)
 AMQP_URL = os.environ.get("POCKETSTACK_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 
+#: bcrypt's lowest cost for the tests' clouds and configs: every CLI command and token issue
+#: checks a password, every bootstrap hashes three (50-400 ms each at the default cost 10 on
+#: a busy machine, ~1 ms at 4); the default cost itself is tested in
+#: tests/unit/identity/test_lockout.py
+FAST_HASHES = {"password_hash_rounds": 4}
+
 T = TypeVar("T")
 
 

@@ -302,6 +302,14 @@ OPTIONS: tuple[Option, ...] = (
         section="identity",
     ),
     Option(
+        "password_hash_rounds",
+        int,
+        10,
+        "bcrypt cost (2**N rounds, 4-31) of new password and application credential secret "
+        "hashes, as Keystone's [identity] password_hash_rounds; existing hashes keep theirs",
+        section="identity",
+    ),
+    Option(
         "cpu_allocation_ratio",
         float,
         4.0,

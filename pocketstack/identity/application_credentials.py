@@ -88,6 +88,7 @@ class ApplicationCredentials:
     def __init__(self, identity: IdentityManager):
         self.identity = identity
         self.db = identity.db
+        self._rounds = int(identity.conf.password_hash_rounds)
 
     def create(
         self,
@@ -121,7 +122,7 @@ class ApplicationCredentials:
         if expires_at is not None and expires_at <= utcnow():
             raise exc.ValidationError("expires_at must be in the future.")
         secret = secret or generate_secret()
-        hashed = hash_secret(secret)
+        hashed = hash_secret(secret, self._rounds)
         with self.db.transaction() as s:
             get_user(s, user_id)
             if (

@@ -200,7 +200,8 @@ class Auth:
                     )
                 )
         # one bcrypt verification either way (against a dummy hash when there is no cred)
-        if not check_secret(ref.get("secret", ""), cred.secret_hash if cred else None):
+        rounds = int(self.identity.conf.password_hash_rounds)
+        if not check_secret(ref.get("secret", ""), cred.secret_hash if cred else None, rounds):
             reason = "wrong secret" if cred else "unknown application credential"
             log_failure(f"application credential {who}", source, reason)
             raise exc.AuthenticationFailed()

@@ -7,12 +7,14 @@ SHA-256 digest (44 bytes), so that no two long secrets sharing a 72-byte prefix 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 
 import bcrypt
 
-#: bcrypt cost factor (2**ROUNDS iterations); 10 is ~50 ms on one core.
+#: the default bcrypt cost factor (2**ROUNDS iterations; ``[identity] password_hash_rounds``
+#: sets it, as Keystone's option of that name does); 10 is ~50 ms on one core.
 ROUNDS = 10
 
 #: A bcrypt hash of cost ``ROUNDS`` of a random secret nobody knows. Authentication checks
@@ -29,17 +31,31 @@ def _prepare(secret: str) -> bytes:
     return raw
 
 
-def hash_secret(secret: str) -> str:
-    """The bcrypt hash of ``secret`` as text (``$2b$10$...``)."""
-    return bcrypt.hashpw(_prepare(secret), bcrypt.gensalt(ROUNDS)).decode("ascii")
+@functools.cache
+def dummy_hash(rounds: int) -> str:
+    """A hash of cost ``rounds`` of a random secret nobody knows (``DUMMY_HASH`` for
+    ``ROUNDS``; another cost gets one made on first use)."""
+    if rounds == ROUNDS:
+        return DUMMY_HASH
+    return bcrypt.hashpw(secrets.token_bytes(32), bcrypt.gensalt(rounds)).decode("ascii")
 
 
-def check_secret(secret: str, hashed: str | None) -> bool:
+def hash_secret(secret: str, rounds: int = ROUNDS) -> str:
+    """The bcrypt hash of ``secret`` of cost ``rounds`` (4-31) as text (``$2b$10$...``).
+
+    Raises:
+        ValueError: ``rounds`` outside 4-31.
+    """
+    return bcrypt.hashpw(_prepare(secret), bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def check_secret(secret: str, hashed: str | None, rounds: int = ROUNDS) -> bool:
     """Whether ``secret`` matches ``hashed``. Without a hash (or with a secret that is not a
-    string) the secret is checked against ``DUMMY_HASH``, so the answer (False) takes as
-    long as a real check."""
+    string) the secret is checked against ``dummy_hash(rounds)`` (``rounds``: the cost new
+    hashes get), so the answer (False) takes as long as a real check."""
     if not hashed or not isinstance(secret, str):
-        bcrypt.checkpw(_prepare(secret if isinstance(secret, str) else ""), DUMMY_HASH.encode())
+        dummy = dummy_hash(rounds).encode()
+        bcrypt.checkpw(_prepare(secret if isinstance(secret, str) else ""), dummy)
         return False
     try:
         return bcrypt.checkpw(_prepare(secret), hashed.encode("ascii"))

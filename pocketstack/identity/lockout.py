@@ -52,7 +52,8 @@ class PasswordChecker:
     """Checks users' passwords (``cloud.identity.auth.passwords``).
 
     Args:
-        conf: uses ``lockout_failure_attempts`` and ``lockout_duration``.
+        conf: uses ``lockout_failure_attempts``, ``lockout_duration`` and
+            ``password_hash_rounds`` (the cost of the dummy check when there is no hash).
         db: the identity tables.
         clock: naive UTC now (``common.db.utcnow``); tests pass their own.
     """
@@ -60,6 +61,7 @@ class PasswordChecker:
     def __init__(self, conf: Config, db: Database, clock: Callable[[], dt.datetime] = utcnow):
         self.attempts = int(conf.lockout_failure_attempts)
         self.duration = int(conf.lockout_duration)
+        self.rounds = int(conf.password_hash_rounds)
         self.db = db
         self.clock = clock
 
@@ -79,7 +81,8 @@ class PasswordChecker:
             AuthenticationFailed (401): anything else that is not a success.
         """
         reason = self._unusable(s, user)
-        ok = check_secret(password, user.password_hash if user and not reason else None)
+        hashed = user.password_hash if user and not reason else None
+        ok = check_secret(password, hashed, self.rounds)
         if reason is None and user is not None and self.locked(user):
             log_failure(who, source, "account locked" + ("" if ok else ", wrong password"))
             if ok:

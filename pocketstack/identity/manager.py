@@ -180,7 +180,7 @@ class IdentityManager:
             user = s.get(User, user_id)
             same = (
                 user is not None
-                and check_secret(password, user.password_hash)
+                and check_secret(password, user.password_hash, self.conf.password_hash_rounds)
                 and user.enabled
                 and not user.failed_auth_count
             )

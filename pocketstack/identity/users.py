@@ -43,6 +43,7 @@ class Users:
 
     def __init__(self, identity: IdentityManager):
         self.identity = identity
+        self._rounds = int(identity.conf.password_hash_rounds)
         self.db = identity.db
 
     def list(
@@ -81,7 +82,7 @@ class Users:
         user_id: str | None = None,
     ) -> User:
         """A new user; raises ``DomainNotFound``, ``DuplicateEntry``."""
-        hashed = hash_secret(password) if password else None
+        hashed = hash_secret(password, self._rounds) if password else None
         with self.db.transaction() as s:
             get_domain(s, domain_id)
             if (
@@ -110,7 +111,7 @@ class Users:
         ``description``, ``email``). Disabling or a new password revokes its tokens; setting
         the password or ``enabled`` unlocks a locked-out user (``lockout``).
         (PATCH /v3/users/{id}: admin only, as Keystone's ``identity:update_user``.)"""
-        hashed = hash_secret(changes["password"]) if changes.get("password") else None
+        hashed = hash_secret(changes["password"], self._rounds) if changes.get("password") else None
         with self.db.transaction() as s:
             user = get_user(s, user_id)
             if "name" in changes and changes["name"] != user.name:
@@ -171,7 +172,7 @@ class Users:
         with self.db.reader() as s:
             user = get_user(s, user_id)
             self.identity.auth.passwords.check(s, user, original, user_id, source)
-        hashed = hash_secret(password)
+        hashed = hash_secret(password, self._rounds)
         with self.db.transaction() as s:
             get_user(s, user_id).password_hash = hashed
         self.identity.tokens.revoke_user(user_id)

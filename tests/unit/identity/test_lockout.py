@@ -91,6 +91,15 @@ def _cost(hashed: bytes) -> int:
 def test_dummy_hash_has_the_cost_of_real_hashes():
     assert _cost(hashing.DUMMY_HASH.encode()) == hashing.ROUNDS
     assert _cost(hash_secret("x").encode()) == hashing.ROUNDS
+    # [identity] password_hash_rounds (the tests' conf sets 4): both follow it
+    assert _cost(hashing.dummy_hash(4).encode()) == 4
+    assert _cost(hash_secret("x", 4).encode()) == 4
+    assert not hashing.check_secret("x", None, 4)
+
+
+def test_new_hashes_have_the_configured_cost(im):
+    user = im.users.create(SYS, "carol", password=PASSWORD)
+    assert _cost(user.password_hash.encode()) == im.conf.password_hash_rounds == 4
 
 
 def test_unknown_user_login_costs_a_bcrypt_verify(im, user, checkpw_calls):
@@ -116,7 +125,7 @@ def test_unknown_user_login_costs_a_bcrypt_verify(im, user, checkpw_calls):
         with pytest.raises(Unauthorized) as err:
             im.auth.issue(auth, with_catalog=False)
         assert err.value.message == exc.AuthenticationFailed().message, what
-        assert [_cost(h) for h in checkpw_calls] == [hashing.ROUNDS], what
+        assert [_cost(h) for h in checkpw_calls] == [im.conf.password_hash_rounds], what
     assert disabled.enabled is False
 
 
@@ -129,7 +138,7 @@ def test_unknown_app_cred_costs_a_bcrypt_verify(im, checkpw_calls):
         auth = {"identity": {"methods": ["application_credential"], "application_credential": ref}}
         with pytest.raises(Unauthorized):
             im.auth.issue(auth, with_catalog=False)
-        assert [_cost(h) for h in checkpw_calls] == [hashing.ROUNDS]
+        assert [_cost(h) for h in checkpw_calls] == [im.conf.password_hash_rounds]
 
 
 def test_locked_user_is_refused_even_with_the_right_password(im, user, clock, conf):

@@ -32,6 +32,7 @@ from pocketstack.common.config import Config
 from pocketstack.common.db import Base, Database, import_all_models
 from pocketstack.common.errors import Unauthorized
 from pocketstack.identity.api import API
+from tests.helpers import FAST_HASHES
 
 SYS = RequestContext.system()
 PERSONAS = ("admin", "member", "reader", "ac_reader", "ac_member", "ac_unrestricted", "other")
@@ -442,7 +443,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
     state = tmp_path_factory.mktemp("policy") / "state"
     # no lockout: the rows' wrong original passwords would lock demo out (test_lockout.py)
-    flags = {"state_dir": str(state), "compute_driver": "fake", "lockout_failure_attempts": 0}
+    flags = {
+        "state_dir": str(state),
+        "compute_driver": "fake",
+        "lockout_failure_attempts": 0,
+        **FAST_HASHES,
+    }
     conf = Config.load(flags, environ={})
     import_all_models()
     db = Database(conf.database)
