@@ -9,6 +9,7 @@ and a list filters on it in SQL against the same cut-off.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.network import common, lists
 from pocketstack.network import exceptions as exc
-from pocketstack.network.models import Agent
+from pocketstack.network.models import Agent, Network, Port
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -136,6 +137,45 @@ class Agents:
             common.set_given(agent, changes, ("admin_state_up", "description"))
             s.flush()
             return self._record(agent, utcnow())
+
+    def _hosting(self, agent_type: str, ports: Any) -> builtins.list[AgentRecord]:
+        """The agents of ``agent_type`` on the hosts the ``ports`` select is bound to."""
+        now = utcnow()
+        with self.cloud.db.reader() as s:
+            hosts = sa.select(Port.host_id).where(ports, Port.host_id != "")
+            rows = s.scalars(
+                sa.select(Agent)
+                .where(Agent.agent_type == agent_type, Agent.host.in_(hosts))
+                .order_by(Agent.host, Agent.id)
+            )
+            return [self._record(a, now) for a in rows]
+
+    def for_network(self, ctx: RequestContext, network_id: str) -> builtins.list[AgentRecord]:
+        """The DHCP agents serving a network: those on the hosts of its ``network:dhcp``
+        ports ("DHCP agent scheduler" > "List DHCP agents hosting a network").
+
+        Raises:
+            NetworkNotFound (404).
+        """
+        with self.cloud.db.reader() as s:
+            if s.get(Network, network_id) is None:
+                raise exc.NetworkNotFound(network_id)
+        owned = sa.and_(Port.network_id == network_id, Port.device_owner == "network:dhcp")
+        return self._hosting("DHCP agent", owned)
+
+    def for_router(self, ctx: RequestContext, router_id: str) -> builtins.list[AgentRecord]:
+        """The L3 agents hosting a router: those on the hosts of its interface and gateway
+        ports ("L3 agent scheduler" > "List L3 agents hosting a router").
+
+        Raises:
+            RouterNotFound (404).
+        """
+        self.cloud.network.routers.get(ctx, router_id)
+        owned = sa.and_(
+            Port.device_id == router_id,
+            Port.device_owner.in_(("network:router_interface", "network:router_gateway")),
+        )
+        return self._hosting("L3 agent", owned)
 
     def delete(self, ctx: RequestContext, agent_id: str) -> None:
         """Forget an agent (a live one writes its row again at its next heartbeat, as in

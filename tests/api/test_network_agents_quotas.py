@@ -246,3 +246,29 @@ def test_port_binding_attributes_are_an_admins(running_cloud):
         for p in admin.network.ports(network_id=net["id"]):
             admin.network.delete_port(p.id)
         running_cloud.openstack("network", "delete", net["id"], json_output=False)
+
+
+def test_agent_list_of_a_network(running_cloud, agents):
+    net = running_cloud.openstack("network", "create", _name("served"), cloud=ADMIN)
+    try:
+        running_cloud.openstack(
+            "port",
+            "create",
+            "--network",
+            net["id"],
+            "--device-owner",
+            "network:dhcp",
+            "--host",
+            agents["host"],
+            _name("dhcp"),
+            cloud=ADMIN,
+        )
+        served = running_cloud.openstack(
+            "network", "agent", "list", "--network", net["id"], cloud=ADMIN
+        )
+        assert [a["ID"] for a in served] == [agents["dhcp"]]
+    finally:
+        admin = running_cloud.sdk(ADMIN)
+        for p in admin.network.ports(network_id=net["id"]):
+            admin.network.delete_port(p.id)
+        admin.network.delete_network(net["id"])

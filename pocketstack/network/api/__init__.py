@@ -69,6 +69,8 @@ ROUTES = [
     route("GET", "/v2.0/agents/{id}", agents.get_agent),
     route("PUT", "/v2.0/agents/{id}", agents.update_agent, schema=schemas.AGENT_UPDATE),
     route("DELETE", "/v2.0/agents/{id}", agents.delete_agent, status=204),
+    route("GET", "/v2.0/networks/{id}/dhcp-agents", agents.list_network_dhcp_agents),
+    route("GET", "/v2.0/routers/{id}/l3-agents", agents.list_router_l3_agents),
     route("GET", "/v2.0/quotas", quotas.list_quotas),
     route("GET", "/v2.0/quotas/{project_id}", quotas.get_quota),
     route("PUT", "/v2.0/quotas/{project_id}", quotas.update_quota, schema=schemas.QUOTA_UPDATE),

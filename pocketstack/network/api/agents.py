@@ -57,3 +57,19 @@ def delete_agent(req: ApiRequest) -> None:
     """``DELETE /v2.0/agents/{id}``; 204."""
     policy.enforce(req.ctx, "network:agents:delete")
     req.cloud.network.agents.delete(req.ctx, req.params["id"])
+
+
+def list_network_dhcp_agents(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/networks/{id}/dhcp-agents``: ``{"agents": [...]}``, the DHCP agents
+    serving the network (``openstack network agent list --network``)."""
+    policy.enforce(req.ctx, "network:agents:list")
+    found = req.cloud.network.agents.for_network(req.ctx, req.params["id"])
+    return {"agents": [views.redact(req, views.agent(r)) for r in found]}
+
+
+def list_router_l3_agents(req: ApiRequest) -> dict[str, Any]:
+    """``GET /v2.0/routers/{id}/l3-agents``: ``{"agents": [...]}``, the L3 agents hosting
+    the router (``openstack network agent list --router``)."""
+    policy.enforce(req.ctx, "network:agents:list")
+    found = req.cloud.network.agents.for_router(req.ctx, req.params["id"])
+    return {"agents": [views.redact(req, views.agent(r)) for r in found]}

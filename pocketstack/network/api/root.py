@@ -21,6 +21,8 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "binding": ("Port Binding", "Expose port bindings of a virtual port to external apps."),
     "external-net": ("Neutron external network", "Adds external network attribute."),
     "agent": ("agent", "The agent management extension."),
+    "dhcp_agent_scheduler": ("DHCP Agent Scheduler", "Which DHCP agents serve a network."),
+    "l3_agent_scheduler": ("L3 Agent Scheduler", "Which L3 agents host a router."),
     "net-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),
     "net-mtu-writable": ("Network MTU (writable)", "Lets the MTU of a network be set."),
     "port-security": ("Port Security", "Provides port security."),
@@ -57,6 +59,8 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
 #: always render.
 REQUIRES: dict[str, tuple[str, str]] = {
     "agent": ("GET", "/v2.0/agents"),
+    "dhcp_agent_scheduler": ("GET", "/v2.0/networks/{id}/dhcp-agents"),
+    "l3_agent_scheduler": ("GET", "/v2.0/routers/{id}/l3-agents"),
     "quotas": ("PUT", "/v2.0/quotas/{project_id}"),
     "quota_details": ("GET", "/v2.0/quotas/{project_id}/details"),
     "standard-attr-tag": ("PUT", "/v2.0/networks/{id}/tags"),

@@ -146,3 +146,32 @@ def test_alive_filter_on_postgresql(pg_cloud):
     admin = USERS["admin"]
     found = pg_cloud.network.agents.list(admin, ListQuery(filters={"alive": ("true",)}))
     assert [(r.agent.id, r.alive) for r in found.items] == [(live, True)]
+
+
+def test_dhcp_agents_of_a_network_and_l3_agents_of_a_router(client, cloud):
+    from pocketstack.network.models import Port
+
+    on_h1 = add_agent(cloud, "DHCP agent", "neutron-dhcp-agent", "h1")
+    add_agent(cloud, "DHCP agent", "neutron-dhcp-agent", "h2")
+    l3 = add_agent(cloud, "L3 agent", "neutron-l3-agent", "h2")
+    net = call(client, "POST", "/networks", {"network": {"name": "n"}}).json()["network"]
+    subnet = {"network_id": net["id"], "cidr": "10.3.0.0/24"}
+    subnet_id = call(client, "POST", "/subnets", {"subnet": subnet}).json()["subnet"]["id"]
+    path = f"/networks/{net['id']}/dhcp-agents"
+    assert call(client, "GET", path).json() == {"agents": []}  # no DHCP port yet
+    dhcp = {"network_id": net["id"], "device_owner": "network:dhcp", "binding:host_id": "h1"}
+    assert call(client, "POST", "/ports", {"port": dhcp}).status_code == 201
+    assert [a["id"] for a in call(client, "GET", path).json()["agents"]] == [on_h1]
+    assert call(client, "GET", path, token="demo").status_code == 403
+    assert call(client, "GET", "/networks/nope/dhcp-agents").status_code == 404
+
+    router = call(client, "POST", "/routers", {"router": {"name": "r"}}).json()["router"]
+    added = call(
+        client, "PUT", f"/routers/{router['id']}/add_router_interface", {"subnet_id": subnet_id}
+    )
+    assert added.status_code == 200, added.text
+    with cloud.db.transaction() as s:  # as the router API binds it to the network node
+        s.get(Port, added.json()["port_id"]).host_id = "h2"
+    found = call(client, "GET", f"/routers/{router['id']}/l3-agents").json()["agents"]
+    assert [(a["id"], a["agent_type"]) for a in found] == [(l3, "L3 agent")]
+    assert call(client, "GET", "/routers/nope/l3-agents").status_code == 404
