@@ -129,6 +129,8 @@ def test_quota_set_show_and_enforcement(running_cloud, demo_quota):
     every = running_cloud.openstack("quota", "show", demo_quota)  # compute's and network's
     every_limit = {row["Resource"]: row["Limit"] for row in every}
     assert every_limit["networks"] == used + 1 and every_limit["instances"] > 0
+    listed = running_cloud.openstack("quota", "list", "--network", cloud=ADMIN)
+    assert [q["Networks"] for q in listed if q["Project ID"] == demo_quota] == [used + 1]
     usage = running_cloud.openstack("quota", "show", "--usage", "--network", demo_quota)
     assert {r["Resource"]: r["In Use"] for r in usage}["networks"] == used
     first = running_cloud.openstack("network", "create", _name("q"))
