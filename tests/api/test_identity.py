@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import VENV_BIN
+from tests.conftest import VENV_BIN, run_openstack_cli
 
 KEYSTONE_401 = {
     "error": {
@@ -153,7 +153,12 @@ def test_catalog_and_endpoints(running_cloud):
     assert all(e["URL"] == running_cloud.url + "/compute/v2.1" for e in compute)
 
 
-def _app_cred_cli(cloud, cred_id: str, secret: str, *args: str) -> subprocess.CompletedProcess:
+def _app_cred_cli(
+    cloud, cred_id: str, secret: str, *args: str, script: bool = False
+) -> subprocess.CompletedProcess:
+    """``openstack`` authenticated by the application credential alone (no clouds.yaml);
+    with ``script``, the ``openstack`` script started as a process of its own (else a child
+    of the tests' CLI fork server, as ``RunningCloud.openstack``)."""
     env = cloud.env()
     env.pop("OS_CLIENT_CONFIG_FILE", None)
     cmd = [
@@ -170,6 +175,8 @@ def _app_cred_cli(cloud, cred_id: str, secret: str, *args: str) -> subprocess.Co
         f"--os-application-credential-secret={secret}",
         *args,
     ]
+    if not script:
+        return run_openstack_cli(cmd[1:], env, timeout=120)
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -178,7 +185,9 @@ def test_application_credential_authenticates_and_delete_revokes(running_cloud):
     cred = running_cloud.openstack("application", "credential", "create", name)
     assert cred["Secret"] and {r["name"] for r in cred["Roles"]} == {"member", "reader"}
     proc = _app_cred_cli(
-        running_cloud, cred["ID"], cred["Secret"], "token", "issue", "-f", "value", "-c", "id"
+        running_cloud,
+        *(cred["ID"], cred["Secret"], "token", "issue", "-f", "value", "-c", "id"),
+        script=True,  # the installed openstack script itself, once
     )
     assert proc.returncode == 0, proc.stderr
     token = proc.stdout.strip()
