@@ -17,16 +17,30 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import launch_cloud
+
 CAP = 1 << 20
 QUOTA = 4 << 20
 LIMITS = ["--image-size-cap", str(CAP), "--image-user-storage-quota", str(QUOTA)]
 DATA = {"Content-Type": "application/octet-stream"}
 
 
-@pytest.fixture
-def cloud(cloud_launcher, tmp_path):
-    with cloud_launcher(tmp_path / "state", extra=LIMITS) as running:
+@pytest.fixture(scope="module")
+def limited_cloud(tmp_path_factory):
+    """One cloud with the limits for the module (a cloud start is 10-15 s)."""
+    with launch_cloud(tmp_path_factory.mktemp("limits") / "state", extra=LIMITS) as running:
         yield running
+
+
+@pytest.fixture
+def cloud(limited_cloud):
+    """The limited cloud, demo owning no image when the test starts: the images a test made
+    are deleted after it (the quota test counts demo's usage from zero)."""
+    conn = limited_cloud.sdk()
+    assert usage(conn) == 0 and partials(limited_cloud) == []
+    yield limited_cloud
+    for image in list(conn.image.images(owner=conn.current_project_id)):
+        conn.image.delete_image(image)
 
 
 def partials(cloud) -> list[Path]:
