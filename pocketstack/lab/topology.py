@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import secrets
 import signal
 import string
@@ -177,8 +178,27 @@ class Lab:
                     self.ext_netns,
                     self.ext_bridge,
                 )
+        self._drop_extra_hosts()
         LOG.info("lab %s: %d hosts ready", self.prefix, len(self.hosts))
         return list(self.hosts)
+
+    def _drop_extra_hosts(self) -> None:
+        """Delete the namespaces of hosts an earlier, larger lab of this prefix had
+        (``<prefix>-host<j>``, j > N) when nothing runs in them; one with processes (guests)
+        is kept and logged, never killed."""
+        pattern = re.compile(re.escape(self.prefix) + r"-host(\d+)")
+        for name in ip_lib.list_netns():
+            match = pattern.fullmatch(name)
+            if not match or int(match.group(1)) <= len(self.hosts):
+                continue
+            if ip_lib.netns_pids(name):
+                LOG.warning(
+                    "lab %s: %s is not in the lab any more but runs processes; kept",
+                    self.prefix,
+                    name,
+                )
+                continue
+            ip_lib.delete_netns(name)
 
     @staticmethod
     def _bridge(name: str, netns: str | None, cidr: str | None) -> None:

@@ -109,6 +109,14 @@ def test_teardown_stops_processes_in_the_namespaces_and_removes_everything(lab):
     lab.teardown()  # what is already gone is skipped
 
 
+def test_a_smaller_lab_drops_the_idle_hosts_of_a_larger_one(lab):
+    lab.setup()
+    smaller = Lab(prefix=lab.prefix, hosts=1)
+    smaller.setup()
+    assert f"{lab.prefix}-host2" not in _netns() and f"{lab.prefix}-host1" in _netns()
+    assert len([n for n in _links(f"{lab.prefix}-underlay") if n.startswith("u-")]) == 1
+
+
 def test_two_labs_live_side_by_side(lab):
     other = Lab(prefix=random_prefix(), hosts=1)
     try:
