@@ -147,7 +147,7 @@ def add_network(session: Session, conf: Any, segment: Segment, values: dict[str,
     Raises:
         TunnelIdInUse (409): the asked VNI is taken. FlatNetworkInUse (409): the physical
         network already has a flat network. NoNetworkAvailable (503): ``vni_ranges`` are
-        used up.
+        used up. ServiceUnavailable (503): ``vni_ranges`` is malformed.
     """
     fixed = dict(values, network_type=segment.network_type)
     if segment.network_type == "flat":
@@ -169,7 +169,10 @@ def add_network(session: Session, conf: Any, segment: Segment, values: dict[str,
         if session.scalar(sa.select(Network.id).where(Network.segmentation_id == wanted)):
             raise exc.TunnelIdInUse(wanted)
         return common.add_unique(session, lambda: Network(segmentation_id=wanted, **fixed))
-    ranges = vni_ranges(conf)
+    try:
+        ranges = vni_ranges(conf)
+    except ValueError as err:  # a configuration mistake: no tenant network can be made
+        raise exc.errors.ServiceUnavailable(f"Unable to create the network: {err}.") from None
 
     def make() -> Network:
         vni = _free_vni(session, ranges)

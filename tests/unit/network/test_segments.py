@@ -100,3 +100,14 @@ def test_vni_ranges_parse():
         Conf.vni_ranges = bad
         with pytest.raises(ValueError, match="vni_ranges"):
             segments.vni_ranges(Conf())
+
+
+def test_a_malformed_vni_ranges_is_a_503_naming_the_option(conf, db, bus, in_process):
+    from pocketstack.common.errors import ServiceUnavailable
+    from pocketstack.service import Cloud
+
+    network = in_process(Cloud(conf.replace(vni_ranges="10-20"), db, bus).network)
+    with pytest.raises(ServiceUnavailable, match=r"\[network\] vni_ranges"):
+        network.networks.create(DEMO, {"name": "n"})
+    flat = network.networks.create(ADMIN, FLAT)  # a flat network needs no VNI
+    assert flat["provider:network_type"] == "flat"
