@@ -379,9 +379,12 @@ class ComputeAgent:
             ctx, self.host, COMPUTE_BINARY, "compute", self.conf.availability_zone
         )
         allocation = {key: getattr(self.conf, key) for key in ALLOCATION_KEYS}
-        self.conductor.report_compute_node(
-            ctx, self.host, self.driver.get_host_resources(), allocation
-        )
+        resources = self.driver.get_host_resources()
+        # the hypervisor's host_ip is the host's own address, as Nova's [DEFAULT] my_ip:
+        # here its data-plane address ([network] local_ip, a lab host's underlay address)
+        if getattr(self.conf, "local_ip", ""):
+            resources.setdefault("host_ip", self.conf.local_ip)
+        self.conductor.report_compute_node(ctx, self.host, resources, allocation)
 
     def _my_instances(self) -> list[dict[str, Any]]:
         """This host's live servers, from the conductor (``instances_on_host``)."""

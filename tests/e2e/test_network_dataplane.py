@@ -83,7 +83,10 @@ def test_two_guests_on_two_hosts_get_dhcp_leases_and_ping_over_vxlan(cloud_launc
     try:
         with cloud_launcher(state, driver="qemu", extra=flags, mode="embedded") as cloud:
             hypervisors = cloud.openstack("hypervisor", "list", cloud=ADMIN)
-            assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == ["host1", "host2"]
+            assert {h["Hypervisor Hostname"]: h["Host IP"] for h in hypervisors} == {
+                "host1": "10.255.0.11",
+                "host2": "10.255.0.12",
+            }
 
             cloud.openstack("network", "create", "dp-net", cloud=ADMIN)
             cloud.openstack(
