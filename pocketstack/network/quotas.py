@@ -15,6 +15,7 @@ the ``openstack quota`` commands reach these ones for the network keys.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -81,16 +82,30 @@ def limits(session: Session, project_id: str) -> dict[str, int]:
     return result
 
 
+def _serialize(session: Session, project_id: str, resource: str) -> None:
+    """Make concurrent creates of one project's ``resource`` count one after the other, until
+    the transaction ends: a PostgreSQL transaction-scoped advisory lock on the pair (SQLite
+    writers are already serialized by ``BEGIN IMMEDIATE``)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{project_id}\0{resource}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
 def check(session: Session, project_id: str, resource: str, delta: int = 1) -> None:
     """Refuse to add ``delta`` ``resource`` rows to ``project_id`` past its limit.
 
     Call it in the create's write transaction, before adding the rows (Neutron reserves
-    before creating). ``resource`` is a key of ``DEFAULTS``.
+    before creating); concurrent creates of the same project and resource wait for each
+    other from here to their commit, so two cannot both take the last unit.
+    ``resource`` is a key of ``DEFAULTS``.
 
     Raises:
         OverQuota (409, Neutron's "Quota exceeded for resources: ['network']."):
         ``used + delta`` would pass a limit other than -1.
     """
+    _serialize(session, project_id, resource)
     limit = limits(session, project_id)[resource]
     if limit >= 0 and used(session, project_id, resource) + delta > limit:
         raise exc.OverQuota([resource])

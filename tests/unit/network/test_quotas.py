@@ -154,3 +154,25 @@ def test_quotas_on_postgresql(pg_cloud):
     with pg_cloud.db.transaction() as s, pytest.raises(quotas.exc.OverQuota):
         quotas.check(s, "p-pg", "network")
     assert pg_cloud.network.quotas.details(admin, "p-pg")["network"].used == 0
+
+
+def test_concurrent_creates_never_pass_the_quota_on_postgresql(pg_cloud):
+    """Eight creates at once against a quota of three: three networks, five OverQuota."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pocketstack.network.networks import NetworkCreate
+
+    admin, demo = USERS["admin"], USERS["demo"]
+    pg_cloud.network.quotas.update(admin, "p-demo", {"network": 3})
+
+    def create(i: int) -> str:
+        try:
+            pg_cloud.network.networks.create(demo, NetworkCreate(name=f"n{i}"))
+            return "made"
+        except quotas.exc.OverQuota:
+            return "over"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(create, range(8)))
+    assert outcomes == ["made"] * 3 + ["over"] * 5
+    assert pg_cloud.network.quotas.details(admin, "p-demo")["network"].used == 3
