@@ -4,8 +4,10 @@ Routes are relative to the prefix: ``/`` (versions), ``/v2.0/`` (collections),
 ``/v2.0/extensions``, ``/v2.0/{networks,subnets,ports,security-groups,
 security-group-rules,routers,floatingips}[/{id}]`` (handlers ``<verb>_<resource>`` in
 ``api/<family>.py``), the router actions ``/v2.0/routers/{id}/{add,remove}_router_interface``
-and ``/v2.0/routers/{id}/{add,remove}_extraroutes``, ``/v2.0/quotas/{project_id}``.
-Errors are rendered as
+and ``/v2.0/routers/{id}/{add,remove}_extraroutes``; ``/v2.0/agents[/{id}]``,
+``/v2.0/networks/{id}/dhcp-agents``, ``/v2.0/routers/{id}/l3-agents`` (``api/agents.py``);
+``/v2.0/quotas[/{project_id}[/default|/details]]`` (``api/quotas.py``);
+``/v2.0/<taggable collection>/{id}/tags[/{tag}]`` (``api/tags.py``). Errors are rendered as
 ``{"NeutronError": {"type", "message", "detail"}}`` (``errors``).
 """
 
