@@ -86,6 +86,9 @@ class Port(TimestampMixin, Base):
     vif_type: Mapped[str] = mapped_column(sa.String(32), default="unbound")
     port_security_enabled: Mapped[bool] = mapped_column(default=True)
     allowed_address_pairs: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    #: Neutron's extra_dhcp_opt extension: ``[{"opt_name", "opt_value", "ip_version"}]``,
+    #: one per (opt_name, ip_version), in the order they were first set
+    extra_dhcp_opts: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     #: made by allocate_for_instance, so deallocate_for_instance deletes it
     created_by_compute: Mapped[bool] = mapped_column(default=False)
     #: position among the server's NICs (eth0, eth1...) when bound by compute
