@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
-from pocketstack.network import ipam, states
+from pocketstack.network import extra_dhcp_opts, ipam, states
 from pocketstack.network.agents import is_alive
 from pocketstack.network.models import (
     Agent,
@@ -400,9 +400,10 @@ def _dhcp(session: Session, host: str, conf: Any) -> list[dict[str, Any]]:
 
 def _dhcp_hosts(session: Session, dhcp_port: Port, subnet_ids: set[str]) -> list[dict[str, Any]]:
     """The host entries of a DHCP server: every other port of its network with an address
-    on a DHCP-enabled subnet; hostnames as Neutron's default (``host-10-0-0-5``)."""
+    on a DHCP-enabled subnet; hostnames as Neutron's default (``host-10-0-0-5``); each
+    entry carries the port's extra DHCP options of the address's IP version."""
     rows = session.execute(
-        sa.select(Port.mac_address, IPAllocation.ip_address)
+        sa.select(Port.mac_address, IPAllocation.ip_address, Port.extra_dhcp_opts)
         .join(IPAllocation, IPAllocation.port_id == Port.id)
         .where(
             Port.network_id == dhcp_port.network_id,
@@ -416,9 +417,9 @@ def _dhcp_hosts(session: Session, dhcp_port: Port, subnet_ids: set[str]) -> list
             "mac_address": mac,
             "ip_address": ip,
             "hostname": "host-" + ip.replace(".", "-").replace(":", "-"),
-            "extra_dhcp_opts": [],
+            "extra_dhcp_opts": extra_dhcp_opts.for_ip_version(opts or [], 6 if ":" in ip else 4),
         }
-        for mac, ip in rows
+        for mac, ip, opts in rows
     ]
 
 

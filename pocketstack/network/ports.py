@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.drivers import NETWORK_DRIVERS
-from pocketstack.network import common, ipam, lists, quotas, states
+from pocketstack.network import common, extra_dhcp_opts, ipam, lists, quotas, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
     FloatingIP,
@@ -72,13 +72,15 @@ class PortCreate:
     security_groups: list[str] | None = None
     port_security_enabled: bool | None = None
     allowed_address_pairs: list[Any] = field(default_factory=list)
+    extra_dhcp_opts: list[Any] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class PortUpdate:
     """The changes of ``PUT /v2.0/ports/{id}``; ``None`` leaves an attribute as it is
-    (``fixed_ips: []``/``security_groups: []`` remove them all)."""
+    (``fixed_ips: []``/``security_groups: []`` remove them all; ``extra_dhcp_opts`` merge
+    into the port's, see ``extra_dhcp_opts.merge``)."""
 
     name: str | None = None
     description: str | None = None
@@ -92,6 +94,7 @@ class PortUpdate:
     security_groups: list[str] | None = None
     port_security_enabled: bool | None = None
     allowed_address_pairs: list[Any] | None = None
+    extra_dhcp_opts: list[Any] | None = None
     tags: list[str] | None = None
 
 
@@ -360,6 +363,7 @@ def create_port(
         if spec.port_security_enabled is None
         else spec.port_security_enabled,
         allowed_address_pairs=_address_pairs(spec.allowed_address_pairs),
+        extra_dhcp_opts=extra_dhcp_opts.for_create(spec.extra_dhcp_opts),
         created_by_compute=created_by_compute,
         status=states.PORT_INITIAL,
         tags=list(spec.tags),
@@ -448,6 +452,10 @@ class Ports:
             common.set_given(port, changes, _PLAIN_CHANGES)
             if changes.allowed_address_pairs is not None:
                 port.allowed_address_pairs = _address_pairs(changes.allowed_address_pairs)
+            if changes.extra_dhcp_opts:  # null or [] change nothing, as in Neutron
+                port.extra_dhcp_opts = extra_dhcp_opts.merge(
+                    port.extra_dhcp_opts, changes.extra_dhcp_opts
+                )
             if changes.mac_address is not None and _mac(changes.mac_address) != port.mac_address:
                 raise exc.InvalidInput("mac_address cannot be changed.")
             _binding(

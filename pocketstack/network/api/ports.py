@@ -90,6 +90,7 @@ def parse_create(body: dict[str, Any]) -> PortCreate:
         security_groups=_groups(body.get("security_groups")),
         port_security_enabled=parse.optional_bool(body, "port_security_enabled"),
         allowed_address_pairs=parse.want_list(body, "allowed_address_pairs"),
+        extra_dhcp_opts=parse.want_list(body, "extra_dhcp_opts"),
         tags=parse.tags(body),
     )
 
@@ -117,6 +118,7 @@ def parse_update(body: dict[str, Any]) -> PortUpdate:
         else None,
         port_security_enabled=parse.optional_bool(body, "port_security_enabled"),
         allowed_address_pairs=parse.optional_list(body, "allowed_address_pairs"),
+        extra_dhcp_opts=parse.optional_list(body, "extra_dhcp_opts"),
         tags=parse.optional_tags(body),
     )
 

@@ -20,6 +20,10 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "allowed-address-pairs": ("Allowed Address Pairs", "Extra addresses a port may use."),
     "binding": ("Port Binding", "Expose port bindings of a virtual port to external apps."),
     "external-net": ("Neutron external network", "Adds external network attribute."),
+    "extra_dhcp_opt": (
+        "Neutron Extra DHCP options",
+        "Per-port extra DHCP options (PXE boot servers, boot file names...).",
+    ),
     "agent": ("agent", "The agent management extension."),
     "dhcp_agent_scheduler": ("DHCP Agent Scheduler", "Which DHCP agents serve a network."),
     "l3_agent_scheduler": ("L3 Agent Scheduler", "Which L3 agents host a router."),

@@ -142,7 +142,7 @@ def port(record: PortRecord) -> dict[str, Any]:
             "security_groups": list(record.security_group_ids),
             "port_security_enabled": row.port_security_enabled,
             "allowed_address_pairs": [dict(p) for p in row.allowed_address_pairs],
-            "extra_dhcp_opts": [],
+            "extra_dhcp_opts": [dict(o) for o in row.extra_dhcp_opts or []],
             "propagate_uplink_status": False,
             "qos_policy_id": None,
             "binding:host_id": row.host_id,

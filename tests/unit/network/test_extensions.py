@@ -40,8 +40,9 @@ def test_the_data_plane_extensions_are_listed(client):
         "port-security",
         "allowed-address-pairs",
         "net-mtu",
+        "extra_dhcp_opt",
     } <= aliases
-    assert "network-mtu" not in aliases and "extra_dhcp_opt" not in aliases  # not Neutron's /
+    assert "network-mtu" not in aliases and "extra-dhcp-opt" not in aliases  # not Neutron's
     agent = _get(client, "/extensions/agent").json()["extension"]
     assert agent["alias"] == "agent" and agent["name"] and agent["description"]
     missing = _get(client, "/extensions/no-such-thing")

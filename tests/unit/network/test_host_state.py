@@ -171,7 +171,15 @@ def test_the_dhcp_host_gets_one_dhcp_port_per_network_that_needs_one(network, re
     served = make_network(network, "served", "10.1.0.0/24")
     make_network(network, "empty", "10.2.0.0/24")  # no port: nobody to serve yet
     no_dhcp = make_network(network, "no-dhcp", "10.3.0.0/24", dhcp=False)
-    guest = bound_port(network, served, "host2")
+    guest = bound_port(
+        network,
+        served,
+        "host2",
+        extra_dhcp_opts=[
+            {"opt_name": "tftp-server", "opt_value": "10.1.0.9"},
+            {"opt_name": "bootfile-name", "opt_value": "boot.ipxe", "ip_version": 6},
+        ],
+    )
     bound_port(network, no_dhcp, "host2")
 
     state = reports.get_host_state(SYSTEM, "host1")
@@ -186,7 +194,10 @@ def test_the_dhcp_host_gets_one_dhcp_port_per_network_that_needs_one(network, re
             "mac_address": guest["mac_address"],
             "ip_address": "10.1.0.2",
             "hostname": "host-10-1-0-2",
-            "extra_dhcp_opts": [],
+            # the port's options for its (IPv4) address
+            "extra_dhcp_opts": [
+                {"opt_name": "tftp-server", "opt_value": "10.1.0.9", "ip_version": 4}
+            ],
         }
     ]
     # the DHCP port is a port of the network node: wired by its L2 part, tunnelled to
