@@ -89,6 +89,57 @@ def test_subnet_and_port_with_fixed_ip(running_cloud, made):
     assert {p["ID"] for p in ports} == {port["id"], auto["id"]}
 
 
+def test_port_extra_dhcp_options(running_cloud, made):
+    net = running_cloud.openstack("network", "create", _name("net"))
+    made.append(net["id"])
+    port = running_cloud.openstack(
+        "port",
+        "create",
+        "--network",
+        net["id"],
+        "--extra-dhcp-option",
+        "name=tftp-server,value=10.0.0.9",
+        "--extra-dhcp-option",
+        "name=bootfile-name,value=boot.efi,ip-version=6",
+        _name("port"),
+    )
+    assert port["extra_dhcp_opts"] == [
+        {"opt_name": "tftp-server", "opt_value": "10.0.0.9", "ip_version": 4},
+        {"opt_name": "bootfile-name", "opt_value": "boot.efi", "ip_version": 6},
+    ]
+    running_cloud.openstack(
+        "port",
+        "set",
+        "--extra-dhcp-option",
+        "name=tftp-server,value=10.0.0.10",
+        "--extra-dhcp-option",
+        "name=domain-name,value=example.test",
+        port["id"],
+        json_output=False,
+    )
+    shown = running_cloud.openstack("port", "show", port["id"])
+    assert shown["extra_dhcp_opts"] == [
+        {"opt_name": "tftp-server", "opt_value": "10.0.0.10", "ip_version": 4},
+        {"opt_name": "bootfile-name", "opt_value": "boot.efi", "ip_version": 6},
+        {"opt_name": "domain-name", "opt_value": "example.test", "ip_version": 4},
+    ]
+    # a null value removes an option (the CLI always sends one only with value=...)
+    sdk = running_cloud.sdk("pocketstack-demo")
+    sdk.network.update_port(
+        port["id"],
+        extra_dhcp_opts=[{"opt_name": "bootfile-name", "opt_value": None, "ip_version": 6}],
+    )
+    assert [o["opt_name"] for o in sdk.network.get_port(port["id"]).extra_dhcp_opts] == [
+        "tftp-server",
+        "domain-name",
+    ]
+    for bad in ("name=tftp-server", "name=tftp-server,value=x,ip-version=5"):
+        err = _fails(running_cloud, "port", "set", "--extra-dhcp-option", bad, port["id"])
+        assert "400" in err or "Invalid input" in err
+    assert len(running_cloud.openstack("port", "show", port["id"])["extra_dhcp_opts"]) == 2
+    assert sdk.network.find_extension("extra_dhcp_opt") is not None
+
+
 def test_network_in_use_by_a_server_port(running_cloud, made):
     conn = running_cloud.sdk("pocketstack-admin")
     demo = running_cloud.sdk()
