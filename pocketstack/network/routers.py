@@ -165,10 +165,13 @@ def _port_subnets(session: Session, port_ids: builtins.list[str]) -> builtins.li
         return []
     return list(
         session.scalars(
-            sa.select(Subnet)
-            .join(IPAllocation, IPAllocation.subnet_id == Subnet.id)
-            .where(IPAllocation.port_id.in_(port_ids))
-            .distinct()
+            # IN (subquery), not JOIN + DISTINCT: PostgreSQL has no equality for the json
+            # columns of subnets (DISTINCT over them fails)
+            sa.select(Subnet).where(
+                Subnet.id.in_(
+                    sa.select(IPAllocation.subnet_id).where(IPAllocation.port_id.in_(port_ids))
+                )
+            )
         )
     )
 

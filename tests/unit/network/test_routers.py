@@ -324,3 +324,14 @@ def test_policies_keep_neutrons_names_and_personas():
         "create_floatingip:floating_ip_address",
     ):
         assert not policy.allowed(DEMO, rule) and policy.allowed(ADMIN, rule)
+
+
+def test_removing_an_interface_by_subnet_on_postgresql(pg_cloud):
+    """Regression: the interface's subnets were read with JOIN + DISTINCT, which PostgreSQL
+    refuses on the subnets' json columns (a 500 on remove_router_interface)."""
+    l3 = L3(pg_cloud.network)
+    router = l3.create(DEMO, {"name": "r"})
+    one = l3.subnet(DEMO, "10.1.0.0/24")
+    info = l3.add(DEMO, router["id"], subnet_id=one.id)
+    removed = l3.remove(DEMO, router["id"], subnet_id=one.id)
+    assert removed["port_id"] == info["port_id"] and removed["subnet_id"] == one.id
