@@ -2,7 +2,7 @@
 
 The drivers are those registered in ``pocketstack.common.drivers.COMPUTE_DRIVERS``. ``fake``
 always runs; ``qemu`` tests boot real guests (the project's guest image from
-``pocketstack.guest.build.ensure_image``, cached in /tmp/pocketstack-test-cache) and are marked
+``pocketstack.guest.build.ensure_image``, cached where ``pocketstack up`` caches it) and are marked
 ``slow`` (as is every driver whose capabilities say ``real_guests``). Every test cleans up: its
 guests are destroyed and the teardown checks that no directory and no ``pocketstack-<uuid>``
 QEMU process of the test survives.
@@ -28,7 +28,6 @@ from pocketstack.compute.drivers.base import (
 )
 from tests.helpers import wait_until
 
-CACHE_DIR = Path("/tmp/pocketstack-test-cache")
 BOOT_TIMEOUT = 60.0
 
 #: every registered driver; those booting real guests are ``slow``.
@@ -46,10 +45,12 @@ DRIVERS = [
 
 @pytest.fixture(scope="session")
 def guest_image() -> Path:
-    """The project's bootable guest image (built once, cached across sessions)."""
+    """The project's bootable guest image (built once, cached across sessions in the cache
+    ``pocketstack up`` and the e2e tests use: ``guest_cache_dir()``)."""
+    from pocketstack.bootstrap import guest_cache_dir
     from pocketstack.guest.build import ensure_image
 
-    return ensure_image(CACHE_DIR)
+    return ensure_image(guest_cache_dir())
 
 
 def _processes_of(uuids: set[str]) -> list[int]:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pycdlib
 import pytest
 
-from pocketstack.guest.build import build_image
+from pocketstack.bootstrap import guest_cache_dir
+from pocketstack.guest.build import ensure_image
 from tests.helpers import free_port, wait_until
 
 pytestmark = [
@@ -168,11 +169,12 @@ class Guest:
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    path = tmp_path_factory.mktemp("guest-image") / "cirros.qcow2"
-    build_image(path)
-    yield path
-    shutil.rmtree(path.parent, ignore_errors=True)
+def image():
+    """The guest image as ``pocketstack up`` and the other QEMU tests get it: built through
+    ``ensure_image`` into the shared cache (``guest_cache_dir()``) when its recipe changed,
+    else the cached one. The tests boot overlays of it; the build itself is exercised by
+    ``test_ensure_image_builds_once_per_recipe`` in a directory of its own."""
+    return ensure_image(guest_cache_dir())
 
 
 @pytest.fixture
