@@ -87,12 +87,12 @@ def test_a_new_up_forgets_the_fanout_queues_of_killed_processes(tmp_path):
     assert all(p.exists() for p in kept) and not any(p.exists() for p in gone)
 
 
-def test_a_bad_host_count_stops_up_with_a_message_not_a_traceback(tmp_path, capsys):
-    from pocketstack.cli import main
+def test_a_bad_host_count_stops_up_with_a_message_not_a_traceback(tmp_path):
+    from pocketstack.cli import cmd_up
 
-    argv = ["up", "--hosts", "300", "--state-dir", str(tmp_path), "--no-write-user-clouds"]
     with pytest.raises(SystemExit) as exc:
-        main(argv)
+        cmd_up(_conf(tmp_path / "state", hosts=300))
+    assert not (tmp_path / "state").exists()  # refused before anything was made
     assert (
         str(exc.value)
         == "pocketstack: cannot build the lab: lab hosts: 300 is not between 1 and 244"
