@@ -4,7 +4,8 @@ two real QEMU guests of one project on one tenant (VXLAN) network, one on each h
 a user_data script pings the other guest and prints the answer on its console; the packets
 crossed the hosts' ``vxlan-<vni>`` devices, whose counters rose.
 
-Marked ``slow`` (real guests) and ``dataplane`` (``pytest -m dataplane`` picks it for CI).
+Marked ``slow`` (real guests), ``dataplane`` (``pytest -m dataplane`` picks these) and, for
+the first, ``ci`` (CI's ``-m 'not slow or ci'`` runs it).
 Pings go only between the guests, inside the lab's namespaces.
 """
 
@@ -72,6 +73,7 @@ def _leftover_namespaces(state_dir: Path) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 @pytest.mark.dataplane
 @pytest.mark.timeout(1200)
 def test_two_guests_on_two_hosts_get_dhcp_leases_and_ping_over_vxlan(cloud_launcher, tmp_path):
