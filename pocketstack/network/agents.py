@@ -95,7 +95,7 @@ SORT = paging.SortSpec(
 class Agents:
     """The agents of ``cloud.network`` (``cloud.network.agents``); Networking API v2.0
     reference, "Networking Agents". Methods return ``AgentRecord``s; the API allows them to
-    admins only (``network:agents:*``)."""
+    admins only (``get_agent``, ``update_agent``, ``delete_agent``)."""
 
     def __init__(self, cloud: Cloud):
         self.cloud = cloud

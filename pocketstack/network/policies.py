@@ -4,6 +4,14 @@ Levels are those of ``pocketstack.common.policy``. Project scoping (another proj
 resource is 404, shared and external networks are visible to all) is done by the managers;
 the admin-only attributes (``shared``, ``router:external``, ``provider:*``,
 ``binding:host_id``) are checked by the managers too, with ``RequestContext.is_admin``.
+
+Rule names are Neutron's own (``neutron/conf/policies/<resource>.py``), as
+docs/service-recipe.md asks of policy names: ``get_<resource>`` covers both list and show
+(Neutron checks it per resource for a list), ``create_``/``update_``/``delete_<resource>``
+the writes. Three have no Neutron rule and keep pocketstack's names: ``get_own_quota``
+(Neutron checks no rule when a project reads its own quotas; here a reader may),
+``network:extensions:list`` (Neutron does not police ``/v2.0/extensions``) and
+``network:tags:*`` (one set for every taggable collection).
 """
 
 from __future__ import annotations
@@ -12,39 +20,34 @@ from pocketstack.common import policy
 
 RULES: dict[str, str] = {
     "network:extensions:list": "any",
-    "network:networks:list": "reader",
-    "network:networks:show": "reader",
-    "network:networks:create": "member",
-    "network:networks:update": "member",
-    "network:networks:delete": "member",
-    "network:networks:list:all_projects": "admin",
-    "network:subnets:list": "reader",
-    "network:subnets:show": "reader",
-    "network:subnets:create": "member",
-    "network:subnets:update": "member",
-    "network:subnets:delete": "member",
-    "network:ports:list": "reader",
-    "network:ports:show": "reader",
-    "network:ports:create": "member",
-    "network:ports:update": "member",
-    "network:ports:delete": "member",
-    "network:security_groups:list": "reader",
-    "network:security_groups:show": "reader",
-    "network:security_groups:create": "member",
-    "network:security_groups:update": "member",
-    "network:security_groups:delete": "member",
-    "network:security_group_rules:list": "reader",
-    "network:security_group_rules:show": "reader",
-    "network:security_group_rules:create": "member",
-    "network:security_group_rules:delete": "member",
-    "network:quotas:show": "reader",
-    "network:quotas:list": "admin",
-    "network:quotas:update": "admin",
-    "network:quotas:delete": "admin",
-    "network:agents:list": "admin",
-    "network:agents:show": "admin",
-    "network:agents:update": "admin",
-    "network:agents:delete": "admin",
+    "get_network": "reader",
+    "create_network": "member",
+    "update_network": "member",
+    "delete_network": "member",
+    "get_subnet": "reader",
+    "create_subnet": "member",
+    "update_subnet": "member",
+    "delete_subnet": "member",
+    "get_port": "reader",
+    "create_port": "member",
+    "update_port": "member",
+    "delete_port": "member",
+    "get_security_group": "reader",
+    "create_security_group": "member",
+    "update_security_group": "member",
+    "delete_security_group": "member",
+    "get_security_group_rule": "reader",
+    "create_security_group_rule": "member",
+    "delete_security_group_rule": "member",
+    "get_own_quota": "reader",
+    "get_quota": "admin",
+    "update_quota": "admin",
+    "delete_quota": "admin",
+    "get_agent": "admin",
+    "update_agent": "admin",
+    "delete_agent": "admin",
+    "get_dhcp-agents": "admin",
+    "get_l3-agents": "admin",
     "network:tags:show": "reader",
     "network:tags:update": "member",
     "network:tags:delete": "member",

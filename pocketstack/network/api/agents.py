@@ -1,7 +1,8 @@
 """Handlers of ``/v2.0/agents`` (Networking API v2.0 reference, "Networking Agents").
 
-Admins only, as Neutron's ``get_agent``/``update_agent``/``delete_agent`` policies: each
-handler authorizes ``network:agents:<op>``, calls one function of
+Admins only, as Neutron's ``get_agent``/``update_agent``/``delete_agent`` policies (and
+``get_dhcp-agents``/``get_l3-agents`` for a network's or a router's agents): each handler
+authorizes its rule, calls one function of
 ``cloud.network.agents`` and renders with ``views.agent``. Agents are made by their
 ``report_state`` heartbeats, never by the API (no POST). 204 on delete, 200 otherwise.
 """
@@ -32,7 +33,7 @@ def parse_update(body: dict[str, Any]) -> AgentUpdate:
 def list_agents(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/agents``: filters (``agent_type``, ``host``, ``binary``, ``alive``...),
     ``fields``, sorting, pagination."""
-    policy.enforce(req.ctx, "network:agents:list")
+    policy.enforce(req.ctx, "get_agent")
     query = listing.parse(req)
     found = req.cloud.network.agents.list(req.ctx, query)
     return views.page(req, query, "agents", found, views.agent)
@@ -40,7 +41,7 @@ def list_agents(req: ApiRequest) -> dict[str, Any]:
 
 def get_agent(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/agents/{id}``; AgentNotFound (404)."""
-    policy.enforce(req.ctx, "network:agents:show")
+    policy.enforce(req.ctx, "get_agent")
     record = req.cloud.network.agents.get(req.ctx, req.params["id"])
     return views.one(req, "agent", views.agent(record))
 
@@ -48,21 +49,21 @@ def get_agent(req: ApiRequest) -> dict[str, Any]:
 def update_agent(req: ApiRequest) -> dict[str, Any]:
     """``PUT /v2.0/agents/{id}`` with ``{"agent": {"admin_state_up", "description"}}``."""
     changes = parse_update(req.require_body("agent"))
-    policy.enforce(req.ctx, "network:agents:update")
+    policy.enforce(req.ctx, "update_agent")
     record = req.cloud.network.agents.update(req.ctx, req.params["id"], changes)
     return views.one(req, "agent", views.agent(record))
 
 
 def delete_agent(req: ApiRequest) -> None:
     """``DELETE /v2.0/agents/{id}``; 204."""
-    policy.enforce(req.ctx, "network:agents:delete")
+    policy.enforce(req.ctx, "delete_agent")
     req.cloud.network.agents.delete(req.ctx, req.params["id"])
 
 
 def list_network_dhcp_agents(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/networks/{id}/dhcp-agents``: ``{"agents": [...]}``, the DHCP agents
     serving the network (``openstack network agent list --network``)."""
-    policy.enforce(req.ctx, "network:agents:list")
+    policy.enforce(req.ctx, "get_dhcp-agents")
     found = req.cloud.network.agents.for_network(req.ctx, req.params["id"])
     return {"agents": [views.redact(req, views.agent(r)) for r in found]}
 
@@ -70,6 +71,6 @@ def list_network_dhcp_agents(req: ApiRequest) -> dict[str, Any]:
 def list_router_l3_agents(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/routers/{id}/l3-agents``: ``{"agents": [...]}``, the L3 agents hosting
     the router (``openstack network agent list --router``)."""
-    policy.enforce(req.ctx, "network:agents:list")
+    policy.enforce(req.ctx, "get_l3-agents")
     found = req.cloud.network.agents.for_router(req.ctx, req.params["id"])
     return {"agents": [views.redact(req, views.agent(r)) for r in found]}

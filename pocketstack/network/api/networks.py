@@ -1,7 +1,7 @@
 """Handlers of ``/v2.0/networks`` (Networking API v2.0 reference, "Networks").
 
 Each parses (``parse_create``/``parse_update`` turn the schema-checked body into the
-family's record), authorizes (``network:networks:<op>``), calls one function of
+family's record), authorizes (Neutron's ``<op>_network``), calls one function of
 ``cloud.network.networks`` and renders with ``views.network``. 201 on create, 204 on
 delete, 200 otherwise.
 """
@@ -109,14 +109,14 @@ def list_networks(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/networks``: filters, ``fields``, sorting, pagination (``listing``); an
     admin sees every project's unless ``all_projects=false``."""
     query = listing.parse(req, admin_sees_all=True)
-    policy.enforce(req.ctx, "network:networks:list")
+    policy.enforce(req.ctx, "get_network")
     found = req.cloud.network.networks.list(req.ctx, query)
     return views.page(req, query, "networks", found, views.network)
 
 
 def get_network(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/networks/{id}``."""
-    policy.enforce(req.ctx, "network:networks:show")
+    policy.enforce(req.ctx, "get_network")
     record = req.cloud.network.networks.get(req.ctx, req.params["id"])
     return views.one(req, "network", views.network(record))
 
@@ -124,7 +124,7 @@ def get_network(req: ApiRequest) -> dict[str, Any]:
 def create_network(req: ApiRequest) -> dict[str, Any]:
     """``POST /v2.0/networks`` with ``{"network": {...}}``; 201."""
     spec = parse_create(req.require_body("network"))
-    policy.enforce(req.ctx, "network:networks:create")
+    policy.enforce(req.ctx, "create_network")
     record = req.cloud.network.networks.create(req.ctx, spec)
     return views.one(req, "network", views.network(record))
 
@@ -132,12 +132,12 @@ def create_network(req: ApiRequest) -> dict[str, Any]:
 def update_network(req: ApiRequest) -> dict[str, Any]:
     """``PUT /v2.0/networks/{id}`` with ``{"network": {changes}}``."""
     changes = parse_update(req.require_body("network"))
-    policy.enforce(req.ctx, "network:networks:update")
+    policy.enforce(req.ctx, "update_network")
     record = req.cloud.network.networks.update(req.ctx, req.params["id"], changes)
     return views.one(req, "network", views.network(record))
 
 
 def delete_network(req: ApiRequest) -> None:
     """``DELETE /v2.0/networks/{id}``; 204."""
-    policy.enforce(req.ctx, "network:networks:delete")
+    policy.enforce(req.ctx, "delete_network")
     req.cloud.network.networks.delete(req.ctx, req.params["id"])

@@ -1,6 +1,6 @@
 """Handlers of ``/v2.0/ports`` (Networking API v2.0 reference, "Ports").
 
-Each parses (``parse_create``/``parse_update``), authorizes (``network:ports:<op>``), calls
+Each parses (``parse_create``/``parse_update``), authorizes (Neutron's ``<op>_port``), calls
 one function of ``cloud.network.ports`` and renders with ``views.port``. 201 on create, 204
 on delete, 200 otherwise.
 """
@@ -128,14 +128,14 @@ def list_ports(req: ApiRequest) -> dict[str, Any]:
     sorting, pagination (``listing``); an admin sees every project's unless
     ``all_projects=false``."""
     query = listing.parse(req, admin_sees_all=True)
-    policy.enforce(req.ctx, "network:ports:list")
+    policy.enforce(req.ctx, "get_port")
     found = req.cloud.network.ports.list(req.ctx, query)
     return views.page(req, query, "ports", found, views.port)
 
 
 def get_port(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/ports/{id}``."""
-    policy.enforce(req.ctx, "network:ports:show")
+    policy.enforce(req.ctx, "get_port")
     record = req.cloud.network.ports.get(req.ctx, req.params["id"])
     return views.one(req, "port", views.port(record))
 
@@ -143,7 +143,7 @@ def get_port(req: ApiRequest) -> dict[str, Any]:
 def create_port(req: ApiRequest) -> dict[str, Any]:
     """``POST /v2.0/ports`` with ``{"port": {...}}``; 201."""
     spec = parse_create(req.require_body("port"))
-    policy.enforce(req.ctx, "network:ports:create")
+    policy.enforce(req.ctx, "create_port")
     record = req.cloud.network.ports.create(req.ctx, spec)
     return views.one(req, "port", views.port(record))
 
@@ -151,12 +151,12 @@ def create_port(req: ApiRequest) -> dict[str, Any]:
 def update_port(req: ApiRequest) -> dict[str, Any]:
     """``PUT /v2.0/ports/{id}`` with ``{"port": {changes}}``."""
     changes = parse_update(req.require_body("port"))
-    policy.enforce(req.ctx, "network:ports:update")
+    policy.enforce(req.ctx, "update_port")
     record = req.cloud.network.ports.update(req.ctx, req.params["id"], changes)
     return views.one(req, "port", views.port(record))
 
 
 def delete_port(req: ApiRequest) -> None:
     """``DELETE /v2.0/ports/{id}``; 204."""
-    policy.enforce(req.ctx, "network:ports:delete")
+    policy.enforce(req.ctx, "delete_port")
     req.cloud.network.ports.delete(req.ctx, req.params["id"])

@@ -8,7 +8,8 @@
   ``force``/``check_limit``, which ``openstack quota set`` sends) and ``DELETE`` (back to
   the defaults, 204): admins.
 
-Each authorizes ``network:quotas:<op>``, calls one function of ``cloud.network.quotas``
+Each authorizes Neutron's ``get_quota``/``update_quota``/``delete_quota`` (reads of one
+project: ``get_own_quota``), calls one function of ``cloud.network.quotas``
 and renders with ``views.quota``/``views.quota_details``.
 """
 
@@ -29,7 +30,7 @@ def _readable_project(req: ApiRequest) -> str:
         PolicyNotAuthorized (403): not a reader; NotAuthorized (403): another project's and
         not an admin.
     """
-    policy.enforce(req.ctx, "network:quotas:show")
+    policy.enforce(req.ctx, "get_own_quota")
     project_id = req.params["project_id"]
     if not (req.ctx.is_admin or req.ctx.owns(project_id)):
         raise exc.NotAuthorized("Only an administrator may see another project's quotas.")
@@ -58,7 +59,7 @@ def parse_update(body: dict[str, Any]) -> tuple[dict[str, int], bool]:
 
 def list_quotas(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/quotas``: ``{"quotas": [{"project_id", "tenant_id", <limits>}]}``."""
-    policy.enforce(req.ctx, "network:quotas:list")
+    policy.enforce(req.ctx, "get_quota")
     found = req.cloud.network.quotas.list(req.ctx)
     return {"quotas": [views.quota(limits, project_id) for project_id, limits in found.items()]}
 
@@ -85,7 +86,7 @@ def get_quota_details(req: ApiRequest) -> dict[str, Any]:
 def update_quota(req: ApiRequest) -> dict[str, Any]:
     """``PUT /v2.0/quotas/{project_id}``; returns every limit of the project."""
     changes, check_limit = parse_update(req.require_body("quota"))
-    policy.enforce(req.ctx, "network:quotas:update")
+    policy.enforce(req.ctx, "update_quota")
     limits = req.cloud.network.quotas.update(
         req.ctx, req.params["project_id"], changes, check_limit
     )
@@ -94,5 +95,5 @@ def update_quota(req: ApiRequest) -> dict[str, Any]:
 
 def delete_quota(req: ApiRequest) -> None:
     """``DELETE /v2.0/quotas/{project_id}``: back to the defaults; 204."""
-    policy.enforce(req.ctx, "network:quotas:delete")
+    policy.enforce(req.ctx, "delete_quota")
     req.cloud.network.quotas.delete(req.ctx, req.params["project_id"])

@@ -1,7 +1,7 @@
 """Handlers of ``/v2.0/security-group-rules`` (Networking API v2.0 reference, "Security
 group rules (security-group-rules)"). Rules have no update.
 
-Each parses (``parse_create``), authorizes (``network:security_group_rules:<op>``), calls
+Each parses (``parse_create``), authorizes (Neutron's ``<op>_security_group_rule``), calls
 one function of ``cloud.network.security_group_rules`` and renders with
 ``views.security_group_rule``. 201 on create, 204 on delete, 200 otherwise.
 """
@@ -72,14 +72,14 @@ def parse_create(body: dict[str, Any]) -> SecurityGroupRuleCreate:
 def list_security_group_rules(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/security-group-rules``: filters, ``fields``, sorting, pagination."""
     query = listing.parse(req)
-    policy.enforce(req.ctx, "network:security_group_rules:list")
+    policy.enforce(req.ctx, "get_security_group_rule")
     found = req.cloud.network.security_group_rules.list(req.ctx, query)
     return views.page(req, query, "security-group-rules", found, views.security_group_rule)
 
 
 def get_security_group_rule(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/security-group-rules/{id}``."""
-    policy.enforce(req.ctx, "network:security_group_rules:show")
+    policy.enforce(req.ctx, "get_security_group_rule")
     record = req.cloud.network.security_group_rules.get(req.ctx, req.params["id"])
     return views.one(req, "security_group_rule", views.security_group_rule(record))
 
@@ -87,12 +87,12 @@ def get_security_group_rule(req: ApiRequest) -> dict[str, Any]:
 def create_security_group_rule(req: ApiRequest) -> dict[str, Any]:
     """``POST /v2.0/security-group-rules`` with ``{"security_group_rule": {...}}``; 201."""
     spec = parse_create(req.require_body("security_group_rule"))
-    policy.enforce(req.ctx, "network:security_group_rules:create")
+    policy.enforce(req.ctx, "create_security_group_rule")
     record = req.cloud.network.security_group_rules.create(req.ctx, spec)
     return views.one(req, "security_group_rule", views.security_group_rule(record))
 
 
 def delete_security_group_rule(req: ApiRequest) -> None:
     """``DELETE /v2.0/security-group-rules/{id}``; 204."""
-    policy.enforce(req.ctx, "network:security_group_rules:delete")
+    policy.enforce(req.ctx, "delete_security_group_rule")
     req.cloud.network.security_group_rules.delete(req.ctx, req.params["id"])

@@ -2,7 +2,7 @@
 (security-groups)").
 
 Each parses (``parse_create``/``parse_update``), authorizes
-(``network:security_groups:<op>``), calls one function of ``cloud.network.security_groups``
+(Neutron's ``<op>_security_group``), calls one function of ``cloud.network.security_groups``
 and renders with ``views.security_group``. 201 on create, 204 on delete, 200 otherwise.
 Groups stay per project for admins too (``all_projects`` to see every project's), so that
 ``default`` names one group.
@@ -54,14 +54,14 @@ def parse_update(body: dict[str, Any]) -> SecurityGroupUpdate:
 def list_security_groups(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/security-groups``: filters, ``fields``, sorting, pagination."""
     query = listing.parse(req)
-    policy.enforce(req.ctx, "network:security_groups:list")
+    policy.enforce(req.ctx, "get_security_group")
     found = req.cloud.network.security_groups.list(req.ctx, query)
     return views.page(req, query, "security-groups", found, views.security_group)
 
 
 def get_security_group(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/security-groups/{id}``."""
-    policy.enforce(req.ctx, "network:security_groups:show")
+    policy.enforce(req.ctx, "get_security_group")
     record = req.cloud.network.security_groups.get(req.ctx, req.params["id"])
     return views.one(req, "security_group", views.security_group(record))
 
@@ -69,7 +69,7 @@ def get_security_group(req: ApiRequest) -> dict[str, Any]:
 def create_security_group(req: ApiRequest) -> dict[str, Any]:
     """``POST /v2.0/security-groups`` with ``{"security_group": {...}}``; 201."""
     spec = parse_create(req.require_body("security_group"))
-    policy.enforce(req.ctx, "network:security_groups:create")
+    policy.enforce(req.ctx, "create_security_group")
     record = req.cloud.network.security_groups.create(req.ctx, spec)
     return views.one(req, "security_group", views.security_group(record))
 
@@ -77,12 +77,12 @@ def create_security_group(req: ApiRequest) -> dict[str, Any]:
 def update_security_group(req: ApiRequest) -> dict[str, Any]:
     """``PUT /v2.0/security-groups/{id}`` with ``{"security_group": {changes}}``."""
     changes = parse_update(req.require_body("security_group"))
-    policy.enforce(req.ctx, "network:security_groups:update")
+    policy.enforce(req.ctx, "update_security_group")
     record = req.cloud.network.security_groups.update(req.ctx, req.params["id"], changes)
     return views.one(req, "security_group", views.security_group(record))
 
 
 def delete_security_group(req: ApiRequest) -> None:
     """``DELETE /v2.0/security-groups/{id}``; 204."""
-    policy.enforce(req.ctx, "network:security_groups:delete")
+    policy.enforce(req.ctx, "delete_security_group")
     req.cloud.network.security_groups.delete(req.ctx, req.params["id"])

@@ -1,6 +1,6 @@
 """Handlers of ``/v2.0/subnets`` (Networking API v2.0 reference, "Subnets").
 
-Each parses (``parse_create``/``parse_update``), authorizes (``network:subnets:<op>``),
+Each parses (``parse_create``/``parse_update``), authorizes (Neutron's ``<op>_subnet``),
 calls one function of ``cloud.network.subnets`` and renders with ``views.subnet``. 201 on
 create, 204 on delete, 200 otherwise. IPv4 only: ``ip_version`` 6 and subnet pools are a
 400.
@@ -117,14 +117,14 @@ def list_subnets(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/subnets``: filters, ``fields``, sorting, pagination (``listing``); an
     admin sees every project's unless ``all_projects=false``."""
     query = listing.parse(req, admin_sees_all=True)
-    policy.enforce(req.ctx, "network:subnets:list")
+    policy.enforce(req.ctx, "get_subnet")
     found = req.cloud.network.subnets.list(req.ctx, query)
     return views.page(req, query, "subnets", found, views.subnet)
 
 
 def get_subnet(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/subnets/{id}``."""
-    policy.enforce(req.ctx, "network:subnets:show")
+    policy.enforce(req.ctx, "get_subnet")
     row = req.cloud.network.subnets.get(req.ctx, req.params["id"])
     return views.one(req, "subnet", views.subnet(row))
 
@@ -132,7 +132,7 @@ def get_subnet(req: ApiRequest) -> dict[str, Any]:
 def create_subnet(req: ApiRequest) -> dict[str, Any]:
     """``POST /v2.0/subnets`` with ``{"subnet": {...}}``; 201."""
     spec = parse_create(req.require_body("subnet"))
-    policy.enforce(req.ctx, "network:subnets:create")
+    policy.enforce(req.ctx, "create_subnet")
     row = req.cloud.network.subnets.create(req.ctx, spec)
     return views.one(req, "subnet", views.subnet(row))
 
@@ -140,12 +140,12 @@ def create_subnet(req: ApiRequest) -> dict[str, Any]:
 def update_subnet(req: ApiRequest) -> dict[str, Any]:
     """``PUT /v2.0/subnets/{id}`` with ``{"subnet": {changes}}``."""
     changes = parse_update(req.require_body("subnet"))
-    policy.enforce(req.ctx, "network:subnets:update")
+    policy.enforce(req.ctx, "update_subnet")
     row = req.cloud.network.subnets.update(req.ctx, req.params["id"], changes)
     return views.one(req, "subnet", views.subnet(row))
 
 
 def delete_subnet(req: ApiRequest) -> None:
     """``DELETE /v2.0/subnets/{id}``; 204."""
-    policy.enforce(req.ctx, "network:subnets:delete")
+    policy.enforce(req.ctx, "delete_subnet")
     req.cloud.network.subnets.delete(req.ctx, req.params["id"])

@@ -1,6 +1,7 @@
-"""Who may call the agents, quotas and tags routes of the Networking API, persona by
-persona, against Neutron's defaults (``pocketstack/network/policies.py``): agents and quota
-changes are an admin's; a project reads its quotas and tags; members change tags."""
+"""Who may call the Networking API, persona by persona, against Neutron's defaults
+(``pocketstack/network/policies.py``, rules under Neutron's names): a project reads and
+changes its networks, subnets, ports, groups and tags (readers only read); agents and quota
+changes are an admin's; a project reads its own quotas."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from pocketstack.common import policy
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import policies  # noqa: F401  (registers the rules)
+from pocketstack.network import policies  # registers the rules
 
 PERSONAS = {
     "admin": RequestContext(user_id="a", project_id="admin", roles=("admin",)),
@@ -17,17 +18,38 @@ PERSONAS = {
 }
 #: rule -> the personas it allows
 TABLE = {
-    "network:agents:list": {"admin"},
-    "network:agents:show": {"admin"},
-    "network:agents:update": {"admin"},
-    "network:agents:delete": {"admin"},
-    "network:quotas:list": {"admin"},
-    "network:quotas:show": {"admin", "member", "reader"},
-    "network:quotas:update": {"admin"},
-    "network:quotas:delete": {"admin"},
+    "get_network": {"admin", "member", "reader"},
+    "create_network": {"admin", "member"},
+    "update_network": {"admin", "member"},
+    "delete_network": {"admin", "member"},
+    "get_subnet": {"admin", "member", "reader"},
+    "create_subnet": {"admin", "member"},
+    "update_subnet": {"admin", "member"},
+    "delete_subnet": {"admin", "member"},
+    "get_port": {"admin", "member", "reader"},
+    "create_port": {"admin", "member"},
+    "update_port": {"admin", "member"},
+    "delete_port": {"admin", "member"},
+    "get_security_group": {"admin", "member", "reader"},
+    "create_security_group": {"admin", "member"},
+    "update_security_group": {"admin", "member"},
+    "delete_security_group": {"admin", "member"},
+    "get_security_group_rule": {"admin", "member", "reader"},
+    "create_security_group_rule": {"admin", "member"},
+    "delete_security_group_rule": {"admin", "member"},
+    "get_agent": {"admin"},
+    "update_agent": {"admin"},
+    "delete_agent": {"admin"},
+    "get_dhcp-agents": {"admin"},
+    "get_l3-agents": {"admin"},
+    "get_quota": {"admin"},
+    "get_own_quota": {"admin", "member", "reader"},
+    "update_quota": {"admin"},
+    "delete_quota": {"admin"},
     "network:tags:show": {"admin", "member", "reader"},
     "network:tags:update": {"admin", "member"},
     "network:tags:delete": {"admin", "member"},
+    "network:extensions:list": {"admin", "member", "reader"},
 }
 
 
@@ -35,3 +57,7 @@ TABLE = {
 def test_rule_persona_by_persona(rule):
     allowed = {name for name, ctx in PERSONAS.items() if policy.allowed(ctx, rule)}
     assert allowed == TABLE[rule]
+
+
+def test_every_network_rule_is_in_the_table():
+    assert set(policies.RULES) == set(TABLE)
