@@ -67,11 +67,14 @@ def network(network_id: str, hosts: list[dict[str, Any]], **subnet: Any) -> dict
 
 
 def host(mac: str, ip: str, hostname: str = "", **opts: str) -> dict[str, Any]:
+    """A host entry as ``host_state`` sends it (a port's IPv4 extra DHCP options)."""
     return {
         "mac_address": mac,
         "ip_address": ip,
         "hostname": hostname,
-        "extra_dhcp_opts": [{"opt_name": k, "opt_value": v} for k, v in opts.items()],
+        "extra_dhcp_opts": [
+            {"opt_name": k, "opt_value": v, "ip_version": 4} for k, v in opts.items()
+        ],
     }
 
 
