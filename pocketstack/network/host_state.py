@@ -307,7 +307,8 @@ def _networks(session: Session, host: str, network_ids: list[str]) -> list[dict[
 
 def _security_groups(session: Session, ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The groups the ports use and the groups their rules name, with rules and the
-    addresses of every port in each (any host)."""
+    addresses of every port in each (any host): fixed IPs and allowed address pairs'
+    addresses (prefixes too), as Neutron's remote group members."""
     used = {g for p in ports for g in p["security_group_ids"]}
     if not used:
         return []
@@ -338,6 +339,14 @@ def _security_groups(session: Session, ports: list[dict[str, Any]]) -> list[dict
         .where(PortSecurityGroup.security_group_id.in_(groups))
     ):
         members[group_id].add(ip)
+    # a port's allowed address pairs are members too (Neutron's remote group members), or a
+    # guest using one is refused by its peers' "from my group" rules
+    for group_id, pairs in session.execute(
+        sa.select(PortSecurityGroup.security_group_id, Port.allowed_address_pairs)
+        .join(Port, Port.id == PortSecurityGroup.port_id)
+        .where(PortSecurityGroup.security_group_id.in_(groups))
+    ):
+        members[group_id].update(p["ip_address"] for p in pairs or () if p.get("ip_address"))
     return [
         {
             "id": g,

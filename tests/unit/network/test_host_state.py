@@ -159,6 +159,25 @@ def test_security_groups_the_ports_use_and_name_with_member_ips(network, reports
     assert {r["direction"] for r in groups[web]["rules"]} == {"ingress", "egress"}
 
 
+def test_allowed_address_pairs_are_members_of_their_ports_groups(network, reports):
+    # regression: a guest using an allowed address (a VIP, a moved address) was refused by
+    # its peers' "ingress from my group" rules, as its address was no member
+    report(reports, "host1")
+    net = make_network(network, "n", "10.1.0.0/24")
+    group = network.security_groups.create(ADMIN, {"name": "g"})["id"]
+    pairs = [{"ip_address": "10.1.0.99"}, {"ip_address": "10.9.0.0/24"}]
+    vip = bound_port(network, net, "host2", security_groups=[group], allowed_address_pairs=pairs)
+    bound_port(network, net, "host1", security_groups=[group])
+
+    groups = by_id(reports.get_host_state(SYSTEM, "host1")["security_groups"])
+    own = vip["fixed_ips"][0]["ip_address"]
+    assert {own, "10.1.0.99", "10.9.0.0/24"} <= set(groups[group]["member_ips"])
+
+    network.ports.update(ADMIN, vip["id"], {"allowed_address_pairs": []})
+    groups = by_id(reports.get_host_state(SYSTEM, "host1")["security_groups"])
+    assert not {"10.1.0.99", "10.9.0.0/24"} & set(groups[group]["member_ips"])
+
+
 def _dhcp_ports(db):
     with db.reader() as s:
         return list(s.scalars(sa.select(Port).where(Port.device_owner == "network:dhcp")))
