@@ -13,7 +13,8 @@ For each router of the host state's ``routers`` list (docs/network-dataplane.md)
 - routes: the default route via the gateway's ``gateway_ip`` and the router's extra routes
   (``destination`` via ``nexthop``); any other route through a next hop is removed;
 - nftables table ``ip pocketstack-nat``: per floating IP, DNAT floating -> fixed in
-  prerouting and SNAT fixed -> floating for packets leaving ``qg-``; then, when
+  prerouting and SNAT fixed -> floating for packets leaving ``qg-`` (and hairpin SNAT to
+  the router's own address for a subnet reaching a floating IP of itself); then, when
   ``enable_snat``, SNAT of the internal subnets leaving ``qg-`` to the gateway IP; and a
   forward chain dropping flows still NATed to an address no longer in use. The table
   is replaced in one ``nft -f`` transaction and only when its text changed (the table's
@@ -226,8 +227,12 @@ def render_nat(router: dict[str, Any]) -> str:
     (IPv4) gateway.
 
     - ``prerouting``: per floating IP, DNAT floating -> fixed;
-    - ``postrouting``: per floating IP, SNAT fixed -> floating leaving ``qg-``; then, with
-      ``enable_snat``, the internal subnets leaving ``qg-`` SNAT to the gateway IP;
+    - ``postrouting``: per floating IP, SNAT fixed -> floating leaving ``qg-``; hairpin:
+      a flow DNATed from an internal subnet back into that same subnet (a guest reaching
+      its own or a neighbour's floating IP) SNATs to the router's address on it, so the
+      answer comes back through the router (Neutron SNATs those to the gateway IP);
+      then, with ``enable_snat``, the internal subnets leaving ``qg-`` SNAT to the
+      gateway IP;
     - ``forward``: drop the packets of flows NATed as no rule says any more (a removed or
       moved floating IP, the gateway IP once SNAT is off): conntrack keeps applying the NAT
       of an existing flow whatever the rules say now, where Neutron deletes the conntrack
@@ -255,15 +260,22 @@ def render_nat(router: dict[str, Any]) -> str:
         dnat.append(f"ip daddr {floating} dnat to {fixed}")
         snat.append(f'oifname "{qg}" ip saddr {fixed} snat to {floating}')
     sources = list(floating_ips)
+    inside = sorted(
+        {
+            ipaddress.ip_interface(c)
+            for i in router.get("interfaces") or []
+            for c in _port_cidrs(i)
+            if ipaddress.ip_interface(c).version == 4
+        },
+        key=str,
+    )
+    if floating_ips:
+        for iface in inside:
+            net = iface.network
+            snat.append(f"ct status dnat ip saddr {net} ip daddr {net} snat to {iface.ip}")
+            sources.append(str(iface.ip))
     if router.get("enable_snat", True):
-        internal = sorted(
-            {
-                str(ipaddress.ip_interface(c).network)
-                for i in router.get("interfaces") or []
-                for c in _port_cidrs(i)
-                if ipaddress.ip_interface(c).version == 4
-            }
-        )
+        internal = sorted({str(i.network) for i in inside})
         if internal:
             snat.append(f'oifname "{qg}" ip saddr {{ {", ".join(internal)} }} snat to {gateway_ip}')
             sources.append(str(gateway_ip))

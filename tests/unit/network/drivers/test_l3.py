@@ -192,6 +192,28 @@ def test_floating_ip_reaches_the_guest_until_it_is_removed(
     assert not pings(topology.outside, floating)
 
 
+def test_a_guest_reaches_its_own_floating_ip_through_the_router(
+    l3: RouterNamespaces, topology: Topology
+) -> None:
+    # regression: the DNATed packet went back into the guest's subnet with the guest's own
+    # address as source, which the guest dropped (a martian): hairpin flows now SNAT to
+    # the router's address on the subnet
+    router = topology.router
+    floating = topology.ext + ".10"
+    router["floating_ips"] = [{"floating_ip_address": floating, "fixed_ip_address": "10.1.0.5"}]
+    l3.sync([router])
+    ip_lib.run(["nft", "flush", "set", "ip", "probe", "sources"], topology.guest_a)
+
+    assert pings(topology.guest_a, floating)
+    assert pings(topology.guest_b, floating)  # from another subnet: no SNAT needed
+    listed = json.loads(
+        sh("nft", "-j", "list", "set", "ip", "probe", "sources", netns=topology.guest_a)
+    )
+    seen = {e for item in listed["nftables"] if "set" in item for e in item["set"].get("elem", [])}
+    assert seen == {"10.1.0.1", "10.2.0.5"}
+    assert pings(topology.outside, floating)  # the outside's flows are not touched
+
+
 def test_a_deleted_namespace_comes_back_and_unwanted_routers_go(
     sandbox: Sandbox, l3: RouterNamespaces, topology: Topology
 ) -> None:
