@@ -201,6 +201,7 @@ def test_boots_without_config_drive(image, workdir):
     assert "no config drive" in guest.text()
 
 
+@pytest.mark.ci
 def test_config_drive_hostname_keys_network_user_data(image, workdir):
     tmp, guests = workdir
     subprocess.run(

@@ -305,6 +305,7 @@ def test_ctrl_c_leaves_guests_running_or_shuts_them_down(up_process, find_qemu):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_compute_agent_kill9_readopts_its_qemu_guest(distributed_cloud, find_qemu):
     dc = distributed_cloud("qemu", FAST)
     cloud = dc.start()

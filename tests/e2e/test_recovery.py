@@ -27,6 +27,7 @@ def _guest_pid(state_dir, server_id, qemu_pids):
     return pids[0] if pids else None
 
 
+@pytest.mark.ci
 def test_kill_and_restart_readopts_guests_and_settles_builds(up_process, find_qemu):
     qemu = find_qemu
     up = up_process("qemu", ["--periodic-interval", "2"])

@@ -60,6 +60,7 @@ def test_tour_with_fake_driver(running_cloud, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_tour_with_qemu_boots_the_real_guest(cloud_launcher, tmp_path):
     with cloud_launcher(tmp_path / "state", driver="qemu") as cloud:
         key = _keypair(cloud, tmp_path)

@@ -104,6 +104,7 @@ def _boots_to_ready(cloud, tmp_path, image_file: Path, disk_format: str, name: s
         _delete_all(cloud, servers, [image["id"]])
 
 
+@pytest.mark.ci
 def test_raw_upload_of_the_guest_boots(cloud_launcher, tmp_path):
     raw = tmp_path / "guest.raw"
     qcow2 = ensure_image(guest_cache_dir())

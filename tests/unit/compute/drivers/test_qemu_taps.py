@@ -64,6 +64,7 @@ def netns():
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_spawn_makes_the_tap_in_the_namespace_and_destroy_deletes_it(tmp_path, netns):
     blank = tmp_path / "blank.raw"
     blank.write_bytes(b"\0" * 1024 * 1024)
