@@ -1,5 +1,5 @@
-# The two commands of README.md.
-.PHONY: up test setup
+# The two commands of README.md (and test-all, every slow test too).
+.PHONY: up test test-all setup
 
 up:          ## set up this machine (idempotent) and run the whole cloud in the foreground
 	@scripts/setup
@@ -7,6 +7,9 @@ up:          ## set up this machine (idempotent) and run the whole cloud in the 
 
 test:        ## set up, then lint, type-check and run the test suite (as CI does)
 	@scripts/test $(ARGS)
+
+test-all:    ## as test, with every slow real-guest test (CI runs those marked ci)
+	@POCKETSTACK_TEST_ALL=1 scripts/test $(ARGS)
 
 setup:
 	@scripts/setup
