@@ -247,9 +247,10 @@ def test_a_killed_agent_restarts_and_wires_every_port_and_removes_what_went(agen
                 for name in (dhcp_namespace(gone.id), router_namespace(router.id))
             )
             and (ac.agent_state / "dhcp" / gone.id / "pid").exists()
+            and f"port-{gone_port[:11]}-ingress" in _port_chains(ns)
         )
 
-    wait_until(gone_made, 30, "gone's DHCP and router namespaces", detail=ac.log)
+    wait_until(gone_made, 30, "gone's DHCP and router namespaces, its port's chain", detail=ac.log)
     dnsmasq = int((ac.agent_state / "dhcp" / gone.id / "pid").read_text())
     assert _alive(dnsmasq)
     # ports while the agent runs; it is killed right after a create (the round that bind
@@ -284,6 +285,7 @@ def test_a_killed_agent_restarts_and_wires_every_port_and_removes_what_went(agen
         assert tap.get("master") == bridge, tap
     assert {f"port-{p[:11]}-ingress" for p in kept_ports} <= _port_chains(ns)
     assert {f"port-{p[:11]}-egress" for p in kept_ports} <= _port_chains(ns)
+    assert f"port-{gone_port[:11]}-ingress" not in _port_chains(ns)
     # nothing of "gone" is left: the bridge-side taps of its DHCP and router veths, bridge,
     # VXLAN device, DHCP namespace and its dnsmasq, router namespace
     dhcp = [p.id for p in conn.network.ports(network_id=kept.id, device_owner="network:dhcp")]
