@@ -14,7 +14,8 @@ The tests: (a) a1 and a2 ping each other through the router and 172.24.4.1 throu
 (b) ssh and ping to a2's floating IP from outside fail with the default group, work within
 seconds of a rule and fail again once it is deleted (the one ``ci`` runs); (c) a1 taking
 another address loses its peer until it takes its own back (and keeps it with that address
-as an allowed address pair: the drops were anti-spoofing's); (d) b1 reaches nothing of A
+as an allowed address pair: the drops were anti-spoofing's); a1 reaches a2's floating IP
+and its own (hairpin NAT); (d) b1 reaches nothing of A
 while A still works.
 
 Guests are booted by the admin user with a role in each project (``nova:hostN`` placement
@@ -439,6 +440,16 @@ def test_a_guest_that_takes_another_address_loses_its_connectivity_until_it_take
         l3.openstack("port", "unset", "--allowed-address", pair, l3.ports["a1"], json_output=False)
     assert f"SPOOF-REPLIES-AS-{SPOOFED_IP} 0" not in out, out
     assert f"SPOOF-REPLIES-AS-{SPOOFED_IP} " in out and f"SPOOF-RESTORED-OK {A1_IP}" in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.dataplane
+@pytest.mark.timeout(600)
+def test_guests_reach_floating_ips_through_their_router(l3):
+    wait_until(lambda: l3.ssh("a1").returncode == 0, 120, "ssh to a1's floating IP")
+    for name in ("a2", "a1"):  # another subnet's guest, then a1's own (hairpin) floating IP
+        out = l3.ssh("a1", f"ping -c 2 -W 2 {l3.fips[name]}")
+        assert out.returncode == 0, f"a1 -> {name}'s {l3.fips[name]}: {out.stdout}{out.stderr}"
 
 
 @pytest.mark.slow
