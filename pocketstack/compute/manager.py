@@ -5,7 +5,9 @@
   ``quotas`` (``quotas.Quotas``), ``hypervisors`` (``hypervisors.Hypervisors``:
   compute services, hypervisors, availability zones) — the resource APIs;
 - ``servers`` (``servers.Servers``) and ``actions`` (``actions.InstanceActions``) — the
-  server lifecycle, handed to the conductor and compute agents over the bus.
+  server lifecycle, handed to the conductor and compute agents over the bus;
+- ``server_external_events`` (``external_events.ServerExternalEvents``) — what other
+  services tell Compute about a server (the Network service's ``network-changed``).
 
 Each family module stays under ~800 lines; the API layer calls exactly one of their functions
 per request.
@@ -24,6 +26,7 @@ class ComputeManager:
 
     def __init__(self, cloud: Cloud):
         from pocketstack.compute.actions import InstanceActions
+        from pocketstack.compute.external_events import ServerExternalEvents
         from pocketstack.compute.flavors import Flavors
         from pocketstack.compute.hypervisors import Hypervisors
         from pocketstack.compute.keypairs import Keypairs
@@ -37,6 +40,7 @@ class ComputeManager:
         self.hypervisors = Hypervisors(cloud)
         self.actions = InstanceActions(cloud)
         self.servers = Servers(cloud)
+        self.server_external_events = ServerExternalEvents(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

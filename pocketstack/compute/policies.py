@@ -31,6 +31,8 @@ RULES: dict[str, str] = {
     "compute:instance-actions:index": "reader",
     "compute:instance-actions:show": "reader",
     "compute:instance-actions:events:details": "admin",
+    # what other services tell Compute (Nova: admin, i.e. the service users)
+    "compute:os-server-external-events:create": "admin",
     # flavors
     "compute:flavors:index": "any",
     "compute:flavors:show": "any",

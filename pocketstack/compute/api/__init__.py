@@ -29,6 +29,7 @@ from pocketstack.compute.api import (
     quotas,
     schemas,
     server_actions,
+    server_external_events,
     servers,
     versions,
 )
@@ -98,6 +99,12 @@ ROUTES = [
     r("GET", S + "/ips/{network}", server_actions.get_ips),
     r("GET", S + "/os-instance-actions", server_actions.list_instance_actions),
     r("GET", S + "/os-instance-actions/{request_id}", server_actions.get_instance_action),
+    r(
+        "POST",
+        V + "/os-server-external-events",
+        server_external_events.create_server_external_events,
+        schema=schemas.SERVER_EXTERNAL_EVENTS_CREATE,
+    ),
     # hosts
     r("GET", V + "/os-services", hosts.list_services),
     r(

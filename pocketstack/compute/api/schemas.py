@@ -37,6 +37,8 @@ from typing import Any
 
 from pocketstack.common import schema_types as t
 from pocketstack.common.validation import BodySchema, InvalidInput
+from pocketstack.compute.external_events import EVENT_NAMES as EXTERNAL_EVENT_NAMES
+from pocketstack.compute.external_events import STATUSES as EXTERNAL_EVENT_STATUSES
 from pocketstack.compute.quotas import DEFAULTS as QUOTA_DEFAULTS
 
 Schema = t.Schema
@@ -333,6 +335,29 @@ KEYPAIR_CREATE: Schema = t.wrapped(
         },
         required=["name"],
     ),
+)
+
+
+# -- server external events ---------------------------------------------------------------
+#: "Server external events (os-server-external-events)" — Run Events (``POST
+#: /os-server-external-events``): the 2.1 body (at least one event; the 2.1 event names).
+SERVER_EXTERNAL_EVENTS_CREATE: Schema = t.obj(
+    {
+        "events": {
+            "type": "array",
+            "minItems": 1,
+            "items": t.obj(
+                {
+                    "server_uuid": UUID,
+                    "name": t.enum(*EXTERNAL_EVENT_NAMES),
+                    "status": t.enum(*EXTERNAL_EVENT_STATUSES),
+                    "tag": t.string(255),
+                },
+                required=["server_uuid", "name"],
+            ),
+        }
+    },
+    required=["events"],
 )
 
 

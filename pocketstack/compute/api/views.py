@@ -31,6 +31,7 @@ from pocketstack.compute.models import (
 from pocketstack.compute.states import status_of
 
 if TYPE_CHECKING:
+    from pocketstack.compute.external_events import ServerExternalEvent
     from pocketstack.compute.hypervisors import HypervisorStatistics
     from pocketstack.compute.quotas import QuotaUsage
 
@@ -51,7 +52,10 @@ def host_id(project_id: str, host: str | None) -> str:
 
 def addresses(network_info: list[dict[str, Any]] | None) -> dict[str, list[dict[str, Any]]]:
     """``{network name: [{"version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}``
-    from a server's ``network_info`` (API reference "Servers IPs")."""
+    from a server's ``network_info`` (API reference "Servers IPs"): per port its fixed IPs
+    (type ``fixed``), then the floating IPs mapped to them (type ``floating``, each fixed
+    IP's ``floating_ips``: ``[{"address", "type": "floating", "version"}]``, Nova's
+    network model), all with the port's MAC."""
     result: dict[str, list[dict[str, Any]]] = {}
     for vif in network_info or []:
         label = (
@@ -62,23 +66,15 @@ def addresses(network_info: list[dict[str, Any]] | None) -> dict[str, list[dict[
         )
         entries = result.setdefault(label, [])
         mac = vif.get("mac_address")
-        for ip in vif.get("fixed_ips") or []:
-            addr = ip.get("ip_address")
+        fixed_ips = vif.get("fixed_ips") or []
+        floating = [fip for ip in fixed_ips for fip in ip.get("floating_ips") or []]
+        for ip, kind in [(ip, "fixed") for ip in fixed_ips] + [(f, "floating") for f in floating]:
+            addr = ip.get("ip_address") if kind == "fixed" else ip.get("address")
             entries.append(
                 {
-                    "version": 6 if ":" in str(addr) else 4,
+                    "version": ip.get("version") or (6 if ":" in str(addr) else 4),
                     "addr": addr,
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": mac,
-                }
-            )
-        for fip in vif.get("floating_ips") or []:
-            addr = fip.get("floating_ip_address") if isinstance(fip, dict) else fip
-            entries.append(
-                {
-                    "version": 4,
-                    "addr": addr,
-                    "OS-EXT-IPS:type": "floating",
+                    "OS-EXT-IPS:type": kind,
                     "OS-EXT-IPS-MAC:mac_addr": mac,
                 }
             )
@@ -193,6 +189,20 @@ def created_server(req: ApiRequest, instance: Instance, admin_pass: str) -> dict
 
 
 # ---------------------------------------------------------------------------- instance actions
+
+
+def server_external_event(event: ServerExternalEvent) -> dict[str, Any]:
+    """One answered event of ``POST /os-server-external-events``: ``name``,
+    ``server_uuid``, ``status``, ``code`` and ``tag`` when one was given."""
+    view: dict[str, Any] = {
+        "name": event.name,
+        "server_uuid": event.server_uuid,
+        "status": event.status,
+        "code": event.code,
+    }
+    if event.tag is not None:
+        view["tag"] = event.tag
+    return view
 
 
 def action_view(action: InstanceAction) -> dict[str, Any]:

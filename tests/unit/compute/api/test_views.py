@@ -120,3 +120,28 @@ def test_admin_sees_host_fields_and_fault_details():
 
 def test_boot_without_image_renders_empty_string():
     assert server_view(request(), instance(image_ref=None))["image"] == ""
+
+
+def test_addresses_list_a_fixed_ips_floating_ips_after_the_fixed_ones():
+    info = [
+        {
+            "network_name": "private",
+            "mac_address": "fa:16:3e:00:00:02",
+            "fixed_ips": [
+                {
+                    "ip_address": "10.0.0.5",
+                    "version": 4,
+                    "floating_ips": [{"address": "172.24.4.7", "type": "floating", "version": 4}],
+                },
+                {"ip_address": "10.0.0.6", "version": 4, "floating_ips": []},
+            ],
+        }
+    ]
+    assert [
+        (a["addr"], a["OS-EXT-IPS:type"], a["OS-EXT-IPS-MAC:mac_addr"], a["version"])
+        for a in addresses(info)["private"]
+    ] == [
+        ("10.0.0.5", "fixed", "fa:16:3e:00:00:02", 4),
+        ("10.0.0.6", "fixed", "fa:16:3e:00:00:02", 4),
+        ("172.24.4.7", "floating", "fa:16:3e:00:00:02", 4),
+    ]
