@@ -12,7 +12,9 @@ and an interface on the fixed IP's subnet; that router becomes ``router_id`` (el
 ``ExternalGatewayForFloatingIPNotFound``, 404). A floating IP is ``ACTIVE`` while
 associated and ``DOWN`` otherwise. Deleting the fixed port disassociates it
 (``networks.delete_ports``). After every change ``cloud.network.notify_dataplane()`` is
-called when it exists.
+called when it exists, and when the mapping of a server's port changed (associate,
+disassociate, delete of a mapped floating IP) Compute is told with ``network-changed``
+for that port (``cloud.network.notify_compute``, after the commit).
 
 A project sees its own floating IPs (an admin all).
 """
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import new_id
-from pocketstack.network import common, lists, quotas
+from pocketstack.network import common, compute_notifier, lists, quotas
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import FloatingIP, IPAllocation, Port, Router
 from pocketstack.network.networks import delete_ports
@@ -222,8 +224,11 @@ class FloatingIPs:
         self.cloud = cloud
         self.routers = routers
 
-    def _notify(self) -> None:
+    def _notify(self, events: builtins.list[compute_notifier.ServerPortEvent]) -> None:
+        """The agents' ``sync``, then Compute's events (both after the commit)."""
         getattr(self.cloud.network, "notify_dataplane", lambda: None)()
+        if events:
+            getattr(self.cloud.network, "notify_compute", lambda _events: None)(events)
 
     def create(self, ctx: RequestContext, spec: FloatingIPCreate) -> FloatingIPRecord:
         """Allocate an address of an external network, mapped at once when ``port_id``
@@ -277,7 +282,8 @@ class FloatingIPs:
                 associate(s, ctx, fip, spec.port_id, spec.fixed_ip_address)
             s.flush()
             record = records(s, [fip])[0]
-        self._notify()
+            events = compute_notifier.port_events(s, [fip.port_id])
+        self._notify(events)
         return record
 
     def get(self, ctx: RequestContext, floatingip_id: str) -> FloatingIPRecord:
@@ -315,6 +321,7 @@ class FloatingIPs:
         """
         with self.cloud.db.transaction() as s:
             fip = load_floatingip(s, ctx, floatingip_id)
+            before = (fip.port_id, fip.fixed_ip_address)
             common.set_given(fip, changes, ("description", "tags"))
             port_id = changes.port_id
             if port_id is common.UNSET and changes.fixed_ip_address is not None:
@@ -330,7 +337,9 @@ class FloatingIPs:
             common.touch(fip)
             s.flush()
             record = records(s, [fip])[0]
-        self._notify()
+            moved = before != (fip.port_id, fip.fixed_ip_address)
+            events = compute_notifier.port_events(s, [before[0], fip.port_id]) if moved else []
+        self._notify(events)
         return record
 
     def delete(self, ctx: RequestContext, floatingip_id: str) -> None:
@@ -338,7 +347,8 @@ class FloatingIPs:
         with self.cloud.db.transaction() as s:
             fip = load_floatingip(s, ctx, floatingip_id)
             port_id = fip.floating_port_id
+            events = compute_notifier.port_events(s, [fip.port_id])
             s.delete(fip)
             s.flush()
             delete_ports(s, [port_id])
-        self._notify()
+        self._notify(events)

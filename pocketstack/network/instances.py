@@ -7,7 +7,11 @@ the user's ports bound), and ``deallocate_for_instance`` on delete or rollback. 
 
     [{"port_id", "network_id", "network_name", "mac_address", "mtu", "devname", "vif_type",
       "fixed_ips": [{"ip_address", "subnet_id", "cidr", "gateway_ip", "enable_dhcp",
-                     "dns_nameservers", "host_routes", "version": 4}]}]
+                     "dns_nameservers", "host_routes", "version": 4,
+                     "floating_ips": [{"address", "type": "floating", "version": 4}]}]}]
+
+A fixed IP's ``floating_ips`` are the floating IPs mapped to it (Nova's network model,
+``nova.network.model.FixedIP``); Compute renders them as ``OS-EXT-IPS:type`` ``floating``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from sqlalchemy.orm import Session
 from pocketstack.common.auth import RequestContext
 from pocketstack.network import exceptions as exc
 from pocketstack.network import states
-from pocketstack.network.models import IPAllocation, Network, Port, SecurityGroup, Subnet
+from pocketstack.network.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    Port,
+    SecurityGroup,
+    Subnet,
+)
 from pocketstack.network.networks import delete_ports, load_network
 from pocketstack.network.ports import PortCreate, create_port, load_port, vif_type_of
 from pocketstack.network.secgroups import create_default
@@ -198,6 +209,21 @@ def allocate(
     session.flush()
 
 
+def _floating_ips(session: Session, port_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Fixed IP address -> the floating IPs mapped to it, as ``network_info`` holds them."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    rows = session.execute(
+        sa.select(FloatingIP.fixed_ip_address, FloatingIP.floating_ip_address)
+        .where(FloatingIP.port_id == port_id)
+        .order_by(FloatingIP.floating_ip_address)
+    )
+    for fixed, address in rows:
+        result.setdefault(str(fixed), []).append(
+            {"address": address, "type": "floating", "version": 4}
+        )
+    return result
+
+
 def network_info(session: Session, instance_uuid: str) -> list[dict[str, Any]]:
     """The ``network_info`` of a server's ports, in NIC order."""
     ports = list(
@@ -216,6 +242,7 @@ def network_info(session: Session, instance_uuid: str) -> list[dict[str, Any]]:
             .where(IPAllocation.port_id == port.id)
             .order_by(IPAllocation.ip_address)
         )
+        floating = _floating_ips(session, port.id)
         fixed_ips = [
             {
                 "ip_address": a.ip_address,
@@ -226,6 +253,7 @@ def network_info(session: Session, instance_uuid: str) -> list[dict[str, Any]]:
                 "dns_nameservers": list(sub.dns_nameservers),
                 "host_routes": [dict(r) for r in sub.host_routes],
                 "version": 4,
+                "floating_ips": floating.get(a.ip_address, []),
             }
             for a, sub in allocs
         ]

@@ -15,6 +15,9 @@ the functions other services call.
 - ``notify_dataplane``: the ``sync`` fanout to the network agents, called by the families
   after every committed change the data plane sees (the agents then pull their host's
   state from ``agent_reports.NetworkAgentReports``, served by the controller).
+- ``notify_compute``: Compute's ``os-server-external-events`` (``network-changed``...)
+  for servers whose ports changed (floating IPs, fixed IPs, deletion), after the commit,
+  as Neutron's Nova notifier (``compute_notifier``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.network import instances, quotas, segments, tags
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.agents import Agents
+from pocketstack.network.compute_notifier import ServerPortEvent
 from pocketstack.network.floatingips import FloatingIPs
 from pocketstack.network.models import Network, Subnet
 from pocketstack.network.networks import NetworkCreate, Networks
@@ -130,6 +134,33 @@ class NetworkManager:
             NetworkAgentClient(self.cloud.bus).sync(RequestContext.system())
         except Exception:  # a notification: the change is committed; agents resync anyway
             LOG.warning("sync fanout to the network agents failed", exc_info=True)
+
+    def notify_compute(self, events: list[ServerPortEvent]) -> None:
+        """Tell Compute that servers' ports changed (``cloud.compute.
+        server_external_events.create``: Compute refreshes those servers' cached
+        ``network_info``), after the change committed. Like Neutron's Nova notifier, a
+        failure is logged, never raised: the change stands and the next event (or a
+        rebuild of the cache) catches up. A server Compute does not know (deleted, not
+        built yet) is only a debug line."""
+        if not events:
+            return
+        from pocketstack.compute.exceptions import ServerNotFound
+        from pocketstack.compute.external_events import ServerExternalEvent
+
+        batch = [ServerExternalEvent(e.name, e.server_uuid, tag=e.port_id) for e in events]
+        try:
+            answered = self.cloud.compute.server_external_events.create(
+                RequestContext.system(), batch
+            )
+        except ServerNotFound:
+            LOG.debug("no server took the events %s", batch)
+            return
+        except Exception:  # a notification: the network change is committed
+            LOG.warning("sending events %s to compute failed", batch, exc_info=True)
+            return
+        for event in answered:
+            if event.code != 200:
+                LOG.debug("compute answered %s to %s", event.code, event)
 
     def get_instance_network_info(
         self, ctx: RequestContext, instance_uuid: str

@@ -8,7 +8,9 @@ ones. A port bound to a host (``binding:host_id``) is ACTIVE, otherwise DOWN; wi
 driver that has agents (``linuxbridge``) a bound port stays DOWN until its host's network
 agent reports it wired (``ports_up``). Every change fans out ``sync`` to the agents
 (``NetworkManager.notify_dataplane``): a port's addresses and groups reach other hosts'
-filters too.
+filters too. A server's port whose fixed IPs change, or that is deleted, makes Compute
+refresh the server's addresses (``network-changed`` / ``network-vif-deleted``,
+``NetworkManager.notify_compute``, after the commit).
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.drivers import NETWORK_DRIVERS
-from pocketstack.network import common, extra_dhcp_opts, ipam, lists, quotas, states
+from pocketstack.network import (
+    common,
+    compute_notifier,
+    extra_dhcp_opts,
+    ipam,
+    lists,
+    quotas,
+    states,
+)
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import (
     FloatingIP,
@@ -442,11 +452,13 @@ class Ports:
             return lists.Page(records(s, page.items), page.more)
 
     def update(self, ctx: RequestContext, port_id: str, changes: PortUpdate) -> PortRecord:
-        """Change a port (name, device, binding, fixed IPs, groups...).
+        """Change a port (name, device, binding, fixed IPs, groups...); new fixed IPs of a
+        server's port are a ``network-changed`` event for Compute.
 
         Raises:
             PortNotFound (404), NotAuthorized (403), the 400s and 409s of ``create_port``.
         """
+        events: builtins.list[compute_notifier.ServerPortEvent] = []
         with self.cloud.db.transaction() as s:
             port = load_port(s, ctx, port_id)
             common.set_given(port, changes, _PLAIN_CHANGES)
@@ -473,6 +485,7 @@ class Ports:
                 if network is None:  # deleted under the port (the port goes with it)
                     raise exc.NetworkNotFound(f"Network {port.network_id} could not be found.")
                 _allocate(s, network, port.id, changes.fixed_ips)
+                events = compute_notifier.port_events(s, [port.id])
             if changes.security_groups is not None or changes.port_security_enabled is not None:
                 groups = changes.security_groups
                 if groups is None:
@@ -482,6 +495,7 @@ class Ports:
             s.flush()
             record = records(s, [port])[0]
         self.cloud.network.notify_dataplane()
+        self.cloud.network.notify_compute(events)
         return record
 
     @staticmethod
@@ -496,7 +510,7 @@ class Ports:
 
     def delete(self, ctx: RequestContext, port_id: str) -> None:
         """Delete a port and free its addresses (a floating IP mapped to it is
-        disassociated).
+        disassociated); a server's port is a ``network-vif-deleted`` event for Compute.
 
         Raises:
             PortNotFound (404), ServicePortInUse (409: a router's or a floating IP's port,
@@ -505,5 +519,7 @@ class Ports:
         with self.cloud.db.transaction() as s:
             port = load_port(s, ctx, port_id)
             _check_not_service_port(s, port)
+            events = compute_notifier.port_events(s, [port.id], compute_notifier.VIF_DELETED)
             delete_ports(s, [port.id])
         self.cloud.network.notify_dataplane()
+        self.cloud.network.notify_compute(events)
