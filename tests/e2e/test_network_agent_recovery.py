@@ -231,11 +231,16 @@ def test_a_killed_agent_restarts_and_wires_every_port_and_removes_what_went(agen
     router = conn.network.create_router(name="r")
     conn.network.add_interface_to_router(router, subnet_id=gone_subnet.id)
 
-    def bound_port(network_id: str) -> str:
-        """A port bound to host1 and its tap, as compute's bind and QEMU driver make them."""
-        port = conn.network.create_port(network_id=network_id, binding_host_id="host1")
-        ip_lib.ensure_tap(ip_lib.tap_name(port.id), 1450, ns)
-        return port.id
+    def bound_port(network_id: str, cli: bool = False) -> str:
+        """A port bound to host1 and its tap, as compute's bind and QEMU driver make them
+        (with ``cli``: ``openstack port create --host host1``)."""
+        if cli:
+            args = ("port", "create", "--network", network_id, "--host", "host1", "p")
+            port_id = str(ac.cloud.openstack(*args, cloud=ADMIN)["id"])
+        else:
+            port_id = conn.network.create_port(network_id=network_id, binding_host_id="host1").id
+        ip_lib.ensure_tap(ip_lib.tap_name(port_id), 1450, ns)
+        return port_id
 
     # "gone" gets a port, so the agent makes its bridge, VXLAN device, DHCP server and router
     gone_port = bound_port(gone.id)
@@ -257,7 +262,7 @@ def test_a_killed_agent_restarts_and_wires_every_port_and_removes_what_went(agen
     # fanned out is under way or about to be); the rest are created while it is dead
     first = [bound_port(kept.id) for _ in range(3)]
     ac.kill9_agent()
-    rest = [bound_port(kept.id) for _ in range(3)]
+    rest = [bound_port(kept.id, cli=True)] + [bound_port(kept.id) for _ in range(2)]
     kept_ports = first + rest
 
     # while the agent is dead, "gone", its port (and the guest's tap, as the compute driver
