@@ -45,18 +45,22 @@ def _cmdline(pid: str) -> list[str]:
     return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
 
 
-def kernel_objects() -> set[str]:
+def kernel_objects(netns: str | None = None) -> set[str]:
     """What of the above exists now, as ``"<kind> <name>"`` strings (``netns qdhcp-...``,
-    ``link brq...``, ``nft inet pocketstack``, ``dnsmasq <pid> <pid file>``)."""
+    ``link brq...``, ``nft inet pocketstack``, ``dnsmasq <pid> <pid file>``); with
+    ``netns``, the links and tables of that namespace instead of the root's (for tests)."""
     found: set[str] = set()
+    inside = ["ip", "netns", "exec", netns] if netns else []
     for line in _output(["ip", "netns", "list"]).splitlines():
         name = line.split(" ", 1)[0]
         if name.startswith(NETNS_PREFIXES):
             found.add(f"netns {name}")
-    for entry in json.loads(_output(["ip", "-j", "link", "show"]) or "[]"):
+    for entry in json.loads(_output([*inside, "ip", "-j", "link", "show"]) or "[]"):
         if str(entry.get("ifname", "")).startswith(LINK_PREFIXES):
             found.add(f"link {entry['ifname']}")
-    for item in json.loads(_output(["nft", "-j", "list", "tables"]) or "{}").get("nftables", []):
+    for item in json.loads(_output([*inside, "nft", "-j", "list", "tables"]) or "{}").get(
+        "nftables", []
+    ):
         table = item.get("table")
         if table and str(table.get("name", "")).startswith("pocketstack"):
             found.add(f"nft {table['family']} {table['name']}")
