@@ -13,10 +13,15 @@ transaction (atomic):
   packets of known connections (``ct state established,related``) with the
   ``ESTABLISHED_MARK`` bit of the packet mark. There the in/out devices are the bridge itself
   (br_netfilter's view), so it cannot tell ports apart; that is the bridge table's job.
-- ``bridge pocketstack``: chain ``forward`` (priority 100, after br_netfilter) sends frames
-  coming from a port's ``tap`` to ``port-<id11>-egress`` and frames going to it to
-  ``port-<id11>-ingress``; sets ``sg-<group_id[:11]>`` (IPv4) and ``sg6-<group_id[:11]>``
-  (IPv6) hold each security group's member IPs, so a membership change rewrites one set.
+- ``bridge pocketstack``: base chain ``forward`` (priority 100, after br_netfilter) sends
+  frames coming from a port's ``tap`` to ``port-<id11>-egress``, base chain
+  ``forward-ingress`` (priority 101) frames going to it to ``port-<id11>-ingress`` (two base
+  chains, so a frame its egress chain accepts still meets the other port's ingress chain).
+  Each security group has chains ``sg-<group_id[:11]>-ingress``/``-egress`` holding its
+  rules (``accept`` on a match); a port chain only jumps to its groups' chains after its
+  anti-spoofing, so a rule change rewrites one group chain, whatever the number of ports.
+  Sets ``sg-<group_id[:11]>`` (IPv4) and ``sg6-<group_id[:11]>`` (IPv6) hold each group's
+  member IPs, so a membership change rewrites one set.
 
 Per port (``port_security_enabled`` true and not a ``network:*`` port, which Neutron trusts):
 
@@ -24,10 +29,10 @@ Per port (``port_security_enabled`` true and not a ``network:*`` port, which Neu
   pair's; the (MAC, source IP) of IP and ARP frames must be the port's fixed IPs or an allowed
   address pair (a CIDR pair allows its range); a DHCP client's discover from 0.0.0.0 to
   255.255.255.255 and ARP probes from 0.0.0.0 pass; a guest's DHCP server replies and IPv6
-  router advertisements are dropped; then known connections pass, then the egress rules of
+  router advertisements are dropped; then known connections pass, then the egress chains of
   the port's groups, else drop.
 - ingress (frames to the guest): ARP, DHCP(v6) replies and IPv6 neighbour discovery pass,
-  then known connections, then the ingress rules of the port's groups, else drop.
+  then known connections, then the ingress chains of the port's groups, else drop.
 
 Rules follow Neutron's security group rule API: ``protocol`` None/"any" (every protocol),
 a name (``tcp``, ``udp``, ``icmp``, ``ipv6-icmp``...) or a number; ``port_range_min``/
@@ -35,8 +40,12 @@ a name (``tcp``, ``udp``, ``icmp``, ``ipv6-icmp``...) or a number; ``port_range_
 ``remote_ip_prefix`` and ``remote_group_id`` limit the other end (source for ingress,
 destination for egress).
 
-A ``sync`` whose rendered ruleset equals the last one applied changes nothing (one sha256
-of the text); a sync that only changes groups' members rewrites just those sets.
+A ``sync`` compares the rendered ruleset, chain by chain and set by set, with the one it
+applied last (kept in memory) and writes only what differs, in one ``nft -f`` transaction;
+one whose ruleset equals the last one changes nothing. Each sync checks with ``nft list
+tables`` that both tables are still there; the bridge table itself is listed only on the
+periodic check (``verify_interval``). A failed check, a refused transaction or a new process
+(empty memory) writes the whole ruleset again, which removes stale chains and sets.
 """
 
 from __future__ import annotations
@@ -45,7 +54,8 @@ import hashlib
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +102,12 @@ def port_chain(port_id: str, direction: str) -> str:
     return f"port-{port_id[:11]}-{direction}"
 
 
+def group_chain(group_id: str, direction: str) -> str:
+    """The chain of a group's ``direction`` rules: ``sg-<id11>-<dir>`` (what port chains jump
+    to, so a rule change rewrites this chain only)."""
+    return f"sg-{group_id[:11]}-{direction}"
+
+
 def group_set(group_id: str, version: int) -> str:
     """The address set of a group's members: ``sg-<id11>`` (IPv4), ``sg6-<id11>`` (IPv6)."""
     return f"sg{'' if version == 4 else '6'}-{group_id[:11]}"
@@ -106,49 +122,120 @@ def filtered(port: dict[str, Any]) -> bool:
 
 @dataclass
 class Ruleset:
-    """A rendered ruleset: the structure (tables, chains, rules) and each set's elements."""
+    """A rendered ruleset, object by object, so two of them can be compared piece by piece.
 
-    structure: str
+    Attributes:
+        chains: bridge table chain name -> its lines (a base chain's first line is its
+            ``type ... hook ...;`` line, every other line one rule); empty when the host has
+            nothing to filter.
+        sets: bridge table set name -> its elements.
+        inet: the whole ``inet pocketstack`` table's text ("" for none).
+    """
+
+    chains: dict[str, list[str]] = field(default_factory=dict)
     sets: dict[str, list[str]] = field(default_factory=dict)
+    inet: str = ""
 
     def script(self) -> str:
         """The whole ``nft -f`` script: replace both tables with this ruleset (an empty
-        structure only deletes them)."""
-        return "".join(
-            [
-                f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n",
-                f"table bridge {TABLE} {{}}\ndelete table bridge {TABLE}\n",
-                self.structure,
-                *(self._elements(name) for name in sorted(self.sets)),
-            ]
-        )
+        ruleset only deletes them)."""
+        parts = [
+            f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n",
+            f"table bridge {TABLE} {{}}\ndelete table bridge {TABLE}\n",
+        ]
+        if self.chains:
+            parts.append(f"table bridge {TABLE} {{\n")
+            parts += [f"  set {name} {{ {_set_type(name)} }}\n" for name in sorted(self.sets)]
+            parts += [_chain_block(name, self.chains[name]) for name in sorted(self.chains)]
+            parts += ["}\n", self.inet]
+            parts += [self._elements(name) for name in sorted(self.sets)]
+        return "".join(parts)
 
-    def set_script(self, names: Iterable[str]) -> str:
-        """An ``nft -f`` script rewriting only the sets ``names``."""
-        return "".join(
-            f"flush set bridge {TABLE} {name}\n" + self._elements(name) for name in sorted(names)
+    def delta(self, applied: Ruleset) -> str:
+        """An ``nft -f`` script turning ``applied`` (what the kernel holds) into this ruleset
+        by touching only the chains and sets that differ: new sets and chains are declared
+        first (so jumps and ``@set`` lookups resolve), changed chains are flushed and
+        refilled, changed sets flushed and refilled, and what is gone is flushed then deleted
+        last (once nothing refers to it). The whole script when either side is empty."""
+        if not self.chains or not applied.chains:
+            return self.script()
+        new_sets = sorted(self.sets.keys() - applied.sets.keys())
+        new_chains = sorted(self.chains.keys() - applied.chains.keys())
+        changed = sorted(
+            n
+            for n in self.chains.keys() & applied.chains.keys()
+            if self.chains[n] != applied.chains[n]
         )
+        refilled = sorted(
+            n for n in self.sets.keys() & applied.sets.keys() if self.sets[n] != applied.sets[n]
+        )
+        gone_chains = sorted(applied.chains.keys() - self.chains.keys())
+        gone_sets = sorted(applied.sets.keys() - self.sets.keys())
+        parts = [f"add set bridge {TABLE} {n} {{ {_set_type(n)} }}\n" for n in new_sets]
+        parts += [self._elements(n) for n in new_sets]
+        parts += [_add_chain(n, self.chains[n]) for n in new_chains]
+        parts += [f"flush set bridge {TABLE} {n}\n" + self._elements(n) for n in refilled]
+        parts += [f"flush chain bridge {TABLE} {n}\n" for n in changed]
+        filled = sorted(new_chains + changed)
+        if filled:
+            parts.append(f"table bridge {TABLE} {{\n")
+            parts += [_chain_block(n, self.chains[n]) for n in filled]
+            parts.append("}\n")
+        parts += [f"flush chain bridge {TABLE} {n}\n" for n in gone_chains]
+        parts += [f"delete chain bridge {TABLE} {n}\n" for n in gone_chains]
+        parts += [f"delete set bridge {TABLE} {n}\n" for n in gone_sets]
+        if self.inet != applied.inet:
+            parts.append(f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n{self.inet}")
+        return "".join(parts)
+
+    def chain_names(self) -> set[tuple[str, str]]:
+        """(family, name) of every chain of both tables."""
+        inet = {("inet", name) for name in re.findall(r"^  chain (\S+) \{", self.inet, re.M)}
+        return {("bridge", name) for name in self.chains} | inet
 
     def _elements(self, name: str) -> str:
         items = self.sets[name]
         return f"add element bridge {TABLE} {name} {{ {', '.join(items)} }}\n" if items else ""
 
-    def digest(self) -> str:
-        """sha256 of structure and set contents."""
-        return hashlib.sha256(self.script().encode()).hexdigest()
+
+def _set_type(name: str) -> str:
+    kind = "ipv4_addr" if name.startswith("sg-") else "ipv6_addr"
+    return f"type {kind}; flags interval; auto-merge;"
+
+
+def _chain_block(name: str, lines: list[str]) -> str:
+    return "".join(f"{line}\n" for line in _chain(name, lines))
+
+
+def _add_chain(name: str, lines: list[str]) -> str:
+    """Declare chain ``name`` empty (a base chain with its hook line)."""
+    hook = f" {{ {lines[0]} }}" if lines and lines[0].startswith("type ") else ""
+    return f"add chain bridge {TABLE} {name}{hook}\n"
 
 
 class NftablesFirewall:
     """Security groups of the ports of one host (docs/network-dataplane.md).
 
+    What was applied last is kept in memory, object by object, so a sync writes only the
+    chains and sets that differ from it (a rule change: its group's chain; a membership
+    change: its group's sets) in one ``nft -f`` transaction. Before trusting that memory a
+    sync checks with ``nft list tables`` that the tables are still there, and at most every
+    ``verify_interval`` seconds (``[network] agent_sync_interval``: the agent's periodic
+    round) lists the bridge table to check each chain and set. No memory (a new process),
+    a failed check or a refused transaction means the whole ruleset is written again,
+    which also removes whatever stale chains and sets the kernel held.
+
     Attributes:
         netns: the network namespace it acts in (a lab host), None for the current one.
+        verify_interval: seconds between listings of the bridge table.
     """
 
     def __init__(self, conf: Any = None, netns: str | None = None):
         self.conf = conf
         self.netns = netns
+        self.verify_interval = float(getattr(conf, "agent_sync_interval", None) or 30.0)
         self._applied: Ruleset | None = None
+        self._verified_at = 0.0
 
     def sync(
         self, ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, Any]]
@@ -168,32 +255,66 @@ class NftablesFirewall:
             True when the kernel's ruleset was changed, False when it already matched.
 
         Raises:
-            NetworkDriverError: nft refused the ruleset (nothing of it is applied).
+            NetworkDriverError: nft refused the whole ruleset (nothing of it is applied).
         """
         wanted = render(ports, security_groups)
         applied = self._applied if self._kernel_matches() else None
-        if applied is not None and applied.digest() == wanted.digest():
+        if applied == wanted:
             return False
         self._applied = None  # unknown until nft answers
-        if applied is not None and applied.structure == wanted.structure:
-            changed = [n for n in wanted.sets if wanted.sets[n] != applied.sets.get(n)]
-            ip_lib.nft_apply(wanted.set_script(changed), self.netns)
+        if applied is None:
+            self._apply_all(wanted)
         else:
-            self._enable_br_netfilter()
-            ip_lib.nft_apply(wanted.script(), self.netns)
+            try:
+                ip_lib.nft_apply(wanted.delta(applied), self.netns)
+            except NetworkDriverError as exc:  # the kernel was not what we remembered
+                LOG.warning("nft refused a firewall change (%s): writing the whole ruleset", exc)
+                self._apply_all(wanted)
         self._applied = wanted
         return True
 
+    def _apply_all(self, wanted: Ruleset) -> None:
+        self._enable_br_netfilter()
+        ip_lib.nft_apply(wanted.script(), self.netns)
+        self._verified_at = time.monotonic()
+
     def _kernel_matches(self) -> bool:
-        """Whether the tables the last sync left are still as it left them (present, or
-        absent when there was nothing to filter), checked with one ``nft list tables`` so a
-        flushed ruleset or a recreated namespace is noticed by the next sync."""
-        if self._applied is None:
+        """Whether the kernel still holds what the last sync left: the chains of both tables
+        by name (one ``nft -j list chains``, which lists no rules, so it stays cheap with
+        hundreds of ports), so a flushed ruleset, a recreated namespace or a deleted chain
+        is noticed by the next sync; every ``verify_interval`` seconds also the number of
+        rules of each bridge chain and the set names (a listing of the bridge table)."""
+        applied = self._applied
+        if applied is None:
             return False
-        listed = ip_lib.run(["nft", "list", "tables"], self.netns).split("\n")
-        present = {line.strip() for line in listed}
-        ours = {f"table inet {TABLE}", f"table bridge {TABLE}"}
-        return ours <= present if self._applied.structure else not ours & present
+        listed = {
+            (c["chain"]["family"], c["chain"]["name"])
+            for c in ip_lib.nft_json(["list", "chains"], self.netns)
+            if "chain" in c and c["chain"].get("table") == TABLE
+        }
+        if listed != applied.chain_names():
+            return False
+        if not applied.chains or time.monotonic() - self._verified_at < self.verify_interval:
+            return True
+        self._verified_at = time.monotonic()
+        counts = {
+            name: sum(1 for line in body if not line.startswith("type "))
+            for name, body in applied.chains.items()
+        }
+        return self._listed() == (counts, set(applied.sets))
+
+    def _listed(self) -> tuple[dict[str, int], set[str]]:
+        """The bridge table's chains (name -> number of rules) and set names."""
+        chains: dict[str, int] = {}
+        sets: set[str] = set()
+        for item in ip_lib.nft_json(["list", "table", "bridge", TABLE], self.netns):
+            if "chain" in item:
+                chains.setdefault(item["chain"]["name"], 0)
+            elif "rule" in item:
+                chains[item["rule"]["chain"]] = chains.get(item["rule"]["chain"], 0) + 1
+            elif "set" in item:
+                sets.add(item["set"]["name"])
+        return chains, sets
 
     def cleanup(self) -> None:
         """Delete both ``pocketstack`` tables; succeeds when they are gone."""
@@ -225,55 +346,59 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
     groups = {g["id"]: g for g in security_groups}
     all_ports = [p for p in ports if p.get("network_id")]
     if not all_ports:
-        return Ruleset("")  # nothing on the host: no tables (and no conntrack) at all
+        return Ruleset()  # nothing on the host: no tables (and no conntrack) at all
     ports = sorted((p for p in ports if filtered(p)), key=lambda p: p["id"])
-    named = {g for p in ports for g in p.get("security_group_ids") or ()}
-    named |= {
+    used = sorted({g for p in ports for g in p.get("security_group_ids") or ()})
+    named = set(used) | {
         r["remote_group_id"]
-        for gid in named
-        for r in groups.get(gid, {}).get("rules", ())
+        for gid in used
+        for r in _rules(groups, gid)
         if r.get("remote_group_id")
     }
-    sets = _group_sets(named, groups)
-    lines = [f"table bridge {TABLE} {{"]
-    for name in sorted(sets):
-        kind = "ipv4_addr" if name.startswith("sg-") else "ipv6_addr"
-        lines.append(f"  set {name} {{ type {kind}; flags interval; auto-merge; }}")
+    chains: dict[str, list[str]] = {}
+    for gid in used:  # every group a port jumps to has its chains, even one not in the state
+        rules = _rules(groups, gid)
+        for direction in ("ingress", "egress"):
+            chains[group_chain(gid, direction)] = [
+                f"{m} accept" for m in _matches(rules, direction)
+            ]
     for port in ports:
-        lines += _port_chains(port, groups)
-    lines += _forward_chain(ports)
-    lines += ["}", _inet_table({str(p["network_id"]) for p in all_ports})]
-    return Ruleset("\n".join(lines) + "\n", sets)
+        chains.update(_port_chains(port))
+    chains.update(_forward_chains(ports))
+    inet = _inet_table({str(p["network_id"]) for p in all_ports}) + "\n"
+    return Ruleset(chains, _group_sets(named, groups), inet)
 
 
-def _port_chains(port: dict[str, Any], groups: dict[str, dict[str, Any]]) -> list[str]:
-    rules = [r for gid in port.get("security_group_ids") or () for r in _rules(groups, gid)]
+def _port_chains(port: dict[str, Any]) -> dict[str, list[str]]:
+    gids = list(dict.fromkeys(port.get("security_group_ids") or ()))
     if MAC.fullmatch(str(port.get("mac_address") or "").lower()):
-        egress, ingress = _egress(port, rules), _ingress(rules)
+        egress = _egress(port, [f"jump {group_chain(g, 'egress')}" for g in gids])
+        ingress = _ingress([f"jump {group_chain(g, 'ingress')}" for g in gids])
     else:  # nothing to anchor anti-spoofing to: closed, not open
         _warn_once("port %s: MAC %r is not valid: all dropped", port["id"], port["mac_address"])
         egress = ingress = ["drop"]
-    return [
-        *_chain(port_chain(port["id"], "egress"), egress),
-        *_chain(port_chain(port["id"], "ingress"), ingress),
-    ]
+    return {port_chain(port["id"], "egress"): egress, port_chain(port["id"], "ingress"): ingress}
 
 
-def _forward_chain(ports: list[dict[str, Any]]) -> list[str]:
-    """The base chain: frames from a port's tap to its egress chain, frames to it to its
-    ingress chain (verdict maps: one lookup whatever the number of ports)."""
-    lines = [
-        "  chain forward {",
-        f"    type filter hook forward priority {BRIDGE_PRIORITY}; policy accept;",
-    ]
-    for match, direction in (("iifname", "egress"), ("oifname", "ingress")):
+def _forward_chains(ports: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The base chains: ``forward`` sends frames from a port's tap to its egress chain,
+    ``forward-ingress`` (one priority later, so a frame its egress chain accepts still meets
+    it) frames to a port's tap to its ingress chain (verdict maps: one lookup whatever the
+    number of ports)."""
+    chains = {}
+    for name, priority, match, direction in (
+        ("forward", BRIDGE_PRIORITY, "iifname", "egress"),
+        ("forward-ingress", BRIDGE_PRIORITY + 1, "oifname", "ingress"),
+    ):
+        lines = [f"type filter hook forward priority {priority}; policy accept;"]
         if ports:
             jumps = ", ".join(
                 f'"{ip_lib.tap_name(p["id"])}" : jump {port_chain(p["id"], direction)}'
                 for p in ports
             )
-            lines.append(f"    {match} vmap {{ {jumps} }}")
-    return [*lines, "  }"]
+            lines.append(f"{match} vmap {{ {jumps} }}")
+        chains[name] = lines
+    return chains
 
 
 def conntrack_zone(network_id: str) -> int:
@@ -365,7 +490,7 @@ def _addresses(port: dict[str, Any]) -> list[tuple[str, Network]]:
     return found
 
 
-def _egress(port: dict[str, Any], rules: list[dict[str, Any]]) -> list[str]:
+def _egress(port: dict[str, Any], jumps: list[str]) -> list[str]:
     mac = str(port["mac_address"]).lower()
     allowed = _addresses(port)
     macs = sorted({m for m, _ in allowed} | {mac})
@@ -380,24 +505,23 @@ def _egress(port: dict[str, Any], rules: list[dict[str, Any]]) -> list[str]:
     v6 = ", ".join(pairs[6])
     body = [
         f"ether saddr != {{ {', '.join(macs)} }} drop",
-        "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",
+        "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept",
         "arp saddr ip 0.0.0.0 accept",
         f"ether saddr . arp saddr ip != {{ {v4} }} drop",
         "ether type arp accept",
         f"ether saddr . ip saddr != {{ {v4} }} drop",
-        "ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return",
+        "ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } accept",
         f"ether saddr . ip6 saddr != {{ {v6} }} drop",
         "ether type != { ip, ip6 } drop",
         "udp sport 67 udp dport 68 drop",
         "udp sport 547 udp dport 546 drop",
         "icmpv6 type nd-router-advert drop",
-        f"meta mark & {ESTABLISHED_MARK:#x} == {ESTABLISHED_MARK:#x} return",
+        f"meta mark & {ESTABLISHED_MARK:#x} == {ESTABLISHED_MARK:#x} accept",
     ]
-    body += [f"{m} return" for m in _matches(rules, "egress")]
-    return [*body, "drop"]
+    return [*body, *jumps, "drop"]
 
 
-def _ingress(rules: list[dict[str, Any]]) -> list[str]:
+def _ingress(jumps: list[str]) -> list[str]:
     body = [
         "ether type arp accept",
         f"meta mark & {ESTABLISHED_MARK:#x} == {ESTABLISHED_MARK:#x} accept",
@@ -406,8 +530,7 @@ def _ingress(rules: list[dict[str, Any]]) -> list[str]:
         "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, "
         "mld-listener-query } accept",
     ]
-    body += [f"{m} accept" for m in _matches(rules, "ingress")]
-    return [*body, "drop"]
+    return [*body, *jumps, "drop"]
 
 
 def _matches(rules: list[dict[str, Any]], direction: str) -> list[str]:

@@ -245,6 +245,70 @@ def test_remote_group_follows_its_members_and_rewrites_only_the_set(host):
     assert not host.apply(default, other)  # nothing changed: nothing done
 
 
+def chain_rules(host: Host) -> dict[str, list[tuple[int, str]]]:
+    """Each bridge table chain's rules as (nft handle, expression JSON)."""
+    listed = json.loads(sh("nft", "-j", "list", "table", "bridge", "pocketstack", netns=host.netns))
+    found: dict[str, list[tuple[int, str]]] = {}
+    for item in listed["nftables"]:
+        if "chain" in item:
+            found.setdefault(item["chain"]["name"], [])
+        elif "rule" in item:
+            r = item["rule"]
+            found.setdefault(r["chain"], []).append((r["handle"], json.dumps(r["expr"])))
+    return found
+
+
+def test_a_rule_change_rewrites_its_group_chain_only(host):
+    """A rule added to one group is applied at once, and no port's chain nor any other
+    group's chain is touched: every one of their rules keeps its nft handle."""
+    web, other = group([EGRESS_ALL]), group([EGRESS_ALL])
+    _, g1 = host.guest("10.0.0.5", other)
+    host.guest("10.0.0.6", web)
+    host.guest("10.0.0.7", web, other)
+    assert host.apply(web, other)
+    assert unreachable(g1, "10.0.0.6")
+    before = chain_rules(host)
+    web["rules"].append(ICMP_IN)
+    assert host.apply(web, other)
+    assert ping(g1, "10.0.0.6") and ping(g1, "10.0.0.7")
+    after = chain_rules(host)
+    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    assert changed == {f"sg-{web['id'][:11]}-ingress"}
+    assert len(after[f"sg-{web['id'][:11]}-ingress"]) == 1
+
+
+def test_a_new_process_converges_and_removes_stale_chains_and_sets(host):
+    """A restarted agent remembers nothing: its first sync leaves only what is wanted now."""
+    gone, kept = group([EGRESS_ALL], members=["10.0.0.5"]), group([EGRESS_ALL])
+    gone["rules"].append(rule("ingress", remote_group_id=gone["id"]))
+    p1, g1 = host.guest("10.0.0.5", gone)
+    _, g2 = host.guest("10.0.0.6", kept)
+    host.apply(gone, kept)
+    host.ports.remove(p1)
+    host.firewall = NftablesFirewall(netns=host.netns)  # the restarted agent's
+    kept["rules"].append(ICMP_IN)
+    assert host.apply(kept)
+    listed = sh("nft", "list", "table", "bridge", "pocketstack", netns=host.netns)
+    assert gone["id"][:11] not in listed and p1["id"][:11] not in listed
+    assert kept["id"][:11] in listed
+    assert ping(g1, "10.0.0.6")  # the removed port is no longer filtered; g2 admits ICMP
+    assert not host.apply(kept)
+
+
+def test_the_periodic_check_restores_a_chain_changed_behind_its_back(host):
+    sg = group([EGRESS_ALL, ICMP_IN])
+    _, g1 = host.guest("10.0.0.5", sg)
+    host.guest("10.0.0.6", sg)
+    host.apply(sg)
+    sh("nft", "flush", "chain", "bridge", "pocketstack", f"sg-{sg['id'][:11]}-ingress",
+       netns=host.netns)  # fmt: skip
+    assert unreachable(g1, "10.0.0.6")
+    assert not host.apply(sg)  # between checks the memory is trusted
+    host.firewall.verify_interval = 0  # the periodic round's check is due
+    assert host.apply(sg)
+    assert ping(g1, "10.0.0.6")
+
+
 def test_a_guest_sending_from_another_address_or_mac_is_cut_off(host):
     sg = group([EGRESS_ALL, ICMP_IN])
     p1, g1 = host.guest("10.0.0.5", sg)
