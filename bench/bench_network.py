@@ -15,8 +15,8 @@
    ``fake`` L2 driver, the agent's firewall part the real ``NftablesFirewall`` acting in a
    namespace of the bench's own holding 200 ``tap<port_id[:11]>`` veth ends; measured
    from the rule create call (parsed and handled as the API handler does) to the rule in
-   ``nft list`` of that namespace (one port's chain, polled; the firewall writes all in one
-   transaction, and every one of the 200 chains is checked to have it);
+   ``nft list`` of that namespace (the group's chain ``sg-<id11>-ingress``, polled; then
+   every one of the 200 ports' ingress chains is checked to jump to it);
 4. ping round trip between two guests on two hosts (over VXLAN) and on one host (one
    bridge): guest A on host1 pings B on host2 and C on host1 from its user_data and prints
    busybox ping's summary on its console.
@@ -64,7 +64,7 @@ from pocketstack.network.api import (  # noqa: E402
 )
 from pocketstack.network.drivers import ip_lib  # noqa: E402
 from pocketstack.network.drivers.fake import FakeDriver, FakeFirewall  # noqa: E402
-from pocketstack.network.drivers.firewall import NftablesFirewall, port_chain  # noqa: E402
+from pocketstack.network.drivers.firewall import NftablesFirewall, group_chain  # noqa: E402
 from pocketstack.network.lists import ListQuery  # noqa: E402
 from pocketstack.network.rpcapi import SERVER_MESSAGES, SERVER_TOPIC  # noqa: E402
 from pocketstack.service import Cloud as Managers  # noqa: E402
@@ -197,9 +197,10 @@ def bench_rule_change(tmp: Path, count: int, changes: int = 5) -> list[Row]:
         agent.start()
         wait_for(lambda: ipc.active() == count, 120, f"{count} ports ACTIVE", interval=0.05)
         group = views.port(ipc.network.ports.get(ADMIN, port_ids[0]))["security_groups"][0]
-        # the firewall writes every chain in one nft transaction: the last port's chain has
-        # the rule exactly when all have it (checked after the clock stops, on the table)
-        chain = ("chain", "bridge", "pocketstack", port_chain(port_ids[-1], "ingress"))
+        # the rule lands in the group's chain, which every port's ingress chain jumps to
+        # (checked after the clock stops, on the table)
+        chain = ("chain", "bridge", "pocketstack", group_chain(group, "ingress"))
+        jump = re.compile(rf"jump {group_chain(group, 'ingress')}\b")
         latencies = []
         for i in range(changes):
             dport = 18080 + i
@@ -221,9 +222,10 @@ def bench_rule_change(tmp: Path, count: int, changes: int = 5) -> list[Row]:
                 interval=0.01,
             )
             elapsed = time.monotonic() - t0
-            found = len(needle.findall(_nft(netns, "table", "bridge", "pocketstack")))
-            if found != count:
-                raise RuntimeError(f"tcp dport {dport} in {found} port chains, not {count}")
+            table = _nft(netns, "table", "bridge", "pocketstack")
+            found, jumps = len(needle.findall(table)), len(jump.findall(table))
+            if found != 1 or jumps != count:
+                raise RuntimeError(f"tcp dport {dport} {found} times, {jumps} port jumps")
             latencies.append(elapsed)
     finally:
         agent.stop()
