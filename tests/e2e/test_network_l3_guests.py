@@ -15,8 +15,8 @@ The tests: (a) a1 and a2 ping each other through the router and 172.24.4.1 throu
 seconds of a rule and fail again once it is deleted (the one ``ci`` runs); (c) a1 taking
 another address loses its peer until it takes its own back (and keeps it with that address
 as an allowed address pair: the drops were anti-spoofing's); a1 reaches a2's floating IP
-and its own (hairpin NAT); (d) b1 reaches nothing of A
-while A still works.
+and its own (hairpin NAT); (d) b1 reaches nothing of A while A still works; a floating IP
+removed from its server stops answering until added back.
 
 Guests are booted by the admin user with a role in each project (``nova:hostN`` placement
 is an admin's); networks, routers, floating IPs and rules are made by A's member user, as a
@@ -469,3 +469,18 @@ def test_a_project_with_the_same_cidr_on_the_same_host_reaches_nothing_of_anothe
     assert f"{A1_IP}=fail" in rounds[-1] and f"{l3.fips['a1']}=fail" in rounds[-1]
     # a1 (whose group lets ping in from anywhere) is still reachable through its floating IP
     assert l3.ping_from_ext(l3.fips["a1"])
+
+
+@pytest.mark.slow
+@pytest.mark.dataplane
+@pytest.mark.timeout(600)
+def test_a_floating_ip_removed_from_a_server_stops_answering_until_added_back(l3):
+    fip, server = l3.fips["a1"], l3.servers["a1"]
+    _poll(lambda: l3.ping_from_ext(fip), True, 60, f"a1's {fip} answering")
+    l3.openstack("server", "remove", "floating", "ip", server, fip, json_output=False)
+    try:
+        _poll(lambda: l3.ping_from_ext(fip), False, 20, f"{fip} silent once removed from a1")
+        assert l3.openstack("floating", "ip", "show", fip)["fixed_ip_address"] is None
+    finally:
+        l3.openstack("server", "add", "floating", "ip", server, fip, json_output=False)
+    _poll(lambda: l3.ping_from_ext(fip), True, 20, f"{fip} answering again once added back")
