@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import re
 import time
@@ -369,7 +370,24 @@ def render(ports: Sequence[dict[str, Any]], security_groups: Sequence[dict[str, 
     return Ruleset(chains, _group_sets(named, groups), inet)
 
 
+#: a port's rendered chains by what they are made of, so a sync re-renders only ports that
+#: changed (anti-spoofing is most of the rendering work)
+_PORT_CHAINS: dict[str, dict[str, list[str]]] = {}
+PORT_FIELDS = ("id", "mac_address", "fixed_ips", "allowed_address_pairs", "security_group_ids")
+
+
 def _port_chains(port: dict[str, Any]) -> dict[str, list[str]]:
+    """A filtered port's two chains (never mutated by callers: cached)."""
+    key = json.dumps([port.get(k) for k in PORT_FIELDS], sort_keys=True, default=str)
+    chains = _PORT_CHAINS.get(key)
+    if chains is None:
+        if len(_PORT_CHAINS) > 20000:
+            _PORT_CHAINS.clear()
+        chains = _PORT_CHAINS[key] = _render_port_chains(port)
+    return chains
+
+
+def _render_port_chains(port: dict[str, Any]) -> dict[str, list[str]]:
     gids = list(dict.fromkeys(port.get("security_group_ids") or ()))
     if MAC.fullmatch(str(port.get("mac_address") or "").lower()):
         egress = _egress(port, [f"jump {group_chain(g, 'egress')}" for g in gids])
