@@ -40,6 +40,30 @@ class SecurityGroupRuleNotFound(errors.NotFound):
         super().__init__(f"Security group rule {rule_id} does not exist")
 
 
+class SegmentNotFound(errors.NotFound):
+    """404: no segment with that id (segments are an admin's only)."""
+
+    def __init__(self, segment_id: str):
+        super().__init__(f"Segment {segment_id} could not be found.")
+
+
+class SegmentInUse(errors.Conflict):
+    """409: a network's only segment cannot be deleted while the network exists."""
+
+    def __init__(self, segment_id: str, network_id: str):
+        super().__init__(
+            f"Segment '{segment_id}' cannot be deleted: it is the only segment of "
+            f"network {network_id}."
+        )
+
+
+class SegmentsUnsupported(errors.BadRequest):
+    """400: segments are not created or changed on their own here (one per network)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"Multi-segment networks are not supported: {reason}.")
+
+
 class ExtensionNotFound(errors.NotFound):
     """404: an extension alias this cloud does not implement."""
 

@@ -40,6 +40,7 @@ from pocketstack.network.ports import Ports, has_agents
 from pocketstack.network.routers import Routers
 from pocketstack.network.rpcapi import NetworkAgentClient
 from pocketstack.network.secgroups import SecurityGroupRules, SecurityGroups
+from pocketstack.network.segments import Segments
 from pocketstack.network.subnets import SubnetCreate, Subnets
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class NetworkManager:
         self.cloud = cloud
         self.networks = Networks(cloud)
         self.agents = Agents(cloud)
+        self.segments = Segments(cloud)
         self.quotas = quotas.Quotas(cloud)
         self.tags = tags.Tags(cloud)
         self.subnets = Subnets(cloud)

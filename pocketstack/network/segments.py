@@ -11,19 +11,29 @@ what a network is on the wire.
   (Neutron's ``FlatNetworkInUse``); MTU at most and by default 1500.
 
 Only admins name a segment (``networks`` checks that); everyone else gets a vxlan network.
+
+``Segments`` (``cloud.network.segments``) is the read side of Neutron's ``segment``
+extension (Networking API v2.0 reference, "Segments"): every network has exactly one
+segment, kept on the network row, whose id is derived from the network's (``segment_id``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pocketstack.network import common
+from pocketstack.common.auth import RequestContext
+from pocketstack.network import common, lists
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import Network
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
 
 MAX_VNI = 2**24 - 1
 #: network type -> its largest (and default) MTU
@@ -202,3 +212,119 @@ def make_flat(session: Session, network_id: str, physical: str) -> None:
     if network.mtu == MTUS["vxlan"]:
         network.mtu = MTUS["flat"]
     common.touch(network)
+
+
+#: XOR'ed into a network id to give its segment's id: keeps a UUID4's version and variant
+#: bits (zero there), so the id is a UUID4 too, stable, distinct from the network's, and
+#: turned back into the network id in SQL filters without a table of its own.
+_SEGMENT_ID_MASK = uuid.UUID("a5a5a5a5-a5a5-0a5a-3a5a-a5a5a5a5a5a5").int
+
+
+def segment_id(network_id: str) -> str:
+    """The id of the one segment of network ``network_id`` (a UUID string)."""
+    return str(uuid.UUID(int=uuid.UUID(network_id).int ^ _SEGMENT_ID_MASK))
+
+
+def network_of(seg_id: str) -> str | None:
+    """The network id whose segment is ``seg_id``; None when ``seg_id`` is no canonical
+    (lower-case, hyphenated) UUID, so no network can have it."""
+    try:
+        parsed = uuid.UUID(seg_id)
+    except (ValueError, AttributeError):
+        return None
+    if str(parsed) != seg_id:
+        return None
+    return str(uuid.UUID(int=parsed.int ^ _SEGMENT_ID_MASK))
+
+
+def _id_condition(wanted: str) -> Any:
+    network_id = network_of(wanted)
+    return sa.false() if network_id is None else Network.id == network_id
+
+
+#: API attribute -> what a segment list filters on (``lists.filter_condition``); a
+#: segment here has no name (null) and an empty description, as Neutron's segment made
+#: with its network has.
+FILTERS: dict[str, Any] = {
+    "id": _id_condition,
+    "network_id": Network.id,
+    "network_type": Network.network_type,
+    "physical_network": Network.physical_network,
+    "segmentation_id": Network.segmentation_id,
+    "name": sa.null(),
+    "description": sa.literal(""),
+}
+SORT = lists.sort_spec(
+    {
+        "network_id": Network.id,
+        "network_type": Network.network_type,
+        "physical_network": Network.physical_network,
+        "segmentation_id": Network.segmentation_id,
+    },
+    Network,
+)
+
+
+class Segments:
+    """The segments of ``cloud.network`` (``cloud.network.segments``); Networking API v2.0
+    reference, "Segments". A segment is its network's row (``network_type``,
+    ``physical_network``, ``segmentation_id``), with ``segment_id`` as its id; the API
+    allows reading them to admins only (Neutron's ``get_segment``), so every network's
+    segment is listed, whatever its project. Methods return ``Network`` rows; the view
+    renders them as segments.
+    """
+
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+
+    def list(self, ctx: RequestContext, query: lists.ListQuery) -> lists.Page[Network]:
+        """Every segment, filtered (``id``, ``network_id``, ``network_type``,
+        ``physical_network``, ``segmentation_id``, ``name``, ``description``), sorted
+        (those but ``id``, ``name``, ``description``; ``created_at``, ``updated_at``) and
+        paged in SQL; the marker is a segment id.
+
+        Raises:
+            InvalidInput (400: sort key or direction), SegmentNotFound (404: the marker).
+        """
+        if query.marker is not None:
+            network_id = network_of(query.marker)
+            if network_id is None:
+                raise exc.SegmentNotFound(query.marker)
+            query = dataclasses.replace(query, marker=network_id)
+        with self.cloud.db.reader() as s:
+            select = sa.select(Network).where(lists.filter_condition(FILTERS, query))
+            return lists.fetch(s, select, SORT, query, lambda m: exc.SegmentNotFound(segment_id(m)))
+
+    def get(self, ctx: RequestContext, seg_id: str) -> Network:
+        """The network whose segment is ``seg_id``. Raises SegmentNotFound (404)."""
+        network_id = network_of(seg_id)
+        with self.cloud.db.reader() as s:
+            network = None if network_id is None else s.get(Network, network_id)
+            if network is None:
+                raise exc.SegmentNotFound(seg_id)
+            return network
+
+    def create(self, ctx: RequestContext, network_id: str) -> Network:
+        """A second segment on network ``network_id``: refused, as every network here has
+        its one segment made with it (no multi-segment networks).
+
+        Raises:
+            NetworkNotFound (404), SegmentsUnsupported (400).
+        """
+        with self.cloud.db.reader() as s:
+            if s.get(Network, network_id) is None:
+                raise exc.NetworkNotFound(network_id)
+        raise exc.SegmentsUnsupported("a network has only the segment made with it")
+
+    def update(self, ctx: RequestContext, seg_id: str) -> Network:
+        """Changing a segment: refused (a segment here has no name or description of its
+        own). Raises SegmentNotFound (404), SegmentsUnsupported (400)."""
+        self.get(ctx, seg_id)
+        raise exc.SegmentsUnsupported("a segment's attributes are its network's")
+
+    def delete(self, ctx: RequestContext, seg_id: str) -> None:
+        """Deleting a segment: refused while its network exists (it is the network's only
+        segment; Neutron's ``SegmentInUse``). Raises SegmentNotFound (404),
+        SegmentInUse (409)."""
+        network = self.get(ctx, seg_id)
+        raise exc.SegmentInUse(seg_id, network.id)

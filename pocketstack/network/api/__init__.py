@@ -4,7 +4,8 @@ Routes are relative to the prefix: ``/`` (versions), ``/v2.0/`` (collections),
 ``/v2.0/extensions``, ``/v2.0/{networks,subnets,ports,security-groups,
 security-group-rules,routers,floatingips}[/{id}]`` (handlers ``<verb>_<resource>`` in
 ``api/<family>.py``), the router actions ``/v2.0/routers/{id}/{add,remove}_router_interface``
-and ``/v2.0/routers/{id}/{add,remove}_extraroutes``; ``/v2.0/agents[/{id}]``,
+and ``/v2.0/routers/{id}/{add,remove}_extraroutes``; ``/v2.0/segments[/{id}]``
+(``api/segments.py``); ``/v2.0/agents[/{id}]``,
 ``/v2.0/networks/{id}/dhcp-agents``, ``/v2.0/routers/{id}/l3-agents`` (``api/agents.py``);
 ``/v2.0/quotas[/{project_id}[/default|/details]]`` (``api/quotas.py``);
 ``/v2.0/<taggable collection>/{id}/tags[/{tag}]`` (``api/tags.py``). Errors are rendered as
@@ -29,6 +30,7 @@ from pocketstack.network.api import (
     routers,
     schemas,
     security_group_rules,
+    segments,
     subnets,
     tags,
 )
@@ -82,6 +84,9 @@ ROUTES = [
     route("GET", "/v2.0/quotas/{project_id}/details.json", quotas.get_quota_details),
     *collection(
         "/v2.0/networks", networks, "network", schemas.NETWORK_CREATE, schemas.NETWORK_UPDATE
+    ),
+    *collection(
+        "/v2.0/segments", segments, "segment", schemas.SEGMENT_CREATE, schemas.SEGMENT_UPDATE
     ),
     *collection("/v2.0/subnets", subnets, "subnet", schemas.SUBNET_CREATE, schemas.SUBNET_UPDATE),
     *collection("/v2.0/ports", ports, "port", schemas.PORT_CREATE, schemas.PORT_UPDATE),

@@ -35,6 +35,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "quotas": ("Quota management support", "Expose functions for quotas management."),
     "quota_details": ("Quota details management support", "Quota limits with their usage."),
     "security-group": ("security-group", "The security groups extension."),
+    "segment": ("Segment", "Segments of a network (read only: one per network here)."),
     "sort-key-validation": ("Sort keys validation", "Sort keys are validated."),
     "standard-attr-description": (
         "standard-attr-description",
@@ -69,6 +70,7 @@ REQUIRES: dict[str, tuple[str, str]] = {
     "quota_details": ("GET", "/v2.0/quotas/{project_id}/details"),
     "standard-attr-tag": ("PUT", "/v2.0/networks/{id}/tags"),
     "security-group": ("POST", "/v2.0/security-groups"),
+    "segment": ("GET", "/v2.0/segments"),
     "stateful-security-group": ("POST", "/v2.0/security-groups"),
     "router": ("POST", "/v2.0/routers"),
     "ext-gw-mode": ("POST", "/v2.0/routers"),
@@ -83,6 +85,7 @@ COLLECTIONS = (
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
     ("router", "routers"),
+    ("segment", "segments"),
     ("floatingip", "floatingips"),
     ("quota", "quotas"),
 )

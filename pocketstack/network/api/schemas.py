@@ -256,6 +256,25 @@ PORT_UPDATE: Schema = _body("port", {**_COMMON_UPDATE, **_PORT_MUTABLE})
 #: only these two; agents are made by their heartbeats.
 AGENT_UPDATE: Schema = _body("agent", {"admin_state_up": BOOLEAN, "description": DESCRIPTION})
 
+# -- segments -----------------------------------------------------------------------------
+#: Segments > Create segment (``POST /v2.0/segments``).
+SEGMENT_CREATE: Schema = _body(
+    "segment",
+    {
+        "network_id": UUID,
+        "name": t.nullable(NAME),
+        "description": DESCRIPTION,
+        "network_type": t.string(32),
+        "physical_network": t.nullable(t.string(64)),
+        "segmentation_id": t.nullable(NON_NEGATIVE),
+        "tenant_id": PROJECT_ID,
+        "project_id": PROJECT_ID,
+    },
+    required=("network_id", "network_type"),
+)
+#: Segments > Update segment (``PUT /v2.0/segments/{segment_id}``): name and description.
+SEGMENT_UPDATE: Schema = _body("segment", {"name": t.nullable(NAME), "description": DESCRIPTION})
+
 # -- quotas -------------------------------------------------------------------------------
 #: A quota limit (``convert_to_int``, range -1..): an integer or a string of digits.
 _QUOTA_LIMIT: Schema = {"anyOf": [t.integer(-1, 2**31 - 1), t.string(20, 1, pattern="^-?[0-9]+$")]}

@@ -17,10 +17,11 @@ from urllib.parse import urlencode
 
 from pocketstack.common.db import isotime
 from pocketstack.common.http import ApiRequest
+from pocketstack.network import segments
 from pocketstack.network.agents import AgentRecord
 from pocketstack.network.floatingips import FloatingIPRecord
 from pocketstack.network.lists import ListQuery, Page
-from pocketstack.network.models import SecurityGroupRule, Subnet
+from pocketstack.network.models import Network, SecurityGroupRule, Subnet
 from pocketstack.network.networks import NetworkRecord
 from pocketstack.network.ports import PortRecord
 from pocketstack.network.quotas import QuotaUsage
@@ -220,6 +221,25 @@ def agent(record: AgentRecord) -> dict[str, Any]:
         "started_at": _agent_time(row.started_at),
         "heartbeat_timestamp": _agent_time(row.heartbeat_timestamp),
         "resources_synced": None,
+    }
+
+
+def segment(net: Network) -> dict[str, Any]:
+    """The one segment of network ``net`` ("Segments" > "Show segment details"): its id
+    ``segments.segment_id``, no name, an empty description, revision 0 and both times the
+    network's creation (it never changes after)."""
+    made = isotime(net.created_at)
+    return {
+        "id": segments.segment_id(net.id),
+        "network_id": net.id,
+        "name": None,
+        "description": "",
+        "network_type": net.network_type,
+        "physical_network": net.physical_network,
+        "segmentation_id": net.segmentation_id,
+        "revision_number": 0,
+        "created_at": made,
+        "updated_at": made,
     }
 
 

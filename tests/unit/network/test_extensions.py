@@ -41,6 +41,7 @@ def test_the_data_plane_extensions_are_listed(client):
         "allowed-address-pairs",
         "net-mtu",
         "extra_dhcp_opt",
+        "segment",
     } <= aliases
     assert "network-mtu" not in aliases and "extra-dhcp-opt" not in aliases  # not Neutron's
     agent = _get(client, "/extensions/agent").json()["extension"]
