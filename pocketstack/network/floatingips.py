@@ -299,13 +299,9 @@ class FloatingIPs:
             InvalidInput (400: sort key or direction), FloatingIPNotFound (404: the marker).
         """
         with self.cloud.db.reader() as s:
-            select = sa.select(FloatingIP).where(
-                lists.filter_condition(FILTERS, query),
-                lists.tag_condition(s, FloatingIP.tags, query.tags),
+            page = lists.fetch_owned(
+                s, ctx, FloatingIP, FILTERS, SORT, query, exc.FloatingIPNotFound
             )
-            if not (query.all_projects and ctx.is_admin):
-                select = select.where(FloatingIP.project_id == ctx.project_id)
-            page = lists.fetch(s, select, SORT, query, exc.FloatingIPNotFound)
             return lists.Page(records(s, page.items), page.more)
 
     def update(

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common import paging
+from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import json_contains
 from pocketstack.network import exceptions as exc
 
@@ -190,3 +191,28 @@ def fetch(
     if query.page_reverse:
         rows.reverse()
     return Page(rows, more)
+
+
+def fetch_owned(
+    session: Session,
+    ctx: RequestContext,
+    model: Any,
+    filters: Mapping[str, Any],
+    spec: paging.SortSpec,
+    query: ListQuery,
+    marker_missing: Callable[[Any], Any],
+) -> Page[Any]:
+    """A page of a project-owned family's rows (``model`` has ``project_id`` and ``tags``):
+    ``query``'s filters over ``filters`` and its tag filters, the caller's project only
+    unless an admin asks ``all_projects``, sorted and paged by ``fetch``.
+
+    Raises:
+        the errors of ``fetch`` (400: sort key or direction; ``marker_missing``: the marker).
+    """
+    select = sa.select(model).where(
+        filter_condition(filters, query),
+        tag_condition(session, model.tags, query.tags),
+    )
+    if not (query.all_projects and ctx.is_admin):
+        select = select.where(model.project_id == ctx.project_id)
+    return fetch(session, select, spec, query, marker_missing)

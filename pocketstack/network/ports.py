@@ -442,13 +442,7 @@ class Ports:
             InvalidInput (400: sort key or direction), PortNotFound (404: the marker).
         """
         with self.cloud.db.reader() as s:
-            select = sa.select(Port).where(
-                lists.filter_condition(FILTERS, query),
-                lists.tag_condition(s, Port.tags, query.tags),
-            )
-            if not (query.all_projects and ctx.is_admin):
-                select = select.where(Port.project_id == ctx.project_id)
-            page = lists.fetch(s, select, SORT, query, exc.PortNotFound)
+            page = lists.fetch_owned(s, ctx, Port, FILTERS, SORT, query, exc.PortNotFound)
             return lists.Page(records(s, page.items), page.more)
 
     def update(self, ctx: RequestContext, port_id: str, changes: PortUpdate) -> PortRecord:

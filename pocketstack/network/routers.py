@@ -450,13 +450,7 @@ class Routers:
             InvalidInput (400: sort key or direction), RouterNotFound (404: the marker).
         """
         with self.cloud.db.reader() as s:
-            select = sa.select(Router).where(
-                lists.filter_condition(FILTERS, query),
-                lists.tag_condition(s, Router.tags, query.tags),
-            )
-            if not (query.all_projects and ctx.is_admin):
-                select = select.where(Router.project_id == ctx.project_id)
-            page = lists.fetch(s, select, SORT, query, exc.RouterNotFound)
+            page = lists.fetch_owned(s, ctx, Router, FILTERS, SORT, query, exc.RouterNotFound)
             return lists.Page(records(s, page.items), page.more)
 
     def update(self, ctx: RequestContext, router_id: str, changes: RouterUpdate) -> RouterRecord:

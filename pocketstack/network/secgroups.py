@@ -431,13 +431,9 @@ class SecurityGroups:
         if ctx.project_id:
             self.ensure_default(ctx.project_id)
         with self.cloud.db.reader() as s:
-            select = sa.select(SecurityGroup).where(
-                lists.filter_condition(GROUP_FILTERS, query),
-                lists.tag_condition(s, SecurityGroup.tags, query.tags),
+            page = lists.fetch_owned(
+                s, ctx, SecurityGroup, GROUP_FILTERS, GROUP_SORT, query, exc.SecurityGroupNotFound
             )
-            if not (query.all_projects and ctx.is_admin):
-                select = select.where(SecurityGroup.project_id == ctx.project_id)
-            page = lists.fetch(s, select, GROUP_SORT, query, exc.SecurityGroupNotFound)
             return lists.Page(_group_records(s, page.items), page.more)
 
     def update(
