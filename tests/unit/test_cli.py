@@ -194,79 +194,18 @@ def test_an_unknown_driver_name_stops_at_startup(tmp_path, monkeypatch, flag, me
     assert not os.listdir(tmp_path)  # nothing started, nothing written
 
 
-def test_compute_opens_no_database_and_warns_about_a_given_one(tmp_path, monkeypatch, capsys):
-    """``pocketstack compute`` gets the bus only: a ``--database`` given anyway is ignored
-    with a warning and never opened (the agent reaches it only through the conductor)."""
+#: the bus ``_run_on_the_bus_only`` hands the host
+FAKE_BUS = type("FakeBus", (), {"stop": lambda self: None})()
+
+
+def _run_on_the_bus_only(monkeypatch, host_class: str, argv: list[str]) -> list[tuple]:
+    """Run ``pocketstack <argv>`` with ``pocketstack.service.<host_class>`` replaced by a
+    recorder, a fake bus, no signals and a stop event already set; opening the database
+    fails the test. Returns the host's constructions as ``[(args, kwargs)]``."""
     import pocketstack.common.bus as bus_module
     import pocketstack.common.db as db_module
     import pocketstack.service as service_module
 
-    for opt in ("DATABASE", "TRANSPORT", "COMPUTE_DRIVER"):
-        monkeypatch.delenv(f"POCKETSTACK_{opt}", raising=False)
-    hosts: list[tuple] = []
-
-    class FakeHost:
-        def __init__(self, *args):
-            hosts.append(args)
-
-        def start(self) -> None:
-            pass
-
-        def stop(self) -> None:
-            pass
-
-    class Stopped:
-        def set(self) -> None:
-            pass
-
-        def wait(self) -> bool:
-            return True  # as if SIGTERM came at once
-
-    def no_database(*_args, **_kwargs):
-        raise AssertionError("pocketstack compute opened the database")
-
-    fake_bus = type("FakeBus", (), {"stop": lambda self: None})()
-    monkeypatch.setattr(service_module, "ComputeHost", FakeHost)
-    monkeypatch.setattr(bus_module, "connect", lambda url: fake_bus)
-    monkeypatch.setattr(db_module.Database, "__init__", no_database)
-    monkeypatch.setattr(cli, "setup_logging", lambda *args: None)
-    monkeypatch.setattr(cli, "_lock", lambda *args: None)
-    monkeypatch.setattr(cli.threading, "Event", Stopped)
-    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
-    umask = os.umask(0o022)
-    try:
-        cli.main(
-            [
-                "compute",
-                f"--state-dir={tmp_path}",
-                "--compute-driver=fake",
-                "--database=postgresql://nova:secret@db.example/pocketstack",
-            ]
-        )
-    finally:
-        os.umask(umask)
-    ((conf, bus),) = hosts  # ComputeHost(conf, bus): no database among its arguments
-    assert bus is fake_bus and conf.hostname
-    err = capsys.readouterr().err
-    assert "--database: the database is ignored" in err and "secret" not in err
-
-
-def test_network_agent_refuses_a_driver_without_agents(tmp_path, monkeypatch):
-    monkeypatch.delenv("POCKETSTACK_NETWORK_DRIVER", raising=False)
-    with pytest.raises(SystemExit) as info:
-        cli.main(["network-agent", f"--state-dir={tmp_path}", "--network-driver=noop"])
-    assert "runs no network agent" in str(info.value)
-
-
-def test_network_agent_runs_its_roles_on_the_bus_only(tmp_path, monkeypatch, capsys):
-    """``pocketstack network-agent --network-node`` builds a ``NetworkHost`` with the DHCP
-    and L3 roles from the bus alone (no database opened)."""
-    import pocketstack.common.bus as bus_module
-    import pocketstack.common.db as db_module
-    import pocketstack.service as service_module
-
-    for opt in ("DATABASE", "TRANSPORT", "NETWORK_DRIVER", "NETWORK_NODE"):
-        monkeypatch.delenv(f"POCKETSTACK_{opt}", raising=False)
     hosts: list[tuple] = []
 
     class FakeHost:
@@ -287,11 +226,10 @@ def test_network_agent_runs_its_roles_on_the_bus_only(tmp_path, monkeypatch, cap
             return True  # as if SIGTERM came at once
 
     def no_database(*_args, **_kwargs):
-        raise AssertionError("pocketstack network-agent opened the database")
+        raise AssertionError(f"pocketstack {argv[0]} opened the database")
 
-    fake_bus = type("FakeBus", (), {"stop": lambda self: None})()
-    monkeypatch.setattr(service_module, "NetworkHost", FakeHost)
-    monkeypatch.setattr(bus_module, "connect", lambda url: fake_bus)
+    monkeypatch.setattr(service_module, host_class, FakeHost)
+    monkeypatch.setattr(bus_module, "connect", lambda url: FAKE_BUS)
     monkeypatch.setattr(db_module.Database, "__init__", no_database)
     monkeypatch.setattr(cli, "setup_logging", lambda *args: None)
     monkeypatch.setattr(cli, "_lock", lambda *args: None)
@@ -299,17 +237,56 @@ def test_network_agent_runs_its_roles_on_the_bus_only(tmp_path, monkeypatch, cap
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
     umask = os.umask(0o022)
     try:
-        cli.main(
-            [
-                "network-agent",
-                f"--state-dir={tmp_path}",
-                "--network-driver=fake",
-                "--hostname=net1",
-                "--network-node",
-            ]
-        )
+        cli.main(argv)
     finally:
         os.umask(umask)
+    return hosts
+
+
+def test_compute_opens_no_database_and_warns_about_a_given_one(tmp_path, monkeypatch, capsys):
+    """``pocketstack compute`` gets the bus only: a ``--database`` given anyway is ignored
+    with a warning and never opened (the agent reaches it only through the conductor)."""
+    for opt in ("DATABASE", "TRANSPORT", "COMPUTE_DRIVER"):
+        monkeypatch.delenv(f"POCKETSTACK_{opt}", raising=False)
+    hosts = _run_on_the_bus_only(
+        monkeypatch,
+        "ComputeHost",
+        [
+            "compute",
+            f"--state-dir={tmp_path}",
+            "--compute-driver=fake",
+            "--database=postgresql://nova:secret@db.example/pocketstack",
+        ],
+    )
+    (((conf, bus), kwargs),) = hosts  # ComputeHost(conf, bus): no database among its arguments
+    assert bus is FAKE_BUS and conf.hostname and kwargs == {}
+    err = capsys.readouterr().err
+    assert "--database: the database is ignored" in err and "secret" not in err
+
+
+def test_network_agent_refuses_a_driver_without_agents(tmp_path, monkeypatch):
+    monkeypatch.delenv("POCKETSTACK_NETWORK_DRIVER", raising=False)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["network-agent", f"--state-dir={tmp_path}", "--network-driver=noop"])
+    assert "runs no network agent" in str(info.value)
+
+
+def test_network_agent_runs_its_roles_on_the_bus_only(tmp_path, monkeypatch, capsys):
+    """``pocketstack network-agent --network-node`` builds a ``NetworkHost`` with the DHCP
+    and L3 roles from the bus alone (no database opened)."""
+    for opt in ("DATABASE", "TRANSPORT", "NETWORK_DRIVER", "NETWORK_NODE"):
+        monkeypatch.delenv(f"POCKETSTACK_{opt}", raising=False)
+    hosts = _run_on_the_bus_only(
+        monkeypatch,
+        "NetworkHost",
+        [
+            "network-agent",
+            f"--state-dir={tmp_path}",
+            "--network-driver=fake",
+            "--hostname=net1",
+            "--network-node",
+        ],
+    )
     (((conf, bus), kwargs),) = hosts
-    assert bus is fake_bus and conf.hostname == "net1" and kwargs == {"network_node": True}
+    assert bus is FAKE_BUS and conf.hostname == "net1" and kwargs == {"network_node": True}
     assert "network-agent net1 ready (L2, DHCP and L3)" in capsys.readouterr().out
