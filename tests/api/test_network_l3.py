@@ -20,32 +20,6 @@ def _fails(cloud, *args: str, cloud_name: str = "pocketstack-demo") -> str:
     return proc.stderr
 
 
-@pytest.fixture
-def made(running_cloud):
-    """Records what a test creates (``servers``, ``fips``, ``routers``, ``networks``) and
-    deletes it afterwards in dependency order, so the shared cloud keeps only what it had."""
-    made: dict[str, list[str]] = {"servers": [], "fips": [], "routers": [], "networks": []}
-    yield made
-    admin = running_cloud.sdk("pocketstack-admin")
-    for server_id in made["servers"]:
-        admin.compute.delete_server(server_id, ignore_missing=True)
-        try:
-            admin.compute.wait_for_delete(admin.compute.get_server(server_id), wait=60)
-        except openstack.exceptions.NotFoundException:
-            pass
-    for fip_id in made["fips"]:
-        admin.network.delete_ip(fip_id, ignore_missing=True)
-    for router_id in made["routers"]:
-        for port in admin.network.ports(device_id=router_id):
-            if port.device_owner == "network:router_interface":
-                admin.network.remove_interface_from_router(router_id, port_id=port.id)
-        admin.network.delete_router(router_id, ignore_missing=True)
-    for network_id in reversed(made["networks"]):
-        for port in admin.network.ports(network_id=network_id):
-            admin.network.delete_port(port.id, ignore_missing=True)
-        admin.network.delete_network(network_id, ignore_missing=True)
-
-
 def _private_network(cloud, made, cidr: str) -> tuple[dict, dict]:
     """A new network of demo's with one subnet on ``cidr`` (CLI)."""
     net = cloud.openstack("network", "create", _name("l3net"))

@@ -9,41 +9,12 @@ from __future__ import annotations
 
 import uuid
 
-import openstack.exceptions
-import pytest
-
 ADMIN = "pocketstack-admin"
 EVENTS = "/os-server-external-events"
 
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def made(running_cloud):
-    """What a test makes (``servers``, ``fips``, ``routers``, ``networks``), deleted after
-    it in dependency order."""
-    made: dict[str, list[str]] = {"servers": [], "fips": [], "routers": [], "networks": []}
-    yield made
-    admin = running_cloud.sdk(ADMIN)
-    for server_id in made["servers"]:
-        admin.compute.delete_server(server_id, ignore_missing=True)
-        try:
-            admin.compute.wait_for_delete(admin.compute.get_server(server_id), wait=60)
-        except openstack.exceptions.NotFoundException:
-            pass
-    for fip_id in made["fips"]:
-        admin.network.delete_ip(fip_id, ignore_missing=True)
-    for router_id in made["routers"]:
-        for port in admin.network.ports(device_id=router_id):
-            if port.device_owner == "network:router_interface":
-                admin.network.remove_interface_from_router(router_id, port_id=port.id)
-        admin.network.delete_router(router_id, ignore_missing=True)
-    for network_id in made["networks"]:
-        for port in admin.network.ports(network_id=network_id):
-            admin.network.delete_port(port.id, ignore_missing=True)
-        admin.network.delete_network(network_id, ignore_missing=True)
 
 
 def _routed_network(cloud, made, cidr: str) -> dict:
