@@ -7,11 +7,15 @@ Each family takes a request body (``{"name": ...}``), parses it with the handler
 attribute shown (no admin-only redaction). The manager's errors propagate as they are, so
 tests assert the logic's exceptions; anything else (``validate_networks``, ``bootstrap``...)
 is the manager's own.
+
+``sandbox``: throwaway namespaces, bridges and guests for the kernel tests
+(``tests/unit/network/drivers/sandbox.py``), deleted after the test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +32,7 @@ from pocketstack.network.api import (
 )
 from pocketstack.network.lists import ListQuery
 from tests.helpers import pg_database
+from tests.unit.network.drivers.sandbox import Sandbox
 
 
 class Family:
@@ -113,3 +118,11 @@ def pg_cloud(conf):
             yield Cloud(conf.replace(database=database.url), database, bus)
         finally:
             bus.stop()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A ``Sandbox`` for one test; its namespaces (and so their devices) go afterwards."""
+    box = Sandbox(tmp_path)
+    yield box
+    box.close()

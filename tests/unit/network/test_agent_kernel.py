@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,18 +18,11 @@ from pocketstack.network.drivers.dhcp import namespace_name
 from pocketstack.network.rpcapi import SERVER_MESSAGES, SERVER_TOPIC
 from pocketstack.service import Cloud, NetworkHost
 from tests.helpers import wait_until
-from tests.unit.network.drivers.sandbox import Sandbox, netns_exists, sh
+from tests.unit.network.drivers.sandbox import netns_exists, sh
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
 ADMIN = RequestContext(user_id="u-admin", project_id="admin", roles=("admin",))
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    box = Sandbox(tmp_path)
-    yield box
-    box.close()
 
 
 @pytest.fixture

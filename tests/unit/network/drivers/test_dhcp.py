@@ -25,13 +25,6 @@ GUEST2_MAC = "fa:16:3e:00:00:06"
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    box = Sandbox(tmp_path)
-    yield box
-    box.close()
-
-
-@pytest.fixture
 def dhcp(tmp_path: Path, sandbox: Sandbox) -> Iterator[DnsmasqDhcp]:
     """The driver acting in the sandbox's ``host`` namespace; cleaned up after the test."""
     host = sandbox.netns("host")

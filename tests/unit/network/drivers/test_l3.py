@@ -36,13 +36,6 @@ table ip probe {
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    box = Sandbox(tmp_path)
-    yield box
-    box.close()
-
-
-@pytest.fixture
 def l3(tmp_path: Path, sandbox: Sandbox) -> Iterator[RouterNamespaces]:
     """The driver acting in the sandbox's ``host`` namespace; cleaned up after the test."""
     host = sandbox.netns("host")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,15 +29,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namesp
 
 
 @pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    sandbox = Sandbox(tmp_path)
-    yield sandbox
-    sandbox.close()
-
-
-@pytest.fixture
-def hosts(box: Sandbox) -> Iterator[TwoHosts]:
-    pair = TwoHosts(box)
+def hosts(sandbox: Sandbox) -> Iterator[TwoHosts]:
+    pair = TwoHosts(sandbox)
     yield pair
     pair.close()
 
@@ -53,10 +45,10 @@ def link(host: str, name: str) -> dict[str, Any] | None:
     return ip_lib.link(name, host)
 
 
-def test_guests_on_two_hosts_talk_over_vxlan(hosts, box):
+def test_guests_on_two_hosts_talk_over_vxlan(hosts, sandbox):
     net = vxlan_network(1001)
     p1, p2 = port(net["id"], "10.0.0.5"), port(net["id"], "10.0.0.6")
-    g1, g2 = plug_guest(box, hosts.host1, p1), plug_guest(box, hosts.host2, p2)
+    g1, g2 = plug_guest(sandbox, hosts.host1, p1), plug_guest(sandbox, hosts.host2, p2)
     wired1 = hosts.drivers[hosts.host1].sync([dict(net, remote_vteps=[VTEP2])], [p1])
     wired2 = hosts.drivers[hosts.host2].sync([dict(net, remote_vteps=[VTEP1])], [p2])
     assert (wired1, wired2) == ({p1["id"]}, {p2["id"]})
@@ -77,11 +69,11 @@ def test_guests_on_two_hosts_talk_over_vxlan(hosts, box):
     assert tap is not None and tap["master"] == bridge and "UP" in tap["flags"]
 
 
-def test_without_the_remote_vtep_the_guests_do_not_reach_each_other(hosts, box):
+def test_without_the_remote_vtep_the_guests_do_not_reach_each_other(hosts, sandbox):
     """L2 population: no FDB entry towards a host means no flooding there, so no ARP."""
     net = vxlan_network(1002)
     p1, p2 = port(net["id"], "10.0.0.5"), port(net["id"], "10.0.0.6")
-    g1, g2 = plug_guest(box, hosts.host1, p1), plug_guest(box, hosts.host2, p2)
+    g1, g2 = plug_guest(sandbox, hosts.host1, p1), plug_guest(sandbox, hosts.host2, p2)
     hosts.drivers[hosts.host1].sync([net], [p1])
     hosts.drivers[hosts.host2].sync([dict(net, remote_vteps=[VTEP1])], [p2])
     wait_wired(hosts.host1, g1, p1)
@@ -102,32 +94,32 @@ def test_fdb_holds_exactly_the_remote_vteps(hosts):
     assert flood_vteps(hosts.host1, "vxlan-1003") == set()
 
 
-def test_a_port_is_wired_once_its_tap_exists(hosts, box):
+def test_a_port_is_wired_once_its_tap_exists(hosts, sandbox):
     driver = hosts.drivers[hosts.host1]
     net = vxlan_network(1004)
     p1 = port(net["id"], "10.0.0.5")
     assert driver.sync([net], [p1]) == set()  # the guest is still booting
-    plug_guest(box, hosts.host1, p1)
+    plug_guest(sandbox, hosts.host1, p1)
     assert driver.sync([net], [p1]) == {p1["id"]}
 
 
-def test_an_admin_down_port_is_attached_but_kept_down(hosts, box):
+def test_an_admin_down_port_is_attached_but_kept_down(hosts, sandbox):
     driver = hosts.drivers[hosts.host1]
     net = vxlan_network(1005)
     p1 = port(net["id"], "10.0.0.5", admin_state_up=False)
-    plug_guest(box, hosts.host1, p1)
+    plug_guest(sandbox, hosts.host1, p1)
     assert driver.sync([net], [p1]) == set()
     tap = link(hosts.host1, ip_lib.tap_name(p1["id"]))
     assert tap is not None and "UP" not in tap["flags"]
     assert driver.sync([net], [dict(p1, admin_state_up=True)]) == {p1["id"]}
 
 
-def test_a_network_no_longer_wanted_goes_and_nothing_else(hosts, box):
+def test_a_network_no_longer_wanted_goes_and_nothing_else(hosts, sandbox):
     driver = hosts.drivers[hosts.host1]
     keep, drop = vxlan_network(1006), vxlan_network(1007)
     p1 = port(drop["id"], "10.0.0.5")
-    plug_guest(box, hosts.host1, p1)
-    box.bridge(hosts.host1, "br-other")  # not pocketstack's: must stay
+    plug_guest(sandbox, hosts.host1, p1)
+    sandbox.bridge(hosts.host1, "br-other")  # not pocketstack's: must stay
     driver.sync([keep, drop], [p1])
     driver.sync([keep], [p1])
     assert link(hosts.host1, ip_lib.bridge_name(drop["id"])) is None
@@ -139,7 +131,7 @@ def test_a_network_no_longer_wanted_goes_and_nothing_else(hosts, box):
     assert tap is not None and "master" not in tap  # released, not deleted
 
 
-def test_a_flat_network_gets_its_mapped_interface(hosts, box):
+def test_a_flat_network_gets_its_mapped_interface(hosts, sandbox):
     driver = hosts.drivers[hosts.host1]
     sh("ip", "-n", hosts.host1, "link", "add", "eth-ext", "type", "veth", "peer", "name", "x")
     net = vxlan_network(0, network_type="flat", segmentation_id=None, physical_network="public")
@@ -161,19 +153,19 @@ def test_a_changed_vni_or_mtu_is_applied(hosts):
     assert bridge is not None and bridge["mtu"] == 1400
 
 
-def test_a_network_the_kernel_refuses_does_not_stop_the_others(hosts, box):
+def test_a_network_the_kernel_refuses_does_not_stop_the_others(hosts, sandbox):
     driver = hosts.drivers[hosts.host1]
     bad, good = vxlan_network(1012, mtu=9000), vxlan_network(1013)  # above the underlay's
     p_bad, p_good = port(bad["id"], "10.0.0.5"), port(good["id"], "10.0.0.6")
-    plug_guest(box, hosts.host1, p_bad)
-    plug_guest(box, hosts.host1, p_good)
+    plug_guest(sandbox, hosts.host1, p_bad)
+    plug_guest(sandbox, hosts.host1, p_good)
     assert driver.sync([bad, good], [p_bad, p_good]) == {p_good["id"]}
     assert driver.sync([dict(bad, mtu=1450), good], [p_bad, p_good]) == {p_bad["id"], p_good["id"]}
 
 
-def test_cleanup_removes_only_pocketstack_names(hosts, box):
+def test_cleanup_removes_only_pocketstack_names(hosts, sandbox):
     driver = hosts.drivers[hosts.host1]
-    box.bridge(hosts.host1, "br-other")
+    sandbox.bridge(hosts.host1, "br-other")
     driver.sync([vxlan_network(1010), vxlan_network(1011)], [])
     driver.cleanup()
     names = {n["ifname"] for n in ip_lib.links(hosts.host1)}
