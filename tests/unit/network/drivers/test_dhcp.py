@@ -71,15 +71,23 @@ def host(mac: str, ip: str, hostname: str = "", **opts: str) -> dict[str, Any]:
     }
 
 
-def test_guests_get_their_fixed_ip_router_mtu_and_a_new_port_without_a_restart(
-    sandbox: Sandbox, dhcp: DnsmasqDhcp
-) -> None:
+def bridged_guests(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp, *macs: str, mtu: int = 1500
+) -> tuple[str, list[str]]:
+    """A new network id, its bridge ``brq<id>`` in the driver's namespace and a guest
+    (``g1``, ``g2``...) on it per MAC; returns the id and the guests' namespaces."""
     net_id = str(uuid.uuid4())
     host_ns = dhcp.netns
     assert host_ns
-    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11], mtu=1450)
-    guest1 = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
-    guest2 = sandbox.guest("g2", host_ns, bridge, GUEST2_MAC)
+    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11], mtu=mtu)
+    guests = [sandbox.guest(f"g{i}", host_ns, bridge, mac) for i, mac in enumerate(macs, 1)]
+    return net_id, guests
+
+
+def test_guests_get_their_fixed_ip_router_mtu_and_a_new_port_without_a_restart(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp
+) -> None:
+    net_id, (guest1, guest2) = bridged_guests(sandbox, dhcp, GUEST1_MAC, GUEST2_MAC, mtu=1450)
     wanted = network(
         net_id,
         [host(GUEST1_MAC, "10.0.0.5", "vm-one")],
@@ -119,11 +127,7 @@ def test_guests_get_their_fixed_ip_router_mtu_and_a_new_port_without_a_restart(
 def test_subnet_changes_restart_dnsmasq_and_removal_kills_it(
     sandbox: Sandbox, dhcp: DnsmasqDhcp
 ) -> None:
-    net_id = str(uuid.uuid4())
-    host_ns = dhcp.netns
-    assert host_ns
-    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11])
-    guest = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
+    net_id, (guest,) = bridged_guests(sandbox, dhcp, GUEST1_MAC)
     wanted = network(net_id, [host(GUEST1_MAC, "10.0.0.5")])
     dhcp.sync([wanted])
     first = dhcp.pid(net_id)
@@ -152,11 +156,7 @@ def test_subnet_changes_restart_dnsmasq_and_removal_kills_it(
 def test_a_killed_dnsmasq_or_a_deleted_namespace_converge_on_the_next_sync(
     sandbox: Sandbox, dhcp: DnsmasqDhcp
 ) -> None:
-    net_id = str(uuid.uuid4())
-    host_ns = dhcp.netns
-    assert host_ns
-    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11])
-    guest = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
+    net_id, (guest,) = bridged_guests(sandbox, dhcp, GUEST1_MAC)
     wanted = network(net_id, [host(GUEST1_MAC, "10.0.0.5")])
     dhcp.sync([wanted])
     killed = dhcp.pid(net_id)
@@ -179,12 +179,7 @@ def test_a_killed_dnsmasq_or_a_deleted_namespace_converge_on_the_next_sync(
 def test_an_address_of_a_deleted_port_is_served_to_the_new_port_that_gets_it(
     sandbox: Sandbox, dhcp: DnsmasqDhcp
 ) -> None:
-    net_id = str(uuid.uuid4())
-    host_ns = dhcp.netns
-    assert host_ns
-    bridge = sandbox.bridge(host_ns, "brq" + net_id[:11])
-    old_guest = sandbox.guest("g1", host_ns, bridge, GUEST1_MAC)
-    new_guest = sandbox.guest("g2", host_ns, bridge, GUEST2_MAC)
+    net_id, (old_guest, new_guest) = bridged_guests(sandbox, dhcp, GUEST1_MAC, GUEST2_MAC)
     wanted = network(net_id, [host(GUEST1_MAC, "10.0.0.5")])
     dhcp.sync([wanted])
     assert sandbox.udhcpc(old_guest)["ip"] == "10.0.0.5"
