@@ -98,13 +98,23 @@ class Topology:
 
     def sources_seen(self) -> set[str]:
         """Sources of the pings the outside received since the last call."""
-        listed = json.loads(
-            sh("nft", "-j", "list", "set", "ip", "probe", "sources", netns=self.outside)
-        )
-        sh("nft", "flush", "set", "ip", "probe", "sources", netns=self.outside)
-        return {
-            e for item in listed["nftables"] if "set" in item for e in item["set"].get("elem", [])
-        }
+        return take_sources(self.outside)
+
+    def add_floating_ip(self) -> str:
+        """Give guest a (10.1.0.5) the floating IP ``<ext>.10`` on the router (not synced);
+        returns the floating address."""
+        floating = self.ext + ".10"
+        self.router["floating_ips"] = [
+            {"floating_ip_address": floating, "fixed_ip_address": "10.1.0.5"}
+        ]
+        return floating
+
+
+def take_sources(netns: str) -> set[str]:
+    """Sources of the pings ``netns``'s probe recorded; empties the record."""
+    listed = json.loads(sh("nft", "-j", "list", "set", "ip", "probe", "sources", netns=netns))
+    sh("nft", "flush", "set", "ip", "probe", "sources", netns=netns)
+    return {e for item in listed["nftables"] if "set" in item for e in item["set"].get("elem", [])}
 
 
 def echo_requests(netns: str) -> int:
@@ -158,11 +168,10 @@ def test_floating_ip_reaches_the_guest_until_it_is_removed(
     l3: RouterNamespaces, topology: Topology
 ) -> None:
     router = topology.router
-    floating = topology.ext + ".10"
     l3.sync([router])
-    assert not pings(topology.outside, floating)
+    assert not pings(topology.outside, topology.ext + ".10")
 
-    router["floating_ips"] = [{"floating_ip_address": floating, "fixed_ip_address": "10.1.0.5"}]
+    floating = topology.add_floating_ip()
     assert l3.sync([router]) == {router["id"]: "updated"}
 
     assert pings(topology.outside, floating)
@@ -192,18 +201,13 @@ def test_a_guest_reaches_its_own_floating_ip_through_the_router(
     # address as source, which the guest dropped (a martian): hairpin flows now SNAT to
     # the router's address on the subnet
     router = topology.router
-    floating = topology.ext + ".10"
-    router["floating_ips"] = [{"floating_ip_address": floating, "fixed_ip_address": "10.1.0.5"}]
+    floating = topology.add_floating_ip()
     l3.sync([router])
-    ip_lib.run(["nft", "flush", "set", "ip", "probe", "sources"], topology.guest_a)
+    take_sources(topology.guest_a)
 
     assert pings(topology.guest_a, floating)
     assert pings(topology.guest_b, floating)  # from another subnet: no SNAT needed
-    listed = json.loads(
-        sh("nft", "-j", "list", "set", "ip", "probe", "sources", netns=topology.guest_a)
-    )
-    seen = {e for item in listed["nftables"] if "set" in item for e in item["set"].get("elem", [])}
-    assert seen == {"10.1.0.1", "10.2.0.5"}
+    assert take_sources(topology.guest_a) == {"10.1.0.1", "10.2.0.5"}
     assert pings(topology.outside, floating)  # the outside's flows are not touched
 
 
@@ -239,8 +243,7 @@ def test_removing_a_floating_ip_cuts_the_flows_already_through_it(
     l3: RouterNamespaces, topology: Topology
 ) -> None:
     router = topology.router
-    floating = topology.ext + ".10"
-    router["floating_ips"] = [{"floating_ip_address": floating, "fixed_ip_address": "10.1.0.5"}]
+    floating = topology.add_floating_ip()
     l3.sync([router])
     # one ICMP flow (one conntrack entry) for its whole life, a ping each 0.1 s for 2 s
     argv = ["ip", "netns", "exec", topology.outside, "busybox", "ping", "-q", "-i", "0.1"]
