@@ -8,13 +8,16 @@ never see a body.)
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.network import exceptions as exc
+
+M = TypeVar("M")
 
 
 class Unset(enum.Enum):
@@ -46,6 +49,25 @@ def owner_project(ctx: RequestContext, wanted: str | None) -> str:
 def check_project_scope(ctx: RequestContext, project_id: str) -> bool:
     """Whether the caller may see a resource owned by ``project_id`` (own or admin)."""
     return ctx.is_admin or ctx.owns(project_id)
+
+
+def load_scoped(
+    session: Session,
+    ctx: RequestContext,
+    model: type[M],
+    row_id: str,
+    not_found: Callable[[str], Exception],
+) -> M:
+    """The ``model`` row ``row_id`` if the caller may see it (own project or admin).
+
+    Raises:
+        ``not_found(row_id)`` (the family's 404) when there is no such row or it is another
+        project's, so a caller cannot tell the two apart.
+    """
+    row = session.get(model, row_id)
+    if row is None or not check_project_scope(ctx, row.project_id):  # type: ignore[attr-defined]
+        raise not_found(row_id)
+    return row
 
 
 def set_given(row: Any, changes: Any, names: tuple[str, ...]) -> None:

@@ -107,10 +107,7 @@ SORT = lists.sort_spec(_COLUMNS, FloatingIP)
 
 def load_floatingip(session: Session, ctx: RequestContext, floatingip_id: str) -> FloatingIP:
     """A floating IP of the caller's project (any for admin). Raises FloatingIPNotFound."""
-    fip = session.get(FloatingIP, floatingip_id)
-    if fip is None or not common.check_project_scope(ctx, fip.project_id):
-        raise exc.FloatingIPNotFound(floatingip_id)
-    return fip
+    return common.load_scoped(session, ctx, FloatingIP, floatingip_id, exc.FloatingIPNotFound)
 
 
 def records(session: Session, fips: builtins.list[FloatingIP]) -> builtins.list[FloatingIPRecord]:

@@ -205,10 +205,7 @@ def records(session: Session, ports: list[Port]) -> list[PortRecord]:
 
 def load_port(session: Session, ctx: RequestContext, port_id: str) -> Port:
     """A port of the caller's project (any for admin). Raises PortNotFound (404)."""
-    port = session.get(Port, port_id)
-    if port is None or not common.check_project_scope(ctx, port.project_id):
-        raise exc.PortNotFound(port_id)
-    return port
+    return common.load_scoped(session, ctx, Port, port_id, exc.PortNotFound)
 
 
 def _random_mac() -> str:

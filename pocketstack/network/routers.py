@@ -142,10 +142,7 @@ SORT = lists.sort_spec(_COLUMNS, Router)
 
 def load_router(session: Session, ctx: RequestContext, router_id: str) -> Router:
     """A router of the caller's project (any for admin). Raises RouterNotFound (404)."""
-    router = session.get(Router, router_id)
-    if router is None or not common.check_project_scope(ctx, router.project_id):
-        raise exc.RouterNotFound(router_id)
-    return router
+    return common.load_scoped(session, ctx, Router, router_id, exc.RouterNotFound)
 
 
 def router_ports(session: Session, router_id: str, owner: str) -> builtins.list[Port]:

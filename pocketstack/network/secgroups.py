@@ -247,10 +247,7 @@ def create_default(session: Session, project_id: str) -> str:
 
 def load_group(session: Session, ctx: RequestContext, group_id: str) -> SecurityGroup:
     """A group of the caller's project (any for admin). Raises SecurityGroupNotFound."""
-    group = session.get(SecurityGroup, group_id)
-    if group is None or not common.check_project_scope(ctx, group.project_id):
-        raise exc.SecurityGroupNotFound(group_id)
-    return group
+    return common.load_scoped(session, ctx, SecurityGroup, group_id, exc.SecurityGroupNotFound)
 
 
 def _protocol(value: Any) -> tuple[str | None, int | None]:
@@ -522,9 +519,9 @@ class SecurityGroupRules:
     def get(self, ctx: RequestContext, rule_id: str) -> SecurityGroupRuleRecord:
         """One rule. Raises SecurityGroupRuleNotFound (404)."""
         with self.cloud.db.reader() as s:
-            rule = s.get(SecurityGroupRule, rule_id)
-            if rule is None or not common.check_project_scope(ctx, rule.project_id):
-                raise exc.SecurityGroupRuleNotFound(rule_id)
+            rule = common.load_scoped(
+                s, ctx, SecurityGroupRule, rule_id, exc.SecurityGroupRuleNotFound
+            )
             return SecurityGroupRuleRecord(rule, rule.security_group_id in _default_ids(s))
 
     def list(
@@ -553,8 +550,8 @@ class SecurityGroupRules:
     def delete(self, ctx: RequestContext, rule_id: str) -> None:
         """Remove a rule. Raises SecurityGroupRuleNotFound (404)."""
         with self.cloud.db.transaction() as s:
-            rule = s.get(SecurityGroupRule, rule_id)
-            if rule is None or not common.check_project_scope(ctx, rule.project_id):
-                raise exc.SecurityGroupRuleNotFound(rule_id)
+            rule = common.load_scoped(
+                s, ctx, SecurityGroupRule, rule_id, exc.SecurityGroupRuleNotFound
+            )
             s.delete(rule)
         self.cloud.network.notify_dataplane()
