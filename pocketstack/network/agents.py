@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,18 +55,6 @@ def is_alive(agent: Agent, conf: Any, now: dt.datetime | None = None) -> bool:
     """Whether ``agent`` reported within ``agent_down_time`` seconds of ``now`` (naive UTC,
     default the current time)."""
     return agent.heartbeat_timestamp > (now or utcnow()) - down_time(conf)
-
-
-def _alive_filter(cutoff: Callable[[], dt.datetime]) -> Callable[[str], Any]:
-    def condition(wanted: str) -> Any:
-        text = wanted.lower()
-        if text in ("true", "1"):
-            return Agent.heartbeat_timestamp > cutoff()
-        if text in ("false", "0"):
-            return Agent.heartbeat_timestamp <= cutoff()
-        return sa.false()
-
-    return condition
 
 
 _COLUMNS: dict[str, Any] = {
@@ -118,7 +105,7 @@ class Agents:
         """
         now = utcnow()
         cutoff = now - down_time(self.cloud.conf)
-        filters = {**_COLUMNS, "alive": _alive_filter(lambda: cutoff)}
+        filters = {**_COLUMNS, "alive": lists.bool_filter(Agent.heartbeat_timestamp > cutoff)}
         with self.cloud.db.reader() as s:
             select = sa.select(Agent).where(lists.filter_condition(filters, query))
             page = lists.fetch(s, select, SORT, query, exc.AgentNotFound)

@@ -85,16 +85,37 @@ def _canonical_int(text: str) -> bool:
     return -(2**63) <= int(text) < 2**63
 
 
+def truth(wanted: str) -> bool | None:
+    """A boolean filter value: ``true``/``1`` True, ``false``/``0`` False (any case), anything
+    else None (it matches no row)."""
+    text = wanted.lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    return None
+
+
+def bool_filter(condition: Any) -> Callable[[str], Any]:
+    """A ``FILTERS`` entry for a computed boolean attribute (``is_default``, ``alive``...):
+    ``true`` matches the rows where the SQL ``condition`` holds, ``false`` the others, any
+    other value no row."""
+
+    def match(wanted: str) -> Any:
+        value = truth(wanted)
+        if value is None:
+            return sa.false()
+        return condition if value else sa.not_(condition)
+
+    return match
+
+
 def equals(expr: Any, wanted: str) -> Any:
     """The SQL condition "the attribute rendered from ``expr`` matches ``wanted``"."""
     kind = expr.type
     if isinstance(kind, sa.Boolean):
-        text = wanted.lower()
-        if text in ("true", "1"):
-            return expr.is_(True)
-        if text in ("false", "0"):
-            return expr.is_(False)
-        return sa.false()
+        value = truth(wanted)
+        return sa.false() if value is None else expr.is_(value)
     if isinstance(kind, sa.Integer):
         match = expr == int(wanted) if _canonical_int(wanted) else sa.false()
     else:

@@ -118,18 +118,6 @@ def _is_default_group(group_id: Any) -> Any:
     return sa.exists().where(DefaultSecurityGroup.security_group_id == group_id)
 
 
-def _bool_filter(condition: Any) -> Any:
-    """A filter on a computed boolean: ``true``/``1`` holds, ``false``/``0`` does not."""
-
-    def match(wanted: str) -> Any:
-        text = wanted.lower()
-        if text in ("true", "1"):
-            return condition
-        return sa.not_(condition) if text in ("false", "0") else sa.false()
-
-    return match
-
-
 #: API attribute -> the column a list both filters and sorts on.
 _GROUP_COLUMNS: dict[str, Any] = {
     "id": SecurityGroup.id,
@@ -144,7 +132,7 @@ _GROUP_COLUMNS: dict[str, Any] = {
 GROUP_FILTERS: dict[str, Any] = {
     **_GROUP_COLUMNS,
     "shared": sa.literal(False),
-    "is_default": _bool_filter(_is_default_group(SecurityGroup.id)),
+    "is_default": lists.bool_filter(_is_default_group(SecurityGroup.id)),
 }
 GROUP_SORT = lists.sort_spec(_GROUP_COLUMNS, SecurityGroup)
 #: API attribute -> the column a list of rules both filters and sorts on.
@@ -168,7 +156,9 @@ RULE_FILTERS: dict[str, Any] = {
     **_RULE_COLUMNS,
     "normalized_cidr": SecurityGroupRule.remote_ip_prefix,
     "remote_address_group_id": sa.null(),
-    "belongs_to_default_sg": _bool_filter(_is_default_group(SecurityGroupRule.security_group_id)),
+    "belongs_to_default_sg": lists.bool_filter(
+        _is_default_group(SecurityGroupRule.security_group_id)
+    ),
 }
 RULE_SORT = lists.sort_spec(_RULE_COLUMNS, SecurityGroupRule)
 
