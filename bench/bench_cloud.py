@@ -36,7 +36,14 @@ BIN = Path(sys.executable).parent / "pocketstack"
 
 
 class Cloud:
-    """A ``pocketstack up`` process on a state directory."""
+    """A ``pocketstack up`` process on a state directory.
+
+    Subclasses add ``up`` options (``up_args``) and may wait longer between readiness polls
+    (``ready_interval``, seconds) or for the process to stop (``stop_timeout``, seconds).
+    """
+
+    ready_interval = 0.05
+    stop_timeout = 60.0
 
     def __init__(self, state_dir: Path, driver: str, port: int):
         self.state_dir, self.driver, self.port = state_dir, driver, port
@@ -56,6 +63,7 @@ class Cloud:
                 str(self.port),
                 "--compute-driver",
                 self.driver,
+                *self.up_args(),
                 "--no-write-user-clouds",
             ],
             stdout=subprocess.DEVNULL,
@@ -66,8 +74,12 @@ class Cloud:
                 self.token("admin")
                 return time.monotonic() - t0
             except (httpx.HTTPError, OSError, KeyError):
-                time.sleep(0.05)
+                time.sleep(self.ready_interval)
         raise RuntimeError("cloud did not come up")
+
+    def up_args(self) -> list[str]:
+        """``pocketstack up`` options beyond the state directory, port and driver."""
+        return []
 
     def password(self, user: str) -> str:
         clouds = yaml.safe_load((self.state_dir / "clouds.yaml").read_text())["clouds"]
@@ -103,7 +115,7 @@ class Cloud:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(timeout=60)
+                self.proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository
-from bench_cloud import BIN, Cloud, print_figures  # noqa: E402  (same directory)
+from bench_cloud import Cloud, print_figures  # noqa: E402  (same directory)
 
 from pocketstack.common.auth import RequestContext  # noqa: E402
 from pocketstack.common.bus import InProcessBus  # noqa: E402
@@ -264,50 +264,15 @@ RTT = re.compile(r"BENCH-RTT (\S+) round-trip min/avg/max = ([\d.]+)/([\d.]+)/([
 class LabCloud(Cloud):
     """``pocketstack up --hosts 2`` with the qemu driver, on a lab prefix of its own."""
 
+    ready_interval = 0.2
+    stop_timeout = 120.0  # it shuts its instances down first
+
     def __init__(self, state_dir: Path, port: int, prefix: str):
         super().__init__(state_dir, "qemu", port)
         self.prefix = prefix
 
-    def start(self) -> float:
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [
-                str(BIN),
-                "up",
-                "--state-dir",
-                str(self.state_dir),
-                "--port",
-                str(self.port),
-                "--compute-driver",
-                "qemu",
-                "--hosts",
-                "2",
-                "--lab-prefix",
-                self.prefix,
-                "--shutdown-instances",
-                "--no-write-user-clouds",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self._ready, 300, "token from the lab cloud", interval=0.2)
-        return time.monotonic() - t0
-
-    def _ready(self) -> bool:
-        try:
-            self.token("admin")
-            return True
-        except (httpx.HTTPError, OSError, KeyError):
-            return False
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def up_args(self) -> list[str]:
+        return ["--hosts", "2", "--lab-prefix", self.prefix, "--shutdown-instances"]
 
 
 class Api:
