@@ -7,34 +7,18 @@ agents' ``report_state`` would."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
-from pocketstack.network.api import API
 from pocketstack.network.models import Agent
-from tests.helpers import FixedTokens, service_app
-
-USERS = {
-    "admin": RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member")),
-    "demo": RequestContext(user_id="u-demo", project_id="p-demo", roles=("member", "reader")),
-}
+from tests.unit.network.api_client import USERS, call, serve
 
 
 @pytest.fixture
 def client(cloud, conf):
-    with TestClient(service_app(API, conf, cloud, FixedTokens(USERS))) as test_client:
+    with serve(cloud, conf) as test_client:
         yield test_client
-
-
-def call(client, method: str, path: str, body: Any = None, token: str = "admin"):
-    headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
-    content = None if body is None else json.dumps(body)
-    return client.request(method, "/networking/v2.0" + path, content=content, headers=headers)
 
 
 def add_agent(cloud, agent_type: str, binary: str, host: str, age: float = 0.0) -> str:
@@ -80,9 +64,7 @@ def test_agent_view_and_alive(client, agents):
 
 def test_agent_down_time_decides_alive(cloud, conf, agents):
     slow = conf.replace(agent_down_time=120)
-    with TestClient(
-        service_app(API, slow, cloud.__class__(slow, cloud.db, cloud.bus), FixedTokens(USERS))
-    ) as client:
+    with serve(cloud.__class__(slow, cloud.db, cloud.bus), slow) as client:
         assert call(client, "GET", f"/agents/{agents['dead']}").json()["agent"]["alive"] is True
 
 

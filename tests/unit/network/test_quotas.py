@@ -4,21 +4,13 @@ past a limit."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from pocketstack.common.auth import RequestContext
 from pocketstack.network import quotas
-from pocketstack.network.api import API
-from tests.helpers import FixedTokens, service_app
+from tests.unit.network.api_client import USERS, call, serve
 
-USERS = {
-    "admin": RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member")),
-    "demo": RequestContext(user_id="u-demo", project_id="p-demo", roles=("member", "reader")),
-}
 NEUTRON_DEFAULTS = {
     "network": 100,
     "subnet": 100,
@@ -32,14 +24,8 @@ NEUTRON_DEFAULTS = {
 
 @pytest.fixture
 def client(cloud, conf):
-    with TestClient(service_app(API, conf, cloud, FixedTokens(USERS))) as test_client:
+    with serve(cloud, conf) as test_client:
         yield test_client
-
-
-def call(client, method: str, path: str, body: Any = None, token: str = "admin"):
-    headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
-    content = None if body is None else json.dumps(body)
-    return client.request(method, "/networking/v2.0" + path, content=content, headers=headers)
 
 
 def ok(resp, status: int = 200) -> Any:
