@@ -147,7 +147,7 @@ class Agents:
         with self.cloud.db.reader() as s:
             if s.get(Network, network_id) is None:
                 raise exc.NetworkNotFound(network_id)
-        owned = sa.and_(Port.network_id == network_id, Port.device_owner == "network:dhcp")
+        owned = sa.and_(Port.network_id == network_id, Port.device_owner == common.DHCP_OWNER)
         return self._hosting("DHCP agent", owned)
 
     def for_router(self, ctx: RequestContext, router_id: str) -> builtins.list[AgentRecord]:
@@ -160,7 +160,7 @@ class Agents:
         self.cloud.network.routers.get(ctx, router_id)
         owned = sa.and_(
             Port.device_id == router_id,
-            Port.device_owner.in_(("network:router_interface", "network:router_gateway")),
+            Port.device_owner.in_(common.ROUTER_OWNERS),
         )
         return self._hosting("L3 agent", owned)
 

@@ -19,6 +19,15 @@ from pocketstack.network import exceptions as exc
 
 M = TypeVar("M")
 
+#: ``device_owner`` of the ports the Network service makes itself (Neutron's
+#: ``DEVICE_OWNER_*`` constants).
+DHCP_OWNER = "network:dhcp"
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+FLOATINGIP = "network:floatingip"
+#: a router's own ports (the L3 role plugs them; a floating IP's port is never bound)
+ROUTER_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY)
+
 
 class Unset(enum.Enum):
     """The type of ``UNSET``."""

@@ -32,15 +32,11 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import new_id
 from pocketstack.network import common, compute_notifier, lists, quotas
 from pocketstack.network import exceptions as exc
+from pocketstack.network.common import FLOATINGIP, ROUTER_INTERFACE
 from pocketstack.network.models import FloatingIP, IPAllocation, Port, Router
 from pocketstack.network.networks import delete_ports
 from pocketstack.network.ports import load_port
-from pocketstack.network.routers import (
-    FLOATINGIP,
-    ROUTER_INTERFACE,
-    Routers,
-    external_network,
-)
+from pocketstack.network.routers import Routers, external_network
 from pocketstack.network.subnets import load_subnet
 
 if TYPE_CHECKING:

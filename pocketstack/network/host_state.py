@@ -33,6 +33,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.network import extra_dhcp_opts, ipam, states
 from pocketstack.network.agents import is_alive
+from pocketstack.network.common import DHCP_OWNER, ROUTER_GATEWAY, ROUTER_OWNERS
 from pocketstack.network.models import (
     Agent,
     FloatingIP,
@@ -49,10 +50,6 @@ from pocketstack.network.ports import PortCreate, create_port, records
 from pocketstack.network.rpcapi import DHCP_AGENT, L2_AGENT, L3_AGENT
 
 LOG = logging.getLogger(__name__)
-
-DHCP_OWNER = "network:dhcp"
-#: router ports the L3 role plugs (a floating IP's port has no device: it is not bound)
-ROUTER_OWNERS = ("network:router_interface", "network:router_gateway")
 
 
 def alive_hosts(session: Session, conf: Any, agent_type: str) -> set[str]:
@@ -497,7 +494,7 @@ def _routers(session: Session, host: str, conf: Any) -> list[dict[str, Any]]:
                 "network_id": port.network_id,
                 "mtu": mtus.get(port.network_id),
             }
-            if port.device_owner == "network:router_gateway":
+            if port.device_owner == ROUTER_GATEWAY:
                 item["gateway"] = {**entry, "gateway_ip": cidrs[0][1]}
             else:
                 item["interfaces"].append(entry)

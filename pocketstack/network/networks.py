@@ -29,7 +29,7 @@ DEFAULT_MTU = segments.MTUS["vxlan"]
 # Ports Neutron deletes with their network; any other port (a user's unowned port too) keeps
 # the network in use (409 NetworkInUse), as Neutron's delete_network.
 AUTO_DELETE_PORT_OWNERS = (
-    "network:dhcp",
+    common.DHCP_OWNER,
     "network:distributed",
     "network:floatingip_agent_gateway",
 )

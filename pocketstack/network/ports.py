@@ -395,9 +395,9 @@ def _check_not_service_port(session: Session, port: Port) -> None:
     """Refuse deleting a port its router or floating IP still owns (Neutron's
     ``prevent_l3_port_deletion``): ServicePortInUse (409)."""
     owner = {
-        "network:router_interface": Router,
-        "network:router_gateway": Router,
-        "network:floatingip": FloatingIP,
+        common.ROUTER_INTERFACE: Router,
+        common.ROUTER_GATEWAY: Router,
+        common.FLOATINGIP: FloatingIP,
     }.get(port.device_owner)
     if owner is not None and session.get(owner, port.device_id) is not None:
         raise exc.ServicePortInUse(port.id, f"has device owner {port.device_owner}")

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from pocketstack.common.auth import RequestContext
 from pocketstack.network import common, lists, quotas
 from pocketstack.network import exceptions as exc
+from pocketstack.network.common import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from pocketstack.network.models import (
     FloatingIP,
     IPAllocation,
@@ -50,9 +51,6 @@ from pocketstack.network.subnets import load_subnet
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
-ROUTER_INTERFACE = "network:router_interface"
-ROUTER_GATEWAY = "network:router_gateway"
-FLOATINGIP = "network:floatingip"
 #: device owners whose ports only their router or floating IP may delete
 SERVICE_PORT_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
 #: Neutron's default ``max_routes``

@@ -277,7 +277,7 @@ class Subnets:
                 .join(IPAllocation, IPAllocation.port_id == Port.id)
                 .where(IPAllocation.subnet_id == subnet.id)
             )
-            if any(o != "network:dhcp" for o in owners):
+            if any(o != common.DHCP_OWNER for o in owners):
                 raise exc.SubnetInUse(subnet_id)
             s.execute(sa.delete(IPAllocation).where(IPAllocation.subnet_id == subnet.id))
             s.delete(subnet)
