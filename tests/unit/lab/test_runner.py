@@ -61,6 +61,29 @@ def test_each_host_runs_with_its_own_options_and_state(tmp_path):
     assert child.network_driver == "linuxbridge" and child.state_dir.endswith("hosts/host2")
 
 
+def test_on_a_broker_and_postgresql_the_hosts_get_the_broker_and_password_not_the_database(
+    tmp_path,
+):
+    # what a distributed lab (`up --hosts N --database postgresql://... --transport amqp://...`)
+    # hands its hosts: the agents talk over RabbitMQ and hold no database credentials
+    amqp = "amqp://guest:guest@127.0.0.1:5672/pstest_lab"
+    conf = lab_conf(
+        _conf(tmp_path, hosts=2, transport=amqp, database="postgresql://pg:dbpw@127.0.0.1/ps")
+    ).replace(service_user_password="s3cret")
+    host1 = Lab(conf.lab_prefix, 2).hosts[0]
+    argv = host_command(conf, host1)
+    env = host_env(conf, environ={"PATH": "/bin", "POCKETSTACK_DATABASE": "postgresql://x"})
+    assert env["POCKETSTACK_TRANSPORT"] == amqp
+    assert env["POCKETSTACK_SERVICE_USER_PASSWORD"] == "s3cret"
+    assert "POCKETSTACK_DATABASE" not in env  # not even one inherited from our environment
+    assert "dbpw" not in " ".join([*argv, *env.values()])
+
+    args = build_parser().parse_args(argv[3:])
+    child = Config.load({o.name: getattr(args, o.name, None) for o in OPTIONS}, environ=env)
+    assert child.transport == amqp and child.service_user_password == "s3cret"
+    assert child.database.startswith("sqlite:///" + str(tmp_path / "hosts" / "host1"))
+
+
 def test_the_dhcp_and_router_namespaces_are_found_from_the_hosts_markers(tmp_path):
     conf = lab_conf(_conf(tmp_path, hosts=2, lab_prefix="pstx"))
     (tmp_path / "hosts" / "host1" / "dhcp" / "net-1").mkdir(parents=True)
