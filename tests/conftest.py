@@ -5,7 +5,8 @@
 - ``running_cloud`` (session) and ``launch_cloud(...)``: the whole cloud started as real
   processes, the way a user does: embedded (default) ``pocketstack up``, or distributed
   (``POCKETSTACK_TEST_MODE=distributed``): a fresh PostgreSQL database and RabbitMQ virtual
-  host, with ``pocketstack controller`` and ``pocketstack compute`` as separate processes.
+  host, with ``pocketstack controller`` and ``pocketstack compute`` as separate processes
+  (a lab, ``--hosts N``: ``pocketstack up`` on them, its hosts' agents on RabbitMQ).
   ``RunningCloud`` runs the ``openstack`` CLI and opens openstacksdk connections against it.
   Each CLI command is a process forked from one that imported the CLI once
   (``tests/cli_fork.py``; ``POCKETSTACK_TEST_CLI=subprocess`` starts the script each time).
@@ -287,6 +288,33 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
 
 
+def _distributed_backends(cleanup: list[Any]) -> str:
+    """Create a PostgreSQL database and a RabbitMQ virtual host of one fresh name
+    (``pstest_<10 hex>``, the guest user allowed everything on it); their removal (the
+    database dropped with its sessions, the virtual host deleted) is appended to
+    ``cleanup``. Returns the name.
+
+    Raises:
+        subprocess.CalledProcessError: ``psql`` or ``rabbitmqctl`` failed (server down).
+    """
+    name = f"pstest_{uuid.uuid4().hex[:10]}"
+    subprocess.run(
+        ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {name}"],
+        check=True,
+        capture_output=True,
+    )
+    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    cleanup.append(
+        lambda: subprocess.run(
+            ["psql", PG_ADMIN_URL + "/postgres", "-c", drop], capture_output=True
+        )
+    )
+    _rabbitmqctl("add_vhost", name)
+    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    cleanup.append(lambda: _rabbitmqctl("delete_vhost", name))
+    return name
+
+
 @contextlib.contextmanager
 def launch_cloud(
     state_dir: Path,
@@ -301,6 +329,11 @@ def launch_cloud(
         driver: compute driver (``fake`` or ``qemu``).
         extra: more ``pocketstack`` flags (e.g. ``["--compute-vcpus", "2"]``).
         mode: ``embedded`` or ``distributed`` (default: ``$POCKETSTACK_TEST_MODE``).
+
+    A lab (``--hosts N`` in ``extra``) is ``pocketstack up`` in both modes, since only ``up``
+    makes one: distributed gives it a fresh PostgreSQL database (the controller's) and
+    RabbitMQ virtual host (the bus its ``lab-host`` processes' compute and network agents
+    take, instead of the filesystem bus), as ``up --database ... --transport amqp://...``.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
@@ -309,37 +342,20 @@ def launch_cloud(
     flags += ["--service-user-password", SERVICE_PASSWORD]
     mode = mode or os.environ.get("POCKETSTACK_TEST_MODE", "embedded")
     cleanup: list[Any] = []
+    database: list[str] = []
     try:
         if mode == "distributed":
-            name = f"pstest_{uuid.uuid4().hex[:10]}"
-            subprocess.run(
-                ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {name}"],
-                check=True,
-                capture_output=True,
-            )
-            cleanup.append(
-                lambda: subprocess.run(
-                    [
-                        "psql",
-                        PG_ADMIN_URL + "/postgres",
-                        "-c",
-                        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-                    ],
-                    capture_output=True,
-                )
-            )
-            _rabbitmqctl("add_vhost", name)
-            _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-            cleanup.append(lambda: _rabbitmqctl("delete_vhost", name))
+            name = _distributed_backends(cleanup)
             flags += ["--transport", f"{AMQP_URL}/{name}"]
             database = ["--database", f"{PG_ADMIN_URL}/{name}"]
+        if mode == "distributed" and "--hosts" not in flags:
             procs.append(_start(["controller", *flags, *database], env))
             _wait_ready(procs[-1], "ready in", 180)
             # the compute host gets the bus only: an agent has no database credentials
             procs.append(_start(["compute", *flags, "--hostname", "compute1"], env))
             _wait_ready(procs[-1], "ready", 60)
         else:
-            procs.append(_start(["up", *flags], env))
+            procs.append(_start(["up", *flags, *database], env))
             _wait_ready(procs[-1], "ready in", 180)
         cloud = RunningCloud(f"http://127.0.0.1:{port}", state_dir, procs)
         _wait_compute_up(cloud)

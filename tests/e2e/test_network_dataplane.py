@@ -5,7 +5,9 @@ a user_data script pings the other guest and prints the answer on its console; t
 crossed the hosts' ``vxlan-<vni>`` devices, whose counters rose.
 
 Marked ``slow`` (real guests), ``dataplane`` (``pytest -m dataplane`` picks these) and, for
-the first, ``ci`` (CI's ``-m 'not slow or ci'`` runs it).
+the first, ``ci`` (CI's ``-m 'not slow or ci'`` runs it). With
+``POCKETSTACK_TEST_MODE=distributed`` the lab's controller is on PostgreSQL and its hosts'
+agents on RabbitMQ (``launch_cloud``).
 Pings go only between the guests, inside the lab's namespaces.
 """
 
@@ -83,7 +85,7 @@ def test_two_guests_on_two_hosts_get_dhcp_leases_and_ping_over_vxlan(cloud_launc
     dataplane: list[str] = []
     flags = ["--hosts", "2", "--lab-prefix", prefix, "--shutdown-instances"]
     try:
-        with cloud_launcher(state, driver="qemu", extra=flags, mode="embedded") as cloud:
+        with cloud_launcher(state, driver="qemu", extra=flags) as cloud:
             hypervisors = cloud.openstack("hypervisor", "list", cloud=ADMIN)
             assert {h["Hypervisor Hostname"]: h["Host IP"] for h in hypervisors} == {
                 "host1": "10.255.0.11",

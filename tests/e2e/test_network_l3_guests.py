@@ -22,7 +22,8 @@ Guests are booted by the admin user with a role in each project (``nova:hostN`` 
 is an admin's); networks, routers, floating IPs and rules are made by A's member user, as a
 tenant does. Every packet a test sends leaves from ``<prefix>-ext`` (``ip netns exec``) or
 from a guest; nothing from the root namespace. The module's cloud, lab, taps and dnsmasq are
-checked gone at its end.
+checked gone at its end. With ``POCKETSTACK_TEST_MODE=distributed`` the lab's controller is on
+PostgreSQL and its hosts' agents on RabbitMQ (``launch_cloud``).
 """
 
 from __future__ import annotations
@@ -338,7 +339,7 @@ def l3(tmp_path_factory) -> Iterator[L3Cloud]:
     flags = ["--hosts", "2", "--lab-prefix", prefix, "--shutdown-instances"]
     dataplane: list[str] = []
     try:
-        with launch_cloud(state, driver="qemu", extra=flags, mode="embedded") as cloud:
+        with launch_cloud(state, driver="qemu", extra=flags) as cloud:
             try:
                 w = L3Cloud(cloud, lab, key)
                 started = time.monotonic()
