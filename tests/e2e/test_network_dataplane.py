@@ -7,7 +7,8 @@ crossed the hosts' ``vxlan-<vni>`` devices, whose counters rose.
 Marked ``slow`` (real guests), ``dataplane`` (``pytest -m dataplane`` picks these) and, for
 the first, ``ci`` (CI's ``-m 'not slow or ci'`` runs it). With
 ``POCKETSTACK_TEST_MODE=distributed`` the lab's controller is on PostgreSQL and its hosts'
-agents on RabbitMQ (``launch_cloud``).
+agents on RabbitMQ (``launch_cloud``); ``scripts/test`` runs the ``ci and dataplane`` tests
+that way too.
 Pings go only between the guests, inside the lab's namespaces.
 """
 
