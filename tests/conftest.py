@@ -33,7 +33,14 @@ from pocketstack.common.bus import InProcessBus
 from pocketstack.common.config import Config
 from pocketstack.common.db import Base, Database, import_all_models, normalize_url
 from tests import cli_fork, leaks
-from tests.helpers import AMQP_URL, FAST_HASHES, PG_ADMIN_URL, free_port, wait_until
+from tests.helpers import (
+    AMQP_URL,
+    FAST_HASHES,
+    PG_ADMIN_URL,
+    distributed_backends,
+    free_port,
+    wait_until,
+)
 
 __all__ = ["AMQP_URL", "PG_ADMIN_URL", "free_port", "wait_until"]  # re-exported for tests
 
@@ -284,34 +291,12 @@ def _common_flags(state_dir: Path, port: int, driver: str) -> list[str]:
 SERVICE_PASSWORD = "service-user-secret"
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
-
-
 def _distributed_backends(cleanup: list[Any]) -> str:
-    """Create a PostgreSQL database and a RabbitMQ virtual host of one fresh name
-    (``pstest_<10 hex>``, the guest user allowed everything on it); their removal (the
-    database dropped with its sessions, the virtual host deleted) is appended to
-    ``cleanup``. Returns the name.
-
-    Raises:
-        subprocess.CalledProcessError: ``psql`` or ``rabbitmqctl`` failed (server down).
-    """
+    """A PostgreSQL database and a RabbitMQ virtual host of one fresh name
+    (``pstest_<10 hex>``, ``helpers.distributed_backends``), their removal appended to
+    ``cleanup``. Returns the name."""
     name = f"pstest_{uuid.uuid4().hex[:10]}"
-    subprocess.run(
-        ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {name}"],
-        check=True,
-        capture_output=True,
-    )
-    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    cleanup.append(
-        lambda: subprocess.run(
-            ["psql", PG_ADMIN_URL + "/postgres", "-c", drop], capture_output=True
-        )
-    )
-    _rabbitmqctl("add_vhost", name)
-    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    cleanup.append(lambda: _rabbitmqctl("delete_vhost", name))
+    cleanup.append(distributed_backends(name))
     return name
 
 
@@ -498,14 +483,8 @@ class DistributedCloud:
         self._backends = False
 
     def _create_backends(self) -> None:
-        subprocess.run(
-            ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {self.name}"],
-            check=True,
-            capture_output=True,
-        )
+        self._remove_backends = distributed_backends(self.name)
         self._backends = True
-        _rabbitmqctl("add_vhost", self.name)
-        _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
 
     def _procs(self) -> list[subprocess.Popen]:
         return [p for p in (self.controller, self.controller2, self.compute) if p is not None]
@@ -565,18 +544,7 @@ class DistributedCloud:
         for pid in {*qemu_pids(self.state_dir), *qemu_pids(self.compute_state_dir)}:
             os.kill(pid, 9)
         if self._backends:
-            subprocess.run(
-                [
-                    "psql",
-                    PG_ADMIN_URL + "/postgres",
-                    "-c",
-                    f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
-                ],
-                capture_output=True,
-            )
-            subprocess.run(
-                ["rabbitmqctl", "delete_vhost", self.name], capture_output=True, timeout=60
-            )
+            self._remove_backends()
         shutil.rmtree(self.state_dir, ignore_errors=True)
         shutil.rmtree(self.compute_state_dir, ignore_errors=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 import types
 import uuid
@@ -123,6 +124,36 @@ def pg_database(prefix: str, tables: sa.MetaData | None = None) -> Iterator[Data
         with admin.connect() as c:
             c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
+
+
+def distributed_backends(name: str) -> Callable[[], None]:
+    """Create the PostgreSQL database ``name`` and the RabbitMQ virtual host ``name`` (the
+    guest user allowed everything on it), for a cloud run in distributed mode.
+
+    Returns a function that removes both (the database dropped with its open sessions, the
+    virtual host deleted); it may be called more than once and after a partial creation.
+
+    Raises:
+        subprocess.CalledProcessError: ``psql`` or ``rabbitmqctl`` failed (server down); what
+            was created before the failure is removed first.
+    """
+
+    def remove() -> None:
+        drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        subprocess.run(["psql", PG_ADMIN_URL + "/postgres", "-c", drop], capture_output=True)
+        subprocess.run(["rabbitmqctl", "delete_vhost", name], capture_output=True, timeout=60)
+
+    try:
+        for command in (
+            ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {name}"],
+            ["rabbitmqctl", "add_vhost", name],
+            ["rabbitmqctl", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        ):
+            subprocess.run(command, check=True, capture_output=True, timeout=60)
+    except subprocess.CalledProcessError:
+        remove()
+        raise
+    return remove
 
 
 class FixedTokens:

@@ -35,12 +35,11 @@ from pocketstack.network.drivers.l3 import namespace_name as router_namespace
 from tests.conftest import (
     RunningCloud,
     _common_flags,
-    _rabbitmqctl,
     _start,
     _stop,
     _wait_ready,
 )
-from tests.helpers import AMQP_URL, PG_ADMIN_URL, free_port, wait_until
+from tests.helpers import AMQP_URL, PG_ADMIN_URL, distributed_backends, free_port, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
@@ -108,14 +107,8 @@ class AgentCloud:
         """The lab's namespaces, the backends (distributed), the controller, the agent."""
         self.lab.setup()
         if self.mode == "distributed":
-            subprocess.run(
-                ["psql", PG_ADMIN_URL + "/postgres", "-c", f"CREATE DATABASE {self.name}"],
-                check=True,
-                capture_output=True,
-            )
+            self.remove_backends = distributed_backends(self.name)
             self.backends = True
-            _rabbitmqctl("add_vhost", self.name)
-            _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
         else:
             (self.state_dir / "bus").mkdir(parents=True, exist_ok=True)
         self.controller = _start(["controller", *self.controller_flags], self.env)
@@ -154,18 +147,7 @@ class AgentCloud:
         ]
         self.lab.teardown(tuple(extra))
         if self.backends:
-            subprocess.run(
-                [
-                    "psql",
-                    PG_ADMIN_URL + "/postgres",
-                    "-c",
-                    f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
-                ],
-                capture_output=True,
-            )
-            subprocess.run(
-                ["rabbitmqctl", "delete_vhost", self.name], capture_output=True, timeout=60
-            )
+            self.remove_backends()
 
 
 @pytest.fixture
