@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # types only: importing these at run time is what this module
     from pocketstack.compute.drivers.base import ComputeDriver
     from pocketstack.image.stores.base import ImageStore
     from pocketstack.network.drivers.base import NetworkDriver
+    from pocketstack.volume.drivers.base import VolumeDriver
 
 T = TypeVar("T")
 
@@ -152,6 +153,17 @@ IMAGE_STORES: Registry[ImageStore] = Registry(
     base="pocketstack.image.stores.base:ImageStore",
     entries={
         "file": "pocketstack.image.stores.file:FileStore",
+    },
+)
+
+#: volume drivers of the storage hosts (``pocketstack.volume.drivers.base``), built with
+#: ``(conf, pool_dir)`` (docs/block-storage.md, "The driver contract").
+VOLUME_DRIVERS: Registry[VolumeDriver] = Registry(
+    option="volume_driver",
+    base="pocketstack.volume.drivers.base:VolumeDriver",
+    entries={
+        "fake": "pocketstack.volume.drivers.fake:FakeVolumeDriver",
+        "file": "pocketstack.volume.drivers.file:FileDriver",
     },
 )
 

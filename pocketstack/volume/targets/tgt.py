@@ -197,7 +197,7 @@ class TgtTarget:
         except BaseException:
             self.stop()
             raise
-        record = {"pid": self.pid, "control_port": self.control_port}
+        record: dict[str, Any] = {"pid": self.pid, "control_port": self.control_port}
         record |= {"ip": self.ip, "port": self.port}
         (self.state_dir / STATE_FILE).write_text(json.dumps(record))
         LOG.info("tgtd %d on %s (control port %d)", self.pid, self.portal, self.control_port)
