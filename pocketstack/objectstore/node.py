@@ -1,0 +1,269 @@
+"""A storage node: the account, container and object servers of Swift's backend protocol on
+one HTTP port, for every device directory under the node's root (docs/object-storage.md
+"Storage node protocol").
+
+    GET  /healthcheck
+    <verb> /<server>/<device>/<partition>/<account>[/<container>[/<object>]]
+
+:class:`StorageNode` is the ASGI app (Starlette); :class:`NodeServer` runs one under uvicorn in
+a thread (embedded ``pocketstack up``, tests); ``pocketstack object-node`` runs one in the
+foreground (:func:`serve_forever`). Handlers live in ``object_server.py`` and
+``db_server.py``; updates between servers in ``updates.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from pocketstack.objectstore.diskfile import Devices, DeviceUnavailable, DiskFileError
+from pocketstack.objectstore.ring import Ring
+from pocketstack.objectstore.utils import SERVERS, InvalidName, Timestamp, check_name
+
+LOG = logging.getLogger(__name__)
+
+
+class NodeError(Exception):
+    """An answer other than success, raised by handlers and rendered once by the app.
+
+    Args:
+        status: HTTP status.
+        message: plain-text body.
+        headers: extra response headers (``X-Backend-Timestamp``...).
+    """
+
+    def __init__(self, status: int, message: str = "", headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a node path names."""
+
+    server: str
+    device: str
+    partition: int
+    account: str
+    container: str | None = None
+    obj: str | None = None
+
+
+def parse_path(raw_path: bytes) -> Target:
+    """Split and check a node path (percent-decoded per segment, UTF-8).
+
+    Raises:
+        NodeError: 400 for a malformed path or bad name, 404 for an unknown server.
+    """
+    try:
+        text = raw_path.decode("ascii")
+    except UnicodeDecodeError:
+        raise NodeError(400, "bad path") from None
+    parts = text.split("/", 6)
+    if len(parts) < 5 or parts[0] != "":
+        raise NodeError(400, "bad path")
+    try:
+        segments = [unquote(p, errors="strict") for p in parts[1:]]
+    except UnicodeDecodeError:
+        raise NodeError(400, "path is not UTF-8") from None
+    server, device, part_text, account = segments[:4]
+    container = segments[4] if len(segments) > 4 else None
+    obj = segments[5] if len(segments) > 5 else None
+    if server not in SERVERS:
+        raise NodeError(404, f"no server {server!r}")
+    if not part_text.isdigit():
+        raise NodeError(400, "bad partition")
+    if server == "object" and (container is None or obj is None):
+        raise NodeError(400, "an object path needs account, container and object")
+    if server == "container" and container is None:
+        raise NodeError(400, "a container path needs account and container")
+    if server == "account" and obj is not None:
+        raise NodeError(400, "an account path holds at most a container")
+    try:
+        check_name("account", account)
+        if container is not None:
+            check_name("container", container)
+        if obj is not None:
+            check_name("object", obj)
+    except InvalidName as exc:
+        raise NodeError(400, str(exc)) from None
+    return Target(server, device, int(part_text), account, container, obj)
+
+
+def require_timestamp(request: Request, header: str = "x-timestamp") -> Timestamp:
+    """The request's ``X-Timestamp``.
+
+    Raises:
+        NodeError: 400 when missing or invalid.
+    """
+    raw = request.headers.get(header)
+    if raw is None:
+        raise NodeError(400, f"missing {header}")
+    try:
+        return Timestamp(raw)
+    except ValueError:
+        raise NodeError(400, f"bad {header}: {raw!r}") from None
+
+
+Handler = Callable[["StorageNode", Request, Target], Awaitable[Response]]
+
+
+class StorageNode:
+    """The ASGI app of one node.
+
+    Args:
+        devices_root: directory of the node's device directories.
+        ring: the cluster's ring (its hash path prefix/suffix name things on disk; the
+            updater finds account replicas in it).
+        update_timeout: seconds an object server waits for a container update (and a
+            container server for an account update) before leaving it to the updater.
+        updater_interval: seconds between passes that send changed container stats to
+            accounts and retry async_pending updates (0: no background updater).
+    """
+
+    def __init__(
+        self,
+        devices_root: str | Path,
+        ring: Ring,
+        update_timeout: float = 1.0,
+        updater_interval: float = 0.5,
+    ):
+        from pocketstack.objectstore.updates import Updater
+
+        self.devices = Devices(devices_root)
+        self.ring = ring
+        self.update_timeout = update_timeout
+        self.updater = Updater(self, updater_interval)
+        self.handlers = _handlers()
+
+    def hash_path(self, target: Target) -> str:
+        """The hash of what ``target`` names."""
+        if target.server == "account":
+            return self.ring.hash_path(target.account)
+        if target.server == "container":  # the container, or an object row in its db
+            return self.ring.hash_path(target.account, target.container)
+        return self.ring.hash_path(target.account, target.container, target.obj)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        response = await self._respond(request)
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
+        method = request.method
+        if request.url.path == "/healthcheck" and method in ("GET", "HEAD"):
+            return PlainTextResponse("OK")
+        try:
+            target = parse_path(request.scope.get("raw_path") or request.url.path.encode())
+            kind = target.server
+            if (kind == "container" and target.obj) or (kind == "account" and target.container):
+                kind = "row"  # an object row in a container db, a container row in an account's
+            handler = self.handlers.get((kind, method))
+            if handler is None:
+                raise NodeError(405, f"{method} not allowed")
+            return await handler(self, request, target)
+        except NodeError as exc:
+            return _error(exc)
+        except DeviceUnavailable as exc:
+            return _error(NodeError(507, str(exc)))
+        except InvalidName as exc:
+            return _error(NodeError(400, str(exc)))
+        except DiskFileError as exc:
+            LOG.error("%s %s: %s", method, request.url.path, exc)
+            return _error(NodeError(500, "object files unreadable"))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.updater.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.updater.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _error(exc: NodeError) -> Response:
+    body = exc.message.encode() if exc.status not in (204, 304) else b""
+    return Response(body, status_code=exc.status, headers=exc.headers, media_type="text/plain")
+
+
+def _handlers() -> dict[tuple[str, str], Handler]:
+    from pocketstack.objectstore import db_server, object_server
+
+    table: dict[tuple[str, str], Handler] = {}
+    table.update(object_server.HANDLERS)
+    table.update(db_server.HANDLERS)
+    return table
+
+
+class NodeServer:
+    """One :class:`StorageNode` served by uvicorn in a thread of this process.
+
+    Args:
+        node: the app.
+        host, port: where to listen (port 0: a free port, read back from ``.port``).
+    """
+
+    def __init__(self, node: StorageNode, host: str = "127.0.0.1", port: int = 0):
+        self.node = node
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.host = host
+        self.port: int = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            node, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self._run, name=f"object-node-{self.port}", daemon=True
+        )
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving; returns once the port accepts requests.
+
+        Raises:
+            RuntimeError: not started within ``timeout`` seconds.
+        """
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"object node on port {self.port} did not start")
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+        self.sock.close()
+
+
+def serve_forever(node: StorageNode, host: str, port: int) -> None:
+    """Serve ``node`` on ``host:port`` in the foreground until SIGINT/SIGTERM."""
+    uvicorn.run(node, host=host, port=port, log_level="info", access_log=False, lifespan="on")
