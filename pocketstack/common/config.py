@@ -55,6 +55,7 @@ SECTIONS: dict[str, str] = {
     "network": "Neutron: the network data plane",
     "image": "Glance: image data limits and uploads",
     "lab": "pocketstack up --hosts N: N hosts in network namespaces on this machine",
+    "objectstore": "Swift: the ring and the storage nodes (account, container, object servers)",
     "service_user": "the compute service's own Keystone user, whose token compute hosts fetch "
     "images with (Nova's [service_user]); bootstrap creates it with this password",
 }
@@ -440,6 +441,81 @@ OPTIONS: tuple[Option, ...] = (
         "put the lab's outside world (br-ext, 172.24.4.1/24) in the root namespace so this "
         "machine reaches floating IPs, instead of in <prefix>-ext",
         section="lab",
+    ),
+    Option(
+        "object_ring",
+        str,
+        "",
+        "the object ring the proxy and the storage nodes read: a path or an http(s) URL "
+        "(default <state-dir>/objects/object.ring.gz, which up builds)",
+        section="objectstore",
+    ),
+    Option(
+        "object_devices",
+        str,
+        "",
+        "pocketstack object-node: the directory of this node's device directories (Swift's "
+        "devices; default <state-dir>/objects/node)",
+        section="objectstore",
+    ),
+    Option(
+        "object_bind_ip",
+        str,
+        "127.0.0.1",
+        "pocketstack object-node: address the storage node listens on",
+        section="objectstore",
+    ),
+    Option(
+        "object_bind_port",
+        int,
+        6200,
+        "pocketstack object-node: port the storage node listens on",
+        section="objectstore",
+    ),
+    Option(
+        "object_nodes",
+        int,
+        3,
+        "pocketstack up: storage nodes started on 127.0.0.1, one device each, one zone each",
+        section="objectstore",
+    ),
+    Option(
+        "object_replicas",
+        int,
+        3,
+        "pocketstack up: replicas of the ring it builds at first start",
+        section="objectstore",
+    ),
+    Option(
+        "object_part_power",
+        int,
+        10,
+        "pocketstack up: 2**N partitions in the ring it builds at first start",
+        section="objectstore",
+    ),
+    Option(
+        "object_node_port",
+        int,
+        0,
+        "pocketstack up: first port of its storage nodes (node i on port+i); 0: free ports "
+        "picked at first start and kept in the ring",
+        section="objectstore",
+    ),
+    Option(
+        "object_update_timeout",
+        float,
+        1.0,
+        "seconds a storage node waits for a container or account update before leaving it "
+        "to its updater (Swift's container_update_timeout)",
+        section="objectstore",
+    ),
+    Option(
+        "object_updater_interval",
+        float,
+        0.5,
+        "seconds between a storage node's passes sending container counts to accounts and "
+        "retrying async_pending updates",
+        section="objectstore",
     ),
     Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING", section="logging"),
     Option(
