@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the managers are imported when first used, not with this mo
     from pocketstack.identity.manager import IdentityManager
     from pocketstack.image.manager import ImageManager
     from pocketstack.network.manager import NetworkManager
+    from pocketstack.objectstore.manager import ObjectStoreManager
 from pocketstack.common.http import PLAIN_ERRORS, ServiceAPI
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ SERVICES = (
     ("image", "pocketstack.image.manager:ImageManager", "pocketstack.image.api"),
     ("network", "pocketstack.network.manager:NetworkManager", "pocketstack.network.api"),
     ("compute", "pocketstack.compute.manager:ComputeManager", "pocketstack.compute.api"),
+    (
+        "objectstore",
+        "pocketstack.objectstore.manager:ObjectStoreManager",
+        "pocketstack.objectstore.api",
+    ),
 )
 
 
@@ -76,6 +82,7 @@ class Cloud:
     image: ImageManager
     network: NetworkManager
     compute: ComputeManager
+    objectstore: ObjectStoreManager
 
     def __init__(self, conf: Config, db: Database, bus: Bus):
         self.conf = conf

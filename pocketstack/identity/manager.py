@@ -38,6 +38,7 @@ CATALOG = (
     ("compute", "nova", "/compute/v2.1"),
     ("image", "glance", "/image"),
     ("network", "neutron", "/networking"),
+    ("object-store", "swift", "/object-store/v1/AUTH_%(project_id)s"),
 )
 
 

@@ -51,7 +51,9 @@ def get_auth_catalog(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/auth/catalog: the catalog of the caller's token."""
     policy.enforce(req.ctx, "identity:get_auth_catalog")
     entries = req.cloud.identity.auth.get_catalog(req.ctx)
-    return views.collection(req, "catalog", views.catalog(entries), "auth/catalog")
+    return views.collection(
+        req, "catalog", views.catalog(entries, req.ctx.project_id), "auth/catalog"
+    )
 
 
 def list_auth_projects(req: ApiRequest) -> dict[str, Any]:

@@ -82,16 +82,18 @@ def token(info: TokenInfo, entries: list[CatalogEntry] | None) -> dict[str, Any]
     if info.project is not None or info.domain is not None:
         body["roles"] = [_ref(r) for r in info.roles]
         if entries is not None:
-            body["catalog"] = catalog(entries)
+            body["catalog"] = catalog(entries, info.project.id if info.project else None)
     if info.app_cred is not None:
         c = info.app_cred
         body["application_credential"] = {"id": c.id, "name": c.name, "restricted": c.restricted}
     return body
 
 
-def catalog(entries: list[CatalogEntry]) -> list[dict[str, Any]]:
+def catalog(entries: list[CatalogEntry], project_id: str | None = None) -> list[dict[str, Any]]:
     """The catalog of a token and of GET /v3/auth/catalog: each enabled service with its
-    enabled endpoints."""
+    enabled endpoints. A URL with ``%(project_id)s`` / ``$(project_id)s`` (Swift's
+    ``/v1/AUTH_%(project_id)s``) gets the token's project, or is left out without one, as
+    Keystone's templated catalog does."""
     return [
         {
             "id": e.service.id,
@@ -103,13 +105,27 @@ def catalog(entries: list[CatalogEntry]) -> list[dict[str, Any]]:
                     "interface": ep.interface,
                     "region": ep.region_id,
                     "region_id": ep.region_id,
-                    "url": ep.url,
+                    "url": url,
                 }
                 for ep in e.endpoints
+                if (url := _endpoint_url(ep.url, project_id)) is not None
             ],
         }
         for e in entries
     ]
+
+
+def _endpoint_url(url: str, project_id: str | None) -> str | None:
+    """``url`` with the project substituted; None when it needs one and there is none."""
+    url = url.replace("$(", "%(")
+    if "%(" not in url:
+        return url
+    if project_id is None:
+        return None
+    try:
+        return url % {"project_id": project_id, "tenant_id": project_id}
+    except (KeyError, ValueError):
+        return None
 
 
 def domain(req: ApiRequest, d: Domain) -> dict[str, Any]:

@@ -1,0 +1,146 @@
+"""Who may do what on an account: Keystone roles plus container ACLs.
+
+Follows Swift's ``keystoneauth`` middleware (``swift/common/middleware/keystoneauth.py``)
+and its ACL syntax (``swift/common/middleware/acl.py``):
+
+- the account ``AUTH_<project_id>`` belongs to that project: its members read and write it,
+  its readers only read; an admin may do anything on any account;
+- anyone else needs a container ACL: ``X-Container-Read`` grants object GET/HEAD (and the
+  container listing to named users; ``.r:<referrer>`` grants anonymous object reads and
+  ``.rlistings`` anonymous listings), ``X-Container-Write`` object PUT/POST/DELETE/COPY;
+  entries are ``<project>:<user>``, ``<project>:*``, ``*:<user>`` or ``*:*`` (ids or names);
+- only the account's owner (or an admin) changes ACLs and container metadata; only an admin
+  sets an account quota (Swift's reseller admin).
+
+A refused anonymous caller gets 401 (so clients authenticate), an authenticated one 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.objectstore.constraints import project_of
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True)
+class Acl:
+    """A parsed container ACL: referrer rules and user entries.
+
+    Attributes:
+        referrers: ``.r:`` values (``*`` for everyone; ``-host`` denies).
+        listings: ``.rlistings`` was present.
+        users: ``(project, user)`` pairs, ``*`` as a wildcard.
+    """
+
+    referrers: tuple[str, ...] = ()
+    listings: bool = False
+    users: tuple[tuple[str, str], ...] = ()
+
+
+def parse_acl(value: str | None) -> Acl:
+    """Parse ``X-Container-Read``/``-Write`` (comma separated); unknown forms are ignored,
+    as Swift's ``parse_acl`` keeps them as plain group names no one matches."""
+    referrers: list[str] = []
+    users: list[tuple[str, str]] = []
+    listings = False
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.startswith(".r:") or item.startswith(".ref:") or item.startswith(".referrer:"):
+            referrers.append(item.split(":", 1)[1].strip())
+        elif item in (".rlistings", ".rlisting"):
+            listings = True
+        elif ":" in item:
+            project, _, user = item.partition(":")
+            users.append((project.strip(), user.strip()))
+        else:
+            users.append((item, "*"))  # a bare project (Swift's tenant-only form)
+    return Acl(tuple(referrers), listings, tuple(users))
+
+
+def check_acl_syntax(value: str) -> None:
+    """400 for an ACL Swift refuses: a referrer with nothing after ``.r:``."""
+    for item in value.split(","):
+        item = item.strip()
+        if item.startswith(".r") and ":" in item and not item.split(":", 1)[1].strip():
+            raise errors.BadRequest(f"Referrer value is empty in ACL {value!r}")
+
+
+def _user_matches(ctx: RequestContext, acl: Acl) -> bool:
+    if ctx.user_id is None:
+        return False
+    projects = {"*", ctx.project_id, ctx.project_name}
+    users = {"*", ctx.user_id, ctx.user_name}
+    return any(p in projects and u in users for p, u in acl.users)
+
+
+def _referrer_allows(acl: Acl) -> bool:
+    """Anonymous reads by referrer: only ``.r:*`` (no Referer header checks beyond it)."""
+    return "*" in acl.referrers and not any(r.startswith("-") for r in acl.referrers)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one request asks for, to be checked by ``authorize``.
+
+    Attributes:
+        method: the HTTP method (COPY counts as a write).
+        account: ``AUTH_<project_id>``.
+        container: None for account requests.
+        is_object: the request names an object.
+        read_acl, write_acl: the container's ACL headers (None when none, or no container).
+        owner_only: the request changes what only the owner may (ACLs, account quota...).
+        admin_only: only an admin may (``X-Account-Meta-Quota-Bytes``).
+    """
+
+    method: str
+    account: str
+    container: str | None = None
+    is_object: bool = False
+    read_acl: str | None = None
+    write_acl: str | None = None
+    owner_only: bool = False
+    admin_only: bool = False
+
+
+def owns_account(ctx: RequestContext, account: str) -> bool:
+    """The caller's token is scoped to the project the account belongs to."""
+    project = project_of(account)
+    return project is not None and ctx.project_id == project
+
+
+def authorize(ctx: RequestContext, access: Access) -> None:
+    """Return when ``ctx`` may do ``access``; raise 401 (anonymous) or 403 otherwise."""
+    if ctx.is_admin:
+        return
+    reading = access.method in READ_METHODS
+    if access.admin_only:
+        _deny(ctx)
+    if owns_account(ctx, access.account) and ctx.user_id is not None:
+        if reading and {"reader", "member"} & set(ctx.roles):
+            return
+        if ctx.can_write:
+            return
+        _deny(ctx)
+    if access.owner_only or access.container is None:
+        _deny(ctx)
+    if reading:
+        acl = parse_acl(access.read_acl)
+        if _user_matches(ctx, acl):
+            return
+        if _referrer_allows(acl) and (access.is_object or acl.listings):
+            return
+    elif access.is_object and _user_matches(ctx, parse_acl(access.write_acl)):
+        return
+    _deny(ctx)
+
+
+def _deny(ctx: RequestContext) -> None:
+    if ctx.user_id is None:
+        raise errors.Unauthorized("This server could not verify that you are authorized.")
+    raise errors.Forbidden("Access was denied to this resource.")
