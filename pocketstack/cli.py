@@ -10,6 +10,10 @@
                              no database)
     pocketstack network-agent  the network agent of this host (distributed mode; bus only,
                              no database; --network-node adds the DHCP and L3 roles)
+    pocketstack object-node  one object storage node: account, container and object servers
+                             for the devices under --object-devices (distributed mode)
+    pocketstack ring ...     build and rebalance an object ring (swift-ring-builder's roles;
+                             see pocketstack.objectstore.ring_cli)
     pocketstack guest-image  build (or find cached) the default guest image and print its path
     pocketstack db-upgrade   migrate the database to the newest schema
     pocketstack config show  print the effective configuration by section (secrets masked)
@@ -43,6 +47,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pocketstack.common.config import DEFAULT, OPTIONS, SECTIONS, Config
 from pocketstack.common.drivers import check_config
+from pocketstack.objectstore import ring_cli
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -100,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("db-upgrade", "migrate the database schema to the newest revision"),
         ("guest-image", "build or find the cached default guest image"),
         ("lab-host", "run one lab host's agents (pocketstack up --hosts N starts these)"),
+        ("object-node", "run one object storage node for its devices (distributed mode)"),
     ):
         _add_options(sub.add_parser(name, help=helptext))
+    ring_cli.add_parser(sub)
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     _add_options(
@@ -337,6 +344,7 @@ def cmd_up(conf: Config) -> None:
     """Everything in one process: controller, bootstrap, local compute host, API; with
     ``--hosts N`` a lab instead of the local host (``_up_lab``)."""
     from pocketstack.bootstrap import bootstrap, service_password
+    from pocketstack.objectstore.embedded import start_nodes
     from pocketstack.service import (
         ComputeHost,
         Controller,
@@ -353,6 +361,7 @@ def cmd_up(conf: Config) -> None:
     _lock(conf, "up")
     setup_logging(conf, "pocketstack")
     db, bus = open_backends(conf)
+    objects = start_nodes(conf)  # the storage nodes the object store's proxy writes to
     controller = Controller(conf, db, bus)
     bootstrap(controller.cloud)
     controller.start()
@@ -371,6 +380,7 @@ def cmd_up(conf: Config) -> None:
             network.stop()
         host.stop()
         controller.stop()
+        objects.stop()
         bus.stop()
         db.dispose()
 
@@ -557,6 +567,15 @@ def cmd_config_show(conf: Config) -> None:
     print(conf.to_toml(), end="")
 
 
+def cmd_object_node(conf: Config) -> None:
+    """One object storage node (account, container and object servers) for the devices
+    under ``object_devices``, on ``object_bind_ip:object_bind_port``, until SIGINT/SIGTERM."""
+    from pocketstack.objectstore.embedded import serve_node
+
+    setup_logging(conf, "object-node")
+    serve_node(conf)
+
+
 def cmd_guest_image(conf: Config) -> None:
     """Print the path of the cached guest image, building it first if needed."""
     from pocketstack.bootstrap import guest_cache_dir
@@ -573,6 +592,7 @@ COMMANDS = {
     "db-upgrade": cmd_db_upgrade,
     "guest-image": cmd_guest_image,
     "lab-host": cmd_lab_host,
+    "object-node": cmd_object_node,
     "config show": cmd_config_show,
 }
 
@@ -581,6 +601,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pocketstack`` console script."""
     os.umask(PRIVATE_UMASK)
     args = build_parser().parse_args(argv)
+    if args.command == "ring":  # works on its own files, needs no configuration
+        ring_cli.run(args)
+        return
     flags = {o.name: getattr(args, o.name, None) for o in OPTIONS}
     try:
         conf = Config.load(flags)

@@ -223,15 +223,24 @@ class NodeServer:
     Args:
         node: the app.
         host, port: where to listen (port 0: a free port, read back from ``.port``).
+        sock: a socket bound already (host and port are then ignored).
     """
 
-    def __init__(self, node: StorageNode, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        node: StorageNode,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+    ):
         self.node = node
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.host = host
-        self.port: int = self.sock.getsockname()[1]
+        if sock is None:
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        self.sock = sock
+        self.host = sock.getsockname()[0]
+        self.port: int = sock.getsockname()[1]
         config = uvicorn.Config(
             node, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30
         )

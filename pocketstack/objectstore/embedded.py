@@ -1,0 +1,142 @@
+"""Storage nodes in a pocketstack process: the embedded default of ``pocketstack up``
+(three nodes on 127.0.0.1, one device each, a 3-replica ring built at first start) and the
+one node of ``pocketstack object-node`` (docs/object-storage.md "Pieces and where they run").
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pocketstack.objectstore.builder import RingBuilder
+from pocketstack.objectstore.node import NodeServer, StorageNode, serve_forever
+from pocketstack.objectstore.ring import Ring
+
+LOG = logging.getLogger(__name__)
+HOST = "127.0.0.1"
+
+
+@dataclass
+class EmbeddedNodes:
+    """The nodes ``start_nodes`` runs, and the ring the proxy should read."""
+
+    ring_path: str
+    servers: list[NodeServer] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Stop every node (each finishes its requests in flight)."""
+        for server in self.servers:
+            server.stop()
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    return sock
+
+
+def build_embedded_ring(conf: Any, root: Path) -> dict[int, socket.socket]:
+    """First start: bind a socket per node (``object_node_port`` + i, or free ports), make
+    ``<root>/n<i>/d<i>/`` and the builder and ring of one device per node, each in its own
+    zone. Returns the bound sockets by port (to serve on, so no port is lost in between).
+
+    Raises:
+        OSError: a port is taken.
+        RingBuilderError: fewer nodes than replicas.
+    """
+    count = conf.object_nodes
+    socks = [_bind(conf.object_node_port + i if conf.object_node_port else 0) for i in range(count)]
+    replicas = min(conf.object_replicas, count)
+    builder = RingBuilder(conf.object_part_power, replicas, min_part_hours=0)
+    for i, sock in enumerate(socks, start=1):
+        (root / f"n{i}" / f"d{i}").mkdir(parents=True, exist_ok=True)
+        builder.add_dev(
+            {
+                "region": 1,
+                "zone": i,
+                "ip": HOST,
+                "port": sock.getsockname()[1],
+                "device": f"d{i}",
+                "weight": 100,
+                "meta": f"n{i}",
+            }
+        )
+    builder.rebalance()
+    builder.save(root / "object.builder")
+    builder.write_ring(root / "object.ring.gz")
+    LOG.info("built the object ring: %d nodes, %d replicas", count, replicas)
+    return {sock.getsockname()[1]: sock for sock in socks}
+
+
+def start_nodes(conf: Any) -> EmbeddedNodes:
+    """Start the embedded storage nodes of ``pocketstack up``; returns them with the ring
+    path (``<state-dir>/objects/object.ring.gz``). With ``[objectstore] object_ring`` set,
+    the nodes are elsewhere: nothing starts.
+
+    Node ``n<i>`` serves ``<state-dir>/objects/n<i>/`` (device ``d<i>``) on the port the ring
+    names, so a restart serves the same ring on the same ports.
+
+    Raises:
+        OSError: a node's port is taken.
+        RuntimeError: a node did not start.
+    """
+    if conf.object_ring:
+        return EmbeddedNodes(conf.object_ring)
+    root = Path(conf.state_dir) / "objects"
+    root.mkdir(parents=True, exist_ok=True)
+    ring_path = root / "object.ring.gz"
+    socks = {} if ring_path.exists() else build_embedded_ring(conf, root)
+    ring = Ring(ring_path)
+    nodes = EmbeddedNodes(str(ring_path))
+    seen: set[int] = set()
+    try:
+        for dev in ring.devs:
+            if dev is None or dev["port"] in seen or not dev.get("meta"):
+                continue
+            seen.add(dev["port"])
+            node = StorageNode(
+                root / dev["meta"],
+                Ring(ring_path),
+                update_timeout=conf.object_update_timeout,
+                updater_interval=conf.object_updater_interval,
+            )
+            sock = socks.pop(dev["port"], None) or _bind(dev["port"])
+            server = NodeServer(node, sock=sock)
+            server.start()
+            nodes.servers.append(server)
+    except BaseException:
+        nodes.stop()
+        for sock in socks.values():
+            sock.close()
+        raise
+    return nodes
+
+
+def serve_node(conf: Any) -> None:
+    """``pocketstack object-node``: serve this node's devices (``object_devices``, default
+    ``<state-dir>/objects/node``) on ``object_bind_ip:object_bind_port`` in the foreground,
+    with the ring of ``object_ring`` (a path or URL).
+
+    Raises:
+        RingError: the ring can't be read.
+    """
+    from pocketstack.objectstore.manager import ring_location
+
+    devices = Path(conf.object_devices or Path(conf.state_dir) / "objects" / "node")
+    devices.mkdir(parents=True, exist_ok=True)
+    node = StorageNode(
+        devices,
+        Ring(ring_location(conf)),
+        update_timeout=conf.object_update_timeout,
+        updater_interval=conf.object_updater_interval,
+    )
+    print(
+        f"pocketstack object node on {conf.object_bind_ip}:{conf.object_bind_port}, "
+        f"devices {devices}: {', '.join(node.devices.names()) or 'none yet'}",
+        flush=True,
+    )
+    serve_forever(node, conf.object_bind_ip, conf.object_bind_port)
