@@ -16,7 +16,8 @@ Event names (Nova's where Nova has them): ``api__authorize_and_validate`` (the A
 ``compute__prepare_block_device``, ``compute__spawn``, ``compute_stop_instance``,
 ``compute_start_instance``, ``compute_reboot_instance``, ``compute_terminate_instance``, and
 the end of a delete in the conductor: ``compute__deallocate_network``,
-``compute__release_claim``. A workflow's rollback of a step is ``<step>_rollback``
+``compute__release_claim``, ``compute__detach_volumes``; volume attach/detach steps are
+named in ``volumes``. A workflow's rollback of a step is ``<step>_rollback``
 (``tasks``).
 """
 
@@ -58,6 +59,7 @@ EV_REBOOT = "compute_reboot_instance"
 EV_TERMINATE = "compute_terminate_instance"
 EV_DEALLOCATE_NETWORK = "compute__deallocate_network"
 EV_RELEASE_CLAIM = "compute__release_claim"
+EV_DETACH_VOLUMES = "compute__detach_volumes"
 
 
 @contextlib.contextmanager

@@ -234,7 +234,7 @@ class ComputeAgent:
                 self._spawned(ctx, uuid)
                 return
             try:
-                spec["image"]["path"] = ensure_image(self.conf, spec["image"], self.images_auth)
+                self._ensure_image(spec)
                 self.driver.spawn(spec)
             except Exception as exc:
                 self._spawn_failed(ctx, uuid, _fault(exc, "spawn", uuid))
@@ -323,8 +323,13 @@ class ComputeAgent:
             self.driver.power_on(spec)
             return
         LOG.warning("guest %s is unknown to the driver; creating it again", spec["uuid"])
-        spec["image"]["path"] = ensure_image(self.conf, spec["image"], self.images_auth)
+        self._ensure_image(spec)
         self.driver.spawn(spec)
+
+    def _ensure_image(self, spec: dict[str, Any]) -> None:
+        """The image file of the guest's local root disk (none when it boots from a volume)."""
+        if not spec.get("boot_from_volume"):
+            spec["image"]["path"] = ensure_image(self.conf, spec["image"], self.images_auth)
 
     def _power(
         self,
@@ -367,6 +372,37 @@ class ComputeAgent:
             return self.driver.get_console_output(instance_uuid, length)
         except DriverError as exc:
             raise ConsoleNotAvailable() from exc
+
+    # ------------------------------------------------------------------ volumes
+    # Called by the controller's attach/detach flow (``compute.volumes``), which records
+    # the steps; errors go back to it as the call's answer.
+
+    def get_volume_connector(self, ctx: RequestContext) -> dict[str, Any]:
+        """This host's connector (``ComputeDriver.get_volume_connector``)."""
+        return self.driver.get_volume_connector(self.host)
+
+    def attach_volume(
+        self, ctx: RequestContext, instance_uuid: str, block_device: dict[str, Any]
+    ) -> None:
+        """Hot-plug ``block_device`` into the guest (``ComputeDriver.attach_volume``)."""
+        with self._serialized(instance_uuid):
+            self.driver.attach_volume(instance_uuid, block_device)
+
+    def detach_volume(self, ctx: RequestContext, instance_uuid: str, volume_id: str) -> None:
+        """Unplug the volume from the guest (``ComputeDriver.detach_volume``)."""
+        with self._serialized(instance_uuid):
+            self.driver.detach_volume(instance_uuid, volume_id)
+
+    def extend_volume(
+        self, ctx: RequestContext, instance_uuid: str, volume_id: str, new_size: int
+    ) -> None:
+        """Let the guest see the volume's new size (a cast: a failure is logged; the guest
+        sees the size after its next start)."""
+        with self._serialized(instance_uuid):
+            try:
+                self.driver.extend_volume(instance_uuid, volume_id, new_size)
+            except errors.PocketError as exc:
+                LOG.warning("extending %s of %s failed: %s", volume_id, instance_uuid, exc)
 
     # ------------------------------------------------------------------ periodic tasks
 

@@ -7,8 +7,11 @@ event of the server's action. The build of one server (action ``create``)::
                                    (rollback: release the claim)
     compute__allocate_network      cloud.network.allocate_for_instance -> network_info
                                    (rollback: deallocate the ports)
-    compute__prepare_block_device  check: root disk of the flavor vs the image (no volumes
-                                   yet); the InstanceSpec of the agent
+    compute__prepare_block_device  check: root disk of the flavor vs the image (not for a
+                                   volume-backed server); the volumes of its block device
+                                   mappings created, waited for and attached to the host
+                                   (``volumes.prepare_for_build``); the InstanceSpec of the
+                                   agent (rollback: attachments and created volumes deleted)
     -> cast build_and_run_instance to compute.<host>  (the agent records compute__spawn)
 
 A build request carries its request spec (``request_spec``): the image as the API looked it
@@ -27,6 +30,7 @@ agent when its host is up (the agent records ``compute_terminate_instance`` and 
 ``terminate_finished``) and otherwise finishes at once; the periodic sweep of deletes on
 hosts that went down and the start-up recovery finish theirs the same way. Its steps::
 
+    compute__detach_volumes        attachments deleted, delete_on_termination volumes too
     compute__deallocate_network    the server's ports
     compute__release_claim         the scheduler's claim
     (complete the deletion)        the server deleted and its action finished, together
@@ -104,7 +108,8 @@ class BuildTask(tasks.Task):
 
 
 def release_resources(cloud: Cloud, ctx: RequestContext, instance_uuid: str) -> None:
-    """Give back the server's claim and ports (idempotent; failures are logged)."""
+    """Give back the server's claim, ports and block devices (the attachments and the
+    volumes its build created; idempotent; failures are logged)."""
     from pocketstack.compute.scheduler.manager import SchedulerManager
 
     # Cleanup after a failure or a delete: a claim that could not be released must not keep
@@ -117,6 +122,10 @@ def release_resources(cloud: Cloud, ctx: RequestContext, instance_uuid: str) -> 
         cloud.network.deallocate_for_instance(ctx.elevated(), instance_uuid)
     except Exception:
         LOG.exception("deallocating the ports of %s failed", instance_uuid)
+    try:
+        cloud.compute.volumes.release_for_build(ctx, instance_uuid)
+    except Exception:
+        LOG.exception("releasing the volumes of %s failed", instance_uuid)
 
 
 def fail_build(
@@ -189,6 +198,7 @@ class Conductor(AgentReports):
                     actions.EV_BLOCK_DEVICE,
                     self._prepare_block_device,
                     check=self._check_root_disk,
+                    rollback=self._release_block_devices,
                 ),
                 tasks.Step(None, self._cast_spawn),  # the agent records compute__spawn
             ],
@@ -197,6 +207,7 @@ class Conductor(AgentReports):
         self.delete: tasks.Workflow[tasks.Task] = tasks.Workflow(
             "delete",
             [
+                tasks.Step(actions.EV_DETACH_VOLUMES, self._detach_volumes),
                 tasks.Step(actions.EV_DEALLOCATE_NETWORK, self._deallocate_network),
                 tasks.Step(actions.EV_RELEASE_CLAIM, self._release_claim),
                 tasks.Step(None, self._complete_deletion),  # finishes the action with it
@@ -381,7 +392,8 @@ class Conductor(AgentReports):
                 "project_id": inst.project_id,
                 "vcpus": inst.vcpus,
                 "memory_mb": inst.memory_mb,
-                "disk_gb": inst.root_gb + inst.ephemeral_gb,
+                "disk_gb": (0 if task.request.get("volume_backed") else inst.root_gb)
+                + inst.ephemeral_gb,
                 "availability_zone": inst.requested_availability_zone,
                 "image_properties": task.request["image"]["properties"],
                 "ignore_hosts": [],
@@ -427,10 +439,15 @@ class Conductor(AgentReports):
         self.cloud.network.deallocate_for_instance(task.ctx.elevated(), task.instance_uuid)
 
     def _check_root_disk(self, task: BuildTask) -> None:
-        check_root_disk(task.inst.root_gb, task.request["image"])
+        if not task.request.get("volume_backed"):
+            check_root_disk(task.inst.root_gb, task.request["image"])
 
     def _prepare_block_device(self, task: BuildTask) -> None:
-        """The root disk from the image (no volumes yet): the agent's ``InstanceSpec``."""
+        """The volumes of the server's mappings, created and attached to its host, and the
+        root disk (a volume, or the image): the agent's ``InstanceSpec``."""
+        devices = self.cloud.compute.volumes.prepare_for_build(
+            task.ctx, task.inst, task.zone, str(task.host)
+        )
         task.spec = build_spec(
             self.cloud,
             task.inst,
@@ -438,10 +455,22 @@ class Conductor(AgentReports):
             task.network_info,
             task.zone,
             str(task.host),
+            volume_backed=bool(task.request.get("volume_backed")),
         )
+        task.spec["block_devices"] = devices
         self._advance(
-            task, states.BLOCK_DEVICE_MAPPING, None, spec=task.spec, task_state=states.SPAWNING
+            task,
+            states.BLOCK_DEVICE_MAPPING,
+            self._release_block_devices,
+            spec=task.spec,
+            task_state=states.SPAWNING,
         )
+
+    def _release_block_devices(self, task: tasks.Task) -> None:
+        self.cloud.compute.volumes.release_for_build(task.ctx, task.instance_uuid)
+
+    def _detach_volumes(self, task: tasks.Task) -> None:
+        self.cloud.compute.volumes.detach_all(task.ctx, task.instance_uuid)
 
     def _cast_spawn(self, task: BuildTask) -> None:
         self.agents.build_and_run_instance(task.ctx, str(task.host), dict(task.spec or {}))
@@ -595,12 +624,14 @@ def build_spec(
     network_info: list[dict[str, Any]],
     zone: str | None,
     host: str,
+    volume_backed: bool = False,
 ) -> dict[str, Any]:
     """The ``InstanceSpec`` (``drivers.base``) of a server; ``image`` as the request spec
-    has it (``request_spec.ImageMeta``)."""
+    has it (``request_spec.ImageMeta``); ``volume_backed``: it boots from a volume (no
+    local root disk, no image file)."""
     # The image's file in the controller's store; an agent on a host where that file is not
     # (another machine) downloads it from the URL instead (``image_cache.ensure_image``).
-    path = str(cloud.image.image_path(image["id"]))
+    path = "" if volume_backed else str(cloud.image.image_path(image["id"]))
     public_keys = {inst.key_name: inst.key_data} if inst.key_name and inst.key_data else {}
     return {
         "uuid": inst.uuid,
@@ -628,4 +659,6 @@ def build_spec(
         "availability_zone": zone,
         "launch_index": inst.launch_index,
         "config_drive": inst.config_drive,
+        "boot_from_volume": volume_backed,
+        "block_devices": [],
     }

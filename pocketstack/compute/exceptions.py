@@ -81,3 +81,28 @@ class AvailabilityZoneNotFound(errors.BadRequest):
 
     def default_message(self) -> str:
         return "The requested availability zone is not available"
+
+
+class VolumeBDMNotFound(errors.NotFound):
+    """404: the server has no such volume attached (Nova's ``VolumeBDMNotFound``)."""
+
+    @classmethod
+    def for_volume(cls, volume_id: str) -> VolumeBDMNotFound:
+        """The error with Nova's message."""
+        return cls(f"No volume Block Device Mapping with id {volume_id}.")
+
+
+class InvalidVolume(errors.BadRequest):
+    """400: a volume that cannot be used here (Nova's ``InvalidVolume``: wrong status,
+    another availability zone, attached already)."""
+
+    @classmethod
+    def because(cls, reason: str) -> InvalidVolume:
+        """The error with Nova's message: ``Invalid volume: <reason>``."""
+        return cls(f"Invalid volume: {reason}")
+
+
+class VolumeNotCreated(errors.PocketError):
+    """500: a volume the build created did not become ``available`` in time (or failed)."""
+
+    status = 500

@@ -9,6 +9,12 @@ are rendered from) with ``cloud.network.get_instance_network_info``, as Nova ref
 instance info cache. ``network-vif-plugged``/``-unplugged`` are accepted and change nothing
 (pocketstack's build does not wait for them).
 
+The Block Storage service sends ``volume-extended`` (``tag``: the volume id; Nova 2.51)
+when an attached volume grew: the server's compute agent then resizes the guest's disk (QMP
+``block_resize``, ``volumes.Volumes.extend``). It is taken from the volume manager in the
+controller's process (``create`` here); the HTTP API, which serves 2.1, keeps the 2.1 names
+(``EVENT_NAMES``).
+
 Per event, as Nova answers: code 200 (accepted), 404 (no such server, or deleted), 422 (the
 server has no host yet); failed events get status ``failed``.
 """
@@ -35,6 +41,8 @@ EVENT_NAMES = (
     "network-vif-unplugged",
     "network-vif-deleted",
 )
+#: the events the volume manager sends (in-process; Nova 2.51's ``volume-extended``)
+VOLUME_EVENT_NAMES = ("volume-extended",)
 #: the events after which the server's network_info is read again
 REFRESH_EVENTS = frozenset({"network-changed", "network-vif-deleted"})
 STATUSES = ("failed", "completed", "in-progress")
@@ -63,7 +71,9 @@ class ServerExternalEvents:
         self, ctx: RequestContext, events: list[ServerExternalEvent]
     ) -> list[ServerExternalEvent]:
         """Take ``events`` and act on the accepted ones (``REFRESH_EVENTS``: the server's
-        ``network_info`` is read again from the Network service and stored).
+        ``network_info`` is read again from the Network service and stored;
+        ``volume-extended``: the guest's disk of volume ``tag`` is resized, a cast to its
+        agent).
 
         Returns:
             The events in request order, each with its ``code`` (200/404/422) and, when
@@ -82,6 +92,9 @@ class ServerExternalEvents:
         refresh = dict.fromkeys(e.server_uuid for e in accepted if e.name in REFRESH_EVENTS)
         for server_uuid in refresh:
             self.refresh_network_info(server_uuid)
+        for event in accepted:
+            if event.name == "volume-extended" and event.tag:
+                self.cloud.compute.volumes.extend(event.server_uuid, event.tag)
         return answered
 
     @staticmethod

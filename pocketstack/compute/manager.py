@@ -6,6 +6,8 @@
   compute services, hypervisors, availability zones) — the resource APIs;
 - ``servers`` (``servers.Servers``) and ``actions`` (``actions.InstanceActions``) — the
   server lifecycle, handed to the conductor and compute agents over the bus;
+- ``volumes`` (``volumes.Volumes``) — a server's volumes: attach, detach, and the block
+  devices of builds and deletes;
 - ``server_external_events`` (``external_events.ServerExternalEvents``) — what other
   services tell Compute about a server (the Network service's ``network-changed``).
 
@@ -32,6 +34,7 @@ class ComputeManager:
         from pocketstack.compute.keypairs import Keypairs
         from pocketstack.compute.quotas import Quotas
         from pocketstack.compute.servers import Servers
+        from pocketstack.compute.volumes import Volumes
 
         self.cloud = cloud
         self.flavors = Flavors(cloud)
@@ -41,6 +44,7 @@ class ComputeManager:
         self.actions = InstanceActions(cloud)
         self.servers = Servers(cloud)
         self.server_external_events = ServerExternalEvents(cloud)
+        self.volumes = Volumes(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

@@ -227,3 +227,40 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(sa.String(64))
     resource: Mapped[str] = mapped_column(sa.String(255))
     hard_limit: Mapped[int]
+
+
+class BlockDeviceMapping(Base):
+    """A volume (or local disk) of a server, as Nova's ``block_device_mapping`` rows
+    (docs/block-storage.md "Nova's side"; Nova's ``objects.BlockDeviceMapping``).
+
+    ``source_type``: ``image``/``volume``/``snapshot``/``blank``; ``destination_type``:
+    ``volume`` (a Cinder volume, ``volume_id`` and ``attachment_id`` set once attached) or
+    ``local``; ``boot_index`` 0 is the boot disk, None (or -1 in a request) not bootable;
+    ``connection_info`` the volume API's (``driver_volume_type`` + ``data``, CHAP secret
+    included: never rendered by the API). Soft-deleted (``deleted``) when detached or when
+    the server goes.
+    """
+
+    __tablename__ = "block_device_mappings"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    source_type: Mapped[str] = mapped_column(sa.String(32))
+    destination_type: Mapped[str] = mapped_column(sa.String(32))
+    boot_index: Mapped[int | None] = mapped_column(default=None)
+    device_name: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    volume_id: Mapped[str | None] = mapped_column(sa.String(36), default=None, index=True)
+    attachment_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    snapshot_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    image_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    volume_size: Mapped[int | None] = mapped_column(default=None)
+    guest_format: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    disk_bus: Mapped[str] = mapped_column(sa.String(32), default="virtio")
+    delete_on_termination: Mapped[bool] = mapped_column(default=False)
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
+    tag: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow
+    )
+    deleted: Mapped[bool] = mapped_column(default=False, index=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)

@@ -31,6 +31,11 @@ RULES: dict[str, str] = {
     "compute:instance-actions:index": "reader",
     "compute:instance-actions:show": "reader",
     "compute:instance-actions:events:details": "admin",
+    # a server's volumes (Nova's os_compute_api:os-volumes-attachments:*)
+    "compute:os-volumes-attachments:index": "reader",
+    "compute:os-volumes-attachments:show": "reader",
+    "compute:os-volumes-attachments:create": "member",
+    "compute:os-volumes-attachments:delete": "member",
     # what other services tell Compute (Nova: admin, i.e. the service users)
     "compute:os-server-external-events:create": "admin",
     # flavors

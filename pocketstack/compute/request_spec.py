@@ -6,7 +6,11 @@ the API's checks are not repeated downstream: the image is looked up once, by th
 host (``availability_zone="az:host"``) travels here too, never through a server column.
 It is plain JSON (a bus payload)::
 
-    {"image": ImageMeta, "force_host": str | None}
+    {"image": ImageMeta, "force_host": str | None, "volume_backed": bool (optional)}
+
+``volume_backed``: the server boots from a volume (its block device mappings are rows of
+``block_device_mappings``, the build's block-device step creates and attaches them); its
+flavor's root disk is then neither checked against the image nor claimed on the host.
 
 ``ImageMeta`` (Nova's ``ImageMeta``, in short)::
 
@@ -16,7 +20,7 @@ It is plain JSON (a bus payload)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from pocketstack.compute.exceptions import FlavorDiskTooSmall
 
@@ -45,6 +49,7 @@ class RequestSpec(TypedDict):
 
     image: ImageMeta
     force_host: str | None
+    volume_backed: NotRequired[bool]
 
 
 def image_meta(image: ImageInfo) -> ImageMeta:

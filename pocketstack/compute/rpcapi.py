@@ -30,6 +30,12 @@ AGENT_MESSAGES = MessageTable(
         Message("start_instance", CAST),
         Message("reboot_instance", CAST),
         Message("get_console_output", CALL, timeout=30.0),
+        # volumes (docs/block-storage.md "Nova's side"): the controller runs the attach
+        # flow and asks the host for its connector and to hot-plug/unplug the disk
+        Message("get_volume_connector", CALL, timeout=30.0),
+        Message("attach_volume", CALL, timeout=120.0),
+        Message("detach_volume", CALL, timeout=120.0),
+        Message("extend_volume", CAST),
     ],
 )
 
@@ -108,6 +114,39 @@ class ComputeAgentClient:
         """The serial console log (last ``length`` lines); waits up to 30 s."""
         return self._send(
             ctx, host, "get_console_output", instance_uuid=instance_uuid, length=length
+        )
+
+    def get_volume_connector(self, ctx: RequestContext, host: str) -> dict[str, Any]:
+        """The host's iSCSI/NBD connector (os-brick's shape: ``host``, ``ip``,
+        ``initiator``, ``platform``, ``os_type``, ``multipath``); waits up to 30 s."""
+        return self._send(ctx, host, "get_volume_connector")
+
+    def attach_volume(
+        self, ctx: RequestContext, host: str, instance_uuid: str, block_device: dict[str, Any]
+    ) -> None:
+        """Hot-plug a volume (``block_device``: a ``block_devices`` entry of the
+        InstanceSpec, with its ``connection_info``); waits up to 120 s."""
+        self._send(
+            ctx, host, "attach_volume", instance_uuid=instance_uuid, block_device=block_device
+        )
+
+    def detach_volume(
+        self, ctx: RequestContext, host: str, instance_uuid: str, volume_id: str
+    ) -> None:
+        """Unplug a volume from the guest (gone already is fine); waits up to 120 s."""
+        self._send(ctx, host, "detach_volume", instance_uuid=instance_uuid, volume_id=volume_id)
+
+    def extend_volume(
+        self, ctx: RequestContext, host: str, instance_uuid: str, volume_id: str, new_size: int
+    ) -> None:
+        """Let the guest see an attached volume's new size (``new_size`` bytes); a cast."""
+        self._send(
+            ctx,
+            host,
+            "extend_volume",
+            instance_uuid=instance_uuid,
+            volume_id=volume_id,
+            new_size=new_size,
         )
 
 

@@ -29,7 +29,8 @@ from pocketstack.common import errors, paging
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database, new_id, utcnow
-from pocketstack.compute import actions, controllers, states
+from pocketstack.compute import actions, block_device, controllers, states
+from pocketstack.compute.block_device import BlockDeviceRequest
 from pocketstack.compute.exceptions import (
     AvailabilityZoneNotFound,
     ConsoleNotAvailable,
@@ -155,7 +156,7 @@ class Servers:
         ctx: RequestContext,
         *,
         name: str,
-        image_id: str,
+        image_id: str | None,
         flavor_id: str,
         networks: list[dict[str, Any]] | str,
         key_name: str | None = None,
@@ -168,11 +169,14 @@ class Servers:
         description: str | None = None,
         access_ip_v4: str | None = None,
         config_drive: bool = True,
+        block_device_mapping: list[BlockDeviceRequest] | None = None,
     ) -> list[Instance]:
         """Validate a boot request, record the servers (BUILD) and cast them to the conductor.
 
         ``networks``: ``[{"uuid", "fixed_ip"?} | {"port"}]``, or ``"auto"`` (the project's
-        network) or ``"none"``. ``user_data``: base64 text. Several servers
+        network) or ``"none"``. ``user_data``: base64 text. ``block_device_mapping``: the
+        parsed ``block_device_mapping_v2`` (``block_device``); a volume of boot index 0
+        makes the server volume-backed (``image_id`` may then be empty). Several servers
         (``max_count`` > 1) are named ``name-1``, ``name-2``... Nothing is written unless
         every check passes (API reference "Create Server").
 
@@ -183,7 +187,9 @@ class Servers:
         """
         started = utcnow()
         flavor = self.cloud.compute.flavors.get(ctx, flavor_id, for_boot=True)
-        image = self._check_image(ctx, image_id, flavor)
+        bdms = list(block_device_mapping or [])
+        boot_volume = block_device.boot_volume(bdms)
+        image = self._boot_image(ctx, image_id or block_device.image_root(bdms), flavor, bdms)
         requested = self._check_networks(ctx, networks)
         key_data = (
             self.cloud.compute.keypairs.get(ctx, key_name, for_boot=True).public_key
@@ -195,12 +201,13 @@ class Servers:
             self.cloud.network.security_group_ids(ctx, _project(ctx), groups)
         zone, force_host = self._check_zone(ctx, availability_zone)
         count = self._check_quota(ctx, flavor, min_count, max_count)
+        self.cloud.compute.volumes.check_request(ctx, bdms, image, zone, count)
         rows = self._new_rows(
             ctx,
             name=name,
             count=count,
             flavor=flavor,
-            image=image,
+            image=image if boot_volume is None else {**image, "id": ""},
             requested=requested,
             key_name=key_name,
             key_data=key_data,
@@ -212,24 +219,72 @@ class Servers:
             access_ip_v4=access_ip_v4,
             config_drive=config_drive,
         )
-        self._record_created(ctx, rows, started)
+        self._record_created(ctx, rows, started, bdms)
         self._recheck_quota(ctx, rows)
-        spec: RequestSpec = {"image": image, "force_host": force_host}
+        spec: RequestSpec = {
+            "image": image,
+            "force_host": force_host,
+            "volume_backed": boot_volume is not None,
+        }
         self.conductor.build_instances(ctx, [r.uuid for r in rows], spec)
         return rows
 
     def _record_created(
-        self, ctx: RequestContext, rows: list[Instance], started: dt.datetime
+        self,
+        ctx: RequestContext,
+        rows: list[Instance],
+        started: dt.datetime,
+        bdms: list[BlockDeviceRequest],
     ) -> None:
-        """Insert the new rows with their ``create`` actions (validation timed from ``started``)."""
+        """Insert the new rows with their ``create`` actions (validation timed from
+        ``started``) and their requested volumes (``bdms``)."""
         with self.db.transaction() as s:
             s.add_all(rows)
             s.flush()
             for row in rows:
+                self.cloud.compute.volumes.record_requested(s, row.uuid, bdms)
                 action = actions.start_action(s, ctx, row.uuid, "create", start_time=started)
                 actions.record_event(s, action, actions.EV_AUTHORIZE, started, utcnow())
 
-    def _check_image(self, ctx: RequestContext, image_id: str, flavor: Flavor) -> ImageMeta:
+    def _boot_image(
+        self,
+        ctx: RequestContext,
+        image_id: str | None,
+        flavor: Flavor,
+        bdms: list[BlockDeviceRequest],
+    ) -> ImageMeta:
+        """The image of a boot request (``_check_image``); for a volume-backed server the
+        image of its boot volume's source, or none (an existing volume: an empty
+        ``ImageMeta``), and the flavor's root disk is not checked against it.
+
+        Raises:
+            errors.BadRequest: no image and no boot volume (Nova's boot sequence message).
+        """
+        boot = block_device.boot_volume(bdms)
+        if boot is None:
+            if not image_id:
+                raise block_device.invalid(
+                    "Boot sequence for the instance and image/block device mapping "
+                    "combination is not valid."
+                )
+            return self._check_image(ctx, image_id, flavor)
+        if boot["source_type"] == "image":
+            return self._check_image(ctx, str(boot["uuid"]), flavor, root_disk=False)
+        return {
+            "id": "",
+            "name": None,
+            "status": "active",
+            "disk_format": None,
+            "size": None,
+            "virtual_size": None,
+            "min_disk": 0,
+            "min_ram": 0,
+            "properties": {},
+        }
+
+    def _check_image(
+        self, ctx: RequestContext, image_id: str, flavor: Flavor, root_disk: bool = True
+    ) -> ImageMeta:
         """The image of a boot request, looked up (the only time in a build) and checked
         against the flavor; what the build needs of it.
 
@@ -242,7 +297,8 @@ class Servers:
             raise ImageNotActive.for_id(image_id)
         if image["min_ram"] > flavor.memory_mb:
             raise FlavorMemoryTooSmall()
-        check_root_disk(flavor.root_gb, image)
+        if root_disk:
+            check_root_disk(flavor.root_gb, image)
         return image
 
     def _check_networks(

@@ -278,6 +278,9 @@ def states_for_status(status: str) -> tuple[list[str], list[str] | None]:
 _READS: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] = {
     "update": (None, None),
     "console_output": (frozenset({ACTIVE, STOPPED, ERROR, PAUSED, SUSPENDED}), None),
+    # Nova's attach/detach: a running, stopped or paused server with no task (``volumes``)
+    "attach_volume": (frozenset({ACTIVE, STOPPED, PAUSED}), frozenset({None})),
+    "detach_volume": (frozenset({ACTIVE, STOPPED, PAUSED}), frozenset({None})),
 }
 
 #: the name the error message shows for an internal action name

@@ -32,6 +32,7 @@ from pocketstack.compute.api import (
     server_external_events,
     servers,
     versions,
+    volume_attachments,
 )
 from pocketstack.compute.api.errors import RENDERERS
 from pocketstack.compute.api.microversion import compute_route as r
@@ -97,6 +98,20 @@ ROUTES = [
     r("DELETE", S + "/metadata/{key}", server_actions.delete_metadata_item),
     r("GET", S + "/ips", server_actions.list_ips),
     r("GET", S + "/ips/{network}", server_actions.get_ips),
+    r("GET", S + "/os-volume_attachments", volume_attachments.list_volume_attachments),
+    r(
+        "POST",
+        S + "/os-volume_attachments",
+        volume_attachments.create_volume_attachment,
+        schema=schemas.VOLUME_ATTACHMENT_CREATE,
+    ),
+    r("GET", S + "/os-volume_attachments/{volume_id}", volume_attachments.get_volume_attachment),
+    r(
+        "DELETE",
+        S + "/os-volume_attachments/{volume_id}",
+        volume_attachments.delete_volume_attachment,
+        status=202,
+    ),
     r("GET", S + "/os-instance-actions", server_actions.list_instance_actions),
     r("GET", S + "/os-instance-actions/{request_id}", server_actions.get_instance_action),
     r(

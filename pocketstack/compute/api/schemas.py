@@ -184,6 +184,20 @@ SERVER_CREATE: Schema = t.obj(
     required=["server"],
 )
 
+#: "Servers with volume attachments" — Attach a volume to an instance, the 2.1 body.
+VOLUME_ATTACHMENT_CREATE: Schema = t.wrapped(
+    "volumeAttachment",
+    t.obj(
+        {
+            "volumeId": UUID,
+            "device": t.nullable(
+                t.string(255, pattern=r"(^/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*\Z")
+            ),
+        },
+        required=["volumeId"],
+    ),
+)
+
 #: "Servers (servers)" — Update Server (``PUT /servers/{server_id}``), the 2.1 body.
 SERVER_UPDATE: Schema = t.wrapped(
     "server",

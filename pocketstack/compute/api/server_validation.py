@@ -5,7 +5,10 @@ The body's shape (types, lengths, names, metadata, known keys) is guaranteed by
 ``schemas.SERVER_CREATE`` before the handler runs; ``parse_create(body)`` turns it into the
 keyword arguments of ``cloud.compute.servers.create``: it converts (``"2"`` → 2, an id
 given as a URL → the id, ``"true"`` → True) and checks what a schema cannot (base64 that
-decodes, UUIDs, IP addresses, ``min_count <= max_count``, no boot from volume).
+decodes, UUIDs, IP addresses, ``min_count <= max_count``) and parses the block device
+mappings (``block_device_mapping_v2``, or the legacy ``block_device_mapping``) with
+``compute.block_device``: ``openstack server create --boot-from-volume SIZE``, ``--volume``,
+``--block-device``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from pocketstack.common import errors
 from pocketstack.common.http import parse_bool, parse_int
+from pocketstack.compute import block_device
 
 #: Largest server count one request may ask for (an integer column).
 MAX_COUNT = 2**31 - 1
@@ -76,20 +80,35 @@ def _access_ip(value: str | None) -> str | None:
     return None if value is None else str(ipaddress.IPv4Address(value))
 
 
+def _block_devices(server: dict[str, Any]) -> list[block_device.BlockDeviceRequest]:
+    """The request's mappings: ``block_device_mapping_v2``, else the legacy list (Nova
+    refuses both in one request)."""
+    if server.get("block_device_mapping_v2") and server.get("block_device_mapping"):
+        raise errors.BadRequest(
+            "Using different block_device_mapping syntaxes is not allowed in the same request."
+        )
+    if server.get("block_device_mapping_v2"):
+        return block_device.parse_v2(server["block_device_mapping_v2"])
+    return block_device.parse_legacy(server.get("block_device_mapping") or [])
+
+
 def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """``(kwargs for servers.create, return_reservation_id)`` from a ``POST /servers`` body
     that matched ``schemas.SERVER_CREATE``.
 
     Raises:
         errors.BadRequest: min_count > max_count, a count out of range, user data that is
-        not base64, a malformed network or port id or fixed IP, boot from volume (not
-        supported).
+        not base64, a malformed network or port id or fixed IP, a block device mapping
+        that is not valid (``block_device.parse_v2``), or no image and no boot volume.
     """
     server = body["server"]
-    if not server.get("imageRef"):
-        raise errors.BadRequest(
-            "Block Device Mapping is Invalid: boot from volume is not "
-            "supported; imageRef is required."
+    bdms = _block_devices(server)
+    if not server.get("imageRef") and not (
+        block_device.boot_volume(bdms) or block_device.image_root(bdms)
+    ):
+        raise block_device.invalid(
+            "Boot sequence for the instance and image/block device mapping combination "
+            "is not valid."
         )
     min_count = parse_int(server.get("min_count", 1), "min_count", 1, MAX_COUNT)
     max_count = parse_int(server.get("max_count", min_count), "max_count", 1, MAX_COUNT)
@@ -97,7 +116,7 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         raise errors.BadRequest(f"min_count {min_count} must be <= max_count {max_count}.")
     kwargs = {
         "name": server["name"],
-        "image_id": server["imageRef"],
+        "image_id": server.get("imageRef") or None,
         "flavor_id": _ref(server["flavorRef"]),
         "networks": _networks(server.get("networks", [])),
         "key_name": server.get("key_name"),
@@ -111,6 +130,7 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         "max_count": max_count,
         "access_ip_v4": _access_ip(server.get("accessIPv4")),
         "config_drive": parse_bool(server.get("config_drive", True), "config_drive"),
+        "block_device_mapping": bdms,
     }
     reservation = parse_bool(server.get("return_reservation_id", False), "return_reservation_id")
     return kwargs, reservation

@@ -75,9 +75,12 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
 
 
 def _full_views(req: ApiRequest, servers: list[Instance]) -> list[dict[str, Any]]:
-    """Full views of a page of servers, with their faults read in one call."""
-    faults = req.cloud.compute.servers.faults([s.uuid for s in servers]) if servers else {}
-    return server_views(req, servers, faults)
+    """Full views of a page of servers, with their faults and volumes read in one call
+    each."""
+    uuids = [s.uuid for s in servers]
+    faults = req.cloud.compute.servers.faults(uuids) if servers else {}
+    volumes = req.cloud.compute.volumes.attached(uuids)
+    return server_views(req, servers, faults, volumes)
 
 
 def list_servers(req: ApiRequest) -> dict[str, Any]:

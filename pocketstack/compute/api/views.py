@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.db import isotime
 from pocketstack.common.http import ApiRequest
 from pocketstack.compute.api.common import bookmark, links
 from pocketstack.compute.models import (
+    BlockDeviceMapping,
     ComputeNode,
     Flavor,
     Instance,
@@ -121,11 +122,15 @@ def server_summary(req: ApiRequest, instance: Instance) -> dict[str, Any]:
 
 
 def server_view(
-    req: ApiRequest, instance: Instance, fault: InstanceFault | None = None
+    req: ApiRequest,
+    instance: Instance,
+    fault: InstanceFault | None = None,
+    volumes: Sequence[BlockDeviceMapping] = (),
 ) -> dict[str, Any]:
     """The full 2.1 server view of ``instance`` for the caller of ``req`` (API reference
     "Show Server Details"); ``fault`` (the server's latest) shows on ERROR and DELETED
-    servers, its ``details`` to admins only, as do the ``OS-EXT-SRV-ATTR`` fields."""
+    servers, its ``details`` to admins only, as do the ``OS-EXT-SRV-ATTR`` fields;
+    ``volumes``: its attached volumes (``os-extended-volumes:volumes_attached``)."""
     status = status_of(instance.vm_state, instance.task_state)
     flavor_id = flavor_id_of(instance)
     view: dict[str, Any] = {
@@ -157,7 +162,7 @@ def server_view(
         "OS-SRV-USG:launched_at": _usage_time(instance.launched_at),
         "OS-SRV-USG:terminated_at": _usage_time(instance.terminated_at),
         "security_groups": security_group_names(instance),
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": [volume_attached(req, b) for b in volumes],
     }
     if fault is not None and status in ("ERROR", "DELETED"):
         view["fault"] = fault_view(fault, req.ctx.is_admin)
@@ -169,11 +174,51 @@ def server_view(
 
 
 def server_views(
-    req: ApiRequest, instances: list[Instance], faults: Mapping[str, InstanceFault]
+    req: ApiRequest,
+    instances: list[Instance],
+    faults: Mapping[str, InstanceFault],
+    volumes: Mapping[str, Sequence[BlockDeviceMapping]] | None = None,
 ) -> list[dict[str, Any]]:
     """Full views of a page of servers; ``faults``: the latest fault of each server that has
-    one (``cloud.compute.servers.faults``)."""
-    return [server_view(req, i, faults.get(i.uuid)) for i in instances]
+    one (``cloud.compute.servers.faults``); ``volumes``: the attached volumes of each
+    (``cloud.compute.volumes.attached``)."""
+    volumes = volumes or {}
+    return [server_view(req, i, faults.get(i.uuid), volumes.get(i.uuid, ())) for i in instances]
+
+
+def _version(req: ApiRequest) -> tuple[int, int]:
+    return getattr(req, "api_version", (2, 1))
+
+
+def volume_attached(req: ApiRequest, bdm: BlockDeviceMapping) -> dict[str, Any]:
+    """One ``os-extended-volumes:volumes_attached`` entry: ``{"id"}`` (2.1), with
+    ``delete_on_termination`` from 2.3."""
+    view: dict[str, Any] = {"id": bdm.volume_id}
+    if _version(req) >= (2, 3):
+        view["delete_on_termination"] = bdm.delete_on_termination
+    return view
+
+
+def volume_attachment_view(req: ApiRequest, bdm: BlockDeviceMapping) -> dict[str, Any]:
+    """A ``volumeAttachment`` (API reference "Servers with volume attachments"): ``id``
+    (the volume's, until 2.89), ``volumeId``, ``serverId``, ``device``; ``tag`` (2.70),
+    ``delete_on_termination`` (2.79), ``attachment_id``/``bdm_uuid`` (2.89). The
+    connection_info (a CHAP secret) is never shown."""
+    version = _version(req)
+    view: dict[str, Any] = {
+        "id": bdm.volume_id,
+        "volumeId": bdm.volume_id,
+        "serverId": bdm.instance_uuid,
+        "device": bdm.device_name,
+    }
+    if version >= (2, 70):
+        view["tag"] = bdm.tag
+    if version >= (2, 79):
+        view["delete_on_termination"] = bdm.delete_on_termination
+    if version >= (2, 89):
+        del view["id"]
+        view["attachment_id"] = bdm.attachment_id
+    return view
 
 
 def created_server(req: ApiRequest, instance: Instance, admin_pass: str) -> dict[str, Any]:

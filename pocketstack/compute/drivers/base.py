@@ -29,8 +29,22 @@ sent over the bus::
                                        "enable_dhcp": true, "dns_nameservers": []}]}],
       "metadata": {…}, "user_data": "<base64>" | null,
       "public_keys": {"mykey": "ssh-ed25519 …"}, "availability_zone": "nova",
-      "launch_index": 0
+      "launch_index": 0,
+      "boot_from_volume": false,
+      "block_devices": [BlockDevice, ...]        (volumes, the boot volume first)
     }
+
+A ``BlockDevice`` (``compute.block_device.spec_entry``), one attached volume::
+
+    {"volume_id": "…", "attachment_id": "…", "device_name": "/dev/vdb",
+     "boot_index": 0 | null, "disk_bus": "virtio",
+     "connection_info": {"driver_volume_type": "iscsi" | "nbd", "data": {…}}}
+
+``connection_info`` is the volume API's (docs/block-storage.md): iSCSI ``target_portal``,
+``target_iqn``, ``target_lun``, ``auth_method``/``auth_username``/``auth_password`` (CHAP:
+the password must never appear on a command line); NBD ``host``, ``port``, ``export``.
+With ``boot_from_volume`` the guest has no local root disk (``image`` may lack ``path``) and
+boots from the block device of boot index 0.
 """
 
 from __future__ import annotations
@@ -42,6 +56,10 @@ from typing import Any
 from pocketstack.common.errors import PocketError
 
 InstanceSpec = dict[str, Any]
+BlockDevice = dict[str, Any]
+
+#: the iSCSI initiator name of a host's connector (``get_volume_connector``)
+INITIATOR_PREFIX = "iqn.2010-10.org.pocketstack:"
 
 
 class PowerState(enum.IntEnum):
@@ -139,3 +157,49 @@ class ComputeDriver(ABC):
     def get_host_resources(self) -> dict[str, Any]:
         """Capacity of the host: ``{"vcpus": int, "memory_mb": int, "local_gb": int,
         "hypervisor_type": str, "hypervisor_version": int, "cpu_info": str}``."""
+
+    # ------------------------------------------------------------ volumes
+
+    def get_volume_connector(self, host: str) -> dict[str, Any]:
+        """What the volume API needs to export a volume to this host (os-brick's connector):
+        ``{"host", "ip" (conf ``local_ip`` or 127.0.0.1), "initiator"
+        ("iqn.2010-10.org.pocketstack:<host>"), "platform": "x86_64", "os_type": "linux",
+        "multipath": False}``."""
+        return {
+            "host": host,
+            "ip": getattr(self.conf, "local_ip", "") or "127.0.0.1",
+            "initiator": INITIATOR_PREFIX + host,
+            "platform": "x86_64",
+            "os_type": "linux",
+            "multipath": False,
+        }
+
+    @abstractmethod
+    def attach_volume(self, uuid: str, block_device: BlockDevice) -> None:
+        """Give the guest the volume of ``block_device`` (hot-plug when it runs; a stopped
+        guest gets it when started from a spec that lists it).
+
+        Raises:
+            DriverError: unknown instance, or the disk could not be plugged (nothing of it
+                is left behind).
+        """
+
+    @abstractmethod
+    def detach_volume(self, uuid: str, volume_id: str) -> None:
+        """Take the volume away from the guest; succeeds when it is not attached.
+
+        Raises:
+            DriverError: the guest did not release the disk in time (it stays attached).
+        """
+
+    @abstractmethod
+    def extend_volume(self, uuid: str, volume_id: str, new_size: int) -> None:
+        """Let a running guest see the attached volume's new size (``new_size`` bytes).
+
+        Raises:
+            DriverError: the volume is not attached, or the resize failed.
+        """
+
+    def attached_volumes(self, uuid: str) -> list[str]:
+        """The volume ids the guest has now (for tests and reconciliation)."""
+        return []

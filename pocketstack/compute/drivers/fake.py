@@ -6,7 +6,11 @@ Power actions only flip states; the console log is a short plausible boot log th
 the same ``pocketstack guest <hostname> ready`` line the real guest image prints.
 
 Failure injection (for rollback tests): an image property ``fake_spawn_error`` makes ``spawn``
-raise ``DriverError`` with that text, leaving nothing behind, like a real broken image.
+raise ``DriverError`` with that text, leaving nothing behind, like a real broken image; the
+attribute ``fail_attach`` (a message) makes ``attach_volume`` fail the same way.
+
+Volumes: the guest keeps its block devices (from the spec, and hot-plugged ones) with the
+size it sees; ``attached_volumes`` lists them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocketstack.compute.drivers.base import (
+    BlockDevice,
     ComputeDriver,
     DriverError,
     InstanceNotRunning,
@@ -35,6 +40,8 @@ class _FakeGuest:
     spec: InstanceSpec
     state: PowerState = PowerState.RUNNING
     console: list[str] = field(default_factory=list)
+    #: volume id -> (block device, size in bytes the guest sees)
+    volumes: dict[str, tuple[BlockDevice, int]] = field(default_factory=dict)
 
 
 class FakeDriver(ComputeDriver):
@@ -50,6 +57,8 @@ class FakeDriver(ComputeDriver):
         super().__init__(conf)
         self._lock = threading.Lock()
         self._guests: dict[str, _FakeGuest] = {}
+        #: when set, ``attach_volume`` raises ``DriverError`` with this message
+        self.fail_attach: str | None = None
 
     def spawn(self, spec: InstanceSpec) -> None:
         """Record the guest as RUNNING and write its boot log.
@@ -65,6 +74,8 @@ class FakeDriver(ComputeDriver):
             if uuid in self._guests:
                 raise DriverError(f"instance {uuid} already exists on this host")
             guest = _FakeGuest(spec=dict(spec))
+            for device in spec.get("block_devices") or []:
+                guest.volumes[device["volume_id"]] = (dict(device), 0)
             guest.console.extend(_boot_log(spec))
             self._guests[uuid] = guest
 
@@ -133,6 +144,52 @@ class FakeDriver(ComputeDriver):
             "hypervisor_version": 1000,
             "cpu_info": "fake",
         }
+
+    def attach_volume(self, uuid: str, block_device: BlockDevice) -> None:
+        """Record the volume on the guest (running or not).
+
+        Raises:
+            DriverError: unknown instance, ``fail_attach`` set, or the volume is attached.
+        """
+        with self._lock:
+            guest = self._get(uuid)
+            if self.fail_attach:
+                raise DriverError(self.fail_attach)
+            volume_id = block_device["volume_id"]
+            if volume_id in guest.volumes:
+                raise DriverError(f"volume {volume_id} is already attached to {uuid}")
+            guest.volumes[volume_id] = (dict(block_device), 0)
+            guest.console.append(_stamp(f"virtio_blk: {block_device.get('device_name')} added"))
+
+    def detach_volume(self, uuid: str, volume_id: str) -> None:
+        """Forget the volume; succeeds when the guest or the volume is unknown."""
+        with self._lock:
+            guest = self._guests.get(uuid)
+            if guest is not None:
+                guest.volumes.pop(volume_id, None)
+
+    def extend_volume(self, uuid: str, volume_id: str, new_size: int) -> None:
+        """Record the size the guest sees.
+
+        Raises:
+            DriverError: unknown instance or volume not attached.
+        """
+        with self._lock:
+            guest = self._get(uuid)
+            if volume_id not in guest.volumes:
+                raise DriverError(f"volume {volume_id} is not attached to {uuid}")
+            guest.volumes[volume_id] = (guest.volumes[volume_id][0], new_size)
+
+    def attached_volumes(self, uuid: str) -> list[str]:
+        """The volume ids recorded on the guest (``[]`` for an unknown one)."""
+        with self._lock:
+            guest = self._guests.get(uuid)
+            return sorted(guest.volumes) if guest else []
+
+    def volume_size(self, uuid: str, volume_id: str) -> int:
+        """The size (bytes) the guest sees of a volume (0 until extended)."""
+        with self._lock:
+            return self._get(uuid).volumes[volume_id][1]
 
     def _get(self, uuid: str) -> _FakeGuest:
         guest = self._guests.get(uuid)

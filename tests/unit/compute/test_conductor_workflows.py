@@ -155,7 +155,8 @@ def _assert_deleted_and_released(env, uuid: str) -> None:
     assert _claims(env) == 0 and _ports(env, uuid) == []
     action = _delete_action(env, uuid)
     assert action.finish_time is not None and action.message is None
-    assert _events(env, uuid, "delete")[-2:] == [
+    assert _events(env, uuid, "delete")[-3:] == [
+        (actions.EV_DETACH_VOLUMES, "Success"),
         (actions.EV_DEALLOCATE_NETWORK, "Success"),
         (actions.EV_RELEASE_CLAIM, "Success"),
     ]
@@ -274,7 +275,7 @@ def test_a_delete_on_a_live_host_ends_in_finish_delete_when_the_agent_answers(en
     finished = _delete_action(env, vm.uuid).finish_time
     env.conductor.terminate_finished(ctx, vm.uuid)  # a duplicate answer changes nothing
     assert _delete_action(env, vm.uuid).finish_time == finished
-    assert len(_events(env, vm.uuid, "delete")) == 2
+    assert len(_events(env, vm.uuid, "delete")) == 3
 
 
 def test_every_delete_path_ends_in_the_same_function(env):

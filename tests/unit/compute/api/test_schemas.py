@@ -506,14 +506,14 @@ def test_server_create_bodies_as_the_cli_sends_them_pass_the_schema():
             "OS-SCH-HNT:scheduler_hints": {"group": NETWORK, "custom": ["a", "b"]},
         }
     )
-    # boot from volume: no image (refused later by the handler, with its own reason)
+    # no image: boot from volume, or refused by the handler when there is no boot volume
     schema.validate({"server": {"name": "bfv", "imageRef": "", "flavorRef": "1"}})
 
 
-def test_boot_from_volume_still_answers_its_own_reason(world):
+def test_no_image_and_no_boot_volume_answers_nova_boot_sequence_reason(world):
     body = {"server": {"name": "bfv", "imageRef": "", "flavorRef": "1"}}
     message = assert_nova_400(world.post(V + "/servers", json=body, headers=DEMO), "bfv")
-    assert "boot from volume is not supported" in message
+    assert "Boot sequence for the instance" in message
 
 
 def test_server_bodies_as_the_cli_sends_them(world):
