@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -31,7 +32,7 @@ from typing import Any
 import httpx
 
 from pocketstack.objectstore.exceptions import InsufficientReplicas
-from pocketstack.objectstore.utils import node_url
+from pocketstack.objectstore.utils import node_url as _node_url
 
 LOG = logging.getLogger(__name__)
 
@@ -101,6 +102,18 @@ class NodeAnswer:
     headers: httpx.Headers = field(default_factory=httpx.Headers)
     body: bytes = b""
     node: Node | None = None
+
+
+_DOT_SEGMENT = re.compile(r"(?<=/)\.\.?(?=/|$)")
+
+
+def node_url(node: Node, server: str, part: int, *names: str | None) -> str:
+    """The node URL of a name, with ``.``/``..`` segments percent-encoded: an HTTP client
+    would otherwise resolve them (``c/../x`` is an object name, not a path to walk)."""
+    url = _node_url(node, server, part, *names)
+    scheme_host, _, path = url.partition("://")[2].partition("/")
+    path = _DOT_SEGMENT.sub(lambda m: "%2E" * len(m.group(0)), "/" + path)
+    return url[: url.index("://") + 3] + scheme_host + path
 
 
 def quorum_size(replicas: int) -> int:
