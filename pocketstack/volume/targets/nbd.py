@@ -4,8 +4,8 @@ serves raw files only) and for running without root.
 One daemon per exported volume (``qemu-storage-daemon --blockdev ... --nbd-server ...
 --export type=nbd,name=volume-<id>,writable=on``, daemonized, pid file), listening on
 ``<ip>:<free port>`` and holding the volume's image open through QEMU's own format driver,
-so a qcow2 chain is served as one disk. Its QMP socket (``nbd-<id>.qmp``) serves
-``block_resize`` for an extend while exported. ``nbd-<id>.json`` records pid, port and the
+so a qcow2 chain is served as one disk. An extend while exported restarts the daemon on the
+same port around ``qemu-img resize`` (``refresh``). ``nbd-<id>.json`` records pid, port and the
 attachments using it; the daemon goes with the last attachment and survives an agent restart
 (adopted from the record). NBD has no per-attachment secret here: the portal should only be
 reachable from the compute hosts (the lab's underlay, or loopback).
@@ -42,7 +42,7 @@ class NbdTarget:
     """The NBD exports of one storage host.
 
     Args:
-        state_dir: where each export's record, pid file and QMP socket live (the pool).
+        state_dir: where each export's record and pid file live (the pool).
         ip: the address the daemons listen on.
         netns: start the daemons in this network namespace (a lab host's).
     """
@@ -94,12 +94,12 @@ class NbdTarget:
     def _save(self, volume_id: str, record: dict[str, Any]) -> None:
         (self.state_dir / f"nbd-{volume_id}.json").write_text(json.dumps(record))
 
-    def _start(self, volume_id: str, path: str, image_format: str) -> dict[str, Any]:
-        with socket.socket() as sock:
-            sock.bind((self.ip, 0))
-            port = int(sock.getsockname()[1])
+    def _start(self, volume_id: str, path: str, image_format: str, port: int = 0) -> dict[str, Any]:
+        if not port:
+            with socket.socket() as sock:
+                sock.bind((self.ip, 0))
+                port = int(sock.getsockname()[1])
         pidfile = self.state_dir / f"nbd-{volume_id}.pid"
-        qmp = self.state_dir / f"nbd-{volume_id}.qmp"
         pidfile.unlink(missing_ok=True)
         cmd = [
             "qemu-storage-daemon",
@@ -111,10 +111,6 @@ class NbdTarget:
             f"addr.type=inet,addr.host={self.ip},addr.port={port}",
             "--export",
             f"type=nbd,id=exp0,node-name=vol,name=volume-{volume_id},writable=on",
-            "--chardev",
-            f"socket,id=qmp0,path={qmp},server=on,wait=off",
-            "--monitor",
-            "chardev=qmp0",
             "--pidfile",
             str(pidfile),
             "--daemonize",
@@ -125,7 +121,8 @@ class NbdTarget:
         if proc.returncode != 0:
             raise TargetError(f"qemu-storage-daemon failed: {proc.stderr.strip()}")
         pid = int(pidfile.read_text().strip())
-        return {"pid": pid, "port": port, "path": path, "attachments": []}
+        record = {"pid": pid, "port": port, "path": path, "format": image_format}
+        return record | {"attachments": []}
 
     def unexport(self, volume_id: str, attachment_id: str) -> None:
         """Drop ``attachment_id``; the daemon stops with the last one (gone: succeeds)."""
@@ -146,38 +143,51 @@ class NbdTarget:
         with self._lock:
             record = self._record(volume_id)
             if record is not None:
-                pid = int(record["pid"])
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-                deadline = time.monotonic() + START_TIMEOUT
-                while _alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if _alive(pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                self._kill(int(record["pid"]))
             self._cleanup(volume_id)
 
+    @staticmethod
+    def _kill(pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + START_TIMEOUT
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def _cleanup(self, volume_id: str) -> None:
-        for suffix in ("json", "pid", "qmp"):
+        for suffix in ("json", "pid"):
             (self.state_dir / f"nbd-{volume_id}.{suffix}").unlink(missing_ok=True)
 
     def refresh(self, volume_id: str, size_bytes: int | None = None) -> None:
-        """Grow an exported volume to ``size_bytes`` through the daemon (QMP
-        ``block_resize``: the daemon holds the image's write lock, so ``qemu-img resize``
-        cannot). No export: nothing to do.
+        """Grow an exported volume's image to ``size_bytes``: the daemon is stopped, the
+        image resized (``qemu-img resize``) and the daemon started again on the same port
+        with the same attachments. QEMU's ``block_resize`` through the daemon is refused
+        (the NBD export does not share the resize permission, QEMU 7.2), so initiators
+        see a reconnect: the compute side gives its nbd nodes a ``reconnect-delay``. No
+        export: nothing to do.
 
         Raises:
-            TargetError: QMP failed.
+            TargetError: the resize or the restart failed.
         """
-        from pocketstack.compute.drivers.qmp import QMPClient, QMPError
-
-        if size_bytes is None or self._record(volume_id) is None:
-            return
-        try:
-            with QMPClient(self.state_dir / f"nbd-{volume_id}.qmp") as qmp:
-                qmp.execute("block_resize", {"node-name": "vol", "size": size_bytes})
-        except QMPError as exc:
-            raise TargetError(f"resizing the NBD export of {volume_id} failed: {exc}") from exc
+        with self._lock:
+            record = self._record(volume_id)
+            if size_bytes is None or record is None:
+                return
+            self._kill(int(record["pid"]))
+            fmt = record.get("format", "qcow2")
+            proc = subprocess.run(
+                ["qemu-img", "resize", "-q", "-f", fmt, record["path"], str(size_bytes)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            fresh = self._start(volume_id, record["path"], fmt, port=int(record["port"]))
+            self._save(volume_id, fresh | {"attachments": record["attachments"]})
+            if proc.returncode != 0:
+                raise TargetError(f"qemu-img resize failed: {proc.stderr.strip()}")
 
     def stop(self) -> None:
         """Stop every daemon (initiators lose their disks)."""

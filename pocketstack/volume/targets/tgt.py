@@ -225,8 +225,11 @@ class TgtTarget:
             if pid is None or not _is_tgtd(pid, self.control_port):
                 self._forget()
                 return
-            with contextlib.suppress(TargetError):
+            with contextlib.suppress(TargetError):  # tgtd exits only once it has no target
                 self._tgtadm("--op", "update", "--mode", "sys", "--name", "State", "-v", "offline")
+                text = self._tgtadm("--lld", "iscsi", "--mode", "target", "--op", "show")
+                for match in filter(None, map(_TARGET_LINE.match, text.splitlines())):
+                    self._target("--op", "delete", "--force", "--tid", match.group(1))
                 self._tgtadm("--op", "delete", "--mode", "system")
             deadline = time.monotonic() + STOP_TIMEOUT
             while _is_tgtd(pid, self.control_port) and time.monotonic() < deadline:
