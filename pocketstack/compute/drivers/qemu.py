@@ -5,6 +5,7 @@ Files of an instance, in ``<state_dir>/instances/<uuid>/``:
 - ``disk``: qcow2 overlay on the image (copy-on-write root disk; for ISO images a blank disk)
 - ``disk.config``: the config drive (ISO9660, label ``config-2``), a read-only virtio disk
 - ``console.log``: the serial console, appended to across power cycles
+- ``volumes.json``: the volumes plugged into the guest (``qemu_volumes``)
 - ``qmp.sock``: the QMP socket (power actions, status)
 - ``pid``: the QEMU pid
 
@@ -43,7 +44,10 @@ from typing import Any
 
 from pocketstack.compute.configdrive import build_config_drive
 from pocketstack.compute.drivers import qemu_process as qp
+from pocketstack.compute.drivers import qemu_volumes as qv
 from pocketstack.compute.drivers.base import (
+    INITIATOR_PREFIX,
+    BlockDevice,
     ComputeDriver,
     DriverError,
     InstanceNotRunning,
@@ -85,10 +89,12 @@ class QemuDriver(ComputeDriver):
         self._qmp_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self.netns: str | None = getattr(conf, "netns", "") or None
+        self.host: str = getattr(conf, "hostname", "") or "localhost"
 
     def init_host(self, host: str) -> None:
         """Create ``instances/``, probe the accelerator and QEMU's version, and in a lab
         host's namespace delete the taps no guest recorded."""
+        self.host = host
         self.instances_dir.mkdir(parents=True, exist_ok=True)
         qp.qemu_version()
         self.accel()
@@ -116,7 +122,8 @@ class QemuDriver(ComputeDriver):
             except FileExistsError:
                 raise DriverError(f"instance {uuid} already exists on this host") from None
             try:
-                qp.create_root_disk(spec, paths)
+                if not spec.get("boot_from_volume"):
+                    qp.create_root_disk(spec, paths)
                 build_config_drive(spec, paths.config)
                 self._start(spec, paths)
             except BaseException as exc:
@@ -188,6 +195,78 @@ class QemuDriver(ComputeDriver):
             if self._qmp(uuid, "query-status").get("status") != "running":
                 self._qmp(uuid, "cont")
 
+    # ------------------------------------------------------------ volumes
+
+    def attach_volume(self, uuid: str, block_device: BlockDevice) -> None:
+        """Hot-plug the volume into the running guest (``qemu_volumes.hot_plug``); a guest
+        that is not running gets it from its spec when started.
+
+        Raises:
+            DriverError: unknown instance, or QEMU refused (nothing is left plugged).
+        """
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            if qp.find_pid(paths, uuid) is None:
+                return
+            qv.hot_plug(
+                self._qmp_call(uuid),
+                paths.dir,
+                self._machine(uuid),
+                block_device,
+                INITIATOR_PREFIX + self.host,
+            )
+
+    def detach_volume(self, uuid: str, volume_id: str) -> None:
+        """Unplug the volume (``qemu_volumes.hot_unplug``); not attached, or the guest
+        unknown or not running: nothing to unplug.
+
+        Raises:
+            DriverError: the guest did not release the disk within
+                ``qemu_volumes.DETACH_TIMEOUT`` s.
+        """
+        with self._lock(uuid):
+            paths = self._paths(uuid)
+            if not paths.dir.is_dir():
+                return
+            if qp.find_pid(paths, uuid) is None:
+                qv.forget(paths.dir, volume_id)
+                return
+            qv.hot_unplug(self._qmp_call(uuid), paths.dir, volume_id, qv.DETACH_TIMEOUT)
+
+    def extend_volume(self, uuid: str, volume_id: str, new_size: int) -> None:
+        """QMP ``block_resize`` of the volume's node (a stopped guest sees the new size
+        when started).
+
+        Raises:
+            DriverError: unknown instance, volume not attached, or QEMU refused.
+        """
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            if qp.find_pid(paths, uuid) is not None:
+                qv.resize(self._qmp_call(uuid), paths.dir, volume_id, new_size)
+
+    def attached_volumes(self, uuid: str) -> list[str]:
+        """The volume ids recorded as plugged into the guest."""
+        return sorted(qv.read_record(self._paths(uuid).dir))
+
+    def _qmp_call(self, uuid: str) -> qv.QMPCall:
+        def call(command: str, **arguments: Any) -> Any:
+            try:
+                return self._qmp(uuid, command, **arguments)
+            except QMPError as exc:
+                raise DriverError(str(exc)) from exc
+
+        return call
+
+    def _machine(self, uuid: str) -> str:
+        """The running guest's machine type, from its argv (``-M <type>,...``)."""
+        pid = qp.find_pid(self._paths(uuid), uuid)
+        argv = qp.cmdline(pid) if pid else []
+        for flag, value in zip(argv, argv[1:], strict=False):
+            if flag == "-M":
+                return value.split(",")[0]
+        return "q35"
+
     # ------------------------------------------------------------ queries
 
     def get_power_state(self, uuid: str) -> PowerState:
@@ -256,7 +335,18 @@ class QemuDriver(ComputeDriver):
                 ip_lib.ensure_tap(name, mtu, self.netns)
         except NetworkDriverError as exc:
             raise DriverError(f"cannot create the guest's tap device: {exc}") from exc
-        qp.start(qp.build_command(spec, paths, self.accel(), self.netns), paths, spec["uuid"])
+        machine = qp.machine_type(spec)
+        volume_args, secret_files = qv.spawn_args(
+            spec, paths.dir, machine, INITIATOR_PREFIX + self.host
+        )
+        try:
+            cmd = qp.build_command(
+                spec, paths, self.accel(), self.netns, qv.root_port_args(machine) + volume_args
+            )
+            qp.start(cmd, paths, spec["uuid"])
+        finally:  # QEMU has read the CHAP secrets (or failed): none stays on disk
+            for path in secret_files:
+                path.unlink(missing_ok=True)
 
     @staticmethod
     def _recorded_taps(paths: qp.InstancePaths) -> list[str]:

@@ -78,6 +78,11 @@ def _cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
+def cmdline(pid: int) -> list[str]:
+    """The argv of a live process (``[]`` when gone or a zombie)."""
+    return _cmdline(pid)
+
+
 def _guest_of(argv: list[str], instances_dir: Path) -> str | None:
     """The uuid of the guest ``argv`` runs when it is one of ours, else ``None``."""
     if not argv or "qemu-system" not in os.path.basename(argv[0]):
@@ -292,12 +297,17 @@ def create_root_disk(spec: InstanceSpec, paths: InstancePaths) -> None:
 
 
 def build_command(
-    spec: InstanceSpec, paths: InstancePaths, accel: str, netns: str | None = None
+    spec: InstanceSpec,
+    paths: InstancePaths,
+    accel: str,
+    netns: str | None = None,
+    volume_args: list[str] | None = None,
 ) -> list[str]:
     """The full ``qemu-system-x86_64`` argv of ``spec`` (daemonized, QMP, serial to a file),
     behind ``ip netns exec <netns>`` when a namespace is given (a lab host's guests run in
     its namespace, where their taps are; the daemonized QEMU's own argv, which ``find_pid``
-    checks, is unchanged).
+    checks, is unchanged). ``volume_args``: the volumes' and root ports' argv
+    (``qemu_volumes``), after the local disks.
 
     Raises:
         DriverError: an unknown ``vif_type``.
@@ -345,6 +355,7 @@ def build_command(
         "chardev:ser0",
     ]
     cmd += _disk_args(spec, paths, is_iso)
+    cmd += volume_args or []
     for i, vif in enumerate(spec.get("network_info") or []):
         cmd += _nic_args(i, vif)
     return ["ip", "netns", "exec", netns, *cmd] if netns else cmd
@@ -379,13 +390,16 @@ def machine_type(spec: InstanceSpec) -> str:
 
 
 def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[str]:
-    """Root disk (virtio), the ISO as a CD booted first, the config drive (virtio)."""
-    args = [
-        "-drive",
-        f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
-        "-device",
-        f"virtio-blk-pci,drive=root,bootindex={1 if is_iso else 0}",
-    ]
+    """Root disk (virtio; none when the guest boots from a volume), the ISO as a CD
+    booted first, the config drive (virtio)."""
+    args = []
+    if not spec.get("boot_from_volume"):
+        args += [
+            "-drive",
+            f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
+            "-device",
+            f"virtio-blk-pci,drive=root,bootindex={1 if is_iso else 0}",
+        ]
     if is_iso:
         args += [
             "-drive",
