@@ -80,6 +80,7 @@ def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
         )
     )
     cloud.compute.bootstrap()
+    cloud.volume.bootstrap()
     ids.update(cloud.network.bootstrap(ids["admin_project_id"], ids["demo_project_id"]))
     if with_image:
         from pocketstack.guest.build import ensure_image

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the managers are imported when first used, not with this mo
     from pocketstack.image.manager import ImageManager
     from pocketstack.network.manager import NetworkManager
     from pocketstack.objectstore.manager import ObjectStoreManager
+    from pocketstack.volume.manager import VolumeManager
 from pocketstack.common.http import PLAIN_ERRORS, ServiceAPI
 
 LOG = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ SERVICES = (
         "pocketstack.objectstore.manager:ObjectStoreManager",
         "pocketstack.objectstore.api",
     ),
+    ("volume", "pocketstack.volume.manager:VolumeManager", "pocketstack.volume.api"),
 )
 
 
@@ -74,7 +76,7 @@ class Cloud:
 
     Attributes:
         conf, db, bus: shared by every manager.
-        identity, image, network, compute: the service managers, each built on first use
+        identity, image, network, compute, volume: the service managers, each built on first use
             with ``<Manager>(cloud)`` (so a test of one service needs only that service).
     """
 
@@ -83,6 +85,7 @@ class Cloud:
     network: NetworkManager
     compute: ComputeManager
     objectstore: ObjectStoreManager
+    volume: VolumeManager
 
     def __init__(self, conf: Config, db: Database, bus: Bus):
         self.conf = conf
@@ -160,12 +163,27 @@ class Controller:
         self.conductor.start()
         self.cloud.bus.serve(SERVER_TOPIC, self.network_reports, SERVER_MESSAGES)
         self.cloud.image.start()
+        self._start_volume()
+
+    def _start_volume(self) -> None:
+        """Serve the volume agents' messages (topic ``volume_server``) and start the volume
+        service's periodic task (this controller's ``cinder-scheduler`` heartbeat)."""
+        from pocketstack.volume import rpcapi as volume_rpc
+
+        volume = self.cloud.volume
+        self.cloud.bus.serve(
+            volume_rpc.SERVER_TOPIC, volume.agent_reports, volume_rpc.SERVER_MESSAGES
+        )
+        volume.start()
 
     def stop(self) -> None:
-        """Stop the conductor's and the image service's periodic tasks and the network
-        agents' endpoint."""
+        """Stop the conductor's, the image and volume services' periodic tasks and the
+        network and volume agents' endpoints."""
         from pocketstack.network.rpcapi import SERVER_TOPIC
+        from pocketstack.volume import rpcapi as volume_rpc
 
+        self.cloud.volume.stop()
+        self.cloud.bus.unserve(volume_rpc.SERVER_TOPIC)
         self.cloud.image.stop()
         self.cloud.bus.unserve(SERVER_TOPIC)
         self.conductor.stop()

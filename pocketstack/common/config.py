@@ -54,6 +54,7 @@ SECTIONS: dict[str, str] = {
     "compute": "Nova: hypervisor driver, scheduler, this host's resources",
     "network": "Neutron: the network data plane",
     "image": "Glance: image data limits and uploads",
+    "volume": "Cinder: volume backends, the scheduler's over-subscription, quotas",
     "lab": "pocketstack up --hosts N: N hosts in network namespaces on this machine",
     "objectstore": "Swift: the ring and the storage nodes (account, container, object servers)",
     "service_user": "the compute service's own Keystone user, whose token compute hosts fetch "
@@ -441,6 +442,97 @@ OPTIONS: tuple[Option, ...] = (
         "put the lab's outside world (br-ext, 172.24.4.1/24) in the root namespace so this "
         "machine reaches floating IPs, instead of in <prefix>-ext",
         section="lab",
+    ),
+    Option(
+        "volume_driver",
+        str,
+        "file",
+        "volume backend driver of the storage hosts: file (files exported over iSCSI/NBD) or fake",
+        section="volume",
+    ),
+    Option(
+        "volume_format",
+        str,
+        "raw",
+        "format of the file driver's volumes: raw (exported over iSCSI) or qcow2 (over NBD)",
+        section="volume",
+    ),
+    Option(
+        "iscsi_port",
+        int,
+        3260,
+        "TCP port of the storage hosts' iSCSI portal",
+        section="volume",
+    ),
+    Option(
+        "volume_sync_interval",
+        float,
+        60.0,
+        "seconds between a volume agent's pulls of its host's state (get_host_state); "
+        "its report_state heartbeat follows periodic_interval",
+        section="volume",
+    ),
+    Option(
+        "storage_availability_zone",
+        str,
+        "nova",
+        "availability zone of this storage host's volumes (Cinder's storage_availability_zone)",
+        section="volume",
+    ),
+    Option(
+        "max_over_subscription_ratio",
+        float,
+        20.0,
+        "thin provisioning: provisioned GiB a backend may take per GiB of capacity",
+        section="volume",
+    ),
+    Option(
+        "volume_service_down_time",
+        float,
+        60.0,
+        "seconds without report_state after which a cinder-volume service is down",
+        section="volume",
+    ),
+    Option(
+        "default_volume_type",
+        str,
+        "__DEFAULT__",
+        "volume type of a volume created without one",
+        section="volume",
+    ),
+    Option(
+        "quota_volumes", int, 10, "default volumes per project (-1: unlimited)", section="volume"
+    ),
+    Option(
+        "quota_snapshots",
+        int,
+        10,
+        "default snapshots per project (-1: unlimited)",
+        section="volume",
+    ),
+    Option(
+        "quota_gigabytes",
+        int,
+        1000,
+        "default GiB of volumes and snapshots per project (-1: unlimited)",
+        section="volume",
+    ),
+    Option(
+        "quota_backups", int, 10, "default backups per project (-1: unlimited)", section="volume"
+    ),
+    Option(
+        "quota_backup_gigabytes",
+        int,
+        1000,
+        "default GiB of backups per project (-1: unlimited)",
+        section="volume",
+    ),
+    Option(
+        "quota_per_volume_gigabytes",
+        int,
+        -1,
+        "default largest volume in GiB (-1: unlimited)",
+        section="volume",
     ),
     Option(
         "object_ring",

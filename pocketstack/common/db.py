@@ -37,6 +37,7 @@ MODEL_MODULES = (
     "pocketstack.image.models",
     "pocketstack.network.models",
     "pocketstack.compute.models",
+    "pocketstack.volume.models",
 )
 
 

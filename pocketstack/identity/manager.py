@@ -38,6 +38,9 @@ CATALOG = (
     ("compute", "nova", "/compute/v2.1"),
     ("image", "glance", "/image"),
     ("network", "neutron", "/networking"),
+    # Cinder v3, without the project in the URL (3.67's form; served at every version)
+    ("block-storage", "cinder", "/volume/v3"),
+    ("volumev3", "cinderv3", "/volume/v3"),
     ("object-store", "swift", "/object-store/v1/AUTH_%(project_id)s"),
 )
 

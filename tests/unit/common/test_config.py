@@ -166,7 +166,7 @@ def test_precedence_default_file_env_flag(
         ("[api]\ncolour = 1\n", "unknown option 'colour' in [api]"),
         ("colour = 1\n", "unknown option 'colour' in the top level ([DEFAULT])"),
         ('connection = "x"\n', "'connection' is not an option of the top level"),
-        ("[volume]\nsize = 1\n", "unknown section [volume]"),
+        ("[nosuch]\nsize = 1\n", "unknown section [nosuch]"),
         ("[compute.extra]\nx = 1\n", "unknown option 'extra' in [compute]"),
         ("port = 1\n[api]\nport = 2\n", "[api] port is set twice"),
         ('[api]\nport = "many"\n', "[api] port: invalid literal"),
@@ -254,4 +254,4 @@ def test_replace_keeps_sections_and_sources(tmp_path):
     with pytest.raises(ValueError, match="unknown options"):
         conf.replace(colour=1)
     with pytest.raises(KeyError):
-        conf.section("volume")
+        conf.section("nosuch")
