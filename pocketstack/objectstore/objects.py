@@ -213,6 +213,12 @@ class Objects:
         stored = object_headers(headers, names[2])
         if "content-type" not in {k.lower() for k in headers}:
             stored.pop("content-type", None)
+        # a POST replaces the allowed headers on the node: keep what makes it a large object
+        current = await self.open(names, "HEAD", {})
+        await current.aclose()
+        for kept in ("x-static-large-object", "x-object-manifest"):
+            if kept in current.headers and kept not in stored:
+                stored[kept] = current.headers[kept]
         stored["x-timestamp"] = Timestamp.now().internal
         status, _ = await self.store.backend.write("object", "POST", names, stored)
         if status == 404:
