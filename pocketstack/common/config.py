@@ -465,6 +465,29 @@ OPTIONS: tuple[Option, ...] = (
         section="volume",
     ),
     Option(
+        "iscsi_ip",
+        str,
+        "127.0.0.1",
+        "address of this storage host's iSCSI portal (and NBD exports); a lab's storage host "
+        "uses its underlay address",
+        section="volume",
+    ),
+    Option(
+        "tgt_control_port",
+        int,
+        0,
+        "number of this storage host's tgtd management socket (tgtd -C; 0: derived from the "
+        "volume pool's path, so tgtd of other state directories never share one)",
+        section="volume",
+    ),
+    Option(
+        "volume_pool_dir",
+        str,
+        "",
+        "directory of this storage host's volume files (default <state-dir>/volumes)",
+        section="volume",
+    ),
+    Option(
         "volume_sync_interval",
         float,
         60.0,

@@ -167,7 +167,12 @@ VOLUME_DRIVERS: Registry[VolumeDriver] = Registry(
     },
 )
 
-REGISTRIES: tuple[Registry[Any], ...] = (COMPUTE_DRIVERS, NETWORK_DRIVERS, IMAGE_STORES)
+REGISTRIES: tuple[Registry[Any], ...] = (
+    COMPUTE_DRIVERS,
+    NETWORK_DRIVERS,
+    IMAGE_STORES,
+    VOLUME_DRIVERS,
+)
 
 
 def check_config(conf: Any) -> None:
