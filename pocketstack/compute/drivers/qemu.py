@@ -340,9 +340,7 @@ class QemuDriver(ComputeDriver):
             spec, paths.dir, machine, INITIATOR_PREFIX + self.host
         )
         try:
-            cmd = qp.build_command(
-                spec, paths, self.accel(), self.netns, qv.root_port_args(machine) + volume_args
-            )
+            cmd = qp.build_command(spec, paths, self.accel(), self.netns, volume_args)
             qp.start(cmd, paths, spec["uuid"])
         finally:  # QEMU has read the CHAP secrets (or failed): none stays on disk
             for path in secret_files:

@@ -307,7 +307,8 @@ def build_command(
     behind ``ip netns exec <netns>`` when a namespace is given (a lab host's guests run in
     its namespace, where their taps are; the daemonized QEMU's own argv, which ``find_pid``
     checks, is unchanged). ``volume_args``: the volumes' and root ports' argv
-    (``qemu_volumes``), after the local disks.
+    (``qemu_volumes.spawn_args``), after the local disks, or before them when the guest
+    boots from a volume.
 
     Raises:
         DriverError: an unknown ``vif_type``.
@@ -354,8 +355,10 @@ def build_command(
         "-serial",
         "chardev:ser0",
     ]
-    cmd += _disk_args(spec, paths, is_iso)
-    cmd += volume_args or []
+    if spec.get("boot_from_volume"):  # the boot volume is the guest's first disk
+        cmd += (volume_args or []) + _disk_args(spec, paths, is_iso)
+    else:
+        cmd += _disk_args(spec, paths, is_iso) + (volume_args or [])
     for i, vif in enumerate(spec.get("network_info") or []):
         cmd += _nic_args(i, vif)
     return ["ip", "netns", "exec", netns, *cmd] if netns else cmd

@@ -17,7 +17,8 @@ removed once QEMU has started; a hot-plugged one gets it inside QMP ``object-add
 Hot-plug on ``q35`` needs PCIe root ports (``pcie.0`` takes no hot-plugged device): every
 guest gets ``ROOT_PORTS`` of them (``hp0``...), and every volume device sits on one, so any
 volume can also be unplugged; the boot volume sits on ``pcie.0``/``pci.0`` with
-``bootindex=1``. On ``pc`` the devices go on ``pci.0`` (ACPI hot-plug). Unplugging needs the
+``bootindex=0``, before the config drive (the guest's first disk). Every device has
+``serial=<volume_id>``. On ``pc`` the devices go on ``pci.0`` (ACPI hot-plug). Unplugging needs the
 guest's cooperation: ``device_del``, then the device is gone when the guest released it
 (polled with ``qom-list``, ``DETACH_TIMEOUT`` s), then ``blockdev-del`` and ``object-del``.
 """
@@ -111,13 +112,15 @@ def blockdev(
     raise DriverError(f"unsupported volume type {kind!r}")
 
 
-def _device(names: dict[str, str], bus: str | None, boot: bool) -> dict[str, Any]:
+def _device(names: dict[str, str], volume_id: str, bus: str | None, boot: bool) -> dict[str, Any]:
+    """The ``virtio-blk-pci`` device: ``serial`` is the volume id (the guest reads its
+    first 20 characters in ``/sys/block/vdX/serial``: guest device names are not Nova's)."""
     device: dict[str, Any] = {"driver": "virtio-blk-pci", "id": names["device"]}
-    device["drive"] = names["node"]
+    device.update(drive=names["node"], serial=volume_id)
     if bus:
         device["bus"] = bus
     if boot:
-        device["bootindex"] = 1
+        device["bootindex"] = 0
     return device
 
 
@@ -149,9 +152,12 @@ def _free_port(machine: str, record: dict[str, dict[str, Any]]) -> str | None:
 def spawn_args(
     spec: InstanceSpec, instance_dir: Path, machine: str, initiator: str
 ) -> tuple[list[str], list[Path]]:
-    """The argv of the spec's volumes (boot volume first) and the secret files written
-    for them (mode 0600; the caller removes them once QEMU has started). Records them in
-    ``volumes.json``.
+    """The argv of the spec's volumes and the secret files written for them (mode 0600;
+    the caller removes them once QEMU has started). Records them in ``volumes.json``.
+
+    Order: the boot volume (on the root bus, so that a guest booting from it sees it as
+    its first disk when this argv goes before the local disks), the root ports, the other
+    volumes, each on a root port.
 
     Raises:
         DriverError: an unsupported volume type or too many volumes.
@@ -159,7 +165,9 @@ def spawn_args(
     args: list[str] = []
     files: list[Path] = []
     record: dict[str, dict[str, Any]] = {}
-    for device in spec.get("block_devices") or []:
+    devices = sorted(spec.get("block_devices") or [], key=lambda d: d.get("boot_index") != 0)
+    ports_added = False
+    for device in devices:
         names = _names()
         boot = device.get("boot_index") == 0
         password = chap_password(device)
@@ -171,11 +179,16 @@ def spawn_args(
                 f.write(str(password))
             files.append(path)
             args += ["-object", f"secret,id={secret},file={path},format=raw"]
+        if not boot and not ports_added:
+            args += root_port_args(machine)
+            ports_added = True
         bus = None if boot else _free_port(machine, record)
         args += ["-blockdev", json.dumps(blockdev(device, names["node"], secret, initiator))]
-        dev = _device(names, bus, boot)
+        dev = _device(names, device["volume_id"], bus, boot)
         args += ["-device", ",".join([dev.pop("driver"), *(f"{k}={v}" for k, v in dev.items())])]
         record[device["volume_id"]] = {**names, "secret": secret, "bus": bus}
+    if not ports_added:
+        args += root_port_args(machine)
     write_record(instance_dir, record)
     return args, files
 
@@ -204,7 +217,7 @@ def hot_plug(
             done.append(("object-del", {"id": secret}))
         qmp("blockdev-add", **blockdev(block_device, names["node"], secret, initiator))
         done.append(("blockdev-del", {"node-name": names["node"]}))
-        qmp("device_add", **_device(names, bus, boot=False))
+        qmp("device_add", **_device(names, volume_id, bus, boot=False))
     except Exception as exc:
         for command, arguments in reversed(done):
             try:
