@@ -107,10 +107,17 @@ class NodeAnswer:
 _DOT_SEGMENT = re.compile(r"(?<=/)\.\.?(?=/|$)")
 
 
-def node_url(node: Node, server: str, part: int, *names: str | None) -> str:
+def node_url(
+    node: Node,
+    server: str,
+    part: int,
+    account: str,
+    container: str | None = None,
+    obj: str | None = None,
+) -> str:
     """The node URL of a name, with ``.``/``..`` segments percent-encoded: an HTTP client
     would otherwise resolve them (``c/../x`` is an object name, not a path to walk)."""
-    url = _node_url(node, server, part, *names)
+    url = _node_url(node, server, part, account, container, obj)
     scheme_host, _, path = url.partition("://")[2].partition("/")
     path = _DOT_SEGMENT.sub(lambda m: "%2E" * len(m.group(0)), "/" + path)
     return url[: url.index("://") + 3] + scheme_host + path
