@@ -10,6 +10,8 @@
                              no database)
     pocketstack network-agent  the network agent of this host (distributed mode; bus only,
                              no database; --network-node adds the DHCP and L3 roles)
+    pocketstack volume       the volume agent of this storage host (distributed mode; bus
+                             only, no database; iSCSI portal --iscsi-ip/--iscsi-port)
     pocketstack object-node  one object storage node: account, container and object servers
                              for the devices under --object-devices (distributed mode)
     pocketstack ring ...     build and rebalance an object ring (swift-ring-builder's roles;
@@ -58,6 +60,8 @@ LOG = logging.getLogger("pocketstack")
 PRIVATE_UMASK = 0o077
 #: State subdirectories whose every file is narrowed too (the top level's always are).
 PRIVATE_FILE_DIRS = ("logs", "keys")
+#: the iSCSI port of a lab's storage host (its own namespace: the standard port is free)
+LAB_ISCSI_PORT = 3260
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 
@@ -102,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("controller", "run API, managers, conductor and scheduler"),
         ("compute", "run this host's compute agent"),
         ("network-agent", "run this host's network agent (linuxbridge driver)"),
+        ("volume", "run this storage host's volume agent"),
         ("db-upgrade", "migrate the database schema to the newest revision"),
         ("guest-image", "build or find the cached default guest image"),
         ("lab-host", "run one lab host's agents (pocketstack up --hosts N starts these)"),
@@ -349,6 +354,7 @@ def cmd_up(conf: Config) -> None:
         ComputeHost,
         Controller,
         NetworkHost,
+        VolumeHost,
         network_agents_enabled,
         open_backends,
     )
@@ -372,10 +378,14 @@ def cmd_up(conf: Config) -> None:
     network = NetworkHost(conf, bus, network_node=True) if network_agents_enabled(conf) else None
     if network is not None:
         network.start()
+    # this host is the storage host too (portal iscsi_ip:iscsi_port, 127.0.0.1 by default)
+    storage = VolumeHost(conf.replace(service_user_password=service_password(conf)), bus)
+    storage.start()
     try:
         _serve(conf, controller.cloud, lambda: _print_ready(conf, started, "cloud"))
     finally:
         LOG.info("stopping")
+        storage.stop(stop_exports=conf.shutdown_instances)  # tgtd stays with the guests
         if network is not None:
             network.stop()
         host.stop()
@@ -440,9 +450,10 @@ def _up_lab(conf: Config) -> None:
 def cmd_lab_host(conf: Config) -> None:
     """The agents of one lab host until SIGTERM (or its parent ``up`` dies): the compute
     agent (QEMU in the host's namespace) and the network agent, with the DHCP and L3 roles
-    on the lab's network node. Options come from ``up`` (see ``pocketstack.lab.runner``)."""
+    and the volume agent (tgtd in the namespace, portal ``<local_ip>:3260``) on the lab's
+    network node. Options come from ``up`` (see ``pocketstack.lab.runner``)."""
     from pocketstack.common.bus import connect
-    from pocketstack.service import ComputeHost, NetworkHost
+    from pocketstack.service import ComputeHost, NetworkHost, VolumeHost
 
     secure_state_dir(conf)
     _lock(conf, f"lab-host-{conf.hostname}")
@@ -453,10 +464,20 @@ def cmd_lab_host(conf: Config) -> None:
     bus = connect(conf.transport)
     compute = ComputeHost(conf, bus)
     network = NetworkHost(conf, bus, network_node=conf.network_node)
+    # the network node is the storage node: its portal is its underlay address
+    storage = (
+        VolumeHost(conf.replace(iscsi_ip=conf.local_ip, iscsi_port=LAB_ISCSI_PORT), bus)
+        if conf.network_node
+        else None
+    )
     compute.start()
     network.start()
+    if storage is not None:
+        storage.start()
     print(f"pocketstack lab host {conf.hostname} ready in {conf.netns}", flush=True)
     stop.wait()
+    if storage is not None:
+        storage.stop()  # tgtd stays: the lab's teardown stops it
     network.stop()
     compute.stop()
     bus.stop()
@@ -553,6 +574,43 @@ def cmd_network_agent(conf: Config) -> None:
     bus.stop()
 
 
+def cmd_volume(conf: Config) -> None:
+    """The volume agent of this storage host until SIGINT/SIGTERM (``service.VolumeHost``).
+
+    It needs ``--transport`` (RabbitMQ), ``[service_user] password`` (images) and no
+    database (a database URL given anyway is ignored with a warning, as for ``compute``).
+    Its iSCSI portal is ``--iscsi-ip``:``--iscsi-port``; its volumes live in
+    ``--volume-pool-dir`` (default ``<state-dir>/volumes``). Stopping it leaves tgtd
+    serving attached guests (the next start adopts it).
+    """
+    from pocketstack.common.bus import connect
+    from pocketstack.service import VolumeHost
+
+    if conf.sources.get("database", "default") != "default":
+        print(
+            f"pocketstack: warning: {conf.sources['database']}: the database is ignored: a "
+            "storage host reaches it only through the controllers",
+            file=sys.stderr,
+        )
+    secure_state_dir(conf)
+    _lock(conf, f"volume-{conf.hostname}")
+    setup_logging(conf, f"volume-{conf.hostname}")
+    bus = connect(conf.transport)
+    host = VolumeHost(conf, bus)
+    host.start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(
+        f"pocketstack volume {conf.hostname} ready ({conf.volume_driver} driver, portal "
+        f"{conf.iscsi_ip}:{conf.iscsi_port})",
+        flush=True,
+    )
+    stop.wait()
+    host.stop()
+    bus.stop()
+
+
 def cmd_db_upgrade(conf: Config) -> None:
     """Migrate ``conf.database`` to the newest Alembic revision (idempotent)."""
     from pocketstack.common.db import Database
@@ -589,6 +647,7 @@ COMMANDS = {
     "controller": cmd_controller,
     "compute": cmd_compute,
     "network-agent": cmd_network_agent,
+    "volume": cmd_volume,
     "db-upgrade": cmd_db_upgrade,
     "guest-image": cmd_guest_image,
     "lab-host": cmd_lab_host,

@@ -8,7 +8,8 @@
   agent endpoint (topic ``network``) + controller periodic tasks (the conductor's, and the
   image service's upload leases). ``ComputeHost``: the compute agent of one host with its
   hypervisor driver, on the bus only (no database). ``NetworkHost``: the network agent of
-  one host with its data-plane drivers, on the bus only.
+  one host with its data-plane drivers, on the bus only. ``VolumeHost``: the volume agent
+  of one storage host with its volume driver, on the bus only.
 - ``pocketstack up`` runs a ``Controller``, a ``ComputeHost`` and (with a network driver
   that has agents) a ``NetworkHost`` with every role in one process on the in-process bus;
   ``pocketstack controller`` / ``compute`` / ``network-agent`` run them apart.
@@ -266,6 +267,34 @@ class NetworkHost:
     def stop(self) -> None:
         """Stop the agent; the data plane stays as it is."""
         self.agent.stop()
+
+
+class VolumeHost:
+    """The volume agent of one storage host (``volume.<host>`` on the bus) with the driver
+    ``conf.volume_driver`` over the pool ``volume_pool_dir`` (default
+    ``<state_dir>/volumes``); no ``Database``, as ``ComputeHost``.
+
+    Args:
+        conf: the host's ``Config`` (``iscsi_ip``/``iscsi_port`` of its portal, ``netns``
+            the export daemons start in, ``[service_user]`` for images).
+        bus: the bus to the controllers.
+        host: override ``conf.hostname`` (a lab host's).
+    """
+
+    def __init__(self, conf: Config, bus: Bus, host: str | None = None):
+        from pocketstack.common.drivers import VOLUME_DRIVERS
+        from pocketstack.volume.agent import VolumeAgent, pool_dir
+
+        driver = VOLUME_DRIVERS.load(conf.volume_driver, conf, pool_dir(conf))
+        self.agent = VolumeAgent(conf, bus, driver, host=host or conf.hostname)
+
+    def start(self) -> None:
+        """Settle what a killed agent left, serve ``volume.<host>``, start heartbeats."""
+        self.agent.start()
+
+    def stop(self, stop_exports: bool = False) -> None:
+        """Stop the agent; tgtd keeps serving attached guests unless ``stop_exports``."""
+        self.agent.stop(stop_exports=stop_exports)
 
 
 def network_agents_enabled(conf: Config) -> bool:

@@ -188,10 +188,36 @@ class LabHosts:
         return True
 
     def guests_running(self) -> int:
-        """How many processes run in the hosts' namespaces (guests' QEMU)."""
+        """How many processes run in the hosts' namespaces (guests' QEMU), not counting the
+        storage host's export daemons (tgtd, qemu-storage-daemon): they serve guests and go
+        with the lab."""
         from pocketstack.network.drivers import ip_lib
 
-        return sum(len(ip_lib.netns_pids(h.netns)) for h in self.lab.hosts)
+        storage = set(self._storage_pids())
+        pids = [pid for h in self.lab.hosts for pid in ip_lib.netns_pids(h.netns)]
+        return len([pid for pid in pids if pid not in storage])
+
+    def _storage_targets(self) -> Iterator[Any]:
+        """The tgt and NBD targets of every lab host's volume pool."""
+        from pocketstack.volume.agent import pool_dir
+        from pocketstack.volume.targets.nbd import NbdTarget
+        from pocketstack.volume.targets.tgt import TgtTarget
+
+        for host in self.lab.hosts:
+            pool = pool_dir(self.conf.replace(state_dir=str(host_state_dir(self.conf, host))))
+            if pool.is_dir():
+                yield TgtTarget(pool, netns=host.netns)
+                yield NbdTarget(pool, netns=host.netns)
+
+    def _storage_pids(self) -> Iterator[int]:
+        from pocketstack.volume.targets.tgt import TgtTarget
+
+        for target in self._storage_targets():
+            if isinstance(target, TgtTarget):
+                if target.running() and target.pid is not None:
+                    yield target.pid
+            else:
+                yield from (int(r["pid"]) for r in target.list_exports().values())
 
     def dataplane_namespaces(self) -> list[str]:
         """The DHCP and router namespaces of the lab's hosts, from the markers their
@@ -208,7 +234,9 @@ class LabHosts:
 
     def teardown(self) -> None:
         """Delete the lab's namespaces, its DHCP and router namespaces and their markers
-        (what runs inside is stopped first)."""
+        (what runs inside is stopped first: the storage host's tgtd by its recorded pid)."""
+        for target in self._storage_targets():
+            target.stop()
         self.lab.teardown(tuple(self.dataplane_namespaces()))
         for host in self.lab.hosts:
             for folder in ("dhcp", "l3"):
