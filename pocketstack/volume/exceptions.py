@@ -78,6 +78,20 @@ class ServiceNotFound(errors.NotFound):
         super().__init__(f"Service {binary} on host {host} could not be found.")
 
 
+class BackupNotFound(errors.NotFound):
+    """404: no backup with that id visible to the caller (another project's is 404 too)."""
+
+    def __init__(self, backup_id: str):
+        super().__init__(f"Backup {backup_id} could not be found.")
+
+
+class InvalidBackup(errors.BadRequest):
+    """400: the backup's status, dependents or parent forbid the action."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"Invalid backup: {reason}")
+
+
 class InvalidInput(errors.BadRequest):
     """400: Cinder's generic "Invalid input received: ..."."""
 

@@ -11,7 +11,8 @@
   ``cinder-scheduler`` heartbeat).
 - ``bootstrap``: the default volume type.
 
-The backups family (``backups``) is added by ``volume/backups.py`` (docs/block-storage.md).
+- ``backups`` (``backups.Backups``): volume backups (create, restore, delete, the agent's
+  ``backup_finished``); the data side is ``volume/backup/`` on the storage host.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.volume import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.volume.agent_reports import VolumeAgentReports
 from pocketstack.volume.attachments import Attachments
+from pocketstack.volume.backups import Backups
 from pocketstack.volume.quotas import Quotas
 from pocketstack.volume.scheduler.manager import VolumeScheduler
 from pocketstack.volume.services import Services
@@ -47,6 +49,7 @@ class VolumeManager:
         self.volume_actions = VolumeActions(cloud)
         self.snapshots = Snapshots(cloud)
         self.attachments = Attachments(cloud)
+        self.backups = Backups(cloud)
         self.agent_reports = VolumeAgentReports(cloud)
         self._periodic = PeriodicTasks(
             "volume-periodic",

@@ -76,6 +76,16 @@ RULES: dict[str, str] = {
     "volume:attachment_delete": "member",
     "volume:attachment_complete": "member",
     "volume:attachment_get": "reader",
+    # backups (cinder/policies/backups.py, backup_actions.py)
+    "backup:create": "member",
+    "backup:get": "reader",
+    "backup:get_all": "reader",
+    "backup:update": "member",
+    "backup:delete": "member",
+    "backup:restore": "member",
+    "backup:backup_project_attribute": "admin",
+    "volume_extension:backup_admin_actions:reset_status": "admin",
+    "volume_extension:backup_admin_actions:force_delete": "admin",
     # quotas and limits
     "volume_extension:quotas:show": "reader",
     "volume_extension:quotas:update": "admin",
