@@ -376,6 +376,7 @@ class _Placement:
         self.rows = builder.replica2part2dev
         self.counts = builder.assigned_counts()
         self.moved_now = bytearray(builder.parts)
+        self.released = bytearray(builder.parts)  # a replica of it is being placed again
         self.hold = builder.min_part_hours * 3600
 
     def run(self) -> int:
@@ -406,6 +407,7 @@ class _Placement:
         self.rows[replica][part] = NONE_DEV
         if old != NONE_DEV:
             self.counts[old] -= 1
+        self.released[part] = 1
         if self.hold:
             self.moved_now[part] = 1  # claimed: no second replica of it this time
         return (part, replica, old)
@@ -455,7 +457,13 @@ class _Placement:
             for part, replica in held:
                 if surplus <= 0:
                     break
-                if self._movable(part) and self._has_taker(part, replica, dev):
+                # one replica of a partition per pass: two released together could not
+                # both go to the device that needs them, and one would wander elsewhere
+                if (
+                    not self.released[part]
+                    and self._movable(part)
+                    and self._has_taker(part, replica, dev)
+                ):
                     out.append(self._release(part, replica))
                     surplus -= 1
         return out
