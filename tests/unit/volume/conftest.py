@@ -181,3 +181,29 @@ def wait_status(cloud: Any, volume_id: str, status: str, ctx: RequestContext = D
         return rec if rec.volume.status == status else None
 
     return wait_until(reached, 10, f"volume {volume_id} to be {status}", detail=lambda: str(last))
+
+
+@pytest.fixture
+def api(volume_cloud, conf):
+    """``call(method, path, body=None, token="demo", version=None)``: the Block Storage API
+    of ``volume_cloud`` in-process (tokens ``admin``, ``demo``, ``other``), paths below
+    ``/volume/v3``; yields ``(call, cloud, agent)``."""
+    import json as _json
+
+    from starlette.testclient import TestClient
+
+    from pocketstack.volume.api import API
+    from tests.helpers import FixedTokens, service_app
+
+    cloud, agent = volume_cloud
+    users = {"admin": ADMIN, "demo": DEMO, "other": OTHER}
+    with TestClient(service_app(API, conf, cloud, FixedTokens(users))) as client:
+
+        def call(method, path, body=None, token="demo", version=None):
+            headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
+            if version:
+                headers["OpenStack-API-Version"] = f"volume {version}"
+            content = None if body is None else _json.dumps(body)
+            return client.request(method, "/volume/v3" + path, content=content, headers=headers)
+
+        yield call, cloud, agent
