@@ -18,6 +18,7 @@ A refused anonymous caller gets 401 (so clients authenticate), an authenticated 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
@@ -79,9 +80,27 @@ def _user_matches(ctx: RequestContext, acl: Acl) -> bool:
     return any(p in projects and u in users for p, u in acl.users)
 
 
-def _referrer_allows(acl: Acl) -> bool:
-    """Anonymous reads by referrer: only ``.r:*`` (no Referer header checks beyond it)."""
-    return "*" in acl.referrers and not any(r.startswith("-") for r in acl.referrers)
+def _host_matches(rule: str, host: str) -> bool:
+    """``rule`` names ``host`` (``.example.com`` matches its subdomains too)."""
+    if rule.startswith("."):
+        return host == rule[1:] or host.endswith(rule)
+    return host == rule
+
+
+def _referrer_allows(acl: Acl, referrer: str | None) -> bool:
+    """Anonymous access by ``.r:`` rules, read in order as Swift's ``referrer_allowed``:
+    ``*`` allows everyone, ``host`` allows that ``Referer`` host, ``-host`` denies it."""
+    host = urlparse(referrer).hostname or "" if referrer else ""
+    allowed = False
+    for rule in acl.referrers:
+        if rule == "*":
+            allowed = True
+        elif rule.startswith("-"):
+            if host and _host_matches(rule[1:], host):
+                allowed = False
+        elif host and _host_matches(rule, host):
+            allowed = True
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,7 @@ class Access:
         is_object: the request names an object.
         read_acl, write_acl: the container's ACL headers (None when none, or no container).
         owner_only: the request changes what only the owner may (ACLs, account quota...).
+        referrer: the ``Referer`` header, for ``.r:`` rules.
         admin_only: only an admin may (``X-Account-Meta-Quota-Bytes``).
     """
 
@@ -106,6 +126,7 @@ class Access:
     write_acl: str | None = None
     owner_only: bool = False
     admin_only: bool = False
+    referrer: str | None = None
 
 
 def owns_account(ctx: RequestContext, account: str) -> bool:
@@ -133,7 +154,7 @@ def authorize(ctx: RequestContext, access: Access) -> None:
         acl = parse_acl(access.read_acl)
         if _user_matches(ctx, acl):
             return
-        if _referrer_allows(acl) and (access.is_object or acl.listings):
+        if _referrer_allows(acl, access.referrer) and (access.is_object or acl.listings):
             return
     elif access.is_object and _user_matches(ctx, parse_acl(access.write_acl)):
         return

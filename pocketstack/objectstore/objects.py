@@ -26,6 +26,7 @@ from pocketstack.objectstore.exceptions import (
     EtagMismatch,
     InsufficientReplicas,
     ObjectNotFound,
+    PreconditionFailed,
     QuotaExceeded,
 )
 from pocketstack.objectstore.proxy import md5_counter
@@ -159,6 +160,14 @@ class Objects:
         if length is not None and length > MAX_FILE_SIZE:
             raise errors.RequestTooLarge("Your request is too large.")
         await self.check_quotas(account, container, cinfo, length)
+        if headers.get("if-none-match") == "*":  # create only (412 when it exists)
+            try:
+                existing = await self.open(names, "HEAD", {})
+            except ObjectNotFound:
+                pass
+            else:
+                await existing.aclose()
+                raise PreconditionFailed("The object already exists.")
         stored = object_headers(headers, obj)
         timestamp = Timestamp.now()
         stored["x-timestamp"] = timestamp.internal

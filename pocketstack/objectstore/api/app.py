@@ -24,7 +24,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 
@@ -216,7 +216,7 @@ class SwiftAPI(ServiceAPI):
             ctx=ctx,
             store=self._state.cloud.objectstore,
             trans_id=trans_id,
-            body=request.stream(),
+            body=_body(request),
             public_path=request.url.path,
         )
 
@@ -237,6 +237,7 @@ class SwiftAPI(ServiceAPI):
                     write_acl=info.get("x-container-write") if info else None,
                     owner_only=obj is None and method not in acl.READ_METHODS,
                     admin_only=_sets_account_quota(sreq),
+                    referrer=sreq.headers.get("referer"),
                 ),
             )
 
@@ -271,6 +272,17 @@ class SwiftAPI(ServiceAPI):
             [k for k in keys if k],
         )
         sreq.tempurl = True
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """The request body's chunks; a client gone mid-body is ``ClientDisconnected`` (400,
+    logged as such rather than as a bug)."""
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+    except ClientDisconnect:
+        raise errors.ClientDisconnected() from None
 
 
 def _sets_account_quota(sreq: SwiftRequest) -> bool:

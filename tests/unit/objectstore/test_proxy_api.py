@@ -365,3 +365,22 @@ def test_bulk_delete_and_info(cluster):
     assert res.json()["Number Deleted"] == 3 and res.json()["Number Not Found"] == 1
     info = c.client.get(f"{c.base}/info").json()
     assert "slo" in info and "tempurl" in info and info["swift"]["max_file_size"] > 0
+
+
+def test_length_required_and_create_only(cluster):
+    import http.client
+
+    c = cluster
+    c.call("PUT", c.url("pa", "len"))
+    conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+    conn.putrequest("PUT", "/object-store/v1/AUTH_pa/len/o")
+    conn.putheader("X-Auth-Token", "alice")
+    conn.endheaders()
+    resp = conn.getresponse()
+    assert resp.status == 411 and resp.getheader("X-Trans-Id", "").startswith("tx")
+    conn.close()
+    first = c.call("PUT", c.url("pa", "len", "once"), content=b"1", headers={"If-None-Match": "*"})
+    assert first.status_code == 201
+    again = c.call("PUT", c.url("pa", "len", "once"), content=b"2", headers={"If-None-Match": "*"})
+    assert again.status_code == 412
+    assert c.call("GET", c.url("pa", "len", "once")).content == b"1"
