@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from pocketstack.objectstore.node import StorageNode, Target
 
 LOG = logging.getLogger(__name__)
+#: Seconds after which a temp file is a dead writer's (no upload takes that long to stall).
+TMP_RECLAIM_AGE = 3600.0
 
 
 def send(host: str, method: str, path: str, headers: dict[str, str], timeout: float) -> int:
@@ -142,6 +145,21 @@ async def _send_or_queue(node: StorageNode, target: Target, update: dict[str, An
     return status
 
 
+def reclaim_tmp(tmp: Path, age: float) -> int:
+    """Remove files in a device's ``tmp/`` not modified for ``age`` seconds (what writers
+    killed before their rename left); returns how many."""
+    if not tmp.is_dir():
+        return 0
+    limit = time.time() - age
+    removed = 0
+    for entry in os.scandir(tmp):
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_file() and entry.stat().st_mtime < limit:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
 class Updater:
     """The node's background pass: container counts to accounts, async_pending retries.
 
@@ -194,6 +212,7 @@ class Updater:
                 self.mark_dirty(device, Path(db_path))
         for device in self.node.devices.names():
             self._retry_pending(self.node.devices.root / device / "async_pending")
+            reclaim_tmp(self.node.devices.root / device / "tmp", TMP_RECLAIM_AGE)
 
     def _report_container(self, db_path: Path) -> bool:
         broker = ContainerBroker(db_path)

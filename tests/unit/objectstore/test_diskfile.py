@@ -4,6 +4,7 @@ file wins, and clean-up keeps what is still needed."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import textwrap
 import pytest
 
 from pocketstack.objectstore.diskfile import Devices, DeviceUnavailable, DiskFile
+from pocketstack.objectstore.updates import reclaim_tmp
 from pocketstack.objectstore.utils import InvalidName, Timestamp, hash_path
 
 HASH = hash_path("", "suffix", "AUTH_a", "c", "o")
@@ -53,7 +55,11 @@ def test_a_process_killed_before_the_rename_leaves_nothing_visible(device, tmp_p
         "0000000100.00000.data",
         "0000000100.00000.json",
     ]
-    assert len(list(tmp.iterdir())) == 1  # the dead writer's temp file, outside the object
+    leftover = list(tmp.iterdir())
+    assert len(leftover) == 1  # the dead writer's temp file, outside the object
+    assert reclaim_tmp(tmp, 3600) == 0  # maybe still being written
+    os.utime(leftover[0], (1, 1))
+    assert reclaim_tmp(tmp, 3600) == 1 and not list(tmp.iterdir())
 
 
 def test_an_orphan_sidecar_without_its_data_is_invisible_and_later_cleaned(device):
