@@ -5,18 +5,20 @@ runs in the background (the boot finishes, ``ready`` is printed) and prints ``VO
 lines on the serial console, which the tests read (``openstack console log show`` for a
 cloud's guests, the console file for plain QEMU):
 
-- ``VOLTEST-ROOT-SERIAL <serial>``: the serial of the root disk ``vda`` (empty for an image
-  disk; a boot volume's id for a volume, see docs/block-storage.md);
+- ``VOLTEST-ROOT-DISK <dev>`` and ``VOLTEST-ROOT-SERIAL <serial>``: the root disk (the one
+  ``/`` is on: ``vda`` for an image disk, no serial; a boot volume may come after the
+  config drive, its serial is its id, see docs/block-storage.md);
 - ``VOLTEST-ROOT <mark>`` when ``/root/volume-test-mark`` is on the root filesystem already
   (written by an earlier instance booted from the same volume), else ``VOLTEST-ROOT-NEW
   root-of-<hostname>`` after writing it;
-- for every virtio disk that appears besides ``vda`` and the config drive, keyed by its
+- for every virtio disk that appears besides the root disk and the config drive, keyed by its
   serial (the first 20 characters of the volume id; the device name when it has none):
   ``VOLTEST-DISK <key> <dev> <bytes>``; ``VOLTEST-MKFS <key>`` when it held no filesystem
   (busybox ``mke2fs``: ext2, mounted by the kernel's ext4); ``VOLTEST-READ <key> <data>``
   (the file ``data`` on it, ``NONE`` when there is none); then it writes
-  ``<hostname>:<key>`` into ``data``, syncs, unmounts (so a detach loses nothing) and prints
-  ``VOLTEST-WROTE <key> <hostname>:<key>``;
+  ``<hostname>:<key>:<n>`` into ``data`` (``n`` counts the guest's writes, so each write is
+  told from the others), syncs, unmounts (so a detach loses nothing) and prints
+  ``VOLTEST-WROTE <key> <what it wrote>``;
 - ``VOLTEST-SIZE <key> <bytes>`` whenever such a disk's size changes (an extend);
 - ``VOLTEST-GONE <key>`` when it disappears (a detach); attached again, it is handled anew.
 """
@@ -28,7 +30,11 @@ import re
 WATCHER = r"""#!/bin/sh
 (
 mark=/root/volume-test-mark
-echo "VOLTEST-ROOT-SERIAL $(cat /sys/block/vda/serial 2>/dev/null)"
+root=$(awk '$2 == "/" && $1 ~ /^\/dev\// { print $1 }' /proc/mounts | tail -n 1)
+root=${root##*/}
+root=${root%%[0-9]*}
+echo "VOLTEST-ROOT-DISK $root"
+echo "VOLTEST-ROOT-SERIAL $(cat "/sys/block/$root/serial" 2>/dev/null)"
 if [ -f "$mark" ]; then
     echo "VOLTEST-ROOT $(cat "$mark")"
 else
@@ -59,16 +65,19 @@ handle() {
         fi
     fi
     echo "VOLTEST-READ $key $(cat "/mnt/$dev/data" 2>/dev/null || echo NONE)"
-    echo "$(hostname):$key" >"/mnt/$dev/data"
+    n=$(($(cat "$st/writes" 2>/dev/null || echo 0) + 1))
+    echo "$n" >"$st/writes"
+    data="$(hostname):$key:$n"
+    echo "$data" >"/mnt/$dev/data"
     sync
     umount "/mnt/$dev"
-    echo "VOLTEST-WROTE $key $(hostname):$key"
+    echo "VOLTEST-WROTE $key $data"
 }
 
 while true; do
     for d in /sys/block/vd*; do
         dev=${d##*/}
-        [ -e "$d" ] && [ "$dev" != vda ] && [ "$dev" != "$cfg" ] || continue
+        [ -e "$d" ] && [ "$dev" != "$root" ] && [ "$dev" != "$cfg" ] || continue
         if [ ! -f "$st/$dev.key" ]; then
             handle "$dev"
         elif [ "$(cat "$d/size")" != "$(cat "$st/$dev.size")" ]; then

@@ -7,7 +7,8 @@ The image boots from the disk alone (syslinux in the MBR and a FAT boot partitio
 ``-kernel``) with ``-M q35``, virtio disk and NIC, 128 MB+ RAM, the boot disk first and the
 config drive as a second (read-only) disk. A ``virtio-rng-pci`` device is optional; without
 it the first SSH host key is ready about a second after the ready line. Root is a persistent
-ext4 partition (``/dev/vda2``).
+ext4 partition found by its label (``root=LABEL=cirros-rootfs``: ``/dev/vda2`` when the image
+is the first disk; a boot volume may come after the config drive).
 
 The same guest as a live CD: :func:`pocketstack.guest.build.ensure_iso` /
 :func:`~pocketstack.guest.build.build_iso` (``python -m pocketstack.guest.build DEST.iso``),

@@ -43,7 +43,7 @@ from pathlib import Path
 from pocketstack.common.errors import PocketError
 
 #: Bump when the recipe changes in a way the file hashes below do not capture.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 FILES = Path(__file__).with_name("files")
 IMAGE_PREFIX = "cirros-pocketstack-"
 
@@ -97,7 +97,11 @@ MODULES = (
     "button",
     "evdev",
 )
-KERNEL_CMDLINE = "root=/dev/vda2 console=ttyS0 quiet loglevel=3"
+#: The root filesystem by its label (:data:`ROOT_LABEL`), not ``/dev/vda2``: a guest booted
+#: from a volume may see its boot disk after the config drive (virtio disks are named in
+#: PCI probe order), so the device name of the root disk is not known in advance.
+ROOT_LABEL = "cirros-rootfs"
+KERNEL_CMDLINE = f"root=LABEL={ROOT_LABEL} console=ttyS0 quiet loglevel=3"
 LIVE_CMDLINE = "pocketstack.live console=ttyS0 quiet loglevel=3"
 MIB = 1024 * 1024
 BOOT_START_MIB, BOOT_SIZE_MIB, ROOT_SIZE_MIB = 1, 32, 200
@@ -383,7 +387,7 @@ def write_etc(root: Path, live: bool = False) -> None:
         "hosts": "127.0.0.1\tlocalhost\n",
         "fstab": "rootfs\t/\trootfs\trw\t0\t0\n"
         if live
-        else "/dev/vda2\t/\text4\trw,relatime\t0\t1\n",
+        else f"LABEL={ROOT_LABEL}\t/\text4\trw,relatime\t0\t1\n",
         "profile": "export PATH=/bin:/sbin:/usr/bin:/usr/sbin\nexport PS1='\\u@\\h:\\w\\$ '\n",
         "pocketstack-image": f"recipe {recipe_hash()}\n",
     }
@@ -430,7 +434,7 @@ def make_root_fs(path: Path, folder: Path) -> None:
             "-t",
             "ext4",
             "-L",
-            "cirros-rootfs",
+            ROOT_LABEL,
             "-E",
             "root_owner=0:0",
             "-d",

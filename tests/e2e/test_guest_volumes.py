@@ -4,8 +4,9 @@ What block storage asks of the guest, without a cloud: a virtio-blk disk hot-plu
 QMP (``blockdev-add`` + ``device_add`` onto a free ``pcie-root-port``: q35's ``pcie.0``
 takes no hot-plug) is seen, formatted, mounted and written; ``block_resize`` is seen at once;
 ``device_del`` unplugs it and the data is in the raw file; and the image written into a raw
-volume boots from it as the first virtio disk, its root filesystem persisting into the next
-instance. The guest runs ``tests/volume_guest.WATCHER`` and the assertions read its console.
+volume boots from it plugged as the driver plugs a boot volume (after the config drive, so
+it is ``vdb``: the kernel finds its root by label), its root filesystem persisting into the
+next instance. The guest runs ``tests/volume_guest.WATCHER`` and the assertions read its console.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class VolumeGuest:
     virtio disks) plus ``ports`` free pcie-root-ports ``hp0``.. for hot-plugged volumes."""
 
     def __init__(self, tmp: Path, root: Path, root_format: str, drive: Path, serial: str = ""):
+        """``serial``: the root disk is a boot volume with that serial, plugged as the
+        compute driver plugs one (after the config drive and the root ports, on
+        ``pcie.0``, ``bootindex=1``), so the guest sees it as ``vdb``."""
         stamp = time.monotonic_ns()
         self.log = tmp / f"console-{stamp}.log"
         self.qmp_path = tmp / f"qmp-{stamp}.sock"
@@ -95,19 +99,23 @@ class VolumeGuest:
             f"file:{self.log}",
             "-qmp",
             f"unix:{self.qmp_path},server=on,wait=off",
+        ]
+        root_disk = [
             "-blockdev",
             f"driver=file,filename={root},node-name=rootfile",
             "-blockdev",
             f"driver={root_format},file=rootfile,node-name=root",
             "-device",
-            f"virtio-blk-pci,drive=root,bootindex=0{root_serial}",
+            f"virtio-blk-pci,drive=root,bootindex={1 if serial else 0}{root_serial}",
+        ]
+        config = [
             "-drive",
             f"file={drive},if=none,id=config,format=raw,readonly=on",
             "-device",
             "virtio-blk-pci,drive=config",
-            "-device",
-            "pcie-root-port,id=hp0,chassis=1,slot=0",
         ]
+        ports = ["-device", "pcie-root-port,id=hp0,chassis=1"]
+        cmd += [*config, *ports, *root_disk] if serial else [*root_disk, *config, *ports]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._qmp: QMP | None = None
 
@@ -192,7 +200,7 @@ def test_a_hot_plugged_disk_is_formatted_written_grown_and_unplugged(image, gues
         guest.qmp.run("device_add", driver="virtio-blk-pci", id="x", bus="pcie.0")
 
     _plug(guest.qmp, volume, volume_id)
-    log = guest.wait_for(f"VOLTEST-WROTE {key} vmh:{key}")
+    log = guest.wait_for(f"VOLTEST-WROTE {key} vmh:{key}:1")
     assert volume_guest.lines(log, "DISK", key)[0][2] == str(64 * MIB)
     assert volume_guest.lines(log, "MKFS", key) and ["NONE"] in [
         f[1:] for f in volume_guest.lines(log, "READ", key)
@@ -205,12 +213,13 @@ def test_a_hot_plugged_disk_is_formatted_written_grown_and_unplugged(image, gues
     guest.qmp.wait_event("DEVICE_DELETED")
     guest.wait_for(f"VOLTEST-GONE {key}")
     guest.qmp.run("blockdev-del", **{"node-name": "vol1"})
-    assert _file_in_ext2(volume, "data") == f"vmh:{key}"
+    assert _file_in_ext2(volume, "data") == f"vmh:{key}:1"
     assert volume.stat().st_size == 128 * MIB
 
     _plug(guest.qmp, volume, volume_id)  # attached again: the data is read back
-    log = guest.wait_for(f"VOLTEST-READ {key} vmh:{key}")
+    log = guest.wait_for(f"VOLTEST-READ {key} vmh:{key}:1")
     assert len(volume_guest.lines(log, "MKFS", key)) == 1
+    guest.wait_for(f"VOLTEST-WROTE {key} vmh:{key}:2")
 
 
 def test_the_image_boots_from_a_raw_volume_whose_root_persists(image, guests, tmp_path):
@@ -221,6 +230,8 @@ def test_the_image_boots_from_a_raw_volume_whose_root_persists(image, guests, tm
     guests.append(first)
     log = first.wait_for("VOLTEST-ROOT-NEW root-of-vmb1")
     assert volume_guest.lines(log, "ROOT-SERIAL") == [[volume_guest.key(volume_id)]]
+    # after the config drive (vda), as the driver plugs it: found by its label (root=LABEL=)
+    assert volume_guest.lines(log, "ROOT-DISK") == [["vdb"]]
     first.wait_for("pocketstack guest vmb1 ready")
     first.qmp.run("system_powerdown")
     assert first.proc.wait(timeout=60) == 0

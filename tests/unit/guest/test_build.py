@@ -91,7 +91,7 @@ def test_newc_records_are_4_byte_aligned():
 def test_syslinux_cfg_boots_at_once_on_the_serial_console():
     cfg = build.syslinux_cfg()
     assert "TIMEOUT 0" in cfg and "PROMPT 0" in cfg
-    assert "console=ttyS0" in cfg and "root=/dev/vda2" in cfg
+    assert "console=ttyS0" in cfg and "root=LABEL=cirros-rootfs" in cfg
     assert "INITRD /initrd.gz" in cfg
 
 
