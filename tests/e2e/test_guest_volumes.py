@@ -4,8 +4,8 @@ What block storage asks of the guest, without a cloud: a virtio-blk disk hot-plu
 QMP (``blockdev-add`` + ``device_add`` onto a free ``pcie-root-port``: q35's ``pcie.0``
 takes no hot-plug) is seen, formatted, mounted and written; ``block_resize`` is seen at once;
 ``device_del`` unplugs it and the data is in the raw file; and the image written into a raw
-volume boots from it plugged as the driver plugs a boot volume (after the config drive, so
-it is ``vdb``: the kernel finds its root by label), its root filesystem persisting into the
+volume boots from it even plugged after the config drive (so it is ``vdb``: the kernel
+finds its root by label), its root filesystem persisting into the
 next instance. The guest runs ``tests/volume_guest.WATCHER`` and the assertions read its console.
 """
 
@@ -77,9 +77,9 @@ class VolumeGuest:
     virtio disks) plus ``ports`` free pcie-root-ports ``hp0``.. for hot-plugged volumes."""
 
     def __init__(self, tmp: Path, root: Path, root_format: str, drive: Path, serial: str = ""):
-        """``serial``: the root disk is a boot volume with that serial, plugged as the
-        compute driver plugs one (after the config drive and the root ports, on
-        ``pcie.0``, ``bootindex=1``), so the guest sees it as ``vdb``."""
+        """``serial``: the root disk is a boot volume with that serial, plugged after the
+        config drive and the root ports (``bootindex=1``), so the guest sees it as ``vdb``:
+        the root must be found by its label, whichever order a driver plugs disks in."""
         stamp = time.monotonic_ns()
         self.log = tmp / f"console-{stamp}.log"
         self.qmp_path = tmp / f"qmp-{stamp}.sock"
@@ -230,7 +230,7 @@ def test_the_image_boots_from_a_raw_volume_whose_root_persists(image, guests, tm
     guests.append(first)
     log = first.wait_for("VOLTEST-ROOT-NEW root-of-vmb1")
     assert volume_guest.lines(log, "ROOT-SERIAL") == [[volume_guest.key(volume_id)]]
-    # after the config drive (vda), as the driver plugs it: found by its label (root=LABEL=)
+    # after the config drive (vda): the root was found by its label (root=LABEL=)
     assert volume_guest.lines(log, "ROOT-DISK") == [["vdb"]]
     first.wait_for("pocketstack guest vmb1 ready")
     first.qmp.run("system_powerdown")
