@@ -221,10 +221,11 @@ class TgtTarget:
         ``--op delete --mode system``, SIGKILL after ``STOP_TIMEOUT`` s; removes its state
         and socket files. Stopping what does not run succeeds."""
         with self._lock:
-            pid = self.pid
-            if pid is None or not _is_tgtd(pid, self.control_port):
+            if not self.running():  # adopts the recorded tgtd (a lab's teardown)
                 self._forget()
                 return
+            pid = self.pid
+            assert pid is not None
             with contextlib.suppress(TargetError):  # tgtd exits only once it has no target
                 self._tgtadm("--op", "update", "--mode", "sys", "--name", "State", "-v", "offline")
                 text = self._tgtadm("--lld", "iscsi", "--mode", "target", "--op", "show")

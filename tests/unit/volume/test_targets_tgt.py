@@ -18,6 +18,7 @@ import pytest
 
 from pocketstack.volume.targets import TargetError
 from pocketstack.volume.targets.tgt import TgtTarget, _is_tgtd
+from tests.helpers import wait_until
 
 MiB = 1024 * 1024
 
@@ -90,17 +91,26 @@ def test_extend_is_visible_to_a_live_session(target, tmp_path):
     # does for a guest) after we grow the file and refresh the LU
     session = subprocess.Popen(
         [
-            *("qemu-io", "-f", "raw", "-c", "length", "-c", "sleep 1500"),
+            *("qemu-io", "-f", "raw", "-c", "length", "-c", "sleep 3000"),
             *("-c", "truncate 96M", "-c", "length", "-c", "read -P 0 90M 4k", url(info)),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    tid = str(target.list_exports()["v1"]["tid"])
+    wait_until(  # logged in (it read the capacity at login), before the extend
+        lambda: (
+            "Session"
+            in target._tgtadm("--lld", "iscsi", "--mode", "conn", "--op", "show", "--tid", tid)
+        ),
+        30,
+        "the qemu-io session's login",
+    )
     os.truncate(path, 96 * MiB)
     target.refresh("v1")
     out, _ = session.communicate(timeout=60)
-    assert out.splitlines()[0] == "64 MiB"
+    assert out.splitlines()[0] == "64 MiB", out
     assert "96 MiB" in out and "read 4096/4096 bytes at offset 94371840" in out, out
     assert virtual_size(url(info)) == 96 * MiB
 
@@ -161,3 +171,13 @@ def test_portal_taken_is_refused_and_leaves_no_tgtd(tmp_path):
         with pytest.raises(TargetError):
             tgt.ensure_running()
     assert tgt.pid is None and not (tmp_path / "pool" / "tgtd.json").exists()
+
+
+def test_stop_from_a_new_object_stops_the_recorded_tgtd(target, tmp_path):
+    """What a lab's teardown does: it never started the tgtd it stops."""
+    target.export("v1", make_file(tmp_path), str(uuid.uuid4()))
+    pid = target.pid
+    assert pid is not None
+    TgtTarget(target.state_dir).stop()
+    assert not _is_tgtd(pid, target.control_port)
+    assert not (target.state_dir / "tgtd.json").exists()
