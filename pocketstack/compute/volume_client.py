@@ -42,6 +42,9 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 
 
 def _volume_info(vol: Any) -> VolumeInfo:
+    """A volume as Compute sees it, from the manager's ``VolumeRecord`` (``.volume``: the
+    row) or a row or dict."""
+    vol = getattr(vol, "volume", vol)
     return {
         "id": str(_get(vol, "id")),
         "status": str(_get(vol, "status")),
@@ -87,14 +90,16 @@ class VolumeClient:
     ) -> VolumeInfo:
         """Create a volume of ``size`` GiB (blank, from an image or from a snapshot) in the
         caller's project; it is ``creating`` until the storage host reports."""
-        args: dict[str, Any] = {"size": size, "name": name}
-        if image_id:
-            args["image_id"] = image_id
-        if snapshot_id:
-            args["snapshot_id"] = snapshot_id
-        if availability_zone:
-            args["availability_zone"] = availability_zone
-        return _volume_info(self._api.volumes.create(ctx, **args))
+        from pocketstack.volume.volumes import VolumeCreate
+
+        request = VolumeCreate(
+            size=size,
+            name=name,
+            image_id=image_id or None,
+            snapshot_id=snapshot_id or None,
+            availability_zone=availability_zone or None,
+        )
+        return _volume_info(self._api.volumes.create(ctx, request))
 
     def delete(self, ctx: RequestContext, volume_id: str) -> None:
         """Delete a volume (asynchronous on the storage host)."""
