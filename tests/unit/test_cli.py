@@ -290,3 +290,25 @@ def test_network_agent_runs_its_roles_on_the_bus_only(tmp_path, monkeypatch, cap
     (((conf, bus), kwargs),) = hosts
     assert bus is FAKE_BUS and conf.hostname == "net1" and kwargs == {"network_node": True}
     assert "network-agent net1 ready (L2, DHCP and L3)" in capsys.readouterr().out
+
+
+def test_volume_runs_the_storage_host_on_the_bus_only(tmp_path, monkeypatch, capsys):
+    """``pocketstack volume`` builds a ``VolumeHost`` from the bus alone (a database given
+    is ignored with a warning) with the portal of its flags."""
+    for opt in ("DATABASE", "TRANSPORT", "VOLUME_DRIVER", "ISCSI_IP", "ISCSI_PORT"):
+        monkeypatch.delenv(f"POCKETSTACK_{opt}", raising=False)
+    hosts = _run_on_the_bus_only(
+        monkeypatch,
+        "VolumeHost",
+        [
+            "volume",
+            f"--state-dir={tmp_path}",
+            "--hostname=store1",
+            "--iscsi-ip=127.0.0.1",
+            "--iscsi-port=13261",
+            "--database=postgresql://cinder:secret@db.example/pocketstack",
+        ],
+    )
+    (((conf, bus), kwargs),) = hosts
+    assert bus is FAKE_BUS and conf.hostname == "store1" and kwargs == {}
+    assert "volume store1 ready (file driver, portal 127.0.0.1:13261)" in capsys.readouterr().out
