@@ -23,6 +23,7 @@ from pocketstack.volume.api import (
     volume_actions,
     volumes,
 )
+from pocketstack.volume.api.backups import BACKUP_ROUTES
 from pocketstack.volume.api.errors import RENDERERS
 from pocketstack.volume.api.microversions import volume_route as r
 
@@ -105,6 +106,8 @@ ROUTES: list[RouteSpec] = [
     *r("PUT", "/os-services/{action}", services.update_service, schema=schemas.SERVICE_UPDATE),
     *r("GET", "/os-availability-zone", services.list_availability_zones),
 ]
+
+ROUTES += BACKUP_ROUTES  # backups (api/backups.py)
 
 API = ServiceAPI(
     "volume", "/volume", RENDERERS, ROUTES, response_headers=microversions.response_headers

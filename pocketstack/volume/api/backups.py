@@ -36,7 +36,7 @@ CREATE = t.wrapped(
             "incremental": t.BOOLEAN_LENIENT,
             "force": t.BOOLEAN_LENIENT,
             "snapshot_id": t.nullable(t.UUID),
-            "metadata": t.METADATA,
+            "metadata": t.nullable(t.METADATA),
             "availability_zone": t.nullable(t.string(255)),
         },
         required=["volume_id"],
@@ -48,7 +48,7 @@ UPDATE = t.wrapped(
         {
             "name": t.nullable(t.string(255)),
             "description": t.nullable(t.string(255)),
-            "metadata": t.METADATA,
+            "metadata": t.nullable(t.METADATA),
         }
     ),
 )
