@@ -378,8 +378,11 @@ def cmd_up(conf: Config) -> None:
     network = NetworkHost(conf, bus, network_node=True) if network_agents_enabled(conf) else None
     if network is not None:
         network.start()
-    # this host is the storage host too (portal iscsi_ip:iscsi_port, 127.0.0.1 by default)
-    storage = VolumeHost(conf.replace(service_user_password=service_password(conf)), bus)
+    # this host is the storage host too (portal iscsi_ip:iscsi_port, 127.0.0.1 by default;
+    # a port not chosen is a free one, kept for the next up: clouds of one machine coexist)
+    portal = {} if conf.sources.get("iscsi_port", "default") != "default" else {"iscsi_port": 0}
+    storage_conf = conf.replace(service_user_password=service_password(conf), **portal)
+    storage = VolumeHost(storage_conf, bus)
     storage.start()
     try:
         _serve(conf, controller.cloud, lambda: _print_ready(conf, started, "cloud"))

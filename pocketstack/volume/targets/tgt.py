@@ -150,7 +150,7 @@ class TgtTarget:
                 saved = json.loads((self.state_dir / STATE_FILE).read_text())
             except (OSError, ValueError):
                 return False
-            if not _is_tgtd(int(saved["pid"]), int(saved["control_port"])):
+            if "pid" not in saved or not _is_tgtd(int(saved["pid"]), int(saved["control_port"])):
                 return False
             self.pid, self.control_port = int(saved["pid"]), int(saved["control_port"])
             self.ip, self.port = saved["ip"], int(saved["port"])
@@ -178,8 +178,8 @@ class TgtTarget:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         while _socket_busy(self.control_port):
             self.control_port += 1
-        if self.port == 0:
-            self.port = _free_port(self.ip)
+        if self.port == 0:  # the port of an earlier tgtd (stored connection_info), else free
+            self.port = self._recorded_port() or _free_port(self.ip)
         cmd = ["tgtd", "-f", "-C", str(self.control_port), "--iscsi", f"portal={self.portal}"]
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
@@ -201,6 +201,22 @@ class TgtTarget:
         record |= {"ip": self.ip, "port": self.port}
         (self.state_dir / STATE_FILE).write_text(json.dumps(record))
         LOG.info("tgtd %d on %s (control port %d)", self.pid, self.portal, self.control_port)
+
+    def _recorded_port(self) -> int:
+        """The port of the tgtd ``tgtd.json`` records (dead: the host restarted) when its
+        address is this one and the port is free now; else 0."""
+        try:
+            saved = json.loads((self.state_dir / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return 0
+        if saved.get("ip") != self.ip:
+            return 0
+        try:
+            with socket.socket() as sock:
+                sock.bind((self.ip, int(saved["port"])))
+        except (OSError, KeyError, ValueError):
+            return 0
+        return int(saved["port"])
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -248,8 +264,14 @@ class TgtTarget:
                 self._proc.wait(timeout=STOP_TIMEOUT if wait else 0.001)
 
     def _forget(self) -> None:
+        """Drop the pid; the record keeps the portal, so the next tgtd takes the port
+        stored ``connection_info`` names (when ``iscsi_port`` is 0)."""
         self.pid, self._proc = None, None
-        (self.state_dir / STATE_FILE).unlink(missing_ok=True)
+        record = self.state_dir / STATE_FILE
+        with contextlib.suppress(OSError, ValueError):
+            saved = json.loads(record.read_text())
+            saved.pop("pid", None)
+            record.write_text(json.dumps(saved))
         if not _socket_busy(self.control_port):
             for name in (f"socket.{self.control_port}", f"socket.{self.control_port}.lock"):
                 with contextlib.suppress(OSError):

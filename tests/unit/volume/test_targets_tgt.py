@@ -8,6 +8,7 @@ PID at the end; no other tgtd is touched.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -180,4 +181,17 @@ def test_stop_from_a_new_object_stops_the_recorded_tgtd(target, tmp_path):
     assert pid is not None
     TgtTarget(target.state_dir).stop()
     assert not _is_tgtd(pid, target.control_port)
-    assert not (target.state_dir / "tgtd.json").exists()
+    assert "pid" not in json.loads((target.state_dir / "tgtd.json").read_text())
+
+
+def test_a_new_tgtd_takes_the_recorded_port(target, tmp_path):
+    """After a stop (or a host restart) stored connection_info still names the old portal."""
+    path = make_file(tmp_path)
+    first = target.export("v1", path, str(uuid.uuid4()))
+    target.stop()
+    again = TgtTarget(target.state_dir, "127.0.0.1", 0)
+    second = again.export("v1", path, str(uuid.uuid4()))
+    try:
+        assert second["target_portal"] == first["target_portal"]
+    finally:
+        again.stop()
