@@ -203,3 +203,67 @@ def test_a_tgt_volume_is_hot_plugged_seen_grown_and_unplugged(driver, tgt, tmp_p
     assert drv.attached_volumes(uuid_) == []
     drv.detach_volume(uuid_, volume_id)  # not attached: nothing to do
     tgt.unexport(volume_id, "att-" + volume_id)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs QEMU")
+def test_a_guest_boots_from_a_tgt_volume_with_a_second_one_it_can_lose(driver, tgt, tmp_path):
+    from pocketstack.bootstrap import guest_cache_dir
+    from pocketstack.guest.build import ensure_image
+
+    drv, made = driver
+    boot_raw, data_raw = tmp_path / "boot.raw", tmp_path / "data.raw"
+    subprocess.run(
+        ["qemu-img", "convert", "-O", "raw", str(ensure_image(guest_cache_dir())), str(boot_raw)],
+        check=True,
+    )
+    subprocess.run(["truncate", "-s", f"{64 * MIB}", str(data_raw)], check=True)
+    devices = []
+    for raw, boot_index in ((boot_raw, 0), (data_raw, None)):
+        volume_id = str(uuid.uuid4())
+        export = tgt.export(volume_id, str(raw), "att-" + volume_id)
+        device = _iscsi(volume_id, boot_index, export["auth_password"])
+        device["connection_info"]["data"].update(
+            target_portal=export["target_portal"], auth_username=export["auth_username"]
+        )
+        devices.append(device)
+    uuid_ = str(uuid.uuid4())
+    spec = {
+        "uuid": uuid_,
+        "name": "bfv",
+        "hostname": "bfv",
+        "vcpus": 1,
+        "memory_mb": 256,
+        "root_gb": 0,
+        "image": {"id": "", "properties": {}},
+        "boot_from_volume": True,
+        "network_info": [],
+        "user_data": base64.b64encode(volume_guest.WATCHER.encode()).decode(),
+        "block_devices": devices,
+    }
+    made.append(uuid_)
+    drv.spawn(spec)
+    paths = drv._paths(uuid_)
+    argv = " ".join(qp.cmdline(qp.find_pid(paths, uuid_)))
+    assert not any(d["connection_info"]["data"]["auth_password"] in argv for d in devices)
+    assert not list(paths.dir.glob("sec-*")), "the secret files are gone once QEMU runs"
+    assert not paths.disk.exists()  # no local root disk
+    console = paths.console
+
+    def seen(needle: str) -> str | None:
+        text = console.read_text(errors="replace")
+        return text if needle in text else None
+
+    wait_until(lambda: seen("pocketstack guest bfv ready"), 180, "the guest to boot")
+    boot_id, data_id = devices[0]["volume_id"], devices[1]["volume_id"]
+    log = wait_until(lambda: seen(f"VOLTEST-WROTE {volume_guest.key(data_id)}"), 60, "data")
+    assert f"VOLTEST-ROOT-SERIAL {volume_guest.key(boot_id)}" in log
+    assert sorted(drv.attached_volumes(uuid_)) == sorted([boot_id, data_id])
+
+    drv.detach_volume(uuid_, data_id)  # plugged at start, on a root port: it can go
+    wait_until(lambda: seen(f"VOLTEST-GONE {volume_guest.key(data_id)}"), 60, "the unplug")
+    assert drv.attached_volumes(uuid_) == [boot_id]
+    drv.destroy(uuid_)
+    for device in devices:
+        tgt.unexport(device["volume_id"], "att-" + device["volume_id"])
