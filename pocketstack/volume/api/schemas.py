@@ -11,6 +11,8 @@ NAME = t.nullable(t.string(255))
 DESCRIPTION = t.nullable(t.string(255))
 SIZE = t.integer_like(1, 2**31 - 1)
 METADATA = t.METADATA
+#: Cinder's ``metadata_allows_null`` (openstackclient sends ``null`` for none)
+METADATA_OR_NULL = t.nullable(t.METADATA)
 BOOL = t.BOOLEAN_LENIENT
 UUID_OR_NULL = t.nullable(t.string(36))
 
@@ -25,13 +27,13 @@ VOLUME_CREATE = t.wrapped(
             "size": t.nullable(SIZE),
             "volume_type": t.nullable(t.string(255)),
             "availability_zone": t.nullable(t.string(255)),
-            "metadata": METADATA,
+            "metadata": METADATA_OR_NULL,
             "snapshot_id": UUID_OR_NULL,
             "source_volid": UUID_OR_NULL,
             "imageRef": UUID_OR_NULL,
             "image_id": UUID_OR_NULL,
             "backup_id": UUID_OR_NULL,
-            "multiattach": BOOL,
+            "multiattach": t.nullable(BOOL),
             "consistencygroup_id": UUID_OR_NULL,
             "group_id": UUID_OR_NULL,
         }
@@ -47,7 +49,7 @@ VOLUME_UPDATE = t.wrapped(
             "display_name": NAME,
             "description": DESCRIPTION,
             "display_description": DESCRIPTION,
-            "metadata": METADATA,
+            "metadata": METADATA_OR_NULL,
         },
     ),
 )
@@ -125,7 +127,7 @@ SNAPSHOT_CREATE = t.wrapped(
             "description": DESCRIPTION,
             "display_description": DESCRIPTION,
             "force": BOOL,
-            "metadata": METADATA,
+            "metadata": METADATA_OR_NULL,
         },
         required=["volume_id"],
     ),
