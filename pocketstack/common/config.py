@@ -667,6 +667,37 @@ OPTIONS: tuple[Option, ...] = (
         "retrying async_pending updates",
         section="objectstore",
     ),
+    Option(
+        "object_replicator_interval",
+        float,
+        30.0,
+        "seconds between a storage node's replication passes (pushing its partitions and "
+        "databases to the ring's other replicas, handoffs home); 0: no replicator",
+        section="objectstore",
+    ),
+    Option(
+        "object_auditor_interval",
+        float,
+        1800.0,
+        "seconds between a storage node's audit passes (every object's MD5 checked against "
+        "its ETag, corrupt ones quarantined for the replicator to restore); 0: no auditor",
+        section="objectstore",
+    ),
+    Option(
+        "object_auditor_bytes_per_second",
+        float,
+        10_000_000.0,
+        "bytes per second an audit pass reads at most (Swift's bytes_per_second); 0: no limit",
+        section="objectstore",
+    ),
+    Option(
+        "object_expirer_interval",
+        float,
+        60.0,
+        "seconds between a storage node's expirer passes (objects past X-Delete-At deleted "
+        "and removed from listings); 0: no expirer",
+        section="objectstore",
+    ),
     Option("log_level", str, "INFO", "log level: DEBUG, INFO, WARNING", section="logging"),
     Option(
         "log_max_bytes",

@@ -117,7 +117,65 @@ class DatabaseAlreadyExists(Exception):
     """``initialize`` found the database made already (by a concurrent request)."""
 
 
-class Broker:
+class ReplicationMixin:
+    """Database replication (Swift's usync): rows are sent in ROWID order from the point
+    the other replica last acknowledged; each database remembers, per sender id, how far
+    it has merged (``incoming_sync``)."""
+
+    TABLE = ""
+    COLUMNS: tuple[str, ...] = ()
+
+    def connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A connection to the database (the broker's)."""
+        raise NotImplementedError
+
+    def merge_row(self, conn: sqlite3.Connection, row: dict[str, Any]) -> bool:
+        """Merge one row inside the caller's transaction (the broker's)."""
+        raise NotImplementedError
+
+    def _sync_table(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS incoming_sync "
+            "(remote_id TEXT PRIMARY KEY, sync_point INTEGER NOT NULL)"
+        )
+
+    def sync_point(self, remote_id: str) -> int:
+        """How far (ROWID) rows of database ``remote_id`` were merged here; -1: never."""
+        with self.connect() as conn:
+            self._sync_table(conn)
+            row = conn.execute(
+                "SELECT sync_point FROM incoming_sync WHERE remote_id = ?", (remote_id,)
+            ).fetchone()
+        return -1 if row is None else int(row[0])
+
+    def rows_since(self, point: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows (deleted ones too) with ROWID > ``point``, in ROWID order,
+        each with its ``ROWID``."""
+        cols = ", ".join(("ROWID",) + self.COLUMNS)
+        with self.connect() as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(
+                f"SELECT {cols} FROM {self.TABLE} WHERE ROWID > ? ORDER BY ROWID LIMIT ?",
+                (point, limit),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def merge_rows(self, rows: list[dict[str, Any]], remote_id: str, point: int) -> int:
+        """Merge rows sent by database ``remote_id`` in one transaction and remember
+        ``point``; returns how many changed something."""
+        with self.connect() as conn:
+            self._sync_table(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            changed = sum(self.merge_row(conn, row) for row in rows)
+            conn.execute(
+                "INSERT OR REPLACE INTO incoming_sync (remote_id, sync_point) VALUES (?, ?)",
+                (remote_id, point),
+            )
+            conn.execute("COMMIT")
+        return changed
+
+
+class Broker(ReplicationMixin):
     """What container and account databases share: creation, connections, timestamps,
     metadata and listings (Swift's DatabaseBroker)."""
 
@@ -313,6 +371,15 @@ class ContainerBroker(Broker):
 
     SCHEMA = _CONTAINER_SCHEMA
     TABLE = "object"
+    COLUMNS = (
+        "name",
+        "created_at",
+        "size",
+        "content_type",
+        "etag",
+        "deleted",
+        "storage_policy_index",
+    )
 
     def initialize(
         self, tmp_dir: Path, account: str, container: str, put_timestamp: Timestamp
@@ -351,20 +418,43 @@ class ContainerBroker(Broker):
     ) -> bool:
         """Merge an object row: replaces the name's row when ``timestamp`` is newer.
         Returns whether it changed anything."""
-        ts = timestamp.internal
+        row = {
+            "name": name,
+            "created_at": timestamp.internal,
+            "size": 0 if deleted else size,
+            "content_type": content_type,
+            "etag": etag,
+            "deleted": int(deleted),
+            "storage_policy_index": policy_index,
+        }
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute("SELECT created_at FROM object WHERE name = ?", (name,)).fetchone()
-            if row is not None and Timestamp(row[0]) >= timestamp:
-                conn.execute("ROLLBACK")
-                return False
-            conn.execute("DELETE FROM object WHERE name = ?", (name,))
-            conn.execute(
-                "INSERT INTO object (name, created_at, size, content_type, etag, deleted, "
-                "storage_policy_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, ts, 0 if deleted else size, content_type, etag, int(deleted), policy_index),
-            )
+            changed = self.merge_row(conn, row)
             conn.execute("COMMIT")
+        return changed
+
+    def merge_row(self, conn: sqlite3.Connection, row: dict[str, Any]) -> bool:
+        """Merge one object row (a dict of the table's columns) inside the caller's
+        transaction: replaces the name's row when its ``created_at`` is newer."""
+        old = conn.execute(
+            "SELECT created_at FROM object WHERE name = ?", (row["name"],)
+        ).fetchone()
+        if old is not None and Timestamp(old[0]) >= Timestamp(row["created_at"]):
+            return False
+        conn.execute("DELETE FROM object WHERE name = ?", (row["name"],))
+        conn.execute(
+            "INSERT INTO object (name, created_at, size, content_type, etag, deleted, "
+            "storage_policy_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                row["name"],
+                row["created_at"],
+                row["size"],
+                row["content_type"],
+                row["etag"],
+                row["deleted"],
+                row.get("storage_policy_index", 0),
+            ),
+        )
         return True
 
     def delete_object(self, name: str, timestamp: Timestamp) -> bool:
@@ -407,6 +497,7 @@ class AccountBroker(Broker):
 
     SCHEMA = _ACCOUNT_SCHEMA
     TABLE = "container"
+    COLUMNS = ("name", "put_timestamp", "delete_timestamp", "object_count", "bytes_used")
 
     def initialize(self, tmp_dir: Path, account: str, put_timestamp: Timestamp) -> bool:
         """Create the database; False when it existed already."""
@@ -436,24 +527,44 @@ class AccountBroker(Broker):
     ) -> None:
         """Merge a container's row: timestamps take the newer of each, counts come from the
         update (the container is their authority); deleted when the delete is newer."""
+        row = {
+            "name": name,
+            "put_timestamp": put_ts,
+            "delete_timestamp": delete_ts,
+            "object_count": object_count,
+            "bytes_used": bytes_used,
+        }
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT put_timestamp, delete_timestamp FROM container WHERE name = ?", (name,)
-            ).fetchone()
-            if row is not None:
-                put_ts = max(put_ts, row[0], key=Timestamp)
-                delete_ts = max(delete_ts, row[1], key=Timestamp)
-            deleted = Timestamp(delete_ts) > Timestamp(put_ts)
-            if deleted:
-                object_count = bytes_used = 0
-            conn.execute("DELETE FROM container WHERE name = ?", (name,))
-            conn.execute(
-                "INSERT INTO container (name, put_timestamp, delete_timestamp, object_count, "
-                "bytes_used, deleted) VALUES (?, ?, ?, ?, ?, ?)",
-                (name, put_ts, delete_ts, object_count, bytes_used, int(deleted)),
-            )
+            self.merge_row(conn, row)
             conn.execute("COMMIT")
+
+    def merge_row(self, conn: sqlite3.Connection, row: dict[str, Any]) -> bool:
+        """Merge one container row inside the caller's transaction (see
+        :meth:`put_container`); an update that changes nothing leaves the row (and its
+        ROWID, which replication syncs by) alone."""
+        name, put_ts, delete_ts = row["name"], row["put_timestamp"], row["delete_timestamp"]
+        count, used = int(row["object_count"]), int(row["bytes_used"])
+        old = conn.execute(
+            "SELECT put_timestamp, delete_timestamp, object_count, bytes_used "
+            "FROM container WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if old is not None:
+            put_ts = max(put_ts, old[0], key=Timestamp)
+            delete_ts = max(delete_ts, old[1], key=Timestamp)
+        deleted = Timestamp(delete_ts) > Timestamp(put_ts)
+        if deleted:
+            count = used = 0
+        if old is not None and (put_ts, delete_ts, count, used) == tuple(old):
+            return False
+        conn.execute("DELETE FROM container WHERE name = ?", (name,))
+        conn.execute(
+            "INSERT INTO container (name, put_timestamp, delete_timestamp, object_count, "
+            "bytes_used, deleted) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, put_ts, delete_ts, count, used, int(deleted)),
+        )
+        return True
 
     def list_containers(self, limit: int, **query: Any) -> list[dict[str, Any]]:
         """Swift's JSON account listing: ``{"name", "count", "bytes", "last_modified"}`` or

@@ -331,3 +331,54 @@ class DiskFileWriter:
         for tmp in (self.tmp_data, self.tmp_meta):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def partition_dir(device_path: Path, partition: int) -> Path:
+    """``<device>/objects/<partition>``."""
+    return device_path / "objects" / str(partition)
+
+
+def suffix_files(part_dir: Path, suffixes: list[str] | None = None) -> dict[str, dict]:
+    """``{suffix: {hash: [file names]}}`` of a partition directory (every suffix, or the
+    given ones), each hash directory cleaned up first; empty hash directories are removed."""
+    out: dict[str, dict] = {}
+    if not part_dir.is_dir():
+        return out
+    names = suffixes if suffixes is not None else sorted(os.listdir(part_dir))
+    for suffix in names:
+        if len(suffix) != 3 or not all(c in "0123456789abcdef" for c in suffix):
+            continue
+        hashes: dict[str, list[str]] = {}
+        try:
+            entries = sorted(os.listdir(part_dir / suffix))
+        except FileNotFoundError:
+            out[suffix] = hashes
+            continue
+        for name_hash in entries:
+            try:
+                df = DiskFile(part_dir.parent.parent, int(part_dir.name), name_hash)
+            except (InvalidName, ValueError):
+                continue
+            df.cleanup()
+            files = sorted(df._files())
+            if files:
+                hashes[name_hash] = files
+            else:
+                with contextlib.suppress(OSError):
+                    os.rmdir(df.dir)
+        out[suffix] = hashes
+    return out
+
+
+def suffix_hashes(part_dir: Path) -> dict[str, str]:
+    """``{suffix: MD5 of its hash directories' file names}``: two replicas of a partition
+    hold the same objects when these agree (Swift's hashes.pkl, computed, not cached)."""
+    hashes = {}
+    for suffix, entries in suffix_files(part_dir).items():
+        digest = hashlib.md5(usedforsecurity=False)
+        for name_hash, files in sorted(entries.items()):
+            for name in files:
+                if not name.endswith(".json"):  # mirrors its .data: in flight writes differ
+                    digest.update(f"{name_hash}/{name}\n".encode())
+        hashes[suffix] = digest.hexdigest()
+    return hashes

@@ -13,6 +13,7 @@ from typing import Any
 
 from pocketstack.objectstore.builder import RingBuilder
 from pocketstack.objectstore.node import NodeServer, StorageNode, serve_forever
+from pocketstack.objectstore.replicator import Replicator
 from pocketstack.objectstore.ring import Ring
 
 LOG = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ def start_nodes(conf: Any) -> EmbeddedNodes:
                 updater_interval=conf.object_updater_interval,
             )
             sock = socks.pop(dev["port"], None) or _bind(dev["port"])
+            node.replicator = Replicator(
+                node, HOST, dev["port"], interval=conf.object_replicator_interval
+            )
             server = NodeServer(node, sock=sock)
             server.start()
             nodes.servers.append(server)
@@ -133,6 +137,9 @@ def serve_node(conf: Any) -> None:
         Ring(ring_location(conf)),
         update_timeout=conf.object_update_timeout,
         updater_interval=conf.object_updater_interval,
+    )
+    node.replicator = Replicator(
+        node, conf.object_bind_ip, conf.object_bind_port, interval=conf.object_replicator_interval
     )
     print(
         f"pocketstack object node on {conf.object_bind_ip}:{conf.object_bind_port}, "

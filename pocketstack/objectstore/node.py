@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import uvicorn
@@ -148,6 +149,9 @@ class StorageNode:
         self.ring = ring
         self.update_timeout = update_timeout
         self.updater = Updater(self, updater_interval)
+        self.replicator: Any = None  # a Replicator, started and stopped with the app
+        self.auditor: Any = None  # an auditor.Auditor, likewise
+        self.expirer: Any = None  # an expirer.Expirer, likewise
         self.handlers = _handlers()
 
     def hash_path(self, target: Target) -> str:
@@ -172,7 +176,15 @@ class StorageNode:
         method = request.method
         if request.url.path == "/healthcheck" and method in ("GET", "HEAD"):
             return PlainTextResponse("OK")
+        if request.url.path.startswith("/recon/"):
+            from pocketstack.objectstore.recon import respond
+
+            return await respond(self, request)
         try:
+            if method == "REPLICATE":
+                from pocketstack.objectstore.replication_server import replicate
+
+                return await replicate(self, request)
             target = parse_path(request.scope.get("raw_path") or request.url.path.encode())
             kind = target.server
             if (kind == "container" and target.obj) or (kind == "account" and target.container):
@@ -196,9 +208,15 @@ class StorageNode:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.updater.start()
+                for daemon in (self.replicator, self.auditor, self.expirer):
+                    if daemon is not None:
+                        daemon.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.updater.stop()
+                for daemon in (self.replicator, self.auditor, self.expirer):
+                    if daemon is not None:
+                        daemon.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

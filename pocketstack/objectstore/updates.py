@@ -93,7 +93,11 @@ async def container_update(
     timestamp: Timestamp,
     extra: dict[str, str],
 ) -> None:
-    """Send an object's row to its container replicas; a failure becomes async_pending."""
+    """Send an object's row to its container replicas; a failure becomes async_pending.
+    A replicator's push (``X-Backend-Replication: true``) sends none: listings replicate
+    as databases."""
+    if request.headers.get("x-backend-replication", "").lower() == "true":
+        return
     headers = {"X-Timestamp": timestamp.internal, **{k.title(): v for k, v in extra.items()}}
     for host, device, part in _targets(request, "container"):
         path = node_path("container", device, part, target.account, target.container, target.obj)
