@@ -107,6 +107,8 @@ def blockdev(
             driver="nbd",
             server={"type": "inet", "host": str(data["host"]), "port": str(data["port"])},
             export=str(data["export"]),
+            # the storage host restarts its NBD daemon around an extend
+            **{"reconnect-delay": 10},
         )
         return options
     raise DriverError(f"unsupported volume type {kind!r}")
