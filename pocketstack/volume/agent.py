@@ -259,7 +259,8 @@ class VolumeAgent:
             self.driver.copy_image_to_volume(volume_id, path, fmt, size)
         elif kind == "backup":
             self.driver.create_volume(volume_id, size)
-            self.backups.restore(source["backup"], self.driver.volume_path(volume_id))
+            with self.driver.raw_volume(volume_id, write=True) as path:
+                self.backups.restore(source["backup"], path)
         else:
             raise VolumeDriverError(f"Unknown volume source {kind!r}.")
 
@@ -374,8 +375,9 @@ class VolumeAgent:
         ``backup_finished`` (``operation`` ``create``)."""
 
         def work() -> dict[str, Any]:
-            path = self.driver.volume_path(volume_id)
-            return {"status": "available", "result": self.backups.create(backup, path, parent)}
+            with self.driver.raw_volume(volume_id) as path:
+                result = self.backups.create(backup, path, parent)
+            return {"status": "available", "result": result}
 
         self._backup_op(backup, volume_id, "create", work)
 
@@ -389,7 +391,8 @@ class VolumeAgent:
         """Write the backup's data into the volume; casts ``backup_finished`` (``restore``)."""
 
         def work() -> dict[str, Any]:
-            result = self.backups.restore(backup, self.driver.volume_path(volume_id))
+            with self.driver.raw_volume(volume_id, write=True) as path:
+                result = self.backups.restore(backup, path)
             return {"status": "available", "result": result or {}}
 
         self._backup_op(backup, volume_id, "restore", work)

@@ -29,7 +29,9 @@ the ``volume_driver`` option and built with ``(conf, pool_dir)``.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +152,17 @@ class VolumeDriver(ABC):
     @abstractmethod
     def list_exports(self) -> dict[str, list[str]]:
         """``{volume_id: [CHAP user or attachment id of each access]}`` of live exports."""
+
+    @contextlib.contextmanager
+    def raw_volume(self, volume_id: str, write: bool = False) -> Iterator[str]:
+        """A raw file of the volume's data for the block-level readers and writers
+        (backups): the volume's own file here; a driver of another format yields a raw
+        copy, written back into the volume after the block when ``write``.
+
+        Raises:
+            VolumeNotFound, VolumeDriverError.
+        """
+        yield self.volume_path(volume_id)
 
     def remove_export(self, volume_id: str) -> None:  # noqa: B027 - optional
         """Remove every access to the volume's export (gone: succeeds)."""

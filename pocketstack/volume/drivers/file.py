@@ -120,6 +120,25 @@ class FileDriver(VolumeDriver):
     def volume_path(self, volume_id: str) -> str:
         return str(self._vol(volume_id))
 
+    @contextlib.contextmanager
+    def raw_volume(self, volume_id: str, write: bool = False) -> Any:
+        """The volume's file when raw; for qcow2 a sparse raw copy (``.tmp-raw-<id>``),
+        converted back into the volume (flattened: its snapshots stay valid, they are
+        files of their own) after the block when ``write``."""
+        path = self._existing(self._vol(volume_id), f"Volume {volume_id}")
+        if _format(path) == "raw":
+            yield str(path)
+            return
+        raw = self.pool_dir / f".tmp-raw-{volume_id}"
+        try:
+            _run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(path), str(raw))
+            yield str(raw)
+            if write:
+                with self._making(path) as tmp:
+                    _run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(tmp))
+        finally:
+            raw.unlink(missing_ok=True)
+
     # ------------------------------------------------------------------ capacity
 
     def capabilities(self) -> dict[str, Any]:

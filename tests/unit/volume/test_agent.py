@@ -87,7 +87,9 @@ def conf_for(tmp_path: Path, **extra: Any) -> SimpleNamespace:
         "storage_availability_zone": "nova",
         "max_over_subscription_ratio": 20.0,
     }
-    return SimpleNamespace(**(values | extra))
+    conf = SimpleNamespace(**(values | extra))
+    conf.path = lambda *parts: Path(conf.state_dir, *parts)
+    return conf
 
 
 class Harness:
@@ -359,3 +361,40 @@ def test_sync_fanout_runs_a_round(harness):
     rounds = agent.syncer.rounds
     harness.client.sync(CTX)  # fanout to every agent
     wait_until(lambda: agent.syncer.rounds > rounds, 10, "a sync round")
+
+
+@pytest.mark.parametrize("fmt", ["raw", "qcow2"])
+def test_backup_and_volume_from_backup_with_the_backup_service(tmp_path, fmt):
+    """The real ``BackupService`` (file store in the state directory): a qcow2 volume is
+    backed up and restored through a raw view of its data."""
+    h = Harness(tmp_path, "file")
+    try:
+        conf = conf_for(tmp_path, volume_format=fmt)
+        driver = VOLUME_DRIVERS.load("file", conf, h.pool)
+        agent = VolumeAgent(conf, h.bus, driver)
+        agent.start()
+        h.agents.append(agent)
+        vid, bid, restored = new_id(), new_id(), new_id()
+        driver.create_volume(vid, 1)
+        path = driver.volume_path(vid)
+        fmt_flag = "qcow2" if fmt == "qcow2" else "raw"
+        write = ["qemu-io", "-f", fmt_flag, "-c", "write -P 0x6b 1M 64k", path]
+        subprocess.run(write, check=True, capture_output=True)
+        backup = {"id": bid, "volume_id": vid}
+        h.cast("create_backup", backup=backup, volume_id=vid, parent=None)
+        done = h.controller.result("backup_finished", "backup_id", bid)
+        assert done["status"] == "available", done
+        backup |= done["result"]
+        source = {"type": "backup", "backup": backup}
+        h.cast("create_volume", volume={"id": restored, "size": 1}, source=source)
+        created = h.controller.result("volume_created", "volume_id", restored)
+        assert created["status"] == "available", created
+        new_path = driver.volume_path(restored)
+        with open(new_path, "rb") as f:
+            assert (f.read(4) == b"QFI\xfb") == (fmt == "qcow2")  # the format it was made in
+        check = ["qemu-io", "-f", fmt_flag, "-c", "read -P 0x6b 1M 64k", new_path]
+        out = subprocess.run(check, capture_output=True, text=True)
+        assert out.returncode == 0 and "verification failed" not in out.stdout, out.stdout
+        assert not list(h.pool.glob(".tmp-*"))
+    finally:
+        h.close()
