@@ -225,7 +225,8 @@ class VolumeAgent:
         source = source or {"type": "blank"}
 
         def work() -> dict[str, Any]:
-            self._create(volume_id, size, source)
+            if volume_id not in self.driver.list_volumes():  # a repeated cast never overwrites
+                self._create(volume_id, size, source)
             real = self.driver.list_volumes().get(volume_id, size)
             return {
                 "volume_id": volume_id,

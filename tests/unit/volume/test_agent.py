@@ -179,6 +179,22 @@ def test_volume_lifecycle_casts_each_result(harness):
     assert not list((harness.pool / ".ops").iterdir())  # no journal entry left
 
 
+def test_a_repeated_create_keeps_the_volume(harness):
+    agent = harness.agent()
+    vid = new_id()
+    for n in (1, 2):
+        harness.cast("create_volume", volume={"id": vid, "size": n}, source={"type": "blank"})
+        wait_until(
+            lambda n=n: (
+                len([a for m, a in harness.controller.results if m == "volume_created"]) == n
+            ),
+            10,
+            f"result {n}",
+        )
+    sizes = [a["size"] for m, a in harness.controller.results if m == "volume_created"]
+    assert sizes == [1, 1] and agent.driver.list_volumes()[vid] == 1
+
+
 def test_failure_casts_error_with_fault_and_leaves_nothing(harness):
     agent = harness.agent()
     vid = new_id()
