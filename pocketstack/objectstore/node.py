@@ -3,6 +3,8 @@ one HTTP port, for every device directory under the node's root (docs/object-sto
 "Storage node protocol").
 
     GET  /healthcheck
+    GET  /ring           the ring file this node reads (so proxies and other nodes can load
+                         it by URL: ``--object-ring http://<node>/ring``), with an ETag
     <verb> /<server>/<device>/<partition>/<account>[/<container>[/<object>]]
 
 :class:`StorageNode` is the ASGI app (Starlette); :class:`NodeServer` runs one under uvicorn in
@@ -14,6 +16,7 @@ foreground (:func:`serve_forever`). Handlers live in ``object_server.py`` and
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import socket
 import threading
@@ -25,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import uvicorn
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -176,6 +180,8 @@ class StorageNode:
         method = request.method
         if request.url.path == "/healthcheck" and method in ("GET", "HEAD"):
             return PlainTextResponse("OK")
+        if request.url.path == "/ring" and method in ("GET", "HEAD"):
+            return await run_in_threadpool(self._ring_file, request)
         if request.url.path.startswith("/recon/"):
             from pocketstack.objectstore.recon import respond
 
@@ -202,6 +208,19 @@ class StorageNode:
         except DiskFileError as exc:
             LOG.error("%s %s: %s", method, request.url.path, exc)
             return _error(NodeError(500, "object files unreadable"))
+
+    def _ring_file(self, request: Request) -> Response:
+        """The ring file as read from this node's source (404 when that is a URL itself)."""
+        if self.ring.source.startswith(("http://", "https://")):
+            return _error(NodeError(404, "this node reads its ring from a URL"))
+        try:
+            raw = Path(self.ring.source).read_bytes()
+        except OSError as exc:
+            return _error(NodeError(503, f"ring unreadable: {exc}"))
+        etag = '"' + hashlib.md5(raw, usedforsecurity=False).hexdigest() + '"'
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(raw, headers={"ETag": etag}, media_type="application/gzip")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from pocketstack.objectstore.builder import RingBuilder
+from pocketstack.objectstore.ring import Ring
 from tests.helpers import wait_until
 from tests.unit.objectstore.conftest import Node, start_node
 
@@ -354,3 +356,25 @@ def test_object_names_with_dots_and_slashes_stay_inside_the_device(storage_node:
 def test_healthcheck(storage_node: Node):
     reply = storage_node.call("GET", "/healthcheck")
     assert (reply.status, reply.body) == (200, b"OK")
+
+
+def test_a_node_serves_its_ring_and_a_ring_loads_and_reloads_from_that_url(storage_node: Node):
+    node = storage_node
+    url = f"http://{node.host}/ring"
+    remote = Ring(url, reload_time=0)
+    assert remote.version == node.ring.version
+    assert remote.get_nodes("AUTH_a", "c", "o") == node.ring.get_nodes("AUTH_a", "c", "o")
+    first = node.call("GET", "/ring")
+    unchanged = node.call("GET", "/ring", {"If-None-Match": first.headers["etag"]})
+    assert unchanged.status == 304
+    assert remote.version == node.ring.version  # a 304 keeps the ring it has
+    builder = RingBuilder(6, 1, 0)
+    builder.add_dev(
+        {"zone": 1, "ip": "127.0.0.1", "port": node.server.port, "device": "d1", "weight": 1}
+    )
+    builder.add_dev({"zone": 2, "ip": "127.0.0.1", "port": 1, "device": "d2", "weight": 1})
+    builder.version = node.ring.version + 10
+    builder.rebalance()
+    builder.write_ring(node.ring.source)
+    assert remote.version == builder.version  # the new file, fetched again
+    assert len([d for d in remote.devs if d]) == 2
