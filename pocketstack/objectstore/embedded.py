@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pocketstack.objectstore import auditor
 from pocketstack.objectstore.builder import RingBuilder
 from pocketstack.objectstore.node import NodeServer, StorageNode, serve_forever
 from pocketstack.objectstore.replicator import Replicator
@@ -109,6 +110,7 @@ def start_nodes(conf: Any) -> EmbeddedNodes:
             node.replicator = Replicator(
                 node, HOST, dev["port"], interval=conf.object_replicator_interval
             )
+            auditor.attach(node, conf, HOST, dev["port"])
             server = NodeServer(node, sock=sock)
             server.start()
             nodes.servers.append(server)
@@ -141,6 +143,7 @@ def serve_node(conf: Any) -> None:
     node.replicator = Replicator(
         node, conf.object_bind_ip, conf.object_bind_port, interval=conf.object_replicator_interval
     )
+    auditor.attach(node, conf, conf.object_bind_ip, conf.object_bind_port)
     print(
         f"pocketstack object node on {conf.object_bind_ip}:{conf.object_bind_port}, "
         f"devices {devices}: {', '.join(node.devices.names()) or 'none yet'}",

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from pocketstack.objectstore import auditor, expirer
 from pocketstack.objectstore.diskfile import (
     ALLOWED_HEADERS,
     SYSMETA_PREFIX,
@@ -117,6 +118,7 @@ async def put_object(node: StorageNode, request: Request, target: Target) -> Res
         meta = _put_metadata(request, target, timestamp)
         meta.update({"etag": etag, "content-length": str(writer.size)})
         await run_in_threadpool(writer.commit, timestamp, meta)
+    _after_write(diskfile, target, timestamp, meta)
     update = {
         "x-size": str(writer.size),
         "x-content-type": meta["content-type"],
@@ -250,7 +252,30 @@ async def get_object(node: StorageNode, request: Request, target: Target) -> Res
     if request.method == "HEAD":
         fh.close()
         return Response(status_code=status, headers=headers)
+    try:  # never a byte of a corrupt object (auditor.py): quarantine, 404, another replica
+        body = await run_in_threadpool(auditor.verify_for_read, state, fh)
+    except auditor.ObjectCorrupt:
+        raise NodeError(404, "not found (quarantined)") from None
+    if body is not None:
+        fh.close()
+        return Response(body[start:end], status_code=status, headers=headers)
+    if span is None:
+        return StreamingResponse(auditor.verified_stream(fh, state), headers=headers)
     return StreamingResponse(_read_range(fh, start, end), status_code=status, headers=headers)
+
+
+def _after_write(
+    diskfile: DiskFile, target: Target, timestamp: Timestamp | None, meta: dict[str, str]
+) -> None:
+    """After a PUT (``timestamp`` of its ``.data``) or a POST: the new data file is known
+    good (its MD5 was computed as it was written), an ``X-Delete-At`` goes to the expirer's
+    index."""
+    if timestamp is not None:
+        auditor.remember_written(diskfile.dir / (timestamp.internal + ".data"))
+    if meta.get("x-delete-at", "").isdigit():
+        expirer.note_expiring(
+            diskfile.device_path, target.partition, diskfile.dir.name, meta["x-delete-at"]
+        )
 
 
 async def post_object(node: StorageNode, request: Request, target: Target) -> Response:
@@ -269,6 +294,7 @@ async def post_object(node: StorageNode, request: Request, target: Target) -> Re
         meta["content-type"] = request.headers["content-type"]
     tmp_dir = node.devices.tmp_dir(target.device)
     await run_in_threadpool(diskfile.write_marker, tmp_dir, timestamp, ".meta", meta)
+    _after_write(diskfile, target, None, meta)
     return Response(status_code=202)
 
 
