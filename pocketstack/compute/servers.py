@@ -40,7 +40,13 @@ from pocketstack.compute.exceptions import (
     MetadataItemNotFound,
     ServerNotFound,
 )
-from pocketstack.compute.models import Flavor, Instance, InstanceAction, InstanceFault
+from pocketstack.compute.models import (
+    BlockDeviceMapping,
+    Flavor,
+    Instance,
+    InstanceAction,
+    InstanceFault,
+)
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk, image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 
@@ -369,6 +375,11 @@ class Servers:
                 with self.db.transaction() as s:
                     s.execute(
                         sa.delete(InstanceAction).where(InstanceAction.instance_uuid.in_(uuids))
+                    )
+                    s.execute(
+                        sa.delete(BlockDeviceMapping).where(
+                            BlockDeviceMapping.instance_uuid.in_(uuids)
+                        )
                     )
                     s.execute(sa.delete(Instance).where(Instance.uuid.in_(uuids)))
                 raise errors.QuotaExceeded(

@@ -81,15 +81,16 @@ class VolumeClient:
     def create(
         self,
         ctx: RequestContext,
-        size: int,
+        size: int | None,
         name: str,
         *,
         image_id: str | None = None,
         snapshot_id: str | None = None,
         availability_zone: str | None = None,
     ) -> VolumeInfo:
-        """Create a volume of ``size`` GiB (blank, from an image or from a snapshot) in the
-        caller's project; it is ``creating`` until the storage host reports."""
+        """Create a volume of ``size`` GiB (blank, from an image or from a snapshot; None:
+        the snapshot's size) in the caller's project; it is ``creating`` until the storage
+        host reports."""
         from pocketstack.volume.volumes import VolumeCreate
 
         request = VolumeCreate(

@@ -360,7 +360,8 @@ class Volumes:
 
         Raises:
             errors.BadRequest: an existing volume for several servers, one that cannot be
-                read, a blank or snapshot volume without a size, a volume smaller than
+                read, a blank volume without a size (a snapshot's is the snapshot's size), a
+                volume smaller than
                 its image; InvalidVolume (400): an existing volume not ``available`` or in
                 another availability zone than the one asked for.
         """
@@ -372,8 +373,8 @@ class Volumes:
                 self._check_existing(ctx, str(bdm["uuid"]), zone, count)
             elif source == "image":
                 bdm["volume_size"] = _image_volume_size(bdm, image)
-            elif bdm["volume_size"] is None:
-                raise block_device.invalid(f"a {source} volume needs its volume_size.")
+            elif source == "blank" and bdm["volume_size"] is None:
+                raise block_device.invalid("a blank volume needs its volume_size.")
 
     def _check_existing(
         self, ctx: RequestContext, volume_id: str, zone: str | None, count: int
@@ -455,7 +456,7 @@ class Volumes:
     ) -> None:
         volume = self.client.create(
             ctx,
-            int(bdm.volume_size or 1),
+            bdm.volume_size,
             f"{inst.name}-{bdm.source_type}-{bdm.id}",
             image_id=bdm.image_id,
             snapshot_id=bdm.snapshot_id,
