@@ -28,10 +28,12 @@ import json
 import logging
 import shutil
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pocketstack.objectstore.auditor import dump_recon
 from pocketstack.objectstore.db import AccountBroker, Broker, ContainerBroker
 from pocketstack.objectstore.diskfile import DiskFile, suffix_files, suffix_hashes
 from pocketstack.objectstore.utils import Timestamp, node_path
@@ -133,8 +135,10 @@ class Replicator:
         return (dev["ip"], dev["port"], dev["device"]) == (self.ip, self.port, device)
 
     def run_once(self) -> ReplicationStats:
-        """One pass over every local device: objects, then containers and accounts."""
+        """One pass over every local device: objects, then containers and accounts. A pass
+        that ran to its end goes to the node's recon cache (``object-status``)."""
         stats = ReplicationStats()
+        started = time.time()
         for device in self.node.devices.names():
             dev_path = self.node.devices.root / device
             for part_dir in sorted((dev_path / "objects").glob("[0-9]*")):
@@ -146,6 +150,8 @@ class Replicator:
                     if self._stop.is_set():
                         return stats
                     self._replicate_db(device, kind, db_file, stats)
+        summary = {**asdict(stats), "started": started, "finished": time.time()}
+        dump_recon(self.node.devices.root, "object_replication", summary)
         return stats
 
     # -- objects -------------------------------------------------------------------------
