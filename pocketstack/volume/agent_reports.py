@@ -189,16 +189,13 @@ class VolumeAgentReports:
                     VolumeAttachment.attach_status == "attached",
                 )
             ).all()
-        notify = getattr(self.cloud.compute, "server_external_events", None)
-        if notify is None or not servers:
+        if not servers:
             return
-        events = [
-            {"name": "volume-extended", "server_uuid": uuid, "tag": volume_id}
-            for uuid in servers
-            if uuid
-        ]
+        from pocketstack.compute.external_events import ServerExternalEvent
+
+        events = [ServerExternalEvent("volume-extended", u, tag=volume_id) for u in servers if u]
         try:
-            notify(RequestContext.system(), events)
+            self.cloud.compute.server_external_events.create(RequestContext.system(), events)
         except Exception:  # Compute's trouble must not undo the extend; logged
             LOG.exception("volume-extended events for %s failed", volume_id)
 

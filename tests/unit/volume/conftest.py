@@ -17,6 +17,7 @@ from tests.helpers import wait_until
 HOST = "node1"
 DEMO = RequestContext(user_id="u-demo", project_id="p-demo", roles=("member", "reader"))
 OTHER = RequestContext(user_id="u-other", project_id="p-other", roles=("member", "reader"))
+READER = RequestContext(user_id="u-reader", project_id="p-demo", roles=("reader",))
 ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member"))
 
 CAPABILITIES = {
@@ -66,7 +67,9 @@ class StubAgent:
         )
 
     def extend_volume(self, ctx, volume_id, new_size):
+        """A failed extend reports no new size (the file kept its size)."""
         self.calls.append(("extend_volume", {"volume_id": volume_id, "new_size": new_size}))
+        failed = "extend_volume" in self.fail
         self._result(
             ctx,
             "extend_volume",
@@ -74,7 +77,7 @@ class StubAgent:
             "available",
             "error_extending",
             volume_id=volume_id,
-            new_size=new_size,
+            new_size=None if failed else new_size,
         )
 
     def create_snapshot(self, ctx, snapshot):
@@ -186,7 +189,7 @@ def wait_status(cloud: Any, volume_id: str, status: str, ctx: RequestContext = D
 @pytest.fixture
 def api(volume_cloud, conf):
     """``call(method, path, body=None, token="demo", version=None)``: the Block Storage API
-    of ``volume_cloud`` in-process (tokens ``admin``, ``demo``, ``other``), paths below
+    of ``volume_cloud`` in-process (tokens ``admin``, ``demo``, ``other``, ``reader``), paths below
     ``/volume/v3``; yields ``(call, cloud, agent)``."""
     import json as _json
 
@@ -196,7 +199,7 @@ def api(volume_cloud, conf):
     from tests.helpers import FixedTokens, service_app
 
     cloud, agent = volume_cloud
-    users = {"admin": ADMIN, "demo": DEMO, "other": OTHER}
+    users = {"admin": ADMIN, "demo": DEMO, "other": OTHER, "reader": READER}
     with TestClient(service_app(API, conf, cloud, FixedTokens(users))) as client:
 
         def call(method, path, body=None, token="demo", version=None):
