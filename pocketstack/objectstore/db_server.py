@@ -201,42 +201,51 @@ async def delete_db(node: StorageNode, request: Request, target: Target) -> Resp
     return Response(status_code=204)
 
 
+def _row(request: Request, target: Target, timestamp: Timestamp) -> dict[str, Any]:
+    """The ``merge_row`` dict of an object row (container server) or a container row
+    (account server) from the update's headers.
+
+    Raises:
+        ValueError: a header that does not parse.
+    """
+    headers = request.headers
+    if target.server == "account":
+        return {
+            "name": target.container,
+            "put_timestamp": Timestamp(headers.get("x-put-timestamp", "0")).internal,
+            "delete_timestamp": Timestamp(headers.get("x-delete-timestamp", "0")).internal,
+            "object_count": int(headers.get("x-object-count", "0")),
+            "bytes_used": int(headers.get("x-bytes-used", "0")),
+        }
+    deleted = request.method == "DELETE"
+    return {
+        "name": target.obj,
+        "created_at": timestamp.internal,
+        "size": 0 if deleted else int(headers.get("x-size", "0")),
+        "content_type": "" if deleted else headers.get("x-content-type", ""),
+        "etag": "" if deleted else headers.get("x-etag", ""),
+        "deleted": int(deleted),
+    }
+
+
 async def put_row(node: StorageNode, request: Request, target: Target) -> Response:
     """An object row (container server) or a container row (account server), merged by
-    timestamp: 201 (PUT) / 204 (DELETE); 404 when the database is missing or deleted."""
+    timestamp, concurrent ones in one transaction (``db.RowBatcher``): 201 (PUT) / 204
+    (DELETE); 404 when the database is missing or deleted."""
     timestamp = require_timestamp(request)
     broker = _broker(node, target)
-    headers = request.headers
+    try:
+        row = _row(request, target, timestamp)
+    except ValueError as exc:
+        raise NodeError(400, f"bad row headers: {exc}") from None
 
     def merge() -> None:
         _info_or_404(broker)
-        if isinstance(broker, AccountBroker):
-            assert target.container is not None
-            broker.put_container(
-                target.container,
-                Timestamp(headers.get("x-put-timestamp", "0")).internal,
-                Timestamp(headers.get("x-delete-timestamp", "0")).internal,
-                int(headers.get("x-object-count", "0")),
-                int(headers.get("x-bytes-used", "0")),
-            )
-            return
-        assert isinstance(broker, ContainerBroker) and target.obj is not None
-        if request.method == "DELETE":
-            broker.delete_object(target.obj, timestamp)
-        else:
-            broker.put_object(
-                target.obj,
-                timestamp,
-                int(headers.get("x-size", "0")),
-                headers.get("x-content-type", ""),
-                headers.get("x-etag", ""),
-            )
-        node.updater.mark_dirty(target.device, broker.path)
+        node.row_batcher.merge(broker, row)
+        if isinstance(broker, ContainerBroker):
+            node.updater.mark_dirty(target.device, broker.path)
 
-    try:
-        await run_in_threadpool(merge)
-    except ValueError as exc:
-        raise NodeError(400, f"bad row headers: {exc}") from None
+    await run_in_threadpool(merge)
     return Response(status_code=204 if request.method == "DELETE" else 201)
 
 

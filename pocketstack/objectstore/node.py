@@ -147,12 +147,14 @@ class StorageNode:
         update_timeout: float = 1.0,
         updater_interval: float = 0.5,
     ):
+        from pocketstack.objectstore.db import RowBatcher
         from pocketstack.objectstore.updates import Updater
 
         self.devices = Devices(devices_root)
         self.ring = ring
         self.update_timeout = update_timeout
         self.updater = Updater(self, updater_interval)
+        self.row_batcher = RowBatcher()
         self.replicator: Any = None  # a Replicator, started and stopped with the app
         self.auditor: Any = None  # an auditor.Auditor, likewise
         self.expirer: Any = None  # an expirer.Expirer, likewise

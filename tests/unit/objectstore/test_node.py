@@ -378,3 +378,28 @@ def test_a_node_serves_its_ring_and_a_ring_loads_and_reloads_from_that_url(stora
     builder.write_ring(node.ring.source)
     assert remote.version == builder.version  # the new file, fetched again
     assert len([d for d in remote.devs if d]) == 2
+
+
+def test_concurrent_row_updates_of_one_container_all_land(storage_node: Node):
+    from concurrent.futures import ThreadPoolExecutor
+
+    node = storage_node
+    node.make_account()
+    node.make_container()
+
+    def row(i: int) -> int:
+        path = node.path("container", "AUTH_a", "c") + f"/o{i:03d}"
+        headers = {
+            "X-Timestamp": node.ts(),
+            "X-Size": str(i),
+            "X-Content-Type": "a/b",
+            "X-Etag": "e",
+        }
+        return node.call("PUT", path, headers).status
+
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(row, range(64))) == {201}
+    listing = node.call("GET", node.path("container", "AUTH_a", "c"))
+    assert [r["name"] for r in listing.json()] == [f"o{i:03d}" for i in range(64)]
+    assert listing.headers["x-container-object-count"] == "64"
+    assert listing.headers["x-container-bytes-used"] == str(sum(range(64)))
