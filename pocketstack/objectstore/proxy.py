@@ -146,16 +146,18 @@ class Backend:
     Args:
         ring_factory: returns the ring (``pocketstack.objectstore.ring.Ring``) when first
             needed (so a proxy starts before its nodes).
-        conn_timeout: seconds to connect to a node (Swift's 0.5).
-        node_timeout: seconds a node may take to answer or to send the next chunk (Swift 10).
+        conn_timeout: seconds to connect to a node (Swift's is 0.5 s between machines; the
+            embedded nodes share this process's interpreter, so a busy moment delays even a
+            loopback connect: a refused connection, the usual down node, fails at once anyway).
+        node_timeout: seconds a node may take to answer or to take the next chunk.
         limiter: the ``ErrorLimiter``.
     """
 
     def __init__(
         self,
         ring_factory: Callable[[], Any],
-        conn_timeout: float = 0.5,
-        node_timeout: float = 10.0,
+        conn_timeout: float = 3.0,
+        node_timeout: float = 30.0,
         limiter: ErrorLimiter | None = None,
     ):
         self._ring_factory = ring_factory
@@ -239,7 +241,7 @@ class Backend:
         try:
             resp = await self.client().request(method, url, headers=dict(headers), params=params)
         except httpx.HTTPError as exc:
-            LOG.info("node %s: %s %s failed: %s", self.limiter.key(node), method, url, exc)
+            LOG.info("node %s: %s %s failed: %r", self.limiter.key(node), method, url, exc)
             self._note(node, 0)
             return NodeAnswer(0, node=node)
         self._note(node, resp.status_code)
@@ -310,7 +312,7 @@ class Backend:
                 req = client.build_request(method, url, headers=dict(headers))
                 resp = await client.send(req, stream=True)
             except httpx.HTTPError as exc:
-                LOG.info("node %s: GET %s failed: %s", self.limiter.key(node), url, exc)
+                LOG.info("node %s: GET %s failed: %r", self.limiter.key(node), url, exc)
                 self._note(node, 0)
                 continue
             self._note(node, resp.status_code)
@@ -399,9 +401,17 @@ class Backend:
                 resp = await self.client().put(url, headers=headers, content=chunks())
                 self._note(current, resp.status_code)
                 answer = NodeAnswer(resp.status_code, resp.headers, resp.content, current)
+                if resp.status_code // 100 != 2:
+                    LOG.info(
+                        "node %s: PUT %s: %s %s",
+                        self.limiter.key(current),
+                        url,
+                        resp.status_code,
+                        resp.content[:200],
+                    )
                 break
             except Exception as exc:  # any failure of one node leaves the others going
-                LOG.info("node %s: PUT %s failed: %s", self.limiter.key(current), url, exc)
+                LOG.info("node %s: PUT %s failed: %r", self.limiter.key(current), url, exc)
                 self._note(current, 0)
                 if started:
                     break

@@ -44,9 +44,9 @@ def swift(cloud, *args: str, name: str = "pocketstack-demo", cwd: Path | None = 
 def test_swift_cli_segmented_upload_round_trip(running_cloud, tmp_path):
     big = tmp_path / "up" / "big.bin"
     big.parent.mkdir()
-    data = os.urandom(3 * 1024 * 1024 + 123)
+    data = os.urandom(50 * 1024 * 1024 + 123)  # the 50 MB, in 6 segments
     big.write_bytes(data)
-    swift(running_cloud, "upload", "cli", "big.bin", "--segment-size", "1048576", cwd=big.parent)
+    swift(running_cloud, "upload", "cli", "big.bin", "--segment-size", "10485760", cwd=big.parent)
     assert "big.bin" in swift(running_cloud, "list", "cli")
     assert "cli_segments" in swift(running_cloud, "list")
     stat = swift(running_cloud, "stat", "cli", "big.bin")
