@@ -14,6 +14,8 @@
                              only, no database; iSCSI portal --iscsi-ip/--iscsi-port)
     pocketstack object-node  one object storage node: account, container and object servers
                              for the devices under --object-devices (distributed mode)
+    pocketstack object-status  per storage node: partitions, objects, bytes, quarantined,
+                             handoffs pending, last replication pass (each node's /recon/)
     pocketstack ring ...     build and rebalance an object ring (swift-ring-builder's roles;
                              see pocketstack.objectstore.ring_cli)
     pocketstack guest-image  build (or find cached) the default guest image and print its path
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("guest-image", "build or find the cached default guest image"),
         ("lab-host", "run one lab host's agents (pocketstack up --hosts N starts these)"),
         ("object-node", "run one object storage node for its devices (distributed mode)"),
+        ("object-status", "per storage node: partitions, objects, bytes, quarantined, handoffs"),
     ):
         _add_options(sub.add_parser(name, help=helptext))
     ring_cli.add_parser(sub)
@@ -637,6 +640,16 @@ def cmd_object_node(conf: Config) -> None:
     serve_node(conf)
 
 
+def cmd_object_status(conf: Config) -> None:
+    """Print what every storage node of the object ring holds and how its replicator,
+    auditor and expirer are doing (each node's ``/recon/object``); exit 1 when a node does
+    not answer."""
+    from pocketstack.objectstore import status_cli
+    from pocketstack.objectstore.manager import ring_location
+
+    raise SystemExit(status_cli.run(ring_location(conf)))
+
+
 def cmd_guest_image(conf: Config) -> None:
     """Print the path of the cached guest image, building it first if needed."""
     from pocketstack.bootstrap import guest_cache_dir
@@ -655,6 +668,7 @@ COMMANDS = {
     "guest-image": cmd_guest_image,
     "lab-host": cmd_lab_host,
     "object-node": cmd_object_node,
+    "object-status": cmd_object_status,
     "config show": cmd_config_show,
 }
 
