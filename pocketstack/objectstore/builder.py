@@ -29,7 +29,7 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -476,28 +476,28 @@ class _Placement:
             if r != replica and row[part] != NONE_DEV
         ]
 
-    def _tier_key(self, others: list[tuple[tuple[Any, ...], ...]], dev: int) -> tuple[int, ...]:
-        """How many of ``others`` share each tier with ``dev`` (lower: better dispersion)."""
-        mine = self.tiers[dev]
-        return tuple(sum(1 for o in others if o[lv] == mine[lv]) for lv in range(4))
+    def _keyer(
+        self, others: list[tuple[tuple[Any, ...], ...]]
+    ) -> Callable[[int], tuple[int, int, int, int]]:
+        """A function of a device: how many of ``others`` share its region, zone, server and
+        device (lower: better dispersion)."""
+        region, zone, server, device = (Counter(o[lv] for o in others) for lv in range(4))
+        tiers_of = self.tiers
+
+        def key(dev: int) -> tuple[int, int, int, int]:
+            t = tiers_of[dev]
+            return (region[t[0]], zone[t[1]], server[t[2]], device[t[3]])
+
+        return key
 
     def _has_taker(self, part: int, replica: int, dev: int) -> bool:
-        others = self._others(part, replica)
-        here = self._tier_key(others, dev)
+        key = self._keyer(self._others(part, replica))
+        here = key(dev)
         return any(
-            self.counts[d] + 1 <= self.wanted[d] and self._tier_key(others, d) <= here
-            for d in self.active
-            if d != dev
+            self.counts[d] + 1 <= self.wanted[d] and key(d) <= here for d in self.active if d != dev
         )
 
     def _best_dev(self, part: int, replica: int) -> int:
-        others = self._others(part, replica)
-        return min(
-            self.active,
-            key=lambda d: (self._tier_key(others, d), (self.counts[d] + 1) / self.wanted[d]),
-        )
-
-
-def devs_from(items: Iterable[dict]) -> list[dict]:
-    """Plain copies of device dicts (for printing)."""
-    return [dict(d) for d in items]
+        key = self._keyer(self._others(part, replica))
+        counts, wanted = self.counts, self.wanted
+        return min(self.active, key=lambda d: (key(d), (counts[d] + 1) / wanted[d]))
