@@ -164,6 +164,7 @@ class Replicator:
         mine = any(self._is_me(n, device) for n in primaries)
         synced = 0
         others = [n for n in primaries if not self._is_me(n, device)]
+        before = suffix_hashes(part_dir) if not mine else {}
         for remote in others:
             try:
                 stats.objects_pushed += self._sync_partition(device, part, part_dir, remote)
@@ -171,7 +172,9 @@ class Replicator:
             except ReplicationFailed as exc:
                 stats.failures += 1
                 LOG.info("replicating partition %d to %s: %s", part, remote["device"], exc)
-        if not mine and others and synced == len(others):
+        # a handoff goes once every primary has it, unless a write landed meanwhile (then
+        # the next pass pushes that too)
+        if not mine and others and synced == len(others) and suffix_hashes(part_dir) == before:
             shutil.rmtree(part_dir, ignore_errors=True)
             stats.handoffs_removed += 1
 
