@@ -154,20 +154,7 @@ class Objects:
             (422), InsufficientReplicas (503), BadRequest (bad X-Delete-At).
         """
         account, container, obj = names
-        cinfo = await self.store.containers.info(account, container)
-        if not cinfo.exists:
-            raise ContainerNotFound()
-        if length is not None and length > MAX_FILE_SIZE:
-            raise errors.RequestTooLarge("Your request is too large.")
-        await self.check_quotas(account, container, cinfo, length)
-        if headers.get("if-none-match") == "*":  # create only (412 when it exists)
-            try:
-                existing = await self.open(names, "HEAD", {})
-            except ObjectNotFound:
-                pass
-            else:
-                await existing.aclose()
-                raise PreconditionFailed("The object already exists.")
+        await self._check_put(names, headers, length)
         stored = object_headers(headers, obj)
         timestamp = Timestamp.now()
         stored["x-timestamp"] = timestamp.internal
@@ -196,6 +183,26 @@ class Objects:
         if status // 100 != 2:
             raise InsufficientReplicas("Not enough storage nodes stored the object.")
         return Written(md5.hexdigest(), timestamp)
+
+    async def _check_put(
+        self, names: tuple[str, str, str], headers: Mapping[str, str], length: int | None
+    ) -> None:
+        """What must hold before a PUT streams: the container, the size, the quotas and
+        ``If-None-Match: *`` (create only: 412 when the object exists)."""
+        account, container, _obj = names
+        cinfo = await self.store.containers.info(account, container)
+        if not cinfo.exists:
+            raise ContainerNotFound()
+        if length is not None and length > MAX_FILE_SIZE:
+            raise errors.RequestTooLarge("Your request is too large.")
+        await self.check_quotas(account, container, cinfo, length)
+        if headers.get("if-none-match") == "*":
+            try:
+                existing = await self.open(names, "HEAD", {})
+            except ObjectNotFound:
+                return
+            await existing.aclose()
+            raise PreconditionFailed("The object already exists.")
 
     def _forget(self, account: str, container: str) -> None:
         self.store.containers.cache.drop((account, container))

@@ -399,23 +399,18 @@ class Backend:
             url = node_url(current, "object", part, *names)
             try:
                 resp = await self.client().put(url, headers=headers, content=chunks())
-                self._note(current, resp.status_code)
-                answer = NodeAnswer(resp.status_code, resp.headers, resp.content, current)
-                if resp.status_code // 100 != 2:
-                    LOG.info(
-                        "node %s: PUT %s: %s %s",
-                        self.limiter.key(current),
-                        url,
-                        resp.status_code,
-                        resp.content[:200],
-                    )
-                break
             except Exception as exc:  # any failure of one node leaves the others going
                 LOG.info("node %s: PUT %s failed: %r", self.limiter.key(current), url, exc)
                 self._note(current, 0)
                 if started:
                     break
                 current = next(handoffs, None)
+                continue
+            self._note(current, resp.status_code)
+            answer = NodeAnswer(resp.status_code, resp.headers, resp.content, current)
+            if resp.status_code // 100 != 2:
+                LOG.info("node %s: PUT %s: %s", self.limiter.key(current), url, resp.status_code)
+            break
         if not finished:  # failed before the end: take the rest so the others go on
             while await queue.get() is not None:
                 pass
