@@ -341,7 +341,8 @@ def launch_cloud(
             _wait_ready(procs[-1], "ready", 60)
         else:
             procs.append(_start(["up", *flags, *database], env))
-            _wait_ready(procs[-1], "ready in", 180)
+            # "cloud ready in": a lab's hosts print "lab host <h> ready in <netns>" first
+            _wait_ready(procs[-1], "cloud ready in", 180)
         cloud = RunningCloud(f"http://127.0.0.1:{port}", state_dir, procs)
         _wait_compute_up(cloud)
         yield cloud
@@ -399,7 +400,7 @@ class UpProcess:
     def start(self) -> RunningCloud:
         env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETSTACK_")}
         self.proc = _start(["up", *self.flags], env)
-        _wait_ready(self.proc, "ready in", 180)
+        _wait_ready(self.proc, "cloud ready in", 180)  # not a lab host's "ready in"
         self.cloud.procs = [self.proc]
         _wait_compute_up(self.cloud)
         return self.cloud
