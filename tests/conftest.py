@@ -350,6 +350,7 @@ def launch_cloud(
         _stop(procs)
         for pid in qemu_pids(state_dir):  # guests are left running by design on stop
             os.kill(pid, 9)
+        kill_tgtd(state_dir)  # so is the storage host's tgtd
         for fn in reversed(cleanup):
             fn()
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -378,6 +379,19 @@ def qemu_pids(state_dir: Path) -> list[int]:
         ):
             pids.append(int(entry.name))
     return pids
+
+
+def kill_tgtd(state_dir: Path) -> None:
+    """Kill the tgtd daemons the volume agents of ``state_dir`` recorded (``tgtd.json``,
+    by pid, only while that pid is a tgtd): ``up`` leaves tgtd serving attached guests on
+    stop by design, as it leaves QEMU."""
+    for record in state_dir.rglob("tgtd.json"):
+        try:
+            pid = int(json.loads(record.read_text())["pid"])
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "tgtd":
+                os.kill(pid, 9)
+        except (OSError, ValueError, KeyError):
+            continue
 
 
 @pytest.fixture
@@ -431,6 +445,7 @@ def up_process(tmp_path):
         up.stop()
         for pid in qemu_pids(up.state_dir):
             os.kill(pid, 9)
+        kill_tgtd(up.state_dir)
         shutil.rmtree(up.state_dir, ignore_errors=True)
 
 
