@@ -153,7 +153,9 @@ class VolumeAgent:
 
     def sync(self, ctx: RequestContext) -> None:
         """The controller asks for a round now (fanout or cast): run in its own thread."""
-        threading.Thread(target=self.run_sync, name=f"volume-{self.host}-sync-now").start()
+        threading.Thread(
+            target=self.run_sync, name=f"volume-{self.host}-sync-now", daemon=True
+        ).start()
 
     # ------------------------------------------------------------------ helpers
 
