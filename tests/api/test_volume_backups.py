@@ -146,6 +146,12 @@ def test_sdk_errors_quota_and_admin_reset(running_cloud, made):
     backup = demo.wait_for_status(backup, "available", wait=90)
     assert backup.object_count == 0  # a fresh thin volume: all holes, no objects
     assert [b.id for b in demo.backups(volume_id=volume.id)] == [backup.id]
+    # one per page: the next page's link (backups_links) ends the walk
+    assert [b.id for b in demo.backups(volume_id=volume.id, limit=1)] == [backup.id]
+    renamed = demo.update_backup(backup, name="sdk-renamed", description="d")
+    assert (renamed.name, renamed.description) == ("sdk-renamed", "d")
+    assert demo.get_backup(backup.id).project_id is None  # the attribute is admins' (3.18)
+    assert admin.get_backup(backup.id).project_id == volume.project_id
 
     with pytest.raises(openstack.exceptions.ForbiddenException):
         demo.reset_backup_status(backup, "error")
