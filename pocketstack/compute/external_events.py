@@ -97,6 +97,26 @@ class ServerExternalEvents:
                 self.cloud.compute.volumes.extend(event.server_uuid, event.tag)
         return answered
 
+    def __call__(
+        self, ctx: RequestContext, events: list[dict[str, str]]
+    ) -> list[ServerExternalEvent]:
+        """The in-process form another service's manager calls
+        (``cloud.compute.server_external_events(ctx, [{"name", "server_uuid", "tag"?,
+        "status"?}])``, as the volume manager sends ``volume-extended``): ``create`` with
+        the request's dicts, its answer unchanged."""
+        return self.create(
+            ctx,
+            [
+                ServerExternalEvent(
+                    name=e["name"],
+                    server_uuid=e["server_uuid"],
+                    status=e.get("status", "completed"),
+                    tag=e.get("tag"),
+                )
+                for e in events
+            ],
+        )
+
     @staticmethod
     def _answer(event: ServerExternalEvent, row: Instance | None) -> ServerExternalEvent:
         if row is None or row.deleted:

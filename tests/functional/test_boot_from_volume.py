@@ -384,3 +384,15 @@ def test_volume_extended_event_resizes_the_guests_disk(env):
     wait_until(
         lambda: env.driver.volume_size(uuid, vol) == 3 * 1024**3, 10, "the guest's disk to grow"
     )
+
+
+def test_extending_an_attached_volume_through_the_volume_api_reaches_the_guest(env):
+    uuid = boot(env)
+    wait_status(env, uuid, "ACTIVE")
+    vol = new_volume(env)
+    env.cloud.compute.volumes.attach(DEMO, uuid, vol)
+    env.cloud.volume.volume_actions.extend(DEMO, vol, 2, attached_ok=True)
+    wait_until(
+        lambda: env.driver.volume_size(uuid, vol) == 2 * 1024**3, 10, "the guest's disk to grow"
+    )
+    assert volume_status(env, vol) == "in-use"
