@@ -242,7 +242,12 @@ def _metadata(headers: Mapping[str, str], kind: str) -> dict[str, str]:
         )
     for key, value in headers.items():
         low = key.lower()
-        if low.startswith(f"x-remove-{kind}-"):
+        if kind == "container" and low in (
+            "x-remove-versions-location",
+            "x-remove-history-location",
+        ):
+            out[low.replace("x-remove-", "x-")] = ""
+        elif low.startswith(f"x-remove-{kind}-"):
             out[f"x-{kind}-" + low[len(f"x-remove-{kind}-") :]] = ""
         elif low.startswith(keep):
             out[low] = value

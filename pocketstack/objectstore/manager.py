@@ -3,7 +3,7 @@
 The proxy keeps no database: accounts, containers and objects live on the storage nodes
 (docs/object-storage.md). This manager holds the ring and the node client (``proxy.Backend``)
 and one attribute per family: ``accounts``, ``containers``, ``objects``, ``large_objects``,
-``bulk``.
+``bulk``, ``versions``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pocketstack.objectstore.containers import Accounts, Containers
 from pocketstack.objectstore.largeobjects import LargeObjects
 from pocketstack.objectstore.objects import Objects
 from pocketstack.objectstore.proxy import Backend
+from pocketstack.objectstore.versions import Versions
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -48,6 +49,7 @@ class ObjectStoreManager:
         self.objects = Objects(self)
         self.large_objects = LargeObjects(self)
         self.bulk = Bulk(self)
+        self.versions = Versions(self)
 
     def _load_ring(self) -> object:
         from pocketstack.objectstore.ring import Ring

@@ -146,15 +146,19 @@ class Objects:
         headers: Mapping[str, str],
         body: AsyncIterator[bytes],
         length: int | None,
+        archive: bool = True,
     ) -> Written:
-        """Store an object streamed from ``body`` (``length`` bytes, or None when chunked).
+        """Store an object streamed from ``body`` (``length`` bytes, or None when chunked);
+        with ``archive``, the version it replaces goes to the container's versions container.
 
         Raises:
             ContainerNotFound, QuotaExceeded (413), RequestTooLarge (413), EtagMismatch
             (422), InsufficientReplicas (503), BadRequest (bad X-Delete-At).
         """
         account, container, obj = names
-        await self._check_put(names, headers, length)
+        cinfo = await self._check_put(names, headers, length)
+        if archive:
+            await self.store.versions.archive(names, cinfo)
         stored = object_headers(headers, obj)
         timestamp = Timestamp.now()
         stored["x-timestamp"] = timestamp.internal
@@ -186,7 +190,7 @@ class Objects:
 
     async def _check_put(
         self, names: tuple[str, str, str], headers: Mapping[str, str], length: int | None
-    ) -> None:
+    ) -> Info:
         """What must hold before a PUT streams: the container, the size, the quotas and
         ``If-None-Match: *`` (create only: 412 when the object exists)."""
         account, container, _obj = names
@@ -200,9 +204,10 @@ class Objects:
             try:
                 existing = await self.open(names, "HEAD", {})
             except ObjectNotFound:
-                return
+                return cinfo
             await existing.aclose()
             raise PreconditionFailed("The object already exists.")
+        return cinfo
 
     def _forget(self, account: str, container: str) -> None:
         self.store.containers.cache.drop((account, container))
@@ -242,9 +247,14 @@ class Objects:
         if status // 100 != 2:
             raise InsufficientReplicas("Not enough storage nodes updated the object.")
 
-    async def delete(self, names: tuple[str, str, str]) -> None:
-        """DELETE one object. Raises ObjectNotFound."""
+    async def delete(self, names: tuple[str, str, str], versioned: bool = True) -> None:
+        """DELETE one object (with ``versioned``, as the container's versioning says: the
+        previous version may come back). Raises ObjectNotFound."""
         account, container, _obj = names
+        if versioned:
+            cinfo = await self.store.containers.info(account, container)
+            if await self.store.versions.delete(names, cinfo):
+                return
         status, _ = await self.store.backend.write(
             "object",
             "DELETE",
@@ -263,6 +273,7 @@ class Objects:
         source: tuple[str, str, str],
         dest: tuple[str, str, str],
         headers: Mapping[str, str],
+        archive: bool = True,
     ) -> tuple[Written, dict[str, str]]:
         """Copy ``source`` to ``dest`` server side, keeping its metadata (new ``X-Object-Meta-*``
         added, or only those with ``X-Fresh-Metadata: true``). Returns the written object and
@@ -296,7 +307,7 @@ class Objects:
                 if self.store.large_objects.is_manifest(resp)
                 else int(resp.headers.get("content-length", "0"))
             )
-            written = await self.put(dest, merged, body, length)
+            written = await self.put(dest, merged, body, length, archive)
         finally:
             await resp.aclose()
         return written, src

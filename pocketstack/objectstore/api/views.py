@@ -84,6 +84,7 @@ def visible_headers(headers: Mapping[str, str], kind: str, owner: bool) -> dict[
             continue
         if low in ("x-container-read", "x-container-write") and not owner:
             continue
-        if low.startswith(f"x-{kind}-") or low in ("x-timestamp", "x-put-timestamp"):
+        shown = ("x-timestamp", "x-put-timestamp", "x-versions-location", "x-history-location")
+        if low.startswith(f"x-{kind}-") or low in shown:
             out[key] = value
     return out

@@ -384,3 +384,35 @@ def test_length_required_and_create_only(cluster):
     again = c.call("PUT", c.url("pa", "len", "once"), content=b"2", headers={"If-None-Match": "*"})
     assert again.status_code == 412
     assert c.call("GET", c.url("pa", "len", "once")).content == b"1"
+
+
+def test_versioning_stack_and_history(cluster):
+    c = cluster
+    c.call("PUT", c.url("pa", "arch"))
+    assert (
+        c.call("PUT", c.url("pa", "ver"), headers={"X-Versions-Location": "arch"}).status_code
+        == 201
+    )
+    assert c.call("HEAD", c.url("pa", "ver")).headers["x-versions-location"] == "arch"
+    for body in (b"v1", b"v2", b"v3"):
+        assert c.call("PUT", c.url("pa", "ver", "doc"), content=body).status_code == 201
+    archived = c.call("GET", c.url("pa", "arch"), params={"prefix": "003doc/"}).text.split()
+    assert len(archived) == 2
+    assert c.call("GET", c.url("pa", "ver", "doc")).content == b"v3"
+    assert c.call("DELETE", c.url("pa", "ver", "doc")).status_code == 204
+    assert c.call("GET", c.url("pa", "ver", "doc")).content == b"v2"
+    assert c.call("DELETE", c.url("pa", "ver", "doc")).status_code == 204
+    assert c.call("GET", c.url("pa", "ver", "doc")).content == b"v1"
+    assert c.call("DELETE", c.url("pa", "ver", "doc")).status_code == 204
+    assert c.call("GET", c.url("pa", "ver", "doc")).status_code == 404
+    # history mode: a delete archives the current version too
+    c.call("PUT", c.url("pa", "hist"), headers={"X-History-Location": "arch"})
+    c.call("PUT", c.url("pa", "hist", "log"), content=b"h1")
+    c.call("DELETE", c.url("pa", "hist", "log"))
+    assert c.call("GET", c.url("pa", "hist", "log")).status_code == 404
+    kept = c.call("GET", c.url("pa", "arch"), params={"prefix": "003log/"}).text.split()
+    assert len(kept) == 1
+    assert c.call("GET", c.url("pa", "arch", kept[0])).content == b"h1"
+    c.call("PUT", c.url("pa", "lost"), headers={"X-Versions-Location": "missing"})
+    c.call("PUT", c.url("pa", "lost", "o"), content=b"1")
+    assert c.call("PUT", c.url("pa", "lost", "o"), content=b"2").status_code == 412
