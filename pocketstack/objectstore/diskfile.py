@@ -19,6 +19,7 @@ import errno
 import hashlib
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,8 @@ USER_META_PREFIX = "x-object-meta-"
 SYSMETA_PREFIX = "x-object-sysmeta-"
 EXTENSIONS = (".data", ".json", ".meta", ".ts")
 MAX_PARTITION = 2**32
+#: Seconds a tombstone is kept (Swift's reclaim_age, one week).
+RECLAIM_AGE = 7 * 86400
 
 
 class DeviceUnavailable(OSError):
@@ -240,10 +243,12 @@ class DiskFile:
         fsync_dir(self.dir)
         self.cleanup()
 
-    def cleanup(self) -> None:
+    def cleanup(self, now: float | None = None) -> None:
         """Remove files the newest ``.data``/``.ts`` makes obsolete (older data, tombstones,
         metadata), keeping a newer orphan ``.json`` (a write in flight) and ``.meta`` files
-        newer than the data. Tombstones stay (the replicator reclaims them later)."""
+        newer than the data. A tombstone that is the newest file goes too once older than
+        ``RECLAIM_AGE`` (Swift's reclaim_age: by then every replica has it, and a write
+        older than that is not expected any more)."""
         names = self._files()
         stamps: dict[str, tuple[Timestamp, str]] = {}
         for name in names:
@@ -255,8 +260,11 @@ class DiskFile:
             return
         top = max(durable)
         top_is_data = (top.internal + ".data") in stamps
+        reclaim = not top_is_data and top.seconds < (time.time() if now is None else now) - (
+            RECLAIM_AGE
+        )
         for name, (ts, ext) in stamps.items():
-            keep = ts > top or (ts == top and ext != ".meta")
+            keep = ts > top or (ts == top and ext != ".meta" and not reclaim)
             if ts == top and ext == ".json" and not top_is_data:
                 keep = False
             if not keep:

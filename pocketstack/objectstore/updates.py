@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from pocketstack.objectstore.db import ContainerBroker
+from pocketstack.objectstore.diskfile import RECLAIM_AGE
 from pocketstack.objectstore.utils import Timestamp, node_path, write_atomic
 
 if TYPE_CHECKING:
@@ -261,6 +262,10 @@ class Updater:
             if path.name.startswith("."):
                 continue
             try:
+                if path.stat().st_mtime < time.time() - RECLAIM_AGE:  # target gone for good
+                    LOG.warning("giving up on update %s after %d s", path.name, RECLAIM_AGE)
+                    path.unlink()
+                    continue
                 update = json.loads(path.read_bytes())
                 status = send(
                     update["host"],

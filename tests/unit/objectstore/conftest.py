@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,8 @@ class Node:
     server: NodeServer
     ring: Ring
     root: Path
-    clock: list[float] = field(default_factory=lambda: [1_700_000_000.0])
+    # timestamps just behind the real clock (tombstones older than a week are reclaimed)
+    clock: list[float] = field(default_factory=lambda: [time.time() - 3600])
 
     @property
     def host(self) -> str:

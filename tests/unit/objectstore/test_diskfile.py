@@ -8,14 +8,21 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
-from pocketstack.objectstore.diskfile import Devices, DeviceUnavailable, DiskFile
+from pocketstack.objectstore.diskfile import RECLAIM_AGE, Devices, DeviceUnavailable, DiskFile
 from pocketstack.objectstore.updates import reclaim_tmp
 from pocketstack.objectstore.utils import InvalidName, Timestamp, hash_path
 
 HASH = hash_path("", "suffix", "AUTH_a", "c", "o")
+#: Timestamps of these tests are T0 + n: recent, so no tombstone is old enough to reclaim.
+T0 = float(int(time.time()) - 3600)
+
+
+def name(n: float, ext: str) -> str:
+    return Timestamp(T0 + n).internal + ext
 
 
 @pytest.fixture
@@ -33,7 +40,7 @@ def put(df: DiskFile, tmp, ts: float, body: bytes) -> None:
 def test_a_process_killed_before_the_rename_leaves_nothing_visible(device, tmp_path):
     df = device.diskfile("d1", 7, HASH)
     tmp = device.tmp_dir("d1")
-    put(df, tmp, 100.0, b"old")
+    put(df, tmp, T0 + 100.0, b"old")
     script = textwrap.dedent(f"""
         import os
         from pathlib import Path
@@ -50,10 +57,10 @@ def test_a_process_killed_before_the_rename_leaves_nothing_visible(device, tmp_p
     assert fh is not None
     with fh:
         assert fh.read() == b"old"  # the old version, whole
-    assert state.timestamp == Timestamp(100.0)
+    assert state.timestamp == Timestamp(T0 + 100.0)
     assert sorted(p.name for p in df.dir.iterdir()) == [
-        "0000000100.00000.data",
-        "0000000100.00000.json",
+        name(100, ".data"),
+        name(100, ".json"),
     ]
     leftover = list(tmp.iterdir())
     assert len(leftover) == 1  # the dead writer's temp file, outside the object
@@ -65,30 +72,30 @@ def test_a_process_killed_before_the_rename_leaves_nothing_visible(device, tmp_p
 def test_an_orphan_sidecar_without_its_data_is_invisible_and_later_cleaned(device):
     df = device.diskfile("d1", 7, HASH)
     tmp = device.tmp_dir("d1")
-    put(df, tmp, 100.0, b"v1")
+    put(df, tmp, T0 + 100.0, b"v1")
     # a crash between the two renames of a newer write leaves its .json alone
-    (df.dir / "0000000200.00000.json").write_text(json.dumps({"etag": "y"}))
-    assert df.state().timestamp == Timestamp(100.0)
-    put(df, tmp, 300.0, b"v3")
+    (df.dir / name(200, ".json")).write_text(json.dumps({"etag": "y"}))
+    assert df.state().timestamp == Timestamp(T0 + 100.0)
+    put(df, tmp, T0 + 300.0, b"v3")
     assert sorted(p.name for p in df.dir.iterdir()) == [
-        "0000000300.00000.data",
-        "0000000300.00000.json",
+        name(300, ".data"),
+        name(300, ".json"),
     ]
 
 
 def test_newest_of_data_and_tombstone_wins_and_meta_applies_only_over_older_data(device):
     df = device.diskfile("d1", 7, HASH)
     tmp = device.tmp_dir("d1")
-    put(df, tmp, 200.0, b"v2")
-    df.write_marker(tmp, Timestamp(100.0), ".ts", {})  # an older delete arriving late
+    put(df, tmp, T0 + 200.0, b"v2")
+    df.write_marker(tmp, Timestamp(T0 + 100.0), ".ts", {})  # an older delete arriving late
     assert df.state().exists
-    df.write_marker(tmp, Timestamp(250.0), ".meta", {"x-object-meta-a": "1"})
+    df.write_marker(tmp, Timestamp(T0 + 250.0), ".meta", {"x-object-meta-a": "1"})
     state = df.state()
-    assert state.metadata["x-object-meta-a"] == "1" and state.newest == Timestamp(250.0)
-    df.write_marker(tmp, Timestamp(300.0), ".ts", {})
+    assert state.metadata["x-object-meta-a"] == "1" and state.newest == Timestamp(T0 + 250.0)
+    df.write_marker(tmp, Timestamp(T0 + 300.0), ".ts", {})
     state = df.state()
     assert state.deleted and not state.exists
-    assert [p.name for p in df.dir.iterdir()] == ["0000000300.00000.ts"]
+    assert [p.name for p in df.dir.iterdir()] == [name(300, ".ts")]
 
 
 def test_devices_refuse_names_that_are_not_one_plain_segment(device):
@@ -101,3 +108,15 @@ def test_devices_refuse_names_that_are_not_one_plain_segment(device):
         device.diskfile("d1", 1, "../" + HASH[3:])
     with pytest.raises(InvalidName):
         device.diskfile("d1", -1, HASH)
+
+
+def test_a_tombstone_is_reclaimed_after_the_reclaim_age(device):
+    df = device.diskfile("d1", 7, HASH)
+    tmp = device.tmp_dir("d1")
+    put(df, tmp, T0 + 100.0, b"v1")
+    df.write_marker(tmp, Timestamp(T0 + 200.0), ".ts", {})
+    df.cleanup(now=T0 + 200.0 + RECLAIM_AGE - 1)
+    assert [p.name for p in df.dir.iterdir()] == [name(200, ".ts")]
+    df.cleanup(now=T0 + 200.0 + RECLAIM_AGE + 1)
+    assert not list(df.dir.iterdir())
+    assert df.state().timestamp is None

@@ -6,7 +6,8 @@ from __future__ import annotations
 import http.client
 import shutil
 import socket
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ class Cluster:
     servers: list[NodeServer]
     replicators: list[Replicator]
     roots: list[Path]
-    clock: float = 1_700_000_000.0
+    clock: float = field(default_factory=lambda: time.time() - 3600)
 
     def ts(self) -> str:
         self.clock += 1
