@@ -303,7 +303,7 @@ class Backups:
                 backup.status = states.DELETING
             else:
                 states.transition(backup, states.DELETING)
-            if not backup.host or not backup.service_metadata:
+            if not backup.host:  # never reached a storage host: nothing was written
                 self._gone(s, backup)
                 return
             args = {"backup": agent_dict(backup), "volume_id": backup.volume_id, "parent": None}

@@ -355,11 +355,15 @@ class BackupService:
 
     def delete(self, backup: dict[str, Any]) -> dict[str, Any]:
         """Remove every object of ``backup`` (manifest first, so a half-deleted backup is
-        never taken for a complete one); removing a backup that is gone, or was never
-        written, succeeds. Whether dependent incrementals forbid it is the controller's
+        never taken for a complete one; without ``service_metadata``, the objects of an
+        unfinished create, named from ``created_at``); removing a backup that is gone, or
+        was never written, succeeds. Whether dependent incrementals forbid it is the controller's
         check (``has_dependent_backups``). Returns ``{}``."""
         meta = backup.get("service_metadata") or {}
         prefix = meta.get("prefix")
+        if not prefix and backup.get("created_at") and backup.get("volume_id"):
+            # a create that never finished (its agent was killed): the same name it wrote
+            prefix = object_prefix(backup["volume_id"], backup["id"], backup["created_at"])
         if prefix:
             self._remove(backup.get("container") or self.container, prefix)
         return {}

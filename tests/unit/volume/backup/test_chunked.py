@@ -243,3 +243,14 @@ def test_swift_store_is_not_available_yet(tmp_path):
         make_service(tmp_path, backup_store="swift")
     with pytest.raises(BackupStoreUnavailable, match="unknown backup_store"):
         make_service(tmp_path, backup_store="tape")
+
+
+def test_delete_of_an_unfinished_create_removes_what_it_wrote(service, tmp_path):
+    volume = make_volume(tmp_path / "vol", 2 * CHUNK, {0: os.urandom(2 * CHUNK)})
+    result = service.create(backup_dict("b1"), str(volume), None)
+    container = result["container"]
+    # as if the agent died before the manifest: data objects only, no service_metadata
+    service.store.delete_object(container, result["service_metadata"]["manifest"])
+    assert service.store.list(container)
+    service.delete(backup_dict("b1"))  # id, volume_id and created_at only
+    assert service.store.list(container) == []
