@@ -9,7 +9,9 @@ What counts (docs/network-dataplane.md, "Kernel names", and the tests' own prefi
 - links of the root namespace named ``brq*``, ``vxlan-*`` or ``tap*``;
 - nftables tables of the root namespace named ``pocketstack*``;
 - dnsmasq processes whose command line names a ``/dhcp/<network_id>/`` state folder (the
-  DHCP driver's ``--pid-file``).
+  DHCP driver's ``--pid-file``);
+- the storage host's export daemons (docs/block-storage.md): every ``tgtd`` (a volume
+  agent's runs with its own ``-C`` control port and portal) and ``qemu-storage-daemon``.
 
 Only reads: ``ip``, ``nft`` and ``/proc``. A tool that is missing (no nft) counts nothing.
 """
@@ -27,6 +29,8 @@ NETNS_PREFIXES = ("qdhcp-", "qrouter-", "pocketstack-", "pst", "pt")
 LINK_PREFIXES = ("brq", "vxlan-", "tap")
 #: the DHCP driver's state folder of a network, as it appears in dnsmasq's arguments
 DHCP_STATE = re.compile(r"/dhcp/[0-9a-f-]{36}/")
+#: the volume exports' daemons (iSCSI target, NBD server)
+EXPORT_DAEMONS = ("tgtd", "qemu-storage-daemon")
 
 
 def _output(argv: list[str]) -> str:
@@ -47,7 +51,8 @@ def _cmdline(pid: str) -> list[str]:
 
 def kernel_objects(netns: str | None = None) -> set[str]:
     """What of the above exists now, as ``"<kind> <name>"`` strings (``netns qdhcp-...``,
-    ``link brq...``, ``nft inet pocketstack``, ``dnsmasq <pid> <pid file>``); with
+    ``link brq...``, ``nft inet pocketstack``, ``dnsmasq <pid> <pid file>``, ``tgtd <pid>
+    <arguments>``); with
     ``netns``, the links and tables of that namespace instead of the root's (for tests)."""
     found: set[str] = set()
     inside = ["ip", "netns", "exec", netns] if netns else []
@@ -70,6 +75,8 @@ def kernel_objects(netns: str | None = None) -> set[str]:
             state = next((a for a in argv if DHCP_STATE.search(a)), None)
             if state is not None:
                 found.add(f"dnsmasq {pid} {state}")
+        elif argv and Path(argv[0]).name in EXPORT_DAEMONS:
+            found.add(f"{Path(argv[0]).name} {pid} {' '.join(argv[1:])}")
     return found
 
 
