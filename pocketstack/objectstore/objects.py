@@ -223,7 +223,8 @@ class Objects:
             ObjectNotFound: no replica has it (or it expired).
         """
         wanted = {k: v for k, v in headers.items() if k.lower() in READ_HEADERS}
-        resp = await self.store.backend.open_object(names, method, wanted)
+        newest = headers.get("x-newest", "").lower() in ("true", "1", "yes")
+        resp = await self.store.backend.open_object(names, method, wanted, newest)
         if resp.status_code == 404:
             await resp.aclose()
             raise ObjectNotFound()

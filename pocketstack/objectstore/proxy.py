@@ -299,10 +299,18 @@ class Backend:
         raise InsufficientReplicas("No node could answer the request.")
 
     async def open_object(
-        self, names: tuple[str, str, str], method: str, headers: Mapping[str, str]
+        self,
+        names: tuple[str, str, str],
+        method: str,
+        headers: Mapping[str, str],
+        newest: bool = False,
     ) -> httpx.Response:
         """An object GET/HEAD with the answer body left unread (the caller streams it and
-        closes the response); fallback as ``read``."""
+        closes the response); fallback as ``read``. With ``newest`` (``X-Newest: true``)
+        every primary is asked and the answer with the newest timestamp wins (a newer
+        tombstone's 404 included)."""
+        if newest:
+            return await self._open_newest(names, method, headers)
         part, primaries = self.primaries(*names)
         not_found: httpx.Response | None = None
         client = self.client()
@@ -328,6 +336,34 @@ class Backend:
         if not_found is not None:
             return not_found
         raise InsufficientReplicas("No node could answer the request.")
+
+    async def _open_newest(
+        self, names: tuple[str, str, str], method: str, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        part, primaries = self.primaries(*names)
+        client = self.client()
+        best: httpx.Response | None = None
+        for node in primaries:
+            if self.limiter.is_limited(node):
+                continue
+            url = node_url(node, "object", part, *names)
+            try:
+                req = client.build_request(method, url, headers=dict(headers))
+                resp = await client.send(req, stream=True)
+            except httpx.HTTPError as exc:
+                LOG.info("node %s: GET %s failed: %r", self.limiter.key(node), url, exc)
+                self._note(node, 0)
+                continue
+            self._note(node, resp.status_code)
+            if resp.status_code >= 500 or (best is not None and _stamp(resp) <= _stamp(best)):
+                await resp.aclose()
+                continue
+            if best is not None:
+                await best.aclose()
+            best = resp
+        if best is None:
+            raise InsufficientReplicas("No node could answer the request.")
+        return best
 
     async def put_object(
         self,
@@ -415,6 +451,15 @@ class Backend:
             while await queue.get() is not None:
                 pass
         return answer
+
+
+def _stamp(resp: httpx.Response) -> float:
+    """The timestamp of what a node answered about (data or tombstone); 0 when none."""
+    value = resp.headers.get("x-backend-timestamp") or resp.headers.get("x-timestamp") or "0"
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
 
 
 def md5_counter() -> tuple[Any, list[int]]:

@@ -31,6 +31,7 @@ CAPABILITIES = {
         "outgoing_allow_headers": ["x-object-meta-public-*"],
     },
     "bulk_delete": {"max_deletes_per_request": bulk.MAX_DELETES, "max_failed_deletes": 1000},
+    "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
     "container_quotas": {},
     "account_quotas": {},
     "keystoneauth": {},

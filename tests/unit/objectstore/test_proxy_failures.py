@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pocketstack.objectstore.proxy import ErrorLimiter, best_status
+from pocketstack.objectstore.ring import Ring
 from tests.unit.objectstore.proxy_cluster import Cluster
 
 
@@ -73,5 +74,27 @@ def test_two_nodes_down_of_three_is_503_not_a_lie(tmp_path):
         c.stop_node(1)
         assert c.call("PUT", c.url("pa", "box", "two-down"), content=b"x").status_code == 503
         assert c.call("GET", c.url("pa", "box", "one-down")).content == b"x"
+    finally:
+        c.close()
+
+
+def test_x_newest_finds_the_copy_a_returning_node_missed(tmp_path):
+    from pocketstack.common.config import Config
+
+    conf = Config.load({"state_dir": str(tmp_path / "state")}, environ={})
+    c = Cluster(tmp_path, conf, nodes=3, replicas=3)
+    try:
+        c.call("PUT", c.url("pa", "box"))
+        c.call("PUT", c.url("pa", "box", "o"), content=b"old")
+        _part, nodes = Ring(c.ring_path).get_nodes("AUTH_pa", "box", "o")
+        first = c.ports.index(nodes[0]["port"])  # the node plain reads ask first
+        c.stop_node(first)
+        assert c.call("PUT", c.url("pa", "box", "o"), content=b"new").status_code == 201
+        c.start_node(first)
+        c.limiter._errors.clear()  # the node is back: stop skipping it
+        # a plain read takes the first replica's stale copy (as Swift's); X-Newest does not
+        assert c.call("GET", c.url("pa", "box", "o")).content == b"old"
+        got = c.call("GET", c.url("pa", "box", "o"), headers={"X-Newest": "true"})
+        assert got.content == b"new"
     finally:
         c.close()
