@@ -194,9 +194,7 @@ def test_other_projects_backups_are_404_and_reset_status(cloud, storage):
         cloud.volume.backups.reset_status(ADMIN, made, "creating")
 
 
-def test_an_interrupted_restore_reported_by_the_backup_volume_fails_the_target(
-    cloud, bus, storage
-):
+def test_an_interrupted_restore_reported_by_the_backup_volume_fails_the_target(cloud, bus, storage):
     source = new_volume(cloud, storage)
     made = backup(cloud, source)
     target = new_volume(cloud, storage)
