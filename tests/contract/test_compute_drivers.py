@@ -395,3 +395,86 @@ def test_qemu_orphan_process_listed_and_destroyed(h):
     assert spec["uuid"] in h.driver.list_instances()
     h.driver.destroy(spec["uuid"])
     _assert_gone(h, spec["uuid"])
+
+
+# ------------------------------------------------------------------------------ volumes
+
+
+def test_volume_connector_is_os_bricks_shape(h):
+    connector = h.driver.get_volume_connector("h1")
+    assert connector == {
+        "host": "h1",
+        "ip": h.conf.local_ip or "127.0.0.1",
+        "initiator": "iqn.2010-10.org.pocketstack:h1",
+        "platform": "x86_64",
+        "os_type": "linux",
+        "multipath": False,
+    }
+
+
+def test_detaching_what_is_not_attached_succeeds_and_attach_needs_the_guest(h):
+    uuid = str(uuidlib.uuid4())
+    h.driver.detach_volume(uuid, str(uuidlib.uuid4()))  # unknown guest: nothing to do
+    with pytest.raises(DriverError):
+        h.driver.attach_volume(uuid, _nbd_device(str(uuidlib.uuid4()), 10809))
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.driver.detach_volume(spec["uuid"], str(uuidlib.uuid4()))
+    assert h.driver.attached_volumes(spec["uuid"]) == []
+
+
+def _nbd_device(volume_id: str, port: int) -> dict:
+    return {
+        "volume_id": volume_id,
+        "attachment_id": "a1",
+        "device_name": "/dev/vdb",
+        "boot_index": None,
+        "disk_bus": "virtio",
+        "connection_info": {
+            "driver_volume_type": "nbd",
+            "data": {"host": "127.0.0.1", "port": port, "export": "volume-" + volume_id},
+        },
+    }
+
+
+@pytest.fixture
+def nbd_export(tmp_path):
+    """A 64 MiB raw file exported over NBD on a free loopback port by a
+    qemu-storage-daemon this test starts (and kills by its pid): ``(volume_id, port)``."""
+    from tests.helpers import free_port
+
+    volume_id, port = str(uuidlib.uuid4()), free_port()
+    raw = tmp_path / "volume.raw"
+    subprocess.run(["truncate", "-s", "64M", str(raw)], check=True)
+    proc = subprocess.Popen(
+        [
+            "qemu-storage-daemon",
+            "--blockdev",
+            f"driver=file,node-name=f,filename={raw}",
+            "--nbd-server",
+            f"addr.type=inet,addr.host=127.0.0.1,addr.port={port}",
+            "--export",
+            f"type=nbd,id=e,node-name=f,name=volume-{volume_id},writable=on",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield volume_id, port
+    proc.kill()
+    proc.wait()
+
+
+def test_a_volume_is_attached_once_and_detached(h, nbd_export):
+    volume_id, port = nbd_export
+    spec = h.spec()
+    h.driver.spawn(spec)
+    if h.real:  # the guest must run its kernel to release a hot-plugged device
+        h.wait_console(spec["uuid"], h.ready_line(spec), timeout=3 * BOOT_TIMEOUT)
+    device = _nbd_device(volume_id, port)
+    h.driver.attach_volume(spec["uuid"], device)
+    assert h.driver.attached_volumes(spec["uuid"]) == [volume_id]
+    with pytest.raises(DriverError):
+        h.driver.attach_volume(spec["uuid"], device)
+    assert h.driver.attached_volumes(spec["uuid"]) == [volume_id]
+    h.driver.detach_volume(spec["uuid"], volume_id)
+    assert h.driver.attached_volumes(spec["uuid"]) == []
