@@ -197,7 +197,12 @@ class Containers:
         )
         if answer.status == 404:
             raise ContainerNotFound()
-        return Listing(json.loads(answer.body or b"[]"), _headers(answer))
+        items = json.loads(answer.body or b"[]")
+        for item in items:  # a static large object lists its whole size (swift_bytes)
+            kind, _, size = item.get("content_type", "").partition(";swift_bytes=")
+            if size.isdigit():
+                item["content_type"], item["bytes"] = kind, int(size)
+        return Listing(items, _headers(answer))
 
     async def update(self, account: str, container: str, headers: Mapping[str, str]) -> None:
         """POST metadata/ACLs. Raises ContainerNotFound."""

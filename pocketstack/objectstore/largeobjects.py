@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mimetypes
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ import httpx
 
 from pocketstack.common import errors
 from pocketstack.objectstore.exceptions import ObjectNotFound, RangeNotSatisfiable
-from pocketstack.objectstore.objects import Written, client_headers
+from pocketstack.objectstore.objects import Written, client_headers, strip_swift_bytes
 
 if TYPE_CHECKING:
     from pocketstack.objectstore.manager import ObjectStoreManager
@@ -201,7 +202,16 @@ class LargeObjects:
         if problems:
             raise errors.BadRequest("Errors:\n" + "\n".join(problems))
         data = json.dumps(stored).encode()
-        headers = {**headers, "x-static-large-object": "True"}
+        total = sum(int(s["bytes"]) for s in stored)
+        base = strip_swift_bytes(headers.get("content-type", "")) or (
+            mimetypes.guess_type(names[2])[0] or "application/octet-stream"
+        )
+        # swift_bytes: the size listings show for the manifest (Swift's slo does the same)
+        headers = {
+            **headers,
+            "x-static-large-object": "True",
+            "content-type": f"{base};swift_bytes={total}",
+        }
         headers.pop("etag", None)
         written = await self.store.objects.put(names, headers, _once(data), len(data))
         segs = [Segment("", "", s["bytes"], s["hash"]) for s in stored]

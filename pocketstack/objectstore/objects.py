@@ -11,6 +11,7 @@ past its ``X-Delete-At``, 202 for a POST, 204 for a DELETE.
 from __future__ import annotations
 
 import mimetypes
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -63,6 +64,9 @@ HIDDEN = (
 READ_HEADERS = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 
 
+_SWIFT_BYTES = re.compile(r";\s*swift_bytes=\d+")
+
+
 @dataclass
 class Written:
     """A stored object: its ETag (MD5 hex) and timestamp."""
@@ -71,9 +75,18 @@ class Written:
     timestamp: Timestamp
 
 
+def strip_swift_bytes(content_type: str) -> str:
+    """``content_type`` without the ``;swift_bytes=N`` a static large object's manifest
+    keeps for listings."""
+    return _SWIFT_BYTES.sub("", content_type)
+
+
 def client_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A node answer's headers as the client sees them."""
-    return {k: v for k, v in headers.items() if not k.lower().startswith(HIDDEN)}
+    out = {k: v for k, v in headers.items() if not k.lower().startswith(HIDDEN)}
+    if "content-type" in out:
+        out["content-type"] = strip_swift_bytes(out["content-type"])
+    return out
 
 
 def object_headers(headers: Mapping[str, str], name: str) -> dict[str, str]:

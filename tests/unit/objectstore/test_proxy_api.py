@@ -320,6 +320,10 @@ def test_static_and_dynamic_large_objects(cluster):
     assert got.headers["content-length"] == "160"
     ranged = c.call("GET", c.url("pa", "big", "slo"), headers={"Range": "bytes=95-155"})
     assert ranged.status_code == 206 and ranged.content == (b"".join(parts))[95:156]
+    listed = c.call("GET", c.url("pa", "big"), params={"format": "json"}).json()
+    slo = [i for i in listed if i["name"] == "slo"][0]
+    assert slo["bytes"] == 160 and "swift_bytes" not in slo["content_type"]
+    assert "swift_bytes" not in got.headers["content-type"]
     raw = c.call("GET", c.url("pa", "big", "slo"), params={"multipart-manifest": "get"}).json()
     assert [s["name"] for s in raw] == [m["path"] for m in manifest]
     wrong = [dict(manifest[0], etag="0" * 32)]
