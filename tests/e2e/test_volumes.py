@@ -17,7 +17,6 @@ portal inside its namespaces.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import uuid
@@ -32,6 +31,7 @@ from pocketstack.lab import Lab, random_prefix
 from tests import volume_guest
 from tests.api.test_image import Project
 from tests.conftest import RunningCloud, launch_cloud
+from tests.e2e.test_network_dataplane import _leftover_namespaces
 from tests.helpers import wait_until
 
 ADMIN = "pocketstack-admin"
@@ -39,39 +39,11 @@ DEMO = "pocketstack-demo"
 GIB = 2**30
 
 
-def _tgtd_pids(state_dir: Path) -> list[int]:
-    """The tgtd daemons the volume agents of ``state_dir`` recorded (``tgtd.json``)."""
-    pids = []
-    for record in state_dir.rglob("tgtd.json"):
-        try:
-            pids.append(int(json.loads(record.read_text())["pid"]))
-        except (OSError, ValueError, KeyError):
-            continue
-    return pids
-
-
-def _kill_tgtd(pids: list[int]) -> None:
-    """Kill those of ``pids`` that still are tgtd (left running by design on stop)."""
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "tgtd":
-                os.kill(pid, 9)
-        except OSError:
-            continue
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory) -> Iterator[RunningCloud]:
-    state = tmp_path_factory.mktemp("volumes") / "state"
-    pids: list[int] = []
-    try:
-        with launch_cloud(state, driver="qemu") as running:
-            try:
-                yield running
-            finally:
-                pids = _tgtd_pids(state)
-    finally:
-        _kill_tgtd(pids)
+    """The module's cloud (qemu driver); ``launch_cloud`` kills its guests and tgtd after."""
+    with launch_cloud(tmp_path_factory.mktemp("volumes") / "state", driver="qemu") as running:
+        yield running
 
 
 def _console(cloud: RunningCloud, server: str, who: str = DEMO) -> str:
@@ -331,7 +303,7 @@ def test_a_guest_on_host2_uses_its_volume_over_host1s_iscsi_export(cloud_launche
     prefix = random_prefix()
     lab = Lab(prefix, hosts=2)
     state = tmp_path / "state"
-    pids: list[int] = []
+    dataplane: list[str] = []
     flags = ["--hosts", "2", "--lab-prefix", prefix, "--shutdown-instances"]
     try:
         with cloud_launcher(state, driver="qemu", extra=flags) as cloud:
@@ -344,6 +316,7 @@ def test_a_guest_on_host2_uses_its_volume_over_host1s_iscsi_export(cloud_launche
                 cloud, "vml", "--image", "cirros", "--network", "vl-net",
                 "--availability-zone", "nova:host2", who=ADMIN, tmp=tmp_path,
             )  # fmt: skip
+            dataplane = _leftover_namespaces(state)  # the network node's DHCP namespace
             assert (
                 cloud.openstack("server", "show", "vml", cloud=ADMIN)["OS-EXT-SRV-ATTR:host"]
                 == "host2"
@@ -353,7 +326,6 @@ def test_a_guest_on_host2_uses_its_volume_over_host1s_iscsi_export(cloud_launche
             key = _attach(cloud, "vml", vol, who=ADMIN)
             _await(cloud, "vml", "WROTE", key, who=ADMIN)
 
-            pids = _tgtd_pids(state)
             records = list(state.rglob("tgtd.json"))
             assert len(records) == 1, records
             control_port = int(json.loads(records[0].read_text())["control_port"])
@@ -365,12 +337,11 @@ def test_a_guest_on_host2_uses_its_volume_over_host1s_iscsi_export(cloud_launche
 
             _detach(cloud, "vml", vol, who=ADMIN)
             assert target not in _tgt_show(lab.host("host1").netns, control_port)
+            dataplane = _leftover_namespaces(state)
             _delete_server(cloud, "vml", who=ADMIN)
             _delete_volumes(cloud, "vol-lab", who=ADMIN)
-            pids = _tgtd_pids(state)
-    finally:
-        _kill_tgtd(pids)
-        lab.teardown()
+    finally:  # launch_cloud killed the guests and host1's tgtd
+        lab.teardown(tuple(dataplane))
     assert not lab.exists()
 
 
