@@ -161,6 +161,17 @@ class ReplicationMixin:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def reclaim(self, cutoff: Timestamp) -> int:
+        """Drop deleted rows whose deletion is older than ``cutoff`` (every replica has had
+        them for the reclaim age); returns how many."""
+        column = "created_at" if self.TABLE == "object" else "delete_timestamp"
+        with self.connect() as conn:
+            cur = conn.execute(
+                f"DELETE FROM {self.TABLE} WHERE deleted = 1 AND {column} < ?",
+                (cutoff.internal,),
+            )
+            return cur.rowcount
+
     def merge_batch(self, rows: list[dict[str, Any]]) -> int:
         """Merge rows in one transaction; returns how many changed something."""
         with self.connect() as conn:

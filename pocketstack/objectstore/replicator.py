@@ -35,7 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.objectstore.auditor import dump_recon
 from pocketstack.objectstore.db import AccountBroker, Broker, ContainerBroker
-from pocketstack.objectstore.diskfile import DiskFile, suffix_files, suffix_hashes
+from pocketstack.objectstore.diskfile import (
+    RECLAIM_AGE,
+    DiskFile,
+    suffix_files,
+    suffix_hashes,
+)
 from pocketstack.objectstore.utils import Timestamp, node_path
 
 if TYPE_CHECKING:
@@ -272,6 +277,8 @@ class Replicator:
         if not mine and others and synced == len(others):
             shutil.rmtree(db_file.parent, ignore_errors=True)
             stats.handoffs_removed += 1
+        elif synced == len(others):
+            broker.reclaim(Timestamp(time.time() - RECLAIM_AGE))
 
     def _sync_db(self, broker: Broker, info: dict, kind: str, part: int, remote: dict) -> int:
         server = "account" if kind == "accounts" else "container"

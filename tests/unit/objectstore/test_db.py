@@ -131,3 +131,22 @@ def test_account_rows_and_totals(tmp_path):
     info = broker.get_info()
     assert (info["container_count"], info["object_count"], info["bytes_used"]) == (1, 4, 40)
     assert [r["name"] for r in broker.list_containers(10)] == ["c1"]
+
+
+def test_deleted_rows_older_than_the_cutoff_are_reclaimed(tmp_path):
+    broker = new_container(tmp_path)
+    broker.put_object("old", Timestamp(10), 1, "a/b", "e")
+    broker.delete_object("old", Timestamp(20))
+    broker.put_object("recent", Timestamp(10), 1, "a/b", "e")
+    broker.delete_object("recent", Timestamp(200))
+    broker.put_object("live", Timestamp(30), 5, "a/b", "e")
+    assert broker.reclaim(Timestamp(100)) == 1
+    names = [r["name"] for r in broker.rows_since(-1, 10)]
+    assert sorted(names) == ["live", "recent"]
+    assert broker.get_info()["object_count"] == 1
+    account = AccountBroker(tmp_path / "a.db")
+    account.initialize(tmp_path, "AUTH_a", Timestamp(1))
+    account.put_container("gone", Timestamp(10).internal, Timestamp(20).internal, 0, 0)
+    account.put_container("kept", Timestamp(10).internal, Timestamp(0).internal, 2, 2)
+    assert account.reclaim(Timestamp(100)) == 1
+    assert [r["name"] for r in account.rows_since(-1, 10)] == ["kept"]
