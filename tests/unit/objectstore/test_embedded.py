@@ -52,3 +52,63 @@ def test_an_external_ring_starts_no_nodes(tmp_path):
     nodes = start_nodes(conf)
     assert nodes.servers == [] and nodes.ring_path == "http://127.0.0.1:1/r"
     nodes.stop()
+
+
+def test_object_node_serves_one_nodes_devices_in_its_own_process(tmp_path):
+    import subprocess
+    import sys
+
+    from pocketstack.objectstore.builder import RingBuilder
+    from tests.helpers import free_port, wait_until
+
+    port = free_port()
+    builder = RingBuilder(4, 1, 0)
+    builder.add_dev({"zone": 1, "ip": "127.0.0.1", "port": port, "device": "sdb", "weight": 1})
+    builder.rebalance()
+    builder.write_ring(tmp_path / "object.ring.gz")
+    (tmp_path / "node" / "sdb").mkdir(parents=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pocketstack.cli",
+            "object-node",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--object-ring",
+            str(tmp_path / "object.ring.gz"),
+            "--object-devices",
+            str(tmp_path / "node"),
+            "--object-bind-port",
+            str(port),
+            "--object-replicator-interval",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthcheck")
+                return conn.getresponse().status == 200
+            except OSError:
+                return False
+
+        wait_until(healthy, 30, "object-node answering")
+        ring = Ring(tmp_path / "object.ring.gz")
+        part = ring.get_part("AUTH_a", "c", "o")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(
+            "PUT",
+            node_path("object", "sdb", part, "AUTH_a", "c", "o"),
+            body=b"hi",
+            headers={"X-Timestamp": Timestamp.now().internal, "Content-Type": "a/b"},
+        )
+        assert conn.getresponse().status == 201
+        assert len(list((tmp_path / "node" / "sdb").rglob("*.data"))) == 1
+    finally:
+        proc.terminate()
+        proc.wait(30)
