@@ -481,12 +481,12 @@ class _Placement:
     ) -> Callable[[int], tuple[int, int, int, int]]:
         """A function of a device: how many of ``others`` share its region, zone, server and
         device (lower: better dispersion)."""
-        region, zone, server, device = (Counter(o[lv] for o in others) for lv in range(4))
+        region, zone, server, device = ([o[lv] for o in others] for lv in range(4))
         tiers_of = self.tiers
 
         def key(dev: int) -> tuple[int, int, int, int]:
             t = tiers_of[dev]
-            return (region[t[0]], zone[t[1]], server[t[2]], device[t[3]])
+            return (region.count(t[0]), zone.count(t[1]), server.count(t[2]), device.count(t[3]))
 
         return key
 
@@ -498,6 +498,9 @@ class _Placement:
         )
 
     def _best_dev(self, part: int, replica: int) -> int:
-        key = self._keyer(self._others(part, replica))
+        others = self._others(part, replica)
         counts, wanted = self.counts, self.wanted
+        if not others:  # nothing to keep apart from: the least full device
+            return min(self.active, key=lambda d: (counts[d] + 1) / wanted[d])
+        key = self._keyer(others)
         return min(self.active, key=lambda d: (key(d), (counts[d] + 1) / wanted[d]))
