@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -91,18 +92,81 @@ def test_sdk_object_store_and_isolation(running_cloud):
     demo.object_store.delete_container("sdkbox")
 
 
-def test_another_project_is_refused(running_cloud):
+@pytest.fixture(scope="module")
+def others(running_cloud, tmp_path_factory):
+    """``swift-other`` (member of a new project) and ``swift-reader`` (reader in demo) as
+    clouds of a private clouds.yaml; removed after."""
+    from tests.api.test_isolation import clouds_with
+
+    cli = running_cloud.openstack
+    suffix = uuid.uuid4().hex[:8]
+    project, other, reader = f"swift-p-{suffix}", f"swift-o-{suffix}", f"swift-r-{suffix}"
+    password = uuid.uuid4().hex
+    project_id = cli("project", "create", project, cloud="pocketstack-admin")["id"]
+    try:
+        for user, proj, role in ((other, project, "member"), (reader, "demo", "reader")):
+            cli(
+                "user",
+                "create",
+                "--project",
+                proj,
+                "--password",
+                password,
+                user,
+                cloud="pocketstack-admin",
+            )
+            cli(
+                "role",
+                "add",
+                "--project",
+                proj,
+                "--user",
+                user,
+                role,
+                cloud="pocketstack-admin",
+                json_output=False,
+            )
+        handle = clouds_with(
+            running_cloud,
+            tmp_path_factory.mktemp("swift-iso"),
+            {"swift-other": (other, password, project), "swift-reader": (reader, password, "demo")},
+        )
+        yield handle, project_id
+    finally:
+        for user in (other, reader):
+            cli("user", "delete", user, cloud="pocketstack-admin", check=False, json_output=False)
+        cli("project", "delete", project, cloud="pocketstack-admin", check=False, json_output=False)
+
+
+def test_projects_are_isolated_until_an_acl_says_otherwise(running_cloud, others):
     import httpx
 
+    handle, other_project = others
     demo = running_cloud.sdk("pocketstack-demo")
-    demo.object_store.create_container("mine")
+    demo.object_store.create_container("iso")
+    demo.object_store.upload_object(container="iso", name="doc", data=b"demo's")
     url = demo.object_store.get_endpoint()
-    other = running_cloud.sdk("pocketstack-admin")
-    token = other.auth_token
-    # the admin role may reach any account; a token of another project without admin may not
-    assert httpx.get(url + "/mine", headers={"X-Auth-Token": token}).status_code in (200, 204)
-    assert httpx.get(url + "/mine").status_code == 401
-    demo.object_store.delete_container("mine")
+    other = handle.sdk("swift-other")
+    reader = handle.sdk("swift-reader")
+    assert other.object_store.get_endpoint() != url  # its own account
+    as_other = {"X-Auth-Token": other.auth_token}
+    as_reader = {"X-Auth-Token": reader.auth_token}
+    try:
+        assert httpx.get(url, headers=as_other).status_code == 403
+        assert httpx.get(url + "/iso", headers=as_other).status_code == 403
+        assert httpx.get(url + "/iso/doc", headers=as_other).status_code == 403
+        assert httpx.get(url + "/iso/doc").status_code == 401
+        assert "iso" not in [c.name for c in other.object_store.containers()]
+        # demo's reader reads but does not write
+        assert httpx.get(url + "/iso/doc", headers=as_reader).content == b"demo's"
+        assert httpx.put(url + "/iso/new", headers=as_reader, content=b"x").status_code == 403
+        # an ACL naming the other project lets its members read, and only read
+        demo.object_store.set_container_metadata("iso", read_ACL=f"{other_project}:*")
+        assert httpx.get(url + "/iso/doc", headers=as_other).content == b"demo's"
+        assert httpx.put(url + "/iso/doc", headers=as_other, content=b"x").status_code == 403
+    finally:
+        demo.object_store.delete_object("doc", container="iso")
+        demo.object_store.delete_container("iso")
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
