@@ -168,9 +168,17 @@ class Backend:
 
     @property
     def ring(self) -> Any:
-        """The ring (loaded on first use; it reloads itself when its file changes)."""
+        """The ring (loaded on first use; it reloads itself when its file changes).
+
+        Raises:
+            InsufficientReplicas: (503) it cannot be read (not built yet).
+        """
         if self._ring is None:
-            self._ring = self._ring_factory()
+            try:
+                self._ring = self._ring_factory()
+            except (OSError, ValueError) as exc:  # no ring yet (nodes not set up): 503
+                LOG.warning("object storage ring unavailable: %s", exc)
+                raise InsufficientReplicas("Object storage has no ring yet.") from None
         return self._ring
 
     def client(self) -> httpx.AsyncClient:

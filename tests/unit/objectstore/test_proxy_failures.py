@@ -98,3 +98,14 @@ def test_x_newest_finds_the_copy_a_returning_node_missed(tmp_path):
         assert got.content == b"new"
     finally:
         c.close()
+
+
+def test_no_ring_yet_is_503(tmp_path):
+    import asyncio
+
+    from pocketstack.objectstore.exceptions import InsufficientReplicas
+    from pocketstack.objectstore.proxy import Backend
+
+    backend = Backend(lambda: Ring(tmp_path / "absent.ring.gz"))
+    with pytest.raises(InsufficientReplicas):
+        asyncio.run(backend.read("account", "HEAD", ("AUTH_x", None, None)))
