@@ -103,6 +103,8 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """
     server = body["server"]
     bdms = _block_devices(server)
+    if not server.get("imageRef") and not bdms:
+        raise errors.BadRequest("Missing imageRef attribute")  # Nova's words
     if not server.get("imageRef") and not (
         block_device.boot_volume(bdms) or block_device.image_root(bdms)
     ):

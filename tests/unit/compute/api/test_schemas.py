@@ -510,8 +510,13 @@ def test_server_create_bodies_as_the_cli_sends_them_pass_the_schema():
     schema.validate({"server": {"name": "bfv", "imageRef": "", "flavorRef": "1"}})
 
 
-def test_no_image_and_no_boot_volume_answers_nova_boot_sequence_reason(world):
+def test_no_image_and_no_boot_volume_answers_novas_reasons(world):
     body = {"server": {"name": "bfv", "imageRef": "", "flavorRef": "1"}}
+    message = assert_nova_400(world.post(V + "/servers", json=body, headers=DEMO), "bfv")
+    assert message == "Missing imageRef attribute"
+    body["server"]["block_device_mapping_v2"] = [
+        {"source_type": "blank", "destination_type": "volume", "volume_size": 1}
+    ]
     message = assert_nova_400(world.post(V + "/servers", json=body, headers=DEMO), "bfv")
     assert "Boot sequence for the instance" in message
 
