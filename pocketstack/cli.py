@@ -341,7 +341,8 @@ def _print_ready(conf: Config, started: float, role: str) -> None:
     print(f"pocketstack {role} ready in {time.monotonic() - started:.1f}s", flush=True)
     print(
         f"  API:          {conf.public_url}  (identity {conf.public_url}/identity/v3, "
-        f"compute /compute/v2.1, image /image/v2, network /networking/v2.0)",
+        f"compute /compute/v2.1, image /image/v2, network /networking/v2.0, "
+        f"object-store /object-store/v1)",
         flush=True,
     )
     print(f"  clouds.yaml:  {conf.path('clouds.yaml')}", flush=True)
