@@ -420,6 +420,30 @@ OPTIONS: tuple[Option, ...] = (
         section="image",
     ),
     Option(
+        "image_swift_account",
+        str,
+        ".glance",
+        "swift image store: the object storage account of the images (a hidden account by "
+        "default; AUTH_<project id> makes them visible to that project, as Glance's "
+        "single-tenant store in the service project)",
+        section="image",
+    ),
+    Option(
+        "image_swift_container",
+        str,
+        "glance",
+        "swift image store: the container of the images (Glance's swift_store_container)",
+        section="image",
+    ),
+    Option(
+        "image_swift_chunk_size",
+        int,
+        200 * 1024 * 1024,
+        "swift image store: bytes per segment of a larger image, stored as segments and a "
+        "manifest (Glance's swift_store_large_object_chunk_size)",
+        section="image",
+    ),
+    Option(
         "hosts",
         int,
         0,

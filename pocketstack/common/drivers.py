@@ -153,6 +153,7 @@ IMAGE_STORES: Registry[ImageStore] = Registry(
     base="pocketstack.image.stores.base:ImageStore",
     entries={
         "file": "pocketstack.image.stores.file:FileStore",
+        "swift": "pocketstack.image.stores.swift:SwiftStore",
     },
 )
 

@@ -3,17 +3,19 @@ registered in ``pocketstack.common.drivers.IMAGE_STORES``.
 
 Each store is built with ``Class.from_conf(conf)`` over a temp state directory. ``LEFTOVERS``
 says, per store, how to list everything it keeps (to check that a failed write left nothing):
-a new store adds its entry there.
+a new store adds its entry there, and ``BACKENDS`` what must run for it (the swift store's
+three storage nodes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import threading
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -27,9 +29,37 @@ def _file_store_names(store: ImageStore) -> set[str]:
     return set(os.listdir(root)) if os.path.isdir(root) else set()
 
 
+def _swift_store_names(store: ImageStore) -> set[str]:
+    client = store.client  # type: ignore[attr-defined]
+    return set(client.list_objects(store.account, store.container))  # type: ignore[attr-defined]
+
+
 #: store name -> every name the store holds (data and partial data alike)
 LEFTOVERS: dict[str, Callable[[ImageStore], set[str]]] = {
     "file": _file_store_names,
+    "swift": _swift_store_names,
+}
+
+
+@contextlib.contextmanager
+def _swift_backend(conf: Config) -> Iterator[None]:
+    """Three storage nodes of a 3-replica ring in the state directory (``pocketstack up``'s
+    embedded nodes), stopped afterwards with the store's internal client."""
+    from pocketstack.objectstore.embedded import start_nodes
+    from pocketstack.objectstore.internal_client import close_internal_client
+
+    nodes = start_nodes(conf)
+    try:
+        yield
+    finally:
+        close_internal_client(conf)
+        nodes.stop()
+
+
+#: store name -> what must run for a store over ``conf``'s state directory
+BACKENDS: dict[str, Callable[[Config], contextlib.AbstractContextManager]] = {
+    "file": lambda conf: contextlib.nullcontext(),
+    "swift": _swift_backend,
 }
 
 
@@ -47,9 +77,10 @@ class FailingStream(io.RawIOBase):
 
 
 @pytest.fixture(params=IMAGE_STORES.names)
-def store(request, tmp_path) -> ImageStore:
+def store(request, tmp_path) -> Iterator[ImageStore]:
     conf = Config.load({"state_dir": str(tmp_path / "state")}, environ={})
-    return IMAGE_STORES.load_class(request.param).from_conf(conf)
+    with BACKENDS[request.param](conf):
+        yield IMAGE_STORES.load_class(request.param).from_conf(conf)
 
 
 def _image_id() -> str:
@@ -188,8 +219,9 @@ def test_store_root_is_made_on_first_write(tmp_path):
     """A fresh state directory: reading finds nothing, writing creates what it needs."""
     for name in IMAGE_STORES.names:
         conf = Config.load({"state_dir": str(tmp_path / name)}, environ={})
-        store = IMAGE_STORES.load_class(name).from_conf(conf)
-        assert not store.exists("x")
-        store.delete("x")
-        store.add("x", io.BytesIO(b"1"))
-        assert store.exists("x")
+        with BACKENDS[name](conf):
+            store = IMAGE_STORES.load_class(name).from_conf(conf)
+            assert not store.exists("x")
+            store.delete("x")
+            store.add("x", io.BytesIO(b"1"))
+            assert store.exists("x")
