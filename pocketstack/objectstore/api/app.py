@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
@@ -245,12 +245,13 @@ class SwiftAPI(ServiceAPI):
         if "temp_url_sig" in sreq.query and sreq.obj is not None:
             await self._check_tempurl(sreq)
             return
-        if sreq.method == "COPY" or "x-copy-from" in sreq.headers:
+        if sreq.method == "COPY":  # reads this object; the handler checks the Destination
             await check("GET", sreq.container or "", sreq.obj)
-            method = "PUT"
-        else:
-            method = sreq.method
-        await check(method, sreq.container or "", sreq.obj if sreq.container else None)
+            return
+        if "x-copy-from" in sreq.headers and sreq.obj is not None:  # reads the source too
+            source, _, source_obj = unquote(sreq.headers["x-copy-from"]).lstrip("/").partition("/")
+            await check("GET", source, source_obj or sreq.obj)
+        await check(sreq.method, sreq.container or "", sreq.obj if sreq.container else None)
 
     async def _check_tempurl(self, sreq: SwiftRequest) -> None:
         store = sreq.store

@@ -420,3 +420,43 @@ def test_versioning_stack_and_history(cluster):
     c.call("PUT", c.url("pa", "lost"), headers={"X-Versions-Location": "missing"})
     c.call("PUT", c.url("pa", "lost", "o"), content=b"1")
     assert c.call("PUT", c.url("pa", "lost", "o"), content=b"2").status_code == 412
+
+
+def test_copy_needs_read_on_the_source_and_write_on_the_destination(cluster):
+    c = cluster
+    c.call("PUT", c.url("pa", "src"))
+    c.call("PUT", c.url("pa", "src", "o"), content=b"original")
+    c.call(
+        "PUT", c.url("pa", "dst"), headers={"X-Container-Write": "pb:*", "X-Container-Read": "pb:*"}
+    )
+    # bob may read and write dst but not read src: a copy may not leak src's object
+    assert (
+        c.call(
+            "PUT",
+            c.url("pa", "dst", "stolen"),
+            token="bob",
+            content=b"",
+            headers={"X-Copy-From": "src/o"},
+        ).status_code
+        == 403
+    )
+    c.call("POST", c.url("pa", "src"), headers={"X-Container-Read": "pb:*"})
+    assert (
+        c.call(
+            "COPY", c.url("pa", "src", "o"), token="bob", headers={"Destination": "src/o2"}
+        ).status_code
+        == 403
+    )
+    copied = c.call("COPY", c.url("pa", "src", "o"), token="bob", headers={"Destination": "dst/o"})
+    assert copied.status_code == 201
+    assert c.call("GET", c.url("pa", "dst", "o")).content == b"original"
+    assert (
+        c.call(
+            "PUT",
+            c.url("pa", "dst", "o3"),
+            token="bob",
+            content=b"",
+            headers={"X-Copy-From": "src/o"},
+        ).status_code
+        == 201
+    )
