@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -29,6 +29,9 @@ from pocketstack.objectstore.objects import Written, client_headers, strip_swift
 
 if TYPE_CHECKING:
     from pocketstack.objectstore.manager import ObjectStoreManager
+
+#: raises unless the caller may use the named container (the API's authorization)
+ContainerCheck = Callable[[str], Awaitable[None]]
 
 MAX_MANIFEST_SEGMENTS = 1000
 MAX_MANIFEST_SIZE = 8 * 1024 * 1024
@@ -136,13 +139,20 @@ class LargeObjects:
             finally:
                 await resp.aclose()
 
-    def body_of(self, names: tuple[str, str, str], resp: httpx.Response) -> AsyncIterator[bytes]:
-        """The object's bytes: the node's body, or the segments' for a manifest."""
+    def body_of(
+        self,
+        names: tuple[str, str, str],
+        resp: httpx.Response,
+        may_read: ContainerCheck | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The object's bytes: the node's body, or the segments' for a manifest (each
+        segment container passed to ``may_read`` first)."""
         if not self.is_manifest(resp):
             return resp.aiter_raw()
 
         async def joined() -> AsyncIterator[bytes]:
             segs = await self.segments(names[0], resp)
+            await _check(may_read, [s.container for s in segs])
             total = sum(s.size for s in segs)
             async for chunk in self.stream(names[0], segs, 0, total - 1):
                 yield chunk
@@ -150,10 +160,16 @@ class LargeObjects:
         return joined()
 
     async def assemble(
-        self, names: tuple[str, str, str], resp: httpx.Response, range_header: str | None
+        self,
+        names: tuple[str, str, str],
+        resp: httpx.Response,
+        range_header: str | None,
+        may_read: ContainerCheck | None = None,
     ) -> Assembled:
-        """The answer to a GET/HEAD of a manifest: the whole object (or one range of it)."""
+        """The answer to a GET/HEAD of a manifest: the whole object (or one range of it);
+        ``may_read`` raises for a segment container the caller may not read."""
         segs = await self.segments(names[0], resp)
+        await _check(may_read, [s.container for s in segs])
         total = sum(s.size for s in segs)
         headers = client_headers(resp.headers)
         for name in ("content-length", "content-range", "etag"):
@@ -168,12 +184,18 @@ class LargeObjects:
         return Assembled(status, headers, self.stream(names[0], segs, first, last))
 
     async def put_manifest(
-        self, names: tuple[str, str, str], headers: dict[str, str], body: bytes
+        self,
+        names: tuple[str, str, str],
+        headers: dict[str, str],
+        body: bytes,
+        may_read: ContainerCheck | None = None,
     ) -> tuple[Written, str]:
-        """Check an SLO manifest's segments and store it; returns the write and the large
-        object's ETag. Raises BadRequest listing the segments that failed."""
+        """Check an SLO manifest's segments (``may_read`` each segment container) and store
+        it; returns the write and the large object's ETag. Raises BadRequest listing the
+        segments that failed."""
         entries = _parse_manifest(body)
         account = names[0]
+        await _check(may_read, [e["path"].lstrip("/").partition("/")[0] for e in entries])
         stored: list[dict[str, Any]] = []
         problems: list[str] = []
         for entry in entries:
@@ -217,16 +239,27 @@ class LargeObjects:
         segs = [Segment("", "", s["bytes"], s["hash"]) for s in stored]
         return written, composite_etag(segs)
 
-    async def delete_manifest(self, names: tuple[str, str, str]) -> dict[str, Any]:
-        """Delete an SLO's segments, then the manifest; Swift's bulk-style result."""
+    async def delete_manifest(
+        self, names: tuple[str, str, str], may_delete: ContainerCheck | None = None
+    ) -> dict[str, Any]:
+        """Delete an SLO's segments (``may_delete`` checks their containers), then the
+        manifest; Swift's bulk-style result."""
         resp = await self.store.objects.open(names, "GET", {})
         try:
             segs = await self.segments(names[0], resp) if self.is_manifest(resp) else []
         finally:
             await resp.aclose()
+        await _check(may_delete, [s.container for s in segs])
         targets: list[tuple[str, str, str | None]] = [(names[0], s.container, s.obj) for s in segs]
         targets.append(names)
         return await self.store.bulk.delete_paths(targets)
+
+
+async def _check(check: ContainerCheck | None, containers: list[str]) -> None:
+    """Ask ``check`` about each distinct container (it raises 401/403)."""
+    if check is not None:
+        for container in sorted(set(containers)):
+            await check(container)
 
 
 def _parse_manifest(body: bytes) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import mimetypes
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -288,6 +288,7 @@ class Objects:
         dest: tuple[str, str, str],
         headers: Mapping[str, str],
         archive: bool = True,
+        may_read: Callable[[str], Awaitable[None]] | None = None,
     ) -> tuple[Written, dict[str, str]]:
         """Copy ``source`` to ``dest`` server side, keeping its metadata (new ``X-Object-Meta-*``
         added, or only those with ``X-Fresh-Metadata: true``). Returns the written object and
@@ -315,7 +316,7 @@ class Objects:
             )
             merged.pop("x-static-large-object", None)
             merged.pop("x-object-manifest", None)
-            body = self.store.large_objects.body_of(source, resp)
+            body = self.store.large_objects.body_of(source, resp, may_read)
             length = (
                 None
                 if self.store.large_objects.is_manifest(resp)

@@ -18,7 +18,7 @@ from pocketstack.objectstore.api import schemas
 from pocketstack.objectstore.api.accounts import bulk_answer
 from pocketstack.objectstore.api.app import SwiftRequest
 from pocketstack.objectstore.exceptions import LengthRequired
-from pocketstack.objectstore.largeobjects import MAX_MANIFEST_SIZE
+from pocketstack.objectstore.largeobjects import MAX_MANIFEST_SIZE, ContainerCheck
 from pocketstack.objectstore.objects import client_headers
 
 _MANIFEST = BodySchema(schemas.SLO_MANIFEST)
@@ -62,7 +62,7 @@ async def create_object(req: SwiftRequest) -> Response:
         manifest = load_json(body) if body.strip() else None
         _MANIFEST.validate(manifest)
         written, etag = await req.store.large_objects.put_manifest(
-            req.names, dict(req.headers), body
+            req.names, dict(req.headers), body, _may(req, "GET")
         )
         return _created(etag, written.timestamp.http)
     if "x-copy-from" in req.headers:
@@ -84,7 +84,9 @@ async def copy_object(req: SwiftRequest) -> Response:
 async def _copy(
     req: SwiftRequest, source: tuple[str, str, str], dest: tuple[str, str, str]
 ) -> Response:
-    written, src = await req.store.objects.copy(source, dest, req.headers)
+    written, src = await req.store.objects.copy(
+        source, dest, req.headers, may_read=_may(req, "GET")
+    )
     return _created(
         written.etag,
         written.timestamp.http,
@@ -107,7 +109,9 @@ async def get_object(req: SwiftRequest) -> Response:
             await resp.aclose()
             resp = await store.objects.open(req.names, "GET", {})
         try:
-            joined = await store.large_objects.assemble(req.names, resp, req.headers.get("range"))
+            joined = await store.large_objects.assemble(
+                req.names, resp, req.headers.get("range"), _may(req, "GET")
+            )
         finally:
             await resp.aclose()
         _attachment(req, joined.headers)
@@ -122,6 +126,18 @@ async def get_object(req: SwiftRequest) -> Response:
     return StreamingResponse(
         resp.aiter_raw(), resp.status_code, headers, background=BackgroundTask(resp.aclose)
     )
+
+
+def _may(req: SwiftRequest, method: str) -> ContainerCheck | None:
+    """Checks the caller on a large object's segment container, as Swift authorizes each
+    segment subrequest; none for a temp URL (it stands for the account's owner)."""
+    if req.tempurl:
+        return None
+
+    async def check(container: str) -> None:
+        await req.authorize(method, container, "*")
+
+    return check
 
 
 def _attachment(req: SwiftRequest, headers: dict[str, str]) -> None:
@@ -142,7 +158,7 @@ async def update_object(req: SwiftRequest) -> Response:
 async def delete_object(req: SwiftRequest) -> Response:
     """DELETE: 204; with ``?multipart-manifest=delete`` the segments too (200 + result)."""
     if req.query.get("multipart-manifest") == "delete":
-        result = await req.store.large_objects.delete_manifest(req.names)
+        result = await req.store.large_objects.delete_manifest(req.names, _may(req, "DELETE"))
         return bulk_answer(req, result)
     await req.store.objects.delete(req.names)
     return Response(status_code=204)

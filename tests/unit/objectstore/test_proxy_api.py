@@ -460,3 +460,34 @@ def test_copy_needs_read_on_the_source_and_write_on_the_destination(cluster):
         ).status_code
         == 201
     )
+
+
+def test_large_objects_do_not_leak_segments_one_may_not_read(cluster):
+    c = cluster
+    c.call("PUT", c.url("pa", "hidden"))
+    c.call("PUT", c.url("pa", "hidden", "seg"), content=b"top secret")
+    c.call(
+        "PUT",
+        c.url("pa", "shared"),
+        headers={"X-Container-Read": "pb:*", "X-Container-Write": "pb:*"},
+    )
+    manifest = json.dumps([{"path": "/hidden/seg"}])
+    assert (
+        c.call(
+            "PUT",
+            c.url("pa", "shared", "slo"),
+            token="bob",
+            content=manifest,
+            params={"multipart-manifest": "put"},
+        ).status_code
+        == 403
+    )
+    c.call(
+        "PUT",
+        c.url("pa", "shared", "dlo"),
+        token="bob",
+        content=b"",
+        headers={"X-Object-Manifest": "hidden/"},
+    )
+    assert c.call("GET", c.url("pa", "shared", "dlo"), token="bob").status_code == 403
+    assert c.call("GET", c.url("pa", "shared", "dlo")).content == b"top secret"
