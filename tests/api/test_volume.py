@@ -192,3 +192,42 @@ def test_version_document_and_microversion_header(running_cloud):
     conn = running_cloud.sdk("pocketstack-demo")
     answer = conn.block_storage.get("/volumes", microversion="3.9999")
     assert answer.status_code == 406
+
+
+def test_a_volume_from_an_image_and_an_image_from_a_volume(running_cloud, cli, made):
+    name = unique("boot")
+    made["volumes"].append(cli("volume", "create", "--image", "cirros", "--size", "1", name)["id"])
+    volume = wait_volume(cli, name)
+    assert volume["bootable"] is True
+    assert volume["volume_image_metadata"]["image_name"] == "cirros"
+    image_name = unique("img")
+    cli("image", "create", "--volume", name, "--disk-format", "qcow2", image_name)
+    image = wait_until(
+        lambda: (shown := cli("image", "show", image_name))["status"] == "active" and shown,
+        120,
+        "image uploaded from the volume",
+        interval=0.5,
+    )
+    assert image["disk_format"] == "qcow2" and 0 < image["size"] < 1024**3
+    assert wait_volume(cli, name)["status"] == "available"
+    cli("image", "delete", image_name, json_output=False)
+
+
+def test_a_private_type_is_seen_by_the_projects_it_is_shared_with(running_cloud, cli, made):
+    name = unique("private-type")
+    vtype = cli("volume", "type", "create", "--private", name, cloud="pocketstack-admin")
+    made["types"].append(vtype["id"])
+    assert name not in [t["Name"] for t in cli("volume", "type", "list")]
+    cli(
+        "volume",
+        "type",
+        "set",
+        "--project",
+        "demo",
+        name,
+        cloud="pocketstack-admin",
+        json_output=False,
+    )
+    assert name in [t["Name"] for t in cli("volume", "type", "list")]
+    shown = cli("volume", "type", "show", name, cloud="pocketstack-admin")
+    assert len(shown["access_project_ids"]) == 1

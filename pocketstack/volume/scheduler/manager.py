@@ -91,7 +91,7 @@ class VolumeScheduler:
         spec = VolumeRequest(size, zone, dict(extra_specs or {}))
         candidates = self.backends(s)
         if not candidates:
-            raise exc.NoValidBackend("No volume service is up.")
+            raise exc.NoValidBackend("No volume service is up and enabled.")
         for flt in self.filters:
             candidates = flt.filter_all(candidates, spec)
             if not candidates:
