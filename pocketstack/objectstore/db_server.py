@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from pocketstack.objectstore.db import AccountBroker, Broker, ContainerBroker, live_metadata
 from pocketstack.objectstore.diskfile import hash_dir
-from pocketstack.objectstore.node import NodeError, Target, require_timestamp
+from pocketstack.objectstore.protocol import NodeError, Target, require_timestamp
 from pocketstack.objectstore.updates import account_update
 from pocketstack.objectstore.utils import ACCOUNT_LISTING_LIMIT, Timestamp
 

@@ -189,7 +189,7 @@ class Expirer:
     def _update_container(
         self, device: str, part: int, names: tuple[str, str, str], timestamp: Timestamp
     ) -> None:
-        from pocketstack.objectstore.node import Target
+        from pocketstack.objectstore.protocol import Target
         from pocketstack.objectstore.updates import send, write_async_pending
 
         account, container, obj = names

@@ -22,7 +22,7 @@ from pocketstack.objectstore.diskfile import (
     DiskFile,
     ObjectState,
 )
-from pocketstack.objectstore.node import NodeError, Target, require_timestamp
+from pocketstack.objectstore.protocol import NodeError, Target, require_timestamp
 from pocketstack.objectstore.updates import container_update
 from pocketstack.objectstore.utils import MAX_FILE_SIZE, Timestamp
 

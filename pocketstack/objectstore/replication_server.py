@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from pocketstack.objectstore.db import AccountBroker, Broker, ContainerBroker
 from pocketstack.objectstore.diskfile import partition_dir, suffix_files, suffix_hashes
-from pocketstack.objectstore.node import NodeError, Target, parse_path
+from pocketstack.objectstore.protocol import NodeError, Target, parse_path
 from pocketstack.objectstore.utils import Timestamp
 
 if TYPE_CHECKING:
