@@ -13,6 +13,7 @@ each segment for its part.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import mimetypes
@@ -196,31 +197,15 @@ class LargeObjects:
         entries = _parse_manifest(body)
         account = names[0]
         await _check(may_read, [e["path"].lstrip("/").partition("/")[0] for e in entries])
-        stored: list[dict[str, Any]] = []
         problems: list[str] = []
-        for entry in entries:
-            container, _, obj = entry["path"].lstrip("/").partition("/")
-            try:
-                resp = await self.store.objects.open((account, container, obj), "HEAD", {})
-            except ObjectNotFound:
-                problems.append(f"{entry['path']}, 404 Not Found")
-                continue
-            await resp.aclose()
-            etag = resp.headers.get("etag", "").strip('"')
-            size = int(resp.headers.get("content-length", "0"))
-            if entry.get("etag") not in (None, etag):
-                problems.append(f"{entry['path']}, Etag Mismatch")
-            if entry.get("size_bytes") not in (None, size):
-                problems.append(f"{entry['path']}, Size Mismatch")
-            stored.append(
-                {
-                    "name": f"/{container}/{obj}",
-                    "hash": etag,
-                    "bytes": size,
-                    "content_type": resp.headers.get("content-type", "application/octet-stream"),
-                    "last_modified": resp.headers.get("last-modified", ""),
-                }
-            )
+        limit = asyncio.Semaphore(10)  # segments are checked 10 at a time
+
+        async def one(entry: dict[str, Any]) -> dict[str, Any] | None:
+            async with limit:
+                return await self._segment(account, entry, problems)
+
+        found = await asyncio.gather(*(one(e) for e in entries))
+        stored = [f for f in found if f is not None]
         if problems:
             raise errors.BadRequest("Errors:\n" + "\n".join(problems))
         data = json.dumps(stored).encode()
@@ -238,6 +223,32 @@ class LargeObjects:
         written = await self.store.objects.put(names, headers, _once(data), len(data))
         segs = [Segment("", "", s["bytes"], s["hash"]) for s in stored]
         return written, composite_etag(segs)
+
+    async def _segment(
+        self, account: str, entry: dict[str, Any], problems: list[str]
+    ) -> dict[str, Any] | None:
+        """The stored form of one manifest entry, its segment checked by a HEAD; what is
+        wrong goes to ``problems`` (None when the segment is missing)."""
+        container, _, obj = entry["path"].lstrip("/").partition("/")
+        try:
+            resp = await self.store.objects.open((account, container, obj), "HEAD", {})
+        except ObjectNotFound:
+            problems.append(f"{entry['path']}, 404 Not Found")
+            return None
+        await resp.aclose()
+        etag = resp.headers.get("etag", "").strip('"')
+        size = int(resp.headers.get("content-length", "0"))
+        if entry.get("etag") not in (None, etag):
+            problems.append(f"{entry['path']}, Etag Mismatch")
+        if entry.get("size_bytes") not in (None, size):
+            problems.append(f"{entry['path']}, Size Mismatch")
+        return {
+            "name": f"/{container}/{obj}",
+            "hash": etag,
+            "bytes": size,
+            "content_type": resp.headers.get("content-type", "application/octet-stream"),
+            "last_modified": resp.headers.get("last-modified", ""),
+        }
 
     async def delete_manifest(
         self, names: tuple[str, str, str], may_delete: ContainerCheck | None = None
