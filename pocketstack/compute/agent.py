@@ -17,6 +17,11 @@ fetched with the compute service user's token (``service_auth``), never the user
 Operations on one server run one at a time (a per-server lock), so a delete that arrives
 during a spawn waits for it and then destroys the guest.
 
+Volumes: the controller runs the attach and detach flows (``compute.volumes``) and calls
+this agent for the host's connector (``get_volume_connector``) and the hot-plug
+(``attach_volume``/``detach_volume``, under the server's lock); ``extend_volume`` (a cast)
+resizes an attached volume's disk for the guest.
+
 Periodic tasks (every ``conf.periodic_interval`` s): heartbeat and host resources, power-state
 sync (a guest that died turns its server SHUTOFF; a stopped server found running is powered
 off), reconciliation (guests the conductor does not list on this host are destroyed), and

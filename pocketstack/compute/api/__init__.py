@@ -5,9 +5,10 @@ shapes of every resource. That was chosen deliberately: python-openstackclient 1
 openstacksdk 4.22 negotiate the highest version both sides support, and every command the
 project needs (server create/list/show/delete/stop/start/reboot, console log, server events,
 keypair create/import/list/show/delete, flavors with properties, hypervisors, compute
-services, availability zones, limits, quotas) works at 2.1; what needs more (keypair
-``--type`` at 2.2, server descriptions at 2.19, tags at 2.26...) is refused by the client
-itself with a clear message. A version above 2.1 is answered 406; every answer carries
+services, availability zones, limits, quotas, server add/remove volume, server volume
+list, server create --boot-from-volume/--volume/--block-device) works at 2.1; what needs
+more (keypair ``--type`` at 2.2, server descriptions at 2.19, tags at 2.26...) is refused
+by the client itself with a clear message. A version above 2.1 is answered 406; every answer carries
 ``OpenStack-API-Version``, ``X-OpenStack-Nova-API-Version`` and ``Vary``.
 
 Every body a route takes has a JSON schema (``schemas``), Nova's 2.1 one, checked before
