@@ -13,6 +13,7 @@ volume view shows.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -104,6 +105,30 @@ class VolumeFilters:
     marker: str | None = None
     sort_keys: Sequence[str] = ()
     sort_dirs: Sequence[str] = ()
+    #: 3.60's time filters: ``(column, op, when)``, column ``created_at``/``updated_at``,
+    #: op one of ``TIME_OPS``
+    times: Sequence[tuple[str, str, dt.datetime]] = ()
+
+
+#: 3.60's comparison operators of the ``created_at``/``updated_at`` filters
+TIME_OPS = {
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+    "eq": lambda c, v: c == v,
+    "neq": lambda c, v: c != v,
+}
+
+
+@dataclass(frozen=True)
+class VolumeSummary:
+    """``GET /volumes/summary`` (3.12; ``metadata`` 3.36): how many, how many GiB, and every
+    metadata value seen per key."""
+
+    total_count: int
+    total_size: int
+    metadata: dict[str, list[str]]
 
 
 def load(s: Session, ctx: RequestContext, volume_id: str, *, lock: bool = False) -> Volume:
@@ -222,7 +247,23 @@ class Volumes:
             query = query.where(Volume.availability_zone == f.availability_zone)
         for key, value in f.metadata.items():
             query = query.where(json_has_item(s, Volume.metadata_, key, str(value)))
+        for column, op, when in f.times:
+            query = query.where(TIME_OPS[op](getattr(Volume, column), when))
         return query
+
+    def summary(self, ctx: RequestContext, filters: VolumeFilters) -> VolumeSummary:
+        """The count, total size and metadata of the volumes ``list`` would give."""
+        with self.cloud.db.reader() as s:
+            query = self._filtered(s, ctx, filters).subquery()
+            count, size = s.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(query.c.size), 0))
+            ).one()
+            meta: dict[str, list[str]] = {}
+            for (data,) in s.execute(sa.select(query.c.metadata)):
+                for key, value in (data or {}).items():
+                    if value not in meta.setdefault(key, []):
+                        meta[key].append(value)
+            return VolumeSummary(int(count), int(size), meta)
 
     # -- create ------------------------------------------------------------------------------
     def create(self, ctx: RequestContext, req: VolumeCreate) -> VolumeRecord:

@@ -39,6 +39,7 @@ ROUTES: list[RouteSpec] = [
     route("GET", "/v3/", versions.get_version, auth=False),
     # volumes ("detail" before "{volume_id}")
     *r("GET", "/volumes/detail", volumes.list_volumes_detail),
+    *r("GET", "/volumes/summary", volumes.get_volumes_summary),
     *r("GET", "/volumes", volumes.list_volumes),
     *r("POST", "/volumes", volumes.create_volume, schema=schemas.VOLUME_CREATE),
     *r("GET", VOL, volumes.get_volume),

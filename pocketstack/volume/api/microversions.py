@@ -5,14 +5,18 @@ MAX_VERSION]`` is 406 and a malformed one 400, as Cinder answers
 (``cinder/api/openstack/api_version_request.py``). Every answer carries
 ``OpenStack-API-Version: volume <version>`` and ``Vary: OpenStack-API-Version``.
 
-``MAX_VERSION`` 3.66 is the highest whose changes to the resources served here are all
-implemented (see ``api/__init__.py``): attachments (3.27, ``os-complete`` 3.44, ``mode``
-3.54), extending an in-use volume (3.42), ``with_count`` (3.45), ``shared_targets`` and
-``service_uuid`` (3.48), ``volume_type_id`` (3.63), ``encryption_key_id`` (3.64),
-``consumes_quota`` (3.65), snapshots of in-use volumes without ``force`` (3.66). Cinder's
-APIs this cloud does not have (groups, messages, clusters, workers, manageable volumes,
-transfers, QoS) answer 404 at every version. Routes without ``{project_id}`` (3.67's form)
-are served at every version.
+``MAX_VERSION`` 3.66: the changes of 3.1-3.66 to the resources served here are
+implemented: ``/volumes/summary`` (3.12, ``metadata`` 3.36), ``force`` on volume delete
+(3.23), attachments (3.27, ``os-complete`` 3.44, ``mode`` 3.54), ``name~`` like filters
+(3.34), ``project_id`` in ``/limits`` (3.39), snapshots' ``user_id`` (3.41), extending an
+in-use volume (3.42), ``with_count`` (3.45), ``shared_targets``/``service_uuid`` (3.48),
+``backend_state`` (3.49), ``created_at``/``updated_at`` filters (3.60), ``volume_type_id``
+(3.63), ``encryption_key_id`` (3.64), ``consumes_quota`` (3.65), snapshots of in-use
+volumes without ``force`` (3.66). Not here, at any version: revert to snapshot (3.40),
+volumes from a backup in ``POST /volumes`` (3.47: ``backup restore`` instead), multiattach
+(3.50: refused with 400), the default-types API (3.62), and Cinder's APIs this cloud has no
+resource for (groups, messages, clusters, workers, manageable volumes, transfers, QoS,
+pools): 404. Routes without ``{project_id}`` (3.67's form) are served at every version.
 
 Handlers registered with ``volume_route`` get ``req.api_version`` as ``(3, minor)``.
 """

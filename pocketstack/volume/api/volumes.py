@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -10,8 +11,8 @@ from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.volume import exceptions as exc
 from pocketstack.volume.api import views
-from pocketstack.volume.api.microversions import at_least
-from pocketstack.volume.volumes import VolumeCreate, VolumeFilters
+from pocketstack.volume.api.microversions import at_least, require
+from pocketstack.volume.volumes import TIME_OPS, VolumeCreate, VolumeFilters
 
 
 def sort_params(req: ApiRequest) -> tuple[list[str], list[str]]:
@@ -55,8 +56,34 @@ def metadata_filter(req: ApiRequest) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def time_filters(req: ApiRequest) -> list[tuple[str, str, dt.datetime]]:
+    """3.60's ``created_at``/``updated_at`` filters: ``<op>:<ISO 8601 time>`` (op ``gt``,
+    ``gte``, ``lt``, ``lte``, ``eq``, ``neq``; several joined by ``,``).
+
+    Raises:
+        InvalidInput (400): a malformed operator or time.
+    """
+    found = []
+    for column in ("created_at", "updated_at"):
+        raw = req.query.get(column)
+        if raw is None or not at_least(req, 60):
+            continue
+        for part in raw.split(","):
+            op, _, text = part.partition(":")
+            try:
+                when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise exc.InvalidInput(f"Invalid filter {column}={raw}.") from None
+            if op not in TIME_OPS:
+                raise exc.InvalidInput(f"Invalid filter {column}={raw}.")
+            if when.tzinfo is not None:
+                when = when.astimezone(dt.UTC).replace(tzinfo=None)
+            found.append((column, op, when))
+    return found
+
+
 def filters(req: ApiRequest) -> VolumeFilters:
-    """The filters of ``GET /volumes[/detail]``."""
+    """The filters of ``GET /volumes[/detail|/summary]``."""
     q = req.query
     bootable = q.get("bootable")
     return VolumeFilters(
@@ -68,6 +95,7 @@ def filters(req: ApiRequest) -> VolumeFilters:
         metadata=metadata_filter(req),
         all_tenants=parse_bool(q.get("all_tenants", "0"), "all_tenants"),
         project_id=q.get("project_id"),
+        times=time_filters(req),
         **paging(req),
     )
 
@@ -91,6 +119,17 @@ def list_volumes(req: ApiRequest) -> dict[str, Any]:
 def list_volumes_detail(req: ApiRequest) -> dict[str, Any]:
     """``GET /volumes/detail``: ``{"volumes": [volume]}``."""
     return _list(req, detail=True)
+
+
+def get_volumes_summary(req: ApiRequest) -> dict[str, Any]:
+    """``GET /volumes/summary`` (3.12+; ``metadata`` 3.36+)."""
+    require(req, 12)
+    policy.enforce(req.ctx, "volume:get_all")
+    found = req.cloud.volume.volumes.summary(req.ctx, filters(req))
+    body: dict[str, Any] = {"total_size": found.total_size, "total_count": found.total_count}
+    if at_least(req, 36):
+        body["metadata"] = found.metadata
+    return {"volume-summary": body}
 
 
 def get_volume(req: ApiRequest) -> dict[str, Any]:

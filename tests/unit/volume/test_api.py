@@ -182,3 +182,22 @@ def test_services_and_zones(api):
     assert zones == [{"zoneName": "nova", "zoneState": {"available": True}}]
     bad = call("POST", "/volumes", {"volume": {"size": 1, "availability_zone": "mars"}})
     assert bad.status_code == 400
+
+
+def test_summary_and_time_filters(api):
+    call, _cloud, _agent = api
+    first = _create(call, size=2, metadata={"env": "a"})
+    _create(call, size=3, metadata={"env": "b"})
+    assert call("GET", "/volumes/summary").status_code == 404  # 3.12+
+    summary = call("GET", "/volumes/summary", version="3.36").json()["volume-summary"]
+    assert (summary["total_count"], summary["total_size"]) == (2, 5)
+    assert sorted(summary["metadata"]["env"]) == ["a", "b"]
+    since = first["created_at"]  # to the second, so no volume is older
+    newer = call("GET", f"/volumes?created_at=gte:{since}", version="3.60").json()["volumes"]
+    assert len(newer) == 2
+    older = call("GET", f"/volumes?created_at=lt:{since}", version="3.60").json()["volumes"]
+    assert older == []
+    ignored = call("GET", f"/volumes?created_at=lt:{since}", version="3.59").json()["volumes"]
+    assert len(ignored) == 2
+    bad = call("GET", "/volumes?created_at=soon:x", version="3.60")
+    assert bad.status_code == 400
