@@ -585,7 +585,15 @@ OPTIONS: tuple[Option, ...] = (
         "backup_store",
         str,
         "file",
-        "where volume backups go: file (<state-dir>/backups) or swift (not available yet)",
+        "where volume backups go: file (<state-dir>/backups) or swift (object storage)",
+        section="volume",
+    ),
+    Option(
+        "backup_swift_account",
+        str,
+        ".cinder",
+        "backup_store = swift: the object storage account of the backup containers (a "
+        "hidden account by default; Cinder's backup_swift_auth = single_user)",
         section="volume",
     ),
     Option(

@@ -111,7 +111,8 @@ class BackupService:
         store: a ``BackupStore`` to use instead of the configured one (tests).
 
     Raises:
-        BackupStoreUnavailable: the configured store cannot run (``swift`` before issue 9).
+        BackupStoreUnavailable: the configured store cannot run (``swift`` without object
+            storage).
     """
 
     def __init__(self, driver: Any, conf: Any, store: BackupStore | None = None):

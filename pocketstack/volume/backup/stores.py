@@ -13,8 +13,8 @@ store keeps:
   ``ValueError``.
 
 The store is chosen by the ``backup_store`` option: ``file`` (``FileBackupStore``, under
-``<state-dir>/backups``) or ``swift`` (object storage, issue 9: not available yet; choosing it
-raises ``BackupStoreUnavailable`` naming what to use instead).
+``<state-dir>/backups``) or ``swift`` (``SwiftBackupStore``, object storage; where there is
+no object ring, choosing it raises ``BackupStoreUnavailable`` naming what to use instead).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ PARTIAL_PREFIX = ".partial-"
 
 
 class BackupStoreUnavailable(RuntimeError):
-    """The configured ``backup_store`` cannot be used on this host (Swift before issue 9)."""
+    """The configured ``backup_store`` cannot be used on this host (swift without object
+    storage)."""
 
 
 class BackupObjectNotFound(LookupError):
@@ -175,34 +176,91 @@ class FileBackupStore(BackupStore):
 
 
 class SwiftBackupStore(BackupStore):
-    """Backups in object storage (Cinder's Swift backup driver). Object storage is issue 9,
-    being built now; until it lands this store refuses to start."""
+    """Backups in pocketstack's object storage (Cinder's Swift backup driver with
+    ``backup_swift_auth = single_user``): every backup object is a Swift object
+    ``<container>/<name>`` of the ``[volume] backup_swift_account`` account, written through
+    the proxy's logic in this process (``pocketstack.objectstore.internal_client``: three
+    replicas, quorum writes, handoffs). A PUT is committed by the storage nodes only whole,
+    so readers see the old object or the new one.
+
+    Args:
+        client: an ``InternalClient`` (or anything with its methods).
+        account: the account holding the backup containers.
+    """
 
     name = "swift"
 
+    def __init__(self, client: Any, account: str):
+        self.client = client
+        self.account = account
+        self._containers: set[str] = set()
+
     @classmethod
     def from_conf(cls, conf: Any) -> SwiftBackupStore:
-        """Raises ``BackupStoreUnavailable``: object storage is not available yet."""
-        raise BackupStoreUnavailable(
-            "backup_store 'swift' is not available yet (object storage, issue 9, is not "
-            "built); use backup_store = 'file'"
-        )
+        """The store on the object ring of ``conf`` (``[objectstore] object_ring`` or the
+        ring ``pocketstack up`` builds).
 
-    def put_object(self, container: str, name: str, data: bytes) -> None:  # pragma: no cover
-        """Not available yet."""
-        raise BackupStoreUnavailable("swift backup store not available yet")
+        Raises:
+            BackupStoreUnavailable: no object storage here (no ring to read).
+        """
+        from pocketstack.objectstore.internal_client import internal_client
+        from pocketstack.objectstore.manager import ring_location
 
-    def get_object(self, container: str, name: str) -> bytes:  # pragma: no cover
-        """Not available yet."""
-        raise BackupStoreUnavailable("swift backup store not available yet")
+        ring = ring_location(conf)
+        if not ring.startswith(("http://", "https://")) and not Path(ring).is_file():
+            raise BackupStoreUnavailable(
+                f"backup_store 'swift' needs object storage: no object ring at {ring} "
+                "(start pocketstack up, or set [objectstore] object_ring); or use "
+                "backup_store = 'file'"
+            )
+        return cls(internal_client(conf), getattr(conf, "backup_swift_account", ".cinder"))
 
-    def delete_object(self, container: str, name: str) -> None:  # pragma: no cover
-        """Not available yet."""
-        raise BackupStoreUnavailable("swift backup store not available yet")
+    @staticmethod
+    def _check(container: str, name: str | None = None) -> None:
+        if "/" in container:
+            raise ValueError(f"invalid backup container {container!r}")
+        _check_segments(container, "container")
+        if name is not None:
+            _check_segments(name, "object name")
 
-    def list(self, container: str, prefix: str = "") -> list[str]:  # pragma: no cover
-        """Not available yet."""
-        raise BackupStoreUnavailable("swift backup store not available yet")
+    def put_object(self, container: str, name: str, data: bytes) -> None:
+        """One Swift PUT (the container made on first use).
+
+        Raises:
+            ValueError: an invalid container or name.
+            OSError: too few storage nodes stored it (nothing of it is visible).
+        """
+        from pocketstack.objectstore.exceptions import InsufficientReplicas
+
+        self._check(container, name)
+        try:
+            if container not in self._containers:
+                self.client.ensure_container(self.account, container)
+                self._containers.add(container)
+            self.client.put_object(self.account, container, name, [data])
+        except InsufficientReplicas as exc:
+            raise OSError(f"backup object {container}/{name} not stored: {exc}") from exc
+
+    def get_object(self, container: str, name: str) -> bytes:
+        """The object's bytes; ``BackupObjectNotFound`` when it is missing."""
+        from pocketstack.objectstore.exceptions import ObjectNotFound
+
+        self._check(container, name)
+        try:
+            _headers, body = self.client.get_object(self.account, container, name)
+        except ObjectNotFound:
+            raise BackupObjectNotFound(f"backup object {container}/{name} not found") from None
+        return b"".join(body)
+
+    def delete_object(self, container: str, name: str) -> None:
+        """Delete the object; succeeds when it is gone."""
+        self._check(container, name)
+        self.client.delete_object(self.account, container, name)
+
+    def list(self, container: str, prefix: str = "") -> list[str]:
+        """The container's object names starting with ``prefix`` (Swift's sorted listing)."""
+        self._check(container)
+        return list(self.client.list_objects(self.account, container, prefix))
 
 
 #: ``backup_store`` name -> class
@@ -213,7 +271,8 @@ def store_from_conf(conf: Any) -> BackupStore:
     """The store named by ``conf.backup_store`` (``file`` when the option is not declared).
 
     Raises:
-        BackupStoreUnavailable: an unknown name, or a store that cannot run yet (``swift``).
+        BackupStoreUnavailable: an unknown name, or a store that cannot run here (``swift``
+            without an object ring).
     """
     name = getattr(conf, "backup_store", None) or "file"
     try:

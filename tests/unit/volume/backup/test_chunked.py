@@ -238,9 +238,9 @@ def test_a_failed_create_leaves_no_objects(tmp_path):
     assert store.list("volumebackups") == []
 
 
-def test_swift_store_is_not_available_yet(tmp_path):
-    with pytest.raises(BackupStoreUnavailable, match="not available yet"):
-        make_service(tmp_path, backup_store="swift")
+def test_swift_store_without_object_storage_is_refused(tmp_path):
+    with pytest.raises(BackupStoreUnavailable, match="needs object storage"):
+        make_service(tmp_path, backup_store="swift", object_ring="", state_dir=str(tmp_path))
     with pytest.raises(BackupStoreUnavailable, match="unknown backup_store"):
         make_service(tmp_path, backup_store="tape")
 
