@@ -285,6 +285,25 @@ class Volumes:
             size, zone, host, source, image_meta = self._source(s, ctx, req)
         zone = req.availability_zone or zone or conf.storage_availability_zone
         self.cloud.volume.services.check_zone(zone)
+        volume, result, fault = self._record(ctx, req, size, zone, host, vtype, image_meta)
+        if fault is None:
+            self._cast_create(ctx, volume, source)
+        return result
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        req: VolumeCreate,
+        size: int,
+        zone: str,
+        host: str | None,
+        vtype: VolumeType,
+        image_meta: dict[str, Any],
+    ) -> tuple[Volume, VolumeRecord, str | None]:
+        """Check the quota, record the volume ``creating`` and place it (on ``host``, the
+        source's backend, or the scheduler's pick); ``(volume, record, fault)``, the fault
+        set when no backend could take it (the volume is then ``error``)."""
+        conf = self.cloud.conf
         fault = None
         with self.cloud.db.transaction() as s:
             quotas.check(s, conf, ctx.project_id or "", volumes=1, gigabytes=size, volume_size=size)
@@ -315,10 +334,7 @@ class Volumes:
                 states.transition(volume, states.ERROR)
                 volume.fault = fault
             s.flush()
-            result = record(s, volume)
-        if fault is None:
-            self._cast_create(ctx, volume, source)
-        return result
+            return volume, record(s, volume), fault
 
     def _source(
         self, s: Session, ctx: RequestContext, req: VolumeCreate

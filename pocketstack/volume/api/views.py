@@ -82,6 +82,13 @@ def volume(req: ApiRequest, rec: VolumeRecord) -> dict[str, Any]:
     if policy.allowed(req.ctx, "volume_extension:volume_mig_status_attribute", {}):
         body["os-vol-mig-status-attr:migstat"] = v.migration_status
         body["os-vol-mig-status-attr:name_id"] = None
+    body.update(_versioned_fields(req, v))
+    return body
+
+
+def _versioned_fields(req: ApiRequest, v: Any) -> dict[str, Any]:
+    """The volume fields later microversions add (3.13 ... 3.65)."""
+    body: dict[str, Any] = {}
     if at_least(req, 13):
         body["group_id"] = None
     if at_least(req, 21) and req.ctx.is_admin:
