@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -41,7 +40,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from pocketstack.objectstore.diskfile import DiskFile, DiskFileError, ObjectState
-from pocketstack.objectstore.utils import fsync_dir, write_atomic
+from pocketstack.objectstore.recon_cache import (  # noqa: F401  (re-exported: their old home)
+    RECON_FILE,
+    dump_recon,
+    load_recon,
+)
+from pocketstack.objectstore.utils import fsync_dir
 
 if TYPE_CHECKING:
     from pocketstack.objectstore.node import StorageNode
@@ -53,7 +57,6 @@ SMALL_OBJECT = 1024 * 1024
 #: files remembered as verified per process (oldest forgotten first)
 VERIFIED_CACHE_SIZE = 200_000
 #: the node's recon cache, ``<devices root>/object.recon`` (JSON)
-RECON_FILE = "object.recon"
 
 
 class ObjectCorrupt(Exception):
@@ -445,29 +448,3 @@ def attach(node: StorageNode, conf: object, ip: str, port: int) -> None:
     node.expirer = Expirer(
         node, interval=float(getattr(conf, "object_expirer_interval", 60.0)), ip=ip, port=port
     )
-
-
-# -- recon cache -----------------------------------------------------------------------
-
-_RECON_LOCK = threading.Lock()
-
-
-def dump_recon(root: Path, key: str, value: object) -> None:
-    """Set ``key`` in the node's recon cache ``<root>/object.recon`` (Swift's
-    ``dump_recon_cache``), written atomically; a failure to write is only logged."""
-    with _RECON_LOCK:
-        data = load_recon(root)
-        data[key] = value
-        try:
-            write_atomic(root / RECON_FILE, json.dumps(data).encode())
-        except OSError as exc:
-            LOG.warning("recon cache %s: %s", root / RECON_FILE, exc)
-
-
-def load_recon(root: Path) -> dict:
-    """The node's recon cache (empty when there is none yet)."""
-    try:
-        data = json.loads((root / RECON_FILE).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -144,7 +144,7 @@ class Expirer:
     def run_once(self, now: float | None = None) -> ExpirerStats:
         """One pass: expire every object due at ``now`` (default: the current time) on
         every device. The stats go to the node's recon cache."""
-        from pocketstack.objectstore.auditor import dump_recon
+        from pocketstack.objectstore.recon_cache import dump_recon
 
         stats = ExpirerStats(started=time.time())
         now = stats.started if now is None else now

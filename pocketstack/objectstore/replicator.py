@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pocketstack.objectstore.auditor import dump_recon
 from pocketstack.objectstore.db import AccountBroker, Broker, ContainerBroker
 from pocketstack.objectstore.diskfile import (
     RECLAIM_AGE,
@@ -41,6 +40,7 @@ from pocketstack.objectstore.diskfile import (
     suffix_files,
     suffix_hashes,
 )
+from pocketstack.objectstore.recon_cache import dump_recon
 from pocketstack.objectstore.utils import Timestamp, node_path
 
 if TYPE_CHECKING:
