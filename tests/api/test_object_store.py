@@ -170,3 +170,37 @@ def test_projects_are_isolated_until_an_acl_says_otherwise(running_cloud, others
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_swift_tempurl_is_bound_to_method_path_and_time(running_cloud):
+    import time
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    demo = running_cloud.sdk("pocketstack-demo")
+    demo.object_store.create_container("tmp")
+    demo.object_store.upload_object(container="tmp", name="f", data=b"signed")
+    endpoint = demo.object_store.get_endpoint()  # .../object-store/v1/AUTH_<project>
+    swift(running_cloud, "post", "-m", "Temp-URL-Key:s3cret")
+    account_path = urlsplit(endpoint).path[len("/object-store") :]
+    base = endpoint[: -len(account_path)]
+    try:
+        signed = swift(
+            running_cloud, "tempurl", "GET", "60", f"{account_path}/tmp/f", "s3cret"
+        ).strip()
+        assert httpx.get(base + signed).content == b"signed"
+        assert httpx.put(base + signed, content=b"x").status_code == 401
+        other = signed.replace("/tmp/f?", "/tmp/g?")
+        assert httpx.get(base + other).status_code == 401
+        expiring = swift(
+            running_cloud, "tempurl", "GET", "1", f"{account_path}/tmp/f", "s3cret"
+        ).strip()
+        deadline = time.monotonic() + 15
+        while httpx.get(base + expiring).status_code != 401:
+            assert time.monotonic() < deadline, "the temp URL never expired"
+            time.sleep(0.3)
+    finally:
+        swift(running_cloud, "post", "-m", "Temp-URL-Key:")
+        demo.object_store.delete_object("f", container="tmp")
+        demo.object_store.delete_container("tmp")
