@@ -8,6 +8,7 @@ import pytest
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.errors import Forbidden, NotFound, Unauthorized
 from pocketstack.identity import exceptions as exc
+from pocketstack.identity.manager import CATALOG
 from pocketstack.service import Cloud
 
 SYS = RequestContext.system()
@@ -38,13 +39,8 @@ def test_bootstrap_is_idempotent(cloud):
     }
     im = cloud.identity
     assert [r.name for r in im.roles.list(SYS)] == ["admin", "member", "reader"]
-    assert len(im.endpoints.list(SYS)) == 12
-    assert {s.type for s in im.services.list(SYS)} == {
-        "identity",
-        "compute",
-        "image",
-        "network",
-    }
+    assert len(im.endpoints.list(SYS)) == 3 * len(CATALOG)  # public, internal, admin: once
+    assert {s.type for s in im.services.list(SYS)} == {t for t, _name, _path in CATALOG}
     assert len(im.roles.list_assignments(SYS, {})) == 2
     assert [(p.name) for p in im.projects.list(SYS, {})] == ["admin", "demo", "service"]
 
@@ -68,17 +64,12 @@ def test_bootstrap_resets_passwords_and_follows_public_url(cloud, conf, db, bus)
     moved = Cloud(conf.replace(public_url="http://cloud.example:9000"), db, bus)
     assert moved.identity.bootstrap("newadmin", "newdemo") == ids
     urls = {e.url for e in moved.identity.endpoints.list(SYS)}
-    assert urls == {
-        "http://cloud.example:9000/identity",
-        "http://cloud.example:9000/compute/v2.1",
-        "http://cloud.example:9000/image",
-        "http://cloud.example:9000/networking",
-    }
+    assert urls == {"http://cloud.example:9000" + path for _type, _name, path in CATALOG}
     with pytest.raises(Unauthorized):
         moved.identity.auth.issue(_auth("demo", "demopw", "demo"))
     _token, info, catalog = moved.identity.auth.issue(_auth("demo", "newdemo", "demo"))
     assert info.project.id == ids["demo_project_id"]
-    assert {c.service.type for c in catalog} == {"identity", "compute", "image", "network"}
+    assert {c.service.type for c in catalog} == {t for t, _name, _path in CATALOG}
 
 
 def test_lookups_for_other_services(cloud):
