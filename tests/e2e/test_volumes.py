@@ -93,6 +93,7 @@ def _volume(cloud: RunningCloud, name: str, status: str, timeout: float = 180, w
 
 
 def _create_volume(cloud: RunningCloud, name: str, size: int = 1, *extra: str, who: str = DEMO):
+    """``volume create``; the volume once ``available``."""
     cloud.openstack("volume", "create", "--size", str(size), *extra, name, cloud=who)
     return _volume(cloud, name, "available", who=who)
 
@@ -118,7 +119,8 @@ def _detach(cloud: RunningCloud, server: str, volume: dict, gone_before: int = 0
 
 
 def _boot(cloud: RunningCloud, name: str, *extra: str, who: str = DEMO, tmp: Path) -> dict:
-    """A server running the watcher, once it printed its root disk's mark."""
+    """``server create`` of a server running the watcher (``tests/volume_guest``); the
+    server once ``ACTIVE``."""
     script = tmp / f"{name}.sh"
     script.write_text(volume_guest.WATCHER)
     args = ["server", "create", "--flavor", "m1.tiny", "--user-data", str(script), *extra, name]
