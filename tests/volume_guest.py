@@ -51,7 +51,8 @@ handle() {
     dev=$1
     key=$(cat "/sys/block/$dev/serial" 2>/dev/null)
     [ -n "$key" ] || key=$dev
-    size=$(cat "/sys/block/$dev/size")
+    size=$(cat "/sys/block/$dev/size" 2>/dev/null)
+    [ -n "$size" ] || return 0  # gone again before it was read (a quick detach)
     echo "$key" >"$st/$dev.key"
     echo "$size" >"$st/$dev.size"
     echo "VOLTEST-DISK $key $dev $((size * 512))"
@@ -80,9 +81,13 @@ while true; do
         [ -e "$d" ] && [ "$dev" != "$root" ] && [ "$dev" != "$cfg" ] || continue
         if [ ! -f "$st/$dev.key" ]; then
             handle "$dev"
-        elif [ "$(cat "$d/size")" != "$(cat "$st/$dev.size")" ]; then
-            cat "$d/size" >"$st/$dev.size"
-            echo "VOLTEST-SIZE $(cat "$st/$dev.key") $(($(cat "$d/size") * 512))"
+        else
+            # read once: the disk may vanish between two reads (a detach), and an empty
+            # size in $((...)) would end this script, so it never reported VOLTEST-GONE
+            size=$(cat "$d/size" 2>/dev/null) || continue
+            [ -n "$size" ] && [ "$size" != "$(cat "$st/$dev.size")" ] || continue
+            echo "$size" >"$st/$dev.size"
+            echo "VOLTEST-SIZE $(cat "$st/$dev.key") $((size * 512))"
         fi
     done
     for f in "$st"/*.key; do

@@ -56,7 +56,7 @@ _COMPUTE_FAULT_KEYS = {
     "serviceUnavailable",
 }
 #: Tables and columns that change on their own (heartbeats, resource reports, lockout).
-_VOLATILE_TABLES = {"services", "compute_nodes", "controllers", "agents"}
+_VOLATILE_TABLES = {"services", "compute_nodes", "controllers", "agents", "volume_services"}
 _VOLATILE_COLUMNS = ("updated_at", "last_", "failed_auth", "heartbeat", "lease", "power_state")
 #: Tables only API requests write (no background workflow touches them).
 _REQUEST_ONLY_TABLES = (
