@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from pocketstack.objectstore.node import StorageNode
 
 LOG = logging.getLogger(__name__)
-CHUNK = 65536
+CHUNK = 1024 * 1024
 #: objects up to this size are read whole on GET, checked, and served from memory
 SMALL_OBJECT = 1024 * 1024
 #: files remembered as verified per process (oldest forgotten first)
