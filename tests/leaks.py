@@ -6,7 +6,8 @@ What counts (docs/network-dataplane.md, "Kernel names", and the tests' own prefi
 - network namespaces ``qdhcp-*``, ``qrouter-*``, ``pocketstack-*`` (a lab), ``pst*`` (a
   test's lab, ``lab.topology.random_prefix``), ``pt*`` (the driver tests' sandboxes and
   ``pti-`` namespaces);
-- links of the root namespace named ``brq*``, ``vxlan-*`` or ``tap*``;
+- links of the root namespace named ``brq*``, ``vxlan-*``, ``tap*`` or ``ps-ul-*`` (a lab's
+  underlay link, ``lab.topology.ROOT_UNDERLAY_PREFIX``);
 - nftables tables of the root namespace named ``pocketstack*``;
 - dnsmasq processes whose command line names a ``/dhcp/<network_id>/`` state folder (the
   DHCP driver's ``--pid-file``);
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 NETNS_PREFIXES = ("qdhcp-", "qrouter-", "pocketstack-", "pst", "pt")
-LINK_PREFIXES = ("brq", "vxlan-", "tap")
+LINK_PREFIXES = ("brq", "vxlan-", "tap", "ps-ul-")
 #: the DHCP driver's state folder of a network, as it appears in dnsmasq's arguments
 DHCP_STATE = re.compile(r"/dhcp/[0-9a-f-]{36}/")
 #: the volume exports' daemons (iSCSI target, NBD server)

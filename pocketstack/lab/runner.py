@@ -17,6 +17,14 @@ adopts them with the lab's namespaces.
 Each host logs to ``<state_dir>/hosts/host<i>/logs/lab-host<i>.log``, linked from
 ``<state_dir>/logs/``.
 
+Each host also runs an object storage node (``pocketstack object-node``) inside its
+namespace (``ip netns exec``), bound to its underlay address on ``object_bind_port``, with
+its devices under ``<state_dir>/hosts/host<i>/objects/``; the ring
+(``<state_dir>/objects/object.ring.gz``, built at the lab's first start, zone i = host i)
+names those addresses, and the controller's proxy reaches them from the root namespace's
+underlay address (``Lab.controller_ip``). Unless ``[objectstore] object_ring`` names a ring
+elsewhere: then no node starts. A node dies with ``up`` too.
+
 ``stop`` ends the children (SIGTERM: each agent stops as ``pocketstack compute`` does,
 powering guests off only with ``shutdown_instances``), then tears the lab down unless a
 guest is still running in a host's namespace.
@@ -122,10 +130,36 @@ class LabHosts:
         self.conf = conf
         self.lab = Lab(conf.lab_prefix, conf.hosts, external_on_host=conf.external_on_host)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
 
     def setup(self) -> list[LabHost]:
-        """Build (or adopt) the lab's namespaces; see ``Lab.setup``."""
-        return self.lab.setup()
+        """Build (or adopt) the lab's namespaces (see ``Lab.setup``) and, at the first
+        start, the object ring of the hosts' storage nodes (``build_lab_ring``)."""
+        hosts = self.lab.setup()
+        if not self.conf.object_ring:
+            from pocketstack.objectstore.embedded import build_lab_ring
+
+            nodes = [(h.local_ip, self.node_devices(h)) for h in hosts]
+            build_lab_ring(self.conf, nodes, self.conf.object_bind_port)
+        return hosts
+
+    def node_devices(self, host: LabHost) -> Path:
+        """``<state_dir>/hosts/<hostname>/objects``: the device directories of a host's
+        storage node."""
+        return host_state_dir(self.conf, host) / "objects"
+
+    def node_command(self, host: LabHost) -> list[str]:
+        """The argv of ``host``'s storage node: ``pocketstack object-node`` in its
+        namespace, on its underlay address, with the lab's ring."""
+        from pocketstack.objectstore.manager import ring_location
+
+        argv = ["ip", "netns", "exec", host.netns, sys.executable, "-m", "pocketstack.cli"]
+        argv += ["object-node", "--state-dir", str(host_state_dir(self.conf, host))]
+        argv += ["--config", self.conf.config or str(self.conf.path("pocketstack.toml"))]
+        argv += ["--object-ring", ring_location(self.conf)]
+        argv += ["--object-devices", str(self.node_devices(host))]
+        argv += ["--object-bind-ip", host.local_ip]
+        return argv + ["--object-bind-port", str(self.conf.object_bind_port)]
 
     def start(self) -> None:
         """Start ``pocketstack lab-host`` for every host (already running ones are kept)."""
@@ -149,6 +183,29 @@ class LabHosts:
                 host.hostname,
                 self.procs[host.hostname].pid,
             )
+        if not self.conf.object_ring:
+            self._start_nodes(env)
+
+    def _start_nodes(self, env: dict[str, str]) -> None:
+        """Start every host's storage node that does not run (``node_command``)."""
+        for host in self.lab.hosts:
+            proc = self.nodes.get(host.hostname)
+            if proc is not None and proc.poll() is None:
+                continue
+            self.nodes[host.hostname] = subprocess.Popen(
+                self.node_command(host),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+            LOG.info(
+                "lab %s: storage node of %s on %s (pid %d)",
+                self.lab.prefix,
+                host.hostname,
+                host.local_ip,
+                self.nodes[host.hostname].pid,
+            )
 
     def _link_log(self, host: LabHost) -> None:
         """``<state_dir>/logs/lab-<host>.log``: a symlink to the host's own log, so the
@@ -164,15 +221,17 @@ class LabHosts:
             link.symlink_to(target)
 
     def stop(self) -> bool:
-        """Stop the hosts' processes; tear the lab down unless guests still run in it.
+        """Stop the hosts' processes and storage nodes; tear the lab down unless guests
+        still run in it.
 
         Returns:
             True when the lab was torn down.
         """
-        for proc in self.procs.values():
+        procs = {**self.procs, **{f"{h} storage node": p for h, p in self.nodes.items()}}
+        for proc in procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for hostname, proc in self.procs.items():
+        for hostname, proc in procs.items():
             try:
                 proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -180,6 +239,7 @@ class LabHosts:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+        self.nodes.clear()
         running = self.guests_running()
         if running:
             LOG.info("lab %s kept: %d guest processes still run", self.lab.prefix, running)

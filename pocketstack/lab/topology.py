@@ -3,6 +3,10 @@
     <prefix>-underlay   br-underlay (no address)    <- veth -> each host's eth-underlay
     <prefix>-ext        br-ext 172.24.4.1/24        <- veth -> host1's eth-ext (no address)
     <prefix>-host<i>    lo up, eth-underlay 10.255.0.(10+i)/24 (its local_ip)
+    root namespace      ps-ul-<hash> 10.255.0.1/24  <- veth -> br-underlay (u-<hash>-0)
+
+The root namespace's underlay address is the controller's: the object store's proxy there
+reaches the storage nodes that run in the hosts' namespaces on their underlay addresses.
 
 host1 is the network node: its ``eth-ext`` is the flat ``public`` network's physical
 interface (``physical_interface_mappings = "public:eth-ext"``) and ``br-ext``'s address is
@@ -10,7 +14,8 @@ the external network's gateway, "the outside world" that never leaves the machin
 
 Every name is made here: namespaces ``<prefix>-...``, and inside them short fixed names
 (``eth-underlay``, ``br-ext``...) plus the bridge-side veth ends ``u-<hash>-<i>`` and
-``x-<hash>-<i>`` (``<hash>``: 6 hex digits of the prefix), all within the kernel's 15
+``x-<hash>-<i>`` (``<hash>``: 6 hex digits of the prefix) and the root namespace's
+underlay end ``ps-ul-<hash>`` (its bridge end ``u-<hash>-0``), all within the kernel's 15
 characters. Two labs with different prefixes (a developer's ``pocketstack`` and a test's
 ``pst1a2b``) live side by side. ``setup`` is idempotent and adopts what an earlier run left;
 ``teardown`` stops the processes inside the lab's namespaces (QEMU, dnsmasq) and deletes
@@ -43,6 +48,10 @@ UNDERLAY_INTERFACE = "eth-underlay"
 EXT_INTERFACE = "eth-ext"
 #: The underlay's /24: host i has .(10+i).
 UNDERLAY_NET = "10.255.0"
+#: The root namespace's (the controller's) underlay address.
+CONTROLLER_UNDERLAY_CIDR = f"{UNDERLAY_NET}.1/24"
+#: Start of the root namespace's underlay link, ``ps-ul-<hash>`` (tests/leaks.py counts it).
+ROOT_UNDERLAY_PREFIX = "ps-ul-"
 #: br-ext's address: the external network's gateway (public 172.24.4.0/24, as DevStack's).
 EXT_GATEWAY_CIDR = "172.24.4.1/24"
 #: Flat physical network on the network node's eth-ext.
@@ -118,6 +127,8 @@ class Lab:
         self.underlay_netns = f"{prefix}-underlay"
         self.ext_netns: str | None = None if external_on_host else f"{prefix}-ext"
         self.ext_bridge = f"x-{self.tag}" if external_on_host else EXT_BRIDGE
+        self.root_underlay = f"{ROOT_UNDERLAY_PREFIX}{self.tag}"
+        self.controller_ip = CONTROLLER_UNDERLAY_CIDR.split("/")[0]
         self.hosts = [
             LabHost(
                 index=i,
@@ -157,6 +168,20 @@ class Lab:
         """
         ip_lib.ensure_netns(self.underlay_netns)
         self._bridge(UNDERLAY_BRIDGE, self.underlay_netns, None)
+        self._uplink(
+            None, self.root_underlay, f"u-{self.tag}-0", self.underlay_netns, UNDERLAY_BRIDGE
+        )
+        ip_lib.set_addresses(self.root_underlay, [CONTROLLER_UNDERLAY_CIDR])
+        others = [
+            str(link["ifname"])
+            for link in ip_lib.links()
+            if str(link.get("ifname", "")).startswith(ROOT_UNDERLAY_PREFIX)
+            and link.get("ifname") != self.root_underlay
+        ]
+        if others:  # the same /24 on several links: the root namespace routes to one lab only
+            LOG.warning(
+                "lab %s: other labs' underlay links %s share 10.255.0.0/24", self.prefix, others
+            )
         if self.ext_netns:
             ip_lib.ensure_netns(self.ext_netns)
         self._bridge(self.ext_bridge, self.ext_netns, EXT_GATEWAY_CIDR)
@@ -209,9 +234,12 @@ class Lab:
         ip_lib.set_link(name, netns, up=True)
 
     @staticmethod
-    def _uplink(netns: str, name: str, peer: str, peer_netns: str | None, bridge: str) -> None:
+    def _uplink(
+        netns: str | None, name: str, peer: str, peer_netns: str | None, bridge: str
+    ) -> None:
         """The veth ``name`` (in ``netns``) <-> ``peer`` (in ``peer_netns``, enslaved to
-        ``bridge``), both up; a half left by an interrupted run is replaced."""
+        ``bridge``), both up; a half left by an interrupted run is replaced. ``None``:
+        the root namespace."""
         if not ip_lib.link_exists(peer, peer_netns):
             ip_lib.delete_link(name, netns)
             ip_lib.add_veth(name, peer, netns=netns, peer_netns=peer_netns or "1")
@@ -225,8 +253,10 @@ class Lab:
     # -- tearing down -----------------------------------------------------------------
 
     def exists(self) -> bool:
-        """Whether any namespace of the lab exists."""
-        return any(ip_lib.netns_exists(name) for name in self.namespaces)
+        """Whether any namespace of the lab (or its root underlay link) exists."""
+        return any(ip_lib.netns_exists(name) for name in self.namespaces) or (
+            ip_lib.link_exists(self.root_underlay)
+        )
 
     def teardown(self, extra_namespaces: tuple[str, ...] = ()) -> None:
         """Stop every process inside the lab's namespaces (and ``extra_namespaces``: the
@@ -241,6 +271,7 @@ class Lab:
         _stop_processes([pid for name in names for pid in ip_lib.netns_pids(name)])
         for name in names:
             ip_lib.delete_netns(name)
+        ip_lib.delete_link(self.root_underlay)  # usually gone with its peer's namespace
         if self.external_on_host:
             ip_lib.delete_link(self.ext_bridge)
         LOG.info("lab %s: torn down", self.prefix)

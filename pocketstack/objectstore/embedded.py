@@ -74,6 +74,44 @@ def build_embedded_ring(conf: Any, root: Path) -> dict[int, socket.socket]:
     return {sock.getsockname()[1]: sock for sock in socks}
 
 
+def build_lab_ring(conf: Any, nodes: list[tuple[str, Path]], port: int) -> Path:
+    """The ring of a lab's storage nodes (``pocketstack up --hosts N``, one node per host),
+    ``<state-dir>/objects/object.ring.gz``, built at the lab's first start and kept after.
+
+    Args:
+        conf: the controller's configuration (``object_replicas``, ``object_part_power``).
+        nodes: ``(underlay address, devices directory)`` of each host, host1 first; host i
+            is zone i. Each gets ``ceil(replicas / hosts)`` devices (``h<i>d<j>``, made
+            here) so that 3 replicas fit on fewer than 3 hosts, in distinct zones where
+            there are enough.
+        port: the port every node listens on (each in its own namespace).
+
+    Returns:
+        the ring's path (an existing ring is adopted as it is).
+
+    Raises:
+        RingBuilderError: the ring can't be built.
+    """
+    root = Path(conf.state_dir) / "objects"
+    ring_path = root / "object.ring.gz"
+    if ring_path.exists():
+        return ring_path
+    root.mkdir(parents=True, exist_ok=True)
+    per_node = max(1, -(-conf.object_replicas // len(nodes)))
+    replicas = min(conf.object_replicas, per_node * len(nodes))
+    builder = RingBuilder(conf.object_part_power, replicas, min_part_hours=0)
+    for zone, (ip, devices) in enumerate(nodes, start=1):
+        for j in range(1, per_node + 1):
+            (devices / f"h{zone}d{j}").mkdir(parents=True, exist_ok=True)
+            dev = {"region": 1, "zone": zone, "ip": ip, "port": port, "device": f"h{zone}d{j}"}
+            builder.add_dev({**dev, "weight": 100, "meta": f"host{zone}"})
+    builder.rebalance()
+    builder.save(root / "object.builder")
+    builder.write_ring(ring_path)
+    LOG.info("built the lab's object ring: %d nodes, %d replicas", len(nodes), replicas)
+    return ring_path
+
+
 def start_nodes(conf: Any) -> EmbeddedNodes:
     """Start the embedded storage nodes of ``pocketstack up``; returns them with the ring
     path (``<state-dir>/objects/object.ring.gz``). With ``[objectstore] object_ring`` set,

@@ -30,6 +30,11 @@ def _ping(netns: str, address: str) -> None:
     _sh("ip", "netns", "exec", netns, "busybox", "ping", "-c1", "-W2", address)
 
 
+def _addrs_root(dev: str) -> list[str]:
+    out = json.loads(_sh("ip", "-j", "addr", "show", "dev", dev, "scope", "global"))
+    return [f"{a['local']}/{a['prefixlen']}" for e in out for a in e["addr_info"] if "local" in a]
+
+
 def _addrs(netns: str, dev: str) -> list[str]:
     out = json.loads(_sh("ip", "-n", netns, "-j", "addr", "show", "dev", dev, "scope", "global"))
     return [f"{a['local']}/{a['prefixlen']}" for e in out for a in e["addr_info"] if "local" in a]
@@ -64,7 +69,11 @@ def test_setup_builds_the_hosts_underlay_and_outside_world(lab):
     assert underlay["br-underlay"]["linkinfo"]["info_kind"] == "bridge"
     assert _addrs(f"{p}-underlay", "br-underlay") == []
     enslaved = sorted(n for n, link in underlay.items() if link.get("master") == "br-underlay")
-    assert len(enslaved) == 2 and all(len(n) <= 15 for n in enslaved)
+    # the two hosts' and the root namespace's (the controller's underlay address)
+    assert len(enslaved) == 3 and all(len(n) <= 15 for n in enslaved)
+    root = _links()[lab.root_underlay]
+    assert "UP" in root["flags"] and len(lab.root_underlay) <= 15
+    assert _addrs_root(lab.root_underlay) == ["10.255.0.1/24"]
     assert _addrs(f"{p}-ext", "br-ext") == ["172.24.4.1/24"]
     for host in hosts:
         links = _links(host.netns)
@@ -77,6 +86,7 @@ def test_setup_builds_the_hosts_underlay_and_outside_world(lab):
     # the hosts reach each other over the underlay, and the network node's eth-ext reaches
     # the outside world's bridge (an address added for the check, in the lab's namespace)
     _ping(f"{p}-host1", "10.255.0.12")
+    _ping(f"{p}-host2", "10.255.0.1")  # the controller's underlay address answers
     _sh("ip", "-n", f"{p}-host1", "addr", "add", "172.24.4.99/24", "dev", "eth-ext")
     _ping(f"{p}-host1", "172.24.4.1")
 
@@ -86,6 +96,10 @@ def test_setup_is_idempotent_and_repairs_a_missing_link(lab):
     first = {ns: sorted(_links(ns)) for ns in lab.namespaces}
     lab.setup()
     assert {ns: sorted(_links(ns)) for ns in lab.namespaces} == first
+    _sh("ip", "link", "del", lab.root_underlay)  # the root's end (its peer goes with it)
+    lab.setup()
+    assert {ns: sorted(_links(ns)) for ns in lab.namespaces} == first
+    assert _addrs_root(lab.root_underlay) == ["10.255.0.1/24"]
     _sh("ip", "-n", f"{lab.prefix}-host2", "link", "del", "eth-underlay")
     lab.setup()
     assert {ns: sorted(_links(ns)) for ns in lab.namespaces} == first
@@ -114,7 +128,8 @@ def test_a_smaller_lab_drops_the_idle_hosts_of_a_larger_one(lab):
     smaller = Lab(prefix=lab.prefix, hosts=1)
     smaller.setup()
     assert f"{lab.prefix}-host2" not in _netns() and f"{lab.prefix}-host1" in _netns()
-    assert len([n for n in _links(f"{lab.prefix}-underlay") if n.startswith("u-")]) == 1
+    # host1's and the root namespace's
+    assert len([n for n in _links(f"{lab.prefix}-underlay") if n.startswith("u-")]) == 2
 
 
 def test_two_labs_live_side_by_side(lab):
