@@ -178,7 +178,7 @@ def test_uvicorn_records_reach_the_log_file_through_the_filter():
     [
         ("--compute-driver=xen", "unknown compute_driver 'xen': known are fake, qemu"),
         ("--network-driver=ovs", "unknown network_driver 'ovs': known are fake, linuxbridge, noop"),
-        ("--image-store=swift", "unknown image_store 'swift': known are file"),
+        ("--image-store=rbd", "unknown image_store 'rbd': known are file, swift"),
     ],
 )
 def test_an_unknown_driver_name_stops_at_startup(tmp_path, monkeypatch, flag, message):

@@ -110,7 +110,8 @@ def test_get_never_returns_corrupt_bytes(node: Node, size: int, ranged: bool):
     _flip(_data_file(node, "obj"), size // 2)
     headers = {"Range": f"bytes=0-{size - 1}"} if ranged else {}
     reply = node.call("GET", path, headers)
-    assert reply.status == 404 and reply.body != body[: len(reply.body)] or not reply.body
+    assert reply.status == 404  # quarantined before a byte was sent: the proxy asks elsewhere
+    assert body[:64] not in reply.body
     assert _quarantined(node) == [node.ring.hash_path("AUTH_a", "c", "obj")]
     assert node.call("HEAD", path).status == 404
 
