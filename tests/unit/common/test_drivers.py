@@ -68,8 +68,8 @@ def test_unknown_name_is_an_error_listing_the_known_ones():
     known = "known are fake, linuxbridge, noop"
     with pytest.raises(UnknownDriver, match=f"unknown network_driver 'ovs': {known}"):
         NETWORK_DRIVERS.load_class("ovs")
-    with pytest.raises(UnknownDriver, match="unknown image_store 'swift': known are file"):
-        IMAGE_STORES.check("swift")
+    with pytest.raises(UnknownDriver, match="unknown image_store 'rbd': known are file, swift"):
+        IMAGE_STORES.check("rbd")
 
 
 def test_a_class_not_derived_from_the_base_is_refused():
@@ -95,5 +95,6 @@ def test_check_config(tmp_path):
     check_config(conf.replace(network_driver="linuxbridge"))
     with pytest.raises(UnknownDriver, match="network_driver 'ovs'"):
         check_config(conf.replace(network_driver="ovs"))
-    with pytest.raises(UnknownDriver, match="image_store 'swift'"):
-        check_config(conf.replace(image_store="swift"))
+    check_config(conf.replace(image_store="swift"))
+    with pytest.raises(UnknownDriver, match="image_store 'rbd'"):
+        check_config(conf.replace(image_store="rbd"))

@@ -136,6 +136,6 @@ def test_create_image_from_file_is_idempotent(cloud, admin, tmp_path):
 
 def test_the_store_is_the_configured_one(cloud):
     assert cloud.conf.image_store == "file" and cloud.image.data.store.name == "file"
-    elsewhere = SimpleNamespace(conf=cloud.conf.replace(image_store="swift"), db=cloud.db)
-    with pytest.raises(UnknownDriver, match="unknown image_store 'swift': known are file"):
+    elsewhere = SimpleNamespace(conf=cloud.conf.replace(image_store="rbd"), db=cloud.db)
+    with pytest.raises(UnknownDriver, match="unknown image_store 'rbd': known are file, swift"):
         ImageData(elsewhere, cloud.image.images)
