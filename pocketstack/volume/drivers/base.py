@@ -62,6 +62,8 @@ class VolumeDriver(ABC):
         pool_dir: the directory the driver owns (``<state_dir>/volumes``).
     """
 
+    #: the driver's registry name (``VOLUME_DRIVERS``: ``file``, ``fake``)
+    name = "base"
     #: Cinder's ``volume_backend_name`` of this driver
     backend_name = "file"
 

@@ -22,6 +22,7 @@ class FakeVolumeDriver(VolumeDriver):
     """Dicts for a pool: ``volumes`` (id -> size GiB), ``snapshots`` (id -> (volume id,
     size)), ``exports`` (volume id -> {CHAP user: password})."""
 
+    name = "fake"
     backend_name = "fake"
     #: state by pool directory, so an agent restarted on the same pool finds it again
     shared: ClassVar[dict[str, dict[str, Any]]] = {}

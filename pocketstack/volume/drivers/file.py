@@ -72,6 +72,7 @@ class FileDriver(VolumeDriver):
     format of new volumes, ``conf.iscsi_ip``/``iscsi_port``/``tgt_control_port`` the iSCSI
     portal, ``conf.netns`` the namespace the export daemons run in."""
 
+    name = "file"
     backend_name = "file"
 
     def __init__(self, conf: Any, pool_dir: Path | str):
