@@ -200,8 +200,16 @@ class NodeServer:
         self.sock = sock
         self.host = sock.getsockname()[0]
         self.port: int = sock.getsockname()[1]
+        # log_config=None: uvicorn's default config would replace the handlers of its
+        # loggers, which the API server of the same process (``up``) routes to pocketstack's
+        # log file (cli.configure_uvicorn_logging)
         config = uvicorn.Config(
-            node, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30
+            node,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=30,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
