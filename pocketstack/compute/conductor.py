@@ -644,6 +644,7 @@ def build_spec(
         "memory_mb": inst.memory_mb,
         "root_gb": inst.root_gb,
         "ephemeral_gb": inst.ephemeral_gb,
+        "swap_mb": int((inst.flavor or {}).get("swap") or 0),
         "image": {
             "id": image["id"],
             "disk_format": image.get("disk_format"),

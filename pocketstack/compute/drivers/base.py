@@ -19,7 +19,7 @@ sent over the bus::
 
     {
       "uuid": "…", "name": "vm1", "hostname": "vm1", "project_id": "…",
-      "vcpus": 1, "memory_mb": 128, "root_gb": 1, "ephemeral_gb": 0,
+      "vcpus": 1, "memory_mb": 128, "root_gb": 1, "ephemeral_gb": 0, "swap_mb": 0,
       "image": {"id": "…", "disk_format": "qcow2", "path": "/…/images/cache/<id>",
                 "properties": {…}},
       "network_info": [{"port_id": "…", "network_id": "…", "mac_address": "fa:16:3e:…",
@@ -43,6 +43,9 @@ A ``BlockDevice`` (``compute.block_device.spec_entry``), one attached volume::
 ``connection_info`` is the volume API's (docs/block-storage.md): iSCSI ``target_portal``,
 ``target_iqn``, ``target_lun``, ``auth_method``/``auth_username``/``auth_password`` (CHAP:
 the password must never appear on a command line); NBD ``host``, ``port``, ``export``.
+``ephemeral_gb`` (GiB) and ``swap_mb`` (MiB, the flavor's ``swap``) > 0 give the guest
+local disks (an ext4 one labelled ``ephemeral0``, a swap one labelled ``swap0``) after the
+root disk, whether or not it boots from a volume; they are deleted with the instance.
 With ``boot_from_volume`` the guest has no local root disk (``image`` may lack ``path``) and
 boots from the block device of boot index 0.
 """

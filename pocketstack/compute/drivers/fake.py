@@ -10,7 +10,8 @@ raise ``DriverError`` with that text, leaving nothing behind, like a real broken
 attribute ``fail_attach`` (a message) makes ``attach_volume`` fail the same way.
 
 Volumes: the guest keeps its block devices (from the spec, and hot-plugged ones) with the
-size it sees; ``attached_volumes`` lists them.
+size it sees; ``attached_volumes`` lists them. The flavor's ephemeral and swap disks are
+recorded with their sizes (``local_disks``), as the qemu driver would make them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pocketstack.compute.drivers import local_disks as ld
 from pocketstack.compute.drivers.base import (
     BlockDevice,
     ComputeDriver,
@@ -42,6 +44,8 @@ class _FakeGuest:
     console: list[str] = field(default_factory=list)
     #: volume id -> (block device, size in bytes the guest sees)
     volumes: dict[str, tuple[BlockDevice, int]] = field(default_factory=dict)
+    #: the flavor's local disks, file name -> size in bytes (``local_disks.wanted``)
+    local_disks: dict[str, int] = field(default_factory=dict)
 
 
 class FakeDriver(ComputeDriver):
@@ -76,6 +80,7 @@ class FakeDriver(ComputeDriver):
             guest = _FakeGuest(spec=dict(spec))
             for device in spec.get("block_devices") or []:
                 guest.volumes[device["volume_id"]] = (dict(device), 0)
+            guest.local_disks = {n: size for n, _fmt, size in ld.wanted(spec)}
             guest.console.extend(_boot_log(spec))
             self._guests[uuid] = guest
 
@@ -190,6 +195,11 @@ class FakeDriver(ComputeDriver):
         """The size (bytes) the guest sees of a volume (0 until extended)."""
         with self._lock:
             return self._get(uuid).volumes[volume_id][1]
+
+    def local_disks(self, uuid: str) -> dict[str, int]:
+        """The guest's local ephemeral/swap disks: ``{"disk.eph0"|"disk.swap": bytes}``."""
+        with self._lock:
+            return dict(self._get(uuid).local_disks)
 
     def _get(self, uuid: str) -> _FakeGuest:
         guest = self._guests.get(uuid)

@@ -3,6 +3,8 @@
 Files of an instance, in ``<state_dir>/instances/<uuid>/``:
 
 - ``disk``: qcow2 overlay on the image (copy-on-write root disk; for ISO images a blank disk)
+- ``disk.eph0``, ``disk.swap``: the flavor's ephemeral (ext4) and swap disks
+  (``local_disks``), made when missing, attached after the root disk
 - ``disk.config``: the config drive (ISO9660, label ``config-2``), a read-only virtio disk
 - ``console.log``: the serial console, appended to across power cycles
 - ``volumes.json``: the volumes plugged into the guest (``qemu_volumes``)
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from pocketstack.compute.configdrive import build_config_drive
+from pocketstack.compute.drivers import local_disks
 from pocketstack.compute.drivers import qemu_process as qp
 from pocketstack.compute.drivers import qemu_volumes as qv
 from pocketstack.compute.drivers.base import (
@@ -335,6 +338,7 @@ class QemuDriver(ComputeDriver):
                 ip_lib.ensure_tap(name, mtu, self.netns)
         except NetworkDriverError as exc:
             raise DriverError(f"cannot create the guest's tap device: {exc}") from exc
+        local_disks.ensure(spec, paths.dir)  # made only when missing
         machine = qp.machine_type(spec)
         volume_args, secret_files = qv.spawn_args(
             spec, paths.dir, machine, INITIATOR_PREFIX + self.host

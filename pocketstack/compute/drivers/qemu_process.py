@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pocketstack.compute.drivers import local_disks
 from pocketstack.compute.drivers.base import DriverError, InstanceSpec
 
 LOG = logging.getLogger(__name__)
@@ -394,7 +395,8 @@ def machine_type(spec: InstanceSpec) -> str:
 
 def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[str]:
     """Root disk (virtio; none when the guest boots from a volume), the ISO as a CD
-    booted first, the config drive (virtio)."""
+    booted first, the flavor's ephemeral and swap disks (``local_disks``), the config
+    drive (virtio)."""
     args = []
     if not spec.get("boot_from_volume"):
         args += [
@@ -412,6 +414,7 @@ def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[s
             # channel; SeaBIOS boots El Torito CDs from either (AHCI is the faster one).
             "ide-cd,drive=cd0,bus=ide.0,bootindex=0",
         ]
+    args += local_disks.qemu_args([(paths.dir / n, fmt) for n, fmt, _ in local_disks.wanted(spec)])
     if paths.config.exists():
         args += [
             "-drive",

@@ -17,7 +17,7 @@ IMAGE = {"id": "img-1", "disk_format": "qcow2", "size": 3}
 def _inst() -> types.SimpleNamespace:
     fields = (
         "uuid name hostname project_id user_id vcpus memory_mb root_gb ephemeral_gb "
-        "metadata_ user_data key_name key_data launch_index config_drive"
+        "metadata_ user_data key_name key_data launch_index config_drive flavor"
     )
     return types.SimpleNamespace(**dict.fromkeys(fields.split()))
 
@@ -42,3 +42,13 @@ def test_a_bug_naming_the_file_propagates_instead_of_an_empty_path():
 
     with pytest.raises(RuntimeError):
         build_spec(_cloud(broken), _inst(), IMAGE, [], None, "host-1")
+
+
+def test_the_flavors_ephemeral_and_swap_are_in_the_spec():
+    inst = _inst()
+    inst.ephemeral_gb, inst.flavor = 2, {"swap": 512, "ephemeral": 2}
+    spec = build_spec(
+        _cloud(lambda image_id: Path("/store") / image_id), inst, IMAGE, [], None, "h"
+    )
+    assert (spec["ephemeral_gb"], spec["swap_mb"]) == (2, 512)
+    assert build_spec(_cloud(lambda i: Path("/s")), _inst(), IMAGE, [], None, "h")["swap_mb"] == 0
