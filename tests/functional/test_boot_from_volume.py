@@ -120,12 +120,12 @@ def volume_status(env, volume_id, ctx=DEMO):
         return "deleted"
 
 
-def boot(env, image=None, bdms=None, name="vm1"):
+def boot(env, image=None, bdms=None, name="vm1", flavor="1"):
     (server,) = env.cloud.compute.servers.create(
         DEMO,
         name=name,
         image_id=env.image if image is None else image,
-        flavor_id="1",
+        flavor_id=flavor,
         networks="none",
         block_device_mapping=bdms,
     )
@@ -396,3 +396,34 @@ def test_extending_an_attached_volume_through_the_volume_api_reaches_the_guest(e
         lambda: env.driver.volume_size(uuid, vol) == 2 * 1024**3, 10, "the guest's disk to grow"
     )
     assert volume_status(env, vol) == "in-use"
+
+
+def test_the_flavors_ephemeral_and_swap_are_local_disks_of_image_and_volume_servers(env):
+    env.cloud.compute.flavors.create(
+        ADMIN, name="eph", flavorid="eph", ram=64, vcpus=1, disk=1, ephemeral=1, swap=64
+    )
+    wanted = {"disk.eph0": 1024**3, "disk.swap": 64 * 1024**2}
+    uuid = boot(env, flavor="eph")
+    row = wait_status(env, uuid, "ACTIVE")
+    assert (row.spec["ephemeral_gb"], row.spec["swap_mb"]) == (1, 64)
+    assert env.driver.local_disks(uuid) == wanted
+    bdms = [
+        {
+            "source_type": "image",
+            "destination_type": "volume",
+            "uuid": env.image,
+            "boot_index": 0,
+            "volume_size": 1,
+            "delete_on_termination": True,
+            "device_name": None,
+            "guest_format": None,
+            "disk_bus": None,
+            "tag": None,
+        }
+    ]
+    volume_backed = boot(env, image="", bdms=bdms, name="vm2", flavor="eph")
+    wait_status(env, volume_backed, "ACTIVE")
+    assert env.driver.local_disks(volume_backed) == wanted
+    plain = boot(env, name="vm3")
+    wait_status(env, plain, "ACTIVE")
+    assert env.driver.local_disks(plain) == {}
