@@ -478,3 +478,28 @@ def test_a_volume_is_attached_once_and_detached(h, nbd_export):
     assert h.driver.attached_volumes(spec["uuid"]) == [volume_id]
     h.driver.detach_volume(spec["uuid"], volume_id)
     assert h.driver.attached_volumes(spec["uuid"]) == []
+
+
+def test_the_flavors_ephemeral_and_swap_are_local_disks_gone_with_the_guest(h):
+    spec = h.spec(ephemeral_gb=1, swap_mb=64)
+    uuid = spec["uuid"]
+    h.driver.spawn(spec)
+    sizes = {"disk.eph0": 1024**3, "disk.swap": 64 * 1024**2}
+    if h.name == "fake":
+        assert h.driver.local_disks(uuid) == sizes
+    elif h.name == "qemu":  # what QEMU has attached, whatever the guest makes of it
+        blocks = {b["device"]: b["inserted"] for b in h.driver._qmp(uuid, "query-block")}
+        assert blocks["eph0"]["image"]["virtual-size"] == sizes["disk.eph0"]
+        assert blocks["eph0"]["drv"] == "qcow2" and blocks["swap0"]["drv"] == "raw"
+        assert blocks["swap0"]["image"]["virtual-size"] == sizes["disk.swap"]
+        assert {"root", "config"} <= set(blocks)
+        # a power cycle keeps the ephemeral disk and remakes a lost one
+        inst = Path(h.conf.state_dir, "instances", uuid)
+        eph = (inst / "disk.eph0").stat().st_ino
+        h.driver.power_off(uuid, timeout=5)
+        (inst / "disk.swap").unlink()
+        h.driver.power_on(spec)
+        assert (inst / "disk.eph0").stat().st_ino == eph
+        assert (inst / "disk.swap").stat().st_size == sizes["disk.swap"]
+    h.driver.destroy(uuid)
+    _assert_gone(h, uuid)
