@@ -13,8 +13,9 @@ A request's mapping, once parsed (``parse_v2``/``parse_legacy`` in the API layer
 Supported (docs/block-storage.md "Nova's side"): volumes of any source (an existing volume,
 a new one from an image, a snapshot or blank), and the image itself as the local root disk
 (``source_type=image, destination_type=local, boot_index=0``: the same as ``imageRef``).
-Other local devices (ephemeral/swap by mapping) are refused (400); the flavor's own ones are
-the driver's.
+Blank local mappings may name the flavor's own ephemeral and swap disks (of the flavor's
+size, ``check_local_disks``); the driver makes those from the flavor. Other local devices are
+refused (400).
 
 An ``InstanceSpec``'s ``block_devices`` (``block_devices_for_spec``), boot volume first::
 
@@ -148,9 +149,43 @@ def check_boot_indexes(bdms: list[BlockDeviceRequest]) -> None:
         )
     for bdm in bdms:
         if bdm["destination_type"] == "local" and not (
-            bdm["source_type"] == "image" and bdm["boot_index"] == 0
+            (bdm["source_type"] == "image" and bdm["boot_index"] == 0)
+            or (bdm["source_type"] == "blank" and bdm["boot_index"] is None)
         ):
             raise invalid("local block devices other than the image's root disk are not supported.")
+
+
+def check_local_disks(bdms: list[BlockDeviceRequest], ephemeral_gb: int, swap_mb: int) -> None:
+    """Blank local mappings (``source_type=blank, destination_type=local``) name the
+    flavor's own ephemeral (``guest_format`` None or ``ext4``; ``volume_size`` in GiB) and
+    swap (``guest_format=swap``; ``volume_size`` in MiB) disks, which the driver makes
+    (Nova's ``_validate_bdm`` size checks). Only the flavor's sizes are made: a mapping
+    without a size, or with the flavor's, is accepted.
+
+    Raises:
+        errors.BadRequest: more than one swap or ephemeral mapping, a size larger than the
+            flavor's (Nova's reasons), a smaller one, or another ``guest_format``.
+    """
+    local = [b for b in bdms if b["destination_type"] == "local" and b["source_type"] == "blank"]
+    swaps = [b for b in local if b["guest_format"] == "swap"]
+    ephemerals = [b for b in local if b["guest_format"] != "swap"]
+    if len(swaps) > 1:
+        raise invalid("More than one swap drive requested.")
+    if len(ephemerals) > 1:
+        raise invalid("more than one ephemeral disk is not supported.")
+    for bdm, flavor_size in [(b, swap_mb) for b in swaps] + [(b, ephemeral_gb) for b in ephemerals]:
+        if bdm["guest_format"] not in (None, "ext4", "swap"):
+            raise invalid(f"guest_format {bdm['guest_format']!r} is not supported (ext4 or swap).")
+        size = bdm["volume_size"]
+        if size is not None and size > flavor_size:
+            raise errors.BadRequest(
+                "Swap drive requested is larger than instance type allows."
+                if bdm["guest_format"] == "swap"
+                else "Ephemeral disks requested are larger than the instance type allows. If no "
+                "size is given in one block device mapping, flavor ephemeral size will be used."
+            )
+        if size is not None and size != flavor_size:
+            raise invalid("a local disk of another size than the flavor's is not supported.")
 
 
 def boot_volume(bdms: list[BlockDeviceRequest]) -> BlockDeviceRequest | None:

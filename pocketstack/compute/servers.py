@@ -194,6 +194,7 @@ class Servers:
         started = utcnow()
         flavor = self.cloud.compute.flavors.get(ctx, flavor_id, for_boot=True)
         bdms = list(block_device_mapping or [])
+        block_device.check_local_disks(bdms, flavor.ephemeral_gb, flavor.swap)
         boot_volume = block_device.boot_volume(bdms)
         image = self._boot_image(ctx, image_id or block_device.image_root(bdms), flavor, bdms)
         requested = self._check_networks(ctx, networks)

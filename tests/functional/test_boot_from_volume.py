@@ -424,6 +424,16 @@ def test_the_flavors_ephemeral_and_swap_are_local_disks_of_image_and_volume_serv
     volume_backed = boot(env, image="", bdms=bdms, name="vm2", flavor="eph")
     wait_status(env, volume_backed, "ACTIVE")
     assert env.driver.local_disks(volume_backed) == wanted
+    swap = {"source_type": "blank", "destination_type": "local", "guest_format": "swap"}
+    mapped = boot(
+        env,
+        bdms=[dict(bdms[0], **swap, uuid=None, boot_index=None, volume_size=None)],
+        flavor="eph",
+    )
+    wait_status(env, mapped, "ACTIVE")
+    assert env.driver.local_disks(mapped) == wanted
+    with pytest.raises(errors.BadRequest, match="Swap drive requested is larger"):
+        boot(env, bdms=[dict(bdms[0], **swap, uuid=None, boot_index=None, volume_size=65)])
     plain = boot(env, name="vm3")
     wait_status(env, plain, "ACTIVE")
     assert env.driver.local_disks(plain) == {}

@@ -63,7 +63,11 @@ def test_the_legacy_mapping_boots_from_vda():
             "Boot sequence",
         ),
         ([{"source_type": "volume", "uuid": VOLUME, "boot_index": 1}], "Boot sequence"),
-        ([{"source_type": "blank", "destination_type": "local"}], "local block devices"),
+        (
+            [{"source_type": "blank", "destination_type": "local", "boot_index": 0}],
+            "local block devices",
+        ),
+        ([{"source_type": "snapshot", "uuid": VOLUME, "destination_type": "local"}], "local"),
         ([{"source_type": "blank", "volume_size": 0}], "positive"),
         ([{"source_type": "volume", "uuid": VOLUME, "device_name": "/dev/xyz1"}], "invalid"),
     ],
@@ -85,3 +89,34 @@ def test_device_names_are_novas_next_free_and_a_requested_free_one_is_kept():
         bd.next_device_name({"/dev/vdb"}, "/dev/vdb")
     with pytest.raises(errors.BadRequest, match="in use"):
         bd.next_device_name(set(), "/dev/vda")  # the root disk's
+
+
+def _local(guest_format=None, size=None):
+    return {
+        "source_type": "blank",
+        "destination_type": "local",
+        "guest_format": guest_format,
+        "volume_size": size,
+    }
+
+
+def test_blank_local_mappings_of_the_flavors_ephemeral_and_swap_are_accepted():
+    bdms = bd.parse_v2([_local(), _local("swap", 64)])
+    bd.check_local_disks(bdms, 1, 64)
+    bd.check_local_disks(bd.parse_v2([_local("ext4", 1), _local("swap")]), 1, 64)
+
+
+@pytest.mark.parametrize(
+    "items, reason",
+    [
+        ([_local("swap", 128)], "Swap drive requested is larger"),
+        ([_local(None, 2)], "Ephemeral disks requested are larger"),
+        ([_local("swap"), _local("swap")], "More than one swap"),
+        ([_local("swap", 32)], "another size than the flavor's"),
+        ([_local("vfat")], "guest_format 'vfat' is not supported"),
+    ],
+)
+def test_local_mappings_not_matching_the_flavor_are_400(items, reason):
+    with pytest.raises(errors.BadRequest, match=reason) as info:
+        bd.check_local_disks(bd.parse_v2(items), 1, 64)
+    assert info.value.status == 400
