@@ -392,8 +392,11 @@ class Conductor(AgentReports):
                 "project_id": inst.project_id,
                 "vcpus": inst.vcpus,
                 "memory_mb": inst.memory_mb,
+                # root (none when volume-backed) + ephemeral + swap rounded up to GiB, as
+                # Nova's DISK_GB (``convert_mb_to_ceil_gb``): the local disks are made here
                 "disk_gb": (0 if task.request.get("volume_backed") else inst.root_gb)
-                + inst.ephemeral_gb,
+                + inst.ephemeral_gb
+                + -(-int((inst.flavor or {}).get("swap") or 0) // 1024),
                 "availability_zone": inst.requested_availability_zone,
                 "image_properties": task.request["image"]["properties"],
                 "ignore_hosts": [],

@@ -21,7 +21,12 @@ from pocketstack.compute.conductor import Conductor
 from pocketstack.compute.drivers.fake import FakeDriver
 from pocketstack.compute.exceptions import InvalidVolume, VolumeBDMNotFound
 from pocketstack.compute.external_events import ServerExternalEvent
-from pocketstack.compute.models import BlockDeviceMapping, InstanceAction, InstanceActionEvent
+from pocketstack.compute.models import (
+    Allocation,
+    BlockDeviceMapping,
+    InstanceAction,
+    InstanceActionEvent,
+)
 from pocketstack.service import Cloud
 from pocketstack.volume import rpcapi as volume_rpc
 from pocketstack.volume.agent import VolumeAgent
@@ -424,6 +429,9 @@ def test_the_flavors_ephemeral_and_swap_are_local_disks_of_image_and_volume_serv
     volume_backed = boot(env, image="", bdms=bdms, name="vm2", flavor="eph")
     wait_status(env, volume_backed, "ACTIVE")
     assert env.driver.local_disks(volume_backed) == wanted
+    with env.db.reader() as s:  # root + ephemeral + swap rounded up to a GiB, as Nova's DISK_GB
+        claimed = {a.instance_uuid: a.disk_gb for a in s.scalars(sa.select(Allocation))}
+    assert (claimed[uuid], claimed[volume_backed]) == (3, 2)
     swap = {"source_type": "blank", "destination_type": "local", "guest_format": "swap"}
     mapped = boot(
         env,

@@ -13,7 +13,8 @@ LOG = logging.getLogger(__name__)
 
 class DiskFilter(BaseHostFilter):
     """Free disk = ``local_gb * disk_allocation_ratio - local_gb_used`` (GiB) must hold the
-    request's ``disk_gb`` (root + ephemeral + swap of the flavor; 0 for boot from volume)."""
+    request's ``disk_gb`` (root, none for boot from volume, + ephemeral + swap rounded up to
+    GiB, of the flavor)."""
 
     def host_passes(self, host_state: HostState, spec: dict[str, Any]) -> bool:
         """True when the host's free disk covers ``spec["disk_gb"]``."""
