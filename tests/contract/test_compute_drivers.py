@@ -493,6 +493,9 @@ def test_the_flavors_ephemeral_and_swap_are_local_disks_gone_with_the_guest(h):
         assert blocks["eph0"]["drv"] == "qcow2" and blocks["swap0"]["drv"] == "raw"
         assert blocks["swap0"]["image"]["virtual-size"] == sizes["disk.swap"]
         assert {"root", "config"} <= set(blocks)
+        # root and config drive are found by label: the guest still boots and reads its
+        # hostname from the config drive with the two extra disks before it
+        h.wait_console(uuid, h.ready_line(spec))
         # a power cycle keeps the ephemeral disk and remakes a lost one
         inst = Path(h.conf.state_dir, "instances", uuid)
         eph = (inst / "disk.eph0").stat().st_ino
