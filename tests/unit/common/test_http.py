@@ -150,4 +150,6 @@ def test_every_service_api_brings_its_own_renderers():
         "image": {"code": 404, "title": "Not Found", "message": "gone"},
         "network": {"NeutronError": {"type": "NotFound", "message": "gone", "detail": ""}},
         "compute": {"itemNotFound": {"code": 404, "message": "gone"}},
+        "volume": {"itemNotFound": {"code": 404, "message": "gone"}},
+        "object-store": "<html><h1>Not Found</h1><p>gone</p></html>",
     }
