@@ -55,11 +55,16 @@ class PartialFile:
     def link_from(self, source: Path) -> Hashes:
         """Make the partial file ``source`` itself (a hard link on the same file system, no
         copy) or a copy of it; returns the hashes. Raises ``OSError`` when ``source`` cannot
-        be read."""
+        be read.
+
+        The image's data is its owner's only either way: a link shares the source's mode
+        (the guest image cache's file may be 0644), so it is narrowed, the source with it."""
         try:
             _unlink(self.path)
             os.link(source, self.path)
+            os.chmod(self.path, os.stat(self.path).st_mode & 0o700)
         except OSError:
+            _unlink(self.path)
             shutil.copyfile(source, self.path)
         return file_hashes(self.path)
 
