@@ -141,7 +141,6 @@ def _block(driver: QemuDriver, uuid_: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 @pytest.mark.timeout(300)
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs QEMU")
 def test_a_tgt_volume_is_hot_plugged_seen_grown_and_unplugged(driver, tgt, tmp_path):
