@@ -315,6 +315,9 @@ def launch_cloud(
         extra: more ``pocketstack`` flags (e.g. ``["--compute-vcpus", "2"]``).
         mode: ``embedded`` or ``distributed`` (default: ``$POCKETSTACK_TEST_MODE``).
 
+    Distributed without a lab: ``pocketstack controller``, ``compute`` and ``volume`` (the
+    storage host's agent), the last two on the bus only.
+
     A lab (``--hosts N`` in ``extra``) is ``pocketstack up`` in both modes, since only ``up``
     makes one: distributed gives it a fresh PostgreSQL database (the controller's) and
     RabbitMQ virtual host (the bus its ``lab-host`` processes' compute and network agents
@@ -338,6 +341,11 @@ def launch_cloud(
             _wait_ready(procs[-1], "ready in", 180)
             # the compute host gets the bus only: an agent has no database credentials
             procs.append(_start(["compute", *flags, "--hostname", "compute1"], env))
+            _wait_ready(procs[-1], "ready", 60)
+            # and a storage host's volume agent (bus only too), its iSCSI portal on a free
+            # loopback port: `up` runs one in-process, a distributed cloud runs it apart
+            volume = ["--hostname", "compute1", "--iscsi-port", str(free_port())]
+            procs.append(_start(["volume", *flags, *volume], env))
             _wait_ready(procs[-1], "ready", 60)
         else:
             procs.append(_start(["up", *flags, *database], env))
