@@ -298,8 +298,7 @@ def _tgt_show(netns: str, control_port: int) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.ci
-@pytest.mark.dataplane
+@pytest.mark.ci  # not `dataplane`: the distributed re-run's volume tests have their own agent
 @pytest.mark.timeout(1200)
 def test_a_guest_on_host2_uses_its_volume_over_host1s_iscsi_export(cloud_launcher, tmp_path):
     prefix = random_prefix()
