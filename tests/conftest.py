@@ -62,6 +62,17 @@ def run_openstack_cli(
     return cli_fork.shared().run(argv, env, timeout)
 
 
+@pytest.fixture(autouse=True)
+def _process_umask_restored() -> Iterator[None]:
+    """Give every test the umask the session started with: ``cli.main`` (which the CLI
+    tests call in-process) sets pocketstack's private umask for the rest of the process,
+    and a test that creates files "as an older version left them" must not inherit it."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield
+    os.umask(umask)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_leaked_kernel_objects() -> Iterator[None]:
     """Fails the session (an error at the last test's teardown, exit status 1) when
