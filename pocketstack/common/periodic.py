@@ -69,6 +69,16 @@ class PeriodicTasks:
         while not self._stop.wait(self.interval):
             self.run_once()
 
+    @property
+    def stopping(self) -> bool:
+        """True from ``stop()`` on a running loop until the loop is gone: a long task checks
+        it between steps to end early."""
+        return self._stop.is_set() and self._thread is not None
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds`` in a task, cut short by ``stop()``; True when stopping."""
+        return self._stop.wait(seconds) and self._thread is not None
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the loop and wait up to ``timeout`` s for a running round to finish."""
         self._stop.set()

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from pocketstack.objectstore.daemon import NodeDaemon
 from pocketstack.objectstore.diskfile import DiskFile, DiskFileError, ObjectState
 from pocketstack.objectstore.recon_cache import (  # noqa: F401  (re-exported: their old home)
     RECON_FILE,
@@ -271,12 +272,14 @@ class AuditStats:
 
 class Throttle:
     """Sleeps so that at most ``bytes_per_second`` and ``files_per_second`` pass (0: no
-    limit); the ``stop`` event cuts a wait short."""
+    limit); ``wait`` sleeps, cut short when the pass is stopped."""
 
-    def __init__(self, bytes_per_second: float, files_per_second: float, stop: threading.Event):
+    def __init__(
+        self, bytes_per_second: float, files_per_second: float, wait: Callable[[float], object]
+    ):
         self.bytes_per_second = bytes_per_second
         self.files_per_second = files_per_second
-        self.stop = stop
+        self.sleep = wait
         self.start = time.monotonic()
         self.bytes = 0
         self.files = 0
@@ -285,7 +288,7 @@ class Throttle:
         if rate > 0:
             ahead = done / rate - (time.monotonic() - self.start)
             if ahead > 0:
-                self.stop.wait(ahead)
+                self.sleep(ahead)
 
     def add_bytes(self, count: int) -> None:
         """Count ``count`` bytes read; sleep while ahead of the rate."""
@@ -298,7 +301,7 @@ class Throttle:
         self._wait(self.files, self.files_per_second)
 
 
-class Auditor:
+class Auditor(NodeDaemon):
     """Audit passes over one node's devices (see the module docstring).
 
     Args:
@@ -307,6 +310,8 @@ class Auditor:
         bytes_per_second, files_per_second: the pass's rate limits (0: none).
     """
 
+    name = "object-auditor"
+
     def __init__(
         self,
         node: StorageNode,
@@ -314,38 +319,10 @@ class Auditor:
         bytes_per_second: float = 10_000_000,
         files_per_second: float = 20.0,
     ):
-        self.node = node
-        self.interval = interval
+        super().__init__(node, interval)
         self.bytes_per_second = bytes_per_second
         self.files_per_second = files_per_second
         self.last = AuditStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Run passes every ``interval`` seconds in a thread."""
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="object-auditor", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread (a pass in progress stops at its next file)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:  # a pass must never kill the thread
-                LOG.exception("audit pass failed")
-
-    def _stopping(self) -> bool:
-        return self._stop.is_set() and self._thread is not None
 
     def run_once(self, limited: bool = True) -> AuditStats:
         """One pass over every object and database of every device; ``limited=False``
@@ -354,17 +331,17 @@ class Auditor:
         throttle = Throttle(
             self.bytes_per_second if limited else 0,
             self.files_per_second if limited else 0,
-            self._stop,
+            self.wait,
         )
         root = self.node.devices.root
         for device in self.node.devices.names():
             for hash_dir in sorted((root / device / "objects").glob("[0-9]*/[0-9a-f]*/*")):
-                if self._stopping():
+                if self.stopping:
                     break
                 self._audit_object(root / device, hash_dir, stats, throttle)
             for kind in ("containers", "accounts"):
                 for db_file in sorted((root / device / kind).glob("[0-9]*/*/*/*.db")):
-                    if self._stopping():
+                    if self.stopping:
                         break
                     stats.databases += 1
                     if not database_is_intact(db_file):

@@ -26,12 +26,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pocketstack.objectstore.daemon import NodeDaemon
 from pocketstack.objectstore.diskfile import DiskFile, DiskFileError
 from pocketstack.objectstore.utils import Timestamp, node_path
 
@@ -94,7 +94,7 @@ class ExpirerStats:
     errors: int = 0
 
 
-class Expirer:
+class Expirer(NodeDaemon):
     """Expiry passes over one node's devices (see the module docstring).
 
     Args:
@@ -104,6 +104,8 @@ class Expirer:
             replica matching this object replica (None: update every container replica).
     """
 
+    name = "object-expirer"
+
     def __init__(
         self,
         node: StorageNode,
@@ -111,35 +113,10 @@ class Expirer:
         ip: str | None = None,
         port: int | None = None,
     ):
-        self.node = node
-        self.interval = interval
+        super().__init__(node, interval)
         self.ip = ip
         self.port = port
         self.last = ExpirerStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Run passes every ``interval`` seconds in a thread."""
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="object-expirer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread after its current object."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:  # a pass must never kill the thread
-                LOG.exception("object expirer pass failed")
 
     def run_once(self, now: float | None = None) -> ExpirerStats:
         """One pass: expire every object due at ``now`` (default: the current time) on
@@ -151,7 +128,7 @@ class Expirer:
         root = self.node.devices.root
         for device in self.node.devices.names():
             for delete_at, part, name_hash in due_entries(root / device, now):
-                if self._stop.is_set() and self._thread is not None:
+                if self.stopping:
                     break
                 try:
                     done = self._expire(device, delete_at, part, name_hash)

@@ -27,12 +27,12 @@ import http.client
 import json
 import logging
 import shutil
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pocketstack.objectstore.daemon import NodeDaemon
 from pocketstack.objectstore.db import AccountBroker, Broker, ContainerBroker
 from pocketstack.objectstore.diskfile import (
     RECLAIM_AGE,
@@ -96,7 +96,7 @@ def _replicate_json(node: dict, path: str, message: Any = None) -> Any:
     return json.loads(data)
 
 
-class Replicator:
+class Replicator(NodeDaemon):
     """Replication passes over one node's devices.
 
     Args:
@@ -105,36 +105,13 @@ class Replicator:
         interval: seconds between passes of the thread (``start``); 0: only ``run_once``.
     """
 
+    name = "object-replicator"
+
     def __init__(self, node: StorageNode, ip: str, port: int, interval: float = 30.0):
-        self.node = node
+        super().__init__(node, interval)
         self.ip = ip
         self.port = port
-        self.interval = interval
         self.last = ReplicationStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Run passes every ``interval`` seconds in a thread."""
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="object-replicator", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread after its current step."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.last = self.run_once()
-            except Exception:  # a pass must never kill the thread
-                LOG.exception("replication pass failed")
 
     def _is_me(self, dev: dict, device: str) -> bool:
         return (dev["ip"], dev["port"], dev["device"]) == (self.ip, self.port, device)
@@ -147,16 +124,17 @@ class Replicator:
         for device in self.node.devices.names():
             dev_path = self.node.devices.root / device
             for part_dir in sorted((dev_path / "objects").glob("[0-9]*")):
-                if self._stop.is_set():
+                if self.stopping:
                     return stats
                 self._replicate_partition(device, int(part_dir.name), part_dir, stats)
             for kind in ("containers", "accounts"):
                 for db_file in sorted((dev_path / kind).glob("[0-9]*/*/*/*.db")):
-                    if self._stop.is_set():
+                    if self.stopping:
                         return stats
                     self._replicate_db(device, kind, db_file, stats)
         summary = {**asdict(stats), "started": started, "finished": time.time()}
         dump_recon(self.node.devices.root, "object_replication", summary)
+        self.last = stats
         return stats
 
     # -- objects -------------------------------------------------------------------------

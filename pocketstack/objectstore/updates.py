@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from pocketstack.objectstore.daemon import NodeDaemon
 from pocketstack.objectstore.db import ContainerBroker
 from pocketstack.objectstore.diskfile import RECLAIM_AGE
 from pocketstack.objectstore.utils import Timestamp, node_path, write_atomic
@@ -165,7 +166,7 @@ def reclaim_tmp(tmp: Path, age: float) -> int:
     return removed
 
 
-class Updater:
+class Updater(NodeDaemon):
     """The node's background pass: container counts to accounts, async_pending retries.
 
     Args:
@@ -173,40 +174,17 @@ class Updater:
         interval: seconds between passes (0: never runs by itself; :meth:`run_once`).
     """
 
+    name = "object-updater"
+
     def __init__(self, node: StorageNode, interval: float):
-        self.node = node
-        self.interval = interval
+        super().__init__(node, interval)
         self.dirty: set[tuple[str, str]] = set()  # (device, db path)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def mark_dirty(self, device: str, db_path: Path) -> None:
         """A container's counts changed: send them at the next pass."""
         with self._lock:
             self.dirty.add((device, str(db_path)))
-
-    def start(self) -> None:
-        """Run passes every ``interval`` seconds in a thread."""
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="object-updater", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread (after its current pass)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:  # a pass must never kill the thread
-                LOG.exception("object updater pass failed")
 
     def run_once(self) -> None:
         """One pass: dirty containers' counts, then the async_pending files."""
