@@ -77,6 +77,21 @@ def wait_until(
         time.sleep(interval)
 
 
+def wait_hypervisor_up(cloud: object, host: str, timeout: float = 10.0) -> None:
+    """Wait until ``host`` is a hypervisor whose compute service is up in ``cloud`` (a
+    ``pocketstack.service.Cloud``), as a user waits for ``openstack hypervisor list`` before
+    booting: ``ComputeAgent.start`` reports its host with a cast and does not wait for the
+    conductor to write it, so a boot sent at once may rightly find no valid host."""
+    admin = RequestContext(user_id="admin", project_id="admin", roles=("admin",))
+    hypervisors = cloud.compute.hypervisors  # type: ignore[attr-defined]
+    wait_until(
+        lambda: any(node.host == host and up for node, _, up in hypervisors.list(admin)),
+        timeout,
+        f"{host} to be a hypervisor that is up",
+        interval=0.02,
+    )
+
+
 def backend_unavailable(what: str, why: object) -> NoReturn:
     """A test server (PostgreSQL, RabbitMQ) the test needs is not reachable.
 

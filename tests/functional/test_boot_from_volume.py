@@ -34,7 +34,7 @@ from pocketstack.volume.drivers.fake import FakeVolumeDriver
 from pocketstack.volume.exceptions import VolumeNotFound
 from pocketstack.volume.models import Volume
 from pocketstack.volume.volumes import VolumeCreate
-from tests.helpers import wait_until
+from tests.helpers import wait_hypervisor_up, wait_until
 
 DEMO = RequestContext(
     user_id="demo-user", project_id="demo-project", roles=("member", "reader"), auth_token="t"
@@ -72,6 +72,7 @@ def env(conf, db, bus, tmp_path):
     driver = FakeDriver(conf)
     agent = ComputeAgent(conf, bus, driver)
     agent.start()
+    wait_hypervisor_up(cloud, "node1")
     wait_until(_volume_service_up(cloud), 10, "the volume service to report")
     yield types.SimpleNamespace(
         cloud=cloud,

@@ -20,7 +20,7 @@ from pocketstack.compute.exceptions import ServerNotFound
 from pocketstack.compute.models import Allocation, ComputeNode, Instance
 from pocketstack.compute.rpcapi import AGENT_MESSAGES
 from pocketstack.service import Cloud
-from tests.helpers import wait_until
+from tests.helpers import wait_hypervisor_up, wait_until
 
 DEMO = RequestContext(
     user_id="demo-user", project_id="demo-project", roles=("member",), auth_token="token"
@@ -59,6 +59,7 @@ def env(conf, db, bus, tmp_path):
     driver = FakeDriver(conf)
     agent = ComputeAgent(conf, bus, driver)
     agent.start()
+    wait_hypervisor_up(cloud, "node1")
     ns = types.SimpleNamespace(
         cloud=cloud,
         conf=conf,
@@ -102,7 +103,15 @@ def wait_status(env, uuid, status, timeout=10.0):
         row = env.cloud.compute.servers.get(DEMO, uuid)
         return row if states.status_of(row.vm_state, row.task_state) == status else None
 
-    return wait_until(check, timeout, f"{uuid} to be {status}", interval=0.02)
+    def detail():
+        row = env.cloud.compute.servers.get(ADMIN, uuid)
+        fault = env.cloud.compute.servers.faults([uuid]).get(uuid)
+        return (
+            f"vm_state={row.vm_state} task_state={row.task_state} host={row.host} "
+            f"fault={fault and fault.message}"
+        )
+
+    return wait_until(check, timeout, f"{uuid} to be {status}", interval=0.02, detail=detail)
 
 
 def node_usage(env):
