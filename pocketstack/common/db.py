@@ -38,6 +38,7 @@ MODEL_MODULES = (
     "pocketstack.network.models",
     "pocketstack.compute.models",
     "pocketstack.volume.models",
+    "pocketstack.placement.models",
 )
 
 

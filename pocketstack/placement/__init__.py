@@ -1,0 +1,1 @@
+"""Placement: resource providers, inventories, allocations (OpenStack Placement API)."""
