@@ -9,6 +9,10 @@ Role checks follow OpenStack's default personas (the "Secure RBAC" defaults):
 - ``member``: creates and changes resources of its project (role ``member`` or ``admin``).
 - ``reader``: reads its project's resources (``reader``, ``member`` or ``admin``).
 - ``any``: any authenticated caller.
+- ``system_reader``: a reader (or higher) with a system-scoped token (Keystone's
+  ``role:reader and system_scope:all``); a system admin passes ``admin`` as any admin does.
+- ``service``: a service user (role ``service``, as Nova's user has in Placement's
+  ``role:admin or role:service`` defaults).
 
 Target checks compare the caller with the object acted on, given as ``target`` to
 ``enforce``/``allowed`` (a mapping; a missing key fails the check):
@@ -34,7 +38,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.errors import PolicyNotAuthorized
 
 _RULES: dict[str, tuple[str, ...]] = {}
-_ROLE_CHECKS = ("any", "reader", "member", "admin")
+_ROLE_CHECKS = ("any", "reader", "member", "admin", "system_reader", "service")
 _TARGET_CHECKS = {"owner": "user_id", "project": "project_id", "domain": "domain_id"}
 
 
@@ -65,6 +69,10 @@ def _passes(ctx: RequestContext, check: str, target: Mapping[str, Any]) -> bool:
         return bool({"reader", "member"} & set(ctx.roles))
     if check == "member":
         return ctx.can_write
+    if check == "system_reader":
+        return ctx.system_scope and bool({"reader", "member", "manager"} & set(ctx.roles))
+    if check == "service":
+        return "service" in ctx.roles
     return False
 
 

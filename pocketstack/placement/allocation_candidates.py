@@ -1,0 +1,106 @@
+"""Allocation candidates (Placement API reference, "Allocation candidates"): the providers
+that can take a request's resources now, found by the database in one query.
+
+``find`` builds one ``SELECT`` over resource providers: per requested class, a join on its
+inventory and on that class's summed allocations, keeping a provider only when
+``(total - reserved) * allocation_ratio - used >= amount`` and the amount fits the
+inventory's ``min_unit``/``max_unit``/``step_size``; required, any-of and forbidden traits
+and aggregates (``member_of``) and ``in_tree`` are ``EXISTS`` conditions of the same
+query, and ``limit`` its ``LIMIT``. Python then only reads the summaries of the (at most
+``limit``) providers found, in three batched queries.
+
+Each candidate is one provider that holds every requested class itself: resources are not
+spread over a provider tree or shared providers (nested and sharing candidates, granular
+request groups: docs/placement.md, "Not yet").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from pocketstack.common.auth import RequestContext
+from pocketstack.placement.models import Allocation, Inventory, ProviderTrait, ResourceProvider
+from pocketstack.placement.resource_providers import (
+    Provider,
+    ProviderFilters,
+    capacity_conditions,
+    filter_conditions,
+    provider_query,
+)
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """A candidate provider with ``{rc: (capacity, used)}`` of all its inventory and its
+    traits."""
+
+    provider: Provider
+    resources: dict[str, tuple[int, int]]
+    traits: list[str]
+
+
+class AllocationCandidates:
+    """``cloud.placement.allocation_candidates``."""
+
+    def __init__(self, cloud: Cloud):
+        self.db = cloud.db
+
+    def find(
+        self,
+        ctx: RequestContext,
+        resources: Mapping[str, int],
+        filters: ProviderFilters,
+        limit: int | None = None,
+    ) -> list[Summary]:
+        """The providers that can take ``resources`` and pass ``filters``, oldest first,
+        at most ``limit``, each with its summary.
+
+        Raises:
+            InvalidQuery (400): ``in_tree`` names no provider.
+        """
+        with self.db.reader() as s:
+            query = capacity_conditions(provider_query(), resources)
+            query = query.where(*filter_conditions(s, filters)).order_by(ResourceProvider.id)
+            if limit is not None:
+                query = query.limit(limit)
+            providers = [Provider(*row) for row in s.execute(query)]
+            ids = [p.id for p in providers]
+            if not ids:
+                return []
+            inventories = s.scalars(
+                sa.select(Inventory).where(Inventory.resource_provider_id.in_(ids))
+            ).all()
+            used = {
+                (rp_id, rc): int(total)
+                for rp_id, rc, total in s.execute(
+                    sa.select(
+                        Allocation.resource_provider_id,
+                        Allocation.resource_class,
+                        sa.func.sum(Allocation.used),
+                    )
+                    .where(Allocation.resource_provider_id.in_(ids))
+                    .group_by(Allocation.resource_provider_id, Allocation.resource_class)
+                )
+            }
+            traits: dict[int, list[str]] = {}
+            for rp_id, name in s.execute(
+                sa.select(ProviderTrait.resource_provider_id, ProviderTrait.trait)
+                .where(ProviderTrait.resource_provider_id.in_(ids))
+                .order_by(ProviderTrait.trait)
+            ):
+                traits.setdefault(rp_id, []).append(name)
+        summaries: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
+        for inv in inventories:
+            capacity = int((inv.total - inv.reserved) * inv.allocation_ratio)
+            summaries[inv.resource_provider_id][inv.resource_class] = (
+                capacity,
+                used.get((inv.resource_provider_id, inv.resource_class), 0),
+            )
+        return [Summary(p, summaries[p.id], traits.get(p.id, [])) for p in providers]
