@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the managers are imported when first used, not with this mo
     from pocketstack.image.manager import ImageManager
     from pocketstack.network.manager import NetworkManager
     from pocketstack.objectstore.manager import ObjectStoreManager
+    from pocketstack.placement.manager import PlacementManager
     from pocketstack.volume.manager import VolumeManager
 from pocketstack.common.http import PLAIN_ERRORS, ServiceAPI
 
@@ -56,6 +57,11 @@ SERVICES = (
         "pocketstack.objectstore.api",
     ),
     ("volume", "pocketstack.volume.manager:VolumeManager", "pocketstack.volume.api"),
+    (
+        "placement",
+        "pocketstack.placement.manager:PlacementManager",
+        "pocketstack.placement.api",
+    ),
 )
 
 
@@ -77,8 +83,9 @@ class Cloud:
 
     Attributes:
         conf, db, bus: shared by every manager.
-        identity, image, network, compute, volume: the service managers, each built on first use
-            with ``<Manager>(cloud)`` (so a test of one service needs only that service).
+        identity, image, network, compute, volume, placement: the service managers, each
+            built on first use with ``<Manager>(cloud)`` (so a test of one service needs only
+            that service).
     """
 
     identity: IdentityManager
@@ -87,6 +94,7 @@ class Cloud:
     compute: ComputeManager
     objectstore: ObjectStoreManager
     volume: VolumeManager
+    placement: PlacementManager
 
     def __init__(self, conf: Config, db: Database, bus: Bus):
         self.conf = conf

@@ -42,6 +42,7 @@ CATALOG = (
     ("block-storage", "cinder", "/volume/v3"),
     ("volumev3", "cinderv3", "/volume/v3"),
     ("object-store", "swift", "/object-store/v1/AUTH_%(project_id)s"),
+    ("placement", "placement", "/placement"),
 )
 
 

@@ -152,4 +152,15 @@ def test_every_service_api_brings_its_own_renderers():
         "compute": {"itemNotFound": {"code": 404, "message": "gone"}},
         "volume": {"itemNotFound": {"code": 404, "message": "gone"}},
         "object-store": "<html><h1>Not Found</h1><p>gone</p></html>",
+        "placement": {
+            "errors": [
+                {
+                    "status": 404,
+                    "title": "Not Found",
+                    "detail": "gone",
+                    "code": "placement.undefined_code",
+                    "request_id": None,
+                }
+            ]
+        },
     }
