@@ -38,12 +38,14 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, utcnow
+from pocketstack.common.errors import PocketError
 from pocketstack.compute import actions, states
 from pocketstack.compute.drivers.base import PowerState
 from pocketstack.compute.liveness import report_service
 from pocketstack.compute.models import Instance, InstanceAction, InstanceActionEvent
 from pocketstack.compute.rpcapi import ALLOCATION_KEYS
 from pocketstack.compute.scheduler.host_manager import report_compute_node
+from pocketstack.placement.compute_hosts import compute_inventory
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -313,13 +315,21 @@ class AgentReports:
         allocation: dict[str, Any],
     ) -> None:
         """The resources of ``host`` (``host_manager.report_compute_node``), with the
-        allocation ratios and reserved memory the host is configured with.
+        allocation ratios and reserved memory the host is configured with; and the host's
+        resource provider and inventory in Placement (``placement.compute_hosts``: a
+        Placement failure is logged, the compute node is recorded all the same).
 
         Raises:
             KeyError: ``allocation`` lacks one of ``ALLOCATION_KEYS``.
         """
         ratios = types.SimpleNamespace(**{key: allocation[key] for key in ALLOCATION_KEYS})
         report_compute_node(self.db, ratios, host, resources)
+        name = resources.get("hypervisor_hostname") or host
+        try:
+            inventory = compute_inventory(resources, allocation)
+            self.cloud.placement.compute_hosts.update(ctx, name, inventory)
+        except PocketError as exc:
+            LOG.warning("compute host %s: its resource provider was not updated: %s", name, exc)
 
 
 def _traceback(fault: dict[str, Any] | None) -> str | None:

@@ -3,6 +3,8 @@
 - ``resource_providers`` (``resource_providers.ResourceProviders``: providers, their
   aggregates and traits), ``inventories``, ``resource_classes``, ``traits``,
   ``allocations`` (allocations and usages), ``allocation_candidates``.
+- ``compute_hosts`` (``compute_hosts.ComputeHosts``): each compute host's provider and
+  inventory, written when the conductor gets the host's report.
 
 No bus and no agents: compute hosts are reported by the conductor, which calls these
 families in-process (docs/placement.md).
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 from pocketstack.placement import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.placement.allocation_candidates import AllocationCandidates
 from pocketstack.placement.allocations import Allocations
+from pocketstack.placement.compute_hosts import ComputeHosts
 from pocketstack.placement.inventories import Inventories
 from pocketstack.placement.resource_classes import ResourceClasses
 from pocketstack.placement.resource_providers import ResourceProviders
@@ -35,3 +38,4 @@ class PlacementManager:
         self.traits = Traits(cloud)
         self.allocations = Allocations(cloud)
         self.allocation_candidates = AllocationCandidates(cloud)
+        self.compute_hosts = ComputeHosts(cloud)

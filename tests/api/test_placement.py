@@ -333,3 +333,23 @@ def test_a_member_is_refused_and_the_version_document_is_open(running_cloud):
     assert doc["versions"][0]["max_version"] == "1.39"
     too_new = demo.get("/resource_providers", raise_exc=False, microversion="1.99")
     assert too_new.status_code == 406
+
+
+def test_the_compute_host_is_a_resource_provider(running_cloud, cli):
+    """The running cloud's compute agent reports its host: the conductor makes it a
+    provider with VCPU/MEMORY_MB/DISK_GB inventory and the configured ratios (defaults
+    4.0, 1.5, 1.0; 512 MiB reserved), which allocation candidates then offer."""
+    admin = running_cloud.sdk(ADMIN)
+    hypervisors = {h.name: h for h in admin.compute.hypervisors(details=True)}
+    assert hypervisors
+    name = sorted(hypervisors)[0]
+    (rp,) = cli("resource", "provider", "list", "--name", name)
+    inventory = {
+        i["resource_class"]: i for i in cli("resource", "provider", "inventory", "list", rp["uuid"])
+    }
+    assert set(inventory) == {"VCPU", "MEMORY_MB", "DISK_GB"}
+    assert inventory["VCPU"]["allocation_ratio"] == 4.0
+    assert inventory["MEMORY_MB"]["allocation_ratio"] == 1.5
+    assert inventory["MEMORY_MB"]["reserved"] == 512
+    rows = cli("allocation", "candidate", "list", "--resource", "VCPU=1")
+    assert rp["uuid"] in {r["resource provider"] for r in rows}
