@@ -201,7 +201,7 @@ class Keypairs:
             name=name,
             user_id=owner,
             fingerprint=fingerprint(lines[0]),
-            public_key="\n".join(lines),
+            public_key=public_key,  # exactly as given (Ansible compares it on a re-run)
             type=key_type,
         )
         with self.db.transaction() as s:

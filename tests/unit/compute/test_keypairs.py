@@ -34,7 +34,7 @@ def test_import_keeps_every_key_and_fingerprints_the_first(cloud):
     first, second = public_key("a"), public_key("b")
     kp, private = cloud.compute.keypairs.create(DEMO, "mykey", f"{first}\n\n{second}\n")
     assert private is None
-    assert kp.public_key == f"{first}\n{second}"
+    assert kp.public_key == f"{first}\n\n{second}\n"  # exactly as given, as Nova keeps it
     assert kp.fingerprint == md5_fingerprint(first)
     assert cloud.compute.keypairs.get(DEMO, "mykey").public_key == kp.public_key
 
