@@ -8,6 +8,8 @@
   server lifecycle, handed to the conductor and compute agents over the bus;
 - ``volumes`` (``volumes.Volumes``) — a server's volumes: attach, detach, and the block
   devices of builds and deletes;
+- ``server_groups``, ``server_security_groups``, ``aggregates``, ``usage`` — server
+  groups, a server's security groups, host aggregates, usage reports;
 - ``server_external_events`` (``external_events.ServerExternalEvents``) — what other
   services tell Compute about a server (the Network service's ``network-changed``).
 
@@ -28,12 +30,16 @@ class ComputeManager:
 
     def __init__(self, cloud: Cloud):
         from pocketstack.compute.actions import InstanceActions
+        from pocketstack.compute.aggregates import Aggregates
         from pocketstack.compute.external_events import ServerExternalEvents
         from pocketstack.compute.flavors import Flavors
         from pocketstack.compute.hypervisors import Hypervisors
         from pocketstack.compute.keypairs import Keypairs
         from pocketstack.compute.quotas import Quotas
+        from pocketstack.compute.server_groups import ServerGroups
+        from pocketstack.compute.server_security_groups import ServerSecurityGroups
         from pocketstack.compute.servers import Servers
+        from pocketstack.compute.usage import Usage
         from pocketstack.compute.volumes import Volumes
 
         self.cloud = cloud
@@ -45,6 +51,10 @@ class ComputeManager:
         self.servers = Servers(cloud)
         self.server_external_events = ServerExternalEvents(cloud)
         self.volumes = Volumes(cloud)
+        self.server_groups = ServerGroups(cloud)
+        self.server_security_groups = ServerSecurityGroups(cloud)
+        self.aggregates = Aggregates(cloud)
+        self.usage = Usage(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

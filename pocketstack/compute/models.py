@@ -264,3 +264,48 @@ class BlockDeviceMapping(Base):
     )
     deleted: Mapped[bool] = mapped_column(default=False, index=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+
+
+class InstanceGroup(TimestampMixin, Base):
+    """A server group (Nova ``instance_groups``): one ``policy`` of ``affinity``,
+    ``anti-affinity``, ``soft-affinity``, ``soft-anti-affinity``; ``rules``
+    ``{"max_server_per_host": n}`` (anti-affinity only, microversion 2.64)."""
+
+    __tablename__ = "instance_groups"
+    uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    user_id: Mapped[str] = mapped_column(sa.String(64))
+    policy: Mapped[str] = mapped_column(sa.String(32))
+    rules: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class InstanceGroupMember(Base):
+    """A server in a server group (``--hint group=<uuid>`` at create); one group a server."""
+
+    __tablename__ = "instance_group_members"
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    group_uuid: Mapped[str] = mapped_column(
+        sa.ForeignKey("instance_groups.uuid", ondelete="CASCADE"), index=True
+    )
+
+
+class Aggregate(TimestampMixin, Base):
+    """A host aggregate (Nova ``aggregates``): a name, an optional availability zone (kept
+    as the ``availability_zone`` metadata key, as Nova does) and free metadata."""
+
+    __tablename__ = "aggregates"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_id)
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON, default=dict)
+
+
+class AggregateHost(Base):
+    """A compute host in an aggregate (Nova ``aggregate_hosts``)."""
+
+    __tablename__ = "aggregate_hosts"
+    aggregate_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("aggregates.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: Mapped[str] = mapped_column(sa.String(255), primary_key=True)

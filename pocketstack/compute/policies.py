@@ -73,6 +73,37 @@ RULES: dict[str, str] = {
     "compute:hypervisors:show": "admin",
     "compute:hypervisors:statistics": "admin",
     "compute:aggregates:index": "admin",
+    # host aggregates (Nova: admin only, every call)
+    "compute:aggregates:show": "admin",
+    "compute:aggregates:create": "admin",
+    "compute:aggregates:update": "admin",
+    "compute:aggregates:delete": "admin",
+    "compute:aggregates:add_host": "admin",
+    "compute:aggregates:remove_host": "admin",
+    "compute:aggregates:set_metadata": "admin",
+    # a server's security groups and interfaces
+    "compute:os-security-groups:list": "reader",
+    "compute:os-security-groups:add": "member",
+    "compute:os-security-groups:remove": "member",
+    "compute:os-attach-interfaces:list": "reader",
+    "compute:os-attach-interfaces:show": "reader",
+    "compute:os-attach-interfaces:create": "member",
+    "compute:os-attach-interfaces:delete": "member",
+    # server groups (per project; all_projects is admin)
+    "compute:os-server-groups:index": "reader",
+    "compute:os-server-groups:index:all_projects": "admin",
+    "compute:os-server-groups:show": "reader",
+    "compute:os-server-groups:create": "member",
+    "compute:os-server-groups:delete": "member",
+    # usage and inspection
+    "compute:os-simple-tenant-usage:list": "admin",
+    "compute:os-simple-tenant-usage:show": "reader",
+    "compute:os-simple-tenant-usage:show:other_project": "admin",
+    "compute:os-server-diagnostics": "admin",
+    "compute:os-migrations:index": "admin",
+    "compute:os-instance-usage-audit-log:list": "admin",
+    "compute:os-instance-usage-audit-log:show": "admin",
+    "compute:os-floating-ip-pools": "reader",
 }
 
 policy.register(RULES)

@@ -176,6 +176,7 @@ class Servers:
         access_ip_v4: str | None = None,
         config_drive: bool = True,
         block_device_mapping: list[BlockDeviceRequest] | None = None,
+        group: str | None = None,
     ) -> list[Instance]:
         """Validate a boot request, record the servers (BUILD) and cast them to the conductor.
 
@@ -184,7 +185,8 @@ class Servers:
         parsed ``block_device_mapping_v2`` (``block_device``); a volume of boot index 0
         makes the server volume-backed (``image_id`` may then be empty). Several servers
         (``max_count`` > 1) are named ``name-1``, ``name-2``... Nothing is written unless
-        every check passes (API reference "Create Server").
+        every check passes (API reference "Create Server"). ``group``: the ``group``
+        scheduler hint, a server group of the caller's project the servers join.
 
         Raises:
             ImageNotFound (404); InvalidFlavorRef, ImageNotActive, FlavorMemoryTooSmall,
@@ -205,7 +207,11 @@ class Servers:
         )
         groups = list(security_groups or ["default"])
         if requested:
+            # kept by name, as Nova shows them (an id given is shown as its group's name)
+            groups = self.cloud.compute.server_security_groups.names(ctx, _project(ctx), groups)
             self.cloud.network.security_group_ids(ctx, _project(ctx), groups)
+        if group is not None:
+            self.cloud.compute.server_groups.check_hint(ctx, group)
         zone, force_host = self._check_zone(ctx, availability_zone)
         count = self._check_quota(ctx, flavor, min_count, max_count)
         self.cloud.compute.volumes.check_request(ctx, bdms, image, zone, count)
@@ -226,7 +232,7 @@ class Servers:
             access_ip_v4=access_ip_v4,
             config_drive=config_drive,
         )
-        self._record_created(ctx, rows, started, bdms)
+        self._record_created(ctx, rows, started, bdms, group)
         self._recheck_quota(ctx, rows)
         spec: RequestSpec = {
             "image": image,
@@ -242,12 +248,15 @@ class Servers:
         rows: list[Instance],
         started: dt.datetime,
         bdms: list[BlockDeviceRequest],
+        group: str | None = None,
     ) -> None:
         """Insert the new rows with their ``create`` actions (validation timed from
-        ``started``) and their requested volumes (``bdms``)."""
+        ``started``), their requested volumes (``bdms``) and their server ``group``."""
         with self.db.transaction() as s:
             s.add_all(rows)
             s.flush()
+            if group is not None:
+                self.cloud.compute.server_groups.add_members(s, group, [r.uuid for r in rows])
             for row in rows:
                 self.cloud.compute.volumes.record_requested(s, row.uuid, bdms)
                 action = actions.start_action(s, ctx, row.uuid, "create", start_time=started)

@@ -23,15 +23,21 @@ from __future__ import annotations
 from pocketstack.common.http import ServiceAPI
 from pocketstack.compute import policies  # noqa: F401  (registers the compute rules)
 from pocketstack.compute.api import (
+    aggregates,
     flavors,
+    floating_ip_pools,
     hosts,
     keypairs,
     microversion,
+    migrations,
     quotas,
     schemas,
     server_actions,
     server_external_events,
+    server_groups,
+    server_security_groups,
     servers,
+    usage,
     versions,
     volume_attachments,
 )
@@ -113,6 +119,11 @@ ROUTES = [
         volume_attachments.delete_volume_attachment,
         status=202,
     ),
+    r(
+        "GET",
+        S + "/os-security-groups",
+        server_security_groups.list_server_security_groups,
+    ),
     r("GET", S + "/os-instance-actions", server_actions.list_instance_actions),
     r("GET", S + "/os-instance-actions/{request_id}", server_actions.get_instance_action),
     r(
@@ -136,7 +147,38 @@ ROUTES = [
     r("GET", V + "/os-hypervisors/{pattern}/search", hosts.search_hypervisors),
     r("GET", V + "/os-hypervisors/{hypervisor_id}", hosts.get_hypervisor),
     r("GET", V + "/os-hypervisors/{hypervisor_id}/uptime", hosts.get_hypervisor_uptime),
-    r("GET", V + "/os-aggregates", hosts.list_aggregates),
+    # host aggregates, server groups, usage, migrations (admin rules in compute.policies)
+    r("GET", V + "/os-aggregates", aggregates.list_aggregates),
+    r("POST", V + "/os-aggregates", aggregates.create_aggregate, schema=schemas.AGGREGATE_CREATE),
+    r("GET", V + "/os-aggregates/{aggregate_id}", aggregates.get_aggregate),
+    r(
+        "PUT",
+        V + "/os-aggregates/{aggregate_id}",
+        aggregates.update_aggregate,
+        schema=schemas.AGGREGATE_UPDATE,
+    ),
+    r("DELETE", V + "/os-aggregates/{aggregate_id}", aggregates.delete_aggregate),
+    r(
+        "POST",
+        V + "/os-aggregates/{aggregate_id}/action",
+        aggregates.run_aggregate_action,
+        schema=schemas.AGGREGATE_ACTION,
+    ),
+    r("GET", V + "/os-server-groups", server_groups.list_server_groups),
+    r(
+        "POST",
+        V + "/os-server-groups",
+        server_groups.create_server_group,
+        schema=schemas.SERVER_GROUP_CREATE,
+    ),
+    r("GET", V + "/os-server-groups/{group_id}", server_groups.get_server_group),
+    r("DELETE", V + "/os-server-groups/{group_id}", server_groups.delete_server_group, status=204),
+    r("GET", V + "/os-simple-tenant-usage", usage.list_tenant_usages),
+    r("GET", V + "/os-simple-tenant-usage/{tenant_id}", usage.get_tenant_usage),
+    r("GET", V + "/os-instance-usage-audit-log", usage.list_usage_audit_logs),
+    r("GET", V + "/os-instance-usage-audit-log/{before_timestamp}", usage.get_usage_audit_log),
+    r("GET", V + "/os-migrations", migrations.list_migrations),
+    r("GET", V + "/os-floating-ip-pools", floating_ip_pools.list_floating_ip_pools),
     r("GET", V + "/os-availability-zone", hosts.list_availability_zones),
     r("GET", V + "/os-availability-zone/detail", hosts.list_availability_zones_detail),
     # limits and quotas

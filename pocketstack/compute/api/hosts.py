@@ -112,9 +112,3 @@ def get_hypervisor_uptime(req: ApiRequest) -> dict[str, Any]:
     hypervisor_id = req.params["hypervisor_id"]
     uptime = req.cloud.compute.hypervisors.uptime(req.ctx, hypervisor_id)
     return {"hypervisor": {"id": hypervisor_id, "uptime": uptime}}
-
-
-def list_aggregates(req: ApiRequest) -> dict[str, Any]:
-    """``GET /os-aggregates`` (admin): host aggregates are not supported, so none."""
-    policy.enforce(req.ctx, "compute:aggregates:index")
-    return {"aggregates": []}

@@ -265,6 +265,9 @@ SERVER_ACTION = ActionSchema(
             # -1 and null mean the whole log
             {"length": t.nullable(t.integer_like(-1))}
         ),
+        # "Add Security Group To A Server" / "Remove Security Group From A Server"
+        "addSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
+        "removeSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
     }
 )
 
@@ -400,4 +403,77 @@ QUOTA_SET_UPDATE: Schema = t.wrapped(
             "force": BOOLEAN,
         }
     ),
+)
+
+
+# -- server groups, aggregates, interfaces ------------------------------------------------
+_GROUP_POLICY: Schema = t.enum("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
+
+#: "Server groups (os-server-groups)" — Create Server Group: ``policies`` (a list of one,
+#: up to 2.63) or ``policy`` and ``rules`` (2.64); the handler checks which one the
+#: request's microversion takes.
+SERVER_GROUP_CREATE: Schema = t.wrapped(
+    "server_group",
+    t.obj(
+        {
+            "name": NAME,
+            "policies": {**t.array(_GROUP_POLICY, max_items=1, unique=True), "minItems": 1},
+            "policy": _GROUP_POLICY,
+            "rules": t.obj({"max_server_per_host": POSITIVE_INTEGER}),
+        },
+        required=["name"],
+    ),
+)
+
+_AZ_NAME: Schema = t.nullable(t.string(255, 1, pattern=r"^(?!\s)[^:]*(?<!\s)\Z"))
+
+#: "Host aggregates (os-aggregates)" — Create Aggregate.
+AGGREGATE_CREATE: Schema = t.wrapped(
+    "aggregate", t.obj({"name": NAME, "availability_zone": _AZ_NAME}, required=["name"])
+)
+
+#: "Host aggregates (os-aggregates)" — Update Aggregate: a name and/or a zone.
+AGGREGATE_UPDATE: Schema = t.wrapped(
+    "aggregate",
+    {**t.obj({"name": NAME, "availability_zone": _AZ_NAME}), "minProperties": 1},
+)
+
+_HOST: Schema = t.obj({"host": t.string(255, 1)}, required=["host"])
+
+#: "Host aggregates (os-aggregates)" — Add Host, Remove Host, Create Or Update Aggregate
+#: Metadata (``null`` values remove keys).
+AGGREGATE_ACTION = ActionSchema(
+    {
+        "add_host": _HOST,
+        "remove_host": _HOST,
+        "set_metadata": t.obj(
+            {
+                "metadata": {
+                    "type": "object",
+                    "propertyNames": {"pattern": METADATA_KEY},
+                    "additionalProperties": {
+                        "type": ["string", "number", "null"],
+                        "maxLength": 255,
+                    },
+                }
+            },
+            required=["metadata"],
+        ),
+    }
+)
+
+#: "Port interfaces (servers, os-interface)" — Create Interface: a port, or a network
+#: (with an optional fixed IP), or neither (the project's network).
+INTERFACE_ATTACHMENT_CREATE: Schema = t.obj(
+    {
+        "interfaceAttachment": t.obj(
+            {
+                "port_id": UUID,
+                "net_id": UUID,
+                "fixed_ips": t.array(
+                    t.obj({"ip_address": IP_ADDRESS}, required=["ip_address"]), max_items=1
+                ),
+            }
+        )
+    }
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
+from pocketstack.compute.api import server_security_groups
 from pocketstack.compute.api.views import action_view, action_with_events, addresses
 
 # ---------------------------------------------------------------------------- actions
@@ -59,6 +60,8 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "os-start": start_server,
     "reboot": reboot_server,
     "os-getConsoleOutput": get_console_output,
+    "addSecurityGroup": server_security_groups.add_security_group,
+    "removeSecurityGroup": server_security_groups.remove_security_group,
 }
 
 

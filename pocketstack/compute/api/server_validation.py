@@ -92,6 +92,18 @@ def _block_devices(server: dict[str, Any]) -> list[block_device.BlockDeviceReque
     return block_device.parse_legacy(server.get("block_device_mapping") or [])
 
 
+def _group_hint(body: dict[str, Any]) -> str | None:
+    """The ``group`` scheduler hint (a server group's UUID; the schema checked its form)."""
+    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    group = hints.get("group")
+    if group is None:
+        return None
+    try:
+        return str(uuid.UUID(str(group)))
+    except ValueError:
+        raise errors.BadRequest(f"Invalid input for field/attribute group: {group}") from None
+
+
 def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """``(kwargs for servers.create, return_reservation_id)`` from a ``POST /servers`` body
     that matched ``schemas.SERVER_CREATE``.
@@ -133,6 +145,7 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         "access_ip_v4": _access_ip(server.get("accessIPv4")),
         "config_drive": parse_bool(server.get("config_drive", True), "config_drive"),
         "block_device_mapping": bdms,
+        "group": _group_hint(body),
     }
     reservation = parse_bool(server.get("return_reservation_id", False), "return_reservation_id")
     return kwargs, reservation
