@@ -40,6 +40,18 @@ def _claim(cloud, rp_uuid: str, vcpu: int, consumer: str | None = None, generati
     return write.consumer
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_cloud(request, cloud, conf, bus):
+    """``cloud`` on SQLite, and the same managers on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield cloud
+        return
+    from pocketstack.service import Cloud
+
+    with pg_database("placement") as database:
+        yield Cloud(conf, database, bus)
+
+
 def test_a_stale_provider_generation_is_a_concurrent_update(cloud):
     rp = _host(cloud, "node1")
     generation, _ = cloud.placement.inventories.list(SYS, rp.uuid)
@@ -83,7 +95,8 @@ def test_consumer_generation_guards_a_replace(cloud):
     assert view.generation == 2 and view.allocations[rp.uuid][1] == {"VCPU": 2}
 
 
-def test_candidates_are_filtered_by_capacity_traits_aggregates_and_tree(cloud):
+def test_candidates_are_filtered_by_capacity_traits_aggregates_and_tree(any_cloud):
+    cloud = any_cloud
     small = _host(cloud, "small", vcpu=1)
     big = _host(cloud, "big", vcpu=8)
     busy = _host(cloud, "busy", vcpu=8)
@@ -106,18 +119,6 @@ def test_candidates_are_filtered_by_capacity_traits_aggregates_and_tree(cloud):
     assert len(find(SYS, {"VCPU": 1}, ProviderFilters(), limit=2)) == 2
     summary = find(SYS, {"VCPU": 1}, ProviderFilters(uuid=None, in_tree=busy.uuid))[0]
     assert summary.resources["VCPU"] == (8, 7) and summary.traits == ["HW_CPU_X86_AVX2"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_cloud(request, cloud, conf, bus):
-    """``cloud`` on SQLite, and the same managers on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield cloud
-        return
-    from pocketstack.service import Cloud
-
-    with pg_database("placement") as database:
-        yield Cloud(conf, database, bus)
 
 
 def test_concurrent_allocations_never_overcommit_a_provider(any_cloud):
