@@ -30,6 +30,9 @@ class RequestContext:
         app_cred_id: the application credential the token was obtained with, or None.
         app_cred_restricted: True when that credential is restricted (Keystone's default):
             such a token may not create or delete application credentials (or trusts).
+        system_scope: True for a system-scoped token (Keystone's ``"system": {"all":
+            true}``): its roles are held on the whole deployment, not on a project, so
+            ``project_id`` and ``domain_id`` are None (the ``system_reader`` policy check).
     """
 
     user_id: str | None = None
@@ -43,6 +46,7 @@ class RequestContext:
     is_system: bool = False
     app_cred_id: str | None = None
     app_cred_restricted: bool = False
+    system_scope: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -79,6 +83,7 @@ class RequestContext:
             "is_system": self.is_system,
             "app_cred_id": self.app_cred_id,
             "app_cred_restricted": self.app_cred_restricted,
+            "system_scope": self.system_scope,
         }
 
     @classmethod
@@ -95,6 +100,7 @@ class RequestContext:
             is_system=bool(data.get("is_system")),
             app_cred_id=data.get("app_cred_id"),
             app_cred_restricted=bool(data.get("app_cred_restricted")),
+            system_scope=bool(data.get("system_scope")),
         )
 
     @classmethod
