@@ -353,3 +353,90 @@ def test_the_compute_host_is_a_resource_provider(running_cloud, cli):
     assert inventory["MEMORY_MB"]["reserved"] == 512
     rows = cli("allocation", "candidate", "list", "--resource", "VCPU=1")
     assert rp["uuid"] in {r["resource provider"] for r in rows}
+
+
+def test_post_allocations_moves_a_consumer_between_providers_at_once(cli, made, placement):
+    """A migration's move: one POST /allocations gives the source allocation to the
+    migration consumer and the instance a new one on the target; over capacity, nothing of
+    it is written."""
+    source, target = _provider(cli, made), _provider(cli, made)
+    for rp in (source, target):
+        _inventory(cli, rp["uuid"], "VCPU=4")
+    instance, migration = str(uuid.uuid4()), str(uuid.uuid4())
+    made["consumers"] += [instance, migration]
+    owner = {"project_id": str(uuid.uuid4()), "user_id": str(uuid.uuid4())}
+
+    def put(consumer, rp, vcpu, generation):
+        body = {
+            "allocations": {rp: {"resources": {"VCPU": vcpu}}},
+            "consumer_generation": generation,
+            "consumer_type": "INSTANCE",
+            **owner,
+        }
+        return placement.put(
+            f"/allocations/{consumer}", json=body, raise_exc=False, microversion="1.38"
+        )
+
+    assert put(instance, source["uuid"], 3, None).status_code == 204
+    stale = put(instance, source["uuid"], 2, None)  # it exists: null is stale
+    assert _error(stale, 409)["code"] == "placement.concurrent_update"
+
+    def move(vcpu):
+        body = {
+            instance: {
+                "allocations": {target["uuid"]: {"resources": {"VCPU": vcpu}}},
+                "consumer_generation": 1,
+                "consumer_type": "INSTANCE",
+                **owner,
+            },
+            migration: {
+                "allocations": {source["uuid"]: {"resources": {"VCPU": 3}}},
+                "consumer_generation": None,
+                "consumer_type": "MIGRATION",
+                **owner,
+            },
+        }
+        return placement.post("/allocations", json=body, raise_exc=False, microversion="1.38")
+
+    _error(move(5), 409)  # over the target's capacity: nothing moved
+    assert placement.get(f"/allocations/{migration}", microversion="1.38").json() == {
+        "allocations": {}
+    }
+    assert move(3).status_code == 204
+    shown = placement.get(f"/allocations/{instance}", microversion="1.38").json()
+    assert shown["allocations"][target["uuid"]]["resources"] == {"VCPU": 3}
+    assert shown["consumer_generation"] == 2 and shown["consumer_type"] == "INSTANCE"
+    usages = placement.get(f"/usages?project_id={owner['project_id']}", microversion="1.38")
+    assert usages.json()["usages"] == {
+        "INSTANCE": {"consumer_count": 1, "VCPU": 3},
+        "MIGRATION": {"consumer_count": 1, "VCPU": 3},
+    }
+
+
+def test_older_microversions_keep_their_shapes(placement, made):
+    """1.0: a create answers 201 with a Location and no body, a provider has no parent or
+    root, allocations are a list; a route of a later version is 404 below it."""
+    name = unique("old")
+    created = placement.post(
+        "/resource_providers", json={"name": name}, raise_exc=False, microversion="1.0"
+    )
+    assert created.status_code == 201 and not created.content
+    rp_uuid = created.headers["Location"].rsplit("/", 1)[1]
+    made["providers"].append(rp_uuid)
+    shown = placement.get(f"/resource_providers/{rp_uuid}", microversion="1.0").json()
+    assert "root_provider_uuid" not in shown and shown["name"] == name
+    assert created.headers["openstack-api-version"] == "placement 1.0"
+    body = {"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 2}}}
+    placement.put(f"/resource_providers/{rp_uuid}/inventories", json=body, microversion="1.0")
+    consumer = str(uuid.uuid4())
+    made["consumers"].append(consumer)
+    listed = {"allocations": [{"resource_provider": {"uuid": rp_uuid}, "resources": {"VCPU": 1}}]}
+    done = placement.put(f"/allocations/{consumer}", json=listed, microversion="1.0")
+    assert done.status_code == 204
+    assert placement.get("/traits", raise_exc=False, microversion="1.5").status_code == 404
+    old = placement.get(
+        "/allocation_candidates?resources=VCPU:1", raise_exc=False, microversion="1.10"
+    ).json()
+    assert {"resource_provider": {"uuid": rp_uuid}, "resources": {"VCPU": 1}} in [
+        a["allocations"][0] for a in old["allocation_requests"]
+    ]
