@@ -5,7 +5,11 @@ the token provider uses them on every validation. ``Roles`` is the API-facing fa
 (``cloud.identity.roles``).
 
 Effective roles of a user on a target = roles assigned to the user or to any of its groups on
-that target, closed over implied roles (admin => member => reader after bootstrap).
+that target, closed over implied roles (admin => manager => member => reader after
+bootstrap).
+
+Targets are a project, a domain or the system (Keystone's system scope: ``target_type``
+and ``target_id`` both ``"system"``, as Keystone's ``system_assignment`` table names it).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
 
 ACTORS = {"user": (User, exc.UserNotFound), "group": (Group, exc.GroupNotFound)}
 TARGETS = {"project": (Project, exc.ProjectNotFound), "domain": (Domain, exc.DomainNotFound)}
+#: The target type and id of a system role assignment.
+SYSTEM_ID = "system"
 
 
 def expand_implied(session: Session, role_ids: set[str]) -> set[str]:
@@ -120,6 +126,8 @@ def delete_assignments_on(session: Session, target_type: str, target_id: str) ->
 
 
 def _get(session: Session, kind: dict[str, Any], which: str, ident: str) -> Any:
+    if which == SYSTEM_ID:  # the system always exists
+        return None
     model, error = kind[which]
     row = session.get(model, ident)
     if row is None:
@@ -346,9 +354,9 @@ class Roles:
 
         Args:
             filters: any of ``user_id``, ``group_id``, ``project_id``, ``domain_id``,
-                ``role_id`` (str), ``effective``, ``include_names`` (bool).
+                ``role_id`` (str), ``system``, ``effective``, ``include_names`` (bool).
         """
-        if not ctx.is_admin:  # a non-admin sees only its own assignments
+        if not ctx.is_admin and not ctx.system_scope:  # a non-admin sees only its own assignments
             filters = {**filters, "user_id": ctx.user_id}
         with self.db.reader() as s:
             return list_assignments(s, filters)

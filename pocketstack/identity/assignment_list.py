@@ -35,6 +35,8 @@ def _raw_rows(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
         q = q.where(
             RoleAssignment.target_type == "domain", RoleAssignment.target_id == f["domain_id"]
         )
+    if f.get("system"):
+        q = q.where(RoleAssignment.target_type == "system")
     if f.get("group_id"):
         q = q.where(RoleAssignment.actor_type == "group", RoleAssignment.actor_id == f["group_id"])
     if f.get("user_id"):
@@ -129,7 +131,8 @@ class Assignment:
     """One role assignment of GET /v3/role_assignments.
 
     Attributes:
-        actor_type: ``user`` or ``group``; target_type: ``project`` or ``domain``.
+        actor_type: ``user`` or ``group``; target_type: ``project``, ``domain`` or
+            ``system`` (target id ``system``).
         membership_group: in effective mode, the group the user holds the role through.
         prior_role: in effective mode, the role id that implies this one.
     """
@@ -163,7 +166,11 @@ def _record(s: Session, row: dict[str, Any], names: bool) -> Assignment:
         actor_type=row["actor_type"],
         actor=_named(s, actor_model, row["actor_id"], names, True),
         target_type=row["target_type"],
-        target=_named(s, target_model, row["target_id"], names, row["target_type"] == "project"),
+        target=(
+            Named(row["target_id"])
+            if row["target_type"] == "system"
+            else _named(s, target_model, row["target_id"], names, row["target_type"] == "project")
+        ),
         membership_group=row["membership_group"],
         prior_role=row["prior_role"],
     )

@@ -5,7 +5,9 @@ Credential").
 Methods: ``password`` (user by id, or by name with its domain's id or name), ``token``
 (rescope an existing token; expiry and audit chain are kept), ``application_credential``
 (by id, or by name with its user; the token is scoped to the credential's project).
-Scopes: project (id, or name with domain), domain (id or name), or none; with none, a user
+Scopes: project (id, or name with domain), domain (id or name), the system
+(``{"system": {"all": true}}``, for a user holding a role on the system), or none; with
+none, a user
 whose ``default_project_id`` gives it a role gets a token on that project (as Keystone).
 Every failure to identify the caller is the same 401, whichever part was wrong, and costs
 one bcrypt verification whether or not the user or credential exists (``lockout``: even
@@ -24,7 +26,12 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.common.errors import Forbidden
 from pocketstack.identity import exceptions as exc
-from pocketstack.identity.assignment import direct_role_ids, projects_of_user, target_ids_of_user
+from pocketstack.identity.assignment import (
+    SYSTEM_ID,
+    direct_role_ids,
+    projects_of_user,
+    target_ids_of_user,
+)
 from pocketstack.identity.hashing import check_secret
 from pocketstack.identity.lockout import PasswordChecker, log_failure
 from pocketstack.identity.models import ApplicationCredential, Domain, Project, User
@@ -223,6 +230,11 @@ class Auth:
         elif isinstance(scope, dict) and isinstance(scope.get("domain"), dict):
             payload.domain_id = _domain_id(s, scope["domain"])
             target = ("domain", payload.domain_id)
+        elif isinstance(scope, dict) and isinstance(scope.get("system"), dict):
+            if scope["system"].get("all") is not True:
+                raise exc.ValidationError("Invalid authentication request: system scope is all.")
+            payload.system = True
+            target = (SYSTEM_ID, SYSTEM_ID)
         elif scope in (None, "unscoped"):
             default = user.default_project_id
             if default and direct_role_ids(s, user.id, "project", default):
@@ -253,7 +265,7 @@ class Auth:
     def _token_catalog(self, info: TokenInfo, wanted: bool) -> list[CatalogEntry] | None:
         """The catalog a token body carries: a scoped token's, when asked for (Keystone
         gives an unscoped token none, so it is not loaded for one)."""
-        if not wanted or (info.project is None and info.domain is None):
+        if not wanted or (info.project is None and info.domain is None and not info.system):
             return None
         return self.identity.catalog.list()
 
@@ -273,7 +285,7 @@ class Auth:
 
     def get_catalog(self, ctx: RequestContext) -> list[CatalogEntry]:
         """GET /v3/auth/catalog: the catalog (empty for an unscoped token, as Keystone)."""
-        if not ctx.project_id and not ctx.domain_id:
+        if not ctx.project_id and not ctx.domain_id and not ctx.system_scope:
             return []
         return self.identity.catalog.list()
 

@@ -47,7 +47,7 @@ class Domains:
             q = q.where(Domain.name == name)
         if enabled is not None:
             q = q.where(Domain.enabled == enabled)
-        if not ctx.is_admin:
+        if not (ctx.is_admin or ctx.system_scope):  # a system reader reads all
             q = q.where(Domain.id == ctx.domain_id)
         with self.db.reader() as s:
             return list(s.scalars(q))

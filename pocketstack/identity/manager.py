@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity.application_credentials import ApplicationCredentials
-from pocketstack.identity.assignment import Roles
+from pocketstack.identity.assignment import SYSTEM_ID, Roles
 from pocketstack.identity.auth import Auth
 from pocketstack.identity.catalog import Catalog, Endpoints, Regions, Services
 from pocketstack.identity.domains import Domains
@@ -44,6 +44,12 @@ CATALOG = (
     ("object-store", "swift", "/object-store/v1/AUTH_%(project_id)s"),
     ("placement", "placement", "/placement"),
 )
+
+
+#: The roles ``keystone-manage bootstrap`` makes, and the implication chain among them
+#: (each implies the next; ``service`` implies nothing).
+BOOTSTRAP_ROLES = ("admin", "manager", "member", "reader", "service")
+IMPLIED_CHAIN = ("admin", "manager", "member", "reader")
 
 
 class IdentityManager:
@@ -96,11 +102,13 @@ class IdentityManager:
     ) -> dict[str, str]:
         """Create what a new cloud needs; idempotent (safe on every start).
 
-        Makes domain ``default`` ("Default"); roles admin, member, reader with admin =>
-        member => reader; projects admin, demo, service; users ``admin`` (admin on project
-        admin) and ``demo`` (member on demo); region ``conf.region``; identity, compute,
-        image and network services with public/internal/admin endpoints under
-        ``conf.public_url`` (URLs rewritten when ``public_url`` changed).
+        Makes domain ``default`` ("Default"); the roles ``keystone-manage bootstrap`` makes
+        (admin, manager, member, reader, service, with admin => manager => member =>
+        reader); projects admin, demo, service; users ``admin`` (admin on project admin and
+        on the system, as Keystone's bootstrap) and ``demo`` (member on demo); region
+        ``conf.region``; identity, compute, image and network services with
+        public/internal/admin endpoints under ``conf.public_url`` (URLs rewritten when
+        ``public_url`` changed).
 
         Bootstrap owns the ``admin`` and ``demo`` accounts: on every run their passwords are
         reset to the given ones (a changed password does not survive a restart), and they
@@ -118,9 +126,9 @@ class IdentityManager:
         """
         ctx = RequestContext.system()
         self._ensure_domain(ctx)
-        roles = {name: self._ensure_role(ctx, name) for name in ("admin", "member", "reader")}
-        self._ensure_implied(roles["admin"], roles["member"])
-        self._ensure_implied(roles["member"], roles["reader"])
+        roles = {name: self._ensure_role(ctx, name) for name in BOOTSTRAP_ROLES}
+        for prior, implied in zip(IMPLIED_CHAIN, IMPLIED_CHAIN[1:], strict=False):
+            self._ensure_implied(roles[prior], roles[implied])
         ids = {
             f"{n}_project_id": self._ensure_project(ctx, n) for n in ("admin", "demo", "service")
         }
@@ -132,6 +140,7 @@ class IdentityManager:
             user_id = self._ensure_user(ctx, user, password, project_id)
             self._ensure_assignment(user_id, project_id, roles[role])
             ids[f"{user}_user_id"] = user_id
+        self._ensure_assignment(ids["admin_user_id"], SYSTEM_ID, roles["admin"], "system")
         if service_password:
             project_id = self._ensure_project(ctx, self.conf.service_user_project)
             user_id = self._ensure_user(
@@ -193,16 +202,18 @@ class IdentityManager:
             self.users.update(ctx, user_id, {"password": password, "enabled": True})
         return user_id
 
-    def _ensure_assignment(self, user_id: str, project_id: str, role_id: str) -> None:
+    def _ensure_assignment(
+        self, user_id: str, target_id: str, role_id: str, target_type: str = "project"
+    ) -> None:
         with self.db.transaction() as s:
-            key = ("user", user_id, "project", project_id, role_id)
+            key = ("user", user_id, target_type, target_id, role_id)
             if s.get(RoleAssignment, key) is None:
                 s.add(
                     RoleAssignment(
                         actor_type="user",
                         actor_id=user_id,
-                        target_type="project",
-                        target_id=project_id,
+                        target_type=target_type,
+                        target_id=target_id,
                         role_id=role_id,
                     )
                 )

@@ -1,16 +1,17 @@
 """Who may call which Identity API: Keystone's current default policies, mapped onto
 pocketstack's personas.
 
-pocketstack has no system scope and no domain managers: the ``admin`` role (on any project)
-is the cloud administrator, as Keystone's ``admin_required`` (``role:admin``) makes it.
-Keystone's "system reader" and "domain reader/manager" branches therefore grant nothing
-here; where they are the only non-admin way in, the rule is ``admin``.
+Personas: the ``admin`` role on any project or on the system is the cloud administrator,
+as Keystone's ``admin_required`` (``role:admin``) makes it; the *system reader* (a reader,
+member or manager with a system-scoped token: ``system_reader``, Keystone's ``role:reader
+and system_scope:all``) reads everything an admin reads and changes nothing. pocketstack has
+no domain managers: Keystone's "domain reader/manager" branches grant nothing here.
 
 Summary (Keystone's default, then ours):
 
-- domains, projects, users, groups, roles, implied roles, grants, role assignments, services,
-  endpoints: reading and writing are admin's (Keystone: admin, system reader or domain
-  reader/manager), except:
+- domains, projects, users, groups, roles, implied roles, grants (project, domain and
+  system), role assignments, services, endpoints: reading is admin's and the system
+  reader's, writing admin's (Keystone: also domain reader/manager), except:
 - a user may show itself, list its own projects and groups (``admin or owner``), and change
   only its own password, knowing the current one (``owner``; 401 for a wrong original);
   ``PATCH /v3/users/{id}`` is admin's even on oneself (Keystone's ``identity:update_user``);
@@ -39,79 +40,88 @@ from pocketstack.common import policy
 
 RULES = {
     # domains
-    "identity:list_domains": "admin",
-    "identity:get_domain": "admin or domain",
+    "identity:list_domains": "admin or system_reader",
+    "identity:get_domain": "admin or system_reader or domain",
     "identity:create_domain": "admin",
     "identity:update_domain": "admin",
     "identity:delete_domain": "admin",
     # projects
-    "identity:list_projects": "admin",
-    "identity:get_project": "admin or project",
+    "identity:list_projects": "admin or system_reader",
+    "identity:get_project": "admin or system_reader or project",
     "identity:create_project": "admin",
     "identity:update_project": "admin",
     "identity:delete_project": "admin",
-    "identity:list_user_projects": "admin or owner",
+    "identity:list_user_projects": "admin or system_reader or owner",
     # users
-    "identity:list_users": "admin",
-    "identity:get_user": "admin or owner",
+    "identity:list_users": "admin or system_reader",
+    "identity:get_user": "admin or system_reader or owner",
     "identity:create_user": "admin",
     "identity:update_user": "admin",
     "identity:delete_user": "admin",
     "identity:change_password": "owner",
-    "identity:list_groups_for_user": "admin or owner",
+    "identity:list_groups_for_user": "admin or system_reader or owner",
     # groups
-    "identity:list_groups": "admin",
-    "identity:get_group": "admin",
+    "identity:list_groups": "admin or system_reader",
+    "identity:get_group": "admin or system_reader",
     "identity:create_group": "admin",
     "identity:update_group": "admin",
     "identity:delete_group": "admin",
-    "identity:list_users_in_group": "admin",
+    "identity:list_users_in_group": "admin or system_reader",
     "identity:add_user_to_group": "admin",
-    "identity:check_user_in_group": "admin",
+    "identity:check_user_in_group": "admin or system_reader",
     "identity:remove_user_from_group": "admin",
     # roles and implied roles
-    "identity:list_roles": "admin",
-    "identity:get_role": "admin",
+    "identity:list_roles": "admin or system_reader",
+    "identity:get_role": "admin or system_reader",
     "identity:create_role": "admin",
     "identity:update_role": "admin",
     "identity:delete_role": "admin",
-    "identity:list_implied_roles": "admin",
-    "identity:get_implied_role": "admin",
-    "identity:check_implied_role": "admin",
+    "identity:list_implied_roles": "admin or system_reader",
+    "identity:get_implied_role": "admin or system_reader",
+    "identity:check_implied_role": "admin or system_reader",
     "identity:create_implied_role": "admin",
     "identity:delete_implied_role": "admin",
-    "identity:list_role_inference_rules": "admin",
+    "identity:list_role_inference_rules": "admin or system_reader",
     # assignments
-    "identity:list_grants": "admin",
-    "identity:check_grant": "admin",
+    "identity:list_grants": "admin or system_reader",
+    "identity:check_grant": "admin or system_reader",
     "identity:create_grant": "admin",
     "identity:revoke_grant": "admin",
-    "identity:list_role_assignments": "admin",
+    "identity:list_role_assignments": "admin or system_reader",
+    # system role assignments (Keystone: admin; reads also the system reader)
+    "identity:list_system_grants_for_user": "admin or system_reader",
+    "identity:check_system_grant_for_user": "admin or system_reader",
+    "identity:create_system_grant_for_user": "admin",
+    "identity:revoke_system_grant_for_user": "admin",
+    "identity:list_system_grants_for_group": "admin or system_reader",
+    "identity:check_system_grant_for_group": "admin or system_reader",
+    "identity:create_system_grant_for_group": "admin",
+    "identity:revoke_system_grant_for_group": "admin",
     # catalog
     "identity:list_regions": "any",
     "identity:get_region": "any",
     "identity:create_region": "admin",
     "identity:update_region": "admin",
     "identity:delete_region": "admin",
-    "identity:list_services": "admin",
-    "identity:get_service": "admin",
+    "identity:list_services": "admin or system_reader",
+    "identity:get_service": "admin or system_reader",
     "identity:create_service": "admin",
     "identity:update_service": "admin",
     "identity:delete_service": "admin",
-    "identity:list_endpoints": "admin",
-    "identity:get_endpoint": "admin",
+    "identity:list_endpoints": "admin or system_reader",
+    "identity:get_endpoint": "admin or system_reader",
     "identity:create_endpoint": "admin",
     "identity:update_endpoint": "admin",
     "identity:delete_endpoint": "admin",
     # tokens (target: the subject token's user) and the caller's own lookups
-    "identity:validate_token": "admin or owner",
+    "identity:validate_token": "admin or system_reader or owner",
     "identity:revoke_token": "admin or owner",
     "identity:get_auth_catalog": "any",
     "identity:get_auth_projects": "any",
     "identity:get_auth_domains": "any",
     # application credentials (target: the user in the path)
-    "identity:list_application_credentials": "admin or owner",
-    "identity:get_application_credential": "admin or owner",
+    "identity:list_application_credentials": "admin or system_reader or owner",
+    "identity:get_application_credential": "admin or system_reader or owner",
     "identity:create_application_credential": "owner",
     "identity:delete_application_credential": "admin or owner",
 }

@@ -55,7 +55,7 @@ class Projects:
                 q = q.where(getattr(Project, key) == filters[key])
         if filters.get("parent_id"):
             q = q.where(Project.domain_id == filters["parent_id"])
-        if not ctx.is_admin:
+        if not (ctx.is_admin or ctx.system_scope):  # a system reader reads all
             q = q.where(Project.id.in_(target_ids_of_user(ctx.user_id or "")))
         with self.db.reader() as s:
             every = [json_contains(s, Project.tags, t) for t in sorted(filters.get("tags") or [])]

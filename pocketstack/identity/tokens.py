@@ -4,7 +4,8 @@ Token format
     A Fernet token (AES-128-CBC + HMAC-SHA256, ``cryptography.fernet``) over a compact JSON
     payload: ``u`` user id, ``m`` auth methods, ``p`` project id or ``d`` domain id (scope),
     ``i`` issued-at and ``e`` expires-at (UNIX seconds, float), ``a`` audit ids (this
-    token's, then its parent's when rescoped), ``c`` application credential id. Roles are
+    token's, then its parent's when rescoped), ``c`` application credential id, ``s``
+    (``"all"``) for a system-scoped token. Roles are
     not in the token: they are recomputed at validation (see "Validation cost" for when a
     change of roles is seen).
 
@@ -57,7 +58,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database, utcnow
 from pocketstack.common.errors import Unauthorized
-from pocketstack.identity.assignment import effective_roles
+from pocketstack.identity.assignment import SYSTEM_ID, effective_roles
 from pocketstack.identity.assignment_list import Ref
 from pocketstack.identity.models import (
     ApplicationCredential,
@@ -96,9 +97,10 @@ class TokenPayload:
     project_id: str | None = None
     domain_id: str | None = None
     app_cred_id: str | None = None
+    system: bool = False
 
     def pack(self) -> bytes:
-        """The compact JSON sealed in the Fernet token (keys u, m, e, i, a, p, d, c)."""
+        """The compact JSON sealed in the Fernet token (keys u, m, e, i, a, p, d, c, s)."""
         data: dict[str, Any] = {
             "u": self.user_id,
             "m": self.methods,
@@ -109,6 +111,8 @@ class TokenPayload:
         for key, value in (("p", self.project_id), ("d", self.domain_id), ("c", self.app_cred_id)):
             if value:
                 data[key] = value
+        if self.system:
+            data["s"] = "all"
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
@@ -124,6 +128,7 @@ class TokenPayload:
             project_id=d.get("p"),
             domain_id=d.get("d"),
             app_cred_id=d.get("c"),
+            system=d.get("s") == "all",
         )
 
 
@@ -150,8 +155,8 @@ class TokenInfo:
     """A validated token: payload, the caller's context and the names for the token body
     (``api/views.py`` renders Keystone's token body from it).
 
-    ``project`` or ``domain`` is the scope (neither: unscoped); ``roles`` are the effective
-    roles on it; ``app_cred`` is set for a token from an application credential.
+    ``project`` or ``domain`` is the scope, or ``system`` is True (none: unscoped); ``roles``
+    are the effective roles on it; ``app_cred`` is set for a token from an application credential.
     """
 
     payload: TokenPayload
@@ -161,6 +166,7 @@ class TokenInfo:
     project: DomainScopedRef | None = None
     domain: Ref | None = None
     app_cred: AppCredRef | None = None
+    system: bool = False
 
 
 class KeyRing:
@@ -430,9 +436,12 @@ class TokenProvider:
                     raise Unauthorized("The domain of this token is disabled or deleted.")
                 info.domain = _domain_ref(s, p.domain_id)
                 roles = effective_roles(s, user.id, "domain", p.domain_id)
+            elif p.system:
+                info.system = True
+                roles = effective_roles(s, user.id, "system", SYSTEM_ID)
             else:
                 roles = []
-            if (p.project_id or p.domain_id) and not roles:
+            if (p.project_id or p.domain_id or p.system) and not roles:
                 raise Unauthorized("The user has no role on the scope of this token.")
             info.roles = [Ref(r.id, r.name) for r in roles]
         info.context = _context(info)
@@ -493,6 +502,7 @@ def _context(info: TokenInfo) -> RequestContext:
         roles=tuple(r.name for r in info.roles if r.name is not None),
         app_cred_id=app_cred.id if app_cred else None,
         app_cred_restricted=bool(app_cred and app_cred.restricted),
+        system_scope=info.system,
     )
 
 

@@ -1,5 +1,5 @@
 """Roles, implied roles, grants and the role assignment listing (Identity API v3 "Roles",
-"Implied roles", "Role assignments")."""
+"Implied roles", "Role assignments", "System Role Assignments")."""
 
 from __future__ import annotations
 
@@ -102,19 +102,29 @@ def list_role_inferences(req: ApiRequest) -> dict[str, Any]:
 
 
 def _grant_args(target: str, actor: str, req: ApiRequest) -> tuple[str, str, str, str]:
-    return actor, req.params["actor_id"], target, req.params["target_id"]
+    target_id = "system" if target == "system" else req.params["target_id"]
+    return actor, req.params["actor_id"], target, target_id
+
+
+def _rule(action: str, target: str, actor: str) -> str:
+    """Keystone's rule name: ``identity:create_grant``... for projects and domains,
+    ``identity:create_system_grant_for_user``... for the system."""
+    if target == "system":
+        return f"identity:{action}_system_grant{'s' if action == 'list' else ''}_for_{actor}"
+    return f"identity:{action}_grant{'s' if action == 'list' else ''}"
 
 
 def create_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
-    """PUT /v3/{projects|domains}/{id}/{users|groups}/{id}/roles/{role_id} (204)"""
-    policy.enforce(req.ctx, "identity:create_grant")
+    """PUT /v3/{projects|domains}/{id}/{users|groups}/{id}/roles/{role_id} and
+    PUT /v3/system/{users|groups}/{id}/roles/{role_id} (204)"""
+    policy.enforce(req.ctx, _rule("create", target, actor))
     req.cloud.identity.roles.grant(req.ctx, req.params["role_id"], *_grant_args(target, actor, req))
     return ApiResponse(204)
 
 
 def check_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """HEAD/GET .../roles/{role_id} (204 or 404)"""
-    policy.enforce(req.ctx, "identity:check_grant")
+    policy.enforce(req.ctx, _rule("check", target, actor))
     req.cloud.identity.roles.check_grant(
         req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
     )
@@ -123,7 +133,7 @@ def check_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
 
 def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """DELETE .../roles/{role_id} (204)"""
-    policy.enforce(req.ctx, "identity:revoke_grant")
+    policy.enforce(req.ctx, _rule("revoke", target, actor))
     req.cloud.identity.roles.revoke_grant(
         req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
     )
@@ -131,22 +141,27 @@ def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
 
 
 def list_grants(target: str, actor: str, req: ApiRequest) -> dict[str, Any]:
-    """GET /v3/{projects|domains}/{id}/{users|groups}/{id}/roles"""
-    policy.enforce(req.ctx, "identity:list_grants")
+    """GET /v3/{projects|domains}/{id}/{users|groups}/{id}/roles and
+    GET /v3/system/{users|groups}/{id}/roles"""
+    policy.enforce(req.ctx, _rule("list", target, actor))
     rows = req.cloud.identity.roles.list_grants(req.ctx, *_grant_args(target, actor, req))
-    path = f"{target}s/{req.params['target_id']}/{actor}s/{req.params['actor_id']}/roles"
+    if target == "system":
+        path = f"system/{actor}s/{req.params['actor_id']}/roles"
+    else:
+        path = f"{target}s/{req.params['target_id']}/{actor}s/{req.params['actor_id']}/roles"
     return views.collection(req, "roles", [views.role(req, r) for r in rows], path)
 
 
 def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/role_assignments?user.id=&group.id=&scope.project.id=&scope.domain.id=
-    &role.id=&effective&include_names (non-admins see only their own)."""
+    &scope.system=all&role.id=&effective&include_names (non-admins see only their own)."""
     policy.enforce(req.ctx, "identity:list_role_assignments")
     filters = {
         "user_id": query(req, "user.id"),
         "group_id": query(req, "group.id"),
         "project_id": query(req, "scope.project.id"),
         "domain_id": query(req, "scope.domain.id"),
+        "system": query(req, "scope.system") is not None,
         "role_id": query(req, "role.id"),
         "effective": query_bool(req, "effective"),
         "include_names": query_bool(req, "include_names"),
@@ -157,9 +172,10 @@ def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
 
 def _grant_routes() -> list[Any]:
     out = []
-    for target in ("project", "domain"):
+    for target in ("project", "domain", "system"):
         for actor in ("user", "group"):
-            base = f"/v3/{target}s/{{target_id}}/{actor}s/{{actor_id}}/roles"
+            where = "system" if target == "system" else f"{target}s/{{target_id}}"
+            base = f"/v3/{where}/{actor}s/{{actor_id}}/roles"
             out += [
                 route("GET", base, partial(list_grants, target, actor)),
                 route(

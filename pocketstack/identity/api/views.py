@@ -79,7 +79,9 @@ def token(info: TokenInfo, entries: list[CatalogEntry] | None) -> dict[str, Any]
         body["is_domain"] = False
     if info.domain is not None:
         body["domain"] = _ref(info.domain)
-    if info.project is not None or info.domain is not None:
+    if info.system:
+        body["system"] = {"all": True}
+    if info.project is not None or info.domain is not None or info.system:
         body["roles"] = [_ref(r) for r in info.roles]
         if entries is not None:
             body["catalog"] = catalog(entries, info.project.id if info.project else None)
@@ -240,7 +242,12 @@ def _named(n: Named) -> dict[str, Any]:
 def assignment(req: ApiRequest, a: Assignment) -> dict[str, Any]:
     """One entry of GET /v3/role_assignments, with Keystone's ``links``."""
     actor, target = a.actor_type, a.target_type
-    path = f"{target}s/{a.target.id}/{actor}s/{a.actor.id}/roles/{a.role.id}"
+    if target == "system":  # Keystone: "scope": {"system": {"all": true}}
+        path = f"system/{actor}s/{a.actor.id}/roles/{a.role.id}"
+        scope: dict[str, Any] = {"system": {"all": True}}
+    else:
+        path = f"{target}s/{a.target.id}/{actor}s/{a.actor.id}/roles/{a.role.id}"
+        scope = {target: _named(a.target)}
     links: dict[str, str] = {"assignment": f"{req.base_url}/v3/{path}"}
     if a.membership_group:
         links["membership"] = f"{req.base_url}/v3/groups/{a.membership_group}/users/{a.actor.id}"
@@ -249,7 +256,7 @@ def assignment(req: ApiRequest, a: Assignment) -> dict[str, Any]:
     return {
         "role": _named(a.role),
         actor: _named(a.actor),
-        "scope": {target: _named(a.target)},
+        "scope": scope,
         "links": links,
     }
 

@@ -38,10 +38,17 @@ def test_bootstrap_is_idempotent(cloud):
         "demo_user_id",
     }
     im = cloud.identity
-    assert [r.name for r in im.roles.list(SYS)] == ["admin", "member", "reader"]
+    # the roles keystone-manage bootstrap makes, with its chain admin => manager => member
+    # => reader
+    names = ["admin", "manager", "member", "reader", "service"]
+    assert [r.name for r in im.roles.list(SYS)] == names
+    chain = {p.name: [i.name for i in imp] for p, imp in im.roles.list_implied(SYS)}
+    assert chain == {"admin": ["manager"], "manager": ["member"], "member": ["reader"]}
     assert len(im.endpoints.list(SYS)) == 3 * len(CATALOG)  # public, internal, admin: once
     assert {s.type for s in im.services.list(SYS)} == {t for t, _name, _path in CATALOG}
-    assert len(im.roles.list_assignments(SYS, {})) == 2
+    # admin on project admin and on the system, member on demo
+    assert len(im.roles.list_assignments(SYS, {})) == 3
+    assert len(im.roles.list_assignments(SYS, {"system": True})) == 1
     assert [(p.name) for p in im.projects.list(SYS, {})] == ["admin", "demo", "service"]
 
 

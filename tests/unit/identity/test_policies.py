@@ -201,13 +201,13 @@ TABLE = [
     Op("DELETE", "/v3/roles/{new_role}", admin_only(204)),
     Op("GET", "/v3/roles/{admin_role}/implies", admin_only(200)),
     Op("PUT", "/v3/roles/{new_role}/implies/{new_role2}", admin_only(201)),
-    Op("GET", "/v3/roles/{admin_role}/implies/{member_role}", admin_only(200)),
-    Op("HEAD", "/v3/roles/{admin_role}/implies/{member_role}", admin_only(204)),
+    Op("GET", "/v3/roles/{member_role}/implies/{reader_role}", admin_only(200)),
+    Op("HEAD", "/v3/roles/{member_role}/implies/{reader_role}", admin_only(204)),
     Op("DELETE", "/v3/roles/{fresh_prior}/implies/{fresh_implied}", admin_only(204)),
     Op("GET", "/v3/role_inferences", admin_only(200)),
     Op("GET", "/v3/role_assignments", admin_only(200)),
     Op("GET", "/v3/role_assignments?user.id={me}", admin_only(200), note="own"),
-    # grants, on a project and a domain, to a user and a group
+    # grants, on a project, a domain and the system, to a user and a group
     *[
         op
         for target, actor in (
@@ -215,6 +215,8 @@ TABLE = [
             (_P, "/groups/{group}"),
             (_D, "/users/{someone}"),
             (_D, "/groups/{group}"),
+            ("/v3/system", "/users/{someone}"),
+            ("/v3/system", "/groups/{group}"),
         )
         for op in (
             Op("GET", target + actor + "/roles", admin_only(200)),
@@ -367,6 +369,8 @@ class Env:
             target = ("project", self.ids["demo_project_id"])
             if scratch["_path"].startswith("/v3/domains"):
                 target = ("domain", "default")
+            if scratch["_path"].startswith("/v3/system"):
+                target = ("system", "system")
             actor = ("group", group) if "/groups/" in scratch["_path"] else ("user", someone)
             im.roles.grant(SYS, role, *actor, *target)
             return role
@@ -483,6 +487,7 @@ def _set_up(e: Env) -> None:
     for actor in (("user", someone), ("group", group)):
         im.roles.grant(SYS, observer, *actor, "project", demo_project)
         im.roles.grant(SYS, observer, *actor, "domain", "default")
+        im.roles.grant(SYS, observer, *actor, "system", "system")
     service = im.services.create(SYS, "policy-test").id
     e.fixed.update(
         demo_project=demo_project,
@@ -495,6 +500,7 @@ def _set_up(e: Env) -> None:
         login_user=im.users.create(SYS, "login", password="loginpw").id,
         admin_role=e.role("admin"),
         member_role=e.role("member"),
+        reader_role=e.role("reader"),
         someones_cred=e.cred_of(someone, demo_project),
     )
     e.add_password_persona("admin", ids["admin_user_id"], "adminpw", ids["admin_project_id"])

@@ -64,7 +64,7 @@ def test_round_trip_gives_context_with_implied_roles(cloud, ids, provider):
     assert ctx.user_name == "demo" and ctx.project_name == "demo"
     assert set(ctx.roles) == {"member", "reader"}
     admin = provider.validate(_password_token(cloud, "admin", "adminpw", "admin"))
-    assert set(admin.roles) == {"admin", "member", "reader"} and admin.is_admin
+    assert set(admin.roles) == {"admin", "manager", "member", "reader"} and admin.is_admin
 
 
 def test_keys_are_created_private_and_shared_between_providers(cloud, conf, db, provider):
