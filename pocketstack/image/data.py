@@ -10,13 +10,21 @@ Every data operation runs under the image's data lease (``pocketstack.image.uplo
 1. begin: one transaction checks the caller, the status and the limits (``limits``; a
    ``Content-Length`` over them is refused here, before anything is read) and takes the lease
    with the status move, so two concurrent uploads cannot both win;
-2. the data streams into a partial file, counted against the limits as it arrives;
+2. the data streams into the store's partial data (``ImageStore.partial``: a partial file
+   of the file store, segments of the swift store), counted against the limits as it arrives;
 3. record: one transaction re-checks the quota, records the outcome, releases the lease and
-   renames the partial file into place; it writes nothing if the lease was lost.
+   commits the partial data (renames the file into place, writes the swift manifest); it
+   writes nothing if the lease was lost.
 
 An upload that fails in this process (client gone, store error, size cap or quota) removes
-its partial file and puts the image back to ``queued``, as Glance does; one whose process died
-is put back by a reaper once its lease lapses.
+its partial data and puts the image back to ``queued``, as Glance does; one whose process died
+is put back by a reaper once its lease lapses, and the reaper removes the partial data no
+live upload owns (``ImageStore.partial_files``).
+
+The store is ``conf.image_store``: ``file`` (``<state_dir>/images``, a path the local compute
+host opens directly) or ``swift`` (object storage; compute hosts download the image from
+``/v2/images/{id}/file``). glance-direct staging is always a local directory, as Glance's
+``node_staging_uri``.
 """
 
 from __future__ import annotations
@@ -40,12 +48,11 @@ from pocketstack.image.exceptions import (
     InvalidImageStatus,
     UploadLeaseLost,
 )
-from pocketstack.image.formats import virtual_size
 from pocketstack.image.images import Images
 from pocketstack.image.limits import Allowance, ImageLimits, LimitedReader
 from pocketstack.image.models import Image
-from pocketstack.image.stores.base import Hashes, Readable
-from pocketstack.image.stores.file import FileStore, PartialFile, file_hashes
+from pocketstack.image.stores.base import Hashes, ImageStore, PartialData, Readable
+from pocketstack.image.stores.file import FileStore, file_hashes
 from pocketstack.image.uploads import Clock, Lease, Reaper, UploadLeases
 
 if TYPE_CHECKING:
@@ -56,22 +63,18 @@ LOG = logging.getLogger(__name__)
 IMPORT_METHODS = ("glance-direct",)
 
 
-def _local_store(conf: Any) -> FileStore:
-    """The store named by ``conf.image_store``. Uploads, imports and local files rely on what
-    only a store on this host's disk has (two-phase writes, paths, hard links).
+def _store(conf: Any) -> ImageStore:
+    """The store named by ``conf.image_store`` (``file`` or ``swift``).
 
     Raises:
         UnknownDriver (a ``ValueError``): an unregistered store name.
-        ValueError: a store that is not on this host's disk.
+        ImageStoreUnavailable (a ``ValueError``): swift without object storage here.
     """
-    store = IMAGE_STORES.load_class(conf.image_store).from_conf(conf)
-    if not isinstance(store, FileStore):
-        raise ValueError(f"image_store {conf.image_store!r} keeps no files on this host")
-    return store
+    return IMAGE_STORES.load_class(conf.image_store).from_conf(conf)
 
 
 class ImageData:
-    """Moves image data in and out of the file store and keeps the status in step.
+    """Moves image data in and out of the image store and keeps the status in step.
 
     Args:
         cloud: supplies ``conf`` and ``db``. records: the image records (``Images``).
@@ -89,15 +92,18 @@ class ImageData:
         conf = cloud.conf
         self.db = cloud.db
         self.records = records
-        self.store = _local_store(conf)
+        self.store = _store(conf)
         self.staging = FileStore(conf.path("images", "staging"))
         self.leases = UploadLeases(self.db, conf.image_upload_lease, clock=clock)
         self.limits = ImageLimits(conf.image_size_cap, conf.image_user_storage_quota)
         self.reaper = Reaper(self.leases, (self.store, self.staging))
 
-    def image_path(self, image_id: str) -> Path:
-        """The local store file of ``image_id`` (it may not exist on other hosts)."""
-        return self.store.path(image_id)
+    def image_path(self, image_id: str) -> Path | None:
+        """The local store file of ``image_id`` (it may not exist on other hosts); ``None``
+        when the store keeps no files (``swift``: read the data through the Image API)."""
+        if isinstance(self.store, FileStore):
+            return self.store.path(image_id)
+        return None
 
     def delete_data(self, image_id: str) -> None:
         """Remove stored and staged data of a deleted image (idempotent)."""
@@ -197,24 +203,27 @@ class ImageData:
             )
         # The limits are checked as the import is recorded, on the staged data's size.
         lease, _allowance = self._begin(ctx, image_id, "import", limited=False)
-        staged = PartialFile(self.staging.path(image_id), self.store.path(image_id))
+        staged = self.staging.path(image_id)
+        data = self.store.partial(image_id)
         try:
-            try:
-                hashes = file_hashes(staged.path)
+            try:  # the file store links the staged file (no copy), swift uploads it
+                hashes = data.link_from(staged)
             except FileNotFoundError:
                 raise ImageDataNotFound(
                     f"Image {image_id} has no staged data on this host."
                 ) from None
-            self._record_active(lease, states.IMPORTING, hashes, staged)
+            self._record_active(lease, states.IMPORTING, hashes, data)
         except BaseException as exc:
-            if isinstance(exc, RequestTooLarge):
-                staged.discard()
-            retry = not staged.committed and staged.path.exists()
+            data.discard()
+            if isinstance(exc, RequestTooLarge) or data.committed:
+                self.staging.delete(image_id)
+            retry = not data.committed and staged.exists()
             back = states.UPLOADING if retry else states.QUEUED
-            self._unwind(lease, states.IMPORTING, back, staged)
+            self._unwind(lease, states.IMPORTING, back, data)
             raise
         finally:
             self.leases.done(lease)
+        self.staging.delete(image_id)
 
     @staticmethod
     def import_info() -> dict[str, Any]:
@@ -240,7 +249,8 @@ class ImageData:
         """Make a local file an active image (bootstrap's ``cirros``); idempotent.
 
         An active image named ``name`` with the same MD5 is returned unchanged; otherwise a new
-        image is created and the file hard-linked (same file system) or copied into the store.
+        image is created and the file hard-linked (same file system) or copied into the store
+        (uploaded, for ``swift``).
         The operator's files are not subject to the size cap or the quota.
 
         Raises:
@@ -310,11 +320,11 @@ class ImageData:
         self,
         lease: Lease,
         status: str,
-        store: FileStore,
-        fill: Callable[[PartialFile], Hashes],
-        record: Callable[[PartialFile, Hashes], None],
+        store: ImageStore,
+        fill: Callable[[PartialData], Hashes],
+        record: Callable[[PartialData, Hashes], None],
     ) -> None:
-        """Fill a partial file in ``store``, then ``record`` (which commits it); on any
+        """Fill partial data in ``store``, then ``record`` (which commits it); on any
         failure (``BaseException``: a cancelled worker too) undo everything and re-raise."""
         partial = store.partial(lease.image_id)
         try:
@@ -331,7 +341,7 @@ class ImageData:
         lease: Lease,
         old: str,
         hashes: Hashes,
-        data: PartialFile,
+        data: PartialData,
         limited: bool = True,
     ) -> None:
         """Record ``hashes`` and move ``old -> active``, release the lease and commit ``data``
@@ -340,7 +350,7 @@ class ImageData:
         size, md5, sha512 = hashes
         with self.db.reader() as s:
             disk_format = s.scalar(sa.select(Image.disk_format).where(Image.id == lease.image_id))
-        vsize = virtual_size(data.path, disk_format, size)
+        vsize = data.virtual_size(disk_format, size)
         with self.db.transaction() as s:
             owner = s.scalar(sa.select(Image.owner).where(Image.id == lease.image_id))
             if limited:
@@ -360,7 +370,7 @@ class ImageData:
                 raise self._lost(lease)
             data.commit()
 
-    def _record_staged(self, lease: Lease, partial: PartialFile) -> None:
+    def _record_staged(self, lease: Lease, partial: PartialData) -> None:
         """Release the lease (the image stays ``uploading``) and commit the staged data."""
         with self.db.transaction() as s:
             if not self.leases.release(s, lease, states.UPLOADING, states.UPLOADING):
@@ -376,15 +386,14 @@ class ImageData:
             f"The upload to image {lease.image_id} was taken over by another controller."
         )
 
-    def _unwind(self, lease: Lease, status: str, back: str, data: PartialFile) -> None:
+    def _unwind(self, lease: Lease, status: str, back: str, data: PartialData) -> None:
         """After a failure: move the image ``status -> back`` and release the lease, removing
         ``data`` if it was renamed into place (its record rolled back) while the lease is still
         held. Never raises: if this fails too, the lease lapses and a reaper finishes it."""
         try:
             with self.db.transaction() as s:
                 if self.leases.release(s, lease, status, back):
-                    if data.committed:
-                        data.target.unlink(missing_ok=True)
+                    data.revert()
         except Exception:  # already failing: must not hide the first error; logged
             LOG.exception(
                 "could not put image %s back to %s; a reaper will once its lease lapses",

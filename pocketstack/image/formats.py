@@ -29,11 +29,25 @@ def virtual_size(path: Path, disk_format: str | None, size: int) -> int | None:
     if disk_format in ("raw", "iso"):
         return size
     with open(path, "rb") as f:
-        header = f.read(32)
-    if len(header) >= 32 and header[:4] == _QCOW2_MAGIC:
-        return struct.unpack(">Q", header[24:32])[0]
-    if disk_format in ("vmdk", "vhd", "vhdx", "vdi", "ploop"):
+        header = f.read(HEADER_BYTES)
+    found = header_virtual_size(header, disk_format, size)
+    if found is None and disk_format in ("vmdk", "vhd", "vhdx", "vdi", "ploop"):
         return _qemu_img_virtual_size(path, disk_format)
+    return found
+
+
+#: bytes of the data's start that ``header_virtual_size`` reads
+HEADER_BYTES = 32
+
+
+def header_virtual_size(header: bytes, disk_format: str | None, size: int) -> int | None:
+    """The virtual size in bytes told by the first ``HEADER_BYTES`` bytes of image data of
+    ``size`` bytes (raw and iso: ``size``; qcow2: its header's), else ``None`` (a store
+    without local files cannot ask ``qemu-img`` about other formats)."""
+    if disk_format in ("raw", "iso"):
+        return size
+    if len(header) >= HEADER_BYTES and header[:4] == _QCOW2_MAGIC:
+        return int(struct.unpack(">Q", header[24:32])[0])
     return None
 
 

@@ -82,8 +82,9 @@ class ImageManager:
         """
         return self.get_image_info(ctx, image_id).as_dict()
 
-    def image_path(self, image_id: str) -> Path:
-        """The local store file of ``image_id`` (may not exist on other hosts)."""
+    def image_path(self, image_id: str) -> Path | None:
+        """The local store file of ``image_id`` (may not exist on other hosts); ``None``
+        when the image store keeps no files (``swift``: hosts download the data)."""
         return self.data.image_path(image_id)
 
     def create_image_from_file(

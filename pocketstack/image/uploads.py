@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from pocketstack.common.db import Database, utcnow
 from pocketstack.image import states
 from pocketstack.image.models import Image
-from pocketstack.image.stores.file import FileStore
+from pocketstack.image.stores.base import ImageStore
 
 LOG = logging.getLogger(__name__)
 
@@ -224,10 +224,11 @@ class Reaper:
 
     Args:
         leases: this process's leases (the reaper takes lapsed leases over in its name).
-        stores: this host's stores whose files the reaper may remove (store and staging).
+        stores: the stores whose partial data the reaper may remove (the image store and
+            this host's staging area; ``ImageStore.partial_files``/``remove_partial``).
     """
 
-    def __init__(self, leases: UploadLeases, stores: Sequence[FileStore]):
+    def __init__(self, leases: UploadLeases, stores: Sequence[ImageStore]):
         self.leases = leases
         self.db = leases.db
         self.stores = list(stores)
@@ -238,17 +239,21 @@ class Reaper:
         Partial files are listed before the database is read, so one whose image has no live
         lease at that read belongs to work that has ended: it is removed.
         """
-        partials = [found for store in self.stores for found in store.partial_files()]
+        partials = [
+            (store, image_id, ref)
+            for store in self.stores
+            for image_id, ref in store.partial_files()
+        ]
         reset = [
             image_id
             for image_id, status, token in self.leases.lapsed()
             if self.reset(image_id, status, token)
         ]
-        live = self.leases.live([image_id for image_id, _path in partials])
-        for image_id, path in partials:
+        live = self.leases.live([image_id for _store, image_id, _ref in partials])
+        for store, image_id, ref in partials:
             if image_id not in live:
-                LOG.info("removing partial image data %s (no upload is writing it)", path)
-                path.unlink(missing_ok=True)
+                LOG.info("removing partial image data %s (no upload is writing it)", ref)
+                store.remove_partial(ref)
         return reset
 
     def reset(self, image_id: str, status: str, token: str) -> bool:
@@ -266,9 +271,9 @@ class Reaper:
             back = states.RESET_STATUS.get(status)
             if back is not None:  # the data of an in-flight status was never recorded
                 for store in self.stores:
-                    for partial_id, path in store.partial_files():
+                    for partial_id, ref in store.partial_files():
                         if partial_id == image_id:
-                            path.unlink(missing_ok=True)
+                            store.remove_partial(ref)
                     store.delete(image_id)
             with self.db.transaction() as s:
                 done = self.leases.release(s, lease, status, back or status)

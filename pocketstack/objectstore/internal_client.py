@@ -132,22 +132,39 @@ class InternalClient:
             pass
 
     def list_objects(
-        self, account: str, container: str, prefix: str = "", detail: bool = False
+        self,
+        account: str,
+        container: str,
+        prefix: str = "",
+        detail: bool = False,
+        delimiter: str = "",
     ) -> list[Any]:
         """Every object name of the container starting with ``prefix``, sorted (with
         ``detail``: the listing entries, ``{"name", "bytes", "hash", ...}``); empty when the
-        container does not exist."""
+        container does not exist. With a one-character ``delimiter``, the names that have it
+        after ``prefix`` are rolled up into one entry per ``{"subdir": <name up to it>}``
+        (its name in the plain list), as Swift's listings."""
         items: list[dict[str, Any]] = []
         while True:
-            marker = items[-1]["name"] if items else ""
+            marker = _past(items[-1], delimiter) if items else ""
             params = {"prefix": prefix, "marker": marker, "limit": "10000"}
+            if delimiter:
+                params["delimiter"] = delimiter
             try:
                 page = self.run(self.store.containers.list(account, container, params))
             except ContainerNotFound:
                 return []
             if not page.items:
-                return items if detail else [item["name"] for item in items]
-            items.extend(item for item in page.items if "name" in item)
+                return items if detail else [item.get("name", item.get("subdir")) for item in items]
+            items.extend(item for item in page.items if "name" in item or "subdir" in item)
+
+
+def _past(item: dict[str, Any], delimiter: str) -> str:
+    """The marker after a listing entry: its name, or past every name under a subdir."""
+    if "name" in item:
+        return str(item["name"])
+    subdir = str(item["subdir"])
+    return subdir[: -len(delimiter)] + chr(ord(delimiter) + 1)
 
 
 async def _next(body: AsyncIterator[bytes]) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 #: chunk size of reads and writes
@@ -33,6 +34,46 @@ class Readable(Protocol):
     end (a file, a request body stream, a ``LimitedReader``)."""
 
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+class PartialData(Protocol):
+    """The data of one image being written, invisible until ``commit`` (what the image
+    service's uploads, imports and ``create_from_file`` write through; see
+    ``ImageStore.partial``). ``commit`` runs inside the transaction that records the image,
+    so it must be quick; a failure to commit rolls that record back.
+
+    Attributes:
+        committed: whether ``commit()`` ran.
+    """
+
+    committed: bool
+
+    def fill(self, stream: Readable) -> Hashes:
+        """Write ``stream`` (read to EOF, in this thread) as the data; returns its hashes.
+        Raises whatever reading or writing raises (the caller then ``discard``s)."""
+        ...
+
+    def link_from(self, source: Path) -> Hashes:
+        """Make the local file ``source`` the data (a link where the store can, else a
+        copy); returns its hashes. Raises ``OSError`` (``FileNotFoundError``) when it
+        cannot be read."""
+        ...
+
+    def virtual_size(self, disk_format: str | None, size: int) -> int | None:
+        """The virtual size in bytes of the data written, or ``None`` when unknown."""
+        ...
+
+    def commit(self) -> None:
+        """Make the data the image's (atomic; idempotent)."""
+        ...
+
+    def discard(self) -> None:
+        """Remove the data unless it was committed (idempotent)."""
+        ...
+
+    def revert(self) -> None:
+        """Remove the data that ``commit`` put in place (its record was rolled back)."""
+        ...
 
 
 class ImageStore(ABC):
@@ -87,3 +128,22 @@ class ImageStore(ABC):
         Raises:
             FileNotFoundError: no data for ``image_id``.
         """
+
+    def partial(self, image_id: str) -> PartialData:
+        """New partial data of ``image_id`` (two-phase writes, for the image service).
+
+        Raises:
+            ValueError: an invalid image id. NotImplementedError: the store has none.
+        """
+        raise NotImplementedError(f"image store {self.name!r} has no two-phase writes")
+
+    def partial_files(self) -> list[tuple[str, Any]]:
+        """``(image id, reference)`` of partial data in the store that may belong to no
+        upload any more (the lease reaper removes those whose image has no live lease, with
+        ``remove_partial``); the id is ``""`` when unknown."""
+        return []
+
+    def remove_partial(self, reference: Any) -> None:
+        """Remove the partial data ``reference`` (from ``partial_files``) unless it has
+        become an image's data meanwhile; succeeds when it is gone."""
+        raise NotImplementedError(f"image store {self.name!r} lists no partial data")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pocketstack.image.formats import virtual_size
 from pocketstack.image.stores.base import CHUNK, Hashes, ImageStore, Readable
 
 #: name prefix of a partial file: ``.upload-<image id>-<random>``
@@ -68,6 +69,10 @@ class PartialFile:
             shutil.copyfile(source, self.path)
         return file_hashes(self.path)
 
+    def virtual_size(self, disk_format: str | None, size: int) -> int | None:
+        """The virtual size in bytes of the partial file's data (``formats.virtual_size``)."""
+        return virtual_size(self.path, disk_format, size)
+
     def commit(self) -> None:
         """Rename the partial file into place (atomic; replaces existing data)."""
         if not self.committed:
@@ -78,6 +83,11 @@ class PartialFile:
         """Remove the partial file unless it was committed."""
         if not self.committed:
             _unlink(self.path)
+
+    def revert(self) -> None:
+        """Remove the file ``commit`` renamed into place (nothing when it did not run)."""
+        if self.committed:
+            _unlink(self.target)
 
 
 class FileStore(ImageStore):
@@ -125,6 +135,11 @@ class FileStore(ImageStore):
                 image_id = name[len(PARTIAL_PREFIX) :].rpartition("-")[0]
                 found.append((image_id, self.root / name))
         return found
+
+    def remove_partial(self, reference: Path) -> None:
+        """Remove the partial file ``reference`` (from ``partial_files``); a committed one
+        was renamed away, so nothing of an image is touched."""
+        _unlink(reference)
 
     def add(self, image_id: str, stream: Readable) -> Hashes:
         """Write ``stream`` (read to EOF) as the data of ``image_id``; returns its hashes.
