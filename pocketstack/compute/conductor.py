@@ -633,8 +633,10 @@ def build_spec(
     has it (``request_spec.ImageMeta``); ``volume_backed``: it boots from a volume (no
     local root disk, no image file)."""
     # The image's file in the controller's store; an agent on a host where that file is not
-    # (another machine) downloads it from the URL instead (``image_cache.ensure_image``).
-    path = "" if volume_backed else str(cloud.image.image_path(image["id"]))
+    # (another machine, or a store without files: swift) downloads it from the URL instead
+    # (``image_cache.ensure_image``).
+    local = None if volume_backed else cloud.image.image_path(image["id"])
+    path = str(local) if local is not None else ""
     public_keys = {inst.key_name: inst.key_data} if inst.key_name and inst.key_data else {}
     return {
         "uuid": inst.uuid,
