@@ -1,19 +1,30 @@
-"""Storage nodes in a pocketstack process: the embedded default of ``pocketstack up``
-(three nodes on 127.0.0.1, one device each, a 3-replica ring built at first start) and the
-one node of ``pocketstack object-node`` (docs/object-storage.md "Pieces and where they run").
+"""Storage nodes of a pocketstack process: the embedded default of ``pocketstack up``
+(three nodes on 127.0.0.1, one device each, a 3-replica ring built at first start, each node
+a child process of its own) and the one node of ``pocketstack object-node``
+(docs/object-storage.md "Pieces and where they run").
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import http.client
+import json
 import logging
+import signal
 import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import uvicorn
 
 from pocketstack.objectstore import auditor
 from pocketstack.objectstore.builder import RingBuilder
-from pocketstack.objectstore.node import NodeServer, StorageNode, serve_forever
+from pocketstack.objectstore.node import StorageNode, serve_forever
 from pocketstack.objectstore.replicator import Replicator
 from pocketstack.objectstore.ring import Ring
 
@@ -21,12 +32,93 @@ LOG = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+class RunningNode(Protocol):
+    """A node ``start_nodes`` runs: its port and how to stop it."""
+
+    port: int
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
+class NodeProcess:
+    """One embedded node in a child process of its own (``python -m
+    pocketstack.objectstore.embedded``), so the nodes and the proxy do not share one GIL
+    (Swift runs each server as a process too). The child serves on a socket bound here
+    (passed as a file descriptor: the port is never free in between), dies with this
+    process (``PR_SET_PDEATHSIG``) and finishes its requests in flight on :meth:`stop`.
+
+    Args:
+        conf: the configuration (its values go to the child as JSON).
+        devices_root: the node's directory of devices.
+        ring_path: the ring file.
+        sock: the bound socket to serve on.
+    """
+
+    def __init__(self, conf: Any, devices_root: Path, ring_path: str, sock: socket.socket):
+        self.port: int = sock.getsockname()[1]
+        sock.listen(1024)
+        argv = [sys.executable, "-m", "pocketstack.objectstore.embedded"]
+        argv += [str(devices_root), ring_path, str(sock.fileno())]
+        self.proc = subprocess.Popen(  # noqa: S603 (this interpreter, this package)
+            argv,
+            stdin=subprocess.PIPE,
+            pass_fds=(sock.fileno(),),
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (prctl only, before exec)
+        )
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(conf.as_dict(), default=str).encode())
+        self.proc.stdin.close()
+        sock.close()  # the child has its copy
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Wait until the child answers ``/healthcheck``.
+
+        Raises:
+            RuntimeError: it exited or did not answer within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"object node on port {self.port} exited")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
+                conn.request("GET", "/healthcheck")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+                conn.close()
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"object node on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (uvicorn finishes requests in flight, the node's daemons stop), then
+        SIGKILL after ``timeout`` seconds."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 @dataclass
 class EmbeddedNodes:
     """The nodes ``start_nodes`` runs, and the ring the proxy should read."""
 
     ring_path: str
-    servers: list[NodeServer] = field(default_factory=list)
+    servers: list[RunningNode] = field(default_factory=list)
 
     def stop(self) -> None:
         """Stop every node (each finishes its requests in flight)."""
@@ -133,31 +225,58 @@ def start_nodes(conf: Any) -> EmbeddedNodes:
     ring = Ring(ring_path)
     nodes = EmbeddedNodes(str(ring_path))
     seen: set[int] = set()
+    started: list[NodeProcess] = []
     try:
         for dev in ring.devs:
             if dev is None or dev["port"] in seen or not dev.get("meta"):
                 continue
             seen.add(dev["port"])
-            node = StorageNode(
-                root / dev["meta"],
-                Ring(ring_path),
-                update_timeout=conf.object_update_timeout,
-                updater_interval=conf.object_updater_interval,
-            )
             sock = socks.pop(dev["port"], None) or _bind(dev["port"])
-            node.replicator = Replicator(
-                node, HOST, dev["port"], interval=conf.object_replicator_interval
-            )
-            auditor.attach(node, conf, HOST, dev["port"])
-            server = NodeServer(node, sock=sock)
-            server.start()
-            nodes.servers.append(server)
+            started.append(NodeProcess(conf, root / dev["meta"], str(ring_path), sock))
+            nodes.servers.append(started[-1])
+        for process in started:  # they start side by side
+            process.start()
     except BaseException:
         nodes.stop()
         for sock in socks.values():
             sock.close()
         raise
     return nodes
+
+
+def _node(conf: Any, devices_root: Path, ring_path: str, ip: str, port: int) -> StorageNode:
+    """An embedded node's app with its replicator, auditor and expirer."""
+    node = StorageNode(
+        devices_root,
+        Ring(ring_path),
+        update_timeout=conf.object_update_timeout,
+        updater_interval=conf.object_updater_interval,
+    )
+    node.replicator = Replicator(node, ip, port, interval=conf.object_replicator_interval)
+    auditor.attach(node, conf, ip, port)
+    return node
+
+
+def serve_child(argv: list[str]) -> None:
+    """The child of a :class:`NodeProcess`: ``<devices root> <ring path> <socket fd>``, the
+    configuration's values as JSON on stdin; serves until SIGTERM."""
+    from pocketstack.common.config import Config
+
+    devices_root, ring_path, fd = argv
+    conf = Config(json.load(sys.stdin))
+    logging.basicConfig(level=logging.WARNING, format="object-node %(levelname)s %(message)s")
+    sock = socket.socket(fileno=int(fd))
+    node = _node(conf, Path(devices_root), ring_path, HOST, sock.getsockname()[1])
+    # uvicorn handles SIGTERM/SIGINT: requests in flight finish, the lifespan stops daemons
+    config = uvicorn.Config(
+        node,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=30,
+    )
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
 
 def serve_node(conf: Any) -> None:
@@ -172,19 +291,14 @@ def serve_node(conf: Any) -> None:
 
     devices = Path(conf.object_devices or Path(conf.state_dir) / "objects" / "node")
     devices.mkdir(parents=True, exist_ok=True)
-    node = StorageNode(
-        devices,
-        Ring(ring_location(conf)),
-        update_timeout=conf.object_update_timeout,
-        updater_interval=conf.object_updater_interval,
-    )
-    node.replicator = Replicator(
-        node, conf.object_bind_ip, conf.object_bind_port, interval=conf.object_replicator_interval
-    )
-    auditor.attach(node, conf, conf.object_bind_ip, conf.object_bind_port)
+    node = _node(conf, devices, ring_location(conf), conf.object_bind_ip, conf.object_bind_port)
     print(
         f"pocketstack object node on {conf.object_bind_ip}:{conf.object_bind_port}, "
         f"devices {devices}: {', '.join(node.devices.names()) or 'none yet'}",
         flush=True,
     )
     serve_forever(node, conf.object_bind_ip, conf.object_bind_port)
+
+
+if __name__ == "__main__":  # pragma: no cover - NodeProcess's child
+    serve_child(sys.argv[1:])

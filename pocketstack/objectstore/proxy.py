@@ -164,7 +164,8 @@ class Backend:
         self._ring: Any = None
         self.limiter = limiter or ErrorLimiter()
         self.timeout = httpx.Timeout(node_timeout, connect=conn_timeout)
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+        # (loop id, node ip:port) -> (loop, client)
+        self._clients: dict[tuple[int, str], tuple[Any, httpx.AsyncClient]] = {}
 
     @property
     def ring(self) -> Any:
@@ -181,21 +182,24 @@ class Backend:
                 raise InsufficientReplicas("Object storage has no ring yet.") from None
         return self._ring
 
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client of the running event loop (connections are kept per loop)."""
+    def client(self, node: Node | None = None) -> httpx.AsyncClient:
+        """The HTTP client of the running event loop for ``node`` (connections are kept per
+        loop and per node's ``ip:port``: httpcore checks every pooled connection of a client
+        at each request, so one pool per node keeps that walk short under load)."""
         loop = asyncio.get_running_loop()
-        found = self._clients.get(id(loop))
+        key = (id(loop), f"{node['ip']}:{node['port']}" if node else "")
+        found = self._clients.get(key)
         if found is None or found[0] is not loop:
             limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
             found = (loop, httpx.AsyncClient(timeout=self.timeout, limits=limits))
-            self._clients[id(loop)] = found
+            self._clients[key] = found
         return found[1]
 
     async def aclose(self) -> None:
-        """Close the running loop's client."""
-        found = self._clients.pop(id(asyncio.get_running_loop()), None)
-        if found is not None:
-            await found[1].aclose()
+        """Close the running loop's clients."""
+        loop_id = id(asyncio.get_running_loop())
+        for key in [k for k in list(self._clients) if k[0] == loop_id]:
+            await self._clients.pop(key)[1].aclose()
 
     @property
     def replicas(self) -> int:
@@ -247,7 +251,9 @@ class Backend:
         """One request whose answer body is read; status 0 when the node did not answer."""
         url = node_url(node, server, part, *names)
         try:
-            resp = await self.client().request(method, url, headers=dict(headers), params=params)
+            resp = await self.client(node).request(
+                method, url, headers=dict(headers), params=params
+            )
         except httpx.HTTPError as exc:
             LOG.info("node %s: %s %s failed: %r", self.limiter.key(node), method, url, exc)
             self._note(node, 0)
@@ -321,10 +327,10 @@ class Backend:
             return await self._open_newest(names, method, headers)
         part, primaries = self.primaries(*names)
         not_found: httpx.Response | None = None
-        client = self.client()
         for node in self.read_nodes(part, primaries):
             url = node_url(node, "object", part, *names)
             try:
+                client = self.client(node)
                 req = client.build_request(method, url, headers=dict(headers))
                 resp = await client.send(req, stream=True)
             except httpx.HTTPError as exc:
@@ -349,13 +355,13 @@ class Backend:
         self, names: tuple[str, str, str], method: str, headers: Mapping[str, str]
     ) -> httpx.Response:
         part, primaries = self.primaries(*names)
-        client = self.client()
         best: httpx.Response | None = None
         for node in primaries:
             if self.limiter.is_limited(node):
                 continue
             url = node_url(node, "object", part, *names)
             try:
+                client = self.client(node)
                 req = client.build_request(method, url, headers=dict(headers))
                 resp = await client.send(req, stream=True)
             except httpx.HTTPError as exc:
@@ -442,7 +448,7 @@ class Backend:
                 continue
             url = node_url(current, "object", part, *names)
             try:
-                resp = await self.client().put(url, headers=headers, content=chunks())
+                resp = await self.client(current).put(url, headers=headers, content=chunks())
             except Exception as exc:  # any failure of one node leaves the others going
                 LOG.info("node %s: PUT %s failed: %r", self.limiter.key(current), url, exc)
                 self._note(current, 0)
