@@ -398,6 +398,26 @@ class ComputeAgent:
         with self._serialized(instance_uuid):
             self.driver.detach_volume(instance_uuid, volume_id)
 
+    # ------------------------------------------------------------------ interfaces
+    # Called by the controller's os-interface flow (``compute.interfaces``), which made or
+    # bound the port; errors go back to it as the call's answer.
+
+    def attach_interface(
+        self, ctx: RequestContext, instance_uuid: str, vif: dict[str, Any]
+    ) -> None:
+        """Hot-plug the port's NIC (``ComputeDriver.attach_interface``)."""
+        with self._serialized(instance_uuid):
+            self.driver.attach_interface(instance_uuid, vif)
+
+    def detach_interface(self, ctx: RequestContext, instance_uuid: str, port_id: str) -> None:
+        """Unplug the port's NIC (``ComputeDriver.detach_interface``)."""
+        with self._serialized(instance_uuid):
+            self.driver.detach_interface(instance_uuid, port_id)
+
+    def get_diagnostics(self, ctx: RequestContext, instance_uuid: str) -> dict[str, Any]:
+        """The guest's diagnostics (``ComputeDriver.get_diagnostics``)."""
+        return self.driver.get_diagnostics(instance_uuid)
+
     def extend_volume(
         self, ctx: RequestContext, instance_uuid: str, volume_id: str, new_size: int
     ) -> None:

@@ -8,8 +8,9 @@
   server lifecycle, handed to the conductor and compute agents over the bus;
 - ``volumes`` (``volumes.Volumes``) — a server's volumes: attach, detach, and the block
   devices of builds and deletes;
-- ``server_groups``, ``server_security_groups``, ``aggregates``, ``usage`` — server
-  groups, a server's security groups, host aggregates, usage reports;
+- ``server_groups``, ``server_security_groups``, ``aggregates``, ``usage``,
+  ``interfaces``, ``diagnostics`` — server groups, a server's security groups, host
+  aggregates, usage reports, a server's interfaces (hot-plugged NICs), its diagnostics;
 - ``server_external_events`` (``external_events.ServerExternalEvents``) — what other
   services tell Compute about a server (the Network service's ``network-changed``).
 
@@ -31,9 +32,11 @@ class ComputeManager:
     def __init__(self, cloud: Cloud):
         from pocketstack.compute.actions import InstanceActions
         from pocketstack.compute.aggregates import Aggregates
+        from pocketstack.compute.diagnostics import Diagnostics
         from pocketstack.compute.external_events import ServerExternalEvents
         from pocketstack.compute.flavors import Flavors
         from pocketstack.compute.hypervisors import Hypervisors
+        from pocketstack.compute.interfaces import Interfaces
         from pocketstack.compute.keypairs import Keypairs
         from pocketstack.compute.quotas import Quotas
         from pocketstack.compute.server_groups import ServerGroups
@@ -55,6 +58,8 @@ class ComputeManager:
         self.server_security_groups = ServerSecurityGroups(cloud)
         self.aggregates = Aggregates(cloud)
         self.usage = Usage(cloud)
+        self.interfaces = Interfaces(cloud)
+        self.diagnostics = Diagnostics(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

@@ -36,6 +36,10 @@ AGENT_MESSAGES = MessageTable(
         Message("attach_volume", CALL, timeout=120.0),
         Message("detach_volume", CALL, timeout=120.0),
         Message("extend_volume", CAST),
+        # interfaces (os-interface): the controller allocates the port, the host plugs it
+        Message("attach_interface", CALL, timeout=120.0),
+        Message("detach_interface", CALL, timeout=120.0),
+        Message("get_diagnostics", CALL, timeout=30.0),
     ],
 )
 
@@ -135,6 +139,23 @@ class ComputeAgentClient:
     ) -> None:
         """Unplug a volume from the guest (gone already is fine); waits up to 120 s."""
         self._send(ctx, host, "detach_volume", instance_uuid=instance_uuid, volume_id=volume_id)
+
+    def attach_interface(
+        self, ctx: RequestContext, host: str, instance_uuid: str, vif: dict[str, Any]
+    ) -> None:
+        """Plug a NIC for ``vif`` (a ``network_info`` entry) into the guest; waits up to
+        120 s."""
+        self._send(ctx, host, "attach_interface", instance_uuid=instance_uuid, vif=vif)
+
+    def detach_interface(
+        self, ctx: RequestContext, host: str, instance_uuid: str, port_id: str
+    ) -> None:
+        """Unplug the port's NIC from the guest (gone already is fine); waits up to 120 s."""
+        self._send(ctx, host, "detach_interface", instance_uuid=instance_uuid, port_id=port_id)
+
+    def get_diagnostics(self, ctx: RequestContext, host: str, instance_uuid: str) -> dict[str, Any]:
+        """The guest's diagnostics (``ComputeDriver.get_diagnostics``); waits up to 30 s."""
+        return self._send(ctx, host, "get_diagnostics", instance_uuid=instance_uuid)
 
     def extend_volume(
         self, ctx: RequestContext, host: str, instance_uuid: str, volume_id: str, new_size: int

@@ -176,10 +176,12 @@ def allocate(
     security_groups: list[str],
     vif_type: str,
     has_agents: bool = False,
+    first_index: int = 0,
 ) -> None:
     """Create or bind the server's ports in ``session`` (rolled back as a whole on error);
     bound ports are ``ACTIVE``, or ``DOWN`` until the host's agent wires them when
-    ``has_agents`` (``states.bound_status``)."""
+    ``has_agents`` (``states.bound_status``). Their NIC order starts at ``first_index``
+    (a NIC attached later goes after the server's others)."""
     view = _as_project(ctx, project_id)
     items = validate(session, view, requested)
     groups = group_ids(session, project_id, security_groups or ["default"])
@@ -205,7 +207,7 @@ def allocate(
                 created_by_compute=True,
                 has_agents=has_agents,
             )
-        port.device_index = index
+        port.device_index = first_index + index
     session.flush()
 
 
@@ -284,6 +286,27 @@ def deallocate(session: Session, instance_uuid: str) -> None:
             states.transition(port, states.DOWN)
             port.vif_type = "unbound"
             port.revision_number += 1
+
+
+def deallocate_port(session: Session, instance_uuid: str, port_id: str) -> bool:
+    """Take one port from a server: deleted when Compute made it, unbound otherwise.
+
+    Returns:
+        False when the port is not the server's (nothing done).
+    """
+    port = session.get(Port, port_id)
+    if port is None or port.device_id != instance_uuid:
+        return False
+    if port.created_by_compute:
+        delete_ports(session, [port.id])
+        return True
+    port.device_id = ""
+    port.device_owner = ""
+    port.host_id = ""
+    states.transition(port, states.DOWN)
+    port.vif_type = "unbound"
+    port.revision_number += 1
+    return True
 
 
 def vif_type(conf: Any) -> str:

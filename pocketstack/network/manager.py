@@ -94,6 +94,7 @@ class NetworkManager:
         host: str,
         requested: list[dict[str, Any]],
         security_groups: list[str],
+        first_index: int = 0,
     ) -> list[dict[str, Any]]:
         """Give a server its ports: one new port per ``{"uuid"}`` item, the user's
         ``{"port"}`` items bound; all with device_id ``instance_uuid``, device_owner
@@ -103,6 +104,8 @@ class NetworkManager:
 
         All or nothing: on any error nothing is left and the error is raised (those of
         ``validate_networks``, SecurityGroupNotFound, IpAddressGenerationFailure...).
+        ``first_index``: the NIC order of the first new port (an interface attached to a
+        running server goes after its others).
 
         Returns:
             The server's ``network_info`` (see ``instances``).
@@ -111,7 +114,16 @@ class NetworkManager:
         agents = has_agents(self.cloud.conf)
         with self.cloud.db.transaction() as s:
             instances.allocate(
-                s, ctx, instance_uuid, project_id, host, requested, security_groups, vif, agents
+                s,
+                ctx,
+                instance_uuid,
+                project_id,
+                host,
+                requested,
+                security_groups,
+                vif,
+                agents,
+                first_index=first_index,
             )
             info = instances.network_info(s, instance_uuid)
         self.notify_dataplane()
@@ -123,6 +135,17 @@ class NetworkManager:
         with self.cloud.db.transaction() as s:
             instances.deallocate(s, instance_uuid)
         self.notify_dataplane()
+
+    def deallocate_port_for_instance(
+        self, ctx: RequestContext, instance_uuid: str, port_id: str
+    ) -> bool:
+        """Take one port from a server (an interface detached): deleted when Compute made
+        it, unbound otherwise; the agents are told to sync. False when the port is not the
+        server's."""
+        with self.cloud.db.transaction() as s:
+            done = instances.deallocate_port(s, instance_uuid, port_id)
+        self.notify_dataplane()
+        return done
 
     def notify_dataplane(self) -> None:
         """Tell every network agent to pull its host's state now (a ``sync`` fanout

@@ -24,9 +24,11 @@ from pocketstack.common.http import ServiceAPI
 from pocketstack.compute import policies  # noqa: F401  (registers the compute rules)
 from pocketstack.compute.api import (
     aggregates,
+    diagnostics,
     flavors,
     floating_ip_pools,
     hosts,
+    interfaces,
     keypairs,
     microversion,
     migrations,
@@ -124,6 +126,16 @@ ROUTES = [
         S + "/os-security-groups",
         server_security_groups.list_server_security_groups,
     ),
+    r("GET", S + "/os-interface", interfaces.list_interfaces),
+    r(
+        "POST",
+        S + "/os-interface",
+        interfaces.create_interface,
+        schema=schemas.INTERFACE_ATTACHMENT_CREATE,
+    ),
+    r("GET", S + "/os-interface/{port_id}", interfaces.get_interface),
+    r("DELETE", S + "/os-interface/{port_id}", interfaces.delete_interface, status=202),
+    r("GET", S + "/diagnostics", diagnostics.get_server_diagnostics),
     r("GET", S + "/os-instance-actions", server_actions.list_instance_actions),
     r("GET", S + "/os-instance-actions/{request_id}", server_actions.get_instance_action),
     r(

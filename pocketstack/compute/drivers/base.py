@@ -206,3 +206,39 @@ class ComputeDriver(ABC):
     def attached_volumes(self, uuid: str) -> list[str]:
         """The volume ids the guest has now (for tests and reconciliation)."""
         return []
+
+    # ------------------------------------------------------------ interfaces, diagnostics
+
+    def attach_interface(self, uuid: str, vif: dict[str, Any]) -> None:
+        """Give the guest a NIC for ``vif`` (a ``network_info`` entry: ``port_id``,
+        ``mac_address``, ``devname``, ``vif_type``, ``mtu``): hot-plugged when it runs, from
+        its spec when started otherwise. Drivers without it refuse.
+
+        Raises:
+            DriverError: unknown instance, the port is plugged already, or the NIC could not
+                be plugged (nothing of it is left behind).
+        """
+        raise DriverError(f"the {self.name} driver cannot attach interfaces")
+
+    def detach_interface(self, uuid: str, port_id: str) -> None:
+        """Take the port's NIC away from the guest; succeeds when it has none.
+
+        Raises:
+            DriverError: the guest did not release the NIC in time (it stays plugged).
+        """
+        raise DriverError(f"the {self.name} driver cannot detach interfaces")
+
+    def get_diagnostics(self, uuid: str) -> dict[str, Any]:
+        """The guest's figures in Nova's 2.48 diagnostics shape: ``state``, ``driver``,
+        ``hypervisor``, ``hypervisor_os``, ``uptime`` (s), ``config_drive``, ``num_cpus``,
+        ``num_nics``, ``num_disks``, ``memory_details`` {``maximum``, ``used``} (MiB),
+        ``cpu_details`` [{``id``, ``time`` (ns), ``utilisation``}], ``nic_details``
+        [{``mac_address``, ``rx_octets``, ``rx_errors``, ``rx_drop``, ``rx_packets``,
+        ``rx_rate``, ``tx_*`` the same}], ``disk_details`` [{``read_bytes``,
+        ``read_requests``, ``write_bytes``, ``write_requests``, ``errors_count``}]; figures
+        the driver cannot know are None.
+
+        Raises:
+            DriverError: unknown instance, or the driver has no diagnostics.
+        """
+        raise DriverError(f"the {self.name} driver has no diagnostics")

@@ -46,6 +46,10 @@ class _FakeGuest:
     volumes: dict[str, tuple[BlockDevice, int]] = field(default_factory=dict)
     #: the flavor's local disks, file name -> size in bytes (``local_disks.wanted``)
     local_disks: dict[str, int] = field(default_factory=dict)
+    #: port id -> the hot-plugged NIC's vif (``network_info`` entry)
+    nics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: when the guest was created (``time.monotonic``), for its diagnostics' uptime
+    started: float = field(default_factory=time.monotonic)
 
 
 class FakeDriver(ComputeDriver):
@@ -184,6 +188,95 @@ class FakeDriver(ComputeDriver):
             if volume_id not in guest.volumes:
                 raise DriverError(f"volume {volume_id} is not attached to {uuid}")
             guest.volumes[volume_id] = (guest.volumes[volume_id][0], new_size)
+
+    def attach_interface(self, uuid: str, vif: dict[str, Any]) -> None:
+        """Record the NIC on the guest (running or not).
+
+        Raises:
+            DriverError: unknown instance, or the port is plugged already.
+        """
+        with self._lock:
+            guest = self._get(uuid)
+            port_id = str(vif["port_id"])
+            if port_id in guest.nics or any(
+                v.get("port_id") == port_id for v in guest.spec.get("network_info") or []
+            ):
+                raise DriverError(f"port {port_id} is already plugged into {uuid}")
+            guest.nics[port_id] = dict(vif)
+            guest.console.append(_stamp(f"virtio_net: {vif.get('mac_address')} added"))
+
+    def detach_interface(self, uuid: str, port_id: str) -> None:
+        """Forget the port's NIC (hot-plugged or from the spec); succeeds when unknown."""
+        with self._lock:
+            guest = self._guests.get(uuid)
+            if guest is None:
+                return
+            guest.nics.pop(port_id, None)
+            nics = [v for v in guest.spec.get("network_info") or [] if v["port_id"] != port_id]
+            guest.spec = {**guest.spec, "network_info": nics}
+
+    def interfaces(self, uuid: str) -> list[str]:
+        """The MAC addresses of the guest's NICs (booted with, then hot-plugged)."""
+        with self._lock:
+            guest = self._get(uuid)
+            vifs = [*(guest.spec.get("network_info") or []), *guest.nics.values()]
+            return [str(v["mac_address"]) for v in vifs]
+
+    def get_diagnostics(self, uuid: str) -> dict[str, Any]:
+        """Fixed plausible figures (Nova's fake driver does the same) for the guest's
+        vCPUs, NICs and disks, in the 2.48 shape.
+
+        Raises:
+            DriverError: unknown instance.
+        """
+        with self._lock:
+            guest = self._get(uuid)
+            spec = guest.spec
+            vifs = [*(spec.get("network_info") or []), *guest.nics.values()]
+            disks = 1 + len(guest.volumes) + len(guest.local_disks)
+            memory = int(spec.get("memory_mb") or 0)
+            return {
+                "state": "running" if guest.state == PowerState.RUNNING else "shutdown",
+                "driver": "fake",
+                "hypervisor": "fake",
+                "hypervisor_os": "fake-os",
+                "uptime": int(time.monotonic() - guest.started),
+                "config_drive": bool(spec.get("config_drive")),
+                "num_cpus": int(spec.get("vcpus") or 1),
+                "num_nics": len(vifs),
+                "num_disks": disks,
+                "memory_details": {"maximum": memory, "used": memory // 2},
+                "cpu_details": [
+                    {"id": i, "time": 17300000000, "utilisation": 15}
+                    for i in range(int(spec.get("vcpus") or 1))
+                ],
+                "nic_details": [
+                    {
+                        "mac_address": str(v["mac_address"]),
+                        "rx_octets": 2070139,
+                        "rx_errors": 0,
+                        "rx_drop": 0,
+                        "rx_packets": 26701,
+                        "rx_rate": None,
+                        "tx_octets": 140208,
+                        "tx_errors": 0,
+                        "tx_drop": 0,
+                        "tx_packets": 662,
+                        "tx_rate": None,
+                    }
+                    for v in vifs
+                ],
+                "disk_details": [
+                    {
+                        "read_bytes": 262144,
+                        "read_requests": 112,
+                        "write_bytes": 5778432,
+                        "write_requests": 488,
+                        "errors_count": 0,
+                    }
+                    for _ in range(disks)
+                ],
+            }
 
     def attached_volumes(self, uuid: str) -> list[str]:
         """The volume ids recorded on the guest (``[]`` for an unknown one)."""
