@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.placement.models import Allocation, Inventory, ProviderTrait, ResourceProvider
+from pocketstack.placement.models import Allocation, Inventory, ProviderTrait
 from pocketstack.placement.resource_providers import (
     Provider,
     ProviderFilters,
@@ -59,18 +59,21 @@ class AllocationCandidates:
         filters: ProviderFilters,
         limit: int | None = None,
     ) -> list[Summary]:
-        """The providers that can take ``resources`` and pass ``filters``, oldest first,
-        at most ``limit``, each with its summary.
+        """The providers that can take ``resources`` and pass ``filters``, at most
+        ``limit`` (which ones is up to the database), oldest first, each with its summary.
 
         Raises:
             InvalidQuery (400): ``in_tree`` names no provider.
         """
         with self.db.reader() as s:
             query = capacity_conditions(provider_query(), resources)
-            query = query.where(*filter_conditions(s, filters)).order_by(ResourceProvider.id)
+            # no ORDER BY: with one, the database would find and sort every candidate
+            # before applying the LIMIT; without, it stops at the limit (Placement's order
+            # is unspecified too). The few found are sorted here.
+            query = query.where(*filter_conditions(s, filters))
             if limit is not None:
                 query = query.limit(limit)
-            providers = [Provider(*row) for row in s.execute(query)]
+            providers = sorted((Provider(*row) for row in s.execute(query)), key=lambda p: p.id)
             ids = [p.id for p in providers]
             if not ids:
                 return []

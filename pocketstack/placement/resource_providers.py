@@ -132,31 +132,31 @@ def filter_conditions(s: Session, f: ProviderFilters) -> list[sa.ColumnElement[b
 
 def capacity_conditions(query: sa.Select, resources: Mapping[str, int]) -> sa.Select:
     """``query`` over ``ResourceProvider`` joined and filtered so that every provider left
-    can take ``resources`` (``{rc: amount}``) now."""
+    can take ``resources`` (``{rc: amount}``) now.
+
+    Per class: an inner join on the provider's inventory of it, and the used amount as a
+    correlated ``SUM`` over that provider's allocations of the class (the index on
+    ``(resource_provider_id, resource_class)`` answers it), so a ``LIMIT`` stops the scan
+    after enough providers instead of summing every provider's usage first."""
     for n, (rc, amount) in enumerate(sorted(resources.items())):
         inv = aliased(Inventory, name=f"inv{n}")
         used = (
-            sa.select(
-                Allocation.resource_provider_id.label("rp_id"),
-                sa.func.sum(Allocation.used).label("used"),
-            )
-            .where(Allocation.resource_class == rc)
-            .group_by(Allocation.resource_provider_id)
-            .subquery(f"used{n}")
-        )
-        query = (
-            query.join(
-                inv,
-                sa.and_(inv.resource_provider_id == ResourceProvider.id, inv.resource_class == rc),
-            )
-            .outerjoin(used, used.c.rp_id == ResourceProvider.id)
+            sa.select(sa.func.coalesce(sa.func.sum(Allocation.used), 0))
             .where(
-                (inv.total - inv.reserved) * inv.allocation_ratio - sa.func.coalesce(used.c.used, 0)
-                >= amount,
-                inv.min_unit <= amount,
-                inv.max_unit >= amount,
-                sa.literal(amount) % inv.step_size == 0,
+                Allocation.resource_provider_id == ResourceProvider.id,
+                Allocation.resource_class == rc,
             )
+            .correlate(ResourceProvider)
+            .scalar_subquery()
+        )
+        query = query.join(
+            inv,
+            sa.and_(inv.resource_provider_id == ResourceProvider.id, inv.resource_class == rc),
+        ).where(
+            inv.min_unit <= amount,
+            inv.max_unit >= amount,
+            sa.literal(amount) % inv.step_size == 0,
+            (inv.total - inv.reserved) * inv.allocation_ratio - used >= amount,
         )
     return query
 
