@@ -201,13 +201,13 @@ class Endpoints:
 
         Raises:
             ValidationError: ``interface`` not public/internal/admin, or no ``url``.
-            ServiceNotFound, RegionNotFound.
+            ValidationError (400): ``region_id`` names no region (as Keystone).
+            ServiceNotFound.
         """
         _check_endpoint(interface, url)
         with self.db.transaction() as s:
             _get(s, Service, exc.ServiceNotFound, service_id, "service")
-            if region_id:
-                _get(s, Region, exc.RegionNotFound, region_id, "region")
+            _check_region(s, region_id)
             endpoint = Endpoint(
                 service_id=service_id,
                 interface=interface,
@@ -219,7 +219,9 @@ class Endpoints:
         return endpoint
 
     def update(self, ctx: RequestContext, endpoint_id: str, changes: dict[str, Any]) -> Endpoint:
-        """Change ``interface``, ``url``, ``region_id``, ``service_id``, ``enabled``."""
+        """Change ``interface``, ``url``, ``region_id``, ``service_id``, ``enabled``; raises
+        ``EndpointNotFound``, ``ServiceNotFound``, ``ValidationError`` (400) for an unknown
+        region."""
         with self.db.transaction() as s:
             endpoint = _get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint")
             _check_endpoint(
@@ -227,6 +229,7 @@ class Endpoints:
             )
             if changes.get("service_id"):
                 _get(s, Service, exc.ServiceNotFound, changes["service_id"], "service")
+            _check_region(s, changes.get("region_id"))
             for key in ("interface", "url", "region_id", "service_id", "enabled"):
                 if key in changes:
                     setattr(endpoint, key, changes[key])
@@ -236,6 +239,16 @@ class Endpoints:
         """Delete an endpoint; raises ``EndpointNotFound``."""
         with self.db.transaction() as s:
             s.delete(_get(s, Endpoint, exc.EndpointNotFound, endpoint_id, "endpoint"))
+
+
+def _check_region(s: Any, region_id: str | None) -> None:
+    """400 when an endpoint names a region that does not exist (Keystone's answer)."""
+    if region_id and s.get(Region, region_id) is None:
+        raise exc.ValidationError(
+            "Expecting to find endpoint region_id in region table. The server could not "
+            "comply with the request since it is either malformed or otherwise incorrect. "
+            "The client is assumed to be in error."
+        )
 
 
 class Catalog:

@@ -77,6 +77,14 @@ class AccountLocked(AuthenticationFailed):
         super().__init__(f"The account is locked for user: {user_id}.")
 
 
+class CredentialNotFound(NotFound):
+    """404: no such credential (or EC2 access key of that user)."""
+
+
+class ProjectTagNotFound(NotFound):
+    """404: the project has no such tag."""
+
+
 class ForbiddenAction(Forbidden):
     """403: an action the identity service refuses (e.g. deleting an enabled domain)."""
 

@@ -4,9 +4,10 @@
 - ``tokens`` (``tokens.TokenProvider``): token issue/validation/revocation; the API layer of
   every service validates ``X-Auth-Token`` with it;
 - ``auth`` (``auth.Auth``): /v3/auth (tokens, catalog, projects, domains);
-- ``domains``, ``projects``, ``users``, ``groups``, ``application_credentials`` (a module
-  each, named as the family); ``roles`` (``assignment``: roles, implied roles, grants,
-  assignments); ``regions``, ``services``, ``endpoints`` and ``catalog`` (``catalog``).
+- ``domains``, ``projects``, ``users``, ``groups``, ``application_credentials``,
+  ``credentials`` (with OS-EC2) (a module each, named as the family); ``roles``
+  (``assignment``: roles, implied roles, grants, assignments); ``regions``, ``services``,
+  ``endpoints`` and ``catalog`` (``catalog``).
 
 Functions other services call: ``bootstrap``, ``get_project``, ``project_id_by_name``.
 """
@@ -22,6 +23,7 @@ from pocketstack.identity.application_credentials import ApplicationCredentials
 from pocketstack.identity.assignment import SYSTEM_ID, Roles
 from pocketstack.identity.auth import Auth
 from pocketstack.identity.catalog import Catalog, Endpoints, Regions, Services
+from pocketstack.identity.credentials import Credentials
 from pocketstack.identity.domains import Domains
 from pocketstack.identity.groups import Groups
 from pocketstack.identity.models import Domain, ImpliedRole, Project, RoleAssignment, User
@@ -73,6 +75,7 @@ class IdentityManager:
         self.endpoints = Endpoints(self)
         self.catalog = Catalog(self)
         self.application_credentials = ApplicationCredentials(self)
+        self.credentials = Credentials(self)
 
     # -- for other services ----------------------------------------------------------------
     def get_project(self, project_id: str) -> dict[str, str | bool | None] | None:

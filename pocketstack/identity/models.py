@@ -33,7 +33,8 @@ class Domain(TimestampMixin, Base):
 
 
 class Project(TimestampMixin, Base):
-    """A tenant; its parent is its domain (no project hierarchy)."""
+    """A tenant; ``parent_id`` is its parent project, or None directly under its domain
+    (Keystone's project hierarchy; the API shows the domain's id as the parent then)."""
 
     __tablename__ = "identity_projects"
     __table_args__ = (sa.UniqueConstraint("domain_id", "name"),)
@@ -43,6 +44,7 @@ class Project(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     enabled: Mapped[bool] = mapped_column(default=True)
     tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    parent_id: Mapped[str | None] = mapped_column(sa.String(64), default=None, index=True)
 
 
 class User(TimestampMixin, Base):
@@ -179,6 +181,22 @@ class ApplicationCredential(Base):
     unrestricted: Mapped[bool] = mapped_column(default=False)
     expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+class Credential(TimestampMixin, Base):
+    """A user's credential (Keystone's ``credential``): ``type`` is ``ec2``, ``totp``,
+    ``cert``... and ``encrypted_blob`` the Fernet token of its blob (``credentials.py``;
+    the blob is never stored in clear). An ``ec2`` credential's id is the SHA-256 hex of its
+    access key."""
+
+    __tablename__ = "identity_credentials"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=_hex_id)
+    user_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    type: Mapped[str] = mapped_column(sa.String(255))
+    encrypted_blob: Mapped[str] = mapped_column(sa.Text)
 
 
 class RevocationEvent(Base):

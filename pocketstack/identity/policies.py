@@ -20,6 +20,10 @@ Summary (Keystone's default, then ours):
 - regions and the ``/v3/auth/*`` lookups are open to any authenticated caller;
 - tokens: the subject token's user or an admin may validate or revoke it (403 for others,
   404 for an invalid subject token, as Keystone);
+- credentials (and OS-EC2 credentials): read by their user, an admin or the system reader,
+  written by their user or an admin; the listing is open to anyone but shows a caller that
+  is neither admin nor system reader only its own (Keystone filters it the same way);
+- project tags: read as the project is, written by an admin;
 - application credentials: listed, shown and deleted by their user or an admin, created by
   their user only (not even an admin creates one for someone else). A token obtained from a
   restricted application credential may not create or delete application credentials
@@ -52,6 +56,12 @@ RULES = {
     "identity:update_project": "admin",
     "identity:delete_project": "admin",
     "identity:list_user_projects": "admin or system_reader or owner",
+    "identity:get_project_tags": "admin or system_reader or project",
+    "identity:get_project_tag": "admin or system_reader or project",
+    "identity:update_project_tags": "admin",
+    "identity:create_project_tag": "admin",
+    "identity:delete_project_tags": "admin",
+    "identity:delete_project_tag": "admin",
     # users
     "identity:list_users": "admin or system_reader",
     "identity:get_user": "admin or system_reader or owner",
@@ -124,6 +134,17 @@ RULES = {
     "identity:get_application_credential": "admin or system_reader or owner",
     "identity:create_application_credential": "owner",
     "identity:delete_application_credential": "admin or owner",
+    # credentials and EC2 credentials (target: the credential's user; Keystone's
+    # ADMIN_OR_SYSTEM_READER_OR_CRED_OWNER for reads, ADMIN_OR_CRED_OWNER for writes)
+    "identity:list_credentials": "any",
+    "identity:get_credential": "admin or system_reader or owner",
+    "identity:create_credential": "admin or owner",
+    "identity:update_credential": "admin or owner",
+    "identity:delete_credential": "admin or owner",
+    "identity:ec2_list_credentials": "admin or system_reader or owner",
+    "identity:ec2_get_credential": "admin or system_reader or owner",
+    "identity:ec2_create_credential": "admin or owner",
+    "identity:ec2_delete_credential": "admin or owner",
 }
 
 policy.register(RULES)

@@ -5,6 +5,7 @@ effective assignment listing; through the ``openstack`` CLI and plain HTTP, with
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -199,3 +200,178 @@ def test_bootstrap_roles_implied_chain_and_effective_listing(running_cloud):
         {"project": {"name": "demo", "domain": {"id": "default"}}},
     )
     assert {r["name"] for r in token.json()["token"]["roles"]} == {"manager", "member", "reader"}
+
+
+def test_regions_project_tags_and_nested_projects(running_cloud):
+    v3 = _v3(running_cloud)
+    admin = {"X-Auth-Token": running_cloud.sdk(ADMIN_CLOUD).auth_token}
+    member = {"X-Auth-Token": running_cloud.sdk().auth_token}
+    # regions: CRUD with a parent; an endpoint naming an unknown region is 400 (Keystone)
+    top, child = _name("Region"), _name("Region")
+    running_cloud.openstack("region", "create", top, cloud=ADMIN_CLOUD)
+    made = running_cloud.openstack(
+        "region", "create", child, "--parent-region", top, cloud=ADMIN_CLOUD
+    )
+    assert made["parent_region"] == top
+    assert (
+        httpx.post(v3 + "/regions", json={"region": {"id": top}}, headers=admin).status_code == 409
+    )
+    service = httpx.get(v3 + "/services", headers=admin).json()["services"][0]["id"]
+    endpoint = {"service_id": service, "interface": "public", "url": "http://127.0.0.1:9/x"}
+    resp = httpx.post(
+        v3 + "/endpoints",
+        json={"endpoint": {**endpoint, "region_id": "NoSuchRegion"}},
+        headers=admin,
+    )
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == 400
+    assert httpx.post(v3 + "/regions", json={"region": {}}, headers=member).status_code == 403
+
+    # project tags: set by the CLI, filtered by tags and tags-any, one by one over HTTP
+    name = _name("tagged")
+    project = running_cloud.openstack(
+        "project", "create", name, "--tag", "red", "--tag", "blue", cloud=ADMIN_CLOUD
+    )
+    assert sorted(project["tags"]) == ["blue", "red"]
+    listed = running_cloud.openstack("project", "list", "--tags", "red,blue", cloud=ADMIN_CLOUD)
+    assert [p["Name"] for p in listed] == [name]
+    anyof = running_cloud.openstack("project", "list", "--tags-any", "red,nope", cloud=ADMIN_CLOUD)
+    assert name in [p["Name"] for p in anyof]
+    tags = f"{v3}/projects/{project['id']}/tags"
+    assert sorted(httpx.get(tags, headers=admin).json()["tags"]) == ["blue", "red"]
+    assert httpx.put(tags + "/green", headers=admin).status_code == 201
+    assert httpx.head(tags + "/green", headers=admin).status_code == 204
+    assert httpx.delete(tags + "/red", headers=admin).status_code == 204
+    assert httpx.get(tags + "/red", headers=admin).status_code == 404
+    assert httpx.put(tags + "/x", headers=member).status_code == 403
+    assert httpx.put(tags, json={"tags": ["a,b"]}, headers=admin).status_code == 400
+    assert httpx.put(tags, json={"tags": ["one"]}, headers=admin).json() == {"tags": ["one"]}
+    assert httpx.delete(tags, headers=admin).status_code == 204
+    assert httpx.get(tags, headers=admin).json() == {"tags": []}
+
+    # nested projects: parent_id, parents_as_list, subtree_as_list and Keystone's rules
+    parent = running_cloud.openstack("project", "create", _name("parent"), cloud=ADMIN_CLOUD)
+    kid = running_cloud.openstack(
+        "project", "create", _name("kid"), "--parent", parent["id"], cloud=ADMIN_CLOUD
+    )
+    assert kid["parent_id"] == parent["id"] and parent["parent_id"] == "default"
+    up = httpx.get(f"{v3}/projects/{kid['id']}?parents_as_list", headers=admin).json()["project"]
+    assert [p["project"]["id"] for p in up["parents"]] == [parent["id"]]
+    down = httpx.get(f"{v3}/projects/{parent['id']}?subtree_as_list", headers=admin).json()
+    assert [p["project"]["id"] for p in down["project"]["subtree"]] == [kid["id"]]
+    children = httpx.get(v3 + "/projects", params={"parent_id": parent["id"]}, headers=admin)
+    assert [p["id"] for p in children.json()["projects"]] == [kid["id"]]
+    pp = f"{v3}/projects/{parent['id']}"
+    assert httpx.delete(pp, headers=admin).status_code == 403  # not a leaf
+    disable = {"project": {"enabled": False}}
+    assert httpx.patch(pp, json=disable, headers=admin).status_code == 403  # enabled child
+    assert httpx.patch(f"{v3}/projects/{kid['id']}", json=disable, headers=admin).status_code == 200
+    assert httpx.patch(pp, json=disable, headers=admin).status_code == 200
+    enable = {"project": {"enabled": True}}
+    assert httpx.patch(f"{v3}/projects/{kid['id']}", json=enable, headers=admin).status_code == 403
+    under_disabled = {"project": {"name": _name("p"), "parent_id": parent["id"]}}
+    assert httpx.post(v3 + "/projects", json=under_disabled, headers=admin).status_code == 400
+    unknown = {"project": {"name": _name("p"), "parent_id": uuid.uuid4().hex}}
+    assert httpx.post(v3 + "/projects", json=unknown, headers=admin).status_code == 404
+    assert httpx.delete(f"{v3}/projects/{kid['id']}", headers=admin).status_code == 204
+    assert httpx.delete(pp, headers=admin).status_code == 204
+    # name limits: 64 for projects and domains, 400 beyond
+    for kind in ("projects", "domains"):
+        long = {kind[:-1]: {"name": "x" * 65}}
+        assert httpx.post(f"{v3}/{kind}", json=long, headers=admin).status_code == 400
+
+
+def test_change_own_password_and_password_expires_at(running_cloud):
+    v3 = _v3(running_cloud)
+    admin = {"X-Auth-Token": running_cloud.sdk(ADMIN_CLOUD).auth_token}
+    name = _new_user(running_cloud, admin, "first-pw-1")
+    user = httpx.get(v3 + "/users", params={"name": name}, headers=admin).json()["users"][0]
+    assert "password_expires_at" in user and user["password_expires_at"] is None
+    mine = _token(running_cloud, name, "first-pw-1")
+    change = f"{v3}/users/{user['id']}/password"
+    wrong = {"user": {"original_password": "nope", "password": "second-pw-2"}}
+    assert httpx.post(change, json=wrong, headers=mine).status_code == 401
+    right = {"user": {"original_password": "first-pw-1", "password": "second-pw-2"}}
+    assert httpx.post(change, json=right, headers=mine).status_code == 204
+    assert _login(running_cloud, name, "first-pw-1").status_code == 401
+    assert _login(running_cloud, name, "second-pw-2").status_code == 201
+    # someone else's password: 403 even for the admin (Keystone's identity:change_password)
+    assert httpx.post(change, json=right, headers=admin).status_code == 403
+
+
+def test_credentials_encrypted_at_rest_and_ec2(running_cloud):
+    v3 = _v3(running_cloud)
+    demo = running_cloud.sdk()
+    me = {"X-Auth-Token": demo.auth_token}
+    user_id, project_id = demo.current_user_id, demo.current_project_id
+    access, secret = uuid.uuid4().hex, f"secret-{uuid.uuid4().hex}"
+    blob = f'{{"access": "{access}", "secret": "{secret}"}}'
+    made = running_cloud.openstack(
+        "credential", "create", user_id, blob, "--type", "ec2", "--project", project_id
+    )
+    assert made["type"] == "ec2" and made["blob"] == blob
+    # the id of an ec2 credential is the SHA-256 of its access key (Keystone)
+    assert made["id"] == hashlib.sha256(access.encode()).hexdigest()
+    stored = [p for p in running_cloud.state_dir.glob("pocketstack.db*") if p.is_file()]
+    assert stored and all(secret.encode() not in p.read_bytes() for p in stored)
+    assert [c["ID"] for c in running_cloud.openstack("credential", "list")].count(made["id"]) == 1
+    body = {
+        "credential": {"user_id": user_id, "type": "ec2", "blob": blob, "project_id": project_id}
+    }
+    assert httpx.post(v3 + "/credentials", json=body, headers=me).status_code == 409
+    no_project = {"credential": {**body["credential"], "project_id": None}}
+    no_project["credential"]["blob"] = '{"access": "other"}'
+    assert httpx.post(v3 + "/credentials", json=no_project, headers=me).status_code == 400
+    not_json = {"credential": {**body["credential"], "blob": "not json"}}
+    assert httpx.post(v3 + "/credentials", json=not_json, headers=me).status_code == 400
+    # someone else's: 403 to create for them, invisible in the list, 403 to read
+    admin = {"X-Auth-Token": running_cloud.sdk(ADMIN_CLOUD).auth_token}
+    other = httpx.post(
+        v3 + "/credentials",
+        json={
+            "credential": {
+                "user_id": _admin_id(running_cloud, admin),
+                "type": "cert",
+                "blob": "pem",
+            }
+        },
+        headers=admin,
+    ).json()["credential"]
+    assert httpx.get(f"{v3}/credentials/{other['id']}", headers=me).status_code == 403
+    theirs = {"credential": {"user_id": other["user_id"], "type": "cert", "blob": "x"}}
+    assert httpx.post(v3 + "/credentials", json=theirs, headers=me).status_code == 403
+    ids = [c["id"] for c in httpx.get(v3 + "/credentials", headers=me).json()["credentials"]]
+    assert other["id"] not in ids and made["id"] in ids
+    assert (
+        httpx.get(f"{v3}/credentials/{made['id']}", headers=admin).json()["credential"]["blob"]
+        == blob
+    )
+    patched = httpx.patch(
+        f"{v3}/credentials/{other['id']}", json={"credential": {"blob": "pem2"}}, headers=admin
+    )
+    assert patched.json()["credential"]["blob"] == "pem2"
+    running_cloud.openstack("credential", "delete", made["id"], json_output=False)
+    assert httpx.get(f"{v3}/credentials/{made['id']}", headers=me).status_code == 404
+    assert httpx.delete(f"{v3}/credentials/{other['id']}", headers=admin).status_code == 204
+
+    # EC2 credentials through the CLI (/v3/users/{id}/credentials/OS-EC2)
+    ec2 = running_cloud.openstack("ec2", "credentials", "create")
+    assert ec2["access"] and ec2["secret"] and ec2["project_id"] == project_id
+    shown = running_cloud.openstack("ec2", "credentials", "show", ec2["access"])
+    assert shown["secret"] == ec2["secret"]
+    assert ec2["access"] in [
+        c["Access"] for c in running_cloud.openstack("ec2", "credentials", "list")
+    ]
+    # stored as a credential of type ec2 (as Keystone)
+    types = httpx.get(v3 + "/credentials", params={"type": "ec2"}, headers=me).json()["credentials"]
+    assert any(ec2["access"] in c["blob"] for c in types)
+    admin_id = _admin_id(running_cloud, admin)
+    assert httpx.get(f"{v3}/users/{admin_id}/credentials/OS-EC2", headers=me).status_code == 403
+    running_cloud.openstack("ec2", "credentials", "delete", ec2["access"], json_output=False)
+    gone = httpx.get(f"{v3}/users/{user_id}/credentials/OS-EC2/{ec2['access']}", headers=me)
+    assert gone.status_code == 404
+
+
+def _admin_id(cloud, admin: dict[str, str]) -> str:
+    return httpx.get(_v3(cloud) + "/users", params={"name": "admin"}, headers=admin).json()[
+        "users"
+    ][0]["id"]

@@ -1,5 +1,6 @@
 """The Identity v3 API (Keystone) mounted at ``/identity``: version discovery, tokens,
-domains, projects, users, groups, roles, assignments, catalog, application credentials.
+domains, projects, users, groups, roles, assignments, catalog, application credentials,
+credentials (and OS-EC2).
 
 Handlers live in one module per resource family (``api/<family>.py``, named as the
 ``cloud.identity.<family>`` they call); this module only assembles them.
@@ -12,6 +13,7 @@ from pocketstack.identity import policies  # noqa: F401  (registers the rules)
 from pocketstack.identity.api import (
     application_credentials,
     auth,
+    credentials,
     domains,
     endpoints,
     groups,
@@ -47,6 +49,7 @@ API = ServiceAPI(
         *users.ROUTES,
         *groups.ROUTES,
         *application_credentials.ROUTES,
+        *credentials.ROUTES,
         *roles.ROUTES,
         *regions.ROUTES,
         *services.ROUTES,

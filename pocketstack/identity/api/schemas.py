@@ -323,3 +323,27 @@ APPLICATION_CREDENTIAL_CREATE: Schema = t.wrapped(
 """POST /v3/users/{user_id}/application_credentials ("Create application credential"):
 roles as ``{"id"}`` or ``{"name"}``, ``expires_at`` an ISO 8601 time or null; no other
 attribute, as in Keystone."""
+
+
+# -- Project tags -------------------------------------------------------------------------
+PROJECT_TAGS: Schema = t.obj({"tags": TAGS}, ["tags"], additional=True)
+"""PUT /v3/projects/{project_id}/tags ("Modify tag list for a project"): at most 80 tags
+of 1..255 characters without ``/`` or ``,``, no duplicates."""
+
+
+# -- Credentials --------------------------------------------------------------------------
+_CREDENTIAL = {
+    "blob": t.string(65535, 1),
+    "type": t.string(255, 1),
+    "project_id": _nullable(ID),
+    "user_id": ID,
+}
+CREDENTIAL_CREATE: Schema = t.wrapped(
+    "credential", t.obj(_CREDENTIAL, ["blob", "type", "user_id"], additional=True)
+)
+"""POST /v3/credentials ("Create credential"): blob, type and user_id required."""
+CREDENTIAL_UPDATE: Schema = t.wrapped("credential", _update(_CREDENTIAL))
+"""PATCH /v3/credentials/{credential_id} ("Update credential")."""
+EC2_CREATE: Schema = t.obj({"tenant_id": _nullable(ID)}, additional=True)
+"""POST /v3/users/{user_id}/credentials/OS-EC2: ``{"tenant_id"}`` (the token's project
+when absent)."""

@@ -149,7 +149,7 @@ def project(req: ApiRequest, p: Project) -> dict[str, Any]:
         "id": p.id,
         "name": p.name,
         "domain_id": p.domain_id,
-        "parent_id": p.domain_id,
+        "parent_id": p.parent_id or p.domain_id,
         "description": p.description,
         "enabled": p.enabled,
         "is_domain": False,

@@ -14,6 +14,7 @@ A row that must succeed acts on objects made for that one request (``{new_...}``
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import uuid
@@ -75,6 +76,8 @@ _P = "/v3/projects/{demo_project}"
 _D = "/v3/domains/default"
 _AC = "/v3/users/{me}/application_credentials"
 _SAC = "/v3/users/{someone}/application_credentials"
+_EC2 = "/v3/users/{me}/credentials/OS-EC2"
+_SEC2 = "/v3/users/{someone}/credentials/OS-EC2"
 
 TABLE = [
     # versions and tokens
@@ -193,6 +196,42 @@ TABLE = [
     Op("GET", _AC + "/{someones_cred}", everyone(404), note="another's credential"),
     Op("DELETE", _AC + "/{my_fresh_cred}", delegators(204)),
     Op("DELETE", _SAC + "/{someones_fresh_cred}", admin_only(204)),
+    # project tags
+    Op("GET", "/v3/projects/{my_project}/tags", everyone(200)),
+    Op("GET", "/v3/projects/{someones_project}/tags", admin_only(200)),
+    Op("PUT", "/v3/projects/{new_project}/tags", admin_only(200), {"tags": ["a", "b"]}),
+    Op("DELETE", "/v3/projects/{new_project}/tags", admin_only(204)),
+    Op("GET", "/v3/projects/{tagged_project}/tags/blue", admin_only(204)),
+    Op("HEAD", "/v3/projects/{tagged_project}/tags/blue", admin_only(204)),
+    Op("PUT", "/v3/projects/{new_project}/tags/blue", admin_only(201)),
+    Op("DELETE", "/v3/projects/{tagged_project}/tags/blue", admin_only(204)),
+    # credentials and EC2 credentials
+    Op("GET", "/v3/credentials", everyone(200)),
+    Op(
+        "POST",
+        "/v3/credentials",
+        everyone(201),
+        {"credential": {"user_id": "{me}", "type": "cert", "blob": "x"}},
+    ),
+    Op(
+        "POST",
+        "/v3/credentials",
+        admin_only(201),
+        {"credential": {"user_id": "{someone}", "type": "cert", "blob": "x"}},
+        note="for someone",
+    ),
+    Op("GET", "/v3/credentials/{my_credential}", everyone(200)),
+    Op("GET", "/v3/credentials/{someones_credential}", admin_only(200)),
+    Op("PATCH", "/v3/credentials/{my_credential}", everyone(200), {"credential": {"blob": "y"}}),
+    Op("DELETE", "/v3/credentials/{my_credential}", everyone(204)),
+    Op("DELETE", "/v3/credentials/{someones_credential}", admin_only(204)),
+    Op("GET", _EC2, everyone(200)),
+    Op("GET", _SEC2, admin_only(200)),
+    Op("POST", _EC2, delegators(201), {"tenant_id": "{my_project}"}),
+    Op("POST", _SEC2, admin_only(201), {"tenant_id": "{demo_project}"}),
+    Op("GET", _EC2 + "/{my_ec2}", everyone(200)),
+    Op("GET", _SEC2 + "/{someones_ec2}", admin_only(200)),
+    Op("DELETE", _EC2 + "/{my_ec2}", everyone(204)),
     # roles and implied roles
     Op("GET", "/v3/roles", admin_only(200)),
     Op("POST", "/v3/roles", admin_only(201), {"role": {"name": "r-{uniq}"}}),
@@ -394,6 +433,11 @@ class Env:
             "new_group": lambda: im.groups.create(SYS, f"g-{uniq}").id,
             "fresh_member_group": lambda: self._group_with(someone, uniq),
             "new_project": lambda: im.projects.create(SYS, f"p-{uniq}").id,
+            "tagged_project": lambda: im.projects.create(SYS, f"p-{uniq}", tags=["blue"]).id,
+            "my_credential": lambda: im.credentials.create(SYS, persona.user_id, "cert", "x").id,
+            "someones_credential": lambda: im.credentials.create(SYS, someone, "cert", "x").id,
+            "my_ec2": lambda: self._ec2(persona.user_id, persona.project_id),
+            "someones_ec2": lambda: self._ec2(someone, self.ids["demo_project_id"]),
             "new_domain": lambda: im.domains.create(SYS, f"d-{uniq}").id,
             "disabled_domain": lambda: im.domains.create(SYS, f"d-{uniq}", enabled=False).id,
             "new_role": lambda: im.roles.create(SYS, f"r-{uniq}").id,
@@ -407,6 +451,10 @@ class Env:
             ),
         }
         return makers[name]()
+
+    def _ec2(self, user_id: str, project_id: str) -> str:
+        blob = self.im.credentials.ec2_create(SYS, user_id, project_id).blob
+        return str(json.loads(blob)["access"])
 
     def _group_with(self, user_id: str, uniq: str) -> str:
         group = self.im.groups.create(SYS, f"g-{uniq}").id
