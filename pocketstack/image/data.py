@@ -45,13 +45,14 @@ from pocketstack.image.exceptions import (
     ImageDataNotFound,
     ImageForbidden,
     ImageNotFound,
+    ImageRangeNotSatisfiable,
     InvalidImageStatus,
     UploadLeaseLost,
 )
 from pocketstack.image.images import Images
 from pocketstack.image.limits import Allowance, ImageLimits, LimitedReader
 from pocketstack.image.models import Image
-from pocketstack.image.stores.base import Hashes, ImageStore, PartialData, Readable
+from pocketstack.image.stores.base import ByteRange, Hashes, ImageStore, PartialData, Readable
 from pocketstack.image.stores.file import FileStore, file_hashes
 from pocketstack.image.uploads import Clock, Lease, Reaper, UploadLeases
 
@@ -71,6 +72,42 @@ def _store(conf: Any) -> ImageStore:
         ImageStoreUnavailable (a ``ValueError``): swift without object storage here.
     """
     return IMAGE_STORES.load_class(conf.image_store).from_conf(conf)
+
+
+def byte_range(header: str | None, size: int) -> ByteRange | None:
+    """``(first, last)`` of a ``Range: bytes=first-[last]`` or ``bytes=-suffix`` header over
+    ``size`` bytes (RFC 9110 14.1.2; Glance serves one range); ``None`` for no header or one
+    this does not parse (the whole data is sent, as HTTP allows).
+
+    Raises:
+        ImageRangeNotSatisfiable (416): several ranges, or no byte of the data in it.
+    """
+    if not header or not header.strip().startswith("bytes="):
+        return None
+    spec = header.strip()[6:].strip()
+    unsatisfiable = {"Content-Range": f"bytes */{size}"}
+    if "," in spec:
+        raise ImageRangeNotSatisfiable("Only one byte range is supported.", headers=unsatisfiable)
+    first_text, dash, last_text = spec.partition("-")
+    if not dash or not (first_text.strip() or last_text.strip()):
+        return None
+    try:
+        if not first_text.strip():
+            first, last = max(size - int(last_text), 0), size - 1
+            if int(last_text) == 0:
+                raise ImageRangeNotSatisfiable(
+                    f"Range {header} is outside the image's {size} bytes.", headers=unsatisfiable
+                )
+        else:
+            first = int(first_text)
+            last = min(int(last_text), size - 1) if last_text.strip() else size - 1
+    except ValueError:
+        return None
+    if first < 0 or first > last or first >= size:
+        raise ImageRangeNotSatisfiable(
+            f"Range {header} is outside the image's {size} bytes.", headers=unsatisfiable
+        )
+    return first, last
 
 
 class ImageData:
@@ -143,14 +180,17 @@ class ImageData:
             lambda partial, hashes: self._record_active(lease, states.SAVING, hashes, partial),
         )
 
-    def download(self, ctx: RequestContext, image_id: str) -> tuple[Iterator[bytes] | None, Image]:
+    def download(
+        self, ctx: RequestContext, image_id: str, range_header: str | None = None
+    ) -> tuple[Iterator[bytes] | None, Image]:
         """The image's data as chunks (``None`` when it has none yet) and the image (Image
         API "Download binary image data"; ``checksum`` and ``size`` give the headers).
+        With a ``Range`` header (``range_header``), only the bytes ``byte_range`` gives.
 
         Raises:
             ImageNotFound (404): unknown or not visible. ImageForbidden (403): deactivated
             (non-admin). ImageDataNotFound (404): active but the data is not in this host's
-            store.
+            store. ImageRangeNotSatisfiable (416): a range outside the data.
         """
         with self.db.reader() as s:
             image = access.load_visible(s, ctx, image_id)
@@ -161,7 +201,7 @@ class ImageData:
         if image.status not in states.DOWNLOADABLE or image.size is None:
             return None, image
         try:
-            return self.store.read(image_id), image
+            return self.store.read(image_id, byte_range=byte_range(range_header, image.size)), image
         except FileNotFoundError:
             raise ImageDataNotFound(f"Image {image_id} has no data on this host.") from None
 

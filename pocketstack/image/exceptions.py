@@ -13,6 +13,13 @@ class MemberNotFound(errors.NotFound):
     """404: the project is not a member of the image (or the caller may not see it)."""
 
 
+class ImageRangeNotSatisfiable(errors.PocketError):
+    """416: a ``Range`` of an image download that no byte of the data satisfies."""
+
+    status = 416
+    title = "Requested Range Not Satisfiable"
+
+
 class ImageForbidden(errors.Forbidden):
     """403: the caller sees the image but may not change it (not the owner, read-only field,
     a public image by a non-admin, members of a non-shared image...)."""

@@ -89,18 +89,35 @@ class InternalClient:
         return written.etag
 
     def get_object(
-        self, account: str, container: str, name: str
+        self,
+        account: str,
+        container: str,
+        name: str,
+        byte_range: tuple[int, int] | None = None,
     ) -> tuple[dict[str, str], Iterator[bytes]]:
         """The object's headers and an iterator over its bytes (a large object's segments
         joined); close the iterator (or read it to its end) to release the connection.
+        With ``byte_range`` ``(first, last)``, inside the object: those bytes only (a
+        large object's asked of the segments holding them).
 
         Raises:
             ObjectNotFound: no replica has it (raised by this call, before iterating).
         """
         names = (account, container, name)
         resp = self.run(self.store.objects.open(names, "GET", {}))
+        large = self.store.large_objects
+        body: AsyncIterator[bytes]
+        if byte_range is None:
+            body = large.body_of(names, resp)
+        elif large.is_manifest(resp):
+            segments = self.run(large.segments(account, resp))
+            body = large.stream(account, segments, *byte_range)
+        else:  # the node serves the range of a plain object
+            self.run(resp.aclose())
+            ask = {"range": "bytes={}-{}".format(*byte_range)}
+            resp = self.run(self.store.objects.open(names, "GET", ask))
+            body = resp.aiter_raw()
         headers = {k.lower(): v for k, v in resp.headers.items()}
-        body = self.store.large_objects.body_of(names, resp)
 
         def chunks() -> Iterator[bytes]:
             try:

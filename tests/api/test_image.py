@@ -10,6 +10,7 @@ import subprocess
 import uuid
 
 import pytest
+import requests
 import yaml
 from openstack import connection, exceptions
 from openstack.config import loader
@@ -221,3 +222,26 @@ def test_import_with_glance_direct(cli, image_file):
     assert image["status"] == "active"
     assert image["checksum"] == hashlib.md5(image_file.read_bytes()).hexdigest()
     assert image["virtual_size"] == image_file.stat().st_size
+
+
+def test_download_of_one_range_is_206_and_outside_the_data_416(running_cloud):
+    conn = running_cloud.sdk()
+    data = os.urandom(64 * 1024)
+    image = conn.image.create_image(
+        name=unique("range"),
+        data=data,
+        disk_format="raw",
+        container_format="bare",
+        allow_duplicates=True,
+        validate_checksum=False,
+    )
+    url = f"{running_cloud.url}/image/v2/images/{image.id}/file"
+    token = {"X-Auth-Token": conn.auth_token}
+    part = requests.get(url, headers={**token, "Range": "bytes=1000-1999"}, timeout=30)
+    assert part.status_code == 206 and part.content == data[1000:2000]
+    assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
+    outside = requests.get(url, headers={**token, "Range": "bytes=70000-"}, timeout=30)
+    assert outside.status_code == 416
+    assert outside.headers["Content-Range"] == f"bytes */{len(data)}"
+    assert outside.json()["code"] == 416
+    conn.image.delete_image(image)

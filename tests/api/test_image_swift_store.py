@@ -60,6 +60,17 @@ def test_images_live_in_swift_segmented_and_come_back_whole(swift_cloud):
     assert image.checksum == hashlib.md5(big).hexdigest()
     assert image.hash_algo == "sha512" and image.hash_value == hashlib.sha512(big).hexdigest()
     assert conn.image.download_image(image).content == big
+    url = f"{cloud.url}/image/v2/images/{image.id}/file"
+    token = {"X-Auth-Token": conn.auth_token}
+    across = requests.get(  # the end of segment 1 and the start of segment 2
+        url, headers={**token, "Range": f"bytes={SEGMENT - 10}-{SEGMENT + 9}"}, timeout=30
+    )
+    assert across.status_code == 206 and across.content == big[SEGMENT - 10 : SEGMENT + 10]
+    assert across.headers["Content-Range"] == f"bytes {SEGMENT - 10}-{SEGMENT + 9}/{len(big)}"
+    tail = requests.get(url, headers={**token, "Range": "bytes=-100"}, timeout=30)
+    assert tail.status_code == 206 and tail.content == big[-100:]
+    outside = requests.get(url, headers={**token, "Range": f"bytes={len(big)}-"}, timeout=30)
+    assert outside.status_code == 416
 
     names = _objects(client, image.id)
     segments = [n for n in names if "/" in n]

@@ -13,7 +13,7 @@ from pocketstack.common.errors import BadRequest
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.image import access, fields
 from pocketstack.image.api import views
-from pocketstack.image.data import ImageData
+from pocketstack.image.data import ImageData, byte_range
 from pocketstack.image.images import Images
 
 PATCH_TYPES = (
@@ -168,11 +168,25 @@ def upload_image(req: ApiRequest) -> ApiResponse:
 
 
 def download_image(req: ApiRequest) -> Any:
-    """GET /v2/images/{image_id}/file: the data with Content-MD5; 204 when there is none."""
+    """GET /v2/images/{image_id}/file: the data with Content-MD5; 204 when there is none;
+    with ``Range: bytes=first-last`` (one range) 206 and ``Content-Range``, 416 outside
+    the data."""
     policy.enforce(req.ctx, "image:download_image")
-    chunks, image = _data(req).download(req.ctx, req.params["image_id"])
+    wanted = req.headers.get("range")
+    chunks, image = _data(req).download(req.ctx, req.params["image_id"], wanted)
     if chunks is None:
         return ApiResponse(204)
+    part = byte_range(wanted, image.size or 0)
+    if part is not None:
+        return StreamingResponse(
+            chunks,
+            status_code=206,
+            media_type="application/octet-stream",
+            headers={
+                "Content-Range": f"bytes {part[0]}-{part[1]}/{image.size}",
+                "Content-Length": str(part[1] - part[0] + 1),
+            },
+        )
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",

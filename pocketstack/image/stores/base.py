@@ -28,6 +28,9 @@ CHUNK = 1024 * 1024
 #: (size in bytes, MD5 hex digest, SHA-512 hex digest)
 Hashes = tuple[int, str, str]
 
+#: (first, last) byte offsets of a part of an image's data, both included
+ByteRange = tuple[int, int]
+
 
 class Readable(Protocol):
     """What a store reads data from: ``read(n)`` gives up to ``n`` bytes, ``b""`` at the
@@ -105,8 +108,11 @@ class ImageStore(ABC):
         """
 
     @abstractmethod
-    def read(self, image_id: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """Iterate over the data of ``image_id`` in chunks of up to ``chunk_size`` bytes.
+    def read(
+        self, image_id: str, chunk_size: int = CHUNK, byte_range: ByteRange | None = None
+    ) -> Iterator[bytes]:
+        """Iterate over the data of ``image_id`` in chunks of up to ``chunk_size`` bytes
+        (only bytes ``first..last`` of it with ``byte_range``, which lies inside the data).
 
         Raises:
             FileNotFoundError: no data for ``image_id`` (raised by this call, not on the

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pocketstack.image.formats import virtual_size
-from pocketstack.image.stores.base import CHUNK, Hashes, ImageStore, Readable
+from pocketstack.image.stores.base import CHUNK, ByteRange, Hashes, ImageStore, Readable
 
 #: name prefix of a partial file: ``.upload-<image id>-<random>``
 PARTIAL_PREFIX = ".upload-"
@@ -191,8 +191,11 @@ class FileStore(ImageStore):
         """
         return self.path(image_id).stat().st_size
 
-    def read(self, image_id: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """Iterate over the data of ``image_id`` in chunks.
+    def read(
+        self, image_id: str, chunk_size: int = CHUNK, byte_range: ByteRange | None = None
+    ) -> Iterator[bytes]:
+        """Iterate over the data of ``image_id`` in chunks (``byte_range``: its bytes
+        ``first..last`` only).
 
         Raises:
             FileNotFoundError: no data for ``image_id`` (raised on creation, not on first
@@ -202,7 +205,14 @@ class FileStore(ImageStore):
 
         def chunks() -> Iterator[bytes]:
             with handle:
-                while chunk := handle.read(chunk_size):
+                if byte_range is None:
+                    while chunk := handle.read(chunk_size):
+                        yield chunk
+                    return
+                handle.seek(byte_range[0])
+                left = byte_range[1] - byte_range[0] + 1
+                while left > 0 and (chunk := handle.read(min(chunk_size, left))):
+                    left -= len(chunk)
                     yield chunk
 
         return chunks()

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pocketstack.image.formats import HEADER_BYTES, header_virtual_size
-from pocketstack.image.stores.base import CHUNK, Hashes, ImageStore, Readable
+from pocketstack.image.stores.base import CHUNK, ByteRange, Hashes, ImageStore, Readable
 from pocketstack.objectstore.exceptions import ObjectNotFound
 
 #: data up to this size is one object, read into memory first; larger data is streamed as
@@ -284,15 +284,20 @@ class SwiftStore(ImageStore):
         for name in self.client.list_objects(self.account, self.container, reference):
             self.client.delete_object(self.account, self.container, name)
 
-    def read(self, image_id: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """Iterate over the image's bytes in chunks of ``chunk_size``.
+    def read(
+        self, image_id: str, chunk_size: int = CHUNK, byte_range: ByteRange | None = None
+    ) -> Iterator[bytes]:
+        """Iterate over the image's bytes in chunks of ``chunk_size`` (``byte_range``: bytes
+        ``first..last`` only, asked of the segments that hold them).
 
         Raises:
             FileNotFoundError: no such image (raised by this call).
         """
         self._check(image_id)
         try:
-            _headers, body = self.client.get_object(self.account, self.container, image_id)
+            _headers, body = self.client.get_object(
+                self.account, self.container, image_id, byte_range
+            )
         except ObjectNotFound:
             raise FileNotFoundError(image_id) from None
 
