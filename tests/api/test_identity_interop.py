@@ -375,3 +375,51 @@ def _admin_id(cloud, admin: dict[str, str]) -> str:
     return httpx.get(_v3(cloud) + "/users", params={"name": "admin"}, headers=admin).json()[
         "users"
     ][0]["id"]
+
+
+def test_token_rescoped_to_another_project_and_to_the_system(running_cloud):
+    v3 = _v3(running_cloud)
+    admin = {"X-Auth-Token": running_cloud.sdk(ADMIN_CLOUD).auth_token}
+    name = _new_user(running_cloud, admin)
+    other = running_cloud.openstack("project", "create", _name("second"), cloud=ADMIN_CLOUD)
+    for project in ("demo", other["id"]):
+        running_cloud.openstack(
+            "role", "add", "--user", name, "--project", project, "member",
+            cloud=ADMIN_CLOUD, json_output=False,
+        )  # fmt: skip
+    first = _login(
+        running_cloud,
+        name,
+        "pw-interop-1",
+        {"project": {"name": "demo", "domain": {"id": "default"}}},
+    )
+    parent = first.json()["token"]
+
+    def rescope(scope: Any) -> httpx.Response:
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["token"],
+                    "token": {"id": first.headers["X-Subject-Token"]},
+                },
+                "scope": scope,
+            }
+        }
+        return httpx.post(v3 + "/auth/tokens", json=body)
+
+    resp = rescope({"project": {"id": other["id"]}})
+    assert resp.status_code == 201, resp.text
+    token = resp.json()["token"]
+    assert token["project"]["id"] == other["id"] and token["user"]["name"] == name
+    assert "token" in token["methods"] and "password" in token["methods"]
+    assert token["expires_at"] == parent["expires_at"]
+    assert token["audit_ids"][1] == parent["audit_ids"][0]
+    new = {"X-Auth-Token": resp.headers["X-Subject-Token"]}
+    assert httpx.get(f"{v3}/projects/{other['id']}", headers=new).status_code == 200
+    # no role on the admin project, none on the system: 401
+    assert rescope({"project": {"name": "admin", "domain": {"id": "default"}}}).status_code == 401
+    assert rescope(SYSTEM).status_code == 401
+    # the admin's project token rescoped to the system
+    admin_name, admin_pw = _password(running_cloud, ADMIN_CLOUD)
+    first = _login(running_cloud, admin_name, admin_pw)
+    assert rescope(SYSTEM).json()["token"]["system"] == {"all": True}
