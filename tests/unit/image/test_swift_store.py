@@ -75,3 +75,30 @@ def test_failed_segmented_upload_leaves_the_old_image(store: SwiftStore):
         store.add("img", Broken(4 * 1024 * 1024 + 3 * SEGMENT))
     assert _names(store) == ["img"]
     assert b"".join(store.read("img")) == b"old"
+
+
+def test_reaper_view_removes_orphan_segments_and_keeps_an_images_own(store: SwiftStore):
+    data = os.urandom(SEGMENT + 10)
+    partial = store.partial("img")
+    assert partial.fill(io.BytesIO(data))[0] == len(data)
+    assert store.partial_files() == [("img", partial.prefix)]  # no manifest yet
+    partial.commit()
+    assert store.partial_files() == []
+    store.client.put_object(store.account, store.container, "img-0123456789ab/00001", [b"x"])
+    store.client.put_object(store.account, store.container, "gone-0123456789ab/00001", [b"y"])
+    found = sorted(store.partial_files())
+    assert found == sorted(
+        [("img", partial.prefix), ("img", "img-0123456789ab/"), ("gone", "gone-0123456789ab/")]
+    )
+    for _image_id, prefix in found:
+        store.remove_partial(prefix)
+    assert b"".join(store.read("img")) == data
+    assert sorted(_names(store)) == sorted(["img", *partial.written])
+
+
+def test_a_cut_stream_leaves_no_segment_behind(store: SwiftStore):
+    partial = store.partial("cut")
+    with pytest.raises(ConnectionError):
+        partial.fill(Broken(SEGMENT + 100))
+    partial.discard()
+    assert _names(store) == [] and not store.exists("cut")
