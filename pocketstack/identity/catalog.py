@@ -97,9 +97,27 @@ class Regions:
         return region
 
     def delete(self, ctx: RequestContext, region_id: str) -> None:
-        """Delete a region; raises ``RegionNotFound``."""
+        """Delete a region and its child regions, as Keystone does.
+
+        Raises:
+            RegionNotFound; ForbiddenAction (403) when the region or one of its
+            descendants has endpoints (Keystone's ``RegionDeletionError``).
+        """
         with self.db.transaction() as s:
-            s.delete(_get(s, Region, exc.RegionNotFound, region_id, "region"))
+            region = _get(s, Region, exc.RegionNotFound, region_id, "region")
+            family, frontier = [region_id], [region_id]
+            while frontier:
+                frontier = list(
+                    s.scalars(sa.select(Region.id).where(Region.parent_region_id.in_(frontier)))
+                )
+                family += [r for r in frontier if r not in family]
+            if s.scalar(sa.select(Endpoint.id).where(Endpoint.region_id.in_(family)).limit(1)):
+                raise exc.ForbiddenAction(
+                    f"Unable to delete region {region_id} because it or its child regions "
+                    "have associated endpoints."
+                )
+            s.execute(sa.delete(Region).where(Region.id.in_(family[1:])))
+            s.delete(region)
 
 
 class Services:

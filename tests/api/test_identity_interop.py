@@ -225,6 +225,14 @@ def test_regions_project_tags_and_nested_projects(running_cloud):
     )
     assert resp.status_code == 400 and resp.json()["error"]["code"] == 400
     assert httpx.post(v3 + "/regions", json={"region": {}}, headers=member).status_code == 403
+    # a region with an endpoint cannot go (403); deleting a parent takes its children along
+    used = httpx.post(
+        v3 + "/endpoints", json={"endpoint": {**endpoint, "region_id": child}}, headers=admin
+    ).json()["endpoint"]
+    assert httpx.delete(f"{v3}/regions/{top}", headers=admin).status_code == 403
+    assert httpx.delete(f"{v3}/endpoints/{used['id']}", headers=admin).status_code == 204
+    assert httpx.delete(f"{v3}/regions/{top}", headers=admin).status_code == 204
+    assert httpx.get(f"{v3}/regions/{child}", headers=admin).status_code == 404
 
     # project tags: set by the CLI, filtered by tags and tags-any, one by one over HTTP
     name = _name("tagged")
