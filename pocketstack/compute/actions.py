@@ -14,7 +14,10 @@ transition table of ``states``; ``add_fault``).
 Event names (Nova's where Nova has them): ``api__authorize_and_validate`` (the API's checks),
 ``compute__schedule_instances``, ``compute__allocate_network``,
 ``compute__prepare_block_device``, ``compute__spawn``, ``compute_stop_instance``,
-``compute_start_instance``, ``compute_reboot_instance``, ``compute_terminate_instance``, and
+``compute_start_instance``, ``compute_reboot_instance``, ``compute_terminate_instance``,
+``compute_pause_instance``/``compute_unpause_instance``, ``compute_suspend_instance``/
+``compute_resume_instance``, ``compute_rescue_instance``/``compute_unrescue_instance`` (and
+the API's steps of its calls, ``server_actions``), and
 the end of a delete in the conductor: ``compute__deallocate_network``,
 ``compute__release_claim``, ``compute__detach_volumes``; volume attach/detach steps are
 named in ``volumes``. A workflow's rollback of a step is ``<step>_rollback``
@@ -57,6 +60,12 @@ EV_STOP = "compute_stop_instance"
 EV_START = "compute_start_instance"
 EV_REBOOT = "compute_reboot_instance"
 EV_TERMINATE = "compute_terminate_instance"
+EV_PAUSE = "compute_pause_instance"
+EV_UNPAUSE = "compute_unpause_instance"
+EV_SUSPEND = "compute_suspend_instance"
+EV_RESUME = "compute_resume_instance"
+EV_RESCUE = "compute_rescue_instance"
+EV_UNRESCUE = "compute_unrescue_instance"
 EV_DEALLOCATE_NETWORK = "compute__deallocate_network"
 EV_RELEASE_CLAIM = "compute__release_claim"
 EV_DETACH_VOLUMES = "compute__detach_volumes"

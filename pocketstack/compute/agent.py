@@ -30,7 +30,8 @@ a controller killed after it took a report loses it).
 Start-up waits for a conductor (``CONDUCTOR_WAIT`` s at most), then runs the same
 reconciliation and also settles what a killed agent left mid-way: spawning -> ERROR ("Build
 interrupted by a compute restart"), deleting -> finished, powering-off/powering-on/rebooting
--> the action is carried out (as Nova's ``_init_instance`` does; a cast sent while the agent
+and the state actions' tasks (pausing, suspending, rescuing...) -> the action is carried out
+(as Nova's ``_init_instance`` does; a cast sent while the agent
 was down waits in its queue and is then ignored). A restart after ``kill -9`` converges by
 this path; guests left running by a stop without ``shutdown_instances`` are re-adopted
 (drivers without real guests, like ``fake``, get theirs re-created from the stored specs).
@@ -63,6 +64,17 @@ LOG = logging.getLogger(__name__)
 
 COMPUTE_INTERRUPTED = "Build interrupted by a compute restart"
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING, states.REBOOTING_HARD)
+#: the state actions' tasks -> the agent method carrying them out (``_resume_state_task``)
+_STATE_TASKS = {
+    states.PAUSING: "pause_instance",
+    states.UNPAUSING: "unpause_instance",
+    states.SUSPENDING: "suspend_instance",
+    states.RESUMING: "resume_instance",
+    states.RESCUING: "rescue_instance",
+    states.UNRESCUING: "unrescue_instance",
+}
+#: vm_states whose guests a driver without real guests re-creates at start-up
+_RECREATED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED, states.RESCUED)
 #: seconds ``start()`` waits for a conductor to answer before it gives up
 CONDUCTOR_WAIT = 300.0
 #: seconds ``start()`` waits for the conductor to write what the start-up reconciliation
@@ -365,6 +377,79 @@ class ComputeAgent:
                 ),
             )
 
+    # ------------------------------------------------------------------ state actions
+    # (``server_actions``): casts run like the power actions above, under the server's
+    # lock, ending in ``instance_power_action_finished``; the conductor ends the task in
+    # ``states.TASK_RESULTS`` (or where it began, with the fault).
+
+    def pause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Freeze the guest (driver ``pause``) -> PAUSED."""
+        self._power(
+            ctx,
+            instance_uuid,
+            actions.EV_PAUSE,
+            states.PAUSING,
+            lambda spec: self.driver.pause(instance_uuid),
+        )
+
+    def unpause_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Let the paused guest run (driver ``unpause``) -> ACTIVE."""
+        self._power(
+            ctx,
+            instance_uuid,
+            actions.EV_UNPAUSE,
+            states.UNPAUSING,
+            lambda spec: self.driver.unpause(instance_uuid),
+        )
+
+    def suspend_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Save the guest's memory to disk and end it (driver ``suspend``) -> SUSPENDED."""
+        self._power(
+            ctx,
+            instance_uuid,
+            actions.EV_SUSPEND,
+            states.SUSPENDING,
+            lambda spec: self.driver.suspend(instance_uuid),
+        )
+
+    def resume_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Restore the suspended guest (driver ``resume``) -> ACTIVE."""
+        self._power(ctx, instance_uuid, actions.EV_RESUME, states.RESUMING, self.driver.resume)
+
+    def rescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Boot the rescue image of the stored spec (``rescue_image``, fetched like a
+        build's image) with the root disk second (driver ``rescue``) -> RESCUED."""
+        self._power(ctx, instance_uuid, actions.EV_RESCUE, states.RESCUING, self._rescue)
+
+    def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Boot from the root disk again (driver ``unrescue``) -> ACTIVE."""
+        self._power(
+            ctx, instance_uuid, actions.EV_UNRESCUE, states.UNRESCUING, self.driver.unrescue
+        )
+
+    def _rescue(self, spec: dict[str, Any]) -> None:
+        image = dict(spec.get("rescue_image") or spec["image"])
+        image["path"] = ensure_image(self.conf, image, self.images_auth)
+        self.driver.rescue(spec, image)
+
+    def set_admin_password(
+        self, ctx: RequestContext, instance_uuid: str, user: str, password: str
+    ) -> None:
+        """Set ``user``'s password in the guest (driver ``set_admin_password``); a call:
+        the driver's ``GuestAgentError`` (409) goes back to the API."""
+        with self._serialized(instance_uuid):
+            self.driver.set_admin_password(instance_uuid, user, password)
+
+    def trigger_crash_dump(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """Inject an NMI (driver ``inject_nmi``); a call."""
+        with self._serialized(instance_uuid):
+            self.driver.inject_nmi(instance_uuid)
+
+    def reset_network(self, ctx: RequestContext, instance_uuid: str, spec: dict[str, Any]) -> None:
+        """Plug the VIFs of ``spec`` (the stored spec) again (driver ``reset_network``)."""
+        with self._serialized(instance_uuid):
+            self.driver.reset_network(spec)
+
     def get_console_output(
         self, ctx: RequestContext, instance_uuid: str, length: int | None = None
     ) -> str:
@@ -548,6 +633,11 @@ class ComputeAgent:
             self.conductor.instance_power_state_changed(
                 ctx, uuid, vm_state, int(PowerState.SHUTDOWN), None
             )
+        elif vm_state == states.PAUSED and power in (PowerState.SHUTDOWN, PowerState.NOSTATE):
+            LOG.warning("guest of paused %s is gone: server stopped", uuid)
+            self.conductor.instance_power_state_changed(
+                ctx, uuid, vm_state, int(PowerState.SHUTDOWN), states.STOPPED
+            )
         elif int(power) != inst["power_state"] and vm_state != states.BUILDING:
             self.conductor.instance_power_state_changed(ctx, uuid, vm_state, int(power), None)
 
@@ -593,16 +683,27 @@ class ComputeAgent:
             if (
                 inst["uuid"] in present
                 or not inst["spec"]
-                or inst["task_state"] not in (None, *_POWER_TASKS)
-                or inst["vm_state"] not in (states.ACTIVE, states.STOPPED)
+                or inst["task_state"] not in (None, *_POWER_TASKS, *_STATE_TASKS)
+                or inst["vm_state"] not in _RECREATED
             ):
                 continue
             try:
-                self.driver.spawn(dict(inst["spec"]))
-                if inst["vm_state"] == states.STOPPED:
-                    self.driver.power_off(inst["uuid"])
+                self._recreate(dict(inst["spec"]), inst["vm_state"])
             except Exception:  # start-up: the other guests are re-created; logged
                 LOG.exception("re-creating the guest of %s failed", inst["uuid"])
+
+    def _recreate(self, spec: dict[str, Any], vm_state: str) -> None:
+        """Make a lost guest again in the state its server is in (``_recreate_lost_guests``)."""
+        uuid = spec["uuid"]
+        self.driver.spawn(spec)
+        if vm_state == states.STOPPED:
+            self.driver.power_off(uuid)
+        elif vm_state == states.PAUSED:
+            self.driver.pause(uuid)
+        elif vm_state == states.SUSPENDED:
+            self.driver.suspend(uuid)
+        elif vm_state == states.RESCUED:
+            self.driver.rescue(spec, dict(spec.get("rescue_image") or spec["image"]))
 
     def _settle(self, ctx: RequestContext, inst: dict[str, Any]) -> bool:
         """Settle a server a killed agent left in a task; whether there was one."""
@@ -616,6 +717,10 @@ class ComputeAgent:
             self.terminate_instance(ctx, uuid)
         elif task in _POWER_TASKS:
             self._resume_power_task(inst)
+        elif task in _STATE_TASKS:
+            LOG.warning("%s of %s was pending or interrupted; carrying it out", task, uuid)
+            request_ctx = RequestContext.system(inst.get("request_id"))
+            getattr(self, _STATE_TASKS[task])(request_ctx, uuid)
         else:
             return False
         return True

@@ -249,12 +249,15 @@ class AgentReports:
     ) -> None:
         """A stop/start/reboot begun in ``task_state`` ended with the guest in
         ``power_state``: the server's state follows the guest (``ACTIVE`` when running, else
-        ``SHUTOFF``); with a ``fault`` the state stays and the fault is recorded. The task
-        ends, the step and the action finish, all in one transaction (state and task only
+        ``SHUTOFF``); a pause, suspend, rescue... ends in the state of
+        ``states.TASK_RESULTS``; with a ``fault`` the state stays and the fault is recorded.
+        The task ends, the step and the action finish, all in one transaction (state and task only
         if the server is still in ``task_state``)."""
         with self.db.transaction() as s:
             values: dict[str, Any] = {"task_state": None, "power_state": int(power_state)}
-            if fault is None:
+            if fault is None and task_state in states.TASK_RESULTS:  # pause, rescue...
+                values["vm_state"] = states.TASK_RESULTS[task_state]
+            elif fault is None:
                 running = int(power_state) == int(PowerState.RUNNING)
                 values["vm_state"] = states.ACTIVE if running else states.STOPPED
             actions.update_instance(s, instance_uuid, {"task_state": task_state}, **values)

@@ -106,3 +106,28 @@ class VolumeNotCreated(errors.PocketError):
     """500: a volume the build created did not become ``available`` in time (or failed)."""
 
     status = 500
+
+
+class InstanceIsLocked(errors.Conflict):
+    """409: a locked server refuses the actions of a non-admin (Nova's ``InstanceIsLocked``)."""
+
+    @classmethod
+    def for_id(cls, server_id: str) -> InstanceIsLocked:
+        """The error with Nova's message for ``server_id``."""
+        return cls(f"Instance {server_id} is locked")
+
+
+class InstanceNotRescuable(errors.BadRequest):
+    """400: a server that cannot be rescued (a volume-backed one, as Nova before 2.87)."""
+
+
+class GuestAgentNotEnabled(errors.Conflict):
+    """409: ``changePassword`` of a guest without a QEMU guest agent (the image property
+    ``hw_qemu_guest_agent``), Nova's ``InstanceAgentNotEnabled``."""
+
+    def default_message(self) -> str:
+        return "QEMU guest agent is not enabled"
+
+
+class PasswordSetFailed(errors.Conflict):
+    """409: the guest agent did not set the password (Nova's ``InstancePasswordSetFailed``)."""

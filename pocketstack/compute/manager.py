@@ -4,8 +4,9 @@
 - ``flavors`` (``flavors.Flavors``), ``keypairs`` (``keypairs.Keypairs``),
   ``quotas`` (``quotas.Quotas``), ``hypervisors`` (``hypervisors.Hypervisors``:
   compute services, hypervisors, availability zones) — the resource APIs;
-- ``servers`` (``servers.Servers``) and ``actions`` (``actions.InstanceActions``) — the
-  server lifecycle, handed to the conductor and compute agents over the bus;
+- ``servers`` (``servers.Servers``), ``server_actions`` (``server_actions.ServerActions``:
+  pause, suspend, rescue, lock, password...) and ``actions`` (``actions.InstanceActions``)
+  — the server lifecycle, handed to the conductor and compute agents over the bus;
 - ``volumes`` (``volumes.Volumes``) — a server's volumes: attach, detach, and the block
   devices of builds and deletes;
 - ``server_groups``, ``server_security_groups``, ``aggregates``, ``usage``,
@@ -39,6 +40,7 @@ class ComputeManager:
         from pocketstack.compute.interfaces import Interfaces
         from pocketstack.compute.keypairs import Keypairs
         from pocketstack.compute.quotas import Quotas
+        from pocketstack.compute.server_actions import ServerActions
         from pocketstack.compute.server_groups import ServerGroups
         from pocketstack.compute.server_security_groups import ServerSecurityGroups
         from pocketstack.compute.servers import Servers
@@ -52,6 +54,7 @@ class ComputeManager:
         self.hypervisors = Hypervisors(cloud)
         self.actions = InstanceActions(cloud)
         self.servers = Servers(cloud)
+        self.server_actions = ServerActions(cloud)
         self.server_external_events = ServerExternalEvents(cloud)
         self.volumes = Volumes(cloud)
         self.server_groups = ServerGroups(cloud)

@@ -95,6 +95,10 @@ class Instance(TimestampMixin, Base):
     deleted: Mapped[bool] = mapped_column(default=False, index=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
     locked: Mapped[bool] = mapped_column(default=False)
+    #: who locked it (Nova's ``locked_by``): ``owner`` (its project) or ``admin``
+    locked_by: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    #: why, as given to ``lock`` (microversion 2.73)
+    locked_reason: Mapped[str | None] = mapped_column(sa.Text, default=None)
     description: Mapped[str | None] = mapped_column(sa.Text, default=None)
     #: the controller (``ControllerService.id``) running this server's build steps: set by
     #: the API that records it, taken by the conductor that builds it (``conductor``)

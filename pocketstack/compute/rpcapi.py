@@ -30,6 +30,17 @@ AGENT_MESSAGES = MessageTable(
         Message("start_instance", CAST),
         Message("reboot_instance", CAST),
         Message("get_console_output", CALL, timeout=30.0),
+        # state actions (``server_actions``): casts that end in a report, like stop/start
+        Message("pause_instance", CAST),
+        Message("unpause_instance", CAST),
+        Message("suspend_instance", CAST),
+        Message("resume_instance", CAST),
+        Message("rescue_instance", CAST),
+        Message("unrescue_instance", CAST),
+        # calls whose failure the user sees as the API's answer (409)
+        Message("set_admin_password", CALL, timeout=60.0),
+        Message("trigger_crash_dump", CALL, timeout=30.0),
+        Message("reset_network", CALL, timeout=60.0),
         # volumes (docs/block-storage.md "Nova's side"): the controller runs the attach
         # flow and asks the host for its connector and to hot-plug/unplug the disk
         Message("get_volume_connector", CALL, timeout=30.0),
@@ -111,6 +122,56 @@ class ComputeAgentClient:
     ) -> None:
         """Reboot the guest (soft: ACPI first; hard: reset)."""
         self._send(ctx, host, "reboot_instance", instance_uuid=instance_uuid, hard=hard)
+
+    def pause_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Freeze the guest's vCPUs (QMP ``stop``) -> PAUSED."""
+        self._send(ctx, host, "pause_instance", instance_uuid=instance_uuid)
+
+    def unpause_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Let a paused guest run again (QMP ``cont``) -> ACTIVE."""
+        self._send(ctx, host, "unpause_instance", instance_uuid=instance_uuid)
+
+    def suspend_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Save the guest's memory to disk and end its process -> SUSPENDED."""
+        self._send(ctx, host, "suspend_instance", instance_uuid=instance_uuid)
+
+    def resume_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Restore a suspended guest from its saved memory -> ACTIVE."""
+        self._send(ctx, host, "resume_instance", instance_uuid=instance_uuid)
+
+    def rescue_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Boot the rescue image (the stored spec's ``rescue_image``) with the root disk
+        as the second disk -> RESCUED."""
+        self._send(ctx, host, "rescue_instance", instance_uuid=instance_uuid)
+
+    def unrescue_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Boot the guest from its own root disk again -> ACTIVE."""
+        self._send(ctx, host, "unrescue_instance", instance_uuid=instance_uuid)
+
+    def set_admin_password(
+        self, ctx: RequestContext, host: str, instance_uuid: str, user: str, password: str
+    ) -> None:
+        """Set ``user``'s password in the guest through its guest agent; waits up to 60 s
+        and raises what the agent raised (``GuestAgentError``: 409)."""
+        self._send(
+            ctx,
+            host,
+            "set_admin_password",
+            instance_uuid=instance_uuid,
+            user=user,
+            password=password,
+        )
+
+    def trigger_crash_dump(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Inject an NMI into the guest; waits up to 30 s."""
+        self._send(ctx, host, "trigger_crash_dump", instance_uuid=instance_uuid)
+
+    def reset_network(
+        self, ctx: RequestContext, host: str, instance_uuid: str, spec: dict[str, Any]
+    ) -> None:
+        """Plug the VIFs of ``spec`` (the server's stored InstanceSpec) again on the host;
+        waits up to 60 s."""
+        self._send(ctx, host, "reset_network", instance_uuid=instance_uuid, spec=spec)
 
     def get_console_output(
         self, ctx: RequestContext, host: str, instance_uuid: str, length: int | None

@@ -49,6 +49,7 @@ from pocketstack.compute.models import (
 )
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk, image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
+from pocketstack.compute.server_actions import check_lock
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -615,6 +616,7 @@ class Servers:
             agent's start-up one on its host).
         """
         row = self.get(ctx, server_id)
+        check_lock(ctx, row)
         states.check_action(row, "delete")
         with self.db.transaction() as s:
             inst = s.get(Instance, server_id)
@@ -660,6 +662,7 @@ class Servers:
         self, ctx: RequestContext, server_id: str, action: str, task: str, method: str, **args: Any
     ) -> None:
         row = self.get(ctx, server_id)
+        check_lock(ctx, row)
         states.check_action(row, action)
         if not row.host:
             raise InstanceNotReady(f"Instance {server_id} is not ready (it has no host).")

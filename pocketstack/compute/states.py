@@ -60,6 +60,7 @@ ACTIVE = "active"
 STOPPED = "stopped"
 PAUSED = "paused"
 SUSPENDED = "suspended"
+RESCUED = "rescued"
 ERROR = "error"
 DELETED = "deleted"
 SOFT_DELETED = "soft-delete"
@@ -74,6 +75,13 @@ POWERING_ON = "powering-on"
 REBOOTING = "rebooting"
 REBOOTING_HARD = "rebooting_hard"
 DELETING = "deleting"
+PAUSING = "pausing"
+UNPAUSING = "unpausing"
+SUSPENDING = "suspending"
+RESUMING = "resuming"
+RESCUING = "rescuing"
+UNRESCUING = "unrescuing"
+UPDATING_PASSWORD = "updating_password"
 
 #: task states of a build in the controller (before the compute agent has the server)
 BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
@@ -82,7 +90,7 @@ BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
 CREATED = (BUILDING, SCHEDULING)
 
 #: every vm_state of a server that is not deleted
-LIVE = frozenset({BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR, SOFT_DELETED})
+LIVE = frozenset({BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED, RESCUED, ERROR, SOFT_DELETED})
 
 #: in a task's ``failure``: the task ends in the vm_state it began in
 SAME = "<same vm_state>"
@@ -118,6 +126,7 @@ class Task:
 ANY_TASK: frozenset[str | None] = frozenset(
     {None, SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING, SPAWNING}
     | {POWERING_OFF, POWERING_ON, REBOOTING, REBOOTING_HARD, DELETING}
+    | {PAUSING, UNPAUSING, SUSPENDING, RESUMING, RESCUING, UNRESCUING, UPDATING_PASSWORD}
 )
 
 #: task_state -> where it begins and where it ends. Read as Nova's state diagram:
@@ -130,8 +139,16 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #:   powering-off          active, error (no task)             the guest's  unchanged
 #:   powering-on           stopped (no task)                   the guest's  unchanged
 #:   rebooting             active (no task)                    the guest's  unchanged
-#:   rebooting_hard        active, stopped, error (no task,    the guest's  unchanged
+#:   rebooting_hard        active, stopped, paused,            the guest's  unchanged
+#:                         suspended, error (no task,
 #:                         rebooting, rebooting_hard)
+#:   pausing               active (no task)                    paused       unchanged
+#:   unpausing             paused (no task)                    active       unchanged
+#:   suspending            active (no task)                    suspended    unchanged
+#:   resuming              suspended (no task)                 active       unchanged
+#:   rescuing              active, stopped, error (no task)    rescued      unchanged
+#:   unrescuing            rescued (no task)                   active       unchanged
+#:   updating_password     active (no task)                    active       unchanged
 #:   deleting              any live state (any task)           deleted      error
 #:
 #: The build walks scheduling -> networking -> block_device_mapping (conductor) -> spawning
@@ -156,17 +173,46 @@ TRANSITIONS: dict[str, Task] = {
         begins_in={ACTIVE}, replaces={None}, success={ACTIVE, STOPPED}, failure={SAME}
     ),
     REBOOTING_HARD: Task.of(
-        begins_in={ACTIVE, STOPPED, ERROR},
+        begins_in={ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR},
         replaces={None, REBOOTING, REBOOTING_HARD},
         success={ACTIVE, STOPPED},
         failure={SAME},
     ),
+    PAUSING: Task.of(begins_in={ACTIVE}, replaces={None}, success={PAUSED}, failure={SAME}),
+    UNPAUSING: Task.of(begins_in={PAUSED}, replaces={None}, success={ACTIVE}, failure={SAME}),
+    SUSPENDING: Task.of(begins_in={ACTIVE}, replaces={None}, success={SUSPENDED}, failure={SAME}),
+    RESUMING: Task.of(begins_in={SUSPENDED}, replaces={None}, success={ACTIVE}, failure={SAME}),
+    RESCUING: Task.of(
+        begins_in={ACTIVE, STOPPED, ERROR}, replaces={None}, success={RESCUED}, failure={SAME}
+    ),
+    UNRESCUING: Task.of(begins_in={RESCUED}, replaces={None}, success={ACTIVE}, failure={SAME}),
+    UPDATING_PASSWORD: Task.of(
+        begins_in={ACTIVE}, replaces={None}, success={ACTIVE}, failure={SAME}
+    ),
     DELETING: Task.of(begins_in=LIVE, replaces=ANY_TASK, success={DELETED}, failure={ERROR}),
+}
+
+#: task_state -> the vm_state it ends in when it worked, whatever the guest's power state
+#: says (the power tasks above end in the state the guest is found in instead)
+TASK_RESULTS: dict[str, str] = {
+    PAUSING: PAUSED,
+    UNPAUSING: ACTIVE,
+    SUSPENDING: SUSPENDED,
+    RESUMING: ACTIVE,
+    RESCUING: RESCUED,
+    UNRESCUING: ACTIVE,
+    UPDATING_PASSWORD: ACTIVE,
 }
 
 #: vm_state -> vm_states it may change to while no task runs: the agent's power-state sync
 #: finding an active server's guest shut down (Nova's ``_sync_instance_power_state``)
-NO_TASK_CHANGES: dict[str, frozenset[str]] = {ACTIVE: frozenset({STOPPED})}
+NO_TASK_CHANGES: dict[str, frozenset[str]] = {
+    ACTIVE: frozenset({STOPPED}),
+    PAUSED: frozenset({STOPPED}),  # a paused guest's QEMU is gone (the host restarted)
+}
+
+#: the vm_states an admin may force with ``os-resetState`` (``reset``), from any live state
+RESET_STATES = frozenset({ACTIVE, ERROR})
 
 #: API action (``check_action``'s name) -> the task it begins
 ACTION_TASKS = {
@@ -175,6 +221,13 @@ ACTION_TASKS = {
     "reboot": REBOOTING,
     "reboot_hard": REBOOTING_HARD,
     "delete": DELETING,
+    "pause": PAUSING,
+    "unpause": UNPAUSING,
+    "suspend": SUSPENDING,
+    "resume": RESUMING,
+    "rescue": RESCUING,
+    "unrescue": UNRESCUING,
+    "change_password": UPDATING_PASSWORD,
 }
 
 
@@ -233,13 +286,32 @@ def transition(instance: Any, **changes: str | None) -> None:
     instance.vm_state, instance.task_state = after
 
 
+def reset(instance: Any, vm_state: str) -> None:
+    """``os-resetState``: an admin forces a live server to ``vm_state`` (``active`` or
+    ``error``) with no task, whatever it is doing (Nova's ``admin_state_reset``): the one
+    change outside ``TRANSITIONS``, which is why it has a function of its own.
+
+    Raises:
+        IllegalTransition: ``vm_state`` is not in ``RESET_STATES`` or the server is not live.
+    """
+    if vm_state not in RESET_STATES or instance.vm_state not in LIVE:
+        raise IllegalTransition(
+            f"server {instance.uuid}: cannot reset {instance.vm_state} to {vm_state}"
+        )
+    instance.vm_state, instance.task_state = vm_state, None
+
+
 #: vm_state -> (default status, {task_state: status})
 _STATUS = {
     BUILDING: ("BUILD", {}),
-    ACTIVE: ("ACTIVE", {REBOOTING: "REBOOT", REBOOTING_HARD: "HARD_REBOOT"}),
+    ACTIVE: (
+        "ACTIVE",
+        {REBOOTING: "REBOOT", REBOOTING_HARD: "HARD_REBOOT", UPDATING_PASSWORD: "PASSWORD"},
+    ),
     STOPPED: ("SHUTOFF", {REBOOTING_HARD: "HARD_REBOOT"}),
-    PAUSED: ("PAUSED", {}),
-    SUSPENDED: ("SUSPENDED", {}),
+    PAUSED: ("PAUSED", {REBOOTING_HARD: "HARD_REBOOT"}),
+    SUSPENDED: ("SUSPENDED", {REBOOTING_HARD: "HARD_REBOOT"}),
+    RESCUED: ("RESCUE", {}),
     ERROR: ("ERROR", {REBOOTING_HARD: "HARD_REBOOT"}),
     DELETED: ("DELETED", {}),
     SOFT_DELETED: ("SOFT_DELETED", {}),
@@ -277,14 +349,16 @@ def states_for_status(status: str) -> tuple[list[str], list[str] | None]:
 #: actions that begin no task -> (vm_states allowed, task_states allowed); ``None``: any
 _READS: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] = {
     "update": (None, None),
-    "console_output": (frozenset({ACTIVE, STOPPED, ERROR, PAUSED, SUSPENDED}), None),
+    "console_output": (frozenset({ACTIVE, STOPPED, ERROR, PAUSED, SUSPENDED, RESCUED}), None),
+    # Nova's trigger_crash_dump: NMI into a guest that has a QEMU (no task)
+    "trigger_crash_dump": (frozenset({ACTIVE, PAUSED, RESCUED, ERROR}), frozenset({None})),
     # Nova's attach/detach: a running, stopped or paused server with no task (``volumes``)
     "attach_volume": (frozenset({ACTIVE, STOPPED, PAUSED}), frozenset({None})),
     "detach_volume": (frozenset({ACTIVE, STOPPED, PAUSED}), frozenset({None})),
 }
 
 #: the name the error message shows for an internal action name
-_PUBLIC_NAME = {"reboot_hard": "reboot"}
+_PUBLIC_NAME = {"reboot_hard": "reboot", "change_password": "set_admin_password"}
 
 
 def _allowed_for(action: str) -> tuple[frozenset[str] | None, frozenset[str | None] | None]:

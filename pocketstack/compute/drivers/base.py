@@ -89,6 +89,12 @@ class InstanceNotRunning(DriverError):
     status = 409
 
 
+class GuestAgentError(DriverError):
+    """The guest has no QEMU guest agent, or it did not do what was asked (409)."""
+
+    status = 409
+
+
 class ComputeDriver(ABC):
     """Base of every hypervisor driver.
 
@@ -160,6 +166,88 @@ class ComputeDriver(ABC):
     def get_host_resources(self) -> dict[str, Any]:
         """Capacity of the host: ``{"vcpus": int, "memory_mb": int, "local_gb": int,
         "hypervisor_type": str, "hypervisor_version": int, "cpu_info": str}``."""
+
+    # ------------------------------------------------------------ state actions
+    # Optional: a driver without them refuses with DriverError (the server keeps its state
+    # and gets the fault). ``PowerState`` after each: pause -> PAUSED, suspend ->
+    # SUSPENDED (also across a restart of the agent), rescue/resume/unpause -> RUNNING.
+
+    def pause(self, uuid: str) -> None:
+        """Freeze the running guest's vCPUs, keeping its memory (QMP ``stop``).
+
+        Raises:
+            InstanceNotRunning: no running guest; DriverError: unknown instance.
+        """
+        raise DriverError(f"the {self.name} driver cannot pause guests")
+
+    def unpause(self, uuid: str) -> None:
+        """Let a paused guest run again (QMP ``cont``).
+
+        Raises:
+            InstanceNotRunning: no guest process; DriverError: unknown instance.
+        """
+        raise DriverError(f"the {self.name} driver cannot unpause guests")
+
+    def suspend(self, uuid: str) -> None:
+        """Save the guest's memory and device state to a file of the instance and end the
+        guest's process (Nova's libvirt "managed save"); its disks and host resources stay.
+
+        Raises:
+            InstanceNotRunning: no running guest; DriverError: the save failed (the guest
+                keeps running).
+        """
+        raise DriverError(f"the {self.name} driver cannot suspend guests")
+
+    def resume(self, spec: InstanceSpec) -> None:
+        """Start the suspended guest again from its saved state; the save file is deleted.
+
+        Raises:
+            DriverError: unknown instance, no saved state, or the restore failed.
+        """
+        raise DriverError(f"the {self.name} driver cannot resume guests")
+
+    def rescue(self, spec: InstanceSpec, rescue_image: dict[str, Any]) -> None:
+        """Boot the guest from a new disk made of ``rescue_image`` (the spec's ``image``
+        shape, with a local ``path``), with its own root disk as the second disk.
+
+        Raises:
+            DriverError: unknown instance, or the rescue boot failed (the rescue disk is
+                removed).
+        """
+        raise DriverError(f"the {self.name} driver cannot rescue guests")
+
+    def unrescue(self, spec: InstanceSpec) -> None:
+        """End a rescue: delete the rescue disk and boot from the root disk again.
+
+        Raises:
+            DriverError: unknown instance, or the guest failed to start.
+        """
+        raise DriverError(f"the {self.name} driver cannot unrescue guests")
+
+    def set_admin_password(self, uuid: str, user: str, password: str) -> None:
+        """Set ``user``'s password inside the guest through its QEMU guest agent.
+
+        Raises:
+            GuestAgentError: the guest has no agent, or it failed or did not answer.
+        """
+        raise GuestAgentError(f"the {self.name} driver cannot set passwords")
+
+    def inject_nmi(self, uuid: str) -> None:
+        """Inject a non-maskable interrupt into the guest (a crash dump in a guest set up
+        for it).
+
+        Raises:
+            InstanceNotRunning: no guest process; DriverError: unknown instance.
+        """
+        raise DriverError(f"the {self.name} driver cannot inject an NMI")
+
+    def reset_network(self, spec: InstanceSpec) -> None:
+        """Plug the guest's VIFs on the host again (taps made again at their MTU).
+
+        Raises:
+            DriverError: unknown instance, or a VIF could not be plugged.
+        """
+        raise DriverError(f"the {self.name} driver cannot reset networks")
 
     # ------------------------------------------------------------ volumes
 

@@ -26,6 +26,7 @@ from pocketstack.compute.drivers.base import (
     BlockDevice,
     ComputeDriver,
     DriverError,
+    GuestAgentError,
     InstanceNotRunning,
     InstanceSpec,
     PowerState,
@@ -46,6 +47,10 @@ class _FakeGuest:
     volumes: dict[str, tuple[BlockDevice, int]] = field(default_factory=dict)
     #: the flavor's local disks, file name -> size in bytes (``local_disks.wanted``)
     local_disks: dict[str, int] = field(default_factory=dict)
+    #: the image the guest runs rescued from (``rescue``), else None
+    rescue_image: dict[str, Any] | None = None
+    #: user -> password set through the (fake) guest agent
+    passwords: dict[str, str] = field(default_factory=dict)
     #: port id -> the hot-plugged NIC's vif (``network_info`` entry)
     nics: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: when the guest was created (``time.monotonic``), for its diagnostics' uptime
@@ -110,7 +115,8 @@ class FakeDriver(ComputeDriver):
             guest.state = PowerState.RUNNING
 
     def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
-        """Soft needs a running guest (``InstanceNotRunning``); hard starts a stopped one."""
+        """Soft needs a running guest (``InstanceNotRunning``); hard starts a stopped one
+        (a suspended one forgets its saved state)."""
         with self._lock:
             guest = self._get(spec["uuid"])
             if not hard and guest.state != PowerState.RUNNING:
@@ -118,6 +124,90 @@ class FakeDriver(ComputeDriver):
             guest.console.append(_stamp("reboot: Restarting system"))
             guest.console.extend(_boot_log(guest.spec))
             guest.state = PowerState.RUNNING
+
+    def pause(self, uuid: str) -> None:
+        """RUNNING -> PAUSED (``InstanceNotRunning`` otherwise)."""
+        self._flip(uuid, (PowerState.RUNNING,), PowerState.PAUSED, "pocketstack: paused")
+
+    def unpause(self, uuid: str) -> None:
+        """PAUSED -> RUNNING (``InstanceNotRunning`` otherwise)."""
+        self._flip(uuid, (PowerState.PAUSED,), PowerState.RUNNING, "pocketstack: unpaused")
+
+    def suspend(self, uuid: str) -> None:
+        """RUNNING -> SUSPENDED (``InstanceNotRunning`` otherwise)."""
+        self._flip(uuid, (PowerState.RUNNING,), PowerState.SUSPENDED, "PM: suspend entry (disk)")
+
+    def resume(self, spec: InstanceSpec) -> None:
+        """SUSPENDED -> RUNNING; ``DriverError`` when there is no saved state."""
+        with self._lock:
+            guest = self._get(spec["uuid"])
+            if guest.state != PowerState.SUSPENDED:
+                raise DriverError(f"instance {spec['uuid']} has no saved state to resume")
+            guest.state = PowerState.RUNNING
+            guest.console.append(_stamp("PM: resume from disk"))
+
+    def rescue(self, spec: InstanceSpec, rescue_image: dict[str, Any]) -> None:
+        """Record the rescue image and a rescue boot log; the guest runs."""
+        with self._lock:
+            guest = self._get(spec["uuid"])
+            guest.rescue_image = dict(rescue_image)
+            guest.state = PowerState.RUNNING
+            guest.console.append(_stamp(f"pocketstack: rescue boot from {rescue_image['id']}"))
+            guest.console.extend(_boot_log(guest.spec))
+
+    def unrescue(self, spec: InstanceSpec) -> None:
+        """Forget the rescue image and boot again from the root disk."""
+        with self._lock:
+            guest = self._get(spec["uuid"])
+            guest.rescue_image = None
+            guest.state = PowerState.RUNNING
+            guest.console.extend(_boot_log(guest.spec))
+
+    def rescued_from(self, uuid: str) -> str | None:
+        """The id of the image the guest runs rescued from, else None."""
+        with self._lock:
+            image = self._get(uuid).rescue_image
+            return image["id"] if image else None
+
+    def set_admin_password(self, uuid: str, user: str, password: str) -> None:
+        """Record the password when the guest runs and its image declares
+        ``hw_qemu_guest_agent``, else ``GuestAgentError`` (as a guest without an agent)."""
+        with self._lock:
+            guest = self._get(uuid)
+            props = (guest.spec.get("image") or {}).get("properties") or {}
+            if str(props.get("hw_qemu_guest_agent", "")).lower() not in ("yes", "true", "1"):
+                raise GuestAgentError("QEMU guest agent is not enabled")
+            if guest.state != PowerState.RUNNING:
+                raise GuestAgentError(f"the guest agent of {uuid} is not running")
+            guest.passwords[user] = password
+
+    def password_of(self, uuid: str, user: str) -> str | None:
+        """The password last set for ``user`` (tests)."""
+        with self._lock:
+            return self._get(uuid).passwords.get(user)
+
+    def inject_nmi(self, uuid: str) -> None:
+        """A kernel panic line on the console of a guest that has a process."""
+        with self._lock:
+            guest = self._get(uuid)
+            if guest.state not in (PowerState.RUNNING, PowerState.PAUSED):
+                raise InstanceNotRunning(f"instance {uuid} is not running")
+            guest.console.append(_stamp("Kernel panic - not syncing: NMI: Not continuing"))
+
+    def reset_network(self, spec: InstanceSpec) -> None:
+        """A console line per VIF (nothing to plug)."""
+        with self._lock:
+            guest = self._get(spec["uuid"])
+            for vif in guest.spec.get("network_info") or []:
+                guest.console.append(_stamp(f"pocketstack: replugged {vif.get('devname')}"))
+
+    def _flip(self, uuid: str, allowed: tuple[PowerState, ...], to: PowerState, line: str) -> None:
+        with self._lock:
+            guest = self._get(uuid)
+            if guest.state not in allowed:
+                raise InstanceNotRunning(f"instance {uuid} is {guest.state.name}")
+            guest.state = to
+            guest.console.append(_stamp(line))
 
     def get_power_state(self, uuid: str) -> PowerState:
         """The recorded state; ``NOSTATE`` for an unknown uuid."""

@@ -9,6 +9,9 @@ Files of an instance, in ``<state_dir>/instances/<uuid>/``:
 - ``console.log``: the serial console, appended to across power cycles
 - ``volumes.json``: the volumes plugged into the guest (``qemu_volumes``)
 - ``qmp.sock``: the QMP socket (power actions, status)
+- ``memory.save``: the saved state of a suspended guest; ``disk.rescue``: the root disk of
+  a rescued guest (its own ``disk`` is then its second disk); ``qga.sock``: the guest agent
+  of images with ``hw_qemu_guest_agent=yes`` (``qemu_state``)
 - ``pid``: the QEMU pid
 
 Decisions:
@@ -34,6 +37,7 @@ Decisions:
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -47,12 +51,14 @@ from typing import Any
 from pocketstack.compute.configdrive import build_config_drive
 from pocketstack.compute.drivers import local_disks
 from pocketstack.compute.drivers import qemu_process as qp
+from pocketstack.compute.drivers import qemu_state as qs
 from pocketstack.compute.drivers import qemu_volumes as qv
 from pocketstack.compute.drivers.base import (
     INITIATOR_PREFIX,
     BlockDevice,
     ComputeDriver,
     DriverError,
+    GuestAgentError,
     InstanceNotRunning,
     InstanceSpec,
     PowerState,
@@ -171,6 +177,7 @@ class QemuDriver(ComputeDriver):
                 return
             if pid is not None:
                 qp.kill(pid)  # left in status "shutdown" by -no-shutdown
+            qs.save_file(paths.dir).unlink(missing_ok=True)
             self._start(spec, paths)
 
     def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
@@ -189,6 +196,7 @@ class QemuDriver(ComputeDriver):
             if hard:
                 if pid is not None:
                     qp.kill(pid)
+                qs.save_file(paths.dir).unlink(missing_ok=True)  # a suspended guest boots
                 self._start(spec, paths)
                 return
             if pid is None or self.get_power_state(uuid) != PowerState.RUNNING:
@@ -197,6 +205,179 @@ class QemuDriver(ComputeDriver):
             self._qmp(uuid, "system_reset")
             if self._qmp(uuid, "query-status").get("status") != "running":
                 self._qmp(uuid, "cont")
+
+    # ------------------------------------------------------------ state actions
+    # (``qemu_state``: saved memory, rescue disk, guest agent)
+
+    def pause(self, uuid: str) -> None:
+        """QMP ``stop`` of the running guest (a paused one stays paused).
+
+        Raises:
+            InstanceNotRunning: no guest process, or it is not running.
+        """
+        with self._lock(uuid):
+            state = self._live_state(uuid)
+            if state == PowerState.PAUSED:
+                return
+            if state != PowerState.RUNNING:
+                raise InstanceNotRunning(f"instance {uuid} is not running")
+            self._qmp_call(uuid)("stop")
+
+    def unpause(self, uuid: str) -> None:
+        """QMP ``cont`` of the paused guest (a running one is left alone).
+
+        Raises:
+            InstanceNotRunning: no guest process.
+        """
+        with self._lock(uuid):
+            if self._live_state(uuid) != PowerState.RUNNING:
+                self._qmp_call(uuid)("cont")
+
+    def suspend(self, uuid: str) -> None:
+        """Save the guest's state to ``memory.save`` and end QEMU (``qemu_state``); a
+        guest already saved is left so.
+
+        Raises:
+            InstanceNotRunning: no guest process; DriverError: the save failed (the guest
+                runs on).
+        """
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            pid = qp.find_pid(paths, uuid)
+            if pid is None and qs.save_file(paths.dir).is_file():
+                return
+            if pid is None:
+                raise InstanceNotRunning(f"instance {uuid} is not running")
+            qs.save_memory(self._qmp_call(uuid), paths.dir)
+            qp.kill(pid)
+
+    def resume(self, spec: InstanceSpec) -> None:
+        """Start QEMU restoring ``memory.save``, continue the guest, delete the file; a
+        guest that runs with no saved state is left alone.
+
+        Raises:
+            DriverError: no saved state, or the restore failed (QEMU is ended, the file
+                kept for another try).
+        """
+        uuid = spec["uuid"]
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            pid = qp.find_pid(paths, uuid)
+            if pid is not None and not qs.save_file(paths.dir).is_file():
+                return
+            if pid is not None:
+                qp.kill(pid)
+            self._start(spec, paths, qs.incoming_args(paths.dir))
+            try:
+                qs.finish_restore(self._qmp_call(uuid), paths.dir)
+            except BaseException:
+                self._kill_if_running(paths, uuid)
+                raise
+
+    def rescue(self, spec: InstanceSpec, rescue_image: dict[str, Any]) -> None:
+        """End the guest's QEMU and boot ``disk.rescue`` (a new overlay on
+        ``rescue_image``) with the guest's own disk second; no volumes, ephemeral or swap
+        disks while rescued, as Nova's rescue.
+
+        Raises:
+            DriverError: unknown instance, an ISO rescue image, or QEMU failed (the rescue
+                disk is removed; the guest stays off).
+        """
+        uuid = spec["uuid"]
+        if rescue_image.get("disk_format") == "iso":
+            raise DriverError("an ISO image cannot be a rescue image")
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            self._kill_if_running(paths, uuid)
+            qs.save_file(paths.dir).unlink(missing_ok=True)
+            rescue_paths = qp.RescuePaths(paths.dir)
+            rescue_paths.disk.unlink(missing_ok=True)
+            rescue_spec = {
+                **spec,
+                "image": rescue_image,
+                "root_gb": 0,
+                "ephemeral_gb": 0,
+                "swap_mb": 0,
+                "block_devices": [],
+                "boot_from_volume": False,
+            }
+            try:
+                qp.create_root_disk(rescue_spec, rescue_paths)
+                self._start(rescue_spec, rescue_paths)
+            except BaseException:
+                self._kill_if_running(paths, uuid)
+                rescue_paths.disk.unlink(missing_ok=True)
+                raise
+
+    def unrescue(self, spec: InstanceSpec) -> None:
+        """End the rescue QEMU, delete ``disk.rescue``, start from the guest's own disk.
+
+        Raises:
+            DriverError: unknown instance, or QEMU failed to start.
+        """
+        uuid = spec["uuid"]
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            self._kill_if_running(paths, uuid)
+            qp.RescuePaths(paths.dir).disk.unlink(missing_ok=True)
+            self._start(spec, paths)
+
+    def set_admin_password(self, uuid: str, user: str, password: str) -> None:
+        """``guest-set-user-password`` through the guest agent (``qemu_state.guest_agent``).
+
+        Raises:
+            GuestAgentError: the guest has no agent channel, or its agent failed or did
+                not answer.
+        """
+        paths = self._existing(uuid)
+        sock = paths.dir / qp.GUEST_AGENT_SOCKET
+        if qp.find_pid(paths, uuid) is None or not sock.exists():
+            raise GuestAgentError("QEMU guest agent is not enabled")
+        encoded = base64.b64encode(password.encode()).decode()
+        qs.guest_agent(
+            sock,
+            "guest-set-user-password",
+            {"username": user, "password": encoded, "crypted": False},
+        )
+
+    def inject_nmi(self, uuid: str) -> None:
+        """QMP ``inject-nmi``.
+
+        Raises:
+            InstanceNotRunning: no guest process.
+        """
+        with self._lock(uuid):
+            self._live_state(uuid)
+            self._qmp_call(uuid)("inject-nmi")
+
+    def reset_network(self, spec: InstanceSpec) -> None:
+        """Make the guest's taps again where missing (at their MTU, in ``self.netns``).
+
+        Raises:
+            DriverError: unknown instance, or a tap could not be made.
+        """
+        self._existing(spec["uuid"])
+        try:
+            for name, mtu in qp.tap_devices(spec):
+                ip_lib.ensure_tap(name, mtu, self.netns)
+        except NetworkDriverError as exc:
+            raise DriverError(f"cannot plug the guest's tap device: {exc}") from exc
+
+    def _live_state(self, uuid: str) -> PowerState:
+        """The power state of a guest that has a process.
+
+        Raises:
+            InstanceNotRunning: no process (off or suspended); DriverError: unknown.
+        """
+        paths = self._existing(uuid)
+        if qp.find_pid(paths, uuid) is None:
+            raise InstanceNotRunning(f"instance {uuid} is not running")
+        return self.get_power_state(uuid)
+
+    def _kill_if_running(self, paths: qp.InstancePaths, uuid: str) -> None:
+        pid = qp.find_pid(paths, uuid)
+        if pid is not None:
+            qp.kill(pid)
 
     # ------------------------------------------------------------ volumes
 
@@ -277,6 +458,8 @@ class QemuDriver(ComputeDriver):
         instance directory exists, else NOSTATE."""
         paths = self._paths(uuid)
         if qp.find_pid(paths, uuid) is None:
+            if qs.save_file(paths.dir).is_file():
+                return PowerState.SUSPENDED
             return PowerState.SHUTDOWN if paths.dir.is_dir() else PowerState.NOSTATE
         try:
             status = self._qmp(uuid, "query-status").get("status")
@@ -325,9 +508,12 @@ class QemuDriver(ComputeDriver):
 
     # ------------------------------------------------------------ helpers
 
-    def _start(self, spec: InstanceSpec, paths: qp.InstancePaths) -> None:
+    def _start(
+        self, spec: InstanceSpec, paths: qp.InstancePaths, extra: list[str] | None = None
+    ) -> None:
         """Make the guest's taps (recorded first, so a failure still deletes them), then
-        start QEMU, in ``self.netns`` when set."""
+        start QEMU, in ``self.netns`` when set; ``extra``: more QEMU arguments (a restore's
+        ``-incoming``)."""
         devices = qp.tap_devices(spec)
         recorded = set(self._recorded_taps(paths))
         names = sorted(recorded | {name for name, _mtu in devices})
@@ -345,6 +531,7 @@ class QemuDriver(ComputeDriver):
         )
         try:
             cmd = qp.build_command(spec, paths, self.accel(), self.netns, volume_args)
+            cmd += extra or []
             qp.start(cmd, paths, spec["uuid"])
         finally:  # QEMU has read the CHAP secrets (or failed): none stays on disk
             for path in secret_files:

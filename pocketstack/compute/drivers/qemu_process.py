@@ -64,6 +64,45 @@ class InstancePaths:
         return self.dir / "taps.json"
 
 
+@dataclass(frozen=True)
+class RescuePaths(InstancePaths):
+    """The files of a rescued instance: ``disk.rescue`` (an overlay on the rescue image)
+    is its root disk, and its own ``disk`` is attached after it (``_disk_args``)."""
+
+    @property
+    def disk(self) -> Path:
+        return self.dir / "disk.rescue"
+
+    @property
+    def original(self) -> Path:
+        """The guest's own root disk, its second disk while rescued."""
+        return self.dir / "disk"
+
+
+#: the virtio-serial port of the QEMU guest agent (image property ``hw_qemu_guest_agent``)
+GUEST_AGENT_PORT = "org.qemu.guest_agent.0"
+GUEST_AGENT_SOCKET = "qga.sock"
+
+
+def wants_guest_agent(spec: InstanceSpec) -> bool:
+    """Whether the image asks for a guest agent channel (``hw_qemu_guest_agent=yes``)."""
+    props = spec["image"].get("properties") or {}
+    return str(props.get("hw_qemu_guest_agent", "")).lower() in ("yes", "true", "1")
+
+
+def _guest_agent_args(spec: InstanceSpec) -> list[str]:
+    if not wants_guest_agent(spec):
+        return []
+    return [
+        "-device",
+        "virtio-serial-pci,id=vser0",
+        "-chardev",
+        f"socket,id=qga0,path={GUEST_AGENT_SOCKET},server=on,wait=off",
+        "-device",
+        f"virtserialport,bus=vser0.0,chardev=qga0,name={GUEST_AGENT_PORT}",
+    ]
+
+
 # ---------------------------------------------------------------- processes in /proc
 
 
@@ -362,6 +401,7 @@ def build_command(
         cmd += _disk_args(spec, paths, is_iso) + (volume_args or [])
     for i, vif in enumerate(spec.get("network_info") or []):
         cmd += _nic_args(i, vif)
+    cmd += _guest_agent_args(spec)
     return ["ip", "netns", "exec", netns, *cmd] if netns else cmd
 
 
@@ -404,6 +444,13 @@ def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[s
             f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
             "-device",
             f"virtio-blk-pci,drive=root,bootindex={1 if is_iso else 0}",
+        ]
+    if isinstance(paths, RescuePaths):  # the guest's own disk, second (not booted)
+        args += [
+            "-drive",
+            f"file={paths.original},if=none,id=orig,format=qcow2,cache=writeback",
+            "-device",
+            "virtio-blk-pci,drive=orig",
         ]
     if is_iso:
         args += [

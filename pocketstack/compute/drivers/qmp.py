@@ -92,6 +92,16 @@ class QMPClient:
         return json.loads(line)
 
 
+def connect_unix(path: Path, timeout: float) -> socket.socket:
+    """A connected stream socket to the unix socket ``path`` (a path longer than sun_path
+    allows is reached through its directory's fd), with ``timeout`` s for each operation.
+
+    Raises:
+        QMPError: nobody listens there.
+    """
+    return _connect(path, timeout)
+
+
 def _connect(path: Path, timeout: float) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)

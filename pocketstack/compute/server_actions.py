@@ -1,0 +1,348 @@
+"""Server actions beyond stop/start/reboot: pause, suspend, rescue, lock, password, admin
+resets and crash dumps (API reference "Servers - run an action"; Nova's
+``nova/compute/api.py``).
+
+``cloud.compute.server_actions`` (``ServerActions``) is the controller side, as
+``servers.Servers`` is for the power actions, and follows the same workflow:
+
+- **State actions** (``pause``, ``unpause``, ``suspend``, ``resume``, ``rescue``,
+  ``unrescue``): the server's vm_state and task_state must allow the action
+  (``states.check_action``, which reads ``states.TRANSITIONS``); the API begins the task
+  (``pausing``...) with a compare-and-set write, records the instance action and casts to the
+  server's compute agent, which runs the driver and reports the outcome
+  (``instance_power_action_finished``); the conductor ends the task in the state
+  ``states.TASK_RESULTS`` names (``paused``...), or back where it began with a fault.
+- **Calls** (``change_password``, ``trigger_crash_dump``, ``reset_network``): the agent
+  answers the call, so a guest without a guest agent is the API's 409; the API records the
+  action and its one step (``compute_<name>``) around the call.
+- **Records only** (``lock``, ``unlock``, ``reset_state``): written here.
+
+Locks (API reference "Lock Server"): a locked server refuses every action of a non-admin
+with 409 (Nova's ``check_instance_lock``; ``check_lock``); an admin's actions go through. A
+lock records who took it (``locked_by``: ``owner`` when the caller's project owns the
+server, else ``admin``) and ``locked_reason`` (2.73); only an admin may remove an admin's
+lock.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import Database, utcnow
+from pocketstack.compute import actions, states
+from pocketstack.compute.exceptions import (
+    GuestAgentNotEnabled,
+    ImageNotActive,
+    InstanceIsLocked,
+    InstanceNotReady,
+    InstanceNotRescuable,
+    ServerNotFound,
+)
+from pocketstack.compute.models import Instance
+from pocketstack.compute.request_spec import image_meta
+from pocketstack.compute.rpcapi import ComputeAgentClient
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
+
+#: instance-action events of the calls (Nova's names)
+EV_SET_PASSWORD = "compute_set_admin_password"
+EV_CRASH_DUMP = "compute_trigger_crash_dump"
+EV_RESET_NETWORK = "compute_reset_network"
+
+
+def check_lock(ctx: RequestContext, inst: Instance) -> None:
+    """Refuse an action on a locked server unless the caller is admin (Nova's
+    ``check_instance_lock``).
+
+    Raises:
+        InstanceIsLocked: 409 ``Instance <uuid> is locked``.
+    """
+    if inst.locked and not ctx.is_admin:
+        raise InstanceIsLocked.for_id(inst.uuid)
+
+
+class ServerActions:
+    """``cloud.compute.server_actions``: the actions listed in the module docstring.
+
+    Every function takes the caller's ``RequestContext``; a server of another project is
+    ``ServerNotFound`` (404) unless the caller is admin.
+    """
+
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+        self.db: Database = cloud.db
+        self.agents = ComputeAgentClient(cloud.bus)
+
+    # ------------------------------------------------------------------ state actions
+
+    def pause(self, ctx: RequestContext, server_id: str) -> None:
+        """Pause a running server (``pause``; 202): its vCPUs stop, its memory stays.
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless ACTIVE.
+        """
+        self._task_action(ctx, server_id, "pause", "pause_instance")
+
+    def unpause(self, ctx: RequestContext, server_id: str) -> None:
+        """Let a paused server run again (``unpause``; 202).
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless PAUSED.
+        """
+        self._task_action(ctx, server_id, "unpause", "unpause_instance")
+
+    def suspend(self, ctx: RequestContext, server_id: str) -> None:
+        """Suspend a running server (``suspend``; 202): its memory is saved to disk and its
+        process ends; the host keeps its resources (Nova's managed save).
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless ACTIVE.
+        """
+        self._task_action(ctx, server_id, "suspend", "suspend_instance")
+
+    def resume(self, ctx: RequestContext, server_id: str) -> None:
+        """Resume a suspended server from its saved memory (``resume``; 202).
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless SUSPENDED.
+        """
+        self._task_action(ctx, server_id, "resume", "resume_instance")
+
+    def rescue(
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        rescue_image_ref: str | None = None,
+        admin_pass: str | None = None,
+    ) -> str:
+        """Boot a server from a rescue image with its root disk as the second disk
+        (``rescue``; API reference "Rescue Server"): the server's own image unless
+        ``rescue_image_ref`` names another. Returns the admin password (``admin_pass`` or
+        a generated one), which Nova answers with.
+
+        Raises:
+            ServerNotFound; ImageNotFound (404); InstanceNotRescuable (400) for a
+            volume-backed server; ImageNotActive (400); InstanceIsLocked,
+            InstanceInvalidState (409) unless ACTIVE, SHUTOFF or ERROR.
+        """
+        row = self._checked(ctx, server_id, "rescue")
+        spec = dict(row.spec or {})
+        if spec.get("boot_from_volume") or not row.image_ref:
+            raise InstanceNotRescuable(
+                f"Instance {server_id} cannot be rescued: Cannot rescue a volume-backed instance"
+            )
+        image_id = rescue_image_ref or row.image_ref
+        image = image_meta(self.cloud.image.get_image_info(ctx, image_id))
+        if image["status"] != "active":
+            raise ImageNotActive.for_id(image_id)
+        spec["rescue_image"] = {
+            "id": image["id"],
+            "disk_format": image.get("disk_format"),
+            "size": image.get("size"),
+            "properties": dict(image.get("properties") or {}),
+            "path": str(self.cloud.image.image_path(image["id"])),
+            "url": f"{self.cloud.conf.public_url}/image/v2/images/{image['id']}/file",
+        }
+        self._begin(ctx, row, "rescue", spec=spec)
+        self.agents.rescue_instance(ctx, str(row.host), server_id)
+        return admin_pass or secrets.token_urlsafe(9)
+
+    def unrescue(self, ctx: RequestContext, server_id: str) -> None:
+        """Boot a rescued server from its own root disk again (``unrescue``; 202).
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless RESCUE.
+        """
+        self._task_action(ctx, server_id, "unrescue", "unrescue_instance")
+
+    def _task_action(self, ctx: RequestContext, server_id: str, action: str, method: str) -> None:
+        row = self._checked(ctx, server_id, action)
+        self._begin(ctx, row, action)
+        getattr(self.agents, method)(ctx, str(row.host), server_id)
+
+    def _checked(self, ctx: RequestContext, server_id: str, action: str) -> Instance:
+        """The server, if ``action`` may run on it now (lock, then state, then a host)."""
+        row = self.cloud.compute.servers.get(ctx, server_id)
+        check_lock(ctx, row)
+        states.check_action(row, action)
+        if not row.host:
+            raise InstanceNotReady(f"Instance {server_id} is not ready (it has no host).")
+        return row
+
+    def _begin(
+        self, ctx: RequestContext, row: Instance, action: str, spec: dict[str, Any] | None = None
+    ) -> None:
+        """Begin the action's task where the server still is as read (compare-and-set) and
+        record the instance action (Nova's name: ``changePassword``...); ``spec``: a new
+        stored spec written with the task (rescue's ``rescue_image``)."""
+        values: dict[str, Any] = {"task_state": states.ACTION_TASKS[action]}
+        if spec is not None:
+            values["spec"] = spec
+        changed = actions.update_instance(
+            self.db, row.uuid, {"vm_state": row.vm_state, "task_state": row.task_state}, **values
+        )
+        if not changed:  # someone else changed the state in between: re-check and refuse
+            states.check_action(self.cloud.compute.servers.get(ctx, row.uuid), action)
+            raise InstanceNotReady(f"Instance {row.uuid} changed state; try again.")
+        actions.start_action(self.db, ctx, row.uuid, _ACTION_NAMES.get(action, action))
+
+    # ------------------------------------------------------------------ calls
+
+    def change_password(self, ctx: RequestContext, server_id: str, password: str) -> None:
+        """Set the guest's admin password through its QEMU guest agent (``changePassword``;
+        202), as Nova's libvirt driver does with ``guest-set-user-password``.
+
+        Raises:
+            ServerNotFound; GuestAgentNotEnabled (409) when the image does not declare
+            ``hw_qemu_guest_agent``; InstanceIsLocked, InstanceInvalidState (409) unless
+            ACTIVE; the agent's 409 when the guest agent failed or does not answer.
+        """
+        row = self._checked(ctx, server_id, "change_password")
+        props = ((row.spec or {}).get("image") or {}).get("properties") or {}
+        if str(props.get("hw_qemu_guest_agent", "")).lower() not in ("yes", "true", "1"):
+            raise GuestAgentNotEnabled()
+        # Nova's libvirt driver: the image's os_admin_user, else root (Administrator on
+        # Windows guests)
+        windows = str(props.get("os_type", "")).lower() == "windows"
+        user = str(props.get("os_admin_user") or ("Administrator" if windows else "root"))
+        self._begin(ctx, row, "change_password")
+        self._call_step(
+            ctx,
+            row,
+            EV_SET_PASSWORD,
+            lambda: self.agents.set_admin_password(ctx, str(row.host), server_id, user, password),
+            task=states.UPDATING_PASSWORD,
+        )
+
+    def trigger_crash_dump(self, ctx: RequestContext, server_id: str) -> None:
+        """Inject an NMI into the guest (``trigger_crash_dump``, microversion 2.17; 202): a
+        guest kernel set up for it panics and writes a crash dump.
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless ACTIVE,
+            PAUSED, RESCUE or ERROR with no task; the agent's 409 when the guest has no
+            process.
+        """
+        row = self._checked(ctx, server_id, "trigger_crash_dump")
+        actions.start_action(self.db, ctx, server_id, "trigger_crash_dump")
+        self._call_step(
+            ctx,
+            row,
+            EV_CRASH_DUMP,
+            lambda: self.agents.trigger_crash_dump(ctx, str(row.host), server_id),
+        )
+
+    def reset_network(self, ctx: RequestContext, server_id: str) -> None:
+        """Plug the server's VIFs again on its host (``resetNetwork``, admin; 202).
+
+        Raises:
+            ServerNotFound; InstanceNotReady (409) without a host.
+        """
+        row = self.cloud.compute.servers.get(ctx, server_id)
+        if not row.host or row.vm_state == states.BUILDING:
+            raise InstanceNotReady(f"Instance {server_id} is not ready (it has no host).")
+        actions.start_action(self.db, ctx, server_id, "resetNetwork")
+        self._call_step(
+            ctx,
+            row,
+            EV_RESET_NETWORK,
+            lambda: self.agents.reset_network(ctx, str(row.host), server_id, dict(row.spec or {})),
+        )
+
+    def _call_step(
+        self,
+        ctx: RequestContext,
+        row: Instance,
+        event: str,
+        call: Any,
+        task: str | None = None,
+    ) -> None:
+        """Run ``call`` (a call to the agent) as the action's step ``event``: the step and
+        the action finish with its result, the ``task`` (when one was begun) ends, and the
+        agent's error is raised again for the API to answer."""
+        started = utcnow()
+        error: errors.PocketError | None = None
+        try:
+            call()
+        except errors.PocketError as exc:
+            error = exc
+        with self.db.transaction() as s:
+            if task is not None:
+                actions.update_instance(s, row.uuid, {"task_state": task}, task_state=None)
+            action = actions.find_action(s, row.uuid, ctx.request_id)
+            if action is not None:
+                result = actions.SUCCESS if error is None else actions.ERROR
+                actions.record_event(s, action, event, started, utcnow(), result, row.host)
+                action.finish_time = utcnow()
+                if error is not None:
+                    action.message = actions.ERROR
+        if error is not None:
+            raise error
+
+    # ------------------------------------------------------------------ records only
+
+    def lock(self, ctx: RequestContext, server_id: str, reason: str | None = None) -> None:
+        """Lock a server (``lock``; 202) with an optional ``reason`` (2.73): non-admin
+        actions on it are then refused with 409. Locking a locked server changes nothing
+        but the reason.
+
+        Raises:
+            ServerNotFound.
+        """
+        self.cloud.compute.servers.get(ctx, server_id)
+        with self.db.transaction() as s:
+            inst = self._row(s, server_id)
+            if not inst.locked:
+                inst.locked = True
+                inst.locked_by = "owner" if ctx.project_id == inst.project_id else "admin"
+            inst.locked_reason = reason
+            inst.updated_at = utcnow()
+            actions.start_action(s, ctx, server_id, "lock").finish_time = utcnow()
+
+    def unlock(self, ctx: RequestContext, server_id: str) -> None:
+        """Unlock a server (``unlock``; 202); unlocking an unlocked one is fine.
+
+        Raises:
+            ServerNotFound; errors.Forbidden (403) when a non-admin unlocks an admin's lock
+            (Nova's ``unlock_override`` rule).
+        """
+        self.cloud.compute.servers.get(ctx, server_id)
+        with self.db.transaction() as s:
+            inst = self._row(s, server_id)
+            if inst.locked and inst.locked_by == "admin" and not ctx.is_admin:
+                raise errors.Forbidden(
+                    "Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override "
+                    "to be performed."
+                )
+            inst.locked, inst.locked_by, inst.locked_reason = False, None, None
+            inst.updated_at = utcnow()
+            actions.start_action(s, ctx, server_id, "unlock").finish_time = utcnow()
+
+    def reset_state(self, ctx: RequestContext, server_id: str, vm_state: str) -> None:
+        """Force a server to ``active`` or ``error`` with no task (``os-resetState``,
+        admin; 202), through ``states.reset``.
+
+        Raises:
+            ServerNotFound.
+        """
+        self.cloud.compute.servers.get(ctx, server_id)
+        with self.db.transaction() as s:
+            inst = self._row(s, server_id)
+            states.reset(inst, vm_state)
+            inst.updated_at = utcnow()
+            actions.start_action(s, ctx, server_id, "resetState").finish_time = utcnow()
+
+    @staticmethod
+    def _row(s: Any, server_id: str) -> Instance:
+        inst = s.get(Instance, server_id)
+        if inst is None or inst.deleted:
+            raise ServerNotFound.for_id(server_id)
+        return inst
+
+
+#: action -> the instance action's name, where Nova's differs
+_ACTION_NAMES = {"change_password": "changePassword"}
