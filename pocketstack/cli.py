@@ -415,6 +415,8 @@ def _up_lab(conf: Config) -> None:
 
     started = time.monotonic()
     conf = lab_conf(conf)
+    if conf.image_store == "swift":  # its nodes start after bootstrap uploads the guest image
+        raise SystemExit("pocketstack: image_store 'swift' is not supported with --hosts yet")
     try:
         lab = LabHosts(conf)
     except ValueError as exc:
