@@ -364,6 +364,24 @@ class Env:
     def role(self, name: str) -> str:
         return self.im.roles.list(SYS, name)[0].id
 
+    def add_system_persona(self, name: str, user_id: str, password: str) -> None:
+        """A persona with a system-scoped token (``"scope": {"system": {"all": true}}``)."""
+
+        def login() -> str:
+            auth = {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"id": user_id, "password": password}},
+                },
+                "scope": {"system": {"all": True}},
+            }
+            resp = self.call("POST", "/v3/auth/tokens", json={"auth": auth})
+            assert resp.status_code == 201, resp.text
+            assert resp.json()["token"]["system"] == {"all": True}
+            return str(resp.headers["X-Subject-Token"])
+
+        self.personas[name] = Persona(name, user_id, "", password, login, login())
+
     def add_password_persona(self, name: str, user_id: str, password: str, project: str) -> None:
         p = Persona(name, user_id, project, password, lambda: "")
         p.login = lambda: self.password_login(user_id, password, project)
@@ -562,12 +580,37 @@ def _set_up(e: Env) -> None:
         key = f"cred_of_{p.user_id}"
         if key not in e.fixed:
             e.fixed[key] = e.cred_of(p.user_id, p.project_id)
+    # the system personas (no project: rows naming the caller's own things leave them out)
+    for name, role in (("system_reader", "reader"), ("system_admin", "admin")):
+        user = im.users.create(SYS, name, password=f"{name}-pw").id
+        im.roles.grant(SYS, e.role(role), "user", user, "system", "system")
+        e.add_system_persona(name, user, f"{name}-pw")
 
 
 @pytest.mark.parametrize("op", TABLE, ids=lambda op: op.id)
 def test_policy_table(env: Env, op: Op) -> None:
     got = {name: env.run(op, env.personas[name]) for name in PERSONAS}
     assert got == op.expect
+
+
+def _not_about_the_caller(op: Op) -> bool:
+    text = json.dumps([op.path, op.body, op.headers])
+    return "{me}" not in text and "{my_" not in text
+
+
+@pytest.mark.parametrize(
+    "op", [op for op in TABLE if _not_about_the_caller(op)], ids=lambda op: op.id
+)
+def test_system_personas(env: Env, op: Op) -> None:
+    """Keystone's system personas on every row that is not about the caller's own things:
+    the system admin gets what the (project) admin gets; the system reader too when
+    reading (and logging in), and 403 for every change (``role:reader and
+    system_scope:all`` reads only)."""
+    admin = op.expect["admin"]
+    logs_in = (op.method, op.path) == ("POST", "/v3/auth/tokens")  # anyone, no token
+    reader = admin if op.method in ("GET", "HEAD") or logs_in else 403
+    got = {name: env.run(op, env.personas[name]) for name in ("system_admin", "system_reader")}
+    assert got == {"system_admin": admin, "system_reader": reader}
 
 
 def test_table_covers_every_identity_route() -> None:
