@@ -50,6 +50,7 @@ from typing import Any
 
 from pocketstack.compute.configdrive import build_config_drive
 from pocketstack.compute.drivers import local_disks
+from pocketstack.compute.drivers import qemu_interfaces as qi
 from pocketstack.compute.drivers import qemu_process as qp
 from pocketstack.compute.drivers import qemu_state as qs
 from pocketstack.compute.drivers import qemu_volumes as qv
@@ -433,6 +434,105 @@ class QemuDriver(ComputeDriver):
         """The volume ids recorded as plugged into the guest."""
         return sorted(qv.read_record(self._paths(uuid).dir))
 
+    # ------------------------------------------------------------ interfaces
+
+    def attach_interface(self, uuid: str, vif: dict[str, Any]) -> None:
+        """Hot-plug a virtio-net NIC for ``vif`` into the running guest
+        (``qemu_interfaces.hot_plug``), on the port's tap (made here, recorded with the
+        guest's taps) for tap VIFs; a guest that is not running gets it from its spec when
+        started.
+
+        Raises:
+            DriverError: unknown instance, no root port free, or QEMU refused (nothing is
+                left plugged).
+        """
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            if qp.find_pid(paths, uuid) is None:
+                return
+            tap = None
+            if (vif.get("vif_type") or "noop") in qp.TAP_VIF_TYPES:
+                tap = str(vif["devname"])
+                recorded = self._recorded_taps(paths)
+                paths.taps.write_text(json.dumps(sorted({*recorded, tap})))
+                try:
+                    mtu = int(vif["mtu"]) if vif.get("mtu") else None
+                    ip_lib.ensure_tap(tap, mtu, self.netns)
+                except NetworkDriverError as exc:
+                    raise DriverError(f"cannot create the port's tap device: {exc}") from exc
+            try:
+                qi.hot_plug(self._qmp_call(uuid), paths.dir, self._machine(uuid), vif, tap)
+            except DriverError:
+                if tap:
+                    self._delete_tap(paths, tap)
+                raise
+
+    def detach_interface(self, uuid: str, port_id: str) -> None:
+        """Unplug the port's hot-plugged NIC (``qemu_interfaces.hot_unplug``) and delete its
+        tap; a guest that is not running loses it from its spec. A NIC the running guest
+        booted with sits on the root bus, which QEMU cannot unplug from.
+
+        Raises:
+            DriverError: the guest did not release the NIC in time, or it is one the
+                running guest booted with.
+        """
+        with self._lock(uuid):
+            paths = self._paths(uuid)
+            if not paths.dir.is_dir():
+                return
+            if qp.find_pid(paths, uuid) is None:
+                qi.forget_all(paths.dir)
+                self._delete_tap(paths, ip_lib.tap_name(port_id))
+                return
+            if port_id not in qi.read_record(paths.dir):
+                if ip_lib.tap_name(port_id) in self._recorded_taps(paths) or any(
+                    port_id[:11] in arg for arg in qp.cmdline(qp.find_pid(paths, uuid) or 0)
+                ):
+                    raise DriverError(
+                        f"port {port_id} was plugged when the guest started: its NIC is on "
+                        "the root bus, which cannot be unplugged; stop the server first"
+                    )
+                return
+            tap = qi.hot_unplug(self._qmp_call(uuid), paths.dir, port_id, qv.DETACH_TIMEOUT)
+            if tap:
+                self._delete_tap(paths, tap)
+
+    def _delete_tap(self, paths: qp.InstancePaths, tap: str) -> None:
+        """Delete ``tap`` and its entry in the guest's recorded taps (gone is fine)."""
+        try:
+            if ip_lib.link_exists(tap, self.netns):
+                ip_lib.delete_link(tap, self.netns)
+        except NetworkDriverError as exc:
+            raise DriverError(f"cannot delete tap {tap}: {exc}") from exc
+        recorded = self._recorded_taps(paths)
+        if tap in recorded:
+            paths.taps.write_text(json.dumps([n for n in recorded if n != tap]))
+
+    def get_diagnostics(self, uuid: str) -> dict[str, Any]:
+        """The running guest's figures (``qemu_interfaces.diagnostics``): its NICs are those
+        of its argv (``-netdev``/``-device virtio-net-pci``) and the hot-plugged ones.
+
+        Raises:
+            InstanceNotRunning: no guest process; DriverError: unknown instance.
+        """
+        paths = self._existing(uuid)
+        pid = qp.find_pid(paths, uuid)
+        if pid is None:
+            raise InstanceNotRunning(f"instance {uuid} is not running")
+        argv = qp.cmdline(pid)
+        taps: dict[str, str] = {}
+        vifs: list[dict[str, Any]] = []
+        for flag, value in zip(argv, argv[1:], strict=False):
+            opts = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
+            if flag == "-netdev" and value.startswith("tap,"):
+                taps[opts.get("id", "")] = opts.get("ifname", "")
+            if flag == "-device" and value.startswith("virtio-net-pci,"):
+                tap = taps.get(opts.get("netdev", ""))
+                vifs.append({"mac_address": opts.get("mac"), "tap": tap})
+        for entry in qi.read_record(paths.dir).values():
+            vifs.append({"mac_address": entry.get("mac"), "tap": entry.get("tap")})
+        return qi.diagnostics(self._qmp_call(uuid), pid, vifs, paths.config.exists())
+
     def _qmp_call(self, uuid: str) -> qv.QMPCall:
         def call(command: str, **arguments: Any) -> Any:
             try:
@@ -529,6 +629,7 @@ class QemuDriver(ComputeDriver):
         volume_args, secret_files = qv.spawn_args(
             spec, paths.dir, machine, INITIATOR_PREFIX + self.host
         )
+        qi.forget_all(paths.dir)  # a NIC plugged before is in the spec now
         try:
             cmd = qp.build_command(spec, paths, self.accel(), self.netns, volume_args)
             cmd += extra or []

@@ -136,8 +136,9 @@ def root_port_args(machine: str) -> list[str]:
     return args
 
 
-def _free_port(machine: str, record: dict[str, dict[str, Any]]) -> str | None:
-    """A root port no recorded volume uses (``pc``: None, the devices go on ``pci.0``).
+def free_port(machine: str, record: dict[str, dict[str, Any]]) -> str | None:
+    """A root port no entry of ``record`` (volumes, and hot-plugged NICs: ``nics.json``)
+    uses (``pc``: None, the devices go on ``pci.0``).
 
     Raises:
         DriverError: every root port is taken.
@@ -184,7 +185,7 @@ def spawn_args(
         if not boot and not ports_added:
             args += root_port_args(machine)
             ports_added = True
-        bus = None if boot else _free_port(machine, record)
+        bus = None if boot else free_port(machine, record)
         args += ["-blockdev", json.dumps(blockdev(device, names["node"], secret, initiator))]
         dev = _device(names, device["volume_id"], bus, boot)
         args += ["-device", ",".join([dev.pop("driver"), *(f"{k}={v}" for k, v in dev.items())])]
@@ -193,6 +194,16 @@ def spawn_args(
         args += root_port_args(machine)
     write_record(instance_dir, record)
     return args, files
+
+
+def _nic_ports(instance_dir: Path) -> dict[str, dict[str, Any]]:
+    """The NICs hot-plugged into the guest (``qemu_interfaces``' ``nics.json``), whose root
+    ports a volume must not take."""
+    try:
+        data = json.loads((instance_dir / "nics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {f"nic:{k}": v for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def hot_plug(
@@ -211,7 +222,7 @@ def hot_plug(
     names = _names()
     password = chap_password(block_device)
     secret = names["secret"] if password is not None else None
-    bus = _free_port(machine, record)
+    bus = free_port(machine, {**record, **_nic_ports(instance_dir)})
     done: list[tuple[str, dict[str, Any]]] = []
     try:
         if secret is not None:
