@@ -418,7 +418,7 @@ class ComputeAgent:
 
     def rescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """Boot the rescue image of the stored spec (``rescue_image``, fetched like a
-        build's image) with the root disk second (driver ``rescue``) -> RESCUED."""
+        build's image) with the root disk attached (driver ``rescue``) -> RESCUED."""
         self._power(ctx, instance_uuid, actions.EV_RESCUE, states.RESCUING, self._rescue)
 
     def unrescue_instance(self, ctx: RequestContext, instance_uuid: str) -> None:

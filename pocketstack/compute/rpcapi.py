@@ -141,7 +141,7 @@ class ComputeAgentClient:
 
     def rescue_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
         """Boot the rescue image (the stored spec's ``rescue_image``) with the root disk
-        as the second disk -> RESCUED."""
+        attached too -> RESCUED."""
         self._send(ctx, host, "rescue_instance", instance_uuid=instance_uuid)
 
     def unrescue_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:

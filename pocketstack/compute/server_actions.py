@@ -119,7 +119,7 @@ class ServerActions:
         rescue_image_ref: str | None = None,
         admin_pass: str | None = None,
     ) -> str:
-        """Boot a server from a rescue image with its root disk as the second disk
+        """Boot a server from a rescue image with its root disk attached too
         (``rescue``; API reference "Rescue Server"): the server's own image unless
         ``rescue_image_ref`` names another. Returns the admin password (``admin_pass`` or
         a generated one), which Nova answers with.

@@ -200,6 +200,7 @@ class ComputeDriver(ABC):
 
     def resume(self, spec: InstanceSpec) -> None:
         """Start the suspended guest again from its saved state; the save file is deleted.
+        A running guest with nothing saved is left alone (a resume carried out twice).
 
         Raises:
             DriverError: unknown instance, no saved state, or the restore failed.
@@ -208,7 +209,7 @@ class ComputeDriver(ABC):
 
     def rescue(self, spec: InstanceSpec, rescue_image: dict[str, Any]) -> None:
         """Boot the guest from a new disk made of ``rescue_image`` (the spec's ``image``
-        shape, with a local ``path``), with its own root disk as the second disk.
+        shape, with a local ``path``), with its own root disk attached too.
 
         Raises:
             DriverError: unknown instance, or the rescue boot failed (the rescue disk is

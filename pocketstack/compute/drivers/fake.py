@@ -138,9 +138,12 @@ class FakeDriver(ComputeDriver):
         self._flip(uuid, (PowerState.RUNNING,), PowerState.SUSPENDED, "PM: suspend entry (disk)")
 
     def resume(self, spec: InstanceSpec) -> None:
-        """SUSPENDED -> RUNNING; ``DriverError`` when there is no saved state."""
+        """SUSPENDED -> RUNNING (a running guest is left alone); ``DriverError`` when the
+        guest is neither."""
         with self._lock:
             guest = self._get(spec["uuid"])
+            if guest.state == PowerState.RUNNING:
+                return
             if guest.state != PowerState.SUSPENDED:
                 raise DriverError(f"instance {spec['uuid']} has no saved state to resume")
             guest.state = PowerState.RUNNING

@@ -10,7 +10,7 @@ Files of an instance, in ``<state_dir>/instances/<uuid>/``:
 - ``volumes.json``: the volumes plugged into the guest (``qemu_volumes``)
 - ``qmp.sock``: the QMP socket (power actions, status)
 - ``memory.save``: the saved state of a suspended guest; ``disk.rescue``: the root disk of
-  a rescued guest (its own ``disk`` is then its second disk); ``qga.sock``: the guest agent
+  a rescued guest (its own ``disk`` is then attached too); ``qga.sock``: the guest agent
   of images with ``hw_qemu_guest_agent=yes`` (``qemu_state``)
 - ``pid``: the QEMU pid
 
@@ -277,8 +277,9 @@ class QemuDriver(ComputeDriver):
 
     def rescue(self, spec: InstanceSpec, rescue_image: dict[str, Any]) -> None:
         """End the guest's QEMU and boot ``disk.rescue`` (a new overlay on
-        ``rescue_image``) with the guest's own disk second; no volumes, ephemeral or swap
-        disks while rescued, as Nova's rescue.
+        ``rescue_image``) with the guest's own disk attached (plugged before the rescue
+        disk, see ``qemu_process._disk_args``); no volumes, ephemeral or swap disks while
+        rescued, as Nova's rescue.
 
         Raises:
             DriverError: unknown instance, an ISO rescue image, or QEMU failed (the rescue

@@ -67,7 +67,7 @@ class InstancePaths:
 @dataclass(frozen=True)
 class RescuePaths(InstancePaths):
     """The files of a rescued instance: ``disk.rescue`` (an overlay on the rescue image)
-    is its root disk, and its own ``disk`` is attached after it (``_disk_args``)."""
+    is its boot disk, and its own ``disk`` is attached too (``_disk_args``)."""
 
     @property
     def disk(self) -> Path:
@@ -75,7 +75,7 @@ class RescuePaths(InstancePaths):
 
     @property
     def original(self) -> Path:
-        """The guest's own root disk, its second disk while rescued."""
+        """The guest's own root disk, attached (not booted) while rescued."""
         return self.dir / "disk"
 
 
@@ -438,19 +438,22 @@ def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[s
     booted first, the flavor's ephemeral and swap disks (``local_disks``), the config
     drive (virtio)."""
     args = []
+    if isinstance(paths, RescuePaths):
+        # The guest's own disk, not booted, plugged before the rescue disk: a guest that
+        # finds its root by label (the guest image's initramfs: busybox findfs, which
+        # meets the newest device node first) then mounts the rescue disk's, not its own.
+        args += [
+            "-drive",
+            f"file={paths.original},if=none,id=orig,format=qcow2,cache=writeback",
+            "-device",
+            "virtio-blk-pci,drive=orig",
+        ]
     if not spec.get("boot_from_volume"):
         args += [
             "-drive",
             f"file={paths.disk},if=none,id=root,format=qcow2,cache=writeback",
             "-device",
             f"virtio-blk-pci,drive=root,bootindex={1 if is_iso else 0}",
-        ]
-    if isinstance(paths, RescuePaths):  # the guest's own disk, second (not booted)
-        args += [
-            "-drive",
-            f"file={paths.original},if=none,id=orig,format=qcow2,cache=writeback",
-            "-device",
-            "virtio-blk-pci,drive=orig",
         ]
     if is_iso:
         args += [

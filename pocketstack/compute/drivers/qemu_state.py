@@ -7,8 +7,9 @@
   the agent. **Resume** starts QEMU with the same command line plus ``-incoming exec:cat
   <file>``, waits until the incoming migration is done, continues the guest (QMP ``cont``)
   and deletes the file.
-- **Rescue**: ``disk.rescue``, a qcow2 overlay on the rescue image, is the first disk and
-  the guest's own ``disk`` the second (``qemu_process.RescuePaths``); unrescue deletes it.
+- **Rescue**: ``disk.rescue``, a qcow2 overlay on the rescue image, is the boot disk and
+  the guest's own ``disk`` is attached too (``qemu_process.RescuePaths``); unrescue deletes
+  it.
 - **Guest agent**: guests whose image has ``hw_qemu_guest_agent=yes`` get a virtio-serial
   port ``org.qemu.guest_agent.0`` on ``qga.sock``; ``guest_agent`` speaks its protocol (QMP's
   JSON without greeting, resynchronised with ``guest-sync``).
