@@ -21,7 +21,8 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,10 @@ class ReplicationMixin:
         """Merge one row inside the caller's transaction (the broker's)."""
         raise NotImplementedError
 
+    def info_on(self, conn: sqlite3.Connection) -> dict[str, Any]:
+        """The info row read on ``conn`` (the broker's)."""
+        raise NotImplementedError
+
     def _sync_table(self, conn: sqlite3.Connection) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS incoming_sync "
@@ -175,9 +180,27 @@ class ReplicationMixin:
     def merge_batch(self, rows: list[dict[str, Any]]) -> int:
         """Merge rows in one transaction; returns how many changed something."""
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            return self.merge_on(conn, rows)
+
+    def merge_on(
+        self,
+        conn: sqlite3.Connection,
+        rows: list[dict[str, Any]],
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> int:
+        """Merge rows in one transaction on ``conn``; ``check(info)`` (``get_info``'s dict,
+        read in that transaction) first, which may raise to merge nothing. Returns how many
+        rows changed something."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if check is not None:
+                check(self.info_on(conn))
             changed = sum(self.merge_row(conn, row) for row in rows)
             conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         return changed
 
     def merge_rows(self, rows: list[dict[str, Any]], remote_id: str, point: int) -> int:
@@ -212,12 +235,19 @@ class Broker(ReplicationMixin):
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """A connection in autocommit mode; ``with conn:`` groups statements."""
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn = self.open_connection()
         try:
-            conn.execute("PRAGMA synchronous = NORMAL")
             yield conn
         finally:
             conn.close()
+
+    def open_connection(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        """A new connection in autocommit mode (the caller closes it)."""
+        conn = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
+        )
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
 
     def _create(self, tmp_dir: Path, info: dict[str, Any]) -> None:
         """Build the database in ``tmp_dir`` and rename it into place.
@@ -249,9 +279,14 @@ class Broker(ReplicationMixin):
     def get_info(self) -> dict[str, Any]:
         """The info row (timestamps, counts, metadata as a dict)."""
         with self.connect() as conn:
-            conn.row_factory = sqlite3.Row
-            row = dict(conn.execute("SELECT * FROM info").fetchone())
-            row.update(self._stats(conn))
+            return self.info_on(conn)
+
+    def info_on(self, conn: sqlite3.Connection) -> dict[str, Any]:
+        """``get_info`` on an open connection (in the caller's transaction, if any)."""
+        cur = conn.cursor()
+        cur.row_factory = sqlite3.Row
+        row = dict(cur.execute("SELECT * FROM info").fetchone())
+        row.update(self._stats(conn))
         row["metadata"] = json.loads(row["metadata"])
         return row
 
@@ -385,25 +420,103 @@ class RowBatcher:
     """Group commit of row updates: concurrent updates of one database are merged in one
     transaction by whichever caller holds its lock, instead of each waiting in SQLite's
     busy-retry sleeps (Swift batches them through a ``.pending`` file for the same reason).
-    Each caller returns once a transaction holding its row has committed."""
+    Each caller returns once a transaction holding its row has committed, or raises what
+    made that transaction fail.
+
+    The connections of the ``KEEP_OPEN`` databases updated last stay open between batches:
+    opening a database and closing its last connection (which checkpoints the WAL into
+    the database file) cost more than the update itself. A kept connection is used again
+    only while the path still names the file it opened (same inode), so a database moved
+    away (the auditor's quarantine and the replicator move or remove its whole hash
+    directory, WAL included) is never written through it.
+    """
 
     STRIPES = 256
+    KEEP_OPEN = 64
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks = [threading.Lock() for _ in range(self.STRIPES)]
-        self._queues: dict[str, list[dict[str, Any]]] = {}
+        self._queues: dict[str, list[_Pending]] = {}
+        self._open: OrderedDict[str, tuple[sqlite3.Connection, int]] = OrderedDict()
 
-    def merge(self, broker: Broker, row: dict[str, Any]) -> None:
-        """Merge ``row`` (a ``merge_row`` dict) into ``broker``'s database."""
+    def merge(
+        self,
+        broker: Broker,
+        row: dict[str, Any],
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Merge ``row`` (a ``merge_row`` dict) into ``broker``'s database. ``check(info)``
+        runs in the transaction before the rows merge and may raise to refuse the whole
+        batch (every caller of one database must pass the same check).
+
+        Raises:
+            FileNotFoundError: the database does not exist.
+            sqlite3.Error, or what ``check`` raised.
+        """
         key = str(broker.path)
+        pending = _Pending(row)
         with self._guard:
-            self._queues.setdefault(key, []).append(row)
+            self._queues.setdefault(key, []).append(pending)
         with self._locks[hash(key) % self.STRIPES]:
             with self._guard:
-                rows = self._queues.pop(key, [])
-            if rows:
-                broker.merge_batch(rows)
+                batch = self._queues.pop(key, [])
+            if batch:
+                try:
+                    self._commit(broker, key, [p.row for p in batch], check)
+                except BaseException as exc:
+                    for p in batch:
+                        p.error = exc
+        if pending.error is not None:
+            raise pending.error
+
+    def _commit(
+        self,
+        broker: Broker,
+        key: str,
+        rows: list[dict[str, Any]],
+        check: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        inode = os.stat(key).st_ino
+        with self._guard:
+            kept = self._open.pop(key, None)
+        if kept is not None and kept[1] != inode:
+            kept[0].close()
+            kept = None
+        conn = kept[0] if kept is not None else broker.open_connection(check_same_thread=False)
+        try:
+            broker.merge_on(conn, rows, check)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        except BaseException:
+            self._keep(key, conn, inode)
+            raise
+        self._keep(key, conn, inode)
+
+    def _keep(self, key: str, conn: sqlite3.Connection, inode: int) -> None:
+        with self._guard:
+            self._open[key] = (conn, inode)
+            oldest = self._open.popitem(last=False) if len(self._open) > self.KEEP_OPEN else None
+        if oldest is not None:
+            oldest[1][0].close()
+
+    def close(self) -> None:
+        """Close the connections kept open."""
+        with self._guard:
+            kept, self._open = list(self._open.values()), OrderedDict()
+        for conn, _inode in kept:
+            conn.close()
+
+
+class _Pending:
+    """One caller's row in a :class:`RowBatcher` queue, and the error of its batch."""
+
+    __slots__ = ("error", "row")
+
+    def __init__(self, row: dict[str, Any]):
+        self.row = row
+        self.error: BaseException | None = None
 
 
 def live_metadata(stored: dict[str, list[str]]) -> dict[str, str]:

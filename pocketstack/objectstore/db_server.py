@@ -239,9 +239,15 @@ async def put_row(node: StorageNode, request: Request, target: Target) -> Respon
     except ValueError as exc:
         raise NodeError(400, f"bad row headers: {exc}") from None
 
+    def refuse_deleted(info: dict[str, Any]) -> None:
+        if broker.is_deleted(info):
+            raise NodeError(404, "deleted", {"X-Backend-Timestamp": info["delete_timestamp"]})
+
     def merge() -> None:
-        _info_or_404(broker)
-        node.row_batcher.merge(broker, row)
+        try:  # the deleted check runs in the batch's own transaction
+            node.row_batcher.merge(broker, row, refuse_deleted)
+        except FileNotFoundError:
+            raise NodeError(404, "not found") from None
         if isinstance(broker, ContainerBroker):
             node.updater.mark_dirty(target.device, broker.path)
 

@@ -158,6 +158,7 @@ class StorageNode:
                 for daemon in (self.replicator, self.auditor, self.expirer):
                     if daemon is not None:
                         daemon.stop()
+                self.row_batcher.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -4,13 +4,16 @@ delimiter, marker, end_marker, limit and reverse."""
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pocketstack.objectstore.db import AccountBroker, ContainerBroker
+from pocketstack.objectstore.db import AccountBroker, ContainerBroker, RowBatcher
 from pocketstack.objectstore.utils import Timestamp
 
 
@@ -150,3 +153,57 @@ def test_deleted_rows_older_than_the_cutoff_are_reclaimed(tmp_path):
     account.put_container("kept", Timestamp(10).internal, Timestamp(0).internal, 2, 2)
     assert account.reclaim(Timestamp(100)) == 1
     assert [r["name"] for r in account.rows_since(-1, 10)] == ["kept"]
+
+
+def row(name: str, ts: int) -> dict:
+    return {
+        "name": name,
+        "created_at": Timestamp(ts).internal,
+        "size": 1,
+        "content_type": "a/b",
+        "etag": "e",
+        "deleted": 0,
+    }
+
+
+def test_row_batcher_never_writes_through_a_database_moved_away(tmp_path):
+    # as the auditor's quarantine and the replicator move or remove a database: its whole
+    # hash directory (the WAL goes with it)
+    batcher = RowBatcher()
+    (tmp_path / "hash").mkdir()
+    broker = new_container(tmp_path / "hash")
+    batcher.merge(broker, row("o1", 2))  # its connection stays open
+    os.replace(tmp_path / "hash", tmp_path / "quarantined")
+    with pytest.raises(FileNotFoundError):
+        batcher.merge(broker, row("lost", 3))
+    (tmp_path / "hash").mkdir()
+    broker = new_container(tmp_path / "hash")  # a new database at the same path
+    batcher.merge(broker, row("o2", 4))
+    batcher.close()
+    assert [r["name"] for r in broker.list_objects(10)] == ["o2"]
+    moved = ContainerBroker(tmp_path / "quarantined" / "c.db")
+    assert [r["name"] for r in moved.list_objects(10)] == ["o1"]
+
+
+def test_row_batcher_callers_of_a_refused_batch_all_get_its_error(tmp_path):
+    batcher = RowBatcher()
+    broker = new_container(tmp_path)
+    errors: list[BaseException] = []
+
+    def refuse(info: dict) -> None:
+        raise LookupError(info["container"])
+
+    def merge(i: int) -> None:
+        try:
+            batcher.merge(broker, row(f"o{i}", 10 + i), refuse)
+        except LookupError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=merge, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batcher.close()
+    assert len(errors) == 8
+    assert broker.list_objects(10) == []
