@@ -78,6 +78,13 @@ class Forbidden(PocketError):
         return "You are not authorized to perform the requested action."
 
 
+#: What a service other than Identity answers a system-scoped token (403): their policies
+#: are project-scoped, as OpenStack's services enforcing scope refuse such a token.
+SYSTEM_SCOPE_REFUSED = (
+    "This service does not accept system-scoped tokens; use a project-scoped token."
+)
+
+
 class PolicyNotAuthorized(Forbidden):
     """403 raised by ``pocketstack.common.policy.enforce``."""
 

@@ -253,6 +253,8 @@ class ServiceAPI:
         response_headers: called with the request's headers before anything else; returns
             headers every answer to it carries, errors included (Nova's microversion
             headers), or raises the service's error (406 for a version it doesn't serve).
+        system_scope: whether system-scoped tokens are accepted (Identity's); every other
+            service answers them 403 (``errors.SYSTEM_SCOPE_REFUSED``).
     """
 
     def __init__(
@@ -265,8 +267,10 @@ class ServiceAPI:
         content_types: Sequence[str] = ("application/json",),
         media_type_error: Callable[[str], errors.PocketError] | None = None,
         response_headers: Callable[[Any], dict[str, str]] | None = None,
+        system_scope: bool = False,
     ):
         self.name = name
+        self.system_scope = system_scope
         self.prefix = prefix
         self.error_renderers = error_renderers
         self.specs = list(routes)
@@ -364,6 +368,8 @@ class ServiceAPI:
                 raise errors.Unauthorized()
             caller = await run_in_threadpool(state.token_validator.validate, token)
             ctx = dataclasses.replace(caller, request_id=request_id, auth_token=token)
+            if ctx.system_scope and not self.system_scope:
+                raise errors.Forbidden(errors.SYSTEM_SCOPE_REFUSED)
         body: Any = None
         body_file = None
         if request.method in ("POST", "PUT", "PATCH"):

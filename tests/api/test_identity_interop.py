@@ -75,6 +75,14 @@ def test_system_scope_grants_tokens_and_system_reader(running_cloud):
     assert {r["name"] for r in token["roles"]} == {"admin", "manager", "member", "reader"}
     assert {c["type"] for c in token["catalog"]} >= {"identity", "compute"}
     admin = {"X-Auth-Token": resp.headers["X-Subject-Token"]}
+    # the other services' policies are project-scoped: a system token is refused there (403,
+    # as services enforcing scope answer), never a resource without a project
+    url = running_cloud.url
+    for path in ("/compute/v2.1/servers", "/networking/v2.0/networks", "/image/v2/images"):
+        assert httpx.get(url + path, headers=admin).status_code == 403, path
+    made = httpx.post(url + "/networking/v2.0/networks", json={"network": {}}, headers=admin)
+    assert made.status_code == 403
+    assert httpx.put(url + "/object-store/v1/AUTH_x/c", headers=admin).status_code == 403
 
     name = _new_user(running_cloud, admin)
     user_id = httpx.get(v3 + "/users", params={"name": name}, headers=admin).json()["users"][0]

@@ -56,4 +56,5 @@ API = ServiceAPI(
         *endpoints.ROUTES,
     ],
     media_type_error=_not_json,
+    system_scope=True,
 )

@@ -206,6 +206,8 @@ class SwiftAPI(ServiceAPI):
         if token:
             caller = await run_in_threadpool(self._state.token_validator.validate, token)
             ctx = replace(caller, request_id=trans_id, auth_token=token)
+            if ctx.system_scope:
+                raise errors.Forbidden(errors.SYSTEM_SCOPE_REFUSED)
         return SwiftRequest(
             method=request.method,
             account=account,
