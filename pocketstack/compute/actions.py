@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import traceback
@@ -166,17 +167,35 @@ def has_event(db: Database, instance_uuid: str, name: str) -> bool:
     return found is not None
 
 
+@dataclasses.dataclass
+class EventNote:
+    """What a running step tells about itself (microversion 2.84's ``details``, 2.62's
+    ``host``): set by the body of ``event(...)`` and written when the step ends.
+
+    Attributes:
+        details: plain words on what the step found or did (which hosts each scheduler
+            filter kept and which won with what weight; the ports and addresses made; the
+            hypervisor that spawned the guest), at most 4000 characters kept.
+        host: the compute host the step ran for (the chosen host, for the conductor's steps).
+    """
+
+    details: str | None = None
+    host: str | None = None
+
+
 @contextlib.contextmanager
 def event(
     db: Database, ctx: RequestContext, instance_uuid: str, name: str, host: str | None = None
-) -> Iterator[None]:
+) -> Iterator[EventNote]:
     """Record the step ``name`` of the action of ``ctx.request_id`` around the ``with`` body.
 
     Writes the event with its start time at once (visible while it runs), then its finish
     time and ``Success``, or ``Error`` with the traceback (shown to admins only by the API),
     marks the action's message ``Error`` and re-raises. Without an action for this request
-    (periodic work under a system context) the body runs unrecorded.
+    (periodic work under a system context) the body runs unrecorded. The body gets an
+    ``EventNote`` to fill with the step's details and host.
     """
+    note = EventNote(host=host)
     with db.transaction() as s:
         action = find_action(s, instance_uuid, ctx.request_id)
         row = None
@@ -186,20 +205,22 @@ def event(
             )
             s.add(row)
     try:
-        yield
+        yield note
     except BaseException as exc:
         if row is not None:
-            _finish_event(db, row.id, ERROR, _traceback_of(exc))
+            _finish_event(db, row.id, ERROR, _traceback_of(exc), note)
         raise
     if row is not None:
-        _finish_event(db, row.id, SUCCESS, None)
+        _finish_event(db, row.id, SUCCESS, None, note)
 
 
 def _traceback_of(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
 
 
-def _finish_event(db: Database, event_id: int, result: str, tb: str | None) -> None:
+def _finish_event(
+    db: Database, event_id: int, result: str, tb: str | None, note: EventNote | None = None
+) -> None:
     with db.transaction() as s:
         row = s.get(InstanceActionEvent, event_id)
         if row is None:
@@ -207,6 +228,9 @@ def _finish_event(db: Database, event_id: int, result: str, tb: str | None) -> N
         row.finish_time = utcnow()
         row.result = result
         row.traceback = tb
+        if note is not None:
+            row.details = note.details[:4000] if note.details else None
+            row.host = note.host or row.host
         if result == ERROR:
             action = s.get(InstanceAction, row.action_id)
             if action is not None:

@@ -42,7 +42,12 @@ from pocketstack.common.errors import PocketError
 from pocketstack.compute import actions, states
 from pocketstack.compute.drivers.base import PowerState
 from pocketstack.compute.liveness import report_service
-from pocketstack.compute.models import Instance, InstanceAction, InstanceActionEvent
+from pocketstack.compute.models import (
+    ComputeNode,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+)
 from pocketstack.compute.rpcapi import ALLOCATION_KEYS
 from pocketstack.compute.scheduler.host_manager import report_compute_node
 from pocketstack.placement.compute_hosts import compute_inventory
@@ -91,13 +96,16 @@ def finish_event(
     instance_uuid: str,
     name: str,
     traceback: str | None = None,
+    details: str | None = None,
 ) -> None:
     """Finish the open step ``name`` of the action of ``ctx.request_id``: ``Success``, or
-    ``Error`` with ``traceback`` (and the action's message ``Error``) when one is given.
+    ``Error`` with ``traceback`` (and the action's message ``Error``) when one is given;
+    ``details``: what the step did, in words (microversion 2.84's event ``details``).
     Without such an open step (periodic work, a duplicate report) nothing is written."""
     row = _open_event(session, ctx, instance_uuid, name)
     if row is None:
         return
+    row.details = details
     row.finish_time = utcnow()
     row.result = actions.SUCCESS if traceback is None else actions.ERROR
     row.traceback = traceback[-8000:] if traceback else None
@@ -105,6 +113,17 @@ def finish_event(
         action = session.get(InstanceAction, row.action_id)
         if action is not None:
             action.message = actions.ERROR
+
+
+def _spawn_details(session: Session, host: str) -> str:
+    """The spawn step's event details (2.84): the hypervisor that runs the guest."""
+    node = session.scalars(sa.select(ComputeNode).where(ComputeNode.host == host)).first()
+    if node is None:
+        return f"Guest started on host {host}."
+    return (
+        f"Guest started on host {host} by hypervisor {node.hypervisor_hostname} "
+        f"({node.hypervisor_type} {node.hypervisor_version}); no accelerator requested."
+    )
 
 
 class AgentReports:
@@ -208,7 +227,9 @@ class AgentReports:
                 power_state=int(power_state),
                 launched_at=utcnow(),
             )
-            finish_event(s, ctx, instance_uuid, actions.EV_SPAWN)
+            finish_event(
+                s, ctx, instance_uuid, actions.EV_SPAWN, details=_spawn_details(s, host)
+            )
             if active:
                 actions.finish_action(s, ctx, instance_uuid)
         if not active:

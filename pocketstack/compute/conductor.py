@@ -401,11 +401,10 @@ class Conductor(AgentReports):
                 "image_properties": task.request["image"]["properties"],
                 "ignore_hosts": [],
                 "force_host": task.request.get("force_host"),
-                # the server group's policy and its placed members (the group filters)
-                "group": self.cloud.compute.server_groups.scheduling(inst.uuid),
             },
         )
         task.host, task.node = dest["host"], dest["node"]
+        task.note.host, task.note.details = dest["host"], dest.get("details")
         task.zone = inst.requested_availability_zone or self._zone_of(dest["host"])
         self._advance(
             task,
@@ -432,6 +431,8 @@ class Conductor(AgentReports):
                 inst.requested_networks,
                 list(inst.security_groups or []),
             )
+        task.note.host = task.host
+        task.note.details = network_details(task.network_info)
         self._advance(
             task,
             states.NETWORKING,
@@ -620,6 +621,28 @@ def _details(exc: BaseException, task: tasks.Task) -> str:
     """The fault details of a failed build: the error's class, and each rollback that
     failed (recorded as its event too)."""
     return "\n".join([type(exc).__name__, *(f"rollback failed: {e}" for e in task.rollback_errors)])
+
+
+def network_details(network_info: list[dict[str, Any]] | None) -> str:
+    """The network step's event details (2.84): each port made, on which network, with its
+    MAC and addresses; or that the server has no network."""
+    if not network_info:
+        return "No network requested: the server has no port."
+    ports = []
+    for vif in network_info:
+        network = (
+            vif.get("network_name")
+            or (vif.get("network") or {}).get("label")
+            or vif.get("network_id")
+        )
+        addrs = ", ".join(
+            str(ip.get("ip_address")) for ip in vif.get("fixed_ips") or [] if ip.get("ip_address")
+        )
+        ports.append(
+            f"port {vif.get('id')} on network {network} (MAC {vif.get('mac_address')}, "
+            f"addresses {addrs or 'none'})"
+        )
+    return f"{len(ports)} port(s): " + "; ".join(ports) + "."
 
 
 def build_spec(

@@ -44,6 +44,7 @@ class ComputeManager:
         from pocketstack.compute.server_groups import ServerGroups
         from pocketstack.compute.server_security_groups import ServerSecurityGroups
         from pocketstack.compute.servers import Servers
+        from pocketstack.compute.tags import Tags
         from pocketstack.compute.usage import Usage
         from pocketstack.compute.volumes import Volumes
 
@@ -54,6 +55,8 @@ class ComputeManager:
         self.hypervisors = Hypervisors(cloud)
         self.actions = InstanceActions(cloud)
         self.servers = Servers(cloud)
+        self.server_actions = ServerActions(cloud)
+        self.tags = Tags(cloud)
         self.server_actions = ServerActions(cloud)
         self.server_external_events = ServerExternalEvents(cloud)
         self.volumes = Volumes(cloud)

@@ -313,3 +313,12 @@ class AggregateHost(Base):
         sa.ForeignKey("aggregates.id", ondelete="CASCADE"), primary_key=True
     )
     host: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+
+
+class InstanceTag(Base):
+    """A tag of a server (Nova ``tags``, microversion 2.26): a string of 1..60 characters
+    without ``/`` or ``,``; at most 50 per server (``compute.tags``)."""
+
+    __tablename__ = "instance_tags"
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(60), primary_key=True, index=True)

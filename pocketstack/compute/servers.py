@@ -42,6 +42,7 @@ from pocketstack.compute.exceptions import (
 )
 from pocketstack.compute.models import (
     BlockDeviceMapping,
+    ComputeNode,
     Flavor,
     Instance,
     InstanceAction,
@@ -50,6 +51,7 @@ from pocketstack.compute.models import (
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk, image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 from pocketstack.compute.server_actions import check_lock
+from pocketstack.compute.tags import tag_filter
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -178,6 +180,10 @@ class Servers:
         config_drive: bool = True,
         block_device_mapping: list[BlockDeviceRequest] | None = None,
         group: str | None = None,
+        tags: list[str] | None = None,
+        hostname: str | None = None,
+        host: str | None = None,
+        hypervisor_hostname: str | None = None,
     ) -> list[Instance]:
         """Validate a boot request, record the servers (BUILD) and cast them to the conductor.
 
@@ -187,7 +193,9 @@ class Servers:
         makes the server volume-backed (``image_id`` may then be empty). Several servers
         (``max_count`` > 1) are named ``name-1``, ``name-2``... Nothing is written unless
         every check passes (API reference "Create Server"). ``group``: the ``group``
-        scheduler hint, a server group of the caller's project the servers join.
+        scheduler hint, a server group of the caller's project the servers join. ``tags``
+        (2.26); ``hostname`` (2.90: the guest's hostname, one server only); ``host`` /
+        ``hypervisor_hostname`` (2.74, admins: the server must land there).
 
         Raises:
             ImageNotFound (404); InvalidFlavorRef, ImageNotActive, FlavorMemoryTooSmall,
@@ -214,6 +222,10 @@ class Servers:
         if group is not None:
             self.cloud.compute.server_groups.check_hint(ctx, group)
         zone, force_host = self._check_zone(ctx, availability_zone)
+        if host or hypervisor_hostname:
+            force_host = self._check_requested_host(ctx, host, hypervisor_hostname)
+        if hostname is not None and max_count > 1:
+            raise errors.BadRequest("Cannot set hostname when booting multiple servers.")
         count = self._check_quota(ctx, flavor, min_count, max_count)
         self.cloud.compute.volumes.check_request(ctx, bdms, image, zone, count)
         rows = self._new_rows(
@@ -233,7 +245,9 @@ class Servers:
             access_ip_v4=access_ip_v4,
             config_drive=config_drive,
         )
-        self._record_created(ctx, rows, started, bdms, group)
+        if hostname is not None:
+            rows[0].hostname = hostname
+        self._record_created(ctx, rows, started, bdms, group, tags or [])
         self._recheck_quota(ctx, rows)
         spec: RequestSpec = {
             "image": image,
@@ -250,9 +264,10 @@ class Servers:
         started: dt.datetime,
         bdms: list[BlockDeviceRequest],
         group: str | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         """Insert the new rows with their ``create`` actions (validation timed from
-        ``started``), their requested volumes (``bdms``) and their server ``group``."""
+        ``started``), their requested volumes (``bdms``), server ``group`` and ``tags``."""
         with self.db.transaction() as s:
             s.add_all(rows)
             s.flush()
@@ -260,6 +275,7 @@ class Servers:
                 self.cloud.compute.server_groups.add_members(s, group, [r.uuid for r in rows])
             for row in rows:
                 self.cloud.compute.volumes.record_requested(s, row.uuid, bdms)
+                self.cloud.compute.tags.record(s, row.uuid, tags or [])
                 action = actions.start_action(s, ctx, row.uuid, "create", start_time=started)
                 actions.record_event(s, action, actions.EV_AUTHORIZE, started, utcnow())
 
@@ -397,6 +413,33 @@ class Servers:
                     f"Quota exceeded for {resource}: Requested {amount}, but already used "
                     f"{used[resource] - amount} of {limit} {resource}"
                 )
+
+    def _check_requested_host(
+        self, ctx: RequestContext, host: str | None, node: str | None
+    ) -> str:
+        """The host of a 2.74 ``host``/``hypervisor_hostname`` request (admins only): a
+        compute host that exists, and whose hypervisor is ``node`` when both are given.
+
+        Raises:
+            errors.PolicyNotAuthorized (403); ComputeHostNotFound-like 400s as Nova.
+        """
+        if not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(
+                "Policy doesn't allow compute:servers:create:requested_destination "
+                "to be performed."
+            )
+        with self.db.reader() as s:
+            query = sa.select(ComputeNode)
+            if host:
+                query = query.where(ComputeNode.host == host)
+            if node:
+                query = query.where(ComputeNode.hypervisor_hostname == node)
+            found = s.scalars(query).first()
+        if found is None:
+            if host and not node:
+                raise errors.BadRequest(f"Compute host {host} could not be found.")
+            raise errors.BadRequest(f"Compute host {host or node} could not be found.")
+        return found.host
 
     def _new_rows(
         self,
@@ -549,8 +592,11 @@ class Servers:
         *,
         name: str | None = None,
         description: str | None = None,
+        hostname: str | None = None,
+        clear_description: bool = False,
     ) -> Instance:
-        """Rename a server or change its description (``PUT /servers/{id}``).
+        """Rename a server or change its description (``clear_description``: set it to
+        null) or its guest ``hostname`` (2.90) (``PUT /servers/{id}``).
 
         Raises:
             ServerNotFound.
@@ -562,8 +608,10 @@ class Servers:
                 raise ServerNotFound.for_id(server_id)
             if name is not None:
                 row.name = name
-            if description is not None:
+            if description is not None or clear_description:
                 row.description = description
+            if hostname is not None:
+                row.hostname = hostname
             row.updated_at = utcnow()
         return row
 
@@ -715,6 +763,8 @@ def _apply_filters(query: Any, filters: dict[str, Any]) -> Any:
     for key, column in simple.items():
         if filters.get(key) is not None:
             query = query.where(column == str(filters[key]))
+    for condition in tag_filter(Instance.uuid, filters):
+        query = query.where(condition)
     if filters.get("status"):
         vm_states, task_states = states.states_for_status(str(filters["status"]))
         query = query.where(Instance.vm_state.in_(vm_states))

@@ -55,12 +55,15 @@ class Task:
         instance_uuid: the server the workflow works on.
         rollback_errors: ``"<step event>: <error>"`` of each rollback that failed (filled by
             ``Workflow.run``), for the owner's fault.
+        note: the running step's ``actions.EventNote`` (its event's details and host; a
+            throwaway one while a step runs unrecorded).
     """
 
     db: Database
     ctx: RequestContext
     instance_uuid: str
     rollback_errors: list[str] = dataclasses.field(default_factory=list)
+    note: actions.EventNote = dataclasses.field(default_factory=actions.EventNote)
 
 
 T = TypeVar("T", bound=Task)
@@ -148,7 +151,9 @@ class Workflow(Generic[T]):
     @contextlib.contextmanager
     def _recorded(task: Task, event: str | None) -> Iterator[None]:
         if event is None:
+            task.note = actions.EventNote()
             yield
             return
-        with actions.event(task.db, task.ctx, task.instance_uuid, event):
+        with actions.event(task.db, task.ctx, task.instance_uuid, event) as note:
+            task.note = note
             yield

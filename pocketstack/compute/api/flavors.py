@@ -1,5 +1,6 @@
 """Flavors, their extra specs and access lists (API reference: "Flavors", "Flavors
-extra-specs", "Flavors access"), 2.1 shapes.
+extra-specs", "Flavors access"), at the request's microversion: ``description`` (2.55, create and
+``PUT /flavors/{id}``), ``extra_specs`` in the views (2.61, ``views.flavor_view``).
 
 Bodies are checked against ``schemas.FLAVOR_CREATE``, ``FLAVOR_ACTION``,
 ``EXTRA_SPECS_CREATE`` and ``EXTRA_SPEC_UPDATE`` before a handler runs; handlers convert
@@ -12,6 +13,7 @@ from typing import Any
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.compute.api.common import next_links, paging
+from pocketstack.compute.api.microversion import at_least, refuse_newer
 from pocketstack.compute.api.views import flavor_access_view, flavor_view
 
 
@@ -71,6 +73,7 @@ def create_flavor(req: ApiRequest) -> dict[str, Any]:
     """``POST /flavors`` (admin): name, ram, vcpus, disk required; id optional."""
     policy.enforce(req.ctx, "compute:flavors:create")
     body = req.body["flavor"]
+    refuse_newer(req, body, {"description": (2, 55)}, "flavor")
     flavorid = body.get("id")
     rxtx = float(body.get("rxtx_factor", 1.0))  # a positive number or decimal string
     if not 0 < rxtx < float("inf"):
@@ -87,6 +90,19 @@ def create_flavor(req: ApiRequest) -> dict[str, Any]:
         swap=_int_field(body, "swap", 0),
         rxtx_factor=rxtx,
         is_public=is_public,
+        description=body.get("description"),
+    )
+    return {"flavor": flavor_view(req, flavor)}
+
+
+def update_flavor(req: ApiRequest) -> dict[str, Any]:
+    """``PUT /flavors/{flavor_id}`` {"flavor": {"description"}} (admin, 2.55) → the flavor;
+    404 before 2.55 (Nova's route does not exist there)."""
+    if not at_least(req, 2, 55):
+        raise errors.NotFound("The resource could not be found.")
+    policy.enforce(req.ctx, "compute:flavors:update")
+    flavor = req.cloud.compute.flavors.update(
+        req.ctx, req.params["flavor_id"], description=req.body["flavor"]["description"]
     )
     return {"flavor": flavor_view(req, flavor)}
 

@@ -1,14 +1,17 @@
 """Compute services, hypervisors and availability zones (API reference: "Compute services
 (os-services)", "Hypervisors (os-hypervisors)", "Availability zones (os-availability-zone)"),
-2.1 shapes: integer ids; services are disabled/enabled with ``PUT /os-services/disable``,
-``/disable-log-reason`` and ``/enable`` bodies naming host and binary."""
+at the request's microversion: integer ids before 2.53, UUIDs from 2.53; services are
+disabled/enabled with ``PUT /os-services/disable``, ``/disable-log-reason`` and
+``/enable`` bodies naming host and binary before 2.53, with ``PUT /os-services/{uuid}``
+from 2.53; hypervisor shapes in ``views.hypervisor_view``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pocketstack.common import errors, policy
-from pocketstack.common.http import ApiRequest, ApiResponse
+from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool
+from pocketstack.compute.api.microversion import at_least, refuse_newer
 from pocketstack.compute.api.views import (
     hypervisor_statistics_view,
     hypervisor_view,
@@ -24,16 +27,27 @@ def list_services(req: ApiRequest) -> dict[str, Any]:
     found = req.cloud.compute.hypervisors.list_services(
         req.ctx, host=req.query.get("host"), binary=req.query.get("binary")
     )
-    return {"services": [service_view(svc, up) for svc, up in found]}
+    return {"services": [service_view(req, svc, up) for svc, up in found]}
 
 
 def update_service(req: ApiRequest) -> dict[str, Any]:
-    """``PUT /os-services/{disable|disable-log-reason|enable}`` {"host", "binary"}."""
+    """``PUT /os-services/{disable|disable-log-reason|enable}`` {"host", "binary"}; from
+    2.53 ``PUT /os-services/{service_uuid}`` {"status"?, "disabled_reason"?,
+    "forced_down"?} answering the whole service."""
     policy.enforce(req.ctx, "compute:services:update")
+    if at_least(req, 2, 53):
+        return _update_service_2_53(req)
     action = req.params["service_id"]  # 2.1: the path names the action
     if action not in ("disable", "disable-log-reason", "enable"):
         raise errors.NotFound(f"Unknown action {action}")
     body = req.body  # host and binary, strings (schemas.SERVICE_UPDATE)
+    refuse_newer(req, body, {"status": (2, 53), "forced_down": (2, 53)}, "body")
+    for key in ("host", "binary"):
+        if key not in body:
+            raise errors.BadRequest(
+                f"Invalid input for field/attribute body. Value: {body!r}. "
+                f"'{key}' is a required property"
+            )
     host, binary = body["host"], body["binary"]
     reason = body.get("disabled_reason") if action == "disable-log-reason" else None
     if action == "disable-log-reason" and reason is None:
@@ -42,6 +56,47 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
         req.ctx, host=host, binary=binary, disabled=action != "enable", disabled_reason=reason
     )
     return {"service": service_status_view(svc, reason)}
+
+
+def _update_service_2_53(req: ApiRequest) -> dict[str, Any]:
+    """The 2.53 update: by the service's UUID, Nova's checks of the body."""
+    body = req.body
+    extra = sorted(set(body) - {"status", "disabled_reason", "forced_down"})
+    if extra:
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute body. Value: {body!r}. Additional "
+            f"properties are not allowed ({', '.join(repr(k) for k in extra)} unexpected)"
+        )
+    if "status" not in body and "forced_down" not in body:
+        raise errors.BadRequest(
+            "No updates were requested. Fields 'status' or 'forced_down' should be specified."
+        )
+    if "disabled_reason" in body and body.get("status") != "disabled":
+        raise errors.BadRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.")
+    service_id = req.params["service_id"]
+    found = [
+        svc
+        for svc, _up in req.cloud.compute.hypervisors.list_services(req.ctx)
+        if svc.uuid == service_id
+    ]
+    if not found:
+        raise errors.NotFound(f"Service {service_id} could not be found.")
+    svc = req.cloud.compute.hypervisors.update_service(
+        req.ctx,
+        host=found[0].host,
+        binary=found[0].binary,
+        disabled=None if "status" not in body else body["status"] == "disabled",
+        disabled_reason=body.get("disabled_reason"),
+        forced_down=None
+        if "forced_down" not in body
+        else parse_bool(body["forced_down"], "forced_down"),
+    )
+    ((svc, up),) = [
+        (s, u)
+        for s, u in req.cloud.compute.hypervisors.list_services(req.ctx)
+        if s.uuid == svc.uuid
+    ]
+    return {"service": service_view(req, svc, up)}
 
 
 def delete_service(req: ApiRequest) -> ApiResponse:
@@ -53,8 +108,10 @@ def delete_service(req: ApiRequest) -> ApiResponse:
 
 def _hypervisors(req: ApiRequest, detail: bool, pattern: str | None = None) -> dict[str, Any]:
     policy.enforce(req.ctx, "compute:hypervisors:index")
+    if pattern is None and at_least(req, 2, 53):  # 2.53 moved the search to a query
+        pattern = req.query.get("hypervisor_hostname_pattern") or None
     found = req.cloud.compute.hypervisors.list(req.ctx, hostname_pattern=pattern)
-    return {"hypervisors": [hypervisor_view(n, s, up, detail) for n, s, up in found]}
+    return {"hypervisors": [hypervisor_view(req, n, s, up, detail) for n, s, up in found]}
 
 
 def list_hypervisors(req: ApiRequest) -> dict[str, Any]:
@@ -79,7 +136,7 @@ def get_hypervisor(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-hypervisors/{hypervisor_id}`` (admin)."""
     policy.enforce(req.ctx, "compute:hypervisors:show")
     node, svc, up = req.cloud.compute.hypervisors.get(req.ctx, req.params["hypervisor_id"])
-    return {"hypervisor": hypervisor_view(node, svc, up, detail=True)}
+    return {"hypervisor": hypervisor_view(req, node, svc, up, detail=True)}
 
 
 def get_hypervisor_statistics(req: ApiRequest) -> dict[str, Any]:

@@ -18,8 +18,10 @@ from pocketstack.common.http import ApiRequest, ApiResponse, RouteSpec, route
 from pocketstack.common.validation import BodySchema
 
 MIN_VERSION = (2, 1)
-#: The highest microversion whose shapes this API implements (see ``compute.api``).
-MAX_VERSION = (2, 1)
+#: The highest microversion whose shapes this API implements (see ``compute.api``): what
+#: current openstacksdk and the ``openstack`` CLI ask for with ``latest``. What each version
+#: changes is implemented where the shape is made (``views``, the handlers, ``schemas``).
+MAX_VERSION = (2, 96)
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -59,6 +61,41 @@ def requested_version(headers: Any) -> tuple[int, int]:
             f"{fmt(MIN_VERSION)} and maximum is {fmt(MAX_VERSION)}."
         )
     return version
+
+
+def api_version(req: ApiRequest) -> tuple[int, int]:
+    """The microversion of a request (``MIN_VERSION`` outside a compute route)."""
+    return getattr(req, "api_version", MIN_VERSION)
+
+
+def at_least(req: ApiRequest, major: int, minor: int) -> bool:
+    """True when the request's microversion is ``major.minor`` or later."""
+    return api_version(req) >= (major, minor)
+
+
+def refuse_newer(
+    req: ApiRequest,
+    body: Mapping[str, Any],
+    added: Mapping[str, tuple[int, int]],
+    field: str,
+) -> None:
+    """Refuse attributes of ``body`` that a later microversion than the request's added
+    (``added``: attribute → the version that brought it), as the older version's schema
+    does in Nova; ``field``: the object's name in the message (``server``, ``keypair``).
+
+    Raises:
+        errors.BadRequest: ``Additional properties are not allowed ('x' was unexpected)``.
+    """
+    version = api_version(req)
+    unexpected = sorted(k for k, v in added.items() if k in body and version < v)
+    if unexpected:
+        names = ", ".join(repr(k) for k in unexpected)
+        verb = "was" if len(unexpected) == 1 else "were"
+        raise errors.BadRequest(
+            "Invalid input for field/attribute "
+            f"{field}. Value: {dict(body)!r}. "
+            f"Additional properties are not allowed ({names} {verb} unexpected)"
+        )
 
 
 def version_headers(version: tuple[int, int]) -> dict[str, str]:

@@ -148,7 +148,28 @@ _SCHEDULER_HINTS = t.obj(
     additional=True,
 )
 
-#: "Servers (servers)" — Create Server (``POST /servers``), the 2.1 body.
+#: A server tag (2.26): 1..60 characters, no ``/`` or ``,``.
+TAG: Schema = t.string(60, 1, pattern=r"^[^,/]*\Z")
+#: A server description (2.19): null or up to 255 printable characters.
+DESCRIPTION: Schema = t.nullable(t.string(255, pattern=r"^[^\x00-\x1f\x7f-\x9f]*\Z"))
+#: A guest hostname (2.90; FQDNs from 2.94): letters, digits, ``-`` and ``.``.
+HOSTNAME: Schema = t.string(255, 1, pattern=r"^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?\Z")
+
+#: Attributes of a create or update body that later microversions added, with the version
+#: that brought each; the handler refuses them at an older version as Nova's 2.1 schema
+#: does (``microversion.refuse_newer``).
+SERVER_CREATE_ADDED = {
+    "description": (2, 19),
+    "tags": (2, 26),
+    "trusted_image_certificates": (2, 63),
+    "host": (2, 74),
+    "hypervisor_hostname": (2, 74),
+    "hostname": (2, 90),
+}
+SERVER_UPDATE_ADDED = {"description": (2, 19), "hostname": (2, 90)}
+
+#: "Servers (servers)" — Create Server (``POST /servers``): the 2.1 body, plus the
+#: attributes of ``SERVER_CREATE_ADDED``; ``networks`` may be ``"auto"``/``"none"`` (2.37).
 SERVER_CREATE: Schema = t.obj(
     {
         "server": t.obj(
@@ -159,7 +180,7 @@ SERVER_CREATE: Schema = t.obj(
                 "flavorRef": {"anyOf": [t.string(255, 1), t.integer(0)]},
                 "adminPass": t.string(4096),
                 "metadata": METADATA,
-                "networks": t.array(_NETWORK),
+                "networks": {"anyOf": [t.array(_NETWORK), t.enum("auto", "none")]},
                 "OS-DCF:diskConfig": DISK_CONFIG,
                 "accessIPv4": IPV4,
                 "accessIPv6": IPV6,
@@ -175,6 +196,12 @@ SERVER_CREATE: Schema = t.obj(
                 "security_groups": t.array(t.obj({"name": NAME}, required=["name"])),
                 # base64, decoded and checked by the handler (Nova's ``format: base64``)
                 "user_data": t.string(65535),
+                "description": DESCRIPTION,
+                "tags": t.array(TAG, max_items=50),
+                "trusted_image_certificates": t.nullable(t.array(t.string(255, 1))),
+                "host": t.string(255, 1),
+                "hypervisor_hostname": t.string(255, 1),
+                "hostname": HOSTNAME,
             },
             required=["name", "flavorRef"],
         ),
@@ -198,12 +225,15 @@ VOLUME_ATTACHMENT_CREATE: Schema = t.wrapped(
     ),
 )
 
-#: "Servers (servers)" — Update Server (``PUT /servers/{server_id}``), the 2.1 body.
+#: "Servers (servers)" — Update Server (``PUT /servers/{server_id}``): the 2.1 body plus
+#: ``SERVER_UPDATE_ADDED``.
 SERVER_UPDATE: Schema = t.wrapped(
     "server",
     t.obj(
         {
             "name": NAME,
+            "description": DESCRIPTION,
+            "hostname": HOSTNAME,
             "OS-DCF:diskConfig": DISK_CONFIG,
             "accessIPv4": IPV4,
             "accessIPv6": IPV6,
@@ -265,25 +295,6 @@ SERVER_ACTION = ActionSchema(
             # -1 and null mean the whole log
             {"length": t.nullable(t.integer_like(-1))}
         ),
-        # state actions ("Pause Server"... "Trigger Crash Dump In Server", ``server_actions``)
-        "pause": _NO_ARGUMENTS,
-        "unpause": _NO_ARGUMENTS,
-        "suspend": _NO_ARGUMENTS,
-        "resume": _NO_ARGUMENTS,
-        "unlock": _NO_ARGUMENTS,
-        "unrescue": _NO_ARGUMENTS,
-        "resetNetwork": _NO_ARGUMENTS,
-        "trigger_crash_dump": _NO_ARGUMENTS,
-        # locked_reason: 2.73 (the handler refuses it before)
-        "lock": {"anyOf": [{"type": "null"}, t.obj({"locked_reason": t.string(255)})]},
-        "rescue": {
-            "anyOf": [
-                {"type": "null"},
-                t.obj({"adminPass": t.string(255), "rescue_image_ref": t.string(255, 1)}),
-            ]
-        },
-        "changePassword": t.obj({"adminPass": t.string(255)}, required=["adminPass"]),
-        "os-resetState": t.obj({"state": t.enum("active", "error")}, required=["state"]),
         # "Add Security Group To A Server" / "Remove Security Group From A Server"
         "addSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
         "removeSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
@@ -330,9 +341,15 @@ FLAVOR_CREATE: Schema = t.wrapped(
                 ]
             },
             "os-flavor-access:is_public": BOOLEAN,
+            "description": DESCRIPTION,  # 2.55 (refused before by the handler)
         },
         required=["name", "ram", "vcpus", "disk"],
     ),
+)
+
+#: "Flavors" — Update Flavor Description (``PUT /flavors/{flavor_id}``, 2.55).
+FLAVOR_UPDATE: Schema = t.wrapped(
+    "flavor", t.obj({"description": DESCRIPTION}, required=["description"])
 )
 
 _TENANT: Schema = t.obj({"tenant": t.string(255, 1)}, required=["tenant"])
@@ -368,6 +385,7 @@ KEYPAIR_CREATE: Schema = t.wrapped(
             # OpenSSH public key lines (several are kept); generated when absent
             "public_key": t.string(65535),
             "user_id": t.ID,
+            "type": t.enum("ssh", "x509"),  # 2.2 (refused before by the handler)
         },
         required=["name"],
     ),
@@ -406,8 +424,11 @@ SERVICE_UPDATE: Schema = t.obj(
         "host": t.string(255, 1, pattern=r"^[a-zA-Z0-9._-]*\Z"),  # Nova's ``fqdn``
         "binary": t.string(255, 1),
         "disabled_reason": t.string(255, 1),
+        # 2.53's body (``PUT /os-services/{service_uuid}``); the handler checks which
+        # attributes the request's version takes (host and binary before 2.53)
+        "status": t.enum("enabled", "disabled"),
+        "forced_down": BOOLEAN,
     },
-    required=["host", "binary"],
 )
 
 
@@ -423,6 +444,13 @@ QUOTA_SET_UPDATE: Schema = t.wrapped(
         }
     ),
 )
+
+
+#: "Server tags (servers, tags)" — Add A Single Tag: no body (Nova ignores any).
+NO_BODY: Schema = {}
+
+#: "Server tags (servers, tags)" — Replace Tags.
+TAGS_REPLACE: Schema = t.obj({"tags": t.array(TAG)}, required=["tags"])
 
 
 # -- server groups, aggregates, interfaces ------------------------------------------------

@@ -132,7 +132,10 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         "name": server["name"],
         "image_id": server.get("imageRef") or None,
         "flavor_id": _ref(server["flavorRef"]),
-        "networks": _networks(server.get("networks", [])),
+        # "auto" and "none" (2.37) are kept as such
+        "networks": networks
+        if isinstance(networks := server.get("networks", []), str)
+        else _networks(networks),
         "key_name": server.get("key_name"),
         "user_data": _user_data(server.get("user_data")),
         "metadata": dict(server.get("metadata", {})),
@@ -146,6 +149,12 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         "config_drive": parse_bool(server.get("config_drive", True), "config_drive"),
         "block_device_mapping": bdms,
         "group": _group_hint(body),
+        # microversion 2.19, 2.26, 2.74, 2.90 (the handler refused them at older versions)
+        "description": server.get("description"),
+        "tags": list(server.get("tags") or []),
+        "host": server.get("host"),
+        "hypervisor_hostname": server.get("hypervisor_hostname"),
+        "hostname": server.get("hostname"),
     }
     reservation = parse_bool(server.get("return_reservation_id", False), "return_reservation_id")
     return kwargs, reservation

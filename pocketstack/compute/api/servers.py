@@ -11,11 +11,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from pocketstack.common import policy
+from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse
+from pocketstack.compute.api import schemas
 from pocketstack.compute.api.common import bool_param, next_links, paging
+from pocketstack.compute.api.microversion import at_least, refuse_newer
 from pocketstack.compute.api.server_validation import parse_create
 from pocketstack.compute.api.views import created_server, server_summary, server_views
+from pocketstack.compute.liveness import COMPUTE_BINARY
 from pocketstack.compute.models import Instance
 
 #: query filters anyone may use, and those only admins may (silently ignored otherwise)
@@ -29,6 +32,8 @@ _FILTERS = (
     "availability_zone",
     "user_id",
 )
+#: the tag filters (2.26)
+_TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 _ADMIN_FILTERS = ("host", "deleted", "project_id")
 
 
@@ -38,7 +43,11 @@ def _filters(req: ApiRequest) -> tuple[dict[str, Any], bool]:
     if all_projects:
         policy.enforce(req.ctx, "compute:servers:index:all_tenants")
     filters: dict[str, Any] = {}
-    allowed = _FILTERS + (_ADMIN_FILTERS if req.ctx.is_admin else ())
+    allowed = (
+        _FILTERS
+        + (_TAG_FILTERS if at_least(req, 2, 26) else ())
+        + (_ADMIN_FILTERS if req.ctx.is_admin else ())
+    )
     for key in allowed:
         value = req.query.get(key)
         if value not in (None, ""):
@@ -74,13 +83,35 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
     return body
 
 
-def _full_views(req: ApiRequest, servers: list[Instance]) -> list[dict[str, Any]]:
-    """Full views of a page of servers, with their faults and volumes read in one call
-    each."""
+def _full_views(
+    req: ApiRequest, servers: list[Instance], one: bool = False
+) -> list[dict[str, Any]]:
+    """Full views of a page of servers, with their faults, volumes and tags read in one call
+    each; the hosts' status for admins (2.16); ``one``: a show or update answer, which
+    carries the server's groups (2.71)."""
     uuids = [s.uuid for s in servers]
     faults = req.cloud.compute.servers.faults(uuids) if servers else {}
     volumes = req.cloud.compute.volumes.attached(uuids)
-    return server_views(req, servers, faults, volumes)
+    tags = req.cloud.compute.tags.for_servers(uuids) if at_least(req, 2, 26) else {}
+    host_status = None
+    if at_least(req, 2, 16) and req.ctx.is_admin:
+        host_status = {
+            svc.host: ("MAINTENANCE" if svc.disabled else "UP" if up else "DOWN")
+            for svc, up in req.cloud.compute.hypervisors.list_services(
+                req.ctx, binary=COMPUTE_BINARY
+            )
+        }
+    groups = None
+    if one and at_least(req, 2, 71):
+        groups = {s.uuid: _groups_of(req, s) for s in servers}
+    return server_views(req, servers, faults, volumes, tags, host_status, groups)
+
+
+def _groups_of(req: ApiRequest, server: Instance) -> list[str]:
+    """The uuids of the server groups ``server`` belongs to (2.71), where server groups
+    exist."""
+    finder = getattr(req.cloud.compute.server_groups, "groups_of", None)
+    return list(finder(server.uuid)) if finder is not None else []
 
 
 def list_servers(req: ApiRequest) -> dict[str, Any]:
@@ -97,13 +128,27 @@ def get_server(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}``; 404 for unknown or another project's server."""
     policy.enforce(req.ctx, "compute:servers:show")
     server = req.cloud.compute.servers.get(req.ctx, req.params["server_id"])
-    return {"server": _full_views(req, [server])[0]}
+    return {"server": _full_views(req, [server], one=True)[0]}
 
 
 def create_server(req: ApiRequest) -> ApiResponse:
     """``POST /servers`` → 202 ``{"server": {id, links, adminPass, ...}}`` + ``Location``,
     or ``{"reservation_id"}`` when ``return_reservation_id`` is true."""
     policy.enforce(req.ctx, "compute:servers:create")
+    body = req.body["server"]
+    refuse_newer(req, body, schemas.SERVER_CREATE_ADDED, "server")
+    networks = body.get("networks")
+    if at_least(req, 2, 37):
+        if networks is None:
+            raise errors.BadRequest(
+                "Invalid input for field/attribute server. Value: "
+                f"{dict(body)!r}. 'networks' is a required property"
+            )
+    elif isinstance(networks, str):  # "auto"/"none" came with 2.37
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute networks. Value: {networks}. "
+            f"'{networks}' is not of type 'array'"
+        )
     kwargs, want_reservation = parse_create(req.body)
     servers = req.cloud.compute.servers.create(req.ctx, **kwargs)
     first = servers[0]
@@ -116,12 +161,22 @@ def create_server(req: ApiRequest) -> ApiResponse:
 
 
 def update_server(req: ApiRequest) -> dict[str, Any]:
-    """``PUT /servers/{server_id}`` {"server": {"name"?}} → the updated server view
-    (``accessIPv4``/``accessIPv6``/``OS-DCF:diskConfig`` are taken and ignored)."""
+    """``PUT /servers/{server_id}`` {"server": {"name"?, "description"? (2.19),
+    "hostname"? (2.90)}} → the updated server view at the request's version (Nova's
+    2.75 cleanup: the same as show) (``accessIPv4``/``accessIPv6``/``OS-DCF:diskConfig``
+    are taken and ignored)."""
     policy.enforce(req.ctx, "compute:servers:update")
-    name = req.body["server"].get("name")
-    server = req.cloud.compute.servers.update(req.ctx, req.params["server_id"], name=name)
-    return {"server": _full_views(req, [server])[0]}
+    body = req.body["server"]
+    refuse_newer(req, body, schemas.SERVER_UPDATE_ADDED, "server")
+    server = req.cloud.compute.servers.update(
+        req.ctx,
+        req.params["server_id"],
+        name=body.get("name"),
+        description=body.get("description"),
+        clear_description="description" in body and body["description"] is None,
+        hostname=body.get("hostname"),
+    )
+    return {"server": _full_views(req, [server], one=True)[0]}
 
 
 def delete_server(req: ApiRequest) -> ApiResponse:

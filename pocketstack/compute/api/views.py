@@ -121,18 +121,50 @@ def server_summary(req: ApiRequest, instance: Instance) -> dict[str, Any]:
     }
 
 
+def flavor_embedded(req: ApiRequest, instance: Instance) -> dict[str, Any]:
+    """The server's ``flavor``: ``{"id", "links"}`` until 2.46; from 2.47 the flavor it was
+    booted with, embedded: ``original_name``, ``ram``, ``vcpus``, ``disk``, ``ephemeral``,
+    ``swap`` (0 when none) and ``extra_specs`` (API reference "Show Server Details")."""
+    if _version(req) < (2, 47):
+        flavor_id = flavor_id_of(instance)
+        return {"id": flavor_id, "links": bookmark(req, "flavors", flavor_id)}
+    flavor = instance.flavor or {}
+    return {
+        "original_name": flavor.get("name", ""),
+        "ram": flavor.get("ram", instance.memory_mb),
+        "vcpus": flavor.get("vcpus", instance.vcpus),
+        "disk": flavor.get("disk", instance.root_gb),
+        "ephemeral": flavor.get("ephemeral", instance.ephemeral_gb),
+        "swap": flavor.get("swap") or 0,
+        "extra_specs": dict(flavor.get("extra_specs") or {}),
+    }
+
+
 def server_view(
     req: ApiRequest,
     instance: Instance,
     fault: InstanceFault | None = None,
     volumes: Sequence[BlockDeviceMapping] = (),
+    tags: Sequence[str] = (),
+    host_status: str | None = None,
+    groups: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The full 2.1 server view of ``instance`` for the caller of ``req`` (API reference
-    "Show Server Details"); ``fault`` (the server's latest) shows on ERROR and DELETED
-    servers, its ``details`` to admins only, as do the ``OS-EXT-SRV-ATTR`` fields;
-    ``volumes``: its attached volumes (``os-extended-volumes:volumes_attached``)."""
+    """The full server view of ``instance`` at the request's microversion for the caller of
+    ``req`` (API reference "Show Server Details"); ``fault`` (the server's latest) shows on
+    ERROR and DELETED servers, its ``details`` to admins only, as do the
+    ``OS-EXT-SRV-ATTR`` fields; ``volumes``: its attached volumes
+    (``os-extended-volumes:volumes_attached``); ``tags`` (2.26); ``host_status`` (2.16,
+    admins: ``UP``/``DOWN``/``MAINTENANCE``/``UNKNOWN``/``""``); ``groups``: the server
+    groups it belongs to (2.71, shown on show/update/rebuild only: ``None`` elsewhere).
+
+    What each microversion adds: 2.3 the extended ``OS-EXT-SRV-ATTR`` attributes (admins),
+    2.9 ``locked``, 2.16 ``host_status``, 2.19 ``description``, 2.26 ``tags``, 2.47 the
+    embedded flavor, 2.63 ``trusted_image_certificates``, 2.71 ``server_groups``, 2.73
+    ``locked_reason``, 2.90 ``OS-EXT-SRV-ATTR:hostname`` for everyone, 2.96
+    ``pinned_availability_zone``.
+    """
+    version = _version(req)
     status = status_of(instance.vm_state, instance.task_state)
-    flavor_id = flavor_id_of(instance)
     view: dict[str, Any] = {
         **server_summary(req, instance),
         "status": status,
@@ -145,7 +177,7 @@ def server_view(
             if instance.image_ref
             else ""
         ),
-        "flavor": {"id": flavor_id, "links": bookmark(req, "flavors", flavor_id)},
+        "flavor": flavor_embedded(req, instance),
         "created": isotime(instance.created_at),
         "updated": isotime(instance.updated_at or instance.created_at),
         "addresses": addresses(instance.network_info),
@@ -170,7 +202,43 @@ def server_view(
         view["OS-EXT-SRV-ATTR:host"] = instance.host
         view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.node
         view["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + instance.uuid.replace("-", "")[:8]
+        if version >= (2, 3):
+            view.update(
+                {
+                    "OS-EXT-SRV-ATTR:reservation_id": instance.reservation_id,
+                    "OS-EXT-SRV-ATTR:launch_index": instance.launch_index,
+                    "OS-EXT-SRV-ATTR:kernel_id": "",
+                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                    "OS-EXT-SRV-ATTR:hostname": instance.hostname,
+                    "OS-EXT-SRV-ATTR:root_device_name": _root_device_name(instance),
+                    "OS-EXT-SRV-ATTR:user_data": instance.user_data,
+                }
+            )
+    if version >= (2, 90):
+        view["OS-EXT-SRV-ATTR:hostname"] = instance.hostname
+    if version >= (2, 9):
+        view["locked"] = bool(instance.locked)
+    if version >= (2, 16) and host_status is not None:
+        view["host_status"] = host_status
+    if version >= (2, 19):
+        view["description"] = instance.description
+    if version >= (2, 26):
+        view["tags"] = list(tags)
+    if version >= (2, 63):
+        view["trusted_image_certificates"] = None
+    if version >= (2, 71) and groups is not None:
+        view["server_groups"] = list(groups)
+    if version >= (2, 73):
+        view["locked_reason"] = getattr(instance, "locked_reason", None)
+    if version >= (2, 96):
+        view["pinned_availability_zone"] = instance.requested_availability_zone
     return view
+
+
+def _root_device_name(instance: Instance) -> str | None:
+    """The guest's root device (``/dev/vda``: virtio, as the drivers attach it) once the
+    server has been given a host."""
+    return "/dev/vda" if instance.host else None
 
 
 def server_views(
@@ -178,12 +246,31 @@ def server_views(
     instances: list[Instance],
     faults: Mapping[str, InstanceFault],
     volumes: Mapping[str, Sequence[BlockDeviceMapping]] | None = None,
+    tags: Mapping[str, Sequence[str]] | None = None,
+    host_status: Mapping[str, str] | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Full views of a page of servers; ``faults``: the latest fault of each server that has
     one (``cloud.compute.servers.faults``); ``volumes``: the attached volumes of each
-    (``cloud.compute.volumes.attached``)."""
+    (``cloud.compute.volumes.attached``); ``tags`` of each (``cloud.compute.tags``);
+    ``host_status``: host → status (admins, 2.16: servers without a host show ``""``);
+    ``groups``: server → its server groups (show/update only, 2.71)."""
     volumes = volumes or {}
-    return [server_view(req, i, faults.get(i.uuid), volumes.get(i.uuid, ())) for i in instances]
+    tags = tags or {}
+    return [
+        server_view(
+            req,
+            i,
+            faults.get(i.uuid),
+            volumes.get(i.uuid, ()),
+            tags.get(i.uuid, ()),
+            None
+            if host_status is None
+            else host_status.get(i.host or "", "UNKNOWN" if i.host else ""),
+            None if groups is None else groups.get(i.uuid, ()),
+        )
+        for i in instances
+    ]
 
 
 def _version(req: ApiRequest) -> tuple[int, int]:
@@ -250,9 +337,9 @@ def server_external_event(event: ServerExternalEvent) -> dict[str, Any]:
     return view
 
 
-def action_view(action: InstanceAction) -> dict[str, Any]:
-    """One instance action (2.1: no updated_at; API reference "Servers actions")."""
-    return {
+def action_view(req: ApiRequest, action: InstanceAction) -> dict[str, Any]:
+    """One instance action (API reference "Servers actions"); ``updated_at`` from 2.58."""
+    view: dict[str, Any] = {
         "action": action.action,
         "instance_uuid": action.instance_uuid,
         "request_id": action.request_id,
@@ -261,11 +348,21 @@ def action_view(action: InstanceAction) -> dict[str, Any]:
         "start_time": _time(action.start_time),
         "message": action.message,
     }
+    if _version(req) >= (2, 58):
+        view["updated_at"] = _time(action.updated_at or action.start_time)
+    return view
 
 
-def event_view(event: InstanceActionEvent, is_admin: bool) -> dict[str, Any]:
-    """One event: name, times, result; ``traceback`` for admins only."""
-    view = {
+def event_view(
+    req: ApiRequest, event: InstanceActionEvent, project_id: str | None
+) -> dict[str, Any]:
+    """One event: name, times, result; ``traceback`` for admins only; from 2.62 the
+    ``hostId`` (hashed with ``project_id``, the server's project) and, for admins, the
+    ``host`` it ran on; from 2.84 its ``details`` (what the step found: the scheduler's
+    filters and winner, the ports and addresses, the hypervisor)."""
+    version = _version(req)
+    is_admin = req.ctx.is_admin
+    view: dict[str, Any] = {
         "event": event.event,
         "start_time": _time(event.start_time),
         "finish_time": _time(event.finish_time),
@@ -273,21 +370,33 @@ def event_view(event: InstanceActionEvent, is_admin: bool) -> dict[str, Any]:
     }
     if is_admin:
         view["traceback"] = event.traceback
+    if version >= (2, 62):
+        view["hostId"] = host_id(project_id or "", event.host)
+        if is_admin:
+            view["host"] = event.host or ""
+    if version >= (2, 84):
+        view["details"] = event.details
     return view
 
 
 def action_with_events(
-    action: InstanceAction, events: list[InstanceActionEvent], is_admin: bool
+    req: ApiRequest, action: InstanceAction, events: list[InstanceActionEvent]
 ) -> dict[str, Any]:
     """``GET /servers/{id}/os-instance-actions/{request_id}``'s ``instanceAction``."""
-    return {**action_view(action), "events": [event_view(e, is_admin) for e in events]}
+    return {
+        **action_view(req, action),
+        "events": [event_view(req, e, action.project_id) for e in events],
+    }
 
 
 # ---------------------------------------------------------------------------- flavors
 
 
 def flavor_view(req: ApiRequest, flavor: Flavor, detail: bool = True) -> dict[str, Any]:
-    """One flavor (API reference "Flavors"); without ``detail`` only id, name, links."""
+    """One flavor (API reference "Flavors"); without ``detail`` only id, name, links (and
+    ``description`` from 2.55); from 2.61 ``extra_specs``, from 2.75 ``swap`` is 0 (not
+    ``""``) for none."""
+    version = _version(req)
     view: dict[str, Any] = {
         "id": flavor.flavorid,
         "name": flavor.name,
@@ -301,11 +410,15 @@ def flavor_view(req: ApiRequest, flavor: Flavor, detail: bool = True) -> dict[st
                 "disk": flavor.root_gb,
                 "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral_gb,
                 "OS-FLV-DISABLED:disabled": flavor.disabled,
-                "swap": flavor.swap or "",
+                "swap": flavor.swap or (0 if version >= (2, 75) else ""),
                 "rxtx_factor": flavor.rxtx_factor,
                 "os-flavor-access:is_public": flavor.is_public,
             }
         )
+    if version >= (2, 55):
+        view["description"] = flavor.description
+    if detail and version >= (2, 61):
+        view["extra_specs"] = dict(flavor.extra_specs or {})
     return view
 
 
@@ -317,14 +430,16 @@ def flavor_access_view(flavor_id: str, projects: list[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- keypairs
 
 
-def keypair_view(kp: KeyPair, full: bool = False) -> dict[str, Any]:
-    """name, public_key, fingerprint (+ user_id and bookkeeping fields when ``full``: the
-    show answer) (API reference "Keypairs", 2.1: no ``type``)."""
+def keypair_view(req: ApiRequest, kp: KeyPair, full: bool = False) -> dict[str, Any]:
+    """name, public_key, fingerprint, ``type`` from 2.2 (+ user_id and bookkeeping fields
+    when ``full``: the show answer) (API reference "Keypairs")."""
     view: dict[str, Any] = {
         "name": kp.name,
         "public_key": kp.public_key,
         "fingerprint": kp.fingerprint,
     }
+    if _version(req) >= (2, 2):
+        view["type"] = kp.type or "ssh"
     if full:
         view.update(
             user_id=kp.user_id,
@@ -337,10 +452,10 @@ def keypair_view(kp: KeyPair, full: bool = False) -> dict[str, Any]:
     return view
 
 
-def created_keypair(kp: KeyPair, private_key: str | None) -> dict[str, Any]:
+def created_keypair(req: ApiRequest, kp: KeyPair, private_key: str | None) -> dict[str, Any]:
     """The ``keypair`` of a create answer: the view, ``user_id``, and ``private_key`` when
     the key pair was generated (shown this once)."""
-    view = keypair_view(kp)
+    view = keypair_view(req, kp)
     view["user_id"] = kp.user_id
     if private_key is not None:
         view["private_key"] = private_key
@@ -395,10 +510,12 @@ def quota_set_view(
 # ---------------------------------------------------------------------------- services, hypervisors
 
 
-def service_view(svc: Service, up: bool) -> dict[str, Any]:
-    """One compute service (2.1, API reference "Compute services")."""
-    return {
-        "id": svc.id,
+def service_view(req: ApiRequest, svc: Service, up: bool) -> dict[str, Any]:
+    """One compute service (API reference "Compute services"): ``forced_down`` from 2.11,
+    the UUID as ``id`` from 2.53."""
+    version = _version(req)
+    view: dict[str, Any] = {
+        "id": svc.uuid if version >= (2, 53) else svc.id,
         "binary": svc.binary,
         "host": svc.host,
         "zone": svc.availability_zone,
@@ -407,6 +524,9 @@ def service_view(svc: Service, up: bool) -> dict[str, Any]:
         "updated_at": _time(svc.last_seen_up or svc.updated_at),
         "disabled_reason": svc.disabled_reason,
     }
+    if version >= (2, 11):
+        view["forced_down"] = bool(svc.forced_down)
+    return view
 
 
 def service_status_view(svc: Service, reason: str | None) -> dict[str, Any]:
@@ -435,41 +555,54 @@ def _cpu_info(value: str | None) -> str:
 
 
 def hypervisor_view(
-    node: ComputeNode, svc: Service | None, up: bool, detail: bool
+    req: ApiRequest, node: ComputeNode, svc: Service | None, up: bool, detail: bool
 ) -> dict[str, Any]:
-    """One hypervisor (2.1, API reference "Hypervisors"): id, hostname, state, status
-    (+ resources when ``detail``)."""
+    """One hypervisor (API reference "Hypervisors"): id, hostname, state, status (+
+    resources when ``detail``), at the request's microversion: ``cpu_info`` an object
+    from 2.28 (a JSON string before); UUID ids (the hypervisor's and its service's) from
+    2.53; from 2.88 the resource counters are gone (Placement has them) and ``uptime`` is
+    part of the view (null: not reported here)."""
+    version = _version(req)
+    uuids = version >= (2, 53)
     view: dict[str, Any] = {
-        "id": node.id,
+        "id": node.uuid if uuids else node.id,
         "hypervisor_hostname": node.hypervisor_hostname,
         "state": "up" if up else "down",
         "status": "disabled" if svc is not None and svc.disabled else "enabled",
     }
     if detail:
+        cpu_info: Any = _cpu_info(node.cpu_info)
         view.update(
             {
                 "hypervisor_type": node.hypervisor_type,
                 "hypervisor_version": node.hypervisor_version,
                 "host_ip": node.host_ip,
-                "cpu_info": _cpu_info(node.cpu_info),
-                "vcpus": node.vcpus,
-                "vcpus_used": node.vcpus_used,
-                "memory_mb": node.memory_mb,
-                "memory_mb_used": node.memory_mb_used,
-                "free_ram_mb": node.memory_mb - node.memory_mb_used,
-                "local_gb": node.local_gb,
-                "local_gb_used": node.local_gb_used,
-                "free_disk_gb": node.local_gb - node.local_gb_used,
-                "disk_available_least": node.local_gb - node.local_gb_used,
-                "running_vms": node.running_vms,
-                "current_workload": 0,
+                "cpu_info": json.loads(cpu_info) if version >= (2, 28) else cpu_info,
                 "service": {
                     "host": node.host,
-                    "id": svc.id if svc else None,
+                    "id": (svc.uuid if uuids else svc.id) if svc else None,
                     "disabled_reason": svc.disabled_reason if svc else None,
                 },
             }
         )
+        if version >= (2, 88):
+            view["uptime"] = None
+        else:
+            view.update(
+                {
+                    "vcpus": node.vcpus,
+                    "vcpus_used": node.vcpus_used,
+                    "memory_mb": node.memory_mb,
+                    "memory_mb_used": node.memory_mb_used,
+                    "free_ram_mb": node.memory_mb - node.memory_mb_used,
+                    "local_gb": node.local_gb,
+                    "local_gb_used": node.local_gb_used,
+                    "free_disk_gb": node.local_gb - node.local_gb_used,
+                    "disk_available_least": node.local_gb - node.local_gb_used,
+                    "running_vms": node.running_vms,
+                    "current_workload": 0,
+                }
+            )
     return view
 
 

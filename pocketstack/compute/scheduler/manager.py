@@ -29,12 +29,6 @@ from pocketstack.compute.scheduler.filters.core_filter import CoreFilter
 from pocketstack.compute.scheduler.filters.disk_filter import DiskFilter
 from pocketstack.compute.scheduler.filters.image_props_filter import ImagePropertiesFilter
 from pocketstack.compute.scheduler.filters.ram_filter import RamFilter
-from pocketstack.compute.scheduler.filters.server_group_affinity_filter import (
-    ServerGroupAffinityFilter,
-)
-from pocketstack.compute.scheduler.filters.server_group_anti_affinity_filter import (
-    ServerGroupAntiAffinityFilter,
-)
 from pocketstack.compute.scheduler.host_state import HostState
 from pocketstack.compute.scheduler.weighers import BaseWeigher, weigh_hosts
 from pocketstack.compute.scheduler.weighers.cpu import CPUWeigher
@@ -50,8 +44,6 @@ FILTERS: tuple[type[BaseHostFilter], ...] = (
     CoreFilter,
     DiskFilter,
     ImagePropertiesFilter,
-    ServerGroupAffinityFilter,
-    ServerGroupAntiAffinityFilter,
 )
 #: enabled weighers
 WEIGHERS: tuple[type[BaseWeigher], ...] = (RAMWeigher, CPUWeigher)
@@ -77,8 +69,10 @@ class SchedulerManager:
         """Filter the hosts, weigh them, claim the best one (next one if the claim is lost).
 
         Returns:
-            ``{"host": <compute host>, "node": <hypervisor hostname>}``; the instance now
-            holds an allocation there (``release`` gives it back).
+            ``{"host": <compute host>, "node": <hypervisor hostname>, "details": <what the
+            scheduler did, in words: each filter's host counts, the weighed hosts and the
+            winner with its weight>}``; the instance now holds an allocation there
+            (``release`` gives it back).
 
         Raises:
             NoValidHost: "No valid host was found. <why>" — no host passed the filters (the
@@ -86,7 +80,8 @@ class SchedulerManager:
                 filter removed) or every claim was lost.
         """
         request_id = getattr(ctx, "request_id", None)
-        hosts = self._candidates(spec, request_id)
+        summary: list[str] = []
+        hosts = self._candidates(spec, request_id, summary)
         weighed = weigh_hosts(hosts, spec, self.weighers, self.conf)
         LOG.debug(
             "[%s] weighed hosts: %s", request_id, ", ".join(f"{h}={w:.3f}" for w, h in weighed)
@@ -102,7 +97,12 @@ class SchedulerManager:
                 LOG.info(
                     "[%s] instance %s scheduled to %s", request_id, spec["instance_uuid"], host
                 )
-                return {"host": host.host, "node": host.nodename}
+                weights = ", ".join(f"{h.host}={w:.3f}" for w, h in weighed)
+                details = (
+                    f"{'; '.join(summary)}. Weighed hosts: {weights}. "
+                    f"Chosen: {host.host} (weight {_weight:.3f})."
+                )
+                return {"host": host.host, "node": host.nodename, "details": details}
             LOG.info(
                 "[%s] claim for instance %s lost on %s, trying the next host",
                 request_id,
@@ -113,8 +113,11 @@ class SchedulerManager:
             f"No valid host was found. {NO_HOSTS} Claims failed on {len(weighed)} host(s)."
         )
 
-    def _candidates(self, spec: dict[str, Any], request_id: str | None) -> list[HostState]:
-        """The hosts that may take the request: filtered, or the forced host."""
+    def _candidates(
+        self, spec: dict[str, Any], request_id: str | None, summary: list[str]
+    ) -> list[HostState]:
+        """The hosts that may take the request: filtered, or the forced host; ``summary``
+        gets what was done, in words."""
         ignore = set(spec.get("ignore_hosts") or ())
         hosts = [
             h for h in host_manager.list_host_states(self.db, self.conf) if h.host not in ignore
@@ -125,13 +128,19 @@ class SchedulerManager:
             forced = [h for h in hosts if h.host == force]
             if not forced:
                 raise NoValidHost(f"No valid host was found. No such host - host: {force}")
+            summary.append(f"Host {force} requested: filters skipped")
             return forced
-        return self._filter(hosts, spec, request_id)
+        return self._filter(hosts, spec, request_id, summary)
 
     def _filter(
-        self, hosts: list[HostState], spec: dict[str, Any], request_id: str | None
+        self,
+        hosts: list[HostState],
+        spec: dict[str, Any],
+        request_id: str | None,
+        summary: list[str] | None = None,
     ) -> list[HostState]:
-        """Run every enabled filter; raise NoValidHost when none is left."""
+        """Run every enabled filter; raise NoValidHost when none is left. ``summary`` gets
+        ``"Filter results: <filter> (start: n, end: m), ..."``."""
         results = []
         for flt in self.filters:
             passed = flt.filter_all(hosts, spec)
@@ -152,6 +161,8 @@ class SchedulerManager:
             raise NoValidHost(
                 f"No valid host was found. {NO_HOSTS} Filter results: {', '.join(results)}."
             )
+        if summary is not None:
+            summary.append(f"Filter results: {', '.join(results)}")
         return hosts
 
     def claim(

@@ -10,7 +10,7 @@ def test_version_documents_need_no_token(client):
     assert root.status_code == 200
     (version,) = root.json()["versions"]
     assert (version["id"], version["status"]) == ("v2.1", "CURRENT")
-    assert (version["min_version"], version["version"]) == ("2.1", "2.1")
+    assert (version["min_version"], version["version"]) == ("2.1", "2.96")
     doc = client.get("/compute/v2.1/").json()["version"]
     assert doc["links"][0]["href"].endswith("/compute/v2.1/")
 
@@ -33,14 +33,42 @@ def test_latest_and_explicit_versions(client):
         {"X-OpenStack-Nova-API-Version": "2.1"},
     ):
         assert client.get("/compute/v2.1/flavors", headers={**DEMO, **header}).status_code == 200
+    # latest answers the maximum; the standard header wins over the legacy one
+    r = client.get(
+        "/compute/v2.1/flavors",
+        headers={**DEMO, "OpenStack-API-Version": "compute latest"},
+    )
+    assert r.headers["OpenStack-API-Version"] == "compute 2.96"
+    r = client.get(
+        "/compute/v2.1/flavors",
+        headers={
+            **DEMO,
+            "OpenStack-API-Version": "compute 2.55",
+            "X-OpenStack-Nova-API-Version": "2.3",
+        },
+    )
+    assert r.headers["X-OpenStack-Nova-API-Version"] == "2.55"
+    r = client.get(
+        "/compute/v2.1/flavors", headers={**DEMO, "X-OpenStack-Nova-API-Version": "2.61"}
+    )
+    assert r.headers["OpenStack-API-Version"] == "compute 2.61"
 
 
 def test_unsupported_version_is_406_and_garbage_400(client):
+    for too_far in ("2.97", "2.0", "3.0", "1.1"):
+        r = client.get(
+            "/compute/v2.1/flavors",
+            headers={**DEMO, "OpenStack-API-Version": f"compute {too_far}"},
+        )
+        assert r.status_code == 406
+        message = r.json()["notAcceptable"]["message"]
+        assert message == (
+            f"Version {too_far} is not supported by the API. Minimum is 2.1 and maximum is 2.96."
+        )
     r = client.get(
-        "/compute/v2.1/flavors", headers={**DEMO, "OpenStack-API-Version": "compute 2.90"}
+        "/compute/v2.1/flavors", headers={**DEMO, "X-OpenStack-Nova-API-Version": "2.97"}
     )
     assert r.status_code == 406
-    assert "maximum is 2.1" in r.json()["notAcceptable"]["message"]
     r = client.get(
         "/compute/v2.1/flavors", headers={**DEMO, "OpenStack-API-Version": "compute two"}
     )

@@ -54,7 +54,10 @@ def set_service(db, host, **values):
 
 def test_spread_picks_the_emptiest_host(three_hosts, exact_conf):
     dest = place(three_hosts, exact_conf.replace(weigher_multiplier=1.0))
-    assert dest == {"host": "idle", "node": "idle"}
+    assert (dest["host"], dest["node"]) == ("idle", "idle")
+    # what the scheduler did, in words (the schedule event's details, microversion 2.84)
+    assert "RamFilter (start: 3, end: 3)" in dest["details"]
+    assert dest["details"].endswith("Chosen: idle (weight 2.000).")
 
 
 def test_pack_picks_the_fullest_host_that_fits(three_hosts, exact_conf):
