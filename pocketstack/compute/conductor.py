@@ -401,6 +401,8 @@ class Conductor(AgentReports):
                 "image_properties": task.request["image"]["properties"],
                 "ignore_hosts": [],
                 "force_host": task.request.get("force_host"),
+                # the server group's policy and its placed members (the group filters)
+                "group": self.cloud.compute.server_groups.scheduling(inst.uuid),
             },
         )
         task.host, task.node = dest["host"], dest["node"]

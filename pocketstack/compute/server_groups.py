@@ -164,6 +164,19 @@ class ServerGroups:
             member = s.get(InstanceGroupMember, instance_uuid)
             return None if member is None else s.get(InstanceGroup, member.group_uuid)
 
+    def scheduling(self, instance_uuid: str) -> dict[str, Any] | None:
+        """What the scheduler's group filters need of a server's group: ``{"policy",
+        "hosts" (one entry per other placed member), "max_server_per_host"}``; None when
+        the server is in no group."""
+        group = self.group_of(instance_uuid)
+        if group is None:
+            return None
+        return {
+            "policy": group.policy,
+            "hosts": self.hosts_of(group.uuid, exclude=instance_uuid),
+            "max_server_per_host": (group.rules or {}).get("max_server_per_host"),
+        }
+
     def hosts_of(self, group_id: str, exclude: str | None = None) -> builtins.list[str]:
         """Hosts of the group's live members (one entry per member with a host, so a host
         appears as often as it holds members), the server ``exclude`` left out."""

@@ -78,3 +78,27 @@ def test_group_hint_must_name_a_group(running_cloud):
         assert proc.returncode != 0
         assert "400" in proc.stderr, proc.stderr
     assert {s["ID"] for s in cloud.openstack("server", "list")} == before
+
+
+def test_anti_affinity_refuses_a_second_member_on_the_only_host(running_cloud, made, server_groups):
+    cloud = running_cloud
+    group = cloud.openstack("server", "group", "create", "--policy", "anti-affinity", _name("aa"))
+    server_groups.append(group["id"])
+    hint = f"group={group['id']}"
+    first = cloud.create_server(_name("aa1"), "--hint", hint, wait=True)
+    made["servers"].append(first["id"])
+    second = cloud.create_server(_name("aa2"), "--hint", hint)
+    made["servers"].append(second["id"])
+    failed = cloud.wait_for_server(second["id"], "ERROR")
+    assert "No valid host" in failed["fault"]["message"]
+    assert "ServerGroupAntiAffinityFilter (start: 1, end: 0)" in failed["fault"]["message"]
+    # an affinity group's members all land on the first one's host
+    together = cloud.openstack("server", "group", "create", "--policy", "affinity", _name("af"))
+    server_groups.append(together["id"])
+    for n in range(2):
+        server = cloud.create_server(
+            _name(f"af{n}"), "--hint", f"group={together['id']}", wait=True
+        )
+        made["servers"].append(server["id"])
+    shown = cloud.openstack("server", "group", "show", together["id"])
+    assert len(shown["members"]) == 2

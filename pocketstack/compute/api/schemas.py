@@ -295,6 +295,25 @@ SERVER_ACTION = ActionSchema(
             # -1 and null mean the whole log
             {"length": t.nullable(t.integer_like(-1))}
         ),
+        # state actions ("Pause Server"... "Trigger Crash Dump In Server", ``server_actions``)
+        "pause": _NO_ARGUMENTS,
+        "unpause": _NO_ARGUMENTS,
+        "suspend": _NO_ARGUMENTS,
+        "resume": _NO_ARGUMENTS,
+        "unlock": _NO_ARGUMENTS,
+        "unrescue": _NO_ARGUMENTS,
+        "resetNetwork": _NO_ARGUMENTS,
+        "trigger_crash_dump": _NO_ARGUMENTS,
+        # locked_reason: 2.73 (the handler refuses it before)
+        "lock": {"anyOf": [{"type": "null"}, t.obj({"locked_reason": t.string(255)})]},
+        "rescue": {
+            "anyOf": [
+                {"type": "null"},
+                t.obj({"adminPass": t.string(255), "rescue_image_ref": t.string(255, 1)}),
+            ]
+        },
+        "changePassword": t.obj({"adminPass": t.string(255)}, required=["adminPass"]),
+        "os-resetState": t.obj({"state": t.enum("active", "error")}, required=["state"]),
         # "Add Security Group To A Server" / "Remove Security Group From A Server"
         "addSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
         "removeSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),

@@ -1,4 +1,6 @@
-"""Server sub-resources: ``/action`` (os-stop, os-start, reboot, os-getConsoleOutput),
+"""Server sub-resources: ``/action`` (os-stop, os-start, reboot, os-getConsoleOutput, pause,
+unpause, suspend, resume, lock, unlock, rescue, unrescue, changePassword, os-resetState,
+resetNetwork, trigger_crash_dump...),
 ``/metadata``, ``/ips`` and ``/os-instance-actions`` (API reference sections "Servers - run an
 action", "Server metadata", "Servers IPs", "Servers actions"), 2.1 shapes.
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
-from pocketstack.compute.api import server_security_groups
+from pocketstack.compute.api import microversion, server_security_groups
 from pocketstack.compute.api.views import action_view, action_with_events, addresses
 
 # ---------------------------------------------------------------------------- actions
@@ -54,12 +56,108 @@ def get_console_output(req: ApiRequest, server_id: str, args: Any) -> ApiRespons
     return ApiResponse(status=200, body={"output": output})
 
 
+# -- state actions (``compute.server_actions``): API reference "Servers - run an action"
+
+
+def _state_action(rule: str, verb: str) -> Callable[[ApiRequest, str, Any], ApiResponse]:
+    """A handler of an action without arguments: enforce ``rule``, call
+    ``cloud.compute.server_actions.<verb>``, answer 202."""
+
+    def handler(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+        policy.enforce(req.ctx, rule)
+        getattr(req.cloud.compute.server_actions, verb)(req.ctx, server_id)
+        return ApiResponse(status=202)
+
+    handler.__name__ = f"{verb}_server"
+    handler.__doc__ = f"``{{{verb!r}: null}}`` → 202 (``ServerActions.{verb}``)."
+    return handler
+
+
+#: ``pause``/``unpause`` ("Pause Server", "Unpause Server"): 409 unless ACTIVE / PAUSED
+pause_server = _state_action("compute:os-pause-server:pause", "pause")
+unpause_server = _state_action("compute:os-pause-server:unpause", "unpause")
+#: ``suspend``/``resume`` ("Suspend Server", "Resume Suspended Server"): 409 unless
+#: ACTIVE / SUSPENDED
+suspend_server = _state_action("compute:os-suspend-server:suspend", "suspend")
+resume_server = _state_action("compute:os-suspend-server:resume", "resume")
+#: ``unrescue`` ("Unrescue Server"): 409 unless RESCUE
+unrescue_server = _state_action("compute:os-rescue:unrescue", "unrescue")
+#: ``unlock`` ("Unlock Server"); 403 for a non-admin when an admin locked it
+unlock_server = _state_action("compute:os-lock-server:unlock", "unlock")
+#: ``resetNetwork`` ("Reset Networking On A Server"), admin only
+reset_network = _state_action("compute:os-admin-actions:reset_network", "reset_network")
+
+
+def lock_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"lock": null | {"locked_reason"?}}`` → 202 ("Lock Server"); ``locked_reason``
+    from microversion 2.73 (400 before)."""
+    policy.enforce(req.ctx, "compute:os-lock-server:lock")
+    reason = (args or {}).get("locked_reason")
+    if args and not microversion.requested_version(req.headers) >= (2, 73):
+        raise errors.BadRequest(
+            "Invalid input for field/attribute lock. Value: "
+            f"{args}. Additional properties are not allowed"
+        )
+    req.cloud.compute.server_actions.lock(req.ctx, server_id, reason)
+    return ApiResponse(status=202)
+
+
+def rescue_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"rescue": null | {"adminPass"?, "rescue_image_ref"?}}`` → 200 ``{"adminPass"}``
+    ("Rescue Server"); 409 unless ACTIVE, SHUTOFF or ERROR; 400 for a volume-backed server."""
+    policy.enforce(req.ctx, "compute:os-rescue")
+    args = args or {}
+    password = req.cloud.compute.server_actions.rescue(
+        req.ctx, server_id, args.get("rescue_image_ref"), args.get("adminPass")
+    )
+    return ApiResponse(status=200, body={"adminPass": password})
+
+
+def change_password(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"changePassword": {"adminPass"}}`` → 202 ("Change Administrative Password");
+    409 unless ACTIVE, or when the guest has no QEMU guest agent."""
+    policy.enforce(req.ctx, "compute:os-admin-password")
+    req.cloud.compute.server_actions.change_password(req.ctx, server_id, args["adminPass"])
+    return ApiResponse(status=202)
+
+
+def reset_state(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"os-resetState": {"state": "active"|"error"}}`` → 202, admin only ("Reset Server
+    State")."""
+    policy.enforce(req.ctx, "compute:os-admin-actions:reset_state")
+    req.cloud.compute.server_actions.reset_state(req.ctx, server_id, args["state"])
+    return ApiResponse(status=202)
+
+
+def trigger_crash_dump(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+    """``{"trigger_crash_dump": null}`` → 202 ("Trigger Crash Dump In Server"), from
+    microversion 2.17 (before, 404 as Nova answers a method of a later version); 409
+    unless ACTIVE, PAUSED, RESCUE or ERROR."""
+    if not microversion.requested_version(req.headers) >= (2, 17):
+        raise errors.NotFound("The resource could not be found.")
+    policy.enforce(req.ctx, "compute:os-server-crash-dump")
+    req.cloud.compute.server_actions.trigger_crash_dump(req.ctx, server_id)
+    return ApiResponse(status=202)
+
+
 #: The actions this API implements; ``schemas.SERVER_ACTION`` allows exactly these.
 ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "os-stop": stop_server,
     "os-start": start_server,
     "reboot": reboot_server,
     "os-getConsoleOutput": get_console_output,
+    "pause": pause_server,
+    "unpause": unpause_server,
+    "suspend": suspend_server,
+    "resume": resume_server,
+    "lock": lock_server,
+    "unlock": unlock_server,
+    "rescue": rescue_server,
+    "unrescue": unrescue_server,
+    "changePassword": change_password,
+    "os-resetState": reset_state,
+    "resetNetwork": reset_network,
+    "trigger_crash_dump": trigger_crash_dump,
     "addSecurityGroup": server_security_groups.add_security_group,
     "removeSecurityGroup": server_security_groups.remove_security_group,
 }

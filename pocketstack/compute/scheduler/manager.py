@@ -29,6 +29,12 @@ from pocketstack.compute.scheduler.filters.core_filter import CoreFilter
 from pocketstack.compute.scheduler.filters.disk_filter import DiskFilter
 from pocketstack.compute.scheduler.filters.image_props_filter import ImagePropertiesFilter
 from pocketstack.compute.scheduler.filters.ram_filter import RamFilter
+from pocketstack.compute.scheduler.filters.server_group_affinity_filter import (
+    ServerGroupAffinityFilter,
+)
+from pocketstack.compute.scheduler.filters.server_group_anti_affinity_filter import (
+    ServerGroupAntiAffinityFilter,
+)
 from pocketstack.compute.scheduler.host_state import HostState
 from pocketstack.compute.scheduler.weighers import BaseWeigher, weigh_hosts
 from pocketstack.compute.scheduler.weighers.cpu import CPUWeigher
@@ -44,6 +50,8 @@ FILTERS: tuple[type[BaseHostFilter], ...] = (
     CoreFilter,
     DiskFilter,
     ImagePropertiesFilter,
+    ServerGroupAffinityFilter,
+    ServerGroupAntiAffinityFilter,
 )
 #: enabled weighers
 WEIGHERS: tuple[type[BaseWeigher], ...] = (RAMWeigher, CPUWeigher)
