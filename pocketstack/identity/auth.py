@@ -296,6 +296,14 @@ class Auth:
         with self.db.reader() as s:
             return projects_of_user(s, ctx.user_id)
 
+    def has_system_role(self, ctx: RequestContext) -> bool:
+        """GET /v3/auth/system: whether the caller (directly or through a group) holds a
+        role on the system, so may ask for a system-scoped token."""
+        if ctx.user_id is None:
+            return False
+        with self.db.reader() as s:
+            return bool(direct_role_ids(s, ctx.user_id, SYSTEM_ID, SYSTEM_ID))
+
     def list_domains(self, ctx: RequestContext) -> list[Domain]:
         """GET /v3/auth/domains: domains where the caller holds a role."""
         if ctx.user_id is None:

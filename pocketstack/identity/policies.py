@@ -129,6 +129,7 @@ RULES = {
     "identity:get_auth_catalog": "any",
     "identity:get_auth_projects": "any",
     "identity:get_auth_domains": "any",
+    "identity:get_auth_system": "any",
     # application credentials (target: the user in the path)
     "identity:list_application_credentials": "admin or system_reader or owner",
     "identity:get_application_credential": "admin or system_reader or owner",

@@ -120,6 +120,8 @@ def test_system_scope_grants_tokens_and_system_reader(running_cloud):
 
     # the system reader: reads what an admin reads, changes nothing
     reader = _token(running_cloud, name, "pw-interop-1", SYSTEM)
+    assert httpx.get(v3 + "/auth/system", headers=reader).json()["system"] == [{"all": True}]
+    assert httpx.get(v3 + "/auth/system", headers=member).json()["system"] == []
     body = httpx.get(
         v3 + "/auth/tokens", headers={**reader, "X-Subject-Token": reader["X-Auth-Token"]}
     )

@@ -1,5 +1,6 @@
 """Authentication and token management (Identity API v3 "Authentication and token
-management": /v3/auth/tokens, /v3/auth/catalog, /v3/auth/projects, /v3/auth/domains)."""
+management": /v3/auth/tokens, /v3/auth/catalog, /v3/auth/projects, /v3/auth/domains,
+/v3/auth/system)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,14 @@ def list_auth_domains(req: ApiRequest) -> dict[str, Any]:
     return views.collection(req, "domains", [views.domain(req, d) for d in domains], "auth/domains")
 
 
+def list_auth_system(req: ApiRequest) -> dict[str, Any]:
+    """GET /v3/auth/system: ``{"system": [{"all": true}]}`` when the caller holds a role on
+    the system, ``[]`` otherwise (Keystone's "Get available system scopes")."""
+    policy.enforce(req.ctx, "identity:get_auth_system")
+    scopes = [{"all": True}] if req.cloud.identity.auth.has_system_role(req.ctx) else []
+    return views.collection(req, "system", scopes, "auth/system")
+
+
 ROUTES = [
     route("POST", "/v3/auth/tokens", issue_token, auth=False, schema=schemas.AUTH),
     route("GET", "/v3/auth/tokens", validate_token),
@@ -79,4 +88,5 @@ ROUTES = [
     route("GET", "/v3/auth/catalog", get_auth_catalog),
     route("GET", "/v3/auth/projects", list_auth_projects),
     route("GET", "/v3/auth/domains", list_auth_domains),
+    route("GET", "/v3/auth/system", list_auth_system),
 ]

@@ -123,6 +123,7 @@ TABLE = [
     Op("GET", "/v3/auth/catalog", everyone(200)),
     Op("GET", "/v3/auth/projects", everyone(200)),
     Op("GET", "/v3/auth/domains", everyone(200)),
+    Op("GET", "/v3/auth/system", everyone(200)),
     # domains
     Op("GET", "/v3/domains", admin_only(200)),
     Op("POST", "/v3/domains", admin_only(201), {"domain": {"name": "d-{uniq}"}}),
