@@ -10,6 +10,7 @@ past its ``X-Delete-At``, 202 for a POST, 204 for a DELETE.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import re
 import time
@@ -30,11 +31,12 @@ from pocketstack.objectstore.exceptions import (
     PreconditionFailed,
     QuotaExceeded,
 )
-from pocketstack.objectstore.proxy import md5_counter
 from pocketstack.objectstore.utils import Timestamp
 
 if TYPE_CHECKING:
     from pocketstack.objectstore.manager import ObjectStoreManager
+
+LOG = logging.getLogger(__name__)
 
 #: request headers an object keeps besides its metadata (Swift's ``allowed_headers``)
 ALLOWED = (
@@ -179,27 +181,31 @@ class Objects:
             stored["content-length"] = str(length)
         if headers.get("etag"):
             stored["etag"] = headers["etag"].strip('"').lower()
-        md5, size = md5_counter()
+        size = [0]
 
         def follow(chunk: bytes) -> None:
-            md5.update(chunk)
             size[0] += len(chunk)
             if size[0] > MAX_FILE_SIZE:
                 raise errors.RequestTooLarge("Your request is too large.")
 
-        status, _answers = await self.store.backend.put_object(
+        # no MD5 here: every node computes the body's as it writes it (and refuses a
+        # client's ETag that differs with 422); the nodes that stored it must agree on it,
+        # as Swift's proxy checks its object servers' ETags
+        status, answers = await self.store.backend.put_object(
             names, stored, self._container_updates(account, container), body, follow
         )
         self._forget(account, container)
-        if "etag" in stored and stored["etag"] != md5.hexdigest():
-            raise EtagMismatch("Unprocessable Entity")
         if length is not None and size[0] < length:
             raise errors.ClientDisconnected()
         if status == 422:
             raise EtagMismatch("Unprocessable Entity")
         if status // 100 != 2:
             raise InsufficientReplicas("Not enough storage nodes stored the object.")
-        return Written(md5.hexdigest(), timestamp)
+        etags = {a.headers.get("etag", "").strip('"') for a in answers if a.status // 100 == 2}
+        if len(etags) != 1 or "" in etags:
+            LOG.error("PUT %s: storage nodes stored different ETags %s", "/".join(names), etags)
+            raise InsufficientReplicas("The storage nodes disagree on the object's ETag.")
+        return Written(etags.pop(), timestamp)
 
     async def _check_put(
         self, names: tuple[str, str, str], headers: Mapping[str, str], length: int | None

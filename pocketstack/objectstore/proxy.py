@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import re
 import threading
@@ -474,8 +473,3 @@ def _stamp(resp: httpx.Response) -> float:
         return float(value)
     except ValueError:
         return 0.0
-
-
-def md5_counter() -> tuple[Any, list[int]]:
-    """``(md5, [size])`` to follow a streamed body (``hashlib`` MD5, not for security)."""
-    return hashlib.md5(usedforsecurity=False), [0]
