@@ -3,7 +3,8 @@
 Creates, through each service's manager: the admin/demo identities and the service catalog,
 the default flavors, the ``public`` and ``private`` networks, and the ``cirros`` image (the
 project's own guest image, built from Debian packages once and cached). Writes
-``<state_dir>/clouds.yaml`` with the clouds ``pocketstack-admin`` and ``pocketstack-demo``.
+``<state_dir>/clouds.yaml`` with the clouds ``pocketstack-admin``, ``pocketstack-demo`` and
+``pocketstack-system`` (the admin, system-scoped).
 
 Passwords are generated on the first start and kept in ``<state_dir>/bootstrap.json``
 (mode 0600); the database stores only their bcrypt hashes.
@@ -30,6 +31,8 @@ LOG = logging.getLogger(__name__)
 
 ADMIN_CLOUD = "pocketstack-admin"
 DEMO_CLOUD = "pocketstack-demo"
+#: The admin with a system-scoped token (Keystone's system admin: the Identity API only).
+SYSTEM_CLOUD = "pocketstack-system"
 
 
 def guest_cache_dir() -> Path:
@@ -108,15 +111,19 @@ def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
 def clouds_config(conf: Config, passwords: dict[str, str]) -> dict[str, Any]:
     """The ``clouds:`` mapping for clouds.yaml (what ``openstack --os-cloud`` reads)."""
 
-    def cloud(user: str, project: str, password: str) -> dict[str, Any]:
+    def cloud(user: str, project: str | None, password: str) -> dict[str, Any]:
+        scope = (
+            {"project_name": project, "project_domain_name": "Default"}
+            if project
+            else {"system_scope": "all"}
+        )
         return {
             "auth": {
                 "auth_url": f"{conf.public_url}/identity",
                 "username": user,
                 "password": password,
-                "project_name": project,
                 "user_domain_name": "Default",
-                "project_domain_name": "Default",
+                **scope,
             },
             "region_name": conf.region,
             "identity_api_version": 3,
@@ -126,12 +133,13 @@ def clouds_config(conf: Config, passwords: dict[str, str]) -> dict[str, Any]:
     return {
         ADMIN_CLOUD: cloud("admin", "admin", passwords["admin_password"]),
         DEMO_CLOUD: cloud("demo", "demo", passwords["demo_password"]),
+        SYSTEM_CLOUD: cloud("admin", None, passwords["admin_password"]),
     }
 
 
 def write_clouds_yaml(conf: Config, passwords: dict[str, str]) -> Path:
     """Write ``<state_dir>/clouds.yaml`` (0600) and, when ``conf.write_user_clouds``, merge
-    the two clouds into ``~/.config/openstack/clouds.yaml`` leaving other clouds alone."""
+    the clouds into ``~/.config/openstack/clouds.yaml`` leaving other clouds alone."""
     clouds = clouds_config(conf, passwords)
     path = conf.path("clouds.yaml")
     _write_yaml(path, {"clouds": clouds})

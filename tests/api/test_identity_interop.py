@@ -437,6 +437,10 @@ def test_token_rescoped_to_another_project_and_to_the_system(running_cloud):
     # no role on the admin project, none on the system: 401
     assert rescope({"project": {"name": "admin", "domain": {"id": "default"}}}).status_code == 401
     assert rescope(SYSTEM).status_code == 401
+    # the clouds.yaml's pocketstack-system cloud is system-scoped
+    token = running_cloud.openstack("token", "issue", cloud="pocketstack-system")
+    assert token["user_id"] and not token.get("project_id")
+    assert running_cloud.openstack("user", "list", cloud="pocketstack-system")
     # the admin's project token rescoped to the system
     admin_name, admin_pw = _password(running_cloud, ADMIN_CLOUD)
     first = _login(running_cloud, admin_name, admin_pw)
