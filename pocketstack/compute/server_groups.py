@@ -114,6 +114,8 @@ class ServerGroups:
         if policy not in POLICIES:
             raise errors.BadRequest(f"Invalid input: policy {policy!r} is not supported")
         rules = dict(rules or {})
+        if "max_server_per_host" in rules:  # the schema let through 1.. or its digits
+            rules["max_server_per_host"] = int(rules["max_server_per_host"])
         if rules and policy != "anti-affinity":
             raise errors.BadRequest("Only anti-affinity policy supports rules.")
         if ctx.project_id is None:

@@ -27,18 +27,59 @@ def server_groups(running_cloud):
 
 def test_server_group_crud_and_membership(running_cloud, made, server_groups):
     cloud = running_cloud
-    group = cloud.openstack("server", "group", "create", "--policy", "anti-affinity", _name("sg"))
+    # the CLI negotiates 2.64 or later: one policy and its rules
+    group = cloud.openstack(
+        "server",
+        "group",
+        "create",
+        "--policy",
+        "anti-affinity",
+        "--rule",
+        "max_server_per_host=2",
+        _name("sg"),
+    )
     server_groups.append(group["id"])
-    assert (group["policies"], group["members"]) == (["anti-affinity"], [])
-
-    raw = cloud.sdk().compute.get(f"/os-server-groups/{group['id']}").json()["server_group"]
-    assert raw == {
+    assert (group["policy"], group["rules"], group["members"]) == (
+        "anti-affinity",
+        {"max_server_per_host": 2},
+        [],
+    )
+    demo = cloud.sdk()
+    path = f"/os-server-groups/{group['id']}"
+    old = demo.compute.get(path, microversion="2.1").json()["server_group"]
+    assert old == {
         "id": group["id"],
         "name": group["name"],
         "policies": ["anti-affinity"],
         "members": [],
         "metadata": {},
     }
+    new = demo.compute.get(path, microversion="2.64").json()["server_group"]
+    assert new == {
+        "id": group["id"],
+        "name": group["name"],
+        "policy": "anti-affinity",
+        "rules": {"max_server_per_host": 2},
+        "members": [],
+        "project_id": group["project_id"],
+        "user_id": group["user_id"],
+    }
+    # 2.1's create body at 2.1, 2.64's at 2.64; each refused at the other
+    body21 = {"server_group": {"name": "x", "policies": ["affinity"]}}
+    body264 = {"server_group": {"name": "x", "policy": "affinity"}}
+    assert (
+        demo.compute.post("/os-server-groups", json=body21, microversion="2.64").status_code == 400
+    )
+    assert (
+        demo.compute.post("/os-server-groups", json=body264, microversion="2.1").status_code == 400
+    )
+    rules_wrong = {
+        "server_group": {"name": "x", "policy": "affinity", "rules": {"max_server_per_host": 2}}
+    }
+    assert (
+        demo.compute.post("/os-server-groups", json=rules_wrong, microversion="2.64").status_code
+        == 400
+    )
     server = cloud.create_server(_name("sgm"), "--hint", f"group={group['id']}", wait=True)
     made["servers"].append(server["id"])
     shown = cloud.openstack("server", "group", "show", group["id"])
