@@ -11,6 +11,9 @@ Role checks follow OpenStack's default personas (the "Secure RBAC" defaults):
 - ``any``: any authenticated caller.
 - ``system_reader``: a reader (or higher) with a system-scoped token (Keystone's
   ``role:reader and system_scope:all``); a system admin passes ``admin`` as any admin does.
+- ``domain_reader`` / ``domain_manager``: a reader (or higher) / a ``manager`` with a
+  domain-scoped token whose domain is ``target["domain_id"]`` (Keystone's ``role:reader
+  and token.domain.id:%(target.domain_id)s`` and its domain manager persona).
 - ``service``: a service user (role ``service``, as Nova's user has in Placement's
   ``role:admin or role:service`` defaults).
 
@@ -38,7 +41,16 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.errors import PolicyNotAuthorized
 
 _RULES: dict[str, tuple[str, ...]] = {}
-_ROLE_CHECKS = ("any", "reader", "member", "admin", "system_reader", "service")
+_ROLE_CHECKS = (
+    "any",
+    "reader",
+    "member",
+    "admin",
+    "system_reader",
+    "domain_reader",
+    "domain_manager",
+    "service",
+)
 _TARGET_CHECKS = {"owner": "user_id", "project": "project_id", "domain": "domain_id"}
 
 
@@ -71,6 +83,15 @@ def _passes(ctx: RequestContext, check: str, target: Mapping[str, Any]) -> bool:
         return ctx.can_write
     if check == "system_reader":
         return ctx.system_scope and bool({"reader", "member", "manager"} & set(ctx.roles))
+    if check in ("domain_reader", "domain_manager"):
+        domain_scoped = ctx.domain_id is not None and ctx.project_id is None
+        wanted = {"manager"} if check == "domain_manager" else {"reader", "member", "manager"}
+        return (
+            domain_scoped
+            and not ctx.system_scope
+            and bool(wanted & set(ctx.roles))
+            and target.get("domain_id") == ctx.domain_id
+        )
     if check == "service":
         return "service" in ctx.roles
     return False

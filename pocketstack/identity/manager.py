@@ -26,7 +26,14 @@ from pocketstack.identity.catalog import Catalog, Endpoints, Regions, Services
 from pocketstack.identity.credentials import Credentials
 from pocketstack.identity.domains import Domains
 from pocketstack.identity.groups import Groups
-from pocketstack.identity.models import Domain, ImpliedRole, Project, RoleAssignment, User
+from pocketstack.identity.models import (
+    Domain,
+    Group,
+    ImpliedRole,
+    Project,
+    RoleAssignment,
+    User,
+)
 from pocketstack.identity.projects import Projects
 from pocketstack.identity.tokens import TokenProvider
 from pocketstack.identity.users import Users
@@ -91,6 +98,19 @@ class IdentityManager:
                 "enabled": p.enabled,
                 "description": p.description,
             }
+
+    def domain_of(self, kind: str, ident: str) -> str | None:
+        """The domain of a ``user``, ``group`` or ``project`` (None when there is none),
+        for the domain personas' policy targets."""
+        with self.db.reader() as s:
+            row: User | Group | Project | None
+            if kind == "user":
+                row = s.get(User, ident)
+            elif kind == "group":
+                row = s.get(Group, ident)
+            else:
+                row = s.get(Project, ident)
+            return row.domain_id if row is not None else None
 
     def project_id_by_name(self, name: str, domain_id: str = "default") -> str | None:
         """The id of project ``name`` in ``domain_id``, or None."""

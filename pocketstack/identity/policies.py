@@ -4,14 +4,20 @@ pocketstack's personas.
 Personas: the ``admin`` role on any project or on the system is the cloud administrator,
 as Keystone's ``admin_required`` (``role:admin``) makes it; the *system reader* (a reader,
 member or manager with a system-scoped token: ``system_reader``, Keystone's ``role:reader
-and system_scope:all``) reads everything an admin reads and changes nothing. pocketstack has
-no domain managers: Keystone's "domain reader/manager" branches grant nothing here.
+and system_scope:all``) reads everything an admin reads and changes nothing. The *domain
+reader* and *domain manager* (a reader / a ``manager`` with a domain-scoped token:
+``domain_reader``, ``domain_manager``) read / manage the users, projects and groups of their
+token's domain, whose listings they see only (Keystone's ``token.domain.id:%(target.
+domain_id)s`` branches); grants and role assignments are not theirs here (Keystone lets a
+domain manager grant manager, member and reader). As in Keystone, a manager of the domain
+the cloud admins live in can change their passwords: give that role on other domains only.
 
 Summary (Keystone's default, then ours):
 
 - domains, projects, users, groups, roles, implied roles, grants (project, domain and
   system), role assignments, services, endpoints: reading is admin's and the system
-  reader's, writing admin's (Keystone: also domain reader/manager), except:
+  reader's, writing admin's; for users, projects and groups (and memberships) also the
+  domain reader's (reading) and domain manager's (writing) in their token's domain, except:
 - a user may show itself, list its own projects and groups (``admin or owner``), and change
   only its own password, knowing the current one (``owner``; 401 for a wrong original);
   ``PATCH /v3/users/{id}`` is admin's even on oneself (Keystone's ``identity:update_user``);
@@ -50,11 +56,11 @@ RULES = {
     "identity:update_domain": "admin",
     "identity:delete_domain": "admin",
     # projects
-    "identity:list_projects": "admin or system_reader",
-    "identity:get_project": "admin or system_reader or project",
-    "identity:create_project": "admin",
-    "identity:update_project": "admin",
-    "identity:delete_project": "admin",
+    "identity:list_projects": "admin or system_reader or domain_reader",
+    "identity:get_project": "admin or system_reader or domain_reader or project",
+    "identity:create_project": "admin or domain_manager",
+    "identity:update_project": "admin or domain_manager",
+    "identity:delete_project": "admin or domain_manager",
     "identity:list_user_projects": "admin or system_reader or owner",
     "identity:get_project_tags": "admin or system_reader or project",
     "identity:get_project_tag": "admin or system_reader or project",
@@ -63,23 +69,23 @@ RULES = {
     "identity:delete_project_tags": "admin",
     "identity:delete_project_tag": "admin",
     # users
-    "identity:list_users": "admin or system_reader",
-    "identity:get_user": "admin or system_reader or owner",
-    "identity:create_user": "admin",
-    "identity:update_user": "admin",
-    "identity:delete_user": "admin",
+    "identity:list_users": "admin or system_reader or domain_reader",
+    "identity:get_user": "admin or system_reader or domain_reader or owner",
+    "identity:create_user": "admin or domain_manager",
+    "identity:update_user": "admin or domain_manager",
+    "identity:delete_user": "admin or domain_manager",
     "identity:change_password": "owner",
     "identity:list_groups_for_user": "admin or system_reader or owner",
     # groups
-    "identity:list_groups": "admin or system_reader",
-    "identity:get_group": "admin or system_reader",
-    "identity:create_group": "admin",
-    "identity:update_group": "admin",
-    "identity:delete_group": "admin",
-    "identity:list_users_in_group": "admin or system_reader",
-    "identity:add_user_to_group": "admin",
-    "identity:check_user_in_group": "admin or system_reader",
-    "identity:remove_user_from_group": "admin",
+    "identity:list_groups": "admin or system_reader or domain_reader",
+    "identity:get_group": "admin or system_reader or domain_reader",
+    "identity:create_group": "admin or domain_manager",
+    "identity:update_group": "admin or domain_manager",
+    "identity:delete_group": "admin or domain_manager",
+    "identity:list_users_in_group": "admin or system_reader or domain_reader",
+    "identity:add_user_to_group": "admin or domain_manager",
+    "identity:check_user_in_group": "admin or system_reader or domain_reader",
+    "identity:remove_user_from_group": "admin or domain_manager",
     # roles and implied roles
     "identity:list_roles": "admin or system_reader",
     "identity:get_role": "admin or system_reader",

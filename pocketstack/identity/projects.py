@@ -117,7 +117,11 @@ class Projects:
                     sa.and_(Project.parent_id.is_(None), Project.domain_id == parent),
                 )
             )
-        if not (ctx.is_admin or ctx.system_scope):  # a system reader reads all
+        if ctx.is_admin or ctx.system_scope:  # a system reader reads all
+            pass
+        elif ctx.domain_id is not None and ctx.project_id is None:  # a domain reader
+            q = q.where(Project.domain_id == ctx.domain_id)
+        else:
             q = q.where(Project.id.in_(target_ids_of_user(ctx.user_id or "")))
         with self.db.reader() as s:
             every = [json_contains(s, Project.tags, t) for t in sorted(filters.get("tags") or [])]

@@ -59,7 +59,11 @@ class Users:
         for key, value in (("domain_id", domain_id), ("name", name), ("enabled", enabled)):
             if value is not None:
                 q = q.where(getattr(User, key) == value)
-        if not (ctx.is_admin or ctx.system_scope):  # a system reader reads all
+        if ctx.is_admin or ctx.system_scope:  # a system reader reads all
+            pass
+        elif ctx.domain_id is not None and ctx.project_id is None:  # a domain reader
+            q = q.where(User.domain_id == ctx.domain_id)
+        else:
             q = q.where(User.id == ctx.user_id)
         with self.db.reader() as s:
             return list(s.scalars(q))

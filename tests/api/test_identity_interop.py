@@ -445,3 +445,57 @@ def test_token_rescoped_to_another_project_and_to_the_system(running_cloud):
     admin_name, admin_pw = _password(running_cloud, ADMIN_CLOUD)
     first = _login(running_cloud, admin_name, admin_pw)
     assert rescope(SYSTEM).json()["token"]["system"] == {"all": True}
+
+
+def test_domain_manager_and_reader_act_in_their_domain_only(running_cloud):
+    v3 = _v3(running_cloud)
+    admin = {"X-Auth-Token": running_cloud.sdk(ADMIN_CLOUD).auth_token}
+    domain = running_cloud.openstack("domain", "create", _name("dom"), cloud=ADMIN_CLOUD)
+    people = {}
+    for role in ("manager", "reader"):
+        body = {"user": {"name": _name(role), "password": "pw-dom-1", "domain_id": domain["id"]}}
+        user = httpx.post(v3 + "/users", json=body, headers=admin).json()["user"]
+        running_cloud.openstack(
+            "role", "add", "--user", user["id"], "--domain", domain["id"], role,
+            cloud=ADMIN_CLOUD, json_output=False,
+        )  # fmt: skip
+        auth = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"id": user["id"], "password": "pw-dom-1"}},
+                },
+                "scope": {"domain": {"id": domain["id"]}},
+            }
+        }
+        resp = httpx.post(v3 + "/auth/tokens", json=auth)
+        assert resp.status_code == 201, resp.text
+        people[role] = {"X-Auth-Token": resp.headers["X-Subject-Token"]}
+    manager, reader = people["manager"], people["reader"]
+    # the manager creates users, projects and groups in its domain (the default for it)
+    new = httpx.post(v3 + "/users", json={"user": {"name": _name("u")}}, headers=manager)
+    assert new.status_code == 201 and new.json()["user"]["domain_id"] == domain["id"]
+    project = httpx.post(v3 + "/projects", json={"project": {"name": _name("p")}}, headers=manager)
+    assert project.status_code == 201 and project.json()["project"]["domain_id"] == domain["id"]
+    group = httpx.post(v3 + "/groups", json={"group": {"name": _name("g")}}, headers=manager)
+    member = f"{v3}/groups/{group.json()['group']['id']}/users/{new.json()['user']['id']}"
+    assert httpx.put(member, headers=manager).status_code == 204
+    # ... and nothing outside it
+    elsewhere = {"user": {"name": _name("u"), "domain_id": "default"}}
+    assert httpx.post(v3 + "/users", json=elsewhere, headers=manager).status_code == 403
+    demo_id = running_cloud.sdk().current_user_id
+    patch = {"user": {"description": "x"}}
+    assert httpx.patch(f"{v3}/users/{demo_id}", json=patch, headers=manager).status_code == 403
+    # the reader reads its domain only, and changes nothing
+    users = httpx.get(v3 + "/users", headers=reader).json()["users"]
+    assert {u["domain_id"] for u in users} == {domain["id"]} and len(users) == 3
+    assert httpx.get(f"{v3}/users/{new.json()['user']['id']}", headers=reader).status_code == 200
+    assert httpx.get(f"{v3}/users/{demo_id}", headers=reader).status_code == 403
+    other = httpx.get(v3 + "/projects", params={"domain_id": "default"}, headers=reader)
+    assert other.status_code == 403
+    assert (
+        httpx.post(v3 + "/users", json={"user": {"name": "x"}}, headers=reader).status_code == 403
+    )
+    pid = project.json()["project"]["id"]
+    assert httpx.delete(f"{v3}/projects/{pid}", headers=reader).status_code == 403
+    assert httpx.delete(f"{v3}/projects/{pid}", headers=manager).status_code == 204

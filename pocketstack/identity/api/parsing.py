@@ -61,3 +61,36 @@ def query_bool(req: ApiRequest, name: str) -> bool | None:
 def query(req: ApiRequest, name: str) -> str | None:
     """A string query filter, or None when absent."""
     return req.query.get(name)
+
+
+def domain_scoped(req: ApiRequest) -> bool:
+    """Whether the caller is a non-admin with a domain-scoped token (a domain reader or
+    manager, whose listings are its domain's and whose new objects default to it)."""
+    ctx = req.ctx
+    return (
+        ctx.domain_id is not None
+        and ctx.project_id is None
+        and not ctx.system_scope
+        and not ctx.is_admin
+    )
+
+
+def listing_domain(req: ApiRequest) -> str | None:
+    """The ``domain_id`` filter of a listing: as asked, or the caller's domain for a
+    domain-scoped non-admin (Keystone filters a domain reader's listings so)."""
+    asked = query(req, "domain_id")
+    return asked or (req.ctx.domain_id if domain_scoped(req) else None)
+
+
+def in_domain(req: ApiRequest, kind: str, ident: str) -> dict[str, str | None]:
+    """The policy target ``{"domain_id"}`` of a user, group or project (None: unknown)."""
+    return {"domain_id": req.cloud.identity.domain_of(kind, ident)}
+
+
+def new_domain(req: ApiRequest, body: dict[str, Any]) -> str:
+    """The domain of an object being created: the body's ``domain_id``, else the caller's
+    domain for a domain-scoped token (as Keystone), else ``default``."""
+    given = body.get("domain_id")
+    if isinstance(given, str) and given:
+        return given
+    return req.ctx.domain_id if domain_scoped(req) and req.ctx.domain_id else "default"

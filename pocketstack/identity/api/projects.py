@@ -7,7 +7,16 @@ from typing import Any
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
 from pocketstack.identity.api import schemas, views
-from pocketstack.identity.api.parsing import changes, field, owner, query, query_bool
+from pocketstack.identity.api.parsing import (
+    changes,
+    domain_scoped,
+    field,
+    in_domain,
+    listing_domain,
+    owner,
+    query,
+    query_bool,
+)
 from pocketstack.identity.exceptions import ValidationError
 
 _PROJECT_FIELDS = {
@@ -26,9 +35,10 @@ def _tags(req: ApiRequest, name: str) -> list[str] | None:
 
 def list_projects(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/projects?domain_id=&name=&enabled=&parent_id=&tags=&tags-any="""
-    policy.enforce(req.ctx, "identity:list_projects")
+    domain_id = listing_domain(req)
+    policy.enforce(req.ctx, "identity:list_projects", {"domain_id": domain_id})
     filters = {
-        "domain_id": query(req, "domain_id"),
+        "domain_id": domain_id,
         "name": query(req, "name"),
         "enabled": query_bool(req, "enabled"),
         "parent_id": query(req, "parent_id"),
@@ -42,7 +52,9 @@ def list_projects(req: ApiRequest) -> dict[str, Any]:
 def get_project(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/projects/{project_id}?parents_as_list&subtree_as_list (the ancestors,
     nearest first, and the descendants as ``[{"project": {...}}]``, as Keystone)"""
-    policy.enforce(req.ctx, "identity:get_project", {"project_id": req.params["project_id"]})
+    project_id = req.params["project_id"]
+    target = {"project_id": project_id, **in_domain(req, "project", project_id)}
+    policy.enforce(req.ctx, "identity:get_project", target)
     p = req.cloud.identity.projects.get(req.ctx, req.params["project_id"])
     out = views.project(req, p)
     if "parents_as_list" in req.query or "subtree_as_list" in req.query:
@@ -56,12 +68,18 @@ def get_project(req: ApiRequest) -> dict[str, Any]:
 
 def create_project(req: ApiRequest) -> ApiResponse:
     """POST /v3/projects (201)"""
-    policy.enforce(req.ctx, "identity:create_project")
     body = req.require_body("project")
+    domain_id = field(body, "domain_id")
+    parent_id = field(body, "parent_id")
+    if not domain_id and parent_id:  # a parent project's domain, or the parent domain
+        domain_id = req.cloud.identity.domain_of("project", parent_id) or parent_id
+    if not domain_id and domain_scoped(req):
+        domain_id = req.ctx.domain_id
+    policy.enforce(req.ctx, "identity:create_project", {"domain_id": domain_id or "default"})
     p = req.cloud.identity.projects.create(
         req.ctx,
         field(body, "name", required=True),
-        field(body, "domain_id"),
+        field(body, "domain_id") or (req.ctx.domain_id if domain_scoped(req) else None),
         field(body, "description", default=""),
         field(body, "enabled", bool, default=True),
         field(body, "tags", list),
@@ -72,7 +90,8 @@ def create_project(req: ApiRequest) -> ApiResponse:
 
 def update_project(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/projects/{project_id}"""
-    policy.enforce(req.ctx, "identity:update_project")
+    target = in_domain(req, "project", req.params["project_id"])
+    policy.enforce(req.ctx, "identity:update_project", target)
     p = req.cloud.identity.projects.update(
         req.ctx, req.params["project_id"], changes(req.require_body("project"), _PROJECT_FIELDS)
     )
@@ -81,7 +100,8 @@ def update_project(req: ApiRequest) -> dict[str, Any]:
 
 def delete_project(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/projects/{project_id} (204)"""
-    policy.enforce(req.ctx, "identity:delete_project")
+    target = in_domain(req, "project", req.params["project_id"])
+    policy.enforce(req.ctx, "identity:delete_project", target)
     req.cloud.identity.projects.delete(req.ctx, req.params["project_id"])
     return ApiResponse(204)
 

@@ -7,7 +7,16 @@ from typing import Any
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
 from pocketstack.identity.api import schemas, views
-from pocketstack.identity.api.parsing import changes, field, owner, query, query_bool
+from pocketstack.identity.api.parsing import (
+    changes,
+    field,
+    in_domain,
+    listing_domain,
+    new_domain,
+    owner,
+    query,
+    query_bool,
+)
 
 _U = "/v3/users/{user_id}"
 _USER_FIELDS = {
@@ -22,27 +31,30 @@ _USER_FIELDS = {
 
 def list_users(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users?domain_id=&name=&enabled="""
-    policy.enforce(req.ctx, "identity:list_users")
+    domain_id = listing_domain(req)
+    policy.enforce(req.ctx, "identity:list_users", {"domain_id": domain_id})
     rows = req.cloud.identity.users.list(
-        req.ctx, query(req, "domain_id"), query(req, "name"), query_bool(req, "enabled")
+        req.ctx, domain_id, query(req, "name"), query_bool(req, "enabled")
     )
     return views.collection(req, "users", [views.user(req, u) for u in rows])
 
 
 def get_user(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/users/{user_id} (self or admin)"""
-    policy.enforce(req.ctx, "identity:get_user", owner(req))
+    user_id = req.params["user_id"]
+    policy.enforce(req.ctx, "identity:get_user", {**owner(req), **in_domain(req, "user", user_id)})
     return {"user": views.user(req, req.cloud.identity.users.get(req.ctx, req.params["user_id"]))}
 
 
 def create_user(req: ApiRequest) -> ApiResponse:
     """POST /v3/users (201)"""
-    policy.enforce(req.ctx, "identity:create_user")
     b = req.require_body("user")
+    domain_id = new_domain(req, b)
+    policy.enforce(req.ctx, "identity:create_user", {"domain_id": domain_id})
     u = req.cloud.identity.users.create(
         req.ctx,
         field(b, "name", required=True),
-        field(b, "domain_id", default="default"),
+        domain_id,
         field(b, "password"),
         field(b, "enabled", bool, default=True),
         field(b, "default_project_id"),
@@ -55,7 +67,8 @@ def create_user(req: ApiRequest) -> ApiResponse:
 def update_user(req: ApiRequest) -> dict[str, Any]:
     """PATCH /v3/users/{user_id} (admin only, even on oneself: a user changes its password
     with POST .../password, which asks for the current one)"""
-    policy.enforce(req.ctx, "identity:update_user")
+    target = in_domain(req, "user", req.params["user_id"])
+    policy.enforce(req.ctx, "identity:update_user", target)
     u = req.cloud.identity.users.update(
         req.ctx, req.params["user_id"], changes(req.require_body("user"), _USER_FIELDS)
     )
@@ -64,7 +77,8 @@ def update_user(req: ApiRequest) -> dict[str, Any]:
 
 def delete_user(req: ApiRequest) -> ApiResponse:
     """DELETE /v3/users/{user_id} (204)"""
-    policy.enforce(req.ctx, "identity:delete_user")
+    target = in_domain(req, "user", req.params["user_id"])
+    policy.enforce(req.ctx, "identity:delete_user", target)
     req.cloud.identity.users.delete(req.ctx, req.params["user_id"])
     return ApiResponse(204)
 
