@@ -122,3 +122,35 @@ def test_keypair_public_key_kept_exactly(running_cloud):
         assert demo.compute.get_keypair(name).public_key == text
     finally:
         demo.compute.delete_keypair(name)
+
+
+def test_create_server_with_auto_ip_gets_a_floating_ip(running_cloud, made):
+    cloud = running_cloud
+    net = cloud.openstack("network", "create", _name("autoip"))
+    made["networks"].append(net["id"])
+    subnet = cloud.openstack(
+        "subnet", "create", "--network", net["id"], "--subnet-range", "10.65.0.0/24", _name("s")
+    )
+    router = cloud.openstack("router", "create", _name("autoiprt"))
+    made["routers"].append(router["id"])
+    cloud.openstack(
+        "router", "set", "--external-gateway", "public", router["id"], json_output=False
+    )
+    cloud.openstack("router", "add", "subnet", router["id"], subnet["id"], json_output=False)
+    demo = cloud.sdk()
+    server = demo.create_server(
+        _name("autoip"),
+        image="cirros",
+        flavor="m1.tiny",
+        network=net["id"],
+        auto_ip=True,
+        wait=True,
+        timeout=120,
+    )
+    made["servers"].append(server.id)
+    fips = list(demo.network.ips(port_id=next(demo.network.ports(device_id=server.id)).id))
+    made["fips"].extend(f.id for f in fips)
+    assert len(fips) == 1
+    floating = fips[0].floating_ip_address
+    assert floating in [a["addr"] for a in server.addresses[net["name"]]]
+    assert demo.get_server(server.id).public_v4 == floating
