@@ -5,7 +5,7 @@ Compute API reference "Server status" / "Servers - run an action").
 A server has three states (Nova's ``vm_states``, ``task_states``, ``power_state``):
 
 - ``vm_state``: the stable state the server is in (``building``, ``active``, ``stopped``,
-  ``error``, ``deleted``).
+  ``paused``, ``suspended``, ``rescued``, ``error``, ``deleted``).
 - ``task_state``: the transition running now, or ``None`` (``scheduling``, ``spawning``,
   ``powering-off``, ``rebooting``, ``deleting``...).
 - ``power_state``: what the hypervisor reports (``drivers.base.PowerState``).

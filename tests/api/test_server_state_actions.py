@@ -76,6 +76,10 @@ def test_pause_and_suspend_follow_nova_states(running_cloud, server):
     assert "vm_state suspended" in _fails(cloud, "server", "stop", name)
     _cli(cloud, "server", "resume", name)
     cloud.wait_for_server(name, "ACTIVE")
+    _cli(cloud, "server", "pause", name)
+    cloud.wait_for_server(name, "PAUSED")
+    _cli(cloud, "server", "reboot", "--hard", name)  # Nova's hard reboot takes PAUSED too
+    cloud.wait_for_server(name, "ACTIVE")
     assert _events(cloud, server["id"], "suspend") == [("compute_suspend_instance", "Success")]
     assert _events(cloud, server["id"], "unpause") == [("compute_unpause_instance", "Success")]
 
