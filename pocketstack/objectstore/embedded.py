@@ -260,11 +260,13 @@ def _node(conf: Any, devices_root: Path, ring_path: str, ip: str, port: int) -> 
 def serve_child(argv: list[str]) -> None:
     """The child of a :class:`NodeProcess`: ``<devices root> <ring path> <socket fd>``, the
     configuration's values as JSON on stdin; serves until SIGTERM."""
+    from pocketstack.cli import setup_logging
     from pocketstack.common.config import Config
 
     devices_root, ring_path, fd = argv
     conf = Config(json.load(sys.stdin))
-    logging.basicConfig(level=logging.WARNING, format="object-node %(levelname)s %(message)s")
+    # <state-dir>/logs/object-node-n<i>.log, warnings also on stderr (the parent's)
+    setup_logging(conf, f"object-node-{Path(devices_root).name}")
     sock = socket.socket(fileno=int(fd))
     node = _node(conf, Path(devices_root), ring_path, HOST, sock.getsockname()[1])
     # uvicorn handles SIGTERM/SIGINT: requests in flight finish, the lifespan stops daemons
