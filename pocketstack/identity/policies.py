@@ -8,16 +8,19 @@ and system_scope:all``) reads everything an admin reads and changes nothing. The
 reader* and *domain manager* (a reader / a ``manager`` with a domain-scoped token:
 ``domain_reader``, ``domain_manager``) read / manage the users, projects and groups of their
 token's domain, whose listings they see only (Keystone's ``token.domain.id:%(target.
-domain_id)s`` branches); grants and role assignments are not theirs here (Keystone lets a
-domain manager grant manager, member and reader). As in Keystone, a manager of the domain
+domain_id)s`` branches), and the grants within it: a domain manager grants and revokes
+``manager``, ``member`` and ``reader`` to users and groups of its domain on its domain and
+its projects (the role assignment listing stays the admin's and system reader's). As in
+Keystone, a manager of the domain
 the cloud admins live in can change their passwords: give that role on other domains only.
 
 Summary (Keystone's default, then ours):
 
 - domains, projects, users, groups, roles, implied roles, grants (project, domain and
   system), role assignments, services, endpoints: reading is admin's and the system
-  reader's, writing admin's; for users, projects and groups (and memberships) also the
-  domain reader's (reading) and domain manager's (writing) in their token's domain, except:
+  reader's, writing admin's; for users, projects, groups (and memberships) and grants also
+  the domain reader's (reading) and domain manager's (writing) in their token's domain,
+  except:
 - a user may show itself, list its own projects and groups (``admin or owner``), and change
   only its own password, knowing the current one (``owner``; 401 for a wrong original);
   ``PATCH /v3/users/{id}`` is admin's even on oneself (Keystone's ``identity:update_user``);
@@ -99,10 +102,10 @@ RULES = {
     "identity:delete_implied_role": "admin",
     "identity:list_role_inference_rules": "admin or system_reader",
     # assignments
-    "identity:list_grants": "admin or system_reader",
-    "identity:check_grant": "admin or system_reader",
-    "identity:create_grant": "admin",
-    "identity:revoke_grant": "admin",
+    "identity:list_grants": "admin or system_reader or domain_reader",
+    "identity:check_grant": "admin or system_reader or domain_reader",
+    "identity:create_grant": "admin or domain_manager",
+    "identity:revoke_grant": "admin or domain_manager",
     "identity:list_role_assignments": "admin or system_reader",
     # system role assignments (Keystone: admin; reads also the system reader)
     "identity:list_system_grants_for_user": "admin or system_reader",

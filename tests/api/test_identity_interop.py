@@ -497,5 +497,16 @@ def test_domain_manager_and_reader_act_in_their_domain_only(running_cloud):
         httpx.post(v3 + "/users", json={"user": {"name": "x"}}, headers=reader).status_code == 403
     )
     pid = project.json()["project"]["id"]
+    # grants in the domain: manager, member and reader, to its users, on its projects
+    roles = {r["name"]: r["id"] for r in httpx.get(v3 + "/roles", headers=admin).json()["roles"]}
+    grants = f"{v3}/projects/{pid}/users/{new.json()['user']['id']}/roles"
+    assert httpx.put(f"{grants}/{roles['member']}", headers=manager).status_code == 204
+    assert httpx.put(f"{grants}/{roles['admin']}", headers=manager).status_code == 403
+    demo_grant = f"{v3}/projects/{pid}/users/{demo_id}/roles/{roles['member']}"
+    assert httpx.put(demo_grant, headers=manager).status_code == 403
+    listed = httpx.get(grants, headers=reader).json()["roles"]
+    assert [r["name"] for r in listed] == ["member"]
+    assert httpx.delete(f"{grants}/{roles['member']}", headers=reader).status_code == 403
+    assert httpx.delete(f"{grants}/{roles['member']}", headers=manager).status_code == 204
     assert httpx.delete(f"{v3}/projects/{pid}", headers=reader).status_code == 403
     assert httpx.delete(f"{v3}/projects/{pid}", headers=manager).status_code == 204

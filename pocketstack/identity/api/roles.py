@@ -10,6 +10,7 @@ from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
 from pocketstack.identity.api import schemas, views
 from pocketstack.identity.api.parsing import changes, field, query, query_bool
+from pocketstack.identity.exceptions import RoleNotFound
 
 _ROLE_FIELDS = {"name": str, "description": str}
 
@@ -114,17 +115,40 @@ def _rule(action: str, target: str, actor: str) -> str:
     return f"identity:{action}_grant{'s' if action == 'list' else ''}"
 
 
+#: The roles a domain manager may grant (Keystone's ``domain_managed_target_role``).
+DOMAIN_MANAGED_ROLES = ("manager", "member", "reader")
+
+
+def _grant_target(target: str, actor: str, req: ApiRequest, granting: bool) -> dict[str, Any]:
+    """The policy target of a grant call: ``{"domain_id"}`` when the actor and the project
+    (or domain) are of one domain, and, for a grant or revocation, the role is one a domain
+    manager may hand out; else None (only admins, and readers of the system, pass)."""
+    if target == "system":
+        return {}
+    identity = req.cloud.identity
+    actor_domain = identity.domain_of(actor, req.params["actor_id"])
+    target_id = req.params["target_id"]
+    target_domain = identity.domain_of("project", target_id) if target == "project" else target_id
+    same = actor_domain is not None and actor_domain == target_domain
+    if same and granting:
+        try:
+            same = identity.roles.get(req.ctx, req.params["role_id"]).name in DOMAIN_MANAGED_ROLES
+        except RoleNotFound:
+            same = False
+    return {"domain_id": actor_domain if same else None}
+
+
 def create_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """PUT /v3/{projects|domains}/{id}/{users|groups}/{id}/roles/{role_id} and
     PUT /v3/system/{users|groups}/{id}/roles/{role_id} (204)"""
-    policy.enforce(req.ctx, _rule("create", target, actor))
+    policy.enforce(req.ctx, _rule("create", target, actor), _grant_target(target, actor, req, True))
     req.cloud.identity.roles.grant(req.ctx, req.params["role_id"], *_grant_args(target, actor, req))
     return ApiResponse(204)
 
 
 def check_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """HEAD/GET .../roles/{role_id} (204 or 404)"""
-    policy.enforce(req.ctx, _rule("check", target, actor))
+    policy.enforce(req.ctx, _rule("check", target, actor), _grant_target(target, actor, req, False))
     req.cloud.identity.roles.check_grant(
         req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
     )
@@ -133,7 +157,7 @@ def check_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
 
 def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
     """DELETE .../roles/{role_id} (204)"""
-    policy.enforce(req.ctx, _rule("revoke", target, actor))
+    policy.enforce(req.ctx, _rule("revoke", target, actor), _grant_target(target, actor, req, True))
     req.cloud.identity.roles.revoke_grant(
         req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
     )
@@ -143,7 +167,7 @@ def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
 def list_grants(target: str, actor: str, req: ApiRequest) -> dict[str, Any]:
     """GET /v3/{projects|domains}/{id}/{users|groups}/{id}/roles and
     GET /v3/system/{users|groups}/{id}/roles"""
-    policy.enforce(req.ctx, _rule("list", target, actor))
+    policy.enforce(req.ctx, _rule("list", target, actor), _grant_target(target, actor, req, False))
     rows = req.cloud.identity.roles.list_grants(req.ctx, *_grant_args(target, actor, req))
     if target == "system":
         path = f"system/{actor}s/{req.params['actor_id']}/roles"
