@@ -419,3 +419,26 @@ def test_negotiation_and_406(running_cloud):
         "--os-compute-api-version", "2.97", "flavor", "list", check=False, json_output=False
     )
     assert cli.returncode != 0
+
+
+@pytest.mark.parametrize(
+    "version, module, gone",
+    [
+        ("2.1", "2.1", ()),
+        ("2.36", "2.36", ("maxSecurityGroups", "maxTotalFloatingIps")),
+        ("2.57", "2.57", ("maxImageMeta", "maxPersonality")),
+    ],
+)
+def test_limits_and_quotas_lose_the_proxies(running_cloud, version, module, gone):
+    admin = running_cloud.sdk(ADMIN)
+    limits = _check(_call(admin, "GET", "/limits", version), module, "limits", "get_limit")
+    absolute = limits["limits"]["absolute"]
+    assert absolute["maxTotalInstances"] > 0 and not set(gone) & set(absolute)
+    project = admin.current_project_id
+    url = f"/os-quota-sets/{project}"
+    quota = _check(_call(admin, "GET", url, version), module, "quotas", "get_quota_set")
+    assert ("floating_ips" in quota["quota_set"]) == (version == "2.1")
+    assert ("injected_files" in quota["quota_set"]) == (version != "2.57")
+    if version != "2.1":
+        body = {"quota_set": {"floating_ips": 5}}
+        assert _call(admin, "PUT", url, version, json=body).status_code == 400

@@ -1,6 +1,7 @@
 """Limits and quota sets (API reference: "Limits (limits)", "Quota sets (os-quota-sets)"),
-2.1 shapes. An update body is checked against ``schemas.QUOTA_SET_UPDATE`` before the
-handler runs."""
+at the request's microversion (``views.REMOVED_QUOTAS``: 2.36 and 2.57 drop resources from
+the views and refuse them in updates). An update body is checked against
+``schemas.QUOTA_SET_UPDATE`` before the handler runs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
-from pocketstack.compute.api.views import absolute_limits, quota_set_view
+from pocketstack.compute.api.views import absolute_limits, quota_set_view, removed_quotas
 
 
 def get_limits(req: ApiRequest) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def get_limits(req: ApiRequest) -> dict[str, Any]:
         policy.enforce(req.ctx, "compute:quotas:show:other_project")
         project_id = tenant
     usage = req.cloud.compute.quotas.limits(req.ctx, project_id)
-    return {"limits": {"rate": [], "absolute": absolute_limits(usage)}}
+    return {"limits": {"rate": [], "absolute": absolute_limits(req, usage)}}
 
 
 def _show(req: ApiRequest, detail: bool) -> dict[str, Any]:
@@ -30,7 +31,9 @@ def _show(req: ApiRequest, detail: bool) -> dict[str, Any]:
     if not req.ctx.owns(project_id):
         policy.enforce(req.ctx, "compute:quotas:show:other_project")
     usage = req.cloud.compute.quotas.get(req.ctx, project_id, detail=detail)
-    return {"quota_set": quota_set_view(project_id, usage.limits, usage.in_use if detail else None)}
+    return {
+        "quota_set": quota_set_view(req, project_id, usage.limits, usage.in_use if detail else None)
+    }
 
 
 def get_quota_set(req: ApiRequest) -> dict[str, Any]:
@@ -47,13 +50,20 @@ def get_quota_set_defaults(req: ApiRequest) -> dict[str, Any]:
     """``GET /os-quota-sets/{project_id}/defaults``."""
     policy.enforce(req.ctx, "compute:quotas:defaults")
     defaults = req.cloud.compute.quotas.defaults()
-    return {"quota_set": quota_set_view(req.params["project_id"], defaults)}
+    return {"quota_set": quota_set_view(req, req.params["project_id"], defaults)}
 
 
 def update_quota_set(req: ApiRequest) -> dict[str, Any]:
     """``PUT /os-quota-sets/{project_id}`` {"quota_set": {resource: limit, "force"?}} (admin)."""
     policy.enforce(req.ctx, "compute:quotas:update")
     body = dict(req.body["quota_set"])  # known resources, numbers or decimal strings
+    gone = sorted(removed_quotas(req) & set(body))
+    if gone:
+        raise errors.BadRequest(
+            "Invalid input for field/attribute quota_set. Additional properties are not "
+            f"allowed ({', '.join(repr(n) for n in gone)} {'was' if len(gone) == 1 else 'were'} "
+            "unexpected)"
+        )
     force = parse_bool(body.pop("force", False), "force")
     if req.query.get("user_id"):
         raise errors.BadRequest("Per-user quotas are not supported.")
@@ -61,7 +71,8 @@ def update_quota_set(req: ApiRequest) -> dict[str, Any]:
     quota_set = req.cloud.compute.quotas.update(
         req.ctx, req.params["project_id"], values, force=force
     )
-    return {"quota_set": quota_set}
+    removed = removed_quotas(req)
+    return {"quota_set": {k: v for k, v in quota_set.items() if k not in removed}}
 
 
 def delete_quota_set(req: ApiRequest) -> ApiResponse:

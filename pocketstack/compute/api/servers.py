@@ -108,10 +108,9 @@ def _full_views(
 
 
 def _groups_of(req: ApiRequest, server: Instance) -> list[str]:
-    """The uuids of the server groups ``server`` belongs to (2.71), where server groups
-    exist."""
-    finder = getattr(req.cloud.compute.server_groups, "groups_of", None)
-    return list(finder(server.uuid)) if finder is not None else []
+    """The uuids of the server groups ``server`` belongs to (2.71: one at most)."""
+    group = req.cloud.compute.server_groups.group_of(server.uuid)
+    return [group.uuid] if group is not None else []
 
 
 def list_servers(req: ApiRequest) -> dict[str, Any]:

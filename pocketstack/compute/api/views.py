@@ -465,10 +465,37 @@ def created_keypair(req: ApiRequest, kp: KeyPair, private_key: str | None) -> di
 # ---------------------------------------------------------------------------- limits, quotas
 
 
-def absolute_limits(usage: QuotaUsage) -> dict[str, int]:
-    """The ``limits.absolute`` dict of ``GET /limits`` (2.1 keys; API reference "Limits")."""
+#: quota resources a microversion removed (2.36: the network proxies; 2.57: personality)
+REMOVED_QUOTAS: dict[tuple[int, int], tuple[str, ...]] = {
+    (2, 36): ("fixed_ips", "floating_ips", "security_groups", "security_group_rules", "networks"),
+    (2, 57): ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes"),
+}
+#: absolute limits a microversion removed
+_REMOVED_LIMITS: dict[tuple[int, int], tuple[str, ...]] = {
+    (2, 36): (
+        "maxSecurityGroups",
+        "maxSecurityGroupRules",
+        "maxTotalFloatingIps",
+        "totalSecurityGroupsUsed",
+        "totalFloatingIpsUsed",
+    ),
+    (2, 39): ("maxImageMeta",),
+    (2, 57): ("maxPersonality", "maxPersonalitySize"),
+}
+
+
+def removed_quotas(req: ApiRequest) -> set[str]:
+    """The quota resources the request's microversion no longer has (``REMOVED_QUOTAS``)."""
+    version = _version(req)
+    return {name for v, names in REMOVED_QUOTAS.items() if version >= v for name in names}
+
+
+def absolute_limits(req: ApiRequest, usage: QuotaUsage) -> dict[str, int]:
+    """The ``limits.absolute`` dict of ``GET /limits`` (API reference "Limits"): 2.1's keys,
+    without the network proxies' from 2.36, ``maxImageMeta`` from 2.39 and personality's
+    from 2.57."""
     q, used = usage.limits, usage.in_use
-    return {
+    limits = {
         "maxTotalInstances": q["instances"],
         "maxTotalCores": q["cores"],
         "maxTotalRAMSize": q["ram"],
@@ -489,20 +516,32 @@ def absolute_limits(usage: QuotaUsage) -> dict[str, int]:
         "totalSecurityGroupsUsed": 0,
         "totalFloatingIpsUsed": 0,
     }
+    version = _version(req)
+    for since, names in _REMOVED_LIMITS.items():
+        if version >= since:
+            for name in names:
+                limits.pop(name, None)
+    return limits
 
 
 def quota_set_view(
-    project_id: str, limits: Mapping[str, int], in_use: Mapping[str, int] | None = None
+    req: ApiRequest,
+    project_id: str,
+    limits: Mapping[str, int],
+    in_use: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """``{"id", resource: limit}``, or with ``in_use`` (the detail answer)
-    ``{"id", resource: {"limit", "in_use", "reserved"}}`` (API reference "Quota sets")."""
+    ``{"id", resource: {"limit", "in_use", "reserved"}}`` (API reference "Quota sets"),
+    without the resources the request's microversion removed (``REMOVED_QUOTAS``)."""
+    gone = removed_quotas(req)
+    kept = {name: limit for name, limit in limits.items() if name not in gone}
     if in_use is None:
-        return {"id": project_id, **limits}
+        return {"id": project_id, **kept}
     return {
         "id": project_id,
         **{
             name: {"limit": limit, "in_use": in_use.get(name, 0), "reserved": 0}
-            for name, limit in limits.items()
+            for name, limit in kept.items()
         },
     }
 

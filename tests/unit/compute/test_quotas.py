@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import types
+from typing import Any
+
 import pytest
 
 from pocketstack.common import errors
@@ -11,6 +14,8 @@ from pocketstack.compute.models import Instance
 
 ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin",))
 DEMO = RequestContext(user_id="u-demo", project_id="p-demo", roles=("member",))
+#: a request at microversion 2.1, all the views read of it
+AT_2_1: Any = types.SimpleNamespace(api_version=(2, 1))
 
 
 def add_instances(
@@ -70,9 +75,9 @@ def test_update_show_detail_limits_and_delete(cloud, db):
     assert cloud.compute.quotas.update(ADMIN, "p-demo", {"instances": 2})["instances"] == 2
     assert cloud.compute.quotas.get(DEMO, "p-demo").in_use == {}  # counted only for detail
     usage = cloud.compute.quotas.get(DEMO, "p-demo", detail=True)
-    detail = quota_set_view("p-demo", usage.limits, usage.in_use)
+    detail = quota_set_view(AT_2_1, "p-demo", usage.limits, usage.in_use)
     assert detail["instances"] == {"limit": 2, "in_use": 2, "reserved": 0}
-    limits = absolute_limits(cloud.compute.quotas.limits(DEMO, "p-demo"))
+    limits = absolute_limits(AT_2_1, cloud.compute.quotas.limits(DEMO, "p-demo"))
     assert limits["maxTotalInstances"] == 2 and limits["totalCoresUsed"] == 4
     assert limits["totalRAMUsed"] == 1024
     with pytest.raises(errors.PolicyNotAuthorized):
