@@ -414,9 +414,7 @@ class Servers:
                     f"{used[resource] - amount} of {limit} {resource}"
                 )
 
-    def _check_requested_host(
-        self, ctx: RequestContext, host: str | None, node: str | None
-    ) -> str:
+    def _check_requested_host(self, ctx: RequestContext, host: str | None, node: str | None) -> str:
         """The host of a 2.74 ``host``/``hypervisor_hostname`` request (admins only): a
         compute host that exists, and whose hypervisor is ``node`` when both are given.
 
@@ -425,8 +423,7 @@ class Servers:
         """
         if not ctx.is_admin:
             raise errors.PolicyNotAuthorized(
-                "Policy doesn't allow compute:servers:create:requested_destination "
-                "to be performed."
+                "Policy doesn't allow compute:servers:create:requested_destination to be performed."
             )
         with self.db.reader() as s:
             query = sa.select(ComputeNode)
@@ -746,11 +743,17 @@ class Servers:
 def _apply_filters(query: Any, filters: dict[str, Any]) -> Any:
     if filters.get("deleted") and str(filters["deleted"]).lower() not in ("false", "0"):
         query = query.where(Instance.deleted.is_(True))
-    elif filters.get("changes-since") is None:
+    elif filters.get("changes-since") is None and filters.get("changes-before") is None:
         query = query.where(Instance.deleted.is_(False))
     if filters.get("changes-since") is not None:
         since = _parse_time(filters["changes-since"], "changes-since")
         query = query.where(Instance.updated_at >= since)
+    if filters.get("changes-before") is not None:  # 2.66
+        before = _parse_time(filters["changes-before"], "changes-before")
+        query = query.where(Instance.updated_at <= before)
+    if filters.get("locked") is not None:  # 2.73
+        locked = str(filters["locked"]).lower() in ("true", "1", "yes", "on")
+        query = query.where(Instance.locked.is_(locked))
     if filters.get("name"):
         query = query.where(Instance.name.regexp_match(str(filters["name"])))
     simple = {

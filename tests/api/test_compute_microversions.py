@@ -442,3 +442,21 @@ def test_limits_and_quotas_lose_the_proxies(running_cloud, version, module, gone
     if version != "2.1":
         body = {"quota_set": {"floating_ips": 5}}
         assert _call(admin, "PUT", url, version, json=body).status_code == 400
+
+
+def test_list_query_by_version(running_cloud, server):
+    demo = running_cloud.sdk()
+
+    def names(query: str, version: str) -> list[str]:
+        resp = _call(demo, "GET", f"/servers?{query}", version)
+        assert resp.status_code == 200, resp.text
+        return [s["name"] for s in resp.json()["servers"]]
+
+    assert server["name"] in names("bogus=1", "2.74")  # ignored before 2.75
+    refused = _call(demo, "GET", "/servers?bogus=1", "2.75")
+    assert refused.status_code == 400 and "bogus" in refused.text
+    assert server["name"] in names("locked=false", "2.73")
+    assert server["name"] not in names("locked=true", "2.73")
+    assert server["name"] in names("locked=true", "2.72")  # no such filter before 2.73
+    assert server["name"] not in names("changes-before=2001-01-01T00:00:00Z", "2.66")
+    assert server["name"] in names("changes-before=2999-01-01T00:00:00Z", "2.66")

@@ -34,11 +34,38 @@ _FILTERS = (
 )
 #: the tag filters (2.26)
 _TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+#: every query parameter Nova's list schema names (from 2.75 any other is a 400; before, it
+#: is ignored), by the version that brought it
+_KNOWN_QUERY = frozenset(
+    (
+        "user_id project_id tenant_id launch_index image_ref image kernel_id ramdisk_id "
+        "hostname key_name power_state vm_state task_state host node flavor reservation_id "
+        "launched_at terminated_at availability_zone name display_name description "
+        "display_description locked_by uuid root_device_name config_drive access_ip_v4 "
+        "access_ip_v6 auto_disk_config progress sort_key sort_dir all_tenants soft_deleted "
+        "deleted status changes-since ip ip6 created_at limit marker block_device_mapping "
+        "services metadata pci_devices security_groups info_cache system_metadata "
+        "instance_type tags tags-any not-tags not-tags-any changes-before locked"
+    ).split()
+)
 _ADMIN_FILTERS = ("host", "deleted", "project_id")
 
 
 def _filters(req: ApiRequest) -> tuple[dict[str, Any], bool]:
-    """``(filters, all_projects)`` from the query string."""
+    """``(filters, all_projects)`` from the query string: ``changes-before`` from 2.66,
+    ``locked`` from 2.73; from 2.75 a parameter Nova does not know is a 400.
+
+    Raises:
+        errors.BadRequest: an unknown parameter at 2.75 or later.
+    """
+    if at_least(req, 2, 75):
+        unknown = sorted(set(req.query) - _KNOWN_QUERY)
+        if unknown:
+            raise errors.BadRequest(
+                f"Invalid input for query parameters {unknown[0]}. Value: "
+                f"{req.query.get(unknown[0])}. Additional properties are not allowed "
+                f"('{unknown[0]}' was unexpected)"
+            )
     all_projects = bool_param(req, "all_tenants") or bool_param(req, "all_projects")
     if all_projects:
         policy.enforce(req.ctx, "compute:servers:index:all_tenants")
@@ -46,6 +73,8 @@ def _filters(req: ApiRequest) -> tuple[dict[str, Any], bool]:
     allowed = (
         _FILTERS
         + (_TAG_FILTERS if at_least(req, 2, 26) else ())
+        + (("changes-before",) if at_least(req, 2, 66) else ())
+        + (("locked",) if at_least(req, 2, 73) else ())
         + (_ADMIN_FILTERS if req.ctx.is_admin else ())
     )
     for key in allowed:
