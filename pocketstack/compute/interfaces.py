@@ -20,6 +20,7 @@ from pocketstack.compute import states
 from pocketstack.compute.exceptions import InstanceInvalidState, InstanceNotReady
 from pocketstack.compute.models import Instance
 from pocketstack.compute.rpcapi import ComputeAgentClient
+from pocketstack.compute.server_actions import check_lock
 from pocketstack.network.ports import PortRecord
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class Interfaces:
         """The server, when Nova would let ``action`` run now: active, stopped or paused
         with no task (as volume attach and detach)."""
         server = self.cloud.compute.servers.get(ctx, server_id)
+        check_lock(ctx, server)  # Nova's check_instance_lock
         if server.vm_state not in _STATES:
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {server.uuid} while it is in vm_state "

@@ -47,6 +47,7 @@ from pocketstack.compute.exceptions import (
 from pocketstack.compute.models import BlockDeviceMapping, Instance
 from pocketstack.compute.request_spec import GIB, ImageMeta
 from pocketstack.compute.rpcapi import ComputeAgentClient
+from pocketstack.compute.server_actions import check_lock
 from pocketstack.compute.volume_client import VolumeClient
 
 if TYPE_CHECKING:
@@ -246,6 +247,7 @@ class Volumes:
 
     def _server_for(self, ctx: RequestContext, server_id: str, action: str) -> Instance:
         server = self.cloud.compute.servers.get(ctx, server_id)
+        check_lock(ctx, server)  # Nova's check_instance_lock
         states.check_action(server, action)
         if not server.host:
             raise InstanceNotReady(f"Instance {server_id} is not ready (it has no host).")

@@ -91,6 +91,15 @@ def test_lock_refuses_members_not_admins(running_cloud, server):
     assert f"Instance {server['id']} is locked" in err and "409" in err
     assert "is locked" in _fails(cloud, "server", "pause", name)
     assert "is locked" in _fails(cloud, "server", "delete", name)
+    demo = cloud.sdk()
+    net = demo.network.find_network("private")
+    attach = {"interfaceAttachment": {"net_id": net.id}}
+    resp = demo.compute.post(f"/servers/{server['id']}/os-interface", json=attach, raise_exc=False)
+    assert resp.status_code == 409 and "is locked" in resp.text
+    volume = {"volumeAttachment": {"volumeId": str(uuid.uuid4())}}
+    path = f"/servers/{server['id']}/os-volume_attachments"
+    resp = demo.compute.post(path, json=volume, raise_exc=False)
+    assert resp.status_code == 409 and "is locked" in resp.text
     _cli(cloud, "server", "stop", server["id"], as_cloud=ADMIN)  # an admin's action goes through
     cloud.wait_for_server(name, "SHUTOFF")
     _cli(cloud, "server", "unlock", name)  # the owner's own lock
@@ -104,7 +113,6 @@ def test_lock_refuses_members_not_admins(running_cloud, server):
     assert _action(admin, server["id"], {"unlock": None}).status_code == 202
 
     # locked_reason came with 2.73: refused before it
-    demo = cloud.sdk()
     reason = {"lock": {"locked_reason": "maintenance"}}
     assert _action(demo, server["id"], reason, "2.72").status_code == 400
     assert _action(demo, server["id"], reason, "2.73").status_code == 202
