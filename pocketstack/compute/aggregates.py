@@ -4,7 +4,9 @@
 an aggregate's availability zone is its ``availability_zone`` metadata key, as in Nova.
 Nova's rules: names are unique (409), a host must be a compute host (404) and is in an
 aggregate once (409), an aggregate with hosts cannot be deleted (400), removing a host it
-does not hold is 404, a metadata value ``null`` removes the key.
+does not hold is 404, a metadata value ``null`` removes the key, and a host is in one
+availability zone: an aggregate's zone may not differ from another zone its hosts are in
+(400).
 """
 
 from __future__ import annotations
@@ -85,6 +87,33 @@ class Aggregates:
         if s.scalar(query) is not None:
             raise errors.Conflict(f"Aggregate {name} already exists.")
 
+    @staticmethod
+    def _zones_of(s: Session, host: str, other_than: int) -> set[str]:
+        """The zones the aggregates holding ``host`` (but ``other_than``) give it."""
+        rows = s.scalars(
+            sa.select(Aggregate)
+            .join(AggregateHost, AggregateHost.aggregate_id == Aggregate.id)
+            .where(AggregateHost.host == host, Aggregate.id != other_than)
+        )
+        return {str(a.metadata_[AZ_KEY]) for a in rows if (a.metadata_ or {}).get(AZ_KEY)}
+
+    def _check_zone(self, s: Session, agg: Aggregate, zone: str | None) -> None:
+        """Nova's rule: a host is in one availability zone, so an aggregate's zone may not
+        differ from another zone one of its hosts is in.
+
+        Raises:
+            errors.BadRequest (400).
+        """
+        if not zone:
+            return
+        for host in self._record(s, agg).hosts:
+            other = self._zones_of(s, host, agg.id) - {zone}
+            if other:
+                raise errors.BadRequest(
+                    f"Cannot add host {host} to aggregate {agg.id}: host already in "
+                    f"availability zone {sorted(other)[0]}; a host is in one zone."
+                )
+
     def list(self, ctx: RequestContext) -> builtins.list[AggregateRecord]:
         """Every aggregate, by id."""
         with self.cloud.db.reader() as s:
@@ -115,7 +144,8 @@ class Aggregates:
         """Rename an aggregate and/or move it to zone ``zone``.
 
         Raises:
-            AggregateNotFound (404); errors.Conflict (409): the name is taken.
+            AggregateNotFound (404); errors.Conflict (409): the name is taken;
+            errors.BadRequest (400): a host of it is in another zone.
         """
         with self.cloud.db.transaction() as s:
             agg = self._load(s, aggregate_id)
@@ -123,6 +153,7 @@ class Aggregates:
                 self._check_name(s, name, agg.id)
                 agg.name = name
             if zone is not None:
+                self._check_zone(s, agg, zone)
                 agg.metadata_ = {**(agg.metadata_ or {}), AZ_KEY: zone}
             agg.updated_at = utcnow()
             s.flush()
@@ -148,7 +179,8 @@ class Aggregates:
 
         Raises:
             AggregateNotFound (404); errors.NotFound (404): no compute service on ``host``;
-            errors.Conflict (409): the aggregate has the host already.
+            errors.Conflict (409): the aggregate has the host already; errors.BadRequest
+            (400): the host is in another availability zone.
         """
         with self.cloud.db.transaction() as s:
             agg = self._load(s, aggregate_id)
@@ -160,6 +192,8 @@ class Aggregates:
             if s.get(AggregateHost, (agg.id, host)) is not None:
                 raise errors.Conflict(f"Aggregate {agg.id} already has host {host}.")
             s.add(AggregateHost(aggregate_id=agg.id, host=host))
+            s.flush()
+            self._check_zone(s, agg, (agg.metadata_ or {}).get(AZ_KEY))
             agg.updated_at = utcnow()
             s.flush()
             return self._record(s, agg)
@@ -186,7 +220,8 @@ class Aggregates:
         """Merge ``metadata`` into the aggregate's (a ``None`` value removes its key).
 
         Raises:
-            AggregateNotFound (404).
+            AggregateNotFound (404); errors.BadRequest (400): a new zone that a host of it
+            is not in.
         """
         with self.cloud.db.transaction() as s:
             agg = self._load(s, aggregate_id)
@@ -196,6 +231,8 @@ class Aggregates:
                     merged.pop(key, None)
                 else:
                     merged[key] = str(value)
+            if merged.get(AZ_KEY) != (agg.metadata_ or {}).get(AZ_KEY):
+                self._check_zone(s, agg, merged.get(AZ_KEY))
             agg.metadata_ = merged
             agg.updated_at = utcnow()
             s.flush()

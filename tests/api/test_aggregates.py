@@ -45,6 +45,27 @@ def test_aggregate_lifecycle_with_the_cli(running_cloud):
         assert taken.status_code == 409
         assert admin.compute.delete(f"/os-aggregates/{agg['id']}").status_code == 400
 
+        # a host is in one availability zone (Nova's rule)
+        other = admin.compute.post(
+            "/os-aggregates", json={"aggregate": {"name": name + "-z", "availability_zone": "az-y"}}
+        ).json()["aggregate"]
+        try:
+            path = f"/os-aggregates/{other['id']}/action"
+            clash = admin.compute.post(path, json={"add_host": {"host": host}})
+            assert clash.status_code == 400 and "availability zone az-x" in clash.text
+            plain = admin.compute.post(
+                "/os-aggregates", json={"aggregate": {"name": name + "-p"}}
+            ).json()["aggregate"]
+            ppath = f"/os-aggregates/{plain['id']}/action"
+            assert admin.compute.post(ppath, json={"add_host": {"host": host}}).status_code == 200
+            meta = {"set_metadata": {"metadata": {"availability_zone": "az-y"}}}
+            assert admin.compute.post(ppath, json=meta).status_code == 400
+            assert (
+                admin.compute.post(ppath, json={"remove_host": {"host": host}}).status_code == 200
+            )
+            assert admin.compute.delete(f"/os-aggregates/{plain['id']}").status_code == 200
+        finally:
+            admin.compute.delete(f"/os-aggregates/{other['id']}")
         cloud.openstack(
             "aggregate", "unset", "--property", "ssd", name, cloud=ADMIN, json_output=False
         )
