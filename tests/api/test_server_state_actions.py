@@ -116,6 +116,9 @@ def test_lock_refuses_members_not_admins(running_cloud, server):
     reason = {"lock": {"locked_reason": "maintenance"}}
     assert _action(demo, server["id"], reason, "2.72").status_code == 400
     assert _action(demo, server["id"], reason, "2.73").status_code == 202
+    headers = {"OpenStack-API-Version": "compute 2.73"}
+    shown = demo.compute.get(f"/servers/{server['id']}", headers=headers).json()["server"]
+    assert shown["locked"] is True and shown["locked_reason"] == "maintenance"
     assert _action(demo, server["id"], {"os-stop": None}).status_code == 409
     assert _action(demo, server["id"], {"unlock": None}).status_code == 202
     assert _action(demo, server["id"], {"os-stop": None}).status_code == 202
