@@ -149,6 +149,10 @@ def test_update_description_and_hostname_by_version(running_cloud, server):
     assert _call(demo, "PUT", url, "2.89", json=body).status_code == 400
     updated = _call(demo, "PUT", url, "2.90", json=body).json()["server"]
     assert updated["OS-EXT-SRV-ATTR:hostname"] == "front-2"
+    fqdn = {"server": {"hostname": "front-2.example.org"}}
+    assert _call(demo, "PUT", url, "2.93", json=fqdn).status_code == 400
+    updated = _call(demo, "PUT", url, "2.94", json=fqdn).json()["server"]
+    assert updated["OS-EXT-SRV-ATTR:hostname"] == "front-2.example.org"
     _call(demo, "PUT", url, "2.90", json={"server": {"description": "the front end"}})
 
 
@@ -460,3 +464,24 @@ def test_list_query_by_version(running_cloud, server):
     assert server["name"] in names("locked=true", "2.72")  # no such filter before 2.73
     assert server["name"] not in names("changes-before=2001-01-01T00:00:00Z", "2.66")
     assert server["name"] in names("changes-before=2999-01-01T00:00:00Z", "2.66")
+
+
+def test_nic_auto_boots_on_the_projects_network(running_cloud):
+    name = _name("mv")
+    try:
+        created = running_cloud.openstack(
+            *LATEST,
+            "server",
+            "create",
+            "--image",
+            "cirros",
+            "--flavor",
+            "m1.tiny",
+            "--nic",
+            "auto",
+            "--wait",
+            name,
+        )
+        assert created["status"] == "ACTIVE" and "private" in str(created["addresses"])
+    finally:
+        running_cloud.openstack("server", "delete", "--wait", name, check=False, json_output=False)

@@ -159,12 +159,27 @@ def get_server(req: ApiRequest) -> dict[str, Any]:
     return {"server": _full_views(req, [server], one=True)[0]}
 
 
+def _check_hostname(req: ApiRequest, body: dict[str, Any]) -> None:
+    """A ``hostname`` (2.90) is one label until 2.93; 2.94 takes an FQDN.
+
+    Raises:
+        errors.BadRequest: a dotted hostname before 2.94.
+    """
+    hostname = body.get("hostname")
+    if hostname is not None and "." in hostname and not at_least(req, 2, 94):
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute hostname. Value: {hostname}. "
+            "A fully qualified domain name is accepted from microversion 2.94."
+        )
+
+
 def create_server(req: ApiRequest) -> ApiResponse:
     """``POST /servers`` → 202 ``{"server": {id, links, adminPass, ...}}`` + ``Location``,
     or ``{"reservation_id"}`` when ``return_reservation_id`` is true."""
     policy.enforce(req.ctx, "compute:servers:create")
     body = req.body["server"]
     refuse_newer(req, body, schemas.SERVER_CREATE_ADDED, "server")
+    _check_hostname(req, body)
     networks = body.get("networks")
     if at_least(req, 2, 37):
         if networks is None:
@@ -196,6 +211,7 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
     policy.enforce(req.ctx, "compute:servers:update")
     body = req.body["server"]
     refuse_newer(req, body, schemas.SERVER_UPDATE_ADDED, "server")
+    _check_hostname(req, body)
     server = req.cloud.compute.servers.update(
         req.ctx,
         req.params["server_id"],
