@@ -55,6 +55,10 @@ def test_add_and_remove_port_and_network(running_cloud, made):
     }
     one = demo.compute.get(f"/servers/{server['id']}/os-interface/{port['id']}").json()
     assert one == {"interfaceAttachment": added}
+    tagged = demo.compute.get(
+        f"/servers/{server['id']}/os-interface/{port['id']}", microversion="2.70"
+    ).json()["interfaceAttachment"]
+    assert tagged == {**added, "tag": None}  # 2.70's shape
     shown = cloud.openstack("port", "show", port["id"])
     assert (shown["device_id"], shown["device_owner"]) == (server["id"], "compute:nova")
     addresses = cloud.openstack("server", "show", server["id"])["addresses"]

@@ -12,11 +12,11 @@ from pocketstack.common.http import ApiRequest, ApiResponse
 from pocketstack.network.ports import PortRecord
 
 
-def interface_view(record: PortRecord) -> dict[str, Any]:
+def interface_view(req: ApiRequest, record: PortRecord) -> dict[str, Any]:
     """``{"port_id", "net_id", "mac_addr", "port_state", "fixed_ips": [{"subnet_id",
-    "ip_address"}]}``."""
+    "ip_address"}]}``, and ``tag`` from 2.70 (null: attach takes no tag here)."""
     port = record.port
-    return {
+    view: dict[str, Any] = {
         "port_id": port.id,
         "net_id": port.network_id,
         "mac_addr": port.mac_address,
@@ -25,20 +25,23 @@ def interface_view(record: PortRecord) -> dict[str, Any]:
             {"subnet_id": ip.subnet_id, "ip_address": ip.ip_address} for ip in record.fixed_ips
         ],
     }
+    if getattr(req, "api_version", (2, 1)) >= (2, 70):
+        view["tag"] = None
+    return view
 
 
 def list_interfaces(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/os-interface``."""
     policy.enforce(req.ctx, "compute:os-attach-interfaces:list")
     ports = req.cloud.compute.interfaces.list(req.ctx, req.params["server_id"])
-    return {"interfaceAttachments": [interface_view(p) for p in ports]}
+    return {"interfaceAttachments": [interface_view(req, p) for p in ports]}
 
 
 def get_interface(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/os-interface/{port_id}``; 404 when not the server's."""
     policy.enforce(req.ctx, "compute:os-attach-interfaces:show")
     port = req.cloud.compute.interfaces.get(req.ctx, req.params["server_id"], req.params["port_id"])
-    return {"interfaceAttachment": interface_view(port)}
+    return {"interfaceAttachment": interface_view(req, port)}
 
 
 def create_interface(req: ApiRequest) -> dict[str, Any]:
@@ -53,7 +56,7 @@ def create_interface(req: ApiRequest) -> dict[str, Any]:
         network_id=body.get("net_id"),
         fixed_ip=fixed_ips[0]["ip_address"] if fixed_ips else None,
     )
-    return {"interfaceAttachment": interface_view(port)}
+    return {"interfaceAttachment": interface_view(req, port)}
 
 
 def delete_interface(req: ApiRequest) -> ApiResponse:
