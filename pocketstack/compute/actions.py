@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, utcnow
 from pocketstack.compute import states
@@ -349,21 +350,47 @@ class InstanceActions:
         self.cloud = cloud
         self.db: Database = cloud.db
 
-    def list(self, ctx: RequestContext, server_id: str) -> list[InstanceAction]:
-        """Actions of a visible server (deleted servers too), newest first.
+    def list(
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+        changes_since: dt.datetime | None = None,
+        changes_before: dt.datetime | None = None,
+    ) -> list[InstanceAction]:
+        """Actions of a visible server (deleted servers too), newest first; a page of at
+        most ``limit`` after the action of request id ``marker``, changed (``updated_at``)
+        at or after ``changes_since`` and at or before ``changes_before`` (microversions
+        2.58 and 2.66).
 
         Raises:
             ServerNotFound: unknown or another project's server.
+            errors.BadRequest: a ``marker`` that names no action of the server.
         """
         self.cloud.compute.servers.get(ctx, server_id, include_deleted=True)
         with self.db.reader() as s:
-            return list(
+            found = list(
                 s.scalars(
                     sa.select(InstanceAction)
                     .where(InstanceAction.instance_uuid == server_id)
                     .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())
                 )
             )
+        if changes_since is not None or changes_before is not None:
+            found = [
+                a
+                for a in found
+                if (changes_since is None or (a.updated_at or a.start_time) >= changes_since)
+                and (changes_before is None or (a.updated_at or a.start_time) <= changes_before)
+            ]
+        if marker is not None:
+            ids = [a.request_id for a in found]
+            if marker not in ids:
+                raise errors.BadRequest(f"Marker {marker} could not be found.")
+            found = found[ids.index(marker) + 1 :]
+        return found if limit is None else found[:limit]
 
     def get(
         self, ctx: RequestContext, server_id: str, request_id: str

@@ -485,3 +485,28 @@ def test_nic_auto_boots_on_the_projects_network(running_cloud):
         assert created["status"] == "ACTIVE" and "private" in str(created["addresses"])
     finally:
         running_cloud.openstack("server", "delete", "--wait", name, check=False, json_output=False)
+
+
+def test_instance_actions_paging_and_times(running_cloud, server):
+    demo = running_cloud.sdk()
+    url = f"/servers/{server['id']}/os-instance-actions"
+    everything = _call(demo, "GET", url, "2.58").json()["instanceActions"]
+    assert everything and everything[-1]["action"] == "create"
+    page = _check(
+        _call(demo, "GET", url + "?limit=1", "2.58"), "2.58", "servers", "list_instance_actions"
+    )
+    assert [a["request_id"] for a in page["instanceActions"]] == [everything[0]["request_id"]]
+    assert "marker=" in page["links"][0]["href"]
+    rest = _call(demo, "GET", f"{url}?marker={everything[0]['request_id']}", "2.58").json()
+    assert [a["request_id"] for a in rest["instanceActions"]] == [
+        a["request_id"] for a in everything[1:]
+    ]
+    assert _call(demo, "GET", f"{url}?marker=req-nope", "2.58").status_code == 400
+    later = _call(demo, "GET", f"{url}?changes-since=2999-01-01T00:00:00Z", "2.58").json()
+    assert later["instanceActions"] == []
+    earlier = _call(demo, "GET", f"{url}?changes-before=2001-01-01T00:00:00Z", "2.66").json()
+    assert earlier["instanceActions"] == []
+    # before 2.58 there is no paging: the whole list
+    assert len(_call(demo, "GET", url + "?limit=1", "2.57").json()["instanceActions"]) == len(
+        everything
+    )

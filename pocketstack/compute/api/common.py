@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+from pocketstack.common import errors
 from pocketstack.common.http import ApiRequest, parse_bool, parse_int
 
 MAX_LIMIT = 1000
@@ -57,3 +59,21 @@ def bool_param(req: ApiRequest, name: str, default: bool = False) -> bool:
         return default
     value = req.query.get(name)
     return True if value == "" else parse_bool(value, name)
+
+
+def parse_time(value: str, name: str) -> dt.datetime:
+    """An ISO 8601 time of the query string (``changes-since``...) as naive UTC.
+
+    Raises:
+        errors.BadRequest: not an ISO 8601 time (Nova's ``format: date-time``).
+    """
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.BadRequest(
+            f"Invalid input for query parameters {name}. Value: {value}. "
+            f"'{value}' is not a 'date-time'"
+        ) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed

@@ -15,6 +15,7 @@ from typing import Any
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
 from pocketstack.compute.api import microversion, server_security_groups
+from pocketstack.compute.api.common import next_links, paging, parse_time
 from pocketstack.compute.api.views import action_view, action_with_events, addresses
 
 # ---------------------------------------------------------------------------- actions
@@ -259,8 +260,35 @@ def get_ips(req: ApiRequest) -> dict[str, Any]:
 def list_instance_actions(req: ApiRequest) -> dict[str, Any]:
     """``GET /servers/{server_id}/os-instance-actions``, newest first."""
     policy.enforce(req.ctx, "compute:instance-actions:index")
-    found = req.cloud.compute.actions.list(req.ctx, req.params["server_id"])
-    return {"instanceActions": [action_view(req, a) for a in found]}
+    if not microversion.at_least(req, 2, 58):
+        found = req.cloud.compute.actions.list(req.ctx, req.params["server_id"])
+        return {"instanceActions": [action_view(req, a) for a in found]}
+    # 2.58: paging and changes-since; 2.66: changes-before
+    limit, marker = paging(req)
+    times = {
+        key: parse_time(req.query[key], key)
+        for key in ("changes-since", "changes-before")
+        if req.query.get(key) and (key == "changes-since" or microversion.at_least(req, 2, 66))
+    }
+    found = req.cloud.compute.actions.list(
+        req.ctx,
+        req.params["server_id"],
+        limit=limit,
+        marker=marker,
+        changes_since=times.get("changes-since"),
+        changes_before=times.get("changes-before"),
+    )
+    body: dict[str, Any] = {"instanceActions": [action_view(req, a) for a in found]}
+    more = next_links(
+        req,
+        f"servers/{req.params['server_id']}/os-instance-actions",
+        found,
+        limit,
+        lambda a: a.request_id,
+    )
+    if more:
+        body["links"] = more
+    return body
 
 
 def get_instance_action(req: ApiRequest) -> dict[str, Any]:
