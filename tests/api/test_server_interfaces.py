@@ -110,14 +110,14 @@ def test_server_diagnostics_admin_only(running_cloud, made):
     legacy = admin.compute.get(path, microversion="2.1").json()
     assert legacy["cpu0_time"] > 0 and legacy["memory"] == 256 * 1024
     assert {"vda_read", "vda_write_req", "nic0_rx", "nic0_tx_packets"} <= set(legacy)
+    # the CLI negotiates 2.48 or later: the standard shape
     shown = cloud.openstack("server", "show", "--diagnostics", server["id"], cloud=ADMIN)
-    assert shown["server_id"] == server["id"]
-    standard = admin.compute.get(path, microversion="2.48")
-    if standard.status_code != 406:  # once the API serves 2.48
-        body = standard.json()
-        assert (body["driver"], body["num_cpus"], body["num_nics"]) == ("fake", 1, 1)
-        assert body["memory_details"]["maximum"] == 256
-        assert body["nic_details"][0]["mac_address"] == server_mac(admin, server["id"])
+    assert (shown["server_id"], shown["num_cpus"], shown["state"]) == (server["id"], 1, "running")
+    body = admin.compute.get(path, microversion="2.48").json()
+    assert (body["hypervisor"], body["num_cpus"], body["num_nics"]) == ("fake", 1, 1)
+    assert (body["driver"], body["state"]) == ("libvirt", "running")  # Nova's enum
+    assert body["memory_details"]["maximum"] == 256
+    assert body["nic_details"][0]["mac_address"] == server_mac(admin, server["id"])
     denied = cloud.sdk().compute.get(path)
     assert denied.status_code == 403
     gone = admin.compute.get(f"/servers/{uuid.uuid4()}/diagnostics")

@@ -57,6 +57,16 @@ class _FakeGuest:
     started: float = field(default_factory=time.monotonic)
 
 
+#: the diagnostics' ``state`` of each power state (Nova's enum)
+DIAGNOSTICS_STATES = {
+    PowerState.RUNNING: "running",
+    PowerState.PAUSED: "paused",
+    PowerState.SHUTDOWN: "shutdown",
+    PowerState.CRASHED: "crashed",
+    PowerState.SUSPENDED: "suspended",
+}
+
+
 class FakeDriver(ComputeDriver):
     """In-memory driver: instant spawns, power actions that flip states, a fake console.
 
@@ -329,8 +339,9 @@ class FakeDriver(ComputeDriver):
             disks = 1 + len(guest.volumes) + len(guest.local_disks)
             memory = int(spec.get("memory_mb") or 0)
             return {
-                "state": "running" if guest.state == PowerState.RUNNING else "shutdown",
-                "driver": "fake",
+                "state": DIAGNOSTICS_STATES.get(guest.state, "pending"),
+                # Nova's API allows only its drivers' names; its own fake says libvirt too
+                "driver": "libvirt",
                 "hypervisor": "fake",
                 "hypervisor_os": "fake-os",
                 "uptime": int(time.monotonic() - guest.started),

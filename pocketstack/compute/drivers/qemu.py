@@ -532,7 +532,8 @@ class QemuDriver(ComputeDriver):
                 vifs.append({"mac_address": opts.get("mac"), "tap": tap})
         for entry in qi.read_record(paths.dir).values():
             vifs.append({"mac_address": entry.get("mac"), "tap": entry.get("tap")})
-        return qi.diagnostics(self._qmp_call(uuid), pid, vifs, paths.config.exists())
+        hypervisor = "kvm" if any(a.startswith("kvm") for a in argv) else "qemu"
+        return qi.diagnostics(self._qmp_call(uuid), pid, vifs, paths.config.exists(), hypervisor)
 
     def _qmp_call(self, uuid: str) -> qv.QMPCall:
         def call(command: str, **arguments: Any) -> Any:

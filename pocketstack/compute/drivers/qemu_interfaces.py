@@ -190,11 +190,27 @@ def _tap_counters(tap: str | None) -> dict[str, Any]:
     return result
 
 
+#: QMP ``query-status`` -> the diagnostics' ``state`` (Nova's enum; others ``pending``)
+_STATES = {
+    "running": "running",
+    "paused": "paused",
+    "suspended": "suspended",
+    "shutdown": "shutdown",
+    "guest-panicked": "crashed",
+    "internal-error": "crashed",
+    "io-error": "crashed",
+}
+
+
 def diagnostics(
-    qmp: qv.QMPCall, pid: int, vifs: list[dict[str, Any]], has_config_drive: bool
+    qmp: qv.QMPCall,
+    pid: int,
+    vifs: list[dict[str, Any]],
+    has_config_drive: bool,
+    hypervisor: str = "qemu",
 ) -> dict[str, Any]:
-    """The running guest's figures (see the module), ``vifs`` its NICs' ``network_info``
-    entries (booted with and hot-plugged, with ``devname`` for tap VIFs, else None)."""
+    """The running guest's figures (see the module), ``vifs`` its NICs (``mac_address``,
+    ``tap`` or None); ``hypervisor``: ``qemu`` (TCG) or ``kvm``."""
     status = qmp("query-status") or {}
     cpus = qmp("query-cpus-fast") or []
     cpu_details = []
@@ -223,11 +239,12 @@ def diagnostics(
     nic_details = [
         {"mac_address": str(v.get("mac_address")), **_tap_counters(v.get("tap"))} for v in vifs
     ]
-    state = "running" if status.get("running") else str(status.get("status") or "unknown")
+    state = _STATES.get(str(status.get("status")), "pending")
     return {
         "state": state,
-        "driver": "qemu",
-        "hypervisor": "qemu",
+        # the API allows only Nova's drivers' names: libvirt is the one that runs QEMU
+        "driver": "libvirt",
+        "hypervisor": hypervisor,
         "hypervisor_os": "linux",
         "uptime": _uptime(pid),
         "config_drive": has_config_drive,
