@@ -145,6 +145,16 @@ def test_update_description_and_hostname_by_version(running_cloud, server):
     assert refused.status_code == 400 and "description" in refused.text
     updated = _check(_call(demo, "PUT", url, "2.75", json=body), "2.75", "servers", "update_server")
     assert updated["server"]["description"] == "renamed"
+    assert "OS-EXT-STS:vm_state" in updated["server"]  # from 2.75 the update answers as show
+    admin = running_cloud.sdk(ADMIN)
+    for version in ("2.1", "2.19", "2.74"):
+        answer = _check(
+            _call(admin, "PUT", url, version, json={"server": {"name": server["name"]}}),
+            version if version != "2.74" else "2.73",
+            "servers",
+            "update_server",
+        )["server"]
+        assert "OS-EXT-STS:vm_state" not in answer and "OS-EXT-SRV-ATTR:host" not in answer
     body = {"server": {"hostname": "front-2"}}
     assert _call(demo, "PUT", url, "2.89", json=body).status_code == 400
     updated = _call(demo, "PUT", url, "2.90", json=body).json()["server"]

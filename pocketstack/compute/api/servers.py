@@ -220,7 +220,31 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
         clear_description="description" in body and body["description"] is None,
         hostname=body.get("hostname"),
     )
-    return {"server": _full_views(req, [server], one=True)[0]}
+    view = _full_views(req, [server], one=True)[0]
+    if not at_least(req, 2, 75):
+        view = _update_view_before_2_75(view)
+    return {"server": view}
+
+
+#: what Nova's update answer leaves out of the server view until 2.75 (which made it the
+#: same as show): the extension attributes
+_NOT_IN_UPDATE_PREFIXES = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
+_NOT_IN_UPDATE = ("config_drive", "key_name", "security_groups", "host_status")
+
+
+def _update_view_before_2_75(view: dict[str, Any]) -> dict[str, Any]:
+    """The server view of a pre-2.75 update answer: no extension attributes, and addresses
+    with only ``version`` and ``addr``."""
+    trimmed = {
+        key: value
+        for key, value in view.items()
+        if key not in _NOT_IN_UPDATE and not key.startswith(_NOT_IN_UPDATE_PREFIXES)
+    }
+    trimmed["addresses"] = {
+        net: [{"version": a["version"], "addr": a["addr"]} for a in entries]
+        for net, entries in view.get("addresses", {}).items()
+    }
+    return trimmed
 
 
 def delete_server(req: ApiRequest) -> ApiResponse:
