@@ -423,9 +423,10 @@ class RowBatcher:
     Each caller returns once a transaction holding its row has committed, or raises what
     made that transaction fail.
 
-    The connections of the ``KEEP_OPEN`` databases updated last stay open between batches:
-    opening a database and closing its last connection (which checkpoints the WAL into
-    the database file) cost more than the update itself. A kept connection is used again
+    The connections of the ``KEEP_OPEN`` databases updated last stay open between batches
+    until :meth:`close` (the updater's next pass): opening a database and closing its last
+    connection (which checkpoints the WAL into the database file) cost more than the update
+    itself. A kept connection is used again
     only while the path still names the file it opened (same inode), so a database moved
     away (the auditor's quarantine and the replicator move or remove its whole hash
     directory, WAL included) is never written through it.
@@ -502,7 +503,10 @@ class RowBatcher:
             oldest[1][0].close()
 
     def close(self) -> None:
-        """Close the connections kept open."""
+        """Close the connections kept open (not those in use). The last connection of a
+        database to close checkpoints its WAL into the database file: the node's updater
+        calls this at every pass, so rows live only in a WAL for one pass at most and the
+        auditor's ``quick_check`` reads them from the file itself."""
         with self._guard:
             kept, self._open = list(self._open.values()), OrderedDict()
         for conn, _inode in kept:

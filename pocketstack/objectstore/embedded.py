@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import http.client
 import json
 import logging
@@ -126,11 +127,25 @@ class EmbeddedNodes:
             server.stop()
 
 
-def _bind(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    return sock
+def _bind(port: int, wait: float = 0.0) -> socket.socket:
+    """A socket bound to ``HOST:port``; a port in use is tried again for ``wait`` seconds
+    (the node processes of an ``up`` killed just before may still be exiting).
+
+    Raises:
+        OSError: the port is taken.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        sock = socket.socket(socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EADDRINUSE or not port or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def build_embedded_ring(conf: Any, root: Path) -> dict[int, socket.socket]:
@@ -231,7 +246,7 @@ def start_nodes(conf: Any) -> EmbeddedNodes:
             if dev is None or dev["port"] in seen or not dev.get("meta"):
                 continue
             seen.add(dev["port"])
-            sock = socks.pop(dev["port"], None) or _bind(dev["port"])
+            sock = socks.pop(dev["port"], None) or _bind(dev["port"], wait=10.0)
             started.append(NodeProcess(conf, root / dev["meta"], str(ring_path), sock))
             nodes.servers.append(started[-1])
         for process in started:  # they start side by side

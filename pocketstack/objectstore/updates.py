@@ -187,7 +187,9 @@ class Updater(NodeDaemon):
             self.dirty.add((device, str(db_path)))
 
     def run_once(self) -> None:
-        """One pass: dirty containers' counts, then the async_pending files."""
+        """One pass: the row batcher's kept database connections closed (their WALs
+        checkpointed), dirty containers' counts, then the async_pending files."""
+        self.node.row_batcher.close()
         with self._lock:
             dirty, self.dirty = self.dirty, set()
         for device, db_path in dirty:
