@@ -202,6 +202,14 @@ def test_networks_auto_none_and_required(running_cloud):
     body["server"]["networks"] = "none"
     early = _call(demo, "POST", "/servers", "2.36", json=body)
     assert early.status_code == 400 and "networks" in early.text
+    # tags at create came with 2.52, personality went with 2.57
+    tagged = {"server": {**body["server"], "tags": ["a"]}}
+    refused = _call(demo, "POST", "/servers", "2.51", json=tagged)
+    assert refused.status_code == 400 and "'tags' was unexpected" in refused.text
+    files = [{"path": "/etc/motd", "contents": "aGk="}]
+    personal = {"server": {**body["server"], "personality": files}}
+    refused = _call(demo, "POST", "/servers", "2.57", json=personal)
+    assert refused.status_code == 400 and "'personality' was unexpected" in refused.text
 
 
 def test_admin_requests_a_host_at_2_74(running_cloud):

@@ -160,13 +160,15 @@ HOSTNAME: Schema = t.string(255, 1, pattern=r"^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z
 #: does (``microversion.refuse_newer``).
 SERVER_CREATE_ADDED = {
     "description": (2, 19),
-    "tags": (2, 26),
+    "tags": (2, 52),  # the tags API is 2.26's; tags at create came with 2.52
     "trusted_image_certificates": (2, 63),
     "host": (2, 74),
     "hypervisor_hostname": (2, 74),
     "hostname": (2, 90),
 }
 SERVER_UPDATE_ADDED = {"description": (2, 19), "hostname": (2, 90)}
+#: Attributes of a create body that a later microversion removed, with that version.
+SERVER_CREATE_REMOVED = {"personality": (2, 57)}
 
 #: "Servers (servers)" — Create Server (``POST /servers``): the 2.1 body, plus the
 #: attributes of ``SERVER_CREATE_ADDED``; ``networks`` may be ``"auto"``/``"none"`` (2.37).

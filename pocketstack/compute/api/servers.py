@@ -179,6 +179,12 @@ def create_server(req: ApiRequest) -> ApiResponse:
     policy.enforce(req.ctx, "compute:servers:create")
     body = req.body["server"]
     refuse_newer(req, body, schemas.SERVER_CREATE_ADDED, "server")
+    for key, since in schemas.SERVER_CREATE_REMOVED.items():
+        if key in body and at_least(req, *since):
+            raise errors.BadRequest(
+                f"Invalid input for field/attribute server. Value: {dict(body)!r}. "
+                f"Additional properties are not allowed ('{key}' was unexpected)"
+            )
     _check_hostname(req, body)
     networks = body.get("networks")
     if at_least(req, 2, 37):
