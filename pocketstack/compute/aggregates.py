@@ -71,7 +71,8 @@ class Aggregates:
     @staticmethod
     def _load(s: Session, aggregate_id: str) -> Aggregate:
         agg = None
-        if aggregate_id.isdigit():
+        # an integer id (ASCII digits within the column's range), else maybe a uuid
+        if aggregate_id.isascii() and aggregate_id.isdigit() and int(aggregate_id) < 2**31:
             agg = s.get(Aggregate, int(aggregate_id))
         if agg is None:
             agg = s.scalar(sa.select(Aggregate).where(Aggregate.uuid == aggregate_id))
