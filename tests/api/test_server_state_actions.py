@@ -172,8 +172,9 @@ def test_change_password_needs_a_guest_agent(running_cloud, server):
             ]
             assert cloud.openstack("server", "show", made["id"])["status"] == "ACTIVE"
         finally:
-            demo.compute.delete_server(made["id"])
-            demo.compute.wait_for_delete(demo.compute.get_server(made["id"]), wait=60)
+            found = demo.compute.get_server(made["id"])  # before: the fake deletes at once
+            demo.compute.delete_server(found)
+            demo.compute.wait_for_delete(found, wait=60)
     finally:
         demo.image.delete_image(image.id)
 
