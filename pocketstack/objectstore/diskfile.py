@@ -19,6 +19,7 @@ import errno
 import hashlib
 import json
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -296,6 +297,7 @@ class DiskFileWriter:
         self.fd: int | None = os.open(self.tmp_data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
+        self._lock = threading.Lock()  # a write in a worker thread ends before abort closes
 
     def __enter__(self) -> DiskFileWriter:
         return self
@@ -309,12 +311,19 @@ class DiskFileWriter:
         Raises:
             OSError: the device is full or failing.
         """
-        assert self.fd is not None, "writer closed"
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self.fd, view) :]
-        self.md5.update(chunk)
-        self.size += len(chunk)
+        with self._lock:
+            if self.fd is None:
+                raise OSError(errno.EBADF, "writer closed")
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(self.fd, view) :]
+            self.md5.update(chunk)
+            self.size += len(chunk)
+
+    def write_all(self, chunks: list[bytes]) -> None:
+        """:meth:`write` each chunk (one call for a worker thread)."""
+        for chunk in chunks:
+            self.write(chunk)
 
     def commit(self, timestamp: Timestamp, metadata: dict[str, str]) -> None:
         """fsync the bytes and the metadata sidecar, rename the sidecar then the ``.data``
@@ -333,9 +342,10 @@ class DiskFileWriter:
 
     def abort(self) -> None:
         """Drop the temp files (nothing was visible)."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        with self._lock:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
         for tmp in (self.tmp_data, self.tmp_meta):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

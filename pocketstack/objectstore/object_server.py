@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pocketstack.objectstore.diskfile import (
     SYSMETA_PREFIX,
     USER_META_PREFIX,
     DiskFile,
+    DiskFileWriter,
     ObjectState,
 )
 from pocketstack.objectstore.protocol import NodeError, Target, require_timestamp
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from pocketstack.objectstore.node import StorageNode
 
 CHUNK = 65536
+#: A PUT body is hashed and written in a worker thread by batches of this many bytes.
+OFFLOAD = 1 << 20
 #: Stored keys that are bookkeeping, not response headers.
 INTERNAL_KEYS = frozenset({"name", "content-length", "x-timestamp"})
 
@@ -88,6 +92,39 @@ def _content_length(request: Request) -> int | None:
     return int(raw)
 
 
+async def _receive(request: Request, writer: DiskFileWriter, limit: int) -> None:
+    """Stream the body into ``writer``. Past ``OFFLOAD`` bytes, batches of ``OFFLOAD``
+    bytes are hashed and written by a worker thread while the event loop parses the next
+    ones (MD5 and ``os.write`` release the GIL); one batch at a time, in order.
+
+    Raises:
+        NodeError: 413 past ``limit`` bytes. ClientDisconnect.
+    """
+    received = 0
+    batch: list[bytes] = []
+    batched = 0
+    pending: asyncio.Future[None] | None = None
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise NodeError(413, "body longer than announced")
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= OFFLOAD:
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(run_in_threadpool(writer.write_all, batch))
+                batch, batched = [], 0
+        if pending is not None:
+            await pending
+            pending = None
+        writer.write_all(batch)
+    finally:
+        if pending is not None:  # failed meanwhile: the writer's lock makes abort wait
+            pending.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
 async def put_object(node: StorageNode, request: Request, target: Target) -> Response:
     """Store a new version: stream to tmp with MD5, check length and ETag, commit, then
     update the container listing. 201 + ETag; 409 not newer; 422 ETag mismatch; 499 short
@@ -103,10 +140,7 @@ async def put_object(node: StorageNode, request: Request, target: Target) -> Res
     tmp_dir = node.devices.tmp_dir(target.device)
     with diskfile.writer(tmp_dir) as writer:
         try:
-            async for chunk in request.stream():
-                writer.write(chunk)
-                if writer.size > (MAX_FILE_SIZE if length is None else length):
-                    raise NodeError(413, "body longer than announced")
+            await _receive(request, writer, MAX_FILE_SIZE if length is None else length)
         except ClientDisconnect:
             raise NodeError(499, "client disconnected") from None
         if length is not None and writer.size != length:
