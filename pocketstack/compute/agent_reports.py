@@ -227,9 +227,7 @@ class AgentReports:
                 power_state=int(power_state),
                 launched_at=utcnow(),
             )
-            finish_event(
-                s, ctx, instance_uuid, actions.EV_SPAWN, details=_spawn_details(s, host)
-            )
+            finish_event(s, ctx, instance_uuid, actions.EV_SPAWN, details=_spawn_details(s, host))
             if active:
                 actions.finish_action(s, ctx, instance_uuid)
         if not active:
