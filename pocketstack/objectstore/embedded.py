@@ -275,7 +275,7 @@ def _node(conf: Any, devices_root: Path, ring_path: str, ip: str, port: int) -> 
 def serve_child(argv: list[str]) -> None:
     """The child of a :class:`NodeProcess`: ``<devices root> <ring path> <socket fd>``, the
     configuration's values as JSON on stdin; serves until SIGTERM."""
-    from pocketstack.cli import setup_logging
+    from pocketstack.common.logs import setup_logging
     from pocketstack.common.config import Config
 
     devices_root, ring_path, fd = argv

@@ -203,7 +203,7 @@ class NodeServer:
         self.port: int = sock.getsockname()[1]
         # log_config=None: uvicorn's default config would replace the handlers of its
         # loggers, which the API server of the same process (``up``) routes to pocketstack's
-        # log file (cli.configure_uvicorn_logging)
+        # log file (common.logs.configure_uvicorn_logging)
         config = uvicorn.Config(
             node,
             log_config=None,
