@@ -45,6 +45,10 @@ def storage(cloud, bus, tmp_path):
     agent = VolumeAgent(cloud.conf, bus, driver)
     agent.report_state()
     bus.serve(agent.target, agent, rpcapi.AGENT_MESSAGES)
+    # the report is a cast: a volume created before it lands finds no backend
+    wait_for(
+        lambda: cloud.volume.services.list(ADMIN, binary="cinder-volume"), "the backend's report"
+    )
     yield agent
     bus.unserve(agent.target)
 
