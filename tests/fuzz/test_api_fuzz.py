@@ -428,7 +428,12 @@ _RAW = [
 def test_hostile_raw_bodies_are_400(fz, target):
     params = {k: v[0] for k, v in fz.path_values(target.spec.path).items()}
     before = fz.snapshot()
+    # a route that ignores its body (Nova's "Add A Single Tag") takes any JSON value that
+    # the HTTP layer lets through (an array); what cannot be parsed is still 400
+    ignored = target.spec.schema is not None and not target.spec.schema.schema
     for raw in _RAW:
+        if ignored and raw == b"[]":
+            continue
         for token in ("admin", "demo"):
             resp = _send(fz, target, params, token, raw)
             assert resp.status_code in (400, 413), f"{target.id} {raw[:40]!r} -> {resp.text[:300]}"
