@@ -220,14 +220,31 @@ def choose_accel(setting: str) -> str:
     return _ACCEL_CACHE["kvm"]
 
 
+def cpu_has_virtualization(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU flags in ``cpuinfo`` include Intel VT-x (``vmx``) or AMD-V (``svm``),
+    which hardware-assisted KVM needs (a nested host with nested virtualization shows them
+    too)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags") and {"vmx", "svm"} & set(line.split(":", 1)[-1].split()):
+            return True
+    return False
+
+
 def kvm_works(timeout: float = 2.0) -> bool:
     """Whether KVM really runs guest code: boot firmware only, under KVM, and see SeaBIOS
     reach its boot menu on the serial port within ``timeout`` s (TCG takes ~0.1 s).
 
     ``/dev/kvm`` opening (or ``-accel kvm -M none`` starting) is not enough: on nested hosts
-    KVM initialises but guests crawl or hang.
+    KVM initialises but guests crawl or hang. Nor is the firmware reaching its boot menu: a
+    KVM without the CPU's virtualization extensions (``vmx``/``svm`` missing from
+    ``/proc/cpuinfo``, as under the paravirtual ``kvm-pvm``) runs SeaBIOS, then stops the
+    guest with an emulation error in the boot loader's real-mode code. Such a host gets TCG.
     """
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK) or not cpu_has_virtualization():
         return False
     with tempfile.TemporaryDirectory(prefix="pocketstack-kvm-") as tmp:
         serial = Path(tmp, "serial")

@@ -166,3 +166,20 @@ def test_qmp_client_skips_events_and_raises_errors(tmp_path):
 def test_qmp_client_no_socket(tmp_path):
     with pytest.raises(QMPError):
         QMPClient(tmp_path / "missing.sock", timeout=1)
+
+
+def test_kvm_needs_the_cpus_virtualization_flags(tmp_path):
+    # a paravirtual KVM (kvm-pvm) opens /dev/kvm and runs the firmware, then stops guests in
+    # their boot loader: without vmx/svm the driver never picks KVM
+    pvm = tmp_path / "pvm"
+    pvm.write_text("processor\t: 0\nflags\t\t: fpu vme de pse tsc msr sse2 hypervisor\n")
+    intel = tmp_path / "intel"
+    intel.write_text("processor\t: 0\nflags\t\t: fpu vme vmx sse2\n")
+    amd = tmp_path / "amd"
+    amd.write_text("processor\t: 0\nflags\t\t: fpu svm sse2\n")
+    assert not qp.cpu_has_virtualization(str(pvm))
+    assert qp.cpu_has_virtualization(str(intel))
+    assert qp.cpu_has_virtualization(str(amd))
+    assert not qp.cpu_has_virtualization(str(tmp_path / "missing"))
+    if not qp.cpu_has_virtualization():
+        assert not qp.kvm_works()
