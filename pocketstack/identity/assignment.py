@@ -10,6 +10,11 @@ bootstrap).
 
 Targets are a project, a domain or the system (Keystone's system scope: ``target_type``
 and ``target_id`` both ``"system"``, as Keystone's ``system_assignment`` table names it).
+
+OS-INHERIT: an inherited assignment (``InheritedRoleAssignment``) on a domain counts on
+every project of the domain, one on a project on every project below it (not on the
+project itself, nor on the domain); the roles on a project are its direct ones plus those
+inherited from its ancestors and its domain.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
-from pocketstack.identity.assignment_list import Assignment, list_assignments
+from pocketstack.identity.assignment_list import Assignment, inheriting_targets, list_assignments
 from pocketstack.identity.models import (
     Domain,
     Group,
     GroupMembership,
     ImpliedRole,
+    InheritedRoleAssignment,
     Project,
     Role,
     RoleAssignment,
@@ -65,10 +71,27 @@ def group_ids_of_user(session: Session, user_id: str) -> list[str]:
     )
 
 
-def direct_role_ids(session: Session, user_id: str, target_type: str, target_id: str) -> set[str]:
-    """Role ids assigned to the user or its groups on the target (no implied roles)."""
-    actors = [user_id, *group_ids_of_user(session, user_id)]
+def inherited_role_ids(session: Session, actors: list[str], project_id: str) -> set[str]:
+    """Role ids the actors inherit on a project from its ancestors and its domain."""
+    targets = inheriting_targets(session, project_id)
+    if not targets:
+        return set()
+    m = InheritedRoleAssignment
     return set(
+        session.scalars(
+            sa.select(m.role_id).where(
+                m.actor_id.in_(actors),
+                sa.or_(*(sa.and_(m.target_type == t, m.target_id == i) for t, i in targets)),
+            )
+        )
+    )
+
+
+def direct_role_ids(session: Session, user_id: str, target_type: str, target_id: str) -> set[str]:
+    """Role ids assigned to the user or its groups on the target (no implied roles); on a
+    project, with those inherited from its ancestors and domain (OS-INHERIT)."""
+    actors = [user_id, *group_ids_of_user(session, user_id)]
+    ids = set(
         session.scalars(
             sa.select(RoleAssignment.role_id).where(
                 RoleAssignment.actor_id.in_(actors),
@@ -77,6 +100,9 @@ def direct_role_ids(session: Session, user_id: str, target_type: str, target_id:
             )
         )
     )
+    if target_type == "project":
+        ids |= inherited_role_ids(session, actors, target_id)
+    return ids
 
 
 def effective_roles(
@@ -110,18 +136,49 @@ def target_ids_of_user(user_id: str, target_type: str = "project") -> sa.Select[
     )
 
 
+def inherited_project_ids(session: Session, user_id: str) -> set[str]:
+    """Ids of the projects on which the user (directly or through a group) inherits a role:
+    every project of a domain, and every project below a project, it has one on."""
+    m = InheritedRoleAssignment
+    groups = sa.select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
+    rows = session.execute(
+        sa.select(m.target_type, m.target_id).where(
+            sa.or_(m.actor_id == user_id, m.actor_id.in_(groups))
+        )
+    ).all()
+    domains = {i for t, i in rows if t == "domain"}
+    out = set(session.scalars(sa.select(Project.id).where(Project.domain_id.in_(domains))))
+    frontier = {i for t, i in rows if t == "project"}
+    while frontier:  # the subtrees, level by level
+        level = set(session.scalars(sa.select(Project.id).where(Project.parent_id.in_(frontier))))
+        frontier = level - out
+        out |= level
+    return out
+
+
 def projects_of_user(session: Session, user_id: str) -> list[Project]:
-    """Projects on which the user (directly or through a group) holds any role."""
-    q = sa.select(Project).where(Project.id.in_(target_ids_of_user(user_id)))
+    """Projects on which the user (directly, through a group, or by inheritance) holds
+    any role."""
+    q = sa.select(Project).where(
+        sa.or_(
+            Project.id.in_(target_ids_of_user(user_id)),
+            Project.id.in_(inherited_project_ids(session, user_id)),
+        )
+    )
     return list(session.scalars(q.order_by(Project.name)))
 
 
 def delete_assignments_on(session: Session, target_type: str, target_id: str) -> None:
-    """Delete every assignment on a project or domain (it is being deleted)."""
+    """Delete every assignment, inherited ones too, on a project or domain (it is being
+    deleted)."""
+    for m in (RoleAssignment, InheritedRoleAssignment):
+        session.execute(sa.delete(m).where(m.target_type == target_type, m.target_id == target_id))
+
+
+def delete_inherited_of(session: Session, actor_ids: list[str]) -> None:
+    """Delete the inherited assignments of these users or groups (they are being deleted)."""
     session.execute(
-        sa.delete(RoleAssignment).where(
-            RoleAssignment.target_type == target_type, RoleAssignment.target_id == target_id
-        )
+        sa.delete(InheritedRoleAssignment).where(InheritedRoleAssignment.actor_id.in_(actor_ids))
     )
 
 
@@ -193,7 +250,8 @@ class Roles:
         Tokens lose it at once (``TokenProvider.invalidate``)."""
         with self.db.transaction() as s:
             role = _get_role(s, role_id)
-            s.execute(sa.delete(RoleAssignment).where(RoleAssignment.role_id == role_id))
+            for m in (RoleAssignment, InheritedRoleAssignment):
+                s.execute(sa.delete(m).where(m.role_id == role_id))
             s.execute(
                 sa.delete(ImpliedRole).where(
                     sa.or_(
@@ -263,17 +321,20 @@ class Roles:
         actor_id: str,
         target_type: str,
         target_id: str,
+        inherited: bool = False,
     ) -> None:
         """Assign a role (idempotent; tokens carry it from their next use); raises the
-        NotFound of whichever part is missing."""
+        NotFound of whichever part is missing. ``inherited``: an OS-INHERIT assignment,
+        holding on the projects below the target rather than on the target itself."""
+        model = _model(inherited)
         with self.db.transaction() as s:
             _get(s, TARGETS, target_type, target_id)
             _get(s, ACTORS, actor_type, actor_id)
             _get_role(s, role_id)
             key = (actor_type, actor_id, target_type, target_id, role_id)
-            if s.get(RoleAssignment, key) is None:
+            if s.get(model, key) is None:
                 s.add(
-                    RoleAssignment(
+                    model(
                         actor_type=actor_type,
                         actor_id=actor_id,
                         target_type=target_type,
@@ -291,14 +352,16 @@ class Roles:
         actor_id: str,
         target_type: str,
         target_id: str,
+        inherited: bool = False,
     ) -> None:
-        """Raise ``RoleAssignmentNotFound`` unless the assignment exists."""
+        """Raise ``RoleAssignmentNotFound`` unless the assignment (an inherited one, with
+        ``inherited``) exists."""
         with self.db.reader() as s:
             _get(s, TARGETS, target_type, target_id)
             _get(s, ACTORS, actor_type, actor_id)
             _get_role(s, role_id)
             key = (actor_type, actor_id, target_type, target_id, role_id)
-            if s.get(RoleAssignment, key) is None:
+            if s.get(_model(inherited), key) is None:
                 raise exc.RoleAssignmentNotFound(
                     f"Could not find role assignment with role: {role_id}, {actor_type}: "
                     f"{actor_id}, {target_type}: {target_id}."
@@ -312,38 +375,49 @@ class Roles:
         actor_id: str,
         target_type: str,
         target_id: str,
+        inherited: bool = False,
     ) -> None:
-        """Remove an assignment; raises ``RoleAssignmentNotFound``.
+        """Remove an assignment (an inherited one, with ``inherited``); raises
+        ``RoleAssignmentNotFound``.
 
         Tokens already issued lose the role from their next use on this controller, within
         ``tokens.REVOCATION_REFRESH`` on the others (``TokenProvider.invalidate``); a token
         left with no role on its project is refused (401).
         """
-        self.check_grant(ctx, role_id, actor_type, actor_id, target_type, target_id)
+        self.check_grant(ctx, role_id, actor_type, actor_id, target_type, target_id, inherited)
+        m = _model(inherited)
         with self.db.transaction() as s:
             s.execute(
-                sa.delete(RoleAssignment).where(
-                    RoleAssignment.actor_type == actor_type,
-                    RoleAssignment.actor_id == actor_id,
-                    RoleAssignment.target_type == target_type,
-                    RoleAssignment.target_id == target_id,
-                    RoleAssignment.role_id == role_id,
+                sa.delete(m).where(
+                    m.actor_type == actor_type,
+                    m.actor_id == actor_id,
+                    m.target_type == target_type,
+                    m.target_id == target_id,
+                    m.role_id == role_id,
                 )
             )
         self.identity.tokens.invalidate()
 
     def list_grants(
-        self, ctx: RequestContext, actor_type: str, actor_id: str, target_type: str, target_id: str
+        self,
+        ctx: RequestContext,
+        actor_type: str,
+        actor_id: str,
+        target_type: str,
+        target_id: str,
+        inherited: bool = False,
     ) -> builtins.list[Role]:
-        """Roles directly assigned to the actor on the target."""
+        """Roles directly assigned to the actor on the target (or, with ``inherited``,
+        assigned there to be inherited by the projects below)."""
+        m = _model(inherited)
         with self.db.reader() as s:
             _get(s, TARGETS, target_type, target_id)
             _get(s, ACTORS, actor_type, actor_id)
-            ids = sa.select(RoleAssignment.role_id).where(
-                RoleAssignment.actor_type == actor_type,
-                RoleAssignment.actor_id == actor_id,
-                RoleAssignment.target_type == target_type,
-                RoleAssignment.target_id == target_id,
+            ids = sa.select(m.role_id).where(
+                m.actor_type == actor_type,
+                m.actor_id == actor_id,
+                m.target_type == target_type,
+                m.target_id == target_id,
             )
             return list(s.scalars(sa.select(Role).where(Role.id.in_(ids)).order_by(Role.name)))
 
@@ -360,6 +434,10 @@ class Roles:
             filters = {**filters, "user_id": ctx.user_id}
         with self.db.reader() as s:
             return list_assignments(s, filters)
+
+
+def _model(inherited: bool) -> type[RoleAssignment] | type[InheritedRoleAssignment]:
+    return InheritedRoleAssignment if inherited else RoleAssignment
 
 
 def _get_role(s: Session, role_id: str) -> Role:

@@ -3,6 +3,12 @@
 Effective mode follows Keystone: group assignments are replaced by one assignment per member
 user (remembering the group), and each assignment is followed by those of the roles it
 implies (remembering the prior role).
+
+OS-INHERIT: an inherited assignment is listed on its own target with
+``"OS-INHERIT:inherited_to": "projects"`` in its scope (``scope.OS-INHERIT:inherited_to``
+lists only those); in effective mode it is listed instead once on each project it reaches
+(the projects of its domain, or below its project), its ``assignment`` link naming the
+inherited assignment, as Keystone does.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pocketstack.identity.models import (
     Group,
     GroupMembership,
     ImpliedRole,
+    InheritedRoleAssignment,
     Project,
     Role,
     RoleAssignment,
@@ -25,43 +32,106 @@ from pocketstack.identity.models import (
 )
 
 
-def _raw_rows(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
-    q = sa.select(RoleAssignment)
-    if f.get("project_id"):
-        q = q.where(
-            RoleAssignment.target_type == "project", RoleAssignment.target_id == f["project_id"]
-        )
-    if f.get("domain_id"):
-        q = q.where(
-            RoleAssignment.target_type == "domain", RoleAssignment.target_id == f["domain_id"]
-        )
-    if f.get("system"):
-        q = q.where(RoleAssignment.target_type == "system")
+def _actor_filters(m: Any, q: Any, f: dict[str, Any]) -> Any:
     if f.get("group_id"):
-        q = q.where(RoleAssignment.actor_type == "group", RoleAssignment.actor_id == f["group_id"])
+        q = q.where(m.actor_type == "group", m.actor_id == f["group_id"])
     if f.get("user_id"):
-        user = sa.and_(RoleAssignment.actor_type == "user", RoleAssignment.actor_id == f["user_id"])
+        user = sa.and_(m.actor_type == "user", m.actor_id == f["user_id"])
         if f.get("effective"):  # and the user's groups, whose members _expand picks out
             groups = sa.select(GroupMembership.group_id).where(
                 GroupMembership.user_id == f["user_id"]
             )
-            user = sa.or_(
-                user,
-                sa.and_(RoleAssignment.actor_type == "group", RoleAssignment.actor_id.in_(groups)),
-            )
+            user = sa.or_(user, sa.and_(m.actor_type == "group", m.actor_id.in_(groups)))
         q = q.where(user)
-    return [
-        {
-            "actor_type": r.actor_type,
-            "actor_id": r.actor_id,
-            "target_type": r.target_type,
-            "target_id": r.target_id,
-            "role_id": r.role_id,
-            "membership_group": None,
-            "prior_role": None,
-        }
-        for r in s.scalars(q)
-    ]
+    return q
+
+
+def _row(r: Any, inherited: bool) -> dict[str, Any]:
+    return {
+        "actor_type": r.actor_type,
+        "actor_id": r.actor_id,
+        "target_type": r.target_type,
+        "target_id": r.target_id,
+        "role_id": r.role_id,
+        "membership_group": None,
+        "prior_role": None,
+        "inherited": inherited,
+        "source": None,
+    }
+
+
+def _direct_rows(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
+    m = RoleAssignment
+    q = sa.select(m)
+    if f.get("project_id"):
+        q = q.where(m.target_type == "project", m.target_id == f["project_id"])
+    if f.get("domain_id"):
+        q = q.where(m.target_type == "domain", m.target_id == f["domain_id"])
+    if f.get("system"):
+        q = q.where(m.target_type == "system")
+    return [_row(r, False) for r in s.scalars(_actor_filters(m, q, f))]
+
+
+def inheriting_targets(session: Session, project_id: str) -> list[tuple[str, str]]:
+    """``[(target_type, target_id)]`` whose inherited assignments reach the project: its
+    ancestors (nearest first) and its domain; empty for a project that does not exist."""
+    project = session.get(Project, project_id)
+    if project is None:
+        return []
+    out: list[tuple[str, str]] = []
+    parent_id = project.parent_id
+    while parent_id and ("project", parent_id) not in out:
+        out.append(("project", parent_id))
+        parent = session.get(Project, parent_id)
+        parent_id = parent.parent_id if parent is not None else None
+    return [*out, ("domain", project.domain_id)]
+
+
+def reached_projects(s: Session, target_type: str, target_id: str) -> list[str]:
+    """Ids of the projects an inherited assignment on the target reaches: every project of
+    a domain, or every project below a project (breadth first)."""
+    if target_type == "domain":
+        q = sa.select(Project.id).where(Project.domain_id == target_id).order_by(Project.name)
+        return list(s.scalars(q))
+    out: list[str] = []
+    frontier = [target_id]
+    while frontier:
+        q = sa.select(Project.id).where(Project.parent_id.in_(frontier)).order_by(Project.name)
+        frontier = [p for p in s.scalars(q) if p not in out]
+        out += frontier
+    return out
+
+
+def _inherited_rows(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
+    m = InheritedRoleAssignment
+    q = sa.select(m)
+    effective = bool(f.get("effective"))
+    if f.get("system") or (effective and f.get("domain_id")):
+        return []  # they reach the domain's projects, never the domain nor the system
+    if effective and f.get("project_id"):  # those on its ancestors and domain reach it
+        targets = inheriting_targets(s, f["project_id"])
+        if not targets:
+            return []
+        q = q.where(sa.or_(*(sa.and_(m.target_type == t, m.target_id == i) for t, i in targets)))
+    elif f.get("project_id"):
+        q = q.where(m.target_type == "project", m.target_id == f["project_id"])
+    elif f.get("domain_id"):
+        q = q.where(m.target_type == "domain", m.target_id == f["domain_id"])
+    rows = [_row(r, True) for r in s.scalars(_actor_filters(m, q, f))]
+    if not effective:
+        return rows
+    out = []
+    for row in rows:
+        source = (row["target_type"], row["target_id"])
+        for pid in reached_projects(s, *source):
+            if not f.get("project_id") or pid == f["project_id"]:
+                out.append({**row, "target_type": "project", "target_id": pid, "source": source})
+    return out
+
+
+def _raw_rows(s: Session, f: dict[str, Any]) -> list[dict[str, Any]]:
+    direct = [] if f.get("inherited") and not f.get("effective") else _direct_rows(s, f)
+    return direct + _inherited_rows(s, f)
 
 
 def _expand(s: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,6 +205,9 @@ class Assignment:
             ``system`` (target id ``system``).
         membership_group: in effective mode, the group the user holds the role through.
         prior_role: in effective mode, the role id that implies this one.
+        inherited: an OS-INHERIT assignment (on ``source`` in effective mode).
+        source: in effective mode, ``(target_type, target_id)`` of the inherited
+            assignment this one on a project comes from; else None.
     """
 
     role: Named
@@ -144,6 +217,8 @@ class Assignment:
     target: Named
     membership_group: str | None = None
     prior_role: str | None = None
+    inherited: bool = False
+    source: tuple[str, str] | None = None
 
 
 def _named(s: Session, model: Any, ident: str, names: bool, domain: bool) -> Named:
@@ -173,6 +248,8 @@ def _record(s: Session, row: dict[str, Any], names: bool) -> Assignment:
         ),
         membership_group=row["membership_group"],
         prior_role=row["prior_role"],
+        inherited=row["inherited"],
+        source=row["source"],
     )
 
 

@@ -16,6 +16,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
 from pocketstack.identity.assignment import (
     delete_assignments_on,
+    delete_inherited_of,
 )
 from pocketstack.identity.models import Domain, Group, Project, RoleAssignment, User
 
@@ -124,6 +125,7 @@ class Domains:
                 delete_assignments_on(s, "project", pid)
             delete_assignments_on(s, "domain", domain_id)
             s.execute(sa.delete(RoleAssignment).where(RoleAssignment.actor_id.in_(users)))
+            delete_inherited_of(s, users)
             s.execute(sa.delete(Project).where(Project.domain_id == domain_id))
             s.execute(sa.delete(User).where(User.domain_id == domain_id))
             s.execute(sa.delete(Group).where(Group.domain_id == domain_id))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
+from pocketstack.identity.assignment import delete_inherited_of
 from pocketstack.identity.domains import get_domain
 from pocketstack.identity.models import (
     Group,
@@ -100,6 +101,7 @@ class Groups:
                     RoleAssignment.actor_type == "group", RoleAssignment.actor_id == group_id
                 )
             )
+            delete_inherited_of(s, [group_id])
             s.execute(sa.delete(GroupMembership).where(GroupMembership.group_id == group_id))
             s.delete(group)
         self.identity.tokens.invalidate()

@@ -127,6 +127,23 @@ class RoleAssignment(Base):
     )
 
 
+class InheritedRoleAssignment(Base):
+    """OS-INHERIT: ``actor_id`` holds ``role_id`` on every project below a target (a
+    domain: all its projects; a project: its whole subtree, not the project itself), as
+    Keystone's ``assignment`` rows with ``inherited`` true. A table of its own, so that a
+    direct grant and an inherited one of the same role on the same target both exist and
+    no query of direct assignments ever sees an inherited one."""
+
+    __tablename__ = "identity_inherited_role_assignments"
+    actor_type: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # user|group
+    actor_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+    target_type: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # project|domain
+    target_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+    role_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("identity_roles.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class Region(TimestampMixin, Base):
     """A catalog region (``RegionOne``)."""
 

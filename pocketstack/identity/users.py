@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.identity import exceptions as exc
+from pocketstack.identity.assignment import delete_inherited_of
 from pocketstack.identity.domains import get_domain
 from pocketstack.identity.hashing import hash_secret
 from pocketstack.identity.models import (
@@ -146,6 +147,7 @@ class Users:
                     RoleAssignment.actor_type == "user", RoleAssignment.actor_id == user_id
                 )
             )
+            delete_inherited_of(s, [user_id])
             s.execute(sa.delete(GroupMembership).where(GroupMembership.user_id == user_id))
             s.execute(
                 sa.delete(ApplicationCredential).where(ApplicationCredential.user_id == user_id)

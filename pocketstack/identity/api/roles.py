@@ -1,5 +1,7 @@
 """Roles, implied roles, grants and the role assignment listing (Identity API v3 "Roles",
-"Implied roles", "Role assignments", "System Role Assignments")."""
+"Implied roles", "Role assignments", "System Role Assignments", and OS-INHERIT's inherited
+grants under ``/v3/OS-INHERIT/{domains|projects}/...``, which Keystone guards with the
+same ``identity:*_grant(s)`` rules)."""
 
 from __future__ import annotations
 
@@ -138,47 +140,60 @@ def _grant_target(target: str, actor: str, req: ApiRequest, granting: bool) -> d
     return {"domain_id": actor_domain if same else None}
 
 
-def create_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
+def create_grant(target: str, actor: str, req: ApiRequest, inherited: bool = False) -> ApiResponse:
     """PUT /v3/{projects|domains}/{id}/{users|groups}/{id}/roles/{role_id} and
-    PUT /v3/system/{users|groups}/{id}/roles/{role_id} (204)"""
+    PUT /v3/system/{users|groups}/{id}/roles/{role_id} and, ``inherited``,
+    PUT /v3/OS-INHERIT/{domains|projects}/{id}/{users|groups}/{id}/roles/{role_id}/
+    inherited_to_projects (204)"""
     policy.enforce(req.ctx, _rule("create", target, actor), _grant_target(target, actor, req, True))
-    req.cloud.identity.roles.grant(req.ctx, req.params["role_id"], *_grant_args(target, actor, req))
+    req.cloud.identity.roles.grant(
+        req.ctx, req.params["role_id"], *_grant_args(target, actor, req), inherited=inherited
+    )
     return ApiResponse(204)
 
 
-def check_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
+def check_grant(target: str, actor: str, req: ApiRequest, inherited: bool = False) -> ApiResponse:
     """HEAD/GET .../roles/{role_id} (204 or 404)"""
     policy.enforce(req.ctx, _rule("check", target, actor), _grant_target(target, actor, req, False))
     req.cloud.identity.roles.check_grant(
-        req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
+        req.ctx, req.params["role_id"], *_grant_args(target, actor, req), inherited=inherited
     )
     return ApiResponse(204)
 
 
-def revoke_grant(target: str, actor: str, req: ApiRequest) -> ApiResponse:
+def revoke_grant(target: str, actor: str, req: ApiRequest, inherited: bool = False) -> ApiResponse:
     """DELETE .../roles/{role_id} (204)"""
     policy.enforce(req.ctx, _rule("revoke", target, actor), _grant_target(target, actor, req, True))
     req.cloud.identity.roles.revoke_grant(
-        req.ctx, req.params["role_id"], *_grant_args(target, actor, req)
+        req.ctx, req.params["role_id"], *_grant_args(target, actor, req), inherited=inherited
     )
     return ApiResponse(204)
 
 
-def list_grants(target: str, actor: str, req: ApiRequest) -> dict[str, Any]:
-    """GET /v3/{projects|domains}/{id}/{users|groups}/{id}/roles and
-    GET /v3/system/{users|groups}/{id}/roles"""
+def list_grants(
+    target: str, actor: str, req: ApiRequest, inherited: bool = False
+) -> dict[str, Any]:
+    """GET /v3/{projects|domains}/{id}/{users|groups}/{id}/roles,
+    GET /v3/system/{users|groups}/{id}/roles and, ``inherited``,
+    GET /v3/OS-INHERIT/{domains|projects}/{id}/{users|groups}/{id}/roles/inherited_to_projects
+    """
     policy.enforce(req.ctx, _rule("list", target, actor), _grant_target(target, actor, req, False))
-    rows = req.cloud.identity.roles.list_grants(req.ctx, *_grant_args(target, actor, req))
+    rows = req.cloud.identity.roles.list_grants(
+        req.ctx, *_grant_args(target, actor, req), inherited=inherited
+    )
     if target == "system":
         path = f"system/{actor}s/{req.params['actor_id']}/roles"
     else:
         path = f"{target}s/{req.params['target_id']}/{actor}s/{req.params['actor_id']}/roles"
+    if inherited:
+        path = f"OS-INHERIT/{path}/inherited_to_projects"
     return views.collection(req, "roles", [views.role(req, r) for r in rows], path)
 
 
 def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/role_assignments?user.id=&group.id=&scope.project.id=&scope.domain.id=
-    &scope.system=all&role.id=&effective&include_names (non-admins see only their own)."""
+    &scope.system=all&scope.OS-INHERIT:inherited_to=projects&role.id=&effective
+    &include_names (non-admins see only their own)."""
     policy.enforce(req.ctx, "identity:list_role_assignments")
     filters = {
         "user_id": query(req, "user.id"),
@@ -187,6 +202,7 @@ def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
         "domain_id": query(req, "scope.domain.id"),
         "system": query(req, "scope.system") is not None,
         "role_id": query(req, "role.id"),
+        "inherited": query(req, "scope.OS-INHERIT:inherited_to") == "projects",
         "effective": query_bool(req, "effective"),
         "include_names": query_bool(req, "include_names"),
     }
@@ -215,6 +231,33 @@ def _grant_routes() -> list[Any]:
     return out
 
 
+def _inherited_grant_routes() -> list[Any]:
+    """OS-INHERIT: PUT/HEAD/GET/DELETE .../roles/{role_id}/inherited_to_projects and
+    GET .../roles/inherited_to_projects, on domains and on projects."""
+    out = []
+    for target in ("domain", "project"):
+        for actor in ("user", "group"):
+            base = f"/v3/OS-INHERIT/{target}s/{{target_id}}/{actor}s/{{actor_id}}/roles"
+            one = base + "/{role_id}/inherited_to_projects"
+            out += [
+                route(
+                    "GET",
+                    base + "/inherited_to_projects",
+                    partial(list_grants, target, actor, inherited=True),
+                ),
+                route(
+                    "PUT",
+                    one,
+                    partial(create_grant, target, actor, inherited=True),
+                    schema=schemas.NO_BODY,
+                ),
+                route("GET", one, partial(check_grant, target, actor, inherited=True)),
+                route("HEAD", one, partial(check_grant, target, actor, inherited=True)),
+                route("DELETE", one, partial(revoke_grant, target, actor, inherited=True)),
+            ]
+    return out
+
+
 _I = "/v3/roles/{prior_id}/implies"
 ROUTES = [
     route("GET", "/v3/roles", list_roles),
@@ -230,4 +273,5 @@ ROUTES = [
     route("GET", "/v3/role_inferences", list_role_inferences),
     route("GET", "/v3/role_assignments", list_role_assignments),
     *_grant_routes(),
+    *_inherited_grant_routes(),
 ]

@@ -240,7 +240,9 @@ def _named(n: Named) -> dict[str, Any]:
 
 
 def assignment(req: ApiRequest, a: Assignment) -> dict[str, Any]:
-    """One entry of GET /v3/role_assignments, with Keystone's ``links``."""
+    """One entry of GET /v3/role_assignments, with Keystone's ``links`` (an inherited one
+    with ``"OS-INHERIT:inherited_to": "projects"`` in its scope, or, expanded onto a
+    project in effective mode, its ``assignment`` link to the OS-INHERIT path)."""
     actor, target = a.actor_type, a.target_type
     if target == "system":  # Keystone: "scope": {"system": {"all": true}}
         path = f"system/{actor}s/{a.actor.id}/roles/{a.role.id}"
@@ -248,6 +250,12 @@ def assignment(req: ApiRequest, a: Assignment) -> dict[str, Any]:
     else:
         path = f"{target}s/{a.target.id}/{actor}s/{a.actor.id}/roles/{a.role.id}"
         scope = {target: _named(a.target)}
+    if a.inherited:  # OS-INHERIT: the link names the inherited assignment itself
+        on = f"{a.source[0]}s/{a.source[1]}" if a.source else f"{target}s/{a.target.id}"
+        who = f"groups/{a.membership_group}" if a.membership_group else f"{actor}s/{a.actor.id}"
+        path = f"OS-INHERIT/{on}/{who}/roles/{a.role.id}/inherited_to_projects"
+        if a.source is None:
+            scope["OS-INHERIT:inherited_to"] = "projects"
     links: dict[str, str] = {"assignment": f"{req.base_url}/v3/{path}"}
     if a.membership_group:
         links["membership"] = f"{req.base_url}/v3/groups/{a.membership_group}/users/{a.actor.id}"

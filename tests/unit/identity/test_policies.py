@@ -270,6 +270,24 @@ TABLE = [
             ),
         )
     ],
+    # OS-INHERIT grants, on a project and a domain, to a user and a group (the same rules)
+    *[
+        op
+        for target, actor in (
+            ("/v3/OS-INHERIT/projects/{demo_project}", "/users/{someone}"),
+            ("/v3/OS-INHERIT/projects/{demo_project}", "/groups/{group}"),
+            ("/v3/OS-INHERIT/domains/default", "/users/{someone}"),
+            ("/v3/OS-INHERIT/domains/default", "/groups/{group}"),
+        )
+        for op in (
+            Op("GET", target + actor + "/roles/inherited_to_projects", admin_only(200)),
+            Op("PUT", target + actor + "/roles/{new_role}/inherited_to_projects", admin_only(204)),
+            *[
+                Op(m, target + actor + "/roles/{fresh_grant}/inherited_to_projects", admin_only(s))
+                for m, s in (("GET", 204), ("HEAD", 204), ("DELETE", 204))
+            ],
+        )
+    ],
     # catalog
     Op("GET", "/v3/regions", everyone(200)),
     Op("POST", "/v3/regions", admin_only(201), {"region": {"id": "r-{uniq}"}}),
@@ -424,13 +442,15 @@ class Env:
         someone, group = self.fixed["someone"], self.fixed["group"]
         if name == "fresh_grant":  # a role held by the row's actor on the row's target
             role = im.roles.create(SYS, f"r-{uniq}").id
+            path = scratch["_path"].replace("/v3/OS-INHERIT/", "/v3/", 1)
             target = ("project", self.ids["demo_project_id"])
-            if scratch["_path"].startswith("/v3/domains"):
+            if path.startswith("/v3/domains"):
                 target = ("domain", "default")
-            if scratch["_path"].startswith("/v3/system"):
+            if path.startswith("/v3/system"):
                 target = ("system", "system")
-            actor = ("group", group) if "/groups/" in scratch["_path"] else ("user", someone)
-            im.roles.grant(SYS, role, *actor, *target)
+            actor = ("group", group) if "/groups/" in path else ("user", someone)
+            inherited = scratch["_path"].startswith("/v3/OS-INHERIT")
+            im.roles.grant(SYS, role, *actor, *target, inherited=inherited)
             return role
         if name == "fresh_prior":
             prior, implied = (im.roles.create(SYS, f"r{i}-{uniq}").id for i in (1, 2))
