@@ -29,22 +29,27 @@ outcomes sent again when the conductor has not written them (the bus delivers at
 a controller killed after it took a report loses it).
 Start-up waits for a conductor (``CONDUCTOR_WAIT`` s at most), then runs the same
 reconciliation and also settles what a killed agent left mid-way: spawning -> ERROR ("Build
-interrupted by a compute restart"), deleting -> finished, powering-off/powering-on/rebooting
-and the state actions' tasks (pausing, suspending, rescuing...) -> the action is carried out
-(as Nova's ``_init_instance`` does; a cast sent while the agent
-was down waits in its queue and is then ignored). A restart after ``kill -9`` converges by
-this path; guests left running by a stop without ``shutdown_instances`` are re-adopted
-(drivers without real guests, like ``fake``, get theirs re-created from the stored specs).
+interrupted by a compute restart"), deleting -> finished, a snapshot (image_snapshot,
+image_pending_upload, image_uploading) -> ended with a fault and its image deleted,
+powering-off/powering-on/rebooting and the state actions' tasks (pausing, suspending,
+rescuing...) -> the action is carried out (as Nova's ``_init_instance`` does; a cast
+sent while the agent was down waits in its queue and is then ignored). A restart after
+``kill -9`` converges by this path; guests left running by a stop without
+``shutdown_instances`` are re-adopted (drivers without real guests, like ``fake``, get theirs
+re-created from the stored specs).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pocketstack.common import errors
@@ -56,6 +61,7 @@ from pocketstack.compute import actions, states
 from pocketstack.compute.drivers.base import ComputeDriver, DriverError, PowerState
 from pocketstack.compute.exceptions import ConsoleNotAvailable
 from pocketstack.compute.image_cache import TokenSource, ensure_image
+from pocketstack.compute.image_upload import upload_image
 from pocketstack.compute.liveness import COMPUTE_BINARY
 from pocketstack.compute.rpcapi import AGENT_MESSAGES, ALLOCATION_KEYS, ConductorClient
 from pocketstack.compute.service_auth import ServiceAuth
@@ -63,6 +69,7 @@ from pocketstack.compute.service_auth import ServiceAuth
 LOG = logging.getLogger(__name__)
 
 COMPUTE_INTERRUPTED = "Build interrupted by a compute restart"
+SNAPSHOT_INTERRUPTED = "Snapshot interrupted by a compute restart"
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING, states.REBOOTING_HARD)
 #: the state actions' tasks -> the agent method carrying them out (``_resume_state_task``)
 _STATE_TASKS = {
@@ -432,6 +439,48 @@ class ComputeAgent:
         image["path"] = ensure_image(self.conf, image, self.images_auth)
         self.driver.rescue(spec, image)
 
+    def snapshot_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """``createImage``: a consistent qcow2 copy of the root disk (driver ``snapshot``,
+        quiesced when the stored spec's ``snapshot.quiesce`` and the guest agent answers)
+        in a temporary directory under ``<state_dir>/snapshots``, uploaded into the queued
+        image ``snapshot.image_id`` at ``snapshot.upload_url`` with the service user's token
+        (``image_upload``). The task moves image_snapshot -> image_pending_upload (the copy
+        is made, the guest runs on) -> image_uploading; ``instance_snapshot_finished`` ends
+        it, with the driver's words as the step's details, or the fault (the conductor then
+        deletes the image). The temporary copy is removed whatever happens."""
+        uuid = instance_uuid
+        with self._serialized(uuid):
+            inst = self._begin(ctx, uuid, actions.EV_SNAPSHOT, [states.IMAGE_SNAPSHOT])
+            if inst is None:
+                LOG.info("not snapshotting %s: state changed", uuid)
+                return
+            snap = dict((inst["spec"] or {}).get("snapshot") or {})
+            task, details, fault = states.IMAGE_SNAPSHOT, None, None
+            workdir = Path(self.conf.state_dir, "snapshots")
+            workdir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=f"{uuid}-"))
+            try:
+                dest = tmp / "snapshot.qcow2"
+                details = self.driver.snapshot(uuid, str(dest), bool(snap.get("quiesce")))
+                for new in (states.IMAGE_PENDING_UPLOAD, states.IMAGE_UPLOADING):
+                    if not self.conductor.snapshot_task_changed(ctx, uuid, task, new):
+                        raise DriverError(f"instance {uuid} left its snapshot task")
+                    task = new
+                upload_image(str(snap["upload_url"]), dest, self.images_auth)
+            except Exception as exc:
+                fault = _fault(exc, "snapshot", uuid, getattr(exc, "status", 500))
+                LOG.warning("snapshot of %s failed: %s", uuid, fault["message"])
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            image_id = snap.get("image_id")
+            self._outcome(
+                uuid,
+                task,
+                lambda: self.conductor.instance_snapshot_finished(
+                    ctx, uuid, image_id, details, fault
+                ),
+            )
+
     def set_admin_password(
         self, ctx: RequestContext, instance_uuid: str, user: str, password: str
     ) -> None:
@@ -683,7 +732,8 @@ class ComputeAgent:
             if (
                 inst["uuid"] in present
                 or not inst["spec"]
-                or inst["task_state"] not in (None, *_POWER_TASKS, *_STATE_TASKS)
+                or inst["task_state"]
+                not in (None, *_POWER_TASKS, *_STATE_TASKS, *states.SNAPSHOT_TASKS)
                 or inst["vm_state"] not in _RECREATED
             ):
                 continue
@@ -717,6 +767,20 @@ class ComputeAgent:
             self.terminate_instance(ctx, uuid)
         elif task in _POWER_TASKS:
             self._resume_power_task(inst)
+        elif task in states.SNAPSHOT_TASKS:
+            # a snapshot a killed agent left: its copy is gone; the task ends, the image
+            # is deleted (the user snapshots again)
+            LOG.warning("snapshot of %s was interrupted; ending it", uuid)
+            fault = {"message": SNAPSHOT_INTERRUPTED, "code": 500, "traceback": None}
+            image_id = ((inst.get("spec") or {}).get("snapshot") or {}).get("image_id")
+            request_ctx = RequestContext.system(inst.get("request_id"))
+            self._outcome(
+                uuid,
+                task,
+                lambda: self.conductor.instance_snapshot_finished(
+                    request_ctx, uuid, image_id, None, fault
+                ),
+            )
         elif task in _STATE_TASKS:
             LOG.warning("%s of %s was pending or interrupted; carrying it out", task, uuid)
             request_ctx = RequestContext.system(inst.get("request_id"))

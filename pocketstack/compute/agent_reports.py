@@ -286,6 +286,58 @@ class AgentReports:
                 actions.add_fault(s, instance_uuid, fault["message"], code)
             actions.finish_action(s, ctx, instance_uuid, error=fault is not None)
 
+    def snapshot_task_changed(
+        self, ctx: RequestContext, instance_uuid: str, from_task: str, to_task: str
+    ) -> bool:
+        """A snapshot moved on from ``from_task`` to ``to_task`` (both in
+        ``states.SNAPSHOT_TASKS``; Nova's ``image_pending_upload``, ``image_uploading``);
+        written only if the server is still in ``from_task``. Returns whether it was."""
+        if from_task not in states.SNAPSHOT_TASKS or to_task not in states.SNAPSHOT_TASKS:
+            return False
+        return actions.update_instance(
+            self.db, instance_uuid, {"task_state": from_task}, task_state=to_task
+        )
+
+    def instance_snapshot_finished(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        image_id: str | None,
+        details: str | None,
+        fault: dict[str, Any] | None,
+    ) -> None:
+        """A snapshot ended: the server's snapshot task ends (its vm_state never changed),
+        the step ``compute_snapshot_instance`` finishes with ``details`` and the action with
+        it, in one transaction. With a ``fault`` the fault is recorded on the server and the
+        image ``image_id`` (queued or half uploaded) is deleted, as Nova deletes the image
+        of a failed snapshot; ``image_id`` None (an agent restart lost it): the images of
+        this server still queued or saving are."""
+        with self.db.transaction() as s:
+            inst = s.get(Instance, instance_uuid)
+            task = inst.task_state if inst is not None else None
+            if task in states.SNAPSHOT_TASKS:
+                actions.update_instance(s, instance_uuid, {"task_state": task}, task_state=None)
+            finish_event(s, ctx, instance_uuid, actions.EV_SNAPSHOT, _traceback(fault), details)
+            if fault is not None and inst is not None:
+                actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
+            actions.finish_action(s, ctx, instance_uuid, error=fault is not None)
+        if fault is not None:
+            self._delete_failed_snapshot(instance_uuid, image_id)
+
+    def _delete_failed_snapshot(self, instance_uuid: str, image_id: str | None) -> None:
+        admin = RequestContext.system()
+        images = self.cloud.image.images
+        if image_id is None:
+            filters = {"properties": {"instance_uuid": instance_uuid}, "status": "in:queued,saving"}
+            ids = [i.id for i in images.list(admin, filters=filters, limit=100).images]
+        else:
+            ids = [image_id]
+        for one in ids:
+            try:
+                images.delete(admin, one)
+            except PocketError as exc:  # gone already, or protected: leave it, logged
+                LOG.warning("failed snapshot image %s not deleted: %s", one, exc.message)
+
     def instance_terminate_failed(
         self, ctx: RequestContext, instance_uuid: str, fault: dict[str, Any]
     ) -> None:

@@ -32,6 +32,8 @@ RULES: dict[str, str] = {
     "compute:os-rescue": "member",
     "compute:os-rescue:unrescue": "member",
     "compute:os-admin-password": "member",
+    # Nova's os_compute_api:servers:create_image (project member or admin)
+    "compute:servers:create_image": "member",
     "compute:os-server-crash-dump": "member",
     "compute:os-admin-actions:reset_state": "admin",
     "compute:os-admin-actions:reset_network": "admin",

@@ -37,6 +37,8 @@ AGENT_MESSAGES = MessageTable(
         Message("resume_instance", CAST),
         Message("rescue_instance", CAST),
         Message("unrescue_instance", CAST),
+        # createImage (``server_actions.create_image``): ends in instance_snapshot_finished
+        Message("snapshot_instance", CAST),
         # calls whose failure the user sees as the API's answer (409)
         Message("set_admin_password", CALL, timeout=60.0),
         Message("trigger_crash_dump", CALL, timeout=30.0),
@@ -73,6 +75,8 @@ CONDUCTOR_MESSAGES = MessageTable(
         Message("instance_spawn_failed", CAST),
         Message("instance_power_action_finished", CAST),
         Message("instance_terminate_failed", CAST),
+        Message("snapshot_task_changed", CALL, timeout=30.0),
+        Message("instance_snapshot_finished", CAST),
         Message("instance_power_state_changed", CAST),
         Message("report_service", CAST),
         Message("report_compute_node", CAST),
@@ -147,6 +151,11 @@ class ComputeAgentClient:
     def unrescue_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
         """Boot the guest from its own root disk again -> ACTIVE."""
         self._send(ctx, host, "unrescue_instance", instance_uuid=instance_uuid)
+
+    def snapshot_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Snapshot the server's root disk into the image its stored spec names
+        (``snapshot``), then report ``instance_snapshot_finished``."""
+        self._send(ctx, host, "snapshot_instance", instance_uuid=instance_uuid)
 
     def set_admin_password(
         self, ctx: RequestContext, host: str, instance_uuid: str, user: str, password: str
@@ -332,6 +341,39 @@ class ConductorClient:
             event=event,
             task_state=task_state,
             power_state=power_state,
+            fault=fault,
+        )
+
+    def snapshot_task_changed(
+        self, ctx: RequestContext, instance_uuid: str, from_task: str, to_task: str
+    ) -> bool:
+        """A snapshot moved on (``image_snapshot`` -> ``image_pending_upload`` ->
+        ``image_uploading``); whether the server was still in ``from_task``."""
+        result: bool = self._send(
+            ctx,
+            "snapshot_task_changed",
+            instance_uuid=instance_uuid,
+            from_task=from_task,
+            to_task=to_task,
+        )
+        return result
+
+    def instance_snapshot_finished(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        image_id: str | None,
+        details: str | None,
+        fault: dict[str, Any] | None,
+    ) -> None:
+        """A snapshot into ``image_id`` ended (``details``: the step's words); ``fault``
+        when it failed (the image is then deleted)."""
+        self._send(
+            ctx,
+            "instance_snapshot_finished",
+            instance_uuid=instance_uuid,
+            image_id=image_id,
+            details=details,
             fault=fault,
         )
 

@@ -82,6 +82,12 @@ RESUMING = "resuming"
 RESCUING = "rescuing"
 UNRESCUING = "unrescuing"
 UPDATING_PASSWORD = "updating_password"
+# createImage (``snapshots``): the API begins image_snapshot, the agent moves on to
+# image_pending_upload once the disk copy is made and image_uploading while it uploads
+IMAGE_SNAPSHOT = "image_snapshot"
+IMAGE_PENDING_UPLOAD = "image_pending_upload"
+IMAGE_UPLOADING = "image_uploading"
+SNAPSHOT_TASKS = (IMAGE_SNAPSHOT, IMAGE_PENDING_UPLOAD, IMAGE_UPLOADING)
 
 #: task states of a build in the controller (before the compute agent has the server)
 BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
@@ -127,6 +133,7 @@ ANY_TASK: frozenset[str | None] = frozenset(
     {None, SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING, SPAWNING}
     | {POWERING_OFF, POWERING_ON, REBOOTING, REBOOTING_HARD, DELETING}
     | {PAUSING, UNPAUSING, SUSPENDING, RESUMING, RESCUING, UNRESCUING, UPDATING_PASSWORD}
+    | set(SNAPSHOT_TASKS)
 )
 
 #: task_state -> where it begins and where it ends. Read as Nova's state diagram:
@@ -149,11 +156,18 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #:   rescuing              active, stopped, error (no task)    rescued      unchanged
 #:   unrescuing            rescued (no task)                   active       unchanged
 #:   updating_password     active (no task)                    active       unchanged
+#:   image_snapshot        active, stopped, paused,            -            unchanged
+#:                         suspended (no task)
+#:   image_pending_upload  the same (image_snapshot)           -            unchanged
+#:   image_uploading       the same (image_pending_upload)     unchanged    unchanged
 #:   deleting              any live state (any task)           deleted      error
 #:
 #: The build walks scheduling -> networking -> block_device_mapping (conductor) -> spawning
 #: (agent) -> active; a power task ends in the state the guest is found in (active when it
 #: runs, else stopped); a delete ends deleted, or error when the guest could not be destroyed.
+#: vm_states a snapshot (Nova's ``snapshot``: active, stopped, paused, suspended) begins in
+_SNAPSHOT_STATES = frozenset({ACTIVE, STOPPED, PAUSED, SUSPENDED})
+
 TRANSITIONS: dict[str, Task] = {
     SCHEDULING: Task.of(begins_in={BUILDING}, replaces={None}, success=(), failure={ERROR}),
     NETWORKING: Task.of(begins_in={BUILDING}, replaces={SCHEDULING}, success=(), failure={ERROR}),
@@ -188,6 +202,18 @@ TRANSITIONS: dict[str, Task] = {
     UNRESCUING: Task.of(begins_in={RESCUED}, replaces={None}, success={ACTIVE}, failure={SAME}),
     UPDATING_PASSWORD: Task.of(
         begins_in={ACTIVE}, replaces={None}, success={ACTIVE}, failure={SAME}
+    ),
+    IMAGE_SNAPSHOT: Task.of(
+        begins_in=_SNAPSHOT_STATES, replaces={None}, success=(), failure={SAME}
+    ),
+    IMAGE_PENDING_UPLOAD: Task.of(
+        begins_in=_SNAPSHOT_STATES, replaces={IMAGE_SNAPSHOT}, success=(), failure={SAME}
+    ),
+    IMAGE_UPLOADING: Task.of(
+        begins_in=_SNAPSHOT_STATES,
+        replaces={IMAGE_PENDING_UPLOAD},
+        success=(),  # ends where it began: SAME, below
+        failure={SAME},
     ),
     DELETING: Task.of(begins_in=LIVE, replaces=ANY_TASK, success={DELETED}, failure={ERROR}),
 }
@@ -228,6 +254,7 @@ ACTION_TASKS = {
     "rescue": RESCUING,
     "unrescue": UNRESCUING,
     "change_password": UPDATING_PASSWORD,
+    "create_image": IMAGE_SNAPSHOT,
 }
 
 
@@ -358,7 +385,11 @@ _READS: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] = 
 }
 
 #: the name the error message shows for an internal action name
-_PUBLIC_NAME = {"reboot_hard": "reboot", "change_password": "set_admin_password"}
+_PUBLIC_NAME = {
+    "reboot_hard": "reboot",
+    "change_password": "set_admin_password",
+    "create_image": "createImage",
+}
 
 
 def _allowed_for(action: str) -> tuple[frozenset[str] | None, frozenset[str | None] | None]:

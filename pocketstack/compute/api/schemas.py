@@ -315,6 +315,8 @@ SERVER_ACTION = ActionSchema(
             ]
         },
         "changePassword": t.obj({"adminPass": t.string(255)}, required=["adminPass"]),
+        # "Create Image (createImage Action)" (``server_actions.create_image``)
+        "createImage": t.obj({"name": NAME, "metadata": METADATA}, required=["name"]),
         "os-resetState": t.obj({"state": t.enum("active", "error")}, required=["state"]),
         # "Add Security Group To A Server" / "Remove Security Group From A Server"
         "addSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),

@@ -122,6 +122,21 @@ def change_password(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     return ApiResponse(status=202)
 
 
+def create_image(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"createImage": {"name", "metadata"?}}`` → 202 ("Create Image (createImage
+    Action)"): below microversion 2.45 an empty body and the image's URL in ``Location``,
+    from 2.45 the body ``{"image_id"}`` and no ``Location``; 409 unless ACTIVE, SHUTOFF,
+    PAUSED or SUSPENDED with no task (``ServerActions.create_image``)."""
+    policy.enforce(req.ctx, "compute:servers:create_image")
+    image_id = req.cloud.compute.server_actions.create_image(
+        req.ctx, server_id, args["name"], dict(args.get("metadata") or {})
+    )
+    if microversion.requested_version(req.headers) >= (2, 45):
+        return ApiResponse(status=202, body={"image_id": image_id})
+    location = f"{req.cloud.conf.public_url.rstrip('/')}/image/v2/images/{image_id}"
+    return ApiResponse(status=202, headers={"Location": location})
+
+
 def reset_state(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     """``{"os-resetState": {"state": "active"|"error"}}`` → 202, admin only ("Reset Server
     State")."""
@@ -156,6 +171,7 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "rescue": rescue_server,
     "unrescue": unrescue_server,
     "changePassword": change_password,
+    "createImage": create_image,
     "os-resetState": reset_state,
     "resetNetwork": reset_network,
     "trigger_crash_dump": trigger_crash_dump,

@@ -233,6 +233,18 @@ class ComputeDriver(ABC):
         """
         raise GuestAgentError(f"the {self.name} driver cannot set passwords")
 
+    def snapshot(self, uuid: str, dest: str, quiesce: bool) -> str:
+        """Write a consistent copy of the guest's root disk to the path ``dest`` as a
+        standalone qcow2 image (``createImage``), the guest running, paused, stopped or
+        suspended, and left so; ``quiesce``: freeze the guest's filesystems through its
+        guest agent while the copy is made, if it has one that answers. Returns the
+        snapshot's event details in words, saying whether the guest was quiesced.
+
+        Raises:
+            DriverError: unknown instance, or the copy failed.
+        """
+        raise DriverError(f"the {self.name} driver cannot snapshot guests")
+
     def inject_nmi(self, uuid: str) -> None:
         """Inject a non-maskable interrupt into the guest (a crash dump in a guest set up
         for it).

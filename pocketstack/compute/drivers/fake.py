@@ -16,6 +16,7 @@ recorded with their sizes (``local_disks``), as the qemu driver would make them.
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ class FakeDriver(ComputeDriver):
         super().__init__(conf)
         self._lock = threading.Lock()
         self._guests: dict[str, _FakeGuest] = {}
+        #: when set, ``snapshot`` raises ``DriverError`` with this message
+        self.fail_snapshot: str | None = None
         #: when set, ``attach_volume`` raises ``DriverError`` with this message
         self.fail_attach: str | None = None
 
@@ -134,6 +137,35 @@ class FakeDriver(ComputeDriver):
             guest.console.append(_stamp("reboot: Restarting system"))
             guest.console.extend(_boot_log(guest.spec))
             guest.state = PowerState.RUNNING
+
+    def snapshot(self, uuid: str, dest: str, quiesce: bool) -> str:
+        """Write a placeholder qcow2 (a bare 512-byte header of the flavor's root size) to
+        ``dest``; "quiesced" when ``quiesce`` and the guest's image declares
+        ``hw_qemu_guest_agent`` and it runs.
+
+        Raises:
+            DriverError: unknown instance, or ``fail_snapshot`` is set (its message).
+        """
+        with self._lock:
+            guest = self._get(uuid)
+            if self.fail_snapshot:
+                raise DriverError(self.fail_snapshot)
+            spec = guest.spec
+            running = guest.state in (PowerState.RUNNING, PowerState.PAUSED)
+        root_gb = int(spec.get("root_gb") or 1)
+        header = bytearray(512)
+        struct.pack_into(">4sIQIIQ", header, 0, b"QFI\xfb", 3, 0, 0, 16, root_gb << 30)
+        with open(dest, "wb") as out:
+            out.write(bytes(header))
+        props = (spec.get("image") or {}).get("properties") or {}
+        agent = str(props.get("hw_qemu_guest_agent", "")).lower() in ("yes", "true", "1")
+        if not running:
+            return "Snapshot of the stopped guest's disk (no process: nothing to quiesce)."
+        if quiesce and agent:
+            return (
+                "Snapshot of the running guest, quiesced (filesystems frozen by the guest agent)."
+            )
+        return "Snapshot of the running guest, not quiesced: no guest agent answered."
 
     def pause(self, uuid: str) -> None:
         """RUNNING -> PAUSED (``InstanceNotRunning`` otherwise)."""

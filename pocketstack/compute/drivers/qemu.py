@@ -52,6 +52,7 @@ from pocketstack.compute.configdrive import build_config_drive
 from pocketstack.compute.drivers import local_disks
 from pocketstack.compute.drivers import qemu_interfaces as qi
 from pocketstack.compute.drivers import qemu_process as qp
+from pocketstack.compute.drivers import qemu_snapshot as qsnap
 from pocketstack.compute.drivers import qemu_state as qs
 from pocketstack.compute.drivers import qemu_volumes as qv
 from pocketstack.compute.drivers.base import (
@@ -341,6 +342,25 @@ class QemuDriver(ComputeDriver):
             "guest-set-user-password",
             {"username": user, "password": encoded, "crypted": False},
         )
+
+    def snapshot(self, uuid: str, dest: str, quiesce: bool) -> str:
+        """A consistent qcow2 copy of the root ``disk`` at ``dest`` (``qemu_snapshot``):
+        ``qemu-img convert`` of a guest without process; a running or paused one is frozen
+        through its guest agent when ``quiesce`` and an agent answers, stopped (QMP
+        ``stop``) while ``qemu-img convert -U`` copies, then continued.
+
+        Raises:
+            DriverError: unknown instance, QMP or qemu-img failed.
+        """
+        with self._lock(uuid):
+            paths = self._existing(uuid)
+            if qp.find_pid(paths, uuid) is None:
+                qsnap.convert(paths.disk, Path(dest), shared=False)
+                return "Snapshot of the stopped guest's disk (no process: nothing to quiesce)."
+            sock = paths.dir / qp.GUEST_AGENT_SOCKET
+            return qsnap.snapshot_running(
+                self._qmp_call(uuid), paths.disk, Path(dest), sock, quiesce
+            )
 
     def inject_nmi(self, uuid: str) -> None:
         """QMP ``inject-nmi``.
