@@ -138,6 +138,10 @@ def build_app(cloud: Cloud) -> Starlette:
         await response(scope, receive, send)
 
     app.router.add_route("/", root, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    # the console proxy's websockets and noVNC's page (Nova's novncproxy / serialproxy)
+    from pocketstack.compute.console_proxy import routes as console_routes
+
+    app.router.routes.extend(console_routes())
     app.router.default = not_found
     return app
 

@@ -58,8 +58,17 @@ from pocketstack.common.bus import Bus
 from pocketstack.common.config import Config
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, states
-from pocketstack.compute.drivers.base import ComputeDriver, DriverError, PowerState
-from pocketstack.compute.exceptions import ConsoleNotAvailable
+from pocketstack.compute.drivers.base import (
+    ComputeDriver,
+    DriverError,
+    InstanceNotRunning,
+    PowerState,
+)
+from pocketstack.compute.exceptions import (
+    ConsoleNotAvailable,
+    ConsoleTypeUnavailable,
+    InstanceNotReady,
+)
 from pocketstack.compute.image_cache import TokenSource, ensure_image
 from pocketstack.compute.image_upload import upload_image
 from pocketstack.compute.liveness import COMPUTE_BINARY
@@ -551,6 +560,22 @@ class ComputeAgent:
     def get_diagnostics(self, ctx: RequestContext, instance_uuid: str) -> dict[str, Any]:
         """The guest's diagnostics (``ComputeDriver.get_diagnostics``)."""
         return self.driver.get_diagnostics(instance_uuid)
+
+    def get_console(self, ctx: RequestContext, instance_uuid: str, kind: str) -> dict[str, Any]:
+        """Where the console proxy reaches the guest's ``kind`` console
+        (``ComputeDriver.get_console``).
+
+        Raises:
+            InstanceNotReady: the guest does not run (409); ConsoleTypeUnavailable: the
+                driver or guest has no such console (400, Nova's "Unavailable console type").
+        """
+        try:
+            return self.driver.get_console(instance_uuid, kind)
+        except InstanceNotRunning as exc:
+            raise InstanceNotReady(f"Instance {instance_uuid} is not ready yet.") from exc
+        except DriverError as exc:
+            LOG.info("no %s console for %s: %s", kind, instance_uuid, exc)
+            raise ConsoleTypeUnavailable.for_type(kind) from exc
 
     def extend_volume(
         self, ctx: RequestContext, instance_uuid: str, volume_id: str, new_size: int

@@ -131,3 +131,22 @@ class GuestAgentNotEnabled(errors.Conflict):
 
 class PasswordSetFailed(errors.Conflict):
     """409: the guest agent did not set the password (Nova's ``InstancePasswordSetFailed``)."""
+
+
+class ConsoleTypeInvalid(errors.BadRequest):
+    """400: a console type the protocol does not have (Nova's ``ConsoleTypeInvalid``)."""
+
+    @classmethod
+    def for_type(cls, console_type: str) -> ConsoleTypeInvalid:
+        """The error with Nova's message."""
+        return cls(f"Invalid console type {console_type}")
+
+
+class ConsoleTypeUnavailable(errors.BadRequest):
+    """400: a console this cloud or this guest does not offer (Nova's
+    ``ConsoleTypeUnavailable``: SPICE, RDP, MKS, or a guest started without the socket)."""
+
+    @classmethod
+    def for_type(cls, console_type: str) -> ConsoleTypeUnavailable:
+        """The error with Nova's message."""
+        return cls(f"Unavailable console type {console_type}.")

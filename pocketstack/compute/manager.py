@@ -10,8 +10,9 @@
 - ``volumes`` (``volumes.Volumes``) — a server's volumes: attach, detach, and the block
   devices of builds and deletes;
 - ``server_groups``, ``server_security_groups``, ``aggregates``, ``usage``,
-  ``interfaces``, ``diagnostics`` — server groups, a server's security groups, host
-  aggregates, usage reports, a server's interfaces (hot-plugged NICs), its diagnostics;
+  ``interfaces``, ``diagnostics``, ``consoles`` — server groups, a server's security
+  groups, host aggregates, usage reports, a server's interfaces (hot-plugged NICs), its
+  diagnostics, its remote consoles (one-time console tokens);
 - ``server_external_events`` (``external_events.ServerExternalEvents``) — what other
   services tell Compute about a server (the Network service's ``network-changed``).
 
@@ -33,6 +34,7 @@ class ComputeManager:
     def __init__(self, cloud: Cloud):
         from pocketstack.compute.actions import InstanceActions
         from pocketstack.compute.aggregates import Aggregates
+        from pocketstack.compute.consoles import Consoles
         from pocketstack.compute.diagnostics import Diagnostics
         from pocketstack.compute.external_events import ServerExternalEvents
         from pocketstack.compute.flavors import Flavors
@@ -66,6 +68,7 @@ class ComputeManager:
         self.usage = Usage(cloud)
         self.interfaces = Interfaces(cloud)
         self.diagnostics = Diagnostics(cloud)
+        self.consoles = Consoles(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

@@ -35,6 +35,8 @@ RULES: dict[str, str] = {
     # Nova's os_compute_api:servers:create_image (project member or admin)
     "compute:servers:create_image": "member",
     "compute:os-server-crash-dump": "member",
+    # remote consoles (Nova's os_compute_api:os-remote-consoles: project member or admin)
+    "compute:os-remote-consoles": "member",
     "compute:os-admin-actions:reset_state": "admin",
     "compute:os-admin-actions:reset_network": "admin",
     "compute:servers:index:all_tenants": "admin",

@@ -53,6 +53,7 @@ AGENT_MESSAGES = MessageTable(
         Message("attach_interface", CALL, timeout=120.0),
         Message("detach_interface", CALL, timeout=120.0),
         Message("get_diagnostics", CALL, timeout=30.0),
+        Message("get_console", CALL, timeout=30.0),
     ],
 )
 
@@ -226,6 +227,13 @@ class ComputeAgentClient:
     def get_diagnostics(self, ctx: RequestContext, host: str, instance_uuid: str) -> dict[str, Any]:
         """The guest's diagnostics (``ComputeDriver.get_diagnostics``); waits up to 30 s."""
         return self._send(ctx, host, "get_diagnostics", instance_uuid=instance_uuid)
+
+    def get_console(
+        self, ctx: RequestContext, host: str, instance_uuid: str, kind: str
+    ) -> dict[str, Any]:
+        """Where the console proxy reaches the guest's ``kind`` console (``vnc``/``serial``):
+        ``{"unix": path}`` (``ComputeDriver.get_console``); waits up to 30 s."""
+        return self._send(ctx, host, "get_console", instance_uuid=instance_uuid, kind=kind)
 
     def extend_volume(
         self, ctx: RequestContext, host: str, instance_uuid: str, volume_id: str, new_size: int

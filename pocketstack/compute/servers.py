@@ -670,6 +670,7 @@ class Servers:
             states.transition(inst, task_state=states.DELETING)
             inst.updated_at = utcnow()
             actions.start_action(s, ctx, server_id, "delete")
+        self.cloud.compute.consoles.tokens.revoke_instance(server_id)  # its console URLs die
         self.conductor.delete_instance(ctx, server_id)
 
     def stop(self, ctx: RequestContext, server_id: str) -> None:

@@ -382,6 +382,9 @@ _READS: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] = 
     # Nova's attach/detach: a running, stopped or paused server with no task (``volumes``)
     "attach_volume": (frozenset({ACTIVE, STOPPED, PAUSED}), frozenset({None})),
     "detach_volume": (frozenset({ACTIVE, STOPPED, PAUSED}), frozenset({None})),
+    # remote consoles (``consoles``): a guest whose QEMU runs
+    "get_vnc_console": (frozenset({ACTIVE, PAUSED, RESCUED}), None),
+    "get_serial_console": (frozenset({ACTIVE, PAUSED, RESCUED}), None),
 }
 
 #: the name the error message shows for an internal action name

@@ -506,3 +506,52 @@ def test_the_flavors_ephemeral_and_swap_are_local_disks_gone_with_the_guest(h):
         assert (inst / "disk.swap").stat().st_size == sizes["disk.swap"]
     h.driver.destroy(uuid)
     _assert_gone(h, uuid)
+
+
+def _console_bytes(address: str, send: bytes = b"", want: bytes = b"") -> bytes:
+    """Connect to a console socket (``get_console``'s ``unix``), send ``send``, read until
+    ``want`` shows (or 20 s pass); the bytes read."""
+    import socket
+    import time
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(3)
+    if address.startswith("\0"):
+        sock.connect(address)
+    else:  # a temp directory's path may not fit sun_path: through the directory's fd
+        dir_fd = os.open(os.path.dirname(address), os.O_PATH | os.O_DIRECTORY)
+        try:
+            sock.connect(f"/proc/self/fd/{dir_fd}/{os.path.basename(address)}")
+        finally:
+            os.close(dir_fd)
+    got = b""
+    deadline = time.monotonic() + 20
+    with sock:
+        while time.monotonic() < deadline and (not got or want not in got):
+            if send:
+                sock.sendall(send)
+            try:
+                got += sock.recv(4096)
+            except TimeoutError:
+                continue
+    return got
+
+
+def test_consoles_of_a_running_guest(h):
+    spec = h.spec()
+    h.driver.spawn(spec)
+    h.wait_console(spec["uuid"], h.ready_line(spec))
+    vnc = h.driver.get_console(spec["uuid"], "vnc")
+    assert _console_bytes(vnc["unix"]).startswith(b"RFB 003.00")  # an RFB server greets
+    serial = h.driver.get_console(spec["uuid"], "serial")
+    # the guest's serial port: the real guest's getty answers Enter with a login prompt,
+    # the fake port sends the boot log
+    want = b"login:" if h.real else h.ready_line(spec).encode()
+    assert want in _console_bytes(serial["unix"], send=b"\r", want=want)
+    # a serial session does not take the console log away
+    assert h.ready_line(spec) in h.driver.get_console_output(spec["uuid"])
+    h.driver.power_off(spec["uuid"], timeout=30)
+    with pytest.raises(DriverError):
+        h.driver.get_console(spec["uuid"], "vnc")
+    with pytest.raises(DriverError):
+        h.driver.get_console(spec["uuid"], "spice")

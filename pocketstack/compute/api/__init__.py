@@ -33,6 +33,7 @@ from pocketstack.compute.api import (
     microversion,
     migrations,
     quotas,
+    remote_consoles,
     schemas,
     server_actions,
     server_external_events,
@@ -145,6 +146,12 @@ ROUTES = [
     r("GET", S + "/os-interface/{port_id}", interfaces.get_interface),
     r("DELETE", S + "/os-interface/{port_id}", interfaces.delete_interface, status=202),
     r("GET", S + "/diagnostics", diagnostics.get_server_diagnostics),
+    r(
+        "POST",
+        S + "/remote-consoles",
+        remote_consoles.create_remote_console,
+        schema=schemas.REMOTE_CONSOLE_CREATE,
+    ),
     r("GET", S + "/os-instance-actions", server_actions.list_instance_actions),
     r("GET", S + "/os-instance-actions/{request_id}", server_actions.get_instance_action),
     r(

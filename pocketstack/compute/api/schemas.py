@@ -321,6 +321,9 @@ SERVER_ACTION = ActionSchema(
         # "Add Security Group To A Server" / "Remove Security Group From A Server"
         "addSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
         "removeSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
+        # "Get VNC Console" / "Get Serial Console" (2.1-2.5; ``remote_consoles``)
+        "os-getVNCConsole": t.obj({"type": t.enum("novnc", "xvpvnc")}, required=["type"]),
+        "os-getSerialConsole": t.obj({"type": t.enum("serial")}, required=["type"]),
     }
 )
 
@@ -546,4 +549,20 @@ INTERFACE_ATTACHMENT_CREATE: Schema = t.obj(
             }
         )
     }
+)
+
+
+# -- remote consoles ----------------------------------------------------------------------
+#: "Create Remote Console" (``POST /servers/{server_id}/remote-consoles``, 2.6; ``mks``
+#: and ``webmks`` are Nova's 2.8 additions, accepted at every version here and answered
+#: "unavailable" as the other protocols this cloud does not offer)
+REMOTE_CONSOLE_CREATE: Schema = t.wrapped(
+    "remote_console",
+    t.obj(
+        {
+            "protocol": t.enum("vnc", "spice", "rdp", "serial", "mks"),
+            "type": t.enum("novnc", "xvpvnc", "rdp-html5", "spice-html5", "serial", "webmks"),
+        },
+        required=["protocol", "type"],
+    ),
 )

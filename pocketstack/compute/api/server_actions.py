@@ -14,7 +14,7 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
-from pocketstack.compute.api import microversion, server_security_groups
+from pocketstack.compute.api import microversion, remote_consoles, server_security_groups
 from pocketstack.compute.api.common import next_links, paging, parse_time
 from pocketstack.compute.api.views import action_view, action_with_events, addresses
 
@@ -177,6 +177,8 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "trigger_crash_dump": trigger_crash_dump,
     "addSecurityGroup": server_security_groups.add_security_group,
     "removeSecurityGroup": server_security_groups.remove_security_group,
+    "os-getVNCConsole": remote_consoles.get_vnc_console,
+    "os-getSerialConsole": remote_consoles.get_serial_console,
 }
 
 

@@ -329,6 +329,18 @@ class ComputeDriver(ABC):
         """
         raise DriverError(f"the {self.name} driver cannot detach interfaces")
 
+    def get_console(self, uuid: str, kind: str) -> dict[str, Any]:
+        """Where the console proxy reaches a running guest's console ``kind``: ``vnc`` (an
+        RFB server) or ``serial`` (the first serial port as a byte stream). Returns
+        ``{"unix": path}``, a stream socket on this host (a path starting with NUL is an
+        abstract socket); the proxy connects to it once per console session.
+
+        Raises:
+            DriverError: unknown instance, not running, or no such console (the driver or
+                this guest has none).
+        """
+        raise DriverError(f"the {self.name} driver has no {kind} console")
+
     def get_diagnostics(self, uuid: str) -> dict[str, Any]:
         """The guest's figures in Nova's 2.48 diagnostics shape: ``state``, ``driver``,
         ``hypervisor``, ``hypervisor_os``, ``uptime`` (s), ``config_drive``, ``num_cpus``,

@@ -32,6 +32,7 @@ from pocketstack.compute.drivers.base import (
     InstanceSpec,
     PowerState,
 )
+from pocketstack.compute.drivers.fake_console import FakeConsoleServer
 
 #: Host capacity reported when ``conf.compute_*`` are 0 (big enough for scale tests).
 DEFAULT_VCPUS = 64
@@ -85,6 +86,8 @@ class FakeDriver(ComputeDriver):
         self.fail_snapshot: str | None = None
         #: when set, ``attach_volume`` raises ``DriverError`` with this message
         self.fail_attach: str | None = None
+        #: (uuid, kind) -> the guest's console server, made on first ``get_console``
+        self._consoles: dict[tuple[str, str], FakeConsoleServer] = {}
 
     def spawn(self, spec: InstanceSpec) -> None:
         """Record the guest as RUNNING and write its boot log.
@@ -107,9 +110,38 @@ class FakeDriver(ComputeDriver):
             self._guests[uuid] = guest
 
     def destroy(self, uuid: str) -> None:
-        """Forget the guest; succeeds if it is unknown."""
+        """Forget the guest (and stop its console servers); succeeds if it is unknown."""
         with self._lock:
             self._guests.pop(uuid, None)
+            consoles = [self._consoles.pop(k) for k in list(self._consoles) if k[0] == uuid]
+        for server in consoles:
+            server.close()
+
+    def get_console(self, uuid: str, kind: str) -> dict[str, Any]:
+        """``{"unix": <abstract socket>}`` of the guest's fake console server
+        (``fake_console``): ``vnc`` greets as an RFB 3.8 server, ``serial`` sends the
+        console log then echoes.
+
+        Raises:
+            InstanceNotRunning: the guest is not running or paused; DriverError: unknown
+                instance or kind.
+        """
+        if kind not in ("vnc", "serial"):
+            raise DriverError(f"the fake driver has no {kind} console")
+        with self._lock:
+            guest = self._get(uuid)
+            if guest.state not in (PowerState.RUNNING, PowerState.PAUSED):
+                raise InstanceNotRunning(f"instance {uuid} is not running")
+            server = self._consoles.get((uuid, kind))
+            if server is None:
+                server = FakeConsoleServer(uuid, kind, lambda: self._console_lines(uuid))
+                self._consoles[(uuid, kind)] = server
+        return {"unix": server.address}
+
+    def _console_lines(self, uuid: str) -> list[str]:
+        with self._lock:
+            guest = self._guests.get(uuid)
+            return list(guest.console) if guest else []
 
     def power_off(self, uuid: str, timeout: float = 30.0) -> None:
         """Flip to SHUTDOWN (already off is fine)."""

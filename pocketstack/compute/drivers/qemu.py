@@ -555,6 +555,22 @@ class QemuDriver(ComputeDriver):
         hypervisor = "kvm" if any(a.startswith("kvm") for a in argv) else "qemu"
         return qi.diagnostics(self._qmp_call(uuid), pid, vifs, paths.config.exists(), hypervisor)
 
+    def get_console(self, uuid: str, kind: str) -> dict[str, Any]:
+        """``{"unix": <instance dir>/vnc.sock|serial.sock}`` of the running guest (QEMU's
+        ``-vnc unix:`` server and its serial chardev socket, ``qemu_process.build_command``).
+
+        Raises:
+            InstanceNotRunning: no guest process; DriverError: unknown instance, or a guest
+                started before its command line had that socket.
+        """
+        paths = self._existing(uuid)
+        if qp.find_pid(paths, uuid) is None:
+            raise InstanceNotRunning(f"instance {uuid} is not running")
+        sock = {"vnc": paths.vnc, "serial": paths.serial}.get(kind)
+        if sock is None or not sock.exists():
+            raise DriverError(f"instance {uuid} has no {kind} console socket")
+        return {"unix": str(sock)}
+
     def _qmp_call(self, uuid: str) -> qv.QMPCall:
         def call(command: str, **arguments: Any) -> Any:
             try:

@@ -59,6 +59,17 @@ class InstancePaths:
         return self.dir / "pid"
 
     @property
+    def vnc(self) -> Path:
+        """The guest's VNC server (RFB over a unix socket), for the console proxy."""
+        return self.dir / "vnc.sock"
+
+    @property
+    def serial(self) -> Path:
+        """The guest's first serial port as a stream (a QEMU chardev socket); what it
+        prints also goes to ``console`` (the chardev's ``logfile``)."""
+        return self.dir / "serial.sock"
+
+    @property
     def taps(self) -> Path:
         """JSON list of the tap devices made for the guest (deleted with it)."""
         return self.dir / "taps.json"
@@ -360,7 +371,9 @@ def build_command(
     netns: str | None = None,
     volume_args: list[str] | None = None,
 ) -> list[str]:
-    """The full ``qemu-system-x86_64`` argv of ``spec`` (daemonized, QMP, serial to a file),
+    """The full ``qemu-system-x86_64`` argv of ``spec`` (daemonized, QMP, a VNC server and
+    the serial port on unix sockets in the instance directory, the serial also logged to
+    ``console.log``),
     behind ``ip netns exec <netns>`` when a namespace is given (a lab host's guests run in
     its namespace, where their taps are; the daemonized QEMU's own argv, which ``find_pid``
     checks, is unchanged). ``volume_args``: the volumes' and root ports' argv
@@ -395,8 +408,11 @@ def build_command(
         "-nodefaults",
         "-display",
         "none",
+        # a display adapter for the VNC console (the remote console of `console url show`)
         "-vga",
-        "none",
+        "std",
+        "-vnc",
+        f"unix:{paths.vnc.name}",
         "-no-shutdown",
         "-daemonize",
         "-pidfile",
@@ -407,8 +423,11 @@ def build_command(
         f"socket,id=qmp,path={paths.qmp.name},server=on,wait=off",
         "-mon",
         "chardev=qmp,mode=control",
+        # the serial port: a socket for the serial console proxy (output is dropped while
+        # nobody is connected) that also logs everything to console.log for `console log`
         "-chardev",
-        f"file,id=ser0,path={paths.console},append=on",
+        f"socket,id=ser0,path={paths.serial.name},server=on,wait=off,"
+        f"logfile={paths.console},logappend=on",
         "-serial",
         "chardev:ser0",
     ]

@@ -1,0 +1,165 @@
+"""Remote consoles (API reference "Server Consoles": Create Remote Console, and the older
+``os-getVNCConsole`` / ``os-getSerialConsole`` actions), as Nova's consoleauth and its
+novncproxy / serialproxy do it.
+
+``cloud.compute.consoles.create`` checks the server and the protocol/type pair, asks the
+server's compute agent where its console is (``ComputeDriver.get_console``: a unix socket
+on that host: QEMU's VNC server or serial chardev), and issues a **one-time token** for it:
+only the token's SHA-256 is kept, with the server, the console kind, where to connect and an
+expiry (``TOKEN_TTL`` s). The URL it answers points at the console proxy this process serves
+(``console_proxy``): ``<public_url>/novnc/vnc_lite.html?path=vnc/websockify?token=...`` for
+``novnc`` (noVNC's page opens the websocket at ``path``), ``ws://<public host>/serial?token=
+...`` for ``serial``. The proxy ``redeem``s the token once: a reused, expired, unknown or
+other-kind token is refused.
+
+The tokens live in this controller's memory (Nova keeps them in its database), so the proxy
+must be served by the controller that issued the URL: true for ``pocketstack up`` and for
+one ``pocketstack controller``; several controllers behind a balancer would need the
+database table (a migration) instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pocketstack.common import errors
+from pocketstack.common.auth import RequestContext
+from pocketstack.compute import states
+from pocketstack.compute.exceptions import (
+    ConsoleTypeInvalid,
+    ConsoleTypeUnavailable,
+    InstanceNotReady,
+)
+from pocketstack.compute.rpcapi import ComputeAgentClient
+
+if TYPE_CHECKING:
+    from pocketstack.service import Cloud
+
+#: seconds a console URL's token stays valid (Nova's ``[consoleauth] token_ttl``)
+TOKEN_TTL = 600.0
+
+#: protocol -> the one console type this cloud offers for it (Nova: vnc/novnc with
+#: ``[vnc] enabled``, serial/serial with ``[serial_console] enabled``); spice, rdp and mks
+#: are "unavailable", as in a Nova without those proxies.
+OFFERED = {"vnc": "novnc", "serial": "serial"}
+
+
+class ConsoleTokenInvalid(errors.Unauthorized):
+    """401: an unknown, used, expired or other-kind console token (the proxy refuses it)."""
+
+    def default_message(self) -> str:
+        return "The console token is invalid or has expired."
+
+
+@dataclass(frozen=True)
+class ConsoleGrant:
+    """What a token opens: ``kind`` (``vnc``/``serial``) of ``instance_uuid``, reached at
+    ``connect`` (``{"unix": path}``), until ``expires`` (``time.monotonic()`` s)."""
+
+    instance_uuid: str
+    kind: str
+    connect: dict[str, Any]
+    expires: float
+
+
+class ConsoleTokens:
+    """One-time console tokens, stored by SHA-256 (a memory dump shows no usable token).
+
+    Args:
+        ttl: seconds a token stays valid.
+    """
+
+    def __init__(self, ttl: float = TOKEN_TTL):
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._grants: dict[str, ConsoleGrant] = {}
+
+    def issue(self, instance_uuid: str, kind: str, connect: dict[str, Any]) -> str:
+        """A new random token (43 URL-safe characters) for ``kind`` of the instance."""
+        token = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, g in self._grants.items() if g.expires <= now]:
+                del self._grants[key]
+            self._grants[_digest(token)] = ConsoleGrant(
+                instance_uuid, kind, dict(connect), now + self.ttl
+            )
+        return token
+
+    def redeem(self, token: str, kind: str) -> ConsoleGrant:
+        """The grant of ``token``, consumed (a second redeem fails).
+
+        Raises:
+            ConsoleTokenInvalid: unknown, used or expired token, or one for another kind.
+        """
+        with self._lock:
+            grant = self._grants.pop(_digest(token), None)
+        if grant is None or grant.expires <= time.monotonic() or grant.kind != kind:
+            raise ConsoleTokenInvalid()
+        return grant
+
+    def revoke_instance(self, instance_uuid: str) -> None:
+        """Drop every token of an instance (Nova does so when it is deleted)."""
+        with self._lock:
+            for key in [k for k, g in self._grants.items() if g.instance_uuid == instance_uuid]:
+                del self._grants[key]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Consoles:
+    """``cloud.compute.consoles``: ``create`` (a console URL), ``redeem`` (the proxy's
+    check of a token)."""
+
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+        self.agents = ComputeAgentClient(cloud.bus)
+        self.tokens = ConsoleTokens()
+
+    def create(self, ctx: RequestContext, server_id: str, protocol: str, console_type: str) -> str:
+        """A one-time URL of the server's ``protocol`` console of type ``console_type``.
+
+        Raises:
+            ServerNotFound (404); ConsoleTypeUnavailable (400: spice, rdp, mks, or a guest
+            without that console); ConsoleTypeInvalid (400: a type the protocol does not
+            have, e.g. vnc/serial); InstanceNotReady (409: building, no host, not running);
+            InstanceInvalidState (409: not ACTIVE, PAUSED or RESCUED); MessagingTimeout
+            (503) when the agent does not answer.
+        """
+        server = self.cloud.compute.servers.get(ctx, server_id)
+        if protocol not in OFFERED:
+            raise ConsoleTypeUnavailable.for_type(console_type)
+        if console_type != OFFERED[protocol]:
+            raise ConsoleTypeInvalid.for_type(console_type)
+        if server.vm_state == states.BUILDING or not server.host:
+            raise InstanceNotReady(f"Instance {server.uuid} is not ready yet.")
+        states.check_action(server, f"get_{protocol}_console")
+        connect = self.agents.get_console(ctx, server.host, server.uuid, protocol)
+        token = self.tokens.issue(server.uuid, protocol, connect)
+        return console_url(self.cloud.conf.public_url, protocol, token)
+
+    def redeem(self, token: str, kind: str) -> ConsoleGrant:
+        """``ConsoleTokens.redeem`` (raises ``ConsoleTokenInvalid``)."""
+        return self.tokens.redeem(token, kind)
+
+
+def console_url(public_url: str, kind: str, token: str) -> str:
+    """The URL a user opens: noVNC's page with ``path`` naming the proxy's websocket
+    (relative to the page's host, as noVNC joins them) for ``vnc``; the websocket itself
+    (``ws``/``wss``) for ``serial``."""
+    parts = urlsplit(public_url.rstrip("/"))
+    prefix = parts.path.rstrip("/")
+    if kind == "vnc":
+        path = f"{prefix}/vnc/websockify?token={token}".lstrip("/")
+        page = urlunsplit((parts.scheme, parts.netloc, f"{prefix}/novnc/vnc_lite.html", "", ""))
+        return f"{page}?path={quote(path, safe='')}"
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, f"{prefix}/serial", f"token={token}", ""))
