@@ -290,3 +290,29 @@ def test_list_filters_fields_and_pagination(running_cloud, made):
     body = resp.json()
     assert set(body["networks"][0]) == {"id", "name"}
     assert body["networks_links"][0]["rel"] == "next"
+
+
+def test_allowed_address_pair_without_mac_shows_the_ports_mac(running_cloud, made):
+    """Neutron fills a pair's ``mac_address`` with the port's own MAC when none is given
+    (Networking API v2.0, "Ports": ``allowed_address_pairs``); Ansible's port module
+    compares the pairs it asked for with the ones shown, field by field."""
+    demo = running_cloud.sdk()
+    net = demo.network.create_network(name=_name("net"))
+    made.append(net.id)
+    demo.network.create_subnet(network_id=net.id, cidr="192.168.15.0/24", ip_version=4)
+    port = demo.network.create_port(
+        network_id=net.id,
+        allowed_address_pairs=[
+            {"ip_address": "192.168.15.60"},
+            {"ip_address": "192.168.15.64/30", "mac_address": "fa:16:3e:00:00:01"},
+        ],
+    )
+    assert port.allowed_address_pairs == [
+        {"ip_address": "192.168.15.60", "mac_address": port.mac_address},
+        {"ip_address": "192.168.15.64/30", "mac_address": "fa:16:3e:00:00:01"},
+    ]
+    port = demo.network.update_port(port, allowed_address_pairs=[{"ip_address": "10.9.9.9"}])
+    shown = demo.network.get_port(port.id)
+    assert shown.allowed_address_pairs == [
+        {"ip_address": "10.9.9.9", "mac_address": port.mac_address}
+    ]

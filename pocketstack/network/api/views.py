@@ -142,7 +142,14 @@ def port(record: PortRecord) -> dict[str, Any]:
             ],
             "security_groups": list(record.security_group_ids),
             "port_security_enabled": row.port_security_enabled,
-            "allowed_address_pairs": [dict(p) for p in row.allowed_address_pairs],
+            # a pair given without a MAC is the port's own MAC, as Neutron shows it
+            "allowed_address_pairs": [
+                {
+                    "ip_address": p["ip_address"],
+                    "mac_address": p.get("mac_address") or row.mac_address,
+                }
+                for p in row.allowed_address_pairs
+            ],
             "extra_dhcp_opts": [dict(o) for o in row.extra_dhcp_opts or []],
             "propagate_uplink_status": False,
             "qos_policy_id": None,
