@@ -6,7 +6,10 @@ Methods: ``password`` (user by id, or by name with its domain's id or name), ``t
 (rescope an existing token; expiry and audit chain are kept), ``application_credential``
 (by id, or by name with its user; the token is scoped to the credential's project).
 Scopes: project (id, or name with domain), domain (id or name), the system
-(``{"system": {"all": true}}``, for a user holding a role on the system), or none; with
+(``{"system": {"all": true}}``, for a user holding a role on the system), a trust
+(``{"OS-TRUST:trust": {"id"}}``, for its trustee: the token is the trustor's with
+impersonation, on the trust's project with the trust's roles; each such token uses the
+trust once, 403 when no use is left), or none; with
 none, a user
 whose ``default_project_id`` gives it a role gets a token on that project (as Keystone).
 Every failure to identify the caller is the same 401, whichever part was wrong, and costs
@@ -34,7 +37,7 @@ from pocketstack.identity.assignment import (
 )
 from pocketstack.identity.hashing import check_secret
 from pocketstack.identity.lockout import PasswordChecker, log_failure
-from pocketstack.identity.models import ApplicationCredential, Domain, Project, User
+from pocketstack.identity.models import ApplicationCredential, Domain, Project, Trust, User
 from pocketstack.identity.tokens import TokenInfo, TokenPayload
 
 if TYPE_CHECKING:
@@ -124,6 +127,20 @@ def _project_id(s: Session, ref: dict[str, Any]) -> str:
     return project.id
 
 
+def _trust_scope(s: Session, payload: TokenPayload, ref: dict[str, Any], user: User) -> None:
+    """Scope ``payload`` to the trust ``ref`` (``{"id"}``) for its trustee ``user``: 401 for
+    an unknown or expired trust, 403 for another user than its trustee."""
+    trust = s.get(Trust, _need(ref, "id", str))
+    if trust is None or (trust.expires_at is not None and trust.expires_at <= utcnow()):
+        raise exc.AuthenticationFailed(f"Could not find trust: {ref['id']}.")
+    if trust.trustee_user_id != user.id:
+        raise Forbidden("The user is not the trustee of this trust.")
+    if trust.impersonation:
+        payload.user_id = trust.trustor_user_id
+    payload.project_id = trust.project_id
+    payload.trust_id = trust.id
+
+
 class Auth:
     """Token issue, validation and revocation, and what a token may scope to
     (``cloud.identity.auth``: the routes under /v3/auth)."""
@@ -150,7 +167,8 @@ class Auth:
             ValidationError (400): a malformed request.
             AuthenticationFailed (401): wrong or unknown credentials, no role on the scope.
             AccountLocked (401): the right password of a locked-out user.
-            Forbidden (403): rescoping an application credential token.
+            Forbidden (403): rescoping an application credential or trust token; a trust
+                asked for by another user than its trustee, or with no use left.
         """
         ident = _need(auth, "identity")
         methods = _need(ident, "methods", list)
@@ -164,6 +182,8 @@ class Auth:
                 payload = self._by_password(s, user_ref, auth, source)
             else:
                 raise exc.AuthenticationFailed("Unsupported authentication method.")
+        if payload.trust_id:
+            self.identity.trusts.consume(payload.trust_id)
         token = self.tokens.issue(payload)
         info = self.tokens.inspect(token)
         return token, info, self._token_catalog(info, with_catalog)
@@ -182,6 +202,8 @@ class Auth:
         parent = self.tokens.inspect(token).payload
         if parent.app_cred_id:
             raise Forbidden("A token created with an application credential cannot be rescoped.")
+        if parent.trust_id:
+            raise Forbidden("A token scoped to a trust cannot be rescoped.")
         methods = list(dict.fromkeys(["token", *parent.methods]))
         payload = self.tokens.new_payload(parent.user_id, methods)
         payload.expires_at = parent.expires_at
@@ -235,6 +257,9 @@ class Auth:
                 raise exc.ValidationError("Invalid authentication request: system scope is all.")
             payload.system = True
             target = (SYSTEM_ID, SYSTEM_ID)
+        elif isinstance(scope, dict) and isinstance(scope.get("OS-TRUST:trust"), dict):
+            _trust_scope(s, payload, scope["OS-TRUST:trust"], user)
+            return
         elif scope in (None, "unscoped"):
             default = user.default_project_id
             if default and direct_role_ids(s, user.id, "project", default):

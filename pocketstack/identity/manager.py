@@ -5,7 +5,8 @@
   every service validates ``X-Auth-Token`` with it;
 - ``auth`` (``auth.Auth``): /v3/auth (tokens, catalog, projects, domains);
 - ``domains``, ``projects``, ``users``, ``groups``, ``application_credentials``,
-  ``credentials`` (with OS-EC2) (a module each, named as the family); ``roles``
+  ``credentials`` (with OS-EC2), ``trusts`` (OS-TRUST) (a module each, named as the
+  family); ``roles``
   (``assignment``: roles, implied roles, grants, assignments); ``regions``, ``services``,
   ``endpoints`` and ``catalog`` (``catalog``).
 
@@ -36,6 +37,7 @@ from pocketstack.identity.models import (
 )
 from pocketstack.identity.projects import Projects
 from pocketstack.identity.tokens import TokenProvider
+from pocketstack.identity.trusts import Trusts
 from pocketstack.identity.users import Users
 
 if TYPE_CHECKING:
@@ -83,6 +85,7 @@ class IdentityManager:
         self.catalog = Catalog(self)
         self.application_credentials = ApplicationCredentials(self)
         self.credentials = Credentials(self)
+        self.trusts = Trusts(self)
 
     # -- for other services ----------------------------------------------------------------
     def get_project(self, project_id: str) -> dict[str, str | bool | None] | None:

@@ -234,3 +234,26 @@ class RevocationEvent(Base):
     app_cred_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     issued_before: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, index=True)
+
+
+class Trust(Base):
+    """OS-TRUST: ``trustor_user_id`` delegates ``roles`` (role ids) on ``project_id`` to
+    ``trustee_user_id``, who may then get tokens scoped to the trust (as the trustor with
+    ``impersonation``). ``remaining_uses`` (None: unlimited) counts the tokens it may still
+    give; ``expires_at`` (None: never) is UTC. Redelegation is not supported
+    (``allow_redelegation`` is always false)."""
+
+    __tablename__ = "identity_trusts"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=_hex_id)
+    trustor_user_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    trustee_user_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    impersonation: Mapped[bool] = mapped_column(default=False)
+    roles: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
+    remaining_uses: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

@@ -33,6 +33,8 @@ Summary (Keystone's default, then ours):
   written by their user or an admin; the listing is open to anyone but shows a caller that
   is neither admin nor system reader only its own (Keystone filters it the same way);
 - project tags: read as the project is, written by an admin;
+- trusts: created by their trustor only, shown to the trustor, the trustee and admins (and
+  the system reader), deleted by the trustor or an admin (checked by ``trusts.Trusts``);
 - application credentials: listed, shown and deleted by their user or an admin, created by
   their user only (not even an admin creates one for someone else). A token obtained from a
   restricted application credential may not create or delete application credentials
@@ -155,6 +157,14 @@ RULES = {
     "identity:ec2_get_credential": "admin or system_reader or owner",
     "identity:ec2_create_credential": "admin or owner",
     "identity:ec2_delete_credential": "admin or owner",
+    # trusts (OS-TRUST): any caller; the manager admits the trustor (create, delete), the
+    # trustee (show, roles, listing filtered on itself) and admins (Keystone's checks)
+    "identity:create_trust": "any",
+    "identity:list_trusts": "any",
+    "identity:get_trust": "any",
+    "identity:delete_trust": "any",
+    "identity:list_roles_for_trust": "any",
+    "identity:get_role_for_trust": "any",
 }
 
 policy.register(RULES)

@@ -5,7 +5,8 @@ Token format
     payload: ``u`` user id, ``m`` auth methods, ``p`` project id or ``d`` domain id (scope),
     ``i`` issued-at and ``e`` expires-at (UNIX seconds, float), ``a`` audit ids (this
     token's, then its parent's when rescoped), ``c`` application credential id, ``s``
-    (``"all"``) for a system-scoped token. Roles are
+    (``"all"``) for a system-scoped token, ``t`` the trust id of a trust-scoped token
+    (OS-TRUST; ``u`` is then the trustor when the trust impersonates, else the trustee). Roles are
     not in the token: they are recomputed at validation (see "Validation cost" for when a
     change of roles is seen).
 
@@ -65,6 +66,7 @@ from pocketstack.identity.models import (
     Domain,
     Project,
     RevocationEvent,
+    Trust,
     User,
 )
 
@@ -98,9 +100,10 @@ class TokenPayload:
     domain_id: str | None = None
     app_cred_id: str | None = None
     system: bool = False
+    trust_id: str | None = None
 
     def pack(self) -> bytes:
-        """The compact JSON sealed in the Fernet token (keys u, m, e, i, a, p, d, c, s)."""
+        """The compact JSON sealed in the Fernet token (keys u, m, e, i, a, p, d, c, s, t)."""
         data: dict[str, Any] = {
             "u": self.user_id,
             "m": self.methods,
@@ -108,7 +111,12 @@ class TokenPayload:
             "i": self.issued_at,
             "a": self.audit_ids,
         }
-        for key, value in (("p", self.project_id), ("d", self.domain_id), ("c", self.app_cred_id)):
+        for key, value in (
+            ("p", self.project_id),
+            ("d", self.domain_id),
+            ("c", self.app_cred_id),
+            ("t", self.trust_id),
+        ):
             if value:
                 data[key] = value
         if self.system:
@@ -129,6 +137,7 @@ class TokenPayload:
             domain_id=d.get("d"),
             app_cred_id=d.get("c"),
             system=d.get("s") == "all",
+            trust_id=d.get("t"),
         )
 
 
@@ -150,13 +159,24 @@ class AppCredRef:
     restricted: bool
 
 
+@dataclass(frozen=True)
+class TrustRef:
+    """The trust of a trust-scoped token (its ``OS-TRUST:trust`` section)."""
+
+    id: str
+    impersonation: bool
+    trustor_id: str
+    trustee_id: str
+
+
 @dataclass
 class TokenInfo:
     """A validated token: payload, the caller's context and the names for the token body
     (``api/views.py`` renders Keystone's token body from it).
 
     ``project`` or ``domain`` is the scope, or ``system`` is True (none: unscoped); ``roles``
-    are the effective roles on it; ``app_cred`` is set for a token from an application credential.
+    are the effective roles on it; ``app_cred`` is set for a token from an application credential,
+    ``trust`` for a trust-scoped one.
     """
 
     payload: TokenPayload
@@ -167,6 +187,7 @@ class TokenInfo:
     domain: Ref | None = None
     app_cred: AppCredRef | None = None
     system: bool = False
+    trust: TrustRef | None = None
 
 
 class KeyRing:
@@ -417,8 +438,11 @@ class TokenProvider:
                 roles=[],
             )
             restrict = None
+            roles_of = user.id  # whose roles the token carries: the trustor's for a trust
             if p.app_cred_id:
                 restrict = self._app_cred(s, p, info)
+            if p.trust_id:
+                restrict, roles_of = self._trust(s, p, info)
             if p.project_id:
                 project = s.get(Project, p.project_id)
                 if (
@@ -430,7 +454,7 @@ class TokenProvider:
                 info.project = DomainScopedRef(
                     project.id, project.name, _domain_ref(s, project.domain_id)
                 )
-                roles = effective_roles(s, user.id, "project", project.id, restrict)
+                roles = effective_roles(s, roles_of, "project", project.id, restrict)
             elif p.domain_id:
                 if not _domain_enabled(s, p.domain_id):
                     raise Unauthorized("The domain of this token is disabled or deleted.")
@@ -454,6 +478,22 @@ class TokenProvider:
             raise Unauthorized("The application credential of this token is gone.")
         info.app_cred = AppCredRef(cred.id, cred.name, not cred.unrestricted)
         return list(cred.roles)
+
+    @staticmethod
+    def _trust(s: Any, p: TokenPayload, info: TokenInfo) -> tuple[list[str], str]:
+        """``(the trust's role ids, the trustor's id)``; Unauthorized when the trust is
+        deleted or expired, or its trustor or trustee disabled or deleted."""
+        trust = s.get(Trust, p.trust_id)
+        if trust is None or (trust.expires_at is not None and trust.expires_at <= utcnow()):
+            raise Unauthorized("The trust of this token is gone or expired.")
+        for party in (trust.trustor_user_id, trust.trustee_user_id):
+            row = s.get(User, party)
+            if row is None or not row.enabled:
+                raise Unauthorized("A party to the trust of this token is disabled or deleted.")
+        info.trust = TrustRef(
+            trust.id, trust.impersonation, trust.trustor_user_id, trust.trustee_user_id
+        )
+        return list(trust.roles), trust.trustor_user_id
 
     # -- revoke --------------------------------------------------------------------------
     def revoke_token(self, token: str) -> None:

@@ -1,6 +1,6 @@
 """The Identity v3 API (Keystone) mounted at ``/identity``: version discovery, tokens,
 domains, projects, users, groups, roles, assignments, catalog, application credentials,
-credentials (and OS-EC2).
+credentials (and OS-EC2), trusts (OS-TRUST) and inherited grants (OS-INHERIT).
 
 Handlers live in one module per resource family (``api/<family>.py``, named as the
 ``cloud.identity.<family>`` they call); this module only assembles them.
@@ -21,6 +21,7 @@ from pocketstack.identity.api import (
     regions,
     roles,
     services,
+    trusts,
     users,
     versions,
 )
@@ -54,6 +55,7 @@ API = ServiceAPI(
         *regions.ROUTES,
         *services.ROUTES,
         *endpoints.ROUTES,
+        *trusts.ROUTES,
     ],
     media_type_error=_not_json,
     system_scope=True,

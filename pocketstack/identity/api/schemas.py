@@ -325,6 +325,29 @@ roles as ``{"id"}`` or ``{"name"}``, ``expires_at`` an ISO 8601 time or null; no
 attribute, as in Keystone."""
 
 
+# -- Trusts (OS-TRUST) ----------------------------------------------------------------------
+TRUST_CREATE: Schema = t.wrapped(
+    "trust",
+    t.obj(
+        {
+            "trustor_user_id": ID_REF,
+            "trustee_user_id": ID_REF,
+            "project_id": _nullable(ID_REF),
+            "impersonation": BOOLEAN,
+            "roles": t.array(_ROLE_REF, max_items=64),
+            "expires_at": _nullable(t.string(64)),
+            "remaining_uses": _nullable(t.integer(1)),
+            # redelegation is not supported: false or absent only
+            "allow_redelegation": _nullable({"const": False}),
+            "redelegation_count": _nullable(t.integer(0, 0)),
+        },
+        ["trustor_user_id", "trustee_user_id", "impersonation"],
+    ),
+)
+"""POST /v3/OS-TRUST/trusts ("Create trust"): roles as ``{"id"}`` or ``{"name"}``,
+``expires_at`` an ISO 8601 time or null, ``remaining_uses`` a positive integer or null."""
+
+
 # -- Project tags -------------------------------------------------------------------------
 PROJECT_TAGS: Schema = t.obj({"tags": TAGS}, ["tags"], additional=True)
 """PUT /v3/projects/{project_id}/tags ("Modify tag list for a project"): at most 80 tags

@@ -17,6 +17,7 @@ from pocketstack.identity.models import (
     Region,
     Role,
     Service,
+    Trust,
     User,
 )
 from pocketstack.identity.tokens import DomainScopedRef, TokenInfo
@@ -88,6 +89,14 @@ def token(info: TokenInfo, entries: list[CatalogEntry] | None) -> dict[str, Any]
     if info.app_cred is not None:
         c = info.app_cred
         body["application_credential"] = {"id": c.id, "name": c.name, "restricted": c.restricted}
+    if info.trust is not None:
+        tr = info.trust
+        body["OS-TRUST:trust"] = {
+            "id": tr.id,
+            "impersonation": tr.impersonation,
+            "trustor_user": {"id": tr.trustor_id},
+            "trustee_user": {"id": tr.trustee_id},
+        }
     return body
 
 
@@ -266,6 +275,26 @@ def assignment(req: ApiRequest, a: Assignment) -> dict[str, Any]:
         actor: _named(a.actor),
         "scope": scope,
         "links": links,
+    }
+
+
+def trust(req: ApiRequest, tr: Trust, roles: list[Role]) -> dict[str, Any]:
+    """The OS-TRUST view of a trust (Keystone API reference, "Create trust")."""
+    expires = tr.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if tr.expires_at else None
+    return {
+        "id": tr.id,
+        "trustor_user_id": tr.trustor_user_id,
+        "trustee_user_id": tr.trustee_user_id,
+        "project_id": tr.project_id,
+        "impersonation": tr.impersonation,
+        "expires_at": expires,
+        "remaining_uses": tr.remaining_uses,
+        "allow_redelegation": False,
+        "redelegation_count": 0,
+        "redelegated_trust_id": None,
+        "roles": [role(req, r) for r in roles],
+        "roles_links": {"self": None, "previous": None, "next": None},
+        "links": _link(req, f"OS-TRUST/trusts/{tr.id}"),
     }
 
 

@@ -78,6 +78,7 @@ _AC = "/v3/users/{me}/application_credentials"
 _SAC = "/v3/users/{someone}/application_credentials"
 _EC2 = "/v3/users/{me}/credentials/OS-EC2"
 _SEC2 = "/v3/users/{someone}/credentials/OS-EC2"
+_TR = "/v3/OS-TRUST/trusts"
 
 TABLE = [
     # versions and tokens
@@ -288,6 +289,30 @@ TABLE = [
             ],
         )
     ],
+    # trusts (OS-TRUST): the trustor creates and deletes, trustor and trustee read
+    Op(
+        "POST",
+        _TR,
+        delegators(201),
+        {
+            "trust": {
+                "trustor_user_id": "{me}",
+                "trustee_user_id": "{someone}",
+                "project_id": "{my_project}",
+                "impersonation": False,
+                "roles": [{"name": "reader"}],
+            }
+        },
+    ),
+    Op("GET", _TR, admin_only(200)),
+    Op("GET", _TR + "?trustor_user_id={me}", everyone(200), note="own"),
+    Op("GET", _TR + "/{my_trust}", everyone(200)),
+    Op("GET", _TR + "/{someones_trust}", admin_only(200), note="another's trust"),
+    Op("GET", _TR + "/{my_trust}/roles", everyone(200)),
+    Op("GET", _TR + "/{my_trust}/roles/{reader_role}", everyone(200)),
+    Op("HEAD", _TR + "/{my_trust}/roles/{reader_role}", everyone(200)),
+    Op("DELETE", _TR + "/{my_trust}", delegators(204)),
+    Op("DELETE", _TR + "/{someones_trust}", admin_only(204), note="another's trust"),
     # catalog
     Op("GET", "/v3/regions", everyone(200)),
     Op("POST", "/v3/regions", admin_only(201), {"region": {"id": "r-{uniq}"}}),
@@ -452,6 +477,14 @@ class Env:
             inherited = scratch["_path"].startswith("/v3/OS-INHERIT")
             im.roles.grant(SYS, role, *actor, *target, inherited=inherited)
             return role
+        if name in ("my_trust", "someones_trust"):  # a fresh trust delegating reader
+            mine = name == "my_trust"
+            trustor = persona.user_id if mine else someone
+            project = persona.project_id if mine else self.ids["demo_project_id"]
+            trustee = someone if mine else self.fixed["login_user"]
+            ctx = RequestContext(user_id=trustor, project_id=project, roles=("reader",))
+            role = [{"name": "reader"}]
+            return im.trusts.create(ctx, trustor, trustee, project, False, role)[0].id
         if name == "fresh_prior":
             prior, implied = (im.roles.create(SYS, f"r{i}-{uniq}").id for i in (1, 2))
             im.roles.create_implied(SYS, prior, implied)

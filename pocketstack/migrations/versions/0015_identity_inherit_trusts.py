@@ -1,8 +1,9 @@
-"""identity: inherited role assignments (OS-INHERIT)
+"""identity: inherited role assignments (OS-INHERIT) and trusts (OS-TRUST)
 
 Keystone's ``assignment`` rows with ``inherited`` true, as a table of their own,
 ``identity_inherited_role_assignments``: an actor (user or group) holds a role on every
-project of a domain, or on every project below a project.
+project of a domain, or on every project below a project. Keystone's ``trust`` table
+(with its roles as a JSON list of role ids) as ``identity_trusts``.
 
 Revision ID: 0015
 Revises: 0014
@@ -41,8 +42,35 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "identity_trusts",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("trustor_user_id", sa.String(length=64), nullable=False),
+        sa.Column("trustee_user_id", sa.String(length=64), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=True),
+        sa.Column("impersonation", sa.Boolean(), nullable=False),
+        sa.Column("roles", sa.JSON(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("remaining_uses", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["trustee_user_id"], ["identity_users.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["trustor_user_id"], ["identity_users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("identity_trusts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_identity_trusts_trustee_user_id"), ["trustee_user_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_identity_trusts_trustor_user_id"), ["trustor_user_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("identity_trusts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_identity_trusts_trustor_user_id"))
+        batch_op.drop_index(batch_op.f("ix_identity_trusts_trustee_user_id"))
+    op.drop_table("identity_trusts")
     with op.batch_alter_table("identity_inherited_role_assignments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_identity_inherited_role_assignments_target_id"))
         batch_op.drop_index(batch_op.f("ix_identity_inherited_role_assignments_actor_id"))
