@@ -487,7 +487,10 @@ def test_port_bodies_of_the_cli_pass(client, made):
     port = ok(call(client, "POST", "/ports", {"port": body}), 201)["port"]
     assert port["fixed_ips"] == [{"subnet_id": made.subnet, "ip_address": "10.0.0.50"}]
     assert port["security_groups"] == [made.group]
-    assert port["allowed_address_pairs"] == [{"ip_address": "10.0.0.0/28"}]
+    # no MAC given: the port's own, as Neutron shows it
+    assert port["allowed_address_pairs"] == [
+        {"ip_address": "10.0.0.0/28", "mac_address": "fa:16:3e:12:34:56"}
+    ]
     # the sdk with a subnet only; with an address only
     for fixed in ({"subnet_id": made.subnet}, {"ip_address": "10.0.0.60"}):
         body = {"network_id": made.network, "fixed_ips": [fixed]}
