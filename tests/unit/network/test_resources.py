@@ -237,9 +237,10 @@ def test_allowed_address_pairs_must_be_addresses_or_cidrs(network):
             "allowed_address_pairs": [{"ip_address": "10.1.2.3"}, {"ip_address": "10.1.2.9/24"}],
         },
     )
+    mac = port["mac_address"]  # none given: the port's own, as Neutron shows it
     assert port["allowed_address_pairs"] == [
-        {"ip_address": "10.1.2.3"},
-        {"ip_address": "10.1.2.0/24"},
+        {"ip_address": "10.1.2.3", "mac_address": mac},
+        {"ip_address": "10.1.2.0/24", "mac_address": mac},
     ]
     for bad in ("not-an-ip", "10.1.2.300", "10.0.0.0/99"):
         with pytest.raises(exc.InvalidInput, match="allowed_address_pairs"):
