@@ -8,6 +8,7 @@ are visible to their project only (and admins); others get 404.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -487,24 +488,45 @@ class SecurityGroupRules:
             SecurityGroupNotFound (404: the group or the remote group), the 400s of
             ``check_rule``, SecurityGroupRuleExists (409).
         """
-        values = check_rule(spec)
+        return self.create_many(ctx, [spec])[0]
+
+    def create_many(
+        self, ctx: RequestContext, specs: builtins.list[SecurityGroupRuleCreate]
+    ) -> builtins.list[SecurityGroupRuleRecord]:
+        """Add several rules at once, all or none (Neutron's bulk create of
+        ``security_group_rules``), in the order given; each is checked as ``create``
+        checks one, against the rules before it too.
+
+        Raises:
+            The errors of ``create`` for the first rule that fails; then no rule is added.
+        """
+        checked = [(spec, check_rule(spec)) for spec in specs]
         with self.cloud.db.transaction() as s:
-            group = load_group(s, ctx, spec.security_group_id)
-            quotas.check(s, group.project_id, "security_group_rule")
-            if values["remote_group_id"]:
-                load_group(s, ctx, values["remote_group_id"])
-            rule = SecurityGroupRule(
-                project_id=group.project_id, security_group_id=group.id, **values
-            )
-            for other in _rules_of(s, [group.id])[group.id]:
-                if _rule_key(other) == _rule_key(rule):
-                    raise exc.SecurityGroupRuleExists(other.id)
-            s.add(rule)
-            common.touch(group)
-            s.flush()
-            record = SecurityGroupRuleRecord(rule, group.id in _default_ids(s))
+            rules = [self._add(s, ctx, spec, values) for spec, values in checked]
+            defaults = _default_ids(s)
+            records = [SecurityGroupRuleRecord(r, r.security_group_id in defaults) for r in rules]
         self.cloud.network.notify_dataplane()
-        return record
+        return records
+
+    def _add(
+        self,
+        s: Session,
+        ctx: RequestContext,
+        spec: SecurityGroupRuleCreate,
+        values: dict[str, Any],
+    ) -> SecurityGroupRule:
+        group = load_group(s, ctx, spec.security_group_id)
+        quotas.check(s, group.project_id, "security_group_rule")
+        if values["remote_group_id"]:
+            load_group(s, ctx, values["remote_group_id"])
+        rule = SecurityGroupRule(project_id=group.project_id, security_group_id=group.id, **values)
+        for other in _rules_of(s, [group.id])[group.id]:
+            if _rule_key(other) == _rule_key(rule):
+                raise exc.SecurityGroupRuleExists(other.id)
+        s.add(rule)
+        common.touch(group)
+        s.flush()
+        return rule
 
     def get(self, ctx: RequestContext, rule_id: str) -> SecurityGroupRuleRecord:
         """One rule. Raises SecurityGroupRuleNotFound (404)."""

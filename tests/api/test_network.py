@@ -316,3 +316,60 @@ def test_allowed_address_pair_without_mac_shows_the_ports_mac(running_cloud, mad
     assert shown.allowed_address_pairs == [
         {"ip_address": "10.9.9.9", "mac_address": port.mac_address}
     ]
+
+
+def test_security_group_rules_bulk_create(running_cloud):
+    """``POST /v2.0/security-group-rules`` with ``{"security_group_rules": [...]}``
+    (Neutron's bulk create, openstacksdk's ``create_security_group_rules``, Ansible's
+    ``security_group`` with ``security_group_rules``): 201 with every rule, in order; a
+    bad or duplicate rule among them refuses all of them."""
+    demo = running_cloud.sdk()
+    group = demo.network.create_security_group(name=_name("sg"))
+    try:
+        made = list(
+            demo.network.create_security_group_rules(
+                [
+                    {
+                        "security_group_id": group.id,
+                        "direction": "ingress",
+                        "protocol": "tcp",
+                        "port_range_min": 80,
+                        "port_range_max": 80,
+                        "remote_ip_prefix": "0.0.0.0/0",
+                    },
+                    {
+                        "security_group_id": group.id,
+                        "direction": "ingress",
+                        "protocol": "icmp",
+                        "remote_group_id": group.id,
+                        "description": "pings from members",
+                    },
+                ]
+            )
+        )
+        assert [(r.protocol, r.port_range_min) for r in made] == [("tcp", 80), ("icmp", None)]
+        assert made[1].remote_group_id == group.id
+        assert made[1].description == "pings from members"
+        before = sorted(r.id for r in demo.network.security_group_rules(security_group_id=group.id))
+        assert {r.id for r in made} <= set(before)
+        conn = demo.network
+        # the second repeats the first: neither is added (409)
+        udp = {
+            "security_group_id": group.id,
+            "direction": "ingress",
+            "protocol": "udp",
+            "port_range_min": 53,
+            "port_range_max": 53,
+        }
+        resp = conn.post("/security-group-rules", json={"security_group_rules": [udp, udp]})
+        assert resp.status_code == 409, resp.text
+        # an unknown attribute in one: 400, nothing added
+        bad = {**udp, "port_range_min": 54, "port_range_max": 54, "colour": "red"}
+        resp = conn.post("/security-group-rules", json={"security_group_rules": [udp, bad]})
+        assert resp.status_code == 400, resp.text
+        resp = conn.post("/security-group-rules", json={"security_group_rules": []})
+        assert resp.status_code == 400, resp.text
+        after = sorted(r.id for r in demo.network.security_group_rules(security_group_id=group.id))
+        assert after == before
+    finally:
+        demo.network.delete_security_group(group.id)

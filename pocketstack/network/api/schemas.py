@@ -301,26 +301,35 @@ NO_BODY: Schema = {"anyOf": [{"type": "null"}, {"type": "object", "maxProperties
 SECURITY_GROUP_CREATE: Schema = _body("security_group", {**_COMMON_CREATE, "stateful": BOOLEAN})
 #: Security groups (security-groups) > Update security group.
 SECURITY_GROUP_UPDATE: Schema = _body("security_group", {**_COMMON_UPDATE, "stateful": BOOLEAN})
-#: Security group rules (security-group-rules) > Create security group rule (rules have
-#: no name or tags, and no update).
-SECURITY_GROUP_RULE_CREATE: Schema = _body(
-    "security_group_rule",
-    {
-        "security_group_id": UUID,
-        "direction": t.enum("ingress", "egress"),
-        "ethertype": _words("IPv4", "IPv6"),
-        "protocol": PROTOCOL,
-        "port_range_min": RULE_PORT,
-        "port_range_max": RULE_PORT,
-        "remote_ip_prefix": t.nullable(CIDR),
-        "remote_group_id": t.nullable(UUID),
-        "remote_address_group_id": t.nullable(UUID),
-        "description": DESCRIPTION,
-        "tenant_id": PROJECT_ID,
-        "project_id": PROJECT_ID,
-    },
-    required=("security_group_id", "direction"),
-)
+#: a rule's attributes (rules have no name or tags, and no update)
+_RULE_PROPERTIES: dict[str, Schema] = {
+    "security_group_id": UUID,
+    "direction": t.enum("ingress", "egress"),
+    "ethertype": _words("IPv4", "IPv6"),
+    "protocol": PROTOCOL,
+    "port_range_min": RULE_PORT,
+    "port_range_max": RULE_PORT,
+    "remote_ip_prefix": t.nullable(CIDR),
+    "remote_group_id": t.nullable(UUID),
+    "remote_address_group_id": t.nullable(UUID),
+    "description": DESCRIPTION,
+    "tenant_id": PROJECT_ID,
+    "project_id": PROJECT_ID,
+}
+_RULE: Schema = t.obj(_RULE_PROPERTIES, required=("security_group_id", "direction"))
+#: the most rules one bulk create takes
+MAX_BULK_RULES = 100
+#: Security group rules (security-group-rules) > Create security group rule
+#: (``{"security_group_rule": {...}}``), or Neutron's bulk create of several at once,
+#: all or none (``{"security_group_rules": [{...}, ...]}``), told apart by the key so a
+#: single rule's errors stay as they were.
+SECURITY_GROUP_RULE_CREATE: Schema = {
+    "if": {"type": "object", "required": ["security_group_rules"]},
+    "then": t.wrapped(
+        "security_group_rules", {**t.array(_RULE, max_items=MAX_BULK_RULES), "minItems": 1}
+    ),
+    "else": t.wrapped("security_group_rule", _RULE),
+}
 
 # -- routers and floating IPs -------------------------------------------------------------
 #: ``external_gateway_info`` (``ext-gw-mode``): ``{}`` or null clears the gateway.

@@ -85,7 +85,22 @@ def get_security_group_rule(req: ApiRequest) -> dict[str, Any]:
 
 
 def create_security_group_rule(req: ApiRequest) -> dict[str, Any]:
-    """``POST /v2.0/security-group-rules`` with ``{"security_group_rule": {...}}``; 201."""
+    """``POST /v2.0/security-group-rules`` with ``{"security_group_rule": {...}}``; 201.
+
+    Or Neutron's bulk create, ``{"security_group_rules": [{...}, ...]}`` (as
+    openstacksdk's ``create_security_group_rules`` and Ansible's ``security_group`` with
+    ``security_group_rules`` send it): all the rules or none, answered with
+    ``{"security_group_rules": [...]}`` in the order given.
+    """
+    if isinstance(req.body, dict) and "security_group_rules" in req.body:
+        specs = [parse_create(item) for item in req.body["security_group_rules"]]
+        policy.enforce(req.ctx, "create_security_group_rule")
+        records = req.cloud.network.security_group_rules.create_many(req.ctx, specs)
+        return {
+            "security_group_rules": [
+                views.one(req, "r", views.security_group_rule(r))["r"] for r in records
+            ]
+        }
     spec = parse_create(req.require_body("security_group_rule"))
     policy.enforce(req.ctx, "create_security_group_rule")
     record = req.cloud.network.security_group_rules.create(req.ctx, spec)
