@@ -392,7 +392,11 @@ _FUZZ = settings(
 )
 
 
-@pytest.mark.parametrize("target", BODY_TARGETS, ids=lambda t: t.id)
+# a route whose schema takes any JSON value (it ignores its body) has no body off it
+_CONSTRAINED = [t for t in BODY_TARGETS if t.spec.schema is not None and t.spec.schema.schema]
+
+
+@pytest.mark.parametrize("target", _CONSTRAINED, ids=lambda t: t.id)
 def test_a_body_off_its_schema_is_400_and_writes_nothing(fz, target):
     @_FUZZ
     @given(data=st.data())
