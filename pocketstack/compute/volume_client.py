@@ -111,10 +111,18 @@ class VolumeClient:
         return str(_get(self._api.attachments.create(ctx, volume_id, instance_uuid), "id"))
 
     def attachment_update(
-        self, ctx: RequestContext, attachment_id: str, connector: dict[str, Any]
+        self,
+        ctx: RequestContext,
+        attachment_id: str,
+        connector: dict[str, Any],
+        mountpoint: str | None = None,
     ) -> dict[str, Any]:
         """Export the volume to the host of ``connector`` (volume ``attaching``): the
-        ``connection_info`` (``{"driver_volume_type", "data"}``)."""
+        ``connection_info`` (``{"driver_volume_type", "data"}``). ``mountpoint``, the
+        guest's device (``/dev/vdb``), goes in the connector as Nova sends it, so the
+        volume's attachment shows it as its ``device``."""
+        if mountpoint:
+            connector = {**connector, "mountpoint": mountpoint}
         att = self._api.attachments.update(ctx, attachment_id, connector)
         return dict(_get(att, "connection_info") or {})
 

@@ -285,7 +285,7 @@ class Volumes:
     def _connect(self, task: AttachTask) -> None:
         connector = self.agents.get_volume_connector(task.ctx, task.host)
         task.connection_info = self.client.attachment_update(
-            task.ctx, str(task.attachment_id), connector
+            task.ctx, str(task.attachment_id), connector, task.device
         )
         with self._lock, self.db.transaction() as s:
             used = s.scalars(
@@ -506,7 +506,7 @@ class Volumes:
         used.add(device)
         attachment_id = self.client.attachment_create(ctx, volume_id, instance_uuid)
         self._update_bdm(bdm.id, attachment_id=attachment_id, device_name=device)
-        info = self.client.attachment_update(ctx, attachment_id, connector)
+        info = self.client.attachment_update(ctx, attachment_id, connector, device)
         self.client.attachment_complete(ctx, attachment_id)
         self._update_bdm(bdm.id, connection_info=info)
 

@@ -144,7 +144,8 @@ class Attachments:
     ) -> VolumeAttachment:
         """Export the volume to ``connector``'s host: the agent's ``initialize_connection``
         returns ``connection_info`` (stored in the attachment, which goes ``attaching``, as
-        its volume).
+        its volume). The connector's ``mountpoint`` (the guest's device) is kept as the
+        attachment's ``device``.
 
         Raises:
             VolumeAttachmentNotFound (404). InvalidAttachment (400): already detached or
@@ -167,6 +168,10 @@ class Attachments:
             att.connection_info = info
             att.connector = dict(connector)
             att.attached_host = connector.get("host")
+            # the guest's device (``/dev/vdb``), which Nova puts in the connector as Cinder's
+            # attachment_update takes it: the volume's ``attachments[].device``
+            mountpoint = connector.get("mountpoint")
+            att.mountpoint = str(mountpoint)[:255] if mountpoint else att.mountpoint
             if att.attach_status == states.RESERVED:
                 states.transition(att, states.ATTACHING)
             if volume.status == states.RESERVED:

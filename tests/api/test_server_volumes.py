@@ -71,6 +71,9 @@ def test_add_list_show_and_remove_a_volume_through_the_cli(running_cloud, cli, m
     volume = cli("volume", "show", volume_id)
     assert volume["status"] == "in-use"
     assert volume["attachments"][0]["server_id"] == server["id"]
+    # the guest's device, as Cinder shows it (Nova passes it as the connector's mountpoint):
+    # openstacksdk's get_volume_attach_device and Ansible's server_volume read it
+    assert volume["attachments"][0]["device"] == "/dev/vdb"
     shown = cli("server", "show", server["id"])
     assert [v["id"] for v in shown["volumes_attached"]] == [volume_id]
     events = {e["Action"] for e in cli("server", "event", "list", server["id"])}
@@ -114,6 +117,7 @@ def test_boot_from_volume_through_the_cli(running_cloud, cli, made):
     assert volume["status"] == "in-use" and volume["bootable"] in (True, "true")
     (listed,) = cli("server", "volume", "list", server["id"])
     assert listed["Device"] == "/dev/vda"
+    assert volume["attachments"][0]["device"] == "/dev/vda"
     cli("server", "delete", "--wait", server["id"], json_output=False)
     # OSC's --boot-from-volume keeps the volume (delete_on_termination false)
     wait_until(lambda: cli("volume", "show", attached["id"])["status"] == "available", 60, "freed")
