@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 PLAYBOOKS = Path(__file__).parent / "ansible"
+#: on the modules' PYTHONPATH: openstack.cloud 2.5.0 needs openstack.version imported
+SDK_COMPAT = PLAYBOOKS / "sdk_compat"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 pytestmark = pytest.mark.skipif(
@@ -65,8 +67,7 @@ def _playbook(cloud, tmp_path: Path, name: str, extra: dict[str, Any]) -> dict[s
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
         ANSIBLE_DEPRECATION_WARNINGS="0",
         ANSIBLE_CONFIG=str(config),
-        # openstack.cloud 2.5.0 needs openstack.version imported (see its sitecustomize)
-        PYTHONPATH=str(PLAYBOOKS / "sdk_compat"),
+        PYTHONPATH=str(SDK_COMPAT),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
     proc = subprocess.run(
