@@ -7,9 +7,11 @@
 - ``/novnc/``: noVNC's static files (Debian's ``novnc`` package, ``NOVNC_DIRS``), so the URL
   of ``console url show --novnc`` (``.../novnc/vnc_lite.html?path=...``) opens a console.
 
-A connection's token is redeemed once (``consoles.Consoles.redeem``) before the websocket is
-accepted: an unknown, reused, expired or other-kind token closes it unaccepted (the client
-sees HTTP 403). The guest side is the unix socket the compute agent named for the token.
+A browser's websocket from another site (an ``Origin`` not naming the host asked for) is
+refused before its token is looked at. A connection's token is redeemed once
+(``consoles.Consoles.redeem``) before the websocket is accepted: an unknown, reused, expired
+or other-kind token closes it unaccepted (the client sees HTTP 403). The guest side is the
+unix socket the compute agent named for the token.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -58,8 +61,23 @@ async def serial_proxy(ws: WebSocket) -> None:
     await _bridge(ws, "serial")
 
 
+def _same_origin(ws: WebSocket) -> bool:
+    """False for a browser's cross-site websocket: an ``Origin`` whose host is not the one
+    the client asked for (Nova's proxies check it the same way); clients that send no
+    ``Origin`` (not browsers) pass."""
+    origin = ws.headers.get("origin")
+    if not origin:
+        return True
+    asked = urlsplit(f"//{ws.headers.get('host', '')}").hostname
+    return urlsplit(origin).hostname == asked and urlsplit(origin).scheme in ("http", "https")
+
+
 async def _bridge(ws: WebSocket, kind: str) -> None:
     cloud = ws.app.state.cloud
+    if not _same_origin(ws):
+        LOG.info("%s console: refused a cross-origin websocket (%s)", kind, ws.headers["origin"])
+        await ws.close(code=1008)
+        return
     try:
         grant = cloud.compute.consoles.redeem(ws.query_params.get("token", ""), kind)
     except errors.PocketError:

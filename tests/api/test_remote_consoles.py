@@ -96,11 +96,18 @@ def test_console_url_show_serial_streams_the_console(running_cloud, server):
             echoed += ws.recv(timeout=10)
 
 
-def test_bad_and_wrong_kind_tokens_are_refused(running_cloud, server):
+def test_bad_wrong_kind_and_cross_origin_connections_are_refused(running_cloud, server):
     for path in ("/vnc/websockify?token=nope", "/serial", "/serial?token="):
         with pytest.raises(InvalidStatus) as refused:
             connect(running_cloud.url.replace("http", "ws", 1) + path, open_timeout=10)
         assert refused.value.response.status_code == 403
+    serial = running_cloud.openstack("console", "url", "show", "--serial", server["id"])["url"]
+    # a page of another site cannot open it (and the token is not spent by trying)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(serial, origin="http://evil.example", open_timeout=10)
+    assert refused.value.response.status_code == 403
+    with connect(serial, origin=running_cloud.url, open_timeout=10) as ws:
+        assert ws.recv(timeout=10)
     serial = running_cloud.openstack("console", "url", "show", "--serial", server["id"])["url"]
     token = parse_qs(urlsplit(serial).query)["token"][0]
     with pytest.raises(InvalidStatus):  # a serial token does not open the VNC console
