@@ -457,14 +457,22 @@ class ComputeAgent:
         is made, the guest runs on) -> image_uploading; ``instance_snapshot_finished`` ends
         it, with the driver's words as the step's details, or the fault (the conductor then
         deletes the image). The temporary copy is removed whatever happens."""
-        uuid = instance_uuid
+        self._snapshot(ctx, instance_uuid, actions.EV_SNAPSHOT, states.IMAGE_SNAPSHOT)
+
+    def backup_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """``createBackup``: as ``snapshot_instance``, from the task ``image_backup`` and as
+        the step ``compute_backup_instance``; the conductor rotates the server's backups
+        when it is told the upload ended (``instance_snapshot_finished``)."""
+        self._snapshot(ctx, instance_uuid, actions.EV_BACKUP, states.IMAGE_BACKUP)
+
+    def _snapshot(self, ctx: RequestContext, uuid: str, event: str, first_task: str) -> None:
         with self._serialized(uuid):
-            inst = self._begin(ctx, uuid, actions.EV_SNAPSHOT, [states.IMAGE_SNAPSHOT])
+            inst = self._begin(ctx, uuid, event, [first_task])
             if inst is None:
                 LOG.info("not snapshotting %s: state changed", uuid)
                 return
             snap = dict((inst["spec"] or {}).get("snapshot") or {})
-            task, details, fault = states.IMAGE_SNAPSHOT, None, None
+            task, details, fault = first_task, None, None
             workdir = Path(self.conf.state_dir, "snapshots")
             workdir.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=f"{uuid}-"))

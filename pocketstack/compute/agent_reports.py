@@ -315,14 +315,41 @@ class AgentReports:
         with self.db.transaction() as s:
             inst = s.get(Instance, instance_uuid)
             task = inst.task_state if inst is not None else None
+            backup = dict(((inst.spec or {}) if inst is not None else {}).get("snapshot") or {})
+            backup = dict(backup.get("backup") or {})
+            event = actions.EV_BACKUP if backup else actions.EV_SNAPSHOT
             if task in states.SNAPSHOT_TASKS:
                 actions.update_instance(s, instance_uuid, {"task_state": task}, task_state=None)
-            finish_event(s, ctx, instance_uuid, actions.EV_SNAPSHOT, _traceback(fault), details)
+            finish_event(s, ctx, instance_uuid, event, _traceback(fault), details)
             if fault is not None and inst is not None:
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
             actions.finish_action(s, ctx, instance_uuid, error=fault is not None)
         if fault is not None:
             self._delete_failed_snapshot(instance_uuid, image_id)
+        elif backup:
+            self.rotate_backups(
+                instance_uuid, str(backup.get("type", "")), int(backup.get("rotation", 1))
+            )
+
+    def rotate_backups(self, instance_uuid: str, backup_type: str, rotation: int) -> list[str]:
+        """Keep the ``rotation`` newest backups of the server of type ``backup_type`` (images
+        with ``image_type=backup``, ``instance_uuid`` and ``backup_type``, whatever their
+        status but deleted) and delete the older ones, as Nova's ``_rotate_backups``;
+        rotation 0 deletes them all, the one just made too. Returns the deleted ids."""
+        admin = RequestContext.system()
+        images = self.cloud.image.images
+        props = {"instance_uuid": instance_uuid, "image_type": "backup"}
+        props["backup_type"] = backup_type
+        found = images.list(
+            admin, filters={"properties": props}, sort=[("created_at", "desc")], limit=1000
+        ).images
+        doomed = [i.id for i in found[max(rotation, 0) :]]
+        for one in doomed:
+            try:
+                images.delete(admin, one)
+            except PocketError as exc:  # gone already, or protected: leave it, logged
+                LOG.warning("backup %s not rotated out: %s", one, exc.message)
+        return doomed
 
     def _delete_failed_snapshot(self, instance_uuid: str, image_id: str | None) -> None:
         admin = RequestContext.system()

@@ -34,6 +34,8 @@ RULES: dict[str, str] = {
     "compute:os-admin-password": "member",
     # Nova's os_compute_api:servers:create_image (project member or admin)
     "compute:servers:create_image": "member",
+    # Nova's os_compute_api:os-create-backup (project member or admin)
+    "compute:os-create-backup": "member",
     "compute:os-server-crash-dump": "member",
     # remote consoles (Nova's os_compute_api:os-remote-consoles: project member or admin)
     "compute:os-remote-consoles": "member",

@@ -39,6 +39,8 @@ AGENT_MESSAGES = MessageTable(
         Message("unrescue_instance", CAST),
         # createImage (``server_actions.create_image``): ends in instance_snapshot_finished
         Message("snapshot_instance", CAST),
+        # createBackup (``server_actions.create_backup``): the same, then the rotation
+        Message("backup_instance", CAST),
         # calls whose failure the user sees as the API's answer (409)
         Message("set_admin_password", CALL, timeout=60.0),
         Message("trigger_crash_dump", CALL, timeout=30.0),
@@ -157,6 +159,11 @@ class ComputeAgentClient:
         """Snapshot the server's root disk into the image its stored spec names
         (``snapshot``), then report ``instance_snapshot_finished``."""
         self._send(ctx, host, "snapshot_instance", instance_uuid=instance_uuid)
+
+    def backup_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Back up the server's root disk into the image its stored spec names
+        (``snapshot``, with its ``backup``), then report ``instance_snapshot_finished``."""
+        self._send(ctx, host, "backup_instance", instance_uuid=instance_uuid)
 
     def set_admin_password(
         self, ctx: RequestContext, host: str, instance_uuid: str, user: str, password: str

@@ -87,7 +87,9 @@ UPDATING_PASSWORD = "updating_password"
 IMAGE_SNAPSHOT = "image_snapshot"
 IMAGE_PENDING_UPLOAD = "image_pending_upload"
 IMAGE_UPLOADING = "image_uploading"
-SNAPSHOT_TASKS = (IMAGE_SNAPSHOT, IMAGE_PENDING_UPLOAD, IMAGE_UPLOADING)
+# createBackup begins image_backup instead, then the same two
+IMAGE_BACKUP = "image_backup"
+SNAPSHOT_TASKS = (IMAGE_SNAPSHOT, IMAGE_BACKUP, IMAGE_PENDING_UPLOAD, IMAGE_UPLOADING)
 
 #: task states of a build in the controller (before the compute agent has the server)
 BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
@@ -158,7 +160,8 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #:   updating_password     active (no task)                    active       unchanged
 #:   image_snapshot        active, stopped, paused,            -            unchanged
 #:                         suspended (no task)
-#:   image_pending_upload  the same (image_snapshot)           -            unchanged
+#:   image_backup          the same (no task)                  -            unchanged
+#:   image_pending_upload  the same (image_snapshot, _backup)  -            unchanged
 #:   image_uploading       the same (image_pending_upload)     unchanged    unchanged
 #:   deleting              any live state (any task)           deleted      error
 #:
@@ -206,8 +209,12 @@ TRANSITIONS: dict[str, Task] = {
     IMAGE_SNAPSHOT: Task.of(
         begins_in=_SNAPSHOT_STATES, replaces={None}, success=(), failure={SAME}
     ),
+    IMAGE_BACKUP: Task.of(begins_in=_SNAPSHOT_STATES, replaces={None}, success=(), failure={SAME}),
     IMAGE_PENDING_UPLOAD: Task.of(
-        begins_in=_SNAPSHOT_STATES, replaces={IMAGE_SNAPSHOT}, success=(), failure={SAME}
+        begins_in=_SNAPSHOT_STATES,
+        replaces={IMAGE_SNAPSHOT, IMAGE_BACKUP},
+        success=(),
+        failure={SAME},
     ),
     IMAGE_UPLOADING: Task.of(
         begins_in=_SNAPSHOT_STATES,
@@ -255,6 +262,7 @@ ACTION_TASKS = {
     "unrescue": UNRESCUING,
     "change_password": UPDATING_PASSWORD,
     "create_image": IMAGE_SNAPSHOT,
+    "create_backup": IMAGE_BACKUP,
 }
 
 
@@ -392,6 +400,7 @@ _PUBLIC_NAME = {
     "reboot_hard": "reboot",
     "change_password": "set_admin_password",
     "create_image": "createImage",
+    "create_backup": "createBackup",
 }
 
 

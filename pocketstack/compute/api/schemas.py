@@ -317,6 +317,16 @@ SERVER_ACTION = ActionSchema(
         "changePassword": t.obj({"adminPass": t.string(255)}, required=["adminPass"]),
         # "Create Image (createImage Action)" (``server_actions.create_image``)
         "createImage": t.obj({"name": NAME, "metadata": METADATA}, required=["name"]),
+        # "Create Server Back Up (createBackup Action)" (``server_actions.create_backup``)
+        "createBackup": t.obj(
+            {
+                "name": NAME,
+                "backup_type": t.string(255),
+                "rotation": t.integer_like(0),
+                "metadata": METADATA,
+            },
+            required=["name", "backup_type", "rotation"],
+        ),
         "os-resetState": t.obj({"state": t.enum("active", "error")}, required=["state"]),
         # "Add Security Group To A Server" / "Remove Security Group From A Server"
         "addSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
