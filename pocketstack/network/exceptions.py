@@ -398,3 +398,37 @@ class SubnetMismatchForPort(errors.BadRequest):
         super().__init__(
             f"Subnet on port {port_id} does not match the requested subnet {subnet_id}"
         )
+
+
+class RbacPolicyNotFound(errors.NotFound):
+    """404: no RBAC policy with that id visible to the caller."""
+
+    def __init__(self, policy_id: str):
+        super().__init__(f"RBAC policy of type network with ID {policy_id} not found")
+
+
+class DuplicateRbacPolicy(errors.Conflict):
+    """409: an RBAC policy with the same object, action and target exists."""
+
+    def __init__(self) -> None:
+        super().__init__("An RBAC policy already exists with those values.")
+
+
+class RbacPolicyInUse(errors.InUse):
+    """409: the target project still uses the network the policy shares (its ports)."""
+
+    def __init__(self, object_id: str, details: str):
+        super().__init__(
+            f"RBAC policy on object {object_id} cannot be removed because other objects "
+            f"depend on it.\nDetails: {details}"
+        )
+
+
+class InvalidSharedSetting(errors.Conflict):
+    """409: a network stops being shared while other projects have ports on it."""
+
+    def __init__(self, network_id: str):
+        super().__init__(
+            f"Unable to reconfigure sharing settings for network {network_id}. "
+            "Multiple tenants are using it."
+        )

@@ -33,7 +33,7 @@ from pocketstack.network.models import (
     SecurityGroup,
     Subnet,
 )
-from pocketstack.network.networks import delete_ports, load_network
+from pocketstack.network.networks import delete_ports, load_network, may_use, usable_filter
 from pocketstack.network.ports import PortCreate, create_port, load_port, vif_type_of
 from pocketstack.network.secgroups import create_default
 
@@ -54,7 +54,7 @@ def _usable_networks(session: Session, ctx: RequestContext) -> list[str]:
     query = (
         sa.select(Network.id)
         .where(
-            sa.or_(Network.project_id == ctx.project_id, Network.shared.is_(True)),
+            usable_filter(ctx),
             Network.external.is_(False),
         )
         .order_by(Network.created_at)
@@ -103,7 +103,7 @@ def validate(
         if not item.get("uuid"):
             raise exc.InvalidInput("Each requested network needs a uuid or a port.")
         net = load_network(session, ctx, str(item["uuid"]))
-        if not (ctx.is_admin or ctx.owns(net.project_id) or net.shared):
+        if not may_use(session, ctx, net):
             raise exc.NotAuthorized(
                 f"Tenant {ctx.project_id} not allowed to create port on network {net.id}."
             )

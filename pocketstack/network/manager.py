@@ -37,6 +37,7 @@ from pocketstack.network.floatingips import FloatingIPs
 from pocketstack.network.models import Network, Subnet
 from pocketstack.network.networks import NetworkCreate, Networks
 from pocketstack.network.ports import Ports, has_agents
+from pocketstack.network.rbac import RbacPolicies
 from pocketstack.network.routers import Routers
 from pocketstack.network.rpcapi import NetworkAgentClient
 from pocketstack.network.secgroups import SecurityGroupRules, SecurityGroups
@@ -65,6 +66,7 @@ class NetworkManager:
         self.security_group_rules = SecurityGroupRules(cloud, self.security_groups)
         self.routers = Routers(cloud)
         self.floating_ips = FloatingIPs(cloud, self.routers)
+        self.rbac_policies = RbacPolicies(cloud)
 
     def validate_networks(
         self, ctx: RequestContext, requested: list[dict[str, Any]]

@@ -62,6 +62,8 @@ class Subnet(TimestampMixin, Base):
     allocation_pools: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     dns_nameservers: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     host_routes: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    #: the subnet pool its CIDR was allocated from (``subnetpools``), if any
+    subnetpool_id: Mapped[str | None] = mapped_column(sa.String(36), index=True, default=None)
     revision_number: Mapped[int] = mapped_column(default=1)
     tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
 
@@ -271,5 +273,59 @@ class FloatingIP(TimestampMixin, Base):
         sa.ForeignKey("routers.id"), index=True, default=None
     )
     status: Mapped[str] = mapped_column(sa.String(16), default="DOWN")
+    revision_number: Mapped[int] = mapped_column(default=1)
+    tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+
+
+class NetworkRBAC(Base):
+    """An RBAC policy on a network (Neutron ``networkrbacs``): project ``target_project``
+    (or ``*``, every project) may use network ``object_id`` as ``action`` says
+    (``access_as_shared``: see it and plug ports into it; ``access_as_external``: see it
+    as an external network). ``project_id`` is the policy's owner, the network's project."""
+
+    __tablename__ = "networkrbacs"
+    __table_args__ = (sa.UniqueConstraint("action", "object_id", "target_project"),)
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    object_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(sa.String(255))
+    target_project: Mapped[str] = mapped_column(sa.String(255), index=True)
+
+
+class AddressScope(Base):
+    """An address scope (Neutron ``address_scopes``): subnet pools in one scope never
+    overlap, and routers route between subnets of one scope without NAT."""
+
+    __tablename__ = "address_scopes"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255), default="")
+    ip_version: Mapped[int] = mapped_column(default=4)
+    shared: Mapped[bool] = mapped_column(default=False)
+
+
+class SubnetPool(TimestampMixin, Base):
+    """A subnet pool (Neutron ``subnetpools``): ``prefixes`` (a JSON list of CIDRs) from
+    which subnets get their CIDR, ``min_prefixlen`` <= a subnet's prefix length <=
+    ``max_prefixlen`` (``default_prefixlen`` when the request names none)."""
+
+    __tablename__ = "subnetpools"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    ip_version: Mapped[int] = mapped_column(default=4)
+    default_prefixlen: Mapped[int] = mapped_column(default=8)
+    min_prefixlen: Mapped[int] = mapped_column(default=8)
+    max_prefixlen: Mapped[int] = mapped_column(default=32)
+    shared: Mapped[bool] = mapped_column(default=False)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    default_quota: Mapped[int | None] = mapped_column(default=None)
+    address_scope_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("address_scopes.id"), index=True, default=None
+    )
+    prefixes: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     revision_number: Mapped[int] = mapped_column(default=1)
     tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)

@@ -1,8 +1,9 @@
 """Networks (Neutron v2.0 ``/networks``): list, get, create, update, delete.
 
-Visibility: a project sees its own networks plus ``shared`` and ``router:external`` ones;
-anything else is ``NetworkNotFound`` (404). Only the owner (or an admin) changes a network;
-another project that only sees it (shared, external) gets ``NotAuthorized`` (403). A
+Visibility: a project sees its own networks plus ``shared`` and ``router:external`` ones
+and those an RBAC policy (``rbac``) shares with it; anything else is ``NetworkNotFound``
+(404). Only the owner (or an admin) changes a network; another project that only sees it
+(shared, external) gets ``NotAuthorized`` (403). A
 network is a VXLAN segment with a unique VNI (``provider:segmentation_id``) or, made by an
 admin, a flat physical network (``segments``).
 """
@@ -16,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import common, lists, quotas, segments, states
+from pocketstack.network import common, lists, quotas, rbac, segments, states
 from pocketstack.network import exceptions as exc
-from pocketstack.network.models import Network, Port, PortSecurityGroup, Subnet
+from pocketstack.network.models import Network, NetworkRBAC, Port, PortSecurityGroup, Subnet
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -36,18 +37,45 @@ AUTO_DELETE_PORT_OWNERS = (
 
 
 def visible_filter(ctx: RequestContext) -> Any:
-    """SQL condition: networks the caller may see (own, shared, external)."""
+    """SQL condition: networks the caller may see (own, shared, external, or shared with
+    the caller's project by an RBAC policy of either action)."""
     return sa.or_(
-        Network.project_id == ctx.project_id, Network.shared.is_(True), Network.external.is_(True)
+        Network.project_id == ctx.project_id,
+        Network.shared.is_(True),
+        Network.external.is_(True),
+        sa.exists().where(
+            NetworkRBAC.object_id == Network.id,
+            NetworkRBAC.target_project == (ctx.project_id or ""),
+        ),
+    )
+
+
+def usable_filter(ctx: RequestContext) -> Any:
+    """SQL condition: networks the caller may plug ports into (own, shared with it)."""
+    return sa.or_(
+        Network.project_id == ctx.project_id,
+        Network.shared.is_(True),
+        rbac.granted(ctx, rbac.SHARED),
     )
 
 
 def load_network(session: Session, ctx: RequestContext, network_id: str) -> Network:
     """A network visible to ``ctx``. Raises NetworkNotFound (404)."""
     net = session.get(Network, network_id)
-    if net is None or not (ctx.is_admin or ctx.owns(net.project_id) or net.shared or net.external):
+    if net is None or not rbac.visible(session, ctx, net):
         raise exc.NetworkNotFound(network_id)
     return net
+
+
+def may_use(session: Session, ctx: RequestContext, net: Network) -> bool:
+    """Whether the caller may plug ports into ``net`` (owner, admin, or shared with its
+    project by an ``access_as_shared`` policy, ``*`` included)."""
+    return (
+        ctx.is_admin
+        or ctx.owns(net.project_id)
+        or net.shared
+        or rbac.has_access(session, ctx, net.id, rbac.SHARED)
+    )
 
 
 def load_owned_network(session: Session, ctx: RequestContext, network_id: str) -> Network:
@@ -94,10 +122,14 @@ class NetworkUpdate:
 
 @dataclass(frozen=True)
 class NetworkRecord:
-    """A network with the ids of its subnets (oldest first), what its view shows."""
+    """A network with the ids of its subnets (oldest first), what its view shows;
+    ``shared``/``external`` as the caller sees them (an RBAC policy for its project counts,
+    as Neutron shows it)."""
 
     network: Network
     subnet_ids: list[str]
+    shared: bool = False
+    external: bool = False
 
 
 #: ``NetworkUpdate`` attributes set on the row as given.
@@ -161,9 +193,28 @@ def _subnet_ids(session: Session, network_ids: list[str]) -> dict[str, list[str]
     return result
 
 
-def _records(session: Session, nets: list[Network]) -> list[NetworkRecord]:
+def _records(
+    session: Session, nets: list[Network], ctx: RequestContext | None = None
+) -> list[NetworkRecord]:
     subnets = _subnet_ids(session, [n.id for n in nets])
-    return [NetworkRecord(n, subnets[n.id]) for n in nets]
+    granted: set[tuple[str, str]] = set()
+    if ctx is not None and ctx.project_id and nets:
+        rows = session.execute(
+            sa.select(NetworkRBAC.object_id, NetworkRBAC.action).where(
+                NetworkRBAC.object_id.in_([n.id for n in nets]),
+                NetworkRBAC.target_project == ctx.project_id,
+            )
+        )
+        granted = {(str(object_id), str(action)) for object_id, action in rows}
+    return [
+        NetworkRecord(
+            n,
+            subnets[n.id],
+            n.shared or (n.id, rbac.SHARED) in granted,
+            n.external or (n.id, rbac.EXTERNAL) in granted,
+        )
+        for n in nets
+    ]
 
 
 def _check_admin_attrs(ctx: RequestContext, asked: dict[str, Any]) -> None:
@@ -219,12 +270,15 @@ class Networks:
         with self.cloud.db.transaction() as s:
             quotas.check(s, str(values["project_id"]), "network")
             net = segments.add_network(s, self.cloud.conf, segment, values)
-            return NetworkRecord(net, [])
+            for action, flag in rbac.FLAGS.items():
+                if getattr(net, flag):
+                    rbac.add(s, net, action, rbac.WILDCARD)
+            return NetworkRecord(net, [], net.shared, net.external)
 
     def get(self, ctx: RequestContext, network_id: str) -> NetworkRecord:
         """One network. Raises NetworkNotFound (404)."""
         with self.cloud.db.reader() as s:
-            return _records(s, [load_network(s, ctx, network_id)])[0]
+            return _records(s, [load_network(s, ctx, network_id)], ctx)[0]
 
     def list(self, ctx: RequestContext, query: lists.ListQuery) -> lists.Page[NetworkRecord]:
         """Networks the caller sees (own, shared, external; every project's when
@@ -241,24 +295,26 @@ class Networks:
             if not (query.all_projects and ctx.is_admin):
                 select = select.where(visible_filter(ctx))
             page = lists.fetch(s, select, SORT, query, exc.NetworkNotFound)
-            return lists.Page(_records(s, page.items), page.more)
+            return lists.Page(_records(s, page.items, ctx), page.more)
 
     def update(self, ctx: RequestContext, network_id: str, changes: NetworkUpdate) -> NetworkRecord:
         """Change a network's attributes.
 
         Raises:
             NetworkNotFound (404), NotAuthorized (403: not the owner, admin-only
-            attribute), InvalidInput (400: MTU).
+            attribute), InvalidInput (400: MTU), InvalidSharedSetting (409: unsharing
+            while other projects have ports on it).
         """
         _check_admin_attrs(ctx, {"shared": changes.shared, "router:external": changes.external})
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, network_id)
+            _update_wildcards(s, net, changes)
             common.set_given(net, changes, _PLAIN_CHANGES)
             if changes.mtu is not None:
                 net.mtu = segments.mtu_for(net.network_type, changes.mtu)
             common.touch(net)
             s.flush()
-            record = _records(s, [net])[0]
+            record = _records(s, [net], ctx)[0]
         self.cloud.network.notify_dataplane()  # mtu, admin_state_up
         return record
 
@@ -277,8 +333,25 @@ class Networks:
             port_ids = list(s.scalars(sa.select(Port.id).where(Port.network_id == net.id)))
             delete_ports(s, port_ids)
             s.execute(sa.delete(Subnet).where(Subnet.network_id == net.id))
+            s.execute(sa.delete(NetworkRBAC).where(NetworkRBAC.object_id == net.id))
             s.delete(net)
         self.cloud.network.notify_dataplane()  # its DHCP server, bridges and VXLAN devices
+
+
+def _update_wildcards(session: Session, net: Network, changes: NetworkUpdate) -> None:
+    """Make or drop the ``*`` policies a change of ``shared``/``router:external`` means.
+
+    Raises:
+        InvalidSharedSetting (409): unsharing while other projects have ports on it.
+    """
+    for action, flag in rbac.FLAGS.items():
+        wanted = getattr(changes, flag)
+        if wanted is None or wanted == getattr(net, flag):
+            continue
+        if wanted:
+            rbac.add(session, net, action, rbac.WILDCARD)
+        else:
+            rbac.remove_wildcard(session, net, action)
 
 
 def delete_ports(session: Session, port_ids: list[str]) -> None:

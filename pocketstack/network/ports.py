@@ -47,7 +47,7 @@ from pocketstack.network.models import (
     SecurityGroup,
     Subnet,
 )
-from pocketstack.network.networks import delete_ports, load_network
+from pocketstack.network.networks import delete_ports, load_network, may_use
 from pocketstack.network.secgroups import create_default
 
 if TYPE_CHECKING:
@@ -247,7 +247,7 @@ def _address_pairs(given: list[Any]) -> list[dict[str, str]]:
 
 def _network_for_port(session: Session, ctx: RequestContext, network_id: str) -> Network:
     net = load_network(session, ctx, network_id)
-    if not (ctx.is_admin or ctx.owns(net.project_id) or net.shared):
+    if not may_use(session, ctx, net):
         raise exc.NotAuthorized(
             f"Tenant {ctx.project_id} not allowed to create port on network {network_id}."
         )

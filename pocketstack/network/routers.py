@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import common, lists, quotas
+from pocketstack.network import common, lists, quotas, rbac
 from pocketstack.network import exceptions as exc
 from pocketstack.network.common import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from pocketstack.network.models import (
@@ -44,7 +44,7 @@ from pocketstack.network.models import (
     RouterRoute,
     Subnet,
 )
-from pocketstack.network.networks import delete_ports, load_network
+from pocketstack.network.networks import delete_ports, load_network, may_use
 from pocketstack.network.ports import PortCreate, create_port, load_port, vif_type_of
 from pocketstack.network.subnets import load_subnet
 
@@ -203,7 +203,7 @@ def external_network(
         NetworkNotFound (404), BadRequest (400: not external; ``resource`` names the request).
     """
     net = load_network(session, ctx, network_id)
-    if not net.external:
+    if not (net.external or rbac.has_access(session, ctx, net.id, rbac.EXTERNAL)):
         reason = (
             "is not an external network"
             if resource == "router"
@@ -600,7 +600,7 @@ class Routers:
     ) -> tuple[Port, builtins.list[Subnet]]:
         subnet = load_subnet(session, ctx, subnet_id)
         net = session.get(Network, subnet.network_id)
-        if net is None or not (ctx.is_admin or ctx.owns(net.project_id) or net.shared):
+        if net is None or not may_use(session, ctx, net):
             raise exc.SubnetNotFound(subnet_id)
         if not subnet.gateway_ip:
             raise exc.BadRequest("router", "Subnet for router interface must have a gateway IP")

@@ -5,7 +5,8 @@ Routes are relative to the prefix: ``/`` (versions), ``/v2.0/`` (collections),
 security-group-rules,routers,floatingips}[/{id}]`` (handlers ``<verb>_<resource>`` in
 ``api/<family>.py``), the router actions ``/v2.0/routers/{id}/{add,remove}_router_interface``
 and ``/v2.0/routers/{id}/{add,remove}_extraroutes``; ``/v2.0/segments[/{id}]``
-(``api/segments.py``); ``/v2.0/agents[/{id}]``,
+(``api/segments.py``); ``/v2.0/rbac-policies[/{id}]`` (``api/rbac_policies.py``);
+``/v2.0/agents[/{id}]``,
 ``/v2.0/networks/{id}/dhcp-agents``, ``/v2.0/routers/{id}/l3-agents`` (``api/agents.py``);
 ``/v2.0/quotas[/{project_id}[/default|/details]]`` (``api/quotas.py``);
 ``/v2.0/<taggable collection>/{id}/tags[/{tag}]`` (``api/tags.py``). Errors are rendered as
@@ -26,6 +27,7 @@ from pocketstack.network.api import (
     networks,
     ports,
     quotas,
+    rbac_policies,
     root,
     routers,
     schemas,
@@ -114,6 +116,22 @@ ROUTES = [
         schemas.FLOATINGIP_CREATE,
         schemas.FLOATINGIP_UPDATE,
     ),
+    route("GET", "/v2.0/rbac-policies", rbac_policies.list_rbac_policies),
+    route(
+        "POST",
+        "/v2.0/rbac-policies",
+        rbac_policies.create_rbac_policy,
+        status=201,
+        schema=schemas.RBAC_POLICY_CREATE,
+    ),
+    route("GET", "/v2.0/rbac-policies/{id}", rbac_policies.get_rbac_policy),
+    route(
+        "PUT",
+        "/v2.0/rbac-policies/{id}",
+        rbac_policies.update_rbac_policy,
+        schema=schemas.RBAC_POLICY_UPDATE,
+    ),
+    route("DELETE", "/v2.0/rbac-policies/{id}", rbac_policies.delete_rbac_policy, status=204),
     *collection(
         "/v2.0/security-group-rules",
         security_group_rules,

@@ -56,6 +56,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "extraroute": ("Neutron Extra Route", "Extra routes configuration for L3 router."),
     "extraroute-atomic": ("Atomically add/remove extra routes", "add/remove_extraroutes."),
     "fip-port-details": ("Floating IP Port Details Extension", "Port details of a FIP."),
+    "rbac-policies": ("RBAC Policies", "Allows creation and modification of policies."),
     "pagination": ("Pagination support", "Extension that indicates pagination is enabled."),
     "sorting": ("Sorting support", "Extension that indicates sorting is enabled."),
 }
@@ -77,6 +78,7 @@ REQUIRES: dict[str, tuple[str, str]] = {
     "extraroute": ("PUT", "/v2.0/routers/{id}"),
     "extraroute-atomic": ("PUT", "/v2.0/routers/{id}/add_extraroutes"),
     "fip-port-details": ("POST", "/v2.0/floatingips"),
+    "rbac-policies": ("POST", "/v2.0/rbac-policies"),
 }
 COLLECTIONS = (
     ("network", "networks"),
@@ -88,6 +90,7 @@ COLLECTIONS = (
     ("segment", "segments"),
     ("floatingip", "floatingips"),
     ("quota", "quotas"),
+    ("rbac_policy", "rbac-policies"),
 )
 
 

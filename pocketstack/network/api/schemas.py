@@ -275,6 +275,27 @@ SEGMENT_CREATE: Schema = _body(
 #: Segments > Update segment (``PUT /v2.0/segments/{segment_id}``): name and description.
 SEGMENT_UPDATE: Schema = _body("segment", {"name": t.nullable(NAME), "description": DESCRIPTION})
 
+# -- RBAC policies -------------------------------------------------------------------------
+#: RBAC Policies > Create RBAC policy (``POST /v2.0/rbac-policies``); the type and action are
+#: checked by the logic (400 InvalidInput, as Neutron's ``type:values`` message).
+RBAC_POLICY_CREATE: Schema = _body(
+    "rbac_policy",
+    {
+        "object_type": t.string(255, 1),
+        "object_id": UUID,
+        "action": t.string(255, 1),
+        "target_tenant": t.string(255, 1),
+        "target_project_id": t.string(255, 1),
+        "tenant_id": PROJECT_ID,
+        "project_id": PROJECT_ID,
+    },
+    required=("object_type", "object_id", "action"),
+)
+#: RBAC Policies > Update RBAC policy: only the target changes.
+RBAC_POLICY_UPDATE: Schema = _body(
+    "rbac_policy", {"target_tenant": t.string(255, 1), "target_project_id": t.string(255, 1)}
+)
+
 # -- quotas -------------------------------------------------------------------------------
 #: A quota limit (``convert_to_int``, range -1..): an integer or a string of digits.
 _QUOTA_LIMIT: Schema = {"anyOf": [t.integer(-1, 2**31 - 1), t.string(20, 1, pattern="^-?[0-9]+$")]}

@@ -21,7 +21,7 @@ from pocketstack.network import segments
 from pocketstack.network.agents import AgentRecord
 from pocketstack.network.floatingips import FloatingIPRecord
 from pocketstack.network.lists import ListQuery, Page
-from pocketstack.network.models import Network, SecurityGroupRule, Subnet
+from pocketstack.network.models import Network, NetworkRBAC, SecurityGroupRule, Subnet
 from pocketstack.network.networks import NetworkRecord
 from pocketstack.network.ports import PortRecord
 from pocketstack.network.quotas import QuotaUsage
@@ -70,8 +70,8 @@ def network(record: NetworkRecord) -> dict[str, Any]:
     data.update(
         {
             "admin_state_up": net.admin_state_up,
-            "shared": net.shared,
-            "router:external": net.external,
+            "shared": record.shared or net.shared,
+            "router:external": record.external or net.external,
             "mtu": net.mtu,
             "status": net.status,
             "subnets": list(record.subnet_ids),
@@ -228,6 +228,20 @@ def agent(record: AgentRecord) -> dict[str, Any]:
         "started_at": _agent_time(row.started_at),
         "heartbeat_timestamp": _agent_time(row.heartbeat_timestamp),
         "resources_synced": None,
+    }
+
+
+def rbac_policy(row: NetworkRBAC) -> dict[str, Any]:
+    """An RBAC policy ("RBAC Policies" > "Show RBAC policy details")."""
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "tenant_id": row.project_id,
+        "object_type": "network",
+        "object_id": row.object_id,
+        "action": row.action,
+        "target_tenant": row.target_project,
+        "target_project_id": row.target_project,
     }
 
 
