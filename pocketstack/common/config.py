@@ -360,6 +360,14 @@ OPTIONS: tuple[Option, ...] = (
         section="compute",
     ),
     Option(
+        "shelved_offload_time",
+        int,
+        0,
+        "seconds a shelved server keeps its host before it is offloaded (Nova's "
+        "[DEFAULT] shelved_offload_time: 0 at once, -1 never)",
+        section="compute",
+    ),
+    Option(
         "periodic_interval",
         float,
         10.0,

@@ -79,6 +79,8 @@ LOG = logging.getLogger(__name__)
 
 COMPUTE_INTERRUPTED = "Build interrupted by a compute restart"
 SNAPSHOT_INTERRUPTED = "Snapshot interrupted by a compute restart"
+SHELVE_INTERRUPTED = "Shelve interrupted by a compute restart"
+UNSHELVE_INTERRUPTED = "Unshelve interrupted by a compute restart"
 _POWER_TASKS = (states.POWERING_OFF, states.POWERING_ON, states.REBOOTING, states.REBOOTING_HARD)
 #: the state actions' tasks -> the agent method carrying them out (``_resume_state_task``)
 _STATE_TASKS = {
@@ -88,9 +90,18 @@ _STATE_TASKS = {
     states.RESUMING: "resume_instance",
     states.RESCUING: "rescue_instance",
     states.UNRESCUING: "unrescue_instance",
+    states.SHELVING_OFFLOADING: "shelve_offload_instance",
+    states.UNSHELVING: "unshelve_instance",
 }
 #: vm_states whose guests a driver without real guests re-creates at start-up
-_RECREATED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED, states.RESCUED)
+_RECREATED = (
+    states.ACTIVE,
+    states.STOPPED,
+    states.PAUSED,
+    states.SUSPENDED,
+    states.RESCUED,
+    states.SHELVED,
+)
 #: seconds ``start()`` waits for a conductor to answer before it gives up
 CONDUCTOR_WAIT = 300.0
 #: seconds ``start()`` waits for the conductor to write what the start-up reconciliation
@@ -473,22 +484,9 @@ class ComputeAgent:
                 return
             snap = dict((inst["spec"] or {}).get("snapshot") or {})
             task, details, fault = first_task, None, None
-            workdir = Path(self.conf.state_dir, "snapshots")
-            workdir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=f"{uuid}-"))
-            try:
-                dest = tmp / "snapshot.qcow2"
-                details = self.driver.snapshot(uuid, str(dest), bool(snap.get("quiesce")))
-                for new in (states.IMAGE_PENDING_UPLOAD, states.IMAGE_UPLOADING):
-                    if not self.conductor.snapshot_task_changed(ctx, uuid, task, new):
-                        raise DriverError(f"instance {uuid} left its snapshot task")
-                    task = new
-                upload_image(str(snap["upload_url"]), dest, self.images_auth)
-            except Exception as exc:
-                fault = _fault(exc, "snapshot", uuid, getattr(exc, "status", 500))
-                LOG.warning("snapshot of %s failed: %s", uuid, fault["message"])
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+            task, details, fault = self._copy_and_upload(
+                ctx, uuid, snap, first_task, (states.IMAGE_PENDING_UPLOAD, states.IMAGE_UPLOADING)
+            )
             image_id = snap.get("image_id")
             self._outcome(
                 uuid,
@@ -496,6 +494,129 @@ class ComputeAgent:
                 lambda: self.conductor.instance_snapshot_finished(
                     ctx, uuid, image_id, details, fault
                 ),
+            )
+
+    def _copy_and_upload(
+        self,
+        ctx: RequestContext,
+        uuid: str,
+        snap: dict[str, Any],
+        task: str,
+        moves: tuple[str, str],
+    ) -> tuple[str, str | None, dict[str, Any] | None]:
+        """The driver's consistent copy of the root disk in a temporary directory under
+        ``<state_dir>/snapshots`` (removed whatever happens), the task moved on through
+        ``moves`` (the copy made; the upload begins), then uploaded to ``snap.upload_url``.
+        Returns the task reached, the driver's details and the fault (None: it worked)."""
+        details, fault = None, None
+        workdir = Path(self.conf.state_dir, "snapshots")
+        workdir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=f"{uuid}-"))
+        try:
+            dest = tmp / "snapshot.qcow2"
+            details = self.driver.snapshot(uuid, str(dest), bool(snap.get("quiesce")))
+            for new in moves:
+                if not self.conductor.snapshot_task_changed(ctx, uuid, task, new):
+                    raise DriverError(f"instance {uuid} left its snapshot task")
+                task = new
+            upload_image(str(snap["upload_url"]), dest, self.images_auth)
+        except Exception as exc:
+            fault = _fault(exc, "snapshot", uuid, getattr(exc, "status", 500))
+            LOG.warning("snapshot of %s failed: %s", uuid, fault["message"])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return task, details, fault
+
+    # ------------------------------------------------------------------ shelve
+
+    def shelve_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """``shelve``: power the guest off (Nova's clean shutdown), then copy and upload its
+        root disk into the image of the stored spec's ``shelve`` as a snapshot does, the task
+        moving shelving -> shelving_image_pending_upload -> shelving_image_uploading; then
+        ``instance_shelved`` (SHELVED, or on to the offload; with a fault the server stays
+        where it was and the image is deleted)."""
+        uuid = instance_uuid
+        with self._serialized(uuid):
+            inst = self._begin(ctx, uuid, actions.EV_SHELVE, [states.SHELVING])
+            if inst is None:
+                LOG.info("not shelving %s: state changed", uuid)
+                return
+            snap = dict((inst["spec"] or {}).get("shelve") or {})
+            task, fault = states.SHELVING, None
+            try:
+                self.driver.power_off(uuid)
+            except Exception as exc:
+                fault = _fault(exc, "power off", uuid, getattr(exc, "status", 500))
+            if fault is None:
+                task, _details, fault = self._copy_and_upload(
+                    ctx,
+                    uuid,
+                    snap,
+                    task,
+                    (states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING),
+                )
+            power = int(self.driver.get_power_state(uuid))
+            image_id = snap.get("image_id")
+            self._outcome(
+                uuid,
+                task,
+                lambda: self.conductor.instance_shelved(ctx, uuid, image_id, power, fault),
+            )
+
+    def shelve_offload_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
+        """``shelveOffload`` (or a shelve with ``shelved_offload_time`` 0): destroy the guest
+        (its QEMU process and instance directory), then ``instance_offloaded`` (the
+        conductor frees the claim, unbinds the ports and clears the host)."""
+        uuid = instance_uuid
+        with self._serialized(uuid):
+            inst = self._begin(ctx, uuid, actions.EV_SHELVE_OFFLOAD, [states.SHELVING_OFFLOADING])
+            if inst is None:
+                LOG.info("not offloading %s: state changed", uuid)
+                return
+            fault = None
+            try:
+                self.driver.destroy(uuid)
+            except Exception as exc:
+                fault = _fault(exc, "destroy", uuid, getattr(exc, "status", 500))
+            self._outcome(
+                uuid,
+                states.SHELVING_OFFLOADING,
+                lambda: self.conductor.instance_offloaded(ctx, uuid, self.host, fault),
+            )
+
+    def unshelve_instance(
+        self, ctx: RequestContext, instance_uuid: str, spec: dict[str, Any] | None = None
+    ) -> None:
+        """``unshelve``. Without ``spec`` (a SHELVED server, task unshelving): power the guest
+        on again. With ``spec`` (an offloaded server the conductor placed here, task
+        spawning): spawn it from ``spec``'s image (the shelve image). Then
+        ``instance_unshelved`` (ACTIVE, the shelve image deleted; with a fault the server
+        stays SHELVED, or SHELVED_OFFLOADED with its claim freed)."""
+        uuid = instance_uuid
+        expected = states.SPAWNING if spec is not None else states.UNSHELVING
+        with self._serialized(uuid):
+            inst = self._begin(ctx, uuid, actions.EV_UNSHELVE, [expected])
+            if inst is None:
+                LOG.info("not unshelving %s: state changed", uuid)
+                return
+            fault = None
+            try:
+                if spec is not None:
+                    if uuid not in self.driver.list_instances():
+                        self._ensure_image(spec)
+                        self.driver.spawn(spec)
+                else:
+                    self.driver.power_on(dict(inst["spec"] or {"uuid": uuid}))
+            except Exception as exc:
+                fault = _fault(exc, "unshelve", uuid, getattr(exc, "status", 500))
+                if spec is not None:
+                    with contextlib.suppress(Exception):
+                        self.driver.destroy(uuid)
+            power = int(self.driver.get_power_state(uuid)) if fault is None else 0
+            self._outcome(
+                uuid,
+                expected,
+                lambda: self.conductor.instance_unshelved(ctx, uuid, self.host, power, fault),
             )
 
     def set_admin_password(
@@ -766,7 +887,13 @@ class ComputeAgent:
                 inst["uuid"] in present
                 or not inst["spec"]
                 or inst["task_state"]
-                not in (None, *_POWER_TASKS, *_STATE_TASKS, *states.SNAPSHOT_TASKS)
+                not in (
+                    None,
+                    *_POWER_TASKS,
+                    *_STATE_TASKS,
+                    *states.SNAPSHOT_TASKS,
+                    *states.SHELVE_TASKS,
+                )
                 or inst["vm_state"] not in _RECREATED
             ):
                 continue
@@ -779,7 +906,7 @@ class ComputeAgent:
         """Make a lost guest again in the state its server is in (``_recreate_lost_guests``)."""
         uuid = spec["uuid"]
         self.driver.spawn(spec)
-        if vm_state == states.STOPPED:
+        if vm_state in (states.STOPPED, states.SHELVED):
             self.driver.power_off(uuid)
         elif vm_state == states.PAUSED:
             self.driver.pause(uuid)
@@ -791,7 +918,17 @@ class ComputeAgent:
     def _settle(self, ctx: RequestContext, inst: dict[str, Any]) -> bool:
         """Settle a server a killed agent left in a task; whether there was one."""
         uuid, task = inst["uuid"], inst["task_state"]
-        if task == states.SPAWNING:
+        if task == states.SPAWNING and inst.get("vm_state") == states.SHELVED_OFFLOADED:
+            LOG.warning("unshelve of %s was interrupted; offloaded again", uuid)
+            self.driver.destroy(uuid)
+            fault = {"message": UNSHELVE_INTERRUPTED, "code": 500, "traceback": None}
+            request_ctx = RequestContext.system(inst.get("request_id"))
+            self._outcome(
+                uuid,
+                task,
+                lambda: self.conductor.instance_unshelved(request_ctx, uuid, self.host, 0, fault),
+            )
+        elif task == states.SPAWNING:
             LOG.warning("spawn of %s was interrupted; setting ERROR", uuid)
             self.driver.destroy(uuid)
             fault = {"message": COMPUTE_INTERRUPTED, "code": 500, "traceback": None}
@@ -813,6 +950,18 @@ class ComputeAgent:
                 lambda: self.conductor.instance_snapshot_finished(
                     request_ctx, uuid, image_id, None, fault
                 ),
+            )
+        elif task in states.SHELVE_TASKS:
+            # as a snapshot: the copy is gone; the shelve ends, its image is deleted
+            LOG.warning("shelve of %s was interrupted; ending it", uuid)
+            fault = {"message": SHELVE_INTERRUPTED, "code": 500, "traceback": None}
+            image_id = ((inst.get("spec") or {}).get("shelve") or {}).get("image_id")
+            power = int(self.driver.get_power_state(uuid))
+            request_ctx = RequestContext.system(inst.get("request_id"))
+            self._outcome(
+                uuid,
+                task,
+                lambda: self.conductor.instance_shelved(request_ctx, uuid, image_id, power, fault),
             )
         elif task in _STATE_TASKS:
             LOG.warning("%s of %s was pending or interrupted; carrying it out", task, uuid)

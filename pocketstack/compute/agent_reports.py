@@ -290,9 +290,11 @@ class AgentReports:
         self, ctx: RequestContext, instance_uuid: str, from_task: str, to_task: str
     ) -> bool:
         """A snapshot moved on from ``from_task`` to ``to_task`` (both in
-        ``states.SNAPSHOT_TASKS``; Nova's ``image_pending_upload``, ``image_uploading``);
+        ``states.SNAPSHOT_TASKS`` or ``states.SHELVE_TASKS``; Nova's ``image_pending_upload``,
+        ``image_uploading``, ``shelving_image_*``);
         written only if the server is still in ``from_task``. Returns whether it was."""
-        if from_task not in states.SNAPSHOT_TASKS or to_task not in states.SNAPSHOT_TASKS:
+        image_tasks = (*states.SNAPSHOT_TASKS, *states.SHELVE_TASKS)
+        if from_task not in image_tasks or to_task not in image_tasks:
             return False
         return actions.update_instance(
             self.db, instance_uuid, {"task_state": from_task}, task_state=to_task

@@ -73,6 +73,7 @@ from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk
 from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES, ComputeAgentClient
+from pocketstack.compute.shelving import ShelveReports
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -159,9 +160,10 @@ def fail_build(
         release_resources(cloud, ctx, instance_uuid)
 
 
-class Conductor(AgentReports):
+class Conductor(ShelveReports, AgentReports):
     """The conductor of one controller, served on the bus as ``conductor``; it handles the
-    compute agents' reports as the ``AgentReports`` it is.
+    compute agents' reports as the ``AgentReports`` it is, and shelving as the
+    ``ShelveReports`` (``shelving``).
 
     Args:
         cloud: the ``pocketstack.service.Cloud`` (conf, db, bus and the other managers).
@@ -184,7 +186,11 @@ class Conductor(AgentReports):
         self._periodic = PeriodicTasks(
             "conductor-periodic",
             cloud.conf.periodic_interval,
-            [self.finish_deletes_on_down_hosts, self.recover_orphaned_builds],
+            [
+                self.finish_deletes_on_down_hosts,
+                self.recover_orphaned_builds,
+                self.offload_shelved_instances,
+            ],
         )
         #: the build of one server (``build_instances``), on a ``BuildTask``
         self.build: tasks.Workflow[BuildTask] = tasks.Workflow(
@@ -311,10 +317,13 @@ class Conductor(AgentReports):
     def _complete_deletion(self, task: tasks.Task) -> None:
         """Mark the server deleted and finish its action, in one transaction."""
         now = utcnow()
+        shelve_image = None
         with self.db.transaction() as s:
             inst = s.get(Instance, task.instance_uuid)
             if inst is None or inst.deleted:
                 return
+            if inst.vm_state in (states.SHELVED, states.SHELVED_OFFLOADED):
+                shelve_image = ((inst.spec or {}).get("shelve") or {}).get("image_id")
             states.transition(inst, vm_state=states.DELETED, task_state=None)
             inst.deleted = True
             inst.deleted_at = now
@@ -322,6 +331,8 @@ class Conductor(AgentReports):
             inst.power_state = 0
             inst.updated_at = now
             actions.finish_action(s, task.ctx, task.instance_uuid)  # visible with the delete
+        if shelve_image:  # as Nova, a shelved server's image goes with it
+            self.delete_shelve_image(str(shelve_image))
 
     def _host_is_up(self, host: str) -> bool:
         with self.db.reader() as s:
@@ -482,6 +493,12 @@ class Conductor(AgentReports):
 
     def _cast_spawn(self, task: BuildTask) -> None:
         self.agents.build_and_run_instance(task.ctx, str(task.host), dict(task.spec or {}))
+
+    def spec_for(
+        self, inst: Instance, image: ImageMeta, network_info: list[dict[str, Any]], host: str
+    ) -> dict[str, Any]:
+        """``build_spec`` of ``inst`` on ``host`` in its zone (an unshelve's spawn)."""
+        return build_spec(self.cloud, inst, image, network_info, inst.availability_zone, host)
 
     def _zone_of(self, host: str) -> str:
         with self.db.reader() as s:

@@ -36,6 +36,11 @@ RULES: dict[str, str] = {
     "compute:servers:create_image": "member",
     # Nova's os_compute_api:os-create-backup (project member or admin)
     "compute:os-create-backup": "member",
+    # Nova's os_compute_api:os-shelve:* (offload and unshelve to a host: admin)
+    "compute:os-shelve:shelve": "member",
+    "compute:os-shelve:shelve_offload": "admin",
+    "compute:os-shelve:unshelve": "member",
+    "compute:os-shelve:unshelve_to_host": "admin",
     "compute:os-server-crash-dump": "member",
     # remote consoles (Nova's os_compute_api:os-remote-consoles: project member or admin)
     "compute:os-remote-consoles": "member",

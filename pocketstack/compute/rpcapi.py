@@ -41,6 +41,10 @@ AGENT_MESSAGES = MessageTable(
         Message("snapshot_instance", CAST),
         # createBackup (``server_actions.create_backup``): the same, then the rotation
         Message("backup_instance", CAST),
+        # shelve, shelveOffload, unshelve (``server_actions``, ``Conductor.unshelve_instance``)
+        Message("shelve_instance", CAST),
+        Message("shelve_offload_instance", CAST),
+        Message("unshelve_instance", CAST),
         # calls whose failure the user sees as the API's answer (409)
         Message("set_admin_password", CALL, timeout=60.0),
         Message("trigger_crash_dump", CALL, timeout=30.0),
@@ -67,6 +71,8 @@ CONDUCTOR_MESSAGES = MessageTable(
         Message("build_instances", CAST, version=2),
         Message("delete_instance", CALL, timeout=30.0),
         Message("terminate_finished", CAST),
+        # unshelve of an offloaded server: schedule, bind its ports, cast the spawn
+        Message("unshelve_instance", CAST),
         # the compute agent's reports (``agent_reports``): an agent holds no database
         # credentials, it reads and writes its servers through these. Reads and the guarded
         # start of a step are calls; outcomes are casts, which wait in the conductor's queue
@@ -80,6 +86,9 @@ CONDUCTOR_MESSAGES = MessageTable(
         Message("instance_terminate_failed", CAST),
         Message("snapshot_task_changed", CALL, timeout=30.0),
         Message("instance_snapshot_finished", CAST),
+        Message("instance_shelved", CAST),
+        Message("instance_offloaded", CAST),
+        Message("instance_unshelved", CAST),
         Message("instance_power_state_changed", CAST),
         Message("report_service", CAST),
         Message("report_compute_node", CAST),
@@ -164,6 +173,26 @@ class ComputeAgentClient:
         """Back up the server's root disk into the image its stored spec names
         (``snapshot``, with its ``backup``), then report ``instance_snapshot_finished``."""
         self._send(ctx, host, "backup_instance", instance_uuid=instance_uuid)
+
+    def shelve_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Power the guest off and upload its disk into the shelve image (the stored spec's
+        ``shelve``), then report ``instance_shelved``."""
+        self._send(ctx, host, "shelve_instance", instance_uuid=instance_uuid)
+
+    def shelve_offload_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        """Destroy a shelved server's guest, then report ``instance_offloaded``."""
+        self._send(ctx, host, "shelve_offload_instance", instance_uuid=instance_uuid)
+
+    def unshelve_instance(
+        self,
+        ctx: RequestContext,
+        host: str,
+        instance_uuid: str,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        """Power a shelved server on again (no ``spec``), or spawn an offloaded one placed
+        on ``host`` from ``spec``; then report ``instance_unshelved``."""
+        self._send(ctx, host, "unshelve_instance", instance_uuid=instance_uuid, spec=spec)
 
     def set_admin_password(
         self, ctx: RequestContext, host: str, instance_uuid: str, user: str, password: str
@@ -281,6 +310,23 @@ class ConductorClient:
         """The agent destroyed the guest: release, deallocate, mark the server deleted."""
         self._send(ctx, "terminate_finished", instance_uuid=instance_uuid)
 
+    def unshelve_instance(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        availability_zone: str | None,
+        host: str | None,
+    ) -> None:
+        """Unshelve an offloaded server (task ``unshelving``): schedule it (in
+        ``availability_zone``, or on ``host``), bind its ports there, cast the spawn."""
+        self._send(
+            ctx,
+            "unshelve_instance",
+            instance_uuid=instance_uuid,
+            availability_zone=availability_zone,
+            host=host,
+        )
+
     # -- the compute agent's reports (handled by ``agent_reports.AgentReports``) ----------
     # ``fault`` arguments are ``{"message": str, "code": int, "traceback": str | None}``.
 
@@ -389,6 +435,48 @@ class ConductorClient:
             instance_uuid=instance_uuid,
             image_id=image_id,
             details=details,
+            fault=fault,
+        )
+
+    def instance_shelved(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        image_id: str | None,
+        power_state: int,
+        fault: dict[str, Any] | None,
+    ) -> None:
+        """A shelve's upload into ``image_id`` ended (``fault`` when it failed)."""
+        self._send(
+            ctx,
+            "instance_shelved",
+            instance_uuid=instance_uuid,
+            image_id=image_id,
+            power_state=power_state,
+            fault=fault,
+        )
+
+    def instance_offloaded(
+        self, ctx: RequestContext, instance_uuid: str, host: str, fault: dict[str, Any] | None
+    ) -> None:
+        """A shelved server's guest was destroyed on ``host`` (``fault`` when it failed)."""
+        self._send(ctx, "instance_offloaded", instance_uuid=instance_uuid, host=host, fault=fault)
+
+    def instance_unshelved(
+        self,
+        ctx: RequestContext,
+        instance_uuid: str,
+        host: str,
+        power_state: int,
+        fault: dict[str, Any] | None,
+    ) -> None:
+        """An unshelve on ``host`` ended (``fault`` when it failed)."""
+        self._send(
+            ctx,
+            "instance_unshelved",
+            instance_uuid=instance_uuid,
+            host=host,
+            power_state=power_state,
             fault=fault,
         )
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, utcnow
@@ -41,9 +43,9 @@ from pocketstack.compute.exceptions import (
     InstanceNotRescuable,
     ServerNotFound,
 )
-from pocketstack.compute.models import Instance
+from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.request_spec import image_meta
-from pocketstack.compute.rpcapi import ComputeAgentClient
+from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -251,6 +253,33 @@ class ServerActions:
     ) -> str:
         row = self._checked(ctx, server_id, action)
         spec = dict(row.spec or {})
+        spec["snapshot"] = self._new_image(ctx, row, name, metadata, extra)
+        image_id = spec["snapshot"]["image_id"]
+        if backup is not None:
+            spec["snapshot"]["backup"] = backup
+        try:
+            self._begin(ctx, row, action, spec=spec)
+        except errors.PocketError:
+            self.cloud.image.images.delete(ctx.elevated(), image_id)
+            raise
+        if backup is not None:
+            self.agents.backup_instance(ctx, str(row.host), server_id)
+        else:
+            self.agents.snapshot_instance(ctx, str(row.host), server_id)
+        return str(image_id)
+
+    def _new_image(
+        self,
+        ctx: RequestContext,
+        row: Instance,
+        name: str,
+        metadata: dict[str, str],
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Create the queued image of a snapshot of ``row`` (see ``create_image``); returns
+        the stored spec's ``snapshot``: ``{"image_id", "upload_url", "quiesce"}``."""
+        server_id = row.uuid
+        spec = dict(row.spec or {})
         if spec.get("boot_from_volume") or not row.image_ref:
             raise errors.BadRequest(
                 f"Snapshot of volume-backed instance {server_id} is not supported."
@@ -290,23 +319,97 @@ class ServerActions:
             ctx if ctx.project_id == row.project_id else ctx.elevated(), core, properties
         )
         agent_wanted = str(source_props.get("hw_qemu_guest_agent", "")).lower()
-        spec["snapshot"] = {
-            "image_id": image.id,
+        return {
+            "image_id": str(image.id),
             "upload_url": f"{self.cloud.conf.public_url}/image/v2/images/{image.id}/file",
             "quiesce": agent_wanted in ("yes", "true", "1"),
         }
-        if backup is not None:
-            spec["snapshot"]["backup"] = backup
+
+    # ------------------------------------------------------------------ shelve
+
+    def shelve(self, ctx: RequestContext, server_id: str) -> None:
+        """Shelve a server (``shelve``; API reference "Shelve Server"; 202): the image
+        ``<name>-shelved`` (a snapshot's properties) is created queued, the task
+        ``shelving`` begins and the agent powers the guest off and uploads its disk
+        (``ComputeAgent.shelve_instance``) -> SHELVED, then offloaded at once when
+        ``shelved_offload_time`` is 0 (``shelving.ShelveReports``).
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless ACTIVE,
+            SHUTOFF, PAUSED or SUSPENDED with no task; errors.BadRequest (400) for a
+            volume-backed server (not supported here yet).
+        """
+        row = self._checked(ctx, server_id, "shelve")
+        spec = dict(row.spec or {})
+        spec["shelve"] = self._new_image(ctx, row, f"{row.name}-shelved", {})
+        image_id = spec["shelve"]["image_id"]
         try:
-            self._begin(ctx, row, action, spec=spec)
+            self._begin(ctx, row, "shelve", spec=spec)
         except errors.PocketError:
-            self.cloud.image.images.delete(ctx.elevated(), image.id)
+            self.cloud.image.images.delete(ctx.elevated(), image_id)
             raise
-        if backup is not None:
-            self.agents.backup_instance(ctx, str(row.host), server_id)
-        else:
-            self.agents.snapshot_instance(ctx, str(row.host), server_id)
-        return str(image.id)
+        self.agents.shelve_instance(ctx, str(row.host), server_id)
+
+    def shelve_offload(self, ctx: RequestContext, server_id: str) -> None:
+        """Offload a shelved server now (``shelveOffload``; "Shelf-Offload (Remove)
+        Server"; 202): its guest is destroyed, its host's resources freed, its ports
+        unbound, its host cleared -> SHELVED_OFFLOADED.
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless SHELVED with
+            no task.
+        """
+        self._task_action(ctx, server_id, "shelve_offload", "shelve_offload_instance")
+
+    def unshelve(
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        availability_zone: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        """Unshelve a server (``unshelve``; "Unshelve (Restore) Shelved Server"; 202). A
+        SHELVED server is powered on again where it is; a SHELVED_OFFLOADED one is scheduled
+        again (in ``availability_zone``, 2.77, or on ``host``, 2.91, admin) and spawned from
+        its shelve image (``Conductor.unshelve_instance``), keeping its id and fixed IPs;
+        the shelve image is then deleted.
+
+        Raises:
+            ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless SHELVED or
+            SHELVED_OFFLOADED with no task; errors.Conflict (409) for a zone or host asked
+            for a server that is not offloaded; errors.BadRequest (400) for an unknown
+            availability zone; ComputeHostNotFound (400) for an unknown host.
+        """
+        row = self.cloud.compute.servers.get(ctx, server_id)
+        check_lock(ctx, row)
+        states.check_action(row, "unshelve")
+        if row.vm_state == states.SHELVED:
+            if availability_zone or host:
+                raise errors.Conflict(
+                    "The availability_zone or host parameter is only valid when unshelving "
+                    f"a shelved offloaded instance; instance {server_id} is {row.vm_state}."
+                )
+            self._begin(ctx, row, "unshelve")
+            self.agents.unshelve_instance(ctx, str(row.host), server_id)
+            return
+        if availability_zone and not self._zone_exists(availability_zone):
+            raise errors.BadRequest("The requested availability zone is not available")
+        if host and not self._host_exists(host):
+            raise errors.BadRequest(f"Compute host {host} could not be found.")
+        self._begin(ctx, row, "unshelve")
+        ConductorClient(self.cloud.bus).unshelve_instance(ctx, server_id, availability_zone, host)
+
+    def _zone_exists(self, zone: str) -> bool:
+        with self.db.reader() as s:
+            found = s.scalars(
+                sa.select(Service.host).where(Service.availability_zone == zone)
+            ).first()
+        return found is not None or zone == self.cloud.conf.availability_zone
+
+    def _host_exists(self, host: str) -> bool:
+        with self.db.reader() as s:
+            found = s.scalars(sa.select(Service.host).where(Service.host == host)).first()
+        return found is not None
 
     # ------------------------------------------------------------------ calls
 
@@ -467,6 +570,7 @@ _ACTION_NAMES = {
     "change_password": "changePassword",
     "create_image": "createImage",
     "create_backup": "createBackup",
+    "shelve_offload": "shelveOffload",
 }
 
 #: source image properties a snapshot does not inherit (Nova's non-inheritable ones)

@@ -64,6 +64,8 @@ RESCUED = "rescued"
 ERROR = "error"
 DELETED = "deleted"
 SOFT_DELETED = "soft-delete"
+SHELVED = "shelved"
+SHELVED_OFFLOADED = "shelved_offloaded"
 
 # task states
 SCHEDULING = "scheduling"
@@ -90,6 +92,16 @@ IMAGE_UPLOADING = "image_uploading"
 # createBackup begins image_backup instead, then the same two
 IMAGE_BACKUP = "image_backup"
 SNAPSHOT_TASKS = (IMAGE_SNAPSHOT, IMAGE_BACKUP, IMAGE_PENDING_UPLOAD, IMAGE_UPLOADING)
+# shelve (``server_actions.shelve``): the API begins shelving, the agent powers the guest off,
+# copies and uploads its disk (the two image tasks) -> shelved; the offload (at once when
+# ``shelved_offload_time`` is 0) runs shelving_offloading -> shelved_offloaded; unshelve
+# runs unshelving (on the same host) or unshelving -> spawning (scheduled again)
+SHELVING = "shelving"
+SHELVING_IMAGE_PENDING_UPLOAD = "shelving_image_pending_upload"
+SHELVING_IMAGE_UPLOADING = "shelving_image_uploading"
+SHELVING_OFFLOADING = "shelving_offloading"
+UNSHELVING = "unshelving"
+SHELVE_TASKS = (SHELVING, SHELVING_IMAGE_PENDING_UPLOAD, SHELVING_IMAGE_UPLOADING)
 
 #: task states of a build in the controller (before the compute agent has the server)
 BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
@@ -98,7 +110,10 @@ BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
 CREATED = (BUILDING, SCHEDULING)
 
 #: every vm_state of a server that is not deleted
-LIVE = frozenset({BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED, RESCUED, ERROR, SOFT_DELETED})
+LIVE = frozenset(
+    {BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED, RESCUED, ERROR, SOFT_DELETED}
+    | {SHELVED, SHELVED_OFFLOADED}
+)
 
 #: in a task's ``failure``: the task ends in the vm_state it began in
 SAME = "<same vm_state>"
@@ -136,6 +151,7 @@ ANY_TASK: frozenset[str | None] = frozenset(
     | {POWERING_OFF, POWERING_ON, REBOOTING, REBOOTING_HARD, DELETING}
     | {PAUSING, UNPAUSING, SUSPENDING, RESUMING, RESCUING, UNRESCUING, UPDATING_PASSWORD}
     | set(SNAPSHOT_TASKS)
+    | {*SHELVE_TASKS, SHELVING_OFFLOADING, UNSHELVING}
 )
 
 #: task_state -> where it begins and where it ends. Read as Nova's state diagram:
@@ -144,7 +160,8 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #:   scheduling            building (no task)                  -            error
 #:   networking            building (scheduling)               -            error
 #:   block_device_mapping  building (networking)               -            error
-#:   spawning              building (block_device_mapping)     active       error
+#:   spawning              building (block_device_mapping),    active       error;
+#:                         shelved_offloaded (unshelving)                   unchanged
 #:   powering-off          active, error (no task)             the guest's  unchanged
 #:   powering-on           stopped (no task)                   the guest's  unchanged
 #:   rebooting             active (no task)                    the guest's  unchanged
@@ -163,6 +180,13 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #:   image_backup          the same (no task)                  -            unchanged
 #:   image_pending_upload  the same (image_snapshot, _backup)  -            unchanged
 #:   image_uploading       the same (image_pending_upload)     unchanged    unchanged
+#:   shelving              active, stopped, paused,            -            unchanged
+#:                         suspended (no task)
+#:   shelving_image_pending_upload  the same (shelving)        -            unchanged
+#:   shelving_image_uploading  the same (..._pending_upload)   shelved      unchanged
+#:   shelving_offloading   shelved (no task)                   shelved_off. unchanged
+#:   unshelving            shelved, shelved_offloaded          active       unchanged
+#:                         (no task)
 #:   deleting              any live state (any task)           deleted      error
 #:
 #: The build walks scheduling -> networking -> block_device_mapping (conductor) -> spawning
@@ -178,7 +202,10 @@ TRANSITIONS: dict[str, Task] = {
         begins_in={BUILDING}, replaces={NETWORKING}, success=(), failure={ERROR}
     ),
     SPAWNING: Task.of(
-        begins_in={BUILDING}, replaces={BLOCK_DEVICE_MAPPING}, success={ACTIVE}, failure={ERROR}
+        begins_in={BUILDING, SHELVED_OFFLOADED},
+        replaces={BLOCK_DEVICE_MAPPING, UNSHELVING},
+        success={ACTIVE},
+        failure={ERROR, SAME},  # a failed unshelve stays offloaded
     ),
     POWERING_OFF: Task.of(
         begins_in={ACTIVE, ERROR}, replaces={None}, success={STOPPED, ACTIVE}, failure={SAME}
@@ -222,6 +249,22 @@ TRANSITIONS: dict[str, Task] = {
         success=(),  # ends where it began: SAME, below
         failure={SAME},
     ),
+    SHELVING: Task.of(begins_in=_SNAPSHOT_STATES, replaces={None}, success=(), failure={SAME}),
+    SHELVING_IMAGE_PENDING_UPLOAD: Task.of(
+        begins_in=_SNAPSHOT_STATES, replaces={SHELVING}, success=(), failure={SAME}
+    ),
+    SHELVING_IMAGE_UPLOADING: Task.of(
+        begins_in=_SNAPSHOT_STATES,
+        replaces={SHELVING_IMAGE_PENDING_UPLOAD},
+        success={SHELVED},
+        failure={SAME},
+    ),
+    SHELVING_OFFLOADING: Task.of(
+        begins_in={SHELVED}, replaces={None}, success={SHELVED_OFFLOADED}, failure={SAME}
+    ),
+    UNSHELVING: Task.of(
+        begins_in={SHELVED, SHELVED_OFFLOADED}, replaces={None}, success={ACTIVE}, failure={SAME}
+    ),
     DELETING: Task.of(begins_in=LIVE, replaces=ANY_TASK, success={DELETED}, failure={ERROR}),
 }
 
@@ -263,6 +306,9 @@ ACTION_TASKS = {
     "change_password": UPDATING_PASSWORD,
     "create_image": IMAGE_SNAPSHOT,
     "create_backup": IMAGE_BACKUP,
+    "shelve": SHELVING,
+    "shelve_offload": SHELVING_OFFLOADING,
+    "unshelve": UNSHELVING,
 }
 
 
@@ -350,6 +396,8 @@ _STATUS = {
     ERROR: ("ERROR", {REBOOTING_HARD: "HARD_REBOOT"}),
     DELETED: ("DELETED", {}),
     SOFT_DELETED: ("SOFT_DELETED", {}),
+    SHELVED: ("SHELVED", {}),
+    SHELVED_OFFLOADED: ("SHELVED_OFFLOADED", {}),
 }
 
 
@@ -401,6 +449,7 @@ _PUBLIC_NAME = {
     "change_password": "set_admin_password",
     "create_image": "createImage",
     "create_backup": "createBackup",
+    "shelve_offload": "shelveOffload",
 }
 
 

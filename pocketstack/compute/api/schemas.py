@@ -317,6 +317,21 @@ SERVER_ACTION = ActionSchema(
         "changePassword": t.obj({"adminPass": t.string(255)}, required=["adminPass"]),
         # "Create Image (createImage Action)" (``server_actions.create_image``)
         "createImage": t.obj({"name": NAME, "metadata": METADATA}, required=["name"]),
+        # "Shelve Server", "Shelf-Offload (Remove) Server", "Unshelve (Restore) Shelved
+        # Server" (``server_actions.shelve``...): availability_zone 2.77, host 2.91
+        "shelve": _NO_ARGUMENTS,
+        "shelveOffload": _NO_ARGUMENTS,
+        "unshelve": {
+            "anyOf": [
+                {"type": "null"},
+                t.obj(
+                    {
+                        "availability_zone": t.nullable(t.string(255, 1)),
+                        "host": t.string(255, 1),
+                    }
+                ),
+            ]
+        },
         # "Create Server Back Up (createBackup Action)" (``server_actions.create_backup``)
         "createBackup": t.obj(
             {

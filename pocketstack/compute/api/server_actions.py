@@ -163,6 +163,47 @@ def create_backup(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     return ApiResponse(status=202, headers={"Location": location})
 
 
+def shelve_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"shelve": null}`` → 202 ("Shelve Server"); 409 unless ACTIVE, SHUTOFF, PAUSED or
+    SUSPENDED with no task (``ServerActions.shelve``)."""
+    policy.enforce(req.ctx, "compute:os-shelve:shelve")
+    req.cloud.compute.server_actions.shelve(req.ctx, server_id)
+    return ApiResponse(status=202)
+
+
+def shelve_offload_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"shelveOffload": null}`` → 202, admin ("Shelf-Offload (Remove) Server"); 409
+    unless SHELVED with no task."""
+    policy.enforce(req.ctx, "compute:os-shelve:shelve_offload")
+    req.cloud.compute.server_actions.shelve_offload(req.ctx, server_id)
+    return ApiResponse(status=202)
+
+
+def unshelve_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"unshelve": null | {"availability_zone"?, "host"?}}`` → 202 ("Unshelve (Restore)
+    Shelved Server"): a body from 2.77 (``availability_zone``; 400 before), ``host`` and a
+    null zone from 2.91 (``host``: admin, Nova's ``unshelve_to_host``); 409 unless SHELVED
+    or SHELVED_OFFLOADED with no task, or for a zone/host on a server not offloaded."""
+    policy.enforce(req.ctx, "compute:os-shelve:unshelve")
+    version = microversion.requested_version(req.headers)
+    body = dict(args or {})
+    if (args is not None and version < (2, 77)) or (
+        version < (2, 91) and ("host" in body or body.get("availability_zone", "") is None)
+    ):
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute unshelve. Value: {args}. "
+            "Additional properties are not allowed"
+        )
+    if version >= (2, 77) and args is not None and not body:
+        raise errors.BadRequest("Invalid input for field/attribute unshelve: empty body.")
+    if "host" in body:
+        policy.enforce(req.ctx, "compute:os-shelve:unshelve_to_host")
+    req.cloud.compute.server_actions.unshelve(
+        req.ctx, server_id, body.get("availability_zone"), body.get("host")
+    )
+    return ApiResponse(status=202)
+
+
 def reset_state(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     """``{"os-resetState": {"state": "active"|"error"}}`` → 202, admin only ("Reset Server
     State")."""
@@ -199,6 +240,9 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "changePassword": change_password,
     "createImage": create_image,
     "createBackup": create_backup,
+    "shelve": shelve_server,
+    "shelveOffload": shelve_offload_server,
+    "unshelve": unshelve_server,
     "os-resetState": reset_state,
     "resetNetwork": reset_network,
     "trigger_crash_dump": trigger_crash_dump,
