@@ -123,6 +123,7 @@ def _left(conn, prefix: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # ~30-40 s: four playbooks, each module a Python process importing the SDK
 def test_playbook_creates_is_idempotent_and_tears_down(running_cloud, tmp_path):
     cloud = running_cloud
     conn = cloud.sdk()
