@@ -432,3 +432,80 @@ class InvalidSharedSetting(errors.Conflict):
             f"Unable to reconfigure sharing settings for network {network_id}. "
             "Multiple tenants are using it."
         )
+
+
+class SubnetPoolNotFound(errors.NotFound):
+    """404: no subnet pool with that id visible to the caller."""
+
+    def __init__(self, pool_id: str):
+        super().__init__(f"Subnet pool {pool_id} could not be found.")
+
+
+class AddressScopeNotFound(errors.NotFound):
+    """404: no address scope with that id visible to the caller."""
+
+    def __init__(self, scope_id: str):
+        super().__init__(f"Address scope {scope_id} could not be found.")
+
+
+class SubnetPoolInUse(errors.InUse):
+    """409: subnets were allocated from the pool."""
+
+    def __init__(self, pool_id: str, reason: str):
+        super().__init__(f"Unable to complete operation on subnet pool {pool_id}. {reason}")
+
+
+class AddressScopeInUse(errors.InUse):
+    """409: subnet pools belong to the address scope."""
+
+    def __init__(self, scope_id: str):
+        super().__init__(
+            f"Unable to complete operation on address scope {scope_id}. There are one or "
+            "more subnet pools in use on the address scope"
+        )
+
+
+class IllegalSubnetPoolPrefixBounds(errors.BadRequest):
+    """400: ``min_prefixlen`` <= ``default_prefixlen`` <= ``max_prefixlen`` broken, or a
+    prefix longer than the maximum."""
+
+    def __init__(self, prefix_type: str, prefixlen: int, base_type: str, base_prefixlen: int):
+        super().__init__(
+            f"Illegal prefix bounds: {prefix_type}={prefixlen}, {base_type}={base_prefixlen}."
+        )
+
+
+class IllegalSubnetPoolPrefixUpdate(errors.BadRequest):
+    """400: an update of ``prefixes`` that drops one."""
+
+    def __init__(self, msg: str):
+        super().__init__(f"Illegal update to prefixes: {msg}")
+
+
+class PrefixLengthNotAllowed(errors.BadRequest):
+    """400: a subnet's prefix length outside its pool's bounds (Neutron's
+    ``MinPrefixSubnetAllocationError``/``MaxPrefixSubnetAllocationError``)."""
+
+    def __init__(self, prefixlen: int, bound: str, value: int):
+        super().__init__(
+            f"Unable to allocate subnet with prefix length {prefixlen}, {bound} allowed "
+            f"prefix is {value}."
+        )
+
+
+class SubnetAllocationError(errors.Conflict):
+    """409: no free block of the asked size is left in the pool, or the asked CIDR is
+    taken."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"Failed to allocate subnet: {reason}")
+
+
+class AddressScopePrefixConflict(errors.BadRequest):
+    """400: two subnet pools of one address scope would overlap."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Failed to associate address scope: subnetpools within an address scope must "
+            "have unique prefixes."
+        )

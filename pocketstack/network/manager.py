@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from pocketstack.common.auth import RequestContext
 from pocketstack.network import instances, quotas, segments, tags
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
+from pocketstack.network.address_scopes import AddressScopes
 from pocketstack.network.agents import Agents
 from pocketstack.network.compute_notifier import ServerPortEvent
 from pocketstack.network.floatingips import FloatingIPs
@@ -42,6 +43,7 @@ from pocketstack.network.routers import Routers
 from pocketstack.network.rpcapi import NetworkAgentClient
 from pocketstack.network.secgroups import SecurityGroupRules, SecurityGroups
 from pocketstack.network.segments import Segments
+from pocketstack.network.subnetpools import SubnetPools
 from pocketstack.network.subnets import SubnetCreate, Subnets
 
 if TYPE_CHECKING:
@@ -67,6 +69,8 @@ class NetworkManager:
         self.routers = Routers(cloud)
         self.floating_ips = FloatingIPs(cloud, self.routers)
         self.rbac_policies = RbacPolicies(cloud)
+        self.subnetpools = SubnetPools(cloud)
+        self.address_scopes = AddressScopes(cloud)
 
     def validate_networks(
         self, ctx: RequestContext, requested: list[dict[str, Any]]

@@ -9,6 +9,7 @@ gateway (see ``ipam``).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import json_contains
-from pocketstack.network import common, ipam, lists, quotas
+from pocketstack.network import common, ipam, lists, quotas, subnetpools
 from pocketstack.network import exceptions as exc
 from pocketstack.network.models import IPAllocation, Network, Port, Subnet
 from pocketstack.network.networks import load_network, load_owned_network, visible_filter
@@ -37,7 +38,7 @@ class SubnetCreate:
     """
 
     network_id: str
-    cidr: str
+    cidr: str | None
     name: str = ""
     description: str = ""
     project_id: str | None = None
@@ -47,6 +48,9 @@ class SubnetCreate:
     dns_nameservers: list[Any] = field(default_factory=list)
     host_routes: list[Any] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    #: allocate the cidr from this pool (``cidr`` None: a free block of ``prefixlen``)
+    subnetpool_id: str | None = None
+    prefixlen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,12 @@ _COLUMNS: dict[str, Any] = {
     "gateway_ip": Subnet.gateway_ip,
     "enable_dhcp": Subnet.enable_dhcp,
     "revision_number": Subnet.revision_number,
+    "subnetpool_id": Subnet.subnetpool_id,
 }
 #: API attribute -> what a list filters it on (see ``lists``); ``dns_nameservers`` is added
 #: per query (``common.db.json_contains`` needs the session's dialect).
 FILTERS: dict[str, Any] = {
     **_COLUMNS,
-    "subnetpool_id": sa.null(),
     "ipv6_ra_mode": sa.null(),
     "ipv6_address_mode": sa.null(),
     "segment_id": sa.null(),
@@ -184,11 +188,16 @@ class Subnets:
 
         Raises:
             InvalidInput (400: bad cidr or address, overlap...), InvalidAllocationPool
-            (400), NetworkNotFound (404), NotAuthorized (403: not the network's owner).
+            (400), NetworkNotFound (404), NotAuthorized (403: not the network's owner);
+            from a pool, ``subnetpools.allocate``'s errors (400, 404, 409).
         """
-        values = _values(spec)
+        values = _values(spec) if spec.subnetpool_id is None else {}
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, spec.network_id)
+            if spec.subnetpool_id is not None:
+                cidr = subnetpools.allocate(s, ctx, spec.subnetpool_id, spec.cidr, spec.prefixlen)
+                values = _values(dataclasses.replace(spec, cidr=cidr))
+                values["subnetpool_id"] = spec.subnetpool_id
             _check_overlap(s, net.id, ipaddress.IPv4Network(values["cidr"]))
             subnet = Subnet(
                 project_id=common.owner_project(ctx, spec.project_id)

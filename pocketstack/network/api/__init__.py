@@ -6,6 +6,7 @@ security-group-rules,routers,floatingips}[/{id}]`` (handlers ``<verb>_<resource>
 ``api/<family>.py``), the router actions ``/v2.0/routers/{id}/{add,remove}_router_interface``
 and ``/v2.0/routers/{id}/{add,remove}_extraroutes``; ``/v2.0/segments[/{id}]``
 (``api/segments.py``); ``/v2.0/rbac-policies[/{id}]`` (``api/rbac_policies.py``);
+``/v2.0/subnetpools[/{id}]``, ``/v2.0/address-scopes[/{id}]``;
 ``/v2.0/agents[/{id}]``,
 ``/v2.0/networks/{id}/dhcp-agents``, ``/v2.0/routers/{id}/l3-agents`` (``api/agents.py``);
 ``/v2.0/quotas[/{project_id}[/default|/details]]`` (``api/quotas.py``);
@@ -22,6 +23,7 @@ from typing import Any
 from pocketstack.common.http import RouteSpec, ServiceAPI, route
 from pocketstack.network import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.network.api import (
+    address_scopes,
     agents,
     floatingips,
     networks,
@@ -33,6 +35,7 @@ from pocketstack.network.api import (
     schemas,
     security_group_rules,
     segments,
+    subnetpools,
     subnets,
     tags,
 )
@@ -132,6 +135,20 @@ ROUTES = [
         schema=schemas.RBAC_POLICY_UPDATE,
     ),
     route("DELETE", "/v2.0/rbac-policies/{id}", rbac_policies.delete_rbac_policy, status=204),
+    *collection(
+        "/v2.0/subnetpools",
+        subnetpools,
+        "subnetpool",
+        schemas.SUBNETPOOL_CREATE,
+        schemas.SUBNETPOOL_UPDATE,
+    ),
+    *collection(
+        "/v2.0/address-scopes",
+        address_scopes,
+        "address_scope",
+        schemas.ADDRESS_SCOPE_CREATE,
+        schemas.ADDRESS_SCOPE_UPDATE,
+    ),
     *collection(
         "/v2.0/security-group-rules",
         security_group_rules,

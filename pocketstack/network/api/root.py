@@ -57,6 +57,8 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "extraroute-atomic": ("Atomically add/remove extra routes", "add/remove_extraroutes."),
     "fip-port-details": ("Floating IP Port Details Extension", "Port details of a FIP."),
     "rbac-policies": ("RBAC Policies", "Allows creation and modification of policies."),
+    "subnet_allocation": ("Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
+    "address-scope": ("Address scope", "Address scopes extension."),
     "pagination": ("Pagination support", "Extension that indicates pagination is enabled."),
     "sorting": ("Sorting support", "Extension that indicates sorting is enabled."),
 }
@@ -79,6 +81,8 @@ REQUIRES: dict[str, tuple[str, str]] = {
     "extraroute-atomic": ("PUT", "/v2.0/routers/{id}/add_extraroutes"),
     "fip-port-details": ("POST", "/v2.0/floatingips"),
     "rbac-policies": ("POST", "/v2.0/rbac-policies"),
+    "subnet_allocation": ("POST", "/v2.0/subnetpools"),
+    "address-scope": ("POST", "/v2.0/address-scopes"),
 }
 COLLECTIONS = (
     ("network", "networks"),
@@ -91,6 +95,8 @@ COLLECTIONS = (
     ("floatingip", "floatingips"),
     ("quota", "quotas"),
     ("rbac_policy", "rbac-policies"),
+    ("subnetpool", "subnetpools"),
+    ("address_scope", "address-scopes"),
 )
 
 

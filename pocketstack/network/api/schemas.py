@@ -296,6 +296,39 @@ RBAC_POLICY_UPDATE: Schema = _body(
     "rbac_policy", {"target_tenant": t.string(255, 1), "target_project_id": t.string(255, 1)}
 )
 
+# -- subnet pools and address scopes ------------------------------------------------------
+_SUBNETPOOL_MUTABLE: dict[str, Schema] = {
+    "prefixes": t.array(CIDR),
+    "min_prefixlen": NON_NEGATIVE,
+    "max_prefixlen": NON_NEGATIVE,
+    "default_prefixlen": NON_NEGATIVE,
+    "is_default": BOOLEAN,
+    "default_quota": t.nullable(NON_NEGATIVE),
+    "address_scope_id": t.nullable(UUID),
+}
+#: Subnet pools > Create subnet pool (``POST /v2.0/subnetpools``).
+SUBNETPOOL_CREATE: Schema = _body(
+    "subnetpool",
+    {**_COMMON_CREATE, **_SUBNETPOOL_MUTABLE, "shared": BOOLEAN},
+    required=("prefixes",),
+)
+#: Subnet pools > Update subnet pool (``PUT /v2.0/subnetpools/{subnetpool_id}``).
+SUBNETPOOL_UPDATE: Schema = _body("subnetpool", {**_COMMON_UPDATE, **_SUBNETPOOL_MUTABLE})
+#: Address scopes > Create an address scope (``POST /v2.0/address-scopes``).
+ADDRESS_SCOPE_CREATE: Schema = _body(
+    "address_scope",
+    {
+        "name": NAME,
+        "ip_version": IP_VERSION,
+        "shared": BOOLEAN,
+        "tenant_id": PROJECT_ID,
+        "project_id": PROJECT_ID,
+    },
+    required=("name", "ip_version"),
+)
+#: Address scopes > Update an address scope: its name, and (admin) ``shared``.
+ADDRESS_SCOPE_UPDATE: Schema = _body("address_scope", {"name": NAME, "shared": BOOLEAN})
+
 # -- quotas -------------------------------------------------------------------------------
 #: A quota limit (``convert_to_int``, range -1..): an integer or a string of digits.
 _QUOTA_LIMIT: Schema = {"anyOf": [t.integer(-1, 2**31 - 1), t.string(20, 1, pattern="^-?[0-9]+$")]}

@@ -2,8 +2,9 @@
 
 Each parses (``parse_create``/``parse_update``), authorizes (Neutron's ``<op>_subnet``),
 calls one function of ``cloud.network.subnets`` and renders with ``views.subnet``. 201 on
-create, 204 on delete, 200 otherwise. IPv4 only: ``ip_version`` 6 and subnet pools are a
-400.
+create, 204 on delete, 200 otherwise. IPv4 only: ``ip_version`` 6 is a 400. A subnet
+takes its ``cidr`` from ``subnetpool_id`` (with ``prefixlen``) when given;
+``use_default_subnetpool`` is a 400.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def parse_create(body: dict[str, Any]) -> SubnetCreate:
 
     Raises:
         InvalidInput (400): an unknown attribute, a wrong type, ``ip_version`` other than 4,
-        a subnet pool, no ``network_id`` or no ``cidr``.
+        ``use_default_subnetpool``, no ``network_id``, no ``cidr`` without a subnet pool, a
+        ``prefixlen`` without one.
     """
     parse.check_attrs(body, _CREATE_ATTRS)
     version = str(body.get("ip_version", 4))
@@ -73,15 +75,25 @@ def parse_create(body: dict[str, Any]) -> SubnetCreate:
         )
     if version != "4":
         raise exc.InvalidInput(f"'{body.get('ip_version')}' is not a valid ip_version.")
-    if body.get("subnetpool_id") or body.get("use_default_subnetpool"):
-        raise exc.InvalidInput("Subnet pools are not supported; give a cidr.")
+    if body.get("use_default_subnetpool"):
+        raise exc.InvalidInput("There is no default subnet pool; give a subnetpool_id.")
     if not body.get("network_id"):
         raise exc.InvalidInput("network_id is required.")
-    if body.get("cidr") is None:
+    pool = body.get("subnetpool_id")
+    prefixlen = body.get("prefixlen")
+    if body.get("cidr") is None and not pool:
         raise exc.InvalidInput("cidr is required.")
+    if prefixlen is not None and not pool:
+        raise exc.InvalidInput(
+            "Invalid input for operation: prefixlen is only allowed with a subnetpool_id."
+        )
     return SubnetCreate(
         network_id=str(body["network_id"]),
-        cidr=parse.want_str(body, "cidr"),
+        cidr=None if body.get("cidr") is None else parse.want_str(body, "cidr"),
+        subnetpool_id=str(pool) if pool else None,
+        prefixlen=None
+        if prefixlen is None
+        else parse.want_digits(prefixlen, f"'{prefixlen}' is not a valid prefixlen."),
         name=parse.want_str(body, "name"),
         description=parse.want_str(body, "description"),
         project_id=parse.project(body),

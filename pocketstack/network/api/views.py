@@ -21,7 +21,14 @@ from pocketstack.network import segments
 from pocketstack.network.agents import AgentRecord
 from pocketstack.network.floatingips import FloatingIPRecord
 from pocketstack.network.lists import ListQuery, Page
-from pocketstack.network.models import Network, NetworkRBAC, SecurityGroupRule, Subnet
+from pocketstack.network.models import (
+    AddressScope,
+    Network,
+    NetworkRBAC,
+    SecurityGroupRule,
+    Subnet,
+    SubnetPool,
+)
 from pocketstack.network.networks import NetworkRecord
 from pocketstack.network.ports import PortRecord
 from pocketstack.network.quotas import QuotaUsage
@@ -104,7 +111,7 @@ def subnet(row: Subnet) -> dict[str, Any]:
             "enable_dhcp": row.enable_dhcp,
             "dns_nameservers": list(row.dns_nameservers),
             "host_routes": [dict(r) for r in row.host_routes],
-            "subnetpool_id": None,
+            "subnetpool_id": row.subnetpool_id,
             "ipv6_ra_mode": None,
             "ipv6_address_mode": None,
             "service_types": [],
@@ -242,6 +249,37 @@ def rbac_policy(row: NetworkRBAC) -> dict[str, Any]:
         "action": row.action,
         "target_tenant": row.target_project,
         "target_project_id": row.target_project,
+    }
+
+
+def subnetpool(row: SubnetPool) -> dict[str, Any]:
+    """A subnet pool ("Subnet pools" > "Show subnet pool")."""
+    data = standard_attrs(row)
+    data.update(
+        {
+            "ip_version": row.ip_version,
+            "prefixes": list(row.prefixes),
+            "min_prefixlen": row.min_prefixlen,
+            "max_prefixlen": row.max_prefixlen,
+            "default_prefixlen": row.default_prefixlen,
+            "shared": row.shared,
+            "is_default": row.is_default,
+            "default_quota": row.default_quota,
+            "address_scope_id": row.address_scope_id,
+        }
+    )
+    return data
+
+
+def address_scope(row: AddressScope) -> dict[str, Any]:
+    """An address scope ("Address scopes" > "Show address scope")."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "project_id": row.project_id,
+        "tenant_id": row.project_id,
+        "ip_version": row.ip_version,
+        "shared": row.shared,
     }
 
 
