@@ -31,6 +31,7 @@ RESOURCES: dict[str, tuple[str, str, str]] = {
     "security-groups": ("SecurityGroup", "security_groups", "security_group"),
     "routers": ("Router", "routers", "router"),
     "floatingips": ("FloatingIP", "floating_ips", "floatingip"),
+    "subnetpools": ("SubnetPool", "subnetpools", "subnetpool"),
 }
 
 

@@ -163,6 +163,9 @@ def test_pool_bounds_and_updates(clouds, made):  # noqa: F811
     with pytest.raises(openstack.exceptions.BadRequestException):
         sdk.network.update_subnet_pool(pool.id, default_prefixlen=8)
     assert sdk.network.update_subnet_pool(pool.id, name="renamed").name == "renamed"
+    cloud.openstack("subnet", "pool", "set", "--tag", "blue", pool.id, json_output=False)
+    assert sdk.network.get_subnet_pool(pool.id).tags == ["blue"]
+    assert [p.id for p in sdk.network.subnet_pools(tags="blue")] == [pool.id]
 
 
 def test_address_scopes(clouds, made):  # noqa: F811
