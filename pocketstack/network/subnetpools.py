@@ -224,6 +224,9 @@ def allocate(
         pool's bounds or prefixes), SubnetAllocationError (409: taken, or no room left).
     """
     pool = load_pool(session, ctx, pool_id)
+    # the pool's row locked (PostgreSQL, MySQL; SQLite serialises writers anyway) so two
+    # allocations from one pool cannot both take the same free block
+    session.refresh(pool, with_for_update=True)
     prefixes = [ipaddress.IPv4Network(p) for p in pool.prefixes]
     used = _used(session, pool.id)
     if cidr is not None:
