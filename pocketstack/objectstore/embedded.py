@@ -275,8 +275,8 @@ def _node(conf: Any, devices_root: Path, ring_path: str, ip: str, port: int) -> 
 def serve_child(argv: list[str]) -> None:
     """The child of a :class:`NodeProcess`: ``<devices root> <ring path> <socket fd>``, the
     configuration's values as JSON on stdin; serves until SIGTERM."""
-    from pocketstack.common.logs import setup_logging
     from pocketstack.common.config import Config
+    from pocketstack.common.logs import setup_logging
 
     devices_root, ring_path, fd = argv
     conf = Config(json.load(sys.stdin))
