@@ -173,8 +173,9 @@ class ComputeAgent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Prepare the host, wait for a conductor (reporting the host to it), settle
-        leftovers, serve on the bus, start periodics.
+        """Prepare the host, wait for a conductor, settle leftovers, serve on the bus, then
+        report the host (so the scheduler never picks a host whose queue does not exist
+        yet: a cast to it would be dropped), start periodics.
 
         Raises:
             MessagingTimeout: no conductor answered within ``CONDUCTOR_WAIT`` s.
@@ -183,17 +184,17 @@ class ComputeAgent:
         self._wait_for_conductor()
         self.reconcile()
         self.bus.serve(self.target, self, AGENT_MESSAGES)
+        self.report()
         self._heartbeat.start()
         self._periodic.start()
 
     def _wait_for_conductor(self) -> None:
         """Ask for this host's servers until a conductor answers (as nova-compute waits
-        for nova-conductor at start-up), logging while it waits; then report the host."""
+        for nova-conductor at start-up), logging while it waits."""
         deadline = time.monotonic() + CONDUCTOR_WAIT
         while True:
             try:
                 self._my_instances()
-                self.report()
                 return
             except errors.ServiceUnavailable as exc:  # MessagingTimeout: none answered yet
                 if time.monotonic() >= deadline:

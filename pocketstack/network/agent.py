@@ -131,12 +131,12 @@ class NetworkAgent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Report every role (``start_flag``), serve ``network_agent.<host>``, run a first
-        round (failures logged: the loop retries), then start the heartbeat and sync
-        threads."""
+        """Serve ``network_agent.<host>``, then report every role (``start_flag``; a cast
+        sent once the server knows the agent finds its queue), run a first round (failures
+        logged: the loop retries), then start the heartbeat and sync threads."""
         self._stopping.clear()
-        self.report_state()
         self.bus.serve(self.target, self, AGENT_MESSAGES)
+        self.report_state()
         self.run_round()
         self.start_threads()
 

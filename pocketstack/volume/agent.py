@@ -110,14 +110,16 @@ class VolumeAgent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Report the service (``start_flag``), converge once (``at_start``: what a killed
-        agent left is settled before any queued message runs; no controller yet: the sync
-        loop retries), serve ``volume.<host>``, start the heartbeat and sync threads."""
+        """Converge once (``at_start``: what a killed agent left is settled before any
+        queued message runs; no controller yet: the sync loop retries), serve
+        ``volume.<host>``, then report the service (``start_flag``: the scheduler never
+        places a volume on a host whose queue does not exist yet, where its cast would be
+        dropped), start the heartbeat and sync threads."""
         self.started_at = time.time()
-        with contextlib.suppress(errors.PocketError):  # no controller yet: the loop retries
-            self.report_state()
         self.syncer.run(at_start=True)
         self.bus.serve(self.target, self, AGENT_MESSAGES)
+        with contextlib.suppress(errors.PocketError):  # no controller yet: the loop retries
+            self.report_state()
         self._heartbeat.start()
         self._sync_loop.start()
 
