@@ -41,6 +41,7 @@ class ComputeManager:
         from pocketstack.compute.hypervisors import Hypervisors
         from pocketstack.compute.interfaces import Interfaces
         from pocketstack.compute.keypairs import Keypairs
+        from pocketstack.compute.migrations import Migrations
         from pocketstack.compute.quotas import Quotas
         from pocketstack.compute.server_actions import ServerActions
         from pocketstack.compute.server_groups import ServerGroups
@@ -69,6 +70,7 @@ class ComputeManager:
         self.interfaces = Interfaces(cloud)
         self.diagnostics = Diagnostics(cloud)
         self.consoles = Consoles(cloud)
+        self.migrations = Migrations(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

@@ -322,3 +322,44 @@ class InstanceTag(Base):
     __tablename__ = "instance_tags"
     instance_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     tag: Mapped[str] = mapped_column(sa.String(60), primary_key=True, index=True)
+
+
+class Migration(TimestampMixin, Base):
+    """A move of a server between hosts (Nova ``migrations``): resize, cold migration, live
+    migration or evacuation; ``compute.migrations`` creates and reads them.
+
+    ``id`` is the API's integer id (``/servers/{id}/migrations/{id}``), ``uuid`` the 2.59 one,
+    also the Placement consumer of the destination's claim while the move is in progress.
+    ``migration_type``: ``migration``/``resize``/``live-migration``/``evacuation``;
+    ``status`` (Nova's): ``pre-migrating``, ``migrating``, ``post-migrating``, ``finished``
+    (awaiting confirm), ``confirming``, ``confirmed``, ``reverting``, ``reverted``,
+    ``running``/``preparing``/``queued`` (live), ``completed``, ``done`` (evacuation),
+    ``error``, ``failed``, ``cancelled``. ``old_instance_type_id``/``new_instance_type_id``
+    are ``flavors.id``; ``old_flavor``/``new_flavor`` the instance's flavor snapshots
+    (Nova keeps those on ``instance_extra``). Memory and disk progress in bytes (live).
+    """
+
+    __tablename__ = "migrations"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_id)
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    source_compute: Mapped[str | None] = mapped_column(sa.String(255), default=None, index=True)
+    source_node: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    dest_compute: Mapped[str | None] = mapped_column(sa.String(255), default=None, index=True)
+    dest_node: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    dest_host: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    old_instance_type_id: Mapped[int | None] = mapped_column(default=None)
+    new_instance_type_id: Mapped[int | None] = mapped_column(default=None)
+    old_flavor: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
+    new_flavor: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
+    status: Mapped[str] = mapped_column(sa.String(32), index=True)
+    migration_type: Mapped[str] = mapped_column(sa.String(32), index=True)
+    hidden: Mapped[bool] = mapped_column(default=False)
+    memory_total: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
+    memory_processed: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
+    memory_remaining: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
+    disk_total: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
+    disk_processed: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
+    disk_remaining: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
+    project_id: Mapped[str | None] = mapped_column(sa.String(64), default=None, index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(64), default=None, index=True)

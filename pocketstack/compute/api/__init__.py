@@ -206,6 +206,8 @@ ROUTES = [
     r("GET", V + "/os-instance-usage-audit-log", usage.list_usage_audit_logs),
     r("GET", V + "/os-instance-usage-audit-log/{before_timestamp}", usage.get_usage_audit_log),
     r("GET", V + "/os-migrations", migrations.list_migrations),
+    r("GET", S + "/migrations", migrations.list_server_migrations),
+    r("GET", S + "/migrations/{migration_id}", migrations.get_server_migration),
     r("GET", V + "/os-floating-ip-pools", floating_ip_pools.list_floating_ip_pools),
     r("GET", V + "/os-availability-zone", hosts.list_availability_zones),
     r("GET", V + "/os-availability-zone/detail", hosts.list_availability_zones_detail),
