@@ -50,7 +50,6 @@ from pocketstack.compute.models import (
 )
 from pocketstack.compute.rpcapi import ALLOCATION_KEYS
 from pocketstack.compute.scheduler.host_manager import report_compute_node
-from pocketstack.placement.compute_hosts import compute_inventory
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -426,13 +425,8 @@ class AgentReports:
             KeyError: ``allocation`` lacks one of ``ALLOCATION_KEYS``.
         """
         ratios = types.SimpleNamespace(**{key: allocation[key] for key in ALLOCATION_KEYS})
+        # the compute node, then its resource provider and inventory (host_manager)
         report_compute_node(self.db, ratios, host, resources)
-        name = resources.get("hypervisor_hostname") or host
-        try:
-            inventory = compute_inventory(resources, allocation)
-            self.cloud.placement.compute_hosts.update(ctx, name, inventory)
-        except PocketError as exc:
-            LOG.warning("compute host %s: its resource provider was not updated: %s", name, exc)
 
 
 def _traceback(fault: dict[str, Any] | None) -> str | None:

@@ -20,7 +20,7 @@ allocations against one provider never pass its capacity.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -129,8 +129,16 @@ class Allocations:
                 out.setdefault(consumer, {})[rc] = used
             return rp.generation, out
 
-    def replace(self, ctx: RequestContext, writes: Sequence[ConsumerAllocations]) -> None:
+    def replace(
+        self,
+        ctx: RequestContext,
+        writes: Sequence[ConsumerAllocations],
+        also: Callable[[Session], None] | None = None,
+    ) -> None:
         """Set the allocations of every consumer in ``writes`` at once (all or nothing).
+
+        ``also(session)``, when given, runs in the same transaction after the write (the
+        compute scheduler keeps its per-host counters with it); it runs again on a retry.
 
         Raises:
             InvalidQuery (400): an unknown provider. ConsumerGenerationConflict (409).
@@ -142,6 +150,8 @@ class Allocations:
             try:
                 with self.db.transaction() as s:
                     self._write(s, writes)
+                    if also is not None:
+                        also(s)
                 return
             except _Retry:
                 continue

@@ -1,152 +1,342 @@
-"""Atomic resource claims on compute nodes.
+"""Resource claims as Placement allocations (docs/placement.md, "The scheduler on top").
 
-A claim is one conditional ``UPDATE compute_nodes SET <used> = <used> + n WHERE host = :h AND
-<used> + n <= <limit>`` plus the insert of the instance's ``allocations`` row, in one
-transaction. The condition is evaluated on the row the ``UPDATE`` locks, so concurrent claims
-never overcommit a host: on SQLite the write transaction starts with ``BEGIN IMMEDIATE`` (one
-writer at a time); on PostgreSQL a second ``UPDATE`` waits for the first to commit and re-checks
-its ``WHERE`` on the new row version (READ COMMITTED). ``rowcount == 0`` means the host is full
-(or gone): the claim is lost and the caller tries the next host.
+A claim is a Placement allocation: the consumer (an instance, or a migration during a move)
+holds ``VCPU``, ``MEMORY_MB`` and ``DISK_GB`` on the resource provider of a compute host
+(the provider named after the host's hypervisor hostname, ``placement.compute_hosts``).
+Each write is one transaction of ``placement.allocations.Allocations.replace``: the
+consumer's allocations are replaced, the provider's capacity is checked by one SQL sum and
+every provider touched gets its generation bumped, so concurrent claims never overcommit a
+host on SQLite or PostgreSQL. In the same transaction the compute node's counters
+(``compute_nodes.*_used``, the ``allocations`` row per consumer, which the hypervisors API
+shows) follow, so both bookkeepings move together.
 
-Limits: ``vcpus * cpu_allocation_ratio``, ``memory_mb * ram_allocation_ratio -
-reserved_host_memory_mb`` and ``local_gb * disk_allocation_ratio`` (the filters use the same
-formulas, see ``host_state.HostState``).
+The functions the scheduler and the move operations (resize, cold migration) use:
+
+- ``claim_for_consumer(db_or_cloud, consumer_uuid, host, resources, ...) -> bool``: the
+  consumer's allocations become ``resources`` (``{"VCPU": n, "MEMORY_MB": MiB,
+  "DISK_GB": GiB}``) on ``host``'s provider; False when the host is full or unknown
+  (a lost claim: try the next host). Idempotent. Use a migration's UUID as the consumer
+  to hold a destination host during a resize or migration.
+- ``claim(db, host, instance_uuid, vcpus, memory_mb, disk_gb) -> bool``: the same for an
+  instance, with the flavor's three numbers.
+- ``release(db_or_cloud, consumer_uuid) -> bool``: drop every allocation of the consumer
+  (False when it had none). Idempotent.
+- ``move_claim(db_or_cloud, from_consumer, to_consumer) -> bool``: in one transaction the
+  allocations of ``from_consumer`` become those of ``to_consumer`` (replacing what
+  ``to_consumer`` held) and ``from_consumer`` is left with none: Placement's
+  ``POST /allocations``. Confirming a resize moves the migration's claim on the destination
+  to the instance; reverting releases the migration's claim. False when ``from_consumer``
+  holds nothing.
+
+``db_or_cloud`` is a ``Database`` or the ``Cloud`` (its ``placement`` is then used).
 """
 
 from __future__ import annotations
 
 import logging
+import types
+import weakref
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database
 from pocketstack.compute.models import Allocation, ComputeNode
+from pocketstack.placement import exceptions as pexc
+from pocketstack.placement.allocations import UNCHECKED, ConsumerAllocations
+from pocketstack.placement.manager import PlacementManager
+from pocketstack.placement.resource_providers import ProviderFilters
 
 LOG = logging.getLogger(__name__)
 
+#: the context of the scheduler's own Placement calls (a service, as Nova's report client)
+SERVICE_CTX = RequestContext(user_id="nova", project_id="service", roles=("admin", "service"))
+#: Placement's consumer types (microversion 1.38)
+INSTANCE, MIGRATION = "INSTANCE", "MIGRATION"
+#: how many times ``move_claim`` re-reads after a concurrent change of a consumer
+MOVE_RETRIES = 5
 
-def _add_usage(session: Session, host: str, vcpus: int, memory_mb: int, disk_gb: int) -> bool:
-    """Conditionally add usage to ``host``'s counters; False when it does not fit."""
-    node = ComputeNode
-    stmt = (
-        sa.update(node)
-        .where(
-            node.host == host,
-            node.vcpus_used + vcpus <= node.vcpus * node.cpu_allocation_ratio,
-            node.memory_mb_used + memory_mb
-            <= node.memory_mb * node.ram_allocation_ratio - node.reserved_host_memory_mb,
-            node.local_gb_used + disk_gb <= node.local_gb * node.disk_allocation_ratio,
+_PLACEMENTS: weakref.WeakKeyDictionary[Database, PlacementManager] = weakref.WeakKeyDictionary()
+
+
+def placement_for(db_or_cloud: Any) -> PlacementManager:
+    """The Placement manager of ``db_or_cloud``: the cloud's, or one made (once per
+    database) over a bare ``Database``."""
+    placement = getattr(db_or_cloud, "placement", None)
+    if isinstance(placement, PlacementManager):
+        return placement
+    db = getattr(db_or_cloud, "db", db_or_cloud)
+    found = _PLACEMENTS.get(db)
+    if found is None:
+        shim = types.SimpleNamespace(db=db)
+        found = PlacementManager(cast(Any, shim))
+        shim.placement = found
+        _PLACEMENTS[db] = found
+    return found
+
+
+def _db(db_or_cloud: Any) -> Database:
+    return cast(Database, getattr(db_or_cloud, "db", db_or_cloud))
+
+
+def resources_of(vcpus: int, memory_mb: int, disk_gb: int) -> dict[str, int]:
+    """``{"VCPU": vcpus, "MEMORY_MB": memory_mb, "DISK_GB": disk_gb}`` without the zeros
+    (Placement refuses an amount of 0)."""
+    wanted = {"VCPU": int(vcpus), "MEMORY_MB": int(memory_mb), "DISK_GB": int(disk_gb)}
+    return {rc: amount for rc, amount in wanted.items() if amount > 0}
+
+
+def provider_of(db_or_cloud: Any, host: str) -> str | None:
+    """The UUID of ``host``'s resource provider (named after its hypervisor hostname), or
+    None when the host has no compute node or no provider."""
+    with _db(db_or_cloud).reader() as s:
+        nodename = s.scalar(
+            sa.select(ComputeNode.hypervisor_hostname).where(ComputeNode.host == host)
         )
-        .values(
-            vcpus_used=node.vcpus_used + vcpus,
-            memory_mb_used=node.memory_mb_used + memory_mb,
-            local_gb_used=node.local_gb_used + disk_gb,
-            running_vms=node.running_vms + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
-
-
-def _subtract_usage(session: Session, alloc: Allocation) -> None:
-    """Take an allocation's usage off its host's counters (unconditionally)."""
-    node = ComputeNode
-    session.execute(
-        sa.update(node)
-        .where(node.host == alloc.host)
-        .values(
-            vcpus_used=node.vcpus_used - alloc.vcpus,
-            memory_mb_used=node.memory_mb_used - alloc.memory_mb,
-            local_gb_used=node.local_gb_used - alloc.disk_gb,
-            running_vms=node.running_vms - 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _delete_allocation(session: Session, instance_uuid: str) -> Allocation | None:
-    """Delete the instance's allocation row; return it only if this transaction deleted it.
-
-    The ``DELETE``'s rowcount decides, so two concurrent releases subtract once.
-    """
-    alloc = session.get(Allocation, instance_uuid)
-    if alloc is None:
+    if nodename is None:
         return None
-    session.expunge(alloc)
-    result = session.execute(
-        sa.delete(Allocation)
-        .where(Allocation.instance_uuid == instance_uuid)
+    found = placement_for(db_or_cloud).resource_providers.list(
+        SERVICE_CTX, ProviderFilters(name=nodename)
+    )
+    return found[0].uuid if found else None
+
+
+# -- the compute node counters, kept in the claim's transaction ----------------------------
+def _change_usage(s: Session, host: str, resources: Mapping[str, int], sign: int) -> None:
+    node = ComputeNode
+    s.execute(
+        sa.update(node)
+        .where(node.host == host)
+        .values(
+            vcpus_used=node.vcpus_used + sign * resources.get("VCPU", 0),
+            memory_mb_used=node.memory_mb_used + sign * resources.get("MEMORY_MB", 0),
+            local_gb_used=node.local_gb_used + sign * resources.get("DISK_GB", 0),
+            running_vms=node.running_vms + sign,
+            # a claim is no change of the host itself: the scheduler's host cache re-reads
+            # only nodes whose updated_at moved (host_manager.HostStateCache)
+            updated_at=node.updated_at,
+        )
         .execution_options(synchronize_session=False)
     )
-    deleted = cast(CursorResult[Any], result).rowcount
-    return alloc if deleted == 1 else None
+
+
+def _drop_counted(s: Session, consumer: str) -> Allocation | None:
+    """Delete the consumer's ``allocations`` row and take it off its host's counters; the
+    row, if this transaction deleted it."""
+    row = s.get(Allocation, consumer)
+    if row is None:
+        return None
+    s.expunge(row)
+    deleted = cast(
+        CursorResult[Any],
+        s.execute(
+            sa.delete(Allocation)
+            .where(Allocation.instance_uuid == consumer)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
+    if deleted != 1:
+        return None
+    _change_usage(
+        s, row.host, {"VCPU": row.vcpus, "MEMORY_MB": row.memory_mb, "DISK_GB": row.disk_gb}, -1
+    )
+    return row
+
+
+def _count(s: Session, consumer: str, host: str, resources: Mapping[str, int]) -> None:
+    """Record the consumer's claim on ``host`` in ``allocations`` and the host's counters."""
+    s.add(
+        Allocation(
+            instance_uuid=consumer,
+            host=host,
+            vcpus=resources.get("VCPU", 0),
+            memory_mb=resources.get("MEMORY_MB", 0),
+            disk_gb=resources.get("DISK_GB", 0),
+        )
+    )
+    s.flush()
+    _change_usage(s, host, resources, +1)
+
+
+# -- claims -----------------------------------------------------------------------------------
+def claim_for_consumer(
+    db_or_cloud: Any,
+    consumer_uuid: str,
+    host: str,
+    resources: Mapping[str, int],
+    *,
+    project_id: str = "",
+    user_id: str = "",
+    consumer_type: str = INSTANCE,
+    provider_uuid: str | None = None,
+) -> bool:
+    """Make ``resources`` on ``host`` the consumer's only allocation, atomically.
+
+    Args:
+        consumer_uuid: an instance's UUID, or a migration's UUID for a move's destination.
+        resources: ``{"VCPU": n, "MEMORY_MB": MiB, "DISK_GB": GiB}`` (zeros left out).
+        provider_uuid: ``host``'s provider when the caller knows it (the scheduler's
+            candidates); looked up otherwise.
+
+    Returns:
+        True when the consumer now holds the claim on ``host`` (also when it already did);
+        False when the host is unknown or has no room (nothing changed then).
+    """
+    provider = provider_uuid or provider_of(db_or_cloud, host)
+    if provider is None:
+        return False
+    placement = placement_for(db_or_cloud)
+    wanted = {rc: int(n) for rc, n in resources.items() if int(n) > 0}
+    current = placement.allocations.get(SERVICE_CTX, consumer_uuid)
+    if {uuid: res for uuid, (_g, res) in current.allocations.items()} == {provider: wanted}:
+        return True
+    write = ConsumerAllocations(
+        consumer_uuid,
+        {provider: wanted},
+        current.project_id or project_id,
+        current.user_id or user_id,
+        consumer_type=consumer_type,
+    )
+
+    def counters(s: Session) -> None:
+        _drop_counted(s, consumer_uuid)
+        _count(s, consumer_uuid, host, wanted)
+
+    try:
+        placement.allocations.replace(SERVICE_CTX, [write], also=counters)
+    except (pexc.CapacityExceeded, pexc.ConcurrentUpdate, pexc.InvalidQuery) as exc:
+        LOG.debug("claim of %s on %s lost: %s", consumer_uuid, host, exc)
+        return False
+    return True
 
 
 def claim(
-    db: Database, host: str, instance_uuid: str, vcpus: int, memory_mb: int, disk_gb: int
+    db: Any,
+    host: str,
+    instance_uuid: str,
+    vcpus: int,
+    memory_mb: int,
+    disk_gb: int,
+    *,
+    project_id: str = "",
+    user_id: str = "",
+    provider_uuid: str | None = None,
 ) -> bool:
-    """Claim resources for one instance on ``host``, atomically.
-
-    Idempotent: when the instance already holds an allocation on ``host`` nothing changes and
-    the result is True. An allocation on another host is moved (released there, claimed here)
-    in the same transaction; if the new host does not fit, the old allocation stays.
-
-    Args:
-        vcpus, memory_mb (MiB), disk_gb (GiB): the flavor's resources.
+    """Claim ``vcpus``, ``memory_mb`` (MiB) and ``disk_gb`` (GiB) on ``host`` for an
+    instance (``claim_for_consumer``). A claim it held elsewhere moves here in the same
+    transaction; if ``host`` does not fit, the old claim stays.
 
     Returns:
-        True when the instance now holds the claim on ``host``; False when ``host`` is full or
-        has no compute node (the claim "lost").
+        True when the instance holds the claim on ``host``; False when ``host`` is full or
+        unknown (the claim is "lost").
     """
+    return claim_for_consumer(
+        db,
+        instance_uuid,
+        host,
+        resources_of(vcpus, memory_mb, disk_gb),
+        project_id=project_id,
+        user_id=user_id,
+        provider_uuid=provider_uuid,
+    )
+
+
+def release(db_or_cloud: Any, consumer_uuid: str) -> bool:
+    """Drop every allocation of the consumer (an instance or a migration), one transaction.
+
+    The write carries the consumer generation read first, so of concurrent releases of one
+    consumer exactly one releases (the others get a generation conflict: nothing to do).
+
+    Returns:
+        True when this call released something, False when the consumer held nothing.
+    """
+    placement = placement_for(db_or_cloud)
+    view = placement.allocations.get(SERVICE_CTX, consumer_uuid)
+    dropped: list[Allocation | None] = [None]
+
+    def counters(s: Session) -> None:
+        dropped[0] = _drop_counted(s, consumer_uuid)
+
+    write = ConsumerAllocations(
+        consumer_uuid,
+        {},
+        view.project_id or "",
+        view.user_id or "",
+        generation=view.generation if view.allocations else UNCHECKED,
+    )
     try:
-        with db.transaction() as s:
-            existing = s.get(Allocation, instance_uuid)
-            if existing is not None and existing.host == host:
-                return True
-            if existing is not None:
-                moved = _delete_allocation(s, instance_uuid)
-                if moved is not None:
-                    _subtract_usage(s, moved)
-            if not _add_usage(s, host, vcpus, memory_mb, disk_gb):
-                s.rollback()
-                return False
-            s.add(
-                Allocation(
-                    instance_uuid=instance_uuid,
-                    host=host,
-                    vcpus=vcpus,
-                    memory_mb=memory_mb,
-                    disk_gb=disk_gb,
-                )
-            )
-            s.flush()
-    except IntegrityError:
-        # A concurrent claim for the same instance inserted its allocation first.
-        with db.reader() as s:
-            winner = s.get(Allocation, instance_uuid)
-            return winner is not None and winner.host == host
-    return True
+        placement.allocations.replace(SERVICE_CTX, [write], also=counters)
+    except pexc.ConsumerGenerationConflict:
+        return False
+    released = bool(view.allocations) or dropped[0] is not None
+    if released:
+        LOG.debug("released the claims of %s", consumer_uuid)
+    return released
 
 
-def release(db: Database, instance_uuid: str) -> bool:
-    """Release the instance's claim: delete its allocation and subtract it from the host.
-
-    Idempotent: one transaction, and the counters change only if this call deleted the row.
+def move_claim(db_or_cloud: Any, from_consumer: str, to_consumer: str) -> bool:
+    """Move every allocation of ``from_consumer`` to ``to_consumer`` in one transaction
+    (Placement's ``POST /allocations`` with both consumers): ``to_consumer``'s former
+    allocations are replaced, ``from_consumer`` holds nothing afterwards.
 
     Returns:
-        True when an allocation was released, False when there was none.
+        False when ``from_consumer`` held nothing (nothing changed), else True.
+
+    Raises:
+        ConcurrentUpdate (409): the consumers kept changing meanwhile (after
+            ``MOVE_RETRIES`` re-reads).
     """
-    with db.transaction() as s:
-        alloc = _delete_allocation(s, instance_uuid)
-        if alloc is None:
+    placement = placement_for(db_or_cloud)
+    for _attempt in range(MOVE_RETRIES):
+        source = placement.allocations.get(SERVICE_CTX, from_consumer)
+        if not source.allocations:
             return False
-        _subtract_usage(s, alloc)
-    LOG.debug("released %s on %s", instance_uuid, alloc.host)
-    return True
+        target = placement.allocations.get(SERVICE_CTX, to_consumer)
+        writes = [
+            ConsumerAllocations(
+                to_consumer,
+                {uuid: dict(res) for uuid, (_g, res) in source.allocations.items()},
+                target.project_id or source.project_id or "",
+                target.user_id or source.user_id or "",
+                generation=target.generation,
+                consumer_type=target.consumer_type or INSTANCE,
+            ),
+            ConsumerAllocations(
+                from_consumer,
+                {},
+                source.project_id or "",
+                source.user_id or "",
+                generation=source.generation,
+            ),
+        ]
+        try:
+            placement.allocations.replace(
+                SERVICE_CTX, writes, also=_move_counted(from_consumer, to_consumer)
+            )
+        except pexc.ConsumerGenerationConflict:
+            continue
+        return True
+    raise pexc.ConcurrentUpdate(f"Unable to move the allocations of consumer {from_consumer}.")
+
+
+def _move_counted(from_consumer: str, to_consumer: str) -> Callable[[Session], None]:
+    """The counters' side of ``move_claim``: ``to_consumer``'s row goes, ``from_consumer``'s
+    is renamed (its host keeps the same usage)."""
+
+    def counters(s: Session) -> None:
+        _drop_counted(s, to_consumer)
+        s.execute(
+            sa.update(Allocation)
+            .where(Allocation.instance_uuid == from_consumer)
+            .values(instance_uuid=to_consumer)
+            .execution_options(synchronize_session=False)
+        )
+
+    return counters
 
 
 def recompute_usage(session: Session, node: ComputeNode) -> None:

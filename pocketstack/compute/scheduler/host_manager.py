@@ -1,21 +1,46 @@
-"""Host bookkeeping: compute node resources and the host states the scheduler reads.
+"""Host bookkeeping: compute node resources, their Placement providers, and the host states
+the scheduler reads.
 
 The conductor calls ``report_compute_node`` when a compute agent reports its host over the bus
-(``agent_reports``: from the agent's periodic task, and once at start);
-the scheduler reads ``list_host_states``, each host marked up or down by ``liveness``.
+(``agent_reports``: from the agent's periodic task, and once at start): the ``compute_nodes``
+row and the host's resource provider with its inventory (``placement.compute_hosts``).
+The scheduler reads host states from a ``HostStateCache`` (``host_cache(db)``), which the
+reports keep current: each decision re-reads only the ``services`` and ``compute_nodes`` rows
+whose ``updated_at`` moved since the last read, never the whole fleet.
+``list_host_states`` reads every host (tools and tests).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import logging
+import threading
+import time
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
 
 from pocketstack.common.db import Database
+from pocketstack.common.errors import PocketError
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import ComputeNode, Service
+from pocketstack.compute.scheduler import claims
 from pocketstack.compute.scheduler.claims import recompute_usage
 from pocketstack.compute.scheduler.host_state import HostState, arch_from_cpu_info
+from pocketstack.placement.allocation_candidates import Summary
+from pocketstack.placement.compute_hosts import compute_inventory
+
+LOG = logging.getLogger(__name__)
+
+#: the cache re-reads changed rows at most this often (seconds)
+REFRESH_SECONDS = 0.25
+#: and reloads everything this often (deleted hosts and services)
+FULL_RELOAD_SECONDS = 60.0
+#: rows written this long before the newest change seen are read again: a writer may
+#: commit after a later writer did
+OVERLAP = dt.timedelta(seconds=2)
 
 
 def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str, Any]) -> None:
@@ -52,6 +77,28 @@ def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str,
         node.reserved_host_memory_mb = int(conf.reserved_host_memory_mb)
         s.flush()
         recompute_usage(s, node)
+    update_provider(db, conf, host, resources)
+
+
+def update_provider(db: Any, conf: Any, host: str, resources: dict[str, Any]) -> None:
+    """Make ``host``'s resource provider (named after its hypervisor hostname) carry the
+    inventory of ``resources`` with the ratios and reserved memory of ``conf``
+    (``placement.compute_hosts``). A Placement failure is logged; the node report stands."""
+    name = resources.get("hypervisor_hostname") or host
+    allocation = {
+        key: getattr(conf, key)
+        for key in (
+            "cpu_allocation_ratio",
+            "ram_allocation_ratio",
+            "disk_allocation_ratio",
+            "reserved_host_memory_mb",
+        )
+    }
+    try:
+        inventory = compute_inventory(resources, allocation)
+        claims.placement_for(db).compute_hosts.update(claims.SERVICE_CTX, name, inventory)
+    except PocketError as exc:
+        LOG.warning("compute host %s: its resource provider was not updated: %s", name, exc)
 
 
 def _host_state(node: ComputeNode, svc: Service | None, conf: Any) -> HostState:
@@ -92,3 +139,146 @@ def list_host_states(db: Database, conf: Any) -> list[HostState]:
             .order_by(ComputeNode.host)
         ).all()
         return [_host_state(node, svc, conf) for node, svc in rows]
+
+
+_NODE_COLUMNS = (
+    ComputeNode.host,
+    ComputeNode.hypervisor_hostname,
+    ComputeNode.hypervisor_type,
+    ComputeNode.hypervisor_version,
+    ComputeNode.cpu_info,
+    ComputeNode.vcpus,
+    ComputeNode.memory_mb,
+    ComputeNode.local_gb,
+    ComputeNode.cpu_allocation_ratio,
+    ComputeNode.ram_allocation_ratio,
+    ComputeNode.disk_allocation_ratio,
+    ComputeNode.reserved_host_memory_mb,
+    ComputeNode.updated_at,
+)
+_SERVICE_COLUMNS = (
+    Service.host,
+    Service.availability_zone,
+    Service.disabled,
+    Service.forced_down,
+    Service.last_seen_up,
+    Service.updated_at,
+)
+
+
+class HostStateCache:
+    """The compute hosts as the scheduler's filters and weighers see them, kept in memory.
+
+    ``refresh`` reads only the rows the agents' reports (or an admin) changed since the
+    previous read; ``state`` builds one host's ``HostState`` from the cached rows and the
+    usage a Placement candidate carries (so usage is always the database's, fresh).
+    Thread-safe; one cache per database (``host_cache``).
+    """
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._lock = threading.Lock()
+        self._nodes: dict[str, HostState] = {}  # by hypervisor hostname
+        self._by_host: dict[str, str] = {}  # host -> hypervisor hostname
+        self._services: dict[str, Any] = {}  # host -> service columns
+        self._node_mark: dt.datetime | None = None
+        self._service_mark: dt.datetime | None = None
+        self._refreshed = 0.0
+        self._loaded = -FULL_RELOAD_SECONDS
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def refresh(self, force: bool = False) -> None:
+        """Read the rows changed since the last read (everything every
+        ``FULL_RELOAD_SECONDS``); at most every ``REFRESH_SECONDS`` unless ``force``."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._refreshed < REFRESH_SECONDS:
+                return
+            full = now - self._loaded >= FULL_RELOAD_SECONDS
+            with self.db.reader() as s:
+                nodes = sa.select(*_NODE_COLUMNS)
+                services = sa.select(*_SERVICE_COLUMNS).where(Service.binary == COMPUTE_BINARY)
+                if not full and self._node_mark is not None:
+                    nodes = nodes.where(ComputeNode.updated_at >= self._node_mark - OVERLAP)
+                if not full and self._service_mark is not None:
+                    services = services.where(Service.updated_at >= self._service_mark - OVERLAP)
+                node_rows = s.execute(nodes).all()
+                service_rows = s.execute(services).all()
+            if full:
+                self._nodes, self._by_host, self._services = {}, {}, {}
+                self._loaded = now
+            for row in node_rows:
+                self._nodes[row.hypervisor_hostname] = _template(row)
+                self._by_host[row.host] = row.hypervisor_hostname
+                self._node_mark = _later(self._node_mark, row.updated_at)
+            for svc in service_rows:
+                self._services[svc.host] = svc
+                self._service_mark = _later(self._service_mark, svc.updated_at)
+            self._refreshed = now
+
+    def nodename(self, host: str) -> str | None:
+        """The hypervisor hostname of compute host ``host`` (None when unknown)."""
+        return self._by_host.get(host)
+
+    def state(self, nodename: str, conf: Any, summary: Summary | None = None) -> HostState | None:
+        """The ``HostState`` of the host whose hypervisor hostname (= provider name) is
+        ``nodename``, its usage from ``summary`` (a Placement candidate); None when no
+        compute node has that name."""
+        template = self._nodes.get(nodename)
+        if template is None:
+            return None
+        svc = self._services.get(template.host)
+        used: dict[str, int] = {}
+        if summary is not None:
+            used = {rc: u for rc, (_capacity, u) in summary.resources.items()}
+            uuid: str | None = summary.provider.uuid
+        else:
+            uuid = None
+        return dataclasses.replace(
+            template,
+            availability_zone=svc.availability_zone if svc else "nova",
+            service_disabled=bool(svc.disabled) if svc else True,
+            service_up=service_is_up(svc, conf) if svc else False,
+            vcpus_used=used.get("VCPU", 0),
+            memory_mb_used=used.get("MEMORY_MB", 0),
+            local_gb_used=used.get("DISK_GB", 0),
+            provider_uuid=uuid,
+        )
+
+
+def _later(mark: dt.datetime | None, value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return mark
+    return value if mark is None or value > mark else mark
+
+
+def _template(row: Any) -> HostState:
+    return HostState(
+        host=row.host,
+        nodename=row.hypervisor_hostname,
+        hypervisor_type=row.hypervisor_type,
+        hypervisor_version=row.hypervisor_version,
+        architecture=arch_from_cpu_info(row.cpu_info),
+        vcpus=row.vcpus,
+        memory_mb=row.memory_mb,
+        local_gb=row.local_gb,
+        cpu_allocation_ratio=row.cpu_allocation_ratio,
+        ram_allocation_ratio=row.ram_allocation_ratio,
+        disk_allocation_ratio=row.disk_allocation_ratio,
+        reserved_host_memory_mb=row.reserved_host_memory_mb,
+    )
+
+
+_CACHES: weakref.WeakKeyDictionary[Database, HostStateCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def host_cache(db: Database) -> HostStateCache:
+    """The one ``HostStateCache`` of ``db`` in this process."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(db)
+        if cache is None:
+            cache = _CACHES[db] = HostStateCache(db)
+        return cache

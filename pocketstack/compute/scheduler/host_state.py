@@ -1,7 +1,8 @@
 """``HostState``: what the scheduler knows about one compute host while it decides.
 
-Built by ``host_manager.list_host_states`` from a ``compute_nodes`` row and its ``services``
-row; filters and weighers read it, nothing writes it back (claims go through ``claims``).
+Built by ``host_manager.HostStateCache`` (the scheduler: from cached ``compute_nodes`` and
+``services`` rows, with the usage of the Placement candidate) or ``host_manager.list_host_states``;
+filters and weighers read it, nothing writes it back (claims go through ``claims``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class HostState:
         vcpus_used, memory_mb_used, local_gb_used, running_vms: what is claimed.
         cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio: overcommit factors.
         reserved_host_memory_mb: RAM the host keeps for itself (MiB).
+        provider_uuid: the host's Placement resource provider (None outside the scheduler).
     """
 
     host: str
@@ -86,6 +88,7 @@ class HostState:
     ram_allocation_ratio: float = 1.0
     disk_allocation_ratio: float = 1.0
     reserved_host_memory_mb: int = 0
+    provider_uuid: str | None = None
 
     @property
     def free_ram_mb(self) -> float:

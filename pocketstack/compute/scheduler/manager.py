@@ -1,11 +1,23 @@
-"""``SchedulerManager``: filters, then weighers, then an atomic claim (seed 002/004).
+"""``SchedulerManager``: Placement candidates, then filters, then weighers, then an atomic
+claim (seed 002/004; docs/placement.md, "The scheduler on top").
+
+1. **Ask Placement**: ``GET /allocation_candidates?resources=VCPU:v,MEMORY_MB:m,DISK_GB:d
+   &limit=MAX_PLACEMENT_RESULTS`` as one SQL query: the database drops every host without
+   room (what Nova's RamFilter, CoreFilter and DiskFilter did in Python).
+2. **Filter and weigh the candidates only**: the host states come from the in-memory
+   ``host_manager.HostStateCache`` (kept current from the agents' reports), the usage from
+   the candidates. If the filters leave nothing and Placement stopped at the limit, the
+   request is asked again without a limit, so a filter (zone, group...) never misses a host
+   that was past the limit.
+3. **Claim**: write the instance's allocation on the best host (``claims``); a lost race
+   (the host filled meanwhile) moves on to the next one.
 
 The conductor calls ``select_destination`` for each instance it builds and ``release`` when a
 build fails or a server is deleted. The request ``spec``::
 
     {"instance_uuid": str, "project_id": str, "vcpus": int, "memory_mb": int (MiB),
      "disk_gb": int (GiB), "availability_zone": str | None, "image_properties": dict,
-     "ignore_hosts": [str], "force_host": str | None}
+     "ignore_hosts": [str], "force_host": str | None, "user_id": str (optional)}
 
 ``force_host`` (an admin's ``az:host``, parsed by the API) skips the filters, as in Nova; the
 claim still refuses a host that cannot hold the instance.
@@ -25,10 +37,7 @@ from pocketstack.compute.scheduler.filters.availability_zone_filter import (
     AvailabilityZoneFilter,
 )
 from pocketstack.compute.scheduler.filters.compute_filter import ComputeFilter
-from pocketstack.compute.scheduler.filters.core_filter import CoreFilter
-from pocketstack.compute.scheduler.filters.disk_filter import DiskFilter
 from pocketstack.compute.scheduler.filters.image_props_filter import ImagePropertiesFilter
-from pocketstack.compute.scheduler.filters.ram_filter import RamFilter
 from pocketstack.compute.scheduler.filters.server_group_affinity_filter import (
     ServerGroupAffinityFilter,
 )
@@ -39,16 +48,16 @@ from pocketstack.compute.scheduler.host_state import HostState
 from pocketstack.compute.scheduler.weighers import BaseWeigher, weigh_hosts
 from pocketstack.compute.scheduler.weighers.cpu import CPUWeigher
 from pocketstack.compute.scheduler.weighers.ram import RAMWeigher
+from pocketstack.placement.resource_providers import ProviderFilters
 
 LOG = logging.getLogger(__name__)
 
-#: enabled filters, in the order they run (cheap, most selective first)
+#: enabled filters, in the order they run (cheap, most selective first). RAM, vCPUs and
+#: disk are Placement's (the candidates query); RamFilter, CoreFilter and DiskFilter stay
+#: available for a caller that filters host states without Placement.
 FILTERS: tuple[type[BaseHostFilter], ...] = (
     ComputeFilter,
     AvailabilityZoneFilter,
-    RamFilter,
-    CoreFilter,
-    DiskFilter,
     ImagePropertiesFilter,
     ServerGroupAffinityFilter,
     ServerGroupAntiAffinityFilter,
@@ -57,6 +66,10 @@ FILTERS: tuple[type[BaseHostFilter], ...] = (
 WEIGHERS: tuple[type[BaseWeigher], ...] = (RAMWeigher, CPUWeigher)
 
 NO_HOSTS = "There are not enough hosts available."
+#: how many weighed hosts the schedule event's details name (the best ones)
+WEIGHTS_SHOWN = 10
+#: how many candidates Placement returns per request (Nova's ``max_placement_results``)
+MAX_PLACEMENT_RESULTS = 50
 
 
 class SchedulerManager:
@@ -74,18 +87,19 @@ class SchedulerManager:
         self.weighers = [cls() for cls in WEIGHERS]
 
     def select_destination(self, ctx: Any, spec: dict[str, Any]) -> dict[str, str]:
-        """Filter the hosts, weigh them, claim the best one (next one if the claim is lost).
+        """Ask Placement, filter and weigh the candidates, claim the best one (the next
+        one if the claim is lost).
 
         Returns:
             ``{"host": <compute host>, "node": <hypervisor hostname>, "details": <what the
-            scheduler did, in words: each filter's host counts, the weighed hosts and the
-            winner with its weight>}``; the instance now holds an allocation there
-            (``release`` gives it back).
+            scheduler did, in words: each filter's host counts (Placement's first), the
+            weighed hosts and the winner with its weight>}``; the instance now holds an
+            allocation there (``release`` gives it back).
 
         Raises:
-            NoValidHost: "No valid host was found. <why>" — no host passed the filters (the
-                message ends with each filter's host counts; the log names the hosts each
-                filter removed) or every claim was lost.
+            NoValidHost: "No valid host was found. <why>" — no host passed Placement and the
+                filters (the message ends with each filter's host counts; the log names the
+                hosts each filter removed) or every claim was lost.
         """
         request_id = getattr(ctx, "request_id", None)
         summary: list[str] = []
@@ -95,17 +109,24 @@ class SchedulerManager:
             "[%s] weighed hosts: %s", request_id, ", ".join(f"{h}={w:.3f}" for w, h in weighed)
         )
         for _weight, host in weighed:
-            if self.claim(
+            if claims.claim(
+                self.db,
                 host.host,
                 spec["instance_uuid"],
                 int(spec.get("vcpus") or 0),
                 int(spec.get("memory_mb") or 0),
                 int(spec.get("disk_gb") or 0),
+                project_id=str(spec.get("project_id") or ""),
+                user_id=str(spec.get("user_id") or ""),
+                provider_uuid=host.provider_uuid,
             ):
                 LOG.info(
                     "[%s] instance %s scheduled to %s", request_id, spec["instance_uuid"], host
                 )
-                weights = ", ".join(f"{h.host}={w:.3f}" for w, h in weighed)
+                weights = ", ".join(f"{h.host}={w:.3f}" for w, h in weighed[:WEIGHTS_SHOWN])
+                more = len(weighed) - WEIGHTS_SHOWN
+                if more > 0:
+                    weights += f" and {more} more"
                 details = (
                     f"{'; '.join(summary)}. Weighed hosts: {weights}. "
                     f"Chosen: {host.host} (weight {_weight:.3f})."
@@ -124,21 +145,56 @@ class SchedulerManager:
     def _candidates(
         self, spec: dict[str, Any], request_id: str | None, summary: list[str]
     ) -> list[HostState]:
-        """The hosts that may take the request: filtered, or the forced host; ``summary``
-        gets what was done, in words."""
-        ignore = set(spec.get("ignore_hosts") or ())
-        hosts = [
-            h for h in host_manager.list_host_states(self.db, self.conf) if h.host not in ignore
-        ]
-        random.shuffle(hosts)  # equal weights then spread concurrent requests
+        """The hosts that may take the request: Placement's candidates, filtered, or the
+        forced host; ``summary`` gets what was done, in words."""
+        cache = host_manager.host_cache(self.db)
+        cache.refresh()
         force = spec.get("force_host")
         if force:
-            forced = [h for h in hosts if h.host == force]
-            if not forced:
+            nodename = cache.nodename(force)
+            if nodename is None:
+                cache.refresh(force=True)
+                nodename = cache.nodename(force)
+            state = cache.state(nodename, self.conf) if nodename else None
+            if state is None:
                 raise NoValidHost(f"No valid host was found. No such host - host: {force}")
             summary.append(f"Host {force} requested: filters skipped")
-            return forced
-        return self._filter(hosts, spec, request_id, summary)
+            return [state]
+        hosts, total = self._ask_placement(spec, MAX_PLACEMENT_RESULTS)
+        try:
+            return self._filter(hosts, spec, request_id, summary, total)
+        except NoValidHost:
+            if total < MAX_PLACEMENT_RESULTS:
+                raise
+        hosts, total = self._ask_placement(spec, None)
+        return self._filter(hosts, spec, request_id, summary, total)
+
+    def _ask_placement(
+        self, spec: dict[str, Any], limit: int | None
+    ) -> tuple[list[HostState], int]:
+        """``(host states of the candidates, how many candidates Placement returned)``:
+        the hosts with room for the request, less ``ignore_hosts``, in random order (equal
+        weights then spread concurrent requests)."""
+        cache = host_manager.host_cache(self.db)
+        resources = claims.resources_of(
+            int(spec.get("vcpus") or 0),
+            int(spec.get("memory_mb") or 0),
+            int(spec.get("disk_gb") or 0),
+        )
+        found = claims.placement_for(self.db).allocation_candidates.find(
+            claims.SERVICE_CTX, resources, ProviderFilters(), limit=limit
+        )
+        ignore = set(spec.get("ignore_hosts") or ())
+        hosts = []
+        for candidate in found:
+            state = cache.state(candidate.provider.name, self.conf, candidate)
+            if state is None:  # a provider the cache does not know yet (a new host)
+                cache.refresh(force=True)
+                state = cache.state(candidate.provider.name, self.conf, candidate)
+            if state is not None and state.host not in ignore:
+                hosts.append(state)
+        random.shuffle(hosts)
+        return hosts, len(found)
 
     def _filter(
         self,
@@ -146,19 +202,25 @@ class SchedulerManager:
         spec: dict[str, Any],
         request_id: str | None,
         summary: list[str] | None = None,
+        candidates: int | None = None,
     ) -> list[HostState]:
         """Run every enabled filter; raise NoValidHost when none is left. ``summary`` gets
-        ``"Filter results: <filter> (start: n, end: m), ..."``."""
+        ``"Filter results: Placement (start: <hosts known>, end: <candidates>), <filter>
+        (start: n, end: m), ..."`` (Placement's part when ``candidates`` is given)."""
         results = []
+        if candidates is not None:
+            known = len(host_manager.host_cache(self.db))
+            results.append(f"Placement (start: {max(known, candidates)}, end: {candidates})")
         for flt in self.filters:
-            passed = flt.filter_all(hosts, spec)
-            results.append(f"{flt.name} (start: {len(hosts)}, end: {len(passed)})")
-            removed = sorted(h.host for h in hosts if h not in passed)
-            if removed:
-                LOG.info("[%s] %s removed hosts %s", request_id, flt.name, ", ".join(removed))
-            hosts = passed
             if not hosts:
                 break
+            passed = flt.filter_all(hosts, spec)
+            results.append(f"{flt.name} (start: {len(hosts)}, end: {len(passed)})")
+            if len(passed) < len(hosts):
+                kept = {id(h) for h in passed}
+                removed = sorted(h.host for h in hosts if id(h) not in kept)
+                LOG.info("[%s] %s removed hosts %s", request_id, flt.name, ", ".join(removed))
+            hosts = passed
         if not hosts:
             LOG.info(
                 "[%s] filtering removed all hosts for instance %s. Filter results: %s",
@@ -185,5 +247,19 @@ class SchedulerManager:
         return claims.claim(self.db, host, instance_uuid, vcpus, memory_mb, disk_gb)
 
     def release(self, instance_uuid: str) -> None:
-        """Give back the instance's claim (no-op when it has none); one transaction."""
+        """Give back the instance's claim (no-op when it has none); one transaction.
+        Also releases a migration's claim when given the migration's UUID."""
         claims.release(self.db, instance_uuid)
+
+    def claim_for_consumer(
+        self, consumer_uuid: str, host: str, resources: dict[str, int], **kw: Any
+    ) -> bool:
+        """Claim ``resources`` (``{"VCPU", "MEMORY_MB", "DISK_GB"}``) on ``host`` for any
+        consumer, e.g. a migration's UUID on a move's destination
+        (``claims.claim_for_consumer``); False when it does not fit."""
+        return claims.claim_for_consumer(self.db, consumer_uuid, host, resources, **kw)
+
+    def move_claim(self, from_consumer: str, to_consumer: str) -> bool:
+        """Move every allocation of ``from_consumer`` to ``to_consumer`` atomically
+        (``claims.move_claim``)."""
+        return claims.move_claim(self.db, from_consumer, to_consumer)

@@ -73,3 +73,12 @@ def pg_db():
     (``tests.helpers.pg_database``: fails in CI, skips elsewhere when the server is down)."""
     with pg_database("sched_test") as database:
         yield database
+
+
+@pytest.fixture(autouse=True)
+def _host_cache_reads_every_change(monkeypatch):
+    """The scheduler's host cache re-reads changed rows at every decision here (in a cloud
+    at most every ``REFRESH_SECONDS``), so a test's direct change is seen at once."""
+    from pocketstack.compute.scheduler import host_manager as hm
+
+    monkeypatch.setattr(hm, "REFRESH_SECONDS", 0.0)

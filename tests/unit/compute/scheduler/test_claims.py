@@ -79,8 +79,12 @@ def test_claim_limits_count_ratio_and_reserved_memory(db, conf, add_host):
         ram_allocation_ratio=1.5,
         reserved_host_memory_mb=512,
     )
-    assert claims.claim(db, "node1", "i1", 8, 2560, 1)  # 2*4 vCPUs, 2048*1.5-512 MB
-    assert not claims.claim(db, "node1", "i2", 1, 1, 1)
+    # 2*4 vCPUs, (2048-512)*1.5 MiB: Placement's capacity, (total - reserved) * ratio;
+    # one claim is at most the host's total (the inventory's max_unit)
+    for i in range(4):
+        assert claims.claim(db, "node1", f"i{i}", 2, 576, 0)
+    assert not claims.claim(db, "node1", "big", 3, 1, 0)
+    assert not claims.claim(db, "node1", "i5", 1, 1, 0)
 
 
 def test_claim_on_unknown_host_is_lost(db):

@@ -56,7 +56,7 @@ def test_spread_picks_the_emptiest_host(three_hosts, exact_conf):
     dest = place(three_hosts, exact_conf.replace(weigher_multiplier=1.0))
     assert (dest["host"], dest["node"]) == ("idle", "idle")
     # what the scheduler did, in words (the schedule event's details, microversion 2.84)
-    assert "RamFilter (start: 3, end: 3)" in dest["details"]
+    assert "Placement (start: 3, end: 3), ComputeFilter (start: 3, end: 3)" in dest["details"]
     assert dest["details"].endswith("Chosen: idle (weight 2.000).")
 
 
@@ -124,7 +124,7 @@ def test_no_valid_host_message(db, exact_conf, add_host):
     assert err.value.message.startswith(
         "No valid host was found. There are not enough hosts available."
     )
-    assert "RamFilter (start: 1, end: 0)" in err.value.message
+    assert "Placement (start: 1, end: 0)" in err.value.message
 
 
 def test_no_hosts_at_all(db, exact_conf):
