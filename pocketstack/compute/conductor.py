@@ -67,7 +67,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import utcnow
 from pocketstack.common.periodic import PeriodicTasks
-from pocketstack.compute import actions, controllers, states, tasks
+from pocketstack.compute import actions, controllers, scheduler_hints, states, tasks
 from pocketstack.compute.agent_reports import AgentReports
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
@@ -414,6 +414,7 @@ class Conductor(ShelveReports, AgentReports):
                 "force_host": task.request.get("force_host"),
                 # the server group's policy and its placed members (the group filters)
                 "group": self.cloud.compute.server_groups.scheduling(inst.uuid),
+                **scheduler_hints.spec_extras(self.cloud, inst.flavor, task.request),
             },
         )
         task.host, task.node = dest["host"], dest["node"]

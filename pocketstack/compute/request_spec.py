@@ -50,6 +50,7 @@ class RequestSpec(TypedDict):
     image: ImageMeta
     force_host: str | None
     volume_backed: NotRequired[bool]
+    scheduler_hints: NotRequired[dict[str, list[str]]]
 
 
 def image_meta(image: ImageInfo) -> ImageMeta:

@@ -184,6 +184,7 @@ class Servers:
         hostname: str | None = None,
         host: str | None = None,
         hypervisor_hostname: str | None = None,
+        scheduler_hints: dict[str, list[str]] | None = None,
     ) -> list[Instance]:
         """Validate a boot request, record the servers (BUILD) and cast them to the conductor.
 
@@ -196,6 +197,7 @@ class Servers:
         scheduler hint, a server group of the caller's project the servers join. ``tags``
         (2.26); ``hostname`` (2.90: the guest's hostname, one server only); ``host`` /
         ``hypervisor_hostname`` (2.74, admins: the server must land there).
+        ``scheduler_hints``: ``same_host``/``different_host`` (``compute.scheduler_hints``).
 
         Raises:
             ImageNotFound (404); InvalidFlavorRef, ImageNotActive, FlavorMemoryTooSmall,
@@ -253,6 +255,7 @@ class Servers:
             "image": image,
             "force_host": force_host,
             "volume_backed": boot_volume is not None,
+            "scheduler_hints": dict(scheduler_hints or {}),
         }
         self.conductor.build_instances(ctx, [r.uuid for r in rows], spec)
         return rows

@@ -21,7 +21,7 @@ from typing import Any
 
 from pocketstack.common import errors
 from pocketstack.common.http import parse_bool, parse_int
-from pocketstack.compute import block_device
+from pocketstack.compute import block_device, scheduler_hints
 
 #: Largest server count one request may ask for (an integer column).
 MAX_COUNT = 2**31 - 1
@@ -149,6 +149,7 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         "config_drive": parse_bool(server.get("config_drive", True), "config_drive"),
         "block_device_mapping": bdms,
         "group": _group_hint(body),
+        "scheduler_hints": scheduler_hints.parse(body),
         # microversion 2.19, 2.26, 2.74, 2.90 (the handler refused them at older versions)
         "description": server.get("description"),
         "tags": list(server.get("tags") or []),

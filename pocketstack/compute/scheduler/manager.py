@@ -33,11 +33,16 @@ from pocketstack.common.db import Database
 from pocketstack.common.errors import NoValidHost
 from pocketstack.compute.scheduler import claims, host_manager
 from pocketstack.compute.scheduler.filters import BaseHostFilter
+from pocketstack.compute.scheduler.filters.aggregate_instance_extra_specs_filter import (
+    AggregateInstanceExtraSpecsFilter,
+)
 from pocketstack.compute.scheduler.filters.availability_zone_filter import (
     AvailabilityZoneFilter,
 )
 from pocketstack.compute.scheduler.filters.compute_filter import ComputeFilter
+from pocketstack.compute.scheduler.filters.different_host_filter import DifferentHostFilter
 from pocketstack.compute.scheduler.filters.image_props_filter import ImagePropertiesFilter
+from pocketstack.compute.scheduler.filters.same_host_filter import SameHostFilter
 from pocketstack.compute.scheduler.filters.server_group_affinity_filter import (
     ServerGroupAffinityFilter,
 )
@@ -48,6 +53,12 @@ from pocketstack.compute.scheduler.host_state import HostState
 from pocketstack.compute.scheduler.weighers import BaseWeigher, weigh_hosts
 from pocketstack.compute.scheduler.weighers.cpu import CPUWeigher
 from pocketstack.compute.scheduler.weighers.ram import RAMWeigher
+from pocketstack.compute.scheduler.weighers.server_group_soft_affinity import (
+    ServerGroupSoftAffinityWeigher,
+)
+from pocketstack.compute.scheduler.weighers.server_group_soft_anti_affinity import (
+    ServerGroupSoftAntiAffinityWeigher,
+)
 from pocketstack.placement.resource_providers import ProviderFilters
 
 LOG = logging.getLogger(__name__)
@@ -61,9 +72,17 @@ FILTERS: tuple[type[BaseHostFilter], ...] = (
     ImagePropertiesFilter,
     ServerGroupAffinityFilter,
     ServerGroupAntiAffinityFilter,
+    SameHostFilter,
+    DifferentHostFilter,
+    AggregateInstanceExtraSpecsFilter,
 )
 #: enabled weighers
-WEIGHERS: tuple[type[BaseWeigher], ...] = (RAMWeigher, CPUWeigher)
+WEIGHERS: tuple[type[BaseWeigher], ...] = (
+    RAMWeigher,
+    CPUWeigher,
+    ServerGroupSoftAffinityWeigher,
+    ServerGroupSoftAntiAffinityWeigher,
+)
 
 NO_HOSTS = "There are not enough hosts available."
 #: how many weighed hosts the schedule event's details name (the best ones)
