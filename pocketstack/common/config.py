@@ -360,6 +360,23 @@ OPTIONS: tuple[Option, ...] = (
         section="compute",
     ),
     Option(
+        "fake_hosts",
+        int,
+        0,
+        "with the fake compute driver: run this many fake compute hosts in this process "
+        "(<hostname>-fake<i>), each with its own service, heartbeat and resource provider "
+        "(0: just this host)",
+        section="compute",
+    ),
+    Option(
+        "allow_resize_to_same_host",
+        bool,
+        False,
+        "whether a resize may choose the server's own host (Nova's [DEFAULT] "
+        "allow_resize_to_same_host; cold migration always moves to another host)",
+        section="compute",
+    ),
+    Option(
         "shelved_offload_time",
         int,
         0,

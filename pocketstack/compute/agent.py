@@ -58,6 +58,7 @@ from pocketstack.common.bus import Bus
 from pocketstack.common.config import Config
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, states
+from pocketstack.compute.agent_migrations import AgentMigrations
 from pocketstack.compute.drivers.base import (
     ComputeDriver,
     DriverError,
@@ -71,6 +72,7 @@ from pocketstack.compute.exceptions import (
 )
 from pocketstack.compute.image_cache import TokenSource, ensure_image
 from pocketstack.compute.image_upload import upload_image
+from pocketstack.compute.live_migration_agent import LiveMigrationAgent
 from pocketstack.compute.liveness import COMPUTE_BINARY
 from pocketstack.compute.rpcapi import AGENT_MESSAGES, ALLOCATION_KEYS, ConductorClient
 from pocketstack.compute.service_auth import ServiceAuth
@@ -130,7 +132,7 @@ def _fault(exc: BaseException, what: str, uuid: str, code: int = 500) -> dict[st
     return {"message": _fault_message(exc, what, uuid), "code": code, "traceback": tb[-8000:]}
 
 
-class ComputeAgent:
+class ComputeAgent(AgentMigrations, LiveMigrationAgent):
     """The agent of host ``conf.hostname`` driving ``driver``; it has no database.
 
     Args:
@@ -750,6 +752,7 @@ class ComputeAgent:
             lambda: self.sync_power_states(mine),
             lambda: self.remove_orphans(present, mine),
             lambda: self.resend_lost_outcomes(mine),
+            lambda: self.remove_stale_parked(mine),
         ):
             try:
                 task()
@@ -813,7 +816,7 @@ class ComputeAgent:
         """Make the servers of this host follow what the driver reports; ``mine``: this
         host's servers (``instances_on_host``), read here unless given."""
         for inst in self._my_instances() if mine is None else mine:
-            if inst["task_state"] is not None:
+            if inst["task_state"] is not None or inst.get("elsewhere"):  # (a move's other host)
                 continue
             try:
                 self._sync_one(inst)
@@ -853,10 +856,10 @@ class ComputeAgent:
         self.remove_orphans(present, mine)
         if not self.driver.capabilities.get("real_guests", True):
             self._recreate_lost_guests(present, mine)
-        settled = {}
+        settled = self.settle_migrations(mine)
         for inst in mine:
             try:
-                if self._settle(ctx, inst):
+                if inst["uuid"] not in settled and self._settle(ctx, inst):
                     settled[inst["uuid"]] = inst["task_state"]
             except Exception:  # start-up: one server must not keep the host down; logged
                 LOG.exception("settling %s failed", inst["uuid"])
@@ -886,6 +889,7 @@ class ComputeAgent:
         for inst in mine:
             if (
                 inst["uuid"] in present
+                or inst.get("elsewhere")
                 or not inst["spec"]
                 or inst["task_state"]
                 not in (

@@ -157,6 +157,9 @@ class AgentReports:
                 actions.pending_request_id(self.db, inst.uuid) if inst.task_state else None
             )
             views.append(view)
+        from pocketstack.compute.resize_conductor import migration_views
+
+        migration_views(self.cloud, host, views)  # the moves from or to this host
         return views
 
     # ------------------------------------------------------------------ steps of actions

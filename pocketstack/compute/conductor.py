@@ -69,9 +69,11 @@ from pocketstack.common.db import utcnow
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, controllers, scheduler_hints, states, tasks
 from pocketstack.compute.agent_reports import AgentReports
+from pocketstack.compute.live_migration import LiveMigrationReports
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk
+from pocketstack.compute.resize_conductor import ResizeConductor
 from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES, ComputeAgentClient
 from pocketstack.compute.shelving import ShelveReports
 
@@ -160,7 +162,7 @@ def fail_build(
         release_resources(cloud, ctx, instance_uuid)
 
 
-class Conductor(ShelveReports, AgentReports):
+class Conductor(ResizeConductor, ShelveReports, LiveMigrationReports, AgentReports):
     """The conductor of one controller, served on the bus as ``conductor``; it handles the
     compute agents' reports as the ``AgentReports`` it is, and shelving as the
     ``ShelveReports`` (``shelving``).
@@ -432,6 +434,7 @@ class Conductor(ShelveReports, AgentReports):
 
     def _release_claim(self, task: tasks.Task) -> None:
         self.scheduler.release(task.instance_uuid)
+        self.release_move_claims(task.instance_uuid)  # a resize's destination, if any
 
     def _allocate_network(self, task: BuildTask) -> None:
         """Allocate the requested networks' ports on the chosen host."""

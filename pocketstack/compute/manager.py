@@ -43,6 +43,7 @@ class ComputeManager:
         from pocketstack.compute.keypairs import Keypairs
         from pocketstack.compute.migrations import Migrations
         from pocketstack.compute.quotas import Quotas
+        from pocketstack.compute.resize import Resizes
         from pocketstack.compute.server_actions import ServerActions
         from pocketstack.compute.server_groups import ServerGroups
         from pocketstack.compute.server_security_groups import ServerSecurityGroups
@@ -71,6 +72,7 @@ class ComputeManager:
         self.diagnostics = Diagnostics(cloud)
         self.consoles = Consoles(cloud)
         self.migrations = Migrations(cloud)
+        self.resizes = Resizes(cloud)
 
     def bootstrap(self) -> None:
         """Create what a new cloud needs (default flavors); idempotent."""

@@ -125,6 +125,13 @@ RULES: dict[str, str] = {
     "compute:os-simple-tenant-usage:show:other_project": "admin",
     "compute:os-server-diagnostics": "admin",
     "compute:os-migrations:index": "admin",
+    # Nova's os_compute_api:servers:resize/confirm_resize/revert_resize (project member)
+    # and os_compute_api:os-migrate-server:migrate(_host) (admin)
+    "compute:servers:resize": "member",
+    "compute:servers:confirm_resize": "member",
+    "compute:servers:revert_resize": "member",
+    "compute:os-migrate-server:migrate": "admin",
+    "compute:os-migrate-server:migrate:host": "admin",
     "compute:os-instance-usage-audit-log:list": "admin",
     "compute:os-instance-usage-audit-log:show": "admin",
     "compute:os-floating-ip-pools": "reader",

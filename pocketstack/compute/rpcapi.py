@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import CALL, CAST, Bus, Message, MessageTable
+from pocketstack.compute import live_migration_rpc
 
 if TYPE_CHECKING:
     from pocketstack.compute.request_spec import RequestSpec
@@ -60,6 +61,17 @@ AGENT_MESSAGES = MessageTable(
         Message("detach_interface", CALL, timeout=120.0),
         Message("get_diagnostics", CALL, timeout=30.0),
         Message("get_console", CALL, timeout=30.0),
+        # live migration (``live_migration_rpc``)
+        *live_migration_rpc.AGENT_MESSAGES,
+        # resize and cold migration (``agent_migrations``): the source's and destination's
+        # steps; the two calls are the source asking the destination for its directory
+        Message("resize_instance", CAST),
+        Message("prepare_resize_target", CALL, timeout=60.0),
+        Message("cleanup_resize_target", CALL, timeout=120.0),
+        Message("finish_resize", CAST),
+        Message("confirm_resize", CAST),
+        Message("revert_resize", CAST),
+        Message("finish_revert_resize", CAST),
     ],
 )
 
@@ -73,6 +85,17 @@ CONDUCTOR_MESSAGES = MessageTable(
         Message("terminate_finished", CAST),
         # unshelve of an offloaded server: schedule, bind its ports, cast the spawn
         Message("unshelve_instance", CAST),
+        # live migration (``live_migration_rpc``)
+        *live_migration_rpc.CONDUCTOR_MESSAGES,
+        # resize and cold migration (``resize_conductor``): from the API, then the agents
+        Message("migrate_server", CAST),
+        Message("confirm_resize_instance", CAST),
+        Message("revert_resize_instance", CAST),
+        Message("resize_migrated", CAST),
+        Message("resize_finished", CAST),
+        Message("resize_confirmed", CAST),
+        Message("resize_dest_reverted", CAST),
+        Message("resize_reverted", CAST),
         # the compute agent's reports (``agent_reports``): an agent holds no database
         # credentials, it reads and writes its servers through these. Reads and the guarded
         # start of a step are calls; outcomes are casts, which wait in the conductor's queue
@@ -108,7 +131,7 @@ ALLOCATION_KEYS = (
 MESSAGES = {"compute": AGENT_MESSAGES, "conductor": CONDUCTOR_MESSAGES}
 
 
-class ComputeAgentClient:
+class ComputeAgentClient(live_migration_rpc.LiveMigrationAgentClient):
     """Messages to the compute agent of a host (target ``compute.<host>``)."""
 
     def __init__(self, bus: Bus):
@@ -285,7 +308,7 @@ class ComputeAgentClient:
         )
 
 
-class ConductorClient:
+class ConductorClient(live_migration_rpc.LiveMigrationConductorClient):
     """Messages to the conductor (target ``conductor``, any controller)."""
 
     def __init__(self, bus: Bus):

@@ -66,6 +66,8 @@ DELETED = "deleted"
 SOFT_DELETED = "soft-delete"
 SHELVED = "shelved"
 SHELVED_OFFLOADED = "shelved_offloaded"
+#: a resized or cold-migrated server waiting for confirm or revert (status VERIFY_RESIZE)
+RESIZED = "resized"
 
 # task states
 SCHEDULING = "scheduling"
@@ -102,6 +104,17 @@ SHELVING_IMAGE_UPLOADING = "shelving_image_uploading"
 SHELVING_OFFLOADING = "shelving_offloading"
 UNSHELVING = "unshelving"
 SHELVE_TASKS = (SHELVING, SHELVING_IMAGE_PENDING_UPLOAD, SHELVING_IMAGE_UPLOADING)
+# resize and cold migration (``compute.resize``): the API begins resize_prep, the conductor
+# schedules and moves on to resize_migrating (the source agent stops the guest and copies
+# its disks), resize_migrated (copied) and resize_finish (the destination agent spawns) ->
+# resized (VERIFY_RESIZE); confirm runs resize_confirming, revert resize_reverting
+RESIZE_PREP = "resize_prep"
+RESIZE_MIGRATING = "resize_migrating"
+RESIZE_MIGRATED = "resize_migrated"
+RESIZE_FINISH = "resize_finish"
+RESIZE_CONFIRMING = "resize_confirming"
+RESIZE_REVERTING = "resize_reverting"
+RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH)
 
 #: task states of a build in the controller (before the compute agent has the server)
 BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
@@ -112,7 +125,7 @@ CREATED = (BUILDING, SCHEDULING)
 #: every vm_state of a server that is not deleted
 LIVE = frozenset(
     {BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED, RESCUED, ERROR, SOFT_DELETED}
-    | {SHELVED, SHELVED_OFFLOADED}
+    | {SHELVED, SHELVED_OFFLOADED, RESIZED}
 )
 
 #: in a task's ``failure``: the task ends in the vm_state it began in
@@ -152,6 +165,7 @@ ANY_TASK: frozenset[str | None] = frozenset(
     | {PAUSING, UNPAUSING, SUSPENDING, RESUMING, RESCUING, UNRESCUING, UPDATING_PASSWORD}
     | set(SNAPSHOT_TASKS)
     | {*SHELVE_TASKS, SHELVING_OFFLOADING, UNSHELVING}
+    | {*RESIZE_TASKS, RESIZE_CONFIRMING, RESIZE_REVERTING}
 )
 
 #: task_state -> where it begins and where it ends. Read as Nova's state diagram:
@@ -266,6 +280,29 @@ TRANSITIONS: dict[str, Task] = {
         begins_in={SHELVED, SHELVED_OFFLOADED}, replaces={None}, success={ACTIVE}, failure={SAME}
     ),
     DELETING: Task.of(begins_in=LIVE, replaces=ANY_TASK, success={DELETED}, failure={ERROR}),
+    # resize/migrate (``compute.resize``): from active or stopped; a failure before the
+    # destination runs the guest ends where it began (or error when it is lost)
+    RESIZE_PREP: Task.of(
+        begins_in={ACTIVE, STOPPED}, replaces={None}, success=(), failure={SAME, ERROR}
+    ),
+    RESIZE_MIGRATING: Task.of(
+        begins_in={ACTIVE, STOPPED}, replaces={RESIZE_PREP}, success=(), failure={SAME, ERROR}
+    ),
+    RESIZE_MIGRATED: Task.of(
+        begins_in={ACTIVE, STOPPED}, replaces={RESIZE_MIGRATING}, success=(), failure={SAME, ERROR}
+    ),
+    RESIZE_FINISH: Task.of(
+        begins_in={ACTIVE, STOPPED},
+        replaces={RESIZE_MIGRATED},
+        success={RESIZED},
+        failure={SAME, ERROR},
+    ),
+    RESIZE_CONFIRMING: Task.of(
+        begins_in={RESIZED}, replaces={None}, success={ACTIVE, STOPPED}, failure={SAME, ERROR}
+    ),
+    RESIZE_REVERTING: Task.of(
+        begins_in={RESIZED}, replaces={None}, success={ACTIVE, STOPPED}, failure={SAME, ERROR}
+    ),
 }
 
 #: task_state -> the vm_state it ends in when it worked, whatever the guest's power state
@@ -309,6 +346,10 @@ ACTION_TASKS = {
     "shelve": SHELVING,
     "shelve_offload": SHELVING_OFFLOADING,
     "unshelve": UNSHELVING,
+    "resize": RESIZE_PREP,
+    "migrate": RESIZE_PREP,
+    "confirm_resize": RESIZE_CONFIRMING,
+    "revert_resize": RESIZE_REVERTING,
 }
 
 
@@ -387,9 +428,15 @@ _STATUS = {
     BUILDING: ("BUILD", {}),
     ACTIVE: (
         "ACTIVE",
-        {REBOOTING: "REBOOT", REBOOTING_HARD: "HARD_REBOOT", UPDATING_PASSWORD: "PASSWORD"},
+        {
+            REBOOTING: "REBOOT",
+            REBOOTING_HARD: "HARD_REBOOT",
+            UPDATING_PASSWORD: "PASSWORD",
+            **dict.fromkeys(RESIZE_TASKS, "RESIZE"),
+        },
     ),
-    STOPPED: ("SHUTOFF", {REBOOTING_HARD: "HARD_REBOOT"}),
+    STOPPED: ("SHUTOFF", {REBOOTING_HARD: "HARD_REBOOT", **dict.fromkeys(RESIZE_TASKS, "RESIZE")}),
+    RESIZED: ("VERIFY_RESIZE", {RESIZE_REVERTING: "REVERT_RESIZE"}),
     PAUSED: ("PAUSED", {REBOOTING_HARD: "HARD_REBOOT"}),
     SUSPENDED: ("SUSPENDED", {REBOOTING_HARD: "HARD_REBOOT"}),
     RESCUED: ("RESCUE", {}),
@@ -450,6 +497,8 @@ _PUBLIC_NAME = {
     "create_image": "createImage",
     "create_backup": "createBackup",
     "shelve_offload": "shelveOffload",
+    "confirm_resize": "confirmResize",
+    "revert_resize": "revertResize",
 }
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from pocketstack.common import schema_types as t
 from pocketstack.common.validation import BodySchema, InvalidInput
+from pocketstack.compute.api.live_migration import MIGRATE_LIVE
 from pocketstack.compute.external_events import EVENT_NAMES as EXTERNAL_EVENT_NAMES
 from pocketstack.compute.external_events import STATUSES as EXTERNAL_EVENT_STATUSES
 from pocketstack.compute.quotas import DEFAULTS as QUOTA_DEFAULTS
@@ -343,6 +344,20 @@ SERVER_ACTION = ActionSchema(
             required=["name", "backup_type", "rotation"],
         ),
         "os-resetState": t.obj({"state": t.enum("active", "error")}, required=["state"]),
+        # "Live-Migrate Server (os-migrateLive Action)" (``api.live_migration``)
+        "os-migrateLive": MIGRATE_LIVE,
+        # "Resize Server", "Confirm Resized Server", "Revert Resized Server", "Migrate
+        # Server" (``resize``; migrate's host: 2.56, refused before by the handler)
+        "resize": t.obj(
+            {
+                "flavorRef": {"anyOf": [t.string(255, 1), t.integer(0)]},
+                "OS-DCF:diskConfig": t.enum("AUTO", "MANUAL"),
+            },
+            required=["flavorRef"],
+        ),
+        "confirmResize": _NO_ARGUMENTS,
+        "revertResize": _NO_ARGUMENTS,
+        "migrate": {"anyOf": [{"type": "null"}, t.obj({"host": t.nullable(t.string(255, 1))})]},
         # "Add Security Group To A Server" / "Remove Security Group From A Server"
         "addSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),
         "removeSecurityGroup": t.obj({"name": t.string(255, 1)}, required=["name"]),

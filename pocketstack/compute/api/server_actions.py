@@ -14,7 +14,12 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
-from pocketstack.compute.api import microversion, remote_consoles, server_security_groups
+from pocketstack.compute.api import (
+    live_migration,
+    microversion,
+    remote_consoles,
+    server_security_groups,
+)
 from pocketstack.compute.api.common import next_links, paging, parse_time
 from pocketstack.compute.api.views import action_view, action_with_events, addresses
 
@@ -223,6 +228,48 @@ def trigger_crash_dump(req: ApiRequest, server_id: str, _args: Any) -> ApiRespon
     return ApiResponse(status=202)
 
 
+# -- resize and cold migration (``compute.resize``)
+
+
+def resize_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"resize": {"flavorRef"}}`` → 202 ("Resize Server"); 400 bad flavor, 409 state."""
+    policy.enforce(req.ctx, "compute:servers:resize")
+    req.cloud.compute.resizes.resize(req.ctx, server_id, str(args["flavorRef"]))
+    return ApiResponse(status=202)
+
+
+def confirm_resize(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+    """``{"confirmResize": null}`` → 204 ("Confirm Resized Server"); 409 unless
+    VERIFY_RESIZE."""
+    policy.enforce(req.ctx, "compute:servers:confirm_resize")
+    req.cloud.compute.resizes.confirm_resize(req.ctx, server_id)
+    return ApiResponse(status=204)
+
+
+def revert_resize(req: ApiRequest, server_id: str, _args: Any) -> ApiResponse:
+    """``{"revertResize": null}`` → 202 ("Revert Resized Server"); 409 unless
+    VERIFY_RESIZE."""
+    policy.enforce(req.ctx, "compute:servers:revert_resize")
+    req.cloud.compute.resizes.revert_resize(req.ctx, server_id)
+    return ApiResponse(status=202)
+
+
+def migrate_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"migrate": null | {"host"}}`` → 202, admin ("Migrate Server"; ``host`` from
+    2.56, 400 before); 400 unknown or own host, 409 state."""
+    policy.enforce(req.ctx, "compute:os-migrate-server:migrate")
+    host = (args or {}).get("host")
+    if args and "host" in args and not microversion.at_least(req, 2, 56):
+        raise errors.BadRequest(
+            "Invalid input for field/attribute migrate. Value: "
+            f"{args}. Additional properties are not allowed ('host' was unexpected)"
+        )
+    if host is not None:
+        policy.enforce(req.ctx, "compute:os-migrate-server:migrate:host")
+    req.cloud.compute.resizes.migrate(req.ctx, server_id, host)
+    return ApiResponse(status=202)
+
+
 #: The actions this API implements; ``schemas.SERVER_ACTION`` allows exactly these.
 ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "os-stop": stop_server,
@@ -243,6 +290,10 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "shelve": shelve_server,
     "shelveOffload": shelve_offload_server,
     "unshelve": unshelve_server,
+    "resize": resize_server,
+    "confirmResize": confirm_resize,
+    "revertResize": revert_resize,
+    "migrate": migrate_server,
     "os-resetState": reset_state,
     "resetNetwork": reset_network,
     "trigger_crash_dump": trigger_crash_dump,
@@ -250,6 +301,7 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "removeSecurityGroup": server_security_groups.remove_security_group,
     "os-getVNCConsole": remote_consoles.get_vnc_console,
     "os-getSerialConsole": remote_consoles.get_serial_console,
+    "os-migrateLive": live_migration.live_migrate_server,
 }
 
 

@@ -355,3 +355,58 @@ class ComputeDriver(ABC):
             DriverError: unknown instance, or the driver has no diagnostics.
         """
         raise DriverError(f"the {self.name} driver has no diagnostics")
+
+    # -- resize and cold migration (``compute.agent_migrations``; docs/server-actions.md)
+
+    def resize_target_dir(self, uuid: str) -> str:
+        """On a move's destination: make the empty instance directory the source copies the
+        guest's disks into, and return its path ("" for a driver without files).
+
+        Raises:
+            DriverError: the instance exists here already, or the driver cannot move guests.
+        """
+        raise DriverError(f"the {self.name} driver cannot resize or migrate guests")
+
+    def park_instance(self, uuid: str) -> None:
+        """On a move's source: power the guest off and park it: kept for a revert, no
+        longer listed by ``list_instances`` (so the destination may hold the same uuid).
+
+        Raises:
+            DriverError: unknown instance.
+        """
+        raise DriverError(f"the {self.name} driver cannot resize or migrate guests")
+
+    def copy_parked_disks(self, uuid: str, dest_dir: str) -> None:
+        """On a move's source: copy the parked guest's disks into ``dest_dir`` (the
+        destination's ``resize_target_dir``; "" copies nothing).
+
+        Raises:
+            DriverError: no parked guest, or the copy failed.
+        """
+        raise DriverError(f"the {self.name} driver cannot resize or migrate guests")
+
+    def finish_migration(self, spec: InstanceSpec, power_on: bool) -> None:
+        """On a move's destination: grow the copied root disk to ``spec["root_gb"]`` and
+        start the guest with the spec's flavor (``vcpus``, ``memory_mb``) and ports (left
+        off unless ``power_on``).
+
+        Raises:
+            DriverError: any step failed (the destination's files are then removed).
+        """
+        raise DriverError(f"the {self.name} driver cannot resize or migrate guests")
+
+    def confirm_migration(self, uuid: str) -> None:  # noqa: B027 - optional hook
+        """On the source of a confirmed move: delete the parked guest; idempotent."""
+
+    def finish_revert_migration(self, spec: InstanceSpec, power_on: bool) -> None:
+        """On the source of a reverted move: unpark the guest (its old flavor, ``spec``)
+        and start it when ``power_on``.
+
+        Raises:
+            DriverError: no parked guest of that uuid here.
+        """
+        raise DriverError(f"the {self.name} driver cannot resize or migrate guests")
+
+    def parked_instances(self) -> list[str]:
+        """Uuids of the guests parked by ``park_instance`` on this host."""
+        return []

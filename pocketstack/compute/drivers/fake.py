@@ -33,6 +33,7 @@ from pocketstack.compute.drivers.base import (
     PowerState,
 )
 from pocketstack.compute.drivers.fake_console import FakeConsoleServer
+from pocketstack.compute.drivers.fake_live_migration import FakeLiveMigration
 
 #: Host capacity reported when ``conf.compute_*`` are 0 (big enough for scale tests).
 DEFAULT_VCPUS = 64
@@ -69,7 +70,7 @@ DIAGNOSTICS_STATES = {
 }
 
 
-class FakeDriver(ComputeDriver):
+class FakeDriver(FakeLiveMigration, ComputeDriver):
     """In-memory driver: instant spawns, power actions that flip states, a fake console.
 
     Spawning a uuid that already exists raises ``DriverError`` (as a real hypervisor would).
@@ -82,6 +83,8 @@ class FakeDriver(ComputeDriver):
         super().__init__(conf)
         self._lock = threading.Lock()
         self._guests: dict[str, _FakeGuest] = {}
+        #: guests parked on a move's source (``park_instance``) until its end
+        self._parked: dict[str, _FakeGuest] = {}
         #: when set, ``snapshot`` raises ``DriverError`` with this message
         self.fail_snapshot: str | None = None
         #: when set, ``attach_volume`` raises ``DriverError`` with this message
@@ -285,6 +288,61 @@ class FakeDriver(ComputeDriver):
                 raise InstanceNotRunning(f"instance {uuid} is {guest.state.name}")
             guest.state = to
             guest.console.append(_stamp(line))
+
+    # -- resize and cold migration: no files; a parked guest waits in ``_parked``
+
+    def resize_target_dir(self, uuid: str) -> str:
+        """Nothing to make; ``DriverError`` when the guest exists here (not parked)."""
+        with self._lock:
+            if uuid in self._guests:
+                raise DriverError(f"instance {uuid} already exists on this host")
+        return ""
+
+    def park_instance(self, uuid: str) -> None:
+        """Power off and park the guest (image property ``fake_migrate_error``: fail,
+        leaving it off and unparked)."""
+        with self._lock:
+            guest = self._get(uuid)
+            props = (guest.spec.get("image") or {}).get("properties") or {}
+            if guest.state != PowerState.SHUTDOWN:
+                guest.console.append(_stamp("reboot: Power down"))
+            guest.state = PowerState.SHUTDOWN
+            if props.get("fake_migrate_error"):
+                raise DriverError(str(props["fake_migrate_error"]))
+            self._parked[uuid] = self._guests.pop(uuid)
+
+    def copy_parked_disks(self, uuid: str, dest_dir: str) -> None:
+        """Nothing to copy; ``DriverError`` when the guest is not parked."""
+        with self._lock:
+            if uuid not in self._parked:
+                raise DriverError(f"instance {uuid} is not parked on this host")
+
+    def finish_migration(self, spec: InstanceSpec, power_on: bool) -> None:
+        """A new guest of ``spec``'s flavor (running unless ``power_on`` is false)."""
+        self.spawn(spec)
+        if not power_on:
+            self.power_off(spec["uuid"])
+
+    def confirm_migration(self, uuid: str) -> None:
+        """Forget the parked guest."""
+        with self._lock:
+            self._parked.pop(uuid, None)
+
+    def finish_revert_migration(self, spec: InstanceSpec, power_on: bool) -> None:
+        """The parked guest back, with ``spec``; running when ``power_on``."""
+        with self._lock:
+            guest = self._parked.pop(spec["uuid"], None)
+            if guest is None:
+                raise DriverError(f"instance {spec['uuid']} has no parked guest on this host")
+            guest.spec = dict(spec)
+            self._guests[spec["uuid"]] = guest
+        if power_on:
+            self.power_on(spec)
+
+    def parked_instances(self) -> list[str]:
+        """Uuids of the parked guests."""
+        with self._lock:
+            return list(self._parked)
 
     def get_power_state(self, uuid: str) -> PowerState:
         """The recorded state; ``NOSTATE`` for an unknown uuid."""
