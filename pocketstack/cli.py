@@ -287,6 +287,7 @@ def cmd_up(conf: Config) -> None:
     # the local agent gets the bus only, and the service user's password bootstrap used
     host = ComputeHost(conf.replace(service_user_password=service_password(conf)), bus)
     host.start()
+    fleet = _fake_fleet(conf.replace(service_user_password=service_password(conf)), bus)
     # a driver with agents (linuxbridge): this host's network agent with every role
     network = NetworkHost(conf, bus, network_node=True) if network_agents_enabled(conf) else None
     if network is not None:
@@ -304,6 +305,8 @@ def cmd_up(conf: Config) -> None:
         storage.stop(stop_exports=conf.shutdown_instances)  # tgtd stays with the guests
         if network is not None:
             network.stop()
+        if fleet is not None:
+            fleet.stop()
         host.stop()
         controller.stop()
         objects.stop()
@@ -444,13 +447,32 @@ def cmd_compute(conf: Config) -> None:
     bus = connect(conf.transport)
     host = ComputeHost(conf, bus)
     host.start()
+    fleet = _fake_fleet(conf, bus)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(f"pocketstack compute {conf.hostname} ready ({conf.compute_driver} driver)", flush=True)
     stop.wait()
+    if fleet is not None:
+        fleet.stop()
     host.stop()
     bus.stop()
+
+
+def _fake_fleet(conf: Config, bus: Any) -> Any:
+    """``--fake-hosts N``: N fake compute hosts besides this one, started (``FakeFleet``);
+    None without the option."""
+    from pocketstack.compute.fake_fleet import FakeFleet
+
+    if not conf.fake_hosts:
+        return None
+    try:
+        fleet = FakeFleet(conf, bus, int(conf.fake_hosts))
+    except ValueError as exc:
+        raise SystemExit(f"pocketstack: {exc}") from None
+    fleet.start()
+    print(f"  fake hosts:   {len(fleet.hosts)} ({fleet.names[0]} ...)", flush=True)
+    return fleet
 
 
 def cmd_network_agent(conf: Config) -> None:

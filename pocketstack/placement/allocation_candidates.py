@@ -17,6 +17,7 @@ request groups: docs/placement.md, "Not yet").
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -66,30 +67,39 @@ class AllocationCandidates:
             InvalidQuery (400): ``in_tree`` names no provider.
         """
         with self.db.reader() as s:
-            query = capacity_conditions(provider_query(), resources)
+            classes = tuple(sorted(resources))
+            params = {f"amount_{n}": int(resources[rc]) for n, rc in enumerate(classes)}
+            query = _capacity_query(classes)
             # no ORDER BY: with one, the database would find and sort every candidate
             # before applying the LIMIT; without, it stops at the limit (Placement's order
             # is unspecified too). The few found are sorted here.
             query = query.where(*filter_conditions(s, filters))
             if limit is not None:
                 query = query.limit(limit)
-            providers = sorted((Provider(*row) for row in s.execute(query)), key=lambda p: p.id)
+            rows = s.execute(query, params)
+            providers = sorted((Provider(*row) for row in rows), key=lambda p: p.id)
             ids = [p.id for p in providers]
             if not ids:
                 return []
-            inventories = s.scalars(
-                sa.select(Inventory).where(Inventory.resource_provider_id.in_(ids))
+            inv = Inventory.__table__.c
+            inventories = s.execute(
+                sa.select(
+                    inv.resource_provider_id,
+                    inv.resource_class,
+                    inv.total,
+                    inv.reserved,
+                    inv.allocation_ratio,
+                ).where(inv.resource_provider_id.in_(ids))
             ).all()
+            alloc = Allocation.__table__.c
             used = {
                 (rp_id, rc): int(total)
                 for rp_id, rc, total in s.execute(
                     sa.select(
-                        Allocation.resource_provider_id,
-                        Allocation.resource_class,
-                        sa.func.sum(Allocation.used),
+                        alloc.resource_provider_id, alloc.resource_class, sa.func.sum(alloc.used)
                     )
-                    .where(Allocation.resource_provider_id.in_(ids))
-                    .group_by(Allocation.resource_provider_id, Allocation.resource_class)
+                    .where(alloc.resource_provider_id.in_(ids))
+                    .group_by(alloc.resource_provider_id, alloc.resource_class)
                 )
             }
             traits: dict[int, list[str]] = {}
@@ -100,10 +110,19 @@ class AllocationCandidates:
             ):
                 traits.setdefault(rp_id, []).append(name)
         summaries: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
-        for inv in inventories:
-            capacity = int((inv.total - inv.reserved) * inv.allocation_ratio)
-            summaries[inv.resource_provider_id][inv.resource_class] = (
+        for row in inventories:
+            capacity = int((row.total - row.reserved) * row.allocation_ratio)
+            summaries[row.resource_provider_id][row.resource_class] = (
                 capacity,
-                used.get((inv.resource_provider_id, inv.resource_class), 0),
+                used.get((row.resource_provider_id, row.resource_class), 0),
             )
         return [Summary(p, summaries[p.id], traits.get(p.id, [])) for p in providers]
+
+
+@functools.lru_cache(maxsize=128)
+def _capacity_query(classes: tuple[str, ...]) -> sa.Select:
+    """The candidates query for these resource classes, amounts as bound parameters
+    ``amount_<n>`` (n: the class's index in ``classes``): built once per set of classes,
+    as building it costs more than the database takes to answer it."""
+    amounts = {rc: sa.bindparam(f"amount_{n}", type_=sa.Integer) for n, rc in enumerate(classes)}
+    return capacity_conditions(provider_query(), amounts)  # type: ignore[arg-type]

@@ -13,11 +13,11 @@ import builtins
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import new_id
@@ -74,23 +74,27 @@ class ProviderFilters:
 
 
 def provider_query() -> sa.Select:
-    """``SELECT`` of providers with their parent's and root's UUIDs (``Provider`` rows)."""
-    parent = aliased(ResourceProvider)
-    root = aliased(ResourceProvider)
-    rp = ResourceProvider
+    """``SELECT`` of providers with their parent's and root's UUIDs (``Provider`` rows).
+
+    Built on the tables (not ORM aliases): it is built once per request, and on the hot
+    path of every scheduling decision."""
+    rp = ResourceProvider.__table__.c
+    parent = ResourceProvider.__table__.alias("parent_rp")
+    root = ResourceProvider.__table__.alias("root_rp")
     return (
         sa.select(
             rp.id,
             rp.uuid,
             rp.name,
             rp.generation,
-            parent.uuid.label("parent_provider_uuid"),
-            sa.func.coalesce(root.uuid, rp.uuid).label("root_provider_uuid"),
+            parent.c.uuid.label("parent_provider_uuid"),
+            sa.func.coalesce(root.c.uuid, rp.uuid).label("root_provider_uuid"),
             rp.created_at,
             rp.updated_at,
         )
-        .outerjoin(parent, parent.id == rp.parent_provider_id)
-        .outerjoin(root, root.id == rp.root_provider_id)
+        .select_from(ResourceProvider.__table__)
+        .outerjoin(parent, parent.c.id == rp.parent_provider_id)
+        .outerjoin(root, root.c.id == rp.root_provider_id)
     )
 
 
@@ -138,27 +142,32 @@ def capacity_conditions(query: sa.Select, resources: Mapping[str, int]) -> sa.Se
     correlated ``SUM`` over that provider's allocations of the class (the index on
     ``(resource_provider_id, resource_class)`` answers it), so a ``LIMIT`` stops the scan
     after enough providers instead of summing every provider's usage first."""
+    rp_id = ResourceProvider.__table__.c.id
+    allocations = Allocation.__table__.c
     for n, (rc, amount) in enumerate(sorted(resources.items())):
-        inv = aliased(Inventory, name=f"inv{n}")
+        inv_table = Inventory.__table__.alias(f"inv{n}")
+        inv = inv_table.c
         used = (
-            sa.select(sa.func.coalesce(sa.func.sum(Allocation.used), 0))
-            .where(
-                Allocation.resource_provider_id == ResourceProvider.id,
-                Allocation.resource_class == rc,
-            )
-            .correlate(ResourceProvider)
+            sa.select(sa.func.coalesce(sa.func.sum(allocations.used), 0))
+            .where(allocations.resource_provider_id == rp_id, allocations.resource_class == rc)
+            .correlate(ResourceProvider.__table__)
             .scalar_subquery()
         )
         query = query.join(
-            inv,
-            sa.and_(inv.resource_provider_id == ResourceProvider.id, inv.resource_class == rc),
+            inv_table,
+            sa.and_(inv.resource_provider_id == rp_id, inv.resource_class == rc),
         ).where(
             inv.min_unit <= amount,
             inv.max_unit >= amount,
-            sa.literal(amount) % inv.step_size == 0,
+            _value(amount) % inv.step_size == 0,
             (inv.total - inv.reserved) * inv.allocation_ratio - used >= amount,
         )
     return query
+
+
+def _value(amount: Any) -> Any:
+    """``amount`` as a SQL value: a bound parameter stays one (a cached query's)."""
+    return amount if isinstance(amount, sa.BindParameter) else sa.literal(amount)
 
 
 def bump_generation(s: Session, provider_id: int, uuid: str, seen: int) -> int:

@@ -191,27 +191,34 @@ def claim_for_consumer(
         return False
     placement = placement_for(db_or_cloud)
     wanted = {rc: int(n) for rc, n in resources.items() if int(n) > 0}
-    current = placement.allocations.get(SERVICE_CTX, consumer_uuid)
-    if {uuid: res for uuid, (_g, res) in current.allocations.items()} == {provider: wanted}:
-        return True
-    write = ConsumerAllocations(
-        consumer_uuid,
-        {provider: wanted},
-        current.project_id or project_id,
-        current.user_id or user_id,
-        consumer_type=consumer_type,
-    )
 
     def counters(s: Session) -> None:
         _drop_counted(s, consumer_uuid)
         _count(s, consumer_uuid, host, wanted)
 
+    def write(generation: object, project: str, user: str) -> bool:
+        alloc = ConsumerAllocations(
+            consumer_uuid, {provider: wanted}, project, user, generation, consumer_type
+        )
+        try:
+            placement.allocations.replace(SERVICE_CTX, [alloc], also=counters)
+        except pexc.ConsumerGenerationConflict:
+            raise
+        except (pexc.CapacityExceeded, pexc.ConcurrentUpdate, pexc.InvalidQuery) as exc:
+            LOG.debug("claim of %s on %s lost: %s", consumer_uuid, host, exc)
+            return False
+        return True
+
+    # first as a new consumer (no read: the scheduler's common case); a consumer that
+    # holds allocations already answers a generation conflict, and is read
     try:
-        placement.allocations.replace(SERVICE_CTX, [write], also=counters)
-    except (pexc.CapacityExceeded, pexc.ConcurrentUpdate, pexc.InvalidQuery) as exc:
-        LOG.debug("claim of %s on %s lost: %s", consumer_uuid, host, exc)
-        return False
-    return True
+        return write(None, project_id, user_id)
+    except pexc.ConsumerGenerationConflict:
+        pass
+    current = placement.allocations.get(SERVICE_CTX, consumer_uuid)
+    if {uuid: res for uuid, (_g, res) in current.allocations.items()} == {provider: wanted}:
+        return True
+    return write(UNCHECKED, current.project_id or project_id, current.user_id or user_id)
 
 
 def claim(

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pocketstack.common.db import Database
+from pocketstack.common.db import Database, utcnow
 from pocketstack.common.errors import PocketError
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import ComputeNode, Service
@@ -40,7 +40,7 @@ REFRESH_SECONDS = 0.25
 FULL_RELOAD_SECONDS = 60.0
 #: rows written this long before the newest change seen are read again: a writer may
 #: commit after a later writer did
-OVERLAP = dt.timedelta(seconds=2)
+OVERLAP = dt.timedelta(seconds=0.5)
 
 
 def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str, Any]) -> None:
@@ -181,8 +181,7 @@ class HostStateCache:
         self._nodes: dict[str, HostState] = {}  # by hypervisor hostname
         self._by_host: dict[str, str] = {}  # host -> hypervisor hostname
         self._services: dict[str, Any] = {}  # host -> service columns
-        self._node_mark: dt.datetime | None = None
-        self._service_mark: dt.datetime | None = None
+        self._since: dt.datetime | None = None  # when the last read began (utcnow)
         self._refreshed = 0.0
         self._loaded = -FULL_RELOAD_SECONDS
 
@@ -190,20 +189,21 @@ class HostStateCache:
         return len(self._nodes)
 
     def refresh(self, force: bool = False) -> None:
-        """Read the rows changed since the last read (everything every
-        ``FULL_RELOAD_SECONDS``); at most every ``REFRESH_SECONDS`` unless ``force``."""
+        """Read the rows changed since the last read began (less ``OVERLAP``; everything
+        every ``FULL_RELOAD_SECONDS``); at most every ``REFRESH_SECONDS`` unless ``force``.
+        ``updated_at`` is the writers' clock: controllers keep their clocks in step (NTP)."""
         now = time.monotonic()
         with self._lock:
             if not force and now - self._refreshed < REFRESH_SECONDS:
                 return
-            full = now - self._loaded >= FULL_RELOAD_SECONDS
+            full = self._since is None or now - self._loaded >= FULL_RELOAD_SECONDS
+            began = utcnow()
             with self.db.reader() as s:
                 nodes = sa.select(*_NODE_COLUMNS)
                 services = sa.select(*_SERVICE_COLUMNS).where(Service.binary == COMPUTE_BINARY)
-                if not full and self._node_mark is not None:
-                    nodes = nodes.where(ComputeNode.updated_at >= self._node_mark - OVERLAP)
-                if not full and self._service_mark is not None:
-                    services = services.where(Service.updated_at >= self._service_mark - OVERLAP)
+                if not full and self._since is not None:
+                    nodes = nodes.where(ComputeNode.updated_at >= self._since - OVERLAP)
+                    services = services.where(Service.updated_at >= self._since - OVERLAP)
                 node_rows = s.execute(nodes).all()
                 service_rows = s.execute(services).all()
             if full:
@@ -212,10 +212,9 @@ class HostStateCache:
             for row in node_rows:
                 self._nodes[row.hypervisor_hostname] = _template(row)
                 self._by_host[row.host] = row.hypervisor_hostname
-                self._node_mark = _later(self._node_mark, row.updated_at)
             for svc in service_rows:
                 self._services[svc.host] = svc
-                self._service_mark = _later(self._service_mark, svc.updated_at)
+            self._since = began
             self._refreshed = now
 
     def nodename(self, host: str) -> str | None:
@@ -246,12 +245,6 @@ class HostStateCache:
             local_gb_used=used.get("DISK_GB", 0),
             provider_uuid=uuid,
         )
-
-
-def _later(mark: dt.datetime | None, value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return mark
-    return value if mark is None or value > mark else mark
 
 
 def _template(row: Any) -> HostState:
