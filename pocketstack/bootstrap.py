@@ -101,7 +101,12 @@ def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
             disk_format="qcow2",
             container_format="bare",
             visibility="public",
-            properties={"os_distro": "pocketstack-guest", "hw_architecture": "x86_64"},
+            properties={
+                "os_distro": "pocketstack-guest",
+                "hw_architecture": "x86_64",
+                # the image runs qemu-ga (pocketstack.guest): changePassword, quiesce
+                "hw_qemu_guest_agent": "yes",
+            },
         )
         ids["image_id"] = image.id
     write_clouds_yaml(conf, passwords)

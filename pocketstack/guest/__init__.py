@@ -29,6 +29,7 @@ What the guest does at each boot (``files/rcS``); every line goes to the serial 
     pocketstack guest: eth0 dhcp (udhcpc in the background)
     pocketstack guest: eth0 ip <ip> netmask <mask> (dhcp)
     pocketstack guest: eth0 ip <ip> netmask <mask> (static: no DHCP answer yet)
+    pocketstack guest: guest agent on /dev/vport<N>p<M>  (a port org.qemu.guest_agent.0)
     pocketstack guest: running user_data / user_data exited with status <s>
     pocketstack guest: user_data already ran for instance <uuid>
     pocketstack guest <hostname> ready
@@ -45,6 +46,9 @@ What the guest does at each boot (``files/rcS``); every line goes to the serial 
   no lease came. Without network data: DHCP on eth0.
 - user_data: run when it starts with ``#!``, once per instance uuid (like cloud-init), before
   the ready line, output on the console.
+- qemu-ga (Debian's guest agent) on the virtio-serial port ``org.qemu.guest_agent.0`` when
+  there is one (images with ``hw_qemu_guest_agent=yes``): ping, fsfreeze, and
+  ``guest-set-user-password`` through ``/usr/sbin/chpasswd`` (``files/chpasswd``).
 - dropbear on port 22, public-key login only; acpid turns the ACPI power button (QMP
   ``system_powerdown``) into ``poweroff``; ``reboot`` and ``system_reset`` reboot.
 """

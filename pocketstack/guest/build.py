@@ -60,6 +60,7 @@ DEBIAN_PACKAGES = (
     "fdisk",
     "e2fsprogs",
     "qemu-utils",
+    "qemu-guest-agent",
 )
 #: host tool -> Debian package, checked before building.
 TOOLS = {
@@ -73,6 +74,9 @@ TOOLS = {
 }
 BUSYBOX = Path("/bin/busybox")
 DROPBEAR_BINARIES = ("/usr/sbin/dropbear", "/usr/bin/dropbearkey")
+#: Debian's QEMU guest agent, started by ``files/rcS`` on the virtio-serial port
+#: ``org.qemu.guest_agent.0`` (images registered with ``hw_qemu_guest_agent=yes``).
+QEMU_GA = Path("/usr/sbin/qemu-ga")
 SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
 ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
 LDLINUX_C32 = Path("/usr/lib/syslinux/modules/bios/ldlinux.c32")
@@ -142,6 +146,7 @@ def check_host(live: bool = False) -> None:
             LDLINUX_C32: "syslinux-common",
         }
     needed.update({Path(p): "dropbear-bin" for p in DROPBEAR_BINARIES})
+    needed[QEMU_GA] = "qemu-guest-agent"
     for path, package in needed.items():
         if not path.exists():
             raise GuestBuildError(f"{path} not found: install the Debian package {package}")
@@ -362,7 +367,7 @@ def _populate_rootfs(root: Path, live: bool) -> None:
         if not link.exists() and not link.is_symlink() and applet != "bin/busybox":
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(os.path.relpath("/bin/busybox", "/" + str(Path(applet).parent)))
-    for binary in DROPBEAR_BINARIES:
+    for binary in (*DROPBEAR_BINARIES, str(QEMU_GA)):
         copy_file(Path(binary), root, 0o755)
         for lib in shared_libraries(binary):
             if not (root / str(lib).lstrip("/")).exists():
@@ -378,6 +383,7 @@ def write_etc(root: Path, live: bool = False) -> None:
     install_file("udhcpc.script", root, "/usr/share/udhcpc/default.script", 0o755)
     install_file("power-button", root, "/etc/acpi/PWRF/00000080", 0o755)
     install_file("jsonflat.awk", root, "/usr/lib/pocketstack/jsonflat.awk")
+    install_file("chpasswd", root, "/usr/sbin/chpasswd", 0o755)
     etc = {
         "hostname": "cirros\n",
         "passwd": "root:x:0:0:root:/root:/bin/sh\n",
@@ -509,11 +515,14 @@ def build_image(dest: Path, work_dir: Path | None = None) -> Path:
 
 
 def recipe_hash() -> str:
-    """12 hex digits identifying the recipe: this module, ``files/*``, the kernel version."""
+    """12 hex digits identifying the recipe: this module, ``files/*``, the kernel version,
+    the guest agent binary (a Debian update of ``qemu-guest-agent`` rebuilds the image)."""
     h = hashlib.sha256(f"{RECIPE_VERSION}".encode())
     h.update(Path(__file__).read_bytes())
     for f in sorted(FILES.iterdir()):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
+    with contextlib.suppress(OSError):
+        h.update(QEMU_GA.read_bytes())
     try:
         h.update(find_kernel()[1].encode())
     except GuestBuildError:

@@ -90,7 +90,8 @@ def test_cli_server_image_create_wait_makes_an_active_snapshot(running_cloud, se
     )
     events = resp.json()["instanceAction"]["events"]
     assert [(e["event"], e["result"]) for e in events] == [("compute_snapshot_instance", "Success")]
-    assert "not quiesced" in events[0]["details"]
+    # the default image declares hw_qemu_guest_agent=yes: the (fake) agent froze the guest
+    assert "running guest, quiesced" in events[0]["details"]
 
 
 def test_answer_shape_below_and_from_245(running_cloud, server):

@@ -1,9 +1,9 @@
 """A snapshot of a real guest boots as its clone (issue 10, "How it is shown"): ``pocketstack
-up`` with the QEMU driver, the ``openstack`` CLI. The guest (the project's guest image, no
-guest agent) writes a file on its root filesystem and syncs it; ``openstack server image
-create --wait`` snapshots it while it runs (QMP ``stop``, ``qemu-img convert -U``, ``cont``:
-the event says it was not quiesced); a server booted from the snapshot finds the file, and the
-source guest runs on."""
+up`` with the QEMU driver, the ``openstack`` CLI. The guest (the project's guest image, whose
+``hw_qemu_guest_agent=yes`` gives it qemu-ga) writes a file on its root filesystem and syncs
+it; ``openstack server image create --wait`` snapshots it while it runs (filesystems frozen by
+the guest agent, QMP ``stop``, ``qemu-img convert -U``, ``cont``, thaw: the event says it was
+quiesced); a server booted from the snapshot finds the file, and the source guest runs on."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_a_snapshot_of_a_running_guest_boots_a_clone_with_its_file(cloud, tmp_pa
     )
     (event,) = resp.json()["instanceAction"]["events"]
     assert event["event"] == "compute_snapshot_instance" and event["result"] == "Success"
-    assert "running guest, not quiesced" in event["details"]
+    assert "running guest, quiesced" in event["details"], event["details"]
 
     cloud.openstack("server", "create", "--image", "snap1", *boot, "snapclone")
     cloud.wait_for_server("snapclone", "ACTIVE", timeout=120)
