@@ -1,7 +1,9 @@
 """Keypairs (API reference "Keypairs (keypairs)") at the request's microversion: ``type``
 from 2.2 (create takes it; create answers 201 from 2.2, 200 before, with the keypair and
 ``private_key`` when generated; delete answers 204 from 2.2, 202 before); from 2.92 a
-``public_key`` is required (Nova no longer generates keys).
+``public_key`` is required (Nova no longer generates keys). An admin names another user
+(``user_id`` in the create body, ``?user_id=`` on list, show and delete) from 2.10: before,
+the body's ``user_id`` is refused (400) and the query's ignored, as Nova's 2.1 schema does.
 The create body is checked against ``schemas.KEYPAIR_CREATE`` before the handler runs."""
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pocketstack.compute.api.views import created_keypair, keypair_view
 
 
 def _user(req: ApiRequest) -> str | None:
+    """The ``?user_id=`` of an admin from 2.10 (None before: the caller's keypairs)."""
+    if not at_least(req, 2, 10):
+        return None
     user_id = req.query.get("user_id")
     if user_id and user_id != req.ctx.user_id:
         policy.enforce(req.ctx, "compute:keypairs:other_user")
@@ -42,11 +47,12 @@ def create_keypair(req: ApiRequest) -> ApiResponse:
     "user_id"?}}: import or (before 2.92) generate.
 
     Raises:
-        errors.BadRequest: ``type`` before 2.2; no ``public_key`` from 2.92.
+        errors.BadRequest: ``type`` before 2.2, ``user_id`` before 2.10; no ``public_key``
+            from 2.92.
     """
     policy.enforce(req.ctx, "compute:keypairs:create")
     body = req.body["keypair"]
-    refuse_newer(req, body, {"type": (2, 2)}, "keypair")
+    refuse_newer(req, body, {"type": (2, 2), "user_id": (2, 10)}, "keypair")
     if at_least(req, 2, 92) and body.get("public_key") is None:
         raise errors.BadRequest(
             f"Invalid input for field/attribute keypair. Value: {dict(body)!r}. "
