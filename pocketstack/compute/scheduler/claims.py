@@ -346,6 +346,44 @@ def _move_counted(from_consumer: str, to_consumer: str) -> Callable[[Session], N
     return counters
 
 
+# -- claims made before Placement ---------------------------------------------------------
+_JOINS = """
+FROM allocations a
+JOIN compute_nodes n ON n.host = a.host
+JOIN placement_resource_providers rp ON rp.name = n.hypervisor_hostname
+"""
+_NEW = (
+    "WHERE a.host = :host AND NOT EXISTS "
+    "(SELECT 1 FROM placement_consumers c WHERE c.uuid = a.instance_uuid)"
+)
+#: the allocations first: they test that the consumer row does not exist yet
+ADOPT_STATEMENTS = (
+    "UPDATE placement_resource_providers SET generation = generation + 1 WHERE name = "
+    "(SELECT hypervisor_hostname FROM compute_nodes WHERE host = :host)",
+    *(
+        "INSERT INTO placement_allocations "
+        "(resource_provider_id, consumer_id, resource_class, used) "
+        f"SELECT rp.id, a.instance_uuid, '{rc}', a.{column} {_JOINS} {_NEW} AND a.{column} > 0"
+        for rc, column in (("VCPU", "vcpus"), ("MEMORY_MB", "memory_mb"), ("DISK_GB", "disk_gb"))
+    ),
+    "INSERT INTO placement_consumers "
+    "(uuid, project_id, user_id, consumer_type, generation, created_at, updated_at) "
+    "SELECT a.instance_uuid, COALESCE(i.project_id, ''), COALESCE(i.user_id, ''), "
+    f"'INSTANCE', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP {_JOINS} "
+    f"LEFT JOIN instances i ON i.uuid = a.instance_uuid {_NEW}",
+)
+
+
+def adopt_earlier_claims(db: Database, host: str) -> None:
+    """Make every claim on ``host`` recorded only in ``allocations`` (made before the
+    scheduler used Placement) a Placement allocation of its consumer, type ``INSTANCE``,
+    in one transaction that bumps the host provider's generation (concurrent claims on it
+    retry). Consumers that have Placement allocations are left alone. Idempotent."""
+    with db.transaction() as s:
+        for sql in ADOPT_STATEMENTS:
+            s.execute(sa.text(sql), {"host": host})
+
+
 def recompute_usage(session: Session, node: ComputeNode) -> None:
     """Set ``node``'s counters to the sums of its allocations (repairs drift after crashes).
 

@@ -41,6 +41,8 @@ FULL_RELOAD_SECONDS = 60.0
 #: rows written this long before the newest change seen are read again: a writer may
 #: commit after a later writer did
 OVERLAP = dt.timedelta(seconds=0.5)
+#: per database, the hosts whose earlier claims were adopted into Placement
+_ADOPTED: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
 
 
 def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str, Any]) -> None:
@@ -78,6 +80,10 @@ def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str,
         s.flush()
         recompute_usage(s, node)
     update_provider(db, conf, host, resources)
+    adopted = _ADOPTED.setdefault(db, set())
+    if host not in adopted:  # once per host and process: claims made before Placement
+        claims.adopt_earlier_claims(db, host)
+        adopted.add(host)
 
 
 def update_provider(db: Any, conf: Any, host: str, resources: dict[str, Any]) -> None:

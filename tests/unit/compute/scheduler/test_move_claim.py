@@ -61,3 +61,20 @@ def test_move_to_a_new_consumer(db, exact_conf, add_host):
     assert allocations(db, "migr") == {"src": RES}
     assert allocations(db, "inst") == {}
     assert usage(db, "src") == (2, 1024, 10, 1)
+
+
+def test_claims_made_before_placement_are_adopted_at_the_next_report(db, exact_conf, add_host):
+    from pocketstack.compute.models import Allocation
+    from pocketstack.compute.scheduler import host_manager
+
+    add_host(db, exact_conf, "old", vcpus=4, memory_mb=4096, local_gb=40)
+    with db.transaction() as s:  # a claim as the scheduler wrote them before Placement
+        s.add(Allocation(instance_uuid="legacy", host="old", vcpus=1, memory_mb=512, disk_gb=0))
+    assert claims.claim(db, "old", "recent", 1, 256, 1)
+    host_manager._ADOPTED.clear()  # a controller restarted on the upgraded code
+    add_host(db, exact_conf, "old", vcpus=4, memory_mb=4096, local_gb=40)
+    assert allocations(db, "legacy") == {"old": {"VCPU": 1, "MEMORY_MB": 512}}
+    assert allocations(db, "recent") == {"old": {"VCPU": 1, "MEMORY_MB": 256, "DISK_GB": 1}}
+    assert not claims.claim_for_consumer(db, "big", "old", {"VCPU": 3})  # 2 of 4 are held
+    add_host(db, exact_conf, "old", vcpus=4, memory_mb=4096, local_gb=40)  # idempotent
+    assert allocations(db, "legacy") == {"old": {"VCPU": 1, "MEMORY_MB": 512}}
