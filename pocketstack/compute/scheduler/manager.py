@@ -17,7 +17,12 @@ build fails or a server is deleted. The request ``spec``::
 
     {"instance_uuid": str, "project_id": str, "vcpus": int, "memory_mb": int (MiB),
      "disk_gb": int (GiB), "availability_zone": str | None, "image_properties": dict,
-     "ignore_hosts": [str], "force_host": str | None, "user_id": str (optional)}
+     "ignore_hosts": [str], "force_host": str | None, "user_id": str (optional),
+     "consumer_type": "INSTANCE" (default) or "MIGRATION"}
+
+``instance_uuid`` is the consumer the claim is written for: a move (resize, cold
+migration) passes its migration's UUID with ``consumer_type`` ``MIGRATION`` to hold the
+destination while the instance still holds the source (``claims.move_claim`` at confirm).
 
 ``force_host`` (an admin's ``az:host``, parsed by the API) skips the filters, as in Nova; the
 claim still refuses a host that cannot hold the instance.
@@ -127,16 +132,20 @@ class SchedulerManager:
         LOG.debug(
             "[%s] weighed hosts: %s", request_id, ", ".join(f"{h}={w:.3f}" for w, h in weighed)
         )
+        resources = claims.resources_of(
+            int(spec.get("vcpus") or 0),
+            int(spec.get("memory_mb") or 0),
+            int(spec.get("disk_gb") or 0),
+        )
         for _weight, host in weighed:
-            if claims.claim(
+            if claims.claim_for_consumer(
                 self.db,
-                host.host,
                 spec["instance_uuid"],
-                int(spec.get("vcpus") or 0),
-                int(spec.get("memory_mb") or 0),
-                int(spec.get("disk_gb") or 0),
+                host.host,
+                resources,
                 project_id=str(spec.get("project_id") or ""),
                 user_id=str(spec.get("user_id") or ""),
+                consumer_type=str(spec.get("consumer_type") or claims.INSTANCE),
                 provider_uuid=host.provider_uuid,
             ):
                 LOG.info(
