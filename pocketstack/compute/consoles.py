@@ -10,7 +10,8 @@ expiry (``TOKEN_TTL`` s). The URL it answers points at the console proxy this pr
 (``console_proxy``): ``<public_url>/novnc/vnc_lite.html?path=vnc/websockify?token=...`` for
 ``novnc`` (noVNC's page opens the websocket at ``path``), ``ws://<public host>/serial?token=
 ...`` for ``serial``. The proxy ``redeem``s the token once: a reused, expired, unknown or
-other-kind token is refused.
+other-kind token is refused. An admin reads what a token opens, without spending it, at
+``GET /os-console-auth-tokens/{token}`` (``show_token``).
 
 The tokens live in this controller's memory (Nova keeps them in its database), so the proxy
 must be served by the controller that issued the URL: true for ``pocketstack up`` and for
@@ -50,6 +51,21 @@ TOKEN_TTL = 600.0
 OFFERED = {"vnc": "novnc", "serial": "serial"}
 
 
+class ConsoleTokenNotFound(errors.NotFound):
+    """404: ``os-console-auth-tokens`` of an unknown, used or expired token (Nova's message)."""
+
+    def default_message(self) -> str:
+        return "Token not found"
+
+
+class ConsoleTypeNotAccessible(errors.Unauthorized):
+    """401: ``os-console-auth-tokens`` before 2.31 of a token that is not ``rdp-html5``
+    (Nova's 2.1 answer; this cloud offers no rdp console, so every token below 2.31)."""
+
+    def default_message(self) -> str:
+        return "The requested console type details are not accessible"
+
+
 class ConsoleTokenInvalid(errors.Unauthorized):
     """401: an unknown, used, expired or other-kind console token (the proxy refuses it)."""
 
@@ -59,13 +75,20 @@ class ConsoleTokenInvalid(errors.Unauthorized):
 
 @dataclass(frozen=True)
 class ConsoleGrant:
-    """What a token opens: ``kind`` (``vnc``/``serial``) of ``instance_uuid``, reached at
-    ``connect`` (``{"unix": path}``), until ``expires`` (``time.monotonic()`` s)."""
+    """What a token opens: ``kind`` (``vnc``/``serial``) of ``instance_uuid`` on ``host``
+    (its compute host), reached at ``connect`` (``{"unix": path}``), until ``expires``
+    (``time.monotonic()`` s)."""
 
     instance_uuid: str
     kind: str
     connect: dict[str, Any]
     expires: float
+    host: str | None = None
+
+    @property
+    def console_type(self) -> str:
+        """Nova's console type of the grant: ``novnc`` or ``serial``."""
+        return OFFERED.get(self.kind, self.kind)
 
 
 class ConsoleTokens:
@@ -80,15 +103,18 @@ class ConsoleTokens:
         self._lock = threading.Lock()
         self._grants: dict[str, ConsoleGrant] = {}
 
-    def issue(self, instance_uuid: str, kind: str, connect: dict[str, Any]) -> str:
-        """A new random token (43 URL-safe characters) for ``kind`` of the instance."""
+    def issue(
+        self, instance_uuid: str, kind: str, connect: dict[str, Any], host: str | None = None
+    ) -> str:
+        """A new random token (43 URL-safe characters) for ``kind`` of the instance on
+        ``host``."""
         token = secrets.token_urlsafe(32)
         now = time.monotonic()
         with self._lock:
             for key in [k for k, g in self._grants.items() if g.expires <= now]:
                 del self._grants[key]
             self._grants[_digest(token)] = ConsoleGrant(
-                instance_uuid, kind, dict(connect), now + self.ttl
+                instance_uuid, kind, dict(connect), now + self.ttl, host
             )
         return token
 
@@ -102,6 +128,14 @@ class ConsoleTokens:
             grant = self._grants.pop(_digest(token), None)
         if grant is None or grant.expires <= time.monotonic() or grant.kind != kind:
             raise ConsoleTokenInvalid()
+        return grant
+
+    def get(self, token: str) -> ConsoleGrant | None:
+        """The grant of ``token``, not consumed; None when unknown, used or expired."""
+        with self._lock:
+            grant = self._grants.get(_digest(token))
+        if grant is None or grant.expires <= time.monotonic():
+            return None
         return grant
 
     def revoke_instance(self, instance_uuid: str) -> None:
@@ -143,12 +177,27 @@ class Consoles:
             raise InstanceNotReady(f"Instance {server.uuid} is not ready yet.")
         states.check_action(server, f"get_{protocol}_console")
         connect = self.agents.get_console(ctx, server.host, server.uuid, protocol)
-        token = self.tokens.issue(server.uuid, protocol, connect)
+        token = self.tokens.issue(server.uuid, protocol, connect, server.host)
         return console_url(self.cloud.conf.public_url, protocol, token)
 
     def redeem(self, token: str, kind: str) -> ConsoleGrant:
         """``ConsoleTokens.redeem`` (raises ``ConsoleTokenInvalid``)."""
         return self.tokens.redeem(token, kind)
+
+    def show_token(self, token: str, any_type: bool) -> ConsoleGrant:
+        """What ``token`` opens, without spending it (``os-console-auth-tokens``);
+        ``any_type``: 2.31+ (before, only ``rdp-html5`` tokens, which this cloud has none of).
+
+        Raises:
+            ConsoleTokenNotFound (404): unknown, used or expired; ConsoleTypeNotAccessible
+            (401): a valid token before 2.31.
+        """
+        grant = self.tokens.get(token)
+        if grant is None:
+            raise ConsoleTokenNotFound()
+        if not any_type and grant.console_type != "rdp-html5":
+            raise ConsoleTypeNotAccessible()
+        return grant
 
 
 def console_url(public_url: str, kind: str, token: str) -> str:

@@ -44,6 +44,8 @@ RULES: dict[str, str] = {
     "compute:os-server-crash-dump": "member",
     # remote consoles (Nova's os_compute_api:os-remote-consoles: project member or admin)
     "compute:os-remote-consoles": "member",
+    # what a console token opens (Nova's os_compute_api:os-console-auth-tokens: admin)
+    "compute:os-console-auth-tokens": "admin",
     "compute:os-admin-actions:reset_state": "admin",
     "compute:os-admin-actions:reset_network": "admin",
     "compute:servers:index:all_tenants": "admin",

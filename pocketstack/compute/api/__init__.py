@@ -207,6 +207,11 @@ ROUTES = [
     r("GET", V + "/os-instance-usage-audit-log", usage.list_usage_audit_logs),
     r("GET", V + "/os-instance-usage-audit-log/{before_timestamp}", usage.get_usage_audit_log),
     r("GET", V + "/os-migrations", migrations.list_migrations),
+    r(
+        "GET",
+        V + "/os-console-auth-tokens/{console_token}",
+        remote_consoles.show_console_auth_token,
+    ),
     r("GET", S + "/migrations", migrations.list_server_migrations),
     r("GET", S + "/migrations/{migration_id}", migrations.get_server_migration),
     r("DELETE", S + "/migrations/{migration_id}", live_migration.abort_server_migration),
