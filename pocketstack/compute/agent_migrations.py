@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.common.auth import RequestContext
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import PowerState
-from pocketstack.compute.rpcapi import AGENT_MESSAGES, CONDUCTOR_MESSAGES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pocketstack.common.bus import Bus
     from pocketstack.compute.drivers.base import ComputeDriver
+    from pocketstack.compute.rpcapi import ConductorClient
 
 LOG = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class AgentMigrations:
     host: str
     bus: Bus
     driver: ComputeDriver
+    conductor: ConductorClient
 
     # provided by ComputeAgent
     def _serialized(self, uuid: str) -> Any:  # pragma: no cover - ComputeAgent's
@@ -86,10 +87,14 @@ class AgentMigrations:
     # ------------------------------------------------------------------ bus helpers
 
     def _to_conductor(self, ctx: RequestContext, method: str, **args: Any) -> Any:
-        return self.bus.send(ctx, "conductor", CONDUCTOR_MESSAGES[method], **args)
+        """``ConductorClient.<method>`` (``resize_rpc``)."""
+        return getattr(self.conductor, method)(ctx, **args)
 
     def _to_agent(self, ctx: RequestContext, host: str, method: str, **args: Any) -> Any:
-        return self.bus.send(ctx, f"compute.{host}", AGENT_MESSAGES[method], **args)
+        """``ComputeAgentClient.<method>`` to ``host``'s agent (``resize_rpc``)."""
+        from pocketstack.compute.rpcapi import ComputeAgentClient
+
+        return getattr(ComputeAgentClient(self.bus), method)(ctx, host, **args)
 
     def _report(self, ctx: RequestContext, uuid: str, task: str, method: str, **args: Any) -> None:
         self._outcome(uuid, task, lambda: self._to_conductor(ctx, method, **args))

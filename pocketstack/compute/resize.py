@@ -29,7 +29,7 @@ from pocketstack.compute import actions, states
 from pocketstack.compute.exceptions import InstanceNotReady
 from pocketstack.compute.liveness import COMPUTE_BINARY
 from pocketstack.compute.models import Instance, Service
-from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES
+from pocketstack.compute.rpcapi import ConductorClient
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -51,7 +51,8 @@ class Resizes:
         self.db = cloud.db
 
     def _cast(self, ctx: RequestContext, method: str, **args: Any) -> None:
-        self.cloud.bus.send(ctx, "conductor", CONDUCTOR_MESSAGES[method], **args)
+        """``ConductorClient.<method>`` (``resize_rpc``)."""
+        getattr(ConductorClient(self.cloud.bus), method)(ctx, **args)
 
     def _checked(self, ctx: RequestContext, server_id: str, action: str) -> Instance:
         from pocketstack.compute.server_actions import check_lock

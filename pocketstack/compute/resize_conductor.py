@@ -49,11 +49,11 @@ from pocketstack.compute.agent_migrations import (
 )
 from pocketstack.compute.agent_reports import _traceback, finish_event
 from pocketstack.compute.models import Instance
-from pocketstack.compute.rpcapi import AGENT_MESSAGES
 from pocketstack.compute.scheduler import claims
 
 if TYPE_CHECKING:
     from pocketstack.common.config import Config
+    from pocketstack.compute.rpcapi import ComputeAgentClient
     from pocketstack.compute.scheduler.manager import SchedulerManager
     from pocketstack.service import Cloud
 
@@ -98,6 +98,7 @@ class ResizeConductor:
     cloud: Cloud
     conf: Config
     scheduler: SchedulerManager
+    agents: ComputeAgentClient
 
     @property
     def move(self) -> tasks.Workflow[MoveTask]:
@@ -111,7 +112,8 @@ class ResizeConductor:
         )
 
     def _agent(self, ctx: RequestContext, host: str, method: str, **args: Any) -> Any:
-        return self.cloud.bus.send(ctx, f"compute.{host}", AGENT_MESSAGES[method], **args)
+        """``ComputeAgentClient.<method>`` to ``host``'s agent (``resize_rpc``)."""
+        return getattr(self.agents, method)(ctx, host, **args)
 
     # ------------------------------------------------------------------ the move
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import CALL, CAST, Bus, Message, MessageTable
-from pocketstack.compute import live_migration_rpc
+from pocketstack.compute import live_migration_rpc, resize_rpc
 
 if TYPE_CHECKING:
     from pocketstack.compute.request_spec import RequestSpec
@@ -63,15 +63,8 @@ AGENT_MESSAGES = MessageTable(
         Message("get_console", CALL, timeout=30.0),
         # live migration (``live_migration_rpc``)
         *live_migration_rpc.AGENT_MESSAGES,
-        # resize and cold migration (``agent_migrations``): the source's and destination's
-        # steps; the two calls are the source asking the destination for its directory
-        Message("resize_instance", CAST),
-        Message("prepare_resize_target", CALL, timeout=60.0),
-        Message("cleanup_resize_target", CALL, timeout=120.0),
-        Message("finish_resize", CAST),
-        Message("confirm_resize", CAST),
-        Message("revert_resize", CAST),
-        Message("finish_revert_resize", CAST),
+        # resize and cold migration (``resize_rpc``)
+        *resize_rpc.AGENT_MESSAGES,
     ],
 )
 
@@ -87,15 +80,8 @@ CONDUCTOR_MESSAGES = MessageTable(
         Message("unshelve_instance", CAST),
         # live migration (``live_migration_rpc``)
         *live_migration_rpc.CONDUCTOR_MESSAGES,
-        # resize and cold migration (``resize_conductor``): from the API, then the agents
-        Message("migrate_server", CAST),
-        Message("confirm_resize_instance", CAST),
-        Message("revert_resize_instance", CAST),
-        Message("resize_migrated", CAST),
-        Message("resize_finished", CAST),
-        Message("resize_confirmed", CAST),
-        Message("resize_dest_reverted", CAST),
-        Message("resize_reverted", CAST),
+        # resize and cold migration (``resize_rpc``)
+        *resize_rpc.CONDUCTOR_MESSAGES,
         # the compute agent's reports (``agent_reports``): an agent holds no database
         # credentials, it reads and writes its servers through these. Reads and the guarded
         # start of a step are calls; outcomes are casts, which wait in the conductor's queue
@@ -131,7 +117,7 @@ ALLOCATION_KEYS = (
 MESSAGES = {"compute": AGENT_MESSAGES, "conductor": CONDUCTOR_MESSAGES}
 
 
-class ComputeAgentClient(live_migration_rpc.LiveMigrationAgentClient):
+class ComputeAgentClient(resize_rpc.ResizeAgentClient, live_migration_rpc.LiveMigrationAgentClient):
     """Messages to the compute agent of a host (target ``compute.<host>``)."""
 
     def __init__(self, bus: Bus):
@@ -308,7 +294,9 @@ class ComputeAgentClient(live_migration_rpc.LiveMigrationAgentClient):
         )
 
 
-class ConductorClient(live_migration_rpc.LiveMigrationConductorClient):
+class ConductorClient(
+    resize_rpc.ResizeConductorClient, live_migration_rpc.LiveMigrationConductorClient
+):
     """Messages to the conductor (target ``conductor``, any controller)."""
 
     def __init__(self, bus: Bus):

@@ -426,8 +426,8 @@ def test_action_schema_allows_exactly_the_implemented_actions():
     assert set(schemas.SERVER_ACTION.actions) == set(server_actions.ACTIONS)
     for name in ("os-stop", "os-start"):
         schemas.SERVER_ACTION.validate({name: None})
-    with pytest.raises(InvalidInput, match="There is no such action: resize"):
-        schemas.SERVER_ACTION.validate({"resize": None})
+    with pytest.raises(InvalidInput, match="There is no such action: injectNetworkInfo"):
+        schemas.SERVER_ACTION.validate({"injectNetworkInfo": None})
 
 
 @pytest.mark.parametrize(
