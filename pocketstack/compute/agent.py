@@ -74,6 +74,7 @@ from pocketstack.compute.image_cache import TokenSource, ensure_image
 from pocketstack.compute.image_upload import upload_image
 from pocketstack.compute.live_migration_agent import LiveMigrationAgent
 from pocketstack.compute.liveness import COMPUTE_BINARY
+from pocketstack.compute.rebuild_agent import REBUILD_TASKS, RebuildAgent
 from pocketstack.compute.rpcapi import AGENT_MESSAGES, ALLOCATION_KEYS, ConductorClient
 from pocketstack.compute.service_auth import ServiceAuth
 
@@ -132,7 +133,7 @@ def _fault(exc: BaseException, what: str, uuid: str, code: int = 500) -> dict[st
     return {"message": _fault_message(exc, what, uuid), "code": code, "traceback": tb[-8000:]}
 
 
-class ComputeAgent(AgentMigrations, LiveMigrationAgent):
+class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
     """The agent of host ``conf.hostname`` driving ``driver``; it has no database.
 
     Args:
@@ -968,6 +969,8 @@ class ComputeAgent(AgentMigrations, LiveMigrationAgent):
                 task,
                 lambda: self.conductor.instance_shelved(request_ctx, uuid, image_id, power, fault),
             )
+        elif task in REBUILD_TASKS:
+            self.settle_rebuild(inst)
         elif task in _STATE_TASKS:
             LOG.warning("%s of %s was pending or interrupted; carrying it out", task, uuid)
             request_ctx = RequestContext.system(inst.get("request_id"))

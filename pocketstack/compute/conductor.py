@@ -72,6 +72,7 @@ from pocketstack.compute.agent_reports import AgentReports
 from pocketstack.compute.live_migration import LiveMigrationReports
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
+from pocketstack.compute.rebuild import RebuildReports
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk
 from pocketstack.compute.resize_conductor import ResizeConductor
 from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES, ComputeAgentClient
@@ -162,7 +163,7 @@ def fail_build(
         release_resources(cloud, ctx, instance_uuid)
 
 
-class Conductor(ResizeConductor, ShelveReports, LiveMigrationReports, AgentReports):
+class Conductor(ResizeConductor, ShelveReports, RebuildReports, LiveMigrationReports, AgentReports):
     """The conductor of one controller, served on the bus as ``conductor``; it handles the
     compute agents' reports as the ``AgentReports`` it is, and shelving as the
     ``ShelveReports`` (``shelving``).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import CALL, CAST, Bus, Message, MessageTable
-from pocketstack.compute import live_migration_rpc, resize_rpc
+from pocketstack.compute import live_migration_rpc, rebuild_rpc, resize_rpc
 
 if TYPE_CHECKING:
     from pocketstack.compute.request_spec import RequestSpec
@@ -65,6 +65,8 @@ AGENT_MESSAGES = MessageTable(
         *live_migration_rpc.AGENT_MESSAGES,
         # resize and cold migration (``resize_rpc``)
         *resize_rpc.AGENT_MESSAGES,
+        # rebuild (``rebuild_rpc``)
+        *rebuild_rpc.AGENT_MESSAGES,
     ],
 )
 
@@ -82,6 +84,8 @@ CONDUCTOR_MESSAGES = MessageTable(
         *live_migration_rpc.CONDUCTOR_MESSAGES,
         # resize and cold migration (``resize_rpc``)
         *resize_rpc.CONDUCTOR_MESSAGES,
+        # rebuild (``rebuild_rpc``)
+        *rebuild_rpc.CONDUCTOR_MESSAGES,
         # the compute agent's reports (``agent_reports``): an agent holds no database
         # credentials, it reads and writes its servers through these. Reads and the guarded
         # start of a step are calls; outcomes are casts, which wait in the conductor's queue
@@ -117,7 +121,11 @@ ALLOCATION_KEYS = (
 MESSAGES = {"compute": AGENT_MESSAGES, "conductor": CONDUCTOR_MESSAGES}
 
 
-class ComputeAgentClient(resize_rpc.ResizeAgentClient, live_migration_rpc.LiveMigrationAgentClient):
+class ComputeAgentClient(
+    resize_rpc.ResizeAgentClient,
+    rebuild_rpc.RebuildAgentClient,
+    live_migration_rpc.LiveMigrationAgentClient,
+):
     """Messages to the compute agent of a host (target ``compute.<host>``)."""
 
     def __init__(self, bus: Bus):
@@ -295,7 +303,9 @@ class ComputeAgentClient(resize_rpc.ResizeAgentClient, live_migration_rpc.LiveMi
 
 
 class ConductorClient(
-    resize_rpc.ResizeConductorClient, live_migration_rpc.LiveMigrationConductorClient
+    resize_rpc.ResizeConductorClient,
+    rebuild_rpc.RebuildConductorClient,
+    live_migration_rpc.LiveMigrationConductorClient,
 ):
     """Messages to the conductor (target ``conductor``, any controller)."""
 

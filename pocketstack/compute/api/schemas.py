@@ -316,6 +316,27 @@ SERVER_ACTION = ActionSchema(
             ]
         },
         "changePassword": t.obj({"adminPass": t.string(255)}, required=["adminPass"]),
+        # "Rebuild Server (rebuild Action)" (``api/server_rebuild.py``: which microversion
+        # brought which field)
+        "rebuild": t.obj(
+            {
+                "imageRef": t.string(255, 1),
+                "name": NAME,
+                "metadata": METADATA,
+                "adminPass": t.string(255),
+                "preserve_ephemeral": BOOLEAN,
+                "accessIPv4": IPV4,
+                "accessIPv6": t.string(45),
+                "OS-DCF:diskConfig": DISK_CONFIG,
+                "personality": _PERSONALITY,
+                "description": DESCRIPTION,
+                "key_name": t.nullable(t.string(255, 1)),
+                "user_data": t.nullable(t.string(65535)),
+                "trusted_image_certificates": t.nullable(t.array(t.string(255, 1), 50, True)),
+                "hostname": HOSTNAME,
+            },
+            required=["imageRef"],
+        ),
         # "Create Image (createImage Action)" (``server_actions.create_image``)
         "createImage": t.obj({"name": NAME, "metadata": METADATA}, required=["name"]),
         # "Shelve Server", "Shelf-Offload (Remove) Server", "Unshelve (Restore) Shelved

@@ -18,6 +18,7 @@ from pocketstack.compute.api import (
     live_migration,
     microversion,
     remote_consoles,
+    server_rebuild,
     server_security_groups,
 )
 from pocketstack.compute.api.common import next_links, paging, parse_time
@@ -285,6 +286,7 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "rescue": rescue_server,
     "unrescue": unrescue_server,
     "changePassword": change_password,
+    "rebuild": server_rebuild.rebuild_server,
     "createImage": create_image,
     "createBackup": create_backup,
     "shelve": shelve_server,
