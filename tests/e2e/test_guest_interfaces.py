@@ -105,3 +105,31 @@ def test_guest_sees_a_hot_plugged_port_come_and_go(cloud, tmp_path):
     finally:
         cloud.openstack("server", "delete", "--wait", name, json_output=False)
         cloud.openstack("port", "delete", port["id"], check=False, json_output=False)
+
+
+def test_the_boot_nic_of_a_running_guest_is_detached(cloud, tmp_path):
+    # the NIC the guest booted with sits on a PCIe root port of its own (as libvirt places
+    # it), so 'server remove port' on the first port unplugs it live, as Nova does
+    name = f"bootnic-{uuid.uuid4().hex[:6]}"
+    script = tmp_path / "watch.sh"
+    script.write_text(WATCHER)
+    boot = ["--flavor", "m1.tiny", "--image", "cirros", "--network", "private"]
+    cloud.openstack("server", "create", *boot, "--user-data", str(script), name)
+    server = cloud.wait_for_server(name, "ACTIVE", timeout=300)
+    try:
+        [booted] = cloud.sdk().network.ports(device_id=server["id"])
+        _await_mac(cloud, name, "NICTEST", booted.mac_address)
+        cloud.openstack("server", "remove", "port", name, booted.id, json_output=False)
+        # the login prompt may come first on the console line: no anchor at its start
+        gone = f"NICTEST-GONE eth0 {booted.mac_address.lower()}"
+        wait_until(
+            lambda: gone in cloud.openstack("console", "log", "show", name, json_output=False),
+            240,
+            f"{gone!r} on {name}'s console",
+            interval=2,
+        )
+        assert cloud.openstack("server", "show", name)["addresses"] == {}
+        assert not list(cloud.sdk().network.ports(device_id=server["id"]))
+        assert cloud.openstack("server", "show", name)["status"] == "ACTIVE"
+    finally:
+        cloud.openstack("server", "delete", "--wait", name, json_output=False)

@@ -489,9 +489,10 @@ class QemuDriver(ComputeDriver):
                 raise
 
     def detach_interface(self, uuid: str, port_id: str) -> None:
-        """Unplug the port's hot-plugged NIC (``qemu_interfaces.hot_unplug``) and delete its
-        tap; a guest that is not running loses it from its spec. A NIC the running guest
-        booted with sits on the root bus, which QEMU cannot unplug from.
+        """Unplug the port's hot-plugged NIC (``qemu_interfaces.hot_unplug``) or the one the
+        guest booted with (``qemu_interfaces.unplug_boot_nic``) and delete its tap; a guest
+        that is not running loses it from its spec. A guest started before boot NICs had
+        their own root port has its NICs on the root bus, which QEMU cannot unplug from.
 
         Raises:
             DriverError: the guest did not release the NIC in time, or it is one the
@@ -506,6 +507,14 @@ class QemuDriver(ComputeDriver):
                 self._delete_tap(paths, ip_lib.tap_name(port_id))
                 return
             if port_id not in qi.read_record(paths.dir):
+                argv = qp.cmdline(qp.find_pid(paths, uuid) or 0)
+                found, tap = qi.unplug_boot_nic(
+                    self._qmp_call(uuid), argv, qp.boot_nic_id(port_id), qv.DETACH_TIMEOUT
+                )
+                if found:
+                    if tap:
+                        self._delete_tap(paths, tap)
+                    return
                 if ip_lib.tap_name(port_id) in self._recorded_taps(paths) or any(
                     port_id[:11] in arg for arg in qp.cmdline(qp.find_pid(paths, uuid) or 0)
                 ):

@@ -8,7 +8,9 @@ A hot-plugged NIC is two QEMU objects named with a fresh suffix, the backend ``h
 own for ``noop``) and the device ``hnic-<s>`` (``mac`` the port's), recorded in
 ``<instance dir>/nics.json`` (port id -> names, bus, tap) so detach and volume hot-plug
 (which must not take its root port) find them. A guest started again boots with the NIC
-from its spec (on the root bus, as every NIC it boots with): the record is cleared then.
+from its spec: the record is cleared then. A NIC the guest booted with (``-device
+virtio-net-pci,id=nic-<port id[:11]>``, on a root port of its own on q35) is unplugged by
+``unplug_boot_nic``, found by that id in QEMU's argv.
 
 Diagnostics (Nova's 2.48 shape, ``ComputeDriver.get_diagnostics``): vCPU times from
 ``query-cpus-fast`` thread ids and ``/proc/<pid>/task/<tid>/stat``; memory from
@@ -149,6 +151,47 @@ def hot_unplug(qmp: qv.QMPCall, instance_dir: Path, port_id: str, timeout: float
     del record[port_id]
     _write_record(instance_dir, record)
     return entry.get("tap")
+
+
+def unplug_boot_nic(
+    qmp: qv.QMPCall, argv: list[str], device: str, timeout: float
+) -> tuple[bool, str | None]:
+    """Unplug the NIC the guest booted with whose device id is ``device``
+    (``qemu_process.boot_nic_id``): ``device_del``, wait until the guest released it
+    (``timeout`` s), ``netdev_del`` its backend. Gone already: done.
+
+    Returns:
+        (whether ``argv`` has such a device, the tap of its backend or None).
+
+    Raises:
+        DriverError: QEMU refused (a NIC on the root bus) or the guest kept the device.
+    """
+    netdevs: dict[str, str | None] = {}
+    found = None
+    for flag, value in zip(argv, argv[1:], strict=False):
+        opts = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
+        if flag == "-netdev":
+            netdevs[opts.get("id", "")] = opts.get("ifname") if value.startswith("tap,") else None
+        elif flag == "-device" and opts.get("id") == device:
+            found = opts.get("netdev", "")
+    if found is None:
+        return False, None
+    if _present(qmp, device):
+        try:
+            qmp("device_del", id=device)
+        except Exception as exc:  # a request already pending is fine, else fail
+            if "in progress" not in str(exc):
+                raise DriverError(f"cannot detach NIC {device}: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        while _present(qmp, device):
+            if time.monotonic() >= deadline:
+                raise DriverError(f"the guest did not release NIC {device} in {timeout:.0f} s")
+            time.sleep(0.2)
+    try:
+        qmp("netdev_del", id=found)
+    except Exception:  # gone already: fine
+        pass
+    return True, netdevs.get(found)
 
 
 # ---------------------------------------------------------------- diagnostics

@@ -436,7 +436,7 @@ def build_command(
     else:
         cmd += _disk_args(spec, paths, is_iso) + (volume_args or [])
     for i, vif in enumerate(spec.get("network_info") or []):
-        cmd += _nic_args(i, vif)
+        cmd += _nic_args(i, vif, machine_type(spec))
     cmd += _guest_agent_args(spec)
     return ["ip", "netns", "exec", netns, *cmd] if netns else cmd
 
@@ -511,7 +511,15 @@ def _disk_args(spec: InstanceSpec, paths: InstancePaths, is_iso: bool) -> list[s
     return args
 
 
-def _nic_args(index: int, vif: dict[str, Any]) -> list[str]:
+def boot_nic_id(port_id: str) -> str:
+    """The QEMU id of the virtio-net device a guest boots with for ``port_id``
+    (``qemu_interfaces.unplug_boot_nic`` finds it by this name)."""
+    return f"nic-{port_id[:11]}"
+
+
+def _nic_args(index: int, vif: dict[str, Any], machine: str = "q35") -> list[str]:
+    """``-netdev``/``-device`` of a NIC the guest boots with; on q35 on a PCIe root port of
+    its own (``bnp<index>``), as libvirt places devices, so it can be unplugged live."""
     netdev = f"net{index}"
     vif_type = vif.get("vif_type") or "noop"
     if vif_type == "noop":
@@ -523,12 +531,13 @@ def _nic_args(index: int, vif: dict[str, Any]) -> list[str]:
         backend = f"tap,id={netdev},ifname={vif['devname']},script=no,downscript=no"
     else:
         raise DriverError(f"unsupported vif_type {vif_type!r}")
-    return [
-        "-netdev",
-        backend,
-        "-device",
-        f"virtio-net-pci,netdev={netdev},mac={vif['mac_address']}",
-    ]
+    device = f"virtio-net-pci,netdev={netdev},mac={vif['mac_address']}"
+    device += f",id={boot_nic_id(str(vif['port_id']))}"
+    port: list[str] = []
+    if machine.startswith(("q35", "pc-q35")):
+        port = ["-device", f"pcie-root-port,id=bnp{index},bus=pcie.0,chassis={32 + index}"]
+        device += f",bus=bnp{index}"
+    return [*port, "-netdev", backend, "-device", device]
 
 
 def start(cmd: list[str], paths: InstancePaths, uuid: str) -> int:

@@ -49,7 +49,9 @@ def test_command_line_q35_virtio_daemonized(tmp_path):
     assert "-daemonize" in cmd and ("-pidfile", str(paths.pidfile)) in opts
     assert "virtio-blk-pci,drive=root,bootindex=0" in cmd
     assert "hubport,id=net0,hubid=0" in cmd
-    assert "virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01" in cmd
+    nic = [a for a in cmd if a.startswith("virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01,")]
+    assert nic and nic[0].endswith(",bus=bnp0")  # a root port of its own: unpluggable live
+    assert "pcie-root-port,id=bnp0,bus=pcie.0,chassis=32" in cmd
     assert any("append=on" in a and str(paths.console) in a for a in cmd)
     assert "socket,id=qmp,path=qmp.sock,server=on,wait=off" in cmd
 
