@@ -385,6 +385,22 @@ OPTIONS: tuple[Option, ...] = (
         section="compute",
     ),
     Option(
+        "instances_path",
+        str,
+        "",
+        "directory of this host's guests' files (empty: <state_dir>/instances); reported "
+        "with the host (compute.instance_storage)",
+        section="compute",
+    ),
+    Option(
+        "instances_shared_storage",
+        bool,
+        False,
+        "instances_path is storage other compute hosts mount too (shared): evacuation keeps "
+        "a guest's disk and live migration moves memory only between such hosts",
+        section="compute",
+    ),
+    Option(
         "periodic_interval",
         float,
         10.0,

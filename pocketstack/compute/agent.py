@@ -57,7 +57,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import Bus
 from pocketstack.common.config import Config
 from pocketstack.common.periodic import PeriodicTasks
-from pocketstack.compute import actions, states
+from pocketstack.compute import actions, instance_storage, states
 from pocketstack.compute.agent_migrations import AgentMigrations
 from pocketstack.compute.drivers.base import (
     ComputeDriver,
@@ -737,6 +737,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
         # here its data-plane address ([network] local_ip, a lab host's underlay address)
         if getattr(self.conf, "local_ip", ""):
             resources.setdefault("host_ip", self.conf.local_ip)
+        resources.update(instance_storage.report(self.conf))
         self.conductor.report_compute_node(ctx, self.host, resources, allocation)
 
     def _my_instances(self) -> list[dict[str, Any]]:

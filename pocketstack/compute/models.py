@@ -208,6 +208,10 @@ class ComputeNode(TimestampMixin, Base):
     ram_allocation_ratio: Mapped[float] = mapped_column(default=1.5)
     disk_allocation_ratio: Mapped[float] = mapped_column(default=1.0)
     reserved_host_memory_mb: Mapped[int] = mapped_column(default=512)
+    #: the host's instances directory and whether other hosts share it (migration 0018,
+    #: ``compute.instance_storage``)
+    instances_path: Mapped[str | None] = mapped_column(sa.String(1024), default=None)
+    instances_shared_storage: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class Allocation(Base):

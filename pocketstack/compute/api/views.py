@@ -616,6 +616,9 @@ def hypervisor_view(
                 "hypervisor_type": node.hypervisor_type,
                 "hypervisor_version": node.hypervisor_version,
                 "host_ip": node.host_ip,
+                # pocketstack's: shared vs local instance storage (compute.instance_storage)
+                "instances_path": node.instances_path,
+                "instances_shared_storage": bool(node.instances_shared_storage),
                 "cpu_info": json.loads(cpu_info) if version >= (2, 28) else cpu_info,
                 "service": {
                     "host": node.host,

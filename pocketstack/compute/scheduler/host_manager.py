@@ -70,6 +70,8 @@ def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str,
         node.hypervisor_version = int(resources.get("hypervisor_version") or 0)
         node.cpu_info = resources.get("cpu_info")
         node.host_ip = resources.get("host_ip", node.host_ip)
+        node.instances_path = resources.get("instances_path", node.instances_path)
+        node.instances_shared_storage = bool(resources.get("instances_shared_storage", False))
         node.vcpus = int(resources["vcpus"])
         node.memory_mb = int(resources["memory_mb"])
         node.local_gb = int(resources["local_gb"])
