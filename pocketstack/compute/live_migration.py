@@ -393,6 +393,7 @@ class LiveMigrationReports:
                 task.ctx,
                 {
                     "instance_uuid": task.migration_uuid,  # the claim's consumer
+                    "consumer_type": claims.MIGRATION,
                     "project_id": inst.project_id,
                     "vcpus": inst.vcpus,
                     "memory_mb": inst.memory_mb,

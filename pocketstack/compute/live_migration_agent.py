@@ -64,6 +64,9 @@ class LiveMigrationAgent:
         """Destination: prepare the disk and the incoming guest; the migrate data."""
         address = str(getattr(self.conf, "local_ip", "") or "127.0.0.1")
         LOG.info("%s: preparing the live migration of %s", self.host, instance_uuid)
+        ensure_image = getattr(self, "_ensure_image", None)
+        if ensure_image is not None:  # the destination's copy of the image (its cache)
+            ensure_image(spec)
         data = self._lm_driver().live_migration_prepare(spec, block_migration, address)
         return dict(data)
 

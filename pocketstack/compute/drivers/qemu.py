@@ -65,6 +65,7 @@ from pocketstack.compute.drivers.base import (
     InstanceSpec,
     PowerState,
 )
+from pocketstack.compute.drivers.qemu_live_migration import QemuLiveMigration, is_incoming
 from pocketstack.compute.drivers.qmp import QMPClient, QMPError
 from pocketstack.network.drivers import ip_lib
 from pocketstack.network.drivers.base import NetworkDriverError
@@ -86,7 +87,7 @@ _STATUS = {
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_a-z])")
 
 
-class QemuDriver(ComputeDriver):
+class QemuDriver(QemuLiveMigration, ComputeDriver):
     """Real guests under QEMU (TCG, or KVM where it works). See the module docstring."""
 
     name = "qemu"
@@ -620,7 +621,8 @@ class QemuDriver(ComputeDriver):
         uuids = set(qp.scan_processes(self.instances_dir))
         if self.instances_dir.is_dir():
             uuids.update(p.name for p in self.instances_dir.iterdir() if p.is_dir())
-        return sorted(uuids)
+        # a guest still being received by a live migration is not this host's yet
+        return sorted(u for u in uuids if not is_incoming(self.instances_dir / u))
 
     def get_console_output(self, uuid: str, length: int | None = None) -> str:
         """``console.log`` as text (``\\r\\n`` made ``\\n``, terminal escapes removed), the
