@@ -1,5 +1,5 @@
 # The two commands of README.md (and test-all, every slow test too).
-.PHONY: up test test-all setup
+.PHONY: up test test-all setup interop
 
 up:          ## set up this machine (idempotent) and run the whole cloud in the foreground
 	@scripts/setup
@@ -13,3 +13,6 @@ test-all:    ## as test, with every slow real-guest test (CI runs those marked c
 
 setup:
 	@scripts/setup
+
+interop:     ## the OpenStack Interop guideline's required tempest tests against a fresh cloud (README "Interop")
+	@scripts/interop $(ARGS)
