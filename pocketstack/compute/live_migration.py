@@ -36,10 +36,11 @@ force complete``.
   stays ACTIVE on the source, no claim leaked, no QEMU left on the destination, the
   Migration ``error`` (``cancelled`` after an abort), the action ``Error``.
 
-Block or shared: ``block_migration`` True/False, or ``auto`` (2.25+), where the destination
-agent decides: its instance directory already holding the disk means shared instance storage
-(memory only), else block migration. Asking for block migration on shared storage, or for
-memory only on local storage, fails the migration (400's reason as the fault message).
+Block or shared: ``block_migration`` True/False, or ``auto`` (2.25+), decided from the two
+hosts' reported instance storage (``instance_storage.instance_storage_shared``): shared means
+memory only, else block migration. Asking for block migration on shared storage, or for
+memory only on local storage, fails the migration (the reason in the event
+``compute_pre_live_migration``).
 """
 
 from __future__ import annotations
@@ -313,7 +314,12 @@ class LiveMigrationReports:
             [
                 tasks.Step(EV_SCHEDULE, self._lm_schedule, rollback=self._lm_unclaim),
                 tasks.Step(EV_BIND_PORTS, self._lm_bind, rollback=self._lm_unbind),
-                tasks.Step(EV_PRE, self._lm_pre, rollback=self._lm_rollback_dest),
+                tasks.Step(
+                    EV_PRE,
+                    self._lm_pre,
+                    check=self._lm_check_storage,
+                    rollback=self._lm_rollback_dest,
+                ),
                 tasks.Step(EV_MIGRATE, self._lm_migrate),
                 tasks.Step(EV_POST_SOURCE, self._lm_post_source),
                 tasks.Step(EV_POST_DEST, self._lm_post_dest),
@@ -441,6 +447,23 @@ class LiveMigrationReports:
         spec["host"] = task.dest
         spec["network_info"] = task.network_info
         return spec
+
+    def _lm_check_storage(self, task: LiveMigrationTask) -> None:
+        """Block or shared from the hosts' instance storage (``instance_storage``): ``auto``
+        becomes block migration unless both share it; a contradicting request fails (400,
+        Nova's "Block migration can not be used with shared storage" and its converse)."""
+        from pocketstack.compute.instance_storage import instance_storage_shared
+
+        shared = instance_storage_shared(self.cloud, task.source, task.dest)
+        if task.block_migration is None:
+            task.block_migration = not shared
+        elif task.block_migration and shared:
+            raise errors.BadRequest("Block migration can not be used with shared storage.")
+        elif not task.block_migration and not shared:
+            raise errors.BadRequest(
+                f"{task.dest} is not on shared storage: live migration without block "
+                "migration needs shared instance storage."
+            )
 
     def _lm_pre(self, task: LiveMigrationTask) -> None:
         task.note.host = task.dest
