@@ -69,6 +69,7 @@ from pocketstack.common.db import utcnow
 from pocketstack.common.periodic import PeriodicTasks
 from pocketstack.compute import actions, controllers, scheduler_hints, states, tasks
 from pocketstack.compute.agent_reports import AgentReports
+from pocketstack.compute.evacuate import EvacuateConductor
 from pocketstack.compute.live_migration import LiveMigrationReports
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
@@ -163,7 +164,14 @@ def fail_build(
         release_resources(cloud, ctx, instance_uuid)
 
 
-class Conductor(ResizeConductor, ShelveReports, RebuildReports, LiveMigrationReports, AgentReports):
+class Conductor(
+    ResizeConductor,
+    ShelveReports,
+    RebuildReports,
+    EvacuateConductor,
+    LiveMigrationReports,
+    AgentReports,
+):
     """The conductor of one controller, served on the bus as ``conductor``; it handles the
     compute agents' reports as the ``AgentReports`` it is, and shelving as the
     ``ShelveReports`` (``shelving``).

@@ -229,4 +229,7 @@ class RebuildReports:
             finish_event(s, ctx, instance_uuid, EV_REBUILD, tb)
             if fault is not None:
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
+            from pocketstack.compute.evacuate import evacuation_finished
+
+            evacuation_finished(s, instance_uuid, ok=fault is None)
             actions.finish_action(s, ctx, instance_uuid, error=fault is not None)

@@ -2,7 +2,8 @@
 ``rpcapi`` (``AGENT_MESSAGES``, ``CONDUCTOR_MESSAGES``), and their typed client methods,
 bases of ``rpcapi.ComputeAgentClient`` and ``rpcapi.ConductorClient``.
 
-Agent (``compute.<host>``): ``rebuild_instance`` (cast, from the API). Conductor:
+Agent (``compute.<host>``): ``rebuild_instance`` (cast, from the API or, for an evacuation,
+the conductor). Conductor: ``evacuate_instance`` (cast, from the API: ``compute.evacuate``),
 ``rebuild_task_changed`` (call: the agent moves the task on), ``instance_rebuilt`` (cast:
 the outcome).
 """
@@ -17,6 +18,7 @@ from pocketstack.common.bus import CALL, CAST, Message
 AGENT_MESSAGES = [Message("rebuild_instance", CAST)]
 
 CONDUCTOR_MESSAGES = [
+    Message("evacuate_instance", CAST),
     Message("rebuild_task_changed", CALL, timeout=30.0),
     Message("instance_rebuilt", CAST),
 ]
@@ -38,6 +40,18 @@ class RebuildConductorClient:
 
     def _send(self, ctx: RequestContext, method: str, **args: Any) -> Any:
         raise NotImplementedError
+
+    def evacuate_instance(
+        self, ctx: RequestContext, instance_uuid: str, host: str | None, migration_id: int
+    ) -> None:
+        """Place an evacuated server on another host (``host``: the admin's) and rebuild it."""
+        self._send(
+            ctx,
+            "evacuate_instance",
+            instance_uuid=instance_uuid,
+            host=host,
+            migration_id=migration_id,
+        )
 
     def rebuild_task_changed(
         self, ctx: RequestContext, instance_uuid: str, from_task: str, to_task: str

@@ -337,6 +337,16 @@ SERVER_ACTION = ActionSchema(
             },
             required=["imageRef"],
         ),
+        # "Evacuate Server (evacuate Action)" (``api/server_rebuild.evacuate_server`` checks
+        # onSharedStorage < 2.14 and force 2.29-2.67)
+        "evacuate": t.obj(
+            {
+                "host": t.string(255, 1),
+                "adminPass": t.string(255),
+                "onSharedStorage": BOOLEAN,
+                "force": BOOLEAN,
+            }
+        ),
         # "Create Image (createImage Action)" (``server_actions.create_image``)
         "createImage": t.obj({"name": NAME, "metadata": METADATA}, required=["name"]),
         # "Shelve Server", "Shelf-Offload (Remove) Server", "Unshelve (Restore) Shelved

@@ -287,6 +287,7 @@ ACTIONS: dict[str, Callable[[ApiRequest, str, Any], ApiResponse]] = {
     "unrescue": unrescue_server,
     "changePassword": change_password,
     "rebuild": server_rebuild.rebuild_server,
+    "evacuate": server_rebuild.evacuate_server,
     "createImage": create_image,
     "createBackup": create_backup,
     "shelve": shelve_server,

@@ -1,5 +1,6 @@
 """``POST /servers/{id}/action`` ``{"rebuild": {...}}`` (API reference "Rebuild Server
-(rebuild Action)"); the workflow is ``compute.rebuild``.
+(rebuild Action)"; the workflow is ``compute.rebuild``) and ``{"evacuate": {...}}``
+(``evacuate_server``; ``compute.evacuate``).
 
 Body: ``imageRef`` (required), ``name``, ``metadata`` (replaces the server's),
 ``adminPass``, ``preserve_ephemeral``, ``accessIPv4``/``accessIPv6``, ``OS-DCF:diskConfig``
@@ -18,7 +19,7 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool
-from pocketstack.compute import rebuild
+from pocketstack.compute import evacuate, rebuild
 from pocketstack.compute.api.microversion import at_least, refuse_newer
 from pocketstack.compute.api.server_validation import _access_ip, _user_data
 
@@ -72,3 +73,44 @@ def rebuild_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
         view = _update_view_before_2_75(view)
     view["adminPass"] = password
     return ApiResponse(status=202, body={"server": view})
+
+
+policy.register({"compute:os-evacuate": "admin"})
+
+
+def evacuate_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
+    """``{"evacuate": {"host"?, "adminPass"?, "onSharedStorage" (required before 2.14,
+    refused from 2.14), "force"? (2.29 to 2.67)}}`` → 200 (API reference "Evacuate Server
+    (evacuate Action)"; admin): ``{"adminPass"}`` before 2.14, no body from 2.14; from 2.95
+    the server ends SHUTOFF. 400 when its host is up (``compute.evacuate``)."""
+    policy.enforce(req.ctx, "compute:os-evacuate")
+    args = args or {}
+    before_2_14 = not at_least(req, 2, 14)
+    if before_2_14 and "onSharedStorage" not in args:
+        raise errors.BadRequest(
+            "Invalid input for field/attribute evacuate. 'onSharedStorage' is a required property"
+        )
+    force_ok = at_least(req, 2, 29) and not at_least(req, 2, 68)
+    for key, allowed in (("onSharedStorage", before_2_14), ("force", force_ok)):
+        if key in args and not allowed:
+            raise errors.BadRequest(
+                "Invalid input for field/attribute evacuate. Additional properties are not "
+                f"allowed ('{key}' was unexpected)"
+            )
+    if (
+        before_2_14
+        and parse_bool(args["onSharedStorage"], "onSharedStorage")
+        and ("adminPass" in args)
+    ):
+        raise errors.BadRequest("admin password can't be changed on existing disk")
+    password = evacuate.evacuate(
+        req.cloud,
+        req.ctx,
+        server_id,
+        host=args.get("host"),
+        admin_pass=args.get("adminPass"),
+        stop=at_least(req, 2, 95),
+    )
+    if before_2_14:
+        return ApiResponse(status=200, body={"adminPass": password})
+    return ApiResponse(status=200)
