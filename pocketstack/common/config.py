@@ -461,6 +461,14 @@ OPTIONS: tuple[Option, ...] = (
         section="image",
     ),
     Option(
+        "image_import_allowed_hosts",
+        str,
+        "127.0.0.1,localhost",
+        "comma-separated hosts the web-download import method may fetch from (other hosts "
+        "answer 400), as Glance's [import_filtering_opts] allowed_hosts",
+        section="image",
+    ),
+    Option(
         "image_swift_account",
         str,
         ".glance",

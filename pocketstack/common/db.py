@@ -34,7 +34,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 #: Modules whose import registers tables on ``Base`` (Alembic and ``create_all`` need them all).
 MODEL_MODULES = (
     "pocketstack.identity.models",
+    "pocketstack.identity.ext_models",
     "pocketstack.image.models",
+    "pocketstack.image.task_models",
     "pocketstack.network.models",
     "pocketstack.compute.models",
     "pocketstack.volume.models",

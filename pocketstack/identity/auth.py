@@ -292,7 +292,7 @@ class Auth:
         gives an unscoped token none, so it is not loaded for one)."""
         if not wanted or (info.project is None and info.domain is None and not info.system):
             return None
-        return self.identity.catalog.list()
+        return self.identity.catalog.list(info.project.id if info.project else None)
 
     def revoke(self, ctx: RequestContext, subject_token: str) -> None:
         """DELETE /v3/auth/tokens: revoke the subject token; raises as ``validate``
@@ -312,7 +312,7 @@ class Auth:
         """GET /v3/auth/catalog: the catalog (empty for an unscoped token, as Keystone)."""
         if not ctx.project_id and not ctx.domain_id and not ctx.system_scope:
             return []
-        return self.identity.catalog.list()
+        return self.identity.catalog.list(ctx.project_id)
 
     def list_projects(self, ctx: RequestContext) -> list[Project]:
         """GET /v3/auth/projects: projects where the caller holds a role."""

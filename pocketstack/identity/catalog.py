@@ -276,8 +276,13 @@ class Catalog:
         self.identity = identity
         self.db = identity.db
 
-    def list(self) -> builtins.list[CatalogEntry]:
-        """The enabled services, by type, each with its enabled endpoints."""
+    def list(self, project_id: str | None = None) -> builtins.list[CatalogEntry]:
+        """The enabled services, by type, each with its enabled endpoints; for a
+        ``project_id`` with OS-EP-FILTER associations, only its associated endpoints (and
+        the services that keep some), as Keystone's endpoint filter catalog."""
+        from pocketstack.identity.endpoint_filter import filtered_endpoint_ids
+
+        allowed = filtered_endpoint_ids(self.db, project_id) if project_id else None
         with self.db.reader() as s:
             services = list(
                 s.scalars(
@@ -291,6 +296,10 @@ class Catalog:
                     .order_by(Endpoint.interface)
                 )
             )
+        if allowed is not None:
+            endpoints = [e for e in endpoints if e.id in allowed]
+            kept = {e.service_id for e in endpoints}
+            services = [svc for svc in services if svc.id in kept]
         return [
             CatalogEntry(svc, [e for e in endpoints if e.service_id == svc.id]) for svc in services
         ]

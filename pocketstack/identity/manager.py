@@ -25,7 +25,9 @@ from pocketstack.identity.assignment import SYSTEM_ID, Roles
 from pocketstack.identity.auth import Auth
 from pocketstack.identity.catalog import Catalog, Endpoints, Regions, Services
 from pocketstack.identity.credentials import Credentials
+from pocketstack.identity.domain_configs import DomainConfigs
 from pocketstack.identity.domains import Domains
+from pocketstack.identity.endpoint_filter import EndpointGroups, ProjectEndpoints
 from pocketstack.identity.groups import Groups
 from pocketstack.identity.models import (
     Domain,
@@ -35,6 +37,7 @@ from pocketstack.identity.models import (
     RoleAssignment,
     User,
 )
+from pocketstack.identity.policy_blobs import Policies
 from pocketstack.identity.projects import Projects
 from pocketstack.identity.tokens import TokenProvider
 from pocketstack.identity.trusts import Trusts
@@ -86,6 +89,10 @@ class IdentityManager:
         self.application_credentials = ApplicationCredentials(self)
         self.credentials = Credentials(self)
         self.trusts = Trusts(self)
+        self.policies = Policies(self)
+        self.project_endpoints = ProjectEndpoints(self)
+        self.endpoint_groups = EndpointGroups(self)
+        self.domain_configs = DomainConfigs(self)
 
     # -- for other services ----------------------------------------------------------------
     def get_project(self, project_id: str) -> dict[str, str | bool | None] | None:

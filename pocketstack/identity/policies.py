@@ -165,6 +165,42 @@ RULES = {
     "identity:delete_trust": "any",
     "identity:list_roles_for_trust": "any",
     "identity:get_role_for_trust": "any",
+    # policies, OS-EP-FILTER, domain configuration (Keystone: admin writes; admin and the
+    # system reader read; the default domain config is open to any caller)
+    **{f"identity:{verb}_policy": "admin" for verb in ("create", "update", "delete")},
+    "identity:get_policy": "admin or system_reader",
+    "identity:list_policies": "admin or system_reader",
+    **{
+        f"identity:{name}": "admin or system_reader"
+        for name in (
+            "check_endpoint_in_project",
+            "list_endpoints_for_project",
+            "list_projects_for_endpoint",
+            "list_endpoint_groups",
+            "get_endpoint_group",
+            "list_projects_associated_with_endpoint_group",
+            "list_endpoints_associated_with_endpoint_group",
+            "list_endpoint_groups_for_project",
+            "get_endpoint_group_in_project",
+            "get_domain_config",
+        )
+    },
+    **{
+        f"identity:{name}": "admin"
+        for name in (
+            "add_endpoint_to_project",
+            "remove_endpoint_from_project",
+            "create_endpoint_group",
+            "update_endpoint_group",
+            "delete_endpoint_group",
+            "add_endpoint_group_to_project",
+            "remove_endpoint_group_from_project",
+            "create_domain_config",
+            "update_domain_config",
+            "delete_domain_config",
+        )
+    },
+    "identity:get_domain_config_default": "any",
 }
 
 policy.register(RULES)

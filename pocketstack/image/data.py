@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-IMPORT_METHODS = ("glance-direct",)
+IMPORT_METHODS = ("glance-direct", "web-download")
 
 
 def _store(conf: Any) -> ImageStore:
@@ -237,7 +237,7 @@ class ImageData:
             ImageSizeLimitExceeded, StorageQuotaFull (413).
             ImageNotFound, ImageForbidden, UploadLeaseLost: as for ``upload``.
         """
-        if method not in IMPORT_METHODS:
+        if method != "glance-direct":  # web-download: imports.Imports
             raise BadRequest(
                 f"Import method {method!r} is not supported; use {', '.join(IMPORT_METHODS)}."
             )

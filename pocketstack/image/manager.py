@@ -4,7 +4,9 @@
 - ``images`` (``images.Images``): list, get, create, update, delete, add_tag/delete_tag,
   deactivate/reactivate;
 - ``data`` (``data.ImageData``): upload, download, stage/import, local files;
-- ``members`` (``members.ImageMembers``): sharing with other projects.
+- ``members`` (``members.ImageMembers``): sharing with other projects;
+- ``tasks`` (``tasks.Tasks``) and ``imports`` (``imports.Imports``): interoperable imports
+  (glance-direct, web-download), each recorded as a task.
 
 The families return model rows (``models.Image``, ``models.ImageMember``); only the API
 renders them (``api/views.py``). Other services call the functions defined here:
@@ -37,12 +39,18 @@ class ImageManager:
         from pocketstack.image import policies  # noqa: F401 - registers the rules
         from pocketstack.image.data import ImageData
         from pocketstack.image.images import Images
+        from pocketstack.image.imports import Imports
         from pocketstack.image.members import ImageMembers
+        from pocketstack.image.tasks import Tasks
+        from pocketstack.image.usage import Usage
 
         self.cloud = cloud
         self.images = Images(cloud, on_delete=self._delete_data)
         self.data = ImageData(cloud, self.images)
         self.members = ImageMembers(cloud)
+        self.tasks = Tasks(cloud)
+        self.usage = Usage(cloud)
+        self.imports = Imports(self.data, self.tasks, cloud.conf.image_import_allowed_hosts)
         interval = min(cloud.conf.periodic_interval, cloud.conf.image_upload_lease / 3)
         self._periodic = PeriodicTasks(
             "image-periodic", interval, [self.data.leases.renew, self.data.reaper.run]

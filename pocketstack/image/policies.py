@@ -26,6 +26,10 @@ RULES = {
     "image:modify_member": "member",
     "image:delete_member": "member",
     "image:import_image": "member",
+    # tasks (Glance's tasks_api_access is role:admin) and the stores' details
+    "image:get_tasks": "admin",
+    "image:get_task": "admin",
+    "image:stores_info_detail": "admin",
 }
 
 policy.register(RULES)

@@ -67,6 +67,7 @@ ACTIONS: Mapping[str, Mapping[str, str]] = {
     "upload": {QUEUED: SAVING},
     "stage": {QUEUED: UPLOADING},
     "import": {UPLOADING: IMPORTING},
+    "web-download": {QUEUED: IMPORTING},
     # Glance answers 204 to deactivating a deactivated image (and reactivating an active one)
     "deactivate": {ACTIVE: DEACTIVATED, DEACTIVATED: DEACTIVATED},
     "reactivate": {DEACTIVATED: ACTIVE, ACTIVE: ACTIVE},

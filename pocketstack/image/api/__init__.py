@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pocketstack.common.http import ServiceAPI, route
 from pocketstack.image import policies  # noqa: F401 - registers the rules
-from pocketstack.image.api import images, members, schemas, versions
+from pocketstack.image.api import images, info, members, schemas, tasks, versions
 from pocketstack.image.api.errors import RENDERERS
 
 _IMG = "/v2/images/{image_id}"
@@ -26,6 +26,12 @@ ROUTES = [
     route("GET", "/v2/schemas/member", versions.member_schema),
     route("GET", "/v2/schemas/members", versions.members_schema),
     route("GET", "/v2/info/import", images.import_info),
+    route("GET", "/v2/info/stores", info.list_stores),
+    route("GET", "/v2/info/stores/detail", info.list_stores_detail),
+    route("GET", "/v2/info/usage", info.get_usage),
+    route("GET", "/v2/tasks", tasks.list_tasks),
+    route("GET", "/v2/tasks/{task_id}", tasks.get_task),
+    route("GET", _IMG + "/tasks", tasks.list_image_tasks),
     route("GET", "/v2/images", images.list_images),
     route("POST", "/v2/images", images.create_image, schema=schemas.IMAGE_CREATE),
     route("GET", _IMG, images.get_image),

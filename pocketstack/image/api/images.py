@@ -203,11 +203,10 @@ def stage_image(req: ApiRequest) -> ApiResponse:
 
 
 def import_image(req: ApiRequest) -> ApiResponse:
-    """POST /v2/images/{image_id}/import ``{"method": {"name": "glance-direct"}}``
-    (``schemas.IMAGE_IMPORT``): 202."""
+    """POST /v2/images/{image_id}/import ``{"method": {"name": "glance-direct"}}`` or
+    ``{"method": {"name": "web-download", "uri": ...}}`` (``schemas.IMAGE_IMPORT``): 202."""
     policy.enforce(req.ctx, "image:import_image")
-    method = req.body["method"]["name"]
-    _data(req).import_(req.ctx, req.params["image_id"], method)
+    req.cloud.image.imports.run(req.ctx, req.params["image_id"], req.body["method"])
     return ApiResponse(202)
 
 

@@ -341,6 +341,60 @@ TABLE = [
     Op("GET", "/v3/endpoints/{endpoint}", admin_only(200)),
     Op("PATCH", "/v3/endpoints/{new_endpoint}", admin_only(200), {"endpoint": {"enabled": False}}),
     Op("DELETE", "/v3/endpoints/{new_endpoint}", admin_only(204)),
+    # policies (admin writes, admin and system reader read)
+    Op("GET", "/v3/policies", admin_only(200)),
+    Op("POST", "/v3/policies", admin_only(201), {"policy": {"blob": "{}", "type": "t/x"}}),
+    Op("GET", "/v3/policies/nope", admin_only(404)),
+    Op("PATCH", "/v3/policies/nope", admin_only(404), {"policy": {"type": "t/y"}}),
+    Op("DELETE", "/v3/policies/nope", admin_only(404)),
+    # domain configuration (the defaults: anyone)
+    Op("GET", "/v3/domains/config/default", everyone(200)),
+    Op("GET", "/v3/domains/config/default/ldap", everyone(200)),
+    Op("GET", "/v3/domains/config/default/ldap/url", everyone(200)),
+    Op(
+        "PUT",
+        "/v3/domains/{new_domain}/config",
+        admin_only(201),
+        {"config": {"identity": {"driver": "ldap"}}},
+    ),
+    *(
+        Op(method, "/v3/domains/default/config" + tail, admin_only(404), body)
+        for tail, patch in (
+            ("", {"identity": {"driver": "sql"}}),
+            ("/identity", {"identity": {"driver": "sql"}}),
+            ("/identity/driver", {"driver": "sql"}),
+        )
+        for method, body in (("GET", None), ("PATCH", {"config": patch}), ("DELETE", None))
+    ),
+    # OS-EP-FILTER (admin writes, admin and system reader read)
+    *(
+        Op(method, "/v3/OS-EP-FILTER/projects/{demo_project}/endpoints/nope", admin_only(404))
+        for method in ("PUT", "GET", "DELETE")
+    ),
+    Op("GET", "/v3/OS-EP-FILTER/projects/{demo_project}/endpoints", admin_only(200)),
+    Op("GET", "/v3/OS-EP-FILTER/projects/{demo_project}/endpoint_groups", admin_only(200)),
+    Op("GET", "/v3/OS-EP-FILTER/endpoints/nope/projects", admin_only(404)),
+    Op("GET", "/v3/OS-EP-FILTER/endpoint_groups", admin_only(200)),
+    Op(
+        "POST",
+        "/v3/OS-EP-FILTER/endpoint_groups",
+        admin_only(201),
+        {"endpoint_group": {"name": "eg", "filters": {"interface": "public"}}},
+    ),
+    Op("GET", "/v3/OS-EP-FILTER/endpoint_groups/nope", admin_only(404)),
+    Op(
+        "PATCH",
+        "/v3/OS-EP-FILTER/endpoint_groups/nope",
+        admin_only(404),
+        {"endpoint_group": {"name": "x"}},
+    ),
+    Op("DELETE", "/v3/OS-EP-FILTER/endpoint_groups/nope", admin_only(404)),
+    Op("GET", "/v3/OS-EP-FILTER/endpoint_groups/nope/projects", admin_only(404)),
+    Op("GET", "/v3/OS-EP-FILTER/endpoint_groups/nope/endpoints", admin_only(404)),
+    *(
+        Op(method, "/v3/OS-EP-FILTER/endpoint_groups/nope/projects/{demo_project}", admin_only(404))
+        for method in ("PUT", "GET", "DELETE")
+    ),
 ]
 
 

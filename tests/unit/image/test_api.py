@@ -203,7 +203,8 @@ def test_members_flow(client):
 
 def test_glance_direct_import_over_http(client):
     assert call(client, "GET", "/v2/info/import").json()["import-methods"]["value"] == [
-        "glance-direct"
+        "glance-direct",
+        "web-download",
     ]
     image = make_image(client).json()
     base = f"/v2/images/{image['id']}"

@@ -300,7 +300,7 @@ BAD_IMPORT: dict[str, Any] = {
     "empty object": {},
     "method as string": {"method": "glance-direct"},
     "method without a name": {"method": {}},
-    "method name unknown": {"method": {"name": "web-download"}},
+    "method name unknown": {"method": {"name": "copy-image"}},
     "method name as number": {"method": {"name": 5}},
     "method name null": {"method": {"name": None}},
     "all_stores as string": {"method": {"name": "glance-direct"}, "all_stores": "yes"},
