@@ -253,6 +253,7 @@ def spec_entry(bdm: BlockDeviceMapping) -> dict[str, Any]:
         "device_name": bdm.device_name,
         "boot_index": bdm.boot_index,
         "disk_bus": bdm.disk_bus or "virtio",
+        "tag": bdm.tag,
         "connection_info": dict(bdm.connection_info or {}),
     }
 

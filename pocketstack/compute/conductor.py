@@ -67,7 +67,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import utcnow
 from pocketstack.common.periodic import PeriodicTasks
-from pocketstack.compute import actions, controllers, scheduler_hints, states, tasks
+from pocketstack.compute import actions, controllers, device_tags, scheduler_hints, states, tasks
 from pocketstack.compute.agent_reports import AgentReports
 from pocketstack.compute.evacuate import EvacuateConductor
 from pocketstack.compute.live_migration import LiveMigrationReports
@@ -715,7 +715,7 @@ def build_spec(
             "path": path,
             "url": f"{cloud.conf.public_url}/image/v2/images/{image['id']}/file",
         },
-        "network_info": network_info,
+        "network_info": device_tags.tag_vifs(network_info, inst.requested_networks),
         "metadata": dict(inst.metadata_ or {}),
         "user_data": inst.user_data,
         "public_keys": public_keys,

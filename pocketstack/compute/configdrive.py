@@ -28,6 +28,7 @@ from typing import Any
 
 import pycdlib
 
+from pocketstack.compute import device_tags
 from pocketstack.compute.drivers.base import DriverError, InstanceSpec
 
 VOLUME_LABEL = "config-2"
@@ -111,7 +112,7 @@ def meta_data(spec: InstanceSpec) -> dict[str, Any]:
         "project_id": spec.get("project_id"),
         "meta": dict(spec.get("metadata") or {}),
         "files": [],
-        "devices": [],
+        "devices": device_tags.devices(spec),
     }
 
 

@@ -29,7 +29,7 @@ from pocketstack.common import errors, paging
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import Database, new_id, utcnow
-from pocketstack.compute import actions, block_device, controllers, states
+from pocketstack.compute import actions, block_device, controllers, device_tags, states
 from pocketstack.compute.block_device import BlockDeviceRequest
 from pocketstack.compute.exceptions import (
     AvailabilityZoneNotFound,
@@ -346,7 +346,8 @@ class Servers:
             networks = []
         if not isinstance(networks, list):
             raise errors.BadRequest("networks must be a list, 'auto' or 'none'.")
-        return list(self.cloud.network.validate_networks(ctx, networks))
+        checked = list(self.cloud.network.validate_networks(ctx, networks))
+        return device_tags.keep_tags(networks, checked)
 
     def _check_zone(
         self, ctx: RequestContext, requested: str | None

@@ -80,6 +80,7 @@ class AttachTask(tasks.Task):
     connection_info: dict[str, Any] | None = None
     bdm_id: int | None = None
     delete_on_termination: bool = False
+    tag: str | None = None
 
 
 def live_bdms(db: Database, instance_uuid: str) -> list[BlockDeviceMapping]:
@@ -184,10 +185,16 @@ class Volumes:
     # ------------------------------------------------------------------ attach, detach
 
     def attach(
-        self, ctx: RequestContext, server_id: str, volume_id: str, device: str | None = None
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        volume_id: str,
+        device: str | None = None,
+        tag: str | None = None,
     ) -> BlockDeviceMapping:
         """Attach a volume to a server (``POST .../os-volume_attachments``); returns the
-        mapping with its device name once the guest has the disk.
+        mapping with its device name once the guest has the disk; ``tag``: its device tag
+        (2.49, kept on the mapping).
 
         Raises:
             ServerNotFound; VolumeNotFound (404, another project's volume too);
@@ -213,6 +220,7 @@ class Volumes:
             host=str(server.host),
             volume_id=volume_id,
             device=block_device.next_device_name(used, device),
+            tag=tag,
         )
         self._run(ctx, server_id, "attach_volume", self.attach_flow, task)
         with self.db.reader() as s:
@@ -306,6 +314,7 @@ class Volumes:
                 connection_info=task.connection_info,
                 delete_on_termination=task.delete_on_termination,
                 disk_bus="virtio",
+                tag=task.tag,
             )
             s.add(row)
             s.flush()

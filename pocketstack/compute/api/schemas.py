@@ -96,6 +96,7 @@ _NETWORK = t.obj(
         "uuid": t.string(255),  # the handler checks it is a UUID, with Nova's message
         "port": t.nullable(UUID),
         "fixed_ip": IP_ADDRESS,
+        "tag": t.string(60, 1, pattern=r"^[^,/]*\Z"),  # 2.32-2.36, 2.42+ (api.device_tags)
     }
 )
 
@@ -119,6 +120,7 @@ _BDM_V2: dict[str, Schema] = {
     "guest_format": t.string(255),
     "device_type": t.string(255),
     "disk_bus": t.string(255),
+    "tag": t.string(60, 1, pattern=r"^[^,/]*\Z"),  # 2.32, 2.42+ (api.device_tags)
     # Nova takes null too (the legacy v2 API did).
     "boot_index": {
         "anyOf": [t.integer(-1, MAX_INT), t.string(11, 1, pattern=r"^-?[0-9]+\Z"), {"type": "null"}]
@@ -223,6 +225,7 @@ VOLUME_ATTACHMENT_CREATE: Schema = t.wrapped(
             "device": t.nullable(
                 t.string(255, pattern=r"(^/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*\Z")
             ),
+            "tag": t.string(60, 1, pattern=r"^[^,/]*\Z"),  # 2.49+ (api.device_tags)
         },
         required=["volumeId"],
     ),

@@ -51,6 +51,8 @@ def _networks(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
             net["fixed_ip"] = item["fixed_ip"]
         if not net.get("port") and not net.get("uuid"):
             raise errors.BadRequest("Bad networks format: network uuid is not in proper format")
+        if item.get("tag"):
+            net["tag"] = item["tag"]  # a device tag (compute.device_tags)
         result.append(net)
     return result
 

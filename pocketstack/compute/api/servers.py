@@ -13,7 +13,7 @@ from typing import Any
 
 from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse
-from pocketstack.compute.api import schemas
+from pocketstack.compute.api import device_tags, schemas
 from pocketstack.compute.api.common import bool_param, next_links, paging
 from pocketstack.compute.api.microversion import at_least, refuse_newer
 from pocketstack.compute.api.server_validation import parse_create
@@ -186,6 +186,7 @@ def create_server(req: ApiRequest) -> ApiResponse:
                 f"Additional properties are not allowed ('{key}' was unexpected)"
             )
     _check_hostname(req, body)
+    device_tags.check_create(req, body)
     networks = body.get("networks")
     if at_least(req, 2, 37):
         if networks is None:

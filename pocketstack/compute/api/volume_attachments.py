@@ -14,6 +14,7 @@ from typing import Any
 
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_int
+from pocketstack.compute.api import device_tags
 from pocketstack.compute.api.views import volume_attachment_view
 
 
@@ -40,8 +41,9 @@ def create_volume_attachment(req: ApiRequest) -> dict[str, Any]:
     "device"?}} -> 200 the attachment (its ``device``: ``/dev/vdb``...)."""
     policy.enforce(req.ctx, "compute:os-volumes-attachments:create")
     body = req.body["volumeAttachment"]
+    device_tags.check_volume_attach(req, body)
     bdm = req.cloud.compute.volumes.attach(
-        req.ctx, req.params["server_id"], body["volumeId"], body.get("device")
+        req.ctx, req.params["server_id"], body["volumeId"], body.get("device"), body.get("tag")
     )
     return {"volumeAttachment": volume_attachment_view(req, bdm)}
 

@@ -17,7 +17,7 @@ IMAGE = {"id": "img-1", "disk_format": "qcow2", "size": 3}
 def _inst() -> types.SimpleNamespace:
     fields = (
         "uuid name hostname project_id user_id vcpus memory_mb root_gb ephemeral_gb "
-        "metadata_ user_data key_name key_data launch_index config_drive flavor"
+        "metadata_ user_data key_name key_data launch_index config_drive flavor requested_networks"
     )
     return types.SimpleNamespace(**dict.fromkeys(fields.split()))
 
