@@ -479,7 +479,10 @@ def states_for_status(status: str) -> tuple[list[str], list[str] | None]:
 #: actions that begin no task -> (vm_states allowed, task_states allowed); ``None``: any
 _READS: dict[str, tuple[frozenset[str] | None, frozenset[str | None] | None]] = {
     "update": (None, None),
-    "console_output": (frozenset({ACTIVE, STOPPED, ERROR, PAUSED, SUSPENDED, RESCUED}), None),
+    "console_output": (
+        frozenset({ACTIVE, STOPPED, ERROR, PAUSED, SUSPENDED, RESCUED, RESIZED}),
+        None,
+    ),
     # Nova's trigger_crash_dump: NMI into a guest that has a QEMU (no task)
     "trigger_crash_dump": (frozenset({ACTIVE, PAUSED, RESCUED, ERROR}), frozenset({None})),
     # Nova's attach/detach: a running, stopped or paused server with no task (``volumes``)

@@ -66,6 +66,7 @@ from pocketstack.compute.drivers.base import (
     PowerState,
 )
 from pocketstack.compute.drivers.qemu_live_migration import QemuLiveMigration, is_incoming
+from pocketstack.compute.drivers.qemu_resize import QemuResize
 from pocketstack.compute.drivers.qmp import QMPClient, QMPError
 from pocketstack.network.drivers import ip_lib
 from pocketstack.network.drivers.base import NetworkDriverError
@@ -87,7 +88,7 @@ _STATUS = {
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_a-z])")
 
 
-class QemuDriver(QemuLiveMigration, ComputeDriver):
+class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
     """Real guests under QEMU (TCG, or KVM where it works). See the module docstring."""
 
     name = "qemu"
