@@ -357,9 +357,11 @@ _NEW = (
     "(SELECT 1 FROM placement_consumers c WHERE c.uuid = a.instance_uuid)"
 )
 #: the allocations first: they test that the consumer row does not exist yet
-ADOPT_STATEMENTS = (
+_ADOPT_BUMP = (
     "UPDATE placement_resource_providers SET generation = generation + 1 WHERE name = "
-    "(SELECT hypervisor_hostname FROM compute_nodes WHERE host = :host)",
+    "(SELECT hypervisor_hostname FROM compute_nodes WHERE host = :host)"
+)
+ADOPT_STATEMENTS = (
     *(
         "INSERT INTO placement_allocations "
         "(resource_provider_id, consumer_id, resource_class, used) "
@@ -377,11 +379,16 @@ ADOPT_STATEMENTS = (
 def adopt_earlier_claims(db: Database, host: str) -> None:
     """Make every claim on ``host`` recorded only in ``allocations`` (made before the
     scheduler used Placement) a Placement allocation of its consumer, type ``INSTANCE``,
-    in one transaction that bumps the host provider's generation (concurrent claims on it
-    retry). Consumers that have Placement allocations are left alone. Idempotent."""
+    in one transaction that bumps the host provider's generation when it adopted any
+    (concurrent claims on it retry). Consumers that have Placement allocations are left
+    alone. Idempotent."""
     with db.transaction() as s:
+        adopted = 0
         for sql in ADOPT_STATEMENTS:
-            s.execute(sa.text(sql), {"host": host})
+            result = s.execute(sa.text(sql), {"host": host})
+            adopted += cast(CursorResult[Any], result).rowcount
+        if adopted:
+            s.execute(sa.text(_ADOPT_BUMP), {"host": host})
 
 
 def recompute_usage(session: Session, node: ComputeNode) -> None:

@@ -41,6 +41,14 @@ FULL_RELOAD_SECONDS = 60.0
 #: rows written this long before the newest change seen are read again: a writer may
 #: commit after a later writer did
 OVERLAP = dt.timedelta(seconds=0.5)
+_RATIO_KEYS = (
+    "cpu_allocation_ratio",
+    "ram_allocation_ratio",
+    "disk_allocation_ratio",
+    "reserved_host_memory_mb",
+)
+#: per database, what each host reported last (its provider is written only on a change)
+_REPORTED: weakref.WeakKeyDictionary[Database, dict[str, Any]] = weakref.WeakKeyDictionary()
 #: per database, the hosts whose earlier claims were adopted into Placement
 _ADOPTED: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
 
@@ -81,32 +89,31 @@ def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str,
         node.reserved_host_memory_mb = int(conf.reserved_host_memory_mb)
         s.flush()
         recompute_usage(s, node)
-    update_provider(db, conf, host, resources)
+    reported = _REPORTED.setdefault(db, {})
+    seen = repr((sorted(resources.items()), [getattr(conf, k) for k in _RATIO_KEYS]))
+    # as Nova's report client: the provider is written only when something changed
+    if reported.get(host) != seen and update_provider(db, conf, host, resources):
+        reported[host] = seen
     adopted = _ADOPTED.setdefault(db, set())
     if host not in adopted:  # once per host and process: claims made before Placement
         claims.adopt_earlier_claims(db, host)
         adopted.add(host)
 
 
-def update_provider(db: Any, conf: Any, host: str, resources: dict[str, Any]) -> None:
+def update_provider(db: Any, conf: Any, host: str, resources: dict[str, Any]) -> bool:
     """Make ``host``'s resource provider (named after its hypervisor hostname) carry the
     inventory of ``resources`` with the ratios and reserved memory of ``conf``
-    (``placement.compute_hosts``). A Placement failure is logged; the node report stands."""
+    (``placement.compute_hosts``). A Placement failure is logged (False); the node report
+    stands."""
     name = resources.get("hypervisor_hostname") or host
-    allocation = {
-        key: getattr(conf, key)
-        for key in (
-            "cpu_allocation_ratio",
-            "ram_allocation_ratio",
-            "disk_allocation_ratio",
-            "reserved_host_memory_mb",
-        )
-    }
+    allocation = {key: getattr(conf, key) for key in _RATIO_KEYS}
     try:
         inventory = compute_inventory(resources, allocation)
         claims.placement_for(db).compute_hosts.update(claims.SERVICE_CTX, name, inventory)
     except PocketError as exc:
         LOG.warning("compute host %s: its resource provider was not updated: %s", name, exc)
+        return False
+    return True
 
 
 def _host_state(node: ComputeNode, svc: Service | None, conf: Any) -> HostState:
