@@ -74,3 +74,31 @@ class DomainConfig(Base):
     option: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     value: Mapped[Any] = mapped_column(sa.JSON)
     sensitive: Mapped[bool] = mapped_column(default=False)
+
+
+class RegisteredLimit(Base):
+    """Unified limits: the default limit of a service's resource (in a region)."""
+
+    __tablename__ = "identity_registered_limits"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=_hex_id)
+    service_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("identity_services.id", ondelete="CASCADE"), index=True
+    )
+    region_id: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    resource_name: Mapped[str] = mapped_column(sa.String(255))
+    default_limit: Mapped[int] = mapped_column(sa.Integer)
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+
+
+class Limit(Base):
+    """Unified limits: a project's (or domain's) limit overriding a registered limit."""
+
+    __tablename__ = "identity_limits"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=_hex_id)
+    registered_limit_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("identity_registered_limits.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(sa.String(64), index=True, default=None)
+    domain_id: Mapped[str | None] = mapped_column(sa.String(64), index=True, default=None)
+    resource_limit: Mapped[int] = mapped_column(sa.Integer)
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)

@@ -29,6 +29,7 @@ from pocketstack.identity.domain_configs import DomainConfigs
 from pocketstack.identity.domains import Domains
 from pocketstack.identity.endpoint_filter import EndpointGroups, ProjectEndpoints
 from pocketstack.identity.groups import Groups
+from pocketstack.identity.limits import Limits, RegisteredLimits
 from pocketstack.identity.models import (
     Domain,
     Group,
@@ -93,6 +94,8 @@ class IdentityManager:
         self.project_endpoints = ProjectEndpoints(self)
         self.endpoint_groups = EndpointGroups(self)
         self.domain_configs = DomainConfigs(self)
+        self.registered_limits = RegisteredLimits(self)
+        self.limits = Limits(self)
 
     # -- for other services ----------------------------------------------------------------
     def get_project(self, project_id: str) -> dict[str, str | bool | None] | None:

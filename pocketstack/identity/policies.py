@@ -201,6 +201,20 @@ RULES = {
         )
     },
     "identity:get_domain_config_default": "any",
+    # unified limits (Keystone: reads open, a project member's listing filtered to its
+    # project; writes admin's)
+    "identity:list_registered_limits": "any",
+    "identity:get_registered_limit": "any",
+    "identity:create_registered_limits": "admin",
+    "identity:update_registered_limit": "admin",
+    "identity:delete_registered_limit": "admin",
+    "identity:get_limit_model": "any",
+    "identity:list_limits": "any",
+    "identity:get_limit": "any",
+    "identity:list_all_limits": "admin or system_reader",
+    "identity:create_limits": "admin",
+    "identity:update_limit": "admin",
+    "identity:delete_limit": "admin",
 }
 
 policy.register(RULES)

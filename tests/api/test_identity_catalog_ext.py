@@ -325,3 +325,106 @@ def test_domain_config_default(running_cloud):
     }
     assert demo.get("/domains/config/default/assignment").status_code == 403
     assert demo.get("/domains/config/default/ldap/nope").status_code == 403
+
+
+# -- unified limits ----------------------------------------------------------------------
+
+
+def test_registered_limits_and_limits_through_the_cli(running_cloud, tenant):
+    resource = _name("res")
+    reg = _os(
+        running_cloud,
+        "registered",
+        "limit",
+        "create",
+        "--service",
+        "compute",
+        "--default-limit",
+        "10",
+        "--region",
+        "RegionOne",
+        resource,
+    )
+    try:
+        assert reg["default_limit"] == 10
+        assert reg["id"] in [r["ID"] for r in _os(running_cloud, "registered", "limit", "list")]
+        dup = _fails(
+            running_cloud,
+            "registered",
+            "limit",
+            "create",
+            "--service",
+            "compute",
+            "--default-limit",
+            "3",
+            "--region",
+            "RegionOne",
+            resource,
+        )
+        assert "409" in dup or "Duplicate" in dup
+        lim = _os(
+            running_cloud,
+            "limit",
+            "create",
+            "--service",
+            "compute",
+            "--project",
+            tenant.project.id,
+            "--resource-limit",
+            "5",
+            "--region",
+            "RegionOne",
+            resource,
+        )
+        assert lim["resource_limit"] == 5
+        assert lim["project_id"] == tenant.project.id
+        _os(running_cloud, "limit", "set", "--resource-limit", "7", lim["id"], json_output=False)
+        assert _os(running_cloud, "limit", "show", lim["id"])["resource_limit"] == 7
+        listed = _os(running_cloud, "limit", "list", "--project", tenant.project.id)
+        assert [x["ID"] for x in listed] == [lim["id"]]
+        # the demo member sees neither this project's limit nor may create one
+        demo = running_cloud.sdk().identity
+        assert lim["id"] not in [x["id"] for x in demo.get("/limits").json()["limits"]]
+        assert demo.get(f"/limits/{lim['id']}").status_code == 404
+        body = {
+            "limits": [
+                {
+                    "service_id": reg["service_id"],
+                    "project_id": tenant.project.id,
+                    "resource_name": resource,
+                    "resource_limit": 1,
+                }
+            ]
+        }
+        assert demo.post("/limits", json=body).status_code == 403
+        assert demo.get("/limits/model").json()["model"]["name"] == "flat"
+        _os(running_cloud, "limit", "delete", lim["id"], json_output=False)
+        _fails(running_cloud, "limit", "show", lim["id"])  # gone
+    finally:
+        _os(running_cloud, "registered", "limit", "delete", reg["id"], json_output=False)
+
+
+def test_limit_refusals(running_cloud, tenant):
+    idn = running_cloud.sdk(ADMIN).identity
+    compute = next(s for s in idn.services() if s.type == "compute")
+    no_ref = {
+        "limits": [
+            {
+                "service_id": compute.id,
+                "project_id": tenant.project.id,
+                "resource_name": _name("unregistered"),
+                "resource_limit": 1,
+            }
+        ]
+    }
+    assert idn.post("/limits", json=no_ref).status_code == 403
+    bad_service = {
+        "registered_limits": [{"service_id": "nope", "resource_name": "x", "default_limit": 1}]
+    }
+    assert idn.post("/registered_limits", json=bad_service).status_code == 400
+    negative = {
+        "registered_limits": [{"service_id": compute.id, "resource_name": "x", "default_limit": -5}]
+    }
+    assert idn.post("/registered_limits", json=negative).status_code == 400
+    assert idn.get("/registered_limits/nope").status_code == 404
+    assert idn.patch("/limits/nope", json={"limit": {"resource_limit": 1}}).status_code == 404

@@ -1,11 +1,12 @@
-"""identity: policies, OS-EP-FILTER, domain configuration
+"""identity: policies, OS-EP-FILTER, domain configuration, unified limits
 
 Keystone's ``policy`` table as ``identity_policies``; OS-EP-FILTER's
 ``project_endpoint``, ``endpoint_group`` and ``project_endpoint_group`` as
 ``identity_project_endpoints``, ``identity_endpoint_groups`` and
 ``identity_project_endpoint_groups``; the domain-specific configuration (Keystone's
 ``whitelisted_config`` and ``sensitive_config``, one table with a ``sensitive`` flag) as
-``identity_domain_configs``.
+``identity_domain_configs``; unified limits (Keystone's ``registered_limit`` and ``limit``)
+as ``identity_registered_limits`` and ``identity_limits``.
 
 Revision ID: 0019
 Revises: 0018
@@ -76,9 +77,43 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["domain_id"], ["identity_domains.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("domain_id", "group", "option"),
     )
+    op.create_table(
+        "identity_registered_limits",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("service_id", sa.String(length=64), nullable=False),
+        sa.Column("region_id", sa.String(length=255), nullable=True),
+        sa.Column("resource_name", sa.String(length=255), nullable=False),
+        sa.Column("default_limit", sa.Integer(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["service_id"], ["identity_services.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_identity_registered_limits_service_id", "identity_registered_limits", ["service_id"]
+    )
+    op.create_table(
+        "identity_limits",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("registered_limit_id", sa.String(length=64), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=True),
+        sa.Column("domain_id", sa.String(length=64), nullable=True),
+        sa.Column("resource_limit", sa.Integer(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["registered_limit_id"], ["identity_registered_limits.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    for column in ("registered_limit_id", "project_id", "domain_id"):
+        op.create_index(f"ix_identity_limits_{column}", "identity_limits", [column])
 
 
 def downgrade() -> None:
+    for column in ("registered_limit_id", "project_id", "domain_id"):
+        op.drop_index(f"ix_identity_limits_{column}", "identity_limits")
+    op.drop_table("identity_limits")
+    op.drop_index("ix_identity_registered_limits_service_id", "identity_registered_limits")
+    op.drop_table("identity_registered_limits")
     op.drop_table("identity_domain_configs")
     op.drop_index(
         "ix_identity_project_endpoint_groups_project_id", "identity_project_endpoint_groups"

@@ -366,6 +366,42 @@ TABLE = [
         )
         for method, body in (("GET", None), ("PATCH", {"config": patch}), ("DELETE", None))
     ),
+    # unified limits (reads open; writes admin's)
+    Op("GET", "/v3/registered_limits", everyone(200)),
+    Op("GET", "/v3/registered_limits/nope", everyone(404)),
+    Op(
+        "POST",
+        "/v3/registered_limits",
+        admin_only(400),
+        {"registered_limits": [{"service_id": "nope", "resource_name": "r", "default_limit": 1}]},
+    ),
+    Op(
+        "PATCH",
+        "/v3/registered_limits/nope",
+        admin_only(404),
+        {"registered_limit": {"default_limit": 2}},
+    ),
+    Op("DELETE", "/v3/registered_limits/nope", admin_only(404)),
+    Op("GET", "/v3/limits/model", everyone(200)),
+    Op("GET", "/v3/limits", everyone(200)),
+    Op("GET", "/v3/limits/nope", everyone(404)),
+    Op(
+        "POST",
+        "/v3/limits",
+        admin_only(400),
+        {
+            "limits": [
+                {
+                    "service_id": "nope",
+                    "project_id": "{demo_project}",
+                    "resource_name": "r",
+                    "resource_limit": 1,
+                }
+            ]
+        },
+    ),
+    Op("PATCH", "/v3/limits/nope", admin_only(404), {"limit": {"resource_limit": 2}}),
+    Op("DELETE", "/v3/limits/nope", admin_only(404)),
     # OS-EP-FILTER (admin writes, admin and system reader read)
     *(
         Op(method, "/v3/OS-EP-FILTER/projects/{demo_project}/endpoints/nope", admin_only(404))
