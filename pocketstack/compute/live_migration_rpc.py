@@ -8,7 +8,7 @@ Agent (``compute.<host>``), all calls, handled by ``live_migration_agent``:
 message                                    timeout   where
 =========================================  ========  =====================================
 ``pre_live_migration``                     300 s     destination: disk, QEMU ``-incoming``
-``live_migration``                         3600 s    source: QMP ``migrate`` until it ends
+``live_migration``                         900 s     source: QMP ``migrate`` until it ends
 ``live_migration_abort``                   30 s      source: ``migrate_cancel``
 ``live_migration_force_complete``          30 s      source: the guest paused
 ``post_live_migration_at_source``          120 s     source: QEMU ended, files removed
@@ -27,8 +27,12 @@ from typing import Any
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import CALL, CAST, Message
 
-#: how long the conductor waits for the source's copy (a 256 MiB guest takes seconds)
-MIGRATE_TIMEOUT = 3600.0
+#: how long the conductor waits for the source's copy (a 256 MiB guest takes seconds; the
+#: QEMU driver cancels a copy still running after its ``COMPLETION_TIMEOUT``, 800 s, as
+#: Nova's ``live_migration_completion_timeout``): a source agent killed meanwhile makes the
+#: conductor roll back after this long (the destination's QEMU ended, the server ACTIVE on
+#: the source)
+MIGRATE_TIMEOUT = 900.0
 
 AGENT_MESSAGES = [
     Message("pre_live_migration", CALL, timeout=300.0),

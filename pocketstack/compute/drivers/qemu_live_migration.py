@@ -49,6 +49,9 @@ MAX_BANDWIDTH = 8 * 1024**3
 POLL = 0.5
 #: seconds the destination waits for the guest to leave ``inmigrate`` at the end
 FINISH_TIMEOUT = 60.0
+#: seconds after which a copy still running is cancelled (Nova's
+#: ``live_migration_completion_timeout`` with its default action, abort)
+COMPLETION_TIMEOUT = 800.0
 
 
 class LiveMigrationRefused(DriverError):
@@ -164,8 +167,15 @@ class QemuLiveMigration:
             params["block-incremental"] = True
         self._qmp(uuid, "migrate-set-parameters", **params)
         self._qmp(uuid, "migrate", uri=str(migrate_data["uri"]))
+        deadline = time.monotonic() + COMPLETION_TIMEOUT
         while True:
             time.sleep(POLL)
+            if time.monotonic() > deadline:
+                LOG.warning(
+                    "live migration of %s: not done in %d s, cancelled", uuid, COMPLETION_TIMEOUT
+                )
+                deadline = float("inf")
+                self._qmp(uuid, "migrate_cancel")
             try:
                 info = self._qmp(uuid, "query-migrate") or {}
             except QMPError as exc:
