@@ -103,6 +103,13 @@ class SecurityGroupInvalidPortRange(errors.BadRequest):
     """400: port_range_min > port_range_max, or ports out of range."""
 
 
+class SecurityGroupInvalidPortValue(errors.BadRequest):
+    """400: a TCP/UDP port outside 1-65535 ("Invalid value for port N", Neutron's words)."""
+
+    def __init__(self, port: int):
+        super().__init__(f"Invalid value for port {port}")
+
+
 class SecurityGroupRuleInvalidProtocol(errors.BadRequest):
     """400: an unknown protocol name or number."""
 
@@ -184,6 +191,13 @@ class SecurityGroupRuleExists(errors.Conflict):
 
     def __init__(self, rule_id: str):
         super().__init__(f"Security group rule already exists. Rule id is {rule_id}.")
+
+
+class SecurityGroupDefaultAlreadyExists(errors.Conflict):
+    """409: a group created with the name ``default`` (each project has one already)."""
+
+    def __init__(self) -> None:
+        super().__init__("Default security group already exists.")
 
 
 class DuplicateSecurityGroupName(errors.Conflict):

@@ -279,14 +279,11 @@ def _ports(number: int | None, low: int | None, high: int | None) -> tuple[int |
             f"Invalid protocol {number} for port range: only TCP, UDP, SCTP, DCCP and "
             "UDP-Lite rules take ports."
         )
-    if low is None:
-        raise exc.SecurityGroupInvalidPortRange("port_range_max is given without port_range_min.")
+    for port in (low, high):  # Neutron's SecurityGroupInvalidPortValue, checked first
+        if port is not None and not 1 <= port <= 65535:
+            raise exc.SecurityGroupInvalidPortValue(port)
     high = low if high is None else high
-    if not (1 <= low <= 65535 and 1 <= high <= 65535):
-        raise exc.SecurityGroupInvalidPortRange(
-            "Invalid port range: ports must be integers from 1 to 65535."
-        )
-    if low > high:
+    if low is None or high is None or low > high:
         raise exc.SecurityGroupInvalidPortRange(
             "For TCP/UDP protocols, port_range_min must be <= port_range_max"
         )
@@ -328,6 +325,7 @@ def check_rule(spec: SecurityGroupRuleCreate) -> dict[str, Any]:
 
     Raises:
         InvalidInput, SecurityGroupRuleInvalidProtocol, SecurityGroupInvalidPortRange,
+        SecurityGroupInvalidPortValue,
         SecurityGroupRuleParameterConflict (all 400).
     """
     direction = spec.direction
@@ -377,13 +375,12 @@ class SecurityGroups:
         """Create a group with the two egress rules.
 
         Raises:
-            InvalidInput (400: named ``default``), NotAuthorized (403: another project).
+            SecurityGroupDefaultAlreadyExists (409: named ``default``), NotAuthorized (403:
+            another project).
         """
         project_id = common.owner_project(ctx, spec.project_id)
-        if spec.name == "default":
-            raise exc.InvalidInput(
-                "Default security group 'default' already exists; choose another name."
-            )
+        if spec.name == "default":  # Neutron's SecurityGroupDefaultAlreadyExists
+            raise exc.SecurityGroupDefaultAlreadyExists()
         with self.cloud.db.transaction() as s:
             if ctx.project_id:
                 create_default(s, project_id)

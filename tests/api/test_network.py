@@ -373,3 +373,40 @@ def test_security_group_rules_bulk_create(running_cloud):
         assert after == before
     finally:
         demo.network.delete_security_group(group.id)
+
+
+def test_security_group_rule_errors_as_neutron_words_them(running_cloud):
+    """Regression (interop guideline 2020.06, tempest NegativeSecGroupTest): a second group
+    named ``default`` is 409 (not 400); a port outside 1-65535 is 400 "Invalid value for port
+    N" (not the schema's message); a min-less range is the range error; a remote group that
+    does not exist is 404 whatever its form (a non-UUID was 400)."""
+    demo = running_cloud.sdk()
+    with pytest.raises(openstack.exceptions.ConflictException):
+        demo.network.create_security_group(name="default")
+    group = demo.network.create_security_group(name=_name("sg"))
+    try:
+        cases = [
+            (-16, 80, "Invalid value for port -16"),
+            (80, 65536, "Invalid value for port 65536"),
+        ]
+        cases.append((None, 6, "port_range_min must be <= port_range_max"))
+        for low, high, words in cases:
+            with pytest.raises(openstack.exceptions.BadRequestException) as bad:
+                demo.network.create_security_group_rule(
+                    security_group_id=group.id,
+                    direction="ingress",
+                    protocol="tcp",
+                    port_range_min=low,
+                    port_range_max=high,
+                )
+            assert words in str(bad.value)
+        for remote in ("bad_group_id", str(uuid.uuid4())):
+            with pytest.raises(openstack.exceptions.NotFoundException):
+                demo.network.create_security_group_rule(
+                    security_group_id=group.id,
+                    direction="ingress",
+                    protocol="tcp",
+                    remote_group_id=remote,
+                )
+    finally:
+        demo.network.delete_security_group(group.id)

@@ -89,8 +89,9 @@ CIDR: Schema = t.string(64, 1)
 MAC_ADDRESS: Schema = t.string(32, 1)
 #: A non-negative integer Neutron converts with ``convert_to_int`` (a number or a string).
 NON_NEGATIVE: Schema = _int_like(0, 2**31 - 1)
-#: ``port_range_min``/``port_range_max``: a port 0-65535 (an ICMP type or code: 0-255).
-RULE_PORT: Schema = t.nullable(_int_like(0, 65535))
+#: ``port_range_min``/``port_range_max``: any integer here; the logic answers a port outside
+#: 1-65535 (an ICMP type or code outside 0-255) with Neutron's "Invalid value for port N".
+RULE_PORT: Schema = t.nullable(_int_like(-(2**31), 2**31 - 1))
 #: ``protocol``: a name, ``any`` or a number 0-255 (``convert_to_protocol``), or null.
 PROTOCOL: Schema = t.nullable(
     {
@@ -364,7 +365,8 @@ _RULE_PROPERTIES: dict[str, Schema] = {
     "port_range_min": RULE_PORT,
     "port_range_max": RULE_PORT,
     "remote_ip_prefix": t.nullable(CIDR),
-    "remote_group_id": t.nullable(UUID),
+    # any string: a group that does not exist (whatever its form) is 404, as in Neutron
+    "remote_group_id": t.nullable(t.string(255)),
     "remote_address_group_id": t.nullable(UUID),
     "description": DESCRIPTION,
     "tenant_id": PROJECT_ID,

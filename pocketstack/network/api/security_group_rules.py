@@ -37,10 +37,13 @@ def _optional(body: dict[str, Any], key: str) -> str | None:
 
 
 def _port(body: dict[str, Any], key: str) -> int | None:
-    """A rule port: an integer or a string of digits (spaces around allowed)."""
+    """A rule port: an integer or a string of digits (spaces around allowed); a negative
+    integer passes here so that the family answers "Invalid value for port N" as Neutron."""
     value = body.get(key)
     if value is None:
         return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     text = str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise exc.InvalidInput(f"'{str(value)[:64]}' is not an integer for {key}.")

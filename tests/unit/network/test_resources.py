@@ -132,7 +132,7 @@ def test_admin_may_delete_a_projects_default_group_which_comes_back_on_need(netw
         ),
         (
             {"protocol": "tcp", "port_range_min": 0, "port_range_max": 70000},
-            exc.SecurityGroupInvalidPortRange,
+            exc.SecurityGroupInvalidPortValue,
         ),
         ({"port_range_min": 22, "port_range_max": 22}, exc.SecurityGroupInvalidPortRange),
         (

@@ -339,8 +339,8 @@ def test_port_fixed_ips_subnet_id_null_is_400_not_500(client, cloud, made, fixed
         ("security-group-rules", {"protocol": 256}),
         ("security-group-rules", {"protocol": "256"}),
         ("security-group-rules", {"protocol": ["tcp"]}),
-        ("security-group-rules", {"port_range_min": 70000}),
-        ("security-group-rules", {"port_range_max": -1}),
+        # a port outside 1-65535 passes the schema: the logic answers Neutron's
+        # SecurityGroupInvalidPortValue "Invalid value for port N" (tests/api/test_network.py)
         ("security-group-rules", {"port_range_min": {"a": 1}}),
         ("security-group-rules", {"protocol": "tcp", "port_range_min": "70\x1f"}),
         ("security-group-rules", {"protocol": "tcp", "port_range_min": " 70"}),
