@@ -6,6 +6,7 @@ leaked; an agent killed mid-move is settled at its restart (never a guest on two
 
 from __future__ import annotations
 
+import threading
 import types
 
 import pytest
@@ -218,3 +219,30 @@ def test_deleting_a_resized_server_frees_both_hosts(env):
         lambda: env.agents[source].driver.parked_instances() == [], 10, "the parked guest swept"
     )
     assert guests(env) == {h: [] for h in HOSTS}
+
+
+def test_a_destination_killed_mid_finish_brings_the_server_back_at_its_restart(env, monkeypatch):
+    server = boot(env)
+    source = server.host
+    dest = next(h for h in HOSTS if h != source)
+    agent = env.agents[dest]
+    started = threading.Event()
+
+    def dies(ctx, instance_uuid, spec, power_on):  # the guest starts, the agent dies
+        agent.driver.finish_migration(spec, power_on)
+        started.set()
+
+    monkeypatch.setattr(agent, "finish_resize", dies)
+    env.cloud.compute.resizes.migrate(ADMIN, server.uuid)
+    assert started.wait(10)
+    agent.stop()
+    assert guests(env)[dest] == [server.uuid]  # running there, parked on the source
+    restarted = ComputeAgent(agent.conf, env.bus, agent.driver)
+    env.agents[dest] = restarted
+    restarted.start()
+    back = settle(env, server.uuid, "ACTIVE")
+    assert back.host == source and back.task_state is None
+    wait_until(lambda: claims(env) == {server.uuid: (source, 256)}, 10, "the claim released")
+    assert guests(env) == {source: [server.uuid], dest: []}
+    assert env.agents[source].driver.get_power_state(server.uuid) == PowerState.RUNNING
+    assert failed(env, server.uuid)
