@@ -94,9 +94,11 @@ class Interfaces:
         port_id: str | None = None,
         network_id: str | None = None,
         fixed_ip: str | None = None,
+        tag: str | None = None,
     ) -> PortRecord:
         """Give the server a new interface: the user's port ``port_id``, or a new port on
-        ``network_id`` (with ``fixed_ip`` when given), or on the project's only network.
+        ``network_id`` (with ``fixed_ip`` when given), or on the project's only network;
+        ``tag``: its device tag (2.49), kept in the server's spec (``device_tags``).
 
         Raises:
             ServerNotFound (404); InstanceInvalidState (409: not active, stopped or
@@ -133,7 +135,7 @@ class Interfaces:
         except Exception:
             self.cloud.network.deallocate_port_for_instance(ctx, server.uuid, vif["port_id"])
             raise
-        self._store(server.uuid)
+        self._store(server.uuid, {vif["port_id"]: tag} if tag else None)
         return self.cloud.network.ports.get(RequestContext.system(), vif["port_id"])
 
     def detach(self, ctx: RequestContext, server_id: str, port_id: str) -> None:
@@ -152,10 +154,24 @@ class Interfaces:
         self.cloud.network.deallocate_port_for_instance(ctx, server.uuid, port_id)
         self._store(server.uuid)
 
-    def _store(self, server_uuid: str) -> None:
-        """The server's ``network_info`` and its spec's, read again from the network."""
+    def tags(self, server_uuid: str) -> dict[str, str]:
+        """port id -> device tag of the server's tagged NICs (at create or attach)."""
+        with self.cloud.db.reader() as s:
+            row = s.get(Instance, server_uuid)
+            spec = dict(row.spec or {}) if row is not None else {}
+        found = {v["port_id"]: v["tag"] for v in spec.get("network_info") or [] if v.get("tag")}
+        return {**found, **(spec.get("device_tags") or {})}
+
+    def _store(self, server_uuid: str, new_tags: dict[str, str] | None = None) -> None:
+        """The server's ``network_info`` and its spec's, read again from the network; the
+        spec's VIFs keep their device tags (``device_tags``: port id -> tag)."""
+        old_tags = self.tags(server_uuid)
         info = self.cloud.compute.server_external_events.refresh_network_info(server_uuid)
         with self.cloud.db.transaction() as s:
             row = s.get(Instance, server_uuid)
             if row is not None and row.spec is not None:
-                row.spec = {**row.spec, "network_info": info}
+                tags = {**old_tags, **(new_tags or {})}
+                tagged = [
+                    {**v, "tag": tags[v["port_id"]]} if v["port_id"] in tags else v for v in info
+                ]
+                row.spec = {**row.spec, "network_info": tagged, "device_tags": tags}

@@ -118,3 +118,39 @@ def test_volume_attachment_tag_from_2_49(running_cloud, cleanup):
         conn.block_storage.wait_for_status(volume, "available", wait=60)
     finally:
         conn.block_storage.delete_volume(volume, ignore_missing=True)
+
+
+def test_interface_attachment_tag_from_2_49(running_cloud, cleanup):
+    cloud = running_cloud
+    name = _name("niftag")
+    cleanup.append(name)
+    server = cloud.create_server(name, wait=True)
+    conn = cloud.sdk()
+    url = f"/servers/{server['id']}/os-interface"
+    net = conn.network.find_network("private")
+    old = _post(conn, url, {"interfaceAttachment": {"net_id": net.id, "tag": "x"}}, "2.48")
+    assert old.status_code == 400 and "'tag' was unexpected" in old.text
+    port = cloud.openstack("port", "create", "--network", "private", _name("p"))
+    try:
+        cloud.openstack(
+            *LATEST,
+            "server",
+            "add",
+            "port",
+            "--tag",
+            "backend",
+            name,
+            port["id"],
+            json_output=False,
+        )
+        listed = conn.compute.get(url, headers={"OpenStack-API-Version": "compute 2.70"}).json()
+        tags = {i["port_id"]: i["tag"] for i in listed["interfaceAttachments"]}
+        assert tags[port["id"]] == "backend"
+        assert list(tags.values()).count(None) == 1  # the boot NIC has none
+        shown = conn.compute.get(
+            f"{url}/{port['id']}", headers={"OpenStack-API-Version": "compute 2.70"}
+        ).json()["interfaceAttachment"]
+        assert shown["tag"] == "backend"
+        cloud.openstack("server", "remove", "port", name, port["id"], json_output=False)
+    finally:
+        cloud.openstack("port", "delete", port["id"], check=False, json_output=False)

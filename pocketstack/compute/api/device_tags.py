@@ -39,6 +39,16 @@ def check_create(req: ApiRequest, server: Mapping[str, Any]) -> None:
             raise _refuse("block_device_mapping_v2", item)
 
 
+def check_interface_attach(req: ApiRequest, body: Mapping[str, Any]) -> None:
+    """Refuse an interface attachment's ``tag`` before 2.49.
+
+    Raises:
+        errors.BadRequest: ``tag`` before 2.49.
+    """
+    if "tag" in body and api_version(req) < (2, 49):
+        raise _refuse("interfaceAttachment", dict(body))
+
+
 def check_volume_attach(req: ApiRequest, body: Mapping[str, Any]) -> None:
     """Refuse a volume attachment's ``tag`` before 2.49.
 

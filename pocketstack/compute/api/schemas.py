@@ -620,6 +620,7 @@ INTERFACE_ATTACHMENT_CREATE: Schema = t.obj(
                 "fixed_ips": t.array(
                     t.obj({"ip_address": IP_ADDRESS}, required=["ip_address"]), max_items=1
                 ),
+                "tag": t.string(60, 1, pattern=r"^[^,/]*\Z"),  # 2.49+ (api.device_tags)
             }
         )
     }
