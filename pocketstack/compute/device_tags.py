@@ -1,16 +1,18 @@
 """Device tags (Nova's "device role tagging", microversions 2.32, 2.42 and 2.49): a user names
 a server's NIC or disk with a ``tag`` at create (``networks[].tag``, ``block_device_mapping_v2
-[].tag``) or at volume attach, and the guest finds the tags in its metadata: the ``devices``
-list of the config drive's ``meta_data.json``.
+[].tag``) or at volume or interface attach, and the guest finds the tags in its metadata: the
+``devices`` list of the config drive's ``meta_data.json``.
 
 Microversions, as Nova's schemas: a network's ``tag`` is taken at 2.32-2.36 and from 2.42
 (2.37's ``networks`` schema lost it, 2.42 restored it); a block device's at 2.32 and from 2.42
-(2.33 lost it); a volume attachment's from 2.49. Elsewhere ``tag`` is 400 ("Additional
+(2.33 lost it); a volume or interface attachment's from 2.49. Elsewhere ``tag`` is 400 ("Additional
 properties are not allowed"), as Nova's schema answers (``compute.api.device_tags``).
 
 Where they live: a network's tag in the server's ``requested_networks`` (the request item),
 put on its VIF in the ``InstanceSpec``'s ``network_info`` (``tag_vifs``) when the spec is
-built; a block device's in its mapping's ``tag`` (``block_devices[].tag`` of the spec).
+built; an attached interface's in the spec's ``device_tags`` (port id -> tag, applied to the
+VIFs at each interface change, ``interfaces.Interfaces.tags``); a block device's in its
+mapping's ``tag`` (``block_devices[].tag`` of the spec).
 
 ``devices`` entries (Nova's metadata shape; only tagged devices are listed)::
 

@@ -1,6 +1,6 @@
 """Device tags in request bodies, by microversion (see ``pocketstack.compute.device_tags``):
 a network's ``tag`` at 2.32-2.36 and from 2.42, a block device's at 2.32 and from 2.42, a
-volume attachment's from 2.49; elsewhere 400 as Nova's schemas answer."""
+volume or interface attachment's from 2.49; elsewhere 400 as Nova's schemas answer."""
 
 from __future__ import annotations
 
