@@ -174,8 +174,9 @@ def check_property(key: str, value: Any) -> str:
 
 
 def parse_patch(body: Any) -> list[tuple[str, str, Any]]:
-    """JSON-patch operations (``application/openstack-images-v2.1-json-patch``) as
-    ``(op, attribute, value)`` with op in add/replace/remove and ``value`` ``None`` for remove.
+    """JSON-patch operations (``application/openstack-images-v2.1-json-patch``, or the
+    v2.0 draft-10 form ``{"replace": "/name", "value": ...}``) as ``(op, attribute, value)``
+    with op in add/replace/remove and ``value`` ``None`` for remove.
 
     The body's shape is checked first by the route's schema (``api.schemas.IMAGE_UPDATE``);
     these checks hold for a caller that bypasses it.
@@ -189,6 +190,10 @@ def parse_patch(body: Any) -> list[tuple[str, str, Any]]:
         raise BadRequest("Request body must be a JSON array of patch operations.")
     ops: list[tuple[str, str, Any]] = []
     for item in body:
+        if isinstance(item, dict) and "op" not in item:  # the v2.0 (draft 10) form
+            named = [op for op in ("add", "replace", "remove") if op in item]
+            if len(named) == 1:
+                item = {**item, "op": named[0], "path": item[named[0]]}
         if not isinstance(item, dict) or item.get("op") not in ("add", "replace", "remove"):
             raise BadRequest("Each operation must be an object with op add, replace or remove.")
         path = item.get("path")

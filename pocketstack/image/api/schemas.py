@@ -211,11 +211,47 @@ _PATCH_OPERATION: Schema = {
     ],
 }
 
+
+def _v20_value_of(path: str | list[str], schema: Schema) -> Schema:
+    """As ``_value_of``, for an operation in the v2.0 (JSON-patch draft 10) form."""
+    match: Schema = {"const": path} if isinstance(path, str) else {"not": {"enum": path}}
+    return {
+        "if": {
+            "anyOf": [
+                {"properties": {"add": match}, "required": ["add"]},
+                {"properties": {"replace": match}, "required": ["replace"]},
+            ]
+        },
+        "then": {"properties": {"value": schema}},
+    }
+
+
+#: An operation of ``application/openstack-images-v2.0-json-patch`` (JSON-patch draft 10,
+#: which tempest's image client sends): the op is the key and the path its value,
+#: ``{"replace": "/name", "value": "x"}``; the same value checks as the RFC 6902 form.
+_PATCH_OPERATION_V20: Schema = {
+    "type": "object",
+    "properties": {"add": _POINTER, "replace": _POINTER, "remove": _POINTER, "value": {}},
+    "oneOf": [{"required": [op]} for op in ("add", "replace", "remove")],
+    "allOf": [
+        {
+            "if": {"anyOf": [{"required": ["add"]}, {"required": ["replace"]}]},
+            "then": {"required": ["value"]},
+        },
+        *(_v20_value_of(f"/{name}", IMAGE_PROPERTIES[name]) for name in _WRITABLE),
+        _v20_value_of([f"/{name}" for name in IMAGE_PROPERTIES], CUSTOM_PROPERTY),
+    ],
+}
+
 #: Image API "Images": "Update image", a body of media type
-#: ``application/openstack-images-v2.1-json-patch``. At least one operation: an empty patch
-#: changes nothing (Glance answers it 200; no client sends one), as an update body elsewhere
-#: names at least one attribute.
-IMAGE_UPDATE: Schema = {**t.array(_PATCH_OPERATION), "minItems": 1}
+#: ``application/openstack-images-v2.1-json-patch`` (RFC 6902 operations) or
+#: ``...-v2.0-json-patch`` (draft 10: an item without ``op``). At least one operation: an
+#: empty patch changes nothing (Glance answers it 200; no client sends one), as an update
+#: body elsewhere names at least one attribute.
+IMAGE_UPDATE: Schema = {
+    **t.array({"if": {"required": ["op"]}, "then": _PATCH_OPERATION, "else": _PATCH_OPERATION_V20}),
+    "minItems": 1,
+}
 
 #: Image API "Interoperable image import": "Import an image". Only the methods this cloud
 #: offers (``GET /v2/info/import``) are accepted, as Glance's ``enabled_import_methods``.
