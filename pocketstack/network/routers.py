@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.network import common, lists, quotas, rbac
+from pocketstack.network import common, lists, quotas, rbac, states
 from pocketstack.network import exceptions as exc
 from pocketstack.network.common import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from pocketstack.network.models import (
@@ -45,7 +45,7 @@ from pocketstack.network.models import (
     Subnet,
 )
 from pocketstack.network.networks import delete_ports, load_network, may_use
-from pocketstack.network.ports import PortCreate, create_port, load_port, vif_type_of
+from pocketstack.network.ports import PortCreate, create_port, has_agents, load_port, vif_type_of
 from pocketstack.network.subnets import load_subnet
 
 if TYPE_CHECKING:
@@ -571,6 +571,10 @@ class Routers:
                 port, subnets = self._attach_port(s, ctx, router, port_id)
             else:
                 port, subnets = self._attach_subnet(s, ctx, router, str(subnet_id))
+            if not has_agents(self.cloud.conf) and port.status != states.ACTIVE:
+                # no agent to wire it (noop): up at once, as a bound port without agents
+                # (states.bound_status) and as Neutron's once its L3 agent has it
+                states.transition(port, states.ACTIVE)
             common.touch(router)
             s.flush()
             result = _interface(router, port, subnets)
