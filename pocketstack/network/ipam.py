@@ -28,11 +28,13 @@ from pocketstack.network.models import IPAllocation, Subnet
 MAX_ATTEMPTS = 64
 
 
-def parse_cidr(cidr: Any) -> ipaddress.IPv4Network:
-    """A validated IPv4 network from ``cidr`` (host bits are cleared: 10.0.0.5/24 -> /24).
+def parse_cidr(cidr: Any, max_prefixlen: int = 30) -> ipaddress.IPv4Network:
+    """A validated IPv4 network from ``cidr`` (host bits are cleared: 10.0.0.5/24 -> /24);
+    ``max_prefixlen`` 32 for a destination such as a host route's, where one address is fine.
 
     Raises:
-        InvalidInput (400): not a CIDR string, an IPv6 cidr, or a prefix longer than /30.
+        InvalidInput (400): not a CIDR string, an IPv6 cidr, or a prefix longer than
+        ``max_prefixlen``.
     """
     if not isinstance(cidr, str) or "/" not in cidr:
         raise exc.InvalidInput(f"'{cidr}' is not a valid IP subnet.")
@@ -42,8 +44,10 @@ def parse_cidr(cidr: Any) -> ipaddress.IPv4Network:
         raise exc.InvalidInput(f"'{cidr}' is not a valid IP subnet.") from None
     if net.version != 4:
         raise exc.InvalidInput("IPv6 subnets are not supported yet; use ip_version 4.")
-    if net.prefixlen > 30:
-        raise exc.InvalidInput(f"'{cidr}' is too small: the prefix length must be at most 30.")
+    if net.prefixlen > max_prefixlen:
+        raise exc.InvalidInput(
+            f"'{cidr}' is too small: the prefix length must be at most {max_prefixlen}."
+        )
     return net
 
 

@@ -131,7 +131,7 @@ def _routes(values: builtins.list[Any]) -> builtins.list[dict[str, str]]:
         if not isinstance(route, dict) or not {"destination", "nexthop"} <= set(route):
             raise exc.InvalidInput("host_routes entries need 'destination' and 'nexthop'.")
         dest = (
-            ipam.parse_cidr(route["destination"])
+            ipam.parse_cidr(route["destination"], max_prefixlen=32)  # a /32: one host
             if route["destination"] != "0.0.0.0/0"
             else ipaddress.ip_network("0.0.0.0/0")
         )
