@@ -13,30 +13,32 @@ expiry (``TOKEN_TTL`` s). The URL it answers points at the console proxy this pr
 other-kind token is refused. An admin reads what a token opens, without spending it, at
 ``GET /os-console-auth-tokens/{token}`` (``show_token``).
 
-The tokens live in this controller's memory (Nova keeps them in its database), so the proxy
-must be served by the controller that issued the URL: true for ``pocketstack up`` and for
-one ``pocketstack controller``; several controllers behind a balancer would need the
-database table (a migration) instead.
+The tokens live in the database (``console_auth_tokens``, as Nova's), so any controller's
+proxy redeems a URL another issued, and a restart of the controller keeps them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import sqlalchemy as sa
+
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
+from pocketstack.common.db import Database
 from pocketstack.compute import states
 from pocketstack.compute.exceptions import (
     ConsoleTypeInvalid,
     ConsoleTypeUnavailable,
     InstanceNotReady,
 )
+from pocketstack.compute.models import ConsoleAuthToken
 from pocketstack.compute.rpcapi import ComputeAgentClient
 
 if TYPE_CHECKING:
@@ -77,7 +79,7 @@ class ConsoleTokenInvalid(errors.Unauthorized):
 class ConsoleGrant:
     """What a token opens: ``kind`` (``vnc``/``serial``) of ``instance_uuid`` on ``host``
     (its compute host), reached at ``connect`` (``{"unix": path}``), until ``expires``
-    (``time.monotonic()`` s)."""
+    (a Unix time, s)."""
 
     instance_uuid: str
     kind: str
@@ -92,57 +94,85 @@ class ConsoleGrant:
 
 
 class ConsoleTokens:
-    """One-time console tokens, stored by SHA-256 (a memory dump shows no usable token).
+    """One-time console tokens in the database (``console_auth_tokens``), stored by SHA-256
+    (the table shows no usable token).
 
     Args:
+        db: the database.
         ttl: seconds a token stays valid.
+        clock: the time in Unix seconds (``time.time``; tests inject theirs).
     """
 
-    def __init__(self, ttl: float = TOKEN_TTL):
+    def __init__(
+        self, db: Database, ttl: float = TOKEN_TTL, clock: Callable[[], float] = time.time
+    ):
+        self.db = db
         self.ttl = ttl
-        self._lock = threading.Lock()
-        self._grants: dict[str, ConsoleGrant] = {}
+        self.clock = clock
 
     def issue(
         self, instance_uuid: str, kind: str, connect: dict[str, Any], host: str | None = None
     ) -> str:
         """A new random token (43 URL-safe characters) for ``kind`` of the instance on
-        ``host``."""
+        ``host``; expired tokens are purged on the way."""
         token = secrets.token_urlsafe(32)
-        now = time.monotonic()
-        with self._lock:
-            for key in [k for k, g in self._grants.items() if g.expires <= now]:
-                del self._grants[key]
-            self._grants[_digest(token)] = ConsoleGrant(
-                instance_uuid, kind, dict(connect), now + self.ttl, host
+        now = self.clock()
+        with self.db.transaction() as s:
+            s.execute(sa.delete(ConsoleAuthToken).where(ConsoleAuthToken.expires <= now))
+            s.add(
+                ConsoleAuthToken(
+                    token_hash=_digest(token),
+                    console_type=OFFERED.get(kind, kind),
+                    instance_uuid=instance_uuid,
+                    host=host,
+                    connect=dict(connect),
+                    expires=now + self.ttl,
+                )
             )
         return token
 
     def redeem(self, token: str, kind: str) -> ConsoleGrant:
-        """The grant of ``token``, consumed (a second redeem fails).
+        """The grant of ``token``, consumed (a second redeem fails, on any controller: the
+        row is deleted by id, and only the deleting transaction wins).
 
         Raises:
             ConsoleTokenInvalid: unknown, used or expired token, or one for another kind.
         """
-        with self._lock:
-            grant = self._grants.pop(_digest(token), None)
-        if grant is None or grant.expires <= time.monotonic() or grant.kind != kind:
+        with self.db.transaction() as s:
+            row = s.scalars(
+                sa.select(ConsoleAuthToken).where(ConsoleAuthToken.token_hash == _digest(token))
+            ).first()
+            if row is None:
+                raise ConsoleTokenInvalid()
+            grant = _grant(row)
+            gone = s.execute(sa.delete(ConsoleAuthToken).where(ConsoleAuthToken.id == row.id))
+            if getattr(gone, "rowcount", 1) != 1:
+                raise ConsoleTokenInvalid()
+        if grant.expires <= self.clock() or grant.kind != kind:
             raise ConsoleTokenInvalid()
         return grant
 
     def get(self, token: str) -> ConsoleGrant | None:
         """The grant of ``token``, not consumed; None when unknown, used or expired."""
-        with self._lock:
-            grant = self._grants.get(_digest(token))
-        if grant is None or grant.expires <= time.monotonic():
+        with self.db.reader() as s:
+            row = s.scalars(
+                sa.select(ConsoleAuthToken).where(ConsoleAuthToken.token_hash == _digest(token))
+            ).first()
+        if row is None or row.expires <= self.clock():
             return None
-        return grant
+        return _grant(row)
 
     def revoke_instance(self, instance_uuid: str) -> None:
         """Drop every token of an instance (Nova does so when it is deleted)."""
-        with self._lock:
-            for key in [k for k, g in self._grants.items() if g.instance_uuid == instance_uuid]:
-                del self._grants[key]
+        with self.db.transaction() as s:
+            s.execute(
+                sa.delete(ConsoleAuthToken).where(ConsoleAuthToken.instance_uuid == instance_uuid)
+            )
+
+
+def _grant(row: ConsoleAuthToken) -> ConsoleGrant:
+    kind = {v: k for k, v in OFFERED.items()}.get(row.console_type, row.console_type)
+    return ConsoleGrant(row.instance_uuid, kind, dict(row.connect or {}), row.expires, row.host)
 
 
 def _digest(token: str) -> str:
@@ -156,7 +186,7 @@ class Consoles:
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.agents = ComputeAgentClient(cloud.bus)
-        self.tokens = ConsoleTokens()
+        self.tokens = ConsoleTokens(cloud.db)
 
     def create(self, ctx: RequestContext, server_id: str, protocol: str, console_type: str) -> str:
         """A one-time URL of the server's ``protocol`` console of type ``console_type``.

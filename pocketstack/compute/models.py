@@ -367,3 +367,21 @@ class Migration(TimestampMixin, Base):
     disk_remaining: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
     project_id: Mapped[str | None] = mapped_column(sa.String(64), default=None, index=True)
     user_id: Mapped[str | None] = mapped_column(sa.String(64), default=None, index=True)
+
+
+class ConsoleAuthToken(Base):
+    """A console URL's one-time token (Nova's ``console_auth_tokens``), kept only as its
+    SHA-256 so every controller's proxy can redeem it and a restart keeps it
+    (``compute.consoles``). ``console_type`` is Nova's (``novnc``, ``serial``); ``connect``
+    where the proxy reaches the console (``{"unix": path}`` on ``host``); ``expires`` a Unix
+    time in seconds."""
+
+    __tablename__ = "console_auth_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    console_type: Mapped[str] = mapped_column(sa.String(255))
+    instance_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    host: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    connect: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    expires: Mapped[float] = mapped_column(sa.Float, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

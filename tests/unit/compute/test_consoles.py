@@ -1,20 +1,25 @@
-"""Console tokens (``compute.consoles``): one-time, expiring, kept only as a hash, bound to
-one console kind; and the URLs users get."""
+"""Console tokens (``compute.consoles``): one-time, expiring, kept only as a hash in the
+database (``console_auth_tokens``: another controller, or this one restarted, redeems them),
+bound to one console kind; and the URLs users get."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 
-from pocketstack.compute import consoles
 from pocketstack.compute.consoles import ConsoleTokenInvalid, ConsoleTokens, console_url
+from pocketstack.compute.models import ConsoleAuthToken
 
 
-def test_a_token_opens_once_and_only_its_kind():
-    tokens = ConsoleTokens()
-    token = tokens.issue("uuid-1", "vnc", {"unix": "/x/vnc.sock"})
-    assert token not in repr(tokens._grants)  # only its SHA-256 is kept
+def test_a_token_opens_once_and_only_its_kind(db):
+    tokens = ConsoleTokens(db)
+    token = tokens.issue("uuid-1", "vnc", {"unix": "/x/vnc.sock"}, "host-1")
+    with db.reader() as s:
+        rows = s.scalars(sa.select(ConsoleAuthToken)).all()
+    assert [(r.console_type, r.host) for r in rows] == [("novnc", "host-1")]
+    assert token not in repr([(r.token_hash, r.connect) for r in rows])  # only its SHA-256
     with pytest.raises(ConsoleTokenInvalid):
         tokens.redeem(token, "serial")  # another kind: refused, and spent
     with pytest.raises(ConsoleTokenInvalid):
@@ -29,10 +34,9 @@ def test_a_token_opens_once_and_only_its_kind():
         tokens.redeem("", "vnc")
 
 
-def test_tokens_expire_and_are_revoked_with_their_instance(monkeypatch):
+def test_tokens_expire_and_are_revoked_with_their_instance(db):
     now = [1000.0]
-    monkeypatch.setattr(consoles.time, "monotonic", lambda: now[0])
-    tokens = ConsoleTokens(ttl=600)
+    tokens = ConsoleTokens(db, ttl=600, clock=lambda: now[0])
     old = tokens.issue("uuid-1", "serial", {"unix": "s"})
     now[0] += 600
     with pytest.raises(ConsoleTokenInvalid):
@@ -43,6 +47,18 @@ def test_tokens_expire_and_are_revoked_with_their_instance(monkeypatch):
     with pytest.raises(ConsoleTokenInvalid):
         tokens.redeem(gone, "serial")
     assert tokens.redeem(kept, "serial").instance_uuid == "uuid-2"
+
+
+def test_another_controller_redeems_a_token_once(db):
+    issued = ConsoleTokens(db).issue("uuid-1", "serial", {"unix": "s"}, "h")
+    other = ConsoleTokens(db)  # another controller (or this one after a restart)
+    assert other.get(issued) is not None  # os-console-auth-tokens: not spent
+    grant = other.redeem(issued, "serial")
+    assert (grant.instance_uuid, grant.kind, grant.host) == ("uuid-1", "serial", "h")
+    assert grant.console_type == "serial"
+    with pytest.raises(ConsoleTokenInvalid):
+        ConsoleTokens(db).redeem(issued, "serial")
+    assert other.get(issued) is None
 
 
 def test_urls_name_the_proxy_on_the_public_url():
