@@ -266,7 +266,7 @@ def _ports(number: int | None, low: int | None, high: int | None) -> tuple[int |
     if number in _ICMP_PROTOCOLS:
         if low is None:
             raise exc.SecurityGroupInvalidPortRange(
-                "ICMP code (port-range-max) is given without an ICMP type (port-range-min)."
+                f"ICMP type (port-range-min) is missing for ICMP code (port-range-max) {high}."
             )
         for value, what in ((low, "type"), (high, "code")):
             if value is not None and not 0 <= value <= 255:

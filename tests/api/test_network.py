@@ -400,6 +400,11 @@ def test_security_group_rule_errors_as_neutron_words_them(running_cloud):
                     port_range_max=high,
                 )
             assert words in str(bad.value)
+        with pytest.raises(openstack.exceptions.BadRequestException) as bad:
+            demo.network.create_security_group_rule(
+                security_group_id=group.id, direction="ingress", protocol="icmp", port_range_max=6
+            )
+        assert "ICMP type (port-range-min) is missing" in str(bad.value)
         for remote in ("bad_group_id", str(uuid.uuid4())):
             with pytest.raises(openstack.exceptions.NotFoundException):
                 demo.network.create_security_group_rule(
