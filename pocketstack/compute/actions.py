@@ -420,3 +420,53 @@ class InstanceActions:
                 )
             )
             return action, events
+
+
+def open_event(
+    session: Session, ctx: RequestContext, instance_uuid: str, name: str
+) -> InstanceActionEvent | None:
+    """The newest unfinished event ``name`` of the action of ``ctx.request_id``."""
+    return session.scalars(
+        sa.select(InstanceActionEvent)
+        .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
+        .where(
+            InstanceAction.instance_uuid == instance_uuid,
+            InstanceAction.request_id == ctx.request_id,
+            InstanceActionEvent.event == name,
+            InstanceActionEvent.finish_time.is_(None),
+        )
+        .order_by(InstanceActionEvent.id.desc())
+        .limit(1)
+    ).first()
+
+
+def finish_event(
+    session: Session,
+    ctx: RequestContext,
+    instance_uuid: str,
+    name: str,
+    traceback: str | None = None,
+    details: str | None = None,
+) -> None:
+    """Finish the open step ``name`` of the action of ``ctx.request_id``: ``Success``, or
+    ``Error`` with ``traceback`` (and the action's message ``Error``) when one is given;
+    ``details``: what the step did, in words (microversion 2.84's event ``details``).
+    Without such an open step (periodic work, a duplicate report) nothing is written."""
+    row = open_event(session, ctx, instance_uuid, name)
+    if row is None:
+        return
+    row.details = details
+    row.finish_time = utcnow()
+    row.result = SUCCESS if traceback is None else ERROR
+    row.traceback = traceback[-8000:] if traceback else None
+    if traceback is not None:
+        action = session.get(InstanceAction, row.action_id)
+        if action is not None:
+            action.message = ERROR
+
+
+def fault_traceback(fault: dict[str, Any] | None) -> str | None:
+    """The traceback a failed step records: the fault's, else its message."""
+    if fault is None:
+        return None
+    return fault.get("traceback") or fault["message"]

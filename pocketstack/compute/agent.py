@@ -47,7 +47,6 @@ import shutil
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import Bus
 from pocketstack.common.config import Config
 from pocketstack.common.periodic import PeriodicTasks
-from pocketstack.compute import actions, instance_storage, states
+from pocketstack.compute import actions, faults, instance_storage, states
 from pocketstack.compute.agent_migrations import AgentMigrations
 from pocketstack.compute.drivers.base import (
     ComputeDriver,
@@ -110,27 +109,6 @@ CONDUCTOR_WAIT = 300.0
 #: seconds ``start()`` waits for the conductor to write what the start-up reconciliation
 #: reported before the agent serves its queue anyway
 SETTLE_WAIT = 30.0
-
-
-def _fault_message(exc: BaseException, what: str, uuid: str) -> str:
-    """The fault a failed guest operation leaves on its server.
-
-    A guest operation catches every exception so that its server never stays stuck in a task
-    (it goes ERROR, or back to its state, with a fault). A ``PocketError`` (``DriverError``...)
-    is an expected failure: its message is the fault. Anything else is a bug: logged here with
-    its traceback, and the fault names its class.
-    """
-    if isinstance(exc, errors.PocketError):
-        return exc.message
-    LOG.error("%s of %s failed unexpectedly", what, uuid, exc_info=exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _fault(exc: BaseException, what: str, uuid: str, code: int = 500) -> dict[str, Any]:
-    """The fault of a failed guest operation as reported to the conductor:
-    ``{"message": _fault_message(...), "code": code, "traceback": its traceback}``."""
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return {"message": _fault_message(exc, what, uuid), "code": code, "traceback": tb[-8000:]}
 
 
 class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
@@ -263,7 +241,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
     # ------------------------------------------------------------------ build, delete
 
     def build_and_run_instance(self, ctx: RequestContext, spec: dict[str, Any]) -> None:
-        """Spawn the guest of ``spec`` (see ``conductor.build_spec``) and report it running.
+        """Spawn the guest of ``spec`` (see ``instance_spec.build_spec``) and report it running.
 
         Runs only while the server waits for this host's spawn (a duplicate or late message
         is ignored). On failure the driver has cleaned up and the conductor puts the server
@@ -285,7 +263,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
                 self._ensure_image(spec)
                 self.driver.spawn(spec)
             except Exception as exc:
-                self._spawn_failed(ctx, uuid, _fault(exc, "spawn", uuid))
+                self._spawn_failed(ctx, uuid, faults.fault(exc, "spawn", uuid))
                 return
             self._spawned(ctx, uuid)
 
@@ -323,7 +301,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
             try:
                 self.driver.destroy(instance_uuid)
             except Exception as exc:
-                fault = _fault(exc, "destroy", instance_uuid)
+                fault = faults.fault(exc, "destroy", instance_uuid)
                 self._outcome(
                     instance_uuid,
                     states.DELETING,
@@ -398,7 +376,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
             try:
                 operation(dict(inst["spec"] or {"uuid": uuid}))
             except Exception as exc:
-                fault = _fault(exc, event, uuid, getattr(exc, "status", 500))
+                fault = faults.fault(exc, event, uuid, getattr(exc, "status", 500))
             power = int(self.driver.get_power_state(uuid))
             self._outcome(
                 uuid,
@@ -525,7 +503,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
                 task = new
             upload_image(str(snap["upload_url"]), dest, self.images_auth)
         except Exception as exc:
-            fault = _fault(exc, "snapshot", uuid, getattr(exc, "status", 500))
+            fault = faults.fault(exc, "snapshot", uuid, getattr(exc, "status", 500))
             LOG.warning("snapshot of %s failed: %s", uuid, fault["message"])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -550,7 +528,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
             try:
                 self.driver.power_off(uuid)
             except Exception as exc:
-                fault = _fault(exc, "power off", uuid, getattr(exc, "status", 500))
+                fault = faults.fault(exc, "power off", uuid, getattr(exc, "status", 500))
             if fault is None:
                 task, _details, fault = self._copy_and_upload(
                     ctx,
@@ -581,7 +559,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
             try:
                 self.driver.destroy(uuid)
             except Exception as exc:
-                fault = _fault(exc, "destroy", uuid, getattr(exc, "status", 500))
+                fault = faults.fault(exc, "destroy", uuid, getattr(exc, "status", 500))
             self._outcome(
                 uuid,
                 states.SHELVING_OFFLOADING,
@@ -612,7 +590,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
                 else:
                     self.driver.power_on(dict(inst["spec"] or {"uuid": uuid}))
             except Exception as exc:
-                fault = _fault(exc, "unshelve", uuid, getattr(exc, "status", 500))
+                fault = faults.fault(exc, "unshelve", uuid, getattr(exc, "status", 500))
                 if spec is not None:
                     with contextlib.suppress(Exception):
                         self.driver.destroy(uuid)

@@ -38,7 +38,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
-from pocketstack.compute import states
+from pocketstack.compute import faults, states
 from pocketstack.compute.drivers.base import PowerState
 
 if TYPE_CHECKING:
@@ -56,12 +56,6 @@ EV_CONFIRM_RESIZE = "compute_confirm_resize"
 EV_REVERT_RESIZE = "compute_revert_resize"
 EV_FINISH_REVERT = "compute_finish_revert_resize"
 RESIZE_INTERRUPTED = "Resize interrupted by a compute restart"
-
-
-def _fault(exc: BaseException, what: str, uuid: str) -> dict[str, Any]:
-    from pocketstack.compute.agent import _fault as agent_fault
-
-    return agent_fault(exc, what, uuid)
 
 
 class AgentMigrations:
@@ -126,7 +120,7 @@ class AgentMigrations:
             try:
                 self.driver.finish_migration(spec, power_on)
             except Exception as exc:
-                fault = _fault(exc, "finish_resize", uuid)
+                fault = faults.fault(exc, "finish_resize", uuid)
                 self._destroy_quietly(uuid)
             power = int(self.driver.get_power_state(uuid))
             self._report(
@@ -150,7 +144,7 @@ class AgentMigrations:
             try:
                 self.driver.destroy(uuid)
             except Exception as exc:
-                fault = _fault(exc, "revert_resize", uuid)
+                fault = faults.fault(exc, "revert_resize", uuid)
             self._report(
                 ctx,
                 uuid,
@@ -177,7 +171,7 @@ class AgentMigrations:
             try:
                 self._copy_out(ctx, uuid, dest_host)
             except Exception as exc:
-                fault = _fault(exc, "resize", uuid)
+                fault = faults.fault(exc, "resize", uuid)
                 self._undo_copy(ctx, uuid, dest_host, dict(inst.get("spec") or {}), power_on)
             self._report(
                 ctx,
@@ -225,7 +219,7 @@ class AgentMigrations:
             try:
                 self.driver.confirm_migration(uuid)
             except Exception as exc:
-                fault = _fault(exc, "confirm_resize", uuid)
+                fault = faults.fault(exc, "confirm_resize", uuid)
             self._to_conductor(
                 ctx, "resize_confirmed", instance_uuid=uuid, host=self.host, fault=fault
             )
@@ -248,7 +242,7 @@ class AgentMigrations:
                 elif power_on:
                     self.driver.power_on(spec)
             except Exception as exc:
-                fault = _fault(exc, "finish_revert_resize", uuid)
+                fault = faults.fault(exc, "finish_revert_resize", uuid)
             power = int(self.driver.get_power_state(uuid))
             self._report(
                 ctx,

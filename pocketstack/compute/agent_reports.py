@@ -40,12 +40,12 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database, utcnow
 from pocketstack.common.errors import PocketError
 from pocketstack.compute import actions, states
+from pocketstack.compute.agent_views import instance_view
 from pocketstack.compute.drivers.base import PowerState
 from pocketstack.compute.liveness import report_service
 from pocketstack.compute.models import (
     ComputeNode,
     Instance,
-    InstanceAction,
     InstanceActionEvent,
 )
 from pocketstack.compute.rpcapi import ALLOCATION_KEYS
@@ -55,63 +55,6 @@ if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
-
-
-def instance_view(inst: Instance) -> dict[str, Any]:
-    """What an agent may know of a server: ``{"uuid", "host", "vm_state", "task_state",
-    "power_state", "spec"}`` (``spec``: the stored ``InstanceSpec``, or None before the
-    build stored one)."""
-    return {
-        "uuid": inst.uuid,
-        "host": inst.host,
-        "vm_state": inst.vm_state,
-        "task_state": inst.task_state,
-        "power_state": inst.power_state,
-        "spec": dict(inst.spec) if inst.spec else None,
-    }
-
-
-def _open_event(
-    session: Session, ctx: RequestContext, instance_uuid: str, name: str
-) -> InstanceActionEvent | None:
-    """The newest unfinished event ``name`` of the action of ``ctx.request_id``."""
-    return session.scalars(
-        sa.select(InstanceActionEvent)
-        .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
-        .where(
-            InstanceAction.instance_uuid == instance_uuid,
-            InstanceAction.request_id == ctx.request_id,
-            InstanceActionEvent.event == name,
-            InstanceActionEvent.finish_time.is_(None),
-        )
-        .order_by(InstanceActionEvent.id.desc())
-        .limit(1)
-    ).first()
-
-
-def finish_event(
-    session: Session,
-    ctx: RequestContext,
-    instance_uuid: str,
-    name: str,
-    traceback: str | None = None,
-    details: str | None = None,
-) -> None:
-    """Finish the open step ``name`` of the action of ``ctx.request_id``: ``Success``, or
-    ``Error`` with ``traceback`` (and the action's message ``Error``) when one is given;
-    ``details``: what the step did, in words (microversion 2.84's event ``details``).
-    Without such an open step (periodic work, a duplicate report) nothing is written."""
-    row = _open_event(session, ctx, instance_uuid, name)
-    if row is None:
-        return
-    row.details = details
-    row.finish_time = utcnow()
-    row.result = actions.SUCCESS if traceback is None else actions.ERROR
-    row.traceback = traceback[-8000:] if traceback else None
-    if traceback is not None:
-        action = session.get(InstanceAction, row.action_id)
-        if action is not None:
-            action.message = actions.ERROR
 
 
 def _spawn_details(session: Session, host: str) -> str:
@@ -197,7 +140,7 @@ class AgentReports:
             action = actions.find_action(s, instance_uuid, ctx.request_id)
             # a retry of a call whose answer was lost (the controller died after the
             # commit) finds its event already open: record it once
-            if action is not None and _open_event(s, ctx, instance_uuid, event) is None:
+            if action is not None and actions.open_event(s, ctx, instance_uuid, event) is None:
                 s.add(
                     InstanceActionEvent(
                         action_id=action.id, event=event, host=host, start_time=utcnow()
@@ -210,7 +153,7 @@ class AgentReports:
     ) -> None:
         """Finish the step ``event`` (``finish_event``) with no change of state."""
         with self.db.transaction() as s:
-            finish_event(s, ctx, instance_uuid, event, traceback)
+            actions.finish_event(s, ctx, instance_uuid, event, traceback)
 
     def instance_spawned(
         self, ctx: RequestContext, instance_uuid: str, host: str, power_state: int
@@ -229,7 +172,9 @@ class AgentReports:
                 power_state=int(power_state),
                 launched_at=utcnow(),
             )
-            finish_event(s, ctx, instance_uuid, actions.EV_SPAWN, details=_spawn_details(s, host))
+            actions.finish_event(
+                s, ctx, instance_uuid, actions.EV_SPAWN, details=_spawn_details(s, host)
+            )
             if active:
                 actions.finish_action(s, ctx, instance_uuid)
         if not active:
@@ -253,7 +198,9 @@ class AgentReports:
                 task_state=None,
                 power_state=0,
             )
-            finish_event(s, ctx, instance_uuid, actions.EV_SPAWN, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, actions.EV_SPAWN, actions.fault_traceback(fault)
+            )
             if failed:
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
                 actions.finish_action(s, ctx, instance_uuid, error=True)
@@ -282,7 +229,7 @@ class AgentReports:
                 running = int(power_state) == int(PowerState.RUNNING)
                 values["vm_state"] = states.ACTIVE if running else states.STOPPED
             actions.update_instance(s, instance_uuid, {"task_state": task_state}, **values)
-            finish_event(s, ctx, instance_uuid, event, _traceback(fault))
+            actions.finish_event(s, ctx, instance_uuid, event, actions.fault_traceback(fault))
             if fault is not None:
                 code = int(fault.get("code", 500))
                 actions.add_fault(s, instance_uuid, fault["message"], code)
@@ -324,7 +271,9 @@ class AgentReports:
             event = actions.EV_BACKUP if backup else actions.EV_SNAPSHOT
             if task in states.SNAPSHOT_TASKS:
                 actions.update_instance(s, instance_uuid, {"task_state": task}, task_state=None)
-            finish_event(s, ctx, instance_uuid, event, _traceback(fault), details)
+            actions.finish_event(
+                s, ctx, instance_uuid, event, actions.fault_traceback(fault), details
+            )
             if fault is not None and inst is not None:
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
             actions.finish_action(s, ctx, instance_uuid, error=fault is not None)
@@ -382,7 +331,9 @@ class AgentReports:
                 vm_state=states.ERROR,
                 task_state=None,
             )
-            finish_event(s, ctx, instance_uuid, actions.EV_TERMINATE, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, actions.EV_TERMINATE, actions.fault_traceback(fault)
+            )
             actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
             actions.finish_action(s, ctx, instance_uuid, error=True)
 
@@ -430,10 +381,3 @@ class AgentReports:
         ratios = types.SimpleNamespace(**{key: allocation[key] for key in ALLOCATION_KEYS})
         # the compute node, then its resource provider and inventory (host_manager)
         report_compute_node(self.db, ratios, host, resources)
-
-
-def _traceback(fault: dict[str, Any] | None) -> str | None:
-    """The traceback a failed step records: the fault's, else its message."""
-    if fault is None:
-        return None
-    return fault.get("traceback") or fault["message"]

@@ -38,7 +38,6 @@ from pocketstack.compute import actions, instance_storage, migrations, states
 from pocketstack.compute.exceptions import InstanceNotReady
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
-from pocketstack.compute.rebuild import REBUILDING
 from pocketstack.compute.request_spec import image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 from pocketstack.compute.server_actions import check_lock
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
-
-states.ACTION_TASKS.setdefault("evacuate", REBUILDING)
 
 
 def _compute_service(cloud: Cloud, host: str) -> Service | None:
@@ -91,7 +88,7 @@ def evacuate(
             s,
             row.uuid,
             {"vm_state": row.vm_state, "task_state": None},
-            task_state=REBUILDING,
+            task_state=states.REBUILDING,
             spec={**(row.spec or {}), "evacuate": {"stop": stop}},
         ):
             raise InstanceNotReady(f"Instance {row.uuid} changed state; try again.")
@@ -128,7 +125,7 @@ class EvacuateConductor:
         """Place an evacuated server on another host and have it rebuilt there; a failure
         leaves it on its (down) host with a fault and the migration ``failed``."""
         inst = actions.load_instance(self.db, instance_uuid)
-        if inst is None or inst.task_state != REBUILDING:
+        if inst is None or inst.task_state != states.REBUILDING:
             return
         with self.db.reader() as s:
             migration_uuid = migrations.get(s, migration_id).uuid
@@ -142,7 +139,7 @@ class EvacuateConductor:
             with self.db.transaction() as s:
                 migrations.update_status(s, migration_id, "failed")
                 if actions.update_instance(
-                    s, instance_uuid, {"task_state": REBUILDING}, task_state=None
+                    s, instance_uuid, {"task_state": states.REBUILDING}, task_state=None
                 ):
                     actions.add_fault(s, instance_uuid, message, getattr(exc, "status", 500))
                     actions.finish_action(s, ctx, instance_uuid, error=True)
@@ -195,7 +192,7 @@ class EvacuateConductor:
             if not actions.update_instance(
                 s,
                 inst.uuid,
-                {"task_state": REBUILDING},
+                {"task_state": states.REBUILDING},
                 host=dest["host"],
                 node=dest["node"],
                 spec=new_spec,

@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 #: the task of a live migration (Nova's ``task_states.MIGRATING``)
-MIGRATING = "migrating"
+MIGRATING = states.MIGRATING
 #: the instance action (Nova's ``instance_actions.LIVE_MIGRATION``)
 ACTION = "live-migration"
 EV_SCHEDULE = "conductor_live_migrate_instance"
@@ -86,27 +86,6 @@ RULES = {
     "compute:servers:migrations:force_complete": "admin",
 }
 policy.register(RULES)
-
-
-def _register_states() -> None:
-    """Add the task ``migrating`` to ``states`` (begins in active or paused, ends in the
-    same vm_state or error; a delete may take over from it)."""
-    if MIGRATING in states.TRANSITIONS:
-        return
-    states.TRANSITIONS[MIGRATING] = states.Task.of(
-        begins_in={states.ACTIVE, states.PAUSED},
-        replaces={None},
-        success=(),
-        failure={states.SAME, states.ERROR},
-    )
-    states.ACTION_TASKS["live_migrate"] = MIGRATING
-    deleting = states.TRANSITIONS[states.DELETING]
-    states.TRANSITIONS[states.DELETING] = dataclasses.replace(
-        deleting, replaces=frozenset(deleting.replaces) | {MIGRATING}
-    )
-
-
-_register_states()
 
 
 class LiveMigrationAborted(errors.Conflict):

@@ -27,7 +27,6 @@ mid-rebuild after it destroyed the guest leaves it ERROR at its next start
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,6 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.compute import actions, states
-from pocketstack.compute.agent_reports import finish_event
 from pocketstack.compute.drivers.base import PowerState
 from pocketstack.compute.exceptions import ImageNotActive, InstanceNotReady
 from pocketstack.compute.models import Instance
@@ -48,39 +46,13 @@ from pocketstack.image.exceptions import ImageNotFound
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
-REBUILDING = "rebuilding"
-REBUILD_BLOCK_DEVICE_MAPPING = "rebuild_block_device_mapping"
-REBUILD_SPAWNING = "rebuild_spawning"
-REBUILD_TASKS = (REBUILDING, REBUILD_BLOCK_DEVICE_MAPPING, REBUILD_SPAWNING)
+# the rebuild tasks and their transitions are in ``states``
+REBUILDING = states.REBUILDING
+REBUILD_BLOCK_DEVICE_MAPPING = states.REBUILD_BLOCK_DEVICE_MAPPING
+REBUILD_SPAWNING = states.REBUILD_SPAWNING
+REBUILD_TASKS = states.REBUILD_TASKS
 #: the agent's step (Nova's event name)
 EV_REBUILD = "compute_rebuild_instance"
-_BEGINS_IN = {states.ACTIVE, states.STOPPED, states.ERROR}
-
-
-def _register_states() -> None:
-    """Add the rebuild tasks to ``states``: they begin in active, stopped or error with no
-    task and end active or stopped (error on failure); status REBUILD; a delete may take
-    over from them."""
-    if REBUILDING in states.TRANSITIONS:
-        return
-    failure = {states.SAME, states.ERROR}
-    states.TRANSITIONS[REBUILDING] = states.Task.of(_BEGINS_IN, {None}, (), failure)
-    states.TRANSITIONS[REBUILD_BLOCK_DEVICE_MAPPING] = states.Task.of(
-        _BEGINS_IN, {REBUILDING}, (), failure
-    )
-    states.TRANSITIONS[REBUILD_SPAWNING] = states.Task.of(
-        _BEGINS_IN, {REBUILD_BLOCK_DEVICE_MAPPING}, {states.ACTIVE, states.STOPPED}, failure
-    )
-    states.ACTION_TASKS["rebuild"] = REBUILDING
-    deleting = states.TRANSITIONS[states.DELETING]
-    states.TRANSITIONS[states.DELETING] = dataclasses.replace(
-        deleting, replaces=frozenset(deleting.replaces) | set(REBUILD_TASKS)
-    )
-    for vm_state in _BEGINS_IN:
-        states._STATUS[vm_state][1].update(dict.fromkeys(REBUILD_TASKS, "REBUILD"))
-
-
-_register_states()
 
 
 @dataclass
@@ -226,7 +198,7 @@ class RebuildReports:
                 values["vm_state"] = states.ERROR
             actions.update_instance(s, instance_uuid, {"task_state": task_state}, **values)
             tb = None if fault is None else (fault.get("traceback") or fault["message"])
-            finish_event(s, ctx, instance_uuid, EV_REBUILD, tb)
+            actions.finish_event(s, ctx, instance_uuid, EV_REBUILD, tb)
             if fault is not None:
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
             from pocketstack.compute.evacuate import evacuation_finished

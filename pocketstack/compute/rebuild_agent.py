@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.common.auth import RequestContext
+from pocketstack.compute import faults, states
 from pocketstack.compute.drivers.base import PowerState
 from pocketstack.compute.rpcapi import ConductorClient
 
@@ -21,11 +22,10 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-# the task names of ``compute.rebuild`` (kept here: the agent imports no database module)
-REBUILDING = "rebuilding"
-REBUILD_BLOCK_DEVICE_MAPPING = "rebuild_block_device_mapping"
-REBUILD_SPAWNING = "rebuild_spawning"
-REBUILD_TASKS = (REBUILDING, REBUILD_BLOCK_DEVICE_MAPPING, REBUILD_SPAWNING)
+REBUILDING = states.REBUILDING
+REBUILD_BLOCK_DEVICE_MAPPING = states.REBUILD_BLOCK_DEVICE_MAPPING
+REBUILD_SPAWNING = states.REBUILD_SPAWNING
+REBUILD_TASKS = states.REBUILD_TASKS
 EV_REBUILD = "compute_rebuild_instance"
 REBUILD_INTERRUPTED = "Rebuild interrupted by a compute restart"
 
@@ -61,7 +61,6 @@ class RebuildAgent:
         and its disks are destroyed (``rebuild_block_device_mapping``), then spawned again
         (``rebuild_spawning``) and powered off when ``spec["rebuild"]["power_off"]``; then
         ``instance_rebuilt`` with its power state, or the fault."""
-        from pocketstack.compute.agent import _fault
 
         uuid = instance_uuid
         with self._serialized(uuid):
@@ -82,7 +81,7 @@ class RebuildAgent:
                 if (spec.get("rebuild") or {}).get("power_off"):
                     self.driver.power_off(uuid)
             except Exception as exc:
-                fault = _fault(exc, "rebuild", uuid)
+                fault = faults.fault(exc, "rebuild", uuid)
                 if task == REBUILD_SPAWNING:
                     with contextlib.suppress(Exception):
                         self.driver.destroy(uuid)

@@ -47,7 +47,8 @@ from pocketstack.compute.agent_migrations import (
     EV_RESIZE,
     EV_REVERT_RESIZE,
 )
-from pocketstack.compute.agent_reports import _traceback, finish_event
+from pocketstack.compute.agent_views import instance_view
+from pocketstack.compute.instance_spec import build_spec
 from pocketstack.compute.models import Instance
 from pocketstack.compute.scheduler import claims
 
@@ -270,7 +271,7 @@ class ResizeConductor:
             return
         resize = dict((inst.spec or {}).get("resize") or {})
         with self.cloud.db.transaction() as s:
-            finish_event(s, ctx, instance_uuid, EV_RESIZE, _traceback(fault))
+            actions.finish_event(s, ctx, instance_uuid, EV_RESIZE, actions.fault_traceback(fault))
             mig = migrations.get(s, resize["migration_id"])
             s.expunge(mig)
         if fault is not None:
@@ -325,7 +326,6 @@ class ResizeConductor:
     def _move_spec(
         self, inst: Instance, image: dict[str, Any], network_info: list[dict[str, Any]], host: str
     ) -> dict[str, Any]:
-        from pocketstack.compute.conductor import build_spec
 
         meta: Any = {
             "id": image.get("id"),
@@ -356,11 +356,13 @@ class ResizeConductor:
         resize = dict((inst.spec or {}).get("resize") or {})
         if fault is not None:
             with self.cloud.db.transaction() as s:
-                finish_event(s, ctx, instance_uuid, EV_FINISH_RESIZE, _traceback(fault))
+                actions.finish_event(
+                    s, ctx, instance_uuid, EV_FINISH_RESIZE, actions.fault_traceback(fault)
+                )
             self._roll_back_to_source(ctx, instance_uuid, fault["message"])
             return
         with self.cloud.db.transaction() as s:
-            finish_event(s, ctx, instance_uuid, EV_FINISH_RESIZE)
+            actions.finish_event(s, ctx, instance_uuid, EV_FINISH_RESIZE)
             if actions.update_instance(
                 s,
                 instance_uuid,
@@ -494,7 +496,9 @@ class ResizeConductor:
             consumer = migrations.get(s, resize["migration_id"]).uuid
         claims.move_claim(self.cloud.db, consumer, instance_uuid)
         with self.cloud.db.transaction() as s:
-            finish_event(s, ctx, instance_uuid, EV_CONFIRM_RESIZE, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, EV_CONFIRM_RESIZE, actions.fault_traceback(fault)
+            )
             if actions.update_instance(
                 s,
                 instance_uuid,
@@ -526,7 +530,9 @@ class ResizeConductor:
             return
         resize = dict((inst.spec or {}).get("resize") or {})
         with self.cloud.db.transaction() as s:
-            finish_event(s, ctx, instance_uuid, EV_REVERT_RESIZE, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, EV_REVERT_RESIZE, actions.fault_traceback(fault)
+            )
         if fault is not None:
             self._move_error(ctx, instance_uuid, fault["message"], resize.get("migration_id"))
             return
@@ -559,7 +565,9 @@ class ResizeConductor:
         with self.cloud.db.transaction() as s:
             mig = migrations.get(s, resize["migration_id"])
             consumer = mig.uuid
-            finish_event(s, ctx, instance_uuid, EV_FINISH_REVERT, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, EV_FINISH_REVERT, actions.fault_traceback(fault)
+            )
             vm_state = states.ERROR if fault else resize.get("old_vm_state") or states.ACTIVE
             if actions.update_instance(
                 s,
@@ -638,7 +646,6 @@ def migration_views(cloud: Cloud, host: str, views: list[dict[str, Any]]) -> Non
     "dest_compute"}``), and that key to the host's own servers that have one."""
     import sqlalchemy as sa
 
-    from pocketstack.compute.agent_reports import instance_view
     from pocketstack.compute.models import Migration
 
     with cloud.db.reader() as s:

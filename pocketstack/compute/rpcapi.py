@@ -135,7 +135,7 @@ class ComputeAgentClient(
         return self.bus.send(ctx, f"compute.{host}", AGENT_MESSAGES[method], **args)
 
     def build_and_run_instance(self, ctx: RequestContext, host: str, spec: dict[str, Any]) -> None:
-        """Spawn the guest of ``spec`` (an InstanceSpec, ``conductor.build_spec``)."""
+        """Spawn the guest of ``spec`` (an InstanceSpec, ``instance_spec.build_spec``)."""
         self._send(ctx, host, "build_and_run_instance", spec=spec)
 
     def terminate_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:

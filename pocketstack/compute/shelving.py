@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.compute import actions, states, tasks
-from pocketstack.compute.agent_reports import AgentReports, _traceback, finish_event
+from pocketstack.compute.agent_reports import AgentReports
 from pocketstack.compute.models import Instance
 from pocketstack.compute.request_spec import ImageMeta, image_meta
 
@@ -123,7 +123,9 @@ class ShelveReports(AgentReports):
                 actions.update_instance(
                     s, instance_uuid, {"task_state": task}, task_state=None, power_state=power_state
                 )
-            finish_event(s, ctx, instance_uuid, actions.EV_SHELVE, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, actions.EV_SHELVE, actions.fault_traceback(fault)
+            )
             if fault is not None and inst is not None:
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
             if shelved and offload_now:
@@ -169,7 +171,9 @@ class ShelveReports(AgentReports):
             else:
                 actions.update_instance(s, instance_uuid, expected, task_state=None)
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
-            finish_event(s, ctx, instance_uuid, actions.EV_SHELVE_OFFLOAD, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, actions.EV_SHELVE_OFFLOAD, actions.fault_traceback(fault)
+            )
             actions.finish_action(s, ctx, instance_uuid, error=fault is not None)
 
     def offload_shelved_instances(self) -> None:
@@ -356,7 +360,9 @@ class ShelveReports(AgentReports):
                     s, instance_uuid, expected, task_state=None, power_state=0, **gone
                 )
                 actions.add_fault(s, instance_uuid, fault["message"], int(fault.get("code", 500)))
-            finish_event(s, ctx, instance_uuid, actions.EV_UNSHELVE, _traceback(fault))
+            actions.finish_event(
+                s, ctx, instance_uuid, actions.EV_UNSHELVE, actions.fault_traceback(fault)
+            )
             actions.finish_action(s, ctx, instance_uuid, error=fault is not None)
         if done and fault is None and image_id:
             self.delete_shelve_image(str(image_id))

@@ -115,6 +115,14 @@ RESIZE_FINISH = "resize_finish"
 RESIZE_CONFIRMING = "resize_confirming"
 RESIZE_REVERTING = "resize_reverting"
 RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH)
+# rebuild and evacuate (``compute.rebuild``, ``compute.evacuate``): rebuilding (the API, or the
+# conductor for an evacuation) -> rebuild_block_device_mapping -> rebuild_spawning (agent)
+REBUILDING = "rebuilding"
+REBUILD_BLOCK_DEVICE_MAPPING = "rebuild_block_device_mapping"
+REBUILD_SPAWNING = "rebuild_spawning"
+REBUILD_TASKS = (REBUILDING, REBUILD_BLOCK_DEVICE_MAPPING, REBUILD_SPAWNING)
+# live migration (``compute.live_migration``), Nova's ``task_states.MIGRATING``
+MIGRATING = "migrating"
 
 #: task states of a build in the controller (before the compute agent has the server)
 BUILD_TASKS = (SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING)
@@ -166,6 +174,7 @@ ANY_TASK: frozenset[str | None] = frozenset(
     | set(SNAPSHOT_TASKS)
     | {*SHELVE_TASKS, SHELVING_OFFLOADING, UNSHELVING}
     | {*RESIZE_TASKS, RESIZE_CONFIRMING, RESIZE_REVERTING}
+    | {*REBUILD_TASKS, MIGRATING}
 )
 
 #: task_state -> where it begins and where it ends. Read as Nova's state diagram:
@@ -201,6 +210,15 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #:   shelving_offloading   shelved (no task)                   shelved_off. unchanged
 #:   unshelving            shelved, shelved_offloaded          active       unchanged
 #:                         (no task)
+#:   resize_prep ->        active, stopped (no task, then      resized      unchanged,
+#:   ..._migrating ->      each the previous one)                           error
+#:   ..._migrated -> resize_finish
+#:   resize_confirming,    resized (no task)                   active,      unchanged,
+#:   resize_reverting                                          stopped      error
+#:   rebuilding ->         active, stopped, error (no task,    active,      unchanged,
+#:   rebuild_block_device_mapping -> rebuild_spawning          stopped      error
+#:                         then each the previous one)
+#:   migrating             active, paused (no task)            -            unchanged, error
 #:   deleting              any live state (any task)           deleted      error
 #:
 #: The build walks scheduling -> networking -> block_device_mapping (conductor) -> spawning
@@ -208,6 +226,9 @@ ANY_TASK: frozenset[str | None] = frozenset(
 #: runs, else stopped); a delete ends deleted, or error when the guest could not be destroyed.
 #: vm_states a snapshot (Nova's ``snapshot``: active, stopped, paused, suspended) begins in
 _SNAPSHOT_STATES = frozenset({ACTIVE, STOPPED, PAUSED, SUSPENDED})
+
+#: vm_states a rebuild (and an evacuation) begins in
+_REBUILD_STATES = frozenset({ACTIVE, STOPPED, ERROR})
 
 TRANSITIONS: dict[str, Task] = {
     SCHEDULING: Task.of(begins_in={BUILDING}, replaces={None}, success=(), failure={ERROR}),
@@ -303,6 +324,24 @@ TRANSITIONS: dict[str, Task] = {
     RESIZE_REVERTING: Task.of(
         begins_in={RESIZED}, replaces={None}, success={ACTIVE, STOPPED}, failure={SAME, ERROR}
     ),
+    # rebuild/evacuate: the root disk made again from the image (kept on shared storage by an
+    # evacuation); a failed spawn ends in error, and a rebuild from error may mend it
+    REBUILDING: Task.of(
+        begins_in=_REBUILD_STATES, replaces={None}, success=(), failure={SAME, ERROR}
+    ),
+    REBUILD_BLOCK_DEVICE_MAPPING: Task.of(
+        begins_in=_REBUILD_STATES, replaces={REBUILDING}, success=(), failure={SAME, ERROR}
+    ),
+    REBUILD_SPAWNING: Task.of(
+        begins_in=_REBUILD_STATES,
+        replaces={REBUILD_BLOCK_DEVICE_MAPPING},
+        success={ACTIVE, STOPPED},
+        failure={SAME, ERROR},
+    ),
+    # live migration: the guest keeps its vm_state; it ends where it runs
+    MIGRATING: Task.of(
+        begins_in={ACTIVE, PAUSED}, replaces={None}, success=(), failure={SAME, ERROR}
+    ),
 }
 
 #: task_state -> the vm_state it ends in when it worked, whatever the guest's power state
@@ -350,6 +389,9 @@ ACTION_TASKS = {
     "migrate": RESIZE_PREP,
     "confirm_resize": RESIZE_CONFIRMING,
     "revert_resize": RESIZE_REVERTING,
+    "rebuild": REBUILDING,
+    "evacuate": REBUILDING,
+    "live_migrate": MIGRATING,
 }
 
 
@@ -432,15 +474,24 @@ _STATUS = {
             REBOOTING: "REBOOT",
             REBOOTING_HARD: "HARD_REBOOT",
             UPDATING_PASSWORD: "PASSWORD",
+            MIGRATING: "MIGRATING",
             **dict.fromkeys(RESIZE_TASKS, "RESIZE"),
+            **dict.fromkeys(REBUILD_TASKS, "REBUILD"),
         },
     ),
-    STOPPED: ("SHUTOFF", {REBOOTING_HARD: "HARD_REBOOT", **dict.fromkeys(RESIZE_TASKS, "RESIZE")}),
+    STOPPED: (
+        "SHUTOFF",
+        {
+            REBOOTING_HARD: "HARD_REBOOT",
+            **dict.fromkeys(RESIZE_TASKS, "RESIZE"),
+            **dict.fromkeys(REBUILD_TASKS, "REBUILD"),
+        },
+    ),
     RESIZED: ("VERIFY_RESIZE", {RESIZE_REVERTING: "REVERT_RESIZE"}),
     PAUSED: ("PAUSED", {REBOOTING_HARD: "HARD_REBOOT"}),
     SUSPENDED: ("SUSPENDED", {REBOOTING_HARD: "HARD_REBOOT"}),
     RESCUED: ("RESCUE", {}),
-    ERROR: ("ERROR", {REBOOTING_HARD: "HARD_REBOOT"}),
+    ERROR: ("ERROR", {REBOOTING_HARD: "HARD_REBOOT", **dict.fromkeys(REBUILD_TASKS, "REBUILD")}),
     DELETED: ("DELETED", {}),
     SOFT_DELETED: ("SOFT_DELETED", {}),
     SHELVED: ("SHELVED", {}),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from pocketstack.compute.agent import _fault_message
 from pocketstack.compute.drivers.base import DriverError
+from pocketstack.compute.faults import fault_message as _fault_message
 
 
 def test_a_driver_error_is_the_fault_and_logs_no_traceback(caplog):

@@ -1,4 +1,4 @@
-"""The spec a build sends its agent (pocketstack.compute.conductor.build_spec): the image's
+"""The spec a build sends its agent (pocketstack.compute.instance_spec.build_spec): the image's
 store file and its URL; a failure to name the file is a bug that fails the build, never an
 empty path the agent would have to guess around."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pocketstack.compute.conductor import build_spec
+from pocketstack.compute.instance_spec import build_spec
 
 IMAGE = {"id": "img-1", "disk_format": "qcow2", "size": 3}
 

@@ -78,7 +78,7 @@ def test_full_body():
         ({"imageRef": "http://x/image/v2/images/abc/"}, "imageRef"),
         ({"networks": [{"uuid": "not-a-uuid"}]}, "network uuid"),
         ({"networks": [{"uuid": NET, "fixed_ip": "999.1.1.1"}]}, "fixed IP"),
-        ({"networks": [{"uuid": NET, "tag": "t"}]}, "networks"),  # 2.32+
+        ({"networks": [{"uuid": NET, "tag": "a/b"}]}, "networks"),  # no / in a tag (2.32+)
         ({"networks": [{"bogus": 1}]}, "networks"),
         ({"user_data": "%%%not base64"}, "base 64"),
         ({"user_data": base64.b64encode(b"x" * 65536).decode()}, "user_data"),
