@@ -166,7 +166,7 @@ class Images:
 
         Args:
             filters: ``visibility``, ``member_status`` (default accepted), ``owner``,
-                ``size_min``/``size_max`` (bytes), ``protected``, ``os_hidden`` (default
+                ``size_min``/``size_max``/``size`` (bytes), ``protected``, ``os_hidden`` (default
                 False), ``tags`` (all must match), ``properties`` (extra properties that must
                 be equal), and ``id``/``name``/``status``/``disk_format``/``container_format``
                 (a value, or ``in:a,b``).
@@ -400,6 +400,8 @@ def _column_filters(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
         conds.append(Image.size >= filters["size_min"])
     if filters.get("size_max") is not None:
         conds.append(Image.size <= filters["size_max"])
+    if filters.get("size") is not None:
+        conds.append(Image.size == filters["size"])
     if filters.get("protected") is not None:
         conds.append(Image.protected == filters["protected"])
     conds.append(Image.os_hidden == bool(filters.get("os_hidden", False)))

@@ -51,3 +51,52 @@ def test_update_with_the_v2_0_draft_10_json_patch_form(running_cloud):
             assert r.status_code == 400, (bad, r.text)
     finally:
         conn.image.delete_image(image.id)
+
+
+def test_empty_image_id_is_404(running_cloud):
+    """``GET``/``DELETE /v2/images/`` (an empty id, tempest's test_get_image_null_id and
+    test_delete_image_null_id) are 404 as in Glance; they were answered as the collection
+    (a 200 list, a 405)."""
+    conn = running_cloud.sdk()
+    headers = {"X-Auth-Token": conn.auth_token}
+    for method in ("GET", "DELETE"):
+        r = requests.request(
+            method, f"{running_cloud.url}/image/v2/images/", headers=headers, timeout=30
+        )
+        assert r.status_code == 404, (method, r.text)
+        assert r.json()["code"] == 404
+    r = requests.get(f"{running_cloud.url}/image/v2/images", headers=headers, timeout=30)
+    assert r.status_code == 200 and "images" in r.json()
+
+
+def test_list_images_by_size(running_cloud):
+    """``size=N`` lists the images of exactly N bytes (tempest's
+    test_list_images_param_size); it was taken as an extra-property filter and found
+    nothing. ``size_min``/``size_max`` bound it."""
+    conn = running_cloud.sdk()
+    suffix = uuid.uuid4().hex[:8]
+    small = conn.image.create_image(
+        name=f"size-a-{suffix}", disk_format="raw", container_format="bare", data=b"x" * 1031
+    )
+    large = conn.image.create_image(
+        name=f"size-b-{suffix}", disk_format="raw", container_format="bare", data=b"x" * 2053
+    )
+    url = f"{running_cloud.url}/image/v2/images"
+    headers = {"X-Auth-Token": conn.auth_token}
+    try:
+
+        def names(**query: object) -> set[str]:
+            r = requests.get(url, params=query, headers=headers, timeout=30)
+            assert r.status_code == 200, r.text
+            return {i["name"] for i in r.json()["images"] if i["name"].endswith(suffix)}
+
+        assert names(size=1031) == {small.name}
+        assert names(size=2053) == {large.name}
+        assert names(size=7) == set()
+        assert names(size_min=1000, size_max=2000) == {small.name}
+        assert names(size_min=2000) == {large.name}
+        r = requests.get(url, params={"size": "big"}, headers=headers, timeout=30)
+        assert r.status_code == 400, r.text
+    finally:
+        conn.image.delete_image(small.id)
+        conn.image.delete_image(large.id)

@@ -35,6 +35,8 @@ ROUTES = [
     route("GET", "/v2/images", images.list_images),
     route("POST", "/v2/images", images.create_image, schema=schemas.IMAGE_CREATE),
     route("GET", _IMG, images.get_image),
+    route("GET", "/v2/images/", images.null_image_id),
+    route("DELETE", "/v2/images/", images.null_image_id),
     route(
         "PATCH",
         _IMG,

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.responses import StreamingResponse
 
 from pocketstack.common import policy
-from pocketstack.common.errors import BadRequest
+from pocketstack.common.errors import BadRequest, NotFound
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool, parse_int
 from pocketstack.image import access, fields
 from pocketstack.image.api import views
@@ -32,6 +32,7 @@ _RESERVED_QUERY = {
     "owner",
     "size_min",
     "size_max",
+    "size",
     "protected",
     "os_hidden",
     "tag",
@@ -86,7 +87,7 @@ def _list_filters(req: ApiRequest) -> dict[str, Any]:
         if q["member_status"] not in (*access.MEMBER_STATUSES, "all"):
             raise BadRequest(f"Invalid status value: {q['member_status']}")
         filters["member_status"] = q["member_status"]
-    for key in ("size_min", "size_max"):
+    for key in ("size_min", "size_max", "size"):
         if key in q:
             filters[key] = parse_int(q[key], key, minimum=0)
     for key in ("protected", "os_hidden"):
@@ -136,6 +137,12 @@ def get_image(req: ApiRequest) -> dict[str, Any]:
     """GET /v2/images/{image_id}: the image (``views.image_view``)."""
     policy.enforce(req.ctx, "image:get_image")
     return views.image_view(_images(req).get(req.ctx, req.params["image_id"]))
+
+
+def null_image_id(req: ApiRequest) -> dict[str, Any]:
+    """GET/DELETE /v2/images/ (an empty image id): 404, as Glance answers, not the
+    collection."""
+    raise NotFound("No image found with ID ")
 
 
 def update_image(req: ApiRequest) -> dict[str, Any]:
