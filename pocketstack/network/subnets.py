@@ -219,6 +219,17 @@ class Subnets:
         with self.cloud.db.reader() as s:
             return load_subnet(s, ctx, subnet_id)
 
+    def external_network_ids(self, network_ids: builtins.list[str]) -> set[str]:
+        """Which of ``network_ids`` are external (``router:external``): what Neutron's
+        ``subnet-external-network`` extension shows as each subnet's ``router:external``."""
+        if not network_ids:
+            return set()
+        with self.cloud.db.reader() as s:
+            found = s.scalars(
+                sa.select(Network.id).where(Network.id.in_(set(network_ids)), Network.external)
+            )
+            return set(found)
+
     def list(self, ctx: RequestContext, query: lists.ListQuery) -> lists.Page[Subnet]:
         """Subnets of the networks the caller sees (every project's when
         ``query.all_projects`` and admin), filtered, sorted and paged in SQL.

@@ -141,7 +141,16 @@ def get_port(req: ApiRequest) -> dict[str, Any]:
 
 
 def create_port(req: ApiRequest) -> dict[str, Any]:
-    """``POST /v2.0/ports`` with ``{"port": {...}}``; 201."""
+    """``POST /v2.0/ports`` with ``{"port": {...}}``; 201.
+
+    Or Neutron's bulk create, ``{"ports": [{...}, ...]}`` (``schemas.MAX_BULK_PORTS`` at
+    most): all the ports or none, answered with ``{"ports": [...]}`` in the order given.
+    """
+    if isinstance(req.body, dict) and "ports" in req.body:
+        specs = [parse_create(item) for item in req.body["ports"]]
+        policy.enforce(req.ctx, "create_port")
+        records = req.cloud.network.ports.create_many(req.ctx, specs)
+        return {"ports": [views.one(req, "p", views.port(r))["p"] for r in records]}
     spec = parse_create(req.require_body("port"))
     policy.enforce(req.ctx, "create_port")
     record = req.cloud.network.ports.create(req.ctx, spec)

@@ -57,6 +57,10 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "extraroute-atomic": ("Atomically add/remove extra routes", "add/remove_extraroutes."),
     "fip-port-details": ("Floating IP Port Details Extension", "Port details of a FIP."),
     "rbac-policies": ("RBAC Policies", "Allows creation and modification of policies."),
+    "subnet-external-network": (
+        "Subnet External Network",
+        "Informs if the subnet is associated with an external network.",
+    ),
     "subnet_allocation": ("Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
     "address-scope": ("Address scope", "Address scopes extension."),
     "pagination": ("Pagination support", "Extension that indicates pagination is enabled."),

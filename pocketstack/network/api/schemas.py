@@ -245,10 +245,18 @@ _PORT_MUTABLE: dict[str, Schema] = {
     "numa_affinity_policy": t.nullable(t.enum("legacy", "preferred", "required", "socket")),
 }
 
-#: Ports > Create port (``POST /v2.0/ports``).
-PORT_CREATE: Schema = _body(
-    "port", {**_COMMON_CREATE, **_PORT_MUTABLE, "network_id": UUID}, required=("network_id",)
+_PORT: Schema = t.obj(
+    {**_COMMON_CREATE, **_PORT_MUTABLE, "network_id": UUID}, required=("network_id",)
 )
+#: the most ports one bulk create takes
+MAX_BULK_PORTS = 100
+#: Ports > Create port (``{"port": {...}}``) or Bulk create ports, all or none
+#: (``{"ports": [{...}, ...]}``), told apart by the key.
+PORT_CREATE: Schema = {
+    "if": {"type": "object", "required": ["ports"]},
+    "then": t.wrapped("ports", {**t.array(_PORT, max_items=MAX_BULK_PORTS), "minItems": 1}),
+    "else": t.wrapped("port", _PORT),
+}
 #: Ports > Update port (``PUT /v2.0/ports/{port_id}``).
 PORT_UPDATE: Schema = _body("port", {**_COMMON_UPDATE, **_PORT_MUTABLE})
 

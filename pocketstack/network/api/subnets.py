@@ -16,6 +16,7 @@ from pocketstack.common.http import ApiRequest
 from pocketstack.network import exceptions as exc
 from pocketstack.network.api import listing, parse, views
 from pocketstack.network.common import UNSET, Unset
+from pocketstack.network.models import Subnet
 from pocketstack.network.subnets import SubnetCreate, SubnetUpdate
 
 _CREATE_ATTRS = frozenset(
@@ -125,20 +126,29 @@ def parse_update(body: dict[str, Any]) -> SubnetUpdate:
     )
 
 
+def _view(req: ApiRequest, row: Subnet) -> dict[str, Any]:
+    """``views.subnet`` with ``router:external`` of its network."""
+    external = req.cloud.network.subnets.external_network_ids([row.network_id])
+    return views.subnet(row, row.network_id in external)
+
+
 def list_subnets(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/subnets``: filters, ``fields``, sorting, pagination (``listing``); an
     admin sees every project's unless ``all_projects=false``."""
     query = listing.parse(req, admin_sees_all=True)
     policy.enforce(req.ctx, "get_subnet")
     found = req.cloud.network.subnets.list(req.ctx, query)
-    return views.page(req, query, "subnets", found, views.subnet)
+    external = req.cloud.network.subnets.external_network_ids([r.network_id for r in found.items])
+    return views.page(
+        req, query, "subnets", found, lambda r: views.subnet(r, r.network_id in external)
+    )
 
 
 def get_subnet(req: ApiRequest) -> dict[str, Any]:
     """``GET /v2.0/subnets/{id}``."""
     policy.enforce(req.ctx, "get_subnet")
     row = req.cloud.network.subnets.get(req.ctx, req.params["id"])
-    return views.one(req, "subnet", views.subnet(row))
+    return views.one(req, "subnet", _view(req, row))
 
 
 def create_subnet(req: ApiRequest) -> dict[str, Any]:
@@ -146,7 +156,7 @@ def create_subnet(req: ApiRequest) -> dict[str, Any]:
     spec = parse_create(req.require_body("subnet"))
     policy.enforce(req.ctx, "create_subnet")
     row = req.cloud.network.subnets.create(req.ctx, spec)
-    return views.one(req, "subnet", views.subnet(row))
+    return views.one(req, "subnet", _view(req, row))
 
 
 def update_subnet(req: ApiRequest) -> dict[str, Any]:
@@ -154,7 +164,7 @@ def update_subnet(req: ApiRequest) -> dict[str, Any]:
     changes = parse_update(req.require_body("subnet"))
     policy.enforce(req.ctx, "update_subnet")
     row = req.cloud.network.subnets.update(req.ctx, req.params["id"], changes)
-    return views.one(req, "subnet", views.subnet(row))
+    return views.one(req, "subnet", _view(req, row))
 
 
 def delete_subnet(req: ApiRequest) -> None:

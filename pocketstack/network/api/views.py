@@ -98,8 +98,9 @@ def network(record: NetworkRecord) -> dict[str, Any]:
     return data
 
 
-def subnet(row: Subnet) -> dict[str, Any]:
-    """A subnet ("Show subnet details")."""
+def subnet(row: Subnet, external: bool = False) -> dict[str, Any]:
+    """A subnet ("Show subnet details"); ``external``: whether its network is external
+    (``router:external``, extension ``subnet-external-network``)."""
     data = standard_attrs(row)
     data.update(
         {
@@ -117,6 +118,7 @@ def subnet(row: Subnet) -> dict[str, Any]:
             "service_types": [],
             "segment_id": None,
             "dns_publish_fixed_ip": None,
+            "router:external": external,
         }
     )
     return data
