@@ -61,9 +61,10 @@ CATALOG = (
 )
 
 
-#: The roles ``keystone-manage bootstrap`` makes, and the implication chain among them
-#: (each implies the next; ``service`` implies nothing).
-BOOTSTRAP_ROLES = ("admin", "manager", "member", "reader", "service")
+#: The roles ``keystone-manage bootstrap`` makes, plus ``ResellerAdmin`` (Swift
+#: keystoneauth's ``reseller_admin_role``, which deployments with Swift create), and the
+#: implication chain among them (each implies the next; the others imply nothing).
+BOOTSTRAP_ROLES = ("admin", "manager", "member", "reader", "service", "ResellerAdmin")
 IMPLIED_CHAIN = ("admin", "manager", "member", "reader")
 
 

@@ -10,7 +10,8 @@ and its ACL syntax (``swift/common/middleware/acl.py``):
   ``.rlistings`` anonymous listings), ``X-Container-Write`` object PUT/POST/DELETE/COPY;
   entries are ``<project>:<user>``, ``<project>:*``, ``*:<user>`` or ``*:*`` (ids or names);
 - only the account's owner (or an admin) changes ACLs and container metadata; only an admin
-  sets an account quota (Swift's reseller admin).
+  sets an account quota; a holder of the ``ResellerAdmin`` role (keystoneauth's
+  ``reseller_admin_role``) may do anything on any account, as an admin.
 
 A refused anonymous caller gets 401 (so clients authenticate), an authenticated one 403.
 """
@@ -25,6 +26,8 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.objectstore.constraints import project_of
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+#: Swift keystoneauth's ``reseller_admin_role`` default; bootstrap creates the role.
+RESELLER_ADMIN_ROLE = "ResellerAdmin"
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,17 @@ def owns_account(ctx: RequestContext, account: str) -> bool:
     return project is not None and ctx.project_id == project
 
 
+def is_reseller_admin(ctx: RequestContext) -> bool:
+    """An admin, or a holder of ``RESELLER_ADMIN_ROLE`` (keystoneauth's
+    ``reseller_admin_role``): may do anything on any account, account quotas included."""
+    if ctx.is_admin:
+        return True
+    return RESELLER_ADMIN_ROLE.lower() in {r.lower() for r in ctx.roles}
+
+
 def authorize(ctx: RequestContext, access: Access) -> None:
     """Return when ``ctx`` may do ``access``; raise 401 (anonymous) or 403 otherwise."""
-    if ctx.is_admin:
+    if is_reseller_admin(ctx):
         return
     reading = access.method in READ_METHODS
     if access.admin_only:

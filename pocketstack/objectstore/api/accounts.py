@@ -6,6 +6,8 @@ Swift api-ref "Accounts"; an account that does not exist yet answers as an empty
 
 from __future__ import annotations
 
+import time
+
 from starlette.responses import JSONResponse, Response
 
 from pocketstack.common import errors
@@ -35,8 +37,13 @@ def listing_params(req: SwiftRequest, maximum: int) -> dict[str, str]:
 
 
 def _headers(req: SwiftRequest, found: dict[str, str] | None) -> dict[str, str]:
-    owner = acl.owns_account(req.ctx, req.account) or req.ctx.is_admin
-    return views.visible_headers(found or EMPTY, "account", owner)
+    """What the caller sees of the account; one not created yet answers as Swift's
+    autocreated listing does: zero counts, ``X-Timestamp``/``X-Put-Timestamp`` now."""
+    owner = acl.owns_account(req.ctx, req.account) or acl.is_reseller_admin(req.ctx)
+    if not found:
+        now = f"{time.time():016.5f}"
+        found = {**EMPTY, "x-timestamp": now, "x-put-timestamp": now}
+    return views.visible_headers(found, "account", owner)
 
 
 async def list_containers(req: SwiftRequest) -> Response:
@@ -53,7 +60,9 @@ async def list_containers(req: SwiftRequest) -> Response:
 async def get_account(req: SwiftRequest) -> Response:
     """HEAD: counts and metadata."""
     info = await req.store.accounts.info(req.account)
-    return Response(status_code=204, headers=_headers(req, info.headers if info.exists else None))
+    fmt = views.listing_format(req.query, req.headers)
+    headers = _headers(req, info.headers if info.exists else None)
+    return Response(status_code=204, headers=headers, media_type=views.MEDIA[fmt])
 
 
 async def update_account(req: SwiftRequest) -> Response:

@@ -34,6 +34,9 @@ from pocketstack.common.http import ErrorRenderers, ServiceAPI
 from pocketstack.objectstore import acl, constraints, tempurl
 from pocketstack.objectstore.exceptions import PreconditionFailed
 
+#: The ``Content-Type`` of an answer without a body of its own (swob's default).
+DEFAULT_CONTENT_TYPE = "text/html; charset=UTF-8"
+
 
 def new_trans_id() -> str:
     """Swift's transaction id: ``tx`` + 21 hex digits + ``-`` + the time in hex."""
@@ -148,8 +151,13 @@ class SwiftAPI(ServiceAPI):
         return Mount(self.prefix, app=router)
 
     def _answer(self, response: Response, trans_id: str, method: str) -> Response:
+        """Add the request id headers, and Swift's default ``Content-Type`` (``text/html;
+        charset=UTF-8``, as every swob answer has) to an answer that names none, such as a
+        PUT/POST/DELETE 201/202/204 (tempest's ``ExistsAllResponseHeaders`` checks it)."""
         for name in self.request_id_headers:
             response.headers[name] = trans_id
+        if "content-type" not in response.headers and response.status_code != 304:
+            response.headers["Content-Type"] = DEFAULT_CONTENT_TYPE
         return response
 
     def _error(self, exc: Exception, trans_id: str, method: str) -> Response:

@@ -21,7 +21,7 @@ def _check(req: SwiftRequest) -> None:
 
 
 def _headers(req: SwiftRequest, found: dict[str, str]) -> dict[str, str]:
-    owner = acl.owns_account(req.ctx, req.account) or req.ctx.is_admin
+    owner = acl.owns_account(req.ctx, req.account) or acl.is_reseller_admin(req.ctx)
     return views.visible_headers(found, "container", owner)
 
 
@@ -47,7 +47,10 @@ async def get_container(req: SwiftRequest) -> Response:
     info = await req.store.containers.info(req.account, req.container)
     if not info.exists:
         raise ContainerNotFound()
-    return Response(status_code=204, headers=_headers(req, info.headers))
+    fmt = views.listing_format(req.query, req.headers)
+    return Response(
+        status_code=204, headers=_headers(req, info.headers), media_type=views.MEDIA[fmt]
+    )
 
 
 async def update_container(req: SwiftRequest) -> Response:

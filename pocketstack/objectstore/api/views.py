@@ -69,15 +69,39 @@ def listing(
         body = _xml(kind, name, items)
     else:
         if not items:
-            return Response(status_code=204, headers=headers)
+            return Response(status_code=204, headers=headers, media_type=MEDIA[fmt])
         body = "".join((i.get("subdir") or i["name"]) + "\n" for i in items)
     return Response(body, status_code=200, headers=headers, media_type=MEDIA[fmt])
 
 
+#: The one storage policy (index 0), as ``/info`` lists it.
+POLICY_NAME = "Policy-0"
+
+
+def policy_headers(headers: Mapping[str, str], kind: str) -> dict[str, str]:
+    """Swift's storage policy headers of an account or container (api-ref "Show account
+    metadata", "Show container metadata"): a container's ``X-Storage-Policy`` (the policy's
+    name); an account's ``X-Account-Storage-Policy-<name>-Bytes-Used``/``-Object-Count``/
+    ``-Container-Count`` once it holds a container. Every container is in policy 0, so an
+    account's per-policy usage is its total."""
+    if kind == "container":
+        return {"X-Storage-Policy": POLICY_NAME}
+    low = {k.lower(): v for k, v in headers.items()}
+    if int(low.get("x-account-container-count", "0") or 0) <= 0:
+        return {}
+    prefix = f"X-Account-Storage-Policy-{POLICY_NAME}-"
+    return {
+        prefix + "Bytes-Used": low.get("x-account-bytes-used", "0"),
+        prefix + "Object-Count": low.get("x-account-object-count", "0"),
+        prefix + "Container-Count": low["x-account-container-count"],
+    }
+
+
 def visible_headers(headers: Mapping[str, str], kind: str, owner: bool) -> dict[str, str]:
-    """The account's or container's headers a caller sees: counts, timestamps, metadata; the
-    ACLs and sysmeta only to the owner (as keystoneauth hides ACLs from ACL users)."""
-    out = {}
+    """The account's or container's headers a caller sees: counts, timestamps, metadata,
+    storage policy (``policy_headers``); the ACLs and sysmeta only to the owner (as
+    keystoneauth hides ACLs from ACL users)."""
+    out = policy_headers(headers, kind)
     for key, value in headers.items():
         low = key.lower()
         if low.startswith(f"x-{kind}-sysmeta-") or low.startswith("x-backend-"):

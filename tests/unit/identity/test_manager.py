@@ -39,8 +39,8 @@ def test_bootstrap_is_idempotent(cloud):
     }
     im = cloud.identity
     # the roles keystone-manage bootstrap makes, with its chain admin => manager => member
-    # => reader
-    names = ["admin", "manager", "member", "reader", "service"]
+    # => reader; and Swift's reseller admin role
+    names = ["ResellerAdmin", "admin", "manager", "member", "reader", "service"]
     assert [r.name for r in im.roles.list(SYS)] == names
     chain = {p.name: [i.name for i in imp] for p, imp in im.roles.list_implied(SYS)}
     assert chain == {"admin": ["manager"], "manager": ["member"], "member": ["reader"]}
