@@ -95,6 +95,7 @@ RULES: dict[str, str] = {
     "volume_extension:services:index": "admin",
     "volume_extension:services:update": "admin",
     "volume:availability_zones": "any",
+    "volume_extension:hosts": "admin",
 }
 
 policy.register(RULES)

@@ -231,17 +231,23 @@ class Types:
             vtype.projects = [p for p in projects if p != project_id]
 
     def ensure_default(self) -> VolumeType:
-        """``bootstrap``: the default type (``volume_backend_name = file``), made once."""
+        """``bootstrap``: the default type, made once, on the backend of the configured
+        ``[volume] volume_driver`` (``volume_backend_name = file``, or ``fake`` for the fake
+        driver: a ``file`` spec left every volume of a fake-driver cloud in ``error``)."""
         name = self.cloud.conf.default_volume_type
         with self.cloud.db.reader() as s:
             found = s.scalar(sa.select(VolumeType).where(VolumeType.name == name))
         if found is not None:
             return found
         from pocketstack.common.auth import RequestContext as Ctx
+        from pocketstack.common.drivers import VOLUME_DRIVERS
+
+        driver = VOLUME_DRIVERS.load_class(self.cloud.conf.volume_driver)
+        default_backend = driver.backend_name
 
         try:
             return self.create(
-                Ctx.system(), name, "Default Volume Type", True, {BACKEND_SPEC: "file"}
+                Ctx.system(), name, "Default Volume Type", True, {BACKEND_SPEC: default_backend}
             )
         except exc.VolumeTypeExists:  # another controller made it meanwhile
             with self.cloud.db.reader() as s:

@@ -13,6 +13,7 @@ from pocketstack.common.http import RouteSpec, ServiceAPI, route
 from pocketstack.volume import policies as _policies  # noqa: F401  (registers the rules)
 from pocketstack.volume.api import (
     attachments,
+    extensions,
     microversions,
     quotas,
     schemas,
@@ -106,6 +107,8 @@ ROUTES: list[RouteSpec] = [
     *r("GET", "/os-services", services.list_services),
     *r("PUT", "/os-services/{action}", services.update_service, schema=schemas.SERVICE_UPDATE),
     *r("GET", "/os-availability-zone", services.list_availability_zones),
+    *r("GET", "/extensions", extensions.list_extensions),
+    *r("GET", "/os-hosts", extensions.list_hosts),
 ]
 
 ROUTES += BACKUP_ROUTES  # backups (api/backups.py)

@@ -55,9 +55,12 @@ def get_snapshot(req: ApiRequest) -> dict[str, Any]:
 
 
 def create_snapshot(req: ApiRequest) -> ApiResponse:
-    """``POST /snapshots`` (202); an in-use volume needs ``force`` before 3.66."""
+    """``POST /snapshots`` (202); an in-use volume needs ``force`` before 3.66; a null
+    ``volume_id`` is 404 ``VolumeNotFound``, as in Cinder."""
     policy.enforce(req.ctx, "volume:create_snapshot")
     body = req.body["snapshot"]
+    if body["volume_id"] is None:
+        raise exc.VolumeNotFound("None")
     force = parse_bool(body.get("force", False), "force") or at_least(req, 66)
     snap = req.cloud.volume.snapshots.create(
         req.ctx,

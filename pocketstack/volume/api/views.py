@@ -46,8 +46,12 @@ def volume_attachment(att: VolumeAttachment) -> dict[str, Any]:
     }
 
 
-def volume(req: ApiRequest, rec: VolumeRecord) -> dict[str, Any]:
-    """The detailed volume (``GET /volumes/{id}``, ``/volumes/detail``)."""
+def volume(req: ApiRequest, rec: VolumeRecord, extended: bool = True) -> dict[str, Any]:
+    """The detailed volume (``GET /volumes/{id}``, ``/volumes/detail``). ``extended``: add
+    the attributes of Cinder's show/detail extensions (``volume_image_metadata``,
+    ``os-vol-tenant-attr:tenant_id`` to the owner or an admin, ``os-vol-host-attr:host``
+    and ``os-vol-mig-status-attr:*`` to an admin); Cinder's create (202) and update (200)
+    answers carry none of them, and tempest's schemas for those refuse them."""
     v = rec.volume
     body: dict[str, Any] = {
         "id": v.id,
@@ -73,7 +77,18 @@ def volume(req: ApiRequest, rec: VolumeRecord) -> dict[str, Any]:
         "user_id": v.user_id,
         "replication_status": None,
     }
-    if v.image_metadata:
+    body.update(_versioned_fields(req, v))
+    if extended:
+        body.update(_extension_fields(req, v))
+    return body
+
+
+def _extension_fields(req: ApiRequest, v: Any) -> dict[str, Any]:
+    """The attributes Cinder's volume extensions add to ``GET`` show and detail only."""
+    body: dict[str, Any] = {}
+    if v.image_metadata and policy.allowed(
+        req.ctx, "volume_extension:volume_image_metadata:show", {}
+    ):
         body["volume_image_metadata"] = dict(v.image_metadata)
     if policy.allowed(req.ctx, "volume_extension:volume_tenant_attribute", {}):
         body["os-vol-tenant-attr:tenant_id"] = v.project_id
@@ -82,7 +97,6 @@ def volume(req: ApiRequest, rec: VolumeRecord) -> dict[str, Any]:
     if policy.allowed(req.ctx, "volume_extension:volume_mig_status_attribute", {}):
         body["os-vol-mig-status-attr:migstat"] = v.migration_status
         body["os-vol-mig-status-attr:name_id"] = None
-    body.update(_versioned_fields(req, v))
     return body
 
 

@@ -162,7 +162,7 @@ def create_volume(req: ApiRequest) -> ApiResponse:
         image_id=image,
     )
     record = req.cloud.volume.volumes.create(req.ctx, create)
-    return ApiResponse(202, {"volume": views.volume(req, record)})
+    return ApiResponse(202, {"volume": views.volume(req, record, extended=False)})
 
 
 def update_volume(req: ApiRequest) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def update_volume(req: ApiRequest) -> dict[str, Any]:
         set_name=name_key in body,
         set_description=desc_key in body,
     )
-    return {"volume": views.volume(req, record)}
+    return {"volume": views.volume(req, record, extended=False)}
 
 
 def delete_volume(req: ApiRequest) -> ApiResponse:
