@@ -103,3 +103,60 @@ def test_snapshot_of_a_null_volume_is_not_found(demo):
     assert answer.json()["itemNotFound"]["message"] == "Volume None could not be found."
     wrong = demo.block_storage.post("/snapshots", json={"snapshot": {"volume_id": 5}})
     assert wrong.status_code == 400
+
+
+def test_snapshot_extended_attributes_only_on_show_and_detail(demo, made):
+    volume = _create(demo, made)
+    _wait_available(demo, volume["id"])
+    answer = demo.block_storage.post("/snapshots", json={"snapshot": {"volume_id": volume["id"]}})
+    assert answer.status_code == 202, answer.text
+    created = answer.json()["snapshot"]
+    extended = {
+        "os-extended-snapshot-attributes:progress",
+        "os-extended-snapshot-attributes:project_id",
+    }
+    try:
+        assert not extended & created.keys()
+        path = f"/snapshots/{created['id']}"
+        shown = demo.block_storage.get(path).json()["snapshot"]
+        assert shown["os-extended-snapshot-attributes:project_id"] == demo.current_project_id
+        updated = demo.block_storage.put(path, json={"snapshot": {"name": "s2"}}).json()
+        assert not extended & updated["snapshot"].keys()
+        (plain,) = [
+            s
+            for s in demo.block_storage.get("/snapshots").json()["snapshots"]
+            if s["id"] == created["id"]
+        ]
+        assert not extended & plain.keys()
+    finally:
+        wait_until(
+            lambda: demo.block_storage.get(path).json()["snapshot"]["status"] == "available",
+            60,
+            "snapshot available",
+        )
+        demo.block_storage.delete(path)
+
+
+def test_volume_list_pagination_links_to_the_next_page(demo, made):
+    ids = {_create(demo, made)["id"] for _ in range(3)}
+    seen: list[str] = []
+    params = "limit=2&sort=id:asc"
+    for _ in range(100):
+        page = demo.block_storage.get(f"/volumes/detail?{params}").json()
+        seen += [v["id"] for v in page["volumes"]]
+        nexts = [link["href"] for link in page.get("volumes_links", []) if link["rel"] == "next"]
+        if not nexts:
+            break
+        # the link keeps the form of the request (the catalog's /v3, with or without project)
+        assert nexts[0].startswith(
+            demo.block_storage.get_endpoint().rstrip("/") + "/volumes/detail?"
+        )
+        params = nexts[0].split("?", 1)[1]
+    assert ids <= set(seen) and len(seen) == len(set(seen))
+
+
+def test_an_empty_volume_id_is_not_found(demo):
+    for method in ("GET", "PUT", "DELETE"):
+        body = {"volume": {"name": "x"}} if method == "PUT" else None
+        answer = demo.block_storage.request("/volumes/", method, json=body)
+        assert answer.status_code == 404, (method, answer.status_code)

@@ -43,6 +43,10 @@ ROUTES: list[RouteSpec] = [
     *r("GET", "/volumes/summary", volumes.get_volumes_summary),
     *r("GET", "/volumes", volumes.list_volumes),
     *r("POST", "/volumes", volumes.create_volume, schema=schemas.VOLUME_CREATE),
+    # "/volumes/" (an empty id) is 404, not the collection
+    *r("GET", "/volumes/", volumes.empty_volume_id),
+    *r("PUT", "/volumes/", volumes.empty_volume_id),
+    *r("DELETE", "/volumes/", volumes.empty_volume_id),
     *r("GET", VOL, volumes.get_volume),
     *r("PUT", VOL, volumes.update_volume, schema=schemas.VOLUME_UPDATE),
     *r("DELETE", VOL, volumes.delete_volume),

@@ -27,14 +27,12 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
         **paging(req),
     )
     snaps = req.cloud.volume.snapshots.list(req.ctx, found)
-    if detail:
-        return {"snapshots": [views.snapshot(req, x) for x in snaps]}
-    return {
-        "snapshots": [
-            {k: v for k, v in views.snapshot(req, x).items() if not k.startswith("os-")}
-            for x in snaps
-        ]
-    }
+    body: dict[str, Any] = {"snapshots": [views.snapshot(req, x, extended=detail) for x in snaps]}
+    collection = "snapshots/detail" if detail else "snapshots"
+    more = views.next_links(req, collection, body["snapshots"], found.limit)
+    if more:
+        body["snapshots_links"] = more
+    return body
 
 
 def list_snapshots(req: ApiRequest) -> dict[str, Any]:
@@ -70,7 +68,7 @@ def create_snapshot(req: ApiRequest) -> ApiResponse:
         metadata=body.get("metadata") or {},
         force=force,
     )
-    return ApiResponse(202, {"snapshot": views.snapshot(req, snap)})
+    return ApiResponse(202, {"snapshot": views.snapshot(req, snap, extended=False)})
 
 
 def update_snapshot(req: ApiRequest) -> dict[str, Any]:
@@ -82,7 +80,7 @@ def update_snapshot(req: ApiRequest) -> dict[str, Any]:
         if key in body or old in body:
             changes[key] = body.get(key, body.get(old))
     snap = req.cloud.volume.snapshots.update(req.ctx, req.params["snapshot_id"], changes)
-    return {"snapshot": views.snapshot(req, snap)}
+    return {"snapshot": views.snapshot(req, snap, extended=False)}
 
 
 def delete_snapshot(req: ApiRequest) -> ApiResponse:

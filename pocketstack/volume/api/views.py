@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from pocketstack.common import policy
 from pocketstack.common.db import isotime
@@ -25,6 +26,24 @@ def links(req: ApiRequest, collection: str, item_id: str) -> list[dict[str, str]
         {"rel": "self", "href": f"{req.base_url}/v3/{project}/{collection}/{item_id}"},
         {"rel": "bookmark", "href": f"{req.base_url}/{project}/{collection}/{item_id}"},
     ]
+
+
+def next_links(
+    req: ApiRequest, collection: str, items: list[Any], limit: int | None
+) -> list[dict[str, str]]:
+    """``<collection>_links``: ``[{"rel": "next", "href": ...}]`` when a page was filled up
+    to ``limit`` (Cinder's ``_get_collection_links``): the request's query with ``marker``
+    set to the last item's id, under the request's own form (``/v3/<collection>`` or
+    ``/v3/{project_id}/<collection>``); ``[]`` otherwise.
+    ``items`` have an ``id`` key."""
+    if not limit or len(items) < limit:
+        return []
+    project = req.params.get("project_id")
+    path = f"{project}/{collection}" if project else collection
+    params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
+    params.append(("marker", items[-1]["id"]))
+    href = f"{req.base_url}/v3/{path}?{urlencode(params)}"
+    return [{"rel": "next", "href": href}]
 
 
 def volume_summary(req: ApiRequest, rec: VolumeRecord) -> dict[str, Any]:
@@ -121,8 +140,11 @@ def _versioned_fields(req: ApiRequest, v: Any) -> dict[str, Any]:
     return body
 
 
-def snapshot(req: ApiRequest, snap: Snapshot) -> dict[str, Any]:
-    """One snapshot (``GET /snapshots/{id}``)."""
+def snapshot(req: ApiRequest, snap: Snapshot, extended: bool = True) -> dict[str, Any]:
+    """One snapshot (``GET /snapshots/{id}``). ``extended``: add Cinder's
+    ``os-extended-snapshot-attributes:progress``/``project_id`` (its show/detail extension,
+    ``volume_extension:extended_snapshot_attributes``); create and update answers and the
+    plain list carry neither."""
     body: dict[str, Any] = {
         "id": snap.id,
         "name": snap.name,
@@ -133,9 +155,10 @@ def snapshot(req: ApiRequest, snap: Snapshot) -> dict[str, Any]:
         "created_at": isotime(snap.created_at),
         "updated_at": isotime(snap.updated_at),
         "metadata": dict(snap.metadata_ or {}),
-        "os-extended-snapshot-attributes:progress": snap.progress,
-        "os-extended-snapshot-attributes:project_id": snap.project_id,
     }
+    if extended and policy.allowed(req.ctx, "volume_extension:extended_snapshot_attributes", {}):
+        body["os-extended-snapshot-attributes:progress"] = snap.progress
+        body["os-extended-snapshot-attributes:project_id"] = snap.project_id
     if at_least(req, 41):
         body["user_id"] = snap.user_id
     if at_least(req, 14):

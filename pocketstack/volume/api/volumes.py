@@ -106,6 +106,11 @@ def _list(req: ApiRequest, detail: bool) -> dict[str, Any]:
     records = req.cloud.volume.volumes.list(req.ctx, found)
     render = views.volume if detail else views.volume_summary
     body: dict[str, Any] = {"volumes": [render(req, r) for r in records]}
+    more = views.next_links(
+        req, "volumes/detail" if detail else "volumes", body["volumes"], found.limit
+    )
+    if more:
+        body["volumes_links"] = more
     if at_least(req, 45) and parse_bool(req.query.get("with_count", "0"), "with_count"):
         body["count"] = req.cloud.volume.volumes.count(req.ctx, found)
     return body
@@ -138,6 +143,12 @@ def get_volume(req: ApiRequest) -> dict[str, Any]:
     return {
         "volume": views.volume(req, req.cloud.volume.volumes.get(req.ctx, req.params["volume_id"]))
     }
+
+
+def empty_volume_id(req: ApiRequest) -> ApiResponse:
+    """``GET``/``PUT``/``DELETE /volumes/`` (an empty volume id): 404, as Cinder answers,
+    rather than the collection a slash-stripping redirect would reach."""
+    raise exc.VolumeNotFound("")
 
 
 def create_volume(req: ApiRequest) -> ApiResponse:
