@@ -37,6 +37,7 @@ RULES: dict[str, str] = {
     # volume actions
     "volume:extend": "member",
     "volume:extend_attached_volume": "member",
+    "volume:update_readonly_flag": "member",
     "volume_extension:volume_admin_actions:reset_status": "admin",
     "volume_extension:volume_admin_actions:force_delete": "admin",
     "volume_extension:volume_actions:upload_image": "member",

@@ -91,6 +91,22 @@ class VolumeActions:
         with self.cloud.db.transaction() as s:
             volumes.load(s, ctx, volume_id, lock=True).bootable = bootable
 
+    def update_readonly_flag(self, ctx: RequestContext, volume_id: str, readonly: bool) -> None:
+        """``os-update_readonly_flag``: the volume's ``readonly`` key, ``"True"``/``"False"``,
+        kept in its metadata, where Cinder's volume view shows it.
+
+        Raises:
+            VolumeNotFound (404). InvalidVolume (400): the volume is not ``available``.
+        """
+        with self.cloud.db.transaction() as s:
+            volume = volumes.load(s, ctx, volume_id, lock=True)
+            if volume.status != "available":
+                raise exc.InvalidVolume(
+                    f"Volume status must be available to update readonly flag, currently "
+                    f"{volume.status}."
+                )
+            volume.metadata_ = {**(volume.metadata_ or {}), "readonly": str(readonly)}
+
     def set_image_metadata(
         self, ctx: RequestContext, volume_id: str, metadata: Mapping[str, str]
     ) -> dict[str, str]:

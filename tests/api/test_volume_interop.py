@@ -160,3 +160,16 @@ def test_an_empty_volume_id_is_not_found(demo):
         body = {"volume": {"name": "x"}} if method == "PUT" else None
         answer = demo.block_storage.request("/volumes/", method, json=body)
         assert answer.status_code == 404, (method, answer.status_code)
+
+
+def test_update_readonly_flag_shows_in_the_volume_metadata(demo, made):
+    volume_id = _create(demo, made)["id"]
+    _wait_available(demo, volume_id)
+    for readonly in (True, False):
+        body = {"os-update_readonly_flag": {"readonly": readonly}}
+        answer = demo.block_storage.post(f"/volumes/{volume_id}/action", json=body)
+        assert answer.status_code == 202, answer.text
+        shown = demo.block_storage.get(f"/volumes/{volume_id}").json()["volume"]
+        assert shown["metadata"]["readonly"] == str(readonly)
+    bad = {"os-update_readonly_flag": {"readonly": "maybe"}}
+    assert demo.block_storage.post(f"/volumes/{volume_id}/action", json=bad).status_code == 400

@@ -61,6 +61,7 @@ VOLUME_ACTION = ActionSchema(
     {
         "os-extend": t.obj({"new_size": SIZE}, required=["new_size"]),
         "os-set_bootable": t.obj({"bootable": BOOL}, required=["bootable"]),
+        "os-update_readonly_flag": t.obj({"readonly": BOOL}, required=["readonly"]),
         "os-set_image_metadata": t.obj({"metadata": METADATA}, required=["metadata"]),
         "os-unset_image_metadata": t.obj({"key": t.string(255, 1)}, required=["key"]),
         "os-show_image_metadata": t.nullable(t.obj({}, additional=True)),

@@ -27,6 +27,13 @@ def _set_bootable(req: ApiRequest, volume_id: str, value: dict[str, Any]) -> Api
     return ApiResponse(200)
 
 
+def _update_readonly_flag(req: ApiRequest, volume_id: str, value: dict[str, Any]) -> ApiResponse:
+    policy.enforce(req.ctx, "volume:update_readonly_flag")
+    readonly = parse_bool(value["readonly"], "readonly")
+    req.cloud.volume.volume_actions.update_readonly_flag(req.ctx, volume_id, readonly)
+    return ApiResponse(202)
+
+
 def _set_image_metadata(req: ApiRequest, volume_id: str, value: dict[str, Any]) -> Any:
     policy.enforce(req.ctx, "volume_extension:volume_image_metadata:set")
     meta = req.cloud.volume.volume_actions.set_image_metadata(req.ctx, volume_id, value["metadata"])
@@ -104,6 +111,7 @@ def _force_delete(req: ApiRequest, volume_id: str, value: Any) -> ApiResponse:
 ACTIONS = {
     "os-extend": _extend,
     "os-set_bootable": _set_bootable,
+    "os-update_readonly_flag": _update_readonly_flag,
     "os-set_image_metadata": _set_image_metadata,
     "os-unset_image_metadata": _unset_image_metadata,
     "os-show_image_metadata": _show_image_metadata,
