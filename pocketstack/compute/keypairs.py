@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pocketstack.common import errors, paging
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import Database
+from pocketstack.compute import keypairs_x509
 from pocketstack.compute.models import KeyPair
 
 if TYPE_CHECKING:
@@ -103,6 +104,27 @@ def generate_key_pair() -> tuple[str, str]:
         .decode()
     )
     return private, public + " Generated-by-Pocketstack"
+
+
+def _key_material(name: str, key_type: str, public_key: str | None) -> tuple[str | None, str, str]:
+    """``(private key or None, public key, fingerprint)`` of a keypair create: the given
+    public key (an OpenSSH key, or a PEM certificate for ``x509``) validated, or a new pair.
+
+    Raises:
+        InvalidKeypair: the given key is not valid for ``key_type``.
+    """
+    private = None
+    if key_type == "x509":
+        if public_key is None:
+            private, public_key = keypairs_x509.generate_x509(name)
+        try:
+            return private, public_key, keypairs_x509.x509_fingerprint(public_key)
+        except errors.BadRequest as exc:
+            raise InvalidKeypair(exc.message) from None
+    if public_key is None:
+        private, public_key = generate_key_pair()
+    lines = validate_public_keys(public_key)
+    return private, public_key, fingerprint(lines[0])
 
 
 class Keypairs:
@@ -191,16 +213,13 @@ class Keypairs:
         owner = self._owner(ctx, user_id)
         if not isinstance(name, str) or not _NAME_RE.match(name) or name.strip() != name:
             raise InvalidKeypair("Keypair data is invalid: Keypair name contains unsafe characters")
-        if key_type != "ssh":
+        if key_type not in ("ssh", "x509"):
             raise InvalidKeypair(f"Keypair data is invalid: unsupported key type {key_type}")
-        private = None
-        if public_key is None:
-            private, public_key = generate_key_pair()
-        lines = validate_public_keys(public_key)
+        private, public_key, print_ = _key_material(name, key_type, public_key)
         keypair = KeyPair(
             name=name,
             user_id=owner,
-            fingerprint=fingerprint(lines[0]),
+            fingerprint=print_,
             public_key=public_key,  # exactly as given (Ansible compares it on a re-run)
             type=key_type,
         )

@@ -204,7 +204,9 @@ def create_server(req: ApiRequest) -> ApiResponse:
     first = servers[0]
     if want_reservation:
         return ApiResponse(status=202, body={"reservation_id": first.reservation_id})
-    body = {"server": created_server(req, first, secrets.token_urlsafe(9))}
+    # the adminPass asked for, else a generated one (API reference "Create Server")
+    admin_pass = req.body["server"].get("adminPass") or secrets.token_urlsafe(9)
+    body = {"server": created_server(req, first, admin_pass)}
     return ApiResponse(
         status=202, body=body, headers={"Location": f"{req.base_url}/v2.1/servers/{first.uuid}"}
     )

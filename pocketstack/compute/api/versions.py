@@ -30,9 +30,23 @@ def version_doc(req: ApiRequest) -> dict[str, Any]:
     }
 
 
+def legacy_version_doc(req: ApiRequest) -> dict[str, Any]:
+    """The v2.0 version object Nova lists first (status SUPPORTED, no microversions: empty
+    ``version``/``min_version``); tempest's ``test_list_api_versions`` wants it first."""
+    return {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": f"{req.base_url}/v2/"}],
+    }
+
+
 def list_versions(req: ApiRequest) -> dict[str, Any]:
-    """``GET /compute/``: ``{"versions": [v2.1]}``."""
-    return {"versions": [version_doc(req)]}
+    """``GET /compute/``: ``{"versions": [v2.0, v2.1]}`` (API reference "List All Major
+    Versions")."""
+    return {"versions": [legacy_version_doc(req), version_doc(req)]}
 
 
 def get_version(req: ApiRequest) -> dict[str, Any]:

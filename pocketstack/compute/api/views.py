@@ -140,6 +140,11 @@ def flavor_embedded(req: ApiRequest, instance: Instance) -> dict[str, Any]:
     }
 
 
+#: the statuses whose server view carries ``progress`` (Nova's view builder leaves it out of
+#: the others, e.g. SHUTOFF, and tempest's ``test_update_server_name`` checks that)
+PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
+
+
 def server_view(
     req: ApiRequest,
     instance: Instance,
@@ -184,7 +189,6 @@ def server_view(
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": "",
         "key_name": instance.key_name,
-        "progress": 100 if status == "ACTIVE" else 0,
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": instance.availability_zone or "",
         "config_drive": "True" if instance.config_drive else "",
@@ -196,6 +200,8 @@ def server_view(
         "security_groups": security_group_names(instance),
         "os-extended-volumes:volumes_attached": [volume_attached(req, b) for b in volumes],
     }
+    if status in PROGRESS_STATUSES:  # Nova shows progress only while it means something
+        view["progress"] = 100 if status == "ACTIVE" else 0
     if fault is not None and status in ("ERROR", "DELETED"):
         view["fault"] = fault_view(fault, req.ctx.is_admin)
     if req.ctx.is_admin:

@@ -8,7 +8,8 @@ from tests.unit.compute.api.conftest import DEMO
 def test_version_documents_need_no_token(client):
     root = client.get("/compute/")
     assert root.status_code == 200
-    (version,) = root.json()["versions"]
+    legacy, version = root.json()["versions"]
+    assert (legacy["id"], legacy["status"]) == ("v2.0", "SUPPORTED")  # first, as Nova
     assert (version["id"], version["status"]) == ("v2.1", "CURRENT")
     assert (version["min_version"], version["version"]) == ("2.1", "2.96")
     doc = client.get("/compute/v2.1/").json()["version"]

@@ -1,0 +1,78 @@
+"""What the Interop guideline's required compute tempest tests check, through openstacksdk
+(fake driver): the version list (v2.0 first), the ``adminPass`` asked for on create, and a
+stopped server's view without ``progress`` (Nova shows it only in its progress statuses)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+DEMO = "pocketstack-demo"
+
+
+@pytest.fixture
+def demo(running_cloud):
+    return running_cloud.sdk(DEMO)
+
+
+def test_version_list_names_v2_0_first(running_cloud):
+    versions = httpx.get(f"{running_cloud.url}/compute/").json()["versions"]
+    assert [v["id"] for v in versions] == ["v2.0", "v2.1"]
+    assert versions[0]["status"] == "SUPPORTED" and versions[1]["status"] == "CURRENT"
+
+
+def test_create_keeps_admin_pass_and_stopped_view_has_no_progress(running_cloud, demo):
+    image = demo.image.find_image("cirros")
+    flavor = demo.compute.find_flavor("m1.tiny")
+    network = demo.network.find_network("private")
+    server = demo.compute.create_server(
+        name=f"interop-{uuid.uuid4().hex[:8]}-Íñstáñcé",
+        image_id=image.id,
+        flavor_id=flavor.id,
+        networks=[{"uuid": network.id}],
+        admin_password="testpassword",
+    )
+    try:
+        assert server.admin_password == "testpassword"
+        demo.compute.wait_for_server(server, wait=60)
+        shown = demo.compute.get(f"/servers/{server.id}").json()["server"]
+        assert shown["progress"] == 100
+        demo.compute.stop_server(server)
+        demo.compute.wait_for_server(server, status="SHUTOFF", wait=60)
+        resp = demo.compute.put(
+            f"/servers/{server.id}", json={"server": {"name": "Íñstáñcé-renamed"}}
+        )
+        updated = resp.json()["server"]
+        assert updated["name"] == "Íñstáñcé-renamed" and updated["status"] == "SHUTOFF"
+        assert "progress" not in updated
+    finally:
+        demo.compute.delete_server(server, ignore_missing=True)
+        demo.compute.wait_for_delete(server, wait=60)
+
+
+def test_x509_keypair_is_generated_and_listed(demo):
+    name = f"x509-{uuid.uuid4().hex[:8]}"
+    headers = {"OpenStack-API-Version": "compute 2.2"}
+    resp = demo.compute.post(
+        "/os-keypairs", json={"keypair": {"name": name, "type": "x509"}}, headers=headers
+    )
+    made = resp.json()["keypair"]
+    try:
+        assert made["type"] == "x509" and "BEGIN CERTIFICATE" in made["public_key"]
+        assert "PRIVATE KEY" in made["private_key"]
+        assert len(made["fingerprint"].split(":")) == 20  # SHA-1 of the certificate
+        shown = demo.compute.get(f"/os-keypairs/{name}", headers=headers).json()["keypair"]
+        assert (shown["type"], shown["fingerprint"]) == ("x509", made["fingerprint"])
+        listed = demo.compute.get("/os-keypairs", headers=headers).json()["keypairs"]
+        assert {"x509"} == {k["keypair"]["type"] for k in listed if k["keypair"]["name"] == name}
+        bad = demo.compute.post(
+            "/os-keypairs",
+            json={"keypair": {"name": name + "b", "type": "x509", "public_key": "junk"}},
+            headers=headers,
+            raise_exc=False,
+        )
+        assert bad.status_code == 400
+    finally:
+        demo.compute.delete(f"/os-keypairs/{name}")
