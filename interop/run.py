@@ -78,6 +78,8 @@ class Cloud:
         cmd = [str(POCKETSTACK), "up", "--state-dir", str(self.state_dir)]
         cmd += ["--port", str(self.port), "--compute-driver", "fake", "--volume-driver", "fake"]
         cmd += ["--no-write-user-clouds"]
+        # one compute host, as devstack's single-node gate: a resize may stay on it
+        cmd += ["--allow-resize-to-same-host"]
         env = dict(os.environ)
         if os.environ.get("POCKETSTACK_SRC"):  # another checkout's package, e.g. a git archive
             env["PYTHONPATH"] = os.environ["POCKETSTACK_SRC"]
