@@ -137,6 +137,7 @@ RULES: dict[str, str] = {
     "compute:os-instance-usage-audit-log:list": "admin",
     "compute:os-instance-usage-audit-log:show": "admin",
     "compute:os-floating-ip-pools": "reader",
+    "compute:images": "reader",  # the deprecated image proxy (api/images.py)
 }
 
 policy.register(RULES)

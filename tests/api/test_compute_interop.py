@@ -76,3 +76,37 @@ def test_x509_keypair_is_generated_and_listed(demo):
         assert bad.status_code == 400
     finally:
         demo.compute.delete(f"/os-keypairs/{name}")
+
+
+def test_snapshot_through_the_compute_image_proxy(running_cloud, demo):
+    image = demo.image.find_image("cirros")
+    server = demo.compute.create_server(
+        name=f"interop-snap-{uuid.uuid4().hex[:8]}",
+        image_id=image.id,
+        flavor_id=demo.compute.find_flavor("m1.tiny").id,
+        networks=[{"uuid": demo.network.find_network("private").id}],
+    )
+    try:
+        demo.compute.wait_for_server(server, wait=60)
+        snap = demo.compute.create_server_image(
+            server, "snap-Íñstáñcé", metadata={"image_type": "test"}, wait=True, timeout=60
+        )
+        old = {"OpenStack-API-Version": "compute 2.1"}
+        shown = demo.compute.get(f"/images/{snap.id}", headers=old).json()["image"]
+        assert (shown["name"], shown["status"], shown["progress"]) == (
+            "snap-Íñstáñcé",
+            "ACTIVE",
+            100,
+        )
+        assert shown["metadata"]["image_type"] == "test"
+        assert shown["server"]["id"] == server.id
+        assert isinstance(shown["minDisk"], int) and isinstance(shown["minRam"], int)
+        new = {"OpenStack-API-Version": "compute 2.36"}
+        gone = demo.compute.get(f"/images/{snap.id}", headers=new, raise_exc=False)
+        assert gone.status_code == 404  # Nova dropped the proxy at 2.36
+        assert demo.compute.delete(f"/images/{snap.id}", headers=old).status_code == 204
+        after = demo.compute.get(f"/images/{snap.id}", headers=old, raise_exc=False)
+        assert after.status_code == 404 and "itemNotFound" in after.json()
+    finally:
+        demo.compute.delete_server(server, ignore_missing=True)
+        demo.compute.wait_for_delete(server, wait=60)

@@ -28,6 +28,7 @@ from pocketstack.compute.api import (
     flavors,
     floating_ip_pools,
     hosts,
+    images,
     interfaces,
     keypairs,
     live_migration,
@@ -222,6 +223,9 @@ ROUTES = [
         schema=live_migration.MIGRATION_ACTION,
     ),
     r("GET", V + "/os-floating-ip-pools", floating_ip_pools.list_floating_ip_pools),
+    # the deprecated image proxy (up to 2.35)
+    r("GET", V + "/images/{image_id}", images.get_image),
+    r("DELETE", V + "/images/{image_id}", images.delete_image, status=204),
     r("GET", V + "/os-availability-zone", hosts.list_availability_zones),
     r("GET", V + "/os-availability-zone/detail", hosts.list_availability_zones_detail),
     # limits and quotas
