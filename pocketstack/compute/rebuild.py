@@ -157,9 +157,12 @@ def rebuild(
     if not changed:
         raise InstanceNotReady(f"Instance {row.uuid} changed state; try again.")
     actions.start_action(cloud.db, ctx, row.uuid, "rebuild")
+    # the answer shows the server as the API left it (REBUILD, task rebuilding), as Nova's
+    # does, not whatever step the agent has reached by the time it is read again
+    server = cloud.compute.servers.get(ctx, server_id)
     ComputeAgentClient(cloud.bus).rebuild_instance(ctx, str(row.host), row.uuid)
     password = request.admin_pass or secrets.token_urlsafe(9)
-    return cloud.compute.servers.get(ctx, server_id), password
+    return server, password
 
 
 class RebuildReports:

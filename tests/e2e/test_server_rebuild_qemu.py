@@ -52,7 +52,6 @@ def _wait_console(cloud: RunningCloud, server: str, pattern: str, timeout: float
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 @pytest.mark.timeout(600)
 def test_a_rebuilt_guest_has_a_new_disk_and_keeps_its_id_and_ips(cloud, tmp_path: Path):
     write, check = tmp_path / "write.sh", tmp_path / "check.sh"

@@ -622,9 +622,6 @@ def hypervisor_view(
                 "hypervisor_type": node.hypervisor_type,
                 "hypervisor_version": node.hypervisor_version,
                 "host_ip": node.host_ip,
-                # pocketstack's: shared vs local instance storage (compute.instance_storage)
-                "instances_path": node.instances_path,
-                "instances_shared_storage": bool(node.instances_shared_storage),
                 "cpu_info": json.loads(cpu_info) if version >= (2, 28) else cpu_info,
                 "service": {
                     "host": node.host,
@@ -635,6 +632,11 @@ def hypervisor_view(
         )
         if version >= (2, 88):
             view["uptime"] = None
+            # pocketstack's, shared vs local instance storage (compute.instance_storage):
+            # only where Nova's view was reshaped (2.88) and no published schema forbids
+            # extra fields; the older views stay exactly Nova's
+            view["instances_path"] = node.instances_path
+            view["instances_shared_storage"] = bool(node.instances_shared_storage)
         else:
             view.update(
                 {

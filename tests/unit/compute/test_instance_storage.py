@@ -60,6 +60,15 @@ def test_hypervisor_show_has_the_storage_fields(cloud, db, conf, tmp_path):
     _report(db, conf, "node1", instances_path=path, instances_shared_storage=True)
     with db.reader() as s:
         node = s.query(ComputeNode).filter_by(host="node1").one()
-    req = types.SimpleNamespace(headers={}, ctx=None)
+    req = types.SimpleNamespace(headers={}, ctx=None, api_version=(2, 88))
     view = hypervisor_view(req, node, None, True, detail=True)
     assert view["instances_path"] == path and view["instances_shared_storage"] is True
+    # before 2.88 the view is exactly Nova's (tempest's schemas refuse extra fields)
+    old = hypervisor_view(
+        types.SimpleNamespace(headers={}, ctx=None, api_version=(2, 53)),
+        node,
+        None,
+        True,
+        detail=True,
+    )
+    assert "instances_path" not in old and "instances_shared_storage" not in old
