@@ -56,7 +56,6 @@ def _lines(cloud: RunningCloud, server: str, more_than: int, cpus: int) -> list[
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 @pytest.mark.timeout(900)
 def test_a_resized_guest_boots_with_the_new_flavor(cloud, tmp_path):
     cloud.openstack(
