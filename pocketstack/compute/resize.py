@@ -19,7 +19,7 @@ vm_state <x>``; a locked server refuses a member with 409.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -50,9 +50,10 @@ class Resizes:
         self.cloud = cloud
         self.db = cloud.db
 
-    def _cast(self, ctx: RequestContext, method: str, **args: Any) -> None:
-        """``ConductorClient.<method>`` (``resize_rpc``)."""
-        getattr(ConductorClient(self.cloud.bus), method)(ctx, **args)
+    @property
+    def _conductor(self) -> ConductorClient:
+        """The conductor's bus client (its resize messages: ``resize_rpc``)."""
+        return ConductorClient(self.cloud.bus)
 
     def _checked(self, ctx: RequestContext, server_id: str, action: str) -> Instance:
         from pocketstack.compute.server_actions import check_lock
@@ -110,7 +111,7 @@ class Resizes:
             "extra_specs": dict(flavor.extra_specs or {}),
         }
         self._begin(ctx, row, "resize")
-        self._cast(ctx, "migrate_server", instance_uuid=row.uuid, new_flavor=new, host=None)
+        self._conductor.migrate_server(ctx, instance_uuid=row.uuid, new_flavor=new, host=None)
 
     def migrate(self, ctx: RequestContext, server_id: str, host: str | None = None) -> None:
         """Cold-migrate to another host (``host``: an admin's choice, 2.56) (202).
@@ -134,7 +135,7 @@ class Resizes:
                     f"The target host can't be the same one of the instance {row.uuid}."
                 )
         self._begin(ctx, row, "migrate")
-        self._cast(ctx, "migrate_server", instance_uuid=row.uuid, new_flavor=None, host=host)
+        self._conductor.migrate_server(ctx, instance_uuid=row.uuid, new_flavor=None, host=host)
 
     def confirm_resize(self, ctx: RequestContext, server_id: str) -> None:
         """Confirm a resize or migration (VERIFY_RESIZE -> ACTIVE/SHUTOFF; 204).
@@ -144,7 +145,7 @@ class Resizes:
         """
         row = self._checked(ctx, server_id, "confirm_resize")
         self._begin(ctx, row, "confirm_resize")
-        self._cast(ctx, "confirm_resize_instance", instance_uuid=row.uuid)
+        self._conductor.confirm_resize_instance(ctx, instance_uuid=row.uuid)
 
     def revert_resize(self, ctx: RequestContext, server_id: str) -> None:
         """Revert a resize or migration: back on the source with the old flavor (202).
@@ -154,4 +155,4 @@ class Resizes:
         """
         row = self._checked(ctx, server_id, "revert_resize")
         self._begin(ctx, row, "revert_resize")
-        self._cast(ctx, "revert_resize_instance", instance_uuid=row.uuid)
+        self._conductor.revert_resize_instance(ctx, instance_uuid=row.uuid)
