@@ -90,6 +90,7 @@ class Instance(TimestampMixin, Base):
     launch_index: Mapped[int] = mapped_column(default=0)
     reservation_id: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     access_ip_v4: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    access_ip_v6: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     launched_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
     terminated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, default=None)
     deleted: Mapped[bool] = mapped_column(default=False, index=True)
