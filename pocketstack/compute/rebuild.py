@@ -66,6 +66,7 @@ class RebuildRequest:
     admin_pass: str | None = None
     preserve_ephemeral: bool = False
     access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
     description: Any = "UNSET"
     key_name: Any = "UNSET"
     user_data: Any = "UNSET"
@@ -132,6 +133,8 @@ def rebuild(
         values["metadata_"] = dict(request.metadata)
     if request.access_ip_v4 is not None:
         values["access_ip_v4"] = request.access_ip_v4
+    if request.access_ip_v6 is not None:
+        values["access_ip_v6"] = request.access_ip_v6
     if request.description != "UNSET":
         values["description"] = request.description
     if request.user_data != "UNSET":

@@ -177,6 +177,7 @@ class Servers:
         max_count: int = 1,
         description: str | None = None,
         access_ip_v4: str | None = None,
+        access_ip_v6: str | None = None,
         config_drive: bool = True,
         block_device_mapping: list[BlockDeviceRequest] | None = None,
         group: str | None = None,
@@ -245,6 +246,7 @@ class Servers:
             groups=groups,
             description=description,
             access_ip_v4=access_ip_v4,
+            access_ip_v6=access_ip_v6,
             config_drive=config_drive,
         )
         if hostname is not None:
@@ -490,6 +492,7 @@ class Servers:
                     launch_index=index,
                     reservation_id=reservation,
                     access_ip_v4=fields["access_ip_v4"],
+                    access_ip_v6=fields["access_ip_v6"],
                     description=fields["description"],
                     created_at=utcnow(),
                     updated_at=utcnow(),
@@ -595,9 +598,12 @@ class Servers:
         description: str | None = None,
         hostname: str | None = None,
         clear_description: bool = False,
+        access_ip_v4: str | None = None,
+        access_ip_v6: str | None = None,
     ) -> Instance:
         """Rename a server or change its description (``clear_description``: set it to
-        null) or its guest ``hostname`` (2.90) (``PUT /servers/{id}``).
+        null), its guest ``hostname`` (2.90) or its access addresses (``accessIPv4``/
+        ``accessIPv6``, canonical text) (``PUT /servers/{id}``).
 
         Raises:
             ServerNotFound.
@@ -613,6 +619,10 @@ class Servers:
                 row.description = description
             if hostname is not None:
                 row.hostname = hostname
+            if access_ip_v4 is not None:
+                row.access_ip_v4 = access_ip_v4
+            if access_ip_v6 is not None:
+                row.access_ip_v6 = access_ip_v6
             row.updated_at = utcnow()
         return row
 

@@ -110,3 +110,39 @@ def test_snapshot_through_the_compute_image_proxy(running_cloud, demo):
     finally:
         demo.compute.delete_server(server, ignore_missing=True)
         demo.compute.wait_for_delete(server, wait=60)
+
+
+def test_access_addresses_are_kept_on_create_update_and_rebuild(demo):
+    image = demo.image.find_image("cirros")
+    flavor = demo.compute.find_flavor("m1.tiny")
+    network = demo.network.find_network("private")
+    server = demo.compute.create_server(
+        name=f"access-{uuid.uuid4().hex[:8]}",
+        image_id=image.id,
+        flavor_id=flavor.id,
+        networks=[{"uuid": network.id}],
+        access_ipv4="192.0.2.10",
+        access_ipv6="2001:DB8:0:0::10",
+    )
+    try:
+        demo.compute.wait_for_server(server, wait=60)
+        shown = demo.compute.get_server(server.id)
+        assert (shown.access_ipv4, shown.access_ipv6) == ("192.0.2.10", "2001:db8::10")
+        updated = demo.compute.update_server(
+            server, access_ipv4="192.0.2.11", access_ipv6="2001:db8::11"
+        )
+        assert (updated.access_ipv4, updated.access_ipv6) == ("192.0.2.11", "2001:db8::11")
+        bad = demo.compute.put(
+            f"/servers/{server.id}",
+            json={"server": {"accessIPv6": "1:2:3"}},
+            raise_exc=False,
+        )
+        assert bad.status_code == 400 and "accessIPv6" in bad.json()["badRequest"]["message"]
+        assert demo.compute.get_server(server.id).access_ipv6 == "2001:db8::11"
+        demo.compute.rebuild_server(server, image.id, access_ipv6="2001:db8::12")
+        demo.compute.wait_for_server(server, wait=60)
+        rebuilt = demo.compute.get_server(server.id)
+        assert (rebuilt.access_ipv4, rebuilt.access_ipv6) == ("192.0.2.11", "2001:db8::12")
+    finally:
+        demo.compute.delete_server(server, ignore_missing=True)
+        demo.compute.wait_for_delete(server, wait=60)

@@ -65,7 +65,7 @@ IPV4: Schema = t.string(
 )
 #: An IPv4 or IPv6 address, by its characters (Nova's ``ip_address``); the handler parses it.
 IP_ADDRESS: Schema = t.string(45, 2, pattern=r"^[0-9a-fA-F:.]+\Z")
-#: An IPv6 address, by its characters (Nova's ``accessIPv6``; kept by Nova, ignored here).
+#: An IPv6 address, by its characters (Nova's ``accessIPv6``); the handler parses it.
 IPV6: Schema = t.string(45, 2, pattern=r"^[0-9a-fA-F.]*:[0-9a-fA-F:.]*\Z")
 #: A positive count (``min_count``, ``ram``...): a number or a decimal string.
 POSITIVE_INTEGER: Schema = t.integer_like(1, MAX_INT)
@@ -329,7 +329,7 @@ SERVER_ACTION = ActionSchema(
                 "adminPass": t.string(255),
                 "preserve_ephemeral": BOOLEAN,
                 "accessIPv4": IPV4,
-                "accessIPv6": t.string(45),
+                "accessIPv6": IPV6,
                 "OS-DCF:diskConfig": DISK_CONFIG,
                 "personality": _PERSONALITY,
                 "description": DESCRIPTION,

@@ -21,7 +21,7 @@ from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, parse_bool
 from pocketstack.compute import evacuate, rebuild
 from pocketstack.compute.api.microversion import at_least, refuse_newer
-from pocketstack.compute.api.server_validation import _access_ip, _user_data
+from pocketstack.compute.api.server_validation import _access_ip, _access_ip_v6, _user_data
 
 RULES = {
     "compute:servers:rebuild": "member",
@@ -61,6 +61,7 @@ def rebuild_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
         admin_pass=args.get("adminPass"),
         preserve_ephemeral=parse_bool(args.get("preserve_ephemeral", False), "preserve_ephemeral"),
         access_ip_v4=_access_ip(args.get("accessIPv4")),
+        access_ip_v6=_access_ip_v6(args.get("accessIPv6")),
     )
     for key in ("description", "key_name"):
         if key in args:

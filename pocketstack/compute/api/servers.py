@@ -16,7 +16,7 @@ from pocketstack.common.http import ApiRequest, ApiResponse
 from pocketstack.compute.api import device_tags, schemas
 from pocketstack.compute.api.common import bool_param, next_links, paging
 from pocketstack.compute.api.microversion import at_least, refuse_newer
-from pocketstack.compute.api.server_validation import parse_create
+from pocketstack.compute.api.server_validation import _access_ip, _access_ip_v6, parse_create
 from pocketstack.compute.api.views import created_server, server_summary, server_views
 from pocketstack.compute.liveness import COMPUTE_BINARY
 from pocketstack.compute.models import Instance
@@ -214,9 +214,9 @@ def create_server(req: ApiRequest) -> ApiResponse:
 
 def update_server(req: ApiRequest) -> dict[str, Any]:
     """``PUT /servers/{server_id}`` {"server": {"name"?, "description"? (2.19),
-    "hostname"? (2.90)}} → the updated server view at the request's version (Nova's
-    2.75 cleanup: the same as show) (``accessIPv4``/``accessIPv6``/``OS-DCF:diskConfig``
-    are taken and ignored)."""
+    "hostname"? (2.90), "accessIPv4"?, "accessIPv6"?}} → the updated server view at the
+    request's version (Nova's 2.75 cleanup: the same as show) (``OS-DCF:diskConfig`` is
+    taken and ignored: pocketstack partitions nothing)."""
     policy.enforce(req.ctx, "compute:servers:update")
     body = req.body["server"]
     refuse_newer(req, body, schemas.SERVER_UPDATE_ADDED, "server")
@@ -228,6 +228,8 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
         description=body.get("description"),
         clear_description="description" in body and body["description"] is None,
         hostname=body.get("hostname"),
+        access_ip_v4=_access_ip(body.get("accessIPv4")),
+        access_ip_v6=_access_ip_v6(body.get("accessIPv6")),
     )
     view = _full_views(req, [server], one=True)[0]
     if not at_least(req, 2, 75):

@@ -187,7 +187,7 @@ def server_view(
         "updated": isotime(instance.updated_at or instance.created_at),
         "addresses": addresses(instance.network_info),
         "accessIPv4": instance.access_ip_v4 or "",
-        "accessIPv6": "",
+        "accessIPv6": instance.access_ip_v6 or "",
         "key_name": instance.key_name,
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": instance.availability_zone or "",
