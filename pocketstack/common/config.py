@@ -51,6 +51,7 @@ SECTIONS: dict[str, str] = {
     "database": "where the state is kept",
     "transport": "the message bus between controllers and agents",
     "identity": "Keystone: tokens, login lockout, the service catalog",
+    "oauth1": "Keystone OS-OAUTH1: lifetimes of delegated request and access tokens",
     "compute": "Nova: hypervisor driver, scheduler, this host's resources",
     "network": "Neutron: the network data plane",
     "image": "Glance: image data limits and uploads",
@@ -287,6 +288,20 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("region", str, "RegionOne", "region name in the service catalog", section="identity"),
     Option("token_expiration", int, 3600, "token lifetime in seconds", section="identity"),
+    Option(
+        "request_token_duration",
+        int,
+        28800,
+        "seconds an OAuth1 request token stays valid (Keystone's [oauth1]; 0: never expires)",
+        section="oauth1",
+    ),
+    Option(
+        "access_token_duration",
+        int,
+        86400,
+        "seconds an OAuth1 access token stays valid (Keystone's [oauth1]; 0: never expires)",
+        section="oauth1",
+    ),
     Option(
         "lockout_failure_attempts",
         int,

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 MODEL_MODULES = (
     "pocketstack.identity.models",
     "pocketstack.identity.ext_models",
+    "pocketstack.identity.oauth1_models",
     "pocketstack.image.models",
     "pocketstack.image.task_models",
     "pocketstack.network.models",

@@ -4,7 +4,9 @@ Credential").
 
 Methods: ``password`` (user by id, or by name with its domain's id or name), ``token``
 (rescope an existing token; expiry and audit chain are kept), ``application_credential``
-(by id, or by name with its user; the token is scoped to the credential's project).
+(by id, or by name with its user; the token is scoped to the credential's project),
+``oauth1`` (OS-OAUTH1: the request is signed with a consumer's access token; the token is
+the authorizing user's, scoped to the access token's project with its delegated roles).
 Scopes: project (id, or name with domain), domain (id or name), the system
 (``{"system": {"all": true}}``, for a user holding a role on the system), a trust
 (``{"OS-TRUST:trust": {"id"}}``, for its trustee: the token is the trustor's with
@@ -19,6 +21,7 @@ cost, Keystone's lockout, a log line per failure).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -38,6 +41,7 @@ from pocketstack.identity.assignment import (
 from pocketstack.identity.hashing import check_secret
 from pocketstack.identity.lockout import PasswordChecker, log_failure
 from pocketstack.identity.models import ApplicationCredential, Domain, Project, Trust, User
+from pocketstack.identity.oauth1 import SignedRequest
 from pocketstack.identity.tokens import TokenInfo, TokenPayload
 
 if TYPE_CHECKING:
@@ -152,12 +156,17 @@ class Auth:
         self.passwords = PasswordChecker(identity.conf, identity.db)
 
     def issue(
-        self, auth: dict[str, Any], with_catalog: bool = True, source: str | None = None
+        self,
+        auth: dict[str, Any],
+        with_catalog: bool = True,
+        source: str | None = None,
+        signed: SignedRequest | None = None,
     ) -> tuple[str, TokenInfo, list[CatalogEntry] | None]:
         """Authenticate ``auth`` (the body's ``auth`` object) and issue a token.
 
         Args:
             source: the client's address, logged with a failure.
+            signed: the HTTP request itself, for the ``oauth1`` method's signature.
 
         Returns:
             ``(token, info, catalog)``: the ``X-Subject-Token`` value, its validated
@@ -167,13 +176,15 @@ class Auth:
             ValidationError (400): a malformed request.
             AuthenticationFailed (401): wrong or unknown credentials, no role on the scope.
             AccountLocked (401): the right password of a locked-out user.
-            Forbidden (403): rescoping an application credential or trust token; a trust
+            Forbidden (403): rescoping an application credential, OAuth or trust token; a trust
                 asked for by another user than its trustee, or with no use left.
         """
         ident = _need(auth, "identity")
         methods = _need(ident, "methods", list)
         with self.db.reader() as s:
-            if "application_credential" in methods:
+            if "oauth1" in methods:
+                payload = self._by_oauth(s, signed)
+            elif "application_credential" in methods:
                 payload = self._by_app_cred(s, _need(ident, "application_credential"), source)
             elif "token" in methods:
                 payload = self._by_token(_need(_need(ident, "token"), "id", str), s, auth)
@@ -204,12 +215,33 @@ class Auth:
             raise Forbidden("A token created with an application credential cannot be rescoped.")
         if parent.trust_id:
             raise Forbidden("A token scoped to a trust cannot be rescoped.")
+        if parent.oauth_id:
+            raise Forbidden(
+                "Using OAuth-scoped token to create another token. "
+                "Create a new OAuth-scoped token instead."
+            )
         methods = list(dict.fromkeys(["token", *parent.methods]))
         payload = self.tokens.new_payload(parent.user_id, methods)
         payload.expires_at = parent.expires_at
         payload.audit_ids = [payload.audit_ids[0], parent.audit_ids[-1]]
         user = find_user(s, {"id": parent.user_id})
         self._scope(s, payload, auth.get("scope"), user)
+        return payload
+
+    def _by_oauth(self, s: Session, signed: SignedRequest | None) -> TokenPayload:
+        if signed is None:
+            raise exc.AuthenticationFailed("The oauth1 method needs a signed request.")
+        access = self.identity.oauth1.authenticate(s, signed)
+        find_user(s, {"id": access.authorizing_user_id})
+        payload = self.tokens.new_payload(
+            access.authorizing_user_id,
+            ["oauth1"],
+            project_id=access.project_id,
+            oauth_id=access.id,
+        )
+        if access.expires_at is not None:  # the token ends with its access token at the latest
+            ends = access.expires_at.replace(tzinfo=dt.UTC).timestamp()
+            payload.expires_at = min(payload.expires_at, ends)
         return payload
 
     def _by_app_cred(self, s: Session, ref: dict[str, Any], source: str | None) -> TokenPayload:

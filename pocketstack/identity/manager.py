@@ -38,6 +38,7 @@ from pocketstack.identity.models import (
     RoleAssignment,
     User,
 )
+from pocketstack.identity.oauth1 import OAuth1
 from pocketstack.identity.policy_blobs import Policies
 from pocketstack.identity.projects import Projects
 from pocketstack.identity.tokens import TokenProvider
@@ -97,6 +98,7 @@ class IdentityManager:
         self.domain_configs = DomainConfigs(self)
         self.registered_limits = RegisteredLimits(self)
         self.limits = Limits(self)
+        self.oauth1 = OAuth1(self)
 
     # -- for other services ----------------------------------------------------------------
     def get_project(self, project_id: str) -> dict[str, str | bool | None] | None:

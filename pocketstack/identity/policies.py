@@ -38,7 +38,10 @@ Summary (Keystone's default, then ours):
 - application credentials: listed, shown and deleted by their user or an admin, created by
   their user only (not even an admin creates one for someone else). A token obtained from a
   restricted application credential may not create or delete application credentials
-  (checked by the manager through ``RequestContext.may_delegate``, as Keystone's API does).
+  (checked by the manager through ``RequestContext.may_delegate``, as Keystone's API does);
+- OS-OAUTH1: consumers, authorizing a request token and users' access tokens are the
+  admin's (the system reader reads them), as Keystone's ``admin_required``; getting request
+  and access tokens needs no token (the consumer signs the request).
 
 A non-admin gets 403 (not 404) for what it may not see, known or not: openstackclient's
 ``find_project``/``find_user`` rely on it (they then use the id as given).
@@ -157,6 +160,19 @@ RULES = {
     "identity:ec2_get_credential": "admin or system_reader or owner",
     "identity:ec2_create_credential": "admin or owner",
     "identity:ec2_delete_credential": "admin or owner",
+    # OS-OAUTH1 (Keystone's defaults: ``admin_required`` throughout; the system reader
+    # reads what the admin reads)
+    "identity:list_consumers": "admin or system_reader",
+    "identity:get_consumer": "admin or system_reader",
+    "identity:create_consumer": "admin",
+    "identity:update_consumer": "admin",
+    "identity:delete_consumer": "admin",
+    "identity:authorize_request_token": "admin",
+    "identity:list_access_tokens": "admin or system_reader",
+    "identity:get_access_token": "admin or system_reader",
+    "identity:list_access_token_roles": "admin or system_reader",
+    "identity:get_access_token_role": "admin or system_reader",
+    "identity:delete_access_token": "admin",
     # trusts (OS-TRUST): any caller; the manager admits the trustor (create, delete), the
     # trustee (show, roles, listing filtered on itself) and admins (Keystone's checks)
     "identity:create_trust": "any",

@@ -6,7 +6,8 @@ Token format
     ``i`` issued-at and ``e`` expires-at (UNIX seconds, float), ``a`` audit ids (this
     token's, then its parent's when rescoped), ``c`` application credential id, ``s``
     (``"all"``) for a system-scoped token, ``t`` the trust id of a trust-scoped token
-    (OS-TRUST; ``u`` is then the trustor when the trust impersonates, else the trustee). Roles are
+    (OS-TRUST; ``u`` is then the trustor when the trust impersonates, else the trustee), ``o``
+    the OS-OAUTH1 access token of a token got with one (``u`` its authorizing user). Roles are
     not in the token: they are recomputed at validation (see "Validation cost" for when a
     change of roles is seen).
 
@@ -69,6 +70,7 @@ from pocketstack.identity.models import (
     Trust,
     User,
 )
+from pocketstack.identity.oauth1_models import AccessToken
 
 LOG = logging.getLogger(__name__)
 
@@ -101,9 +103,10 @@ class TokenPayload:
     app_cred_id: str | None = None
     system: bool = False
     trust_id: str | None = None
+    oauth_id: str | None = None
 
     def pack(self) -> bytes:
-        """The compact JSON sealed in the Fernet token (keys u, m, e, i, a, p, d, c, s, t)."""
+        """The compact JSON sealed in the Fernet token (keys u, m, e, i, a, p, d, c, s, t, o)."""
         data: dict[str, Any] = {
             "u": self.user_id,
             "m": self.methods,
@@ -116,6 +119,7 @@ class TokenPayload:
             ("d", self.domain_id),
             ("c", self.app_cred_id),
             ("t", self.trust_id),
+            ("o", self.oauth_id),
         ):
             if value:
                 data[key] = value
@@ -138,6 +142,7 @@ class TokenPayload:
             app_cred_id=d.get("c"),
             system=d.get("s") == "all",
             trust_id=d.get("t"),
+            oauth_id=d.get("o"),
         )
 
 
@@ -169,6 +174,14 @@ class TrustRef:
     trustee_id: str
 
 
+@dataclass(frozen=True)
+class OAuthRef:
+    """The OS-OAUTH1 access token a token was got with (its ``OS-OAUTH1`` section)."""
+
+    access_token_id: str
+    consumer_id: str
+
+
 @dataclass
 class TokenInfo:
     """A validated token: payload, the caller's context and the names for the token body
@@ -176,7 +189,7 @@ class TokenInfo:
 
     ``project`` or ``domain`` is the scope, or ``system`` is True (none: unscoped); ``roles``
     are the effective roles on it; ``app_cred`` is set for a token from an application credential,
-    ``trust`` for a trust-scoped one.
+    ``trust`` for a trust-scoped one, ``oauth`` for one got with an OS-OAUTH1 access token.
     """
 
     payload: TokenPayload
@@ -188,6 +201,7 @@ class TokenInfo:
     app_cred: AppCredRef | None = None
     system: bool = False
     trust: TrustRef | None = None
+    oauth: OAuthRef | None = None
 
 
 class KeyRing:
@@ -443,6 +457,8 @@ class TokenProvider:
                 restrict = self._app_cred(s, p, info)
             if p.trust_id:
                 restrict, roles_of = self._trust(s, p, info)
+            if p.oauth_id:
+                restrict = self._oauth(s, p, info)
             if p.project_id:
                 project = s.get(Project, p.project_id)
                 if (
@@ -494,6 +510,16 @@ class TokenProvider:
             trust.id, trust.impersonation, trust.trustor_user_id, trust.trustee_user_id
         )
         return list(trust.roles), trust.trustor_user_id
+
+    @staticmethod
+    def _oauth(s: Any, p: TokenPayload, info: TokenInfo) -> list[str]:
+        """The delegated role ids of the token's OS-OAUTH1 access token; Unauthorized when
+        the access token (or its consumer) is deleted or expired."""
+        row = s.get(AccessToken, p.oauth_id)
+        if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+            raise Unauthorized("The OAuth access token of this token is gone or expired.")
+        info.oauth = OAuthRef(row.id, row.consumer_id)
+        return list(row.role_ids)
 
     # -- revoke --------------------------------------------------------------------------
     def revoke_token(self, token: str) -> None:

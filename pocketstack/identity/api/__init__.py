@@ -1,6 +1,7 @@
 """The Identity v3 API (Keystone) mounted at ``/identity``: version discovery, tokens,
 domains, projects, users, groups, roles, assignments, catalog, application credentials,
-credentials (and OS-EC2), trusts (OS-TRUST) and inherited grants (OS-INHERIT).
+credentials (and OS-EC2), trusts (OS-TRUST), inherited grants (OS-INHERIT) and delegation
+to OAuth consumers (OS-OAUTH1).
 
 Handlers live in one module per resource family (``api/<family>.py``, named as the
 ``cloud.identity.<family>`` they call); this module only assembles them.
@@ -20,6 +21,7 @@ from pocketstack.identity.api import (
     endpoints,
     groups,
     limits,
+    oauth1,
     policy_blobs,
     projects,
     regions,
@@ -64,6 +66,7 @@ API = ServiceAPI(
         *policy_blobs.ROUTES,
         *endpoint_filter.ROUTES,
         *limits.ROUTES,
+        *oauth1.ROUTES,
     ],
     media_type_error=_not_json,
     system_scope=True,

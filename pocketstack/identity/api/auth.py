@@ -9,6 +9,7 @@ from typing import Any
 from pocketstack.common import policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
 from pocketstack.identity.api import schemas, views
+from pocketstack.identity.api.parsing import signed_request
 from pocketstack.identity.exceptions import ValidationError
 
 
@@ -26,7 +27,10 @@ def _nocatalog(req: ApiRequest) -> bool:
 def issue_token(req: ApiRequest) -> ApiResponse:
     """POST /v3/auth/tokens (201, ``X-Subject-Token``)."""
     token, info, catalog = req.cloud.identity.auth.issue(
-        req.require_body("auth"), with_catalog=not _nocatalog(req), source=req.client_addr
+        req.require_body("auth"),
+        with_catalog=not _nocatalog(req),
+        source=req.client_addr,
+        signed=signed_request(req, "/v3/auth/tokens"),
     )
     return ApiResponse(201, {"token": views.token(info, catalog)}, {"X-Subject-Token": token})
 

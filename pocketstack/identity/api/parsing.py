@@ -7,6 +7,7 @@ from typing import Any
 
 from pocketstack.common.http import ApiRequest, parse_bool
 from pocketstack.identity.exceptions import ValidationError
+from pocketstack.identity.oauth1 import SignedRequest
 
 _TYPES = {str: "a string", bool: "a boolean", list: "a list", dict: "an object"}
 
@@ -94,3 +95,13 @@ def new_domain(req: ApiRequest, body: dict[str, Any]) -> str:
     if isinstance(given, str) and given:
         return given
     return req.ctx.domain_id if domain_scoped(req) and req.ctx.domain_id else "default"
+
+
+def signed_request(req: ApiRequest, path: str) -> SignedRequest:
+    """The request as an OAuth 1.0a client signed it (OS-OAUTH1): the public URL of ``path``
+    (``/v3/...``) with the query string, the method and the headers. The body is not part
+    of it: OAuth parameters come in the ``Authorization`` header."""
+    url = req.base_url + path
+    if str(req.query):
+        url += "?" + str(req.query)
+    return SignedRequest(url, req.method, dict(req.headers))

@@ -370,3 +370,24 @@ CREDENTIAL_UPDATE: Schema = t.wrapped("credential", _update(_CREDENTIAL))
 EC2_CREATE: Schema = t.obj({"tenant_id": _nullable(ID)}, additional=True)
 """POST /v3/users/{user_id}/credentials/OS-EC2: ``{"tenant_id"}`` (the token's project
 when absent)."""
+
+
+# -- OS-OAUTH1 ----------------------------------------------------------------------------
+CONSUMER_CREATE: Schema = t.wrapped(
+    "consumer", t.obj({"description": DESCRIPTION, "secret": {"not": {}}}, additional=True)
+)
+"""POST /v3/OS-OAUTH1/consumers ("Create consumer"): a description or null, extra
+attributes kept; the secret is made by the server (400 when given)."""
+
+CONSUMER_UPDATE: Schema = t.wrapped(
+    "consumer",
+    t.obj({"description": DESCRIPTION}, additional=True, minProperties=1),
+)
+"""PATCH /v3/OS-OAUTH1/consumers/{consumer_id} ("Update consumer"): the secret cannot change
+(400, checked by the manager)."""
+
+OAUTH1_AUTHORIZE: Schema = t.obj(
+    {"roles": {**t.array(_ROLE_REF, max_items=64), "minItems": 1}}, ["roles"]
+)
+"""PUT /v3/OS-OAUTH1/authorize/{request_token_id} ("Authorize request token"): at least
+one role as ``{"id"}`` or ``{"name"}``."""

@@ -97,6 +97,11 @@ def token(info: TokenInfo, entries: list[CatalogEntry] | None) -> dict[str, Any]
             "trustor_user": {"id": tr.trustor_id},
             "trustee_user": {"id": tr.trustee_id},
         }
+    if info.oauth is not None:
+        body["OS-OAUTH1"] = {
+            "access_token_id": info.oauth.access_token_id,
+            "consumer_id": info.oauth.consumer_id,
+        }
     return body
 
 

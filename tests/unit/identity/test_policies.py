@@ -33,6 +33,7 @@ from pocketstack.common.config import Config
 from pocketstack.common.db import Base, Database, import_all_models
 from pocketstack.common.errors import Unauthorized
 from pocketstack.identity.api import API
+from pocketstack.identity.oauth1_models import AccessToken, RequestToken
 from tests.helpers import FAST_HASHES
 
 SYS = RequestContext.system()
@@ -79,6 +80,8 @@ _SAC = "/v3/users/{someone}/application_credentials"
 _EC2 = "/v3/users/{me}/credentials/OS-EC2"
 _SEC2 = "/v3/users/{someone}/credentials/OS-EC2"
 _TR = "/v3/OS-TRUST/trusts"
+_OA = "/v3/OS-OAUTH1"
+_MAT = "/v3/users/{me}/OS-OAUTH1/access_tokens"
 
 TABLE = [
     # versions and tokens
@@ -313,6 +316,44 @@ TABLE = [
     Op("HEAD", _TR + "/{my_trust}/roles/{reader_role}", everyone(200)),
     Op("DELETE", _TR + "/{my_trust}", delegators(204)),
     Op("DELETE", _TR + "/{someones_trust}", admin_only(204), note="another's trust"),
+    # OS-OAUTH1: consumers, authorizing and users' access tokens are the admin's; the
+    # request and access token calls take no token (unsigned here: 401 for everyone)
+    Op("POST", _OA + "/consumers", admin_only(201), {"consumer": {"description": "x"}}),
+    Op("GET", _OA + "/consumers", admin_only(200)),
+    Op("GET", _OA + "/consumers/{new_consumer}", admin_only(200)),
+    Op(
+        "PATCH",
+        _OA + "/consumers/{new_consumer}",
+        admin_only(200),
+        {"consumer": {"description": "y"}},
+    ),
+    Op("DELETE", _OA + "/consumers/{new_consumer}", admin_only(204)),
+    Op(
+        "POST",
+        _OA + "/request_token",
+        everyone(401),
+        headers={"Requested-Project-Id": "{my_project}"},
+        note="unsigned",
+    ),
+    Op(
+        "POST",
+        _OA + "/access_token",
+        everyone(401),
+        headers={"Requested-Project-Id": "{my_project}"},
+        note="unsigned",
+    ),
+    Op(
+        "PUT",
+        _OA + "/authorize/{my_request_token}",
+        admin_only(200),
+        {"roles": [{"name": "reader"}]},
+    ),
+    Op("GET", _MAT, admin_only(200)),
+    Op("GET", "/v3/users/{someone}/OS-OAUTH1/access_tokens", admin_only(200)),
+    Op("GET", _MAT + "/{my_access_token}", admin_only(200)),
+    Op("GET", _MAT + "/{my_access_token}/roles", admin_only(200)),
+    Op("GET", _MAT + "/{my_access_token}/roles/{reader_role}", admin_only(200)),
+    Op("DELETE", _MAT + "/{my_access_token}", admin_only(204)),
     # catalog
     Op("GET", "/v3/regions", everyone(200)),
     Op("POST", "/v3/regions", admin_only(201), {"region": {"id": "r-{uniq}"}}),
@@ -575,6 +616,8 @@ class Env:
             ctx = RequestContext(user_id=trustor, project_id=project, roles=("reader",))
             role = [{"name": "reader"}]
             return im.trusts.create(ctx, trustor, trustee, project, False, role)[0].id
+        if name in ("my_request_token", "my_access_token"):
+            return self._oauth_row(name, persona)
         if name == "fresh_prior":
             prior, implied = (im.roles.create(SYS, f"r{i}-{uniq}").id for i in (1, 2))
             im.roles.create_implied(SYS, prior, implied)
@@ -592,6 +635,7 @@ class Env:
             "my_fresh_cred": lambda: self.cred_of(persona.user_id, persona.project_id),
             "someones_fresh_cred": lambda: self.cred_of(someone, self.ids["demo_project_id"]),
             "new_user": lambda: im.users.create(SYS, f"u-{uniq}").id,
+            "new_consumer": lambda: im.oauth1.create_consumer(SYS, "c", {})[0].id,
             "new_group": lambda: im.groups.create(SYS, f"g-{uniq}").id,
             "fresh_member_group": lambda: self._group_with(someone, uniq),
             "new_project": lambda: im.projects.create(SYS, f"p-{uniq}").id,
@@ -613,6 +657,32 @@ class Env:
             ),
         }
         return makers[name]()
+
+    def _oauth_row(self, name: str, persona: Persona) -> str:
+        """A consumer's request token for the persona's project, or an access token of
+        the persona delegating reader there (rows written directly: no signature here)."""
+        im = self.im
+        consumer, _secret = im.oauth1.create_consumer(SYS, None, {})
+        secret = im.oauth1.keys.encrypt(b"s")
+        row: RequestToken | AccessToken
+        if name == "my_request_token":
+            row = RequestToken(
+                consumer_id=consumer.id,
+                encrypted_secret=secret,
+                requested_project_id=persona.project_id,
+            )
+        else:
+            row = AccessToken(
+                consumer_id=consumer.id,
+                encrypted_secret=secret,
+                authorizing_user_id=persona.user_id,
+                project_id=persona.project_id,
+                role_ids=[self.fixed["reader_role"]],
+            )
+        with im.db.transaction() as s:
+            s.add(row)
+            s.flush()
+            return row.id
 
     def _ec2(self, user_id: str, project_id: str) -> str:
         blob = self.im.credentials.ec2_create(SYS, user_id, project_id).blob
