@@ -89,6 +89,17 @@ class InvalidIpForSubnet(errors.BadRequest):
         super().__init__(f"IP address {ip_address} is not a valid IP for the specified subnet.")
 
 
+class AllocationOnAutoAddressSubnet(errors.BadRequest):
+    """400: a port asked for a given address on a SLAAC or DHCPv6-stateless subnet, where
+    its address is its EUI-64 one (Neutron's ``ipam.exceptions.AllocationOnAutoAddressSubnet``)."""
+
+    def __init__(self, ip_address: str, subnet_id: str):
+        super().__init__(
+            f"IPv6 address {ip_address} cannot be directly assigned to a port on subnet "
+            f"{subnet_id} as the subnet is configured for automatic addresses"
+        )
+
+
 class InvalidIpForNetwork(errors.BadRequest):
     """400: a requested address in none of the network's subnets."""
 

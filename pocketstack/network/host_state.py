@@ -175,7 +175,7 @@ def _ensure_dhcp_port(
             continue
         if not apply:
             return True
-        if ipam.allocate_any(session, subnet, port.id) is None:
+        if ipam.allocate_on_subnet(session, subnet, port.mac_address, port.id) is None:
             LOG.warning("subnet %s has no address left for its DHCP port", subnet.id)
         else:
             changed = True

@@ -1,4 +1,10 @@
-"""IP address management: pools, validation and atomic allocation of IPv4 addresses.
+"""IP address management: pools, validation and atomic allocation of IPv4 and IPv6
+addresses.
+
+IPv6 subnets whose ``ipv6_address_mode`` (or, unset, ``ipv6_ra_mode``) is ``slaac`` or
+``dhcpv6-stateless`` are "auto-address" subnets (Neutron's ``ipv6_utils.
+is_auto_address_subnet``): a port's address there is its EUI-64 address (RFC 4291 appendix
+A: the /64 prefix and the interface id made from the MAC), never one from the pools.
 
 Every address in use is one ``ipallocations`` row with primary key ``(subnet_id,
 ip_address)``. Allocation picks a free candidate and inserts it inside a SAVEPOINT; when a
@@ -28,13 +34,31 @@ from pocketstack.network.models import IPAllocation, Subnet
 MAX_ATTEMPTS = 64
 
 
-def parse_cidr(cidr: Any, max_prefixlen: int = 30) -> ipaddress.IPv4Network:
-    """A validated IPv4 network from ``cidr`` (host bits are cleared: 10.0.0.5/24 -> /24);
-    ``max_prefixlen`` 32 for a destination such as a host route's, where one address is fine.
+#: ``ipv6_address_mode`` / ``ipv6_ra_mode`` values (Neutron's constants)
+SLAAC = "slaac"
+DHCPV6_STATEFUL = "dhcpv6-stateful"
+DHCPV6_STATELESS = "dhcpv6-stateless"
+IPV6_MODES = (SLAAC, DHCPV6_STATEFUL, DHCPV6_STATELESS)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(number: int, version: int) -> IPAddress:
+    return ipaddress.IPv4Address(number) if version == 4 else ipaddress.IPv6Address(number)
+
+
+def parse_cidr(cidr: Any, max_prefixlen: int = 30, version: int = 4) -> Any:
+    """A validated network of IP ``version`` from ``cidr`` (host bits are cleared:
+    10.0.0.5/24 -> /24); ``max_prefixlen`` (IPv4; an IPv6 one allows 96 more) 32 for a
+    destination such as a host route's, where one address is fine.
+
+    Returns:
+        An ``ipaddress.IPv4Network`` (``version`` 4) or ``IPv6Network``.
 
     Raises:
-        InvalidInput (400): not a CIDR string, an IPv6 cidr, or a prefix longer than
-        ``max_prefixlen``.
+        InvalidInput (400): not a CIDR string, a cidr of the other version, or a prefix
+        longer than ``max_prefixlen``.
     """
     if not isinstance(cidr, str) or "/" not in cidr:
         raise exc.InvalidInput(f"'{cidr}' is not a valid IP subnet.")
@@ -42,8 +66,10 @@ def parse_cidr(cidr: Any, max_prefixlen: int = 30) -> ipaddress.IPv4Network:
         net = ipaddress.ip_network(cidr.strip(), strict=False)
     except ValueError:
         raise exc.InvalidInput(f"'{cidr}' is not a valid IP subnet.") from None
-    if net.version != 4:
-        raise exc.InvalidInput("IPv6 subnets are not supported yet; use ip_version 4.")
+    if net.version != version:
+        raise exc.InvalidInput(f"Invalid CIDR {cidr} for IP version {version}.")
+    if version == 6:
+        max_prefixlen += 96
     if net.prefixlen > max_prefixlen:
         raise exc.InvalidInput(
             f"'{cidr}' is too small: the prefix length must be at most {max_prefixlen}."
@@ -51,22 +77,57 @@ def parse_cidr(cidr: Any, max_prefixlen: int = 30) -> ipaddress.IPv4Network:
     return net
 
 
-def parse_ip(value: Any, what: str = "ip_address") -> ipaddress.IPv4Address:
-    """A validated IPv4 address, or InvalidInput (400) naming ``what``."""
+def parse_ip(value: Any, what: str = "ip_address", version: int | None = 4) -> Any:
+    """A validated address (``ipaddress.IPv4Address`` or ``IPv6Address``) of IP ``version``
+    (None: either), or InvalidInput (400) naming ``what``."""
     try:
         addr = ipaddress.ip_address(str(value).strip())
     except ValueError:
         raise exc.InvalidInput(f"'{value}' is not a valid IP address for {what}.") from None
-    if addr.version != 4:
-        raise exc.InvalidInput(f"'{value}' is not an IPv4 address ({what}).")
+    if version is not None and addr.version != version:
+        raise exc.InvalidInput(f"'{value}' is not an IPv{version} address ({what}).")
     return addr
 
 
-def default_pools(net: ipaddress.IPv4Network, gateway: str | None) -> list[dict[str, str]]:
+def is_auto_address(subnet: Any) -> bool:
+    """Whether ``subnet`` (a ``Subnet`` row or anything with its two mode attributes) gives
+    its ports EUI-64 addresses: Neutron's ``is_auto_address_subnet`` (address mode, or RA
+    mode, ``slaac`` or ``dhcpv6-stateless``)."""
+    modes = (SLAAC, DHCPV6_STATELESS)
+    return subnet.ipv6_address_mode in modes or subnet.ipv6_ra_mode in modes
+
+
+def eui64_address(cidr: str, mac: str) -> str:
+    """The EUI-64 address of ``mac`` in the /64 ``cidr`` (RFC 4291 appendix A: the MAC's
+    universal/local bit flipped, ``ff:fe`` in its middle), as Neutron's
+    ``ipv6_utils.get_ipv6_addr_by_EUI64`` computes it.
+
+    Raises:
+        InvalidInput (400): ``mac`` is not a MAC address.
+    """
+    octets = str(mac).replace("-", ":").split(":")
+    try:
+        raw = bytes(int(o, 16) for o in octets)
+    except ValueError:
+        raw = b""
+    if len(raw) != 6 or not all(len(o) in (1, 2) for o in octets):
+        raise exc.InvalidInput(f"'{mac}' is not a valid MAC address.")
+    interface_id = bytes([raw[0] ^ 0x02, *raw[1:3], 0xFF, 0xFE, *raw[3:]])
+    prefix = ipaddress.IPv6Network(cidr, strict=False)
+    number = int(prefix.network_address) | int.from_bytes(interface_id, "big")
+    return str(ipaddress.IPv6Address(number))
+
+
+def _hosts(net: IPNetwork) -> tuple[int, int]:
+    """The first and last host address of ``net``: IPv4 has a broadcast address, IPv6 none
+    (Neutron's ``ipam.utils.generate_pools``)."""
+    return int(net.network_address) + 1, int(net.broadcast_address) - (net.version == 4)
+
+
+def default_pools(net: IPNetwork, gateway: str | None) -> list[dict[str, str]]:
     """All host addresses of ``net`` except the gateway, as ``[{"start", "end"}]`` ranges."""
-    first = int(net.network_address) + 1
-    last = int(net.broadcast_address) - 1
-    gw = int(ipaddress.IPv4Address(gateway)) if gateway else None
+    first, last = _hosts(net)
+    gw = int(ipaddress.ip_address(gateway)) if gateway else None
     ranges: list[tuple[int, int]] = []
     if gw is not None and first <= gw <= last:
         if gw > first:
@@ -76,14 +137,12 @@ def default_pools(net: ipaddress.IPv4Network, gateway: str | None) -> list[dict[
     else:
         ranges.append((first, last))
     return [
-        {"start": str(ipaddress.IPv4Address(a)), "end": str(ipaddress.IPv4Address(b))}
+        {"start": str(_address(a, net.version)), "end": str(_address(b, net.version))}
         for a, b in ranges
     ]
 
 
-def validate_pools(
-    net: ipaddress.IPv4Network, gateway: str | None, pools: Any
-) -> list[dict[str, str]]:
+def validate_pools(net: IPNetwork, gateway: str | None, pools: Any) -> list[dict[str, str]]:
     """Check user-given pools: inside the cidr's hosts, start <= end, no overlap, no gateway.
 
     Returns:
@@ -94,14 +153,13 @@ def validate_pools(
     """
     if not isinstance(pools, list):
         raise exc.InvalidInput("allocation_pools must be a list of {start, end} objects.")
-    first = int(net.network_address) + 1
-    last = int(net.broadcast_address) - 1
+    first, last = _hosts(net)
     ranges: list[tuple[int, int]] = []
     for pool in pools:
         if not isinstance(pool, dict) or "start" not in pool or "end" not in pool:
             raise exc.InvalidInput("allocation_pools entries need 'start' and 'end'.")
-        start = int(parse_ip(pool["start"], "allocation_pools"))
-        end = int(parse_ip(pool["end"], "allocation_pools"))
+        start = int(parse_ip(pool["start"], "allocation_pools", net.version))
+        end = int(parse_ip(pool["end"], "allocation_pools", net.version))
         if start > end or start < first or end > last:
             raise exc.InvalidAllocationPool(
                 f"The allocation pool {pool['start']}-{pool['end']} spans beyond the subnet "
@@ -113,11 +171,11 @@ def validate_pools(
         if c <= b:
             raise exc.InvalidAllocationPool("Found overlapping allocation pools.")
     if gateway:
-        gw = int(ipaddress.IPv4Address(gateway))
+        gw = int(ipaddress.ip_address(gateway))
         if any(a <= gw <= b for a, b in ranges):
             raise exc.InvalidAllocationPool(f"Gateway ip {gateway} conflicts with allocation pool.")
     return [
-        {"start": str(ipaddress.IPv4Address(a)), "end": str(ipaddress.IPv4Address(b))}
+        {"start": str(_address(a, net.version)), "end": str(_address(b, net.version))}
         for a, b in ranges
     ]
 
@@ -125,7 +183,7 @@ def validate_pools(
 def pool_size(pools: list[dict[str, str]]) -> int:
     """Number of addresses in ``pools``."""
     return sum(
-        int(ipaddress.IPv4Address(p["end"])) - int(ipaddress.IPv4Address(p["start"])) + 1
+        int(ipaddress.ip_address(p["end"])) - int(ipaddress.ip_address(p["start"])) + 1
         for p in pools
     )
 
@@ -140,10 +198,10 @@ def _used(session: Session, subnet_id: str) -> set[str]:
 
 def _free_addresses(subnet: Subnet, used: set[str]) -> Iterator[str]:
     for pool in subnet.allocation_pools:
-        start = int(ipaddress.IPv4Address(pool["start"]))
-        end = int(ipaddress.IPv4Address(pool["end"]))
+        start = int(ipaddress.ip_address(pool["start"]))
+        end = int(ipaddress.ip_address(pool["end"]))
         for number in range(start, end + 1):
-            ip = str(ipaddress.IPv4Address(number))
+            ip = str(_address(number, subnet.ip_version))
             if ip not in used and ip != subnet.gateway_ip:
                 yield ip
 
@@ -199,13 +257,16 @@ def check_requested(subnet: Subnet, ip_address: Any) -> str:
     broadcast or gateway address. Returns it normalised.
 
     Raises:
-        InvalidInput (400): not an IPv4 address. InvalidIpForSubnet (400): not usable here.
+        InvalidInput (400): not an IP address. InvalidIpForSubnet (400): not usable here.
     """
-    addr = parse_ip(ip_address)
+    addr = parse_ip(ip_address, version=None)
     net = ipaddress.ip_network(subnet.cidr)
+    reserved = (net.network_address, net.broadcast_address) if net.version == 4 else ()
     if (
-        addr not in net
-        or addr in (net.network_address, net.broadcast_address)
+        addr.version != net.version
+        or addr not in net
+        or addr in reserved
+        or (net.version == 6 and addr == net.network_address)
         or str(addr) == subnet.gateway_ip
     ):
         raise exc.InvalidIpForSubnet(str(addr))
@@ -227,24 +288,61 @@ def allocate_specific(
     return ip
 
 
-def allocate_on_network(
-    session: Session, subnets: list[Subnet], port_id: str | None, network_id: str
-) -> dict[str, str] | None:
-    """One address from the first subnet of a network that has one free.
-
-    Returns:
-        ``{"subnet_id", "ip_address"}``, or None when the network has no subnets.
+def allocate_eui64(session: Session, subnet: Subnet, mac: str, port_id: str | None) -> str:
+    """Give ``port_id`` its EUI-64 address on an auto-address subnet (``is_auto_address``).
 
     Raises:
-        IpAddressGenerationFailure (409): every subnet is exhausted.
+        IpAddressAlreadyAllocated (409): another port of the same MAC holds it.
     """
-    if not subnets:
-        return None
+    ip = eui64_address(subnet.cidr, mac)
+    if session.get(IPAllocation, (subnet.id, ip)) is not None or not _insert(
+        session, subnet, ip, port_id
+    ):
+        raise exc.IpAddressAlreadyAllocated(ip, subnet.id)
+    return ip
+
+
+def allocate_on_subnet(
+    session: Session, subnet: Subnet, mac: str, port_id: str | None
+) -> str | None:
+    """An address of ``subnet`` for a port: its EUI-64 address on an auto-address subnet,
+    else the next free address of the pools (None when they are exhausted)."""
+    if subnet.ip_version == 6 and is_auto_address(subnet):
+        return allocate_eui64(session, subnet, mac, port_id)
+    return allocate_any(session, subnet, port_id)
+
+
+def allocate_on_network(
+    session: Session, subnets: list[Subnet], port_id: str | None, network_id: str, mac: str = ""
+) -> list[dict[str, str]]:
+    """A port's addresses when it asks for none, as Neutron's IPAM gives them: one address
+    from the first IPv4 subnet with one free, one from the first DHCPv6-stateful (or
+    mode-less) IPv6 subnet with one free, and the EUI-64 address of ``mac`` on every
+    auto-address subnet.
+
+    Returns:
+        ``[{"subnet_id", "ip_address"}]`` (empty when the network has no subnets).
+
+    Raises:
+        IpAddressGenerationFailure (409): every subnet of a family with pools is exhausted.
+    """
+    found: list[dict[str, str]] = []
+    pooled = [s for s in subnets if not (s.ip_version == 6 and is_auto_address(s))]
+    for version in (4, 6):
+        family = [s for s in pooled if s.ip_version == version]
+        for subnet in family:
+            ip = allocate_any(session, subnet, port_id)
+            if ip is not None:
+                found.append({"subnet_id": subnet.id, "ip_address": ip})
+                break
+        else:
+            if family:
+                raise exc.IpAddressGenerationFailure(network_id)
     for subnet in subnets:
-        ip = allocate_any(session, subnet, port_id)
-        if ip is not None:
-            return {"subnet_id": subnet.id, "ip_address": ip}
-    raise exc.IpAddressGenerationFailure(network_id)
+        if subnet.ip_version == 6 and is_auto_address(subnet):
+            ip = allocate_eui64(session, subnet, mac, port_id)
+            found.append({"subnet_id": subnet.id, "ip_address": ip})
+    return found
 
 
 def release_port(session: Session, port_id: str) -> None:

@@ -47,7 +47,9 @@ class Network(TimestampMixin, Base):
 
 
 class Subnet(TimestampMixin, Base):
-    """An IPv4 subnet of a network with its allocation pools (``[{"start", "end"}]``)."""
+    """An IPv4 or IPv6 subnet of a network with its allocation pools (``[{"start", "end"}]``);
+    an IPv6 one with its ``ipv6_ra_mode`` / ``ipv6_address_mode`` (``slaac``,
+    ``dhcpv6-stateful``, ``dhcpv6-stateless`` or None)."""
 
     __tablename__ = "subnets"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
@@ -64,6 +66,8 @@ class Subnet(TimestampMixin, Base):
     host_routes: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     #: the subnet pool its CIDR was allocated from (``subnetpools``), if any
     subnetpool_id: Mapped[str | None] = mapped_column(sa.String(36), index=True, default=None)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    ipv6_address_mode: Mapped[str | None] = mapped_column(sa.String(16), default=None)
     revision_number: Mapped[int] = mapped_column(default=1)
     tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
 

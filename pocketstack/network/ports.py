@@ -254,8 +254,11 @@ def _network_for_port(session: Session, ctx: RequestContext, network_id: str) ->
     return net
 
 
-def _allocate(session: Session, net: Network, port_id: str, fixed_ips: Any) -> None:
-    """Give the port its addresses: automatic when ``fixed_ips`` is None, else as asked."""
+def _allocate(session: Session, net: Network, port: Port, fixed_ips: Any) -> None:
+    """Give the port its addresses: automatic when ``fixed_ips`` is None (``ipam.
+    allocate_on_network``), else as asked; on a SLAAC / DHCPv6-stateless subnet the port's
+    address is its EUI-64 one, and asking for a given address there is refused (a router
+    interface, which takes the gateway, excepted), as Neutron's IPAM does."""
     subnets = list(
         session.scalars(
             sa.select(Subnet)
@@ -264,7 +267,7 @@ def _allocate(session: Session, net: Network, port_id: str, fixed_ips: Any) -> N
         )
     )
     if fixed_ips is None:
-        ipam.allocate_on_network(session, subnets, port_id, net.id)
+        ipam.allocate_on_network(session, subnets, port.id, net.id, port.mac_address)
         return
     if not isinstance(fixed_ips, list):
         raise exc.InvalidInput("fixed_ips must be a list.")
@@ -281,15 +284,46 @@ def _allocate(session: Session, net: Network, port_id: str, fixed_ips: Any) -> N
         if item.get("ip_address") is None:
             if subnet is None:  # {"subnet_id": null}, {"ip_address": null}: nothing asked
                 raise exc.InvalidInput("fixed_ips entries need a subnet_id and/or an ip_address.")
-            if ipam.allocate_any(session, subnet, port_id) is None:
+            if ipam.allocate_on_subnet(session, subnet, port.mac_address, port.id) is None:
                 raise exc.IpAddressGenerationFailure(net.id)
             continue
         if subnet is None:
-            addr = ipam.parse_ip(item["ip_address"])
+            addr = ipam.parse_ip(item["ip_address"], version=None)
             subnet = next((s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
             if subnet is None:
                 raise exc.InvalidIpForNetwork(str(addr))
-        ipam.allocate_specific(session, subnet, item["ip_address"], port_id)
+        if (
+            subnet.ip_version == 6
+            and ipam.is_auto_address(subnet)
+            and port.device_owner != common.ROUTER_INTERFACE
+        ):
+            raise exc.AllocationOnAutoAddressSubnet(str(item["ip_address"]), subnet.id)
+        ipam.allocate_specific(session, subnet, item["ip_address"], port.id)
+
+
+def _keep_auto_addresses(session: Session, port: Port, subnet_ids: set[str]) -> None:
+    """After new ``fixed_ips``, give back the port's EUI-64 addresses on the auto-address
+    subnets it had them on: Neutron keeps those on an update that does not name them."""
+    have = set(
+        session.scalars(sa.select(IPAllocation.subnet_id).where(IPAllocation.port_id == port.id))
+    )
+    for subnet_id in sorted(subnet_ids - have):
+        subnet = session.get(Subnet, subnet_id)
+        if subnet is not None:
+            ipam.allocate_eui64(session, subnet, port.mac_address, port.id)
+
+
+def _auto_subnet_ids(session: Session, port: Port) -> set[str]:
+    """The auto-address subnets (``ipam.is_auto_address``) the port has an address on; none
+    for a router interface (Neutron lets its addresses go)."""
+    if port.device_owner == common.ROUTER_INTERFACE:
+        return set()
+    rows = session.scalars(
+        sa.select(Subnet)
+        .join(IPAllocation, IPAllocation.subnet_id == Subnet.id)
+        .where(IPAllocation.port_id == port.id, Subnet.ip_version == 6)
+    )
+    return {s.id for s in rows if ipam.is_auto_address(s)}
 
 
 def _set_groups(session: Session, ctx: RequestContext, port: Port, groups: Any) -> None:
@@ -385,7 +419,7 @@ def create_port(
     else:
         port = common.add_unique(session, lambda: Port(mac_address=_random_mac(), **values))
     _binding(ctx, spec.host_id, spec.vnic_type, port, vif_type, has_agents)
-    _allocate(session, net, port.id, spec.fixed_ips)
+    _allocate(session, net, port, spec.fixed_ips)
     _set_groups(session, ctx, port, spec.security_groups)
     session.flush()
     return port
@@ -486,12 +520,14 @@ class Ports:
                 has_agents(self.cloud.conf),
             )
             if changes.fixed_ips is not None:
+                auto = _auto_subnet_ids(s, port)
                 ipam.release_port(s, port.id)
                 s.flush()
                 network = s.get(Network, port.network_id)
                 if network is None:  # deleted under the port (the port goes with it)
                     raise exc.NetworkNotFound(f"Network {port.network_id} could not be found.")
-                _allocate(s, network, port.id, changes.fixed_ips)
+                _allocate(s, network, port, changes.fixed_ips)
+                _keep_auto_addresses(s, port, auto)
                 events = compute_notifier.port_events(s, [port.id])
             if changes.security_groups is not None or changes.port_security_enabled is not None:
                 groups = changes.security_groups

@@ -1,9 +1,12 @@
-"""Subnets (Neutron v2.0 ``/subnets``): IPv4 only for now.
+"""Subnets (Neutron v2.0 ``/subnets``): IPv4 and IPv6.
 
 A subnet is visible when its network is (own, shared, external); only the network's owner
 (or an admin) creates, changes or deletes subnets. The cidr is normalised (host bits
 cleared), the gateway defaults to the first host, the allocation pools to every host but the
-gateway (see ``ipam``).
+gateway (see ``ipam``). An IPv6 subnet keeps its ``ipv6_ra_mode`` / ``ipv6_address_mode``,
+checked as Neutron's ``db_base_plugin_v2._validate_ipv6_attributes`` does: both set means
+the same value, neither with DHCP disabled, none on IPv4, a /64 for SLAAC and stateless (the
+EUI-64 addresses of ``ipam``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class SubnetCreate:
     #: allocate the cidr from this pool (``cidr`` None: a free block of ``prefixlen``)
     subnetpool_id: str | None = None
     prefixlen: int | None = None
+    ip_version: int = 4
+    ipv6_ra_mode: str | None = None
+    ipv6_address_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,13 +88,13 @@ _COLUMNS: dict[str, Any] = {
     "enable_dhcp": Subnet.enable_dhcp,
     "revision_number": Subnet.revision_number,
     "subnetpool_id": Subnet.subnetpool_id,
+    "ipv6_ra_mode": Subnet.ipv6_ra_mode,
+    "ipv6_address_mode": Subnet.ipv6_address_mode,
 }
 #: API attribute -> what a list filters it on (see ``lists``); ``dns_nameservers`` is added
 #: per query (``common.db.json_contains`` needs the session's dialect).
 FILTERS: dict[str, Any] = {
     **_COLUMNS,
-    "ipv6_ra_mode": sa.null(),
-    "ipv6_address_mode": sa.null(),
     "segment_id": sa.null(),
     "dns_publish_fixed_ip": sa.null(),
 }
@@ -107,46 +113,78 @@ def load_subnet(session: Session, ctx: RequestContext, subnet_id: str) -> Subnet
     return subnet
 
 
-def _gateway(wanted: str | None | common.Unset, net: ipaddress.IPv4Network) -> str | None:
+def _gateway(wanted: str | None | common.Unset, net: ipam.IPNetwork) -> str | None:
     if wanted is common.UNSET:
         return str(net.network_address + 1)
     if wanted is None:
         return None
-    gw = ipam.parse_ip(wanted, "gateway_ip")
-    if gw not in net or gw in (net.network_address, net.broadcast_address):
+    gw = ipam.parse_ip(wanted, "gateway_ip", net.version)
+    reserved = (net.network_address, net.broadcast_address)
+    if gw not in net or gw in reserved[: 2 if net.version == 4 else 1]:
         raise exc.InvalidInput(f"Gateway IP {gw} is not a host address of subnet {net}.")
     return str(gw)
 
 
 def _dns(values: builtins.list[Any]) -> builtins.list[str]:
-    servers = [str(ipam.parse_ip(v, "dns_nameservers")) for v in values]
+    servers = [str(ipam.parse_ip(v, "dns_nameservers", None)) for v in values]
     if len(set(servers)) != len(servers):
         raise exc.InvalidInput(f"Duplicate nameserver in {servers}.")
     return servers
 
 
-def _routes(values: builtins.list[Any]) -> builtins.list[dict[str, str]]:
+def _routes(values: builtins.list[Any], version: int = 4) -> builtins.list[dict[str, str]]:
     routes = []
+    default = "0.0.0.0/0" if version == 4 else "::/0"
     for route in values:
         if not isinstance(route, dict) or not {"destination", "nexthop"} <= set(route):
             raise exc.InvalidInput("host_routes entries need 'destination' and 'nexthop'.")
         dest = (
-            ipam.parse_cidr(route["destination"], max_prefixlen=32)  # a /32: one host
-            if route["destination"] != "0.0.0.0/0"
-            else ipaddress.ip_network("0.0.0.0/0")
+            ipam.parse_cidr(route["destination"], max_prefixlen=32, version=version)
+            if route["destination"] != default
+            else ipaddress.ip_network(default)
         )
         routes.append(
             {
                 "destination": str(dest),
-                "nexthop": str(ipam.parse_ip(route["nexthop"], "host_routes")),
+                "nexthop": str(ipam.parse_ip(route["nexthop"], "host_routes", version)),
             }
         )
     return routes
 
 
-def _check_overlap(session: Session, network_id: str, cidr: ipaddress.IPv4Network) -> None:
+def _check_ipv6_modes(spec: SubnetCreate, cidr: ipam.IPNetwork) -> None:
+    """Neutron's checks of ``ipv6_ra_mode`` / ``ipv6_address_mode`` (its wording).
+
+    Raises:
+        InvalidInput (400).
+    """
+    ra_mode, address_mode = spec.ipv6_ra_mode, spec.ipv6_address_mode
+    for name, mode in (("ipv6_ra_mode", ra_mode), ("ipv6_address_mode", address_mode)):
+        if mode is not None and mode not in ipam.IPV6_MODES:
+            raise exc.InvalidInput(f"'{mode}' is not in {list(ipam.IPV6_MODES)}")
+        if mode is not None and cidr.version == 4:
+            raise exc.InvalidInput(f"{name} is not valid when ip_version is 4")
+    if (ra_mode or address_mode) and not spec.enable_dhcp:
+        raise exc.InvalidInput(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False"
+        )
+    if ra_mode and address_mode and ra_mode != address_mode:
+        raise exc.InvalidInput(
+            f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to "
+            f"'{address_mode}' is not valid. If both attributes are set, they must be "
+            "the same value"
+        )
+    if ipam.is_auto_address(spec) and cidr.prefixlen != 64:
+        raise exc.InvalidInput(
+            f"Invalid CIDR {cidr} for IPv6 address mode. OpenStack uses the EUI-64 "
+            "address format, which requires the prefix to be /64"
+        )
+
+
+def _check_overlap(session: Session, network_id: str, cidr: ipam.IPNetwork) -> None:
     for other in session.scalars(sa.select(Subnet.cidr).where(Subnet.network_id == network_id)):
-        if ipaddress.ip_network(other).overlaps(cidr):
+        found = ipaddress.ip_network(other)
+        if found.version == cidr.version and found.overlaps(cidr):  # type: ignore[arg-type]
             raise exc.InvalidInput(
                 f"Requested subnet with cidr: {cidr} for network: "
                 f"{network_id} overlaps with another subnet"
@@ -155,7 +193,8 @@ def _check_overlap(session: Session, network_id: str, cidr: ipaddress.IPv4Networ
 
 def _values(spec: SubnetCreate) -> dict[str, Any]:
     """The checked column values of a new subnet (addresses parsed and normalised)."""
-    cidr = ipam.parse_cidr(spec.cidr)
+    cidr = ipam.parse_cidr(spec.cidr, version=spec.ip_version)
+    _check_ipv6_modes(spec, cidr)
     gateway = _gateway(spec.gateway_ip, cidr)
     pools = (
         ipam.validate_pools(cidr, gateway, spec.allocation_pools)
@@ -168,7 +207,10 @@ def _values(spec: SubnetCreate) -> dict[str, Any]:
         allocation_pools=pools,
         enable_dhcp=spec.enable_dhcp,
         dns_nameservers=_dns(spec.dns_nameservers),
-        host_routes=_routes(spec.host_routes),
+        host_routes=_routes(spec.host_routes, cidr.version),
+        ip_version=cidr.version,
+        ipv6_ra_mode=spec.ipv6_ra_mode,
+        ipv6_address_mode=spec.ipv6_address_mode,
         name=spec.name,
         description=spec.description,
         tags=list(spec.tags),
@@ -184,7 +226,7 @@ class Subnets:
         self.cloud = cloud
 
     def create(self, ctx: RequestContext, spec: SubnetCreate) -> Subnet:
-        """Create an IPv4 subnet on a network the caller owns.
+        """Create an IPv4 or IPv6 subnet on a network the caller owns.
 
         Raises:
             InvalidInput (400: bad cidr or address, overlap...), InvalidAllocationPool
@@ -195,16 +237,17 @@ class Subnets:
         with self.cloud.db.transaction() as s:
             net = load_owned_network(s, ctx, spec.network_id)
             if spec.subnetpool_id is not None:
+                if spec.ip_version != 4:
+                    raise exc.InvalidInput("Subnet pools hold IPv4 prefixes only.")
                 cidr = subnetpools.allocate(s, ctx, spec.subnetpool_id, spec.cidr, spec.prefixlen)
                 values = _values(dataclasses.replace(spec, cidr=cidr))
                 values["subnetpool_id"] = spec.subnetpool_id
-            _check_overlap(s, net.id, ipaddress.IPv4Network(values["cidr"]))
+            _check_overlap(s, net.id, ipaddress.ip_network(values["cidr"]))
             subnet = Subnet(
                 project_id=common.owner_project(ctx, spec.project_id)
                 if ctx.is_admin
                 else net.project_id,
                 network_id=net.id,
-                ip_version=4,
                 **values,
             )
             quotas.check(s, subnet.project_id, "subnet")
@@ -264,7 +307,9 @@ class Subnets:
         with self.cloud.db.transaction() as s:
             subnet = load_subnet(s, ctx, subnet_id)
             load_owned_network(s, ctx, subnet.network_id)
-            cidr = ipaddress.IPv4Network(subnet.cidr)
+            cidr = ipaddress.ip_network(subnet.cidr)
+            if changes.enable_dhcp is False and (subnet.ipv6_ra_mode or subnet.ipv6_address_mode):
+                raise exc.InvalidInput("Cannot disable enable_dhcp with ipv6 attributes set")
             common.set_given(subnet, changes, ("name", "description", "enable_dhcp", "tags"))
             if changes.gateway_ip is not common.UNSET:
                 subnet.gateway_ip = _gateway(changes.gateway_ip, cidr)
@@ -277,7 +322,7 @@ class Subnets:
             if changes.dns_nameservers is not None:
                 subnet.dns_nameservers = _dns(changes.dns_nameservers)
             if changes.host_routes is not None:
-                subnet.host_routes = _routes(changes.host_routes)
+                subnet.host_routes = _routes(changes.host_routes, cidr.version)
             common.touch(subnet)
             s.flush()
         self.cloud.network.notify_dataplane()  # DHCP servers

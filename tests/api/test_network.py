@@ -188,13 +188,13 @@ def test_bad_subnet_input_is_400(running_cloud, made):
         "create",
         "--network",
         net["id"],
-        "--ip-version",
-        "6",
         "--subnet-range",
-        "fd00::/64",
-        _name("v6"),
+        "10.8.2.0/24",
+        "--ipv6-address-mode",
+        "slaac",
+        _name("v4-slaac"),
     )
-    assert "IPv6" in err
+    assert "ipv6_address_mode is not valid when ip_version is 4" in err
     demo = running_cloud.sdk()
     with pytest.raises(openstack.exceptions.BadRequestException):
         demo.network.create_subnet(

@@ -2,7 +2,8 @@
 
 Each parses (``parse_create``/``parse_update``), authorizes (Neutron's ``<op>_subnet``),
 calls one function of ``cloud.network.subnets`` and renders with ``views.subnet``. 201 on
-create, 204 on delete, 200 otherwise. IPv4 only: ``ip_version`` 6 is a 400. A subnet
+create, 204 on delete, 200 otherwise. ``ip_version`` 4 or 6 (with ``ipv6_ra_mode`` /
+``ipv6_address_mode``, checked by the manager as Neutron does). A subnet
 takes its ``cidr`` from ``subnetpool_id`` (with ``prefixlen``) when given;
 ``use_default_subnetpool`` is a 400.
 """
@@ -64,17 +65,13 @@ def parse_create(body: dict[str, Any]) -> SubnetCreate:
     """The ``subnet`` body of ``POST /v2.0/subnets`` as a ``SubnetCreate``.
 
     Raises:
-        InvalidInput (400): an unknown attribute, a wrong type, ``ip_version`` other than 4,
+        InvalidInput (400): an unknown attribute, a wrong type, ``ip_version`` not 4 or 6,
         ``use_default_subnetpool``, no ``network_id``, no ``cidr`` without a subnet pool, a
         ``prefixlen`` without one.
     """
     parse.check_attrs(body, _CREATE_ATTRS)
     version = str(body.get("ip_version", 4))
-    if version == "6":
-        raise exc.InvalidInput(
-            "IPv6 subnets are not supported yet (ip_version 6); create an IPv4 subnet."
-        )
-    if version != "4":
+    if version not in ("4", "6"):
         raise exc.InvalidInput(f"'{body.get('ip_version')}' is not a valid ip_version.")
     if body.get("use_default_subnetpool"):
         raise exc.InvalidInput("There is no default subnet pool; give a subnetpool_id.")
@@ -104,7 +101,15 @@ def parse_create(body: dict[str, Any]) -> SubnetCreate:
         dns_nameservers=parse.want_list(body, "dns_nameservers"),
         host_routes=parse.want_list(body, "host_routes"),
         tags=parse.tags(body),
+        ip_version=int(version),
+        ipv6_ra_mode=_mode(body, "ipv6_ra_mode"),
+        ipv6_address_mode=_mode(body, "ipv6_address_mode"),
     )
+
+
+def _mode(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    return None if value is None else parse.want_str(body, name)
 
 
 def parse_update(body: dict[str, Any]) -> SubnetUpdate:

@@ -49,9 +49,9 @@ def test_visibility_of_private_shared_and_external_networks(network):
 
 def test_subnet_rules(network):
     net = network.networks.create(DEMO, {"name": "n"})
-    with pytest.raises(exc.InvalidInput, match="IPv6"):
+    with pytest.raises(exc.InvalidInput, match="ipv6_ra_mode is not valid when ip_version is 4"):
         network.subnets.create(
-            DEMO, {"network_id": net["id"], "ip_version": 6, "cidr": "fd00::/64"}
+            DEMO, {"network_id": net["id"], "cidr": "10.0.9.0/24", "ipv6_ra_mode": "slaac"}
         )
     sub = network.subnets.create(
         DEMO,
