@@ -38,6 +38,7 @@ MODEL_MODULES = (
     "pocketstack.identity.oauth1_models",
     "pocketstack.image.models",
     "pocketstack.image.task_models",
+    "pocketstack.image.metadef_models",
     "pocketstack.network.models",
     "pocketstack.compute.models",
     "pocketstack.volume.models",

@@ -5,6 +5,8 @@
   deactivate/reactivate;
 - ``data`` (``data.ImageData``): upload, download, stage/import, local files;
 - ``members`` (``members.ImageMembers``): sharing with other projects;
+- ``metadefs`` (``metadefs.Metadefs``): the metadata definitions catalog (namespaces,
+  resource types, objects, properties, tags);
 - ``tasks`` (``tasks.Tasks``) and ``imports`` (``imports.Imports``): interoperable imports
   (glance-direct, web-download), each recorded as a task.
 
@@ -41,6 +43,7 @@ class ImageManager:
         from pocketstack.image.images import Images
         from pocketstack.image.imports import Imports
         from pocketstack.image.members import ImageMembers
+        from pocketstack.image.metadefs import Metadefs
         from pocketstack.image.tasks import Tasks
         from pocketstack.image.usage import Usage
 
@@ -48,6 +51,7 @@ class ImageManager:
         self.images = Images(cloud, on_delete=self._delete_data)
         self.data = ImageData(cloud, self.images)
         self.members = ImageMembers(cloud)
+        self.metadefs = Metadefs(cloud)
         self.tasks = Tasks(cloud)
         self.usage = Usage(cloud)
         self.imports = Imports(self.data, self.tasks, cloud.conf.image_import_allowed_hosts)

@@ -1,8 +1,9 @@
 """The Image service API (Glance v2), mounted at ``/image``.
 
-Routes follow the Image API v2 reference; handlers live in ``images``, ``members`` and
-``versions``, and every JSON body a route takes is checked against its schema in ``schemas``
-before the handler runs. Errors use Glance's body
+Routes follow the Image API v2 reference; handlers live in ``images``, ``members``,
+``metadefs`` (metadata definitions), ``tasks``, ``info`` and ``versions``, and every JSON body
+a route takes is checked against its schema in ``schemas`` (``metadef_schemas``) before the
+handler runs. Errors use Glance's body
 ``{"code": 404, "title": "Not Found", "message": ...}``, whose ``message`` openstacksdk shows
 (``errors``).
 """
@@ -12,9 +13,12 @@ from __future__ import annotations
 from pocketstack.common.http import ServiceAPI, route
 from pocketstack.image import policies  # noqa: F401 - registers the rules
 from pocketstack.image.api import images, info, members, schemas, tasks, versions
+from pocketstack.image.api import metadef_schemas as mds
+from pocketstack.image.api import metadefs as md
 from pocketstack.image.api.errors import RENDERERS
 
 _IMG = "/v2/images/{image_id}"
+_NS = "/v2/metadefs/namespaces/{namespace}"
 #: Image data is octet-stream; a request without Content-Type is taken as such.
 _DATA = ("application/octet-stream", "")
 
@@ -60,6 +64,41 @@ ROUTES = [
         "PUT", _IMG + "/members/{member_id}", members.update_member, schema=schemas.MEMBER_UPDATE
     ),
     route("DELETE", _IMG + "/members/{member_id}", members.delete_member),
+    # metadata definitions (Image API v2 "Metadata definitions")
+    route("GET", "/v2/schemas/metadefs/{name}", md.get_schema),
+    route("GET", "/v2/metadefs/resource_types", md.list_resource_types),
+    route("GET", "/v2/metadefs/namespaces", md.list_namespaces),
+    route("POST", "/v2/metadefs/namespaces", md.create_namespace, schema=mds.NAMESPACE),
+    route("GET", _NS, md.get_namespace),
+    route("PUT", _NS, md.update_namespace, schema=mds.NAMESPACE),
+    route("DELETE", _NS, md.delete_namespace),
+    route("GET", _NS + "/resource_types", md.list_associations),
+    route(
+        "POST",
+        _NS + "/resource_types",
+        md.create_association,
+        schema=mds.RESOURCE_TYPE_ASSOCIATION,
+    ),
+    route("DELETE", _NS + "/resource_types/{resource_type}", md.delete_association),
+    route("GET", _NS + "/properties", md.list_properties),
+    route("POST", _NS + "/properties", md.create_property, schema=mds.PROPERTY),
+    route("DELETE", _NS + "/properties", md.delete_properties),
+    route("GET", _NS + "/properties/{property_name}", md.get_property),
+    route("PUT", _NS + "/properties/{property_name}", md.update_property, schema=mds.PROPERTY),
+    route("DELETE", _NS + "/properties/{property_name}", md.delete_property),
+    route("GET", _NS + "/objects", md.list_objects),
+    route("POST", _NS + "/objects", md.create_object, schema=mds.OBJECT),
+    route("DELETE", _NS + "/objects", md.delete_objects),
+    route("GET", _NS + "/objects/{object_name}", md.get_object),
+    route("PUT", _NS + "/objects/{object_name}", md.update_object, schema=mds.OBJECT_UPDATE),
+    route("DELETE", _NS + "/objects/{object_name}", md.delete_object),
+    route("GET", _NS + "/tags", md.list_tags),
+    route("POST", _NS + "/tags", md.create_tags, schema=mds.TAGS),
+    route("DELETE", _NS + "/tags", md.delete_tags),
+    route("GET", _NS + "/tags/{tag_name}", md.get_tag),
+    route("POST", _NS + "/tags/{tag_name}", md.create_tag, schema=mds.NO_BODY),
+    route("PUT", _NS + "/tags/{tag_name}", md.update_tag, schema=mds.TAG),
+    route("DELETE", _NS + "/tags/{tag_name}", md.delete_tag),
 ]
 
 #: image data routes (``raw_body``) read the body as it arrives (``RequestBodyStream``)
