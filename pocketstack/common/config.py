@@ -516,6 +516,15 @@ OPTIONS: tuple[Option, ...] = (
         section="lab",
     ),
     Option(
+        "shared_instance_storage",
+        bool,
+        False,
+        "every lab host's compute agent keeps its guests in one directory, "
+        "<state_dir>/shared-instances, and reports it as shared instance storage (evacuation "
+        "keeps the disks, live migration moves memory only); default: each host its own",
+        section="lab",
+    ),
+    Option(
         "lab_prefix",
         str,
         "pocketstack",

@@ -743,6 +743,9 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
         self, present: set[str] | None = None, mine: list[dict[str, Any]] | None = None
     ) -> list[str]:
         """Destroy guests the conductor does not list on this host; returns their uuids.
+        On shared instance storage a guest the database places on another host is
+        destroyed with ``destroy_disks=False``: its disks are that host's now (Nova's
+        ``_destroy_evacuated_instances`` keeps shared disks the same way).
 
         ``present`` (the driver's guests) and ``mine`` (``instances_on_host``) are read here
         unless given; ``present`` must be listed before ``mine`` was read, so a guest spawned
@@ -753,11 +756,24 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
             mine = self._my_instances()
         wanted = {i["uuid"] for i in mine}
         orphans = sorted(present - wanted)
+        elsewhere: set[str] = set()
+        if orphans and getattr(self.conf, "instances_shared_storage", False):
+            elsewhere = self._placed_elsewhere(orphans)
         for uuid in orphans:
-            LOG.warning("destroying orphaned guest %s", uuid)
+            LOG.warning(
+                "destroying orphaned guest %s%s",
+                uuid,
+                " (its disks stay: shared storage, another host's)" if uuid in elsewhere else "",
+            )
             with self._serialized(uuid):
-                self.driver.destroy(uuid)
+                self.driver.destroy(uuid, destroy_disks=uuid not in elsewhere)
         return orphans
+
+    def _placed_elsewhere(self, orphans: list[str]) -> set[str]:
+        """On shared instance storage, the orphans the database places on another host
+        (evacuated or live-migrated away): their disks are that host's now."""
+        hosts = self.conductor.instance_hosts(RequestContext.system(), orphans)
+        return {u for u, h in hosts.items() if h and h != self.host}
 
     def resend_lost_outcomes(self, mine: list[dict[str, Any]] | None = None) -> None:
         """Send again the outcomes the conductor has not written (periodic task); ``mine``:

@@ -6,7 +6,8 @@ receives (the spec of a build) and from the conductor's calls below, and it repo
 change as a bus message that one of these handlers writes. ``Conductor`` serves them on the
 ``conductor`` topic (``rpcapi.CONDUCTOR_MESSAGES``): it is an ``AgentReports``.
 
-- Reads: ``instances_on_host`` (reconciliation and power-state sync).
+- Reads: ``instances_on_host`` (reconciliation and power-state sync), ``instance_hosts``
+  (the orphan sweep on shared instance storage).
 - A step of an action: ``action_event_start`` (a call: it also checks that the server still
   waits for the step, so the agent never runs a step twice or for a deleted server) and its
   end, with the server's new state in the same transaction, so that a client that sees the
@@ -104,6 +105,18 @@ class AgentReports:
 
         migration_views(self.cloud, host, views)  # the moves from or to this host
         return views
+
+    def instance_hosts(self, ctx: RequestContext, uuids: list[str]) -> dict[str, str | None]:
+        """``{uuid: host}`` of the live (not deleted) servers among ``uuids``: what an agent
+        on shared instance storage asks before destroying guests it does not own
+        (``ComputeAgent.remove_orphans``)."""
+        with self.db.reader() as s:
+            rows = s.execute(
+                sa.select(Instance.uuid, Instance.host).where(
+                    Instance.uuid.in_(list(uuids)), Instance.deleted.is_(False)
+                )
+            ).all()
+        return {uuid: host for uuid, host in rows}
 
     # ------------------------------------------------------------------ steps of actions
 

@@ -18,10 +18,14 @@ the rebuild (``rebuild_agent``) spawns it there and ``instance_rebuilt`` ends th
 ``done`` (``failed`` with a fault otherwise). The id, ports and fixed IPs are kept.
 
 **Disks**: with local instance storage the server comes back from its image (what it wrote is
-gone); with shared storage (``instance_storage.instance_storage_shared``) Nova keeps the
-disk — the spec says ``rebuild.shared_storage`` but no driver keeps it yet (see
-docs/server-actions.md). **The source coming back**: its agent's orphan sweep destroys the
-guest of a server no longer on it (Nova's ``_destroy_evacuated_instances``).
+gone); with shared storage (``instance_storage.instance_storage_shared``: both hosts report
+it, with the same ``instances_path``) the destination boots the disk the dead host left, as
+Nova's ``on_shared_storage``: the spec says ``rebuild.shared_storage``, the agent
+(``rebuild_agent.keeps_disks``) neither deletes the disk nor fetches the image, and the
+driver boots it (``keep_disks``). The conductor's step ``rebuild_server`` says in its
+details which case it was. **The source coming back**: its agent's orphan sweep destroys
+the guest of a server no longer on it (Nova's ``_destroy_evacuated_instances``); on shared
+storage the disks of a guest the database places on another host are never deleted.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
 LOG = logging.getLogger(__name__)
+
+#: the conductor's step of an evacuation (Nova's conductor ``EventReporter`` name); its
+#: details say whether the disk is kept (shared instance storage) or made from the image
+EV_REBUILD_SERVER = "rebuild_server"
 
 
 def _compute_service(cloud: Cloud, host: str) -> Service | None:
@@ -130,7 +138,8 @@ class EvacuateConductor:
         with self.db.reader() as s:
             migration_uuid = migrations.get(s, migration_id).uuid
         try:
-            self._evacuate(ctx, inst, host, migration_id, migration_uuid)
+            with actions.event(self.db, ctx, instance_uuid, EV_REBUILD_SERVER) as note:
+                self._evacuate(ctx, inst, host, migration_id, migration_uuid, note)
         except Exception as exc:
             message = exc.message if isinstance(exc, errors.PocketError) else str(exc)
             if not isinstance(exc, errors.PocketError):
@@ -151,6 +160,7 @@ class EvacuateConductor:
         host: str | None,
         migration_id: int,
         migration_uuid: str,
+        note: actions.EventNote,
     ) -> None:
         source = str(inst.host)
         spec = dict(inst.spec or {})
@@ -180,14 +190,15 @@ class EvacuateConductor:
         image = image_meta(self.cloud.image.get_image_info(ctx.elevated(), str(inst.image_ref)))
         spec_for = self.spec_for  # type: ignore[attr-defined]
         new_spec = spec_for(inst, image, network_info, dest["host"])
+        shared = instance_storage.instance_storage_shared(self.cloud, source, dest["host"])
         new_spec["rebuild"] = {
             "power_off": inst.vm_state == states.STOPPED
             or bool((spec.get("evacuate") or {}).get("stop")),
             "evacuate": True,
-            "shared_storage": instance_storage.instance_storage_shared(
-                self.cloud, source, dest["host"]
-            ),
+            "shared_storage": shared,
         }
+        note.host = dest["host"]
+        note.details = storage_details(source, dest["host"], shared, str(inst.image_ref))
         with self.db.transaction() as s:
             if not actions.update_instance(
                 s,
@@ -203,6 +214,19 @@ class EvacuateConductor:
                 s, migration_id, "pre-migrating", dest_compute=dest["host"], dest_node=dest["node"]
             )
         ComputeAgentClient(self.cloud.bus).rebuild_instance(ctx, dest["host"], inst.uuid)
+
+
+def storage_details(source: str, dest: str, shared: bool, image_ref: str) -> str:
+    """The ``rebuild_server`` event's details: which of the two evacuations this is."""
+    if shared:
+        return (
+            f"shared instance storage ({source} and {dest}): the disk is kept and booted on "
+            f"{dest}; the image is not fetched again"
+        )
+    return (
+        f"local instance storage ({source} to {dest}): rebuilt on {dest} from image "
+        f"{image_ref}; the data of the old disk is lost"
+    )
 
 
 def evacuation_finished(s: Any, instance_uuid: str, ok: bool) -> None:

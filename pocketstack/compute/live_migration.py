@@ -102,6 +102,34 @@ def _resources(inst: Instance) -> dict[str, int]:
 # ---------------------------------------------------------------------------- API side
 
 
+def check_storage(cloud: Cloud, source: str, dest: str, block_migration: bool | None) -> bool:
+    """Resolve ``block_migration`` for a move from ``source`` to ``dest`` (compute hosts)
+    from their instance storage (``instance_storage.instance_storage_shared``): None
+    (``auto``) is block migration unless both share it, memory only when they do.
+
+    Raises:
+        errors.BadRequest (400, Nova's ``InvalidSharedStorage`` and
+        ``InvalidLocalStorage``): block migration asked for on shared storage, or memory
+        only on local storage.
+    """
+    from pocketstack.compute.instance_storage import instance_storage_shared
+
+    shared = instance_storage_shared(cloud, source, dest)
+    if block_migration is None:
+        return not shared
+    if block_migration and shared:
+        raise errors.BadRequest(
+            f"{source} is not on local storage: Block migration can not be used with "
+            "shared storage."
+        )
+    if not block_migration and not shared:
+        raise errors.BadRequest(
+            f"{dest} is not on shared storage: Shared storage live-migration requires "
+            "either shared storage or boot-from-volume with no local disks."
+        )
+    return block_migration
+
+
 class LiveMigrationAPI:
     """The API's live-migration calls (``cloud`` the ``Cloud``)."""
 
@@ -125,7 +153,9 @@ class LiveMigrationAPI:
 
         Raises:
             ServerNotFound (404); InstanceInvalidState (409) unless ACTIVE or PAUSED with no
-            task; BadRequest (400): ``host`` is no compute host, or the server's own.
+            task; BadRequest (400): ``host`` is no compute host, or the server's own, or
+            ``block_migration`` contradicts the two hosts' instance storage
+            (``check_storage``).
         """
         from pocketstack.compute.rpcapi import ConductorClient
         from pocketstack.compute.server_actions import check_lock
@@ -135,6 +165,8 @@ class LiveMigrationAPI:
         states.check_action(row, "live_migrate")
         if host is not None:
             self._check_host(row, host)
+            if block_migration is not None:
+                check_storage(self.cloud, str(row.host), host, block_migration)
         with self.db.transaction() as s:
             if not actions.update_instance(
                 s,
@@ -431,18 +463,9 @@ class LiveMigrationReports:
         """Block or shared from the hosts' instance storage (``instance_storage``): ``auto``
         becomes block migration unless both share it; a contradicting request fails (400,
         Nova's "Block migration can not be used with shared storage" and its converse)."""
-        from pocketstack.compute.instance_storage import instance_storage_shared
-
-        shared = instance_storage_shared(self.cloud, task.source, task.dest)
-        if task.block_migration is None:
-            task.block_migration = not shared
-        elif task.block_migration and shared:
-            raise errors.BadRequest("Block migration can not be used with shared storage.")
-        elif not task.block_migration and not shared:
-            raise errors.BadRequest(
-                f"{task.dest} is not on shared storage: live migration without block "
-                "migration needs shared instance storage."
-            )
+        task.block_migration = check_storage(
+            self.cloud, task.source, task.dest, task.block_migration
+        )
 
     def _lm_pre(self, task: LiveMigrationTask) -> None:
         task.note.host = task.dest

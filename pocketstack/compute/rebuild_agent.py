@@ -1,8 +1,9 @@
 """The compute agent's half of a rebuild (``compute.rebuild`` has the workflow): destroy the
 guest and its disks, spawn it again from the new image on the same host, keep it off if it
-was off. ``RebuildAgent`` is a base class of ``ComputeAgent``; it reaches the conductor only
-through the bus (``rebuild_task_changed``, a call, and ``instance_rebuilt``, a cast kept
-until written)."""
+was off. An evacuation onto shared instance storage (``keeps_disks``) keeps the disks and
+boots them instead. ``RebuildAgent`` is a base class of ``ComputeAgent``; it reaches the
+conductor only through the bus (``rebuild_task_changed``, a call, and ``instance_rebuilt``,
+a cast kept until written)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ REBUILD_SPAWNING = states.REBUILD_SPAWNING
 REBUILD_TASKS = states.REBUILD_TASKS
 EV_REBUILD = "compute_rebuild_instance"
 REBUILD_INTERRUPTED = "Rebuild interrupted by a compute restart"
+
+
+def keeps_disks(spec: dict[str, Any]) -> bool:
+    """Whether the rebuild described by ``spec`` is an evacuation onto a host sharing the
+    instance storage with the dead one (``spec["rebuild"]``, written by the conductor's
+    ``evacuate``): the guest's disks are then booted as they are (Nova's
+    ``rebuild_instance`` with ``on_shared_storage``), never deleted nor made from the
+    image."""
+    rebuild = spec.get("rebuild") or {}
+    return bool(rebuild.get("evacuate") and rebuild.get("shared_storage"))
 
 
 class RebuildAgent:
@@ -69,14 +80,18 @@ class RebuildAgent:
                 LOG.info("not rebuilding %s: state changed", uuid)
                 return
             spec = dict(inst["spec"] or {"uuid": uuid})
+            keep = keeps_disks(spec)
             task, fault = REBUILDING, None
             try:
                 self._move(ctx, uuid, task, REBUILD_BLOCK_DEVICE_MAPPING)
                 task = REBUILD_BLOCK_DEVICE_MAPPING
-                self.driver.destroy(uuid)
+                self.driver.destroy(uuid, destroy_disks=not keep)
                 self._move(ctx, uuid, task, REBUILD_SPAWNING)
                 task = REBUILD_SPAWNING
-                self._ensure_image(spec)
+                if keep:  # the disk is the one the dead host ran: no image to fetch
+                    spec["keep_disks"] = True
+                else:
+                    self._ensure_image(spec)
                 self.driver.spawn(spec)
                 if (spec.get("rebuild") or {}).get("power_off"):
                     self.driver.power_off(uuid)
@@ -84,7 +99,7 @@ class RebuildAgent:
                 fault = faults.fault(exc, "rebuild", uuid)
                 if task == REBUILD_SPAWNING:
                     with contextlib.suppress(Exception):
-                        self.driver.destroy(uuid)
+                        self.driver.destroy(uuid, destroy_disks=not keep)
             power = int(self.driver.get_power_state(uuid) if fault is None else PowerState.NOSTATE)
             self._outcome(
                 uuid,
@@ -105,7 +120,7 @@ class RebuildAgent:
             return
         LOG.warning("rebuild of %s was interrupted in %s; setting ERROR", uuid, task)
         with contextlib.suppress(Exception):
-            self.driver.destroy(uuid)
+            self.driver.destroy(uuid, destroy_disks=not keeps_disks(inst.get("spec") or {}))
         fault = {"message": REBUILD_INTERRUPTED, "code": 500, "traceback": None}
         self._outcome(
             uuid,

@@ -91,6 +91,7 @@ CONDUCTOR_MESSAGES = MessageTable(
         # start of a step are calls; outcomes are casts, which wait in the conductor's queue
         # while no controller runs (a controller restart loses none).
         Message("instances_on_host", CALL, timeout=30.0),
+        Message("instance_hosts", CALL, timeout=30.0),
         Message("action_event_start", CALL, timeout=30.0),
         Message("action_event_finish", CAST),
         Message("instance_spawned", CAST),
@@ -355,6 +356,11 @@ class ConductorClient(
         """The live servers of ``host`` as ``agent_reports.instance_view`` dicts (with
         ``request_id``: the newest unfinished action's, or None); waits up to 30 s."""
         return self._send(ctx, "instances_on_host", host=host)
+
+    def instance_hosts(self, ctx: RequestContext, uuids: list[str]) -> dict[str, str | None]:
+        """``{uuid: host}`` of those of ``uuids`` that are live servers (a deleted or unknown
+        one is absent); waits up to 30 s."""
+        return self._send(ctx, "instance_hosts", uuids=uuids)
 
     def action_event_start(
         self,

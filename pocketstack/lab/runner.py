@@ -55,10 +55,16 @@ _PR_SET_PDEATHSIG = 1
 
 def lab_conf(conf: Config) -> Config:
     """The controller's configuration in a lab: the ``linuxbridge`` network driver, and a
-    bus other processes reach (``filesystem://<state_dir>/bus`` instead of ``memory://``)."""
+    bus other processes reach (``filesystem://<state_dir>/bus`` instead of ``memory://``).
+    With ``shared_instance_storage`` every host's ``instances_path`` is the one directory
+    ``<state_dir>/shared-instances`` and ``instances_shared_storage`` is true (the hosts
+    get both through ``host_env``), as hosts mounting one NFS export would."""
     changes: dict[str, Any] = {"network_driver": "linuxbridge"}
     if conf.transport.startswith("memory:"):
         changes["transport"] = f"filesystem://{conf.path('bus')}"
+    if conf.shared_instance_storage:
+        changes["instances_path"] = str(conf.path("shared-instances"))
+        changes["instances_shared_storage"] = True
     return conf.replace(**changes)
 
 

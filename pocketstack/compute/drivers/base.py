@@ -125,8 +125,10 @@ class ComputeDriver(ABC):
         """
 
     @abstractmethod
-    def destroy(self, uuid: str) -> None:
-        """Stop the guest hard and delete its disks and files; succeeds if already gone."""
+    def destroy(self, uuid: str, destroy_disks: bool = True) -> None:
+        """Stop the guest hard and delete its disks and files; succeeds if already gone.
+        ``destroy_disks=False`` (Nova's argument): the guest stops, its disks stay (they
+        are on shared instance storage, where another host boots them)."""
 
     @abstractmethod
     def power_off(self, uuid: str, timeout: float = 30.0) -> None:

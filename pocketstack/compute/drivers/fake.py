@@ -9,6 +9,13 @@ Failure injection (for rollback tests): an image property ``fake_spawn_error`` m
 raise ``DriverError`` with that text, leaving nothing behind, like a real broken image; the
 attribute ``fail_attach`` (a message) makes ``attach_volume`` fail the same way.
 
+Root disk: each guest has a small text "disk" (``disk_contents``; ``write_disk`` plays a
+guest writing a file), made from the image's id at spawn. On shared instance storage
+(``[compute] instances_shared_storage``) it is the file ``<instances_path>/<uuid>/disk``,
+which another fake host sharing the directory sees: ``spawn`` with ``keep_disks`` (an
+evacuation) boots it as it is, ``destroy(destroy_disks=False)`` leaves it. Elsewhere it is
+kept in memory and goes with the guest.
+
 Volumes: the guest keeps its block devices (from the spec, and hot-plugged ones) with the
 size it sees; ``attached_volumes`` lists them. The flavor's ephemeral and swap disks are
 recorded with their sizes (``local_disks``), as the qemu driver would make them.
@@ -16,12 +23,15 @@ recorded with their sizes (``local_disks``), as the qemu driver would make them.
 
 from __future__ import annotations
 
+import shutil
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from pocketstack.compute import instance_storage
 from pocketstack.compute.drivers import local_disks as ld
 from pocketstack.compute.drivers.base import (
     BlockDevice,
@@ -58,6 +68,8 @@ class _FakeGuest:
     nics: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: when the guest was created (``time.monotonic``), for its diagnostics' uptime
     started: float = field(default_factory=time.monotonic)
+    #: the root disk's text when it is kept in memory (local instance storage)
+    disk: str = ""
 
 
 #: the diagnostics' ``state`` of each power state (Nova's enum)
@@ -91,12 +103,15 @@ class FakeDriver(FakeLiveMigration, ComputeDriver):
         self.fail_attach: str | None = None
         #: (uuid, kind) -> the guest's console server, made on first ``get_console``
         self._consoles: dict[tuple[str, str], FakeConsoleServer] = {}
+        self.shared_storage = bool(getattr(conf, "instances_shared_storage", False))
+        self.instances_dir = Path(instance_storage.instances_path(conf))
 
     def spawn(self, spec: InstanceSpec) -> None:
         """Record the guest as RUNNING and write its boot log.
 
         Raises:
-            DriverError: the uuid exists, or the image property ``fake_spawn_error`` is set.
+            DriverError: the uuid exists, the image property ``fake_spawn_error`` is set,
+                or ``keep_disks`` finds no disk on shared storage to keep.
         """
         uuid = spec["uuid"]
         error = ((spec.get("image") or {}).get("properties") or {}).get("fake_spawn_error")
@@ -106,16 +121,64 @@ class FakeDriver(FakeLiveMigration, ComputeDriver):
             if uuid in self._guests:
                 raise DriverError(f"instance {uuid} already exists on this host")
             guest = _FakeGuest(spec=dict(spec))
+            guest.disk = self._make_disk(spec)
             for device in spec.get("block_devices") or []:
                 guest.volumes[device["volume_id"]] = (dict(device), 0)
             guest.local_disks = {n: size for n, _fmt, size in ld.wanted(spec)}
             guest.console.extend(_boot_log(spec))
             self._guests[uuid] = guest
 
-    def destroy(self, uuid: str) -> None:
-        """Forget the guest (and stop its console servers); succeeds if it is unknown."""
+    def _disk_file(self, uuid: str) -> Path:
+        return self.instances_dir / uuid / "disk"
+
+    def _make_disk(self, spec: InstanceSpec) -> str:
+        """The new guest's root disk text (see the module doc); called under the lock."""
+        fresh = f"image {(spec.get('image') or {}).get('id')}\n"
+        if not self.shared_storage:
+            if spec.get("keep_disks"):
+                raise DriverError(f"instance {spec['uuid']}: no shared disk to keep")
+            return fresh
+        path = self._disk_file(spec["uuid"])
+        if spec.get("keep_disks"):
+            if not path.is_file():
+                raise DriverError(f"instance {spec['uuid']} has no disk in {path.parent} to keep")
+            return ""
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(fresh)
+        return ""
+
+    def disk_contents(self, uuid: str) -> str:
+        """The guest's root disk text (the shared file's, on shared storage).
+
+        Raises:
+            DriverError: unknown instance.
+        """
+        with self._lock:
+            guest = self._get(uuid)
+            return self._disk_file(uuid).read_text() if self.shared_storage else guest.disk
+
+    def write_disk(self, uuid: str, text: str) -> None:
+        """Append ``text`` to the guest's root disk (a guest writing a file).
+
+        Raises:
+            DriverError: unknown instance.
+        """
+        with self._lock:
+            guest = self._get(uuid)
+            if self.shared_storage:
+                with self._disk_file(uuid).open("a") as f:
+                    f.write(text)
+            else:
+                guest.disk += text
+
+    def destroy(self, uuid: str, destroy_disks: bool = True) -> None:
+        """Forget the guest (and stop its console servers); succeeds if it is unknown. On
+        shared storage its disk file is deleted too unless ``destroy_disks`` is False."""
         with self._lock:
             self._guests.pop(uuid, None)
+            if self.shared_storage and destroy_disks:
+                shutil.rmtree(self.instances_dir / uuid, ignore_errors=True)
             consoles = [self._consoles.pop(k) for k in list(self._consoles) if k[0] == uuid]
         for server in consoles:
             server.close()

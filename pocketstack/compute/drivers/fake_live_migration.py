@@ -33,7 +33,7 @@ class FakeLiveMigration:
     _lock: threading.Lock
     _guests: dict[str, Any]
     # provided by FakeDriver
-    destroy: Callable[[str], None]
+    destroy: Callable[..., None]
     spawn: Callable[[Any], None]
     list_instances: Callable[[], list[str]]
 
@@ -114,8 +114,8 @@ class FakeLiveMigration:
         event.set()
 
     def live_migration_cleanup_source(self, uuid: str, shared: bool) -> None:
-        """Forget the source's guest."""
-        self.destroy(uuid)
+        """Forget the source's guest; its disk stays when ``shared`` (the destination's)."""
+        self.destroy(uuid, destroy_disks=not shared)
 
     def live_migration_finish(self, spec: dict[str, Any], running: bool) -> None:
         """The incoming guest becomes this host's (a guest, RUNNING)."""

@@ -1,6 +1,8 @@
 """The qemu hypervisor driver: one real ``qemu-system-x86_64`` process per instance.
 
-Files of an instance, in ``<state_dir>/instances/<uuid>/``:
+Files of an instance, in ``<instances_path>/<uuid>/`` (``[compute] instances_path``, default
+``<state_dir>/instances``; on shared instance storage see ``qemu_shared``, which adds the
+owner file ``host``):
 
 - ``disk``: qcow2 overlay on the image (copy-on-write root disk; for ISO images a blank disk)
 - ``disk.eph0``, ``disk.swap``: the flavor's ephemeral (ext4) and swap disks
@@ -48,10 +50,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pocketstack.compute import instance_storage
 from pocketstack.compute.configdrive import build_config_drive
 from pocketstack.compute.drivers import local_disks
 from pocketstack.compute.drivers import qemu_interfaces as qi
 from pocketstack.compute.drivers import qemu_process as qp
+from pocketstack.compute.drivers import qemu_shared as qsh
 from pocketstack.compute.drivers import qemu_snapshot as qsnap
 from pocketstack.compute.drivers import qemu_state as qs
 from pocketstack.compute.drivers import qemu_volumes as qv
@@ -97,7 +101,8 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
 
     def __init__(self, conf: Any):
         super().__init__(conf)
-        self.instances_dir = Path(conf.state_dir, "instances")
+        self.instances_dir = Path(instance_storage.instances_path(conf))
+        self.shared_storage = bool(getattr(conf, "instances_shared_storage", False))
         self._locks: dict[str, threading.RLock] = {}
         self._qmp_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -121,13 +126,18 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
     # ------------------------------------------------------------ lifecycle
 
     def spawn(self, spec: InstanceSpec) -> None:
-        """Create the disks and config drive and start QEMU.
+        """Create the disks and config drive and start QEMU. With ``spec["keep_disks"]`` (an
+        evacuation onto shared instance storage) the directory's existing disks are booted
+        instead (``qemu_shared.prepare_kept``) and a failure keeps them.
 
         Raises:
             DriverError: the instance exists, or any step failed (nothing is left behind).
         """
         uuid = spec["uuid"]
         paths = self._paths(uuid)
+        if spec.get("keep_disks"):
+            self._spawn_kept(spec, paths)
+            return
         with self._lock(uuid):
             self.instances_dir.mkdir(parents=True, exist_ok=True)
             try:
@@ -147,10 +157,39 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
                     raise DriverError(f"spawn failed: {exc}") from exc
                 raise
 
-    def destroy(self, uuid: str) -> None:
-        """Kill QEMU (SIGKILL, waited for) and delete the instance directory; idempotent."""
+    def _spawn_kept(self, spec: InstanceSpec, paths: qp.InstancePaths) -> None:
+        uuid = spec["uuid"]
         with self._lock(uuid):
-            self._remove(uuid, self._paths(uuid))
+            qsh.prepare_kept(paths, uuid, bool(spec.get("boot_from_volume")))
+            try:
+                build_config_drive(spec, paths.config)
+                self._start(spec, paths)
+            except BaseException as exc:
+                self.destroy(uuid, destroy_disks=False)
+                if isinstance(exc, Exception) and not isinstance(exc, DriverError):
+                    raise DriverError(f"spawn failed: {exc}") from exc
+                raise
+
+    def destroy(self, uuid: str, destroy_disks: bool = True) -> None:
+        """Kill QEMU (SIGKILL, waited for) and delete the instance directory; idempotent.
+        ``destroy_disks=False`` (Nova's argument of the same name): the process and taps
+        go, the directory and its disks stay (shared storage another host boots from);
+        on shared storage a directory another host owns (``qemu_shared``) is left alone
+        entirely: the QEMU its pid file names is that host's."""
+        with self._lock(uuid):
+            paths = self._paths(uuid)
+            if destroy_disks:
+                self._remove(uuid, paths)
+                return
+            if self.shared_storage and not qsh.owned_by(paths.dir, self.host):
+                LOG.info(
+                    "instance %s is %s's: its QEMU is not ours to end", uuid, qsh.owner(paths.dir)
+                )
+                return
+            pid = qp.find_pid(paths, uuid)
+            if pid is not None:
+                qp.kill(pid)
+            self._unplug(paths)
 
     def power_off(self, uuid: str, timeout: float = 30.0) -> None:
         """ACPI power button, wait up to ``timeout`` s for the guest to shut down, then end
@@ -617,11 +656,14 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
         return _STATUS.get(status, PowerState.RUNNING)
 
     def list_instances(self) -> list[str]:
-        """Uuids with a directory under ``instances/`` plus orphan QEMU processes of this
-        state directory whose directory is gone."""
+        """Uuids with a directory under the instances directory plus orphan QEMU processes
+        of it whose directory is gone; on shared storage only the directories this host
+        owns (``qemu_shared``)."""
         uuids = set(qp.scan_processes(self.instances_dir))
         if self.instances_dir.is_dir():
             uuids.update(p.name for p in self.instances_dir.iterdir() if p.is_dir())
+        if self.shared_storage:  # only this host's guests (``qemu_shared``)
+            uuids = {u for u in uuids if qsh.owned_by(self.instances_dir / u, self.host)}
         # a guest still being received by a live migration is not this host's yet
         return sorted(u for u in uuids if not is_incoming(self.instances_dir / u))
 
@@ -674,6 +716,8 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
                 ip_lib.ensure_tap(name, mtu, self.netns)
         except NetworkDriverError as exc:
             raise DriverError(f"cannot create the guest's tap device: {exc}") from exc
+        if self.shared_storage:
+            qsh.claim(paths.dir, self.host)
         local_disks.ensure(spec, paths.dir)  # made only when missing
         machine = qp.machine_type(spec)
         volume_args, secret_files = qv.spawn_args(
