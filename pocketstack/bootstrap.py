@@ -69,7 +69,8 @@ def service_password(conf: Config) -> str:
 
 
 def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
-    """Create the default identities, catalog, flavors, networks and image; idempotent.
+    """Create the default identities, catalog, flavors, networks, image and metadata
+    definitions (``OS::OperatingSystem``); idempotent.
 
     Returns:
         ``{"admin_project_id", "demo_project_id", ..., "public_network_id",
@@ -84,6 +85,7 @@ def bootstrap(cloud: Cloud, with_image: bool = True) -> dict[str, Any]:
     )
     cloud.compute.bootstrap()
     cloud.volume.bootstrap()
+    cloud.image.metadefs.bootstrap(ids["admin_project_id"])
     ids.update(cloud.network.bootstrap(ids["admin_project_id"], ids["demo_project_id"]))
     if with_image:
         from pocketstack.guest.build import ensure_image

@@ -263,6 +263,20 @@ class Metadefs:
             ns = self._load(s, ctx, namespace, deleting=True)
             s.execute(sa.delete(kind).where(kind.namespace_id == ns.id))
 
+    def bootstrap(self, owner: str | None) -> None:
+        """Load the standard namespaces (``STANDARD_NAMESPACES``) that are missing, owned by
+        ``owner`` (the admin project), as ``glance-manage db load_metadefs`` loads Glance's;
+        idempotent: one that exists (changed by an admin or not) is left as it is."""
+        ctx = RequestContext.system()
+        with self.db.reader() as s:
+            have = set(s.scalars(sa.select(MetadefNamespace.namespace)))
+        for body in STANDARD_NAMESPACES:
+            if body["namespace"] not in have:
+                try:
+                    self.create_namespace(ctx, {**body, "owner": owner})
+                except (MetadefDuplicate, sa.exc.IntegrityError):
+                    pass  # another controller bootstrapping at the same time loaded it
+
     # -- resource types -------------------------------------------------------------------
 
     def list_resource_types(self, ctx: RequestContext) -> builtins.list[MetadefResourceType]:
@@ -574,6 +588,42 @@ class Metadefs:
         s.flush()
         return row
 
+
+#: Namespaces loaded at bootstrap: Glance's "Common Operating System Properties"
+#: (``OS::OperatingSystem``), whose ``os_distro`` the default image sets and whose
+#: ``os_admin_user`` the compute service reads.
+STANDARD_NAMESPACES: tuple[dict[str, Any], ...] = (
+    {
+        "namespace": "OS::OperatingSystem",
+        "display_name": "Common Operating System Properties",
+        "description": "Properties naming the operating system an image or volume holds.",
+        "visibility": "public",
+        "protected": True,
+        "resource_type_associations": [
+            {"name": "OS::Glance::Image"},
+            {"name": "OS::Cinder::Volume", "properties_target": "image"},
+        ],
+        "properties": {
+            "os_distro": {
+                "title": "OS Distro",
+                "description": "The distribution's common name, in lowercase (libosinfo's "
+                "vocabulary: ubuntu, debian, fedora, centos, windows...).",
+                "type": "string",
+            },
+            "os_version": {
+                "title": "OS Version",
+                "description": "The distribution's own version string (e.g. '12').",
+                "type": "string",
+            },
+            "os_admin_user": {
+                "title": "OS Admin User",
+                "description": "The guest's administrator account (whose password "
+                "'server set --root-password' changes).",
+                "type": "string",
+            },
+        },
+    },
+)
 
 _KINDS: dict[type, str] = {MetadefObject: "object", MetadefProperty: "property", MetadefTag: "tag"}
 _READ_ONLY = ("name", "created_at", "updated_at", "self", "schema")

@@ -363,3 +363,17 @@ def test_metadefs_through_the_cli(running_cloud, names):
     cli("image", "metadef", "namespace", "delete", name, cloud=ADMIN, json_output=False)
     with pytest.raises(subprocess.CalledProcessError):
         cli("image", "metadef", "namespace", "show", name)
+
+
+def test_standard_namespace_loaded_at_bootstrap(running_cloud):
+    demo = running_cloud.sdk().image
+    shown = demo.get_metadef_namespace("OS::OperatingSystem")
+    assert shown.is_protected is True and shown.visibility == "public"
+    assert {a["name"] for a in shown.resource_type_associations} == {
+        "OS::Glance::Image",
+        "OS::Cinder::Volume",
+    }
+    props = {p.name: p for p in demo.metadef_properties("OS::OperatingSystem")}
+    assert {"os_distro", "os_version", "os_admin_user"} <= set(props)
+    images = running_cloud.sdk().image.metadef_namespaces(resource_types="OS::Glance::Image")
+    assert "OS::OperatingSystem" in [n.namespace for n in images]

@@ -8,6 +8,7 @@ Create Date: 2026-12-01 12:45:00.000000
 """
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,7 +37,7 @@ def _stamps() -> list[sa.Column]:
     ]
 
 
-def _child(name: str, *columns: sa.Column, unique: tuple[str, ...]) -> None:
+def _child(name: str, *columns: Any, unique: tuple[str, ...]) -> None:
     op.create_table(
         name,
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
