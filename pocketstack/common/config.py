@@ -400,6 +400,14 @@ OPTIONS: tuple[Option, ...] = (
         section="compute",
     ),
     Option(
+        "resize_confirm_window",
+        int,
+        0,
+        "seconds after which a resized or migrated server still in VERIFY_RESIZE is "
+        "confirmed automatically (Nova's [DEFAULT] resize_confirm_window; 0: never)",
+        section="compute",
+    ),
+    Option(
         "instances_path",
         str,
         "",

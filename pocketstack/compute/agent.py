@@ -537,6 +537,8 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
                     task,
                     (states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING),
                 )
+            if fault is not None:
+                self._power_on_again(inst)
             power = int(self.driver.get_power_state(uuid))
             image_id = snap.get("image_id")
             self._outcome(
@@ -544,6 +546,19 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
                 task,
                 lambda: self.conductor.instance_shelved(ctx, uuid, image_id, power, fault),
             )
+
+    def _power_on_again(self, inst: dict[str, Any]) -> None:
+        """A shelve that failed or was interrupted after the guest was powered off: start
+        it again when the server was ACTIVE, so that it stays ACTIVE where it was (the power
+        sync would stop it otherwise). A failure is logged (the sync then says SHUTOFF)."""
+        uuid = inst["uuid"]
+        if inst.get("vm_state") != states.ACTIVE or not inst.get("spec"):
+            return
+        try:
+            if self.driver.get_power_state(uuid) != PowerState.RUNNING:
+                self.driver.power_on(dict(inst["spec"]))
+        except Exception:  # the server is then stopped by the power sync; logged
+            LOG.exception("starting the guest of %s again after its shelve failed", uuid)
 
     def shelve_offload_instance(self, ctx: RequestContext, instance_uuid: str) -> None:
         """``shelveOffload`` (or a shelve with ``shelved_offload_time`` 0): destroy the guest
@@ -853,6 +868,9 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
         if not self.driver.capabilities.get("real_guests", True):
             self._recreate_lost_guests(present, mine)
         settled = self.settle_migrations(mine)
+        # live migrations from or to this host: the conductor ends them (it calls back
+        # once this agent serves; ``live_migration_recovery``)
+        self.conductor.live_migrations_interrupted(ctx, self.host)
         for inst in mine:
             try:
                 if inst["uuid"] not in settled and self._settle(ctx, inst):
@@ -957,6 +975,7 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
             LOG.warning("shelve of %s was interrupted; ending it", uuid)
             fault = {"message": SHELVE_INTERRUPTED, "code": 500, "traceback": None}
             image_id = ((inst.get("spec") or {}).get("shelve") or {}).get("image_id")
+            self._power_on_again(inst)
             power = int(self.driver.get_power_state(uuid))
             request_ctx = RequestContext.system(inst.get("request_id"))
             self._outcome(

@@ -72,11 +72,13 @@ from pocketstack.compute.agent_reports import AgentReports
 from pocketstack.compute.evacuate import EvacuateConductor
 from pocketstack.compute.instance_spec import build_spec
 from pocketstack.compute.live_migration import LiveMigrationReports
+from pocketstack.compute.live_migration_recovery import LiveMigrationRecovery
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.rebuild import RebuildReports
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk
 from pocketstack.compute.resize_conductor import ResizeConductor
+from pocketstack.compute.resize_recovery import ResizeRecovery
 from pocketstack.compute.rpcapi import CONDUCTOR_MESSAGES, ComputeAgentClient
 from pocketstack.compute.shelving import ShelveReports
 
@@ -171,6 +173,8 @@ class Conductor(
     RebuildReports,
     EvacuateConductor,
     LiveMigrationReports,
+    LiveMigrationRecovery,
+    ResizeRecovery,
     AgentReports,
 ):
     """The conductor of one controller, served on the bus as ``conductor``; it handles the
@@ -202,6 +206,7 @@ class Conductor(
                 self.finish_deletes_on_down_hosts,
                 self.recover_orphaned_builds,
                 self.offload_shelved_instances,
+                self.confirm_old_resizes,
             ],
         )
         #: the build of one server (``build_instances``), on a ``BuildTask``
@@ -546,6 +551,8 @@ class Conductor(
             self.finish_delete(self._pending_ctx(uuid), uuid)
         self._fail_orphans(include_mine=True)
         self._resend_spawns()
+        self.recover_live_migrations()
+        self.recover_resize_preps()
 
     def recover_orphaned_builds(self) -> None:
         """Settle the builds of controllers whose heartbeat is gone (periodic task): those in

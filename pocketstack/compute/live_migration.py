@@ -76,6 +76,8 @@ EV_POST_SOURCE = "compute_post_live_migration_at_source"
 EV_POST_DEST = "compute_post_live_migration_at_destination"
 #: the progress columns of a Migration row, after ``memory_``/``disk_`` (bytes)
 _PROGRESS = ("total", "processed", "remaining")
+#: the statuses of a migration a settler ended (``live_migration_recovery``)
+SETTLED = ("error", "completed")
 #: the statuses in which an abort is allowed (Nova 2.65: also queued and preparing)
 ABORTABLE = ("queued", "preparing", "running")
 
@@ -313,6 +315,7 @@ class LiveMigrationReports:
     db: Any
     scheduler: SchedulerManager
     agents: ComputeAgentClient
+    controller_id: str
 
     #: ``ShelveReports._set_port_hosts``: bind the server's ports to a host
     _set_port_hosts: Callable[[RequestContext, Instance, str], None]
@@ -350,7 +353,9 @@ class LiveMigrationReports:
     ) -> None:
         """Run the workflow ``live_migrate``; its end is written here (see the module doc)."""
         inst = actions.load_instance(self.db, instance_uuid)
-        if inst is None or inst.task_state != MIGRATING:
+        if inst is None or not actions.update_instance(  # this controller's to settle now
+            self.db, instance_uuid, {"task_state": MIGRATING}, controller_id=self.controller_id
+        ):
             LOG.info("%s left migrating before its live migration began", instance_uuid)
             self._lm_end(ctx, instance_uuid, migration_id, "error")
             return
@@ -439,7 +444,19 @@ class LiveMigrationReports:
                 dest_host=task.dest,
             )
 
+    def _lm_settled(self, task: LiveMigrationTask | None, migration_id: int | None = None) -> bool:
+        """Whether the migration was ended by a settler (``live_migration_recovery``) while
+        this workflow waited on a dead agent: then nothing more is done here."""
+        with self.db.reader() as s:
+            try:
+                mig = migrations.get(s, task.migration_id if task else int(migration_id or 0))
+            except migrations.MigrationNotFound:
+                return False
+            return mig.status in SETTLED
+
     def _lm_unclaim(self, task: LiveMigrationTask) -> None:
+        if self._lm_settled(task):
+            return
         if task.migration_uuid:
             self.scheduler.release(task.migration_uuid)
 
@@ -451,6 +468,8 @@ class LiveMigrationReports:
         task.note.host = task.dest
 
     def _lm_unbind(self, task: LiveMigrationTask) -> None:
+        if self._lm_settled(task):
+            return
         self._set_port_hosts(task.ctx, task.inst, task.source)
 
     def _dest_spec(self, task: LiveMigrationTask) -> dict[str, Any]:
@@ -476,6 +495,8 @@ class LiveMigrationReports:
         task.note.details = f"{kind}; incoming on {task.migrate_data.get('uri')}"
 
     def _lm_rollback_dest(self, task: LiveMigrationTask) -> None:
+        if self._lm_settled(task):
+            return
         self.agents.rollback_live_migration_at_destination(
             task.ctx, task.dest, task.instance_uuid, task.migrate_data
         )
@@ -523,6 +544,8 @@ class LiveMigrationReports:
     # -- ends
 
     def _lm_complete(self, task: LiveMigrationTask) -> None:
+        if self._lm_settled(task):
+            return
         self.scheduler.move_claim(task.migration_uuid, task.instance_uuid)
         with self.db.transaction() as s:
             actions.update_instance(
@@ -541,6 +564,8 @@ class LiveMigrationReports:
 
     def _lm_end(self, ctx: RequestContext, uuid: str, migration_id: int, status: str) -> None:
         """A migration that did not happen: the server back to no task on its host."""
+        if self._lm_settled(None, migration_id):
+            return
         with self.db.transaction() as s:
             actions.update_instance(s, uuid, {"task_state": MIGRATING}, task_state=None)
             try:

@@ -17,7 +17,8 @@ message                                    timeout   where
 =========================================  ========  =====================================
 
 Conductor: ``live_migrate_instance`` (cast, from the API), ``live_migration_progress``
-(cast, from the source agent while the copy runs).
+(cast, from the source agent while the copy runs), ``live_migrations_interrupted`` (cast,
+from an agent as it restarts: ``live_migration_recovery``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ AGENT_MESSAGES = [
 CONDUCTOR_MESSAGES = [
     Message("live_migrate_instance", CAST),
     Message("live_migration_progress", CAST),
+    Message("live_migrations_interrupted", CAST),
 ]
 
 
@@ -183,3 +185,8 @@ class LiveMigrationConductorClient:
     ) -> None:
         """Progress of the copy (bytes) for the Migration row."""
         self._send(ctx, "live_migration_progress", migration_id=migration_id, stats=stats)
+
+    def live_migrations_interrupted(self, ctx: RequestContext, host: str) -> None:
+        """The agent of ``host`` restarted: settle the live migrations from or to it
+        (``LiveMigrationRecovery.live_migrations_interrupted``)."""
+        self._send(ctx, "live_migrations_interrupted", host=host)

@@ -8,7 +8,7 @@ user's keypairs) rather than kept in counters, so it can never drift.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -107,6 +107,33 @@ class Quotas:
             if limit >= 0 and used[resource] + wanted[resource] > limit:
                 raise errors.QuotaExceeded(
                     f"Quota exceeded for {resource}: Requested {wanted[resource]}, but already "
+                    f"used {used[resource]} of {limit} {resource}"
+                )
+
+    def check_resize(
+        self, ctx: RequestContext, project_id: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> None:
+        """Check that a resize from flavor ``old`` to ``new`` (``vcpus``, ``ram`` MiB) fits
+        the project's cores and ram quotas; only growth counts, as Nova's
+        ``_check_quota_for_upsize`` (``compute/api.py``).
+
+        Raises:
+            errors.QuotaExceeded: 403 with Nova's message, e.g. "Quota exceeded for cores:
+            Requested 1, but already used 2 of 2 cores".
+        """
+        wanted = {
+            "cores": int(new.get("vcpus") or 0) - int(old.get("vcpus") or 0),
+            "ram": int(new.get("ram") or 0) - int(old.get("ram") or 0),
+        }
+        if all(delta <= 0 for delta in wanted.values()):
+            return
+        limits = self.get_limits(project_id)
+        used = self.usage(project_id)
+        for resource, delta in wanted.items():
+            limit = limits[resource]
+            if delta > 0 and limit >= 0 and used[resource] + delta > limit:
+                raise errors.QuotaExceeded(
+                    f"Quota exceeded for {resource}: Requested {delta}, but already "
                     f"used {used[resource]} of {limit} {resource}"
                 )
 

@@ -131,6 +131,15 @@ class ResizeConductor:
         inst = actions.load_instance(self.cloud.db, instance_uuid)
         if inst is None or inst.deleted or inst.task_state != states.RESIZE_PREP:
             return
+        # this controller's to recover if it dies in resize_prep (``resize_recovery``)
+        controller_id = getattr(self, "controller_id", None)
+        if not actions.update_instance(
+            self.cloud.db,
+            instance_uuid,
+            {"task_state": states.RESIZE_PREP},
+            controller_id=controller_id,
+        ):
+            return
         task = MoveTask(
             db=self.cloud.db,
             ctx=ctx,
