@@ -59,6 +59,10 @@ def test_namespace_lifecycle_through_the_sdk(running_cloud, names):
     assert (shown.display_name, shown.description) == ("Pocket test", "made by a test")
     assert shown.visibility == "public" and shown.is_protected is False
     assert [a["name"] for a in shown.resource_type_associations] == ["OS::Glance::Image"]
+    raw = admin.get(f"/metadefs/namespaces/{name}").json()
+    assert raw["self"] == f"/v2/metadefs/namespaces/{name}"
+    assert raw["schema"] == "/v2/schemas/metadefs/namespace"
+    assert raw["resource_type_associations"][0]["prefix"] == "pt_"
     listed = [n.namespace for n in admin.metadef_namespaces(resource_types="OS::Glance::Image")]
     assert name in listed
     assert name not in [n.namespace for n in admin.metadef_namespaces(visibility="private")]

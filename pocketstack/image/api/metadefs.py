@@ -11,7 +11,7 @@ names with that association's prefix; on a property, strips it from the name ask
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from pocketstack.common import errors, policy
 from pocketstack.common.db import isotime
@@ -73,7 +73,7 @@ def namespace_view(ns: MetadefNamespace, associations: list[Any] | None = None) 
         protected=ns.protected,
         owner=ns.owner,
         **_stamps(ns),
-        self=f"{_BASE}/{quote(ns.namespace)}",
+        self=f"{_BASE}/{ns.namespace}",
         schema="/v2/schemas/metadefs/namespace",
     )
     if associations:
@@ -104,7 +104,7 @@ def object_view(namespace: str, obj: MetadefObject, prefix: str = "") -> dict[st
         **view,
         **_stamps(obj),
         "schema": "/v2/schemas/metadefs/object",
-        "self": f"{_BASE}/{quote(namespace)}/objects/{quote(obj.name)}",
+        "self": f"{_BASE}/{namespace}/objects/{obj.name}",
     }
 
 
@@ -297,7 +297,7 @@ def list_objects(req: ApiRequest) -> dict[str, Any]:
     rows = _md(req).list_children(req.ctx, ns, MetadefObject)
     return {
         "objects": [object_view(ns, o) for o in rows],
-        "first": f"{_BASE}/{quote(ns)}/objects",
+        "first": f"{_BASE}/{ns}/objects",
         "schema": "/v2/schemas/metadefs/objects",
     }
 
