@@ -35,6 +35,8 @@ from pocketstack.image.metadefs import (
 )
 
 _BASE = "/v2/metadefs/namespaces"
+#: ``X-Openstack-Append`` values read as true (oslo's ``bool_from_string``, as Glance reads it).
+_TRUE = ("1", "t", "true", "on", "y", "yes")
 
 
 def _md(req: ApiRequest) -> Metadefs:
@@ -346,7 +348,7 @@ def create_tags(req: ApiRequest) -> ApiResponse:
     """POST .../{namespace}/tags ``{"tags": [{"name"}...]}``: replaces the namespace's tags,
     or adds to them with ``X-Openstack-Append: true``; 201 ``{"tags": [{"name"}...]}``."""
     policy.enforce(req.ctx, "image:add_metadef_tags")
-    append = req.headers.get("x-openstack-append", "false").strip().lower() == "true"
+    append = req.headers.get("x-openstack-append", "").strip().lower() in _TRUE
     names = [_writable(t)["name"] for t in req.body["tags"]]
     tags = _md(req).create_tags(req.ctx, _ns(req), names, append)
     return ApiResponse(201, {"tags": [{"name": t.name} for t in tags]})
