@@ -428,7 +428,8 @@ class Roles:
 
         Args:
             filters: any of ``user_id``, ``group_id``, ``project_id``, ``domain_id``,
-                ``role_id`` (str), ``system``, ``effective``, ``include_names`` (bool).
+                ``role_id`` (str), ``system``, ``effective``, ``include_names``,
+                ``include_subtree`` (bool; with ``project_id`` only).
         """
         if not ctx.is_admin and not ctx.system_scope:  # a non-admin sees only its own assignments
             filters = {**filters, "user_id": ctx.user_id}

@@ -254,8 +254,15 @@ def _record(s: Session, row: dict[str, Any], names: bool) -> Assignment:
 
 
 def list_assignments(s: Session, f: dict[str, Any]) -> list[Assignment]:
-    """Assignments matching the filters ``f`` (see ``Roles.list_assignments``)."""
-    rows = _raw_rows(s, f)
+    """Assignments matching the filters ``f`` (see ``Roles.list_assignments``). With
+    ``include_subtree`` (and a ``project_id``), those on the project and on every project
+    below it, each listed as the project alone would list it (Keystone's
+    ``include_subtree``)."""
+    if f.get("include_subtree") and f.get("project_id"):
+        projects = [f["project_id"], *reached_projects(s, "project", f["project_id"])]
+        rows = [r for pid in projects for r in _raw_rows(s, {**f, "project_id": pid})]
+    else:
+        rows = _raw_rows(s, f)
     if f.get("effective"):
         rows = _expand(s, rows)
         if f.get("user_id"):

@@ -283,3 +283,40 @@ def test_inherited_grant_errors(running_cloud):
     # deleting the project took its inherited assignments along
     left = httpx.get(v3 + "/role_assignments", params={"user.id": user["id"]}, headers=admin)
     assert left.json()["role_assignments"] == []
+
+
+def test_role_assignments_of_a_project_subtree(running_cloud):
+    v3, admin = _admin(running_cloud)
+    parent = _create(v3, admin, "project", {"name": _name("parent")})
+    kid = _create(v3, admin, "project", {"name": _name("kid"), "parent_id": parent["id"]})
+    grandkid = _create(v3, admin, "project", {"name": _name("gk"), "parent_id": kid["id"]})
+    other = _create(v3, admin, "project", {"name": _name("other")})
+    user = _create(v3, admin, "user", {"name": _name("u"), "password": PASSWORD})
+    roles = {r["name"]: r["id"] for r in httpx.get(v3 + "/roles", headers=admin).json()["roles"]}
+    for project, role in ((parent, "reader"), (grandkid, "member"), (other, "member")):
+        grant = f"{v3}/projects/{project['id']}/users/{user['id']}/roles/{roles[role]}"
+        assert httpx.put(grant, headers=admin).status_code == 204
+    sdk = running_cloud.sdk(ADMIN_CLOUD)
+    try:
+        below_kid = sdk.identity.role_assignments(
+            scope_project_id=kid["id"], user_id=user["id"], include_subtree=True
+        )
+        assert [(a.scope["project"]["id"], a.role["id"]) for a in below_kid] == [
+            (grandkid["id"], roles["member"])
+        ]
+        below_parent = sdk.identity.role_assignments(
+            scope_project_id=parent["id"], user_id=user["id"], include_subtree=True
+        )
+        assert sorted((a.scope["project"]["id"], a.role["id"]) for a in below_parent) == sorted(
+            [(parent["id"], roles["reader"]), (grandkid["id"], roles["member"])]
+        )
+        # without include_subtree only the project itself
+        only = sdk.identity.role_assignments(scope_project_id=parent["id"], user_id=user["id"])
+        assert [a.scope["project"]["id"] for a in only] == [parent["id"]]
+        bad = httpx.get(v3 + "/role_assignments", params={"include_subtree": "true"}, headers=admin)
+        assert bad.status_code == 400
+        assert "scope.project.id" in bad.json()["error"]["message"]
+    finally:
+        httpx.delete(f"{v3}/users/{user['id']}", headers=admin)
+        for project in (grandkid, kid, parent, other):
+            httpx.delete(f"{v3}/projects/{project['id']}", headers=admin)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from pocketstack.common import policy
+from pocketstack.common import errors, policy
 from pocketstack.common.http import ApiRequest, ApiResponse, route
 from pocketstack.identity.api import schemas, views
 from pocketstack.identity.api.parsing import changes, field, query, query_bool
@@ -193,8 +193,18 @@ def list_grants(
 def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
     """GET /v3/role_assignments?user.id=&group.id=&scope.project.id=&scope.domain.id=
     &scope.system=all&scope.OS-INHERIT:inherited_to=projects&role.id=&effective
-    &include_names (non-admins see only their own)."""
+    &include_names&include_subtree (non-admins see only their own).
+
+    Raises:
+        BadRequest (400): ``include_subtree`` without ``scope.project.id`` (Keystone's
+        wording).
+    """
     policy.enforce(req.ctx, "identity:list_role_assignments")
+    include_subtree = query_bool(req, "include_subtree")
+    if include_subtree and query(req, "scope.project.id") is None:
+        raise errors.BadRequest(
+            "scope.project.id must be specified if include_subtree is also specified"
+        )
     filters = {
         "user_id": query(req, "user.id"),
         "group_id": query(req, "group.id"),
@@ -205,6 +215,7 @@ def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
         "inherited": query(req, "scope.OS-INHERIT:inherited_to") == "projects",
         "effective": query_bool(req, "effective"),
         "include_names": query_bool(req, "include_names"),
+        "include_subtree": include_subtree,
     }
     rows = req.cloud.identity.roles.list_assignments(req.ctx, filters)
     return views.collection(req, "role_assignments", [views.assignment(req, a) for a in rows])
