@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from pocketstack.common import errors
+from pocketstack.common import errors, policy
 from pocketstack.image.metadef_models import MetadefTag
 from pocketstack.image.metadefs import MetadefDuplicate, MetadefNotFound, Page
+from pocketstack.image.policies import RULES
+from tests.unit.image.conftest import make_ctx
 
 
 def _page(**query: str) -> Page:
@@ -79,3 +81,13 @@ def test_bootstrap_loads_the_standard_namespace_once(cloud, admin):
         "OS::Cinder::Volume",
     }
     assert {p.name for p in found["properties"]} == {"os_distro", "os_version", "os_admin_user"}
+
+
+@pytest.mark.parametrize("role", ["reader", "member", "admin"])
+def test_metadef_policies_walked_persona_by_persona(role):
+    ctx = make_ctx("p-any", role)
+    rules = [name for name in RULES if "metadef" in name]
+    assert len(rules) == 26
+    for name in rules:
+        reads = name.split(":")[1].startswith(("get_", "list_"))
+        assert policy.allowed(ctx, name) == (reads or role == "admin"), name
