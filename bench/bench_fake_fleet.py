@@ -47,8 +47,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=480.0)
     args = parser.parse_args()
-    # heartbeats every 20 s (Nova: services every 10 s, resources every 60 s)
-    extra = ["--fake-hosts", str(args.hosts), "--periodic-interval", "20"]
+    # Nova's intervals (the test harness runs every periodic task each 2 s): heartbeats
+    # every 10 s, resources every 60 s, power-state sync every 600 s
+    extra = [
+        "--fake-hosts", str(args.hosts), "--periodic-interval", "10",
+        "--report-interval", "10", "--update-resources-interval", "60",
+        "--sync-power-state-interval", "600",
+    ]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with launch_cloud(Path(tmp) / "state", driver="fake", extra=extra) as cloud:

@@ -281,6 +281,11 @@ def _stop(procs: list[subprocess.Popen]) -> None:
                 proc.wait()
 
 
+#: the compute agent's periodic tasks every ``periodic_interval`` (defaults: Nova's 10, 60
+#: and 600 s), so a test sees a heartbeat, a resource report or a power-state sync soon
+EVERY_ROUND = {"report_interval": 0, "update_resources_interval": 0, "sync_power_state_interval": 0}
+
+
 def _common_flags(state_dir: Path, port: int, driver: str) -> list[str]:
     return [
         "--state-dir",
@@ -292,6 +297,7 @@ def _common_flags(state_dir: Path, port: int, driver: str) -> list[str]:
         "--no-write-user-clouds",
         "--periodic-interval",
         "2",
+        *(arg for key in EVERY_ROUND for arg in (f"--{key.replace('_', '-')}", "0")),
         "--password-hash-rounds",
         str(FAST_HASHES["password_hash_rounds"]),
     ]
@@ -625,9 +631,15 @@ def _wait_compute_up(cloud: RunningCloud, timeout: float = 60) -> None:
 def conf(tmp_path):
     """A ``Config`` with its state directory in ``tmp_path`` and no env/file influence;
     bcrypt at its lowest cost (``password_hash_rounds`` 4: ~1 ms a hash instead of 50-400 ms
-    at the default 10)."""
+    at the default 10). The compute agent's heartbeat, resource report and power-state sync
+    run every ``periodic_interval`` (0), so a test that shortens it sees them soon."""
     return Config.load(
-        {"state_dir": str(tmp_path / "state"), "compute_driver": "fake", **FAST_HASHES},
+        {
+            "state_dir": str(tmp_path / "state"),
+            "compute_driver": "fake",
+            **FAST_HASHES,
+            **EVERY_ROUND,
+        },
         environ={},
     )
 

@@ -33,6 +33,7 @@ Backends: ``InProcessBus`` (``memory://``; embedded mode, one process) and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -84,12 +85,17 @@ class Message:
         timeout: seconds a ``call`` waits before ``MessagingTimeout``; unused for casts.
         version: the payload version; bump it when the arguments change meaning, and the
             receiver refuses any other version.
+        lane: the in-process bus's pool of handler threads ("": the table's lane, else the
+            shared pool). Short, frequent messages (an agent's heartbeats and reports) get
+            a lane of their own, so they never wait behind long workflows (1,000 queued
+            builds kept heartbeats from being written: hosts looked down).
     """
 
     name: str
     kind: Literal["call", "cast"]
     timeout: float = DEFAULT_TIMEOUT
     version: int = 1
+    lane: str = ""
 
 
 class MessageTable:
@@ -99,17 +105,20 @@ class MessageTable:
     Args:
         topic: the topic its servers serve (``compute``, ``conductor``), named in errors.
         messages: the declared messages; names must be unique.
+        lane: the lane of the messages that name none (``Message.lane``).
 
     Raises:
         ValueError: a name declared twice, or a private name (starting with ``_``).
     """
 
-    def __init__(self, topic: str, messages: Iterable[Message]):
+    def __init__(self, topic: str, messages: Iterable[Message], lane: str = ""):
         self.topic = topic
         self._messages: dict[str, Message] = {}
         for message in messages:
             if message.name in self._messages or message.name.startswith("_"):
                 raise ValueError(f"{topic}: bad or duplicate message name {message.name!r}")
+            if not message.lane and lane:
+                message = dataclasses.replace(message, lane=lane)
             self._messages[message.name] = message
 
     def __getitem__(self, name: str) -> Message:
@@ -291,7 +300,9 @@ class InProcessBus(Bus):
     """The embedded bus: targets map to endpoint objects in this process.
 
     Messages still go through JSON (``encode``/``dispatch``) so that what works here works
-    on RabbitMQ. Handlers run on a thread pool of ``workers`` threads. A ``call`` made by a
+    on RabbitMQ. Handlers run on a thread pool of ``workers`` threads, one pool per lane
+    (``Message.lane``): the conductor's workflows, the agents' operations and the agents'
+    reports do not queue behind one another. A ``call`` made by a
     handler (the compute agent asking the conductor while it handles a cast) runs in the
     handler's own thread instead: handlers waiting on calls queued behind them would
     otherwise exhaust the pool and deadlock. Such a nested call is not bounded by its
@@ -306,7 +317,26 @@ class InProcessBus(Bus):
         self._pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="bus", initializer=self._mark_worker
         )
+        #: a pool of ``workers`` threads per named lane (``Message.lane``), made on use
+        self._workers = workers
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
         self._stopped = False
+
+    def _pool_of(self, server: tuple[Any, MessageTable], name: str) -> ThreadPoolExecutor:
+        """The pool that runs message ``name`` of ``server``'s table: its lane's, or the
+        shared one."""
+        lane = server[1][name].lane if name in server[1] else ""
+        if not lane:
+            return self._pool
+        with self._lock:
+            pool = self._lanes.get(lane)
+            if pool is None:
+                pool = self._lanes[lane] = ThreadPoolExecutor(
+                    max_workers=self._workers,
+                    thread_name_prefix=f"bus-{lane}",
+                    initializer=self._mark_worker,
+                )
+            return pool
 
     def _mark_worker(self) -> None:
         """Pool thread initializer: mark the thread as one that runs this bus's handlers."""
@@ -339,7 +369,8 @@ class InProcessBus(Bus):
         try:
             if getattr(self._local, "worker", False):  # a handler's call: run it here
                 return self._run(raw, server, CALL)
-            return self._pool.submit(self._run, raw, server, CALL).result(timeout=message.timeout)
+            pool = self._pool_of(server, message.name)
+            return pool.submit(self._run, raw, server, CALL).result(timeout=message.timeout)
         except FutureTimeout:
             raise MessagingTimeout(
                 f"Timed out after {message.timeout}s waiting for {target} to answer {message.name}."
@@ -359,7 +390,7 @@ class InProcessBus(Bus):
         if server is None or self._stopped:
             LOG.warning("cast %s to %s dropped: no server", message.name, target)
             return
-        self._pool.submit(self._logged, raw, server, target)
+        self._pool_of(server, message.name).submit(self._logged, raw, server, target)
 
     def fanout(self, ctx: RequestContext, topic: str, message: Message, /, **args: Any) -> None:
         require_kind(message, CAST)
@@ -371,7 +402,7 @@ class InProcessBus(Bus):
                 if t == topic or t.startswith(topic + ".")
             ]
         for target, server in targets:
-            self._pool.submit(self._logged, raw, server, target)
+            self._pool_of(server, message.name).submit(self._logged, raw, server, target)
 
     def _logged(self, raw: str, server: tuple[Any, MessageTable], target: str) -> None:
         try:
@@ -381,7 +412,10 @@ class InProcessBus(Bus):
 
     def stop(self) -> None:
         self._stopped = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for pool in [self._pool, *lanes]:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def connect(url: str) -> Bus:

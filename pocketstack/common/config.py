@@ -427,8 +427,35 @@ OPTIONS: tuple[Option, ...] = (
         "periodic_interval",
         float,
         10.0,
-        "seconds between agent periodic tasks (heartbeat, power-state sync, reconciliation)",
+        "seconds between agent periodic tasks (reconciliation, outcomes sent again); the "
+        "compute agent's heartbeat, resource report and power-state sync have their own "
+        "intervals below",
         section="DEFAULT",
+    ),
+    Option(
+        "report_interval",
+        float,
+        10.0,
+        "seconds between a compute service's heartbeats (Nova's [DEFAULT] report_interval); "
+        "0: every periodic_interval",
+        section="compute",
+    ),
+    Option(
+        "update_resources_interval",
+        float,
+        60.0,
+        "seconds between a compute host's resource reports (compute node and Placement "
+        "inventory, written only when it changed; Nova's update_resources_interval); "
+        "0: every periodic_interval",
+        section="compute",
+    ),
+    Option(
+        "sync_power_state_interval",
+        float,
+        600.0,
+        "seconds between a compute host's power-state syncs and orphan sweeps (Nova's "
+        "sync_power_state_interval); 0: every periodic_interval",
+        section="compute",
     ),
     Option(
         "service_down_time",

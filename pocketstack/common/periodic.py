@@ -8,12 +8,19 @@ and waits for the running task to return::
     loop.start()
     ...
     loop.stop()
+
+A fleet of agents started together would run their rounds in step (1,000 fake hosts'
+heartbeats in the same second); ``stagger=True`` starts each loop's first round at a
+random point within its interval instead, as Nova's periodic tasks spread theirs
+(``run_immediately=False`` with a random initial delay).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 LOG = logging.getLogger(__name__)
@@ -26,7 +33,12 @@ class PeriodicTasks:
         name: thread name (shows in logs and ``py-spy``).
         interval: seconds between the end of one round and the start of the next.
         tasks: callables without arguments.
-        run_first: run a round immediately on ``start()`` (else after one interval).
+        run_first: run a round immediately on ``start()`` (else after ``first_delay``).
+        stagger: the first round comes after a random delay in ``[0, interval)`` instead of
+            one whole interval (``rng`` draws it; ``random`` by default).
+
+    Attributes:
+        first_delay: seconds from ``start()`` to the first round (when not ``run_first``).
     """
 
     def __init__(
@@ -35,11 +47,14 @@ class PeriodicTasks:
         interval: float,
         tasks: Sequence[Callable[[], object]],
         run_first: bool = False,
+        stagger: bool = False,
+        rng: random.Random | None = None,
     ):
         self.name = name
         self.interval = max(0.05, float(interval))
         self.tasks = list(tasks)
         self.run_first = run_first
+        self.first_delay = (rng or random).uniform(0, self.interval) if stagger else self.interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -66,6 +81,10 @@ class PeriodicTasks:
     def _loop(self) -> None:
         if self.run_first:
             self.run_once()
+        elif self._stop.wait(self.first_delay):
+            return
+        else:
+            self.run_once()
         while not self._stop.wait(self.interval):
             self.run_once()
 
@@ -85,3 +104,43 @@ class PeriodicTasks:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self._thread = None
+
+
+class SpacedTask:
+    """A task of a ``PeriodicTasks`` round that runs only every ``spacing`` seconds (as
+    Nova's ``@periodic_task(spacing=...)``): the loop ticks often, each task when it is due.
+
+    Args:
+        func: the callable without arguments.
+        spacing: seconds between runs; 0 or less: every round.
+        stagger: the first run is due after a random delay in ``[0, spacing)`` (``rng``
+            draws it) instead of at the first round, so hosts started together spread out.
+        clock: monotonic seconds (injected by tests).
+
+    Attributes:
+        next_due: the ``clock()`` value from which the next round runs ``func``.
+    """
+
+    def __init__(
+        self,
+        func: Callable[[], object],
+        spacing: float,
+        stagger: bool = True,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.func = func
+        self.spacing = max(0.0, float(spacing))
+        self.clock = clock
+        self.__name__ = getattr(func, "__name__", "task")
+        delay = (rng or random).uniform(0, self.spacing) if stagger else 0.0
+        self.next_due = clock() + delay
+
+    def __call__(self) -> bool:
+        """Run ``func`` if it is due; True when it ran (its exceptions propagate)."""
+        now = self.clock()
+        if now < self.next_due:
+            return False
+        self.next_due = now + self.spacing
+        self.func()
+        return True

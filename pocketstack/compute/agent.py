@@ -22,11 +22,15 @@ this agent for the host's connector (``get_volume_connector``) and the hot-plug
 (``attach_volume``/``detach_volume``, under the server's lock); ``extend_volume`` (a cast)
 resizes an attached volume's disk for the guest.
 
-Periodic tasks (every ``conf.periodic_interval`` s): heartbeat and host resources, power-state
-sync (a guest that died turns its server SHUTOFF; a stopped server found running is powered
-off), reconciliation (guests the conductor does not list on this host are destroyed), and
-outcomes sent again when the conductor has not written them (the bus delivers at most once:
-a controller killed after it took a report loses it).
+Periodic tasks, each at its own interval (as Nova's) and each host's first run at a random
+point of it, so a fleet started together spreads its reports: heartbeat
+(``report_interval``, 10 s), host resources (``update_resources_interval``, 60 s; Placement's
+inventory is written only when it changed), and every ``sync_power_state_interval`` (600 s)
+one round of power-state sync (a guest that died turns its server SHUTOFF; a stopped
+server found running is powered off), reconciliation (guests the conductor does not list
+on this host are destroyed), and outcomes sent again when the conductor has not written
+them (the bus delivers at most once: a controller killed after it took a report loses it;
+checked every ``periodic_interval``).
 Start-up waits for a conductor (``CONDUCTOR_WAIT`` s at most), then runs the same
 reconciliation and also settles what a killed agent left mid-way: spawning -> ERROR ("Build
 interrupted by a compute restart"), deleting -> finished, a snapshot (image_snapshot,
@@ -55,7 +59,7 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.bus import Bus
 from pocketstack.common.config import Config
-from pocketstack.common.periodic import PeriodicTasks
+from pocketstack.common.periodic import PeriodicTasks, SpacedTask
 from pocketstack.compute import actions, faults, instance_storage, states
 from pocketstack.compute.agent_migrations import AgentMigrations
 from pocketstack.compute.drivers.base import (
@@ -111,6 +115,14 @@ CONDUCTOR_WAIT = 300.0
 SETTLE_WAIT = 30.0
 
 
+def task_interval(conf: Any, name: str) -> float:
+    """Seconds between runs of the periodic task whose interval option is ``name``
+    (``report_interval``, ``update_resources_interval``, ``sync_power_state_interval``):
+    the option, or ``periodic_interval`` when it is 0 (or unset)."""
+    value = float(getattr(conf, name, 0) or 0)
+    return value if value > 0 else float(conf.periodic_interval)
+
+
 class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
     """The agent of host ``conf.hostname`` driving ``driver``; it has no database.
 
@@ -141,14 +153,32 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
         #: uuid -> (the task an outcome ended, when it was sent, how to send it again)
         self._outcomes: dict[str, tuple[str, float, Callable[[], None]]] = {}
         # the heartbeat runs apart, so that a call to a dead controller in the other tasks
-        # (30 s until it times out) never makes a live host look down
+        # (30 s until it times out) never makes a live host look down; a fake fleet sends
+        # its hosts' heartbeats together instead (``heartbeat=False``)
+        self.report_interval = task_interval(conf, "report_interval")
         self._heartbeat = PeriodicTasks(
-            f"compute-{self.host}-heartbeat", conf.periodic_interval, [self.report]
+            f"compute-{self.host}-heartbeat",
+            self.report_interval,
+            [self.report_heartbeat],
+            stagger=True,
+        )
+        self.heartbeat = True
+        # one thread ticks; each task runs when due (Nova's periodic task spacing), the
+        # first run of each at a random point of its interval
+        self.resources_task = SpacedTask(
+            self.update_resources, task_interval(conf, "update_resources_interval")
+        )
+        self.sync_task = SpacedTask(
+            self.run_sync_round, task_interval(conf, "sync_power_state_interval")
+        )
+        tick = min(
+            float(conf.periodic_interval), self.resources_task.spacing, self.sync_task.spacing
         )
         self._periodic = PeriodicTasks(
             f"compute-{self.host}",
-            conf.periodic_interval,
-            [self.run_periodic_round],
+            tick,
+            [self.resources_task, self.sync_task, self.resend_lost_outcomes],
+            stagger=True,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -166,7 +196,8 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
         self.reconcile()
         self.bus.serve(self.target, self, AGENT_MESSAGES)
         self.report()
-        self._heartbeat.start()
+        if self.heartbeat:
+            self._heartbeat.start()
         self._periodic.start()
 
     def _wait_for_conductor(self) -> None:
@@ -717,13 +748,28 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
     # ------------------------------------------------------------------ periodic tasks
 
     def report(self) -> None:
-        """Heartbeat of the service and the host's resources (the conductor also repairs
-        usage drift), both casts to the conductor: a heartbeat never waits, and those sent
-        while no controller runs are written when one comes back."""
-        ctx = RequestContext.system()
+        """Heartbeat of the service and the host's resources: ``report_heartbeat`` then
+        ``update_resources`` (at start-up)."""
+        self.report_heartbeat()
+        self.update_resources()
+
+    def report_heartbeat(self) -> None:
+        """Heartbeat of the service (every ``report_interval`` s), a cast to the conductor:
+        a heartbeat never waits, and those sent while no controller runs are written when
+        one comes back."""
         self.conductor.report_service(
-            ctx, self.host, COMPUTE_BINARY, "compute", self.conf.availability_zone
+            RequestContext.system(),
+            self.host,
+            COMPUTE_BINARY,
+            "compute",
+            self.conf.availability_zone,
         )
+
+    def update_resources(self) -> None:
+        """The host's resources (every ``update_resources_interval`` s; Nova's
+        ``update_available_resource``), a cast: the conductor records the compute node,
+        repairs usage drift, and writes the Placement inventory only when it changed."""
+        ctx = RequestContext.system()
         allocation = {key: getattr(self.conf, key) for key in ALLOCATION_KEYS}
         resources = self.driver.get_host_resources()
         # the hypervisor's host_ip is the host's own address, as Nova's [DEFAULT] my_ip:
@@ -738,9 +784,15 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
         return self.conductor.instances_on_host(RequestContext.system(), self.host)
 
     def run_periodic_round(self) -> None:
-        """One periodic round on a single read of this host's servers (``instances_on_host``):
-        ``sync_power_states``, ``remove_orphans``, ``resend_lost_outcomes``. A task that
-        fails is logged and the others still run."""
+        """Every periodic task once, now: ``update_resources`` then ``run_sync_round``."""
+        self.update_resources()
+        self.run_sync_round()
+
+    def run_sync_round(self) -> None:
+        """One sync round (every ``sync_power_state_interval`` s) on a single read of this
+        host's servers (``instances_on_host``): ``sync_power_states``, ``remove_orphans``,
+        ``resend_lost_outcomes``, ``remove_stale_parked``. A task that fails is logged and
+        the others still run."""
         present = set(self.driver.list_instances())  # before the read: no spawn race
         mine = self._my_instances()
         for task in (

@@ -15,8 +15,8 @@ change as a bus message that one of these handlers writes. ``Conductor`` serves 
   ``instance_spawn_failed``, ``instance_power_action_finished``,
   ``instance_terminate_failed``, or ``action_event_finish`` alone (a terminate, whose end is
   ``terminate_finished``).
-- What the agent found: ``instance_power_state_changed``; heartbeats: ``report_service``,
-  ``report_compute_node``.
+- What the agent found: ``instance_power_state_changed``; heartbeats: ``report_service``
+  (``report_services`` for many hosts at once), ``report_compute_node``.
 
 Every state change is guarded by the state the agent saw (``actions.update_instance``), so a
 report that arrives late (it waited in the queue while no controller ran) never overwrites a
@@ -43,7 +43,7 @@ from pocketstack.common.errors import PocketError
 from pocketstack.compute import actions, states
 from pocketstack.compute.agent_views import instance_view
 from pocketstack.compute.drivers.base import PowerState
-from pocketstack.compute.liveness import report_service
+from pocketstack.compute.liveness import report_service, report_services
 from pocketstack.compute.models import (
     ComputeNode,
     Instance,
@@ -375,6 +375,18 @@ class AgentReports:
     ) -> None:
         """A heartbeat of ``binary`` on ``host`` (``liveness.report_service``)."""
         report_service(self.db, host, binary, topic, availability_zone)
+
+    def report_services(
+        self,
+        ctx: RequestContext,
+        hosts: list[str],
+        binary: str,
+        topic: str,
+        availability_zone: str,
+    ) -> None:
+        """Heartbeats of ``binary`` on each of ``hosts`` in one transaction
+        (``liveness.report_services``): a fake fleet's."""
+        report_services(self.db, list(hosts), binary, topic, availability_zone)
 
     def report_compute_node(
         self,

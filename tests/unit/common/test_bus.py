@@ -282,3 +282,45 @@ def test_handlers_calling_while_every_worker_is_busy_do_not_deadlock():
         assert sorted(relay.answers) == [0, 1, 2, 3]
     finally:
         bus.stop()
+
+
+class _Workflows:
+    """A long workflow that holds its worker until released, and a short report."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.busy = threading.Event()
+        self.reported = threading.Event()
+
+    def build(self, ctx) -> None:
+        self.busy.set()
+        self.release.wait(10)
+
+    def report(self, ctx) -> None:
+        self.reported.set()
+
+
+def test_a_message_of_another_lane_is_handled_while_every_shared_worker_is_busy():
+    """1,000 queued builds must not keep heartbeats waiting (Message.lane)."""
+    bus = InProcessBus(workers=1)
+    build, report = Message("build", CAST), Message("report", CAST, lane="reports")
+    table = MessageTable("conductor", [build, report])
+    handler = _Workflows()
+    try:
+        bus.serve("conductor", handler, table)
+        bus.cast(CTX, "conductor", build)
+        assert handler.busy.wait(10)
+        bus.cast(CTX, "conductor", build)  # queued behind the first
+        bus.cast(CTX, "conductor", report)
+        assert handler.reported.wait(10), "the report waited behind the builds"
+    finally:
+        handler.release.set()
+        bus.stop()
+
+
+def test_a_table_lane_applies_to_its_messages_that_name_none():
+    table = MessageTable(
+        "compute", [Message("spawn", CAST), Message("beat", CAST, lane="reports")], lane="agents"
+    )
+    assert (table["spawn"].lane, table["beat"].lane) == ("agents", "reports")
+    assert MessageTable("conductor", [Message("build", CAST)])["build"].lane == ""

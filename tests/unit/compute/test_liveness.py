@@ -51,3 +51,25 @@ def test_service_is_up(db, conf):
     assert not liveness.service_is_up(svc, conf)
     svc.forced_down, svc.last_seen_up = False, None
     assert not liveness.service_is_up(svc, conf)
+
+
+def test_report_services_writes_a_fleets_heartbeats_together_as_report_service_would(db):
+    liveness.report_service(db, "node1", availability_zone="zone-a")
+    with db.transaction() as s:
+        svc = s.execute(sa.select(Service)).scalar_one()
+        svc.disabled, svc.disabled_reason = True, "maintenance"
+    before = service(db, "node1")
+    liveness.report_services(db, ["node1", "node2", "node3"], availability_zone="zone-a")
+    liveness.report_services(db, ["node2", "node3"], availability_zone="zone-a")
+    one, two, three = (service(db, h) for h in ("node1", "node2", "node3"))
+    assert (one.report_count, two.report_count, three.report_count) == (2, 2, 2)
+    assert one.id == before.id and one.last_seen_up >= before.last_seen_up
+    assert (one.disabled, one.disabled_reason) == (True, "maintenance")  # the admin's, kept
+    assert {(x.binary, x.topic, x.availability_zone) for x in (one, two, three)} == {
+        ("nova-compute", "compute", "zone-a")
+    }
+    assert all(liveness.service_is_up(x, _Conf()) for x in (two, three))
+
+
+class _Conf:
+    service_down_time = 60.0
