@@ -7,11 +7,17 @@ aggregate once (409), an aggregate with hosts cannot be deleted (400), removing 
 does not hold is 404, a metadata value ``null`` removes the key, and a host is in one
 availability zone: an aggregate's zone may not differ from another zone its hosts are in
 (400).
+
+Adding or removing a host also adds or removes the aggregate (same UUID) on the host's
+resource provider in Placement, as nova-api does, so the scheduler can ask Placement for
+a zone's hosts (``member_of``; ``scheduler.request_filter``). A Placement failure is
+logged; the host aggregate is changed all the same.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +28,17 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.compute.models import Aggregate, AggregateHost, Service
+from pocketstack.compute.scheduler import claims
+from pocketstack.placement import exceptions as pexc
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
 
+LOG = logging.getLogger(__name__)
+
 AZ_KEY = "availability_zone"
+#: attempts of a provider's aggregates update that lost to a concurrent change
+MIRROR_RETRIES = 3
 
 
 class AggregateNotFound(errors.NotFound):
@@ -197,7 +209,9 @@ class Aggregates:
             self._check_zone(s, agg, (agg.metadata_ or {}).get(AZ_KEY))
             agg.updated_at = utcnow()
             s.flush()
-            return self._record(s, agg)
+            record = self._record(s, agg)
+        self._mirror(host, record.aggregate.uuid, add=True)
+        return record
 
     def remove_host(self, ctx: RequestContext, aggregate_id: str, host: str) -> AggregateRecord:
         """Take ``host`` out of the aggregate.
@@ -213,7 +227,37 @@ class Aggregates:
             s.delete(row)
             agg.updated_at = utcnow()
             s.flush()
-            return self._record(s, agg)
+            record = self._record(s, agg)
+        self._mirror(host, record.aggregate.uuid, add=False)
+        return record
+
+    def _mirror(self, host: str, aggregate_uuid: str, add: bool) -> None:
+        """Add (or remove) ``aggregate_uuid`` on ``host``'s resource provider, retrying a
+        generation conflict (Nova's ``aggregate_add_host``/``aggregate_remove_host``); a
+        host without a provider yet, or a failure, is logged."""
+        providers = claims.placement_for(self.cloud).resource_providers
+        uuid = claims.provider_of(self.cloud, host)
+        if uuid is None:
+            LOG.warning(
+                "host %s has no resource provider: aggregate %s not mirrored", host, aggregate_uuid
+            )
+            return
+        for _attempt in range(MIRROR_RETRIES):
+            generation, current = providers.get_aggregates(claims.SERVICE_CTX, uuid)
+            wanted = set(current) | {aggregate_uuid} if add else set(current) - {aggregate_uuid}
+            if wanted == set(current):
+                return
+            try:
+                providers.set_aggregates(claims.SERVICE_CTX, uuid, sorted(wanted), generation)
+                return
+            except pexc.ProviderGenerationConflict:
+                continue
+            except errors.PocketError as exc:
+                LOG.warning("aggregate %s of host %s not mirrored: %s", aggregate_uuid, host, exc)
+                return
+        LOG.warning(
+            "aggregate %s of host %s not mirrored: concurrent changes", aggregate_uuid, host
+        )
 
     def set_metadata(
         self, ctx: RequestContext, aggregate_id: str, metadata: dict[str, Any]

@@ -3,7 +3,9 @@ claim (seed 002/004; docs/placement.md, "The scheduler on top").
 
 1. **Ask Placement**: ``GET /allocation_candidates?resources=VCPU:v,MEMORY_MB:m,DISK_GB:d
    &limit=MAX_PLACEMENT_RESULTS`` as one SQL query: the database drops every host without
-   room (what Nova's RamFilter, CoreFilter and DiskFilter did in Python).
+   room (what Nova's RamFilter, CoreFilter and DiskFilter did in Python), and with the
+   ``required``/``forbidden`` traits of the flavor's and image's ``trait:*`` and the
+   zone's aggregates as ``member_of`` (``request_filter``), the hosts without them.
 2. **Filter and weigh the candidates only**: the host states come from the in-memory
    ``host_manager.HostStateCache`` (kept current from the agents' reports), the usage from
    the candidates. If the filters leave nothing and Placement stopped at the limit, the
@@ -17,6 +19,7 @@ build fails or a server is deleted. The request ``spec``::
 
     {"instance_uuid": str, "project_id": str, "vcpus": int, "memory_mb": int (MiB),
      "disk_gb": int (GiB), "availability_zone": str | None, "image_properties": dict,
+     "flavor_extra_specs": dict (optional),
      "ignore_hosts": [str], "force_host": str | None, "user_id": str (optional),
      "consumer_type": "INSTANCE" (default) or "MIGRATION"}
 
@@ -36,7 +39,7 @@ from typing import Any
 
 from pocketstack.common.db import Database
 from pocketstack.common.errors import NoValidHost
-from pocketstack.compute.scheduler import claims, host_manager
+from pocketstack.compute.scheduler import claims, host_manager, request_filter
 from pocketstack.compute.scheduler.filters import BaseHostFilter
 from pocketstack.compute.scheduler.filters.aggregate_instance_extra_specs_filter import (
     AggregateInstanceExtraSpecsFilter,
@@ -64,7 +67,6 @@ from pocketstack.compute.scheduler.weighers.server_group_soft_affinity import (
 from pocketstack.compute.scheduler.weighers.server_group_soft_anti_affinity import (
     ServerGroupSoftAntiAffinityWeigher,
 )
-from pocketstack.placement.resource_providers import ProviderFilters
 
 LOG = logging.getLogger(__name__)
 
@@ -210,7 +212,10 @@ class SchedulerManager:
             int(spec.get("disk_gb") or 0),
         )
         found = claims.placement_for(self.db).allocation_candidates.find(
-            claims.SERVICE_CTX, resources, ProviderFilters(), limit=limit
+            claims.SERVICE_CTX,
+            resources,
+            request_filter.provider_filters(self.db, spec),
+            limit=limit,
         )
         ignore = set(spec.get("ignore_hosts") or ())
         hosts = []
