@@ -33,7 +33,7 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.network import extra_dhcp_opts, ipam, states
 from pocketstack.network.agents import is_alive
-from pocketstack.network.common import DHCP_OWNER, ROUTER_GATEWAY, ROUTER_OWNERS
+from pocketstack.network.common import DHCP_OWNER, ROUTER_GATEWAY, ROUTER_INTERFACE, ROUTER_OWNERS
 from pocketstack.network.models import (
     Agent,
     FloatingIP,
@@ -369,6 +369,14 @@ def _dhcp(session: Session, host: str, conf: Any) -> list[dict[str, Any]]:
     if not dhcp_ports:
         return []
     wanted = _dhcp_subnets(session)
+    # subnets a router interface sits on: their IPv6 ones get router advertisements
+    routed = set(
+        session.scalars(
+            sa.select(IPAllocation.subnet_id)
+            .join(Port, Port.id == IPAllocation.port_id)
+            .where(Port.device_owner == ROUTER_INTERFACE)
+        )
+    )
     items = []
     for record in records(session, dhcp_ports):
         port = record.port
@@ -395,6 +403,10 @@ def _dhcp(session: Session, host: str, conf: Any) -> list[dict[str, Any]]:
                         "gateway_ip": s.gateway_ip,
                         "dns_nameservers": list(s.dns_nameservers),
                         "host_routes": [dict(r) for r in s.host_routes],
+                        "ip_version": s.ip_version,
+                        "ipv6_ra_mode": s.ipv6_ra_mode,
+                        "ipv6_address_mode": s.ipv6_address_mode,
+                        "router_attached": s.id in routed,
                     }
                     for s in subnets
                 ],

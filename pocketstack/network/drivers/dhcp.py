@@ -12,7 +12,17 @@ For each network in the host state's ``dhcp`` list (docs/network-dataplane.md):
   ``subnet-<subnet_id>``; per subnet, forced options MTU (26), router (3: the gateway, or
   none), dns-server (6: ``dns_nameservers``; dnsmasq itself when empty) and classless static
   routes (121: ``host_routes`` plus the default route through the gateway);
-- files under ``<state_dir>/dhcp/<network_id>/``: ``host`` (``<mac>,<hostname>,<ip>``,
+- IPv6 subnets as Neutron's ``Dnsmasq`` serves them: ``dhcpv6-stateful`` (or no mode at all)
+  a static range ``<prefix>,static,<prefixlen>`` whose hosts get their address by MAC,
+  ``dhcpv6-stateless`` the same range answering options only (no host address), ``slaac``
+  none; the IPv6 ``dns_nameservers`` as option6 ``dns-server``. Router advertisements come
+  from this dnsmasq too (``--enable-ra``; Neutron runs radvd in the router namespace) for a
+  subnet with an ``ipv6_ra_mode`` that a router interface sits on (``router_attached``):
+  ``slaac`` ``ra-only`` (A flag), ``dhcpv6-stateless`` ``ra-stateless`` (A and O flags),
+  ``dhcpv6-stateful`` the static range (M flag); their router lifetime is 0 (``--ra-param``),
+  as this namespace forwards nothing: guests get their addresses and the on-link prefix,
+  not a default route;
+- files under ``<state_dir>/dhcp/<network_id>/``: ``host`` (``<mac>,<hostname>,<ip>``, ``[<ipv6>]``,
   ``set:port-<mac>`` for hosts with ``extra_dhcp_opts``), ``opts`` (those options),
   ``addn_hosts`` (``<ip> <hostname>``), ``leases``, ``pid``.
 
@@ -28,7 +38,7 @@ the network), their namespace and their directory; other ``qdhcp-`` namespaces a
 alone.
 
 dnsmasq runs as root (``--user=root``): after dropping to ``nobody`` it could not re-read its
-files on SIGHUP, the state directory being private to root. IPv6 subnets get no DHCP range.
+files on SIGHUP, the state directory being private to root.
 """
 
 from __future__ import annotations
@@ -153,7 +163,7 @@ class DnsmasqDhcp:
         # the directory first: it is what marks the namespace as ours
         os.makedirs(self._path(network_id), mode=0o700, exist_ok=True)
         replugged = self._plug(network_id, port, interface, mtu, subnets)
-        files_changed = self._write_files(network_id, hosts)
+        files_changed = self._write_files(network_id, hosts, subnets)
         argv = self._command(network_id, interface, mtu, subnets)
         return self._converge(network_id, argv, replugged, files_changed, _host_pairs(hosts))
 
@@ -226,8 +236,10 @@ class DnsmasqDhcp:
         ip_lib.delete_netns(namespace_name(network_id))
         shutil.rmtree(self._path(network_id), ignore_errors=True)
 
-    def _write_files(self, network_id: str, hosts: list[dict[str, Any]]) -> bool:
-        host_lines, opt_lines, addn_lines = _render_hosts(hosts)
+    def _write_files(
+        self, network_id: str, hosts: list[dict[str, Any]], subnets: list[dict[str, Any]]
+    ) -> bool:
+        host_lines, opt_lines, addn_lines = _render_hosts(hosts, _stateful_v6(subnets))
         changed = False
         for name, lines in (("host", host_lines), ("opts", opt_lines), ("addn_hosts", addn_lines)):
             changed |= _write_if_changed(self._path(network_id, name), lines)
@@ -254,13 +266,21 @@ class DnsmasqDhcp:
             "--bind-interfaces",
         ]
         size = 0
+        advertise = False
         for subnet in subnets:
             cidr = ipaddress.ip_network(str(subnet["cidr"]), strict=False)
-            if not isinstance(cidr, ipaddress.IPv4Network):
+            if isinstance(cidr, ipaddress.IPv6Network):
+                v6 = _subnet_v6_options(subnet, cidr, lease)
+                argv += v6
+                advertise |= _advertised(subnet)
+                size += 1 << 16 if v6 else 0
                 continue
             size += cidr.num_addresses
             argv += _subnet_options(subnet, cidr, mtu, lease)
-        argv.append(f"--dhcp-lease-max={max(size, 1)}")
+        if advertise:
+            # the router lifetime 0: this namespace is no router (see the module's doc)
+            argv += ["--enable-ra", f"--ra-param={interface},mtu:{mtu},10,0"]
+        argv.append(f"--dhcp-lease-max={max(min(size, 1 << 20), 1)}")
         return argv
 
     def _start(self, network_id: str, namespace: str, argv: list[str]) -> None:
@@ -340,8 +360,57 @@ def _subnet_options(
     return args
 
 
-def _render_hosts(hosts: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str]]:
-    """The ``host``, ``opts`` and ``addn_hosts`` lines of a network's hosts (IPv4 only).
+def _advertised(subnet: dict[str, Any]) -> bool:
+    """Whether the subnet gets router advertisements: an ``ipv6_ra_mode`` and a router."""
+    return bool(subnet.get("ipv6_ra_mode")) and bool(subnet.get("router_attached"))
+
+
+def _stateful_v6(subnets: list[dict[str, Any]]) -> list[ipaddress.IPv6Network]:
+    """The IPv6 subnets whose hosts get their address over DHCPv6: ``dhcpv6-stateful``, or
+    no mode at all (Neutron's "static" default)."""
+    found = []
+    for subnet in subnets:
+        cidr = ipaddress.ip_network(str(subnet["cidr"]), strict=False)
+        address_mode = subnet.get("ipv6_address_mode")
+        ra_mode = subnet.get("ipv6_ra_mode")
+        if isinstance(cidr, ipaddress.IPv6Network) and (
+            address_mode == "dhcpv6-stateful" or not (address_mode or ra_mode)
+        ):
+            found.append(cidr)
+    return found
+
+
+def _subnet_v6_options(
+    subnet: dict[str, Any], cidr: ipaddress.IPv6Network, lease: int
+) -> list[str]:
+    """dnsmasq arguments of one IPv6 subnet (see the module's doc): its range, with the RA
+    mode when advertised, and its DNS servers; none for a SLAAC subnet nobody advertises."""
+    tag = "subnet-" + _check_id(subnet["id"], "subnet id")
+    address_mode = subnet.get("ipv6_address_mode") or subnet.get("ipv6_ra_mode")
+    prefix = f"{cidr.network_address},"
+    if address_mode == "slaac":
+        if not _advertised(subnet):
+            return []
+        args = [f"--dhcp-range=set:{tag},{prefix}ra-only,{cidr.prefixlen},{lease}s"]
+    elif address_mode == "dhcpv6-stateless" and _advertised(subnet):
+        args = [f"--dhcp-range=set:{tag},{prefix}ra-stateless,{cidr.prefixlen},{lease}s"]
+    else:  # stateful, stateless without RA, or no mode: Neutron's "static"
+        args = [f"--dhcp-range=set:{tag},{prefix}static,{cidr.prefixlen},{lease}s"]
+    servers = [
+        f"[{ipaddress.ip_address(s)}]"
+        for s in subnet.get("dns_nameservers") or []
+        if ipaddress.ip_address(s).version == 6
+    ]
+    if servers and address_mode != "slaac":
+        args.append(f"--dhcp-option-force=tag:{tag},option6:dns-server,{','.join(servers)}")
+    return args
+
+
+def _render_hosts(
+    hosts: list[dict[str, Any]], stateful: list[ipaddress.IPv6Network] | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """The ``host``, ``opts`` and ``addn_hosts`` lines of a network's hosts: IPv4 ones, and
+    IPv6 ones on the ``stateful`` subnets (``[<ipv6>]``: DHCPv6 gives them by MAC).
 
     Hostnames that are not DNS labels become ``host-<ip with dashes>``; extra DHCP options
     whose name or value could break a line of dnsmasq's files are dropped.
@@ -351,14 +420,15 @@ def _render_hosts(hosts: list[dict[str, Any]]) -> tuple[list[str], list[str], li
     addn_lines: list[str] = []
     for host in hosts:
         address = ipaddress.ip_address(str(host["ip_address"]))
-        if address.version != 4:
+        if address.version != 4 and not any(address in net for net in stateful or []):
             continue
+        shown = f"[{address}]" if address.version == 6 else str(address)
         mac = str(host["mac_address"]).lower()
         if not re.match(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$", mac):
             continue
         hostname = str(host.get("hostname") or "")
         if not _HOSTNAME.match(hostname):
-            hostname = "host-" + str(address).replace(".", "-")
+            hostname = "host-" + str(address).replace(".", "-").replace(":", "-")
         tag = "port-" + mac.replace(":", "")
         options = [
             f"tag:{tag},{_option_key(str(opt['opt_name']))},{opt['opt_value']}"
@@ -366,10 +436,10 @@ def _render_hosts(hosts: list[dict[str, Any]]) -> tuple[list[str], list[str], li
             if _usable_option(opt)
         ]
         if options:
-            host_lines.append(f"{mac},set:{tag},{hostname},{address}")
+            host_lines.append(f"{mac},set:{tag},{hostname},{shown}")
             opt_lines += options
         else:
-            host_lines.append(f"{mac},{hostname},{address}")
+            host_lines.append(f"{mac},{hostname},{shown}")
         addn_lines.append(f"{address}\t{hostname}")
     return host_lines, opt_lines, addn_lines
 

@@ -29,8 +29,10 @@ Per port (``port_security_enabled`` true and not a ``network:*`` port, which Neu
   pair's; the (MAC, source IP) of IP and ARP frames must be the port's fixed IPs or an allowed
   address pair (a CIDR pair allows its range); a DHCP client's discover from 0.0.0.0 to
   255.255.255.255 and ARP probes from 0.0.0.0 pass; a guest's DHCP server replies and IPv6
-  router advertisements are dropped; then known connections pass, then the egress chains of
-  the port's groups, else drop.
+  router advertisements are dropped; IPv6 router and neighbour solicitations, neighbour
+  advertisements, MLD reports and DHCPv6 requests (UDP 546 -> 547) pass, as Neutron's
+  firewall lets them; then known connections pass, then the egress chains of the port's
+  groups, else drop.
 - ingress (frames to the guest): ARP, DHCP(v6) replies and IPv6 neighbour discovery pass,
   then known connections, then the ingress chains of the port's groups, else drop.
 
@@ -534,6 +536,11 @@ def _egress(port: dict[str, Any], jumps: list[str]) -> list[str]:
         "udp sport 67 udp dport 68 drop",
         "udp sport 547 udp dport 546 drop",
         "icmpv6 type nd-router-advert drop",
+        # what Neutron's firewall lets out before any rule: IPv6 neighbour discovery, router
+        # solicitations, MLD reports and DHCPv6 requests (a SLAAC / DHCPv6 guest needs them)
+        "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
+        "mld-listener-report, mld2-listener-report } accept",
+        "udp sport 546 udp dport 547 accept",
         f"meta mark & {ESTABLISHED_MARK:#x} == {ESTABLISHED_MARK:#x} accept",
     ]
     return [*body, *jumps, "drop"]
