@@ -365,3 +365,46 @@ def test_the_dhcp_port_gets_an_address_on_a_dhcp_subnet_added_later(network, rep
         network.subnets.update(ADMIN, subnet, {"enable_dhcp": False})
     assert reports.get_host_state(SYSTEM, "host1")["dhcp"] == []
     assert _dhcp_ports(db) == []
+
+
+def test_ipv6_subnets_reach_the_dhcp_server_with_their_modes_and_router(network, reports, db):
+    import ipaddress
+
+    from pocketstack.network.api import routers as router_api
+
+    report(reports, "host1", DHCP_AGENT)
+    net = make_network(network, "dual", "10.1.0.0/24")
+    v6 = network.subnets.create(
+        ADMIN,
+        {
+            "network_id": net,
+            "cidr": "fd00:5::/64",
+            "ip_version": 6,
+            "ipv6_ra_mode": "slaac",
+            "ipv6_address_mode": "slaac",
+        },
+    )["id"]
+    guest = bound_port(network, net, "host2", mac_address="fa:16:3e:00:00:07")
+    [dhcp] = reports.get_host_state(SYSTEM, "host1")["dhcp"]
+    subnet = {s["id"]: s for s in dhcp["subnets"]}[v6]
+    assert (subnet["ip_version"], subnet["ipv6_ra_mode"], subnet["ipv6_address_mode"]) == (
+        6,
+        "slaac",
+        "slaac",
+    )
+    assert subnet["router_attached"] is False
+    # the DHCP port and the guest have their EUI-64 addresses; the guest's is a host entry
+    dhcp_mac = dhcp["port"]["mac_address"]
+    octets = [int(x, 16) for x in dhcp_mac.split(":")]
+    iid = f"{octets[0] ^ 2:02x}{octets[1]:02x}:{octets[2]:02x}ff:fe{octets[3]:02x}:"
+    iid += f"{octets[4]:02x}{octets[5]:02x}"
+    port_v6 = [ip["ip_address"] for ip in dhcp["port"]["fixed_ips"] if ":" in ip["ip_address"]]
+    assert port_v6 == [str(ipaddress.ip_address("fd00:5::" + iid))]
+    entries = {h["ip_address"] for h in dhcp["hosts"] if h["mac_address"] == guest["mac_address"]}
+    assert {ip["ip_address"] for ip in guest["fixed_ips"]} == entries
+    assert "fd00:5::f816:3eff:fe00:7" in entries and len(entries) == 2
+
+    router = network.manager.routers.create(ADMIN, router_api.parse_create({"name": "r6"})).router
+    network.manager.routers.add_interface(ADMIN, router.id, subnet_id=v6)
+    [dhcp] = reports.get_host_state(SYSTEM, "host1")["dhcp"]
+    assert {s["id"]: s for s in dhcp["subnets"]}[v6]["router_attached"] is True
