@@ -202,14 +202,22 @@ ROUTES = [
         schema=schemas.CONSUMER_UPDATE,
     ),
     route("DELETE", _O + "/consumers/{consumer_id}", delete_consumer),
-    route("POST", _O + "/request_token", create_request_token, auth=False),
+    route(
+        "POST",
+        _O + "/request_token",
+        create_request_token,
+        auth=False,
+        schema=schemas.OAUTH1_SIGNED,
+    ),
     route(
         "PUT",
         _O + "/authorize/{request_token_id}",
         authorize_request_token,
         schema=schemas.OAUTH1_AUTHORIZE,
     ),
-    route("POST", _O + "/access_token", create_access_token, auth=False),
+    route(
+        "POST", _O + "/access_token", create_access_token, auth=False, schema=schemas.OAUTH1_SIGNED
+    ),
     route("GET", _AT, list_access_tokens),
     route("GET", _AT + "/{access_token_id}", get_access_token),
     route("DELETE", _AT + "/{access_token_id}", delete_access_token),

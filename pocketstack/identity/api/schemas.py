@@ -391,3 +391,7 @@ OAUTH1_AUTHORIZE: Schema = t.obj(
 )
 """PUT /v3/OS-OAUTH1/authorize/{request_token_id} ("Authorize request token"): at least
 one role as ``{"id"}`` or ``{"name"}``."""
+
+OAUTH1_SIGNED: Schema = {"type": ["object", "null"]}
+"""POST /v3/OS-OAUTH1/request_token and /access_token: no body (the OAuth parameters come
+in the ``Authorization`` header); a JSON object sent anyway is ignored, as Keystone does."""

@@ -241,3 +241,34 @@ def test_bad_signatures_and_verifiers_are_401(flow: Flow) -> None:
     # an access token signed with a wrong secret gives no token
     unauthorized = flow.request_token()
     assert flow.access(unauthorized, "abcdEFGH").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "OAuth",
+        "OAuth garbage",
+        'OAuth oauth_consumer_key="x"',
+        'OAuth oauth_consumer_key="%s", oauth_signature="x", oauth_signature_method="PLAINTEXT"',
+        'OAuth oauth_timestamp="12", oauth_nonce="%C3%A9%00"',
+        "Basic dXNlcjpwdw==",
+    ],
+)
+def test_malformed_oauth_headers_are_401(flow: Flow, authorization: str) -> None:
+    if "%s" in authorization:
+        authorization = authorization % flow.consumer["id"]
+    for path in ("/v3/OS-OAUTH1/request_token", "/v3/OS-OAUTH1/access_token"):
+        resp = flow.client.post(
+            "/identity" + path,
+            headers={
+                "Authorization": authorization,
+                "Requested-Project-Id": flow.ids["demo_project_id"],
+            },
+        )
+        assert resp.status_code == 401, resp.text
+        assert resp.json()["error"]["code"] == 401
+    body = {"auth": {"identity": {"methods": ["oauth1"], "oauth1": {}}}}
+    resp = flow.client.post(
+        "/identity/v3/auth/tokens", json=body, headers={"Authorization": authorization}
+    )
+    assert resp.status_code == 401, resp.text
