@@ -30,6 +30,9 @@ class RequestContext:
         app_cred_id: the application credential the token was obtained with, or None.
         app_cred_restricted: True when that credential is restricted (Keystone's default):
             such a token may not create or delete application credentials (or trusts).
+        oauth_access_token_id: the OS-OAUTH1 access token the token was got with, or None:
+            such a token may not delegate further either (Keystone's "token issued via
+            delegation").
         system_scope: True for a system-scoped token (Keystone's ``"system": {"all":
             true}``): its roles are held on the whole deployment, not on a project, so
             ``project_id`` and ``domain_id`` are None (the ``system_reader`` policy check).
@@ -47,6 +50,7 @@ class RequestContext:
     app_cred_id: str | None = None
     app_cred_restricted: bool = False
     system_scope: bool = False
+    oauth_access_token_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -61,8 +65,11 @@ class RequestContext:
     @property
     def may_delegate(self) -> bool:
         """Whether this caller may create or delete delegations (application credentials,
-        trusts): every token except one from a restricted application credential, which
-        could otherwise mint a credential that outlives its own (as Keystone)."""
+        trusts, request token authorizations): every token except one from a restricted
+        application credential or an OS-OAUTH1 access token, which could otherwise mint a
+        credential that outlives its own (as Keystone)."""
+        if self.oauth_access_token_id:
+            return False
         return not (self.app_cred_id and self.app_cred_restricted)
 
     def owns(self, project_id: str | None) -> bool:
@@ -84,6 +91,7 @@ class RequestContext:
             "app_cred_id": self.app_cred_id,
             "app_cred_restricted": self.app_cred_restricted,
             "system_scope": self.system_scope,
+            "oauth_access_token_id": self.oauth_access_token_id,
         }
 
     @classmethod
@@ -101,6 +109,7 @@ class RequestContext:
             app_cred_id=data.get("app_cred_id"),
             app_cred_restricted=bool(data.get("app_cred_restricted")),
             system_scope=bool(data.get("system_scope")),
+            oauth_access_token_id=data.get("oauth_access_token_id"),
         )
 
     @classmethod

@@ -343,7 +343,7 @@ class OAuth1:
 
     def _not_delegated(self, ctx: RequestContext) -> None:
         payload = self.identity.tokens.inspect(ctx.auth_token).payload if ctx.auth_token else None
-        if not ctx.may_delegate or (payload and (payload.trust_id or payload.oauth_id)):
+        if not ctx.may_delegate or (payload and payload.trust_id):
             raise exc.ForbiddenAction(
                 "Cannot authorize a request token with a token issued via delegation."
             )

@@ -569,6 +569,7 @@ def _context(info: TokenInfo) -> RequestContext:
         app_cred_id=app_cred.id if app_cred else None,
         app_cred_restricted=bool(app_cred and app_cred.restricted),
         system_scope=info.system,
+        oauth_access_token_id=info.oauth.access_token_id if info.oauth else None,
     )
 
 

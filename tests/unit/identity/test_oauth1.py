@@ -162,7 +162,7 @@ def test_flow_gives_a_token_of_the_delegated_roles(flow: Flow) -> None:
         "access_token_id": at_fields["oauth_token"],
         "consumer_id": flow.consumer["id"],
     }
-    # an OAuth token is not rescoped (403, as Keystone), and cannot authorize (403)
+    # an OAuth token is not rescoped (403, as Keystone)
     rescope = {
         "auth": {
             "identity": {"methods": ["token"], "token": {"id": resp.headers["X-Subject-Token"]}},
@@ -170,6 +170,26 @@ def test_flow_gives_a_token_of_the_delegated_roles(flow: Flow) -> None:
         }
     }
     assert flow.client.post("/identity/v3/auth/tokens", json=rescope).status_code == 403
+    # nor delegate further: no application credential, no trust (403, as Keystone)
+    oauth_token = {"X-Auth-Token": resp.headers["X-Subject-Token"]}
+    user = flow.ids["admin_user_id"]
+    made = flow.client.post(
+        f"/identity/v3/users/{user}/application_credentials",
+        json={"application_credential": {"name": "from-oauth"}},
+        headers=oauth_token,
+    )
+    assert made.status_code == 403, made.text
+    trust = {
+        "trust": {
+            "trustor_user_id": user,
+            "trustee_user_id": flow.ids["demo_user_id"],
+            "project_id": flow.ids["demo_project_id"],
+            "impersonation": False,
+            "roles": [{"name": "reader"}],
+        }
+    }
+    made = flow.client.post("/identity/v3/OS-TRUST/trusts", json=trust, headers=oauth_token)
+    assert made.status_code == 403, made.text
 
 
 def test_expired_request_token_is_refused(flow: Flow) -> None:
