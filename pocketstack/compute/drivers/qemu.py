@@ -374,7 +374,7 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
                 not answer.
         """
         paths = self._existing(uuid)
-        sock = paths.dir / qp.GUEST_AGENT_SOCKET
+        sock = paths.runtime / qp.GUEST_AGENT_SOCKET
         if qp.find_pid(paths, uuid) is None or not sock.exists():
             raise GuestAgentError("QEMU guest agent is not enabled")
         encoded = base64.b64encode(password.encode()).decode()
@@ -398,7 +398,7 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
             if qp.find_pid(paths, uuid) is None:
                 qsnap.convert(paths.disk, Path(dest), shared=False)
                 return "Snapshot of the stopped guest's disk (no process: nothing to quiesce)."
-            sock = paths.dir / qp.GUEST_AGENT_SOCKET
+            sock = paths.runtime / qp.GUEST_AGENT_SOCKET
             return qsnap.snapshot_running(
                 self._qmp_call(uuid), paths.disk, Path(dest), sock, quiesce
             )
@@ -701,11 +701,16 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
     # ------------------------------------------------------------ helpers
 
     def _start(
-        self, spec: InstanceSpec, paths: qp.InstancePaths, extra: list[str] | None = None
+        self,
+        spec: InstanceSpec,
+        paths: qp.InstancePaths,
+        extra: list[str] | None = None,
+        claim: bool = True,
     ) -> None:
         """Make the guest's taps (recorded first, so a failure still deletes them), then
         start QEMU, in ``self.netns`` when set; ``extra``: more QEMU arguments (a restore's
-        ``-incoming``)."""
+        ``-incoming``); ``claim``: on shared storage, mark the directory this host's
+        (not for a guest still being received)."""
         devices = qp.tap_devices(spec)
         recorded = set(self._recorded_taps(paths))
         names = sorted(recorded | {name for name, _mtu in devices})
@@ -716,7 +721,7 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
                 ip_lib.ensure_tap(name, mtu, self.netns)
         except NetworkDriverError as exc:
             raise DriverError(f"cannot create the guest's tap device: {exc}") from exc
-        if self.shared_storage:
+        if self.shared_storage and claim:
             qsh.claim(paths.dir, self.host)
         local_disks.ensure(spec, paths.dir)  # made only when missing
         machine = qp.machine_type(spec)

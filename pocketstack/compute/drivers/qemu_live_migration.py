@@ -19,14 +19,22 @@
   ``live_migration_force_complete``: ``stop`` (the guest paused, so the copy converges;
   ``live_migration_finish`` lets it run on the destination).
 
-Shared instance storage (the destination's directory already holds the disk) is refused by
-this driver for now: the two QEMU processes would share the pid file and sockets.
+Shared instance storage (``[compute] instances_shared_storage``, the destination's
+directory already holds the disk: memory only, ``block_migration`` False): the destination's
+QEMU opens the same disks (QEMU keeps an incoming guest's images inactive until the
+switch-over, so the two processes never write them together) and keeps its pid file and
+sockets in ``<uuid>/incoming.d/`` (``InstancePaths.run``), with the ``incoming`` mark there;
+the directory stays the source's (``qemu_shared``) until the end. The source's cleanup ends
+its QEMU and removes its runtime files only; ``live_migration_finish`` moves the
+destination's into the directory (a renamed unix socket still reaches its listener) and
+claims it; a rollback ends the incoming QEMU and removes ``incoming.d`` only.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import shutil
 import socket
 import threading
 import time
@@ -36,6 +44,7 @@ from typing import Any
 
 from pocketstack.compute.configdrive import build_config_drive
 from pocketstack.compute.drivers import qemu_process as qp
+from pocketstack.compute.drivers import qemu_shared as qsh
 from pocketstack.compute.drivers.base import DriverError
 from pocketstack.compute.drivers.qmp import QMPError
 
@@ -43,6 +52,8 @@ LOG = logging.getLogger(__name__)
 
 #: the file that marks an incoming guest's directory
 INCOMING = "incoming"
+#: the runtime directory of a guest received on shared storage, inside its directory
+INCOMING_RUN = "incoming.d"
 #: bytes/s a migration may use (QEMU's default is 32 MiB/s)
 MAX_BANDWIDTH = 8 * 1024**3
 #: seconds between two ``query-migrate``
@@ -99,7 +110,10 @@ class QemuLiveMigration:
     _qmp: Callable[..., Any]
     _start: Callable[..., None]
     _remove: Callable[[str, qp.InstancePaths], None]
-    destroy: Callable[[str], None]
+    _unplug: Callable[[qp.InstancePaths], None]
+    destroy: Callable[..., None]
+    shared_storage: bool
+    host: str
 
     def live_migration_prepare(
         self, spec: dict[str, Any], block_migration: bool | None, address: str
@@ -112,6 +126,8 @@ class QemuLiveMigration:
         """
         uuid = spec["uuid"]
         paths = self._paths(uuid)
+        if self.shared_storage and paths.dir.is_dir():
+            return self._prepare_shared(spec, paths, block_migration, address)
         if paths.disk.exists() or paths.dir.exists():
             raise LiveMigrationRefused(
                 f"Instance {uuid}'s directory exists on the destination (shared instance "
@@ -140,6 +156,48 @@ class QemuLiveMigration:
                 raise
         LOG.info("instance %s: incoming live migration on %s", uuid, uri)
         return {"uri": uri, "block_migration": True, "shared": False}
+
+    def _prepare_shared(
+        self,
+        spec: dict[str, Any],
+        paths: qp.InstancePaths,
+        block_migration: bool | None,
+        address: str,
+    ) -> dict[str, Any]:
+        """Shared storage: QEMU started on the directory's disks, its own files in
+        ``incoming.d`` (see the module doc)."""
+        uuid = spec["uuid"]
+        if block_migration:
+            raise LiveMigrationRefused(
+                f"{self.host} is not on local storage: Block migration can not be used with "
+                "shared storage."
+            )
+        if not spec.get("boot_from_volume") and not paths.disk.is_file():
+            raise LiveMigrationRefused(f"Instance {uuid} has no disk in {paths.dir}.")
+        run = paths.dir / INCOMING_RUN
+        incoming = qp.InstancePaths(paths.dir, run=run)
+        port = _free_port(address)
+        uri = f"tcp:{address}:{port}"
+        with self._lock(uuid):
+            run.mkdir()
+            try:
+                (run / INCOMING).write_text(uri)
+                self._start(spec, incoming, ["-incoming", uri], claim=False)
+            except BaseException as exc:
+                self._end_incoming(uuid, incoming)
+                if isinstance(exc, Exception) and not isinstance(exc, DriverError):
+                    raise DriverError(f"preparing the live migration failed: {exc}") from exc
+                raise
+        LOG.info("instance %s: incoming live migration on %s (shared storage)", uuid, uri)
+        return {"uri": uri, "block_migration": False, "shared": True}
+
+    def _end_incoming(self, uuid: str, incoming: qp.InstancePaths) -> None:
+        """End a shared-storage incoming QEMU and remove ``incoming.d`` (never the disks)."""
+        pid = qp.find_pid(incoming, uuid)
+        if pid is not None:
+            qp.kill(pid)
+        self._unplug(incoming)
+        shutil.rmtree(incoming.runtime, ignore_errors=True)
 
     def live_migration(
         self,
@@ -220,6 +278,17 @@ class QemuLiveMigration:
             raise LiveMigrationRefused(f"No live migration of {uuid} runs on this host.")
         self._qmp(uuid, "migrate_cancel")
 
+    def live_migration_completed(self, uuid: str) -> bool:
+        """Whether QEMU finished copying ``uuid`` to its destination (``query-migrate`` says
+        ``completed``: the guest runs there, this QEMU stays paused in ``postmigrate``).
+        False when no copy ended so, or QEMU is gone. Asked by an agent that restarts while
+        its server is migrating (``live_migration_recovery``): the copy goes on in QEMU
+        while the agent is away."""
+        try:
+            return (self._qmp(uuid, "query-migrate") or {}).get("status") == "completed"
+        except (QMPError, DriverError):
+            return False
+
     def live_migration_force_complete(self, uuid: str) -> None:
         """Pause the guest (QMP ``stop``) so that the remaining memory is copied at once."""
         status = (self._qmp(uuid, "query-migrate") or {}).get("status")
@@ -229,8 +298,15 @@ class QemuLiveMigration:
         self._qmp(uuid, "stop")
 
     def live_migration_cleanup_source(self, uuid: str, shared: bool) -> None:
-        """End the source's QEMU (paused after the migration), taps and files."""
-        self.destroy(uuid)
+        """End the source's QEMU (paused after the migration), taps and files; on shared
+        storage its pid file and sockets only (the disks are the destination's now)."""
+        if not shared:
+            self.destroy(uuid)
+            return
+        self.destroy(uuid, destroy_disks=False)
+        paths = self._paths(uuid)
+        for name in qsh.RUNTIME_FILES:
+            (paths.dir / name).unlink(missing_ok=True)
 
     def live_migration_finish(self, spec: dict[str, Any], running: bool) -> None:
         """Wait until the guest left ``inmigrate``, let it run (``cont`` when a forced
@@ -241,6 +317,8 @@ class QemuLiveMigration:
         """
         uuid = spec["uuid"]
         paths = self._paths(uuid)
+        if (paths.dir / INCOMING_RUN).is_dir():
+            self._adopt_incoming(uuid, paths)
         deadline = time.monotonic() + FINISH_TIMEOUT
         status = ""
         while time.monotonic() < deadline:
@@ -257,11 +335,27 @@ class QemuLiveMigration:
             self._qmp(uuid, "cont")
         (paths.dir / INCOMING).unlink(missing_ok=True)
 
+    def _adopt_incoming(self, uuid: str, paths: qp.InstancePaths) -> None:
+        """Shared storage, the source's QEMU gone: the incoming QEMU's files move from
+        ``incoming.d`` into the directory, which becomes this host's."""
+        run = paths.dir / INCOMING_RUN
+        with self._lock(uuid):
+            for name in qsh.RUNTIME_FILES:
+                if (run / name).exists():
+                    (run / name).replace(paths.dir / name)
+            qsh.claim(paths.dir, self.host)
+            shutil.rmtree(run, ignore_errors=True)
+
     def live_migration_rollback_dest(self, uuid: str, shared: bool) -> None:
         """End the incoming QEMU and remove its directory; a guest of this host (no
-        ``incoming`` mark) is never touched."""
+        ``incoming`` mark) is never touched; on shared storage only ``incoming.d`` goes."""
         paths = self._paths(uuid)
         if not paths.dir.exists():
+            return
+        run = paths.dir / INCOMING_RUN
+        if run.is_dir():
+            with self._lock(uuid):
+                self._end_incoming(uuid, qp.InstancePaths(paths.dir, run=run))
             return
         if not is_incoming(paths.dir):
             LOG.warning("instance %s is no incoming guest here: not rolled back", uuid)

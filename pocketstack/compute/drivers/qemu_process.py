@@ -34,9 +34,17 @@ MIN_USEFUL_MEMORY_MB = 128
 
 @dataclass(frozen=True)
 class InstancePaths:
-    """The files of one instance, all in ``<state_dir>/instances/<uuid>/``."""
+    """The files of one instance, all in ``<instances_path>/<uuid>/``; those of its QEMU
+    process (pid file, sockets, taps record) in ``run`` when given: a second QEMU of the
+    same guest receiving a live migration on shared storage (``qemu_live_migration``)."""
 
     dir: Path
+    run: Path | None = None
+
+    @property
+    def runtime(self) -> Path:
+        """Where the QEMU process's own files are (QEMU's working directory)."""
+        return self.run or self.dir
 
     @property
     def disk(self) -> Path:
@@ -52,27 +60,27 @@ class InstancePaths:
 
     @property
     def qmp(self) -> Path:
-        return self.dir / "qmp.sock"
+        return self.runtime / "qmp.sock"
 
     @property
     def pidfile(self) -> Path:
-        return self.dir / "pid"
+        return self.runtime / "pid"
 
     @property
     def vnc(self) -> Path:
         """The guest's VNC server (RFB over a unix socket), for the console proxy."""
-        return self.dir / "vnc.sock"
+        return self.runtime / "vnc.sock"
 
     @property
     def serial(self) -> Path:
         """The guest's first serial port as a stream (a QEMU chardev socket); what it
         prints also goes to ``console`` (the chardev's ``logfile``)."""
-        return self.dir / "serial.sock"
+        return self.runtime / "serial.sock"
 
     @property
     def taps(self) -> Path:
         """JSON list of the tap devices made for the guest (deleted with it)."""
-        return self.dir / "taps.json"
+        return self.runtime / "taps.json"
 
 
 @dataclass(frozen=True)
@@ -543,7 +551,7 @@ def _nic_args(index: int, vif: dict[str, Any], machine: str = "q35") -> list[str
 def start(cmd: list[str], paths: InstancePaths, uuid: str) -> int:
     """Run ``cmd`` (which daemonizes) and return the guest's pid.
 
-    QEMU runs in the instance directory (relative QMP socket path). Its ``-daemonize`` parent
+    QEMU runs in ``paths.runtime`` (relative QMP socket path). Its ``-daemonize`` parent
     exits only once the machine is initialised, with status 1
     and the error on stderr when it failed, so failures are known synchronously.
 
@@ -552,7 +560,7 @@ def start(cmd: list[str], paths: InstancePaths, uuid: str) -> int:
     """
     paths.pidfile.unlink(missing_ok=True)
     paths.qmp.unlink(missing_ok=True)
-    _run(cmd, "QEMU failed to start", timeout=120, cwd=paths.dir)
+    _run(cmd, "QEMU failed to start", timeout=120, cwd=paths.runtime)
     pid = find_pid(paths, uuid)
     if pid is None:
         raise DriverError("QEMU started but its process is gone")
