@@ -921,8 +921,18 @@ class ComputeAgent(AgentMigrations, RebuildAgent, LiveMigrationAgent):
             self._recreate_lost_guests(present, mine)
         settled = self.settle_migrations(mine)
         # live migrations from or to this host: the conductor ends them (it calls back
-        # once this agent serves; ``live_migration_recovery``)
-        self.conductor.live_migrations_interrupted(ctx, self.host)
+        # once this agent serves; ``live_migration_recovery``), told which copies QEMU
+        # completed while this agent was away
+        completed = getattr(self.driver, "live_migration_completed", None)
+        copied = [
+            i["uuid"]
+            for i in mine
+            if i["task_state"] == states.MIGRATING
+            and i["host"] == self.host
+            and completed
+            and completed(i["uuid"])
+        ]
+        self.conductor.live_migrations_interrupted(ctx, self.host, copied)
         for inst in mine:
             try:
                 if inst["uuid"] not in settled and self._settle(ctx, inst):

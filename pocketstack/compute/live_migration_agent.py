@@ -17,6 +17,9 @@ operation cleans up what it made when it fails and raises ``DriverError``:
   (the source guest still runs).
 - ``live_migration_abort(uuid)``, ``live_migration_force_complete(uuid)`` (source, while
   ``live_migration`` runs in another thread).
+- ``live_migration_completed(uuid) -> bool`` (source): whether a copy from here completed
+  (its guest runs on the destination) and was not cleaned up since; asked by an agent that
+  restarts while its server is migrating (``live_migration_recovery``).
 - ``live_migration_cleanup_source(uuid, shared)``: the source's guest ended and, unless
   ``shared``, its files removed.
 - ``live_migration_finish(spec, running)`` (destination): the guest is the host's (listed by

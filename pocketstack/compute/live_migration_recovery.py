@@ -8,8 +8,9 @@ left to end it: the server would stay ``migrating`` until the calls time out (up
 settled instead:
 
 - by the conductor when an agent restarts (its ``reconcile`` casts
-  ``live_migrations_interrupted(host)``): every live migration in progress from or to
-  that host;
+  ``live_migrations_interrupted(host, copied)``): every live migration in progress from or
+  to that host; ``copied`` names the servers whose copy the source's QEMU completed while
+  the agent was away (``QemuDriver.live_migration_completed``): they are settled forward;
 - by a controller when it starts (``recover_live_migrations``): the live migrations whose
   server this controller (or a dead one) was moving (``Instance.controller_id``).
 
@@ -81,11 +82,21 @@ class LiveMigrationRecovery:
 
     # -- bus method (``rpcapi.CONDUCTOR_MESSAGES``)
 
-    def live_migrations_interrupted(self, ctx: RequestContext, host: str) -> None:
-        """An agent restarted: settle every live migration in progress from or to ``host``."""
+    def live_migrations_interrupted(
+        self, ctx: RequestContext, host: str, copied: list[str] | None = None
+    ) -> None:
+        """An agent restarted: settle every live migration in progress from or to ``host``.
+        ``copied``: servers whose copy the source's QEMU completed while its agent was away
+        (their Migration, still ``running``, becomes ``post-migrating``: settled forward)."""
         for mig in self._live_in_progress(Migration.source_compute == host) + (
             self._live_in_progress(Migration.dest_compute == host)
         ):
+            if mig.instance_uuid in (copied or []) and mig.source_compute == host:
+                with self.db.transaction() as s:
+                    try:
+                        migrations.update_status(s, mig.id, "post-migrating", expected="running")
+                    except migrations.MigrationStateConflict:
+                        pass  # ended or moved on meanwhile: settled from what it is
             self.settle_live_migration(mig.instance_uuid, mig.id)
 
     # -- start-up

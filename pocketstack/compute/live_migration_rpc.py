@@ -186,7 +186,10 @@ class LiveMigrationConductorClient:
         """Progress of the copy (bytes) for the Migration row."""
         self._send(ctx, "live_migration_progress", migration_id=migration_id, stats=stats)
 
-    def live_migrations_interrupted(self, ctx: RequestContext, host: str) -> None:
+    def live_migrations_interrupted(
+        self, ctx: RequestContext, host: str, copied: list[str] | None = None
+    ) -> None:
         """The agent of ``host`` restarted: settle the live migrations from or to it
-        (``LiveMigrationRecovery.live_migrations_interrupted``)."""
-        self._send(ctx, "live_migrations_interrupted", host=host)
+        (``LiveMigrationRecovery.live_migrations_interrupted``); ``copied``: the servers
+        whose copy QEMU completed on this source meanwhile."""
+        self._send(ctx, "live_migrations_interrupted", host=host, copied=list(copied or []))

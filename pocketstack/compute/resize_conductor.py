@@ -652,7 +652,9 @@ def _instance_fields(inst: Instance) -> dict[str, Any]:
 def migration_views(cloud: Cloud, host: str, views: list[dict[str, Any]]) -> None:
     """Add to ``instances_on_host``'s ``views`` the servers with a move in progress from or
     to ``host`` (each with ``migration``: ``{"id", "uuid", "status", "source_compute",
-    "dest_compute"}``), and that key to the host's own servers that have one."""
+    "dest_compute"}``), and that key to the host's own servers that have one. Live
+    migrations too: a guest the destination has just taken over, before the conductor
+    writes its new host, is then never taken for an orphan there."""
     import sqlalchemy as sa
 
     from pocketstack.compute.models import Migration
@@ -664,7 +666,9 @@ def migration_views(cloud: Cloud, host: str, views: list[dict[str, Any]]) -> Non
                 .join(Instance, Instance.uuid == Migration.instance_uuid)
                 .where(
                     Migration.status.in_(migrations.IN_PROGRESS),
-                    Migration.migration_type.in_((migrations.RESIZE, migrations.MIGRATION)),
+                    Migration.migration_type.in_(
+                        (migrations.RESIZE, migrations.MIGRATION, migrations.LIVE_MIGRATION)
+                    ),
                     sa.or_(Migration.source_compute == host, Migration.dest_compute == host),
                     Instance.deleted.is_(False),
                 )

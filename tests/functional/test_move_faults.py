@@ -87,6 +87,40 @@ def test_a_source_killed_mid_live_migration_keeps_the_server_on_it(two_hosts, mo
     migrates_again(env, server.uuid, source)
 
 
+def test_a_source_killed_after_its_copy_completed_finishes_the_move(two_hosts, monkeypatch):
+    env = two_hosts
+    server = env.boot()
+    source, dest = server.host, other(server.host)
+    agent = env.agents[source]
+    entered = threading.Event()
+    release = env.block()
+    copy = agent.live_migration
+
+    def dies(ctx, instance_uuid, migration_id, migrate_data):  # copied, then killed
+        copy(ctx, instance_uuid, migration_id, migrate_data)
+        entered.set()
+        release.wait(60)
+        raise DriverError("the agent was killed")
+
+    monkeypatch.setattr(agent, "live_migration", dies)
+    live_migrate(env, server.uuid)
+    assert entered.wait(10)
+    env.kill(source)
+    assert env.migration(server.uuid).status == "running"  # nobody heard of the copy
+    env.restart(source)
+    moved = env.settle(server.uuid, "ACTIVE")
+    assert moved.host == dest and moved.task_state is None
+    assert env.guests() == {source: [], dest: [server.uuid]}
+    assert env.agents[dest].driver.get_power_state(server.uuid) == PowerState.RUNNING
+    wait_until(lambda: env.claims() == {server.uuid: (dest, 256)}, 10, "one claim, on dest")
+    assert env.port_hosts(server.uuid) == {dest}
+    assert env.migration(server.uuid).status == "completed"
+    release.set()
+    time.sleep(0.5)
+    assert env.cloud.compute.servers.get(ADMIN, server.uuid).host == dest
+    assert env.guests() == {source: [], dest: [server.uuid]}
+
+
 def test_a_destination_killed_while_preparing_rolls_back_at_its_restart(two_hosts, monkeypatch):
     env = two_hosts
     server = env.boot()

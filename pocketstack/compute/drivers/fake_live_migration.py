@@ -40,7 +40,9 @@ class FakeLiveMigration:
     def _lm_state(self) -> dict[str, Any]:
         state = self.__dict__.get("_lm")
         if state is None:
-            state = self.__dict__.setdefault("_lm", {"incoming": {}, "cancel": {}, "force": {}})
+            state = self.__dict__.setdefault(
+                "_lm", {"incoming": {}, "cancel": {}, "force": {}, "copied": set()}
+            )
         return state
 
     def live_migration_prepare(
@@ -73,6 +75,7 @@ class FakeLiveMigration:
             force = self._lm_state()["force"].setdefault(uuid, threading.Event())
             cancel.clear()
             force.clear()
+            self._lm_state()["copied"].discard(uuid)
         total = int(guest.spec.get("memory_mb") or 0) * 1024 * 1024
         seconds = float(props.get("fake_live_migration_seconds") or 0)
         began = time.monotonic()
@@ -90,6 +93,8 @@ class FakeLiveMigration:
                 self._lm_state()["cancel"].pop(uuid, None)
                 self._lm_state()["force"].pop(uuid, None)
         elapsed = int((time.monotonic() - began) * 1000)
+        with self._lock:
+            self._lm_state()["copied"].add(uuid)
         return {"status": "completed", "downtime_ms": 0, "total_time_ms": elapsed} | _stats(
             total, total
         )
@@ -113,8 +118,16 @@ class FakeLiveMigration:
             raise LiveMigrationNotRunning(f"No live migration of {uuid} runs on this host.")
         event.set()
 
+    def live_migration_completed(self, uuid: str) -> bool:
+        """Whether a copy of ``uuid`` from here completed and its guest was not cleaned up
+        since (as QEMU's ``query-migrate`` says ``completed``)."""
+        with self._lock:
+            return uuid in self._lm_state()["copied"]
+
     def live_migration_cleanup_source(self, uuid: str, shared: bool) -> None:
         """Forget the source's guest; its disk stays when ``shared`` (the destination's)."""
+        with self._lock:
+            self._lm_state()["copied"].discard(uuid)
         self.destroy(uuid, destroy_disks=not shared)
 
     def live_migration_finish(self, spec: dict[str, Any], running: bool) -> None:
