@@ -26,6 +26,10 @@ driver boots it (``keep_disks``). The conductor's step ``rebuild_server`` says i
 details which case it was. **The source coming back**: its agent's orphan sweep destroys
 the guest of a server no longer on it (Nova's ``_destroy_evacuated_instances``); on shared
 storage the disks of a guest the database places on another host are never deleted.
+
+**Volumes** (attached ones, and the boot volume of a volume-backed server, whose data is
+kept: the volume is its disk) get attachments for the destination before the rebuild
+there; the dead host's are deleted (``volume_moves``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.request_spec import image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
 from pocketstack.compute.server_actions import check_lock
+from pocketstack.compute.volume_moves import VolumeMoves
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -187,9 +192,10 @@ class EvacuateConductor:
         claims.move_claim(self.db, migration_uuid, inst.uuid)
         self._set_port_hosts(ctx, inst, dest["host"])  # type: ignore[attr-defined]
         network_info = self.cloud.network.get_instance_network_info(ctx.elevated(), inst.uuid)
-        image = image_meta(self.cloud.image.get_image_info(ctx.elevated(), str(inst.image_ref)))
+        image = _evacuate_image(self.cloud, ctx, inst, spec)
         spec_for = self.spec_for  # type: ignore[attr-defined]
         new_spec = spec_for(inst, image, network_info, dest["host"])
+        _keep_volumes(spec, new_spec)
         shared = instance_storage.instance_storage_shared(self.cloud, source, dest["host"])
         new_spec["rebuild"] = {
             "power_off": inst.vm_state == states.STOPPED
@@ -213,7 +219,50 @@ class EvacuateConductor:
             migrations.update_status(
                 s, migration_id, "pre-migrating", dest_compute=dest["host"], dest_node=dest["node"]
             )
+        _volumes_follow(self.cloud, ctx, inst.uuid, dest["host"])
         ComputeAgentClient(self.cloud.bus).rebuild_instance(ctx, dest["host"], inst.uuid)
+
+
+def _evacuate_image(cloud: Cloud, ctx: RequestContext, inst: Instance, spec: dict[str, Any]) -> Any:
+    """The ``ImageMeta`` to build the evacuated server's spec on: its image's, or for a
+    volume-backed server (no image: the boot volume is its disk) what its spec keeps."""
+    if not spec.get("boot_from_volume"):
+        return image_meta(cloud.image.get_image_info(ctx.elevated(), str(inst.image_ref)))
+    image = dict(spec.get("image") or {})
+    return {
+        "id": image.get("id") or "",
+        "name": image.get("name"),
+        "status": None,
+        "disk_format": image.get("disk_format"),
+        "size": image.get("size"),
+        "virtual_size": None,
+        "min_disk": 0,
+        "min_ram": 0,
+        "properties": dict(image.get("properties") or {}),
+    }
+
+
+def _keep_volumes(spec: dict[str, Any], new_spec: dict[str, Any]) -> None:
+    """The evacuated server's spec keeps its volumes (``_volumes_follow`` then gives them
+    the destination's ``connection_info``) and, volume-backed, boots from its volume."""
+    new_spec["block_devices"] = list(spec.get("block_devices") or [])
+    if spec.get("boot_from_volume"):
+        new_spec["boot_from_volume"] = True
+        new_spec["image"] = {**new_spec["image"], "path": ""}
+
+
+def _volumes_follow(cloud: Cloud, ctx: RequestContext, instance_uuid: str, dest: str) -> None:
+    """The server's volumes exported to ``dest``, its mappings and stored spec on those
+    attachments, the dead host's attachments deleted (Nova's evacuating rebuild). A
+    failure leaves the attachments as they were and raises."""
+    moves = VolumeMoves(cloud)
+    moved = moves.prepare(ctx, instance_uuid, dest)
+    try:
+        moves.switch(ctx, instance_uuid, moved)
+    except BaseException:
+        moves.abort(ctx, instance_uuid, moved)
+        raise
+    moves.drop_old(ctx, moved)
 
 
 def storage_details(source: str, dest: str, shared: bool, image_ref: str) -> str:

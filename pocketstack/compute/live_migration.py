@@ -36,6 +36,11 @@ force complete``.
   stays ACTIVE on the source, no claim leaked, no QEMU left on the destination, the
   Migration ``error`` (``cancelled`` after an abort), the action ``Error``.
 
+Volumes (attached ones and a boot volume) follow the guest (``volume_moves``): after the
+ports, each gets a second attachment exported to the destination, whose QEMU opens it with
+that ``connection_info``; at the end the mappings point at the new attachments and the
+source's are deleted; a rollback deletes the new ones (the source's untouched).
+
 Block or shared: ``block_migration`` True/False, or ``auto`` (2.25+), decided from the two
 hosts' reported instance storage (``instance_storage.instance_storage_shared``): shared means
 memory only, else block migration. Asking for block migration on shared storage, or for
@@ -56,6 +61,7 @@ from pocketstack.compute import actions, migrations, states, tasks
 from pocketstack.compute.exceptions import InstanceInvalidState
 from pocketstack.compute.models import Instance
 from pocketstack.compute.scheduler import claims
+from pocketstack.compute.volume_moves import VolumeMoves
 
 if TYPE_CHECKING:
     from pocketstack.compute.rpcapi import ComputeAgentClient
@@ -304,6 +310,7 @@ class LiveMigrationTask(tasks.Task):
     dest: str = ""
     dest_node: str = ""
     network_info: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    volumes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     migrate_data: dict[str, Any] = dataclasses.field(default_factory=dict)
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -328,6 +335,8 @@ class LiveMigrationReports:
             [
                 tasks.Step(EV_SCHEDULE, self._lm_schedule, rollback=self._lm_unclaim),
                 tasks.Step(EV_BIND_PORTS, self._lm_bind, rollback=self._lm_unbind),
+                # no event of its own: Nova's pre_live_migration makes the attachments
+                tasks.Step(None, self._lm_volumes, rollback=self._lm_unvolumes),
                 tasks.Step(
                     EV_PRE,
                     self._lm_pre,
@@ -472,10 +481,20 @@ class LiveMigrationReports:
             return
         self._set_port_hosts(task.ctx, task.inst, task.source)
 
+    def _lm_volumes(self, task: LiveMigrationTask) -> None:
+        """The server's volumes exported to the destination too (``volume_moves``)."""
+        task.volumes = VolumeMoves(self.cloud).prepare(task.ctx, task.instance_uuid, task.dest)
+
+    def _lm_unvolumes(self, task: LiveMigrationTask) -> None:
+        VolumeMoves(self.cloud).abort(task.ctx, task.instance_uuid, task.volumes)
+
     def _dest_spec(self, task: LiveMigrationTask) -> dict[str, Any]:
         spec = dict(task.inst.spec or {})
         spec["host"] = task.dest
         spec["network_info"] = task.network_info
+        if task.volumes:
+            moves = VolumeMoves(self.cloud)
+            spec["block_devices"] = moves.block_devices(task.instance_uuid, task.volumes)
         return spec
 
     def _lm_check_storage(self, task: LiveMigrationTask) -> None:
@@ -560,6 +579,14 @@ class LiveMigrationReports:
             )
             migrations.update_status(s, task.migration_id, "completed")
             actions.finish_action(s, task.ctx, task.instance_uuid)
+        # the server is dest's now (its agent keeps the guest; its spec has dest's
+        # attachments): the rows on dest's attachments, the source's deleted
+        moves = VolumeMoves(self.cloud)
+        try:
+            moves.switch(task.ctx, task.instance_uuid, task.volumes)
+            moves.drop_old(task.ctx, task.volumes)
+        except Exception:  # the guest is on dest whatever: logged
+            LOG.exception("moving the volume attachments of %s failed", task.instance_uuid)
         LOG.info("live migration of %s to %s completed", task.instance_uuid, task.dest)
 
     def _lm_end(self, ctx: RequestContext, uuid: str, migration_id: int, status: str) -> None:

@@ -14,6 +14,9 @@ workflow (``resize_conductor``) with the agents (``agent_migrations``):
   another host. 400: an unknown host, or the server's own.
 - ``confirm_resize`` / ``revert_resize``: VERIFY_RESIZE only (409 otherwise).
 
+Attached volumes and a boot volume follow the server (``volume_moves``): attachments for
+the destination at the move, the source's deleted at confirm, the destination's at revert.
+
 Every refusal in the wrong state is 409 ``Cannot '<action>' instance <id> while it is in
 vm_state <x>``; a locked server refuses a member with 409.
 """
@@ -95,9 +98,11 @@ class Resizes:
         old = dict(row.flavor or {})
         if str(old.get("id")) == flavor.flavorid:
             raise errors.BadRequest("When resizing, instances must change flavor!")
-        if (row.spec or {}).get("boot_from_volume"):
-            raise errors.BadRequest("Resizing a volume-backed server is not supported yet.")
-        if flavor.root_gb < row.root_gb or flavor.ephemeral_gb < row.ephemeral_gb:
+        volume_backed = bool((row.spec or {}).get("boot_from_volume"))
+        # a volume-backed server's root disk is its volume: the flavor's disk does not
+        # apply (Nova's resize checks the root disk only for image-backed servers)
+        smaller_root = not volume_backed and flavor.root_gb < row.root_gb
+        if smaller_root or flavor.ephemeral_gb < row.ephemeral_gb:
             raise errors.BadRequest(
                 "Server disk was unable to be resized because: Unable to resize disk down."
             )

@@ -51,6 +51,7 @@ from pocketstack.compute.agent_views import instance_view
 from pocketstack.compute.instance_spec import build_spec
 from pocketstack.compute.models import Instance
 from pocketstack.compute.scheduler import claims
+from pocketstack.compute.volume_moves import VolumeMoves
 
 if TYPE_CHECKING:
     from pocketstack.common.config import Config
@@ -306,7 +307,31 @@ class ResizeConductor:
         probe = Instance(**{**_instance_fields(inst), **fields})
         image = dict((resize.get("old_spec") or {}).get("image") or {})
         spec = self._move_spec(probe, image, network_info, dest)
+        volumes = VolumeMoves(self.cloud)
+        moved = volumes.prepare(ctx, inst.uuid, dest)  # the volumes exported to dest too
+        resize["volumes"] = moved
+        if moved:
+            spec["block_devices"] = volumes.block_devices(inst.uuid, moved)
         spec["resize"] = resize
+        try:
+            self._cast_finish(ctx, inst, mig, resize, spec, fields, network_info)
+        except BaseException:
+            volumes.abort(ctx, inst.uuid, moved)
+            raise
+
+    def _cast_finish(
+        self,
+        ctx: RequestContext,
+        inst: Instance,
+        mig: Any,
+        resize: dict[str, Any],
+        spec: dict[str, Any],
+        fields: dict[str, Any],
+        network_info: list[dict[str, Any]],
+    ) -> None:
+        """The server's host, flavor and spec the destination's, then ``finish_resize``
+        cast there."""
+        dest = str(mig.dest_compute)
         with self.cloud.db.transaction() as s:
             migrations.update_status(s, mig.id, "post-migrating")
             if not actions.update_instance(
@@ -342,9 +367,17 @@ class ResizeConductor:
             "size": image.get("size"),
             "properties": dict(image.get("properties") or {}),
         }
-        spec = build_spec(self.cloud, inst, meta, network_info, inst.availability_zone, host)
-        spec["image"] = {**spec["image"], **image}  # the path/URL the build used
         old = dict(inst.spec or {})
+        spec = build_spec(
+            self.cloud,
+            inst,
+            meta,
+            network_info,
+            inst.availability_zone,
+            host,
+            volume_backed=bool(old.get("boot_from_volume")),
+        )
+        spec["image"] = {**spec["image"], **image}  # the path/URL the build used
         spec["block_devices"] = list(old.get("block_devices") or [])
         spec["boot_from_volume"] = bool(old.get("boot_from_volume"))
         return spec
@@ -369,6 +402,12 @@ class ResizeConductor:
                     s, ctx, instance_uuid, EV_FINISH_RESIZE, actions.fault_traceback(fault)
                 )
             self._roll_back_to_source(ctx, instance_uuid, fault["message"])
+            return
+        try:  # the guest runs on dest: its volumes' rows point at dest's attachments
+            VolumeMoves(self.cloud).switch(ctx, instance_uuid, list(resize.get("volumes") or []))
+        except Exception as exc:
+            LOG.exception("switching the volumes of %s to %s failed", instance_uuid, host)
+            self._roll_back_to_source(ctx, instance_uuid, _message(exc, "Migration"))
             return
         with self.cloud.db.transaction() as s:
             actions.finish_event(s, ctx, instance_uuid, EV_FINISH_RESIZE)
@@ -420,6 +459,9 @@ class ResizeConductor:
         task = inst.task_state if inst.task_state in expected else None
         if task is None:
             raise errors.Conflict(f"Instance {inst.uuid} is in task {inst.task_state}.")
+        # dest's attachments deleted, the rows on the source's again (old_spec has them)
+        VolumeMoves(self.cloud).abort(ctx, inst.uuid, list(resize.get("volumes") or []))
+        resize["volumes"] = []
         with self.cloud.db.transaction() as s:
             if task in (states.RESIZE_MIGRATING, states.RESIZE_MIGRATED):
                 actions.update_instance(
@@ -503,6 +545,8 @@ class ResizeConductor:
             LOG.warning("the parked guest of %s on %s: %s", instance_uuid, host, fault["message"])
         with self.cloud.db.reader() as s:
             consumer = migrations.get(s, resize["migration_id"]).uuid
+        # the source's guest is gone: its attachments too (Nova's confirm_resize)
+        VolumeMoves(self.cloud).drop_old(ctx, list(resize.get("volumes") or []))
         claims.move_claim(self.cloud.db, consumer, instance_uuid)
         with self.cloud.db.transaction() as s:
             actions.finish_event(

@@ -544,8 +544,16 @@ class Volumes:
 
     def detach_all(self, ctx: RequestContext, instance_uuid: str) -> None:
         """A deleted server's volumes (its guest is gone): attachments deleted, the
-        ``delete_on_termination`` volumes deleted, the mappings deleted. Idempotent."""
+        ``delete_on_termination`` volumes deleted, the mappings deleted; with a resize
+        or migration waiting for its confirm, the other host's attachments too
+        (``volume_moves``). Idempotent."""
         elevated = ctx.elevated()
+        inst = actions.load_instance(self.db, instance_uuid)
+        moving = ((inst.spec or {}).get("resize") or {}) if inst is not None else {}
+        for moved in moving.get("volumes") or []:
+            for aid in (moved.get("attachment_id"), moved.get("old_attachment_id")):
+                if aid:
+                    _ignore_gone(self.client.attachment_delete, elevated, aid)
         for bdm in live_bdms(self.db, instance_uuid):
             if bdm.attachment_id:
                 aid = bdm.attachment_id

@@ -69,6 +69,23 @@ def load(s: Session, ctx: RequestContext, attachment_id: str) -> tuple[VolumeAtt
     return att, volume
 
 
+def _same_instance_move(s: Session, volume: Volume, instance_uuid: str | None) -> bool:
+    """Whether ``volume`` (``in-use``, ``reserved`` or ``attaching``) has attachments and all
+    of them are ``instance_uuid``'s: the case of a server moving to another host."""
+    if not instance_uuid or volume.status not in (
+        states.IN_USE,
+        states.RESERVED,
+        states.ATTACHING,
+    ):
+        return False
+    owners = set(
+        s.scalars(
+            sa.select(VolumeAttachment.instance_uuid).where(VolumeAttachment.volume_id == volume.id)
+        )
+    )
+    return owners == {instance_uuid}
+
+
 class Attachments:
     """``cloud.volume.attachments``."""
 
@@ -113,20 +130,26 @@ class Attachments:
         volume ``reserved``. With ``connector`` the volume is exported at once (``update``),
         as Cinder does.
 
+        A volume already attached to ``instance_uuid`` alone may get a second attachment
+        for the same server (Cinder's override for Nova's moves: the new host's attachment
+        made before the old one goes); its status stays.
+
         Raises:
             VolumeNotFound (404). InvalidVolume (400): the volume is not ``available``
-            (no multiattach here). InvalidInput (400): ``mode`` not ``rw``/``ro``.
+            (no multiattach here) nor attached only to ``instance_uuid``. InvalidInput
+            (400): ``mode`` not ``rw``/``ro``.
         """
         if mode not in ("rw", "ro"):
             raise exc.InvalidInput(f"Invalid attach mode {mode!r}: must be rw or ro.")
         with self.cloud.db.transaction() as s:
             volume = volumes.load(s, ctx, volume_id, lock=True)
-            if volume.status != states.AVAILABLE:
+            if volume.status == states.AVAILABLE:
+                states.transition(volume, states.RESERVED)
+            elif not _same_instance_move(s, volume, instance_uuid):
                 raise exc.InvalidVolume(
                     f"Volume {volume.id} status must be available or downloading to reserve, "
                     f"but the current status is {volume.status}."
                 )
-            states.transition(volume, states.RESERVED)
             att = VolumeAttachment(
                 volume_id=volume.id,
                 instance_uuid=instance_uuid,
