@@ -289,17 +289,6 @@ class QemuLiveMigration:
         except (QMPError, DriverError):
             return False
 
-    def live_migration_completed(self, uuid: str) -> bool:
-        """Whether QEMU finished copying ``uuid`` to its destination (``query-migrate`` says
-        ``completed``: the guest runs there, this QEMU stays paused in ``postmigrate``).
-        False when no copy ended so, or QEMU is gone. Asked by an agent that restarts while
-        its server is migrating (``live_migration_recovery``): the copy goes on in QEMU
-        while the agent is away."""
-        try:
-            return (self._qmp(uuid, "query-migrate") or {}).get("status") == "completed"
-        except (QMPError, DriverError):
-            return False
-
     def live_migration_force_complete(self, uuid: str) -> None:
         """Pause the guest (QMP ``stop``) so that the remaining memory is copied at once."""
         status = (self._qmp(uuid, "query-migrate") or {}).get("status")
