@@ -9,10 +9,13 @@ read through QMP-free means: the ready line does not come again on the new conso
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from pocketstack.common.drivers import COMPUTE_DRIVERS
 from pocketstack.compute.drivers.base import DriverError, PowerState
 from tests.contract.test_compute_drivers import (  # noqa: F401  (guest_image: a fixture)
     DRIVERS,
@@ -91,3 +94,59 @@ def test_rollback_at_destination_leaves_the_source_running(pair):
     if src.real:
         (pid,) = _processes_of({uuid})
         assert str(Path(src.conf.state_dir)) in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+
+
+def _restarted(h: Harness):
+    """The driver a restarted agent of ``h``'s host gets: a new one over the same state
+    directory (QEMU's guests outlive their agent); the fake keeps its guests in its process,
+    so its "restart" is the same object."""
+    if not h.real:
+        return h.driver
+    driver = COMPUTE_DRIVERS.load(h.name, h.conf)
+    driver.init_host("test-host")
+    return driver
+
+
+def test_agents_restarted_mid_copy_leave_the_guest_on_one_host(pair):
+    """Both agents restart while the copy runs (QEMU goes on copying without them): the
+    restarted source asks whether the copy completed (``live_migration_completed``) and the
+    move is finished forward, or else cancelled and the destination rolled back; either way
+    the guest runs from exactly one host's directory, with one QEMU process."""
+    src, dst = pair
+    spec = _boot(src)
+    uuid = spec["uuid"]
+    data = dst.driver.live_migration_prepare(spec, True, "127.0.0.1")
+    outcome: list[object] = []
+
+    def copy() -> None:  # the old source agent's thread: it dies with nobody listening
+        try:
+            outcome.append(src.driver.live_migration(uuid, data, lambda stats: None))
+        except DriverError as exc:
+            outcome.append(exc)
+
+    copying = threading.Thread(target=copy, daemon=True)
+    copying.start()
+    time.sleep(0.3)  # the copy began
+    source, dest = _restarted(src), _restarted(dst)
+    try:
+        source.live_migration_abort(uuid)
+    except DriverError:
+        pass  # it had completed already (or never ran)
+    copying.join(60)
+    assert not copying.is_alive()
+    if source.live_migration_completed(uuid):  # forward: the guest is the destination's
+        source.live_migration_cleanup_source(uuid, False)
+        dest.live_migration_finish(spec, True)
+        here, there, other = dst, src, source
+        assert dest.get_power_state(uuid) == PowerState.RUNNING
+    else:  # backward: the source's guest runs on
+        dest.live_migration_rollback_dest(uuid, False)
+        here, there, other = src, dst, dest
+        assert source.get_power_state(uuid) == PowerState.RUNNING
+        assert not Path(dst.conf.state_dir, "instances", uuid).exists()
+    assert uuid not in other.list_instances()
+    if here.real:
+        (pid,) = _processes_of({uuid})  # one QEMU: no orphan on either host
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+        assert str(Path(here.conf.state_dir)) in cmdline
+        assert str(Path(there.conf.state_dir)) not in cmdline
