@@ -4,7 +4,8 @@ flavor, confirm -> ACTIVE (the claim the new flavor's), revert -> ACTIVE with th
 flavor; id and fixed IPs kept; the migration records in ``GET /os-migrations`` at 2.1,
 2.23, 2.59 and 2.80 and ``openstack server migration list``; the instance actions; 409 in
 the wrong states, 400 for bad flavors, 403 for a member's migrate; a migrate with no other
-host fails and leaves the server ACTIVE where it was, its claim not leaked."""
+host fails and leaves the server ACTIVE where it was, its claim not leaked; a resize beyond
+the project's cores quota is 403 with Nova's message."""
 
 from __future__ import annotations
 
@@ -196,3 +197,38 @@ def test_migration_list_shapes(cloud, server):
     assert cloud.sdk().compute.get("/os-migrations").status_code == 403
     assert _action(admin, server["id"], {"confirmResize": None}).status_code == 204
     _settled(admin, server["id"], "ACTIVE")
+
+
+def test_a_resize_beyond_the_quota_is_403_with_novas_message(cloud, server):
+    """Nova's ``_check_quota_for_upsize``: the growth (new minus old flavor) must fit the
+    project's cores and ram quotas; the CLI shows the reason."""
+    conn, admin = cloud.sdk(), cloud.sdk(ADMIN)
+    sid = server["id"]
+    project = conn.compute.get_server(sid).project_id
+    limits = conn.compute.get("/limits").json()["limits"]["absolute"]
+    used = limits["totalCoresUsed"]
+    quota_url = f"/os-quota-sets/{project}"
+    assert admin.compute.put(quota_url, json={"quota_set": {"cores": used}}).status_code == 200
+    try:
+        got = _action(conn, sid, {"resize": {"flavorRef": "3"}})  # m1.medium: +1 vCPU
+        assert got.status_code == 403, got.text
+        assert got.json() == {
+            "forbidden": {
+                "code": 403,
+                "message": f"Quota exceeded for cores: Requested 1, but already used "
+                f"{used} of {used} cores",
+            }
+        }
+        failed = cloud.openstack(
+            "server", "resize", "--flavor", "m1.medium", sid, json_output=False, check=False
+        )
+        assert failed.returncode != 0 and "Quota exceeded for cores" in failed.stderr
+        shown = conn.compute.get_server(sid)
+        assert shown.status == "ACTIVE" and shown.flavor.name == "m1.tiny"
+        # a resize that does not grow the cores (m1.small: same vCPU, more RAM) goes on
+        assert _action(conn, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+        _settled(conn, sid, "VERIFY_RESIZE")
+        assert _action(conn, sid, {"confirmResize": None}).status_code == 204
+        _settled(conn, sid, "ACTIVE")
+    finally:
+        admin.compute.delete(quota_url)  # back to the defaults
