@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -383,8 +384,11 @@ def assert_error_shape(target: Target, resp: httpx.Response) -> None:
 
 
 _QUERY_VALUES = ["", "-1", "0", "99999999999999999999", "abc", "true", "é", "a" * 300]
+#: examples per route and property (derandomized: the same ones every run): 10 in
+#: ``make test`` (CI's time budget), 25 in ``make test-all``
+_EXAMPLES = 25 if os.environ.get("POCKETSTACK_TEST_ALL") == "1" else 10
 _FUZZ = settings(
-    max_examples=25,
+    max_examples=_EXAMPLES,
     deadline=None,
     derandomize=True,
     database=None,
