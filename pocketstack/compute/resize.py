@@ -7,9 +7,9 @@ compare-and-set write, records the instance action and casts the conductor, whic
 workflow (``resize_conductor``) with the agents (``agent_migrations``):
 
 - ``resize(flavorRef)`` (member): ACTIVE or SHUTOFF, no task -> ``resize_prep`` ... ->
-  VERIFY_RESIZE. 400: unknown flavor, the same flavor, a smaller root disk, a
-  volume-backed server (not supported here); 403: a bigger flavor beyond the project's
-  cores or ram quota (``Quotas.check_resize``).
+  VERIFY_RESIZE. 400: unknown flavor, the same flavor, a smaller root disk (not
+  checked for a volume-backed server: its root disk is its volume); 403: a bigger flavor
+  beyond the project's cores or ram quota (``Quotas.check_resize``).
 - ``migrate(host?)`` (admin; ``host`` from 2.56): the same with the server's own flavor, to
   another host. 400: an unknown host, or the server's own.
 - ``confirm_resize`` / ``revert_resize``: VERIFY_RESIZE only (409 otherwise).
@@ -86,8 +86,8 @@ class Resizes:
 
         Raises:
             ServerNotFound (404); InstanceIsLocked, InstanceInvalidState (409);
-            errors.BadRequest (400): unknown flavor, same flavor, smaller root disk,
-            volume-backed server; errors.QuotaExceeded (403): the growth is over the
+            errors.BadRequest (400): unknown flavor, same flavor, smaller root disk
+            of an image-backed server; errors.QuotaExceeded (403): the growth is over the
             project's cores or ram quota.
         """
         row = self._checked(ctx, server_id, "resize")
