@@ -224,6 +224,42 @@ def test_a_conductor_restart_in_resize_prep_fails_the_move(two_hosts, monkeypatc
     assert env.cloud.compute.servers.get(ADMIN, server.uuid).task_state is None
 
 
+def test_a_conductor_restart_while_the_agents_move_a_server_loses_no_report(two_hosts, monkeypatch):
+    """The agents' steps of a resize go on while the controller is away; the report the
+    source casts meanwhile is lost with it, and sent again until the new conductor writes it
+    (``resend_lost_outcomes``): the resize reaches VERIFY_RESIZE, then confirms."""
+    env = two_hosts
+    server = env.boot()
+    source = server.host
+    driver = env.agents[source].driver
+    entered = threading.Event()
+    release = env.block()
+    copy = driver.copy_parked_disks
+
+    def slow(uuid, dest_dir):
+        entered.set()
+        release.wait(60)
+        return copy(uuid, dest_dir)
+
+    monkeypatch.setattr(driver, "copy_parked_disks", slow)
+    env.cloud.compute.resizes.resize(DEMO, server.uuid, "2")
+    assert entered.wait(10)
+    env.conductor.stop()  # the controller dies while the source copies
+    release.set()  # the copy ends; its report finds no conductor
+    time.sleep(0.5)
+    row = env.cloud.compute.servers.get(ADMIN, server.uuid)
+    assert row.task_state == states.RESIZE_MIGRATING  # nobody wrote the report
+    env.restart_conductor()
+    moved = env.settle(server.uuid, "VERIFY_RESIZE")
+    assert moved.host == other(source) and moved.memory_mb == 512
+    assert env.guests() == {source: [], other(source): [server.uuid]}
+    env.cloud.compute.resizes.confirm_resize(DEMO, server.uuid)
+    env.settle(server.uuid, "ACTIVE")
+    wait_until(
+        lambda: env.claims() == {server.uuid: (other(source), 512)}, 10, "one claim, the new"
+    )
+
+
 def image_gone(env, image_id) -> bool:
     try:
         image = env.cloud.image.get_image(RequestContext.system(), image_id)
