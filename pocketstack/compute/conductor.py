@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -245,6 +246,17 @@ class Conductor(
         self.recover()
         self.cloud.bus.serve("conductor", self, CONDUCTOR_MESSAGES)
         self._periodic.start()
+        # live migrations are settled with calls to their agents, which may start after
+        # this controller (``pocketstack up``): in the background, once serving
+        threading.Thread(
+            target=self._recover_live_migrations_logged, name="live-migration-recovery", daemon=True
+        ).start()
+
+    def _recover_live_migrations_logged(self) -> None:
+        try:
+            self.recover_live_migrations()
+        except Exception:  # the agents' restarts settle what is left; logged
+            LOG.exception("settling the interrupted live migrations failed")
 
     def stop(self) -> None:
         """Stop the periodic tasks and remove the heartbeat, so that the other controllers
@@ -551,7 +563,6 @@ class Conductor(
             self.finish_delete(self._pending_ctx(uuid), uuid)
         self._fail_orphans(include_mine=True)
         self._resend_spawns()
-        self.recover_live_migrations()
         self.recover_resize_preps()
 
     def recover_orphaned_builds(self) -> None:

@@ -11,8 +11,9 @@ settled instead:
   ``live_migrations_interrupted(host, copied)``): every live migration in progress from or
   to that host; ``copied`` names the servers whose copy the source's QEMU completed while
   the agent was away (``QemuDriver.live_migration_completed``): they are settled forward;
-- by a controller when it starts (``recover_live_migrations``): the live migrations whose
-  server this controller (or a dead one) was moving (``Instance.controller_id``).
+- by a controller when it starts (``recover_live_migrations``, in the background once it
+  serves: the agents may start after it): the live migrations whose server this controller
+  (or a dead one) was moving (``Instance.controller_id``).
 
 Settling decides from the Migration row's status, as Nova's ``_rollback_live_migration``
 and ``_post_live_migration`` do:
@@ -61,7 +62,7 @@ INTERRUPTED = "Live migration interrupted by a restart; the server stays on its 
 #: the fault of one whose guest could not be taken over by the destination
 LOST = "Live migration interrupted after the copy, and the destination could not take the guest"
 #: how long a settling call waits for a restarting agent to serve its queue (seconds)
-AGENT_WAIT = 30.0
+AGENT_WAIT = 120.0
 #: the statuses settled backward (the copy had not finished)
 _BACKWARD = ("queued", "preparing", "running")
 
