@@ -110,10 +110,18 @@ def _resources(inst: Instance) -> dict[str, int]:
 # ---------------------------------------------------------------------------- API side
 
 
-def check_storage(cloud: Cloud, source: str, dest: str, block_migration: bool | None) -> bool:
+def check_storage(
+    cloud: Cloud,
+    source: str,
+    dest: str,
+    block_migration: bool | None,
+    volume_only: bool = False,
+) -> bool:
     """Resolve ``block_migration`` for a move from ``source`` to ``dest`` (compute hosts)
     from their instance storage (``instance_storage.instance_storage_shared``): None
     (``auto``) is block migration unless both share it, memory only when they do.
+    ``volume_only``: the server boots from a volume and has no local disk
+    (``volume_only``), so its storage counts as shared (Nova's shared block storage).
 
     Raises:
         errors.BadRequest (400, Nova's ``InvalidSharedStorage`` and
@@ -122,7 +130,7 @@ def check_storage(cloud: Cloud, source: str, dest: str, block_migration: bool | 
     """
     from pocketstack.compute.instance_storage import instance_storage_shared
 
-    shared = instance_storage_shared(cloud, source, dest)
+    shared = volume_only or instance_storage_shared(cloud, source, dest)
     if block_migration is None:
         return not shared
     if block_migration and shared:
@@ -136,6 +144,15 @@ def check_storage(cloud: Cloud, source: str, dest: str, block_migration: bool | 
             "either shared storage or boot-from-volume with no local disks."
         )
     return block_migration
+
+
+def volume_only(inst: Instance) -> bool:
+    """Whether every disk of ``inst`` is a volume: volume-backed, no ephemeral or swap
+    disk (the config drive is made again on the destination). Its live migration copies
+    memory only, never the volumes (Nova's ``is_shared_block_storage``)."""
+    swap = int((inst.flavor or {}).get("swap") or 0)
+    backed = bool((inst.spec or {}).get("boot_from_volume"))
+    return backed and not inst.ephemeral_gb and not swap
 
 
 class LiveMigrationAPI:
@@ -174,7 +191,7 @@ class LiveMigrationAPI:
         if host is not None:
             self._check_host(row, host)
             if block_migration is not None:
-                check_storage(self.cloud, str(row.host), host, block_migration)
+                check_storage(self.cloud, str(row.host), host, block_migration, volume_only(row))
         with self.db.transaction() as s:
             if not actions.update_instance(
                 s,
@@ -502,7 +519,7 @@ class LiveMigrationReports:
         becomes block migration unless both share it; a contradicting request fails (400,
         Nova's "Block migration can not be used with shared storage" and its converse)."""
         task.block_migration = check_storage(
-            self.cloud, task.source, task.dest, task.block_migration
+            self.cloud, task.source, task.dest, task.block_migration, volume_only(task.inst)
         )
 
     def _lm_pre(self, task: LiveMigrationTask) -> None:

@@ -259,3 +259,28 @@ def test_deleting_a_server_waiting_for_its_confirm_frees_the_volume(cloud, volum
     volume = conn.block_storage.get_volume(volume_id)
     assert volume.status == "available" and volume.attachments == []
     assert _attachments(cloud, volume_id) == []
+
+
+def test_a_volume_backed_server_live_migrates_memory_only(cloud):
+    conn, admin = cloud.sdk(), cloud.sdk(ADMIN)
+    made = cloud.create_server(_name("mv-bfv-live"), "--boot-from-volume", "1", wait=True)
+    server_id = made["id"]
+    try:
+        (attached,) = conn.compute.volume_attachments(server_id)
+        source = admin.compute.get_server(server_id).compute_host
+        dest = _other_host(admin, source)
+        # no local disk: the volume counts as shared storage, so block migration is refused
+        refused = admin.compute.post(
+            f"/servers/{server_id}/action",
+            json={"os-migrateLive": {"host": dest, "block_migration": True}},
+            headers={"OpenStack-API-Version": "compute 2.30"},
+            raise_exc=False,
+        )
+        assert refused.status_code == 400, refused.text
+        admin.compute.live_migrate_server(server_id, host=dest, block_migration="auto")
+        shown = _status(admin, server_id, "ACTIVE")
+        assert shown.compute_host == dest
+        wait_until(lambda: _hosts(cloud, attached.volume_id) == [dest], 30, "the attachment")
+    finally:
+        _delete(cloud, server_id)
+        conn.block_storage.delete_volume(attached.volume_id, ignore_missing=True)

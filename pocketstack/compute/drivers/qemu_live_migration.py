@@ -134,7 +134,12 @@ class QemuLiveMigration:
                 "storage): live migration on shared storage is not supported by the QEMU "
                 "driver yet."
             )
-        if block_migration is False:
+        # a server whose disks are all volumes moves memory only: the destination's QEMU
+        # opens the volumes itself (the config drive is made again)
+        volume_only = bool(spec.get("boot_from_volume")) and not (
+            spec.get("ephemeral_gb") or spec.get("swap_mb")
+        )
+        if block_migration is False and not volume_only:
             raise LiveMigrationRefused(
                 "Live migration without block migration needs shared instance storage; "
                 "this host's is local."
@@ -155,7 +160,7 @@ class QemuLiveMigration:
                     raise DriverError(f"preparing the live migration failed: {exc}") from exc
                 raise
         LOG.info("instance %s: incoming live migration on %s", uuid, uri)
-        return {"uri": uri, "block_migration": True, "shared": False}
+        return {"uri": uri, "block_migration": block_migration is not False, "shared": False}
 
     def _prepare_shared(
         self,
