@@ -47,6 +47,7 @@ from pocketstack.common.bus import MessagingTimeout
 from pocketstack.common.db import utcnow
 from pocketstack.compute import actions, controllers, migrations, states
 from pocketstack.compute.models import Instance, Migration
+from pocketstack.compute.volume_moves import VolumeMoves
 
 if TYPE_CHECKING:
     from pocketstack.compute.rpcapi import ComputeAgentClient
@@ -180,6 +181,7 @@ class LiveMigrationRecovery:
             self._record(s, ctx, inst.uuid, source)
             actions.add_fault(s, inst.uuid, INTERRUPTED, 500)
             actions.finish_action(s, ctx, inst.uuid, error=True)
+        VolumeMoves(self.cloud).settle_on(ctx, inst.uuid, source)  # dest's attachments go
 
     def _settle_forward(self, ctx: RequestContext, inst: Instance, mig: Migration) -> None:
         source, dest = str(mig.source_compute or inst.host), str(mig.dest_compute)
@@ -233,8 +235,9 @@ class LiveMigrationRecovery:
                 actions.add_fault(s, inst.uuid, LOST, 500)
             self._record(s, ctx, inst.uuid, dest)
             actions.finish_action(s, ctx, inst.uuid, error=True)
-        # the server is the destination's either way: its claim too
+        # the server is the destination's either way: its claim and volumes too
         self.scheduler.move_claim(mig.uuid, inst.uuid)
+        VolumeMoves(self.cloud).settle_on(ctx, inst.uuid, dest)
 
     def _record(self, s: Any, ctx: RequestContext, uuid: str, host: str) -> None:
         action = actions.find_action(s, uuid, ctx.request_id)

@@ -133,3 +133,23 @@ class VolumeClient:
     def attachment_delete(self, ctx: RequestContext, attachment_id: str) -> None:
         """Remove the attachment and its export (volume ``available`` if it was the last)."""
         self._api.attachments.delete(ctx, attachment_id)
+
+    def attachments_of(
+        self, ctx: RequestContext, volume_id: str, instance_uuid: str
+    ) -> list[dict[str, Any]]:
+        """The volume's attachments for the server: ``[{"id", "host", "status",
+        "connection_info"}]`` (``host`` the connector's, None before an update)."""
+        from pocketstack.volume.attachments import AttachmentFilters
+
+        filters = AttachmentFilters(
+            volume_id=volume_id, instance_id=instance_uuid, all_tenants=ctx.is_admin
+        )
+        return [
+            {
+                "id": str(_get(att, "id")),
+                "host": _get(att, "attached_host"),
+                "status": _get(att, "attach_status"),
+                "connection_info": dict(_get(att, "connection_info") or {}),
+            }
+            for att in self._api.attachments.list(ctx, filters)
+        ]

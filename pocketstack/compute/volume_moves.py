@@ -17,6 +17,8 @@ For every volume mapping of the server (an attached volume or its boot volume)::
                     confirm, a live migration's end, an evacuation
     abort           the new attachments deleted and the rows pointing at the old ones
                     again (with their connection_info): a revert, a failed move
+    settle_on(host) an interrupted move settled (``live_migration_recovery``): the
+                    rows on the server's attachments on ``host``, the others deleted
 
 A ``MovedVolume`` (kept in the server's stored spec while a resize waits for its confirm)::
 
@@ -129,6 +131,31 @@ class VolumeMoves:
         for m in moved:
             self._update_bdm(m["bdm_id"], m["old_attachment_id"], m["old_connection_info"])
         if moved:
+            self._refresh_spec(instance_uuid)
+
+    def settle_on(self, ctx: RequestContext, instance_uuid: str, host: str) -> None:
+        """After an interrupted move (the list of moved volumes lost with the process that
+        ran it), from what the volume API has: each mapping points at the server's
+        attachment on ``host`` (completed), its other attachments deleted. A volume with
+        no attachment on ``host`` is left as it is (logged). Idempotent."""
+        admin = ctx.elevated()
+        changed = False
+        for bdm in live_bdms(self.db, instance_uuid):
+            if not bdm.volume_id or not bdm.attachment_id:
+                continue
+            found = self.client.attachments_of(admin, bdm.volume_id, instance_uuid)
+            on_host = [a for a in found if a["host"] == host]
+            keep = next((a for a in on_host if a["id"] == bdm.attachment_id), None)
+            keep = keep or (on_host[0] if on_host else None)
+            if keep is None:
+                LOG.warning("%s of %s: no attachment on %s", bdm.volume_id, instance_uuid, host)
+                continue
+            if keep["id"] != bdm.attachment_id:
+                self.client.attachment_complete(admin, keep["id"])
+                self._update_bdm(bdm.id, keep["id"], keep["connection_info"])
+                changed = True
+            self._delete(admin, [a["id"] for a in found if a["id"] != keep["id"]])
+        if changed:
             self._refresh_spec(instance_uuid)
 
     # ------------------------------------------------------------------ helpers

@@ -21,6 +21,7 @@ from pocketstack.compute.drivers.base import DriverError
 from pocketstack.compute.drivers.fake import FakeDriver
 from pocketstack.compute.live_migration import LiveMigrationAPI
 from pocketstack.compute.models import BlockDeviceMapping
+from pocketstack.compute.volume_moves import VolumeMoves
 from pocketstack.service import Cloud
 from pocketstack.volume import rpcapi as volume_rpc
 from pocketstack.volume.agent import VolumeAgent
@@ -217,3 +218,25 @@ def test_a_volume_in_use_by_another_server_gets_no_second_attachment(env):
         env.cloud.volume.attachments.create(ADMIN, volume_id, "another-server-uuid")
     assert caught.value.status == 400
     assert len(_attachments(env, volume_id)) == 1
+
+
+@pytest.mark.parametrize("side", ["dest", "source"])
+def test_an_interrupted_move_is_settled_from_the_volume_api(env, side):
+    """A process killed between ``prepare`` and the end of a move left a second
+    attachment; ``settle_on`` (what ``live_migration_recovery`` calls) keeps the one on the
+    host the server ends on and points the mapping at it."""
+    server, volume_id = _server_with_volume(env)
+    source = server.host
+    dest = next(h for h in HOSTS if h != source)
+    before = (_bdm(env, server.uuid), _attachments(env, volume_id))
+    (moved,) = VolumeMoves(env.cloud).prepare(ADMIN, server.uuid, dest)
+    assert {h for h, _s in _attachments(env, volume_id).values()} == {source, dest}
+    VolumeMoves(env.cloud).settle_on(ADMIN, server.uuid, dest if side == "dest" else source)
+    if side == "source":
+        assert (_bdm(env, server.uuid), _attachments(env, volume_id)) == before
+        return
+    new_id, new_info = _bdm(env, server.uuid)
+    assert new_id == moved["attachment_id"] and new_info == moved["connection_info"]
+    assert _attachments(env, volume_id) == {new_id: (dest, "attached")}
+    stored = env.cloud.compute.servers.get(ADMIN, server.uuid).spec["block_devices"]
+    assert [d["attachment_id"] for d in stored] == [new_id]
