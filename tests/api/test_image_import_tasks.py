@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import openstack.exceptions
 import pytest
 
@@ -153,6 +154,63 @@ def test_tasks_are_the_admins(running_cloud):
     assert admin.image.get("/tasks?status=bogus").status_code == 400
     proc = running_cloud.openstack("image", "task", "list", check=False, json_output=False)
     assert proc.returncode != 0
+
+
+def test_task_schemas_describe_the_tasks(running_cloud, web):
+    """``GET /v2/schemas/task(s)`` as Glance publishes them, and the tasks answers of a
+    finished and a failed import valid against them."""
+    admin = running_cloud.sdk(ADMIN)
+    task = admin.image.get("/schemas/task")
+    assert task.status_code == 200, task.text
+    task_schema = task.json()
+    assert task_schema["name"] == "task"
+    assert task_schema["properties"]["status"]["enum"] == [
+        "pending",
+        "processing",
+        "success",
+        "failure",
+    ]
+    assert {
+        "id",
+        "type",
+        "status",
+        "input",
+        "result",
+        "owner",
+        "message",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "self",
+        "schema",
+    } <= set(task_schema["properties"])
+    tasks = admin.image.get("/schemas/tasks")
+    assert tasks.status_code == 200, tasks.text
+    tasks_schema = tasks.json()
+    assert tasks_schema["name"] == "tasks"
+    assert set(tasks_schema["properties"]) == {"tasks", "first", "next", "schema"}
+    assert tasks_schema["properties"]["tasks"]["items"] == task_schema
+    image = _queued(running_cloud)
+    try:
+        conn = running_cloud.sdk()
+        for uri in (f"{web}/missing.raw", f"{web}/image.raw"):
+            body = {"method": {"name": "web-download", "uri": uri}}
+            assert conn.image.post(f"/images/{image['id']}/import", json=body).status_code == 202
+        ids = _task_ids(running_cloud, image["id"])
+        assert len(ids) == 2
+        for task_id in ids:
+            shown = admin.image.get(f"/tasks/{task_id}").json()
+            jsonschema.Draft4Validator(task_schema).validate(shown)
+            assert shown["schema"] == "/v2/schemas/task"
+        listed = admin.image.get("/tasks").json()
+        jsonschema.Draft4Validator(tasks_schema).validate(listed)
+        assert ids <= {t["id"] for t in listed["tasks"]}
+        assert listed["schema"] == "/v2/schemas/tasks"
+        # a task the schema refuses: an unknown status
+        bad = dict(shown, status="queued")
+        assert not jsonschema.Draft4Validator(task_schema).is_valid(bad)
+    finally:
+        _delete(running_cloud, image["id"])
 
 
 def test_stores_and_usage(running_cloud, web):

@@ -29,6 +29,8 @@ ROUTES = [
     route("GET", "/v2/schemas/images", versions.images_schema),
     route("GET", "/v2/schemas/member", versions.member_schema),
     route("GET", "/v2/schemas/members", versions.members_schema),
+    route("GET", "/v2/schemas/task", versions.task_schema),
+    route("GET", "/v2/schemas/tasks", versions.tasks_schema),
     route("GET", "/v2/info/import", images.import_info),
     route("GET", "/v2/info/stores", info.list_stores),
     route("GET", "/v2/info/stores/detail", info.list_stores_detail),
