@@ -2,8 +2,9 @@
 (os-services)", "Hypervisors (os-hypervisors)", "Availability zones (os-availability-zone)"),
 at the request's microversion: integer ids before 2.53, UUIDs from 2.53; services are
 disabled/enabled with ``PUT /os-services/disable``, ``/disable-log-reason`` and
-``/enable`` bodies naming host and binary before 2.53, with ``PUT /os-services/{uuid}``
-from 2.53; hypervisor shapes in ``views.hypervisor_view``."""
+``/enable`` (forced down with ``/force-down`` from 2.11) bodies naming host and binary
+before 2.53, with ``PUT /os-services/{uuid}`` from 2.53; hypervisor shapes in
+``views.hypervisor_view``."""
 
 from __future__ import annotations
 
@@ -31,17 +32,29 @@ def list_services(req: ApiRequest) -> dict[str, Any]:
 
 
 def update_service(req: ApiRequest) -> dict[str, Any]:
-    """``PUT /os-services/{disable|disable-log-reason|enable}`` {"host", "binary"}; from
-    2.53 ``PUT /os-services/{service_uuid}`` {"status"?, "disabled_reason"?,
-    "forced_down"?} answering the whole service."""
+    """``PUT /os-services/{disable|disable-log-reason|enable}`` {"host", "binary",
+    "disabled_reason"?} answering {"service": {"host", "binary", "status",
+    "disabled_reason"?}}, and from 2.11 ``PUT /os-services/force-down`` {"host", "binary",
+    "forced_down"} answering {"service": {"host", "binary", "forced_down"}}; from 2.53
+    ``PUT /os-services/{service_uuid}`` {"status"?, "disabled_reason"?, "forced_down"?}
+    answering the whole service (Nova's ``ServiceController.update``).
+
+    Raises:
+        errors.NotFound: an unknown action (``force-down`` before 2.11) or no service
+        ``binary`` on ``host``. errors.BadRequest: host, binary, the reason of
+        ``disable-log-reason`` or ``forced_down`` of ``force-down`` missing.
+    """
     policy.enforce(req.ctx, "compute:services:update")
     if at_least(req, 2, 53):
         return _update_service_2_53(req)
     action = req.params["service_id"]  # 2.1: the path names the action
-    if action not in ("disable", "disable-log-reason", "enable"):
+    actions = ["disable", "disable-log-reason", "enable"]
+    if at_least(req, 2, 11):
+        actions.append("force-down")
+    if action not in actions:
         raise errors.NotFound(f"Unknown action {action}")
     body = req.body  # host and binary, strings (schemas.SERVICE_UPDATE)
-    refuse_newer(req, body, {"status": (2, 53), "forced_down": (2, 53)}, "body")
+    refuse_newer(req, body, {"status": (2, 53), "forced_down": (2, 11)}, "body")
     for key in ("host", "binary"):
         if key not in body:
             raise errors.BadRequest(
@@ -49,6 +62,8 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
                 f"'{key}' is a required property"
             )
     host, binary = body["host"], body["binary"]
+    if action == "force-down":
+        return _force_down_service(req, host, binary)
     reason = body.get("disabled_reason") if action == "disable-log-reason" else None
     if action == "disable-log-reason" and reason is None:
         raise errors.BadRequest("Missing disabled reason field")
@@ -56,6 +71,18 @@ def update_service(req: ApiRequest) -> dict[str, Any]:
         req.ctx, host=host, binary=binary, disabled=action != "enable", disabled_reason=reason
     )
     return {"service": service_status_view(svc, reason)}
+
+
+def _force_down_service(req: ApiRequest, host: str, binary: str) -> dict[str, Any]:
+    """2.11-2.52's ``PUT /os-services/force-down``: set or clear ``forced_down`` (a host
+    forced down counts as down at once, so its servers may be evacuated)."""
+    if "forced_down" not in req.body:
+        raise errors.BadRequest("Missing forced_down field")
+    forced_down = parse_bool(req.body["forced_down"], "forced_down")
+    req.cloud.compute.hypervisors.update_service(
+        req.ctx, host=host, binary=binary, forced_down=forced_down
+    )
+    return {"service": {"host": host, "binary": binary, "forced_down": forced_down}}
 
 
 def _update_service_2_53(req: ApiRequest) -> dict[str, Any]:
