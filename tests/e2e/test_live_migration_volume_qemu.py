@@ -6,7 +6,8 @@ volume) and prints its uptime and the file every second; ``openstack server migr
 volume is shared block storage), host2's QEMU opening the volume through its own
 attachment: ``server show`` names host2, the uptime keeps counting, the file is there, the
 volume's one attachment is host2's (``openstack volume show``), the QEMU process runs in
-host2's namespace and none is left on host1.
+host2's namespace and none is left on host1. And a cold migration with its confirm: host2
+boots the same volume (the guest's persistent boot counter goes on).
 
 No packet leaves the machine: the migration stream and the iSCSI sessions go between the
 lab's namespaces over their underlay addresses.
@@ -14,6 +15,7 @@ lab's namespaces over their underlay addresses.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,71 @@ def test_a_volume_backed_guest_live_migrates_with_its_file(cloud_launcher, tmp_p
             assert (mig["Status"], mig["Type"]) == ("completed", "live-migration")
             dataplane = _leftover_namespaces(state)
             cloud.openstack("server", "delete", "--wait", "vm-lmv", cloud=ADMIN, json_output=False)
+    finally:  # launch_cloud killed the guests
+        lab.teardown(tuple(dataplane))
+    assert not lab.exists()
+
+
+BOOT = re.compile(r"pocketstack guest: boot (\d+)")
+
+
+@pytest.mark.slow  # not ci: CI's time budget
+@pytest.mark.timeout(1500)
+def test_a_volume_backed_guest_cold_migrates_and_boots_its_volume(cloud_launcher, tmp_path):
+    """Cold migration and confirm of a volume-backed guest: on host2 it boots the same
+    volume (its persistent boot counter says ``boot 2``), attached on host2 only."""
+    prefix = random_prefix()
+    lab = Lab(prefix, hosts=2)
+    state = tmp_path / "state"
+    dataplane: list[str] = []
+    flags = ["--hosts", "2", "--lab-prefix", prefix]
+    try:
+        with cloud_launcher(state, driver="qemu", extra=flags) as cloud:
+            cloud.openstack("network", "create", "cmv-net", cloud=ADMIN)
+            cloud.openstack(
+                "subnet", "create", "--network", "cmv-net", "--subnet-range", "10.46.0.0/24",
+                "cmv-subnet", cloud=ADMIN,
+            )  # fmt: skip
+            cloud.openstack(
+                "server", "create", "--flavor", "m1.tiny", "--image", "cirros",
+                "--boot-from-volume", "1", "--network", "cmv-net",
+                "--availability-zone", "nova:host1", "vm-cmv", cloud=ADMIN,
+            )  # fmt: skip
+            server = cloud.wait_for_server("vm-cmv", "ACTIVE", timeout=600, cloud=ADMIN)
+            dataplane = _leftover_namespaces(state)
+            assert server["OS-EXT-SRV-ATTR:host"] == "host1"
+            volume = cloud.openstack("volume", "list", cloud=ADMIN)[0]["ID"]
+
+            def console() -> str:
+                return cloud.openstack(
+                    "console", "log", "show", "vm-cmv", cloud=ADMIN, json_output=False
+                )
+
+            wait_until(lambda: BOOT.findall(console()) == ["1"], 300, "the first boot")
+            cloud.openstack(
+                "server", "migrate", "--host", "host2", "--wait", "vm-cmv",
+                cloud=ADMIN, json_output=False,
+            )  # fmt: skip
+            shown = cloud.openstack("server", "show", "vm-cmv", cloud=ADMIN)
+            assert shown["status"] == "VERIFY_RESIZE", shown.get("fault")
+            assert shown["OS-EXT-SRV-ATTR:host"] == "host2"
+            wait_until(lambda: "2" in BOOT.findall(console()), 300, "boot 2 on host2")
+            cloud.openstack(
+                "server", "migrate", "confirm", "vm-cmv", cloud=ADMIN, json_output=False
+            )
+            wait_until(
+                lambda: (
+                    cloud.openstack("server", "show", "vm-cmv", cloud=ADMIN)["status"] == "ACTIVE"
+                ),
+                120,
+                "ACTIVE after the confirm",
+            )
+            shown = cloud.openstack("volume", "show", volume, cloud=ADMIN)
+            assert [a["host_name"] for a in shown["attachments"]] == ["host2"]
+            pids = qemu_pids(state)
+            assert len(pids) == 1 and _netns_of(pids[0]) == lab.host("host2").netns, pids
+            dataplane = _leftover_namespaces(state)
+            cloud.openstack("server", "delete", "--wait", "vm-cmv", cloud=ADMIN, json_output=False)
     finally:  # launch_cloud killed the guests
         lab.teardown(tuple(dataplane))
     assert not lab.exists()
