@@ -5,7 +5,7 @@ Keystone's ``consumer``, ``request_token`` and ``access_token`` tables as
 ``identity_oauth_access_tokens``; secrets are kept encrypted (``encrypted_secret``).
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-01 12:45:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

@@ -6,16 +6,16 @@ IPv6 subnets keep how their hosts learn addresses (``slaac``, ``dhcpv6-stateful`
 ports EUI-64 addresses on SLAAC and stateless subnets, and the data plane sends router
 advertisements and serves DHCPv6 from them.
 
-Revision ID: 0028
-Revises: 0022
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-01 12:45:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0028"
-down_revision = "0022"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
