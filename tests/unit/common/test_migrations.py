@@ -45,3 +45,16 @@ def test_postgresql_upgrade_matches_models():
             ["psql", f"{PG}/postgres", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
             capture_output=True,
         )
+
+
+def test_the_revisions_form_one_line_with_one_head():
+    from alembic.script import ScriptDirectory
+
+    from pocketstack.common.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1, script.get_heads()
+    revisions = list(script.walk_revisions())  # newest first, each naming its one parent
+    assert all(r.down_revision is None or isinstance(r.down_revision, str) for r in revisions)
+    numbers = [r.revision for r in reversed(revisions)]
+    assert numbers == sorted(numbers), "a revision's number is below its parent's"
