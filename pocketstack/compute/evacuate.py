@@ -205,6 +205,8 @@ class EvacuateConductor:
         }
         note.host = dest["host"]
         note.details = storage_details(source, dest["host"], shared, str(inst.image_ref))
+        if spec.get("boot_from_volume"):  # whatever the instance storage: its volume
+            note.details = f"volume-backed: boots its volume on {dest['host']}; its data is kept"
         with self.db.transaction() as s:
             if not actions.update_instance(
                 s,

@@ -222,6 +222,13 @@ def test_evacuate_keeps_the_boot_volume_and_attaches_it_on_the_new_host(cloud):
     ((new_id, status),) = _attachments(cloud, volume_id)
     assert new_id != old_id and status == "attached"
     assert _hosts(cloud, volume_id) == [dest]
+    (action,) = [a for a in admin.compute.server_actions(server_id) if a.action == "evacuate"]
+    resp = admin.compute.get(
+        f"/servers/{server_id}/os-instance-actions/{action.request_id}",
+        headers={"OpenStack-API-Version": "compute 2.84"},
+    )
+    details = {e["event"]: e.get("details") for e in resp.json()["instanceAction"]["events"]}
+    assert "its data is kept" in details["rebuild_server"], details
     _delete(cloud, server_id)
     conn.block_storage.delete_volume(volume_id, ignore_missing=True)
 
