@@ -289,16 +289,18 @@ class OAuth1:
 
         Raises:
             ValidationError (400): no project given.
-            ProjectNotFound (404).
-            AuthenticationFailed (401): unknown consumer, bad or missing signature.
+            AuthenticationFailed (401): unknown consumer, bad or missing signature (checked
+                before the project).
+            ProjectNotFound (404): a signed request for a project that does not exist.
         """
         if not project_id:
             raise exc.ValidationError("Requested-Project-Id header is required.")
         secret = uuid.uuid4().hex
         with self.db.transaction() as s:
+            # the signature first: an unsigned caller learns nothing of which projects exist
+            r = self._verify(s, "request", req)
             if s.get(Project, project_id) is None:
                 raise exc.ProjectNotFound(f"Could not find project: {project_id}.")
-            r = self._verify(s, "request", req)
             row = RequestToken(
                 consumer_id=r.client_key,
                 encrypted_secret=self.keys.encrypt(secret.encode()),

@@ -330,6 +330,14 @@ def test_refusals(running_cloud):
         )
         assert resp.status_code == 401
         assert resp.json()["error"]["code"] == 401
+        # a badly signed request learns nothing of projects: 401 for one that does not exist
+        resp = requests.post(
+            v3 + "/OS-OAUTH1/request_token",
+            headers={"Requested-Project-Id": "f" * 32},
+            auth=oauth,
+            timeout=30,
+        )
+        assert resp.status_code == 401
         rt = st.request_token()
         # a role the authorizing admin does not hold on the project: 401 (Keystone); an
         # unknown role: 404; no role: 400
