@@ -344,13 +344,21 @@ def _subnet_options(
     else:
         # an empty router option tells dnsmasq to send none (not its own address)
         args.append(f"--dhcp-option={tag},option:router")
-    servers = [str(ipaddress.ip_address(s)) for s in subnet.get("dns_nameservers") or []]
+    # IPv4 servers and routes only: dnsmasq refuses to start on a v6 address in a v4
+    # option, which would stop DHCP for every subnet of the network (as the v6 path filters)
+    servers = [
+        str(ipaddress.ip_address(s))
+        for s in subnet.get("dns_nameservers") or []
+        if ipaddress.ip_address(s).version == 4
+    ]
     if servers:
         args.append(f"--dhcp-option-force={tag},option:dns-server,{','.join(servers)}")
     routes = []
     for route in subnet.get("host_routes") or []:
         destination = ipaddress.ip_network(str(route["destination"]), strict=False)
         nexthop = ipaddress.ip_address(str(route["nexthop"]))
+        if destination.version != 4 or nexthop.version != 4:
+            continue
         routes.append(f"{destination},{nexthop}")
     if routes:
         # a client given option 121 ignores option 3 (RFC 3442): repeat the default route
@@ -418,6 +426,7 @@ def _render_hosts(
     host_lines: list[str] = []
     opt_lines: list[str] = []
     addn_lines: list[str] = []
+    tagged: set[str] = set()
     for host in hosts:
         address = ipaddress.ip_address(str(host["ip_address"]))
         if address.version != 4 and not any(address in net for net in stateful or []):
@@ -437,7 +446,9 @@ def _render_hosts(
         ]
         if options:
             host_lines.append(f"{mac},set:{tag},{hostname},{shown}")
-            opt_lines += options
+            if tag not in tagged:  # a dual-stack port: a host entry per address, options once
+                opt_lines += options
+                tagged.add(tag)
         else:
             host_lines.append(f"{mac},{hostname},{shown}")
         addn_lines.append(f"{address}\t{hostname}")

@@ -194,3 +194,78 @@ def test_dhcpv6_stateless_answers_options_only(sandbox: Sandbox, dhcp: DnsmasqDh
     assert answer["reason"] != "BOUND6"
     assert answer["new_dhcp6_name_servers"] == "fd00:53::53"
     assert "new_ip6_address" not in answer
+
+
+def dual_stack_network(network_id: str, hosts: list[dict[str, Any]], **v4: Any) -> dict[str, Any]:
+    """A host state ``dhcp`` item with an IPv4 subnet 10.0.0.0/24 (``v4`` overrides its
+    attributes) and a DHCPv6-stateful one fd00:74::/64, the DHCP port on both."""
+    item = v6_network(network_id, "fd00:74::/64", "dhcpv6-stateful", hosts)
+    subnet_id = str(uuid.uuid4())
+    item["subnets"].insert(
+        0,
+        {
+            "id": subnet_id,
+            "cidr": "10.0.0.0/24",
+            "gateway_ip": "10.0.0.1",
+            "dns_nameservers": [],
+            "host_routes": [],
+            "ip_version": 4,
+            "ipv6_ra_mode": None,
+            "ipv6_address_mode": None,
+            "router_attached": False,
+            **v4,
+        },
+    )
+    item["port"]["fixed_ips"].insert(0, {"subnet_id": subnet_id, "ip_address": "10.0.0.2"})
+    return item
+
+
+def test_ipv6_nameservers_and_routes_of_an_ipv4_subnet_do_not_stop_its_dhcp(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp
+) -> None:
+    """Regression: an IPv6 nameserver stored on an IPv4 subnet (the API accepted one) was
+    passed as DHCPv4's dns-server option; dnsmasq refused to start and every subnet of the
+    network lost DHCP. The IPv4 options carry only IPv4 addresses."""
+    net_id, guest = guest_on_bridge(sandbox, dhcp)
+    hosts = [{"mac_address": GUEST_MAC, "ip_address": "10.0.0.5", "hostname": "vm-four"}]
+    item = dual_stack_network(
+        net_id,
+        hosts,
+        dns_nameservers=["fd00:53::54", "10.0.0.53"],
+        host_routes=[
+            {"destination": "fd00:99::/64", "nexthop": "fd00:74::7"},
+            {"destination": "192.168.7.0/24", "nexthop": "10.0.0.7"},
+        ],
+    )
+
+    assert dhcp.sync([item]) == {net_id: "started"}
+
+    lease = sandbox.udhcpc(guest)
+    assert lease["ip"] == "10.0.0.5"
+    assert lease["dns"] == "10.0.0.53"
+    assert lease["staticroutes"] == "192.168.7.0/24 10.0.0.7 0.0.0.0/0 10.0.0.1"
+
+
+def test_a_dual_stack_ports_extra_dhcp_options_are_written_once(
+    sandbox: Sandbox, dhcp: DnsmasqDhcp
+) -> None:
+    """Regression: a port with an IPv4 and a DHCPv6 host entry had its options written
+    once per entry."""
+    net_id, guest = guest_on_bridge(sandbox, dhcp)
+    opts = [{"opt_name": "domain-name", "opt_value": "example.test", "ip_version": 4}]
+    hosts = [
+        {"mac_address": GUEST_MAC, "ip_address": ip, "hostname": "vm", "extra_dhcp_opts": opts}
+        for ip in ("10.0.0.5", "fd00:74::10")
+    ]
+
+    assert dhcp.sync([dual_stack_network(net_id, hosts)]) == {net_id: "started"}
+
+    tag = "port-" + GUEST_MAC.replace(":", "")
+    options = Path(dhcp.root, net_id, "opts").read_text().splitlines()
+    assert options == [f"tag:{tag},option:domain-name,example.test"]
+    host_lines = Path(dhcp.root, net_id, "host").read_text().splitlines()
+    assert host_lines == [
+        f"{GUEST_MAC},set:{tag},vm,10.0.0.5",
+        f"{GUEST_MAC},set:{tag},vm,[fd00:74::10]",
+    ]
+    assert sandbox.udhcpc(guest)["domain"] == "example.test"
