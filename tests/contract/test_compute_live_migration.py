@@ -150,3 +150,19 @@ def test_agents_restarted_mid_copy_leave_the_guest_on_one_host(pair):
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
         assert str(Path(here.conf.state_dir)) in cmdline
         assert str(Path(there.conf.state_dir)) not in cmdline
+
+
+def test_block_migration_of_a_guest_with_volumes_is_refused_and_leaves_nothing(pair):
+    src, dst = pair
+    if not dst.real:
+        pytest.skip("the fake driver moves volumes by their attachments only")
+    spec = src.spec(network_info=[])
+    volume = {
+        "volume_id": "v-1",
+        "boot_index": None,
+        "connection_info": {"driver_volume_type": "iscsi"},
+    }
+    with pytest.raises(DriverError) as err:
+        dst.driver.live_migration_prepare({**spec, "block_devices": [volume]}, None, "127.0.0.1")
+    assert err.value.status == 400 and "mapped volumes" in str(err.value)
+    assert not Path(dst.conf.state_dir, "instances", spec["uuid"]).exists()

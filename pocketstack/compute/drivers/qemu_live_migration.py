@@ -121,8 +121,9 @@ class QemuLiveMigration:
         """Make the disks and start QEMU listening on ``address``.
 
         Raises:
-            LiveMigrationRefused (400): shared storage found, or memory only asked for
-                with local storage; DriverError: any step failed (nothing left behind).
+            LiveMigrationRefused (400): shared storage found, memory only asked for with
+                local storage, or a block migration of a guest with volumes attached;
+                DriverError: any step failed (nothing left behind).
         """
         uuid = spec["uuid"]
         paths = self._paths(uuid)
@@ -143,6 +144,15 @@ class QemuLiveMigration:
             raise LiveMigrationRefused(
                 "Live migration without block migration needs shared instance storage; "
                 "this host's is local."
+            )
+        if block_migration is not False and not volume_only and spec.get("block_devices"):
+            # QEMU's ``block`` capability copies every writable disk: the volumes would be
+            # copied into themselves while the source still writes them (Nova's libvirt
+            # driver mirrors only the local disks; this driver cannot yet)
+            raise LiveMigrationRefused(
+                f"Cannot block migrate instance {uuid} with mapped volumes: the QEMU driver "
+                "copies every disk in a block migration. Detach the volumes, or use shared "
+                "instance storage."
             )
         port = _free_port(address)
         uri = f"tcp:{address}:{port}"
