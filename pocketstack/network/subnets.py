@@ -125,30 +125,56 @@ def _gateway(wanted: str | None | common.Unset, net: ipam.IPNetwork) -> str | No
     return str(gw)
 
 
-def _dns(values: builtins.list[Any]) -> builtins.list[str]:
-    servers = [str(ipam.parse_ip(v, "dns_nameservers", None)) for v in values]
+def _check_version(value: Any, found: int, version: int, name: str) -> None:
+    """Neutron's ``_validate_ip_version``: an address of a subnet's attribute is of the
+    subnet's IP version. Raises InvalidInput (400, Neutron's wording)."""
+    if found != version:
+        raise exc.InvalidInput(f"{name} '{value}' does not match the ip_version '{version}'")
+
+
+def _dns(values: builtins.list[Any], version: int = 4) -> builtins.list[str]:
+    """The subnet's nameservers, normalised; each of the subnet's IP ``version`` (a v6
+    server handed out as a DHCPv4 option would stop the network's dnsmasq).
+
+    Raises:
+        InvalidInput (400): not an address, of the other version, or a duplicate.
+    """
+    servers = []
+    for value in values:
+        addr = ipam.parse_ip(value, "dns_nameservers", None)
+        _check_version(value, addr.version, version, "dns_nameserver")
+        servers.append(str(addr))
     if len(set(servers)) != len(servers):
         raise exc.InvalidInput(f"Duplicate nameserver in {servers}.")
     return servers
 
 
 def _routes(values: builtins.list[Any], version: int = 4) -> builtins.list[dict[str, str]]:
+    """The subnet's host routes, normalised; nexthop and destination of the subnet's IP
+    ``version``, checked in Neutron's order (``_validate_host_route``).
+
+    Raises:
+        InvalidInput (400): a malformed entry, address or cidr, or one of the other version.
+    """
     routes = []
     default = "0.0.0.0/0" if version == 4 else "::/0"
     for route in values:
         if not isinstance(route, dict) or not {"destination", "nexthop"} <= set(route):
             raise exc.InvalidInput("host_routes entries need 'destination' and 'nexthop'.")
+        nexthop = ipam.parse_ip(route["nexthop"], "host_routes", None)
+        _check_version(route["nexthop"], nexthop.version, version, "nexthop")
+        try:
+            found = ipaddress.ip_network(str(route["destination"]).strip(), strict=False)
+        except ValueError:
+            found = None  # parse_cidr says why
+        if found is not None:
+            _check_version(route["destination"], found.version, version, "destination")
         dest = (
             ipam.parse_cidr(route["destination"], max_prefixlen=32, version=version)
             if route["destination"] != default
             else ipaddress.ip_network(default)
         )
-        routes.append(
-            {
-                "destination": str(dest),
-                "nexthop": str(ipam.parse_ip(route["nexthop"], "host_routes", version)),
-            }
-        )
+        routes.append({"destination": str(dest), "nexthop": str(nexthop)})
     return routes
 
 
@@ -206,7 +232,7 @@ def _values(spec: SubnetCreate) -> dict[str, Any]:
         gateway_ip=gateway,
         allocation_pools=pools,
         enable_dhcp=spec.enable_dhcp,
-        dns_nameservers=_dns(spec.dns_nameservers),
+        dns_nameservers=_dns(spec.dns_nameservers, cidr.version),
         host_routes=_routes(spec.host_routes, cidr.version),
         ip_version=cidr.version,
         ipv6_ra_mode=spec.ipv6_ra_mode,
@@ -320,7 +346,7 @@ class Subnets:
             elif changes.gateway_ip is not common.UNSET:
                 ipam.validate_pools(cidr, subnet.gateway_ip, subnet.allocation_pools)
             if changes.dns_nameservers is not None:
-                subnet.dns_nameservers = _dns(changes.dns_nameservers)
+                subnet.dns_nameservers = _dns(changes.dns_nameservers, cidr.version)
             if changes.host_routes is not None:
                 subnet.host_routes = _routes(changes.host_routes, cidr.version)
             common.touch(subnet)

@@ -161,3 +161,70 @@ def test_dual_stack_port_addresses(running_cloud, network):
     got = {ip["subnet_id"]: ip["ip_address"] for ip in updated.fixed_ips}
     assert got[subnets["slaac"].id] == _eui64("fd00:60::/64", other.mac_address)
     assert set(got) == {subnets["slaac"].id, subnets["dhcpv6-stateful"].id}
+
+
+def test_nameservers_and_host_routes_of_the_other_ip_version_are_400(running_cloud, network):
+    """Regression: an IPv6 nameserver on an IPv4 subnet was stored and stopped the
+    network's DHCP server (dnsmasq refused the v6 address as a DHCPv4 option)."""
+    demo = running_cloud.sdk()
+    bad = [
+        (
+            {"ip_version": 4, "cidr": "10.64.0.0/24", "dns_nameservers": ["2001:db8::53"]},
+            "Invalid input for operation: dns_nameserver '2001:db8::53' does not match the "
+            "ip_version '4'",
+        ),
+        (
+            {"ip_version": 6, "cidr": "fd00:64::/64", "dns_nameservers": ["10.64.0.53"]},
+            "dns_nameserver '10.64.0.53' does not match the ip_version '6'",
+        ),
+        (
+            {
+                "ip_version": 4,
+                "cidr": "10.65.0.0/24",
+                "host_routes": [{"destination": "10.9.0.0/16", "nexthop": "fd00:64::7"}],
+            },
+            "nexthop 'fd00:64::7' does not match the ip_version '4'",
+        ),
+        (
+            {
+                "ip_version": 4,
+                "cidr": "10.66.0.0/24",
+                "host_routes": [{"destination": "fd00:99::/64", "nexthop": "10.66.0.7"}],
+            },
+            "destination 'fd00:99::/64' does not match the ip_version '4'",
+        ),
+        (
+            {
+                "ip_version": 6,
+                "cidr": "fd00:65::/64",
+                "host_routes": [{"destination": "0.0.0.0/0", "nexthop": "fd00:65::7"}],
+            },
+            "destination '0.0.0.0/0' does not match the ip_version '6'",
+        ),
+    ]
+    for attrs, message in bad:
+        with pytest.raises(openstack.exceptions.BadRequestException) as err_info:
+            demo.network.create_subnet(network_id=network.id, **attrs)
+        assert message in str(err_info.value)
+    assert list(demo.network.subnets(network_id=network.id)) == []
+
+    v4 = demo.network.create_subnet(
+        network_id=network.id, ip_version=4, cidr="10.67.0.0/24", dns_nameservers=["10.67.0.53"]
+    )
+    with pytest.raises(openstack.exceptions.BadRequestException) as err_info:
+        demo.network.update_subnet(v4, dns_nameservers=["10.67.0.53", "2001:db8::53"])
+    assert "dns_nameserver '2001:db8::53' does not match the ip_version '4'" in str(err_info.value)
+    v6 = demo.network.create_subnet(
+        network_id=network.id,
+        ip_version=6,
+        cidr="fd00:67::/64",
+        dns_nameservers=["2001:db8::53"],
+        host_routes=[{"destination": "::/0", "nexthop": "fd00:67::7"}],
+    )
+    assert v6.dns_nameservers == ["2001:db8::53"]
+    assert demo.network.get_subnet(v4.id).dns_nameservers == ["10.67.0.53"]
+    # the CLI shows the same refusal
+    err = _fails(
+        running_cloud, "subnet", "set", "--dns-nameserver", "10.67.0.54", v6.id
+    )  # fmt: skip
+    assert "does not match the ip_version '6'" in err
