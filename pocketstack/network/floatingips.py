@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import new_id
-from pocketstack.network import common, compute_notifier, lists, quotas
+from pocketstack.network import common, compute_notifier, ipam, lists, quotas
 from pocketstack.network import exceptions as exc
 from pocketstack.network.common import FLOATINGIP, ROUTER_INTERFACE
-from pocketstack.network.models import FloatingIP, IPAllocation, Port, Router
+from pocketstack.network.models import FloatingIP, IPAllocation, Port, Router, Subnet
 from pocketstack.network.networks import delete_ports
 from pocketstack.network.ports import load_port
 from pocketstack.network.routers import Routers, external_network
@@ -208,6 +208,47 @@ def associate(
     fip.status = ACTIVE
 
 
+def _check_ipv4_subnet(session: Session, network_id: str) -> None:
+    """Floating IPs are IPv4 addresses: Neutron's 400 for an external network without an
+    IPv4 subnet (an IPv6-only one)."""
+    found = session.scalar(
+        sa.select(Subnet.id).where(Subnet.network_id == network_id, Subnet.ip_version == 4)
+    )
+    if found is None:
+        raise exc.BadRequest(
+            "floatingip", f"Network {network_id} does not contain any IPv4 subnet."
+        )
+
+
+def _keep_ipv4(session: Session, network_id: str, port_id: str) -> str:
+    """The IPv4 address of a new floating IP's port, whose IPv6 addresses (a dual-stack
+    external network gives it one of each family) are given back: Neutron allocates
+    floating IPs from IPv4 subnets only.
+
+    Raises:
+        BadRequest (400): the port got no IPv4 address.
+    """
+    rows = session.execute(
+        sa.select(IPAllocation.ip_address, IPAllocation.subnet_id, Subnet.ip_version)
+        .join(Subnet, Subnet.id == IPAllocation.subnet_id)
+        .where(IPAllocation.port_id == port_id)
+        .order_by(IPAllocation.ip_address)
+    ).all()
+    v6 = [subnet_id for _ip, subnet_id, version in rows if version != 4]
+    if v6:
+        session.execute(
+            sa.delete(IPAllocation).where(
+                IPAllocation.port_id == port_id, IPAllocation.subnet_id.in_(v6)
+            )
+        )
+    v4 = [ip for ip, _subnet_id, version in rows if version == 4]
+    if not v4:
+        raise exc.BadRequest(
+            "floatingip", f"Network {network_id} does not contain any IPv4 subnet."
+        )
+    return str(v4[0])
+
+
 class FloatingIPs:
     """The floating IPs of ``cloud.network`` (``cloud.network.floating_ips``); Networking
     API v2.0 reference, "Floating IPs". Methods return ``FloatingIPRecord``s (rendered by
@@ -239,6 +280,7 @@ class FloatingIPs:
         with self.cloud.db.transaction() as s:
             quotas.check(s, project_id, "floatingip")
             net = external_network(s, ctx, spec.floating_network_id, "floatingip")
+            _check_ipv4_subnet(s, net.id)
             fixed: dict[str, str] = {}
             if spec.subnet_id:
                 subnet = load_subnet(s, ctx, spec.subnet_id)
@@ -247,19 +289,22 @@ class FloatingIPs:
                         "floatingip",
                         f"Subnet {subnet.id} does not belong to network {net.id}.",
                     )
+                if subnet.ip_version != 4:
+                    raise exc.BadRequest("floatingip", f"Subnet {subnet.id} is not an IPv4 subnet.")
                 fixed["subnet_id"] = subnet.id
             if spec.floating_ip_address:
+                if (
+                    ipam.parse_ip(spec.floating_ip_address, "floating_ip_address", None).version
+                    != 4
+                ):
+                    raise exc.BadRequest(
+                        "floatingip", f"{spec.floating_ip_address} is not an IPv4 address."
+                    )
                 fixed["ip_address"] = spec.floating_ip_address
             port = self.routers.service_port(
                 s, ctx, net.id, "", FLOATINGIP, fip_id, [fixed] if fixed else None
             )
-            address = s.scalar(
-                sa.select(IPAllocation.ip_address).where(IPAllocation.port_id == port.id)
-            )
-            if address is None:
-                raise exc.BadRequest(
-                    "floatingip", f"Network {net.id} does not contain any IPv4 subnet."
-                )
+            address = _keep_ipv4(s, net.id, port.id)
             fip = FloatingIP(
                 id=fip_id,
                 project_id=project_id,

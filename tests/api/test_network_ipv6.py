@@ -228,3 +228,49 @@ def test_nameservers_and_host_routes_of_the_other_ip_version_are_400(running_clo
         running_cloud, "subnet", "set", "--dns-nameserver", "10.67.0.54", v6.id
     )  # fmt: skip
     assert "does not match the ip_version '6'" in err
+
+
+@pytest.fixture
+def external(running_cloud):
+    """An admin's fresh external network, deleted with its floating IPs and ports after."""
+    admin = running_cloud.sdk("pocketstack-admin")
+    net = admin.network.create_network(name=_name("ext6"), is_router_external=True)
+    yield net
+    for fip in admin.network.ips(floating_network_id=net.id):
+        admin.network.delete_ip(fip.id, ignore_missing=True)
+    for port in admin.network.ports(network_id=net.id):
+        admin.network.delete_port(port.id, ignore_missing=True)
+    admin.network.delete_network(net.id, ignore_missing=True)
+
+
+def test_floating_ips_are_ipv4_addresses_of_a_dual_stack_external_network(running_cloud, external):
+    """Regression: a floating IP's port got an address of every subnet and the floating IP
+    took any one of them, so it could be IPv6; Neutron allocates them from IPv4 only."""
+    admin = running_cloud.sdk("pocketstack-admin")
+    demo = running_cloud.sdk()
+    v6 = admin.network.create_subnet(
+        network_id=external.id, ip_version=6, cidr="2001:db8:70::/64", enable_dhcp=False
+    )
+    # an IPv6-only external network has no floating IP to give
+    with pytest.raises(openstack.exceptions.BadRequestException) as err_info:
+        demo.network.create_ip(floating_network_id=external.id)
+    assert (
+        f"Bad floatingip request: Network {external.id} does not contain any IPv4 subnet"
+    ) in str(err_info.value)
+    assert list(admin.network.ports(network_id=external.id)) == []
+
+    admin.network.create_subnet(
+        network_id=external.id, ip_version=4, cidr="203.0.113.0/24", enable_dhcp=False
+    )
+    fip = demo.network.create_ip(floating_network_id=external.id)
+    assert ipaddress.ip_address(fip.floating_ip_address) in ipaddress.ip_network("203.0.113.0/24")
+    # its port holds that address alone (no IPv6 address of the pool is used up)
+    [port] = admin.network.ports(network_id=external.id, device_owner="network:floatingip")
+    assert [ip["ip_address"] for ip in port.fixed_ips] == [fip.floating_ip_address]
+    # nor can one be asked for on the IPv6 subnet or at an IPv6 address
+    for attrs in ({"subnet_id": v6.id}, {"floating_ip_address": "2001:db8:70::9"}):
+        with pytest.raises(openstack.exceptions.BadRequestException):
+            admin.network.create_ip(floating_network_id=external.id, **attrs)
+    assert [f.floating_ip_address for f in admin.network.ips(floating_network_id=external.id)] == [
+        fip.floating_ip_address
+    ]
