@@ -19,6 +19,7 @@ An agent is *alive* while its ``heartbeat_timestamp`` is younger than
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 from collections import defaultdict
@@ -507,7 +508,9 @@ def _routers(session: Session, host: str, conf: Any) -> list[dict[str, Any]]:
                 "mtu": mtus.get(port.network_id),
             }
             if port.device_owner == ROUTER_GATEWAY:
-                item["gateway"] = {**entry, "gateway_ip": cidrs[0][1]}
+                # the default route is IPv4's (the L3 driver routes no IPv6)
+                v4 = [gw for c, gw in cidrs if ipaddress.ip_interface(c).version == 4]
+                item["gateway"] = {**entry, "gateway_ip": v4[0] if v4 else None}
             else:
                 item["interfaces"].append(entry)
         result.append(item)
@@ -515,7 +518,9 @@ def _routers(session: Session, host: str, conf: Any) -> list[dict[str, Any]]:
 
 
 def _cidrs(session: Session, port_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
-    """port_id -> ``[(ip/prefixlen, its subnet's gateway_ip)]``, by address."""
+    """port_id -> ``[(ip/prefixlen, its subnet's gateway_ip)]``, IPv4 ones first, each
+    family by address (as numbers: a string sort puts ``2001:db8::5`` before
+    ``203.0.113.5``)."""
     found: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
     if not port_ids:
         return found
@@ -526,4 +531,12 @@ def _cidrs(session: Session, port_ids: list[str]) -> dict[str, list[tuple[str, s
         .order_by(IPAllocation.ip_address)
     ):
         found[str(port_id)].append((f"{ip}/{cidr.split('/')[1]}", gateway))
+    for entries in found.values():
+        entries.sort(key=lambda e: _address_key(e[0]))
     return found
+
+
+def _address_key(ip_cidr: str) -> tuple[int, int]:
+    """Sort key of an ``ip/prefixlen``: IPv4 before IPv6, then the address's number."""
+    address = ipaddress.ip_interface(ip_cidr).ip
+    return address.version, int(address)

@@ -408,3 +408,27 @@ def test_ipv6_subnets_reach_the_dhcp_server_with_their_modes_and_router(network,
     network.manager.routers.add_interface(ADMIN, router.id, subnet_id=v6)
     [dhcp] = reports.get_host_state(SYSTEM, "host1")["dhcp"]
     assert {s["id"]: s for s in dhcp["subnets"]}[v6]["router_attached"] is True
+
+
+def test_a_dual_stack_router_gateway_gets_the_ipv4_gateway_ip(network, reports):
+    """Regression: the gateway's addresses were sorted as strings, so ``2001:db8::2``
+    came before ``203.0.113.2`` and the L3 agent got the IPv6 gateway, installing no IPv4
+    default route."""
+    from pocketstack.network.api import routers as router_api
+
+    report(reports, "host1")
+    report(reports, "host1", L3_AGENT)
+    ext = network.networks.create(ADMIN, {"name": "public6", "router:external": True})["id"]
+    for cidr, version in (("203.0.113.0/24", 4), ("2001:db8::/64", 6)):
+        network.subnets.create(
+            ADMIN, {"network_id": ext, "cidr": cidr, "ip_version": version, "enable_dhcp": False}
+        )
+    network.manager.routers.create(
+        ADMIN, router_api.parse_create({"name": "r", "external_gateway_info": {"network_id": ext}})
+    )
+
+    [item] = reports.get_host_state(SYSTEM, "host1")["routers"]
+    gateway = item["gateway"]
+    assert gateway["gateway_ip"] == "203.0.113.1"
+    assert gateway["ip_cidr"] == "203.0.113.2/24"
+    assert gateway["ip_cidrs"] == ["203.0.113.2/24", "2001:db8::2/64"]
