@@ -85,10 +85,12 @@ class Message:
         timeout: seconds a ``call`` waits before ``MessagingTimeout``; unused for casts.
         version: the payload version; bump it when the arguments change meaning, and the
             receiver refuses any other version.
-        lane: the in-process bus's pool of handler threads ("": the table's lane, else the
-            shared pool). Short, frequent messages (an agent's heartbeats and reports) get
-            a lane of their own, so they never wait behind long workflows (1,000 queued
-            builds kept heartbeats from being written: hosts looked down).
+        lane: the pool of handler threads that runs it ("": the table's lane, else the
+            shared pool); on RabbitMQ also its queue (``bus_kombu``). Short, frequent
+            messages (an agent's heartbeats and reports) get a lane of their own, so they
+            never wait behind long workflows (1,000 queued builds kept heartbeats from
+            being written: hosts looked down). Messages of one lane from one sender to one
+            target start in the order sent; across lanes there is no order.
     """
 
     name: str

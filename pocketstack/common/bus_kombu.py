@@ -6,6 +6,16 @@ Topology (all names prefixed ``pocketstack``):
   durable queue ``pocketstack.compute.node1`` bound with that routing key. Several servers
   of one target (e.g. two controllers serving ``conductor``) share its queue: each message
   goes to one of them. A cast to a host whose agent is restarting waits in its queue.
+- a message of a lane (``Message.lane``, e.g. the agents' ``reports`` to the conductor)
+  goes to the target's durable queue of that lane, ``pocketstack.conductor:reports``
+  (routing key ``conductor:reports``; ``:`` is in no host name), which a server consumes
+  beside its target's queue for every lane its table names, and runs on that lane's own
+  handler threads: a burst of builds neither fills the lane's queue nor holds its
+  workers, as Nova's separate topics and oslo.messaging's executors keep reports apart.
+  Messages of one lane keep their queue's order; messages of two lanes have none.
+- a cast declares its queue (durable, idempotent, as ``serve`` does) before publishing:
+  a cast to a target never served yet waits for its server instead of being dropped by
+  the exchange for want of a bound queue.
 - one fanout exchange per topic, ``pocketstack.fanout.<topic>``, each server binding an
   exclusive auto-delete queue to it.
 - ``call`` replies go to this bus's exclusive reply queue (``reply_to`` + ``correlation_id``);
@@ -21,7 +31,7 @@ queues are never exclusive, so ``stop`` unbinds this bus's fanout queues itself 
 
 Delivery is at most once (acknowledged on receipt), as with oslo.messaging's casts. One
 consumer thread owns the consuming connection; publishing goes through a second connection
-under a lock (kombu channels are not thread-safe). Handlers run on a thread pool.
+under a lock (kombu channels are not thread-safe). Handlers run on a thread pool per lane.
 """
 
 from __future__ import annotations
@@ -60,6 +70,8 @@ from pocketstack.common.bus import (
 
 LOG = logging.getLogger(__name__)
 PREFIX = "pocketstack"
+#: Between a target and a lane in a lane's routing key and queue name (in no host name).
+LANE_SEPARATOR = ":"
 #: Seconds between two polls of the filesystem transport's message folder.
 FILESYSTEM_POLL = 0.05
 
@@ -108,6 +120,12 @@ class _FilesystemTransport(filesystem.Transport):
     Channel = _FilesystemChannel
 
 
+def routing_key(target: str, lane: str = "") -> str:
+    """The direct exchange's routing key of ``target``'s messages of ``lane``
+    (``Message.lane``): ``target`` itself for the shared lane, else ``target:lane``."""
+    return f"{target}{LANE_SEPARATOR}{lane}" if lane else target
+
+
 def connection_args(url: str) -> tuple[str, dict[str, Any]]:
     """kombu's URL and transport options for a bus URL.
 
@@ -140,7 +158,7 @@ class KombuBus(Bus):
 
     Args:
         url: ``amqp://user:password@host:5672/vhost`` or ``filesystem:///<dir>``.
-        workers: handler threads.
+        workers: handler threads of each lane (``Message.lane``).
     """
 
     def __init__(self, url: str, workers: int = 32):
@@ -148,7 +166,10 @@ class KombuBus(Bus):
         self._kombu_url, self._options = connection_args(url)
         self._filesystem = url.startswith("filesystem:")
         self._direct = Exchange(PREFIX, type="direct", durable=True)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amqp")
+        self._workers = workers
+        # lane -> its handler threads ("": the shared pool); made on use, under _pools_lock
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
         self._publish_conn = self._connection()
         self._publish_lock = threading.Lock()
         self._producer: Producer | None = None
@@ -171,6 +192,29 @@ class KombuBus(Bus):
         self._thread.start()
         if not self._ready.wait(timeout=30):
             raise errors.ServiceUnavailable(f"Could not connect to the message bus {url}.")
+
+    def _direct_queue(self, target: str, lane: str = "") -> Queue:
+        """The durable queue of ``target``'s messages of ``lane``; the same declaration on
+        both sides, so declaring it again is a no-op."""
+        key = routing_key(target, lane)
+        return Queue(f"{PREFIX}.{key}", self._direct, routing_key=key, durable=True)
+
+    def _pool(self, lane: str) -> ThreadPoolExecutor:
+        """The handler threads of ``lane`` (made on first use).
+
+        Raises:
+            RuntimeError: the bus is stopping (its pools are shut down, or about to be).
+        """
+        if self._stopping.is_set():
+            raise RuntimeError("the message bus is stopping")
+        with self._pools_lock:
+            pool = self._pools.get(lane)
+            if pool is None:
+                prefix = f"amqp-{lane}" if lane else "amqp"
+                pool = self._pools[lane] = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix=prefix
+                )
+            return pool
 
     def _connection(self) -> Connection:
         if self._filesystem:
@@ -212,7 +256,7 @@ class KombuBus(Bus):
             self._publish(
                 body,
                 self._direct,
-                target,
+                routing_key(target, message.lane),
                 reply_to=self._reply_queue.name,
                 correlation_id=correlation_id,
                 expiration=timeout,
@@ -232,7 +276,10 @@ class KombuBus(Bus):
 
     def cast(self, ctx: RequestContext, target: str, message: Message, /, **args: Any) -> None:
         require_kind(message, CAST)
-        self._publish(encode(message, ctx, args), self._direct, target, declare=[self._direct])
+        queue = self._direct_queue(target, message.lane)
+        # the queue too, not only the exchange: a cast to a target never served yet would
+        # otherwise find no bound queue and be dropped (kombu declares it once per connection)
+        self._publish(encode(message, ctx, args), self._direct, queue.routing_key, declare=[queue])
 
     def fanout(self, ctx: RequestContext, topic: str, message: Message, /, **args: Any) -> None:
         require_kind(message, CAST)
@@ -244,7 +291,9 @@ class KombuBus(Bus):
     def serve(self, target: str, endpoint: Any, table: MessageTable) -> None:
         table.check_endpoint(endpoint)
         topic = target.split(".", 1)[0]
-        direct = Queue(f"{PREFIX}.{target}", self._direct, routing_key=target, durable=True)
+        direct = [self._direct_queue(target, lane) for lane in sorted({m.lane for m in table})]
+        if "" not in {m.lane for m in table}:  # a laneless sender's messages still arrive
+            direct.insert(0, self._direct_queue(target))
         fan = Queue(
             f"{PREFIX}.fanout.{target}.{uuid.uuid4().hex[:8]}",
             Exchange(f"{PREFIX}.fanout.{topic}", type="fanout", durable=False),
@@ -255,9 +304,9 @@ class KombuBus(Bus):
         with self._serve_lock:
             for queue in self._served.pop(target, []):
                 self._endpoints.pop(queue.name, None)
-            self._endpoints[direct.name] = (endpoint, table)
-            self._endpoints[fan.name] = (endpoint, table)
-            self._served[target] = [direct, fan]
+            for queue in [*direct, fan]:
+                self._endpoints[queue.name] = (endpoint, table)
+            self._served[target] = [*direct, fan]
         self._resubscribe(target)
 
     def unserve(self, target: str) -> None:
@@ -303,7 +352,7 @@ class KombuBus(Bus):
             message.ack()
             props = message.properties
             # message.body is the raw JSON; our own decode() checks the version field.
-            self._pool.submit(
+            self._pool(_lane(server[1], message.body)).submit(
                 self._handle,
                 message.body,
                 server,
@@ -384,10 +433,25 @@ class KombuBus(Bus):
             channel.close()
 
     def stop(self) -> None:
+        if self._stopping.is_set():  # stopped already
+            return
         self._stopping.set()
         self._thread.join(timeout=5)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._pools_lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         if self._filesystem:
             self._unbind_fanout()
         with self._publish_lock:
             self._publish_conn.release()
+
+
+def _lane(table: MessageTable, body: Any) -> str:
+    """The lane (``Message.lane``) of the message in ``body`` as ``table`` declares it; the
+    shared lane for one it does not declare or cannot read (``dispatch`` refuses it)."""
+    try:
+        name = json.loads(body)["method"]
+        return table[name].lane
+    except (ValueError, TypeError, KeyError):
+        return ""

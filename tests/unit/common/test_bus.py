@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import threading
@@ -87,35 +88,49 @@ def _vhost():
     return name
 
 
-@pytest.fixture(params=["memory", "amqp", "filesystem"])
-def bus_pair(request, tmp_path):
-    """(server bus, client bus): the same object in-process; two connections on AMQP and
-    on kombu's filesystem transport (a bus directory of the test's own)."""
-    if request.param == "memory":
-        bus = InProcessBus(workers=4)
-        yield bus, bus
-        bus.stop()
+@contextlib.contextmanager
+def _pair(kind, tmp_path, workers=None):
+    """(server bus, client bus) of backend ``kind``, the server with ``workers`` handler
+    threads a lane (None: 4 in-process, kombu's default): the same object in-process; two
+    connections on AMQP (a vhost of the test's own) and on kombu's filesystem transport (a
+    bus directory of the test's own)."""
+    if kind == "memory":
+        bus = InProcessBus(workers=workers or 4)
+        try:
+            yield bus, bus
+        finally:
+            bus.stop()
         return
     from pocketstack.common.bus_kombu import KombuBus
 
-    if request.param == "filesystem":
+    vhost = None
+    if kind == "filesystem":
         from kombu.transport.filesystem import Transport
 
         # kombu remembers bindings per process, not per folder: forget the last test's
         Transport.global_state.clear()
         url = f"filesystem://{tmp_path}/bus"
-        server, client = KombuBus(url), KombuBus(url)
-        yield server, client
-        client.stop()
+    else:
+        vhost = _vhost()
+        url = f"{AMQP_URL}/{vhost}"
+    server = KombuBus(url, workers=workers) if workers else KombuBus(url)
+    try:
+        client = KombuBus(url)
+        try:
+            yield server, client
+        finally:
+            client.stop()
+    finally:
         server.stop()
-        return
+        if vhost:
+            subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True, timeout=60)
 
-    vhost = _vhost()
-    server, client = KombuBus(f"{AMQP_URL}/{vhost}"), KombuBus(f"{AMQP_URL}/{vhost}")
-    yield server, client
-    client.stop()
-    server.stop()
-    subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True, timeout=60)
+
+@pytest.fixture(params=["memory", "amqp", "filesystem"])
+def bus_pair(request, tmp_path):
+    """(server bus, client bus) on each backend (``_pair``)."""
+    with _pair(request.param, tmp_path) as pair:
+        yield pair
 
 
 CTX = RequestContext(user_id="u1", project_id="p1", roles=("member",))
@@ -324,3 +339,75 @@ def test_a_table_lane_applies_to_its_messages_that_name_none():
     )
     assert (table["spawn"].lane, table["beat"].lane) == ("agents", "reports")
     assert MessageTable("conductor", [Message("build", CAST)])["build"].lane == ""
+
+
+REPORT_TABLE = MessageTable(
+    "conductor",
+    [
+        Message("build", CAST),
+        Message("report", CAST, lane="reports"),
+        Message("ping", CALL, timeout=10, lane="reports"),
+    ],
+)
+
+
+class _Conductor(_Workflows):
+    """``_Workflows`` recording its reports, answering pings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[str] = []
+
+    def report(self, ctx, host="") -> None:
+        self.reports.append(host)
+        super().report(ctx)
+
+    def ping(self, ctx) -> str:
+        return "pong"
+
+
+@pytest.mark.parametrize("kind", ["memory", "amqp", "filesystem"])
+def test_a_report_is_handled_while_every_operation_worker_is_busy(kind, tmp_path):
+    """On RabbitMQ too, heartbeats of 1,000 hosts must not queue behind builds
+    (``Message.lane``: a queue and handler threads of the lane's own)."""
+    with _pair(kind, tmp_path, workers=1) as (server, client):
+        handler = _Conductor()
+        server.serve("conductor", handler, REPORT_TABLE)
+        try:
+            client.cast(CTX, "conductor", REPORT_TABLE["build"])
+            assert handler.busy.wait(10)
+            for _ in range(3):  # queued behind the first, whose worker is held
+                client.cast(CTX, "conductor", REPORT_TABLE["build"])
+            client.cast(CTX, "conductor", REPORT_TABLE["report"], host="node1")
+            assert handler.reported.wait(10), "the report waited behind the builds"
+            assert client.call(CTX, "conductor", REPORT_TABLE["ping"]) == "pong"
+        finally:
+            handler.release.set()
+
+
+@pytest.mark.parametrize("kind", ["amqp", "filesystem"])
+def test_reports_cast_before_any_server_or_across_its_restart_are_handled(kind, tmp_path):
+    """A cast declares its lane's durable queue: sent before the conductor ever ran, or
+    while it restarts, a report waits for it (the exchange alone dropped the first)."""
+    from pocketstack.common.bus_kombu import KombuBus
+
+    with _pair(kind, tmp_path) as (first, client):
+        client.cast(CTX, "conductor", REPORT_TABLE["report"], host="before")
+        client.cast(CTX, "conductor", REPORT_TABLE["build"])
+        handler = _Conductor()
+        first.serve("conductor", handler, REPORT_TABLE)
+        try:
+            assert handler.reported.wait(10), "the report sent before any server was lost"
+            assert handler.busy.wait(10), "the build sent before any server was lost"
+        finally:
+            handler.release.set()
+        first.stop()  # the conductor's process restarts
+        client.cast(CTX, "conductor", REPORT_TABLE["report"], host="during")
+        restarted = KombuBus(first.url)
+        try:
+            again = _Conductor()
+            restarted.serve("conductor", again, REPORT_TABLE)
+            assert again.reported.wait(10), "the report queued during the restart was lost"
+            assert again.reports == ["during"]
+        finally:
+            restarted.stop()
