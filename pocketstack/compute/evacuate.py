@@ -15,7 +15,11 @@ consumer, moves that claim onto the server and gives back the source's, binds th
 the destination, writes the new host (migration ``pre-migrating``) and casts
 ``rebuild_instance`` to the destination's agent with a spec built on the server's image;
 the rebuild (``rebuild_agent``) spawns it there and ``instance_rebuilt`` ends the migration
-``done`` (``failed`` with a fault otherwise). The id, ports and fixed IPs are kept.
+``done`` (``failed`` with a fault otherwise). The id, ports and fixed IPs are kept. Every
+step that may fail (the image, the volumes' new attachments, the ports' binding, the claim's
+move) comes before the new host is written; a failure undoes what was done (attachments,
+binding, the destination's claim given back) and leaves the server on its old host with a
+fault naming the cause and the migration ``failed``.
 
 **Disks**: with local instance storage the server comes back from its image (what it wrote is
 gone); with shared storage (``instance_storage.instance_storage_shared``: both hosts report
@@ -48,6 +52,7 @@ from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.request_spec import image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
+from pocketstack.compute.scheduler import claims
 from pocketstack.compute.server_actions import check_lock
 from pocketstack.compute.volume_moves import VolumeMoves
 
@@ -186,27 +191,69 @@ class EvacuateConductor:
                 "group": self.cloud.compute.server_groups.scheduling(inst.uuid),
             },
         )
-        self.scheduler.release(inst.uuid)  # the dead host's claim
-        from pocketstack.compute.scheduler import claims
-
-        claims.move_claim(self.db, migration_uuid, inst.uuid)
-        self._set_port_hosts(ctx, inst, dest["host"])  # type: ignore[attr-defined]
-        network_info = self.cloud.network.get_instance_network_info(ctx.elevated(), inst.uuid)
-        image = _evacuate_image(self.cloud, ctx, inst, spec)
-        spec_for = self.spec_for  # type: ignore[attr-defined]
-        new_spec = spec_for(inst, image, network_info, dest["host"])
-        _keep_volumes(spec, new_spec)
         shared = instance_storage.instance_storage_shared(self.cloud, source, dest["host"])
-        new_spec["rebuild"] = {
+        image = _evacuate_image(self.cloud, ctx, inst, spec, shared)
+        note.host = dest["host"]
+        note.details = storage_details(source, dest["host"], shared, str(inst.image_ref))
+        if spec.get("boot_from_volume"):  # whatever the instance storage: its volume
+            note.details = f"volume-backed: boots its volume on {dest['host']}; its data is kept"
+        rebuild = {
             "power_off": inst.vm_state == states.STOPPED
             or bool((spec.get("evacuate") or {}).get("stop")),
             "evacuate": True,
             "shared_storage": shared,
         }
-        note.host = dest["host"]
-        note.details = storage_details(source, dest["host"], shared, str(inst.image_ref))
-        if spec.get("boot_from_volume"):  # whatever the instance storage: its volume
-            note.details = f"volume-backed: boots its volume on {dest['host']}; its data is kept"
+        moves = VolumeMoves(self.cloud)
+        moved = moves.prepare(ctx, inst.uuid, dest["host"])  # a failure deletes what it made
+        claimed = False
+        try:
+            new_spec, network_info = self._move_to(ctx, inst, dest, image, moves, moved)
+            new_spec["rebuild"] = rebuild
+            claimed = claims.move_claim(self.db, migration_uuid, inst.uuid)
+            self._commit_dest(inst, dest, migration_id, new_spec, network_info)
+        except BaseException:  # back where it was: its volumes and ports on the source
+            moves.abort(ctx, inst.uuid, moved)
+            self._set_port_hosts(ctx, inst, source)  # type: ignore[attr-defined]
+            if claimed:  # the commit found it gone from the evacuation (deleted meanwhile)
+                self.scheduler.release(inst.uuid)
+            raise
+        moves.drop_old(ctx, moved)
+        ComputeAgentClient(self.cloud.bus).rebuild_instance(ctx, dest["host"], inst.uuid)
+
+    def _move_to(
+        self,
+        ctx: RequestContext,
+        inst: Instance,
+        dest: dict[str, Any],
+        image: Any,
+        moves: VolumeMoves,
+        moved: list[Any],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The evacuation's steps that may fail, done before the server is written on
+        ``dest`` (the caller undoes them on error): its ports bound there, its volume
+        mappings switched to the new attachments; returns its spec for ``dest`` and its
+        network info."""
+        self._set_port_hosts(ctx, inst, dest["host"])  # type: ignore[attr-defined]
+        network_info = self.cloud.network.get_instance_network_info(ctx.elevated(), inst.uuid)
+        spec = dict(inst.spec or {})
+        new_spec = self.spec_for(inst, image, network_info, dest["host"])  # type: ignore[attr-defined]
+        _keep_volumes(spec, new_spec)
+        new_spec["block_devices"] = moves.block_devices(inst.uuid, moved)
+        moves.switch(ctx, inst.uuid, moved)
+        return new_spec, network_info
+
+    def _commit_dest(
+        self,
+        inst: Instance,
+        dest: dict[str, Any],
+        migration_id: int,
+        spec: dict[str, Any],
+        network_info: list[dict[str, Any]],
+    ) -> None:
+        """The server on ``dest`` with its new spec (migration ``pre-migrating``).
+
+        Raises:
+            Conflict (409): it left the task ``rebuilding`` meanwhile."""
         with self.db.transaction() as s:
             if not actions.update_instance(
                 s,
@@ -214,22 +261,31 @@ class EvacuateConductor:
                 {"task_state": states.REBUILDING},
                 host=dest["host"],
                 node=dest["node"],
-                spec=new_spec,
+                spec=spec,
                 network_info=network_info,
             ):
                 raise errors.Conflict(f"Instance {inst.uuid} left rebuilding.")
             migrations.update_status(
                 s, migration_id, "pre-migrating", dest_compute=dest["host"], dest_node=dest["node"]
             )
-        _volumes_follow(self.cloud, ctx, inst.uuid, dest["host"])
-        ComputeAgentClient(self.cloud.bus).rebuild_instance(ctx, dest["host"], inst.uuid)
 
 
-def _evacuate_image(cloud: Cloud, ctx: RequestContext, inst: Instance, spec: dict[str, Any]) -> Any:
-    """The ``ImageMeta`` to build the evacuated server's spec on: its image's, or for a
-    volume-backed server (no image: the boot volume is its disk) what its spec keeps."""
+def _evacuate_image(
+    cloud: Cloud, ctx: RequestContext, inst: Instance, spec: dict[str, Any], shared: bool
+) -> Any:
+    """The ``ImageMeta`` to build the evacuated server's spec on: its image's, or what its
+    spec keeps for a volume-backed server (no image: the boot volume is its disk) and on
+    shared storage when the image is gone (the kept disk is booted, no image is fetched).
+
+    Raises:
+        ImageNotFound (404): the image is gone and the disk must be made from it."""
     if not spec.get("boot_from_volume"):
-        return image_meta(cloud.image.get_image_info(ctx.elevated(), str(inst.image_ref)))
+        try:
+            return image_meta(cloud.image.get_image_info(ctx.elevated(), str(inst.image_ref)))
+        except errors.NotFound:
+            if not shared:
+                raise
+            LOG.info("image %s of %s is gone: its kept disk needs none", inst.image_ref, inst.uuid)
     image = dict(spec.get("image") or {})
     return {
         "id": image.get("id") or "",
@@ -245,26 +301,12 @@ def _evacuate_image(cloud: Cloud, ctx: RequestContext, inst: Instance, spec: dic
 
 
 def _keep_volumes(spec: dict[str, Any], new_spec: dict[str, Any]) -> None:
-    """The evacuated server's spec keeps its volumes (``_volumes_follow`` then gives them
+    """The evacuated server's spec keeps its volumes (``_move_to`` then gives them
     the destination's ``connection_info``) and, volume-backed, boots from its volume."""
     new_spec["block_devices"] = list(spec.get("block_devices") or [])
     if spec.get("boot_from_volume"):
         new_spec["boot_from_volume"] = True
         new_spec["image"] = {**new_spec["image"], "path": ""}
-
-
-def _volumes_follow(cloud: Cloud, ctx: RequestContext, instance_uuid: str, dest: str) -> None:
-    """The server's volumes exported to ``dest``, its mappings and stored spec on those
-    attachments, the dead host's attachments deleted (Nova's evacuating rebuild). A
-    failure leaves the attachments as they were and raises."""
-    moves = VolumeMoves(cloud)
-    moved = moves.prepare(ctx, instance_uuid, dest)
-    try:
-        moves.switch(ctx, instance_uuid, moved)
-    except BaseException:
-        moves.abort(ctx, instance_uuid, moved)
-        raise
-    moves.drop_old(ctx, moved)
 
 
 def storage_details(source: str, dest: str, shared: bool, image_ref: str) -> str:

@@ -20,7 +20,9 @@ from pocketstack.compute.agent import ComputeAgent
 from pocketstack.compute.conductor import Conductor
 from pocketstack.compute.drivers.fake import FakeDriver
 from pocketstack.compute.live_migration import LiveMigrationAPI
-from pocketstack.compute.models import InstanceAction, InstanceActionEvent, Migration
+from pocketstack.compute.models import ComputeNode, InstanceAction, InstanceActionEvent, Migration
+from pocketstack.compute.scheduler import claims
+from pocketstack.placement.models import Allocation, ResourceProvider
 from pocketstack.service import Cloud
 from tests.helpers import wait_hypervisor_up, wait_until
 
@@ -178,3 +180,63 @@ def test_live_migration_contradicting_the_storage_is_400(env):
         assert not s.scalars(
             sa.select(Migration).where(Migration.instance_uuid == server.uuid)
         ).all()
+
+
+def test_shared_storage_evacuation_needs_no_image(env):
+    """Regression: the image deleted after the boot failed the evacuation although the
+    disk is kept on shared storage (the spec is built on the stored image then)."""
+    server, src, dst = boot(env)
+    env.cloud.image.images.delete(RequestContext.system(), env.image)
+    env.agents[src].stop()
+    force_down(env, src, True)
+    evacuate.evacuate(env.cloud, ADMIN, server.uuid)
+    if not env.shared:  # rebuilt from the image: it cannot be, the server stays on src
+        row = wait_until(lambda: _settled_failure(env, server.uuid), 10, "the failure")
+        assert (row.host, row.vm_state) == (src, server.vm_state)
+        assert dst_usage(env, dst) == (0, 0)
+        return
+    after = settle(env, server.uuid, "ACTIVE")
+    assert after.host == dst
+    assert "hello from the guest" in env.agents[dst].driver.disk_contents(server.uuid)
+
+
+def _settled_failure(env, uuid):
+    row = env.cloud.compute.servers.get(ADMIN, uuid)
+    return row if row.task_state is None else None
+
+
+def dst_usage(env, host):
+    """``(vcpus_used, allocations)`` of ``host``'s compute node."""
+    with env.db.reader() as s:
+        node = s.scalars(sa.select(ComputeNode).where(ComputeNode.host == host)).one()
+        allocations = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(Allocation)
+            .join(ResourceProvider, ResourceProvider.id == Allocation.resource_provider_id)
+            .where(ResourceProvider.uuid == claims.provider_of(env.db, host))
+        )
+        return node.vcpus_used, allocations
+
+
+def test_a_failed_volume_step_leaves_the_evacuated_server_where_it_was(env, monkeypatch):
+    """Regression: a failure moving the volumes (after the new host was written) left the
+    server on the destination with no guest, its ports bound there and its claim there."""
+    server, src, dst = boot(env)
+    env.agents[src].stop()
+    force_down(env, src, True)
+
+    def broken(self, ctx, instance_uuid, dest):
+        raise errors.Conflict(f"cannot export the volumes to {dest}")
+
+    monkeypatch.setattr(evacuate.VolumeMoves, "prepare", broken)
+    evacuate.evacuate(env.cloud, ADMIN, server.uuid)
+    row = wait_until(lambda: _settled_failure(env, server.uuid), 10, "the failure")
+    assert (row.host, row.vm_state) == (src, server.vm_state)
+    assert dst_usage(env, dst) == (0, 0)
+    ports = [env.cloud.network.ports.get(ADMIN, v["port_id"]) for v in server.network_info]
+    assert {p.port.host_id for p in ports} == {src}
+    fault = env.cloud.compute.servers.faults([server.uuid])[server.uuid]
+    assert fault.message == f"cannot export the volumes to {dst}"
+    with env.db.reader() as s:
+        (migration,) = s.scalars(sa.select(Migration).where(Migration.instance_uuid == server.uuid))
+        assert migration.status == "failed"
