@@ -348,15 +348,18 @@ class ConductorClient(
         instance_uuid: str,
         availability_zone: str | None,
         host: str | None,
+        unpin_az: bool = False,
     ) -> None:
         """Unshelve an offloaded server (task ``unshelving``): schedule it (in
-        ``availability_zone``, or on ``host``), bind its ports there, cast the spawn."""
+        ``availability_zone``, else its pinned zone unless ``unpin_az``; or on ``host``),
+        bind its ports there, cast the spawn."""
         self._send(
             ctx,
             "unshelve_instance",
             instance_uuid=instance_uuid,
             availability_zone=availability_zone,
             host=host,
+            unpin_az=unpin_az,
         )
 
     # -- the compute agent's reports (handled by ``agent_reports.AgentReports``) ----------

@@ -367,6 +367,8 @@ class ServerActions:
         server_id: str,
         availability_zone: str | None = None,
         host: str | None = None,
+        *,
+        unpin_az: bool = False,
     ) -> None:
         """Unshelve a server (``unshelve``; "Unshelve (Restore) Shelved Server"; 202). A
         SHELVED server is powered on again where it is; a SHELVED_OFFLOADED one is scheduled
@@ -374,17 +376,22 @@ class ServerActions:
         its shelve image (``Conductor.unshelve_instance``), keeping its id and fixed IPs;
         the shelve image is then deleted.
 
+        As in Nova (its ``compute.api.API.unshelve``), the zone asked for becomes the
+        server's pinned zone (``pinned_availability_zone``, 2.96) and ``unpin_az`` (2.91's
+        ``"availability_zone": null``) unpins it; without either the server stays in the zone
+        it is pinned to, and a ``host`` must be in the zone the server will be pinned to.
+
         Raises:
             ServerNotFound; InstanceIsLocked, InstanceInvalidState (409) unless SHELVED or
             SHELVED_OFFLOADED with no task; errors.Conflict (409) for a zone or host asked
             for a server that is not offloaded; errors.BadRequest (400) for an unknown
-            availability zone; ComputeHostNotFound (400) for an unknown host.
+            availability zone, an unknown host, or a host outside that zone.
         """
         row = self.cloud.compute.servers.get(ctx, server_id)
         check_lock(ctx, row)
         states.check_action(row, "unshelve")
         if row.vm_state == states.SHELVED:
-            if availability_zone or host:
+            if availability_zone or host or unpin_az:
                 raise errors.Conflict(
                     "The availability_zone or host parameter is only valid when unshelving "
                     f"a shelved offloaded instance; instance {server_id} is {row.vm_state}."
@@ -396,8 +403,13 @@ class ServerActions:
             raise errors.BadRequest("The requested availability zone is not available")
         if host and not self._host_exists(host):
             raise errors.BadRequest(f"Compute host {host} could not be found.")
+        pinned = availability_zone or (None if unpin_az else row.requested_availability_zone)
+        if host and pinned and self._zone_of_host(host) != pinned:
+            raise errors.BadRequest(f'Host "{host}" is not in the availability zone "{pinned}".')
         self._begin(ctx, row, "unshelve")
-        ConductorClient(self.cloud.bus).unshelve_instance(ctx, server_id, availability_zone, host)
+        ConductorClient(self.cloud.bus).unshelve_instance(
+            ctx, server_id, availability_zone, host, unpin_az=unpin_az
+        )
 
     def _zone_exists(self, zone: str) -> bool:
         with self.db.reader() as s:
@@ -410,6 +422,13 @@ class ServerActions:
         with self.db.reader() as s:
             found = s.scalars(sa.select(Service.host).where(Service.host == host)).first()
         return found is not None
+
+    def _zone_of_host(self, host: str) -> str:
+        with self.db.reader() as s:
+            zone = s.scalars(
+                sa.select(Service.availability_zone).where(Service.host == host)
+            ).first()
+        return zone or self.cloud.conf.availability_zone
 
     # ------------------------------------------------------------------ calls
 

@@ -52,7 +52,10 @@ class UnshelveTask(tasks.Task):
 
     Attributes:
         inst: the server as read when the workflow began (detached row).
-        zone: the availability zone asked for (2.77), else the server's own.
+        zone: the availability zone asked for (2.77), else the one the server is pinned to
+            (None when unpinned).
+        repin: whether the server's pinned zone becomes ``zone`` once it is scheduled (a
+            zone asked for, or 2.91's unpin).
         force_host: the host an admin asked for (2.91), else None.
         host, node: where the scheduling step placed it.
         network_info: the server's ports once bound there.
@@ -60,6 +63,7 @@ class UnshelveTask(tasks.Task):
 
     inst: Instance
     zone: str | None = None
+    repin: bool = False
     force_host: str | None = None
     host: str | None = None
     node: str | None = None
@@ -216,9 +220,13 @@ class ShelveReports(AgentReports):
         instance_uuid: str,
         availability_zone: str | None,
         host: str | None,
+        unpin_az: bool = False,
     ) -> None:
         """Unshelve an offloaded server the API put in ``unshelving`` (the workflow
-        ``unshelve``); a failure leaves it SHELVED_OFFLOADED with a fault."""
+        ``unshelve``) in ``availability_zone``, else in the zone it is pinned to (in no
+        particular zone with ``unpin_az``), or on ``host``; once scheduled the server is
+        pinned to the zone asked for, or unpinned (Nova's request spec). A failure leaves it
+        SHELVED_OFFLOADED with a fault, pinned as before."""
         inst = actions.load_instance(self.db, instance_uuid)
         if (
             inst is None
@@ -231,7 +239,8 @@ class ShelveReports(AgentReports):
             ctx=ctx,
             instance_uuid=instance_uuid,
             inst=inst,
-            zone=availability_zone or inst.requested_availability_zone,
+            zone=availability_zone or (None if unpin_az else inst.requested_availability_zone),
+            repin=bool(availability_zone) or unpin_az,
             force_host=host,
         )
         try:
@@ -242,6 +251,7 @@ class ShelveReports(AgentReports):
             else:  # a bug: logged with its traceback
                 LOG.exception("unshelve of %s failed", instance_uuid)
                 message = f"Unshelve failed: {exc}"
+            pin = {"requested_availability_zone": inst.requested_availability_zone}
             with self.db.transaction() as s:
                 if actions.update_instance(
                     s,
@@ -250,6 +260,7 @@ class ShelveReports(AgentReports):
                     task_state=None,
                     host=None,
                     node=None,
+                    **(pin if task.repin else {}),
                 ):
                     actions.add_fault(s, instance_uuid, message, getattr(exc, "status", 500))
                     actions.finish_action(s, ctx, instance_uuid, error=True)
@@ -277,6 +288,7 @@ class ShelveReports(AgentReports):
         task.host, task.node = dest["host"], dest["node"]
         task.note.host, task.note.details = dest["host"], dest.get("details")
         zone = task.zone or self._zone_of_host(dest["host"])
+        pin = {"requested_availability_zone": task.zone} if task.repin else {}
         if not actions.update_instance(
             self.db,
             inst.uuid,
@@ -284,6 +296,7 @@ class ShelveReports(AgentReports):
             host=task.host,
             node=task.node,
             availability_zone=zone,
+            **pin,
         ):
             self.scheduler.release(inst.uuid)
             raise errors.Conflict(f"Instance {inst.uuid} left unshelving.")

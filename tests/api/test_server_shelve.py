@@ -161,3 +161,39 @@ def test_offload_by_hand_errors_and_an_unshelve_of_the_wrong_state(running_cloud
     wait_until(lambda: conn.compute.find_server(sid) is None, 60, "the delete")
     wait_until(lambda: not _shelve_images(conn, sid), 30, "the shelve image to go")
     assert conn.image.find_image(image.id) is None
+
+
+def test_cli_unshelve_into_a_zone_pins_it_and_no_zone_unpins_it(running_cloud, server):
+    cloud = running_cloud
+    admin = cloud.sdk(ADMIN)
+    sid = server["id"]
+
+    def pinned() -> str | None:
+        shown = cloud.openstack("--os-compute-api-version", "2.96", "server", "show", sid)
+        return shown["pinned_availability_zone"]
+
+    assert pinned() is None  # created in no particular zone
+    cloud.openstack("server", "shelve", "--wait", sid, json_output=False)
+    _settled(admin, sid, "SHELVED_OFFLOADED")
+    # an unknown zone is the API's 400
+    done = cloud.openstack(
+        "--os-compute-api-version", "2.77", "server", "unshelve", "--availability-zone",
+        "nowhere", sid, check=False, json_output=False,
+    )  # fmt: skip
+    assert done.returncode != 0 and "availability zone is not available" in done.stderr
+    cloud.openstack(
+        "--os-compute-api-version", "2.77", "server", "unshelve", "--availability-zone",
+        "nova", "--wait", sid, json_output=False,
+    )  # fmt: skip
+    back = _settled(admin, sid, "ACTIVE")
+    assert back.availability_zone == "nova" and back.compute_host
+    assert pinned() == "nova"  # Nova keeps the zone asked for in the request spec
+    # 2.91's --no-availability-zone unpins it
+    cloud.openstack("server", "shelve", "--wait", sid, json_output=False)
+    _settled(admin, sid, "SHELVED_OFFLOADED")
+    cloud.openstack(
+        "--os-compute-api-version", "2.91", "server", "unshelve", "--no-availability-zone",
+        "--wait", sid, json_output=False,
+    )  # fmt: skip
+    _settled(admin, sid, "ACTIVE")
+    assert pinned() is None

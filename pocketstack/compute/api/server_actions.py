@@ -188,8 +188,9 @@ def shelve_offload_server(req: ApiRequest, server_id: str, args: Any) -> ApiResp
 def unshelve_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     """``{"unshelve": null | {"availability_zone"?, "host"?}}`` → 202 ("Unshelve (Restore)
     Shelved Server"): a body from 2.77 (``availability_zone``; 400 before), ``host`` and a
-    null zone from 2.91 (``host``: admin, Nova's ``unshelve_to_host``); 409 unless SHELVED
-    or SHELVED_OFFLOADED with no task, or for a zone/host on a server not offloaded."""
+    null zone (unpin) from 2.91 (``host``: admin, Nova's ``unshelve_to_host``); 409 unless
+    SHELVED or SHELVED_OFFLOADED with no task, or for a zone/host on a server not offloaded;
+    400 for a host outside the zone the server is to be pinned to."""
     policy.enforce(req.ctx, "compute:os-shelve:unshelve")
     version = microversion.requested_version(req.headers)
     body = dict(args or {})
@@ -205,7 +206,11 @@ def unshelve_server(req: ApiRequest, server_id: str, args: Any) -> ApiResponse:
     if "host" in body:
         policy.enforce(req.ctx, "compute:os-shelve:unshelve_to_host")
     req.cloud.compute.server_actions.unshelve(
-        req.ctx, server_id, body.get("availability_zone"), body.get("host")
+        req.ctx,
+        server_id,
+        body.get("availability_zone"),
+        body.get("host"),
+        unpin_az="availability_zone" in body and body["availability_zone"] is None,
     )
     return ApiResponse(status=202)
 
