@@ -73,11 +73,19 @@ def _processes_of(uuids: set[str]) -> list[int]:
 class Harness:
     """A driver over a temp state directory plus spec building and cleanup bookkeeping."""
 
-    def __init__(self, name: str, state_dir: Path, request: pytest.FixtureRequest):
+    def __init__(
+        self,
+        name: str,
+        state_dir: Path,
+        request: pytest.FixtureRequest,
+        host: str = "test-host",
+        **conf: object,
+    ):
+        """``conf``: more options (e.g. a shared ``instances_path``); ``host`` its name."""
         self.name = name
-        self.conf = Config.load({"state_dir": str(state_dir), "accel": "tcg"}, environ={})
+        self.conf = Config.load({"state_dir": str(state_dir), "accel": "tcg", **conf}, environ={})
         self.driver = COMPUTE_DRIVERS.load(name, self.conf)
-        self.driver.init_host("test-host")
+        self.driver.init_host(host)
         if name == "qemu":
             self.driver.soft_reboot_timeout = 20.0
         self.image = request.getfixturevalue("guest_image") if name == "qemu" else None

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pocketstack.common.drivers import COMPUTE_DRIVERS
+from pocketstack.compute.drivers import qemu_process as qp
 from pocketstack.compute.drivers.base import DriverError, PowerState
 from tests.contract.test_compute_drivers import (  # noqa: F401  (guest_image: a fixture)
     DRIVERS,
@@ -34,6 +35,22 @@ def pair(request, tmp_path):
     finally:
         dst.uuids |= src.uuids
         for uuid in dst.uuids:  # the guest may be on either host
+            dst.driver.destroy(uuid)
+        src.cleanup()
+        dst.cleanup()
+
+
+@pytest.fixture(params=DRIVERS)
+def shared_pair(request, tmp_path):
+    """Two hosts (``host1``, ``host2``) on one shared instances directory."""
+    shared = {"instances_path": str(tmp_path / "shared"), "instances_shared_storage": True}
+    src = Harness(request.param, tmp_path / "src" / "state", request, "host1", **shared)
+    dst = Harness(request.param, tmp_path / "dst" / "state", request, "host2", **shared)
+    try:
+        yield src, dst
+    finally:
+        dst.uuids |= src.uuids
+        for uuid in dst.uuids:
             dst.driver.destroy(uuid)
         src.cleanup()
         dst.cleanup()
@@ -166,3 +183,24 @@ def test_block_migration_of_a_guest_with_volumes_is_refused_and_leaves_nothing(p
         dst.driver.live_migration_prepare({**spec, "block_devices": [volume]}, None, "127.0.0.1")
     assert err.value.status == 400 and "mapped volumes" in str(err.value)
     assert not Path(dst.conf.state_dir, "instances", spec["uuid"]).exists()
+
+
+def test_a_source_left_running_after_a_shared_storage_move_is_still_its_hosts(shared_pair):
+    """Regression: the source's cleanup failed after a memory-only move on shared storage
+    (the destination took the directory): the source's driver no longer listed its guest,
+    so its orphan sweep never ended that QEMU. It is listed, and a disk-keeping destroy
+    ends it only, the guest running on the destination from the kept disk."""
+    src, dst = shared_pair
+    spec = _boot(src)
+    uuid = spec["uuid"]
+    data = dst.driver.live_migration_prepare(spec, False, "127.0.0.1")  # memory only
+    assert src.driver.live_migration(uuid, data, lambda _p: None)["status"] == "completed"
+    dst.driver.live_migration_finish(spec, True)  # no cleanup of the source: it failed
+    assert uuid in src.driver.list_instances() and uuid in dst.driver.list_instances()
+    src.driver.destroy(uuid, destroy_disks=False)  # the source's orphan sweep
+    assert uuid not in src.driver.list_instances()
+    assert dst.driver.get_power_state(uuid) == PowerState.RUNNING
+    assert Path(src.conf.instances_path, uuid).is_dir()  # the disks stay
+    if src.real:
+        (pid,) = _processes_of({uuid})  # the destination's QEMU only
+        assert qp.host_of(qp.cmdline(pid)) == "host2"

@@ -174,17 +174,26 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
         """Kill QEMU (SIGKILL, waited for) and delete the instance directory; idempotent.
         ``destroy_disks=False`` (Nova's argument of the same name): the process and taps
         go, the directory and its disks stay (shared storage another host boots from);
-        on shared storage a directory another host owns (``qemu_shared``) is left alone
-        entirely: the QEMU its pid file names is that host's."""
+        on shared storage a directory another host owns (``qemu_shared``) keeps its files
+        (the pid file and sockets are that host's QEMU's): only a QEMU this host started,
+        still running (an agent that died while its QEMU went on, a live migration whose
+        source cleanup failed), is ended, found in /proc by the host it names."""
         with self._lock(uuid):
             paths = self._paths(uuid)
             if destroy_disks:
                 self._remove(uuid, paths)
                 return
             if self.shared_storage and not qsh.owned_by(paths.dir, self.host):
-                LOG.info(
-                    "instance %s is %s's: its QEMU is not ours to end", uuid, qsh.owner(paths.dir)
-                )
+                pid = qp.scan_processes(self.instances_dir, self.host).get(uuid)
+                if pid is not None:
+                    LOG.warning(
+                        "instance %s is %s's: ending this host's stale QEMU %d",
+                        uuid,
+                        qsh.owner(paths.dir),
+                        pid,
+                    )
+                    qp.kill(pid)
+                    self._unplug(paths)  # the taps of this host's namespace
                 return
             pid = qp.find_pid(paths, uuid)
             if pid is not None:
@@ -658,12 +667,15 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
     def list_instances(self) -> list[str]:
         """Uuids with a directory under the instances directory plus orphan QEMU processes
         of it whose directory is gone; on shared storage only the directories this host
-        owns (``qemu_shared``)."""
+        owns (``qemu_shared``) and the guests whose QEMU this host started and still runs,
+        whoever owns their directory now (so the orphan sweep ends a QEMU left behind by
+        an evacuation or a live migration)."""
         uuids = set(qp.scan_processes(self.instances_dir))
         if self.instances_dir.is_dir():
             uuids.update(p.name for p in self.instances_dir.iterdir() if p.is_dir())
         if self.shared_storage:  # only this host's guests (``qemu_shared``)
             uuids = {u for u in uuids if qsh.owned_by(self.instances_dir / u, self.host)}
+            uuids.update(qp.scan_processes(self.instances_dir, self.host))
         # a guest still being received by a live migration is not this host's yet
         return sorted(u for u in uuids if not is_incoming(self.instances_dir / u))
 
@@ -731,7 +743,7 @@ class QemuDriver(QemuResize, QemuLiveMigration, ComputeDriver):
         qi.forget_all(paths.dir)  # a NIC plugged before is in the spec now
         try:
             cmd = qp.build_command(spec, paths, self.accel(), self.netns, volume_args)
-            cmd += extra or []
+            cmd += qp.host_args(self.host) + (extra or [])
             qp.start(cmd, paths, spec["uuid"])
         finally:  # QEMU has read the CHAP secrets (or failed): none stays on disk
             for path in secret_files:

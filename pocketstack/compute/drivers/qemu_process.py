@@ -28,6 +28,10 @@ LOG = logging.getLogger(__name__)
 QEMU = "qemu-system-x86_64"
 QEMU_IMG = "qemu-img"
 NAME_PREFIX = "pocketstack-"
+#: the id of the QEMU ``secret`` object whose data names the compute host that started the
+#: process (``host_args``): on shared instance storage a host finds its own QEMUs in /proc
+#: by it, whichever host owns the directory now (``qemu_shared``)
+HOST_OBJECT = "pocketstack-host"
 IMAGE_FORMATS = {"qcow2", "raw", "vmdk", "vdi", "vhdx"}
 MIN_USEFUL_MEMORY_MB = 128
 
@@ -163,15 +167,33 @@ def find_pid(paths: InstancePaths, uuid: str) -> int | None:
     return pid if _guest_of(_cmdline(pid), paths.dir.parent) == uuid else None
 
 
-def scan_processes(instances_dir: Path) -> dict[str, int]:
-    """``{uuid: pid}`` of every live QEMU of this instances directory, from /proc."""
+def scan_processes(instances_dir: Path, host: str | None = None) -> dict[str, int]:
+    """``{uuid: pid}`` of every live QEMU of this instances directory, from /proc; with
+    ``host``, only those that compute host started (``host_of``)."""
     found: dict[str, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            uuid = _guest_of(_cmdline(int(entry)), instances_dir)
-            if uuid:
+            argv = _cmdline(int(entry))
+            uuid = _guest_of(argv, instances_dir)
+            if uuid and (host is None or host_of(argv) == host):
                 found[uuid] = int(entry)
     return found
+
+
+def host_args(host: str) -> list[str]:
+    """QEMU arguments naming the compute host that starts it (an inert ``secret`` object:
+    nothing in the guest sees it), read back by ``host_of``."""
+    return ["-object", f"secret,id={HOST_OBJECT},data={host.replace(',', ',,')}"]
+
+
+def host_of(argv: list[str]) -> str | None:
+    """The compute host a QEMU's argv names (``host_args``), or None (none named: a QEMU
+    started before hosts were named)."""
+    prefix = f"secret,id={HOST_OBJECT},data="
+    for flag, value in zip(argv, argv[1:], strict=False):
+        if flag == "-object" and value.startswith(prefix):
+            return value[len(prefix) :].replace(",,", ",")
+    return None
 
 
 def wait_gone(pid: int, timeout: float) -> bool:

@@ -7,7 +7,14 @@ Two rules keep a host to its own guests there:
 - **Ownership**: the host that last started a guest's QEMU writes its name into
   ``<instances_path>/<uuid>/host`` (``claim``); on shared storage ``list_instances`` lists
   only the directories this host owns (``owned_by``), so the orphan sweep of a host never
-  sees, kills or deletes another host's guest, nor a guest evacuated away from it.
+  sees, kills or deletes another host's guest, nor the disks of a guest evacuated away
+  from it.
+- **Its own processes**: every QEMU names the host that started it in its argv
+  (``qemu_process.host_args``), so a host also lists the guests whose QEMU it still runs
+  in a directory another host owns now (its agent died while its QEMU went on and the
+  guest was evacuated; a live migration's source cleanup failed), and a disk-keeping
+  ``destroy`` ends that QEMU (found in /proc, never by the directory's pid file, which
+  is the new owner's) and leaves the directory alone.
 - **Keeping the disks** (an evacuation to a host sharing the storage, Nova's
   ``rebuild_instance`` with ``on_shared_storage``): the spec says ``keep_disks``; the
   driver boots the directory's existing ``disk`` (and local disks) instead of making new

@@ -6,6 +6,10 @@ second QEMU's own files go to ``InstancePaths.run``."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -79,3 +83,50 @@ def test_an_incoming_qemu_keeps_its_own_files_apart(tmp_path):
     cmd = qp.build_command({"uuid": "u-4", "image": {"path": "/x"}}, paths, "tcg")
     assert str(tmp_path / "u-4" / "incoming.d" / "pid") in cmd
     assert str(tmp_path / "u-4" / "disk") in " ".join(cmd)
+
+
+@pytest.fixture
+def stale_qemu(tmp_path):
+    """Start a stand-in for a QEMU host1 started for guest ``u-5`` (argv as ``_start``
+    builds it: name, pid file in the shared directory, the host it names) and yield its
+    process; it is killed at the end."""
+    exe = tmp_path / "bin" / qp.QEMU
+    exe.parent.mkdir()
+    exe.symlink_to(sys.executable)
+    argv = [str(exe), "-c", "import time; time.sleep(120)", "-name", qp.NAME_PREFIX + "u-5"]
+    argv += ["-pidfile", str(tmp_path / "shared" / "u-5" / "pid"), *qp.host_args("host1")]
+    proc = subprocess.Popen(argv)
+    try:
+        deadline = time.monotonic() + 10
+        while qp.cmdline(proc.pid)[-2:] != argv[-2:]:
+            assert time.monotonic() < deadline, "the stand-in QEMU did not start"
+            time.sleep(0.02)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_host_still_sees_and_ends_its_qemu_of_a_guest_evacuated_away(tmp_path, stale_qemu):
+    """Regression: host1's agent died, its QEMU went on, host2 booted the disk (owner file
+    host2): host1's list skipped the guest and a disk-keeping destroy left the QEMU running,
+    so two QEMUs wrote one disk for ever."""
+    host1, host2 = _driver(tmp_path, "host1"), _driver(tmp_path, "host2")
+    _guest_dir(host1, "u-5", "host2")
+    (host1.instances_dir / "u-5" / "pid").write_text("1")  # host2's QEMU's
+    assert qp.host_of(qp.cmdline(stale_qemu.pid)) == "host1"
+    assert host1.list_instances() == ["u-5"]
+    assert host2.list_instances() == ["u-5"]
+    host2.destroy("u-5", destroy_disks=False)  # not host2's process: it stays
+    assert stale_qemu.poll() is None
+    host1.destroy("u-5", destroy_disks=False)
+    assert stale_qemu.wait(timeout=10) == -signal.SIGKILL
+    assert host1.list_instances() == []
+    assert (host1.instances_dir / "u-5" / "disk").read_bytes() == b"data the guest wrote"
+    assert (host1.instances_dir / "u-5" / "pid").read_text() == "1"
+    assert qsh.owner(host1.instances_dir / "u-5") == "host2"
+
+
+def test_the_host_named_in_qemus_argv_reads_back():
+    assert qp.host_of(["qemu-system-x86_64", *qp.host_args("rack,2")]) == "rack,2"
+    assert qp.host_of(["qemu-system-x86_64", "-object", "secret,id=x,data=y"]) is None
