@@ -69,52 +69,34 @@ class AllocationCandidates:
         with self.db.reader() as s:
             classes = tuple(sorted(resources))
             params = {f"amount_{n}": int(resources[rc]) for n, rc in enumerate(classes)}
-            query = _capacity_query(classes)
+            if filters.in_tree is None:
+                # the whole statement built once per (classes, filters, limit): SQLAlchemy
+                # then reuses its compiled form without rebuilding or re-keying it
+                query = _candidates_query(classes, filters, limit)
+            else:  # in_tree's condition names a tree found by a query of its own
+                query = _capacity_query(classes).where(*filter_conditions(s, filters))
+                if limit is not None:
+                    query = query.limit(limit)
+            conn = s.connection()
             # no ORDER BY: with one, the database would find and sort every candidate
             # before applying the LIMIT; without, it stops at the limit (Placement's order
             # is unspecified too). The few found are sorted here.
-            query = query.where(*filter_conditions(s, filters))
-            if limit is not None:
-                query = query.limit(limit)
-            rows = s.execute(query, params)
+            rows = conn.execute(query, params)
             providers = sorted((Provider(*row) for row in rows), key=lambda p: p.id)
             ids = [p.id for p in providers]
             if not ids:
                 return []
-            inv = Inventory.__table__.c
-            inventories = s.execute(
-                sa.select(
-                    inv.resource_provider_id,
-                    inv.resource_class,
-                    inv.total,
-                    inv.reserved,
-                    inv.allocation_ratio,
-                ).where(inv.resource_provider_id.in_(ids))
-            ).all()
-            alloc = Allocation.__table__.c
-            used = {
-                (rp_id, rc): int(total)
-                for rp_id, rc, total in s.execute(
-                    sa.select(
-                        alloc.resource_provider_id, alloc.resource_class, sa.func.sum(alloc.used)
-                    )
-                    .where(alloc.resource_provider_id.in_(ids))
-                    .group_by(alloc.resource_provider_id, alloc.resource_class)
-                )
-            }
+            # two round trips for the summaries: inventories with their used amounts, traits
+            inventories = conn.execute(_SUMMARY_INVENTORIES, {"ids": ids}).all()
             traits: dict[int, list[str]] = {}
-            for rp_id, name in s.execute(
-                sa.select(ProviderTrait.resource_provider_id, ProviderTrait.trait)
-                .where(ProviderTrait.resource_provider_id.in_(ids))
-                .order_by(ProviderTrait.trait)
-            ):
+            for rp_id, name in conn.execute(_SUMMARY_TRAITS, {"ids": ids}):
                 traits.setdefault(rp_id, []).append(name)
         summaries: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
         for row in inventories:
             capacity = int((row.total - row.reserved) * row.allocation_ratio)
             summaries[row.resource_provider_id][row.resource_class] = (
                 capacity,
-                used.get((row.resource_provider_id, row.resource_class), 0),
+                int(row.used),
             )
         return [Summary(p, summaries[p.id], traits.get(p.id, [])) for p in providers]
 
@@ -126,3 +108,38 @@ def _capacity_query(classes: tuple[str, ...]) -> sa.Select:
     as building it costs more than the database takes to answer it."""
     amounts = {rc: sa.bindparam(f"amount_{n}", type_=sa.Integer) for n, rc in enumerate(classes)}
     return capacity_conditions(provider_query(), amounts)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _candidates_query(
+    classes: tuple[str, ...], filters: ProviderFilters, limit: int | None
+) -> sa.Select:
+    """``_capacity_query(classes)`` with ``filters`` (no ``in_tree``) and ``limit``."""
+    query = _capacity_query(classes).where(*filter_conditions(None, filters))
+    return query.limit(limit) if limit is not None else query
+
+
+_INV = Inventory.__table__.c
+_ALLOC = Allocation.__table__.c
+_PT = ProviderTrait.__table__.c
+#: the candidates' inventories, each with the sum of its class's allocations (answered by
+#: the ``(resource_provider_id, resource_class)`` index of ``placement_allocations``)
+_SUMMARY_INVENTORIES = sa.select(
+    _INV.resource_provider_id,
+    _INV.resource_class,
+    _INV.total,
+    _INV.reserved,
+    _INV.allocation_ratio,
+    sa.select(sa.func.coalesce(sa.func.sum(_ALLOC.used), 0))
+    .where(
+        _ALLOC.resource_provider_id == _INV.resource_provider_id,
+        _ALLOC.resource_class == _INV.resource_class,
+    )
+    .scalar_subquery()
+    .label("used"),
+).where(_INV.resource_provider_id.in_(sa.bindparam("ids", expanding=True)))
+_SUMMARY_TRAITS = (
+    sa.select(_PT.resource_provider_id, _PT.trait)
+    .where(_PT.resource_provider_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(_PT.trait)
+)

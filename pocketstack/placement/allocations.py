@@ -8,7 +8,11 @@ A write replaces every allocation of the consumers it names, in one transaction:
 3. for the providers written to, one SQL query sums the allocations per class (the new
    ones included) and compares them with each inventory's capacity and unit constraints;
 4. every provider touched has its generation bumped from the value read in this
-   transaction (``bump_generation``).
+   transaction (``UPDATE ... WHERE generation = :seen``, as ``bump_generation``).
+
+The write runs prebuilt Core statements (no ORM objects) on the session's connection, the
+new allocation rows as one executemany: on the scheduler's hot path the ORM's unit of work
+and building statements per call cost more than the database's work.
 
 Step 4 is what makes concurrent writers safe on every backend: on SQLite the write
 transaction holds the database lock from its start; on PostgreSQL a second writer that read
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -29,7 +33,7 @@ from sqlalchemy.orm import Session
 from pocketstack.common.auth import RequestContext
 from pocketstack.placement import exceptions as exc
 from pocketstack.placement.models import Allocation, Consumer, Inventory, ResourceProvider
-from pocketstack.placement.resource_providers import bump_generation, load
+from pocketstack.placement.resource_providers import load
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -78,6 +82,65 @@ def _usage_by_class(s: Session, rp_ids: Sequence[int]) -> dict[tuple[int, str], 
         .group_by(Allocation.resource_provider_id, Allocation.resource_class)
     )
     return {(rp_id, rc): int(used) for rp_id, rc, used in rows}
+
+
+# -- the write's statements, built once (SQLAlchemy caches their compiled form) --------------
+_ALLOC = Allocation.__table__.c
+_RP = ResourceProvider.__table__.c
+_CONS = cast(sa.Table, Consumer.__table__)
+_INV = Inventory.__table__.c
+_PROVIDERS_TOUCHED = sa.select(_RP.id, _RP.uuid, _RP.generation).where(
+    sa.or_(
+        _RP.uuid.in_(sa.bindparam("wanted", expanding=True)),
+        _RP.id.in_(
+            sa.select(_ALLOC.resource_provider_id).where(
+                _ALLOC.consumer_id.in_(sa.bindparam("consumers", expanding=True))
+            )
+        ),
+    )
+)
+_CONSUMERS = sa.select(_CONS.c.id, _CONS.c.uuid, _CONS.c.generation, _CONS.c.consumer_type).where(
+    _CONS.c.uuid.in_(sa.bindparam("consumers", expanding=True))
+)
+_DELETE_ALLOCATIONS = sa.delete(cast(sa.Table, Allocation.__table__)).where(
+    _ALLOC.consumer_id.in_(sa.bindparam("consumers", expanding=True))
+)
+_INSERT_ALLOCATION = sa.insert(cast(sa.Table, Allocation.__table__))
+_INVENTORY_USAGE = sa.select(
+    _INV.resource_provider_id,
+    _INV.resource_class,
+    _INV.total,
+    _INV.reserved,
+    _INV.min_unit,
+    _INV.max_unit,
+    _INV.step_size,
+    _INV.allocation_ratio,
+    sa.select(sa.func.coalesce(sa.func.sum(_ALLOC.used), 0))
+    .where(
+        _ALLOC.resource_provider_id == _INV.resource_provider_id,
+        _ALLOC.resource_class == _INV.resource_class,
+    )
+    .scalar_subquery()
+    .label("used"),
+).where(_INV.resource_provider_id.in_(sa.bindparam("ids", expanding=True)))
+#: the generation bump: one conditional UPDATE (``bump_generation``'s, without the ORM)
+_BUMP = (
+    sa.update(cast(sa.Table, ResourceProvider.__table__))
+    .where(_RP.id == sa.bindparam("rp_id"), _RP.generation == sa.bindparam("seen"))
+    .values(generation=sa.bindparam("next"))
+)
+_DELETE_CONSUMER = sa.delete(_CONS).where(_CONS.c.id == sa.bindparam("consumer_pk"))
+_INSERT_CONSUMER = sa.insert(_CONS)
+_UPDATE_CONSUMER = (
+    sa.update(_CONS)
+    .where(_CONS.c.id == sa.bindparam("consumer_pk"))
+    .values(
+        project_id=sa.bindparam("new_project_id"),
+        user_id=sa.bindparam("new_user_id"),
+        consumer_type=sa.bindparam("new_consumer_type"),
+        generation=sa.bindparam("new_generation"),
+    )
+)
 
 
 class _Retry(Exception):
@@ -171,59 +234,49 @@ class Allocations:
         )
 
     def _write(self, s: Session, writes: Sequence[ConsumerAllocations]) -> None:
+        # Core statements built once (module level) on one connection: the ORM's unit of
+        # work and per-call statement building cost more than the database's work here
+        conn = s.connection()
         consumers = [w.consumer for w in writes]
+        wanted = sorted({uuid for w in writes for uuid in w.allocations})
         # providers the consumers held before, and those they will hold, with generations
-        old_ids = set(
-            s.scalars(
-                sa.select(Allocation.resource_provider_id).where(
-                    Allocation.consumer_id.in_(consumers)
-                )
-            )
-        )
-        wanted = {uuid for w in writes for uuid in w.allocations}
         providers = {
             row.uuid: row
-            for row in s.execute(
-                sa.select(
-                    ResourceProvider.id, ResourceProvider.uuid, ResourceProvider.generation
-                ).where(sa.or_(ResourceProvider.uuid.in_(wanted), ResourceProvider.id.in_(old_ids)))
-            )
+            for row in conn.execute(_PROVIDERS_TOUCHED, {"wanted": wanted, "consumers": consumers})
         }
-        missing = sorted(wanted - set(providers))
+        missing = sorted(set(wanted) - set(providers))
         if missing:
             raise exc.InvalidQuery(
                 f"Unable to allocate inventory: resource provider {missing[0]} could not be found."
             )
-        existing = {
-            c.uuid: c for c in s.scalars(sa.select(Consumer).where(Consumer.uuid.in_(consumers)))
-        }
+        existing = {row.uuid: row for row in conn.execute(_CONSUMERS, {"consumers": consumers})}
         for w in writes:
-            self._check_consumer_generation(s, w, existing.get(w.consumer))
-        s.execute(sa.delete(Allocation).where(Allocation.consumer_id.in_(consumers)))
-        for w in writes:
-            for uuid, resources in w.allocations.items():
-                s.add_all(
-                    Allocation(
-                        resource_provider_id=providers[uuid].id,
-                        consumer_id=w.consumer,
-                        resource_class=rc,
-                        used=amount,
-                    )
-                    for rc, amount in resources.items()
-                )
-        s.flush()
-        self._check_capacity(s, writes, providers)
+            self._check_consumer_generation(w, existing.get(w.consumer))
+        conn.execute(_DELETE_ALLOCATIONS, {"consumers": consumers})
+        rows = [
+            {
+                "resource_provider_id": providers[uuid].id,
+                "consumer_id": w.consumer,
+                "resource_class": rc,
+                "used": amount,
+            }
+            for w in writes
+            for uuid, resources in w.allocations.items()
+            for rc, amount in resources.items()
+        ]
+        if rows:
+            conn.execute(_INSERT_ALLOCATION, rows)  # one executemany
+        self._check_capacity(conn, writes, providers)
         for row in providers.values():
-            try:
-                bump_generation(s, row.id, row.uuid, row.generation)
-            except exc.ProviderGenerationConflict:
-                raise _Retry() from None
-        self._save_consumers(s, writes, existing)
+            done = conn.execute(
+                _BUMP, {"rp_id": row.id, "seen": row.generation, "next": row.generation + 1}
+            )
+            if done.rowcount != 1:
+                raise _Retry()
+        self._save_consumers(conn, writes, existing)
 
     @staticmethod
-    def _check_consumer_generation(
-        s: Session, w: ConsumerAllocations, row: Consumer | None
-    ) -> None:
+    def _check_consumer_generation(w: ConsumerAllocations, row: sa.Row | None) -> None:
         if w.generation is UNCHECKED:
             return
         if row is None and w.generation is not None:
@@ -239,7 +292,7 @@ class Allocations:
 
     @staticmethod
     def _check_capacity(
-        s: Session, writes: Sequence[ConsumerAllocations], providers: Mapping[str, sa.Row]
+        conn: sa.Connection, writes: Sequence[ConsumerAllocations], providers: Mapping[str, sa.Row]
     ) -> None:
         asked = {
             (providers[uuid].id, rc): (uuid, amount)
@@ -250,13 +303,11 @@ class Allocations:
         if not asked:
             return
         ids = sorted({rp_id for rp_id, _rc in asked})
+        # each inventory with the sum of its class's allocations (the new ones included)
         inventories = {
             (row.resource_provider_id, row.resource_class): row
-            for row in s.scalars(
-                sa.select(Inventory).where(Inventory.resource_provider_id.in_(ids))
-            )
+            for row in conn.execute(_INVENTORY_USAGE, {"ids": ids})
         }
-        used = _usage_by_class(s, ids)
         for key, (uuid, amount) in sorted(asked.items()):
             rc = key[1]
             inv = inventories.get(key)
@@ -272,7 +323,7 @@ class Allocations:
                     "inventory constraints."
                 )
             capacity = int((inv.total - inv.reserved) * inv.allocation_ratio)
-            if used.get(key, 0) > capacity:
+            if int(inv.used) > capacity:
                 raise exc.CapacityExceeded(
                     f"Unable to allocate inventory: Unable to create allocation for '{rc}' on "
                     f"resource provider '{uuid}'. The requested amount would exceed the "
@@ -281,29 +332,38 @@ class Allocations:
 
     @staticmethod
     def _save_consumers(
-        s: Session, writes: Sequence[ConsumerAllocations], existing: Mapping[str, Consumer]
+        conn: sa.Connection, writes: Sequence[ConsumerAllocations], existing: Mapping[str, sa.Row]
     ) -> None:
         for w in writes:
             row = existing.get(w.consumer)
             if not w.allocations:
                 if row is not None:
-                    s.delete(row)
+                    conn.execute(_DELETE_CONSUMER, {"consumer_pk": row.id})
                 continue
             if row is None:
-                s.add(
-                    Consumer(
-                        uuid=w.consumer,
-                        project_id=w.project_id,
-                        user_id=w.user_id,
-                        consumer_type=w.consumer_type,
-                        generation=1,
-                    )
+                conn.execute(
+                    _INSERT_CONSUMER,
+                    {
+                        "uuid": w.consumer,
+                        "project_id": w.project_id,
+                        "user_id": w.user_id,
+                        "consumer_type": w.consumer_type,
+                        "generation": 1,
+                    },
                 )
                 continue
-            row.project_id, row.user_id = w.project_id, w.user_id
-            if w.consumer_type is not None:
-                row.consumer_type = w.consumer_type
-            row.generation += 1
+            conn.execute(
+                _UPDATE_CONSUMER,
+                {
+                    "consumer_pk": row.id,
+                    "new_project_id": w.project_id,
+                    "new_user_id": w.user_id,
+                    "new_consumer_type": (
+                        w.consumer_type if w.consumer_type is not None else row.consumer_type
+                    ),
+                    "new_generation": row.generation + 1,
+                },
+            )
 
     # -- usages ----------------------------------------------------------------------------
     def provider_usages(self, ctx: RequestContext, uuid: str) -> tuple[int, dict[str, int]]:

@@ -98,8 +98,9 @@ def provider_query() -> sa.Select:
     )
 
 
-def filter_conditions(s: Session, f: ProviderFilters) -> list[sa.ColumnElement[bool]]:
-    """SQL conditions on ``ResourceProvider`` for ``f`` (no row is loaded)."""
+def filter_conditions(s: Session | None, f: ProviderFilters) -> list[sa.ColumnElement[bool]]:
+    """SQL conditions on ``ResourceProvider`` for ``f`` (no row is loaded). ``s`` is only
+    used (and needed) for ``in_tree``."""
     rp = ResourceProvider
     conds: list[sa.ColumnElement[bool]] = []
     if f.name is not None:
@@ -126,6 +127,8 @@ def filter_conditions(s: Session, f: ProviderFilters) -> list[sa.ColumnElement[b
     if f.forbidden:
         conds.append(~has_traits(f.forbidden))
     if f.in_tree is not None:
+        if s is None:
+            raise ValueError("filter_conditions: in_tree needs a session")
         tree = s.execute(
             sa.select(sa.func.coalesce(rp.root_provider_id, rp.id)).where(rp.uuid == f.in_tree)
         ).scalar()

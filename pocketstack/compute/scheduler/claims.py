@@ -106,39 +106,51 @@ def provider_of(db_or_cloud: Any, host: str) -> str | None:
 
 
 # -- the compute node counters, kept in the claim's transaction ----------------------------
+# Core statements built once: a claim runs them on every decision, and the ORM's unit of
+# work and per-call statement building cost more than the database's work
+_NODE = cast(sa.Table, ComputeNode.__table__)
+_COUNTED = cast(sa.Table, Allocation.__table__)
+_CHANGE_USAGE = (
+    sa.update(_NODE)
+    .where(_NODE.c.host == sa.bindparam("node_host"))
+    .values(
+        vcpus_used=_NODE.c.vcpus_used + sa.bindparam("d_vcpus", type_=sa.Integer),
+        memory_mb_used=_NODE.c.memory_mb_used + sa.bindparam("d_memory_mb", type_=sa.Integer),
+        local_gb_used=_NODE.c.local_gb_used + sa.bindparam("d_disk_gb", type_=sa.Integer),
+        running_vms=_NODE.c.running_vms + sa.bindparam("d_vms", type_=sa.Integer),
+        # a claim is no change of the host itself: the scheduler's host cache re-reads
+        # only nodes whose updated_at moved (host_manager.HostStateCache)
+        updated_at=_NODE.c.updated_at,
+    )
+)
+_COUNTED_ROW = sa.select(
+    _COUNTED.c.host, _COUNTED.c.vcpus, _COUNTED.c.memory_mb, _COUNTED.c.disk_gb
+).where(_COUNTED.c.instance_uuid == sa.bindparam("consumer"))
+_DELETE_COUNTED = sa.delete(_COUNTED).where(_COUNTED.c.instance_uuid == sa.bindparam("consumer"))
+_INSERT_COUNTED = sa.insert(_COUNTED)
+
+
 def _change_usage(s: Session, host: str, resources: Mapping[str, int], sign: int) -> None:
-    node = ComputeNode
-    s.execute(
-        sa.update(node)
-        .where(node.host == host)
-        .values(
-            vcpus_used=node.vcpus_used + sign * resources.get("VCPU", 0),
-            memory_mb_used=node.memory_mb_used + sign * resources.get("MEMORY_MB", 0),
-            local_gb_used=node.local_gb_used + sign * resources.get("DISK_GB", 0),
-            running_vms=node.running_vms + sign,
-            # a claim is no change of the host itself: the scheduler's host cache re-reads
-            # only nodes whose updated_at moved (host_manager.HostStateCache)
-            updated_at=node.updated_at,
-        )
-        .execution_options(synchronize_session=False)
+    s.connection().execute(
+        _CHANGE_USAGE,
+        {
+            "node_host": host,
+            "d_vcpus": sign * resources.get("VCPU", 0),
+            "d_memory_mb": sign * resources.get("MEMORY_MB", 0),
+            "d_disk_gb": sign * resources.get("DISK_GB", 0),
+            "d_vms": sign,
+        },
     )
 
 
-def _drop_counted(s: Session, consumer: str) -> Allocation | None:
+def _drop_counted(s: Session, consumer: str) -> sa.Row[str, int, int, int] | None:
     """Delete the consumer's ``allocations`` row and take it off its host's counters; the
-    row, if this transaction deleted it."""
-    row = s.get(Allocation, consumer)
+    row (host, vcpus, memory_mb, disk_gb), if this transaction deleted it."""
+    conn = s.connection()
+    row = conn.execute(_COUNTED_ROW, {"consumer": consumer}).first()
     if row is None:
         return None
-    s.expunge(row)
-    deleted = cast(
-        CursorResult[Any],
-        s.execute(
-            sa.delete(Allocation)
-            .where(Allocation.instance_uuid == consumer)
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    deleted = conn.execute(_DELETE_COUNTED, {"consumer": consumer}).rowcount
     if deleted != 1:
         return None
     _change_usage(
@@ -149,16 +161,16 @@ def _drop_counted(s: Session, consumer: str) -> Allocation | None:
 
 def _count(s: Session, consumer: str, host: str, resources: Mapping[str, int]) -> None:
     """Record the consumer's claim on ``host`` in ``allocations`` and the host's counters."""
-    s.add(
-        Allocation(
-            instance_uuid=consumer,
-            host=host,
-            vcpus=resources.get("VCPU", 0),
-            memory_mb=resources.get("MEMORY_MB", 0),
-            disk_gb=resources.get("DISK_GB", 0),
-        )
+    s.connection().execute(
+        _INSERT_COUNTED,
+        {
+            "instance_uuid": consumer,
+            "host": host,
+            "vcpus": resources.get("VCPU", 0),
+            "memory_mb": resources.get("MEMORY_MB", 0),
+            "disk_gb": resources.get("DISK_GB", 0),
+        },
     )
-    s.flush()
     _change_usage(s, host, resources, +1)
 
 
@@ -263,7 +275,7 @@ def release(db_or_cloud: Any, consumer_uuid: str) -> bool:
     """
     placement = placement_for(db_or_cloud)
     view = placement.allocations.get(SERVICE_CTX, consumer_uuid)
-    dropped: list[Allocation | None] = [None]
+    dropped: list[sa.Row[str, int, int, int] | None] = [None]
 
     def counters(s: Session) -> None:
         dropped[0] = _drop_counted(s, consumer_uuid)
