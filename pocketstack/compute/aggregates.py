@@ -11,7 +11,8 @@ availability zone: an aggregate's zone may not differ from another zone its host
 Adding or removing a host also adds or removes the aggregate (same UUID) on the host's
 resource provider in Placement, as nova-api does, so the scheduler can ask Placement for
 a zone's hosts (``member_of``; ``scheduler.request_filter``). A Placement failure is
-logged; the host aggregate is changed all the same.
+logged; the host aggregate is changed all the same, and the host's reports and the
+controller's start-up sync copy it later (``provider_aggregates``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from sqlalchemy.orm import Session
 from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
+from pocketstack.compute import provider_aggregates
 from pocketstack.compute.models import Aggregate, AggregateHost, Service
-from pocketstack.compute.scheduler import claims
-from pocketstack.placement import exceptions as pexc
 
 if TYPE_CHECKING:
     from pocketstack.service import Cloud
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 AZ_KEY = "availability_zone"
-#: attempts of a provider's aggregates update that lost to a concurrent change
-MIRROR_RETRIES = 3
 
 
 class AggregateNotFound(errors.NotFound):
@@ -232,32 +230,27 @@ class Aggregates:
         return record
 
     def _mirror(self, host: str, aggregate_uuid: str, add: bool) -> None:
-        """Add (or remove) ``aggregate_uuid`` on ``host``'s resource provider, retrying a
-        generation conflict (Nova's ``aggregate_add_host``/``aggregate_remove_host``); a
-        host without a provider yet, or a failure, is logged."""
-        providers = claims.placement_for(self.cloud).resource_providers
-        uuid = claims.provider_of(self.cloud, host)
-        if uuid is None:
+        """Add (or remove) ``aggregate_uuid`` on ``host``'s resource provider (Nova's
+        ``aggregate_add_host``/``aggregate_remove_host``), by making the provider carry all
+        of the host's aggregates (``provider_aggregates.sync_host``). A host without a
+        provider yet, or a failure, is logged: the host's next report or the controller's
+        start-up sync copies them."""
+        outcome = provider_aggregates.sync_host(self.cloud, host)
+        if outcome is None:
             LOG.warning(
-                "host %s has no resource provider: aggregate %s not mirrored", host, aggregate_uuid
+                "host %s has no resource provider yet: aggregate %s is copied to it when "
+                "it reports",
+                host,
+                aggregate_uuid,
             )
-            return
-        for _attempt in range(MIRROR_RETRIES):
-            generation, current = providers.get_aggregates(claims.SERVICE_CTX, uuid)
-            wanted = set(current) | {aggregate_uuid} if add else set(current) - {aggregate_uuid}
-            if wanted == set(current):
-                return
-            try:
-                providers.set_aggregates(claims.SERVICE_CTX, uuid, sorted(wanted), generation)
-                return
-            except pexc.ProviderGenerationConflict:
-                continue
-            except errors.PocketError as exc:
-                LOG.warning("aggregate %s of host %s not mirrored: %s", aggregate_uuid, host, exc)
-                return
-        LOG.warning(
-            "aggregate %s of host %s not mirrored: concurrent changes", aggregate_uuid, host
-        )
+        elif not outcome:
+            LOG.warning(
+                "aggregate %s of host %s not %s its resource provider yet: retried by its "
+                "reports and the start-up sync",
+                aggregate_uuid,
+                host,
+                "added to" if add else "removed from",
+            )
 
     def set_metadata(
         self, ctx: RequestContext, aggregate_id: str, metadata: dict[str, Any]

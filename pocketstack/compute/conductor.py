@@ -68,7 +68,14 @@ from pocketstack.common.auth import RequestContext
 from pocketstack.common.config import Config
 from pocketstack.common.db import utcnow
 from pocketstack.common.periodic import PeriodicTasks
-from pocketstack.compute import actions, controllers, scheduler_hints, states, tasks
+from pocketstack.compute import (
+    actions,
+    controllers,
+    provider_aggregates,
+    scheduler_hints,
+    states,
+    tasks,
+)
 from pocketstack.compute.agent_reports import AgentReports
 from pocketstack.compute.evacuate import EvacuateConductor
 from pocketstack.compute.instance_spec import build_spec
@@ -251,6 +258,19 @@ class Conductor(
         threading.Thread(
             target=self._recover_live_migrations_logged, name="live-migration-recovery", daemon=True
         ).start()
+        # host aggregates that never reached their hosts' providers (made before the copy
+        # existed, a provider made later, a failed copy): Nova's ``nova-manage placement
+        # sync_aggregates``, run at each start
+        threading.Thread(target=self.sync_aggregates, name="aggregates-sync", daemon=True).start()
+
+    def sync_aggregates(self) -> provider_aggregates.SyncResult | None:
+        """Copy every compute host's aggregate memberships to its resource provider
+        (``provider_aggregates.sync_all``); None when it failed (logged)."""
+        try:
+            return provider_aggregates.sync_all(self.cloud)
+        except Exception:  # the hosts' reports copy them too; logged
+            LOG.exception("copying the host aggregates to Placement failed")
+            return None
 
     def _recover_live_migrations_logged(self) -> None:
         try:

@@ -3,7 +3,8 @@ the scheduler reads.
 
 The conductor calls ``report_compute_node`` when a compute agent reports its host over the bus
 (``agent_reports``: from the agent's periodic task, and once at start): the ``compute_nodes``
-row and the host's resource provider with its inventory (``placement.compute_hosts``).
+row and the host's resource provider with its inventory (``placement.compute_hosts``) and
+the host's aggregates (``provider_aggregates``).
 The scheduler reads host states from a ``HostStateCache`` (``host_cache(db)``), which the
 reports keep current: each decision re-reads only the ``services`` and ``compute_nodes`` rows
 whose ``updated_at`` moved since the last read, never the whole fleet.
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 
 from pocketstack.common.db import Database, utcnow
 from pocketstack.common.errors import PocketError
+from pocketstack.compute import provider_aggregates
 from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
 from pocketstack.compute.models import ComputeNode, Service
 from pocketstack.compute.scheduler import claims
@@ -49,6 +51,10 @@ _RATIO_KEYS = (
 )
 #: per database, what each host reported last (its provider is written only on a change)
 _REPORTED: weakref.WeakKeyDictionary[Database, dict[str, Any]] = weakref.WeakKeyDictionary()
+#: per database, when each host's provider aggregates were last checked (time.monotonic)
+_AGGREGATES_SYNCED: weakref.WeakKeyDictionary[Database, dict[str, float]] = (
+    weakref.WeakKeyDictionary()
+)
 #: per database, the hosts whose earlier claims were adopted into Placement
 _ADOPTED: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
 
@@ -94,10 +100,32 @@ def report_compute_node(db: Database, conf: Any, host: str, resources: dict[str,
     # as Nova's report client: the provider is written only when something changed
     if reported.get(host) != seen and update_provider(db, conf, host, resources):
         reported[host] = seen
+        _sync_aggregates(db, host, force=True)
+    elif _sync_aggregates(db, host, force=False) is None:
+        # the provider is gone (deleted through Placement): the next report makes it again
+        reported.pop(host, None)
     adopted = _ADOPTED.setdefault(db, set())
     if host not in adopted:  # once per host and process: claims made before Placement
         claims.adopt_earlier_claims(db, host)
         adopted.add(host)
+
+
+def _sync_aggregates(db: Database, host: str, force: bool) -> bool | None:
+    """Copy ``host``'s aggregates to its provider (``provider_aggregates.sync_host``): when
+    the provider was just created or updated (``force``), else at most every
+    ``provider_aggregates.REFRESH_SECONDS``, so that a copy that failed is retried. The
+    outcome of ``sync_host``; True when not due."""
+    synced = _AGGREGATES_SYNCED.setdefault(db, {})
+    now = time.monotonic()
+    last = synced.get(host)
+    if not force and last is not None and now - last < provider_aggregates.REFRESH_SECONDS:
+        return True
+    outcome = provider_aggregates.sync_host(db, host)
+    if outcome:
+        synced[host] = now
+    else:  # no provider or a failure: the next report tries again
+        synced.pop(host, None)
+    return outcome
 
 
 def update_provider(db: Any, conf: Any, host: str, resources: dict[str, Any]) -> bool:

@@ -9,8 +9,10 @@
 - **Availability zone** (Nova's ``map_az_to_placement_aggregate`` prefilter): a request
   for zone Z asks for providers in any aggregate whose ``availability_zone`` metadata is Z
   (``member_of=in:<uuids>``; ``aggregates.add_host`` mirrors a host aggregate onto its
-  host's provider, as nova-api does). When no aggregate has Z (the default zone, ``nova``)
-  Placement is not restricted and ``AvailabilityZoneFilter`` alone decides.
+  host's provider, as nova-api does, and ``provider_aggregates`` copies what it could
+  not at the host's reports and the controller's start). When no aggregate has Z (the
+  default zone, ``nova``) Placement is not restricted and ``AvailabilityZoneFilter``
+  alone decides.
 """
 
 from __future__ import annotations
