@@ -21,6 +21,7 @@
     pocketstack guest-image  build (or find cached) the default guest image and print its path
     pocketstack db-upgrade   migrate the database to the newest schema
     pocketstack config show  print the effective configuration by section (secrets masked)
+    pocketstack placement sync-aggregates  copy host aggregates to resource providers
 
 Every option of ``pocketstack.common.config.OPTIONS`` is a flag of these commands, listed by
 ``--help`` in one group per section of the TOML file, and can also come from
@@ -132,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
             description="Print the configuration these flags, POCKETSTACK_* variables and "
             "the TOML file give, as a TOML file; a value not at its default ends in a "
             "comment naming its source. Passwords in URLs are masked.",
+        )
+    )
+    placement = sub.add_parser("placement", help="repair Placement from the compute database")
+    placement_sub = placement.add_subparsers(dest="placement_command", required=True)
+    _add_options(
+        placement_sub.add_parser(
+            "sync-aggregates",
+            help="copy every compute host's aggregates to its resource provider",
+            description="Make each compute host's resource provider carry the host "
+            "aggregates the host is in (Nova's nova-manage placement sync_aggregates); the "
+            "controller also does this at each start. Exit status 0: all copied; 3: a "
+            "Placement update failed; 6: a host has no resource provider yet.",
         )
     )
     return parser
@@ -560,6 +573,30 @@ def cmd_db_upgrade(conf: Config) -> None:
     print(f"database at the newest revision: {conf.database.split('@')[-1]}")
 
 
+def cmd_placement_sync_aggregates(conf: Config) -> None:
+    """Copy every compute host's aggregate memberships to its resource provider
+    (``compute.provider_aggregates.sync_all``), printing the hosts done, without a
+    provider and failed. Exit status as Nova's ``nova-manage placement sync_aggregates``:
+    0 all copied, 3 a Placement update failed, 6 a host without a resource provider."""
+    from pocketstack.common.db import Database
+    from pocketstack.compute.provider_aggregates import sync_all
+
+    secure_state_dir(conf, create=False)
+    db = Database(conf.database)
+    try:
+        result = sync_all(db)
+    finally:
+        db.dispose()
+    print(f"hosts whose resource provider has their aggregates: {len(result.synced)}")
+    if result.no_provider:
+        print("hosts without a resource provider: " + ", ".join(result.no_provider))
+    if result.failed:
+        print("hosts whose provider could not be updated: " + ", ".join(result.failed))
+        raise SystemExit(3)
+    if result.no_provider:
+        raise SystemExit(6)
+
+
 def cmd_config_show(conf: Config) -> None:
     """Print the effective configuration as TOML by section (``Config.to_toml``)."""
     print(conf.to_toml(), end="")
@@ -604,6 +641,7 @@ COMMANDS = {
     "object-node": cmd_object_node,
     "object-status": cmd_object_status,
     "config show": cmd_config_show,
+    "placement sync-aggregates": cmd_placement_sync_aggregates,
 }
 
 
@@ -622,7 +660,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"pocketstack: {exc}") from None
     for notice in conf.notices:
         print(f"pocketstack: warning: {notice}", file=sys.stderr)
-    command = " ".join(filter(None, (args.command, getattr(args, "config_command", None))))
+    subcommand = getattr(args, "config_command", None) or getattr(args, "placement_command", None)
+    command = " ".join(filter(None, (args.command, subcommand)))
     COMMANDS[command](conf)
 
 
