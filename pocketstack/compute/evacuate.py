@@ -212,10 +212,13 @@ class EvacuateConductor:
             claimed = claims.move_claim(self.db, migration_uuid, inst.uuid)
             self._commit_dest(inst, dest, migration_id, new_spec, network_info)
         except BaseException:  # back where it was: its volumes and ports on the source
-            moves.abort(ctx, inst.uuid, moved)
-            self._set_port_hosts(ctx, inst, source)  # type: ignore[attr-defined]
             if claimed:  # the commit found it gone from the evacuation (deleted meanwhile)
                 self.scheduler.release(inst.uuid)
+            moves.abort(ctx, inst.uuid, moved)
+            try:
+                self._set_port_hosts(ctx, inst, source)  # type: ignore[attr-defined]
+            except Exception:  # the evacuation's own error is the one to report
+                LOG.exception("binding the ports of %s to %s again failed", inst.uuid, source)
             raise
         moves.drop_old(ctx, moved)
         ComputeAgentClient(self.cloud.bus).rebuild_instance(ctx, dest["host"], inst.uuid)
