@@ -11,8 +11,9 @@ pinned tempest and its stestr/subunit; nothing else needed here but the standard
    tests check the APIs, and ``[validation] run_validation`` is off, so nothing logs into a
    guest); the network driver is the default ``noop``;
 2. writes a tempest workspace in ``<out>/workspace`` with a ``tempest.conf`` for that cloud
-   (Keystone v3 admin credentials, dynamic credentials, the ``cirros`` image, flavors
-   m1.tiny/m1.small, the ``public`` network, the Neutron extensions the cloud lists);
+   (Keystone v3 admin credentials, dynamic credentials, the ``cirros`` image and a second
+   one uploaded here, ``cirros-alt``, for ``image_ref_alt``, flavors m1.tiny/m1.small, the
+   ``public`` network, the Neutron extensions the cloud lists);
 3. runs the guideline's required tests (``tempest run --include-list``, matched by
    idempotent id, so a test renamed since the guideline still counts);
 4. prints a table per service (passed / failed / skipped / not in tempest / total) and writes
@@ -119,8 +120,30 @@ class Cloud:
                 self.proc.wait()
 
 
+def alt_image(cloud: Cloud, tok: str, timeout: float = 60) -> str:
+    """Id of a second public image, ``cirros-alt`` (raw, 1 KiB), created and uploaded here:
+    tempest's ``image_ref_alt`` must differ from ``image_ref`` or the list-by-image tests of
+    ListServerFiltersTestJSON skip ("Need distinct images")."""
+    u = cloud.url
+    body = {"name": "cirros-alt", "disk_format": "raw", "container_format": "bare"}
+    body["visibility"] = "public"
+    image_id = str(http("POST", f"{u}/image/v2/images", body, token=tok)[1]["id"])
+    req = urllib.request.Request(
+        f"{u}/image/v2/images/{image_id}/file", data=b"\0" * 1024, method="PUT"
+    )
+    req.add_header("Content-Type", "application/octet-stream")
+    req.add_header("X-Auth-Token", tok)
+    urllib.request.urlopen(req, timeout=30).close()
+    deadline = time.monotonic() + timeout
+    while http("GET", f"{u}/image/v2/images/{image_id}", token=tok)[1]["status"] != "active":
+        if time.monotonic() > deadline:
+            raise SystemExit(f"image {image_id} (cirros-alt) did not become active")
+        time.sleep(0.5)
+    return image_id
+
+
 def cloud_facts(cloud: Cloud) -> dict[str, str]:
-    """The ids tempest.conf names: image, flavors, public network, Neutron extensions."""
+    """The ids tempest.conf names: images, flavors, public network, Neutron extensions."""
     tok = cloud.token()
     u = cloud.url
     images = http("GET", f"{u}/image/v2/images?name=cirros", token=tok)[1]["images"]
@@ -130,6 +153,7 @@ def cloud_facts(cloud: Cloud) -> dict[str, str]:
     exts = http("GET", f"{u}/networking/v2.0/extensions", token=tok)[1]["extensions"]
     return {
         "image": images[0]["id"],
+        "image_alt": alt_image(cloud, tok),
         "flavor": by_name["m1.tiny"],
         "flavor_alt": by_name["m1.small"],
         "public_net": nets[0]["id"],
@@ -174,7 +198,7 @@ access_rules = false
 
 [compute]
 image_ref = {image}
-image_ref_alt = {image}
+image_ref_alt = {image_alt}
 flavor_ref = {flavor}
 flavor_ref_alt = {flavor_alt}
 fixed_network_name = private
@@ -275,6 +299,9 @@ def make_workspace(ws: Path, cloud: Cloud, facts: dict[str, str]) -> None:
         shutil.rmtree(ws)
     ws.parent.mkdir(parents=True, exist_ok=True)
     registry = ws.parent / "workspace.yaml"
+    # tempest init refuses a name its registry already holds: a second run in the same --out
+    # stopped here ("A workspace already exists with name"); the registry only serves this run
+    registry.unlink(missing_ok=True)
     subprocess.run(
         [str(BIN / "tempest"), "init", "--workspace-path", str(registry), str(ws)],
         check=True,

@@ -146,3 +146,38 @@ def test_access_addresses_are_kept_on_create_update_and_rebuild(demo):
     finally:
         demo.compute.delete_server(server, ignore_missing=True)
         demo.compute.wait_for_delete(server, wait=60)
+
+
+def test_servers_listed_by_image(demo):
+    """``GET /servers?image=`` and ``/servers/detail?image=`` list only the servers booted
+    from that image (tempest's test_list_servers[_detailed]_filter_by_image, which run once
+    the interop harness gives ``image_ref_alt`` an image of its own)."""
+    suffix = uuid.uuid4().hex[:8]
+    alt = demo.image.create_image(
+        name=f"alt-{suffix}", disk_format="raw", container_format="bare", data=b"\0" * 1024
+    )
+    flavor = demo.compute.find_flavor("m1.tiny")
+    network = demo.network.find_network("private")
+    servers = [
+        demo.compute.create_server(
+            name=f"by-image-{n}-{suffix}",
+            image_id=image_id,
+            flavor_id=flavor.id,
+            networks=[{"uuid": network.id}],
+        )
+        for n, image_id in enumerate((demo.image.find_image("cirros").id, alt.id))
+    ]
+    try:
+        for server in servers:
+            demo.compute.wait_for_server(server, wait=60)
+        for path in ("/servers", "/servers/detail"):
+            listed = demo.compute.get(f"{path}?image={alt.id}").json()["servers"]
+            assert {s["name"] for s in listed if s["name"].endswith(suffix)} == {servers[1].name}
+        detail = demo.compute.get(f"/servers/detail?image={alt.id}").json()["servers"]
+        assert {s["image"]["id"] for s in detail} == {alt.id}
+    finally:
+        for server in servers:
+            demo.compute.delete_server(server, ignore_missing=True)
+        for server in servers:
+            demo.compute.wait_for_delete(server, wait=60)
+        demo.image.delete_image(alt, ignore_missing=True)
