@@ -8,6 +8,7 @@ Plain functions (no fixtures), so bench/ can use them too.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -194,3 +195,50 @@ def service_app(api: ServiceAPI, conf: Config, cloud: object, tokens: FixedToken
     ``tokens`` (for a ``TestClient``)."""
     state = types.SimpleNamespace(conf=conf, cloud=cloud, token_validator=tokens)
     return Starlette(routes=[api.mount(state)])
+
+
+#: user_data of the shelve tests (issue 10): write and sync a mark on the root filesystem,
+#: and a line in rcS printing it at every boot (user_data runs once per instance: the guest
+#: remembers it on that filesystem too)
+SHELVE_SCRIPT = r"""#!/bin/sh
+echo "written-by-$(hostname)" >/root/shelve-test-mark
+echo 'echo "SHELVETEST-FILE $(cat /root/shelve-test-mark)"' >>/etc/init.d/rcS
+sync
+echo "SHELVETEST-WROTE $(cat /root/shelve-test-mark)"
+"""
+
+
+def wait_console(
+    cloud: object,
+    server: str,
+    pattern: str,
+    timeout: float = 150,
+    *,
+    as_cloud: str = "pocketstack-demo",
+) -> str:
+    """Wait until ``openstack console log show <server>`` (as ``as_cloud``) matches the
+    regular expression ``pattern``; return the matched text (``AssertionError`` with the log's
+    tail after ``timeout`` seconds). ``cloud`` is a running cloud of ``tests.conftest``."""
+    import re
+
+    log = ""
+
+    def shown() -> re.Match[str] | None:
+        nonlocal log
+        log = cloud.openstack(  # type: ignore[attr-defined]
+            "console", "log", "show", server, cloud=as_cloud, json_output=False
+        )
+        return re.search(pattern, log)
+
+    match = wait_until(
+        shown, timeout, f"{pattern!r} on {server}'s console", detail=lambda: log[-2000:]
+    )
+    return match.group(0)
+
+
+def netns_of(pid: int) -> str:
+    """The name of the network namespace process ``pid`` runs in ("" for the root one)."""
+    out = subprocess.run(
+        ["ip", "netns", "identify", str(pid)], capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip()

@@ -9,23 +9,15 @@ it says its user_data already ran and the file is there."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import RunningCloud, launch_cloud, qemu_pids
-from tests.helpers import wait_until
+from tests.helpers import SHELVE_SCRIPT, wait_console, wait_until
 
 ADMIN = "pocketstack-admin"
-
-#: user_data: write and sync the mark (runs once per instance: the guest remembers it)
-SCRIPT = r"""#!/bin/sh
-echo "written-by-$(hostname)" >/root/shelve-test-mark
-sync
-echo "SHELVETEST-WROTE $(cat /root/shelve-test-mark)"
-"""
 
 
 @pytest.fixture
@@ -35,29 +27,15 @@ def cloud(tmp_path) -> Iterator[RunningCloud]:
         yield running
 
 
-def _wait_console(cloud: RunningCloud, server: str, pattern: str, timeout: float = 150) -> str:
-    log = ""
-
-    def shown() -> re.Match[str] | None:
-        nonlocal log
-        log = cloud.openstack("console", "log", "show", server, json_output=False)
-        return re.search(pattern, log)
-
-    match = wait_until(
-        shown, timeout, f"{pattern!r} on {server}'s console", detail=lambda: log[-2000:]
-    )
-    return match.group(0)
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_shelved_and_offloaded_guest_comes_back_with_its_disk(cloud, tmp_path: Path):
     script = tmp_path / "shelve.sh"
-    script.write_text(SCRIPT)
+    script.write_text(SHELVE_SCRIPT)
     boot = ["--flavor", "m1.tiny", "--network", "private", "--user-data", str(script)]
     made = cloud.openstack("server", "create", "--image", "cirros", *boot, "shelfsrc")
     cloud.wait_for_server("shelfsrc", "ACTIVE", timeout=120)
-    _wait_console(cloud, "shelfsrc", r"SHELVETEST-WROTE written-by-shelfsrc")
+    wait_console(cloud, "shelfsrc", r"SHELVETEST-WROTE written-by-shelfsrc")
     instance_dir = Path(cloud.state_dir, "instances", made["id"])
     assert qemu_pids(Path(cloud.state_dir)) and instance_dir.is_dir()
     addresses = cloud.openstack("server", "show", "shelfsrc")["addresses"]
@@ -79,7 +57,7 @@ def test_a_shelved_and_offloaded_guest_comes_back_with_its_disk(cloud, tmp_path:
     back = cloud.wait_for_server("shelfsrc", "ACTIVE", timeout=120)
     assert back["id"] == made["id"]
     assert back["addresses"] == addresses
-    _wait_console(cloud, "shelfsrc", rf"user_data already ran for instance {made['id']}")
+    wait_console(cloud, "shelfsrc", rf"user_data already ran for instance {made['id']}")
     wait_until(
         lambda: not [i for i in admin.image.images() if i.name == "shelfsrc-shelved"],
         60,
