@@ -6,7 +6,8 @@ of times. ``CliForkServer`` starts one Python process that imports the CLI (its 
 command module) once; each command then runs in a child forked from it: a fresh process with
 the test's argv, environment and working directory, calling the same entry point the
 ``openstack`` script calls (``openstackclient.shell.main``), with its own stdout, stderr and
-exit status. The command itself is not changed; only the interpreter start-up is shared.
+exit status. The command itself is not changed, but for one thing: its ``--wait`` polls
+every 0.25 s instead of every 5 (``tests.client_polls``); the interpreter start-up is shared.
 
 The server answers one command per connection on a Unix socket; commands may run at once
 (each connection is served by a child of its own).
@@ -31,6 +32,12 @@ _SERVER = r"""
 import importlib, json, os, pkgutil, signal, socket, struct, sys
 
 import openstackclient, openstackclient.shell
+
+# the clients' --wait polls every 0.25 s instead of 5 (tests/client_polls.py)
+sys.path.insert(0, sys.argv[2])
+import tests.client_polls
+
+tests.client_polls.quicken()
 
 # every command module (server, network, image, identity...): their imports are the rest
 # of the start-up cost
@@ -123,7 +130,7 @@ class CliForkServer:
         self._dir = tempfile.mkdtemp(prefix="oscli-")
         self.socket_path = str(Path(self._dir) / "sock")
         self._proc = subprocess.Popen(
-            [python, "-c", _SERVER, self.socket_path],
+            [python, "-c", _SERVER, self.socket_path, str(Path(__file__).resolve().parent.parent)],
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from pocketstack.common.bus import InProcessBus
 from pocketstack.common.config import Config
 from pocketstack.common.db import Base, Database, import_all_models, normalize_url
-from tests import cli_fork, leaks
+from tests import cli_fork, client_polls, leaks
 from tests.helpers import (
     AMQP_URL,
     FAST_HASHES,
@@ -43,6 +43,8 @@ from tests.helpers import (
 )
 
 __all__ = ["AMQP_URL", "PG_ADMIN_URL", "free_port", "wait_until"]  # re-exported for tests
+
+client_polls.quicken()  # openstacksdk's waits poll every 0.25 s, not 2 (tests/client_polls.py)
 
 VENV_BIN = Path(sys.executable).parent
 
