@@ -81,7 +81,7 @@ from pocketstack.compute.evacuate import EvacuateConductor
 from pocketstack.compute.instance_spec import build_spec
 from pocketstack.compute.live_migration import LiveMigrationReports
 from pocketstack.compute.live_migration_recovery import LiveMigrationRecovery
-from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up
+from pocketstack.compute.liveness import COMPUTE_BINARY, service_is_up, zone_of_host
 from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.rebuild import RebuildReports
 from pocketstack.compute.request_spec import ImageMeta, RequestSpec, check_root_disk
@@ -468,7 +468,9 @@ class Conductor(
         )
         task.host, task.node = dest["host"], dest["node"]
         task.note.host, task.note.details = dest["host"], dest.get("details")
-        task.zone = inst.requested_availability_zone or self._zone_of(dest["host"])
+        task.zone = inst.requested_availability_zone or zone_of_host(
+            self.db, dest["host"], self.conf.availability_zone
+        )
         self._advance(
             task,
             states.SCHEDULING,
@@ -550,13 +552,6 @@ class Conductor(
     ) -> dict[str, Any]:
         """``build_spec`` of ``inst`` on ``host`` in its zone (an unshelve's spawn)."""
         return build_spec(self.cloud, inst, image, network_info, inst.availability_zone, host)
-
-    def _zone_of(self, host: str) -> str:
-        with self.db.reader() as s:
-            zone = s.scalars(
-                sa.select(Service.availability_zone).where(Service.host == host)
-            ).first()
-        return zone or self.conf.availability_zone
 
     # ------------------------------------------------------------------ recovery
 

@@ -115,6 +115,9 @@ class Hypervisors:
                 svc.disabled_reason = disabled_reason if disabled else None
             if forced_down is not None:
                 svc.forced_down = forced_down
+        from pocketstack.compute.scheduler.host_manager import host_cache
+
+        host_cache(self.db).expire()  # this process's scheduler sees it at its next decision
         return svc
 
     def delete_service(self, ctx: RequestContext, service_id: str) -> None:

@@ -111,3 +111,12 @@ def service_is_up(service: Service, conf: Any) -> bool:
         return False
     age = utcnow() - service.last_seen_up
     return age <= dt.timedelta(seconds=float(conf.service_down_time))
+
+
+def zone_of_host(db: Database, host: str, default: str) -> str:
+    """The availability zone a compute host's service reports (Nova's host AZ: its
+    aggregate's zone, as the agent reports it), or ``default`` (``[DEFAULT]
+    availability_zone``) for a host with no service row or no zone."""
+    with db.reader() as s:
+        zone = s.scalars(sa.select(Service.availability_zone).where(Service.host == host)).first()
+    return zone or default

@@ -43,6 +43,7 @@ from pocketstack.compute.exceptions import (
     InstanceNotRescuable,
     ServerNotFound,
 )
+from pocketstack.compute.liveness import zone_of_host
 from pocketstack.compute.models import Instance, Service
 from pocketstack.compute.request_spec import image_meta
 from pocketstack.compute.rpcapi import ComputeAgentClient, ConductorClient
@@ -404,7 +405,11 @@ class ServerActions:
         if host and not self._host_exists(host):
             raise errors.BadRequest(f"Compute host {host} could not be found.")
         pinned = availability_zone or (None if unpin_az else row.requested_availability_zone)
-        if host and pinned and self._zone_of_host(host) != pinned:
+        if (
+            host
+            and pinned
+            and zone_of_host(self.db, host, self.cloud.conf.availability_zone) != pinned
+        ):
             raise errors.BadRequest(f'Host "{host}" is not in the availability zone "{pinned}".')
         self._begin(ctx, row, "unshelve")
         ConductorClient(self.cloud.bus).unshelve_instance(
@@ -422,13 +427,6 @@ class ServerActions:
         with self.db.reader() as s:
             found = s.scalars(sa.select(Service.host).where(Service.host == host)).first()
         return found is not None
-
-    def _zone_of_host(self, host: str) -> str:
-        with self.db.reader() as s:
-            zone = s.scalars(
-                sa.select(Service.availability_zone).where(Service.host == host)
-            ).first()
-        return zone or self.cloud.conf.availability_zone
 
     # ------------------------------------------------------------------ calls
 

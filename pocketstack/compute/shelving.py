@@ -35,6 +35,7 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.compute import actions, states, tasks
 from pocketstack.compute.agent_reports import AgentReports
+from pocketstack.compute.liveness import zone_of_host
 from pocketstack.compute.models import Instance
 from pocketstack.compute.request_spec import ImageMeta, image_meta
 
@@ -287,7 +288,7 @@ class ShelveReports(AgentReports):
         )
         task.host, task.node = dest["host"], dest["node"]
         task.note.host, task.note.details = dest["host"], dest.get("details")
-        zone = task.zone or self._zone_of_host(dest["host"])
+        zone = task.zone or zone_of_host(self.db, dest["host"], self.conf.availability_zone)
         pin = {"requested_availability_zone": task.zone} if task.repin else {}
         if not actions.update_instance(
             self.db,
@@ -406,12 +407,3 @@ class ShelveReports(AgentReports):
                 self.cloud.network.ports.update(admin, vif["port_id"], PortUpdate(host_id=host))
             except errors.NotFound:  # deleted meanwhile
                 LOG.info("port %s of %s is gone", vif["port_id"], inst.uuid)
-
-    def _zone_of_host(self, host: str) -> str:
-        from pocketstack.compute.models import Service
-
-        with self.db.reader() as s:
-            zone = s.scalars(
-                sa.select(Service.availability_zone).where(Service.host == host)
-            ).first()
-        return zone or self.conf.availability_zone

@@ -260,6 +260,13 @@ class HostStateCache:
             self._since = began
             self._refreshed = now
 
+    def expire(self) -> None:
+        """Make the next ``refresh`` read whatever its throttle would skip: this process
+        just changed a service (an admin disabled or forced down a host), which the next
+        decision must see. Another process's cache sees it within ``REFRESH_SECONDS``."""
+        with self._lock:
+            self._refreshed = -REFRESH_SECONDS
+
     def nodename(self, host: str) -> str | None:
         """The hypervisor hostname of compute host ``host`` (None when unknown)."""
         return self._by_host.get(host)
