@@ -254,7 +254,7 @@ class Database:
         """Bring the schema to the newest Alembic revision (idempotent)."""
         from alembic import command
 
-        command.upgrade(alembic_config(self.url), "heads")
+        command.upgrade(alembic_config(self.url), "head")
 
     def dispose(self) -> None:
         """Close pooled connections (before exit or fork)."""
