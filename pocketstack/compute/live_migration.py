@@ -30,11 +30,16 @@ force complete``.
   ``compute_post_live_migration_at_destination``  the guest running on the destination
   ===================================  =========================================================
 
-  Then the migration's claim becomes the instance's (``claims.move_claim``, which also
-  drops the source's), the server's host and node are the destination's, the Migration
-  ``completed``. A failure before the guest runs on the destination rolls back: the server
-  stays ACTIVE on the source, no claim leaked, no QEMU left on the destination, the
-  Migration ``error`` (``cancelled`` after an abort), the action ``Error``.
+  Then the volume mappings are switched to the destination's attachments, the migration's
+  claim becomes the instance's (``claims.move_claim``, which also drops the source's), and
+  one transaction sets the Migration ``completed`` (compare-and-set from
+  ``post-migrating``: a settler's end wins), the server's host and node the destination's.
+  A failure before the copy completes rolls back: the server stays ACTIVE on the source, no
+  claim leaked, no QEMU left on the destination, the Migration ``error`` (``cancelled``
+  after an abort), the action ``Error``. From ``post-migrating`` on (the source's guest
+  ends) nothing is undone: a failure is finished forward by
+  ``LiveMigrationRecovery.settle_live_migration`` (ACTIVE on the destination, or ERROR
+  there with the reason).
 
 Volumes (attached ones and a boot volume) follow the guest (``volume_moves``): after the
 ports, each gets a second attachment exported to the destination, whose QEMU opens it with
@@ -84,6 +89,9 @@ EV_POST_DEST = "compute_post_live_migration_at_destination"
 _PROGRESS = ("total", "processed", "remaining")
 #: the statuses of a migration a settler ended (``live_migration_recovery``)
 SETTLED = ("error", "completed")
+#: the statuses after which nothing is undone: the copy completed and the source's guest
+#: ends, so the guest lives on the destination only (finished forward, never rolled back)
+PAST_COPY = ("post-migrating", *SETTLED)
 #: the statuses in which an abort is allowed (Nova 2.65: also queued and preparing)
 ABORTABLE = ("queued", "preparing", "running")
 
@@ -343,6 +351,8 @@ class LiveMigrationReports:
 
     #: ``ShelveReports._set_port_hosts``: bind the server's ports to a host
     _set_port_hosts: Callable[[RequestContext, Instance, str], None]
+    #: ``LiveMigrationRecovery.settle_live_migration``: the forward (or backward) settling
+    settle_live_migration: Callable[[str, int], None]
 
     @property
     def live_migrate(self) -> tasks.Workflow[LiveMigrationTask]:
@@ -398,7 +408,21 @@ class LiveMigrationReports:
         )
         try:
             self.live_migrate.run(task)
+            # before the commit that makes the server dest's: the mappings on dest's
+            # attachments (idempotent; a failure here is finished forward below)
+            VolumeMoves(self.cloud).switch(task.ctx, task.instance_uuid, task.volumes)
         except Exception as exc:
+            if self._lm_status(migration_id) == "post-migrating":
+                # the copy completed and the source's guest ended: never undone, finished
+                # forward as a settler does (the server ACTIVE on dest, or ERROR with why)
+                LOG.warning(
+                    "live migration of %s failed after the copy (%s); finishing it on %s",
+                    instance_uuid,
+                    exc,
+                    task.dest,
+                )
+                self.settle_live_migration(instance_uuid, migration_id)
+                return
             status = "cancelled" if isinstance(exc, LiveMigrationAborted) else "error"
             LOG.warning("live migration of %s failed: %s", instance_uuid, exc)
             self._lm_end(ctx, instance_uuid, migration_id, status)
@@ -470,18 +494,26 @@ class LiveMigrationReports:
                 dest_host=task.dest,
             )
 
+    def _lm_status(self, migration_id: int) -> str | None:
+        """The Migration row's status (None: no such row)."""
+        with self.db.reader() as s:
+            try:
+                return str(migrations.get(s, migration_id).status)
+            except migrations.MigrationNotFound:
+                return None
+
     def _lm_settled(self, task: LiveMigrationTask | None, migration_id: int | None = None) -> bool:
         """Whether the migration was ended by a settler (``live_migration_recovery``) while
         this workflow waited on a dead agent: then nothing more is done here."""
-        with self.db.reader() as s:
-            try:
-                mig = migrations.get(s, task.migration_id if task else int(migration_id or 0))
-            except migrations.MigrationNotFound:
-                return False
-            return mig.status in SETTLED
+        return self._lm_status(task.migration_id if task else int(migration_id or 0)) in SETTLED
+
+    def _lm_past_copy(self, task: LiveMigrationTask) -> bool:
+        """Whether the copy completed (``post-migrating``) or a settler ended the migration:
+        the rollbacks then do nothing (the guest lives on the destination only)."""
+        return self._lm_status(task.migration_id) in PAST_COPY
 
     def _lm_unclaim(self, task: LiveMigrationTask) -> None:
-        if self._lm_settled(task):
+        if self._lm_past_copy(task):
             return
         if task.migration_uuid:
             self.scheduler.release(task.migration_uuid)
@@ -494,7 +526,7 @@ class LiveMigrationReports:
         task.note.host = task.dest
 
     def _lm_unbind(self, task: LiveMigrationTask) -> None:
-        if self._lm_settled(task):
+        if self._lm_past_copy(task):
             return
         self._set_port_hosts(task.ctx, task.inst, task.source)
 
@@ -503,6 +535,8 @@ class LiveMigrationReports:
         task.volumes = VolumeMoves(self.cloud).prepare(task.ctx, task.instance_uuid, task.dest)
 
     def _lm_unvolumes(self, task: LiveMigrationTask) -> None:
+        if self._lm_past_copy(task):
+            return
         VolumeMoves(self.cloud).abort(task.ctx, task.instance_uuid, task.volumes)
 
     def _dest_spec(self, task: LiveMigrationTask) -> dict[str, Any]:
@@ -531,7 +565,7 @@ class LiveMigrationReports:
         task.note.details = f"{kind}; incoming on {task.migrate_data.get('uri')}"
 
     def _lm_rollback_dest(self, task: LiveMigrationTask) -> None:
-        if self._lm_settled(task):
+        if self._lm_past_copy(task):
             return
         self.agents.rollback_live_migration_at_destination(
             task.ctx, task.dest, task.instance_uuid, task.migrate_data
@@ -582,8 +616,15 @@ class LiveMigrationReports:
     def _lm_complete(self, task: LiveMigrationTask) -> None:
         if self._lm_settled(task):
             return
-        self.scheduler.move_claim(task.migration_uuid, task.instance_uuid)
+        self.scheduler.move_claim(task.migration_uuid, task.instance_uuid)  # idempotent
         with self.db.transaction() as s:
+            try:  # compare-and-set: a settler that ended it meanwhile wins
+                migrations.update_status(
+                    s, task.migration_id, "completed", expected="post-migrating"
+                )
+            except migrations.MigrationStateConflict as exc:
+                LOG.info("live migration of %s settled meanwhile: %s", task.instance_uuid, exc)
+                return
             actions.update_instance(
                 s,
                 task.instance_uuid,
@@ -594,16 +635,11 @@ class LiveMigrationReports:
                 spec=self._dest_spec(task),
                 network_info=task.network_info,
             )
-            migrations.update_status(s, task.migration_id, "completed")
             actions.finish_action(s, task.ctx, task.instance_uuid)
-        # the server is dest's now (its agent keeps the guest; its spec has dest's
-        # attachments): the rows on dest's attachments, the source's deleted
-        moves = VolumeMoves(self.cloud)
-        try:
-            moves.switch(task.ctx, task.instance_uuid, task.volumes)
-            moves.drop_old(task.ctx, task.volumes)
-        except Exception:  # the guest is on dest whatever: logged
-            LOG.exception("moving the volume attachments of %s failed", task.instance_uuid)
+        # the server is dest's now, its mappings on dest's attachments (``switch`` above):
+        # the source's deleted (one that stays is deleted by ``settle_on`` at the next
+        # controller start, ``recover_live_migrations``)
+        VolumeMoves(self.cloud).drop_old(task.ctx, task.volumes)
         LOG.info("live migration of %s to %s completed", task.instance_uuid, task.dest)
 
     def _lm_end(self, ctx: RequestContext, uuid: str, migration_id: int, status: str) -> None:

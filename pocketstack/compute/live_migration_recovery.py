@@ -197,6 +197,9 @@ class LiveMigrationRecovery:
                 ctx, source, inst.uuid, {"shared": shared}
             )
         )
+        # the mappings on dest's attachments first: the guest opens those there
+        VolumeMoves(self.cloud).settle_on(ctx, inst.uuid, dest)
+        inst = actions.load_instance(self.db, inst.uuid) or inst
         network_info = self.cloud.network.get_instance_network_info(ctx.elevated(), inst.uuid)
         spec = dict(inst.spec or {}) | {"host": dest, "network_info": network_info}
         taken = self._agent_call(
@@ -237,7 +240,7 @@ class LiveMigrationRecovery:
             actions.finish_action(s, ctx, inst.uuid, error=True)
         # the server is the destination's either way: its claim and volumes too
         self.scheduler.move_claim(mig.uuid, inst.uuid)
-        VolumeMoves(self.cloud).settle_on(ctx, inst.uuid, dest)
+        VolumeMoves(self.cloud).settle_on(ctx, inst.uuid, dest)  # idempotent
 
     def _record(self, s: Any, ctx: RequestContext, uuid: str, host: str) -> None:
         action = actions.find_action(s, uuid, ctx.request_id)

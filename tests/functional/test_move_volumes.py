@@ -240,3 +240,74 @@ def test_an_interrupted_move_is_settled_from_the_volume_api(env, side):
     assert _attachments(env, volume_id) == {new_id: (dest, "attached")}
     stored = env.cloud.compute.servers.get(ADMIN, server.uuid).spec["block_devices"]
     assert [d["attachment_id"] for d in stored] == [new_id]
+
+
+def _fails_once(monkeypatch, owner, name):
+    """``owner.name`` raises ``DriverError`` on its first call, then works."""
+    real = getattr(owner, name)
+    calls = []
+
+    def once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise DriverError(f"{name} failed once")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, once)
+    return calls
+
+
+def _moved(env, uuid, dest):
+    return wait_until(
+        lambda: (
+            (r := env.cloud.compute.servers.get(ADMIN, uuid)).host == dest
+            and r.task_state is None
+            and r
+        ),
+        10,
+        "the live migration to end",
+    )
+
+
+def test_a_failure_after_the_copy_finishes_the_live_migration_with_its_volume(env, monkeypatch):
+    """The source's guest ended, the destination's finish fails once: nothing is undone
+    (the guest and its volume's attachment stay on the destination), it is finished
+    forward: the server ACTIVE there, the mapping on the destination's attachment."""
+    server, volume_id = _server_with_volume(env)
+    source = server.host
+    dest = next(h for h in HOSTS if h != source)
+    calls = _fails_once(monkeypatch, env.agents[dest], "post_live_migration_at_destination")
+    LiveMigrationAPI(env.cloud).live_migrate(ADMIN, server.uuid, None, None)
+    moved = _moved(env, server.uuid, dest)
+    assert len(calls) >= 2  # failed, then finished forward (a timed-out call is repeated)
+    assert moved.vm_state == states.ACTIVE
+    assert env.agents[source].driver.list_instances() == []
+    assert env.agents[dest].driver.list_instances() == [server.uuid]
+    with env.db.reader() as s:
+        (mig,) = migrations.for_instance(s, server.uuid)
+        assert mig.status == "completed"
+    wait_until(lambda: len(_attachments(env, volume_id)) == 1, 10, "one attachment left")
+    new_id, _info = _bdm(env, server.uuid)
+    assert _attachments(env, volume_id) == {new_id: (dest, "attached")}
+    assert _guest_devices(env, dest, server.uuid) == [new_id]
+
+
+def test_a_failed_volume_switch_after_the_copy_is_finished_before_the_commit(env, monkeypatch):
+    """The switch of the mappings to the destination's attachments fails once: the
+    migration is not committed with the mapping left on the source's (deleted) attachment;
+    it is finished forward from the volume API."""
+    server, volume_id = _server_with_volume(env)
+    source = server.host
+    dest = next(h for h in HOSTS if h != source)
+    old_id, _info = _bdm(env, server.uuid)
+    calls = _fails_once(monkeypatch, VolumeMoves, "switch")
+    LiveMigrationAPI(env.cloud).live_migrate(ADMIN, server.uuid, None, None)
+    moved = _moved(env, server.uuid, dest)
+    assert calls and moved.vm_state == states.ACTIVE
+    wait_until(lambda: len(_attachments(env, volume_id)) == 1, 10, "one attachment left")
+    new_id, new_info = _bdm(env, server.uuid)
+    assert new_id != old_id
+    assert _attachments(env, volume_id) == {new_id: (dest, "attached")}
+    assert new_info == env.cloud.volume.attachments.get(ADMIN, new_id).connection_info
+    stored = env.cloud.compute.servers.get(ADMIN, server.uuid).spec["block_devices"]
+    assert [d["attachment_id"] for d in stored] == [new_id]
