@@ -13,7 +13,8 @@ settled instead:
   the agent was away (``QemuDriver.live_migration_completed``): they are settled forward;
 - by a controller when it starts (``recover_live_migrations``, in the background once it
   serves: the agents may start after it): the live migrations whose server this controller
-  (or a dead one) was moving (``Instance.controller_id``).
+  (or a dead one) was moving (``Instance.controller_id``); then the source's volume
+  attachments a completed one failed to delete (``drop_left_attachments``).
 
 Settling decides from the Migration row's status, as Nova's ``_rollback_live_migration``
 and ``_post_live_migration`` do:
@@ -34,6 +35,7 @@ fails and leaves everything as the settler wrote it (``LiveMigrationReports._lm_
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -66,6 +68,9 @@ LOST = "Live migration interrupted after the copy, and the destination could not
 AGENT_WAIT = 120.0
 #: the statuses settled backward (the copy had not finished)
 _BACKWARD = ("queued", "preparing", "running")
+#: how far back a completed live migration's leftover source attachments are looked for at
+#: a controller's start (``drop_left_attachments``)
+LEFT_ATTACHMENTS_WINDOW = dt.timedelta(days=1)
 
 
 class LiveMigrationRecovery:
@@ -114,6 +119,35 @@ class LiveMigrationRecovery:
             if inst.controller_id in live:
                 continue  # another controller is moving it
             self.settle_live_migration(mig.instance_uuid, mig.id)
+        self.drop_left_attachments()
+
+    def drop_left_attachments(self) -> None:
+        """The source's volume attachments a completed live migration failed to delete
+        (``VolumeMoves.drop_old`` failed, or the controller died right after the commit):
+        for each live migration ``completed`` within ``LEFT_ATTACHMENTS_WINDOW`` whose
+        server is still on its destination with no task and not in VERIFY_RESIZE, its
+        mappings are settled on that host (``VolumeMoves.settle_on``: the others deleted).
+        Failures are logged; the next start tries again."""
+        since = utcnow() - LEFT_ATTACHMENTS_WINDOW
+        with self.db.reader() as s:
+            done = s.execute(
+                sa.select(Migration.instance_uuid, Migration.dest_compute).where(
+                    Migration.migration_type == migrations.LIVE_MIGRATION,
+                    Migration.status == "completed",
+                    Migration.updated_at >= since,
+                )
+            ).all()
+        ctx = RequestContext.system()
+        for uuid, dest in {(u, d) for u, d in done if d}:
+            inst = actions.load_instance(self.db, uuid)
+            if inst is None or inst.host != dest or inst.task_state is not None:
+                continue
+            if inst.vm_state in (states.RESIZED, states.ERROR) or inst.deleted:
+                continue
+            try:
+                VolumeMoves(self.cloud).settle_on(ctx, uuid, dest)
+            except Exception:  # the volume API away: the next start tries again
+                LOG.exception("deleting the leftover attachments of %s failed", uuid)
 
     def _live_in_progress(self, *where: Any) -> list[Migration]:
         with self.db.reader() as s:

@@ -311,3 +311,21 @@ def test_a_failed_volume_switch_after_the_copy_is_finished_before_the_commit(env
     assert new_info == env.cloud.volume.attachments.get(ADMIN, new_id).connection_info
     stored = env.cloud.compute.servers.get(ADMIN, server.uuid).spec["block_devices"]
     assert [d["attachment_id"] for d in stored] == [new_id]
+
+
+def test_a_source_attachment_left_by_a_live_migration_goes_at_the_next_controller_start(
+    env, monkeypatch
+):
+    """``drop_old`` fails after the commit (the source's attachment stays): a controller
+    starting (``recover_live_migrations``) deletes it and keeps the destination's."""
+    server, volume_id = _server_with_volume(env)
+    source = server.host
+    dest = next(h for h in HOSTS if h != source)
+    monkeypatch.setattr(VolumeMoves, "drop_old", lambda self, ctx, moved: None)
+    LiveMigrationAPI(env.cloud).live_migrate(ADMIN, server.uuid, None, None)
+    _moved(env, server.uuid, dest)
+    new_id, _info = _bdm(env, server.uuid)
+    assert sorted(h for h, _s in _attachments(env, volume_id).values()) == sorted([source, dest])
+    Conductor(env.cloud).recover_live_migrations()  # what a starting controller runs
+    assert _attachments(env, volume_id) == {new_id: (dest, "attached")}
+    assert _bdm(env, server.uuid)[0] == new_id
