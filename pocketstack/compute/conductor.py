@@ -579,6 +579,7 @@ class Conductor(
         self._fail_orphans(include_mine=True)
         self._resend_spawns()
         self.recover_resize_preps()
+        self.recover_resize_handoffs()
 
     def recover_orphaned_builds(self) -> None:
         """Settle the builds of controllers whose heartbeat is gone (periodic task): those in

@@ -349,6 +349,8 @@ class ResizeConductor:
                 host=dest,
                 node=mig.dest_node,
                 spec=spec,
+                # this controller's to recover if it dies before the cast (resize_recovery)
+                controller_id=getattr(self, "controller_id", None),
                 network_info=network_info,
                 **fields,
             )
@@ -407,7 +409,7 @@ class ResizeConductor:
             VolumeMoves(self.cloud).switch(ctx, instance_uuid, list(resize.get("volumes") or []))
         except Exception as exc:
             LOG.exception("switching the volumes of %s to %s failed", instance_uuid, host)
-            self._roll_back_to_source(ctx, instance_uuid, _message(exc, "Migration"))
+            self._revert_from_dest(ctx, instance_uuid, _message(exc, "Migration"))
             return
         with self.cloud.db.transaction() as s:
             actions.finish_event(s, ctx, instance_uuid, EV_FINISH_RESIZE)
@@ -421,6 +423,45 @@ class ResizeConductor:
             ):
                 migrations.update_status(s, resize["migration_id"], "finished")
                 actions.finish_action(s, ctx, instance_uuid)
+
+    def _revert_from_dest(self, ctx: RequestContext, instance_uuid: str, message: str) -> None:
+        """A move failed after the destination started the guest: the destination destroys
+        it first (task ``resize_reverting``, ``revert_resize`` cast there), and only when it
+        reports ``resize_dest_reverted`` does the source get the server back, as a user's
+        revert does: never two guests on the same volumes and addresses. The fault is kept
+        in the stored spec's ``resize`` until ``resize_reverted`` records it; a destination
+        that cannot destroy its guest leaves the server ERROR there."""
+        inst = actions.load_instance(self.cloud.db, instance_uuid)
+        if inst is None:
+            return
+        spec = dict(inst.spec or {})
+        resize = dict(spec.get("resize") or {})
+        resize["fault"] = message
+        spec["resize"] = resize
+        with self.cloud.db.transaction() as s:
+            # through RESIZED (never seen outside this transaction): a revert begins there
+            if not actions.update_instance(
+                s,
+                instance_uuid,
+                {"task_state": states.RESIZE_FINISH, "host": inst.host},
+                vm_state=states.RESIZED,
+                task_state=None,
+            ):
+                return  # left the finish meanwhile (deleted): nothing of ours to undo
+            actions.update_instance(
+                s,
+                instance_uuid,
+                {"task_state": None},
+                task_state=states.RESIZE_REVERTING,
+                spec=spec,
+                controller_id=getattr(self, "controller_id", None),
+            )
+            migrations.update_status(s, resize["migration_id"], "reverting")
+        try:
+            self._agent(ctx, str(inst.host), "revert_resize", instance_uuid=instance_uuid)
+        except Exception:  # the destination still runs it: ERROR there, with the fault
+            LOG.exception("reverting the move of %s on %s failed", instance_uuid, inst.host)
+            self._move_error(ctx, instance_uuid, message, resize.get("migration_id"))
 
     def _roll_back_to_source(self, ctx: RequestContext, instance_uuid: str, message: str) -> None:
         """A move failed after the copy: the server's host, flavor and ports back to the
@@ -482,6 +523,7 @@ class ResizeConductor:
                 node=mig.source_node,
                 spec=old_spec,
                 network_info=network_info,
+                controller_id=getattr(self, "controller_id", None),
                 **_flavor_fields(dict(mig.old_flavor or {})),
             ):
                 raise errors.Conflict(f"Instance {inst.uuid} left {task}.")
