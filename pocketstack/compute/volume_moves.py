@@ -42,7 +42,7 @@ from pocketstack.common import errors
 from pocketstack.common.auth import RequestContext
 from pocketstack.common.db import utcnow
 from pocketstack.compute import block_device
-from pocketstack.compute.models import BlockDeviceMapping, Instance
+from pocketstack.compute.models import BlockDeviceMapping
 from pocketstack.compute.rpcapi import ComputeAgentClient
 from pocketstack.compute.volume_client import VolumeClient
 from pocketstack.compute.volumes import live_bdms
@@ -118,7 +118,7 @@ class VolumeMoves:
         for m in moved:
             self.client.attachment_complete(admin, m["attachment_id"])
             self._update_bdm(m["bdm_id"], m["attachment_id"], m["connection_info"])
-        self._refresh_spec(instance_uuid)
+        self.cloud.compute.volumes.refresh_spec(instance_uuid)
 
     def drop_old(self, ctx: RequestContext, moved: list[MovedVolume]) -> None:
         """The source no longer uses the volumes: the old attachments deleted (what is
@@ -131,7 +131,7 @@ class VolumeMoves:
         for m in moved:
             self._update_bdm(m["bdm_id"], m["old_attachment_id"], m["old_connection_info"])
         if moved:
-            self._refresh_spec(instance_uuid)
+            self.cloud.compute.volumes.refresh_spec(instance_uuid)
 
     def settle_on(self, ctx: RequestContext, instance_uuid: str, host: str) -> None:
         """After an interrupted move (the list of moved volumes lost with the process that
@@ -156,7 +156,7 @@ class VolumeMoves:
                 changed = True
             self._delete(admin, [a["id"] for a in found if a["id"] != keep["id"]])
         if changed:
-            self._refresh_spec(instance_uuid)
+            self.cloud.compute.volumes.refresh_spec(instance_uuid)
 
     # ------------------------------------------------------------------ helpers
 
@@ -178,11 +178,3 @@ class VolumeMoves:
                 .where(BlockDeviceMapping.id == bdm_id)
                 .values(attachment_id=attachment_id, connection_info=info, updated_at=utcnow())
             )
-
-    def _refresh_spec(self, instance_uuid: str) -> None:
-        """The stored spec's ``block_devices`` from the rows (as ``Volumes.refresh_spec``)."""
-        devices = block_device.block_devices_for_spec(live_bdms(self.db, instance_uuid))
-        with self.db.transaction() as s:
-            inst = s.get(Instance, instance_uuid)
-            if inst is not None and inst.spec is not None:
-                inst.spec = {**inst.spec, "block_devices": devices}
